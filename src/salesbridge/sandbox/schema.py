@@ -1,0 +1,280 @@
+"""Table and column definitions of the sandbox: the data behind EntityDefinitions and the storage layout.
+
+The shapes follow Dataverse's metadata model (EntityMetadata, AttributeMetadata, OneToManyRelationshipMetadata,
+EntityKeyMetadata) closely enough that the metadata endpoints can serialise them directly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class AttributeType(StrEnum):
+    """Dataverse AttributeTypeCode names, as the metadata API spells them."""
+
+    STRING = "String"
+    MEMO = "Memo"
+    INTEGER = "Integer"
+    BIGINT = "BigInt"
+    DECIMAL = "Decimal"
+    DOUBLE = "Double"
+    MONEY = "Money"
+    BOOLEAN = "Boolean"
+    DATETIME = "DateTime"
+    UNIQUEIDENTIFIER = "Uniqueidentifier"
+    LOOKUP = "Lookup"
+    CUSTOMER = "Customer"
+    OWNER = "Owner"
+    PICKLIST = "Picklist"
+    STATE = "State"
+    STATUS = "Status"
+    ENTITYNAME = "EntityName"
+    PARTYLIST = "PartyList"
+    VIRTUAL = "Virtual"
+
+
+LOOKUP_TYPES = frozenset({AttributeType.LOOKUP, AttributeType.CUSTOMER, AttributeType.OWNER})
+OPTION_TYPES = frozenset({AttributeType.PICKLIST, AttributeType.STATE, AttributeType.STATUS})
+NUMERIC_TYPES = frozenset(
+    {
+        AttributeType.INTEGER,
+        AttributeType.BIGINT,
+        AttributeType.DECIMAL,
+        AttributeType.DOUBLE,
+        AttributeType.MONEY,
+    }
+)
+
+#: Attribute type → the metadata cast name (``Microsoft.Dynamics.CRM.<name>``) and the ``@odata.type``.
+METADATA_TYPE_NAMES: dict[AttributeType, str] = {
+    AttributeType.STRING: "StringAttributeMetadata",
+    AttributeType.MEMO: "MemoAttributeMetadata",
+    AttributeType.INTEGER: "IntegerAttributeMetadata",
+    AttributeType.BIGINT: "BigIntAttributeMetadata",
+    AttributeType.DECIMAL: "DecimalAttributeMetadata",
+    AttributeType.DOUBLE: "DoubleAttributeMetadata",
+    AttributeType.MONEY: "MoneyAttributeMetadata",
+    AttributeType.BOOLEAN: "BooleanAttributeMetadata",
+    AttributeType.DATETIME: "DateTimeAttributeMetadata",
+    AttributeType.UNIQUEIDENTIFIER: "UniqueIdentifierAttributeMetadata",
+    AttributeType.LOOKUP: "LookupAttributeMetadata",
+    AttributeType.CUSTOMER: "LookupAttributeMetadata",
+    AttributeType.OWNER: "LookupAttributeMetadata",
+    AttributeType.PICKLIST: "PicklistAttributeMetadata",
+    AttributeType.STATE: "StateAttributeMetadata",
+    AttributeType.STATUS: "StatusAttributeMetadata",
+    AttributeType.ENTITYNAME: "EntityNameAttributeMetadata",
+    AttributeType.PARTYLIST: "LookupAttributeMetadata",
+    AttributeType.VIRTUAL: "AttributeMetadata",
+}
+
+
+class RequiredLevel(StrEnum):
+    """AttributeRequiredLevel values."""
+
+    NONE = "None"
+    SYSTEM_REQUIRED = "SystemRequired"
+    APPLICATION_REQUIRED = "ApplicationRequired"
+    RECOMMENDED = "Recommended"
+
+
+class OwnershipType(StrEnum):
+    """OwnershipTypes values."""
+
+    USER_OWNED = "UserOwned"
+    ORGANIZATION_OWNED = "OrganizationOwned"
+    BUSINESS_OWNED = "BusinessOwned"
+    NONE = "None"
+
+
+def stable_id(*parts: str) -> str:
+    """A deterministic lowercase GUID for a metadata object, so ids survive restarts of the sandbox."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "salesbridge-sandbox:" + ":".join(parts)))
+
+
+@dataclass(frozen=True)
+class OptionDef:
+    """One choice option. ``state`` is set on status options, ``default_status`` on state options."""
+
+    value: int
+    label: str
+    label_es: str | None = None
+    state: int | None = None
+    default_status: int | None = None
+
+
+@dataclass
+class AttributeDef:
+    """One column. Lookups (Lookup, Customer, Owner) list their target tables in ``targets``.
+
+    ``max_length`` applies to String and Memo columns and is enforced on write (``0x80044331``).
+    ``date_only`` makes a DateTime column serialise as ``yyyy-MM-dd``.
+    """
+
+    logical_name: str
+    type: AttributeType
+    display_name: str = ""
+    schema_name: str = ""
+    max_length: int | None = None
+    targets: tuple[str, ...] = ()
+    options: tuple[OptionDef, ...] = ()
+    global_option_set: str | None = None
+    true_label: str = "Yes"
+    false_label: str = "No"
+    default_value: object = None
+    required_level: RequiredLevel = RequiredLevel.NONE
+    is_valid_for_create: bool = True
+    is_valid_for_update: bool = True
+    is_valid_for_read: bool = True
+    is_primary_id: bool = False
+    is_primary_name: bool = False
+    is_custom: bool = False
+    date_only: bool = False
+    precision: int | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.schema_name:
+            self.schema_name = self.logical_name
+        if not self.display_name:
+            self.display_name = self.logical_name
+
+    @property
+    def is_lookup(self) -> bool:
+        """True for Lookup, Customer and Owner columns."""
+        return self.type in LOOKUP_TYPES
+
+    @property
+    def is_stored(self) -> bool:
+        """False for columns that have no storage of their own (Virtual, PartyList)."""
+        return self.type not in (AttributeType.VIRTUAL, AttributeType.PARTYLIST)
+
+    @property
+    def json_name(self) -> str:
+        """The property name in Web API JSON: ``_x_value`` for lookups, the logical name otherwise."""
+        return f"_{self.logical_name}_value" if self.is_lookup else self.logical_name
+
+    def option(self, value: int) -> OptionDef | None:
+        """The option with this value, or None."""
+        for opt in self.options:
+            if opt.value == value:
+                return opt
+        return None
+
+    def metadata_id(self, entity: str) -> str:
+        """A stable MetadataId."""
+        return stable_id("attribute", entity, self.logical_name)
+
+
+@dataclass(frozen=True)
+class RelationshipDef:
+    """A one-to-many relationship seen from its referencing (many) side.
+
+    ``referencing_nav`` is the single-valued navigation property on the referencing table
+    (``customerid_account`` on opportunity); ``referenced_nav`` the collection-valued one on the
+    referenced table (``opportunity_customer_accounts`` on account).
+    """
+
+    schema_name: str
+    referencing_entity: str
+    referencing_attribute: str
+    referenced_entity: str
+    referenced_attribute: str
+    referencing_nav: str
+    referenced_nav: str
+    is_custom: bool = False
+
+    def metadata_id(self) -> str:
+        """A stable MetadataId."""
+        return stable_id("relationship", self.schema_name)
+
+
+@dataclass(frozen=True)
+class KeyDef:
+    """An alternate key."""
+
+    logical_name: str
+    key_attributes: tuple[str, ...]
+    schema_name: str = ""
+    display_name: str = ""
+
+    def metadata_id(self, entity: str) -> str:
+        """A stable MetadataId."""
+        return stable_id("key", entity, self.logical_name)
+
+
+BULK_MESSAGES = ("CreateMultiple", "UpdateMultiple", "UpsertMultiple")
+
+
+@dataclass
+class EntityDef:
+    """One table.
+
+    ``bulk_messages`` lists the bulk actions (CreateMultiple, UpdateMultiple, UpsertMultiple) the table
+    supports; the others answer as Dataverse does for a table without the message's sdkmessagefilter.
+    """
+
+    logical_name: str
+    entity_set_name: str
+    primary_id: str
+    primary_name: str
+    object_type_code: int
+    display_name: str = ""
+    display_collection_name: str = ""
+    schema_name: str = ""
+    ownership_type: OwnershipType = OwnershipType.USER_OWNED
+    is_activity: bool = False
+    is_custom: bool = False
+    is_read_only: bool = False
+    change_tracking_enabled: bool = True
+    can_change_tracking_be_enabled: bool = True
+    is_optimistic_concurrency_enabled: bool = True
+    has_notes: bool = False
+    has_activities: bool = False
+    bulk_messages: frozenset[str] = frozenset()
+    attributes: dict[str, AttributeDef] = field(default_factory=dict)
+    keys: list[KeyDef] = field(default_factory=list)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.schema_name:
+            self.schema_name = self.logical_name
+        if not self.display_name:
+            self.display_name = self.logical_name
+        if not self.display_collection_name:
+            self.display_collection_name = self.entity_set_name
+
+    @property
+    def metadata_id(self) -> str:
+        """A stable MetadataId."""
+        return stable_id("entity", self.logical_name)
+
+    def attribute(self, name: str) -> AttributeDef | None:
+        """The column with this logical name, or None."""
+        return self.attributes.get(name)
+
+    def add(self, *attributes: AttributeDef) -> None:
+        """Add columns (replacing any with the same logical name)."""
+        for attribute in attributes:
+            self.attributes[attribute.logical_name] = attribute
+
+    @property
+    def stored_attributes(self) -> list[AttributeDef]:
+        """Columns with storage of their own, primary key first."""
+        stored = [a for a in self.attributes.values() if a.is_stored]
+        stored.sort(key=lambda a: (not a.is_primary_id, a.logical_name))
+        return stored
+
+
+def quote_ident(name: str) -> str:
+    """An SQL identifier, double-quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lookup_type_column(attribute: str) -> str:
+    """The storage column holding the target table of a lookup value (``<attribute>__type``)."""
+    return f"{attribute}__type"
