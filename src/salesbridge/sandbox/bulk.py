@@ -1,0 +1,89 @@
+"""Bulk actions: CreateMultiple, UpdateMultiple, UpsertMultiple — atomic, on tables configured for them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from salesbridge.sandbox.errors import DataverseError, bad_request, payload_error, resource_not_found
+from salesbridge.sandbox.messages import ApiRequest, ApiResponse
+from salesbridge.sandbox.records import Caller, RecordWriter, find_record_id, key_values_for_create
+from salesbridge.sandbox.routing import parse_entity_reference, parse_guid, parse_key
+from salesbridge.sandbox.schema import BULK_MESSAGES, EntityDef
+
+if TYPE_CHECKING:
+    from salesbridge.sandbox.engine import Engine
+
+
+def handle_bulk_action(engine: Engine, request: ApiRequest, caller: Caller, entity: EntityDef, action: str) -> ApiResponse:
+    """POST ``<set>/Microsoft.Dynamics.CRM.<action>``. All targets are written in one transaction.
+
+    Raises:
+        DataverseError: 404 for an unknown action; 400 when the table lacks the message's sdkmessagefilter,
+            when a target lacks ``@odata.type`` or names another table; any write error of a target (the
+            whole call is rolled back by the caller's transaction).
+    """
+    if action not in BULK_MESSAGES:
+        raise resource_not_found(f"Microsoft.Dynamics.CRM.{action}")
+    if action not in entity.bulk_messages:
+        raise DataverseError(
+            400,
+            "0x80040265",
+            f"The '{action}' method does not support entities of type '{entity.logical_name}'. "
+            f"MessageProcessorCache returned MessageProcessor.Empty.",
+        )
+    try:
+        body = request.json()
+    except ValueError:
+        raise payload_error(entity.entity_set_name, "The request body is not valid JSON.") from None
+    targets = body.get("Targets") if isinstance(body, dict) else None
+    if not isinstance(targets, list):
+        raise bad_request("The 'Targets' parameter is required.")
+    expected = f"Microsoft.Dynamics.CRM.{entity.logical_name}"
+    writer = RecordWriter(engine.state, caller, engine.api_url(request))
+    ids: list[str] = []
+    for target in targets:
+        if not isinstance(target, dict):
+            raise bad_request("Each target must be a JSON object.")
+        odata_type = str(target.get("@odata.type", "")).lstrip("#")
+        if not odata_type:
+            raise bad_request("The '@odata.type' annotation is required on every target of a bulk operation.", "0x80048d19")
+        if odata_type != expected:
+            raise bad_request(f"All targets must be of type '{expected}'; found '{odata_type}'.", "0x80048d19")
+        ids.append(_apply(engine, writer, entity, action, dict(target)))
+    if action == "CreateMultiple":
+        context = f"{engine.api_url(request)}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse"
+        return ApiResponse.json(200, {"@odata.context": context, "Ids": ids})
+    if action == "UpsertMultiple":
+        context = f"{engine.api_url(request)}$metadata#Microsoft.Dynamics.CRM.UpsertMultipleResponse"
+        return ApiResponse.json(200, {"@odata.context": context, "Ids": ids})
+    return ApiResponse.empty(204)
+
+
+def _apply(engine: Engine, writer: RecordWriter, entity: EntityDef, action: str, target: dict[str, Any]) -> str:
+    reference = target.pop("@odata.id", None)
+    target.pop("@odata.type", None)
+    if action == "CreateMultiple":
+        return writer.create(entity, target)
+    key = None
+    if reference:
+        parsed = parse_entity_reference(str(reference), "")
+        if parsed is None or parsed[0] != entity.entity_set_name:
+            raise bad_request(f"The '@odata.id' '{reference}' does not identify a '{entity.logical_name}' record.")
+        key = parse_key(parsed[1])
+    elif target.get(entity.primary_id):
+        guid = parse_guid(str(target[entity.primary_id]))
+        if guid is None:
+            raise payload_error(entity.entity_set_name, f"'{target[entity.primary_id]}' is not a valid GUID.")
+        key = parse_key(guid)
+    if key is None:
+        if action == "UpdateMultiple":
+            raise bad_request(f"UpdateMultiple requires the primary key '{entity.primary_id}' on every target.")
+        return writer.create(entity, target)
+    record_id = find_record_id(engine.state, entity, key)
+    if record_id is None:
+        if action == "UpdateMultiple":
+            raise DataverseError(404, "0x80040217", f"Entity '{entity.logical_name}' With Id = {key.guid} Does Not Exist")
+        return writer.create(entity, target, record_id=key.guid, key_values=key_values_for_create(entity, key))
+    target.pop(entity.primary_id, None)
+    writer.update(entity, record_id, target)
+    return record_id

@@ -1,0 +1,581 @@
+"""Reads: collections with paging, single records, ``$expand``, annotations and change tracking.
+
+Paging uses an opaque ``$skiptoken`` shaped like Dataverse's paging cookie; without ``$orderby`` it is a
+keyset on the primary key, so every page costs the same however deep it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote, unquote
+
+import orjson
+
+from salesbridge.sandbox.errors import (
+    DataverseError,
+    bad_request,
+    expired_version_stamp,
+    property_not_found,
+)
+from salesbridge.sandbox.filter import compile_filter, compile_orderby
+from salesbridge.sandbox.messages import ApiResponse
+from salesbridge.sandbox.query_options import ExpandOption, Prefer, QueryOptions
+from salesbridge.sandbox.schema import AttributeDef, AttributeType, EntityDef, lookup_type_column, quote_ident
+from salesbridge.sandbox.security import Depth
+from salesbridge.sandbox.state import SandboxState
+from salesbridge.sandbox.values import formatted_value
+
+FORMATTED = "OData.Community.Display.V1.FormattedValue"
+LOOKUP_LOGICAL_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname"
+ASSOCIATED_NAV = "Microsoft.Dynamics.CRM.associatednavigationproperty"
+TOTAL_COUNT = "Microsoft.Dynamics.CRM.totalrecordcount"
+TOTAL_COUNT_EXCEEDED = "Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"
+MAX_COUNT = 5000
+
+_TRACKING_REFUSED = ("$filter", "$orderby", "$expand", "$top")
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The columns a query returns: attributes in output order, and the storage columns to select."""
+
+    attributes: tuple[AttributeDef, ...]
+    explicit: bool
+
+    def storage_columns(self) -> list[str]:
+        """Storage columns to SELECT (after versionnumber), lookups followed by their type column."""
+        columns: list[str] = []
+        for attribute in self.attributes:
+            columns.append(attribute.logical_name)
+            if attribute.is_lookup:
+                columns.append(lookup_type_column(attribute.logical_name))
+        return columns
+
+
+def projection_for(entity: EntityDef, select: Sequence[str] | None) -> Projection:
+    """Resolve ``$select`` names (``_x_value`` for lookups) to attributes; the primary key is always included.
+
+    Raises:
+        DataverseError: 400 ``0x80060888`` for a name that is not a readable column.
+    """
+    if not select:
+        attributes = [a for a in entity.stored_attributes if a.is_valid_for_read]
+        return Projection(tuple(attributes), explicit=False)
+    chosen: list[AttributeDef] = []
+    seen: set[str] = set()
+    for name in select:
+        attribute = _attribute_for_property(entity, name)
+        if attribute is None:
+            raise property_not_found(name, entity.logical_name)
+        if attribute.logical_name not in seen:
+            seen.add(attribute.logical_name)
+            chosen.append(attribute)
+    if entity.primary_id not in seen:
+        chosen.append(entity.attributes[entity.primary_id])
+    return Projection(tuple(chosen), explicit=True)
+
+
+def _attribute_for_property(entity: EntityDef, name: str) -> AttributeDef | None:
+    if name.startswith("_") and name.endswith("_value"):
+        attribute = entity.attribute(name[1:-6])
+        return attribute if attribute is not None and attribute.is_lookup else None
+    attribute = entity.attribute(name)
+    if attribute is None or attribute.is_lookup or not attribute.is_stored:
+        return None
+    return attribute
+
+
+def make_skiptoken(page_number: int, pk_name: str, last: str | None, first: str | None, *, extra: str = "") -> str:
+    """A paging cookie in Dataverse's shape (the inner cookie URL-encoded twice)."""
+    inner = f'<cookie page="{page_number - 1}"{extra}>'
+    if last is not None:
+        inner += f'<{pk_name} last="{{{last.upper()}}}" first="{{{(first or last).upper()}}}" />'
+    inner += "</cookie>"
+    tracking = "True" if extra else "False"
+    return (
+        f'<cookie pagenumber="{page_number}" pagingcookie="{quote(quote(inner, safe=""), safe="")}" '
+        f'istracking="{tracking}" />'
+    )
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Where the next page starts, decoded from a ``$skiptoken``."""
+
+    page_number: int
+    last_key: str | None
+    attributes: dict[str, str]
+
+
+def parse_skiptoken(token: str) -> PageCursor:
+    """Decode a ``$skiptoken`` made by :func:`make_skiptoken`.
+
+    Raises:
+        DataverseError: 400 when the token is not one of ours.
+    """
+    page = re.search(r'pagenumber="(\d+)"', token)
+    cookie = re.search(r'pagingcookie="([^"]*)"', token)
+    if not page or not cookie:
+        raise bad_request("The $skiptoken is not valid.", "0x80060888")
+    inner = unquote(unquote(cookie.group(1)))
+    last = re.search(r'last="\{([0-9A-Fa-f-]{36})\}"', inner)
+    attributes = dict(re.findall(r'(\w+)="([^"]*)"', inner.split(">", 1)[0]))
+    return PageCursor(int(page.group(1)), last.group(1).lower() if last else None, attributes)
+
+
+def encode_query(pairs: Sequence[tuple[str, str]]) -> str:
+    """A query string in the readable form Dataverse's links use."""
+    return "&".join(f"{name}={quote(value, safe=",()'=/@:$")}" for name, value in pairs)
+
+
+class Reader:
+    """Answers GET requests for one caller."""
+
+    def __init__(self, state: SandboxState, caller_id: str, api_url: str, prefer: Prefer) -> None:
+        self.state = state
+        self.caller_id = caller_id
+        self.api_url = api_url
+        self.prefer = prefer
+        self.storage = state.storage
+        self.catalogue = state.catalogue
+
+    def context_url(self, entity: EntityDef, projection: Projection, suffix: str = "") -> str:
+        """The ``@odata.context`` of a result."""
+        if projection.explicit:
+            names = ",".join(a.json_name for a in projection.attributes if a.logical_name != entity.primary_id or len(projection.attributes) == 1)
+            return f"{self.api_url}$metadata#{entity.entity_set_name}({names}){suffix}"
+        return f"{self.api_url}$metadata#{entity.entity_set_name}{suffix}"
+
+    def _where(self, entity: EntityDef, options: QueryOptions, alias: str) -> tuple[list[str], list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if options.filter is not None:
+            sql, filter_params = compile_filter(options.filter, entity, self.catalogue, alias=alias, now=self.state.now())
+            clauses.append(f"({sql})")
+            params.extend(filter_params)
+        scope = self.state.security.read_scope(self.caller_id, entity, alias)
+        if scope is not None:
+            clauses.append(scope[0])
+            params.extend(scope[1])
+        return clauses, params
+
+    def collection(
+        self,
+        entity: EntityDef,
+        options: QueryOptions,
+        query_pairs: Sequence[tuple[str, str]],
+        path: str,
+        *,
+        parent_clause: tuple[str, list[Any]] | None = None,
+    ) -> ApiResponse:
+        """GET of an entity set (or of a collection-valued navigation property via ``parent_clause``).
+
+        Raises:
+            DataverseError: 400 for invalid options, 403 without read privilege.
+        """
+        if self.prefer.track_changes or options.deltatoken is not None:
+            return self._tracked(entity, options, query_pairs, path)
+        projection = projection_for(entity, options.select)
+        alias = "t"
+        clauses, params = self._where(entity, options, alias)
+        if parent_clause is not None:
+            clauses.append(parent_clause[0])
+            params.extend(parent_clause[1])
+        page_size = self.prefer.maxpagesize or self.state.config.max_page_size
+        limit = page_size
+        top_only = options.top is not None and self.prefer.maxpagesize is None
+        if top_only and options.top is not None:
+            limit = min(options.top, self.state.config.max_page_size)
+        cursor = parse_skiptoken(options.skiptoken) if options.skiptoken else None
+        pk = f"{alias}.{quote_ident(entity.primary_id)}"
+        offset = 0
+        if options.orderby:
+            order_sql = compile_orderby(options.orderby, entity, alias=alias) + f", {pk}"
+            if cursor:
+                offset = (cursor.page_number - 1) * page_size
+        else:
+            order_sql = pk
+            if cursor and cursor.last_key:
+                clauses.append(f"{pk} > ?")
+                params.append(cursor.last_key)
+        select_columns = ["versionnumber", *projection.storage_columns()] if entity.attribute("versionnumber") else projection.storage_columns()
+        expand_columns = self._expand_columns(entity, options.expand)
+        sql = (
+            f"SELECT {', '.join(f'{alias}.{quote_ident(c)}' for c in [*select_columns, *expand_columns])} "
+            f"FROM {quote_ident(entity.logical_name)} AS {alias}"
+        )
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f" ORDER BY {order_sql} LIMIT ? OFFSET ?"
+        _, rows = self.storage.query(sql, [*params, limit + 1, offset])
+        more = len(rows) > limit and not top_only
+        rows = rows[:limit]
+        values = self.serialize(entity, projection, rows, has_version="versionnumber" in select_columns)
+        if options.expand:
+            self._apply_expand(entity, options.expand, rows, values, len(select_columns))
+        payload: dict[str, Any] = {"@odata.context": self.context_url(entity, projection)}
+        if options.count:
+            total = self._count(entity, clauses, params)
+            payload["@odata.count"] = min(total, MAX_COUNT)
+        if self.prefer.wants_annotation(TOTAL_COUNT):
+            total = self._count(entity, clauses, params) if options.count else -1
+            payload[f"@{TOTAL_COUNT}"] = min(total, MAX_COUNT) if total >= 0 else -1
+            payload[f"@{TOTAL_COUNT_EXCEEDED}"] = total > MAX_COUNT
+        payload["value"] = values
+        if more:
+            page_number = cursor.page_number + 1 if cursor else 2
+            last = rows[-1][select_columns.index(entity.primary_id)] if rows else None
+            first = rows[0][select_columns.index(entity.primary_id)] if rows else None
+            token = make_skiptoken(page_number, entity.primary_id, last, first)
+            kept = [(k, v) for k, v in query_pairs if k != "$skiptoken"]
+            payload["@odata.nextLink"] = f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
+        return ApiResponse.raw_json(200, orjson.dumps(payload), self._applied())
+
+    def _count(self, entity: EntityDef, clauses: list[str], params: list[Any]) -> int:
+        sql = f"SELECT COUNT(*) FROM {quote_ident(entity.logical_name)} AS t"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        return int(self.storage.scalar(sql, params) or 0)
+
+    def count_only(self, entity: EntityDef, options: QueryOptions) -> ApiResponse:
+        """GET ``<set>/$count``: a plain-text number (capped at 5,000)."""
+        clauses, params = self._where(entity, options, "t")
+        total = self._count(entity, clauses, params)
+        response = ApiResponse(200, body=str(min(total, MAX_COUNT)).encode())
+        response.headers.set("Content-Type", "text/plain")
+        return response
+
+    def retrieve(self, entity: EntityDef, record_id: str, options: QueryOptions, *, status: int = 200) -> ApiResponse:
+        """GET of one record.
+
+        Raises:
+            DataverseError: 404 when it does not exist; 403 without read access to it.
+        """
+        from salesbridge.sandbox.records import record_owner
+
+        projection = projection_for(entity, options.select)
+        select_columns = ["versionnumber", *projection.storage_columns()] if entity.attribute("versionnumber") else projection.storage_columns()
+        expand_columns = self._expand_columns(entity, options.expand)
+        sql = (
+            f"SELECT {', '.join(f't.{quote_ident(c)}' for c in [*select_columns, *expand_columns])} "
+            f"FROM {quote_ident(entity.logical_name)} AS t WHERE t.{quote_ident(entity.primary_id)} = ?"
+        )
+        _, rows = self.storage.query(sql, [record_id])
+        if not rows:
+            from salesbridge.sandbox.errors import record_not_found
+
+            raise record_not_found(entity.logical_name, record_id)
+        owner = record_owner(self.state, entity, record_id)
+        self.state.security.require_record(self.caller_id, "Read", entity, record_id, owner)
+        values = self.serialize(entity, projection, rows, has_version="versionnumber" in select_columns)
+        if options.expand:
+            self._apply_expand(entity, options.expand, rows, values, len(select_columns))
+        payload = {"@odata.context": self.context_url(entity, projection, "/$entity"), **values[0]}
+        return ApiResponse.raw_json(status, orjson.dumps(payload), self._applied())
+
+    def _applied(self) -> dict[str, str]:
+        applied = self.prefer.applied_header()
+        return {"Preference-Applied": applied} if applied else {}
+
+    def serialize(
+        self, entity: EntityDef, projection: Projection, rows: Sequence[Sequence[Any]], *, has_version: bool
+    ) -> list[dict[str, Any]]:
+        """Rows (versionnumber first when ``has_version``, then the projection's storage columns) as JSON objects."""
+        keys: list[str] = []
+        booleans: list[int] = []
+        lookups: list[tuple[int, AttributeDef]] = []
+        offset = 1 if has_version else 0
+        position = offset
+        for attribute in projection.attributes:
+            keys.append(attribute.json_name)
+            if attribute.type == AttributeType.BOOLEAN:
+                booleans.append(position - offset)
+            if attribute.is_lookup:
+                lookups.append((position, attribute))
+                position += 2
+            else:
+                position += 1
+        plain = not lookups
+        want_formatted = self.prefer.wants_annotation(FORMATTED)
+        want_lookup_name = self.prefer.wants_annotation(LOOKUP_LOGICAL_NAME)
+        want_nav = self.prefer.wants_annotation(ASSOCIATED_NAV)
+        result: list[dict[str, Any]] = []
+        for row in rows:
+            if plain:
+                values = list(row[offset:])
+            else:
+                values = []
+                index = offset
+                for attribute in projection.attributes:
+                    values.append(row[index])
+                    index += 2 if attribute.is_lookup else 1
+            for b in booleans:
+                if values[b] is not None:
+                    values[b] = bool(values[b])
+            item: dict[str, Any] = {"@odata.etag": f'W/"{row[0]}"'} if has_version else {}
+            item.update(zip(keys, values, strict=True))
+            result.append(item)
+        if lookups and (want_formatted or want_lookup_name or want_nav):
+            self._annotate_lookups(entity, rows, result, lookups, want_formatted, want_lookup_name, want_nav)
+        if want_formatted:
+            for attribute in projection.attributes:
+                if attribute.is_lookup:
+                    continue
+                name = attribute.json_name
+                for item in result:
+                    text = formatted_value(attribute, item.get(name))
+                    if text is not None:
+                        item[f"{name}@{FORMATTED}"] = text
+        return result
+
+    def _annotate_lookups(
+        self,
+        entity: EntityDef,
+        rows: Sequence[Sequence[Any]],
+        result: list[dict[str, Any]],
+        lookups: list[tuple[int, AttributeDef]],
+        want_formatted: bool,
+        want_lookup_name: bool,
+        want_nav: bool,
+    ) -> None:
+        names: dict[tuple[str, str], str | None] = {}
+        if want_formatted:
+            wanted: dict[str, set[str]] = {}
+            for row in rows:
+                for position, _ in lookups:
+                    if row[position] is not None and row[position + 1]:
+                        wanted.setdefault(str(row[position + 1]), set()).add(str(row[position]))
+            for target_name, ids in wanted.items():
+                target = self.catalogue.find_entity(target_name)
+                if target is None:
+                    continue
+                id_list = sorted(ids)
+                for start in range(0, len(id_list), 500):
+                    chunk = id_list[start : start + 500]
+                    sql = (
+                        f"SELECT {quote_ident(target.primary_id)}, {quote_ident(target.primary_name)} "
+                        f"FROM {quote_ident(target.logical_name)} WHERE {quote_ident(target.primary_id)} IN "
+                        f"({', '.join('?' for _ in chunk)})"
+                    )
+                    for record_id, name in self.storage.query(sql, chunk)[1]:
+                        names[(target_name, str(record_id))] = name
+        for row, item in zip(rows, result, strict=True):
+            for position, attribute in lookups:
+                value = row[position]
+                if value is None:
+                    continue
+                target_name = str(row[position + 1] or (attribute.targets[0] if attribute.targets else ""))
+                key = attribute.json_name
+                if want_formatted and names.get((target_name, str(value))) is not None:
+                    item[f"{key}@{FORMATTED}"] = names[(target_name, str(value))]
+                if want_nav:
+                    relationship = self.catalogue.nav_for_lookup(entity.logical_name, attribute.logical_name, target_name)
+                    if relationship is not None:
+                        item[f"{key}@{ASSOCIATED_NAV}"] = relationship.referencing_nav
+                if want_lookup_name:
+                    item[f"{key}@{LOOKUP_LOGICAL_NAME}"] = target_name
+
+    def _expand_columns(self, entity: EntityDef, expand: Sequence[ExpandOption]) -> list[str]:
+        columns: list[str] = []
+        for option in expand:
+            relationship = self.catalogue.single_valued_nav(entity.logical_name, option.nav)
+            if relationship is not None:
+                columns += [relationship.referencing_attribute, lookup_type_column(relationship.referencing_attribute)]
+            elif self.catalogue.collection_nav(entity.logical_name, option.nav) is not None:
+                columns.append(entity.primary_id)
+            else:
+                raise property_not_found(option.nav, entity.logical_name)
+        return columns
+
+    def _apply_expand(
+        self,
+        entity: EntityDef,
+        expand: Sequence[ExpandOption],
+        rows: Sequence[Sequence[Any]],
+        values: list[dict[str, Any]],
+        start: int,
+    ) -> None:
+        position = start
+        for option in expand:
+            single = self.catalogue.single_valued_nav(entity.logical_name, option.nav)
+            if single is not None:
+                pairs = [(row[position], row[position + 1]) for row in rows]
+                position += 2
+                related = self._fetch_related(pairs, option, single.referenced_entity)
+                for item, (target_id, target_type) in zip(values, pairs, strict=True):
+                    item[option.nav] = related.get((str(target_type), str(target_id))) if target_id else None
+                continue
+            collection = self.catalogue.collection_nav(entity.logical_name, option.nav)
+            if collection is None:
+                raise property_not_found(option.nav, entity.logical_name)
+            parent_ids = [str(row[position]) for row in rows]
+            position += 1
+            child = self.catalogue.entity(collection.referencing_entity)
+            child_options = QueryOptions(select=option.select, filter=option.filter, orderby=option.orderby, top=None, expand=option.expand)
+            grouped = self._fetch_children(child, collection.referencing_attribute, parent_ids, child_options, option.top)
+            for item, parent_id in zip(values, parent_ids, strict=True):
+                item[option.nav] = grouped.get(parent_id, [])
+
+    def _fetch_related(
+        self, pairs: list[tuple[Any, Any]], option: ExpandOption, referenced: str
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        by_type: dict[str, set[str]] = {}
+        for target_id, target_type in pairs:
+            if target_id:
+                by_type.setdefault(str(target_type or referenced), set()).add(str(target_id))
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for type_name, ids in by_type.items():
+            target = self.catalogue.entity(type_name)
+            projection = projection_for(target, option.select)
+            columns = ["versionnumber", *projection.storage_columns()] if target.attribute("versionnumber") else projection.storage_columns()
+            id_list = sorted(ids)
+            sql = (
+                f"SELECT {', '.join(quote_ident(c) for c in columns)}, {quote_ident(target.primary_id)} FROM "
+                f"{quote_ident(target.logical_name)} WHERE {quote_ident(target.primary_id)} IN ({', '.join('?' for _ in id_list)})"
+            )
+            _, rows = self.storage.query(sql, id_list)
+            serialized = self.serialize(target, projection, [r[:-1] for r in rows], has_version="versionnumber" in columns)
+            for row, item in zip(rows, serialized, strict=True):
+                found[(type_name, str(row[-1]))] = item
+        return found
+
+    def _fetch_children(
+        self, child: EntityDef, attribute: str, parent_ids: list[str], options: QueryOptions, top: int | None
+    ) -> dict[str, list[dict[str, Any]]]:
+        if not parent_ids:
+            return {}
+        projection = projection_for(child, options.select)
+        columns = ["versionnumber", *projection.storage_columns()] if child.attribute("versionnumber") else projection.storage_columns()
+        clauses, params = self._where(child, options, "c")
+        clauses.append(f"c.{quote_ident(attribute)} IN ({', '.join('?' for _ in parent_ids)})")
+        params.extend(parent_ids)
+        order = compile_orderby(options.orderby, child, alias="c") if options.orderby else f"c.{quote_ident(child.primary_id)}"
+        sql = (
+            f"SELECT {', '.join(f'c.{quote_ident(c)}' for c in columns)}, c.{quote_ident(attribute)} "
+            f"FROM {quote_ident(child.logical_name)} AS c WHERE {' AND '.join(clauses)} ORDER BY {order}"
+        )
+        _, rows = self.storage.query(sql, params)
+        serialized = self.serialize(child, projection, [r[:-1] for r in rows], has_version="versionnumber" in columns)
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for row, item in zip(rows, serialized, strict=True):
+            bucket = grouped.setdefault(str(row[-1]), [])
+            if top is None or len(bucket) < top:
+                bucket.append(item)
+        return grouped
+
+    def _tracked(
+        self, entity: EntityDef, options: QueryOptions, query_pairs: Sequence[tuple[str, str]], path: str
+    ) -> ApiResponse:
+        for name, _ in query_pairs:
+            if name in _TRACKING_REFUSED:
+                raise bad_request(f'The "{name}" query parameter isn\'t supported when Change Tracking is enabled.', "0x80060888")
+        if not entity.change_tracking_enabled:
+            raise DataverseError(
+                400,
+                "0x80044353",
+                f"Entity: {entity.logical_name} is not enabled for change tracking. Change tracking must be enabled "
+                f"on the entity to retrieve changes.",
+            )
+        self.state.security.require(self.caller_id, "Read", entity, minimum=Depth.GLOBAL)
+        projection = projection_for(entity, options.select)
+        page_size = self.prefer.maxpagesize or self.state.config.max_page_size
+        select_pairs = [(k, v) for k, v in query_pairs if k == "$select"]
+        if options.deltatoken is not None:
+            since = self._parse_deltatoken(options.deltatoken)
+            return self._delta(entity, projection, since, options, query_pairs, path, page_size, select_pairs)
+        cursor = parse_skiptoken(options.skiptoken) if options.skiptoken else None
+        snapshot = int(cursor.attributes.get("version", "0")) if cursor else self.storage.current_version
+        columns = ["versionnumber", *projection.storage_columns()]
+        sql = f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM {quote_ident(entity.logical_name)} WHERE versionnumber <= ?"
+        params: list[Any] = [snapshot]
+        if cursor and cursor.last_key:
+            sql += f" AND {quote_ident(entity.primary_id)} > ?"
+            params.append(cursor.last_key)
+        sql += f" ORDER BY {quote_ident(entity.primary_id)} LIMIT ?"
+        params.append(page_size + 1)
+        _, rows = self.storage.query(sql, params)
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        payload: dict[str, Any] = {"@odata.context": self.context_url(entity, projection)}
+        payload["value"] = self.serialize(entity, projection, rows, has_version=True)
+        if more:
+            page_number = cursor.page_number + 1 if cursor else 2
+            pk_index = columns.index(entity.primary_id)
+            token = make_skiptoken(page_number, entity.primary_id, rows[-1][pk_index], rows[0][pk_index], extra=f' version="{snapshot}"')
+            kept = [(k, v) for k, v in query_pairs if k != "$skiptoken"]
+            payload["@odata.nextLink"] = f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
+        else:
+            payload["@odata.deltaLink"] = self._delta_link(entity, path, select_pairs, snapshot)
+        headers = self._applied()
+        return ApiResponse.raw_json(200, orjson.dumps(payload), headers)
+
+    def _delta_link(self, entity: EntityDef, path: str, select_pairs: list[tuple[str, str]], version: int) -> str:
+        stamp = self.state.now().strftime("%m/%d/%Y %H:%M:%S")
+        token = f"{version}!{stamp}"
+        del entity
+        return f"{self.api_url}{path}?{encode_query([*select_pairs, ('$deltatoken', token)])}".replace(
+            f"$deltatoken={quote(token, safe=',()\'=/@:$')}", f"$deltatoken={quote(token, safe='')}"
+        )
+
+    def _parse_deltatoken(self, token: str) -> int:
+        version_text, _, stamp = token.partition("!")
+        try:
+            version = int(version_text)
+            issued = datetime.strptime(stamp, "%m/%d/%Y %H:%M:%S").replace(tzinfo=self.state.now().tzinfo)
+        except ValueError:
+            raise bad_request("The $deltatoken is not valid.", "0x80060888") from None
+        if self.state.now() - issued > timedelta(days=self.state.config.change_tracking_expiry_days):
+            raise expired_version_stamp()
+        return version
+
+    def _delta(
+        self,
+        entity: EntityDef,
+        projection: Projection,
+        since: int,
+        options: QueryOptions,
+        query_pairs: Sequence[tuple[str, str]],
+        path: str,
+        page_size: int,
+        select_pairs: list[tuple[str, str]],
+    ) -> ApiResponse:
+        cursor = parse_skiptoken(options.skiptoken) if options.skiptoken else None
+        upto = int(cursor.attributes["upto"]) if cursor and "upto" in cursor.attributes else self.storage.current_version
+        after = int(cursor.attributes.get("after", since)) if cursor else since
+        columns = ["versionnumber", *projection.storage_columns()]
+        sql = (
+            f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM {quote_ident(entity.logical_name)} "
+            f"WHERE versionnumber > ? AND versionnumber <= ? ORDER BY versionnumber LIMIT ?"
+        )
+        _, rows = self.storage.query(sql, [after, upto, page_size + 1])
+        values: list[dict[str, Any]] = self.serialize(entity, projection, rows[:page_size], has_version=True)
+        more = len(rows) > page_size
+        next_after = rows[page_size - 1][0] if more else upto
+        if not more:
+            tomb_after = int(cursor.attributes.get("tomb", since)) if cursor else since
+            tombstones = self.storage.tombstones_after(entity.logical_name, tomb_after, upto)
+            room = page_size - len(values)
+            context = f"{self.api_url}$metadata#{entity.entity_set_name}/$deletedEntity"
+            for record_id, _version in tombstones[:room]:
+                values.append({"@odata.context": context, "id": record_id, "reason": "deleted"})
+            if len(tombstones) > room:
+                more = True
+                last_tomb = tombstones[room - 1][1] if room > 0 else tomb_after
+                extra = f' version="{since}" upto="{upto}" after="{upto}" tomb="{last_tomb}"'
+            else:
+                extra = ""
+        else:
+            extra = f' version="{since}" upto="{upto}" after="{next_after}" tomb="{since}"'
+        payload: dict[str, Any] = {"@odata.context": self.context_url(entity, projection, "/$delta"), "value": values}
+        if more:
+            page_number = cursor.page_number + 1 if cursor else 2
+            token = make_skiptoken(page_number, entity.primary_id, None, None, extra=extra)
+            kept = [(k, v) for k, v in query_pairs if k != "$skiptoken"]
+            payload["@odata.nextLink"] = f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
+        else:
+            payload["@odata.deltaLink"] = self._delta_link(entity, path, select_pairs, upto)
+        return ApiResponse.raw_json(200, orjson.dumps(payload), self._applied())

@@ -1,0 +1,493 @@
+"""Record writes with Dataverse's semantics: create, update, upsert, delete, binds, deep insert.
+
+All functions run inside a storage transaction opened by the caller, check privileges, maintain the system
+columns (created/modified on and by, owner, business unit, versionnumber, computed names, base-currency
+twins) and mirror activities into ``activitypointer``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from salesbridge.sandbox.errors import (
+    DataverseError,
+    bad_request,
+    duplicate_record,
+    payload_error,
+    record_not_found,
+    undeclared_property,
+)
+from salesbridge.sandbox.routing import RecordKey, parse_entity_reference, parse_key, unquote_literal
+from salesbridge.sandbox.schema import (
+    AttributeType,
+    EntityDef,
+    OwnershipType,
+    RelationshipDef,
+    lookup_type_column,
+)
+from salesbridge.sandbox.security import RecordOwner
+from salesbridge.sandbox.state import SandboxState
+from salesbridge.sandbox.values import format_timestamp, to_storage
+
+_SYSTEM_COLUMNS = frozenset(
+    {"createdon", "modifiedon", "createdby", "modifiedby", "versionnumber", "createdonbehalfby", "modifiedonbehalfby"}
+)
+_COMPUTED_NAMES = {"fullname": ("firstname", "lastname")}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a write runs as: the effective user, and the application user acting on its behalf (if any)."""
+
+    user_id: str
+    impersonator_id: str | None = None
+
+
+def key_predicate(state: SandboxState, entity: EntityDef, key: RecordKey) -> tuple[str, list[Any]]:
+    """SQL predicate (unaliased) selecting a record by its key.
+
+    Raises:
+        DataverseError: 400 when the named key is not the primary key nor an alternate key.
+    """
+    if key.guid:
+        return f'"{entity.primary_id}" = ?', [key.guid]
+    names = tuple(sorted(name for name, _ in key.values))
+    if names == (entity.primary_id,):
+        guid_text = key.values[0][1]
+        return f'"{entity.primary_id}" = ?', [unquote_literal(guid_text).strip("{}").lower()]
+    for alt in entity.keys:
+        if tuple(sorted(alt.key_attributes)) == names:
+            clauses, params = [], []
+            for name, raw in key.values:
+                attribute = entity.attribute(name)
+                column = name
+                if attribute is None and name.startswith("_") and name.endswith("_value"):
+                    column = name[1:-6]
+                clauses.append(f'"{column}" = ?')
+                params.append(_key_literal(raw))
+            return " AND ".join(clauses), params
+    raise bad_request(
+        f"The key in the request URI is not valid for resource 'Microsoft.Dynamics.CRM.{entity.logical_name}'. "
+        f"Ensure that the names and number of key properties match the declared or alternate key properties "
+        f"for the resource 'Microsoft.Dynamics.CRM.{entity.logical_name}'.",
+        "0x80060888",
+    )
+
+
+def _key_literal(raw: str) -> Any:
+    text = raw.strip()
+    if text.startswith("'"):
+        return unquote_literal(text)
+    if text in ("true", "false"):
+        return 1 if text == "true" else 0
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text.lower()
+
+
+def find_record_id(state: SandboxState, entity: EntityDef, key: RecordKey) -> str | None:
+    """The primary key of the record a URL key names, or None when there is no such record."""
+    where, params = key_predicate(state, entity, key)
+    value = state.storage.scalar(f'SELECT "{entity.primary_id}" FROM "{entity.logical_name}" WHERE {where}', params)
+    return None if value is None else str(value)
+
+
+def key_values_for_create(entity: EntityDef, key: RecordKey) -> dict[str, Any]:
+    """Column values an upsert by alternate key must set when it creates the record."""
+    values: dict[str, Any] = {}
+    for name, raw in key.values:
+        if name == entity.primary_id:
+            values[name] = unquote_literal(raw).strip("{}").lower()
+        else:
+            values[name] = _key_literal(raw)
+    return values
+
+
+def record_owner(state: SandboxState, entity: EntityDef, record_id: str) -> RecordOwner:
+    """The owner facts of a stored record (for access checks)."""
+    if entity.ownership_type != OwnershipType.USER_OWNED or entity.attribute("ownerid") is None:
+        return RecordOwner(None, None, None)
+    row = state.storage.conn.execute(
+        f'SELECT ownerid, ownerid__type, owningbusinessunit FROM "{entity.logical_name}" WHERE "{entity.primary_id}" = ?',
+        (record_id,),
+    ).fetchone()
+    if row is None:
+        return RecordOwner(None, None, None)
+    return RecordOwner(row[0], row[1], row[2])
+
+
+def resolve_reference(state: SandboxState, entity_set_hint: str, url: str, api_url: str) -> tuple[EntityDef, str]:
+    """Resolve ``/contacts(<id>)`` (or an alternate-key / absolute form) to (table, existing record id).
+
+    Raises:
+        DataverseError: 400 for an unparseable reference, 404 when the table or record does not exist.
+    """
+    parsed = parse_entity_reference(url, api_url)
+    if parsed is None:
+        raise payload_error(entity_set_hint, f"The URI '{url}' is not valid because it is not based on '{api_url}'.")
+    set_name, key_text = parsed
+    target = state.catalogue.entity_by_set(set_name)
+    if target is None:
+        raise DataverseError(404, "0x0", f"Resource not found for the segment '{set_name}'.")
+    key = parse_key(key_text)
+    record_id = find_record_id(state, target, key)
+    if record_id is None:
+        missing = key.guid or key_text
+        raise record_not_found(target.logical_name, missing)
+    return target, record_id
+
+
+class RecordWriter:
+    """Applies writes for one caller. Construct per request."""
+
+    def __init__(self, state: SandboxState, caller: Caller, api_url: str) -> None:
+        self.state = state
+        self.caller = caller
+        self.api_url = api_url
+        self.storage = state.storage
+        self.security = state.security
+
+    def create(
+        self,
+        entity: EntityDef,
+        body: dict[str, Any],
+        *,
+        record_id: str | None = None,
+        key_values: dict[str, Any] | None = None,
+    ) -> str:
+        """Create a record; returns its id. A primary key in the body (or ``record_id``) is honoured.
+
+        Raises:
+            DataverseError: 412 ``0x80040237`` when the id exists; 400 for invalid payloads; 403 without
+                the create privilege; 405 on read-only tables.
+        """
+        if entity.is_read_only:
+            raise DataverseError(405, "0x80060888", f"The '{entity.logical_name}' entity cannot be created.")
+        self.security.require(self.caller.user_id, "Create", entity)
+        values, children, associations = self._prepare(entity, body, creating=True)
+        for name, value in (key_values or {}).items():
+            values.setdefault(name, value)
+        pk = values.pop(entity.primary_id, None) or record_id or str(uuid.uuid4())
+        if self.storage.get(entity.logical_name, entity.primary_id, pk) is not None:
+            raise duplicate_record()
+        now = format_timestamp(self.state.now())
+        values[entity.primary_id] = pk
+        values["createdon"] = now
+        values["modifiedon"] = now
+        self._set_lookup(values, "createdby", self.caller.user_id, "systemuser")
+        self._set_lookup(values, "modifiedby", self.caller.user_id, "systemuser")
+        if self.caller.impersonator_id:
+            self._set_lookup(values, "createdonbehalfby", self.caller.impersonator_id, "systemuser")
+            self._set_lookup(values, "modifiedonbehalfby", self.caller.impersonator_id, "systemuser")
+        if entity.ownership_type == OwnershipType.USER_OWNED and entity.attribute("ownerid"):
+            if not values.get("ownerid"):
+                values["ownerid"] = self.caller.user_id
+                values[lookup_type_column("ownerid")] = "systemuser"
+            self._apply_owner(entity, values)
+        self._apply_defaults(entity, values)
+        self._apply_computed(entity, values, None)
+        if entity.attribute("versionnumber"):
+            values["versionnumber"] = self.storage.next_version()
+        values = {k: v for k, v in values.items() if k in self._columns(entity)}
+        try:
+            self.storage.insert(entity.logical_name, values)
+        except sqlite3.IntegrityError as exc:
+            raise DataverseError(
+                412,
+                "0x80060892",
+                f"Entity Key violated. A record with the same value for the key already exists. ({exc})",
+            ) from None
+        if entity.is_activity:
+            self._mirror_activity(entity, pk)
+        for relationship, items in children:
+            self._create_children(entity, pk, relationship, items)
+        for relationship, target_ids in associations:
+            self._associate_collection(relationship, pk, target_ids, entity)
+        return pk
+
+    def update(self, entity: EntityDef, record_id: str, body: dict[str, Any]) -> None:
+        """Update an existing record.
+
+        Raises:
+            DataverseError: 404 when it does not exist; 403 without write access; 400 for invalid payloads.
+        """
+        existing = self.storage.get(entity.logical_name, entity.primary_id, record_id)
+        if existing is None:
+            raise record_not_found(entity.logical_name, record_id)
+        if entity.is_read_only:
+            raise DataverseError(405, "0x80060888", f"The '{entity.logical_name}' entity cannot be updated.")
+        owner = record_owner(self.state, entity, record_id)
+        self.security.require_record(self.caller.user_id, "Write", entity, record_id, owner)
+        values, children, associations = self._prepare(entity, body, creating=False)
+        values.pop(entity.primary_id, None)
+        if "ownerid" in values and values["ownerid"] != existing.get("ownerid"):
+            self.security.require_record(self.caller.user_id, "Assign", entity, record_id, owner)
+            self._apply_owner(entity, values)
+        values["modifiedon"] = format_timestamp(self.state.now())
+        self._set_lookup(values, "modifiedby", self.caller.user_id, "systemuser")
+        if self.caller.impersonator_id:
+            self._set_lookup(values, "modifiedonbehalfby", self.caller.impersonator_id, "systemuser")
+        self._apply_computed(entity, values, existing)
+        if entity.attribute("versionnumber"):
+            values["versionnumber"] = self.storage.next_version()
+        values = {k: v for k, v in values.items() if k in self._columns(entity)}
+        self.storage.update(entity.logical_name, entity.primary_id, record_id, values)
+        if entity.is_activity:
+            self._mirror_activity(entity, record_id)
+        for relationship, items in children:
+            self._create_children(entity, record_id, relationship, items)
+        for relationship, target_ids in associations:
+            self._associate_collection(relationship, record_id, target_ids, entity)
+
+    def delete(self, entity: EntityDef, record_id: str) -> None:
+        """Delete a record (and, for an activity, its parties and activitypointer row).
+
+        Raises:
+            DataverseError: 404 when it does not exist; 403 without delete access.
+        """
+        if self.storage.get(entity.logical_name, entity.primary_id, record_id) is None:
+            raise record_not_found(entity.logical_name, record_id)
+        if entity.is_read_only:
+            raise DataverseError(405, "0x80060888", f"The '{entity.logical_name}' entity cannot be deleted.")
+        owner = record_owner(self.state, entity, record_id)
+        self.security.require_record(self.caller.user_id, "Delete", entity, record_id, owner)
+        self._remove(entity, record_id)
+        if entity.is_activity:
+            pointer = self.state.catalogue.find_entity("activitypointer")
+            if pointer is not None:
+                self._remove(pointer, record_id)
+            party = self.state.catalogue.find_entity("activityparty")
+            if party is not None:
+                ids = [r[0] for r in self.storage.conn.execute('SELECT activitypartyid FROM "activityparty" WHERE activityid = ?', (record_id,))]
+                for party_id in ids:
+                    self._remove(party, party_id)
+
+    def _remove(self, entity: EntityDef, record_id: str) -> None:
+        self.storage.delete(entity.logical_name, entity.primary_id, record_id)
+        if entity.change_tracking_enabled:
+            self.storage.add_tombstone(
+                entity.logical_name, record_id, self.storage.next_version(), format_timestamp(self.state.now())
+            )
+
+    def set_lookup(self, entity: EntityDef, record_id: str, attribute: str, target: EntityDef | None, target_id: str | None) -> None:
+        """Set or clear one lookup of an existing record (``$ref`` operations)."""
+        body_values: dict[str, Any] = {attribute: target_id, lookup_type_column(attribute): target.logical_name if target else None}
+        existing = self.storage.get(entity.logical_name, entity.primary_id, record_id)
+        if existing is None:
+            raise record_not_found(entity.logical_name, record_id)
+        owner = record_owner(self.state, entity, record_id)
+        self.security.require_record(self.caller.user_id, "Write", entity, record_id, owner)
+        if attribute == "ownerid":
+            self._apply_owner(entity, body_values)
+        body_values["modifiedon"] = format_timestamp(self.state.now())
+        self._set_lookup(body_values, "modifiedby", self.caller.user_id, "systemuser")
+        if entity.attribute("versionnumber"):
+            body_values["versionnumber"] = self.storage.next_version()
+        body_values = {k: v for k, v in body_values.items() if k in self._columns(entity)}
+        self.storage.update(entity.logical_name, entity.primary_id, record_id, body_values)
+        if entity.is_activity:
+            self._mirror_activity(entity, record_id)
+
+    def _columns(self, entity: EntityDef) -> set[str]:
+        return set(self.storage.columns(entity.logical_name))
+
+    def _set_lookup(self, values: dict[str, Any], attribute: str, target_id: str, target: str) -> None:
+        values[attribute] = target_id
+        values[lookup_type_column(attribute)] = target
+
+    def _prepare(  # noqa: C901
+        self, entity: EntityDef, body: dict[str, Any], *, creating: bool
+    ) -> tuple[dict[str, Any], list[tuple[RelationshipDef, list[dict[str, Any]]]], list[tuple[RelationshipDef, list[str]]]]:
+        if not isinstance(body, dict):
+            raise payload_error(entity.entity_set_name, "The payload must be a JSON object.")
+        catalogue = self.state.catalogue
+        values: dict[str, Any] = {}
+        children: list[tuple[RelationshipDef, list[dict[str, Any]]]] = []
+        associations: list[tuple[RelationshipDef, list[str]]] = []
+        for key, value in body.items():
+            if key.startswith("@") or ("@" in key and not key.endswith("@odata.bind")):
+                continue
+            if key.endswith("@odata.bind"):
+                nav = key[: -len("@odata.bind")]
+                single = catalogue.single_valued_nav(entity.logical_name, nav)
+                if single is not None:
+                    self._bind(entity, single, value, values)
+                    continue
+                collection = catalogue.collection_nav(entity.logical_name, nav)
+                if collection is not None and isinstance(value, list):
+                    ids = []
+                    for url in value:
+                        child_entity, child_id = resolve_reference(self.state, entity.entity_set_name, str(url), self.api_url)
+                        if child_entity.logical_name != collection.referencing_entity:
+                            raise payload_error(entity.entity_set_name, f"Invalid reference '{url}' for '{nav}'.")
+                        ids.append(child_id)
+                    associations.append((collection, ids))
+                    continue
+                raise undeclared_property(entity.entity_set_name, nav)
+            single = catalogue.single_valued_nav(entity.logical_name, key)
+            if single is not None and isinstance(value, dict):
+                target = self._deep_target(single)
+                target_id = RecordWriter(self.state, self.caller, self.api_url).create(target, value)
+                self._set_lookup(values, single.referencing_attribute, target_id, target.logical_name)
+                continue
+            collection = catalogue.collection_nav(entity.logical_name, key)
+            if collection is not None:
+                if not isinstance(value, list):
+                    raise payload_error(entity.entity_set_name, f"A collection was expected for '{key}'.")
+                children.append((collection, [dict(item) for item in value]))
+                continue
+            attribute = entity.attribute(key)
+            if attribute is None or attribute.is_lookup or not attribute.is_stored:
+                raise payload_error(
+                    entity.entity_set_name,
+                    f"The property '{key}' does not exist on type 'Microsoft.Dynamics.CRM.{entity.logical_name}'. "
+                    f"Make sure to only use property names that are defined by the type or mark the type as open type.",
+                )
+            if key in _SYSTEM_COLUMNS or key in _COMPUTED_NAMES:
+                continue
+            if creating and not attribute.is_valid_for_create and not attribute.is_primary_id:
+                continue
+            if not creating and not attribute.is_valid_for_update and attribute.type not in (AttributeType.STATE, AttributeType.STATUS):
+                continue
+            if key == "overriddencreatedon" and value is not None:
+                values["createdon"] = to_storage(entity, attribute, value)
+            values[key] = to_storage(entity, attribute, value)
+        return values, children, associations
+
+    def _deep_target(self, relationship: RelationshipDef) -> EntityDef:
+        if relationship.referenced_entity == "owner":
+            raise payload_error(relationship.referencing_entity, "Deep insert is not supported for owner.")
+        return self.state.catalogue.entity(relationship.referenced_entity)
+
+    def _bind(self, entity: EntityDef, relationship: RelationshipDef, value: Any, values: dict[str, Any]) -> None:
+        attribute = relationship.referencing_attribute
+        if value is None:
+            values[attribute] = None
+            values[lookup_type_column(attribute)] = None
+            return
+        target, target_id = resolve_reference(self.state, entity.entity_set_name, str(value), self.api_url)
+        allowed = relationship.referenced_entity
+        if allowed == "owner":
+            if target.logical_name not in ("systemuser", "team"):
+                raise payload_error(entity.entity_set_name, f"'{value}' is not a valid owner.")
+        elif target.logical_name != allowed:
+            raise payload_error(
+                entity.entity_set_name,
+                f"A resource reference to '{target.entity_set_name}' cannot be bound to navigation property "
+                f"'{relationship.referencing_nav}', which expects '{allowed}'.",
+            )
+        self.security.require(self.caller.user_id, "Append", entity)
+        self.security.require(self.caller.user_id, "AppendTo", target)
+        if target.logical_name == "systemuser" and attribute == "ownerid":
+            disabled = self.storage.scalar('SELECT isdisabled FROM "systemuser" WHERE systemuserid = ?', (target_id,))
+            if disabled:
+                raise DataverseError(400, "0x80040225", f"The specified user(Id = {target_id}) is disabled.")
+        values[attribute] = target_id
+        values[lookup_type_column(attribute)] = target.logical_name
+
+    def _apply_owner(self, entity: EntityDef, values: dict[str, Any]) -> None:
+        owner_id = values.get("ownerid")
+        owner_type = values.get(lookup_type_column("ownerid")) or "systemuser"
+        if owner_id is None:
+            return
+        if owner_type == "team":
+            self._set_lookup(values, "owningteam", owner_id, "team")
+            values["owninguser"] = None
+            values[lookup_type_column("owninguser")] = None
+        else:
+            self._set_lookup(values, "owninguser", owner_id, "systemuser")
+            values["owningteam"] = None
+            values[lookup_type_column("owningteam")] = None
+        unit = self.security.business_unit_of(owner_id)
+        if unit:
+            self._set_lookup(values, "owningbusinessunit", unit, "businessunit")
+        del entity
+
+    def _apply_defaults(self, entity: EntityDef, values: dict[str, Any]) -> None:
+        for attribute in entity.attributes.values():
+            name = attribute.logical_name
+            if name in values or not attribute.is_stored:
+                continue
+            if attribute.type == AttributeType.STATE and attribute.options:
+                values[name] = attribute.options[0].value
+            elif attribute.type == AttributeType.STATUS and attribute.options:
+                state = values.get("statecode", 0)
+                state_attr = entity.attribute("statecode")
+                default = None
+                if state_attr is not None:
+                    option = state_attr.option(int(state)) if state is not None else None
+                    default = option.default_status if option else None
+                if default is None:
+                    default = next((o.value for o in attribute.options if o.state == state), attribute.options[0].value)
+                values[name] = default
+            elif attribute.default_value is not None:
+                values[name] = attribute.default_value
+        if entity.is_activity and "activitytypecode" in self._columns(entity):
+            values["activitytypecode"] = entity.logical_name
+        if "transactioncurrencyid" in self._columns(entity) and not values.get("transactioncurrencyid"):
+            if any(a.type == AttributeType.MONEY and values.get(a.logical_name) is not None for a in entity.attributes.values()):
+                self._set_lookup(values, "transactioncurrencyid", self.state.config.base_currency_id, "transactioncurrency")
+                values.setdefault("exchangerate", 1.0)
+
+    def _apply_computed(self, entity: EntityDef, values: dict[str, Any], existing: dict[str, Any] | None) -> None:
+        current = dict(existing or {})
+        current.update(values)
+        if entity.attribute("fullname") and ("firstname" in values or "lastname" in values or existing is None):
+            parts = [current.get("firstname"), current.get("lastname")]
+            values["fullname"] = " ".join(p for p in parts if p) or None
+        if entity.attribute("yomifullname") and "fullname" in values:
+            values["yomifullname"] = values["fullname"]
+        rate = float(current.get("exchangerate") or 1.0)
+        for attribute in entity.attributes.values():
+            if attribute.type != AttributeType.MONEY or attribute.logical_name.endswith("_base"):
+                continue
+            twin = f"{attribute.logical_name}_base"
+            if entity.attribute(twin) and attribute.logical_name in values:
+                amount = values[attribute.logical_name]
+                values[twin] = None if amount is None else round(float(amount) / rate, 4)
+        if entity.logical_name == "contact" and "parentcustomerid" in values:
+            if current.get(lookup_type_column("parentcustomerid")) == "account":
+                values["accountid"] = values["parentcustomerid"]
+                values[lookup_type_column("accountid")] = "account"
+            else:
+                values["accountid"] = None
+
+    def _mirror_activity(self, entity: EntityDef, record_id: str) -> None:
+        pointer = self.state.catalogue.find_entity("activitypointer")
+        if pointer is None or entity.logical_name == "activitypointer":
+            return
+        row = self.storage.get(entity.logical_name, entity.primary_id, record_id)
+        if row is None:
+            return
+        columns = set(self.storage.columns("activitypointer"))
+        mirrored = {k: v for k, v in row.items() if k in columns}
+        mirrored["activitytypecode"] = entity.logical_name
+        mirrored["activityid"] = record_id
+        if self.storage.get("activitypointer", "activityid", record_id) is None:
+            self.storage.insert("activitypointer", mirrored)
+        else:
+            self.storage.update("activitypointer", "activityid", record_id, mirrored)
+
+    def _create_children(
+        self, parent: EntityDef, parent_id: str, relationship: RelationshipDef, items: list[dict[str, Any]]
+    ) -> None:
+        child_entity = self.state.catalogue.entity(relationship.referencing_entity)
+        link = {
+            relationship.referencing_attribute: parent_id,
+            lookup_type_column(relationship.referencing_attribute): parent.logical_name,
+        }
+        for item in items:
+            RecordWriter(self.state, self.caller, self.api_url).create(child_entity, item, key_values=link)
+
+    def _associate_collection(self, relationship: RelationshipDef, parent_id: str, child_ids: list[str], parent: EntityDef) -> None:
+        child_entity = self.state.catalogue.entity(relationship.referencing_entity)
+        for child_id in child_ids:
+            self.set_lookup(child_entity, child_id, relationship.referencing_attribute, parent, parent_id)

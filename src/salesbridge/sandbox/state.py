@@ -1,0 +1,45 @@
+"""The state every part of the engine shares: catalogue, storage, security, clock and settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from salesbridge.sandbox.catalogue import Catalogue
+from salesbridge.sandbox.security import Security
+from salesbridge.sandbox.storage import Storage
+
+
+def system_clock() -> datetime:
+    """The current UTC time."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class SandboxConfig:
+    """Behaviour settings of one sandbox instance."""
+
+    change_tracking_expiry_days: int = 7
+    max_page_size: int = 5000
+    max_batch_operations: int = 1000
+    organization_id: str = "7a0e3b6c-4d1f-4e2a-9b8c-5d6e7f809a1b"
+    base_currency_id: str = "e1c8f2a0-3b4d-4c5e-8f6a-7b8c9d0e1f2a"
+    organization_name: str = "Contoso Sandbox"
+    dop_hint: int = 4
+
+
+@dataclass
+class SandboxState:
+    """Shared engine state. ``clock_offset`` shifts the clock (fault injection: expire delta tokens)."""
+
+    catalogue: Catalogue
+    storage: Storage
+    security: Security
+    config: SandboxConfig = field(default_factory=SandboxConfig)
+    clock: Callable[[], datetime] = system_clock
+    clock_offset: timedelta = timedelta(0)
+
+    def now(self) -> datetime:
+        """The sandbox's current time (UTC, with any injected shift)."""
+        return self.clock() + self.clock_offset
