@@ -52,7 +52,9 @@ def create_app(services: SandboxServices) -> Starlette:
 
     async def admin_faults(request: Request) -> Response:
         if request.headers.get("X-Sandbox-Admin-Token") != services.admin_token:
-            return JSONResponse({"error": "The X-Sandbox-Admin-Token header is missing or wrong."}, status_code=403)
+            return JSONResponse(
+                {"error": "The X-Sandbox-Admin-Token header is missing or wrong."}, status_code=403
+            )
         if request.method == "PUT":
             try:
                 config = FaultConfig.from_dict(orjson.loads(await request.body()), services.faults.config)
@@ -63,7 +65,9 @@ def create_app(services: SandboxServices) -> Starlette:
 
     async def admin_action(request: Request) -> Response:
         if request.headers.get("X-Sandbox-Admin-Token") != services.admin_token:
-            return JSONResponse({"error": "The X-Sandbox-Admin-Token header is missing or wrong."}, status_code=403)
+            return JSONResponse(
+                {"error": "The X-Sandbox-Admin-Token header is missing or wrong."}, status_code=403
+            )
         action = request.path_params["action"]
         if action == "revoke-tokens":
             services.issuer.revoke_all()
@@ -124,9 +128,7 @@ async def _web_api(services: SandboxServices, engine: Engine, request: Request) 
         response = error_response(error)
         if error.status == 401:
             response.body = b""
-            response.headers.set(
-                "WWW-Authenticate", bearer_challenge(base_url, services.issuer.tenant_id)
-            )
+            response.headers.set("WWW-Authenticate", bearer_challenge(base_url, services.issuer.tenant_id))
         return _to_response(response, request_id, services)
     user_id = str(caller_id)
     try:
@@ -148,7 +150,9 @@ async def _web_api(services: SandboxServices, engine: Engine, request: Request) 
     finally:
         services.protection.release(user_id, (time.perf_counter() - started) * 1000)
     response = _to_response(api_response, request_id, services)
-    response.headers["x-ms-ratelimit-burst-remaining-xrm-requests"] = str(services.protection.remaining_requests(user_id))
+    response.headers["x-ms-ratelimit-burst-remaining-xrm-requests"] = str(
+        services.protection.remaining_requests(user_id)
+    )
     if decision.reset and len(api_response.body) > 16:
         return _ResettingResponse(api_response.body, response)
     return response
@@ -169,7 +173,9 @@ def _to_response(api_response: ApiResponse, request_id: str, services: SandboxSe
     headers["x-ms-service-request-id"] = request_id
     headers["x-ms-dop-hint"] = str(services.state.config.dop_hint)
     media_type = headers.pop("Content-Type", None)
-    return Response(api_response.body, status_code=api_response.status, headers=headers, media_type=media_type)
+    return Response(
+        api_response.body, status_code=api_response.status, headers=headers, media_type=media_type
+    )
 
 
 class _ResettingResponse(Response):

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from salesbridge.sandbox.engine import Engine
 
 
-def handle_bulk_action(engine: Engine, request: ApiRequest, caller: Caller, entity: EntityDef, action: str) -> ApiResponse:
+def handle_bulk_action(
+    engine: Engine, request: ApiRequest, caller: Caller, entity: EntityDef, action: str
+) -> ApiResponse:
     """POST ``<set>/Microsoft.Dynamics.CRM.<action>``. All targets are written in one transaction.
 
     Raises:
@@ -46,9 +48,13 @@ def handle_bulk_action(engine: Engine, request: ApiRequest, caller: Caller, enti
             raise bad_request("Each target must be a JSON object.")
         odata_type = str(target.get("@odata.type", "")).lstrip("#")
         if not odata_type:
-            raise bad_request("The '@odata.type' annotation is required on every target of a bulk operation.", "0x80048d19")
+            raise bad_request(
+                "The '@odata.type' annotation is required on every target of a bulk operation.", "0x80048d19"
+            )
         if odata_type != expected:
-            raise bad_request(f"All targets must be of type '{expected}'; found '{odata_type}'.", "0x80048d19")
+            raise bad_request(
+                f"All targets must be of type '{expected}'; found '{odata_type}'.", "0x80048d19"
+            )
         ids.append(_apply(engine, writer, entity, action, dict(target)))
     if action == "CreateMultiple":
         context = f"{engine.api_url(request)}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse"
@@ -59,7 +65,9 @@ def handle_bulk_action(engine: Engine, request: ApiRequest, caller: Caller, enti
     return ApiResponse.empty(204)
 
 
-def _apply(engine: Engine, writer: RecordWriter, entity: EntityDef, action: str, target: dict[str, Any]) -> str:
+def _apply(
+    engine: Engine, writer: RecordWriter, entity: EntityDef, action: str, target: dict[str, Any]
+) -> str:
     reference = target.pop("@odata.id", None)
     target.pop("@odata.type", None)
     if action == "CreateMultiple":
@@ -68,7 +76,9 @@ def _apply(engine: Engine, writer: RecordWriter, entity: EntityDef, action: str,
     if reference:
         parsed = parse_entity_reference(str(reference), "")
         if parsed is None or parsed[0] != entity.entity_set_name:
-            raise bad_request(f"The '@odata.id' '{reference}' does not identify a '{entity.logical_name}' record.")
+            raise bad_request(
+                f"The '@odata.id' '{reference}' does not identify a '{entity.logical_name}' record."
+            )
         key = parse_key(parsed[1])
     elif target.get(entity.primary_id):
         guid = parse_guid(str(target[entity.primary_id]))
@@ -77,13 +87,19 @@ def _apply(engine: Engine, writer: RecordWriter, entity: EntityDef, action: str,
         key = parse_key(guid)
     if key is None:
         if action == "UpdateMultiple":
-            raise bad_request(f"UpdateMultiple requires the primary key '{entity.primary_id}' on every target.")
+            raise bad_request(
+                f"UpdateMultiple requires the primary key '{entity.primary_id}' on every target."
+            )
         return writer.create(entity, target)
     record_id = find_record_id(engine.state, entity, key)
     if record_id is None:
         if action == "UpdateMultiple":
-            raise DataverseError(404, "0x80040217", f"Entity '{entity.logical_name}' With Id = {key.guid} Does Not Exist")
-        return writer.create(entity, target, record_id=key.guid, key_values=key_values_for_create(entity, key))
+            raise DataverseError(
+                404, "0x80040217", f"Entity '{entity.logical_name}' With Id = {key.guid} Does Not Exist"
+            )
+        return writer.create(
+            entity, target, record_id=key.guid, key_values=key_values_for_create(entity, key)
+        )
     target.pop(entity.primary_id, None)
     writer.update(entity, record_id, target)
     return record_id

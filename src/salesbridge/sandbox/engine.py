@@ -21,7 +21,6 @@ from salesbridge.sandbox.errors import (
     resource_not_found,
 )
 from salesbridge.sandbox.messages import ApiRequest, ApiResponse
-from salesbridge.sandbox.metadata_api import handle_metadata
 from salesbridge.sandbox.query_options import QueryOptions, parse_prefer, parse_query_options
 from salesbridge.sandbox.reading import Reader, projection_for
 from salesbridge.sandbox.records import (
@@ -101,20 +100,24 @@ class Engine:
         self.state.security.require_named(request.caller_id, ACT_ON_BEHALF)
         if object_id:
             found = self.state.storage.scalar(
-                'SELECT systemuserid FROM "systemuser" WHERE azureactivedirectoryobjectid = ?', (object_id.lower(),)
+                'SELECT systemuserid FROM "systemuser" WHERE azureactivedirectoryobjectid = ?',
+                (object_id.lower(),),
             )
         else:
             found = self.state.storage.scalar(
-                'SELECT systemuserid FROM "systemuser" WHERE systemuserid = ?', ((user_id or "").strip("{}").lower(),)
+                'SELECT systemuserid FROM "systemuser" WHERE systemuserid = ?',
+                ((user_id or "").strip("{}").lower(),),
             )
         if found is None:
             raise record_not_found("systemuser", object_id or user_id or "")
-        disabled = self.state.storage.scalar('SELECT isdisabled FROM "systemuser" WHERE systemuserid = ?', (found,))
+        disabled = self.state.storage.scalar(
+            'SELECT isdisabled FROM "systemuser" WHERE systemuserid = ?', (found,)
+        )
         if disabled:
             raise DataverseError(400, "0x80040225", f"The specified user(Id = {found}) is disabled.")
         return Caller(str(found), impersonator_id=request.caller_id)
 
-    def _dispatch(self, request: ApiRequest) -> ApiResponse:  # noqa: C901
+    def _dispatch(self, request: ApiRequest) -> ApiResponse:
         segments = split_path(request.path)
         caller = self.effective_caller(request)
         if not segments:
@@ -125,7 +128,11 @@ class Engine:
         if head.name in ("WhoAmI", f"{ACTION_PREFIX}WhoAmI"):
             return self._who_am_i(request, caller)
         if head.name in _METADATA_ROOTS:
-            return handle_metadata(self.state, request, segments, caller_id=caller.user_id, api_url=self.api_url(request))
+            from salesbridge.sandbox.metadata_api import handle_metadata
+
+            return handle_metadata(
+                self.state, request, segments, caller_id=caller.user_id, api_url=self.api_url(request)
+            )
         entity = self.state.catalogue.entity_by_set(head.name)
         if entity is None:
             if head.name == "RetrieveSharedPrincipalsAndAccess":
@@ -139,7 +146,9 @@ class Engine:
         sets = sorted(self.state.catalogue.entities.values(), key=lambda e: e.entity_set_name)
         payload = {
             "@odata.context": f"{self.api_url(request)}$metadata",
-            "value": [{"name": e.entity_set_name, "kind": "EntitySet", "url": e.entity_set_name} for e in sets],
+            "value": [
+                {"name": e.entity_set_name, "kind": "EntitySet", "url": e.entity_set_name} for e in sets
+            ],
         }
         return ApiResponse.json(200, payload)
 
@@ -151,7 +160,9 @@ class Engine:
             'xmlns="http://docs.oasis-open.org/odata/ns/edm">',
         ]
         for entity in self.state.catalogue.entities.values():
-            parts.append(f'<EntityType Name="{entity.logical_name}"><Key><PropertyRef Name="{entity.primary_id}" /></Key>')
+            parts.append(
+                f'<EntityType Name="{entity.logical_name}"><Key><PropertyRef Name="{entity.primary_id}" /></Key>'
+            )
             for attribute in entity.stored_attributes:
                 from salesbridge.sandbox.values import edm_type
 
@@ -177,7 +188,9 @@ class Engine:
         }
         return ApiResponse.json(200, payload)
 
-    def _collection(self, request: ApiRequest, caller: Caller, entity: EntityDef, segments: list[Segment]) -> ApiResponse:
+    def _collection(
+        self, request: ApiRequest, caller: Caller, entity: EntityDef, segments: list[Segment]
+    ) -> ApiResponse:
         prefer = parse_prefer(request.headers.get("Prefer"))
         if len(segments) == 1:
             if request.method == "GET":
@@ -186,11 +199,15 @@ class Engine:
                 return reader.collection(entity, options, request.query, entity.entity_set_name)
             if request.method == "POST":
                 return self._create(request, caller, entity, prefer)
-            raise method_not_allowed(f"The HTTP method '{request.method}' is not allowed on '{entity.entity_set_name}'.")
+            raise method_not_allowed(
+                f"The HTTP method '{request.method}' is not allowed on '{entity.entity_set_name}'."
+            )
         second = segments[1]
         if second.name == "$count" and request.method == "GET":
             options = parse_query_options(request.query)
-            return Reader(self.state, caller.user_id, self.api_url(request), prefer).count_only(entity, options)
+            return Reader(self.state, caller.user_id, self.api_url(request), prefer).count_only(
+                entity, options
+            )
         if second.name.startswith(ACTION_PREFIX) and request.method == "POST":
             from salesbridge.sandbox.bulk import handle_bulk_action
 
@@ -216,7 +233,16 @@ class Engine:
         """The absolute URL of a record."""
         return f"{self.api_url(request)}{entity.entity_set_name}({record_id})"
 
-    def _written(self, request: ApiRequest, caller: Caller, entity: EntityDef, record_id: str, prefer: Any, *, created: bool) -> ApiResponse:
+    def _written(
+        self,
+        request: ApiRequest,
+        caller: Caller,
+        entity: EntityDef,
+        record_id: str,
+        prefer: Any,
+        *,
+        created: bool,
+    ) -> ApiResponse:
         if prefer.return_representation:
             options = parse_query_options([(k, v) for k, v in request.query if k in ("$select", "$expand")])
             response = Reader(self.state, caller.user_id, self.api_url(request), prefer).retrieve(
@@ -227,7 +253,9 @@ class Engine:
         url = self.entity_url(request, entity, record_id)
         return ApiResponse.empty(204, {"OData-EntityId": url, "OData-Version": "4.0"})
 
-    def _record(self, request: ApiRequest, caller: Caller, entity: EntityDef, segments: list[Segment]) -> ApiResponse:  # noqa: C901
+    def _record(
+        self, request: ApiRequest, caller: Caller, entity: EntityDef, segments: list[Segment]
+    ) -> ApiResponse:
         head = segments[0]
         key = parse_key(head.args or "")
         prefer = parse_prefer(request.headers.get("Prefer"))
@@ -266,14 +294,23 @@ class Engine:
         if_match = request.headers.get("If-Match")
         if if_match and if_match.strip() != "*":
             version = self.state.storage.scalar(
-                f'SELECT versionnumber FROM "{entity.logical_name}" WHERE "{entity.primary_id}" = ?', (record_id,)
+                f'SELECT versionnumber FROM "{entity.logical_name}" WHERE "{entity.primary_id}" = ?',
+                (record_id,),
             )
             if f'W/"{version}"' != if_match.strip():
                 from salesbridge.sandbox.errors import version_mismatch
 
                 raise version_mismatch()
 
-    def _patch(self, request: ApiRequest, caller: Caller, entity: EntityDef, key: Any, record_id: str | None, prefer: Any) -> ApiResponse:
+    def _patch(
+        self,
+        request: ApiRequest,
+        caller: Caller,
+        entity: EntityDef,
+        key: Any,
+        record_id: str | None,
+        prefer: Any,
+    ) -> ApiResponse:
         body = self._body(request, entity)
         if_match = (request.headers.get("If-Match") or "").strip()
         if_none_match = (request.headers.get("If-None-Match") or "").strip()
@@ -283,7 +320,9 @@ class Engine:
                 if key.guid:
                     raise record_not_found(entity.logical_name, key.guid)
                 raise DataverseError(
-                    404, "0x80060891", f"A record with the specified key values does not exist in {entity.logical_name} entity"
+                    404,
+                    "0x80060891",
+                    f"A record with the specified key values does not exist in {entity.logical_name} entity",
                 )
             values = key_values_for_create(entity, key)
             new_id = writer.create(entity, body, record_id=key.guid, key_values=values)
@@ -296,8 +335,14 @@ class Engine:
         writer.update(entity, record_id, body)
         return self._written(request, caller, entity, record_id, prefer, created=False)
 
-    def _navigation(  # noqa: C901
-        self, request: ApiRequest, caller: Caller, entity: EntityDef, record_id: str, segments: list[Segment], reader: Reader
+    def _navigation(
+        self,
+        request: ApiRequest,
+        caller: Caller,
+        entity: EntityDef,
+        record_id: str,
+        segments: list[Segment],
+        reader: Reader,
     ) -> ApiResponse:
         second = segments[1]
         rest = segments[2:]
@@ -308,7 +353,12 @@ class Engine:
             if rest and rest[0].name == "$ref":
                 if request.method == "PUT":
                     body = self._body(request, entity)
-                    target, target_id = resolve_reference(self.state, entity.entity_set_name, str(body.get("@odata.id", "")), self.api_url(request))
+                    target, target_id = resolve_reference(
+                        self.state,
+                        entity.entity_set_name,
+                        str(body.get("@odata.id", "")),
+                        self.api_url(request),
+                    )
                     writer.set_lookup(entity, record_id, single.referencing_attribute, target, target_id)
                     return ApiResponse.empty(204)
                 if request.method == "DELETE":
@@ -325,8 +375,10 @@ class Engine:
         collection = catalogue.collection_nav(entity.logical_name, second.name)
         if collection is not None:
             child = catalogue.entity(collection.referencing_entity)
-            if rest and rest[-1].name == "$ref" or (len(rest) == 2 and rest[1].name == "$ref"):
-                return self._collection_ref(request, caller, entity, record_id, collection, child, second, rest)
+            if (rest and rest[-1].name == "$ref") or (len(rest) == 2 and rest[1].name == "$ref"):
+                return self._collection_ref(
+                    request, caller, entity, record_id, collection, child, second, rest
+                )
             if request.method == "GET":
                 options = parse_query_options(request.query)
                 clause = (f't."{collection.referencing_attribute}" = ?', [record_id])
@@ -334,14 +386,27 @@ class Engine:
                 return reader.collection(child, options, request.query, path, parent_clause=clause)
             if request.method == "POST":
                 body = self._body(request, child)
-                link = {collection.referencing_attribute: record_id, f"{collection.referencing_attribute}__type": entity.logical_name}
+                link = {
+                    collection.referencing_attribute: record_id,
+                    f"{collection.referencing_attribute}__type": entity.logical_name,
+                }
                 new_id = writer.create(child, body, key_values=link)
-                return self._written(request, caller, child, new_id, parse_prefer(request.headers.get("Prefer")), created=True)
+                return self._written(
+                    request, caller, child, new_id, parse_prefer(request.headers.get("Prefer")), created=True
+                )
             if request.method == "PUT" and second.name.endswith("_activity_parties"):
                 body = request.json() or {}
-                for party_id in [r[0] for r in self.state.storage.conn.execute('SELECT activitypartyid FROM "activityparty" WHERE activityid = ?', (record_id,))]:
+                for party_id in [
+                    r[0]
+                    for r in self.state.storage.conn.execute(
+                        'SELECT activitypartyid FROM "activityparty" WHERE activityid = ?', (record_id,)
+                    )
+                ]:
                     writer.delete(child, party_id)
-                link = {collection.referencing_attribute: record_id, f"{collection.referencing_attribute}__type": entity.logical_name}
+                link = {
+                    collection.referencing_attribute: record_id,
+                    f"{collection.referencing_attribute}__type": entity.logical_name,
+                }
                 for item in body.get("value", []):
                     writer.create(child, item, key_values=link)
                 return ApiResponse.empty(204)
@@ -353,7 +418,12 @@ class Engine:
                 row = self.state.storage.get(entity.logical_name, entity.primary_id, record_id) or {}
                 owner = record_owner(self.state, entity, record_id)
                 self.state.security.require_record(caller.user_id, "Read", entity, record_id, owner)
-                values = reader.serialize(entity, projection, [[row.get(a.logical_name) for a in projection.attributes if not a.is_lookup]], has_version=False)
+                values = reader.serialize(
+                    entity,
+                    projection,
+                    [[row.get(a.logical_name) for a in projection.attributes if not a.is_lookup]],
+                    has_version=False,
+                )
                 payload = {
                     "@odata.context": f"{self.api_url(request)}$metadata#{entity.entity_set_name}({record_id})/{second.name}",
                     "value": values[0].get(second.name),
@@ -369,12 +439,22 @@ class Engine:
         raise resource_not_found(second.name)
 
     def _collection_ref(
-        self, request: ApiRequest, caller: Caller, entity: EntityDef, record_id: str, collection: Any, child: EntityDef, second: Segment, rest: list[Segment]
+        self,
+        request: ApiRequest,
+        caller: Caller,
+        entity: EntityDef,
+        record_id: str,
+        collection: Any,
+        child: EntityDef,
+        second: Segment,
+        rest: list[Segment],
     ) -> ApiResponse:
         writer = RecordWriter(self.state, caller, self.api_url(request))
         if request.method == "POST":
             body = request.json() or {}
-            target, target_id = resolve_reference(self.state, entity.entity_set_name, str(body.get("@odata.id", "")), self.api_url(request))
+            target, target_id = resolve_reference(
+                self.state, entity.entity_set_name, str(body.get("@odata.id", "")), self.api_url(request)
+            )
             if target.logical_name != child.logical_name:
                 raise bad_request(f"'{body.get('@odata.id')}' cannot be associated through '{second.name}'.")
             writer.set_lookup(child, target_id, collection.referencing_attribute, entity, record_id)
@@ -388,7 +468,9 @@ class Engine:
                 if match:
                     from urllib.parse import unquote
 
-                    _, child_id = resolve_reference(self.state, entity.entity_set_name, unquote(match.group(1)), self.api_url(request))
+                    _, child_id = resolve_reference(
+                        self.state, entity.entity_set_name, unquote(match.group(1)), self.api_url(request)
+                    )
             if child_id is None:
                 raise bad_request("The $id of the record to disassociate is missing.")
             writer.set_lookup(child, child_id, collection.referencing_attribute, None, None)

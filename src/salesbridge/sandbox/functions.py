@@ -34,7 +34,9 @@ def handle_bound_function(
     security.require(caller.user_id, "Read", entity)
     context = f"{api_url}$metadata#Microsoft.Dynamics.CRM.{name}Response"
     if name == "RetrieveUserPrivileges":
-        return ApiResponse.json(200, {"@odata.context": context, "RolePrivileges": security.role_privileges(record_id)})
+        return ApiResponse.json(
+            200, {"@odata.context": context, "RolePrivileges": security.role_privileges(record_id)}
+        )
     args = parse_named_args(segment.args or "")
     if name == "RetrieveUserPrivilegeByPrivilegeName":
         privilege = function_parameter(request, args.get("PrivilegeName", ""))
@@ -90,23 +92,40 @@ def handle_n_to_n(
     table, mine, theirs = pairs[(entity.logical_name, other)]
     if request.method == "GET" and not rest:
         security.require(caller.user_id, "Read", other_entity)
-        ids = [r[0] for r in state.storage.conn.execute(f"SELECT {theirs} FROM {table} WHERE {mine} = ?", (record_id,))]
+        ids = [
+            r[0]
+            for r in state.storage.conn.execute(
+                f"SELECT {theirs} FROM {table} WHERE {mine} = ?", (record_id,)
+            )
+        ]
         values = []
         for other_id in ids:
             row = state.storage.get(other, other_entity.primary_id, other_id)
             if row is not None:
-                values.append({other_entity.primary_id: other_id, other_entity.primary_name: row.get(other_entity.primary_name)})
-        payload = {"@odata.context": f"{engine.api_url(request)}$metadata#{other_entity.entity_set_name}", "value": values}
+                values.append(
+                    {
+                        other_entity.primary_id: other_id,
+                        other_entity.primary_name: row.get(other_entity.primary_name),
+                    }
+                )
+        payload = {
+            "@odata.context": f"{engine.api_url(request)}$metadata#{other_entity.entity_set_name}",
+            "value": values,
+        }
         return ApiResponse.json(200, payload)
     if not rest or rest[-1].name != "$ref":
         raise method_not_allowed(f"The HTTP method '{request.method}' is not allowed on '{segment.name}'.")
     security.require(caller.user_id, "Write", entity)
     if request.method == "POST":
         body = request.json() or {}
-        target, target_id = resolve_reference(state, entity.entity_set_name, str(body.get("@odata.id", "")), engine.api_url(request))
+        target, target_id = resolve_reference(
+            state, entity.entity_set_name, str(body.get("@odata.id", "")), engine.api_url(request)
+        )
         if target.logical_name != other:
             raise bad_request(f"'{body.get('@odata.id')}' cannot be associated through '{segment.name}'.")
-        state.storage.conn.execute(f"INSERT OR IGNORE INTO {table} ({mine}, {theirs}) VALUES (?, ?)", (record_id, target_id))
+        state.storage.conn.execute(
+            f"INSERT OR IGNORE INTO {table} ({mine}, {theirs}) VALUES (?, ?)", (record_id, target_id)
+        )
         security.invalidate()
         return ApiResponse.empty(204)
     if request.method == "DELETE":
@@ -115,7 +134,9 @@ def handle_n_to_n(
             target_id = find_record_id(state, other_entity, parse_key(rest[0].args))
         if target_id is None:
             raise bad_request("The record to disassociate is missing.")
-        state.storage.conn.execute(f"DELETE FROM {table} WHERE {mine} = ? AND {theirs} = ?", (record_id, target_id))
+        state.storage.conn.execute(
+            f"DELETE FROM {table} WHERE {mine} = ? AND {theirs} = ?", (record_id, target_id)
+        )
         security.invalidate()
         return ApiResponse.empty(204)
     raise method_not_allowed(f"The HTTP method '{request.method}' is not allowed on '{segment.name}'.")

@@ -68,14 +68,23 @@ class RowWriter:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
 
-    def insert(self, table: str, values: dict[str, Any], *, owner: str | None = None, when: datetime | None = None) -> str:
+    def insert(
+        self, table: str, values: dict[str, Any], *, owner: str | None = None, when: datetime | None = None
+    ) -> str:
         """Insert one row; returns its id."""
         entity = self.state.catalogue.entity(table)
         row = self.complete(entity, values, owner=owner, when=when)
         self.state.storage.insert(table, row)
         return str(row[entity.primary_id])
 
-    def complete(self, entity: EntityDef, values: dict[str, Any], *, owner: str | None = None, when: datetime | None = None) -> dict[str, Any]:
+    def complete(
+        self,
+        entity: EntityDef,
+        values: dict[str, Any],
+        *,
+        owner: str | None = None,
+        when: datetime | None = None,
+    ) -> dict[str, Any]:
         """A full storage row for ``values``: ids, system columns, owner, defaults."""
         storage = self.state.storage
         columns = set(storage.columns(entity.logical_name))
@@ -108,7 +117,9 @@ class RowWriter:
                 row[name] = attribute.options[0].value
             elif attribute.type.value == "Status" and attribute.options:
                 state_value = row.get("statecode", 0)
-                row[name] = next((o.value for o in attribute.options if o.state == state_value), attribute.options[0].value)
+                row[name] = next(
+                    (o.value for o in attribute.options if o.state == state_value), attribute.options[0].value
+                )
         if "fullname" in columns and "fullname" not in row:
             parts = [row.get("firstname"), row.get("lastname")]
             row["fullname"] = " ".join(p for p in parts if p) or None
@@ -142,10 +153,14 @@ def create_state(
         storage.create_index("systemuser", ["applicationid"])
         storage.create_index("activityparty", ["activityid"])
     security = Security(storage, catalogue)
-    return SandboxState(catalogue=catalogue, storage=storage, security=security, config=config or SandboxConfig(), clock=clock)
+    return SandboxState(
+        catalogue=catalogue, storage=storage, security=security, config=config or SandboxConfig(), clock=clock
+    )
 
 
-def build_foundation(state: SandboxState, *, client_id: str | None = None, client_secret: str | None = None) -> ApplicationUser:
+def build_foundation(
+    state: SandboxState, *, client_id: str | None = None, client_secret: str | None = None
+) -> ApplicationUser:
     """Create the foundation records (once); returns the application user. Idempotent."""
     storage = state.storage
     existing = storage.get_meta("application_user")
@@ -161,8 +176,12 @@ def build_foundation(state: SandboxState, *, client_id: str | None = None, clien
         systemuser_id=stable_id("systemuser", "application"),
     )
     with storage.transaction():
-        writer.insert("organization", {"organizationid": config.organization_id, "name": config.organization_name})
-        writer.insert("businessunit", {"businessunitid": ROOT_BUSINESS_UNIT_ID, "name": config.organization_name})
+        writer.insert(
+            "organization", {"organizationid": config.organization_id, "name": config.organization_name}
+        )
+        writer.insert(
+            "businessunit", {"businessunitid": ROOT_BUSINESS_UNIT_ID, "name": config.organization_name}
+        )
         writer.insert(
             "transactioncurrency",
             {
@@ -175,9 +194,22 @@ def build_foundation(state: SandboxState, *, client_id: str | None = None, clien
         )
         security = state.security
         security.ensure_privileges()
-        for role_id, name in ((SYSTEM_ADMINISTRATOR_ROLE_ID, SYSTEM_ADMINISTRATOR), (SALESPERSON_ROLE_ID, SALESPERSON)):
-            writer.insert("role", {"roleid": role_id, "name": name, "businessunitid": ROOT_BUSINESS_UNIT_ID, "businessunitid__type": "businessunit"})
-        security.grant(SYSTEM_ADMINISTRATOR_ROLE_ID, {name: Depth.GLOBAL for name in security.all_privilege_names()})
+        for role_id, name in (
+            (SYSTEM_ADMINISTRATOR_ROLE_ID, SYSTEM_ADMINISTRATOR),
+            (SALESPERSON_ROLE_ID, SALESPERSON),
+        ):
+            writer.insert(
+                "role",
+                {
+                    "roleid": role_id,
+                    "name": name,
+                    "businessunitid": ROOT_BUSINESS_UNIT_ID,
+                    "businessunitid__type": "businessunit",
+                },
+            )
+        security.grant(
+            SYSTEM_ADMINISTRATOR_ROLE_ID, dict.fromkeys(security.all_privilege_names(), Depth.GLOBAL)
+        )
         salesperson: dict[str, Depth] = {}
         for table, depth in _SALESPERSON_TABLES.items():
             entity = state.catalogue.find_entity(table)
@@ -185,20 +217,44 @@ def build_foundation(state: SandboxState, *, client_id: str | None = None, clien
                 continue
             for verb in VERBS:
                 salesperson[privilege_name(verb, entity)] = depth
-        for table in ("systemuser", "team", "businessunit", "transactioncurrency", "connection", "connectionrole"):
+        for table in (
+            "systemuser",
+            "team",
+            "businessunit",
+            "transactioncurrency",
+            "connection",
+            "connectionrole",
+        ):
             entity = state.catalogue.find_entity(table)
             if entity is not None:
                 salesperson[privilege_name("Read", entity)] = Depth.GLOBAL
         security.grant(SALESPERSON_ROLE_ID, salesperson)
         _system_user(writer, SYSTEM_USER_ID, "SYSTEM", None, access_mode=1)
-        _system_user(writer, app.systemuser_id, "# salesbridge sandbox application", app.client_id, object_id=app.object_id, access_mode=4)
+        _system_user(
+            writer,
+            app.systemuser_id,
+            "# salesbridge sandbox application",
+            app.client_id,
+            object_id=app.object_id,
+            access_mode=4,
+        )
         security.assign_role(app.systemuser_id, SYSTEM_ADMINISTRATOR_ROLE_ID)
         _bulk_message_filters(state, writer)
-        storage.set_meta("application_user", "|".join((app.client_id, app.client_secret, app.object_id, app.systemuser_id)))
+        storage.set_meta(
+            "application_user", "|".join((app.client_id, app.client_secret, app.object_id, app.systemuser_id))
+        )
     return app
 
 
-def _system_user(writer: RowWriter, user_id: str, name: str, application_id: str | None, *, object_id: str | None = None, access_mode: int = 0) -> None:
+def _system_user(
+    writer: RowWriter,
+    user_id: str,
+    name: str,
+    application_id: str | None,
+    *,
+    object_id: str | None = None,
+    access_mode: int = 0,
+) -> None:
     first, _, last = name.rpartition(" ")
     writer.insert(
         "systemuser",
@@ -220,7 +276,9 @@ def _system_user(writer: RowWriter, user_id: str, name: str, application_id: str
 def _bulk_message_filters(state: SandboxState, writer: RowWriter) -> None:
     message_ids = {}
     for message in (*BULK_MESSAGES, "Create", "Update", "Delete"):
-        message_ids[message] = writer.insert("sdkmessage", {"sdkmessageid": stable_id("sdkmessage", message), "name": message})
+        message_ids[message] = writer.insert(
+            "sdkmessage", {"sdkmessageid": stable_id("sdkmessage", message), "name": message}
+        )
     for entity in state.catalogue.entities.values():
         for message in entity.bulk_messages:
             writer.insert(

@@ -36,7 +36,9 @@ class _UserUsage:
 class ServiceProtection:
     """Tracks usage and refuses requests over the limits. ``clock`` returns monotonic seconds."""
 
-    def __init__(self, limits: ProtectionLimits | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limits: ProtectionLimits | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.limits = limits or ProtectionLimits()
         self.clock = clock
         self._usage: dict[str, _UserUsage] = {}
@@ -62,7 +64,11 @@ class ServiceProtection:
         usage = self._usage.setdefault(user_id, _UserUsage())
         self._trim(usage, now)
         if usage.in_flight >= limits.max_concurrent:
-            raise _throttled("0x80072326", f"Number of concurrent requests exceeded the limit of {limits.max_concurrent}.", 1)
+            raise _throttled(
+                "0x80072326",
+                f"Number of concurrent requests exceeded the limit of {limits.max_concurrent}.",
+                1,
+            )
         if len(usage.requests) >= limits.requests_per_window:
             wait = usage.requests[0] + limits.window_s - now
             raise _throttled(

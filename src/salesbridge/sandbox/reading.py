@@ -89,7 +89,9 @@ def _attribute_for_property(entity: EntityDef, name: str) -> AttributeDef | None
     return attribute
 
 
-def make_skiptoken(page_number: int, pk_name: str, last: str | None, first: str | None, *, extra: str = "") -> str:
+def make_skiptoken(
+    page_number: int, pk_name: str, last: str | None, first: str | None, *, extra: str = ""
+) -> str:
     """A paging cookie in Dataverse's shape (the inner cookie URL-encoded twice)."""
     inner = f'<cookie page="{page_number - 1}"{extra}>'
     if last is not None:
@@ -127,9 +129,12 @@ def parse_skiptoken(token: str) -> PageCursor:
     return PageCursor(int(page.group(1)), last.group(1).lower() if last else None, attributes)
 
 
+_LINK_SAFE = ",()'=/@:$"
+
+
 def encode_query(pairs: Sequence[tuple[str, str]]) -> str:
     """A query string in the readable form Dataverse's links use."""
-    return "&".join(f"{name}={quote(value, safe=",()'=/@:$")}" for name, value in pairs)
+    return "&".join(f"{name}={quote(value, safe=_LINK_SAFE)}" for name, value in pairs)
 
 
 class Reader:
@@ -146,7 +151,11 @@ class Reader:
     def context_url(self, entity: EntityDef, projection: Projection, suffix: str = "") -> str:
         """The ``@odata.context`` of a result."""
         if projection.explicit:
-            names = ",".join(a.json_name for a in projection.attributes if a.logical_name != entity.primary_id or len(projection.attributes) == 1)
+            names = ",".join(
+                a.json_name
+                for a in projection.attributes
+                if a.logical_name != entity.primary_id or len(projection.attributes) == 1
+            )
             return f"{self.api_url}$metadata#{entity.entity_set_name}({names}){suffix}"
         return f"{self.api_url}$metadata#{entity.entity_set_name}{suffix}"
 
@@ -154,7 +163,9 @@ class Reader:
         clauses: list[str] = []
         params: list[Any] = []
         if options.filter is not None:
-            sql, filter_params = compile_filter(options.filter, entity, self.catalogue, alias=alias, now=self.state.now())
+            sql, filter_params = compile_filter(
+                options.filter, entity, self.catalogue, alias=alias, now=self.state.now()
+            )
             clauses.append(f"({sql})")
             params.extend(filter_params)
         scope = self.state.security.read_scope(self.caller_id, entity, alias)
@@ -202,7 +213,11 @@ class Reader:
             if cursor and cursor.last_key:
                 clauses.append(f"{pk} > ?")
                 params.append(cursor.last_key)
-        select_columns = ["versionnumber", *projection.storage_columns()] if entity.attribute("versionnumber") else projection.storage_columns()
+        select_columns = (
+            ["versionnumber", *projection.storage_columns()]
+            if entity.attribute("versionnumber")
+            else projection.storage_columns()
+        )
         expand_columns = self._expand_columns(entity, options.expand)
         sql = (
             f"SELECT {', '.join(f'{alias}.{quote_ident(c)}' for c in [*select_columns, *expand_columns])} "
@@ -232,7 +247,9 @@ class Reader:
             first = rows[0][select_columns.index(entity.primary_id)] if rows else None
             token = make_skiptoken(page_number, entity.primary_id, last, first)
             kept = [(k, v) for k, v in query_pairs if k != "$skiptoken"]
-            payload["@odata.nextLink"] = f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
+            payload["@odata.nextLink"] = (
+                f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
+            )
         return ApiResponse.raw_json(200, orjson.dumps(payload), self._applied())
 
     def _count(self, entity: EntityDef, clauses: list[str], params: list[Any]) -> int:
@@ -249,7 +266,9 @@ class Reader:
         response.headers.set("Content-Type", "text/plain")
         return response
 
-    def retrieve(self, entity: EntityDef, record_id: str, options: QueryOptions, *, status: int = 200) -> ApiResponse:
+    def retrieve(
+        self, entity: EntityDef, record_id: str, options: QueryOptions, *, status: int = 200
+    ) -> ApiResponse:
         """GET of one record.
 
         Raises:
@@ -258,7 +277,11 @@ class Reader:
         from salesbridge.sandbox.records import record_owner
 
         projection = projection_for(entity, options.select)
-        select_columns = ["versionnumber", *projection.storage_columns()] if entity.attribute("versionnumber") else projection.storage_columns()
+        select_columns = (
+            ["versionnumber", *projection.storage_columns()]
+            if entity.attribute("versionnumber")
+            else projection.storage_columns()
+        )
         expand_columns = self._expand_columns(entity, options.expand)
         sql = (
             f"SELECT {', '.join(f't.{quote_ident(c)}' for c in [*select_columns, *expand_columns])} "
@@ -300,13 +323,14 @@ class Reader:
             else:
                 position += 1
         plain = not lookups
+        end = position
         want_formatted = self.prefer.wants_annotation(FORMATTED)
         want_lookup_name = self.prefer.wants_annotation(LOOKUP_LOGICAL_NAME)
         want_nav = self.prefer.wants_annotation(ASSOCIATED_NAV)
         result: list[dict[str, Any]] = []
         for row in rows:
             if plain:
-                values = list(row[offset:])
+                values = list(row[offset:end])
             else:
                 values = []
                 index = offset
@@ -373,7 +397,9 @@ class Reader:
                 if want_formatted and names.get((target_name, str(value))) is not None:
                     item[f"{key}@{FORMATTED}"] = names[(target_name, str(value))]
                 if want_nav:
-                    relationship = self.catalogue.nav_for_lookup(entity.logical_name, attribute.logical_name, target_name)
+                    relationship = self.catalogue.nav_for_lookup(
+                        entity.logical_name, attribute.logical_name, target_name
+                    )
                     if relationship is not None:
                         item[f"{key}@{ASSOCIATED_NAV}"] = relationship.referencing_nav
                 if want_lookup_name:
@@ -384,7 +410,10 @@ class Reader:
         for option in expand:
             relationship = self.catalogue.single_valued_nav(entity.logical_name, option.nav)
             if relationship is not None:
-                columns += [relationship.referencing_attribute, lookup_type_column(relationship.referencing_attribute)]
+                columns += [
+                    relationship.referencing_attribute,
+                    lookup_type_column(relationship.referencing_attribute),
+                ]
             elif self.catalogue.collection_nav(entity.logical_name, option.nav) is not None:
                 columns.append(entity.primary_id)
             else:
@@ -415,8 +444,16 @@ class Reader:
             parent_ids = [str(row[position]) for row in rows]
             position += 1
             child = self.catalogue.entity(collection.referencing_entity)
-            child_options = QueryOptions(select=option.select, filter=option.filter, orderby=option.orderby, top=None, expand=option.expand)
-            grouped = self._fetch_children(child, collection.referencing_attribute, parent_ids, child_options, option.top)
+            child_options = QueryOptions(
+                select=option.select,
+                filter=option.filter,
+                orderby=option.orderby,
+                top=None,
+                expand=option.expand,
+            )
+            grouped = self._fetch_children(
+                child, collection.referencing_attribute, parent_ids, child_options, option.top
+            )
             for item, parent_id in zip(values, parent_ids, strict=True):
                 item[option.nav] = grouped.get(parent_id, [])
 
@@ -431,14 +468,20 @@ class Reader:
         for type_name, ids in by_type.items():
             target = self.catalogue.entity(type_name)
             projection = projection_for(target, option.select)
-            columns = ["versionnumber", *projection.storage_columns()] if target.attribute("versionnumber") else projection.storage_columns()
+            columns = (
+                ["versionnumber", *projection.storage_columns()]
+                if target.attribute("versionnumber")
+                else projection.storage_columns()
+            )
             id_list = sorted(ids)
             sql = (
                 f"SELECT {', '.join(quote_ident(c) for c in columns)}, {quote_ident(target.primary_id)} FROM "
                 f"{quote_ident(target.logical_name)} WHERE {quote_ident(target.primary_id)} IN ({', '.join('?' for _ in id_list)})"
             )
             _, rows = self.storage.query(sql, id_list)
-            serialized = self.serialize(target, projection, [r[:-1] for r in rows], has_version="versionnumber" in columns)
+            serialized = self.serialize(
+                target, projection, [r[:-1] for r in rows], has_version="versionnumber" in columns
+            )
             for row, item in zip(rows, serialized, strict=True):
                 found[(type_name, str(row[-1]))] = item
         return found
@@ -449,17 +492,27 @@ class Reader:
         if not parent_ids:
             return {}
         projection = projection_for(child, options.select)
-        columns = ["versionnumber", *projection.storage_columns()] if child.attribute("versionnumber") else projection.storage_columns()
+        columns = (
+            ["versionnumber", *projection.storage_columns()]
+            if child.attribute("versionnumber")
+            else projection.storage_columns()
+        )
         clauses, params = self._where(child, options, "c")
         clauses.append(f"c.{quote_ident(attribute)} IN ({', '.join('?' for _ in parent_ids)})")
         params.extend(parent_ids)
-        order = compile_orderby(options.orderby, child, alias="c") if options.orderby else f"c.{quote_ident(child.primary_id)}"
+        order = (
+            compile_orderby(options.orderby, child, alias="c")
+            if options.orderby
+            else f"c.{quote_ident(child.primary_id)}"
+        )
         sql = (
             f"SELECT {', '.join(f'c.{quote_ident(c)}' for c in columns)}, c.{quote_ident(attribute)} "
             f"FROM {quote_ident(child.logical_name)} AS c WHERE {' AND '.join(clauses)} ORDER BY {order}"
         )
         _, rows = self.storage.query(sql, params)
-        serialized = self.serialize(child, projection, [r[:-1] for r in rows], has_version="versionnumber" in columns)
+        serialized = self.serialize(
+            child, projection, [r[:-1] for r in rows], has_version="versionnumber" in columns
+        )
         grouped: dict[str, list[dict[str, Any]]] = {}
         for row, item in zip(rows, serialized, strict=True):
             bucket = grouped.setdefault(str(row[-1]), [])
@@ -472,7 +525,10 @@ class Reader:
     ) -> ApiResponse:
         for name, _ in query_pairs:
             if name in _TRACKING_REFUSED:
-                raise bad_request(f'The "{name}" query parameter isn\'t supported when Change Tracking is enabled.', "0x80060888")
+                raise bad_request(
+                    f'The "{name}" query parameter isn\'t supported when Change Tracking is enabled.',
+                    "0x80060888",
+                )
         if not entity.change_tracking_enabled:
             raise DataverseError(
                 400,
@@ -505,21 +561,28 @@ class Reader:
         if more:
             page_number = cursor.page_number + 1 if cursor else 2
             pk_index = columns.index(entity.primary_id)
-            token = make_skiptoken(page_number, entity.primary_id, rows[-1][pk_index], rows[0][pk_index], extra=f' version="{snapshot}"')
+            token = make_skiptoken(
+                page_number,
+                entity.primary_id,
+                rows[-1][pk_index],
+                rows[0][pk_index],
+                extra=f' version="{snapshot}"',
+            )
             kept = [(k, v) for k, v in query_pairs if k != "$skiptoken"]
-            payload["@odata.nextLink"] = f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
+            payload["@odata.nextLink"] = (
+                f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
+            )
         else:
-            payload["@odata.deltaLink"] = self._delta_link(entity, path, select_pairs, snapshot)
+            payload["@odata.deltaLink"] = self._delta_link(path, select_pairs, snapshot)
         headers = self._applied()
         return ApiResponse.raw_json(200, orjson.dumps(payload), headers)
 
-    def _delta_link(self, entity: EntityDef, path: str, select_pairs: list[tuple[str, str]], version: int) -> str:
+    def _delta_link(self, path: str, select_pairs: list[tuple[str, str]], version: int) -> str:
         stamp = self.state.now().strftime("%m/%d/%Y %H:%M:%S")
-        token = f"{version}!{stamp}"
-        del entity
-        return f"{self.api_url}{path}?{encode_query([*select_pairs, ('$deltatoken', token)])}".replace(
-            f"$deltatoken={quote(token, safe=',()\'=/@:$')}", f"$deltatoken={quote(token, safe='')}"
-        )
+        token = quote(f"{version}!{stamp}", safe="")
+        query = encode_query(select_pairs)
+        separator = "&" if query else ""
+        return f"{self.api_url}{path}?{query}{separator}$deltatoken={token}"
 
     def _parse_deltatoken(self, token: str) -> int:
         version_text, _, stamp = token.partition("!")
@@ -544,7 +607,11 @@ class Reader:
         select_pairs: list[tuple[str, str]],
     ) -> ApiResponse:
         cursor = parse_skiptoken(options.skiptoken) if options.skiptoken else None
-        upto = int(cursor.attributes["upto"]) if cursor and "upto" in cursor.attributes else self.storage.current_version
+        upto = (
+            int(cursor.attributes["upto"])
+            if cursor and "upto" in cursor.attributes
+            else self.storage.current_version
+        )
         after = int(cursor.attributes.get("after", since)) if cursor else since
         columns = ["versionnumber", *projection.storage_columns()]
         sql = (
@@ -570,12 +637,17 @@ class Reader:
                 extra = ""
         else:
             extra = f' version="{since}" upto="{upto}" after="{next_after}" tomb="{since}"'
-        payload: dict[str, Any] = {"@odata.context": self.context_url(entity, projection, "/$delta"), "value": values}
+        payload: dict[str, Any] = {
+            "@odata.context": self.context_url(entity, projection, "/$delta"),
+            "value": values,
+        }
         if more:
             page_number = cursor.page_number + 1 if cursor else 2
             token = make_skiptoken(page_number, entity.primary_id, None, None, extra=extra)
             kept = [(k, v) for k, v in query_pairs if k != "$skiptoken"]
-            payload["@odata.nextLink"] = f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
+            payload["@odata.nextLink"] = (
+                f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
+            )
         else:
-            payload["@odata.deltaLink"] = self._delta_link(entity, path, select_pairs, upto)
+            payload["@odata.deltaLink"] = self._delta_link(path, select_pairs, upto)
         return ApiResponse.raw_json(200, orjson.dumps(payload), self._applied())

@@ -33,7 +33,15 @@ from salesbridge.sandbox.state import SandboxState
 from salesbridge.sandbox.values import format_timestamp, to_storage
 
 _SYSTEM_COLUMNS = frozenset(
-    {"createdon", "modifiedon", "createdby", "modifiedby", "versionnumber", "createdonbehalfby", "modifiedonbehalfby"}
+    {
+        "createdon",
+        "modifiedon",
+        "createdby",
+        "modifiedby",
+        "versionnumber",
+        "createdonbehalfby",
+        "modifiedonbehalfby",
+    }
 )
 _COMPUTED_NAMES = {"fullname": ("firstname", "lastname")}
 
@@ -96,7 +104,9 @@ def _key_literal(raw: str) -> Any:
 def find_record_id(state: SandboxState, entity: EntityDef, key: RecordKey) -> str | None:
     """The primary key of the record a URL key names, or None when there is no such record."""
     where, params = key_predicate(state, entity, key)
-    value = state.storage.scalar(f'SELECT "{entity.primary_id}" FROM "{entity.logical_name}" WHERE {where}', params)
+    value = state.storage.scalar(
+        f'SELECT "{entity.primary_id}" FROM "{entity.logical_name}" WHERE {where}', params
+    )
     return None if value is None else str(value)
 
 
@@ -124,7 +134,9 @@ def record_owner(state: SandboxState, entity: EntityDef, record_id: str) -> Reco
     return RecordOwner(row[0], row[1], row[2])
 
 
-def resolve_reference(state: SandboxState, entity_set_hint: str, url: str, api_url: str) -> tuple[EntityDef, str]:
+def resolve_reference(
+    state: SandboxState, entity_set_hint: str, url: str, api_url: str
+) -> tuple[EntityDef, str]:
     """Resolve ``/contacts(<id>)`` (or an alternate-key / absolute form) to (table, existing record id).
 
     Raises:
@@ -132,7 +144,9 @@ def resolve_reference(state: SandboxState, entity_set_hint: str, url: str, api_u
     """
     parsed = parse_entity_reference(url, api_url)
     if parsed is None:
-        raise payload_error(entity_set_hint, f"The URI '{url}' is not valid because it is not based on '{api_url}'.")
+        raise payload_error(
+            entity_set_hint, f"The URI '{url}' is not valid because it is not based on '{api_url}'."
+        )
     set_name, key_text = parsed
     target = state.catalogue.entity_by_set(set_name)
     if target is None:
@@ -266,7 +280,12 @@ class RecordWriter:
                 self._remove(pointer, record_id)
             party = self.state.catalogue.find_entity("activityparty")
             if party is not None:
-                ids = [r[0] for r in self.storage.conn.execute('SELECT activitypartyid FROM "activityparty" WHERE activityid = ?', (record_id,))]
+                ids = [
+                    r[0]
+                    for r in self.storage.conn.execute(
+                        'SELECT activitypartyid FROM "activityparty" WHERE activityid = ?', (record_id,)
+                    )
+                ]
                 for party_id in ids:
                     self._remove(party, party_id)
 
@@ -274,12 +293,25 @@ class RecordWriter:
         self.storage.delete(entity.logical_name, entity.primary_id, record_id)
         if entity.change_tracking_enabled:
             self.storage.add_tombstone(
-                entity.logical_name, record_id, self.storage.next_version(), format_timestamp(self.state.now())
+                entity.logical_name,
+                record_id,
+                self.storage.next_version(),
+                format_timestamp(self.state.now()),
             )
 
-    def set_lookup(self, entity: EntityDef, record_id: str, attribute: str, target: EntityDef | None, target_id: str | None) -> None:
+    def set_lookup(
+        self,
+        entity: EntityDef,
+        record_id: str,
+        attribute: str,
+        target: EntityDef | None,
+        target_id: str | None,
+    ) -> None:
         """Set or clear one lookup of an existing record (``$ref`` operations)."""
-        body_values: dict[str, Any] = {attribute: target_id, lookup_type_column(attribute): target.logical_name if target else None}
+        body_values: dict[str, Any] = {
+            attribute: target_id,
+            lookup_type_column(attribute): target.logical_name if target else None,
+        }
         existing = self.storage.get(entity.logical_name, entity.primary_id, record_id)
         if existing is None:
             raise record_not_found(entity.logical_name, record_id)
@@ -303,9 +335,13 @@ class RecordWriter:
         values[attribute] = target_id
         values[lookup_type_column(attribute)] = target
 
-    def _prepare(  # noqa: C901
+    def _prepare(
         self, entity: EntityDef, body: dict[str, Any], *, creating: bool
-    ) -> tuple[dict[str, Any], list[tuple[RelationshipDef, list[dict[str, Any]]]], list[tuple[RelationshipDef, list[str]]]]:
+    ) -> tuple[
+        dict[str, Any],
+        list[tuple[RelationshipDef, list[dict[str, Any]]]],
+        list[tuple[RelationshipDef, list[str]]],
+    ]:
         if not isinstance(body, dict):
             raise payload_error(entity.entity_set_name, "The payload must be a JSON object.")
         catalogue = self.state.catalogue
@@ -325,9 +361,13 @@ class RecordWriter:
                 if collection is not None and isinstance(value, list):
                     ids = []
                     for url in value:
-                        child_entity, child_id = resolve_reference(self.state, entity.entity_set_name, str(url), self.api_url)
+                        child_entity, child_id = resolve_reference(
+                            self.state, entity.entity_set_name, str(url), self.api_url
+                        )
                         if child_entity.logical_name != collection.referencing_entity:
-                            raise payload_error(entity.entity_set_name, f"Invalid reference '{url}' for '{nav}'.")
+                            raise payload_error(
+                                entity.entity_set_name, f"Invalid reference '{url}' for '{nav}'."
+                            )
                         ids.append(child_id)
                     associations.append((collection, ids))
                     continue
@@ -355,7 +395,11 @@ class RecordWriter:
                 continue
             if creating and not attribute.is_valid_for_create and not attribute.is_primary_id:
                 continue
-            if not creating and not attribute.is_valid_for_update and attribute.type not in (AttributeType.STATE, AttributeType.STATUS):
+            if (
+                not creating
+                and not attribute.is_valid_for_update
+                and attribute.type not in (AttributeType.STATE, AttributeType.STATUS)
+            ):
                 continue
             if key == "overriddencreatedon" and value is not None:
                 values["createdon"] = to_storage(entity, attribute, value)
@@ -367,7 +411,9 @@ class RecordWriter:
             raise payload_error(relationship.referencing_entity, "Deep insert is not supported for owner.")
         return self.state.catalogue.entity(relationship.referenced_entity)
 
-    def _bind(self, entity: EntityDef, relationship: RelationshipDef, value: Any, values: dict[str, Any]) -> None:
+    def _bind(
+        self, entity: EntityDef, relationship: RelationshipDef, value: Any, values: dict[str, Any]
+    ) -> None:
         attribute = relationship.referencing_attribute
         if value is None:
             values[attribute] = None
@@ -387,7 +433,9 @@ class RecordWriter:
         self.security.require(self.caller.user_id, "Append", entity)
         self.security.require(self.caller.user_id, "AppendTo", target)
         if target.logical_name == "systemuser" and attribute == "ownerid":
-            disabled = self.storage.scalar('SELECT isdisabled FROM "systemuser" WHERE systemuserid = ?', (target_id,))
+            disabled = self.storage.scalar(
+                'SELECT isdisabled FROM "systemuser" WHERE systemuserid = ?', (target_id,)
+            )
             if disabled:
                 raise DataverseError(400, "0x80040225", f"The specified user(Id = {target_id}) is disabled.")
         values[attribute] = target_id
@@ -426,21 +474,32 @@ class RecordWriter:
                     option = state_attr.option(int(state)) if state is not None else None
                     default = option.default_status if option else None
                 if default is None:
-                    default = next((o.value for o in attribute.options if o.state == state), attribute.options[0].value)
+                    default = next(
+                        (o.value for o in attribute.options if o.state == state), attribute.options[0].value
+                    )
                 values[name] = default
             elif attribute.default_value is not None:
                 values[name] = attribute.default_value
         if entity.is_activity and "activitytypecode" in self._columns(entity):
             values["activitytypecode"] = entity.logical_name
         if "transactioncurrencyid" in self._columns(entity) and not values.get("transactioncurrencyid"):
-            if any(a.type == AttributeType.MONEY and values.get(a.logical_name) is not None for a in entity.attributes.values()):
-                self._set_lookup(values, "transactioncurrencyid", self.state.config.base_currency_id, "transactioncurrency")
+            if any(
+                a.type == AttributeType.MONEY and values.get(a.logical_name) is not None
+                for a in entity.attributes.values()
+            ):
+                self._set_lookup(
+                    values, "transactioncurrencyid", self.state.config.base_currency_id, "transactioncurrency"
+                )
                 values.setdefault("exchangerate", 1.0)
 
-    def _apply_computed(self, entity: EntityDef, values: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    def _apply_computed(
+        self, entity: EntityDef, values: dict[str, Any], existing: dict[str, Any] | None
+    ) -> None:
         current = dict(existing or {})
         current.update(values)
-        if entity.attribute("fullname") and ("firstname" in values or "lastname" in values or existing is None):
+        if entity.attribute("fullname") and (
+            "firstname" in values or "lastname" in values or existing is None
+        ):
             parts = [current.get("firstname"), current.get("lastname")]
             values["fullname"] = " ".join(p for p in parts if p) or None
         if entity.attribute("yomifullname") and "fullname" in values:
@@ -487,7 +546,9 @@ class RecordWriter:
         for item in items:
             RecordWriter(self.state, self.caller, self.api_url).create(child_entity, item, key_values=link)
 
-    def _associate_collection(self, relationship: RelationshipDef, parent_id: str, child_ids: list[str], parent: EntityDef) -> None:
+    def _associate_collection(
+        self, relationship: RelationshipDef, parent_id: str, child_ids: list[str], parent: EntityDef
+    ) -> None:
         child_entity = self.state.catalogue.entity(relationship.referencing_entity)
         for child_id in child_ids:
             self.set_lookup(child_entity, child_id, relationship.referencing_attribute, parent, parent_id)

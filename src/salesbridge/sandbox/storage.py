@@ -76,7 +76,9 @@ class Storage:
             self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA cache_size=-200000")
         self.conn.execute("PRAGMA temp_store=MEMORY")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS _sandbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS _sandbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+        )
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS _tombstones ("
             " entity TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, deleted_on TEXT NOT NULL)"

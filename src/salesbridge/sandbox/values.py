@@ -64,7 +64,7 @@ def _literal_error(entity: EntityDef, value: object, attribute: AttributeDef) ->
     )
 
 
-def to_storage(entity: EntityDef, attribute: AttributeDef, value: Any) -> Any:  # noqa: PLR0911, C901
+def to_storage(entity: EntityDef, attribute: AttributeDef, value: Any) -> Any:
     """Validate a JSON value for a column and convert it to its storage form.
 
     Raises:

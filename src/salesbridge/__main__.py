@@ -1,0 +1,5 @@
+"""``python -m salesbridge``."""
+
+from salesbridge.cli import main
+
+main()

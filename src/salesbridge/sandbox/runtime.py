@@ -1,0 +1,77 @@
+"""Assembling a running sandbox: state, seed, identity, app, and the ``sandbox.json`` it hands out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from salesbridge.sandbox.app import SandboxServices, create_app
+from salesbridge.sandbox.faults import FaultConfig, FaultInjector
+from salesbridge.sandbox.identity import TokenIssuer
+from salesbridge.sandbox.organization import ApplicationUser, build_foundation, create_state
+from salesbridge.sandbox.protection import ProtectionLimits, ServiceProtection
+from salesbridge.sandbox.seed import SeedSpec, apply_seed
+from salesbridge.sandbox.state import SandboxConfig, system_clock
+
+TENANT_ID = "5f1c2d3e-4a5b-4c6d-8e7f-90a1b2c3d4e5"
+
+
+@dataclass
+class Sandbox:
+    """A ready sandbox: its ASGI app, services, and the application user's credentials."""
+
+    app: Starlette
+    services: SandboxServices
+    application: ApplicationUser
+
+    def connection_info(self, base_url: str, ca_bundle: str | None = None) -> dict[str, str]:
+        """The facts a client needs (the content of ``sandbox.json``)."""
+        base = base_url.rstrip("/")
+        info = {
+            "base_url": base,
+            "org_url": base,
+            "api_url": f"{base}/api/data/v9.2/",
+            "tenant_id": self.services.issuer.tenant_id,
+            "authority": f"{base}/{self.services.issuer.tenant_id}",
+            "client_id": self.application.client_id,
+            "client_secret": self.application.client_secret,
+            "admin_token": self.services.admin_token,
+        }
+        if ca_bundle:
+            info["ca_bundle"] = ca_bundle
+        return info
+
+
+def build_sandbox(
+    *,
+    db_path: str | None = None,
+    seed: SeedSpec | None = None,
+    config: SandboxConfig | None = None,
+    limits: ProtectionLimits | None = None,
+    faults: FaultConfig | None = None,
+    clock: Callable[[], datetime] = system_clock,
+    progress: Callable[[int], None] | None = None,
+) -> Sandbox:
+    """Open or create a sandbox database, seed it, and build the app. Idempotent on an existing file."""
+    state = create_state(db_path, config=config, clock=clock)
+    application = build_foundation(state)
+    if seed is not None:
+        apply_seed(state, seed, progress=progress)
+    issuer = TokenIssuer(TENANT_ID, clock=clock)
+    issuer.register_client(application.client_id, application.client_secret, application.object_id)
+    services = SandboxServices(
+        state=state,
+        issuer=issuer,
+        protection=ServiceProtection(limits),
+        faults=FaultInjector(faults),
+    )
+    return Sandbox(app=create_app(services), services=services, application=application)
+
+
+def default_state_dir() -> Path:
+    """Where ``sandbox.json`` goes when no ``--state-dir`` is given."""
+    return Path(".sandbox")
