@@ -25,16 +25,10 @@ console = Console()
 def sandbox_serve(
     host: Annotated[str, typer.Option(help="Address to bind (loopback only by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 0,
-    tls: Annotated[
-        bool, typer.Option("--tls/--no-tls", help="Serve HTTPS with a throwaway local CA.")
-    ] = False,
-    db: Annotated[
-        Path | None, typer.Option(help="SQLite file to keep the org in (default: in memory).")
-    ] = None,
+    tls: Annotated[bool, typer.Option("--tls/--no-tls", help="Serve HTTPS with a throwaway local CA.")] = False,
+    db: Annotated[Path | None, typer.Option(help="SQLite file to keep the org in (default: in memory).")] = None,
     seed: Annotated[str, typer.Option(help="demo | none | scale:N")] = "demo",
-    state_dir: Annotated[Path, typer.Option(help="Where sandbox.json (and TLS files) are written.")] = Path(
-        ".sandbox"
-    ),
+    state_dir: Annotated[Path, typer.Option(help="Where sandbox.json (and TLS files) are written.")] = Path(".sandbox"),
     fault_seed: Annotated[int, typer.Option(help="Seed of the fault generator.")] = 0,
     fault_throttle_rate: Annotated[float, typer.Option(help="Share of requests answered 429.")] = 0.0,
     fault_unavailable_rate: Annotated[float, typer.Option(help="Share of requests answered 503.")] = 0.0,
@@ -94,9 +88,7 @@ def sandbox_serve(
 
 @app.command("demo")
 def demo(
-    state_dir: Annotated[Path, typer.Option(help="Where sandbox.json and TLS files are written.")] = Path(
-        ".sandbox"
-    ),
+    state_dir: Annotated[Path, typer.Option(help="Where sandbox.json and TLS files are written.")] = Path(".sandbox"),
     port: Annotated[int, typer.Option(help="Port of the sandbox; 0 picks a free one.")] = 0,
 ) -> None:
     """The main job on the embedded default: the sandbox over TLS with the demo org."""

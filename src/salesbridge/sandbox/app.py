@@ -52,9 +52,7 @@ def create_app(services: SandboxServices) -> Starlette:
 
     async def admin_faults(request: Request) -> Response:
         if request.headers.get("X-Sandbox-Admin-Token") != services.admin_token:
-            return JSONResponse(
-                {"error": "The X-Sandbox-Admin-Token header is missing or wrong."}, status_code=403
-            )
+            return JSONResponse({"error": "The X-Sandbox-Admin-Token header is missing or wrong."}, status_code=403)
         if request.method == "PUT":
             try:
                 config = FaultConfig.from_dict(orjson.loads(await request.body()), services.faults.config)
@@ -65,9 +63,7 @@ def create_app(services: SandboxServices) -> Starlette:
 
     async def admin_action(request: Request) -> Response:
         if request.headers.get("X-Sandbox-Admin-Token") != services.admin_token:
-            return JSONResponse(
-                {"error": "The X-Sandbox-Admin-Token header is missing or wrong."}, status_code=403
-            )
+            return JSONResponse({"error": "The X-Sandbox-Admin-Token header is missing or wrong."}, status_code=403)
         action = request.path_params["action"]
         if action == "revoke-tokens":
             services.issuer.revoke_all()
@@ -122,7 +118,8 @@ async def _web_api(services: SandboxServices, engine: Engine, request: Request) 
             raise DataverseError(
                 403,
                 "0x80072560",
-                f"The user is not a member of the organization. Application '{claims.client_id}' has no application user.",
+                f"The user is not a member of the organization. Application '{claims.client_id}' has no "
+                "application user.",
             )
     except DataverseError as error:
         response = error_response(error)
@@ -149,13 +146,12 @@ async def _web_api(services: SandboxServices, engine: Engine, request: Request) 
         api_response = engine.handle(api_request)
     finally:
         services.protection.release(user_id, (time.perf_counter() - started) * 1000)
-    response = _to_response(api_response, request_id, services)
-    response.headers["x-ms-ratelimit-burst-remaining-xrm-requests"] = str(
-        services.protection.remaining_requests(user_id)
-    )
+    http_response = _to_response(api_response, request_id, services)
+    remaining = str(services.protection.remaining_requests(user_id))
+    http_response.headers["x-ms-ratelimit-burst-remaining-xrm-requests"] = remaining
     if decision.reset and len(api_response.body) > 16:
-        return _ResettingResponse(api_response.body, response)
-    return response
+        return _ResettingResponse(api_response.body, http_response)
+    return http_response
 
 
 def _bearer(request: Request) -> str | None:
@@ -167,15 +163,13 @@ def _bearer(request: Request) -> str | None:
 
 
 def _to_response(api_response: ApiResponse, request_id: str, services: SandboxServices) -> Response:
-    headers = {name: value for name, value in api_response.headers.items()}
+    headers = dict(api_response.headers.items())
     headers.setdefault("OData-Version", "4.0")
     headers["REQ_ID"] = request_id
     headers["x-ms-service-request-id"] = request_id
     headers["x-ms-dop-hint"] = str(services.state.config.dop_hint)
     media_type = headers.pop("Content-Type", None)
-    return Response(
-        api_response.body, status_code=api_response.status, headers=headers, media_type=media_type
-    )
+    return Response(api_response.body, status_code=api_response.status, headers=headers, media_type=media_type)
 
 
 class _ResettingResponse(Response):
@@ -186,6 +180,7 @@ class _ResettingResponse(Response):
         self._half = body[: len(body) // 2]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        del scope, receive
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         await send({"type": "http.response.body", "body": self._half, "more_body": True})
         raise _ResetConnectionError("Injected fault: connection reset in the middle of the body.")

@@ -151,9 +151,7 @@ def _parse_change_set(params: dict[str, str], content: bytes, root: str) -> Chan
         part = _parse_operation(part_headers, part_content, root, in_change_set=True)
         if part.content_id is not None:
             if part.content_id in seen:
-                raise bad_request(
-                    f"The Content-ID '{part.content_id}' occurs more than once in a change set."
-                )
+                raise bad_request(f"The Content-ID '{part.content_id}' occurs more than once in a change set.")
             seen.add(part.content_id)
         change_set.parts.append(part)
     return change_set
@@ -163,9 +161,7 @@ def _parse_operation(mime_headers: Headers, content: bytes, root: str, *, in_cha
     media_type, _ = _media_type(mime_headers.get("Content-Type") or "")
     if media_type != "application/http":
         shown = mime_headers.get("Content-Type") or "(none)"
-        raise bad_request(
-            f"A batch part must have Content-Type application/http or multipart/mixed; found '{shown}'."
-        )
+        raise bad_request(f"A batch part must have Content-Type application/http or multipart/mixed; found '{shown}'.")
     encoding = (mime_headers.get("Content-Transfer-Encoding") or "binary").strip().lower()
     if encoding not in ("binary", "8bit", "7bit"):
         raise bad_request(f"Content-Transfer-Encoding '{encoding}' is not supported in a batch; use binary.")
@@ -191,9 +187,7 @@ def _parse_operation(mime_headers: Headers, content: bytes, root: str, *, in_cha
     path, raw_query = _relative_target(target, root)
     if path.strip("/").casefold() == "$batch":
         raise bad_request("A batch request cannot contain another batch request.")
-    return BatchPart(
-        ApiRequest(method, path, raw_query, headers, request_body), content_id=content_id or None
-    )
+    return BatchPart(ApiRequest(method, path, raw_query, headers, request_body), content_id=content_id or None)
 
 
 def _boundary(content_type: str, what: str) -> str:
@@ -299,9 +293,7 @@ def _request_line(line: str) -> tuple[str, str]:
     method, _, rest = line.partition(" ")
     target, _, version = rest.strip().rpartition(" ")
     if not target.strip() or version.upper() not in ("HTTP/1.1", "HTTP/1.0"):
-        raise bad_request(
-            f"Malformed request line in a batch part: '{line}'. Expected 'METHOD URL HTTP/1.1'."
-        )
+        raise bad_request(f"Malformed request line in a batch part: '{line}'. Expected 'METHOD URL HTTP/1.1'.")
     method = method.upper()
     if method not in _METHODS:
         raise bad_request(f"The HTTP method '{method}' is not supported in a batch request.")
@@ -335,9 +327,7 @@ def _relative_target(target: str, root: str) -> tuple[str, str]:
         elif folded == root.rstrip("/").casefold():
             path = ""
         else:
-            raise bad_request(
-                f"The request URL '{target}' in a batch part is not under the service root '{root}'."
-            )
+            raise bad_request(f"The request URL '{target}' in a batch part is not under the service root '{root}'.")
     return unquote(path), _requote(query)
 
 

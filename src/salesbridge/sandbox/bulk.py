@@ -52,9 +52,7 @@ def handle_bulk_action(
                 "The '@odata.type' annotation is required on every target of a bulk operation.", "0x80048d19"
             )
         if odata_type != expected:
-            raise bad_request(
-                f"All targets must be of type '{expected}'; found '{odata_type}'.", "0x80048d19"
-            )
+            raise bad_request(f"All targets must be of type '{expected}'; found '{odata_type}'.", "0x80048d19")
         ids.append(_apply(engine, writer, entity, action, dict(target)))
     if action == "CreateMultiple":
         context = f"{engine.api_url(request)}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse"
@@ -65,9 +63,7 @@ def handle_bulk_action(
     return ApiResponse.empty(204)
 
 
-def _apply(
-    engine: Engine, writer: RecordWriter, entity: EntityDef, action: str, target: dict[str, Any]
-) -> str:
+def _apply(engine: Engine, writer: RecordWriter, entity: EntityDef, action: str, target: dict[str, Any]) -> str:
     reference = target.pop("@odata.id", None)
     target.pop("@odata.type", None)
     if action == "CreateMultiple":
@@ -76,9 +72,7 @@ def _apply(
     if reference:
         parsed = parse_entity_reference(str(reference), "")
         if parsed is None or parsed[0] != entity.entity_set_name:
-            raise bad_request(
-                f"The '@odata.id' '{reference}' does not identify a '{entity.logical_name}' record."
-            )
+            raise bad_request(f"The '@odata.id' '{reference}' does not identify a '{entity.logical_name}' record.")
         key = parse_key(parsed[1])
     elif target.get(entity.primary_id):
         guid = parse_guid(str(target[entity.primary_id]))
@@ -87,9 +81,7 @@ def _apply(
         key = parse_key(guid)
     if key is None:
         if action == "UpdateMultiple":
-            raise bad_request(
-                f"UpdateMultiple requires the primary key '{entity.primary_id}' on every target."
-            )
+            raise bad_request(f"UpdateMultiple requires the primary key '{entity.primary_id}' on every target.")
         return writer.create(entity, target)
     record_id = find_record_id(engine.state, entity, key)
     if record_id is None:
@@ -97,9 +89,7 @@ def _apply(
             raise DataverseError(
                 404, "0x80040217", f"Entity '{entity.logical_name}' With Id = {key.guid} Does Not Exist"
             )
-        return writer.create(
-            entity, target, record_id=key.guid, key_values=key_values_for_create(entity, key)
-        )
+        return writer.create(entity, target, record_id=key.guid, key_values=key_values_for_create(entity, key))
     target.pop(entity.primary_id, None)
     writer.update(entity, record_id, target)
     return record_id

@@ -55,10 +55,24 @@ class Catalogue:
         return [r for r in self.relationships.values() if r.referenced_entity == logical_name]
 
     def single_valued_nav(self, logical_name: str, nav: str) -> RelationshipDef | None:
-        """The relationship behind a single-valued navigation property (case-sensitive), or None."""
+        """The relationship behind a single-valued navigation property (case-sensitive), or None.
+
+        Activity tables derive from activitypointer in Dataverse's schema, so they also answer to its
+        system navigation properties (``ownerid``, ``createdby``…) — but not to its ``regardingobjectid_*``
+        ones, which each activity table names with its own suffix.
+        """
         for relationship in self.relationships.values():
             if relationship.referencing_entity == logical_name and relationship.referencing_nav == nav:
                 return relationship
+        entity = self.entities.get(logical_name)
+        if entity is not None and entity.is_activity and not nav.startswith("regardingobjectid"):
+            for relationship in self.relationships.values():
+                if (
+                    relationship.referencing_entity == "activitypointer"
+                    and relationship.referencing_nav == nav
+                    and relationship.referencing_attribute in entity.attributes
+                ):
+                    return relationship
         return None
 
     def collection_nav(self, logical_name: str, nav: str) -> RelationshipDef | None:

@@ -110,9 +110,7 @@ class Engine:
             )
         if found is None:
             raise record_not_found("systemuser", object_id or user_id or "")
-        disabled = self.state.storage.scalar(
-            'SELECT isdisabled FROM "systemuser" WHERE systemuserid = ?', (found,)
-        )
+        disabled = self.state.storage.scalar('SELECT isdisabled FROM "systemuser" WHERE systemuserid = ?', (found,))
         if disabled:
             raise DataverseError(400, "0x80040225", f"The specified user(Id = {found}) is disabled.")
         return Caller(str(found), impersonator_id=request.caller_id)
@@ -146,9 +144,7 @@ class Engine:
         sets = sorted(self.state.catalogue.entities.values(), key=lambda e: e.entity_set_name)
         payload = {
             "@odata.context": f"{self.api_url(request)}$metadata",
-            "value": [
-                {"name": e.entity_set_name, "kind": "EntitySet", "url": e.entity_set_name} for e in sets
-            ],
+            "value": [{"name": e.entity_set_name, "kind": "EntitySet", "url": e.entity_set_name} for e in sets],
         }
         return ApiResponse.json(200, payload)
 
@@ -171,7 +167,8 @@ class Engine:
         parts.append('<EntityContainer Name="System">')
         for entity in self.state.catalogue.entities.values():
             parts.append(
-                f'<EntitySet Name="{entity.entity_set_name}" EntityType="Microsoft.Dynamics.CRM.{entity.logical_name}" />'
+                f'<EntitySet Name="{entity.entity_set_name}" '
+                f'EntityType="Microsoft.Dynamics.CRM.{entity.logical_name}" />'
             )
         parts.append("</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>")
         response = ApiResponse(200, body="".join(parts).encode())
@@ -205,9 +202,7 @@ class Engine:
         second = segments[1]
         if second.name == "$count" and request.method == "GET":
             options = parse_query_options(request.query)
-            return Reader(self.state, caller.user_id, self.api_url(request), prefer).count_only(
-                entity, options
-            )
+            return Reader(self.state, caller.user_id, self.api_url(request), prefer).count_only(entity, options)
         if second.name.startswith(ACTION_PREFIX) and request.method == "POST":
             from salesbridge.sandbox.bulk import handle_bulk_action
 
@@ -253,9 +248,7 @@ class Engine:
         url = self.entity_url(request, entity, record_id)
         return ApiResponse.empty(204, {"OData-EntityId": url, "OData-Version": "4.0"})
 
-    def _record(
-        self, request: ApiRequest, caller: Caller, entity: EntityDef, segments: list[Segment]
-    ) -> ApiResponse:
+    def _record(self, request: ApiRequest, caller: Caller, entity: EntityDef, segments: list[Segment]) -> ApiResponse:
         head = segments[0]
         key = parse_key(head.args or "")
         prefer = parse_prefer(request.headers.get("Prefer"))
@@ -366,19 +359,17 @@ class Engine:
                     return ApiResponse.empty(204)
                 raise method_not_allowed("Only PUT and DELETE are allowed on a single-valued $ref.")
             row = self.state.storage.get(entity.logical_name, entity.primary_id, record_id) or {}
-            target_id = row.get(single.referencing_attribute)
-            target_type = row.get(f"{single.referencing_attribute}__type") or single.referenced_entity
-            if not target_id:
+            related_id = row.get(single.referencing_attribute)
+            related_type = row.get(f"{single.referencing_attribute}__type") or single.referenced_entity
+            if not related_id:
                 return ApiResponse.empty(204)
-            target = catalogue.entity(str(target_type))
-            return reader.retrieve(target, str(target_id), parse_query_options(request.query))
+            related = catalogue.entity(str(related_type))
+            return reader.retrieve(related, str(related_id), parse_query_options(request.query))
         collection = catalogue.collection_nav(entity.logical_name, second.name)
         if collection is not None:
             child = catalogue.entity(collection.referencing_entity)
             if (rest and rest[-1].name == "$ref") or (len(rest) == 2 and rest[1].name == "$ref"):
-                return self._collection_ref(
-                    request, caller, entity, record_id, collection, child, second, rest
-                )
+                return self._collection_ref(request, caller, entity, record_id, collection, child, second, rest)
             if request.method == "GET":
                 options = parse_query_options(request.query)
                 clause = (f't."{collection.referencing_attribute}" = ?', [record_id])
@@ -425,7 +416,9 @@ class Engine:
                     has_version=False,
                 )
                 payload = {
-                    "@odata.context": f"{self.api_url(request)}$metadata#{entity.entity_set_name}({record_id})/{second.name}",
+                    "@odata.context": (
+                        f"{self.api_url(request)}$metadata#{entity.entity_set_name}({record_id})/{second.name}"
+                    ),
                     "value": values[0].get(second.name),
                 }
                 return ApiResponse.json(200, payload)
@@ -480,7 +473,9 @@ class Engine:
     def _shared_principals(self, request: ApiRequest, caller: Caller) -> ApiResponse:
         del caller
         payload = {
-            "@odata.context": f"{self.api_url(request)}$metadata#Microsoft.Dynamics.CRM.RetrieveSharedPrincipalsAndAccessResponse",
+            "@odata.context": (
+                f"{self.api_url(request)}$metadata#Microsoft.Dynamics.CRM.RetrieveSharedPrincipalsAndAccessResponse"
+            ),
             "PrincipalAccesses": [],
         }
         return ApiResponse.json(200, payload)

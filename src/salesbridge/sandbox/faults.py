@@ -13,7 +13,7 @@ from typing import Any
 
 @dataclass
 class FaultConfig:
-    """Probabilities are per Web API request (0.0–1.0); ``latency_ms`` is added to every request."""
+    """Probabilities are per Web API request (0.0 to 1.0); ``latency_ms`` is added to every request."""
 
     seed: int = 0
     throttle_rate: float = 0.0
@@ -31,7 +31,7 @@ class FaultConfig:
         """A configuration updated from JSON values.
 
         Raises:
-            ValueError: for an unknown field or a probability outside 0–1.
+            ValueError: for an unknown field or a probability outside 0 and 1.
         """
         known = {f.name: f.type for f in fields(cls)}
         current = asdict(base or cls())

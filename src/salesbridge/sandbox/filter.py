@@ -249,9 +249,7 @@ def _tokenize(text: str) -> list[_Token]:
             while True:
                 end = text.find("'", end)
                 if end < 0:
-                    raise query_syntax_error(
-                        f"There is an unterminated literal at position {length} in '{text}'."
-                    )
+                    raise query_syntax_error(f"There is an unterminated literal at position {length} in '{text}'.")
                 if end + 1 < length and text[end + 1] == "'":
                     end += 2
                     continue
@@ -264,9 +262,7 @@ def _tokenize(text: str) -> list[_Token]:
             while end < length and text[end] != '"':
                 end += 2 if text[end] == "\\" else 1
             if end >= length:
-                raise query_syntax_error(
-                    f"There is an unterminated literal at position {length} in '{text}'."
-                )
+                raise query_syntax_error(f"There is an unterminated literal at position {length} in '{text}'.")
             tokens.append(_Token(_Kind.JSON_STRING, text[pos : end + 1], pos))
             pos = end + 1
             continue
@@ -288,9 +284,7 @@ def _tokenize(text: str) -> list[_Token]:
                 pos = match.end()
                 break
         else:
-            raise query_syntax_error(
-                f"Syntax error: character '{char}' is not valid at position {pos} in '{text}'."
-            )
+            raise query_syntax_error(f"Syntax error: character '{char}' is not valid at position {pos} in '{text}'.")
     tokens.append(_Token(_Kind.END, "", length))
     return tokens
 
@@ -312,9 +306,7 @@ def _parse_datetime(text: str) -> datetime:
     main, fraction, offset = match.groups()
     # fromisoformat takes at most microseconds; Dataverse keeps whole seconds anyway.
     normalized = (
-        main
-        + (fraction[:7] if fraction else "")
-        + ("+00:00" if not offset or offset.upper() == "Z" else offset)
+        main + (fraction[:7] if fraction else "") + ("+00:00" if not offset or offset.upper() == "Z" else offset)
     )
     return datetime.fromisoformat(normalized)
 
@@ -455,9 +447,7 @@ class _Parser:
     def _error(self, what: str, token: _Token | None = None) -> DataverseError:
         token = token or self.current
         found = "the end of the expression" if token.kind == _Kind.END else f"'{token.text}'"
-        return query_syntax_error(
-            f"Syntax error: {what} at position {token.pos} in '{self.text}' (found {found})."
-        )
+        return query_syntax_error(f"Syntax error: {what} at position {token.pos} in '{self.text}' (found {found}).")
 
     def _enter(self) -> None:
         self.depth += 1
@@ -549,8 +539,7 @@ class _Parser:
         token = self.current
         if token.kind == _Kind.IDENT and token.text in _ARITHMETIC:
             raise query_syntax_error(
-                f"The arithmetic operator '{token.text}' at position {token.pos} isn't supported in "
-                f"'{self.text}'."
+                f"The arithmetic operator '{token.text}' at position {token.pos} isn't supported in '{self.text}'."
             )
         if not (token.kind == _Kind.IDENT and token.text in COMPARISON_OPERATORS):
             return left
@@ -674,9 +663,7 @@ class _Parser:
                 raise self._error("property name expected")
             if token.text in ("any", "all") and self._peek().kind == _Kind.PUNCT and self._peek().text == "(":
                 if not segments:
-                    raise self._error(
-                        "a collection-valued navigation property expected before a lambda", token
-                    )
+                    raise self._error("a collection-valued navigation property expected before a lambda", token)
                 return self._lambda(PropertyPath(tuple(segments), variable, start.pos))
             segments.append(self._advance().text)
         if not segments:
@@ -747,8 +734,7 @@ class _Parser:
         target, value = args
         if not isinstance(target, PropertyPath):
             raise query_syntax_error(
-                f"The first argument of '{token.text}' at position {token.pos} must be a property in "
-                f"'{self.text}'."
+                f"The first argument of '{token.text}' at position {token.pos} must be a property in '{self.text}'."
             )
         if not isinstance(value, Literal) or value.edm != Edm.STRING:
             if isinstance(value, Literal) and value.edm is not None:
@@ -956,14 +942,11 @@ def _text_value(attribute: AttributeDef, literal: Literal, function: str) -> obj
                 raise ValueError(text)
             return text.strip("{}").lower()
         if edm in _TEMPORAL_EDM:
-            parsed: datetime | date = (
-                _parse_datetime(text) if "T" in text.upper() else date.fromisoformat(text)
-            )
+            parsed: datetime | date = _parse_datetime(text) if "T" in text.upper() else date.fromisoformat(text)
             return _storage_value(attribute, Literal(parsed, Edm.DATE))
     except ValueError:
         raise query_syntax_error(
-            f"The value '{text}' given to '{function}' isn't a valid {edm.value} for "
-            f"'{attribute.logical_name}'."
+            f"The value '{text}' given to '{function}' isn't a valid {edm.value} for '{attribute.logical_name}'."
         ) from None
     return text
 
@@ -1335,9 +1318,7 @@ class _Compiler:
             assert literal.edm is not None
             if _family(literal.edm) != _family(column.edm):
                 shown = (
-                    (column.edm.value, literal.edm.value)
-                    if property_first
-                    else (literal.edm.value, column.edm.value)
+                    (column.edm.value, literal.edm.value) if property_first else (literal.edm.value, column.edm.value)
                 )
                 raise _incompatible(*shown, op)
             self.params.append(_storage_value(column.attribute, literal))
@@ -1345,9 +1326,7 @@ class _Compiler:
 
         return self._via_path(context.scope_of(path), path.segments, build)
 
-    def _column_comparison(
-        self, node: Comparison, left: PropertyPath, right: PropertyPath, context: _Context
-    ) -> str:
+    def _column_comparison(self, node: Comparison, left: PropertyPath, right: PropertyPath, context: _Context) -> str:
         if len(left.segments) > 1 or len(right.segments) > 1 or left.variable != right.variable:
             raise query_syntax_error(
                 f"Column comparison is only supported between columns of the same row: '{left.text}' and "
@@ -1436,9 +1415,7 @@ class _Compiler:
         given = {key for key, _ in node.params}
         unexpected = sorted(given - expected)
         if unexpected:
-            raise query_syntax_error(
-                f"The parameter '{unexpected[0]}' is not valid for the function '{full}'."
-            )
+            raise query_syntax_error(f"The parameter '{unexpected[0]}' is not valid for the function '{full}'.")
         missing = sorted(expected - given)
         if missing:
             raise query_syntax_error(f"The function '{full}' requires the parameter '{missing[0]}'.")
@@ -1460,17 +1437,14 @@ class _Compiler:
         count = self._integer_param(count_value, full)
         bounds, time_based = _relative_range(name, self.now, count)
         if time_based and column.edm == Edm.DATE:
-            raise query_syntax_error(
-                f"The function '{full}' can't be used with the date-only column '{column.name}'."
-            )
+            raise query_syntax_error(f"The function '{full}' can't be used with the date-only column '{column.name}'.")
         return self._range_sql(column, bounds)
 
     def _function_column(self, node: QueryFunction, context: _Context) -> _Column:
         value = node.param("PropertyName")
         if not isinstance(value, Literal) or value.edm != Edm.STRING:
             raise query_syntax_error(
-                f"The parameter 'PropertyName' of '{CRM_NAMESPACE}{node.name}' must be a property name "
-                f"in quotes."
+                f"The parameter 'PropertyName' of '{CRM_NAMESPACE}{node.name}' must be a property name in quotes."
             )
         text = str(value.value)
         scope = context.inner
@@ -1485,11 +1459,7 @@ class _Compiler:
     def _integer_param(value: Literal | ListLiteral | None, function: str) -> int:
         if isinstance(value, Literal) and isinstance(value.value, int) and not isinstance(value.value, bool):
             return value.value
-        if (
-            isinstance(value, Literal)
-            and isinstance(value.value, str)
-            and re.fullmatch(r"\s*\d+\s*", value.value)
-        ):
+        if isinstance(value, Literal) and isinstance(value.value, str) and re.fullmatch(r"\s*\d+\s*", value.value):
             return int(value.value)
         raise query_syntax_error(f"The parameter 'PropertyValue' of '{function}' must be a whole number.")
 
@@ -1503,9 +1473,7 @@ class _Compiler:
         converted = [_text_value(column.attribute, item, full) for item in values.items]
         if node.name in ("Between", "NotBetween"):
             if len(converted) != 2:
-                raise query_syntax_error(
-                    f"The function '{full}' needs exactly two values in 'PropertyValues'."
-                )
+                raise query_syntax_error(f"The function '{full}' needs exactly two values in 'PropertyValues'.")
             self.params.extend(converted)
             negation = "NOT " if node.name == "NotBetween" else ""
             return f"{column.sql} {negation}BETWEEN ? AND ?"
@@ -1530,15 +1498,9 @@ class _Compiler:
         elif isinstance(value, Literal) and isinstance(value.value, str):
             try:
                 text = value.value.strip()
-                day = (
-                    _parse_datetime(text).astimezone(UTC).date()
-                    if "T" in text.upper()
-                    else date.fromisoformat(text)
-                )
+                day = _parse_datetime(text).astimezone(UTC).date() if "T" in text.upper() else date.fromisoformat(text)
             except ValueError:
-                raise query_syntax_error(
-                    f"The value '{value.value}' given to '{full}' isn't a valid date."
-                ) from None
+                raise query_syntax_error(f"The value '{value.value}' given to '{full}' isn't a valid date.") from None
         else:
             raise query_syntax_error(f"The parameter 'PropertyValue' of '{full}' must be a date.")
         start, end = _midnight(day), _midnight(day + timedelta(days=1))

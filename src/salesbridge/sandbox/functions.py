@@ -34,9 +34,7 @@ def handle_bound_function(
     security.require(caller.user_id, "Read", entity)
     context = f"{api_url}$metadata#Microsoft.Dynamics.CRM.{name}Response"
     if name == "RetrieveUserPrivileges":
-        return ApiResponse.json(
-            200, {"@odata.context": context, "RolePrivileges": security.role_privileges(record_id)}
-        )
+        return ApiResponse.json(200, {"@odata.context": context, "RolePrivileges": security.role_privileges(record_id)})
     args = parse_named_args(segment.args or "")
     if name == "RetrieveUserPrivilegeByPrivilegeName":
         privilege = function_parameter(request, args.get("PrivilegeName", ""))
@@ -92,12 +90,7 @@ def handle_n_to_n(
     table, mine, theirs = pairs[(entity.logical_name, other)]
     if request.method == "GET" and not rest:
         security.require(caller.user_id, "Read", other_entity)
-        ids = [
-            r[0]
-            for r in state.storage.conn.execute(
-                f"SELECT {theirs} FROM {table} WHERE {mine} = ?", (record_id,)
-            )
-        ]
+        ids = [r[0] for r in state.storage.conn.execute(f"SELECT {theirs} FROM {table} WHERE {mine} = ?", (record_id,))]
         values = []
         for other_id in ids:
             row = state.storage.get(other, other_entity.primary_id, other_id)
@@ -129,13 +122,13 @@ def handle_n_to_n(
         security.invalidate()
         return ApiResponse.empty(204)
     if request.method == "DELETE":
-        target_id = None
+        disassociate_id: str | None = None
         if len(rest) == 2 and rest[0].args:
-            target_id = find_record_id(state, other_entity, parse_key(rest[0].args))
-        if target_id is None:
+            disassociate_id = find_record_id(state, other_entity, parse_key(rest[0].args))
+        if disassociate_id is None:
             raise bad_request("The record to disassociate is missing.")
         state.storage.conn.execute(
-            f"DELETE FROM {table} WHERE {mine} = ? AND {theirs} = ?", (record_id, target_id)
+            f"DELETE FROM {table} WHERE {mine} = ? AND {theirs} = ?", (record_id, disassociate_id)
         )
         security.invalidate()
         return ApiResponse.empty(204)

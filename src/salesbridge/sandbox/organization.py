@@ -176,12 +176,8 @@ def build_foundation(
         systemuser_id=stable_id("systemuser", "application"),
     )
     with storage.transaction():
-        writer.insert(
-            "organization", {"organizationid": config.organization_id, "name": config.organization_name}
-        )
-        writer.insert(
-            "businessunit", {"businessunitid": ROOT_BUSINESS_UNIT_ID, "name": config.organization_name}
-        )
+        writer.insert("organization", {"organizationid": config.organization_id, "name": config.organization_name})
+        writer.insert("businessunit", {"businessunitid": ROOT_BUSINESS_UNIT_ID, "name": config.organization_name})
         writer.insert(
             "transactioncurrency",
             {
@@ -207,9 +203,7 @@ def build_foundation(
                     "businessunitid__type": "businessunit",
                 },
             )
-        security.grant(
-            SYSTEM_ADMINISTRATOR_ROLE_ID, dict.fromkeys(security.all_privilege_names(), Depth.GLOBAL)
-        )
+        security.grant(SYSTEM_ADMINISTRATOR_ROLE_ID, dict.fromkeys(security.all_privilege_names(), Depth.GLOBAL))
         salesperson: dict[str, Depth] = {}
         for table, depth in _SALESPERSON_TABLES.items():
             entity = state.catalogue.find_entity(table)

@@ -36,9 +36,7 @@ class _UserUsage:
 class ServiceProtection:
     """Tracks usage and refuses requests over the limits. ``clock`` returns monotonic seconds."""
 
-    def __init__(
-        self, limits: ProtectionLimits | None = None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, limits: ProtectionLimits | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits or ProtectionLimits()
         self.clock = clock
         self._usage: dict[str, _UserUsage] = {}

@@ -245,9 +245,7 @@ def _split_top_level(text: str, separator: str) -> list[str]:
             while char == "'" and close >= 0 and close + 1 < len(text) and text[close + 1] == "'":
                 close = text.find(char, close + 2)
             if close < 0:
-                raise query_syntax_error(
-                    f"There is an unterminated literal at position {len(text)} in '{text}'."
-                )
+                raise query_syntax_error(f"There is an unterminated literal at position {len(text)} in '{text}'.")
             index = close
         elif char == "(":
             depth += 1
@@ -279,21 +277,15 @@ def parse_expand(text: str) -> tuple[ExpandOption, ...]:
         nav, paren, rest = item.partition("(")
         nav = nav.strip()
         if nav == "*":
-            raise query_syntax_error(
-                "The sandbox doesn't support '$expand=*'; name the navigation properties."
-            )
+            raise query_syntax_error("The sandbox doesn't support '$expand=*'; name the navigation properties.")
         if not _NAME_RE.fullmatch(nav):
             shown = f"'{nav}'" if nav else "an empty item"
-            raise query_syntax_error(
-                f"Syntax error in $expand '{text}': {shown} is not a navigation property."
-            )
+            raise query_syntax_error(f"Syntax error in $expand '{text}': {shown} is not a navigation property.")
         if not paren:
             items.append(ExpandOption(nav))
             continue
         if not rest.endswith(")"):
-            raise query_syntax_error(
-                f"Syntax error in $expand '{text}': ')' expected after the options of '{nav}'."
-            )
+            raise query_syntax_error(f"Syntax error in $expand '{text}': ')' expected after the options of '{nav}'.")
         items.append(_expand_item(nav, rest[:-1], text))
     return tuple(items)
 
@@ -307,9 +299,7 @@ def _expand_item(nav: str, body: str, text: str) -> ExpandOption:
         name, equals, value = part.partition("=")
         name = name.strip()
         if not equals:
-            raise query_syntax_error(
-                f"Syntax error in $expand '{text}': '{part}' is not an option of '{nav}'."
-            )
+            raise query_syntax_error(f"Syntax error in $expand '{text}': '{part}' is not an option of '{nav}'.")
         if name not in _EXPAND_OPTIONS:
             raise query_syntax_error(
                 f"The query option '{name}' isn't supported inside $expand (in '{nav}'); use $select, "
@@ -322,9 +312,7 @@ def _expand_item(nav: str, body: str, text: str) -> ExpandOption:
     return ExpandOption(
         nav=nav,
         select=parse_select(values["$select"]) if "$select" in values else None,
-        filter=parse_filter(values["$filter"], no_aliases, allow_aliases=False)
-        if "$filter" in values
-        else None,
+        filter=parse_filter(values["$filter"], no_aliases, allow_aliases=False) if "$filter" in values else None,
         orderby=tuple(_orderby_without_aliases(values["$orderby"])) if "$orderby" in values else (),
         top=parse_top(values["$top"]) if "$top" in values else None,
         expand=parse_expand(values["$expand"]) if "$expand" in values else (),

@@ -89,9 +89,7 @@ def _attribute_for_property(entity: EntityDef, name: str) -> AttributeDef | None
     return attribute
 
 
-def make_skiptoken(
-    page_number: int, pk_name: str, last: str | None, first: str | None, *, extra: str = ""
-) -> str:
+def make_skiptoken(page_number: int, pk_name: str, last: str | None, first: str | None, *, extra: str = "") -> str:
     """A paging cookie in Dataverse's shape (the inner cookie URL-encoded twice)."""
     inner = f'<cookie page="{page_number - 1}"{extra}>'
     if last is not None:
@@ -247,9 +245,7 @@ class Reader:
             first = rows[0][select_columns.index(entity.primary_id)] if rows else None
             token = make_skiptoken(page_number, entity.primary_id, last, first)
             kept = [(k, v) for k, v in query_pairs if k != "$skiptoken"]
-            payload["@odata.nextLink"] = (
-                f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
-            )
+            payload["@odata.nextLink"] = f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
         return ApiResponse.raw_json(200, orjson.dumps(payload), self._applied())
 
     def _count(self, entity: EntityDef, clauses: list[str], params: list[Any]) -> int:
@@ -266,9 +262,7 @@ class Reader:
         response.headers.set("Content-Type", "text/plain")
         return response
 
-    def retrieve(
-        self, entity: EntityDef, record_id: str, options: QueryOptions, *, status: int = 200
-    ) -> ApiResponse:
+    def retrieve(self, entity: EntityDef, record_id: str, options: QueryOptions, *, status: int = 200) -> ApiResponse:
         """GET of one record.
 
         Raises:
@@ -476,7 +470,8 @@ class Reader:
             id_list = sorted(ids)
             sql = (
                 f"SELECT {', '.join(quote_ident(c) for c in columns)}, {quote_ident(target.primary_id)} FROM "
-                f"{quote_ident(target.logical_name)} WHERE {quote_ident(target.primary_id)} IN ({', '.join('?' for _ in id_list)})"
+                f"{quote_ident(target.logical_name)} WHERE {quote_ident(target.primary_id)} "
+                f"IN ({', '.join('?' for _ in id_list)})"
             )
             _, rows = self.storage.query(sql, id_list)
             serialized = self.serialize(
@@ -510,9 +505,7 @@ class Reader:
             f"FROM {quote_ident(child.logical_name)} AS c WHERE {' AND '.join(clauses)} ORDER BY {order}"
         )
         _, rows = self.storage.query(sql, params)
-        serialized = self.serialize(
-            child, projection, [r[:-1] for r in rows], has_version="versionnumber" in columns
-        )
+        serialized = self.serialize(child, projection, [r[:-1] for r in rows], has_version="versionnumber" in columns)
         grouped: dict[str, list[dict[str, Any]]] = {}
         for row, item in zip(rows, serialized, strict=True):
             bucket = grouped.setdefault(str(row[-1]), [])
@@ -546,7 +539,10 @@ class Reader:
         cursor = parse_skiptoken(options.skiptoken) if options.skiptoken else None
         snapshot = int(cursor.attributes.get("version", "0")) if cursor else self.storage.current_version
         columns = ["versionnumber", *projection.storage_columns()]
-        sql = f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM {quote_ident(entity.logical_name)} WHERE versionnumber <= ?"
+        sql = (
+            f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM {quote_ident(entity.logical_name)} "
+            "WHERE versionnumber <= ?"
+        )
         params: list[Any] = [snapshot]
         if cursor and cursor.last_key:
             sql += f" AND {quote_ident(entity.primary_id)} > ?"
@@ -569,9 +565,7 @@ class Reader:
                 extra=f' version="{snapshot}"',
             )
             kept = [(k, v) for k, v in query_pairs if k != "$skiptoken"]
-            payload["@odata.nextLink"] = (
-                f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
-            )
+            payload["@odata.nextLink"] = f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
         else:
             payload["@odata.deltaLink"] = self._delta_link(path, select_pairs, snapshot)
         headers = self._applied()
@@ -608,9 +602,7 @@ class Reader:
     ) -> ApiResponse:
         cursor = parse_skiptoken(options.skiptoken) if options.skiptoken else None
         upto = (
-            int(cursor.attributes["upto"])
-            if cursor and "upto" in cursor.attributes
-            else self.storage.current_version
+            int(cursor.attributes["upto"]) if cursor and "upto" in cursor.attributes else self.storage.current_version
         )
         after = int(cursor.attributes.get("after", since)) if cursor else since
         columns = ["versionnumber", *projection.storage_columns()]
@@ -645,9 +637,7 @@ class Reader:
             page_number = cursor.page_number + 1 if cursor else 2
             token = make_skiptoken(page_number, entity.primary_id, None, None, extra=extra)
             kept = [(k, v) for k, v in query_pairs if k != "$skiptoken"]
-            payload["@odata.nextLink"] = (
-                f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
-            )
+            payload["@odata.nextLink"] = f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
         else:
             payload["@odata.deltaLink"] = self._delta_link(path, select_pairs, upto)
         return ApiResponse.raw_json(200, orjson.dumps(payload), self._applied())

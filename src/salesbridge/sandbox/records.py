@@ -54,7 +54,7 @@ class Caller:
     impersonator_id: str | None = None
 
 
-def key_predicate(state: SandboxState, entity: EntityDef, key: RecordKey) -> tuple[str, list[Any]]:
+def key_predicate(entity: EntityDef, key: RecordKey) -> tuple[str, list[Any]]:
     """SQL predicate (unaliased) selecting a record by its key.
 
     Raises:
@@ -103,10 +103,8 @@ def _key_literal(raw: str) -> Any:
 
 def find_record_id(state: SandboxState, entity: EntityDef, key: RecordKey) -> str | None:
     """The primary key of the record a URL key names, or None when there is no such record."""
-    where, params = key_predicate(state, entity, key)
-    value = state.storage.scalar(
-        f'SELECT "{entity.primary_id}" FROM "{entity.logical_name}" WHERE {where}', params
-    )
+    where, params = key_predicate(entity, key)
+    value = state.storage.scalar(f'SELECT "{entity.primary_id}" FROM "{entity.logical_name}" WHERE {where}', params)
     return None if value is None else str(value)
 
 
@@ -126,7 +124,8 @@ def record_owner(state: SandboxState, entity: EntityDef, record_id: str) -> Reco
     if entity.ownership_type != OwnershipType.USER_OWNED or entity.attribute("ownerid") is None:
         return RecordOwner(None, None, None)
     row = state.storage.conn.execute(
-        f'SELECT ownerid, ownerid__type, owningbusinessunit FROM "{entity.logical_name}" WHERE "{entity.primary_id}" = ?',
+        f'SELECT ownerid, ownerid__type, owningbusinessunit FROM "{entity.logical_name}" '
+        f'WHERE "{entity.primary_id}" = ?',
         (record_id,),
     ).fetchone()
     if row is None:
@@ -134,9 +133,7 @@ def record_owner(state: SandboxState, entity: EntityDef, record_id: str) -> Reco
     return RecordOwner(row[0], row[1], row[2])
 
 
-def resolve_reference(
-    state: SandboxState, entity_set_hint: str, url: str, api_url: str
-) -> tuple[EntityDef, str]:
+def resolve_reference(state: SandboxState, entity_set_hint: str, url: str, api_url: str) -> tuple[EntityDef, str]:
     """Resolve ``/contacts(<id>)`` (or an alternate-key / absolute form) to (table, existing record id).
 
     Raises:
@@ -144,9 +141,7 @@ def resolve_reference(
     """
     parsed = parse_entity_reference(url, api_url)
     if parsed is None:
-        raise payload_error(
-            entity_set_hint, f"The URI '{url}' is not valid because it is not based on '{api_url}'."
-        )
+        raise payload_error(entity_set_hint, f"The URI '{url}' is not valid because it is not based on '{api_url}'.")
     set_name, key_text = parsed
     target = state.catalogue.entity_by_set(set_name)
     if target is None:
@@ -365,9 +360,7 @@ class RecordWriter:
                             self.state, entity.entity_set_name, str(url), self.api_url
                         )
                         if child_entity.logical_name != collection.referencing_entity:
-                            raise payload_error(
-                                entity.entity_set_name, f"Invalid reference '{url}' for '{nav}'."
-                            )
+                            raise payload_error(entity.entity_set_name, f"Invalid reference '{url}' for '{nav}'.")
                         ids.append(child_id)
                     associations.append((collection, ids))
                     continue
@@ -411,9 +404,7 @@ class RecordWriter:
             raise payload_error(relationship.referencing_entity, "Deep insert is not supported for owner.")
         return self.state.catalogue.entity(relationship.referenced_entity)
 
-    def _bind(
-        self, entity: EntityDef, relationship: RelationshipDef, value: Any, values: dict[str, Any]
-    ) -> None:
+    def _bind(self, entity: EntityDef, relationship: RelationshipDef, value: Any, values: dict[str, Any]) -> None:
         attribute = relationship.referencing_attribute
         if value is None:
             values[attribute] = None
@@ -433,9 +424,7 @@ class RecordWriter:
         self.security.require(self.caller.user_id, "Append", entity)
         self.security.require(self.caller.user_id, "AppendTo", target)
         if target.logical_name == "systemuser" and attribute == "ownerid":
-            disabled = self.storage.scalar(
-                'SELECT isdisabled FROM "systemuser" WHERE systemuserid = ?', (target_id,)
-            )
+            disabled = self.storage.scalar('SELECT isdisabled FROM "systemuser" WHERE systemuserid = ?', (target_id,))
             if disabled:
                 raise DataverseError(400, "0x80040225", f"The specified user(Id = {target_id}) is disabled.")
         values[attribute] = target_id
@@ -474,32 +463,24 @@ class RecordWriter:
                     option = state_attr.option(int(state)) if state is not None else None
                     default = option.default_status if option else None
                 if default is None:
-                    default = next(
-                        (o.value for o in attribute.options if o.state == state), attribute.options[0].value
-                    )
+                    default = next((o.value for o in attribute.options if o.state == state), attribute.options[0].value)
                 values[name] = default
             elif attribute.default_value is not None:
                 values[name] = attribute.default_value
         if entity.is_activity and "activitytypecode" in self._columns(entity):
             values["activitytypecode"] = entity.logical_name
-        if "transactioncurrencyid" in self._columns(entity) and not values.get("transactioncurrencyid"):
-            if any(
-                a.type == AttributeType.MONEY and values.get(a.logical_name) is not None
-                for a in entity.attributes.values()
-            ):
-                self._set_lookup(
-                    values, "transactioncurrencyid", self.state.config.base_currency_id, "transactioncurrency"
-                )
-                values.setdefault("exchangerate", 1.0)
+        has_money = any(
+            a.type == AttributeType.MONEY and values.get(a.logical_name) is not None for a in entity.attributes.values()
+        )
+        if has_money and "transactioncurrencyid" in self._columns(entity) and not values.get("transactioncurrencyid"):
+            currency = self.state.config.base_currency_id
+            self._set_lookup(values, "transactioncurrencyid", currency, "transactioncurrency")
+            values.setdefault("exchangerate", 1.0)
 
-    def _apply_computed(
-        self, entity: EntityDef, values: dict[str, Any], existing: dict[str, Any] | None
-    ) -> None:
+    def _apply_computed(self, entity: EntityDef, values: dict[str, Any], existing: dict[str, Any] | None) -> None:
         current = dict(existing or {})
         current.update(values)
-        if entity.attribute("fullname") and (
-            "firstname" in values or "lastname" in values or existing is None
-        ):
+        if entity.attribute("fullname") and ("firstname" in values or "lastname" in values or existing is None):
             parts = [current.get("firstname"), current.get("lastname")]
             values["fullname"] = " ".join(p for p in parts if p) or None
         if entity.attribute("yomifullname") and "fullname" in values:

@@ -49,10 +49,20 @@ class Depth(IntEnum):
 DEPTH_NAMES = {Depth.BASIC: "Basic", Depth.LOCAL: "Local", Depth.DEEP: "Deep", Depth.GLOBAL: "Global"}
 
 
+_PRIVILEGE_SUBJECTS = {"systemuser": "User", "annotation": "Note"}
+
+
 def privilege_name(verb: str, entity: EntityDef) -> str:
-    """``prvReadAccount``-style name of a table privilege."""
-    schema = entity.schema_name
-    return f"prv{verb}{schema[:1].upper()}{schema[1:]}"
+    """``prvReadAccount``-style name of a table privilege.
+
+    Dataverse names a few privileges after something other than the table: every activity table shares
+    ``prv…Activity``, systemuser has ``prv…User`` and annotation ``prv…Note``.
+    """
+    if entity.is_activity or entity.logical_name == "activitypointer":
+        subject = "Activity"
+    else:
+        subject = _PRIVILEGE_SUBJECTS.get(entity.logical_name, entity.schema_name)
+    return f"prv{verb}{subject[:1].upper()}{subject[1:]}"
 
 
 def privilege_id(name: str) -> str:
@@ -78,13 +88,13 @@ class Security:
         self._cache: dict[str, dict[str, int]] = {}
         conn = storage.conn
         conn.execute(
-            "CREATE TABLE IF NOT EXISTS _user_roles (systemuserid TEXT, roleid TEXT, PRIMARY KEY (systemuserid, roleid))"
+            "CREATE TABLE IF NOT EXISTS _user_roles"
+            " (systemuserid TEXT, roleid TEXT, PRIMARY KEY (systemuserid, roleid))"
         )
+        conn.execute("CREATE TABLE IF NOT EXISTS _team_roles (teamid TEXT, roleid TEXT, PRIMARY KEY (teamid, roleid))")
         conn.execute(
-            "CREATE TABLE IF NOT EXISTS _team_roles (teamid TEXT, roleid TEXT, PRIMARY KEY (teamid, roleid))"
-        )
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS _team_members (teamid TEXT, systemuserid TEXT, PRIMARY KEY (teamid, systemuserid))"
+            "CREATE TABLE IF NOT EXISTS _team_members"
+            " (teamid TEXT, systemuserid TEXT, PRIMARY KEY (teamid, systemuserid))"
         )
         conn.execute(
             "CREATE TABLE IF NOT EXISTS _role_privileges (roleid TEXT, privilegeid TEXT, depth INTEGER,"
@@ -98,7 +108,7 @@ class Security:
     def all_privilege_names(self) -> list[str]:
         """Every privilege the catalogue implies, table privileges first."""
         names = [privilege_name(v, e) for e in self.catalogue.entities.values() for v in VERBS]
-        return [*names, *SPECIAL_PRIVILEGES]
+        return list(dict.fromkeys([*names, *SPECIAL_PRIVILEGES]))
 
     def ensure_privileges(self) -> None:
         """Create privilege rows for every table of the catalogue. Idempotent."""
@@ -138,9 +148,7 @@ class Security:
 
     def remove_role(self, user_id: str, role_id: str) -> None:
         """Take a role from a user."""
-        self.storage.conn.execute(
-            "DELETE FROM _user_roles WHERE systemuserid = ? AND roleid = ?", (user_id, role_id)
-        )
+        self.storage.conn.execute("DELETE FROM _user_roles WHERE systemuserid = ? AND roleid = ?", (user_id, role_id))
         self.invalidate()
 
     def add_team_member(self, team_id: str, user_id: str) -> None:
@@ -160,9 +168,7 @@ class Security:
 
     def user_teams(self, user_id: str) -> list[str]:
         """The teams a user belongs to."""
-        rows = self.storage.conn.execute(
-            "SELECT teamid FROM _team_members WHERE systemuserid = ?", (user_id,)
-        )
+        rows = self.storage.conn.execute("SELECT teamid FROM _team_members WHERE systemuserid = ?", (user_id,))
         return [r[0] for r in rows]
 
     def privileges_of(self, user_id: str) -> dict[str, int]:
@@ -195,9 +201,7 @@ class Security:
         name = privilege_name(verb, entity)
         held = self.depth(user_id, name)
         if held < minimum:
-            raise privilege_denied(
-                user_id, name, privilege_id(name), entity.logical_name, entity.object_type_code
-            )
+            raise privilege_denied(user_id, name, privilege_id(name), entity.logical_name, entity.object_type_code)
         return held
 
     def require_named(self, user_id: str, name: str) -> None:
@@ -211,9 +215,7 @@ class Security:
 
     def business_unit_of(self, user_id: str) -> str | None:
         """The business unit of a user or team."""
-        value = self.storage.scalar(
-            'SELECT businessunitid FROM "systemuser" WHERE systemuserid = ?', (user_id,)
-        )
+        value = self.storage.scalar('SELECT businessunitid FROM "systemuser" WHERE systemuserid = ?', (user_id,))
         if value is None:
             value = self.storage.scalar('SELECT businessunitid FROM "team" WHERE teamid = ?', (user_id,))
         return None if value is None else str(value)
@@ -231,9 +233,7 @@ class Security:
         """Whether a privilege held at ``held`` depth covers a record with this owner."""
         if held >= Depth.GLOBAL or entity.ownership_type != OwnershipType.USER_OWNED:
             return held > Depth.NONE
-        if owner.owner_id == user_id or (
-            owner.owner_type == "team" and owner.owner_id in self.user_teams(user_id)
-        ):
+        if owner.owner_id == user_id or (owner.owner_type == "team" and owner.owner_id in self.user_teams(user_id)):
             return True
         if held >= Depth.LOCAL:
             unit = self.business_unit_of(user_id)
@@ -244,9 +244,7 @@ class Security:
             return owner.business_unit_id == unit
         return False
 
-    def require_record(
-        self, user_id: str, verb: str, entity: EntityDef, record_id: str, owner: RecordOwner
-    ) -> None:
+    def require_record(self, user_id: str, verb: str, entity: EntityDef, record_id: str, owner: RecordOwner) -> None:
         """Check a table privilege against one record.
 
         Raises:
@@ -282,9 +280,7 @@ class Security:
         params: list[Any] = list(owners)
         if held >= Depth.LOCAL:
             unit = self.business_unit_of(user_id)
-            units = (
-                self.business_unit_subtree(unit) if unit and held >= Depth.DEEP else {unit} if unit else set()
-            )
+            units = self.business_unit_subtree(unit) if unit and held >= Depth.DEEP else {unit} if unit else set()
             if units:
                 clauses.append(f"{alias}.owningbusinessunit IN ({', '.join('?' for _ in units)})")
                 params.extend(sorted(units))

@@ -189,9 +189,7 @@ def column(
 
 def pk(name: str, display: str) -> AttributeDef:
     """The primary key: a client may choose it on create, never change it."""
-    return column(
-        name, AttributeType.UNIQUEIDENTIFIER, display, required=SYSTEM, update=False, is_primary_id=True
-    )
+    return column(name, AttributeType.UNIQUEIDENTIFIER, display, required=SYSTEM, update=False, is_primary_id=True)
 
 
 def string(name: str, display: str, max_length: int, **kw: Any) -> AttributeDef:
@@ -209,9 +207,7 @@ def memo(name: str, display: str, max_length: int, **kw: Any) -> AttributeDef:
     return column(name, AttributeType.MEMO, display, max_length=max_length, **kw)
 
 
-def integer(
-    name: str, display: str, low: float = _INT_MIN, high: float = _INT_MAX, **kw: Any
-) -> AttributeDef:
+def integer(name: str, display: str, low: float = _INT_MIN, high: float = _INT_MAX, **kw: Any) -> AttributeDef:
     """A whole number."""
     return column(name, AttributeType.INTEGER, display, min_value=low, max_value=high, **kw)
 
@@ -223,16 +219,12 @@ def bigint(name: str, display: str, **kw: Any) -> AttributeDef:
 
 def decimal(name: str, display: str, precision: int, low: float, high: float, **kw: Any) -> AttributeDef:
     """A decimal number."""
-    return column(
-        name, AttributeType.DECIMAL, display, precision=precision, min_value=low, max_value=high, **kw
-    )
+    return column(name, AttributeType.DECIMAL, display, precision=precision, min_value=low, max_value=high, **kw)
 
 
 def double(name: str, display: str, precision: int, low: float, high: float, **kw: Any) -> AttributeDef:
     """A floating point number."""
-    return column(
-        name, AttributeType.DOUBLE, display, precision=precision, min_value=low, max_value=high, **kw
-    )
+    return column(name, AttributeType.DOUBLE, display, precision=precision, min_value=low, max_value=high, **kw)
 
 
 def money(name: str, display: str, low: float = 0, high: float = 1e14, **kw: Any) -> list[AttributeDef]:
@@ -256,9 +248,7 @@ def boolean(
     name: str, display: str, yes: str = "Yes", no: str = "No", default: bool = False, **kw: Any
 ) -> AttributeDef:
     """A two-option column; ``default`` is applied on create."""
-    return column(
-        name, AttributeType.BOOLEAN, display, true_label=yes, false_label=no, default_value=default, **kw
-    )
+    return column(name, AttributeType.BOOLEAN, display, true_label=yes, false_label=no, default_value=default, **kw)
 
 
 def datetime_(name: str, display: str, *, date_only: bool = False, **kw: Any) -> AttributeDef:
@@ -295,9 +285,7 @@ def entity_name(name: str, display: str, **kw: Any) -> AttributeDef:
 
 def party_list(name: str, display: str, **kw: Any) -> AttributeDef:
     """An activity party list (stored as activityparty rows, not as a column)."""
-    return column(
-        name, AttributeType.PARTYLIST, display, targets=("account", "contact", "lead", "systemuser"), **kw
-    )
+    return column(name, AttributeType.PARTYLIST, display, targets=("account", "contact", "lead", "systemuser"), **kw)
 
 
 def state_columns(
@@ -463,15 +451,10 @@ def audit_rels(entity: str, pattern: str, delegate_pattern: str | None = None, s
         "modifiedby": pattern,
         "modifiedonbehalfby": delegates,
     }
-    return [
-        rel(name.format(lookup), entity, lookup, "systemuser", lookup + suffix)
-        for lookup, name in names.items()
-    ]
+    return [rel(name.format(lookup), entity, lookup, "systemuser", lookup + suffix) for lookup, name in names.items()]
 
 
-def owner_rels(
-    entity: str, owner: str, unit: str, user: str | None, team: str | None, suffix: str = ""
-) -> list[Rel]:
+def owner_rels(entity: str, owner: str, unit: str, user: str | None, team: str | None, suffix: str = "") -> list[Rel]:
     """ownerid (to the owner pseudo-table) and the owning business unit, user and team."""
     rels = [
         rel(owner, entity, "ownerid", OWNER, f"ownerid{suffix}"),
@@ -486,9 +469,7 @@ def owner_rels(
 
 def currency_rel(entity: str, schema: str, suffix: str = "") -> Rel:
     """The transaction currency relationship."""
-    return rel(
-        schema, entity, "transactioncurrencyid", "transactioncurrency", f"transactioncurrencyid{suffix}"
-    )
+    return rel(schema, entity, "transactioncurrencyid", "transactioncurrency", f"transactioncurrencyid{suffix}")
 
 
 # --- sales tables --------------------------------------------------------------------------------------
@@ -497,8 +478,7 @@ def currency_rel(entity: str, schema: str, suffix: str = "") -> Rel:
 def account() -> EntityDef:
     """account (1)."""
     relationship_types = (
-        "Competitor|Consultant|Customer|Investor|Partner|Influencer|Press|Prospect"
-        "|Reseller|Supplier|Vendor|Other"
+        "Competitor|Consultant|Customer|Investor|Partner|Influencer|Press|Prospect|Reseller|Supplier|Vendor|Other"
     )
     return table(
         ("account", "accounts", "accountid", "name", 1),
@@ -726,9 +706,7 @@ def opportunity() -> EntityDef:
             picklist("purchaseprocess", "Purchase Process", PURCHASE_PROCESSES),
             picklist("budgetstatus", "Budget", BUDGET_STATUSES),
             picklist("need", "Need", NEEDS),
-            picklist(
-                "timeline", "Timeline", choices("Immediate|This Quarter|Next Quarter|This Year|Not known", 0)
-            ),
+            picklist("timeline", "Timeline", choices("Immediate|This Quarter|Next Quarter|This Year|Not known", 0)),
             picklist("initialcommunication", "Initial Communication", INITIAL_COMMUNICATIONS),
             boolean("decisionmaker", "Decision Maker?", "completed", "mark complete"),
             memo("description", "Description", 2000),
@@ -1004,9 +982,7 @@ def sdkmessagefilter() -> EntityDef:
             primary_name("name", "Name", 256),
             lookup("sdkmessageid", "SDK Message ID", "sdkmessage", required=SYSTEM),
             entity_name("primaryobjecttypecode", "Primary Object Type Code", required=SYSTEM, read_only=True),
-            entity_name(
-                "secondaryobjecttypecode", "Secondary Object Type Code", required=SYSTEM, read_only=True
-            ),
+            entity_name("secondaryobjecttypecode", "Secondary Object Type Code", required=SYSTEM, read_only=True),
             boolean("isvisible", "Is Visible", required=SYSTEM, read_only=True),
             boolean("iscustomprocessingstepallowed", "Custom Processing Step Allowed", required=SYSTEM),
             boolean("workflowsdkstepenabled", "WorkflowSdkStepEnabled", read_only=True),

@@ -76,9 +76,7 @@ class Storage:
             self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA cache_size=-200000")
         self.conn.execute("PRAGMA temp_store=MEMORY")
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS _sandbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-        )
+        self.conn.execute("CREATE TABLE IF NOT EXISTS _sandbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS _tombstones ("
             " entity TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, deleted_on TEXT NOT NULL)"
@@ -232,8 +230,7 @@ class Storage:
     def tombstones_after(self, entity: str, version: int, up_to: int) -> list[tuple[str, int]]:
         """Deletions with ``version < v <= up_to``, oldest first, as (id, version)."""
         rows = self.conn.execute(
-            "SELECT id, version FROM _tombstones WHERE entity = ? AND version > ? AND version <= ? "
-            "ORDER BY version",
+            "SELECT id, version FROM _tombstones WHERE entity = ? AND version > ? AND version <= ? ORDER BY version",
             (entity, version, up_to),
         )
         return [(str(r[0]), int(r[1])) for r in rows]
