@@ -1391,7 +1391,8 @@ class _Compiler:
         predicate = self.compile(node.predicate, inner)
         if node.kind == "any":
             return f"EXISTS ({source} AND {predicate})"
-        # Dataverse runs 'all' as FetchXML's link-type 'all': some related row exists and none fails.
+        # Modelled on FetchXML's link-type 'all' (fetchxml/filter-rows.md): a related row must exist and none
+        # may fail, so rows without related rows don't match, unlike OData's vacuous truth.
         return f"(EXISTS ({source}) AND NOT EXISTS ({source} AND NOT ({predicate})))"
 
     # -- Dataverse query functions ------------------------------------------------------------------
