@@ -4,19 +4,25 @@
 
     SalesbridgeError                  root; never raised directly
     ├── ConfigError                   fix the configuration; abort at startup
-    ├── TransientError                retry with backoff
-    │   ├── RateLimitedError          429; .retry_after_s
-    │   └── UpstreamUnavailableError  5xx, timeouts, connection failures
-    ├── PermanentError                do not retry; fail this unit of work
-    │   ├── AuthError                 rejected sign-in, 401 after a refresh, 403
-    │   ├── NotFoundError             404
-    │   ├── ConcurrencyConflictError  412: re-read and decide, never retry blindly
-    │   └── RequestRejectedError      other 4xx
-    ├── RecordError                   skip this record, carry on with the page
-    └── ResyncRequiredError           the incremental position is gone: read everything again
+    └── CrmError                      answered by (or on the way to) the CRM; .status .code .request_id
+        ├── TransientError            retry with backoff
+        │   ├── RateLimitedError      429 / service protection; .retry_after_s
+        │   ├── UpstreamUnavailableError  5xx, timeouts, connection failures
+        │   └── TokenRefreshError     the identity provider could not be reached or failed
+        ├── PermanentError            do not retry; fail this unit of work
+        │   ├── AuthError             rejected sign-in, 401 after a refresh, 403
+        │   │   └── TokenRejectedError    401: the access token was refused (refresh once, then give up)
+        │   ├── NotFoundError         404
+        │   ├── ConcurrencyConflictError  412: re-read and decide, never retry blindly
+        │   │   └── DuplicateRecordError  412/duplicate key: a record with this id or key already exists
+        │   ├── RequestRejectedError  other 4xx (and 501)
+        │   ├── UnexpectedResponseError   an answer the connector cannot use (bad JSON, foreign link, loop)
+        │   └── TlsVerificationError  the server's certificate is not trusted: check the CA bundle
+        ├── RecordError               skip this record, carry on with the page
+        └── ResyncRequiredError       the incremental position is gone: read everything again
 
 Errors from the CRM carry the HTTP status, the Dataverse error code, the message and the request id.
-They never carry tokens or secrets.
+They never carry tokens, secrets, or query strings.
 """
 
 from __future__ import annotations
@@ -31,7 +37,14 @@ class ConfigError(SalesbridgeError):
 
 
 class CrmError(SalesbridgeError):
-    """An error answered by (or on the way to) the CRM."""
+    """An error answered by (or on the way to) the CRM.
+
+    Attributes:
+        message: Human-readable text, free of tokens and secrets.
+        status: The HTTP status, when a response was received.
+        code: The Dataverse error code (``0x80040220``), when the body carried one.
+        request_id: The server's request id (``x-ms-service-request-id`` / ``REQ_ID``), for support tickets.
+    """
 
     def __init__(
         self,
@@ -53,15 +66,31 @@ class TransientError(CrmError):
 
 
 class RateLimitedError(TransientError):
-    """The CRM throttled the request (429)."""
+    """The CRM throttled the request (429, or a service-protection error code).
 
-    def __init__(self, message: str, *, retry_after_s: float | None = None, **context: object) -> None:
-        super().__init__(message, **context)  # type: ignore[arg-type]
+    Attributes:
+        retry_after_s: Seconds the server asked us to wait (``Retry-After``), or None when it did not say.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: float | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, code=code, request_id=request_id)
         self.retry_after_s = retry_after_s
 
 
 class UpstreamUnavailableError(TransientError):
     """The CRM could not be reached or failed (5xx, timeouts, connection errors)."""
+
+
+class TokenRefreshError(TransientError):
+    """The identity provider could not be reached or answered with a server error."""
 
 
 class PermanentError(CrmError):
@@ -72,6 +101,10 @@ class AuthError(PermanentError):
     """Sign-in rejected, or access denied."""
 
 
+class TokenRejectedError(AuthError):
+    """The CRM refused the access token (401); a fresh token may help once."""
+
+
 class NotFoundError(PermanentError):
     """The record or resource does not exist."""
 
@@ -80,8 +113,20 @@ class ConcurrencyConflictError(PermanentError):
     """A conditional write found the record changed or already present (412)."""
 
 
+class DuplicateRecordError(ConcurrencyConflictError):
+    """A record with the same id or alternate key already exists."""
+
+
 class RequestRejectedError(PermanentError):
-    """The CRM rejected the request (other 4xx)."""
+    """The CRM rejected the request (other 4xx, or 501 for an unsupported operation)."""
+
+
+class UnexpectedResponseError(PermanentError):
+    """The CRM answered something the connector cannot use: malformed JSON, a link to another host, a loop."""
+
+
+class TlsVerificationError(PermanentError):
+    """The server's TLS certificate could not be verified; the CA bundle is missing or wrong."""
 
 
 class RecordError(CrmError):

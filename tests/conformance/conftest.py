@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from salesbridge.sandbox.seed import parse_seed
 from starlette.testclient import TestClient
 
 from salesbridge.sandbox.runtime import Sandbox, build_sandbox
@@ -72,12 +71,14 @@ def _token(sandbox: Sandbox) -> str:
 @pytest.fixture
 def sandbox() -> Sandbox:
     """An empty organization (foundation records only)."""
-    return build_sandbox(seed=parse_seed("none"))
+    return build_sandbox()
 
 
 @pytest.fixture(scope="module")
 def demo_sandbox() -> Sandbox:
     """The demo organization, shared by a module's read-only tests."""
+    from salesbridge.sandbox.seed import parse_seed
+
     return build_sandbox(seed=parse_seed("demo"))
 
 

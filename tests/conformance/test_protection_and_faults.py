@@ -10,7 +10,6 @@ from starlette.testclient import TestClient
 from salesbridge.sandbox.faults import FaultConfig
 from salesbridge.sandbox.protection import ProtectionLimits, ServiceProtection
 from salesbridge.sandbox.runtime import Sandbox, build_sandbox
-from salesbridge.sandbox.seed import parse_seed
 from tests.conformance.conftest import BASE_URL, WebApi, _token
 
 
@@ -29,7 +28,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def limited(clock: ManualClock) -> Iterator[tuple[WebApi, Sandbox]]:
-    sandbox = build_sandbox(seed=parse_seed("none"))
+    sandbox = build_sandbox()
     sandbox.services.protection = ServiceProtection(ProtectionLimits(requests_per_window=3, window_s=300), clock=clock)
     from salesbridge.sandbox.app import create_app
 

@@ -629,9 +629,7 @@ def parse_multipart(content_type: str, body: bytes) -> list[PartResponse | list[
         assert match, status_line
         header_block, _, part_body = rest.partition(b"\r\n\r\n")
         parsed.append(
-            PartResponse(
-                mime, int(match.group(1)), match.group(2).decode(), _header_block(header_block), part_body
-            )
+            PartResponse(mime, int(match.group(1)), match.group(2).decode(), _header_block(header_block), part_body)
         )
     return parsed
 
@@ -790,9 +788,7 @@ def test_content_id_reference_urls_are_kept_for_execution(target: str, reference
         (batch(part("GET https://host/other/tasks HTTP/1.1")), "not under the service root"),
         (batch(change_set(part("GET tasks HTTP/1.1"))), "GET requests are not allowed in a change set"),
         (
-            batch(
-                change_set(part(post("tasks", {}), content_id="1"), part(post("tasks", {}), content_id="1"))
-            ),
+            batch(change_set(part(post("tasks", {}), content_id="1"), part(post("tasks", {}), content_id="1"))),
             "'1' occurs more than once",
         ),
         (batch("Content-Type: multipart/mixed\r\n\r\n"), "without a boundary"),
@@ -982,9 +978,7 @@ def test_doc_content_id_reference_examples_resolve_to_entity_urls(name: str) -> 
     assert response.status == 200
     assert all(p.status == 204 for p in flatten(parse_response(response)))
     # Each example creates one record per entity set.
-    created = {
-        entity_set: f"{API}{entity_set}({key})" for entity_set, table in api.tables.items() for key in table
-    }
+    created = {entity_set: f"{API}{entity_set}({key})" for entity_set, table in api.tables.items() for key in table}
     last = api.requests[-1]
     if name == "references-in-body":
         (account,) = api.records("accounts")
@@ -1036,10 +1030,7 @@ def test_doc_forward_reference_fails_with_400_and_creates_nothing() -> None:
     assert response.status == 400
     failure = failed_change_set_answer(response)
     assert (failure.mime["Content-ID"], failure.status) == ("2", 400)
-    assert (
-        failure.json()["error"]["message"]
-        == "Content-ID Reference: '$1' does not exist in the batch context."
-    )
+    assert failure.json()["error"]["message"] == "Content-ID Reference: '$1' does not exist in the batch context."
     assert api.requests == []
     assert api.records("accounts") == []
 
@@ -1191,9 +1182,7 @@ def test_response_uses_fresh_boundaries_and_crlf() -> None:
     first, second = run(FakeWebApi(), items), run(FakeWebApi(), items)
     assert first.headers.get("Content-Type") != second.headers.get("Content-Type")
     text = first.body.decode()
-    assert re.search(
-        r"^Content-Type: multipart/mixed; boundary=changesetresponse_[0-9a-f-]{36}\r$", text, re.M
-    )
+    assert re.search(r"^Content-Type: multipart/mixed; boundary=changesetresponse_[0-9a-f-]{36}\r$", text, re.M)
     assert "\n" not in text.replace("\r\n", "")
 
 
@@ -1232,9 +1221,7 @@ def test_sdk_built_batch_runs_and_its_parser_reads_our_response(sdk: tuple[Any, 
     writes = base._ChangeSetBatchItem(
         requests=[
             raw._RawRequest("POST", f"{sdk_api}/accounts", body=account, content_id=1),
-            raw._RawRequest(
-                "PATCH", "$1", body='{"telephone1": "555"}', headers={"If-Match": "*"}, content_id=2
-            ),
+            raw._RawRequest("PATCH", "$1", body='{"telephone1": "555"}', headers={"If-Match": "*"}, content_id=2),
             raw._RawRequest("POST", f"{sdk_api}/contacts", body=contact, content_id=3),
         ]
     )

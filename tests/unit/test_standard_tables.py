@@ -140,9 +140,7 @@ def test_user_owned_tables_have_owner_and_business_unit(catalogue: Catalogue) ->
         else:
             assert owner is None, entity.logical_name
     business_owned = {
-        e.logical_name
-        for e in catalogue.entities.values()
-        if e.ownership_type == OwnershipType.BUSINESS_OWNED
+        e.logical_name for e in catalogue.entities.values() if e.ownership_type == OwnershipType.BUSINESS_OWNED
     }
     assert business_owned == {"systemuser", "team", "businessunit", "role"}
 
@@ -192,9 +190,7 @@ def test_navigation_property_names_are_unique(catalogue: Catalogue) -> None:
     assert [key for key, count in single.items() if count > 1] == []
     assert [key for key, count in collection.items() if count > 1] == []
     for entity in catalogue.entities.values():
-        clashes = {r.referencing_nav for r in catalogue.many_to_one(entity.logical_name)} & set(
-            entity.attributes
-        )
+        clashes = {r.referencing_nav for r in catalogue.many_to_one(entity.logical_name)} & set(entity.attributes)
         assert clashes <= {r.referencing_attribute for r in catalogue.many_to_one(entity.logical_name)}
 
 
@@ -553,10 +549,7 @@ def test_activity_system_navigation_properties(catalogue: Catalogue) -> None:
     assert nav(catalogue, "task", "ownerid_task") == ("owner_tasks", "ownerid", OWNER, "owner_tasks")
     assert nav(catalogue, "task", "createdby_task")[0] == "lk_task_createdby"
     assert nav(catalogue, "task", "owningbusinessunit_task")[0] == "business_unit_task_activities"
-    assert (
-        nav(catalogue, "phonecall", "owningbusinessunit_phonecall")[0]
-        == "business_unit_phone_call_activities"
-    )
+    assert nav(catalogue, "phonecall", "owningbusinessunit_phonecall")[0] == "business_unit_phone_call_activities"
     assert nav(catalogue, "email", "ownerid_email")[0] == "owner_emails"
     assert nav(catalogue, "email", "transactioncurrencyid_email")[0] == "TransactionCurrency_Email"
     assert nav(catalogue, "activitypointer", "ownerid")[0] == "owner_activitypointers"

@@ -6,6 +6,7 @@ keyset on the primary key, so every page costs the same however deep it is.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -322,15 +323,20 @@ class Reader:
         want_lookup_name = self.prefer.wants_annotation(LOOKUP_LOGICAL_NAME)
         want_nav = self.prefer.wants_annotation(ASSOCIATED_NAV)
         result: list[dict[str, Any]] = []
+        # Storage positions of the output values: lookups occupy two storage columns (id, target table).
+        positions: list[int] = []
+        index = offset
+        for attribute in projection.attributes:
+            positions.append(index)
+            index += 2 if attribute.is_lookup else 1
+        pick = operator.itemgetter(*positions) if len(positions) > 1 else None
         for row in rows:
             if plain:
                 values = list(row[offset:end])
+            elif pick is not None:
+                values = list(pick(row))
             else:
-                values = []
-                index = offset
-                for attribute in projection.attributes:
-                    values.append(row[index])
-                    index += 2 if attribute.is_lookup else 1
+                values = [row[positions[0]]]
             for b in booleans:
                 if values[b] is not None:
                     values[b] = bool(values[b])

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 
@@ -14,8 +15,10 @@ from salesbridge.sandbox.faults import FaultConfig, FaultInjector
 from salesbridge.sandbox.identity import TokenIssuer
 from salesbridge.sandbox.organization import ApplicationUser, build_foundation, create_state
 from salesbridge.sandbox.protection import ProtectionLimits, ServiceProtection
-from salesbridge.sandbox.seed import SeedSpec, apply_seed
 from salesbridge.sandbox.state import SandboxConfig, system_clock
+
+if TYPE_CHECKING:
+    from salesbridge.sandbox.seed import SeedSpec
 
 TENANT_ID = "5f1c2d3e-4a5b-4c6d-8e7f-90a1b2c3d4e5"
 
@@ -60,6 +63,8 @@ def build_sandbox(
     state = create_state(db_path, config=config, clock=clock)
     application = build_foundation(state)
     if seed is not None:
+        from salesbridge.sandbox.seed import apply_seed
+
         apply_seed(state, seed, progress=progress)
     issuer = TokenIssuer(TENANT_ID, clock=clock)
     issuer.register_client(application.client_id, application.client_secret, application.object_id)

@@ -1,0 +1,90 @@
+"""Change tracking: the whole table first, then only what changed, as pages of rows and tombstones.
+
+The first read sends ``Prefer: odata.track-changes``; Dataverse answers with every row, page by page, and
+puts an ``@odata.deltaLink`` on the last page only. Reading that link later returns the rows created or
+updated since and ``$deletedEntity`` markers for deleted rows, then a new delta link. A token older than the
+organization's ``ExpireChangeTrackingInDays`` is refused with ``0x80044352``, which
+:func:`~salesbridge.crm.dynamics.errors.translate_error` turns into ResyncRequiredError.
+(use-change-tracking-synchronize-data-external-systems.md)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from salesbridge.crm.dynamics.client import DynamicsClient
+from salesbridge.crm.dynamics.paging import DELTA_LINK, PageRequest, iterate_pages, prefer_header
+from salesbridge.crm.dynamics.redaction import redact_url
+from salesbridge.crm.dynamics.rows import is_tombstone, record_from_row, tombstone_from_row
+from salesbridge.crm.ports import ChangePage, ChangeToken, CrmRecord, TableInfo, Tombstone
+from salesbridge.errors import ResyncRequiredError, UnexpectedResponseError
+
+
+class ChangeTrackingReader:
+    """Reads a change-tracked table incrementally.
+
+    Args:
+        client: The organization's client.
+        prefetch: Fetch the next page while the caller handles the current one.
+    """
+
+    def __init__(self, client: DynamicsClient, *, prefetch: bool = True) -> None:
+        self._client = client
+        self._prefetch = prefetch
+
+    async def read(
+        self,
+        table: TableInfo,
+        *,
+        select: str = "",
+        since: ChangeToken | None = None,
+        page_size: int = 5000,
+        annotations: str | None = None,
+    ) -> AsyncIterator[ChangePage]:
+        """Pages of changes; the last one carries the token to pass as ``since`` next time.
+
+        Args:
+            table: The table (its entity set and primary key come from metadata).
+            select: ``$select`` text of the first read; a delta link repeats its own.
+            since: The token of the previous read, or None to read every row.
+            page_size: Rows per page (``odata.maxpagesize``), 1-5,000.
+            annotations: ``odata.include-annotations`` value, when wanted.
+
+        Raises:
+            ResyncRequiredError: The token expired, was refused, or belongs to another organization or
+                table: drop it and read again with ``since=None``.
+            UnexpectedResponseError: The last page carried no delta link.
+            CrmError: Any other failure; pages already yielded stay valid.
+        """
+        prefer = {"Prefer": prefer_header(track_changes=True, page_size=page_size, annotations=annotations)}
+        if since is None:
+            first = PageRequest(
+                target=table.entity_set_name, params={"$select": select} if select else {}, headers=prefer
+            )
+        else:
+            self._check_token(since, table)
+            first = PageRequest(target=since.value, headers=prefer)
+        async for page in iterate_pages(self._client, first, prefetch=self._prefetch):
+            records: list[CrmRecord] = []
+            tombstones: list[Tombstone] = []
+            for row in page.get("value") or []:
+                if is_tombstone(row):
+                    tombstones.append(tombstone_from_row(row, table))
+                else:
+                    records.append(record_from_row(row, table))
+            delta_link = page.get(DELTA_LINK)
+            token = ChangeToken(str(delta_link)) if delta_link else None
+            if token is None and "@odata.nextLink" not in page:
+                raise UnexpectedResponseError(
+                    f"The last page of changes of '{table.logical_name}' carried no delta link; is change "
+                    "tracking enabled on the table?"
+                )
+            yield ChangePage(records=tuple(records), tombstones=tuple(tombstones), token=token)
+
+    def _check_token(self, token: ChangeToken, table: TableInfo) -> None:
+        """A token is a delta link of this organization's API and of this table, or it cannot be used."""
+        if not self._client.is_own_link(token.value, collection=table.entity_set_name):
+            raise ResyncRequiredError(
+                f"The stored change token of '{table.logical_name}' is not a delta link of this organization and "
+                f"table ({redact_url(token.value)}); read the table again in full."
+            )
