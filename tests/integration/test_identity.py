@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import signal
+import ssl
 import stat
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import httpx
 import jwt
 import msal
 import pytest
+import requests
 import trustme
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import CertificateCredential, ClientSecretCredential
@@ -158,6 +160,14 @@ class Sandbox:
         )
 
 
+@pytest.fixture(autouse=True)
+def no_global_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``requests`` lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's ``verify`` (which is how MSAL
+    passes ``verify=``); clear them so each test decides what is trusted."""
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+
+
 @pytest.fixture
 def sandbox(tls_material: TlsMaterial, serve_app: ServeApp) -> Sandbox:
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
@@ -206,6 +216,31 @@ def test_msal_gets_a_token_the_web_api_accepts(sandbox: Sandbox) -> None:
         f"POST /{TENANT}/oauth2/v2.0/token",
         f"GET {WHO_AM_I}",
     ]
+
+
+def test_msal_trusts_the_ca_through_requests_ca_bundle_alone(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sandbox.tls.ca_bundle))
+    app = msal.ConfidentialClientApplication(
+        CLIENT_ID,
+        authority=sandbox.authority,
+        client_credential=SECRET,
+        validate_authority=False,
+        instance_discovery=False,
+        timeout=10,
+    )
+
+    result = app.acquire_token_for_client([sandbox.scope])
+
+    assert sandbox.who_am_i(result["access_token"]).status_code == 200
+
+
+def test_a_requests_ca_bundle_elsewhere_overrides_msals_verify(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(create_tls_material(tmp_path / "other").ca_bundle))
+
+    with pytest.raises(requests.exceptions.SSLError):
+        sandbox.msal_app()
 
 
 def test_msal_serves_a_second_request_from_its_cache(sandbox: Sandbox) -> None:
@@ -742,10 +777,7 @@ def test_serve_forever_reports_its_url_and_stops_on_a_signal(tmp_path: Path, sig
         assert process.stdout is not None
         base_url = process.stdout.readline().strip()
         assert base_url.startswith("https://127.0.0.1:")
-        context = TlsMaterial(
-            tmp_path, tmp_path / "ca.pem", tmp_path / "server.pem", tmp_path / "server.key", ()
-        ).client_context()
-        with httpx.Client(verify=context) as client:
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))) as client:
             assert client.get(f"{base_url}/ping").text == "pong"
         process.send_signal(signum)
         out, err = process.communicate(timeout=15)
@@ -757,7 +789,7 @@ def test_serve_forever_reports_its_url_and_stops_on_a_signal(tmp_path: Path, sig
     assert out.strip() == "stopped"
 
 
-def test_a_running_server_stops_when_the_fixture_ends(serve_app: ServeApp, tls_material: TlsMaterial) -> None:
+def test_the_serve_app_fixture_serves_https_on_a_free_port(serve_app: ServeApp, tls_material: TlsMaterial) -> None:
     server = serve_app(Starlette(), tls=tls_material)
 
     assert server.base_url == f"https://127.0.0.1:{server.port}"

@@ -9,6 +9,7 @@ logger; only warnings and errors are emitted).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import json
@@ -23,12 +24,39 @@ from typing import Any, Literal
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from salesbridge.sandbox.tls import TlsMaterial, write_file_atomically
 
 STATE_FILE_NAME = "sandbox.json"
 
 _POLL_S = 0.01
+
+
+class _HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, except that shutting down drops an idle connection at once.
+
+    uvicorn ends idle keep-alive connections with ``transport.close()``. Over TLS that waits for the client's
+    ``close_notify``, which a client holding the connection idle in its pool never sends, so a graceful stop
+    would hang for the whole grace period and leave the transport open. Connections with a request in flight
+    are unaffected: they finish their response first.
+    """
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        if self.transport.is_closing():
+            self.transport.abort()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that connections still open after the grace period are aborted, not leaked."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets=sockets)
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()
 
 
 class ServerStartError(RuntimeError):
@@ -66,7 +94,7 @@ class RunningServer:
         self._lifespan = lifespan
         self._graceful_timeout_s = graceful_timeout_s
         self._port: int | None = None
-        self._server: uvicorn.Server | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
 
@@ -128,7 +156,7 @@ class RunningServer:
             self._app,
             host=self._host,
             port=self._port,
-            http="httptools",
+            http=_HttpProtocol,
             ws="none",
             lifespan=self._lifespan,
             access_log=False,
@@ -139,7 +167,7 @@ class RunningServer:
             ssl_certfile=str(self._tls.cert_chain) if self._tls else None,
             ssl_keyfile=str(self._tls.private_key) if self._tls else None,
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
         self._server = server
 
         def run() -> None:

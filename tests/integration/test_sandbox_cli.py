@@ -1,0 +1,63 @@
+"""`salesbridge sandbox serve` as a user runs it: a real process, TLS, sandbox.json, a client, Ctrl+C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import ssl
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def test_serve_writes_sandbox_json_and_answers_over_tls(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "salesbridge", "sandbox", "serve", "--tls", "--seed", "none", "--state-dir", str(state_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    info_path = state_dir / "sandbox.json"
+    try:
+        deadline = time.monotonic() + 60
+        while not info_path.exists():
+            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            assert time.monotonic() < deadline, "the sandbox did not become ready"
+            time.sleep(0.1)
+        assert stat.S_IMODE(info_path.stat().st_mode) == 0o600
+        info = json.loads(info_path.read_text())
+        assert info["api_url"].startswith("https://127.0.0.1:")
+        assert info["api_url"].endswith("/api/data/v9.2/")
+        assert info["authority"] == f"{info['base_url']}/{info['tenant_id']}"
+        with httpx.Client(verify=ssl.create_default_context(cafile=info["ca_bundle"])) as client:
+            token = client.post(
+                f"{info['authority']}/oauth2/v2.0/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": info["client_id"],
+                    "client_secret": info["client_secret"],
+                    "scope": f"{info['org_url']}/.default",
+                },
+            ).json()["access_token"]
+            who = client.get(f"{info['api_url']}WhoAmI", headers={"Authorization": f"Bearer {token}"})
+        assert who.status_code == 200
+        assert who.json()["UserId"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+    assert process.returncode == 0
+
+
+def test_a_bad_seed_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "salesbridge", "sandbox", "serve", "--seed", "lots", "--state-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--seed" in result.stderr
