@@ -16,16 +16,17 @@ import httpx
 
 def test_serve_writes_sandbox_json_and_answers_over_tls(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
+    stderr_file = (tmp_path / "stderr.txt").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "salesbridge", "sandbox", "serve", "--tls", "--seed", "none", "--state-dir", str(state_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr_file,
     )
     info_path = state_dir / "sandbox.json"
     try:
         deadline = time.monotonic() + 60
         while not info_path.exists():
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            assert process.poll() is None, (tmp_path / "stderr.txt").read_text()
             assert time.monotonic() < deadline, "the sandbox did not become ready"
             time.sleep(0.1)
         assert stat.S_IMODE(info_path.stat().st_mode) == 0o600
@@ -49,6 +50,7 @@ def test_serve_writes_sandbox_json_and_answers_over_tls(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
+        stderr_file.close()
     assert process.returncode == 0
 
 
