@@ -72,9 +72,7 @@ async def page_all(info: dict[str, str], select: str | None, page_size: int) -> 
             "client_secret": info["client_secret"],
             "scope": f"{info['org_url']}/.default",
         }
-        async with session.post(
-            f"{info['authority']}/oauth2/v2.0/token", data=form, ssl=ssl_context
-        ) as response:
+        async with session.post(f"{info['authority']}/oauth2/v2.0/token", data=form, ssl=ssl_context) as response:
             token = (await response.json())["access_token"]
         headers = {
             "Authorization": f"Bearer {token}",
@@ -109,6 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--page-size", type=int, default=5000)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="Where to write the JSON results.")
     args = parser.parse_args()
     results: dict[str, Any] = {
         "benchmark": "sandbox_paging",
@@ -138,15 +137,14 @@ def main() -> None:
                         "rows_per_s": round(rows / seconds),
                     }
                     results["runs"].append(run)
-                    print(
-                        f"{run['transport']:5} {label:26} {rows:>9,} rows {seconds:7.2f} s {run['rows_per_s']:>8,} rows/s"
-                    )
+                    rate = run["rows_per_s"]
+                    print(f"{run['transport']:5} {label:26} {rows:>9,} rows {seconds:7.2f} s {rate:>8,} rows/s")
                     assert rows == args.contacts, f"expected {args.contacts} rows, read {rows}"
             finally:
                 stop(process)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {RESULTS}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {args.out}")
 
 
 if __name__ == "__main__":

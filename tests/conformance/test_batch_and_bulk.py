@@ -52,7 +52,12 @@ def test_a_change_set_with_content_id_references_creates_everything(api: WebApi)
             "changeset_1",
             [
                 operation("POST", "/api/data/v9.2/accounts", '{"name": "Batch account"}', "1"),
-                operation("POST", "/api/data/v9.2/tasks", '{"subject": "Task 1 in batch", "regardingobjectid_account_task@odata.bind": "$1"}', "2"),
+                operation(
+                    "POST",
+                    "/api/data/v9.2/tasks",
+                    '{"subject": "Task 1 in batch", "regardingobjectid_account_task@odata.bind": "$1"}',
+                    "2",
+                ),
             ],
         ),
         operation("GET", f"{API}accounts?$select=name&$filter=name eq 'Batch account'"),
@@ -99,7 +104,9 @@ def test_continue_on_error_answers_200_with_every_part(api: WebApi) -> None:
 
 def test_more_than_1000_operations_are_refused(api: WebApi) -> None:
     parts = [operation("GET", "WhoAmI")] * 1001
-    response = api.post("$batch", content=batch_body("batch_1", parts), headers={"Content-Type": "multipart/mixed; boundary=batch_1"})
+    response = api.post(
+        "$batch", content=batch_body("batch_1", parts), headers={"Content-Type": "multipart/mixed; boundary=batch_1"}
+    )
     assert response.status_code == 400
 
 

@@ -77,7 +77,9 @@ def test_a_record_created_and_deleted_between_syncs_is_reported_deleted(api: Web
     ephemeral = api.create("accounts", {"name": "Ephemeral"})
     api.delete(f"accounts({ephemeral})")
     values = api.get(link, headers=TRACK).json()["value"]
-    assert values == [{"@odata.context": f"{API}$metadata#accounts/$deletedEntity", "id": ephemeral, "reason": "deleted"}]
+    assert values == [
+        {"@odata.context": f"{API}$metadata#accounts/$deletedEntity", "id": ephemeral, "reason": "deleted"}
+    ]
 
 
 def test_no_changes_gives_an_empty_value_and_a_new_link(api: WebApi) -> None:
@@ -93,7 +95,10 @@ def test_query_options_refused_with_change_tracking(api: WebApi, option: str) ->
     response = api.get(f"accounts?$select=name&{option}", headers=TRACK)
     assert response.status_code == 400
     name = option.split("=", 1)[0]
-    assert response.json()["error"]["message"] == f'The "{name}" query parameter isn\'t supported when Change Tracking is enabled.'
+    assert (
+        response.json()["error"]["message"]
+        == f'The "{name}" query parameter isn\'t supported when Change Tracking is enabled.'
+    )
 
 
 def test_a_table_without_change_tracking_is_refused(api: WebApi) -> None:

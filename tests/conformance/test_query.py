@@ -65,12 +65,18 @@ def test_without_select_every_column_is_returned_with_nulls(api: WebApi, people:
         pytest.param("lastname eq 'O''Bryan'", {"Maria"}, id="doubled-quote-escape"),
         pytest.param("contains(fullname,'an')", {"Susanna", "Nancy", "Maria"}, id="contains"),
         pytest.param("startswith(lastname,'st')", {"Susanna"}, id="startswith"),
-        pytest.param("endswith(emailaddress1,'litware.example')", {"Yvonne", "Susanna", "Nancy", "Maria"}, id="endswith"),
+        pytest.param(
+            "endswith(emailaddress1,'litware.example')", {"Yvonne", "Susanna", "Nancy", "Maria"}, id="endswith"
+        ),
         pytest.param("firstname eq 'Nancy' or firstname eq 'Maria'", {"Nancy", "Maria"}, id="or"),
         pytest.param("not startswith(firstname,'N') and lastname ne 'McKay'", {"Susanna", "Maria"}, id="not-and"),
         pytest.param("middlename eq null", {"Yvonne", "Susanna", "Nancy", "Maria"}, id="null"),
         pytest.param("createdon ge 2000-01-01T00:00:00Z", {"Yvonne", "Susanna", "Nancy", "Maria"}, id="date-literal"),
-        pytest.param("parentcustomerid_account/name eq 'Litware, Inc. (sample)'", {"Yvonne", "Susanna", "Nancy", "Maria"}, id="lookup-traversal"),
+        pytest.param(
+            "parentcustomerid_account/name eq 'Litware, Inc. (sample)'",
+            {"Yvonne", "Susanna", "Nancy", "Maria"},
+            id="lookup-traversal",
+        ),
     ],
 )
 def test_filter(api: WebApi, people: dict[str, str], filter_text: str, expected: set[str]) -> None:
@@ -122,7 +128,7 @@ def test_maxpagesize_pages_with_a_nextlink_followed_verbatim(api: WebApi, people
     link = body["@odata.nextLink"]
     query = parse_qs(urlsplit(link).query)
     assert query["$select"] == ["fullname"]
-    assert query["$skiptoken"][0].startswith("<cookie pagenumber=\"2\"")
+    assert query["$skiptoken"][0].startswith('<cookie pagenumber="2"')
     second = api.get(link, headers=prefer).json()
     assert len(second["value"]) == 1
     assert "@odata.nextLink" not in second

@@ -36,7 +36,11 @@ def make_user(sandbox: Sandbox, name: str, *, role: str | None = SALESPERSON_ROL
 
 
 def object_id(sandbox: Sandbox, user: str) -> str:
-    return str(sandbox.services.state.storage.scalar('SELECT azureactivedirectoryobjectid FROM "systemuser" WHERE systemuserid = ?', (user,)))
+    return str(
+        sandbox.services.state.storage.scalar(
+            'SELECT azureactivedirectoryobjectid FROM "systemuser" WHERE systemuserid = ?', (user,)
+        )
+    )
 
 
 def test_missing_token_is_a_401_with_the_bearer_challenge(sandbox: Sandbox) -> None:
@@ -67,15 +71,21 @@ def test_responses_carry_the_parallelism_hint(api: WebApi) -> None:
 
 def test_retrieve_user_privilege_by_name(api: WebApi, sandbox: Sandbox) -> None:
     user = make_user(sandbox, "Seller")
-    held = api.get(f"systemusers({user})/Microsoft.Dynamics.CRM.RetrieveUserPrivilegeByPrivilegeName(PrivilegeName='prvReadLead')").json()
+    held = api.get(
+        f"systemusers({user})/Microsoft.Dynamics.CRM.RetrieveUserPrivilegeByPrivilegeName(PrivilegeName='prvReadLead')"
+    ).json()
     assert held["RolePrivileges"][0]["Depth"] == "Basic"
     assert held["RolePrivileges"][0]["PrivilegeName"] == "prvReadLead"
-    missing = api.get(f"systemusers({user})/Microsoft.Dynamics.CRM.RetrieveUserPrivilegeByPrivilegeName(PrivilegeName='prvCreateEntity')").json()
+    missing = api.get(
+        f"systemusers({user})/Microsoft.Dynamics.CRM.RetrieveUserPrivilegeByPrivilegeName(PrivilegeName='prvCreateEntity')"
+    ).json()
     assert missing["RolePrivileges"] == []
 
 
 def test_retrieve_user_privileges_lists_everything(api: WebApi, sandbox: Sandbox) -> None:
-    body = api.get(f"systemusers({sandbox.application.systemuser_id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges").json()
+    body = api.get(
+        f"systemusers({sandbox.application.systemuser_id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges"
+    ).json()
     names = {entry["PrivilegeName"] for entry in body["RolePrivileges"]}
     assert {"prvReadAccount", "prvCreateActivity", "prvActOnBehalfOfAnotherUser"} <= names
 
@@ -96,7 +106,9 @@ def seller_api(sandbox: Sandbox, api: WebApi) -> Iterator[tuple[WebApi, str]]:
     yield impersonating, seller
 
 
-def test_impersonation_sets_created_by_to_the_impersonated_user(seller_api: tuple[WebApi, str], sandbox: Sandbox) -> None:
+def test_impersonation_sets_created_by_to_the_impersonated_user(
+    seller_api: tuple[WebApi, str], sandbox: Sandbox
+) -> None:
     api, seller = seller_api
     task = api.create("tasks", {"subject": "Logged by the seller"})
     row = api.get(f"tasks({task})?$select=_createdby_value,_createdonbehalfby_value,_ownerid_value").json()

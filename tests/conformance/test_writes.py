@@ -17,7 +17,8 @@ def test_create_answers_204_with_the_entity_id(api: WebApi) -> None:
 
 def test_create_with_return_representation_answers_201_with_the_body(api: WebApi) -> None:
     response = api.post(
-        "accounts?$select=name,revenue", json={"name": "Sample Account", "revenue": 5000000},
+        "accounts?$select=name,revenue",
+        json={"name": "Sample Account", "revenue": 5000000},
         headers={"Prefer": "return=representation"},
     )
     assert response.status_code == 201
@@ -66,7 +67,8 @@ def test_patch_updates_and_bumps_the_version(api: WebApi) -> None:
 def test_patch_with_return_representation_answers_200(api: WebApi) -> None:
     record = api.create("accounts", {"name": "Before"})
     response = api.patch(
-        f"accounts({record})?$select=name", json={"name": "After"},
+        f"accounts({record})?$select=name",
+        json={"name": "After"},
         headers={"If-Match": "*", "Prefer": "return=representation"},
     )
     assert response.status_code == 200
@@ -146,7 +148,13 @@ def test_a_value_of_the_wrong_type_is_refused(api: WebApi) -> None:
 def test_bind_with_dataverse_navigation_names(api: WebApi, entity_set: str, nav: str, target_set: str) -> None:
     target = api.create(target_set, {"name": "Target"})
     body = {f"{nav}@odata.bind": f"/{target_set}({target})"}
-    body.update({"subject": "s"} if entity_set in ("tasks", "annotations") else {"name": "n"} if entity_set == "opportunities" else {"lastname": "l"})
+    body.update(
+        {"subject": "s"}
+        if entity_set in ("tasks", "annotations")
+        else {"name": "n"}
+        if entity_set == "opportunities"
+        else {"lastname": "l"}
+    )
     record = api.create(entity_set, body)
     assert record
 
@@ -202,8 +210,13 @@ def test_deep_insert_of_activity_parties(api: WebApi) -> None:
             ],
         },
     )
-    parties = api.get(f"phonecalls({call})/phonecall_activity_parties?$select=participationtypemask,_partyid_value").json()
-    assert sorted((p["participationtypemask"], p["_partyid_value"]) for p in parties["value"]) == [(1, who), (2, contact)]
+    parties = api.get(
+        f"phonecalls({call})/phonecall_activity_parties?$select=participationtypemask,_partyid_value"
+    ).json()
+    assert sorted((p["participationtypemask"], p["_partyid_value"]) for p in parties["value"]) == [
+        (1, who),
+        (2, contact),
+    ]
 
 
 def test_activities_appear_in_activitypointers(api: WebApi) -> None:
@@ -220,7 +233,11 @@ def test_activitypointers_are_read_only(api: WebApi) -> None:
 def test_alternate_key_in_the_url(api: WebApi) -> None:
     response = api.post(
         "EntityDefinitions(LogicalName='account')/Keys",
-        json={"SchemaName": "sb_accountnumber", "DisplayName": {"LocalizedLabels": [{"Label": "Account number", "LanguageCode": 1033}]}, "KeyAttributes": ["accountnumber"]},
+        json={
+            "SchemaName": "sb_accountnumber",
+            "DisplayName": {"LocalizedLabels": [{"Label": "Account number", "LanguageCode": 1033}]},
+            "KeyAttributes": ["accountnumber"],
+        },
     )
     assert response.status_code == 204, response.text
     record = api.create("accounts", {"name": "Keyed", "accountnumber": "ACC-001"})
@@ -263,6 +280,8 @@ def test_single_property_put_and_delete(api: WebApi) -> None:
 
 def test_money_columns_get_their_base_currency_twin(api: WebApi) -> None:
     record = api.create("opportunities", {"name": "Deal", "estimatedvalue": 12500.5})
-    row = api.get(f"opportunities({record})?$select=estimatedvalue,estimatedvalue_base,_transactioncurrencyid_value").json()
+    row = api.get(
+        f"opportunities({record})?$select=estimatedvalue,estimatedvalue_base,_transactioncurrencyid_value"
+    ).json()
     assert row["estimatedvalue_base"] == 12500.5
     assert row["_transactioncurrencyid_value"] is not None

@@ -18,7 +18,18 @@ def test_serve_writes_sandbox_json_and_answers_over_tls(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     stderr_file = (tmp_path / "stderr.txt").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "salesbridge", "sandbox", "serve", "--tls", "--seed", "none", "--state-dir", str(state_dir)],
+        [
+            sys.executable,
+            "-m",
+            "salesbridge",
+            "sandbox",
+            "serve",
+            "--tls",
+            "--seed",
+            "none",
+            "--state-dir",
+            str(state_dir),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=stderr_file,
     )
