@@ -158,6 +158,9 @@ def test_upsert_multiple_by_primary_key_creates_and_updates(api: WebApi) -> None
 def test_unsupported_table_answers_and_the_probe_agrees(api: WebApi) -> None:
     targets = [{"@odata.type": "Microsoft.Dynamics.CRM.task", "subject": "x"}]
     assert api.post("tasks/Microsoft.Dynamics.CRM.CreateMultiple", json={"Targets": targets}).status_code == 400
-    probe = "sdkmessagefilters?$select=sdkmessagefilterid&$filter=sdkmessageid/name eq @message and primaryobjecttypecode eq @table"
+    probe = (
+        "sdkmessagefilters?$select=sdkmessagefilterid"
+        "&$filter=sdkmessageid/name eq @message and primaryobjecttypecode eq @table"
+    )
     assert api.get(f"{probe}&@message='CreateMultiple'&@table='task'").json()["value"] == []
     assert len(api.get(f"{probe}&@message='CreateMultiple'&@table='account'").json()["value"]) == 1

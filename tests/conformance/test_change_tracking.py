@@ -7,9 +7,9 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from tests.conformance.conftest import API, WebApi
 
 from salesbridge.sandbox.runtime import Sandbox
-from tests.conformance.conftest import API, WebApi
 
 TRACK = {"Prefer": "odata.track-changes"}
 
@@ -39,7 +39,8 @@ def test_initial_request_returns_the_full_set_and_a_delta_link(api: WebApi) -> N
     assert link.startswith(f"{API}accounts?$select=name,accountnumber&$deltatoken=")
     token = parse_qs(urlsplit(link).query)["$deltatoken"][0]
     version, _, stamp = token.partition("!")
-    assert version.isdigit() and len(stamp) == len("08/22/2017 08:10:44")
+    assert version.isdigit()
+    assert len(stamp) == len("08/22/2017 08:10:44")
 
 
 def test_the_delta_link_is_only_on_the_last_page(api: WebApi) -> None:

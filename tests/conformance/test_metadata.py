@@ -54,7 +54,8 @@ def test_tables_with_change_tracking(api: WebApi) -> None:
 
 def test_filter_on_an_enumeration(api: WebApi) -> None:
     body = api.get(
-        "EntityDefinitions?$select=LogicalName&$filter=OwnershipType eq Microsoft.Dynamics.CRM.OwnershipTypes'UserOwned'"
+        "EntityDefinitions?$select=LogicalName"
+        "&$filter=OwnershipType eq Microsoft.Dynamics.CRM.OwnershipTypes'UserOwned'"
     ).json()
     assert "account" in {row["LogicalName"] for row in body["value"]}
     assert "businessunit" not in {row["LogicalName"] for row in body["value"]}

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 from starlette.testclient import TestClient
+from tests.conformance.conftest import BASE_URL, WebApi, _token
 
 from salesbridge.sandbox.faults import FaultConfig
 from salesbridge.sandbox.protection import ProtectionLimits, ServiceProtection
 from salesbridge.sandbox.runtime import Sandbox, build_sandbox
-from tests.conformance.conftest import BASE_URL, WebApi, _token
 
 
 class ManualClock:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from tests.conformance.conftest import API, WebApi
 
 
@@ -54,7 +53,8 @@ def test_select_of_an_unknown_column_fails_the_request(api: WebApi) -> None:
 def test_without_select_every_column_is_returned_with_nulls(api: WebApi, people: dict[str, str]) -> None:
     row = api.get(f"contacts({people['Yvonne']})").json()
     assert row["firstname"] == "Yvonne"
-    assert "middlename" in row and row["middlename"] is None
+    assert "middlename" in row
+    assert row["middlename"] is None
     assert row["_parentcustomerid_value"] == people["account"]
 
 

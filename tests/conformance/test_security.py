@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 from starlette.testclient import TestClient
+from tests.conformance.conftest import API, BASE_URL, WebApi
 
 from salesbridge.sandbox.organization import SALESPERSON_ROLE_ID, RowWriter
 from salesbridge.sandbox.runtime import Sandbox
-from tests.conformance.conftest import API, BASE_URL, WebApi
 
 
 def make_user(sandbox: Sandbox, name: str, *, role: str | None = SALESPERSON_ROLE_ID, disabled: bool = False) -> str:
@@ -103,7 +103,7 @@ def seller_api(sandbox: Sandbox, api: WebApi) -> Iterator[tuple[WebApi, str]]:
         return merged
 
     impersonating.headers = headers  # type: ignore[method-assign]
-    yield impersonating, seller
+    return impersonating, seller
 
 
 def test_impersonation_sets_created_by_to_the_impersonated_user(
@@ -161,7 +161,8 @@ def test_retrieve_principal_access(api: WebApi, sandbox: Sandbox) -> None:
     own = api.get(
         f"systemusers({sandbox.application.systemuser_id})/Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@p1)?@p1={{'@odata.id':'leads({other})'}}"
     ).json()
-    assert "ReadAccess" in own["AccessRights"] and "WriteAccess" in own["AccessRights"]
+    assert "ReadAccess" in own["AccessRights"]
+    assert "WriteAccess" in own["AccessRights"]
 
 
 def test_impersonation_needs_the_act_on_behalf_privilege(sandbox: Sandbox, api: WebApi) -> None:

@@ -8,6 +8,7 @@ store, and a ``transaction`` that snapshots and restores it; responses are check
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import re
 from collections.abc import Iterator
@@ -1208,9 +1209,9 @@ class SdkHttpResponse:
 
 @pytest.fixture
 def sdk() -> tuple[Any, Any]:
-    base = pytest.importorskip("PowerPlatform.Dataverse.data._batch_base")
-    raw = pytest.importorskip("PowerPlatform.Dataverse.data._raw_request")
-    return base, raw
+    return importlib.import_module("PowerPlatform.Dataverse.data._batch_base"), importlib.import_module(
+        "PowerPlatform.Dataverse.data._raw_request"
+    )
 
 
 def test_sdk_built_batch_runs_and_its_parser_reads_our_response(sdk: tuple[Any, Any]) -> None:

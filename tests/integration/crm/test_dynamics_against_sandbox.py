@@ -2,7 +2,8 @@
 change tracking (initial, delta, tombstone, expiry), writes with client ids and If-Match, ``$batch``,
 CreateMultiple where the table supports it and the ``$batch`` fallback where it does not.
 
-The sandbox runs under uvicorn on a real 127.0.0.1 port with a throwaway CA; nothing is faked.
+The sandbox runs under uvicorn on a real 127.0.0.1 port with a throwaway CA; nothing is faked. Tests at the
+client level address tables by hand-written facts; tests through the ports read the sandbox's metadata too.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-pytest.importorskip("salesbridge.sandbox.seed", reason="the sandbox's seed module is not finished yet")
-pytest.importorskip("salesbridge.sandbox.metadata_api", reason="the sandbox's metadata API is not finished yet")
-
 from salesbridge.crm.dynamics.auth import ClientCredentials
 from salesbridge.crm.dynamics.batch import BatchOperation, ChangeSet, execute_batch
-from salesbridge.crm.dynamics.bulk import BulkMessage, BulkSupportProbe
+from salesbridge.crm.dynamics.bulk import BulkMessage, BulkSupportProbe, BulkWriter, WireRecord
+from salesbridge.crm.dynamics.changes import ChangeTrackingReader
+from salesbridge.crm.dynamics.client import record_path
 from salesbridge.crm.dynamics.connector import DynamicsConnection, DynamicsConnector
-from salesbridge.crm.ports import ChangePage, LookupValue, NewRecord, RecordQuery
+from salesbridge.crm.dynamics.paging import PageRequest, iterate_pages, prefer_header
+from salesbridge.crm.ports import ChangePage, LookupValue, NewRecord, RecordQuery, TableInfo
 from salesbridge.errors import (
     AuthError,
     ConcurrencyConflictError,
@@ -35,6 +36,10 @@ from salesbridge.sandbox.runtime import Sandbox, build_sandbox
 from salesbridge.sandbox.seed import parse_seed
 from salesbridge.sandbox.server import RunningServer, serve_in_thread
 from salesbridge.sandbox.tls import create_tls_material
+
+ACCOUNTS = TableInfo("account", "accounts", "accountid", "name", is_change_tracked=True)
+CONTACTS = TableInfo("contact", "contacts", "contactid", "fullname", is_change_tracked=True)
+TASKS = TableInfo("task", "tasks", "activityid", "subject", is_change_tracked=True, is_activity=True)
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,157 @@ async def test_revoked_tokens_are_replaced_once(connector: DynamicsConnector, ru
     assert connector.client.counters.token_refreshes == 1
 
 
+async def test_pages_of_contacts_follow_next_links(connector: DynamicsConnector) -> None:
+    first = PageRequest("contacts", params={"$select": "fullname"}, headers={"Prefer": prefer_header(page_size=100)})
+
+    pages = [page async for page in iterate_pages(connector.client, first)]
+
+    assert len(pages) > 1
+    assert all(len(page["value"]) == 100 for page in pages[:-1])
+    assert "@odata.nextLink" not in pages[-1]
+    ids = [row["contactid"] for page in pages for row in page["value"]]
+    assert len(ids) == len(set(ids))
+
+
+async def test_change_tracking_initial_delta_and_tombstone(connector: DynamicsConnector) -> None:
+    reader = ChangeTrackingReader(connector.client)
+    client = connector.client
+    initial = [page async for page in reader.read(ACCOUNTS, select="name", page_size=100)]
+    token = initial[-1].token
+    assert token is not None
+    assert [page.is_last for page in initial] == [False] * (len(initial) - 1) + [True]
+    existing = initial[0].records[0].id
+    created = await client.create("accounts", {"name": "Delta Ltd"}, primary_id_column="accountid")
+    await client.update("accounts", existing, {"name": "Renamed Inc"})
+    await client.delete(record_path("accounts", created))
+
+    changes: list[ChangePage] = [page async for page in reader.read(ACCOUNTS, since=token)]
+
+    names = {record.id: record.values.get("name") for page in changes for record in page.records}
+    tombstones = {(tombstone.id, tombstone.reason) for page in changes for tombstone in page.tombstones}
+    assert names.get(existing) == "Renamed Inc"
+    assert (created, "deleted") in tombstones
+    assert changes[-1].token not in (None, token)
+
+
+async def test_an_expired_change_token_requires_a_resync(connector: DynamicsConnector, running: RunningSandbox) -> None:
+    reader = ChangeTrackingReader(connector.client)
+    initial = [page async for page in reader.read(CONTACTS, select="fullname")]
+    assert initial[-1].token is not None
+    state = running.sandbox.services.state
+    shift = timedelta(days=state.config.change_tracking_expiry_days + 1)
+    state.clock_offset += shift
+    try:
+        with pytest.raises(ResyncRequiredError) as raised:
+            async for _ in reader.read(CONTACTS, since=initial[-1].token):
+                pass
+    finally:
+        state.clock_offset -= shift
+
+    assert raised.value.code == "0x80044352"
+
+
+async def test_create_with_a_client_id_and_update_with_if_match(connector: DynamicsConnector) -> None:
+    client = connector.client
+    record_id = str(uuid.uuid4())
+
+    assert (
+        await client.create("contacts", {"lastname": "Lovelace"}, primary_id_column="contactid", record_id=record_id)
+        == record_id
+    )
+    with pytest.raises(DuplicateRecordError):
+        await client.create("contacts", {"lastname": "Again"}, primary_id_column="contactid", record_id=record_id)
+    read = await client.get_json(record_path("contacts", record_id), params={"$select": "lastname"})
+    await client.update("contacts", record_id, {"lastname": "King"}, if_match=read["@odata.etag"])
+    with pytest.raises(ConcurrencyConflictError):
+        await client.update("contacts", record_id, {"lastname": "Byron"}, if_match=read["@odata.etag"])
+    with pytest.raises(NotFoundError):
+        await client.update("contacts", str(uuid.uuid4()), {"lastname": "Nobody"})
+    assert await client.create_if_absent("contacts", record_id, {"lastname": "Ignored"}) is False
+    assert await client.upsert("contacts", record_id, {"lastname": "Lovelace"}, primary_id_column="contactid") is False
+    assert (
+        await client.upsert("contacts", str(uuid.uuid4()), {"lastname": "New"}, primary_id_column="contactid") is True
+    )
+
+    final = await client.get_json(record_path("contacts", record_id), params={"$select": "lastname"})
+    assert final["lastname"] == "Lovelace"
+
+
+async def test_a_batch_with_a_change_set_and_a_read(connector: DynamicsConnector) -> None:
+    account_id, contact_id = str(uuid.uuid4()), str(uuid.uuid4())
+    items = [
+        ChangeSet(
+            (
+                BatchOperation("POST", "accounts", {"accountid": account_id, "name": "Batch Corp"}),
+                BatchOperation(
+                    "POST",
+                    "contacts",
+                    {"contactid": contact_id, "lastname": "Batch", "parentcustomerid_account@odata.bind": "$1"},
+                ),
+            )
+        ),
+        BatchOperation("GET", f"contacts({contact_id})?$select=_parentcustomerid_value"),
+    ]
+
+    outcomes = await execute_batch(connector.client, items, is_idempotent=True)
+
+    assert [outcome.is_done for outcome in outcomes] == [True, True, True]
+    assert outcomes[0].result is not None
+    assert outcomes[0].result.entity_id == account_id
+    assert outcomes[2].result is not None
+    assert outcomes[2].result.body is not None
+    assert outcomes[2].result.body["_parentcustomerid_value"] == account_id
+
+
+async def test_a_failing_batch_reports_per_operation(connector: DynamicsConnector) -> None:
+    too_long = "x" * 201
+    items = [
+        BatchOperation("POST", "tasks", {"activityid": str(uuid.uuid4()), "subject": too_long}),
+        BatchOperation("POST", "tasks", {"activityid": str(uuid.uuid4()), "subject": "fine"}),
+    ]
+
+    stopped = await execute_batch(connector.client, items, is_idempotent=True)
+    continued = await execute_batch(
+        connector.client,
+        [items[0], BatchOperation("POST", "tasks", {"activityid": str(uuid.uuid4()), "subject": "fine"})],
+        continue_on_error=True,
+        is_idempotent=True,
+    )
+
+    assert [(o.was_run, o.is_done) for o in stopped] == [(True, False), (False, False)]
+    assert stopped[0].error is not None
+    assert stopped[0].error.status == 400
+    assert [o.is_done for o in continued] == [False, True]
+
+
+async def test_create_multiple_on_account_and_the_batch_fallback_on_task(connector: DynamicsConnector) -> None:
+    client = connector.client
+    probe = BulkSupportProbe(client)
+    bulk = BulkWriter(client, probe=probe)
+    assert await probe.supports(BulkMessage.CREATE_MULTIPLE, "account")
+    assert not await probe.supports(BulkMessage.CREATE_MULTIPLE, "task")
+    accounts = [WireRecord(str(uuid.uuid4()), {"name": f"Bulk {n}"}) for n in range(250)]
+    tasks = [
+        WireRecord(
+            str(uuid.uuid4()),
+            {"subject": f"Follow up {n}", "regardingobjectid_account_task@odata.bind": f"/accounts({accounts[n].id})"},
+        )
+        for n in range(150)
+    ]
+    before = client.counters.requests
+
+    account_report = await bulk.create_many(ACCOUNTS, accounts)
+    task_report = await bulk.create_many(TASKS, tasks)
+
+    assert account_report.is_complete, account_report.failures
+    assert task_report.is_complete, task_report.failures
+    assert client.counters.requests - before == 1 + 2  # one CreateMultiple (250 <= 1,000); two batches of <= 100
+    task = await client.get_json(record_path("tasks", tasks[149].id), params={"$select": "_regardingobjectid_value"})
+    assert task["_regardingobjectid_value"] == accounts[149].id
+    again = await bulk.create_many(ACCOUNTS, accounts[:1])
+    assert isinstance(again.failures[0].error, DuplicateRecordError)
+
+
 async def test_contacts_come_in_pages(connector: DynamicsConnector) -> None:
     pages = [
         page
@@ -118,110 +274,27 @@ async def test_contacts_come_in_pages(connector: DynamicsConnector) -> None:
     assert all(r.values["parentcustomerid"].table in {"account", "contact"} for r in with_company)  # type: ignore[union-attr]
 
 
-async def test_change_tracking_sees_creates_updates_and_deletes(connector: DynamicsConnector) -> None:
-    initial = [page async for page in connector.reader.read_changes("account", columns=("name",), page_size=200)]
-    token = initial[-1].token
-    assert token is not None
-    existing = initial[0].records[0].id
-    created = await connector.writer.create("account", {"name": "Delta Ltd"}, record_id=str(uuid.uuid4()))
-    await connector.writer.update("account", existing, {"name": "Renamed Inc"})
-    await connector.writer.delete("account", created)
-
-    changes: list[ChangePage] = [page async for page in connector.reader.read_changes("account", since=token)]
-
-    names = {record.id: record.values.get("name") for page in changes for record in page.records}
-    tombstones = {tombstone.id for page in changes for tombstone in page.tombstones}
-    assert names.get(existing) == "Renamed Inc"
-    assert created in tombstones
-    assert changes[-1].token is not None
-    assert changes[-1].token != token
-
-
-async def test_an_expired_change_token_requires_a_resync(connector: DynamicsConnector, running: RunningSandbox) -> None:
-    initial = [page async for page in connector.reader.read_changes("contact", page_size=5000)]
+async def test_ports_read_changes_and_write_lookups_through_metadata(connector: DynamicsConnector) -> None:
+    initial = [page async for page in connector.reader.read_changes("account", columns=("name",), page_size=500)]
     assert initial[-1].token is not None
-    state = running.sandbox.services.state
-    state.clock_offset += timedelta(days=state.config.change_tracking_expiry_days + 1)
-    try:
-        with pytest.raises(ResyncRequiredError):
-            async for _ in connector.reader.read_changes("contact", since=initial[-1].token):
-                pass
-    finally:
-        state.clock_offset -= timedelta(days=state.config.change_tracking_expiry_days + 1)
-
-
-async def test_create_with_a_client_id_then_update_only_at_the_read_version(connector: DynamicsConnector) -> None:
-    record_id = str(uuid.uuid4())
-
-    assert (
-        await connector.writer.create("contact", {"firstname": "Ada", "lastname": "Lovelace"}, record_id=record_id)
-        == record_id
+    account_id = initial[0].records[0].id
+    task_id = await connector.writer.create(
+        "task",
+        {"subject": "Call back", "regardingobjectid": LookupValue(account_id, "account")},
+        record_id=str(uuid.uuid4()),
     )
-    with pytest.raises(DuplicateRecordError):
-        await connector.writer.create("contact", {"lastname": "Again"}, record_id=record_id)
-    read = await connector.reader.get("contact", record_id, columns=("lastname",))
-    await connector.writer.update("contact", record_id, {"lastname": "King"}, expected_version=read.version)
-    with pytest.raises(ConcurrencyConflictError):
-        await connector.writer.update("contact", record_id, {"lastname": "Byron"}, expected_version=read.version)
-    with pytest.raises(NotFoundError):
-        await connector.writer.update("contact", str(uuid.uuid4()), {"lastname": "Nobody"})
-    assert await connector.writer.create_if_absent("contact", record_id, {"lastname": "Ignored"}) is False
-    assert await connector.writer.upsert("contact", record_id, {"lastname": "Lovelace"}) is False
+    report = await connector.writer.create_many(
+        "task",
+        [NewRecord(str(uuid.uuid4()), {"subject": "Bulk", "regardingobjectid": LookupValue(account_id, "account")})],
+    )
+    await connector.writer.update("account", account_id, {"name": "Through the port"})
 
-    assert (await connector.reader.get("contact", record_id, columns=("lastname",))).values["lastname"] == "Lovelace"
+    task = await connector.reader.get("task", task_id, columns=("subject", "regardingobjectid"))
+    changes = [page async for page in connector.reader.read_changes("account", since=initial[-1].token)]
 
-
-async def test_a_batch_with_a_change_set_and_a_read(connector: DynamicsConnector) -> None:
-    account_id, contact_id = str(uuid.uuid4()), str(uuid.uuid4())
-    items = [
-        ChangeSet(
-            (
-                BatchOperation("POST", "accounts", {"accountid": account_id, "name": "Batch Corp"}),
-                BatchOperation(
-                    "POST",
-                    "contacts",
-                    {"contactid": contact_id, "lastname": "Batch", "parentcustomerid_account@odata.bind": "$1"},
-                ),
-            )
-        ),
-        BatchOperation("GET", f"accounts({account_id})?$select=name"),
-    ]
-
-    outcomes = await execute_batch(connector.client, items, is_idempotent=True)
-
-    assert [outcome.is_done for outcome in outcomes] == [True, True, True]
-    assert outcomes[0].result is not None
-    assert outcomes[0].result.entity_id == account_id
-    assert outcomes[2].result is not None
-    assert outcomes[2].result.body is not None
-    assert outcomes[2].result.body["name"] == "Batch Corp"
-    contact = await connector.reader.get("contact", contact_id, columns=("parentcustomerid",))
-    assert contact.values["parentcustomerid"] == LookupValue(account_id, "account")
-
-
-async def test_create_many_uses_create_multiple_on_account_and_batch_on_task(connector: DynamicsConnector) -> None:
-    probe = BulkSupportProbe(connector.client)
-    assert await probe.supports(BulkMessage.CREATE_MULTIPLE, "account")
-    assert not await probe.supports(BulkMessage.CREATE_MULTIPLE, "task")
-    accounts = [NewRecord(str(uuid.uuid4()), {"name": f"Bulk {n}"}) for n in range(250)]
-    tasks = [
-        NewRecord(
-            str(uuid.uuid4()),
-            {"subject": f"Follow up {n}", "regardingobjectid": LookupValue(accounts[n].id, "account")},
-        )
-        for n in range(150)
-    ]
-    before = connector.client.counters.requests
-
-    account_report = await connector.writer.create_many("account", accounts)
-    task_report = await connector.writer.create_many("task", tasks)
-
-    assert account_report.is_complete, account_report.failures
-    assert task_report.is_complete, task_report.failures
-    # probe + 1 CreateMultiple (250 ≤ 1,000); probe + 2 batches of ≤100
-    assert connector.client.counters.requests - before == 2 + 3
-    task = await connector.reader.get("task", tasks[149].id, columns=("subject", "regardingobjectid"))
-    assert task.values["regardingobjectid"] == LookupValue(accounts[149].id, "account")
+    assert report.is_complete
+    assert task.values["regardingobjectid"] == LookupValue(account_id, "account")
+    assert {r.id: r.values.get("name") for p in changes for r in p.records}[account_id] == "Through the port"
 
 
 async def test_table_metadata_labels_and_bind_names(connector: DynamicsConnector) -> None:
@@ -233,3 +306,20 @@ async def test_table_metadata_labels_and_bind_names(connector: DynamicsConnector
     assert ("regardingobjectid", "account", "regardingobjectid_account_task") in {
         (r.column, r.target_table, r.navigation_name) for r in relations
     }
+
+
+async def test_choice_labels_columns_and_privileges(connector: DynamicsConnector) -> None:
+    stages = await connector.metadata.options("opportunity", "salesstage")
+    states = await connector.metadata.options("task", "statecode")
+    columns = {column.logical_name: column for column in await connector.metadata.columns("contact")}
+    identity = await connector.metadata.who_am_i()
+    read_account = await connector.metadata.user_privilege(identity.user_id, "prvReadAccount")
+    everything = await connector.metadata.user_privileges(identity.user_id)
+
+    assert [(o.value, o.label) for o in stages] == [(0, "Qualify"), (1, "Develop"), (2, "Propose"), (3, "Close")]
+    assert {o.value for o in states} == {0, 1, 2}
+    assert columns["parentcustomerid"].is_lookup
+    assert not columns["lastname"].is_lookup
+    assert read_account
+    assert {grant.name for grant in read_account} == {"prvReadAccount"}
+    assert len(everything) >= len(read_account)

@@ -188,23 +188,23 @@ class MsalTokenProvider:
             TokenRefreshError: The authority could not be reached or failed.
         """
         stale = self._token
-        if not force_refresh and self._is_fresh(stale):
-            assert stale is not None
+        if not force_refresh and stale is not None and self._is_fresh(stale):
             return stale.value
         async with self._lock:
+            current = self._token
             # Another caller may have refreshed while this one waited for the lock.
-            if self._token is not stale and self._is_fresh(self._token):
-                assert self._token is not None
-                return self._token.value
-            self._token = await asyncio.to_thread(self._acquire, force_refresh)
-            return self._token.value
+            if current is not None and current is not stale and self._is_fresh(current):
+                return current.value
+            fresh = await asyncio.to_thread(self._acquire, force_refresh)
+            self._token = fresh
+            return fresh.value
 
     def close(self) -> None:
         """Close the connections to the authority. Idempotent; the provider reconnects if used again."""
         self._http.close()
 
-    def _is_fresh(self, token: AccessToken | None) -> bool:
-        return token is not None and self._now() < token.expires_at - self._refresh_margin
+    def _is_fresh(self, token: AccessToken) -> bool:
+        return self._now() < token.expires_at - self._refresh_margin
 
     def _acquire(self, force_refresh: bool) -> AccessToken:
         """Runs in a worker thread."""
@@ -239,11 +239,11 @@ class MsalTokenProvider:
             return self._application
         credentials = self._credentials
         credential: str | dict[str, str]
-        if credentials.client_secret is not None:
-            credential = credentials.client_secret.get_secret_value()
+        certificate = credentials.certificate
+        if certificate is None:
+            # ClientCredentials guarantees exactly one credential.
+            credential = credentials.client_secret.get_secret_value() if credentials.client_secret else ""
         else:
-            assert credentials.certificate is not None
-            certificate = credentials.certificate
             credential = {
                 "private_key": certificate.private_key_pem.get_secret_value(),
                 "public_certificate": certificate.public_certificate_pem,
