@@ -55,6 +55,7 @@ def sandbox_serve(
         reset_rate=fault_reset_rate,
         latency_ms=fault_latency_ms,
     )
+    state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with Progress(
@@ -80,7 +81,7 @@ def sandbox_serve(
         info = sandbox.connection_info(base_url, str(material.ca_bundle) if material else None)
         path = write_state_file(state_dir, info)
         console.print(f"[bold green]Sandbox ready[/bold green] — Dynamics 365 Web API at {info['api_url']}")
-        console.print(json.dumps(info, indent=2))
+        typer.echo(json.dumps(info, indent=2))
         console.print(f"[dim]Written to {path}. Stop with Ctrl+C.[/dim]")
 
     serve_forever(sandbox.app, host=host, port=port, tls=material, on_ready=on_ready)

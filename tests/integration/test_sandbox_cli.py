@@ -45,6 +45,7 @@ def test_serve_writes_sandbox_json_and_answers_over_tls(tmp_path: Path) -> None:
         assert info["api_url"].startswith("https://127.0.0.1:")
         assert info["api_url"].endswith("/api/data/v9.2/")
         assert info["authority"] == f"{info['base_url']}/{info['tenant_id']}"
+        assert Path(info["ca_bundle"]).is_absolute()
         with httpx.Client(verify=ssl.create_default_context(cafile=info["ca_bundle"])) as client:
             token = client.post(
                 f"{info['authority']}/oauth2/v2.0/token",

@@ -26,6 +26,7 @@ from salesbridge.sandbox.reading import Reader, projection_for
 from salesbridge.sandbox.records import (
     Caller,
     RecordWriter,
+    alternate_key_columns,
     find_record_id,
     key_values_for_create,
     record_owner,
@@ -237,6 +238,7 @@ class Engine:
         prefer: Any,
         *,
         created: bool,
+        entity_url: str | None = None,
     ) -> ApiResponse:
         if prefer.return_representation:
             options = parse_query_options([(k, v) for k, v in request.query if k in ("$select", "$expand")])
@@ -245,7 +247,7 @@ class Engine:
             )
             response.headers.set("Preference-Applied", "return=representation")
             return response
-        url = self.entity_url(request, entity, record_id)
+        url = entity_url or self.entity_url(request, entity, record_id)
         return ApiResponse.empty(204, {"OData-EntityId": url, "OData-Version": "4.0"})
 
     def _record(self, request: ApiRequest, caller: Caller, entity: EntityDef, segments: list[Segment]) -> ApiResponse:
@@ -261,7 +263,7 @@ class Engine:
                 options = parse_query_options(request.query)
                 return reader.retrieve(entity, record_id, options)
             if request.method == "PATCH":
-                return self._patch(request, caller, entity, key, record_id, prefer)
+                return self._patch(request, caller, entity, key, record_id, prefer, key_text=head.args or "")
             if request.method == "DELETE":
                 if record_id is None:
                     raise record_not_found(entity.logical_name, key.guid or head.args or "")
@@ -303,11 +305,21 @@ class Engine:
         key: Any,
         record_id: str | None,
         prefer: Any,
+        *,
+        key_text: str,
     ) -> ApiResponse:
+        """PATCH of a record: an update, or an upsert without ``If-Match`` (use-upsert-insert-update-record.md).
+
+        Addressed by an alternate key, an upsert that finds the record ignores the body's values of the key's
+        columns (the key can't change the values it identifies the record by), and the ``OData-EntityId`` of
+        the answer names the record by the key, as the request did.
+        """
         body = self._body(request, entity)
         if_match = (request.headers.get("If-Match") or "").strip()
         if_none_match = (request.headers.get("If-None-Match") or "").strip()
         writer = RecordWriter(self.state, caller, self.api_url(request))
+        key_columns = alternate_key_columns(entity, key)
+        entity_url = f"{self.api_url(request)}{entity.entity_set_name}({key_text})" if key_columns else None
         if record_id is None:
             if if_match:
                 if key.guid:
@@ -319,14 +331,16 @@ class Engine:
                 )
             values = key_values_for_create(entity, key)
             new_id = writer.create(entity, body, record_id=key.guid, key_values=values)
-            return self._written(request, caller, entity, new_id, prefer, created=True)
+            return self._written(request, caller, entity, new_id, prefer, created=True, entity_url=entity_url)
         if if_none_match == "*":
             from salesbridge.sandbox.errors import duplicate_record
 
             raise duplicate_record()
         self._check_etag(request, entity, record_id)
+        if not if_match:
+            body = {name: value for name, value in body.items() if name not in key_columns}
         writer.update(entity, record_id, body)
-        return self._written(request, caller, entity, record_id, prefer, created=False)
+        return self._written(request, caller, entity, record_id, prefer, created=False, entity_url=entity_url)
 
     def _navigation(
         self,

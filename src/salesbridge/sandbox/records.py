@@ -119,6 +119,12 @@ def key_values_for_create(entity: EntityDef, key: RecordKey) -> dict[str, Any]:
     return values
 
 
+def alternate_key_columns(entity: EntityDef, key: RecordKey) -> frozenset[str]:
+    """The columns an alternate key from a URL names; empty for a primary key (GUID or ``<pk>=<guid>``)."""
+    names = frozenset(name for name, _ in key.values)
+    return frozenset() if key.guid or names == {entity.primary_id} else names
+
+
 def record_owner(state: SandboxState, entity: EntityDef, record_id: str) -> RecordOwner:
     """The owner facts of a stored record (for access checks)."""
     if entity.ownership_type != OwnershipType.USER_OWNED or entity.attribute("ownerid") is None:
