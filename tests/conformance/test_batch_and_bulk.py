@@ -155,6 +155,32 @@ def test_upsert_multiple_by_primary_key_creates_and_updates(api: WebApi) -> None
     assert api.get(f"contacts({fresh})?$select=lastname").json()["lastname"] == "Created"
 
 
+def test_upsert_multiple_by_alternate_key_takes_the_key_from_odata_id_only(api: WebApi) -> None:
+    """The key's columns in the body are ignored on the update path and refused on the create path: observed
+    on Dataverse by Microsoft's Python SDK team (microsoft/PowerPlatform-DataverseClient-Python#127, "400 ...
+    0x80040216 An unexpected error occurred." when creating), and use-upsert-insert-update-record.md for updates.
+    """
+    key = {"SchemaName": "sb_accountnumber", "KeyAttributes": ["accountnumber"]}
+    assert api.post("EntityDefinitions(LogicalName='account')/Keys", json=key).status_code == 204
+    existing = api.create("accounts", {"name": "Existing", "accountnumber": "UM-1"})
+    action = "accounts/Microsoft.Dynamics.CRM.UpsertMultiple"
+    target = {"@odata.type": "Microsoft.Dynamics.CRM.account", "@odata.id": "accounts(accountnumber='UM-1')"}
+
+    updated = api.post(action, json={"Targets": [{**target, "name": "Updated", "accountnumber": "UM-changed"}]})
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["Ids"] == [existing]
+    assert api.get(f"accounts({existing})?$select=name,accountnumber").json()["accountnumber"] == "UM-1"
+
+    fresh = {"@odata.type": "Microsoft.Dynamics.CRM.account", "@odata.id": "accounts(accountnumber='UM-2')"}
+    refused = api.post(action, json={"Targets": [{**fresh, "name": "New", "accountnumber": "UM-2"}]})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "0x80040216"
+    assert api.get("accounts?$select=name&$filter=accountnumber eq 'UM-2'").json()["value"] == []
+    created = api.post(action, json={"Targets": [{**fresh, "name": "New"}]})
+    assert created.status_code == 200, created.text
+    assert api.get("accounts(accountnumber='UM-2')?$select=name").json()["name"] == "New"
+
+
 def test_unsupported_table_answers_and_the_probe_agrees(api: WebApi) -> None:
     targets = [{"@odata.type": "Microsoft.Dynamics.CRM.task", "subject": "x"}]
     assert api.post("tasks/Microsoft.Dynamics.CRM.CreateMultiple", json={"Targets": targets}).status_code == 400

@@ -145,6 +145,36 @@ def test_create_a_custom_table_and_use_it(api: WebApi) -> None:
     assert api.post("sb_signals", json={"sb_name": "x" * 101}).status_code == 400
 
 
+def test_the_create_entities_action_creates_tables(api: WebApi) -> None:
+    """``POST CreateEntities`` (the request Microsoft's Python SDK sends for ``client.tables.create``)."""
+    definition = {
+        "@odata.type": "Microsoft.Dynamics.CRM.ComplexEntityMetadata",
+        "SchemaName": "sb_Beacon",
+        "DisplayName": labels("Beacon"),
+        "DisplayCollectionName": labels("Beacons"),
+        "OwnershipType": "UserOwned",
+        "HasActivities": False,
+        "HasNotes": True,
+        "IsActivity": False,
+        "Attributes": [
+            {
+                "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
+                "SchemaName": "sb_Name",
+                "IsPrimaryName": True,
+                "MaxLength": 100,
+                "RequiredLevel": {"Value": "None"},
+                "DisplayName": labels("Name"),
+            }
+        ],
+    }
+    response = api.post("CreateEntities", json={"Entities": [definition]})
+    assert response.status_code == 200, response.text
+    meta = api.get("EntityDefinitions(LogicalName='sb_beacon')?$select=EntitySetName,MetadataId").json()
+    assert response.json()["EntityIds"] == [meta["MetadataId"]]
+    record = api.create(meta["EntitySetName"], {"sb_name": "Lighthouse"})
+    assert api.get(f"sb_beacons({record})?$select=sb_name").json()["sb_name"] == "Lighthouse"
+
+
 def test_create_a_custom_activity_table_with_regarding_and_parties(api: WebApi) -> None:
     definition = {
         "SchemaName": "sb_InMail",

@@ -205,3 +205,9 @@ def test_retrieve_a_collection_through_a_navigation_property(api: WebApi, people
 def test_retrieve_a_single_property_value(api: WebApi, people: dict[str, str]) -> None:
     body = api.get(f"contacts({people['Maria']})/lastname").json()
     assert body["value"] == "O'Bryan"
+
+
+def test_sql_queries_are_refused_not_ignored(api: WebApi) -> None:
+    response = api.get("accounts?sql=SELECT name FROM account")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "0x80060888"

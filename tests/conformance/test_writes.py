@@ -246,6 +246,27 @@ def test_alternate_key_in_the_url(api: WebApi) -> None:
     assert api.get("accounts(accountnumber='ACC-002')?$select=name").json()["name"] == "Upserted"
 
 
+def test_upsert_by_alternate_key_names_the_record_by_the_key_and_keeps_its_key_values(api: WebApi) -> None:
+    """use-upsert-insert-update-record.md: the OData-EntityId of an upsert by alternate key is the key's URL; an
+    upsert that finds the record drops the body's values of the key columns; one that creates the record uses
+    them, even when they differ from the URL's."""
+    key = {"SchemaName": "sb_accountnumber", "KeyAttributes": ["accountnumber"]}
+    assert api.post("EntityDefinitions(LogicalName='account')/Keys", json=key).status_code == 204
+    record = api.create("accounts", {"name": "Keyed", "accountnumber": "UK-1"})
+
+    updated = api.patch("accounts(accountnumber='UK-1')", json={"name": "Renamed", "accountnumber": "UK-other"})
+    assert updated.status_code == 204
+    assert updated.headers["OData-EntityId"] == f"{API}accounts(accountnumber='UK-1')"
+    after = api.get(f"accounts({record})?$select=name,accountnumber").json()
+    assert (after["name"], after["accountnumber"]) == ("Renamed", "UK-1")
+
+    created = api.patch("accounts(accountnumber='UK-2')", json={"name": "New", "accountnumber": "UK-3"})
+    assert created.status_code == 204
+    assert created.headers["OData-EntityId"] == f"{API}accounts(accountnumber='UK-2')"
+    assert api.get("accounts(accountnumber='UK-3')?$select=name").json()["name"] == "New"
+    assert api.get("accounts(accountnumber='UK-2')?$select=name").status_code == 404
+
+
 def test_a_non_key_column_in_the_url_is_refused(api: WebApi) -> None:
     response = api.get("accounts(name='x')")
     assert response.status_code == 400

@@ -34,6 +34,7 @@ MAX_LENGTH_EXCEEDED = "0x80044331"
 REQUEST_LIMIT_EXCEEDED = "0x80072322"
 OBJECT_DOES_NOT_EXIST = "0x80040217"
 DUPLICATE_RECORD = "0x80040237"
+UNEXPECTED_ERROR = "0x80040216"
 
 
 @dataclass(frozen=True)
@@ -255,22 +256,22 @@ def test_sdk_bulk_update_sends_update_multiple(client: DataverseClient, prefix: 
     ]
 
 
-def wait_until_key_is_active(client: DataverseClient, table: str, schema_name: str) -> None:
+def wait_until_key_is_active(client: DataverseClient, table: str, key_id: str) -> None:
     """Dataverse builds an alternate key's index in the background; upserts by the key wait for it."""
     deadline = time.monotonic() + 10
     while True:
-        statuses = {key.schema_name: key.status for key in client.tables.get_alternate_keys(table)}
-        assert statuses.get(schema_name) in ("Pending", "InProgress", "Active"), statuses
-        if statuses[schema_name] == "Active":
+        statuses = {key.metadata_id: key.status for key in client.tables.get_alternate_keys(table)}
+        assert statuses.get(key_id) in ("Pending", "InProgress", "Active"), statuses
+        if statuses[key_id] == "Active":
             return
-        assert time.monotonic() < deadline, f"the key {schema_name} is still {statuses[schema_name]}"
+        assert time.monotonic() < deadline, f"the key {key_id} is still {statuses[key_id]}"
         time.sleep(0.05)
 
 
 def test_sdk_upserts_accounts_by_an_alternate_key(client: DataverseClient, prefix: str) -> None:
     key = client.tables.create_alternate_key("account", "tp_accountnumber_key", ["accountnumber"])
     assert (key.schema_name, key.key_attributes) == ("tp_accountnumber_key", ["accountnumber"])
-    wait_until_key_is_active(client, "account", key.schema_name)
+    wait_until_key_is_active(client, "account", key.metadata_id)
     number = prefix.split()[1]
     existing_id = client.records.create("account", {"name": f"{prefix}old", "accountnumber": f"{number}-1"})
 
@@ -297,6 +298,23 @@ def test_sdk_upserts_accounts_by_an_alternate_key(client: DataverseClient, prefi
         (f"{number}-3", f"{prefix}single"),
     ]
     assert rows[0]["accountid"] == existing_id
+
+    # Dataverse refuses an UpsertMultiple that creates a record whose key is also in the body; the SDK lets a key
+    # value that matches alternate_key through, so the call fails as a whole.
+    with pytest.raises(HttpError) as repeated_key:
+        client.records.upsert(
+            "account",
+            [
+                UpsertItem(alternate_key={"accountnumber": f"{number}-4"}, record={"name": f"{prefix}other"}),
+                UpsertItem(
+                    alternate_key={"accountnumber": f"{number}-5"},
+                    record={"name": f"{prefix}repeated", "accountnumber": f"{number}-5"},
+                ),
+            ],
+        )
+    assert repeated_key.value.status_code == 400
+    assert repeated_key.value.details["service_error_code"] == UNEXPECTED_ERROR
+    assert len(client.records.list("account", filter=col("accountnumber").startswith(number), select=["name"])) == 3
 
 
 def test_sdk_batch_runs_a_change_set_with_content_id_references(client: DataverseClient, prefix: str) -> None:
@@ -387,6 +405,20 @@ def test_sdk_reads_table_metadata_and_columns(client: DataverseClient) -> None:
     strings = client.tables.list_columns("account", select=["LogicalName"], filter="AttributeType eq 'String'")
     assert {"name", "telephone1", "accountnumber"} <= {column["LogicalName"] for column in strings}
     assert "revenue" not in {column["LogicalName"] for column in strings}
+
+
+def test_sdk_creates_a_custom_table_and_writes_rows_to_it(client: DataverseClient) -> None:
+    info = client.tables.create("tp_Gadget", {"tp_Code": "string", "tp_Quantity": "int"})
+
+    assert (info.logical_name, info.entity_set_name) == ("tp_gadget", "tp_gadgets")
+    assert (info.primary_id_attribute, info.primary_name_attribute) == ("tp_gadgetid", "tp_name")
+    columns = client.tables.list_columns("tp_gadget", select=["LogicalName", "AttributeType"])
+    types = {column["LogicalName"]: column["AttributeType"] for column in columns}
+    assert (types["tp_code"], types["tp_quantity"]) == ("String", "Integer")
+    gadget_id = client.records.create("tp_gadget", {"tp_name": "First", "tp_code": "G-1", "tp_quantity": 3})
+    gadget = client.records.retrieve("tp_gadget", gadget_id, select=["tp_name", "tp_code", "tp_quantity"])
+    assert gadget is not None
+    assert (gadget["tp_name"], gadget["tp_code"], gadget["tp_quantity"]) == ("First", "G-1", 3)
 
 
 def test_sdk_raises_service_protection_throttling_as_a_transient_http_error(

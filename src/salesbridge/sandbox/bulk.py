@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from salesbridge.sandbox.errors import DataverseError, bad_request, payload_error, resource_not_found
 from salesbridge.sandbox.messages import ApiRequest, ApiResponse
-from salesbridge.sandbox.records import Caller, RecordWriter, find_record_id, key_values_for_create
+from salesbridge.sandbox.records import (
+    Caller,
+    RecordWriter,
+    alternate_key_columns,
+    find_record_id,
+    key_values_for_create,
+)
 from salesbridge.sandbox.routing import parse_entity_reference, parse_guid, parse_key
 from salesbridge.sandbox.schema import BULK_MESSAGES, EntityDef
 
@@ -21,8 +27,10 @@ def handle_bulk_action(
 
     Raises:
         DataverseError: 404 for an unknown action; 400 when the table lacks the message's sdkmessagefilter,
-            when a target lacks ``@odata.type`` or names another table; any write error of a target (the
-            whole call is rolled back by the caller's transaction).
+            when a target lacks ``@odata.type`` or names another table; 400 ``0x80040216`` when an
+            UpsertMultiple target that creates a record repeats its alternate key's columns in the body (an
+            existing record ignores them instead); any write error of a target (the whole call is rolled back by
+            the caller's transaction).
     """
     if action not in BULK_MESSAGES:
         raise resource_not_found(f"Microsoft.Dynamics.CRM.{action}")
@@ -84,12 +92,19 @@ def _apply(engine: Engine, writer: RecordWriter, entity: EntityDef, action: str,
             raise bad_request(f"UpdateMultiple requires the primary key '{entity.primary_id}' on every target.")
         return writer.create(entity, target)
     record_id = find_record_id(engine.state, entity, key)
+    key_columns = alternate_key_columns(entity, key) if action == "UpsertMultiple" else frozenset()
     if record_id is None:
         if action == "UpdateMultiple":
             raise DataverseError(
                 404, "0x80040217", f"Entity '{entity.logical_name}' With Id = {key.guid} Does Not Exist"
             )
+        if key_columns & target.keys():
+            # Observed on Dataverse (microsoft/PowerPlatform-DataverseClient-Python#127): an UpsertMultiple
+            # target that creates a record must carry its alternate key in "@odata.id" only.
+            raise DataverseError(400, "0x80040216", "An unexpected error occurred.")
         return writer.create(entity, target, record_id=key.guid, key_values=key_values_for_create(entity, key))
     target.pop(entity.primary_id, None)
+    for column in key_columns:
+        target.pop(column, None)
     writer.update(entity, record_id, target)
     return record_id

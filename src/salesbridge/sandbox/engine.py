@@ -21,6 +21,7 @@ from salesbridge.sandbox.errors import (
     resource_not_found,
 )
 from salesbridge.sandbox.messages import ApiRequest, ApiResponse
+from salesbridge.sandbox.metadata_api import METADATA_ROOTS, handle_metadata
 from salesbridge.sandbox.query_options import QueryOptions, parse_prefer, parse_query_options
 from salesbridge.sandbox.reading import Reader, projection_for
 from salesbridge.sandbox.records import (
@@ -39,7 +40,6 @@ from salesbridge.sandbox.state import SandboxState
 
 API_ROOT = "/api/data/v9.2/"
 ACTION_PREFIX = "Microsoft.Dynamics.CRM."
-_METADATA_ROOTS = ("EntityDefinitions", "GlobalOptionSetDefinitions", "RelationshipDefinitions")
 _N_TO_N = {
     "systemuser": {"systemuserroles_association": "role", "teammembership_association": "team"},
     "team": {"teamroles_association": "role", "teammembership_association": "systemuser"},
@@ -126,9 +126,7 @@ class Engine:
             return self._csdl()
         if head.name in ("WhoAmI", f"{ACTION_PREFIX}WhoAmI"):
             return self._who_am_i(request, caller)
-        if head.name in _METADATA_ROOTS:
-            from salesbridge.sandbox.metadata_api import handle_metadata
-
+        if head.name in METADATA_ROOTS:
             return handle_metadata(
                 self.state, request, segments, caller_id=caller.user_id, api_url=self.api_url(request)
             )

@@ -441,6 +441,18 @@ def _project(
     return result
 
 
+def _validate(query: _Query, type_name: str, allowed: frozenset[str]) -> None:
+    """Check ``$select`` and the properties ``$filter`` names before any row is looked at.
+
+    Raises:
+        DataverseError: 400 ``0x80060888`` for a name that is no property of ``type_name``.
+    """
+    if query.select is not None:
+        _project({}, query.select, type_name, allowed)
+    if query.filter is not None:
+        _check_filter_paths(query.filter, allowed, type_name)
+
+
 def _context_select(select: tuple[str, ...] | None, expand: Sequence[_Expand] = ()) -> str:
     """The ``(a,b,Nav(c))`` part of an ``@odata.context``."""
     items = list(select or ())
@@ -1257,7 +1269,7 @@ def _entity_for(call: _Call, segment: Segment) -> tuple[EntityDef, str]:
     args = segment.args or ""
     name = _named_key(args, "LogicalName")
     if name is not None:
-        entity = call.catalogue.find_entity(name)
+        entity = call.catalogue.find_entity(name.lower())
         if entity is None:
             raise _entity_not_found(name)
         return entity, f"EntityDefinitions('{entity.logical_name}')"
@@ -1272,7 +1284,7 @@ def _attribute_for(entity: EntityDef, segment: Segment) -> AttributeDef:
     args = segment.args or ""
     name = _named_key(args, "LogicalName")
     if name is not None:
-        attribute = entity.attribute(name)
+        attribute = entity.attribute(name.lower())
         if attribute is None:
             raise _attribute_not_found(entity, name)
         return attribute
@@ -1337,7 +1349,7 @@ def _only(call: _Call, *methods: str) -> None:
 def _entity_payload(call: _Call, entity: EntityDef, query: _Query, row: dict[str, Any] | None = None) -> dict[str, Any]:
     full = row if row is not None else _entity_row(call.catalogue, entity)
     allowed = set(full) | set(_ENTITY_NAVIGATION)
-    payload = _project(full, query.select, f"{CRM}{_ENTITY_TYPE}", allowed)
+    payload = _project(full, query.select, _ENTITY_TYPE, allowed)
     for item in query.expand:
         payload[item.name] = _expand_entity(call, entity, item)
     return payload
@@ -1346,33 +1358,32 @@ def _entity_payload(call: _Call, entity: EntityDef, query: _Query, row: dict[str
 def _expand_entity(call: _Call, entity: EntityDef, item: _Expand) -> list[dict[str, Any]]:
     if item.name == "Attributes":
         rows = [row for _, row in _attribute_rows(entity)]
-        type_name, allowed = f"{CRM}{_ATTRIBUTE_TYPE}", _BASE_ATTRIBUTE_PROPERTIES
+        type_name, allowed = _ATTRIBUTE_TYPE, _BASE_ATTRIBUTE_PROPERTIES
     elif item.name in ("ManyToOneRelationships", "OneToManyRelationships"):
         rows = [_relationship_row(r, typed=False) for r in _relationships_of(call.catalogue, entity, item.name)]
-        type_name, allowed = (
-            f"{CRM}{_RELATIONSHIP_TYPE}",
-            frozenset(_relationship_row(_SAMPLE_RELATIONSHIP, typed=False)),
-        )
+        type_name, allowed = _RELATIONSHIP_TYPE, _RELATIONSHIP_PROPERTIES
     elif item.name == "Keys":
         rows = [_key_row(entity, key) for key in entity.keys]
         rows += [_key_row(entity, key, "Failed") for key in _failed_keys(call.state, entity)]
-        type_name, allowed = f"{CRM}{_KEY_TYPE}", frozenset(_key_row(entity, KeyDef("k", ("a",))))
+        type_name, allowed = _KEY_TYPE, _KEY_PROPERTIES
     elif item.name == "ManyToManyRelationships":
         return []
     else:
-        raise property_not_found(item.name, f"{CRM}{_ENTITY_TYPE}")
+        raise property_not_found(item.name, _ENTITY_TYPE)
+    _validate(_Query(item.select, item.filter), type_name, allowed)
     return [_project(row, item.select, type_name, allowed) for row in rows if _matches(row, item.filter, type_name)]
 
 
 _SAMPLE_RELATIONSHIP = RelationshipDef("s", "a", "b", "c", "d", "e", "f")
+_RELATIONSHIP_PROPERTIES = frozenset(_relationship_row(_SAMPLE_RELATIONSHIP, typed=True))
+_KEY_PROPERTIES = frozenset(_key_row(EntityDef("x", "xs", "xid", "name", 0), KeyDef("k", ("a",))))
 
 
 def _list_entities(call: _Call) -> ApiResponse:
     query = call.query()
     values = []
-    type_name = f"{CRM}{_ENTITY_TYPE}"
-    if query.select is not None:
-        _project({}, query.select, type_name, _ENTITY_PROPERTIES)  # validated even when nothing matches
+    type_name = _ENTITY_TYPE
+    _validate(query, type_name, _ENTITY_PROPERTIES)
     for entity in call.catalogue.entities.values():
         row = _entity_row(call.catalogue, entity)
         if not _matches(row, query.filter, type_name):
@@ -1463,19 +1474,17 @@ def _cast_of(segment: Segment) -> str | None:
 def _list_attributes(call: _Call, entity: EntityDef, path: str, cast: str | None) -> ApiResponse:
     query = call.query()
     if cast is None:
-        type_name, allowed = f"{CRM}{_ATTRIBUTE_TYPE}", _BASE_ATTRIBUTE_PROPERTIES
+        type_name, allowed = _ATTRIBUTE_TYPE, _BASE_ATTRIBUTE_PROPERTIES
         rows = _attribute_rows(entity)
     else:
-        type_name, allowed = f"{CRM}{cast}", _cast_properties(cast)
+        type_name, allowed = cast, _cast_properties(cast)
         kinds = _cast_types(cast)
         rows = [(a, row) for a, row in _attribute_rows(entity) if a.type in kinds]
-    if query.select is not None:
-        # Validate $select even when no column matches.
-        _project({"MetadataId": ""}, query.select, type_name, allowed)
+    _validate(query, type_name, allowed)
     _check_expand(query, cast)
     values = []
     for attribute, row in rows:
-        if not _matches(row, query.filter if cast else _base_only(query.filter, row), type_name):
+        if not _matches(row, query.filter, type_name):
             continue
         values.append(_attribute_payload(call, entity, attribute, row, query, type_name, allowed))
     suffix = f"/{CRM}{cast}" if cast else ""
@@ -1483,15 +1492,8 @@ def _list_attributes(call: _Call, entity: EntityDef, path: str, cast: str | None
     return _ok({"@odata.context": context, "value": values})
 
 
-def _base_only(condition: _Node | None, row: Mapping[str, Any]) -> _Node | None:
-    """Filters on an uncast collection may only name ``AttributeMetadata`` properties."""
-    if condition is not None:
-        _check_filter_paths(condition, _BASE_ATTRIBUTE_PROPERTIES, f"{CRM}{_ATTRIBUTE_TYPE}")
-    del row
-    return condition
-
-
 def _check_filter_paths(node: _Node, allowed: frozenset[str], type_name: str) -> None:
+    """Every property path of a filter starts with a property of the type."""
     if isinstance(node, _Path):
         if node.segments[0] not in allowed:
             raise property_not_found(node.segments[0], type_name)
@@ -1510,7 +1512,7 @@ def _check_filter_paths(node: _Node, allowed: frozenset[str], type_name: str) ->
 def _check_expand(query: _Query, cast: str | None) -> None:
     for item in query.expand:
         if cast not in _OPTION_CASTS or item.name not in ("OptionSet", "GlobalOptionSet"):
-            raise property_not_found(item.name, f"{CRM}{cast or _ATTRIBUTE_TYPE}")
+            raise property_not_found(item.name, cast or _ATTRIBUTE_TYPE)
 
 
 def _attribute_payload(
@@ -1529,9 +1531,8 @@ def _attribute_payload(
             payload[item.name] = None
             continue
         option_allowed = set(option_set) | {"Options", "TrueOption", "FalseOption"}
-        projected = _project(option_set, item.select, f"{CRM}{_OPTION_SET_TYPE}", option_allowed)
-        if item.select is not None:
-            projected.pop("@odata.type", None)
+        projected = _project(option_set, item.select, _OPTION_SET_TYPE, option_allowed)
+        projected.pop("@odata.type", None)  # the navigation property's declared type is the exact type
         payload[item.name] = projected
     return payload
 
@@ -1566,16 +1567,16 @@ def _option_sets(call: _Call, entity: EntityDef, attribute: AttributeDef) -> dic
 def _get_attribute(call: _Call, entity: EntityDef, attribute: AttributeDef, path: str, cast: str | None) -> ApiResponse:
     query = call.query()
     if cast is None:
-        type_name, allowed = f"{CRM}{_ATTRIBUTE_TYPE}", _BASE_ATTRIBUTE_PROPERTIES
+        type_name, allowed = _ATTRIBUTE_TYPE, _BASE_ATTRIBUTE_PROPERTIES
         if query.filter is not None:
             raise query_syntax_error("The $filter query option cannot be applied to a single column definition.")
     else:
-        type_name, allowed = f"{CRM}{cast}", _cast_properties(cast)
+        type_name, allowed = cast, _cast_properties(cast)
     _check_expand(query, cast)
     row = _attribute_row(entity, attribute, list(entity.attributes).index(attribute.logical_name) + 1)
     payload: dict[str, Any] = {}
     if cast is None:
-        fragment = f"{path}/Attributes({attribute.metadata_id(entity.logical_name)}){_context_select(query.select)}"
+        fragment = f"{path}/Attributes{_context_select(query.select)}"
     else:
         fragment = f"{path}/Attributes/{CRM}{cast}{_context_select(query.select, query.expand)}"
     payload["@odata.context"] = call.context(f"{fragment}/$entity")
@@ -1599,17 +1600,14 @@ def _get_option_set_of(
             f"{_context_select(query.select)}/$entity"
         )
     }
-    payload.update(_project(option_set, query.select, f"{CRM}{_OPTION_SET_TYPE}", allowed))
+    payload.update(_project(option_set, query.select, _OPTION_SET_TYPE, allowed))
+    payload.pop("@odata.type", None)  # the navigation property's declared type is the exact type
     return _ok(payload)
 
 
 # --------------------------------------------------------------------------------------------------------
 # EntityDefinitions(…)/ManyToOneRelationships, /OneToManyRelationships, RelationshipDefinitions
 # --------------------------------------------------------------------------------------------------------
-
-
-def _relationship_properties(*, typed: bool) -> frozenset[str]:
-    return frozenset(_relationship_row(_SAMPLE_RELATIONSHIP, typed=typed))
 
 
 def _entity_relationships(
@@ -1620,17 +1618,16 @@ def _entity_relationships(
         raise resource_not_found(rest[0].name)
     query = call.query()
     if query.expand:
-        raise property_not_found(query.expand[0].name, f"{CRM}{_RELATIONSHIP_TYPE}")
-    type_name = f"{CRM}{_RELATIONSHIP_TYPE}"
-    allowed = _relationship_properties(typed=False)
+        raise property_not_found(query.expand[0].name, _RELATIONSHIP_TYPE)
+    type_name = _RELATIONSHIP_TYPE
+    allowed = _RELATIONSHIP_PROPERTIES
     relationships = _relationships_of(call.catalogue, entity, segment.name)
     if segment.args is not None:
         relationship = _relationship_by_key(relationships, segment.args)
         payload = {"@odata.context": call.context(f"{path}/{segment.name}{_context_select(query.select)}/$entity")}
         payload.update(_project(_relationship_row(relationship, typed=False), query.select, type_name, allowed))
         return _ok(payload)
-    if query.select is not None:
-        _project({"MetadataId": ""}, query.select, type_name, allowed)
+    _validate(query, type_name, allowed)
     values = []
     for relationship in relationships:
         row = _relationship_row(relationship, typed=False)
@@ -1677,14 +1674,14 @@ def _relationship_definitions(call: _Call, segments: list[Segment]) -> ApiRespon
         if cast == "ManyToManyRelationshipMetadata":
             raise resource_not_found(rest[0].name)
         query = call.query()
-        type_name = f"{CRM}{_RELATIONSHIP_TYPE}" if cast else f"{CRM}RelationshipMetadataBase"
+        type_name = _RELATIONSHIP_TYPE if cast else "RelationshipMetadataBase"
         payload = {"@odata.context": call.context(f"RelationshipDefinitions{_context_select(query.select)}/$entity")}
         payload.update(
             _project(
                 _relationship_row(relationship, typed=True),
                 query.select,
                 type_name,
-                _relationship_properties(typed=True),
+                _RELATIONSHIP_PROPERTIES,
             )
         )
         return _ok(payload)
@@ -1697,11 +1694,10 @@ def _relationship_definitions(call: _Call, segments: list[Segment]) -> ApiRespon
 def _list_relationships(call: _Call, cast: str | None) -> ApiResponse:
     query = call.query()
     if query.expand:
-        raise property_not_found(query.expand[0].name, f"{CRM}RelationshipMetadataBase")
-    type_name = f"{CRM}{cast or 'RelationshipMetadataBase'}"
-    allowed = _relationship_properties(typed=True)
-    if query.select is not None:
-        _project({"MetadataId": ""}, query.select, type_name, allowed)
+        raise property_not_found(query.expand[0].name, "RelationshipMetadataBase")
+    type_name = cast or "RelationshipMetadataBase"
+    allowed = _RELATIONSHIP_PROPERTIES
+    _validate(query, type_name, allowed)
     values = []
     if cast != "ManyToManyRelationshipMetadata":
         for relationship in call.catalogue.relationships.values():
@@ -1722,8 +1718,8 @@ def _keys(call: _Call, entity: EntityDef, path: str, segment: Segment, rest: lis
     if rest:
         raise resource_not_found(rest[0].name)
     method = call.request.method
-    type_name = f"{CRM}{_KEY_TYPE}"
-    allowed = frozenset(_key_row(entity, KeyDef("k", ("a",))))
+    type_name = _KEY_TYPE
+    allowed = _KEY_PROPERTIES
     failed = _failed_keys(call.state, entity)
     listed = [(key, "Active") for key in entity.keys] + [(key, "Failed") for key in failed]
     if segment.args is None:
@@ -1731,8 +1727,7 @@ def _keys(call: _Call, entity: EntityDef, path: str, segment: Segment, rest: lis
             query = call.query()
             if query.expand:
                 raise property_not_found(query.expand[0].name, type_name)
-            if query.select is not None:
-                _project({"MetadataId": ""}, query.select, type_name, allowed)
+            _validate(query, type_name, allowed)
             values = []
             for key, status in listed:
                 row = _key_row(entity, key, status)
@@ -1775,13 +1770,13 @@ def _global_option_set_definitions(call: _Call, segments: list[Segment]) -> ApiR
         # query-metadata-web-api.md: this path does not support $filter.
         raise query_syntax_error("The $filter query option is not supported on GlobalOptionSetDefinitions.")
     if query.expand:
-        raise property_not_found(query.expand[0].name, f"{CRM}OptionSetMetadataBase")
+        raise property_not_found(query.expand[0].name, "OptionSetMetadataBase")
     rows = {
         name: _option_set(name, AttributeType.PICKLIST, options, is_global=True, managed=True, display=name)
         for name, options in call.catalogue.global_option_sets.items()
     }
     allowed = frozenset(_option_set("x", AttributeType.PICKLIST, (), is_global=True, managed=True, display="x"))
-    type_name = f"{CRM}OptionSetMetadataBase"
+    type_name = "OptionSetMetadataBase"
     if head.args is None:
         values = [_project(row, query.select, type_name, allowed) for row in rows.values()]
         context = call.context(f"GlobalOptionSetDefinitions{_context_select(query.select)}")
@@ -2155,7 +2150,9 @@ class _RelationshipSpec:
 
 
 def _resolve_spec(catalogue: Catalogue, spec: _RelationshipSpec, *, custom: bool = False) -> RelationshipDef | None:
-    """A relationship from a spec; None when its referenced table is not in the catalogue."""
+    """A relationship from a spec; None when one of its tables is not in the catalogue."""
+    if catalogue.find_entity(spec.referencing_entity) is None:
+        return None
     if spec.referenced_entity == "owner":
         referenced_attribute = "ownerid"
     else:
@@ -2387,6 +2384,8 @@ def _create_entity(call: _Call, body: dict[str, Any]) -> EntityDef:
         description=_label_text(body.get("Description")) or "",
     )
     entity.add(*_system_columns(entity, primary))
+    if is_activity:
+        entity.attributes["regardingobjectid"].targets = tuple(_regarding_targets(catalogue))
     for attribute in others:
         if attribute.type == AttributeType.LOOKUP:
             raise bad_request("Lookup columns are created through RelationshipDefinitions, not with the table.")
@@ -2405,8 +2404,6 @@ def _create_entity(call: _Call, body: dict[str, Any]) -> EntityDef:
         if _has_money(entity):
             _add_currency_relationship(changes, entity)
         if is_activity:
-            for target in _regarding_targets(catalogue):
-                changes.add_target(entity, "regardingobjectid", target)
             changes.add_target(catalogue.find_entity("activityparty"), "activityid", logical_name)
         if has_notes:
             _enable_notes(changes, entity)
@@ -2422,6 +2419,8 @@ def _create_entity(call: _Call, body: dict[str, Any]) -> EntityDef:
 
 def _grant_to_administrators(state: SandboxState, entity: EntityDef) -> None:
     """Privilege rows for the new table, held at Global depth by every System Administrator role."""
+    if state.catalogue.find_entity("privilege") is None or state.catalogue.find_entity("role") is None:
+        return  # a catalogue without the security tables has no privileges to keep
     security = state.security
     security.ensure_privileges()
     grants = {privilege_name(verb, entity): Depth.GLOBAL for verb in VERBS}
@@ -2678,13 +2677,12 @@ def _update_attribute(call: _Call, attribute: AttributeDef, body: dict[str, Any]
             names, or sets invalid limits.
     """
     call.require("prvCreateAttribute")
-    if "@odata.type" in body or "AttributeType" in body:
-        kind = _body_type(body) if "@odata.type" in body else None
-        declared = body.get("AttributeType")
-        if (kind is not None and kind != attribute.type and not (kind in LOOKUP_TYPES and attribute.is_lookup)) or (
-            declared is not None and declared != attribute.type.value
-        ):
-            raise bad_request(f"The type of the column '{attribute.logical_name}' cannot be changed.")
+    odata_type = str(body.get("@odata.type") or "").lstrip("#").removeprefix(CRM)
+    declared = body.get("AttributeType")
+    if (odata_type and odata_type != METADATA_TYPE_NAMES[attribute.type]) or (
+        declared is not None and declared != attribute.type.value
+    ):
+        raise bad_request(f"The type of the column '{attribute.logical_name}' cannot be changed.")
     if body.get("LogicalName", attribute.logical_name) != attribute.logical_name:
         raise bad_request("The LogicalName of a column cannot be changed.")
     values: dict[str, Any] = {}

@@ -29,6 +29,7 @@ _SANDBOX_REFUSED = {
     "fetchXml": "The sandbox doesn't support FetchXML queries (fetchXml); use OData query options.",
     "savedQuery": "The sandbox doesn't support running saved views (savedQuery); use OData query options.",
     "userQuery": "The sandbox doesn't support running personal views (userQuery); use OData query options.",
+    "sql": "The sandbox doesn't support SQL queries (sql); use OData query options.",
 }
 _EXPAND_OPTIONS = frozenset({"$select", "$filter", "$orderby", "$top", "$expand"})
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
