@@ -4,6 +4,11 @@
 
     SalesbridgeError                  root; never raised directly
     ├── ConfigError                   fix the configuration; abort at startup
+    │   └── CredentialKeyError        the credential key is malformed, or its key file is unsafe or unreadable
+    ├── StoreError                    the store refused an operation; fail this unit of work
+    │   ├── RowNotFoundError          no such row in this organization
+    │   ├── UniqueConstraintError     a row with the same unique value already exists in this organization
+    │   └── UndecryptableSecretError  a stored secret does not decrypt with the current credential key
     └── CrmError                      answered by (or on the way to) the CRM; .status .code .request_id
         ├── TransientError            retry with backoff
         │   ├── RateLimitedError      429 / service protection; .retry_after_s
@@ -34,6 +39,37 @@ class SalesbridgeError(Exception):
 
 class ConfigError(SalesbridgeError):
     """The configuration is missing or invalid."""
+
+
+class CredentialKeyError(ConfigError):
+    """The credential-encryption key is malformed, or its key file is readable by others or unreadable.
+
+    The message names the key file and what to do; it never contains the key.
+    """
+
+
+class StoreError(SalesbridgeError):
+    """The store refused an operation; the unit of work that met it is rolled back."""
+
+
+class RowNotFoundError(StoreError):
+    """The row does not exist in the organization the repository is scoped to."""
+
+
+class UniqueConstraintError(StoreError):
+    """A row with the same unique value (for example a user's email) already exists in this organization.
+
+    Attributes:
+        field: The logical name of the value that clashed (``"email"``, ``"slug"``).
+    """
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UndecryptableSecretError(StoreError):
+    """A stored secret cannot be decrypted with the current key (the key changed); the credential must be re-entered."""
 
 
 class CrmError(SalesbridgeError):

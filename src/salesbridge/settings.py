@@ -4,14 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Process-wide settings."""
+    """Process-wide settings.
+
+    The credential key encrypts CRM client secrets at rest. When ``credential_key`` is unset, the key is read from
+    ``credential_key_file``, which is created (mode 0600) on first use; a key file readable by group or others is
+    refused.
+    """
 
     model_config = SettingsConfigDict(env_prefix="SALESBRIDGE_", env_nested_delimiter="__")
 
-    database_url: str = Field(default="sqlite:///salesbridge.db", description="SQLAlchemy URL of the store.")
+    database_url: str = Field(
+        default="sqlite:///salesbridge.db",
+        description="SQLAlchemy URL of the store: sqlite:///path or postgresql+psycopg://user@host/db.",
+    )
     state_dir: Path = Field(default=Path(".sandbox"), description="Where the demo keeps sandbox.json.")
+    credential_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key (url-safe base64, 32 bytes) encrypting stored CRM secrets; overrides the key file.",
+    )
+    credential_key_file: Path = Field(
+        default=Path("salesbridge-credential.key"),
+        description="Where the generated Fernet key lives when credential_key is unset; must be mode 0600.",
+    )

@@ -211,3 +211,11 @@ def test_sql_queries_are_refused_not_ignored(api: WebApi) -> None:
     response = api.get("accounts?sql=SELECT name FROM account")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "0x80060888"
+
+
+def test_booleans_stay_booleans_in_rows_with_lookups(api: WebApi, people: dict[str, str]) -> None:
+    record = api.create("accounts", {"name": "Flags", "donotemail": True, "creditonhold": False})
+    row = api.get(f"accounts({record})").json()
+    assert row["donotemail"] is True
+    assert row["creditonhold"] is False
+    assert row["name"] == "Flags"

@@ -311,7 +311,7 @@ class Reader:
         for attribute in projection.attributes:
             keys.append(attribute.json_name)
             if attribute.type == AttributeType.BOOLEAN:
-                booleans.append(position - offset)
+                booleans.append(len(keys) - 1)
             if attribute.is_lookup:
                 lookups.append((position, attribute))
                 position += 2

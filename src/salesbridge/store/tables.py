@@ -1,0 +1,174 @@
+"""SQLAlchemy 2 typed declarative rows of the store.
+
+Every row except :class:`Organization` carries ``organization_id``; repositories filter every query by it.
+Datetimes are timezone-aware UTC on the way in and on the way out, on every backend (see :class:`UtcDateTime`).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    Uuid,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and returned timezone-aware.
+
+    Binding a naive datetime raises ``ValueError``: the store never guesses a timezone. SQLite keeps no zone, so
+    values are normalised to UTC before storing and marked UTC when read back.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetimes are refused by the store; pass a timezone-aware UTC datetime")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class ConnectionState(enum.StrEnum):
+    """Where an organization's CRM connection stands."""
+
+    DISCONNECTED = "disconnected"
+    CONNECTED = "connected"
+    FAILED = "failed"
+
+
+class Base(DeclarativeBase):
+    """Declarative base; constraint names follow :data:`NAMING_CONVENTION` so migrations can name them."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Organization(Base):
+    """A customer: one contract with a number of seats. Its id is chosen by the caller (idempotent creation)."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    seats_purchased: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    def __repr__(self) -> str:
+        return f"Organization(id={self.id!s}, slug={self.slug!r}, seats_purchased={self.seats_purchased})"
+
+
+class User(Base):
+    """A person of an organization. Emails are unique per organization, ignoring case."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(200))
+    is_admin: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    def __repr__(self) -> str:
+        return f"User(id={self.id!s}, organization_id={self.organization_id!s}, is_admin={self.is_admin})"
+
+
+Index("uq_users_organization_id_lower_email", User.organization_id, func.lower(User.email), unique=True)
+
+
+class AuditEntry(Base):
+    """Who did what, when, in an organization. Append-only."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(100))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_audit_entries_organization_id_created_at", "organization_id", "created_at"),)
+
+    def __repr__(self) -> str:
+        return f"AuditEntry(id={self.id}, organization_id={self.organization_id!s}, action={self.action!r})"
+
+
+class CrmConnection(Base):
+    """An organization's connection to its Dynamics 365 environment; at most one per organization.
+
+    The client secret is stored only encrypted (see :mod:`salesbridge.store.secrets`); ``repr()`` omits it.
+    """
+
+    __tablename__ = "crm_connections"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), unique=True
+    )
+    org_url: Mapped[str] = mapped_column(String(2048))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(64))
+    client_secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    ca_bundle_path: Mapped[str | None] = mapped_column(String(4096))
+    state: Mapped[ConnectionState] = mapped_column(
+        Enum(
+            ConnectionState,
+            native_enum=False,
+            length=16,
+            values_callable=lambda states: [state.value for state in states],
+            validate_strings=True,
+        )
+    )
+    connected_crm_user_id: Mapped[str | None] = mapped_column(String(64))
+    connected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    def __repr__(self) -> str:
+        return (
+            f"CrmConnection(organization_id={self.organization_id!s}, org_url={self.org_url!r}, "
+            f"client_id={self.client_id!r}, client_secret=**********, state={self.state.value!r})"
+        )
+
+    __str__ = __repr__
