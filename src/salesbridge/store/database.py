@@ -1,0 +1,101 @@
+"""Engines, sessions and schema migration for the store.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL`` and enforced foreign keys; PostgreSQL runs on psycopg 3.
+``migrate()`` applies the package's Alembic revisions without an ``alembic.ini``, so it works from an installed
+wheel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesbridge.errors import ConfigError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def normalise_url(url: str | URL) -> URL:
+    """``url`` with PostgreSQL pinned to psycopg 3 (``postgresql://`` and ``postgres://`` become
+    ``postgresql+psycopg://``).
+
+    Raises:
+        ConfigError: the URL cannot be parsed, or names a backend other than SQLite or PostgreSQL via psycopg 3.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # SQLAlchemy raises ArgumentError or ValueError depending on the defect.
+        raise ConfigError("The database URL cannot be parsed.") from exc
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in {"sqlite", "sqlite+pysqlite", "postgresql+psycopg"}:
+        raise ConfigError(
+            f"Unsupported database driver {parsed.drivername!r}: use sqlite:///path or postgresql+psycopg://…"
+        )
+    return parsed
+
+
+def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
+    """An engine for ``url``, configured for the store.
+
+    SQLite connections get ``journal_mode=WAL`` (for file databases), ``synchronous=NORMAL`` and
+    ``foreign_keys=ON``, and transactions are begun explicitly so that savepoints work. ``engine_options`` go to
+    :func:`sqlalchemy.create_engine` unchanged.
+
+    Raises:
+        ConfigError: as :func:`normalise_url`.
+    """
+    parsed = normalise_url(url)
+    engine = create_engine(parsed, **engine_options)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # Take transaction control away from pysqlite so SAVEPOINT and PRAGMAs behave (SQLAlchemy's documented
+        # recipe); BEGIN is then emitted by the "begin" hook below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to ``engine``; rows stay readable after commit (``expire_on_commit=False``)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def alembic_config(url: str | URL) -> Config:
+    """An Alembic configuration for the package's migrations against ``url``, needing no ``alembic.ini``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    rendered = normalise_url(url).render_as_string(hide_password=False)
+    # ConfigParser interpolates "%"; percent-encoded passwords must survive it.
+    config.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
+    return config
+
+
+def migrate(url: str | URL, *, revision: str = "head") -> None:
+    """Upgrade the database at ``url`` to ``revision`` (default: the newest). Idempotent.
+
+    Raises:
+        ConfigError: as :func:`normalise_url`.
+    """
+    command.upgrade(alembic_config(url), revision)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the store; run them with :func:`salesbridge.store.database.migrate`."""
