@@ -47,6 +47,11 @@ class Projection:
     attributes: tuple[AttributeDef, ...]
     explicit: bool
 
+    def selected_columns(self, entity: EntityDef) -> list[str]:
+        """Columns to SELECT for serialisation: ``versionnumber`` (the ETag) first when the table has it."""
+        columns = self.storage_columns()
+        return ["versionnumber", *columns] if entity.attribute("versionnumber") else columns
+
     def storage_columns(self) -> list[str]:
         """Storage columns to SELECT (after versionnumber), lookups followed by their type column."""
         columns: list[str] = []
@@ -212,11 +217,7 @@ class Reader:
             if cursor and cursor.last_key:
                 clauses.append(f"{pk} > ?")
                 params.append(cursor.last_key)
-        select_columns = (
-            ["versionnumber", *projection.storage_columns()]
-            if entity.attribute("versionnumber")
-            else projection.storage_columns()
-        )
+        select_columns = projection.selected_columns(entity)
         expand_columns = self._expand_columns(entity, options.expand)
         sql = (
             f"SELECT {', '.join(f'{alias}.{quote_ident(c)}' for c in [*select_columns, *expand_columns])} "
@@ -272,11 +273,7 @@ class Reader:
         from salesbridge.sandbox.records import record_owner
 
         projection = projection_for(entity, options.select)
-        select_columns = (
-            ["versionnumber", *projection.storage_columns()]
-            if entity.attribute("versionnumber")
-            else projection.storage_columns()
-        )
+        select_columns = projection.selected_columns(entity)
         expand_columns = self._expand_columns(entity, options.expand)
         sql = (
             f"SELECT {', '.join(f't.{quote_ident(c)}' for c in [*select_columns, *expand_columns])} "
@@ -468,11 +465,7 @@ class Reader:
         for type_name, ids in by_type.items():
             target = self.catalogue.entity(type_name)
             projection = projection_for(target, option.select)
-            columns = (
-                ["versionnumber", *projection.storage_columns()]
-                if target.attribute("versionnumber")
-                else projection.storage_columns()
-            )
+            columns = projection.selected_columns(target)
             id_list = sorted(ids)
             sql = (
                 f"SELECT {', '.join(quote_ident(c) for c in columns)}, {quote_ident(target.primary_id)} FROM "
@@ -493,11 +486,7 @@ class Reader:
         if not parent_ids:
             return {}
         projection = projection_for(child, options.select)
-        columns = (
-            ["versionnumber", *projection.storage_columns()]
-            if child.attribute("versionnumber")
-            else projection.storage_columns()
-        )
+        columns = projection.selected_columns(child)
         clauses, params = self._where(child, options, "c")
         clauses.append(f"c.{quote_ident(attribute)} IN ({', '.join('?' for _ in parent_ids)})")
         params.extend(parent_ids)
