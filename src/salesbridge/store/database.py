@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.errors import ConfigError
@@ -30,7 +31,7 @@ def normalise_url(url: str | URL) -> URL:
     """
     try:
         parsed = make_url(url)
-    except Exception as exc:  # SQLAlchemy raises ArgumentError or ValueError depending on the defect.
+    except (ArgumentError, ValueError) as exc:
         raise ConfigError("The database URL cannot be parsed.") from exc
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -60,7 +61,7 @@ def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, _connection_record: Any) -> None:
         # Take transaction control away from pysqlite so SAVEPOINT and PRAGMAs behave (SQLAlchemy's documented
         # recipe); BEGIN is then emitted by the "begin" hook below.
         dbapi_connection.isolation_level = None

@@ -67,8 +67,8 @@ def generate_key() -> SecretStr:
 def load_key_file(path: Path) -> SecretStr:
     """Read the key in ``path``, creating the file with a fresh key and mode 0600 when it does not exist.
 
-    Creation is atomic (written aside, then hard-linked): two processes racing to create it end up with the same key. Missing parent
-    folders are created with mode 0700.
+    Creation is atomic (written aside, then hard-linked): two processes racing to create it end up with the same
+    key. Missing parent folders are created with mode 0700.
 
     Raises:
         CredentialKeyError: the file is readable or writable by group or others, is not a regular file, or cannot

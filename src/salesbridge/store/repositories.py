@@ -1,0 +1,325 @@
+"""Repositories of the store, each scoped to one organization.
+
+A repository is built with a session and an organization id, and every statement it issues filters by that id:
+a repository of organization A can neither read nor change organization B's rows. Repositories flush but never
+commit; the unit of work (:mod:`salesbridge.store.uow`) owns the transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
+from salesbridge.store.secrets import CredentialCipher
+from salesbridge.store.tables import AuditEntry, ConnectionState, CrmConnection, Organization, User
+
+Clock = Callable[[], datetime]
+"""Returns the current time, timezone-aware UTC."""
+
+
+class _ScopedRepository:
+    def __init__(self, session: Session, organization_id: uuid.UUID, *, clock: Clock) -> None:
+        self._session = session
+        self._organization_id = organization_id
+        self._clock = clock
+
+    @property
+    def organization_id(self) -> uuid.UUID:
+        """The organization every query of this repository is scoped to."""
+        return self._organization_id
+
+
+class OrganizationRepository(_ScopedRepository):
+    """The organization row of the scoped organization, and nothing else."""
+
+    def create(self, *, slug: str, name: str, seats_purchased: int) -> Organization:
+        """Create the scoped organization with the caller-chosen id. Idempotent: when it already exists with the
+        same slug, the existing row is returned unchanged.
+
+        Raises:
+            UniqueConstraintError: another organization has ``slug`` (field ``"slug"``), or this id exists with a
+                different slug (field ``"id"``).
+        """
+        existing = self.find()
+        if existing is not None:
+            if existing.slug != slug:
+                raise UniqueConstraintError("This organization id already exists with another slug.", field="id")
+            return existing
+        if self._session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
+            raise UniqueConstraintError(f"The organization slug {slug!r} is taken.", field="slug")
+        organization = Organization(
+            id=self._organization_id,
+            slug=slug,
+            name=name,
+            seats_purchased=seats_purchased,
+            created_at=self._clock(),
+        )
+        _flush_new(self._session, organization, UniqueConstraintError("The organization slug is taken.", field="slug"))
+        return organization
+
+    def find(self) -> Organization | None:
+        """The scoped organization, or None when it has not been created."""
+        return self._session.get(Organization, self._organization_id)
+
+    def get(self) -> Organization:
+        """The scoped organization.
+
+        Raises:
+            RowNotFoundError: it does not exist.
+        """
+        organization = self.find()
+        if organization is None:
+            raise RowNotFoundError("The organization does not exist.")
+        return organization
+
+    def set_seats_purchased(self, seats: int) -> Organization:
+        """Record the number of seats in the contract.
+
+        Raises:
+            RowNotFoundError: the organization does not exist.
+            ValueError: ``seats`` is negative.
+        """
+        if seats < 0:
+            raise ValueError("seats_purchased cannot be negative")
+        organization = self.get()
+        organization.seats_purchased = seats
+        self._session.flush()
+        return organization
+
+
+class UserRepository(_ScopedRepository):
+    """Users of the scoped organization. Emails compare case-insensitively and are stored as given."""
+
+    def add(self, *, email: str, display_name: str, is_admin: bool = False) -> User:
+        """Add a user with a fresh id.
+
+        Raises:
+            UniqueConstraintError: the organization already has a user with this email, in any case
+                (field ``"email"``).
+            StoreError: the organization does not exist.
+        """
+        if self.find_by_email(email) is not None:
+            raise UniqueConstraintError("A user with this email already exists in the organization.", field="email")
+        user = User(
+            id=uuid.uuid4(),
+            organization_id=self._organization_id,
+            email=email,
+            display_name=display_name,
+            is_admin=is_admin,
+            created_at=self._clock(),
+        )
+        try:
+            _flush_new(self._session, user, None)
+        except IntegrityError as exc:
+            if self.find_by_email(email) is not None:  # a concurrent transaction added it first
+                raise UniqueConstraintError(
+                    "A user with this email already exists in the organization.", field="email"
+                ) from exc
+            raise StoreError("The user could not be added: the organization does not exist.") from exc
+        return user
+
+    def get(self, user_id: uuid.UUID) -> User:
+        """The user with ``user_id`` in this organization.
+
+        Raises:
+            RowNotFoundError: no such user in this organization (including users of other organizations).
+        """
+        user = self._session.scalar(
+            select(User).where(User.organization_id == self._organization_id, User.id == user_id)
+        )
+        if user is None:
+            raise RowNotFoundError("No such user in this organization.")
+        return user
+
+    def find_by_email(self, email: str) -> User | None:
+        """The user whose email equals ``email`` ignoring case, or None."""
+        return self._session.scalar(
+            select(User).where(User.organization_id == self._organization_id, func.lower(User.email) == email.lower())
+        )
+
+    def list_all(self) -> list[User]:
+        """Every user of the organization, ordered by lower-cased email."""
+        return list(
+            self._session.scalars(
+                select(User).where(User.organization_id == self._organization_id).order_by(func.lower(User.email))
+            )
+        )
+
+    def count(self) -> int:
+        """How many users the organization has."""
+        statement = select(func.count()).select_from(User).where(User.organization_id == self._organization_id)
+        return self._session.scalar(statement) or 0
+
+    def set_admin(self, user_id: uuid.UUID, *, is_admin: bool) -> User:
+        """Grant or revoke administration. Idempotent.
+
+        Raises:
+            RowNotFoundError: no such user in this organization.
+        """
+        user = self.get(user_id)
+        user.is_admin = is_admin
+        self._session.flush()
+        return user
+
+    def remove(self, user_id: uuid.UUID) -> None:
+        """Delete the user.
+
+        Raises:
+            RowNotFoundError: no such user in this organization.
+        """
+        self._session.delete(self.get(user_id))
+        self._session.flush()
+
+
+class AuditLog(_ScopedRepository):
+    """The organization's append-only audit trail. Callers must not put secrets in ``details``."""
+
+    def record(self, *, actor: str, action: str, details: Mapping[str, Any] | None = None) -> AuditEntry:
+        """Append an entry stamped with the clock's time. ``details`` must be JSON-serialisable."""
+        entry = AuditEntry(
+            organization_id=self._organization_id,
+            actor=actor,
+            action=action,
+            details=dict(details or {}),
+            created_at=self._clock(),
+        )
+        self._session.add(entry)
+        self._session.flush()
+        return entry
+
+    def recent(self, *, limit: int = 50) -> list[AuditEntry]:
+        """Up to ``limit`` entries, newest first (ties broken by insertion order)."""
+        statement = (
+            select(AuditEntry)
+            .where(AuditEntry.organization_id == self._organization_id)
+            .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+            .limit(limit)
+        )
+        return list(self._session.scalars(statement))
+
+
+class CrmConnectionRepository(_ScopedRepository):
+    """The organization's single CRM connection. The client secret is encrypted before it reaches the session."""
+
+    def __init__(self, session: Session, organization_id: uuid.UUID, *, clock: Clock, cipher: CredentialCipher) -> None:
+        super().__init__(session, organization_id, clock=clock)
+        self._cipher = cipher
+
+    def find(self) -> CrmConnection | None:
+        """The connection, or None when the organization has none."""
+        statement = select(CrmConnection).where(CrmConnection.organization_id == self._organization_id)
+        return self._session.scalar(statement)
+
+    def get(self) -> CrmConnection:
+        """The connection.
+
+        Raises:
+            RowNotFoundError: the organization has no connection.
+        """
+        connection = self.find()
+        if connection is None:
+            raise RowNotFoundError("The organization has no CRM connection.")
+        return connection
+
+    def save_credentials(
+        self,
+        *,
+        org_url: str,
+        tenant_id: str,
+        client_id: str,
+        client_secret: SecretStr,
+        ca_bundle_path: str | None = None,
+    ) -> CrmConnection:
+        """Create or replace the connection's credentials. The state becomes ``disconnected`` and the previous
+        connection outcome (CRM user, connected time, last error) is cleared, since it belonged to the old
+        credentials.
+
+        Raises:
+            StoreError: the organization does not exist.
+        """
+        now = self._clock()
+        existing = self.find()
+        connection = existing or CrmConnection(id=uuid.uuid4(), organization_id=self._organization_id)
+        connection.org_url = org_url
+        connection.tenant_id = tenant_id
+        connection.client_id = client_id
+        connection.client_secret_encrypted = self._cipher.encrypt(client_secret)
+        connection.ca_bundle_path = ca_bundle_path
+        connection.state = ConnectionState.DISCONNECTED
+        connection.connected_crm_user_id = None
+        connection.connected_at = None
+        connection.last_error = None
+        connection.updated_at = now
+        try:
+            _flush_new(self._session, connection if existing is None else None, None)
+        except IntegrityError as exc:
+            raise StoreError("The CRM connection could not be saved: the organization does not exist.") from exc
+        return connection
+
+    def client_secret(self) -> SecretStr:
+        """The decrypted client secret.
+
+        Raises:
+            RowNotFoundError: the organization has no connection.
+            UndecryptableSecretError: the secret was encrypted with another key.
+        """
+        return self._cipher.decrypt(self.get().client_secret_encrypted)
+
+    def mark_connected(self, *, crm_user_id: str) -> CrmConnection:
+        """Record a successful connection as the CRM user ``crm_user_id``; clears the last error.
+
+        Raises:
+            RowNotFoundError: the organization has no connection.
+        """
+        connection = self.get()
+        now = self._clock()
+        connection.state = ConnectionState.CONNECTED
+        connection.connected_crm_user_id = crm_user_id
+        connection.connected_at = now
+        connection.last_error = None
+        connection.updated_at = now
+        self._session.flush()
+        return connection
+
+    def mark_failed(self, *, error: str) -> CrmConnection:
+        """Record a failed attempt with a user-safe ``error`` (it must carry no secret or token).
+
+        Raises:
+            RowNotFoundError: the organization has no connection.
+        """
+        connection = self.get()
+        connection.state = ConnectionState.FAILED
+        connection.last_error = error
+        connection.updated_at = self._clock()
+        self._session.flush()
+        return connection
+
+    def delete(self) -> bool:
+        """Delete the connection and its stored secret. Idempotent: returns whether a row was deleted."""
+        statement = delete(CrmConnection).where(CrmConnection.organization_id == self._organization_id)
+        result = self._session.execute(statement)
+        return bool(getattr(result, "rowcount", 0))
+
+
+def _flush_new(session: Session, row: object | None, on_conflict: StoreError | None) -> None:
+    """Flush inside a savepoint so a constraint violation leaves the surrounding transaction usable.
+
+    Raises ``on_conflict`` (from the IntegrityError) when given, else the IntegrityError itself.
+    """
+    try:
+        with session.begin_nested():
+            if row is not None:
+                session.add(row)
+            session.flush()
+    except IntegrityError as exc:
+        if on_conflict is not None:
+            raise on_conflict from exc
+        raise

@@ -1,0 +1,117 @@
+"""The unit of work: one transaction, and the repositories of one organization inside it.
+
+::
+
+    with SqlAlchemyUnitOfWork(session_factory, organization_id, cipher=cipher) as uow:
+        uow.users.add(email="ana@example.com", display_name="Ana")
+        uow.audit.record(actor="ana@example.com", action="user.added")
+        uow.commit()
+
+Leaving the block without ``commit()`` — normally or by an exception — rolls everything back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesbridge.store.repositories import (
+    AuditLog,
+    Clock,
+    CrmConnectionRepository,
+    OrganizationRepository,
+    UserRepository,
+)
+from salesbridge.store.secrets import CredentialCipher
+from salesbridge.store.tables import Organization
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class SqlAlchemyUnitOfWork:
+    """A transaction scoped to one organization; rolls back on exit unless :meth:`commit` was called.
+
+    The repositories (``organization``, ``users``, ``audit``, ``crm_connection``) exist only inside the ``with``
+    block and see only ``organization_id``'s rows. Rows they return stay readable (detached) after the block, with
+    the values last seen. Not reentrant; use one per thread.
+    """
+
+    organization: OrganizationRepository
+    users: UserRepository
+    audit: AuditLog
+    crm_connection: CrmConnectionRepository
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        organization_id: uuid.UUID,
+        *,
+        cipher: CredentialCipher,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._session_factory = session_factory
+        self.organization_id = organization_id
+        self._cipher = cipher
+        self._clock = clock
+        self._session: Session | None = None
+
+    def __enter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("this unit of work is already open")
+        session = self._session_factory()
+        self._session = session
+        self.organization = OrganizationRepository(session, self.organization_id, clock=self._clock)
+        self.users = UserRepository(session, self.organization_id, clock=self._clock)
+        self.audit = AuditLog(session, self.organization_id, clock=self._clock)
+        self.crm_connection = CrmConnectionRepository(
+            session, self.organization_id, clock=self._clock, cipher=self._cipher
+        )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        session = self._require_session()
+        try:
+            if exc_type is not None:
+                session.rollback()  # also expires the rows, so nothing half-done is read by mistake
+        finally:
+            # close() rolls back whatever was not committed and detaches the rows without expiring them, so rows
+            # returned inside the block stay readable after it.
+            session.close()
+            self._session = None
+
+    def commit(self) -> None:
+        """Commit the work so far. The unit of work stays usable; later work needs another ``commit()``.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database refused the commit (the work is rolled back).
+        """
+        self._require_session().commit()
+
+    def rollback(self) -> None:
+        """Discard the work since the last commit."""
+        self._require_session().rollback()
+
+    def _require_session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open; use it in a with block")
+        return self._session
+
+
+def lookup_organization_id(session_factory: sessionmaker[Session], slug: str) -> uuid.UUID | None:
+    """The id of the organization with ``slug``, or None. The one unscoped read: it turns a slug from a URL or a
+    sign-in into the id that scopes a unit of work."""
+    with session_factory() as session:
+        return session.scalar(select(Organization.id).where(Organization.slug == slug))
