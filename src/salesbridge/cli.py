@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from salesbridge.errors import SalesbridgeError
+
+if TYPE_CHECKING:
+    from salesbridge.services.connect import CrmCredentials, CrmSession, StoreAccess
 
 app = typer.Typer(
     help="salesbridge: the bridge between a sales workspace and Microsoft Dynamics 365.", no_args_is_help=True
@@ -18,7 +26,16 @@ sandbox_app = typer.Typer(
     help="The sandbox: a local Dynamics 365 (Dataverse Web API v9.2) server.", no_args_is_help=True
 )
 app.add_typer(sandbox_app, name="sandbox")
+org_app = typer.Typer(help="Organizations of the workspace.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+crm_app = typer.Typer(help="The organization's connection to Microsoft Dynamics 365.", no_args_is_help=True)
+app.add_typer(crm_app, name="crm")
 console = Console()
+
+MICROSOFT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+DbUrlOption = Annotated[
+    str | None, typer.Option("--db-url", help="Store URL; SALESBRIDGE_DATABASE_URL (settings) when omitted.")
+]
 
 
 @sandbox_app.command("serve")
@@ -94,6 +111,166 @@ def demo(
 ) -> None:
     """The main job on the embedded default: the sandbox over TLS with the demo org."""
     sandbox_serve(host="127.0.0.1", port=port, tls=True, db=None, seed="demo", state_dir=state_dir)
+
+
+def _open_store(db_url: str | None) -> StoreAccess:
+    """The store at ``db_url`` (or the settings' URL), migrated to the newest revision."""
+    from salesbridge.settings import Settings
+    from salesbridge.store import cipher_from_settings, create_engine_for, create_session_factory, migrate
+    from salesbridge.store.uow import UnitOfWorkFactory
+
+    settings = Settings()
+    url = db_url or settings.database_url
+    migrate(url)
+    return UnitOfWorkFactory(create_session_factory(create_engine_for(url)), cipher=cipher_from_settings(settings))
+
+
+def _dynamics_session(credentials: CrmCredentials) -> CrmSession:
+    """The Dynamics connector for ``credentials``; an interactive pre-flight retries briefly, then reports."""
+    from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
+
+    authority = credentials.authority or f"{MICROSOFT_AUTHORITY_HOST}/{credentials.tenant_id}"
+    # MSAL validates only Microsoft's own authorities; a private one (the sandbox's) cannot be validated.
+    public = urlsplit(authority).netloc.lower() == urlsplit(MICROSOFT_AUTHORITY_HOST).netloc
+    connection = DynamicsConnection(
+        org_url=credentials.org_url,
+        credentials=ClientCredentials(
+            tenant_id=credentials.tenant_id,
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+        ),
+        authority=authority,
+        validate_authority=public,
+        instance_discovery=public,
+        ca_bundle=credentials.ca_bundle,
+    )
+    return DynamicsConnector.connect(connection, retry_policy=RetryPolicy(max_attempts=3, max_total_wait_s=10.0))
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[bold red]{message}[/bold red]", highlight=False)
+    return typer.Exit(code)
+
+
+@org_app.command("create")
+def org_create(
+    slug: Annotated[str, typer.Argument(metavar="ORG", help="The organization's short name (its slug).")],
+    name: Annotated[str | None, typer.Option(help="Display name; the slug when omitted.")] = None,
+    seats: Annotated[int, typer.Option(min=0, help="Seats purchased in the contract.")] = 0,
+    db_url: DbUrlOption = None,
+) -> None:
+    """Create an organization. Idempotent: an existing one is left unchanged."""
+    from salesbridge.services.connect import create_organization
+
+    try:
+        create_organization(_open_store(db_url), slug=slug, name=name, seats=seats)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    except SalesbridgeError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"Organization [bold]{slug}[/bold] is ready.", highlight=False)
+
+
+@crm_app.command("connect")
+def crm_connect(
+    org: Annotated[str, typer.Option(help="The organization to connect.")],
+    url: Annotated[str, typer.Option(help="The Dynamics organization URL, https://<org>.crm.dynamics.com.")],
+    tenant_id: Annotated[str, typer.Option(help="The Entra tenant (directory) id.")],
+    client_id: Annotated[str, typer.Option(help="The application (client) id.")],
+    client_secret_file: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, readable=True, help="File holding the client secret.")
+    ],
+    ca_bundle: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="PEM of CAs to trust instead of the system's.")
+    ] = None,
+    authority: Annotated[
+        str | None,
+        typer.Option(
+            help="Identity authority; https://login.microsoftonline.com/<tenant> when omitted. "
+            "For the local sandbox: <org url>/<tenant>."
+        ),
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the messages: en | es.")] = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Check the CRM (sign-in, privileges, tables, columns, change tracking), then store the connection and
+    queue the first import. Exit code 0 when connected, 1 on any other outcome, 2 on bad usage."""
+    from salesbridge.i18n import SUPPORTED_LOCALES, translate
+    from salesbridge.services.connect import (
+        CrmCredentials,
+        DifferentCrmOrganizationError,
+        OutcomeKind,
+        connect_crm,
+    )
+
+    if lang not in SUPPORTED_LOCALES:
+        raise typer.BadParameter(f"use one of {', '.join(SUPPORTED_LOCALES)}", param_hint="--lang")
+    if urlsplit(url).scheme != "https" or not urlsplit(url).netloc:
+        raise typer.BadParameter("the organization URL must be https://…", param_hint="--url")
+    secret = client_secret_file.read_text(encoding="utf-8").strip()
+    if not secret:
+        raise typer.BadParameter("the file is empty", param_hint="--client-secret-file")
+    credentials = CrmCredentials(
+        org_url=url.rstrip("/"),
+        tenant_id=tenant_id,
+        client_id=client_id,
+        client_secret=SecretStr(secret),
+        ca_bundle=ca_bundle.resolve() if ca_bundle else None,
+        authority=authority,
+    )
+    try:
+        outcome = asyncio.run(connect_crm(_open_store(db_url), _dynamics_session, slug=org, credentials=credentials))
+    except DifferentCrmOrganizationError as exc:
+        raise _fail(exc.localized(lang)) from None
+    except SalesbridgeError as exc:
+        raise _fail(str(exc)) from None
+    if outcome.is_connected:
+        console.print(f"[bold green]{translate('crm.state.connected', lang)}[/bold green]", highlight=False)
+        console.print(outcome.message(lang), highlight=False)
+        return
+    console.print(f"[bold red]{outcome.message(lang)}[/bold red]", highlight=False)
+    if outcome.missing_privileges or outcome.kind is OutcomeKind.INSUFFICIENT_PRIVILEGES:
+        console.print(f"{translate('crm.details.missing_privileges', lang)}:", highlight=False)
+    elif outcome.missing_objects:
+        console.print(f"{translate('crm.details.missing_objects', lang)}:", highlight=False)
+    for line in outcome.details():
+        console.print(f"  • {line}", highlight=False, markup=False)
+    if outcome.reason:
+        console.print(f"{translate('crm.details.reason', lang)}: {outcome.reason}", highlight=False, markup=False)
+    raise typer.Exit(1)
+
+
+@crm_app.command("status")
+def crm_status_command(
+    org: Annotated[str, typer.Option(help="The organization.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    lang: Annotated[str, typer.Option(help="Language of the labels: en | es.")] = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Show the connection's state, organization URL, CRM user, connected since, last error and queued imports."""
+    from rich.table import Table
+
+    from salesbridge.i18n import SUPPORTED_LOCALES
+    from salesbridge.services.connect import crm_status
+
+    if lang not in SUPPORTED_LOCALES:
+        raise typer.BadParameter(f"use one of {', '.join(SUPPORTED_LOCALES)}", param_hint="--lang")
+    try:
+        status = crm_status(_open_store(db_url), slug=org)
+    except SalesbridgeError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(status.to_json(lang), indent=2))
+        return
+    table = Table(show_header=False, box=None)
+    table.add_row("State", status.state_label(lang))
+    table.add_row("Org URL", status.org_url or "—")
+    table.add_row("CRM user", status.crm_user_id or "—")
+    table.add_row("Connected since", status.connected_since.isoformat() if status.connected_since else "—")
+    table.add_row("Last error", status.last_error or "—")
+    for queued in status.queued_imports:
+        table.add_row("Import", f"{queued.state} since {queued.requested_at.isoformat()} ({queued.reason})")
+    console.print(table)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 
 from salesbridge.sandbox.app import SandboxServices, create_app
+from salesbridge.sandbox.catalogue import Catalogue
 from salesbridge.sandbox.faults import FaultConfig, FaultInjector
 from salesbridge.sandbox.identity import TokenIssuer
 from salesbridge.sandbox.organization import ApplicationUser, build_foundation, create_state
@@ -58,9 +59,13 @@ def build_sandbox(
     faults: FaultConfig | None = None,
     clock: Callable[[], datetime] = system_clock,
     progress: Callable[[int], None] | None = None,
+    catalogue: Catalogue | None = None,
 ) -> Sandbox:
-    """Open or create a sandbox database, seed it, and build the app. Idempotent on an existing file."""
-    state = create_state(db_path, config=config, clock=clock)
+    """Open or create a sandbox database, seed it, and build the app. Idempotent on an existing file.
+
+    ``catalogue`` replaces the standard tables (for example one with a table's change tracking turned off).
+    """
+    state = create_state(db_path, config=config, clock=clock, catalogue=catalogue)
     application = build_foundation(state)
     if seed is not None:
         from salesbridge.sandbox.seed import apply_seed

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from salesbridge.store.database import create_engine_for, create_session_factory, migrate
 from salesbridge.store.secrets import CredentialCipher, cipher_from_settings
-from salesbridge.store.uow import SqlAlchemyUnitOfWork, lookup_organization_id
+from salesbridge.store.uow import SqlAlchemyUnitOfWork, UnitOfWorkFactory, lookup_organization_id
 
 __all__ = [
     "CredentialCipher",
     "SqlAlchemyUnitOfWork",
+    "UnitOfWorkFactory",
     "cipher_from_settings",
     "create_engine_for",
     "create_session_factory",

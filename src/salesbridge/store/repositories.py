@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session
 
 from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
 from salesbridge.store.secrets import CredentialCipher
-from salesbridge.store.tables import AuditEntry, ConnectionState, CrmConnection, Organization, User
+from salesbridge.store.tables import (
+    AuditEntry,
+    ConnectionState,
+    CrmConnection,
+    ImportRequest,
+    ImportState,
+    Organization,
+    User,
+)
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC."""
@@ -307,6 +315,41 @@ class CrmConnectionRepository(_ScopedRepository):
         statement = delete(CrmConnection).where(CrmConnection.organization_id == self._organization_id)
         result = self._session.execute(statement)
         return bool(getattr(result, "rowcount", 0))
+
+
+class ImportRequestRepository(_ScopedRepository):
+    """The organization's queue of CRM import requests."""
+
+    def enqueue(self, *, reason: str) -> ImportRequest:
+        """Queue an import unless one is already queued. Idempotent: the queued request is returned unchanged.
+
+        Raises:
+            StoreError: the organization does not exist.
+        """
+        queued = self.queued()
+        if queued:
+            return queued[0]
+        request = ImportRequest(
+            id=uuid.uuid4(),
+            organization_id=self._organization_id,
+            requested_at=self._clock(),
+            reason=reason,
+            state=ImportState.QUEUED,
+        )
+        try:
+            _flush_new(self._session, request, None)
+        except IntegrityError as exc:
+            raise StoreError("The import could not be queued: the organization does not exist.") from exc
+        return request
+
+    def queued(self) -> list[ImportRequest]:
+        """The queued requests, oldest first."""
+        statement = (
+            select(ImportRequest)
+            .where(ImportRequest.organization_id == self._organization_id, ImportRequest.state == ImportState.QUEUED)
+            .order_by(ImportRequest.requested_at, ImportRequest.id)
+        )
+        return list(self._session.scalars(statement))
 
 
 def _flush_new(session: Session, row: object | None, on_conflict: StoreError | None) -> None:

@@ -172,3 +172,38 @@ class CrmConnection(Base):
         )
 
     __str__ = __repr__
+
+
+class ImportState(enum.StrEnum):
+    """Where a requested CRM import stands. Only ``queued`` exists until the import engine arrives."""
+
+    QUEUED = "queued"
+
+
+class ImportRequest(Base):
+    """A request to import the organization's CRM data, queued by the connect flow and picked up by the import
+    engine (a later capability)."""
+
+    __tablename__ = "import_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reason: Mapped[str] = mapped_column(String(100))
+    state: Mapped[ImportState] = mapped_column(
+        Enum(
+            ImportState,
+            native_enum=False,
+            length=16,
+            values_callable=lambda states: [state.value for state in states],
+            validate_strings=True,
+        )
+    )
+
+    __table_args__ = (Index("ix_import_requests_organization_id_state", "organization_id", "state"),)
+
+    def __repr__(self) -> str:
+        return (
+            f"ImportRequest(id={self.id!s}, organization_id={self.organization_id!s}, reason={self.reason!r}, "
+            f"state={self.state.value!r})"
+        )

@@ -24,6 +24,7 @@ from salesbridge.store.repositories import (
     AuditLog,
     Clock,
     CrmConnectionRepository,
+    ImportRequestRepository,
     OrganizationRepository,
     UserRepository,
 )
@@ -39,15 +40,16 @@ def utc_now() -> datetime:
 class SqlAlchemyUnitOfWork:
     """A transaction scoped to one organization; rolls back on exit unless :meth:`commit` was called.
 
-    The repositories (``organization``, ``users``, ``audit``, ``crm_connection``) exist only inside the ``with``
-    block and see only ``organization_id``'s rows. Rows they return stay readable (detached) after the block, with
-    the values last seen. Not reentrant; use one per thread.
+    The repositories (``organization``, ``users``, ``audit``, ``crm_connection``, ``import_requests``) exist
+    only inside the ``with`` block and see only ``organization_id``'s rows. Rows they return stay readable
+    (detached) after the block, with the values last seen. Not reentrant; use one per thread.
     """
 
     organization: OrganizationRepository
     users: UserRepository
     audit: AuditLog
     crm_connection: CrmConnectionRepository
+    import_requests: ImportRequestRepository
 
     def __init__(
         self,
@@ -74,6 +76,7 @@ class SqlAlchemyUnitOfWork:
         self.crm_connection = CrmConnectionRepository(
             session, self.organization_id, clock=self._clock, cipher=self._cipher
         )
+        self.import_requests = ImportRequestRepository(session, self.organization_id, clock=self._clock)
         return self
 
     def __exit__(
@@ -115,3 +118,28 @@ def lookup_organization_id(session_factory: sessionmaker[Session], slug: str) ->
     sign-in into the id that scopes a unit of work."""
     with session_factory() as session:
         return session.scalar(select(Organization.id).where(Organization.slug == slug))
+
+
+class UnitOfWorkFactory:
+    """Opens organization-scoped units of work on one database, and turns organization slugs into ids.
+
+    Args:
+        session_factory: Sessions of the store's database.
+        cipher: Encrypts and decrypts stored CRM secrets.
+        clock: Stamps rows; timezone-aware UTC.
+    """
+
+    def __init__(
+        self, session_factory: sessionmaker[Session], *, cipher: CredentialCipher, clock: Clock = utc_now
+    ) -> None:
+        self._session_factory = session_factory
+        self._cipher = cipher
+        self._clock = clock
+
+    def __call__(self, organization_id: uuid.UUID) -> SqlAlchemyUnitOfWork:
+        """A new (not yet opened) unit of work scoped to ``organization_id``."""
+        return SqlAlchemyUnitOfWork(self._session_factory, organization_id, cipher=self._cipher, clock=self._clock)
+
+    def organization_id(self, slug: str) -> uuid.UUID | None:
+        """The id of the organization with ``slug``, or None."""
+        return lookup_organization_id(self._session_factory, slug)

@@ -1,0 +1,483 @@
+"""Creating an organization, connecting it to Dynamics 365 after a pre-flight, and reading the connection's status.
+
+The pre-flight runs in order: token → WhoAmI → the connecting user's read privileges on every required table →
+metadata of every required table and column → change tracking on every imported table. Every failure ends as one
+:class:`ConnectOutcome`; :func:`outcome_for_error` is the one place where connector errors become outcomes.
+Nothing here builds HTTP clients: the caller passes a :data:`CrmSessionFactory` (and a unit-of-work factory, and a
+clock), which keeps the use cases testable against any CRM and any store.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import SecretStr
+
+from salesbridge.crm.ports import CrmIdentity, CrmMetadata, PrivilegeGrant
+from salesbridge.domain.crm_requirements import REQUIRED_TABLES, RequiredTable, depth_suffices
+from salesbridge.errors import (
+    AuthError,
+    CrmError,
+    NotFoundError,
+    RowNotFoundError,
+    SalesbridgeError,
+    TlsVerificationError,
+    TokenRejectedError,
+    TransientError,
+)
+from salesbridge.i18n import translate
+from salesbridge.store.tables import ConnectionState
+from salesbridge.store.uow import SqlAlchemyUnitOfWork
+
+Clock = Callable[[], datetime]
+"""Returns the current time, timezone-aware UTC."""
+
+INITIAL_IMPORT_REASON = "initial import after connect"
+
+
+class PreflightCrm(CrmIdentity, CrmMetadata, Protocol):
+    """The CRM calls the pre-flight makes: identity, privileges and metadata."""
+
+
+class CrmSession(Protocol):
+    """An open connection to one CRM organization; nothing is sent before the first call."""
+
+    @property
+    def metadata(self) -> PreflightCrm:
+        """Identity, privileges and metadata of the organization."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connection's resources. Idempotent."""
+        ...
+
+
+@dataclass(frozen=True)
+class CrmCredentials:
+    """What an administrator gives to connect: the organization and an application's credentials.
+
+    Attributes:
+        org_url: ``https://<org>.crm.dynamics.com``.
+        tenant_id: The Entra tenant (directory) id.
+        client_id: The application (client) id.
+        client_secret: The client secret; never logged, stored only encrypted.
+        ca_bundle: PEM of CAs to trust instead of the system's.
+        authority: The identity authority; ``https://login.microsoftonline.com/<tenant>`` when None.
+    """
+
+    org_url: str
+    tenant_id: str
+    client_id: str
+    client_secret: SecretStr = field(repr=False)
+    ca_bundle: Path | None = None
+    authority: str | None = None
+
+
+CrmSessionFactory = Callable[[CrmCredentials], CrmSession]
+"""Builds a session for the given credentials (the Dynamics connector in production)."""
+
+UnitOfWorkOpener = Callable[[uuid.UUID], SqlAlchemyUnitOfWork]
+"""Returns a new, not yet opened, unit of work scoped to an organization."""
+
+
+class OrganizationFinder(Protocol):
+    """Turns an organization's slug into its id."""
+
+    def organization_id(self, slug: str) -> uuid.UUID | None:
+        """The id of the organization with ``slug``, or None."""
+        ...
+
+
+class StoreAccess(OrganizationFinder, Protocol):
+    """Opens units of work and finds organizations (:class:`salesbridge.store.uow.UnitOfWorkFactory`)."""
+
+    def __call__(self, organization_id: uuid.UUID) -> SqlAlchemyUnitOfWork:
+        """A new, not yet opened, unit of work scoped to ``organization_id``."""
+        ...
+
+
+class UnknownOrganizationError(RowNotFoundError):
+    """No organization has the given slug."""
+
+
+class DifferentCrmOrganizationError(SalesbridgeError):
+    """The organization is connected to another Dynamics organization whose imported data has not been purged.
+
+    Attributes:
+        org_url: The organization URL of the existing connection.
+    """
+
+    def __init__(self, org_url: str) -> None:
+        super().__init__(translate("crm.connect.different_organization").format(org_url=org_url))
+        self.org_url = org_url
+
+    def localized(self, locale: str) -> str:
+        """The refusal in ``locale``."""
+        return translate("crm.connect.different_organization", locale).format(org_url=self.org_url)
+
+
+class OutcomeKind(StrEnum):
+    """How a connection attempt ended."""
+
+    CONNECTED = "connected"
+    CONNECTION_ERROR = "connection_error"
+    API_ERROR = "api_error"
+    INSUFFICIENT_PRIVILEGES = "insufficient_privileges"
+    MISSING_OBJECTS = "missing_objects"
+    SIGN_IN_REJECTED = "sign_in_rejected"
+
+
+_MESSAGE_IDS = {
+    OutcomeKind.CONNECTED: "crm.connect.success",
+    OutcomeKind.CONNECTION_ERROR: "crm.connect.connection_error",
+    OutcomeKind.API_ERROR: "crm.connect.api_error",
+    OutcomeKind.INSUFFICIENT_PRIVILEGES: "crm.connect.insufficient_privileges",
+    OutcomeKind.MISSING_OBJECTS: "crm.connect.missing_objects",
+    OutcomeKind.SIGN_IN_REJECTED: "crm.connect.sign_in_rejected",
+}
+
+
+@dataclass(frozen=True)
+class MissingPrivilege:
+    """A read privilege the connecting user lacks, or holds at too narrow a depth.
+
+    Attributes:
+        name: ``prvReadLead``.
+        required_depth: ``Global`` or ``Basic``.
+        held_depth: The depth the user holds, or None when not held at all.
+    """
+
+    name: str
+    required_depth: str
+    held_depth: str | None = None
+
+    def __str__(self) -> str:
+        held = f", held: {self.held_depth}" if self.held_depth else ""
+        return f"{self.name} ({self.required_depth}{held})"
+
+
+@dataclass(frozen=True)
+class ConnectOutcome:
+    """The end of a connection attempt.
+
+    Attributes:
+        kind: What happened.
+        missing_privileges: For ``insufficient_privileges``: what the user lacks (empty when the CRM refused
+            a call without naming the privilege; ``reason`` then says what was refused).
+        missing_objects: For ``missing_objects``: ``table``, ``table.column`` or ``table: change tracking``.
+        credential_to_check: For ``sign_in_rejected``: the message id of the credential to check
+            (``credential.client_secret``).
+        crm_user_id: For ``connected``: the CRM user the connection acts as.
+        reason: The underlying error's user-safe text (no secret, no token), for the log and ``last error``.
+    """
+
+    kind: OutcomeKind
+    missing_privileges: tuple[MissingPrivilege, ...] = ()
+    missing_objects: tuple[str, ...] = ()
+    credential_to_check: str | None = None
+    crm_user_id: str | None = None
+    reason: str | None = None
+
+    @property
+    def is_connected(self) -> bool:
+        """True when the connection was accepted."""
+        return self.kind is OutcomeKind.CONNECTED
+
+    def message(self, locale: str = "en") -> str:
+        """The outcome's headline in ``locale``, worded as in the admin guide.
+
+        Raises:
+            ValueError: unsupported locale.
+        """
+        text = translate(_MESSAGE_IDS[self.kind], locale)
+        if self.kind is OutcomeKind.SIGN_IN_REJECTED:
+            return text.format(credential=translate(self.credential_to_check or "credential.credentials", locale))
+        return text
+
+    def details(self) -> list[str]:
+        """The missing privileges or objects, one per line (empty for other kinds)."""
+        return [str(privilege) for privilege in self.missing_privileges] + list(self.missing_objects)
+
+
+# Phrases of the connector's sign-in errors → the credential they point at, most specific first.
+_CREDENTIAL_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"client secret", re.IGNORECASE), "credential.client_secret"),
+    (re.compile(r"client \(application\) id|client id", re.IGNORECASE), "credential.client_id"),
+    (re.compile(r"tenant", re.IGNORECASE), "credential.tenant_id"),
+    (re.compile(r"certificate", re.IGNORECASE), "credential.certificate"),
+)
+
+
+def outcome_for_error(error: CrmError) -> ConnectOutcome:
+    """The outcome of a pre-flight that failed with ``error``: the one mapping from the error tree to outcomes.
+
+    * Network, DNS, TLS, timeouts, 5xx and throttling (:class:`TransientError`, :class:`TlsVerificationError`)
+      → ``connection_error``.
+    * A rejected sign-in (the identity provider refused the credentials, or the CRM refused the token)
+      → ``sign_in_rejected``, naming the credential to check.
+    * Access denied by the CRM (403) → ``insufficient_privileges``.
+    * Anything else the CRM answered → ``api_error``.
+    """
+    reason = error.message
+    if isinstance(error, TransientError | TlsVerificationError):
+        return ConnectOutcome(OutcomeKind.CONNECTION_ERROR, reason=reason)
+    if isinstance(error, TokenRejectedError) or (isinstance(error, AuthError) and error.status is None):
+        credential = next(
+            (message_id for pattern, message_id in _CREDENTIAL_PHRASES if pattern.search(reason)),
+            "credential.credentials",
+        )
+        return ConnectOutcome(OutcomeKind.SIGN_IN_REJECTED, credential_to_check=credential, reason=reason)
+    if isinstance(error, AuthError):
+        return ConnectOutcome(OutcomeKind.INSUFFICIENT_PRIVILEGES, reason=reason)
+    return ConnectOutcome(OutcomeKind.API_ERROR, reason=reason)
+
+
+def missing_privileges(
+    grants: Sequence[PrivilegeGrant], requirements: Sequence[RequiredTable] = REQUIRED_TABLES
+) -> tuple[MissingPrivilege, ...]:
+    """The read privileges of ``requirements`` that ``grants`` do not cover at the required depth, in order."""
+    held: dict[str, str] = {}
+    for grant in grants:
+        current = held.get(grant.name.lower())
+        if current is None or depth_suffices(grant.depth.value, current):
+            held[grant.name.lower()] = grant.depth.value
+    missing: list[MissingPrivilege] = []
+    for table in requirements:
+        depth = held.get(table.read_privilege.lower())
+        if depth is None or not depth_suffices(depth, table.required_depth):
+            missing.append(MissingPrivilege(table.read_privilege, table.required_depth, depth))
+    return tuple(dict.fromkeys(missing))
+
+
+async def missing_objects(crm: CrmMetadata, requirements: Sequence[RequiredTable] = REQUIRED_TABLES) -> tuple[str, ...]:
+    """The required tables, columns and settings the CRM lacks: ``lead``, ``opportunity.stepname`` or
+    ``opportunity: change tracking``, in requirement order. Metadata comes before change tracking.
+
+    Raises:
+        CrmError: a metadata call failed for another reason than an unknown table.
+    """
+    absent: list[str] = []
+    tracking: list[str] = []
+    for table in requirements:
+        try:
+            info = await crm.table(table.logical_name)
+        except NotFoundError:
+            absent.append(table.logical_name)
+            continue
+        present = {column.logical_name.lower() for column in await crm.columns(table.logical_name)}
+        absent.extend(f"{table.logical_name}.{column}" for column in table.columns if column.lower() not in present)
+        if table.change_tracked and not info.is_change_tracked:
+            tracking.append(f"{table.logical_name}: change tracking")
+    return (*absent, *tracking)
+
+
+async def preflight(crm: PreflightCrm, requirements: Sequence[RequiredTable] = REQUIRED_TABLES) -> ConnectOutcome:
+    """Run the pre-flight against ``crm`` and say how it ended. Sends only reads; safe to repeat.
+
+    Never raises a :class:`CrmError`: errors become outcomes through :func:`outcome_for_error`.
+    """
+    try:
+        identity = await crm.who_am_i()  # the first call also acquires the token
+        lacking = missing_privileges(await crm.user_privileges(identity.user_id), requirements)
+        if lacking:
+            return ConnectOutcome(OutcomeKind.INSUFFICIENT_PRIVILEGES, missing_privileges=lacking)
+        absent = await missing_objects(crm, requirements)
+        if absent:
+            return ConnectOutcome(OutcomeKind.MISSING_OBJECTS, missing_objects=absent)
+    except CrmError as error:
+        return outcome_for_error(error)
+    return ConnectOutcome(OutcomeKind.CONNECTED, crm_user_id=identity.user_id)
+
+
+def create_organization(
+    store: StoreAccess, *, slug: str, name: str | None = None, seats: int = 0, actor: str = "cli"
+) -> uuid.UUID:
+    """Create the organization ``slug`` (display name ``name``, defaulting to the slug) and audit it.
+
+    Idempotent: an existing organization with this slug is returned unchanged and nothing is audited.
+
+    Raises:
+        ValueError: ``seats`` is negative or ``slug`` is empty.
+        UniqueConstraintError: the slug was taken concurrently.
+    """
+    if not slug.strip():
+        raise ValueError("The organization slug must not be empty.")
+    if seats < 0:
+        raise ValueError("The number of seats cannot be negative.")
+    existing = store.organization_id(slug)
+    if existing is not None:
+        return existing
+    organization_id = uuid.uuid4()
+    with store(organization_id) as uow:
+        uow.organization.create(slug=slug, name=name or slug, seats_purchased=seats)
+        uow.audit.record(actor=actor, action="organization.created", details={"slug": slug, "seats": seats})
+        uow.commit()
+    return organization_id
+
+
+def _require_organization(store: OrganizationFinder, slug: str) -> uuid.UUID:
+    organization_id = store.organization_id(slug)
+    if organization_id is None:
+        raise UnknownOrganizationError(
+            f"No organization is called {slug!r}: create it with `salesbridge org create {slug}`."
+        )
+    return organization_id
+
+
+def _same_org_url(left: str, right: str) -> bool:
+    return left.rstrip("/").lower() == right.rstrip("/").lower()
+
+
+async def connect_crm(
+    store: StoreAccess,
+    sessions: CrmSessionFactory,
+    *,
+    slug: str,
+    credentials: CrmCredentials,
+    actor: str = "cli",
+    requirements: Sequence[RequiredTable] = REQUIRED_TABLES,
+) -> ConnectOutcome:
+    """Connect the organization ``slug`` to the Dynamics organization of ``credentials`` after a pre-flight.
+
+    On success the connection (secret encrypted) is stored as connected, an audit entry is written and the first
+    import is queued. On failure the attempt is stored as failed with its reason, and audited. Safe to repeat:
+    reconnecting the same Dynamics organization replaces the credentials and queues no second import.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+        DifferentCrmOrganizationError: the organization is connected to another Dynamics organization (checked
+            before anything is sent to the CRM).
+    """
+    organization_id = _require_organization(store, slug)
+    with store(organization_id) as uow:
+        existing = uow.crm_connection.find()
+        if existing is not None and not _same_org_url(existing.org_url, credentials.org_url):
+            raise DifferentCrmOrganizationError(existing.org_url)
+    session = sessions(credentials)
+    try:
+        outcome = await preflight(session.metadata, requirements)
+    finally:
+        await session.close()
+    _record(store(organization_id), credentials, outcome, actor=actor)
+    return outcome
+
+
+def _record(uow: SqlAlchemyUnitOfWork, credentials: CrmCredentials, outcome: ConnectOutcome, *, actor: str) -> None:
+    details: dict[str, Any] = {"org_url": credentials.org_url, "client_id": credentials.client_id}
+    with uow:
+        uow.crm_connection.save_credentials(
+            org_url=credentials.org_url,
+            tenant_id=credentials.tenant_id,
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+            ca_bundle_path=str(credentials.ca_bundle) if credentials.ca_bundle else None,
+        )
+        if outcome.crm_user_id is not None:
+            uow.crm_connection.mark_connected(crm_user_id=outcome.crm_user_id)
+            request = uow.import_requests.enqueue(reason=INITIAL_IMPORT_REASON)
+            details |= {"crm_user_id": outcome.crm_user_id, "import_request_id": str(request.id)}
+            uow.audit.record(actor=actor, action="crm.connected", details=details)
+        else:
+            uow.crm_connection.mark_failed(error=_last_error(outcome))
+            details |= {"outcome": outcome.kind.value, "details": outcome.details()}
+            uow.audit.record(actor=actor, action="crm.connect_failed", details=details)
+        uow.commit()
+
+
+def _last_error(outcome: ConnectOutcome) -> str:
+    parts = [outcome.message("en"), *outcome.details()]
+    if outcome.reason:
+        parts.append(outcome.reason)
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class QueuedImport:
+    """An import waiting for the import engine."""
+
+    id: str
+    requested_at: datetime
+    reason: str
+    state: str
+
+
+@dataclass(frozen=True)
+class CrmStatus:
+    """Where an organization's CRM connection stands.
+
+    Attributes:
+        organization: The organization's slug.
+        state: ``connected``, ``failed``, ``disconnected`` or ``not_configured`` (no connection stored).
+        org_url: The Dynamics organization URL, when configured.
+        crm_user_id: The CRM user the connection acts as, when connected.
+        connected_since: When the connection was last accepted, when connected.
+        last_error: The last failed attempt's reason, when the last attempt failed.
+        queued_imports: Imports waiting for the import engine.
+    """
+
+    organization: str
+    state: str
+    org_url: str | None = None
+    crm_user_id: str | None = None
+    connected_since: datetime | None = None
+    last_error: str | None = None
+    queued_imports: tuple[QueuedImport, ...] = ()
+
+    def state_label(self, locale: str = "en") -> str:
+        """The state in words (``Connected to Microsoft Dynamics``) in ``locale``."""
+        return translate(f"crm.state.{self.state}", locale)
+
+    def to_json(self, locale: str = "en") -> dict[str, Any]:
+        """A JSON-ready mapping; times are ISO-8601 UTC. Carries no secret."""
+        return {
+            "organization": self.organization,
+            "state": self.state,
+            "state_label": self.state_label(locale),
+            "org_url": self.org_url,
+            "crm_user_id": self.crm_user_id,
+            "connected_since": self.connected_since.isoformat() if self.connected_since else None,
+            "last_error": self.last_error,
+            "queued_imports": [
+                {
+                    "id": queued.id,
+                    "requested_at": queued.requested_at.isoformat(),
+                    "reason": queued.reason,
+                    "state": queued.state,
+                }
+                for queued in self.queued_imports
+            ],
+        }
+
+
+def crm_status(store: StoreAccess, *, slug: str) -> CrmStatus:
+    """The CRM connection status of the organization ``slug``. Reads only.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+    """
+    organization_id = _require_organization(store, slug)
+    with store(organization_id) as uow:
+        connection = uow.crm_connection.find()
+        queued = tuple(
+            QueuedImport(str(request.id), request.requested_at, request.reason, request.state.value)
+            for request in uow.import_requests.queued()
+        )
+    if connection is None:
+        return CrmStatus(organization=slug, state="not_configured", queued_imports=queued)
+    connected = connection.state is ConnectionState.CONNECTED
+    return CrmStatus(
+        organization=slug,
+        state=connection.state.value,
+        org_url=connection.org_url,
+        crm_user_id=connection.connected_crm_user_id if connected else None,
+        connected_since=connection.connected_at if connected else None,
+        last_error=connection.last_error,
+        queued_imports=queued,
+    )

@@ -1,0 +1,155 @@
+"""Fixtures of the connect use-case tests: real sandboxes over TLS on 127.0.0.1, and a real SQLite store.
+
+The module-wide sandbox holds, besides the standard application user (System Administrator), a second
+application user whose role lacks ``prvReadLead`` and reads opportunities at Local depth only. A second sandbox
+has a catalogue in which opportunity is not change-tracked and has no ``stepname`` column.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
+from salesbridge.sandbox.organization import ROOT_BUSINESS_UNIT_ID, RowWriter
+from salesbridge.sandbox.runtime import Sandbox, build_sandbox
+from salesbridge.sandbox.security import Depth
+from salesbridge.sandbox.server import serve_in_thread
+from salesbridge.sandbox.standard_tables import build_standard_catalogue
+from salesbridge.services.connect import CrmCredentials, CrmSession, CrmSessionFactory
+from salesbridge.store import create_engine_for, create_session_factory, migrate
+from salesbridge.store.secrets import CredentialCipher, generate_key
+from salesbridge.store.uow import UnitOfWorkFactory
+
+LIMITED_CLIENT_ID = "0b7c3f3e-51a2-4a3e-9d5e-3f0c6a1d2b11"
+LIMITED_SECRET = "limited-" + "s" * 40
+
+
+@dataclass(frozen=True)
+class RunningSandbox:
+    """A sandbox served over TLS, with what a client needs to reach it."""
+
+    sandbox: Sandbox
+    org_url: str
+    tenant_id: str
+    client_id: str
+    client_secret: str
+    ca_bundle: Path
+
+    @property
+    def authority(self) -> str:
+        """The sandbox's identity authority."""
+        return f"{self.org_url}/{self.tenant_id}"
+
+    def credentials(
+        self, *, client_id: str | None = None, secret: str | None = None, ca_bundle: Path | bool | None = True
+    ) -> CrmCredentials:
+        """Credentials of the standard application user unless told otherwise; ``ca_bundle=False`` trusts the
+        system CAs only (which do not include the sandbox's throwaway CA)."""
+        return CrmCredentials(
+            org_url=self.org_url,
+            tenant_id=self.tenant_id,
+            client_id=client_id or self.client_id,
+            client_secret=SecretStr(secret or self.client_secret),
+            ca_bundle=self.ca_bundle if ca_bundle is True else (ca_bundle or None),
+            authority=self.authority,
+        )
+
+
+def add_limited_application_user(sandbox: Sandbox) -> None:
+    """Register an application whose user reads everything at Global depth except leads (not at all) and
+    opportunities (Local only)."""
+    state = sandbox.services.state
+    security = state.security
+    role_id = str(uuid.uuid4())
+    user_id = str(uuid.uuid4())
+    object_id = str(uuid.uuid4())
+    privileges = {name: Depth.GLOBAL for name in security.all_privilege_names() if name != "prvReadLead"}
+    privileges["prvReadOpportunity"] = Depth.LOCAL
+    with state.storage.transaction():
+        RowWriter(state).insert(
+            "systemuser",
+            {
+                "systemuserid": user_id,
+                "lastname": "# limited application",
+                "applicationid": LIMITED_CLIENT_ID,
+                "azureactivedirectoryobjectid": object_id,
+                "accessmode": 4,
+                "isdisabled": 0,
+                "businessunitid": ROOT_BUSINESS_UNIT_ID,
+                "businessunitid__type": "businessunit",
+            },
+        )
+        security.grant(role_id, privileges)
+        security.assign_role(user_id, role_id)
+    sandbox.services.issuer.register_client(LIMITED_CLIENT_ID, LIMITED_SECRET, object_id)
+
+
+def _serve(sandbox: Sandbox, tmp: Path) -> Iterator[RunningSandbox]:
+    from salesbridge.sandbox.tls import create_tls_material
+
+    material = create_tls_material(tmp)
+    with serve_in_thread(sandbox.app, tls=material) as server:
+        info = sandbox.connection_info(server.base_url, str(material.ca_bundle))
+        yield RunningSandbox(
+            sandbox, info["org_url"], info["tenant_id"], info["client_id"], info["client_secret"], material.ca_bundle
+        )
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    """The standard sandbox (no seed data), with the limited application user too."""
+    sandbox = build_sandbox()
+    add_limited_application_user(sandbox)
+    yield from _serve(sandbox, tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def customised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    """A sandbox whose opportunity table is not change-tracked and lacks ``stepname``."""
+    catalogue = build_standard_catalogue()
+    opportunity = catalogue.entity("opportunity")
+    opportunity.change_tracking_enabled = False
+    del opportunity.attributes["stepname"]
+    yield from _serve(build_sandbox(catalogue=catalogue), tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """A migrated SQLite store in a temporary file."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[UnitOfWorkFactory]:
+    """Units of work on the temporary store."""
+    engine = create_engine_for(database_url)
+    yield UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()))
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions() -> CrmSessionFactory:
+    """Builds the real Dynamics connector, one attempt per call so that failures come back at once."""
+    return _dynamics_session
+
+
+def _dynamics_session(credentials: CrmCredentials) -> CrmSession:
+    connection = DynamicsConnection(
+        org_url=credentials.org_url,
+        credentials=ClientCredentials(
+            tenant_id=credentials.tenant_id, client_id=credentials.client_id, client_secret=credentials.client_secret
+        ),
+        authority=credentials.authority,
+        validate_authority=False,
+        instance_discovery=False,
+        ca_bundle=credentials.ca_bundle,
+    )
+    return DynamicsConnector.connect(connection, retry_policy=RetryPolicy(max_attempts=1))

@@ -1,0 +1,109 @@
+"""``salesbridge org create`` and ``salesbridge crm connect|status`` end to end: the real CLI, a real SQLite file
+migrated by the CLI itself, and the sandbox over TLS."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from conftest import RunningSandbox
+from salesbridge.cli import app
+from salesbridge.store.secrets import generate_key
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> CliRunner:
+    return CliRunner(
+        env={
+            "SALESBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+            "SALESBRIDGE_CREDENTIAL_KEY": generate_key().get_secret_value(),
+            "COLUMNS": "200",
+        }
+    )
+
+
+def _secret_file(tmp_path: Path, secret: str) -> Path:
+    path = tmp_path / "secret.txt"
+    path.write_text(secret + "\n", encoding="utf-8")
+    return path
+
+
+def _connect(cli: CliRunner, running: RunningSandbox, secret_file: Path, *extra: str) -> Result:
+    return cli.invoke(
+        app,
+        [
+            "crm",
+            "connect",
+            "--org",
+            "acme",
+            "--url",
+            running.org_url,
+            "--tenant-id",
+            running.tenant_id,
+            "--client-id",
+            running.client_id,
+            "--client-secret-file",
+            str(secret_file),
+            "--ca-bundle",
+            str(running.ca_bundle),
+            "--authority",
+            running.authority,
+            *extra,
+        ],
+    )
+
+
+def test_connect_then_status_in_spanish_and_json(cli: CliRunner, running: RunningSandbox, tmp_path: Path) -> None:
+    created = cli.invoke(app, ["org", "create", "acme", "--name", "Acme", "--seats", "5"])
+    assert created.exit_code == 0, created.output
+
+    connected = _connect(cli, running, _secret_file(tmp_path, running.client_secret), "--lang", "es")
+
+    assert connected.exit_code == 0, connected.output
+    assert "Conectado a Microsoft Dynamics" in connected.output
+    assert "Conexión realizada, sincronización en curso" in connected.output
+    assert running.client_secret not in connected.output
+    status = cli.invoke(app, ["crm", "status", "--org", "acme", "--json"])
+    assert status.exit_code == 0, status.output
+    shown = json.loads(status.output)
+    assert shown["state"] == "connected"
+    assert shown["state_label"] == "Connected to Microsoft Dynamics"
+    assert shown["org_url"] == running.org_url
+    assert shown["crm_user_id"] == running.sandbox.application.systemuser_id
+    assert shown["connected_since"] is not None
+    assert shown["last_error"] is None
+    assert [queued["state"] for queued in shown["queued_imports"]] == ["queued"]
+    table = cli.invoke(app, ["crm", "status", "--org", "acme"])
+    assert table.exit_code == 0
+    assert "Connected to Microsoft Dynamics" in table.output
+
+
+def test_a_rejected_sign_in_exits_1_naming_the_client_secret(
+    cli: CliRunner, running: RunningSandbox, tmp_path: Path
+) -> None:
+    cli.invoke(app, ["org", "create", "acme"])
+
+    result = _connect(cli, running, _secret_file(tmp_path, "not-the-secret"))
+
+    assert result.exit_code == 1, result.output
+    assert "check the client secret" in result.output
+    assert "not-the-secret" not in result.output
+    status = json.loads(cli.invoke(app, ["crm", "status", "--org", "acme", "--json"]).output)
+    assert status["state"] == "failed"
+    assert "client secret" in status["last_error"]
+
+
+def test_bad_usage_exits_2(cli: CliRunner, running: RunningSandbox, tmp_path: Path) -> None:
+    result = _connect(cli, running, _secret_file(tmp_path, "x"), "--lang", "fr")
+
+    assert result.exit_code == 2
+
+
+def test_an_unknown_organization_exits_1(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["crm", "status", "--org", "nobody"])
+
+    assert result.exit_code == 1
+    assert "salesbridge org create nobody" in result.output

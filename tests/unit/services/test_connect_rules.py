@@ -1,0 +1,63 @@
+"""The pure parts of the connect use case: privilege depths, the error-to-outcome mapping and the catalogue."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesbridge.crm.ports import PrivilegeDepth, PrivilegeGrant
+from salesbridge.domain.crm_requirements import REQUIRED_TABLES, RequiredTable, depth_suffices
+from salesbridge.errors import AuthError, TokenRefreshError, TokenRejectedError, UnexpectedResponseError
+from salesbridge.i18n import translate, translations
+from salesbridge.services.connect import MissingPrivilege, OutcomeKind, missing_privileges, outcome_for_error
+
+
+def _grant(name: str, depth: PrivilegeDepth) -> PrivilegeGrant:
+    return PrivilegeGrant(name=name, depth=depth, privilege_id="0")
+
+
+def test_every_required_table_needs_organization_wide_read() -> None:
+    grants = [_grant(table.read_privilege, PrivilegeDepth.GLOBAL) for table in REQUIRED_TABLES]
+
+    assert missing_privileges(grants) == ()
+    assert {table.read_privilege for table in REQUIRED_TABLES} >= {"prvReadUser", "prvReadActivity"}
+
+
+def test_a_narrower_depth_is_reported_with_what_is_held() -> None:
+    tables = (RequiredTable("lead", ("leadid",), "prvReadLead"), RequiredTable("x", ("xid",), "prvReadX", False))
+
+    grants = [_grant("prvReadLead", PrivilegeDepth.DEEP), _grant("prvReadX", PrivilegeDepth.BASIC)]
+
+    missing = missing_privileges(grants, tables)
+
+    assert missing == (MissingPrivilege("prvReadLead", "Global", "Deep"),)
+    assert str(missing[0]) == "prvReadLead (Global, held: Deep)"
+
+
+def test_depths_are_ordered() -> None:
+    assert depth_suffices("Global", "Basic")
+    assert not depth_suffices("Local", "Global")
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "credential"),
+    [
+        (AuthError("Sign-in was rejected: check the client secret (it is wrong)"), "sign_in_rejected", "client_secret"),
+        (AuthError("check the tenant id and the authority URL"), "sign_in_rejected", "tenant_id"),
+        (TokenRejectedError("refused", status=401), "sign_in_rejected", "credentials"),
+        (AuthError("Access denied", status=403), "insufficient_privileges", None),
+        (TokenRefreshError("identity provider down"), "connection_error", None),
+        (UnexpectedResponseError("not JSON"), "api_error", None),
+    ],
+)
+def test_errors_become_outcomes(error: AuthError, kind: str, credential: str | None) -> None:
+    outcome = outcome_for_error(error)
+
+    assert outcome.kind is OutcomeKind(kind)
+    assert outcome.credential_to_check == (f"credential.{credential}" if credential else None)
+
+
+def test_the_catalogue_is_gettext_like() -> None:
+    assert translations("es_ES").gettext("crm.state.connected") == "Conectado a Microsoft Dynamics"
+    assert translate("no.such.id", "es") == "no.such.id"
+    with pytest.raises(ValueError, match="Unsupported locale"):
+        translations("fr")
