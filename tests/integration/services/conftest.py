@@ -22,7 +22,7 @@ from salesbridge.sandbox.security import Depth
 from salesbridge.sandbox.server import serve_in_thread
 from salesbridge.sandbox.standard_tables import build_standard_catalogue
 from salesbridge.services.connect import CrmCredentials, CrmSession, CrmSessionFactory
-from salesbridge.store import create_engine_for, create_session_factory, migrate
+from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory
 
@@ -120,17 +120,9 @@ def customised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSand
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """A migrated SQLite store in a temporary file."""
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    migrate(url)
-    return url
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[UnitOfWorkFactory]:
-    """Units of work on the temporary store."""
-    engine = create_engine_for(database_url)
+def store(migrated_url: str) -> Iterator[UnitOfWorkFactory]:
+    """Units of work on a migrated store: every test using it runs on SQLite and on PostgreSQL."""
+    engine = create_engine_for(migrated_url)
     yield UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()))
     engine.dispose()
 

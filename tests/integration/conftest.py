@@ -1,4 +1,5 @@
-"""Fixtures of the store's integration tests: every test runs on SQLite (a tmp file) and on PostgreSQL.
+"""Fixtures of the integration tests that use the store: each such test runs on SQLite (a tmp file) and on
+PostgreSQL.
 
 PostgreSQL is a throwaway cluster started once per session from the machine's server binaries (``pg_config
 --bindir``, else ``/usr/lib/postgresql/*/bin``): ``initdb`` into a fresh tmp folder, ``pg_ctl start`` listening on
