@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from salesbridge.errors import SalesbridgeError
 
 if TYPE_CHECKING:
-    from salesbridge.services.connect import CrmCredentials, CrmSession, StoreAccess
+    from salesbridge.services.connect import StoreAccess
 
 app = typer.Typer(
     help="salesbridge: the bridge between a sales workspace and Microsoft Dynamics 365.", no_args_is_help=True
@@ -32,7 +32,6 @@ crm_app = typer.Typer(help="The organization's connection to Microsoft Dynamics 
 app.add_typer(crm_app, name="crm")
 console = Console()
 
-MICROSOFT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 DbUrlOption = Annotated[
     str | None, typer.Option("--db-url", help="Store URL; SALESBRIDGE_DATABASE_URL (settings) when omitted.")
 ]
@@ -113,38 +112,11 @@ def demo(
     sandbox_serve(host="127.0.0.1", port=port, tls=True, db=None, seed="demo", state_dir=state_dir)
 
 
-def _open_store(db_url: str | None) -> StoreAccess:
-    """The store at ``db_url`` (or the settings' URL), migrated to the newest revision."""
+def _store(db_url: str | None) -> StoreAccess:
+    from salesbridge.bootstrap import open_store
     from salesbridge.settings import Settings
-    from salesbridge.store import cipher_from_settings, create_engine_for, create_session_factory, migrate
-    from salesbridge.store.uow import UnitOfWorkFactory
 
-    settings = Settings()
-    url = db_url or settings.database_url
-    migrate(url)
-    return UnitOfWorkFactory(create_session_factory(create_engine_for(url)), cipher=cipher_from_settings(settings))
-
-
-def _dynamics_session(credentials: CrmCredentials) -> CrmSession:
-    """The Dynamics connector for ``credentials``; an interactive pre-flight retries briefly, then reports."""
-    from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
-
-    authority = credentials.authority or f"{MICROSOFT_AUTHORITY_HOST}/{credentials.tenant_id}"
-    # MSAL validates only Microsoft's own authorities; a private one (the sandbox's) cannot be validated.
-    public = urlsplit(authority).netloc.lower() == urlsplit(MICROSOFT_AUTHORITY_HOST).netloc
-    connection = DynamicsConnection(
-        org_url=credentials.org_url,
-        credentials=ClientCredentials(
-            tenant_id=credentials.tenant_id,
-            client_id=credentials.client_id,
-            client_secret=credentials.client_secret,
-        ),
-        authority=authority,
-        validate_authority=public,
-        instance_discovery=public,
-        ca_bundle=credentials.ca_bundle,
-    )
-    return DynamicsConnector.connect(connection, retry_policy=RetryPolicy(max_attempts=3, max_total_wait_s=10.0))
+    return open_store(Settings(), db_url)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -163,7 +135,7 @@ def org_create(
     from salesbridge.services.connect import create_organization
 
     try:
-        create_organization(_open_store(db_url), slug=slug, name=name, seats=seats)
+        create_organization(_store(db_url), slug=slug, name=name, seats=seats)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     except SalesbridgeError as exc:
@@ -218,8 +190,10 @@ def crm_connect(
         ca_bundle=ca_bundle.resolve() if ca_bundle else None,
         authority=authority,
     )
+    from salesbridge.bootstrap import dynamics_session
+
     try:
-        outcome = asyncio.run(connect_crm(_open_store(db_url), _dynamics_session, slug=org, credentials=credentials))
+        outcome = asyncio.run(connect_crm(_store(db_url), dynamics_session, slug=org, credentials=credentials))
     except DifferentCrmOrganizationError as exc:
         raise _fail(exc.localized(lang)) from None
     except SalesbridgeError as exc:
@@ -256,7 +230,7 @@ def crm_status_command(
     if lang not in SUPPORTED_LOCALES:
         raise typer.BadParameter(f"use one of {', '.join(SUPPORTED_LOCALES)}", param_hint="--lang")
     try:
-        status = crm_status(_open_store(db_url), slug=org)
+        status = crm_status(_store(db_url), slug=org)
     except SalesbridgeError as exc:
         raise _fail(str(exc)) from None
     if as_json:
