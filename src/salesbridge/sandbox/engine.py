@@ -33,7 +33,7 @@ from salesbridge.sandbox.records import (
     record_owner,
     resolve_reference,
 )
-from salesbridge.sandbox.routing import Segment, parse_key, parse_named_args, split_path, unquote_literal
+from salesbridge.sandbox.routing import Segment, parse_key, split_path, unquote_literal
 from salesbridge.sandbox.schema import EntityDef
 from salesbridge.sandbox.security import ACT_ON_BEHALF
 from salesbridge.sandbox.state import SandboxState
@@ -512,4 +512,4 @@ def function_parameter(request: ApiRequest, raw: str) -> str:
     return unquote_literal(value)
 
 
-__all__ = ["API_ROOT", "Engine", "error_response", "function_parameter", "parse_named_args"]
+__all__ = ["API_ROOT", "Engine", "error_response", "function_parameter"]

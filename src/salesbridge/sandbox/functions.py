@@ -47,7 +47,7 @@ def handle_bound_function(
         reference = _odata_id(target_text)
         target, target_id = resolve_reference(engine.state, entity.entity_set_name, reference, api_url)
         owner = record_owner(engine.state, target, target_id)
-        rights = security.access_rights(record_id, target, target_id, owner)
+        rights = security.access_rights(record_id, target, owner)
         return ApiResponse.json(200, {"@odata.context": context, "AccessRights": rights})
     raise resource_not_found(segment.name)
 

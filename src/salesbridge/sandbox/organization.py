@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from salesbridge.sandbox.catalogue import Catalogue
+from salesbridge.sandbox.records import fill_state_and_status
 from salesbridge.sandbox.schema import BULK_MESSAGES, EntityDef, lookup_type_column, stable_id
-from salesbridge.sandbox.security import ACT_ON_BEHALF, VERBS, Depth, Security, privilege_name
+from salesbridge.sandbox.security import VERBS, Depth, Security, privilege_name
 from salesbridge.sandbox.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.state import SandboxConfig, SandboxState, system_clock
 from salesbridge.sandbox.storage import Storage
@@ -51,11 +52,6 @@ class ApplicationUser:
     client_secret: str
     object_id: str
     systemuser_id: str
-
-
-def row_writer(state: SandboxState) -> RowWriter:
-    """A low-level writer that fills the system columns; for seeding, bypassing privilege checks."""
-    return RowWriter(state)
 
 
 class RowWriter:
@@ -109,17 +105,7 @@ class RowWriter:
             if "owningbusinessunit" in columns:
                 row.setdefault("owningbusinessunit", ROOT_BUSINESS_UNIT_ID)
                 row.setdefault(lookup_type_column("owningbusinessunit"), "businessunit")
-        for attribute in entity.attributes.values():
-            name = attribute.logical_name
-            if name in row or name not in columns:
-                continue
-            if attribute.type.value == "State" and attribute.options:
-                row[name] = attribute.options[0].value
-            elif attribute.type.value == "Status" and attribute.options:
-                state_value = row.get("statecode", 0)
-                row[name] = next(
-                    (o.value for o in attribute.options if o.state == state_value), attribute.options[0].value
-                )
+        fill_state_and_status(entity, row)
         if "fullname" in columns and "fullname" not in row:
             parts = [row.get("firstname"), row.get("lastname")]
             row["fullname"] = " ".join(p for p in parts if p) or None
@@ -284,8 +270,3 @@ def _bulk_message_filters(state: SandboxState, writer: RowWriter) -> None:
                     "primaryobjecttypecode": entity.logical_name,
                 },
             )
-
-
-def act_on_behalf_granted(security: Security, user_id: str) -> bool:
-    """Whether a user may impersonate others."""
-    return security.depth(user_id, ACT_ON_BEHALF) > Depth.NONE

@@ -233,11 +233,10 @@ class Reader:
         if options.expand:
             self._apply_expand(entity, options.expand, rows, values, len(select_columns))
         payload: dict[str, Any] = {"@odata.context": self.context_url(entity, projection)}
+        total = self._count(entity, clauses, params) if options.count else -1
         if options.count:
-            total = self._count(entity, clauses, params)
             payload["@odata.count"] = min(total, MAX_COUNT)
         if self.prefer.wants_annotation(TOTAL_COUNT):
-            total = self._count(entity, clauses, params) if options.count else -1
             payload[f"@{TOTAL_COUNT}"] = min(total, MAX_COUNT) if total >= 0 else -1
             payload[f"@{TOTAL_COUNT_EXCEEDED}"] = total > MAX_COUNT
         payload["value"] = values

@@ -101,6 +101,24 @@ def _key_literal(raw: str) -> Any:
         return text.lower()
 
 
+def fill_state_and_status(entity: EntityDef, values: dict[str, Any]) -> None:
+    """Default ``statecode`` to the first state and ``statuscode`` to that state's default status, when absent."""
+    for attribute in entity.attributes.values():
+        name = attribute.logical_name
+        if name in values or not attribute.is_stored or not attribute.options:
+            continue
+        if attribute.type == AttributeType.STATE:
+            values[name] = attribute.options[0].value
+        elif attribute.type == AttributeType.STATUS:
+            state = values.get("statecode", 0)
+            state_attr = entity.attribute("statecode")
+            option = state_attr.option(int(state)) if state_attr is not None and state is not None else None
+            default = option.default_status if option else None
+            if default is None:
+                default = next((o.value for o in attribute.options if o.state == state), attribute.options[0].value)
+            values[name] = default
+
+
 def find_record_id(state: SandboxState, entity: EntityDef, key: RecordKey) -> str | None:
     """The primary key of the record a URL key names, or None when there is no such record."""
     where, params = key_predicate(entity, key)
@@ -206,7 +224,7 @@ class RecordWriter:
             if not values.get("ownerid"):
                 values["ownerid"] = self.caller.user_id
                 values[lookup_type_column("ownerid")] = "systemuser"
-            self._apply_owner(entity, values)
+            self._apply_owner(values)
         self._apply_defaults(entity, values)
         self._apply_computed(entity, values, None)
         if entity.attribute("versionnumber"):
@@ -245,7 +263,7 @@ class RecordWriter:
         values.pop(entity.primary_id, None)
         if "ownerid" in values and values["ownerid"] != existing.get("ownerid"):
             self.security.require_record(self.caller.user_id, "Assign", entity, record_id, owner)
-            self._apply_owner(entity, values)
+            self._apply_owner(values)
         values["modifiedon"] = format_timestamp(self.state.now())
         self._set_lookup(values, "modifiedby", self.caller.user_id, "systemuser")
         if self.caller.impersonator_id:
@@ -319,7 +337,7 @@ class RecordWriter:
         owner = record_owner(self.state, entity, record_id)
         self.security.require_record(self.caller.user_id, "Write", entity, record_id, owner)
         if attribute == "ownerid":
-            self._apply_owner(entity, body_values)
+            self._apply_owner(body_values)
         body_values["modifiedon"] = format_timestamp(self.state.now())
         self._set_lookup(body_values, "modifiedby", self.caller.user_id, "systemuser")
         if entity.attribute("versionnumber"):
@@ -436,7 +454,7 @@ class RecordWriter:
         values[attribute] = target_id
         values[lookup_type_column(attribute)] = target.logical_name
 
-    def _apply_owner(self, entity: EntityDef, values: dict[str, Any]) -> None:
+    def _apply_owner(self, values: dict[str, Any]) -> None:
         owner_id = values.get("ownerid")
         owner_type = values.get(lookup_type_column("ownerid")) or "systemuser"
         if owner_id is None:
@@ -452,27 +470,12 @@ class RecordWriter:
         unit = self.security.business_unit_of(owner_id)
         if unit:
             self._set_lookup(values, "owningbusinessunit", unit, "businessunit")
-        del entity
 
     def _apply_defaults(self, entity: EntityDef, values: dict[str, Any]) -> None:
+        fill_state_and_status(entity, values)
         for attribute in entity.attributes.values():
-            name = attribute.logical_name
-            if name in values or not attribute.is_stored:
-                continue
-            if attribute.type == AttributeType.STATE and attribute.options:
-                values[name] = attribute.options[0].value
-            elif attribute.type == AttributeType.STATUS and attribute.options:
-                state = values.get("statecode", 0)
-                state_attr = entity.attribute("statecode")
-                default = None
-                if state_attr is not None:
-                    option = state_attr.option(int(state)) if state is not None else None
-                    default = option.default_status if option else None
-                if default is None:
-                    default = next((o.value for o in attribute.options if o.state == state), attribute.options[0].value)
-                values[name] = default
-            elif attribute.default_value is not None:
-                values[name] = attribute.default_value
+            if attribute.logical_name not in values and attribute.is_stored and attribute.default_value is not None:
+                values[attribute.logical_name] = attribute.default_value
         if entity.is_activity and "activitytypecode" in self._columns(entity):
             values["activitytypecode"] = entity.logical_name
         has_money = any(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -80,8 +79,3 @@ def build_sandbox(
         faults=FaultInjector(faults),
     )
     return Sandbox(app=create_app(services), services=services, application=application)
-
-
-def default_state_dir() -> Path:
-    """Where ``sandbox.json`` goes when no ``--state-dir`` is given."""
-    return Path(".sandbox")

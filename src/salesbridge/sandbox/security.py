@@ -303,14 +303,13 @@ class Security:
             )
         return entries
 
-    def access_rights(self, user_id: str, entity: EntityDef, record_id: str, owner: RecordOwner) -> str:
+    def access_rights(self, user_id: str, entity: EntityDef, owner: RecordOwner) -> str:
         """RetrievePrincipalAccess's AccessRights: rights the user has on one record, comma separated."""
         rights = []
         for verb in ("Read", "Write", "Append", "AppendTo", "Create", "Delete", "Share", "Assign"):
             held = self.depth(user_id, privilege_name(verb, entity))
             if held and self.covers(user_id, held, entity, owner):
                 rights.append(ACCESS_RIGHTS[verb])
-        del record_id
         return ", ".join(rights) if rights else "None"
 
 
