@@ -116,4 +116,5 @@ def test_clock_shift_expires_delta_tokens(api: WebApi, admin: dict[str, str]) ->
     link = api.get("accounts?$select=name", headers={"Prefer": "odata.track-changes"}).json()["@odata.deltaLink"]
     api.client.post(f"{BASE_URL}/_sandbox/shift-clock", json={"days": 30}, headers=admin)
     response = api.get(link, headers={"Prefer": "odata.track-changes"})
-    assert response.status_code in (400, 401)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "0x80044352"
