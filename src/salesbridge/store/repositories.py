@@ -102,11 +102,31 @@ class OrganizationRepository(_ScopedRepository):
         self._session.flush()
         return organization
 
+    def set_crm_sync_all_seats(self, enabled: bool) -> Organization:
+        """Turn "Sync CRM for all seats automatically" on or off. Idempotent.
+
+        Raises:
+            RowNotFoundError: the organization does not exist.
+        """
+        organization = self.get()
+        organization.crm_sync_all_seats = enabled
+        self._session.flush()
+        return organization
+
 
 class UserRepository(_ScopedRepository):
     """Users of the scoped organization. Emails compare case-insensitively and are stored as given."""
 
-    def add(self, *, email: str, display_name: str, is_admin: bool = False) -> User:
+    def add(
+        self,
+        *,
+        email: str,
+        display_name: str,
+        is_admin: bool = False,
+        password_hash: str | None = None,
+        locale: str = "en",
+        entra_object_id: str | None = None,
+    ) -> User:
         """Add a user with a fresh id.
 
         Raises:
@@ -122,6 +142,9 @@ class UserRepository(_ScopedRepository):
             email=email,
             display_name=display_name,
             is_admin=is_admin,
+            password_hash=password_hash,
+            locale=locale,
+            entra_object_id=entra_object_id.lower() if entra_object_id else None,
             created_at=self._clock(),
         )
         try:
@@ -174,6 +197,37 @@ class UserRepository(_ScopedRepository):
         """
         user = self.get(user_id)
         user.is_admin = is_admin
+        self._session.flush()
+        return user
+
+    def update(
+        self,
+        user_id: uuid.UUID,
+        *,
+        email: str | None = None,
+        display_name: str | None = None,
+        password_hash: str | None = None,
+        locale: str | None = None,
+    ) -> User:
+        """Change the given fields of a user; None leaves a field as it is.
+
+        Raises:
+            RowNotFoundError: no such user in this organization.
+            UniqueConstraintError: another user of the organization has ``email`` (field ``"email"``).
+        """
+        user = self.get(user_id)
+        if email is not None and email.lower() != user.email.lower():
+            if self.find_by_email(email) is not None:
+                raise UniqueConstraintError("A user with this email already exists in the organization.", field="email")
+            user.email = email
+        elif email is not None:
+            user.email = email
+        if display_name is not None:
+            user.display_name = display_name
+        if password_hash is not None:
+            user.password_hash = password_hash
+        if locale is not None:
+            user.locale = locale
         self._session.flush()
         return user
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     TypeDecorator,
     Uuid,
     func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -89,6 +90,8 @@ class Organization(Base):
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     seats_purchased: Mapped[int] = mapped_column(Integer)
+    crm_sync_all_seats: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """"Sync CRM for all seats automatically": when False, each seat's own ``crm_sync_enabled`` decides."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     def __repr__(self) -> str:
@@ -96,7 +99,12 @@ class Organization(Base):
 
 
 class User(Base):
-    """A person of an organization. Emails are unique per organization, ignoring case."""
+    """A person of an organization. Emails are unique per organization, ignoring case.
+
+    ``password_hash`` is an argon2 hash, None until the user has set a password (an invited user, or one who only
+    uses API tokens). ``locale`` is the console language (``en`` or ``es``). ``entra_object_id`` is the person's
+    Microsoft Entra object id when known; seat matching prefers it to the email.
+    """
 
     __tablename__ = "users"
 
@@ -107,6 +115,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320))
     display_name: Mapped[str] = mapped_column(String(200))
     is_admin: Mapped[bool] = mapped_column(Boolean)
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    locale: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    entra_object_id: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     def __repr__(self) -> str:
@@ -207,3 +218,140 @@ class ImportRequest(Base):
             f"ImportRequest(id={self.id!s}, organization_id={self.organization_id!s}, reason={self.reason!r}, "
             f"state={self.state.value!r})"
         )
+
+
+def _string_enum(enum_class: type[enum.StrEnum], length: int = 16) -> Enum:
+    return Enum(
+        enum_class,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class SeatState(enum.StrEnum):
+    """A seat is ``invited`` until its holder accepts the invitation, then ``active``."""
+
+    INVITED = "invited"
+    ACTIVE = "active"
+
+
+class SeatMatch(enum.StrEnum):
+    """How a seat's holder was matched to a CRM user, or why not (see :mod:`salesbridge.domain.seat_matching`)."""
+
+    ENTRA_OBJECT_ID = "entra_object_id"
+    EMAIL = "email"
+    NO_CRM_USER = "no_crm_user"
+    CRM_USER_DISABLED = "crm_user_disabled"
+    APPLICATION_USER = "application_user"
+    AMBIGUOUS_EMAIL = "ambiguous_email"
+    NOT_IMPORTED = "not_imported"
+
+
+class CrmUser(Base):
+    """A user of the connected Dynamics organization (``systemuser``), imported for seat matching and assignment.
+
+    ``crm_id`` is the systemuserid (lowercase GUID). Application users and disabled users are kept (a seat may
+    point at one, and the console says why it does not match) but are never offered for assignment.
+    """
+
+    __tablename__ = "crm_users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    crm_id: Mapped[str] = mapped_column(String(64))
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    entra_object_id: Mapped[str | None] = mapped_column(String(64))
+    is_disabled: Mapped[bool] = mapped_column(Boolean)
+    is_application: Mapped[bool] = mapped_column(Boolean)
+    access_mode: Mapped[int | None] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("uq_crm_users_organization_id_crm_id", "organization_id", "crm_id", unique=True),)
+
+    def __repr__(self) -> str:
+        return f"CrmUser(organization_id={self.organization_id!s}, crm_id={self.crm_id!r})"
+
+
+Index("ix_crm_users_organization_id_lower_email", CrmUser.organization_id, func.lower(CrmUser.email))
+
+
+class Seat(Base):
+    """A seat of the organization's contract, held by one user.
+
+    ``crm_sync_enabled`` is the seat's own switch, which counts only while the organization's
+    ``crm_sync_all_seats`` is off. ``crm_user_id`` and ``match`` are the outcome of the last matching.
+    """
+
+    __tablename__ = "seats"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    state: Mapped[SeatState] = mapped_column(_string_enum(SeatState))
+    crm_sync_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    crm_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("crm_users.id", ondelete="SET NULL"))
+    match: Mapped[SeatMatch] = mapped_column(_string_enum(SeatMatch, length=24))
+    assigned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    assigned_by: Mapped[str] = mapped_column(String(320))
+
+    __table_args__ = (Index("ix_seats_organization_id", "organization_id"),)
+
+    def __repr__(self) -> str:
+        return f"Seat(id={self.id!s}, organization_id={self.organization_id!s}, state={self.state.value!r})"
+
+
+class Invitation(Base):
+    """An invitation for a user to set a password and take their seat. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+    def __repr__(self) -> str:
+        return f"Invitation(id={self.id!s}, organization_id={self.organization_id!s}, user_id={self.user_id!s})"
+
+
+class ApiToken(Base):
+    """A user's token for programmatic clients. Only the token's SHA-256 and a short display prefix are stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+    def __repr__(self) -> str:
+        return f"ApiToken(id={self.id!s}, organization_id={self.organization_id!s}, prefix={self.prefix!r})"
+
+
+class WebSession(Base):
+    """A signed-in browser session. Only the session token's SHA-256 is stored; signing out deletes the row."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    def __repr__(self) -> str:
+        return f"WebSession(id={self.id!s}, organization_id={self.organization_id!s}, user_id={self.user_id!s})"

@@ -29,7 +29,15 @@ from salesbridge.store.repositories import (
     UserRepository,
 )
 from salesbridge.store.secrets import CredentialCipher
-from salesbridge.store.tables import Organization
+from salesbridge.store.tables import ApiToken, Invitation, Organization, WebSession
+from salesbridge.store.workspace import (
+    ApiTokenRepository,
+    CrmUserRepository,
+    InvitationRepository,
+    SeatRepository,
+    WebSessionRepository,
+    organization_of_token,
+)
 
 
 def utc_now() -> datetime:
@@ -40,9 +48,10 @@ def utc_now() -> datetime:
 class SqlAlchemyUnitOfWork:
     """A transaction scoped to one organization; rolls back on exit unless :meth:`commit` was called.
 
-    The repositories (``organization``, ``users``, ``audit``, ``crm_connection``, ``import_requests``) exist
-    only inside the ``with`` block and see only ``organization_id``'s rows. Rows they return stay readable
-    (detached) after the block, with the values last seen. Not reentrant; use one per thread.
+    The repositories (``organization``, ``users``, ``audit``, ``crm_connection``, ``import_requests``,
+    ``crm_users``, ``seats``, ``invitations``, ``api_tokens``, ``web_sessions``) exist only inside the
+    ``with`` block and see only ``organization_id``'s rows. Rows they return stay readable (detached) after the
+    block, with the values last seen. Not reentrant; use one per thread.
     """
 
     organization: OrganizationRepository
@@ -50,6 +59,11 @@ class SqlAlchemyUnitOfWork:
     audit: AuditLog
     crm_connection: CrmConnectionRepository
     import_requests: ImportRequestRepository
+    crm_users: CrmUserRepository
+    seats: SeatRepository
+    invitations: InvitationRepository
+    api_tokens: ApiTokenRepository
+    web_sessions: WebSessionRepository
 
     def __init__(
         self,
@@ -77,6 +91,12 @@ class SqlAlchemyUnitOfWork:
             session, self.organization_id, clock=self._clock, cipher=self._cipher
         )
         self.import_requests = ImportRequestRepository(session, self.organization_id, clock=self._clock)
+        scope = (session, self.organization_id)
+        self.crm_users = CrmUserRepository(*scope, clock=self._clock)
+        self.seats = SeatRepository(*scope, clock=self._clock)
+        self.invitations = InvitationRepository(*scope, clock=self._clock)
+        self.api_tokens = ApiTokenRepository(*scope, clock=self._clock)
+        self.web_sessions = WebSessionRepository(*scope, clock=self._clock)
         return self
 
     def __exit__(
@@ -143,3 +163,20 @@ class UnitOfWorkFactory:
     def organization_id(self, slug: str) -> uuid.UUID | None:
         """The id of the organization with ``slug``, or None."""
         return lookup_organization_id(self._session_factory, slug)
+
+    def organization_of_session(self, token_hash: str) -> uuid.UUID | None:
+        """The organization of the web session whose token hashes to ``token_hash``, or None."""
+        return organization_of_token(self._session_factory, WebSession, token_hash)
+
+    def organization_of_api_token(self, token_hash: str) -> uuid.UUID | None:
+        """The organization of the API token hashing to ``token_hash``, or None."""
+        return organization_of_token(self._session_factory, ApiToken, token_hash)
+
+    def organization_of_invitation(self, token_hash: str) -> uuid.UUID | None:
+        """The organization of the invitation whose token hashes to ``token_hash``, or None."""
+        return organization_of_token(self._session_factory, Invitation, token_hash)
+
+    def slug_of(self, organization_id: uuid.UUID) -> str | None:
+        """The slug of organization ``organization_id``, or None."""
+        with self._session_factory() as session:
+            return session.scalar(select(Organization.slug).where(Organization.id == organization_id))
