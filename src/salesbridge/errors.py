@@ -5,6 +5,8 @@
     SalesbridgeError                  root; never raised directly
     ├── ConfigError                   fix the configuration; abort at startup
     │   └── CredentialKeyError        the credential key is malformed, or its key file is unsafe or unreadable
+    ├── InvalidRequestError           the caller's input breaks a rule; nothing changed; the message says what to fix
+    │   └── SeatLimitError            more seats asked for than the contract has left; .seats_left
     ├── StoreError                    the store refused an operation; fail this unit of work
     │   ├── RowNotFoundError          no such row in this organization
     │   ├── UniqueConstraintError     a row with the same unique value already exists in this organization
@@ -46,6 +48,41 @@ class CredentialKeyError(ConfigError):
 
     The message names the key file and what to do; it never contains the key.
     """
+
+
+class InvalidRequestError(SalesbridgeError):
+    """The caller's input breaks a rule of the workspace (an email already taken, a seat that cannot be changed
+    this way). Nothing was changed; the message says what to fix and may be shown to the user as is.
+
+    Args:
+        message: An English message id of the translation catalogue, with ``{name}`` fields.
+        **fields: The values of the fields.
+    """
+
+    def __init__(self, message: str, **fields: object) -> None:
+        super().__init__(message.format(**fields))
+        self.message_id = message
+        self.fields = fields
+
+    def localized(self, locale: str) -> str:
+        """The message in ``locale`` (English when the locale or the message is not translated)."""
+        from salesbridge.i18n import translate  # the catalogue loads on first use, not on import of the tree
+
+        return translate(self.message_id, locale).format(**self.fields)
+
+
+class SeatLimitError(InvalidRequestError):
+    """Assigning would hold more seats than the contract has.
+
+    Attributes:
+        seats_left: How many seats can still be assigned.
+        requested: How many were asked for.
+    """
+
+    def __init__(self, message: str, *, left: int, requested: int) -> None:
+        super().__init__(message, left=left, requested=requested)
+        self.seats_left = left
+        self.requested = requested
 
 
 class StoreError(SalesbridgeError):

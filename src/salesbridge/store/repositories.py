@@ -299,6 +299,7 @@ class CrmConnectionRepository(_ScopedRepository):
         client_id: str,
         client_secret: SecretStr,
         ca_bundle_path: str | None = None,
+        authority: str | None = None,
     ) -> CrmConnection:
         """Create or replace the connection's credentials. The state becomes ``disconnected`` and the previous
         connection outcome (CRM user, connected time, last error) is cleared, since it belonged to the old
@@ -315,6 +316,7 @@ class CrmConnectionRepository(_ScopedRepository):
         connection.client_id = client_id
         connection.client_secret_encrypted = self._cipher.encrypt(client_secret)
         connection.ca_bundle_path = ca_bundle_path
+        connection.authority = authority
         connection.state = ConnectionState.DISCONNECTED
         connection.connected_crm_user_id = None
         connection.connected_at = None

@@ -32,6 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from salesbridge.domain.seat_matching import MatchOutcome
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -162,6 +164,9 @@ class CrmConnection(Base):
     client_id: Mapped[str] = mapped_column(String(64))
     client_secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     ca_bundle_path: Mapped[str | None] = mapped_column(String(4096))
+    authority: Mapped[str | None] = mapped_column(String(2048), default=None)
+    """The identity authority when it is not Microsoft's public one for the tenant (a sovereign cloud, the
+    sandbox); None means ``https://login.microsoftonline.com/<tenant_id>``."""
     state: Mapped[ConnectionState] = mapped_column(
         Enum(
             ConnectionState,
@@ -237,18 +242,6 @@ class SeatState(enum.StrEnum):
     ACTIVE = "active"
 
 
-class SeatMatch(enum.StrEnum):
-    """How a seat's holder was matched to a CRM user, or why not (see :mod:`salesbridge.domain.seat_matching`)."""
-
-    ENTRA_OBJECT_ID = "entra_object_id"
-    EMAIL = "email"
-    NO_CRM_USER = "no_crm_user"
-    CRM_USER_DISABLED = "crm_user_disabled"
-    APPLICATION_USER = "application_user"
-    AMBIGUOUS_EMAIL = "ambiguous_email"
-    NOT_IMPORTED = "not_imported"
-
-
 class CrmUser(Base):
     """A user of the connected Dynamics organization (``systemuser``), imported for seat matching and assignment.
 
@@ -293,7 +286,7 @@ class Seat(Base):
     state: Mapped[SeatState] = mapped_column(_string_enum(SeatState))
     crm_sync_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     crm_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("crm_users.id", ondelete="SET NULL"))
-    match: Mapped[SeatMatch] = mapped_column(_string_enum(SeatMatch, length=24))
+    match: Mapped[MatchOutcome] = mapped_column(_string_enum(MatchOutcome, length=24))
     assigned_at: Mapped[datetime] = mapped_column(UtcDateTime)
     assigned_by: Mapped[str] = mapped_column(String(320))
 

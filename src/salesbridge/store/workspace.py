@@ -8,6 +8,7 @@ organization that scopes the unit of work which then checks it.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
 from salesbridge.store.repositories import Clock, _flush_new
 from salesbridge.store.tables import (
@@ -24,11 +26,15 @@ from salesbridge.store.tables import (
     CrmUser,
     Invitation,
     Seat,
-    SeatMatch,
     SeatState,
     User,
     WebSession,
 )
+
+
+def digest_token(token: str) -> str:
+    """The SHA-256 hex digest under which a token (invitation, API token, web session) is stored and looked up."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class _Scoped:
@@ -147,7 +153,7 @@ class SeatRepository(_Scoped):
     """The organization's seats."""
 
     def add(self, *, user_id: uuid.UUID, state: SeatState, assigned_by: str, crm_sync_enabled: bool = True) -> Seat:
-        """Give ``user_id`` a seat, not yet matched (:attr:`SeatMatch.NOT_IMPORTED`).
+        """Give ``user_id`` a seat, not yet matched (:attr:`MatchOutcome.NOT_IMPORTED`).
 
         Raises:
             UniqueConstraintError: the user already holds a seat (field ``"user_id"``).
@@ -169,7 +175,7 @@ class SeatRepository(_Scoped):
             state=state,
             crm_sync_enabled=crm_sync_enabled,
             crm_user_id=None,
-            match=SeatMatch.NOT_IMPORTED,
+            match=MatchOutcome.NOT_IMPORTED,
             assigned_at=self._clock(),
             assigned_by=assigned_by,
         )
@@ -203,12 +209,16 @@ class SeatRepository(_Scoped):
             .where(Seat.organization_id == self._organization_id, User.organization_id == self._organization_id)
             .order_by(func.lower(User.email))
         )
-        return [(seat, user) for seat, user in self._session.execute(statement).tuples()]
+        return [(row[0], row[1]) for row in self._session.execute(statement)]
 
     def count(self) -> int:
         """How many seats are assigned (invited or active)."""
         statement = select(func.count()).select_from(Seat).where(Seat.organization_id == self._organization_id)
         return self._session.scalar(statement) or 0
+
+    def flush(self) -> None:
+        """Send pending changes of seats to the database (inside the unit of work's transaction)."""
+        self._session.flush()
 
     def remove(self, seat_id: uuid.UUID) -> None:
         """Free the seat.

@@ -61,7 +61,9 @@ async def test_a_successful_connection_is_stored_audited_and_queues_the_first_im
         actions = [entry.action for entry in uow.audit.recent()]
         assert uow.crm_connection.client_secret().get_secret_value() == running.client_secret
         assert running.client_secret.encode() not in uow.crm_connection.get().client_secret_encrypted
-    assert actions == ["crm.connected", "organization.created"]
+        crm_user_ids = {row.crm_id for row in uow.crm_users.list_all()}
+    assert actions == ["crm.users_imported", "crm.connected", "organization.created"]
+    assert running.sandbox.application.systemuser_id in crm_user_ids, "the CRM users are imported on connect"
     as_json = status.to_json("es")
     assert as_json["state_label"] == "Conectado a Microsoft Dynamics"
     assert running.client_secret not in json.dumps(as_json)
@@ -83,7 +85,7 @@ async def test_a_wrong_secret_is_a_rejected_sign_in_naming_the_client_secret(
     outcome = await connect_crm(store, sessions, slug=acme, credentials=running.credentials(secret="wrong-secret"))
 
     assert outcome.kind is OutcomeKind.SIGN_IN_REJECTED
-    assert outcome.credential_to_check == "credential.client_secret"
+    assert outcome.credential_to_check == "the client secret"
     assert "client secret" in outcome.message("en")
     assert "secreto de cliente" in outcome.message("es")
     status = crm_status(store, slug=acme)
@@ -102,7 +104,7 @@ async def test_an_unknown_client_is_a_rejected_sign_in_naming_the_client_id(
     outcome = await connect_crm(store, sessions, slug=acme, credentials=credentials)
 
     assert outcome.kind is OutcomeKind.SIGN_IN_REJECTED
-    assert outcome.credential_to_check == "credential.client_id"
+    assert outcome.credential_to_check == "the client (application) id"
 
 
 async def test_an_untrusted_certificate_is_a_connection_error(

@@ -1,4 +1,4 @@
-"""Workspace: passwords and languages of users, seats, CRM users, invitations, API tokens and web sessions.
+"""Workspace: the identity authority of CRM connections, passwords and languages of users, seats, CRM users, invitations, API tokens and web sessions.
 
 Revision ID: 0003
 Revises: 0002
@@ -32,6 +32,8 @@ def upgrade() -> None:
         organizations.add_column(
             sa.Column("crm_sync_all_seats", sa.Boolean(), server_default=sa.true(), nullable=False)
         )
+    with op.batch_alter_table("crm_connections") as crm_connections:
+        crm_connections.add_column(sa.Column("authority", sa.String(2048), nullable=True))
     with op.batch_alter_table("users") as users:
         users.add_column(sa.Column("password_hash", sa.String(255), nullable=True))
         users.add_column(sa.Column("locale", sa.String(8), server_default="en", nullable=False))
@@ -133,5 +135,7 @@ def downgrade() -> None:
         users.drop_column("entra_object_id")
         users.drop_column("locale")
         users.drop_column("password_hash")
+    with op.batch_alter_table("crm_connections") as crm_connections:
+        crm_connections.drop_column("authority")
     with op.batch_alter_table("organizations") as organizations:
         organizations.drop_column("crm_sync_all_seats")
