@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 STATE_DIR ?= .sandbox
 
 .PHONY: demo test lint typecheck unit install clean bench
+.PHONY: messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,15 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.sandbox_paging
+
+## Re-extract the translatable messages (babel.cfg) into the template, then merge it into every catalogue:
+## new strings arrive with an empty msgstr (fill them in src/salesbridge/locales/es/LC_MESSAGES/messages.po).
+LOCALES_DIR := src/salesbridge/locales
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k translate --add-comments=TRANSLATORS: --no-location --sort-output \
+		--project=salesbridge --version=0.1.0 --copyright-holder="the salesbridge authors" \
+		-o $(LOCALES_DIR)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALES_DIR)/messages.pot -d $(LOCALES_DIR) -D messages --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) $(STATE_DIR) .pytest_cache .mypy_cache .ruff_cache

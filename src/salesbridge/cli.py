@@ -18,6 +18,7 @@ from salesbridge.errors import SalesbridgeError
 
 if TYPE_CHECKING:
     from salesbridge.services.connect import StoreAccess
+    from salesbridge.services.seats import SeatOverview, SeatService
 
 app = typer.Typer(
     help="salesbridge: the bridge between a sales workspace and Microsoft Dynamics 365.", no_args_is_help=True
@@ -30,6 +31,10 @@ org_app = typer.Typer(help="Organizations of the workspace.", no_args_is_help=Tr
 app.add_typer(org_app, name="org")
 crm_app = typer.Typer(help="The organization's connection to Microsoft Dynamics 365.", no_args_is_help=True)
 app.add_typer(crm_app, name="crm")
+seats_app = typer.Typer(
+    help="Seats: who holds one, their CRM sync, and assigning them from the CRM.", no_args_is_help=True
+)
+app.add_typer(seats_app, name="seats")
 console = Console()
 
 DbUrlOption = Annotated[
@@ -199,18 +204,18 @@ def crm_connect(
     except SalesbridgeError as exc:
         raise _fail(str(exc)) from None
     if outcome.is_connected:
-        console.print(f"[bold green]{translate('crm.state.connected', lang)}[/bold green]", highlight=False)
+        console.print("[bold green]" + translate("Connected to Microsoft Dynamics", lang) + "[/]", highlight=False)
         console.print(outcome.message(lang), highlight=False)
         return
     console.print(f"[bold red]{outcome.message(lang)}[/bold red]", highlight=False)
     if outcome.missing_privileges or outcome.kind is OutcomeKind.INSUFFICIENT_PRIVILEGES:
-        console.print(f"{translate('crm.details.missing_privileges', lang)}:", highlight=False)
+        console.print(translate("Missing privileges", lang) + ":", highlight=False)
     elif outcome.missing_objects:
-        console.print(f"{translate('crm.details.missing_objects', lang)}:", highlight=False)
+        console.print(translate("Missing tables, columns or settings", lang) + ":", highlight=False)
     for line in outcome.details():
         console.print(f"  • {line}", highlight=False, markup=False)
     if outcome.reason:
-        console.print(f"{translate('crm.details.reason', lang)}: {outcome.reason}", highlight=False, markup=False)
+        console.print(translate("Details", lang) + f": {outcome.reason}", highlight=False, markup=False)
     raise typer.Exit(1)
 
 
@@ -239,12 +244,227 @@ def crm_status_command(
     table = Table(show_header=False, box=None)
     table.add_row("State", status.state_label(lang))
     table.add_row("Org URL", status.org_url or "—")
-    table.add_row("CRM user", status.crm_user_id or "—")
+    crm_user = f"{status.crm_user_name} ({status.crm_user_id})" if status.crm_user_name else status.crm_user_id
+    table.add_row("CRM user", crm_user or "—")
     table.add_row("Connected since", status.connected_since.isoformat() if status.connected_since else "—")
     table.add_row("Last error", status.last_error or "—")
     for queued in status.queued_imports:
         table.add_row("Import", f"{queued.state} since {queued.requested_at.isoformat()} ({queued.reason})")
     console.print(table)
+
+
+LangOption = Annotated[str, typer.Option(help="Language of the messages: en | es.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _checked_lang(lang: str) -> str:
+    from salesbridge.i18n import SUPPORTED_LOCALES
+
+    if lang not in SUPPORTED_LOCALES:
+        raise typer.BadParameter(f"use one of {', '.join(SUPPORTED_LOCALES)}", param_hint="--lang")
+    return lang
+
+
+def _error_text(error: SalesbridgeError, lang: str) -> str:
+    from salesbridge.errors import InvalidRequestError
+
+    return error.localized(lang) if isinstance(error, InvalidRequestError) else str(error)
+
+
+def _seat_service(db_url: str | None) -> SeatService:
+    from datetime import UTC, datetime
+
+    from salesbridge.services.seats import SeatService
+
+    return SeatService(_store(db_url), clock=lambda: datetime.now(UTC))
+
+
+def _print_seats(overview: SeatOverview, lang: str) -> None:
+    from rich.table import Table
+
+    from salesbridge.i18n import N_, translate
+
+    console.print(
+        translate("{assigned} of {purchased} seats assigned; {left} left.", lang).format(
+            assigned=overview.seats_assigned, purchased=overview.seats_purchased, left=overview.seats_left
+        ),
+        highlight=False,
+    )
+    automatic = translate("Yes", lang) if overview.sync_all_seats else translate("No", lang)
+    console.print(translate("Sync CRM for all seats automatically", lang) + f": {automatic}", highlight=False)
+    table = Table()
+    for header in (N_("Email"), N_("Name"), N_("Seat"), N_("CRM sync"), N_("CRM user"), N_("In CRM")):
+        table.add_column(translate(header, lang))
+    for seat in overview.seats:
+        crm_user = seat.crm_user.full_name if seat.crm_user and seat.match.is_matched else seat.match_label(lang)
+        if seat.match_reason(lang):
+            crm_user += f"\n{seat.match_reason(lang)} {seat.match_fix(lang)}"
+        table.add_row(
+            seat.email,
+            seat.display_name,
+            translate("Invited", lang) if seat.state.value == "invited" else translate("Active", lang),
+            translate("On", lang) if seat.crm_sync_active else translate("Off", lang),
+            crm_user,
+            translate("In CRM", lang) if seat.in_crm else "",
+        )
+    console.print(table)
+
+
+@seats_app.command("list")
+def seats_list(
+    org: Annotated[str, typer.Option(help="The organization.")],
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """List the seats with their CRM sync, CRM user match (or why not, and how to fix it) and "In CRM" badge."""
+    lang = _checked_lang(lang)
+    try:
+        overview = _seat_service(db_url).overview(org)
+    except SalesbridgeError as exc:
+        raise _fail(_error_text(exc, lang)) from None
+    if as_json:
+        typer.echo(json.dumps(overview.to_json(lang), indent=2))
+        return
+    _print_seats(overview, lang)
+
+
+def _switch_seat_sync(org: str, email: str, *, enabled: bool, as_json: bool, lang: str, db_url: str | None) -> None:
+    lang = _checked_lang(lang)
+    service = _seat_service(db_url)
+    try:
+        seat = next((seat for seat in service.overview(org).seats if seat.email.lower() == email.lower()), None)
+        if seat is None:
+            raise _fail(f"No seat is held by {email}.")
+        changed = service.set_seat_crm_sync(org, seat.id, enabled=enabled, actor="cli")
+    except SalesbridgeError as exc:
+        raise _fail(_error_text(exc, lang)) from None
+    if as_json:
+        typer.echo(json.dumps(changed.to_json(lang), indent=2))
+        return
+    state = "enabled" if enabled else "disabled"
+    console.print(f"CRM sync {state} for {changed.email}.", highlight=False)
+
+
+@seats_app.command("enable")
+def seats_enable(
+    org: Annotated[str, typer.Option(help="The organization.")],
+    email: Annotated[str, typer.Option(help="The seat holder's email.")],
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Enable CRM sync for one seat (when automatic sync for all seats is off)."""
+    _switch_seat_sync(org, email, enabled=True, as_json=as_json, lang=lang, db_url=db_url)
+
+
+@seats_app.command("disable")
+def seats_disable(
+    org: Annotated[str, typer.Option(help="The organization.")],
+    email: Annotated[str, typer.Option(help="The seat holder's email.")],
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Disable CRM sync for one seat (when automatic sync for all seats is off)."""
+    _switch_seat_sync(org, email, enabled=False, as_json=as_json, lang=lang, db_url=db_url)
+
+
+@seats_app.command("sync-all")
+def seats_sync_all(
+    org: Annotated[str, typer.Option(help="The organization.")],
+    enabled: Annotated[bool, typer.Option("--on/--off", help="Sync CRM for all seats automatically.")],
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Turn "Sync CRM for all seats automatically" on or off."""
+    lang = _checked_lang(lang)
+    try:
+        overview = _seat_service(db_url).set_sync_all_seats(org, enabled=enabled, actor="cli")
+    except SalesbridgeError as exc:
+        raise _fail(_error_text(exc, lang)) from None
+    if as_json:
+        typer.echo(json.dumps(overview.to_json(lang), indent=2))
+        return
+    _print_seats(overview, lang)
+
+
+@seats_app.command("import-crm-users")
+def seats_import_crm_users(
+    org: Annotated[str, typer.Option(help="The organization.")],
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Import the CRM's users now (connecting imports them too) and match every seat again."""
+    from salesbridge.bootstrap import dynamics_session
+
+    lang = _checked_lang(lang)
+    try:
+        result = asyncio.run(_seat_service(db_url).refresh_crm_users(org, dynamics_session, actor="cli"))
+    except SalesbridgeError as exc:
+        raise _fail(_error_text(exc, lang)) from None
+    console.print(
+        f"{result.total} CRM users ({result.assignable} can be given a seat): "
+        f"{result.added} added, {result.updated} updated, {result.removed} removed.",
+        highlight=False,
+    )
+
+
+@seats_app.command("assign-from-crm")
+def seats_assign_from_crm(
+    org: Annotated[str, typer.Option(help="The organization.")],
+    email: Annotated[
+        list[str] | None, typer.Option(help="A CRM user's email to give a seat to; repeat for several.")
+    ] = None,
+    select_all: Annotated[bool, typer.Option("--all", help="Every CRM user who can be given a seat.")] = False,
+    console_url: Annotated[
+        str, typer.Option(help="Base URL of the console, for the invitation links.")
+    ] = "http://127.0.0.1:8000",
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Without --email or --all: list the active CRM users holding no seat. With them: assign seats and print
+    each invitation link (shown once). Never more seats than the contract has left."""
+    from rich.table import Table
+
+    lang = _checked_lang(lang)
+    service = _seat_service(db_url)
+    try:
+        offered = service.assignable_crm_users(org)
+        if not email and not select_all:
+            if as_json:
+                typer.echo(json.dumps([user.to_json() for user in offered], indent=2))
+                return
+            table = Table()
+            table.add_column("Name")
+            table.add_column("Email")
+            for user in offered:
+                table.add_row(user.full_name, user.email or "")
+            console.print(table)
+            return
+        by_email = {(user.email or "").lower(): user for user in offered}
+        unknown = [address for address in email or () if address.lower() not in by_email]
+        if unknown:
+            raise _fail("Not CRM users who can be given a seat: " + ", ".join(unknown))
+        chosen = offered if select_all else [by_email[address.lower()] for address in email or ()]
+        invitations = service.assign_from_crm(org, [user.id for user in chosen], actor="cli")
+    except SalesbridgeError as exc:
+        raise _fail(_error_text(exc, lang)) from None
+    links = [
+        {
+            "email": invitation.email,
+            "seat_id": str(invitation.seat_id),
+            "invitation_url": console_url.rstrip("/") + invitation.path,
+        }
+        for invitation in invitations
+    ]
+    if as_json:
+        typer.echo(json.dumps(links, indent=2))
+        return
+    for link in links:
+        console.print(f"{link['email']}: {link['invitation_url']}", highlight=False, markup=False)
 
 
 def main() -> None:

@@ -1,116 +1,94 @@
-"""A minimal message catalogue, English and Spanish, keyed by message id.
+"""Translated messages: English source text, Spanish from a gettext catalogue managed with Babel.
 
-The interface follows :mod:`gettext` (``translations(locale).gettext(message_id)``) so that Babel/gettext
-catalogues can replace this module without touching callers. Message ids are stable dotted names, not English
-text; an unknown id is returned unchanged, as ``gettext`` does. Messages may contain ``{name}`` fields, filled
-by the caller with :meth:`str.format`.
+Message ids are the English text itself (standard gettext), so English needs no catalogue. The Spanish catalogue
+is ``locales/es/LC_MESSAGES/messages.po``; it is compiled in memory at first use (no ``.mo`` file is kept in the
+repository) and cached per locale. Messages may contain ``{name}`` fields, filled by the caller with
+:meth:`str.format` *after* translation::
+
+    translate("The sign-in to Microsoft Entra ID was rejected: check {credential}.", "es").format(credential=...)
+
+Module-level constants are marked with :func:`N_` so that ``make messages`` extracts them, and translated where
+they are shown. Adding a string: write it in English inside ``translate(...)``/``N_(...)`` (or ``_()``/
+``{% trans %}`` in a template), run ``make messages``, then fill its ``msgstr`` in the Spanish ``messages.po``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
+import gettext
+import re
+from functools import cache
+from importlib import resources
+from io import BytesIO
 from typing import Final
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+__all__ = ["DEFAULT_LOCALE", "N_", "SUPPORTED_LOCALES", "normalize_locale", "translate", "translations"]
+
 DEFAULT_LOCALE: Final = "en"
+"""The source language of every message id; it needs no catalogue."""
 SUPPORTED_LOCALES: Final = ("en", "es")
+"""The languages the product speaks."""
 
-_CATALOGUES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
-    {
-        "en": MappingProxyType(
-            {
-                "crm.connect.connection_error": "CRM connection error. Try again later.",
-                "crm.connect.api_error": "An error occurred with the CRM API. Try again later.",
-                "crm.connect.insufficient_privileges": (
-                    "Your CRM account doesn't have sufficient access privileges. Check with your CRM administrator."
-                ),
-                "crm.connect.missing_objects": "The CRM objects required by your company could not be read.",
-                "crm.connect.sign_in_rejected": "The sign-in to Microsoft Entra ID was rejected: check {credential}.",
-                "crm.connect.different_organization": (
-                    "This organization is already connected to another Dynamics organization ({org_url}). "
-                    "Its imported data must be purged before connecting a different one; purging arrives with the "
-                    "import capability."
-                ),
-                "crm.connect.success": "Successfully connected, sync in progress",
-                "crm.state.connected": "Connected to Microsoft Dynamics",
-                "crm.state.failed": "Connection failed",
-                "crm.state.disconnected": "Not connected",
-                "crm.state.not_configured": "No CRM connection",
-                "crm.details.missing_privileges": "Missing privileges",
-                "crm.details.missing_objects": "Missing tables, columns or settings",
-                "crm.details.reason": "Details",
-                "credential.client_secret": "the client secret",
-                "credential.client_id": "the client (application) id",
-                "credential.tenant_id": "the tenant id",
-                "credential.certificate": "the certificate",
-                "credential.credentials": "the tenant id, client id and client secret",
-            }
-        ),
-        "es": MappingProxyType(
-            {
-                "crm.connect.connection_error": "Error de conexión con el CRM. Vuelve a intentarlo más tarde.",
-                "crm.connect.api_error": (
-                    "Se ha producido un error con la API del CRM. Vuelve a intentarlo más tarde."
-                ),
-                "crm.connect.insufficient_privileges": (
-                    "Tu cuenta de CRM no tiene suficientes privilegios de acceso. Consulta a tu administrador de CRM."
-                ),
-                "crm.connect.missing_objects": "No se han podido leer los objetos de CRM exigidos por tu empresa.",
-                "crm.connect.sign_in_rejected": (
-                    "Microsoft Entra ID ha rechazado el inicio de sesión: comprueba {credential}."
-                ),
-                "crm.connect.different_organization": (
-                    "Esta organización ya está conectada a otra organización de Dynamics ({org_url}). "
-                    "Hay que purgar sus datos importados antes de conectar otra; la purga llegará con la "
-                    "funcionalidad de importación."
-                ),
-                "crm.connect.success": "Conexión realizada, sincronización en curso",
-                "crm.state.connected": "Conectado a Microsoft Dynamics",
-                "crm.state.failed": "Error de conexión",
-                "crm.state.disconnected": "Sin conectar",
-                "crm.state.not_configured": "Sin conexión con el CRM",
-                "crm.details.missing_privileges": "Privilegios que faltan",
-                "crm.details.missing_objects": "Tablas, columnas o ajustes que faltan",
-                "crm.details.reason": "Detalles",
-                "credential.client_secret": "el secreto de cliente",
-                "credential.client_id": "el id. de cliente (aplicación)",
-                "credential.tenant_id": "el id. de inquilino",
-                "credential.certificate": "el certificado",
-                "credential.credentials": "el id. de inquilino, el id. de cliente y el secreto de cliente",
-            }
-        ),
-    }
-)
+_DOMAIN: Final = "messages"
+_LANGUAGE = re.compile(r"[A-Za-z]+")
 
 
-class Translations:
-    """The messages of one locale, with the :class:`gettext.NullTranslations` lookup method."""
-
-    def __init__(self, locale: str, messages: Mapping[str, str]) -> None:
-        self.locale = locale
-        self._messages = messages
-
-    def gettext(self, message: str) -> str:
-        """The translation of ``message`` (a message id); ``message`` itself when the catalogue lacks it."""
-        return self._messages.get(message, message)
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark for extraction only"
+    """Mark ``message`` for extraction without translating it; translate it later with :func:`translate`."""
+    return message
 
 
-def translations(locale: str) -> Translations:
-    """The catalogue of ``locale`` (``es``, ``es-ES`` and ``es_ES`` all mean Spanish).
+def normalize_locale(value: str | None) -> str:
+    """The supported language best matching ``value``; :data:`DEFAULT_LOCALE` when none does.
 
-    Raises:
-        ValueError: the locale is not one of :data:`SUPPORTED_LOCALES`.
+    ``value`` is a locale (``es``, ``es-ES``, ``es_ES.UTF-8``) or an ``Accept-Language`` header
+    (``fr-FR,es;q=0.9,en;q=0.8`` → ``es``): languages are taken by decreasing ``q``, then in order of appearance.
     """
-    language = locale.replace("_", "-").split("-")[0].lower()
-    if language not in _CATALOGUES:
-        raise ValueError(f"Unsupported locale {locale!r}: use one of {', '.join(SUPPORTED_LOCALES)}.")
-    return Translations(language, _CATALOGUES[language])
+    if not value:
+        return DEFAULT_LOCALE
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate(value.split(",")):
+        tag, *parameters = item.split(";")
+        quality = 1.0
+        for parameter in parameters:
+            name, _, number = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(number)
+                except ValueError:
+                    quality = 0.0
+        language = _LANGUAGE.match(tag.strip())
+        if language and language.group().lower() in SUPPORTED_LOCALES and quality > 0:
+            ranked.append((-quality, position, language.group().lower()))
+    return min(ranked)[2] if ranked else DEFAULT_LOCALE
 
 
-def translate(message_id: str, locale: str = DEFAULT_LOCALE) -> str:
-    """``translations(locale).gettext(message_id)``.
+def translations(locale: str) -> gettext.NullTranslations:
+    """The translations of ``locale`` (``es``, ``es-ES``, ``es_ES`` all mean Spanish; unknown means English).
 
-    Raises:
-        ValueError: as :func:`translations`.
+    The result has the :class:`gettext.NullTranslations` methods (``gettext``, ``ngettext``, ``pgettext``…);
+    a message missing from the catalogue comes back in English. Compiled once per language, then shared.
     """
-    return translations(locale).gettext(message_id)
+    return _compiled(normalize_locale(locale))
+
+
+def translate(message: str, locale: str = DEFAULT_LOCALE) -> str:
+    """``message`` (English source text) in ``locale``; ``message`` itself when not translated."""
+    return translations(locale).gettext(message)
+
+
+@cache
+def _compiled(language: str) -> gettext.NullTranslations:
+    """The catalogue of a supported ``language``, its fuzzy and untranslated entries left out."""
+    if language == DEFAULT_LOCALE:
+        return gettext.NullTranslations()
+    source = resources.files(__package__ or "salesbridge") / "locales" / language / "LC_MESSAGES" / f"{_DOMAIN}.po"
+    with source.open("rb") as po_file:
+        catalog = read_po(po_file, locale=language, domain=_DOMAIN)
+    compiled = BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return Translations(compiled, domain=_DOMAIN)

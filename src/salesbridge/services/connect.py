@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from salesbridge.crm.ports import CrmIdentity, CrmMetadata, PrivilegeGrant
+from salesbridge.crm.ports import CrmIdentity, CrmMetadata, CrmReader, PrivilegeGrant
 from salesbridge.domain.crm_requirements import REQUIRED_TABLES, RequiredTable, depth_suffices
 from salesbridge.errors import (
     AuthError,
@@ -32,7 +32,8 @@ from salesbridge.errors import (
     TokenRejectedError,
     TransientError,
 )
-from salesbridge.i18n import translate
+from salesbridge.i18n import N_, translate
+from salesbridge.services.crm_users import import_crm_users
 from salesbridge.store.tables import ConnectionState
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
 
@@ -52,6 +53,11 @@ class CrmSession(Protocol):
     @property
     def metadata(self) -> PreflightCrm:
         """Identity, privileges and metadata of the organization."""
+        ...
+
+    @property
+    def reader(self) -> CrmReader:
+        """Reads records of the organization."""
         ...
 
     async def close(self) -> None:
@@ -102,6 +108,22 @@ class StoreAccess(OrganizationFinder, Protocol):
         """A new, not yet opened, unit of work scoped to ``organization_id``."""
         ...
 
+    def organization_of_session(self, token_hash: str) -> uuid.UUID | None:
+        """The organization of the web session whose token hashes to ``token_hash``, or None."""
+        ...
+
+    def organization_of_api_token(self, token_hash: str) -> uuid.UUID | None:
+        """The organization of the API token hashing to ``token_hash``, or None."""
+        ...
+
+    def organization_of_invitation(self, token_hash: str) -> uuid.UUID | None:
+        """The organization of the invitation whose token hashes to ``token_hash``, or None."""
+        ...
+
+    def slug_of(self, organization_id: uuid.UUID) -> str | None:
+        """The slug of organization ``organization_id``, or None."""
+        ...
+
 
 class UnknownOrganizationError(RowNotFoundError):
     """No organization has the given slug."""
@@ -114,13 +136,19 @@ class DifferentCrmOrganizationError(SalesbridgeError):
         org_url: The organization URL of the existing connection.
     """
 
+    MESSAGE = N_(
+        "This organization is already connected to another Dynamics organization ({org_url}). "
+        "Its imported data must be purged before connecting a different one; purging arrives with the "
+        "import capability."
+    )
+
     def __init__(self, org_url: str) -> None:
-        super().__init__(translate("crm.connect.different_organization").format(org_url=org_url))
+        super().__init__(translate(self.MESSAGE).format(org_url=org_url))
         self.org_url = org_url
 
     def localized(self, locale: str) -> str:
         """The refusal in ``locale``."""
-        return translate("crm.connect.different_organization", locale).format(org_url=self.org_url)
+        return translate(self.MESSAGE, locale).format(org_url=self.org_url)
 
 
 class OutcomeKind(StrEnum):
@@ -135,13 +163,17 @@ class OutcomeKind(StrEnum):
 
 
 _MESSAGE_IDS = {
-    OutcomeKind.CONNECTED: "crm.connect.success",
-    OutcomeKind.CONNECTION_ERROR: "crm.connect.connection_error",
-    OutcomeKind.API_ERROR: "crm.connect.api_error",
-    OutcomeKind.INSUFFICIENT_PRIVILEGES: "crm.connect.insufficient_privileges",
-    OutcomeKind.MISSING_OBJECTS: "crm.connect.missing_objects",
-    OutcomeKind.SIGN_IN_REJECTED: "crm.connect.sign_in_rejected",
+    OutcomeKind.CONNECTED: N_("Successfully connected, sync in progress"),
+    OutcomeKind.CONNECTION_ERROR: N_("CRM connection error. Try again later."),
+    OutcomeKind.API_ERROR: N_("An error occurred with the CRM API. Try again later."),
+    OutcomeKind.INSUFFICIENT_PRIVILEGES: N_(
+        "Your CRM account doesn't have sufficient access privileges. Check with your CRM administrator."
+    ),
+    OutcomeKind.MISSING_OBJECTS: N_("The CRM objects required by your company could not be read."),
+    OutcomeKind.SIGN_IN_REJECTED: N_("The sign-in to Microsoft Entra ID was rejected: check {credential}."),
 }
+
+_ALL_CREDENTIALS = N_("the tenant id, client id and client secret")
 
 
 @dataclass(frozen=True)
@@ -172,8 +204,8 @@ class ConnectOutcome:
         missing_privileges: For ``insufficient_privileges``: what the user lacks (empty when the CRM refused
             a call without naming the privilege; ``reason`` then says what was refused).
         missing_objects: For ``missing_objects``: ``table``, ``table.column`` or ``table: change tracking``.
-        credential_to_check: For ``sign_in_rejected``: the message id of the credential to check
-            (``credential.client_secret``).
+        credential_to_check: For ``sign_in_rejected``: the message id (English text) of the credential to
+            check (``the client secret``).
         crm_user_id: For ``connected``: the CRM user the connection acts as.
         reason: The underlying error's user-safe text (no secret, no token), for the log and ``last error``.
     """
@@ -193,12 +225,11 @@ class ConnectOutcome:
     def message(self, locale: str = "en") -> str:
         """The outcome's headline in ``locale``, worded as in the admin guide.
 
-        Raises:
-            ValueError: unsupported locale.
+        An unsupported locale means English.
         """
         text = translate(_MESSAGE_IDS[self.kind], locale)
         if self.kind is OutcomeKind.SIGN_IN_REJECTED:
-            return text.format(credential=translate(self.credential_to_check or "credential.credentials", locale))
+            return text.format(credential=translate(self.credential_to_check or _ALL_CREDENTIALS, locale))
         return text
 
     def details(self) -> list[str]:
@@ -208,10 +239,10 @@ class ConnectOutcome:
 
 # Phrases of the connector's sign-in errors → the credential they point at, most specific first.
 _CREDENTIAL_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"client secret", re.IGNORECASE), "credential.client_secret"),
-    (re.compile(r"client \(application\) id|client id", re.IGNORECASE), "credential.client_id"),
-    (re.compile(r"tenant", re.IGNORECASE), "credential.tenant_id"),
-    (re.compile(r"certificate", re.IGNORECASE), "credential.certificate"),
+    (re.compile(r"client secret", re.IGNORECASE), N_("the client secret")),
+    (re.compile(r"client \(application\) id|client id", re.IGNORECASE), N_("the client (application) id")),
+    (re.compile(r"tenant", re.IGNORECASE), N_("the tenant id")),
+    (re.compile(r"certificate", re.IGNORECASE), N_("the certificate")),
 )
 
 
@@ -231,7 +262,7 @@ def outcome_for_error(error: CrmError) -> ConnectOutcome:
     if isinstance(error, TokenRejectedError) or (isinstance(error, AuthError) and error.status is None):
         credential = next(
             (message_id for pattern, message_id in _CREDENTIAL_PHRASES if pattern.search(reason)),
-            "credential.credentials",
+            _ALL_CREDENTIALS,
         )
         return ConnectOutcome(OutcomeKind.SIGN_IN_REJECTED, credential_to_check=credential, reason=reason)
     if isinstance(error, AuthError):
@@ -363,10 +394,43 @@ async def connect_crm(
     session = sessions(credentials)
     try:
         outcome = await preflight(session.metadata, requirements)
+        _record(store(organization_id), credentials, outcome, actor=actor)
+        if outcome.is_connected:
+            await _import_crm_users_after_connect(store, organization_id, session.reader, actor=actor)
     finally:
         await session.close()
-    _record(store(organization_id), credentials, outcome, actor=actor)
     return outcome
+
+
+async def _import_crm_users_after_connect(
+    store: StoreAccess, organization_id: uuid.UUID, reader: CrmReader, *, actor: str
+) -> None:
+    # The connection stands even when this first read of the users fails: seat management imports them again
+    # on demand, and the failure is audited so the administrator can see it.
+    try:
+        await import_crm_users(store, organization_id, reader, actor=actor)
+    except CrmError as error:
+        with store(organization_id) as uow:
+            uow.audit.record(actor=actor, action="crm.users_import_failed", details={"reason": error.message})
+            uow.commit()
+
+
+def stored_credentials(uow: SqlAlchemyUnitOfWork) -> CrmCredentials:
+    """The credentials of the organization's stored CRM connection, secret decrypted.
+
+    Raises:
+        RowNotFoundError: the organization has no CRM connection.
+        UndecryptableSecretError: the secret was encrypted with another credential key.
+    """
+    connection = uow.crm_connection.get()
+    return CrmCredentials(
+        org_url=connection.org_url,
+        tenant_id=connection.tenant_id,
+        client_id=connection.client_id,
+        client_secret=uow.crm_connection.client_secret(),
+        ca_bundle=Path(connection.ca_bundle_path) if connection.ca_bundle_path else None,
+        authority=connection.authority,
+    )
 
 
 def _record(uow: SqlAlchemyUnitOfWork, credentials: CrmCredentials, outcome: ConnectOutcome, *, actor: str) -> None:
@@ -378,6 +442,7 @@ def _record(uow: SqlAlchemyUnitOfWork, credentials: CrmCredentials, outcome: Con
             client_id=credentials.client_id,
             client_secret=credentials.client_secret,
             ca_bundle_path=str(credentials.ca_bundle) if credentials.ca_bundle else None,
+            authority=credentials.authority,
         )
         if outcome.crm_user_id is not None:
             uow.crm_connection.mark_connected(crm_user_id=outcome.crm_user_id)
@@ -408,6 +473,14 @@ class QueuedImport:
     state: str
 
 
+_STATE_LABELS = {
+    "connected": N_("Connected to Microsoft Dynamics"),
+    "failed": N_("Connection failed"),
+    "disconnected": N_("Not connected"),
+    "not_configured": N_("No CRM connection"),
+}
+
+
 @dataclass(frozen=True)
 class CrmStatus:
     """Where an organization's CRM connection stands.
@@ -417,6 +490,7 @@ class CrmStatus:
         state: ``connected``, ``failed``, ``disconnected`` or ``not_configured`` (no connection stored).
         org_url: The Dynamics organization URL, when configured.
         crm_user_id: The CRM user the connection acts as, when connected.
+        crm_user_name: That user's full name, once the CRM users are imported.
         connected_since: When the connection was last accepted, when connected.
         last_error: The last failed attempt's reason, when the last attempt failed.
         queued_imports: Imports waiting for the import engine.
@@ -426,13 +500,14 @@ class CrmStatus:
     state: str
     org_url: str | None = None
     crm_user_id: str | None = None
+    crm_user_name: str | None = None
     connected_since: datetime | None = None
     last_error: str | None = None
     queued_imports: tuple[QueuedImport, ...] = ()
 
     def state_label(self, locale: str = "en") -> str:
         """The state in words (``Connected to Microsoft Dynamics``) in ``locale``."""
-        return translate(f"crm.state.{self.state}", locale)
+        return translate(_STATE_LABELS.get(self.state, self.state), locale)
 
     def to_json(self, locale: str = "en") -> dict[str, Any]:
         """A JSON-ready mapping; times are ISO-8601 UTC. Carries no secret."""
@@ -442,6 +517,7 @@ class CrmStatus:
             "state_label": self.state_label(locale),
             "org_url": self.org_url,
             "crm_user_id": self.crm_user_id,
+            "crm_user_name": self.crm_user_name,
             "connected_since": self.connected_since.isoformat() if self.connected_since else None,
             "last_error": self.last_error,
             "queued_imports": [
@@ -465,6 +541,11 @@ def crm_status(store: StoreAccess, *, slug: str) -> CrmStatus:
     organization_id = _require_organization(store, slug)
     with store(organization_id) as uow:
         connection = uow.crm_connection.find()
+        crm_user = (
+            uow.crm_users.find_by_crm_id(connection.connected_crm_user_id)
+            if connection is not None and connection.connected_crm_user_id
+            else None
+        )
         queued = tuple(
             QueuedImport(str(request.id), request.requested_at, request.reason, request.state.value)
             for request in uow.import_requests.queued()
@@ -477,6 +558,7 @@ def crm_status(store: StoreAccess, *, slug: str) -> CrmStatus:
         state=connection.state.value,
         org_url=connection.org_url,
         crm_user_id=connection.connected_crm_user_id if connected else None,
+        crm_user_name=crm_user.full_name if connected and crm_user is not None else None,
         connected_since=connection.connected_at if connected else None,
         last_error=connection.last_error,
         queued_imports=queued,

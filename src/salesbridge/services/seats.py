@@ -23,7 +23,7 @@ from salesbridge.domain.seat_matching import (
 )
 from salesbridge.errors import InvalidRequestError, RowNotFoundError, SeatLimitError
 from salesbridge.i18n import N_, translate
-from salesbridge.services.connect import StoreAccess, UnknownOrganizationError
+from salesbridge.services.connect import CrmSessionFactory, StoreAccess, UnknownOrganizationError, stored_credentials
 from salesbridge.services.crm_users import CrmUserImport, crm_user_facts, import_crm_users, rematch_seats
 from salesbridge.store.tables import ConnectionState, CrmUser, Seat, SeatState, User
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
@@ -385,6 +385,26 @@ class SeatService:
             CrmError: the CRM could not be read; nothing was changed.
         """
         return await import_crm_users(self._store, self._organization_id(slug), reader, actor=actor)
+
+    async def refresh_crm_users(self, slug: str, sessions: CrmSessionFactory, *, actor: str) -> CrmUserImport:
+        """Import the CRM users of the organization ``slug`` through its stored CRM connection.
+
+        Raises:
+            UnknownOrganizationError: no organization has ``slug``.
+            InvalidRequestError: the organization is not connected to a CRM.
+            CrmError: the CRM could not be read; nothing was changed.
+        """
+        organization_id = self._organization_id(slug)
+        with self._store(organization_id) as uow:
+            connection = uow.crm_connection.find()
+            if connection is None or connection.state is not ConnectionState.CONNECTED:
+                raise InvalidRequestError(N_("Connect to the CRM first, on the CRM Settings page."))
+            credentials = stored_credentials(uow)
+        session = sessions(credentials)
+        try:
+            return await import_crm_users(self._store, organization_id, session.reader, actor=actor)
+        finally:
+            await session.close()
 
 
 def _assignable(uow: SqlAlchemyUnitOfWork) -> list[CrmUserView]:

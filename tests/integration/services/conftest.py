@@ -145,3 +145,11 @@ def _dynamics_session(credentials: CrmCredentials) -> CrmSession:
         ca_bundle=credentials.ca_bundle,
     )
     return DynamicsConnector.connect(connection, retry_policy=RetryPolicy(max_attempts=1))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    """A sandbox seeded with the demo organization (people, a disabled user, an application user)."""
+    from salesbridge.sandbox.seed import parse_seed
+
+    yield from _serve(build_sandbox(seed=parse_seed("demo")), tmp_path_factory.mktemp("tls"))

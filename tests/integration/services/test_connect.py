@@ -49,6 +49,7 @@ async def test_a_successful_connection_is_stored_audited_and_queues_the_first_im
     assert status.state_label("es") == "Conectado a Microsoft Dynamics"
     assert status.org_url == running.org_url
     assert status.crm_user_id == outcome.crm_user_id == running.sandbox.application.systemuser_id
+    assert status.crm_user_name, "the connected CRM user is shown by name once the CRM users are imported"
     assert status.connected_since is not None
     assert status.connected_since <= datetime.now(UTC)
     assert status.last_error is None

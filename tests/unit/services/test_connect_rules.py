@@ -41,9 +41,9 @@ def test_depths_are_ordered() -> None:
 @pytest.mark.parametrize(
     ("error", "kind", "credential"),
     [
-        (AuthError("Sign-in was rejected: check the client secret (it is wrong)"), "sign_in_rejected", "client_secret"),
-        (AuthError("check the tenant id and the authority URL"), "sign_in_rejected", "tenant_id"),
-        (TokenRejectedError("refused", status=401), "sign_in_rejected", "credentials"),
+        (AuthError("Sign-in was rejected: check the client secret (it is wrong)"), "sign_in_rejected", "client secret"),
+        (AuthError("check the tenant id and the authority URL"), "sign_in_rejected", "tenant id"),
+        (TokenRejectedError("refused", status=401), "sign_in_rejected", "tenant id, client id and client secret"),
         (AuthError("Access denied", status=403), "insufficient_privileges", None),
         (TokenRefreshError("identity provider down"), "connection_error", None),
         (UnexpectedResponseError("not JSON"), "api_error", None),
@@ -53,11 +53,10 @@ def test_errors_become_outcomes(error: AuthError, kind: str, credential: str | N
     outcome = outcome_for_error(error)
 
     assert outcome.kind is OutcomeKind(kind)
-    assert outcome.credential_to_check == (f"credential.{credential}" if credential else None)
+    assert outcome.credential_to_check == (f"the {credential}" if credential else None)
 
 
 def test_the_catalogue_is_gettext_like() -> None:
-    assert translations("es_ES").gettext("crm.state.connected") == "Conectado a Microsoft Dynamics"
-    assert translate("no.such.id", "es") == "no.such.id"
-    with pytest.raises(ValueError, match="Unsupported locale"):
-        translations("fr")
+    assert translations("es_ES").gettext("Connected to Microsoft Dynamics") == "Conectado a Microsoft Dynamics"
+    assert translate("No such message", "es") == "No such message"
+    assert translations("fr").gettext("Connected to Microsoft Dynamics") == "Connected to Microsoft Dynamics"

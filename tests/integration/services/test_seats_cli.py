@@ -1,0 +1,85 @@
+"""``salesbridge seats list|enable|disable|sync-all|assign-from-crm|import-crm-users`` end to end: the real CLI on
+a SQLite file it migrates itself, connected to the demo sandbox over TLS."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import RunningSandbox
+from salesbridge.cli import app
+from salesbridge.store.secrets import generate_key
+
+
+@pytest.fixture
+def cli(tmp_path: Path, demo: RunningSandbox) -> CliRunner:
+    runner = CliRunner(
+        env={
+            "SALESBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+            "SALESBRIDGE_CREDENTIAL_KEY": generate_key().get_secret_value(),
+            "COLUMNS": "200",
+        }
+    )
+    assert runner.invoke(app, ["org", "create", "acme", "--seats", "3"]).exit_code == 0
+    secret = tmp_path / "secret.txt"
+    secret.write_text(demo.client_secret, encoding="utf-8")
+    connected = runner.invoke(
+        app,
+        [
+            "crm", "connect", "--org", "acme", "--url", demo.org_url, "--tenant-id", demo.tenant_id,
+            "--client-id", demo.client_id, "--client-secret-file", str(secret), "--ca-bundle", str(demo.ca_bundle),
+            "--authority", demo.authority,
+        ],
+    )  # fmt: skip
+    assert connected.exit_code == 0, connected.output
+    return runner
+
+
+def test_assign_from_crm_then_switch_one_seat_off(cli: CliRunner) -> None:
+    listed = cli.invoke(app, ["seats", "assign-from-crm", "--org", "acme", "--json"])
+    assert listed.exit_code == 0, listed.output
+    offered = json.loads(listed.output)
+    emails = [user["email"] for user in offered[:2]]
+
+    assigned = cli.invoke(
+        app, ["seats", "assign-from-crm", "--org", "acme", "--email", emails[0], "--email", emails[1], "--json"]
+    )
+
+    assert assigned.exit_code == 0, assigned.output
+    links = json.loads(assigned.output)
+    assert [link["email"] for link in links] == emails
+    assert all(link["invitation_url"].startswith("http://127.0.0.1:8000/invitations/") for link in links)
+
+    refused = cli.invoke(app, ["seats", "disable", "--org", "acme", "--email", emails[0]])
+    assert refused.exit_code == 1
+    assert "automatic for all seats" in refused.output
+    assert cli.invoke(app, ["seats", "sync-all", "--org", "acme", "--off"]).exit_code == 0
+    disabled = cli.invoke(app, ["seats", "disable", "--org", "acme", "--email", emails[0], "--json"])
+    assert disabled.exit_code == 0, disabled.output
+    assert json.loads(disabled.output)["in_crm"] is False
+
+    overview = json.loads(cli.invoke(app, ["seats", "list", "--org", "acme", "--json"]).output)
+    badges = {seat["email"]: seat["in_crm"] for seat in overview["seats"]}
+    assert badges == {emails[0]: False, emails[1]: True}
+    assert (overview["seats_assigned"], overview["seats_left"]) == (2, 1)
+    table = cli.invoke(app, ["seats", "list", "--org", "acme", "--lang", "es"])
+    assert table.exit_code == 0
+    assert "En el CRM" in table.output
+
+
+def test_the_seat_limit_is_explained_in_the_chosen_language(cli: CliRunner) -> None:
+    refused = cli.invoke(app, ["seats", "assign-from-crm", "--org", "acme", "--all", "--lang", "es"])
+
+    assert refused.exit_code == 1
+    assert "solo quedan 3 licencias" in refused.output
+    assert json.loads(cli.invoke(app, ["seats", "list", "--org", "acme", "--json"]).output)["seats"] == []
+
+
+def test_importing_crm_users_on_demand(cli: CliRunner) -> None:
+    imported = cli.invoke(app, ["seats", "import-crm-users", "--org", "acme"])
+
+    assert imported.exit_code == 0, imported.output
+    assert "0 added" in imported.output
