@@ -7,6 +7,7 @@ STATE_DIR ?= .sandbox
 
 .PHONY: demo test lint typecheck unit install clean bench
 .PHONY: messages
+.PHONY: browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +21,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/salesbridge demo --state-dir $(STATE_DIR)
 
+## The browser of the e2e tests (Debian's chromium; Playwright's own download needs the internet).
+browser:
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
 ## Lint, type check, then every test.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy

@@ -31,6 +31,10 @@ org_app = typer.Typer(help="Organizations of the workspace.", no_args_is_help=Tr
 app.add_typer(org_app, name="org")
 crm_app = typer.Typer(help="The organization's connection to Microsoft Dynamics 365.", no_args_is_help=True)
 app.add_typer(crm_app, name="crm")
+user_app = typer.Typer(help="Users of an organization.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+token_app = typer.Typer(help="API tokens of users.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 seats_app = typer.Typer(
     help="Seats: who holds one, their CRM sync, and assigning them from the CRM.", no_args_is_help=True
 )
@@ -465,6 +469,135 @@ def seats_assign_from_crm(
         return
     for link in links:
         console.print(f"{link['email']}: {link['invitation_url']}", highlight=False, markup=False)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind; plain HTTP is allowed on loopback only.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    db_url: Annotated[
+        str | None, typer.Option("--db", "--db-url", help="Store URL; SALESBRIDGE_DATABASE_URL when omitted.")
+    ] = None,
+    certfile: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="TLS certificate (PEM): serve HTTPS.")
+    ] = None,
+    keyfile: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="TLS private key (PEM).")] = None,
+) -> None:
+    """Serve the web console (pages at /, JSON API at /api/v1). HTTPS with --certfile/--keyfile; without them
+    plain HTTP on the loopback interface only, with non-Secure cookies."""
+    import ipaddress
+
+    import uvicorn
+
+    from salesbridge.bootstrap import build_console
+    from salesbridge.settings import Settings
+
+    if (certfile is None) != (keyfile is None):
+        raise typer.BadParameter("give both --certfile and --keyfile, or neither")
+    tls = certfile is not None
+    if not tls:
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise typer.BadParameter("without a certificate the console listens on loopback only", param_hint="--host")
+    try:
+        console_app = build_console(Settings(), db_url, secure_cookies=tls)
+    except SalesbridgeError as exc:
+        raise _fail(str(exc)) from None
+    scheme = "https" if tls else "http"
+    console.print(f"[bold green]Console[/bold green] at {scheme}://{host}:{port}/ — stop with Ctrl+C.", highlight=False)
+    uvicorn.run(
+        console_app,
+        host=host,
+        port=port,
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def _read_password(password_file: Path | None, password_stdin: bool) -> SecretStr | None:
+    import sys
+
+    if password_file is not None and password_stdin:
+        raise typer.BadParameter("give --password-file or --password-stdin, not both")
+    if password_file is not None:
+        return SecretStr(password_file.read_text(encoding="utf-8").rstrip("\r\n"))
+    if password_stdin:
+        return SecretStr(sys.stdin.readline().rstrip("\r\n"))
+    return None
+
+
+@user_app.command("create")
+def user_create(
+    org: Annotated[str, typer.Option(help="The organization (slug).")],
+    email: Annotated[str, typer.Option(help="The user's email; unique in the organization.")],
+    name: Annotated[str, typer.Option(help="The user's display name.")],
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user an administrator.")] = False,
+    seat: Annotated[bool, typer.Option("--seat", help="Give the user an active seat.")] = False,
+    password_file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, readable=True, help="File holding the password.")
+    ] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    locale: Annotated[str, typer.Option(help="Console language: en | es.")] = "en",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the new user as JSON.")] = False,
+    db_url: DbUrlOption = None,
+) -> None:
+    """Add a user (without a password they can only use API tokens until invited). Not idempotent."""
+    from salesbridge.services.accounts import AccountService, InvalidInputError
+    from salesbridge.store.uow import utc_now
+
+    password = _read_password(password_file, password_stdin)
+    try:
+        principal = AccountService(_store(db_url), clock=utc_now).create_user(
+            org,
+            email=email,
+            display_name=name,
+            password=password,
+            is_admin=admin,
+            with_seat=seat,
+            locale=locale,
+            actor="cli",
+        )
+    except InvalidInputError as exc:
+        raise typer.BadParameter(str(exc), param_hint=f"--{exc.field.replace('_', '-')}") from None
+    except SalesbridgeError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        view = {
+            "organization": principal.organization_slug,
+            "user_id": str(principal.user_id),
+            "email": principal.email,
+            "is_admin": principal.is_admin,
+            "has_seat": principal.has_seat,
+            "locale": principal.locale,
+        }
+        typer.echo(json.dumps(view, indent=2))
+        return
+    console.print(f"User [bold]{principal.email}[/bold] added to {principal.organization_slug}.", highlight=False)
+
+
+@token_app.command("create")
+def token_create(
+    org: Annotated[str, typer.Option(help="The organization (slug).")],
+    email: Annotated[str, typer.Option(help="The user the token acts for.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")],
+    db_url: DbUrlOption = None,
+) -> None:
+    """Create an API token for a user and print it once (on stdout, alone on its line)."""
+    from salesbridge.services.accounts import AccountService
+    from salesbridge.store.uow import utc_now
+
+    try:
+        accounts = AccountService(_store(db_url), clock=utc_now)
+        view, secret = accounts.create_api_token(accounts.principal_of(org, email), name)
+    except SalesbridgeError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"Token [bold]{view.name}[/bold] ({view.prefix}…) created; it is shown only now:", highlight=False)
+    typer.echo(secret.get_secret_value())
 
 
 def main() -> None:

@@ -310,6 +310,15 @@ class SeatService:
                 uow.commit()
             return _find_seat(_overview(uow), seat_id)
 
+    def crm_users(self, slug: str) -> list[CrmUserView]:
+        """Every imported CRM user, by name, disabled and application users included.
+
+        Raises:
+            UnknownOrganizationError: no organization has ``slug``.
+        """
+        with self._store(self._organization_id(slug)) as uow:
+            return [_crm_user_view(row) for row in uow.crm_users.list_all()]
+
     def assignable_crm_users(self, slug: str) -> list[CrmUserView]:
         """Active human CRM users holding no seat, by name: those "Assign seats from CRM" offers.
 

@@ -82,7 +82,9 @@ async def test_assigning_seats_from_crm_invites_matches_and_badges(
     assert audit_actions(store, acme).count("seat.assigned_from_crm") == 3
 
 
-async def test_never_more_seats_than_the_contract_holds(seats: SeatService, store: UnitOfWorkFactory, acme: str) -> None:
+async def test_never_more_seats_than_the_contract_holds(
+    seats: SeatService, store: UnitOfWorkFactory, acme: str
+) -> None:
     offered = seats.assignable_crm_users(acme)
     seats.assign_from_crm(acme, [offered[0].id, offered[1].id], actor="admin")
 
@@ -91,7 +93,9 @@ async def test_never_more_seats_than_the_contract_holds(seats: SeatService, stor
 
     assert (refused.value.seats_left, refused.value.requested) == (3, 4)
     assert str(refused.value) == "You chose 4 CRM users but only 3 seats are left in your contract."
-    assert refused.value.localized("es") == "Has elegido 4 usuarios del CRM, pero solo quedan 3 licencias en tu contrato."
+    assert (
+        refused.value.localized("es") == "Has elegido 4 usuarios del CRM, pero solo quedan 3 licencias en tu contrato."
+    )
     assert seats.overview(acme).seats_assigned == 2, "nothing of a refused assignment is kept"
 
 

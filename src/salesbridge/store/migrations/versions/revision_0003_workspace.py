@@ -1,4 +1,5 @@
-"""Workspace: the identity authority of CRM connections, passwords and languages of users, seats, CRM users, invitations, API tokens and web sessions.
+"""Workspace: the identity authority of CRM connections, passwords and languages of users, seats, CRM users,
+invitations, API tokens and web sessions.
 
 Revision ID: 0003
 Revises: 0002

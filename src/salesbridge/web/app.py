@@ -1,0 +1,210 @@
+"""The web console: a FastAPI app with a JSON API under ``/api/v1`` and server-rendered pages under ``/``.
+
+* OpenAPI: ``/api/v1/openapi.json`` (the interactive docs pages are off: they load assets from a CDN).
+* Static files: ``/static`` (hand-written CSS, no third-party assets).
+* Every route declares one :class:`~salesbridge.web.security.Permission`; see :mod:`salesbridge.web.security`.
+* Security headers on every response: a strict CSP (``default-src 'self'``, no inline script, no framing),
+  ``nosniff``, ``Referrer-Policy: same-origin``; HSTS when served over HTTPS.
+
+Adding an area: write ``web/api/<area>.py`` and/or ``web/ui/<area>.py`` each exposing ``router`` (an
+``APIRouter``), and add it to :data:`ROUTERS` below — one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from salesbridge.errors import CrmError, InvalidRequestError, RowNotFoundError, SeatLimitError
+from salesbridge.i18n import N_
+from salesbridge.services.accounts import AccountError, AdministratorRequiredError
+from salesbridge.web.api import account as api_account
+from salesbridge.web.api import crm as api_crm
+from salesbridge.web.api import organization as api_organization
+from salesbridge.web.api import seats as api_seats
+from salesbridge.web.context import ConsoleConfig, ConsoleServices
+from salesbridge.web.security import (
+    ConsoleAccessError,
+    NotAuthenticatedError,
+    PublicPrincipal,
+    is_api_request,
+    request_auth,
+)
+from salesbridge.web.templating import render
+from salesbridge.web.ui import account as ui_account
+from salesbridge.web.ui import admin as ui_admin
+from salesbridge.web.ui import crm_settings as ui_crm_settings
+from salesbridge.web.ui import seats as ui_seats
+
+__all__ = ["ROUTERS", "ConsoleServices", "create_app"]
+
+STATIC_DIR: Final = Path(__file__).parent / "static"
+OPENAPI_URL: Final = "/api/v1/openapi.json"
+
+health_router = APIRouter()
+
+
+@health_router.get("/healthz", include_in_schema=False)
+def healthz(_principal: PublicPrincipal) -> dict[str, str]:
+    """Liveness: the app answers. Touches nothing else."""
+    return {"status": "ok"}
+
+
+ROUTERS: Final[tuple[APIRouter, ...]] = (
+    health_router,
+    api_account.router,
+    api_organization.router,
+    api_seats.router,
+    api_crm.router,
+    ui_account.router,
+    ui_admin.router,
+    ui_seats.router,
+    ui_crm_settings.router,
+)
+"""Every router of the console, API and pages. Add one line per new area."""
+
+CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class SecurityHeadersMiddleware:
+    """Adds the security headers to every response (pure ASGI, so streaming and static files keep working)."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self._app = app
+        self._headers: list[tuple[bytes, bytes]] = [
+            (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+            (b"x-frame-options", b"DENY"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+        ]
+        if hsts:
+            self._headers.append((b"strict-transport-security", b"max-age=31536000"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def send_with_headers(event: Message) -> None:
+            if event["type"] == "http.response.start":
+                present = {name.lower() for name, _value in event.get("headers", [])}
+                extra = [(name, value) for name, value in self._headers if name not in present]
+                event["headers"] = [*event.get("headers", []), *extra]
+            await send(event)
+
+        await self._app(scope, receive, send_with_headers)
+
+
+def create_app(services: ConsoleServices, *, secure_cookies: bool = True) -> FastAPI:
+    """The console app calling ``services``.
+
+    Args:
+        secure_cookies: Serve cookies ``Secure`` with the ``__Host-`` prefix, and send HSTS. Turn off only for
+            plain HTTP on the loopback interface (local use and browser tests).
+    """
+    app = FastAPI(
+        title="salesbridge console API",
+        version="1",
+        openapi_url=OPENAPI_URL,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.state.services = services
+    app.state.console_config = ConsoleConfig(secure_cookies=secure_cookies)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=secure_cookies)
+    app.add_exception_handler(ConsoleAccessError, _access_refused)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(AccountError, _account_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RowNotFoundError, _not_found)  # type: ignore[arg-type]
+    app.add_exception_handler(InvalidRequestError, _invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(CrmError, _crm_unavailable)  # type: ignore[arg-type]
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+_ERROR_TITLES = {
+    403: N_("You don't have access to this page"),
+    404: N_("Page not found"),
+}
+_ERROR_TEXTS = {
+    403: N_("This page is for administrators of your organization. Ask an administrator if you need access."),
+    404: N_("The page you asked for doesn't exist, or you don't have access to it."),
+}
+
+
+def error_page(request: Request, status_code: int) -> Response:
+    """The 403 or 404 page (other codes show the 404 wording's title with their own status)."""
+    auth = request_auth(request)
+    principal = auth.principal if auth is not None else None
+    return render(
+        request,
+        "error.html",
+        {
+            "status_code": status_code,
+            "title_id": _ERROR_TITLES.get(status_code, _ERROR_TITLES[404]),
+            "text_id": _ERROR_TEXTS.get(status_code, _ERROR_TEXTS[404]),
+        },
+        principal=principal,
+        status_code=status_code,
+    )
+
+
+async def _access_refused(request: Request, exc: ConsoleAccessError) -> Response:
+    if is_api_request(request):
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticatedError) else None
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+    if isinstance(exc, NotAuthenticatedError):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(ui_account.sign_in_url(target), status_code=303)
+    return error_page(request, exc.status_code)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if is_api_request(request) or exc.status_code not in (403, 404):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    return error_page(request, exc.status_code)
+
+
+async def _account_error(request: Request, exc: AccountError) -> Response:
+    status_code = 403 if isinstance(exc, AdministratorRequiredError) else 422
+    if is_api_request(request):
+        auth = request_auth(request)
+        locale = auth.principal.locale if auth is not None and auth.principal is not None else "en"
+        return JSONResponse({"detail": exc.localized(locale)}, status_code=status_code)
+    if status_code == 403:
+        return error_page(request, 403)
+    return JSONResponse({"detail": str(exc)}, status_code=status_code)
+
+
+async def _not_found(request: Request, exc: RowNotFoundError) -> Response:  # noqa: ARG001
+    if is_api_request(request):
+        return JSONResponse({"detail": "Not found."}, status_code=404)
+    return error_page(request, 404)
+
+
+async def _invalid_request(request: Request, exc: InvalidRequestError) -> Response:
+    auth = request_auth(request)
+    locale = auth.principal.locale if auth is not None and auth.principal is not None else "en"
+    body: dict[str, object] = {"detail": exc.localized(locale)}
+    if isinstance(exc, SeatLimitError):
+        body |= {"seats_left": exc.seats_left, "requested": exc.requested}
+        return JSONResponse(body, status_code=409)
+    return JSONResponse(body, status_code=422)
+
+
+async def _crm_unavailable(request: Request, exc: CrmError) -> Response:  # noqa: ARG001
+    # The CRM's own words (no token, no secret: the connector's errors never carry them).
+    return JSONResponse({"detail": exc.message, "crm_status": exc.status, "crm_code": exc.code}, status_code=502)

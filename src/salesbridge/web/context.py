@@ -1,0 +1,55 @@
+"""What the console's routes are given: the use cases (:class:`ConsoleServices`) and how the app is served
+(:class:`ConsoleConfig`). Both live on ``app.state``; routes reach them through dependencies, never globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from salesbridge.services.accounts import AccountService
+from salesbridge.services.connect import Clock, CrmSessionFactory, StoreAccess
+from salesbridge.services.seats import SeatService
+
+
+@dataclass(frozen=True)
+class ConsoleServices:
+    """The use cases the console calls; built by the composition root (:func:`salesbridge.bootstrap.build_console`)
+    or by tests.
+
+    Attributes:
+        accounts: People, sessions, API tokens, invitations.
+        store: The store, for use cases that take it directly (``crm_status``…).
+        clock: The current time, timezone-aware UTC.
+        seats: Seat management and assigning seats from the CRM.
+        crm_sessions: Opens sessions to a CRM (the Dynamics connector; tests may pass another).
+    """
+
+    accounts: AccountService
+    store: StoreAccess
+    clock: Clock
+    seats: SeatService
+    crm_sessions: CrmSessionFactory
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """How the app is served.
+
+    Attributes:
+        secure_cookies: Cookies are ``Secure`` and ``__Host-`` prefixed, and HSTS is sent (served over HTTPS).
+    """
+
+    secure_cookies: bool = True
+
+
+def console_services(connection: HTTPConnection) -> ConsoleServices:
+    """The services of the app serving ``connection`` (a FastAPI dependency)."""
+    services: ConsoleServices = connection.app.state.services
+    return services
+
+
+def console_config(connection: HTTPConnection) -> ConsoleConfig:
+    """How the app serving ``connection`` is served."""
+    config: ConsoleConfig = connection.app.state.console_config
+    return config

@@ -1,0 +1,221 @@
+"""Pages of signing in and out, the home page, the account page (language, API tokens) and invitations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Final
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import SecretStr
+
+from salesbridge.i18n import N_, SUPPORTED_LOCALES
+from salesbridge.services.accounts import (
+    InvalidInputError,
+    InvitationInvalidError,
+    Principal,
+    SignedIn,
+    SignInRejectedError,
+)
+from salesbridge.web.context import ConsoleServices, console_config
+from salesbridge.web.security import PublicPrincipal, Services, SignedInPrincipal, session_cookie_name
+from salesbridge.web.templating import message, page_locale, render
+
+router = APIRouter(include_in_schema=False)
+
+SIGN_IN_PATH: Final = "/sign-in"
+_PASSWORDS_DIFFER = N_("The two passwords don't match.")
+
+FormText = Annotated[str, Form()]
+
+
+def sign_in_url(next_path: str = "/") -> str:
+    """The sign-in page, coming back to ``next_path`` afterwards."""
+    return SIGN_IN_PATH if next_path == "/" else f"{SIGN_IN_PATH}?next={quote(next_path, safe='')}"
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` when it is a path of this site, else ``/`` (no open redirect to another host)."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or "\\" in value:
+        return "/"
+    return value
+
+
+def _redirect(location: str) -> RedirectResponse:
+    return RedirectResponse(location, status_code=303)
+
+
+def _start_session(request: Request, response: Response, signed_in: SignedIn, now: datetime) -> None:
+    secure = console_config(request).secure_cookies
+    response.set_cookie(
+        session_cookie_name(secure),
+        signed_in.session_token.get_secret_value(),
+        max_age=max(int((signed_in.expires_at - now).total_seconds()), 0),
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+        path="/",
+    )
+
+
+# ------------------------------------------------------------------------------------------------- sign-in
+
+
+@router.get("/sign-in")
+def sign_in_page(request: Request, principal: PublicPrincipal, next: str = "/") -> Response:
+    """The sign-in form; a signed-in visitor goes straight on to ``next``."""
+    if principal is not None:
+        return _redirect(safe_next(next))
+    return render(request, "sign_in.html", {"next": safe_next(next), "values": {}}, principal=None)
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request,
+    _principal: PublicPrincipal,
+    services: Services,
+    workspace: FormText = "",
+    email: FormText = "",
+    password: FormText = "",
+    next: FormText = "/",
+    lang: FormText = "",
+) -> Response:
+    """Check the credentials; on success set the session cookie and go to ``next``."""
+    try:
+        signed_in = services.accounts.sign_in(workspace, email, SecretStr(password))
+    except SignInRejectedError as exc:
+        locale = lang if lang in SUPPORTED_LOCALES else page_locale(request, None)
+        values = {"workspace": workspace, "email": email}
+        return render(
+            request,
+            "sign_in.html",
+            {"next": safe_next(next), "values": values, "error": exc.localized(locale)},
+            principal=None,
+            status_code=400,
+            locale=locale,
+        )
+    response = _redirect(safe_next(next))
+    _start_session(request, response, signed_in, services.clock())
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, principal: SignedInPrincipal, services: Services) -> Response:
+    """End the session and go back to the sign-in page, in the user's language."""
+    secure = console_config(request).secure_cookies
+    services.accounts.sign_out(request.cookies.get(session_cookie_name(secure), ""))
+    response = _redirect(f"{SIGN_IN_PATH}?lang={principal.locale}")
+    response.delete_cookie(session_cookie_name(secure), path="/", secure=secure, httponly=True, samesite="lax")
+    return response
+
+
+# ---------------------------------------------------------------------------------------------- home, account
+
+
+@router.get("/")
+def home(request: Request, principal: SignedInPrincipal) -> Response:
+    """The home page."""
+    return render(request, "home.html", {}, principal=principal)
+
+
+def _account_page(
+    request: Request,
+    principal: Principal,
+    services: ConsoleServices,
+    *,
+    new_token: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "tokens": services.accounts.list_api_tokens(principal),
+        "new_token": new_token,
+        "error": error,
+    }
+    return render(request, "account.html", context, principal=principal, status_code=status_code)
+
+
+@router.get("/account")
+def account(request: Request, principal: SignedInPrincipal, services: Services) -> Response:
+    """The account page: language and API tokens."""
+    return _account_page(request, principal, services)
+
+
+@router.post("/account/locale")
+def set_locale(request: Request, principal: SignedInPrincipal, services: Services, locale: FormText = "") -> Response:
+    """Change the console language, then show the account page in it."""
+    if locale not in SUPPORTED_LOCALES:
+        error = InvalidInputError(N_("Choose English (en) or Spanish (es)."), field="locale")
+        return _account_page(request, principal, services, error=error.localized(principal.locale), status_code=400)
+    services.accounts.set_locale(principal, locale)
+    return _redirect("/account")
+
+
+@router.post("/account/tokens")
+def create_token(request: Request, principal: SignedInPrincipal, services: Services, name: FormText = "") -> Response:
+    """Create an API token and show it, this once."""
+    try:
+        _view, secret = services.accounts.create_api_token(principal, name)
+    except InvalidInputError as exc:
+        return _account_page(request, principal, services, error=exc.localized(principal.locale), status_code=400)
+    return _account_page(request, principal, services, new_token=secret.get_secret_value())
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def revoke_token(token_id: uuid.UUID, principal: SignedInPrincipal, services: Services) -> Response:
+    """Revoke one of the user's API tokens. Idempotent; another user's token is a 404."""
+    services.accounts.revoke_api_token(principal, token_id)
+    return _redirect("/account")
+
+
+# ------------------------------------------------------------------------------------------------ invitations
+
+
+@router.get("/invitations/{token}")
+def invitation_page(request: Request, token: str, principal: PublicPrincipal, services: Services) -> Response:
+    """The form accepting an invitation: choose a name and a password."""
+    invitation = services.accounts.describe_invitation(token)
+    if invitation is None:
+        text = InvitationInvalidError().localized(_locale(request, principal))
+        return render(request, "invitation.html", {"invalid": text}, principal=principal, status_code=404)
+    return render(request, "invitation.html", {"invitation": invitation, "values": {}}, principal=principal)
+
+
+@router.post("/invitations/{token}")
+def accept_invitation(
+    request: Request,
+    token: str,
+    principal: PublicPrincipal,
+    services: Services,
+    display_name: FormText = "",
+    password: FormText = "",
+    password_confirmation: FormText = "",
+) -> Response:
+    """Accept the invitation, sign in and go to the home page."""
+    locale = _locale(request, principal)
+    invitation = services.accounts.describe_invitation(token)
+    if invitation is None:
+        text = InvitationInvalidError().localized(locale)
+        return render(request, "invitation.html", {"invalid": text}, principal=principal, status_code=404)
+    if password != password_confirmation:
+        error = message(_PASSWORDS_DIFFER, locale)
+    else:
+        try:
+            signed_in = services.accounts.accept_invitation(token, SecretStr(password), display_name)
+        except InvitationInvalidError as exc:
+            invalid = {"invalid": exc.localized(locale)}
+            return render(request, "invitation.html", invalid, principal=principal, status_code=404)
+        except InvalidInputError as exc:
+            error = exc.localized(locale)
+        else:
+            response = _redirect("/")
+            _start_session(request, response, signed_in, services.clock())
+            return response
+    context = {"invitation": invitation, "values": {"display_name": display_name}, "error": error}
+    return render(request, "invitation.html", context, principal=principal, status_code=400)
+
+
+def _locale(request: Request, principal: Principal | None) -> str:
+    return page_locale(request, principal)

@@ -1,0 +1,124 @@
+"""The CRM Settings page: the connection's state, the Connect to CRM form with its outcome inline, and
+"Sync CRM for all seats automatically"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import SecretStr
+
+from salesbridge.i18n import N_
+from salesbridge.services.accounts import Principal
+from salesbridge.services.connect import (
+    ConnectOutcome,
+    CrmCredentials,
+    DifferentCrmOrganizationError,
+    connect_crm,
+    crm_status,
+)
+from salesbridge.web.context import ConsoleServices
+from salesbridge.web.security import AdminPrincipal, Services
+from salesbridge.web.templating import message, render
+
+router = APIRouter(include_in_schema=False)
+
+FormText = Annotated[str, Form()]
+
+_BAD_URL = N_("The organization URL must start with https://, like https://contoso.crm.dynamics.com.")
+_NO_CA_FILE = N_("No file {path} exists on the server.")
+
+
+def _page(
+    request: Request,
+    principal: Principal,
+    services: ConsoleServices,
+    *,
+    outcome: ConnectOutcome | None = None,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    status = crm_status(services.store, slug=principal.organization_slug)
+    overview = services.seats.overview(principal.organization_slug)
+    context: dict[str, Any] = {
+        "status": status,
+        "sync_all_seats": overview.sync_all_seats,
+        "outcome": outcome,
+        "form": form or {"org_url": status.org_url or ""},
+        "error": error,
+        "notice": request.query_params.get("notice"),
+    }
+    return render(request, "crm_settings.html", context, principal=principal, status_code=status_code)
+
+
+@router.get("/settings/crm")
+def crm_settings_page(request: Request, principal: AdminPrincipal, services: Services) -> Response:
+    """The connection's state and the Connect to CRM form."""
+    return _page(request, principal, services)
+
+
+@router.post("/settings/crm/connection")
+async def connect_page(
+    request: Request,
+    principal: AdminPrincipal,
+    services: Services,
+    org_url: FormText,
+    tenant_id: FormText,
+    client_id: FormText,
+    client_secret: FormText,
+    authority: Annotated[str, Form()] = "",
+    ca_bundle_path: Annotated[str, Form()] = "",
+) -> Response:
+    """Run the pre-flight and connect; the outcome (connected, or one of the four errors, or a rejected sign-in)
+    is shown on the page. The secret is never echoed back."""
+    form = {
+        "org_url": org_url.strip(),
+        "tenant_id": tenant_id.strip(),
+        "client_id": client_id.strip(),
+        "authority": authority.strip(),
+        "ca_bundle_path": ca_bundle_path.strip(),
+    }
+    locale = principal.locale
+    if not form["org_url"].startswith("https://") or len(form["org_url"]) <= len("https://"):
+        return _page(request, principal, services, form=form, error=message(_BAD_URL, locale), status_code=422)
+    if form["ca_bundle_path"] and not Path(form["ca_bundle_path"]).is_file():
+        error = message(_NO_CA_FILE, locale, path=form["ca_bundle_path"])
+        return _page(request, principal, services, form=form, error=error, status_code=422)
+    credentials = CrmCredentials(
+        org_url=form["org_url"].rstrip("/"),
+        tenant_id=form["tenant_id"],
+        client_id=form["client_id"],
+        client_secret=SecretStr(client_secret),
+        ca_bundle=Path(form["ca_bundle_path"]) if form["ca_bundle_path"] else None,
+        authority=form["authority"] or None,
+    )
+    try:
+        outcome = await connect_crm(
+            services.store,
+            services.crm_sessions,
+            slug=principal.organization_slug,
+            credentials=credentials,
+            actor=principal.email,
+        )
+    except DifferentCrmOrganizationError as refused:
+        return _page(request, principal, services, form=form, error=refused.localized(locale), status_code=409)
+    return _page(
+        request, principal, services, outcome=outcome, form=form, status_code=200 if outcome.is_connected else 422
+    )
+
+
+@router.post("/settings/crm/sync-all-seats")
+def sync_all_seats(
+    request: Request,  # noqa: ARG001
+    principal: AdminPrincipal,
+    services: Services,
+    sync_all_seats: Annotated[str, Form()],
+) -> Response:
+    """Save "Sync CRM for all seats automatically" (Yes / No)."""
+    services.seats.set_sync_all_seats(
+        principal.organization_slug, enabled=sync_all_seats == "yes", actor=principal.email
+    )
+    return RedirectResponse("/settings/crm?notice=saved", status_code=303)
