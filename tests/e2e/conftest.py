@@ -81,6 +81,7 @@ class LiveConsole:
     ``vendedora@acme.test`` (Spanish, seller with a seat)."""
 
     base_url: str
+    store: UnitOfWorkFactory
     password: str = PASSWORD
 
     def url(self, path: str) -> str:
@@ -131,7 +132,7 @@ def live_console(tmp_path: Path) -> Iterator[LiveConsole]:
     )
     server: RunningServer = serve_in_thread(app, host="127.0.0.1", port=0)
     try:
-        yield LiveConsole(f"http://127.0.0.1:{server.port}")
+        yield LiveConsole(f"http://127.0.0.1:{server.port}", store)
     finally:
         server.stop()
         engine.dispose()
