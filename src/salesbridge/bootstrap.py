@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
 from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
+from salesbridge.errors import ConfigError
 from salesbridge.services.connect import CrmCredentials, CrmSession, StoreAccess
 from salesbridge.settings import Settings
 from salesbridge.store import cipher_from_settings, create_engine_for, create_session_factory, migrate
@@ -72,4 +77,70 @@ def console_services(store: StoreAccess) -> ConsoleServices:
         clock=utc_now,
         seats=SeatService(store, clock=utc_now),
         crm_sessions=dynamics_session,
+    )
+
+
+@dataclass(frozen=True)
+class DemoWorkspace:
+    """The demo organization, connected to the sandbox, with seats assigned from the sandbox's users.
+
+    Attributes:
+        organization: The workspace's slug (what the sign-in page calls "workspace").
+        admin_email: The administrator, a CRM user of the sandbox holding a seat.
+        seller_email: A seller who accepted their invitation, so they can sign in too.
+        password: The password of both, generated for this run.
+        invited: Emails of the other seats, invited and not yet accepted.
+    """
+
+    organization: str
+    admin_email: str
+    seller_email: str
+    password: SecretStr = field(repr=False)
+    invited: tuple[str, ...]
+
+
+async def prepare_demo_workspace(
+    store: StoreAccess, crm: CrmCredentials, *, slug: str = "demo", seats: int = 10
+) -> DemoWorkspace:
+    """Create the demo organization on ``store``, connect it to ``crm`` (the sandbox), make the first of its
+    CRM users the administrator, and assign seats from the CRM to the next five (one of them accepts).
+
+    Raises:
+        SalesbridgeError: the store already holds an organization ``slug``, or the connection failed.
+    """
+    from salesbridge.services.accounts import AccountService
+    from salesbridge.services.connect import connect_crm, create_organization
+    from salesbridge.services.seats import SeatService
+    from salesbridge.store.uow import utc_now
+
+    if store.organization_id(slug) is not None:
+        raise ConfigError(f"The store already has an organization {slug!r}; the demo starts from an empty store.")
+    create_organization(store, slug=slug, name="Contoso (demo)", seats=seats, actor="demo")
+    outcome = await connect_crm(store, dynamics_session, slug=slug, credentials=crm, actor="demo")
+    if not outcome.is_connected:
+        raise ConfigError(f"The demo could not connect to the sandbox: {outcome.message()} {outcome.reason or ''}")
+    accounts = AccountService(store, clock=utc_now)
+    seat_service = SeatService(store, clock=utc_now)
+    password = SecretStr(secrets.token_urlsafe(12))
+    director, *people = seat_service.assignable_crm_users(slug)
+    admin_email = director.email or ""
+    accounts.create_user(
+        slug,
+        email=admin_email,
+        display_name=director.full_name,
+        password=password,
+        is_admin=True,
+        with_seat=True,
+        locale="es",
+        actor="demo",
+    )
+    invitations = seat_service.assign_from_crm(slug, [person.id for person in people[:5]], actor=admin_email)
+    seller = invitations[0]
+    accounts.accept_invitation(seller.token.get_secret_value(), password, seller.display_name)
+    return DemoWorkspace(
+        organization=slug,
+        admin_email=admin_email,
+        seller_email=seller.email,
+        password=password,
+        invited=tuple(invitation.email for invitation in invitations[1:]),
     )

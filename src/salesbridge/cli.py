@@ -114,11 +114,68 @@ def sandbox_serve(
 
 @app.command("demo")
 def demo(
-    state_dir: Annotated[Path, typer.Option(help="Where sandbox.json and TLS files are written.")] = Path(".sandbox"),
+    state_dir: Annotated[Path, typer.Option(help="Where sandbox.json, TLS files and the demo store go.")] = Path(
+        ".sandbox"
+    ),
     port: Annotated[int, typer.Option(help="Port of the sandbox; 0 picks a free one.")] = 0,
+    console_port: Annotated[int, typer.Option(help="Port of the console.")] = 8000,
 ) -> None:
-    """The main job on the embedded default: the sandbox over TLS with the demo org."""
-    sandbox_serve(host="127.0.0.1", port=port, tls=True, db=None, seed="demo", state_dir=state_dir)
+    """The main job on the embedded default: the sandbox (Dynamics 365 over TLS, demo org), a fresh SQLite
+    workspace connected to it with seats assigned from its users, and the console on 127.0.0.1."""
+    import uvicorn
+    from rich.panel import Panel
+
+    from salesbridge.bootstrap import console_services, open_store, prepare_demo_workspace
+    from salesbridge.sandbox.runtime import build_sandbox
+    from salesbridge.sandbox.seed import parse_seed
+    from salesbridge.sandbox.server import serve_in_thread, write_state_file
+    from salesbridge.sandbox.tls import create_tls_material
+    from salesbridge.services.connect import CrmCredentials
+    from salesbridge.settings import Settings
+    from salesbridge.web.app import create_app
+
+    state_dir = state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with console.status("Seeding the sandbox's demo organization…"):
+        sandbox = build_sandbox(seed=parse_seed("demo"))
+    material = create_tls_material(state_dir)
+    with serve_in_thread(sandbox.app, port=port, tls=material) as server:
+        info = sandbox.connection_info(server.base_url, str(material.ca_bundle))
+        write_state_file(state_dir, info)
+        console.print(f"[bold green]Sandbox ready[/bold green] — Dynamics 365 Web API at {info['api_url']}")
+        store_file = state_dir / "demo-workspace.db"
+        store_file.unlink(missing_ok=True)  # the sandbox is new on every run, so is the workspace
+        settings = Settings(credential_key_file=state_dir / "credential.key")
+        store = open_store(settings, f"sqlite:///{store_file}")
+        crm = CrmCredentials(
+            org_url=info["org_url"],
+            tenant_id=info["tenant_id"],
+            client_id=info["client_id"],
+            client_secret=SecretStr(info["client_secret"]),
+            ca_bundle=material.ca_bundle,
+            authority=info["authority"],
+        )
+        with console.status("Connecting the demo workspace and assigning seats from the CRM…"):
+            try:
+                workspace = asyncio.run(prepare_demo_workspace(store, crm))
+            except SalesbridgeError as exc:
+                raise _fail(str(exc)) from None
+        console_url = f"http://127.0.0.1:{console_port}/"
+        console.print(
+            Panel.fit(
+                f"Console:   {console_url}\n"
+                f"Workspace: {workspace.organization}\n"
+                f"Admin:     {workspace.admin_email}\n"
+                f"Seller:    {workspace.seller_email}\n"
+                f"Password:  {workspace.password.get_secret_value()}   (both; generated for this run)\n"
+                f"Invited:   {', '.join(workspace.invited)}",
+                title="salesbridge demo",
+            ),
+            highlight=False,
+        )
+        console.print("[dim]Stop with Ctrl+C.[/dim]")
+        app_ = create_app(console_services(store), secure_cookies=False)
+        uvicorn.run(app_, host="127.0.0.1", port=console_port, log_level="warning")
 
 
 def _store(db_url: str | None) -> StoreAccess:

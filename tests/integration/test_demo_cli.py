@@ -1,0 +1,79 @@
+"""`salesbridge demo` (what `make demo` runs) as a user runs it: a real process starts the sandbox and the console,
+prints credentials, and the printed administrator signs in and finds seats assigned from the sandbox's users."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_demo_serves_a_connected_console_with_seats_from_the_crm(tmp_path: Path) -> None:
+    port = free_port()
+    output = tmp_path / "stdout.txt"
+    with output.open("wb") as stdout:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "salesbridge", "demo", "--state-dir", str(tmp_path / "state"),
+             "--console-port", str(port)],
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 90
+            text = ""
+            while "Password:" not in text or "Stop with Ctrl+C" not in text:
+                assert process.poll() is None, output.read_text()
+                assert time.monotonic() < deadline, text
+                time.sleep(0.2)
+                text = output.read_text()
+            admin = re.search(r"Admin:\s+(\S+)", text)
+            password = re.search(r"Password:\s+(\S+)", text)
+            assert admin is not None
+            assert password is not None
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+                for _ in range(100):
+                    try:
+                        page = client.get("/sign-in")
+                        break
+                    except httpx.TransportError:
+                        time.sleep(0.1)
+                token = CSRF_FIELD.search(page.text)
+                assert token is not None
+                signed_in = client.post(
+                    "/sign-in",
+                    data={
+                        "workspace": "demo",
+                        "email": admin.group(1),
+                        "password": password.group(1),
+                        "csrf_token": token.group(1),
+                    },
+                )
+                assert signed_in.status_code in (200, 303), signed_in.text
+                seats = client.get("/seats")
+                assert seats.status_code == 200
+                assert seats.text.count('data-testid="in-crm-badge"') == 6, "the admin and five seats from the CRM"
+                settings = client.get("/settings/crm")
+                assert "Conectado a Microsoft Dynamics" in settings.text, "the demo admin reads the console in Spanish"
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
