@@ -265,6 +265,7 @@ class SeatService:
             InvalidRequestError: CRM sync is automatic for all seats, so a seat's own switch has no effect.
         """
         with self._store(self._organization_id(slug)) as uow:
+            seat = uow.seats.get(seat_id)  # an unknown seat is "not found" before any rule is checked
             if uow.organization.get().crm_sync_all_seats:
                 raise InvalidRequestError(
                     N_(
@@ -272,7 +273,6 @@ class SeatService:
                         "automatically\u201d to enable or disable it seat by seat."
                     )
                 )
-            seat = uow.seats.get(seat_id)
             if seat.crm_sync_enabled != enabled:
                 seat.crm_sync_enabled = enabled
                 user = uow.users.get(seat.user_id)
