@@ -191,9 +191,12 @@ class CrmConnection(Base):
 
 
 class ImportState(enum.StrEnum):
-    """Where a requested CRM import stands. Only ``queued`` exists until the import engine arrives."""
+    """Where a requested CRM import stands."""
 
     QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class ImportRequest(Base):
@@ -215,6 +218,11 @@ class ImportRequest(Base):
             validate_strings=True,
         )
     )
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    """While running: the worker renews it; an expired lease means the worker died and the run may be taken."""
+    error: Mapped[str | None] = mapped_column(Text, default=None)
 
     __table_args__ = (Index("ix_import_requests_organization_id_state", "organization_id", "state"),)
 
@@ -348,3 +356,155 @@ class WebSession(Base):
 
     def __repr__(self) -> str:
         return f"WebSession(id={self.id!s}, organization_id={self.organization_id!s}, user_id={self.user_id!s})"
+
+
+class CrmRecord(Base):
+    """One imported row of a CRM table (account, contact, lead, opportunity, systemuser, team, connection).
+
+    ``data`` holds the imported columns as the CRM sent them (lookups as ``{"id": …, "table": …}``); ``name``,
+    ``owner_id``, ``parent_id`` and ``state_code`` are copies of the columns the workspace queries, so lists and
+    matching never parse JSON in SQL. ``generation`` is the full read that last saw the row: after a full read
+    completes, rows of older generations are gone from the CRM.
+    """
+
+    __tablename__ = "crm_records"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    crm_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(400))
+    owner_id: Mapped[str | None] = mapped_column(String(36))
+    parent_id: Mapped[str | None] = mapped_column(String(36))
+    state_code: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    generation: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index("ix_crm_records_organization_id_table_name_owner_id", "organization_id", "table_name", "owner_id"),
+        Index("ix_crm_records_organization_id_table_name_parent_id", "organization_id", "table_name", "parent_id"),
+    )
+
+    def __repr__(self) -> str:
+        return f"CrmRecord(organization_id={self.organization_id!s}, table={self.table_name!r}, id={self.crm_id!r})"
+
+
+class SyncMode(enum.StrEnum):
+    """How a table is read incrementally."""
+
+    CHANGE_TRACKING = "change_tracking"
+    MODIFIED_ON = "modified_on"
+
+
+class TableSyncState(Base):
+    """Where the import of one CRM table stands: its checkpoint and its health.
+
+    Checkpoint: ``delta_token`` (change tracking) or ``cursor_modified_on`` + ``cursor_ids`` (the closed-range
+    fallback); ``resume_link`` is the next page of an interrupted read; ``reading_generation`` is set while a full
+    read is in progress. Health: the last success, counts of the last run, and consecutive failures since when.
+    """
+
+    __tablename__ = "table_sync_states"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mode: Mapped[SyncMode] = mapped_column(_string_enum(SyncMode, length=24))
+    delta_token: Mapped[str | None] = mapped_column(Text, default=None)
+    resume_link: Mapped[str | None] = mapped_column(Text, default=None)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    reading_generation: Mapped[int | None] = mapped_column(Integer, default=None)
+    cursor_modified_on: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    cursor_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_full_read_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    rows_imported: Mapped[int] = mapped_column(Integer, default=0)
+    rows_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    def __repr__(self) -> str:
+        return f"TableSyncState(organization_id={self.organization_id!s}, table={self.table_name!r})"
+
+
+class StageSource(enum.StrEnum):
+    """Where an opportunity's pipeline stage is read from."""
+
+    SALES_STAGE = "salesstage"
+    PROCESS_CODE = "salesstagecode"
+    PROCESS_STEP = "stepname"
+
+
+class CrmSettings(Base):
+    """The organization's CRM settings: where an opportunity enters the pipeline, where a won opportunity's
+    value lives, automatic saving, and the import schedule. One row per organization, created on first save."""
+
+    __tablename__ = "crm_settings"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    stage_source: Mapped[StageSource] = mapped_column(_string_enum(StageSource, length=24))
+    stage_threshold: Mapped[str | None] = mapped_column(String(200), default=None)
+    """The first stage inside the pipeline: an option value (as text) of a choice column, or a step name."""
+    won_value_column: Mapped[str] = mapped_column(String(100))
+    won_value_base_currency: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_save_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AutoSaveRules(Base):
+    """A user's choice of what is saved into their lists automatically."""
+
+    __tablename__ = "auto_save_rules"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    accounts_of_open_opportunities: Mapped[bool] = mapped_column(Boolean, default=True)
+    accounts_owned: Mapped[bool] = mapped_column(Boolean, default=False)
+    leads_of_open_opportunities: Mapped[bool] = mapped_column(Boolean, default=True)
+    leads_of_owned_accounts: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ListKind(enum.StrEnum):
+    """A list built by hand, or one of the two system lists kept by auto-save."""
+
+    MANUAL = "manual"
+    CRM_ACCOUNTS = "crm_accounts"
+    CRM_LEADS = "crm_leads"
+
+
+class SavedList(Base):
+    """A user's list of accounts or of leads and contacts."""
+
+    __tablename__ = "saved_lists"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    owner_user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[ListKind] = mapped_column(_string_enum(ListKind, length=16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ListItem(Base):
+    """A CRM record in a list. Items of system lists carry ``reason`` (the rule that put them there)."""
+
+    __tablename__ = "list_items"
+
+    list_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("saved_lists.id", ondelete="CASCADE"), primary_key=True)
+    crm_table: Mapped[str] = mapped_column(String(64), primary_key=True)
+    crm_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_list_items_organization_id", "organization_id"),)
