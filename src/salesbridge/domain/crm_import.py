@@ -1,0 +1,107 @@
+"""What the import reads from each CRM table, and how a row becomes a stored record. Pure; no I/O.
+
+A stored record keeps every imported column in ``data`` (lookups as ``{"id": …, "table": …}``) and copies four
+of them into queryable fields: ``name``, ``owner_id``, ``parent_id`` (the account a contact, lead or opportunity
+belongs to; the first record of a connection) and ``state_code``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from salesbridge.domain.crm_requirements import REQUIRED_TABLES
+
+IMPORTED_TABLES: tuple[str, ...] = ("systemuser", "team", "account", "contact", "lead", "opportunity", "connection")
+"""Tables the import reads, in order: people first, so owners are known when their records arrive."""
+
+OPTIONAL_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "opportunity": ("originatingleadid", "estimatedvalue_base", "actualvalue_base", "statuscode"),
+    "account": ("address1_city", "telephone1"),
+    "contact": ("telephone1",),
+}
+"""Columns read when the organization has them; their absence never fails an import."""
+
+
+@dataclass(frozen=True)
+class ImportSpec:
+    """How one table is imported.
+
+    Attributes:
+        table: Logical name.
+        columns: Required columns (the pre-flight checked they exist), primary key excluded.
+        optional_columns: Read only when metadata lists them.
+        name_column: Copied to ``name``.
+        owner_column: Copied to ``owner_id``; None for tables without owners.
+        parent_columns: The first of these holding a value is copied to ``parent_id``.
+    """
+
+    table: str
+    columns: tuple[str, ...]
+    optional_columns: tuple[str, ...]
+    name_column: str | None
+    owner_column: str | None
+    parent_columns: tuple[str, ...]
+
+
+_NAMES = {"account": "name", "opportunity": "name", "team": "name", "connection": None}
+_PARENTS: Mapping[str, tuple[str, ...]] = {
+    "contact": ("parentcustomerid",),
+    "lead": ("parentaccountid",),
+    "opportunity": ("parentaccountid", "customerid"),
+    "account": ("parentaccountid",),
+    "connection": ("record1id",),
+    "systemuser": ("businessunitid",),
+    "team": ("businessunitid",),
+}
+
+
+def import_specs(extra_columns: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, ImportSpec]:
+    """The spec of every imported table. ``extra_columns`` adds columns (e.g. a custom won-value column)."""
+    required = {table.logical_name: table for table in REQUIRED_TABLES}
+    specs: dict[str, ImportSpec] = {}
+    for table in IMPORTED_TABLES:
+        requirement = required[table]
+        primary_key = f"{table}id"
+        columns = tuple(column for column in requirement.columns if column != primary_key)
+        extra = tuple(column for column in (extra_columns or {}).get(table, ()) if column not in columns)
+        specs[table] = ImportSpec(
+            table=table,
+            columns=columns + extra,
+            optional_columns=tuple(c for c in OPTIONAL_COLUMNS.get(table, ()) if c not in columns + extra),
+            name_column=_NAMES.get(table, "fullname"),
+            owner_column="ownerid" if "ownerid" in columns else None,
+            parent_columns=_PARENTS.get(table, ()),
+        )
+    return specs
+
+
+@dataclass(frozen=True)
+class StoredFields:
+    """The queryable copies of a record's columns."""
+
+    name: str | None
+    owner_id: str | None
+    parent_id: str | None
+    state_code: int | None
+
+
+def _lookup_id(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        found = value.get("id")
+        return str(found) if found else None
+    return None
+
+
+def stored_fields(spec: ImportSpec, data: Mapping[str, Any]) -> StoredFields:
+    """The queryable fields of a row whose columns (lookups as ``{"id", "table"}`` mappings) are ``data``."""
+    name = data.get(spec.name_column) if spec.name_column else None
+    parent = next((found for column in spec.parent_columns if (found := _lookup_id(data.get(column)))), None)
+    state = data.get("statecode")
+    return StoredFields(
+        name=str(name)[:400] if name is not None else None,
+        owner_id=_lookup_id(data.get(spec.owner_column)) if spec.owner_column else None,
+        parent_id=parent,
+        state_code=state if isinstance(state, int) and not isinstance(state, bool) else None,
+    )
