@@ -85,11 +85,14 @@ class ChangePage:
         records: Rows created or updated since the token (new and updated rows look the same).
         tombstones: Rows deleted since the token.
         token: The position after this read, present on the last page only. Persist it with the page's rows.
+        resume: Where the read continues after this page (absent on the last page). Persist it with the page's
+            rows: passing it as ``resume`` to ``read_changes`` continues an interrupted read from the next page.
     """
 
     records: tuple[CrmRecord, ...]
     tombstones: tuple[Tombstone, ...] = ()
     token: ChangeToken | None = None
+    resume: ChangeToken | None = None
 
     @property
     def is_last(self) -> bool:
@@ -301,9 +304,16 @@ class CrmReader(Protocol):
         ...
 
     def read_changes(
-        self, table: str, *, columns: Sequence[str] = (), since: ChangeToken | None = None, page_size: int = 5000
+        self,
+        table: str,
+        *,
+        columns: Sequence[str] = (),
+        since: ChangeToken | None = None,
+        page_size: int = 5000,
+        resume: ChangeToken | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages of changes since ``since`` (or every row when None); the last page carries the next token.
+        With ``resume`` (a page's :attr:`ChangePage.resume`), the interrupted read continues from that page.
 
         Raises:
             ResyncRequiredError: The token expired or was refused: discard it and read again with ``since=None``.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
@@ -53,10 +54,17 @@ def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
         ConfigError: as :func:`normalise_url`.
     """
     parsed = normalise_url(url)
+    # JSON columns (imported CRM rows) are written and read with orjson: several times faster than json.
+    engine_options.setdefault("json_serializer", _json_text)
+    engine_options.setdefault("json_deserializer", orjson.loads)
     engine = create_engine(parsed, **engine_options)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     return engine
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -20,6 +20,7 @@ from typing import Self
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesbridge.store.imports import CrmRecordRepository, ImportRunRepository, TableSyncStateRepository
 from salesbridge.store.repositories import (
     AuditLog,
     Clock,
@@ -64,6 +65,9 @@ class SqlAlchemyUnitOfWork:
     invitations: InvitationRepository
     api_tokens: ApiTokenRepository
     web_sessions: WebSessionRepository
+    crm_records: CrmRecordRepository
+    sync_states: TableSyncStateRepository
+    import_runs: ImportRunRepository
 
     def __init__(
         self,
@@ -97,6 +101,9 @@ class SqlAlchemyUnitOfWork:
         self.invitations = InvitationRepository(*scope, clock=self._clock)
         self.api_tokens = ApiTokenRepository(*scope, clock=self._clock)
         self.web_sessions = WebSessionRepository(*scope, clock=self._clock)
+        self.crm_records = CrmRecordRepository(*scope, clock=self._clock)
+        self.sync_states = TableSyncStateRepository(*scope, clock=self._clock)
+        self.import_runs = ImportRunRepository(*scope, clock=self._clock)
         return self
 
     def __exit__(

@@ -40,6 +40,7 @@ class ChangeTrackingReader:
         since: ChangeToken | None = None,
         page_size: int = 5000,
         annotations: str | None = None,
+        resume: ChangeToken | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages of changes; the last one carries the token to pass as ``since`` next time.
 
@@ -49,6 +50,8 @@ class ChangeTrackingReader:
             since: The token of the previous read, or None to read every row.
             page_size: Rows per page (``odata.maxpagesize``), 1-5,000.
             annotations: ``odata.include-annotations`` value, when wanted.
+            resume: A page's ``resume`` link: continue that read from its next page (the link is followed
+                verbatim, with the same Prefer header).
 
         Raises:
             ResyncRequiredError: The token expired, was refused, or belongs to another organization or
@@ -57,7 +60,10 @@ class ChangeTrackingReader:
             CrmError: Any other failure; pages already yielded stay valid.
         """
         prefer = {"Prefer": prefer_header(track_changes=True, page_size=page_size, annotations=annotations)}
-        if since is None:
+        if resume is not None:
+            self._check_token(resume, table)
+            first = PageRequest(target=resume.value, headers=prefer)
+        elif since is None:
             first = PageRequest(
                 target=table.entity_set_name, params={"$select": select} if select else {}, headers=prefer
             )
@@ -74,12 +80,14 @@ class ChangeTrackingReader:
                     records.append(record_from_row(row, table))
             delta_link = page.get(DELTA_LINK)
             token = ChangeToken(str(delta_link)) if delta_link else None
-            if token is None and "@odata.nextLink" not in page:
+            next_link = page.get("@odata.nextLink")
+            if token is None and next_link is None:
                 raise UnexpectedResponseError(
                     f"The last page of changes of '{table.logical_name}' carried no delta link; is change "
                     "tracking enabled on the table?"
                 )
-            yield ChangePage(records=tuple(records), tombstones=tuple(tombstones), token=token)
+            resume_link = ChangeToken(str(next_link)) if next_link and token is None else None
+            yield ChangePage(records=tuple(records), tombstones=tuple(tombstones), token=token, resume=resume_link)
 
     def _check_token(self, token: ChangeToken, table: TableInfo) -> None:
         """A token is a delta link of this organization's API and of this table, or it cannot be used."""

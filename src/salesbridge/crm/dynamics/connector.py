@@ -98,7 +98,13 @@ class DynamicsReader:
             yield RecordPage(records=tuple(record_from_row(row, info) for row in page.get("value") or []))
 
     async def read_changes(
-        self, table: str, *, columns: Sequence[str] = (), since: ChangeToken | None = None, page_size: int = 5000
+        self,
+        table: str,
+        *,
+        columns: Sequence[str] = (),
+        since: ChangeToken | None = None,
+        page_size: int = 5000,
+        resume: ChangeToken | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages of changes since ``since``. See the port.
 
@@ -115,7 +121,7 @@ class DynamicsReader:
             )
         select = await self._select(table, columns) if columns else ""
         async for page in self._changes.read(
-            info, select=select, since=since, page_size=page_size, annotations=LOOKUP_ANNOTATIONS
+            info, select=select, since=since, page_size=page_size, annotations=LOOKUP_ANNOTATIONS, resume=resume
         ):
             yield page
 

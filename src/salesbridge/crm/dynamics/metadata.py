@@ -91,6 +91,10 @@ def label_text(label: Any, language_code: int) -> str | None:
     return None
 
 
+OWNER_TABLES = frozenset({"systemuser", "team"})
+"""Tables whose records can own rows (through an ``Owner`` lookup to the abstract ``owner`` table)."""
+
+
 class DynamicsMetadata:
     """Metadata and identity reads of one organization.
 
@@ -218,9 +222,15 @@ class DynamicsMetadata:
         Raises:
             ValueError: No many-to-one relationship of ``table`` links ``column`` to ``target_table``.
         """
-        for relation in await self.lookups(table):
-            if relation.column == column.lower() and relation.target_table == target_table.lower():
+        relations = [relation for relation in await self.lookups(table) if relation.column == column.lower()]
+        for relation in relations:
+            if relation.target_table == target_table.lower():
                 return relation.navigation_name
+        # Owner lookups are one relationship to the abstract "owner" table; a user or a team is set through it.
+        if target_table.lower() in OWNER_TABLES:
+            for relation in relations:
+                if relation.target_table == "owner":
+                    return relation.navigation_name
         raise ValueError(f"Column '{table}.{column}' cannot refer to a '{target_table}' record.")
 
     async def who_am_i(self) -> CallerIdentity:

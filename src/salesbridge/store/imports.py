@@ -1,0 +1,312 @@
+"""Repositories of the import plane: imported CRM records, per-table sync state, and import runs.
+
+Scoped by organization like every repository. Records are written in bulk with the dialect's upsert
+(``INSERT … ON CONFLICT DO UPDATE``, SQLite and PostgreSQL alike), one statement per page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from salesbridge.store.repositories import Clock
+from salesbridge.store.tables import (
+    CrmRecord,
+    ImportRequest,
+    ImportState,
+    SyncMode,
+    TableSyncState,
+)
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """One record to store: the queryable copies and every imported column."""
+
+    crm_id: str
+    name: str | None
+    owner_id: str | None
+    parent_id: str | None
+    state_code: int | None
+    data: Mapping[str, Any]
+
+
+class _Scoped:
+    def __init__(self, session: Session, organization_id: uuid.UUID, *, clock: Clock) -> None:
+        self._session = session
+        self._organization_id = organization_id
+        self._clock = clock
+
+
+class CrmRecordRepository(_Scoped):
+    """Imported CRM rows of the organization."""
+
+    def upsert_many(self, table: str, rows: Sequence[RecordRow], *, generation: int) -> int:
+        """Insert or replace ``rows`` of ``table`` stamped with ``generation``. Idempotent. Returns len(rows)."""
+        if not rows:
+            return 0
+        now = self._clock()
+        values = [
+            {
+                "organization_id": self._organization_id,
+                "table_name": table,
+                "crm_id": row.crm_id,
+                "name": row.name,
+                "owner_id": row.owner_id,
+                "parent_id": row.parent_id,
+                "state_code": row.state_code,
+                "data": dict(row.data),
+                "generation": generation,
+                "imported_at": now,
+            }
+            for row in rows
+        ]
+        dialect = self._session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(CrmRecord)
+        statement = statement.on_conflict_do_update(
+            index_elements=["organization_id", "table_name", "crm_id"],
+            set_={
+                column: statement.excluded[column]
+                for column in ("name", "owner_id", "parent_id", "state_code", "data", "generation", "imported_at")
+            },
+        )
+        self._session.execute(statement, values)
+        return len(rows)
+
+    def delete_ids(self, table: str, crm_ids: Iterable[str]) -> int:
+        """Delete the records ``crm_ids`` of ``table`` (unknown ids are ignored). Returns how many went."""
+        ids = list(crm_ids)
+        if not ids:
+            return 0
+        result = self._session.execute(
+            delete(CrmRecord).where(
+                CrmRecord.organization_id == self._organization_id,
+                CrmRecord.table_name == table,
+                CrmRecord.crm_id.in_(ids),
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def delete_older_generations(self, table: str, generation: int) -> int:
+        """Delete the records of ``table`` a full read of ``generation`` did not see. Returns how many went."""
+        result = self._session.execute(
+            delete(CrmRecord).where(
+                CrmRecord.organization_id == self._organization_id,
+                CrmRecord.table_name == table,
+                CrmRecord.generation < generation,
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def count(self, table: str) -> int:
+        """How many records of ``table`` are stored."""
+        statement = select(func.count()).where(
+            CrmRecord.organization_id == self._organization_id, CrmRecord.table_name == table
+        )
+        return self._session.scalar(statement) or 0
+
+    def get(self, table: str, crm_id: str) -> CrmRecord | None:
+        """The stored record, or None."""
+        return self._session.get(CrmRecord, (self._organization_id, table, crm_id))
+
+    def records(self, table: str, *, limit: int | None = None) -> list[CrmRecord]:
+        """Records of ``table`` by id (``limit`` first ones)."""
+        statement = (
+            select(CrmRecord)
+            .where(CrmRecord.organization_id == self._organization_id, CrmRecord.table_name == table)
+            .order_by(CrmRecord.crm_id)
+        )
+        if limit is not None:
+            statement = statement.limit(limit)
+        return list(self._session.scalars(statement))
+
+
+class TableSyncStateRepository(_Scoped):
+    """The checkpoint and health of each imported table."""
+
+    def get_or_create(self, table: str, *, mode: SyncMode) -> TableSyncState:
+        """The state of ``table``, created empty in ``mode`` when new; a changed mode restarts from a full read."""
+        state = self._session.get(TableSyncState, (self._organization_id, table))
+        if state is None:
+            state = TableSyncState(
+                organization_id=self._organization_id,
+                table_name=table,
+                mode=mode,
+                generation=0,
+                cursor_ids=[],
+                rows_imported=0,
+                rows_deleted=0,
+                row_count=0,
+                consecutive_failures=0,
+                updated_at=self._clock(),
+            )
+            self._session.add(state)
+            self._session.flush()
+        elif state.mode is not mode:
+            state.mode = mode
+            state.delta_token = state.resume_link = None
+            state.reading_generation = None
+            state.cursor_modified_on = None
+            state.cursor_ids = []
+            state.last_full_read_at = None
+        return state
+
+    def all(self) -> list[TableSyncState]:
+        """Every table's state, by name."""
+        statement = (
+            select(TableSyncState)
+            .where(TableSyncState.organization_id == self._organization_id)
+            .order_by(TableSyncState.table_name)
+        )
+        return list(self._session.scalars(statement))
+
+    def record_failure(self, table: str, *, error: str) -> None:
+        """Count a failed import of ``table`` (the checkpoint is left as it was)."""
+        state = self._session.get(TableSyncState, (self._organization_id, table))
+        if state is None:
+            return
+        now = self._clock()
+        state.consecutive_failures += 1
+        state.failing_since = state.failing_since or now
+        state.last_error = error
+        state.updated_at = now
+
+
+class ImportRunRepository(_Scoped):
+    """Import requests as runs: queued → running (leased) → succeeded | failed. At most one runs per organization."""
+
+    def enqueue(self, *, reason: str) -> ImportRequest:
+        """Queue an import unless one is queued already (that one is returned). Idempotent."""
+        queued = self._session.scalar(
+            select(ImportRequest)
+            .where(ImportRequest.organization_id == self._organization_id, ImportRequest.state == ImportState.QUEUED)
+            .order_by(ImportRequest.requested_at)
+        )
+        if queued is not None:
+            return queued
+        request = ImportRequest(
+            id=uuid.uuid4(),
+            organization_id=self._organization_id,
+            requested_at=self._clock(),
+            reason=reason,
+            state=ImportState.QUEUED,
+        )
+        self._session.add(request)
+        self._session.flush()
+        return request
+
+    def running(self) -> ImportRequest | None:
+        """The run holding a live lease, or None."""
+        return self._session.scalar(
+            select(ImportRequest).where(
+                ImportRequest.organization_id == self._organization_id,
+                ImportRequest.state == ImportState.RUNNING,
+                ImportRequest.lease_expires_at > self._clock(),
+            )
+        )
+
+    def claim(self, *, lease: timedelta) -> ImportRequest | None:
+        """Start the oldest queued run unless another holds a live lease; a run whose lease expired (its worker
+        died) is failed first. Returns the claimed run, or None."""
+        now = self._clock()
+        self._session.execute(
+            update(ImportRequest)
+            .where(
+                ImportRequest.organization_id == self._organization_id,
+                ImportRequest.state == ImportState.RUNNING,
+                ImportRequest.lease_expires_at <= now,
+            )
+            .values(state=ImportState.FAILED, finished_at=now, error="the worker stopped before the run finished")
+        )
+        if self.running() is not None:
+            return None
+        queued = self._session.scalar(
+            select(ImportRequest)
+            .where(ImportRequest.organization_id == self._organization_id, ImportRequest.state == ImportState.QUEUED)
+            .order_by(ImportRequest.requested_at)
+            .limit(1)
+        )
+        if queued is None:
+            return None
+        # Compare-and-set on the state, so two workers cannot both claim it.
+        result = self._session.execute(
+            update(ImportRequest)
+            .where(ImportRequest.id == queued.id, ImportRequest.state == ImportState.QUEUED)
+            .values(state=ImportState.RUNNING, started_at=now, lease_expires_at=now + lease)
+        )
+        if not getattr(result, "rowcount", 0):
+            return None
+        self._session.refresh(queued)
+        return queued
+
+    def get(self, run_id: uuid.UUID) -> ImportRequest | None:
+        """The run ``run_id`` of this organization, or None."""
+        return self._session.scalar(
+            select(ImportRequest).where(
+                ImportRequest.organization_id == self._organization_id, ImportRequest.id == run_id
+            )
+        )
+
+    def renew(self, run_id: uuid.UUID, *, lease: timedelta) -> bool:
+        """Extend the lease of a running run; False when it is no longer running (cancelled or taken over)."""
+        result = self._session.execute(
+            update(ImportRequest)
+            .where(
+                ImportRequest.organization_id == self._organization_id,
+                ImportRequest.id == run_id,
+                ImportRequest.state == ImportState.RUNNING,
+            )
+            .values(lease_expires_at=self._clock() + lease)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def finish(self, run_id: uuid.UUID, *, error: str | None = None) -> None:
+        """Mark a running run succeeded (``error`` None) or failed."""
+        self._session.execute(
+            update(ImportRequest)
+            .where(
+                ImportRequest.organization_id == self._organization_id,
+                ImportRequest.id == run_id,
+                ImportRequest.state == ImportState.RUNNING,
+            )
+            .values(
+                state=ImportState.FAILED if error else ImportState.SUCCEEDED,
+                finished_at=self._clock(),
+                lease_expires_at=None,
+                error=error,
+            )
+        )
+
+    def recent(self, *, limit: int = 20) -> list[ImportRequest]:
+        """The newest runs, newest first."""
+        statement = (
+            select(ImportRequest)
+            .where(ImportRequest.organization_id == self._organization_id)
+            .order_by(ImportRequest.requested_at.desc())
+            .limit(limit)
+        )
+        return list(self._session.scalars(statement))
+
+    def last_finished(self, state: ImportState) -> ImportRequest | None:
+        """The newest run that ended in ``state``."""
+        return self._session.scalar(
+            select(ImportRequest)
+            .where(ImportRequest.organization_id == self._organization_id, ImportRequest.state == state)
+            .order_by(ImportRequest.finished_at.desc())
+            .limit(1)
+        )
+
+    def last_finished_at(self) -> datetime | None:
+        """When the newest finished run ended (success or failure), or None."""
+        return self._session.scalar(
+            select(func.max(ImportRequest.finished_at)).where(ImportRequest.organization_id == self._organization_id)
+        )

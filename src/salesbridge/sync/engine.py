@@ -1,0 +1,380 @@
+"""The import engine: reads an organization's CRM tables into the store, incrementally.
+
+Per table, through change tracking when the table has it:
+
+* the first run reads every row (a *full read*), later runs only the delta since the stored token;
+* each page's rows, tombstones and checkpoint commit in one transaction: a crash replays at most one page, and
+  replaying a page is harmless (rows are upserted by id, tombstones deleted by id);
+* an interrupted read resumes from the stored ``resume`` link of its last committed page;
+* an expired or refused delta token (:class:`ResyncRequiredError`) starts a new full read; rows the full read did
+  not see are deleted only after it completed (by *generation*), never before;
+* a table without change tracking is read by a closed-range ``modifiedon`` cursor (``modifiedon ≥ cursor``,
+  skipping the ids already imported at exactly the cursor), with a full scan every
+  :data:`FULL_SCAN_INTERVAL` to find deletions.
+
+Fetching and storing overlap: the connector prefetches page n+1 while page n is written in a worker thread.
+Before each page commits, ``guard`` runs inside the same transaction; it raises to stop the import (the
+organization was disconnected, or the run was cancelled or taken over), so nothing is written after that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from salesbridge.crm.ports import (
+    ChangePage,
+    ChangeToken,
+    Condition,
+    CrmMetadata,
+    CrmReader,
+    LookupValue,
+    RecordQuery,
+    SortKey,
+)
+from salesbridge.crm.ports import (
+    CrmRecord as CrmRow,
+)
+from salesbridge.domain.crm_import import IMPORTED_TABLES, ImportSpec, import_specs, stored_fields
+from salesbridge.errors import ResyncRequiredError
+from salesbridge.store.imports import RecordRow
+from salesbridge.store.tables import SyncMode, TableSyncState
+from salesbridge.store.uow import SqlAlchemyUnitOfWork
+
+Clock = Callable[[], datetime]
+UnitOfWorkOpener = Callable[[uuid.UUID], SqlAlchemyUnitOfWork]
+Guard = Callable[[SqlAlchemyUnitOfWork], None]
+"""Runs inside each page's transaction before it commits; raises to stop the import."""
+Progress = Callable[[str, int], None]
+"""Called with a table and how many of its rows were stored so far in this run."""
+
+FULL_SCAN_INTERVAL = timedelta(hours=24)
+MODIFIED_ON = "modifiedon"
+
+
+@dataclass
+class TableReport:
+    """What one table's import did in this run."""
+
+    table: str
+    mode: SyncMode
+    full_read: bool = False
+    rows_imported: int = 0
+    rows_deleted: int = 0
+    resynced: bool = False
+
+
+@dataclass
+class ImportReport:
+    """What a run did, table by table."""
+
+    tables: list[TableReport] = field(default_factory=list)
+
+    @property
+    def rows_imported(self) -> int:
+        """Rows stored in this run, all tables."""
+        return sum(table.rows_imported for table in self.tables)
+
+    @property
+    def rows_deleted(self) -> int:
+        """Rows deleted in this run, all tables."""
+        return sum(table.rows_deleted for table in self.tables)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, LookupValue):
+        return {"id": value.id, "table": value.table}
+    return value
+
+
+def record_row(spec: ImportSpec, row: CrmRow) -> RecordRow:
+    """A CRM row as the store keeps it."""
+    data = {column: _plain(value) for column, value in row.values.items()}
+    fields = stored_fields(spec, data)
+    return RecordRow(
+        crm_id=row.id,
+        name=fields.name,
+        owner_id=fields.owner_id,
+        parent_id=fields.parent_id,
+        state_code=fields.state_code,
+        data=data,
+    )
+
+
+class ImportEngine:
+    """Imports the CRM tables of one organization.
+
+    Args:
+        store: Opens units of work.
+        organization_id: The organization whose CRM is read.
+        reader: Reads records and changes.
+        metadata: Tells which tables are change-tracked and which optional columns exist.
+        clock: Timezone-aware UTC now.
+        tables: Tables to import, in order.
+        extra_columns: Further columns per table (a custom won-value column).
+        page_size: Rows per page, 1-5,000.
+        guard: Checked in each page's transaction before it commits.
+        progress: Told after each page.
+    """
+
+    def __init__(
+        self,
+        store: UnitOfWorkOpener,
+        organization_id: uuid.UUID,
+        reader: CrmReader,
+        metadata: CrmMetadata,
+        *,
+        clock: Clock,
+        tables: Sequence[str] = IMPORTED_TABLES,
+        extra_columns: Mapping[str, tuple[str, ...]] | None = None,
+        page_size: int = 5000,
+        guard: Guard | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self._store = store
+        self._organization_id = organization_id
+        self._reader = reader
+        self._metadata = metadata
+        self._clock = clock
+        self._tables = tuple(tables)
+        self._specs = import_specs(extra_columns)
+        self._page_size = page_size
+        self._guard = guard
+        self._progress = progress
+
+    async def run(self) -> ImportReport:
+        """Import every table once.
+
+        Raises:
+            CrmError: a table could not be read (its failure is recorded on its state; tables before it stay
+                imported, and the next run resumes where this one stopped).
+            Exception: whatever ``guard`` raised.
+        """
+        report = ImportReport()
+        for table in self._tables:
+            try:
+                report.tables.append(await self._import_table(self._specs[table]))
+            except Exception as error:
+                await asyncio.to_thread(self._record_failure, table, error)
+                raise
+        return report
+
+    async def _columns(self, spec: ImportSpec) -> tuple[str, ...]:
+        if not spec.optional_columns:
+            return spec.columns
+        present = {column.logical_name for column in await self._metadata.columns(spec.table)}
+        return spec.columns + tuple(column for column in spec.optional_columns if column in present)
+
+    async def _import_table(self, spec: ImportSpec) -> TableReport:
+        info = await self._metadata.table(spec.table)
+        mode = SyncMode.CHANGE_TRACKING if info.is_change_tracked else SyncMode.MODIFIED_ON
+        columns = await self._columns(spec)
+        report = TableReport(spec.table, mode)
+        if mode is SyncMode.CHANGE_TRACKING:
+            await self._read_changes(spec, columns, report)
+        else:
+            await self._read_modified(spec, columns, report)
+        await asyncio.to_thread(self._finish_table, spec.table, report)
+        return report
+
+    # --------------------------------------------------------------------------------------- change tracking
+
+    async def _read_changes(self, spec: ImportSpec, columns: tuple[str, ...], report: TableReport) -> None:
+        state = await asyncio.to_thread(self._start_read, spec.table, SyncMode.CHANGE_TRACKING)
+        try:
+            await self._consume_changes(spec, columns, report, state)
+        except ResyncRequiredError:
+            if state.token is None and state.resume is None:
+                raise  # a refused full read is not healed by reading again
+            await asyncio.to_thread(self._forget_position, spec.table)
+            report.resynced = True
+            state = await asyncio.to_thread(self._start_read, spec.table, SyncMode.CHANGE_TRACKING)
+            await self._consume_changes(spec, columns, report, state)
+
+    async def _consume_changes(
+        self, spec: ImportSpec, columns: tuple[str, ...], report: TableReport, state: _ReadStart
+    ) -> None:
+        report.full_read = report.full_read or state.reading_generation is not None
+        pages = self._reader.read_changes(
+            spec.table,
+            columns=columns,
+            since=state.token if state.resume is None else None,
+            resume=state.resume,
+            page_size=self._page_size,
+        )
+        async for page in pages:
+            rows = [record_row(spec, record) for record in page.records]
+            stored, deleted = await asyncio.to_thread(self._commit_change_page, spec.table, page, rows)
+            report.rows_imported += stored
+            report.rows_deleted += deleted
+            if self._progress is not None:
+                self._progress(spec.table, report.rows_imported)
+
+    def _start_read(self, table: str, mode: SyncMode) -> _ReadStart:
+        with self._store(self._organization_id) as uow:
+            state = uow.sync_states.get_or_create(table, mode=mode)
+            if state.resume_link is None and state.delta_token is None and state.reading_generation is None:
+                state.reading_generation = state.generation + 1
+            start = _ReadStart(
+                token=ChangeToken(state.delta_token) if state.delta_token else None,
+                resume=ChangeToken(state.resume_link) if state.resume_link else None,
+                reading_generation=state.reading_generation,
+            )
+            uow.commit()
+        return start
+
+    def _forget_position(self, table: str) -> None:
+        with self._store(self._organization_id) as uow:
+            state = uow.sync_states.get_or_create(table, mode=SyncMode.CHANGE_TRACKING)
+            state.delta_token = state.resume_link = None
+            state.reading_generation = None
+            uow.commit()
+
+    def _commit_change_page(self, table: str, page: ChangePage, rows: list[RecordRow]) -> tuple[int, int]:
+        with self._store(self._organization_id) as uow:
+            state = uow.sync_states.get_or_create(table, mode=SyncMode.CHANGE_TRACKING)
+            generation = state.reading_generation or state.generation
+            stored = uow.crm_records.upsert_many(table, rows, generation=generation)
+            deleted = uow.crm_records.delete_ids(table, (tombstone.id for tombstone in page.tombstones))
+            state.resume_link = page.resume.value if page.resume else None
+            if page.token is not None:
+                state.delta_token = page.token.value
+                deleted += self._complete_full_read(uow, state)
+            self._check(uow)
+            uow.commit()
+        return stored, deleted
+
+    def _complete_full_read(self, uow: SqlAlchemyUnitOfWork, state: TableSyncState) -> int:
+        """After the last page of a full read: rows of older generations are gone from the CRM."""
+        if state.reading_generation is None:
+            return 0
+        deleted = uow.crm_records.delete_older_generations(state.table_name, state.reading_generation)
+        state.generation = state.reading_generation
+        state.reading_generation = None
+        state.last_full_read_at = self._clock()
+        return deleted
+
+    # ------------------------------------------------------------------------------------ modifiedon cursor
+
+    async def _read_modified(self, spec: ImportSpec, columns: tuple[str, ...], report: TableReport) -> None:
+        state = await asyncio.to_thread(self._start_modified_read, spec.table)
+        full_scan = state.reading_generation is not None
+        report.full_read = full_scan
+        conditions: tuple[Condition, ...] = ()
+        if not full_scan and state.cursor is not None:
+            conditions = (Condition(MODIFIED_ON, "ge", state.cursor),)
+        query = RecordQuery(
+            table=spec.table,
+            columns=(*columns, MODIFIED_ON),
+            conditions=conditions,
+            order_by=(SortKey(MODIFIED_ON), SortKey(f"{spec.table}id")),
+            page_size=self._page_size,
+        )
+        skip = frozenset(state.cursor_ids) if not full_scan else frozenset()
+        async for page in self._reader.query(query):
+            fresh = [record for record in page.records if record.id not in skip]
+            rows = [record_row(spec, record) for record in fresh]
+            stored = await asyncio.to_thread(self._commit_modified_page, spec.table, fresh, rows)
+            report.rows_imported += stored
+            if self._progress is not None:
+                self._progress(spec.table, report.rows_imported)
+        if full_scan:
+            report.rows_deleted += await asyncio.to_thread(self._finish_full_scan, spec.table)
+
+    def _start_modified_read(self, table: str) -> _ModifiedStart:
+        with self._store(self._organization_id) as uow:
+            state = uow.sync_states.get_or_create(table, mode=SyncMode.MODIFIED_ON)
+            now = self._clock()
+            due = state.last_full_read_at is None or now - state.last_full_read_at >= FULL_SCAN_INTERVAL
+            state.reading_generation = state.generation + 1 if due else None
+            start = _ModifiedStart(
+                cursor=state.cursor_modified_on, cursor_ids=tuple(state.cursor_ids), reading_generation=None
+            )
+            start = _ModifiedStart(start.cursor, start.cursor_ids, state.reading_generation)
+            uow.commit()
+        return start
+
+    def _commit_modified_page(self, table: str, records: list[CrmRow], rows: list[RecordRow]) -> int:
+        with self._store(self._organization_id) as uow:
+            state = uow.sync_states.get_or_create(table, mode=SyncMode.MODIFIED_ON)
+            stored = uow.crm_records.upsert_many(table, rows, generation=state.reading_generation or state.generation)
+            cursor, ids = _advance_cursor(state.cursor_modified_on, list(state.cursor_ids), records)
+            state.cursor_modified_on = cursor
+            state.cursor_ids = ids
+            self._check(uow)
+            uow.commit()
+        return stored
+
+    def _finish_full_scan(self, table: str) -> int:
+        with self._store(self._organization_id) as uow:
+            state = uow.sync_states.get_or_create(table, mode=SyncMode.MODIFIED_ON)
+            deleted = self._complete_full_read(uow, state)
+            self._check(uow)
+            uow.commit()
+        return deleted
+
+    # ------------------------------------------------------------------------------------------- bookkeeping
+
+    def _check(self, uow: SqlAlchemyUnitOfWork) -> None:
+        if self._guard is not None:
+            self._guard(uow)
+
+    def _finish_table(self, table: str, report: TableReport) -> None:
+        with self._store(self._organization_id) as uow:
+            state = uow.sync_states.get_or_create(table, mode=report.mode)
+            now = self._clock()
+            state.last_success_at = now
+            state.rows_imported = report.rows_imported
+            state.rows_deleted = report.rows_deleted
+            state.row_count = uow.crm_records.count(table)
+            state.consecutive_failures = 0
+            state.failing_since = None
+            state.last_error = None
+            state.updated_at = now
+            uow.commit()
+
+    def _record_failure(self, table: str, error: BaseException) -> None:
+        with self._store(self._organization_id) as uow:
+            uow.sync_states.record_failure(table, error=str(error) or type(error).__name__)
+            uow.commit()
+
+
+@dataclass(frozen=True)
+class _ReadStart:
+    token: ChangeToken | None
+    resume: ChangeToken | None
+    reading_generation: int | None
+
+
+@dataclass(frozen=True)
+class _ModifiedStart:
+    cursor: datetime | None
+    cursor_ids: tuple[str, ...]
+    reading_generation: int | None
+
+
+def _modified_on(record: CrmRow) -> datetime | None:
+    value = record.values.get(MODIFIED_ON)
+    if not isinstance(value, str):
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _advance_cursor(
+    cursor: datetime | None, ids: list[str], records: Iterable[CrmRow]
+) -> tuple[datetime | None, list[str]]:
+    """The new closed-range cursor: the greatest ``modifiedon`` seen, with every id seen at exactly that instant
+    (the next read starts at ``modifiedon ≥ cursor`` and skips those ids)."""
+    for record in records:
+        stamp = _modified_on(record)
+        if stamp is None:
+            continue
+        if cursor is None or stamp > cursor:
+            cursor, ids = stamp, [record.id]
+        elif stamp == cursor and record.id not in ids:
+            ids.append(record.id)
+    return cursor, ids

@@ -1,0 +1,189 @@
+"""The import engine against a demo sandbox over TLS, on SQLite and PostgreSQL: full import, deltas (changes,
+deletions, owner changes), an expired delta token healing itself, resuming an interrupted read, and a table
+without change tracking read through its modifiedon cursor."""
+
+from __future__ import annotations
+
+import ssl
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from conftest import RunningSandbox, _serve
+from salesbridge.crm.dynamics import DynamicsConnector
+from salesbridge.domain.crm_import import IMPORTED_TABLES
+from salesbridge.sandbox.runtime import build_sandbox
+from salesbridge.sandbox.seed import parse_seed
+from salesbridge.sandbox.standard_tables import build_standard_catalogue
+from salesbridge.services.connect import CrmSessionFactory, create_organization
+from salesbridge.store.tables import SyncMode
+from salesbridge.store.uow import UnitOfWorkFactory, utc_now
+from salesbridge.sync.engine import ImportEngine
+
+
+@pytest.fixture
+def fresh_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    """A demo sandbox of this test alone (tests change its data)."""
+    yield from _serve(build_sandbox(seed=parse_seed("demo")), tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+async def crm(fresh_demo: RunningSandbox, sessions: CrmSessionFactory) -> AsyncIterator[DynamicsConnector]:
+    session = sessions(fresh_demo.credentials())
+    assert isinstance(session, DynamicsConnector)
+    yield session
+    await session.close()
+
+
+@pytest.fixture
+def org(store: UnitOfWorkFactory) -> uuid.UUID:
+    return create_organization(store, slug="acme", seats=5)
+
+
+def sandbox_count(sandbox: RunningSandbox, table: str) -> int:
+    count: int = sandbox.sandbox.services.state.storage.scalar(f'SELECT count(*) FROM "{table}"')
+    return count
+
+
+def stored_count(store: UnitOfWorkFactory, org: uuid.UUID, table: str) -> int:
+    with store(org) as uow:
+        return uow.crm_records.count(table)
+
+
+def engine(store: UnitOfWorkFactory, org: uuid.UUID, crm: DynamicsConnector, **options: object) -> ImportEngine:
+    return ImportEngine(store, org, crm.reader, crm.metadata, clock=utc_now, page_size=50, **options)  # type: ignore[arg-type]
+
+
+async def test_a_full_import_then_an_empty_delta(
+    store: UnitOfWorkFactory, org: uuid.UUID, crm: DynamicsConnector, fresh_demo: RunningSandbox
+) -> None:
+    first = await engine(store, org, crm).run()
+
+    for table in IMPORTED_TABLES:
+        assert stored_count(store, org, table) == sandbox_count(fresh_demo, table), table
+    assert all(report.full_read for report in first.tables)
+    second = await engine(store, org, crm).run()
+    assert (second.rows_imported, second.rows_deleted) == (0, 0)
+    assert not any(report.full_read for report in second.tables)
+    with store(org) as uow:
+        states = {state.table_name: state for state in uow.sync_states.all()}
+        opportunity = uow.crm_records.records("opportunity", limit=1)[0]
+    assert all(state.delta_token and state.last_success_at for state in states.values())
+    assert states["contact"].row_count == sandbox_count(fresh_demo, "contact")
+    assert opportunity.owner_id is not None
+    assert isinstance(opportunity.data["ownerid"], dict)
+
+
+async def test_changes_deletions_and_owner_changes_arrive_with_the_next_sync(
+    store: UnitOfWorkFactory, org: uuid.UUID, crm: DynamicsConnector, fresh_demo: RunningSandbox
+) -> None:
+    await engine(store, org, crm).run()
+    with store(org) as uow:
+        contact, gone = uow.crm_records.records("contact", limit=2)
+        opportunity = uow.crm_records.records("opportunity", limit=1)[0]
+        owners = {record.crm_id for record in uow.crm_records.records("systemuser")}
+    new_owner = next(owner for owner in sorted(owners) if owner != opportunity.owner_id)
+    await crm.writer.update("contact", contact.crm_id, {"jobtitle": "Chief Explorer"})
+    await crm.writer.delete("contact", gone.crm_id)
+    await crm.writer.update("opportunity", opportunity.crm_id, {"ownerid": _owner(new_owner)})
+
+    report = await engine(store, org, crm).run()
+
+    with store(org) as uow:
+        changed = uow.crm_records.get("contact", contact.crm_id)
+        moved = uow.crm_records.get("opportunity", opportunity.crm_id)
+        assert uow.crm_records.get("contact", gone.crm_id) is None
+    assert changed is not None
+    assert changed.data["jobtitle"] == "Chief Explorer"
+    assert moved is not None
+    assert moved.owner_id == new_owner
+    assert report.rows_deleted == 1
+    assert stored_count(store, org, "contact") == sandbox_count(fresh_demo, "contact")
+
+
+def _owner(systemuser_id: str) -> object:
+    from salesbridge.crm.ports import LookupValue
+
+    return LookupValue(systemuser_id, "systemuser")
+
+
+async def test_an_expired_delta_token_heals_with_a_full_read_that_removes_what_vanished(
+    store: UnitOfWorkFactory, org: uuid.UUID, crm: DynamicsConnector, fresh_demo: RunningSandbox
+) -> None:
+    await engine(store, org, crm, tables=("contact",)).run()
+    with store(org) as uow:
+        gone = uow.crm_records.records("contact", limit=1)[0].crm_id
+    await crm.writer.delete("contact", gone)
+    admin = {"X-Sandbox-Admin-Token": fresh_demo.sandbox.services.admin_token}
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(fresh_demo.ca_bundle))) as client:
+        shifted = client.post(f"{fresh_demo.org_url}/_sandbox/shift-clock", json={"days": 120}, headers=admin)
+    assert shifted.status_code < 300, shifted.text
+
+    report = await engine(store, org, crm, tables=("contact",)).run()
+
+    assert report.tables[0].resynced
+    assert report.tables[0].full_read
+    assert stored_count(store, org, "contact") == sandbox_count(fresh_demo, "contact")
+    with store(org) as uow:
+        assert uow.crm_records.get("contact", gone) is None
+
+
+class SimulatedCrashError(Exception):
+    """Stands for a crash between two pages."""
+
+
+async def test_an_interrupted_full_read_resumes_from_its_last_committed_page(
+    store: UnitOfWorkFactory, org: uuid.UUID, crm: DynamicsConnector, fresh_demo: RunningSandbox
+) -> None:
+    pages = 0
+
+    def crash_on_third_page(_uow: object) -> None:
+        nonlocal pages
+        pages += 1
+        if pages == 3:
+            raise SimulatedCrashError
+
+    with pytest.raises(SimulatedCrashError):
+        await engine(store, org, crm, tables=("contact",), guard=crash_on_third_page).run()
+    assert stored_count(store, org, "contact") == 100, "two pages of 50 committed, the third rolled back"
+    with store(org) as uow:
+        state = uow.sync_states.all()[0]
+        assert state.resume_link is not None
+        assert state.consecutive_failures == 1
+
+    report = await engine(store, org, crm, tables=("contact",)).run()
+
+    assert report.rows_imported == sandbox_count(fresh_demo, "contact") - 100
+    assert stored_count(store, org, "contact") == sandbox_count(fresh_demo, "contact")
+    with store(org) as uow:
+        assert uow.sync_states.all()[0].consecutive_failures == 0
+
+
+@pytest.fixture
+def untracked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    catalogue = build_standard_catalogue()
+    catalogue.entity("team").change_tracking_enabled = False
+    yield from _serve(build_sandbox(seed=parse_seed("demo"), catalogue=catalogue), tmp_path_factory.mktemp("tls"))
+
+
+async def test_a_table_without_change_tracking_is_read_by_its_modifiedon_cursor(
+    store: UnitOfWorkFactory, org: uuid.UUID, sessions: CrmSessionFactory, untracked: RunningSandbox
+) -> None:
+    session = sessions(untracked.credentials())
+    assert isinstance(session, DynamicsConnector)
+    try:
+        first = await engine(store, org, session, tables=("team",)).run()
+        again = await engine(store, org, session, tables=("team",)).run()
+    finally:
+        await session.close()
+
+    assert first.tables[0].mode is SyncMode.MODIFIED_ON
+    assert stored_count(store, org, "team") == sandbox_count(untracked, "team") == first.rows_imported
+    assert again.rows_imported == 0, "rows at exactly the cursor are not imported twice"
+    with store(org) as uow:
+        state = uow.sync_states.all()[0]
+    assert state.cursor_modified_on is not None
+    assert state.cursor_modified_on <= datetime.now(UTC)
