@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -144,3 +146,16 @@ async def prepare_demo_workspace(
         password=password,
         invited=tuple(invitation.email for invitation in invitations[1:]),
     )
+
+
+def after_import_hook(store: StoreAccess) -> Callable[[uuid.UUID], None]:
+    """What runs after every successful import of an organization: the auto-saved lists are recomputed."""
+
+    def after_import(organization_id: uuid.UUID) -> None:
+        try:
+            from salesbridge.services.lists import recompute_auto_saved_lists
+        except ImportError:  # pragma: no cover - the lists capability is optional in a partial build
+            return
+        recompute_auto_saved_lists(store, organization_id)
+
+    return after_import

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import typer
 from pydantic import SecretStr
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from salesbridge.errors import SalesbridgeError
 
@@ -35,6 +35,8 @@ user_app = typer.Typer(help="Users of an organization.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 token_app = typer.Typer(help="API tokens of users.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+sync_app = typer.Typer(help="Importing the CRM into the workspace: run now, and the status.", no_args_is_help=True)
+app.add_typer(sync_app, name="sync")
 seats_app = typer.Typer(
     help="Seats: who holds one, their CRM sync, and assigning them from the CRM.", no_args_is_help=True
 )
@@ -655,6 +657,107 @@ def token_create(
         raise _fail(str(exc)) from None
     console.print(f"Token [bold]{view.name}[/bold] ({view.prefix}…) created; it is shown only now:", highlight=False)
     typer.echo(secret.get_secret_value())
+
+
+@sync_app.command("run")
+def sync_run(
+    org: Annotated[str, typer.Option(help="The organization.")],
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Import the CRM now (the first run reads everything, later runs only what changed), with a progress bar per
+    table. Exit code 0 when the import succeeded, 1 otherwise."""
+    from datetime import UTC, datetime
+
+    from salesbridge.bootstrap import after_import_hook, dynamics_session
+    from salesbridge.services.sync import request_sync, run_pending_import
+
+    lang = _checked_lang(lang)
+    store = _store(db_url)
+    try:
+        run_id = request_sync(store, slug=org, actor="cli")
+    except SalesbridgeError as exc:
+        raise _fail(_error_text(exc, lang)) from None
+    organization_id = store.organization_id(org)
+    assert organization_id is not None  # request_sync found it
+    with Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def on_page(table: str, rows: int) -> None:
+            if table not in tasks:
+                tasks[table] = progress.add_task(table, total=None)
+            progress.update(tasks[table], completed=rows)
+
+        outcome = asyncio.run(
+            run_pending_import(
+                store,
+                dynamics_session,
+                organization_id,
+                clock=lambda: datetime.now(UTC),
+                progress=on_page,
+            )
+        )
+    if outcome is None:
+        raise _fail("Another import of this organization is running; try again when it ends.")
+    if not outcome.succeeded:
+        raise _fail(f"The import failed: {outcome.error}")
+    after_import_hook(store)(organization_id)
+    report = outcome.report
+    assert report is not None
+    console.print(
+        f"[bold green]Imported[/] {report.rows_imported:,} rows, deleted {report.rows_deleted:,} (run {run_id}).",
+        highlight=False,
+    )
+
+
+@sync_app.command("status")
+def sync_status_command(
+    org: Annotated[str, typer.Option(help="The organization.")],
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """The last sync date, the running or queued import, failures since when, and each table's import."""
+    from datetime import UTC, datetime
+
+    from rich.table import Table
+
+    from salesbridge.services.sync import sync_status
+
+    lang = _checked_lang(lang)
+    try:
+        status = sync_status(_store(db_url), slug=org, clock=lambda: datetime.now(UTC))
+    except SalesbridgeError as exc:
+        raise _fail(_error_text(exc, lang)) from None
+    if as_json:
+        typer.echo(json.dumps(status.to_json(lang), indent=2))
+        return
+    last = status.last_sync_at.strftime("%Y-%m-%d %H:%M UTC") if status.last_sync_at else "—"
+    console.print(f"Last sync: {last}", highlight=False)
+    if status.running_since:
+        console.print(f"Import running since {status.running_since:%H:%M:%S} UTC", highlight=False)
+    if status.failing:
+        console.print(f"[bold red]{status.failure_message(lang)}[/]", highlight=False)
+    table = Table()
+    for header in ("Table", "Mode", "Last success", "Rows", "Imported", "Deleted", "Failures"):
+        table.add_column(header)
+    for row in status.tables:
+        table.add_row(
+            row.table,
+            row.mode,
+            row.last_success_at.strftime("%Y-%m-%d %H:%M") if row.last_success_at else "—",
+            f"{row.row_count:,}",
+            f"{row.rows_imported:,}",
+            f"{row.rows_deleted:,}",
+            str(row.consecutive_failures) if row.consecutive_failures else "",
+        )
+    console.print(table)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from salesbridge.crm.ports import CrmReader, CrmRecord, LookupValue, RecordQuery
 from salesbridge.domain.seat_matching import CrmUserFacts, CrmUserIndex, MatchOutcome, SeatHolderFacts
 from salesbridge.store.tables import CrmUser
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
-from salesbridge.store.workspace import CrmUserValues
+from salesbridge.store.workspace import CrmUserSync, CrmUserValues
 
 UnitOfWorkOpener = Callable[[uuid.UUID], SqlAlchemyUnitOfWork]
 
@@ -118,3 +118,15 @@ def rematch_seats(uow: SqlAlchemyUnitOfWork) -> None:
         seat.match = outcome
         seat.crm_user_id = crm_user_id
     uow.seats.flush()
+
+
+def refresh_crm_users_from_import(uow: SqlAlchemyUnitOfWork) -> CrmUserSync:
+    """Make the CRM users those of the imported ``systemuser`` records and match every seat again, in the unit of
+    work's transaction (after an import, no second read of the CRM is needed)."""
+    values = [
+        crm_user_values(CrmRecord(table="systemuser", id=row.crm_id, values=row.data))
+        for row in uow.crm_records.records("systemuser")
+    ]
+    change = uow.crm_users.replace_all(values)
+    rematch_seats(uow)
+    return change

@@ -30,7 +30,7 @@ from salesbridge.store.repositories import (
     UserRepository,
 )
 from salesbridge.store.secrets import CredentialCipher
-from salesbridge.store.tables import ApiToken, Invitation, Organization, WebSession
+from salesbridge.store.tables import ApiToken, ConnectionState, CrmConnection, Invitation, Organization, WebSession
 from salesbridge.store.workspace import (
     ApiTokenRepository,
     CrmUserRepository,
@@ -182,6 +182,12 @@ class UnitOfWorkFactory:
     def organization_of_invitation(self, token_hash: str) -> uuid.UUID | None:
         """The organization of the invitation whose token hashes to ``token_hash``, or None."""
         return organization_of_token(self._session_factory, Invitation, token_hash)
+
+    def connected_organization_ids(self) -> list[uuid.UUID]:
+        """The organizations with a connected CRM (what the import scheduler looks after)."""
+        with self._session_factory() as session:
+            statement = select(CrmConnection.organization_id).where(CrmConnection.state == ConnectionState.CONNECTED)
+            return list(session.scalars(statement))
 
     def slug_of(self, organization_id: uuid.UUID) -> str | None:
         """The slug of organization ``organization_id``, or None."""

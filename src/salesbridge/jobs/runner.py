@@ -1,0 +1,99 @@
+"""The embedded job runner: one background thread that schedules and runs CRM imports for every connected
+organization, in the process serving the console (``salesbridge serve``, ``make demo``).
+
+Every ``poll_interval`` it queues the imports that are due (:func:`salesbridge.services.sync.schedule_if_due`) and
+runs whatever is queued — "Sync now" included — one organization after another. Runs are claimed under a lease
+in the store, so several processes can share one database without running the same organization twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+
+from salesbridge.services.connect import CrmSessionFactory, StoreAccess
+from salesbridge.services.sync import Clock, RunOutcome, run_pending_import, schedule_if_due
+
+logger = logging.getLogger(__name__)
+
+AfterImport = Callable[[uuid.UUID], None]
+
+
+class EmbeddedRunner:
+    """Schedules and runs imports on a daemon thread.
+
+    Args:
+        store: The store.
+        sessions: Opens CRM sessions.
+        organizations: Lists the organizations to look after (the connected ones).
+        clock: Timezone-aware UTC now.
+        poll_interval_s: Seconds between two looks at the queue.
+        after_import: Called with the organization after each successful import (e.g. recompute lists).
+    """
+
+    def __init__(
+        self,
+        store: StoreAccess,
+        sessions: CrmSessionFactory,
+        organizations: Callable[[], list[uuid.UUID]],
+        *,
+        clock: Clock,
+        poll_interval_s: float = 2.0,
+        after_import: AfterImport | None = None,
+    ) -> None:
+        self._store = store
+        self._sessions = sessions
+        self._organizations = organizations
+        self._clock = clock
+        self._poll_interval_s = poll_interval_s
+        self._after_import = after_import
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread. Idempotent."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="salesbridge-import-runner", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Ask the thread to stop after the current page of work and wait for it. Idempotent."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def wake(self) -> None:
+        """Look at the queue now ("Sync now" was pressed)."""
+        self._wake.set()
+
+    def run_once(self) -> list[RunOutcome]:
+        """Schedule what is due and run everything queued, once, on the calling thread."""
+        outcomes: list[RunOutcome] = []
+        for organization_id in self._organizations():
+            if self._stop.is_set():
+                break
+            schedule_if_due(self._store, organization_id, clock=self._clock)
+            outcome = asyncio.run(run_pending_import(self._store, self._sessions, organization_id, clock=self._clock))
+            if outcome is None:
+                continue
+            outcomes.append(outcome)
+            if outcome.succeeded and self._after_import is not None:
+                self._after_import(organization_id)
+        return outcomes
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # a bug or a store outage must not kill the runner; it retries next round
+                logger.exception("the import runner's round failed")
+            self._wake.wait(self._poll_interval_s)
+            self._wake.clear()

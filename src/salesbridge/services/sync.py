@@ -1,0 +1,359 @@
+"""Keeping the workspace's copy of the CRM fresh: queueing imports ("Sync now", the schedule), running them one
+per organization at a time, and saying how they went.
+
+A run is an ``import_requests`` row: queued → running (under a lease the worker renews at every page) →
+succeeded or failed. A worker that dies leaves an expired lease; the next claim fails that run and starts anew,
+and the import engine resumes from the last committed page. After a successful import the CRM users are
+refreshed from the imported ``systemuser`` rows, seats are matched again and the auto-saved lists recomputed.
+Failures are never silent: every admin page shows them (:attr:`SyncStatus.failing`) and retries continue with
+backoff (:func:`next_run_due`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from salesbridge.errors import CrmError, SalesbridgeError
+from salesbridge.i18n import N_, translate
+from salesbridge.services.connect import (
+    CrmSessionFactory,
+    StoreAccess,
+    UnknownOrganizationError,
+    stored_credentials,
+)
+from salesbridge.services.crm_users import refresh_crm_users_from_import
+from salesbridge.store.tables import ConnectionState, ImportState
+from salesbridge.store.uow import SqlAlchemyUnitOfWork
+from salesbridge.sync.engine import ImportEngine, ImportReport, Progress
+
+Clock = Callable[[], datetime]
+LEASE = timedelta(minutes=5)
+"""How long a run may go without renewing its lease (it renews at every page) before another worker takes over."""
+DEFAULT_INTERVAL = timedelta(minutes=15)
+MAX_BACKOFF = timedelta(hours=6)
+SYNC_NOW_REASON = "sync now"
+SCHEDULED_REASON = "scheduled"
+
+PostImport = Callable[[SqlAlchemyUnitOfWork], None]
+"""Runs in the transaction that ends a successful import (e.g. recomputing the auto-saved lists)."""
+
+
+class ImportCancelledError(SalesbridgeError):
+    """The run stopped because the organization was disconnected, or its run was cancelled or taken over."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended."""
+
+    run_id: uuid.UUID
+    succeeded: bool
+    report: ImportReport | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    """The import of one CRM table."""
+
+    table: str
+    mode: str
+    last_success_at: datetime | None
+    rows_imported: int
+    rows_deleted: int
+    row_count: int
+    consecutive_failures: int
+    failing_since: datetime | None
+    last_error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "table": self.table,
+            "mode": self.mode,
+            "last_success_at": _iso(self.last_success_at),
+            "rows_imported": self.rows_imported,
+            "rows_deleted": self.rows_deleted,
+            "row_count": self.row_count,
+            "consecutive_failures": self.consecutive_failures,
+            "failing_since": _iso(self.failing_since),
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """Where the organization's CRM sync stands.
+
+    Attributes:
+        last_sync_at: When the last successful import finished (the seed's "last sync date").
+        running_since: When the running import started, if one runs.
+        queued: Whether an import waits to run.
+        failing_since: When the current streak of failed imports began (None when the last one succeeded).
+        failure_reason: The last failure's reason while failing.
+        next_run_at: When the scheduler starts the next import (with backoff while failing).
+    """
+
+    organization: str
+    connected: bool
+    interval: timedelta
+    last_sync_at: datetime | None
+    running_since: datetime | None
+    queued: bool
+    failing_since: datetime | None
+    failure_reason: str | None
+    consecutive_failures: int
+    next_run_at: datetime | None
+    tables: tuple[TableStatus, ...] = field(default_factory=tuple)
+
+    @property
+    def failing(self) -> bool:
+        """True while imports keep failing."""
+        return self.failing_since is not None
+
+    def failure_message(self, locale: str = "en") -> str | None:
+        """ "CRM sync has been failing since …: reason. salesbridge keeps retrying." in ``locale``."""
+        if self.failing_since is None:
+            return None
+        return translate(
+            N_("CRM sync has been failing since {since}: {reason} salesbridge keeps retrying automatically."), locale
+        ).format(since=self.failing_since.strftime("%Y-%m-%d %H:%M UTC"), reason=self.failure_reason or "")
+
+    def to_json(self, locale: str = "en") -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "organization": self.organization,
+            "connected": self.connected,
+            "interval_minutes": int(self.interval.total_seconds() // 60),
+            "last_sync_at": _iso(self.last_sync_at),
+            "running_since": _iso(self.running_since),
+            "queued": self.queued,
+            "failing": self.failing,
+            "failing_since": _iso(self.failing_since),
+            "failure_reason": self.failure_reason,
+            "failure_message": self.failure_message(locale),
+            "consecutive_failures": self.consecutive_failures,
+            "next_run_at": _iso(self.next_run_at),
+            "tables": [table.to_json() for table in self.tables],
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _organization_id(store: StoreAccess, slug: str) -> uuid.UUID:
+    organization_id = store.organization_id(slug)
+    if organization_id is None:
+        raise UnknownOrganizationError(f"No organization is called {slug!r}.")
+    return organization_id
+
+
+def request_sync(store: StoreAccess, *, slug: str, actor: str, reason: str = SYNC_NOW_REASON) -> uuid.UUID:
+    """Queue an import of ``slug`` ("Sync now"); returns the queued run (the one already queued, if any). Audited.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+        InvalidRequestError: the organization is not connected to a CRM.
+    """
+    from salesbridge.errors import InvalidRequestError
+
+    organization_id = _organization_id(store, slug)
+    with store(organization_id) as uow:
+        connection = uow.crm_connection.find()
+        if connection is None or connection.state is not ConnectionState.CONNECTED:
+            raise InvalidRequestError(N_("Connect to the CRM first, on the CRM Settings page."))
+        run = uow.import_runs.enqueue(reason=reason)
+        uow.audit.record(actor=actor, action="crm.sync_requested", details={"run_id": str(run.id), "reason": reason})
+        uow.commit()
+        return run.id
+
+
+def _interval(uow: SqlAlchemyUnitOfWork) -> timedelta:
+    settings = getattr(uow, "crm_settings", None)
+    minutes = getattr(settings.get(), "sync_interval_minutes", None) if settings is not None else None
+    return timedelta(minutes=minutes) if minutes else DEFAULT_INTERVAL
+
+
+def _failure_streak(uow: SqlAlchemyUnitOfWork) -> tuple[int, datetime | None, str | None]:
+    """Consecutive failed runs (newest first), when the streak began, and the newest failure's reason."""
+    streak, since, reason = 0, None, None
+    for run in uow.import_runs.recent(limit=50):
+        if run.state in (ImportState.QUEUED, ImportState.RUNNING):
+            continue
+        if run.state is ImportState.SUCCEEDED:
+            break
+        streak += 1
+        since = run.finished_at or since
+        reason = reason or run.error
+    return streak, since, reason
+
+
+def next_run_due(
+    *, last_finished_at: datetime | None, interval: timedelta, consecutive_failures: int
+) -> datetime | None:
+    """When the scheduler should start the next import: ``interval`` after the last run, doubled for each
+    consecutive failure up to :data:`MAX_BACKOFF` (never slower than the interval); None means now."""
+    if last_finished_at is None:
+        return None
+    wait = interval
+    if consecutive_failures:
+        wait = max(interval, min(interval * 2 ** (consecutive_failures - 1), MAX_BACKOFF))
+    return last_finished_at + wait
+
+
+def sync_status(store: StoreAccess, *, slug: str, clock: Clock) -> SyncStatus:
+    """The sync status of ``slug``. Reads only.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+    """
+    organization_id = _organization_id(store, slug)
+    with store(organization_id) as uow:
+        connection = uow.crm_connection.find()
+        connected = connection is not None and connection.state is ConnectionState.CONNECTED
+        interval = _interval(uow)
+        succeeded = uow.import_runs.last_finished(ImportState.SUCCEEDED)
+        running = uow.import_runs.running()
+        queued = any(run.state is ImportState.QUEUED for run in uow.import_runs.recent(limit=5))
+        streak, since, reason = _failure_streak(uow)
+        due = next_run_due(
+            last_finished_at=uow.import_runs.last_finished_at(), interval=interval, consecutive_failures=streak
+        )
+        tables = tuple(
+            TableStatus(
+                table=state.table_name,
+                mode=state.mode.value,
+                last_success_at=state.last_success_at,
+                rows_imported=state.rows_imported,
+                rows_deleted=state.rows_deleted,
+                row_count=state.row_count,
+                consecutive_failures=state.consecutive_failures,
+                failing_since=state.failing_since,
+                last_error=state.last_error,
+            )
+            for state in uow.sync_states.all()
+        )
+    return SyncStatus(
+        organization=slug,
+        connected=connected,
+        interval=interval,
+        last_sync_at=succeeded.finished_at if succeeded else None,
+        running_since=running.started_at if running else None,
+        queued=queued,
+        failing_since=since if streak else None,
+        failure_reason=reason if streak else None,
+        consecutive_failures=streak,
+        next_run_at=(due or clock()) if connected else None,
+        tables=tables,
+    )
+
+
+def schedule_if_due(store: StoreAccess, organization_id: uuid.UUID, *, clock: Clock) -> bool:
+    """Queue a scheduled import when the organization is connected, nothing is queued or running, and the next
+    run is due. Returns whether one was queued."""
+    with store(organization_id) as uow:
+        connection = uow.crm_connection.find()
+        if connection is None or connection.state is not ConnectionState.CONNECTED:
+            return False
+        if uow.import_runs.running() is not None:
+            return False
+        if any(run.state is ImportState.QUEUED for run in uow.import_runs.recent(limit=5)):
+            return False
+        streak, _since, _reason = _failure_streak(uow)
+        due = next_run_due(
+            last_finished_at=uow.import_runs.last_finished_at(), interval=_interval(uow), consecutive_failures=streak
+        )
+        if due is not None and due > clock():
+            return False
+        uow.import_runs.enqueue(reason=SCHEDULED_REASON)
+        uow.commit()
+        return True
+
+
+async def run_pending_import(
+    store: StoreAccess,
+    sessions: CrmSessionFactory,
+    organization_id: uuid.UUID,
+    *,
+    clock: Clock,
+    progress: Progress | None = None,
+    post_import: PostImport | None = None,
+    extra_columns: dict[str, tuple[str, ...]] | None = None,
+    page_size: int = 5000,
+    lease: timedelta = LEASE,
+) -> RunOutcome | None:
+    """Claim the organization's oldest queued import and run it; None when nothing is queued or another run holds
+    the lease (at most one import per organization at a time).
+
+    Never raises for CRM failures: they end the run as failed (audited, shown by :func:`sync_status`).
+    """
+    with store(organization_id) as uow:
+        run = uow.import_runs.claim(lease=lease)
+        if run is None:
+            uow.commit()  # an expired run may have been failed by the claim
+            return None
+        run_id = run.id
+        connection = uow.crm_connection.find()
+        if connection is None or connection.state is not ConnectionState.CONNECTED:
+            uow.import_runs.finish(run_id, error="the organization is not connected to a CRM")
+            uow.commit()
+            return RunOutcome(run_id, succeeded=False, error="not connected")
+        credentials = stored_credentials(uow)
+        uow.commit()
+
+    def guard(page_uow: SqlAlchemyUnitOfWork) -> None:
+        if not page_uow.import_runs.renew(run_id, lease=lease):
+            raise ImportCancelledError("The import was cancelled or taken over by another worker.")
+        current = page_uow.crm_connection.find()
+        if current is None or current.state is not ConnectionState.CONNECTED:
+            raise ImportCancelledError("The organization was disconnected from the CRM.")
+
+    session = sessions(credentials)
+    try:
+        engine = ImportEngine(
+            store,
+            organization_id,
+            session.reader,
+            session.metadata,
+            clock=clock,
+            extra_columns=extra_columns,
+            page_size=page_size,
+            guard=guard,
+            progress=progress,
+        )
+        try:
+            report = await engine.run()
+        except (CrmError, ImportCancelledError) as error:
+            reason = error.message if isinstance(error, CrmError) else str(error)
+            _end_failed(store, organization_id, run_id, reason)
+            return RunOutcome(run_id, succeeded=False, error=reason)
+    finally:
+        await session.close()
+    with store(organization_id) as uow:
+        refresh_crm_users_from_import(uow)
+        if post_import is not None:
+            post_import(uow)
+        uow.import_runs.finish(run_id)
+        uow.audit.record(
+            actor="sync",
+            action="crm.imported",
+            details={
+                "run_id": str(run_id),
+                "rows_imported": report.rows_imported,
+                "rows_deleted": report.rows_deleted,
+            },
+        )
+        uow.commit()
+    return RunOutcome(run_id, succeeded=True, report=report)
+
+
+def _end_failed(store: StoreAccess, organization_id: uuid.UUID, run_id: uuid.UUID, reason: str) -> None:
+    with store(organization_id) as uow:
+        uow.import_runs.finish(run_id, error=reason)
+        uow.audit.record(actor="sync", action="crm.import_failed", details={"run_id": str(run_id), "reason": reason})
+        uow.commit()
