@@ -667,13 +667,16 @@ def sync_run(
 ) -> None:
     """Import the CRM now (the first run reads everything, later runs only what changed), with a progress bar per
     table. Exit code 0 when the import succeeded, 1 otherwise."""
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from salesbridge.bootstrap import after_import_hook, dynamics_session
     from salesbridge.services.sync import request_sync, run_pending_import
 
+    from salesbridge.settings import Settings
+
     lang = _checked_lang(lang)
     store = _store(db_url)
+    lease = timedelta(seconds=Settings().import_lease_seconds)
     try:
         run_id = request_sync(store, slug=org, actor="cli")
     except SalesbridgeError as exc:
@@ -701,6 +704,7 @@ def sync_run(
                 organization_id,
                 clock=lambda: datetime.now(UTC),
                 progress=on_page,
+                lease=lease,
             )
         )
     if outcome is None:

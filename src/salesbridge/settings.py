@@ -31,3 +31,8 @@ class Settings(BaseSettings):
         default=Path("salesbridge-credential.key"),
         description="Where the generated Fernet key lives when credential_key is unset; must be mode 0600.",
     )
+    import_lease_seconds: int = Field(
+        default=120,
+        ge=1,
+        description="How long a running import may go without finishing a page before another worker takes over.",
+    )
