@@ -21,6 +21,7 @@ from salesbridge.store.uow import UnitOfWorkFactory
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from salesbridge.jobs.runner import EmbeddedRunner
     from salesbridge.web.context import ConsoleServices
 
 MICROSOFT_AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -53,8 +54,11 @@ def dynamics_session(credentials: CrmCredentials) -> CrmSession:
     return DynamicsConnector.connect(connection, retry_policy=RetryPolicy(max_attempts=3, max_total_wait_s=10.0))
 
 
-def build_console(settings: Settings, db_url: str | None = None, *, secure_cookies: bool = True) -> FastAPI:
-    """The web console on the store at ``db_url`` (or the settings' URL), migrated first.
+def build_console(
+    settings: Settings, db_url: str | None = None, *, secure_cookies: bool = True, run_imports: bool = True
+) -> FastAPI:
+    """The web console on the store at ``db_url`` (or the settings' URL), migrated first, with the embedded import
+    runner (schedule and "Sync now") running while the app serves, unless ``run_imports`` is False.
 
     Cookies are ``Secure`` (and ``__Host-`` prefixed) by default, for a console served over HTTPS. Pass
     ``secure_cookies=False`` only for plain HTTP on the loopback interface (``salesbridge serve`` without a
@@ -63,10 +67,31 @@ def build_console(settings: Settings, db_url: str | None = None, *, secure_cooki
     """
     from salesbridge.web.app import create_app
 
-    return create_app(console_services(open_store(settings, db_url)), secure_cookies=secure_cookies)
+    store = open_store(settings, db_url)
+    runner = import_runner(store, settings) if run_imports else None
+    services = console_services(store, wake_importer=runner.wake if runner else None)
+    return create_app(services, secure_cookies=secure_cookies, background=(runner,) if runner else ())
 
 
-def console_services(store: StoreAccess) -> ConsoleServices:
+def import_runner(store: StoreAccess, settings: Settings) -> EmbeddedRunner:
+    """The embedded runner importing every connected organization of ``store`` on schedule and on demand."""
+    from datetime import timedelta
+
+    from salesbridge.jobs.runner import EmbeddedRunner
+    from salesbridge.store.uow import UnitOfWorkFactory, utc_now
+
+    assert isinstance(store, UnitOfWorkFactory)
+    return EmbeddedRunner(
+        store,
+        dynamics_session,
+        store.connected_organization_ids,
+        clock=utc_now,
+        after_import=after_import_hook(store),
+        lease=timedelta(seconds=settings.import_lease_seconds),
+    )
+
+
+def console_services(store: StoreAccess, *, wake_importer: Callable[[], None] | None = None) -> ConsoleServices:
     """The console's use cases on ``store``, reaching Dynamics through the real connector."""
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.seats import SeatService
@@ -79,6 +104,7 @@ def console_services(store: StoreAccess) -> ConsoleServices:
         clock=utc_now,
         seats=SeatService(store, clock=utc_now),
         crm_sessions=dynamics_session,
+        wake_importer=wake_importer,
     )
 
 

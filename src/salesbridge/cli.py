@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
@@ -19,6 +21,7 @@ from salesbridge.errors import SalesbridgeError
 if TYPE_CHECKING:
     from salesbridge.services.connect import StoreAccess
     from salesbridge.services.seats import SeatOverview, SeatService
+    from salesbridge.services.sync import RunOutcome
 
 app = typer.Typer(
     help="salesbridge: the bridge between a sales workspace and Microsoft Dynamics 365.", no_args_is_help=True
@@ -127,7 +130,13 @@ def demo(
     import uvicorn
     from rich.panel import Panel
 
-    from salesbridge.bootstrap import console_services, open_store, prepare_demo_workspace
+    from salesbridge.bootstrap import (
+        after_import_hook,
+        console_services,
+        import_runner,
+        open_store,
+        prepare_demo_workspace,
+    )
     from salesbridge.sandbox.runtime import build_sandbox
     from salesbridge.sandbox.seed import parse_seed
     from salesbridge.sandbox.server import serve_in_thread, write_state_file
@@ -162,6 +171,13 @@ def demo(
                 workspace = asyncio.run(prepare_demo_workspace(store, crm))
             except SalesbridgeError as exc:
                 raise _fail(str(exc)) from None
+        organization_id = store.organization_id(workspace.organization)
+        assert organization_id is not None
+        console.print("First import of the CRM:", highlight=False)
+        outcome = _import_with_progress(store, organization_id, timedelta(seconds=settings.import_lease_seconds))
+        if outcome is None or not outcome.succeeded:
+            raise _fail(f"The first import failed: {outcome.error if outcome else 'another import is running'}")
+        after_import_hook(store)(organization_id)
         console_url = f"http://127.0.0.1:{console_port}/"
         console.print(
             Panel.fit(
@@ -176,7 +192,9 @@ def demo(
             highlight=False,
         )
         console.print("[dim]Stop with Ctrl+C.[/dim]")
-        app_ = create_app(console_services(store), secure_cookies=False)
+        runner = import_runner(store, settings)
+        services = console_services(store, wake_importer=runner.wake)
+        app_ = create_app(services, secure_cookies=False, background=(runner,))
         uvicorn.run(app_, host="127.0.0.1", port=console_port, log_level="warning")
 
 
@@ -659,30 +677,13 @@ def token_create(
     typer.echo(secret.get_secret_value())
 
 
-@sync_app.command("run")
-def sync_run(
-    org: Annotated[str, typer.Option(help="The organization.")],
-    lang: LangOption = "en",
-    db_url: DbUrlOption = None,
-) -> None:
-    """Import the CRM now (the first run reads everything, later runs only what changed), with a progress bar per
-    table. Exit code 0 when the import succeeded, 1 otherwise."""
-    from datetime import UTC, datetime, timedelta
+def _import_with_progress(store: StoreAccess, organization_id: uuid.UUID, lease: timedelta) -> RunOutcome | None:
+    """Run the organization's queued import here, with a progress bar per table."""
+    from datetime import UTC, datetime
 
-    from salesbridge.bootstrap import after_import_hook, dynamics_session
-    from salesbridge.services.sync import request_sync, run_pending_import
+    from salesbridge.bootstrap import dynamics_session
+    from salesbridge.services.sync import run_pending_import
 
-    from salesbridge.settings import Settings
-
-    lang = _checked_lang(lang)
-    store = _store(db_url)
-    lease = timedelta(seconds=Settings().import_lease_seconds)
-    try:
-        run_id = request_sync(store, slug=org, actor="cli")
-    except SalesbridgeError as exc:
-        raise _fail(_error_text(exc, lang)) from None
-    organization_id = store.organization_id(org)
-    assert organization_id is not None  # request_sync found it
     with Progress(
         TextColumn("{task.description:<12}"),
         BarColumn(),
@@ -697,7 +698,7 @@ def sync_run(
                 tasks[table] = progress.add_task(table, total=None)
             progress.update(tasks[table], completed=rows)
 
-        outcome = asyncio.run(
+        return asyncio.run(
             run_pending_import(
                 store,
                 dynamics_session,
@@ -707,6 +708,30 @@ def sync_run(
                 lease=lease,
             )
         )
+
+
+@sync_app.command("run")
+def sync_run(
+    org: Annotated[str, typer.Option(help="The organization.")],
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Import the CRM now (the first run reads everything, later runs only what changed), with a progress bar per
+    table. Exit code 0 when the import succeeded, 1 otherwise."""
+    from salesbridge.bootstrap import after_import_hook
+    from salesbridge.services.sync import request_sync
+    from salesbridge.settings import Settings
+
+    lang = _checked_lang(lang)
+    store = _store(db_url)
+    lease = timedelta(seconds=Settings().import_lease_seconds)
+    try:
+        run_id = request_sync(store, slug=org, actor="cli")
+    except SalesbridgeError as exc:
+        raise _fail(_error_text(exc, lang)) from None
+    organization_id = store.organization_id(org)
+    assert organization_id is not None  # request_sync found it
+    outcome = _import_with_progress(store, organization_id, lease)
     if outcome is None:
         raise _fail("Another import of this organization is running; try again when it ends.")
     if not outcome.succeeded:

@@ -13,9 +13,10 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 from salesbridge.services.connect import CrmSessionFactory, StoreAccess
-from salesbridge.services.sync import Clock, RunOutcome, run_pending_import, schedule_if_due
+from salesbridge.services.sync import LEASE, Clock, RunOutcome, run_pending_import, schedule_if_due
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class EmbeddedRunner:
         clock: Timezone-aware UTC now.
         poll_interval_s: Seconds between two looks at the queue.
         after_import: Called with the organization after each successful import (e.g. recompute lists).
+        lease: How long a run may go without finishing a page before another worker takes it over.
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class EmbeddedRunner:
         clock: Clock,
         poll_interval_s: float = 2.0,
         after_import: AfterImport | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self._store = store
         self._sessions = sessions
@@ -50,6 +53,7 @@ class EmbeddedRunner:
         self._clock = clock
         self._poll_interval_s = poll_interval_s
         self._after_import = after_import
+        self._lease = lease
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None

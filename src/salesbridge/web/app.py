@@ -12,8 +12,10 @@ Adding an area: write ``web/api/<area>.py`` and/or ``web/ui/<area>.py`` each exp
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -28,6 +30,7 @@ from salesbridge.web.api import account as api_account
 from salesbridge.web.api import crm as api_crm
 from salesbridge.web.api import organization as api_organization
 from salesbridge.web.api import seats as api_seats
+from salesbridge.web.api import sync as api_sync
 from salesbridge.web.context import ConsoleConfig, ConsoleServices
 from salesbridge.web.security import (
     ConsoleAccessError,
@@ -41,6 +44,7 @@ from salesbridge.web.ui import account as ui_account
 from salesbridge.web.ui import admin as ui_admin
 from salesbridge.web.ui import crm_settings as ui_crm_settings
 from salesbridge.web.ui import seats as ui_seats
+from salesbridge.web.ui import sync as ui_sync
 
 __all__ = ["ROUTERS", "ConsoleServices", "create_app"]
 
@@ -65,6 +69,8 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     ui_account.router,
     ui_admin.router,
     ui_seats.router,
+    api_sync.router,
+    ui_sync.router,
     ui_crm_settings.router,
 )
 """Every router of the console, API and pages. Add one line per new area."""
@@ -105,14 +111,41 @@ class SecurityHeadersMiddleware:
         await self._app(scope, receive, send_with_headers)
 
 
-def create_app(services: ConsoleServices, *, secure_cookies: bool = True) -> FastAPI:
+class BackgroundService(Protocol):
+    """Something that runs beside the app (the import runner): started with it, stopped with it."""
+
+    def start(self) -> None:
+        """Start; idempotent."""
+        ...
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop and wait; idempotent."""
+        ...
+
+
+def create_app(
+    services: ConsoleServices, *, secure_cookies: bool = True, background: Sequence[BackgroundService] = ()
+) -> FastAPI:
     """The console app calling ``services``.
 
     Args:
         secure_cookies: Serve cookies ``Secure`` with the ``__Host-`` prefix, and send HSTS. Turn off only for
             plain HTTP on the loopback interface (local use and browser tests).
+        background: Started when the app starts serving, stopped when it shuts down.
     """
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for service in background:
+            service.start()
+        try:
+            yield
+        finally:
+            for service in background:
+                service.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="salesbridge console API",
         version="1",
         openapi_url=OPENAPI_URL,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
@@ -23,6 +24,8 @@ class ConsoleServices:
         clock: The current time, timezone-aware UTC.
         seats: Seat management and assigning seats from the CRM.
         crm_sessions: Opens sessions to a CRM (the Dynamics connector; tests may pass another).
+        wake_importer: Tells the import runner to look at the queue now ("Sync now"); None when no runner runs in
+            this process (imports then start at the runner's next poll elsewhere).
     """
 
     accounts: AccountService
@@ -30,6 +33,7 @@ class ConsoleServices:
     clock: Clock
     seats: SeatService
     crm_sessions: CrmSessionFactory
+    wake_importer: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)

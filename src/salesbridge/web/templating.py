@@ -18,7 +18,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from salesbridge.i18n import SUPPORTED_LOCALES, normalize_locale, translate, translations
 from salesbridge.services.accounts import Principal
-from salesbridge.web.context import console_config
+from salesbridge.services.sync import sync_status
+from salesbridge.web.context import console_config, console_services
 from salesbridge.web.security import csrf_cookie_name, request_auth
 
 TEMPLATES_DIR: Final = Path(__file__).parent / "templates"
@@ -78,6 +79,7 @@ def render(
         "lang": lang,
         "csrf_token": csrf_token,
         "current_path": request.url.path,
+        "sync_alert": _sync_alert(request, principal, lang),
     }
     html = environment(lang).get_template(template).render(values)
     response = HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
@@ -87,6 +89,14 @@ def render(
             csrf_cookie_name(secure), auth.csrf_token, httponly=True, secure=secure, samesite="lax", path="/"
         )
     return response
+
+
+def _sync_alert(request: Request, principal: Principal | None, lang: str) -> str | None:
+    """For administrators: why CRM sync keeps failing and since when (shown on every page), else None."""
+    if principal is None or not principal.is_admin:
+        return None
+    services = console_services(request)
+    return sync_status(services.store, slug=principal.organization_slug, clock=services.clock).failure_message(lang)
 
 
 def message(text: str, locale: str, **fields: Any) -> str:

@@ -93,6 +93,8 @@ async def connect(
         )
     except DifferentCrmOrganizationError as refused:
         return JSONResponse({"detail": refused.localized(principal.locale)}, status_code=409)
+    if outcome.is_connected and services.wake_importer is not None:
+        services.wake_importer()  # the first import is queued; start it now
     payload = connection_outcome_json(outcome, principal.locale)
     payload["status"] = crm_status(services.store, slug=principal.organization_slug).to_json(principal.locale)
     return JSONResponse(payload, status_code=200 if outcome.is_connected else 422)

@@ -19,6 +19,7 @@ from salesbridge.services.connect import (
     connect_crm,
     crm_status,
 )
+from salesbridge.services.sync import sync_status
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import message, render
@@ -43,7 +44,9 @@ def _page(
 ) -> Response:
     status = crm_status(services.store, slug=principal.organization_slug)
     overview = services.seats.overview(principal.organization_slug)
+    sync = sync_status(services.store, slug=principal.organization_slug, clock=services.clock)
     context: dict[str, Any] = {
+        "sync": sync,
         "status": status,
         "sync_all_seats": overview.sync_all_seats,
         "outcome": outcome,
@@ -105,6 +108,8 @@ async def connect_page(
         )
     except DifferentCrmOrganizationError as refused:
         return _page(request, principal, services, form=form, error=refused.localized(locale), status_code=409)
+    if outcome.is_connected and services.wake_importer is not None:
+        services.wake_importer()  # the first import is queued; start it now
     return _page(
         request, principal, services, outcome=outcome, form=form, status_code=200 if outcome.is_connected else 422
     )
