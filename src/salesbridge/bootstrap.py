@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -86,7 +85,6 @@ def import_runner(store: StoreAccess, settings: Settings) -> EmbeddedRunner:
         dynamics_session,
         store.connected_organization_ids,
         clock=utc_now,
-        after_import=after_import_hook(store),
         lease=timedelta(seconds=settings.import_lease_seconds),
     )
 
@@ -172,16 +170,3 @@ async def prepare_demo_workspace(
         password=password,
         invited=tuple(invitation.email for invitation in invitations[1:]),
     )
-
-
-def after_import_hook(store: StoreAccess) -> Callable[[uuid.UUID], None]:
-    """What runs after every successful import of an organization: the auto-saved lists are recomputed."""
-
-    def after_import(organization_id: uuid.UUID) -> None:
-        try:
-            from salesbridge.services.lists import recompute_auto_saved_lists
-        except ImportError:  # pragma: no cover - the lists capability is optional in a partial build
-            return
-        recompute_auto_saved_lists(store, organization_id)
-
-    return after_import

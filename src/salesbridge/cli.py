@@ -20,6 +20,7 @@ from salesbridge.errors import SalesbridgeError
 
 if TYPE_CHECKING:
     from salesbridge.services.connect import StoreAccess
+    from salesbridge.services.crm_settings import CrmSettingsService, CrmSettingsView
     from salesbridge.services.seats import SeatOverview, SeatService
     from salesbridge.services.sync import RunOutcome
 
@@ -44,6 +45,12 @@ seats_app = typer.Typer(
     help="Seats: who holds one, their CRM sync, and assigning them from the CRM.", no_args_is_help=True
 )
 app.add_typer(seats_app, name="seats")
+lists_app = typer.Typer(help="Saved lists, including the two lists auto-save keeps.", no_args_is_help=True)
+app.add_typer(lists_app, name="lists")
+crm_settings_app = typer.Typer(
+    help="CRM settings: pipeline stage, won value, auto-save, sync interval.", no_args_is_help=True
+)
+crm_app.add_typer(crm_settings_app, name="settings")
 console = Console()
 
 DbUrlOption = Annotated[
@@ -131,7 +138,6 @@ def demo(
     from rich.panel import Panel
 
     from salesbridge.bootstrap import (
-        after_import_hook,
         console_services,
         import_runner,
         open_store,
@@ -177,7 +183,6 @@ def demo(
         outcome = _import_with_progress(store, organization_id, timedelta(seconds=settings.import_lease_seconds))
         if outcome is None or not outcome.succeeded:
             raise _fail(f"The first import failed: {outcome.error if outcome else 'another import is running'}")
-        after_import_hook(store)(organization_id)
         console_url = f"http://127.0.0.1:{console_port}/"
         console.print(
             Panel.fit(
@@ -718,7 +723,6 @@ def sync_run(
 ) -> None:
     """Import the CRM now (the first run reads everything, later runs only what changed), with a progress bar per
     table. Exit code 0 when the import succeeded, 1 otherwise."""
-    from salesbridge.bootstrap import after_import_hook
     from salesbridge.services.sync import request_sync
     from salesbridge.settings import Settings
 
@@ -736,7 +740,6 @@ def sync_run(
         raise _fail("Another import of this organization is running; try again when it ends.")
     if not outcome.succeeded:
         raise _fail(f"The import failed: {outcome.error}")
-    after_import_hook(store)(organization_id)
     report = outcome.report
     assert report is not None
     console.print(
@@ -787,6 +790,139 @@ def sync_status_command(
             str(row.consecutive_failures) if row.consecutive_failures else "",
         )
     console.print(table)
+
+
+@lists_app.command("show")
+def lists_show(
+    org: Annotated[str, typer.Option(help="The organization.")],
+    user: Annotated[str, typer.Option(help="The user's email.")],
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Show a user's lists with their records ("My CRM accounts", "My CRM leads and contacts", then their own)."""
+    from rich.table import Table
+
+    from salesbridge.i18n import N_, translate
+    from salesbridge.services.lists import show_lists
+
+    lang = _checked_lang(lang)
+    try:
+        views = show_lists(_store(db_url), org, user)
+    except SalesbridgeError as exc:
+        raise _fail(_error_text(exc, lang)) from None
+    if as_json:
+        typer.echo(json.dumps([view.to_json(lang) for view in views], indent=2))
+        return
+    for view in views:
+        table = Table(title=f"{view.display_name(lang)} ({len(view.items)})", title_justify="left")
+        for header in (N_("Name"), N_("Table"), N_("CRM id"), N_("Why")):
+            table.add_column(translate(header, lang))
+        for item in view.items:
+            table.add_row(item.name or "—", item.table, item.crm_id, item.reason_label(lang) or "")
+        console.print(table)
+
+
+def _print_crm_settings(settings: CrmSettingsView, lang: str) -> None:
+    from rich.table import Table
+
+    from salesbridge.i18n import translate
+
+    table = Table(show_header=False, box=None)
+    stage = settings.stage_label or settings.stage_threshold or translate("Every open opportunity", lang)
+    table.add_row(translate("Stage source", lang), f"{settings.stage_source_label(lang)} ({settings.stage_source})")
+    table.add_row(translate("Pipeline starts at", lang), stage)
+    currency = translate("base currency", lang) if settings.won_value_base_currency else ""
+    table.add_row(translate("Won value column", lang), f"{settings.won_value_column} {currency}".strip())
+    table.add_row(
+        translate("Auto-save", lang), translate("On", lang) if settings.auto_save_enabled else translate("Off", lang)
+    )
+    table.add_row(translate("Sync interval (minutes)", lang), str(settings.sync_interval_minutes))
+    console.print(table)
+
+
+def _crm_settings_service(db_url: str | None) -> CrmSettingsService:
+    from salesbridge.bootstrap import dynamics_session
+    from salesbridge.services.crm_settings import CrmSettingsService
+
+    return CrmSettingsService(_store(db_url), dynamics_session)
+
+
+@crm_settings_app.command("show")
+def crm_settings_show(
+    org: Annotated[str, typer.Option(help="The organization.")],
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Show the pipeline stage, won-value column, auto-save and sync interval, with the values each may take."""
+    from salesbridge.services.crm_settings import with_stage_label
+
+    lang = _checked_lang(lang)
+    service = _crm_settings_service(db_url)
+    try:
+        choices = asyncio.run(service.choices(org, lang))
+        settings = with_stage_label(service.settings(org), choices)
+    except SalesbridgeError as exc:
+        raise _fail(_error_text(exc, lang)) from None
+    if as_json:
+        typer.echo(json.dumps({**settings.to_json(lang), "choices": choices.to_json()}, indent=2))
+        return
+    _print_crm_settings(settings, lang)
+
+
+@crm_settings_app.command("set")
+def crm_settings_set(
+    org: Annotated[str, typer.Option(help="The organization.")],
+    stage_source: Annotated[
+        str | None, typer.Option(help="Where the stage is read: salesstage | salesstagecode | stepname.")
+    ] = None,
+    stage: Annotated[
+        str | None,
+        typer.Option(
+            help="First stage inside the pipeline: option value or label, or step name; 'all' for every "
+            "open opportunity."
+        ),
+    ] = None,
+    won_value_column: Annotated[str | None, typer.Option(help="Money column of opportunity.")] = None,
+    base_currency: Annotated[
+        bool | None, typer.Option("--base-currency/--no-base-currency", help="Use the base-currency value.")
+    ] = None,
+    auto_save: Annotated[
+        bool | None, typer.Option("--auto-save/--no-auto-save", help="Save CRM accounts and leads automatically.")
+    ] = None,
+    sync_interval: Annotated[int | None, typer.Option(help="Minutes between imports (5-1440).")] = None,
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Change CRM settings; values are checked against the CRM. A pipeline change recomputes the lists."""
+    from salesbridge.services.crm_settings import SettingsChange
+
+    lang = _checked_lang(lang)
+    service = _crm_settings_service(db_url)
+    clear = stage is not None and stage.strip().lower() == "all"
+    change = SettingsChange(
+        stage_source=stage_source,
+        stage_threshold=None if clear else stage,
+        clear_stage=clear,
+        won_value_column=won_value_column,
+        won_value_base_currency=base_currency,
+        auto_save_enabled=auto_save,
+        sync_interval_minutes=sync_interval,
+    )
+    try:
+        saved = asyncio.run(service.update(org, change, actor="cli", locale=lang))
+    except SalesbridgeError as exc:
+        raise _fail(_error_text(exc, lang)) from None
+    if as_json:
+        lists = saved.lists
+        body = {**saved.settings.to_json(lang), "lists": lists.__dict__ if lists else None}
+        typer.echo(json.dumps(body, indent=2))
+        return
+    _print_crm_settings(saved.settings, lang)
+    if saved.lists is not None:
+        console.print(f"Lists recomputed: {saved.lists.added} added, {saved.lists.removed} removed.", highlight=False)
 
 
 def main() -> None:

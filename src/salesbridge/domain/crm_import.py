@@ -58,18 +58,19 @@ _PARENTS: Mapping[str, tuple[str, ...]] = {
 
 
 def import_specs(extra_columns: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, ImportSpec]:
-    """The spec of every imported table. ``extra_columns`` adds columns (e.g. a custom won-value column)."""
+    """The spec of every imported table. ``extra_columns`` adds columns read when the CRM has them (e.g. a custom
+    won-value column and its base-currency twin)."""
     required = {table.logical_name: table for table in REQUIRED_TABLES}
     specs: dict[str, ImportSpec] = {}
     for table in IMPORTED_TABLES:
         requirement = required[table]
         primary_key = f"{table}id"
         columns = tuple(column for column in requirement.columns if column != primary_key)
-        extra = tuple(column for column in (extra_columns or {}).get(table, ()) if column not in columns)
+        optional = (*OPTIONAL_COLUMNS.get(table, ()), *(extra_columns or {}).get(table, ()))
         specs[table] = ImportSpec(
             table=table,
-            columns=columns + extra,
-            optional_columns=tuple(c for c in OPTIONAL_COLUMNS.get(table, ()) if c not in columns + extra),
+            columns=columns,
+            optional_columns=tuple(dict.fromkeys(column for column in optional if column not in columns)),
             name_column=_NAMES.get(table, "fullname"),
             owner_column="ownerid" if "ownerid" in columns else None,
             parent_columns=_PARENTS.get(table, ()),

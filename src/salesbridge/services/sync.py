@@ -4,7 +4,8 @@ per organization at a time, and saying how they went.
 A run is an ``import_requests`` row: queued → running (under a lease the worker renews at every page) →
 succeeded or failed. A worker that dies leaves an expired lease; the next claim fails that run and starts anew,
 and the import engine resumes from the last committed page. After a successful import the CRM users are
-refreshed from the imported ``systemuser`` rows, seats are matched again and the auto-saved lists recomputed.
+refreshed from the imported ``systemuser`` rows, seats are matched again and the auto-saved lists recomputed, in
+the transaction that marks the run succeeded.
 Failures are never silent: every admin page shows them (:attr:`SyncStatus.failing`) and retries continue with
 backoff (:func:`next_run_due`).
 """
@@ -25,7 +26,9 @@ from salesbridge.services.connect import (
     UnknownOrganizationError,
     stored_credentials,
 )
+from salesbridge.services.crm_settings import won_value_columns_to_import
 from salesbridge.services.crm_users import refresh_crm_users_from_import
+from salesbridge.services.lists import recompute_in
 from salesbridge.store.tables import ConnectionState, ImportState
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
 from salesbridge.sync.engine import ImportEngine, ImportReport, Progress
@@ -174,8 +177,7 @@ def request_sync(store: StoreAccess, *, slug: str, actor: str, reason: str = SYN
 
 
 def _interval(uow: SqlAlchemyUnitOfWork) -> timedelta:
-    settings = getattr(uow, "crm_settings", None)
-    minutes = getattr(settings.get(), "sync_interval_minutes", None) if settings is not None else None
+    minutes = uow.crm_settings.get().sync_interval_minutes
     return timedelta(minutes=minutes) if minutes else DEFAULT_INTERVAL
 
 
@@ -283,7 +285,6 @@ async def run_pending_import(
     clock: Clock,
     progress: Progress | None = None,
     post_import: PostImport | None = None,
-    extra_columns: dict[str, tuple[str, ...]] | None = None,
     page_size: int = 5000,
     lease: timedelta = LEASE,
 ) -> RunOutcome | None:
@@ -304,6 +305,7 @@ async def run_pending_import(
             uow.commit()
             return RunOutcome(run_id, succeeded=False, error="not connected")
         credentials = stored_credentials(uow)
+        extra_columns = {"opportunity": won_value_columns_to_import(uow.crm_settings.get())}
         uow.commit()
 
     def guard(page_uow: SqlAlchemyUnitOfWork) -> None:
@@ -336,6 +338,7 @@ async def run_pending_import(
         await session.close()
     with store(organization_id) as uow:
         refresh_crm_users_from_import(uow)
+        lists = recompute_in(uow)
         if post_import is not None:
             post_import(uow)
         uow.import_runs.finish(run_id)
@@ -346,6 +349,8 @@ async def run_pending_import(
                 "run_id": str(run_id),
                 "rows_imported": report.rows_imported,
                 "rows_deleted": report.rows_deleted,
+                "list_items_added": lists.added,
+                "list_items_removed": lists.removed,
             },
         )
         uow.commit()

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.store.imports import CrmRecordRepository, ImportRunRepository, TableSyncStateRepository
+from salesbridge.store.lists import AutoSaveRulesRepository, CrmRecordQueries, CrmSettingsRepository, ListRepository
 from salesbridge.store.repositories import (
     AuditLog,
     Clock,
@@ -68,6 +69,10 @@ class SqlAlchemyUnitOfWork:
     crm_records: CrmRecordRepository
     sync_states: TableSyncStateRepository
     import_runs: ImportRunRepository
+    crm_settings: CrmSettingsRepository
+    auto_save_rules: AutoSaveRulesRepository
+    lists: ListRepository
+    crm_record_queries: CrmRecordQueries
 
     def __init__(
         self,
@@ -104,6 +109,10 @@ class SqlAlchemyUnitOfWork:
         self.crm_records = CrmRecordRepository(*scope, clock=self._clock)
         self.sync_states = TableSyncStateRepository(*scope, clock=self._clock)
         self.import_runs = ImportRunRepository(*scope, clock=self._clock)
+        self.crm_settings = CrmSettingsRepository(*scope, clock=self._clock)
+        self.auto_save_rules = AutoSaveRulesRepository(*scope, clock=self._clock)
+        self.lists = ListRepository(*scope, clock=self._clock)
+        self.crm_record_queries = CrmRecordQueries(*scope, clock=self._clock)
         return self
 
     def __exit__(

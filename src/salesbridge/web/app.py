@@ -28,6 +28,7 @@ from salesbridge.i18n import N_
 from salesbridge.services.accounts import AccountError, AdministratorRequiredError
 from salesbridge.web.api import account as api_account
 from salesbridge.web.api import crm as api_crm
+from salesbridge.web.api import lists as api_lists
 from salesbridge.web.api import organization as api_organization
 from salesbridge.web.api import seats as api_seats
 from salesbridge.web.api import sync as api_sync
@@ -43,6 +44,8 @@ from salesbridge.web.templating import render
 from salesbridge.web.ui import account as ui_account
 from salesbridge.web.ui import admin as ui_admin
 from salesbridge.web.ui import crm_settings as ui_crm_settings
+from salesbridge.web.ui import lists as ui_lists
+from salesbridge.web.ui import pipeline as ui_pipeline
 from salesbridge.web.ui import seats as ui_seats
 from salesbridge.web.ui import sync as ui_sync
 
@@ -72,6 +75,9 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     api_sync.router,
     ui_sync.router,
     ui_crm_settings.router,
+    api_lists.router,
+    ui_lists.router,
+    ui_pipeline.router,
 )
 """Every router of the console, API and pages. Add one line per new area."""
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
+from tests.integration.services.conftest import LIMITED_CLIENT_ID, LIMITED_SECRET, RunningSandbox
 
-from conftest import LIMITED_CLIENT_ID, LIMITED_SECRET, RunningSandbox
 from salesbridge.errors import CrmError, RequestRejectedError, TlsVerificationError, UpstreamUnavailableError
 from salesbridge.sandbox.server import serve_in_thread
 from salesbridge.sandbox.tls import TlsMaterial

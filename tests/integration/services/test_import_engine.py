@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from tests.integration.services.conftest import RunningSandbox, _serve
 
-from conftest import RunningSandbox, _serve
 from salesbridge.crm.dynamics import DynamicsConnector
 from salesbridge.domain.crm_import import IMPORTED_TABLES
 from salesbridge.sandbox.runtime import build_sandbox

@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.integration.services.conftest import RunningSandbox
 
-from conftest import RunningSandbox
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.errors import InvalidRequestError, RowNotFoundError, SeatLimitError
 from salesbridge.services.accounts import AccountService

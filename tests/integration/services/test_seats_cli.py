@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.integration.services.conftest import RunningSandbox
 from typer.testing import CliRunner
 
-from conftest import RunningSandbox
 from salesbridge.cli import app
 from salesbridge.store.secrets import generate_key
 

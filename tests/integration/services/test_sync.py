@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from tests.integration.services.conftest import RunningSandbox, _serve
 
-from conftest import RunningSandbox, _serve
 from salesbridge.errors import InvalidRequestError
 from salesbridge.jobs.runner import EmbeddedRunner
 from salesbridge.sandbox.runtime import build_sandbox

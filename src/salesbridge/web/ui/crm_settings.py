@@ -23,6 +23,7 @@ from salesbridge.services.sync import sync_status
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import message, render
+from salesbridge.web.ui.pipeline import pipeline_section
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,6 +54,7 @@ def _page(
         "form": form or {"org_url": status.org_url or ""},
         "error": error,
         "notice": request.query_params.get("notice"),
+        "pipeline": pipeline_section(request, services, principal),
     }
     return render(request, "crm_settings.html", context, principal=principal, status_code=status_code)
 

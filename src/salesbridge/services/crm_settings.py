@@ -1,0 +1,405 @@
+"""The organization's CRM settings: where an opportunity enters the pipeline, where a won opportunity's value lives,
+auto-save, and the import interval.
+
+Choices are validated against the CRM: the stage threshold must be an option of the chosen choice column (or a
+step name found in the imported opportunities), the won-value column a money column of opportunity. When the
+organization is not connected (or the CRM cannot be reached) the standard Dynamics 365 choices are offered and
+checked instead. Option labels come from the CRM; the standard ones are shown in the user's language. Every change
+is audited; a change of the pipeline (or turning auto-save on) recomputes the lists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Final
+
+from salesbridge.crm.ports import CrmMetadata
+from salesbridge.domain.pipeline import PROCESS_STEP, STAGE_SOURCES, won_value_columns
+from salesbridge.errors import CrmError, InvalidRequestError
+from salesbridge.i18n import N_, translate
+from salesbridge.services.connect import CrmSessionFactory, StoreAccess, UnknownOrganizationError, stored_credentials
+from salesbridge.services.lists import ListRecompute, recompute_in
+from salesbridge.store.tables import ConnectionState, CrmSettings, StageSource
+
+MIN_SYNC_INTERVAL: Final = 5
+MAX_SYNC_INTERVAL: Final = 1440
+
+STAGE_SOURCE_LABELS: Final = {
+    StageSource.SALES_STAGE: N_("Sales stage"),
+    StageSource.PROCESS_CODE: N_("Process code"),
+    StageSource.PROCESS_STEP: N_("Business process step"),
+}
+
+# Labels of the standard Dynamics 365 choices and columns, so they can be shown in the user's language.
+_STANDARD_LABELS: Final = (
+    N_("Qualify"),
+    N_("Develop"),
+    N_("Propose"),
+    N_("Close"),
+    N_("Default Value"),
+    N_("Actual Revenue"),
+    N_("Est. Revenue"),
+    N_("Budget Amount"),
+)
+_STANDARD_STAGES: Final = {
+    StageSource.SALES_STAGE: ((0, "Qualify"), (1, "Develop"), (2, "Propose"), (3, "Close")),
+    StageSource.PROCESS_CODE: ((1, "Default Value"),),
+}
+_STANDARD_MONEY_COLUMNS: Final = (
+    ("actualvalue", "Actual Revenue"),
+    ("estimatedvalue", "Est. Revenue"),
+    ("budgetamount", "Budget Amount"),
+)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One offered value: ``value`` is what is stored, ``label`` what is shown."""
+
+    value: str
+    label: str
+
+    def to_json(self) -> dict[str, str]:
+        """A JSON-ready mapping."""
+        return {"value": self.value, "label": self.label}
+
+
+@dataclass(frozen=True)
+class SettingsChoices:
+    """What the settings may be set to.
+
+    Attributes:
+        stages: The thresholds offered for each stage source.
+        money_columns: The opportunity money columns (base-currency twins left out: the switch picks those).
+        from_crm: The choices were read from the connected CRM (else they are the standard ones).
+    """
+
+    stages: dict[StageSource, tuple[Choice, ...]]
+    money_columns: tuple[Choice, ...]
+    from_crm: bool
+
+    def stage_label(self, source: StageSource, threshold: str | None) -> str | None:
+        """The label of ``threshold`` among the choices of ``source``, else the threshold itself."""
+        if threshold is None:
+            return None
+        return next((choice.label for choice in self.stages[source] if choice.value == threshold), threshold)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "stages": {
+                source.value: [choice.to_json() for choice in choices] for source, choices in self.stages.items()
+            },
+            "money_columns": [choice.to_json() for choice in self.money_columns],
+            "from_crm": self.from_crm,
+        }
+
+
+@dataclass(frozen=True)
+class CrmSettingsView:
+    """The organization's CRM settings.
+
+    Attributes:
+        stage_threshold: The first stage inside the pipeline (an option value as text, or a step name); None means
+            every open opportunity.
+        stage_label: The threshold's label, when choices were given.
+        is_saved: False while the defaults are in force.
+    """
+
+    stage_source: StageSource
+    stage_threshold: str | None
+    won_value_column: str
+    won_value_base_currency: bool
+    auto_save_enabled: bool
+    sync_interval_minutes: int
+    is_saved: bool
+    updated_at: datetime | None
+    stage_label: str | None = None
+
+    def stage_source_label(self, locale: str = "en") -> str:
+        """The stage source's name in ``locale``."""
+        return translate(STAGE_SOURCE_LABELS[self.stage_source], locale)
+
+    def to_json(self, locale: str = "en") -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "stage_source": self.stage_source.value,
+            "stage_source_label": self.stage_source_label(locale),
+            "stage_threshold": self.stage_threshold,
+            "stage_label": self.stage_label,
+            "won_value_column": self.won_value_column,
+            "won_value_base_currency": self.won_value_base_currency,
+            "auto_save_enabled": self.auto_save_enabled,
+            "sync_interval_minutes": self.sync_interval_minutes,
+            "is_saved": self.is_saved,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """What to change; None leaves a setting as it is. ``clear_stage`` removes the threshold (every open
+    opportunity is in the pipeline)."""
+
+    stage_source: str | None = None
+    stage_threshold: str | None = None
+    clear_stage: bool = False
+    won_value_column: str | None = None
+    won_value_base_currency: bool | None = None
+    auto_save_enabled: bool | None = None
+    sync_interval_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class SettingsSaved:
+    """The settings after a save, and what the lists recompute changed (None when the lists were not touched)."""
+
+    settings: CrmSettingsView
+    lists: ListRecompute | None
+
+
+def _view(row: CrmSettings, *, is_saved: bool, choices: SettingsChoices | None = None) -> CrmSettingsView:
+    return CrmSettingsView(
+        stage_source=row.stage_source,
+        stage_threshold=row.stage_threshold,
+        won_value_column=row.won_value_column,
+        won_value_base_currency=row.won_value_base_currency,
+        auto_save_enabled=row.auto_save_enabled,
+        sync_interval_minutes=row.sync_interval_minutes,
+        is_saved=is_saved,
+        updated_at=row.updated_at if is_saved else None,
+        stage_label=choices.stage_label(row.stage_source, row.stage_threshold) if choices else None,
+    )
+
+
+def won_value_columns_to_import(settings: CrmSettingsView | CrmSettings) -> tuple[str, ...]:
+    """The opportunity columns the import must read for the won value (``<column>``, plus ``<column>_base`` with
+    the base currency). Pass them to ``import_specs(extra_columns={"opportunity": …})``."""
+    base = settings.won_value_base_currency
+    return won_value_columns(settings.won_value_column, base)
+
+
+def _label(label: str | None, fallback: str, locale: str) -> str:
+    return translate(label, locale) if label else fallback
+
+
+def standard_choices(step_names: tuple[str, ...], locale: str) -> SettingsChoices:
+    """The standard Dynamics 365 choices (offered when the CRM cannot be asked), labels in ``locale``."""
+    stages = {
+        source: tuple(Choice(str(value), translate(label, locale)) for value, label in options)
+        for source, options in _STANDARD_STAGES.items()
+    }
+    stages[StageSource.PROCESS_STEP] = tuple(Choice(name, name) for name in step_names)
+    money = tuple(Choice(name, translate(label, locale)) for name, label in _STANDARD_MONEY_COLUMNS)
+    return SettingsChoices(stages=stages, money_columns=money, from_crm=False)
+
+
+async def crm_choices(metadata: CrmMetadata, step_names: tuple[str, ...], locale: str) -> SettingsChoices:
+    """The choices read from the CRM: the options of ``salesstage`` and ``salesstagecode`` and the money columns
+    of opportunity; standard labels are translated into ``locale``.
+
+    Raises:
+        CrmError: the CRM could not be read.
+    """
+    stages: dict[StageSource, tuple[Choice, ...]] = {}
+    columns = await metadata.columns("opportunity")
+    names = {column.logical_name for column in columns}
+    for source in (StageSource.SALES_STAGE, StageSource.PROCESS_CODE):
+        if source.value not in names:
+            stages[source] = ()
+            continue
+        options = await metadata.options("opportunity", source.value)
+        stages[source] = tuple(
+            Choice(str(option.value), _label(option.label, str(option.value), locale)) for option in options
+        )
+    stages[StageSource.PROCESS_STEP] = tuple(Choice(name, name) for name in step_names)
+    money = tuple(
+        Choice(column.logical_name, _label(column.display_name, column.logical_name, locale))
+        for column in sorted(columns, key=lambda column: column.logical_name)
+        if column.type.lower() == "money" and not column.logical_name.endswith("_base")
+    )
+    return SettingsChoices(stages=stages, money_columns=money, from_crm=True)
+
+
+def _checked(current: CrmSettings, change: SettingsChange, choices: SettingsChoices) -> dict[str, Any]:
+    """The settings after ``change``, validated against ``choices``.
+
+    Raises:
+        InvalidRequestError: a value is not allowed; the message says which values are.
+    """
+    source = current.stage_source
+    if change.stage_source is not None:
+        if change.stage_source not in STAGE_SOURCES:
+            raise InvalidRequestError(
+                N_("The stage source must be one of: {allowed}."), allowed=", ".join(STAGE_SOURCES)
+            )
+        source = StageSource(change.stage_source)
+    threshold = current.stage_threshold
+    if change.clear_stage:
+        threshold = None
+    elif change.stage_threshold is not None:
+        threshold = _checked_stage(source, change.stage_threshold, choices)
+    elif source is not current.stage_source:
+        threshold = None  # a threshold of another source means nothing here
+    column = current.won_value_column
+    if change.won_value_column is not None:
+        allowed = {choice.value for choice in choices.money_columns}
+        column = change.won_value_column.strip().lower()
+        if column not in allowed:
+            raise InvalidRequestError(
+                N_("{column} is not a money column of opportunity. Choose one of: {allowed}."),
+                column=change.won_value_column,
+                allowed=", ".join(sorted(allowed)),
+            )
+    interval = current.sync_interval_minutes
+    if change.sync_interval_minutes is not None:
+        if not MIN_SYNC_INTERVAL <= change.sync_interval_minutes <= MAX_SYNC_INTERVAL:
+            raise InvalidRequestError(
+                N_("The sync interval must be between {low} and {high} minutes."),
+                low=MIN_SYNC_INTERVAL,
+                high=MAX_SYNC_INTERVAL,
+            )
+        interval = change.sync_interval_minutes
+    return {
+        "stage_source": source,
+        "stage_threshold": threshold,
+        "won_value_column": column,
+        "won_value_base_currency": (
+            current.won_value_base_currency
+            if change.won_value_base_currency is None
+            else change.won_value_base_currency
+        ),
+        "auto_save_enabled": current.auto_save_enabled
+        if change.auto_save_enabled is None
+        else change.auto_save_enabled,
+        "sync_interval_minutes": interval,
+    }
+
+
+def _checked_stage(source: StageSource, wanted: str, choices: SettingsChoices) -> str:
+    offered = choices.stages[source]
+    text = wanted.strip()
+    if not text:
+        raise InvalidRequestError(N_("Choose the stage at which an opportunity enters your pipeline."))
+    for choice in offered:
+        if text == choice.value or text.casefold() == choice.label.casefold():
+            return choice.value
+    if source.value == PROCESS_STEP and not offered:
+        return text  # no opportunity imported yet: any step name may be chosen
+    raise InvalidRequestError(
+        N_("{stage} is not a stage of {source}. Choose one of: {allowed}."),
+        stage=wanted,
+        source=source.value,
+        allowed=", ".join(f"{choice.label} ({choice.value})" for choice in offered) or "—",
+    )
+
+
+_AUDITED: Final = (
+    "stage_source",
+    "stage_threshold",
+    "won_value_column",
+    "won_value_base_currency",
+    "auto_save_enabled",
+    "sync_interval_minutes",
+)
+
+
+class CrmSettingsService:
+    """Reads and saves organizations' CRM settings.
+
+    Args:
+        store: Units of work and organization lookups.
+        sessions: Opens CRM sessions (to read option labels and money columns).
+    """
+
+    def __init__(self, store: StoreAccess, sessions: CrmSessionFactory) -> None:
+        self._store = store
+        self._sessions = sessions
+
+    def _organization_id(self, slug: str) -> uuid.UUID:
+        organization_id = self._store.organization_id(slug)
+        if organization_id is None:
+            raise UnknownOrganizationError(f"No organization is called {slug!r}.")
+        return organization_id
+
+    def settings(self, slug: str, *, choices: SettingsChoices | None = None) -> CrmSettingsView:
+        """The settings of ``slug`` (the defaults until saved); the threshold labelled from ``choices`` if given.
+
+        Raises:
+            UnknownOrganizationError: no organization has ``slug``.
+        """
+        with self._store(self._organization_id(slug)) as uow:
+            return _view(uow.crm_settings.get(), is_saved=uow.crm_settings.is_stored(), choices=choices)
+
+    async def choices(self, slug: str, locale: str = "en") -> SettingsChoices:
+        """What the settings may be set to: read from the connected CRM, else (not connected, or the CRM cannot
+        be reached) the standard choices. Step names come from the imported opportunities.
+
+        Raises:
+            UnknownOrganizationError: no organization has ``slug``.
+        """
+        with self._store(self._organization_id(slug)) as uow:
+            step_names = tuple(uow.crm_record_queries.distinct_step_names())
+            connection = uow.crm_connection.find()
+            credentials = (
+                stored_credentials(uow)
+                if connection is not None and connection.state is ConnectionState.CONNECTED
+                else None
+            )
+        if credentials is None:
+            return standard_choices(step_names, locale)
+        session = self._sessions(credentials)
+        try:
+            return await crm_choices(session.metadata, step_names, locale)
+        except CrmError:
+            return standard_choices(step_names, locale)
+        finally:
+            await session.close()
+
+    async def update(self, slug: str, change: SettingsChange, *, actor: str, locale: str = "en") -> SettingsSaved:
+        """Validate and save ``change``; audited (``crm.settings_changed`` with each changed setting's old and new
+        value). When the stage source, the threshold or auto-save changed, the lists are recomputed in the same
+        transaction. Idempotent: saving the same values changes nothing and records nothing.
+
+        Raises:
+            UnknownOrganizationError: no organization has ``slug``.
+            InvalidRequestError: a value is not allowed (nothing was saved).
+        """
+        choices = await self.choices(slug, locale)
+        return self.apply(slug, change, choices, actor=actor)
+
+    def apply(self, slug: str, change: SettingsChange, choices: SettingsChoices, *, actor: str) -> SettingsSaved:
+        """Validate ``change`` against ``choices`` and save it (see :meth:`update`).
+
+        Raises:
+            UnknownOrganizationError: no organization has ``slug``.
+            InvalidRequestError: a value is not allowed (nothing was saved).
+        """
+        with self._store(self._organization_id(slug)) as uow:
+            current = uow.crm_settings.get()
+            values = _checked(current, change, choices)
+            before = {name: getattr(current, name) for name in _AUDITED}
+            changed = {
+                name: {"from": _plain(before[name]), "to": _plain(values[name])}
+                for name in _AUDITED
+                if before[name] != values[name]
+            }
+            if not changed and uow.crm_settings.is_stored():
+                return SettingsSaved(settings=_view(current, is_saved=True, choices=choices), lists=None)
+            row = uow.crm_settings.save(**values)
+            uow.audit.record(actor=actor, action="crm.settings_changed", details=changed)
+            pipeline_changed = {"stage_source", "stage_threshold", "auto_save_enabled"} & changed.keys()
+            lists = recompute_in(uow) if pipeline_changed else None
+            uow.commit()
+            return SettingsSaved(settings=_view(row, is_saved=True, choices=choices), lists=lists)
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, StageSource) else value
+
+
+def with_stage_label(view: CrmSettingsView, choices: SettingsChoices) -> CrmSettingsView:
+    """``view`` with its threshold labelled from ``choices``."""
+    return replace(view, stage_label=choices.stage_label(view.stage_source, view.stage_threshold))

@@ -1,0 +1,389 @@
+"""Saved lists: the two system lists auto-save keeps for each seller, hand-made lists, and each seller's rules.
+
+Auto-save (rules in :mod:`salesbridge.domain.pipeline`) runs for every seat holder whose CRM sync is on (the
+organization's "Sync CRM for all seats automatically", or the seat's own switch) and whose seat matches a CRM
+user: their "My CRM accounts" and "My CRM leads and contacts" lists are made to hold exactly what the rules choose.
+Users without sync or without a match get empty system lists. Hand-made lists are never touched. While the
+organization's auto-save is off, nothing is recomputed (lists keep what they hold).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from salesbridge.domain.pipeline import (
+    AutoSaveChoices,
+    PipelineRule,
+    RecordFacts,
+    auto_saved_items,
+    opportunity_accounts,
+    opportunity_people,
+    pipeline_opportunities,
+    stakeholder,
+)
+from salesbridge.errors import InvalidRequestError, RowNotFoundError
+from salesbridge.i18n import N_, translate
+from salesbridge.services.connect import StoreAccess, UnitOfWorkOpener, UnknownOrganizationError
+from salesbridge.store.lists import SYSTEM_LIST_NAMES, RecordSummary
+from salesbridge.store.tables import AutoSaveRules, CrmSettings, ListKind, SavedList, User
+from salesbridge.store.uow import SqlAlchemyUnitOfWork
+
+MAX_LIST_NAME = 200
+
+_REASON_LABELS = {
+    "accounts_of_open_opportunities": N_("Account of an open opportunity of yours"),
+    "accounts_owned": N_("Account you own"),
+    "leads_of_open_opportunities": N_("On an open opportunity of yours"),
+    "leads_of_owned_accounts": N_("At an account you own"),
+}
+
+
+@dataclass(frozen=True)
+class ListRecompute:
+    """What a recompute changed, over every system list of the organization."""
+
+    added: int
+    removed: int
+
+
+@dataclass(frozen=True)
+class ListItemView:
+    """A record in a list, with its name from the imported CRM records (None when no longer imported)."""
+
+    table: str
+    crm_id: str
+    name: str | None
+    reason: str | None
+    added_at: datetime
+
+    def reason_label(self, locale: str = "en") -> str | None:
+        """Why auto-save saved it, in ``locale``; None for hand-added items."""
+        label = _REASON_LABELS.get(self.reason or "")
+        return translate(label, locale) if label else None
+
+    def to_json(self, locale: str = "en") -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "table": self.table,
+            "crm_id": self.crm_id,
+            "name": self.name,
+            "reason": self.reason,
+            "reason_label": self.reason_label(locale),
+            "added_at": self.added_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class ListView:
+    """A list and its items."""
+
+    id: uuid.UUID
+    name: str
+    kind: ListKind
+    items: tuple[ListItemView, ...]
+
+    @property
+    def is_system(self) -> bool:
+        """Kept by auto-save."""
+        return self.kind is not ListKind.MANUAL
+
+    def display_name(self, locale: str = "en") -> str:
+        """The name in ``locale`` (system lists are translated; hand-made ones are shown as named)."""
+        return translate(self.name, locale) if self.is_system else self.name
+
+    def to_json(self, locale: str = "en") -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "id": str(self.id),
+            "name": self.display_name(locale),
+            "kind": self.kind.value,
+            "items": [item.to_json(locale) for item in self.items],
+        }
+
+
+@dataclass(frozen=True)
+class AutoSaveRulesView:
+    """A user's auto-save rules."""
+
+    accounts_of_open_opportunities: bool
+    accounts_owned: bool
+    leads_of_open_opportunities: bool
+    leads_of_owned_accounts: bool
+
+    def choices(self) -> AutoSaveChoices:
+        """The rules as the domain takes them."""
+        return AutoSaveChoices(
+            accounts_of_open_opportunities=self.accounts_of_open_opportunities,
+            accounts_owned=self.accounts_owned,
+            leads_of_open_opportunities=self.leads_of_open_opportunities,
+            leads_of_owned_accounts=self.leads_of_owned_accounts,
+        )
+
+    def to_json(self) -> dict[str, bool]:
+        """A JSON-ready mapping."""
+        return {
+            "accounts_of_open_opportunities": self.accounts_of_open_opportunities,
+            "accounts_owned": self.accounts_owned,
+            "leads_of_open_opportunities": self.leads_of_open_opportunities,
+            "leads_of_owned_accounts": self.leads_of_owned_accounts,
+        }
+
+
+def _rules_view(row: AutoSaveRules) -> AutoSaveRulesView:
+    return AutoSaveRulesView(
+        accounts_of_open_opportunities=row.accounts_of_open_opportunities,
+        accounts_owned=row.accounts_owned,
+        leads_of_open_opportunities=row.leads_of_open_opportunities,
+        leads_of_owned_accounts=row.leads_of_owned_accounts,
+    )
+
+
+def pipeline_rule(settings: CrmSettings) -> PipelineRule:
+    """The organization's pipeline rule."""
+    return PipelineRule(stage_source=settings.stage_source.value, threshold=settings.stage_threshold)
+
+
+def _facts(summary: RecordSummary) -> RecordFacts:
+    return RecordFacts(
+        table=summary.table,
+        crm_id=summary.crm_id,
+        owner_id=summary.owner_id,
+        parent_id=summary.parent_id,
+        data=summary.data,
+    )
+
+
+def owner_records(
+    uow: SqlAlchemyUnitOfWork, owner_id: str, choices: AutoSaveChoices, rule: PipelineRule
+) -> list[RecordFacts]:
+    """The imported records auto-save needs for the CRM user ``owner_id``, read through the indexes only: their
+    opportunities and accounts, what their pipeline opportunities name, the connections of those opportunities,
+    and (when the rule is on) the contacts and leads of their accounts."""
+    queries = uow.crm_record_queries
+    opportunities = [_facts(row) for row in queries.by_owner("opportunity", owner_id)]
+    owned_accounts = [_facts(row) for row in queries.by_owner("account", owner_id)]
+    records: list[RecordFacts] = [*opportunities, *owned_accounts]
+    in_pipeline = pipeline_opportunities(owner_id, rule, opportunities)
+    if choices.accounts_of_open_opportunities:
+        named = {account for opportunity in in_pipeline for account in opportunity_accounts(opportunity.data)}
+        owned = {account.crm_id for account in owned_accounts}
+        records.extend(_facts(row) for row in queries.by_ids("account", named - owned))
+    if choices.leads_of_open_opportunities and in_pipeline:
+        connections = [_facts(row) for row in queries.by_parents("connection", (o.crm_id for o in in_pipeline))]
+        records.extend(connections)
+        people = {person for opportunity in in_pipeline for person in opportunity_people(opportunity.data)}
+        people |= {("contact", contact) for connection in connections if (contact := stakeholder(connection))}
+        for table in ("contact", "lead"):
+            records.extend(_facts(row) for row in queries.by_ids(table, (i for t, i in people if t == table)))
+    if choices.leads_of_owned_accounts and owned_accounts:
+        account_ids = [account.crm_id for account in owned_accounts if account.is_active]
+        for table in ("contact", "lead"):
+            records.extend(_facts(row) for row in queries.by_parents(table, account_ids))
+    return records
+
+
+def _synced_owners(uow: SqlAlchemyUnitOfWork) -> dict[uuid.UUID, str]:
+    """Seat holders whose CRM sync is on and whose seat matches a CRM user: user id → systemuserid."""
+    organization = uow.organization.get()
+    crm_users = {row.id: row.crm_id for row in uow.crm_users.list_all()}
+    owners: dict[uuid.UUID, str] = {}
+    for seat, user in uow.seats.list_with_users():
+        active = organization.crm_sync_all_seats or seat.crm_sync_enabled
+        crm_id = crm_users.get(seat.crm_user_id) if seat.crm_user_id else None
+        if active and seat.match.is_matched and crm_id:
+            owners[user.id] = crm_id
+    return owners
+
+
+def recompute_in(uow: SqlAlchemyUnitOfWork) -> ListRecompute:
+    """Recompute the organization's system lists inside ``uow``'s transaction (the caller commits).
+
+    Does nothing while auto-save is off. See :func:`recompute_auto_saved_lists`.
+    """
+    settings = uow.crm_settings.get()
+    if not settings.auto_save_enabled:
+        return ListRecompute(added=0, removed=0)
+    rule = pipeline_rule(settings)
+    owners = _synced_owners(uow)
+    stored_rules = uow.auto_save_rules.all_stored()
+    added = removed = 0
+    for user_id, owner_id in owners.items():
+        rules_row = stored_rules.get(user_id) or uow.auto_save_rules.get(user_id)
+        choices = _rules_view(rules_row).choices()
+        selection = auto_saved_items(owner_id, choices, rule, owner_records(uow, owner_id, choices, rule))
+        for kind, items in (
+            (ListKind.CRM_ACCOUNTS, selection.accounts),
+            (ListKind.CRM_LEADS, selection.leads_and_contacts),
+        ):
+            saved = uow.lists.system_list(user_id, kind)
+            diff = uow.lists.replace_items(saved.id, ((i.table, i.crm_id, i.reason.value) for i in items))
+            added += diff.added
+            removed += diff.removed
+    for saved in uow.lists.system_lists():
+        if saved.owner_user_id not in owners:
+            removed += uow.lists.replace_items(saved.id, ()).removed
+    return ListRecompute(added=added, removed=removed)
+
+
+def recompute_auto_saved_lists(store: UnitOfWorkOpener, organization_id: uuid.UUID) -> ListRecompute:
+    """Make every system list of the organization hold exactly what auto-save chooses now, in one transaction.
+
+    For each seat holder with CRM sync on and a matched CRM user: their two system lists (created when missing)
+    get the new items and lose the gone ones. Other users' system lists are emptied. Hand-made lists are never
+    touched. Nothing changes while the organization's auto-save is off. Idempotent: a second call changes nothing.
+    Reads only the owners' opportunities and accounts and the records those name (indexed reads), so it stays
+    fast with millions of contacts. Call it after every import, and after settings or seats change.
+
+    Raises:
+        RowNotFoundError: the organization does not exist.
+    """
+    with store(organization_id) as uow:
+        result = recompute_in(uow)
+        uow.commit()
+        return result
+
+
+def _organization_id(store: StoreAccess, slug: str) -> uuid.UUID:
+    organization_id = store.organization_id(slug)
+    if organization_id is None:
+        raise UnknownOrganizationError(f"No organization is called {slug!r}.")
+    return organization_id
+
+
+def _user(uow: SqlAlchemyUnitOfWork, email: str) -> User:
+    user = uow.users.find_by_email(email)
+    if user is None:
+        raise RowNotFoundError("No such user in this organization.")
+    return user
+
+
+def _list_views(uow: SqlAlchemyUnitOfWork, lists: Iterable[SavedList]) -> list[ListView]:
+    views: list[ListView] = []
+    for saved in lists:
+        items = uow.lists.items(saved.id)
+        names = uow.crm_record_queries.names([(item.crm_table, item.crm_id) for item in items])
+        item_views = tuple(
+            sorted(
+                (
+                    ListItemView(
+                        table=item.crm_table,
+                        crm_id=item.crm_id,
+                        name=names.get((item.crm_table, item.crm_id)),
+                        reason=item.reason,
+                        added_at=item.added_at,
+                    )
+                    for item in items
+                ),
+                key=lambda view: ((view.name or "").casefold(), view.table, view.crm_id),
+            )
+        )
+        views.append(ListView(id=saved.id, name=saved.name, kind=saved.kind, items=item_views))
+    return views
+
+
+def show_lists(store: StoreAccess, slug: str, email: str) -> list[ListView]:
+    """The lists of the user ``email``: the two system lists (shown even before auto-save filled them), then the
+    hand-made ones by name. Reads only.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+        RowNotFoundError: no user has ``email`` in it.
+    """
+    with store(_organization_id(store, slug)) as uow:
+        user = _user(uow, email)
+        lists = uow.lists.lists_of(user.id)
+        present = {saved.kind for saved in lists}
+        placeholders = [
+            ListView(id=uuid.UUID(int=0), name=SYSTEM_LIST_NAMES[kind], kind=kind, items=())
+            for kind in (ListKind.CRM_ACCOUNTS, ListKind.CRM_LEADS)
+            if kind not in present
+        ]
+        views = _list_views(uow, lists)
+        return [*placeholders, *views] if placeholders else views
+
+
+def create_list(store: StoreAccess, slug: str, email: str, *, name: str, actor: str) -> ListView:
+    """Create a hand-made list of the user ``email``; audited. Auto-save never touches it.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+        RowNotFoundError: no user has ``email`` in it.
+        InvalidRequestError: the name is empty or longer than 200 characters.
+    """
+    cleaned = name.strip()
+    if not cleaned or len(cleaned) > MAX_LIST_NAME:
+        raise InvalidRequestError(N_("Give the list a name of 1 to {limit} characters."), limit=MAX_LIST_NAME)
+    with store(_organization_id(store, slug)) as uow:
+        user = _user(uow, email)
+        saved = uow.lists.create_manual(user.id, cleaned)
+        uow.audit.record(actor=actor, action="list.created", details={"list_id": str(saved.id), "name": cleaned})
+        uow.commit()
+        return ListView(id=saved.id, name=saved.name, kind=saved.kind, items=())
+
+
+def add_to_list(
+    store: StoreAccess, slug: str, email: str, list_id: uuid.UUID, *, table: str, crm_id: str, actor: str
+) -> bool:
+    """Put a CRM record in one of the user's hand-made lists; False when it was there already. Audited.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+        RowNotFoundError: no such user, or the list is not theirs.
+        InvalidRequestError: the list is a system list (auto-save keeps those).
+    """
+    with store(_organization_id(store, slug)) as uow:
+        user = _user(uow, email)
+        saved = uow.lists.get(list_id)
+        if saved.owner_user_id != user.id:
+            raise RowNotFoundError("No such list in this organization.")
+        if saved.kind is not ListKind.MANUAL:
+            raise InvalidRequestError(N_("Auto-save keeps this list; add records to a list of your own."))
+        added = uow.lists.add_item(list_id, table, crm_id)
+        if added:
+            uow.audit.record(
+                actor=actor,
+                action="list.item_added",
+                details={"list_id": str(list_id), "table": table, "crm_id": crm_id.lower()},
+            )
+        uow.commit()
+        return added
+
+
+def my_rules(store: StoreAccess, slug: str, email: str) -> AutoSaveRulesView:
+    """The auto-save rules of the user ``email`` (the defaults until they save theirs).
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+        RowNotFoundError: no user has ``email`` in it.
+    """
+    with store(_organization_id(store, slug)) as uow:
+        return _rules_view(uow.auto_save_rules.get(_user(uow, email).id))
+
+
+def save_my_rules(
+    store: StoreAccess, slug: str, email: str, rules: AutoSaveRulesView, *, actor: str
+) -> AutoSaveRulesView:
+    """Save the auto-save rules of the user ``email`` and recompute the organization's lists at once; audited
+    when they change. Idempotent.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+        RowNotFoundError: no user has ``email`` in it.
+    """
+    with store(_organization_id(store, slug)) as uow:
+        user = _user(uow, email)
+        before = _rules_view(uow.auto_save_rules.get(user.id))
+        if before != rules:
+            uow.auto_save_rules.save(user.id, **rules.to_json())
+            uow.audit.record(
+                actor=actor,
+                action="lists.rules_changed",
+                details={"email": user.email, "from": before.to_json(), "to": rules.to_json()},
+            )
+            recompute_in(uow)
+            uow.commit()
+        return rules

@@ -1,0 +1,448 @@
+"""Repositories of CRM settings, auto-save rules, saved lists, and the reads of imported records lists need.
+
+Scoped by organization like every repository: each statement filters by the organization id. Reads of
+``crm_records`` go through the indexed columns only (``owner_id``, ``parent_id``, the primary key), in chunks, so
+a seller's lists are computed without scanning an organization's million contacts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from salesbridge.errors import RowNotFoundError, StoreError
+from salesbridge.i18n import N_
+from salesbridge.store.repositories import Clock
+from salesbridge.store.tables import (
+    AutoSaveRules,
+    CrmRecord,
+    CrmSettings,
+    ListItem,
+    ListKind,
+    SavedList,
+    StageSource,
+    User,
+)
+
+SYSTEM_LIST_NAMES = {
+    ListKind.CRM_ACCOUNTS: N_("My CRM accounts"),
+    ListKind.CRM_LEADS: N_("My CRM leads and contacts"),
+}
+"""The names (English message ids) of the two system lists; shown translated."""
+
+DEFAULT_STAGE_SOURCE = StageSource.SALES_STAGE
+DEFAULT_WON_VALUE_COLUMN = "actualvalue"
+DEFAULT_SYNC_INTERVAL_MINUTES = 15
+
+_CHUNK = 500
+"""Ids per ``IN (…)`` list: well under every backend's parameter limit."""
+
+
+def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for value in values:
+        chunk.append(value)
+        if len(chunk) == _CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Scoped:
+    def __init__(self, session: Session, organization_id: uuid.UUID, *, clock: Clock) -> None:
+        self._session = session
+        self._organization_id = organization_id
+        self._clock = clock
+
+
+class CrmSettingsRepository(_Scoped):
+    """The organization's CRM settings (one row, created on first save)."""
+
+    def get(self) -> CrmSettings:
+        """The stored settings, or (not stored) the defaults: stage from ``salesstage`` with no threshold (every
+        open opportunity), won value in ``actualvalue`` in the transaction currency, auto-save on, import every
+        15 minutes."""
+        row = self._session.get(CrmSettings, self._organization_id)
+        if row is not None:
+            return row
+        return CrmSettings(
+            organization_id=self._organization_id,
+            stage_source=DEFAULT_STAGE_SOURCE,
+            stage_threshold=None,
+            won_value_column=DEFAULT_WON_VALUE_COLUMN,
+            won_value_base_currency=False,
+            auto_save_enabled=True,
+            sync_interval_minutes=DEFAULT_SYNC_INTERVAL_MINUTES,
+            updated_at=self._clock(),
+        )
+
+    def is_stored(self) -> bool:
+        """True once the settings have been saved."""
+        return self._session.get(CrmSettings, self._organization_id) is not None
+
+    def save(
+        self,
+        *,
+        stage_source: StageSource,
+        stage_threshold: str | None,
+        won_value_column: str,
+        won_value_base_currency: bool,
+        auto_save_enabled: bool,
+        sync_interval_minutes: int,
+    ) -> CrmSettings:
+        """Store the settings (insert or update). Idempotent. Values are stored as given: validation is the use
+        case's.
+
+        Raises:
+            StoreError: the organization does not exist.
+        """
+        row = self._session.get(CrmSettings, self._organization_id)
+        if row is None:
+            row = CrmSettings(organization_id=self._organization_id)
+            self._session.add(row)
+        row.stage_source = stage_source
+        row.stage_threshold = stage_threshold
+        row.won_value_column = won_value_column
+        row.won_value_base_currency = won_value_base_currency
+        row.auto_save_enabled = auto_save_enabled
+        row.sync_interval_minutes = sync_interval_minutes
+        row.updated_at = self._clock()
+        try:
+            self._session.flush()
+        except IntegrityError as exc:
+            raise StoreError("The CRM settings could not be saved: the organization does not exist.") from exc
+        return row
+
+
+class AutoSaveRulesRepository(_Scoped):
+    """Each user's auto-save rules (a row once the user saved them)."""
+
+    def _default(self, user_id: uuid.UUID) -> AutoSaveRules:
+        return AutoSaveRules(
+            user_id=user_id,
+            organization_id=self._organization_id,
+            accounts_of_open_opportunities=True,
+            accounts_owned=False,
+            leads_of_open_opportunities=True,
+            leads_of_owned_accounts=False,
+            updated_at=self._clock(),
+        )
+
+    def get(self, user_id: uuid.UUID) -> AutoSaveRules:
+        """The user's rules, or (not stored) the defaults: the opportunity rules on, the ownership rules off."""
+        row = self._session.scalar(
+            select(AutoSaveRules).where(
+                AutoSaveRules.organization_id == self._organization_id, AutoSaveRules.user_id == user_id
+            )
+        )
+        return row if row is not None else self._default(user_id)
+
+    def all_stored(self) -> dict[uuid.UUID, AutoSaveRules]:
+        """The stored rules of every user who saved some, by user id."""
+        statement = select(AutoSaveRules).where(AutoSaveRules.organization_id == self._organization_id)
+        return {row.user_id: row for row in self._session.scalars(statement)}
+
+    def save(
+        self,
+        user_id: uuid.UUID,
+        *,
+        accounts_of_open_opportunities: bool,
+        accounts_owned: bool,
+        leads_of_open_opportunities: bool,
+        leads_of_owned_accounts: bool,
+    ) -> AutoSaveRules:
+        """Store the user's rules. Idempotent.
+
+        Raises:
+            RowNotFoundError: no such user in this organization.
+        """
+        user = self._session.scalar(
+            select(User.id).where(User.organization_id == self._organization_id, User.id == user_id)
+        )
+        if user is None:
+            raise RowNotFoundError("No such user in this organization.")
+        row = self._session.scalar(
+            select(AutoSaveRules).where(
+                AutoSaveRules.organization_id == self._organization_id, AutoSaveRules.user_id == user_id
+            )
+        )
+        if row is None:
+            row = AutoSaveRules(user_id=user_id, organization_id=self._organization_id)
+            self._session.add(row)
+        row.accounts_of_open_opportunities = accounts_of_open_opportunities
+        row.accounts_owned = accounts_owned
+        row.leads_of_open_opportunities = leads_of_open_opportunities
+        row.leads_of_owned_accounts = leads_of_owned_accounts
+        row.updated_at = self._clock()
+        self._session.flush()
+        return row
+
+
+@dataclass(frozen=True)
+class ItemDiff:
+    """What :meth:`ListRepository.replace_items` changed."""
+
+    added: int
+    removed: int
+
+
+class ListRepository(_Scoped):
+    """Saved lists and their items. System lists (auto-save) are created on demand, one of each kind per user."""
+
+    def lists_of(self, user_id: uuid.UUID) -> list[SavedList]:
+        """The user's lists: the system lists first, then the others by name."""
+        statement = select(SavedList).where(
+            SavedList.organization_id == self._organization_id, SavedList.owner_user_id == user_id
+        )
+        order = {ListKind.CRM_ACCOUNTS: 0, ListKind.CRM_LEADS: 1, ListKind.MANUAL: 2}
+        return sorted(self._session.scalars(statement), key=lambda row: (order[row.kind], row.name.lower(), row.id))
+
+    def system_lists(self) -> list[SavedList]:
+        """Every system list of the organization."""
+        statement = select(SavedList).where(
+            SavedList.organization_id == self._organization_id, SavedList.kind != ListKind.MANUAL
+        )
+        return list(self._session.scalars(statement))
+
+    def system_list(self, user_id: uuid.UUID, kind: ListKind) -> SavedList:
+        """The user's system list of ``kind``, created (empty) when missing. Idempotent.
+
+        Raises:
+            ValueError: ``kind`` is :attr:`ListKind.MANUAL`.
+        """
+        if kind is ListKind.MANUAL:
+            raise ValueError("manual lists are created with create_manual()")
+        existing = self._session.scalar(
+            select(SavedList).where(
+                SavedList.organization_id == self._organization_id,
+                SavedList.owner_user_id == user_id,
+                SavedList.kind == kind,
+            )
+        )
+        if existing is not None:
+            return existing
+        return self._add(user_id, SYSTEM_LIST_NAMES[kind], kind)
+
+    def create_manual(self, user_id: uuid.UUID, name: str) -> SavedList:
+        """A new hand-made list of the user.
+
+        Raises:
+            StoreError: the user does not exist.
+        """
+        return self._add(user_id, name, ListKind.MANUAL)
+
+    def _add(self, user_id: uuid.UUID, name: str, kind: ListKind) -> SavedList:
+        row = SavedList(
+            id=uuid.uuid4(),
+            organization_id=self._organization_id,
+            owner_user_id=user_id,
+            name=name,
+            kind=kind,
+            created_at=self._clock(),
+        )
+        self._session.add(row)
+        try:
+            self._session.flush()
+        except IntegrityError as exc:
+            self._session.expunge(row)
+            raise StoreError("The list could not be created: the user does not exist.") from exc
+        return row
+
+    def get(self, list_id: uuid.UUID) -> SavedList:
+        """The list ``list_id`` of this organization.
+
+        Raises:
+            RowNotFoundError: no such list in this organization.
+        """
+        row = self._session.scalar(
+            select(SavedList).where(SavedList.organization_id == self._organization_id, SavedList.id == list_id)
+        )
+        if row is None:
+            raise RowNotFoundError("No such list in this organization.")
+        return row
+
+    def items(self, list_id: uuid.UUID) -> list[ListItem]:
+        """The items of a list, by table then id."""
+        statement = (
+            select(ListItem)
+            .where(ListItem.organization_id == self._organization_id, ListItem.list_id == list_id)
+            .order_by(ListItem.crm_table, ListItem.crm_id)
+        )
+        return list(self._session.scalars(statement))
+
+    def count_items(self, list_id: uuid.UUID) -> int:
+        """How many items a list holds."""
+        statement = select(func.count()).where(
+            ListItem.organization_id == self._organization_id, ListItem.list_id == list_id
+        )
+        return self._session.scalar(statement) or 0
+
+    def add_item(self, list_id: uuid.UUID, table: str, crm_id: str, *, reason: str | None = None) -> bool:
+        """Put a record in a list; False when it was there already (idempotent).
+
+        Raises:
+            RowNotFoundError: no such list in this organization.
+        """
+        self.get(list_id)
+        key = (list_id, table, crm_id.lower())
+        if self._session.get(ListItem, key) is not None:
+            return False
+        self._session.add(
+            ListItem(
+                list_id=list_id,
+                crm_table=table,
+                crm_id=crm_id.lower(),
+                organization_id=self._organization_id,
+                reason=reason,
+                added_at=self._clock(),
+            )
+        )
+        self._session.flush()
+        return True
+
+    def remove_item(self, list_id: uuid.UUID, table: str, crm_id: str) -> bool:
+        """Take a record out of a list; False when it was not there (idempotent)."""
+        result = self._session.execute(
+            delete(ListItem).where(
+                ListItem.organization_id == self._organization_id,
+                ListItem.list_id == list_id,
+                ListItem.crm_table == table,
+                ListItem.crm_id == crm_id.lower(),
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def replace_items(self, list_id: uuid.UUID, wanted: Iterable[tuple[str, str, str | None]]) -> ItemDiff:
+        """Make the list hold exactly ``wanted`` (``(table, crm_id, reason)``): insert the new, delete the gone,
+        update changed reasons. Idempotent."""
+        target = {(table, crm_id.lower()): reason for table, crm_id, reason in wanted}
+        existing = {(item.crm_table, item.crm_id): item for item in self.items(list_id)}
+        gone = [key for key in existing if key not in target]
+        for table in {table for table, _ in gone}:
+            for chunk in _chunks(crm_id for gone_table, crm_id in gone if gone_table == table):
+                self._session.execute(
+                    delete(ListItem).where(
+                        ListItem.organization_id == self._organization_id,
+                        ListItem.list_id == list_id,
+                        ListItem.crm_table == table,
+                        ListItem.crm_id.in_(chunk),
+                    )
+                )
+        now = self._clock()
+        added = 0
+        for (table, crm_id), reason in target.items():
+            item = existing.get((table, crm_id))
+            if item is None:
+                self._session.add(
+                    ListItem(
+                        list_id=list_id,
+                        crm_table=table,
+                        crm_id=crm_id,
+                        organization_id=self._organization_id,
+                        reason=reason,
+                        added_at=now,
+                    )
+                )
+                added += 1
+            elif item.reason != reason:
+                item.reason = reason
+        self._session.flush()
+        return ItemDiff(added=added, removed=len(gone))
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    """An imported record as lists show and compute it."""
+
+    table: str
+    crm_id: str
+    name: str | None
+    owner_id: str | None
+    parent_id: str | None
+    state_code: int | None
+    data: dict[str, object]
+
+
+def _summary(row: CrmRecord) -> RecordSummary:
+    return RecordSummary(
+        table=row.table_name,
+        crm_id=row.crm_id,
+        name=row.name,
+        owner_id=row.owner_id,
+        parent_id=row.parent_id,
+        state_code=row.state_code,
+        data=dict(row.data or {}),
+    )
+
+
+class CrmRecordQueries(_Scoped):
+    """Reads of imported CRM records through their indexes (owner, parent, id). Read-only."""
+
+    def by_owner(self, table: str, owner_id: str) -> list[RecordSummary]:
+        """The records of ``table`` owned by ``owner_id``."""
+        statement = select(CrmRecord).where(
+            CrmRecord.organization_id == self._organization_id,
+            CrmRecord.table_name == table,
+            CrmRecord.owner_id == owner_id.lower(),
+        )
+        return [_summary(row) for row in self._session.scalars(statement)]
+
+    def by_parents(self, table: str, parent_ids: Iterable[str]) -> list[RecordSummary]:
+        """The records of ``table`` whose ``parent_id`` is one of ``parent_ids``."""
+        found: list[RecordSummary] = []
+        for chunk in _chunks(sorted({parent.lower() for parent in parent_ids})):
+            statement = select(CrmRecord).where(
+                CrmRecord.organization_id == self._organization_id,
+                CrmRecord.table_name == table,
+                CrmRecord.parent_id.in_(chunk),
+            )
+            found.extend(_summary(row) for row in self._session.scalars(statement))
+        return found
+
+    def by_ids(self, table: str, crm_ids: Iterable[str]) -> list[RecordSummary]:
+        """The records of ``table`` among ``crm_ids`` (unknown ids are left out)."""
+        found: list[RecordSummary] = []
+        for chunk in _chunks(sorted({crm_id.lower() for crm_id in crm_ids})):
+            statement = select(CrmRecord).where(
+                CrmRecord.organization_id == self._organization_id,
+                CrmRecord.table_name == table,
+                CrmRecord.crm_id.in_(chunk),
+            )
+            found.extend(_summary(row) for row in self._session.scalars(statement))
+        return found
+
+    def names(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+        """The ``name`` of each ``(table, crm_id)`` present (absent records are left out)."""
+        names: dict[tuple[str, str], str | None] = {}
+        for table in sorted({table for table, _ in keys}):
+            for chunk in _chunks(sorted({crm_id for key_table, crm_id in keys if key_table == table})):
+                statement = select(CrmRecord.crm_id, CrmRecord.name).where(
+                    CrmRecord.organization_id == self._organization_id,
+                    CrmRecord.table_name == table,
+                    CrmRecord.crm_id.in_(chunk),
+                )
+                for crm_id, name in self._session.execute(statement):
+                    names[(table, crm_id)] = name
+        return names
+
+    def distinct_step_names(self, *, limit: int = 200) -> list[str]:
+        """The distinct ``stepname`` values of the imported opportunities, sorted (at most ``limit``)."""
+        step = CrmRecord.data["stepname"].as_string()
+        statement = (
+            select(step)
+            .distinct()
+            .where(
+                CrmRecord.organization_id == self._organization_id,
+                CrmRecord.table_name == "opportunity",
+                step.is_not(None),
+            )
+            .limit(limit)
+        )
+        values: list[str | None] = list(self._session.scalars(statement))
+        return sorted({value for value in values if value and value.strip()})

@@ -1,0 +1,76 @@
+"""``/api/v1/me/lists`` (a seat holder's lists) and ``/api/v1/orgs/{org}/crm/settings`` (administrators)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from salesbridge.services.crm_settings import CrmSettingsService, SettingsChange, with_stage_label
+from salesbridge.services.lists import show_lists
+from salesbridge.web.context import ConsoleServices
+from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
+
+router = APIRouter(tags=["lists"])
+
+
+def _service(services: ConsoleServices) -> CrmSettingsService:
+    return CrmSettingsService(services.store, services.crm_sessions)
+
+
+class CrmSettingsIn(BaseModel):
+    """Settings to change; omitted ones stay as they are. Values are checked against the CRM (see GET)."""
+
+    stage_source: str | None = Field(default=None, description="salesstage | salesstagecode | stepname")
+    stage_threshold: str | None = Field(
+        default=None, description="The first stage inside the pipeline: an option value or label, or a step name."
+    )
+    every_open_opportunity: bool = Field(
+        default=False, description="Clear the threshold: every open opportunity is in the pipeline."
+    )
+    won_value_column: str | None = Field(default=None, description="A money column of opportunity.")
+    won_value_base_currency: bool | None = None
+    auto_save_enabled: bool | None = None
+    sync_interval_minutes: int | None = Field(default=None, description="5 to 1440.")
+
+
+@router.get("/api/v1/me/lists", summary="My lists and their records")
+def my_lists(principal: SeatHolderPrincipal, services: Services) -> list[dict[str, Any]]:
+    """The caller's two system lists ("My CRM accounts", "My CRM leads and contacts") and their own lists."""
+    views = show_lists(services.store, principal.organization_slug, principal.email)
+    return [view.to_json(principal.locale) for view in views]
+
+
+@router.get("/api/v1/orgs/{org}/crm/settings", summary="The CRM settings and the values they may take")
+async def crm_settings(org: str, principal: AdminPrincipal, services: Services) -> dict[str, Any]:  # noqa: ARG001
+    """Pipeline stage, won-value column, auto-save, sync interval; ``choices`` lists the allowed values."""
+    service = _service(services)
+    choices = await service.choices(principal.organization_slug, principal.locale)
+    settings = with_stage_label(service.settings(principal.organization_slug), choices)
+    return {**settings.to_json(principal.locale), "choices": choices.to_json()}
+
+
+@router.put("/api/v1/orgs/{org}/crm/settings", summary="Change the CRM settings")
+async def update_crm_settings(
+    org: str,  # noqa: ARG001
+    body: CrmSettingsIn,
+    principal: AdminPrincipal,
+    services: Services,
+) -> dict[str, Any]:
+    """Validate and save; a pipeline change recomputes the lists (``lists``: items added and removed).
+    422 with a message when a value is not allowed."""
+    change = SettingsChange(
+        stage_source=body.stage_source,
+        stage_threshold=body.stage_threshold,
+        clear_stage=body.every_open_opportunity,
+        won_value_column=body.won_value_column,
+        won_value_base_currency=body.won_value_base_currency,
+        auto_save_enabled=body.auto_save_enabled,
+        sync_interval_minutes=body.sync_interval_minutes,
+    )
+    saved = await _service(services).update(
+        principal.organization_slug, change, actor=principal.email, locale=principal.locale
+    )
+    lists = {"added": saved.lists.added, "removed": saved.lists.removed} if saved.lists else None
+    return {**saved.settings.to_json(principal.locale), "lists": lists}
