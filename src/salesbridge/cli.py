@@ -339,6 +339,42 @@ def crm_status_command(
     console.print(table)
 
 
+@crm_app.command("disconnect")
+def crm_disconnect(
+    org: Annotated[str, typer.Option(help="The organization to disconnect.")],
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Yes, clean up all previously imported CRM data (users and seats stay).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    lang: Annotated[str, typer.Option(help="Language of the messages: en | es.")] = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Disconnect CRM sync: cancel queued and running imports and delete the stored credentials; with --purge,
+    also delete all previously imported CRM data. Says what will be deleted and asks first unless --yes.
+    Idempotent. Exit code 0 when disconnected, 1 when declined or on error."""
+    from salesbridge.i18n import SUPPORTED_LOCALES, translate
+    from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
+
+    if lang not in SUPPORTED_LOCALES:
+        raise typer.BadParameter(f"use one of {', '.join(SUPPORTED_LOCALES)}", param_hint="--lang")
+    store = _store(db_url)
+    try:
+        if not yes:
+            preview = disconnect_preview(store, slug=org)
+            for line in preview.describe(purge=purge, locale=lang):
+                console.print(line, highlight=False, markup=False)
+            if not typer.confirm(translate("Disconnect CRM sync?", lang), default=False):
+                raise _fail(translate("Nothing was changed.", lang))
+        outcome = disconnect_crm(store, slug=org, purge=purge, actor="cli")
+    except SalesbridgeError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(outcome.to_json(lang), indent=2))
+        return
+    console.print(outcome.message(lang), highlight=False, markup=False)
+
+
 LangOption = Annotated[str, typer.Option(help="Language of the messages: en | es.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

@@ -130,16 +130,17 @@ class UnknownOrganizationError(RowNotFoundError):
 
 
 class DifferentCrmOrganizationError(SalesbridgeError):
-    """The organization is connected to another Dynamics organization whose imported data has not been purged.
+    """The organization is connected to another Dynamics organization, or holds data imported from one that has
+    not been purged.
 
     Attributes:
-        org_url: The organization URL of the existing connection.
+        org_url: The organization URL of the existing connection, or of the remaining imported data.
     """
 
     MESSAGE = N_(
-        "This organization is already connected to another Dynamics organization ({org_url}). "
-        "Its imported data must be purged before connecting a different one; purging arrives with the "
-        "import capability."
+        "This organization is connected to another Dynamics organization ({org_url}), or still holds data "
+        "imported from it. That data must be purged before connecting a different one: disconnect CRM sync "
+        "with \u201cYes, clean up all previously imported CRM data\u201d first."
     )
 
     def __init__(self, org_url: str) -> None:
@@ -366,6 +367,26 @@ def _same_org_url(left: str, right: str) -> bool:
     return left.rstrip("/").lower() == right.rstrip("/").lower()
 
 
+def _conflicting_org_url(uow: SqlAlchemyUnitOfWork, org_url: str) -> str | None:
+    """The other Dynamics organization that connecting ``org_url`` would mix data with, or None.
+
+    Refused: a connected organization with another URL, and imported data (records, CRM users, checkpoints) that
+    came from another URL, whether its connection is still stored (then its URL says where the data came from) or
+    was disconnected without the purge (then the audit log does). Allowed: the same URL, replacing a failed
+    attempt that imported nothing, and data whose origin was never recorded (nothing to compare with).
+    """
+    existing = uow.crm_connection.find()
+    if existing is not None and not _same_org_url(existing.org_url, org_url):
+        if existing.state is ConnectionState.CONNECTED or uow.imported_data.remains():
+            return existing.org_url
+        return None
+    if existing is None and uow.imported_data.remains():
+        origin = uow.imported_data.origin_org_url()
+        if origin is not None and not _same_org_url(origin, org_url):
+            return origin
+    return None
+
+
 async def connect_crm(
     store: StoreAccess,
     sessions: CrmSessionFactory,
@@ -383,14 +404,14 @@ async def connect_crm(
 
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
-        DifferentCrmOrganizationError: the organization is connected to another Dynamics organization (checked
-            before anything is sent to the CRM).
+        DifferentCrmOrganizationError: the organization is connected to another Dynamics organization, or holds
+            data imported from one that was not purged (checked before anything is sent to the CRM).
     """
     organization_id = _require_organization(store, slug)
     with store(organization_id) as uow:
-        existing = uow.crm_connection.find()
-        if existing is not None and not _same_org_url(existing.org_url, credentials.org_url):
-            raise DifferentCrmOrganizationError(existing.org_url)
+        conflicting = _conflicting_org_url(uow, credentials.org_url)
+        if conflicting is not None:
+            raise DifferentCrmOrganizationError(conflicting)
     session = sessions(credentials)
     try:
         outcome = await preflight(session.metadata, requirements)
@@ -487,7 +508,9 @@ class CrmStatus:
 
     Attributes:
         organization: The organization's slug.
-        state: ``connected``, ``failed``, ``disconnected`` or ``not_configured`` (no connection stored).
+        state: ``connected``, ``failed``, ``disconnected`` (also: disconnected without the purge, so imported
+            data remains; ``org_url`` then says where it came from) or ``not_configured`` (no connection stored,
+            no imported data).
         org_url: The Dynamics organization URL, when configured.
         crm_user_id: The CRM user the connection acts as, when connected.
         crm_user_name: That user's full name, once the CRM users are imported.
@@ -550,6 +573,11 @@ def crm_status(store: StoreAccess, *, slug: str) -> CrmStatus:
             QueuedImport(str(request.id), request.requested_at, request.reason, request.state.value)
             for request in uow.import_requests.queued()
         )
+        # Disconnected without the purge: no credentials, but the imported data (and where it came from) remain.
+        leftover = connection is None and uow.imported_data.remains()
+        leftover_from = uow.imported_data.origin_org_url() if leftover else None
+    if leftover:
+        return CrmStatus(organization=slug, state="disconnected", org_url=leftover_from, queued_imports=queued)
     if connection is None:
         return CrmStatus(organization=slug, state="not_configured", queued_imports=queued)
     connected = connection.state is ConnectionState.CONNECTED

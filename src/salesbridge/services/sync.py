@@ -247,8 +247,9 @@ def sync_status(store: StoreAccess, *, slug: str, clock: Clock) -> SyncStatus:
         last_sync_at=succeeded.finished_at if succeeded else None,
         running_since=running.started_at if running else None,
         queued=queued,
-        failing_since=since if streak else None,
-        failure_reason=reason if streak else None,
+        # A deliberate disconnect cancels runs; that is not a failing sync.
+        failing_since=since if streak and connected else None,
+        failure_reason=reason if streak and connected else None,
         consecutive_failures=streak,
         next_run_at=(due or clock()) if connected else None,
         tables=tables,
@@ -337,6 +338,12 @@ async def run_pending_import(
     finally:
         await session.close()
     with store(organization_id) as uow:
+        try:
+            guard(uow)  # disconnected (and perhaps purged) since the last page: derive nothing
+        except ImportCancelledError as error:
+            uow.rollback()
+            _end_failed(store, organization_id, run_id, str(error))
+            return RunOutcome(run_id, succeeded=False, error=str(error))
         refresh_crm_users_from_import(uow)
         lists = recompute_in(uow)
         if post_import is not None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.store.imports import CrmRecordRepository, ImportRunRepository, TableSyncStateRepository
 from salesbridge.store.lists import AutoSaveRulesRepository, CrmRecordQueries, CrmSettingsRepository, ListRepository
+from salesbridge.store.purge import ImportedDataRepository
 from salesbridge.store.repositories import (
     AuditLog,
     Clock,
@@ -73,6 +74,7 @@ class SqlAlchemyUnitOfWork:
     auto_save_rules: AutoSaveRulesRepository
     lists: ListRepository
     crm_record_queries: CrmRecordQueries
+    imported_data: ImportedDataRepository
 
     def __init__(
         self,
@@ -113,6 +115,7 @@ class SqlAlchemyUnitOfWork:
         self.auto_save_rules = AutoSaveRulesRepository(*scope, clock=self._clock)
         self.lists = ListRepository(*scope, clock=self._clock)
         self.crm_record_queries = CrmRecordQueries(*scope, clock=self._clock)
+        self.imported_data = ImportedDataRepository(*scope, clock=self._clock)
         return self
 
     def __exit__(

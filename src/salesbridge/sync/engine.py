@@ -224,6 +224,7 @@ class ImportEngine:
                 resume=ChangeToken(state.resume_link) if state.resume_link else None,
                 reading_generation=state.reading_generation,
             )
+            self._check(uow)
             uow.commit()
         return start
 
@@ -232,6 +233,7 @@ class ImportEngine:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.CHANGE_TRACKING)
             state.delta_token = state.resume_link = None
             state.reading_generation = None
+            self._check(uow)
             uow.commit()
 
     def _commit_change_page(self, table: str, page: ChangePage, rows: list[RecordRow]) -> tuple[int, int]:
@@ -295,6 +297,7 @@ class ImportEngine:
                 cursor=state.cursor_modified_on, cursor_ids=tuple(state.cursor_ids), reading_generation=None
             )
             start = _ModifiedStart(start.cursor, start.cursor_ids, state.reading_generation)
+            self._check(uow)
             uow.commit()
         return start
 
@@ -335,6 +338,7 @@ class ImportEngine:
             state.failing_since = None
             state.last_error = None
             state.updated_at = now
+            self._check(uow)
             uow.commit()
 
     def _record_failure(self, table: str, error: BaseException) -> None:

@@ -44,6 +44,7 @@ from salesbridge.web.templating import render
 from salesbridge.web.ui import account as ui_account
 from salesbridge.web.ui import admin as ui_admin
 from salesbridge.web.ui import crm_settings as ui_crm_settings
+from salesbridge.web.ui import disconnect as ui_disconnect
 from salesbridge.web.ui import lists as ui_lists
 from salesbridge.web.ui import pipeline as ui_pipeline
 from salesbridge.web.ui import seats as ui_seats
@@ -75,6 +76,7 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     api_sync.router,
     ui_sync.router,
     ui_crm_settings.router,
+    ui_disconnect.router,
     api_lists.router,
     ui_lists.router,
     ui_pipeline.router,

@@ -20,7 +20,7 @@ from salesbridge.sandbox.seed import parse_seed
 from salesbridge.sandbox.standard_tables import build_standard_catalogue
 from salesbridge.services.connect import CrmSessionFactory, create_organization
 from salesbridge.store.tables import SyncMode
-from salesbridge.store.uow import UnitOfWorkFactory, utc_now
+from salesbridge.store.uow import SqlAlchemyUnitOfWork, UnitOfWorkFactory, utc_now
 from salesbridge.sync.engine import ImportEngine
 
 
@@ -138,12 +138,8 @@ class SimulatedCrashError(Exception):
 async def test_an_interrupted_full_read_resumes_from_its_last_committed_page(
     store: UnitOfWorkFactory, org: uuid.UUID, crm: DynamicsConnector, fresh_demo: RunningSandbox
 ) -> None:
-    pages = 0
-
-    def crash_on_third_page(_uow: object) -> None:
-        nonlocal pages
-        pages += 1
-        if pages == 3:
+    def crash_on_third_page(uow: SqlAlchemyUnitOfWork) -> None:
+        if uow.crm_records.count("contact") > 100:  # the third page of 50 is in this transaction
             raise SimulatedCrashError
 
     with pytest.raises(SimulatedCrashError):

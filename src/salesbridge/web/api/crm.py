@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from salesbridge.services.connect import CrmCredentials, DifferentCrmOrganizationError, connect_crm, crm_status
+from salesbridge.services.disconnect import disconnect_crm
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}/crm", tags=["crm"])
@@ -98,3 +99,19 @@ async def connect(
     payload = connection_outcome_json(outcome, principal.locale)
     payload["status"] = crm_status(services.store, slug=principal.organization_slug).to_json(principal.locale)
     return JSONResponse(payload, status_code=200 if outcome.is_connected else 422)
+
+
+@router.delete("/connection", summary="Disconnect CRM sync")
+def disconnect(
+    org: str,  # noqa: ARG001
+    principal: AdminPrincipal,
+    services: Services,
+    purge: Annotated[
+        bool, Query(description="Yes, clean up all previously imported CRM data (users, seats, manual lists stay).")
+    ] = False,
+) -> dict[str, Any]:
+    """Cancels queued and running imports and deletes the stored credentials; with ``purge=true`` also deletes
+    all previously imported CRM data and resets every seat's CRM match. Idempotent: 200 with the outcome (what
+    was cancelled and deleted, per table) every time."""
+    outcome = disconnect_crm(services.store, slug=principal.organization_slug, purge=purge, actor=principal.email)
+    return outcome.to_json(principal.locale)

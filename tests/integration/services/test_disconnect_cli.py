@@ -1,0 +1,96 @@
+"""``salesbridge crm disconnect``: the real CLI on a SQLite file, filled through the store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from tests.integration.services.test_disconnect import Seeded, seed
+from typer.testing import CliRunner
+
+from salesbridge.cli import app
+from salesbridge.services.connect import crm_status
+from salesbridge.store import create_engine_for, create_session_factory
+from salesbridge.store.database import migrate
+from salesbridge.store.secrets import CredentialCipher, generate_key
+from salesbridge.store.uow import UnitOfWorkFactory
+
+
+@pytest.fixture
+def key() -> SecretStr:
+    return generate_key()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def cli(db_url: str, key: SecretStr) -> CliRunner:
+    return CliRunner(
+        env={"SALESBRIDGE_DATABASE_URL": db_url, "SALESBRIDGE_CREDENTIAL_KEY": key.get_secret_value(), "COLUMNS": "200"}
+    )
+
+
+@pytest.fixture
+def store(db_url: str, key: SecretStr) -> Iterator[UnitOfWorkFactory]:
+    engine = create_engine_for(db_url)
+    yield UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(key))
+    engine.dispose()
+
+
+@pytest.fixture
+def acme(store: UnitOfWorkFactory) -> Seeded:
+    return seed(store, "acme", org_url="https://acme.crm.dynamics.com")
+
+
+def test_declining_the_confirmation_changes_nothing(cli: CliRunner, store: UnitOfWorkFactory, acme: Seeded) -> None:
+    result = cli.invoke(app, ["crm", "disconnect", "--org", "acme", "--purge"], input="n\n")
+
+    assert result.exit_code == 1, result.output
+    assert f"The connection to {acme.org_url} and its stored credentials will be deleted." in result.output
+    assert "4 CRM records, 2 CRM users" in result.output
+    assert "Queued or running imports to cancel: 2." in result.output
+    assert "Disconnect CRM sync? [y/N]" in result.output
+    assert "Nothing was changed." in result.output
+    assert crm_status(store, slug="acme").state == "connected"
+
+
+def test_confirmed_purge_in_spanish(cli: CliRunner, store: UnitOfWorkFactory, acme: Seeded) -> None:
+    result = cli.invoke(app, ["crm", "disconnect", "--org", "acme", "--purge", "--lang", "es"], input="y\n")
+
+    assert result.exit_code == 0, result.output
+    assert "Se eliminarán todos los datos previamente importados del CRM" in result.output
+    assert "se han limpiado todos los datos previamente importados del CRM" in result.output
+    assert crm_status(store, slug="acme").state == "not_configured"
+    with store(acme.id) as uow:
+        assert uow.crm_records.count("account") == 0
+
+
+def test_yes_and_json_without_purge_then_again(cli: CliRunner, store: UnitOfWorkFactory, acme: Seeded) -> None:
+    result = cli.invoke(app, ["crm", "disconnect", "--org", "acme", "--yes", "--json"])
+
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["purged"] is False
+    assert shown["was_connected"] is True
+    assert shown["cancelled_imports"] == 2
+    assert shown["org_url"] == acme.org_url
+    assert shown["deleted"]["crm_records"] == 0
+    assert crm_status(store, slug="acme").state == "disconnected"
+    again = cli.invoke(app, ["crm", "disconnect", "--org", "acme", "--yes", "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["was_connected"] is False
+
+
+def test_an_unknown_organization_fails(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["crm", "disconnect", "--org", "nobody", "--yes"])
+
+    assert result.exit_code == 1
+    assert "nobody" in result.output
