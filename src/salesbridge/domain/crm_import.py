@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from salesbridge.domain.crm_requirements import REQUIRED_TABLES
 
@@ -78,8 +78,7 @@ def import_specs(extra_columns: Mapping[str, tuple[str, ...]] | None = None) -> 
     return specs
 
 
-@dataclass(frozen=True)
-class StoredFields:
+class StoredFields(NamedTuple):
     """The queryable copies of a record's columns."""
 
     name: str | None
@@ -89,7 +88,8 @@ class StoredFields:
 
 
 def _lookup_id(value: Any) -> str | None:
-    if isinstance(value, Mapping):
+    # Called for millions of rows: exact type checks, no ABC isinstance.
+    if type(value) is dict:
         found = value.get("id")
         return str(found) if found else None
     return None
@@ -98,11 +98,15 @@ def _lookup_id(value: Any) -> str | None:
 def stored_fields(spec: ImportSpec, data: Mapping[str, Any]) -> StoredFields:
     """The queryable fields of a row whose columns (lookups as ``{"id", "table"}`` mappings) are ``data``."""
     name = data.get(spec.name_column) if spec.name_column else None
-    parent = next((found for column in spec.parent_columns if (found := _lookup_id(data.get(column)))), None)
+    parent = None
+    for column in spec.parent_columns:
+        parent = _lookup_id(data.get(column))
+        if parent is not None:
+            break
     state = data.get("statecode")
     return StoredFields(
         name=str(name)[:400] if name is not None else None,
         owner_id=_lookup_id(data.get(spec.owner_column)) if spec.owner_column else None,
         parent_id=parent,
-        state_code=state if isinstance(state, int) and not isinstance(state, bool) else None,
+        state_code=state if type(state) is int else None,
     )

@@ -27,13 +27,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from salesbridge.crm.ports import (
-    ChangePage,
     ChangeToken,
     Condition,
     CrmMetadata,
     CrmReader,
     LookupValue,
     RecordQuery,
+    RowPage,
     SortKey,
 )
 from salesbridge.crm.ports import (
@@ -94,15 +94,7 @@ def _plain(value: Any) -> Any:
 def record_row(spec: ImportSpec, row: CrmRow) -> RecordRow:
     """A CRM row as the store keeps it."""
     data = {column: _plain(value) for column, value in row.values.items()}
-    fields = stored_fields(spec, data)
-    return RecordRow(
-        crm_id=row.id,
-        name=fields.name,
-        owner_id=fields.owner_id,
-        parent_id=fields.parent_id,
-        state_code=fields.state_code,
-        data=data,
-    )
+    return RecordRow(row.id, *stored_fields(spec, data), data)
 
 
 class ImportEngine:
@@ -199,7 +191,7 @@ class ImportEngine:
         self, spec: ImportSpec, columns: tuple[str, ...], report: TableReport, state: _ReadStart
     ) -> None:
         report.full_read = report.full_read or state.reading_generation is not None
-        pages = self._reader.read_changes(
+        pages = self._reader.read_change_rows(
             spec.table,
             columns=columns,
             since=state.token if state.resume is None else None,
@@ -207,8 +199,8 @@ class ImportEngine:
             page_size=self._page_size,
         )
         async for page in pages:
-            rows = [record_row(spec, record) for record in page.records]
-            stored, deleted = await asyncio.to_thread(self._commit_change_page, spec.table, page, rows)
+            # Converting and storing run on a worker thread while the connector fetches the next page.
+            stored, deleted = await asyncio.to_thread(self._commit_change_page, spec, page)
             report.rows_imported += stored
             report.rows_deleted += deleted
             if self._progress is not None:
@@ -236,12 +228,14 @@ class ImportEngine:
             self._check(uow)
             uow.commit()
 
-    def _commit_change_page(self, table: str, page: ChangePage, rows: list[RecordRow]) -> tuple[int, int]:
+    def _commit_change_page(self, spec: ImportSpec, page: RowPage) -> tuple[int, int]:
+        table = spec.table
+        rows = [RecordRow(crm_id, *stored_fields(spec, data), data) for crm_id, data in page.rows]
         with self._store(self._organization_id) as uow:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.CHANGE_TRACKING)
             generation = state.reading_generation or state.generation
             stored = uow.crm_records.upsert_many(table, rows, generation=generation)
-            deleted = uow.crm_records.delete_ids(table, (tombstone.id for tombstone in page.tombstones))
+            deleted = uow.crm_records.delete_ids(table, page.deleted_ids)
             state.resume_link = page.resume.value if page.resume else None
             if page.token is not None:
                 state.delta_token = page.token.value

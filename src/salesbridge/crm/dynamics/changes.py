@@ -10,14 +10,16 @@ organization's ``ExpireChangeTrackingInDays`` is refused with ``0x80044352``, wh
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from salesbridge.crm.dynamics.client import DynamicsClient
 from salesbridge.crm.dynamics.paging import DELTA_LINK, PageRequest, iterate_pages, prefer_header
 from salesbridge.crm.dynamics.redaction import redact_url
-from salesbridge.crm.dynamics.rows import is_tombstone, record_from_row, tombstone_from_row
-from salesbridge.crm.ports import ChangePage, ChangeToken, CrmRecord, TableInfo, Tombstone
+from salesbridge.crm.dynamics.rows import LOOKUP_TABLE, is_tombstone, record_from_row, select_clause, tombstone_from_row
+from salesbridge.crm.ports import ChangePage, ChangeToken, CrmRecord, RowPage, TableInfo, Tombstone
 from salesbridge.errors import ResyncRequiredError, UnexpectedResponseError
+
+LOOKUP_ANNOTATION = LOOKUP_TABLE
 
 
 class ChangeTrackingReader:
@@ -88,6 +90,70 @@ class ChangeTrackingReader:
                 )
             resume_link = ChangeToken(str(next_link)) if next_link and token is None else None
             yield ChangePage(records=tuple(records), tombstones=tuple(tombstones), token=token, resume=resume_link)
+
+    async def read_rows(
+        self,
+        table: TableInfo,
+        *,
+        columns: Sequence[str],
+        lookup_columns: frozenset[str],
+        since: ChangeToken | None = None,
+        page_size: int = 5000,
+        resume: ChangeToken | None = None,
+    ) -> AsyncIterator[RowPage]:
+        """As :meth:`read` with ``$select`` of ``columns``, yielding plain rows (:class:`RowPage`).
+
+        Raises:
+            As :meth:`read`.
+        """
+        primary_key = table.primary_id_column
+        # One (column, wire property, lookup-table annotation) per column, computed once per read.
+        plan = [
+            (column, f"_{column}_value", f"_{column}_value@{LOOKUP_TABLE}")
+            if column in lookup_columns
+            else (column, column, None)
+            for column in (name.lower() for name in columns)
+            if column != primary_key
+        ]
+        prefer = {"Prefer": prefer_header(track_changes=True, page_size=page_size, annotations=LOOKUP_ANNOTATION)}
+        if resume is not None:
+            self._check_token(resume, table)
+            first = PageRequest(target=resume.value, headers=prefer)
+        elif since is None:
+            select = select_clause([primary_key, *(column for column, _, _ in plan)], lookup_columns)
+            first = PageRequest(target=table.entity_set_name, params={"$select": select}, headers=prefer)
+        else:
+            self._check_token(since, table)
+            first = PageRequest(target=since.value, headers=prefer)
+        async for page in iterate_pages(self._client, first, prefetch=self._prefetch):
+            rows: list[tuple[str, dict[str, object]]] = []
+            deleted: list[str] = []
+            for row in page.get("value") or []:
+                if "@odata.context" in row and is_tombstone(row):
+                    deleted.append(tombstone_from_row(row, table).id)
+                    continue
+                record_id = row.get(primary_key)
+                if not record_id:
+                    raise UnexpectedResponseError(
+                        f"A '{table.logical_name}' row arrived without its primary key '{primary_key}'."
+                    )
+                values: dict[str, object] = {}
+                for column, wire, annotation in plan:
+                    value = row.get(wire)
+                    if annotation is not None and value is not None:
+                        value = {"id": value, "table": row.get(annotation)}
+                    values[column] = value
+                rows.append((record_id, values))
+            delta_link = page.get(DELTA_LINK)
+            token = ChangeToken(str(delta_link)) if delta_link else None
+            next_link = page.get("@odata.nextLink")
+            if token is None and next_link is None:
+                raise UnexpectedResponseError(
+                    f"The last page of changes of '{table.logical_name}' carried no delta link; is change "
+                    "tracking enabled on the table?"
+                )
+            resume_link = ChangeToken(str(next_link)) if next_link and token is None else None
+            yield RowPage(rows=rows, deleted_ids=deleted, token=token, resume=resume_link)
 
     def _check_token(self, token: ChangeToken, table: TableInfo) -> None:
         """A token is a delta link of this organization's API and of this table, or it cannot be used."""

@@ -29,6 +29,7 @@ from salesbridge.crm.ports import (
     NewRecord,
     RecordPage,
     RecordQuery,
+    RowPage,
     TableInfo,
     WriteReport,
 )
@@ -122,6 +123,34 @@ class DynamicsReader:
         select = await self._select(table, columns) if columns else ""
         async for page in self._changes.read(
             info, select=select, since=since, page_size=page_size, annotations=LOOKUP_ANNOTATIONS, resume=resume
+        ):
+            yield page
+
+    async def read_change_rows(
+        self,
+        table: str,
+        *,
+        columns: Sequence[str],
+        since: ChangeToken | None = None,
+        page_size: int = 5000,
+        resume: ChangeToken | None = None,
+    ) -> AsyncIterator[RowPage]:
+        """Pages of changes as plain rows. See the port.
+
+        Raises:
+            RequestRejectedError: Change tracking is not enabled on the table.
+            ResyncRequiredError: The token expired or does not belong to this organization and table.
+            CrmError: Any other failure.
+        """
+        info = await self._metadata.table(table)
+        if not info.is_change_tracked:
+            raise RequestRejectedError(
+                f"Change tracking is not enabled on table '{info.logical_name}': turn on 'Track changes' in the "
+                "table's advanced options in Power Apps."
+            )
+        lookups = frozenset(column.logical_name for column in await self._metadata.columns(table) if column.is_lookup)
+        async for page in self._changes.read_rows(
+            info, columns=columns, lookup_columns=lookups, since=since, page_size=page_size, resume=resume
         ):
             yield page
 

@@ -1,0 +1,46 @@
+"""The CRM import benchmark runs end to end on a small org without Airbyte (numbers are not asserted, only counts)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_import_benchmark_runs_every_step(tmp_path: Path) -> None:
+    out = tmp_path / "crm_import.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.crm_import",
+            "--rows",
+            "2000",
+            "--changes",
+            "50",
+            "--page-size",
+            "500",
+            "--skip-airbyte",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    result = json.loads(out.read_text())
+    assert result["problems"] == []
+    assert result["ceiling"]["rows"] == 2000
+    assert result["ceiling"]["pages"] == 4
+    assert result["full_import"]["rows_imported"] == 2000
+    assert result["full_import"]["full_read"] is True
+    assert [mark["rows"] for mark in result["full_import"]["rss_at_quarters"]] == [500, 1000, 1500, 2000]
+    assert result["changes_made"]["changed"] == 50
+    assert result["incremental"]["rows_imported"] == 50
+    assert result["incremental"]["full_read"] is False
+    assert len(result["incremental"]["rss_at_quarters"]) == 4
+    assert result["ratios"]["import_over_ceiling"] > 0
+    assert result["ratios"]["import_over_airbyte"] is None
+    assert "airbyte" not in result
