@@ -198,13 +198,29 @@ class ImportEngine:
             resume=state.resume,
             page_size=self._page_size,
         )
-        async for page in pages:
-            # Converting and storing run on a worker thread while the connector fetches the next page.
-            stored, deleted = await asyncio.to_thread(self._commit_change_page, spec, page)
-            report.rows_imported += stored
-            report.rows_deleted += deleted
-            if self._progress is not None:
-                self._progress(spec.table, report.rows_imported)
+        # A two-stage pipeline: while page n is stored on a worker thread (SQLite works with the GIL released),
+        # page n+1 is fetched and converted here. Pages still commit one after another, in order, so the
+        # checkpoint of page n+1 is never committed before page n's.
+        writing: asyncio.Future[tuple[int, int]] | None = None
+        try:
+            async for page in pages:
+                rows = [RecordRow(crm_id, *stored_fields(spec, data), data) for crm_id, data in page.rows]
+                if writing is not None:
+                    self._account(spec.table, report, await writing)
+                writing = asyncio.ensure_future(asyncio.to_thread(self._commit_change_page, spec, page, rows))
+            if writing is not None:
+                self._account(spec.table, report, await writing)
+                writing = None
+        finally:
+            if writing is not None:
+                await asyncio.wait([writing])  # never leave a page half-written behind an error
+
+    def _account(self, table: str, report: TableReport, written: tuple[int, int]) -> None:
+        stored, deleted = written
+        report.rows_imported += stored
+        report.rows_deleted += deleted
+        if self._progress is not None:
+            self._progress(table, report.rows_imported)
 
     def _start_read(self, table: str, mode: SyncMode) -> _ReadStart:
         with self._store(self._organization_id) as uow:
@@ -228,9 +244,8 @@ class ImportEngine:
             self._check(uow)
             uow.commit()
 
-    def _commit_change_page(self, spec: ImportSpec, page: RowPage) -> tuple[int, int]:
+    def _commit_change_page(self, spec: ImportSpec, page: RowPage, rows: list[RecordRow]) -> tuple[int, int]:
         table = spec.table
-        rows = [RecordRow(crm_id, *stored_fields(spec, data), data) for crm_id, data in page.rows]
         with self._store(self._organization_id) as uow:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.CHANGE_TRACKING)
             generation = state.reading_generation or state.generation
