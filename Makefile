@@ -8,6 +8,7 @@ STATE_DIR ?= .sandbox
 .PHONY: demo test lint typecheck unit install clean bench
 .PHONY: messages
 .PHONY: browser
+.PHONY: bench-import
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,23 @@ test: $(STAMP) browser
 bench: $(STAMP)
 	$(BIN)/python -m bench.sandbox_paging
 
+## Airbyte's Dataverse source, for bench-import only: its own venv (it pins airbyte-cdk 0.80 and old dependencies).
+AIRBYTE_VENV := .venv-airbyte
+AIRBYTE_SOURCE := airbyte-source-microsoft-dataverse==1.0.2
+AIRBYTE_PYTHON ?= python3.11
+$(AIRBYTE_VENV)/.installed:
+	$(AIRBYTE_PYTHON) -m venv $(AIRBYTE_VENV)
+	$(AIRBYTE_VENV)/bin/pip install --quiet --upgrade pip
+	$(AIRBYTE_VENV)/bin/pip install --quiet '$(AIRBYTE_SOURCE)'
+	touch $@
+
+$(AIRBYTE_VENV): $(AIRBYTE_VENV)/.installed
+
+## The CRM import side by side with the page-fetch ceiling and Airbyte (1M contacts; BENCH_IMPORT_ARGS to change).
+BENCH_IMPORT_ARGS ?=
+bench-import: $(STAMP) $(AIRBYTE_VENV)/.installed
+	$(BIN)/python -m bench.crm_import $(BENCH_IMPORT_ARGS)
+
 ## Re-extract the translatable messages (babel.cfg) into the template, then merge it into every catalogue:
 ## new strings arrive with an empty msgstr (fill them in src/salesbridge/locales/es/LC_MESSAGES/messages.po).
 LOCALES_DIR := src/salesbridge/locales
@@ -47,3 +65,4 @@ messages: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(STATE_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(AIRBYTE_VENV)

@@ -1,0 +1,549 @@
+"""Benchmark: the CRM import against the page-fetch ceiling and against Airbyte, side by side in one run.
+
+Starts ``salesbridge sandbox serve --seed scale:N --tls`` in its own process, then, each step in a fresh process
+of its own (so peak memory is that step's alone):
+
+1. **ceiling** — pages every contact through the product's connector (``DynamicsConnector`` →
+   ``reader.read_changes("contact", columns=…)``, ``Prefer: odata.track-changes,odata.maxpagesize=5000``) with the
+   import's columns, storing nothing: what any importer could at most achieve against this server.
+2. **full import** — ``ImportEngine(...).run()`` of the contacts into a fresh SQLite store; rows/s, the ratio
+   to (1), peak RSS, and RSS at each quarter of the rows (it must stay flat as rows grow).
+3. **incremental** — changes ``--changes`` contacts in the sandbox (``UpsertMultiple`` through the Web API),
+   runs the engine again (it resumes from the stored delta token) and compares its time with (2).
+4. **Airbyte** — Airbyte's Microsoft Dataverse source (``.venv-airbyte``, ``bench/airbyte_dataverse.py``) reads
+   the same contacts (full refresh); records are counted from its stdout and discarded. It always reads whole
+   rows (it sends no ``$select``), so the ceiling is also measured with whole rows for context.
+
+Run: ``.venv/bin/python -m bench.crm_import [--rows N] [--skip-airbyte] [--changes 1000] [--page-size 5000]``
+(``make bench-import`` builds ``.venv-airbyte`` first). Results: ``bench/results/crm_import.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from rich.console import Console
+from rich.table import Table
+
+from bench.sandbox_paging import start_sandbox, stop
+from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
+from salesbridge.crm.ports import NewRecord, RecordQuery
+from salesbridge.domain.crm_import import import_specs
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / "results" / "crm_import.json"
+AIRBYTE_PYTHON = ROOT / ".venv-airbyte" / "bin" / "python"
+AIRBYTE_LAUNCHER = Path(__file__).parent / "airbyte_dataverse.py"
+TABLE = "contact"
+GOALS = {"import_over_ceiling": 0.8, "peak_rss_mb": 300, "import_over_airbyte": 3.0, "incremental_over_full": 0.01}
+
+
+# ----------------------------------------------------------------------------------------------- measuring
+
+
+def rss_mb() -> float:
+    """The resident set size of this process now, MB (VmRSS)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_rss_mb() -> float:
+    """The largest resident set size this process has had, MB (``ru_maxrss`` is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class RssProbe:
+    """Samples this process's RSS: at each quarter of ``expected_rows`` (through the engine's progress callback)
+    and after every page, so that growth with the row count shows."""
+
+    def __init__(self, expected_rows: int) -> None:
+        self._marks = [expected_rows * quarter // 4 for quarter in (1, 2, 3, 4)]
+        self._started = time.perf_counter()
+        self.at_marks: list[dict[str, float]] = []
+        self.per_page: list[tuple[int, float, float]] = []
+        """(rows so far, seconds since the probe was made, RSS MB) after every page."""
+
+    def start(self) -> None:
+        """Start the clock of the samples (when the import starts)."""
+        self._started = time.perf_counter()
+
+    def __call__(self, table: str, rows: int) -> None:
+        now = rss_mb()
+        elapsed = time.perf_counter() - self._started
+        self.per_page.append((rows, round(elapsed, 2), round(now, 1)))
+        while self._marks and rows >= self._marks[0]:
+            mark = {"rows": self._marks.pop(0), "seconds": round(elapsed, 2), "rss_mb": round(now, 1)}
+            self.at_marks.append({**mark, "peak_mb": round(peak_rss_mb(), 1)})
+
+
+def connection_of(info: dict[str, str]) -> DynamicsConnection:
+    """The connector's view of the sandbox: its org URL, its Entra-compatible authority and its throwaway CA."""
+    return DynamicsConnection(
+        org_url=info["org_url"],
+        credentials=ClientCredentials(
+            tenant_id=info["tenant_id"], client_id=info["client_id"], client_secret=SecretStr(info["client_secret"])
+        ),
+        authority=info["authority"],
+        validate_authority=False,
+        instance_discovery=False,
+        ca_bundle=Path(info["ca_bundle"]),
+    )
+
+
+async def import_columns(connector: DynamicsConnector) -> tuple[str, ...]:
+    """The contact columns the import reads: its spec's, the optional ones this org has, and the primary key."""
+    spec = import_specs()[TABLE]
+    present = {column.logical_name for column in await connector.metadata.columns(TABLE)}
+    return (*spec.columns, *(c for c in spec.optional_columns if c in present), f"{TABLE}id")
+
+
+# ------------------------------------------------------------------------------------------------ workers
+
+
+async def measure_ceiling(info: dict[str, str], page_size: int, *, all_columns: bool) -> dict[str, Any]:
+    """The raw page-fetch ceiling: every contact paged with the import's ``$select`` and Prefer header through the
+    connector's HTTP client (TLS, orjson), each page parsed and counted, nothing done per row, nothing stored."""
+    from salesbridge.crm.dynamics.paging import PageRequest, iterate_pages, prefer_header
+    from salesbridge.crm.dynamics.rows import LOOKUP_TABLE, select_clause
+
+    async with DynamicsConnector.connect(connection_of(info)) as connector:
+        started = time.perf_counter()
+        columns = () if all_columns else await import_columns(connector)
+        table = await connector.metadata.table(TABLE)
+        lookups = frozenset(c.logical_name for c in await connector.metadata.columns(TABLE) if c.is_lookup)
+        prefer = prefer_header(track_changes=True, page_size=page_size, annotations=LOOKUP_TABLE)
+        params = {"$select": select_clause(columns, lookups)} if columns else {}
+        first = PageRequest(target=table.entity_set_name, params=params, headers={"Prefer": prefer})
+        rows = pages = 0
+        async for page in iterate_pages(connector.client, first):
+            rows += len(page.get("value") or [])
+            pages += 1
+        seconds = time.perf_counter() - started
+    return {
+        "what": "raw pages: HTTP + JSON parse, no per-row work",
+        "columns": list(columns) or "all",
+        "rows": rows,
+        "pages": pages,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(rows / seconds),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def open_store(url: str, organization_id: uuid.UUID) -> Any:
+    """The migrated store at ``url`` with the benchmark's organization in it (both steps idempotent)."""
+    from salesbridge.store import create_engine_for, create_session_factory, migrate
+    from salesbridge.store.secrets import CredentialCipher, generate_key
+    from salesbridge.store.uow import UnitOfWorkFactory
+
+    migrate(url)
+    store = UnitOfWorkFactory(create_session_factory(create_engine_for(url)), cipher=CredentialCipher(generate_key()))
+    with store(organization_id) as uow:
+        uow.organization.create(slug="bench", name="CRM import benchmark", seats_purchased=10)
+        uow.commit()
+    return store
+
+
+async def measure_import(
+    info: dict[str, str], store_url: str, organization_id: uuid.UUID, page_size: int, expected_rows: int
+) -> dict[str, Any]:
+    """One run of the import engine (a full read on a fresh store, the delta afterwards)."""
+    from salesbridge.sync.engine import ImportEngine
+
+    store = open_store(store_url, organization_id)
+    probe = RssProbe(expected_rows)
+    async with DynamicsConnector.connect(connection_of(info)) as connector:
+        engine = ImportEngine(
+            store,
+            organization_id,
+            connector.reader,
+            connector.metadata,
+            clock=lambda: datetime.now(UTC),
+            tables=(TABLE,),
+            page_size=page_size,
+            progress=probe,
+        )
+        baseline = rss_mb()
+        probe.start()
+        started = time.perf_counter()
+        report = await engine.run()
+        seconds = time.perf_counter() - started
+    (table,) = report.tables
+    return {
+        "rows_imported": table.rows_imported,
+        "rows_deleted": table.rows_deleted,
+        "full_read": table.full_read,
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(table.rows_imported / seconds) if seconds else None,
+        "rss_before_run_mb": round(baseline, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "rss_at_quarters": probe.at_marks,
+        "per_page_rows_seconds_rss_mb": probe.per_page[:: max(1, len(probe.per_page) // 40)],
+    }
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    info = json.loads(Path(args.info).read_text())
+    result: dict[str, Any]
+    if args.worker == "ceiling":
+        result = asyncio.run(measure_ceiling(info, args.page_size, all_columns=args.all_columns))
+    else:
+        result = asyncio.run(
+            measure_import(
+                info, args.store, uuid.UUID(args.organization), args.page_size, args.expected_rows or args.rows
+            )
+        )
+    Path(args.result).write_text(json.dumps(result))
+
+
+# ------------------------------------------------------------------------------------------- orchestration
+
+
+def run_child(command: Sequence[str], result: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run a worker in its own process; its JSON result."""
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
+    loaded: dict[str, Any] = json.loads(result.read_text())
+    return loaded
+
+
+def worker_command(kind: str, info_path: Path, result: Path, args: argparse.Namespace, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "bench.crm_import",
+        "--worker",
+        kind,
+        "--info",
+        str(info_path),
+        "--result",
+        str(result),
+        "--page-size",
+        str(args.page_size),
+        "--rows",
+        str(args.rows),
+        *extra,
+    ]
+
+
+async def change_contacts(info: dict[str, str], count: int) -> dict[str, Any]:
+    """Change ``count`` contacts' job title through the Web API (UpsertMultiple on existing ids)."""
+    async with DynamicsConnector.connect(connection_of(info), retry_policy=RetryPolicy(max_attempts=3)) as connector:
+        ids: list[str] = []
+        query = RecordQuery(table=TABLE, columns=("fullname",), page_size=min(count, 5000))
+        async for page in connector.reader.query(query):
+            ids.extend(record.id for record in page.records)
+            if len(ids) >= count:
+                break
+        ids = ids[:count]
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        records = [
+            NewRecord(id=record_id, values={"jobtitle": f"Changed by the benchmark {stamp}"}) for record_id in ids
+        ]
+        started = time.perf_counter()
+        report = await connector.writer.upsert_many(TABLE, records)
+        seconds = time.perf_counter() - started
+    if not report.is_complete:
+        raise RuntimeError(f"changing contacts failed: {report.failures[0].error}")
+    return {"changed": len(report.written), "seconds": round(seconds, 2), "message": "UpsertMultiple"}
+
+
+def airbyte_versions(python: Path) -> dict[str, str]:
+    code = (
+        "import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
+        "('airbyte-source-microsoft-dataverse', 'airbyte-cdk')}))"
+    )
+    output = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout
+    versions: dict[str, str] = json.loads(output)
+    return versions
+
+
+def measure_airbyte(info: dict[str, str], tmp: Path, page_size: int, python: Path) -> dict[str, Any]:
+    """Run the Airbyte source's ``read`` (full refresh of ``contact``); count RECORD lines on its stdout."""
+    config = tmp / "airbyte_config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "url": info["org_url"],
+                "tenant_id": info["tenant_id"],
+                "client_id": info["client_id"],
+                "client_secret_value": info["client_secret"],
+                "odata_maxpagesize": page_size,
+            }
+        )
+    )
+    config.chmod(0o600)
+    # The source sends no $select whatever the catalog's schema says; the schema lists the import's columns so
+    # the catalog describes what we want, but every column comes back.
+    spec = import_specs()[TABLE]
+    properties = {
+        column: {"type": ["null", "string", "integer", "boolean"]} for column in (f"{TABLE}id", *spec.columns)
+    }
+    catalog = tmp / "airbyte_catalog.json"
+    stream: dict[str, Any] = {
+        "name": TABLE,
+        "json_schema": {"type": "object", "properties": properties},
+        "supported_sync_modes": ["full_refresh", "incremental"],
+    }
+    configured = {
+        "stream": stream,
+        "sync_mode": "full_refresh",
+        "destination_sync_mode": "overwrite",
+        "primary_key": [[f"{TABLE}id"]],
+    }
+    catalog.write_text(json.dumps({"streams": [configured]}))
+    env = {**os.environ, "DATAVERSE_AUTHORITY": info["authority"], "REQUESTS_CA_BUNDLE": info["ca_bundle"]}
+    command = [str(python), str(AIRBYTE_LAUNCHER), "read", "--config", str(config), "--catalog", str(catalog)]
+    launched = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    assert process.stdout is not None
+    records = other = 0
+    first_line: float | None = None
+    first_record: float | None = None
+    failure: str | None = None
+    for line in process.stdout:
+        if line.startswith(b'{"type": "RECORD"'):
+            records += 1
+            if first_record is None:
+                first_record = time.perf_counter()
+        else:
+            other += 1
+            if b'"type": "TRACE"' in line and b'"error"' in line:
+                failure = failure or line[:6000].decode(errors="replace")
+        if first_line is None:
+            first_line = time.perf_counter()
+    ended = time.perf_counter()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if process.returncode != 0 or failure:
+        raise RuntimeError(f"Airbyte read failed ({process.returncode}): {failure or stderr[-2000:]}")
+    # The clock starts at the source's first message ("Starting syncing"), after the interpreter and the CDK
+    # are loaded: token, metadata and every page are inside, as they are for salesbridge's run().
+    started = first_line or launched
+    seconds = ended - started
+    return {
+        "records": records,
+        "other_messages": other,
+        "seconds": round(seconds, 2),
+        "seconds_including_startup": round(ended - launched, 2),
+        "first_record_after_s": round((first_record or ended) - started, 2),
+        "rows_per_s": round(records / seconds),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "columns": "all (the source sends no $select)",
+        "versions": airbyte_versions(python),
+    }
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:")
+    )
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+    }
+
+
+def ratio(numerator: float | None, denominator: float | None, digits: int = 2) -> float | None:
+    if not numerator or not denominator:
+        return None
+    return round(numerator / denominator, digits)
+
+
+def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
+    console = Console()
+    results: dict[str, Any] = {
+        "benchmark": "crm_import",
+        "date": datetime.now(UTC).date().isoformat(),
+        "rows": args.rows,
+        "page_size": args.page_size,
+        "changes": args.changes,
+        "machine": machine(),
+        "goals": GOALS,
+    }
+    run_airbyte = not args.skip_airbyte
+    if run_airbyte and not args.airbyte_python.exists():
+        raise SystemExit(f"{args.airbyte_python} is missing: run `make .venv-airbyte`, or pass --skip-airbyte")
+    with tempfile.TemporaryDirectory(prefix="crm-import-bench-") as name:
+        tmp = Path(name)
+        state_dir = tmp / "sandbox"
+        state_dir.mkdir()
+        console.print(f"seeding the sandbox with scale:{args.rows} …")
+        process, info, ready_s = start_sandbox(state_dir, tmp / "org.db", args.rows, tls=True)
+        results["sandbox"] = {"seed": f"scale:{args.rows}", "ready_seconds": round(ready_s, 1), "transport": "https"}
+        info_path = state_dir / "sandbox.json"
+        try:
+            console.print("1. ceiling: raw page fetch (HTTP + JSON parse), storing nothing …")
+            out = tmp / "ceiling.json"
+            results["ceiling"] = run_child(worker_command("ceiling", info_path, out, args), out)
+
+            console.print("2. full import into a fresh SQLite store …")
+            store_url = f"sqlite:///{tmp / 'store.db'}"
+            organization = str(uuid.uuid4())
+            store_args = ("--store", store_url, "--organization", organization)
+            out = tmp / "full.json"
+            results["full_import"] = run_child(worker_command("import", info_path, out, args, *store_args), out)
+
+            console.print(f"3. changing {args.changes} contacts, then the incremental import …")
+            results["changes_made"] = asyncio.run(change_contacts(info, args.changes))
+            out = tmp / "incremental.json"
+            command = worker_command("import", info_path, out, args, *store_args, "--expected-rows", str(args.changes))
+            results["incremental"] = run_child(command, out)
+
+            if run_airbyte:
+                console.print("4. ceiling with whole rows (what Airbyte reads) …")
+                out = tmp / "ceiling_all.json"
+                command = worker_command("ceiling", info_path, out, args, "--all-columns")
+                results["ceiling_all_columns"] = run_child(command, out)
+                console.print("5. Airbyte's Dataverse source, full refresh …")
+                try:
+                    results["airbyte"] = measure_airbyte(info, tmp, args.page_size, args.airbyte_python)
+                except RuntimeError as error:
+                    alive = "running" if process.poll() is None else f"exited with {process.returncode}"
+                    raise RuntimeError(f"{error}\n(the sandbox process is {alive})") from error
+        finally:
+            stop(process)
+    full, incremental, ceiling = results["full_import"], results["incremental"], results["ceiling"]
+    airbyte = results.get("airbyte")
+    results["ratios"] = {
+        "import_over_ceiling": ratio(full["rows_per_s"], ceiling["rows_per_s"]),
+        "import_over_airbyte": ratio(full["rows_per_s"], airbyte["rows_per_s"] if airbyte else None),
+        "incremental_over_full": ratio(incremental["seconds"], full["seconds"], 4),
+        "airbyte_over_whole_row_ceiling": ratio(
+            airbyte["rows_per_s"] if airbyte else None, results.get("ceiling_all_columns", {}).get("rows_per_s")
+        ),
+    }
+    check_counts(results, args)
+    return results
+
+
+def check_counts(results: dict[str, Any], args: argparse.Namespace) -> None:
+    """Every step saw every row (numbers of a run that lost rows mean nothing)."""
+    problems = []
+    if results["ceiling"]["rows"] != args.rows:
+        problems.append(f"ceiling read {results['ceiling']['rows']} rows")
+    if results["full_import"]["rows_imported"] != args.rows:
+        problems.append(f"full import stored {results['full_import']['rows_imported']} rows")
+    if results["incremental"]["rows_imported"] != args.changes:
+        problems.append(f"incremental import stored {results['incremental']['rows_imported']} rows")
+    if "airbyte" in results and results["airbyte"]["records"] != args.rows:
+        problems.append(f"Airbyte emitted {results['airbyte']['records']} records")
+    results["problems"] = problems
+
+
+def render(results: dict[str, Any]) -> None:
+    table = Table(title=f"CRM import, {results['rows']:,} contacts, {results['page_size']:,}/page (HTTPS, loopback)")
+    for column in ("step", "rows", "seconds", "rows/s", "peak RSS MB", "vs goal"):
+        table.add_column(column, justify="left" if column == "step" else "right")
+    ratios = results["ratios"]
+
+    def add(step: str, part: dict[str, Any], rows_key: str, verdict: str = "") -> None:
+        rate = part.get("rows_per_s")
+        table.add_row(
+            step,
+            f"{part[rows_key]:,}",
+            f"{part['seconds']:.2f}",
+            f"{rate:,}" if rate else "-",
+            f"{part['peak_rss_mb']:.0f}",
+            verdict,
+        )
+
+    add("1. ceiling: raw page fetch, import columns", results["ceiling"], "rows")
+    full_ratio = ratios["import_over_ceiling"]
+    peak = results["full_import"]["peak_rss_mb"]
+    add(
+        "2. salesbridge full import → SQLite",
+        results["full_import"],
+        "rows_imported",
+        f"{full_ratio} x ceiling (≥ {GOALS['import_over_ceiling']}); {peak:.0f} MB (≤ {GOALS['peak_rss_mb']})",
+    )
+    share = ratios["incremental_over_full"]
+    add(
+        f"3. incremental after {results['changes']:,} changes",
+        results["incremental"],
+        "rows_imported",
+        f"{share * 100:.2f} % of full (≤ 1 %)" if share is not None else "",
+    )
+    if "airbyte" in results:
+        add("   ceiling, whole rows", results["ceiling_all_columns"], "rows")
+        add(
+            "4. Airbyte Dataverse source (whole rows)",
+            results["airbyte"],
+            "records",
+            f"salesbridge = {ratios['import_over_airbyte']} x Airbyte (≥ {GOALS['import_over_airbyte']})",
+        )
+    console = Console(width=160)
+    console.print(table)
+    quarters = ", ".join(
+        f"{mark['rows']:,}: {mark['rss_mb']:.0f} MB" for mark in results["full_import"]["rss_at_quarters"]
+    )
+    console.print(f"import RSS at quarters of the rows — {quarters}")
+    for problem in results["problems"]:
+        console.print(f"[red]problem:[/red] {problem}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="Contacts in the sandbox (scale:N).")
+    parser.add_argument("--page-size", type=int, default=5000)
+    parser.add_argument("--changes", type=int, default=1000, help="Contacts changed before the incremental run.")
+    parser.add_argument("--skip-airbyte", action="store_true", help="Do not run Airbyte's source.")
+    parser.add_argument("--airbyte-python", type=Path, default=AIRBYTE_PYTHON)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="Where to write the JSON results.")
+    # Internal: one measured step in its own process.
+    parser.add_argument("--worker", choices=("ceiling", "import"), help=argparse.SUPPRESS)
+    parser.add_argument("--info", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--organization", help=argparse.SUPPRESS)
+    parser.add_argument("--all-columns", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--expected-rows", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        run_worker(args)
+        return
+    if args.changes > args.rows:
+        parser.error("--changes cannot exceed --rows")
+    results = orchestrate(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    render(results)
+    print(f"written to {args.out}")
+    if results["problems"]:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
