@@ -195,3 +195,61 @@ async def _in_thread(function):  # type: ignore[no-untyped-def]
     import asyncio
 
     return await asyncio.to_thread(function)
+
+
+async def test_a_stage_moved_back_in_the_crm_takes_the_account_out_of_the_owners_list_after_the_next_sync(
+    store: UnitOfWorkFactory, sessions: CrmSessionFactory, fresh_demo: RunningSandbox, acme: uuid.UUID
+) -> None:
+    from salesbridge.crm.dynamics import DynamicsConnector
+    from salesbridge.services.accounts import AccountService
+    from salesbridge.services.lists import show_lists
+    from salesbridge.store.tables import ListKind, StageSource
+
+    request_sync(store, slug="acme", actor="admin")
+    assert (await run_pending_import(store, sessions, acme, clock=utc_now)).succeeded  # type: ignore[union-attr]
+    with store(acme) as uow:
+        uow.crm_settings.save(
+            stage_source=StageSource.SALES_STAGE,
+            stage_threshold="2",
+            won_value_column="actualvalue",
+            won_value_base_currency=False,
+            auto_save_enabled=True,
+            sync_interval_minutes=15,
+        )
+        users = {user.crm_id: user for user in uow.crm_users.list_all()}
+        opportunities = [
+            record
+            for record in uow.crm_records.records("opportunity")
+            if record.state_code == 0 and (record.data.get("salesstage") or 0) >= 2 and record.parent_id
+        ]
+        uow.commit()
+    by_account: dict[tuple[str, str], list[str]] = {}
+    for record in opportunities:
+        assert record.owner_id is not None
+        by_account.setdefault((record.owner_id, str(record.parent_id)), []).append(record.crm_id)
+    (owner, account), (opportunity,) = next(
+        (key, ids) for key, ids in by_account.items() if len(ids) == 1 and users[key[0]].email
+    )
+    email = users[owner].email
+    assert email is not None
+    AccountService(store, clock=utc_now).create_user(
+        "acme", email=email, display_name="Owner", password=None, is_admin=False, with_seat=True, actor="admin"
+    )
+    request_sync(store, slug="acme", actor="admin")
+    assert (await run_pending_import(store, sessions, acme, clock=utc_now)).succeeded  # type: ignore[union-attr]
+
+    def saved_accounts() -> set[str]:
+        lists = show_lists(store, "acme", email)
+        return {item.crm_id for view in lists if view.kind is ListKind.CRM_ACCOUNTS for item in view.items}
+
+    assert account in saved_accounts()
+    session = sessions(fresh_demo.credentials())
+    assert isinstance(session, DynamicsConnector)
+    try:
+        await session.writer.update("opportunity", opportunity, {"salesstage": 0})
+    finally:
+        await session.close()
+    request_sync(store, slug="acme", actor="admin")
+    assert (await run_pending_import(store, sessions, acme, clock=utc_now)).succeeded  # type: ignore[union-attr]
+
+    assert account not in saved_accounts()
