@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from salesbridge.crm.dynamics.client import DynamicsClient
+from salesbridge.crm.dynamics.client import DynamicsClient, JsonObject
 from salesbridge.crm.dynamics.paging import DELTA_LINK, PageRequest, iterate_pages, prefer_header
 from salesbridge.crm.dynamics.redaction import redact_url
 from salesbridge.crm.dynamics.rows import LOOKUP_TABLE, is_tombstone, record_from_row, select_clause, tombstone_from_row
@@ -61,17 +61,8 @@ class ChangeTrackingReader:
             UnexpectedResponseError: The last page carried no delta link.
             CrmError: Any other failure; pages already yielded stay valid.
         """
-        prefer = {"Prefer": prefer_header(track_changes=True, page_size=page_size, annotations=annotations)}
-        if resume is not None:
-            self._check_token(resume, table)
-            first = PageRequest(target=resume.value, headers=prefer)
-        elif since is None:
-            first = PageRequest(
-                target=table.entity_set_name, params={"$select": select} if select else {}, headers=prefer
-            )
-        else:
-            self._check_token(since, table)
-            first = PageRequest(target=since.value, headers=prefer)
+        prefer = prefer_header(track_changes=True, page_size=page_size, annotations=annotations)
+        first = self._first_request(table, select=select, since=since, resume=resume, prefer=prefer)
         async for page in iterate_pages(self._client, first, prefetch=self._prefetch):
             records: list[CrmRecord] = []
             tombstones: list[Tombstone] = []
@@ -80,15 +71,7 @@ class ChangeTrackingReader:
                     tombstones.append(tombstone_from_row(row, table))
                 else:
                     records.append(record_from_row(row, table))
-            delta_link = page.get(DELTA_LINK)
-            token = ChangeToken(str(delta_link)) if delta_link else None
-            next_link = page.get("@odata.nextLink")
-            if token is None and next_link is None:
-                raise UnexpectedResponseError(
-                    f"The last page of changes of '{table.logical_name}' carried no delta link; is change "
-                    "tracking enabled on the table?"
-                )
-            resume_link = ChangeToken(str(next_link)) if next_link and token is None else None
+            token, resume_link = _position_after(page, table)
             yield ChangePage(records=tuple(records), tombstones=tuple(tombstones), token=token, resume=resume_link)
 
     async def read_rows(
@@ -115,16 +98,9 @@ class ChangeTrackingReader:
             for column in (name.lower() for name in columns)
             if column != primary_key
         ]
-        prefer = {"Prefer": prefer_header(track_changes=True, page_size=page_size, annotations=LOOKUP_ANNOTATION)}
-        if resume is not None:
-            self._check_token(resume, table)
-            first = PageRequest(target=resume.value, headers=prefer)
-        elif since is None:
-            select = select_clause([primary_key, *(column for column, _, _ in plan)], lookup_columns)
-            first = PageRequest(target=table.entity_set_name, params={"$select": select}, headers=prefer)
-        else:
-            self._check_token(since, table)
-            first = PageRequest(target=since.value, headers=prefer)
+        prefer = prefer_header(track_changes=True, page_size=page_size, annotations=LOOKUP_ANNOTATION)
+        select = select_clause([primary_key, *(column for column, _, _ in plan)], lookup_columns)
+        first = self._first_request(table, select=select, since=since, resume=resume, prefer=prefer)
         async for page in iterate_pages(self._client, first, prefetch=self._prefetch):
             rows: list[tuple[str, dict[str, object]]] = []
             deleted: list[str] = []
@@ -144,16 +120,27 @@ class ChangeTrackingReader:
                         value = {"id": value, "table": row.get(annotation)}
                     values[column] = value
                 rows.append((record_id, values))
-            delta_link = page.get(DELTA_LINK)
-            token = ChangeToken(str(delta_link)) if delta_link else None
-            next_link = page.get("@odata.nextLink")
-            if token is None and next_link is None:
-                raise UnexpectedResponseError(
-                    f"The last page of changes of '{table.logical_name}' carried no delta link; is change "
-                    "tracking enabled on the table?"
-                )
-            resume_link = ChangeToken(str(next_link)) if next_link and token is None else None
+            token, resume_link = _position_after(page, table)
             yield RowPage(rows=rows, deleted_ids=deleted, token=token, resume=resume_link)
+
+    def _first_request(
+        self,
+        table: TableInfo,
+        *,
+        select: str,
+        since: ChangeToken | None,
+        resume: ChangeToken | None,
+        prefer: str,
+    ) -> PageRequest:
+        """The first page: where an interrupted read stopped, else the delta since ``since``, else the whole table."""
+        headers = {"Prefer": prefer}
+        if resume is not None:
+            self._check_token(resume, table)
+            return PageRequest(target=resume.value, headers=headers)
+        if since is not None:
+            self._check_token(since, table)
+            return PageRequest(target=since.value, headers=headers)
+        return PageRequest(target=table.entity_set_name, params={"$select": select} if select else {}, headers=headers)
 
     def _check_token(self, token: ChangeToken, table: TableInfo) -> None:
         """A token is a delta link of this organization's API and of this table, or it cannot be used."""
@@ -162,3 +149,20 @@ class ChangeTrackingReader:
                 f"The stored change token of '{table.logical_name}' is not a delta link of this organization and "
                 f"table ({redact_url(token.value)}); read the table again in full."
             )
+
+
+def _position_after(page: JsonObject, table: TableInfo) -> tuple[ChangeToken | None, ChangeToken | None]:
+    """The delta token (last page) or the resume link (other pages) of a page of changes.
+
+    Raises:
+        UnexpectedResponseError: The page has neither, so the read could never finish.
+    """
+    delta_link = page.get(DELTA_LINK)
+    token = ChangeToken(str(delta_link)) if delta_link else None
+    next_link = page.get("@odata.nextLink")
+    if token is None and next_link is None:
+        raise UnexpectedResponseError(
+            f"The last page of changes of '{table.logical_name}' carried no delta link; is change tracking enabled "
+            "on the table?"
+        )
+    return token, (ChangeToken(str(next_link)) if next_link and token is None else None)

@@ -114,12 +114,7 @@ class DynamicsReader:
             ResyncRequiredError: The token expired or does not belong to this organization and table.
             CrmError: Any other failure.
         """
-        info = await self._metadata.table(table)
-        if not info.is_change_tracked:
-            raise RequestRejectedError(
-                f"Change tracking is not enabled on table '{info.logical_name}': turn on 'Track changes' in the "
-                "table's advanced options in Power Apps."
-            )
+        info = await self._tracked_table(table)
         select = await self._select(table, columns) if columns else ""
         async for page in self._changes.read(
             info, select=select, since=since, page_size=page_size, annotations=LOOKUP_ANNOTATIONS, resume=resume
@@ -142,17 +137,21 @@ class DynamicsReader:
             ResyncRequiredError: The token expired or does not belong to this organization and table.
             CrmError: Any other failure.
         """
+        info = await self._tracked_table(table)
+        lookups = frozenset(column.logical_name for column in await self._metadata.columns(table) if column.is_lookup)
+        async for page in self._changes.read_rows(
+            info, columns=columns, lookup_columns=lookups, since=since, page_size=page_size, resume=resume
+        ):
+            yield page
+
+    async def _tracked_table(self, table: str) -> TableInfo:
         info = await self._metadata.table(table)
         if not info.is_change_tracked:
             raise RequestRejectedError(
                 f"Change tracking is not enabled on table '{info.logical_name}': turn on 'Track changes' in the "
                 "table's advanced options in Power Apps."
             )
-        lookups = frozenset(column.logical_name for column in await self._metadata.columns(table) if column.is_lookup)
-        async for page in self._changes.read_rows(
-            info, columns=columns, lookup_columns=lookups, since=since, page_size=page_size, resume=resume
-        ):
-            yield page
+        return info
 
     async def _select(self, table: str, columns: Sequence[str]) -> str:
         lookups = frozenset(column.logical_name for column in await self._metadata.columns(table) if column.is_lookup)
