@@ -46,7 +46,6 @@ from salesbridge.web.ui import admin as ui_admin
 from salesbridge.web.ui import crm_settings as ui_crm_settings
 from salesbridge.web.ui import disconnect as ui_disconnect
 from salesbridge.web.ui import lists as ui_lists
-from salesbridge.web.ui import pipeline as ui_pipeline
 from salesbridge.web.ui import seats as ui_seats
 from salesbridge.web.ui import sync as ui_sync
 
@@ -79,7 +78,6 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     ui_disconnect.router,
     api_lists.router,
     ui_lists.router,
-    ui_pipeline.router,
 )
 """Every router of the console, API and pages. Add one line per new area."""
 

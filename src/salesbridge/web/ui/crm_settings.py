@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import SecretStr
 
+from salesbridge.errors import InvalidRequestError
 from salesbridge.i18n import N_
 from salesbridge.services.accounts import Principal
 from salesbridge.services.connect import (
@@ -19,11 +20,12 @@ from salesbridge.services.connect import (
     connect_crm,
     crm_status,
 )
+from salesbridge.services.crm_settings import SettingsChange
 from salesbridge.services.sync import sync_status
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import message, render
-from salesbridge.web.ui.pipeline import pipeline_section
+from salesbridge.web.ui.pipeline import pipeline_section, settings_service, stage_change
 
 router = APIRouter(include_in_schema=False)
 
@@ -128,4 +130,38 @@ def sync_all_seats(
     services.seats.set_sync_all_seats(
         principal.organization_slug, enabled=sync_all_seats == "yes", actor=principal.email
     )
+    return RedirectResponse("/settings/crm?notice=saved", status_code=303)
+
+
+@router.post("/settings/crm/pipeline")
+async def save_pipeline(
+    request: Request,
+    principal: AdminPrincipal,
+    services: Services,
+    stage_source: Annotated[str, Form()],
+    stage: Annotated[str, Form()],
+    won_value_column: Annotated[str, Form()],
+    auto_save: Annotated[str, Form()],
+    sync_interval_minutes: Annotated[int, Form()],
+    base_currency: Annotated[str, Form()] = "",
+) -> Response:
+    """Validate and save the pipeline settings; a pipeline change recomputes the lists. Errors are shown on the
+    CRM Settings page."""
+    change = stage_change(stage_source, stage)
+    change = SettingsChange(
+        stage_source=change.stage_source,
+        stage_threshold=change.stage_threshold,
+        clear_stage=change.clear_stage,
+        won_value_column=won_value_column,
+        won_value_base_currency=base_currency == "on",
+        auto_save_enabled=auto_save == "yes",
+        sync_interval_minutes=sync_interval_minutes,
+    )
+    try:
+        await settings_service(services).update(
+            principal.organization_slug, change, actor=principal.email, locale=principal.locale
+        )
+    except InvalidRequestError as refused:
+        request.state.pipeline_error = refused.localized(principal.locale)
+        return _page(request, principal, services, status_code=422)
     return RedirectResponse("/settings/crm?notice=saved", status_code=303)

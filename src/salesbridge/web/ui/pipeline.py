@@ -1,16 +1,15 @@
 """The pipeline section of the CRM Settings page: at which stage an opportunity enters the pipeline, where a won
-opportunity's value lives, auto-save and the sync interval (template ``_pipeline_settings.html``)."""
+opportunity's value lives, auto-save and the sync interval (template ``_pipeline_settings.html``). Its form is
+saved by :func:`salesbridge.web.ui.crm_settings.save_pipeline`."""
 
 from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import Request
 
-from salesbridge.errors import InvalidRequestError
 from salesbridge.services.accounts import Principal
 from salesbridge.services.crm_settings import (
     STAGE_SOURCE_LABELS,
@@ -20,9 +19,6 @@ from salesbridge.services.crm_settings import (
     with_stage_label,
 )
 from salesbridge.web.context import ConsoleServices
-from salesbridge.web.security import AdminPrincipal, Services
-
-router = APIRouter(include_in_schema=False)
 
 EVERY_OPEN_OPPORTUNITY = "all"
 """The threshold form value meaning "every open opportunity is in the pipeline"."""
@@ -58,7 +54,7 @@ def pipeline_section(request: Request, services: ConsoleServices, principal: Pri
     }
 
 
-def _stage_change(stage_source: str, stage: str) -> SettingsChange:
+def stage_change(stage_source: str, stage: str) -> SettingsChange:
     if stage == EVERY_OPEN_OPPORTUNITY or not stage:
         return SettingsChange(stage_source=stage_source, clear_stage=True)
     source, separator, value = stage.partition(":")
@@ -68,39 +64,3 @@ def _stage_change(stage_source: str, stage: str) -> SettingsChange:
         # The threshold list offers every source's stages: the chosen stage decides the source.
         stage_source = source
     return SettingsChange(stage_source=stage_source, stage_threshold=value)
-
-
-@router.post("/settings/crm/pipeline")
-async def save_pipeline(
-    request: Request,
-    principal: AdminPrincipal,
-    services: Services,
-    stage_source: Annotated[str, Form()],
-    stage: Annotated[str, Form()],
-    won_value_column: Annotated[str, Form()],
-    auto_save: Annotated[str, Form()],
-    sync_interval_minutes: Annotated[int, Form()],
-    base_currency: Annotated[str, Form()] = "",
-) -> Response:
-    """Validate and save the pipeline settings; a pipeline change recomputes the lists. Errors are shown on the
-    CRM Settings page."""
-    change = _stage_change(stage_source, stage)
-    change = SettingsChange(
-        stage_source=change.stage_source,
-        stage_threshold=change.stage_threshold,
-        clear_stage=change.clear_stage,
-        won_value_column=won_value_column,
-        won_value_base_currency=base_currency == "on",
-        auto_save_enabled=auto_save == "yes",
-        sync_interval_minutes=sync_interval_minutes,
-    )
-    try:
-        await settings_service(services).update(
-            principal.organization_slug, change, actor=principal.email, locale=principal.locale
-        )
-    except InvalidRequestError as refused:
-        from salesbridge.web.ui.crm_settings import _page  # the page this section belongs to
-
-        request.state.pipeline_error = refused.localized(principal.locale)
-        return _page(request, principal, services, status_code=422)
-    return RedirectResponse("/settings/crm?notice=saved", status_code=303)
