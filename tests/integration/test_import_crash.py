@@ -26,7 +26,7 @@ from salesbridge.store import create_engine_for, create_session_factory, migrate
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory
 
-CONTACTS = 6000
+CONTACTS = 15000
 
 
 def sync_run(env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
@@ -40,7 +40,7 @@ def sync_run(env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
 
 
 def test_kill_9_during_an_import_then_a_restart_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    sandbox = build_sandbox(seed=parse_seed(f"scale:{CONTACTS}"), faults=FaultConfig(latency_ms=150))
+    sandbox = build_sandbox(seed=parse_seed(f"scale:{CONTACTS}"), faults=FaultConfig(latency_ms=250))
     material = create_tls_material(tmp_path / "tls")
     url = f"sqlite:///{tmp_path / 'store.db'}"
     key = generate_key()
