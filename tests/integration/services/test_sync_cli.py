@@ -1,0 +1,76 @@
+"""``salesbridge sync run|status``, ``crm settings show|set`` and ``lists show`` end to end: the real CLI on a
+SQLite file it migrates itself, connected to the demo sandbox over TLS."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.integration.services.conftest import RunningSandbox
+from typer.testing import CliRunner
+
+from salesbridge.cli import app
+from salesbridge.store.secrets import generate_key
+
+
+@pytest.fixture
+def cli(tmp_path: Path, demo: RunningSandbox) -> CliRunner:
+    runner = CliRunner(
+        env={
+            "SALESBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+            "SALESBRIDGE_CREDENTIAL_KEY": generate_key().get_secret_value(),
+            "COLUMNS": "200",
+        }
+    )
+    assert runner.invoke(app, ["org", "create", "acme", "--seats", "5"]).exit_code == 0
+    secret = tmp_path / "secret.txt"
+    secret.write_text(demo.client_secret, encoding="utf-8")
+    connected = runner.invoke(
+        app,
+        [
+            "crm", "connect", "--org", "acme", "--url", demo.org_url, "--tenant-id", demo.tenant_id,
+            "--client-id", demo.client_id, "--client-secret-file", str(secret), "--ca-bundle", str(demo.ca_bundle),
+            "--authority", demo.authority,
+        ],
+    )  # fmt: skip
+    assert connected.exit_code == 0, connected.output
+    return runner
+
+
+def test_sync_run_then_status_settings_and_a_sellers_lists(cli: CliRunner) -> None:
+    ran = cli.invoke(app, ["sync", "run", "--org", "acme"])
+    assert ran.exit_code == 0, ran.output
+    assert "Imported" in ran.output
+
+    status = json.loads(cli.invoke(app, ["sync", "status", "--org", "acme", "--json"]).output)
+    assert status["last_sync_at"] is not None
+    assert status["failing"] is False
+    assert {table["table"] for table in status["tables"]} >= {"account", "contact", "opportunity"}
+
+    refused = cli.invoke(app, ["crm", "settings", "set", "--org", "acme", "--won-value-column", "name"])
+    assert refused.exit_code == 1
+    changed = cli.invoke(
+        app, ["crm", "settings", "set", "--org", "acme", "--won-value-column", "estimatedvalue", "--json"]
+    )
+    assert changed.exit_code == 0, changed.output
+    shown = json.loads(cli.invoke(app, ["crm", "settings", "show", "--org", "acme", "--json"]).output)
+    assert "estimatedvalue" in json.dumps(shown)
+
+    offered = json.loads(cli.invoke(app, ["seats", "assign-from-crm", "--org", "acme", "--json"]).output)
+    seller = next(user["email"] for user in offered)
+    assert cli.invoke(app, ["seats", "assign-from-crm", "--org", "acme", "--email", seller]).exit_code == 0
+    assert cli.invoke(app, ["sync", "run", "--org", "acme"]).exit_code == 0
+    lists = cli.invoke(app, ["lists", "show", "--org", "acme", "--user", seller, "--json"])
+    assert lists.exit_code == 0, lists.output
+    kinds = {entry["kind"] for entry in json.loads(lists.output)}
+    assert kinds == {"crm_accounts", "crm_leads"}
+
+
+def test_sync_run_needs_a_connection(cli: CliRunner) -> None:
+    assert cli.invoke(app, ["org", "create", "globex"]).exit_code == 0
+
+    refused = cli.invoke(app, ["sync", "run", "--org", "globex"])
+
+    assert refused.exit_code == 1
+    assert "Connect to the CRM first" in refused.output
