@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from pydantic import SecretStr
@@ -25,6 +26,9 @@ from salesbridge.services.connect import CrmCredentials, CrmSession, CrmSessionF
 from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from typer.testing import CliRunner
 
 LIMITED_CLIENT_ID = "0b7c3f3e-51a2-4a3e-9d5e-3f0c6a1d2b11"
 LIMITED_SECRET = "limited-" + "s" * 40
@@ -153,3 +157,32 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
     from salesbridge.sandbox.seed import parse_seed
 
     yield from _serve(build_sandbox(seed=parse_seed("demo")), tmp_path_factory.mktemp("tls"))
+
+
+def connected_cli(tmp_path: Path, sandbox: RunningSandbox, *, seats: int) -> CliRunner:
+    """The real CLI on a SQLite file of its own, with organization ``acme`` (``seats`` seats) connected to
+    ``sandbox`` through ``salesbridge crm connect``."""
+    from typer.testing import CliRunner
+
+    from salesbridge.cli import app
+
+    runner = CliRunner(
+        env={
+            "SALESBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+            "SALESBRIDGE_CREDENTIAL_KEY": generate_key().get_secret_value(),
+            "COLUMNS": "200",
+        }
+    )
+    assert runner.invoke(app, ["org", "create", "acme", "--seats", str(seats)]).exit_code == 0
+    secret = tmp_path / "secret.txt"
+    secret.write_text(sandbox.client_secret, encoding="utf-8")
+    connected = runner.invoke(
+        app,
+        [
+            "crm", "connect", "--org", "acme", "--url", sandbox.org_url, "--tenant-id", sandbox.tenant_id,
+            "--client-id", sandbox.client_id, "--client-secret-file", str(secret),
+            "--ca-bundle", str(sandbox.ca_bundle), "--authority", sandbox.authority,
+        ],
+    )  # fmt: skip
+    assert connected.exit_code == 0, connected.output
+    return runner

@@ -7,35 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.integration.services.conftest import RunningSandbox
+from tests.integration.services.conftest import RunningSandbox, connected_cli
 from typer.testing import CliRunner
 
 from salesbridge.cli import app
-from salesbridge.store.secrets import generate_key
 
 
 @pytest.fixture
 def cli(tmp_path: Path, demo: RunningSandbox) -> CliRunner:
-    runner = CliRunner(
-        env={
-            "SALESBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-            "SALESBRIDGE_CREDENTIAL_KEY": generate_key().get_secret_value(),
-            "COLUMNS": "200",
-        }
-    )
-    assert runner.invoke(app, ["org", "create", "acme", "--seats", "3"]).exit_code == 0
-    secret = tmp_path / "secret.txt"
-    secret.write_text(demo.client_secret, encoding="utf-8")
-    connected = runner.invoke(
-        app,
-        [
-            "crm", "connect", "--org", "acme", "--url", demo.org_url, "--tenant-id", demo.tenant_id,
-            "--client-id", demo.client_id, "--client-secret-file", str(secret), "--ca-bundle", str(demo.ca_bundle),
-            "--authority", demo.authority,
-        ],
-    )  # fmt: skip
-    assert connected.exit_code == 0, connected.output
-    return runner
+    return connected_cli(tmp_path, demo, seats=3)
 
 
 def test_assign_from_crm_then_switch_one_seat_off(cli: CliRunner) -> None:
