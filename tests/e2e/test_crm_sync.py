@@ -168,13 +168,13 @@ def test_an_admin_tunes_the_pipeline_syncs_and_disconnects_while_a_seller_watche
     accounts = seller.locator("[data-testid=list][data-list-kind=crm_accounts]")
     leaving = move_sellers_opportunity_to_admin(synced_console)
     expect(accounts.locator(f'[data-testid=list-item][data-crm-id="{leaving}"]')).to_have_count(1)
-    screenshot(seller, "seller-lists-before-es")
+    screenshot(seller, "seller-lists-before")
 
     admin.goto(synced_console.url("/settings/crm"))
     sync_now_and_wait(admin)
     seller.reload()
     expect(accounts.locator(f'[data-testid=list-item][data-crm-id="{leaving}"]')).to_have_count(0)
-    screenshot(seller, "seller-lists-after-es")
+    screenshot(seller, "seller-lists-after")
 
     admin.goto(synced_console.url("/settings/crm"))
     admin.get_by_test_id("disconnect-purge").check()
