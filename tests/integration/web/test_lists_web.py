@@ -120,3 +120,39 @@ def test_settings_api_validates_and_is_for_administrators(browser: OpenBrowser) 
     assert seller.client.get("/api/v1/orgs/acme/crm/settings").status_code == 403
     assert browser(GLOBEX_ADMIN).client.get("/api/v1/orgs/acme/crm/settings").status_code == 404
     assert browser(GLOBEX_ADMIN).client.get("/api/v1/orgs/globex/crm/settings").json()["stage_threshold"] is None
+
+
+def test_a_seller_builds_a_list_of_their_own_that_auto_save_leaves_alone(
+    console: Console, browser: OpenBrowser
+) -> None:
+    import uuid
+
+    _seed_crm(console)
+    seller, outsider = browser(ACME_SELLER), browser(GLOBEX_ADMIN)
+    created = seller.client.post("/api/v1/me/lists", json={"name": "Madrid"}, headers=seller.csrf_headers())
+    assert created.status_code == 201, created.text
+    list_id = created.json()["id"]
+    record = str(uuid.uuid4())
+
+    first = seller.client.post(
+        f"/api/v1/me/lists/{list_id}/items",
+        json={"table": "account", "crm_id": record},
+        headers=seller.csrf_headers(),
+    )
+    again = seller.client.post(
+        f"/api/v1/me/lists/{list_id}/items",
+        json={"table": "account", "crm_id": record},
+        headers=seller.csrf_headers(),
+    )
+    stolen = outsider.client.post(
+        f"/api/v1/me/lists/{list_id}/items",
+        json={"table": "account", "crm_id": str(uuid.uuid4())},
+        headers=outsider.csrf_headers(),
+    )
+
+    assert (first.json(), again.json(), stolen.status_code) == ({"added": True}, {"added": False}, 404)
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    recompute_auto_saved_lists(console.store, organization_id)
+    mine = {entry["name"]: entry for entry in seller.client.get("/api/v1/me/lists").json()}
+    assert [item["crm_id"] for item in mine["Madrid"]["items"]] == [record]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from salesbridge.services.crm_settings import CrmSettingsService, SettingsChange, with_stage_label
-from salesbridge.services.lists import show_lists
+from salesbridge.services.lists import add_to_list, create_list, show_lists
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
 
@@ -74,3 +75,43 @@ async def update_crm_settings(
     )
     lists = {"added": saved.lists.added, "removed": saved.lists.removed} if saved.lists else None
     return {**saved.settings.to_json(principal.locale), "lists": lists}
+
+
+class ListIn(BaseModel):
+    """A hand-made list; auto-save never touches it."""
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ListItemIn(BaseModel):
+    """A CRM record to put in a hand-made list."""
+
+    table: Literal["account", "contact", "lead"]
+    crm_id: uuid.UUID
+
+
+@router.post("/api/v1/me/lists", status_code=201, summary="Create a list of my own")
+def create_my_list(body: ListIn, principal: SeatHolderPrincipal, services: Services) -> dict[str, Any]:
+    """A new, empty hand-made list of the caller."""
+    created = create_list(
+        services.store, principal.organization_slug, principal.email, name=body.name, actor=principal.email
+    )
+    return created.to_json(principal.locale)
+
+
+@router.post("/api/v1/me/lists/{list_id}/items", summary="Put a CRM record in a list of my own")
+def add_to_my_list(
+    list_id: uuid.UUID, body: ListItemIn, principal: SeatHolderPrincipal, services: Services
+) -> dict[str, bool]:
+    """Idempotent: ``added`` is false when the record was in the list already. 404 for a list that is not the
+    caller's; 422 for a system list."""
+    added = add_to_list(
+        services.store,
+        principal.organization_slug,
+        principal.email,
+        list_id,
+        table=body.table,
+        crm_id=str(body.crm_id),
+        actor=principal.email,
+    )
+    return {"added": added}
