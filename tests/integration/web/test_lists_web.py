@@ -156,3 +156,15 @@ def test_a_seller_builds_a_list_of_their_own_that_auto_save_leaves_alone(
     recompute_auto_saved_lists(console.store, organization_id)
     mine = {entry["name"]: entry for entry in seller.client.get("/api/v1/me/lists").json()}
     assert [item["crm_id"] for item in mine["Madrid"]["items"]] == [record]
+
+
+def test_the_lists_page_creates_a_list_of_ones_own_and_explains_a_bad_name(browser: OpenBrowser) -> None:
+    seller = browser(ACME_SELLER)
+
+    created = seller.client.post("/lists", data={"name": "Ferias 2027", **seller.csrf_data()}, follow_redirects=False)
+    refused = seller.client.post("/lists", data={"name": "   ", **seller.csrf_data()})
+
+    assert created.status_code == 303
+    assert "Ferias 2027" in seller.client.get("/lists").text
+    assert refused.status_code == 422
+    assert 'data-testid="form-error"' in refused.text

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from salesbridge.services.lists import AutoSaveRulesView, my_rules, save_my_rules, show_lists
+from salesbridge.errors import InvalidRequestError
+from salesbridge.services.lists import AutoSaveRulesView, create_list, my_rules, save_my_rules, show_lists
 from salesbridge.web.security import SeatHolderPrincipal, Services
 from salesbridge.web.templating import render
 
@@ -46,3 +47,21 @@ def save_rules(
     )
     save_my_rules(services.store, principal.organization_slug, principal.email, rules, actor=principal.email)
     return RedirectResponse("/lists?notice=saved", status_code=303)
+
+
+@router.post("/lists")
+def create_own_list(
+    request: Request, principal: SeatHolderPrincipal, services: Services, name: Annotated[str, Form()] = ""
+) -> Response:
+    """Create a list of the user's own (auto-save never touches it); a bad name is explained on the page."""
+    try:
+        create_list(services.store, principal.organization_slug, principal.email, name=name, actor=principal.email)
+    except InvalidRequestError as refused:
+        slug, email = principal.organization_slug, principal.email
+        context = {
+            "lists": show_lists(services.store, slug, email),
+            "rules": my_rules(services.store, slug, email),
+            "error": refused.localized(principal.locale),
+        }
+        return render(request, "lists.html", context, principal=principal, status_code=422)
+    return RedirectResponse("/lists?notice=created", status_code=303)
