@@ -77,9 +77,8 @@ def import_runner(store: StoreAccess, settings: Settings) -> EmbeddedRunner:
     from datetime import timedelta
 
     from salesbridge.jobs.runner import EmbeddedRunner
-    from salesbridge.store.uow import UnitOfWorkFactory, utc_now
+    from salesbridge.store.uow import utc_now
 
-    assert isinstance(store, UnitOfWorkFactory)
     return EmbeddedRunner(
         store,
         dynamics_session,

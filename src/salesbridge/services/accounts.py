@@ -238,7 +238,7 @@ class AccountService:
             InvalidInputError: the email, name, password or language breaks a rule, or the email is taken.
             ContractFullError: ``with_seat`` and every purchased seat is assigned.
         """
-        email = _checked_email(email)
+        email = checked_email(email)
         display_name = _checked_display_name(display_name)
         locale = _checked_locale(locale)
         password_hash = self._hasher.hash(_checked_password(password).get_secret_value()) if password else None
@@ -587,7 +587,12 @@ def _token_view(row: Any) -> ApiTokenView:
     return ApiTokenView(row.id, row.name, row.prefix, row.created_at, row.last_used_at, row.revoked_at)
 
 
-def _checked_email(email: str) -> str:
+def checked_email(email: str) -> str:
+    """``email`` without surrounding spaces.
+
+    Raises:
+        InvalidInputError: it is not an email address (field ``"email"``).
+    """
     email = email.strip()
     if len(email) > 320 or not _EMAIL.match(email):
         raise InvalidInputError(N_("Enter a valid email address, like name@example.com."), field="email")

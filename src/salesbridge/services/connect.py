@@ -124,6 +124,10 @@ class StoreAccess(OrganizationFinder, Protocol):
         """The slug of organization ``organization_id``, or None."""
         ...
 
+    def connected_organization_ids(self) -> list[uuid.UUID]:
+        """The organizations with a connected CRM."""
+        ...
+
 
 class UnknownOrganizationError(RowNotFoundError):
     """No organization has the given slug."""

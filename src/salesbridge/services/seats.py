@@ -23,6 +23,7 @@ from salesbridge.domain.seat_matching import (
 )
 from salesbridge.errors import InvalidRequestError, RowNotFoundError, SeatLimitError
 from salesbridge.i18n import N_, translate
+from salesbridge.services.accounts import checked_email
 from salesbridge.services.connect import CrmSessionFactory, StoreAccess, UnknownOrganizationError, stored_credentials
 from salesbridge.services.crm_users import CrmUserImport, crm_user_facts, import_crm_users, rematch_seats
 from salesbridge.store.tables import ConnectionState, CrmUser, Seat, SeatState, User
@@ -289,7 +290,7 @@ class SeatService:
             RowNotFoundError: no such seat in this organization.
             InvalidRequestError: the email is not an email address, or another user has it.
         """
-        cleaned = _checked_email(email)
+        cleaned = checked_email(email)
         with self._store(self._organization_id(slug)) as uow:
             seat = uow.seats.get(seat_id)
             user = uow.users.get(seat.user_id)
@@ -417,8 +418,9 @@ class SeatService:
 
 
 def _assignable(uow: SqlAlchemyUnitOfWork) -> list[CrmUserView]:
-    seated = {crm_user_id for seat, _ in uow.seats.list_with_users() if (crm_user_id := seat.crm_user_id)}
-    seated_emails = {user.email.lower() for _, user in uow.seats.list_with_users()}
+    holders = uow.seats.list_with_users()
+    seated = {crm_user_id for seat, _ in holders if (crm_user_id := seat.crm_user_id)}
+    seated_emails = {user.email.lower() for _, user in holders}
     return [
         view
         for view in (_crm_user_view(row) for row in uow.crm_users.list_all())
@@ -472,11 +474,3 @@ def _find_seat(overview: SeatOverview, seat_id: uuid.UUID) -> SeatView:
         if seat.id == seat_id:
             return seat
     raise RowNotFoundError("No such seat in this organization.")
-
-
-def _checked_email(email: str) -> str:
-    cleaned = email.strip()
-    local, _, domain = cleaned.partition("@")
-    if not local or "." not in domain or " " in cleaned or len(cleaned) > 320:
-        raise InvalidRequestError(N_("{email} is not an email address."), email=email)
-    return cleaned

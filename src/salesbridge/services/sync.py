@@ -122,9 +122,7 @@ class SyncStatus:
         """ "CRM sync has been failing since …: reason. salesbridge keeps retrying." in ``locale``."""
         if self.failing_since is None:
             return None
-        return translate(
-            N_("CRM sync has been failing since {since}: {reason} salesbridge keeps retrying automatically."), locale
-        ).format(since=self.failing_since.strftime("%Y-%m-%d %H:%M UTC"), reason=self.failure_reason or "")
+        return _failure_message(self.failing_since, self.failure_reason, locale)
 
     def to_json(self, locale: str = "en") -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -254,6 +252,26 @@ def sync_status(store: StoreAccess, *, slug: str, clock: Clock) -> SyncStatus:
         next_run_at=(due or clock()) if connected else None,
         tables=tables,
     )
+
+
+def failing_sync_message(store: StoreAccess, *, slug: str, locale: str) -> str | None:
+    """What every administrator page shows while imports keep failing (see :meth:`SyncStatus.failure_message`),
+    else None. Reads only the connection and the latest runs: cheap enough for every page."""
+    organization_id = _organization_id(store, slug)
+    with store(organization_id) as uow:
+        connection = uow.crm_connection.find()
+        if connection is None or connection.state is not ConnectionState.CONNECTED:
+            return None
+        streak, since, reason = _failure_streak(uow)
+    if not streak or since is None:
+        return None
+    return _failure_message(since, reason, locale)
+
+
+def _failure_message(since: datetime, reason: str | None, locale: str) -> str:
+    return translate(
+        N_("CRM sync has been failing since {since}: {reason} salesbridge keeps retrying automatically."), locale
+    ).format(since=since.strftime("%Y-%m-%d %H:%M UTC"), reason=reason or "")
 
 
 def schedule_if_due(store: StoreAccess, organization_id: uuid.UUID, *, clock: Clock) -> bool:

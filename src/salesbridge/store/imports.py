@@ -15,9 +15,8 @@ import orjson
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
-from salesbridge.store.repositories import Clock
+from salesbridge.store.repositories import _ScopedRepository
 from salesbridge.store.tables import (
     CrmRecord,
     ImportRequest,
@@ -38,13 +37,6 @@ class RecordRow(NamedTuple):
     data: Mapping[str, Any]
 
 
-class _Scoped:
-    def __init__(self, session: Session, organization_id: uuid.UUID, *, clock: Clock) -> None:
-        self._session = session
-        self._organization_id = organization_id
-        self._clock = clock
-
-
 _UPDATED_COLUMNS = ("name", "owner_id", "parent_id", "state_code", "data", "generation", "imported_at")
 _SQLITE_UPSERT = (
     "INSERT INTO crm_records (organization_id, table_name, crm_id, name, owner_id, parent_id, state_code, data, "
@@ -54,7 +46,7 @@ _SQLITE_UPSERT = (
 )
 
 
-class CrmRecordRepository(_Scoped):
+class CrmRecordRepository(_ScopedRepository):
     """Imported CRM rows of the organization."""
 
     def upsert_many(self, table: str, rows: Sequence[RecordRow], *, generation: int) -> int:
@@ -162,7 +154,7 @@ class CrmRecordRepository(_Scoped):
         return list(self._session.scalars(statement))
 
 
-class TableSyncStateRepository(_Scoped):
+class TableSyncStateRepository(_ScopedRepository):
     """The checkpoint and health of each imported table."""
 
     def get_or_create(self, table: str, *, mode: SyncMode) -> TableSyncState:
@@ -213,7 +205,7 @@ class TableSyncStateRepository(_Scoped):
         state.updated_at = now
 
 
-class ImportRunRepository(_Scoped):
+class ImportRunRepository(_ScopedRepository):
     """Import requests as runs: queued → running (leased) → succeeded | failed. At most one runs per organization."""
 
     def enqueue(self, *, reason: str) -> ImportRequest:

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from salesbridge.errors import RowNotFoundError, StoreError
 from salesbridge.i18n import N_
-from salesbridge.store.repositories import Clock
+from salesbridge.store.repositories import _ScopedRepository
 from salesbridge.store.tables import (
     AutoSaveRules,
     CrmRecord,
@@ -54,14 +53,7 @@ def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
         yield chunk
 
 
-class _Scoped:
-    def __init__(self, session: Session, organization_id: uuid.UUID, *, clock: Clock) -> None:
-        self._session = session
-        self._organization_id = organization_id
-        self._clock = clock
-
-
-class CrmSettingsRepository(_Scoped):
+class CrmSettingsRepository(_ScopedRepository):
     """The organization's CRM settings (one row, created on first save)."""
 
     def get(self) -> CrmSettings:
@@ -120,7 +112,7 @@ class CrmSettingsRepository(_Scoped):
         return row
 
 
-class AutoSaveRulesRepository(_Scoped):
+class AutoSaveRulesRepository(_ScopedRepository):
     """Each user's auto-save rules (a row once the user saved them)."""
 
     def _default(self, user_id: uuid.UUID) -> AutoSaveRules:
@@ -192,7 +184,7 @@ class ItemDiff:
     removed: int
 
 
-class ListRepository(_Scoped):
+class ListRepository(_ScopedRepository):
     """Saved lists and their items. System lists (auto-save) are created on demand, one of each kind per user."""
 
     def lists_of(self, user_id: uuid.UUID) -> list[SavedList]:
@@ -381,7 +373,7 @@ def _summary(row: CrmRecord) -> RecordSummary:
     )
 
 
-class CrmRecordQueries(_Scoped):
+class CrmRecordQueries(_ScopedRepository):
     """Reads of imported CRM records through their indexes (owner, parent, id). Read-only."""
 
     def by_owner(self, table: str, owner_id: str) -> list[RecordSummary]:

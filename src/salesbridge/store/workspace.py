@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
-from salesbridge.store.repositories import Clock, _flush_new
+from salesbridge.store.repositories import _flush_new, _ScopedRepository
 from salesbridge.store.tables import (
     ApiToken,
     CrmUser,
@@ -35,13 +35,6 @@ from salesbridge.store.tables import (
 def digest_token(token: str) -> str:
     """The SHA-256 hex digest under which a token (invitation, API token, web session) is stored and looked up."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-class _Scoped:
-    def __init__(self, session: Session, organization_id: uuid.UUID, *, clock: Clock) -> None:
-        self._session = session
-        self._organization_id = organization_id
-        self._clock = clock
 
 
 @dataclass(frozen=True)
@@ -66,7 +59,7 @@ class CrmUserSync:
     removed: int
 
 
-class CrmUserRepository(_Scoped):
+class CrmUserRepository(_ScopedRepository):
     """The organization's imported CRM users."""
 
     def replace_all(self, users: Iterable[CrmUserValues]) -> CrmUserSync:
@@ -149,7 +142,7 @@ class CrmUserRepository(_Scoped):
         return int(getattr(result, "rowcount", 0) or 0)
 
 
-class SeatRepository(_Scoped):
+class SeatRepository(_ScopedRepository):
     """The organization's seats."""
 
     def add(self, *, user_id: uuid.UUID, state: SeatState, assigned_by: str, crm_sync_enabled: bool = True) -> Seat:
@@ -230,7 +223,7 @@ class SeatRepository(_Scoped):
         self._session.flush()
 
 
-class InvitationRepository(_Scoped):
+class InvitationRepository(_ScopedRepository):
     """Invitations to take a seat."""
 
     def add(self, *, user_id: uuid.UUID, token_hash: str, invited_by: str, expires_at: datetime) -> Invitation:
@@ -294,7 +287,7 @@ class InvitationRepository(_Scoped):
         return invitation
 
 
-class ApiTokenRepository(_Scoped):
+class ApiTokenRepository(_ScopedRepository):
     """Users' API tokens."""
 
     def add(self, *, user_id: uuid.UUID, name: str, prefix: str, token_hash: str) -> ApiToken:
@@ -363,7 +356,7 @@ class ApiTokenRepository(_Scoped):
         return token
 
 
-class WebSessionRepository(_Scoped):
+class WebSessionRepository(_ScopedRepository):
     """Signed-in browser sessions."""
 
     def add(self, *, user_id: uuid.UUID, token_hash: str, csrf_token: str, expires_at: datetime) -> WebSession:

@@ -302,10 +302,7 @@ class ImportEngine:
             now = self._clock()
             due = state.last_full_read_at is None or now - state.last_full_read_at >= FULL_SCAN_INTERVAL
             state.reading_generation = state.generation + 1 if due else None
-            start = _ModifiedStart(
-                cursor=state.cursor_modified_on, cursor_ids=tuple(state.cursor_ids), reading_generation=None
-            )
-            start = _ModifiedStart(start.cursor, start.cursor_ids, state.reading_generation)
+            start = _ModifiedStart(state.cursor_modified_on, tuple(state.cursor_ids), state.reading_generation)
             self._check(uow)
             uow.commit()
         return start

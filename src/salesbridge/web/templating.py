@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from salesbridge.i18n import SUPPORTED_LOCALES, normalize_locale, translate, translations
 from salesbridge.services.accounts import Principal
-from salesbridge.services.sync import sync_status
+from salesbridge.services.sync import failing_sync_message
 from salesbridge.web.context import console_config, console_services
 from salesbridge.web.security import csrf_cookie_name, request_auth
 
@@ -95,8 +95,7 @@ def _sync_alert(request: Request, principal: Principal | None, lang: str) -> str
     """For administrators: why CRM sync keeps failing and since when (shown on every page), else None."""
     if principal is None or not principal.is_admin:
         return None
-    services = console_services(request)
-    return sync_status(services.store, slug=principal.organization_slug, clock=services.clock).failure_message(lang)
+    return failing_sync_message(console_services(request).store, slug=principal.organization_slug, locale=lang)
 
 
 def message(text: str, locale: str, **fields: Any) -> str:
