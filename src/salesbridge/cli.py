@@ -147,7 +147,7 @@ def demo(
     from salesbridge.sandbox.seed import parse_seed
     from salesbridge.sandbox.server import serve_in_thread, write_state_file
     from salesbridge.sandbox.tls import create_tls_material
-    from salesbridge.services.connect import CrmCredentials
+    from salesbridge.services.connect import CrmCredentials, crm_status
     from salesbridge.settings import Settings
     from salesbridge.web.app import create_app
 
@@ -179,6 +179,11 @@ def demo(
                 raise _fail(str(exc)) from None
         organization_id = store.organization_id(workspace.organization)
         assert organization_id is not None
+        status = crm_status(store, slug=workspace.organization)
+        console.print(
+            f"[bold green]{status.state_label()}[/] — {status.org_url} as {status.crm_user_name or status.crm_user_id}",
+            highlight=False,
+        )
         console.print("First import of the CRM:", highlight=False)
         outcome = _import_with_progress(store, organization_id, timedelta(seconds=settings.import_lease_seconds))
         if outcome is None or not outcome.succeeded:

@@ -42,6 +42,7 @@ def test_demo_serves_a_connected_console_with_seats_from_the_crm(tmp_path: Path)
                 assert time.monotonic() < deadline, text
                 time.sleep(0.2)
                 text = output.read_text()
+            assert "Connected to Microsoft Dynamics" in text, "the demo prints the connection status"
             admin = re.search(r"Admin:\s+(\S+)", text)
             password = re.search(r"Password:\s+(\S+)", text)
             assert admin is not None
