@@ -7,7 +7,8 @@ belongs to; the first record of a connection) and ``state_code``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -87,26 +88,42 @@ class StoredFields(NamedTuple):
     state_code: int | None
 
 
-def _lookup_id(value: Any) -> str | None:
-    # Called for millions of rows: exact type checks, no ABC isinstance.
-    if type(value) is dict:
-        found = value.get("id")
-        return str(found) if found else None
-    return None
+FieldValues = tuple[str | None, str | None, str | None, int | None]
+"""``(name, owner_id, parent_id, state_code)`` as a plain tuple (the import's hot path builds millions)."""
+
+
+@functools.cache
+def field_reader(spec: ImportSpec) -> Callable[[Mapping[str, Any]], FieldValues]:
+    """A function computing the queryable fields of rows of ``spec``'s table from their columns (lookups as
+    ``{"id", "table"}`` mappings): the name column's text (at most 400 characters), the owner lookup's id, the id of
+    the first parent lookup holding one, and ``statecode`` when it is an integer.
+
+    Specialised once per table: it runs for every imported row, so it checks exact types (no ABC ``isinstance``)
+    and looks nothing up on the spec per row.
+    """
+    name_column, owner_column, parent_columns = spec.name_column, spec.owner_column, spec.parent_columns
+
+    def read(data: Mapping[str, Any]) -> FieldValues:
+        get = data.get
+        name = get(name_column) if name_column else None
+        owner = get(owner_column) if owner_column else None
+        parent = None
+        for column in parent_columns:
+            value = get(column)
+            if type(value) is dict and value.get("id"):
+                parent = str(value["id"])
+                break
+        state = get("statecode")
+        return (
+            str(name)[:400] if name is not None else None,
+            str(owner["id"]) if type(owner) is dict and owner.get("id") else None,
+            parent,
+            state if type(state) is int else None,
+        )
+
+    return read
 
 
 def stored_fields(spec: ImportSpec, data: Mapping[str, Any]) -> StoredFields:
     """The queryable fields of a row whose columns (lookups as ``{"id", "table"}`` mappings) are ``data``."""
-    name = data.get(spec.name_column) if spec.name_column else None
-    parent = None
-    for column in spec.parent_columns:
-        parent = _lookup_id(data.get(column))
-        if parent is not None:
-            break
-    state = data.get("statecode")
-    return StoredFields(
-        name=str(name)[:400] if name is not None else None,
-        owner_id=_lookup_id(data.get(spec.owner_column)) if spec.owner_column else None,
-        parent_id=parent,
-        state_code=state if type(state) is int else None,
-    )
+    return StoredFields._make(field_reader(spec)(data))

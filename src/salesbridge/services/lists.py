@@ -10,7 +10,7 @@ organization's auto-save is off, nothing is recomputed (lists keep what they hol
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -157,33 +157,82 @@ def _facts(summary: RecordSummary) -> RecordFacts:
     )
 
 
-def owner_records(
-    uow: SqlAlchemyUnitOfWork, owner_id: str, choices: AutoSaveChoices, rule: PipelineRule
-) -> list[RecordFacts]:
-    """The imported records auto-save needs for the CRM user ``owner_id``, read through the indexes only: their
+def owners_records(
+    uow: SqlAlchemyUnitOfWork, choices: Mapping[str, AutoSaveChoices], rule: PipelineRule
+) -> dict[str, list[RecordFacts]]:
+    """The imported records auto-save needs for each CRM user in ``choices`` (systemuserid → their rules): their
     opportunities and accounts, what their pipeline opportunities name, the connections of those opportunities,
-    and (when the rule is on) the contacts and leads of their accounts."""
+    and (when the rule is on) the contacts and leads of their accounts.
+
+    Each table is read once for all the owners (the owner and parent columns have no index, so that imports
+    stay fast), then the records are handed to their owners.
+    """
     queries = uow.crm_record_queries
-    opportunities = [_facts(row) for row in queries.by_owner("opportunity", owner_id)]
-    owned_accounts = [_facts(row) for row in queries.by_owner("account", owner_id)]
-    records: list[RecordFacts] = [*opportunities, *owned_accounts]
-    in_pipeline = pipeline_opportunities(owner_id, rule, opportunities)
-    if choices.accounts_of_open_opportunities:
-        named = {account for opportunity in in_pipeline for account in opportunity_accounts(opportunity.data)}
-        owned = {account.crm_id for account in owned_accounts}
-        records.extend(_facts(row) for row in queries.by_ids("account", named - owned))
-    if choices.leads_of_open_opportunities and in_pipeline:
-        connections = [_facts(row) for row in queries.by_parents("connection", (o.crm_id for o in in_pipeline))]
-        records.extend(connections)
-        people = {person for opportunity in in_pipeline for person in opportunity_people(opportunity.data)}
-        people |= {("contact", contact) for connection in connections if (contact := stakeholder(connection))}
-        for table in ("contact", "lead"):
-            records.extend(_facts(row) for row in queries.by_ids(table, (i for t, i in people if t == table)))
-    if choices.leads_of_owned_accounts and owned_accounts:
-        account_ids = [account.crm_id for account in owned_accounts if account.is_active]
-        for table in ("contact", "lead"):
-            records.extend(_facts(row) for row in queries.by_parents(table, account_ids))
+    owners = {owner.lower(): wanted for owner, wanted in choices.items()}
+    opportunities = _by_owner(queries.by_owners("opportunity", owners))
+    owned_accounts = _by_owner(queries.by_owners("account", owners))
+    records: dict[str, list[RecordFacts]] = {
+        owner: [*opportunities.get(owner, ()), *owned_accounts.get(owner, ())] for owner in owners
+    }
+    in_pipeline = {owner: pipeline_opportunities(owner, rule, opportunities.get(owner, ())) for owner in owners}
+
+    named: dict[str, set[str]] = {}
+    for owner, wanted in owners.items():
+        if wanted.accounts_of_open_opportunities:
+            owned = {account.crm_id.lower() for account in owned_accounts.get(owner, ())}
+            named[owner] = {a for o in in_pipeline[owner] for a in opportunity_accounts(o.data)} - owned
+    _hand_out(records, named, _by_id(queries.by_ids("account", set().union(*named.values()))))
+
+    people_owners = [owner for owner, wanted in owners.items() if wanted.leads_of_open_opportunities]
+    pipeline_ids = {o.crm_id.lower() for owner in people_owners for o in in_pipeline[owner]}
+    connections = _by_parent(queries.by_parents("connection", pipeline_ids))
+    people: dict[str, set[tuple[str, str]]] = {}
+    for owner in people_owners:
+        theirs = [c for o in in_pipeline[owner] for c in connections.get(o.crm_id.lower(), ())]
+        records[owner].extend(theirs)
+        people[owner] = {person for o in in_pipeline[owner] for person in opportunity_people(o.data)}
+        people[owner] |= {("contact", contact) for c in theirs if (contact := stakeholder(c))}
+    for table in ("contact", "lead"):
+        ids = {owner: {i for t, i in found if t == table} for owner, found in people.items()}
+        _hand_out(records, ids, _by_id(queries.by_ids(table, set().union(*ids.values()))))
+
+    accounts_of: dict[str, set[str]] = {
+        owner: {a.crm_id.lower() for a in owned_accounts.get(owner, ()) if a.is_active}
+        for owner, wanted in owners.items()
+        if wanted.leads_of_owned_accounts
+    }
+    all_accounts = set().union(*accounts_of.values())
+    for table in ("contact", "lead"):
+        children = _by_parent(queries.by_parents(table, all_accounts)) if all_accounts else {}
+        for owner, accounts in accounts_of.items():
+            records[owner].extend(child for account in accounts for child in children.get(account, ()))
     return records
+
+
+def _by_owner(summaries: Iterable[RecordSummary]) -> dict[str, list[RecordFacts]]:
+    grouped: dict[str, list[RecordFacts]] = {}
+    for summary in summaries:
+        grouped.setdefault((summary.owner_id or "").lower(), []).append(_facts(summary))
+    return grouped
+
+
+def _by_parent(summaries: Iterable[RecordSummary]) -> dict[str, list[RecordFacts]]:
+    grouped: dict[str, list[RecordFacts]] = {}
+    for summary in summaries:
+        grouped.setdefault((summary.parent_id or "").lower(), []).append(_facts(summary))
+    return grouped
+
+
+def _by_id(summaries: Iterable[RecordSummary]) -> dict[str, RecordFacts]:
+    return {summary.crm_id.lower(): _facts(summary) for summary in summaries}
+
+
+def _hand_out(
+    records: dict[str, list[RecordFacts]], wanted: Mapping[str, set[str]], found: Mapping[str, RecordFacts]
+) -> None:
+    """Give each owner the found records among the ids it wants."""
+    for owner, ids in wanted.items():
+        records[owner].extend(found[i] for i in ids if i in found)
 
 
 def _synced_owners(uow: SqlAlchemyUnitOfWork) -> dict[uuid.UUID, str]:
@@ -199,6 +248,18 @@ def _synced_owners(uow: SqlAlchemyUnitOfWork) -> dict[uuid.UUID, str]:
     return owners
 
 
+def _either(first: AutoSaveChoices | None, second: AutoSaveChoices) -> AutoSaveChoices:
+    """The rules of two seats matched to the same CRM user, together (what either needs is read)."""
+    if first is None:
+        return second
+    return AutoSaveChoices(
+        accounts_of_open_opportunities=first.accounts_of_open_opportunities or second.accounts_of_open_opportunities,
+        accounts_owned=first.accounts_owned or second.accounts_owned,
+        leads_of_open_opportunities=first.leads_of_open_opportunities or second.leads_of_open_opportunities,
+        leads_of_owned_accounts=first.leads_of_owned_accounts or second.leads_of_owned_accounts,
+    )
+
+
 def recompute_in(uow: SqlAlchemyUnitOfWork) -> ListRecompute:
     """Recompute the organization's system lists inside ``uow``'s transaction (the caller commits).
 
@@ -210,11 +271,17 @@ def recompute_in(uow: SqlAlchemyUnitOfWork) -> ListRecompute:
     rule = pipeline_rule(settings)
     owners = _synced_owners(uow)
     stored_rules = uow.auto_save_rules.all_stored()
+    choices = {
+        user_id: _rules_view(stored_rules.get(user_id) or uow.auto_save_rules.get(user_id)).choices()
+        for user_id in owners
+    }
+    merged: dict[str, AutoSaveChoices] = {}
+    for user_id, owner_id in owners.items():
+        merged[owner_id.lower()] = _either(merged.get(owner_id.lower()), choices[user_id])
+    records = owners_records(uow, merged, rule)
     added = removed = 0
     for user_id, owner_id in owners.items():
-        rules_row = stored_rules.get(user_id) or uow.auto_save_rules.get(user_id)
-        choices = _rules_view(rules_row).choices()
-        selection = auto_saved_items(owner_id, choices, rule, owner_records(uow, owner_id, choices, rule))
+        selection = auto_saved_items(owner_id, choices[user_id], rule, records[owner_id.lower()])
         for kind, items in (
             (ListKind.CRM_ACCOUNTS, selection.accounts),
             (ListKind.CRM_LEADS, selection.leads_and_contacts),

@@ -57,6 +57,10 @@ def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
     # JSON columns (imported CRM rows) are written and read with orjson: several times faster than json.
     engine_options.setdefault("json_serializer", _json_text)
     engine_options.setdefault("json_deserializer", orjson.loads)
+    if parsed.get_backend_name() == "postgresql" or parsed.database not in (None, "", ":memory:"):
+        # Hand out the most recently returned connection first: its page cache is the warm one (an import
+        # commits a page of rows every few hundred milliseconds from whichever worker thread is free).
+        engine_options.setdefault("pool_use_lifo", True)
     engine = create_engine(parsed, **engine_options)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)

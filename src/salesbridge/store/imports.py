@@ -131,6 +131,28 @@ class CrmRecordRepository(_ScopedRepository):
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    def any_stored(self, table: str) -> bool:
+        """Whether any record of ``table`` is stored."""
+        statement = (
+            select(CrmRecord.crm_id)
+            .where(CrmRecord.organization_id == self._organization_id, CrmRecord.table_name == table)
+            .limit(1)
+        )
+        return self._session.scalar(statement) is not None
+
+    def count_stored(self, table: str, crm_ids: Iterable[str]) -> int:
+        """How many of ``crm_ids`` are stored records of ``table`` (by primary key, 500 ids per statement)."""
+        ids = sorted(set(crm_ids))
+        found = 0
+        for start in range(0, len(ids), 500):
+            statement = select(func.count()).where(
+                CrmRecord.organization_id == self._organization_id,
+                CrmRecord.table_name == table,
+                CrmRecord.crm_id.in_(ids[start : start + 500]),
+            )
+            found += self._session.scalar(statement) or 0
+        return found
+
     def count(self, table: str) -> int:
         """How many records of ``table`` are stored."""
         statement = select(func.count()).where(

@@ -1,8 +1,8 @@
 """Repositories of CRM settings, auto-save rules, saved lists, and the reads of imported records lists need.
 
 Scoped by organization like every repository: each statement filters by the organization id. Reads of
-``crm_records`` go through the indexed columns only (``owner_id``, ``parent_id``, the primary key), in chunks, so
-a seller's lists are computed without scanning an organization's million contacts.
+``crm_records`` by id go through the primary key, in chunks; reads by owner or parent (columns without an index,
+so that imports stay fast) read the organization's rows of one table once, for every owner or parent asked.
 """
 
 from __future__ import annotations
@@ -374,28 +374,36 @@ def _summary(row: CrmRecord) -> RecordSummary:
 
 
 class CrmRecordQueries(_ScopedRepository):
-    """Reads of imported CRM records through their indexes (owner, parent, id). Read-only."""
+    """Reads of imported CRM records by id, owner or parent. Read-only."""
 
-    def by_owner(self, table: str, owner_id: str) -> list[RecordSummary]:
-        """The records of ``table`` owned by ``owner_id``."""
-        statement = select(CrmRecord).where(
-            CrmRecord.organization_id == self._organization_id,
-            CrmRecord.table_name == table,
-            CrmRecord.owner_id == owner_id.lower(),
-        )
-        return [_summary(row) for row in self._session.scalars(statement)]
-
-    def by_parents(self, table: str, parent_ids: Iterable[str]) -> list[RecordSummary]:
-        """The records of ``table`` whose ``parent_id`` is one of ``parent_ids``."""
+    def by_owners(self, table: str, owner_ids: Iterable[str]) -> list[RecordSummary]:
+        """The records of ``table`` owned by any of ``owner_ids`` (one pass over the table per 500 owners)."""
         found: list[RecordSummary] = []
-        for chunk in _chunks(sorted({parent.lower() for parent in parent_ids})):
+        for chunk in _chunks(sorted({owner.lower() for owner in owner_ids})):
             statement = select(CrmRecord).where(
                 CrmRecord.organization_id == self._organization_id,
                 CrmRecord.table_name == table,
-                CrmRecord.parent_id.in_(chunk),
+                CrmRecord.owner_id.in_(chunk),
             )
             found.extend(_summary(row) for row in self._session.scalars(statement))
         return found
+
+    def by_parents(self, table: str, parent_ids: Iterable[str]) -> list[RecordSummary]:
+        """The records of ``table`` whose ``parent_id`` is one of ``parent_ids``.
+
+        One pass over the table's ids and parents (however many parents are asked), then the matches by id.
+        """
+        wanted = {parent.lower() for parent in parent_ids}
+        if not wanted:
+            return []
+        statement = select(CrmRecord.crm_id, CrmRecord.parent_id).where(
+            CrmRecord.organization_id == self._organization_id,
+            CrmRecord.table_name == table,
+            CrmRecord.parent_id.is_not(None),
+        )
+        rows = self._session.execute(statement.execution_options(yield_per=10_000))
+        matches = [crm_id for crm_id, parent in rows if parent and parent.lower() in wanted]
+        return self.by_ids(table, matches)
 
     def by_ids(self, table: str, crm_ids: Iterable[str]) -> list[RecordSummary]:
         """The records of ``table`` among ``crm_ids`` (unknown ids are left out)."""

@@ -63,6 +63,25 @@ async def test_a_repeated_next_link_stops_the_read(client: DynamicsClient, datav
     assert len(dataverse.requests) == 2
 
 
+async def test_the_next_page_is_requested_before_the_consumer_gets_the_current_one(
+    client: DynamicsClient, dataverse: FakeDataverse
+) -> None:
+    # The server then prepares page n+1 while the consumer works on page n (a busy consumer that yields to
+    # the event loop only after its work would otherwise leave the server idle for that time).
+    dataverse.on(
+        "GET",
+        "contacts",
+        answer(200, {"value": [row(ID_1, "Yvonne", 1)], "@odata.nextLink": f"{dataverse.api_url}contacts?p=2"}),
+        answer(200, {"value": [row(ID_2, "Susanna", 2)]}),
+    )
+    sent_when_handed: list[int] = []
+
+    async for _ in iterate_pages(client, PageRequest("contacts")):
+        sent_when_handed.append(client.counters.requests)
+
+    assert sent_when_handed == [2, 2]
+
+
 async def test_abandoning_a_read_cancels_the_prefetched_page(client: DynamicsClient, dataverse: FakeDataverse) -> None:
     dataverse.on("GET", "contacts", answer(200, {"value": [], "@odata.nextLink": f"{dataverse.api_url}contacts?p=2"}))
 

@@ -89,6 +89,8 @@ async def test_changes_deletions_and_owner_changes_arrive_with_the_next_sync(
     await crm.writer.update("contact", contact.crm_id, {"jobtitle": "Chief Explorer"})
     await crm.writer.delete("contact", gone.crm_id)
     await crm.writer.update("opportunity", opportunity.crm_id, {"ownerid": _owner(new_owner)})
+    added = str(uuid.uuid4())
+    await crm.writer.create("contact", {"firstname": "Nora", "lastname": "New"}, record_id=added)
 
     report = await engine(store, org, crm).run()
 
@@ -102,6 +104,11 @@ async def test_changes_deletions_and_owner_changes_arrive_with_the_next_sync(
     assert moved.owner_id == new_owner
     assert report.rows_deleted == 1
     assert stored_count(store, org, "contact") == sandbox_count(fresh_demo, "contact")
+    with store(org) as uow:
+        assert uow.crm_records.get("contact", added) is not None
+        states = {state.table_name: state for state in uow.sync_states.all()}
+    assert states["contact"].row_count == sandbox_count(fresh_demo, "contact"), "one added, one deleted, one changed"
+    assert states["opportunity"].row_count == sandbox_count(fresh_demo, "opportunity")
 
 
 def _owner(systemuser_id: str) -> object:
@@ -129,6 +136,7 @@ async def test_an_expired_delta_token_heals_with_a_full_read_that_removes_what_v
     assert stored_count(store, org, "contact") == sandbox_count(fresh_demo, "contact")
     with store(org) as uow:
         assert uow.crm_records.get("contact", gone) is None
+        assert uow.sync_states.all()[0].reading_replaces_rows, "the re-read started over stored rows"
 
 
 class SimulatedCrashError(Exception):
@@ -149,6 +157,7 @@ async def test_an_interrupted_full_read_resumes_from_its_last_committed_page(
         state = uow.sync_states.all()[0]
         assert state.resume_link is not None
         assert state.consecutive_failures == 1
+        assert not state.reading_replaces_rows, "a first read has nothing older to delete when it completes"
 
     report = await engine(store, org, crm, tables=("contact",)).run()
 

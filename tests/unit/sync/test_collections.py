@@ -1,0 +1,27 @@
+"""The import's garbage-collector threshold: raised while any import runs, restored after the last one."""
+
+from __future__ import annotations
+
+import gc
+
+from salesbridge.sync.engine import IMPORT_GC_THRESHOLD, fewer_collections
+
+
+def test_the_threshold_is_raised_during_imports_and_restored_after_the_last() -> None:
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold() == (IMPORT_GC_THRESHOLD, *before[1:])
+        with fewer_collections():  # a second import in the same process
+            assert gc.get_threshold()[0] == IMPORT_GC_THRESHOLD
+        assert gc.get_threshold()[0] == IMPORT_GC_THRESHOLD, "the first import still runs"
+    assert gc.get_threshold() == before
+
+
+def test_the_threshold_is_restored_when_an_import_fails() -> None:
+    before = gc.get_threshold()
+    try:
+        with fewer_collections():
+            raise RuntimeError("the CRM went away")
+    except RuntimeError:
+        pass
+    assert gc.get_threshold() == before
