@@ -9,7 +9,9 @@ of its own (so peak memory is that step's alone):
 2. **full import** — ``ImportEngine(...).run()`` of the contacts into a fresh SQLite store; rows/s, the ratio
    to (1), peak RSS, and RSS at each quarter of the rows (it must stay flat as rows grow).
 3. **incremental** — changes ``--changes`` contacts in the sandbox (``UpsertMultiple`` through the Web API),
-   runs the engine again (it resumes from the stored delta token) and compares its time with (2).
+   runs the engine again (it resumes from the stored delta token) and compares its time with (2); then the
+   contacts of 1,000 accounts are read back the way auto-saved lists read them (imported rows have no parent
+   index, so this is one pass over the organization's contacts): what that choice costs a reader.
 4. **Airbyte** — Airbyte's Microsoft Dataverse source (``.venv-airbyte``, ``bench/airbyte_dataverse.py``) reads
    the same contacts (full refresh); records are counted from its stdout and discarded. It always reads whole
    rows (it sends no ``$select``), so the ceiling is also measured with whole rows for context.
@@ -205,10 +207,31 @@ async def measure_import(
     }
 
 
+def measure_lookup(store_url: str, organization_id: uuid.UUID, accounts: int) -> dict[str, Any]:
+    """What the import's missing owner/parent indexes cost a reader: the contacts of ``accounts`` accounts, found
+    the way auto-saved lists find them (one pass over the organization's contacts, then the matches by id)."""
+    from salesbridge.store import create_engine_for, create_session_factory
+    from salesbridge.store.secrets import CredentialCipher, generate_key
+    from salesbridge.store.uow import UnitOfWorkFactory
+
+    engine = create_engine_for(store_url)
+    store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()))
+    with store(organization_id) as uow:
+        parents = sorted({record.parent_id for record in uow.crm_records.records(TABLE, limit=accounts * 20)})
+        parents = [parent for parent in parents if parent][:accounts]
+        started = time.perf_counter()
+        found = uow.crm_record_queries.by_parents(TABLE, parents)
+        seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"accounts": len(parents), "contacts_found": len(found), "seconds": round(seconds, 3)}
+
+
 def run_worker(args: argparse.Namespace) -> None:
     info = json.loads(Path(args.info).read_text())
     result: dict[str, Any]
-    if args.worker == "ceiling":
+    if args.worker == "lookup":
+        result = measure_lookup(args.store, uuid.UUID(args.organization), accounts=1000)
+    elif args.worker == "ceiling":
         result = asyncio.run(measure_ceiling(info, args.page_size, all_columns=args.all_columns))
     else:
         result = asyncio.run(
@@ -453,6 +476,8 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             out = tmp / "incremental.json"
             command = worker_command("import", info_path, out, args, *store_args, "--expected-rows", str(args.changes))
             results["incremental"] = run_child(command, out)
+            out = tmp / "lookup.json"
+            results["lookup"] = run_child(worker_command("lookup", info_path, out, args, *store_args), out)
 
             if run_airbyte:
                 console.print("4. ceiling with whole rows (what Airbyte reads) …")
@@ -542,6 +567,11 @@ def render(results: dict[str, Any]) -> None:
         f"{mark['rows']:,}: {mark['rss_mb']:.0f} MB" for mark in results["full_import"]["rss_at_quarters"]
     )
     console.print(f"import RSS at quarters of the rows — {quarters}")
+    lookup = results["lookup"]
+    console.print(
+        f"contacts of {lookup['accounts']:,} accounts among {results['rows']:,} (no parent index): "
+        f"{lookup['contacts_found']:,} in {lookup['seconds']:.2f} s"
+    )
     rounds = results["rounds"]
     console.print(
         f"rounds (best counts) — ceiling rows/s: {rounds['ceiling_rows_per_s']}, "
@@ -563,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--airbyte-python", type=Path, default=AIRBYTE_PYTHON)
     parser.add_argument("--out", type=Path, default=RESULTS, help="Where to write the JSON results.")
     # Internal: one measured step in its own process.
-    parser.add_argument("--worker", choices=("ceiling", "import"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=("ceiling", "import", "lookup"), help=argparse.SUPPRESS)
     parser.add_argument("--info", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)

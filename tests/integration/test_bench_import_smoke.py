@@ -38,6 +38,8 @@ def test_import_benchmark_runs_every_step(tmp_path: Path) -> None:
     assert result["full_import"]["full_read"] is True
     assert [mark["rows"] for mark in result["full_import"]["rss_at_quarters"]] == [500, 1000, 1500, 2000]
     assert result["changes_made"]["changed"] == 50
+    assert result["lookup"]["accounts"] > 0
+    assert result["lookup"]["contacts_found"] >= result["lookup"]["accounts"]
     assert len(result["rounds"]["ceiling_rows_per_s"]) == len(result["rounds"]["full_import_rows_per_s"]) == 2
     assert result["incremental"]["rows_imported"] == 50
     assert result["incremental"]["full_read"] is False
