@@ -96,7 +96,8 @@ FieldValues = tuple[str | None, str | None, str | None, int | None]
 def field_reader(spec: ImportSpec) -> Callable[[Mapping[str, Any]], FieldValues]:
     """A function computing the queryable fields of rows of ``spec``'s table from their columns (lookups as
     ``{"id", "table"}`` mappings): the name column's text (at most 400 characters), the owner lookup's id, the id of
-    the first parent lookup holding one, and ``statecode`` when it is an integer.
+    the first parent lookup holding one (ids in lower case, as lists query them), and ``statecode`` when it is an
+    integer.
 
     Specialised once per table: it runs for every imported row, so it checks exact types (no ABC ``isinstance``)
     and looks nothing up on the spec per row.
@@ -111,12 +112,12 @@ def field_reader(spec: ImportSpec) -> Callable[[Mapping[str, Any]], FieldValues]
         for column in parent_columns:
             value = get(column)
             if type(value) is dict and value.get("id"):
-                parent = str(value["id"])
+                parent = str(value["id"]).lower()
                 break
         state = get("statecode")
         return (
             str(name)[:400] if name is not None else None,
-            str(owner["id"]) if type(owner) is dict and owner.get("id") else None,
+            str(owner["id"]).lower() if type(owner) is dict and owner.get("id") else None,
             parent,
             state if type(state) is int else None,
         )

@@ -43,3 +43,9 @@ def test_values_that_are_not_lookups_or_integers_are_not_copied() -> None:
 def test_a_connection_has_no_name_and_its_first_record_as_parent() -> None:
     data = {"record1id": lookup("opportunity", "o1"), "record2id": lookup("contact", "c1"), "fullname": "ignored"}
     assert stored_fields(SPECS["connection"], data) == StoredFields(None, None, "o1", None)
+
+
+def test_owner_and_parent_ids_are_kept_in_lower_case() -> None:
+    data = {"ownerid": lookup("systemuser", "9E1B-U1"), "parentcustomerid": lookup("account", "A1B2-C3")}
+    fields = stored_fields(SPECS["contact"], data)
+    assert (fields.owner_id, fields.parent_id) == ("9e1b-u1", "a1b2-c3")
