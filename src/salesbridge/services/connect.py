@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -106,6 +107,10 @@ class StoreAccess(OrganizationFinder, Protocol):
 
     def __call__(self, organization_id: uuid.UUID) -> SqlAlchemyUnitOfWork:
         """A new, not yet opened, unit of work scoped to ``organization_id``."""
+        ...
+
+    def bulk_writes(self) -> AbstractContextManager[None]:
+        """Bracket a block of bulk writes (an import)."""
         ...
 
     def organization_of_session(self, token_hash: str) -> uuid.UUID | None:

@@ -13,13 +13,15 @@ Leaving the block without ``commit()`` — normally or by an exception — rolls
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesbridge.store.checkpoints import WalCheckpointer
 from salesbridge.store.imports import CrmRecordRepository, ImportRunRepository, TableSyncStateRepository
 from salesbridge.store.lists import AutoSaveRulesRepository, CrmRecordQueries, CrmSettingsRepository, ListRepository
 from salesbridge.store.purge import ImportedDataRepository
@@ -174,6 +176,19 @@ class UnitOfWorkFactory:
         self._session_factory = session_factory
         self._cipher = cipher
         self._clock = clock
+        bind = session_factory.kw.get("bind")
+        self.checkpointer: WalCheckpointer | None = None
+        if (
+            isinstance(bind, Engine)
+            and bind.dialect.name == "sqlite"
+            and bind.url.database not in (None, "", ":memory:")
+        ):
+            self.checkpointer = WalCheckpointer(bind)
+
+    def bulk_writes(self) -> AbstractContextManager[None]:
+        """A block of bulk writes (an import): on a SQLite file, its write-ahead log is checkpointed from a thread
+        of its own meanwhile (:mod:`salesbridge.store.checkpoints`); elsewhere nothing changes."""
+        return self.checkpointer.running() if self.checkpointer is not None else nullcontext()
 
     def __call__(self, organization_id: uuid.UUID) -> SqlAlchemyUnitOfWork:
         """A new (not yet opened) unit of work scoped to ``organization_id``."""

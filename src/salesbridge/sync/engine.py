@@ -24,10 +24,10 @@ import gc
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from salesbridge.crm.ports import (
     ChangeToken,
@@ -49,7 +49,20 @@ from salesbridge.store.tables import SyncMode, TableSyncState
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
 
 Clock = Callable[[], datetime]
-UnitOfWorkOpener = Callable[[uuid.UUID], SqlAlchemyUnitOfWork]
+
+
+class ImportStore(Protocol):
+    """Where the import writes (:class:`salesbridge.store.uow.UnitOfWorkFactory`)."""
+
+    def __call__(self, organization_id: uuid.UUID) -> SqlAlchemyUnitOfWork:
+        """A new, not yet opened, unit of work scoped to ``organization_id``."""
+        ...
+
+    def bulk_writes(self) -> AbstractContextManager[None]:
+        """Bracket the import's writes (SQLite: its write-ahead log is checkpointed in the background meanwhile)."""
+        ...
+
+
 Guard = Callable[[SqlAlchemyUnitOfWork], None]
 """Runs inside each page's transaction before it commits; raises to stop the import."""
 Progress = Callable[[str, int], None]
@@ -137,7 +150,7 @@ class ImportEngine:
     """Imports the CRM tables of one organization.
 
     Args:
-        store: Opens units of work.
+        store: Opens units of work, and brackets the import's bulk writes.
         organization_id: The organization whose CRM is read.
         reader: Reads records and changes.
         metadata: Tells which tables are change-tracked and which optional columns exist.
@@ -151,7 +164,7 @@ class ImportEngine:
 
     def __init__(
         self,
-        store: UnitOfWorkOpener,
+        store: ImportStore,
         organization_id: uuid.UUID,
         reader: CrmReader,
         metadata: CrmMetadata,
@@ -183,7 +196,7 @@ class ImportEngine:
             Exception: whatever ``guard`` raised.
         """
         report = ImportReport()
-        with fewer_collections():
+        with fewer_collections(), self._store.bulk_writes():
             for table in self._tables:
                 try:
                     report.tables.append(await self._import_table(self._specs[table]))
