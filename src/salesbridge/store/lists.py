@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute
 
 from salesbridge.errors import RowNotFoundError, StoreError
 from salesbridge.i18n import N_
@@ -383,15 +384,7 @@ class CrmRecordQueries(_ScopedRepository):
 
     def by_owners(self, table: str, owner_ids: Iterable[str]) -> list[RecordSummary]:
         """The records of ``table`` owned by any of ``owner_ids`` (one pass over the table per 500 owners)."""
-        found: list[RecordSummary] = []
-        for chunk in _chunks(sorted({owner.lower() for owner in owner_ids})):
-            statement = select(CrmRecord).where(
-                CrmRecord.organization_id == self._organization_id,
-                CrmRecord.table_name == table,
-                CrmRecord.owner_id.in_(chunk),
-            )
-            found.extend(_summary(row) for row in self._session.scalars(statement))
-        return found
+        return self._where_in(table, CrmRecord.owner_id, owner_ids, _CHUNK)
 
     def by_parents(self, table: str, parent_ids: Iterable[str]) -> list[RecordSummary]:
         """The records of ``table`` whose ``parent_id`` is one of ``parent_ids``.
@@ -400,24 +393,27 @@ class CrmRecordQueries(_ScopedRepository):
         once and the database filters them against up to 20,000 parents, so even a million contacts take one
         pass for all of an organization's sellers together.
         """
-        found: list[RecordSummary] = []
-        for chunk in _chunks(sorted({parent.lower() for parent in parent_ids}), size=_PARENT_CHUNK):
-            statement = select(CrmRecord).where(
-                CrmRecord.organization_id == self._organization_id,
-                CrmRecord.table_name == table,
-                CrmRecord.parent_id.in_(chunk),
-            )
-            found.extend(_summary(row) for row in self._session.scalars(statement))
-        return found
+        return self._where_in(table, CrmRecord.parent_id, parent_ids, _PARENT_CHUNK)
 
     def by_ids(self, table: str, crm_ids: Iterable[str]) -> list[RecordSummary]:
         """The records of ``table`` among ``crm_ids`` (unknown ids are left out)."""
+        return self._where_in(table, CrmRecord.crm_id, crm_ids, _CHUNK)
+
+    def _where_in(
+        self,
+        table: str,
+        column: InstrumentedAttribute[str] | InstrumentedAttribute[str | None],
+        values: Iterable[str],
+        size: int,
+    ) -> list[RecordSummary]:
+        """The records of ``table`` whose ``column`` is one of ``values`` (ids, compared in lower case), ``size``
+        values per statement."""
         found: list[RecordSummary] = []
-        for chunk in _chunks(sorted({crm_id.lower() for crm_id in crm_ids})):
+        for chunk in _chunks(sorted({value.lower() for value in values}), size=size):
             statement = select(CrmRecord).where(
                 CrmRecord.organization_id == self._organization_id,
                 CrmRecord.table_name == table,
-                CrmRecord.crm_id.in_(chunk),
+                column.in_(chunk),
             )
             found.extend(_summary(row) for row in self._session.scalars(statement))
         return found
