@@ -5,6 +5,7 @@ without change tracking read through its modifiedon cursor."""
 from __future__ import annotations
 
 import ssl
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -146,8 +147,14 @@ class SimulatedCrashError(Exception):
 async def test_an_interrupted_full_read_resumes_from_its_last_committed_page(
     store: UnitOfWorkFactory, org: uuid.UUID, crm: DynamicsConnector, fresh_demo: RunningSandbox
 ) -> None:
+    crashed: list[bool] = []
+
     def crash_on_third_page(uow: SqlAlchemyUnitOfWork) -> None:
-        if uow.crm_records.count("contact") > 100:  # the third page of 50 is in this transaction
+        if not crashed and uow.crm_records.count("contact") > 100:  # the third page of 50 is in this transaction
+            crashed.append(True)
+            # Fail slowly: the next page (a few milliseconds away) is queued for the writer behind this one by
+            # then, and must be skipped, or its checkpoint would commit past the rows of this page.
+            time.sleep(0.5)
             raise SimulatedCrashError
 
     with pytest.raises(SimulatedCrashError):
