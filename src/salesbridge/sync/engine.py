@@ -12,8 +12,7 @@ Per table, through change tracking when the table has it:
   skipping the ids already imported at exactly the cursor), with a full scan every
   :data:`FULL_SCAN_INTERVAL` to find deletions.
 
-Fetching and storing overlap: the connector prefetches the next page, and up to :data:`PAGES_IN_FLIGHT` pages wait
-for (or are being written by) one writer thread, which commits them in order.
+Fetching and storing overlap: the connector prefetches page n+1 while page n is written in a worker thread.
 Before each page commits, ``guard`` runs inside the same transaction; it raises to stop the import (the
 organization was disconnected, or the run was cancelled or taken over), so nothing is written after that.
 """
@@ -24,9 +23,7 @@ import asyncio
 import gc
 import threading
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -73,14 +70,6 @@ Progress = Callable[[str, int], None]
 
 FULL_SCAN_INTERVAL = timedelta(hours=24)
 MODIFIED_ON = "modifiedon"
-
-
-PAGES_IN_FLIGHT = 2
-"""Pages handed to the writer thread and not yet committed (each ~5,000 rows): how far the read runs ahead."""
-
-
-class _SkippedPageError(Exception):
-    """A page queued behind a page that failed to commit: not written."""
 
 
 #: The cyclic collector's first-generation threshold while an import runs (Python's default is 700).
@@ -259,37 +248,23 @@ class ImportEngine:
             resume=state.resume,
             page_size=self._page_size,
         )
-        # A pipeline: pages are stored on a writer thread of their own (SQLite works with the GIL released) while
-        # the next ones are fetched and converted here, up to PAGES_IN_FLIGHT pages ahead, so that one slow commit
-        # does not stall the read. One writer thread commits them one after another, in order, so the checkpoint
-        # of page n+1 is never committed before page n's; once a page fails, the pages queued behind it are
-        # skipped (committing their checkpoints would skip the failed page's rows).
-        loop = asyncio.get_running_loop()
-        failed = threading.Event()
-
-        def write(page: RowPage, rows: list[RecordRow]) -> tuple[int, int]:
-            if failed.is_set():
-                raise _SkippedPageError
-            try:
-                return self._commit_change_page(spec, page, rows)
-            except BaseException:
-                failed.set()
-                raise
-
-        fields = field_reader(spec)
-        writes: deque[asyncio.Future[tuple[int, int]]] = deque()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
-            try:
-                async for page in pages:
-                    rows = [RecordRow(crm_id, *fields(data), data) for crm_id, data in page.rows]
-                    while len(writes) >= PAGES_IN_FLIGHT:
-                        self._account(spec.table, report, await writes.popleft())
-                    writes.append(loop.run_in_executor(writer, write, page, rows))
-                while writes:
-                    self._account(spec.table, report, await writes.popleft())
-            finally:
-                # Never leave a page half-written behind an error (the skipped ones' errors are not news).
-                await asyncio.gather(*writes, return_exceptions=True)
+        # A two-stage pipeline: while page n is stored on a worker thread (SQLite works with the GIL released),
+        # page n+1 is fetched and converted here. Pages still commit one after another, in order, so the
+        # checkpoint of page n+1 is never committed before page n's.
+        writing: asyncio.Future[tuple[int, int]] | None = None
+        try:
+            fields = field_reader(spec)
+            async for page in pages:
+                rows = [RecordRow(crm_id, *fields(data), data) for crm_id, data in page.rows]
+                if writing is not None:
+                    self._account(spec.table, report, await writing)
+                writing = asyncio.ensure_future(asyncio.to_thread(self._commit_change_page, spec, page, rows))
+            if writing is not None:
+                self._account(spec.table, report, await writing)
+                writing = None
+        finally:
+            if writing is not None:
+                await asyncio.wait([writing])  # never leave a page half-written behind an error
 
     def _account(self, table: str, report: TableReport, written: tuple[int, int]) -> None:
         stored, deleted = written
