@@ -230,9 +230,9 @@ def _by_id(summaries: Iterable[RecordSummary]) -> dict[str, RecordFacts]:
 def _hand_out(
     records: dict[str, list[RecordFacts]], wanted: Mapping[str, set[str]], found: Mapping[str, RecordFacts]
 ) -> None:
-    """Give each owner the found records among the ids it wants."""
+    """Give each owner the found records among the ids it wants (ids compared in lower case)."""
     for owner, ids in wanted.items():
-        records[owner].extend(found[i] for i in ids if i in found)
+        records[owner].extend(record for i in ids if (record := found.get(i.lower())) is not None)
 
 
 def _synced_owners(uow: SqlAlchemyUnitOfWork) -> dict[uuid.UUID, str]:
