@@ -46,6 +46,19 @@ _SQLITE_UPSERT = (
 )
 
 
+_COLUMNS = "organization_id, table_name, crm_id, name, owner_id, parent_id, state_code, data, generation, imported_at"
+_POSTGRESQL_INCOMING = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS crm_records_incoming "
+    "(LIKE crm_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+)
+_POSTGRESQL_COPY = f"COPY crm_records_incoming ({_COLUMNS}) FROM STDIN"
+_POSTGRESQL_MOVE = (
+    f"INSERT INTO crm_records ({_COLUMNS}) SELECT {_COLUMNS} FROM crm_records_incoming "
+    "ON CONFLICT (organization_id, table_name, crm_id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in _UPDATED_COLUMNS)
+)
+
+
 class CrmRecordRepository(_ScopedRepository):
     """Imported CRM rows of the organization."""
 
@@ -54,8 +67,11 @@ class CrmRecordRepository(_ScopedRepository):
         if not rows:
             return 0
         now = self._clock()
-        if self._session.get_bind().dialect.name == "sqlite":
+        dialect = self._session.get_bind().dialect.name
+        if dialect == "sqlite":
             return self._upsert_many_sqlite(table, rows, generation=generation, now=now)
+        if dialect == "postgresql":
+            return self._upsert_many_postgresql(table, rows, generation=generation, now=now)
         values = [
             {
                 "organization_id": self._organization_id,
@@ -104,6 +120,36 @@ class CrmRecordRepository(_ScopedRepository):
             for row in rows
         ]
         self._session.connection().exec_driver_sql(_SQLITE_UPSERT, parameters)
+        return len(rows)
+
+    def _upsert_many_postgresql(self, table: str, rows: Sequence[RecordRow], *, generation: int, now: datetime) -> int:
+        # PostgreSQL's fast path: the page goes in with COPY to a temporary table of the session (emptied at
+        # commit), then one INSERT … SELECT … ON CONFLICT moves it; several times faster than an executemany of
+        # the upsert. Same rows, same statement semantics as the generic path; inside the unit of work's
+        # transaction (the driver connection is the session's).
+        driver: Any = self._session.connection().connection.driver_connection
+        organization = self._organization_id
+        dumps = orjson.dumps
+        with driver.cursor() as cursor:
+            cursor.execute(_POSTGRESQL_INCOMING)
+            with cursor.copy(_POSTGRESQL_COPY) as copy:
+                for row in rows:
+                    copy.write_row(
+                        (
+                            organization,
+                            table,
+                            row.crm_id,
+                            row.name,
+                            row.owner_id,
+                            row.parent_id,
+                            row.state_code,
+                            dumps(row.data).decode(),
+                            generation,
+                            now,
+                        )
+                    )
+            cursor.execute(_POSTGRESQL_MOVE)
+            cursor.execute("TRUNCATE crm_records_incoming")  # the next page of the same transaction starts empty
         return len(rows)
 
     def delete_ids(self, table: str, crm_ids: Iterable[str]) -> int:

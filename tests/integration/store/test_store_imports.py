@@ -1,0 +1,54 @@
+"""Imported records are upserted by id on SQLite and PostgreSQL alike (each has its own fast path): several pages
+in one transaction, a changed row replaced, queryable copies and JSON kept as given."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from salesbridge.store import create_engine_for, create_session_factory
+from salesbridge.store.imports import RecordRow
+from salesbridge.store.secrets import CredentialCipher, generate_key
+from salesbridge.store.uow import UnitOfWorkFactory
+
+
+@pytest.fixture
+def store(migrated_url: str) -> Iterator[UnitOfWorkFactory]:
+    engine = create_engine_for(migrated_url)
+    yield UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()))
+    engine.dispose()
+
+
+def test_pages_upserted_in_one_transaction_keep_the_last_version_of_each_row(store: UnitOfWorkFactory) -> None:
+    with store(uuid.uuid4()) as uow:
+        organization_id = uow.organization.create(slug="acme", name="Acme", seats_purchased=1).id
+        uow.commit()
+    owner = {"id": "u1", "table": "systemuser"}
+    first = [RecordRow(f"c{n}", f"Contact {n}", "u1", "a1", 0, {"ownerid": owner, "n": n}) for n in range(3)]
+    second = [
+        RecordRow("c2", "Contact 2, renamed", None, "a2", 1, {"n": 2.5, "note": "ünïcode \\u2028"}),
+        RecordRow("c3", None, None, None, None, {}),
+    ]
+    with store(organization_id) as uow:
+        assert uow.crm_records.upsert_many("contact", first, generation=1) == 3
+        assert uow.crm_records.upsert_many("contact", second, generation=2) == 2
+        uow.commit()
+
+    with store(organization_id) as uow:
+        rows = {row.crm_id: row for row in uow.crm_records.records("contact")}
+    assert sorted(rows) == ["c0", "c1", "c2", "c3"]
+    renamed = rows["c2"]
+    assert (renamed.name, renamed.owner_id, renamed.parent_id, renamed.state_code) == (
+        "Contact 2, renamed",
+        None,
+        "a2",
+        1,
+    )
+    assert renamed.data == {"n": 2.5, "note": "ünïcode \\u2028"}
+    assert renamed.generation == 2
+    assert rows["c0"].data == {"ownerid": owner, "n": 0}
+    assert rows["c0"].generation == 1
+    assert rows["c3"].name is None
+    assert rows["c3"].data == {}
