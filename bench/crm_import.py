@@ -21,7 +21,8 @@ counts, so that one noisy moment of a shared machine decides neither side of the
 seed's and each import's writes to disk before the next step is timed.
 
 Run: ``.venv/bin/python -m bench.crm_import [--rows N] [--skip-airbyte] [--changes 1000] [--page-size 5000]
-[--rounds 2]``
+[--rounds 2] [--postgresql-url URL]`` (the last adds one full import into that PostgreSQL database, after the
+rounds).
 (``make bench-import`` builds ``.venv-airbyte`` first). Results: ``bench/results/crm_import.json``.
 """
 
@@ -164,7 +165,9 @@ def open_store(url: str, organization_id: uuid.UUID) -> Any:
     migrate(url)
     store = UnitOfWorkFactory(create_session_factory(create_engine_for(url)), cipher=CredentialCipher(generate_key()))
     with store(organization_id) as uow:
-        uow.organization.create(slug="bench", name="CRM import benchmark", seats_purchased=10)
+        uow.organization.create(
+            slug=f"bench-{organization_id.hex[:12]}", name="CRM import benchmark", seats_purchased=10
+        )
         uow.commit()
     return store
 
@@ -471,6 +474,14 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 "full_import_rows_per_s": [part["rows_per_s"] for part in imports],
             }
 
+            if args.postgresql_url:
+                console.print("2b. full import into PostgreSQL …")
+                out = tmp / "full-postgresql.json"
+                pg_args = ("--store", args.postgresql_url, "--organization", str(uuid.uuid4()))
+                results["full_import_postgresql"] = run_child(
+                    worker_command("import", info_path, out, args, *pg_args), out
+                )
+
             console.print(f"3. changing {args.changes} contacts, then the incremental import …")
             results["changes_made"] = asyncio.run(change_contacts(info, args.changes))
             out = tmp / "incremental.json"
@@ -498,6 +509,9 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "import_over_ceiling": ratio(full["rows_per_s"], ceiling["rows_per_s"]),
         "import_over_airbyte": ratio(full["rows_per_s"], airbyte["rows_per_s"] if airbyte else None),
         "incremental_over_full": ratio(incremental["seconds"], full["seconds"], 4),
+        "postgresql_import_over_ceiling": ratio(
+            results.get("full_import_postgresql", {}).get("rows_per_s"), ceiling["rows_per_s"]
+        ),
         "airbyte_over_whole_row_ceiling": ratio(
             airbyte["rows_per_s"] if airbyte else None, results.get("ceiling_all_columns", {}).get("rows_per_s")
         ),
@@ -511,6 +525,8 @@ def check_counts(results: dict[str, Any], args: argparse.Namespace) -> None:
     problems = []
     if results["ceiling"]["rows"] != args.rows:
         problems.append(f"ceiling read {results['ceiling']['rows']} rows")
+    if "full_import_postgresql" in results and results["full_import_postgresql"]["rows_imported"] != args.rows:
+        problems.append(f"PostgreSQL import stored {results['full_import_postgresql']['rows_imported']} rows")
     if results["full_import"]["rows_imported"] != args.rows:
         problems.append(f"full import stored {results['full_import']['rows_imported']} rows")
     if results["incremental"]["rows_imported"] != args.changes:
@@ -546,6 +562,13 @@ def render(results: dict[str, Any]) -> None:
         "rows_imported",
         f"{full_ratio} x ceiling (≥ {GOALS['import_over_ceiling']}); {peak:.0f} MB (≤ {GOALS['peak_rss_mb']})",
     )
+    if "full_import_postgresql" in results:
+        add(
+            "2b. salesbridge full import → PostgreSQL",
+            results["full_import_postgresql"],
+            "rows_imported",
+            f"{ratios['postgresql_import_over_ceiling']} x ceiling",
+        )
     share = ratios["incremental_over_full"]
     add(
         f"3. incremental after {results['changes']:,} changes",
@@ -590,6 +613,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--rounds", type=int, default=2, help="Alternating ceiling and full-import runs; the best of each counts."
     )
     parser.add_argument("--skip-airbyte", action="store_true", help="Do not run Airbyte's source.")
+    parser.add_argument(
+        "--postgresql-url",
+        help="Also import once into this PostgreSQL database (migrated if needed; a new organization each run).",
+    )
     parser.add_argument("--airbyte-python", type=Path, default=AIRBYTE_PYTHON)
     parser.add_argument("--out", type=Path, default=RESULTS, help="Where to write the JSON results.")
     # Internal: one measured step in its own process.

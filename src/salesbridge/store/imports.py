@@ -1,7 +1,9 @@
 """Repositories of the import plane: imported CRM records, per-table sync state, and import runs.
 
 Scoped by organization like every repository. Records are written in bulk with the dialect's upsert
-(``INSERT … ON CONFLICT DO UPDATE``, SQLite and PostgreSQL alike), one statement per page.
+(``INSERT … ON CONFLICT DO UPDATE``, SQLite and PostgreSQL alike), one page at a time: on SQLite an
+``executemany`` of tuples in SQLite's own formats, on PostgreSQL a ``COPY`` into a temporary table followed by
+one ``INSERT … SELECT … ON CONFLICT``.
 """
 
 from __future__ import annotations
