@@ -6,10 +6,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
-def test_import_benchmark_runs_every_step(tmp_path: Path) -> None:
+def test_import_benchmark_runs_every_step(tmp_path: Path, postgres_cluster: Any) -> None:
     out = tmp_path / "crm_import.json"
+    postgres_cluster.execute_autocommit("CREATE DATABASE bench_smoke")
     subprocess.run(
         [
             sys.executable,
@@ -22,6 +24,8 @@ def test_import_benchmark_runs_every_step(tmp_path: Path) -> None:
             "--page-size",
             "500",
             "--skip-airbyte",
+            "--postgresql-url",
+            postgres_cluster.url("bench_smoke"),
             "--out",
             str(out),
         ],
@@ -36,6 +40,7 @@ def test_import_benchmark_runs_every_step(tmp_path: Path) -> None:
     assert result["ceiling"]["pages"] == 4
     assert result["full_import"]["rows_imported"] == 2000
     assert result["full_import"]["full_read"] is True
+    assert result["full_import_postgresql"]["rows_imported"] == 2000
     assert [mark["rows"] for mark in result["full_import"]["rss_at_quarters"]] == [500, 1000, 1500, 2000]
     assert result["changes_made"]["changed"] == 50
     assert result["lookup"]["accounts"] > 0
