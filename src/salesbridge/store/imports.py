@@ -9,14 +9,12 @@ one ``INSERT … SELECT … ON CONFLICT``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from salesbridge.store.repositories import _ScopedRepository
 from salesbridge.store.tables import (
@@ -40,15 +38,14 @@ class RecordRow(NamedTuple):
 
 
 _UPDATED_COLUMNS = ("name", "owner_id", "parent_id", "state_code", "data", "generation", "imported_at")
+_COLUMNS = "organization_id, table_name, crm_id, name, owner_id, parent_id, state_code, data, generation, imported_at"
 _SQLITE_UPSERT = (
-    "INSERT INTO crm_records (organization_id, table_name, crm_id, name, owner_id, parent_id, state_code, data, "
-    "generation, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    f"INSERT INTO crm_records ({_COLUMNS}) VALUES ({', '.join('?' * len(_COLUMNS.split(',')))}) "
     "ON CONFLICT (organization_id, table_name, crm_id) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in _UPDATED_COLUMNS)
 )
 
 
-_COLUMNS = "organization_id, table_name, crm_id, name, owner_id, parent_id, state_code, data, generation, imported_at"
 _POSTGRESQL_INCOMING = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS crm_records_incoming "
     "(LIKE crm_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -69,45 +66,35 @@ class CrmRecordRepository(_ScopedRepository):
         if not rows:
             return 0
         now = self._clock()
-        dialect = self._session.get_bind().dialect.name
-        if dialect == "sqlite":
-            return self._upsert_many_sqlite(table, rows, generation=generation, now=now)
-        if dialect == "postgresql":
-            return self._upsert_many_postgresql(table, rows, generation=generation, now=now)
-        values = [
-            {
-                "organization_id": self._organization_id,
-                "table_name": table,
-                "crm_id": row.crm_id,
-                "name": row.name,
-                "owner_id": row.owner_id,
-                "parent_id": row.parent_id,
-                "state_code": row.state_code,
-                "data": dict(row.data),
-                "generation": generation,
-                "imported_at": now,
-            }
-            for row in rows
-        ]
-        dialect = self._session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(CrmRecord)
-        statement = statement.on_conflict_do_update(
-            index_elements=["organization_id", "table_name", "crm_id"],
-            set_={column: statement.excluded[column] for column in _UPDATED_COLUMNS},
-        )
-        self._session.execute(statement, values)
+        if self._session.get_bind().dialect.name == "sqlite":
+            # Tuples in SQLite's storage formats (a UUID as 32 hex digits, a UTC timestamp as text, JSON as text)
+            # go straight to the driver's executemany, which runs in C with the GIL released, so fetching the
+            # next page overlaps with storing this one.
+            stamp = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+            parameters = list(self._stored(self._organization_id.hex, table, rows, generation, stamp))
+            self._session.connection().exec_driver_sql(_SQLITE_UPSERT, parameters)
+            return len(rows)
+        # PostgreSQL: the page goes in with COPY to a temporary table of the session, then one INSERT … SELECT …
+        # ON CONFLICT moves it (about twice the rows per second of an executemany of the upsert), inside the unit
+        # of work's transaction (the driver connection is the session's).
+        driver: Any = self._session.connection().connection.driver_connection
+        with driver.cursor() as cursor:
+            cursor.execute(_POSTGRESQL_INCOMING)
+            with cursor.copy(_POSTGRESQL_COPY) as copy:
+                for values in self._stored(self._organization_id, table, rows, generation, now):
+                    copy.write_row(values)
+            cursor.execute(_POSTGRESQL_MOVE)
+            cursor.execute("TRUNCATE crm_records_incoming")  # the next page of the same transaction starts empty
         return len(rows)
 
-    def _upsert_many_sqlite(self, table: str, rows: Sequence[RecordRow], *, generation: int, now: datetime) -> int:
-        # The hot path of a full import: tuples in SQLite's storage formats (a UUID as 32 hex digits, a UTC
-        # timestamp as text, JSON as text) go straight to the driver's executemany, which runs in C with the GIL
-        # released, so fetching the next page overlaps with storing this one. Same statement as the generic path.
-        organization = self._organization_id.hex
-        stamp = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    @staticmethod
+    def _stored(
+        organization: object, table: str, rows: Sequence[RecordRow], generation: int, stamp: object
+    ) -> Iterator[tuple[object, ...]]:
+        """The column values of each row, in :data:`_COLUMNS` order (the JSON serialised by orjson)."""
         dumps = orjson.dumps
-        parameters = [
-            (
+        for row in rows:
+            yield (
                 organization,
                 table,
                 row.crm_id,
@@ -119,40 +106,6 @@ class CrmRecordRepository(_ScopedRepository):
                 generation,
                 stamp,
             )
-            for row in rows
-        ]
-        self._session.connection().exec_driver_sql(_SQLITE_UPSERT, parameters)
-        return len(rows)
-
-    def _upsert_many_postgresql(self, table: str, rows: Sequence[RecordRow], *, generation: int, now: datetime) -> int:
-        # PostgreSQL's fast path: the page goes in with COPY to a temporary table of the session (emptied at
-        # commit), then one INSERT … SELECT … ON CONFLICT moves it; several times faster than an executemany of
-        # the upsert. Same rows, same statement semantics as the generic path; inside the unit of work's
-        # transaction (the driver connection is the session's).
-        driver: Any = self._session.connection().connection.driver_connection
-        organization = self._organization_id
-        dumps = orjson.dumps
-        with driver.cursor() as cursor:
-            cursor.execute(_POSTGRESQL_INCOMING)
-            with cursor.copy(_POSTGRESQL_COPY) as copy:
-                for row in rows:
-                    copy.write_row(
-                        (
-                            organization,
-                            table,
-                            row.crm_id,
-                            row.name,
-                            row.owner_id,
-                            row.parent_id,
-                            row.state_code,
-                            dumps(row.data).decode(),
-                            generation,
-                            now,
-                        )
-                    )
-            cursor.execute(_POSTGRESQL_MOVE)
-            cursor.execute("TRUNCATE crm_records_incoming")  # the next page of the same transaction starts empty
-        return len(rows)
 
     def delete_ids(self, table: str, crm_ids: Iterable[str]) -> int:
         """Delete the records ``crm_ids`` of ``table`` (unknown ids are ignored). Returns how many went."""
