@@ -28,7 +28,7 @@ from salesbridge.domain.pipeline import (
 from salesbridge.errors import InvalidRequestError, RowNotFoundError
 from salesbridge.i18n import N_, translate
 from salesbridge.services.connect import StoreAccess, UnitOfWorkOpener, UnknownOrganizationError
-from salesbridge.store.lists import SYSTEM_LIST_NAMES, RecordSummary
+from salesbridge.store.lists import SYSTEM_LIST_NAMES
 from salesbridge.store.tables import AutoSaveRules, CrmSettings, ListKind, SavedList, User
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
 
@@ -147,16 +147,6 @@ def pipeline_rule(settings: CrmSettings) -> PipelineRule:
     return PipelineRule(stage_source=settings.stage_source.value, threshold=settings.stage_threshold)
 
 
-def _facts(summary: RecordSummary) -> RecordFacts:
-    return RecordFacts(
-        table=summary.table,
-        crm_id=summary.crm_id,
-        owner_id=summary.owner_id,
-        parent_id=summary.parent_id,
-        data=summary.data,
-    )
-
-
 def owners_records(
     uow: SqlAlchemyUnitOfWork, choices: Mapping[str, AutoSaveChoices], rule: PipelineRule
 ) -> dict[str, list[RecordFacts]]:
@@ -209,22 +199,22 @@ def owners_records(
     return records
 
 
-def _by_owner(summaries: Iterable[RecordSummary]) -> dict[str, list[RecordFacts]]:
+def _by_owner(records: Iterable[RecordFacts]) -> dict[str, list[RecordFacts]]:
     grouped: dict[str, list[RecordFacts]] = {}
-    for summary in summaries:
-        grouped.setdefault((summary.owner_id or "").lower(), []).append(_facts(summary))
+    for record in records:
+        grouped.setdefault((record.owner_id or "").lower(), []).append(record)
     return grouped
 
 
-def _by_parent(summaries: Iterable[RecordSummary]) -> dict[str, list[RecordFacts]]:
+def _by_parent(records: Iterable[RecordFacts]) -> dict[str, list[RecordFacts]]:
     grouped: dict[str, list[RecordFacts]] = {}
-    for summary in summaries:
-        grouped.setdefault((summary.parent_id or "").lower(), []).append(_facts(summary))
+    for record in records:
+        grouped.setdefault((record.parent_id or "").lower(), []).append(record)
     return grouped
 
 
-def _by_id(summaries: Iterable[RecordSummary]) -> dict[str, RecordFacts]:
-    return {summary.crm_id.lower(): _facts(summary) for summary in summaries}
+def _by_id(records: Iterable[RecordFacts]) -> dict[str, RecordFacts]:
+    return {record.crm_id.lower(): record for record in records}
 
 
 def _hand_out(

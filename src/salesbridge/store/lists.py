@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
+from salesbridge.domain.pipeline import RecordFacts
 from salesbridge.errors import RowNotFoundError, StoreError
 from salesbridge.i18n import N_
 from salesbridge.store.repositories import _ScopedRepository
@@ -354,27 +355,12 @@ class ListRepository(_ScopedRepository):
         return ItemDiff(added=added, removed=len(gone))
 
 
-@dataclass(frozen=True)
-class RecordSummary:
-    """An imported record as lists show and compute it."""
-
-    table: str
-    crm_id: str
-    name: str | None
-    owner_id: str | None
-    parent_id: str | None
-    state_code: int | None
-    data: dict[str, object]
-
-
-def _summary(row: CrmRecord) -> RecordSummary:
-    return RecordSummary(
+def _facts(row: CrmRecord) -> RecordFacts:
+    return RecordFacts(
         table=row.table_name,
         crm_id=row.crm_id,
-        name=row.name,
         owner_id=row.owner_id,
         parent_id=row.parent_id,
-        state_code=row.state_code,
         data=dict(row.data or {}),
     )
 
@@ -382,11 +368,11 @@ def _summary(row: CrmRecord) -> RecordSummary:
 class CrmRecordQueries(_ScopedRepository):
     """Reads of imported CRM records by id, owner or parent. Read-only."""
 
-    def by_owners(self, table: str, owner_ids: Iterable[str]) -> list[RecordSummary]:
+    def by_owners(self, table: str, owner_ids: Iterable[str]) -> list[RecordFacts]:
         """The records of ``table`` owned by any of ``owner_ids`` (one pass over the table per 500 owners)."""
         return self._where_in(table, CrmRecord.owner_id, owner_ids, _CHUNK)
 
-    def by_parents(self, table: str, parent_ids: Iterable[str]) -> list[RecordSummary]:
+    def by_parents(self, table: str, parent_ids: Iterable[str]) -> list[RecordFacts]:
         """The records of ``table`` whose ``parent_id`` is one of ``parent_ids``.
 
         ``parent_id`` has no index (imports stay fast): each statement reads the organization's rows of ``table``
@@ -395,7 +381,7 @@ class CrmRecordQueries(_ScopedRepository):
         """
         return self._where_in(table, CrmRecord.parent_id, parent_ids, _PARENT_CHUNK)
 
-    def by_ids(self, table: str, crm_ids: Iterable[str]) -> list[RecordSummary]:
+    def by_ids(self, table: str, crm_ids: Iterable[str]) -> list[RecordFacts]:
         """The records of ``table`` among ``crm_ids`` (unknown ids are left out)."""
         return self._where_in(table, CrmRecord.crm_id, crm_ids, _CHUNK)
 
@@ -405,17 +391,17 @@ class CrmRecordQueries(_ScopedRepository):
         column: InstrumentedAttribute[str] | InstrumentedAttribute[str | None],
         values: Iterable[str],
         size: int,
-    ) -> list[RecordSummary]:
+    ) -> list[RecordFacts]:
         """The records of ``table`` whose ``column`` is one of ``values`` (ids, compared in lower case), ``size``
         values per statement."""
-        found: list[RecordSummary] = []
+        found: list[RecordFacts] = []
         for chunk in _chunks(sorted({value.lower() for value in values}), size=size):
             statement = select(CrmRecord).where(
                 CrmRecord.organization_id == self._organization_id,
                 CrmRecord.table_name == table,
                 column.in_(chunk),
             )
-            found.extend(_summary(row) for row in self._session.scalars(statement))
+            found.extend(_facts(row) for row in self._session.scalars(statement))
         return found
 
     def names(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
