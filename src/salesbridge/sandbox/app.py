@@ -7,6 +7,8 @@ challenge), service protection (429), the informational headers, and injected fa
 from __future__ import annotations
 
 import asyncio
+import hmac
+import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -36,7 +38,12 @@ class SandboxServices:
     issuer: TokenIssuer
     protection: ServiceProtection = field(default_factory=ServiceProtection)
     faults: FaultInjector = field(default_factory=FaultInjector)
-    admin_token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    admin_token: str = field(default_factory=lambda: secrets.token_hex(32))
+
+    def is_admin(self, request: Request) -> bool:
+        """Whether ``request`` carries the admin token (compared in constant time)."""
+        presented = request.headers.get("X-Sandbox-Admin-Token", "").encode()
+        return hmac.compare_digest(presented, self.admin_token.encode("ascii"))
 
 
 class _ResetConnectionError(Exception):
@@ -51,7 +58,7 @@ def create_app(services: SandboxServices) -> Starlette:
         return await _web_api(services, engine, request)
 
     async def admin_faults(request: Request) -> Response:
-        if request.headers.get("X-Sandbox-Admin-Token") != services.admin_token:
+        if not services.is_admin(request):
             return JSONResponse({"error": "The X-Sandbox-Admin-Token header is missing or wrong."}, status_code=403)
         if request.method == "PUT":
             try:
@@ -62,7 +69,7 @@ def create_app(services: SandboxServices) -> Starlette:
         return JSONResponse(services.faults.config.to_dict())
 
     async def admin_action(request: Request) -> Response:
-        if request.headers.get("X-Sandbox-Admin-Token") != services.admin_token:
+        if not services.is_admin(request):
             return JSONResponse({"error": "The X-Sandbox-Admin-Token header is missing or wrong."}, status_code=403)
         action = request.path_params["action"]
         if action == "revoke-tokens":

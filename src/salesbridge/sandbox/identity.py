@@ -142,6 +142,44 @@ class TokenRequestError(Exception):
 
 
 @dataclass(frozen=True)
+class SecretHash:
+    """What is kept of a client secret: a random salt and SHA-256(salt + secret).
+
+    The secrets are random and high-entropy, so a slow password hash would only slow the token endpoint
+    down; a presented secret is checked with a constant-time comparison of digests (:meth:`matches`).
+    """
+
+    salt: bytes
+    digest: bytes
+
+    @classmethod
+    def of(cls, secret: str) -> SecretHash:
+        """Hash ``secret`` with a fresh 16-byte salt."""
+        salt = os.urandom(16)
+        return cls(salt, _hash_secret(salt, secret))
+
+    def matches(self, secret: str) -> bool:
+        """Whether ``secret`` is the secret hashed (constant time in the digest comparison)."""
+        return hmac.compare_digest(self.digest, _hash_secret(self.salt, secret))
+
+    def to_text(self) -> str:
+        """``salt_hex:digest_hex``, for storing."""
+        return f"{self.salt.hex()}:{self.digest.hex()}"
+
+    @classmethod
+    def from_text(cls, text: str) -> SecretHash:
+        """Read :meth:`to_text`'s form.
+
+        Raises:
+            ValueError: ``text`` is not two hex strings separated by a colon.
+        """
+        salt, separator, digest = text.partition(":")
+        if not separator:
+            raise ValueError("A stored secret hash is 'salt_hex:digest_hex'.")
+        return cls(bytes.fromhex(salt), bytes.fromhex(digest))
+
+
+@dataclass(frozen=True)
 class _Certificate:
     public_key: rsa.RSAPublicKey
     sha1: bytes
@@ -154,7 +192,7 @@ class _Certificate:
 class _Client:
     client_id: str
     object_id: str
-    secret_hashes: list[tuple[bytes, bytes]] = field(default_factory=list)
+    secret_hashes: list[SecretHash] = field(default_factory=list)
     certificates: list[_Certificate] = field(default_factory=list)
 
 
@@ -215,8 +253,7 @@ class TokenIssuer:
     def register_client(self, client_id: str, secret: str, object_id: str) -> None:
         """Register a confidential client with a client secret (or add a secret to a registered one).
 
-        Only a salted SHA-256 hash of the secret is kept (the secrets are random and high-entropy, so a
-        slow password hash would only slow the token endpoint down).
+        Only a salted SHA-256 hash of the secret is kept (:class:`SecretHash`).
 
         Args:
             client_id: The application (client) id.
@@ -226,12 +263,21 @@ class TokenIssuer:
         Raises:
             ValueError: An argument is empty, or ``client_id`` is registered with another object id.
         """
-        if not client_id or not secret or not object_id:
+        if not secret:
             raise ValueError("client_id, secret and object_id must not be empty.")
-        salt = os.urandom(16)
+        self.register_client_secret_hash(client_id, SecretHash.of(secret), object_id)
+
+    def register_client_secret_hash(self, client_id: str, secret_hash: SecretHash, object_id: str) -> None:
+        """Register a confidential client by the hash of its client secret (one kept from an earlier start).
+
+        Raises:
+            ValueError: ``client_id`` or ``object_id`` is empty, or ``client_id`` is registered with another
+                object id.
+        """
+        if not client_id or not object_id:
+            raise ValueError("client_id, secret and object_id must not be empty.")
         with self._lock:
-            client = self._client_for_registration(client_id, object_id)
-            client.secret_hashes.append((salt, _hash_secret(salt, secret)))
+            self._client_for_registration(client_id, object_id).secret_hashes.append(secret_hash)
 
     def register_client_certificate(
         self, client_id: str, certificate: x509.Certificate | bytes | str, object_id: str
@@ -301,9 +347,7 @@ class TokenIssuer:
         client = self._known_client(client_id)
         if not client_secret:
             raise _missing_credential()
-        if not any(
-            hmac.compare_digest(digest, _hash_secret(salt, client_secret)) for salt, digest in client.secret_hashes
-        ):
+        if not any(secret_hash.matches(client_secret) for secret_hash in client.secret_hashes):
             raise TokenRequestError(
                 401,
                 "invalid_client",

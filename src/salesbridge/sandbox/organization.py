@@ -8,6 +8,8 @@ Administrator — the identity `sandbox.json` hands out.
 
 from __future__ import annotations
 
+import json
+import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from salesbridge.sandbox.catalogue import Catalogue
+from salesbridge.sandbox.identity import SecretHash
 from salesbridge.sandbox.records import fill_state_and_status
 from salesbridge.sandbox.schema import BULK_MESSAGES, EntityDef, lookup_type_column, stable_id
 from salesbridge.sandbox.security import VERBS, Depth, Security, privilege_name
@@ -44,9 +47,22 @@ _SALESPERSON_TABLES = {
 }
 
 
+_APPLICATION_META_KEY = "application_user"
+_SECRET_HASHES_META_KEY = "application_secret_hashes"
+
+
+@dataclass(frozen=True)
+class ApplicationRegistration:
+    """The application registration behind a sandbox organization's application user (no secret)."""
+
+    client_id: str
+    object_id: str
+    systemuser_id: str
+
+
 @dataclass(frozen=True)
 class ApplicationUser:
-    """The client-credentials identity of a sandbox organization."""
+    """The client-credentials identity of a running sandbox: its registration and the secret handed out."""
 
     client_id: str
     client_secret: str
@@ -144,20 +160,19 @@ def create_state(
     )
 
 
-def build_foundation(
-    state: SandboxState, *, client_id: str | None = None, client_secret: str | None = None
-) -> ApplicationUser:
-    """Create the foundation records (once); returns the application user. Idempotent."""
+def build_foundation(state: SandboxState) -> ApplicationRegistration:
+    """Create the foundation records (once); returns the application user's registration. Idempotent.
+
+    No client secret is created here: :func:`add_client_secret` gives one.
+    """
     storage = state.storage
-    existing = storage.get_meta("application_user")
+    existing = storage.get_meta(_APPLICATION_META_KEY)
     if existing:
-        client, secret, object_id, user_id = existing.split("|")
-        return ApplicationUser(client, secret, object_id, user_id)
+        return _stored_registration(state, existing)
     writer = RowWriter(state)
     config = state.config
-    app = ApplicationUser(
-        client_id=client_id or str(uuid.uuid4()),
-        client_secret=client_secret or uuid.uuid4().hex + uuid.uuid4().hex,
+    app = ApplicationRegistration(
+        client_id=str(uuid.uuid4()),
         object_id=str(uuid.uuid4()),
         systemuser_id=stable_id("systemuser", "application"),
     )
@@ -220,10 +235,46 @@ def build_foundation(
         )
         security.assign_role(app.systemuser_id, SYSTEM_ADMINISTRATOR_ROLE_ID)
         _bulk_message_filters(state, writer)
-        storage.set_meta(
-            "application_user", "|".join((app.client_id, app.client_secret, app.object_id, app.systemuser_id))
-        )
+        storage.set_meta(_APPLICATION_META_KEY, "|".join((app.client_id, app.object_id, app.systemuser_id)))
     return app
+
+
+def add_client_secret(state: SandboxState, registration: ApplicationRegistration) -> ApplicationUser:
+    """Add a new client secret to the application registration, as adding one in Entra does; returns it.
+
+    The secret's value exists only in the answer (and in the ``sandbox.json`` written from it); the database
+    keeps its :class:`SecretHash` beside those of earlier starts, which stay valid, so a workspace connected
+    before a restart of a ``--db`` sandbox keeps working.
+    """
+    secret = secrets.token_hex(32)
+    with state.storage.transaction():
+        _keep_secret_hash(state, secret)
+    return ApplicationUser(registration.client_id, secret, registration.object_id, registration.systemuser_id)
+
+
+def client_secret_hashes(state: SandboxState) -> list[SecretHash]:
+    """The hashes of every client secret given to the application user, oldest first."""
+    stored = state.storage.get_meta(_SECRET_HASHES_META_KEY)
+    return [SecretHash.from_text(text) for text in json.loads(stored)] if stored else []
+
+
+def _keep_secret_hash(state: SandboxState, secret: str) -> None:
+    hashes = [*client_secret_hashes(state), SecretHash.of(secret)]
+    state.storage.set_meta(_SECRET_HASHES_META_KEY, json.dumps([h.to_text() for h in hashes]))
+
+
+def _stored_registration(state: SandboxState, stored: str) -> ApplicationRegistration:
+    """The registration kept in the database; a clear-text secret kept by older sandboxes becomes a hash."""
+    parts = stored.split("|")
+    if len(parts) == 4:
+        client_id, secret, object_id, user_id = parts
+        state.storage.conn.execute("PRAGMA secure_delete = ON")  # the old value's bytes are zeroed, not left
+        with state.storage.transaction():
+            _keep_secret_hash(state, secret)
+            state.storage.set_meta(_APPLICATION_META_KEY, "|".join((client_id, object_id, user_id)))
+        return ApplicationRegistration(client_id, object_id, user_id)
+    client_id, object_id, user_id = parts
+    return ApplicationRegistration(client_id, object_id, user_id)
 
 
 def _system_user(

@@ -13,7 +13,13 @@ from salesbridge.sandbox.app import SandboxServices, create_app
 from salesbridge.sandbox.catalogue import Catalogue
 from salesbridge.sandbox.faults import FaultConfig, FaultInjector
 from salesbridge.sandbox.identity import TokenIssuer
-from salesbridge.sandbox.organization import ApplicationUser, build_foundation, create_state
+from salesbridge.sandbox.organization import (
+    ApplicationUser,
+    add_client_secret,
+    build_foundation,
+    client_secret_hashes,
+    create_state,
+)
 from salesbridge.sandbox.protection import ProtectionLimits, ServiceProtection
 from salesbridge.sandbox.state import SandboxConfig, system_clock
 
@@ -60,18 +66,22 @@ def build_sandbox(
     progress: Callable[[int], None] | None = None,
     catalogue: Catalogue | None = None,
 ) -> Sandbox:
-    """Open or create a sandbox database, seed it, and build the app. Idempotent on an existing file.
+    """Open or create a sandbox database, seed it, and build the app. Idempotent on an existing file, except
+    that every build adds a client secret to the application user (the database keeps only hashes of secrets,
+    so the previous ones cannot be handed out again; they stay valid).
 
     ``catalogue`` replaces the standard tables (for example one with a table's change tracking turned off).
     """
     state = create_state(db_path, config=config, clock=clock, catalogue=catalogue)
-    application = build_foundation(state)
+    registration = build_foundation(state)
+    application = add_client_secret(state, registration)
     if seed is not None:
         from salesbridge.sandbox.seed import apply_seed
 
         apply_seed(state, seed, progress=progress)
     issuer = TokenIssuer(TENANT_ID, clock=clock)
-    issuer.register_client(application.client_id, application.client_secret, application.object_id)
+    for secret_hash in client_secret_hashes(state):
+        issuer.register_client_secret_hash(application.client_id, secret_hash, application.object_id)
     services = SandboxServices(
         state=state,
         issuer=issuer,

@@ -12,10 +12,14 @@ change-tracked tables leave a tombstone with the version of the delete.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from salesbridge.sandbox.schema import (
@@ -48,6 +52,19 @@ def column_sql_type(attribute: AttributeDef) -> str:
     return "TEXT COLLATE NOCASE"
 
 
+def _restrict_to_owner(path: str) -> None:
+    """Create ``path`` with mode 0600 if missing; take group and other permissions off it and its WAL files."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (Path(path), Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            file.chmod(mode & 0o700)
+
+
 def storage_columns(entity: EntityDef) -> list[str]:
     """Every storage column of a table, primary key first (lookups followed by their ``__type`` column)."""
     columns: list[str] = []
@@ -61,12 +78,18 @@ def storage_columns(entity: EntityDef) -> list[str]:
 class Storage:
     """The sandbox database. Not thread-safe by itself: callers serialise access through :attr:`lock`.
 
+    A database file (and its ``-wal``/``-shm`` companions, which SQLite creates with the file's permissions) is
+    readable by its owner only: created with mode 0600, and an existing one made so — it holds the application
+    user's client-secret hashes and the organization's records.
+
     Args:
         path: a database file, or None for an in-memory database.
     """
 
     def __init__(self, path: str | None = None) -> None:
         self.path = path
+        if path and path != ":memory:":
+            _restrict_to_owner(path)
         self.conn = sqlite3.connect(path or ":memory:", isolation_level=None, check_same_thread=False)
         self.lock = threading.RLock()
         self._depth = 0
