@@ -298,7 +298,8 @@ class CrmConnectionRepository(_ScopedRepository):
         tenant_id: str,
         client_id: str,
         client_secret: SecretStr,
-        ca_bundle_path: str | None = None,
+        ca_bundle_pem: str | None = None,
+        ca_bundle_name: str | None = None,
         authority: str | None = None,
     ) -> CrmConnection:
         """Create or replace the connection's credentials. The state becomes ``disconnected`` and the previous
@@ -315,7 +316,8 @@ class CrmConnectionRepository(_ScopedRepository):
         connection.tenant_id = tenant_id
         connection.client_id = client_id
         connection.client_secret_encrypted = self._cipher.encrypt(client_secret)
-        connection.ca_bundle_path = ca_bundle_path
+        connection.ca_bundle_pem = ca_bundle_pem
+        connection.ca_bundle_name = ca_bundle_name
         connection.authority = authority
         connection.state = ConnectionState.DISCONNECTED
         connection.connected_crm_user_id = None

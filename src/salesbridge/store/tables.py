@@ -163,7 +163,10 @@ class CrmConnection(Base):
     tenant_id: Mapped[str] = mapped_column(String(64))
     client_id: Mapped[str] = mapped_column(String(64))
     client_secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
-    ca_bundle_path: Mapped[str | None] = mapped_column(String(4096))
+    ca_bundle_pem: Mapped[str | None] = mapped_column(Text, default=None)
+    """PEM certificates of the CAs the connection trusts instead of the system's, or None for the system's."""
+    ca_bundle_name: Mapped[str | None] = mapped_column(String(255), default=None)
+    """The name of the operator's bundle ``ca_bundle_pem`` was copied from; None when it was uploaded."""
     authority: Mapped[str | None] = mapped_column(String(2048), default=None)
     """The identity authority when it is not Microsoft's public one for the tenant (a sovereign cloud, the
     sandbox); None means ``https://login.microsoftonline.com/<tenant_id>``."""

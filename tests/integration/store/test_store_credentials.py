@@ -15,6 +15,7 @@ from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
 
 SECRET = "Sup3r-s3cret~value"
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
 def _save_connection(migrated_url: str, cipher: CredentialCipher) -> uuid.UUID:
@@ -28,7 +29,8 @@ def _save_connection(migrated_url: str, cipher: CredentialCipher) -> uuid.UUID:
                 tenant_id="tenant",
                 client_id="client",
                 client_secret=SecretStr(SECRET),
-                ca_bundle_path="/etc/ssl/certs/ca.pem",
+                ca_bundle_pem=CA_PEM,
+                ca_bundle_name="corporate",
             )
             uow.commit()
     finally:
@@ -50,7 +52,7 @@ def test_the_secret_round_trips_and_is_stored_encrypted(migrated_url: str, ciphe
     assert SECRET.encode() not in bytes(stored)
     assert isinstance(secret, SecretStr)
     assert secret.get_secret_value() == SECRET
-    assert row.ca_bundle_path == "/etc/ssl/certs/ca.pem"
+    assert (row.ca_bundle_pem, row.ca_bundle_name) == (CA_PEM, "corporate")
 
 
 def test_a_different_key_cannot_read_the_secret(migrated_url: str, cipher: CredentialCipher) -> None:
