@@ -505,7 +505,7 @@ def test_one_to_many_and_relationship_definitions(org: Org) -> None:
     assert by_name["@odata.type"] == "#Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata"
     assert (by_name["ReferencingEntity"], by_name["ReferencedEntity"]) == ("task", "account")
     assert by_name["RelationshipType"] == "OneToManyRelationship"
-    assert by_name["CascadeConfiguration"]["Delete"] == "RemoveLink"
+    assert by_name["CascadeConfiguration"]["Delete"] == "Cascade"  # reference/entities/account.md: parental
     assert org.get(f"RelationshipDefinitions({by_name['MetadataId']})", "$select=SchemaName")["SchemaName"] == (
         "Account_Tasks"
     )

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from salesbridge.sandbox.cascades import standard_cascade
 from salesbridge.sandbox.catalogue import Catalogue
 from salesbridge.sandbox.errors import (
     DataverseError,
@@ -48,8 +49,10 @@ from salesbridge.sandbox.schema import (
     BULK_MESSAGES,
     LOOKUP_TYPES,
     METADATA_TYPE_NAMES,
+    REFERENTIAL,
     AttributeDef,
     AttributeType,
+    CascadeConfiguration,
     EntityDef,
     KeyDef,
     OptionDef,
@@ -1150,17 +1153,7 @@ def _relationship_row(relationship: RelationshipDef, *, typed: bool) -> dict[str
             "DenormalizedAttributeName": None,
             "EntityKey": None,
             "RelationshipAttributes": [],
-            # undocumented: the sandbox keeps no cascade settings; these are Dataverse's defaults.
-            "CascadeConfiguration": {
-                "Assign": "NoCascade",
-                "Delete": "RemoveLink",
-                "Merge": "NoCascade",
-                "Reparent": "NoCascade",
-                "Share": "NoCascade",
-                "Unshare": "NoCascade",
-                "RollupView": "NoCascade",
-                "Archive": "NoCascade",
-            },
+            "CascadeConfiguration": relationship.cascade.to_metadata(),
             "AssociatedMenuConfiguration": {
                 "Behavior": "UseCollectionName",
                 "Group": "Details",
@@ -2160,6 +2153,7 @@ def _resolve_spec(catalogue: Catalogue, spec: _RelationshipSpec, *, custom: bool
         if target is None:
             return None
         referenced_attribute = target.primary_id
+    referencing = catalogue.entity(spec.referencing_entity)
     return RelationshipDef(
         schema_name=spec.schema_name,
         referencing_entity=spec.referencing_entity,
@@ -2169,6 +2163,12 @@ def _resolve_spec(catalogue: Catalogue, spec: _RelationshipSpec, *, custom: bool
         referencing_nav=spec.referencing_nav,
         referenced_nav=spec.referenced_nav or spec.schema_name,
         is_custom=custom,
+        cascade=standard_cascade(
+            spec.schema_name,
+            spec.referencing_entity,
+            spec.referencing_attribute,
+            referencing_is_activity=referencing.is_activity,
+        ),
     )
 
 
@@ -2845,6 +2845,10 @@ def _create_relationship(call: _Call, body: dict[str, Any]) -> RelationshipDef:
         targets=(referenced_name,),
         is_custom=True,
     )
+    try:
+        cascade = CascadeConfiguration.from_metadata(body.get("CascadeConfiguration"), REFERENTIAL)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
     relationship = RelationshipDef(
         schema_name=schema_name,
         referencing_entity=referencing_name,
@@ -2854,6 +2858,7 @@ def _create_relationship(call: _Call, body: dict[str, Any]) -> RelationshipDef:
         referencing_nav=referencing_nav,
         referenced_nav=referenced_nav,
         is_custom=True,
+        cascade=cascade,
     )
 
     def work(changes: _Changes) -> None:

@@ -23,10 +23,12 @@ from salesbridge.sandbox.errors import (
 from salesbridge.sandbox.routing import RecordKey, parse_entity_reference, parse_key, unquote_literal
 from salesbridge.sandbox.schema import (
     AttributeType,
+    CascadeType,
     EntityDef,
     OwnershipType,
     RelationshipDef,
     lookup_type_column,
+    quote_ident,
 )
 from salesbridge.sandbox.security import RecordOwner
 from salesbridge.sandbox.state import SandboxState
@@ -281,10 +283,16 @@ class RecordWriter:
             self._associate_collection(relationship, record_id, target_ids, entity)
 
     def delete(self, entity: EntityDef, record_id: str) -> None:
-        """Delete a record (and, for an activity, its parties and activitypointer row).
+        """Delete a record, applying each one-to-many relationship's Delete cascade to the records referencing it.
+
+        As Dataverse does (configure-entity-relationship-cascading-behavior.md): Cascade deletes the referencing
+        records (recursively, without checking the caller's privileges on them), RemoveLink clears their lookup
+        (a new row version, so change tracking reports them as updated), Restrict refuses the delete while any
+        exists, NoCascade leaves them. An activity also takes its activitypointer row with it.
 
         Raises:
-            DataverseError: 404 when it does not exist; 403 without delete access.
+            DataverseError: 404 when it does not exist; 403 without delete access; 405 ``0x80040227``
+                (CannotDeleteDueToAssociation) when a Restrict relationship has referencing records.
         """
         if self.storage.get(entity.logical_name, entity.primary_id, record_id) is None:
             raise record_not_found(entity.logical_name, record_id)
@@ -292,21 +300,60 @@ class RecordWriter:
             raise DataverseError(405, "0x80060888", f"The '{entity.logical_name}' entity cannot be deleted.")
         owner = record_owner(self.state, entity, record_id)
         self.security.require_record(self.caller.user_id, "Delete", entity, record_id, owner)
+        self._delete_with_cascades(entity, record_id, set())
+
+    def _delete_with_cascades(self, entity: EntityDef, record_id: str, deleted: set[str]) -> None:
+        deleted.add(record_id)
+        catalogue = self.state.catalogue
+        relationships = [
+            r for r in catalogue.one_to_many(entity.logical_name) if catalogue.find_entity(r.referencing_entity)
+        ]
+        referencing = [(r, self._referencing_ids(r, record_id)) for r in relationships]
+        for relationship, ids in referencing:
+            if relationship.cascade.delete == CascadeType.RESTRICT and ids:
+                raise DataverseError(
+                    405,
+                    "0x80040227",
+                    "The object you tried to delete is associated with another object and cannot be deleted.",
+                )
         self._remove(entity, record_id)
         if entity.is_activity:
-            pointer = self.state.catalogue.find_entity("activitypointer")
-            if pointer is not None:
+            pointer = catalogue.find_entity("activitypointer")
+            if pointer is not None and entity.logical_name != "activitypointer":
                 self._remove(pointer, record_id)
-            party = self.state.catalogue.find_entity("activityparty")
-            if party is not None:
-                ids = [
-                    r[0]
-                    for r in self.storage.conn.execute(
-                        'SELECT activitypartyid FROM "activityparty" WHERE activityid = ?', (record_id,)
-                    )
-                ]
-                for party_id in ids:
-                    self._remove(party, party_id)
+        for relationship, ids in referencing:
+            if relationship.cascade.delete == CascadeType.CASCADE:
+                child = catalogue.entity(relationship.referencing_entity)
+                for child_id in ids:
+                    if child_id not in deleted and self.storage.get(child.logical_name, child.primary_id, child_id):
+                        self._delete_with_cascades(child, child_id, deleted)
+        for relationship, ids in referencing:
+            if relationship.cascade.delete == CascadeType.REMOVE_LINK:
+                child = catalogue.entity(relationship.referencing_entity)
+                for child_id in ids:
+                    if child_id not in deleted:
+                        self._remove_link(child, child_id, relationship.referencing_attribute)
+
+    def _referencing_ids(self, relationship: RelationshipDef, record_id: str) -> list[str]:
+        child = self.state.catalogue.entity(relationship.referencing_entity)
+        rows = self.storage.conn.execute(
+            f"SELECT {quote_ident(child.primary_id)} FROM {quote_ident(child.logical_name)} "
+            f"WHERE {quote_ident(relationship.referencing_attribute)} = ?",
+            (record_id,),
+        )
+        return [str(row[0]) for row in rows]
+
+    def _remove_link(self, entity: EntityDef, record_id: str, attribute: str) -> None:
+        """Clear one lookup as a RemoveLink cascade does: an update of the row (modified on/by, new version)."""
+        values: dict[str, Any] = {attribute: None, lookup_type_column(attribute): None}
+        values["modifiedon"] = format_timestamp(self.state.now())
+        self._set_lookup(values, "modifiedby", self.caller.user_id, "systemuser")
+        if entity.attribute("versionnumber"):
+            values["versionnumber"] = self.storage.next_version()
+        values = {k: v for k, v in values.items() if k in self._columns(entity)}
+        self.storage.update(entity.logical_name, entity.primary_id, record_id, values)
+        if entity.is_activity:
+            self._mirror_activity(entity, record_id)
 
     def _remove(self, entity: EntityDef, record_id: str) -> None:
         self.storage.delete(entity.logical_name, entity.primary_id, record_id)

@@ -170,6 +170,107 @@ class AttributeDef:
         return stable_id("attribute", entity, self.logical_name)
 
 
+class CascadeType(StrEnum):
+    """CascadeType values: what an action on a referenced record does to the records referencing it."""
+
+    NO_CASCADE = "NoCascade"
+    CASCADE = "Cascade"
+    ACTIVE = "Active"
+    USER_OWNED = "UserOwned"
+    REMOVE_LINK = "RemoveLink"
+    RESTRICT = "Restrict"
+
+
+@dataclass(frozen=True)
+class CascadeConfiguration:
+    """A one-to-many relationship's CascadeConfiguration (configure-entity-relationship-cascading-behavior.md).
+
+    The sandbox carries out ``delete`` (Cascade, RemoveLink, Restrict, NoCascade); the other actions are reported
+    in the metadata only (the sandbox has no assign/share/merge/reparent cascades).
+    """
+
+    assign: CascadeType = CascadeType.NO_CASCADE
+    delete: CascadeType = CascadeType.REMOVE_LINK
+    merge: CascadeType = CascadeType.NO_CASCADE
+    reparent: CascadeType = CascadeType.NO_CASCADE
+    share: CascadeType = CascadeType.NO_CASCADE
+    unshare: CascadeType = CascadeType.NO_CASCADE
+    rollup_view: CascadeType = CascadeType.NO_CASCADE
+    archive: CascadeType = CascadeType.NO_CASCADE
+
+    def to_metadata(self) -> dict[str, str]:
+        """The ``CascadeConfiguration`` complex type of the metadata API."""
+        return {
+            "Assign": self.assign.value,
+            "Delete": self.delete.value,
+            "Merge": self.merge.value,
+            "Reparent": self.reparent.value,
+            "Share": self.share.value,
+            "Unshare": self.unshare.value,
+            "RollupView": self.rollup_view.value,
+            "Archive": self.archive.value,
+        }
+
+    @classmethod
+    def from_metadata(cls, body: object, default: CascadeConfiguration) -> CascadeConfiguration:
+        """Read a ``CascadeConfiguration`` body; absent properties keep ``default``'s.
+
+        Raises:
+            ValueError: a value is not a CascadeType name, or ``Delete`` is not Cascade, RemoveLink or Restrict.
+        """
+        if not isinstance(body, dict):
+            return default
+        names = {
+            "Assign": "assign",
+            "Delete": "delete",
+            "Merge": "merge",
+            "Reparent": "reparent",
+            "Share": "share",
+            "Unshare": "unshare",
+            "RollupView": "rollup_view",
+            "Archive": "archive",
+        }
+        values = {field_name: getattr(default, field_name) for field_name in names.values()}
+        for key, field_name in names.items():
+            if body.get(key) is not None:
+                values[field_name] = CascadeType(str(body[key]))
+        if values["delete"] not in (CascadeType.CASCADE, CascadeType.REMOVE_LINK, CascadeType.RESTRICT):
+            raise ValueError("The Delete cascade of a relationship must be Cascade, RemoveLink or Restrict.")
+        return cls(**values)
+
+
+REFERENTIAL = CascadeConfiguration()
+"""Referential, remove link: the default of a new relationship; deleting the referenced record clears the lookup."""
+
+REFERENTIAL_MERGED = CascadeConfiguration(merge=CascadeType.CASCADE)
+"""Referential, remove link, following merges (``lead_parent_account``, ``opportunity_parent_contact`` …)."""
+
+PARENTAL = CascadeConfiguration(
+    assign=CascadeType.CASCADE,
+    delete=CascadeType.CASCADE,
+    merge=CascadeType.CASCADE,
+    reparent=CascadeType.CASCADE,
+    share=CascadeType.CASCADE,
+    unshare=CascadeType.CASCADE,
+)
+"""Parental: every action follows the parent, so deleting it deletes the children (``contact_customer_accounts``)."""
+
+HIERARCHY = CascadeConfiguration(
+    assign=CascadeType.CASCADE,
+    merge=CascadeType.CASCADE,
+    reparent=CascadeType.CASCADE,
+    share=CascadeType.CASCADE,
+    unshare=CascadeType.CASCADE,
+)
+"""A hierarchy of one table (``account_parent_account``): parental for sharing, but a delete only removes the link."""
+
+SYSTEM = CascadeConfiguration(delete=CascadeType.NO_CASCADE)
+"""System lookups (created/modified by, owner, owning user and team): nothing cascades."""
+
+RESTRICTED = CascadeConfiguration(delete=CascadeType.RESTRICT, archive=CascadeType.RESTRICT)
+"""The owning business unit: it cannot be deleted while records belong to it."""
+
+
 @dataclass(frozen=True)
 class RelationshipDef:
     """A one-to-many relationship seen from its referencing (many) side.
@@ -187,6 +288,7 @@ class RelationshipDef:
     referencing_nav: str
     referenced_nav: str
     is_custom: bool = False
+    cascade: CascadeConfiguration = REFERENTIAL
 
     def metadata_id(self) -> str:
         """A stable MetadataId."""

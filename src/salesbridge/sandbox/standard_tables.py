@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from salesbridge.sandbox.cascades import standard_cascade
 from salesbridge.sandbox.catalogue import Catalogue
 from salesbridge.sandbox.schema import (
     BULK_MESSAGES,
@@ -1089,6 +1090,9 @@ def resolve(catalogue: Catalogue, spec: Rel) -> RelationshipDef:
         referenced_attribute=referenced_attribute,
         referencing_nav=spec.nav,
         referenced_nav=spec.schema,
+        cascade=standard_cascade(
+            spec.schema, spec.entity, spec.attribute, referencing_is_activity=catalogue.entity(spec.entity).is_activity
+        ),
     )
 
 
