@@ -345,7 +345,10 @@ class RecordWriter:
 
     def _remove_link(self, entity: EntityDef, record_id: str, attribute: str) -> None:
         """Clear one lookup as a RemoveLink cascade does: an update of the row (modified on/by, new version)."""
-        values: dict[str, Any] = {attribute: None, lookup_type_column(attribute): None}
+        self._write_stamped(entity, record_id, {attribute: None, lookup_type_column(attribute): None})
+
+    def _write_stamped(self, entity: EntityDef, record_id: str, values: dict[str, Any]) -> None:
+        """Update ``values`` with modified on/by and a new row version; mirror an activity's pointer row."""
         values["modifiedon"] = format_timestamp(self.state.now())
         self._set_lookup(values, "modifiedby", self.caller.user_id, "systemuser")
         if entity.attribute("versionnumber"):
@@ -385,14 +388,7 @@ class RecordWriter:
         self.security.require_record(self.caller.user_id, "Write", entity, record_id, owner)
         if attribute == "ownerid":
             self._apply_owner(body_values)
-        body_values["modifiedon"] = format_timestamp(self.state.now())
-        self._set_lookup(body_values, "modifiedby", self.caller.user_id, "systemuser")
-        if entity.attribute("versionnumber"):
-            body_values["versionnumber"] = self.storage.next_version()
-        body_values = {k: v for k, v in body_values.items() if k in self._columns(entity)}
-        self.storage.update(entity.logical_name, entity.primary_id, record_id, body_values)
-        if entity.is_activity:
-            self._mirror_activity(entity, record_id)
+        self._write_stamped(entity, record_id, body_values)
 
     def _columns(self, entity: EntityDef) -> set[str]:
         return set(self.storage.columns(entity.logical_name))
