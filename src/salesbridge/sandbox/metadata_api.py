@@ -33,6 +33,7 @@ from typing import Any
 
 from salesbridge.sandbox.cascades import standard_cascade
 from salesbridge.sandbox.catalogue import Catalogue
+from salesbridge.sandbox.definition_store import save_definitions
 from salesbridge.sandbox.errors import (
     DataverseError,
     bad_request,
@@ -1859,10 +1860,14 @@ def _forget_entity(catalogue: Catalogue, entity: EntityDef) -> None:
 
 
 def _apply(call: _Call, work: Callable[[_Changes], None]) -> None:
-    """Run a write; undo its catalogue changes (and re-raise) when any step fails."""
+    """Run a write and keep the resulting definitions in the database; undo its catalogue changes (and
+    re-raise) when any step fails."""
     changes = _Changes(call.catalogue)
     try:
         work(changes)
+        baseline = call.state.definition_baseline
+        if baseline is not None:
+            save_definitions(call.state.storage, call.catalogue, baseline)
     except BaseException:
         changes.rollback()
         call.state.security.invalidate()

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from salesbridge.sandbox.catalogue import Catalogue
+from salesbridge.sandbox.definition_store import DefinitionBaseline, restore_definitions
 from salesbridge.sandbox.identity import SecretHash
 from salesbridge.sandbox.records import fill_state_and_status
 from salesbridge.sandbox.schema import BULK_MESSAGES, EntityDef, lookup_type_column, stable_id
@@ -146,9 +147,15 @@ def create_state(
     clock: Callable[[], datetime] = system_clock,
     catalogue: Catalogue | None = None,
 ) -> SandboxState:
-    """Open (or create) a sandbox database and its tables. Idempotent on an existing file."""
+    """Open (or create) a sandbox database and its tables. Idempotent on an existing file.
+
+    Tables, columns, keys and relationships created through the metadata API in an earlier run on the same
+    file are laid over ``catalogue`` (see :mod:`salesbridge.sandbox.definition_store`).
+    """
     catalogue = catalogue or build_standard_catalogue()
     storage = Storage(db_path)
+    baseline = DefinitionBaseline.of(catalogue)
+    restore_definitions(storage, catalogue)
     with storage.transaction():
         for entity in catalogue.entities.values():
             storage.ensure_table(entity)
@@ -156,7 +163,12 @@ def create_state(
         storage.create_index("activityparty", ["activityid"])
     security = Security(storage, catalogue)
     return SandboxState(
-        catalogue=catalogue, storage=storage, security=security, config=config or SandboxConfig(), clock=clock
+        catalogue=catalogue,
+        storage=storage,
+        security=security,
+        config=config or SandboxConfig(),
+        clock=clock,
+        definition_baseline=baseline,
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from salesbridge.sandbox.catalogue import Catalogue
+from salesbridge.sandbox.definition_store import DefinitionBaseline
 from salesbridge.sandbox.security import Security
 from salesbridge.sandbox.storage import Storage
 
@@ -31,7 +32,11 @@ class SandboxConfig:
 
 @dataclass
 class SandboxState:
-    """Shared engine state. ``clock_offset`` shifts the clock (fault injection: expire delta tokens)."""
+    """Shared engine state. ``clock_offset`` shifts the clock (fault injection: expire delta tokens).
+
+    ``definition_baseline`` is the catalogue as the sandbox started, before any definitions kept in the database
+    were laid over it (the metadata API keeps what differs from it); by default the catalogue given.
+    """
 
     catalogue: Catalogue
     storage: Storage
@@ -39,6 +44,11 @@ class SandboxState:
     config: SandboxConfig = field(default_factory=SandboxConfig)
     clock: Callable[[], datetime] = system_clock
     clock_offset: timedelta = timedelta(0)
+    definition_baseline: DefinitionBaseline | None = None
+
+    def __post_init__(self) -> None:
+        if self.definition_baseline is None:
+            self.definition_baseline = DefinitionBaseline.of(self.catalogue)
 
     def now(self) -> datetime:
         """The sandbox's current time (UTC, with any injected shift)."""
