@@ -1,36 +1,86 @@
-"""The composition root: builds the store and the Dynamics connector from settings for the entry points."""
+"""The composition root: the only place that builds anything — settings, the store, the Dynamics connector, the
+use cases, the import runner, the console and the demo's wiring — for the entry points (CLI, web, workers)."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
 from salesbridge.errors import ConfigError
-from salesbridge.services.connect import CrmCredentials, CrmSession, StoreAccess
+from salesbridge.services.connect import Clock, CrmCredentials, CrmSession, CrmSessionFactory, StoreAccess
 from salesbridge.settings import Settings
 from salesbridge.store import cipher_from_settings, create_engine_for, create_session_factory, migrate
-from salesbridge.store.uow import UnitOfWorkFactory
+from salesbridge.store.database import describe_url, store_exists
+from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from salesbridge.jobs.runner import EmbeddedRunner
+    from salesbridge.sandbox.runtime import Sandbox
+    from salesbridge.sandbox.seed import SeedSpec
+    from salesbridge.services.accounts import AccountService
+    from salesbridge.services.crm_settings import CrmSettingsService
+    from salesbridge.services.seats import SeatService
     from salesbridge.web.context import ConsoleServices
 
 MICROSOFT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
 
-def open_store(settings: Settings, db_url: str | None = None) -> StoreAccess:
-    """The store at ``db_url`` (or the settings' URL), migrated to the newest revision."""
+def load_settings() -> Settings:
+    """The settings of this process, read once from the environment (``SALESBRIDGE_*``).
+
+    Raises:
+        ConfigError: a variable holds a value the settings refuse (the message names it).
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SALESBRIDGE_{'__'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigError(f"Invalid settings: {problems}.") from None
+
+
+def open_store(settings: Settings, db_url: str | None = None, *, create: bool = True) -> StoreAccess:
+    """The store at ``db_url`` (or the settings' URL), migrated to the newest revision.
+
+    With ``create=False`` (commands that work on an existing organization) nothing is created: neither the
+    database nor the credential key file.
+
+    Raises:
+        ConfigError: with ``create=False``, no store exists at the URL (the message names it), or the credential
+            key file is missing; or the URL or the key is unusable.
+    """
     url = db_url or settings.database_url
+    if not create:
+        _require_existing_store(settings, url)
     migrate(url)
     return UnitOfWorkFactory(create_session_factory(create_engine_for(url)), cipher=cipher_from_settings(settings))
+
+
+def _require_existing_store(settings: Settings, url: str) -> None:
+    if not store_exists(url):
+        raise ConfigError(
+            f"No salesbridge store at {describe_url(url)}. Set SALESBRIDGE_DATABASE_URL (or --db-url) to the store "
+            "to use (the demo prints its own), or create one with: salesbridge org create <ORG>"
+        )
+    if settings.credential_key is None and not settings.credential_key_file.exists():
+        raise ConfigError(
+            f"No credential key file at {settings.credential_key_file.resolve()} for the store at "
+            f"{describe_url(url)}: set SALESBRIDGE_CREDENTIAL_KEY_FILE to the key file the store was written with "
+            "(the demo prints its own)."
+        )
 
 
 def dynamics_session(credentials: CrmCredentials) -> CrmSession:
@@ -64,9 +114,15 @@ def build_console(
     certificate): browsers drop Secure cookies over plain HTTP, and on 127.0.0.1 the traffic never leaves the
     machine, so there is nothing for the Secure flag to protect.
     """
+    return console_app(open_store(settings, db_url), settings, secure_cookies=secure_cookies, run_imports=run_imports)
+
+
+def console_app(
+    store: StoreAccess, settings: Settings, *, secure_cookies: bool = True, run_imports: bool = True
+) -> FastAPI:
+    """The web console on ``store``, as :func:`build_console` describes."""
     from salesbridge.web.app import create_app
 
-    store = open_store(settings, db_url)
     runner = import_runner(store, settings) if run_imports else None
     services = console_services(store, wake_importer=runner.wake if runner else None)
     return create_app(services, secure_cookies=secure_cookies, background=(runner,) if runner else ())
@@ -74,10 +130,7 @@ def build_console(
 
 def import_runner(store: StoreAccess, settings: Settings) -> EmbeddedRunner:
     """The embedded runner importing every connected organization of ``store`` on schedule and on demand."""
-    from datetime import timedelta
-
     from salesbridge.jobs.runner import EmbeddedRunner
-    from salesbridge.store.uow import utc_now
 
     return EmbeddedRunner(
         store,
@@ -92,7 +145,6 @@ def console_services(store: StoreAccess, *, wake_importer: Callable[[], None] | 
     """The console's use cases on ``store``, reaching Dynamics through the real connector."""
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.seats import SeatService
-    from salesbridge.store.uow import utc_now
     from salesbridge.web.context import ConsoleServices
 
     return ConsoleServices(
@@ -102,6 +154,52 @@ def console_services(store: StoreAccess, *, wake_importer: Callable[[], None] | 
         seats=SeatService(store, clock=utc_now),
         crm_sessions=dynamics_session,
         wake_importer=wake_importer,
+    )
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The use cases an entry point calls, on one store, and what they are given.
+
+    Attributes:
+        store: The store, for use cases that take it directly (``crm_status``, ``sync_status``…).
+        crm_sessions: Opens sessions to the CRM (the real Dynamics connector).
+        clock: The current time, timezone-aware UTC.
+        import_lease: How long a running import may go without finishing a page (settings).
+        accounts: People, API tokens, invitations.
+        seats: Seats and assigning them from the CRM.
+        crm_settings: Pipeline stage, won value, auto-save and sync interval.
+    """
+
+    store: StoreAccess
+    crm_sessions: CrmSessionFactory
+    clock: Clock
+    import_lease: timedelta
+    accounts: AccountService
+    seats: SeatService
+    crm_settings: CrmSettingsService
+
+
+def open_workspace(settings: Settings, db_url: str | None = None, *, create: bool = False) -> Workspace:
+    """The use cases on the store at ``db_url`` (or the settings' URL), opened as :func:`open_store` does: by
+    default an existing store only.
+
+    Raises:
+        ConfigError: as :func:`open_store`.
+    """
+    from salesbridge.services.accounts import AccountService
+    from salesbridge.services.crm_settings import CrmSettingsService
+    from salesbridge.services.seats import SeatService
+
+    store = open_store(settings, db_url, create=create)
+    return Workspace(
+        store=store,
+        crm_sessions=dynamics_session,
+        clock=utc_now,
+        import_lease=timedelta(seconds=settings.import_lease_seconds),
+        accounts=AccountService(store, clock=utc_now),
+        seats=SeatService(store, clock=utc_now),
+        crm_settings=CrmSettingsService(store, dynamics_session),
     )
 
 
@@ -136,7 +234,6 @@ async def prepare_demo_workspace(
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.connect import connect_crm, create_organization
     from salesbridge.services.seats import SeatService
-    from salesbridge.store.uow import utc_now
 
     if store.organization_id(slug) is not None:
         raise ConfigError(f"The store already has an organization {slug!r}; the demo starts from an empty store.")
@@ -169,3 +266,158 @@ async def prepare_demo_workspace(
         password=password,
         invited=tuple(invitation.email for invitation in invitations[1:]),
     )
+
+
+def sandbox_seed(text: str) -> SeedSpec:
+    """The sandbox seed named by ``text`` (``demo``, ``none``, ``scale:N``).
+
+    Raises:
+        ValueError: ``text`` names no seed.
+    """
+    from salesbridge.sandbox.seed import parse_seed
+
+    return parse_seed(text)
+
+
+def local_sandbox(
+    *,
+    seed: SeedSpec,
+    db_path: Path | None = None,
+    change_tracking_days: int = 7,
+    fault_seed: int = 0,
+    throttle_rate: float = 0.0,
+    unavailable_rate: float = 0.0,
+    reset_rate: float = 0.0,
+    latency_ms: float = 0.0,
+    progress: Callable[[int], None] | None = None,
+) -> Sandbox:
+    """The sandbox (a local Dataverse), seeded, on the SQLite file ``db_path`` (in memory when None), with the
+    given fault rates (shares of requests, 0 to 1) and added latency (milliseconds). ``progress`` is told the rows
+    seeded so far."""
+    from salesbridge.sandbox.faults import FaultConfig
+    from salesbridge.sandbox.runtime import build_sandbox
+    from salesbridge.sandbox.state import SandboxConfig
+
+    return build_sandbox(
+        db_path=str(db_path) if db_path else None,
+        seed=seed,
+        config=SandboxConfig(change_tracking_expiry_days=change_tracking_days),
+        faults=FaultConfig(
+            seed=fault_seed,
+            throttle_rate=throttle_rate,
+            unavailable_rate=unavailable_rate,
+            reset_rate=reset_rate,
+            latency_ms=latency_ms,
+        ),
+        progress=progress,
+    )
+
+
+def serve_sandbox(
+    sandbox: Sandbox,
+    *,
+    state_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls: bool = False,
+    on_ready: Callable[[dict[str, str], Path], None] | None = None,
+) -> None:
+    """Serve ``sandbox`` until SIGINT or SIGTERM (HTTPS with a throwaway CA written to ``state_dir`` when ``tls``).
+    Once it accepts connections, ``state_dir/sandbox.json`` is written and ``on_ready`` gets its content and path.
+
+    Raises:
+        OSError: the address could not be bound.
+    """
+    from salesbridge.sandbox.server import serve_forever, write_state_file
+    from salesbridge.sandbox.tls import create_tls_material
+
+    material = create_tls_material(state_dir) if tls else None
+
+    def ready(base_url: str) -> None:
+        info = sandbox.connection_info(base_url, str(material.ca_bundle) if material else None)
+        path = write_state_file(state_dir, info)
+        if on_ready is not None:
+            on_ready(info, path)
+
+    serve_forever(sandbox.app, host=host, port=port, tls=material, on_ready=ready)
+
+
+@dataclass(frozen=True)
+class DemoCrm:
+    """The demo's sandbox while it serves.
+
+    Attributes:
+        api_url: The Dataverse Web API root.
+        credentials: What the demo workspace connects with (the sandbox's application user, its CA bundle).
+    """
+
+    api_url: str
+    credentials: CrmCredentials = field(repr=False)
+
+
+@contextmanager
+def serving_demo_sandbox(sandbox: Sandbox, *, state_dir: Path, port: int = 0) -> Iterator[DemoCrm]:
+    """Serve ``sandbox`` over TLS on 127.0.0.1 (a throwaway CA in ``state_dir``) on a background thread while the
+    block runs, with ``state_dir/sandbox.json`` written."""
+    from salesbridge.sandbox.server import serve_in_thread, write_state_file
+    from salesbridge.sandbox.tls import create_tls_material
+
+    material = create_tls_material(state_dir)
+    with serve_in_thread(sandbox.app, port=port, tls=material) as server:
+        info = sandbox.connection_info(server.base_url, str(material.ca_bundle))
+        write_state_file(state_dir, info)
+        yield DemoCrm(
+            api_url=info["api_url"],
+            credentials=CrmCredentials(
+                org_url=info["org_url"],
+                tenant_id=info["tenant_id"],
+                client_id=info["client_id"],
+                client_secret=SecretStr(info["client_secret"]),
+                ca_bundle=material.ca_bundle,
+                authority=info["authority"],
+            ),
+        )
+
+
+DEMO_ENVIRONMENT_FILE = "demo.env"
+"""The file, in the demo's state folder, holding the environment that points the CLI at the demo's store."""
+
+
+def demo_settings(state_dir: Path) -> Settings:
+    """The settings of the demo: its store and credential key in ``state_dir`` (never the current folder's), whatever
+    ``SALESBRIDGE_DATABASE_URL`` and the credential key variables say."""
+    state_dir = state_dir.resolve()
+    return Settings(
+        database_url=f"sqlite:///{state_dir / 'demo-workspace.db'}",
+        credential_key=None,
+        credential_key_file=state_dir / "credential.key",
+    )
+
+
+def demo_exports(settings: Settings) -> list[str]:
+    """The shell ``export`` lines that point the CLI at the demo's store and credential key."""
+    import shlex
+
+    variables = {
+        "SALESBRIDGE_DATABASE_URL": settings.database_url,
+        "SALESBRIDGE_CREDENTIAL_KEY_FILE": str(settings.credential_key_file),
+    }
+    return [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
+
+
+def write_demo_environment(settings: Settings, state_dir: Path) -> Path:
+    """Write :func:`demo_exports` to ``state_dir/demo.env`` (for ``source``), after unsetting
+    ``SALESBRIDGE_CREDENTIAL_KEY``; its path."""
+    path = state_dir / DEMO_ENVIRONMENT_FILE
+    # A key in the environment would take precedence over the demo's key file.
+    lines = ["unset SALESBRIDGE_CREDENTIAL_KEY", *demo_exports(settings)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def fresh_demo_workspace(settings: Settings) -> Workspace:
+    """The demo's workspace on a new, empty store: the sandbox is new on every run, so is the workspace."""
+    database = Path(settings.database_url.removeprefix("sqlite:///"))
+    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        path.unlink(missing_ok=True)
+    return open_workspace(settings, create=True)

@@ -13,9 +13,9 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.errors import ConfigError
@@ -118,3 +118,35 @@ def migrate(url: str | URL, *, revision: str = "head") -> None:
         ConfigError: as :func:`normalise_url`.
     """
     command.upgrade(alembic_config(url), revision)
+
+
+def describe_url(url: str | URL) -> str:
+    """``url`` as it may be shown to a person: the password hidden.
+
+    Raises:
+        ConfigError: as :func:`normalise_url`.
+    """
+    return normalise_url(url).render_as_string(hide_password=True)
+
+
+def store_exists(url: str | URL) -> bool:
+    """Whether a store (a database migrated at least once) exists at ``url``. Creates nothing: a missing SQLite
+    file stays missing.
+
+    Raises:
+        ConfigError: as :func:`normalise_url`, or the database server cannot be reached.
+    """
+    parsed = normalise_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() == "sqlite" and (
+        not database or database == ":memory:" or not Path(database).is_file()
+    ):
+        return False
+    engine = create_engine_for(parsed)
+    try:
+        with engine.connect() as connection:
+            return inspect(connection).has_table("alembic_version")
+    except OperationalError as exc:
+        raise ConfigError(f"Cannot reach the database at {describe_url(parsed)}.") from exc
+    finally:
+        engine.dispose()

@@ -1,0 +1,30 @@
+"""The ``salesbridge`` command line: thin — parse, call a use case, render. One module per command group; the
+use cases and everything they need come from :mod:`salesbridge.bootstrap`, errors are shown by
+:func:`salesbridge.cli.rendering.errors_reported`."""
+
+from __future__ import annotations
+
+import typer
+
+from salesbridge.cli import crm, lists, org, sandbox, seats, sync, tokens, users
+from salesbridge.cli.demo import demo
+from salesbridge.cli.serve import serve
+
+app = typer.Typer(
+    help="salesbridge: the bridge between a sales workspace and Microsoft Dynamics 365.", no_args_is_help=True
+)
+app.add_typer(sandbox.app, name="sandbox")
+app.command("demo")(demo)
+app.add_typer(org.app, name="org")
+app.add_typer(crm.app, name="crm")
+app.add_typer(users.app, name="user")
+app.add_typer(tokens.app, name="token")
+app.add_typer(sync.app, name="sync")
+app.add_typer(seats.app, name="seats")
+app.add_typer(lists.app, name="lists")
+app.command("serve")(serve)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

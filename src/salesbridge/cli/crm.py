@@ -1,0 +1,137 @@
+"""``salesbridge crm``: the organization's connection to Microsoft Dynamics 365 (connect, status, disconnect); its
+settings are in :mod:`salesbridge.cli.crm_settings`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+from pydantic import SecretStr
+from rich.table import Table
+
+from salesbridge.cli import crm_settings
+from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, workspace
+from salesbridge.cli.rendering import console, errors_reported, failure
+from salesbridge.i18n import translate
+from salesbridge.services.connect import CrmCredentials, OutcomeKind, connect_crm, crm_status
+from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
+
+app = typer.Typer(help="The organization's connection to Microsoft Dynamics 365.", no_args_is_help=True)
+app.add_typer(crm_settings.app, name="settings")
+
+
+@app.command("connect")
+def crm_connect(
+    ctx: typer.Context,
+    org: Annotated[str, typer.Option(help="The organization to connect.")],
+    url: Annotated[str, typer.Option(help="The Dynamics organization URL, https://<org>.crm.dynamics.com.")],
+    tenant_id: Annotated[str, typer.Option(help="The Entra tenant (directory) id.")],
+    client_id: Annotated[str, typer.Option(help="The application (client) id.")],
+    client_secret_file: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, readable=True, help="File holding the client secret.")
+    ],
+    ca_bundle: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="PEM of CAs to trust instead of the system's.")
+    ] = None,
+    authority: Annotated[
+        str | None,
+        typer.Option(
+            help="Identity authority; https://login.microsoftonline.com/<tenant> when omitted. "
+            "For the local sandbox: <org url>/<tenant>."
+        ),
+    ] = None,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Check the CRM (sign-in, privileges, tables, columns, change tracking), then store the connection and
+    queue the first import. Exit code 0 when connected, 1 on any other outcome, 2 on bad usage."""
+    if urlsplit(url).scheme != "https" or not urlsplit(url).netloc:
+        raise typer.BadParameter("the organization URL must be https://…", param_hint="--url")
+    secret = client_secret_file.read_text(encoding="utf-8").strip()
+    if not secret:
+        raise typer.BadParameter("the file is empty", param_hint="--client-secret-file")
+    credentials = CrmCredentials(
+        org_url=url.rstrip("/"),
+        tenant_id=tenant_id,
+        client_id=client_id,
+        client_secret=SecretStr(secret),
+        ca_bundle=ca_bundle.resolve() if ca_bundle else None,
+        authority=authority,
+    )
+    with errors_reported(lang):
+        services = workspace(ctx, db_url)
+        outcome = asyncio.run(connect_crm(services.store, services.crm_sessions, slug=org, credentials=credentials))
+    if outcome.is_connected:
+        console.print("[bold green]" + translate("Connected to Microsoft Dynamics", lang) + "[/]", highlight=False)
+        console.print(outcome.message(lang), highlight=False)
+        return
+    console.print(f"[bold red]{outcome.message(lang)}[/bold red]", highlight=False)
+    if outcome.missing_privileges or outcome.kind is OutcomeKind.INSUFFICIENT_PRIVILEGES:
+        console.print(translate("Missing privileges", lang) + ":", highlight=False)
+    elif outcome.missing_objects:
+        console.print(translate("Missing tables, columns or settings", lang) + ":", highlight=False)
+    for line in outcome.details():
+        console.print(f"  • {line}", highlight=False, markup=False)
+    if outcome.reason:
+        console.print(translate("Details", lang) + f": {outcome.reason}", highlight=False, markup=False)
+    raise typer.Exit(1)
+
+
+@app.command("status")
+def crm_status_command(
+    ctx: typer.Context,
+    org: Annotated[str, typer.Option(help="The organization.")],
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Show the connection's state, organization URL, CRM user, connected since, last error and queued imports."""
+    with errors_reported(lang):
+        status = crm_status(workspace(ctx, db_url).store, slug=org)
+    if as_json:
+        typer.echo(json.dumps(status.to_json(lang), indent=2))
+        return
+    table = Table(show_header=False, box=None)
+    table.add_row("State", status.state_label(lang))
+    table.add_row("Org URL", status.org_url or "—")
+    crm_user = f"{status.crm_user_name} ({status.crm_user_id})" if status.crm_user_name else status.crm_user_id
+    table.add_row("CRM user", crm_user or "—")
+    table.add_row("Connected since", status.connected_since.isoformat() if status.connected_since else "—")
+    table.add_row("Last error", status.last_error or "—")
+    for queued in status.queued_imports:
+        table.add_row("Import", f"{queued.state} since {queued.requested_at.isoformat()} ({queued.reason})")
+    console.print(table)
+
+
+@app.command("disconnect")
+def crm_disconnect(
+    ctx: typer.Context,
+    org: Annotated[str, typer.Option(help="The organization to disconnect.")],
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Yes, clean up all previously imported CRM data (users and seats stay).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Disconnect CRM sync: cancel queued and running imports and delete the stored credentials; with --purge,
+    also delete all previously imported CRM data. Says what will be deleted and asks first unless --yes.
+    Idempotent. Exit code 0 when disconnected, 1 when declined or on error."""
+    with errors_reported(lang):
+        store = workspace(ctx, db_url).store
+        if not yes:
+            preview = disconnect_preview(store, slug=org)
+            for line in preview.describe(purge=purge, locale=lang):
+                console.print(line, highlight=False, markup=False)
+            if not typer.confirm(translate("Disconnect CRM sync?", lang), default=False):
+                raise failure(translate("Nothing was changed.", lang))
+        outcome = disconnect_crm(store, slug=org, purge=purge, actor="cli")
+    if as_json:
+        typer.echo(json.dumps(outcome.to_json(lang), indent=2))
+        return
+    console.print(outcome.message(lang), highlight=False, markup=False)

@@ -1,0 +1,70 @@
+"""``salesbridge demo``: the sandbox, a workspace connected to it, and the console, in one command."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.panel import Panel
+
+from salesbridge import bootstrap
+from salesbridge.cli.rendering import console, errors_reported, failure
+from salesbridge.cli.sync import import_with_progress
+from salesbridge.services.connect import crm_status
+
+
+def demo(
+    state_dir: Annotated[Path, typer.Option(help="Where sandbox.json, TLS files and the demo store go.")] = Path(
+        ".sandbox"
+    ),
+    port: Annotated[int, typer.Option(help="Port of the sandbox; 0 picks a free one.")] = 0,
+    console_port: Annotated[int, typer.Option(help="Port of the console.")] = 8000,
+) -> None:
+    """The main job on the embedded default: the sandbox (Dynamics 365 over TLS, demo org), a fresh SQLite
+    workspace connected to it with seats assigned from its users, and the console on 127.0.0.1. Prints the
+    environment that points the CLI at the demo's workspace (also written to STATE_DIR/demo.env)."""
+    import uvicorn
+
+    state_dir = state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with console.status("Seeding the sandbox's demo organization…"):
+        sandbox = bootstrap.local_sandbox(seed=bootstrap.sandbox_seed("demo"))
+    with bootstrap.serving_demo_sandbox(sandbox, state_dir=state_dir, port=port) as crm:
+        console.print(f"[bold green]Sandbox ready[/bold green] — Dynamics 365 Web API at {crm.api_url}")
+        settings = bootstrap.demo_settings(state_dir)
+        with console.status("Connecting the demo workspace and assigning seats from the CRM…"), errors_reported():
+            services = bootstrap.fresh_demo_workspace(settings)
+            workspace = asyncio.run(bootstrap.prepare_demo_workspace(services.store, crm.credentials))
+            status = crm_status(services.store, slug=workspace.organization)
+        organization_id = services.store.organization_id(workspace.organization)
+        assert organization_id is not None
+        console.print(
+            f"[bold green]{status.state_label()}[/] — {status.org_url} as {status.crm_user_name or status.crm_user_id}",
+            highlight=False,
+        )
+        console.print("First import of the CRM:", highlight=False)
+        outcome = import_with_progress(services, organization_id)
+        if outcome is None or not outcome.succeeded:
+            raise failure(f"The first import failed: {outcome.error if outcome else 'another import is running'}")
+        environment = bootstrap.write_demo_environment(settings, state_dir)
+        console_url = f"http://127.0.0.1:{console_port}/"
+        console.print(
+            Panel.fit(
+                f"Console:   {console_url}\n"
+                f"Workspace: {workspace.organization}\n"
+                f"Admin:     {workspace.admin_email}\n"
+                f"Seller:    {workspace.seller_email}\n"
+                f"Password:  {workspace.password.get_secret_value()}   (both; generated for this run)\n"
+                f"Invited:   {', '.join(workspace.invited)}",
+                title="salesbridge demo",
+            ),
+            highlight=False,
+        )
+        console.print("The CLI on this workspace, from another terminal (or: source " + str(environment) + "):")
+        for line in bootstrap.demo_exports(settings):
+            console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+        console.print("[dim]Stop with Ctrl+C.[/dim]")
+        app_ = bootstrap.console_app(services.store, settings, secure_cookies=False)
+        uvicorn.run(app_, host="127.0.0.1", port=console_port, log_level="warning")

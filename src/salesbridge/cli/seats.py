@@ -1,0 +1,194 @@
+"""``salesbridge seats``: who holds one, their CRM sync, and assigning them from the CRM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgOption, workspace
+from salesbridge.cli.rendering import add_email_column, console, errors_reported, failure
+from salesbridge.i18n import N_, translate
+
+if TYPE_CHECKING:
+    from salesbridge.services.seats import SeatOverview
+
+app = typer.Typer(help="Seats: who holds one, their CRM sync, and assigning them from the CRM.", no_args_is_help=True)
+
+
+def _print_seats(overview: SeatOverview, lang: str) -> None:
+    console.print(
+        translate("{assigned} of {purchased} seats assigned; {left} left.", lang).format(
+            assigned=overview.seats_assigned, purchased=overview.seats_purchased, left=overview.seats_left
+        ),
+        highlight=False,
+    )
+    automatic = translate("Yes", lang) if overview.sync_all_seats else translate("No", lang)
+    console.print(translate("Sync CRM for all seats automatically", lang) + f": {automatic}", highlight=False)
+    table = Table()
+    add_email_column(table, translate(N_("Email"), lang), (seat.email for seat in overview.seats))
+    for header in (N_("Name"), N_("Seat"), N_("CRM sync"), N_("CRM user"), N_("In CRM")):
+        table.add_column(translate(header, lang))
+    for seat in overview.seats:
+        crm_user = seat.crm_user.full_name if seat.crm_user and seat.match.is_matched else seat.match_label(lang)
+        if seat.match_reason(lang):
+            crm_user += f"\n{seat.match_reason(lang)} {seat.match_fix(lang)}"
+        table.add_row(
+            seat.email,
+            seat.display_name,
+            translate("Invited", lang) if seat.state.value == "invited" else translate("Active", lang),
+            translate("On", lang) if seat.crm_sync_active else translate("Off", lang),
+            crm_user,
+            translate("In CRM", lang) if seat.in_crm else "",
+        )
+    console.print(table)
+
+
+@app.command("list")
+def seats_list(
+    ctx: typer.Context,
+    org: OrgOption,
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """List the seats with their CRM sync, CRM user match (or why not, and how to fix it) and "In CRM" badge."""
+    with errors_reported(lang):
+        overview = workspace(ctx, db_url).seats.overview(org)
+    if as_json:
+        typer.echo(json.dumps(overview.to_json(lang), indent=2))
+        return
+    _print_seats(overview, lang)
+
+
+def _switch_seat_sync(
+    ctx: typer.Context, org: str, email: str, *, enabled: bool, as_json: bool, lang: str, db_url: str | None
+) -> None:
+    with errors_reported(lang):
+        service = workspace(ctx, db_url).seats
+        seat = next((seat for seat in service.overview(org).seats if seat.email.lower() == email.lower()), None)
+        if seat is None:
+            raise failure(f"No seat is held by {email}.")
+        changed = service.set_seat_crm_sync(org, seat.id, enabled=enabled, actor="cli")
+    if as_json:
+        typer.echo(json.dumps(changed.to_json(lang), indent=2))
+        return
+    state = "enabled" if enabled else "disabled"
+    console.print(f"CRM sync {state} for {changed.email}.", highlight=False)
+
+
+@app.command("enable")
+def seats_enable(
+    ctx: typer.Context,
+    org: OrgOption,
+    email: Annotated[str, typer.Option(help="The seat holder's email.")],
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Enable CRM sync for one seat (when automatic sync for all seats is off)."""
+    _switch_seat_sync(ctx, org, email, enabled=True, as_json=as_json, lang=lang, db_url=db_url)
+
+
+@app.command("disable")
+def seats_disable(
+    ctx: typer.Context,
+    org: OrgOption,
+    email: Annotated[str, typer.Option(help="The seat holder's email.")],
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Disable CRM sync for one seat (when automatic sync for all seats is off)."""
+    _switch_seat_sync(ctx, org, email, enabled=False, as_json=as_json, lang=lang, db_url=db_url)
+
+
+@app.command("sync-all")
+def seats_sync_all(
+    ctx: typer.Context,
+    org: OrgOption,
+    enabled: Annotated[bool, typer.Option("--on/--off", help="Sync CRM for all seats automatically.")],
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Turn "Sync CRM for all seats automatically" on or off."""
+    with errors_reported(lang):
+        overview = workspace(ctx, db_url).seats.set_sync_all_seats(org, enabled=enabled, actor="cli")
+    if as_json:
+        typer.echo(json.dumps(overview.to_json(lang), indent=2))
+        return
+    _print_seats(overview, lang)
+
+
+@app.command("import-crm-users")
+def seats_import_crm_users(
+    ctx: typer.Context,
+    org: OrgOption,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Import the CRM's users now (connecting imports them too) and match every seat again."""
+    with errors_reported(lang):
+        services = workspace(ctx, db_url)
+        result = asyncio.run(services.seats.refresh_crm_users(org, services.crm_sessions, actor="cli"))
+    console.print(
+        f"{result.total} CRM users ({result.assignable} can be given a seat): "
+        f"{result.added} added, {result.updated} updated, {result.removed} removed.",
+        highlight=False,
+    )
+
+
+@app.command("assign-from-crm")
+def seats_assign_from_crm(
+    ctx: typer.Context,
+    org: OrgOption,
+    email: Annotated[
+        list[str] | None, typer.Option(help="A CRM user's email to give a seat to; repeat for several.")
+    ] = None,
+    select_all: Annotated[bool, typer.Option("--all", help="Every CRM user who can be given a seat.")] = False,
+    console_url: Annotated[
+        str, typer.Option(help="Base URL of the console, for the invitation links.")
+    ] = "http://127.0.0.1:8000",
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Without --email or --all: list the active CRM users holding no seat. With them: assign seats and print
+    each invitation link (shown once). Never more seats than the contract has left."""
+    with errors_reported(lang):
+        service = workspace(ctx, db_url).seats
+        offered = service.assignable_crm_users(org)
+        if not email and not select_all:
+            if as_json:
+                typer.echo(json.dumps([user.to_json() for user in offered], indent=2))
+                return
+            table = Table()
+            table.add_column("Name")
+            add_email_column(table, "Email", (user.email or "" for user in offered))
+            for user in offered:
+                table.add_row(user.full_name, user.email or "")
+            console.print(table)
+            return
+        by_email = {(user.email or "").lower(): user for user in offered}
+        unknown = [address for address in email or () if address.lower() not in by_email]
+        if unknown:
+            raise failure("Not CRM users who can be given a seat: " + ", ".join(unknown))
+        chosen = offered if select_all else [by_email[address.lower()] for address in email or ()]
+        invitations = service.assign_from_crm(org, [user.id for user in chosen], actor="cli")
+    links = [
+        {
+            "email": invitation.email,
+            "seat_id": str(invitation.seat_id),
+            "invitation_url": console_url.rstrip("/") + invitation.path,
+        }
+        for invitation in invitations
+    ]
+    if as_json:
+        typer.echo(json.dumps(links, indent=2))
+        return
+    for link in links:
+        console.print(f"{link['email']}: {link['invitation_url']}", highlight=False, markup=False)

@@ -1,0 +1,54 @@
+"""``salesbridge serve``: the web console."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from salesbridge import bootstrap
+from salesbridge.cli.invocation import settings
+from salesbridge.cli.rendering import console, errors_reported
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to bind; plain HTTP is allowed on loopback only.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    db_url: Annotated[
+        str | None, typer.Option("--db", "--db-url", help="Store URL; SALESBRIDGE_DATABASE_URL when omitted.")
+    ] = None,
+    certfile: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="TLS certificate (PEM): serve HTTPS.")
+    ] = None,
+    keyfile: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="TLS private key (PEM).")] = None,
+) -> None:
+    """Serve the web console (pages at /, JSON API at /api/v1). HTTPS with --certfile/--keyfile; without them
+    plain HTTP on the loopback interface only, with non-Secure cookies."""
+    import uvicorn
+
+    if (certfile is None) != (keyfile is None):
+        raise typer.BadParameter("give both --certfile and --keyfile, or neither")
+    tls = certfile is not None
+    if not tls:
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise typer.BadParameter("without a certificate the console listens on loopback only", param_hint="--host")
+    with errors_reported():
+        console_app = bootstrap.build_console(settings(ctx), db_url, secure_cookies=tls)
+    scheme = "https" if tls else "http"
+    console.print(f"[bold green]Console[/bold green] at {scheme}://{host}:{port}/ — stop with Ctrl+C.", highlight=False)
+    uvicorn.run(
+        console_app,
+        host=host,
+        port=port,
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
+        log_level="warning",
+        access_log=False,
+    )

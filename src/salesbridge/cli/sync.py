@@ -1,0 +1,115 @@
+"""``salesbridge sync``: importing the CRM into the workspace — run now, and the status."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import TYPE_CHECKING
+
+import typer
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgOption, workspace
+from salesbridge.cli.rendering import console, errors_reported, failure
+from salesbridge.services.sync import request_sync, run_pending_import, sync_status
+
+if TYPE_CHECKING:
+    from salesbridge.bootstrap import Workspace
+    from salesbridge.services.sync import RunOutcome
+
+app = typer.Typer(help="Importing the CRM into the workspace: run now, and the status.", no_args_is_help=True)
+
+
+def import_with_progress(services: Workspace, organization_id: uuid.UUID) -> RunOutcome | None:
+    """Run the organization's queued import here, with a progress bar per table; None when another import of it
+    holds the lease (or nothing is queued)."""
+    with Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def on_page(table: str, rows: int) -> None:
+            if table not in tasks:
+                tasks[table] = progress.add_task(table, total=None)
+            progress.update(tasks[table], completed=rows)
+
+        return asyncio.run(
+            run_pending_import(
+                services.store,
+                services.crm_sessions,
+                organization_id,
+                clock=services.clock,
+                progress=on_page,
+                lease=services.import_lease,
+            )
+        )
+
+
+@app.command("run")
+def sync_run(
+    ctx: typer.Context,
+    org: OrgOption,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Import the CRM now (the first run reads everything, later runs only what changed), with a progress bar per
+    table. Exit code 0 when the import succeeded, 1 otherwise."""
+    with errors_reported(lang):
+        services = workspace(ctx, db_url)
+        run_id = request_sync(services.store, slug=org, actor="cli")
+    organization_id = services.store.organization_id(org)
+    assert organization_id is not None  # request_sync found it
+    outcome = import_with_progress(services, organization_id)
+    if outcome is None:
+        raise failure("Another import of this organization is running; try again when it ends.")
+    if not outcome.succeeded:
+        raise failure(f"The import failed: {outcome.error}")
+    report = outcome.report
+    assert report is not None
+    console.print(
+        f"[bold green]Imported[/] {report.rows_imported:,} rows, deleted {report.rows_deleted:,} (run {run_id}).",
+        highlight=False,
+    )
+
+
+@app.command("status")
+def sync_status_command(
+    ctx: typer.Context,
+    org: OrgOption,
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """The last sync date, the running or queued import, failures since when, and each table's import."""
+    with errors_reported(lang):
+        services = workspace(ctx, db_url)
+        status = sync_status(services.store, slug=org, clock=services.clock)
+    if as_json:
+        typer.echo(json.dumps(status.to_json(lang), indent=2))
+        return
+    last = status.last_sync_at.strftime("%Y-%m-%d %H:%M UTC") if status.last_sync_at else "—"
+    console.print(f"Last sync: {last}", highlight=False)
+    if status.running_since:
+        console.print(f"Import running since {status.running_since:%H:%M:%S} UTC", highlight=False)
+    if status.failing:
+        console.print(f"[bold red]{status.failure_message(lang)}[/]", highlight=False)
+    table = Table()
+    for header in ("Table", "Mode", "Last success", "Rows", "Imported", "Deleted", "Failures"):
+        table.add_column(header)
+    for row in status.tables:
+        table.add_row(
+            row.table,
+            row.mode,
+            row.last_success_at.strftime("%Y-%m-%d %H:%M") if row.last_success_at else "—",
+            f"{row.row_count:,}",
+            f"{row.rows_imported:,}",
+            f"{row.rows_deleted:,}",
+            str(row.consecutive_failures) if row.consecutive_failures else "",
+        )
+    console.print(table)
