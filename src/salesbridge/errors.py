@@ -6,7 +6,8 @@
     ├── ConfigError                   fix the configuration; abort at startup
     │   └── CredentialKeyError        the credential key is malformed, or its key file is unsafe or unreadable
     ├── InvalidRequestError           the caller's input breaks a rule; nothing changed; the message says what to fix
-    │   └── SeatLimitError            more seats asked for than the contract has left; .seats_left
+    │   ├── SeatLimitError            more seats asked for than the contract has left; .seats_left
+    │   └── TryAgainLaterError        refused for now (too many attempts, too busy); retry after .retry_after_s
     ├── StoreError                    the store refused an operation; fail this unit of work
     │   ├── RowNotFoundError          no such row in this organization
     │   ├── UniqueConstraintError     a row with the same unique value already exists in this organization
@@ -83,6 +84,19 @@ class SeatLimitError(InvalidRequestError):
         super().__init__(message, left=left, requested=requested)
         self.seats_left = left
         self.requested = requested
+
+
+class TryAgainLaterError(InvalidRequestError):
+    """The request was refused for now, before anything was checked or changed: too many failed attempts, or too
+    many requests at once. The same request may succeed after ``retry_after_s``.
+
+    Attributes:
+        retry_after_s: Seconds to wait before retrying (at least 1).
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float, **fields: object) -> None:
+        super().__init__(message, **fields)
+        self.retry_after_s = max(retry_after_s, 1.0)
 
 
 class StoreError(SalesbridgeError):

@@ -6,15 +6,26 @@ Secrets never leave this module except once: a new session token or API token is
 argon2 hashes of passwords; nothing here returns, logs or audits either. Sign-in answers every failure (unknown
 organization, unknown user, user without password, wrong password) with the same :class:`SignInRejectedError`,
 after about the same amount of work (a password is always verified, against a dummy hash when there is no user).
+
+Sign-in is throttled (:mod:`salesbridge.domain.sign_in_throttle`): failures are counted per account as typed and
+per client address in the store, so every console process sees them; an attempt over a limit is refused with
+:class:`SignInThrottledError` before any password is hashed. Hashing itself goes through a
+:class:`~salesbridge.services.sign_in_guard.PasswordHashingGate`, and never inside a unit of work.
+
+Passwords must be at least 12 characters and hard to guess (:mod:`salesbridge.domain.password_strength`).
+API tokens expire (90 days unless chosen otherwise), can be created only by a signed-in session or the command
+line (never by another token), and record their last use to within :data:`TOKEN_USE_GRANULARITY`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import re
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -23,10 +34,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import SecretStr
 
-from salesbridge.errors import InvalidRequestError, RowNotFoundError, UniqueConstraintError
+from salesbridge.domain.password_strength import PasswordWeakness, password_weakness
+from salesbridge.domain.sign_in_throttle import SignInThrottlePolicy, account_subject, address_subject
+from salesbridge.errors import InvalidRequestError, RowNotFoundError, TryAgainLaterError, UniqueConstraintError
 from salesbridge.i18n import N_, SUPPORTED_LOCALES
 from salesbridge.services.connect import Clock, StoreAccess, UnknownOrganizationError
 from salesbridge.services.crm_users import rematch_seats
+from salesbridge.services.sign_in_guard import PasswordHashingBusyError, PasswordHashingGate
 from salesbridge.store.tables import SeatState, User
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
 
@@ -37,6 +51,12 @@ MAX_PASSWORD_LENGTH: Final = 1024
 API_TOKEN_PREFIX: Final = "sb_"
 API_TOKEN_DISPLAY_LENGTH: Final = 8
 """How many leading characters of an API token are kept to tell tokens apart (``sb_`` + 5)."""
+API_TOKEN_LIFETIME_DAYS: Final = 90
+"""How long a new API token lasts unless its creator chooses otherwise."""
+API_TOKEN_LIFETIME_CHOICES_DAYS: Final = (7, 30, 90, 180, 365)
+"""The lifetimes the console offers; the API and the command line accept any number of days up to the last."""
+TOKEN_USE_GRANULARITY: Final = timedelta(minutes=5)
+"""An API token's "last used" is written at most once per this interval (not on every call)."""
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -83,6 +103,29 @@ class SignInRejectedError(AccountError):
     MESSAGE = N_("The workspace, email or password is not correct.")
 
 
+class SignInThrottledError(TryAgainLaterError):
+    """Too many failed sign-ins for this account or from this address: no password was checked.
+
+    Attributes:
+        retry_at: When the next attempt will be allowed.
+    """
+
+    MESSAGE = N_("Too many failed sign-ins. Try again in {minutes} min (after {time} UTC).")
+
+    def __init__(self, retry_at: datetime, *, now: datetime) -> None:
+        seconds = max((retry_at - now).total_seconds(), 1.0)
+        super().__init__(
+            self.MESSAGE, retry_after_s=math.ceil(seconds), minutes=math.ceil(seconds / 60), time=f"{retry_at:%H:%M}"
+        )
+        self.retry_at = retry_at
+
+
+class SessionRequiredError(AccountError):
+    """Creating API tokens needs a signed-in session (or the command line): a token cannot mint tokens."""
+
+    MESSAGE = N_("API tokens can be created only from the Account page or the command line, not with an API token.")
+
+
 class InvitationInvalidError(AccountError):
     """The invitation does not exist, has expired or was already accepted."""
 
@@ -106,6 +149,7 @@ class Principal:
     Attributes:
         has_seat: The user holds a seat (invited or active) of the organization's contract.
         locale: The user's console language, ``en`` or ``es``.
+        via_api_token: Authenticated by an API token (which may not create tokens).
     """
 
     organization_id: uuid.UUID
@@ -116,6 +160,7 @@ class Principal:
     is_admin: bool
     has_seat: bool
     locale: str
+    via_api_token: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,19 +184,26 @@ class SessionContext:
 
 @dataclass(frozen=True)
 class ApiTokenView:
-    """An API token as shown to its owner: never the token itself, only its first characters."""
+    """An API token as shown to its owner: never the token itself, only its first characters.
+
+    Attributes:
+        last_used_at: When it was last used, to within :data:`TOKEN_USE_GRANULARITY`; None if never.
+        is_expired: Its expiry had passed when the view was made.
+    """
 
     id: uuid.UUID
     name: str
     prefix: str
     created_at: datetime
     last_used_at: datetime | None
+    expires_at: datetime
     revoked_at: datetime | None
+    is_expired: bool
 
     @property
     def is_active(self) -> bool:
-        """True until revoked."""
-        return self.revoked_at is None
+        """True until revoked or expired."""
+        return self.revoked_at is None and not self.is_expired
 
 
 @dataclass(frozen=True)
@@ -193,10 +245,14 @@ class AccountService:
     """Use cases for people and credentials of every organization in one store.
 
     Args:
-        store: Opens organization-scoped units of work and finds organizations by slug or token digest.
-        clock: The current time, timezone-aware UTC (session and invitation expiry, ``last_used_at``).
+        store: Opens organization-scoped units of work, finds organizations by slug or token digest, and keeps the
+            log of failed sign-ins.
+        clock: The current time, timezone-aware UTC (session, invitation and token expiry, ``last_used_at``,
+            throttling windows).
         hasher: Hashes and verifies passwords; its parameters decide when a stored hash is upgraded.
         session_lifetime: How long a session lasts.
+        throttle: The limits on failed sign-ins.
+        hashing: Bounds concurrent hashing; share one per process (a new gate of its own by default).
     """
 
     def __init__(
@@ -206,11 +262,15 @@ class AccountService:
         clock: Clock,
         hasher: PasswordHasher | None = None,
         session_lifetime: timedelta = SESSION_LIFETIME,
+        throttle: SignInThrottlePolicy | None = None,
+        hashing: PasswordHashingGate | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._hasher = hasher or PasswordHasher()
         self._session_lifetime = session_lifetime
+        self._throttle = throttle or SignInThrottlePolicy()
+        self._hashing = hashing or PasswordHashingGate()
         # Verified when there is no user, so that an unknown email costs as much as a wrong password.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
@@ -237,11 +297,14 @@ class AccountService:
             UnknownOrganizationError: no organization has ``org_slug``.
             InvalidInputError: the email, name, password or language breaks a rule, or the email is taken.
             ContractFullError: ``with_seat`` and every purchased seat is assigned.
+            PasswordHashingBusyError: too many passwords are being hashed at once; nothing was created.
         """
         email = checked_email(email)
         display_name = _checked_display_name(display_name)
         locale = _checked_locale(locale)
-        password_hash = self._hasher.hash(_checked_password(password).get_secret_value()) if password else None
+        password_hash = (
+            self._hash(checked_password(password, personal=(email, display_name, org_slug))) if password else None
+        )
         organization_id = self._require_organization(org_slug)
         with self._store(organization_id) as uow:
             try:
@@ -336,35 +399,72 @@ class AccountService:
 
     # -------------------------------------------------------------------------------------------- sessions
 
-    def sign_in(self, org_slug: str, email: str, password: SecretStr) -> SignedIn:
+    def sign_in(self, org_slug: str, email: str, password: SecretStr, *, address: str | None = None) -> SignedIn:
         """Check the password of ``email`` in ``org_slug`` and open a session; audit it.
 
-        An outdated password hash (weaker parameters than the hasher's) is replaced by a fresh one.
+        Throttled first: when the account (as typed) or the client ``address`` has failed too often lately, the
+        attempt is refused before any password is hashed. A failure counts against both; a success clears the
+        account's failures and never counts against the address. An outdated password hash (weaker parameters
+        than the hasher's) is replaced by a fresh one.
+
+        Args:
+            address: The client's IP address; None when unknown (the command line), then only the account is
+                throttled.
 
         Raises:
+            SignInThrottledError: too many failed sign-ins for this account or from this address; says when to
+                try again.
+            PasswordHashingBusyError: too many passwords are being checked at once; nothing was counted.
             SignInRejectedError: the organization or user is unknown, the user has no password, or the password
                 is wrong (one error for all, so nobody learns which accounts exist).
         """
         secret = password.get_secret_value()
-        organization_id = self._store.organization_id(org_slug.strip()) if org_slug.strip() else None
-        if organization_id is None:
-            self._burn(secret)
+        slug, email = org_slug.strip(), email.strip()
+        account = account_subject(slug, email)
+        client = address_subject(address) if address else None
+        failures = self._store.sign_in_failures
+        admission = failures.admit(account=account, address=client, policy=self._throttle, now=self._clock())
+        if admission.retry_at is not None or admission.attempt_id is None:
+            raise SignInThrottledError(admission.retry_at or self._clock(), now=self._clock())
+        try:
+            verified = self._verified_user(slug, email, secret)
+        except PasswordHashingBusyError:
+            failures.withdraw(admission.attempt_id)
+            raise
+        if verified is None:
+            failures.failed(address=client, now=self._clock())
             raise SignInRejectedError
+        failures.succeeded(account=account)
+        organization_id, user = verified
+        new_hash = self._hash(secret) if self._hasher.check_needs_rehash(user.password_hash or "") else None
         with self._store(organization_id) as uow:
-            user = uow.users.find_by_email(email.strip())
-            if user is None or user.password_hash is None:
-                self._burn(secret)
-                raise SignInRejectedError
-            try:
-                self._hasher.verify(user.password_hash, secret)
-            except (VerificationError, InvalidHashError):
-                raise SignInRejectedError from None
-            if self._hasher.check_needs_rehash(user.password_hash):
-                uow.users.update(user.id, password_hash=self._hasher.hash(secret))
-            signed_in = self._open_session(uow, user, org_slug.strip())
+            if new_hash is not None:
+                uow.users.update(user.id, password_hash=new_hash)
+            signed_in = self._open_session(uow, user, slug)
             uow.audit.record(actor=user.email, action="user.signed_in", details={"user_id": str(user.id)})
             uow.commit()
         return signed_in
+
+    def _verified_user(self, slug: str, email: str, secret: str) -> tuple[uuid.UUID, User] | None:
+        """The organization and user whose password ``secret`` is, or None; always spends one verification.
+
+        Raises:
+            PasswordHashingBusyError: no hashing slot came free.
+        """
+        organization_id = self._store.organization_id(slug) if slug else None
+        user = None
+        if organization_id is not None:
+            with self._store(organization_id) as uow:
+                user = uow.users.find_by_email(email)
+        if organization_id is None or user is None or user.password_hash is None:
+            self._burn(secret)
+            return None
+        stored_hash = user.password_hash
+        try:
+            self._hashing.run(lambda: self._hasher.verify(stored_hash, secret))
+        except (VerificationError, InvalidHashError):
+            return None
+        return organization_id, user
 
     def session(self, session_token: str) -> SessionContext | None:
         """The live session of ``session_token``, or None when it is unknown, expired or signed out. Reads only."""
@@ -402,15 +502,27 @@ class AccountService:
 
     # ------------------------------------------------------------------------------------------ API tokens
 
-    def create_api_token(self, principal: Principal, name: str) -> tuple[ApiTokenView, SecretStr]:
-        """Create an API token named ``name`` for the principal; audit it. The returned secret is the only copy.
+    def create_api_token(
+        self, principal: Principal, name: str, *, expires_in_days: int = API_TOKEN_LIFETIME_DAYS
+    ) -> tuple[ApiTokenView, SecretStr]:
+        """Create an API token named ``name`` for the principal, expiring in ``expires_in_days``; audit it. The
+        returned secret is the only copy. Not idempotent.
 
         Raises:
-            InvalidInputError: the name is empty or longer than 100 characters.
+            SessionRequiredError: the principal was authenticated by an API token.
+            InvalidInputError: the name is empty or longer than 100 characters, or the lifetime is not 1 to 365
+                days.
         """
+        if principal.via_api_token:
+            raise SessionRequiredError
         name = name.strip()
         if not name or len(name) > 100:
             raise InvalidInputError(N_("Give the token a name of 1 to 100 characters."), field="name")
+        longest = API_TOKEN_LIFETIME_CHOICES_DAYS[-1]
+        if not 1 <= expires_in_days <= longest:
+            raise InvalidInputError(
+                N_("Choose a token lifetime of 1 to {days} days."), field="expires_in_days", days=longest
+            )
         token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._store(principal.organization_id) as uow:
             row = uow.api_tokens.add(
@@ -418,18 +530,28 @@ class AccountService:
                 name=name,
                 prefix=token[:API_TOKEN_DISPLAY_LENGTH],
                 token_hash=token_digest(token),
+                expires_at=self._clock() + timedelta(days=expires_in_days),
             )
             uow.audit.record(
                 actor=principal.email,
                 action="api_token.created",
-                details={"token_id": str(row.id), "name": name, "prefix": row.prefix},
+                details={
+                    "token_id": str(row.id),
+                    "name": name,
+                    "prefix": row.prefix,
+                    "expires_at": row.expires_at.isoformat(),
+                },
             )
-            view = _token_view(row)
+            view = self._token_view(row)
             uow.commit()
         return view, SecretStr(token)
 
     def principal_for_api_token(self, token: str) -> Principal | None:
-        """Who the API token ``token`` acts for, stamping it used now; None when unknown or revoked."""
+        """Who the API token ``token`` acts for; None when unknown, revoked or expired.
+
+        Stamps the token used now when its stamp is older than :data:`TOKEN_USE_GRANULARITY`, in a write of its
+        own; most calls only read.
+        """
         if not token.startswith(API_TOKEN_PREFIX):
             return None
         digest = token_digest(token)
@@ -444,15 +566,17 @@ class AccountService:
                 user = uow.users.get(row.user_id)
             except RowNotFoundError:
                 return None
-            uow.api_tokens.touch(row)
-            principal = self._principal(uow, user)
-            uow.commit()
+            principal = replace(self._principal(uow, user), via_api_token=True)
+        if row.last_used_at is None or row.last_used_at <= self._clock() - TOKEN_USE_GRANULARITY:
+            with self._store(organization_id) as uow:
+                if uow.api_tokens.touch(row.id, granularity=TOKEN_USE_GRANULARITY):
+                    uow.commit()
         return principal
 
     def list_api_tokens(self, principal: Principal) -> list[ApiTokenView]:
-        """The principal's own tokens, revoked ones included, newest first. Reads only."""
+        """The principal's own tokens, revoked and expired ones included, newest first. Reads only."""
         with self._store(principal.organization_id) as uow:
-            return [_token_view(row) for row in uow.api_tokens.list_for_user(principal.user_id)]
+            return [self._token_view(row) for row in uow.api_tokens.list_for_user(principal.user_id)]
 
     def revoke_api_token(self, principal: Principal, token_id: uuid.UUID) -> ApiTokenView:
         """Revoke the principal's token ``token_id``; audit the first revocation. Idempotent.
@@ -475,7 +599,7 @@ class AccountService:
                     action="api_token.revoked",
                     details={"token_id": str(row.id), "prefix": row.prefix},
                 )
-            view = _token_view(row)
+            view = self._token_view(row)
             uow.commit()
         return view
 
@@ -505,9 +629,14 @@ class AccountService:
             InvalidInputError: the name or password breaks a rule.
             InvitationInvalidError: the invitation is unknown, expired or already accepted.
             ContractFullError: the user had no seat and every purchased seat is assigned.
+            PasswordHashingBusyError: too many passwords are being hashed at once; nothing changed.
         """
         display_name = _checked_display_name(display_name)
-        password_hash = self._hasher.hash(_checked_password(password).get_secret_value())
+        invitation_view = self.describe_invitation(token)
+        if invitation_view is None:
+            raise InvitationInvalidError
+        personal = (invitation_view.email, display_name, invitation_view.organization_slug)
+        password_hash = self._hash(checked_password(password, personal=personal))
         digest = token_digest(token)
         organization_id = self._store.organization_of_invitation(digest)
         if organization_id is None:
@@ -544,9 +673,26 @@ class AccountService:
         return organization_id
 
     def _burn(self, secret: str) -> None:
-        """Spend the time a real verification takes."""
-        with contextlib.suppress(VerificationError, InvalidHashError):
+        """Spend the time (and hashing slot) a real verification takes."""
+        with contextlib.suppress(VerificationError, InvalidHashError), self._hashing.slot():
             self._hasher.verify(self._dummy_hash, secret)
+
+    def _hash(self, password: SecretStr | str) -> str:
+        """A fresh argon2 hash of ``password``, in a hashing slot."""
+        secret = password.get_secret_value() if isinstance(password, SecretStr) else password
+        return self._hashing.run(lambda: self._hasher.hash(secret))
+
+    def _token_view(self, row: Any) -> ApiTokenView:
+        return ApiTokenView(
+            row.id,
+            row.name,
+            row.prefix,
+            row.created_at,
+            row.last_used_at,
+            row.expires_at,
+            row.revoked_at,
+            is_expired=row.expires_at <= self._clock(),
+        )
 
     def _add_active_seat(self, uow: SqlAlchemyUnitOfWork, user_id: uuid.UUID, *, actor: str) -> None:
         seats = uow.organization.get().seats_purchased
@@ -583,10 +729,6 @@ def _require_admin(principal: Principal) -> None:
         raise AdministratorRequiredError
 
 
-def _token_view(row: Any) -> ApiTokenView:
-    return ApiTokenView(row.id, row.name, row.prefix, row.created_at, row.last_used_at, row.revoked_at)
-
-
 def checked_email(email: str) -> str:
     """``email`` without surrounding spaces.
 
@@ -606,7 +748,42 @@ def _checked_display_name(name: str) -> str:
     return name
 
 
-def _checked_password(password: SecretStr | None) -> SecretStr:
+_WEAKNESS_MESSAGES: Final = {
+    PasswordWeakness.COMMON_PASSWORD: N_(
+        "This password is too easy to guess: it is one of the passwords people use most, or built from them. "
+        "Try a few unrelated words together."
+    ),
+    PasswordWeakness.COMMON_WORDS: N_(
+        "This password is too easy to guess: it is mostly a common word or name. Add a few unrelated words."
+    ),
+    PasswordWeakness.PERSONAL: N_(
+        "This password is too easy to guess: it contains your name, email or workspace. Choose words unrelated to you."
+    ),
+    PasswordWeakness.REPEATS: N_(
+        'This password is too easy to guess: it repeats characters or words (like "aaaa" or "abcabc").'
+    ),
+    PasswordWeakness.SEQUENCE: N_(
+        'This password is too easy to guess: it is a sequence (like "abcd" or "9876"). Use a few unrelated words.'
+    ),
+    PasswordWeakness.KEYBOARD: N_(
+        'This password is too easy to guess: it follows the keyboard (like "qwerty"). Use a few unrelated words.'
+    ),
+    PasswordWeakness.DATES: N_(
+        "This password is too easy to guess: dates and years are among the first things tried. Use a few "
+        "unrelated words."
+    ),
+    PasswordWeakness.GUESSABLE: N_("This password is too easy to guess. Try a few unrelated words together."),
+}
+
+
+def checked_password(password: SecretStr | None, *, personal: Iterable[str] = ()) -> SecretStr:
+    """``password`` when it is 12 to 1,024 characters long and hard enough to guess
+    (:func:`~salesbridge.domain.password_strength.password_weakness`, with ``personal``: the email, name and
+    workspace of its owner).
+
+    Raises:
+        InvalidInputError: it breaks a rule (field ``"password"``); the message says which and why.
+    """
     value = password.get_secret_value() if password is not None else ""
     if len(value) < MIN_PASSWORD_LENGTH:
         raise InvalidInputError(
@@ -616,6 +793,9 @@ def _checked_password(password: SecretStr | None) -> SecretStr:
         raise InvalidInputError(
             N_("Choose a password of at most {length} characters."), field="password", length=MAX_PASSWORD_LENGTH
         )
+    weakness = password_weakness(value, personal=personal)
+    if weakness is not None:
+        raise InvalidInputError(_WEAKNESS_MESSAGES[weakness], field="password")
     return SecretStr(value)
 
 

@@ -35,6 +35,7 @@ from salesbridge.errors import (
 )
 from salesbridge.i18n import N_, translate
 from salesbridge.services.crm_users import import_crm_users
+from salesbridge.services.sign_in_guard import SignInFailures
 from salesbridge.store.tables import ConnectionState
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
 
@@ -111,6 +112,11 @@ class StoreAccess(OrganizationFinder, Protocol):
 
     def bulk_writes(self) -> AbstractContextManager[None]:
         """Bracket a block of bulk writes (an import)."""
+        ...
+
+    @property
+    def sign_in_failures(self) -> SignInFailures:
+        """The log of failed sign-in attempts (not scoped: attempts come before any organization is known)."""
         ...
 
     def organization_of_session(self, token_hash: str) -> uuid.UUID | None:

@@ -1,6 +1,7 @@
 """SQLAlchemy 2 typed declarative rows of the store.
 
-Every row except :class:`Organization` carries ``organization_id``; repositories filter every query by it.
+Every row except :class:`Organization` and :class:`SignInFailure` carries ``organization_id``; repositories
+filter every query by it.
 Datetimes are timezone-aware UTC on the way in and on the way out, on every backend (see :class:`UtcDateTime`).
 """
 
@@ -338,6 +339,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    """When the token was last used, to within the store's granularity (not stamped on every call)."""
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
     def __repr__(self) -> str:
@@ -359,6 +362,23 @@ class WebSession(Base):
 
     def __repr__(self) -> str:
         return f"WebSession(id={self.id!s}, organization_id={self.organization_id!s}, user_id={self.user_id!s})"
+
+
+class SignInFailure(Base):
+    """One failed (or still running) sign-in attempt counted against ``subject``: the SHA-256 of an account
+    (workspace and email as typed) or of a client address. The one row without an organization: sign-ins are
+    throttled before any organization is known, and unknown workspaces like known ones, so that the throttle
+    reveals nothing. Rows older than the longest throttling window are deleted as attempts come in."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_subject_failed_at", "subject", "failed_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+    def __repr__(self) -> str:
+        return f"SignInFailure(id={self.id!s}, failed_at={self.failed_at.isoformat()})"
 
 
 class CrmRecord(Base):

@@ -40,6 +40,7 @@ from salesbridge.store.workspace import (
     CrmUserRepository,
     InvitationRepository,
     SeatRepository,
+    SignInFailureLog,
     WebSessionRepository,
     organization_of_token,
 )
@@ -176,6 +177,7 @@ class UnitOfWorkFactory:
         self._session_factory = session_factory
         self._cipher = cipher
         self._clock = clock
+        self.sign_in_failures = SignInFailureLog(session_factory)
         bind = session_factory.kw.get("bind")
         self.checkpointer: WalCheckpointer | None = None
         if (

@@ -1,9 +1,11 @@
-"""Repositories of the workspace: seats, imported CRM users, invitations, API tokens and web sessions.
+"""Repositories of the workspace: seats, imported CRM users, invitations, API tokens, web sessions, and the log
+of failed sign-ins.
 
 Like every repository of the store, each is scoped to one organization and filters every statement by it. Tokens
 (invitations, API tokens, web sessions) are stored only as SHA-256 hex digests: the store never holds a usable
 token. :func:`organization_of_token` is the one unscoped read here; it turns a presented token into the
-organization that scopes the unit of work which then checks it.
+organization that scopes the unit of work which then checks it. :class:`SignInFailureLog` is unscoped too: it
+counts sign-in attempts before any organization is known.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.domain.seat_matching import MatchOutcome
+from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy, ThrottleRule
 from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
 from salesbridge.store.repositories import _flush_new, _ScopedRepository
 from salesbridge.store.tables import (
@@ -27,6 +30,7 @@ from salesbridge.store.tables import (
     Invitation,
     Seat,
     SeatState,
+    SignInFailure,
     User,
     WebSession,
 )
@@ -290,8 +294,8 @@ class InvitationRepository(_ScopedRepository):
 class ApiTokenRepository(_ScopedRepository):
     """Users' API tokens."""
 
-    def add(self, *, user_id: uuid.UUID, name: str, prefix: str, token_hash: str) -> ApiToken:
-        """Record a token of ``user_id``.
+    def add(self, *, user_id: uuid.UUID, name: str, prefix: str, token_hash: str, expires_at: datetime) -> ApiToken:
+        """Record a token of ``user_id``, valid until ``expires_at``.
 
         Raises:
             StoreError: the user or the organization does not exist.
@@ -304,6 +308,7 @@ class ApiTokenRepository(_ScopedRepository):
             prefix=prefix,
             token_hash=token_hash,
             created_at=self._clock(),
+            expires_at=expires_at,
         )
         try:
             _flush_new(self._session, token, None)
@@ -312,12 +317,13 @@ class ApiTokenRepository(_ScopedRepository):
         return token
 
     def find_active_by_hash(self, token_hash: str) -> ApiToken | None:
-        """The unrevoked token hashing to ``token_hash``, or None."""
+        """The unrevoked, unexpired token hashing to ``token_hash``, or None."""
         return self._session.scalar(
             select(ApiToken).where(
                 ApiToken.organization_id == self._organization_id,
                 ApiToken.token_hash == token_hash,
                 ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > self._clock(),
             )
         )
 
@@ -330,10 +336,23 @@ class ApiTokenRepository(_ScopedRepository):
         )
         return list(self._session.scalars(statement))
 
-    def touch(self, token: ApiToken) -> None:
-        """Stamp the token used now."""
-        token.last_used_at = self._clock()
-        self._session.flush()
+    def touch(self, token_id: uuid.UUID, *, granularity: timedelta) -> bool:
+        """Stamp the token ``token_id`` used now, unless its stamp is less than ``granularity`` old, so a busy
+        token is written at most once per ``granularity``. One conditional ``UPDATE``: of concurrent calls, one
+        writes. Returns whether it wrote.
+        """
+        now = self._clock()
+        result = self._session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.organization_id == self._organization_id,
+                ApiToken.id == token_id,
+                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - granularity),
+            )
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     def revoke(self, *, user_id: uuid.UUID, token_id: uuid.UUID) -> ApiToken:
         """Revoke the token ``token_id`` of ``user_id``. Idempotent.
@@ -403,6 +422,85 @@ class WebSessionRepository(_ScopedRepository):
         self._session.execute(
             delete(WebSession).where(WebSession.organization_id == self._organization_id, WebSession.user_id == user_id)
         )
+
+
+class SignInFailureLog:
+    """Failed sign-in attempts, shared by every console process on the store (see :class:`SignInFailure`).
+
+    Not scoped by organization, deliberately: attempts are counted before any organization is known. Each method
+    is one short transaction of its own, never run while a password is being hashed.
+    """
+
+    PURGE_BATCH = 100
+    """Expired rows deleted per admission: more than an attempt adds, so the table stays bounded."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+
+    def admit(
+        self, *, account: str, address: str | None, policy: SignInThrottlePolicy, now: datetime
+    ) -> SignInAdmission:
+        """Decide whether an attempt on ``account`` from ``address`` (subjects of
+        :mod:`salesbridge.domain.sign_in_throttle`) may go ahead at ``now``, and if so count it against the
+        account at once, as a failure until :meth:`succeeded` says otherwise. Admissions of one account are
+        serialized (a write lock on SQLite, an advisory lock on PostgreSQL), so parallel guessers of one account
+        get exactly ``policy.per_account.limit`` attempts per window. The address is only read: a failure counts
+        against it when :meth:`failed` records it.
+        """
+        with self._session_factory() as session, session.begin():
+            # A write first: on SQLite it takes the write lock before the reads below (no read-then-upgrade race).
+            self._purge(session, now - policy.longest_window)
+            if session.get_bind().dialect.name == "postgresql":
+                key = int.from_bytes(bytes.fromhex(account[:16]), "big", signed=True)
+                session.execute(select(func.pg_advisory_xact_lock(key)))
+            waits = [self._retry_at(session, account, policy.per_account, now)]
+            if address is not None:
+                waits.append(self._retry_at(session, address, policy.per_address, now))
+            retry_at = max((moment for moment in waits if moment is not None), default=None)
+            if retry_at is not None:
+                return SignInAdmission(attempt_id=None, retry_at=retry_at)
+            attempt_id = uuid.uuid4()
+            session.add(SignInFailure(id=attempt_id, subject=account, failed_at=now))
+        return SignInAdmission(attempt_id=attempt_id, retry_at=None)
+
+    def failed(self, *, address: str | None, now: datetime) -> None:
+        """The admitted attempt failed: it stays counted against its account, and now counts against ``address``
+        too (when known)."""
+        if address is None:
+            return
+        with self._session_factory() as session, session.begin():
+            session.add(SignInFailure(id=uuid.uuid4(), subject=address, failed_at=now))
+
+    def succeeded(self, *, account: str) -> None:
+        """An attempt on ``account`` succeeded: its failures (this attempt's included) no longer count."""
+        with self._session_factory() as session, session.begin():
+            session.execute(delete(SignInFailure).where(SignInFailure.subject == account))
+
+    def withdraw(self, attempt_id: uuid.UUID) -> None:
+        """The admitted attempt ``attempt_id`` was not made (the server was too busy): it does not count."""
+        with self._session_factory() as session, session.begin():
+            session.execute(delete(SignInFailure).where(SignInFailure.id == attempt_id))
+
+    @staticmethod
+    def _retry_at(session: Session, subject: str, rule: ThrottleRule, now: datetime) -> datetime | None:
+        # The `limit` most recent failures decide: the attempt waits for the oldest of them to leave the window.
+        statement = (
+            select(SignInFailure.failed_at)
+            .where(SignInFailure.subject == subject, SignInFailure.failed_at > now - rule.window)
+            .order_by(SignInFailure.failed_at.desc())
+            .limit(rule.limit)
+        )
+        return rule.retry_at(session.scalars(statement), now)
+
+    def _purge(self, session: Session, cutoff: datetime) -> None:
+        expired = (
+            select(SignInFailure.id)
+            .where(SignInFailure.failed_at <= cutoff)
+            .order_by(SignInFailure.failed_at)
+            .limit(self.PURGE_BATCH)
+            .with_for_update(skip_locked=True)  # PostgreSQL: rows another admission is purging are left to it
+        )
+        session.execute(delete(SignInFailure).where(SignInFailure.id.in_(expired)))
 
 
 def organization_of_token(

@@ -12,6 +12,7 @@ Adding an area: write ``web/api/<area>.py`` and/or ``web/ui/<area>.py`` each exp
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,9 +24,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from salesbridge.errors import CrmError, InvalidRequestError, RowNotFoundError, SeatLimitError
+from salesbridge.errors import CrmError, InvalidRequestError, RowNotFoundError, SeatLimitError, TryAgainLaterError
 from salesbridge.i18n import N_
-from salesbridge.services.accounts import AccountError, AdministratorRequiredError
+from salesbridge.services.accounts import AccountError, AdministratorRequiredError, SessionRequiredError
 from salesbridge.web.api import account as api_account
 from salesbridge.web.api import crm as api_crm
 from salesbridge.web.api import lists as api_lists
@@ -167,6 +168,7 @@ def create_app(
     app.add_exception_handler(AccountError, _account_error)  # type: ignore[arg-type]
     app.add_exception_handler(RowNotFoundError, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidRequestError, _invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(TryAgainLaterError, _try_again_later)  # type: ignore[arg-type]
     app.add_exception_handler(CrmError, _crm_unavailable)  # type: ignore[arg-type]
     for router in ROUTERS:
         app.include_router(router)
@@ -218,7 +220,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
 
 
 async def _account_error(request: Request, exc: AccountError) -> Response:
-    status_code = 403 if isinstance(exc, AdministratorRequiredError) else 422
+    status_code = 403 if isinstance(exc, AdministratorRequiredError | SessionRequiredError) else 422
     if is_api_request(request):
         auth = request_auth(request)
         locale = auth.principal.locale if auth is not None and auth.principal is not None else "en"
@@ -242,6 +244,16 @@ async def _invalid_request(request: Request, exc: InvalidRequestError) -> Respon
         body |= {"seats_left": exc.seats_left, "requested": exc.requested}
         return JSONResponse(body, status_code=409)
     return JSONResponse(body, status_code=422)
+
+
+async def _try_again_later(request: Request, exc: TryAgainLaterError) -> Response:
+    auth = request_auth(request)
+    locale = auth.principal.locale if auth is not None and auth.principal is not None else "en"
+    return JSONResponse(
+        {"detail": exc.localized(locale), "retry_after_s": math.ceil(exc.retry_after_s)},
+        status_code=ui_account.try_again_later_status(exc),
+        headers=ui_account.retry_after_header(exc),
+    )
 
 
 async def _crm_unavailable(request: Request, exc: CrmError) -> Response:  # noqa: ARG001

@@ -22,10 +22,11 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.bootstrap import dynamics_session
-from salesbridge.services.accounts import AccountService
+from salesbridge.services.accounts import AccountService, token_digest
 from salesbridge.services.connect import create_organization
 from salesbridge.services.seats import SeatService
 from salesbridge.store.secrets import CredentialCipher
+from salesbridge.store.tables import SeatState
 from salesbridge.store.uow import UnitOfWorkFactory
 from salesbridge.web.app import ConsoleServices, create_app
 
@@ -205,3 +206,21 @@ def browser(console: Console) -> Iterator[Callable[[Person | None], Browser]]:
     yield open_browser
     for client in clients:
         client.__exit__(None, None, None)
+
+
+def invite(console: Console, email: str, *, expires_in: timedelta = timedelta(days=7)) -> str:
+    """Invite ``email`` to a seat of ``acme`` (as its administrator); returns the invitation token."""
+    token = "invitation-" + email
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        user = uow.users.add(email=email, display_name="Invitee")
+        uow.seats.add(user_id=user.id, state=SeatState.INVITED, assigned_by=ACME_ADMIN.email)
+        uow.invitations.add(
+            user_id=user.id,
+            token_hash=token_digest(token),
+            invited_by=ACME_ADMIN.email,
+            expires_at=console.clock() + expires_in,
+        )
+        uow.commit()
+    return token

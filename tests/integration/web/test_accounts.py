@@ -18,6 +18,7 @@ from tests.integration.web.conftest import (
     Person,
     csrf_of,
     fast_hasher,
+    invite,
 )
 
 from salesbridge.services.accounts import (
@@ -130,10 +131,10 @@ def test_api_tokens_are_created_used_and_revoked(console: Console, browser: Call
 
     assert bearer.get("/api/v1/me", headers=headers).json()["email"] == ACME_ADMIN.email
     # Bearer requests need no CSRF token; pages never accept bearer tokens.
-    assert bearer.post("/api/v1/me/tokens", json={"name": "second"}, headers=headers).status_code == 201
+    assert bearer.put("/api/v1/me/locale", json={"locale": "en"}, headers=headers).status_code == 200
     assert bearer.get("/account", headers=headers, follow_redirects=False).status_code == 303
     listed = admin.client.get("/api/v1/me/tokens").json()
-    assert {item["name"] for item in listed} == {"script", "second"}
+    assert {item["name"] for item in listed} == {"script"}
     assert next(item for item in listed if item["id"] == token_id)["last_used_at"] is not None
     assert token not in admin.client.get("/api/v1/me/tokens").text
     with console.session_factory() as session:
@@ -217,25 +218,8 @@ def test_weaker_password_hashes_are_upgraded_at_sign_in(console: Console) -> Non
     stronger.sign_in("acme", ACME_SELLER.email, SecretStr(PASSWORD))
 
 
-def _invite(console: Console, email: str, *, expires_in: timedelta = timedelta(days=7)) -> str:
-    token = "invitation-" + email
-    organization_id = console.store.organization_id("acme")
-    assert organization_id is not None
-    with console.store(organization_id) as uow:
-        user = uow.users.add(email=email, display_name="Invitee")
-        uow.seats.add(user_id=user.id, state=SeatState.INVITED, assigned_by=ACME_ADMIN.email)
-        uow.invitations.add(
-            user_id=user.id,
-            token_hash=token_digest(token),
-            invited_by=ACME_ADMIN.email,
-            expires_at=console.clock() + expires_in,
-        )
-        uow.commit()
-    return token
-
-
 def test_an_invitation_is_accepted_once(console: Console, browser: Callable[[Person | None], Browser]) -> None:
-    token = _invite(console, "ines@acme.test")
+    token = invite(console, "ines@acme.test")
     client = browser(None).client
     form = client.get(f"/invitations/{token}")
     assert form.status_code == 200
@@ -267,7 +251,7 @@ def test_an_invitation_is_accepted_once(console: Console, browser: Callable[[Per
 
 
 def test_an_expired_invitation_is_refused(console: Console, browser: Callable[[Person | None], Browser]) -> None:
-    token = _invite(console, "late@acme.test", expires_in=timedelta(hours=1))
+    token = invite(console, "late@acme.test", expires_in=timedelta(hours=1))
     console.clock.advance(timedelta(hours=2))
 
     assert browser(None).client.get(f"/invitations/{token}").status_code == 404

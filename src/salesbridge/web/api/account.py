@@ -9,10 +9,18 @@ from typing import Literal
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
-from salesbridge.services.accounts import ApiTokenView, Principal
+from salesbridge.services.accounts import (
+    API_TOKEN_LIFETIME_CHOICES_DAYS,
+    API_TOKEN_LIFETIME_DAYS,
+    TOKEN_USE_GRANULARITY,
+    ApiTokenView,
+    Principal,
+)
 from salesbridge.web.security import Services, SignedInPrincipal
 
 router = APIRouter(prefix="/api/v1", tags=["account"])
+
+_GRANULARITY_MINUTES = int(TOKEN_USE_GRANULARITY.total_seconds() // 60)
 
 
 class MeOut(BaseModel):
@@ -47,8 +55,12 @@ class ApiTokenOut(BaseModel):
     name: str
     prefix: str = Field(description="The token's first characters, to tell tokens apart.")
     created_at: datetime
-    last_used_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description=f"When it was last used, to within {_GRANULARITY_MINUTES} minutes; null if never."
+    )
+    expires_at: datetime = Field(description="After this moment the token is refused (401).")
     revoked_at: datetime | None
+    is_active: bool = Field(description="Neither revoked nor expired.")
 
     @classmethod
     def of(cls, view: ApiTokenView) -> ApiTokenOut:
@@ -59,7 +71,9 @@ class ApiTokenOut(BaseModel):
             prefix=view.prefix,
             created_at=view.created_at,
             last_used_at=view.last_used_at,
+            expires_at=view.expires_at,
             revoked_at=view.revoked_at,
+            is_active=view.is_active,
         )
 
 
@@ -67,6 +81,12 @@ class ApiTokenIn(BaseModel):
     """A token to create."""
 
     name: str = Field(min_length=1, max_length=100, description="What the token is for.")
+    expires_in_days: int = Field(
+        default=API_TOKEN_LIFETIME_DAYS,
+        ge=1,
+        le=API_TOKEN_LIFETIME_CHOICES_DAYS[-1],
+        description="Days until the token expires.",
+    )
 
 
 class CreatedApiTokenOut(BaseModel):
@@ -94,10 +114,19 @@ def list_tokens(principal: SignedInPrincipal, services: Services) -> list[ApiTok
     return [ApiTokenOut.of(view) for view in services.accounts.list_api_tokens(principal)]
 
 
-@router.post("/me/tokens", status_code=status.HTTP_201_CREATED, summary="Create an API token")
-def create_token(body: ApiTokenIn, principal: SignedInPrincipal, services: Services) -> CreatedApiTokenOut:
-    """Create a token acting as the caller. The token is returned once and never again."""
-    view, secret = services.accounts.create_api_token(principal, body.name)
+@router.post(
+    "/me/tokens",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API token",
+    responses={403: {"description": "The caller is authenticated by an API token: tokens cannot create tokens."}},
+)
+def create_token(
+    body: ApiTokenIn, principal: SignedInPrincipal, services: Services, response: Response
+) -> CreatedApiTokenOut:
+    """Create a token acting as the caller, from a signed-in session (never with another token). The token is
+    returned once and never again; the response is not to be cached (``Cache-Control: no-store``)."""
+    view, secret = services.accounts.create_api_token(principal, body.name, expires_in_days=body.expires_in_days)
+    response.headers["Cache-Control"] = "no-store"
     return CreatedApiTokenOut(token=secret.get_secret_value(), api_token=ApiTokenOut.of(view))
 
 

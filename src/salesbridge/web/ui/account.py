@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime
 from typing import Annotated, Final
@@ -11,13 +12,17 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import SecretStr
 
+from salesbridge.errors import TryAgainLaterError
 from salesbridge.i18n import N_, SUPPORTED_LOCALES
 from salesbridge.services.accounts import (
+    API_TOKEN_LIFETIME_CHOICES_DAYS,
+    API_TOKEN_LIFETIME_DAYS,
     InvalidInputError,
     InvitationInvalidError,
     Principal,
     SignedIn,
     SignInRejectedError,
+    SignInThrottledError,
 )
 from salesbridge.web.context import ConsoleServices, console_config
 from salesbridge.web.security import PublicPrincipal, Services, SignedInPrincipal, session_cookie_name
@@ -41,6 +46,16 @@ def safe_next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or "\\" in value:
         return "/"
     return value
+
+
+def try_again_later_status(exc: TryAgainLaterError) -> int:
+    """429 for a caller who tried too often (throttled), 503 when the server is too busy for anyone."""
+    return 429 if isinstance(exc, SignInThrottledError) else 503
+
+
+def retry_after_header(exc: TryAgainLaterError) -> dict[str, str]:
+    """The ``Retry-After`` header of ``exc``, in whole seconds."""
+    return {"Retry-After": str(math.ceil(exc.retry_after_s))}
 
 
 def _redirect(location: str) -> RedirectResponse:
@@ -82,20 +97,28 @@ def sign_in(
     next: FormText = "/",
     lang: FormText = "",
 ) -> Response:
-    """Check the credentials; on success set the session cookie and go to ``next``."""
+    """Check the credentials; on success set the session cookie and go to ``next``.
+
+    Refused attempts show the form again: 400 for wrong credentials, 429 when throttled and 503 when too many
+    passwords are being checked at once (both with ``Retry-After`` and a message saying when to try again).
+    """
+    address = request.client.host if request.client is not None else None
     try:
-        signed_in = services.accounts.sign_in(workspace, email, SecretStr(password))
-    except SignInRejectedError as exc:
+        signed_in = services.accounts.sign_in(workspace, email, SecretStr(password), address=address)
+    except (SignInRejectedError, TryAgainLaterError) as exc:
         locale = lang if lang in SUPPORTED_LOCALES else page_locale(request, None)
         values = {"workspace": workspace, "email": email}
-        return render(
+        refused = render(
             request,
             "sign_in.html",
             {"next": safe_next(next), "values": values, "error": exc.localized(locale)},
             principal=None,
-            status_code=400,
+            status_code=try_again_later_status(exc) if isinstance(exc, TryAgainLaterError) else 400,
             locale=locale,
         )
+        if isinstance(exc, TryAgainLaterError):
+            refused.headers.update(retry_after_header(exc))
+        return refused
     response = _redirect(safe_next(next))
     _start_session(request, response, signed_in, services.clock())
     return response
@@ -133,6 +156,8 @@ def _account_page(
         "tokens": services.accounts.list_api_tokens(principal),
         "new_token": new_token,
         "error": error,
+        "lifetime_choices": API_TOKEN_LIFETIME_CHOICES_DAYS,
+        "default_lifetime": API_TOKEN_LIFETIME_DAYS,
     }
     return render(request, "account.html", context, principal=principal, status_code=status_code)
 
@@ -154,10 +179,17 @@ def set_locale(request: Request, principal: SignedInPrincipal, services: Service
 
 
 @router.post("/account/tokens")
-def create_token(request: Request, principal: SignedInPrincipal, services: Services, name: FormText = "") -> Response:
-    """Create an API token and show it, this once."""
+def create_token(
+    request: Request,
+    principal: SignedInPrincipal,
+    services: Services,
+    name: FormText = "",
+    expires_in_days: FormText = str(API_TOKEN_LIFETIME_DAYS),
+) -> Response:
+    """Create an API token expiring in ``expires_in_days`` and show it, this once (the page is never cached)."""
     try:
-        _view, secret = services.accounts.create_api_token(principal, name)
+        days = int(expires_in_days) if expires_in_days.strip().isdigit() else 0
+        _view, secret = services.accounts.create_api_token(principal, name, expires_in_days=days)
     except InvalidInputError as exc:
         return _account_page(request, principal, services, error=exc.localized(principal.locale), status_code=400)
     return _account_page(request, principal, services, new_token=secret.get_secret_value())
@@ -207,6 +239,15 @@ def accept_invitation(
         except InvitationInvalidError as exc:
             invalid = {"invalid": exc.localized(locale)}
             return render(request, "invitation.html", invalid, principal=principal, status_code=404)
+        except TryAgainLaterError as exc:
+            context = {
+                "invitation": invitation,
+                "values": {"display_name": display_name},
+                "error": exc.localized(locale),
+            }
+            busy = render(request, "invitation.html", context, principal=principal, status_code=503)
+            busy.headers.update(retry_after_header(exc))
+            return busy
         except InvalidInputError as exc:
             error = exc.localized(locale)
         else:

@@ -1,0 +1,99 @@
+"""What guards sign-in against guessing and overload: the port of the failed-attempt log, and the gate that
+bounds how many passwords are hashed at once.
+
+The throttling rules themselves are pure values of :mod:`salesbridge.domain.sign_in_throttle`.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Final, Protocol, TypeVar
+
+from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
+from salesbridge.errors import TryAgainLaterError
+from salesbridge.i18n import N_
+
+MAX_CONCURRENT_HASHING: Final = 4
+"""Passwords hashed or verified at once per process. argon2id as configured uses 64 MiB each: four bound it to
+256 MiB, and two cores cannot hash more at once anyway."""
+HASHING_WAIT_S: Final = 2.0
+"""How long a request waits for a free hashing slot before it is told to try again."""
+
+T = TypeVar("T")
+
+
+class SignInFailures(Protocol):
+    """The log of failed sign-in attempts, shared by every process on the store
+    (:class:`salesbridge.store.workspace.SignInFailureLog`). Subjects are those of
+    :mod:`salesbridge.domain.sign_in_throttle`."""
+
+    def admit(
+        self, *, account: str, address: str | None, policy: SignInThrottlePolicy, now: datetime
+    ) -> SignInAdmission:
+        """Admit an attempt, counting it against the account until it succeeds, or say when to retry."""
+        ...
+
+    def failed(self, *, address: str | None, now: datetime) -> None:
+        """The admitted attempt failed: count it against the address too."""
+        ...
+
+    def succeeded(self, *, account: str) -> None:
+        """An attempt on the account succeeded: forget its failures."""
+        ...
+
+    def withdraw(self, attempt_id: uuid.UUID) -> None:
+        """The admitted attempt was not made: do not count it."""
+        ...
+
+
+class PasswordHashingBusyError(TryAgainLaterError):
+    """Every password-hashing slot stayed taken for the whole wait: nothing was checked or changed."""
+
+    MESSAGE = N_("Too many people are signing in right now. Try again in a few seconds.")
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(self.MESSAGE, retry_after_s=retry_after_s)
+
+
+class PasswordHashingGate:
+    """Bounds the passwords hashed or verified at once (argon2 is memory-hard: unbounded, 40 parallel guessers
+    took a gigabyte). A caller waits up to ``wait_s`` for a slot, then gets :class:`PasswordHashingBusyError`
+    instead of queueing without bound. Thread-safe; one gate per process, shared by its services.
+
+    Args:
+        slots: Hashings at once.
+        wait_s: Longest wait for a slot, in seconds.
+    """
+
+    def __init__(self, slots: int = MAX_CONCURRENT_HASHING, *, wait_s: float = HASHING_WAIT_S) -> None:
+        if slots < 1:
+            raise ValueError("the hashing gate needs at least one slot")
+        self._slots = threading.BoundedSemaphore(slots)
+        self._wait_s = wait_s
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one slot for the block.
+
+        Raises:
+            PasswordHashingBusyError: no slot came free within the wait.
+        """
+        if not self._slots.acquire(timeout=self._wait_s):
+            raise PasswordHashingBusyError(retry_after_s=max(self._wait_s, 1.0))
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def run(self, work: Callable[[], T]) -> T:
+        """``work()`` inside a slot.
+
+        Raises:
+            PasswordHashingBusyError: no slot came free within the wait.
+        """
+        with self.slot():
+            return work()
