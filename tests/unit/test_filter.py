@@ -14,7 +14,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from salesbridge.sandbox.catalogue import Catalogue
+from salesbridge.sandbox.catalogue.definitions import (
+    AttributeDef,
+    AttributeType,
+    EntityDef,
+    RelationshipDef,
+    lookup_type_column,
+    quote_ident,
+)
+from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.errors import DataverseError
 from salesbridge.sandbox.filter import (
     MAX_CONDITIONS,
@@ -33,14 +41,6 @@ from salesbridge.sandbox.filter import (
     compile_orderby,
     parse_filter,
     parse_orderby,
-)
-from salesbridge.sandbox.schema import (
-    AttributeDef,
-    AttributeType,
-    EntityDef,
-    RelationshipDef,
-    lookup_type_column,
-    quote_ident,
 )
 
 T = AttributeType

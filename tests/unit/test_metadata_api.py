@@ -14,13 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from salesbridge.sandbox.catalogue import Catalogue
-from salesbridge.sandbox.errors import DataverseError
-from salesbridge.sandbox.messages import ApiRequest, ApiResponse
-from salesbridge.sandbox.metadata_api import METADATA_ROOTS, handle_metadata, plural_name
-from salesbridge.sandbox.organization import build_foundation, create_state
-from salesbridge.sandbox.routing import split_path
-from salesbridge.sandbox.schema import (
+from salesbridge.sandbox.catalogue.definitions import (
     BULK_MESSAGES,
     AttributeDef,
     AttributeType,
@@ -29,6 +23,12 @@ from salesbridge.sandbox.schema import (
     OwnershipType,
     stable_id,
 )
+from salesbridge.sandbox.catalogue.registry import Catalogue
+from salesbridge.sandbox.errors import DataverseError
+from salesbridge.sandbox.messages import ApiRequest, ApiResponse
+from salesbridge.sandbox.metadata_api import METADATA_ROOTS, handle_metadata, plural_name
+from salesbridge.sandbox.organization import build_foundation, create_state
+from salesbridge.sandbox.routing import split_path
 from salesbridge.sandbox.security import Depth, Security, privilege_name
 from salesbridge.sandbox.state import SandboxState
 from salesbridge.sandbox.storage import Storage

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from salesbridge.sandbox.catalogue.definitions import AttributeType
 from salesbridge.sandbox.organization import (
     SALESPERSON_ROLE_ID,
     SYSTEM_ADMINISTRATOR_ROLE_ID,
     SYSTEM_USER_ID,
     create_state,
 )
-from salesbridge.sandbox.schema import AttributeType
 from salesbridge.sandbox.seed import (
     SEED_META_KEY,
     SeedSpec,

@@ -6,15 +6,15 @@ from collections import Counter
 
 import pytest
 
-from salesbridge.sandbox.catalogue import Catalogue
-from salesbridge.sandbox.schema import (
+from salesbridge.sandbox.catalogue.definitions import (
     BULK_MESSAGES,
     AttributeDef,
     AttributeType,
     OwnershipType,
     RequiredLevel,
 )
-from salesbridge.sandbox.standard_tables import OWNER, build_standard_catalogue
+from salesbridge.sandbox.catalogue.registry import Catalogue
+from salesbridge.sandbox.catalogue.standard_tables import OWNER, build_standard_catalogue
 from salesbridge.sandbox.storage import Storage
 
 #: logical name -> (entity set, primary id, primary name, object type code), as Dataverse has them.

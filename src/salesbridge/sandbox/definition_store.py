@@ -14,8 +14,7 @@ import dataclasses
 import json
 from typing import Any
 
-from salesbridge.sandbox.catalogue import Catalogue
-from salesbridge.sandbox.schema import (
+from salesbridge.sandbox.catalogue.definitions import (
     AttributeDef,
     AttributeType,
     CascadeConfiguration,
@@ -27,6 +26,7 @@ from salesbridge.sandbox.schema import (
     RelationshipDef,
     RequiredLevel,
 )
+from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.storage import Storage
 
 DEFINITIONS_META_KEY = "definitions"

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from salesbridge.sandbox.batch import execute_batch, parse_batch
+from salesbridge.sandbox.catalogue.definitions import EntityDef
 from salesbridge.sandbox.errors import (
     DataverseError,
     bad_request,
@@ -34,7 +35,6 @@ from salesbridge.sandbox.records import (
     resolve_reference,
 )
 from salesbridge.sandbox.routing import Segment, parse_key, split_path, unquote_literal
-from salesbridge.sandbox.schema import EntityDef
 from salesbridge.sandbox.security import ACT_ON_BEHALF
 from salesbridge.sandbox.state import SandboxState
 

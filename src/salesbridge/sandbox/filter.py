@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from salesbridge.sandbox.catalogue import Catalogue
+from salesbridge.sandbox.catalogue.definitions import AttributeDef, AttributeType, EntityDef, quote_ident
+from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.errors import DataverseError, property_not_found, query_syntax_error
-from salesbridge.sandbox.schema import AttributeDef, AttributeType, EntityDef, quote_ident
 
 #: Dataverse's limit on conditions (and link-entities) in one query (``TooManyConditionsInQuery``).
 MAX_CONDITIONS = 500

@@ -31,22 +31,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from salesbridge.sandbox.cascades import standard_cascade
-from salesbridge.sandbox.catalogue import Catalogue
-from salesbridge.sandbox.definition_store import save_definitions
-from salesbridge.sandbox.errors import (
-    DataverseError,
-    bad_request,
-    method_not_allowed,
-    property_not_found,
-    query_syntax_error,
-    resource_not_found,
-    unsupported_query_option,
-)
-from salesbridge.sandbox.messages import ApiRequest, ApiResponse
-from salesbridge.sandbox.organization import RowWriter
-from salesbridge.sandbox.routing import Segment, parse_guid, parse_named_args, unquote_literal
-from salesbridge.sandbox.schema import (
+from salesbridge.sandbox.catalogue.cascades import standard_cascade
+from salesbridge.sandbox.catalogue.definitions import (
     BULK_MESSAGES,
     LOOKUP_TYPES,
     METADATA_TYPE_NAMES,
@@ -63,9 +49,9 @@ from salesbridge.sandbox.schema import (
     quote_ident,
     stable_id,
 )
-from salesbridge.sandbox.security import VERBS, Depth, privilege_id, privilege_name
-from salesbridge.sandbox.standard_activities import activity_columns
-from salesbridge.sandbox.standard_tables import (
+from salesbridge.sandbox.catalogue.registry import Catalogue
+from salesbridge.sandbox.catalogue.standard_activities import activity_columns
+from salesbridge.sandbox.catalogue.standard_tables import (
     ACTIVE_STATES,
     ACTIVE_STATUSES,
     SYSTEM,
@@ -80,8 +66,22 @@ from salesbridge.sandbox.standard_tables import (
     state_columns,
     timezone_columns,
 )
-from salesbridge.sandbox.standard_tables import state as state_option
-from salesbridge.sandbox.standard_tables import status as status_option
+from salesbridge.sandbox.catalogue.standard_tables import state as state_option
+from salesbridge.sandbox.catalogue.standard_tables import status as status_option
+from salesbridge.sandbox.definition_store import save_definitions
+from salesbridge.sandbox.errors import (
+    DataverseError,
+    bad_request,
+    method_not_allowed,
+    property_not_found,
+    query_syntax_error,
+    resource_not_found,
+    unsupported_query_option,
+)
+from salesbridge.sandbox.messages import ApiRequest, ApiResponse
+from salesbridge.sandbox.organization import RowWriter
+from salesbridge.sandbox.routing import Segment, parse_guid, parse_named_args, unquote_literal
+from salesbridge.sandbox.security import VERBS, Depth, privilege_id, privilege_name
 from salesbridge.sandbox.state import SandboxState
 
 __all__ = ["METADATA_ROOTS", "handle_metadata", "plural_name"]

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from salesbridge.sandbox.catalogue import Catalogue
+from salesbridge.sandbox.catalogue.definitions import BULK_MESSAGES, EntityDef, lookup_type_column, stable_id
+from salesbridge.sandbox.catalogue.registry import Catalogue
+from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.definition_store import DefinitionBaseline, restore_definitions
 from salesbridge.sandbox.identity import SecretHash
 from salesbridge.sandbox.records import fill_state_and_status
-from salesbridge.sandbox.schema import BULK_MESSAGES, EntityDef, lookup_type_column, stable_id
 from salesbridge.sandbox.security import VERBS, Depth, Security, privilege_name
-from salesbridge.sandbox.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.state import SandboxConfig, SandboxState, system_clock
 from salesbridge.sandbox.storage import Storage
 from salesbridge.sandbox.values import format_timestamp

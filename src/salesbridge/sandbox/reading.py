@@ -16,6 +16,13 @@ from urllib.parse import quote, unquote
 
 import orjson
 
+from salesbridge.sandbox.catalogue.definitions import (
+    AttributeDef,
+    AttributeType,
+    EntityDef,
+    lookup_type_column,
+    quote_ident,
+)
 from salesbridge.sandbox.errors import (
     DataverseError,
     bad_request,
@@ -25,7 +32,6 @@ from salesbridge.sandbox.errors import (
 from salesbridge.sandbox.filter import compile_filter, compile_orderby
 from salesbridge.sandbox.messages import ApiResponse
 from salesbridge.sandbox.query_options import ExpandOption, Prefer, QueryOptions
-from salesbridge.sandbox.schema import AttributeDef, AttributeType, EntityDef, lookup_type_column, quote_ident
 from salesbridge.sandbox.security import Depth
 from salesbridge.sandbox.state import SandboxState
 from salesbridge.sandbox.values import formatted_value

@@ -12,6 +12,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from salesbridge.sandbox.catalogue.definitions import (
+    AttributeType,
+    CascadeType,
+    EntityDef,
+    OwnershipType,
+    RelationshipDef,
+    lookup_type_column,
+    quote_ident,
+)
 from salesbridge.sandbox.errors import (
     DataverseError,
     bad_request,
@@ -21,15 +30,6 @@ from salesbridge.sandbox.errors import (
     undeclared_property,
 )
 from salesbridge.sandbox.routing import RecordKey, parse_entity_reference, parse_key, unquote_literal
-from salesbridge.sandbox.schema import (
-    AttributeType,
-    CascadeType,
-    EntityDef,
-    OwnershipType,
-    RelationshipDef,
-    lookup_type_column,
-    quote_ident,
-)
 from salesbridge.sandbox.security import RecordOwner
 from salesbridge.sandbox.state import SandboxState
 from salesbridge.sandbox.values import format_timestamp, to_storage

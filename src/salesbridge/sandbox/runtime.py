@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 
 from salesbridge.sandbox.app import SandboxServices, create_app
-from salesbridge.sandbox.catalogue import Catalogue
+from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.faults import FaultConfig, FaultInjector
 from salesbridge.sandbox.identity import TokenIssuer
 from salesbridge.sandbox.organization import (

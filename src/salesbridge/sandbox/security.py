@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from salesbridge.sandbox.catalogue import Catalogue
+from salesbridge.sandbox.catalogue.definitions import EntityDef, OwnershipType, stable_id
+from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.errors import privilege_denied, record_access_denied
-from salesbridge.sandbox.schema import EntityDef, OwnershipType, stable_id
 from salesbridge.sandbox.storage import Storage
 
 VERBS = ("Create", "Read", "Write", "Delete", "Append", "AppendTo", "Assign", "Share")

@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
+from salesbridge.sandbox.catalogue.definitions import AttributeType
 from salesbridge.sandbox.organization import (
     ROOT_BUSINESS_UNIT_ID,
     SALESPERSON_ROLE_ID,
@@ -44,7 +45,6 @@ from salesbridge.sandbox.organization import (
     RowWriter,
     build_foundation,
 )
-from salesbridge.sandbox.schema import AttributeType
 from salesbridge.sandbox.state import SandboxState
 from salesbridge.sandbox.values import format_timestamp
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from salesbridge.sandbox.catalogue import Catalogue
+from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.definition_store import DefinitionBaseline
 from salesbridge.sandbox.security import Security
 from salesbridge.sandbox.storage import Storage

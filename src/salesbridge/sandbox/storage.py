@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from salesbridge.sandbox.schema import (
+from salesbridge.sandbox.catalogue.definitions import (
     AttributeDef,
     AttributeType,
     EntityDef,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from salesbridge.sandbox.catalogue.definitions import AttributeDef, AttributeType, EntityDef
 from salesbridge.sandbox.errors import DataverseError, max_length_exceeded, payload_error
 from salesbridge.sandbox.routing import parse_guid
-from salesbridge.sandbox.schema import AttributeDef, AttributeType, EntityDef
 
 _EDM_TYPES: dict[AttributeType, str] = {
     AttributeType.STRING: "Edm.String",

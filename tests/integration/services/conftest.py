@@ -17,11 +17,11 @@ import pytest
 from pydantic import SecretStr
 
 from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
+from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.organization import ROOT_BUSINESS_UNIT_ID, RowWriter
 from salesbridge.sandbox.runtime import Sandbox, build_sandbox
 from salesbridge.sandbox.security import Depth
 from salesbridge.sandbox.server import serve_in_thread
-from salesbridge.sandbox.standard_tables import build_standard_catalogue
 from salesbridge.services.connect import CrmCredentials, CrmSession, CrmSessionFactory
 from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.secrets import CredentialCipher, generate_key

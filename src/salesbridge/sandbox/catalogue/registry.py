@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from salesbridge.sandbox.catalogue.definitions import EntityDef, OptionDef, RelationshipDef
 from salesbridge.sandbox.errors import resource_not_found
-from salesbridge.sandbox.schema import EntityDef, OptionDef, RelationshipDef
 
 
 @dataclass

@@ -15,7 +15,7 @@ owner, owning user and team: NoCascade; ``business_unit_opportunities``: Delete 
 
 from __future__ import annotations
 
-from salesbridge.sandbox.schema import (
+from salesbridge.sandbox.catalogue.definitions import (
     HIERARCHY,
     PARENTAL,
     REFERENTIAL,

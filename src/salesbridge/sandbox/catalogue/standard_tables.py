@@ -38,9 +38,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from salesbridge.sandbox.cascades import standard_cascade
-from salesbridge.sandbox.catalogue import Catalogue
-from salesbridge.sandbox.schema import (
+from salesbridge.sandbox.catalogue.cascades import standard_cascade
+from salesbridge.sandbox.catalogue.definitions import (
     BULK_MESSAGES,
     AttributeDef,
     AttributeType,
@@ -50,6 +49,7 @@ from salesbridge.sandbox.schema import (
     RelationshipDef,
     RequiredLevel,
 )
+from salesbridge.sandbox.catalogue.registry import Catalogue
 
 NONE = RequiredLevel.NONE
 RECOMMENDED = RequiredLevel.RECOMMENDED
@@ -1103,7 +1103,7 @@ def build_standard_catalogue() -> Catalogue:
         ValueError: when two relationships share a schema name (a defect of this module).
     """
     # Imported here: standard_activities builds on the constructors of this module.
-    from salesbridge.sandbox.standard_activities import activity_relationships, activity_tables
+    from salesbridge.sandbox.catalogue.standard_activities import activity_relationships, activity_tables
 
     catalogue = Catalogue()
     for entity in (*core_tables(), *activity_tables()):

@@ -13,8 +13,8 @@ Bulk messages are not configured on the activities or on notes: clients must use
 
 from __future__ import annotations
 
-from salesbridge.sandbox.schema import AttributeDef, EntityDef, OwnershipType
-from salesbridge.sandbox.standard_tables import (
+from salesbridge.sandbox.catalogue.definitions import AttributeDef, EntityDef, OwnershipType
+from salesbridge.sandbox.catalogue.standard_tables import (
     ACTIVE_STATES,
     ACTIVE_STATUSES,
     NONE,

@@ -1,0 +1,1 @@
+"""The catalogue: table, column and relationship definitions, and the standard tables Dataverse ships."""
