@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr, ValidationError
 
 from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
+from salesbridge.crm.dynamics.endpoints import ENTRA_AUTHORITY_HOSTS, DynamicsTargets, EndpointPolicy
+from salesbridge.crm.dynamics.trust import CaBundleDirectory, CaCertificates
 from salesbridge.errors import ConfigError
-from salesbridge.services.connect import Clock, CrmCredentials, CrmSession, CrmSessionFactory, StoreAccess
+from salesbridge.services.connect import CaBundle, Clock, CrmCredentials, CrmSession, CrmSessionFactory, StoreAccess
 from salesbridge.settings import Settings
 from salesbridge.store import cipher_from_settings, create_engine_for, create_session_factory, migrate
 from salesbridge.store.database import describe_url, store_exists
@@ -24,6 +26,7 @@ from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from sqlalchemy import Engine
 
     from salesbridge.jobs.runner import EmbeddedRunner
     from salesbridge.sandbox.runtime import Sandbox
@@ -62,11 +65,15 @@ def open_store(settings: Settings, db_url: str | None = None, *, create: bool = 
         ConfigError: with ``create=False``, no store exists at the URL (the message names it), or the credential
             key file is missing; or the URL or the key is unusable.
     """
-    url = db_url or settings.database_url
+    return _open_store(settings, db_url or settings.database_url, create=create)[0]
+
+
+def _open_store(settings: Settings, url: str, *, create: bool) -> tuple[StoreAccess, Engine]:
     if not create:
         _require_existing_store(settings, url)
     migrate(url)
-    return UnitOfWorkFactory(create_session_factory(create_engine_for(url)), cipher=cipher_from_settings(settings))
+    engine = create_engine_for(url)
+    return UnitOfWorkFactory(create_session_factory(engine), cipher=cipher_from_settings(settings)), engine
 
 
 def _require_existing_store(settings: Settings, url: str) -> None:
@@ -84,23 +91,36 @@ def _require_existing_store(settings: Settings, url: str) -> None:
 
 
 def dynamics_session(credentials: CrmCredentials) -> CrmSession:
-    """The Dynamics connector for ``credentials``; an interactive pre-flight retries briefly, then reports."""
+    """The Dynamics connector for ``credentials``; an interactive pre-flight retries briefly, then reports.
+
+    Raises:
+        ConfigError: neither a tenant id nor an authority is given.
+        CaBundleError: the stored CA bundle holds no valid certificate.
+    """
+    if not credentials.authority and not credentials.tenant_id:
+        raise ConfigError("A connection needs a tenant id or an authority.")
     authority = credentials.authority or f"{MICROSOFT_AUTHORITY_HOST}/{credentials.tenant_id}"
     # MSAL validates only Microsoft's own authorities; a private one (the sandbox's) cannot be validated.
-    public = urlsplit(authority).netloc.lower() == urlsplit(MICROSOFT_AUTHORITY_HOST).netloc
+    public = (urlsplit(authority).hostname or "").lower() in ENTRA_AUTHORITY_HOSTS
     connection = DynamicsConnection(
         org_url=credentials.org_url,
         credentials=ClientCredentials(
-            tenant_id=credentials.tenant_id,
+            tenant_id=credentials.tenant_id or authority.rstrip("/").rsplit("/", 1)[-1],
             client_id=credentials.client_id,
             client_secret=credentials.client_secret,
         ),
         authority=authority,
         validate_authority=public,
         instance_discovery=public,
-        ca_bundle=credentials.ca_bundle,
+        ca_bundle=CaCertificates(credentials.ca_bundle.pem) if credentials.ca_bundle else None,
     )
     return DynamicsConnector.connect(connection, retry_policy=RetryPolicy(max_attempts=3, max_total_wait_s=10.0))
+
+
+def connect_targets(settings: Settings) -> DynamicsTargets:
+    """Where administrators may connect: Dynamics 365's hosts plus ``SALESBRIDGE_CRM_ALLOWED_HOSTS``, and the CA
+    bundles of ``SALESBRIDGE_CRM_CA_BUNDLE_DIR``."""
+    return DynamicsTargets(EndpointPolicy(settings.crm_allowed_hosts), CaBundleDirectory(settings.crm_ca_bundle_dir))
 
 
 def build_console(
@@ -124,25 +144,32 @@ def console_app(
     from salesbridge.web.app import create_app
 
     runner = import_runner(store, settings) if run_imports else None
-    services = console_services(store, wake_importer=runner.wake if runner else None)
+    services = console_services(store, wake_importer=runner.wake if runner else None, targets=connect_targets(settings))
     return create_app(services, secure_cookies=secure_cookies, background=(runner,) if runner else ())
 
 
-def import_runner(store: StoreAccess, settings: Settings) -> EmbeddedRunner:
-    """The embedded runner importing every connected organization of ``store`` on schedule and on demand."""
+def import_runner(store: StoreAccess, settings: Settings, *, clock: Clock = utc_now) -> EmbeddedRunner:
+    """The embedded runner importing every connected organization of ``store`` on schedule and on demand, under
+    the configured lease (``SALESBRIDGE_IMPORT_LEASE_SECONDS``). ``clock``: timezone-aware UTC now, the store's."""
     from salesbridge.jobs.runner import EmbeddedRunner
 
     return EmbeddedRunner(
         store,
         dynamics_session,
         store.connected_organization_ids,
-        clock=utc_now,
+        clock=clock,
         lease=timedelta(seconds=settings.import_lease_seconds),
     )
 
 
-def console_services(store: StoreAccess, *, wake_importer: Callable[[], None] | None = None) -> ConsoleServices:
-    """The console's use cases on ``store``, reaching Dynamics through the real connector."""
+def console_services(
+    store: StoreAccess,
+    *,
+    wake_importer: Callable[[], None] | None = None,
+    targets: DynamicsTargets | None = None,
+) -> ConsoleServices:
+    """The console's use cases on ``store``, reaching Dynamics through the real connector, where ``targets``
+    admits (Dynamics 365's hosts only when None)."""
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.seats import SeatService
     from salesbridge.web.context import ConsoleServices
@@ -153,6 +180,7 @@ def console_services(store: StoreAccess, *, wake_importer: Callable[[], None] | 
         clock=utc_now,
         seats=SeatService(store, clock=utc_now),
         crm_sessions=dynamics_session,
+        crm_targets=targets or DynamicsTargets(),
         wake_importer=wake_importer,
     )
 
@@ -164,25 +192,33 @@ class Workspace:
     Attributes:
         store: The store, for use cases that take it directly (``crm_status``, ``sync_status``…).
         crm_sessions: Opens sessions to the CRM (the real Dynamics connector).
+        crm_targets: Where administrators may connect (settings), and tenant discovery.
         clock: The current time, timezone-aware UTC.
         import_lease: How long a running import may go without finishing a page (settings).
         accounts: People, API tokens, invitations.
         seats: Seats and assigning them from the CRM.
         crm_settings: Pipeline stage, won value, auto-save and sync interval.
+        engine: The store's database engine, disposed by :meth:`close`.
     """
 
     store: StoreAccess
     crm_sessions: CrmSessionFactory
+    crm_targets: DynamicsTargets
     clock: Clock
     import_lease: timedelta
     accounts: AccountService
     seats: SeatService
     crm_settings: CrmSettingsService
+    engine: Engine = field(repr=False)
+
+    def close(self) -> None:
+        """Close the store's database connections (the workspace is not used afterwards). Idempotent."""
+        self.engine.dispose()
 
 
 def open_workspace(settings: Settings, db_url: str | None = None, *, create: bool = False) -> Workspace:
     """The use cases on the store at ``db_url`` (or the settings' URL), opened as :func:`open_store` does: by
-    default an existing store only.
+    default an existing store only. Close it when done (:meth:`Workspace.close`).
 
     Raises:
         ConfigError: as :func:`open_store`.
@@ -191,15 +227,17 @@ def open_workspace(settings: Settings, db_url: str | None = None, *, create: boo
     from salesbridge.services.crm_settings import CrmSettingsService
     from salesbridge.services.seats import SeatService
 
-    store = open_store(settings, db_url, create=create)
+    store, engine = _open_store(settings, db_url or settings.database_url, create=create)
     return Workspace(
         store=store,
         crm_sessions=dynamics_session,
+        crm_targets=connect_targets(settings),
         clock=utc_now,
         import_lease=timedelta(seconds=settings.import_lease_seconds),
         accounts=AccountService(store, clock=utc_now),
         seats=SeatService(store, clock=utc_now),
         crm_settings=CrmSettingsService(store, dynamics_session),
+        engine=engine,
     )
 
 
@@ -223,10 +261,16 @@ class DemoWorkspace:
 
 
 async def prepare_demo_workspace(
-    store: StoreAccess, crm: CrmCredentials, *, slug: str = "demo", seats: int = 10
+    store: StoreAccess,
+    crm: CrmCredentials,
+    *,
+    slug: str = "demo",
+    seats: int = 10,
+    targets: DynamicsTargets | None = None,
 ) -> DemoWorkspace:
     """Create the demo organization on ``store``, connect it to ``crm`` (the sandbox), make the first of its
     CRM users the administrator, and assign seats from the CRM to the next five (one of them accepts).
+    ``targets`` admits the sandbox's host (and Dynamics 365's) when None.
 
     Raises:
         SalesbridgeError: the store already holds an organization ``slug``, or the connection failed.
@@ -238,7 +282,8 @@ async def prepare_demo_workspace(
     if store.organization_id(slug) is not None:
         raise ConfigError(f"The store already has an organization {slug!r}; the demo starts from an empty store.")
     create_organization(store, slug=slug, name="Contoso (demo)", seats=seats, actor="demo")
-    outcome = await connect_crm(store, dynamics_session, slug=slug, credentials=crm, actor="demo")
+    targets = targets or DynamicsTargets(EndpointPolicy([urlsplit(crm.org_url).hostname or ""]))
+    outcome = await connect_crm(store, dynamics_session, slug=slug, credentials=crm, targets=targets, actor="demo")
     if not outcome.is_connected:
         raise ConfigError(f"The demo could not connect to the sandbox: {outcome.message()} {outcome.reason or ''}")
     accounts = AccountService(store, clock=utc_now)
@@ -295,8 +340,8 @@ def local_sandbox(
     given fault rates (shares of requests, 0 to 1) and added latency (milliseconds). ``progress`` is told the rows
     seeded so far."""
     from salesbridge.sandbox.faults import FaultConfig
+    from salesbridge.sandbox.organization.state import SandboxConfig
     from salesbridge.sandbox.runtime import build_sandbox
-    from salesbridge.sandbox.state import SandboxConfig
 
     return build_sandbox(
         db_path=str(db_path) if db_path else None,
@@ -363,21 +408,28 @@ def serving_demo_sandbox(sandbox: Sandbox, *, state_dir: Path, port: int = 0) ->
     from salesbridge.sandbox.tls import create_tls_material
 
     material = create_tls_material(state_dir)
+    ca_pem = material.ca_bundle.read_text(encoding="ascii")
+    # Offered to the console's administrators by name (demo_settings' CA bundle directory).
+    offered = state_dir / DEMO_CA_BUNDLES
+    offered.mkdir(exist_ok=True)
+    (offered / "sandbox.pem").write_text(ca_pem, encoding="ascii")
     with serve_in_thread(sandbox.app, port=port, tls=material) as server:
         info = sandbox.connection_info(server.base_url, str(material.ca_bundle))
         write_state_file(state_dir, info)
         yield DemoCrm(
             api_url=info["api_url"],
+            # No tenant id or authority: the demo finds them from the organization's bearer challenge.
             credentials=CrmCredentials(
                 org_url=info["org_url"],
-                tenant_id=info["tenant_id"],
                 client_id=info["client_id"],
                 client_secret=SecretStr(info["client_secret"]),
-                ca_bundle=material.ca_bundle,
-                authority=info["authority"],
+                ca_bundle=CaBundle(ca_pem, name="sandbox"),
             ),
         )
 
+
+DEMO_CA_BUNDLES = "ca-bundles"
+"""The folder, in the demo's state folder, of the CA bundles the demo's console offers (the sandbox's CA)."""
 
 DEMO_ENVIRONMENT_FILE = "demo.env"
 """The file, in the demo's state folder, holding the environment that points the CLI at the demo's store."""
@@ -391,17 +443,24 @@ def demo_settings(state_dir: Path) -> Settings:
         database_url=f"sqlite:///{state_dir / 'demo-workspace.db'}",
         credential_key=None,
         credential_key_file=state_dir / "credential.key",
+        # The sandbox listens on 127.0.0.1 and its throwaway CA is offered by name.
+        crm_allowed_hosts=["127.0.0.1"],
+        crm_ca_bundle_dir=state_dir / DEMO_CA_BUNDLES,
     )
 
 
 def demo_exports(settings: Settings) -> list[str]:
-    """The shell ``export`` lines that point the CLI at the demo's store and credential key."""
+    """The shell ``export`` lines that point the CLI at the demo's store and credential key, and let it connect to
+    the demo's sandbox."""
     import shlex
 
     variables = {
         "SALESBRIDGE_DATABASE_URL": settings.database_url,
         "SALESBRIDGE_CREDENTIAL_KEY_FILE": str(settings.credential_key_file),
+        "SALESBRIDGE_CRM_ALLOWED_HOSTS": ",".join(settings.crm_allowed_hosts),
     }
+    if settings.crm_ca_bundle_dir is not None:
+        variables["SALESBRIDGE_CRM_CA_BUNDLE_DIR"] = str(settings.crm_ca_bundle_dir)
     return [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
 
 

@@ -7,6 +7,8 @@
     │   └── CredentialKeyError        the credential key is malformed, or its key file is unsafe or unreadable
     ├── InvalidRequestError           the caller's input breaks a rule; nothing changed; the message says what to fix
     │   ├── SeatLimitError            more seats asked for than the contract has left; .seats_left
+    │   ├── EndpointNotAllowedError   an organization URL or authority outside Dynamics' hosts (and the operator's)
+    │   ├── CaBundleError             a CA bundle that is not PEM certificates, or not offered under that name
     │   └── TryAgainLaterError        refused for now (too many attempts, too busy); retry after .retry_after_s
     ├── StoreError                    the store refused an operation; fail this unit of work
     │   ├── RowNotFoundError          no such row in this organization
@@ -19,7 +21,8 @@
         │   └── TokenRefreshError     the identity provider could not be reached or failed
         ├── PermanentError            do not retry; fail this unit of work
         │   ├── AuthError             rejected sign-in, 401 after a refresh, 403
-        │   │   └── TokenRejectedError    401: the access token was refused (refresh once, then give up)
+        │   │   ├── TokenRejectedError    401: the access token was refused (refresh once, then give up)
+        │   │   └── SignInRejectedError   the identity provider refused the credentials; .credential
         │   ├── NotFoundError         404
         │   ├── ConcurrencyConflictError  412: re-read and decide, never retry blindly
         │   │   └── DuplicateRecordError  412/duplicate key: a record with this id or key already exists
@@ -34,6 +37,8 @@ They never carry tokens, secrets, or query strings.
 """
 
 from __future__ import annotations
+
+from salesbridge.i18n import N_
 
 
 class SalesbridgeError(Exception):
@@ -97,6 +102,23 @@ class TryAgainLaterError(InvalidRequestError):
     def __init__(self, message: str, *, retry_after_s: float, **fields: object) -> None:
         super().__init__(message, **fields)
         self.retry_after_s = max(retry_after_s, 1.0)
+
+
+class EndpointNotAllowedError(InvalidRequestError):
+    """An organization URL or identity authority outside Dynamics 365's hosts and those the operator allows."""
+
+
+class CaBundleError(InvalidRequestError):
+    """A CA bundle cannot be used: it is not PEM certificates, or no bundle is offered under that name. One
+    message for every cause, so that the answer reveals nothing about the server's files."""
+
+    MESSAGE = N_(
+        "The CA bundle cannot be used: choose one of the bundles offered, or paste PEM certificates "
+        "(-----BEGIN CERTIFICATE-----)."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
 
 
 class StoreError(SalesbridgeError):
@@ -190,6 +212,19 @@ class AuthError(PermanentError):
 
 class TokenRejectedError(AuthError):
     """The CRM refused the access token (401); a fresh token may help once."""
+
+
+class SignInRejectedError(AuthError):
+    """The identity provider refused the application's credentials.
+
+    Attributes:
+        credential: The English message id (translation catalogue) naming the credential to check and why
+            (``the client secret (it has expired: create a new one)``), or None when the provider did not say.
+    """
+
+    def __init__(self, message: str, *, credential: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.credential = credential
 
 
 class NotFoundError(PermanentError):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -36,3 +37,20 @@ class Settings(BaseSettings):
         ge=1,
         description="How long a running import may go without finishing a page before another worker takes over.",
     )
+    crm_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts an administrator may connect to besides Dynamics 365's and Microsoft Entra ID's, "
+        "comma-separated: host (any port) or host:port. Only for a local sandbox or a test server.",
+    )
+    crm_ca_bundle_dir: Path | None = Field(
+        default=None,
+        description="A directory of CA bundles (*.pem, *.crt) administrators may choose by name when connecting, "
+        "for a Dynamics reached through a private CA; unset offers none.",
+    )
+
+    @field_validator("crm_allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value

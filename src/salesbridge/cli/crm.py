@@ -7,7 +7,6 @@ import asyncio
 import json
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import typer
 from pydantic import SecretStr
@@ -17,7 +16,14 @@ from salesbridge.cli import crm_settings
 from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, workspace
 from salesbridge.cli.rendering import console, errors_reported, failure
 from salesbridge.i18n import translate
-from salesbridge.services.connect import CrmCredentials, OutcomeKind, connect_crm, crm_status
+from salesbridge.services.connect import (
+    CrmCredentials,
+    OutcomeKind,
+    chosen_ca_bundle,
+    connect_crm,
+    crm_status,
+    kept_connection_notice,
+)
 from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
 
 app = typer.Typer(help="The organization's connection to Microsoft Dynamics 365.", no_args_is_help=True)
@@ -29,42 +35,55 @@ def crm_connect(
     ctx: typer.Context,
     org: Annotated[str, typer.Option(help="The organization to connect.")],
     url: Annotated[str, typer.Option(help="The Dynamics organization URL, https://<org>.crm.dynamics.com.")],
-    tenant_id: Annotated[str, typer.Option(help="The Entra tenant (directory) id.")],
     client_id: Annotated[str, typer.Option(help="The application (client) id.")],
     client_secret_file: Annotated[
         Path, typer.Option(exists=True, dir_okay=False, readable=True, help="File holding the client secret.")
     ],
+    tenant_id: Annotated[
+        str | None,
+        typer.Option(help="The Entra tenant (directory) id; found from the organization URL when omitted."),
+    ] = None,
     ca_bundle: Annotated[
-        Path | None, typer.Option(exists=True, dir_okay=False, help="PEM of CAs to trust instead of the system's.")
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="PEM file of CAs to trust instead of the system's (uploaded)."),
+    ] = None,
+    ca_bundle_name: Annotated[
+        str | None,
+        typer.Option(help="A CA bundle of SALESBRIDGE_CRM_CA_BUNDLE_DIR, by name, to trust instead of the system's."),
     ] = None,
     authority: Annotated[
         str | None,
-        typer.Option(
-            help="Identity authority; https://login.microsoftonline.com/<tenant> when omitted. "
-            "For the local sandbox: <org url>/<tenant>."
-        ),
+        typer.Option(help="Identity authority (Microsoft Entra ID); found from the organization URL when omitted."),
     ] = None,
     lang: LangOption = "en",
     db_url: DbUrlOption = None,
 ) -> None:
-    """Check the CRM (sign-in, privileges, tables, columns, change tracking), then store the connection and
-    queue the first import. Exit code 0 when connected, 1 on any other outcome, 2 on bad usage."""
-    if urlsplit(url).scheme != "https" or not urlsplit(url).netloc:
-        raise typer.BadParameter("the organization URL must be https://…", param_hint="--url")
+    """Check the address (Dynamics 365's, or SALESBRIDGE_CRM_ALLOWED_HOSTS), find the tenant, check the CRM
+    (sign-in, privileges, tables, columns, change tracking), then store the connection and queue the first import;
+    a failure leaves a working connection as it was. Exit code 0 when connected, 1 on any other outcome, 2 on bad
+    usage."""
     secret = client_secret_file.read_text(encoding="utf-8").strip()
     if not secret:
         raise typer.BadParameter("the file is empty", param_hint="--client-secret-file")
-    credentials = CrmCredentials(
-        org_url=url.rstrip("/"),
-        tenant_id=tenant_id,
-        client_id=client_id,
-        client_secret=SecretStr(secret),
-        ca_bundle=ca_bundle.resolve() if ca_bundle else None,
-        authority=authority,
-    )
     with errors_reported(lang):
         services = workspace(ctx, db_url)
-        outcome = asyncio.run(connect_crm(services.store, services.crm_sessions, slug=org, credentials=credentials))
+        credentials = CrmCredentials(
+            org_url=url,
+            tenant_id=tenant_id,
+            client_id=client_id,
+            client_secret=SecretStr(secret),
+            ca_bundle=chosen_ca_bundle(
+                services.crm_targets,
+                name=ca_bundle_name,
+                pem=ca_bundle.read_text(encoding="ascii", errors="replace") if ca_bundle else None,
+            ),
+            authority=authority,
+        )
+        outcome = asyncio.run(
+            connect_crm(
+                services.store, services.crm_sessions, slug=org, credentials=credentials, targets=services.crm_targets
+            )
+        )
     if outcome.is_connected:
         console.print("[bold green]" + translate("Connected to Microsoft Dynamics", lang) + "[/]", highlight=False)
         console.print(outcome.message(lang), highlight=False)
@@ -76,6 +95,8 @@ def crm_connect(
         console.print(translate("Missing tables, columns or settings", lang) + ":", highlight=False)
     for line in outcome.details():
         console.print(f"  • {line}", highlight=False, markup=False)
+    if outcome.kept_connection:
+        console.print(kept_connection_notice(lang), highlight=False)
     if outcome.reason:
         console.print(translate("Details", lang) + f": {outcome.reason}", highlight=False, markup=False)
     raise typer.Exit(1)

@@ -1,14 +1,18 @@
 """Creating an organization, connecting it to Dynamics 365 after a pre-flight, and reading the connection's status.
 
-The pre-flight runs in order: token → WhoAmI → the connecting user's read privileges on every required table →
-metadata of every required table and column → change tracking on every imported table. Every failure ends as one
-:class:`ConnectOutcome`; :func:`outcome_for_error` is the one place where connector errors become outcomes.
-Nothing here builds HTTP clients: the caller passes a :data:`CrmSessionFactory` (and a unit-of-work factory, and a
-clock), which keeps the use cases testable against any CRM and any store.
+Before anything is sent, the organization URL and authority are checked against the hosts the operator admits
+(:class:`ConnectTargets`); when no authority is given, the tenant and its authority are discovered from the
+organization's answer to an unauthenticated request. The pre-flight then runs in order: token → WhoAmI → the
+connecting user's read privileges on every required table → metadata of every required table and column → change
+tracking on every imported table. Every failure ends as one :class:`ConnectOutcome`; :func:`outcome_for_error` is
+the one place where connector errors become outcomes. A failed attempt never replaces a working connection.
+Nothing here builds HTTP clients: the caller passes a :data:`CrmSessionFactory` and :class:`ConnectTargets` (and a
+unit-of-work factory, and a clock), which keeps the use cases testable against any CRM and any store.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -16,7 +20,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import SecretStr
@@ -25,10 +28,12 @@ from salesbridge.crm.ports import CrmIdentity, CrmMetadata, CrmReader, Privilege
 from salesbridge.domain.crm_requirements import REQUIRED_TABLES, RequiredTable, depth_suffices
 from salesbridge.errors import (
     AuthError,
+    CaBundleError,
     CrmError,
     NotFoundError,
     RowNotFoundError,
     SalesbridgeError,
+    SignInRejectedError,
     TlsVerificationError,
     TokenRejectedError,
     TransientError,
@@ -68,24 +73,106 @@ class CrmSession(Protocol):
 
 
 @dataclass(frozen=True)
+class CaBundle:
+    """The CAs a connection trusts instead of the system's (a private or local server).
+
+    Attributes:
+        pem: PEM certificates, validated (see :func:`chosen_ca_bundle`).
+        name: The name of the operator's bundle they were copied from; None when uploaded.
+    """
+
+    pem: str = field(repr=False)
+    name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class CrmCredentials:
     """What an administrator gives to connect: the organization and an application's credentials.
 
     Attributes:
         org_url: ``https://<org>.crm.dynamics.com``.
-        tenant_id: The Entra tenant (directory) id.
         client_id: The application (client) id.
         client_secret: The client secret; never logged, stored only encrypted.
-        ca_bundle: PEM of CAs to trust instead of the system's.
-        authority: The identity authority; ``https://login.microsoftonline.com/<tenant>`` when None.
+        tenant_id: The Entra tenant (directory) id or a verified domain; discovered from the organization when
+            None (and checked against it when given as an id).
+        ca_bundle: CAs to trust instead of the system's.
+        authority: The identity authority; discovered from the organization when None. Stored connections
+            made before discovery may hold None: ``https://login.microsoftonline.com/<tenant>`` then.
     """
 
     org_url: str
-    tenant_id: str
     client_id: str
     client_secret: SecretStr = field(repr=False)
-    ca_bundle: Path | None = None
+    tenant_id: str | None = None
+    ca_bundle: CaBundle | None = None
     authority: str | None = None
+
+
+class ConnectTargets(Protocol):
+    """Where administrators may connect, as the operator configured it, and tenant discovery
+    (:class:`salesbridge.crm.dynamics.endpoints.DynamicsTargets`)."""
+
+    def org_url(self, url: str) -> str:
+        """``url`` normalised (``https://host[:port]``) once admitted.
+
+        Raises:
+            EndpointNotAllowedError: not an organization URL the operator admits.
+        """
+        ...
+
+    def authority(self, url: str) -> str:
+        """``url`` normalised once admitted as an identity authority.
+
+        Raises:
+            EndpointNotAllowedError: not an authority the operator admits.
+        """
+        ...
+
+    def ca_bundle_names(self) -> tuple[str, ...]:
+        """The names of the CA bundles the operator offers."""
+        ...
+
+    def ca_bundle_pem(self, name: str) -> str:
+        """The PEM certificates of the bundle offered as ``name``.
+
+        Raises:
+            CaBundleError: none is offered as ``name``, or it is unusable.
+        """
+        ...
+
+    def checked_pem(self, pem: str) -> str:
+        """``pem`` once validated as PEM certificates.
+
+        Raises:
+            CaBundleError: it is not.
+        """
+        ...
+
+    async def discover(self, org_url: str, ca_bundle_pem: str | None) -> tuple[str, str]:
+        """(tenant id, authority) named by the organization's answer to an unauthenticated request.
+
+        Raises:
+            CrmError: the organization could not be reached or gave no usable challenge.
+        """
+        ...
+
+
+def chosen_ca_bundle(targets: ConnectTargets, *, name: str | None = None, pem: str | None = None) -> CaBundle | None:
+    """The CA bundle an administrator chose: one the operator offers (``name``) or uploaded PEM text (``pem``);
+    None (the system's CAs) when neither is given.
+
+    Raises:
+        CaBundleError: both are given, the name is not offered, or the text is not PEM certificates (one
+            message for every cause).
+    """
+    name, pem = (name or "").strip() or None, (pem or "").strip() or None
+    if name and pem:
+        raise CaBundleError
+    if name:
+        return CaBundle(pem=targets.ca_bundle_pem(name), name=name)
+    if pem:
+        return CaBundle(pem=targets.checked_pem(pem))
+    return None
 
 
 CrmSessionFactory = Callable[[CrmCredentials], CrmSession]
@@ -176,6 +263,7 @@ class OutcomeKind(StrEnum):
     INSUFFICIENT_PRIVILEGES = "insufficient_privileges"
     MISSING_OBJECTS = "missing_objects"
     SIGN_IN_REJECTED = "sign_in_rejected"
+    TENANT_MISMATCH = "tenant_mismatch"
 
 
 _MESSAGE_IDS = {
@@ -187,6 +275,10 @@ _MESSAGE_IDS = {
     ),
     OutcomeKind.MISSING_OBJECTS: N_("The CRM objects required by your company could not be read."),
     OutcomeKind.SIGN_IN_REJECTED: N_("The sign-in to Microsoft Entra ID was rejected: check {credential}."),
+    OutcomeKind.TENANT_MISMATCH: N_(
+        "The tenant id does not match this Dynamics organization, which belongs to tenant {tenant}: correct it, "
+        "or leave it empty to use the organization's."
+    ),
 }
 
 _ALL_CREDENTIALS = N_("the tenant id, client id and client secret")
@@ -221,9 +313,13 @@ class ConnectOutcome:
             a call without naming the privilege; ``reason`` then says what was refused).
         missing_objects: For ``missing_objects``: ``table``, ``table.column`` or ``table: change tracking``.
         credential_to_check: For ``sign_in_rejected``: the message id (English text) of the credential to
-            check (``the client secret``).
+            check, with why when the identity provider said (``the client secret (it has expired: …)``).
         crm_user_id: For ``connected``: the CRM user the connection acts as.
-        reason: The underlying error's user-safe text (no secret, no token), for the log and ``last error``.
+        reason: The underlying error's text (no secret, no token), for the audit log and the operator's log;
+            never shown to administrators (it may tell open ports from closed ones, or carry provider codes).
+        discovered_tenant_id: For ``tenant_mismatch``: the tenant the organization belongs to.
+        kept_connection: A failed attempt left the organization's working connection (and its imports) as it
+            was.
     """
 
     kind: OutcomeKind
@@ -232,6 +328,8 @@ class ConnectOutcome:
     credential_to_check: str | None = None
     crm_user_id: str | None = None
     reason: str | None = None
+    discovered_tenant_id: str | None = None
+    kept_connection: bool = False
 
     @property
     def is_connected(self) -> bool:
@@ -246,6 +344,8 @@ class ConnectOutcome:
         text = translate(_MESSAGE_IDS[self.kind], locale)
         if self.kind is OutcomeKind.SIGN_IN_REJECTED:
             return text.format(credential=translate(self.credential_to_check or _ALL_CREDENTIALS, locale))
+        if self.kind is OutcomeKind.TENANT_MISMATCH:
+            return text.format(tenant=self.discovered_tenant_id or "?")
         return text
 
     def details(self) -> list[str]:
@@ -253,13 +353,12 @@ class ConnectOutcome:
         return [str(privilege) for privilege in self.missing_privileges] + list(self.missing_objects)
 
 
-# Phrases of the connector's sign-in errors → the credential they point at, most specific first.
-_CREDENTIAL_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"client secret", re.IGNORECASE), N_("the client secret")),
-    (re.compile(r"client \(application\) id|client id", re.IGNORECASE), N_("the client (application) id")),
-    (re.compile(r"tenant", re.IGNORECASE), N_("the tenant id")),
-    (re.compile(r"certificate", re.IGNORECASE), N_("the certificate")),
-)
+_KEPT_CONNECTION = N_("The working connection stays in use; nothing was changed.")
+
+
+def kept_connection_notice(locale: str = "en") -> str:
+    """The sentence added to a failed attempt's message when the working connection was kept, in ``locale``."""
+    return translate(_KEPT_CONNECTION, locale)
 
 
 def outcome_for_error(error: CrmError) -> ConnectOutcome:
@@ -268,19 +367,18 @@ def outcome_for_error(error: CrmError) -> ConnectOutcome:
     * Network, DNS, TLS, timeouts, 5xx and throttling (:class:`TransientError`, :class:`TlsVerificationError`)
       → ``connection_error``.
     * A rejected sign-in (the identity provider refused the credentials, or the CRM refused the token)
-      → ``sign_in_rejected``, naming the credential to check.
+      → ``sign_in_rejected``, naming the credential to check when the identity provider said which.
     * Access denied by the CRM (403) → ``insufficient_privileges``.
     * Anything else the CRM answered → ``api_error``.
     """
     reason = error.message
     if isinstance(error, TransientError | TlsVerificationError):
         return ConnectOutcome(OutcomeKind.CONNECTION_ERROR, reason=reason)
-    if isinstance(error, TokenRejectedError) or (isinstance(error, AuthError) and error.status is None):
-        credential = next(
-            (message_id for pattern, message_id in _CREDENTIAL_PHRASES if pattern.search(reason)),
-            _ALL_CREDENTIALS,
-        )
+    if isinstance(error, SignInRejectedError):
+        credential = error.credential or _ALL_CREDENTIALS
         return ConnectOutcome(OutcomeKind.SIGN_IN_REJECTED, credential_to_check=credential, reason=reason)
+    if isinstance(error, TokenRejectedError) or (isinstance(error, AuthError) and error.status is None):
+        return ConnectOutcome(OutcomeKind.SIGN_IN_REJECTED, credential_to_check=_ALL_CREDENTIALS, reason=reason)
     if isinstance(error, AuthError):
         return ConnectOutcome(OutcomeKind.INSUFFICIENT_PRIVILEGES, reason=reason)
     return ConnectOutcome(OutcomeKind.API_ERROR, reason=reason)
@@ -408,34 +506,66 @@ async def connect_crm(
     *,
     slug: str,
     credentials: CrmCredentials,
+    targets: ConnectTargets,
     actor: str = "cli",
     requirements: Sequence[RequiredTable] = REQUIRED_TABLES,
 ) -> ConnectOutcome:
     """Connect the organization ``slug`` to the Dynamics organization of ``credentials`` after a pre-flight.
 
+    The organization URL (and the authority, when given) must be admitted by ``targets`` before anything is sent.
+    Without an authority, the tenant and authority are discovered from the organization; a tenant id given as an
+    id that differs from the organization's ends as ``tenant_mismatch``.
+
     On success the connection (secret encrypted) is stored as connected, an audit entry is written and the first
-    import is queued. On failure the attempt is stored as failed with its reason, and audited. Safe to repeat:
-    reconnecting the same Dynamics organization replaces the credentials and queues no second import.
+    import is queued. A failed attempt is audited; it is stored as failed only when the organization has no working
+    connection: a working one stays exactly as it was, imports included (``kept_connection`` says so). Safe to
+    repeat: reconnecting the same Dynamics organization replaces the credentials and queues no second import.
 
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
+        EndpointNotAllowedError: the organization URL or authority is not admitted (nothing sent, nothing stored).
         DifferentCrmOrganizationError: the organization is connected to another Dynamics organization, or holds
             data imported from one that was not purged (checked before anything is sent to the CRM).
     """
     organization_id = _require_organization(store, slug)
+    org_url = targets.org_url(credentials.org_url)
+    authority = targets.authority(credentials.authority) if credentials.authority else None
     with store(organization_id) as uow:
-        conflicting = _conflicting_org_url(uow, credentials.org_url)
+        conflicting = _conflicting_org_url(uow, org_url)
         if conflicting is not None:
             raise DifferentCrmOrganizationError(conflicting)
-    session = sessions(credentials)
+    attempt = dataclasses.replace(credentials, org_url=org_url, authority=authority)
+    if authority is None:
+        try:
+            tenant_id, discovered = await targets.discover(
+                org_url, credentials.ca_bundle.pem if credentials.ca_bundle else None
+            )
+        except CrmError as error:
+            return _record(store(organization_id), attempt, outcome_for_error(error), actor=actor)
+        authority = targets.authority(discovered)
+        if credentials.tenant_id and not _same_tenant(credentials.tenant_id, tenant_id):
+            mismatch = ConnectOutcome(OutcomeKind.TENANT_MISMATCH, discovered_tenant_id=tenant_id)
+            return _record(store(organization_id), attempt, mismatch, actor=actor)
+        attempt = dataclasses.replace(attempt, tenant_id=credentials.tenant_id or tenant_id, authority=authority)
+    elif not attempt.tenant_id:
+        attempt = dataclasses.replace(attempt, tenant_id=authority.rstrip("/").rsplit("/", 1)[-1])
+    session = sessions(attempt)
     try:
-        outcome = await preflight(session.metadata, requirements)
-        _record(store(organization_id), credentials, outcome, actor=actor)
+        outcome = _record(store(organization_id), attempt, await preflight(session.metadata, requirements), actor=actor)
         if outcome.is_connected:
             await _import_crm_users_after_connect(store, organization_id, session.reader, actor=actor)
     finally:
         await session.close()
     return outcome
+
+
+def _same_tenant(given: str, discovered: str) -> bool:
+    """Whether a given tenant can be the discovered one: equal ids, or a domain name (a verified domain of the
+    tenant, which only the identity provider can check)."""
+    try:
+        return uuid.UUID(given.strip()) == uuid.UUID(discovered)
+    except ValueError:
+        return True
 
 
 async def _import_crm_users_after_connect(
@@ -464,20 +594,32 @@ def stored_credentials(uow: SqlAlchemyUnitOfWork) -> CrmCredentials:
         tenant_id=connection.tenant_id,
         client_id=connection.client_id,
         client_secret=uow.crm_connection.client_secret(),
-        ca_bundle=Path(connection.ca_bundle_path) if connection.ca_bundle_path else None,
+        ca_bundle=CaBundle(connection.ca_bundle_pem, connection.ca_bundle_name) if connection.ca_bundle_pem else None,
         authority=connection.authority,
     )
 
 
-def _record(uow: SqlAlchemyUnitOfWork, credentials: CrmCredentials, outcome: ConnectOutcome, *, actor: str) -> None:
+def _record(
+    uow: SqlAlchemyUnitOfWork, credentials: CrmCredentials, outcome: ConnectOutcome, *, actor: str
+) -> ConnectOutcome:
+    """Store and audit the attempt's outcome; a failure leaves a working connection untouched. Returns the
+    outcome, marked ``kept_connection`` when it did."""
     details: dict[str, Any] = {"org_url": credentials.org_url, "client_id": credentials.client_id}
     with uow:
+        existing = uow.crm_connection.find()
+        if not outcome.is_connected and existing is not None and existing.state is ConnectionState.CONNECTED:
+            outcome = dataclasses.replace(outcome, kept_connection=True)
+            details |= _failure_details(outcome)
+            uow.audit.record(actor=actor, action="crm.connect_failed", details=details)
+            uow.commit()
+            return outcome
         uow.crm_connection.save_credentials(
             org_url=credentials.org_url,
-            tenant_id=credentials.tenant_id,
+            tenant_id=credentials.tenant_id or "",
             client_id=credentials.client_id,
             client_secret=credentials.client_secret,
-            ca_bundle_path=str(credentials.ca_bundle) if credentials.ca_bundle else None,
+            ca_bundle_pem=credentials.ca_bundle.pem if credentials.ca_bundle else None,
+            ca_bundle_name=credentials.ca_bundle.name if credentials.ca_bundle else None,
             authority=credentials.authority,
         )
         if outcome.crm_user_id is not None:
@@ -487,16 +629,50 @@ def _record(uow: SqlAlchemyUnitOfWork, credentials: CrmCredentials, outcome: Con
             uow.audit.record(actor=actor, action="crm.connected", details=details)
         else:
             uow.crm_connection.mark_failed(error=_last_error(outcome))
-            details |= {"outcome": outcome.kind.value, "details": outcome.details()}
-            uow.audit.record(actor=actor, action="crm.connect_failed", details=details)
+            uow.audit.record(actor=actor, action="crm.connect_failed", details=details | _failure_details(outcome))
         uow.commit()
+    return outcome
+
+
+def _failure_details(outcome: ConnectOutcome) -> dict[str, Any]:
+    """What the audit log keeps of a failed attempt: the outcome, its details and the underlying error's text."""
+    return {
+        "outcome": outcome.kind.value,
+        "details": outcome.details(),
+        "reason": outcome.reason,
+        "kept_working_connection": outcome.kept_connection,
+    }
 
 
 def _last_error(outcome: ConnectOutcome) -> str:
-    parts = [outcome.message("en"), *outcome.details()]
-    if outcome.reason:
-        parts.append(outcome.reason)
-    return " ".join(parts)
+    """The stored ``last error``: the outcome's sentence in English, then its details on a second line. The
+    underlying error's text stays in the audit log (it may tell open ports from closed ones)."""
+    details = outcome.details()
+    return outcome.message("en") + ("\n" + "; ".join(details) if details else "")
+
+
+def localized_last_error(text: str, locale: str) -> str:
+    """A stored ``last error`` (:func:`_last_error`) in ``locale``: its sentence translated when it is one of the
+    outcomes' (their message ids are English), its details as they are."""
+    sentence, newline, details = text.partition("\n")
+    for message_id in _MESSAGE_IDS.values():
+        head, field_name, tail = _template_parts(message_id)
+        if field_name is None:
+            if sentence == message_id:
+                return translate(message_id, locale) + newline + details
+            continue
+        match = re.fullmatch(re.escape(head) + "(.+)" + re.escape(tail), sentence)
+        if match:
+            value = translate(match.group(1), locale) if field_name == "credential" else match.group(1)
+            return translate(message_id, locale).format(**{field_name: value}) + newline + details
+    return text
+
+
+def _template_parts(message_id: str) -> tuple[str, str | None, str]:
+    match = re.search(r"\{(\w+)\}", message_id)
+    if match is None:
+        return message_id, None, ""
+    return message_id[: match.start()], match.group(1), message_id[match.end() :]
 
 
 @dataclass(frozen=True)
@@ -532,6 +708,7 @@ class CrmStatus:
         connected_since: When the connection was last accepted, when connected.
         last_error: The last failed attempt's reason, when the last attempt failed.
         queued_imports: Imports waiting for the import engine.
+        ca_bundle_name: The operator's CA bundle the connection trusts, when it uses one.
     """
 
     organization: str
@@ -542,10 +719,15 @@ class CrmStatus:
     connected_since: datetime | None = None
     last_error: str | None = None
     queued_imports: tuple[QueuedImport, ...] = ()
+    ca_bundle_name: str | None = None
 
     def state_label(self, locale: str = "en") -> str:
         """The state in words (``Connected to Microsoft Dynamics``) in ``locale``."""
         return translate(_STATE_LABELS.get(self.state, self.state), locale)
+
+    def last_error_message(self, locale: str = "en") -> str | None:
+        """The last failed attempt's sentence in ``locale`` (details on a second line), or None."""
+        return localized_last_error(self.last_error, locale) if self.last_error else None
 
     def to_json(self, locale: str = "en") -> dict[str, Any]:
         """A JSON-ready mapping; times are ISO-8601 UTC. Carries no secret."""
@@ -557,7 +739,7 @@ class CrmStatus:
             "crm_user_id": self.crm_user_id,
             "crm_user_name": self.crm_user_name,
             "connected_since": self.connected_since.isoformat() if self.connected_since else None,
-            "last_error": self.last_error,
+            "last_error": self.last_error_message(locale),
             "queued_imports": [
                 {
                     "id": queued.id,
@@ -605,4 +787,5 @@ def crm_status(store: StoreAccess, *, slug: str) -> CrmStatus:
         connected_since=connection.connected_at if connected else None,
         last_error=connection.last_error,
         queued_imports=queued,
+        ca_bundle_name=connection.ca_bundle_name,
     )

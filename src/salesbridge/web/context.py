@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
+from salesbridge.crm.dynamics.endpoints import DynamicsTargets
 from salesbridge.services.accounts import AccountService
-from salesbridge.services.connect import Clock, CrmSessionFactory, StoreAccess
+from salesbridge.services.connect import Clock, ConnectTargets, CrmSessionFactory, StoreAccess
 from salesbridge.services.seats import SeatService
 
 
@@ -24,6 +25,8 @@ class ConsoleServices:
         clock: The current time, timezone-aware UTC.
         seats: Seat management and assigning seats from the CRM.
         crm_sessions: Opens sessions to a CRM (the Dynamics connector; tests may pass another).
+        crm_targets: Where administrators may connect (the operator's settings); Dynamics 365's hosts only, and
+            no CA bundle offered, unless given.
         wake_importer: Tells the import runner to look at the queue now ("Sync now"); None when no runner runs in
             this process (imports then start at the runner's next poll elsewhere).
     """
@@ -33,6 +36,7 @@ class ConsoleServices:
     clock: Clock
     seats: SeatService
     crm_sessions: CrmSessionFactory
+    crm_targets: ConnectTargets = field(default_factory=DynamicsTargets)
     wake_importer: Callable[[], None] | None = None
 
 

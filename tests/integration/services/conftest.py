@@ -17,18 +17,23 @@ import pytest
 from pydantic import SecretStr
 
 from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
+from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
+from salesbridge.crm.dynamics.trust import CaCertificates
 from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
-from salesbridge.sandbox.organization import ROOT_BUSINESS_UNIT_ID, RowWriter
+from salesbridge.sandbox.organization.foundation import ROOT_BUSINESS_UNIT_ID, RowWriter
+from salesbridge.sandbox.organization.security import Depth
 from salesbridge.sandbox.runtime import Sandbox, build_sandbox
-from salesbridge.sandbox.security import Depth
 from salesbridge.sandbox.server import serve_in_thread
-from salesbridge.services.connect import CrmCredentials, CrmSession, CrmSessionFactory
+from salesbridge.services.connect import CaBundle, CrmCredentials, CrmSession, CrmSessionFactory
 from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory
 
 if TYPE_CHECKING:
     from typer.testing import CliRunner
+
+SANDBOX_TARGETS = DynamicsTargets(EndpointPolicy(["127.0.0.1"]))
+"""Dynamics 365's hosts and the sandboxes' (127.0.0.1, any port), as an operator allows them by setting."""
 
 LIMITED_CLIENT_ID = "0b7c3f3e-51a2-4a3e-9d5e-3f0c6a1d2b11"
 LIMITED_SECRET = "limited-" + "s" * 40
@@ -51,17 +56,24 @@ class RunningSandbox:
         return f"{self.org_url}/{self.tenant_id}"
 
     def credentials(
-        self, *, client_id: str | None = None, secret: str | None = None, ca_bundle: Path | bool | None = True
+        self,
+        *,
+        client_id: str | None = None,
+        secret: str | None = None,
+        ca_bundle: bool = True,
+        tenant_id: str | None = None,
+        authority: str | None = None,
     ) -> CrmCredentials:
-        """Credentials of the standard application user unless told otherwise; ``ca_bundle=False`` trusts the
-        system CAs only (which do not include the sandbox's throwaway CA)."""
+        """Credentials of the standard application user unless told otherwise, with the sandbox's CA uploaded;
+        tenant and authority are discovered unless given. ``ca_bundle=False`` trusts the system CAs only (which do
+        not include the sandbox's throwaway CA)."""
         return CrmCredentials(
             org_url=self.org_url,
-            tenant_id=self.tenant_id,
+            tenant_id=tenant_id,
             client_id=client_id or self.client_id,
             client_secret=SecretStr(secret or self.client_secret),
-            ca_bundle=self.ca_bundle if ca_bundle is True else (ca_bundle or None),
-            authority=self.authority,
+            ca_bundle=CaBundle(self.ca_bundle.read_text(encoding="ascii")) if ca_bundle else None,
+            authority=authority,
         )
 
 
@@ -141,12 +153,14 @@ def _dynamics_session(credentials: CrmCredentials) -> CrmSession:
     connection = DynamicsConnection(
         org_url=credentials.org_url,
         credentials=ClientCredentials(
-            tenant_id=credentials.tenant_id, client_id=credentials.client_id, client_secret=credentials.client_secret
+            tenant_id=credentials.tenant_id or "",
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
         ),
         authority=credentials.authority,
         validate_authority=False,
         instance_discovery=False,
-        ca_bundle=credentials.ca_bundle,
+        ca_bundle=CaCertificates(credentials.ca_bundle.pem) if credentials.ca_bundle else None,
     )
     return DynamicsConnector.connect(connection, retry_policy=RetryPolicy(max_attempts=1))
 
@@ -170,6 +184,7 @@ def connected_cli(tmp_path: Path, sandbox: RunningSandbox, *, seats: int) -> Cli
         env={
             "SALESBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
             "SALESBRIDGE_CREDENTIAL_KEY": generate_key().get_secret_value(),
+            "SALESBRIDGE_CRM_ALLOWED_HOSTS": "127.0.0.1",
             "COLUMNS": "200",
         }
     )
@@ -179,9 +194,9 @@ def connected_cli(tmp_path: Path, sandbox: RunningSandbox, *, seats: int) -> Cli
     connected = runner.invoke(
         app,
         [
-            "crm", "connect", "--org", "acme", "--url", sandbox.org_url, "--tenant-id", sandbox.tenant_id,
+            "crm", "connect", "--org", "acme", "--url", sandbox.org_url,
             "--client-id", sandbox.client_id, "--client-secret-file", str(secret),
-            "--ca-bundle", str(sandbox.ca_bundle), "--authority", sandbox.authority,
+            "--ca-bundle", str(sandbox.ca_bundle),
         ],
     )  # fmt: skip
     assert connected.exit_code == 0, connected.output

@@ -3,28 +3,43 @@ outcome of the admin guide, produced by a real situation each, in English and Sp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
+import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
-from tests.integration.services.conftest import LIMITED_CLIENT_ID, LIMITED_SECRET, RunningSandbox
+from tests.integration.services.conftest import LIMITED_CLIENT_ID, LIMITED_SECRET, SANDBOX_TARGETS, RunningSandbox
 
-from salesbridge.errors import CrmError, RequestRejectedError, TlsVerificationError, UpstreamUnavailableError
+from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
+from salesbridge.crm.dynamics.trust import CaBundleDirectory
+from salesbridge.errors import (
+    CaBundleError,
+    CrmError,
+    EndpointNotAllowedError,
+    RequestRejectedError,
+    TlsVerificationError,
+    UpstreamUnavailableError,
+)
 from salesbridge.sandbox.server import serve_in_thread
 from salesbridge.sandbox.tls import TlsMaterial
 from salesbridge.services.connect import (
+    CaBundle,
     ConnectOutcome,
     CrmSessionFactory,
     DifferentCrmOrganizationError,
     MissingPrivilege,
     OutcomeKind,
     UnknownOrganizationError,
+    chosen_ca_bundle,
     connect_crm,
     create_organization,
     crm_status,
     outcome_for_error,
+    stored_credentials,
 )
 from salesbridge.store.uow import UnitOfWorkFactory
 
@@ -38,7 +53,7 @@ def acme(store: UnitOfWorkFactory) -> str:
 async def test_a_successful_connection_is_stored_audited_and_queues_the_first_import(
     store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str
 ) -> None:
-    outcome = await connect_crm(store, sessions, slug=acme, credentials=running.credentials())
+    outcome = await connect_crm(store, sessions, slug=acme, credentials=running.credentials(), targets=SANDBOX_TARGETS)
 
     assert outcome.kind is OutcomeKind.CONNECTED
     assert outcome.message("en") == "Successfully connected, sync in progress"
@@ -73,8 +88,8 @@ async def test_a_successful_connection_is_stored_audited_and_queues_the_first_im
 async def test_reconnecting_the_same_org_queues_no_second_import(
     store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str
 ) -> None:
-    await connect_crm(store, sessions, slug=acme, credentials=running.credentials())
-    again = await connect_crm(store, sessions, slug=acme, credentials=running.credentials())
+    await connect_crm(store, sessions, slug=acme, credentials=running.credentials(), targets=SANDBOX_TARGETS)
+    again = await connect_crm(store, sessions, slug=acme, credentials=running.credentials(), targets=SANDBOX_TARGETS)
 
     assert again.is_connected
     assert len(crm_status(store, slug=acme).queued_imports) == 1
@@ -83,18 +98,31 @@ async def test_reconnecting_the_same_org_queues_no_second_import(
 async def test_a_wrong_secret_is_a_rejected_sign_in_naming_the_client_secret(
     store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str
 ) -> None:
-    outcome = await connect_crm(store, sessions, slug=acme, credentials=running.credentials(secret="wrong-secret"))
+    outcome = await connect_crm(
+        store, sessions, slug=acme, credentials=running.credentials(secret="wrong-secret"), targets=SANDBOX_TARGETS
+    )
 
     assert outcome.kind is OutcomeKind.SIGN_IN_REJECTED
-    assert outcome.credential_to_check == "the client secret"
-    assert "client secret" in outcome.message("en")
-    assert "secreto de cliente" in outcome.message("es")
+    assert outcome.message("en") == (
+        "The sign-in to Microsoft Entra ID was rejected: check the client secret (it is wrong: copy the secret's "
+        "value, not its id)."
+    )
+    assert outcome.message("es") == (
+        "Microsoft Entra ID ha rechazado el inicio de sesión: comprueba el secreto de cliente (es incorrecto: copia el "
+        "valor del secreto, no su id.)."
+    )
     status = crm_status(store, slug=acme)
     assert status.state == "failed"
-    assert status.last_error is not None
-    assert "client secret" in status.last_error
-    assert "wrong-secret" not in status.last_error
+    assert status.last_error == outcome.message("en"), "one sentence, no provider code, no second copy"
+    assert status.last_error_message("es") == outcome.message("es")
     assert not status.queued_imports
+    organization_id = store.organization_id(acme)
+    assert organization_id is not None
+    with store(organization_id) as uow:
+        action, details = uow.audit.recent()[0].action, json.dumps(uow.audit.recent()[0].details)
+    assert action == "crm.connect_failed"
+    assert "AADSTS7000215" in details, "the provider's code stays in the audit log"
+    assert "wrong-secret" not in details
 
 
 async def test_an_unknown_client_is_a_rejected_sign_in_naming_the_client_id(
@@ -102,16 +130,20 @@ async def test_an_unknown_client_is_a_rejected_sign_in_naming_the_client_id(
 ) -> None:
     credentials = running.credentials(client_id="8d6c2f1e-0000-4000-8000-000000000001")
 
-    outcome = await connect_crm(store, sessions, slug=acme, credentials=credentials)
+    outcome = await connect_crm(store, sessions, slug=acme, credentials=credentials, targets=SANDBOX_TARGETS)
 
     assert outcome.kind is OutcomeKind.SIGN_IN_REJECTED
-    assert outcome.credential_to_check == "the client (application) id"
+    assert outcome.credential_to_check == (
+        "the client (application) id (no application with this id exists in the tenant)"
+    )
 
 
 async def test_an_untrusted_certificate_is_a_connection_error(
     store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str
 ) -> None:
-    outcome = await connect_crm(store, sessions, slug=acme, credentials=running.credentials(ca_bundle=False))
+    outcome = await connect_crm(
+        store, sessions, slug=acme, credentials=running.credentials(ca_bundle=False), targets=SANDBOX_TARGETS
+    )
 
     assert outcome.kind is OutcomeKind.CONNECTION_ERROR
     assert outcome.message("en") == "CRM connection error. Try again later."
@@ -128,18 +160,12 @@ def _closed_port() -> int:
 async def test_a_closed_port_is_a_connection_error(
     store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str
 ) -> None:
-    credentials = running.credentials()
     # Sign-in at the sandbox's authority succeeds; the organization itself cannot be reached.
-    unreachable = type(credentials)(
-        org_url=f"https://127.0.0.1:{_closed_port()}",
-        tenant_id=credentials.tenant_id,
-        client_id=credentials.client_id,
-        client_secret=credentials.client_secret,
-        ca_bundle=credentials.ca_bundle,
-        authority=credentials.authority,
+    unreachable = dataclasses.replace(
+        running.credentials(authority=running.authority), org_url=f"https://127.0.0.1:{_closed_port()}"
     )
 
-    outcome = await connect_crm(store, sessions, slug=acme, credentials=unreachable)
+    outcome = await connect_crm(store, sessions, slug=acme, credentials=unreachable, targets=SANDBOX_TARGETS)
 
     assert outcome.kind is OutcomeKind.CONNECTION_ERROR
 
@@ -166,16 +192,13 @@ async def test_an_answer_the_connector_cannot_use_is_an_api_error(
 ) -> None:
     with serve_in_thread(_LoginPortal(running.sandbox.app), tls=tls_material) as portal:
         base = portal.base_url.rstrip("/")
-        credentials = type(running.credentials())(
+        credentials = dataclasses.replace(
+            running.credentials(),
             org_url=base,
-            tenant_id=running.tenant_id,
-            client_id=running.client_id,
-            client_secret=running.credentials().client_secret,
-            ca_bundle=tls_material.ca_bundle,
-            authority=f"{base}/{running.tenant_id}",
+            ca_bundle=CaBundle(tls_material.ca_bundle.read_text(encoding="ascii")),
         )
 
-        outcome = await connect_crm(store, sessions, slug=acme, credentials=credentials)
+        outcome = await connect_crm(store, sessions, slug=acme, credentials=credentials, targets=SANDBOX_TARGETS)
 
     assert outcome.kind is OutcomeKind.API_ERROR, outcome
     assert outcome.message("en") == "An error occurred with the CRM API. Try again later."
@@ -187,7 +210,7 @@ async def test_a_user_without_organization_wide_read_has_insufficient_privileges
 ) -> None:
     credentials = running.credentials(client_id=LIMITED_CLIENT_ID, secret=LIMITED_SECRET)
 
-    outcome = await connect_crm(store, sessions, slug=acme, credentials=credentials)
+    outcome = await connect_crm(store, sessions, slug=acme, credentials=credentials, targets=SANDBOX_TARGETS)
 
     assert outcome.kind is OutcomeKind.INSUFFICIENT_PRIVILEGES
     assert outcome.missing_privileges == (
@@ -208,7 +231,9 @@ async def test_a_user_without_organization_wide_read_has_insufficient_privileges
 async def test_a_missing_column_and_change_tracking_are_missing_objects(
     store: UnitOfWorkFactory, sessions: CrmSessionFactory, customised: RunningSandbox, acme: str
 ) -> None:
-    outcome = await connect_crm(store, sessions, slug=acme, credentials=customised.credentials())
+    outcome = await connect_crm(
+        store, sessions, slug=acme, credentials=customised.credentials(), targets=SANDBOX_TARGETS
+    )
 
     assert outcome.kind is OutcomeKind.MISSING_OBJECTS
     assert outcome.missing_objects == ("opportunity.stepname", "opportunity: change tracking")
@@ -223,10 +248,10 @@ async def test_connecting_a_different_org_is_refused_until_the_data_is_purged(
     customised: RunningSandbox,
     acme: str,
 ) -> None:
-    await connect_crm(store, sessions, slug=acme, credentials=running.credentials())
+    await connect_crm(store, sessions, slug=acme, credentials=running.credentials(), targets=SANDBOX_TARGETS)
 
     with pytest.raises(DifferentCrmOrganizationError, match="purged") as refused:
-        await connect_crm(store, sessions, slug=acme, credentials=customised.credentials())
+        await connect_crm(store, sessions, slug=acme, credentials=customised.credentials(), targets=SANDBOX_TARGETS)
 
     assert "purgar" in refused.value.localized("es")
     status = crm_status(store, slug=acme)
@@ -258,3 +283,200 @@ def test_errors_map_to_outcomes_in_one_place(error: CrmError, kind: OutcomeKind)
     outcome: ConnectOutcome = outcome_for_error(error)
 
     assert outcome.kind is kind
+
+
+async def test_a_failed_reconnect_keeps_the_working_connection_and_its_imports(
+    store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str
+) -> None:
+    first = await connect_crm(store, sessions, slug=acme, credentials=running.credentials(), targets=SANDBOX_TARGETS)
+    before = crm_status(store, slug=acme)
+
+    again = await connect_crm(
+        store, sessions, slug=acme, credentials=running.credentials(secret="wrong-secret"), targets=SANDBOX_TARGETS
+    )
+
+    assert first.is_connected
+    assert again.kind is OutcomeKind.SIGN_IN_REJECTED
+    assert again.kept_connection
+    after = crm_status(store, slug=acme)
+    assert (after.state, after.crm_user_id, after.connected_since, after.last_error) == (
+        "connected",
+        before.crm_user_id,
+        before.connected_since,
+        None,
+    )
+    assert after.queued_imports == before.queued_imports
+    organization_id = store.organization_id(acme)
+    assert organization_id is not None
+    assert organization_id in store.connected_organization_ids(), "the import runner keeps importing it"
+    with store(organization_id) as uow:
+        assert uow.crm_connection.client_secret().get_secret_value() == running.client_secret
+        latest = uow.audit.recent()[0]
+        action, details = latest.action, dict(latest.details)
+    assert action == "crm.connect_failed"
+    assert details["kept_working_connection"] is True
+    assert details["outcome"] == "sign_in_rejected"
+
+
+async def test_a_failed_first_connection_is_stored_as_failed(
+    store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str
+) -> None:
+    outcome = await connect_crm(
+        store, sessions, slug=acme, credentials=running.credentials(secret="wrong-secret"), targets=SANDBOX_TARGETS
+    )
+
+    assert not outcome.kept_connection
+    assert crm_status(store, slug=acme).state == "failed"
+
+
+async def test_the_tenant_and_authority_are_discovered_from_the_organization_url(
+    store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str
+) -> None:
+    credentials = running.credentials()
+    assert credentials.tenant_id is None
+    assert credentials.authority is None
+
+    outcome = await connect_crm(store, sessions, slug=acme, credentials=credentials, targets=SANDBOX_TARGETS)
+
+    assert outcome.is_connected, outcome
+    organization_id = store.organization_id(acme)
+    assert organization_id is not None
+    with store(organization_id) as uow:
+        stored = stored_credentials(uow)
+    assert (stored.tenant_id, stored.authority) == (running.tenant_id, running.authority)
+
+
+async def test_a_given_tenant_id_that_disagrees_with_the_organization_is_refused(
+    store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str
+) -> None:
+    other_tenant = str(uuid.uuid4())
+
+    outcome = await connect_crm(
+        store, sessions, slug=acme, credentials=running.credentials(tenant_id=other_tenant), targets=SANDBOX_TARGETS
+    )
+    matching = await connect_crm(
+        store,
+        sessions,
+        slug=acme,
+        credentials=running.credentials(tenant_id=running.tenant_id.upper()),
+        targets=SANDBOX_TARGETS,
+    )
+
+    assert outcome.kind is OutcomeKind.TENANT_MISMATCH
+    assert outcome.message("en") == (
+        f"The tenant id does not match this Dynamics organization, which belongs to tenant {running.tenant_id}: "
+        "correct it, or leave it empty to use the organization's."
+    )
+    assert running.tenant_id in outcome.message("es")
+    assert outcome.message("es") != outcome.message("en")
+    assert matching.is_connected
+
+
+async def test_an_organization_outside_dynamics_is_refused_before_anything_is_sent(
+    store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str
+) -> None:
+    dynamics_only = DynamicsTargets()
+
+    with pytest.raises(EndpointNotAllowedError) as refused_url:
+        await connect_crm(store, sessions, slug=acme, credentials=running.credentials(), targets=dynamics_only)
+    with pytest.raises(EndpointNotAllowedError) as refused_authority:
+        await connect_crm(
+            store,
+            sessions,
+            slug=acme,
+            credentials=dataclasses.replace(
+                running.credentials(authority=running.authority), org_url="https://contoso.crm4.dynamics.com"
+            ),
+            targets=dynamics_only,
+        )
+
+    assert "Dynamics 365" in refused_url.value.localized("en")
+    assert "Dynamics 365" in refused_url.value.localized("es")
+    assert "Microsoft Entra ID" in refused_authority.value.localized("en")
+    assert crm_status(store, slug=acme).state == "not_configured", "nothing stored"
+
+
+def _open_port_speaking_no_tls() -> tuple[socket.socket, int]:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    return listener, int(listener.getsockname()[1])
+
+
+async def test_open_and_closed_ports_read_the_same(
+    store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str
+) -> None:
+    listener, open_port = _open_port_speaking_no_tls()
+    with listener:
+        opened = await connect_crm(
+            store,
+            sessions,
+            slug=acme,
+            credentials=dataclasses.replace(running.credentials(), org_url=f"https://127.0.0.1:{open_port}"),
+            targets=SANDBOX_TARGETS,
+        )
+    closed = await connect_crm(
+        store,
+        sessions,
+        slug=acme,
+        credentials=dataclasses.replace(running.credentials(), org_url=f"https://127.0.0.1:{_closed_port()}"),
+        targets=SANDBOX_TARGETS,
+    )
+
+    assert opened.kind is closed.kind is OutcomeKind.CONNECTION_ERROR
+    for locale in ("en", "es"):
+        assert opened.message(locale) == closed.message(locale)
+    assert crm_status(store, slug=acme).last_error == closed.message("en")
+
+
+async def test_a_ca_bundle_offered_by_the_operator_is_chosen_by_name(
+    store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str, tmp_path: Path
+) -> None:
+    offered = tmp_path / "bundles"
+    offered.mkdir()
+    (offered / "sandbox.pem").write_text(running.ca_bundle.read_text(encoding="ascii"), encoding="ascii")
+    targets = DynamicsTargets(EndpointPolicy(["127.0.0.1"]), CaBundleDirectory(offered))
+
+    bundle = chosen_ca_bundle(targets, name="sandbox")
+    outcome = await connect_crm(
+        store,
+        sessions,
+        slug=acme,
+        credentials=dataclasses.replace(running.credentials(), ca_bundle=bundle),
+        targets=targets,
+    )
+
+    assert targets.ca_bundle_names() == ("sandbox",)
+    assert outcome.is_connected, outcome
+    organization_id = store.organization_id(acme)
+    assert organization_id is not None
+    with store(organization_id) as uow:
+        stored = stored_credentials(uow)
+    assert stored.ca_bundle is not None
+    assert stored.ca_bundle.name == "sandbox"
+
+
+def test_ca_bundles_reveal_nothing_about_the_servers_files(tmp_path: Path) -> None:
+    offered = tmp_path / "bundles"
+    offered.mkdir()
+    (offered / "broken.pem").write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    secret_key = tmp_path / "id_rsa"
+    secret_key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    targets = DynamicsTargets(ca_bundles=CaBundleDirectory(offered))
+    attempts = {
+        "missing file": {"name": "no-such-bundle"},
+        "path outside the directory": {"name": str(secret_key)},
+        "relative escape": {"name": "../id_rsa"},
+        "bad file in the directory": {"name": "broken"},
+        "uploaded text that is not PEM": {"pem": "hello"},
+        "uploaded private key": {"pem": secret_key.read_text()},
+    }
+
+    messages = set()
+    for attempt in attempts.values():
+        with pytest.raises(CaBundleError) as refused:
+            chosen_ca_bundle(targets, **attempt)
+        messages.add(refused.value.localized("en"))
+
+    assert targets.ca_bundle_names() == ("broken",)
+    assert len(messages) == 1, messages

@@ -20,6 +20,7 @@ def cli(tmp_path: Path) -> CliRunner:
         env={
             "SALESBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
             "SALESBRIDGE_CREDENTIAL_KEY": generate_key().get_secret_value(),
+            "SALESBRIDGE_CRM_ALLOWED_HOSTS": "127.0.0.1",
             "COLUMNS": "200",
         }
     )
@@ -41,16 +42,12 @@ def _connect(cli: CliRunner, running: RunningSandbox, secret_file: Path, *extra:
             "acme",
             "--url",
             running.org_url,
-            "--tenant-id",
-            running.tenant_id,
             "--client-id",
             running.client_id,
             "--client-secret-file",
             str(secret_file),
             "--ca-bundle",
             str(running.ca_bundle),
-            "--authority",
-            running.authority,
             *extra,
         ],
     )
@@ -103,7 +100,44 @@ def test_bad_usage_exits_2(cli: CliRunner, running: RunningSandbox, tmp_path: Pa
 
 
 def test_an_unknown_organization_exits_1(cli: CliRunner) -> None:
+    assert cli.invoke(app, ["org", "create", "acme"]).exit_code == 0
+
     result = cli.invoke(app, ["crm", "status", "--org", "nobody"])
 
     assert result.exit_code == 1
     assert "salesbridge org create nobody" in result.output
+
+
+def test_a_host_the_operator_does_not_allow_is_refused_before_anything_is_sent(
+    running: RunningSandbox, tmp_path: Path
+) -> None:
+    strict = CliRunner(
+        env={
+            "SALESBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+            "SALESBRIDGE_CREDENTIAL_KEY": generate_key().get_secret_value(),
+            "COLUMNS": "200",
+        }
+    )
+    strict.invoke(app, ["org", "create", "acme"])
+
+    result = _connect(strict, running, _secret_file(tmp_path, running.client_secret))
+
+    assert result.exit_code == 1, result.output
+    assert "must be a Dynamics 365 address" in result.output
+    status = json.loads(strict.invoke(app, ["crm", "status", "--org", "acme", "--json"]).output)
+    assert status["state"] == "not_configured"
+
+
+def test_a_tenant_id_that_disagrees_is_refused(cli: CliRunner, running: RunningSandbox, tmp_path: Path) -> None:
+    cli.invoke(app, ["org", "create", "acme"])
+
+    result = _connect(
+        cli,
+        running,
+        _secret_file(tmp_path, running.client_secret),
+        "--tenant-id",
+        "00000000-0000-4000-8000-000000000001",
+    )
+
+    assert result.exit_code == 1, result.output
+    assert "does not match this Dynamics organization" in result.output

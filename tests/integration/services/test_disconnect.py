@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, Table, select
-from tests.integration.services.conftest import RunningSandbox
+from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox
 
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.services.connect import (
@@ -303,21 +303,29 @@ async def test_a_different_org_is_refused_until_the_data_is_purged(
     customised: RunningSandbox,
 ) -> None:
     create_organization(store, slug="initech", seats=2)
-    connected = await connect_crm(store, sessions, slug="initech", credentials=running.credentials())
+    connected = await connect_crm(
+        store, sessions, slug="initech", credentials=running.credentials(), targets=SANDBOX_TARGETS
+    )
     assert connected.is_connected
     disconnect_crm(store, slug="initech", purge=False, actor="test")
     assert crm_status(store, slug="initech").org_url == running.org_url
 
     with pytest.raises(DifferentCrmOrganizationError) as refused:
-        await connect_crm(store, sessions, slug="initech", credentials=customised.credentials())
+        await connect_crm(
+            store, sessions, slug="initech", credentials=customised.credentials(), targets=SANDBOX_TARGETS
+        )
 
     assert refused.value.org_url == running.org_url
     assert "Yes, clean up all previously imported CRM data" in str(refused.value)
     assert "Sí, limpiar todos los datos previamente importados del CRM" in refused.value.localized("es")
-    again = await connect_crm(store, sessions, slug="initech", credentials=running.credentials())
+    again = await connect_crm(
+        store, sessions, slug="initech", credentials=running.credentials(), targets=SANDBOX_TARGETS
+    )
     assert again.is_connected  # the same Dynamics organization may come back to its data
     disconnect_crm(store, slug="initech", purge=True, actor="test")
-    other = await connect_crm(store, sessions, slug="initech", credentials=customised.credentials())
+    other = await connect_crm(
+        store, sessions, slug="initech", credentials=customised.credentials(), targets=SANDBOX_TARGETS
+    )
     assert other.kind is OutcomeKind.MISSING_OBJECTS  # no longer refused: the pre-flight ran against it
 
 
@@ -328,10 +336,14 @@ async def test_a_failed_attempt_that_imported_nothing_does_not_block_another_org
     customised: RunningSandbox,
 ) -> None:
     create_organization(store, slug="hooli", seats=2)
-    failed = await connect_crm(store, sessions, slug="hooli", credentials=customised.credentials())
+    failed = await connect_crm(
+        store, sessions, slug="hooli", credentials=customised.credentials(), targets=SANDBOX_TARGETS
+    )
     assert failed.kind is OutcomeKind.MISSING_OBJECTS
 
-    connected = await connect_crm(store, sessions, slug="hooli", credentials=running.credentials())
+    connected = await connect_crm(
+        store, sessions, slug="hooli", credentials=running.credentials(), targets=SANDBOX_TARGETS
+    )
 
     assert connected.is_connected
     assert crm_status(store, slug="hooli").org_url == running.org_url
@@ -341,7 +353,9 @@ async def test_a_purge_during_an_import_leaves_nothing_behind(
     store: UnitOfWorkFactory, engine: Engine, sessions: CrmSessionFactory, demo: RunningSandbox
 ) -> None:
     organization_id = create_organization(store, slug="umbrella", seats=2)
-    connected = await connect_crm(store, sessions, slug="umbrella", credentials=demo.credentials())
+    connected = await connect_crm(
+        store, sessions, slug="umbrella", credentials=demo.credentials(), targets=SANDBOX_TARGETS
+    )
     assert connected.is_connected
     pages: list[int] = []
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.integration.services.conftest import RunningSandbox
+from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox
 
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.errors import InvalidRequestError, RowNotFoundError, SeatLimitError
@@ -29,7 +29,7 @@ def seats(store: UnitOfWorkFactory) -> SeatService:
 @pytest.fixture
 async def acme(store: UnitOfWorkFactory, sessions: CrmSessionFactory, demo: RunningSandbox) -> str:
     create_organization(store, slug="acme", name="Acme", seats=5)
-    outcome = await connect_crm(store, sessions, slug="acme", credentials=demo.credentials())
+    outcome = await connect_crm(store, sessions, slug="acme", credentials=demo.credentials(), targets=SANDBOX_TARGETS)
     assert outcome.is_connected
     return "acme"
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from tests.integration.services.conftest import RunningSandbox, _serve
+from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _serve
 
 from salesbridge.errors import InvalidRequestError
 from salesbridge.jobs.runner import EmbeddedRunner
@@ -38,7 +38,9 @@ def fresh_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSand
 @pytest.fixture
 async def acme(store: UnitOfWorkFactory, sessions: CrmSessionFactory, fresh_demo: RunningSandbox) -> uuid.UUID:
     organization_id = create_organization(store, slug="acme", seats=5)
-    outcome = await connect_crm(store, sessions, slug="acme", credentials=fresh_demo.credentials())
+    outcome = await connect_crm(
+        store, sessions, slug="acme", credentials=fresh_demo.credentials(), targets=SANDBOX_TARGETS
+    )
     assert outcome.is_connected
     return organization_id
 

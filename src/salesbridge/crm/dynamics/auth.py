@@ -21,25 +21,28 @@ import requests
 from pydantic import SecretStr
 
 from salesbridge.crm.dynamics.redaction import redact_text
-from salesbridge.errors import AuthError, ConfigError, TlsVerificationError, TokenRefreshError
+from salesbridge.crm.dynamics.trust import CaCertificates, PinnedTrustAdapter, trusted_cas
+from salesbridge.errors import ConfigError, SignInRejectedError, TlsVerificationError, TokenRefreshError
+from salesbridge.i18n import N_
 
 _logger = logging.getLogger(__name__)
 
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
-# AADSTS error numbers that point at one credential. The message tells the admin which one to check.
+# AADSTS error numbers that point at one credential: the message id telling the admin which one to check, and why.
 _CREDENTIAL_HINTS: Mapping[int, str] = MappingProxyType(
     {
-        7000215: "the client secret (it is wrong: copy the secret's value, not its id)",
-        7000222: "the client secret (it has expired: create a new one)",
-        700016: "the client (application) id (no application with this id exists in the tenant)",
-        90002: "the tenant id (no tenant with this id or domain exists)",
-        900023: "the tenant id (it is not a valid tenant id or domain)",
-        700027: "the certificate (its signature or thumbprint does not match the one registered)",
-        700024: "the certificate (the client assertion is outside its valid time range)",
-        7000112: "the client (application) id (the application is disabled)",
+        7000215: N_("the client secret (it is wrong: copy the secret's value, not its id)"),
+        7000222: N_("the client secret (it has expired: create a new one)"),
+        700016: N_("the client (application) id (no application with this id exists in the tenant)"),
+        90002: N_("the tenant id (no tenant with this id or domain exists)"),
+        900023: N_("the tenant id (it is not a valid tenant id or domain)"),
+        700027: N_("the certificate (its signature or thumbprint does not match the one registered)"),
+        700024: N_("the certificate (the client assertion is outside its valid time range)"),
+        7000112: N_("the client (application) id (the application is disabled)"),
     }
 )
+_TENANT_ID = N_("the tenant id")
 _TRANSIENT_OAUTH_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
 
 
@@ -109,29 +112,22 @@ def _system_now() -> datetime:
 
 
 class _AuthorityHttpSession(requests.Session):
-    """The HTTP client MSAL uses: a timeout on every request, and a CA bundle the environment cannot override.
+    """The HTTP client MSAL uses: a timeout on every request, and CAs the environment cannot override.
 
     ``requests`` lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` win over a session's own ``verify``
-    (psf/requests#3829), which would silently drop the configured bundle; proxies from the environment still
-    apply.
+    (psf/requests#3829), which would silently drop the configured CAs: HTTPS goes through a transport pinned to
+    them instead. Proxies from the environment still apply.
     """
 
-    def __init__(self, *, ca_bundle: Path | None, timeout_s: float) -> None:
+    def __init__(self, *, cas: CaCertificates | None, timeout_s: float) -> None:
         super().__init__()
-        self._pinned_verify: str | None = str(ca_bundle) if ca_bundle else None
         self._timeout_s = timeout_s
-        if self._pinned_verify:
-            self.verify = self._pinned_verify
+        if cas is not None:
+            self.mount("https://", PinnedTrustAdapter(cas))
 
     def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._timeout_s)
         return super().request(method, url, *args, **kwargs)
-
-    def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        settings: dict[str, Any] = super().merge_environment_settings(*args, **kwargs)
-        if self._pinned_verify:
-            settings["verify"] = self._pinned_verify
-        return settings
 
 
 class MsalTokenProvider:
@@ -147,8 +143,8 @@ class MsalTokenProvider:
             local or private authority.
         instance_discovery: Let MSAL ask login.microsoftonline.com about the authority. Turn off for a local
             or private authority.
-        ca_bundle: A PEM file of CAs to trust for the authority, instead of the system's (and of
-            ``REQUESTS_CA_BUNDLE``).
+        ca_bundle: CAs to trust for the authority instead of the system's (and of ``REQUESTS_CA_BUNDLE``):
+            certificates, or a PEM file (operator's tools and tests).
         timeout_s: Per-request timeout towards the authority, seconds.
         refresh_margin_s: Refresh a cached token this many seconds before it expires.
         now: Clock, returning timezone-aware UTC.
@@ -162,7 +158,7 @@ class MsalTokenProvider:
         authority: str | None = None,
         validate_authority: bool = True,
         instance_discovery: bool = True,
-        ca_bundle: Path | None = None,
+        ca_bundle: Path | CaCertificates | None = None,
         timeout_s: float = 30.0,
         refresh_margin_s: float = 300.0,
         now: Callable[[], datetime] = _system_now,
@@ -172,7 +168,7 @@ class MsalTokenProvider:
         self._authority = authority or f"{DEFAULT_AUTHORITY_HOST}/{credentials.tenant_id}"
         self._validate_authority = validate_authority
         self._instance_discovery = instance_discovery
-        self._http = _AuthorityHttpSession(ca_bundle=ca_bundle, timeout_s=timeout_s)
+        self._http = _AuthorityHttpSession(cas=trusted_cas(ca_bundle), timeout_s=timeout_s)
         self._refresh_margin = timedelta(seconds=refresh_margin_s)
         self._now = now
         self._application: msal.ConfidentialClientApplication | None = None
@@ -183,7 +179,7 @@ class MsalTokenProvider:
         """A token valid for at least ``refresh_margin_s`` more seconds. See :class:`TokenProvider`.
 
         Raises:
-            AuthError: Credentials rejected; the message names the credential to check.
+            SignInRejectedError: Credentials rejected; ``credential`` names the one to check.
             TlsVerificationError: The authority's certificate is not trusted (set the CA bundle).
             TokenRefreshError: The authority could not be reached or failed.
         """
@@ -217,9 +213,7 @@ class MsalTokenProvider:
         except requests.exceptions.SSLError as exc:
             raise _untrusted(self._authority) from exc
         except requests.RequestException as exc:
-            raise TokenRefreshError(
-                f"Could not reach the identity provider at {self._authority}: {type(exc).__name__}."
-            ) from exc
+            raise _unreachable(self._authority, exc) from exc
         except msal.exceptions.MsalServiceError as exc:
             # MSAL raises this when the token endpoint answers 5xx.
             raise TokenRefreshError(
@@ -263,16 +257,20 @@ class MsalTokenProvider:
         except requests.exceptions.SSLError as exc:
             raise _untrusted(self._authority) from exc
         except requests.RequestException as exc:
-            raise TokenRefreshError(
-                f"Could not reach the identity provider at {self._authority}: {type(exc).__name__}."
-            ) from exc
+            raise _unreachable(self._authority, exc) from exc
         except ValueError as exc:
             # MSAL raises ValueError when the authority has no OpenID configuration: usually a wrong tenant.
-            raise AuthError(
+            raise SignInRejectedError(
                 f"The identity provider at {self._authority} did not accept the authority: check the tenant id "
-                f"and the authority URL. ({redact_text(str(exc))})"
+                f"and the authority URL. ({redact_text(str(exc))})",
+                credential=_TENANT_ID,
             ) from exc
         return self._application
+
+
+def _unreachable(authority: str, exc: requests.RequestException) -> TokenRefreshError:
+    _logger.info("The identity provider at %s could not be reached: %s", authority, type(exc).__name__)
+    return TokenRefreshError(f"Could not reach the identity provider at {authority}.")
 
 
 def _untrusted(authority: str) -> TlsVerificationError:
@@ -281,7 +279,7 @@ def _untrusted(authority: str) -> TlsVerificationError:
     )
 
 
-def _sign_in_error(result: Mapping[str, Any]) -> AuthError | TokenRefreshError:
+def _sign_in_error(result: Mapping[str, Any]) -> SignInRejectedError | TokenRefreshError:
     error = str(result.get("error") or "unknown_error")
     description = redact_text(" ".join(str(result.get("error_description") or "").split()))
     # The description's first line is the useful part; the rest is trace and correlation ids.
@@ -292,7 +290,11 @@ def _sign_in_error(result: Mapping[str, Any]) -> AuthError | TokenRefreshError:
     hints = [_CREDENTIAL_HINTS[code] for code in codes if code in _CREDENTIAL_HINTS]
     aadsts = f"AADSTS{codes[0]}" if codes else error
     if hints:
-        return AuthError(
-            f"Sign-in to Microsoft Entra ID was rejected: check {hints[0]}. [{aadsts}] {summary}", code=aadsts
+        return SignInRejectedError(
+            f"Sign-in to Microsoft Entra ID was rejected: check {hints[0]}. [{aadsts}] {summary}",
+            credential=hints[0],
+            code=aadsts,
         )
-    return AuthError(f"Sign-in to Microsoft Entra ID was rejected ({error}). [{aadsts}] {summary}", code=aadsts)
+    return SignInRejectedError(
+        f"Sign-in to Microsoft Entra ID was rejected ({error}). [{aadsts}] {summary}", code=aadsts
+    )

@@ -12,12 +12,12 @@ import asyncio
 import dataclasses
 import logging
 import re
-import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from http import HTTPStatus
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Self, TypeAlias
@@ -32,6 +32,7 @@ from salesbridge.crm.dynamics.auth import TokenProvider
 from salesbridge.crm.dynamics.errors import translate_error
 from salesbridge.crm.dynamics.redaction import redact_text, redact_url
 from salesbridge.crm.dynamics.throttling import DATAVERSE_MAX_CONCURRENCY, ConcurrencyLimit, RetryPolicy
+from salesbridge.crm.dynamics.trust import CaCertificates, client_ssl_context, trusted_cas
 from salesbridge.errors import (
     ConcurrencyConflictError,
     CrmError,
@@ -219,7 +220,8 @@ class DynamicsClient:
         api_version: Web API version segment.
         timeouts: Per call class.
         retry_policy: When to retry transient failures.
-        ca_bundle: PEM file of CAs to trust instead of the system's (a private or local server).
+        ca_bundle: CAs to trust instead of the system's (a private or local server): certificates, or a PEM
+            file (operator's tools and tests).
         initial_concurrency: Requests in flight before the server's ``x-ms-dop-hint`` is known.
         max_concurrency: Never more than this many in flight, whatever the hint (capped at 52).
         sleep: Awaitable sleep in seconds; injected by tests.
@@ -234,7 +236,7 @@ class DynamicsClient:
         api_version: str = API_VERSION,
         timeouts: Timeouts | None = None,
         retry_policy: RetryPolicy | None = None,
-        ca_bundle: Path | None = None,
+        ca_bundle: Path | CaCertificates | None = None,
         initial_concurrency: int = 4,
         max_concurrency: int = DATAVERSE_MAX_CONCURRENCY,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -251,7 +253,7 @@ class DynamicsClient:
         self._tokens = tokens
         self._timeouts = timeouts or Timeouts()
         self._policy = retry_policy or RetryPolicy()
-        self._ca_bundle = ca_bundle
+        self._cas = trusted_cas(ca_bundle)
         self._max_concurrency = max(1, min(max_concurrency, DATAVERSE_MAX_CONCURRENCY))
         self._limit = ConcurrencyLimit(min(initial_concurrency, self._max_concurrency))
         self._sleep = sleep
@@ -524,6 +526,26 @@ class DynamicsClient:
         await self._wait_out_throttle_pause()
         token = await self._tokens.bearer_token(force_refresh=force_refresh)
         headers = {**headers, "Authorization": f"Bearer {token.get_secret_value()}"}
+        status, response_headers, body = await self._exchange(method, url, headers, payload, timeout)
+        self._follow_dop_hint(response_headers)
+        if status < 400 or (
+            accept_multipart_failure and response_headers.get("Content-Type", "").startswith("multipart/mixed")
+        ):
+            return DynamicsResponse(status=status, headers=response_headers, body=body)
+        error = translate_error(status, body, response_headers)
+        if isinstance(error, RateLimitedError):
+            self._counters.throttles += 1
+            if error.retry_after_s:
+                # Dataverse throttles the user, not the request: hold every request of this client back.
+                self._paused_until = max(self._paused_until, self._clock() + error.retry_after_s)
+            _logger.warning("Dynamics throttled %s %s: %s", method, redact_url(str(url)), error.message)
+        raise error
+
+    async def _exchange(
+        self, method: str, url: URL, headers: Mapping[str, str], payload: bytes, timeout: aiohttp.ClientTimeout
+    ) -> tuple[int, CIMultiDictProxy[str], bytes]:
+        """Send one request as it is; network and TLS failures become errors of the tree, the answer is returned
+        whatever its status."""
         session = self._session_or_open()
         async with self._limit.slot():
             self._counters.requests += 1
@@ -546,22 +568,31 @@ class DynamicsClient:
                 raise UpstreamUnavailableError(
                     f"Could not complete {method} {redact_url(str(url))}: {type(exc).__name__} ({reason})."
                 ) from exc
-        elapsed_ms = (self._clock() - started) * 1000
         self._counters.bytes_received += len(body)
-        self._follow_dop_hint(response_headers)
-        _logger.debug("%s %s -> %d in %.0f ms", method, redact_url(str(url)), status, elapsed_ms)
-        if status < 400 or (
-            accept_multipart_failure and response_headers.get("Content-Type", "").startswith("multipart/mixed")
-        ):
-            return DynamicsResponse(status=status, headers=response_headers, body=body)
-        error = translate_error(status, body, response_headers)
-        if isinstance(error, RateLimitedError):
-            self._counters.throttles += 1
-            if error.retry_after_s:
-                # Dataverse throttles the user, not the request: hold every request of this client back.
-                self._paused_until = max(self._paused_until, self._clock() + error.retry_after_s)
-            _logger.warning("Dynamics throttled %s %s: %s", method, redact_url(str(url)), error.message)
-        raise error
+        _logger.debug("%s %s -> %d in %.0f ms", method, redact_url(str(url)), status, (self._clock() - started) * 1000)
+        return status, response_headers, body
+
+    async def authentication_challenge(self) -> str:
+        """The ``WWW-Authenticate`` challenge the organization answers an unauthenticated request with (it names
+        the tenant's authority). Sends one GET of the API root without a token; not retried.
+
+        Raises:
+            UpstreamUnavailableError, TlsVerificationError: the organization could not be reached.
+            UnexpectedResponseError: it answered without a bearer challenge.
+            CrmError: any other failure, as translated from the response.
+        """
+        timeout = aiohttp.ClientTimeout(total=self._timeouts.read_s, sock_connect=self._timeouts.connect_s)
+        status, headers, body = await self._exchange(
+            "GET", URL(self.api_url, encoded=True), dict(_DEFAULT_HEADERS), b"", timeout
+        )
+        challenge = headers.get("WWW-Authenticate", "")
+        if status == HTTPStatus.UNAUTHORIZED and challenge.strip().lower().startswith("bearer"):
+            return challenge
+        if status >= HTTPStatus.BAD_REQUEST and status != HTTPStatus.UNAUTHORIZED:
+            raise translate_error(status, body, headers)
+        raise UnexpectedResponseError(
+            f"{self._origin.host} answered an unauthenticated request with HTTP {status} and no bearer challenge."
+        )
 
     async def _wait_out_throttle_pause(self) -> None:
         remaining_s = self._paused_until - self._clock()
@@ -601,8 +632,9 @@ class DynamicsClient:
 
     def _session_or_open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            context = ssl.create_default_context(cafile=str(self._ca_bundle) if self._ca_bundle else None)
-            connector = aiohttp.TCPConnector(ssl=context, limit=self._max_concurrency + 4, ttl_dns_cache=300)
+            connector = aiohttp.TCPConnector(
+                ssl=client_ssl_context(self._cas), limit=self._max_concurrency + 4, ttl_dns_cache=300
+            )
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
         return self._session
 

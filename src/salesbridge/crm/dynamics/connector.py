@@ -20,6 +20,7 @@ from salesbridge.crm.dynamics.client import CallClass, DynamicsClient, JsonObjec
 from salesbridge.crm.dynamics.metadata import LOOKUP_TYPES, DynamicsMetadata
 from salesbridge.crm.dynamics.paging import PageRequest, iterate_pages, prefer_header
 from salesbridge.crm.dynamics.rows import filter_clause, order_clause, record_from_row, select_clause
+from salesbridge.crm.dynamics.trust import CaCertificates
 from salesbridge.crm.ports import (
     ChangePage,
     ChangeToken,
@@ -256,7 +257,8 @@ class DynamicsConnection:
         authority: The identity authority; ``https://login.microsoftonline.com/<tenant>`` when None.
         validate_authority: Let MSAL validate the authority (off for a private or local authority).
         instance_discovery: Let MSAL run instance discovery (off for a private or local authority).
-        ca_bundle: PEM file of CAs to trust for both the authority and the organization.
+        ca_bundle: CAs to trust for both the authority and the organization instead of the system's:
+            certificates, or a PEM file (operator's tools and tests).
         language_code: LCID of metadata labels.
     """
 
@@ -265,7 +267,7 @@ class DynamicsConnection:
     authority: str | None = None
     validate_authority: bool = True
     instance_discovery: bool = True
-    ca_bundle: Path | None = None
+    ca_bundle: Path | CaCertificates | None = None
     language_code: int = 1033
 
     @property

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from salesbridge.services.connect import CrmCredentials, DifferentCrmOrganizationError, connect_crm, crm_status
+from salesbridge.crm.dynamics.trust import MAX_PEM_CHARS
+from salesbridge.services.connect import (
+    ConnectOutcome,
+    CrmCredentials,
+    DifferentCrmOrganizationError,
+    chosen_ca_bundle,
+    connect_crm,
+    crm_status,
+)
 from salesbridge.services.disconnect import disconnect_crm
 from salesbridge.web.security import AdminPrincipal, Services
 
@@ -18,44 +25,55 @@ router = APIRouter(prefix="/api/v1/orgs/{org}/crm", tags=["crm"])
 
 class ConnectionIn(BaseModel):
     """What an administrator gives to connect: the organization URL and an application's credentials. Use an
-    integration user's application. The secret is stored encrypted and never returned."""
+    integration user's application. The secret is stored encrypted and never returned. The tenant and authority
+    are discovered from the organization when omitted."""
 
-    org_url: str = Field(description="https://<org>.crm.dynamics.com", max_length=2048)
-    tenant_id: str = Field(min_length=1, max_length=64)
+    model_config = ConfigDict(extra="forbid")
+
+    org_url: str = Field(description="https://<org>.crm.dynamics.com (a Dynamics 365 address)", max_length=2048)
     client_id: str = Field(min_length=1, max_length=64)
-    client_secret: SecretStr = Field(min_length=1)
+    client_secret: SecretStr = Field(min_length=1, max_length=1024)
+    tenant_id: str | None = Field(
+        default=None,
+        max_length=256,
+        description="The Entra tenant (directory) id; discovered from the organization when omitted, refused when "
+        "it is an id that differs from the organization's.",
+    )
     authority: str | None = Field(
-        default=None, description="Identity authority; https://login.microsoftonline.com/<tenant> when omitted."
+        default=None,
+        max_length=2048,
+        description="Identity authority (a Microsoft Entra ID address); discovered from the organization when omitted.",
     )
-    ca_bundle_path: str | None = Field(
-        default=None, description="A PEM file on the server with the CAs to trust instead of the system's."
+    ca_bundle_name: str | None = Field(
+        default=None,
+        max_length=100,
+        description="A CA bundle the operator offers (GET …/crm/ca-bundles), to trust instead of the system's CAs.",
+    )
+    ca_bundle_pem: str | None = Field(
+        default=None,
+        max_length=MAX_PEM_CHARS,
+        description="PEM certificates of the CAs to trust instead of the system's (instead of ca_bundle_name).",
     )
 
-    @field_validator("org_url")
-    @classmethod
-    def _https(cls, value: str) -> str:
-        if not value.startswith("https://") or len(value) <= len("https://"):
-            raise ValueError("the organization URL must start with https://")
-        return value.rstrip("/")
 
-    @field_validator("ca_bundle_path")
-    @classmethod
-    def _existing_file(cls, value: str | None) -> str | None:
-        if value and not Path(value).is_file():
-            raise ValueError("no such file on the server")
-        return value or None
-
-
-def connection_outcome_json(outcome: Any, locale: str) -> dict[str, Any]:
-    """An outcome of :func:`connect_crm` as JSON (message in ``locale``; no secret)."""
+def connection_outcome_json(outcome: ConnectOutcome, locale: str) -> dict[str, Any]:
+    """An outcome of :func:`connect_crm` as JSON: one sentence in ``locale``, the missing privileges or objects,
+    and whether a working connection was kept. No secret, and no underlying error text (it would tell the
+    server's network apart; it is in the audit log)."""
     return {
         "outcome": outcome.kind.value,
         "connected": outcome.is_connected,
         "message": outcome.message(locale),
         "missing_privileges": [str(privilege) for privilege in outcome.missing_privileges],
         "missing_objects": list(outcome.missing_objects),
-        "reason": outcome.reason,
+        "kept_connection": outcome.kept_connection,
     }
+
+
+@router.get("/ca-bundles", summary="The CA bundles the operator offers")
+def ca_bundles(org: str, principal: AdminPrincipal, services: Services) -> dict[str, list[str]]:  # noqa: ARG001
+    """The names an administrator may give as ``ca_bundle_name`` when connecting."""
+    return {"names": list(services.crm_targets.ca_bundle_names())}
 
 
 @router.get("/connection", summary="The CRM connection's state")
@@ -72,17 +90,20 @@ async def connect(
     principal: AdminPrincipal,
     services: Services,
 ) -> JSONResponse:
-    """Runs the pre-flight (sign-in, WhoAmI, privileges, tables and columns, change tracking), then stores the
-    connection. 200 when connected; 422 with the outcome (one of the four errors of the admin guide, or a
-    rejected sign-in naming the credential to check) otherwise; 409 when another Dynamics organization is
-    connected and its data has not been purged."""
+    """Checks the organization URL (a Dynamics 365 address unless the operator allows others), discovers the
+    tenant, runs the pre-flight (sign-in, WhoAmI, privileges, tables and columns, change tracking), then stores
+    the connection. 200 when connected; 422 with the outcome (one of the four errors of the admin guide, a
+    rejected sign-in naming the credential to check, or a tenant id that does not match) otherwise, and a
+    working connection then stays as it was (``kept_connection``); 422 with ``detail`` for an address or CA
+    bundle that is not accepted; 409 when another Dynamics organization is connected and its data has not been
+    purged."""
     credentials = CrmCredentials(
         org_url=body.org_url,
-        tenant_id=body.tenant_id,
-        client_id=body.client_id,
+        tenant_id=(body.tenant_id or "").strip() or None,
+        client_id=body.client_id.strip(),
         client_secret=body.client_secret,
-        ca_bundle=Path(body.ca_bundle_path) if body.ca_bundle_path else None,
-        authority=body.authority,
+        ca_bundle=chosen_ca_bundle(services.crm_targets, name=body.ca_bundle_name, pem=body.ca_bundle_pem),
+        authority=(body.authority or "").strip() or None,
     )
     try:
         outcome = await connect_crm(
@@ -90,6 +111,7 @@ async def connect(
             services.crm_sessions,
             slug=principal.organization_slug,
             credentials=credentials,
+            targets=services.crm_targets,
             actor=principal.email,
         )
     except DifferentCrmOrganizationError as refused:

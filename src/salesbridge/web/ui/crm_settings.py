@@ -3,36 +3,34 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import SecretStr
 
+from salesbridge.crm.dynamics.trust import MAX_PEM_CHARS
 from salesbridge.errors import InvalidRequestError
-from salesbridge.i18n import N_
 from salesbridge.services.accounts import Principal
 from salesbridge.services.connect import (
     ConnectOutcome,
     CrmCredentials,
     DifferentCrmOrganizationError,
+    chosen_ca_bundle,
     connect_crm,
     crm_status,
+    kept_connection_notice,
 )
 from salesbridge.services.crm_settings import SettingsChange
 from salesbridge.services.sync import sync_status
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, Services
-from salesbridge.web.templating import message, render
+from salesbridge.web.templating import render
 from salesbridge.web.ui.pipeline import pipeline_section, settings_service, stage_change
 
 router = APIRouter(include_in_schema=False)
 
 FormText = Annotated[str, Form()]
-
-_BAD_URL = N_("The organization URL must start with https://, like https://contoso.crm.dynamics.com.")
-_NO_CA_FILE = N_("No file {path} exists on the server.")
 
 
 def _page(
@@ -53,7 +51,9 @@ def _page(
         "status": status,
         "sync_all_seats": overview.sync_all_seats,
         "outcome": outcome,
-        "form": form or {"org_url": status.org_url or ""},
+        "form": form or {"org_url": status.org_url or "", "ca_bundle_name": status.ca_bundle_name or ""},
+        "ca_bundles": services.crm_targets.ca_bundle_names(),
+        "kept_connection_notice": kept_connection_notice(principal.locale),
         "error": error,
         "notice": request.query_params.get("notice"),
         "pipeline": pipeline_section(request, services, principal),
@@ -73,45 +73,46 @@ async def connect_page(
     principal: AdminPrincipal,
     services: Services,
     org_url: FormText,
-    tenant_id: FormText,
     client_id: FormText,
     client_secret: FormText,
-    authority: Annotated[str, Form()] = "",
-    ca_bundle_path: Annotated[str, Form()] = "",
+    tenant_id: Annotated[str, Form(max_length=256)] = "",
+    authority: Annotated[str, Form(max_length=2048)] = "",
+    ca_bundle_name: Annotated[str, Form(max_length=100)] = "",
+    ca_bundle_pem: Annotated[str, Form(max_length=MAX_PEM_CHARS)] = "",
 ) -> Response:
-    """Run the pre-flight and connect; the outcome (connected, or one of the four errors, or a rejected sign-in)
-    is shown on the page. The secret is never echoed back."""
+    """Check the address, discover the tenant, run the pre-flight and connect; the outcome (connected, one of the
+    four errors, a rejected sign-in, a tenant that does not match, or an address or CA bundle refused) is shown on
+    the page as one sentence. A failed attempt leaves a working connection as it was. The secret is never echoed
+    back."""
     form = {
         "org_url": org_url.strip(),
         "tenant_id": tenant_id.strip(),
         "client_id": client_id.strip(),
         "authority": authority.strip(),
-        "ca_bundle_path": ca_bundle_path.strip(),
+        "ca_bundle_name": ca_bundle_name.strip(),
     }
     locale = principal.locale
-    if not form["org_url"].startswith("https://") or len(form["org_url"]) <= len("https://"):
-        return _page(request, principal, services, form=form, error=message(_BAD_URL, locale), status_code=422)
-    if form["ca_bundle_path"] and not Path(form["ca_bundle_path"]).is_file():
-        error = message(_NO_CA_FILE, locale, path=form["ca_bundle_path"])
-        return _page(request, principal, services, form=form, error=error, status_code=422)
-    credentials = CrmCredentials(
-        org_url=form["org_url"].rstrip("/"),
-        tenant_id=form["tenant_id"],
-        client_id=form["client_id"],
-        client_secret=SecretStr(client_secret),
-        ca_bundle=Path(form["ca_bundle_path"]) if form["ca_bundle_path"] else None,
-        authority=form["authority"] or None,
-    )
     try:
+        credentials = CrmCredentials(
+            org_url=form["org_url"],
+            tenant_id=form["tenant_id"] or None,
+            client_id=form["client_id"],
+            client_secret=SecretStr(client_secret),
+            ca_bundle=chosen_ca_bundle(services.crm_targets, name=form["ca_bundle_name"], pem=ca_bundle_pem),
+            authority=form["authority"] or None,
+        )
         outcome = await connect_crm(
             services.store,
             services.crm_sessions,
             slug=principal.organization_slug,
             credentials=credentials,
+            targets=services.crm_targets,
             actor=principal.email,
         )
     except DifferentCrmOrganizationError as refused:
         return _page(request, principal, services, form=form, error=refused.localized(locale), status_code=409)
+    except InvalidRequestError as refused:
+        return _page(request, principal, services, form=form, error=refused.localized(locale), status_code=422)
     if outcome.is_connected and services.wake_importer is not None:
         services.wake_importer()  # the first import is queued; start it now
     return _page(

@@ -49,7 +49,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     rows = bind.execute(sa.select(table.c.id, table.c.ca_bundle_path).where(table.c.ca_bundle_path.is_not(None)))
     for row_id, path in rows.all():
-        pem = _readable_pem(path)
+        pem = _readable_pem(str(path))
         if pem is not None:
             bind.execute(table.update().where(table.c.id == row_id).values(ca_bundle_pem=pem))
     with op.batch_alter_table("crm_connections") as connections:
