@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 from tests.conformance.conftest import API, BASE_URL, WebApi
 
-from salesbridge.sandbox.organization import SALESPERSON_ROLE_ID, RowWriter
+from salesbridge.sandbox.organization.foundation import SALESPERSON_ROLE_ID, RowWriter
 from salesbridge.sandbox.runtime import Sandbox
 
 
@@ -166,7 +166,7 @@ def test_retrieve_principal_access(api: WebApi, sandbox: Sandbox) -> None:
 
 
 def test_impersonation_needs_the_act_on_behalf_privilege(sandbox: Sandbox, api: WebApi) -> None:
-    from salesbridge.sandbox.organization import SYSTEM_ADMINISTRATOR_ROLE_ID
+    from salesbridge.sandbox.organization.foundation import SYSTEM_ADMINISTRATOR_ROLE_ID
 
     sandbox.services.state.security.revoke(SYSTEM_ADMINISTRATOR_ROLE_ID, ["prvActOnBehalfOfAnotherUser"])
     seller = make_user(sandbox, "Seller")

@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from salesbridge.sandbox.identity import TokenRequestError
-from salesbridge.sandbox.organization import build_foundation, create_state
+from salesbridge.sandbox.organization.foundation import build_foundation, create_state
 from salesbridge.sandbox.runtime import Sandbox, build_sandbox
 
 BASE_URL = "https://sandbox.test"

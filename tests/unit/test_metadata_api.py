@@ -27,11 +27,11 @@ from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.errors import DataverseError
 from salesbridge.sandbox.messages import ApiRequest, ApiResponse
 from salesbridge.sandbox.metadata_api import METADATA_ROOTS, handle_metadata, plural_name
-from salesbridge.sandbox.organization import build_foundation, create_state
+from salesbridge.sandbox.organization.database import Storage
+from salesbridge.sandbox.organization.foundation import build_foundation, create_state
+from salesbridge.sandbox.organization.security import Depth, Security, privilege_name
+from salesbridge.sandbox.organization.state import SandboxState
 from salesbridge.sandbox.routing import split_path
-from salesbridge.sandbox.security import Depth, Security, privilege_name
-from salesbridge.sandbox.state import SandboxState
-from salesbridge.sandbox.storage import Storage
 
 API = "https://sandbox.test/api/data/v9.2/"
 NOBODY = "0b8a2d4e-0000-4000-8000-000000000001"

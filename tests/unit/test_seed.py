@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from salesbridge.sandbox.catalogue.definitions import AttributeType
-from salesbridge.sandbox.organization import (
+from salesbridge.sandbox.organization.foundation import (
     SALESPERSON_ROLE_ID,
     SYSTEM_ADMINISTRATOR_ROLE_ID,
     SYSTEM_USER_ID,
     create_state,
 )
+from salesbridge.sandbox.organization.state import SandboxState
 from salesbridge.sandbox.seed import (
     SEED_META_KEY,
     SeedSpec,
@@ -23,7 +24,6 @@ from salesbridge.sandbox.seed import (
     seed_demo,
     seed_scale,
 )
-from salesbridge.sandbox.state import SandboxState
 from salesbridge.sandbox.values import format_timestamp, parse_timestamp
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from salesbridge.sandbox.catalogue.definitions import (
 )
 from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.catalogue.standard_tables import OWNER, build_standard_catalogue
-from salesbridge.sandbox.storage import Storage
+from salesbridge.sandbox.organization.database import Storage
 
 #: logical name -> (entity set, primary id, primary name, object type code), as Dataverse has them.
 TABLES = {

@@ -23,6 +23,8 @@ from salesbridge.sandbox.errors import (
 )
 from salesbridge.sandbox.messages import ApiRequest, ApiResponse
 from salesbridge.sandbox.metadata_api import METADATA_ROOTS, handle_metadata
+from salesbridge.sandbox.organization.security import ACT_ON_BEHALF
+from salesbridge.sandbox.organization.state import SandboxState
 from salesbridge.sandbox.query_options import QueryOptions, parse_prefer, parse_query_options
 from salesbridge.sandbox.reading import Reader, projection_for
 from salesbridge.sandbox.records import (
@@ -35,8 +37,6 @@ from salesbridge.sandbox.records import (
     resolve_reference,
 )
 from salesbridge.sandbox.routing import Segment, parse_key, split_path, unquote_literal
-from salesbridge.sandbox.security import ACT_ON_BEHALF
-from salesbridge.sandbox.state import SandboxState
 
 API_ROOT = "/api/data/v9.2/"
 ACTION_PREFIX = "Microsoft.Dynamics.CRM."

@@ -14,7 +14,7 @@ The grammar is the part of OData 4.0 that Dataverse accepts (``webapi/query/filt
 * lambdas on collection-valued navigation properties (``Account_Tasks/any(t:t/statecode eq 1)``, ``all``);
 * Dataverse query functions (``Microsoft.Dynamics.CRM.In(PropertyName='x',PropertyValues=["a","b"])`` …).
 
-The compiler targets the storage layout of :mod:`salesbridge.sandbox.storage`: one table per Dataverse
+The compiler targets the storage layout of :mod:`salesbridge.sandbox.organization.database`: one table per Dataverse
 table, lookups as ``<attribute>`` (GUID) plus ``<attribute>__type``, text ``COLLATE NOCASE``, booleans 0/1,
 date-times as ISO UTC text. Every error is a 400 :class:`DataverseError`, worded like Dataverse's.
 """

@@ -68,7 +68,6 @@ from salesbridge.sandbox.catalogue.standard_tables import (
 )
 from salesbridge.sandbox.catalogue.standard_tables import state as state_option
 from salesbridge.sandbox.catalogue.standard_tables import status as status_option
-from salesbridge.sandbox.definition_store import save_definitions
 from salesbridge.sandbox.errors import (
     DataverseError,
     bad_request,
@@ -79,10 +78,11 @@ from salesbridge.sandbox.errors import (
     unsupported_query_option,
 )
 from salesbridge.sandbox.messages import ApiRequest, ApiResponse
-from salesbridge.sandbox.organization import RowWriter
+from salesbridge.sandbox.organization.foundation import RowWriter
+from salesbridge.sandbox.organization.saved_definitions import save_definitions
+from salesbridge.sandbox.organization.security import VERBS, Depth, privilege_id, privilege_name
+from salesbridge.sandbox.organization.state import SandboxState
 from salesbridge.sandbox.routing import Segment, parse_guid, parse_named_args, unquote_literal
-from salesbridge.sandbox.security import VERBS, Depth, privilege_id, privilege_name
-from salesbridge.sandbox.state import SandboxState
 
 __all__ = ["METADATA_ROOTS", "handle_metadata", "plural_name"]
 

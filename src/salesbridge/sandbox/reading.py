@@ -31,9 +31,9 @@ from salesbridge.sandbox.errors import (
 )
 from salesbridge.sandbox.filter import compile_filter, compile_orderby
 from salesbridge.sandbox.messages import ApiResponse
+from salesbridge.sandbox.organization.security import Depth
+from salesbridge.sandbox.organization.state import SandboxState
 from salesbridge.sandbox.query_options import ExpandOption, Prefer, QueryOptions
-from salesbridge.sandbox.security import Depth
-from salesbridge.sandbox.state import SandboxState
 from salesbridge.sandbox.values import formatted_value
 
 FORMATTED = "OData.Community.Display.V1.FormattedValue"

@@ -18,6 +18,7 @@ from salesbridge.sandbox.catalogue.definitions import (
     EntityDef,
     OwnershipType,
     RelationshipDef,
+    fill_state_and_status,
     lookup_type_column,
     quote_ident,
 )
@@ -29,9 +30,9 @@ from salesbridge.sandbox.errors import (
     record_not_found,
     undeclared_property,
 )
+from salesbridge.sandbox.organization.security import RecordOwner
+from salesbridge.sandbox.organization.state import SandboxState
 from salesbridge.sandbox.routing import RecordKey, parse_entity_reference, parse_key, unquote_literal
-from salesbridge.sandbox.security import RecordOwner
-from salesbridge.sandbox.state import SandboxState
 from salesbridge.sandbox.values import format_timestamp, to_storage
 
 _SYSTEM_COLUMNS = frozenset(
@@ -101,24 +102,6 @@ def _key_literal(raw: str) -> Any:
         return float(text)
     except ValueError:
         return text.lower()
-
-
-def fill_state_and_status(entity: EntityDef, values: dict[str, Any]) -> None:
-    """Default ``statecode`` to the first state and ``statuscode`` to that state's default status, when absent."""
-    for attribute in entity.attributes.values():
-        name = attribute.logical_name
-        if name in values or not attribute.is_stored or not attribute.options:
-            continue
-        if attribute.type == AttributeType.STATE:
-            values[name] = attribute.options[0].value
-        elif attribute.type == AttributeType.STATUS:
-            state = values.get("statecode", 0)
-            state_attr = entity.attribute("statecode")
-            option = state_attr.option(int(state)) if state_attr is not None and state is not None else None
-            default = option.default_status if option else None
-            if default is None:
-                default = next((o.value for o in attribute.options if o.state == state), attribute.options[0].value)
-            values[name] = default
 
 
 def find_record_id(state: SandboxState, entity: EntityDef, key: RecordKey) -> str | None:

@@ -13,15 +13,15 @@ from salesbridge.sandbox.app import SandboxServices, create_app
 from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.faults import FaultConfig, FaultInjector
 from salesbridge.sandbox.identity import TokenIssuer
-from salesbridge.sandbox.organization import (
+from salesbridge.sandbox.organization.foundation import (
     ApplicationUser,
     add_client_secret,
     build_foundation,
     client_secret_hashes,
     create_state,
 )
+from salesbridge.sandbox.organization.state import SandboxConfig, system_clock
 from salesbridge.sandbox.protection import ProtectionLimits, ServiceProtection
-from salesbridge.sandbox.state import SandboxConfig, system_clock
 
 if TYPE_CHECKING:
     from salesbridge.sandbox.seed import SeedSpec

@@ -38,14 +38,14 @@ from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
 from salesbridge.sandbox.catalogue.definitions import AttributeType
-from salesbridge.sandbox.organization import (
+from salesbridge.sandbox.organization.foundation import (
     ROOT_BUSINESS_UNIT_ID,
     SALESPERSON_ROLE_ID,
     SYSTEM_ADMINISTRATOR_ROLE_ID,
     RowWriter,
     build_foundation,
 )
-from salesbridge.sandbox.state import SandboxState
+from salesbridge.sandbox.organization.state import SandboxState
 from salesbridge.sandbox.values import format_timestamp
 
 #: Meta key under which the applied seeds are remembered.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class AttributeType(StrEnum):
@@ -380,3 +381,21 @@ def quote_ident(name: str) -> str:
 def lookup_type_column(attribute: str) -> str:
     """The storage column holding the target table of a lookup value (``<attribute>__type``)."""
     return f"{attribute}__type"
+
+
+def fill_state_and_status(entity: EntityDef, values: dict[str, Any]) -> None:
+    """Default ``statecode`` to the first state and ``statuscode`` to that state's default status, when absent."""
+    for attribute in entity.attributes.values():
+        name = attribute.logical_name
+        if name in values or not attribute.is_stored or not attribute.options:
+            continue
+        if attribute.type == AttributeType.STATE:
+            values[name] = attribute.options[0].value
+        elif attribute.type == AttributeType.STATUS:
+            state = values.get("statecode", 0)
+            state_attr = entity.attribute("statecode")
+            option = state_attr.option(int(state)) if state_attr is not None and state is not None else None
+            default = option.default_status if option else None
+            if default is None:
+                default = next((o.value for o in attribute.options if o.state == state), attribute.options[0].value)
+            values[name] = default

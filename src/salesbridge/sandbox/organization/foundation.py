@@ -16,15 +16,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from salesbridge.sandbox.catalogue.definitions import BULK_MESSAGES, EntityDef, lookup_type_column, stable_id
+from salesbridge.sandbox.catalogue.definitions import (
+    BULK_MESSAGES,
+    EntityDef,
+    fill_state_and_status,
+    lookup_type_column,
+    stable_id,
+)
 from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
-from salesbridge.sandbox.definition_store import DefinitionBaseline, restore_definitions
 from salesbridge.sandbox.identity import SecretHash
-from salesbridge.sandbox.records import fill_state_and_status
-from salesbridge.sandbox.security import VERBS, Depth, Security, privilege_name
-from salesbridge.sandbox.state import SandboxConfig, SandboxState, system_clock
-from salesbridge.sandbox.storage import Storage
+from salesbridge.sandbox.organization.database import Storage
+from salesbridge.sandbox.organization.saved_definitions import DefinitionBaseline, restore_definitions
+from salesbridge.sandbox.organization.security import VERBS, Depth, Security, privilege_name
+from salesbridge.sandbox.organization.state import SandboxConfig, SandboxState, system_clock
 from salesbridge.sandbox.values import format_timestamp
 
 SYSTEM_ADMINISTRATOR = "System Administrator"
@@ -150,7 +155,7 @@ def create_state(
     """Open (or create) a sandbox database and its tables. Idempotent on an existing file.
 
     Tables, columns, keys and relationships created through the metadata API in an earlier run on the same
-    file are laid over ``catalogue`` (see :mod:`salesbridge.sandbox.definition_store`).
+    file are laid over ``catalogue`` (see :mod:`salesbridge.sandbox.organization.saved_definitions`).
     """
     catalogue = catalogue or build_standard_catalogue()
     storage = Storage(db_path)

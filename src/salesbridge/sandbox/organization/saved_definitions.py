@@ -27,7 +27,7 @@ from salesbridge.sandbox.catalogue.definitions import (
     RequiredLevel,
 )
 from salesbridge.sandbox.catalogue.registry import Catalogue
-from salesbridge.sandbox.storage import Storage
+from salesbridge.sandbox.organization.database import Storage
 
 DEFINITIONS_META_KEY = "definitions"
 

@@ -13,7 +13,7 @@ from typing import Any
 from salesbridge.sandbox.catalogue.definitions import EntityDef, OwnershipType, stable_id
 from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.errors import privilege_denied, record_access_denied
-from salesbridge.sandbox.storage import Storage
+from salesbridge.sandbox.organization.database import Storage
 
 VERBS = ("Create", "Read", "Write", "Delete", "Append", "AppendTo", "Assign", "Share")
 ACCESS_RIGHTS = {

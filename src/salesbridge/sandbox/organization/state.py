@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from salesbridge.sandbox.catalogue.registry import Catalogue
-from salesbridge.sandbox.definition_store import DefinitionBaseline
-from salesbridge.sandbox.security import Security
-from salesbridge.sandbox.storage import Storage
+from salesbridge.sandbox.organization.database import Storage
+from salesbridge.sandbox.organization.saved_definitions import DefinitionBaseline
+from salesbridge.sandbox.organization.security import Security
 
 
 def system_clock() -> datetime:
