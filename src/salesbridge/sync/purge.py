@@ -42,6 +42,7 @@ KEPT_TABLES: Final[dict[str, str]] = {
     "invitations": "workspace invitations",
     "api_tokens": "users' API tokens",
     "web_sessions": "signed-in sessions",
+    "sign_in_failures": "failed sign-ins: not CRM data, and not kept per organization",
     "audit_entries": "append-only; the disconnect itself is audited",
     "crm_settings": "the administrator's choices (pipeline stage, won value, schedule), reused on a reconnect",
     "auto_save_rules": "each user's choice of what auto-save keeps",
