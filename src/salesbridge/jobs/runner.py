@@ -33,7 +33,8 @@ class EmbeddedRunner:
         clock: Timezone-aware UTC now.
         poll_interval_s: Seconds between two looks at the queue.
         after_import: Called with the organization after each successful import (e.g. recompute lists).
-        lease: How long a run may go without finishing a page before another worker takes it over.
+        lease: How long a run may go without finishing a page before another worker takes it over (and before the
+            console stops showing it as running): pass the configured ``SALESBRIDGE_IMPORT_LEASE_SECONDS``.
     """
 
     def __init__(
@@ -85,7 +86,9 @@ class EmbeddedRunner:
             if self._stop.is_set():
                 break
             schedule_if_due(self._store, organization_id, clock=self._clock)
-            outcome = asyncio.run(run_pending_import(self._store, self._sessions, organization_id, clock=self._clock))
+            outcome = asyncio.run(
+                run_pending_import(self._store, self._sessions, organization_id, clock=self._clock, lease=self._lease)
+            )
             if outcome is None:
                 continue
             outcomes.append(outcome)

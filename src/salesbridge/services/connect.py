@@ -193,8 +193,9 @@ class OrganizationFinder(Protocol):
 class StoreAccess(OrganizationFinder, Protocol):
     """Opens units of work and finds organizations (:class:`salesbridge.store.uow.UnitOfWorkFactory`)."""
 
-    def __call__(self, organization_id: uuid.UUID) -> SqlAlchemyUnitOfWork:
-        """A new, not yet opened, unit of work scoped to ``organization_id``."""
+    def __call__(self, organization_id: uuid.UUID, *, read_only: bool = False) -> SqlAlchemyUnitOfWork:
+        """A new, not yet opened, unit of work scoped to ``organization_id``; ``read_only`` when it only reads
+        (it then never waits for a writer, and cannot write)."""
         ...
 
     def bulk_writes(self) -> AbstractContextManager[None]:

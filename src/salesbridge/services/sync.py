@@ -2,10 +2,10 @@
 per organization at a time, and saying how they went.
 
 A run is an ``import_requests`` row: queued → running (under a lease the worker renews at every page) →
-succeeded or failed. A worker that dies leaves an expired lease; the next claim fails that run and starts anew,
-and the import engine resumes from the last committed page. After a successful import the CRM users are
-refreshed from the imported ``systemuser`` rows, seats are matched again and the auto-saved lists recomputed, in
-the transaction that marks the run succeeded.
+succeeded or failed. A worker that dies leaves an expired lease; the next look at the queue fails that run and
+queues a replacement at once (no backoff wait), and the import engine resumes from the last committed page.
+After a successful import the CRM users are refreshed from the imported ``systemuser`` rows, seats are matched
+again and the auto-saved lists recomputed, in the transaction that marks the run succeeded.
 Failures are never silent: every admin page shows them (:attr:`SyncStatus.failing`) and retries continue with
 backoff (:func:`next_run_due`).
 """
@@ -29,17 +29,20 @@ from salesbridge.services.connect import (
 from salesbridge.services.crm_settings import won_value_columns_to_import
 from salesbridge.services.crm_users import refresh_crm_users_from_import
 from salesbridge.services.lists import recompute_in
+from salesbridge.store.imports import STOPPED_WORKER_ERROR
 from salesbridge.store.tables import ConnectionState, ImportState
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
 from salesbridge.sync.engine import ImportEngine, ImportReport, Progress
 
 Clock = Callable[[], datetime]
-LEASE = timedelta(minutes=5)
-"""How long a run may go without renewing its lease (it renews at every page) before another worker takes over."""
+LEASE = timedelta(seconds=120)
+"""How long a run may go without renewing its lease (it renews at every page) before another worker takes over:
+the default of ``SALESBRIDGE_IMPORT_LEASE_SECONDS``; entry points pass the configured value."""
 DEFAULT_INTERVAL = timedelta(minutes=15)
 MAX_BACKOFF = timedelta(hours=6)
 SYNC_NOW_REASON = "sync now"
 SCHEDULED_REASON = "scheduled"
+RETRY_REASON = "retry after the worker stopped"
 
 PostImport = Callable[[SqlAlchemyUnitOfWork], None]
 """Runs in the transaction that ends a successful import (e.g. recomputing the auto-saved lists)."""
@@ -213,7 +216,7 @@ def sync_status(store: StoreAccess, *, slug: str, clock: Clock) -> SyncStatus:
         UnknownOrganizationError: no organization has ``slug``.
     """
     organization_id = _organization_id(store, slug)
-    with store(organization_id) as uow:
+    with store(organization_id, read_only=True) as uow:
         connection = uow.crm_connection.find()
         connected = connection is not None and connection.state is ConnectionState.CONNECTED
         interval = _interval(uow)
@@ -258,7 +261,7 @@ def failing_sync_message(store: StoreAccess, *, slug: str, locale: str) -> str |
     """What every administrator page shows while imports keep failing (see :meth:`SyncStatus.failure_message`),
     else None. Reads only the connection and the latest runs: cheap enough for every page."""
     organization_id = _organization_id(store, slug)
-    with store(organization_id) as uow:
+    with store(organization_id, read_only=True) as uow:
         connection = uow.crm_connection.find()
         if connection is None or connection.state is not ConnectionState.CONNECTED:
             return None
@@ -274,10 +277,34 @@ def _failure_message(since: datetime, reason: str | None, locale: str) -> str:
     ).format(since=since.strftime("%Y-%m-%d %H:%M UTC"), reason=reason or "")
 
 
+def _retry_stopped_runs(uow: SqlAlchemyUnitOfWork) -> bool:
+    """Fail the runs whose worker died (lease expired) and queue a replacement at once, so that the import resumes
+    without waiting for a backoff step. Returns whether one was queued.
+
+    Once in a row only: when the run found dead was itself such a replacement, the usual backoff applies, so that
+    a run that kills its worker (out of memory, say) does not restart in a tight loop.
+    """
+    if not uow.import_runs.fail_expired():
+        return False
+    connection = uow.crm_connection.find()
+    if connection is None or connection.state is not ConnectionState.CONNECTED:
+        return False
+    dead = uow.import_runs.last_finished(ImportState.FAILED)
+    if dead is None or dead.error != STOPPED_WORKER_ERROR or dead.reason == RETRY_REASON:
+        return False
+    uow.import_runs.enqueue(reason=RETRY_REASON)
+    return True
+
+
 def schedule_if_due(store: StoreAccess, organization_id: uuid.UUID, *, clock: Clock) -> bool:
     """Queue a scheduled import when the organization is connected, nothing is queued or running, and the next
-    run is due. Returns whether one was queued."""
+    run is due; a run whose worker died is failed and replaced at once (see :func:`_retry_stopped_runs`). Returns
+    whether one was queued."""
     with store(organization_id) as uow:
+        retried = _retry_stopped_runs(uow)
+        uow.commit()
+        if retried:
+            return True
         connection = uow.crm_connection.find()
         if connection is None or connection.state is not ConnectionState.CONNECTED:
             return False
@@ -307,12 +334,15 @@ async def run_pending_import(
     page_size: int = 5000,
     lease: timedelta = LEASE,
 ) -> RunOutcome | None:
-    """Claim the organization's oldest queued import and run it; None when nothing is queued or another run holds
-    the lease (at most one import per organization at a time).
+    """Claim the organization's oldest queued import and run it under ``lease`` (pass the configured
+    ``SALESBRIDGE_IMPORT_LEASE_SECONDS``); None when nothing is queued or another run holds the lease (at most one
+    import per organization at a time). A run whose worker died is failed and replaced first, and the replacement
+    runs now (see :func:`_retry_stopped_runs`).
 
     Never raises for CRM failures: they end the run as failed (audited, shown by :func:`sync_status`).
     """
     with store(organization_id) as uow:
+        _retry_stopped_runs(uow)
         run = uow.import_runs.claim(lease=lease)
         if run is None:
             uow.commit()  # an expired run may have been failed by the claim

@@ -3,10 +3,20 @@
 SQLite runs in WAL mode with ``synchronous=NORMAL`` and enforced foreign keys; PostgreSQL runs on psycopg 3.
 ``migrate()`` applies the package's Alembic revisions without an ``alembic.ini``, so it works from an installed
 wheel.
+
+Concurrency on SQLite: one connection writes at a time. A transaction that reads and then writes after another
+connection committed cannot be upgraded to a writer (SQLite fails it at once, "database is locked", whatever the
+busy timeout), so every transaction on a store engine begins ``BEGIN IMMEDIATE``: it takes the write lock first
+and waits its turn (up to :data:`BUSY_TIMEOUT_MS`) instead of failing halfway. Transactions that only read are
+declared so on :func:`read_only_engine`: they begin deferred, never wait for the writer (WAL readers see the
+last committed state) and cannot write (SQLite ``query_only``, PostgreSQL ``READ ONLY``).
+
+A new SQLite database file is created mode 0600; its ``-wal`` and ``-shm`` files take the database file's mode.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +31,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from salesbridge.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite transaction waits for the write lock before failing with "database is locked". Writers hold
+it for milliseconds (a sign-in) to a few hundred (an import page of 5,000 rows); the long holders are a full read's
+final sweep and a purge, which take seconds on a million rows."""
+
+_READ_ONLY = "salesbridge_read_only"
+_QUERY_ONLY = "salesbridge_query_only"
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -46,9 +64,10 @@ def normalise_url(url: str | URL) -> URL:
 def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
     """An engine for ``url``, configured for the store.
 
-    SQLite connections get ``journal_mode=WAL`` (for file databases), ``synchronous=NORMAL`` and
-    ``foreign_keys=ON``, and transactions are begun explicitly so that savepoints work. ``engine_options`` go to
-    :func:`sqlalchemy.create_engine` unchanged.
+    SQLite connections get ``journal_mode=WAL`` (for file databases), ``synchronous=NORMAL``, ``foreign_keys=ON``
+    and a busy timeout of :data:`BUSY_TIMEOUT_MS`; transactions are begun explicitly (so that savepoints work), with
+    ``BEGIN IMMEDIATE`` unless on :func:`read_only_engine`. A SQLite file that does not exist yet is created mode
+    0600. ``engine_options`` go to :func:`sqlalchemy.create_engine` unchanged.
 
     Raises:
         ConfigError: as :func:`normalise_url`.
@@ -63,8 +82,33 @@ def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
         engine_options.setdefault("pool_use_lifo", True)
     engine = create_engine(parsed, **engine_options)
     if engine.dialect.name == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            _create_private_file(Path(parsed.database))
         _configure_sqlite(engine)
     return engine
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read: on SQLite they begin deferred (they never wait for a writer)
+    and run with ``query_only``; on PostgreSQL they are ``READ ONLY``. A write in them raises
+    :class:`sqlalchemy.exc.OperationalError` (SQLite) or :class:`sqlalchemy.exc.InternalError` (PostgreSQL). Shares
+    ``engine``'s pool; build it once per engine (each call adds a connection listener)."""
+    options: dict[str, Any] = {_READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    return engine.execution_options(**options)
+
+
+def _create_private_file(path: Path) -> None:
+    # Readable by its owner only: the store holds the workspace's people and encrypted CRM secrets. SQLite gives
+    # the -wal and -shm files the database file's mode, so creating this one 0600 covers all three. O_EXCL: an
+    # existing database keeps the mode its operator gave it.
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        pass  # no such folder: SQLite reports it, as it always did
 
 
 def _json_text(value: Any) -> str:
@@ -88,12 +132,19 @@ def _configure_sqlite(engine: Engine) -> None:
             # Checkpoint the WAL every ~80 MB instead of every 4 MB: an import commits a page of rows every few
             # hundred milliseconds, and a checkpoint on nearly every commit cost a third of the write time.
             cursor.execute("PRAGMA wal_autocheckpoint=20000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         finally:
             cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        read_only = bool(connection.get_execution_options().get(_READ_ONLY, False))
+        if connection.info.get(_QUERY_ONLY, False) != read_only:  # pooled connections serve both kinds
+            connection.exec_driver_sql(f"PRAGMA query_only={'ON' if read_only else 'OFF'}")
+            connection.info[_QUERY_ONLY] = read_only
+        # A deferred BEGIN that reads, then writes after another connection committed, fails at once ("database
+        # is locked", no busy wait: its snapshot is stale). IMMEDIATE takes the write lock up front and waits.
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

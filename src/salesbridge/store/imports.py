@@ -228,6 +228,10 @@ class TableSyncStateRepository(_ScopedRepository):
         state.updated_at = now
 
 
+STOPPED_WORKER_ERROR = "the worker stopped before the run finished"
+"""The error of a run failed because its lease expired: its worker died (killed, crashed, the machine restarted)."""
+
+
 class ImportRunRepository(_ScopedRepository):
     """Import requests as runs: queued → running (leased) → succeeded | failed. At most one runs per organization."""
 
@@ -261,19 +265,26 @@ class ImportRunRepository(_ScopedRepository):
             )
         )
 
-    def claim(self, *, lease: timedelta) -> ImportRequest | None:
-        """Start the oldest queued run unless another holds a live lease; a run whose lease expired (its worker
-        died) is failed first. Returns the claimed run, or None."""
+    def fail_expired(self) -> int:
+        """Fail the running runs whose lease expired (their worker died) with :data:`STOPPED_WORKER_ERROR`;
+        returns how many. Idempotent."""
         now = self._clock()
-        self._session.execute(
+        result = self._session.execute(
             update(ImportRequest)
             .where(
                 ImportRequest.organization_id == self._organization_id,
                 ImportRequest.state == ImportState.RUNNING,
                 ImportRequest.lease_expires_at <= now,
             )
-            .values(state=ImportState.FAILED, finished_at=now, error="the worker stopped before the run finished")
+            .values(state=ImportState.FAILED, finished_at=now, lease_expires_at=None, error=STOPPED_WORKER_ERROR)
         )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def claim(self, *, lease: timedelta) -> ImportRequest | None:
+        """Start the oldest queued run unless another holds a live lease; a run whose lease expired (its worker
+        died) is failed first (:meth:`fail_expired`). Returns the claimed run, or None."""
+        now = self._clock()
+        self.fail_expired()
         if self.running() is not None:
             return None
         queued = self._session.scalar(

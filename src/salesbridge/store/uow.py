@@ -8,6 +8,11 @@
         uow.commit()
 
 Leaving the block without ``commit()`` — normally or by an exception — rolls everything back.
+
+A unit of work may write unless opened ``read_only=True`` (see :meth:`UnitOfWorkFactory.__call__`). On SQLite a
+writing one takes the database's write lock at its first statement and holds it until it ends (waiting its turn
+if another holds it): keep slow work (HTTP calls, password hashing) out of it where the code allows, and never
+open a second writing unit of work on the same thread while one is open.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.store.checkpoints import WalCheckpointer
+from salesbridge.store.database import read_only_engine
 from salesbridge.store.imports import CrmRecordRepository, ImportRunRepository, TableSyncStateRepository
 from salesbridge.store.lists import AutoSaveRulesRepository, CrmRecordQueries, CrmSettingsRepository, ListRepository
 from salesbridge.store.purge import ImportedDataRepository
@@ -179,6 +185,11 @@ class UnitOfWorkFactory:
         self._clock = clock
         self.sign_in_failures = SignInFailureLog(session_factory)
         bind = session_factory.kw.get("bind")
+        self._read_session_factory = session_factory
+        if isinstance(bind, Engine):
+            self._read_session_factory = sessionmaker(
+                class_=session_factory.class_, **{**session_factory.kw, "bind": read_only_engine(bind)}
+            )
         self.checkpointer: WalCheckpointer | None = None
         if (
             isinstance(bind, Engine)
@@ -192,33 +203,40 @@ class UnitOfWorkFactory:
         of its own meanwhile (:mod:`salesbridge.store.checkpoints`); elsewhere nothing changes."""
         return self.checkpointer.running() if self.checkpointer is not None else nullcontext()
 
-    def __call__(self, organization_id: uuid.UUID) -> SqlAlchemyUnitOfWork:
-        """A new (not yet opened) unit of work scoped to ``organization_id``."""
-        return SqlAlchemyUnitOfWork(self._session_factory, organization_id, cipher=self._cipher, clock=self._clock)
+    def __call__(self, organization_id: uuid.UUID, *, read_only: bool = False) -> SqlAlchemyUnitOfWork:
+        """A new (not yet opened) unit of work scoped to ``organization_id``.
+
+        ``read_only=True`` declares that it only reads: on SQLite it then never waits for a writer; any write in it
+        raises (:func:`salesbridge.store.database.read_only_engine`). Otherwise it may write, and on SQLite its
+        transactions begin ``IMMEDIATE``: they wait for the write lock instead of failing when another connection
+        writes between their reads and their writes.
+        """
+        sessions = self._read_session_factory if read_only else self._session_factory
+        return SqlAlchemyUnitOfWork(sessions, organization_id, cipher=self._cipher, clock=self._clock)
 
     def organization_id(self, slug: str) -> uuid.UUID | None:
         """The id of the organization with ``slug``, or None."""
-        return lookup_organization_id(self._session_factory, slug)
+        return lookup_organization_id(self._read_session_factory, slug)
 
     def organization_of_session(self, token_hash: str) -> uuid.UUID | None:
         """The organization of the web session whose token hashes to ``token_hash``, or None."""
-        return organization_of_token(self._session_factory, WebSession, token_hash)
+        return organization_of_token(self._read_session_factory, WebSession, token_hash)
 
     def organization_of_api_token(self, token_hash: str) -> uuid.UUID | None:
         """The organization of the API token hashing to ``token_hash``, or None."""
-        return organization_of_token(self._session_factory, ApiToken, token_hash)
+        return organization_of_token(self._read_session_factory, ApiToken, token_hash)
 
     def organization_of_invitation(self, token_hash: str) -> uuid.UUID | None:
         """The organization of the invitation whose token hashes to ``token_hash``, or None."""
-        return organization_of_token(self._session_factory, Invitation, token_hash)
+        return organization_of_token(self._read_session_factory, Invitation, token_hash)
 
     def connected_organization_ids(self) -> list[uuid.UUID]:
         """The organizations with a connected CRM (what the import scheduler looks after)."""
-        with self._session_factory() as session:
+        with self._read_session_factory() as session:
             statement = select(CrmConnection.organization_id).where(CrmConnection.state == ConnectionState.CONNECTED)
             return list(session.scalars(statement))
 
     def slug_of(self, organization_id: uuid.UUID) -> str | None:
         """The slug of organization ``organization_id``, or None."""
-        with self._session_factory() as session:
+        with self._read_session_factory() as session:
             return session.scalar(select(Organization.slug).where(Organization.id == organization_id))
