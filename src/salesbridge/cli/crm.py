@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from rich.table import Table
 from salesbridge.cli import crm_settings
 from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, workspace
 from salesbridge.cli.rendering import console, errors_reported, failure
-from salesbridge.i18n import translate
+from salesbridge.i18n import N_, translate
 from salesbridge.services.connect import (
     CrmCredentials,
     OutcomeKind,
@@ -128,6 +129,9 @@ def crm_status_command(
     console.print(table)
 
 
+_CONFIRM_IN_A_TERMINAL = N_("Nothing was changed: confirm in a terminal, or add --yes.")
+
+
 @app.command("disconnect")
 def crm_disconnect(
     ctx: typer.Context,
@@ -141,14 +145,17 @@ def crm_disconnect(
     db_url: DbUrlOption = None,
 ) -> None:
     """Disconnect CRM sync: cancel queued and running imports and delete the stored credentials; with --purge,
-    also delete all previously imported CRM data. Says what will be deleted and asks first unless --yes.
-    Idempotent. Exit code 0 when disconnected, 1 when declined or on error."""
+    also delete all previously imported CRM data. Says what will be deleted (with counts) and asks first unless
+    --yes; without a terminal to ask in, says it and refuses unless --yes. Idempotent. Exit code 0 when
+    disconnected, 1 when declined, refused or on error."""
     with errors_reported(lang):
         store = workspace(ctx, db_url).store
         if not yes:
             preview = disconnect_preview(store, slug=org)
             for line in preview.describe(purge=purge, locale=lang):
                 console.print(line, highlight=False, markup=False)
+            if not sys.stdin.isatty():  # nobody to ask: a script must say --yes
+                raise failure(translate(_CONFIRM_IN_A_TERMINAL, lang))
             if not typer.confirm(translate("Disconnect CRM sync?", lang), default=False):
                 raise failure(translate("Nothing was changed.", lang))
         outcome = disconnect_crm(store, slug=org, purge=purge, actor="cli")

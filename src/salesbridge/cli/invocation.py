@@ -27,13 +27,17 @@ def settings(ctx: typer.Context) -> Settings:
     return found
 
 
-def workspace(ctx: typer.Context, db_url: str | None, *, create: bool = True) -> Workspace:
-    """The use cases on the store at ``db_url`` (or the settings'), created when missing unless not ``create``.
+def workspace(ctx: typer.Context, db_url: str | None, *, create: bool = False) -> Workspace:
+    """The use cases on the store at ``db_url`` (or the settings'). Only ``org create`` passes ``create``: every
+    other command works on an organization, so a missing store is a wrong URL (or key file), never a reason to
+    create a database and a credential key silently.
 
     Raises:
         ConfigError: as :func:`salesbridge.bootstrap.open_workspace` (no store at the URL names the URL).
     """
-    return open_workspace(settings(ctx), db_url, create=create)
+    opened = open_workspace(settings(ctx), db_url, create=create)
+    ctx.call_on_close(opened.close)  # a CLI run inside a longer-lived process must not leak connections
+    return opened
 
 
 def _checked_lang(value: str) -> str:

@@ -14,20 +14,15 @@ from salesbridge.cli.rendering import add_email_column, console, errors_reported
 from salesbridge.i18n import N_, translate
 
 if TYPE_CHECKING:
-    from salesbridge.services.seats import SeatOverview
+    from collections.abc import Sequence
+
+    from salesbridge.services.seats import CrmUserView, SeatOverview
 
 app = typer.Typer(help="Seats: who holds one, their CRM sync, and assigning them from the CRM.", no_args_is_help=True)
 
 
-def _print_seats(overview: SeatOverview, lang: str) -> None:
-    console.print(
-        translate("{assigned} of {purchased} seats assigned; {left} left.", lang).format(
-            assigned=overview.seats_assigned, purchased=overview.seats_purchased, left=overview.seats_left
-        ),
-        highlight=False,
-    )
-    automatic = translate("Yes", lang) if overview.sync_all_seats else translate("No", lang)
-    console.print(translate("Sync CRM for all seats automatically", lang) + f": {automatic}", highlight=False)
+def seats_table(overview: SeatOverview, lang: str) -> Table:
+    """The seats as a table in ``lang``: every email shown whole, however narrow the terminal."""
     table = Table()
     add_email_column(table, translate(N_("Email"), lang), (seat.email for seat in overview.seats))
     for header in (N_("Name"), N_("Seat"), N_("CRM sync"), N_("CRM user"), N_("In CRM")):
@@ -44,7 +39,29 @@ def _print_seats(overview: SeatOverview, lang: str) -> None:
             crm_user,
             translate("In CRM", lang) if seat.in_crm else "",
         )
-    console.print(table)
+    return table
+
+
+def crm_users_table(users: Sequence[CrmUserView]) -> Table:
+    """CRM users by name and email, every email shown whole."""
+    table = Table()
+    table.add_column("Name")
+    add_email_column(table, "Email", (user.email or "" for user in users))
+    for user in users:
+        table.add_row(user.full_name, user.email or "")
+    return table
+
+
+def _print_seats(overview: SeatOverview, lang: str) -> None:
+    console.print(
+        translate("{assigned} of {purchased} seats assigned; {left} left.", lang).format(
+            assigned=overview.seats_assigned, purchased=overview.seats_purchased, left=overview.seats_left
+        ),
+        highlight=False,
+    )
+    automatic = translate("Yes", lang) if overview.sync_all_seats else translate("No", lang)
+    console.print(translate("Sync CRM for all seats automatically", lang) + f": {automatic}", highlight=False)
+    console.print(seats_table(overview, lang))
 
 
 @app.command("list")
@@ -166,12 +183,7 @@ def seats_assign_from_crm(
             if as_json:
                 typer.echo(json.dumps([user.to_json() for user in offered], indent=2))
                 return
-            table = Table()
-            table.add_column("Name")
-            add_email_column(table, "Email", (user.email or "" for user in offered))
-            for user in offered:
-                table.add_row(user.full_name, user.email or "")
-            console.print(table)
+            console.print(crm_users_table(offered))
             return
         by_email = {(user.email or "").lower(): user for user in offered}
         unknown = [address for address in email or () if address.lower() not in by_email]
