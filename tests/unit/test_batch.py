@@ -1,4 +1,4 @@
-"""Tests of ``$batch``: parsing, execution semantics and the multipart response (salesbridge.sandbox.batch).
+"""Tests of ``$batch``: parsing, execution semantics and the multipart response (salesbridge.sandbox.odata.batch).
 
 The request examples are Microsoft's, from ``webapi/execute-batch-operations-using-web-api.md`` (with the
 ``[Organization URI]`` placeholder filled in). Execution runs against :class:`FakeWebApi`, a small in-memory
@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 
-from salesbridge.sandbox.batch import MAX_OPERATIONS, BatchPart, ChangeSet, execute_batch, parse_batch
 from salesbridge.sandbox.errors import (
     DataverseError,
     max_length_exceeded,
     record_not_found,
     resource_not_found,
 )
-from salesbridge.sandbox.messages import ApiRequest, ApiResponse, Headers
+from salesbridge.sandbox.odata.batch import MAX_OPERATIONS, BatchPart, ChangeSet, execute_batch, parse_batch
+from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse, Headers
 
 ORG = "https://org.example.crm.dynamics.com"
 API_ROOT = "/api/data/v9.2/"

@@ -1,4 +1,4 @@
-"""Tests of ``$filter``/``$orderby`` parsing and their compilation to SQLite (salesbridge.sandbox.filter).
+"""Tests of ``$filter``/``$orderby`` parsing and their compilation to SQLite (salesbridge.sandbox.odata.filter).
 
 A small catalogue (account, contact, task, systemuser, team) with Dataverse's real navigation property names
 is laid out in an in-memory SQLite database the way the sandbox stores tables, filled with a few rows, and
@@ -24,7 +24,9 @@ from salesbridge.sandbox.catalogue.definitions import (
 )
 from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.errors import DataverseError
-from salesbridge.sandbox.filter import (
+from salesbridge.sandbox.odata.filter.parser import parse_filter, parse_orderby
+from salesbridge.sandbox.odata.filter.sql import compile_filter, compile_orderby
+from salesbridge.sandbox.odata.filter.syntax_tree import (
     MAX_CONDITIONS,
     BoolOp,
     Comparison,
@@ -37,10 +39,6 @@ from salesbridge.sandbox.filter import (
     PropertyPath,
     QueryFunction,
     StringFunction,
-    compile_filter,
-    compile_orderby,
-    parse_filter,
-    parse_orderby,
 )
 
 T = AttributeType
@@ -1261,6 +1259,17 @@ AST_CASES = [
 @pytest.mark.parametrize(("text", "expected"), AST_CASES)
 def test_parse_tree(text: str, expected: object) -> None:
     assert parse_filter(text) == expected
+
+
+def test_an_enumeration_member_is_a_literal_of_its_own_kind() -> None:
+    """Metadata queries compare enumerations (``OwnershipType eq Microsoft.Dynamics.CRM.OwnershipTypes'UserOwned'``);
+    the one parser reads them for both APIs, and no column of a data table is an enumeration."""
+    assert parse_filter("OwnershipType eq Microsoft.Dynamics.CRM.OwnershipTypes'UserOwned'") == Comparison(
+        "eq", _path("OwnershipType"), Literal("UserOwned", Edm.ENUM)
+    )
+    error = _compile_error(build_catalogue(), "account", "name eq Microsoft.Dynamics.CRM.OwnershipTypes'UserOwned'")
+    assert error.status == 400
+    assert "incompatible types" in error.message
 
 
 # --------------------------------------------------------------------------------------------------------

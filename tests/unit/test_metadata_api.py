@@ -25,13 +25,13 @@ from salesbridge.sandbox.catalogue.definitions import (
 )
 from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.errors import DataverseError
-from salesbridge.sandbox.messages import ApiRequest, ApiResponse
 from salesbridge.sandbox.metadata_api import METADATA_ROOTS, handle_metadata, plural_name
+from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse
+from salesbridge.sandbox.odata.paths import split_path
 from salesbridge.sandbox.organization.database import Storage
 from salesbridge.sandbox.organization.foundation import build_foundation, create_state
 from salesbridge.sandbox.organization.security import Depth, Security, privilege_name
 from salesbridge.sandbox.organization.state import SandboxState
-from salesbridge.sandbox.routing import split_path
 
 API = "https://sandbox.test/api/data/v9.2/"
 NOBODY = "0b8a2d4e-0000-4000-8000-000000000001"

@@ -1,4 +1,4 @@
-"""Tests of the system query options and the ``Prefer`` header (salesbridge.sandbox.query_options).
+"""Tests of the system query options and the ``Prefer`` header (salesbridge.sandbox.odata.query_options).
 
 Query strings are given as the decoded ``(name, value)`` pairs the engine passes in; the examples follow
 Microsoft's ``webapi/query/*.md`` pages (overview, select-columns, filter-rows, page-results, count-rows).
@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 
 from salesbridge.sandbox.errors import DataverseError
-from salesbridge.sandbox.filter import Comparison, Edm, Literal, OrderByItem, PropertyPath, parse_filter
-from salesbridge.sandbox.query_options import (
+from salesbridge.sandbox.odata.filter.parser import parse_filter
+from salesbridge.sandbox.odata.filter.syntax_tree import Comparison, Edm, Literal, OrderByItem, PropertyPath
+from salesbridge.sandbox.odata.query_options import (
     MAX_PAGE_SIZE,
     ExpandOption,
     Prefer,

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from salesbridge.sandbox.catalogue.definitions import AttributeType
+from salesbridge.sandbox.odata.values import format_timestamp, parse_timestamp
 from salesbridge.sandbox.organization.foundation import (
     SALESPERSON_ROLE_ID,
     SYSTEM_ADMINISTRATOR_ROLE_ID,
@@ -24,7 +25,6 @@ from salesbridge.sandbox.seed import (
     seed_demo,
     seed_scale,
 )
-from salesbridge.sandbox.values import format_timestamp, parse_timestamp
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 BUSINESS_TABLES = (

@@ -25,7 +25,7 @@ from salesbridge.sandbox.engine import API_ROOT, Engine, error_response
 from salesbridge.sandbox.errors import DataverseError
 from salesbridge.sandbox.faults import FaultConfig, FaultInjector
 from salesbridge.sandbox.identity import TokenIssuer, bearer_challenge, identity_routes
-from salesbridge.sandbox.messages import ApiRequest, ApiResponse, Headers
+from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse, Headers
 from salesbridge.sandbox.organization.state import SandboxState
 from salesbridge.sandbox.protection import ServiceProtection
 

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from salesbridge.sandbox.catalogue.definitions import BULK_MESSAGES, EntityDef
 from salesbridge.sandbox.errors import DataverseError, bad_request, payload_error, resource_not_found
-from salesbridge.sandbox.messages import ApiRequest, ApiResponse
+from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse
+from salesbridge.sandbox.odata.paths import parse_entity_reference, parse_guid, parse_key
 from salesbridge.sandbox.records import (
     Caller,
     RecordWriter,
@@ -14,7 +15,6 @@ from salesbridge.sandbox.records import (
     find_record_id,
     key_values_for_create,
 )
-from salesbridge.sandbox.routing import parse_entity_reference, parse_guid, parse_key
 
 if TYPE_CHECKING:
     from salesbridge.sandbox.engine import Engine

@@ -11,7 +11,6 @@ from typing import Any
 
 import orjson
 
-from salesbridge.sandbox.batch import execute_batch, parse_batch
 from salesbridge.sandbox.catalogue.definitions import EntityDef
 from salesbridge.sandbox.errors import (
     DataverseError,
@@ -21,11 +20,13 @@ from salesbridge.sandbox.errors import (
     record_not_found,
     resource_not_found,
 )
-from salesbridge.sandbox.messages import ApiRequest, ApiResponse
 from salesbridge.sandbox.metadata_api import METADATA_ROOTS, handle_metadata
+from salesbridge.sandbox.odata.batch import execute_batch, parse_batch
+from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse
+from salesbridge.sandbox.odata.paths import Segment, parse_key, split_path, unquote_literal
+from salesbridge.sandbox.odata.query_options import QueryOptions, parse_prefer, parse_query_options
 from salesbridge.sandbox.organization.security import ACT_ON_BEHALF
 from salesbridge.sandbox.organization.state import SandboxState
-from salesbridge.sandbox.query_options import QueryOptions, parse_prefer, parse_query_options
 from salesbridge.sandbox.reading import Reader, projection_for
 from salesbridge.sandbox.records import (
     Caller,
@@ -36,7 +37,6 @@ from salesbridge.sandbox.records import (
     record_owner,
     resolve_reference,
 )
-from salesbridge.sandbox.routing import Segment, parse_key, split_path, unquote_literal
 
 API_ROOT = "/api/data/v9.2/"
 ACTION_PREFIX = "Microsoft.Dynamics.CRM."
@@ -159,7 +159,7 @@ class Engine:
                 f'<EntityType Name="{entity.logical_name}"><Key><PropertyRef Name="{entity.primary_id}" /></Key>'
             )
             for attribute in entity.stored_attributes:
-                from salesbridge.sandbox.values import edm_type
+                from salesbridge.sandbox.odata.values import edm_type
 
                 parts.append(f'<Property Name="{attribute.json_name}" Type="{edm_type(attribute)}" />')
             parts.append("</EntityType>")

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 from salesbridge.sandbox.catalogue.definitions import EntityDef
 from salesbridge.sandbox.errors import bad_request, method_not_allowed, resource_not_found
-from salesbridge.sandbox.messages import ApiRequest, ApiResponse
+from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse
+from salesbridge.sandbox.odata.paths import Segment, parse_key, parse_named_args
 from salesbridge.sandbox.records import Caller, find_record_id, record_owner, resolve_reference
-from salesbridge.sandbox.routing import Segment, parse_key, parse_named_args
 
 if TYPE_CHECKING:
     from salesbridge.sandbox.engine import Engine

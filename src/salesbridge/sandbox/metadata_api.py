@@ -77,12 +77,12 @@ from salesbridge.sandbox.errors import (
     resource_not_found,
     unsupported_query_option,
 )
-from salesbridge.sandbox.messages import ApiRequest, ApiResponse
+from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse
+from salesbridge.sandbox.odata.paths import Segment, parse_guid, parse_named_args, unquote_literal
 from salesbridge.sandbox.organization.foundation import RowWriter
 from salesbridge.sandbox.organization.saved_definitions import save_definitions
 from salesbridge.sandbox.organization.security import VERBS, Depth, privilege_id, privilege_name
 from salesbridge.sandbox.organization.state import SandboxState
-from salesbridge.sandbox.routing import Segment, parse_guid, parse_named_args, unquote_literal
 
 __all__ = ["METADATA_ROOTS", "handle_metadata", "plural_name"]
 

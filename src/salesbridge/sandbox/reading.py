@@ -29,12 +29,12 @@ from salesbridge.sandbox.errors import (
     expired_version_stamp,
     property_not_found,
 )
-from salesbridge.sandbox.filter import compile_filter, compile_orderby
-from salesbridge.sandbox.messages import ApiResponse
+from salesbridge.sandbox.odata.filter.sql import compile_filter, compile_orderby
+from salesbridge.sandbox.odata.messages import ApiResponse
+from salesbridge.sandbox.odata.query_options import ExpandOption, Prefer, QueryOptions
+from salesbridge.sandbox.odata.values import formatted_value
 from salesbridge.sandbox.organization.security import Depth
 from salesbridge.sandbox.organization.state import SandboxState
-from salesbridge.sandbox.query_options import ExpandOption, Prefer, QueryOptions
-from salesbridge.sandbox.values import formatted_value
 
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
 LOOKUP_LOGICAL_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname"

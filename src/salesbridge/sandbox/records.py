@@ -30,10 +30,10 @@ from salesbridge.sandbox.errors import (
     record_not_found,
     undeclared_property,
 )
+from salesbridge.sandbox.odata.paths import RecordKey, parse_entity_reference, parse_key, unquote_literal
+from salesbridge.sandbox.odata.values import format_timestamp, to_storage
 from salesbridge.sandbox.organization.security import RecordOwner
 from salesbridge.sandbox.organization.state import SandboxState
-from salesbridge.sandbox.routing import RecordKey, parse_entity_reference, parse_key, unquote_literal
-from salesbridge.sandbox.values import format_timestamp, to_storage
 
 _SYSTEM_COLUMNS = frozenset(
     {

@@ -38,6 +38,7 @@ from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
 from salesbridge.sandbox.catalogue.definitions import AttributeType
+from salesbridge.sandbox.odata.values import format_timestamp
 from salesbridge.sandbox.organization.foundation import (
     ROOT_BUSINESS_UNIT_ID,
     SALESPERSON_ROLE_ID,
@@ -46,7 +47,6 @@ from salesbridge.sandbox.organization.foundation import (
     build_foundation,
 )
 from salesbridge.sandbox.organization.state import SandboxState
-from salesbridge.sandbox.values import format_timestamp
 
 #: Meta key under which the applied seeds are remembered.
 SEED_META_KEY = "seed"

@@ -22,9 +22,9 @@ from salesbridge.crm.dynamics.batch import (
     parse_batch_response,
 )
 from salesbridge.errors import RequestRejectedError, UnexpectedResponseError
-from salesbridge.sandbox.batch import BatchPart
-from salesbridge.sandbox.batch import ChangeSet as SandboxChangeSet
-from salesbridge.sandbox.batch import parse_batch as sandbox_parse_batch
+from salesbridge.sandbox.odata.batch import BatchPart
+from salesbridge.sandbox.odata.batch import ChangeSet as SandboxChangeSet
+from salesbridge.sandbox.odata.batch import parse_batch as sandbox_parse_batch
 
 CASES = Path(__file__).parent / "cases"
 ACCOUNT = "00000000-0000-0000-0000-000000000001"

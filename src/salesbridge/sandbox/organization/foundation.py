@@ -26,11 +26,11 @@ from salesbridge.sandbox.catalogue.definitions import (
 from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.identity import SecretHash
+from salesbridge.sandbox.odata.values import format_timestamp
 from salesbridge.sandbox.organization.database import Storage
 from salesbridge.sandbox.organization.saved_definitions import DefinitionBaseline, restore_definitions
 from salesbridge.sandbox.organization.security import VERBS, Depth, Security, privilege_name
 from salesbridge.sandbox.organization.state import SandboxConfig, SandboxState, system_clock
-from salesbridge.sandbox.values import format_timestamp
 
 SYSTEM_ADMINISTRATOR = "System Administrator"
 SALESPERSON = "Salesperson"

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from salesbridge.sandbox.errors import DataverseError, query_syntax_error, unsupported_query_option
-from salesbridge.sandbox.filter import Expr, OrderByItem, parse_filter, parse_orderby
+from salesbridge.sandbox.odata.filter.parser import parse_filter, parse_orderby
+from salesbridge.sandbox.odata.filter.syntax_tree import Expr, OrderByItem
 
 #: Dataverse's largest page: ``odata.maxpagesize`` above it is capped.
 MAX_PAGE_SIZE = 5000
@@ -342,7 +343,7 @@ def parse_query_options(pairs: Sequence[tuple[str, str]]) -> QueryOptions:
         DataverseError: 400 ``0x80060888`` for ``$skip``/``$search``/``$format`` (not supported by
             Dataverse), an unknown ``$`` option (names are case-sensitive), an option or alias given twice,
             ``$apply``/``fetchXml``/``savedQuery``/``userQuery`` (not supported by the sandbox), or a
-            malformed value (see :func:`~salesbridge.sandbox.filter.parse_filter` and the ``parse_*``
+            malformed value (see :func:`~salesbridge.sandbox.odata.filter.parser.parse_filter` and the ``parse_*``
             helpers).
     """
     aliases: dict[str, str] = {}

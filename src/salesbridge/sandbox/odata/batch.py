@@ -39,7 +39,7 @@ from urllib.parse import quote, unquote
 import orjson
 
 from salesbridge.sandbox.errors import DataverseError, bad_request
-from salesbridge.sandbox.messages import ApiRequest, ApiResponse, Headers
+from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse, Headers
 
 MAX_OPERATIONS = 1000
 """Dataverse's limit on operations in one batch (change-set members count individually)."""

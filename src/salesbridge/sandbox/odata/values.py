@@ -7,34 +7,34 @@ from typing import Any
 
 from salesbridge.sandbox.catalogue.definitions import AttributeDef, AttributeType, EntityDef
 from salesbridge.sandbox.errors import DataverseError, max_length_exceeded, payload_error
-from salesbridge.sandbox.routing import parse_guid
+from salesbridge.sandbox.odata.filter.syntax_tree import Edm
+from salesbridge.sandbox.odata.paths import parse_guid
 
-_EDM_TYPES: dict[AttributeType, str] = {
-    AttributeType.STRING: "Edm.String",
-    AttributeType.MEMO: "Edm.String",
-    AttributeType.ENTITYNAME: "Edm.String",
-    AttributeType.INTEGER: "Edm.Int32",
-    AttributeType.PICKLIST: "Edm.Int32",
-    AttributeType.STATE: "Edm.Int32",
-    AttributeType.STATUS: "Edm.Int32",
-    AttributeType.BIGINT: "Edm.Int64",
-    AttributeType.MONEY: "Edm.Decimal",
-    AttributeType.DECIMAL: "Edm.Decimal",
-    AttributeType.DOUBLE: "Edm.Double",
-    AttributeType.BOOLEAN: "Edm.Boolean",
-    AttributeType.DATETIME: "Edm.DateTimeOffset",
-    AttributeType.UNIQUEIDENTIFIER: "Edm.Guid",
-    AttributeType.LOOKUP: "Edm.Guid",
-    AttributeType.CUSTOMER: "Edm.Guid",
-    AttributeType.OWNER: "Edm.Guid",
+_EDM_BY_TYPE: dict[AttributeType, Edm] = {
+    AttributeType.STRING: Edm.STRING,
+    AttributeType.MEMO: Edm.STRING,
+    AttributeType.ENTITYNAME: Edm.STRING,
+    AttributeType.INTEGER: Edm.INT32,
+    AttributeType.PICKLIST: Edm.INT32,
+    AttributeType.STATE: Edm.INT32,
+    AttributeType.STATUS: Edm.INT32,
+    AttributeType.BIGINT: Edm.INT64,
+    AttributeType.DECIMAL: Edm.DECIMAL,
+    AttributeType.MONEY: Edm.DECIMAL,
+    AttributeType.DOUBLE: Edm.DOUBLE,
+    AttributeType.BOOLEAN: Edm.BOOLEAN,
+    AttributeType.UNIQUEIDENTIFIER: Edm.GUID,
+    AttributeType.LOOKUP: Edm.GUID,
+    AttributeType.CUSTOMER: Edm.GUID,
+    AttributeType.OWNER: Edm.GUID,
 }
 
 
-def edm_type(attribute: AttributeDef) -> str:
-    """The OData primitive type name of a column."""
-    if attribute.type == AttributeType.DATETIME and attribute.date_only:
-        return "Edm.Date"
-    return _EDM_TYPES.get(attribute.type, "Edm.String")
+def edm_type(attribute: AttributeDef) -> Edm:
+    """The EDM type a column has in the Web API (lookups: the ``_x_value`` GUID)."""
+    if attribute.type == AttributeType.DATETIME:
+        return Edm.DATE if attribute.date_only else Edm.DATETIMEOFFSET
+    return _EDM_BY_TYPE.get(attribute.type, Edm.STRING)
 
 
 def format_timestamp(moment: datetime) -> str:
