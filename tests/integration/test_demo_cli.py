@@ -3,7 +3,9 @@ prints credentials, and the printed administrator signs in and finds seats assig
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -71,6 +73,7 @@ def test_demo_serves_a_connected_console_with_seats_from_the_crm(tmp_path: Path)
                 assert seats.text.count('data-testid="in-crm-badge"') == 6, "the admin and five seats from the CRM"
                 settings = client.get("/settings/crm")
                 assert "Conectado a Microsoft Dynamics" in settings.text, "the demo admin reads the console in Spanish"
+            _the_cli_finds_the_demo_with_the_printed_environment(text, tmp_path)
         finally:
             process.send_signal(signal.SIGINT)
             try:
@@ -78,3 +81,32 @@ def test_demo_serves_a_connected_console_with_seats_from_the_crm(tmp_path: Path)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _the_cli_finds_the_demo_with_the_printed_environment(text: str, tmp_path: Path) -> None:
+    """From another folder, the printed export lines point the CLI at the demo's store and key (it decrypts the
+    stored secret to read the CRM); demo.env does too, even over another key in the environment."""
+    exports = [line.strip() for line in text.splitlines() if line.strip().startswith("export SALESBRIDGE_")]
+    assert {line.split("=", 1)[0] for line in exports} >= {
+        "export SALESBRIDGE_DATABASE_URL",
+        "export SALESBRIDGE_CREDENTIAL_KEY_FILE",
+    }
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    salesbridge = f"{shlex.quote(sys.executable)} -m salesbridge"
+    environment = {"PATH": "/usr/bin:/bin", "COLUMNS": "200"}
+    settings = subprocess.run(
+        ["bash", "-c", "; ".join([*exports, f"{salesbridge} crm settings show --org demo --json"])],
+        cwd=elsewhere, env=environment, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert settings.returncode == 0, settings.stdout + settings.stderr
+    assert json.loads(settings.stdout)["choices"]["from_crm"] is True, "the stored secret decrypted, the CRM read"
+    demo_env = shlex.quote(str(tmp_path / "state" / "demo.env"))
+    status = subprocess.run(
+        ["bash", "-c", f"source {demo_env}; {salesbridge} crm status --org demo --json"],
+        cwd=elsewhere, env={**environment, "SALESBRIDGE_CREDENTIAL_KEY": "a-key-from-elsewhere"},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert json.loads(status.stdout)["state"] == "connected"
+    assert list(elsewhere.iterdir()) == [], "nothing created in the current folder"
