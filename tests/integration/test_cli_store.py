@@ -104,3 +104,15 @@ def test_with_no_settings_a_status_creates_nothing_in_the_current_folder(tmp_pat
     assert result.returncode == 1, result.stdout + result.stderr
     assert "No salesbridge store at sqlite:///salesbridge.db." in _unwrapped(result.stdout)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_invalid_setting_is_named_and_nothing_is_created(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'store.db'}"
+    cli = CliRunner(env={"SALESBRIDGE_DATABASE_URL": database_url, "SALESBRIDGE_IMPORT_LEASE_SECONDS": "0"})
+
+    result = cli.invoke(app, ["org", "create", "acme"])
+
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit), "no traceback"
+    assert "Invalid settings: SALESBRIDGE_IMPORT_LEASE_SECONDS" in _unwrapped(result.output)
+    assert not (tmp_path / "store.db").exists()
