@@ -42,14 +42,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tests.conftest import ServeApp
 
 from salesbridge.sandbox.errors import DataverseError
-from salesbridge.sandbox.identity import (
-    CLIENT_ASSERTION_TYPE,
-    InvalidTokenError,
-    TokenIssuer,
-    TokenRequestError,
-    bearer_challenge,
-    identity_routes,
-)
+from salesbridge.sandbox.identity.endpoints import bearer_challenge, identity_routes
+from salesbridge.sandbox.identity.tokens import CLIENT_ASSERTION_TYPE, InvalidTokenError, TokenIssuer, TokenRequestError
 from salesbridge.sandbox.server import RunningServer, serve_in_thread, write_state_file
 from salesbridge.sandbox.tls import TlsMaterial, create_tls_material
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from salesbridge.sandbox.identity import TokenRequestError
+from salesbridge.sandbox.identity.tokens import TokenRequestError
 from salesbridge.sandbox.organization.foundation import build_foundation, create_state
 from salesbridge.sandbox.runtime import Sandbox, build_sandbox
 

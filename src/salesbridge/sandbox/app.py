@@ -24,7 +24,8 @@ from starlette.types import Receive, Scope, Send
 from salesbridge.sandbox.engine import API_ROOT, Engine, error_response
 from salesbridge.sandbox.errors import DataverseError
 from salesbridge.sandbox.faults import FaultConfig, FaultInjector
-from salesbridge.sandbox.identity import TokenIssuer, bearer_challenge, identity_routes
+from salesbridge.sandbox.identity.endpoints import bearer_challenge, identity_routes
+from salesbridge.sandbox.identity.tokens import TokenIssuer
 from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse, Headers
 from salesbridge.sandbox.organization.state import SandboxState
 from salesbridge.sandbox.protection import ServiceProtection

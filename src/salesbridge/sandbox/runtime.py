@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from salesbridge.sandbox.app import SandboxServices, create_app
 from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.faults import FaultConfig, FaultInjector
-from salesbridge.sandbox.identity import TokenIssuer
+from salesbridge.sandbox.identity.tokens import TokenIssuer
 from salesbridge.sandbox.organization.foundation import (
     ApplicationUser,
     add_client_secret,

@@ -25,7 +25,7 @@ from salesbridge.sandbox.catalogue.definitions import (
 )
 from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
-from salesbridge.sandbox.identity import SecretHash
+from salesbridge.sandbox.identity.client_secrets import SecretHash
 from salesbridge.sandbox.odata.values import format_timestamp
 from salesbridge.sandbox.organization.database import Storage
 from salesbridge.sandbox.organization.saved_definitions import DefinitionBaseline, restore_definitions

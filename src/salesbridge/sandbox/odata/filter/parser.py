@@ -19,6 +19,7 @@ OData 4.0 that Dataverse accepts (``webapi/query/filter-rows.md``):
 
 Every error is a 400 :class:`DataverseError`, worded like Dataverse's.
 """
+
 from __future__ import annotations
 
 import json
@@ -690,5 +691,3 @@ def parse_orderby(text: str, aliases: Mapping[str, str] | None = None) -> list[O
     if not text.strip():
         raise query_syntax_error("The $orderby query option is empty.")
     return _Parser(text, aliases, allow_aliases=True).parse_orderby()
-
-

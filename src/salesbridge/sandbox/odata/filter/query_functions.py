@@ -196,5 +196,3 @@ def like_pattern(function: str, text: str) -> tuple[str, str]:
         else:
             glob.append("[" + body + "]" if body in "*?[" else body.lower())
     return "lower({col}) GLOB ?", "".join(glob)
-
-

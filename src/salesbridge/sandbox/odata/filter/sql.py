@@ -65,7 +65,6 @@ _FLIPPED = {"eq": "eq", "ne": "ne", "gt": "lt", "ge": "le", "lt": "gt", "le": "g
 # --------------------------------------------------------------------------------------------------------
 
 
-
 def _family(edm: Edm) -> str:
     if edm in NUMERIC_EDM:
         return "number"
@@ -219,7 +218,6 @@ def _resolve_column(
         raise property_not_found(name, entity.logical_name)
     sql = f"{alias}.{quote_ident(attribute.logical_name)}"
     return _Column(attribute, sql, edm_type(attribute), name)
-
 
 
 class _Compiler:
@@ -597,4 +595,3 @@ def compile_orderby(items: Sequence[OrderByItem], entity: EntityDef, *, alias: s
         column = _resolve_column(entity, alias, item.path, None)
         parts.append(f"{column.sql} {'DESC' if item.descending else 'ASC'}")
     return ", ".join(parts)
-

@@ -153,5 +153,3 @@ class OrderByItem:
 
     path: str
     descending: bool = False
-
-

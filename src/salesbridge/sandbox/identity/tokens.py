@@ -7,18 +7,8 @@ with Entra's claims for ``<resource>/.default`` scopes, and validates them for t
 ``error_description`` starting with ``AADSTS<code>:``, ``error_codes``, ``timestamp``, ``trace_id``,
 ``correlation_id`` — and its HTTP statuses.
 
-:func:`identity_routes` exposes it over HTTP at the paths MSAL for Python and azure-identity request when
-instance discovery is disabled (``instance_discovery=False`` / ``disable_instance_discovery=True``):
-
-- ``GET  /{tenant}/v2.0/.well-known/openid-configuration`` — OpenID discovery (MSAL reads
-  ``authorization_endpoint`` and ``token_endpoint`` from it),
-- ``POST /{tenant}/oauth2/v2.0/token`` — the token endpoint (form-encoded; ``client_secret`` in the body or
-  HTTP Basic, or an RFC 7523 ``client_assertion`` signed with a registered certificate),
-- ``GET  /{tenant}/discovery/v2.0/keys`` — the signing keys (JWKS),
-- ``GET  /common/discovery/instance`` — instance discovery, for a client pointed at it explicitly.
-
-Every URL in the answers is built from the request's own scheme, host and port, so the documents are right
-whatever port the sandbox listens on. Nothing here contacts Microsoft.
+Its HTTP endpoints are in :mod:`salesbridge.sandbox.identity.endpoints`, the form of kept client secrets in
+:mod:`salesbridge.sandbox.identity.client_secrets`. Nothing here contacts Microsoft.
 """
 
 from __future__ import annotations
@@ -26,28 +16,23 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import json
-import os
 import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 import jwt
-import orjson
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from salesbridge.sandbox.errors import DataverseError
+from salesbridge.sandbox.identity.client_secrets import SecretHash
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 """The only ``client_assertion_type`` accepted (RFC 7523 §2.2)."""
@@ -60,8 +45,6 @@ ASSERTION_CLOCK_SKEW = timedelta(minutes=5)
 
 _RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
 _ISSUER_SUFFIX = "v2.0"
-_JSON = "application/json; charset=utf-8"
-_NO_STORE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
 
 
 def utc_now() -> datetime:
@@ -139,44 +122,6 @@ class TokenRequestError(Exception):
             "trace_id": trace_id,
             "correlation_id": correlation,
         }
-
-
-@dataclass(frozen=True)
-class SecretHash:
-    """What is kept of a client secret: a random salt and SHA-256(salt + secret).
-
-    The secrets are random and high-entropy, so a slow password hash would only slow the token endpoint
-    down; a presented secret is checked with a constant-time comparison of digests (:meth:`matches`).
-    """
-
-    salt: bytes
-    digest: bytes
-
-    @classmethod
-    def of(cls, secret: str) -> SecretHash:
-        """Hash ``secret`` with a fresh 16-byte salt."""
-        salt = os.urandom(16)
-        return cls(salt, _hash_secret(salt, secret))
-
-    def matches(self, secret: str) -> bool:
-        """Whether ``secret`` is the secret hashed (constant time in the digest comparison)."""
-        return hmac.compare_digest(self.digest, _hash_secret(self.salt, secret))
-
-    def to_text(self) -> str:
-        """``salt_hex:digest_hex``, for storing."""
-        return f"{self.salt.hex()}:{self.digest.hex()}"
-
-    @classmethod
-    def from_text(cls, text: str) -> SecretHash:
-        """Read :meth:`to_text`'s form.
-
-        Raises:
-            ValueError: ``text`` is not two hex strings separated by a colon.
-        """
-        salt, separator, digest = text.partition(":")
-        if not separator:
-            raise ValueError("A stored secret hash is 'salt_hex:digest_hex'.")
-        return cls(bytes.fromhex(salt), bytes.fromhex(digest))
 
 
 @dataclass(frozen=True)
@@ -697,133 +642,6 @@ class TokenIssuer:
         return self._clock()
 
 
-def bearer_challenge(base_url: str, tenant_id: str) -> str:
-    """The ``WWW-Authenticate`` value of a Web API 401, as Dataverse sends it.
-
-    Args:
-        base_url: The org URL, which also serves the authority (``https://host:port``).
-        tenant_id: The tenant id.
-
-    Returns:
-        ``Bearer authorization_uri=<base>/<tenant>/oauth2/authorize, resource_id=<base>/``.
-    """
-    base = base_url.rstrip("/")
-    return f"Bearer authorization_uri={base}/{tenant_id}/oauth2/authorize, resource_id={base}/"
-
-
-def identity_routes(issuer: TokenIssuer) -> list[BaseRoute]:
-    """The HTTP endpoints of the identity provider, to mount at the root of the sandbox app.
-
-    Args:
-        issuer: The token service behind them.
-
-    Returns:
-        Routes for OpenID discovery, the token endpoint, the JWKS and instance discovery (see the module
-        docstring). Only the issuer's tenant id is served; other tenants get Entra's AADSTS90002.
-    """
-
-    async def openid_configuration(request: Request) -> Response:
-        try:
-            _check_tenant(issuer, request.path_params["tenant"], error="invalid_tenant")
-        except TokenRequestError as failure:
-            return _error_response(issuer, request, failure)
-        return _json(issuer.openid_configuration(_base_url(request)))
-
-    async def keys(request: Request) -> Response:
-        try:
-            _check_tenant(issuer, request.path_params["tenant"], error="invalid_tenant")
-        except TokenRequestError as failure:
-            return _error_response(issuer, request, failure)
-        return _json(issuer.jwks())
-
-    async def token(request: Request) -> Response:
-        base = _base_url(request)
-        try:
-            _check_tenant(issuer, request.path_params["tenant"], error="invalid_request")
-            form = _form_fields(request.headers.get("content-type", ""), await request.body())
-            answer = issuer.token_request(
-                form,
-                token_endpoint=f"{base}{request.url.path}",
-                authority=base,
-                authorization=request.headers.get("authorization"),
-            )
-        except TokenRequestError as failure:
-            return _error_response(issuer, request, failure)
-        return _json(answer, headers=_NO_STORE)
-
-    async def instance_discovery(request: Request) -> Response:
-        base = _base_url(request)
-        endpoint = request.query_params.get("authorization_endpoint") or f"{base}/common/oauth2/authorize"
-        parts = urlsplit(endpoint)
-        if parts.netloc.lower() != request.url.netloc.lower():
-            failure = TokenRequestError(400, "invalid_instance", 50049, "Unknown or invalid instance.")
-            return _error_response(issuer, request, failure)
-        tenant = parts.path.strip("/").split("/", 1)[0] or "common"
-        host = request.url.netloc
-        aliases = list(dict.fromkeys([host, request.url.hostname or host]))
-        return _json(
-            {
-                "tenant_discovery_endpoint": f"{base}/{tenant}/v2.0/.well-known/openid-configuration",
-                "api-version": request.query_params.get("api-version", "1.1"),
-                "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": aliases}],
-            }
-        )
-
-    return [
-        Route("/common/discovery/instance", instance_discovery, methods=["GET"]),
-        Route("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
-        Route("/{tenant}/discovery/v2.0/keys", keys, methods=["GET"]),
-        Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
-    ]
-
-
-# -- helpers ---------------------------------------------------------------------------------------------
-
-
-def _check_tenant(issuer: TokenIssuer, tenant: str, *, error: str) -> None:
-    if tenant.lower() != issuer.tenant_id:
-        raise TokenRequestError(
-            400,
-            error,
-            90002,
-            f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into "
-            "the correct cloud.",
-        )
-
-
-def _base_url(request: Request) -> str:
-    return f"{request.url.scheme}://{request.url.netloc}"
-
-
-def _json(payload: Mapping[str, Any], *, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(payload), status_code=status, headers=dict(headers or {}), media_type=_JSON)
-
-
-def _error_response(issuer: TokenIssuer, request: Request, failure: TokenRequestError) -> Response:
-    correlation = request.headers.get("client-request-id")
-    if correlation is not None and not _is_guid(correlation):
-        correlation = None
-    body = failure.body(now=issuer.now(), correlation_id=correlation)
-    headers = {**_NO_STORE, "x-ms-request-id": body["trace_id"]}
-    if correlation:
-        headers["client-request-id"] = correlation
-    return _json(body, status=failure.status, headers=headers)
-
-
-def _form_fields(content_type: str, body: bytes) -> dict[str, str]:
-    """The first value of each field of a form-encoded body (anything else reads as an empty form)."""
-    if content_type.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
-        return {}
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
-    except UnicodeDecodeError:
-        return {}
-    fields: dict[str, str] = {}
-    for name, value in pairs:
-        fields.setdefault(name, value)
-    return fields
-
-
 def _basic_credentials(authorization: str | None) -> tuple[str | None, str | None]:
     """``client_secret_basic`` (RFC 6749 §2.3.1): both parts form-encoded, then Base64."""
     if not authorization:
@@ -878,10 +696,6 @@ def _audience_matches(value: object, expected: set[str]) -> bool:
     return any(isinstance(item, str) and _normalize(item) in expected for item in values)
 
 
-def _hash_secret(salt: bytes, secret: str) -> bytes:
-    return hashlib.sha256(salt + secret.encode("utf-8")).digest()
-
-
 def _jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     """RFC 7638 thumbprint of an RSA JWK: SHA-256 over the canonical JSON of ``e``, ``kty``, ``n``."""
     canonical = json.dumps({"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":"), sort_keys=True)
@@ -899,14 +713,6 @@ def _b64url_decode(value: object) -> bytes | None:
 
 def _entra_time(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
-
-
-def _is_guid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _missing_parameter(name: str) -> TokenRequestError:

@@ -1,0 +1,1 @@
+"""The sandbox's Entra-compatible identity provider: client credentials, access tokens, and their endpoints."""
