@@ -15,13 +15,14 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from salesbridge.bootstrap import dynamics_session
+from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.domain.crm_import import IMPORTED_TABLES
 from salesbridge.sandbox.faults import FaultConfig
 from salesbridge.sandbox.runtime import build_sandbox
 from salesbridge.sandbox.seed import parse_seed
 from salesbridge.sandbox.server import serve_in_thread
 from salesbridge.sandbox.tls import create_tls_material
-from salesbridge.services.connect import CrmCredentials, connect_crm, create_organization
+from salesbridge.services.connect import CaBundle, CrmCredentials, connect_crm, create_organization
 from salesbridge.store import create_engine_for, create_session_factory, migrate
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory
@@ -52,13 +53,15 @@ def test_kill_9_during_an_import_then_a_restart_loses_and_duplicates_nothing(tmp
         organization_id = create_organization(store, slug="acme", seats=5)
         credentials = CrmCredentials(
             org_url=info["org_url"],
-            tenant_id=info["tenant_id"],
             client_id=info["client_id"],
             client_secret=SecretStr(info["client_secret"]),
-            ca_bundle=material.ca_bundle,
-            authority=info["authority"],
+            ca_bundle=CaBundle(material.ca_bundle.read_text(encoding="ascii")),
         )
-        assert asyncio.run(connect_crm(store, dynamics_session, slug="acme", credentials=credentials)).is_connected
+        targets = DynamicsTargets(EndpointPolicy(["127.0.0.1"]))
+        connected = asyncio.run(
+            connect_crm(store, dynamics_session, slug="acme", credentials=credentials, targets=targets)
+        )
+        assert connected.is_connected
 
         def stored(table: str) -> int:
             with store(organization_id) as uow:

@@ -76,6 +76,11 @@ class RunningSandbox:
             authority=authority,
         )
 
+    def connected_credentials(self) -> CrmCredentials:
+        """The credentials as a connection keeps them once connected (tenant and authority known), for opening
+        sessions directly."""
+        return self.credentials(tenant_id=self.tenant_id, authority=self.authority)
+
 
 def add_limited_application_user(sandbox: Sandbox) -> None:
     """Register an application whose user reads everything at Global depth except leads (not at all) and

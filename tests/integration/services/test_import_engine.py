@@ -33,7 +33,7 @@ def fresh_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSand
 
 @pytest.fixture
 async def crm(fresh_demo: RunningSandbox, sessions: CrmSessionFactory) -> AsyncIterator[DynamicsConnector]:
-    session = sessions(fresh_demo.credentials())
+    session = sessions(fresh_demo.connected_credentials())
     assert isinstance(session, DynamicsConnector)
     yield session
     await session.close()
@@ -184,7 +184,7 @@ def untracked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandb
 async def test_a_table_without_change_tracking_is_read_by_its_modifiedon_cursor(
     store: UnitOfWorkFactory, org: uuid.UUID, sessions: CrmSessionFactory, untracked: RunningSandbox
 ) -> None:
-    session = sessions(untracked.credentials())
+    session = sessions(untracked.connected_credentials())
     assert isinstance(session, DynamicsConnector)
     try:
         first = await engine(store, org, session, tables=("team",)).run()

@@ -166,7 +166,7 @@ async def test_an_unmatched_seat_says_why_and_fixing_the_email_matches_it_at_onc
 async def test_importing_crm_users_again_changes_nothing(
     seats: SeatService, sessions: CrmSessionFactory, demo: RunningSandbox, acme: str
 ) -> None:
-    session = sessions(demo.credentials())
+    session = sessions(demo.connected_credentials())
     try:
         result = await seats.import_crm_users(acme, session.reader, actor="admin")
     finally:

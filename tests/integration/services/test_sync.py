@@ -252,7 +252,7 @@ async def test_a_stage_moved_back_in_the_crm_takes_the_account_out_of_the_owners
         return {item.crm_id for view in lists if view.kind is ListKind.CRM_ACCOUNTS for item in view.items}
 
     assert account in saved_accounts()
-    session = sessions(fresh_demo.credentials())
+    session = sessions(fresh_demo.connected_credentials())
     assert isinstance(session, DynamicsConnector)
     try:
         await session.writer.update("opportunity", opportunity, {"salesstage": 0})

@@ -6,9 +6,22 @@ import pytest
 
 from salesbridge.crm.ports import PrivilegeDepth, PrivilegeGrant
 from salesbridge.domain.crm_requirements import REQUIRED_TABLES, RequiredTable, depth_suffices
-from salesbridge.errors import AuthError, TokenRefreshError, TokenRejectedError, UnexpectedResponseError
+from salesbridge.errors import (
+    AuthError,
+    SignInRejectedError,
+    TokenRefreshError,
+    TokenRejectedError,
+    UnexpectedResponseError,
+)
 from salesbridge.i18n import translate, translations
-from salesbridge.services.connect import MissingPrivilege, OutcomeKind, missing_privileges, outcome_for_error
+from salesbridge.services.connect import (
+    ConnectOutcome,
+    MissingPrivilege,
+    OutcomeKind,
+    localized_last_error,
+    missing_privileges,
+    outcome_for_error,
+)
 
 
 def _grant(name: str, depth: PrivilegeDepth) -> PrivilegeGrant:
@@ -41,14 +54,16 @@ def test_depths_are_ordered() -> None:
 @pytest.mark.parametrize(
     ("error", "kind", "credential"),
     [
-        (AuthError("Sign-in was rejected: check the client secret (it is wrong)"), "sign_in_rejected", "client secret"),
-        (AuthError("check the tenant id and the authority URL"), "sign_in_rejected", "tenant id"),
+        (SignInRejectedError("[AADSTS7000222] …", credential="the client secret (it has expired: create a new one)"),
+         "sign_in_rejected", "client secret (it has expired: create a new one)"),
+        (SignInRejectedError("rejected"), "sign_in_rejected", "tenant id, client id and client secret"),
+        (AuthError("rejected, no status"), "sign_in_rejected", "tenant id, client id and client secret"),
         (TokenRejectedError("refused", status=401), "sign_in_rejected", "tenant id, client id and client secret"),
         (AuthError("Access denied", status=403), "insufficient_privileges", None),
         (TokenRefreshError("identity provider down"), "connection_error", None),
         (UnexpectedResponseError("not JSON"), "api_error", None),
     ],
-)
+)  # fmt: skip
 def test_errors_become_outcomes(error: AuthError, kind: str, credential: str | None) -> None:
     outcome = outcome_for_error(error)
 
@@ -60,3 +75,19 @@ def test_the_catalogue_is_gettext_like() -> None:
     assert translations("es_ES").gettext("Connected to Microsoft Dynamics") == "Conectado a Microsoft Dynamics"
     assert translate("No such message", "es") == "No such message"
     assert translations("fr").gettext("Connected to Microsoft Dynamics") == "Connected to Microsoft Dynamics"
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_a_stored_last_error_reads_in_the_admins_language(locale: str) -> None:
+    outcome = outcome_for_error(
+        SignInRejectedError("x", credential="the client secret (it has expired: create a new one)")
+    )
+    privileges = ConnectOutcome(
+        OutcomeKind.INSUFFICIENT_PRIVILEGES, missing_privileges=(MissingPrivilege("prvReadLead", "Global"),)
+    )
+
+    assert localized_last_error(outcome.message("en"), locale) == outcome.message(locale)
+    assert localized_last_error(privileges.message("en") + "\nprvReadLead (Global)", locale) == (
+        privileges.message(locale) + "\nprvReadLead (Global)"
+    )
+    assert localized_last_error("something older", locale) == "something older"
