@@ -82,3 +82,23 @@ def test_a_wrong_password_is_refused_in_the_chosen_language(page: Page, live_con
     expect(page.get_by_test_id("form-error")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "es")
     screenshot(page, "sign-in-rejected-es")
+
+
+def test_repeated_wrong_passwords_are_throttled_with_a_time_to_retry_at_phone_size(
+    page: Page, live_console: LiveConsole
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    for attempt in range(6):
+        page.goto(live_console.url("/sign-in?lang=es"))
+        page.get_by_test_id("workspace").fill("acme")
+        page.get_by_test_id("email").fill("vendedora@acme.test")
+        # The sixth try is the right password: the account is locked all the same.
+        page.get_by_test_id("password").fill(live_console.password if attempt == 5 else f"wrong guess {attempt}!")
+        page.get_by_test_id("sign-in-submit").click()
+        expect(page.get_by_test_id("form-error")).to_be_visible()
+
+    error = page.get_by_test_id("form-error")
+    expect(error).to_contain_text("Demasiados intentos fallidos de inicio de sesión. Vuelve a intentarlo dentro de")
+    expect(error).to_contain_text("UTC")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "sign-in-throttled-es-phone")

@@ -1,0 +1,61 @@
+"""``salesbridge user create`` and ``salesbridge token create`` end to end: the real CLI on a SQLite file it
+migrates itself — the password rule where passwords are set, and the expiry of the tokens it issues."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from salesbridge.cli import app
+from salesbridge.store.secrets import generate_key
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> CliRunner:
+    runner = CliRunner(
+        env={
+            "SALESBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+            "SALESBRIDGE_CREDENTIAL_KEY": generate_key().get_secret_value(),
+            "COLUMNS": "200",
+        }
+    )
+    assert runner.invoke(app, ["org", "create", "acme", "--seats", "2"]).exit_code == 0
+    return runner
+
+
+def _create_user(cli: CliRunner, tmp_path: Path, password: str) -> tuple[int, str]:
+    password_file = tmp_path / "password.txt"
+    password_file.write_text(password + "\n", encoding="utf-8")
+    arguments = ["user", "create", "--org", "acme", "--email", "ana@acme.test", "--name", "Ana García", "--admin"]
+    result = cli.invoke(app, [*arguments, "--password-file", str(password_file)])
+    return result.exit_code, result.output
+
+
+def test_user_create_refuses_a_trivial_password_and_says_why(cli: CliRunner, tmp_path: Path) -> None:
+    refused = _create_user(cli, tmp_path, "aaaaaaaaaaaa")
+
+    assert refused[0] == 2  # a bad parameter, like any refused option
+    assert "too easy to guess" in refused[1]
+    assert "repeats characters" in refused[1]
+    assert _create_user(cli, tmp_path, "tulip harbour violin seventeen")[0] == 0
+
+
+def test_token_create_offers_an_expiry(cli: CliRunner, tmp_path: Path) -> None:
+    assert _create_user(cli, tmp_path, "tulip harbour violin seventeen")[0] == 0
+    before = datetime.now(UTC)
+
+    created = cli.invoke(
+        app, ["token", "create", "--org", "acme", "--email", "ana@acme.test", "--name", "ci", "--expires-days", "7"]
+    )
+
+    assert created.exit_code == 0, created.output
+    expected = before + timedelta(days=7)
+    assert f"expires {expected:%Y-%m-%d}" in created.output
+    assert created.output.strip().splitlines()[-1].startswith("sb_")
+    too_long = cli.invoke(
+        app, ["token", "create", "--org", "acme", "--email", "ana@acme.test", "--name", "x", "--expires-days", "999"]
+    )
+    assert too_long.exit_code == 2
