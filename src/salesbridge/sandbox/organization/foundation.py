@@ -80,7 +80,7 @@ class RowWriter:
     """Inserts rows with system columns set (created/modified, owner, versionnumber, computed names).
 
     Used by the organization foundation and the seed generators; product traffic goes through the
-    Web API and :mod:`salesbridge.sandbox.records` instead.
+    Web API and :mod:`salesbridge.sandbox.webapi.records` instead.
     """
 
     def __init__(self, state: SandboxState) -> None:

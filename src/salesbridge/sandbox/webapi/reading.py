@@ -275,7 +275,7 @@ class Reader:
         Raises:
             DataverseError: 404 when it does not exist; 403 without read access to it.
         """
-        from salesbridge.sandbox.records import record_owner
+        from salesbridge.sandbox.webapi.records import record_owner
 
         projection = projection_for(entity, options.select)
         select_columns = projection.selected_columns(entity)

@@ -8,10 +8,10 @@ from salesbridge.sandbox.catalogue.definitions import EntityDef
 from salesbridge.sandbox.errors import bad_request, method_not_allowed, resource_not_found
 from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse
 from salesbridge.sandbox.odata.paths import Segment, parse_key, parse_named_args
-from salesbridge.sandbox.records import Caller, find_record_id, record_owner, resolve_reference
+from salesbridge.sandbox.webapi.records import Caller, find_record_id, record_owner, resolve_reference
 
 if TYPE_CHECKING:
-    from salesbridge.sandbox.engine import Engine
+    from salesbridge.sandbox.webapi.dispatch import Engine
 
 _PREFIX = "Microsoft.Dynamics.CRM."
 
@@ -24,7 +24,7 @@ def handle_bound_function(
     Raises:
         DataverseError: 404 for an unknown function; 400 for missing parameters.
     """
-    from salesbridge.sandbox.engine import function_parameter
+    from salesbridge.sandbox.webapi.dispatch import function_parameter
 
     name = segment.name[len(_PREFIX) :]
     api_url = engine.api_url(request)

@@ -27,8 +27,8 @@ from salesbridge.sandbox.odata.paths import Segment, parse_key, split_path, unqu
 from salesbridge.sandbox.odata.query_options import QueryOptions, parse_prefer, parse_query_options
 from salesbridge.sandbox.organization.security import ACT_ON_BEHALF
 from salesbridge.sandbox.organization.state import SandboxState
-from salesbridge.sandbox.reading import Reader, projection_for
-from salesbridge.sandbox.records import (
+from salesbridge.sandbox.webapi.reading import Reader, projection_for
+from salesbridge.sandbox.webapi.records import (
     Caller,
     RecordWriter,
     alternate_key_columns,
@@ -203,7 +203,7 @@ class Engine:
             options = parse_query_options(request.query)
             return Reader(self.state, caller.user_id, self.api_url(request), prefer).count_only(entity, options)
         if second.name.startswith(ACTION_PREFIX) and request.method == "POST":
-            from salesbridge.sandbox.bulk import handle_bulk_action
+            from salesbridge.sandbox.webapi.bulk_actions import handle_bulk_action
 
             return handle_bulk_action(self, request, caller, entity, second.name[len(ACTION_PREFIX) :])
         raise resource_not_found(second.name)
@@ -273,12 +273,12 @@ class Engine:
             raise record_not_found(entity.logical_name, key.guid or head.args or "")
         second = segments[1]
         if second.name.startswith(ACTION_PREFIX):
-            from salesbridge.sandbox.functions import handle_bound_function
+            from salesbridge.sandbox.webapi.functions import handle_bound_function
 
             return handle_bound_function(self, request, caller, entity, record_id, second)
         n_to_n = _N_TO_N.get(entity.logical_name, {}).get(second.name)
         if n_to_n is not None:
-            from salesbridge.sandbox.functions import handle_n_to_n
+            from salesbridge.sandbox.webapi.functions import handle_n_to_n
 
             return handle_n_to_n(self, request, caller, entity, record_id, second, n_to_n, segments[2:])
         return self._navigation(request, caller, entity, record_id, segments, reader)

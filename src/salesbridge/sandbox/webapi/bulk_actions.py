@@ -8,7 +8,7 @@ from salesbridge.sandbox.catalogue.definitions import BULK_MESSAGES, EntityDef
 from salesbridge.sandbox.errors import DataverseError, bad_request, payload_error, resource_not_found
 from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse
 from salesbridge.sandbox.odata.paths import parse_entity_reference, parse_guid, parse_key
-from salesbridge.sandbox.records import (
+from salesbridge.sandbox.webapi.records import (
     Caller,
     RecordWriter,
     alternate_key_columns,
@@ -17,7 +17,7 @@ from salesbridge.sandbox.records import (
 )
 
 if TYPE_CHECKING:
-    from salesbridge.sandbox.engine import Engine
+    from salesbridge.sandbox.webapi.dispatch import Engine
 
 
 def handle_bulk_action(
