@@ -63,9 +63,9 @@ def sync_run(
     with errors_reported(lang):
         services = workspace(ctx, db_url)
         run_id = request_sync(services.store, slug=org, actor="cli")
-    organization_id = services.store.organization_id(org)
-    assert organization_id is not None  # request_sync found it
-    outcome = import_with_progress(services, organization_id)
+        organization_id = services.store.organization_id(org)
+        assert organization_id is not None  # request_sync found it
+        outcome = import_with_progress(services, organization_id)
     if outcome is None:
         raise failure("Another import of this organization is running; try again when it ends.")
     if not outcome.succeeded:

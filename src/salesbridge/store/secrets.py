@@ -55,7 +55,9 @@ class CredentialCipher:
             return SecretStr(self._fernet.decrypt(token).decode("utf-8"))
         except InvalidToken as exc:
             raise UndecryptableSecretError(
-                "A stored credential could not be decrypted with the current credential key; re-enter the credential."
+                "A stored credential could not be decrypted with the current credential key "
+                "(SALESBRIDGE_CREDENTIAL_KEY, or the file SALESBRIDGE_CREDENTIAL_KEY_FILE names): use the key it was "
+                "stored with, or re-enter the credential."
             ) from exc
 
 

@@ -141,3 +141,18 @@ def test_a_tenant_id_that_disagrees_is_refused(cli: CliRunner, running: RunningS
 
     assert result.exit_code == 1, result.output
     assert "does not match this Dynamics organization" in result.output
+
+
+def test_another_credential_key_is_named_when_the_secret_is_needed(
+    cli: CliRunner, running: RunningSandbox, tmp_path: Path
+) -> None:
+    assert cli.invoke(app, ["org", "create", "acme"]).exit_code == 0
+    assert _connect(cli, running, _secret_file(tmp_path, running.client_secret)).exit_code == 0
+    other_key = CliRunner(env={**cli.env, "SALESBRIDGE_CREDENTIAL_KEY": generate_key().get_secret_value()})
+
+    result = other_key.invoke(app, ["seats", "import-crm-users", "--org", "acme"])
+
+    assert result.exit_code == 1, result.output
+    shown = " ".join(result.output.split())
+    assert "could not be decrypted" in shown
+    assert "SALESBRIDGE_CREDENTIAL_KEY_FILE" in shown
