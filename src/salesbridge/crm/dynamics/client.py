@@ -586,10 +586,12 @@ class DynamicsClient:
             "GET", URL(self.api_url, encoded=True), dict(_DEFAULT_HEADERS), b"", timeout
         )
         challenge = headers.get("WWW-Authenticate", "")
-        if status == HTTPStatus.UNAUTHORIZED and challenge.strip().lower().startswith("bearer"):
+        error = translate_error(status, body, headers) if status >= HTTPStatus.BAD_REQUEST else None
+        if isinstance(error, TokenRejectedError) and challenge.strip().lower().startswith("bearer"):
             return challenge
-        if status >= HTTPStatus.BAD_REQUEST and status != HTTPStatus.UNAUTHORIZED:
-            raise translate_error(status, body, headers)
+        if error is not None and not isinstance(error, TokenRejectedError):
+            raise error
+        # A success, or a refusal naming no authority, says nothing about the tenant: not a sign-in problem.
         raise UnexpectedResponseError(
             f"{self._origin.host} answered an unauthenticated request with HTTP {status} and no bearer challenge."
         )
