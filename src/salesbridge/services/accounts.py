@@ -342,7 +342,7 @@ class AccountService:
             RowNotFoundError: the organization has no user with this email.
         """
         organization_id = self._require_organization(org_slug)
-        with self._store(organization_id) as uow:
+        with self._store(organization_id, read_only=True) as uow:
             user = uow.users.find_by_email(email.strip())
             if user is None:
                 raise RowNotFoundError(f"No user of {org_slug} has the email {email!r}.")
@@ -355,7 +355,7 @@ class AccountService:
             AdministratorRequiredError: the principal is not an administrator.
         """
         _require_admin(principal)
-        with self._store(principal.organization_id) as uow:
+        with self._store(principal.organization_id, read_only=True) as uow:
             seated = {seat.user_id for seat, _user in uow.seats.list_with_users()}
             return [
                 UserView(
@@ -378,7 +378,7 @@ class AccountService:
             AdministratorRequiredError: the principal is not an administrator.
         """
         _require_admin(principal)
-        with self._store(principal.organization_id) as uow:
+        with self._store(principal.organization_id, read_only=True) as uow:
             return [
                 AuditView(entry.created_at, entry.actor, entry.action, dict(entry.details or {}))
                 for entry in uow.audit.recent(limit=limit)
@@ -454,7 +454,7 @@ class AccountService:
         organization_id = self._store.organization_id(slug) if slug else None
         user = None
         if organization_id is not None:
-            with self._store(organization_id) as uow:
+            with self._store(organization_id, read_only=True) as uow:
                 user = uow.users.find_by_email(email)
         if organization_id is None or user is None or user.password_hash is None:
             self._burn(secret)
@@ -474,7 +474,7 @@ class AccountService:
         organization_id = self._store.organization_of_session(digest)
         if organization_id is None:
             return None
-        with self._store(organization_id) as uow:
+        with self._store(organization_id, read_only=True) as uow:
             web_session = uow.web_sessions.find_live_by_hash(digest)
             if web_session is None or web_session.expires_at <= self._clock():
                 return None
@@ -558,7 +558,7 @@ class AccountService:
         organization_id = self._store.organization_of_api_token(digest)
         if organization_id is None:
             return None
-        with self._store(organization_id) as uow:
+        with self._store(organization_id, read_only=True) as uow:
             row = uow.api_tokens.find_active_by_hash(digest)
             if row is None:
                 return None
@@ -575,7 +575,7 @@ class AccountService:
 
     def list_api_tokens(self, principal: Principal) -> list[ApiTokenView]:
         """The principal's own tokens, revoked and expired ones included, newest first. Reads only."""
-        with self._store(principal.organization_id) as uow:
+        with self._store(principal.organization_id, read_only=True) as uow:
             return [self._token_view(row) for row in uow.api_tokens.list_for_user(principal.user_id)]
 
     def revoke_api_token(self, principal: Principal, token_id: uuid.UUID) -> ApiTokenView:
@@ -611,7 +611,7 @@ class AccountService:
         organization_id = self._store.organization_of_invitation(digest)
         if organization_id is None:
             return None
-        with self._store(organization_id) as uow:
+        with self._store(organization_id, read_only=True) as uow:
             invitation = uow.invitations.find_by_token_hash(digest)
             if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= self._clock():
                 return None
