@@ -9,8 +9,8 @@ from typing import Protocol
 import pytest
 from starlette.types import ASGIApp
 
-from salesbridge.sandbox.server import RunningServer, serve_in_thread
-from salesbridge.sandbox.tls import TlsMaterial, create_tls_material
+from salesbridge.sandbox.server.serving import RunningServer, serve_in_thread
+from salesbridge.sandbox.server.tls import TlsMaterial, create_tls_material
 
 
 class ServeApp(Protocol):

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from salesbridge.jobs.runner import EmbeddedRunner
-    from salesbridge.sandbox.runtime import Sandbox
+    from salesbridge.sandbox.assembly import Sandbox
     from salesbridge.sandbox.seed import SeedSpec
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.crm_settings import CrmSettingsService
@@ -339,9 +339,9 @@ def local_sandbox(
     """The sandbox (a local Dataverse), seeded, on the SQLite file ``db_path`` (in memory when None), with the
     given fault rates (shares of requests, 0 to 1) and added latency (milliseconds). ``progress`` is told the rows
     seeded so far."""
-    from salesbridge.sandbox.faults import FaultConfig
+    from salesbridge.sandbox.assembly import build_sandbox
     from salesbridge.sandbox.organization.state import SandboxConfig
-    from salesbridge.sandbox.runtime import build_sandbox
+    from salesbridge.sandbox.server.faults import FaultConfig
 
     return build_sandbox(
         db_path=str(db_path) if db_path else None,
@@ -373,8 +373,8 @@ def serve_sandbox(
     Raises:
         OSError: the address could not be bound.
     """
-    from salesbridge.sandbox.server import serve_forever, write_state_file
-    from salesbridge.sandbox.tls import create_tls_material
+    from salesbridge.sandbox.server.serving import serve_forever, write_state_file
+    from salesbridge.sandbox.server.tls import create_tls_material
 
     material = create_tls_material(state_dir) if tls else None
 
@@ -404,8 +404,8 @@ class DemoCrm:
 def serving_demo_sandbox(sandbox: Sandbox, *, state_dir: Path, port: int = 0) -> Iterator[DemoCrm]:
     """Serve ``sandbox`` over TLS on 127.0.0.1 (a throwaway CA in ``state_dir``) on a background thread while the
     block runs, with ``state_dir/sandbox.json`` written."""
-    from salesbridge.sandbox.server import serve_in_thread, write_state_file
-    from salesbridge.sandbox.tls import create_tls_material
+    from salesbridge.sandbox.server.serving import serve_in_thread, write_state_file
+    from salesbridge.sandbox.server.tls import create_tls_material
 
     material = create_tls_material(state_dir)
     ca_pem = material.ca_bundle.read_text(encoding="ascii")

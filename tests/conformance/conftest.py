@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from salesbridge.sandbox.runtime import Sandbox, build_sandbox
+from salesbridge.sandbox.assembly import Sandbox, build_sandbox
 
 BASE_URL = "https://sandbox.test"
 API = f"{BASE_URL}/api/data/v9.2/"

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from tests.conformance.conftest import API, WebApi
 
-from salesbridge.sandbox.runtime import Sandbox
+from salesbridge.sandbox.assembly import Sandbox
 
 TRACK = {"Prefer": "odata.track-changes"}
 

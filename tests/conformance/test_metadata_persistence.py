@@ -15,7 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 from tests.conformance.conftest import BASE_URL, WebApi
 
-from salesbridge.sandbox.runtime import Sandbox, build_sandbox
+from salesbridge.sandbox.assembly import Sandbox, build_sandbox
 
 
 def _labels(text: str) -> dict[str, Any]:

@@ -8,9 +8,9 @@ import pytest
 from starlette.testclient import TestClient
 from tests.conformance.conftest import BASE_URL, WebApi, _token
 
-from salesbridge.sandbox.faults import FaultConfig
-from salesbridge.sandbox.protection import ProtectionLimits, ServiceProtection
-from salesbridge.sandbox.runtime import Sandbox, build_sandbox
+from salesbridge.sandbox.assembly import Sandbox, build_sandbox
+from salesbridge.sandbox.server.faults import FaultConfig
+from salesbridge.sandbox.server.protection import ProtectionLimits, ServiceProtection
 
 
 class ManualClock:
@@ -30,7 +30,7 @@ def clock() -> ManualClock:
 def limited(clock: ManualClock) -> Iterator[tuple[WebApi, Sandbox]]:
     sandbox = build_sandbox()
     sandbox.services.protection = ServiceProtection(ProtectionLimits(requests_per_window=3, window_s=300), clock=clock)
-    from salesbridge.sandbox.app import create_app
+    from salesbridge.sandbox.server.app import create_app
 
     app = create_app(sandbox.services)
     with TestClient(app, base_url=BASE_URL) as client:

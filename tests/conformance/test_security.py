@@ -10,8 +10,8 @@ import pytest
 from starlette.testclient import TestClient
 from tests.conformance.conftest import API, BASE_URL, WebApi
 
+from salesbridge.sandbox.assembly import Sandbox
 from salesbridge.sandbox.organization.foundation import SALESPERSON_ROLE_ID, RowWriter
-from salesbridge.sandbox.runtime import Sandbox
 
 
 def make_user(sandbox: Sandbox, name: str, *, role: str | None = SALESPERSON_ROLE_ID, disabled: bool = False) -> str:

@@ -20,10 +20,10 @@ from tests.e2e.conftest import screenshot
 from salesbridge.bootstrap import console_services, dynamics_session, prepare_demo_workspace
 from salesbridge.crm.ports import LookupValue
 from salesbridge.jobs.runner import EmbeddedRunner
-from salesbridge.sandbox.runtime import build_sandbox
+from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.seed import parse_seed
-from salesbridge.sandbox.server import serve_in_thread
-from salesbridge.sandbox.tls import create_tls_material
+from salesbridge.sandbox.server.serving import serve_in_thread
+from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.connect import CrmCredentials, stored_credentials
 from salesbridge.services.sync import run_pending_import
 from salesbridge.store import create_engine_for, create_session_factory, migrate

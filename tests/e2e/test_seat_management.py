@@ -13,10 +13,10 @@ import pytest
 from playwright.sync_api import Page, expect
 from tests.e2e.conftest import LiveConsole, screenshot
 
-from salesbridge.sandbox.runtime import build_sandbox
+from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.seed import parse_seed
-from salesbridge.sandbox.server import serve_in_thread
-from salesbridge.sandbox.tls import create_tls_material
+from salesbridge.sandbox.server.serving import serve_in_thread
+from salesbridge.sandbox.server.tls import create_tls_material
 
 
 @dataclass(frozen=True)

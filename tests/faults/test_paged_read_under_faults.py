@@ -11,11 +11,11 @@ from pydantic import SecretStr
 
 from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
 from salesbridge.crm.ports import RecordQuery
-from salesbridge.sandbox.faults import FaultConfig
-from salesbridge.sandbox.runtime import build_sandbox
+from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.seed import parse_seed
-from salesbridge.sandbox.server import serve_in_thread
-from salesbridge.sandbox.tls import create_tls_material
+from salesbridge.sandbox.server.faults import FaultConfig
+from salesbridge.sandbox.server.serving import serve_in_thread
+from salesbridge.sandbox.server.tls import create_tls_material
 
 ROWS = 100_000
 FAULTS = FaultConfig(seed=7, throttle_rate=0.1, throttle_retry_after_s=0, unavailable_rate=0.1, reset_rate=0.1)

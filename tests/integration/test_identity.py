@@ -44,8 +44,8 @@ from tests.conftest import ServeApp
 from salesbridge.sandbox.errors import DataverseError
 from salesbridge.sandbox.identity.endpoints import bearer_challenge, identity_routes
 from salesbridge.sandbox.identity.tokens import CLIENT_ASSERTION_TYPE, InvalidTokenError, TokenIssuer, TokenRequestError
-from salesbridge.sandbox.server import RunningServer, serve_in_thread, write_state_file
-from salesbridge.sandbox.tls import TlsMaterial, create_tls_material
+from salesbridge.sandbox.server.serving import RunningServer, serve_in_thread, write_state_file
+from salesbridge.sandbox.server.tls import TlsMaterial, create_tls_material
 
 TENANT = "5f1c2d3e-4a5b-4c6d-8e7f-90a1b2c3d4e5"
 CLIENT_ID = "0e4b1d6a-6f4b-4c57-9d1a-3c2e8b7a6f10"
@@ -737,8 +737,8 @@ SERVE_FOREVER_SCRIPT = textwrap.dedent(
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
-    from salesbridge.sandbox.server import serve_forever
-    from salesbridge.sandbox.tls import create_tls_material
+    from salesbridge.sandbox.server.serving import serve_forever
+    from salesbridge.sandbox.server.tls import create_tls_material
 
     async def ping(request):
         return PlainTextResponse("pong")

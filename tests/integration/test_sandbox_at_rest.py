@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from salesbridge.sandbox.assembly import Sandbox, build_sandbox
 from salesbridge.sandbox.identity.tokens import TokenRequestError
 from salesbridge.sandbox.organization.foundation import build_foundation, create_state
-from salesbridge.sandbox.runtime import Sandbox, build_sandbox
 
 BASE_URL = "https://sandbox.test"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
+from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.organization.foundation import create_state
-from salesbridge.sandbox.runtime import build_sandbox
 from salesbridge.sandbox.seed import SEED_META_KEY, parse_seed, seed_scale
 
 BASE_URL = "https://sandbox.test"

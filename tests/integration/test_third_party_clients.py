@@ -25,10 +25,10 @@ from PowerPlatform.Dataverse.client import DataverseClient
 from PowerPlatform.Dataverse.core.errors import HttpError
 from PowerPlatform.Dataverse.models import UpsertItem, col
 
-from salesbridge.sandbox.runtime import Sandbox, build_sandbox
+from salesbridge.sandbox.assembly import Sandbox, build_sandbox
 from salesbridge.sandbox.seed import parse_seed
-from salesbridge.sandbox.server import RunningServer, serve_in_thread
-from salesbridge.sandbox.tls import create_tls_material
+from salesbridge.sandbox.server.serving import RunningServer, serve_in_thread
+from salesbridge.sandbox.server.tls import create_tls_material
 
 MAX_LENGTH_EXCEEDED = "0x80044331"
 REQUEST_LIMIT_EXCEEDED = "0x80072322"

@@ -32,10 +32,10 @@ from salesbridge.errors import (
     NotFoundError,
     ResyncRequiredError,
 )
-from salesbridge.sandbox.runtime import Sandbox, build_sandbox
+from salesbridge.sandbox.assembly import Sandbox, build_sandbox
 from salesbridge.sandbox.seed import parse_seed
-from salesbridge.sandbox.server import RunningServer, serve_in_thread
-from salesbridge.sandbox.tls import create_tls_material
+from salesbridge.sandbox.server.serving import RunningServer, serve_in_thread
+from salesbridge.sandbox.server.tls import create_tls_material
 
 ACCOUNTS = TableInfo("account", "accounts", "accountid", "name", is_change_tracked=True)
 CONTACTS = TableInfo("contact", "contacts", "contactid", "fullname", is_change_tracked=True)

@@ -19,11 +19,11 @@ from pydantic import SecretStr
 from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.crm.dynamics.trust import CaCertificates
+from salesbridge.sandbox.assembly import Sandbox, build_sandbox
 from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.organization.foundation import ROOT_BUSINESS_UNIT_ID, RowWriter
 from salesbridge.sandbox.organization.security import Depth
-from salesbridge.sandbox.runtime import Sandbox, build_sandbox
-from salesbridge.sandbox.server import serve_in_thread
+from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.services.connect import CaBundle, CrmCredentials, CrmSession, CrmSessionFactory
 from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.secrets import CredentialCipher, generate_key
@@ -112,7 +112,7 @@ def add_limited_application_user(sandbox: Sandbox) -> None:
 
 
 def _serve(sandbox: Sandbox, tmp: Path) -> Iterator[RunningSandbox]:
-    from salesbridge.sandbox.tls import create_tls_material
+    from salesbridge.sandbox.server.tls import create_tls_material
 
     material = create_tls_material(tmp)
     with serve_in_thread(sandbox.app, tls=material) as server:

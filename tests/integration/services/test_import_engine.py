@@ -16,8 +16,8 @@ from tests.integration.services.conftest import RunningSandbox, _serve
 
 from salesbridge.crm.dynamics import DynamicsConnector
 from salesbridge.domain.crm_import import IMPORTED_TABLES
+from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
-from salesbridge.sandbox.runtime import build_sandbox
 from salesbridge.sandbox.seed import parse_seed
 from salesbridge.services.connect import CrmSessionFactory, create_organization
 from salesbridge.store.tables import SyncMode

@@ -25,10 +25,10 @@ from tests.integration.web.conftest import FakeClock
 
 from salesbridge.bootstrap import dynamics_session, import_runner
 from salesbridge.jobs.runner import EmbeddedRunner
-from salesbridge.sandbox.runtime import build_sandbox
+from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.seed import parse_seed
-from salesbridge.sandbox.server import serve_in_thread
-from salesbridge.sandbox.tls import create_tls_material
+from salesbridge.sandbox.server.serving import serve_in_thread
+from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.connect import connect_crm, create_organization
 from salesbridge.services.sync import RETRY_REASON, RunOutcome, schedule_if_due, sync_status
 from salesbridge.settings import Settings

@@ -19,10 +19,10 @@ from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox,
 from tests.integration.web.conftest import ACME_ADMIN, PASSWORD, Console, csrf_of
 
 from salesbridge.bootstrap import dynamics_session
-from salesbridge.sandbox.runtime import build_sandbox
+from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.seed import parse_seed
-from salesbridge.sandbox.server import serve_in_thread
-from salesbridge.sandbox.tls import create_tls_material
+from salesbridge.sandbox.server.serving import serve_in_thread
+from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.connect import connect_crm
 from salesbridge.services.sync import RunOutcome, run_pending_import
 

@@ -15,7 +15,7 @@ from tests.integration.web.conftest import ACME_ADMIN, BASE_URL, Browser, Consol
 
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.crm.dynamics.trust import CaBundleDirectory
-from salesbridge.sandbox.runtime import build_sandbox
+from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.web.app import create_app
 
 

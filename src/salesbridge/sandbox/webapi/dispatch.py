@@ -1,7 +1,7 @@
 """The Web API engine: routes an :class:`ApiRequest` to reads, writes, actions, functions and metadata.
 
 Synchronous by design: one SQLite connection, each request in its own transaction. The ASGI adapter
-(:mod:`salesbridge.sandbox.app`) adds authentication, service protection and fault injection around it.
+(:mod:`salesbridge.sandbox.server.app`) adds authentication, service protection and fault injection around it.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from salesbridge.sandbox.tls import TlsMaterial, write_file_atomically
+from salesbridge.sandbox.server.tls import TlsMaterial, write_file_atomically
 
 STATE_FILE_NAME = "sandbox.json"
 

@@ -22,12 +22,12 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from salesbridge.sandbox.errors import DataverseError
-from salesbridge.sandbox.faults import FaultConfig, FaultInjector
 from salesbridge.sandbox.identity.endpoints import bearer_challenge, identity_routes
 from salesbridge.sandbox.identity.tokens import TokenIssuer
 from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse, Headers
 from salesbridge.sandbox.organization.state import SandboxState
-from salesbridge.sandbox.protection import ServiceProtection
+from salesbridge.sandbox.server.faults import FaultConfig, FaultInjector
+from salesbridge.sandbox.server.protection import ServiceProtection
 from salesbridge.sandbox.webapi.dispatch import API_ROOT, Engine, error_response
 
 

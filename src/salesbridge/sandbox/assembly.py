@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 
-from salesbridge.sandbox.app import SandboxServices, create_app
 from salesbridge.sandbox.catalogue.registry import Catalogue
-from salesbridge.sandbox.faults import FaultConfig, FaultInjector
 from salesbridge.sandbox.identity.tokens import TokenIssuer
 from salesbridge.sandbox.organization.foundation import (
     ApplicationUser,
@@ -21,7 +19,9 @@ from salesbridge.sandbox.organization.foundation import (
     create_state,
 )
 from salesbridge.sandbox.organization.state import SandboxConfig, system_clock
-from salesbridge.sandbox.protection import ProtectionLimits, ServiceProtection
+from salesbridge.sandbox.server.app import SandboxServices, create_app
+from salesbridge.sandbox.server.faults import FaultConfig, FaultInjector
+from salesbridge.sandbox.server.protection import ProtectionLimits, ServiceProtection
 
 if TYPE_CHECKING:
     from salesbridge.sandbox.seed import SeedSpec
