@@ -4,6 +4,7 @@ on SQLite and PostgreSQL, with the injected clock moving the throttling windows.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -227,6 +228,41 @@ def test_password_hashing_is_capped_and_the_excess_is_told_to_try_again(console:
     with console.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(SignInFailure)) == 0
     assert _attempt(second, ACME_SELLER, PASSWORD) == 303
+
+
+def test_beyond_the_waiting_limit_sign_ins_are_refused_at_once_holding_no_thread(
+    console: Console, client_at: Clients
+) -> None:
+    hasher = _BlockingHasher()
+    gate = PasswordHashingGate(1, wait_s=3600, max_waiting=1)
+    app = _app(console.store, AccountService(console.store, clock=console.clock, hasher=hasher, hashing=gate), console)
+    people = [(ACME_ADMIN, OFFICE), (ACME_SELLER, ELSEWHERE), (ACME_GUEST, "192.0.2.50")]
+    clients = [client_at(address, app=app) for _person, address in people]
+    forms = [
+        {**_form(person, PASSWORD), "csrf_token": csrf_of(client.get("/sign-in").text)}
+        for (person, _address), client in zip(people, clients, strict=True)
+    ]
+
+    def post(n: int) -> int:
+        return clients[n].post("/sign-in", data=forms[n], follow_redirects=False).status_code
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        try:
+            holding = pool.submit(post, 0)
+            assert hasher.entered.wait(timeout=30)
+            waiting = pool.submit(post, 1)
+            for _ in range(3000):
+                if gate.waiting:
+                    break
+                time.sleep(0.01)
+            assert gate.waiting == 1
+
+            # The slot is taken and one caller waits for it: the next is answered at once, not queued.
+            refused = pool.submit(post, 2).result(timeout=30)
+        finally:
+            hasher.release.set()
+        assert (holding.result(timeout=30), waiting.result(timeout=30)) == (303, 303)
+    assert refused == 503
 
 
 @pytest.mark.parametrize(
