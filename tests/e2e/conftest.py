@@ -127,6 +127,8 @@ def live_console(tmp_path: Path) -> Iterator[LiveConsole]:
             clock=_utc_now,
             seats=SeatService(store, clock=_utc_now),
             crm_sessions=dynamics_session,
+            # The operator allows the sandbox's host, as SALESBRIDGE_CRM_ALLOWED_HOSTS=127.0.0.1 would.
+            crm_targets=DynamicsTargets(EndpointPolicy(["127.0.0.1"])),
         ),
         secure_cookies=False,
     )

@@ -74,14 +74,14 @@ def choose_language(page: Page, lang: str) -> None:
 
 
 def connect(page: Page, crm: DemoCrm, secret: str) -> None:
+    """Connect with the URL, the application and its secret; the sandbox's CA is pasted (no operator bundle is
+    offered here) and the tenant is discovered."""
     page.get_by_test_id("org-url").fill(crm.info["org_url"])
-    page.get_by_test_id("tenant-id").fill(crm.info["tenant_id"])
     page.get_by_test_id("client-id").fill(crm.info["client_id"])
     page.get_by_test_id("client-secret").fill(secret)
-    if not page.get_by_test_id("authority").is_visible():
+    if not page.get_by_test_id("ca-bundle-pem").is_visible():
         page.get_by_text("Advanced").or_(page.get_by_text("Opciones avanzadas")).click()
-    page.get_by_test_id("authority").fill(crm.info["authority"])
-    page.get_by_test_id("ca-bundle").fill(str(crm.ca_bundle))
+    page.get_by_test_id("ca-bundle-pem").fill(crm.ca_bundle.read_text(encoding="ascii"))
     page.get_by_test_id("connect-submit").click()
 
 
