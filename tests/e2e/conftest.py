@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from pydantic import SecretStr
 
 from salesbridge.bootstrap import dynamics_session
+from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.sandbox.server.serving import RunningServer, serve_in_thread
 from salesbridge.services.accounts import AccountService
 from salesbridge.services.connect import create_organization
