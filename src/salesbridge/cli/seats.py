@@ -14,9 +14,11 @@ from salesbridge.cli.rendering import add_email_column, console, errors_reported
 from salesbridge.i18n import N_, translate
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from salesbridge.services.seats import CrmUserView, SeatOverview
+
+SeatHolderOption = Annotated[str, typer.Option("--email", help="The seat holder's email.")]
 
 app = typer.Typer(help="Seats: who holds one, their CRM sync, and assigning them from the CRM.", no_args_is_help=True)
 
@@ -81,46 +83,35 @@ def seats_list(
     _print_seats(overview, lang)
 
 
-def _switch_seat_sync(
-    ctx: typer.Context, org: str, email: str, *, enabled: bool, as_json: bool, lang: str, db_url: str | None
-) -> None:
-    with errors_reported(lang):
-        service = workspace(ctx, db_url).seats
-        seat = next((seat for seat in service.overview(org).seats if seat.email.lower() == email.lower()), None)
-        if seat is None:
-            raise failure(f"No seat is held by {email}.")
-        changed = service.set_seat_crm_sync(org, seat.id, enabled=enabled, actor="cli")
-    if as_json:
-        typer.echo(json.dumps(changed.to_json(lang), indent=2))
-        return
-    state = "enabled" if enabled else "disabled"
-    console.print(f"CRM sync {state} for {changed.email}.", highlight=False)
+def _seat_sync_switch(*, enabled: bool) -> Callable[..., None]:
+    """The ``seats enable`` or ``seats disable`` command: one seat's CRM sync switched on or off."""
+
+    def switch(
+        ctx: typer.Context,
+        org: OrgOption,
+        email: SeatHolderOption,
+        as_json: JsonOption = False,
+        lang: LangOption = "en",
+        db_url: DbUrlOption = None,
+    ) -> None:
+        with errors_reported(lang):
+            service = workspace(ctx, db_url).seats
+            seat = next((seat for seat in service.overview(org).seats if seat.email.lower() == email.lower()), None)
+            if seat is None:
+                raise failure(f"No seat is held by {email}.")
+            changed = service.set_seat_crm_sync(org, seat.id, enabled=enabled, actor="cli")
+        if as_json:
+            typer.echo(json.dumps(changed.to_json(lang), indent=2))
+            return
+        console.print(f"CRM sync {'enabled' if enabled else 'disabled'} for {changed.email}.", highlight=False)
+
+    action = "Enable" if enabled else "Disable"
+    switch.__doc__ = f"{action} CRM sync for one seat (when automatic sync for all seats is off)."
+    return switch
 
 
-@app.command("enable")
-def seats_enable(
-    ctx: typer.Context,
-    org: OrgOption,
-    email: Annotated[str, typer.Option(help="The seat holder's email.")],
-    as_json: JsonOption = False,
-    lang: LangOption = "en",
-    db_url: DbUrlOption = None,
-) -> None:
-    """Enable CRM sync for one seat (when automatic sync for all seats is off)."""
-    _switch_seat_sync(ctx, org, email, enabled=True, as_json=as_json, lang=lang, db_url=db_url)
-
-
-@app.command("disable")
-def seats_disable(
-    ctx: typer.Context,
-    org: OrgOption,
-    email: Annotated[str, typer.Option(help="The seat holder's email.")],
-    as_json: JsonOption = False,
-    lang: LangOption = "en",
-    db_url: DbUrlOption = None,
-) -> None:
-    """Disable CRM sync for one seat (when automatic sync for all seats is off)."""
-    _switch_seat_sync(ctx, org, email, enabled=False, as_json=as_json, lang=lang, db_url=db_url)
+app.command("enable")(_seat_sync_switch(enabled=True))
+app.command("disable")(_seat_sync_switch(enabled=False))
 
 
 @app.command("sync-all")
