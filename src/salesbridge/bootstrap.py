@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from salesbridge.jobs.runner import EmbeddedRunner
     from salesbridge.sandbox.assembly import Sandbox
-    from salesbridge.sandbox.seed import SeedSpec
+    from salesbridge.sandbox.seeds.seeding import SeedSpec
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.crm_settings import CrmSettingsService
     from salesbridge.services.seats import SeatService
@@ -319,7 +319,7 @@ def sandbox_seed(text: str) -> SeedSpec:
     Raises:
         ValueError: ``text`` names no seed.
     """
-    from salesbridge.sandbox.seed import parse_seed
+    from salesbridge.sandbox.seeds.seeding import parse_seed
 
     return parse_seed(text)
 

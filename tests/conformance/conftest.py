@@ -77,7 +77,7 @@ def sandbox() -> Sandbox:
 @pytest.fixture(scope="module")
 def demo_sandbox() -> Sandbox:
     """The demo organization, shared by a module's read-only tests."""
-    from salesbridge.sandbox.seed import parse_seed
+    from salesbridge.sandbox.seeds.seeding import parse_seed
 
     return build_sandbox(seed=parse_seed("demo"))
 

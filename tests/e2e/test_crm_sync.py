@@ -21,7 +21,7 @@ from salesbridge.bootstrap import console_services, dynamics_session, prepare_de
 from salesbridge.crm.ports import LookupValue
 from salesbridge.jobs.runner import EmbeddedRunner
 from salesbridge.sandbox.assembly import build_sandbox
-from salesbridge.sandbox.seed import parse_seed
+from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.connect import CrmCredentials, stored_credentials

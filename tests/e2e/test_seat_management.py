@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import LiveConsole, screenshot
 
 from salesbridge.sandbox.assembly import build_sandbox
-from salesbridge.sandbox.seed import parse_seed
+from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 

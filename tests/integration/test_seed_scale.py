@@ -8,7 +8,9 @@ from starlette.testclient import TestClient
 
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.organization.foundation import create_state
-from salesbridge.sandbox.seed import SEED_META_KEY, parse_seed, seed_scale
+from salesbridge.sandbox.seeds.ledger import SEED_META_KEY
+from salesbridge.sandbox.seeds.scale import seed_scale
+from salesbridge.sandbox.seeds.seeding import parse_seed
 
 BASE_URL = "https://sandbox.test"
 API = f"{BASE_URL}/api/data/v9.2/"

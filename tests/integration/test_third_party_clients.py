@@ -26,7 +26,7 @@ from PowerPlatform.Dataverse.core.errors import HttpError
 from PowerPlatform.Dataverse.models import UpsertItem, col
 
 from salesbridge.sandbox.assembly import Sandbox, build_sandbox
-from salesbridge.sandbox.seed import parse_seed
+from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.serving import RunningServer, serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 

@@ -17,14 +17,10 @@ from salesbridge.sandbox.organization.foundation import (
     create_state,
 )
 from salesbridge.sandbox.organization.state import SandboxState
-from salesbridge.sandbox.seed import (
-    SEED_META_KEY,
-    SeedSpec,
-    apply_seed,
-    parse_seed,
-    seed_demo,
-    seed_scale,
-)
+from salesbridge.sandbox.seeds.demo import seed_demo
+from salesbridge.sandbox.seeds.ledger import SEED_META_KEY
+from salesbridge.sandbox.seeds.scale import seed_scale
+from salesbridge.sandbox.seeds.seeding import SeedSpec, apply_seed, parse_seed
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 BUSINESS_TABLES = (

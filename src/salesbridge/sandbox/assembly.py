@@ -24,7 +24,7 @@ from salesbridge.sandbox.server.faults import FaultConfig, FaultInjector
 from salesbridge.sandbox.server.protection import ProtectionLimits, ServiceProtection
 
 if TYPE_CHECKING:
-    from salesbridge.sandbox.seed import SeedSpec
+    from salesbridge.sandbox.seeds.seeding import SeedSpec
 
 TENANT_ID = "5f1c2d3e-4a5b-4c6d-8e7f-90a1b2c3d4e5"
 
@@ -76,7 +76,7 @@ def build_sandbox(
     registration = build_foundation(state)
     application = add_client_secret(state, registration)
     if seed is not None:
-        from salesbridge.sandbox.seed import apply_seed
+        from salesbridge.sandbox.seeds.seeding import apply_seed
 
         apply_seed(state, seed, progress=progress)
     issuer = TokenIssuer(TENANT_ID, clock=clock)

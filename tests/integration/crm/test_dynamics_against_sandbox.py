@@ -33,7 +33,7 @@ from salesbridge.errors import (
     ResyncRequiredError,
 )
 from salesbridge.sandbox.assembly import Sandbox, build_sandbox
-from salesbridge.sandbox.seed import parse_seed
+from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.serving import RunningServer, serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 

@@ -173,7 +173,7 @@ def _dynamics_session(credentials: CrmCredentials) -> CrmSession:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
     """A sandbox seeded with the demo organization (people, a disabled user, an application user)."""
-    from salesbridge.sandbox.seed import parse_seed
+    from salesbridge.sandbox.seeds.seeding import parse_seed
 
     yield from _serve(build_sandbox(seed=parse_seed("demo")), tmp_path_factory.mktemp("tls"))
 

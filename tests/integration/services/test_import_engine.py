@@ -18,7 +18,7 @@ from salesbridge.crm.dynamics import DynamicsConnector
 from salesbridge.domain.crm_import import IMPORTED_TABLES
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
-from salesbridge.sandbox.seed import parse_seed
+from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.services.connect import CrmSessionFactory, create_organization
 from salesbridge.store.tables import SyncMode
 from salesbridge.store.uow import SqlAlchemyUnitOfWork, UnitOfWorkFactory, utc_now

@@ -26,7 +26,7 @@ from tests.integration.web.conftest import FakeClock
 from salesbridge.bootstrap import dynamics_session, import_runner
 from salesbridge.jobs.runner import EmbeddedRunner
 from salesbridge.sandbox.assembly import build_sandbox
-from salesbridge.sandbox.seed import parse_seed
+from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.connect import connect_crm, create_organization

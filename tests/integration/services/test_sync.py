@@ -16,7 +16,7 @@ from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox,
 from salesbridge.errors import InvalidRequestError
 from salesbridge.jobs.runner import EmbeddedRunner
 from salesbridge.sandbox.assembly import build_sandbox
-from salesbridge.sandbox.seed import parse_seed
+from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.services.connect import CrmSessionFactory, connect_crm, create_organization
 from salesbridge.services.sync import (
     MAX_BACKOFF,

@@ -20,7 +20,7 @@ from tests.integration.web.conftest import ACME_ADMIN, PASSWORD, Console, csrf_o
 
 from salesbridge.bootstrap import dynamics_session
 from salesbridge.sandbox.assembly import build_sandbox
-from salesbridge.sandbox.seed import parse_seed
+from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.connect import connect_crm
