@@ -436,7 +436,10 @@ class AccountService:
             raise SignInRejectedError
         failures.succeeded(account=account)
         organization_id, user = verified
-        new_hash = self._hash(secret) if self._hasher.check_needs_rehash(user.password_hash or "") else None
+        new_hash = None
+        if self._hasher.check_needs_rehash(user.password_hash or ""):
+            with contextlib.suppress(PasswordHashingBusyError):  # the upgrade waits for a calmer sign-in
+                new_hash = self._hash(secret)
         with self._store(organization_id) as uow:
             if new_hash is not None:
                 uow.users.update(user.id, password_hash=new_hash)
