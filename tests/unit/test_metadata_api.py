@@ -25,7 +25,8 @@ from salesbridge.sandbox.catalogue.definitions import (
 )
 from salesbridge.sandbox.catalogue.registry import Catalogue
 from salesbridge.sandbox.errors import DataverseError
-from salesbridge.sandbox.metadata_api import METADATA_ROOTS, handle_metadata, plural_name
+from salesbridge.sandbox.metadata.api import handle_metadata
+from salesbridge.sandbox.metadata.model import METADATA_ROOTS, plural_name
 from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse
 from salesbridge.sandbox.odata.paths import split_path
 from salesbridge.sandbox.organization.database import Storage
@@ -249,6 +250,11 @@ def test_invalid_collection_queries_are_refused(org: Org) -> None:
     )
     assert org.error("GET", "EntityDefinitions", "$filter=Nope eq 1").status == 400
     assert org.error("GET", "EntityDefinitions", "$filter=LogicalName eq").status == 400
+    # One $filter parser serves both APIs; what only applies to data is refused on metadata.
+    lambda_filter = "$filter=Attributes/any(a:a/LogicalName eq 'name')"
+    assert "cannot be used to filter metadata" in org.error("GET", "EntityDefinitions", lambda_filter).message
+    function_filter = "$filter=Microsoft.Dynamics.CRM.In(PropertyName='LogicalName',PropertyValues=[\"task\"])"
+    assert org.error("GET", "EntityDefinitions", function_filter).status == 400
     assert org.error("GET", "EntityDefinitions", "$top=1").message == "The query parameter $top is not supported"
     assert org.error("GET", "EntityDefinitions", "$expand=Forms").status == 400
 

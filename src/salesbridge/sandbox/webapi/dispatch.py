@@ -20,7 +20,8 @@ from salesbridge.sandbox.errors import (
     record_not_found,
     resource_not_found,
 )
-from salesbridge.sandbox.metadata_api import METADATA_ROOTS, handle_metadata
+from salesbridge.sandbox.metadata.api import handle_metadata
+from salesbridge.sandbox.metadata.model import METADATA_ROOTS
 from salesbridge.sandbox.odata.batch import execute_batch, parse_batch
 from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse
 from salesbridge.sandbox.odata.paths import Segment, parse_key, split_path, unquote_literal

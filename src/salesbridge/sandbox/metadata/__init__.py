@@ -1,0 +1,1 @@
+"""The metadata API: ``EntityDefinitions``, ``RelationshipDefinitions``, ``GlobalOptionSetDefinitions``."""
