@@ -123,6 +123,8 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
+            # First, so that the PRAGMAs below wait for a writer too (switching a new file to WAL takes a lock).
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -132,7 +134,6 @@ def _configure_sqlite(engine: Engine) -> None:
             # Checkpoint the WAL every ~80 MB instead of every 4 MB: an import commits a page of rows every few
             # hundred milliseconds, and a checkpoint on nearly every commit cost a third of the write time.
             cursor.execute("PRAGMA wal_autocheckpoint=20000")
-            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         finally:
             cursor.close()
 
