@@ -67,4 +67,6 @@ def demo(
             console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
         console.print("[dim]Stop with Ctrl+C.[/dim]")
         app_ = bootstrap.console_app(services.store, settings, secure_cookies=False)
-        uvicorn.run(app_, host="127.0.0.1", port=console_port, log_level="warning")
+        # The console's import runner imports in this process: the collector runs less often for its lifetime.
+        with bootstrap.fewer_collections():
+            uvicorn.run(app_, host="127.0.0.1", port=console_port, log_level="warning")

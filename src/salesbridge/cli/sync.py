@@ -11,6 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from salesbridge import bootstrap
 from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgOption, workspace
 from salesbridge.cli.rendering import console, errors_reported, failure
 from salesbridge.services.sync import request_sync, run_pending_import, sync_status
@@ -24,14 +25,18 @@ app = typer.Typer(help="Importing the CRM into the workspace: run now, and the s
 
 def import_with_progress(services: Workspace, organization_id: uuid.UUID) -> RunOutcome | None:
     """Run the organization's queued import here, with a progress bar per table; None when another import of it
-    holds the lease (or nothing is queued)."""
-    with Progress(
-        TextColumn("{task.description:<12}"),
-        BarColumn(),
-        TextColumn("{task.completed:,} rows"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    holds the lease (or nothing is queued). The garbage collector runs less often meanwhile
+    (:func:`bootstrap.fewer_collections`)."""
+    with (
+        bootstrap.fewer_collections(),
+        Progress(
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            TextColumn("{task.completed:,} rows"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+    ):
         tasks: dict[str, TaskID] = {}
 
         def on_page(table: str, rows: int) -> None:

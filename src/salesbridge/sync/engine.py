@@ -20,11 +20,9 @@ organization was disconnected, or the run was cancelled or taken over), so nothi
 from __future__ import annotations
 
 import asyncio
-import gc
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -70,39 +68,6 @@ Progress = Callable[[str, int], None]
 
 FULL_SCAN_INTERVAL = timedelta(hours=24)
 MODIFIED_ON = "modifiedon"
-
-
-#: The cyclic collector's first-generation threshold while an import runs (Python's default is 700).
-IMPORT_GC_THRESHOLD = 50_000
-
-_collections_lock = threading.Lock()
-_collections_users = 0
-_collections_saved: tuple[int, int, int] | None = None
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often while importing.
-
-    An import allocates several dicts per row (millions per run), none of them cyclic: reference counting frees
-    them, but each allocation counts towards the collector's threshold, so with the default threshold a
-    collection ran every few dozen rows and took about half of the time spent turning pages into rows. The
-    threshold is process-wide: it is raised while at least one import runs and restored after the last.
-    """
-    global _collections_users, _collections_saved
-    with _collections_lock:
-        if _collections_users == 0:
-            _collections_saved = gc.get_threshold()
-            gc.set_threshold(IMPORT_GC_THRESHOLD, *_collections_saved[1:])
-        _collections_users += 1
-    try:
-        yield
-    finally:
-        with _collections_lock:
-            _collections_users -= 1
-            if _collections_users == 0 and _collections_saved is not None:
-                gc.set_threshold(*_collections_saved)
-                _collections_saved = None
 
 
 @dataclass
@@ -196,7 +161,7 @@ class ImportEngine:
             Exception: whatever ``guard`` raised.
         """
         report = ImportReport()
-        with fewer_collections(), self._store.bulk_writes():
+        with self._store.bulk_writes():
             for table in self._tables:
                 try:
                     report.tables.append(await self._import_table(self._specs[table]))

@@ -4,6 +4,7 @@ without change tracking read through its modifiedon cursor."""
 
 from __future__ import annotations
 
+import gc
 import ssl
 import time
 import uuid
@@ -110,6 +111,18 @@ async def test_changes_deletions_and_owner_changes_arrive_with_the_next_sync(
         states = {state.table_name: state for state in uow.sync_states.all()}
     assert states["contact"].row_count == sandbox_count(fresh_demo, "contact"), "one added, one deleted, one changed"
     assert states["opportunity"].row_count == sandbox_count(fresh_demo, "opportunity")
+
+
+async def test_the_engine_leaves_the_process_wide_collector_threshold_to_the_entry_point(
+    store: UnitOfWorkFactory, org: uuid.UUID, crm: DynamicsConnector
+) -> None:
+    before = gc.get_threshold()
+    seen: set[tuple[int, int, int]] = set()
+
+    report = await engine(store, org, crm, progress=lambda table, rows: seen.add(gc.get_threshold())).run()
+
+    assert report.rows_imported > 0
+    assert seen == {before}, "the threshold is process-wide: bootstrap.fewer_collections is the entry point's call"
 
 
 def _owner(systemuser_id: str) -> object:

@@ -1,10 +1,13 @@
-"""The import's garbage-collector threshold: raised while any import runs, restored after the last one."""
+"""The import's garbage-collector threshold, set by the entry point (bootstrap): raised while any import runs,
+restored after the last one."""
 
 from __future__ import annotations
 
 import gc
 
-from salesbridge.sync.engine import IMPORT_GC_THRESHOLD, fewer_collections
+import pytest
+
+from salesbridge.bootstrap import IMPORT_GC_THRESHOLD, fewer_collections
 
 
 def test_the_threshold_is_raised_during_imports_and_restored_after_the_last() -> None:
@@ -19,9 +22,6 @@ def test_the_threshold_is_raised_during_imports_and_restored_after_the_last() ->
 
 def test_the_threshold_is_restored_when_an_import_fails() -> None:
     before = gc.get_threshold()
-    try:
-        with fewer_collections():
-            raise RuntimeError("the CRM went away")
-    except RuntimeError:
-        pass
+    with pytest.raises(RuntimeError), fewer_collections():
+        raise RuntimeError("the CRM went away")
     assert gc.get_threshold() == before
