@@ -14,7 +14,8 @@ from salesbridge.sandbox.catalogue.definitions import (
     RequiredLevel,
 )
 from salesbridge.sandbox.catalogue.registry import Catalogue
-from salesbridge.sandbox.catalogue.standard_tables import OWNER, build_standard_catalogue
+from salesbridge.sandbox.catalogue.builders import OWNER
+from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.organization.database import Storage
 
 #: logical name -> (entity set, primary id, primary name, object type code), as Dataverse has them.

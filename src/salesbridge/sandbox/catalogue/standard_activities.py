@@ -13,8 +13,7 @@ Bulk messages are not configured on the activities or on notes: clients must use
 
 from __future__ import annotations
 
-from salesbridge.sandbox.catalogue.definitions import AttributeDef, EntityDef, OwnershipType
-from salesbridge.sandbox.catalogue.standard_tables import (
+from salesbridge.sandbox.catalogue.builders import (
     ACTIVE_STATES,
     ACTIVE_STATUSES,
     NONE,
@@ -50,6 +49,7 @@ from salesbridge.sandbox.catalogue.standard_tables import (
     table,
     timezone_columns,
 )
+from salesbridge.sandbox.catalogue.definitions import AttributeDef, EntityDef, OwnershipType
 
 ACTIVITIES = ("task", "phonecall", "email")
 #: Tables an activity can be regarding (each with "Enable activities" in Dataverse).

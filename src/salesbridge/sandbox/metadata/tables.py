@@ -7,21 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from salesbridge.sandbox.catalogue.cascades import standard_cascade
-from salesbridge.sandbox.catalogue.definitions import (
-    BULK_MESSAGES,
-    AttributeDef,
-    AttributeType,
-    EntityDef,
-    OwnershipType,
-    RelationshipDef,
-    RequiredLevel,
-    quote_ident,
-    stable_id,
-)
-from salesbridge.sandbox.catalogue.registry import Catalogue
-from salesbridge.sandbox.catalogue.standard_activities import activity_columns
-from salesbridge.sandbox.catalogue.standard_tables import (
+from salesbridge.sandbox.catalogue.builders import (
     ACTIVE_STATES,
     ACTIVE_STATUSES,
     SYSTEM,
@@ -36,8 +22,22 @@ from salesbridge.sandbox.catalogue.standard_tables import (
     state_columns,
     timezone_columns,
 )
-from salesbridge.sandbox.catalogue.standard_tables import state as state_option
-from salesbridge.sandbox.catalogue.standard_tables import status as status_option
+from salesbridge.sandbox.catalogue.builders import state as state_option
+from salesbridge.sandbox.catalogue.builders import status as status_option
+from salesbridge.sandbox.catalogue.cascades import standard_cascade
+from salesbridge.sandbox.catalogue.definitions import (
+    BULK_MESSAGES,
+    AttributeDef,
+    AttributeType,
+    EntityDef,
+    OwnershipType,
+    RelationshipDef,
+    RequiredLevel,
+    quote_ident,
+    stable_id,
+)
+from salesbridge.sandbox.catalogue.registry import Catalogue
+from salesbridge.sandbox.catalogue.standard_activities import activity_columns
 from salesbridge.sandbox.errors import (
     DataverseError,
     bad_request,
