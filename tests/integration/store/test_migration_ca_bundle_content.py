@@ -75,7 +75,7 @@ def test_bundle_files_become_content_and_the_path_column_goes(database_url: str,
         migrate(database_url)
 
         with engine.connect() as connection:
-            rows = dict(connection.execute(sa.text("SELECT id, ca_bundle_pem FROM crm_connections")))
+            rows = dict(connection.execute(sa.text("SELECT id, ca_bundle_pem FROM crm_connections")).all())
         columns = {column["name"] for column in sa.inspect(engine).get_columns("crm_connections")}
     finally:
         engine.dispose()

@@ -15,7 +15,7 @@ TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
     [
         ("https://contoso.crm.dynamics.com", "https://contoso.crm.dynamics.com"),
         ("https://Contoso.CRM4.dynamics.com/", "https://contoso.crm4.dynamics.com"),
-        ("https://contoso.crm9.dynamics.com:443", "https://contoso.crm9.dynamics.com:443"),
+        ("https://contoso.crm9.dynamics.com:443", "https://contoso.crm9.dynamics.com"),
         ("https://contoso.api.crm.dynamics.com", "https://contoso.api.crm.dynamics.com"),
         ("https://contoso.crm.microsoftdynamics.us", "https://contoso.crm.microsoftdynamics.us"),
         ("https://contoso.crm.appsplatform.us", "https://contoso.crm.appsplatform.us"),

@@ -88,7 +88,7 @@ class EndpointPolicy:
         self._extra = frozenset(_host_entry(entry) for entry in extra_hosts if entry.strip())
 
     def org_url(self, url: str) -> str:
-        """``url`` as ``https://host[:port]`` once admitted as an organization URL.
+        """``url`` as ``https://host[:port]`` (lower case, no default port) once admitted as an organization URL.
 
         Raises:
             EndpointNotAllowedError: not https, carries credentials, a path other than ``/``, a query or a
@@ -97,7 +97,7 @@ class EndpointPolicy:
         parts = _split(url, ORG_URL_NOT_ALLOWED)
         if parts.path not in ("", "/") or not self._admits(parts, _is_dynamics_org_host):
             raise EndpointNotAllowedError(ORG_URL_NOT_ALLOWED)
-        return f"https://{parts.netloc.lower()}"
+        return f"https://{_origin(parts)}"
 
     def authority(self, url: str) -> str:
         """``url`` without its trailing slash once admitted as an identity authority.
@@ -109,7 +109,7 @@ class EndpointPolicy:
         parts = _split(url, AUTHORITY_NOT_ALLOWED)
         if parts.path.strip("/") == "" or not self._admits(parts, ENTRA_AUTHORITY_HOSTS.__contains__):
             raise EndpointNotAllowedError(AUTHORITY_NOT_ALLOWED)
-        return f"https://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+        return f"https://{_origin(parts)}{parts.path.rstrip('/')}"
 
     def _admits(self, parts: SplitResult, is_microsoft: Callable[[str], bool]) -> bool:
         host = (parts.hostname or "").lower()
@@ -120,6 +120,12 @@ class EndpointPolicy:
         if host in self._extra or (port is not None and f"{host}:{port}" in self._extra):
             return True
         return port in (None, 443) and is_microsoft(host)
+
+
+def _origin(parts: SplitResult) -> str:
+    """``host[:port]`` in lower case, without the default port (the same organization is written one way)."""
+    netloc = parts.netloc.lower()
+    return netloc.removesuffix(":443")
 
 
 def _is_dynamics_org_host(host: str) -> bool:
