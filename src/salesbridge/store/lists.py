@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -275,13 +275,6 @@ class ListRepository(_ScopedRepository):
         )
         return list(self._session.scalars(statement))
 
-    def count_items(self, list_id: uuid.UUID) -> int:
-        """How many items a list holds."""
-        statement = select(func.count()).where(
-            ListItem.organization_id == self._organization_id, ListItem.list_id == list_id
-        )
-        return self._session.scalar(statement) or 0
-
     def add_item(self, list_id: uuid.UUID, table: str, crm_id: str, *, reason: str | None = None) -> bool:
         """Put a record in a list; False when it was there already (idempotent).
 
@@ -304,18 +297,6 @@ class ListRepository(_ScopedRepository):
         )
         self._session.flush()
         return True
-
-    def remove_item(self, list_id: uuid.UUID, table: str, crm_id: str) -> bool:
-        """Take a record out of a list; False when it was not there (idempotent)."""
-        result = self._session.execute(
-            delete(ListItem).where(
-                ListItem.organization_id == self._organization_id,
-                ListItem.list_id == list_id,
-                ListItem.crm_table == table,
-                ListItem.crm_id == crm_id.lower(),
-            )
-        )
-        return bool(getattr(result, "rowcount", 0))
 
     def replace_items(self, list_id: uuid.UUID, wanted: Iterable[tuple[str, str, str | None]]) -> ItemDiff:
         """Make the list hold exactly ``wanted`` (``(table, crm_id, reason)``): insert the new, delete the gone,

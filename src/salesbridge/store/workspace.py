@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -116,13 +116,6 @@ class CrmUserRepository(_ScopedRepository):
         )
         return list(self._session.scalars(statement))
 
-    def get_many(self, ids: Sequence[uuid.UUID]) -> list[CrmUser]:
-        """The CRM users of this organization among ``ids`` (unknown ids are left out)."""
-        if not ids:
-            return []
-        statement = select(CrmUser).where(CrmUser.organization_id == self._organization_id, CrmUser.id.in_(ids))
-        return list(self._session.scalars(statement))
-
     def find_by_crm_id(self, crm_id: str) -> CrmUser | None:
         """The CRM user with systemuserid ``crm_id``, or None."""
         statement = select(CrmUser).where(
@@ -139,11 +132,6 @@ class CrmUserRepository(_ScopedRepository):
         """When the CRM users were last imported, or None."""
         statement = select(func.max(CrmUser.imported_at)).where(CrmUser.organization_id == self._organization_id)
         return self._session.scalar(statement)
-
-    def delete_all(self) -> int:
-        """Delete every imported CRM user (seats lose their match). Returns how many were deleted."""
-        result = self._session.execute(delete(CrmUser).where(CrmUser.organization_id == self._organization_id))
-        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class SeatRepository(_ScopedRepository):
@@ -259,19 +247,6 @@ class InvitationRepository(_ScopedRepository):
                 Invitation.organization_id == self._organization_id, Invitation.token_hash == token_hash
             )
         )
-
-    def pending_for_user(self, user_id: uuid.UUID) -> list[Invitation]:
-        """Invitations of ``user_id`` not yet accepted, newest first."""
-        statement = (
-            select(Invitation)
-            .where(
-                Invitation.organization_id == self._organization_id,
-                Invitation.user_id == user_id,
-                Invitation.accepted_at.is_(None),
-            )
-            .order_by(Invitation.created_at.desc())
-        )
-        return list(self._session.scalars(statement))
 
     def mark_accepted(self, invitation_id: uuid.UUID) -> Invitation:
         """Stamp the invitation accepted now.
@@ -415,12 +390,6 @@ class WebSessionRepository(_ScopedRepository):
             delete(WebSession).where(
                 WebSession.organization_id == self._organization_id, WebSession.token_hash == token_hash
             )
-        )
-
-    def delete_for_user(self, user_id: uuid.UUID) -> None:
-        """End every session of ``user_id`` (after a password change, or when the user is removed)."""
-        self._session.execute(
-            delete(WebSession).where(WebSession.organization_id == self._organization_id, WebSession.user_id == user_id)
         )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from salesbridge.crm.dynamics.client import JsonObject, quote_literal, require_identifier
+from salesbridge.crm.dynamics.client import quote_literal, require_identifier
 from salesbridge.crm.ports import ColumnValue, Condition, CrmRecord, LookupValue, SortKey, TableInfo, Tombstone
 from salesbridge.errors import UnexpectedResponseError
 
@@ -159,17 +159,3 @@ def _guid_literal(value: str) -> str:
     if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text):
         raise ValueError(f"'{value}' is not a GUID.")
     return text
-
-
-def plain_body(values: Mapping[str, ColumnValue]) -> JsonObject:
-    """A write body of values that contain no lookups.
-
-    Raises:
-        ValueError: A value is a :class:`LookupValue` (those need metadata: see the connector's writer).
-    """
-    body: JsonObject = {}
-    for name, value in values.items():
-        if isinstance(value, LookupValue):
-            raise ValueError(f"Column '{name}' holds a lookup; it needs its navigation name from metadata.")
-        body[require_identifier(name)] = value
-    return body
