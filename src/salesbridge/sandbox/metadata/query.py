@@ -14,8 +14,9 @@ from salesbridge.sandbox.errors import (
     unsupported_query_option,
 )
 from salesbridge.sandbox.metadata.filtering import check_filter_paths, parse_metadata_filter
-from salesbridge.sandbox.metadata.model import IDENTIFIER, NAVIGATION, SUPPORTED_OPTIONS
+from salesbridge.sandbox.metadata.model import NAVIGATION, SUPPORTED_OPTIONS
 from salesbridge.sandbox.odata.filter.syntax_tree import Expr
+from salesbridge.sandbox.odata.query_options import parse_select, split_top_level
 
 # --------------------------------------------------------------------------------------------------------
 # Query options: $select, $filter, $expand
@@ -51,54 +52,22 @@ def parse_query(pairs: Sequence[tuple[str, str]]) -> MetadataQuery:
             )
         seen[name] = value
     return MetadataQuery(
-        select=_parse_select(seen["$select"]) if "$select" in seen else None,
+        select=parse_select(seen["$select"]) if "$select" in seen else None,
         filter=parse_metadata_filter(seen["$filter"]) if "$filter" in seen else None,
         expand=_parse_expand(seen["$expand"]) if "$expand" in seen else (),
     )
 
 
-def _parse_select(text: str) -> tuple[str, ...] | None:
-    if not text.strip() or text.strip() == "*":
-        return None
-    names = []
-    for item in text.split(","):
-        name = item.strip()
-        if not IDENTIFIER.match(name):
-            raise query_syntax_error(f"Syntax error in $select '{text}': '{name}' is not a property name.")
-        names.append(name)
-    return tuple(names)
-
-
-def _split_top(text: str, separator: str) -> list[str]:
-    """Split at ``separator`` outside parentheses and quotes."""
-    parts: list[str] = []
-    depth, quoted, start = 0, False, 0
-    for index, char in enumerate(text):
-        if char == "'":
-            quoted = not quoted
-        elif quoted:
-            continue
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == separator and depth == 0:
-            parts.append(text[start:index])
-            start = index + 1
-    parts.append(text[start:])
-    return [part.strip() for part in parts]
-
-
 def _parse_expand(text: str) -> tuple[Expand, ...]:
     items: list[Expand] = []
-    for item in _split_top(text, ","):
+    for item in split_top_level(text, ","):
         match = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?", item, re.DOTALL)
         if match is None:
             raise query_syntax_error(f"Syntax error in $expand '{text}' at '{item}'.")
         name, inner = match.group(1), match.group(2)
         select: tuple[str, ...] | None = None
         condition: Expr | None = None
-        for option in _split_top(inner or "", ";"):
+        for option in split_top_level(inner or "", ";"):
             if not option:
                 continue
             key, sep, value = option.partition("=")
@@ -106,7 +75,7 @@ def _parse_expand(text: str) -> tuple[Expand, ...]:
             if not sep:
                 raise query_syntax_error(f"Syntax error in $expand '{text}' at '{option}'.")
             if key == "$select":
-                select = _parse_select(value)
+                select = parse_select(value)
             elif key == "$filter":
                 condition = parse_metadata_filter(value)
             else:

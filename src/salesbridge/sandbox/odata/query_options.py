@@ -230,7 +230,7 @@ def _parse_count(text: str) -> bool:
     raise query_syntax_error(f"'{text}' is not a valid count option.")
 
 
-def _split_top_level(text: str, separator: str) -> list[str]:
+def split_top_level(text: str, separator: str) -> list[str]:
     """Split at ``separator`` outside parentheses and quoted strings.
 
     Raises:
@@ -274,7 +274,7 @@ def parse_expand(text: str) -> tuple[ExpandOption, ...]:
             parameter alias (aliases are not allowed in ``$expand``).
     """
     items: list[ExpandOption] = []
-    for raw in _split_top_level(text, ","):
+    for raw in split_top_level(text, ","):
         item = raw.strip()
         nav, paren, rest = item.partition("(")
         nav = nav.strip()
@@ -294,7 +294,7 @@ def parse_expand(text: str) -> tuple[ExpandOption, ...]:
 
 def _expand_item(nav: str, body: str, text: str) -> ExpandOption:
     values: dict[str, str] = {}
-    for raw in _split_top_level(body, ";"):
+    for raw in split_top_level(body, ";"):
         part = raw.strip()
         if not part:
             continue
