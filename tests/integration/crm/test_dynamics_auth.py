@@ -7,6 +7,7 @@ does, including its AADSTS errors; MSAL itself, ``requests`` and TLS with a priv
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from cryptography import x509
 from pydantic import SecretStr
 
 from salesbridge.crm.dynamics.auth import CertificateCredential, ClientCredentials, MsalTokenProvider
+from salesbridge.crm.dynamics.trust import CaCertificates
 from salesbridge.errors import AuthError, ConfigError, TlsVerificationError, TokenRefreshError
 
 TENANT = "5f1c2d3e-4a5b-4c6d-8e7f-90a1b2c3d4e5"
@@ -134,7 +136,7 @@ class ProviderFactory(Protocol):
         tenant: str = ...,
         client_id: str = ...,
         secret: str = ...,
-        ca_bundle: Path | None = ...,
+        ca_bundle: Path | CaCertificates | None = ...,
         certificate: CertificateCredential | None = ...,
     ) -> MsalTokenProvider: ...
 
@@ -149,7 +151,7 @@ def provider(authority: Authority) -> Iterator[ProviderFactory]:
         tenant: str = TENANT,
         client_id: str = CLIENT_ID,
         secret: str = SECRET,
-        ca_bundle: Path | None = None,
+        ca_bundle: Path | CaCertificates | None = None,
         certificate: CertificateCredential | None = None,
     ) -> MsalTokenProvider:
         credentials = ClientCredentials(
@@ -259,3 +261,41 @@ async def test_an_unavailable_token_endpoint_is_transient(authority: Authority, 
 def test_exactly_one_credential_is_required() -> None:
     with pytest.raises(ConfigError):
         ClientCredentials(tenant_id=TENANT, client_id=CLIENT_ID)
+
+
+async def test_the_environment_neither_widens_nor_replaces_the_given_cas(
+    authority: Authority, provider: ProviderFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other_ca = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    given = CaCertificates(authority.ca_bundle.read_text(encoding="ascii"))
+    other = CaCertificates(other_ca.read_text(encoding="ascii"))
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_ca))
+    token = await provider(ca_bundle=given).bearer_token()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority.ca_bundle))
+    with pytest.raises(TlsVerificationError):
+        await provider(ca_bundle=other).bearer_token()
+
+    assert token.get_secret_value()
+
+
+async def test_an_unreachable_authority_is_named_without_the_exception_class(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    tokens = MsalTokenProvider(
+        ClientCredentials(tenant_id=TENANT, client_id=CLIENT_ID, client_secret=SecretStr(SECRET)),
+        scope=SCOPE,
+        authority=f"https://127.0.0.1:{closed}/{TENANT}",
+        validate_authority=False,
+        instance_discovery=False,
+        timeout_s=5,
+    )
+    try:
+        with pytest.raises(TokenRefreshError) as raised:
+            await tokens.bearer_token()
+    finally:
+        tokens.close()
+
+    assert raised.value.message == f"Could not reach the identity provider at https://127.0.0.1:{closed}/{TENANT}."
