@@ -23,12 +23,11 @@ from salesbridge.domain.seat_matching import (
 )
 from salesbridge.errors import InvalidRequestError, RowNotFoundError, SeatLimitError
 from salesbridge.i18n import N_, translate
-from salesbridge.services.accounts import checked_email
+from salesbridge.services.accounts import checked_email, token_digest
 from salesbridge.services.connect import CrmSessionFactory, StoreAccess, UnknownOrganizationError, stored_credentials
 from salesbridge.services.crm_users import CrmUserImport, crm_user_facts, import_crm_users, rematch_seats
 from salesbridge.store.tables import ConnectionState, CrmUser, Seat, SeatState, User
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
-from salesbridge.store.workspace import digest_token
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC."""
@@ -372,7 +371,7 @@ class SeatService:
         seat = uow.seats.add(user_id=user.id, state=SeatState.INVITED, assigned_by=actor)
         token = secrets.token_urlsafe(32)
         expires_at = self._clock() + self._invitation_ttl
-        uow.invitations.add(user_id=user.id, token_hash=digest_token(token), invited_by=actor, expires_at=expires_at)
+        uow.invitations.add(user_id=user.id, token_hash=token_digest(token), invited_by=actor, expires_at=expires_at)
         uow.audit.record(
             actor=actor,
             action="seat.assigned_from_crm",

@@ -11,12 +11,11 @@ from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox
 
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.errors import InvalidRequestError, RowNotFoundError, SeatLimitError
-from salesbridge.services.accounts import AccountService
+from salesbridge.services.accounts import AccountService, token_digest
 from salesbridge.services.connect import CrmSessionFactory, connect_crm, create_organization
 from salesbridge.services.seats import SeatService
 from salesbridge.store.tables import SeatState
 from salesbridge.store.uow import UnitOfWorkFactory
-from salesbridge.store.workspace import digest_token
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
@@ -76,7 +75,7 @@ async def test_assigning_seats_from_crm_invites_matches_and_badges(
     organization_id = store.organization_id(acme)
     assert organization_id is not None
     with store(organization_id) as uow:
-        invitation = uow.invitations.find_by_token_hash(digest_token(invitations[0].token.get_secret_value()))
+        invitation = uow.invitations.find_by_token_hash(token_digest(invitations[0].token.get_secret_value()))
         assert invitation is not None
         assert invitation.user_id == invitations[0].user_id
     assert audit_actions(store, acme).count("seat.assigned_from_crm") == 3
