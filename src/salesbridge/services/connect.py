@@ -12,6 +12,7 @@ unit-of-work factory, and a clock), which keeps the use cases testable against a
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import uuid
@@ -481,6 +482,11 @@ def _same_org_url(left: str, right: str) -> bool:
     return left.rstrip("/").lower() == right.rstrip("/").lower()
 
 
+def _conflicting_org_url_of(store: StoreAccess, organization_id: uuid.UUID, org_url: str) -> str | None:
+    with store(organization_id) as uow:
+        return _conflicting_org_url(uow, org_url)
+
+
 def _conflicting_org_url(uow: SqlAlchemyUnitOfWork, org_url: str) -> str | None:
     """The other Dynamics organization that connecting ``org_url`` would mix data with, or None.
 
@@ -528,31 +534,34 @@ async def connect_crm(
         DifferentCrmOrganizationError: the organization is connected to another Dynamics organization, or holds
             data imported from one that was not purged (checked before anything is sent to the CRM).
     """
-    organization_id = _require_organization(store, slug)
+    # The store is blocking: its work runs on a worker thread, never on the event loop.
+    organization_id = await asyncio.to_thread(_require_organization, store, slug)
     org_url = targets.org_url(credentials.org_url)
     authority = targets.authority(credentials.authority) if credentials.authority else None
-    with store(organization_id) as uow:
-        conflicting = _conflicting_org_url(uow, org_url)
-        if conflicting is not None:
-            raise DifferentCrmOrganizationError(conflicting)
+    conflicting = await asyncio.to_thread(_conflicting_org_url_of, store, organization_id, org_url)
+    if conflicting is not None:
+        raise DifferentCrmOrganizationError(conflicting)
     attempt = dataclasses.replace(credentials, org_url=org_url, authority=authority)
+
+    async def record(outcome: ConnectOutcome) -> ConnectOutcome:
+        return await asyncio.to_thread(_record, store(organization_id), attempt, outcome, actor=actor)
+
     if authority is None:
         try:
             tenant_id, discovered = await targets.discover(
                 org_url, credentials.ca_bundle.pem if credentials.ca_bundle else None
             )
         except CrmError as error:
-            return _record(store(organization_id), attempt, outcome_for_error(error), actor=actor)
+            return await record(outcome_for_error(error))
         authority = targets.authority(discovered)
         if credentials.tenant_id and not _same_tenant(credentials.tenant_id, tenant_id):
-            mismatch = ConnectOutcome(OutcomeKind.TENANT_MISMATCH, discovered_tenant_id=tenant_id)
-            return _record(store(organization_id), attempt, mismatch, actor=actor)
+            return await record(ConnectOutcome(OutcomeKind.TENANT_MISMATCH, discovered_tenant_id=tenant_id))
         attempt = dataclasses.replace(attempt, tenant_id=credentials.tenant_id or tenant_id, authority=authority)
     elif not attempt.tenant_id:
         attempt = dataclasses.replace(attempt, tenant_id=authority.rstrip("/").rsplit("/", 1)[-1])
     session = sessions(attempt)
     try:
-        outcome = _record(store(organization_id), attempt, await preflight(session.metadata, requirements), actor=actor)
+        outcome = await record(await preflight(session.metadata, requirements))
         if outcome.is_connected:
             await _import_crm_users_after_connect(store, organization_id, session.reader, actor=actor)
     finally:
