@@ -7,26 +7,36 @@ is needed or attempted. Screenshots go to ``test-artifacts/screenshots/``.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import shutil
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from argon2 import PasswordHasher
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 from pydantic import SecretStr
 
-from salesbridge.bootstrap import dynamics_session
+from salesbridge.bootstrap import console_services, dynamics_session, prepare_demo_workspace
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
+from salesbridge.crm.dynamics.trust import CaBundleDirectory
+from salesbridge.jobs.runner import EmbeddedRunner
+from salesbridge.sandbox.assembly import Sandbox, build_sandbox
+from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.serving import RunningServer, serve_in_thread
+from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.accounts import AccountService
-from salesbridge.services.connect import create_organization
+from salesbridge.services.connect import CaBundle, CrmCredentials, create_organization
 from salesbridge.services.seats import SeatService
+from salesbridge.services.sync import run_pending_import
 from salesbridge.store import create_engine_for, create_session_factory, migrate
 from salesbridge.store.secrets import CredentialCipher, generate_key
-from salesbridge.store.uow import UnitOfWorkFactory
+from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 from salesbridge.web.app import ConsoleServices, create_app
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -147,3 +157,95 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+T = TypeVar("T")
+
+CRM_WAIT_S = 1.0
+"""How long the synced console's pages wait for Dynamics (short, so a slow CRM shows quickly in tests)."""
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` on a thread of its own: sync Playwright keeps an event loop running on this one."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, coroutine).result()
+
+
+@dataclass(frozen=True)
+class SyncedConsole:
+    """The console of the demo workspace (``demo``: a Spanish-speaking administrator, an English-speaking seller),
+    imported once, with its runner; ``sandbox`` is the CRM it reaches (its faults can be configured)."""
+
+    base_url: str
+    store: UnitOfWorkFactory
+    admin_email: str
+    seller_email: str
+    password: str
+    sandbox: Sandbox
+
+    def url(self, path: str) -> str:
+        """An absolute URL of ``path``."""
+        return self.base_url + path
+
+
+@pytest.fixture
+def synced_console(tmp_path: Path) -> Iterator[SyncedConsole]:
+    """The demo workspace connected over TLS to the demo sandbox and imported once; the console serves it with
+    its import runner, and waits :data:`CRM_WAIT_S` for Dynamics on its pages."""
+    sandbox = build_sandbox(seed=parse_seed("demo"))
+    material = create_tls_material(tmp_path / "tls")
+    url = f"sqlite:///{tmp_path / 'console.db'}"
+    migrate(url)
+    engine = create_engine_for(url)
+    store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()))
+    with serve_in_thread(sandbox.app, tls=material) as crm_server:
+        info = sandbox.connection_info(crm_server.base_url, str(material.ca_bundle))
+        ca_pem = material.ca_bundle.read_text(encoding="ascii")
+        offered = tmp_path / "ca-bundles"
+        offered.mkdir()
+        (offered / "sandbox.pem").write_text(ca_pem, encoding="ascii")
+        targets = DynamicsTargets(EndpointPolicy(["127.0.0.1"]), CaBundleDirectory(offered))
+        credentials = CrmCredentials(
+            org_url=info["org_url"],
+            client_id=info["client_id"],
+            client_secret=SecretStr(info["client_secret"]),
+            ca_bundle=CaBundle(ca_pem, name="sandbox"),
+        )
+        workspace = run_async(prepare_demo_workspace(store, credentials))
+        organization_id = store.organization_id(workspace.organization)
+        assert organization_id is not None
+        first = run_async(run_pending_import(store, dynamics_session, organization_id, clock=utc_now))
+        assert first is not None
+        assert first.succeeded
+        runner = EmbeddedRunner(
+            store, dynamics_session, store.connected_organization_ids, clock=utc_now, poll_interval_s=0.5
+        )
+        services = dataclasses.replace(
+            console_services(store, wake_importer=runner.wake, targets=targets), crm_wait_s=CRM_WAIT_S
+        )
+        app = create_app(services, secure_cookies=False, background=(runner,))
+        with serve_in_thread(app) as console_server:
+            yield SyncedConsole(
+                f"http://127.0.0.1:{console_server.port}",
+                store,
+                workspace.admin_email,
+                workspace.seller_email,
+                workspace.password.get_secret_value(),
+                sandbox,
+            )
+    engine.dispose()
+
+
+def sign_in_to(page: Page, base_url: str, workspace: str, email: str, password: str) -> None:
+    """Sign ``email`` in to ``workspace`` through the sign-in form and wait for the home page."""
+    page.goto(base_url + "/sign-in")
+    page.get_by_test_id("workspace").fill(workspace)
+    page.get_by_test_id("email").fill(email)
+    page.get_by_test_id("password").fill(password)
+    page.get_by_test_id("sign-in-submit").click()
+    expect(page.get_by_test_id("home-title")).to_be_visible()
+
+
+def sign_in_demo(page: Page, console: SyncedConsole, email: str) -> None:
+    """Sign ``email`` in to the demo workspace and wait for the home page."""
+    sign_in_to(page, console.base_url, "demo", email, console.password)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.e2e.conftest import LiveConsole, screenshot
+from tests.e2e.conftest import LiveConsole, screenshot, sign_in_to
 
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.seeds.seeding import parse_seed
@@ -58,12 +58,7 @@ TEXTS = {
 
 
 def sign_in(page: Page, console: LiveConsole, email: str) -> None:
-    page.goto(console.url("/sign-in"))
-    page.get_by_test_id("workspace").fill("acme")
-    page.get_by_test_id("email").fill(email)
-    page.get_by_test_id("password").fill(console.password)
-    page.get_by_test_id("sign-in-submit").click()
-    expect(page.get_by_test_id("home-title")).to_be_visible()
+    sign_in_to(page, console.base_url, "acme", email, console.password)
 
 
 def choose_language(page: Page, lang: str) -> None:

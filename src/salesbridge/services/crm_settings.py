@@ -3,23 +3,32 @@ auto-save, and the import interval.
 
 Choices are validated against the CRM: the stage threshold must be an option of the chosen choice column (or a
 step name found in the imported opportunities), the won-value column a money column of opportunity. When the
-organization is not connected (or the CRM cannot be reached) the standard Dynamics 365 choices are offered and
-checked instead. Option labels come from the CRM; the standard ones are shown in the user's language. Every change
-is audited; a change of the pipeline (or turning auto-save on) recomputes the lists.
+organization is not connected (or the CRM cannot be reached, or does not answer within the caller's wait) the
+standard Dynamics 365 choices are offered and checked instead, and the choices say why. Option labels come from
+the CRM; the standard ones are shown in the user's language. Every change is audited; a change of the pipeline
+(or turning auto-save on) recomputes the lists.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Final
 
 from salesbridge.crm.ports import CrmMetadata
 from salesbridge.domain.pipeline import PROCESS_STEP, STAGE_SOURCES, won_value_columns
 from salesbridge.errors import CrmError, InvalidRequestError
 from salesbridge.i18n import N_, translate
-from salesbridge.services.connect import CrmSessionFactory, StoreAccess, UnknownOrganizationError, stored_credentials
+from salesbridge.services.connect import (
+    CrmCredentials,
+    CrmSessionFactory,
+    StoreAccess,
+    UnknownOrganizationError,
+    stored_credentials,
+)
 from salesbridge.services.lists import ListRecompute, recompute_in
 from salesbridge.store.tables import ConnectionState, CrmSettings, StageSource
 
@@ -66,6 +75,15 @@ class Choice:
         return {"value": self.value, "label": self.label}
 
 
+class CrmReadProblem(StrEnum):
+    """Why a connected organization is offered the standard choices instead of its CRM's own."""
+
+    SLOW = "slow"
+    """Dynamics did not answer within the caller's wait."""
+    FAILED = "failed"
+    """Dynamics answered with an error, or could not be reached."""
+
+
 @dataclass(frozen=True)
 class SettingsChoices:
     """What the settings may be set to.
@@ -74,11 +92,14 @@ class SettingsChoices:
         stages: The thresholds offered for each stage source.
         money_columns: The opportunity money columns (base-currency twins left out: the switch picks those).
         from_crm: The choices were read from the connected CRM (else they are the standard ones).
+        problem: Why the connected CRM's own choices could not be read (None when they were, or when the
+            organization is not connected).
     """
 
     stages: dict[StageSource, tuple[Choice, ...]]
     money_columns: tuple[Choice, ...]
     from_crm: bool
+    problem: CrmReadProblem | None = None
 
     def stage_label(self, source: StageSource, threshold: str | None) -> str | None:
         """The label of ``threshold`` among the choices of ``source``, else the threshold itself."""
@@ -94,6 +115,7 @@ class SettingsChoices:
             },
             "money_columns": [choice.to_json() for choice in self.money_columns],
             "from_crm": self.from_crm,
+            "crm_problem": self.problem.value if self.problem else None,
         }
 
 
@@ -333,13 +355,28 @@ class CrmSettingsService:
         with self._store(self._organization_id(slug)) as uow:
             return _view(uow.crm_settings.get(), is_saved=uow.crm_settings.is_stored(), choices=choices)
 
-    async def choices(self, slug: str, locale: str = "en") -> SettingsChoices:
-        """What the settings may be set to: read from the connected CRM, else (not connected, or the CRM cannot
-        be reached) the standard choices. Step names come from the imported opportunities.
+    async def choices(self, slug: str, locale: str = "en", *, wait_s: float | None = None) -> SettingsChoices:
+        """What the settings may be set to: read from the connected CRM, else the standard choices — when not
+        connected, when the CRM cannot be reached (``problem`` FAILED), or when it has not answered within
+        ``wait_s`` seconds (``problem`` SLOW; None waits as long as the connector does). Step names come from
+        the imported opportunities. The store is read on a worker thread, never on the event loop.
 
         Raises:
             UnknownOrganizationError: no organization has ``slug``.
         """
+        step_names, credentials = await asyncio.to_thread(self._choice_inputs, slug)
+        if credentials is None:
+            return standard_choices(step_names, locale)
+        try:
+            async with asyncio.timeout(wait_s):
+                return await self._crm_choices(credentials, step_names, locale)
+        except TimeoutError:
+            return replace(standard_choices(step_names, locale), problem=CrmReadProblem.SLOW)
+        except CrmError:
+            return replace(standard_choices(step_names, locale), problem=CrmReadProblem.FAILED)
+
+    def _choice_inputs(self, slug: str) -> tuple[tuple[str, ...], CrmCredentials | None]:
+        """The imported step names, and the stored credentials while connected (else None)."""
         with self._store(self._organization_id(slug)) as uow:
             step_names = tuple(uow.crm_record_queries.distinct_step_names())
             connection = uow.crm_connection.find()
@@ -348,27 +385,31 @@ class CrmSettingsService:
                 if connection is not None and connection.state is ConnectionState.CONNECTED
                 else None
             )
-        if credentials is None:
-            return standard_choices(step_names, locale)
+        return step_names, credentials
+
+    async def _crm_choices(
+        self, credentials: CrmCredentials, step_names: tuple[str, ...], locale: str
+    ) -> SettingsChoices:
         session = self._sessions(credentials)
         try:
             return await crm_choices(session.metadata, step_names, locale)
-        except CrmError:
-            return standard_choices(step_names, locale)
         finally:
             await session.close()
 
-    async def update(self, slug: str, change: SettingsChange, *, actor: str, locale: str = "en") -> SettingsSaved:
+    async def update(
+        self, slug: str, change: SettingsChange, *, actor: str, locale: str = "en", wait_s: float | None = None
+    ) -> SettingsSaved:
         """Validate and save ``change``; audited (``crm.settings_changed`` with each changed setting's old and new
         value). When the stage source, the threshold or auto-save changed, the lists are recomputed in the same
-        transaction. Idempotent: saving the same values changes nothing and records nothing.
+        transaction. Idempotent: saving the same values changes nothing and records nothing. The choices are
+        read as :meth:`choices` does (waiting at most ``wait_s`` for the CRM); the save runs on a worker thread.
 
         Raises:
             UnknownOrganizationError: no organization has ``slug``.
             InvalidRequestError: a value is not allowed (nothing was saved).
         """
-        choices = await self.choices(slug, locale)
-        return self.apply(slug, change, choices, actor=actor)
+        choices = await self.choices(slug, locale, wait_s=wait_s)
+        return await asyncio.to_thread(self.apply, slug, change, choices, actor=actor)
 
     def apply(self, slug: str, change: SettingsChange, choices: SettingsChoices, *, actor: str) -> SettingsSaved:
         """Validate ``change`` against ``choices`` and save it (see :meth:`update`).

@@ -46,6 +46,7 @@ from salesbridge.web.ui import account as ui_account
 from salesbridge.web.ui import admin as ui_admin
 from salesbridge.web.ui import crm_settings as ui_crm_settings
 from salesbridge.web.ui import disconnect as ui_disconnect
+from salesbridge.web.ui import favicon as ui_favicon
 from salesbridge.web.ui import lists as ui_lists
 from salesbridge.web.ui import seats as ui_seats
 from salesbridge.web.ui import sync as ui_sync
@@ -66,6 +67,7 @@ def healthz(_principal: PublicPrincipal) -> dict[str, str]:
 
 ROUTERS: Final[tuple[APIRouter, ...]] = (
     health_router,
+    ui_favicon.router,
     api_account.router,
     api_organization.router,
     api_seats.router,

@@ -29,6 +29,8 @@ class ConsoleServices:
             no CA bundle offered, unless given.
         wake_importer: Tells the import runner to look at the queue now ("Sync now"); None when no runner runs in
             this process (imports then start at the runner's next poll elsewhere).
+        crm_wait_s: How long a page waits for what it reads from Dynamics (CRM Settings' stages and money
+            columns) before it renders without it, saying what it could not load. Seconds.
     """
 
     accounts: AccountService
@@ -38,6 +40,7 @@ class ConsoleServices:
     crm_sessions: CrmSessionFactory
     crm_targets: ConnectTargets = field(default_factory=DynamicsTargets)
     wake_importer: Callable[[], None] | None = None
+    crm_wait_s: float = 5.0
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def test_admin_disconnects_with_the_purge_and_the_page_shows_it(console: Console
     assert 'data-testid="in-crm-badge"' in admin.client.get("/seats").text
 
     response = admin.client.post(
-        "/settings/crm/disconnect", data={**admin.csrf_data(), "purge": "yes"}, follow_redirects=False
+        "/settings/crm/disconnect", data={**admin.csrf_data(), "purge": "yes", "confirm": "yes"}, follow_redirects=False
     )
 
     assert response.status_code == 303
@@ -75,11 +75,44 @@ def test_admin_disconnects_with_the_purge_and_the_page_shows_it(console: Console
         assert uow.crm_connection.find() is not None
 
 
+def test_disconnect_asks_for_confirmation_naming_what_will_be_deleted_and_deletes_nothing_before(
+    console: Console, browser: OpenBrowser
+) -> None:
+    organization_id = _connect_and_import(console)
+    admin = browser(ACME_ADMIN)
+    settings = admin.client.get("/settings/crm").text
+    assert 'data-testid="disconnect-form"' in settings
+
+    # The section's form (or any POST without confirm=yes, e.g. a forged or scripted one) only leads to the
+    # confirmation page: the server checks, not the browser.
+    unconfirmed = admin.client.post(
+        "/settings/crm/disconnect", data={**admin.csrf_data(), "purge": "yes"}, follow_redirects=False
+    )
+    assert unconfirmed.status_code == 303
+    assert unconfirmed.headers["location"] == "/settings/crm/disconnect?purge=yes"
+    with console.store(organization_id) as uow:
+        assert uow.crm_connection.find() is not None
+        assert uow.crm_records.count("account") == 1
+        assert uow.crm_users.count() == 1
+
+    confirmation = admin.client.get(unconfirmed.headers["location"])
+    assert confirmation.status_code == 200
+    assert "<title>Disconnect CRM sync? · salesbridge</title>" in confirmation.text
+    assert f"The connection to {ORG_URL} and its stored credentials will be deleted." in confirmation.text
+    assert "1 CRM records, 1 CRM users, 1 table checkpoints, 1 import runs" in confirmation.text
+    assert 'name="confirm" value="yes"' in confirmation.text
+    with console.store(organization_id) as uow:
+        assert uow.crm_records.count("account") == 1
+
+    spanish = browser(ACME_SELLER)  # not an administrator: no confirmation page either
+    assert spanish.client.get("/settings/crm/disconnect?purge=yes").status_code == 403
+
+
 def test_without_the_box_the_data_stays_and_the_state_is_not_connected(console: Console, browser: OpenBrowser) -> None:
     organization_id = _connect_and_import(console)
     admin = browser(ACME_ADMIN)
 
-    response = admin.client.post("/settings/crm/disconnect", data=admin.csrf_data())
+    response = admin.client.post("/settings/crm/disconnect", data={**admin.csrf_data(), "confirm": "yes"})
 
     assert response.status_code == 200  # after the redirect
     assert "Not connected" in _state(response.text)
@@ -94,15 +127,27 @@ def test_without_the_box_the_data_stays_and_the_state_is_not_connected(console: 
 def test_only_administrators_with_the_csrf_token_may_disconnect(console: Console, browser: OpenBrowser) -> None:
     organization_id = _connect_and_import(console)
     admin = browser(ACME_ADMIN)
-    assert admin.client.post("/settings/crm/disconnect", data={"purge": "yes"}).status_code == 403  # no CSRF token
+    assert (
+        admin.client.post("/settings/crm/disconnect", data={"purge": "yes", "confirm": "yes"}).status_code == 403
+    )  # no CSRF token
     seller = browser(ACME_SELLER)
     assert (
-        seller.client.post("/settings/crm/disconnect", data={**seller.csrf_data(), "purge": "yes"}).status_code == 403
+        seller.client.post(
+            "/settings/crm/disconnect", data={**seller.csrf_data(), "purge": "yes", "confirm": "yes"}
+        ).status_code
+        == 403
     )
     guest = browser(ACME_GUEST)
-    assert guest.client.post("/settings/crm/disconnect", data={**guest.csrf_data(), "purge": "yes"}).status_code == 403
+    assert (
+        guest.client.post(
+            "/settings/crm/disconnect", data={**guest.csrf_data(), "purge": "yes", "confirm": "yes"}
+        ).status_code
+        == 403
+    )
     anonymous = browser(None)
-    response = anonymous.client.post("/settings/crm/disconnect", data={"purge": "yes"}, follow_redirects=False)
+    response = anonymous.client.post(
+        "/settings/crm/disconnect", data={"purge": "yes", "confirm": "yes"}, follow_redirects=False
+    )
     assert response.status_code == 303  # to the sign-in page
     api = seller.client.delete("/api/v1/orgs/acme/crm/connection?purge=true", headers=seller.csrf_headers())
     assert api.status_code == 403
@@ -143,6 +188,6 @@ def test_a_deliberate_disconnect_is_not_reported_as_failing_sync(console: Consol
     _connect_and_import(console)
     admin = browser(ACME_ADMIN)
 
-    page = admin.client.post("/settings/crm/disconnect", data=admin.csrf_data())
+    page = admin.client.post("/settings/crm/disconnect", data={**admin.csrf_data(), "confirm": "yes"})
 
     assert 'data-testid="sync-alert"' not in page.text

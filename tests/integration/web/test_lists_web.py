@@ -80,9 +80,9 @@ def test_pipeline_section_saves_and_validates(console: Console, browser: OpenBro
     assert page.status_code == 200
     assert "At which stage does your sales team consider an opportunity to enter your pipeline?" in page.text
     assert 'value="stepname:2-Develop"' in page.text
+    assert 'name="stage_source"' not in page.text  # one control: the stage names its source
     form = {
         **admin.csrf_data(),
-        "stage_source": "salesstage",
         "stage": "salesstage:2",
         "won_value_column": "estimatedvalue",
         "base_currency": "on",
@@ -100,6 +100,14 @@ def test_pipeline_section_saves_and_validates(console: Console, browser: OpenBro
     refused = admin.client.post("/settings/crm/pipeline", data={**form, "sync_interval_minutes": "2"})
     assert refused.status_code == 422
     assert "between 5 and 1440 minutes" in refused.text
+    step = admin.client.post("/settings/crm/pipeline", data={**form, "stage": "stepname:2-Develop"})
+    assert step.status_code == 200
+    settings = admin.client.get("/api/v1/orgs/acme/crm/settings").json()
+    assert (settings["stage_source"], settings["stage_threshold"]) == ("stepname", "2-Develop")
+    every = admin.client.post("/settings/crm/pipeline", data={**form, "stage": "all"})
+    assert every.status_code == 200
+    settings = admin.client.get("/api/v1/orgs/acme/crm/settings").json()
+    assert (settings["stage_source"], settings["stage_threshold"]) == ("stepname", None)
 
 
 def test_settings_api_validates_and_is_for_administrators(browser: OpenBrowser) -> None:

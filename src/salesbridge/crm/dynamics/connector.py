@@ -339,8 +339,10 @@ class DynamicsConnector:
     async def close(self) -> None:
         """Close the connection pools (organization, and the authority when this connector built the tokens).
 
-        Idempotent.
+        Idempotent. Metadata loads still in flight (a caller that stopped waiting, e.g. on its own timeout, leaves
+        them running behind a shield) are cancelled first: none may reopen the pool after it closed.
         """
+        await self.metadata.cancel_loads()
         await self.client.close()
         if self._owned_tokens is not None:
             self._owned_tokens.close()

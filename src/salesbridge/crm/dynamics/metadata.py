@@ -112,6 +112,14 @@ class DynamicsMetadata:
         self._relations: dict[str, list[LookupRelation]] = {}
         self._loading: dict[tuple[str, str], asyncio.Future[Any]] = {}
 
+    async def cancel_loads(self) -> None:
+        """Cancel the loads in flight and wait until they have ended. Idempotent."""
+        pending = list(self._loading.values())
+        for future in pending:
+            future.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
     def forget(self) -> None:
         """Drop every cached answer (after a solution import, for example)."""
         self._tables.clear()

@@ -1,11 +1,18 @@
 """The CRM Settings page: the connection's state, the Connect to CRM form with its outcome inline, and
-"Sync CRM for all seats automatically"."""
+"Sync CRM for all seats automatically".
+
+The page always renders: what it reads from Dynamics (the pipeline section's stages and money columns) is awaited
+at most ``ConsoleServices.crm_wait_s``, then the page says what it could not load. Routes are async; the store is
+read and the page rendered on a worker thread, never on the event loop.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import SecretStr
 
@@ -21,19 +28,19 @@ from salesbridge.services.connect import (
     crm_status,
     kept_connection_notice,
 )
-from salesbridge.services.crm_settings import SettingsChange
+from salesbridge.services.crm_settings import SettingsChoices
 from salesbridge.services.sync import sync_status
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
-from salesbridge.web.ui.pipeline import pipeline_section, settings_service, stage_change
+from salesbridge.web.ui.pipeline import pipeline_choices, pipeline_section, settings_service, stage_change
 
 router = APIRouter(include_in_schema=False)
 
 FormText = Annotated[str, Form()]
 
 
-def _page(
+async def _page(
     request: Request,
     principal: Principal,
     services: ConsoleServices,
@@ -42,6 +49,23 @@ def _page(
     form: dict[str, str] | None = None,
     error: str | None = None,
     status_code: int = 200,
+) -> Response:
+    """The page, within ``crm_wait_s`` of waiting for Dynamics plus the store's own time."""
+    choices = await pipeline_choices(services, principal)
+    return await run_in_threadpool(
+        _render_page, request, principal, services, choices, outcome, form, error, status_code
+    )
+
+
+def _render_page(
+    request: Request,
+    principal: Principal,
+    services: ConsoleServices,
+    choices: SettingsChoices,
+    outcome: ConnectOutcome | None,
+    form: dict[str, str] | None,
+    error: str | None,
+    status_code: int,
 ) -> Response:
     status = crm_status(services.store, slug=principal.organization_slug)
     overview = services.seats.overview(principal.organization_slug)
@@ -56,15 +80,15 @@ def _page(
         "kept_connection_notice": kept_connection_notice(principal.locale),
         "error": error,
         "notice": request.query_params.get("notice"),
-        "pipeline": pipeline_section(request, services, principal),
+        "pipeline": pipeline_section(request, services, principal, choices),
     }
     return render(request, "crm_settings.html", context, principal=principal, status_code=status_code)
 
 
 @router.get("/settings/crm")
-def crm_settings_page(request: Request, principal: AdminPrincipal, services: Services) -> Response:
+async def crm_settings_page(request: Request, principal: AdminPrincipal, services: Services) -> Response:
     """The connection's state and the Connect to CRM form."""
-    return _page(request, principal, services)
+    return await _page(request, principal, services)
 
 
 @router.post("/settings/crm/connection")
@@ -110,12 +134,12 @@ async def connect_page(
             actor=principal.email,
         )
     except DifferentCrmOrganizationError as refused:
-        return _page(request, principal, services, form=form, error=refused.localized(locale), status_code=409)
+        return await _page(request, principal, services, form=form, error=refused.localized(locale), status_code=409)
     except InvalidRequestError as refused:
-        return _page(request, principal, services, form=form, error=refused.localized(locale), status_code=422)
+        return await _page(request, principal, services, form=form, error=refused.localized(locale), status_code=422)
     if outcome.is_connected and services.wake_importer is not None:
         services.wake_importer()  # the first import is queued; start it now
-    return _page(
+    return await _page(
         request, principal, services, outcome=outcome, form=form, status_code=200 if outcome.is_connected else 422
     )
 
@@ -139,7 +163,6 @@ async def save_pipeline(
     request: Request,
     principal: AdminPrincipal,
     services: Services,
-    stage_source: Annotated[str, Form()],
     stage: Annotated[str, Form()],
     won_value_column: Annotated[str, Form()],
     auto_save: Annotated[str, Form()],
@@ -148,11 +171,8 @@ async def save_pipeline(
 ) -> Response:
     """Validate and save the pipeline settings; a pipeline change recomputes the lists. Errors are shown on the
     CRM Settings page."""
-    change = stage_change(stage_source, stage)
-    change = SettingsChange(
-        stage_source=change.stage_source,
-        stage_threshold=change.stage_threshold,
-        clear_stage=change.clear_stage,
+    change = replace(
+        stage_change(stage),
         won_value_column=won_value_column,
         won_value_base_currency=base_currency == "on",
         auto_save_enabled=auto_save == "yes",
@@ -160,9 +180,13 @@ async def save_pipeline(
     )
     try:
         await settings_service(services).update(
-            principal.organization_slug, change, actor=principal.email, locale=principal.locale
+            principal.organization_slug,
+            change,
+            actor=principal.email,
+            locale=principal.locale,
+            wait_s=services.crm_wait_s,
         )
     except InvalidRequestError as refused:
         request.state.pipeline_error = refused.localized(principal.locale)
-        return _page(request, principal, services, status_code=422)
+        return await _page(request, principal, services, status_code=422)
     return RedirectResponse("/settings/crm?notice=saved", status_code=303)

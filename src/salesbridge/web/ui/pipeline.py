@@ -1,12 +1,14 @@
 """The pipeline section of the CRM Settings page: at which stage an opportunity enters the pipeline, where a won
 opportunity's value lives, auto-save and the sync interval (template ``_pipeline_settings.html``). Its form is
-saved by :func:`salesbridge.web.ui.crm_settings.save_pipeline`."""
+saved by :func:`salesbridge.web.ui.crm_settings.save_pipeline`.
+
+The stage is one control: a single list of every stage source's stages, grouped by source, whose value names both
+(``<source>:<value>``), so the source and the stage can never disagree.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Final
 
 from fastapi import Request
 
@@ -16,14 +18,11 @@ from salesbridge.services.crm_settings import (
     CrmSettingsService,
     SettingsChange,
     SettingsChoices,
-    with_stage_label,
 )
 from salesbridge.web.context import ConsoleServices
 
-EVERY_OPEN_OPPORTUNITY = "all"
-"""The threshold form value meaning "every open opportunity is in the pipeline"."""
-
-_CHOICES_TIMEOUT_S = 30.0
+EVERY_OPEN_OPPORTUNITY: Final = "all"
+"""The stage form value meaning "every open opportunity is in the pipeline"."""
 
 
 def settings_service(services: ConsoleServices) -> CrmSettingsService:
@@ -31,36 +30,35 @@ def settings_service(services: ConsoleServices) -> CrmSettingsService:
     return CrmSettingsService(services.store, services.crm_sessions)
 
 
-def _choices_now(services: ConsoleServices, principal: Principal) -> SettingsChoices:
-    # Pages are rendered from sync and async routes alike: read the CRM's choices on a thread of our own, with its
-    # own event loop, so this works whichever called it.
-    service = settings_service(services)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(asyncio.run, service.choices(principal.organization_slug, principal.locale))
-        return future.result(timeout=_CHOICES_TIMEOUT_S)
+async def pipeline_choices(services: ConsoleServices, principal: Principal) -> SettingsChoices:
+    """What the pipeline section offers, waiting at most ``services.crm_wait_s`` for Dynamics (then the standard
+    choices, with the reason)."""
+    return await settings_service(services).choices(
+        principal.organization_slug, principal.locale, wait_s=services.crm_wait_s
+    )
 
 
-def pipeline_section(request: Request, services: ConsoleServices, principal: Principal) -> dict[str, Any]:
+def pipeline_section(
+    request: Request, services: ConsoleServices, principal: Principal, choices: SettingsChoices
+) -> dict[str, Any]:
     """What ``_pipeline_settings.html`` shows: the settings, the offered values, and an error of the last save
-    (``request.state.pipeline_error``)."""
-    choices = _choices_now(services, principal)
-    settings = with_stage_label(settings_service(services).settings(principal.organization_slug), choices)
+    (``request.state.pipeline_error``). Reads the store: call it off the event loop."""
+    settings = settings_service(services).settings(principal.organization_slug, choices=choices)
     return {
         "settings": settings,
         "choices": choices,
-        "sources": [(source, label) for source, label in STAGE_SOURCE_LABELS.items()],
+        "sources": list(STAGE_SOURCE_LABELS.items()),
         "every_open": EVERY_OPEN_OPPORTUNITY,
         "error": getattr(request.state, "pipeline_error", None),
     }
 
 
-def stage_change(stage_source: str, stage: str) -> SettingsChange:
+def stage_change(stage: str) -> SettingsChange:
+    """The change the stage control asks for: ``all`` (or nothing) clears the threshold; ``<source>:<value>``
+    sets both the source and the threshold. A value without a source is checked against the current source."""
     if stage == EVERY_OPEN_OPPORTUNITY or not stage:
-        return SettingsChange(stage_source=stage_source, clear_stage=True)
+        return SettingsChange(clear_stage=True)
     source, separator, value = stage.partition(":")
     if not separator:
-        return SettingsChange(stage_source=stage_source, stage_threshold=stage)
-    if source != stage_source:
-        # The threshold list offers every source's stages: the chosen stage decides the source.
-        stage_source = source
-    return SettingsChange(stage_source=stage_source, stage_threshold=value)
+        return SettingsChange(stage_threshold=stage)
+    return SettingsChange(stage_source=source, stage_threshold=value)

@@ -1,0 +1,85 @@
+"""The console's pages in a real browser against the demo workspace (connected to the demo sandbox over TLS and
+imported once): CRM Settings with a slow CRM, its tab title, the one pipeline-stage control, the favicon."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Browser, Page, expect
+from tests.e2e.conftest import CRM_WAIT_S, SyncedConsole, screenshot, sign_in_demo
+
+from salesbridge.sandbox.server.faults import FaultConfig
+
+CRM_LATENCY_MS = 30_000
+"""The slow CRM of issue 10: every Web API request takes 30 s."""
+
+
+def _admin(chromium: Browser, console: SyncedConsole) -> Page:
+    page = chromium.new_context().new_page()
+    page.set_default_timeout(15_000)
+    sign_in_demo(page, console, console.admin_email)
+    return page
+
+
+def test_crm_settings_renders_with_what_it_could_not_load_when_dynamics_is_slow(
+    chromium: Browser, synced_console: SyncedConsole
+) -> None:
+    synced_console.sandbox.services.faults.configure(FaultConfig(latency_ms=CRM_LATENCY_MS))
+    admin = _admin(chromium, synced_console)
+
+    # The page waits CRM_WAIT_S (1 s) for Dynamics, far below the 30 s each request takes, and the browser's
+    # 15 s timeout: without the bound this navigation fails (500, or no answer in time).
+    response = admin.goto(synced_console.url("/settings/crm"))
+
+    assert response is not None
+    assert response.status == 200
+    assert CRM_WAIT_S < CRM_LATENCY_MS / 1000
+    expect(admin.get_by_test_id("pipeline-crm-unavailable")).to_contain_text("Dynamics no ha respondido a tiempo")
+    expect(admin.get_by_test_id("sync-now")).to_be_visible()
+    expect(admin.get_by_test_id("disconnect-submit")).to_be_visible()
+    expect(admin.get_by_test_id("stage-threshold")).to_be_visible()
+    screenshot(admin, "crm-settings-slow-crm-es")
+
+
+def test_crm_settings_tab_title_is_only_the_page_name(chromium: Browser, synced_console: SyncedConsole) -> None:
+    admin = _admin(chromium, synced_console)
+    admin.goto(synced_console.url("/settings/crm"))
+    expect(admin).to_have_title("Configuración del CRM · salesbridge")
+    assert "<" not in admin.title()
+
+
+def test_one_stage_control_decides_the_source_and_reads_naturally_in_spanish(
+    chromium: Browser, synced_console: SyncedConsole
+) -> None:
+    admin = _admin(chromium, synced_console)
+    admin.goto(synced_console.url("/settings/crm"))
+    section = admin.get_by_test_id("pipeline-settings")
+    expect(section.locator("select")).to_have_count(2)  # the stage, and the won value's column
+    # The seed's own question keeps its wording ("… en la base de datos?"); the labels say pipeline naturally.
+    expect(section.get_by_role("heading")).to_have_text("Embudo de ventas (pipeline) y guardado automático")
+    assert not [text for text in section.locator("label, .hint").all_inner_texts() if "base de datos" in text]
+    expect(section.locator("label[for=stage]")).to_have_text("Primera fase dentro del embudo de ventas (pipeline)")
+
+    admin.get_by_test_id("stage-threshold").select_option("salesstagecode:1")
+    admin.get_by_test_id("pipeline-save").click()
+    expect(admin.get_by_test_id("notice")).to_be_visible()
+    expect(admin.get_by_test_id("stage-threshold")).to_have_value("salesstagecode:1")
+    expect(admin.get_by_test_id("stage-current")).to_contain_text("Código de proceso")
+
+    admin.get_by_test_id("stage-threshold").select_option("salesstage:2")
+    admin.get_by_test_id("pipeline-save").click()
+    expect(admin.get_by_test_id("stage-threshold")).to_have_value("salesstage:2")
+    expect(admin.get_by_test_id("stage-current")).to_contain_text("Fase de ventas")
+    screenshot(admin, "crm-settings-one-stage-control-es")
+
+
+def test_every_page_has_an_icon(chromium: Browser, synced_console: SyncedConsole) -> None:
+    admin = _admin(chromium, synced_console)
+    failed: list[str] = []
+    admin.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+    for path in ("/", "/seats", "/settings/crm", "/admin/audit", "/lists", "/account"):
+        admin.goto(synced_console.url(path))
+    icon = admin.request.get(synced_console.url("/favicon.ico"))
+    assert icon.status == 200
+    assert icon.headers["content-type"] == "image/x-icon"
+    assert icon.body()[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
+    assert admin.locator("link[rel=icon]").count() >= 1
+    assert failed == []
