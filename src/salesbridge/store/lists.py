@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
 from salesbridge.domain.pipeline import RecordFacts
-from salesbridge.errors import RowNotFoundError, StoreError
+from salesbridge.errors import StoreError
 from salesbridge.i18n import N_
 from salesbridge.store.repositories import _ScopedRepository
 from salesbridge.store.tables import (
@@ -27,7 +27,6 @@ from salesbridge.store.tables import (
     ListKind,
     SavedList,
     StageSource,
-    User,
 )
 
 SYSTEM_LIST_NAMES = {
@@ -161,11 +160,7 @@ class AutoSaveRulesRepository(_ScopedRepository):
         Raises:
             RowNotFoundError: no such user in this organization.
         """
-        user = self._session.scalar(
-            select(User.id).where(User.organization_id == self._organization_id, User.id == user_id)
-        )
-        if user is None:
-            raise RowNotFoundError("No such user in this organization.")
+        self._require_user(user_id)
         row = self._session.scalar(
             select(AutoSaveRules).where(
                 AutoSaveRules.organization_id == self._organization_id, AutoSaveRules.user_id == user_id
@@ -259,12 +254,7 @@ class ListRepository(_ScopedRepository):
         Raises:
             RowNotFoundError: no such list in this organization.
         """
-        row = self._session.scalar(
-            select(SavedList).where(SavedList.organization_id == self._organization_id, SavedList.id == list_id)
-        )
-        if row is None:
-            raise RowNotFoundError("No such list in this organization.")
-        return row
+        return self._scoped_row(SavedList, list_id, missing="No such list in this organization.")
 
     def items(self, list_id: uuid.UUID) -> list[ListItem]:
         """The items of a list, by table then id."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic import SecretStr
 from sqlalchemy import delete, func, select
@@ -33,11 +33,39 @@ Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC."""
 
 
+class _OrganizationRow(Protocol):
+    """A row with an id, belonging to one organization."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def organization_id(self) -> uuid.UUID: ...
+
+
+_RowT = TypeVar("_RowT", bound=_OrganizationRow)
+
+
 class _ScopedRepository:
     def __init__(self, session: Session, organization_id: uuid.UUID, *, clock: Clock) -> None:
         self._session = session
         self._organization_id = organization_id
         self._clock = clock
+
+    def _scoped_row(self, table: type[_RowT], row_id: uuid.UUID, *, missing: str) -> _RowT:
+        """The row ``row_id`` of ``table`` in this organization.
+
+        Raises:
+            RowNotFoundError: (message ``missing``) no such row in this organization, including rows of others.
+        """
+        row = self._session.scalar(select(table).filter_by(organization_id=self._organization_id, id=row_id))
+        if row is None:
+            raise RowNotFoundError(missing)
+        return row
+
+    def _require_user(self, user_id: uuid.UUID) -> None:
+        """Raises RowNotFoundError unless ``user_id`` is a user of this organization."""
+        self._scoped_row(User, user_id, missing="No such user in this organization.")
 
     @property
     def organization_id(self) -> uuid.UUID:
@@ -163,12 +191,7 @@ class UserRepository(_ScopedRepository):
         Raises:
             RowNotFoundError: no such user in this organization (including users of other organizations).
         """
-        user = self._session.scalar(
-            select(User).where(User.organization_id == self._organization_id, User.id == user_id)
-        )
-        if user is None:
-            raise RowNotFoundError("No such user in this organization.")
-        return user
+        return self._scoped_row(User, user_id, missing="No such user in this organization.")
 
     def find_by_email(self, email: str) -> User | None:
         """The user whose email equals ``email`` ignoring case, or None."""

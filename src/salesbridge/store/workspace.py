@@ -10,7 +10,6 @@ counts sign-in attempts before any organization is known.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,11 +33,6 @@ from salesbridge.store.tables import (
     User,
     WebSession,
 )
-
-
-def digest_token(token: str) -> str:
-    """The SHA-256 hex digest under which a token (invitation, API token, web session) is stored and looked up."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -144,13 +138,7 @@ class SeatRepository(_ScopedRepository):
             UniqueConstraintError: the user already holds a seat (field ``"user_id"``).
             RowNotFoundError: no such user in this organization.
         """
-        if (
-            self._session.scalar(
-                select(User.id).where(User.organization_id == self._organization_id, User.id == user_id)
-            )
-            is None
-        ):
-            raise RowNotFoundError("No such user in this organization.")
+        self._require_user(user_id)
         if self.find_by_user(user_id) is not None:
             raise UniqueConstraintError("This user already holds a seat.", field="user_id")
         seat = Seat(
@@ -173,12 +161,7 @@ class SeatRepository(_ScopedRepository):
         Raises:
             RowNotFoundError: no such seat in this organization (including seats of other organizations).
         """
-        seat = self._session.scalar(
-            select(Seat).where(Seat.organization_id == self._organization_id, Seat.id == seat_id)
-        )
-        if seat is None:
-            raise RowNotFoundError("No such seat in this organization.")
-        return seat
+        return self._scoped_row(Seat, seat_id, missing="No such seat in this organization.")
 
     def find_by_user(self, user_id: uuid.UUID) -> Seat | None:
         """The seat held by ``user_id``, or None."""
@@ -254,13 +237,7 @@ class InvitationRepository(_ScopedRepository):
         Raises:
             RowNotFoundError: no such invitation in this organization.
         """
-        invitation = self._session.scalar(
-            select(Invitation).where(
-                Invitation.organization_id == self._organization_id, Invitation.id == invitation_id
-            )
-        )
-        if invitation is None:
-            raise RowNotFoundError("No such invitation in this organization.")
+        invitation = self._scoped_row(Invitation, invitation_id, missing="No such invitation in this organization.")
         invitation.accepted_at = self._clock()
         self._session.flush()
         return invitation

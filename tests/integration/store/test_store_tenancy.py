@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
 from salesbridge.store.secrets import CredentialCipher
-from salesbridge.store.tables import ConnectionState, User
+from salesbridge.store.tables import ConnectionState, SeatState, User
 from salesbridge.store.uow import SqlAlchemyUnitOfWork, lookup_organization_id
 
 SessionFactory = sessionmaker[Session]
@@ -247,3 +247,41 @@ def test_credentials_for_a_missing_organization_are_refused_without_spoiling_the
         uow.organization.create(slug="ghost", name="Ghost", seats_purchased=1)
         uow.commit()
     assert lookup_organization_id(session_factory, "ghost") is not None
+
+
+def test_seats_invitations_and_lists_of_another_organization_are_not_found_by_id(
+    session_factory: SessionFactory, cipher: CredentialCipher
+) -> None:
+    org_a = _create_organization(session_factory, cipher, "hooli")
+    org_b = _create_organization(session_factory, cipher, "piedpiper")
+    with SqlAlchemyUnitOfWork(session_factory, org_b, cipher=cipher) as uow:
+        richard = uow.users.add(email="richard@piedpiper.example", display_name="Richard")
+        seat = uow.seats.add(user_id=richard.id, state=SeatState.INVITED, assigned_by="test")
+        invitation = uow.invitations.add(
+            user_id=richard.id, token_hash="0" * 64, invited_by="test", expires_at=datetime.now(UTC) + timedelta(days=1)
+        )
+        own_list = uow.lists.create_manual(richard.id, "Compression")
+        uow.commit()
+
+    with SqlAlchemyUnitOfWork(session_factory, org_a, cipher=cipher) as uow:
+        with pytest.raises(RowNotFoundError, match="No such seat"):
+            uow.seats.get(seat.id)
+        with pytest.raises(RowNotFoundError, match="No such invitation"):
+            uow.invitations.mark_accepted(invitation.id)
+        with pytest.raises(RowNotFoundError, match="No such list"):
+            uow.lists.get(own_list.id)
+        with pytest.raises(RowNotFoundError, match="No such user"):
+            uow.seats.add(user_id=richard.id, state=SeatState.INVITED, assigned_by="test")
+        with pytest.raises(RowNotFoundError, match="No such user"):
+            uow.auto_save_rules.save(
+                richard.id,
+                accounts_of_open_opportunities=True,
+                accounts_owned=False,
+                leads_of_open_opportunities=True,
+                leads_of_owned_accounts=False,
+            )
+
+    with SqlAlchemyUnitOfWork(session_factory, org_b, cipher=cipher) as uow:
+        assert uow.seats.get(seat.id).user_id == richard.id
+        assert uow.lists.get(own_list.id).name == "Compression"
+        assert uow.invitations.mark_accepted(invitation.id).accepted_at is not None
