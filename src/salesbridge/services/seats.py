@@ -24,8 +24,9 @@ from salesbridge.domain.seat_matching import (
 from salesbridge.errors import InvalidRequestError, RowNotFoundError, SeatLimitError
 from salesbridge.i18n import N_, translate
 from salesbridge.services.accounts import checked_email, token_digest
-from salesbridge.services.connect import CrmSessionFactory, StoreAccess, UnknownOrganizationError, stored_credentials
+from salesbridge.services.connect import CrmSessionFactory, StoreAccess, stored_credentials
 from salesbridge.services.crm_users import CrmUserImport, crm_user_facts, import_crm_users, rematch_seats
+from salesbridge.services.organizations import require_organization
 from salesbridge.store.tables import ConnectionState, CrmUser, Seat, SeatState, User
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
 
@@ -218,19 +219,13 @@ class SeatService:
         self._clock = clock
         self._invitation_ttl = invitation_ttl
 
-    def _organization_id(self, slug: str) -> uuid.UUID:
-        organization_id = self._store.organization_id(slug)
-        if organization_id is None:
-            raise UnknownOrganizationError(f"No organization is called {slug!r}.")
-        return organization_id
-
     def overview(self, slug: str) -> SeatOverview:
         """Every seat of the organization ``slug`` with its match and badge. Reads only.
 
         Raises:
             UnknownOrganizationError: no organization has ``slug``.
         """
-        with self._store(self._organization_id(slug)) as uow:
+        with self._store(require_organization(self._store, slug)) as uow:
             return _overview(uow)
 
     def seat(self, slug: str, seat_id: uuid.UUID) -> SeatView:
@@ -248,7 +243,7 @@ class SeatService:
         Raises:
             UnknownOrganizationError: no organization has ``slug``.
         """
-        with self._store(self._organization_id(slug)) as uow:
+        with self._store(require_organization(self._store, slug)) as uow:
             organization = uow.organization.get()
             if organization.crm_sync_all_seats != enabled:
                 uow.organization.set_crm_sync_all_seats(enabled)
@@ -264,7 +259,7 @@ class SeatService:
             RowNotFoundError: no such seat in this organization.
             InvalidRequestError: CRM sync is automatic for all seats, so a seat's own switch has no effect.
         """
-        with self._store(self._organization_id(slug)) as uow:
+        with self._store(require_organization(self._store, slug)) as uow:
             seat = uow.seats.get(seat_id)  # an unknown seat is "not found" before any rule is checked
             if uow.organization.get().crm_sync_all_seats:
                 raise InvalidRequestError(
@@ -290,7 +285,7 @@ class SeatService:
             InvalidRequestError: the email is not an email address, or another user has it.
         """
         cleaned = checked_email(email)
-        with self._store(self._organization_id(slug)) as uow:
+        with self._store(require_organization(self._store, slug)) as uow:
             seat = uow.seats.get(seat_id)
             user = uow.users.get(seat.user_id)
             previous = user.email
@@ -316,7 +311,7 @@ class SeatService:
         Raises:
             UnknownOrganizationError: no organization has ``slug``.
         """
-        with self._store(self._organization_id(slug)) as uow:
+        with self._store(require_organization(self._store, slug)) as uow:
             return [_crm_user_view(row) for row in uow.crm_users.list_all()]
 
     def assignable_crm_users(self, slug: str) -> list[CrmUserView]:
@@ -325,7 +320,7 @@ class SeatService:
         Raises:
             UnknownOrganizationError: no organization has ``slug``.
         """
-        with self._store(self._organization_id(slug)) as uow:
+        with self._store(require_organization(self._store, slug)) as uow:
             return _assignable(uow)
 
     def assign_from_crm(self, slug: str, crm_user_ids: Sequence[uuid.UUID], *, actor: str) -> list[IssuedInvitation]:
@@ -342,7 +337,7 @@ class SeatService:
         wanted = list(dict.fromkeys(crm_user_ids))
         if not wanted:
             raise InvalidRequestError(N_("Choose at least one CRM user to assign a seat to."))
-        with self._store(self._organization_id(slug)) as uow:
+        with self._store(require_organization(self._store, slug)) as uow:
             assignable = {view.id: view for view in _assignable(uow)}
             refused = [crm_user_id for crm_user_id in wanted if crm_user_id not in assignable]
             if refused:
@@ -393,7 +388,7 @@ class SeatService:
             UnknownOrganizationError: no organization has ``slug``.
             CrmError: the CRM could not be read; nothing was changed.
         """
-        return await import_crm_users(self._store, self._organization_id(slug), reader, actor=actor)
+        return await import_crm_users(self._store, require_organization(self._store, slug), reader, actor=actor)
 
     async def refresh_crm_users(self, slug: str, sessions: CrmSessionFactory, *, actor: str) -> CrmUserImport:
         """Import the CRM users of the organization ``slug`` through its stored CRM connection.
@@ -403,7 +398,7 @@ class SeatService:
             InvalidRequestError: the organization is not connected to a CRM.
             CrmError: the CRM could not be read; nothing was changed.
         """
-        organization_id = self._organization_id(slug)
+        organization_id = require_organization(self._store, slug)
         with self._store(organization_id) as uow:
             connection = uow.crm_connection.find()
             if connection is None or connection.state is not ConnectionState.CONNECTED:

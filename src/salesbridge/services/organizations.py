@@ -1,0 +1,20 @@
+"""Finding the organization a use case is asked about, by its slug: the lookup every slug-taking use case starts
+with, written once."""
+
+from __future__ import annotations
+
+import uuid
+
+from salesbridge.services.connect import OrganizationFinder, UnknownOrganizationError
+
+
+def require_organization(organizations: OrganizationFinder, slug: str) -> uuid.UUID:
+    """The id of the organization called ``slug``. Reads only.
+
+    Raises:
+        UnknownOrganizationError: no organization is called ``slug``.
+    """
+    organization_id = organizations.organization_id(slug)
+    if organization_id is None:
+        raise UnknownOrganizationError(f"No organization is called {slug!r}.")
+    return organization_id
