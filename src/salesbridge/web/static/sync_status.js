@@ -1,5 +1,6 @@
 // Keeps the Sync section of CRM Settings current: polls the sync status every two seconds and updates the last
-// sync date and the "Importing…" marker, so nobody has to refresh the page after pressing "Sync now".
+// sync date, the "Importing…" marker and every table's row (last success, counts, failures; rows of tables
+// imported for the first time are added), so nobody has to reload the page after pressing "Sync now".
 "use strict";
 
 (() => {
@@ -9,7 +10,57 @@
   }
   const lastSync = section.querySelector("[data-testid=last-sync]");
   const running = section.querySelector("[data-testid=sync-running]");
-  const format = (iso) => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+  const tables = section.querySelector("[data-testid=sync-tables]");
+  // The same formats as the server's: "2026-03-02 09:00:00 UTC" and "1,234".
+  const formatTime = (iso) => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+  const formatCount = (value) => Number(value).toLocaleString("en-US");
+
+  const cell = (row, field) => {
+    let found = row.querySelector(`[data-field=${field}]`);
+    if (!found) {
+      found = document.createElement("td");
+      found.dataset.field = field;
+      row.appendChild(found);
+    }
+    return found;
+  };
+
+  const rowOf = (name) => {
+    const body = tables.tBodies[0];
+    const existing = Array.from(body.rows).find((row) => row.dataset.table === name);
+    if (existing) {
+      return existing;
+    }
+    const row = body.insertRow();
+    row.dataset.testid = "sync-table-row";
+    row.dataset.table = name;
+    const label = row.insertCell();
+    const code = document.createElement("code");
+    code.textContent = name;
+    label.appendChild(code);
+    return row;
+  };
+
+  const showTable = (table) => {
+    const row = rowOf(table.table);
+    const success = cell(row, "last_success_at");
+    if (success.dataset.value !== (table.last_success_at || "")) {
+      success.dataset.value = table.last_success_at || "";
+      success.textContent = table.last_success_at ? formatTime(table.last_success_at) : "—";
+    }
+    cell(row, "row_count").textContent = formatCount(table.row_count);
+    cell(row, "rows_imported").textContent = formatCount(table.rows_imported);
+    cell(row, "rows_deleted").textContent = formatCount(table.rows_deleted);
+    const failures = cell(row, "consecutive_failures");
+    failures.textContent = "";
+    if (table.consecutive_failures) {
+      const badge = document.createElement("span");
+      badge.className = "badge badge--muted";
+      badge.title = table.last_error || "";
+      badge.textContent = String(table.consecutive_failures);
+      failures.appendChild(badge);
+    }
+  };
 
   const refresh = async () => {
     try {
@@ -20,9 +71,13 @@
       const status = await response.json();
       if (status.last_sync_at && status.last_sync_at !== lastSync.dataset.value) {
         lastSync.dataset.value = status.last_sync_at;
-        lastSync.textContent = format(status.last_sync_at);
+        lastSync.textContent = formatTime(status.last_sync_at);
       }
       running.hidden = !(status.running_since || status.queued);
+      if (tables && status.tables.length) {
+        status.tables.forEach(showTable);
+        tables.hidden = false;
+      }
     } catch (error) {
       // The next poll tries again.
     }
