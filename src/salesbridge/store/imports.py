@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import delete, func, select, update
 
-from salesbridge.store.repositories import _ScopedRepository
+from salesbridge.store.repositories import ImportRequestRepository, _ScopedRepository
 from salesbridge.store.tables import (
     CrmRecord,
     ImportRequest,
@@ -232,28 +232,9 @@ STOPPED_WORKER_ERROR = "the worker stopped before the run finished"
 """The error of a run failed because its lease expired: its worker died (killed, crashed, the machine restarted)."""
 
 
-class ImportRunRepository(_ScopedRepository):
-    """Import requests as runs: queued → running (leased) → succeeded | failed. At most one runs per organization."""
-
-    def enqueue(self, *, reason: str) -> ImportRequest:
-        """Queue an import unless one is queued already (that one is returned). Idempotent."""
-        queued = self._session.scalar(
-            select(ImportRequest)
-            .where(ImportRequest.organization_id == self._organization_id, ImportRequest.state == ImportState.QUEUED)
-            .order_by(ImportRequest.requested_at)
-        )
-        if queued is not None:
-            return queued
-        request = ImportRequest(
-            id=uuid.uuid4(),
-            organization_id=self._organization_id,
-            requested_at=self._clock(),
-            reason=reason,
-            state=ImportState.QUEUED,
-        )
-        self._session.add(request)
-        self._session.flush()
-        return request
+class ImportRunRepository(ImportRequestRepository):
+    """Import requests as runs: queued (:meth:`enqueue`, the queue's own) → running (leased) → succeeded | failed.
+    At most one runs per organization."""
 
     def running(self) -> ImportRequest | None:
         """The run holding a live lease, or None."""

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from salesbridge.errors import StoreError
 from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.imports import RecordRow
 from salesbridge.store.secrets import CredentialCipher, generate_key
@@ -52,3 +53,24 @@ def test_pages_upserted_in_one_transaction_keep_the_last_version_of_each_row(sto
     assert rows["c0"].generation == 1
     assert rows["c3"].name is None
     assert rows["c3"].data == {}
+
+
+def test_the_connect_queue_and_the_import_runs_share_one_queue_of_at_most_one_queued_run(
+    store: UnitOfWorkFactory,
+) -> None:
+    with store(uuid.uuid4()) as uow:
+        organization_id = uow.organization.create(slug="acme", name="Acme", seats_purchased=1).id
+        uow.commit()
+    with store(organization_id) as uow:
+        initial = uow.import_requests.enqueue(reason="initial import after connect")
+        assert uow.import_runs.enqueue(reason="sync now") is initial
+        uow.commit()
+    with store(organization_id) as uow:
+        assert uow.import_runs.enqueue(reason="scheduled").id == initial.id
+        assert [request.id for request in uow.import_runs.queued()] == [initial.id]
+        assert uow.import_requests.queued()[0].reason == "initial import after connect"
+
+
+def test_an_import_run_is_not_queued_for_an_organization_that_does_not_exist(store: UnitOfWorkFactory) -> None:
+    with store(uuid.uuid4()) as uow, pytest.raises(StoreError, match="organization does not exist"):
+        uow.import_runs.enqueue(reason="sync now")
