@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from salesbridge.errors import CrmError, InvalidRequestError, RowNotFoundError, SeatLimitError, TryAgainLaterError
 from salesbridge.i18n import N_
 from salesbridge.services.accounts import AccountError, AdministratorRequiredError, SessionRequiredError
+from salesbridge.web.admission import PasswordCheckAdmission
 from salesbridge.web.api import account as api_account
 from salesbridge.web.api import crm as api_crm
 from salesbridge.web.api import lists as api_lists
@@ -163,6 +164,7 @@ def create_app(
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.services = services
+    app.state.password_checks = PasswordCheckAdmission()
     app.state.console_config = ConsoleConfig(secure_cookies=secure_cookies)
     app.add_middleware(SecurityHeadersMiddleware, hsts=secure_cookies)
     app.add_exception_handler(ConsoleAccessError, _access_refused)  # type: ignore[arg-type]

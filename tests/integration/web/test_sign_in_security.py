@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -30,6 +31,7 @@ from tests.integration.web.conftest import (
 )
 
 from salesbridge.bootstrap import dynamics_session
+from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.services.accounts import AccountService, InvalidInputError
 from salesbridge.services.seats import SeatService
 from salesbridge.services.sign_in_guard import PasswordHashingGate
@@ -324,3 +326,53 @@ def _app(store: UnitOfWorkFactory, accounts: AccountService, console: Console) -
 
 def _form(person: Person, password: str) -> dict[str, str]:
     return {"workspace": person.org, "email": person.email, "password": password}
+
+
+OFFICE_BURST = 24
+"""People of one office signing in at the same moment, against the production password hashing."""
+
+
+def test_an_office_signing_in_at_once_is_queued_not_refused(console: Console) -> None:
+    """Two dozen people press "Sign in" at the same moment, with argon2 at its production cost: password checks
+    wait their turn on the event loop instead of being refused once the service's few waiting places are taken."""
+    accounts = AccountService(console.store, clock=console.clock, hasher=PasswordHasher())
+    people = [f"office{index}@acme.test" for index in range(OFFICE_BURST)]
+    for email in people:
+        accounts.create_user(
+            "acme",
+            email=email,
+            display_name=email,
+            password=SecretStr(PASSWORD),
+            is_admin=False,
+            with_seat=False,
+            actor="test",
+        )
+    services = ConsoleServices(
+        accounts=accounts,
+        store=console.store,
+        clock=console.clock,
+        seats=SeatService(console.store, clock=console.clock),
+        crm_sessions=dynamics_session,
+    )
+    together = threading.Barrier(OFFICE_BURST)
+    answers: list[int] = []
+    failures: list[BaseException] = []
+
+    def sign_in(email: str) -> None:
+        try:
+            with httpx.Client(base_url=server.base_url, timeout=120) as http:
+                form = {**_form(Person("acme", email), PASSWORD), "csrf_token": csrf_of(http.get("/sign-in").text)}
+                together.wait(60)
+                answers.append(http.post("/sign-in", data=form, follow_redirects=False).status_code)
+        except (httpx.HTTPError, threading.BrokenBarrierError) as error:
+            failures.append(error)
+
+    with serve_in_thread(create_app(services, secure_cookies=False)) as server:
+        threads = [threading.Thread(target=sign_in, args=(email,), daemon=True) for email in people]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(180)
+
+    assert failures == []
+    assert sorted(answers) == [303] * OFFICE_BURST

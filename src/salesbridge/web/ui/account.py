@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Final
 from urllib.parse import quote
@@ -11,6 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import SecretStr
+from starlette.concurrency import run_in_threadpool
 
 from salesbridge.errors import TryAgainLaterError
 from salesbridge.i18n import N_, SUPPORTED_LOCALES
@@ -24,6 +26,8 @@ from salesbridge.services.accounts import (
     SignInRejectedError,
     SignInThrottledError,
 )
+from salesbridge.services.sign_in_guard import PasswordHashingBusyError
+from salesbridge.web.admission import PasswordCheckAdmission
 from salesbridge.web.context import ConsoleServices, console_config
 from salesbridge.web.security import PublicPrincipal, Services, SignedInPrincipal, session_cookie_name
 from salesbridge.web.templating import message, page_locale, render
@@ -87,7 +91,7 @@ def sign_in_page(request: Request, principal: PublicPrincipal, next: str = "/") 
 
 
 @router.post("/sign-in")
-def sign_in(
+async def sign_in(
     request: Request,
     _principal: PublicPrincipal,
     services: Services,
@@ -99,29 +103,62 @@ def sign_in(
 ) -> Response:
     """Check the credentials; on success set the session cookie and go to ``next``.
 
-    Refused attempts show the form again: 400 for wrong credentials, 429 when throttled and 503 when too many
-    passwords are being checked at once (both with ``Retry-After`` and a message saying when to try again).
+    The check waits its turn for a password-checking thread on the event loop (:mod:`salesbridge.web.admission`),
+    so many people signing in at once queue instead of being refused. Refused attempts show the form again: 400
+    for wrong credentials, 429 when throttled and 503 when the queue of password checks is too long (both with
+    ``Retry-After`` and a message saying when to try again).
     """
+    attempt = _SignInAttempt(workspace=workspace, email=email, password=password, next=next, lang=lang)
+    try:
+        return await _password_checks(request).run(lambda: _sign_in(request, services, attempt))
+    except PasswordHashingBusyError as exc:
+        return await run_in_threadpool(_refused_sign_in, request, attempt, exc)
+
+
+@dataclass(frozen=True)
+class _SignInAttempt:
+    workspace: str
+    email: str
+    password: str = field(repr=False)
+    next: str
+    lang: str
+
+
+def _password_checks(request: Request) -> PasswordCheckAdmission:
+    admission = request.app.state.password_checks
+    assert isinstance(admission, PasswordCheckAdmission), "create_app() sets the app's password-check admission"
+    return admission
+
+
+def _sign_in(request: Request, services: ConsoleServices, attempt: _SignInAttempt) -> Response:
     address = request.client.host if request.client is not None else None
     try:
-        signed_in = services.accounts.sign_in(workspace, email, SecretStr(password), address=address)
-    except (SignInRejectedError, TryAgainLaterError) as exc:
-        locale = lang if lang in SUPPORTED_LOCALES else page_locale(request, None)
-        values = {"workspace": workspace, "email": email}
-        refused = render(
-            request,
-            "sign_in.html",
-            {"next": safe_next(next), "values": values, "error": exc.localized(locale)},
-            principal=None,
-            status_code=try_again_later_status(exc) if isinstance(exc, TryAgainLaterError) else 400,
-            locale=locale,
+        signed_in = services.accounts.sign_in(
+            attempt.workspace, attempt.email, SecretStr(attempt.password), address=address
         )
-        if isinstance(exc, TryAgainLaterError):
-            refused.headers.update(retry_after_header(exc))
-        return refused
-    response = _redirect(safe_next(next))
+    except (SignInRejectedError, TryAgainLaterError) as exc:
+        return _refused_sign_in(request, attempt, exc)
+    response = _redirect(safe_next(attempt.next))
     _start_session(request, response, signed_in, services.clock())
     return response
+
+
+def _refused_sign_in(
+    request: Request, attempt: _SignInAttempt, exc: SignInRejectedError | TryAgainLaterError
+) -> Response:
+    locale = attempt.lang if attempt.lang in SUPPORTED_LOCALES else page_locale(request, None)
+    values = {"workspace": attempt.workspace, "email": attempt.email}
+    refused = render(
+        request,
+        "sign_in.html",
+        {"next": safe_next(attempt.next), "values": values, "error": exc.localized(locale)},
+        principal=None,
+        status_code=try_again_later_status(exc) if isinstance(exc, TryAgainLaterError) else 400,
+        locale=locale,
+    )
+    if isinstance(exc, TryAgainLaterError):
+        refused.headers.update(retry_after_header(exc))
+    return refused
 
 
 @router.post("/sign-out")
