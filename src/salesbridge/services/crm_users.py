@@ -6,6 +6,7 @@ session) and by seat management (import on demand).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,7 +75,8 @@ async def import_crm_users(
     store: UnitOfWorkOpener, organization_id: uuid.UUID, reader: CrmReader, *, actor: str
 ) -> CrmUserImport:
     """Read every systemuser from the CRM, replace the organization's stored CRM users with them, and match every
-    seat again; audited. Idempotent: importing twice changes nothing the second time.
+    seat again; audited. Idempotent: importing twice changes nothing the second time. The store work runs on a
+    worker thread, off the event loop.
 
     Raises:
         CrmError: the CRM could not be read; nothing was changed.
@@ -82,6 +84,12 @@ async def import_crm_users(
     values: list[CrmUserValues] = []
     async for page in reader.query(RecordQuery(table="systemuser", columns=SYSTEMUSER_COLUMNS)):
         values.extend(crm_user_values(record) for record in page.records)
+    return await asyncio.to_thread(_store_crm_users, store, organization_id, values, actor=actor)
+
+
+def _store_crm_users(
+    store: UnitOfWorkOpener, organization_id: uuid.UUID, values: list[CrmUserValues], *, actor: str
+) -> CrmUserImport:
     with store(organization_id) as uow:
         change = uow.crm_users.replace_all(values)
         rematch_seats(uow)

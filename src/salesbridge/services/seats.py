@@ -7,6 +7,7 @@ users imported, a seat assigned, an email corrected), so a seat's match is never
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from salesbridge.domain.seat_matching import (
 from salesbridge.errors import InvalidRequestError, RowNotFoundError, SeatLimitError
 from salesbridge.i18n import N_, translate
 from salesbridge.services.accounts import checked_email, token_digest
-from salesbridge.services.connect import CrmSessionFactory, StoreAccess, stored_credentials
+from salesbridge.services.connect import CrmCredentials, CrmSessionFactory, StoreAccess, stored_credentials
 from salesbridge.services.crm_users import CrmUserImport, crm_user_facts, import_crm_users, rematch_seats
 from salesbridge.services.organizations import require_organization
 from salesbridge.store.tables import ConnectionState, CrmUser, Seat, SeatState, User
@@ -388,7 +389,8 @@ class SeatService:
             UnknownOrganizationError: no organization has ``slug``.
             CrmError: the CRM could not be read; nothing was changed.
         """
-        return await import_crm_users(self._store, require_organization(self._store, slug), reader, actor=actor)
+        organization_id = await asyncio.to_thread(require_organization, self._store, slug)
+        return await import_crm_users(self._store, organization_id, reader, actor=actor)
 
     async def refresh_crm_users(self, slug: str, sessions: CrmSessionFactory, *, actor: str) -> CrmUserImport:
         """Import the CRM users of the organization ``slug`` through its stored CRM connection.
@@ -398,17 +400,20 @@ class SeatService:
             InvalidRequestError: the organization is not connected to a CRM.
             CrmError: the CRM could not be read; nothing was changed.
         """
-        organization_id = require_organization(self._store, slug)
-        with self._store(organization_id) as uow:
-            connection = uow.crm_connection.find()
-            if connection is None or connection.state is not ConnectionState.CONNECTED:
-                raise InvalidRequestError(N_("Connect to the CRM first, on the CRM Settings page."))
-            credentials = stored_credentials(uow)
+        organization_id, credentials = await asyncio.to_thread(self._connected_credentials, slug)
         session = sessions(credentials)
         try:
             return await import_crm_users(self._store, organization_id, session.reader, actor=actor)
         finally:
             await session.close()
+
+    def _connected_credentials(self, slug: str) -> tuple[uuid.UUID, CrmCredentials]:
+        organization_id = require_organization(self._store, slug)
+        with self._store(organization_id, read_only=True) as uow:
+            connection = uow.crm_connection.find()
+            if connection is None or connection.state is not ConnectionState.CONNECTED:
+                raise InvalidRequestError(N_("Connect to the CRM first, on the CRM Settings page."))
+            return organization_id, stored_credentials(uow)
 
 
 def _assignable(uow: SqlAlchemyUnitOfWork) -> list[CrmUserView]:

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.integration.off_loop import OffLoopStore
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox
 
 from salesbridge.domain.seat_matching import MatchOutcome
@@ -190,3 +191,19 @@ async def test_one_organization_cannot_see_or_change_another_ones_seats(
         seats.set_seat_crm_sync("globex", seat_id, enabled=False, actor="admin")
     with pytest.raises(RowNotFoundError):
         seats.change_seat_email("globex", seat_id, email="x@globex.example", actor="admin")
+
+
+async def test_crm_user_imports_do_their_store_work_off_the_event_loop(
+    store: UnitOfWorkFactory, sessions: CrmSessionFactory, demo: RunningSandbox, acme: str
+) -> None:
+    watched = OffLoopStore(store)
+    seats = SeatService(watched, clock=lambda: NOW)  # type: ignore[arg-type]
+    session = sessions(demo.connected_credentials())
+    try:
+        imported = await seats.import_crm_users(acme, session.reader, actor="admin")
+    finally:
+        await session.close()
+    refreshed = await seats.refresh_crm_users(acme, sessions, actor="admin")
+
+    assert imported.total == refreshed.total > 0
+    assert watched.on_loop == []
