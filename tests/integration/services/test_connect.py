@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tests.integration.services.conftest import LIMITED_CLIENT_ID, LIMITED_SECRET, SANDBOX_TARGETS, RunningSandbox
 
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
@@ -480,3 +480,36 @@ def test_ca_bundles_reveal_nothing_about_the_servers_files(tmp_path: Path) -> No
 
     assert targets.ca_bundle_names() == ("broken",)
     assert len(messages) == 1, messages
+
+
+class _NoChallenge:
+    """A gateway in front of the organization that drops the bearer challenge from its 401 answers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def without_challenge(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = [(n, v) for n, v in message["headers"] if n.lower() != b"www-authenticate"]
+            await send(message)
+
+        await self._app(scope, receive, without_challenge)
+
+
+async def test_an_organization_that_names_no_authority_is_an_api_error(
+    store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str, tls_material: TlsMaterial
+) -> None:
+    with serve_in_thread(_NoChallenge(running.sandbox.app), tls=tls_material) as gateway:
+        credentials = dataclasses.replace(
+            running.credentials(),
+            org_url=gateway.base_url.rstrip("/"),
+            ca_bundle=CaBundle(tls_material.ca_bundle.read_text(encoding="ascii")),
+        )
+
+        outcome = await connect_crm(store, sessions, slug=acme, credentials=credentials, targets=SANDBOX_TARGETS)
+
+    assert outcome.kind is OutcomeKind.API_ERROR, outcome
+    assert outcome.reason is not None
+    assert "no bearer challenge" in outcome.reason
