@@ -15,6 +15,8 @@ from typing import Any
 from tests.conformance.conftest import WebApi
 from tests.conformance.test_change_tracking import TRACK, read_all
 
+from salesbridge.sandbox.assembly import Sandbox
+
 
 def _labels(text: str) -> dict[str, Any]:
     return {"@odata.type": "Microsoft.Dynamics.CRM.Label", "LocalizedLabels": [{"Label": text, "LanguageCode": 1033}]}
@@ -208,3 +210,21 @@ def test_a_delete_cascade_other_than_cascade_removelink_or_restrict_is_refused(a
         },
     )
     assert response.status_code == 400
+
+
+def test_a_cascade_looks_referencing_records_up_through_an_index_made_on_first_use(
+    api: WebApi, sandbox: Sandbox
+) -> None:
+    """A delete must not scan every referencing table in full (a million contacts): the lookup columns a cascade
+    reads are indexed the first time, not while seeding."""
+    storage = sandbox.services.state.storage
+
+    def plan() -> str:
+        rows = storage.conn.execute(
+            'EXPLAIN QUERY PLAN SELECT contactid FROM "contact" WHERE parentcustomerid = ?', ("x",)
+        )
+        return " ".join(str(row[-1]) for row in rows)
+
+    assert "INDEX" not in plan()
+    api.delete(f"accounts({api.create('accounts', {'name': 'Gone'})})")
+    assert "contact__parentcustomerid__referencing" in plan()

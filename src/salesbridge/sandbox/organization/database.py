@@ -203,6 +203,15 @@ class Storage:
         cols = ", ".join(quote_ident(c) for c in columns)
         self.conn.execute(f"CREATE {kind} IF NOT EXISTS {index} ON {quote_ident(entity)} ({cols})")
 
+    def ensure_lookup_index(self, entity: str, column: str) -> None:
+        """Index a lookup column the first time records are looked up by it (delete cascades); idempotent.
+
+        Created on demand rather than with the table, so seeding millions of rows does not maintain indexes no
+        delete may ever use; named apart from alternate-key indexes, which must stay unique.
+        """
+        index = quote_ident(f"{entity}__{column}__referencing")
+        self.conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {quote_ident(entity)} ({quote_ident(column)})")
+
     def columns(self, entity: str) -> list[str]:
         """The storage columns of a table, as created."""
         return self._columns[entity]

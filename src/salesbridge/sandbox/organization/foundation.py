@@ -165,7 +165,7 @@ def create_state(
         for entity in catalogue.entities.values():
             storage.ensure_table(entity)
         storage.create_index("systemuser", ["applicationid"])
-        storage.create_index("activityparty", ["activityid"])
+        storage.ensure_lookup_index("activityparty", "activityid")
     security = Security(storage, catalogue)
     return SandboxState(
         catalogue=catalogue,

@@ -289,7 +289,9 @@ class RecordWriter:
         deleted.add(record_id)
         catalogue = self.state.catalogue
         relationships = [
-            r for r in catalogue.one_to_many(entity.logical_name) if catalogue.find_entity(r.referencing_entity)
+            r
+            for r in catalogue.one_to_many(entity.logical_name)
+            if r.cascade.delete != CascadeType.NO_CASCADE and catalogue.find_entity(r.referencing_entity)
         ]
         referencing = [(r, self._referencing_ids(r, record_id)) for r in relationships]
         for relationship, ids in referencing:
@@ -319,6 +321,7 @@ class RecordWriter:
 
     def _referencing_ids(self, relationship: RelationshipDef, record_id: str) -> list[str]:
         child = self.state.catalogue.entity(relationship.referencing_entity)
+        self.storage.ensure_lookup_index(child.logical_name, relationship.referencing_attribute)
         rows = self.storage.conn.execute(
             f"SELECT {quote_ident(child.primary_id)} FROM {quote_ident(child.logical_name)} "
             f"WHERE {quote_ident(relationship.referencing_attribute)} = ?",
