@@ -6,6 +6,7 @@ import uuid
 from typing import Any, Literal
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from salesbridge.services.crm_settings import CrmSettingsService, SettingsChange, with_stage_label
@@ -48,7 +49,9 @@ async def crm_settings(org: str, principal: AdminPrincipal, services: Services) 
     """Pipeline stage, won-value column, auto-save, sync interval; ``choices`` lists the allowed values."""
     service = _service(services)
     choices = await service.choices(principal.organization_slug, principal.locale)
-    settings = with_stage_label(service.settings(principal.organization_slug), choices)
+    # The store is read in the threadpool: an async route must not block the event loop.
+    stored = await run_in_threadpool(service.settings, principal.organization_slug)
+    settings = with_stage_label(stored, choices)
     return {**settings.to_json(principal.locale), "choices": choices.to_json()}
 
 

@@ -1,0 +1,74 @@
+"""The async rule at the console's edge: async API routes hand their store work to the threadpool, so no request
+blocks the event loop on the store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy.orm import Session, sessionmaker
+from tests.integration.off_loop import OffLoopStore
+from tests.integration.web.conftest import ACME_ADMIN, BASE_URL, PASSWORD, Browser, FakeClock, fast_hasher, sign_in
+
+from salesbridge.bootstrap import dynamics_session
+from salesbridge.services.accounts import AccountService
+from salesbridge.services.connect import create_organization
+from salesbridge.services.seats import SeatService
+from salesbridge.store.secrets import CredentialCipher
+from salesbridge.store.uow import UnitOfWorkFactory
+from salesbridge.web.app import ConsoleServices, create_app
+
+
+@pytest.fixture
+def watched(session_factory: sessionmaker[Session], cipher: CredentialCipher) -> OffLoopStore:
+    clock = FakeClock()
+    store = UnitOfWorkFactory(session_factory, cipher=cipher, clock=clock)
+    create_organization(store, slug="acme", name="Acme Corp", seats=5)
+    AccountService(store, clock=clock, hasher=fast_hasher()).create_user(
+        "acme",
+        email=ACME_ADMIN.email,
+        display_name="Ada Admin",
+        password=SecretStr(PASSWORD),
+        is_admin=True,
+        with_seat=True,
+        actor="test",
+    )
+    return OffLoopStore(store)
+
+
+@pytest.fixture
+def admin(watched: OffLoopStore) -> Iterator[Browser]:
+    clock = FakeClock()
+    store = watched  # every service of the app goes through the watched store
+    services = ConsoleServices(
+        accounts=AccountService(store, clock=clock, hasher=fast_hasher()),  # type: ignore[arg-type]
+        store=store,  # type: ignore[arg-type]
+        clock=clock,
+        seats=SeatService(store, clock=clock),  # type: ignore[arg-type]
+        crm_sessions=dynamics_session,
+    )
+    with TestClient(create_app(services), base_url=BASE_URL) as client:
+        yield Browser(client, sign_in(client, ACME_ADMIN))
+
+
+def test_the_crm_settings_api_reads_the_store_off_the_event_loop(admin: Browser, watched: OffLoopStore) -> None:
+    watched.on_loop.clear()
+
+    response = admin.client.get("/api/v1/orgs/acme/crm/settings")
+
+    assert response.status_code == 200
+    assert response.json()["choices"]
+    assert watched.on_loop == []
+
+
+def test_importing_crm_users_through_the_api_reads_the_store_off_the_event_loop(
+    admin: Browser, watched: OffLoopStore
+) -> None:
+    watched.on_loop.clear()
+
+    response = admin.client.post("/api/v1/orgs/acme/crm/users/import", headers=admin.csrf_headers())
+
+    assert response.status_code == 422  # not connected: refused after reading the store
+    assert watched.on_loop == []
