@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 from tests.e2e.conftest import CRM_WAIT_S, SyncedConsole, screenshot, sign_in_demo
 
@@ -117,3 +118,63 @@ def test_sync_now_refreshes_every_tables_times_without_a_reload(
         expect(success).not_to_have_attribute("data-value", stamp or "", timeout=30_000)
         expect(success).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
     screenshot(admin, "crm-settings-tables-refreshed-es")
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+ADMIN_PAGES = ("/", "/seats", "/seats/assign-from-crm", "/settings/crm", "/admin/audit", "/lists", "/account")
+
+LINES_OF_TEXT = """(element) => {
+  const range = document.createRange();
+  range.selectNodeContents(element);
+  return new Set(Array.from(range.getClientRects(), (rect) => Math.round(rect.top))).size;
+}"""
+"""How many lines an element's text takes."""
+
+ON_ONE_ROW = """(bar) => {
+  const boxes = Array.from(bar.querySelectorAll(":scope > *, .nav li"))
+    .filter((element) => element.offsetParent !== null && !element.classList.contains("skip-link"))
+    .map((element) => element.getBoundingClientRect());
+  return Math.max(...boxes.map((box) => box.top)) < Math.min(...boxes.map((box) => box.bottom));
+}"""
+"""Whether every item of the top bar shares one row."""
+
+
+def _admin_in(chromium: Browser, console: SyncedConsole, lang: str, viewport: dict[str, int]) -> Page:
+    page = chromium.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
+    page.set_default_timeout(15_000)
+    sign_in_demo(page, console, console.admin_email)
+    page.goto(console.url("/account"))
+    page.get_by_test_id("locale-select").select_option(lang)
+    page.get_by_test_id("locale-save").click()
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    return page
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_every_admin_page_fits_a_phone_without_sideways_scrolling(
+    chromium: Browser, synced_console: SyncedConsole, lang: str
+) -> None:
+    admin = _admin_in(chromium, synced_console, lang, PHONE)
+    too_wide = {}
+    for path in ADMIN_PAGES:
+        admin.goto(synced_console.url(path))
+        width = admin.evaluate("document.scrollingElement.scrollWidth")
+        if width > PHONE["width"]:
+            too_wide[path] = width
+        screenshot(admin, f"phone-{lang}-{path.strip('/').replace('/', '-') or 'home'}")
+    assert too_wide == {}
+
+    admin.goto(synced_console.url("/seats"))
+    badges = admin.get_by_test_id("in-crm-badge")
+    expect(badges.first).to_be_visible()
+    assert [badge.evaluate(LINES_OF_TEXT) for badge in badges.all()] == [1] * badges.count()
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_the_top_bar_is_one_row_on_a_desktop(chromium: Browser, synced_console: SyncedConsole, lang: str) -> None:
+    admin = _admin_in(chromium, synced_console, lang, DESKTOP)
+    for path in ("/", "/settings/crm"):
+        admin.goto(synced_console.url(path))
+        screenshot(admin, f"desktop-{lang}-{path.strip('/').replace('/', '-') or 'home'}")
+        assert admin.locator(".topbar").evaluate(ON_ONE_ROW), path

@@ -20,6 +20,8 @@
     if (!found) {
       found = document.createElement("td");
       found.dataset.field = field;
+      // Named after its column, as the server's cells are (shown when rows are stacked on a phone).
+      found.dataset.label = tables.tHead.rows[0].cells[row.cells.length].textContent.trim();
       row.appendChild(found);
     }
     return found;
