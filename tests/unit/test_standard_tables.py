@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from salesbridge.sandbox.catalogue.builders import OWNER
 from salesbridge.sandbox.catalogue.definitions import (
     BULK_MESSAGES,
     AttributeDef,
@@ -14,7 +15,6 @@ from salesbridge.sandbox.catalogue.definitions import (
     RequiredLevel,
 )
 from salesbridge.sandbox.catalogue.registry import Catalogue
-from salesbridge.sandbox.catalogue.builders import OWNER
 from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.organization.database import Storage
 
