@@ -269,9 +269,10 @@ class RecordWriter:
         """Delete a record, applying each one-to-many relationship's Delete cascade to the records referencing it.
 
         As Dataverse does (configure-entity-relationship-cascading-behavior.md): Cascade deletes the referencing
-        records (recursively, without checking the caller's privileges on them), RemoveLink clears their lookup
-        (a new row version, so change tracking reports them as updated), Restrict refuses the delete while any
-        exists, NoCascade leaves them. An activity also takes its activitypointer row with it.
+        records (recursively; *undocumented*: the caller's privileges are checked on the record deleted, not on
+        the ones its cascade reaches), RemoveLink clears their lookup (a new row version, so change tracking
+        reports them as updated), Restrict refuses the delete while any exists, NoCascade leaves them. An
+        activity also takes its activitypointer row with it.
 
         Raises:
             DataverseError: 404 when it does not exist; 403 without delete access; 405 ``0x80040227``
