@@ -3,6 +3,7 @@ use cases, the import runner, the console and the demo's wiring — for the entr
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import secrets
 import threading
@@ -308,22 +309,34 @@ async def prepare_demo_workspace(
 ) -> DemoWorkspace:
     """Create the demo organization on ``store``, connect it to ``crm`` (the sandbox), make the first of its
     CRM users the administrator, and assign seats from the CRM to the next five (one of them accepts).
-    ``targets`` admits the sandbox's host (and Dynamics 365's) when None.
+    ``targets`` admits the sandbox's host (and Dynamics 365's) when None. The store work runs on worker threads,
+    never on the event loop.
 
     Raises:
         SalesbridgeError: the store already holds an organization ``slug``, or the connection failed.
     """
-    from salesbridge.services.accounts import AccountService
-    from salesbridge.services.connect import connect_crm, create_organization
-    from salesbridge.services.seats import SeatService
+    from salesbridge.services.connect import connect_crm
 
-    if store.organization_id(slug) is not None:
-        raise ConfigError(f"The store already has an organization {slug!r}; the demo starts from an empty store.")
-    create_organization(store, slug=slug, name="Contoso (demo)", seats=seats, actor="demo")
+    await asyncio.to_thread(_create_demo_organization, store, slug, seats)
     targets = targets or DynamicsTargets(EndpointPolicy([urlsplit(crm.org_url).hostname or ""]))
     outcome = await connect_crm(store, dynamics_session, slug=slug, credentials=crm, targets=targets, actor="demo")
     if not outcome.is_connected:
         raise ConfigError(f"The demo could not connect to the sandbox: {outcome.message()} {outcome.reason or ''}")
+    return await asyncio.to_thread(_seat_demo_people, store, slug)
+
+
+def _create_demo_organization(store: StoreAccess, slug: str, seats: int) -> None:
+    from salesbridge.services.connect import create_organization
+
+    if store.organization_id(slug) is not None:
+        raise ConfigError(f"The store already has an organization {slug!r}; the demo starts from an empty store.")
+    create_organization(store, slug=slug, name="Contoso (demo)", seats=seats, actor="demo")
+
+
+def _seat_demo_people(store: StoreAccess, slug: str) -> DemoWorkspace:
+    from salesbridge.services.accounts import AccountService
+    from salesbridge.services.seats import SeatService
+
     accounts = AccountService(store, clock=utc_now)
     seat_service = SeatService(store, clock=utc_now)
     password = SecretStr(secrets.token_urlsafe(12))
