@@ -178,3 +178,23 @@ def test_the_top_bar_is_one_row_on_a_desktop(chromium: Browser, synced_console: 
         admin.goto(synced_console.url(path))
         screenshot(admin, f"desktop-{lang}-{path.strip('/').replace('/', '-') or 'home'}")
         assert admin.locator(".topbar").evaluate(ON_ONE_ROW), path
+
+
+def test_the_audit_log_reads_as_sentences_and_filters_by_action(
+    chromium: Browser, synced_console: SyncedConsole
+) -> None:
+    admin = _admin(chromium, synced_console)
+    admin.goto(synced_console.url("/admin/audit"))
+    actions = admin.get_by_test_id("audit-action")
+    expect(actions.first).to_be_visible()
+    expect(admin.get_by_test_id("audit-table")).not_to_contain_text("user.signed_in")
+    expect(admin.get_by_test_id("audit-table")).to_contain_text("Ha iniciado sesión")
+    expect(admin.get_by_test_id("audit-table")).not_to_contain_text('{"')
+
+    admin.get_by_test_id("audit-filter-action").select_option("crm.imported")
+    admin.get_by_test_id("audit-filter-submit").click()
+    expect(admin.get_by_test_id("audit-filter-clear")).to_be_visible()
+    expect(actions).not_to_have_count(0)
+    assert set(actions.all_inner_texts()) == {"Importación del CRM terminada"}
+    expect(admin.get_by_test_id("audit-details").first).to_contain_text("Filas importadas")
+    screenshot(admin, "audit-log-filtered-es")

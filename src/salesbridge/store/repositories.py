@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from pydantic import SecretStr
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
 from salesbridge.store.secrets import CredentialCipher
@@ -44,6 +44,7 @@ class _OrganizationRow(Protocol):
 
 
 _RowT = TypeVar("_RowT", bound=_OrganizationRow)
+_Row = TypeVar("_Row")
 
 
 class _ScopedRepository:
@@ -280,15 +281,43 @@ class AuditLog(_ScopedRepository):
         self._session.flush()
         return entry
 
-    def recent(self, *, limit: int = 50) -> list[AuditEntry]:
-        """Up to ``limit`` entries, newest first (ties broken by insertion order)."""
+    def recent(
+        self, *, limit: int = 50, offset: int = 0, action: str | None = None, actor: str | None = None
+    ) -> list[AuditEntry]:
+        """Up to ``limit`` entries after the first ``offset``, newest first (ties broken by insertion order); only
+        those of ``action`` and of ``actor`` when given."""
         statement = (
-            select(AuditEntry)
-            .where(AuditEntry.organization_id == self._organization_id)
+            self._filtered(select(AuditEntry), action=action, actor=actor)
             .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+            .offset(offset)
             .limit(limit)
         )
         return list(self._session.scalars(statement))
+
+    def count(self, *, action: str | None = None, actor: str | None = None) -> int:
+        """How many entries there are (of ``action`` and of ``actor`` when given)."""
+        statement = self._filtered(select(func.count()).select_from(AuditEntry), action=action, actor=actor)
+        return self._session.scalar(statement) or 0
+
+    def actions(self) -> list[str]:
+        """The distinct actions recorded, sorted."""
+        return self._distinct(AuditEntry.action)
+
+    def actors(self) -> list[str]:
+        """The distinct actors (emails, or ``sync`` for the importer), sorted."""
+        return self._distinct(AuditEntry.actor)
+
+    def _distinct(self, column: InstrumentedAttribute[str]) -> list[str]:
+        statement = select(column).distinct().where(AuditEntry.organization_id == self._organization_id)
+        return sorted(self._session.scalars(statement))
+
+    def _filtered(self, statement: Select[_Row], *, action: str | None, actor: str | None) -> Select[_Row]:
+        statement = statement.where(AuditEntry.organization_id == self._organization_id)
+        if action is not None:
+            statement = statement.where(AuditEntry.action == action)
+        if actor is not None:
+            statement = statement.where(AuditEntry.actor == actor)
+        return statement
 
 
 class CrmConnectionRepository(_ScopedRepository):

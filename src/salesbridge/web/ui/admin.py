@@ -1,18 +1,191 @@
-"""Administration pages: the organization's recent audit trail."""
+"""Administration pages: the organization's audit log, a page at a time, filtered by action or person, in the
+reader's language: each action by its name, each detail as a labelled value (internal ids left out)."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from salesbridge.i18n import N_, translate
+from salesbridge.services.audit_log import audit_page
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
+ACTION_NAMES: Final = {
+    "api_token.created": N_("API token created"),
+    "api_token.revoked": N_("API token revoked"),
+    "crm.connect_failed": N_("Connecting to the CRM failed"),
+    "crm.connected": N_("Connected to the CRM"),
+    "crm.disconnected": N_("CRM sync disconnected"),
+    "crm.import_failed": N_("CRM import failed"),
+    "crm.imported": N_("CRM import finished"),
+    "crm.settings_changed": N_("CRM settings changed"),
+    "crm.sync_requested": N_("Sync requested"),
+    "crm.users_import_failed": N_("Importing the CRM users failed"),
+    "crm.users_imported": N_("CRM users imported"),
+    "invitation.accepted": N_("Invitation accepted"),
+    "list.created": N_("List created"),
+    "list.deleted": N_("List deleted"),
+    "list.item_added": N_("Record added to a list"),
+    "list.item_removed": N_("Record removed from a list"),
+    "list.renamed": N_("List renamed"),
+    "lists.rules_changed": N_("Auto-save rules changed"),
+    "organization.created": N_("Workspace created"),
+    "seat.assigned_from_crm": N_("Seat assigned from the CRM"),
+    "seat.crm_sync_disabled": N_("CRM sync turned off for a seat"),
+    "seat.crm_sync_enabled": N_("CRM sync turned on for a seat"),
+    "seat.email_changed": N_("Seat holder's email corrected"),
+    "seats.sync_all_changed": N_("Sync CRM for all seats automatically changed"),
+    "user.created": N_("Person added"),
+    "user.signed_in": N_("Signed in"),
+    "user.signed_out": N_("Signed out"),
+}
+"""Each audited action's name (English message id); an action missing here is shown as its code."""
+
+DETAIL_NAMES: Final = {
+    "accounts_of_open_opportunities": N_("Accounts of my open opportunities"),
+    "accounts_owned": N_("Accounts I own"),
+    "added": N_("Added"),
+    "auto_save_enabled": N_("Auto-save"),
+    "cancelled_imports": N_("Imports cancelled"),
+    "client_id": N_("Application (client) ID"),
+    "crm_records": N_("CRM records"),
+    "crm_users": N_("CRM users"),
+    "deleted": N_("Deleted"),
+    "details": N_("Details"),
+    "email": N_("Email"),
+    "enabled": N_("On"),
+    "expires_at": N_("Expires"),
+    "from": N_("Before"),
+    "has_password": N_("Password set"),
+    "import_requests": N_("Import runs"),
+    "is_admin": N_("Administrator"),
+    "kept_working_connection": N_("Working connection kept"),
+    "leads_of_open_opportunities": N_("Leads and contacts of my open opportunities"),
+    "leads_of_owned_accounts": N_("Leads and contacts of the accounts I own"),
+    "list_items_added": N_("List items added"),
+    "list_items_removed": N_("List items removed"),
+    "name": N_("Name"),
+    "org_url": N_("Organization URL"),
+    "outcome": N_("Outcome"),
+    "prefix": N_("Starts with"),
+    "purge": N_("Imported CRM data cleaned up"),
+    "reason": N_("Reason"),
+    "removed": N_("Removed"),
+    "rows_deleted": N_("Rows deleted"),
+    "rows_imported": N_("Rows imported"),
+    "seat": N_("Seat"),
+    "seats": N_("Seats"),
+    "seats_reset": N_("Seats that lost their CRM match"),
+    "slug": N_("Workspace"),
+    "stage_source": N_("Stage source"),
+    "stage_threshold": N_("First stage inside the pipeline"),
+    "sync_interval_minutes": N_("Import from the CRM every (minutes)"),
+    "system_list_items": N_("Auto-saved list items"),
+    "system_lists": N_("Auto-saved lists"),
+    "table": N_("Table"),
+    "table_sync_states": N_("Table checkpoints"),
+    "to": N_("After"),
+    "updated": N_("Updated"),
+    "was_connected": N_("Was connected"),
+    "won_value_base_currency": N_("Use the value in the base currency"),
+    "won_value_column": N_("Opportunity column holding the won value"),
+}
+"""Each detail's label (English message id); a detail missing here is shown by its key, spaced out."""
+
+HIDDEN_DETAILS: Final = frozenset(
+    {"user_id", "token_id", "run_id", "seat_id", "list_id", "invitation_id", "crm_id", "crm_user_id"}
+)
+"""Internal ids: they mean nothing to a reader (they stay in the API's answer)."""
+
+_ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One entry as the page shows it."""
+
+    created_at: datetime
+    actor: str
+    action: str
+    action_name: str | None
+    details: tuple[tuple[str, str], ...]
+
+
+def action_name(action: str, locale: str) -> str | None:
+    """The action's name in ``locale``; None for an action without one (shown as its code)."""
+    name = ACTION_NAMES.get(action)
+    return translate(name, locale) if name else None
+
+
+def readable_details(details: Mapping[str, Any], locale: str) -> tuple[tuple[str, str], ...]:
+    """``details`` as (label, value) pairs in ``locale``, internal ids left out."""
+    return tuple(
+        (_detail_name(key, locale), _value(value, locale))
+        for key, value in details.items()
+        if key not in HIDDEN_DETAILS
+    )
+
+
+def _detail_name(key: str, locale: str) -> str:
+    name = DETAIL_NAMES.get(key)
+    return translate(name, locale) if name else key.replace("_", " ").capitalize()
+
+
+def _value(value: Any, locale: str) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return translate(N_("Yes") if value else N_("No"), locale)
+    if isinstance(value, Mapping):
+        if set(value) == {"from", "to"}:
+            return f"{_value(value['from'], locale)} → {_value(value['to'], locale)}"
+        return "; ".join(f"{_detail_name(key, locale)}: {_value(item, locale)}" for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return "; ".join(_value(item, locale) for item in value) or "—"
+    if isinstance(value, int | float):
+        return f"{value:,}"
+    text = str(value)
+    if _ISO_TIME.match(text):
+        return text[:10] + " " + text[11:16] + " UTC"
+    return text
+
 
 @router.get("/admin/audit")
-def audit_page(request: Request, principal: AdminPrincipal, services: Services) -> Response:
-    """The newest 100 audit entries of the administrator's organization."""
-    entries = services.accounts.recent_audit(principal, limit=100)
-    return render(request, "admin_audit.html", {"entries": entries}, principal=principal)
+def audit_log_page(
+    request: Request,
+    principal: AdminPrincipal,
+    services: Services,
+    page: int = 1,
+    action: str = "",
+    actor: str = "",
+) -> Response:
+    """The audit log of the administrator's organization, 50 entries a page, newest first; ``action`` and
+    ``actor`` (empty: all) filter it."""
+    locale = principal.locale
+    found = audit_page(
+        services.store, principal.organization_slug, page=page, action=action or None, actor=actor or None
+    )
+    lines = [
+        AuditLine(
+            entry.created_at,
+            entry.actor,
+            entry.action,
+            action_name(entry.action, locale),
+            readable_details(entry.details, locale),
+        )
+        for entry in found.entries
+    ]
+    actions = sorted(
+        ((code, action_name(code, locale) or code) for code in found.actions), key=lambda pair: pair[1].casefold()
+    )
+    context = {"audit": found, "lines": lines, "actions": actions}
+    return render(request, "admin_audit.html", context, principal=principal)

@@ -1,0 +1,97 @@
+"""The audit log page (SQLite and PostgreSQL): actions by name and details as labelled values in the reader's
+language, 50 entries a page, a filter by action and by person; administrators only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
+
+OpenBrowser = Callable[[Person | None], Browser]
+
+
+def _record(console: Console, count: int) -> None:
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    for number in range(count):
+        console.clock.advance(timedelta(seconds=1))
+        with console.store(organization_id) as uow:
+            uow.audit.record(
+                actor="sync",
+                action="crm.imported",
+                details={"run_id": f"run-{number}", "rows_imported": 1200 + number, "rows_deleted": 0},
+            )
+            uow.commit()
+    with console.store(organization_id) as uow:
+        uow.audit.record(
+            actor=ACME_ADMIN.email,
+            action="crm.settings_changed",
+            details={"auto_save_enabled": {"from": True, "to": False}},
+        )
+        uow.commit()
+
+
+def _rows(html: str) -> list[str]:
+    return re.findall(r'data-testid="audit-row" data-action="([^"]+)"', html)
+
+
+def test_actions_and_details_read_naturally_in_the_readers_language(console: Console, browser: OpenBrowser) -> None:
+    _record(console, 1)
+    admin = browser(ACME_ADMIN)
+    page = admin.client.get("/admin/audit")
+    assert page.status_code == 200
+    assert "CRM settings changed" in page.text
+    assert "<dt>Auto-save</dt><dd>Yes → No</dd>" in page.text
+    assert "<dt>Rows imported</dt><dd>1,200</dd>" in page.text
+    assert "crm.settings_changed</code>" not in page.text  # a name, not the code
+    assert "run-0" not in page.text  # internal ids are left out
+    assert "{&#34;" not in page.text  # no JSON
+    assert "Signed in" in page.text  # the sign-in of this test
+
+    admin.client.post("/account/locale", data={**admin.csrf_data(), "locale": "es"})
+    spanish = admin.client.get("/admin/audit").text
+    assert "Configuración del CRM modificada" in spanish
+    assert "<dt>Guardado automático</dt><dd>Sí → No</dd>" in spanish
+    assert "Ha iniciado sesión" in spanish
+    assert "El importador" in spanish
+
+
+def test_fifty_entries_a_page_and_filters_by_action_and_person(console: Console, browser: OpenBrowser) -> None:
+    _record(console, 60)
+    admin = browser(ACME_ADMIN)
+    with console.store(console.store.organization_id("acme")) as uow:  # type: ignore[arg-type]
+        total = uow.audit.count()  # the seeding's entries, the 61 above and the sign-in
+    assert 62 < total <= 100
+
+    first = admin.client.get("/admin/audit")
+    assert len(_rows(first.text)) == 50
+    assert _rows(first.text)[0] == "user.signed_in"  # newest first
+    assert f"{total} entries · page 1 of 2" in first.text
+    assert 'href="/admin/audit?page=2&amp;action=&amp;actor="' in first.text
+    second = admin.client.get("/admin/audit?page=2")
+    assert len(_rows(second.text)) == total - 50
+    assert 'data-testid="audit-older"' not in second.text
+    assert 'data-testid="audit-newer"' in second.text
+    past_the_end = admin.client.get("/admin/audit?page=9")
+    assert "page 2 of 2" in past_the_end.text
+
+    imports = admin.client.get("/admin/audit?action=crm.imported")
+    assert set(_rows(imports.text)) == {"crm.imported"}
+    assert "60 entries · page 1 of 2" in imports.text
+    assert 'href="/admin/audit?page=2&amp;action=crm.imported&amp;actor="' in imports.text
+    by_admin = admin.client.get("/admin/audit", params={"actor": ACME_ADMIN.email})
+    assert set(_rows(by_admin.text)) == {"crm.settings_changed", "user.signed_in"}
+    assert f'<option value="{ACME_ADMIN.email}" selected>' in by_admin.text
+    nothing = admin.client.get("/admin/audit", params={"actor": ACME_ADMIN.email, "action": "crm.imported"})
+    assert _rows(nothing.text) == []
+    assert "No entry matches this filter." in nothing.text
+
+
+def test_the_audit_log_is_for_the_organizations_administrators(console: Console, browser: OpenBrowser) -> None:
+    _record(console, 1)
+    assert browser(ACME_SELLER).client.get("/admin/audit").status_code == 403
+    other = browser(GLOBEX_ADMIN).client.get("/admin/audit?action=crm.imported")
+    assert other.status_code == 200
+    assert _rows(other.text) == []
