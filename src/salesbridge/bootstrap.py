@@ -21,7 +21,9 @@ from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, Dyna
 from salesbridge.crm.dynamics.endpoints import ENTRA_AUTHORITY_HOSTS, DynamicsTargets, EndpointPolicy
 from salesbridge.crm.dynamics.trust import CaBundleDirectory, CaCertificates
 from salesbridge.errors import ConfigError
-from salesbridge.services.connect import CaBundle, Clock, CrmCredentials, CrmSession, CrmSessionFactory, StoreAccess
+from salesbridge.domain.workspace import CaBundle, CrmCredentials
+from salesbridge.services.connect import StoreAccess
+from salesbridge.services.ports import Clock, CrmSession, CrmSessionFactory
 from salesbridge.settings import Settings
 from salesbridge.store import cipher_from_settings, create_engine_for, create_session_factory, migrate
 from salesbridge.store.database import describe_url, store_exists

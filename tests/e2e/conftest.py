@@ -31,7 +31,8 @@ from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.serving import RunningServer, serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.accounts import AccountService
-from salesbridge.services.connect import CaBundle, CrmCredentials, create_organization
+from salesbridge.domain.workspace import CaBundle, CrmCredentials
+from salesbridge.services.connect import create_organization
 from salesbridge.services.seats import SeatService
 from salesbridge.services.sync import run_pending_import
 from salesbridge.store import create_engine_for, create_session_factory, migrate

@@ -15,7 +15,8 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from salesbridge.services.connect import CrmSessionFactory, StoreAccess
+from salesbridge.services.connect import StoreAccess
+from salesbridge.services.ports import CrmSessionFactory
 from salesbridge.services.sync import LEASE, Clock, RunOutcome, run_pending_import, schedule_if_due
 
 logger = logging.getLogger(__name__)

@@ -38,7 +38,8 @@ from salesbridge.domain.password_strength import PasswordWeakness, password_weak
 from salesbridge.domain.sign_in_throttle import SignInThrottlePolicy, account_subject, address_subject
 from salesbridge.errors import InvalidRequestError, RowNotFoundError, TryAgainLaterError, UniqueConstraintError
 from salesbridge.i18n import N_, SUPPORTED_LOCALES
-from salesbridge.services.connect import Clock, StoreAccess, UnknownOrganizationError
+from salesbridge.services.connect import StoreAccess, UnknownOrganizationError
+from salesbridge.services.ports import Clock
 from salesbridge.services.crm_users import rematch_seats
 from salesbridge.services.sign_in_guard import PasswordHashingBusyError, PasswordHashingGate
 from salesbridge.store.tables import SeatState, User

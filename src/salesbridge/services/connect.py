@@ -18,15 +18,15 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pydantic import SecretStr
-
-from salesbridge.crm.ports import CrmIdentity, CrmMetadata, CrmReader, PrivilegeGrant
+from salesbridge.crm.ports import CrmMetadata, CrmReader, PrivilegeGrant
 from salesbridge.domain.crm_requirements import REQUIRED_TABLES, RequiredTable, depth_suffices
+from salesbridge.domain.workspace import CaBundle
+from salesbridge.domain.workspace import CrmCredentials as CrmCredentials  # for crm_settings.py until converted
 from salesbridge.errors import (
     AuthError,
     CaBundleError,
@@ -41,72 +41,12 @@ from salesbridge.errors import (
 )
 from salesbridge.i18n import N_, translate
 from salesbridge.services.crm_users import import_crm_users
-from salesbridge.services.sign_in_guard import SignInFailures
+from salesbridge.services.ports import CrmSessionFactory as CrmSessionFactory  # for crm_settings.py until converted
+from salesbridge.services.ports import OrganizationFinder, PreflightCrm, SignInFailures
 from salesbridge.store.tables import ConnectionState
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
 
-Clock = Callable[[], datetime]
-"""Returns the current time, timezone-aware UTC."""
-
 INITIAL_IMPORT_REASON = "initial import after connect"
-
-
-class PreflightCrm(CrmIdentity, CrmMetadata, Protocol):
-    """The CRM calls the pre-flight makes: identity, privileges and metadata."""
-
-
-class CrmSession(Protocol):
-    """An open connection to one CRM organization; nothing is sent before the first call."""
-
-    @property
-    def metadata(self) -> PreflightCrm:
-        """Identity, privileges and metadata of the organization."""
-        ...
-
-    @property
-    def reader(self) -> CrmReader:
-        """Reads records of the organization."""
-        ...
-
-    async def close(self) -> None:
-        """Release the connection's resources. Idempotent."""
-        ...
-
-
-@dataclass(frozen=True)
-class CaBundle:
-    """The CAs a connection trusts instead of the system's (a private or local server).
-
-    Attributes:
-        pem: PEM certificates, validated (see :func:`chosen_ca_bundle`).
-        name: The name of the operator's bundle they were copied from; None when uploaded.
-    """
-
-    pem: str = field(repr=False)
-    name: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class CrmCredentials:
-    """What an administrator gives to connect: the organization and an application's credentials.
-
-    Attributes:
-        org_url: ``https://<org>.crm.dynamics.com``.
-        client_id: The application (client) id.
-        client_secret: The client secret; never logged, stored only encrypted.
-        tenant_id: The Entra tenant (directory) id or a verified domain; discovered from the organization when
-            None (and checked against it when given as an id).
-        ca_bundle: CAs to trust instead of the system's.
-        authority: The identity authority; discovered from the organization when None. Stored connections
-            made before discovery may hold None: ``https://login.microsoftonline.com/<tenant>`` then.
-    """
-
-    org_url: str
-    client_id: str
-    client_secret: SecretStr = field(repr=False)
-    tenant_id: str | None = None
-    ca_bundle: CaBundle | None = None
-    authority: str | None = None
 
 
 class ConnectTargets(Protocol):
@@ -176,19 +116,8 @@ def chosen_ca_bundle(targets: ConnectTargets, *, name: str | None = None, pem: s
     return None
 
 
-CrmSessionFactory = Callable[[CrmCredentials], CrmSession]
-"""Builds a session for the given credentials (the Dynamics connector in production)."""
-
 UnitOfWorkOpener = Callable[[uuid.UUID], SqlAlchemyUnitOfWork]
 """Returns a new, not yet opened, unit of work scoped to an organization."""
-
-
-class OrganizationFinder(Protocol):
-    """Turns an organization's slug into its id."""
-
-    def organization_id(self, slug: str) -> uuid.UUID | None:
-        """The id of the organization with ``slug``, or None."""
-        ...
 
 
 class StoreAccess(OrganizationFinder, Protocol):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from salesbridge.services.connect import OrganizationFinder, UnknownOrganizationError
+from salesbridge.services.connect import UnknownOrganizationError
+from salesbridge.services.ports import OrganizationFinder
 
 
 def require_organization(organizations: OrganizationFinder, slug: str) -> uuid.UUID:

@@ -1,19 +1,16 @@
-"""What guards sign-in against guessing and overload: the port of the failed-attempt log, and the gate that
-bounds how many passwords are hashed at once.
+"""What guards sign-in against overload: the gate that bounds how many passwords are hashed at once.
 
-The throttling rules themselves are pure values of :mod:`salesbridge.domain.sign_in_throttle`.
+The throttling rules are pure values of :mod:`salesbridge.domain.sign_in_throttle`; the log of failed attempts is
+the port :class:`salesbridge.services.ports.SignInFailures`.
 """
 
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Final, Protocol, TypeVar
+from typing import Final, TypeVar
 
-from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
 from salesbridge.errors import TryAgainLaterError
 from salesbridge.i18n import N_
 
@@ -28,30 +25,6 @@ web server's worker threads (40 by default): slots and waiters together never ta
 sign-ins under attack do not slow every other page."""
 
 T = TypeVar("T")
-
-
-class SignInFailures(Protocol):
-    """The log of failed sign-in attempts, shared by every process on the store
-    (:class:`salesbridge.store.workspace.SignInFailureLog`). Subjects are those of
-    :mod:`salesbridge.domain.sign_in_throttle`."""
-
-    def admit(
-        self, *, account: str, address: str | None, policy: SignInThrottlePolicy, now: datetime
-    ) -> SignInAdmission:
-        """Admit an attempt, counting it against the account until it succeeds, or say when to retry."""
-        ...
-
-    def failed(self, *, address: str | None, now: datetime) -> None:
-        """The admitted attempt failed: count it against the address too."""
-        ...
-
-    def succeeded(self, *, account: str) -> None:
-        """An attempt on the account succeeded: forget its failures."""
-        ...
-
-    def withdraw(self, attempt_id: uuid.UUID) -> None:
-        """The admitted attempt was not made: do not count it."""
-        ...
 
 
 class PasswordHashingBusyError(TryAgainLaterError):

@@ -35,6 +35,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from salesbridge.domain.seat_matching import MatchOutcome
 
+# The states are domain values; the store's modules import them from here with the tables whose columns they type.
+from salesbridge.domain.workspace import ConnectionState as ConnectionState
+from salesbridge.domain.workspace import ImportState as ImportState
+from salesbridge.domain.workspace import SeatState as SeatState
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -68,14 +73,6 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-class ConnectionState(enum.StrEnum):
-    """Where an organization's CRM connection stands."""
-
-    DISCONNECTED = "disconnected"
-    CONNECTED = "connected"
-    FAILED = "failed"
 
 
 class Base(DeclarativeBase):
@@ -194,15 +191,6 @@ class CrmConnection(Base):
     __str__ = __repr__
 
 
-class ImportState(enum.StrEnum):
-    """Where a requested CRM import stands."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
 class ImportRequest(Base):
     """A request to import the organization's CRM data, queued by the connect flow and picked up by the import
     engine (a later capability)."""
@@ -245,13 +233,6 @@ def _string_enum(enum_class: type[enum.StrEnum], length: int = 16) -> Enum:
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
-
-
-class SeatState(enum.StrEnum):
-    """A seat is ``invited`` until its holder accepts the invitation, then ``active``."""
-
-    INVITED = "invited"
-    ACTIVE = "active"
 
 
 class CrmUser(Base):

@@ -10,7 +10,8 @@ from starlette.requests import HTTPConnection
 
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets
 from salesbridge.services.accounts import AccountService
-from salesbridge.services.connect import Clock, ConnectTargets, CrmSessionFactory, StoreAccess
+from salesbridge.services.connect import ConnectTargets, StoreAccess
+from salesbridge.services.ports import Clock, CrmSessionFactory
 from salesbridge.services.seats import SeatService
 
 

@@ -24,7 +24,8 @@ from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalog
 from salesbridge.sandbox.organization.foundation import ROOT_BUSINESS_UNIT_ID, RowWriter
 from salesbridge.sandbox.organization.security import Depth
 from salesbridge.sandbox.server.serving import serve_in_thread
-from salesbridge.services.connect import CaBundle, CrmCredentials, CrmSession, CrmSessionFactory
+from salesbridge.domain.workspace import CaBundle, CrmCredentials
+from salesbridge.services.ports import CrmSession, CrmSessionFactory
 from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory

@@ -1,0 +1,473 @@
+"""The ports of the use cases: everything a service needs from the outside world, as protocols, in one module.
+
+Services depend on these and on the values of :mod:`salesbridge.domain` only; never on SQLAlchemy or
+:mod:`salesbridge.store`. The store implements the store ports structurally (:class:`salesbridge.store.uow.
+UnitOfWorkFactory` is a :class:`StoreAccess`, :class:`salesbridge.store.uow.SqlAlchemyUnitOfWork` a
+:class:`UnitOfWork`), the Dynamics connector the CRM ones; tests use ``tests.fakes.store.FakeStore``.
+
+Repositories return frozen domain values (snapshots: changing one changes nothing stored) and change the store only
+through methods that take ids and values. Every repository is scoped to the unit of work's organization. A
+repository method that is not listed here is not part of the port, whatever the store offers.
+
+Services not yet converted still type their store as :class:`salesbridge.services.connect.StoreAccess` (the same
+object, seen with the store's own unit of work); ``docs/architecture.md`` says which.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from salesbridge.crm.ports import CrmIdentity, CrmMetadata, CrmReader
+from salesbridge.domain.seat_matching import MatchOutcome
+from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
+from salesbridge.domain.workspace import (
+    ApiToken,
+    AuditEntry,
+    CrmConnection,
+    CrmCredentials,
+    CrmUser,
+    CrmUserSync,
+    CrmUserValues,
+    Invitation,
+    Organization,
+    Seat,
+    SeatState,
+    User,
+    WebSession,
+)
+
+Clock = Callable[[], datetime]
+"""Returns the current time, timezone-aware UTC."""
+
+
+# ------------------------------------------------------------------------------------------------------- the CRM
+
+
+class PreflightCrm(CrmIdentity, CrmMetadata, Protocol):
+    """The CRM calls the connect pre-flight makes: identity, privileges and metadata."""
+
+
+class CrmSession(Protocol):
+    """An open connection to one CRM organization; nothing is sent before the first call."""
+
+    @property
+    def metadata(self) -> PreflightCrm:
+        """Identity, privileges and metadata of the organization."""
+        ...
+
+    @property
+    def reader(self) -> CrmReader:
+        """Reads records of the organization."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connection's resources. Idempotent."""
+        ...
+
+
+CrmSessionFactory = Callable[[CrmCredentials], CrmSession]
+"""Builds a session for the given credentials (the Dynamics connector in production)."""
+
+
+# ------------------------------------------------------------------------------------------------- repositories
+
+
+class OrganizationRepository(Protocol):
+    """The scoped organization, and nothing else."""
+
+    def create(self, *, slug: str, name: str, seats_purchased: int) -> Organization:
+        """Create the scoped organization. Idempotent for the same slug.
+
+        Raises:
+            UniqueConstraintError: another organization has ``slug``, or this id exists with another slug.
+        """
+        ...
+
+    def get(self) -> Organization:
+        """The scoped organization.
+
+        Raises:
+            RowNotFoundError: it does not exist.
+        """
+        ...
+
+    def set_crm_sync_all_seats(self, enabled: bool) -> Organization:
+        """Turn "Sync CRM for all seats automatically" on or off. Idempotent.
+
+        Raises:
+            RowNotFoundError: the organization does not exist.
+        """
+        ...
+
+
+class UserRepository(Protocol):
+    """Users of the organization. Emails compare case-insensitively and are stored as given."""
+
+    def add(
+        self,
+        *,
+        email: str,
+        display_name: str,
+        is_admin: bool = False,
+        password_hash: str | None = None,
+        locale: str = "en",
+        entra_object_id: str | None = None,
+    ) -> User:
+        """Add a user with a fresh id.
+
+        Raises:
+            UniqueConstraintError: a user of the organization has this email, in any case (field ``"email"``).
+        """
+        ...
+
+    def get(self, user_id: uuid.UUID) -> User:
+        """The user ``user_id``.
+
+        Raises:
+            RowNotFoundError: no such user in this organization.
+        """
+        ...
+
+    def find_by_email(self, email: str) -> User | None:
+        """The user whose email equals ``email`` ignoring case, or None."""
+        ...
+
+    def list_all(self) -> list[User]:
+        """Every user, by lower-cased email."""
+        ...
+
+    def update(
+        self,
+        user_id: uuid.UUID,
+        *,
+        email: str | None = None,
+        display_name: str | None = None,
+        password_hash: str | None = None,
+        locale: str | None = None,
+    ) -> User:
+        """Change the given fields; None leaves a field as it is. Returns the user as changed.
+
+        Raises:
+            RowNotFoundError: no such user in this organization.
+            UniqueConstraintError: another user has ``email`` (field ``"email"``).
+        """
+        ...
+
+
+class SeatRepository(Protocol):
+    """The organization's seats."""
+
+    def add(self, *, user_id: uuid.UUID, state: SeatState, assigned_by: str, crm_sync_enabled: bool = True) -> Seat:
+        """Give ``user_id`` a seat, not yet matched (:attr:`MatchOutcome.NOT_IMPORTED`).
+
+        Raises:
+            UniqueConstraintError: the user already holds a seat (field ``"user_id"``).
+            RowNotFoundError: no such user in this organization.
+        """
+        ...
+
+    def get(self, seat_id: uuid.UUID) -> Seat:
+        """The seat ``seat_id``.
+
+        Raises:
+            RowNotFoundError: no such seat in this organization.
+        """
+        ...
+
+    def find_by_user(self, user_id: uuid.UUID) -> Seat | None:
+        """The seat held by ``user_id``, or None."""
+        ...
+
+    def list_with_users(self) -> list[tuple[Seat, User]]:
+        """Every seat with its holder, by the holder's lower-cased email."""
+        ...
+
+    def count(self) -> int:
+        """How many seats are assigned (invited or active)."""
+        ...
+
+    def set_state(self, seat_id: uuid.UUID, state: SeatState) -> Seat:
+        """Make the seat ``state``. Idempotent.
+
+        Raises:
+            RowNotFoundError: no such seat in this organization.
+        """
+        ...
+
+    def set_crm_sync(self, seat_id: uuid.UUID, enabled: bool) -> Seat:
+        """Turn the seat's own CRM sync switch on or off. Idempotent.
+
+        Raises:
+            RowNotFoundError: no such seat in this organization.
+        """
+        ...
+
+    def set_matches(self, matches: Mapping[uuid.UUID, tuple[MatchOutcome, uuid.UUID | None]]) -> None:
+        """Record the outcome of matching: for each seat id, how it matched and the CRM user (:attr:`CrmUser.id`)
+        it matched. Seats not named keep theirs; unknown seat ids are ignored."""
+        ...
+
+
+class CrmUserRepository(Protocol):
+    """The organization's imported CRM users."""
+
+    def replace_all(self, users: Iterable[CrmUserValues]) -> CrmUserSync:
+        """Make the stored CRM users exactly ``users``: upsert by ``crm_id`` (ids stay stable) and delete the
+        others. Idempotent.
+
+        Raises:
+            StoreError: the organization does not exist.
+        """
+        ...
+
+    def list_all(self) -> list[CrmUser]:
+        """Every imported CRM user, by lower-cased name then ``crm_id``."""
+        ...
+
+    def find_by_crm_id(self, crm_id: str) -> CrmUser | None:
+        """The CRM user with systemuserid ``crm_id`` (any case), or None."""
+        ...
+
+    def last_imported_at(self) -> datetime | None:
+        """When the CRM users were last imported, or None."""
+        ...
+
+
+class InvitationRepository(Protocol):
+    """Invitations to take a seat; tokens are kept only as digests."""
+
+    def add(self, *, user_id: uuid.UUID, token_hash: str, invited_by: str, expires_at: datetime) -> Invitation:
+        """Record an invitation for ``user_id`` whose token hashes to ``token_hash``."""
+        ...
+
+    def find_by_token_hash(self, token_hash: str) -> Invitation | None:
+        """The invitation whose token hashes to ``token_hash`` (pending or not), or None."""
+        ...
+
+    def mark_accepted(self, invitation_id: uuid.UUID) -> Invitation:
+        """Stamp the invitation accepted now.
+
+        Raises:
+            RowNotFoundError: no such invitation in this organization.
+        """
+        ...
+
+
+class ApiTokenRepository(Protocol):
+    """Users' API tokens; tokens are kept only as digests."""
+
+    def add(self, *, user_id: uuid.UUID, name: str, prefix: str, token_hash: str, expires_at: datetime) -> ApiToken:
+        """Record a token of ``user_id``, valid until ``expires_at``."""
+        ...
+
+    def find_active_by_hash(self, token_hash: str) -> ApiToken | None:
+        """The unrevoked, unexpired token hashing to ``token_hash``, or None."""
+        ...
+
+    def list_for_user(self, user_id: uuid.UUID) -> list[ApiToken]:
+        """The tokens of ``user_id``, revoked and expired ones included, newest first."""
+        ...
+
+    def touch(self, token_id: uuid.UUID, *, granularity: timedelta) -> bool:
+        """Stamp the token used now unless its stamp is less than ``granularity`` old; whether it wrote."""
+        ...
+
+    def revoke(self, *, user_id: uuid.UUID, token_id: uuid.UUID) -> ApiToken:
+        """Revoke the token ``token_id`` of ``user_id``. Idempotent.
+
+        Raises:
+            RowNotFoundError: the user has no such token.
+        """
+        ...
+
+
+class WebSessionRepository(Protocol):
+    """Signed-in browser sessions; tokens are kept only as digests."""
+
+    def add(self, *, user_id: uuid.UUID, token_hash: str, csrf_token: str, expires_at: datetime) -> WebSession:
+        """Record a session of ``user_id``."""
+        ...
+
+    def find_live_by_hash(self, token_hash: str) -> WebSession | None:
+        """The unexpired session whose token hashes to ``token_hash``, or None."""
+        ...
+
+    def delete_by_hash(self, token_hash: str) -> None:
+        """End the session whose token hashes to ``token_hash``. Idempotent."""
+        ...
+
+
+class AuditLog(Protocol):
+    """The organization's append-only audit trail. Callers must not put secrets in ``details``."""
+
+    def record(self, *, actor: str, action: str, details: Mapping[str, Any] | None = None) -> object:
+        """Append an entry stamped now. ``details`` must be JSON-serialisable."""
+        ...
+
+    def recent(self, *, limit: int = 50) -> Sequence[AuditEntry]:
+        """Up to ``limit`` entries, newest first."""
+        ...
+
+
+class CrmConnectionRepository(Protocol):
+    """The organization's single CRM connection (its secret stays encrypted in the store)."""
+
+    def find(self) -> CrmConnection | None:
+        """The connection, or None when the organization has none."""
+        ...
+
+    def credentials(self) -> CrmCredentials:
+        """The connection's credentials, secret decrypted, to open a CRM session with.
+
+        Raises:
+            RowNotFoundError: the organization has no connection.
+            UndecryptableSecretError: the secret was encrypted with another key.
+        """
+        ...
+
+
+# ------------------------------------------------------------------------------------------ the unit of work
+
+
+class UnitOfWork(Protocol):
+    """One transaction, and the repositories of one organization inside it::
+
+        with store(organization_id) as uow:
+            uow.seats.set_state(seat_id, SeatState.ACTIVE)
+            uow.audit.record(actor=actor, action="seat.activated")
+            uow.commit()
+
+    Leaving the block without :meth:`commit` (normally or by an exception) rolls everything back. The
+    repositories exist only inside the block. Not reentrant; one per thread.
+    """
+
+    @property
+    def organization_id(self) -> uuid.UUID:
+        """The organization every repository is scoped to."""
+        ...
+
+    @property
+    def organization(self) -> OrganizationRepository: ...
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def seats(self) -> SeatRepository: ...
+
+    @property
+    def crm_users(self) -> CrmUserRepository: ...
+
+    @property
+    def invitations(self) -> InvitationRepository: ...
+
+    @property
+    def api_tokens(self) -> ApiTokenRepository: ...
+
+    @property
+    def web_sessions(self) -> WebSessionRepository: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def crm_connection(self) -> CrmConnectionRepository: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Commit the work so far; the unit of work stays usable.
+
+        Raises:
+            StoreError: the store refused the commit (the work is rolled back).
+        """
+        ...
+
+    def rollback(self) -> None:
+        """Discard the work since the last commit."""
+        ...
+
+
+UnitOfWorkOpener = Callable[[uuid.UUID], UnitOfWork]
+"""Returns a new, not yet opened, unit of work scoped to an organization."""
+
+
+class OrganizationFinder(Protocol):
+    """Turns an organization's slug into its id."""
+
+    def organization_id(self, slug: str) -> uuid.UUID | None:
+        """The id of the organization with ``slug``, or None."""
+        ...
+
+
+class SignInFailures(Protocol):
+    """The log of failed sign-in attempts, shared by every process on the store. Subjects are those of
+    :mod:`salesbridge.domain.sign_in_throttle`. Not scoped: attempts come before any organization is known."""
+
+    def admit(
+        self, *, account: str, address: str | None, policy: SignInThrottlePolicy, now: datetime
+    ) -> SignInAdmission:
+        """Admit an attempt, counting it against the account until it succeeds, or say when to retry."""
+        ...
+
+    def failed(self, *, address: str | None, now: datetime) -> None:
+        """The admitted attempt failed: count it against the address too."""
+        ...
+
+    def succeeded(self, *, account: str) -> None:
+        """An attempt on the account succeeded: forget its failures."""
+        ...
+
+    def withdraw(self, attempt_id: uuid.UUID) -> None:
+        """The admitted attempt was not made: do not count it."""
+        ...
+
+
+class StoreAccess(OrganizationFinder, Protocol):
+    """Opens units of work, and the few unscoped lookups that find which organization to scope them to."""
+
+    def __call__(self, organization_id: uuid.UUID, *, read_only: bool = False) -> UnitOfWork:
+        """A new, not yet opened, unit of work scoped to ``organization_id``; ``read_only`` when it only reads
+        (it then never waits for a writer, and cannot write)."""
+        ...
+
+    def bulk_writes(self) -> AbstractContextManager[None]:
+        """Bracket a block of bulk writes (an import)."""
+        ...
+
+    @property
+    def sign_in_failures(self) -> SignInFailures:
+        """The log of failed sign-in attempts."""
+        ...
+
+    def organization_of_session(self, token_hash: str) -> uuid.UUID | None:
+        """The organization of the web session whose token hashes to ``token_hash``, or None."""
+        ...
+
+    def organization_of_api_token(self, token_hash: str) -> uuid.UUID | None:
+        """The organization of the API token hashing to ``token_hash``, or None."""
+        ...
+
+    def organization_of_invitation(self, token_hash: str) -> uuid.UUID | None:
+        """The organization of the invitation whose token hashes to ``token_hash``, or None."""
+        ...
+
+    def slug_of(self, organization_id: uuid.UUID) -> str | None:
+        """The slug of organization ``organization_id``, or None."""
+        ...
+
+    def connected_organization_ids(self) -> list[uuid.UUID]:
+        """The organizations with a connected CRM."""
+        ...

@@ -1,0 +1,609 @@
+"""An in-memory store that implements :mod:`salesbridge.services.ports`, for testing the rules of a service in
+milliseconds, without a database or the sandbox.
+
+It keeps the contracts the services rely on (scoping by organization, case-insensitive emails, unique seats per
+user, stable CRM user ids, rollback unless committed, read-only units refusing writes) and nothing else: the
+real store's behaviour is proven by the integration tests on SQLite and PostgreSQL.
+
+::
+
+    store = FakeStore(clock=clock)
+    acme = store.add_organization("acme", seats_purchased=3)
+    service = SeatService(store, clock=clock)
+
+To support a new repository: add its rows to :class:`_Tables`, a class implementing its protocol over them, and a
+property on :class:`FakeUnitOfWork`.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from pydantic import SecretStr
+
+from salesbridge.domain.seat_matching import MatchOutcome
+from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
+from salesbridge.domain.workspace import (
+    ApiToken,
+    AuditEntry,
+    ConnectionState,
+    CrmConnection,
+    CrmCredentials,
+    CrmUser,
+    CrmUserSync,
+    CrmUserValues,
+    Invitation,
+    Organization,
+    Seat,
+    SeatState,
+    User,
+    WebSession,
+)
+from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
+from salesbridge.services.ports import StoreAccess
+
+Clock = Callable[[], datetime]
+
+
+class FakeClock:
+    """A clock that stands still until moved. Timezone-aware UTC."""
+
+    def __init__(self, now: datetime = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+class ReadOnlyError(StoreError):
+    """A read-only unit of work was asked to write."""
+
+
+@dataclass
+class _Tables:
+    """One organization's rows. Values are frozen, so a shallow copy of the dicts is a snapshot."""
+
+    organization: Organization | None = None
+    users: dict[uuid.UUID, User] = field(default_factory=dict)
+    seats: dict[uuid.UUID, Seat] = field(default_factory=dict)
+    crm_users: dict[uuid.UUID, CrmUser] = field(default_factory=dict)
+    invitations: dict[str, Invitation] = field(default_factory=dict)  # by token hash
+    api_tokens: dict[str, ApiToken] = field(default_factory=dict)  # by token hash
+    web_sessions: dict[str, WebSession] = field(default_factory=dict)  # by token hash
+    audit: list[AuditEntry] = field(default_factory=list)
+    crm_connection: CrmConnection | None = None
+    client_secret: SecretStr | None = None
+
+    def snapshot(self) -> _Tables:
+        return _Tables(**{name: copy.copy(value) for name, value in vars(self).items()})
+
+
+class _Repository:
+    def __init__(self, unit: FakeUnitOfWork) -> None:
+        self._unit = unit
+
+    @property
+    def _t(self) -> _Tables:
+        return self._unit._tables()
+
+    def _now(self) -> datetime:
+        return self._unit.store.clock()
+
+    def _write(self) -> _Tables:
+        if self._unit.read_only:
+            raise ReadOnlyError("This unit of work is read-only.")
+        return self._t
+
+
+class FakeOrganizationRepository(_Repository):
+    def create(self, *, slug: str, name: str, seats_purchased: int) -> Organization:
+        existing = self._t.organization
+        if existing is not None:
+            if existing.slug != slug:
+                raise UniqueConstraintError("This organization id already exists with another slug.", field="id")
+            return existing
+        if self._unit.store.organization_id(slug) is not None:
+            raise UniqueConstraintError(f"The organization slug {slug!r} is taken.", field="slug")
+        organization = Organization(
+            id=self._unit.organization_id,
+            slug=slug,
+            name=name,
+            seats_purchased=seats_purchased,
+            crm_sync_all_seats=True,
+            created_at=self._now(),
+        )
+        self._write().organization = organization
+        return organization
+
+    def get(self) -> Organization:
+        if self._t.organization is None:
+            raise RowNotFoundError("The organization does not exist.")
+        return self._t.organization
+
+    def set_crm_sync_all_seats(self, enabled: bool) -> Organization:
+        organization = replace(self.get(), crm_sync_all_seats=enabled)
+        self._write().organization = organization
+        return organization
+
+
+class FakeUserRepository(_Repository):
+    def add(
+        self,
+        *,
+        email: str,
+        display_name: str,
+        is_admin: bool = False,
+        password_hash: str | None = None,
+        locale: str = "en",
+        entra_object_id: str | None = None,
+    ) -> User:
+        if self.find_by_email(email) is not None:
+            raise UniqueConstraintError("A user with this email already exists in the organization.", field="email")
+        user = User(
+            id=uuid.uuid4(),
+            organization_id=self._unit.organization_id,
+            email=email,
+            display_name=display_name,
+            is_admin=is_admin,
+            password_hash=password_hash,
+            locale=locale,
+            entra_object_id=entra_object_id.lower() if entra_object_id else None,
+            created_at=self._now(),
+        )
+        self._write().users[user.id] = user
+        return user
+
+    def get(self, user_id: uuid.UUID) -> User:
+        user = self._t.users.get(user_id)
+        if user is None:
+            raise RowNotFoundError("No such user in this organization.")
+        return user
+
+    def find_by_email(self, email: str) -> User | None:
+        return next((user for user in self._t.users.values() if user.email.lower() == email.lower()), None)
+
+    def list_all(self) -> list[User]:
+        return sorted(self._t.users.values(), key=lambda user: user.email.lower())
+
+    def update(
+        self,
+        user_id: uuid.UUID,
+        *,
+        email: str | None = None,
+        display_name: str | None = None,
+        password_hash: str | None = None,
+        locale: str | None = None,
+    ) -> User:
+        user = self.get(user_id)
+        if email is not None:
+            other = self.find_by_email(email)
+            if other is not None and other.id != user_id:
+                raise UniqueConstraintError("A user with this email already exists in the organization.", field="email")
+        changes: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("email", email),
+                ("display_name", display_name),
+                ("password_hash", password_hash),
+                ("locale", locale),
+            )
+            if value is not None
+        }
+        user = replace(user, **changes)
+        self._write().users[user_id] = user
+        return user
+
+
+class FakeSeatRepository(_Repository):
+    def add(self, *, user_id: uuid.UUID, state: SeatState, assigned_by: str, crm_sync_enabled: bool = True) -> Seat:
+        self._unit.users.get(user_id)
+        if self.find_by_user(user_id) is not None:
+            raise UniqueConstraintError("This user already holds a seat.", field="user_id")
+        seat = Seat(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            state=state,
+            crm_sync_enabled=crm_sync_enabled,
+            crm_user_id=None,
+            match=MatchOutcome.NOT_IMPORTED,
+            assigned_at=self._now(),
+            assigned_by=assigned_by,
+        )
+        self._write().seats[seat.id] = seat
+        return seat
+
+    def get(self, seat_id: uuid.UUID) -> Seat:
+        seat = self._t.seats.get(seat_id)
+        if seat is None:
+            raise RowNotFoundError("No such seat in this organization.")
+        return seat
+
+    def find_by_user(self, user_id: uuid.UUID) -> Seat | None:
+        return next((seat for seat in self._t.seats.values() if seat.user_id == user_id), None)
+
+    def list_with_users(self) -> list[tuple[Seat, User]]:
+        pairs = [(seat, self._t.users[seat.user_id]) for seat in self._t.seats.values()]
+        return sorted(pairs, key=lambda pair: pair[1].email.lower())
+
+    def count(self) -> int:
+        return len(self._t.seats)
+
+    def set_state(self, seat_id: uuid.UUID, state: SeatState) -> Seat:
+        return self._replace(seat_id, state=state)
+
+    def set_crm_sync(self, seat_id: uuid.UUID, enabled: bool) -> Seat:
+        return self._replace(seat_id, crm_sync_enabled=enabled)
+
+    def set_matches(self, matches: Mapping[uuid.UUID, tuple[MatchOutcome, uuid.UUID | None]]) -> None:
+        for seat_id, (outcome, crm_user_id) in matches.items():
+            if seat_id in self._t.seats:
+                self._replace(seat_id, match=outcome, crm_user_id=crm_user_id)
+
+    def _replace(self, seat_id: uuid.UUID, **changes: Any) -> Seat:
+        seat = replace(self.get(seat_id), **changes)
+        self._write().seats[seat_id] = seat
+        return seat
+
+
+class FakeCrmUserRepository(_Repository):
+    def replace_all(self, users: Iterable[CrmUserValues]) -> CrmUserSync:
+        tables = self._write()
+        existing = {row.crm_id: row for row in tables.crm_users.values()}
+        kept: dict[uuid.UUID, CrmUser] = {}
+        seen: set[str] = set()
+        for values in users:
+            crm_id = values.crm_id.lower()
+            if crm_id in seen:
+                continue
+            seen.add(crm_id)
+            previous = existing.get(crm_id)
+            row = CrmUser(
+                id=previous.id if previous else uuid.uuid4(),
+                crm_id=crm_id,
+                full_name=values.full_name,
+                email=values.email,
+                entra_object_id=values.entra_object_id.lower() if values.entra_object_id else None,
+                is_disabled=values.is_disabled,
+                is_application=values.is_application,
+                access_mode=values.access_mode,
+                imported_at=self._now(),
+            )
+            kept[row.id] = row
+        added = sum(1 for crm_id in seen if crm_id not in existing)
+        removed = sum(1 for crm_id in existing if crm_id not in seen)
+        tables.crm_users = kept
+        for seat in list(tables.seats.values()):  # the real foreign key sets a gone CRM user's seats to NULL
+            if seat.crm_user_id is not None and seat.crm_user_id not in kept:
+                tables.seats[seat.id] = replace(seat, crm_user_id=None)
+        return CrmUserSync(added=added, updated=len(seen) - added, removed=removed)
+
+    def list_all(self) -> list[CrmUser]:
+        return sorted(self._t.crm_users.values(), key=lambda row: (row.full_name.lower(), row.crm_id))
+
+    def find_by_crm_id(self, crm_id: str) -> CrmUser | None:
+        return next((row for row in self._t.crm_users.values() if row.crm_id == crm_id.lower()), None)
+
+    def last_imported_at(self) -> datetime | None:
+        return max((row.imported_at for row in self._t.crm_users.values()), default=None)
+
+
+class FakeInvitationRepository(_Repository):
+    def add(self, *, user_id: uuid.UUID, token_hash: str, invited_by: str, expires_at: datetime) -> Invitation:
+        self._unit.users.get(user_id)
+        invitation = Invitation(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            invited_by=invited_by,
+            created_at=self._now(),
+            expires_at=expires_at,
+            accepted_at=None,
+        )
+        self._write().invitations[token_hash] = invitation
+        return invitation
+
+    def find_by_token_hash(self, token_hash: str) -> Invitation | None:
+        return self._t.invitations.get(token_hash)
+
+    def mark_accepted(self, invitation_id: uuid.UUID) -> Invitation:
+        for token_hash, invitation in self._t.invitations.items():
+            if invitation.id == invitation_id:
+                accepted = replace(invitation, accepted_at=self._now())
+                self._write().invitations[token_hash] = accepted
+                return accepted
+        raise RowNotFoundError("No such invitation in this organization.")
+
+
+class FakeApiTokenRepository(_Repository):
+    def add(self, *, user_id: uuid.UUID, name: str, prefix: str, token_hash: str, expires_at: datetime) -> ApiToken:
+        self._unit.users.get(user_id)
+        token = ApiToken(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            name=name,
+            prefix=prefix,
+            created_at=self._now(),
+            last_used_at=None,
+            expires_at=expires_at,
+            revoked_at=None,
+        )
+        self._write().api_tokens[token_hash] = token
+        return token
+
+    def find_active_by_hash(self, token_hash: str) -> ApiToken | None:
+        token = self._t.api_tokens.get(token_hash)
+        if token is None or token.revoked_at is not None or token.is_expired(self._now()):
+            return None
+        return token
+
+    def list_for_user(self, user_id: uuid.UUID) -> list[ApiToken]:
+        tokens = [token for token in self._t.api_tokens.values() if token.user_id == user_id]
+        return sorted(tokens, key=lambda token: token.created_at, reverse=True)
+
+    def touch(self, token_id: uuid.UUID, *, granularity: timedelta) -> bool:
+        now = self._now()
+        for token_hash, token in self._t.api_tokens.items():
+            if token.id == token_id and (token.last_used_at is None or token.last_used_at <= now - granularity):
+                self._write().api_tokens[token_hash] = replace(token, last_used_at=now)
+                return True
+        return False
+
+    def revoke(self, *, user_id: uuid.UUID, token_id: uuid.UUID) -> ApiToken:
+        for token_hash, token in self._t.api_tokens.items():
+            if token.id == token_id and token.user_id == user_id:
+                if token.revoked_at is None:
+                    token = replace(token, revoked_at=self._now())
+                    self._write().api_tokens[token_hash] = token
+                return token
+        raise RowNotFoundError("No such API token.")
+
+
+class FakeWebSessionRepository(_Repository):
+    def add(self, *, user_id: uuid.UUID, token_hash: str, csrf_token: str, expires_at: datetime) -> WebSession:
+        self._unit.users.get(user_id)
+        web_session = WebSession(
+            id=uuid.uuid4(), user_id=user_id, csrf_token=csrf_token, created_at=self._now(), expires_at=expires_at
+        )
+        self._write().web_sessions[token_hash] = web_session
+        return web_session
+
+    def find_live_by_hash(self, token_hash: str) -> WebSession | None:
+        web_session = self._t.web_sessions.get(token_hash)
+        return web_session if web_session is not None and web_session.expires_at > self._now() else None
+
+    def delete_by_hash(self, token_hash: str) -> None:
+        self._write().web_sessions.pop(token_hash, None)
+
+
+class FakeAuditLog(_Repository):
+    _ids = itertools.count(1)
+
+    def record(self, *, actor: str, action: str, details: Mapping[str, Any] | None = None) -> None:
+        entry = AuditEntry(
+            id=next(self._ids), actor=actor, action=action, details=dict(details or {}), created_at=self._now()
+        )
+        self._write().audit.append(entry)
+
+    def recent(self, *, limit: int = 50) -> Sequence[AuditEntry]:
+        return sorted(self._t.audit, key=lambda entry: (entry.created_at, entry.id), reverse=True)[:limit]
+
+    def actions(self) -> list[str]:
+        """Every recorded action, oldest first (a test helper, not part of the port)."""
+        return [entry.action for entry in self._t.audit]
+
+
+class FakeCrmConnectionRepository(_Repository):
+    def find(self) -> CrmConnection | None:
+        return self._t.crm_connection
+
+    def credentials(self) -> CrmCredentials:
+        connection, secret = self._t.crm_connection, self._t.client_secret
+        if connection is None or secret is None:
+            raise RowNotFoundError("The organization has no CRM connection.")
+        return CrmCredentials(
+            org_url=connection.org_url,
+            tenant_id=connection.tenant_id,
+            client_id=connection.client_id,
+            client_secret=secret,
+            authority=connection.authority,
+        )
+
+
+class FakeUnitOfWork:
+    """A unit of work over :class:`FakeStore`'s memory: works on a snapshot of its organization's tables and
+    publishes it on :meth:`commit`; leaving the block without committing discards it."""
+
+    def __init__(self, store: FakeStore, organization_id: uuid.UUID, *, read_only: bool) -> None:
+        self.store = store
+        self.organization_id = organization_id
+        self.read_only = read_only
+        self._working: _Tables | None = None
+        self.organization = FakeOrganizationRepository(self)
+        self.users = FakeUserRepository(self)
+        self.seats = FakeSeatRepository(self)
+        self.crm_users = FakeCrmUserRepository(self)
+        self.invitations = FakeInvitationRepository(self)
+        self.api_tokens = FakeApiTokenRepository(self)
+        self.web_sessions = FakeWebSessionRepository(self)
+        self.audit = FakeAuditLog(self)
+        self.crm_connection = FakeCrmConnectionRepository(self)
+
+    def __enter__(self) -> Self:
+        if self._working is not None:
+            raise RuntimeError("this unit of work is already open")
+        self._working = self.store.tables(self.organization_id).snapshot()
+        self.store.units_opened += 1
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._working = None
+
+    def commit(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError("This unit of work is read-only.")
+        self.store.publish(self.organization_id, self._tables())
+        self._working = self._tables().snapshot()
+
+    def rollback(self) -> None:
+        self._working = self.store.tables(self.organization_id).snapshot()
+
+    def _tables(self) -> _Tables:
+        if self._working is None:
+            raise RuntimeError("the unit of work is not open; use it in a with block")
+        return self._working
+
+
+class FakeSignInFailures:
+    """The log of failed sign-ins, in memory, with the real log's counting rules."""
+
+    def __init__(self) -> None:
+        self.failures: dict[uuid.UUID, tuple[str, datetime]] = {}
+
+    def admit(
+        self, *, account: str, address: str | None, policy: SignInThrottlePolicy, now: datetime
+    ) -> SignInAdmission:
+        def times(subject: str) -> list[datetime]:
+            return [moment for who, moment in self.failures.values() if who == subject]
+
+        waits = [policy.per_account.retry_at(times(account), now)]
+        if address is not None:
+            waits.append(policy.per_address.retry_at(times(address), now))
+        retry_at = max((moment for moment in waits if moment is not None), default=None)
+        if retry_at is not None:
+            return SignInAdmission(attempt_id=None, retry_at=retry_at)
+        attempt_id = uuid.uuid4()
+        self.failures[attempt_id] = (account, now)
+        return SignInAdmission(attempt_id=attempt_id, retry_at=None)
+
+    def failed(self, *, address: str | None, now: datetime) -> None:
+        if address is not None:
+            self.failures[uuid.uuid4()] = (address, now)
+
+    def succeeded(self, *, account: str) -> None:
+        self.failures = {key: value for key, value in self.failures.items() if value[0] != account}
+
+    def withdraw(self, attempt_id: uuid.UUID) -> None:
+        self.failures.pop(attempt_id, None)
+
+
+class FakeStore:
+    """Organizations' tables in memory; implements :class:`salesbridge.services.ports.StoreAccess`.
+
+    Attributes:
+        units_opened: How many units of work were opened (to check that a rule refuses before touching the store).
+    """
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or FakeClock()
+        self._organizations: dict[uuid.UUID, _Tables] = {}
+        self._sign_in_failures = FakeSignInFailures()
+        self.units_opened = 0
+
+    # ------------------------------------------------------------------------------------------- the port
+
+    def __call__(self, organization_id: uuid.UUID, *, read_only: bool = False) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self, organization_id, read_only=read_only)
+
+    def organization_id(self, slug: str) -> uuid.UUID | None:
+        return next(
+            (
+                key
+                for key, tables in self._organizations.items()
+                if tables.organization and tables.organization.slug == slug
+            ),
+            None,
+        )
+
+    def bulk_writes(self) -> AbstractContextManager[None]:
+        @contextmanager
+        def nothing() -> Iterator[None]:
+            yield
+
+        return nothing()
+
+    @property
+    def sign_in_failures(self) -> FakeSignInFailures:
+        return self._sign_in_failures
+
+    def organization_of_session(self, token_hash: str) -> uuid.UUID | None:
+        return self._owner(lambda tables: token_hash in tables.web_sessions)
+
+    def organization_of_api_token(self, token_hash: str) -> uuid.UUID | None:
+        return self._owner(lambda tables: token_hash in tables.api_tokens)
+
+    def organization_of_invitation(self, token_hash: str) -> uuid.UUID | None:
+        return self._owner(lambda tables: token_hash in tables.invitations)
+
+    def slug_of(self, organization_id: uuid.UUID) -> str | None:
+        organization = self.tables(organization_id).organization
+        return organization.slug if organization else None
+
+    def connected_organization_ids(self) -> list[uuid.UUID]:
+        return [
+            key
+            for key, tables in self._organizations.items()
+            if tables.crm_connection is not None and tables.crm_connection.is_connected
+        ]
+
+    # ------------------------------------------------------------------------------ test set-up and checks
+
+    def add_organization(self, slug: str, *, seats_purchased: int = 5, sync_all_seats: bool = True) -> uuid.UUID:
+        """Create an organization directly (no audit entry)."""
+        organization_id = uuid.uuid4()
+        with self(organization_id) as uow:
+            uow.organization.create(slug=slug, name=slug.title(), seats_purchased=seats_purchased)
+            uow.organization.set_crm_sync_all_seats(sync_all_seats)
+            uow.commit()
+        return organization_id
+
+    def connect(self, organization_id: uuid.UUID, *, org_url: str = "https://acme.crm.dynamics.com") -> None:
+        """Give the organization a working CRM connection."""
+        tables = self.tables(organization_id)
+        tables.crm_connection = CrmConnection(
+            org_url=org_url,
+            tenant_id="contoso.onmicrosoft.com",
+            client_id="00000000-0000-0000-0000-00000000c11e",
+            ca_bundle_pem=None,
+            ca_bundle_name=None,
+            authority=None,
+            state=ConnectionState.CONNECTED,
+            connected_crm_user_id="11111111-0000-0000-0000-000000000001",
+            connected_at=self.clock(),
+            last_error=None,
+            updated_at=self.clock(),
+        )
+        tables.client_secret = SecretStr("client-secret")
+
+    def tables(self, organization_id: uuid.UUID) -> _Tables:
+        """The committed tables of an organization (empty when unknown)."""
+        return self._organizations.setdefault(organization_id, _Tables())
+
+    def publish(self, organization_id: uuid.UUID, tables: _Tables) -> None:
+        self._organizations[organization_id] = tables.snapshot()
+
+    def audit_actions(self, organization_id: uuid.UUID) -> list[str]:
+        """The committed audit actions of the organization, oldest first."""
+        return [entry.action for entry in self.tables(organization_id).audit]
+
+    def _owner(self, holds: Callable[[_Tables], bool]) -> uuid.UUID | None:
+        return next((key for key, tables in self._organizations.items() if holds(tables)), None)
+
+
+def _conforms(store: FakeStore) -> StoreAccess:
+    """Checked by mypy (``mypy tests/fakes``): the fake implements the port."""
+    return store
