@@ -198,3 +198,40 @@ def test_the_audit_log_reads_as_sentences_and_filters_by_action(
     assert set(actions.all_inner_texts()) == {"Importación del CRM terminada"}
     expect(admin.get_by_test_id("audit-details").first).to_contain_text("Filas importadas")
     screenshot(admin, "audit-log-filtered-es")
+
+
+def test_a_seller_fills_renames_empties_and_deletes_a_list_of_their_own(
+    chromium: Browser, synced_console: SyncedConsole
+) -> None:
+    seller = chromium.new_context(viewport=PHONE).new_page()  # type: ignore[arg-type]
+    seller.set_default_timeout(15_000)
+    sign_in_demo(seller, synced_console, synced_console.seller_email)
+    seller.goto(synced_console.url("/lists"))
+    auto_saved = seller.locator("[data-testid=list][data-list-kind=crm_accounts]")
+    account = auto_saved.get_by_test_id("list-item").first.locator("td").first.inner_text()
+    expect(auto_saved.get_by_test_id("list-item-remove")).to_have_count(0)
+    expect(auto_saved.get_by_test_id("list-manage")).to_have_count(0)
+
+    seller.get_by_test_id("new-list-name").fill("Trade fair")
+    seller.get_by_test_id("new-list-submit").click()
+    own = seller.locator("[data-testid=list][data-list-kind=manual]")
+    expect(own.get_by_test_id("list-empty")).to_be_visible()
+    seller.get_by_test_id("find-text").fill(account[:6].lower())
+    seller.get_by_test_id("find-submit").click()
+    seller.get_by_test_id("find-result").filter(has_text=account).get_by_test_id("find-result-add").click()
+    expect(seller.get_by_test_id("notice")).to_have_text("Added to the list.")
+    expect(own.get_by_test_id("list-item")).to_have_text([re.compile(re.escape(account))])
+    assert seller.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+    screenshot(seller, "lists-own-list-phone-en")
+
+    own.get_by_test_id("list-manage").locator("summary").click()
+    own.get_by_test_id("list-rename-name").fill("Trade fair 2027")
+    own.get_by_test_id("list-rename-submit").click()
+    expect(own.get_by_test_id("list-name")).to_have_text("Trade fair 2027")
+    own.get_by_test_id("list-item-remove").click()
+    expect(own.get_by_test_id("list-empty")).to_be_visible()
+    expect(auto_saved.get_by_test_id("list-item").filter(has_text=account)).to_have_count(1)
+    own.get_by_test_id("list-manage").locator("summary").click()
+    own.get_by_test_id("list-delete").click()
+    expect(seller.get_by_test_id("notice")).to_have_text("List deleted. Its records are still in the CRM.")
+    expect(own).to_have_count(0)

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from salesbridge.domain.pipeline import (
     AutoSaveChoices,
@@ -363,6 +363,53 @@ def show_lists(store: StoreAccess, slug: str, email: str) -> list[ListView]:
         return [*placeholders, *views] if placeholders else views
 
 
+LIST_TABLES: Final = ("account", "contact", "lead")
+"""The CRM tables whose records a hand-made list may hold."""
+
+_SYSTEM_LIST = N_("Auto-save keeps this list: its records follow your rules, and it cannot be renamed or deleted.")
+
+
+@dataclass(frozen=True)
+class RecordMatch:
+    """An imported CRM record found by name, to put in a list."""
+
+    table: str
+    crm_id: str
+    name: str
+
+    def to_json(self) -> dict[str, str]:
+        """A JSON-ready mapping."""
+        return {"table": self.table, "crm_id": self.crm_id, "name": self.name}
+
+
+def _checked_name(name: str) -> str:
+    """``name`` without surrounding spaces.
+
+    Raises:
+        InvalidRequestError: empty, or longer than 200 characters.
+    """
+    cleaned = name.strip()
+    if not cleaned or len(cleaned) > MAX_LIST_NAME:
+        raise InvalidRequestError(N_("Give the list a name of 1 to {limit} characters."), limit=MAX_LIST_NAME)
+    return cleaned
+
+
+def _own_list(uow: SqlAlchemyUnitOfWork, email: str, list_id: uuid.UUID) -> SavedList:
+    """The hand-made list ``list_id`` of the user ``email``.
+
+    Raises:
+        RowNotFoundError: no such user, or the list is not theirs.
+        InvalidRequestError: it is a system list (auto-save keeps those).
+    """
+    user = _user(uow, email)
+    saved = uow.lists.get(list_id)
+    if saved.owner_user_id != user.id:
+        raise RowNotFoundError("No such list in this organization.")
+    if saved.kind is not ListKind.MANUAL:
+        raise InvalidRequestError(_SYSTEM_LIST)
+    return saved
+
+
 def create_list(store: StoreAccess, slug: str, email: str, *, name: str, actor: str) -> ListView:
     """Create a hand-made list of the user ``email``; audited. Auto-save never touches it.
 
@@ -371,9 +418,7 @@ def create_list(store: StoreAccess, slug: str, email: str, *, name: str, actor: 
         RowNotFoundError: no user has ``email`` in it.
         InvalidRequestError: the name is empty or longer than 200 characters.
     """
-    cleaned = name.strip()
-    if not cleaned or len(cleaned) > MAX_LIST_NAME:
-        raise InvalidRequestError(N_("Give the list a name of 1 to {limit} characters."), limit=MAX_LIST_NAME)
+    cleaned = _checked_name(name)
     with store(_organization_id(store, slug)) as uow:
         user = _user(uow, email)
         saved = uow.lists.create_manual(user.id, cleaned)
@@ -382,32 +427,111 @@ def create_list(store: StoreAccess, slug: str, email: str, *, name: str, actor: 
         return ListView(id=saved.id, name=saved.name, kind=saved.kind, items=())
 
 
-def add_to_list(
-    store: StoreAccess, slug: str, email: str, list_id: uuid.UUID, *, table: str, crm_id: str, actor: str
-) -> bool:
-    """Put a CRM record in one of the user's hand-made lists; False when it was there already. Audited.
+def rename_list(store: StoreAccess, slug: str, email: str, list_id: uuid.UUID, *, name: str, actor: str) -> ListView:
+    """Rename one of the user's hand-made lists; audited when the name changes. Idempotent.
 
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
         RowNotFoundError: no such user, or the list is not theirs.
-        InvalidRequestError: the list is a system list (auto-save keeps those).
+        InvalidRequestError: the name is empty or too long, or the list is a system list.
+    """
+    cleaned = _checked_name(name)
+    with store(_organization_id(store, slug)) as uow:
+        saved = _own_list(uow, email, list_id)
+        before = saved.name
+        if before != cleaned:
+            uow.lists.rename(list_id, cleaned)
+            uow.audit.record(
+                actor=actor, action="list.renamed", details={"list_id": str(list_id), "from": before, "to": cleaned}
+            )
+            uow.commit()
+        return _list_views(uow, [saved])[0]
+
+
+def delete_list(store: StoreAccess, slug: str, email: str, list_id: uuid.UUID, *, actor: str) -> None:
+    """Delete one of the user's hand-made lists and its items (the CRM records stay); audited.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+        RowNotFoundError: no such user, or the list is not theirs (or no longer exists).
+        InvalidRequestError: the list is a system list.
     """
     with store(_organization_id(store, slug)) as uow:
-        user = _user(uow, email)
-        saved = uow.lists.get(list_id)
-        if saved.owner_user_id != user.id:
-            raise RowNotFoundError("No such list in this organization.")
-        if saved.kind is not ListKind.MANUAL:
-            raise InvalidRequestError(N_("Auto-save keeps this list; add records to a list of your own."))
+        saved = _own_list(uow, email, list_id)
+        name = saved.name
+        items = uow.lists.delete(list_id)
+        uow.audit.record(
+            actor=actor, action="list.deleted", details={"list_id": str(list_id), "name": name, "items": items}
+        )
+        uow.commit()
+
+
+def add_to_list(
+    store: StoreAccess, slug: str, email: str, list_id: uuid.UUID, *, table: str, crm_id: str, actor: str
+) -> bool:
+    """Put an imported CRM record in one of the user's hand-made lists; False when it was there already.
+    Audited.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+        RowNotFoundError: no such user, or the list is not theirs.
+        InvalidRequestError: the list is a system list (auto-save keeps those), or no such record of an
+            account, contact or lead has been imported.
+    """
+    with store(_organization_id(store, slug)) as uow:
+        _own_list(uow, email, list_id)
+        if table not in LIST_TABLES or not uow.crm_record_queries.by_ids(table, [crm_id]):
+            raise InvalidRequestError(N_("No imported CRM account, contact or lead has this id."))
         added = uow.lists.add_item(list_id, table, crm_id)
         if added:
-            uow.audit.record(
-                actor=actor,
-                action="list.item_added",
-                details={"list_id": str(list_id), "table": table, "crm_id": crm_id.lower()},
-            )
+            _audit_item(uow, "list.item_added", list_id, table, crm_id, actor=actor)
         uow.commit()
         return added
+
+
+def remove_from_list(
+    store: StoreAccess, slug: str, email: str, list_id: uuid.UUID, *, table: str, crm_id: str, actor: str
+) -> bool:
+    """Take a record out of one of the user's hand-made lists; False when it was not there. Audited when
+    removed. Idempotent.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+        RowNotFoundError: no such user, or the list is not theirs.
+        InvalidRequestError: the list is a system list.
+    """
+    with store(_organization_id(store, slug)) as uow:
+        _own_list(uow, email, list_id)
+        removed = uow.lists.remove_item(list_id, table, crm_id)
+        if removed:
+            _audit_item(uow, "list.item_removed", list_id, table, crm_id, actor=actor)
+            uow.commit()
+        return removed
+
+
+def _audit_item(
+    uow: SqlAlchemyUnitOfWork, action: str, list_id: uuid.UUID, table: str, crm_id: str, *, actor: str
+) -> None:
+    uow.audit.record(
+        actor=actor, action=action, details={"list_id": str(list_id), "table": table, "crm_id": crm_id.lower()}
+    )
+
+
+def find_records(store: StoreAccess, slug: str, text: str, *, limit: int = 20) -> list[RecordMatch]:
+    """Up to ``limit`` imported accounts, contacts and leads whose name contains ``text`` (any case), by name;
+    none for fewer than two characters. Reads only.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+    """
+    wanted = text.strip()
+    if len(wanted) < 2:
+        return []
+    with store(_organization_id(store, slug)) as uow:
+        return [
+            RecordMatch(table, crm_id, name)
+            for table, crm_id, name in uow.crm_record_queries.search(LIST_TABLES, wanted, limit=limit)
+        ]
 
 
 def my_rules(store: StoreAccess, slug: str, email: str) -> AutoSaveRulesView:

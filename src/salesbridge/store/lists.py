@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -288,6 +288,43 @@ class ListRepository(_ScopedRepository):
         self._session.flush()
         return True
 
+    def remove_item(self, list_id: uuid.UUID, table: str, crm_id: str) -> bool:
+        """Take a record out of a list; False when it was not there (idempotent)."""
+        result = self._session.execute(
+            delete(ListItem).where(
+                ListItem.organization_id == self._organization_id,
+                ListItem.list_id == list_id,
+                ListItem.crm_table == table,
+                ListItem.crm_id == crm_id.lower(),
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def rename(self, list_id: uuid.UUID, name: str) -> SavedList:
+        """Give a list another name (as given: validation is the use case's).
+
+        Raises:
+            RowNotFoundError: no such list in this organization.
+        """
+        row = self.get(list_id)
+        row.name = name
+        self._session.flush()
+        return row
+
+    def delete(self, list_id: uuid.UUID) -> int:
+        """Delete a list and its items; returns how many items it held.
+
+        Raises:
+            RowNotFoundError: no such list in this organization.
+        """
+        row = self.get(list_id)
+        result = self._session.execute(
+            delete(ListItem).where(ListItem.organization_id == self._organization_id, ListItem.list_id == list_id)
+        )
+        self._session.delete(row)
+        self._session.flush()
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def replace_items(self, list_id: uuid.UUID, wanted: Iterable[tuple[str, str, str | None]]) -> ItemDiff:
         """Make the list hold exactly ``wanted`` (``(table, crm_id, reason)``): insert the new, delete the gone,
         update changed reasons. Idempotent."""
@@ -388,6 +425,21 @@ class CrmRecordQueries(_ScopedRepository):
                 for crm_id, name in self._session.execute(statement):
                     names[(table, crm_id)] = name
         return names
+
+    def search(self, tables: Sequence[str], text: str, *, limit: int = 20) -> list[tuple[str, str, str]]:
+        """Up to ``limit`` records of ``tables`` whose name contains ``text`` (any case), by name: ``(table,
+        crm_id, name)``. The name has no index: one pass over the organization's rows of those tables."""
+        statement = (
+            select(CrmRecord.table_name, CrmRecord.crm_id, CrmRecord.name)
+            .where(
+                CrmRecord.organization_id == self._organization_id,
+                CrmRecord.table_name.in_(list(tables)),
+                func.lower(CrmRecord.name).contains(text.lower(), autoescape=True),
+            )
+            .order_by(func.lower(CrmRecord.name), CrmRecord.table_name, CrmRecord.crm_id)
+            .limit(limit)
+        )
+        return [(table, crm_id, name or crm_id) for table, crm_id, name in self._session.execute(statement)]
 
     def distinct_step_names(self, *, limit: int = 200) -> list[str]:
         """The distinct ``stepname`` values of the imported opportunities, sorted (at most ``limit``)."""

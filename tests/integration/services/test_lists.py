@@ -198,11 +198,13 @@ def test_each_owner_gets_exactly_their_records_when_tables_are_read_once(acme: O
 def test_manual_lists_are_untouched(acme: Org) -> None:
     manual = create_list(acme.store, "acme", "ana@acme.test", name="Hand picked", actor="ana@acme.test")
     add_to_list(acme.store, "acme", "ana@acme.test", manual.id, table="account", crm_id="a1", actor="ana")
-    add_to_list(acme.store, "acme", "ana@acme.test", manual.id, table="contact", crm_id="c9", actor="ana")
+    add_to_list(acme.store, "acme", "ana@acme.test", manual.id, table="contact", crm_id="c3", actor="ana")
+    with pytest.raises(InvalidRequestError):  # only imported records go into a list
+        add_to_list(acme.store, "acme", "ana@acme.test", manual.id, table="contact", crm_id="c9", actor="ana")
     recompute_auto_saved_lists(acme.store, acme.id)
     acme.records("opportunity", opp("o1", state=1))
     recompute_auto_saved_lists(acme.store, acme.id)
-    assert acme.items("ana@acme.test")["Hand picked"] == {"a1", "c9"}
+    assert acme.items("ana@acme.test")["Hand picked"] == {"a1", "c3"}
     with pytest.raises(InvalidRequestError):
         create_list(acme.store, "acme", "ana@acme.test", name="  ", actor="ana")
 

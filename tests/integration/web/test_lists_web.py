@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Callable
+from typing import Any
 
 from tests.integration.web.conftest import ACME_ADMIN, ACME_GUEST, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
 
@@ -130,40 +133,139 @@ def test_settings_api_validates_and_is_for_administrators(browser: OpenBrowser) 
     assert browser(GLOBEX_ADMIN).client.get("/api/v1/orgs/globex/crm/settings").json()["stage_threshold"] is None
 
 
+MADRID_ACCOUNT = "33333333-0000-0000-0000-00000000000a"
+
+
+def _seed_madrid(console: Console) -> None:
+    """An imported account whose id is a GUID, as Dynamics' are (the API takes GUIDs)."""
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        row = RecordRow(MADRID_ACCOUNT, "Madrid Motors", None, None, 0, {"statecode": 0})
+        uow.crm_records.upsert_many("account", [row], generation=1)
+        uow.commit()
+
+
 def test_a_seller_builds_a_list_of_their_own_that_auto_save_leaves_alone(
     console: Console, browser: OpenBrowser
 ) -> None:
-    import uuid
-
     _seed_crm(console)
+    _seed_madrid(console)
     seller, outsider = browser(ACME_SELLER), browser(GLOBEX_ADMIN)
     created = seller.client.post("/api/v1/me/lists", json={"name": "Madrid"}, headers=seller.csrf_headers())
     assert created.status_code == 201, created.text
     list_id = created.json()["id"]
-    record = str(uuid.uuid4())
 
-    first = seller.client.post(
-        f"/api/v1/me/lists/{list_id}/items",
-        json={"table": "account", "crm_id": record},
-        headers=seller.csrf_headers(),
-    )
-    again = seller.client.post(
-        f"/api/v1/me/lists/{list_id}/items",
-        json={"table": "account", "crm_id": record},
-        headers=seller.csrf_headers(),
-    )
-    stolen = outsider.client.post(
-        f"/api/v1/me/lists/{list_id}/items",
-        json={"table": "account", "crm_id": str(uuid.uuid4())},
-        headers=outsider.csrf_headers(),
-    )
+    def add(who: Browser, crm_id: str) -> Any:
+        return who.client.post(
+            f"/api/v1/me/lists/{list_id}/items",
+            json={"table": "account", "crm_id": crm_id},
+            headers=who.csrf_headers(),
+        )
+
+    first, again = add(seller, MADRID_ACCOUNT), add(seller, MADRID_ACCOUNT)
+    stolen = add(outsider, MADRID_ACCOUNT)
+    unknown = add(seller, str(uuid.uuid4()))
 
     assert (first.json(), again.json(), stolen.status_code) == ({"added": True}, {"added": False}, 404)
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"] == "Ninguna cuenta, contacto ni posible cliente importado del CRM tiene este id."
     organization_id = console.store.organization_id("acme")
     assert organization_id is not None
     recompute_auto_saved_lists(console.store, organization_id)
     mine = {entry["name"]: entry for entry in seller.client.get("/api/v1/me/lists").json()}
-    assert [item["crm_id"] for item in mine["Madrid"]["items"]] == [record]
+    assert [item["crm_id"] for item in mine["Madrid"]["items"]] == [MADRID_ACCOUNT]
+
+
+def test_the_api_finds_renames_empties_and_deletes_a_list_of_ones_own(console: Console, browser: OpenBrowser) -> None:
+    _seed_crm(console)
+    _seed_madrid(console)
+    seller, outsider = browser(ACME_SELLER), browser(GLOBEX_ADMIN)
+    headers = seller.csrf_headers()
+    list_id = seller.client.post("/api/v1/me/lists", json={"name": "Madrid"}, headers=headers).json()["id"]
+
+    found = seller.client.get("/api/v1/me/records", params={"q": "MADRID"})
+    assert found.json() == [{"table": "account", "crm_id": MADRID_ACCOUNT, "name": "Madrid Motors"}]
+    assert outsider.client.get("/api/v1/me/records", params={"q": "madrid"}).json() == []
+    seller.client.post(
+        f"/api/v1/me/lists/{list_id}/items", json={"table": "account", "crm_id": MADRID_ACCOUNT}, headers=headers
+    )
+
+    renamed = seller.client.patch(f"/api/v1/me/lists/{list_id}", json={"name": " Madrid 2027 "}, headers=headers)
+    assert renamed.json()["name"] == "Madrid 2027"
+    too_long = seller.client.patch(f"/api/v1/me/lists/{list_id}", json={"name": "x" * 201}, headers=headers)
+    assert too_long.status_code == 422
+    assert too_long.json()["detail"] == "Ponle a la lista un nombre de 1 a 200 caracteres."
+    system_id = next(view["id"] for view in seller.client.get("/api/v1/me/lists").json() if view["kind"] != "manual")
+    assert (
+        seller.client.patch(f"/api/v1/me/lists/{system_id}", json={"name": "Mine"}, headers=headers).status_code == 422
+    )
+    assert seller.client.delete(f"/api/v1/me/lists/{system_id}", headers=headers).status_code == 422
+    assert outsider.client.delete(f"/api/v1/me/lists/{list_id}", headers=outsider.csrf_headers()).status_code == 404
+
+    item = f"/api/v1/me/lists/{list_id}/items/account/{MADRID_ACCOUNT}"
+    assert seller.client.delete(item, headers=headers).json() == {"removed": True}
+    assert seller.client.delete(item, headers=headers).json() == {"removed": False}
+    assert seller.client.delete(f"/api/v1/me/lists/{list_id}", headers=headers).status_code == 204
+    assert seller.client.delete(f"/api/v1/me/lists/{list_id}", headers=headers).status_code == 404
+    assert [view["kind"] for view in seller.client.get("/api/v1/me/lists").json()] == ["crm_accounts", "crm_leads"]
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        actions = [entry.action for entry in uow.audit.recent(limit=4)]
+    assert actions == ["list.deleted", "list.item_removed", "list.renamed", "list.item_added"]
+
+
+def test_the_lists_page_fills_renames_empties_and_deletes_an_own_list_and_keeps_auto_saved_ones(
+    console: Console, browser: OpenBrowser
+) -> None:
+    _seed_crm(console)
+    seller = browser(ACME_SELLER)
+    seller.client.post("/lists", data={"name": "Ferias", **seller.csrf_data()})
+    page = seller.client.get("/lists", params={"find": "cont"})
+    assert 'data-testid="find-result" data-crm-id="a1"' in page.text  # Contoso Ltd
+    assert 'data-testid="find-result" data-crm-id="c1"' in page.text  # Carla Contact
+    list_id = re.search(r'data-list-kind="manual" data-list-id="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+
+    added = seller.client.post(
+        "/lists/items",
+        data={**seller.csrf_data(), "list_id": list_id, "table": "account", "crm_id": "a1", "find": "cont"},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303
+    assert added.headers["location"] == f"/lists?notice=added&find=cont#list-{list_id}"
+    own = _own_list_html(seller.client.get("/lists").text)
+    assert "Contoso Ltd" in own
+    assert 'data-testid="list-item-remove"' in own
+
+    renamed = seller.client.post(f"/lists/{list_id}/name", data={**seller.csrf_data(), "name": "Ferias 2027"})
+    assert "Ferias 2027" in renamed.text
+    refused = seller.client.post(f"/lists/{list_id}/name", data={**seller.csrf_data(), "name": " "})
+    assert refused.status_code == 422
+    assert "Ponle a la lista un nombre de 1 a 200 caracteres." in refused.text
+
+    removed = seller.client.post(
+        f"/lists/{list_id}/items/remove", data={**seller.csrf_data(), "table": "account", "crm_id": "a1"}
+    )
+    assert "Contoso Ltd" not in _own_list_html(removed.text)
+    assert "Contoso Ltd" in removed.text  # still in the auto-saved list
+
+    system_id = re.search(r'data-list-kind="crm_accounts" data-list-id="([^"]+)"', removed.text).group(1)  # type: ignore[union-attr]
+    for action in ("name", "delete"):
+        kept = seller.client.post(f"/lists/{system_id}/{action}", data={**seller.csrf_data(), "name": "Mía"})
+        assert kept.status_code == 422
+        assert "El guardado automático mantiene esta lista" in kept.text
+    system_html = removed.text.split('data-list-kind="crm_accounts"')[1].split("</section>")[0]
+    assert "list-item-remove" not in system_html
+    assert "list-manage" not in system_html
+
+    deleted = seller.client.post(f"/lists/{list_id}/delete", data=seller.csrf_data())
+    assert 'data-list-kind="manual"' not in deleted.text
+    assert "Lista eliminada." in deleted.text
+
+
+def _own_list_html(html: str) -> str:
+    return html.split('data-list-kind="manual"')[1].split("</section>")[0]
 
 
 def test_the_lists_page_creates_a_list_of_ones_own_and_explains_a_bad_name(browser: OpenBrowser) -> None:

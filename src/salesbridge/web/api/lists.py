@@ -5,12 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from salesbridge.services.crm_settings import CrmSettingsService, SettingsChange, with_stage_label
-from salesbridge.services.lists import add_to_list, create_list, show_lists
+from salesbridge.services.lists import (
+    add_to_list,
+    create_list,
+    delete_list,
+    find_records,
+    remove_from_list,
+    rename_list,
+    show_lists,
+)
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
 
@@ -83,7 +91,8 @@ async def update_crm_settings(
 class ListIn(BaseModel):
     """A hand-made list; auto-save never touches it."""
 
-    name: str = Field(min_length=1, max_length=200)
+    # Checked by the use case, so a bad name is refused (422) in the caller's language.
+    name: str = Field(description="1 to 200 characters (surrounding spaces are dropped).")
 
 
 class ListItemIn(BaseModel):
@@ -118,3 +127,50 @@ def add_to_my_list(
         actor=principal.email,
     )
     return {"added": added}
+
+
+@router.patch("/api/v1/me/lists/{list_id}", summary="Rename a list of my own")
+def rename_my_list(
+    list_id: uuid.UUID, body: ListIn, principal: SeatHolderPrincipal, services: Services
+) -> dict[str, Any]:
+    """The renamed list. 404 for a list that is not the caller's; 422 for a system list or a bad name."""
+    renamed = rename_list(
+        services.store, principal.organization_slug, principal.email, list_id, name=body.name, actor=principal.email
+    )
+    return renamed.to_json(principal.locale)
+
+
+@router.delete("/api/v1/me/lists/{list_id}", status_code=204, summary="Delete a list of my own")
+def delete_my_list(list_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services) -> Response:
+    """The list and its items go; the CRM records stay. 404 for a list that is not the caller's (or is gone);
+    422 for a system list."""
+    delete_list(services.store, principal.organization_slug, principal.email, list_id, actor=principal.email)
+    return Response(status_code=204)
+
+
+@router.delete("/api/v1/me/lists/{list_id}/items/{table}/{crm_id}", summary="Take a record out of a list of my own")
+def remove_from_my_list(
+    list_id: uuid.UUID,
+    table: Literal["account", "contact", "lead"],
+    crm_id: uuid.UUID,
+    principal: SeatHolderPrincipal,
+    services: Services,
+) -> dict[str, bool]:
+    """Idempotent: ``removed`` is false when the record was not in the list. 404 for a list that is not the
+    caller's; 422 for a system list."""
+    removed = remove_from_list(
+        services.store,
+        principal.organization_slug,
+        principal.email,
+        list_id,
+        table=table,
+        crm_id=str(crm_id),
+        actor=principal.email,
+    )
+    return {"removed": removed}
+
+
+@router.get("/api/v1/me/records", summary="Find imported CRM accounts, contacts and leads by name")
+def find_my_records(q: str, principal: SeatHolderPrincipal, services: Services) -> list[dict[str, str]]:
+    """Up to 20 records whose name contains ``q`` (any case, at least two characters), by name."""
+    return [match.to_json() for match in find_records(services.store, principal.organization_slug, q)]

@@ -1,32 +1,77 @@
-"""The Lists page: a seat holder's lists with their records, and their own auto-save rules."""
+"""The Lists page: a seat holder's lists with their records, their own lists to create, fill (from a search of
+the imported CRM accounts, contacts and leads), rename, empty and delete, and their own auto-save rules.
+Auto-saved lists are read-only here: auto-save keeps them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from salesbridge.errors import InvalidRequestError
-from salesbridge.services.lists import AutoSaveRulesView, create_list, my_rules, save_my_rules, show_lists
+from salesbridge.services.accounts import Principal
+from salesbridge.services.lists import (
+    AutoSaveRulesView,
+    add_to_list,
+    create_list,
+    delete_list,
+    find_records,
+    my_rules,
+    remove_from_list,
+    rename_list,
+    save_my_rules,
+    show_lists,
+)
+from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import SeatHolderPrincipal, Services
 from salesbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 Checkbox = Annotated[str, Form()]
+FormText = Annotated[str, Form()]
+
+
+def _page(
+    request: Request,
+    principal: Principal,
+    services: ConsoleServices,
+    *,
+    find: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    slug, email = principal.organization_slug, principal.email
+    lists = show_lists(services.store, slug, email)
+    context: dict[str, Any] = {
+        "lists": lists,
+        "own_lists": [saved for saved in lists if not saved.is_system],
+        "rules": my_rules(services.store, slug, email),
+        "find": find,
+        "matches": find_records(services.store, slug, find) if find.strip() else None,
+        "notice": request.query_params.get("notice"),
+        "error": error,
+    }
+    return render(request, "lists.html", context, principal=principal, status_code=status_code)
+
+
+def _back(notice: str, list_id: uuid.UUID | None = None, *, find: str = "") -> RedirectResponse:
+    """Back to the Lists page with ``notice``, at the list ``list_id``, still showing the search ``find``."""
+    query = urlencode({"notice": notice, **({"find": find} if find else {})})
+    anchor = f"#list-{list_id}" if list_id else ""
+    return RedirectResponse(f"/lists?{query}{anchor}", status_code=303)
 
 
 @router.get("/lists")
-def lists_page(request: Request, principal: SeatHolderPrincipal, services: Services) -> Response:
-    """The user's two system lists, then their own lists, each with its records; and the auto-save rules form."""
-    slug, email = principal.organization_slug, principal.email
-    context = {
-        "lists": show_lists(services.store, slug, email),
-        "rules": my_rules(services.store, slug, email),
-        "notice": request.query_params.get("notice"),
-    }
-    return render(request, "lists.html", context, principal=principal)
+def lists_page(request: Request, principal: SeatHolderPrincipal, services: Services, find: str = "") -> Response:
+    """The user's two system lists, then their own lists, each with its records; the records found by ``find``
+    (by name) to add to an own list; and the auto-save rules form."""
+    return _page(request, principal, services, find=find)
 
 
 @router.post("/lists/rules")
@@ -46,22 +91,88 @@ def save_rules(
         leads_of_owned_accounts=leads_of_owned_accounts == "on",
     )
     save_my_rules(services.store, principal.organization_slug, principal.email, rules, actor=principal.email)
-    return RedirectResponse("/lists?notice=saved", status_code=303)
+    return _back("saved")
 
 
 @router.post("/lists")
 def create_own_list(
-    request: Request, principal: SeatHolderPrincipal, services: Services, name: Annotated[str, Form()] = ""
+    request: Request, principal: SeatHolderPrincipal, services: Services, name: FormText = ""
 ) -> Response:
     """Create a list of the user's own (auto-save never touches it); a bad name is explained on the page."""
     try:
-        create_list(services.store, principal.organization_slug, principal.email, name=name, actor=principal.email)
+        created = create_list(
+            services.store, principal.organization_slug, principal.email, name=name, actor=principal.email
+        )
     except InvalidRequestError as refused:
-        slug, email = principal.organization_slug, principal.email
-        context = {
-            "lists": show_lists(services.store, slug, email),
-            "rules": my_rules(services.store, slug, email),
-            "error": refused.localized(principal.locale),
-        }
-        return render(request, "lists.html", context, principal=principal, status_code=422)
-    return RedirectResponse("/lists?notice=created", status_code=303)
+        return _page(request, principal, services, error=refused.localized(principal.locale), status_code=422)
+    return _back("created", created.id)
+
+
+def _attempt(
+    request: Request,
+    principal: Principal,
+    services: ConsoleServices,
+    change: Callable[[], object],
+    *,
+    notice: str,
+    list_id: uuid.UUID | None = None,
+    find: str = "",
+) -> Response:
+    """Make ``change`` and go back to the page with ``notice``; a refused change is explained on the page."""
+    try:
+        change()
+    except InvalidRequestError as refused:
+        error = refused.localized(principal.locale)
+        return _page(request, principal, services, find=find, error=error, status_code=422)
+    return _back(notice, list_id, find=find)
+
+
+@router.post("/lists/items")
+def add_record(
+    request: Request,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    list_id: Annotated[uuid.UUID, Form()],
+    table: FormText = "",
+    crm_id: FormText = "",
+    find: FormText = "",
+) -> Response:
+    """Put a found record in one of the user's own lists; back to the search. 404 for another user's list."""
+    slug, email = principal.organization_slug, principal.email
+    change = partial(add_to_list, services.store, slug, email, list_id, table=table, crm_id=crm_id, actor=email)
+    return _attempt(request, principal, services, change, notice="added", list_id=list_id, find=find)
+
+
+@router.post("/lists/{list_id}/items/remove")
+def remove_record(
+    request: Request,
+    list_id: uuid.UUID,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    table: FormText = "",
+    crm_id: FormText = "",
+) -> Response:
+    """Take a record out of one of the user's own lists. Idempotent."""
+    slug, email = principal.organization_slug, principal.email
+    change = partial(remove_from_list, services.store, slug, email, list_id, table=table, crm_id=crm_id, actor=email)
+    return _attempt(request, principal, services, change, notice="removed", list_id=list_id)
+
+
+@router.post("/lists/{list_id}/name")
+def rename_own_list(
+    request: Request, list_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services, name: FormText = ""
+) -> Response:
+    """Rename one of the user's own lists; a bad name is explained on the page."""
+    slug, email = principal.organization_slug, principal.email
+    change = partial(rename_list, services.store, slug, email, list_id, name=name, actor=email)
+    return _attempt(request, principal, services, change, notice="renamed", list_id=list_id)
+
+
+@router.post("/lists/{list_id}/delete")
+def delete_own_list(
+    request: Request, list_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services
+) -> Response:
+    """Delete one of the user's own lists (the CRM records stay)."""
+    slug, email = principal.organization_slug, principal.email
+    change = partial(delete_list, services.store, slug, email, list_id, actor=email)
+    return _attempt(request, principal, services, change, notice="deleted")
