@@ -54,9 +54,10 @@ def my_lists(principal: SeatHolderPrincipal, services: Services) -> list[dict[st
 
 @router.get("/api/v1/orgs/{org}/crm/settings", summary="The CRM settings and the values they may take")
 async def crm_settings(org: str, principal: AdminPrincipal, services: Services) -> dict[str, Any]:  # noqa: ARG001
-    """Pipeline stage, won-value column, auto-save, sync interval; ``choices`` lists the allowed values."""
+    """Pipeline stage, won-value column, auto-save, sync interval; ``choices`` lists the allowed values (the
+    standard ones, with ``crm_problem`` ``slow`` or ``failed``, when Dynamics does not answer in time or fails)."""
     service = _service(services)
-    choices = await service.choices(principal.organization_slug, principal.locale)
+    choices = await service.choices(principal.organization_slug, principal.locale, wait_s=services.crm_wait_s)
     # The store is read in the threadpool: an async route must not block the event loop.
     stored = await run_in_threadpool(service.settings, principal.organization_slug)
     settings = with_stage_label(stored, choices)
@@ -82,7 +83,7 @@ async def update_crm_settings(
         sync_interval_minutes=body.sync_interval_minutes,
     )
     saved = await _service(services).update(
-        principal.organization_slug, change, actor=principal.email, locale=principal.locale
+        principal.organization_slug, change, actor=principal.email, locale=principal.locale, wait_s=services.crm_wait_s
     )
     lists = {"added": saved.lists.added, "removed": saved.lists.removed} if saved.lists else None
     return {**saved.settings.to_json(principal.locale), "lists": lists}

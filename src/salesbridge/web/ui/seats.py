@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from salesbridge.errors import CrmError, InvalidRequestError
@@ -77,9 +78,10 @@ async def import_crm_users(request: Request, principal: AdminPrincipal, services
             principal.organization_slug, services.crm_sessions, actor=principal.email
         )
     except InvalidRequestError as refused:
-        return _seats_page(request, principal, services, status_code=422, error=refused.localized(principal.locale))
+        error = refused.localized(principal.locale)
+        return await run_in_threadpool(_seats_page, request, principal, services, status_code=422, error=error)
     except CrmError as failed:
-        return _seats_page(request, principal, services, status_code=502, error=failed.message)
+        return await run_in_threadpool(_seats_page, request, principal, services, status_code=502, error=failed.message)
     return RedirectResponse("/seats?notice=crm-users-imported", status_code=303)
 
 
@@ -124,9 +126,13 @@ async def assign(request: Request, principal: AdminPrincipal, services: Services
         except ValueError:
             continue
     try:
-        invitations = services.seats.assign_from_crm(principal.organization_slug, chosen, actor=principal.email)
+        # The form is read on the event loop; the store is written and read on a worker thread.
+        invitations = await run_in_threadpool(
+            services.seats.assign_from_crm, principal.organization_slug, chosen, actor=principal.email
+        )
     except InvalidRequestError as refused:
-        return _assign_page(
+        return await run_in_threadpool(
+            _assign_page,
             request,
             principal,
             services,
@@ -136,4 +142,4 @@ async def assign(request: Request, principal: AdminPrincipal, services: Services
         )
     base = str(request.base_url).rstrip("/")
     links = [(invitation, base + invitation.path) for invitation in invitations]
-    return _seats_page(request, principal, services, status_code=201, invitations=links)
+    return await run_in_threadpool(_seats_page, request, principal, services, status_code=201, invitations=links)
