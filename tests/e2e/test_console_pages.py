@@ -164,6 +164,9 @@ def _admin_in(chromium: Browser, console: SyncedConsole, lang: str, viewport: di
 def test_every_admin_page_fits_a_phone_without_sideways_scrolling(
     chromium: Browser, synced_console: SyncedConsole, lang: str
 ) -> None:
+    visitor = chromium.new_context(viewport=PHONE).new_page()  # type: ignore[arg-type]
+    visitor.goto(synced_console.url(f"/sign-in?lang={lang}"))
+    assert visitor.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
     admin = _admin_in(chromium, synced_console, lang, PHONE)
     too_wide = {}
     for path in ADMIN_PAGES:
