@@ -20,8 +20,8 @@ from pydantic import SecretStr, ValidationError
 from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
 from salesbridge.crm.dynamics.endpoints import ENTRA_AUTHORITY_HOSTS, DynamicsTargets, EndpointPolicy
 from salesbridge.crm.dynamics.trust import CaBundleDirectory, CaCertificates
-from salesbridge.errors import ConfigError
 from salesbridge.domain.workspace import CaBundle, CrmCredentials
+from salesbridge.errors import ConfigError
 from salesbridge.services.connect import StoreAccess
 from salesbridge.services.ports import Clock, CrmSession, CrmSessionFactory
 from salesbridge.settings import Settings

@@ -12,6 +12,7 @@
     │   └── TryAgainLaterError        refused for now (too many attempts, too busy); retry after .retry_after_s
     ├── StoreError                    the store refused an operation; fail this unit of work
     │   ├── RowNotFoundError          no such row in this organization
+    │   │   └── UnknownOrganizationError  no organization has the given slug
     │   ├── UniqueConstraintError     a row with the same unique value already exists in this organization
     │   └── UndecryptableSecretError  a stored secret does not decrypt with the current credential key
     └── CrmError                      answered by (or on the way to) the CRM; .status .code .request_id
@@ -127,6 +128,10 @@ class StoreError(SalesbridgeError):
 
 class RowNotFoundError(StoreError):
     """The row does not exist in the organization the repository is scoped to."""
+
+
+class UnknownOrganizationError(RowNotFoundError):
+    """No organization has the given slug."""
 
 
 class UniqueConstraintError(StoreError):

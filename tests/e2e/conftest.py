@@ -25,13 +25,13 @@ from pydantic import SecretStr
 from salesbridge.bootstrap import console_services, dynamics_session, prepare_demo_workspace
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.crm.dynamics.trust import CaBundleDirectory
+from salesbridge.domain.workspace import CaBundle, CrmCredentials
 from salesbridge.jobs.runner import EmbeddedRunner
 from salesbridge.sandbox.assembly import Sandbox, build_sandbox
 from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.serving import RunningServer, serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.accounts import AccountService
-from salesbridge.domain.workspace import CaBundle, CrmCredentials
 from salesbridge.services.connect import create_organization
 from salesbridge.services.seats import SeatService
 from salesbridge.services.sync import run_pending_import

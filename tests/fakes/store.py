@@ -575,6 +575,7 @@ class FakeStore:
         """Give the organization a working CRM connection."""
         tables = self.tables(organization_id)
         tables.crm_connection = CrmConnection(
+            id=uuid.uuid4(),
             org_url=org_url,
             tenant_id="contoso.onmicrosoft.com",
             client_id="00000000-0000-0000-0000-00000000c11e",

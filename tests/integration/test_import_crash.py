@@ -17,12 +17,12 @@ from pydantic import SecretStr
 from salesbridge.bootstrap import dynamics_session
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.domain.crm_import import IMPORTED_TABLES
+from salesbridge.domain.workspace import CaBundle, CrmCredentials
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.faults import FaultConfig
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
-from salesbridge.domain.workspace import CaBundle, CrmCredentials
 from salesbridge.services.connect import connect_crm, create_organization
 from salesbridge.store import create_engine_for, create_session_factory, migrate
 from salesbridge.store.secrets import CredentialCipher, generate_key

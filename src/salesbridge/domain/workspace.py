@@ -102,7 +102,7 @@ class Seat:
     assigned_by: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class CrmUserValues:
     """One ``systemuser`` as read from the CRM, to store as a :class:`CrmUser`."""
 
@@ -250,6 +250,7 @@ class CrmConnection:
         connected_crm_user_id: The systemuserid the connection acts as, once connected.
     """
 
+    id: uuid.UUID
     org_url: str
     tenant_id: str
     client_id: str

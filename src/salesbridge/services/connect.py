@@ -17,7 +17,6 @@ import dataclasses
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -32,17 +31,18 @@ from salesbridge.errors import (
     CaBundleError,
     CrmError,
     NotFoundError,
-    RowNotFoundError,
     SalesbridgeError,
     SignInRejectedError,
     TlsVerificationError,
     TokenRejectedError,
     TransientError,
 )
+from salesbridge.errors import UnknownOrganizationError as UnknownOrganizationError  # importers until converted
 from salesbridge.i18n import N_, translate
+from salesbridge.services import ports
 from salesbridge.services.crm_users import import_crm_users
 from salesbridge.services.ports import CrmSessionFactory as CrmSessionFactory  # for crm_settings.py until converted
-from salesbridge.services.ports import OrganizationFinder, PreflightCrm, SignInFailures
+from salesbridge.services.ports import OrganizationFinder, PreflightCrm
 from salesbridge.store.tables import ConnectionState
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
 
@@ -117,49 +117,16 @@ def chosen_ca_bundle(targets: ConnectTargets, *, name: str | None = None, pem: s
 
 
 UnitOfWorkOpener = Callable[[uuid.UUID], SqlAlchemyUnitOfWork]
-"""Returns a new, not yet opened, unit of work scoped to an organization."""
+"""LEGACY, for services not yet converted to ports (use :data:`salesbridge.services.ports.UnitOfWorkOpener`)."""
 
 
-class StoreAccess(OrganizationFinder, Protocol):
-    """Opens units of work and finds organizations (:class:`salesbridge.store.uow.UnitOfWorkFactory`)."""
+class StoreAccess(ports.StoreAccess, Protocol):
+    """LEGACY, for services not yet converted to ports: :class:`salesbridge.services.ports.StoreAccess` whose units
+    of work are the store's own (:class:`salesbridge.store.uow.UnitOfWorkFactory`). Removed with the last of them."""
 
     def __call__(self, organization_id: uuid.UUID, *, read_only: bool = False) -> SqlAlchemyUnitOfWork:
-        """A new, not yet opened, unit of work scoped to ``organization_id``; ``read_only`` when it only reads
-        (it then never waits for a writer, and cannot write)."""
+        """A new, not yet opened, unit of work scoped to ``organization_id``; ``read_only`` when it only reads."""
         ...
-
-    def bulk_writes(self) -> AbstractContextManager[None]:
-        """Bracket a block of bulk writes (an import)."""
-        ...
-
-    @property
-    def sign_in_failures(self) -> SignInFailures:
-        """The log of failed sign-in attempts (not scoped: attempts come before any organization is known)."""
-        ...
-
-    def organization_of_session(self, token_hash: str) -> uuid.UUID | None:
-        """The organization of the web session whose token hashes to ``token_hash``, or None."""
-        ...
-
-    def organization_of_api_token(self, token_hash: str) -> uuid.UUID | None:
-        """The organization of the API token hashing to ``token_hash``, or None."""
-        ...
-
-    def organization_of_invitation(self, token_hash: str) -> uuid.UUID | None:
-        """The organization of the invitation whose token hashes to ``token_hash``, or None."""
-        ...
-
-    def slug_of(self, organization_id: uuid.UUID) -> str | None:
-        """The slug of organization ``organization_id``, or None."""
-        ...
-
-    def connected_organization_ids(self) -> list[uuid.UUID]:
-        """The organizations with a connected CRM."""
-        ...
-
-
-class UnknownOrganizationError(RowNotFoundError):
-    """No organization has the given slug."""
 
 
 class DifferentCrmOrganizationError(SalesbridgeError):

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from salesbridge.crm.ports import CrmReader, CrmRecord, LookupValue, RecordQuery
 from salesbridge.domain.seat_matching import CrmUserFacts, CrmUserIndex, MatchOutcome, SeatHolderFacts
-from salesbridge.store.tables import CrmUser
-from salesbridge.store.uow import SqlAlchemyUnitOfWork
-from salesbridge.store.workspace import CrmUserSync, CrmUserValues
-
-UnitOfWorkOpener = Callable[[uuid.UUID], SqlAlchemyUnitOfWork]
+from salesbridge.domain.workspace import CrmUser, CrmUserSync, CrmUserValues
+from salesbridge.services.ports import UnitOfWork, UnitOfWorkOpener
 
 SYSTEMUSER_COLUMNS = (
     "fullname",
@@ -42,6 +39,7 @@ class CrmUserImport:
 
 
 def crm_user_facts(row: CrmUser) -> CrmUserFacts:
+    """What seat matching needs to know of an imported CRM user (keyed by our id)."""
     return CrmUserFacts(
         key=str(row.id),
         email=row.email,
@@ -110,31 +108,25 @@ def _store_crm_users(
         return result
 
 
-def rematch_seats(uow: SqlAlchemyUnitOfWork) -> None:
+def rematch_seats(uow: UnitOfWork) -> None:
     """Match every seat of the unit of work's organization against its CRM users, in the unit of work's
     transaction: Entra object id first, then email (see :mod:`salesbridge.domain.seat_matching`). Seats of an
     organization without imported CRM users are ``not_imported``."""
     crm_users = uow.crm_users.list_all()
     index = CrmUserIndex(crm_user_facts(row) for row in crm_users)
+    matches: dict[uuid.UUID, tuple[MatchOutcome, uuid.UUID | None]] = {}
     for seat, user in uow.seats.list_with_users():
         if not crm_users:
-            outcome, crm_user_id = MatchOutcome.NOT_IMPORTED, None
+            matches[seat.id] = (MatchOutcome.NOT_IMPORTED, None)
         else:
             result = index.match(SeatHolderFacts(email=user.email, entra_object_id=user.entra_object_id))
-            outcome = result.outcome
-            crm_user_id = uuid.UUID(result.crm_user_key) if result.crm_user_key else None
-        seat.match = outcome
-        seat.crm_user_id = crm_user_id
-    uow.seats.flush()
+            matches[seat.id] = (result.outcome, uuid.UUID(result.crm_user_key) if result.crm_user_key else None)
+    uow.seats.set_matches(matches)
 
 
-def refresh_crm_users_from_import(uow: SqlAlchemyUnitOfWork) -> CrmUserSync:
+def refresh_crm_users_from_import(uow: UnitOfWork, systemusers: Iterable[CrmRecord]) -> CrmUserSync:
     """Make the CRM users those of the imported ``systemuser`` records and match every seat again, in the unit of
     work's transaction (after an import, no second read of the CRM is needed)."""
-    values = [
-        crm_user_values(CrmRecord(table="systemuser", id=row.crm_id, values=row.data))
-        for row in uow.crm_records.records("systemuser")
-    ]
-    change = uow.crm_users.replace_all(values)
+    change = uow.crm_users.replace_all(crm_user_values(record) for record in systemusers)
     rematch_seats(uow)
     return change

@@ -25,11 +25,12 @@ from salesbridge.domain.pipeline import (
     pipeline_opportunities,
     stakeholder,
 )
+from salesbridge.domain.workspace import User
 from salesbridge.errors import InvalidRequestError, RowNotFoundError
 from salesbridge.i18n import N_, translate
 from salesbridge.services.connect import StoreAccess, UnitOfWorkOpener, UnknownOrganizationError
 from salesbridge.store.lists import SYSTEM_LIST_NAMES
-from salesbridge.store.tables import AutoSaveRules, CrmSettings, ListKind, SavedList, User
+from salesbridge.store.tables import AutoSaveRules, CrmSettings, ListKind, SavedList
 from salesbridge.store.uow import SqlAlchemyUnitOfWork
 
 MAX_LIST_NAME = 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from salesbridge.services.connect import UnknownOrganizationError
+from salesbridge.errors import UnknownOrganizationError
 from salesbridge.services.ports import OrganizationFinder
 
 
@@ -17,5 +17,7 @@ def require_organization(organizations: OrganizationFinder, slug: str) -> uuid.U
     """
     organization_id = organizations.organization_id(slug)
     if organization_id is None:
-        raise UnknownOrganizationError(f"No organization is called {slug!r}.")
+        raise UnknownOrganizationError(
+            f"No organization is called {slug!r}: create it with `salesbridge org create {slug}`."
+        )
     return organization_id

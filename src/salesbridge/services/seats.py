@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,21 +18,14 @@ from typing import Any
 from pydantic import SecretStr
 
 from salesbridge.crm.ports import CrmReader
-from salesbridge.domain.seat_matching import (
-    MatchOutcome,
-    is_in_crm,
-)
+from salesbridge.domain.seat_matching import MatchOutcome, is_in_crm
+from salesbridge.domain.workspace import CrmCredentials, CrmUser, Seat, SeatState, User
 from salesbridge.errors import InvalidRequestError, RowNotFoundError, SeatLimitError
 from salesbridge.i18n import N_, translate
-from salesbridge.services.accounts import checked_email, token_digest
-from salesbridge.services.connect import CrmCredentials, CrmSessionFactory, StoreAccess, stored_credentials
+from salesbridge.services.account_rules import checked_email, token_digest
 from salesbridge.services.crm_users import CrmUserImport, crm_user_facts, import_crm_users, rematch_seats
 from salesbridge.services.organizations import require_organization
-from salesbridge.store.tables import ConnectionState, CrmUser, Seat, SeatState, User
-from salesbridge.store.uow import SqlAlchemyUnitOfWork
-
-Clock = Callable[[], datetime]
-"""Returns the current time, timezone-aware UTC."""
+from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess, UnitOfWork
 
 DEFAULT_INVITATION_TTL = timedelta(days=14)
 
@@ -270,7 +263,7 @@ class SeatService:
                     )
                 )
             if seat.crm_sync_enabled != enabled:
-                seat.crm_sync_enabled = enabled
+                uow.seats.set_crm_sync(seat.id, enabled)
                 user = uow.users.get(seat.user_id)
                 action = "seat.crm_sync_enabled" if enabled else "seat.crm_sync_disabled"
                 uow.audit.record(actor=actor, action=action, details={"seat_id": str(seat.id), "email": user.email})
@@ -361,7 +354,7 @@ class SeatService:
             uow.commit()
             return issued
 
-    def _invite(self, uow: SqlAlchemyUnitOfWork, crm_user: CrmUserView, *, actor: str) -> IssuedInvitation:
+    def _invite(self, uow: UnitOfWork, crm_user: CrmUserView, *, actor: str) -> IssuedInvitation:
         email = crm_user.email or ""
         user = uow.users.find_by_email(email) or uow.users.add(email=email, display_name=crm_user.full_name)
         seat = uow.seats.add(user_id=user.id, state=SeatState.INVITED, assigned_by=actor)
@@ -411,12 +404,12 @@ class SeatService:
         organization_id = require_organization(self._store, slug)
         with self._store(organization_id, read_only=True) as uow:
             connection = uow.crm_connection.find()
-            if connection is None or connection.state is not ConnectionState.CONNECTED:
+            if connection is None or not connection.is_connected:
                 raise InvalidRequestError(N_("Connect to the CRM first, on the CRM Settings page."))
-            return organization_id, stored_credentials(uow)
+            return organization_id, uow.crm_connection.credentials()
 
 
-def _assignable(uow: SqlAlchemyUnitOfWork) -> list[CrmUserView]:
+def _assignable(uow: UnitOfWork) -> list[CrmUserView]:
     holders = uow.seats.list_with_users()
     seated = {crm_user_id for seat, _ in holders if (crm_user_id := seat.crm_user_id)}
     seated_emails = {user.email.lower() for _, user in holders}
@@ -427,10 +420,10 @@ def _assignable(uow: SqlAlchemyUnitOfWork) -> list[CrmUserView]:
     ]
 
 
-def _overview(uow: SqlAlchemyUnitOfWork) -> SeatOverview:
+def _overview(uow: UnitOfWork) -> SeatOverview:
     organization = uow.organization.get()
     connection = uow.crm_connection.find()
-    connected = connection is not None and connection.state is ConnectionState.CONNECTED
+    connected = connection is not None and connection.is_connected
     crm_users = {row.id: row for row in uow.crm_users.list_all()}
     seats = tuple(
         _seat_view(seat, user, crm_users, sync_all=organization.crm_sync_all_seats, connected=connected)

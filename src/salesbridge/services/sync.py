@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from salesbridge.crm.ports import CrmRecord
 from salesbridge.errors import CrmError, SalesbridgeError
 from salesbridge.i18n import N_, translate
 from salesbridge.services.connect import (
@@ -392,7 +393,8 @@ async def run_pending_import(
             uow.rollback()
             _end_failed(store, organization_id, run_id, str(error))
             return RunOutcome(run_id, succeeded=False, error=str(error))
-        refresh_crm_users_from_import(uow)
+        systemusers = uow.crm_records.records("systemuser")
+        refresh_crm_users_from_import(uow, (CrmRecord("systemuser", row.crm_id, row.data) for row in systemusers))
         lists = recompute_in(uow)
         if post_import is not None:
             post_import(uow)

@@ -3,22 +3,32 @@
 A repository is built with a session and an organization id, and every statement it issues filters by that id:
 a repository of organization A can neither read nor change organization B's rows. Repositories flush but never
 commit; the unit of work (:mod:`salesbridge.store.uow`) owns the transaction.
+
+The repositories the services use implement the protocols of :mod:`salesbridge.services.ports`: they return
+frozen values of :mod:`salesbridge.domain.workspace` (converted by :func:`as_value`), never rows,
+and change rows only in their own methods.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import SecretStr
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from salesbridge.domain import workspace as domain
 from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
 from salesbridge.store.secrets import CredentialCipher
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 from salesbridge.store.tables import (
     AuditEntry,
     ConnectionState,
@@ -44,6 +54,7 @@ class _OrganizationRow(Protocol):
 
 
 _RowT = TypeVar("_RowT", bound=_OrganizationRow)
+_Value = TypeVar("_Value", bound="DataclassInstance")
 _Row = TypeVar("_Row")
 
 
@@ -77,7 +88,7 @@ class _ScopedRepository:
 class OrganizationRepository(_ScopedRepository):
     """The organization row of the scoped organization, and nothing else."""
 
-    def create(self, *, slug: str, name: str, seats_purchased: int) -> Organization:
+    def create(self, *, slug: str, name: str, seats_purchased: int) -> domain.Organization:
         """Create the scoped organization with the caller-chosen id. Idempotent: when it already exists with the
         same slug, the existing row is returned unchanged.
 
@@ -100,24 +111,28 @@ class OrganizationRepository(_ScopedRepository):
             created_at=self._clock(),
         )
         _flush_new(self._session, organization, UniqueConstraintError("The organization slug is taken.", field="slug"))
-        return organization
+        return as_value(domain.Organization, organization)
 
-    def find(self) -> Organization | None:
+    def find(self) -> domain.Organization | None:
         """The scoped organization, or None when it has not been created."""
-        return self._session.get(Organization, self._organization_id)
+        row = self._session.get(Organization, self._organization_id)
+        return as_value(domain.Organization, row) if row is not None else None
 
-    def get(self) -> Organization:
+    def get(self) -> domain.Organization:
         """The scoped organization.
 
         Raises:
             RowNotFoundError: it does not exist.
         """
-        organization = self.find()
+        return as_value(domain.Organization, self._row())
+
+    def _row(self) -> Organization:
+        organization = self._session.get(Organization, self._organization_id)
         if organization is None:
             raise RowNotFoundError("The organization does not exist.")
         return organization
 
-    def set_seats_purchased(self, seats: int) -> Organization:
+    def set_seats_purchased(self, seats: int) -> domain.Organization:
         """Record the number of seats in the contract.
 
         Raises:
@@ -126,21 +141,21 @@ class OrganizationRepository(_ScopedRepository):
         """
         if seats < 0:
             raise ValueError("seats_purchased cannot be negative")
-        organization = self.get()
+        organization = self._row()
         organization.seats_purchased = seats
         self._session.flush()
-        return organization
+        return as_value(domain.Organization, organization)
 
-    def set_crm_sync_all_seats(self, enabled: bool) -> Organization:
+    def set_crm_sync_all_seats(self, enabled: bool) -> domain.Organization:
         """Turn "Sync CRM for all seats automatically" on or off. Idempotent.
 
         Raises:
             RowNotFoundError: the organization does not exist.
         """
-        organization = self.get()
+        organization = self._row()
         organization.crm_sync_all_seats = enabled
         self._session.flush()
-        return organization
+        return as_value(domain.Organization, organization)
 
 
 class UserRepository(_ScopedRepository):
@@ -155,7 +170,7 @@ class UserRepository(_ScopedRepository):
         password_hash: str | None = None,
         locale: str = "en",
         entra_object_id: str | None = None,
-    ) -> User:
+    ) -> domain.User:
         """Add a user with a fresh id.
 
         Raises:
@@ -184,45 +199,41 @@ class UserRepository(_ScopedRepository):
                     "A user with this email already exists in the organization.", field="email"
                 ) from exc
             raise StoreError("The user could not be added: the organization does not exist.") from exc
-        return user
+        return as_value(domain.User, user)
 
-    def get(self, user_id: uuid.UUID) -> User:
+    def get(self, user_id: uuid.UUID) -> domain.User:
         """The user with ``user_id`` in this organization.
 
         Raises:
             RowNotFoundError: no such user in this organization (including users of other organizations).
         """
-        return self._scoped_row(User, user_id, missing="No such user in this organization.")
+        return as_value(domain.User, self._row(user_id))
 
-    def find_by_email(self, email: str) -> User | None:
+    def find_by_email(self, email: str) -> domain.User | None:
         """The user whose email equals ``email`` ignoring case, or None."""
-        return self._session.scalar(
-            select(User).where(User.organization_id == self._organization_id, func.lower(User.email) == email.lower())
-        )
+        row = self._find_row(email)
+        return as_value(domain.User, row) if row is not None else None
 
-    def list_all(self) -> list[User]:
+    def list_all(self) -> list[domain.User]:
         """Every user of the organization, ordered by lower-cased email."""
-        return list(
-            self._session.scalars(
-                select(User).where(User.organization_id == self._organization_id).order_by(func.lower(User.email))
-            )
-        )
+        statement = select(User).where(User.organization_id == self._organization_id).order_by(func.lower(User.email))
+        return [as_value(domain.User, row) for row in self._session.scalars(statement)]
 
     def count(self) -> int:
         """How many users the organization has."""
         statement = select(func.count()).select_from(User).where(User.organization_id == self._organization_id)
         return self._session.scalar(statement) or 0
 
-    def set_admin(self, user_id: uuid.UUID, *, is_admin: bool) -> User:
+    def set_admin(self, user_id: uuid.UUID, *, is_admin: bool) -> domain.User:
         """Grant or revoke administration. Idempotent.
 
         Raises:
             RowNotFoundError: no such user in this organization.
         """
-        user = self.get(user_id)
+        user = self._row(user_id)
         user.is_admin = is_admin
         self._session.flush()
-        return user
+        return as_value(domain.User, user)
 
     def update(
         self,
@@ -232,14 +243,14 @@ class UserRepository(_ScopedRepository):
         display_name: str | None = None,
         password_hash: str | None = None,
         locale: str | None = None,
-    ) -> User:
+    ) -> domain.User:
         """Change the given fields of a user; None leaves a field as it is.
 
         Raises:
             RowNotFoundError: no such user in this organization.
             UniqueConstraintError: another user of the organization has ``email`` (field ``"email"``).
         """
-        user = self.get(user_id)
+        user = self._row(user_id)
         if email is not None and email.lower() != user.email.lower():
             if self.find_by_email(email) is not None:
                 raise UniqueConstraintError("A user with this email already exists in the organization.", field="email")
@@ -253,7 +264,7 @@ class UserRepository(_ScopedRepository):
         if locale is not None:
             user.locale = locale
         self._session.flush()
-        return user
+        return as_value(domain.User, user)
 
     def remove(self, user_id: uuid.UUID) -> None:
         """Delete the user.
@@ -261,14 +272,22 @@ class UserRepository(_ScopedRepository):
         Raises:
             RowNotFoundError: no such user in this organization.
         """
-        self._session.delete(self.get(user_id))
+        self._session.delete(self._row(user_id))
         self._session.flush()
+
+    def _row(self, user_id: uuid.UUID) -> User:
+        return self._scoped_row(User, user_id, missing="No such user in this organization.")
+
+    def _find_row(self, email: str) -> User | None:
+        return self._session.scalar(
+            select(User).where(User.organization_id == self._organization_id, func.lower(User.email) == email.lower())
+        )
 
 
 class AuditLog(_ScopedRepository):
     """The organization's append-only audit trail. Callers must not put secrets in ``details``."""
 
-    def record(self, *, actor: str, action: str, details: Mapping[str, Any] | None = None) -> AuditEntry:
+    def record(self, *, actor: str, action: str, details: Mapping[str, Any] | None = None) -> None:
         """Append an entry stamped with the clock's time. ``details`` must be JSON-serialisable."""
         entry = AuditEntry(
             organization_id=self._organization_id,
@@ -279,11 +298,10 @@ class AuditLog(_ScopedRepository):
         )
         self._session.add(entry)
         self._session.flush()
-        return entry
 
     def recent(
         self, *, limit: int = 50, offset: int = 0, action: str | None = None, actor: str | None = None
-    ) -> list[AuditEntry]:
+    ) -> list[domain.AuditEntry]:
         """Up to ``limit`` entries after the first ``offset``, newest first (ties broken by insertion order); only
         those of ``action`` and of ``actor`` when given."""
         statement = (
@@ -292,7 +310,7 @@ class AuditLog(_ScopedRepository):
             .offset(offset)
             .limit(limit)
         )
-        return list(self._session.scalars(statement))
+        return [as_value(domain.AuditEntry, row) for row in self._session.scalars(statement)]
 
     def count(self, *, action: str | None = None, actor: str | None = None) -> int:
         """How many entries there are (of ``action`` and of ``actor`` when given)."""
@@ -327,18 +345,42 @@ class CrmConnectionRepository(_ScopedRepository):
         super().__init__(session, organization_id, clock=clock)
         self._cipher = cipher
 
-    def find(self) -> CrmConnection | None:
+    def find(self) -> domain.CrmConnection | None:
         """The connection, or None when the organization has none."""
-        statement = select(CrmConnection).where(CrmConnection.organization_id == self._organization_id)
-        return self._session.scalar(statement)
+        row = self._find_row()
+        return as_value(domain.CrmConnection, row) if row is not None else None
 
-    def get(self) -> CrmConnection:
+    def get(self) -> domain.CrmConnection:
         """The connection.
 
         Raises:
             RowNotFoundError: the organization has no connection.
         """
-        connection = self.find()
+        return as_value(domain.CrmConnection, self._row())
+
+    def credentials(self) -> domain.CrmCredentials:
+        """The connection's credentials, secret decrypted, to open a CRM session with.
+
+        Raises:
+            RowNotFoundError: the organization has no connection.
+            UndecryptableSecretError: the secret was encrypted with another key.
+        """
+        row = self._row()
+        return domain.CrmCredentials(
+            org_url=row.org_url,
+            tenant_id=row.tenant_id,
+            client_id=row.client_id,
+            client_secret=self._cipher.decrypt(row.client_secret_encrypted),
+            ca_bundle=domain.CaBundle(row.ca_bundle_pem, row.ca_bundle_name) if row.ca_bundle_pem else None,
+            authority=row.authority,
+        )
+
+    def _find_row(self) -> CrmConnection | None:
+        statement = select(CrmConnection).where(CrmConnection.organization_id == self._organization_id)
+        return self._session.scalar(statement)
+
+    def _row(self) -> CrmConnection:
+        connection = self._find_row()
         if connection is None:
             raise RowNotFoundError("The organization has no CRM connection.")
         return connection
@@ -353,7 +395,7 @@ class CrmConnectionRepository(_ScopedRepository):
         ca_bundle_pem: str | None = None,
         ca_bundle_name: str | None = None,
         authority: str | None = None,
-    ) -> CrmConnection:
+    ) -> domain.CrmConnection:
         """Create or replace the connection's credentials. The state becomes ``disconnected`` and the previous
         connection outcome (CRM user, connected time, last error) is cleared, since it belonged to the old
         credentials.
@@ -362,7 +404,7 @@ class CrmConnectionRepository(_ScopedRepository):
             StoreError: the organization does not exist.
         """
         now = self._clock()
-        existing = self.find()
+        existing = self._find_row()
         connection = existing or CrmConnection(id=uuid.uuid4(), organization_id=self._organization_id)
         connection.org_url = org_url
         connection.tenant_id = tenant_id
@@ -380,7 +422,7 @@ class CrmConnectionRepository(_ScopedRepository):
             _flush_new(self._session, connection if existing is None else None, None)
         except IntegrityError as exc:
             raise StoreError("The CRM connection could not be saved: the organization does not exist.") from exc
-        return connection
+        return as_value(domain.CrmConnection, connection)
 
     def client_secret(self) -> SecretStr:
         """The decrypted client secret.
@@ -389,15 +431,15 @@ class CrmConnectionRepository(_ScopedRepository):
             RowNotFoundError: the organization has no connection.
             UndecryptableSecretError: the secret was encrypted with another key.
         """
-        return self._cipher.decrypt(self.get().client_secret_encrypted)
+        return self._cipher.decrypt(self._row().client_secret_encrypted)
 
-    def mark_connected(self, *, crm_user_id: str) -> CrmConnection:
+    def mark_connected(self, *, crm_user_id: str) -> domain.CrmConnection:
         """Record a successful connection as the CRM user ``crm_user_id``; clears the last error.
 
         Raises:
             RowNotFoundError: the organization has no connection.
         """
-        connection = self.get()
+        connection = self._row()
         now = self._clock()
         connection.state = ConnectionState.CONNECTED
         connection.connected_crm_user_id = crm_user_id
@@ -405,20 +447,20 @@ class CrmConnectionRepository(_ScopedRepository):
         connection.last_error = None
         connection.updated_at = now
         self._session.flush()
-        return connection
+        return as_value(domain.CrmConnection, connection)
 
-    def mark_failed(self, *, error: str) -> CrmConnection:
+    def mark_failed(self, *, error: str) -> domain.CrmConnection:
         """Record a failed attempt with a user-safe ``error`` (it must carry no secret or token).
 
         Raises:
             RowNotFoundError: the organization has no connection.
         """
-        connection = self.get()
+        connection = self._row()
         connection.state = ConnectionState.FAILED
         connection.last_error = error
         connection.updated_at = self._clock()
         self._session.flush()
-        return connection
+        return as_value(domain.CrmConnection, connection)
 
     def delete(self) -> bool:
         """Delete the connection and its stored secret. Idempotent: returns whether a row was deleted."""
@@ -476,3 +518,9 @@ def _flush_new(session: Session, row: object | None, on_conflict: StoreError | N
         if on_conflict is not None:
             raise on_conflict from exc
         raise
+
+
+def as_value(value_type: type[_Value], row: object) -> _Value:
+    """``row`` as the domain value ``value_type``: each field from the row's attribute of the same name (the values
+    of :mod:`salesbridge.domain.workspace` name their fields after the columns, and leave out the secrets)."""
+    return value_type(**{field.name: getattr(row, field.name) for field in dataclasses.fields(value_type)})

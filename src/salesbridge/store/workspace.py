@@ -6,23 +6,28 @@ Like every repository of the store, each is scoped to one organization and filte
 token. :func:`organization_of_token` is the one unscoped read here; it turns a presented token into the
 organization that scopes the unit of work which then checks it. :class:`SignInFailureLog` is unscoped too: it
 counts sign-in attempts before any organization is known.
+
+The repositories implement the protocols of :mod:`salesbridge.services.ports`: they return values of
+:mod:`salesbridge.domain.workspace` (converted by :func:`~salesbridge.store.repositories.as_value`), never rows.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesbridge.domain import workspace as domain
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy, ThrottleRule
+from salesbridge.domain.workspace import CrmUserSync as CrmUserSync  # tests and the import engine import them here
+from salesbridge.domain.workspace import CrmUserValues as CrmUserValues
 from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
-from salesbridge.store.repositories import _flush_new, _ScopedRepository
+from salesbridge.store.repositories import _flush_new, _ScopedRepository, as_value
 from salesbridge.store.tables import (
     ApiToken,
     CrmUser,
@@ -33,28 +38,6 @@ from salesbridge.store.tables import (
     User,
     WebSession,
 )
-
-
-@dataclass(frozen=True)
-class CrmUserValues:
-    """One ``systemuser`` as read from the CRM, to upsert into :class:`CrmUser`."""
-
-    crm_id: str
-    full_name: str
-    email: str | None
-    entra_object_id: str | None
-    is_disabled: bool
-    is_application: bool
-    access_mode: int | None
-
-
-@dataclass(frozen=True)
-class CrmUserSync:
-    """What :meth:`CrmUserRepository.replace_all` changed."""
-
-    added: int
-    updated: int
-    removed: int
 
 
 class CrmUserRepository(_ScopedRepository):
@@ -68,7 +51,7 @@ class CrmUserRepository(_ScopedRepository):
             StoreError: the organization does not exist.
         """
         now = self._clock()
-        existing = {row.crm_id: row for row in self.list_all()}
+        existing = {row.crm_id: row for row in self._rows()}
         seen: set[str] = set()
         added = updated = 0
         for values in users:
@@ -101,21 +84,17 @@ class CrmUserRepository(_ScopedRepository):
             raise StoreError("The CRM users could not be saved: the organization does not exist.") from exc
         return CrmUserSync(added=added, updated=updated, removed=len(gone))
 
-    def list_all(self) -> list[CrmUser]:
+    def list_all(self) -> list[domain.CrmUser]:
         """Every imported CRM user, by name."""
-        statement = (
-            select(CrmUser)
-            .where(CrmUser.organization_id == self._organization_id)
-            .order_by(func.lower(CrmUser.full_name), CrmUser.crm_id)
-        )
-        return list(self._session.scalars(statement))
+        return [as_value(domain.CrmUser, row) for row in self._rows()]
 
-    def find_by_crm_id(self, crm_id: str) -> CrmUser | None:
+    def find_by_crm_id(self, crm_id: str) -> domain.CrmUser | None:
         """The CRM user with systemuserid ``crm_id``, or None."""
         statement = select(CrmUser).where(
             CrmUser.organization_id == self._organization_id, CrmUser.crm_id == crm_id.lower()
         )
-        return self._session.scalar(statement)
+        row = self._session.scalar(statement)
+        return as_value(domain.CrmUser, row) if row is not None else None
 
     def count(self) -> int:
         """How many CRM users are imported."""
@@ -127,11 +106,21 @@ class CrmUserRepository(_ScopedRepository):
         statement = select(func.max(CrmUser.imported_at)).where(CrmUser.organization_id == self._organization_id)
         return self._session.scalar(statement)
 
+    def _rows(self) -> list[CrmUser]:
+        statement = (
+            select(CrmUser)
+            .where(CrmUser.organization_id == self._organization_id)
+            .order_by(func.lower(CrmUser.full_name), CrmUser.crm_id)
+        )
+        return list(self._session.scalars(statement))
+
 
 class SeatRepository(_ScopedRepository):
     """The organization's seats."""
 
-    def add(self, *, user_id: uuid.UUID, state: SeatState, assigned_by: str, crm_sync_enabled: bool = True) -> Seat:
+    def add(
+        self, *, user_id: uuid.UUID, state: SeatState, assigned_by: str, crm_sync_enabled: bool = True
+    ) -> domain.Seat:
         """Give ``user_id`` a seat, not yet matched (:attr:`MatchOutcome.NOT_IMPORTED`).
 
         Raises:
@@ -153,23 +142,24 @@ class SeatRepository(_ScopedRepository):
             assigned_by=assigned_by,
         )
         _flush_new(self._session, seat, UniqueConstraintError("This user already holds a seat.", field="user_id"))
-        return seat
+        return as_value(domain.Seat, seat)
 
-    def get(self, seat_id: uuid.UUID) -> Seat:
+    def get(self, seat_id: uuid.UUID) -> domain.Seat:
         """The seat ``seat_id`` of this organization.
 
         Raises:
             RowNotFoundError: no such seat in this organization (including seats of other organizations).
         """
-        return self._scoped_row(Seat, seat_id, missing="No such seat in this organization.")
+        return as_value(domain.Seat, self._row(seat_id))
 
-    def find_by_user(self, user_id: uuid.UUID) -> Seat | None:
+    def find_by_user(self, user_id: uuid.UUID) -> domain.Seat | None:
         """The seat held by ``user_id``, or None."""
-        return self._session.scalar(
+        row = self._session.scalar(
             select(Seat).where(Seat.organization_id == self._organization_id, Seat.user_id == user_id)
         )
+        return as_value(domain.Seat, row) if row is not None else None
 
-    def list_with_users(self) -> list[tuple[Seat, User]]:
+    def list_with_users(self) -> list[tuple[domain.Seat, domain.User]]:
         """Every seat with its holder, by the holder's email."""
         statement = (
             select(Seat, User)
@@ -177,15 +167,47 @@ class SeatRepository(_ScopedRepository):
             .where(Seat.organization_id == self._organization_id, User.organization_id == self._organization_id)
             .order_by(func.lower(User.email))
         )
-        return [(row[0], row[1]) for row in self._session.execute(statement)]
+        return [
+            (as_value(domain.Seat, row[0]), as_value(domain.User, row[1])) for row in self._session.execute(statement)
+        ]
 
     def count(self) -> int:
         """How many seats are assigned (invited or active)."""
         statement = select(func.count()).select_from(Seat).where(Seat.organization_id == self._organization_id)
         return self._session.scalar(statement) or 0
 
-    def flush(self) -> None:
-        """Send pending changes of seats to the database (inside the unit of work's transaction)."""
+    def set_state(self, seat_id: uuid.UUID, state: SeatState) -> domain.Seat:
+        """Make the seat ``state``. Idempotent.
+
+        Raises:
+            RowNotFoundError: no such seat in this organization.
+        """
+        seat = self._row(seat_id)
+        seat.state = state
+        self._session.flush()
+        return as_value(domain.Seat, seat)
+
+    def set_crm_sync(self, seat_id: uuid.UUID, enabled: bool) -> domain.Seat:
+        """Turn the seat's own CRM sync switch on or off. Idempotent.
+
+        Raises:
+            RowNotFoundError: no such seat in this organization.
+        """
+        seat = self._row(seat_id)
+        seat.crm_sync_enabled = enabled
+        self._session.flush()
+        return as_value(domain.Seat, seat)
+
+    def set_matches(self, matches: Mapping[uuid.UUID, tuple[MatchOutcome, uuid.UUID | None]]) -> None:
+        """Record the outcome of matching: for each seat id, how it matched and the CRM user it matched. Seats
+        not named keep theirs; unknown seat ids are ignored. Only seats whose match changed are written."""
+        if not matches:
+            return
+        statement = select(Seat).where(Seat.organization_id == self._organization_id, Seat.id.in_(list(matches)))
+        for seat in self._session.scalars(statement):
+            outcome, crm_user_id = matches[seat.id]
+            if seat.match != outcome or seat.crm_user_id != crm_user_id:
+                seat.match, seat.crm_user_id = outcome, crm_user_id
         self._session.flush()
 
     def remove(self, seat_id: uuid.UUID) -> None:
@@ -194,14 +216,17 @@ class SeatRepository(_ScopedRepository):
         Raises:
             RowNotFoundError: no such seat in this organization.
         """
-        self._session.delete(self.get(seat_id))
+        self._session.delete(self._row(seat_id))
         self._session.flush()
+
+    def _row(self, seat_id: uuid.UUID) -> Seat:
+        return self._scoped_row(Seat, seat_id, missing="No such seat in this organization.")
 
 
 class InvitationRepository(_ScopedRepository):
     """Invitations to take a seat."""
 
-    def add(self, *, user_id: uuid.UUID, token_hash: str, invited_by: str, expires_at: datetime) -> Invitation:
+    def add(self, *, user_id: uuid.UUID, token_hash: str, invited_by: str, expires_at: datetime) -> domain.Invitation:
         """Record an invitation for ``user_id`` whose token hashes to ``token_hash``.
 
         Raises:
@@ -221,17 +246,18 @@ class InvitationRepository(_ScopedRepository):
             _flush_new(self._session, invitation, None)
         except IntegrityError as exc:
             raise StoreError("The invitation could not be saved.") from exc
-        return invitation
+        return as_value(domain.Invitation, invitation)
 
-    def find_by_token_hash(self, token_hash: str) -> Invitation | None:
+    def find_by_token_hash(self, token_hash: str) -> domain.Invitation | None:
         """The invitation whose token hashes to ``token_hash``, or None."""
-        return self._session.scalar(
+        row = self._session.scalar(
             select(Invitation).where(
                 Invitation.organization_id == self._organization_id, Invitation.token_hash == token_hash
             )
         )
+        return as_value(domain.Invitation, row) if row is not None else None
 
-    def mark_accepted(self, invitation_id: uuid.UUID) -> Invitation:
+    def mark_accepted(self, invitation_id: uuid.UUID) -> domain.Invitation:
         """Stamp the invitation accepted now.
 
         Raises:
@@ -240,13 +266,15 @@ class InvitationRepository(_ScopedRepository):
         invitation = self._scoped_row(Invitation, invitation_id, missing="No such invitation in this organization.")
         invitation.accepted_at = self._clock()
         self._session.flush()
-        return invitation
+        return as_value(domain.Invitation, invitation)
 
 
 class ApiTokenRepository(_ScopedRepository):
     """Users' API tokens."""
 
-    def add(self, *, user_id: uuid.UUID, name: str, prefix: str, token_hash: str, expires_at: datetime) -> ApiToken:
+    def add(
+        self, *, user_id: uuid.UUID, name: str, prefix: str, token_hash: str, expires_at: datetime
+    ) -> domain.ApiToken:
         """Record a token of ``user_id``, valid until ``expires_at``.
 
         Raises:
@@ -266,11 +294,11 @@ class ApiTokenRepository(_ScopedRepository):
             _flush_new(self._session, token, None)
         except IntegrityError as exc:
             raise StoreError("The API token could not be saved.") from exc
-        return token
+        return as_value(domain.ApiToken, token)
 
-    def find_active_by_hash(self, token_hash: str) -> ApiToken | None:
+    def find_active_by_hash(self, token_hash: str) -> domain.ApiToken | None:
         """The unrevoked, unexpired token hashing to ``token_hash``, or None."""
-        return self._session.scalar(
+        row = self._session.scalar(
             select(ApiToken).where(
                 ApiToken.organization_id == self._organization_id,
                 ApiToken.token_hash == token_hash,
@@ -278,15 +306,16 @@ class ApiTokenRepository(_ScopedRepository):
                 ApiToken.expires_at > self._clock(),
             )
         )
+        return as_value(domain.ApiToken, row) if row is not None else None
 
-    def list_for_user(self, user_id: uuid.UUID) -> list[ApiToken]:
+    def list_for_user(self, user_id: uuid.UUID) -> list[domain.ApiToken]:
         """The tokens of ``user_id``, revoked ones included, newest first."""
         statement = (
             select(ApiToken)
             .where(ApiToken.organization_id == self._organization_id, ApiToken.user_id == user_id)
             .order_by(ApiToken.created_at.desc())
         )
-        return list(self._session.scalars(statement))
+        return [as_value(domain.ApiToken, row) for row in self._session.scalars(statement)]
 
     def touch(self, token_id: uuid.UUID, *, granularity: timedelta) -> bool:
         """Stamp the token ``token_id`` used now, unless its stamp is less than ``granularity`` old, so a busy
@@ -306,7 +335,7 @@ class ApiTokenRepository(_ScopedRepository):
         )
         return bool(getattr(result, "rowcount", 0))
 
-    def revoke(self, *, user_id: uuid.UUID, token_id: uuid.UUID) -> ApiToken:
+    def revoke(self, *, user_id: uuid.UUID, token_id: uuid.UUID) -> domain.ApiToken:
         """Revoke the token ``token_id`` of ``user_id``. Idempotent.
 
         Raises:
@@ -324,13 +353,13 @@ class ApiTokenRepository(_ScopedRepository):
         if token.revoked_at is None:
             token.revoked_at = self._clock()
             self._session.flush()
-        return token
+        return as_value(domain.ApiToken, token)
 
 
 class WebSessionRepository(_ScopedRepository):
     """Signed-in browser sessions."""
 
-    def add(self, *, user_id: uuid.UUID, token_hash: str, csrf_token: str, expires_at: datetime) -> WebSession:
+    def add(self, *, user_id: uuid.UUID, token_hash: str, csrf_token: str, expires_at: datetime) -> domain.WebSession:
         """Record a session of ``user_id``.
 
         Raises:
@@ -349,17 +378,18 @@ class WebSessionRepository(_ScopedRepository):
             _flush_new(self._session, web_session, None)
         except IntegrityError as exc:
             raise StoreError("The session could not be saved.") from exc
-        return web_session
+        return as_value(domain.WebSession, web_session)
 
-    def find_live_by_hash(self, token_hash: str) -> WebSession | None:
+    def find_live_by_hash(self, token_hash: str) -> domain.WebSession | None:
         """The unexpired session whose token hashes to ``token_hash``, or None."""
-        return self._session.scalar(
+        row = self._session.scalar(
             select(WebSession).where(
                 WebSession.organization_id == self._organization_id,
                 WebSession.token_hash == token_hash,
                 WebSession.expires_at > self._clock(),
             )
         )
+        return as_value(domain.WebSession, row) if row is not None else None
 
     def delete_by_hash(self, token_hash: str) -> None:
         """End the session whose token hashes to ``token_hash``. Idempotent."""

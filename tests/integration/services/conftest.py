@@ -19,12 +19,12 @@ from pydantic import SecretStr
 from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.crm.dynamics.trust import CaCertificates
+from salesbridge.domain.workspace import CaBundle, CrmCredentials
 from salesbridge.sandbox.assembly import Sandbox, build_sandbox
 from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.organization.foundation import ROOT_BUSINESS_UNIT_ID, RowWriter
 from salesbridge.sandbox.organization.security import Depth
 from salesbridge.sandbox.server.serving import serve_in_thread
-from salesbridge.domain.workspace import CaBundle, CrmCredentials
 from salesbridge.services.ports import CrmSession, CrmSessionFactory
 from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.secrets import CredentialCipher, generate_key

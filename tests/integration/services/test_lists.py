@@ -217,7 +217,7 @@ def test_users_without_sync_or_match_get_nothing(acme: Org) -> None:
         assert ana is not None
         seat = uow.seats.find_by_user(ana.id)
         assert seat is not None
-        seat.crm_sync_enabled = False
+        uow.seats.set_crm_sync(seat.id, False)
         uow.commit()
     assert recompute_auto_saved_lists(acme.store, acme.id).removed == 3
     assert acme.items("ana@acme.test") == {ACCOUNTS: set(), LEADS: set()}
