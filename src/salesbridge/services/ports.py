@@ -305,7 +305,7 @@ class WebSessionRepository(Protocol):
 class AuditLog(Protocol):
     """The organization's append-only audit trail. Callers must not put secrets in ``details``."""
 
-    def record(self, *, actor: str, action: str, details: Mapping[str, Any] | None = None) -> object:
+    def record(self, *, actor: str, action: str, details: Mapping[str, Any] | None = None) -> None:
         """Append an entry stamped now. ``details`` must be JSON-serialisable."""
         ...
 
