@@ -33,8 +33,8 @@ from salesbridge.sandbox.server.serving import RunningServer, serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.accounts import AccountService
 from salesbridge.services.connect import create_organization
+from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.seats import SeatService
-from salesbridge.services.sync import run_pending_import
 from salesbridge.store import create_engine_for, create_session_factory, migrate
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now

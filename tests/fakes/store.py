@@ -31,15 +31,18 @@ from pydantic import SecretStr
 
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
+from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportRun, ImportSettings, TableImportStatus
 from salesbridge.domain.workspace import (
     ApiToken,
     AuditEntry,
+    CaBundle,
     ConnectionState,
     CrmConnection,
     CrmCredentials,
     CrmUser,
     CrmUserSync,
     CrmUserValues,
+    ImportState,
     Invitation,
     Organization,
     Seat,
@@ -84,6 +87,11 @@ class _Tables:
     audit: list[AuditEntry] = field(default_factory=list)
     crm_connection: CrmConnection | None = None
     client_secret: SecretStr | None = None
+    # The import plane (sync runs, connect, disconnect):
+    import_runs: dict[uuid.UUID, ImportRun] = field(default_factory=dict)  # in the order queued
+    table_statuses: dict[str, TableImportStatus] = field(default_factory=dict)
+    crm_records: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)  # by (table, crm id)
+    import_settings: ImportSettings | None = None
 
     def snapshot(self) -> _Tables:
         return _Tables(**{name: copy.copy(value) for name, value in vars(self).items()})
@@ -394,12 +402,27 @@ class FakeAuditLog(_Repository):
         )
         self._write().audit.append(entry)
 
-    def recent(self, *, limit: int = 50) -> Sequence[AuditEntry]:
-        return sorted(self._t.audit, key=lambda entry: (entry.created_at, entry.id), reverse=True)[:limit]
+    def recent(
+        self, *, limit: int = 50, offset: int = 0, action: str | None = None, actor: str | None = None
+    ) -> Sequence[AuditEntry]:
+        entries = sorted(self._filtered(action, actor), key=lambda entry: (entry.created_at, entry.id), reverse=True)
+        return entries[offset : offset + limit]
+
+    def count(self, *, action: str | None = None, actor: str | None = None) -> int:
+        return len(self._filtered(action, actor))
 
     def actions(self) -> list[str]:
-        """Every recorded action, oldest first (a test helper, not part of the port)."""
-        return [entry.action for entry in self._t.audit]
+        return sorted({entry.action for entry in self._t.audit})
+
+    def actors(self) -> list[str]:
+        return sorted({entry.actor for entry in self._t.audit})
+
+    def _filtered(self, action: str | None, actor: str | None) -> list[AuditEntry]:
+        return [
+            entry
+            for entry in self._t.audit
+            if (action is None or entry.action == action) and (actor is None or entry.actor == actor)
+        ]
 
 
 class FakeCrmConnectionRepository(_Repository):
@@ -415,8 +438,234 @@ class FakeCrmConnectionRepository(_Repository):
             tenant_id=connection.tenant_id,
             client_id=connection.client_id,
             client_secret=secret,
+            ca_bundle=CaBundle(connection.ca_bundle_pem, connection.ca_bundle_name)
+            if connection.ca_bundle_pem
+            else None,
             authority=connection.authority,
         )
+
+    def save_credentials(
+        self,
+        *,
+        org_url: str,
+        tenant_id: str,
+        client_id: str,
+        client_secret: SecretStr,
+        ca_bundle_pem: str | None = None,
+        ca_bundle_name: str | None = None,
+        authority: str | None = None,
+    ) -> CrmConnection:
+        if self._t.organization is None:
+            raise StoreError("The CRM connection could not be saved: the organization does not exist.")
+        existing = self._t.crm_connection
+        connection = CrmConnection(
+            id=existing.id if existing else uuid.uuid4(),
+            org_url=org_url,
+            tenant_id=tenant_id,
+            client_id=client_id,
+            ca_bundle_pem=ca_bundle_pem,
+            ca_bundle_name=ca_bundle_name,
+            authority=authority,
+            state=ConnectionState.DISCONNECTED,
+            connected_crm_user_id=None,
+            connected_at=None,
+            last_error=None,
+            updated_at=self._now(),
+        )
+        tables = self._write()
+        tables.crm_connection, tables.client_secret = connection, client_secret
+        return connection
+
+    def mark_connected(self, *, crm_user_id: str) -> CrmConnection:
+        now = self._now()
+        return self._replace(
+            state=ConnectionState.CONNECTED, connected_crm_user_id=crm_user_id, connected_at=now, last_error=None
+        )
+
+    def mark_failed(self, *, error: str) -> CrmConnection:
+        return self._replace(state=ConnectionState.FAILED, last_error=error)
+
+    def delete(self) -> bool:
+        existed = self._t.crm_connection is not None
+        tables = self._write()
+        tables.crm_connection, tables.client_secret = None, None
+        return existed
+
+    def _replace(self, **changes: Any) -> CrmConnection:
+        if self._t.crm_connection is None:
+            raise RowNotFoundError("The organization has no CRM connection.")
+        connection = replace(self._t.crm_connection, updated_at=self._now(), **changes)
+        self._write().crm_connection = connection
+        return connection
+
+
+class FakeImportRunRepository(_Repository):
+    """The import queue and its runs (``uow.import_requests`` and ``uow.import_runs`` alike, as in the store)."""
+
+    def enqueue(self, *, reason: str) -> ImportRun:
+        queued = self.queued()
+        if queued:
+            return queued[0]
+        if self._t.organization is None:
+            raise StoreError("The import could not be queued: the organization does not exist.")
+        run = ImportRun(
+            id=uuid.uuid4(),
+            requested_at=self._now(),
+            reason=reason,
+            state=ImportState.QUEUED,
+            started_at=None,
+            finished_at=None,
+            lease_expires_at=None,
+            error=None,
+        )
+        self._write().import_runs[run.id] = run
+        return run
+
+    def queued(self) -> list[ImportRun]:
+        return [run for run in self._runs() if run.state is ImportState.QUEUED]
+
+    def running(self) -> ImportRun | None:
+        now = self._now()
+        return next(
+            (
+                run
+                for run in self._runs()
+                if run.state is ImportState.RUNNING and run.lease_expires_at is not None and run.lease_expires_at > now
+            ),
+            None,
+        )
+
+    def fail_expired(self) -> int:
+        now = self._now()
+        expired = [
+            run
+            for run in self._runs()
+            if run.state is ImportState.RUNNING and (run.lease_expires_at is None or run.lease_expires_at <= now)
+        ]
+        for run in expired:
+            self._put(run, state=ImportState.FAILED, finished_at=now, lease_expires_at=None, error=STOPPED_WORKER_ERROR)
+        return len(expired)
+
+    def claim(self, *, lease: timedelta) -> ImportRun | None:
+        self.fail_expired()
+        if self.running() is not None:
+            return None
+        queued = self.queued()
+        if not queued:
+            return None
+        now = self._now()
+        return self._put(queued[0], state=ImportState.RUNNING, started_at=now, lease_expires_at=now + lease)
+
+    def renew(self, run_id: uuid.UUID, *, lease: timedelta) -> bool:
+        run = self._t.import_runs.get(run_id)
+        if run is None or run.state is not ImportState.RUNNING:
+            return False
+        self._put(run, lease_expires_at=self._now() + lease)
+        return True
+
+    def finish(self, run_id: uuid.UUID, *, error: str | None = None) -> None:
+        run = self._t.import_runs.get(run_id)
+        if run is not None and run.state is ImportState.RUNNING:
+            state = ImportState.FAILED if error else ImportState.SUCCEEDED
+            self._put(run, state=state, finished_at=self._now(), lease_expires_at=None, error=error)
+
+    def recent(self, *, limit: int = 20) -> list[ImportRun]:
+        return list(reversed(self._runs()))[:limit]
+
+    def last_finished(self, state: ImportState) -> ImportRun | None:
+        ended = [run for run in self._runs() if run.state is state and run.finished_at is not None]
+        return max(reversed(ended), key=lambda run: run.finished_at or self._now(), default=None)
+
+    def last_finished_at(self) -> datetime | None:
+        return max((run.finished_at for run in self._runs() if run.finished_at is not None), default=None)
+
+    def _runs(self) -> list[ImportRun]:
+        """Oldest first (ties in the order queued)."""
+        return sorted(self._t.import_runs.values(), key=lambda run: run.requested_at)
+
+    def _put(self, run: ImportRun, **changes: Any) -> ImportRun:
+        changed = replace(run, **changes)
+        self._write().import_runs[run.id] = changed
+        return changed
+
+
+class FakeTableImportStatuses(_Repository):
+    def statuses(self) -> list[TableImportStatus]:
+        return sorted(self._t.table_statuses.values(), key=lambda status: status.table)
+
+
+class FakeCrmSettingsRepository(_Repository):
+    def import_settings(self) -> ImportSettings:
+        return self._t.import_settings or ImportSettings(
+            sync_interval_minutes=15, won_value_column="actualvalue", won_value_base_currency=False
+        )
+
+
+ORIGIN_ACTIONS = ("crm.connected", "crm.disconnected")
+
+
+class FakeImportedData(_Repository):
+    """Imported data as a whole; auto-saved lists are not modelled (always zero)."""
+
+    def remains(self) -> bool:
+        return bool(self._t.crm_records or self._t.crm_users or self._t.table_statuses)
+
+    def origin_org_url(self) -> str | None:
+        for entry in self._unit.audit.recent(limit=100):
+            url = entry.details.get("org_url")
+            if entry.action in ORIGIN_ACTIONS and isinstance(url, str) and url:
+                return url
+        return None
+
+    def active_imports(self) -> int:
+        return sum(1 for run in self._t.import_runs.values() if run.state in (ImportState.QUEUED, ImportState.RUNNING))
+
+    def cancel_imports(self, *, error: str) -> int:
+        active = [run for run in self._t.import_runs.values() if run.state in (ImportState.QUEUED, ImportState.RUNNING)]
+        tables = self._write()
+        for run in active:
+            tables.import_runs[run.id] = replace(
+                run, state=ImportState.FAILED, finished_at=self._now(), lease_expires_at=None, error=error
+            )
+        return len(active)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "crm_records": len(self._t.crm_records),
+            "table_sync_states": len(self._t.table_statuses),
+            "crm_users": len(self._t.crm_users),
+            "import_requests": len(self._t.import_runs),
+            "system_list_items": 0,
+            "system_lists": 0,
+        }
+
+    def delete_crm_records(self) -> int:
+        return self._clear("crm_records")
+
+    def delete_sync_states(self) -> int:
+        return self._clear("table_statuses")
+
+    def delete_crm_users(self) -> int:
+        tables = self._write()
+        for seat in list(tables.seats.values()):  # the real foreign key sets the seats' link to NULL
+            if seat.crm_user_id is not None:
+                tables.seats[seat.id] = replace(seat, crm_user_id=None)
+        return self._clear("crm_users")
+
+    def delete_system_list_items(self) -> int:
+        return 0
+
+    def delete_system_lists(self) -> int:
+        return 0
+
+    def delete_import_requests(self) -> int:
+        return self._clear("import_runs")
+
+    def _clear(self, name: str) -> int:
+        rows: dict[Any, Any] = getattr(self._write(), name)
+        count = len(rows)
+        rows.clear()
+        return count
 
 
 class FakeUnitOfWork:
@@ -437,6 +686,11 @@ class FakeUnitOfWork:
         self.web_sessions = FakeWebSessionRepository(self)
         self.audit = FakeAuditLog(self)
         self.crm_connection = FakeCrmConnectionRepository(self)
+        self.import_runs = FakeImportRunRepository(self)
+        self.import_requests = self.import_runs
+        self.sync_states = FakeTableImportStatuses(self)
+        self.crm_settings = FakeCrmSettingsRepository(self)
+        self.imported_data = FakeImportedData(self)
 
     def __enter__(self) -> Self:
         if self._working is not None:

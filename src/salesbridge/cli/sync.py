@@ -14,7 +14,8 @@ from rich.table import Table
 from salesbridge import bootstrap
 from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgOption, workspace
 from salesbridge.cli.rendering import console, errors_reported, failure
-from salesbridge.services.sync import request_sync, run_pending_import, sync_status
+from salesbridge.services.import_run import run_pending_import
+from salesbridge.services.sync import request_sync, sync_status
 
 if TYPE_CHECKING:
     from salesbridge.bootstrap import Workspace

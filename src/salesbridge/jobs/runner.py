@@ -16,8 +16,9 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from salesbridge.services.connect import StoreAccess
-from salesbridge.services.ports import CrmSessionFactory
-from salesbridge.services.sync import LEASE, Clock, RunOutcome, run_pending_import, schedule_if_due
+from salesbridge.services.import_run import run_pending_import
+from salesbridge.services.ports import Clock, CrmSessionFactory
+from salesbridge.services.sync import LEASE, RunOutcome, schedule_if_due
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from salesbridge.services.accounts import AuditView
-from salesbridge.services.connect import StoreAccess, UnknownOrganizationError
+from salesbridge.services.organizations import require_organization
+from salesbridge.services.ports import StoreAccess
 
 PAGE_SIZE: Final = 50
 
@@ -53,10 +54,8 @@ def audit_page(
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
     """
-    organization_id = store.organization_id(slug)
-    if organization_id is None:
-        raise UnknownOrganizationError(f"No organization is called {slug!r}.")
-    with store(organization_id) as uow:
+    organization_id = require_organization(store, slug)
+    with store(organization_id, read_only=True) as uow:
         total = uow.audit.count(action=action, actor=actor)
         pages = max(1, math.ceil(total / page_size))
         current = min(max(page, 1), pages)

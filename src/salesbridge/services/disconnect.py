@@ -19,15 +19,14 @@ If the second transaction fails, the organization is disconnected with its data 
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.i18n import N_, translate
-from salesbridge.services.connect import StoreAccess, UnknownOrganizationError
 from salesbridge.services.crm_users import rematch_seats
-from salesbridge.store.uow import SqlAlchemyUnitOfWork
+from salesbridge.services.organizations import require_organization
+from salesbridge.services.ports import StoreAccess, UnitOfWork
 from salesbridge.sync.purge import PurgeReport, pending_purge, purge_imported_crm_data
 
 DISCONNECTED_ERROR = "disconnected"
@@ -129,21 +128,14 @@ class DisconnectPreview:
         return lines
 
 
-def _organization_id(store: StoreAccess, slug: str) -> uuid.UUID:
-    organization_id = store.organization_id(slug)
-    if organization_id is None:
-        raise UnknownOrganizationError(f"No organization is called {slug!r}.")
-    return organization_id
-
-
 def disconnect_preview(store: StoreAccess, *, slug: str) -> DisconnectPreview:
     """What :func:`disconnect_crm` would cancel and delete now. Reads only.
 
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
     """
-    organization_id = _organization_id(store, slug)
-    with store(organization_id) as uow:
+    organization_id = require_organization(store, slug)
+    with store(organization_id, read_only=True) as uow:
         connection = uow.crm_connection.find()
         return DisconnectPreview(
             organization=slug,
@@ -166,7 +158,7 @@ def disconnect_crm(store: StoreAccess, *, slug: str, purge: bool, actor: str) ->
         UnknownOrganizationError: no organization has ``slug``.
         sqlalchemy.exc.SQLAlchemyError: the store failed; see the module docstring for what may have happened.
     """
-    organization_id = _organization_id(store, slug)
+    organization_id = require_organization(store, slug)
     with store(organization_id) as uow:
         connection = uow.crm_connection.find()
         org_url = connection.org_url if connection is not None else uow.imported_data.origin_org_url()
@@ -208,7 +200,7 @@ def disconnect_crm(store: StoreAccess, *, slug: str, purge: bool, actor: str) ->
     return outcome
 
 
-def _audit(uow: SqlAlchemyUnitOfWork, outcome: DisconnectOutcome, *, actor: str) -> None:
+def _audit(uow: UnitOfWork, outcome: DisconnectOutcome, *, actor: str) -> None:
     uow.audit.record(
         actor=actor,
         action=AUDIT_ACTION,

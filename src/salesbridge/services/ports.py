@@ -22,9 +22,12 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from pydantic import SecretStr
+
 from salesbridge.crm.ports import CrmIdentity, CrmMetadata, CrmReader
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
+from salesbridge.domain.sync_runs import ImportRun, ImportSettings, TableImportStatus
 from salesbridge.domain.workspace import (
     ApiToken,
     AuditEntry,
@@ -33,6 +36,7 @@ from salesbridge.domain.workspace import (
     CrmUser,
     CrmUserSync,
     CrmUserValues,
+    ImportState,
     Invitation,
     Organization,
     Seat,
@@ -309,8 +313,23 @@ class AuditLog(Protocol):
         """Append an entry stamped now. ``details`` must be JSON-serialisable."""
         ...
 
-    def recent(self, *, limit: int = 50) -> Sequence[AuditEntry]:
-        """Up to ``limit`` entries, newest first."""
+    def recent(
+        self, *, limit: int = 50, offset: int = 0, action: str | None = None, actor: str | None = None
+    ) -> Sequence[AuditEntry]:
+        """Up to ``limit`` entries after the first ``offset``, newest first; only those of ``action`` and of
+        ``actor`` when given."""
+        ...
+
+    def count(self, *, action: str | None = None, actor: str | None = None) -> int:
+        """How many entries there are (of ``action`` and of ``actor`` when given)."""
+        ...
+
+    def actions(self) -> list[str]:
+        """The distinct actions recorded, sorted."""
+        ...
+
+    def actors(self) -> list[str]:
+        """The distinct actors, sorted."""
         ...
 
 
@@ -328,6 +347,167 @@ class CrmConnectionRepository(Protocol):
             RowNotFoundError: the organization has no connection.
             UndecryptableSecretError: the secret was encrypted with another key.
         """
+        ...
+
+    def save_credentials(
+        self,
+        *,
+        org_url: str,
+        tenant_id: str,
+        client_id: str,
+        client_secret: SecretStr,
+        ca_bundle_pem: str | None = None,
+        ca_bundle_name: str | None = None,
+        authority: str | None = None,
+    ) -> CrmConnection:
+        """Create or replace the credentials (secret stored encrypted); the state becomes ``disconnected`` and the
+        previous outcome (CRM user, connected time, last error) is cleared.
+
+        Raises:
+            StoreError: the organization does not exist.
+        """
+        ...
+
+    def mark_connected(self, *, crm_user_id: str) -> CrmConnection:
+        """Record a successful connection as the CRM user ``crm_user_id``; clears the last error.
+
+        Raises:
+            RowNotFoundError: the organization has no connection.
+        """
+        ...
+
+    def mark_failed(self, *, error: str) -> CrmConnection:
+        """Record a failed attempt with a user-safe ``error`` (no secret, no token).
+
+        Raises:
+            RowNotFoundError: the organization has no connection.
+        """
+        ...
+
+    def delete(self) -> bool:
+        """Delete the connection and its stored secret. Idempotent: whether there was one."""
+        ...
+
+
+# ---------------------------------------------------------------------------- the import plane (sync, disconnect)
+
+
+class ImportQueue(Protocol):
+    """The organization's queue of CRM imports."""
+
+    def enqueue(self, *, reason: str) -> ImportRun:
+        """Queue an import unless one is queued already (that one is returned unchanged). Idempotent.
+
+        Raises:
+            StoreError: the organization does not exist.
+        """
+        ...
+
+    def queued(self) -> list[ImportRun]:
+        """The queued imports, oldest first."""
+        ...
+
+
+class ImportRunRepository(ImportQueue, Protocol):
+    """Imports as runs: queued → running (leased) → succeeded | failed. At most one runs per organization."""
+
+    def running(self) -> ImportRun | None:
+        """The run holding a live lease, or None."""
+        ...
+
+    def fail_expired(self) -> int:
+        """Fail the running runs whose lease expired with :data:`salesbridge.domain.sync_runs.STOPPED_WORKER_ERROR`;
+        how many. Idempotent."""
+        ...
+
+    def claim(self, *, lease: timedelta) -> ImportRun | None:
+        """Start the oldest queued run under ``lease`` unless another holds a live lease (expired ones are failed
+        first); the claimed run, or None. Two claimants never both win."""
+        ...
+
+    def renew(self, run_id: uuid.UUID, *, lease: timedelta) -> bool:
+        """Extend a running run's lease; False when it no longer runs (cancelled or taken over)."""
+        ...
+
+    def finish(self, run_id: uuid.UUID, *, error: str | None = None) -> None:
+        """Mark a running run succeeded (``error`` None) or failed; a run no longer running is left alone."""
+        ...
+
+    def recent(self, *, limit: int = 20) -> list[ImportRun]:
+        """The newest runs, newest first."""
+        ...
+
+    def last_finished(self, state: ImportState) -> ImportRun | None:
+        """The run that most recently ended in ``state``, or None."""
+        ...
+
+    def last_finished_at(self) -> datetime | None:
+        """When the newest finished run ended (success or failure), or None."""
+        ...
+
+
+class TableImportStatuses(Protocol):
+    """The import status of each CRM table."""
+
+    def statuses(self) -> list[TableImportStatus]:
+        """Every imported table's status, by name."""
+        ...
+
+
+class CrmSettingsRepository(Protocol):
+    """The organization's CRM settings."""
+
+    def import_settings(self) -> ImportSettings:
+        """What imports and their schedule read of the settings (the defaults when never saved)."""
+        ...
+
+
+class ImportedDataRepository(Protocol):
+    """The organization's imported CRM data as a whole (records, CRM users, checkpoints, runs, auto-saved lists):
+    where it came from, and purging it. The purge methods delete in bulk, without loading rows."""
+
+    def remains(self) -> bool:
+        """Whether any imported CRM data is stored: records, CRM users or table checkpoints."""
+        ...
+
+    def origin_org_url(self) -> str | None:
+        """The Dynamics organization URL the data was imported from, as the audit log last recorded it; or None."""
+        ...
+
+    def active_imports(self) -> int:
+        """How many imports are queued or running."""
+        ...
+
+    def cancel_imports(self, *, error: str) -> int:
+        """Fail every queued or running import with ``error``; how many. Idempotent."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """How many rows a purge would delete now, by the names of :meth:`salesbridge.sync.purge.PurgeReport.counts`."""
+        ...
+
+    def delete_crm_records(self) -> int:
+        """Delete every imported CRM record; how many."""
+        ...
+
+    def delete_sync_states(self) -> int:
+        """Delete every table's checkpoint and status; how many."""
+        ...
+
+    def delete_crm_users(self) -> int:
+        """Delete every imported CRM user (seats lose their link); how many."""
+        ...
+
+    def delete_system_list_items(self) -> int:
+        """Delete the items of the auto-saved lists (manual lists keep theirs); how many."""
+        ...
+
+    def delete_system_lists(self) -> int:
+        """Delete the auto-saved lists; how many."""
+        ...
+
+    def delete_import_requests(self) -> int:
+        """Delete every import run, whatever its state; how many."""
         ...
 
 
@@ -377,6 +557,21 @@ class UnitOfWork(Protocol):
 
     @property
     def crm_connection(self) -> CrmConnectionRepository: ...
+
+    @property
+    def import_requests(self) -> ImportQueue: ...
+
+    @property
+    def import_runs(self) -> ImportRunRepository: ...
+
+    @property
+    def sync_states(self) -> TableImportStatuses: ...
+
+    @property
+    def crm_settings(self) -> CrmSettingsRepository: ...
+
+    @property
+    def imported_data(self) -> ImportedDataRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -1,41 +1,29 @@
-"""Keeping the workspace's copy of the CRM fresh: queueing imports ("Sync now", the schedule), running them one
-per organization at a time, and saying how they went.
+"""Keeping the workspace's copy of the CRM fresh: queueing imports ("Sync now", the schedule), claiming them one
+per organization at a time, and saying how they went. Through the ports only.
 
-A run is an ``import_requests`` row: queued → running (under a lease the worker renews at every page) →
-succeeded or failed. A worker that dies leaves an expired lease; the next look at the queue fails that run and
-queues a replacement at once (no backoff wait), and the import engine resumes from the last committed page.
-After a successful import the CRM users are refreshed from the imported ``systemuser`` rows, seats are matched
-again and the auto-saved lists recomputed, in the transaction that marks the run succeeded.
-Failures are never silent: every admin page shows them (:attr:`SyncStatus.failing`) and retries continue with
-backoff (:func:`next_run_due`).
+A run is queued → running (under a lease the worker renews at every page) → succeeded or failed. A worker that
+dies leaves an expired lease; the next look at the queue fails that run and queues a replacement at once (no
+backoff wait), and the import engine resumes from the last committed page. Running a claimed import is
+:func:`salesbridge.services.import_run.run_pending_import`. Failures are never silent: every admin page shows them
+(:attr:`SyncStatus.failing`) and retries continue with backoff (:func:`next_run_due`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from salesbridge.crm.ports import CrmRecord
-from salesbridge.errors import CrmError, SalesbridgeError
+from salesbridge.domain.pipeline import won_value_columns
+from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportReport, TableImportStatus
+from salesbridge.domain.workspace import ConnectionState, CrmCredentials, ImportState
+from salesbridge.errors import InvalidRequestError, SalesbridgeError
 from salesbridge.i18n import N_, translate
-from salesbridge.services.connect import (
-    CrmSessionFactory,
-    StoreAccess,
-    UnknownOrganizationError,
-    stored_credentials,
-)
-from salesbridge.services.crm_settings import won_value_columns_to_import
-from salesbridge.services.crm_users import refresh_crm_users_from_import
-from salesbridge.services.lists import recompute_in
-from salesbridge.store.imports import STOPPED_WORKER_ERROR
-from salesbridge.store.tables import ConnectionState, ImportState
-from salesbridge.store.uow import SqlAlchemyUnitOfWork
-from salesbridge.sync.engine import ImportEngine, ImportReport, Progress
+from salesbridge.services.organizations import require_organization
+from salesbridge.services.ports import Clock, StoreAccess, UnitOfWork
 
-Clock = Callable[[], datetime]
 LEASE = timedelta(seconds=120)
 """How long a run may go without renewing its lease (it renews at every page) before another worker takes over:
 the default of ``SALESBRIDGE_IMPORT_LEASE_SECONDS``; entry points pass the configured value."""
@@ -44,9 +32,7 @@ MAX_BACKOFF = timedelta(hours=6)
 SYNC_NOW_REASON = "sync now"
 SCHEDULED_REASON = "scheduled"
 RETRY_REASON = "retry after the worker stopped"
-
-PostImport = Callable[[SqlAlchemyUnitOfWork], None]
-"""Runs in the transaction that ends a successful import (e.g. recomputing the auto-saved lists)."""
+NOT_CONNECTED_ERROR = "the organization is not connected to a CRM"
 
 
 class ImportCancelledError(SalesbridgeError):
@@ -61,35 +47,6 @@ class RunOutcome:
     succeeded: bool
     report: ImportReport | None = None
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class TableStatus:
-    """The import of one CRM table."""
-
-    table: str
-    mode: str
-    last_success_at: datetime | None
-    rows_imported: int
-    rows_deleted: int
-    row_count: int
-    consecutive_failures: int
-    failing_since: datetime | None
-    last_error: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready mapping."""
-        return {
-            "table": self.table,
-            "mode": self.mode,
-            "last_success_at": _iso(self.last_success_at),
-            "rows_imported": self.rows_imported,
-            "rows_deleted": self.rows_deleted,
-            "row_count": self.row_count,
-            "consecutive_failures": self.consecutive_failures,
-            "failing_since": _iso(self.failing_since),
-            "last_error": self.last_error,
-        }
 
 
 @dataclass(frozen=True)
@@ -115,7 +72,7 @@ class SyncStatus:
     failure_reason: str | None
     consecutive_failures: int
     next_run_at: datetime | None
-    tables: tuple[TableStatus, ...] = field(default_factory=tuple)
+    tables: tuple[TableImportStatus, ...] = field(default_factory=tuple)
 
     @property
     def failing(self) -> bool:
@@ -143,7 +100,7 @@ class SyncStatus:
             "failure_message": self.failure_message(locale),
             "consecutive_failures": self.consecutive_failures,
             "next_run_at": _iso(self.next_run_at),
-            "tables": [table.to_json() for table in self.tables],
+            "tables": [_table_json(table) for table in self.tables],
         }
 
 
@@ -151,11 +108,18 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _organization_id(store: StoreAccess, slug: str) -> uuid.UUID:
-    organization_id = store.organization_id(slug)
-    if organization_id is None:
-        raise UnknownOrganizationError(f"No organization is called {slug!r}.")
-    return organization_id
+def _table_json(table: TableImportStatus) -> dict[str, Any]:
+    return {
+        "table": table.table,
+        "mode": table.mode.value,
+        "last_success_at": _iso(table.last_success_at),
+        "rows_imported": table.rows_imported,
+        "rows_deleted": table.rows_deleted,
+        "row_count": table.row_count,
+        "consecutive_failures": table.consecutive_failures,
+        "failing_since": _iso(table.failing_since),
+        "last_error": table.last_error,
+    }
 
 
 def request_sync(store: StoreAccess, *, slug: str, actor: str, reason: str = SYNC_NOW_REASON) -> uuid.UUID:
@@ -165,9 +129,7 @@ def request_sync(store: StoreAccess, *, slug: str, actor: str, reason: str = SYN
         UnknownOrganizationError: no organization has ``slug``.
         InvalidRequestError: the organization is not connected to a CRM.
     """
-    from salesbridge.errors import InvalidRequestError
-
-    organization_id = _organization_id(store, slug)
+    organization_id = require_organization(store, slug)
     with store(organization_id) as uow:
         connection = uow.crm_connection.find()
         if connection is None or connection.state is not ConnectionState.CONNECTED:
@@ -178,12 +140,12 @@ def request_sync(store: StoreAccess, *, slug: str, actor: str, reason: str = SYN
         return run.id
 
 
-def _interval(uow: SqlAlchemyUnitOfWork) -> timedelta:
-    minutes = uow.crm_settings.get().sync_interval_minutes
+def _interval(uow: UnitOfWork) -> timedelta:
+    minutes = uow.crm_settings.import_settings().sync_interval_minutes
     return timedelta(minutes=minutes) if minutes else DEFAULT_INTERVAL
 
 
-def _failure_streak(uow: SqlAlchemyUnitOfWork) -> tuple[int, datetime | None, str | None]:
+def _failure_streak(uow: UnitOfWork) -> tuple[int, datetime | None, str | None]:
     """Consecutive failed runs (newest first), when the streak began, and the newest failure's reason."""
     streak, since, reason = 0, None, None
     for run in uow.import_runs.recent(limit=50):
@@ -216,7 +178,7 @@ def sync_status(store: StoreAccess, *, slug: str, clock: Clock) -> SyncStatus:
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
     """
-    organization_id = _organization_id(store, slug)
+    organization_id = require_organization(store, slug)
     with store(organization_id, read_only=True) as uow:
         connection = uow.crm_connection.find()
         connected = connection is not None and connection.state is ConnectionState.CONNECTED
@@ -228,20 +190,7 @@ def sync_status(store: StoreAccess, *, slug: str, clock: Clock) -> SyncStatus:
         due = next_run_due(
             last_finished_at=uow.import_runs.last_finished_at(), interval=interval, consecutive_failures=streak
         )
-        tables = tuple(
-            TableStatus(
-                table=state.table_name,
-                mode=state.mode.value,
-                last_success_at=state.last_success_at,
-                rows_imported=state.rows_imported,
-                rows_deleted=state.rows_deleted,
-                row_count=state.row_count,
-                consecutive_failures=state.consecutive_failures,
-                failing_since=state.failing_since,
-                last_error=state.last_error,
-            )
-            for state in uow.sync_states.all()
-        )
+        tables = tuple(uow.sync_states.statuses())
     return SyncStatus(
         organization=slug,
         connected=connected,
@@ -261,7 +210,7 @@ def sync_status(store: StoreAccess, *, slug: str, clock: Clock) -> SyncStatus:
 def failing_sync_message(store: StoreAccess, *, slug: str, locale: str) -> str | None:
     """What every administrator page shows while imports keep failing (see :meth:`SyncStatus.failure_message`),
     else None. Reads only the connection and the latest runs: cheap enough for every page."""
-    organization_id = _organization_id(store, slug)
+    organization_id = require_organization(store, slug)
     with store(organization_id, read_only=True) as uow:
         connection = uow.crm_connection.find()
         if connection is None or connection.state is not ConnectionState.CONNECTED:
@@ -278,7 +227,7 @@ def _failure_message(since: datetime, reason: str | None, locale: str) -> str:
     ).format(since=since.strftime("%Y-%m-%d %H:%M UTC"), reason=reason or "")
 
 
-def _retry_stopped_runs(uow: SqlAlchemyUnitOfWork) -> bool:
+def _retry_stopped_runs(uow: UnitOfWork) -> bool:
     """Fail the runs whose worker died (lease expired) and queue a replacement at once, so that the import resumes
     without waiting for a backoff step. Returns whether one was queued.
 
@@ -324,23 +273,30 @@ def schedule_if_due(store: StoreAccess, organization_id: uuid.UUID, *, clock: Cl
         return True
 
 
-async def run_pending_import(
-    store: StoreAccess,
-    sessions: CrmSessionFactory,
-    organization_id: uuid.UUID,
-    *,
-    clock: Clock,
-    progress: Progress | None = None,
-    post_import: PostImport | None = None,
-    page_size: int = 5000,
-    lease: timedelta = LEASE,
-) -> RunOutcome | None:
-    """Claim the organization's oldest queued import and run it under ``lease`` (pass the configured
-    ``SALESBRIDGE_IMPORT_LEASE_SECONDS``); None when nothing is queued or another run holds the lease (at most one
-    import per organization at a time). A run whose worker died is failed and replaced first, and the replacement
-    runs now (see :func:`_retry_stopped_runs`).
+@dataclass(frozen=True)
+class ClaimedRun:
+    """A run this worker holds the lease of, and what it needs to import.
 
-    Never raises for CRM failures: they end the run as failed (audited, shown by :func:`sync_status`).
+    Attributes:
+        credentials: The stored connection's, secret decrypted.
+        extra_columns: Further columns to read per table (the won value's).
+    """
+
+    run_id: uuid.UUID
+    credentials: CrmCredentials = field(repr=False)
+    extra_columns: Mapping[str, tuple[str, ...]]
+
+
+def claim_next_run(
+    store: StoreAccess, organization_id: uuid.UUID, *, lease: timedelta
+) -> ClaimedRun | RunOutcome | None:
+    """Claim the organization's oldest queued run under ``lease``; None when nothing is queued or another run
+    holds a live lease (at most one run per organization). A run whose worker died (lease expired) is failed and
+    replaced first, and the replacement is the one claimed (see :func:`_retry_stopped_runs`). A run claimed while
+    the organization is not connected ends failed at once (the returned :class:`RunOutcome`).
+
+    Raises:
+        UndecryptableSecretError: the stored secret was encrypted with another key.
     """
     with store(organization_id) as uow:
         _retry_stopped_runs(uow)
@@ -348,74 +304,55 @@ async def run_pending_import(
         if run is None:
             uow.commit()  # an expired run may have been failed by the claim
             return None
-        run_id = run.id
         connection = uow.crm_connection.find()
         if connection is None or connection.state is not ConnectionState.CONNECTED:
-            uow.import_runs.finish(run_id, error="the organization is not connected to a CRM")
+            uow.import_runs.finish(run.id, error=NOT_CONNECTED_ERROR)
             uow.commit()
-            return RunOutcome(run_id, succeeded=False, error="not connected")
-        credentials = stored_credentials(uow)
-        extra_columns = {"opportunity": won_value_columns_to_import(uow.crm_settings.get())}
+            return RunOutcome(run.id, succeeded=False, error="not connected")
+        credentials = uow.crm_connection.credentials()
+        settings = uow.crm_settings.import_settings()
         uow.commit()
-
-    def guard(page_uow: SqlAlchemyUnitOfWork) -> None:
-        if not page_uow.import_runs.renew(run_id, lease=lease):
-            raise ImportCancelledError("The import was cancelled or taken over by another worker.")
-        current = page_uow.crm_connection.find()
-        if current is None or current.state is not ConnectionState.CONNECTED:
-            raise ImportCancelledError("The organization was disconnected from the CRM.")
-
-    session = sessions(credentials)
-    try:
-        engine = ImportEngine(
-            store,
-            organization_id,
-            session.reader,
-            session.metadata,
-            clock=clock,
-            extra_columns=extra_columns,
-            page_size=page_size,
-            guard=guard,
-            progress=progress,
-        )
-        try:
-            report = await engine.run()
-        except (CrmError, ImportCancelledError) as error:
-            reason = error.message if isinstance(error, CrmError) else str(error)
-            _end_failed(store, organization_id, run_id, reason)
-            return RunOutcome(run_id, succeeded=False, error=reason)
-    finally:
-        await session.close()
-    with store(organization_id) as uow:
-        try:
-            guard(uow)  # disconnected (and perhaps purged) since the last page: derive nothing
-        except ImportCancelledError as error:
-            uow.rollback()
-            _end_failed(store, organization_id, run_id, str(error))
-            return RunOutcome(run_id, succeeded=False, error=str(error))
-        systemusers = uow.crm_records.records("systemuser")
-        refresh_crm_users_from_import(uow, (CrmRecord("systemuser", row.crm_id, row.data) for row in systemusers))
-        lists = recompute_in(uow)
-        if post_import is not None:
-            post_import(uow)
-        uow.import_runs.finish(run_id)
-        uow.audit.record(
-            actor="sync",
-            action="crm.imported",
-            details={
-                "run_id": str(run_id),
-                "rows_imported": report.rows_imported,
-                "rows_deleted": report.rows_deleted,
-                "list_items_added": lists.added,
-                "list_items_removed": lists.removed,
-            },
-        )
-        uow.commit()
-    return RunOutcome(run_id, succeeded=True, report=report)
+    columns = won_value_columns(settings.won_value_column, settings.won_value_base_currency)
+    return ClaimedRun(run.id, credentials, {"opportunity": columns})
 
 
-def _end_failed(store: StoreAccess, organization_id: uuid.UUID, run_id: uuid.UUID, reason: str) -> None:
+def ensure_still_running(uow: UnitOfWork, run_id: uuid.UUID, *, lease: timedelta) -> None:
+    """Renew the run's lease inside ``uow``'s transaction (a page's, or the one that ends the run).
+
+    Raises:
+        ImportCancelledError: the run was cancelled or taken over, or the organization was disconnected: nothing
+            of this transaction must be committed.
+    """
+    if not uow.import_runs.renew(run_id, lease=lease):
+        raise ImportCancelledError("The import was cancelled or taken over by another worker.")
+    current = uow.crm_connection.find()
+    if current is None or current.state is not ConnectionState.CONNECTED:
+        raise ImportCancelledError("The organization was disconnected from the CRM.")
+
+
+def end_failed(store: StoreAccess, organization_id: uuid.UUID, run_id: uuid.UUID, reason: str) -> RunOutcome:
+    """Mark the run failed with ``reason`` and audit it (``crm.import_failed``)."""
     with store(organization_id) as uow:
         uow.import_runs.finish(run_id, error=reason)
         uow.audit.record(actor="sync", action="crm.import_failed", details={"run_id": str(run_id), "reason": reason})
         uow.commit()
+    return RunOutcome(run_id, succeeded=False, error=reason)
+
+
+def record_success(
+    uow: UnitOfWork, run_id: uuid.UUID, report: ImportReport, derived: Mapping[str, int] | None = None
+) -> RunOutcome:
+    """Mark the run succeeded and audit it (``crm.imported``, with ``derived`` counts such as the auto-saved
+    lists' changes), in ``uow``'s transaction (the caller commits)."""
+    uow.import_runs.finish(run_id)
+    uow.audit.record(
+        actor="sync",
+        action="crm.imported",
+        details={
+            "run_id": str(run_id),
+            "rows_imported": report.rows_imported,
+            "rows_deleted": report.rows_deleted,
+            **(derived or {}),
+        },
+    )
+    return RunOutcome(run_id, succeeded=True, report=report)

@@ -16,7 +16,9 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import delete, func, select, update
 
-from salesbridge.store.repositories import ImportRequestRepository, _ScopedRepository
+from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR as STOPPED_WORKER_ERROR
+from salesbridge.domain.sync_runs import ImportRun, TableImportStatus
+from salesbridge.store.repositories import ImportRequestRepository, _ScopedRepository, import_run_value
 from salesbridge.store.tables import (
     CrmRecord,
     ImportRequest,
@@ -216,6 +218,23 @@ class TableSyncStateRepository(_ScopedRepository):
         )
         return list(self._session.scalars(statement))
 
+    def statuses(self) -> list[TableImportStatus]:
+        """Every table's import status, by name."""
+        return [
+            TableImportStatus(
+                table=state.table_name,
+                mode=state.mode,
+                last_success_at=state.last_success_at,
+                rows_imported=state.rows_imported,
+                rows_deleted=state.rows_deleted,
+                row_count=state.row_count,
+                consecutive_failures=state.consecutive_failures,
+                failing_since=state.failing_since,
+                last_error=state.last_error,
+            )
+            for state in self.all()
+        ]
+
     def record_failure(self, table: str, *, error: str) -> None:
         """Count a failed import of ``table`` (the checkpoint is left as it was)."""
         state = self._session.get(TableSyncState, (self._organization_id, table))
@@ -228,21 +247,19 @@ class TableSyncStateRepository(_ScopedRepository):
         state.updated_at = now
 
 
-STOPPED_WORKER_ERROR = "the worker stopped before the run finished"
-"""The error of a run failed because its lease expired: its worker died (killed, crashed, the machine restarted)."""
-
-
 class ImportRunRepository(ImportRequestRepository):
     """Import requests as runs: queued (:meth:`enqueue`, the queue's own) → running (leased) → succeeded | failed.
     At most one runs per organization."""
 
-    def running(self) -> ImportRequest | None:
+    def running(self) -> ImportRun | None:
         """The run holding a live lease, or None."""
-        return self._session.scalar(
-            select(ImportRequest).where(
-                ImportRequest.organization_id == self._organization_id,
-                ImportRequest.state == ImportState.RUNNING,
-                ImportRequest.lease_expires_at > self._clock(),
+        return _value(
+            self._session.scalar(
+                select(ImportRequest).where(
+                    ImportRequest.organization_id == self._organization_id,
+                    ImportRequest.state == ImportState.RUNNING,
+                    ImportRequest.lease_expires_at > self._clock(),
+                )
             )
         )
 
@@ -261,7 +278,7 @@ class ImportRunRepository(ImportRequestRepository):
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    def claim(self, *, lease: timedelta) -> ImportRequest | None:
+    def claim(self, *, lease: timedelta) -> ImportRun | None:
         """Start the oldest queued run unless another holds a live lease; a run whose lease expired (its worker
         died) is failed first (:meth:`fail_expired`). Returns the claimed run, or None."""
         now = self._clock()
@@ -285,13 +302,15 @@ class ImportRunRepository(ImportRequestRepository):
         if not getattr(result, "rowcount", 0):
             return None
         self._session.refresh(queued)
-        return queued
+        return import_run_value(queued)
 
-    def get(self, run_id: uuid.UUID) -> ImportRequest | None:
+    def get(self, run_id: uuid.UUID) -> ImportRun | None:
         """The run ``run_id`` of this organization, or None."""
-        return self._session.scalar(
-            select(ImportRequest).where(
-                ImportRequest.organization_id == self._organization_id, ImportRequest.id == run_id
+        return _value(
+            self._session.scalar(
+                select(ImportRequest).where(
+                    ImportRequest.organization_id == self._organization_id, ImportRequest.id == run_id
+                )
             )
         )
 
@@ -325,7 +344,7 @@ class ImportRunRepository(ImportRequestRepository):
             )
         )
 
-    def recent(self, *, limit: int = 20) -> list[ImportRequest]:
+    def recent(self, *, limit: int = 20) -> list[ImportRun]:
         """The newest runs, newest first."""
         statement = (
             select(ImportRequest)
@@ -333,15 +352,17 @@ class ImportRunRepository(ImportRequestRepository):
             .order_by(ImportRequest.requested_at.desc())
             .limit(limit)
         )
-        return list(self._session.scalars(statement))
+        return [import_run_value(row) for row in self._session.scalars(statement)]
 
-    def last_finished(self, state: ImportState) -> ImportRequest | None:
+    def last_finished(self, state: ImportState) -> ImportRun | None:
         """The newest run that ended in ``state``."""
-        return self._session.scalar(
-            select(ImportRequest)
-            .where(ImportRequest.organization_id == self._organization_id, ImportRequest.state == state)
-            .order_by(ImportRequest.finished_at.desc())
-            .limit(1)
+        return _value(
+            self._session.scalar(
+                select(ImportRequest)
+                .where(ImportRequest.organization_id == self._organization_id, ImportRequest.state == state)
+                .order_by(ImportRequest.finished_at.desc())
+                .limit(1)
+            )
         )
 
     def last_finished_at(self) -> datetime | None:
@@ -349,3 +370,7 @@ class ImportRunRepository(ImportRequestRepository):
         return self._session.scalar(
             select(func.max(ImportRequest.finished_at)).where(ImportRequest.organization_id == self._organization_id)
         )
+
+
+def _value(row: ImportRequest | None) -> ImportRun | None:
+    return import_run_value(row) if row is not None else None

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
 from salesbridge.domain.pipeline import RecordFacts
+from salesbridge.domain.sync_runs import ImportSettings
 from salesbridge.errors import StoreError
 from salesbridge.i18n import N_
 from salesbridge.store.repositories import _ScopedRepository
@@ -83,6 +84,15 @@ class CrmSettingsRepository(_ScopedRepository):
     def is_stored(self) -> bool:
         """True once the settings have been saved."""
         return self._session.get(CrmSettings, self._organization_id) is not None
+
+    def import_settings(self) -> ImportSettings:
+        """What an import and its schedule read of the settings (:meth:`get`'s values)."""
+        settings = self.get()
+        return ImportSettings(
+            sync_interval_minutes=settings.sync_interval_minutes,
+            won_value_column=settings.won_value_column,
+            won_value_base_currency=settings.won_value_base_currency,
+        )
 
     def save(
         self,

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from salesbridge.domain import workspace as domain
+from salesbridge.domain.sync_runs import ImportRun
 from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
 from salesbridge.store.secrets import CredentialCipher
 
@@ -472,7 +473,7 @@ class CrmConnectionRepository(_ScopedRepository):
 class ImportRequestRepository(_ScopedRepository):
     """The organization's queue of CRM import requests."""
 
-    def enqueue(self, *, reason: str) -> ImportRequest:
+    def enqueue(self, *, reason: str) -> ImportRun:
         """Queue an import unless one is already queued. Idempotent: the queued request is returned unchanged.
 
         Raises:
@@ -492,16 +493,16 @@ class ImportRequestRepository(_ScopedRepository):
             _flush_new(self._session, request, None)
         except IntegrityError as exc:
             raise StoreError("The import could not be queued: the organization does not exist.") from exc
-        return request
+        return import_run_value(request)
 
-    def queued(self) -> list[ImportRequest]:
+    def queued(self) -> list[ImportRun]:
         """The queued requests, oldest first."""
         statement = (
             select(ImportRequest)
             .where(ImportRequest.organization_id == self._organization_id, ImportRequest.state == ImportState.QUEUED)
             .order_by(ImportRequest.requested_at, ImportRequest.id)
         )
-        return list(self._session.scalars(statement))
+        return [import_run_value(row) for row in self._session.scalars(statement)]
 
 
 def _flush_new(session: Session, row: object | None, on_conflict: StoreError | None) -> None:
@@ -524,3 +525,8 @@ def as_value(value_type: type[_Value], row: object) -> _Value:
     """``row`` as the domain value ``value_type``: each field from the row's attribute of the same name (the values
     of :mod:`salesbridge.domain.workspace` name their fields after the columns, and leave out the secrets)."""
     return value_type(**{field.name: getattr(row, field.name) for field in dataclasses.fields(value_type)})
+
+
+def import_run_value(row: ImportRequest) -> ImportRun:
+    """The import request row as a value."""
+    return as_value(ImportRun, row)

@@ -36,6 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from salesbridge.domain.seat_matching import MatchOutcome
 
 # The states are domain values; the store's modules import them from here with the tables whose columns they type.
+from salesbridge.domain.sync_runs import SyncMode as SyncMode
 from salesbridge.domain.workspace import ConnectionState as ConnectionState
 from salesbridge.domain.workspace import ImportState as ImportState
 from salesbridge.domain.workspace import SeatState as SeatState
@@ -392,13 +393,6 @@ class CrmRecord(Base):
 
     def __repr__(self) -> str:
         return f"CrmRecord(organization_id={self.organization_id!s}, table={self.table_name!r}, id={self.crm_id!r})"
-
-
-class SyncMode(enum.StrEnum):
-    """How a table is read incrementally."""
-
-    CHANGE_TRACKING = "change_tracking"
-    MODIFIED_ON = "modified_on"
 
 
 class TableSyncState(Base):

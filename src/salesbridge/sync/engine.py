@@ -23,7 +23,7 @@ import asyncio
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -41,6 +41,8 @@ from salesbridge.crm.ports import (
     CrmRecord as CrmRow,
 )
 from salesbridge.domain.crm_import import IMPORTED_TABLES, ImportSpec, field_reader, import_specs
+from salesbridge.domain.sync_runs import ImportReport as ImportReport  # importers of the engine's report
+from salesbridge.domain.sync_runs import TableReport
 from salesbridge.errors import ResyncRequiredError
 from salesbridge.store.imports import RecordRow
 from salesbridge.store.tables import SyncMode, TableSyncState
@@ -68,35 +70,6 @@ Progress = Callable[[str, int], None]
 
 FULL_SCAN_INTERVAL = timedelta(hours=24)
 MODIFIED_ON = "modifiedon"
-
-
-@dataclass
-class TableReport:
-    """What one table's import did in this run."""
-
-    table: str
-    mode: SyncMode
-    full_read: bool = False
-    rows_imported: int = 0
-    rows_deleted: int = 0
-    resynced: bool = False
-
-
-@dataclass
-class ImportReport:
-    """What a run did, table by table."""
-
-    tables: list[TableReport] = field(default_factory=list)
-
-    @property
-    def rows_imported(self) -> int:
-        """Rows stored in this run, all tables."""
-        return sum(table.rows_imported for table in self.tables)
-
-    @property
-    def rows_deleted(self) -> int:
-        """Rows deleted in this run, all tables."""
-        return sum(table.rows_deleted for table in self.tables)
 
 
 def _plain(value: Any) -> Any:

@@ -17,9 +17,7 @@ makes each ``not_imported``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
-
-from salesbridge.store.uow import SqlAlchemyUnitOfWork
+from typing import Final, Protocol
 
 PURGED_TABLES: Final[dict[str, str]] = {
     "crm_records": "imported rows of every CRM table",
@@ -83,7 +81,27 @@ class PurgeReport:
         }
 
 
-def purge_imported_crm_data(uow: SqlAlchemyUnitOfWork) -> PurgeReport:
+class ImportedData(Protocol):
+    """The bulk deletes and counts the purge uses (the store's ``ImportedDataRepository``; the services' port
+    :class:`salesbridge.services.ports.ImportedDataRepository` includes them)."""
+
+    def counts(self) -> dict[str, int]: ...
+    def delete_crm_records(self) -> int: ...
+    def delete_sync_states(self) -> int: ...
+    def delete_crm_users(self) -> int: ...
+    def delete_system_list_items(self) -> int: ...
+    def delete_system_lists(self) -> int: ...
+    def delete_import_requests(self) -> int: ...
+
+
+class PurgeScope(Protocol):
+    """A unit of work of one organization, as far as the purge is concerned."""
+
+    @property
+    def imported_data(self) -> ImportedData: ...
+
+
+def purge_imported_crm_data(uow: PurgeScope) -> PurgeReport:
     """Delete the unit of work's organization's imported CRM data (see the module docstring), in bulk statements,
     in the unit of work's transaction (the caller commits). Other organizations are never touched.
 
@@ -104,7 +122,7 @@ def purge_imported_crm_data(uow: SqlAlchemyUnitOfWork) -> PurgeReport:
     )
 
 
-def pending_purge(uow: SqlAlchemyUnitOfWork) -> PurgeReport:
+def pending_purge(uow: PurgeScope) -> PurgeReport:
     """What :func:`purge_imported_crm_data` would delete now (to say so before asking for confirmation). Reads
     only."""
     return PurgeReport(**uow.imported_data.counts())

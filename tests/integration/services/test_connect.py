@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tests.integration.off_loop import OffLoopStore
 from tests.integration.services.conftest import LIMITED_CLIENT_ID, LIMITED_SECRET, SANDBOX_TARGETS, RunningSandbox
 
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.crm.dynamics.trust import CaBundleDirectory
+from salesbridge.domain.workspace import CaBundle
 from salesbridge.errors import (
     CaBundleError,
     CrmError,
@@ -27,7 +29,6 @@ from salesbridge.errors import (
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import TlsMaterial
 from salesbridge.services.connect import (
-    CaBundle,
     ConnectOutcome,
     CrmSessionFactory,
     DifferentCrmOrganizationError,
@@ -513,3 +514,44 @@ async def test_an_organization_that_names_no_authority_is_an_api_error(
     assert outcome.kind is OutcomeKind.API_ERROR, outcome
     assert outcome.reason is not None
     assert "no bearer challenge" in outcome.reason
+
+
+class _SystemusersRefused:
+    """A gateway in front of the organization that refuses every query of the systemuser table (single users, as the
+    pre-flight reads them, still pass)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].rstrip("/").endswith("/systemusers"):
+            body = json.dumps({"error": {"code": "0x80040203", "message": "systemusers cannot be listed today"}})
+            headers = [(b"content-type", b"application/json; charset=utf-8")]
+            await send({"type": "http.response.start", "status": 400, "headers": headers})
+            await send({"type": "http.response.body", "body": body.encode()})
+            return
+        await self._app(scope, receive, send)
+
+
+async def test_a_failed_users_import_after_connecting_is_audited_off_the_event_loop(
+    store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str, tls_material: TlsMaterial
+) -> None:
+    watched = OffLoopStore(store)
+    with serve_in_thread(_SystemusersRefused(running.sandbox.app), tls=tls_material) as gateway:
+        credentials = dataclasses.replace(
+            running.credentials(),
+            org_url=gateway.base_url.rstrip("/"),
+            ca_bundle=CaBundle(tls_material.ca_bundle.read_text(encoding="ascii")),
+        )
+
+        outcome = await connect_crm(watched, sessions, slug=acme, credentials=credentials, targets=SANDBOX_TARGETS)  # type: ignore[arg-type]
+
+    assert outcome.kind is OutcomeKind.CONNECTED, outcome
+    assert watched.on_loop == [], "the connect's store work, the failure's audit included, ran on worker threads"
+    organization_id = store.organization_id(acme)
+    assert organization_id is not None
+    with store(organization_id) as uow:
+        failure = uow.audit.recent(limit=1)[0]
+    assert failure.action == "crm.users_import_failed"
+    assert "systemusers cannot be listed today" in str(failure.details["reason"])
+    assert crm_status(store, slug=acme).state == "connected"

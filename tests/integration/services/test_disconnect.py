@@ -29,7 +29,7 @@ from salesbridge.services.connect import (
 )
 from salesbridge.services.crm_users import rematch_seats
 from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
-from salesbridge.services.sync import run_pending_import
+from salesbridge.services.import_run import run_pending_import
 from salesbridge.store.imports import RecordRow
 from salesbridge.store.tables import Base, ImportState, ListKind, SeatState, StageSource, SyncMode
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now

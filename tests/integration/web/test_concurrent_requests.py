@@ -24,7 +24,8 @@ from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.connect import connect_crm
-from salesbridge.services.sync import RunOutcome, run_pending_import
+from salesbridge.services.import_run import run_pending_import
+from salesbridge.services.sync import RunOutcome
 
 SIGN_IN_THREADS = 16
 BEARER_THREADS = 32
