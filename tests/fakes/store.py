@@ -697,6 +697,7 @@ class FakeUnitOfWork:
             raise RuntimeError("this unit of work is already open")
         self._working = self.store.tables(self.organization_id).snapshot()
         self.store.units_opened += 1
+        self.store.writing_units_opened += 0 if self.read_only else 1
         return self
 
     def __exit__(
@@ -760,6 +761,7 @@ class FakeStore:
 
     Attributes:
         units_opened: How many units of work were opened (to check that a rule refuses before touching the store).
+        writing_units_opened: How many of them could write (on SQLite, each takes the write lock).
     """
 
     def __init__(self, *, clock: Clock | None = None) -> None:
@@ -767,6 +769,7 @@ class FakeStore:
         self._organizations: dict[uuid.UUID, _Tables] = {}
         self._sign_in_failures = FakeSignInFailures()
         self.units_opened = 0
+        self.writing_units_opened = 0
 
     # ------------------------------------------------------------------------------------------- the port
 

@@ -219,7 +219,7 @@ class SeatService:
         Raises:
             UnknownOrganizationError: no organization has ``slug``.
         """
-        with self._store(require_organization(self._store, slug)) as uow:
+        with self._store(require_organization(self._store, slug), read_only=True) as uow:
             return _overview(uow)
 
     def seat(self, slug: str, seat_id: uuid.UUID) -> SeatView:
@@ -305,7 +305,7 @@ class SeatService:
         Raises:
             UnknownOrganizationError: no organization has ``slug``.
         """
-        with self._store(require_organization(self._store, slug)) as uow:
+        with self._store(require_organization(self._store, slug), read_only=True) as uow:
             return [_crm_user_view(row) for row in uow.crm_users.list_all()]
 
     def assignable_crm_users(self, slug: str) -> list[CrmUserView]:
@@ -314,7 +314,7 @@ class SeatService:
         Raises:
             UnknownOrganizationError: no organization has ``slug``.
         """
-        with self._store(require_organization(self._store, slug)) as uow:
+        with self._store(require_organization(self._store, slug), read_only=True) as uow:
             return _assignable(uow)
 
     def assign_from_crm(self, slug: str, crm_user_ids: Sequence[uuid.UUID], *, actor: str) -> list[IssuedInvitation]:

@@ -166,6 +166,19 @@ def test_a_seats_own_sync_switch_counts_only_when_sync_is_not_automatic(seats: S
     assert (enabled.crm_sync_active, enabled.in_crm) == (True, True)
 
 
+def test_reading_seats_never_opens_a_unit_of_work_that_could_write(seats: SeatService, store: FakeStore) -> None:
+    acme = organization(store, crm_users=(ANA, BEA))
+    seat_id = seated(store, acme, "ana@acme.test")
+    writing = store.writing_units_opened
+
+    seats.overview("acme")
+    seats.seat("acme", seat_id)
+    seats.crm_users("acme")
+    seats.assignable_crm_users("acme")
+
+    assert store.writing_units_opened == writing  # on SQLite a writing one would wait for, and take, the write lock
+
+
 def test_turning_sync_for_all_seats_is_audited_only_when_it_changes(seats: SeatService, store: FakeStore) -> None:
     acme = organization(store)
 
