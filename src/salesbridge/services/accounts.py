@@ -207,7 +207,7 @@ class AccountService(ApiTokenUseCases):
             return None
         with self._store(organization_id, read_only=True) as uow:
             invitation = uow.invitations.find_by_token_hash(digest)
-            if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= self._clock():
+            if invitation is None or not invitation.is_pending(self._clock()):
                 return None
             user = uow.users.get(invitation.user_id)
             organization = uow.organization.get()
@@ -237,7 +237,7 @@ class AccountService(ApiTokenUseCases):
             raise InvitationInvalidError
         with self._store(organization_id) as uow:
             invitation = uow.invitations.find_by_token_hash(digest)
-            if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= self._clock():
+            if invitation is None or not invitation.is_pending(self._clock()):
                 raise InvitationInvalidError
             user = uow.users.update(invitation.user_id, display_name=display_name, password_hash=password_hash)
             seat = uow.seats.find_by_user(user.id)
