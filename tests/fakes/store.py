@@ -31,7 +31,7 @@ from pydantic import SecretStr
 
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
-from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportRun, ImportSettings, TableImportStatus
+from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportRun, ImportSettings, TableCheckpoint
 from salesbridge.domain.workspace import (
     ApiToken,
     AuditEntry,
@@ -89,7 +89,7 @@ class _Tables:
     client_secret: SecretStr | None = None
     # The import plane (sync runs, connect, disconnect):
     import_runs: dict[uuid.UUID, ImportRun] = field(default_factory=dict)  # in the order queued
-    table_statuses: dict[str, TableImportStatus] = field(default_factory=dict)
+    table_checkpoints: dict[str, TableCheckpoint] = field(default_factory=dict)
     crm_records: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)  # by (table, crm id)
     import_settings: ImportSettings | None = None
 
@@ -589,9 +589,9 @@ class FakeImportRunRepository(_Repository):
         return changed
 
 
-class FakeTableImportStatuses(_Repository):
-    def statuses(self) -> list[TableImportStatus]:
-        return sorted(self._t.table_statuses.values(), key=lambda status: status.table)
+class FakeImportCheckpoints(_Repository):
+    def all(self) -> list[TableCheckpoint]:
+        return sorted(self._t.table_checkpoints.values(), key=lambda checkpoint: checkpoint.table_name)
 
 
 class FakeCrmSettingsRepository(_Repository):
@@ -608,7 +608,7 @@ class FakeImportedData(_Repository):
     """Imported data as a whole; auto-saved lists are not modelled (always zero)."""
 
     def remains(self) -> bool:
-        return bool(self._t.crm_records or self._t.crm_users or self._t.table_statuses)
+        return bool(self._t.crm_records or self._t.crm_users or self._t.table_checkpoints)
 
     def origin_org_url(self) -> str | None:
         for entry in self._unit.audit.recent(limit=100):
@@ -632,7 +632,7 @@ class FakeImportedData(_Repository):
     def counts(self) -> dict[str, int]:
         return {
             "crm_records": len(self._t.crm_records),
-            "table_sync_states": len(self._t.table_statuses),
+            "table_sync_states": len(self._t.table_checkpoints),
             "crm_users": len(self._t.crm_users),
             "import_requests": len(self._t.import_runs),
             "system_list_items": 0,
@@ -643,7 +643,7 @@ class FakeImportedData(_Repository):
         return self._clear("crm_records")
 
     def delete_sync_states(self) -> int:
-        return self._clear("table_statuses")
+        return self._clear("table_checkpoints")
 
     def delete_crm_users(self) -> int:
         tables = self._write()
@@ -688,7 +688,7 @@ class FakeUnitOfWork:
         self.crm_connection = FakeCrmConnectionRepository(self)
         self.import_runs = FakeImportRunRepository(self)
         self.import_requests = self.import_runs
-        self.sync_states = FakeTableImportStatuses(self)
+        self.sync_states = FakeImportCheckpoints(self)
         self.crm_settings = FakeCrmSettingsRepository(self)
         self.imported_data = FakeImportedData(self)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from salesbridge.domain.workspace import ImportState
 
@@ -45,12 +47,40 @@ class ImportRun:
     error: str | None
 
 
-@dataclass(frozen=True, kw_only=True)
-class TableImportStatus:
-    """The health of one imported CRM table: its last success, the last run's counts, and failures since when."""
+class RecordRow(NamedTuple):
+    """One imported CRM record to store: the queryable copies and every imported column (a tuple: millions are
+    built)."""
 
-    table: str
+    crm_id: str
+    name: str | None
+    owner_id: str | None
+    parent_id: str | None
+    state_code: int | None
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableCheckpoint:
+    """Where the import of one CRM table stands: its checkpoint and its health. The import engine changes it with
+    :func:`dataclasses.replace` and saves it in the page's transaction.
+
+    Checkpoint: ``delta_token`` (change tracking) or ``cursor_modified_on`` + ``cursor_ids`` (the closed-range
+    fallback); ``resume_link`` is the next page of an interrupted read; ``reading_generation`` is set while a full
+    read is in progress, and ``reading_replaces_rows`` says whether rows were stored when it started (if not,
+    nothing older than the read can remain). Health: the last success, counts of the last run, and consecutive
+    failures since when.
+    """
+
+    table_name: str
     mode: SyncMode
+    delta_token: str | None
+    resume_link: str | None
+    generation: int
+    reading_generation: int | None
+    reading_replaces_rows: bool
+    cursor_modified_on: datetime | None
+    cursor_ids: tuple[str, ...]
+    last_full_read_at: datetime | None
     last_success_at: datetime | None
     rows_imported: int
     rows_deleted: int
@@ -58,6 +88,12 @@ class TableImportStatus:
     consecutive_failures: int
     failing_since: datetime | None
     last_error: str | None
+    updated_at: datetime
+
+    @property
+    def table(self) -> str:
+        """The table's logical name (``contact``)."""
+        return self.table_name
 
 
 @dataclass(frozen=True, kw_only=True)

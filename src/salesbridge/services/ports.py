@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from salesbridge.crm.ports import CrmIdentity, CrmMetadata, CrmReader
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
-from salesbridge.domain.sync_runs import ImportRun, ImportSettings, TableImportStatus
+from salesbridge.domain.sync_runs import ImportRun, ImportSettings, TableCheckpoint
 from salesbridge.domain.workspace import (
     ApiToken,
     AuditEntry,
@@ -446,11 +446,11 @@ class ImportRunRepository(ImportQueue, Protocol):
         ...
 
 
-class TableImportStatuses(Protocol):
-    """The import status of each CRM table."""
+class ImportCheckpoints(Protocol):
+    """Each imported CRM table's checkpoint and health (the import engine writes them; services only read)."""
 
-    def statuses(self) -> list[TableImportStatus]:
-        """Every imported table's status, by name."""
+    def all(self) -> list[TableCheckpoint]:
+        """Every imported table's checkpoint, by name."""
         ...
 
 
@@ -565,7 +565,7 @@ class UnitOfWork(Protocol):
     def import_runs(self) -> ImportRunRepository: ...
 
     @property
-    def sync_states(self) -> TableImportStatuses: ...
+    def sync_states(self) -> ImportCheckpoints: ...
 
     @property
     def crm_settings(self) -> CrmSettingsRepository: ...

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from salesbridge.domain.pipeline import won_value_columns
-from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportReport, TableImportStatus
+from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportReport, TableCheckpoint
 from salesbridge.domain.workspace import ConnectionState, CrmCredentials, ImportState
 from salesbridge.errors import InvalidRequestError, SalesbridgeError
 from salesbridge.i18n import N_, translate
@@ -72,7 +72,7 @@ class SyncStatus:
     failure_reason: str | None
     consecutive_failures: int
     next_run_at: datetime | None
-    tables: tuple[TableImportStatus, ...] = field(default_factory=tuple)
+    tables: tuple[TableCheckpoint, ...] = field(default_factory=tuple)
 
     @property
     def failing(self) -> bool:
@@ -108,7 +108,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _table_json(table: TableImportStatus) -> dict[str, Any]:
+def _table_json(table: TableCheckpoint) -> dict[str, Any]:
     return {
         "table": table.table,
         "mode": table.mode.value,
@@ -190,7 +190,7 @@ def sync_status(store: StoreAccess, *, slug: str, clock: Clock) -> SyncStatus:
         due = next_run_due(
             last_finished_at=uow.import_runs.last_finished_at(), interval=interval, consecutive_failures=streak
         )
-        tables = tuple(uow.sync_states.statuses())
+        tables = tuple(uow.sync_states.all())
     return SyncStatus(
         organization=slug,
         connected=connected,

@@ -8,16 +8,19 @@ one ``INSERT … SELECT … ON CONFLICT``.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 from sqlalchemy import delete, func, select, update
 
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR as STOPPED_WORKER_ERROR
-from salesbridge.domain.sync_runs import ImportRun, TableImportStatus
+from salesbridge.domain.sync_runs import ImportRun, TableCheckpoint
+from salesbridge.domain.sync_runs import RecordRow as RecordRow  # importers of the store's record rows
+from salesbridge.errors import RowNotFoundError
 from salesbridge.store.repositories import ImportRequestRepository, _ScopedRepository, import_run_value
 from salesbridge.store.tables import (
     CrmRecord,
@@ -26,18 +29,6 @@ from salesbridge.store.tables import (
     SyncMode,
     TableSyncState,
 )
-
-
-class RecordRow(NamedTuple):
-    """One record to store: the queryable copies and every imported column (a tuple: millions are built)."""
-
-    crm_id: str
-    name: str | None
-    owner_id: str | None
-    parent_id: str | None
-    state_code: int | None
-    data: Mapping[str, Any]
-
 
 _UPDATED_COLUMNS = ("name", "owner_id", "parent_id", "state_code", "data", "generation", "imported_at")
 _COLUMNS = "organization_id, table_name, crm_id, name, owner_id, parent_id, state_code, data, generation, imported_at"
@@ -179,11 +170,16 @@ class CrmRecordRepository(_ScopedRepository):
         return list(self._session.scalars(statement))
 
 
+_CHECKPOINT_COLUMNS = tuple(item.name for item in dataclasses.fields(TableCheckpoint) if item.name != "table_name")
+"""The columns a saved checkpoint sets: every field of the value but the key."""
+
+
 class TableSyncStateRepository(_ScopedRepository):
     """The checkpoint and health of each imported table."""
 
-    def get_or_create(self, table: str, *, mode: SyncMode) -> TableSyncState:
-        """The state of ``table``, created empty in ``mode`` when new; a changed mode restarts from a full read."""
+    def get_or_create(self, table: str, *, mode: SyncMode) -> TableCheckpoint:
+        """The checkpoint of ``table``, created empty in ``mode`` when new; a changed mode restarts from a full
+        read."""
         state = self._session.get(TableSyncState, (self._organization_id, table))
         if state is None:
             state = TableSyncState(
@@ -207,33 +203,30 @@ class TableSyncStateRepository(_ScopedRepository):
             state.cursor_modified_on = None
             state.cursor_ids = []
             state.last_full_read_at = None
-        return state
+        return checkpoint_value(state)
 
-    def all(self) -> list[TableSyncState]:
-        """Every table's state, by name."""
+    def save(self, checkpoint: TableCheckpoint) -> None:
+        """Store ``checkpoint`` as its table's (created by :meth:`get_or_create`), in the unit of work's
+        transaction.
+
+        Raises:
+            RowNotFoundError: the table has no checkpoint in this organization.
+        """
+        state = self._session.get(TableSyncState, (self._organization_id, checkpoint.table_name))
+        if state is None:
+            raise RowNotFoundError(f"The table {checkpoint.table_name!r} has no import checkpoint.")
+        for column in _CHECKPOINT_COLUMNS:
+            value = getattr(checkpoint, column)
+            setattr(state, column, list(value) if column == "cursor_ids" else value)
+
+    def all(self) -> list[TableCheckpoint]:
+        """Every table's checkpoint, by name."""
         statement = (
             select(TableSyncState)
             .where(TableSyncState.organization_id == self._organization_id)
             .order_by(TableSyncState.table_name)
         )
-        return list(self._session.scalars(statement))
-
-    def statuses(self) -> list[TableImportStatus]:
-        """Every table's import status, by name."""
-        return [
-            TableImportStatus(
-                table=state.table_name,
-                mode=state.mode,
-                last_success_at=state.last_success_at,
-                rows_imported=state.rows_imported,
-                rows_deleted=state.rows_deleted,
-                row_count=state.row_count,
-                consecutive_failures=state.consecutive_failures,
-                failing_since=state.failing_since,
-                last_error=state.last_error,
-            )
-            for state in self.all()
-        ]
+        return [checkpoint_value(state) for state in self._session.scalars(statement)]
 
     def record_failure(self, table: str, *, error: str) -> None:
         """Count a failed import of ``table`` (the checkpoint is left as it was)."""
@@ -374,3 +367,27 @@ class ImportRunRepository(ImportRequestRepository):
 
 def _value(row: ImportRequest | None) -> ImportRun | None:
     return import_run_value(row) if row is not None else None
+
+
+def checkpoint_value(state: TableSyncState) -> TableCheckpoint:
+    """The table sync state row as a value."""
+    return TableCheckpoint(
+        table_name=state.table_name,
+        mode=state.mode,
+        delta_token=state.delta_token,
+        resume_link=state.resume_link,
+        generation=state.generation,
+        reading_generation=state.reading_generation,
+        reading_replaces_rows=state.reading_replaces_rows,
+        cursor_modified_on=state.cursor_modified_on,
+        cursor_ids=tuple(state.cursor_ids or ()),
+        last_full_read_at=state.last_full_read_at,
+        last_success_at=state.last_success_at,
+        rows_imported=state.rows_imported,
+        rows_deleted=state.rows_deleted,
+        row_count=state.row_count,
+        consecutive_failures=state.consecutive_failures,
+        failing_since=state.failing_since,
+        last_error=state.last_error,
+        updated_at=state.updated_at,
+    )

@@ -22,10 +22,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Generic, TypeVar
 
 from salesbridge.crm.ports import (
     ChangeToken,
@@ -42,29 +41,14 @@ from salesbridge.crm.ports import (
 )
 from salesbridge.domain.crm_import import IMPORTED_TABLES, ImportSpec, field_reader, import_specs
 from salesbridge.domain.sync_runs import ImportReport as ImportReport  # importers of the engine's report
-from salesbridge.domain.sync_runs import TableReport
+from salesbridge.domain.sync_runs import RecordRow, SyncMode, TableCheckpoint, TableReport
 from salesbridge.errors import ResyncRequiredError
-from salesbridge.store.imports import RecordRow
-from salesbridge.store.tables import SyncMode, TableSyncState
-from salesbridge.store.uow import SqlAlchemyUnitOfWork
+from salesbridge.sync.ports import ImportStore as ImportStore  # importers of the engine's store port
+from salesbridge.sync.ports import ImportUnitOfWork
 
 Clock = Callable[[], datetime]
 
-
-class ImportStore(Protocol):
-    """Where the import writes (:class:`salesbridge.store.uow.UnitOfWorkFactory`)."""
-
-    def __call__(self, organization_id: uuid.UUID) -> SqlAlchemyUnitOfWork:
-        """A new, not yet opened, unit of work scoped to ``organization_id``."""
-        ...
-
-    def bulk_writes(self) -> AbstractContextManager[None]:
-        """Bracket the import's writes (SQLite: its write-ahead log is checkpointed in the background meanwhile)."""
-        ...
-
-
-Guard = Callable[[SqlAlchemyUnitOfWork], None]
-"""Runs inside each page's transaction before it commits; raises to stop the import."""
+UnitOfWorkT = TypeVar("UnitOfWorkT", bound=ImportUnitOfWork)
 Progress = Callable[[str, int], None]
 """Called with a table and how many of its rows were stored so far in this run."""
 
@@ -84,7 +68,7 @@ def record_row(spec: ImportSpec, row: CrmRow) -> RecordRow:
     return RecordRow(row.id, *field_reader(spec)(data), data)
 
 
-class ImportEngine:
+class ImportEngine(Generic[UnitOfWorkT]):
     """Imports the CRM tables of one organization.
 
     Args:
@@ -96,13 +80,14 @@ class ImportEngine:
         tables: Tables to import, in order.
         extra_columns: Further columns per table (a custom won-value column).
         page_size: Rows per page, 1-5,000.
-        guard: Checked in each page's transaction before it commits.
+        guard: Runs inside each page's transaction (given its unit of work) before it commits; raises to stop the
+            import.
         progress: Told after each page.
     """
 
     def __init__(
         self,
-        store: ImportStore,
+        store: ImportStore[UnitOfWorkT],
         organization_id: uuid.UUID,
         reader: CrmReader,
         metadata: CrmMetadata,
@@ -111,7 +96,7 @@ class ImportEngine:
         tables: Sequence[str] = IMPORTED_TABLES,
         extra_columns: Mapping[str, tuple[str, ...]] | None = None,
         page_size: int = 5000,
-        guard: Guard | None = None,
+        guard: Callable[[UnitOfWorkT], None] | None = None,
         progress: Progress | None = None,
     ) -> None:
         self._store = store
@@ -215,8 +200,12 @@ class ImportEngine:
         with self._store(self._organization_id) as uow:
             state = uow.sync_states.get_or_create(table, mode=mode)
             if state.resume_link is None and state.delta_token is None and state.reading_generation is None:
-                state.reading_generation = state.generation + 1
-                state.reading_replaces_rows = uow.crm_records.any_stored(table)
+                state = replace(
+                    state,
+                    reading_generation=state.generation + 1,
+                    reading_replaces_rows=uow.crm_records.any_stored(table),
+                )
+                uow.sync_states.save(state)
             start = _ReadStart(
                 token=ChangeToken(state.delta_token) if state.delta_token else None,
                 resume=ChangeToken(state.resume_link) if state.resume_link else None,
@@ -229,8 +218,7 @@ class ImportEngine:
     def _forget_position(self, table: str) -> None:
         with self._store(self._organization_id) as uow:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.CHANGE_TRACKING)
-            state.delta_token = state.resume_link = None
-            state.reading_generation = None
+            uow.sync_states.save(replace(state, delta_token=None, resume_link=None, reading_generation=None))
             self._check(uow)
             uow.commit()
 
@@ -242,27 +230,34 @@ class ImportEngine:
             known = self._known(uow, state, table, rows)
             stored = uow.crm_records.upsert_many(table, rows, generation=generation)
             deleted = uow.crm_records.delete_ids(table, page.deleted_ids)
-            self._recount(state, new=stored - known, deleted=deleted)
-            state.resume_link = page.resume.value if page.resume else None
+            state = replace(
+                self._recount(state, new=stored - known, deleted=deleted),
+                resume_link=page.resume.value if page.resume else None,
+            )
             if page.token is not None:
-                state.delta_token = page.token.value
-                deleted += self._complete_full_read(uow, state)
+                state, gone = self._complete_full_read(uow, replace(state, delta_token=page.token.value))
+                deleted += gone
+            uow.sync_states.save(state)
             self._check(uow)
             uow.commit()
         return stored, deleted
 
-    def _complete_full_read(self, uow: SqlAlchemyUnitOfWork, state: TableSyncState) -> int:
-        """After the last page of a full read: rows of older generations are gone from the CRM."""
+    def _complete_full_read(self, uow: UnitOfWorkT, state: TableCheckpoint) -> tuple[TableCheckpoint, int]:
+        """After the last page of a full read: rows of older generations are gone from the CRM. Returns the
+        checkpoint to save and how many rows were deleted."""
         if state.reading_generation is None:
-            return 0
+            return state, 0
         deleted = 0
         if state.reading_replaces_rows:  # a read that started on no rows leaves nothing older behind
             deleted = uow.crm_records.delete_older_generations(state.table_name, state.reading_generation)
-        state.row_count = uow.crm_records.count(state.table_name)
-        state.generation = state.reading_generation
-        state.reading_generation = None
-        state.last_full_read_at = self._clock()
-        return deleted
+        completed = replace(
+            state,
+            row_count=uow.crm_records.count(state.table_name),
+            generation=state.reading_generation,
+            reading_generation=None,
+            last_full_read_at=self._clock(),
+        )
+        return completed, deleted
 
     # ------------------------------------------------------------------------------------ modifiedon cursor
 
@@ -296,8 +291,12 @@ class ImportEngine:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.MODIFIED_ON)
             now = self._clock()
             due = state.last_full_read_at is None or now - state.last_full_read_at >= FULL_SCAN_INTERVAL
-            state.reading_generation = state.generation + 1 if due else None
-            state.reading_replaces_rows = uow.crm_records.any_stored(table)
+            state = replace(
+                state,
+                reading_generation=state.generation + 1 if due else None,
+                reading_replaces_rows=uow.crm_records.any_stored(table),
+            )
+            uow.sync_states.save(state)
             start = _ModifiedStart(state.cursor_modified_on, tuple(state.cursor_ids), state.reading_generation)
             self._check(uow)
             uow.commit()
@@ -308,18 +307,21 @@ class ImportEngine:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.MODIFIED_ON)
             known = self._known(uow, state, table, rows)
             stored = uow.crm_records.upsert_many(table, rows, generation=state.reading_generation or state.generation)
-            self._recount(state, new=stored - known, deleted=0)
             cursor, ids = _advance_cursor(state.cursor_modified_on, list(state.cursor_ids), records)
-            state.cursor_modified_on = cursor
-            state.cursor_ids = ids
+            state = replace(
+                self._recount(state, new=stored - known, deleted=0), cursor_modified_on=cursor, cursor_ids=tuple(ids)
+            )
+            uow.sync_states.save(state)
             self._check(uow)
             uow.commit()
         return stored
 
     def _finish_full_scan(self, table: str) -> int:
         with self._store(self._organization_id) as uow:
-            state = uow.sync_states.get_or_create(table, mode=SyncMode.MODIFIED_ON)
-            deleted = self._complete_full_read(uow, state)
+            state, deleted = self._complete_full_read(
+                uow, uow.sync_states.get_or_create(table, mode=SyncMode.MODIFIED_ON)
+            )
+            uow.sync_states.save(state)
             self._check(uow)
             uow.commit()
         return deleted
@@ -327,20 +329,21 @@ class ImportEngine:
     # ------------------------------------------------------------------------------------------- bookkeeping
 
     @staticmethod
-    def _known(uow: SqlAlchemyUnitOfWork, state: TableSyncState, table: str, rows: Sequence[RecordRow]) -> int:
+    def _known(uow: ImportUnitOfWork, state: TableCheckpoint, table: str, rows: Sequence[RecordRow]) -> int:
         """How many of ``rows`` are already stored, outside full reads (whose completion counts the table)."""
         if state.reading_generation is not None:
             return 0
         return uow.crm_records.count_stored(table, (row.crm_id for row in rows))
 
     @staticmethod
-    def _recount(state: TableSyncState, *, new: int, deleted: int) -> None:
+    def _recount(state: TableCheckpoint, *, new: int, deleted: int) -> TableCheckpoint:
         """Keep ``row_count`` with each delta page (a full read recounts the table when it completes), so that
         a small sync never counts a million rows."""
-        if state.reading_generation is None:
-            state.row_count = max(0, state.row_count + new - deleted)
+        if state.reading_generation is not None:
+            return state
+        return replace(state, row_count=max(0, state.row_count + new - deleted))
 
-    def _check(self, uow: SqlAlchemyUnitOfWork) -> None:
+    def _check(self, uow: UnitOfWorkT) -> None:
         if self._guard is not None:
             self._guard(uow)
 
@@ -348,13 +351,18 @@ class ImportEngine:
         with self._store(self._organization_id) as uow:
             state = uow.sync_states.get_or_create(table, mode=report.mode)
             now = self._clock()
-            state.last_success_at = now
-            state.rows_imported = report.rows_imported
-            state.rows_deleted = report.rows_deleted
-            state.consecutive_failures = 0
-            state.failing_since = None
-            state.last_error = None
-            state.updated_at = now
+            uow.sync_states.save(
+                replace(
+                    state,
+                    last_success_at=now,
+                    rows_imported=report.rows_imported,
+                    rows_deleted=report.rows_deleted,
+                    consecutive_failures=0,
+                    failing_since=None,
+                    last_error=None,
+                    updated_at=now,
+                )
+            )
             self._check(uow)
             uow.commit()
 

@@ -7,6 +7,7 @@ classified in :mod:`salesbridge.sync.purge` before this passes.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -86,7 +87,8 @@ def seed(store: UnitOfWorkFactory, slug: str, *, org_url: str) -> Seeded:
             "contact", [RecordRow(f"{slug}-c1", "Carla", None, f"{slug}-a1", 0, {})], generation=1
         )
         for table in ("account", "contact"):
-            uow.sync_states.get_or_create(table, mode=SyncMode.CHANGE_TRACKING).delta_token = "token"
+            state = uow.sync_states.get_or_create(table, mode=SyncMode.CHANGE_TRACKING)
+            uow.sync_states.save(dataclasses.replace(state, delta_token="token"))
         accounts = uow.lists.system_list(seller.id, ListKind.CRM_ACCOUNTS)
         leads = uow.lists.system_list(seller.id, ListKind.CRM_LEADS)
         uow.lists.add_item(accounts.id, "account", f"{slug}-a0", reason="accounts_owned")

@@ -63,7 +63,7 @@ def test_the_connect_queue_and_the_import_runs_share_one_queue_of_at_most_one_qu
         uow.commit()
     with store(organization_id) as uow:
         initial = uow.import_requests.enqueue(reason="initial import after connect")
-        assert uow.import_runs.enqueue(reason="sync now") is initial
+        assert uow.import_runs.enqueue(reason="sync now") == initial
         uow.commit()
     with store(organization_id) as uow:
         assert uow.import_runs.enqueue(reason="scheduled").id == initial.id

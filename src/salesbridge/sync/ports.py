@@ -1,0 +1,103 @@
+"""The ports of the import engine: what it needs from the store, as protocols. The engine sees domain values
+(:class:`salesbridge.domain.sync_runs.TableCheckpoint`, :class:`~salesbridge.domain.sync_runs.RecordRow`) and never a
+row; the store implements these structurally (:class:`salesbridge.store.uow.UnitOfWorkFactory`), and so does any
+store whose units of work have these repositories (the services' :class:`salesbridge.services.ports.UnitOfWork` is
+a wider view of the same unit of work).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Protocol, Self, TypeVar
+
+from salesbridge.domain.sync_runs import RecordRow, SyncMode, TableCheckpoint
+
+
+class ImportedRecords(Protocol):
+    """The organization's imported CRM records, written a page at a time."""
+
+    def upsert_many(self, table: str, rows: Sequence[RecordRow], *, generation: int) -> int:
+        """Insert or replace ``rows`` of ``table`` stamped with ``generation``. Idempotent. Returns len(rows)."""
+        ...
+
+    def delete_ids(self, table: str, crm_ids: Iterable[str]) -> int:
+        """Delete the records ``crm_ids`` of ``table`` (unknown ids are ignored); how many went."""
+        ...
+
+    def delete_older_generations(self, table: str, generation: int) -> int:
+        """Delete the records of ``table`` older than ``generation``; how many went."""
+        ...
+
+    def any_stored(self, table: str) -> bool:
+        """Whether any record of ``table`` is stored."""
+        ...
+
+    def count_stored(self, table: str, crm_ids: Iterable[str]) -> int:
+        """How many of ``crm_ids`` are stored records of ``table``."""
+        ...
+
+    def count(self, table: str) -> int:
+        """How many records of ``table`` are stored."""
+        ...
+
+
+class TableCheckpoints(Protocol):
+    """Each imported table's checkpoint and health."""
+
+    def get_or_create(self, table: str, *, mode: SyncMode) -> TableCheckpoint:
+        """The checkpoint of ``table``, created empty in ``mode`` when new; a changed mode restarts from a full
+        read."""
+        ...
+
+    def save(self, checkpoint: TableCheckpoint) -> None:
+        """Store ``checkpoint`` as its table's.
+
+        Raises:
+            RowNotFoundError: the table has no checkpoint (:meth:`get_or_create` makes one).
+        """
+        ...
+
+    def record_failure(self, table: str, *, error: str) -> None:
+        """Count a failed import of ``table`` (the checkpoint is left as it was)."""
+        ...
+
+
+class ImportUnitOfWork(Protocol):
+    """One transaction of the import (a page, or a step of a table's bookkeeping); rolled back unless committed."""
+
+    @property
+    def crm_records(self) -> ImportedRecords: ...
+
+    @property
+    def sync_states(self) -> TableCheckpoints: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Commit the work so far."""
+        ...
+
+
+UnitOfWorkT_co = TypeVar("UnitOfWorkT_co", bound=ImportUnitOfWork, covariant=True)
+
+
+class ImportStore(Protocol[UnitOfWorkT_co]):
+    """Where the import writes: units of work of one kind (the engine's guard sees that kind)."""
+
+    def __call__(self, organization_id: uuid.UUID) -> UnitOfWorkT_co:
+        """A new, not yet opened, unit of work scoped to ``organization_id``."""
+        ...
+
+    def bulk_writes(self) -> AbstractContextManager[None]:
+        """Bracket the import's writes (SQLite: its write-ahead log is checkpointed in the background meanwhile)."""
+        ...
