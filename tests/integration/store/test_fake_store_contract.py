@@ -11,11 +11,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 from tests.fakes.store import FakeClock, FakeStore
 
 from salesbridge.domain.seat_matching import MatchOutcome
-from salesbridge.domain.workspace import CrmUserValues, SeatState
+from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportSettings
+from salesbridge.domain.workspace import CaBundle, ConnectionState, CrmUserValues, ImportState, SeatState
 from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
 from salesbridge.services.ports import StoreAccess, UnitOfWork
 from salesbridge.store import create_engine_for, create_session_factory, migrate
@@ -208,3 +210,136 @@ def test_work_is_rolled_back_unless_committed_and_read_only_units_cannot_write(s
         "acme",
         None,
     )
+
+
+# ------------------------------------------------------------------------------------------ the import plane
+
+
+LEASE = timedelta(minutes=2)
+
+
+def test_the_import_queue_holds_one_queued_run_and_runs_one_under_a_live_lease(
+    store: StoreAccess, clock: FakeClock
+) -> None:
+    acme = organization(store)
+    with store(acme) as uow:
+        first = uow.import_requests.enqueue(reason="initial")
+        assert uow.import_runs.enqueue(reason="sync now") == first, "one queued run at most"
+        uow.commit()
+    with store(acme) as uow:
+        claimed = uow.import_runs.claim(lease=LEASE)
+        uow.commit()
+    assert claimed is not None
+    assert (claimed.id, claimed.state, claimed.lease_expires_at) == (first.id, ImportState.RUNNING, clock.now + LEASE)
+
+    clock.advance(timedelta(minutes=1))
+    with store(acme) as uow:
+        second = uow.import_runs.enqueue(reason="sync now")
+        assert uow.import_runs.claim(lease=LEASE) is None, "the first run's lease lives"
+        assert uow.import_runs.renew(first.id, lease=LEASE)
+        uow.commit()
+    clock.advance(LEASE)  # the renewed lease has just run out: its worker died
+    with store(acme) as uow:
+        taken = uow.import_runs.claim(lease=LEASE)
+        uow.commit()
+
+    assert taken is not None
+    assert taken.id == second.id
+    with store(acme, read_only=True) as uow:
+        dead = uow.import_runs.last_finished(ImportState.FAILED)
+        running = uow.import_runs.running()
+        assert [run.id for run in uow.import_runs.recent()] == [second.id, first.id]
+        assert uow.import_runs.last_finished_at() == clock.now
+        assert uow.import_runs.queued() == []
+    assert dead is not None
+    assert (dead.id, dead.error, dead.lease_expires_at) == (first.id, STOPPED_WORKER_ERROR, None)
+    assert running is not None
+    assert running.id == second.id
+    with store(acme) as uow:
+        uow.import_runs.finish(second.id)
+        uow.import_runs.finish(second.id, error="too late")  # no longer running: left alone
+        assert not uow.import_runs.renew(second.id, lease=LEASE)
+        assert uow.import_runs.fail_expired() == 0
+        uow.commit()
+    with store(acme, read_only=True) as uow:
+        succeeded = uow.import_runs.last_finished(ImportState.SUCCEEDED)
+    assert succeeded is not None
+    assert (succeeded.id, succeeded.error, succeeded.finished_at) == (second.id, None, clock.now)
+
+
+def test_a_connection_is_saved_marked_and_deleted_through_the_repository(store: StoreAccess, clock: FakeClock) -> None:
+    acme = organization(store)
+    with store(acme) as uow:
+        assert uow.crm_connection.find() is None
+        saved = uow.crm_connection.save_credentials(
+            org_url="https://acme.crm.dynamics.com",
+            tenant_id="contoso.onmicrosoft.com",
+            client_id="app-1",
+            client_secret=SecretStr("first secret"),
+            ca_bundle_pem="-----BEGIN CERTIFICATE-----",
+            ca_bundle_name="corporate",
+        )
+        connected = uow.crm_connection.mark_connected(crm_user_id="u-1")
+        uow.commit()
+
+    assert saved.state is ConnectionState.DISCONNECTED
+    assert (connected.state, connected.connected_crm_user_id, connected.connected_at) == (
+        ConnectionState.CONNECTED,
+        "u-1",
+        clock.now,
+    )
+    with store(acme) as uow:
+        credentials = uow.crm_connection.credentials()
+        failed = uow.crm_connection.mark_failed(error="boom")
+        replaced = uow.crm_connection.save_credentials(
+            org_url="https://acme.crm.dynamics.com",
+            tenant_id="contoso.onmicrosoft.com",
+            client_id="app-2",
+            client_secret=SecretStr("second secret"),
+        )
+        assert uow.crm_connection.credentials().client_secret.get_secret_value() == "second secret"
+        assert uow.crm_connection.delete()
+        assert not uow.crm_connection.delete(), "deleting again is harmless"
+        with pytest.raises(RowNotFoundError):
+            uow.crm_connection.mark_connected(crm_user_id="u-1")
+        uow.commit()
+
+    assert credentials.client_secret.get_secret_value() == "first secret"
+    assert credentials.ca_bundle == CaBundle("-----BEGIN CERTIFICATE-----", "corporate")
+    assert (failed.state, failed.last_error, failed.connected_crm_user_id) == (ConnectionState.FAILED, "boom", "u-1")
+    assert (replaced.id, replaced.state, replaced.connected_crm_user_id, replaced.last_error) == (
+        saved.id,
+        ConnectionState.DISCONNECTED,
+        None,
+        None,
+    )
+    with store(acme, read_only=True) as uow:
+        assert uow.crm_connection.find() is None
+
+
+def test_imported_data_says_where_it_came_from_and_is_cancelled_and_purged(store: StoreAccess) -> None:
+    acme = organization(store)
+    with store(acme) as uow:
+        assert not uow.imported_data.remains()
+        assert uow.imported_data.origin_org_url() is None
+        assert uow.crm_settings.import_settings() == ImportSettings(
+            sync_interval_minutes=15, won_value_column="actualvalue", won_value_base_currency=False
+        ), "the defaults, never saved"
+        uow.crm_users.replace_all([crm_user("aaaa", "Zoe")])
+        uow.import_requests.enqueue(reason="initial")
+        uow.audit.record(actor="ana", action="crm.connected", details={"org_url": "https://one.crm.dynamics.com"})
+        uow.audit.record(actor="ana", action="seat.assigned", details={"org_url": "https://not.an.origin"})
+        uow.commit()
+    with store(acme) as uow:
+        assert uow.imported_data.remains()
+        assert uow.imported_data.origin_org_url() == "https://one.crm.dynamics.com"
+        assert uow.imported_data.active_imports() == 1
+        counts = uow.imported_data.counts()
+        assert (counts["crm_users"], counts["import_requests"], counts["crm_records"]) == (1, 1, 0)
+        assert uow.imported_data.cancel_imports(error="disconnected") == 1
+        assert uow.imported_data.cancel_imports(error="disconnected") == 0
+        assert uow.imported_data.active_imports() == 0
+        assert uow.imported_data.delete_crm_users() == 1
+        assert uow.imported_data.delete_import_requests() == 1
+        assert not uow.imported_data.remains()
+        uow.commit()
