@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
@@ -19,10 +19,11 @@ from salesbridge.services.lists import (
     rename_list,
     show_lists,
 )
+from salesbridge.web.api.schemas import ApiModel, IsoTime, errors
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
 
-router = APIRouter(tags=["lists"])
+router = APIRouter(tags=["lists"], responses=errors(401, 403, 422))
 
 
 def _service(services: ConsoleServices) -> CrmSettingsService:
@@ -45,15 +46,111 @@ class CrmSettingsIn(BaseModel):
     sync_interval_minutes: int | None = Field(default=None, description="5 to 1440.")
 
 
+class CrmSettingsOut(ApiModel):
+    """The organization's CRM settings (the defaults until first saved)."""
+
+    stage_source: str = Field(description="salesstage | salesstagecode | stepname")
+    stage_source_label: str
+    stage_threshold: str | None = Field(description="The first stage inside the pipeline; null: every open one.")
+    stage_label: str | None
+    won_value_column: str
+    won_value_base_currency: bool
+    auto_save_enabled: bool
+    sync_interval_minutes: int
+    is_saved: bool = Field(description="False while the defaults are in force.")
+    updated_at: IsoTime | None
+
+
+class ChoiceOut(ApiModel):
+    """An allowed value (``value`` is stored, ``label`` shown)."""
+
+    value: str
+    label: str
+
+
+class SettingsChoicesOut(ApiModel):
+    """The values the settings may take."""
+
+    stages: dict[str, list[ChoiceOut]] = Field(description="The thresholds offered, per stage source.")
+    money_columns: list[ChoiceOut]
+    from_crm: bool = Field(description="Read from the connected CRM (else the standard choices).")
+    crm_problem: Literal["slow", "failed"] | None = Field(
+        description="Why the CRM's own choices could not be read: it did not answer in time, or failed."
+    )
+
+
+class CrmSettingsChoicesOut(CrmSettingsOut):
+    """The settings and what they may be set to."""
+
+    choices: SettingsChoicesOut
+
+
+class ListChangesOut(ApiModel):
+    """Items the recompute of the lists added and removed."""
+
+    added: int
+    removed: int
+
+
+class SavedCrmSettingsOut(CrmSettingsOut):
+    """The saved settings; ``lists`` when the pipeline changed (null otherwise)."""
+
+    lists: ListChangesOut | None
+
+
+class ListItemOut(ApiModel):
+    """A CRM record in a list."""
+
+    table: str
+    crm_id: str
+    name: str | None = Field(description="From the imported records; null when no longer imported.")
+    reason: str | None = Field(description="Why auto-save saved it; null for hand-added items.")
+    reason_label: str | None
+    added_at: IsoTime
+
+
+class ListOut(ApiModel):
+    """A list and its records."""
+
+    id: str = Field(description="The list's id (all zeros for a system list auto-save has not filled yet).")
+    name: str
+    kind: str = Field(description="`manual` for the caller's own lists; the system lists' kinds otherwise.")
+    items: list[ListItemOut]
+
+
+class AddedOut(ApiModel):
+    """Whether the record was added (false: it was in the list already)."""
+
+    added: bool
+
+
+class RemovedOut(ApiModel):
+    """Whether the record was taken out (false: it was not in the list)."""
+
+    removed: bool
+
+
+class RecordOut(ApiModel):
+    """An imported CRM record found by name."""
+
+    table: str
+    crm_id: str
+    name: str
+
+
 @router.get("/api/v1/me/lists", summary="My lists and their records")
-def my_lists(principal: SeatHolderPrincipal, services: Services) -> list[dict[str, Any]]:
+def my_lists(principal: SeatHolderPrincipal, services: Services) -> list[ListOut]:
     """The caller's two system lists ("My CRM accounts", "My CRM leads and contacts") and their own lists."""
     views = show_lists(services.store, principal.organization_slug, principal.email)
-    return [view.to_json(principal.locale) for view in views]
+    return [ListOut.model_validate(view.to_json(principal.locale)) for view in views]
 
 
-@router.get("/api/v1/orgs/{org}/crm/settings", summary="The CRM settings and the values they may take")
-async def crm_settings(org: str, principal: AdminPrincipal, services: Services) -> dict[str, Any]:  # noqa: ARG001
+@router.get(
+    "/api/v1/orgs/{org}/crm/settings",
+    summary="The CRM settings and the values they may take",
+    responses=errors(404),
+)
+async def crm_settings(org: str, principal: AdminPrincipal, services: Services) -> CrmSettingsChoicesOut:  # noqa: ARG001
     """Pipeline stage, won-value column, auto-save, sync interval; ``choices`` lists the allowed values (the
     standard ones, with ``crm_problem`` ``slow`` or ``failed``, when Dynamics does not answer in time or fails)."""
     service = _service(services)
@@ -61,16 +158,16 @@ async def crm_settings(org: str, principal: AdminPrincipal, services: Services) 
     # The store is read in the threadpool: an async route must not block the event loop.
     stored = await run_in_threadpool(service.settings, principal.organization_slug)
     settings = with_stage_label(stored, choices)
-    return {**settings.to_json(principal.locale), "choices": choices.to_json()}
+    return CrmSettingsChoicesOut.model_validate({**settings.to_json(principal.locale), "choices": choices.to_json()})
 
 
-@router.put("/api/v1/orgs/{org}/crm/settings", summary="Change the CRM settings")
+@router.put("/api/v1/orgs/{org}/crm/settings", summary="Change the CRM settings", responses=errors(404))
 async def update_crm_settings(
     org: str,  # noqa: ARG001
     body: CrmSettingsIn,
     principal: AdminPrincipal,
     services: Services,
-) -> dict[str, Any]:
+) -> SavedCrmSettingsOut:
     """Validate and save; a pipeline change recomputes the lists (``lists``: items added and removed).
     422 with a message when a value is not allowed."""
     change = SettingsChange(
@@ -86,7 +183,7 @@ async def update_crm_settings(
         principal.organization_slug, change, actor=principal.email, locale=principal.locale, wait_s=services.crm_wait_s
     )
     lists = {"added": saved.lists.added, "removed": saved.lists.removed} if saved.lists else None
-    return {**saved.settings.to_json(principal.locale), "lists": lists}
+    return SavedCrmSettingsOut.model_validate({**saved.settings.to_json(principal.locale), "lists": lists})
 
 
 class ListIn(BaseModel):
@@ -104,18 +201,18 @@ class ListItemIn(BaseModel):
 
 
 @router.post("/api/v1/me/lists", status_code=201, summary="Create a list of my own")
-def create_my_list(body: ListIn, principal: SeatHolderPrincipal, services: Services) -> dict[str, Any]:
+def create_my_list(body: ListIn, principal: SeatHolderPrincipal, services: Services) -> ListOut:
     """A new, empty hand-made list of the caller."""
     created = create_list(
         services.store, principal.organization_slug, principal.email, name=body.name, actor=principal.email
     )
-    return created.to_json(principal.locale)
+    return ListOut.model_validate(created.to_json(principal.locale))
 
 
-@router.post("/api/v1/me/lists/{list_id}/items", summary="Put a CRM record in a list of my own")
+@router.post("/api/v1/me/lists/{list_id}/items", summary="Put a CRM record in a list of my own", responses=errors(404))
 def add_to_my_list(
     list_id: uuid.UUID, body: ListItemIn, principal: SeatHolderPrincipal, services: Services
-) -> dict[str, bool]:
+) -> AddedOut:
     """Idempotent: ``added`` is false when the record was in the list already. 404 for a list that is not the
     caller's; 422 for a system list."""
     added = add_to_list(
@@ -127,21 +224,19 @@ def add_to_my_list(
         crm_id=str(body.crm_id),
         actor=principal.email,
     )
-    return {"added": added}
+    return AddedOut(added=added)
 
 
-@router.patch("/api/v1/me/lists/{list_id}", summary="Rename a list of my own")
-def rename_my_list(
-    list_id: uuid.UUID, body: ListIn, principal: SeatHolderPrincipal, services: Services
-) -> dict[str, Any]:
+@router.patch("/api/v1/me/lists/{list_id}", summary="Rename a list of my own", responses=errors(404))
+def rename_my_list(list_id: uuid.UUID, body: ListIn, principal: SeatHolderPrincipal, services: Services) -> ListOut:
     """The renamed list. 404 for a list that is not the caller's; 422 for a system list or a bad name."""
     renamed = rename_list(
         services.store, principal.organization_slug, principal.email, list_id, name=body.name, actor=principal.email
     )
-    return renamed.to_json(principal.locale)
+    return ListOut.model_validate(renamed.to_json(principal.locale))
 
 
-@router.delete("/api/v1/me/lists/{list_id}", status_code=204, summary="Delete a list of my own")
+@router.delete("/api/v1/me/lists/{list_id}", status_code=204, summary="Delete a list of my own", responses=errors(404))
 def delete_my_list(list_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services) -> Response:
     """The list and its items go; the CRM records stay. 404 for a list that is not the caller's (or is gone);
     422 for a system list."""
@@ -149,14 +244,18 @@ def delete_my_list(list_id: uuid.UUID, principal: SeatHolderPrincipal, services:
     return Response(status_code=204)
 
 
-@router.delete("/api/v1/me/lists/{list_id}/items/{table}/{crm_id}", summary="Take a record out of a list of my own")
+@router.delete(
+    "/api/v1/me/lists/{list_id}/items/{table}/{crm_id}",
+    summary="Take a record out of a list of my own",
+    responses=errors(404),
+)
 def remove_from_my_list(
     list_id: uuid.UUID,
     table: Literal["account", "contact", "lead"],
     crm_id: uuid.UUID,
     principal: SeatHolderPrincipal,
     services: Services,
-) -> dict[str, bool]:
+) -> RemovedOut:
     """Idempotent: ``removed`` is false when the record was not in the list. 404 for a list that is not the
     caller's; 422 for a system list."""
     removed = remove_from_list(
@@ -168,10 +267,11 @@ def remove_from_my_list(
         crm_id=str(crm_id),
         actor=principal.email,
     )
-    return {"removed": removed}
+    return RemovedOut(removed=removed)
 
 
 @router.get("/api/v1/me/records", summary="Find imported CRM accounts, contacts and leads by name")
-def find_my_records(q: str, principal: SeatHolderPrincipal, services: Services) -> list[dict[str, str]]:
+def find_my_records(q: str, principal: SeatHolderPrincipal, services: Services) -> list[RecordOut]:
     """Up to 20 records whose name contains ``q`` (any case, at least two characters), by name."""
-    return [match.to_json() for match in find_records(services.store, principal.organization_slug, q)]
+    matches = find_records(services.store, principal.organization_slug, q)
+    return [RecordOut.model_validate(match.to_json()) for match in matches]
