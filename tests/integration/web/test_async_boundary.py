@@ -3,6 +3,7 @@ blocks the event loop on the store (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,7 @@ from tests.integration.off_loop import OffLoopStore
 from tests.integration.web.conftest import ACME_ADMIN, BASE_URL, PASSWORD, Browser, FakeClock, fast_hasher, sign_in
 
 from salesbridge.bootstrap import dynamics_session
+from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.services.accounts import AccountService
 from salesbridge.services.connect import create_organization
 from salesbridge.services.seats import SeatService
@@ -71,4 +73,42 @@ def test_importing_crm_users_through_the_api_reads_the_store_off_the_event_loop(
     response = admin.client.post("/api/v1/orgs/acme/crm/users/import", headers=admin.csrf_headers())
 
     assert response.status_code == 422  # not connected: refused after reading the store
+    assert watched.on_loop == []
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_connecting_through_the_api_uses_the_store_off_the_event_loop(watched: OffLoopStore) -> None:
+    clock = FakeClock()
+    services = ConsoleServices(
+        accounts=AccountService(watched, clock=clock, hasher=fast_hasher()),  # type: ignore[arg-type]
+        store=watched,  # type: ignore[arg-type]
+        clock=clock,
+        seats=SeatService(watched, clock=clock),  # type: ignore[arg-type]
+        crm_sessions=dynamics_session,
+        crm_targets=DynamicsTargets(EndpointPolicy(["127.0.0.1"])),
+    )
+    unreachable = f"https://127.0.0.1:{_closed_port()}"
+    with TestClient(create_app(services), base_url=BASE_URL) as client:
+        admin = Browser(client, sign_in(client, ACME_ADMIN))
+        watched.on_loop.clear()
+
+        response = admin.client.post(
+            "/api/v1/orgs/acme/crm/connection",
+            json={
+                "org_url": unreachable,
+                "client_id": "00000000-0000-0000-0000-00000000c11e",
+                "client_secret": "secret",
+                "tenant_id": "contoso.onmicrosoft.com",
+                "authority": f"{unreachable}/contoso.onmicrosoft.com",
+            },
+            headers=admin.csrf_headers(),
+        )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["status"]["state"] == "failed", "the status read after the attempt"
     assert watched.on_loop == []

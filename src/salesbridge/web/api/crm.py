@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -119,7 +120,8 @@ async def connect(
     if outcome.is_connected and services.wake_importer is not None:
         services.wake_importer()  # the first import is queued; start it now
     payload = connection_outcome_json(outcome, principal.locale)
-    payload["status"] = crm_status(services.store, slug=principal.organization_slug).to_json(principal.locale)
+    status = await run_in_threadpool(crm_status, services.store, slug=principal.organization_slug)
+    payload["status"] = status.to_json(principal.locale)
     return JSONResponse(payload, status_code=200 if outcome.is_connected else 422)
 
 
