@@ -60,6 +60,21 @@ class RecordRow(NamedTuple):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ImportedRecord:
+    """An imported CRM record as stored: the queryable copies, every imported column, and when and in which full
+    read (``generation``) it was last written."""
+
+    crm_id: str
+    name: str | None
+    owner_id: str | None
+    parent_id: str | None
+    state_code: int | None
+    data: Mapping[str, Any]
+    generation: int
+    imported_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
 class TableCheckpoint:
     """Where the import of one CRM table stands: its checkpoint and its health. The import engine changes it with
     :func:`dataclasses.replace` and saves it in the page's transaction.

@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import delete, func, select, update
 
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR as STOPPED_WORKER_ERROR
-from salesbridge.domain.sync_runs import ImportRun, TableCheckpoint
+from salesbridge.domain.sync_runs import ImportedRecord, ImportRun, TableCheckpoint
 from salesbridge.domain.sync_runs import RecordRow as RecordRow  # importers of the store's record rows
 from salesbridge.errors import RowNotFoundError
 from salesbridge.store.repositories import ImportRequestRepository, _ScopedRepository, import_run_value
@@ -154,11 +154,12 @@ class CrmRecordRepository(_ScopedRepository):
         )
         return self._session.scalar(statement) or 0
 
-    def get(self, table: str, crm_id: str) -> CrmRecord | None:
+    def get(self, table: str, crm_id: str) -> ImportedRecord | None:
         """The stored record, or None."""
-        return self._session.get(CrmRecord, (self._organization_id, table, crm_id))
+        row = self._session.get(CrmRecord, (self._organization_id, table, crm_id))
+        return record_value(row) if row is not None else None
 
-    def records(self, table: str, *, limit: int | None = None) -> list[CrmRecord]:
+    def records(self, table: str, *, limit: int | None = None) -> list[ImportedRecord]:
         """Records of ``table`` by id (``limit`` first ones)."""
         statement = (
             select(CrmRecord)
@@ -167,7 +168,7 @@ class CrmRecordRepository(_ScopedRepository):
         )
         if limit is not None:
             statement = statement.limit(limit)
-        return list(self._session.scalars(statement))
+        return [record_value(row) for row in self._session.scalars(statement)]
 
 
 _CHECKPOINT_COLUMNS = tuple(item.name for item in dataclasses.fields(TableCheckpoint) if item.name != "table_name")
@@ -390,4 +391,18 @@ def checkpoint_value(state: TableSyncState) -> TableCheckpoint:
         failing_since=state.failing_since,
         last_error=state.last_error,
         updated_at=state.updated_at,
+    )
+
+
+def record_value(row: CrmRecord) -> ImportedRecord:
+    """The imported record row as a value."""
+    return ImportedRecord(
+        crm_id=row.crm_id,
+        name=row.name,
+        owner_id=row.owner_id,
+        parent_id=row.parent_id,
+        state_code=row.state_code,
+        data=row.data,
+        generation=row.generation,
+        imported_at=row.imported_at,
     )
