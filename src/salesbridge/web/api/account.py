@@ -16,9 +16,12 @@ from salesbridge.services.accounts import (
     ApiTokenView,
     Principal,
 )
+from salesbridge.web.api.schemas import ErrorOut, errors
 from salesbridge.web.security import Services, SignedInPrincipal
 
-router = APIRouter(prefix="/api/v1", tags=["account"])
+router = APIRouter(prefix="/api/v1", tags=["account"], responses=errors(401))
+_CHANGES = errors(401, 403, 422)
+"""A change can also be refused for a session's request without its CSRF token (403), or a bad value (422)."""
 
 _GRANULARITY_MINUTES = int(TOKEN_USE_GRANULARITY.total_seconds() // 60)
 
@@ -118,7 +121,14 @@ def list_tokens(principal: SignedInPrincipal, services: Services) -> list[ApiTok
     "/me/tokens",
     status_code=status.HTTP_201_CREATED,
     summary="Create an API token",
-    responses={403: {"description": "The caller is authenticated by an API token: tokens cannot create tokens."}},
+    responses={
+        **_CHANGES,
+        403: {
+            "model": ErrorOut,
+            "description": "The caller is authenticated by an API token (tokens cannot create tokens), or a "
+            "session's request lacks its CSRF token.",
+        },
+    },
 )
 def create_token(
     body: ApiTokenIn, principal: SignedInPrincipal, services: Services, response: Response
@@ -134,7 +144,7 @@ def create_token(
     "/me/tokens/{token_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke an API token",
-    responses={404: {"description": "The caller has no such token."}},
+    responses={**_CHANGES, **errors(404)},
 )
 def revoke_token(token_id: uuid.UUID, principal: SignedInPrincipal, services: Services) -> Response:
     """Revoke one of the caller's tokens. Idempotent."""
@@ -142,7 +152,7 @@ def revoke_token(token_id: uuid.UUID, principal: SignedInPrincipal, services: Se
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.put("/me/locale", summary="Set my console language")
+@router.put("/me/locale", summary="Set my console language", responses=_CHANGES)
 def set_locale(body: LocaleIn, principal: SignedInPrincipal, services: Services) -> MeOut:
     """Make ``locale`` the caller's console language. Idempotent."""
     return MeOut.of(services.accounts.set_locale(principal, body.locale))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -19,9 +19,11 @@ from salesbridge.services.connect import (
     crm_status,
 )
 from salesbridge.services.disconnect import disconnect_crm
+from salesbridge.services.preflight import OutcomeKind
+from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiModel, ErrorOut, IsoTime, UnprocessableOut
 from salesbridge.web.security import AdminPrincipal, Services
 
-router = APIRouter(prefix="/api/v1/orgs/{org}/crm", tags=["crm"])
+router = APIRouter(prefix="/api/v1/orgs/{org}/crm", tags=["crm"], responses=ORGANIZATION_ERRORS)
 
 
 class ConnectionIn(BaseModel):
@@ -57,6 +59,71 @@ class ConnectionIn(BaseModel):
     )
 
 
+class CaBundlesOut(ApiModel):
+    """The CA bundles the operator offers."""
+
+    names: list[str]
+
+
+class QueuedImportOut(ApiModel):
+    """An import waiting for the import engine."""
+
+    id: str
+    requested_at: IsoTime
+    reason: str
+    state: str
+
+
+class CrmStatusOut(ApiModel):
+    """Where the CRM connection stands. Never the secret."""
+
+    organization: str
+    state: str = Field(description="connected | failed | disconnected | not_configured")
+    state_label: str = Field(description="The state in words, in the caller's language.")
+    org_url: str | None
+    crm_user_id: str | None = Field(description="The CRM user the connection acts as, when connected.")
+    crm_user_name: str | None
+    connected_since: IsoTime | None
+    last_error: str | None = Field(description="The last failed attempt's reason, in the caller's language.")
+    queued_imports: list[QueuedImportOut]
+
+
+class ConnectionOutcomeOut(ApiModel):
+    """How a connection attempt ended, and the connection's state after it."""
+
+    outcome: OutcomeKind
+    connected: bool
+    message: str = Field(description="One sentence, in the caller's language.")
+    missing_privileges: list[str]
+    missing_objects: list[str]
+    kept_connection: bool = Field(description="A failed attempt left the working connection as it was.")
+    status: CrmStatusOut
+
+
+class PurgeCountsOut(ApiModel):
+    """Rows the purge deleted, per table (all zero without the purge)."""
+
+    crm_records: int
+    table_sync_states: int
+    crm_users: int
+    import_requests: int
+    system_list_items: int
+    system_lists: int
+
+
+class DisconnectOut(ApiModel):
+    """What a disconnect did."""
+
+    organization: str
+    org_url: str | None
+    was_connected: bool = Field(description="Stored credentials were deleted (false: there were none).")
+    purged: bool
+    cancelled_imports: int
+    deleted: PurgeCountsOut
+    seats_reset: int = Field(description="Seats that lost their CRM match with the purge.")
+    message: str
+
+
 def connection_outcome_json(outcome: ConnectOutcome, locale: str) -> dict[str, Any]:
     """An outcome of :func:`connect_crm` as JSON: one sentence in ``locale``, the missing privileges or objects,
     and whether a working connection was kept. No secret, and no underlying error text (it would tell the
@@ -72,25 +139,39 @@ def connection_outcome_json(outcome: ConnectOutcome, locale: str) -> dict[str, A
 
 
 @router.get("/ca-bundles", summary="The CA bundles the operator offers")
-def ca_bundles(org: str, principal: AdminPrincipal, services: Services) -> dict[str, list[str]]:  # noqa: ARG001
+def ca_bundles(org: str, principal: AdminPrincipal, services: Services) -> CaBundlesOut:  # noqa: ARG001
     """The names an administrator may give as ``ca_bundle_name`` when connecting."""
-    return {"names": list(services.crm_targets.ca_bundle_names())}
+    return CaBundlesOut(names=list(services.crm_targets.ca_bundle_names()))
 
 
 @router.get("/connection", summary="The CRM connection's state")
-def get_connection(org: str, principal: AdminPrincipal, services: Services) -> dict[str, Any]:  # noqa: ARG001
+def get_connection(org: str, principal: AdminPrincipal, services: Services) -> CrmStatusOut:  # noqa: ARG001
     """State (``Connected to Microsoft Dynamics``…), organization URL, CRM user, connected since, last error,
     queued imports. Never the secret."""
-    return crm_status(services.store, slug=principal.organization_slug).to_json(principal.locale)
+    return CrmStatusOut.model_validate(
+        crm_status(services.store, slug=principal.organization_slug).to_json(principal.locale)
+    )
 
 
-@router.post("/connection", summary="Connect to Microsoft Dynamics 365")
+@router.post(
+    "/connection",
+    summary="Connect to Microsoft Dynamics 365",
+    response_model=ConnectionOutcomeOut,  # the 409 is a JSONResponse of its own
+    responses={
+        409: {"model": ErrorOut, "description": "Another Dynamics organization's data has not been purged."},
+        422: {
+            "model": ConnectionOutcomeOut | UnprocessableOut,
+            "description": "Not connected: the outcome; or an address, CA bundle or value that is not accepted.",
+        },
+    },
+)
 async def connect(
     org: str,  # noqa: ARG001
     body: ConnectionIn,
     principal: AdminPrincipal,
     services: Services,
-) -> JSONResponse:
+    response: Response,
+) -> ConnectionOutcomeOut | JSONResponse:
     """Checks the organization URL (a Dynamics 365 address unless the operator allows others), discovers the
     tenant, runs the pre-flight (sign-in, WhoAmI, privileges, tables and columns, change tracking), then stores
     the connection. 200 when connected; 422 with the outcome (one of the four errors of the admin guide, a
@@ -122,7 +203,8 @@ async def connect(
     payload = connection_outcome_json(outcome, principal.locale)
     status = await run_in_threadpool(crm_status, services.store, slug=principal.organization_slug)
     payload["status"] = status.to_json(principal.locale)
-    return JSONResponse(payload, status_code=200 if outcome.is_connected else 422)
+    response.status_code = 200 if outcome.is_connected else 422
+    return ConnectionOutcomeOut.model_validate(payload)
 
 
 @router.delete("/connection", summary="Disconnect CRM sync")
@@ -133,9 +215,9 @@ def disconnect(
     purge: Annotated[
         bool, Query(description="Yes, clean up all previously imported CRM data (users, seats, manual lists stay).")
     ] = False,
-) -> dict[str, Any]:
+) -> DisconnectOut:
     """Cancels queued and running imports and deletes the stored credentials; with ``purge=true`` also deletes
     all previously imported CRM data and resets every seat's CRM match. Idempotent: 200 with the outcome (what
     was cancelled and deleted, per table) every time."""
     outcome = disconnect_crm(services.store, slug=principal.organization_slug, purge=purge, actor=principal.email)
-    return outcome.to_json(principal.locale)
+    return DisconnectOut.model_validate(outcome.to_json(principal.locale))

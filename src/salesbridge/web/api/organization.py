@@ -9,9 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from salesbridge.web.api.schemas import ORGANIZATION_ERRORS
 from salesbridge.web.security import AdminPrincipal, Services
 
-router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["organization"])
+router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["organization"], responses=ORGANIZATION_ERRORS)
 
 
 class UserOut(BaseModel):

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 
+from salesbridge.domain.seat_matching import MatchOutcome
+from salesbridge.domain.workspace import SeatState
 from salesbridge.services.accounts import Principal
+from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiModel, IsoTime, SeatLimitErrorOut, errors
 from salesbridge.web.security import AdminPrincipal, Services
 
-router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["seats"])
+router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["seats"], responses=ORGANIZATION_ERRORS)
 
 
 class SeatSyncIn(BaseModel):
@@ -39,7 +42,51 @@ class AssignIn(BaseModel):
     crm_user_ids: list[uuid.UUID] = Field(min_length=1, max_length=10_000)
 
 
-class InvitationOut(BaseModel):
+class CrmUserOut(ApiModel):
+    """A CRM user imported from Dynamics 365."""
+
+    id: uuid.UUID
+    crm_id: str = Field(description="The systemuser id in Dynamics 365.")
+    full_name: str
+    email: str | None
+    is_disabled: bool
+    is_application: bool = Field(description="An application user, not a person.")
+    is_assignable: bool = Field(description="An active person holding no seat.")
+
+
+class SeatOut(ApiModel):
+    """A seat, its holder and its CRM match."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    display_name: str
+    is_admin: bool
+    state: SeatState
+    crm_sync_enabled: bool = Field(description="The seat's own switch (counts while sync for all seats is off).")
+    crm_sync_active: bool = Field(description="CRM sync is on for this seat, whichever switch decides.")
+    match: MatchOutcome
+    match_label: str
+    match_reason: str | None = Field(description="Why the seat is not matched; null when it is.")
+    match_fix: str | None = Field(description="How to fix an unmatched seat; null when it is matched.")
+    crm_user: CrmUserOut | None
+    in_crm: bool = Field(description='The seat shows the "In CRM" badge.')
+
+
+class SeatOverviewOut(ApiModel):
+    """The contract, the automatic-sync setting and every seat."""
+
+    organization: str
+    seats_purchased: int
+    seats_assigned: int
+    seats_left: int
+    sync_all_seats: bool
+    crm_connected: bool
+    crm_users_imported_at: IsoTime | None
+    seats: list[SeatOut]
+
+
+class InvitationOut(ApiModel):
     """A seat given and its invitation; ``invitation_url`` is shown once and never again."""
 
     seat_id: uuid.UUID
@@ -50,7 +97,7 @@ class InvitationOut(BaseModel):
     invitation_url: str
 
 
-class CrmUsersImportOut(BaseModel):
+class CrmUsersImportOut(ApiModel):
     """What an import of the CRM's users changed."""
 
     added: int
@@ -65,10 +112,12 @@ def _actor(principal: Principal) -> str:
 
 
 @router.get("/seats", summary="Seats, their CRM match and the In CRM badge")
-def list_seats(org: str, principal: AdminPrincipal, services: Services) -> dict[str, Any]:  # noqa: ARG001
+def list_seats(org: str, principal: AdminPrincipal, services: Services) -> SeatOverviewOut:  # noqa: ARG001
     """The contract (seats purchased, assigned, left), the automatic-sync setting and every seat with its CRM
     user match (or why not, and how to fix it) and whether it shows "In CRM"."""
-    return services.seats.overview(principal.organization_slug).to_json(principal.locale)
+    return SeatOverviewOut.model_validate(
+        services.seats.overview(principal.organization_slug).to_json(principal.locale)
+    )
 
 
 @router.put("/seats/{seat_id}/crm-sync", summary="Enable or disable CRM sync for one seat")
@@ -78,12 +127,12 @@ def set_seat_crm_sync(
     body: SeatSyncIn,
     principal: AdminPrincipal,
     services: Services,
-) -> dict[str, Any]:
+) -> SeatOut:
     """Idempotent. 422 while automatic sync for all seats is on; 404 for a seat of another organization."""
     seat = services.seats.set_seat_crm_sync(
         principal.organization_slug, seat_id, enabled=body.enabled, actor=_actor(principal)
     )
-    return seat.to_json(principal.locale)
+    return SeatOut.model_validate(seat.to_json(principal.locale))
 
 
 @router.put("/seats/{seat_id}/email", summary="Correct a seat holder's email")
@@ -93,12 +142,12 @@ def change_seat_email(
     body: SeatEmailIn,
     principal: AdminPrincipal,
     services: Services,
-) -> dict[str, Any]:
+) -> SeatOut:
     """The seat is matched against the CRM users again at once. 422 for an invalid or taken email."""
     seat = services.seats.change_seat_email(
         principal.organization_slug, seat_id, email=body.email, actor=_actor(principal)
     )
-    return seat.to_json(principal.locale)
+    return SeatOut.model_validate(seat.to_json(principal.locale))
 
 
 @router.put("/crm/settings/sync-all-seats", summary="Sync CRM for all seats automatically")
@@ -107,12 +156,12 @@ def set_sync_all_seats(
     body: SyncAllIn,
     principal: AdminPrincipal,
     services: Services,
-) -> dict[str, Any]:
+) -> SeatOverviewOut:
     """Turn automatic CRM sync for all seats on or off. Idempotent; returns the seat overview."""
     overview = services.seats.set_sync_all_seats(
         principal.organization_slug, enabled=body.sync_all_seats, actor=_actor(principal)
     )
-    return overview.to_json(principal.locale)
+    return SeatOverviewOut.model_validate(overview.to_json(principal.locale))
 
 
 @router.get("/crm/users", summary="CRM users imported from Dynamics 365")
@@ -121,17 +170,17 @@ def list_crm_users(
     principal: AdminPrincipal,
     services: Services,
     assignable: Annotated[bool, Query(description="Only active people holding no seat.")] = True,
-) -> list[dict[str, Any]]:
+) -> list[CrmUserOut]:
     """With ``assignable=true`` (the default): the active human CRM users holding no seat, which "Assign seats
     from CRM" offers."""
     if assignable:
         users = services.seats.assignable_crm_users(principal.organization_slug)
     else:
         users = services.seats.crm_users(principal.organization_slug)
-    return [user.to_json() for user in users]
+    return [CrmUserOut.model_validate(user.to_json()) for user in users]
 
 
-@router.post("/crm/users/import", summary="Import the CRM's users now")
+@router.post("/crm/users/import", summary="Import the CRM's users now", responses=errors(502))
 async def import_crm_users(
     org: str,  # noqa: ARG001
     principal: AdminPrincipal,
@@ -145,7 +194,12 @@ async def import_crm_users(
     return CrmUsersImportOut(**vars(result))
 
 
-@router.post("/seats/assign-from-crm", status_code=201, summary="Assign seats from CRM")
+@router.post(
+    "/seats/assign-from-crm",
+    status_code=201,
+    summary="Assign seats from CRM",
+    responses={409: {"model": SeatLimitErrorOut, "description": "The contract has fewer seats left than asked for."}},
+)
 def assign_from_crm(
     org: str,  # noqa: ARG001
     request: Request,
