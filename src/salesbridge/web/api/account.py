@@ -16,7 +16,7 @@ from salesbridge.services.accounts import (
     ApiTokenView,
     Principal,
 )
-from salesbridge.web.api.schemas import ErrorOut, errors
+from salesbridge.web.api.schemas import ApiModel, ErrorOut, errors
 from salesbridge.web.security import Services, SignedInPrincipal
 
 router = APIRouter(prefix="/api/v1", tags=["account"], responses=errors(401))
@@ -26,7 +26,7 @@ _CHANGES = errors(401, 403, 422)
 _GRANULARITY_MINUTES = int(TOKEN_USE_GRANULARITY.total_seconds() // 60)
 
 
-class MeOut(BaseModel):
+class MeOut(ApiModel):
     """The signed-in user."""
 
     organization: str = Field(description="The organization's slug.")
@@ -51,7 +51,7 @@ class MeOut(BaseModel):
         )
 
 
-class ApiTokenOut(BaseModel):
+class ApiTokenOut(ApiModel):
     """An API token, without the token itself."""
 
     id: uuid.UUID
@@ -92,7 +92,7 @@ class ApiTokenIn(BaseModel):
     )
 
 
-class CreatedApiTokenOut(BaseModel):
+class CreatedApiTokenOut(ApiModel):
     """A new token. ``token`` is shown only in this response: store it now."""
 
     token: str = Field(description="The token, `sb_…`; send it as `Authorization: Bearer <token>`.")

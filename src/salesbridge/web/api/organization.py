@@ -7,15 +7,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
-from salesbridge.web.api.schemas import ORGANIZATION_ERRORS
+from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiModel
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["organization"], responses=ORGANIZATION_ERRORS)
 
 
-class UserOut(BaseModel):
+class UserOut(ApiModel):
     """A user of the organization."""
 
     id: uuid.UUID
@@ -28,7 +27,7 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-class AuditEntryOut(BaseModel):
+class AuditEntryOut(ApiModel):
     """One entry of the audit trail."""
 
     created_at: datetime

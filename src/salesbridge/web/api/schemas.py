@@ -48,15 +48,17 @@ class CrmErrorOut(ErrorOut):
     crm_code: str | None = Field(description="The Dataverse error code, when it gave one.")
 
 
-class ValidationIssueOut(BaseModel):
+class ValidationIssueOut(ApiModel):
     """One problem with the request as FastAPI reports it."""
 
+    type: str
     loc: list[str | int] = Field(description="Where: `body`, `query` or `path`, then the field.")
     msg: str
-    type: str
+    input: Any = Field(description="The value refused.")
+    ctx: dict[str, Any] | None = Field(default=None, description="The rule's parameters, for some problems.")
 
 
-class UnprocessableOut(BaseModel):
+class UnprocessableOut(ApiModel):
     """A value breaks a rule (``detail``: a sentence in the caller's language), or the request could not be read
     (``detail``: FastAPI's list of problems)."""
 
