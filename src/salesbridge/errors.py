@@ -9,10 +9,27 @@
     │   ├── SeatLimitError            more seats asked for than the contract has left; .seats_left
     │   ├── EndpointNotAllowedError   an organization URL or authority outside Dynamics' hosts (and the operator's)
     │   ├── CaBundleError             a CA bundle that is not PEM certificates, or not offered under that name
+    │   ├── DifferentCrmOrganizationError  another Dynamics organization's data is still here: purge it first
+    │   ├── AccountError              an account use case refused; the message is for the person who caused it
+    │   │   ├── InvalidInputError     a value breaks a rule (email, password, name, language); .field
+    │   │   ├── ContractFullError     every seat of the contract is assigned
+    │   │   ├── SignInFailedError     wrong workspace, email or password (never says which)
+    │   │   ├── SessionRequiredError  API tokens are created from a session or the command line, not a token
+    │   │   ├── InvitationInvalidError    the invitation is unknown, expired or used
+    │   │   └── AdministratorRequiredError  for administrators of the organization only
     │   └── TryAgainLaterError        refused for now (too many attempts, too busy); retry after .retry_after_s
+    │       ├── SignInThrottledError  too many failed sign-ins; no password was checked; .retry_at
+    │       └── PasswordHashingBusyError  every password-hashing slot stayed taken
+    ├── ConsoleAccessError            the console refuses the request before any use case; .status_code .detail
+    │   ├── NotAuthenticatedError     401: sign in (or send a valid API token)
+    │   ├── ForbiddenError            403: the principal lacks the route's permission
+    │   │   └── CsrfRejectedError     403: a state-changing request without its CSRF token
+    │   └── ConsoleNotFoundError      404: not there for this principal (other organizations included)
+    ├── ImportCancelledError          stop the import quietly: disconnected, cancelled or taken over (not a failure)
     ├── StoreError                    the store refused an operation; fail this unit of work
     │   ├── RowNotFoundError          no such row in this organization
-    │   │   └── UnknownOrganizationError  no organization has the given slug
+    │   │   ├── UnknownOrganizationError  no organization has the given slug
+    │   │   └── ApiTokenNotFoundError the user has no such API token
     │   ├── UniqueConstraintError     a row with the same unique value already exists in this organization
     │   └── UndecryptableSecretError  a stored secret does not decrypt with the current credential key
     └── CrmError                      answered by (or on the way to) the CRM; .status .code .request_id
@@ -38,6 +55,10 @@ They never carry tokens, secrets, or query strings.
 """
 
 from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
 
 from salesbridge.i18n import N_
 
@@ -122,6 +143,152 @@ class CaBundleError(InvalidRequestError):
         super().__init__(self.MESSAGE)
 
 
+class DifferentCrmOrganizationError(InvalidRequestError):
+    """The organization is connected to another Dynamics organization, or holds data imported from one that has
+    not been purged.
+
+    Attributes:
+        org_url: The organization URL of the existing connection, or of the remaining imported data.
+    """
+
+    MESSAGE = N_(
+        "This organization is connected to another Dynamics organization ({org_url}), or still holds data "
+        "imported from it. That data must be purged before connecting a different one: disconnect CRM sync "
+        "with \u201cYes, clean up all previously imported CRM data\u201d first."
+    )
+
+    def __init__(self, org_url: str) -> None:
+        super().__init__(self.MESSAGE, org_url=org_url)
+        self.org_url = org_url
+
+
+class AccountError(InvalidRequestError):
+    """A refusal of an account use case whose message is shown to the person who caused it.
+
+    ``str(error)`` is English; :meth:`localized` gives it in another supported language.
+    """
+
+    MESSAGE: str = N_("The request could not be completed.")
+
+    def __init__(self, message_id: str | None = None, **fields: Any) -> None:
+        super().__init__(message_id or self.MESSAGE, **fields)
+
+
+class InvalidInputError(AccountError):
+    """A value given by the caller breaks a rule (email format, password policy, name length, language).
+
+    Attributes:
+        field: The input that was refused (``"email"``, ``"password"``, ``"display_name"``, ``"locale"``,
+            ``"name"``).
+    """
+
+    def __init__(self, message_id: str, *, field: str, **fields: Any) -> None:
+        self.field = field
+        super().__init__(message_id, **fields)
+
+
+class ContractFullError(AccountError):
+    """Every seat of the organization's contract is already assigned."""
+
+    MESSAGE = N_("All {seats} seats of your contract are assigned. Free a seat or buy more before adding one.")
+
+
+class SignInFailedError(AccountError):
+    """The workspace, email or password is wrong; deliberately does not say which. (Not
+    :class:`SignInRejectedError`, which is the identity provider refusing the CRM application's credentials.)"""
+
+    MESSAGE = N_("The workspace, email or password is not correct.")
+
+
+class SessionRequiredError(AccountError):
+    """Creating API tokens needs a signed-in session (or the command line): a token cannot mint tokens."""
+
+    MESSAGE = N_("API tokens can be created only from the Account page or the command line, not with an API token.")
+
+
+class InvitationInvalidError(AccountError):
+    """The invitation does not exist, has expired or was already accepted."""
+
+    MESSAGE = N_("This invitation is not valid: it may have expired or been used already. Ask your administrator.")
+
+
+class AdministratorRequiredError(AccountError):
+    """The use case is for administrators of the organization only."""
+
+    MESSAGE = N_("Only administrators of your organization can do this.")
+
+
+class SignInThrottledError(TryAgainLaterError):
+    """Too many failed sign-ins for this account or from this address: no password was checked.
+
+    Attributes:
+        retry_at: When the next attempt will be allowed.
+    """
+
+    MESSAGE = N_("Too many failed sign-ins. Try again in {minutes} min (after {time} UTC).")
+
+    def __init__(self, retry_at: datetime, *, now: datetime) -> None:
+        seconds = max((retry_at - now).total_seconds(), 1.0)
+        super().__init__(
+            self.MESSAGE, retry_after_s=math.ceil(seconds), minutes=math.ceil(seconds / 60), time=f"{retry_at:%H:%M}"
+        )
+        self.retry_at = retry_at
+
+
+class PasswordHashingBusyError(TryAgainLaterError):
+    """Every password-hashing slot stayed taken for the whole wait: nothing was checked or changed."""
+
+    MESSAGE = N_("Too many people are signing in right now. Try again in a few seconds.")
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(self.MESSAGE, retry_after_s=retry_after_s)
+
+
+class ConsoleAccessError(SalesbridgeError):
+    """A request the console refuses before any use case runs (:func:`salesbridge.web.security.require`); the
+    app's exception handlers turn it into a response (the API's JSON, a page, or the sign-in redirect).
+
+    Attributes:
+        status_code: The HTTP status of the refusal.
+        detail: The API's English ``detail``.
+    """
+
+    status_code = 400
+    detail = "Bad request."
+
+
+class NotAuthenticatedError(ConsoleAccessError):
+    """Nobody is signed in, or the session or API token is unknown, expired or revoked."""
+
+    status_code = 401
+    detail = "Not authenticated."
+
+
+class ForbiddenError(ConsoleAccessError):
+    """The principal lacks the route's permission."""
+
+    status_code = 403
+    detail = "You do not have permission to do this."
+
+
+class CsrfRejectedError(ForbiddenError):
+    """A state-changing request without the right CSRF token."""
+
+    detail = "The form has expired or did not come from this site. Reload the page and try again."
+
+
+class ConsoleNotFoundError(ConsoleAccessError):
+    """The resource does not exist for this principal (including every resource of another organization)."""
+
+    status_code = 404
+    detail = "Not found."
+
+
+class ImportCancelledError(SalesbridgeError):
+    """The import run stopped because the organization was disconnected, or its run was cancelled or taken over
+    by another worker: not a failure, nothing to retry."""
+
+
 class StoreError(SalesbridgeError):
     """The store refused an operation; the unit of work that met it is rolled back."""
 
@@ -132,6 +299,10 @@ class RowNotFoundError(StoreError):
 
 class UnknownOrganizationError(RowNotFoundError):
     """No organization has the given slug."""
+
+
+class ApiTokenNotFoundError(RowNotFoundError):
+    """The user has no API token with this id (tokens of other users and organizations included)."""
 
 
 class UniqueConstraintError(StoreError):

@@ -12,8 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from salesbridge.errors import SalesbridgeError
-from salesbridge.services.accounts import InvalidInputError
+from salesbridge.errors import InvalidInputError, SalesbridgeError
 
 console = Console()
 """Where every command prints (stdout, resolved at print time so that test runners can capture it)."""

@@ -1,5 +1,6 @@
-"""The rules and values of accounts: password, email, name and language rules, token digests and lifetimes, the
-refusals the account use cases raise, and the values they return. Pure: no store, no hashing.
+"""The rules and values of accounts: password, email, name and language rules, token digests and lifetimes, and
+the values the account use cases return (their refusals are :class:`salesbridge.errors.AccountError`'s). Pure: no
+store, no hashing.
 
 Passwords must be 12 to 1,024 characters and hard to guess (:mod:`salesbridge.domain.password_strength`). API
 tokens expire (90 days unless chosen otherwise) and record their last use to within :data:`TOKEN_USE_GRANULARITY`.
@@ -8,7 +9,6 @@ tokens expire (90 days unless chosen otherwise) and record their last use to wit
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import uuid
 from collections.abc import Iterable
@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from salesbridge.domain.password_strength import PasswordWeakness, password_weakness
 from salesbridge.domain.workspace import ApiToken
-from salesbridge.errors import InvalidRequestError, RowNotFoundError, TryAgainLaterError
+from salesbridge.errors import AdministratorRequiredError, InvalidInputError
 from salesbridge.i18n import N_, SUPPORTED_LOCALES
 
 SESSION_LIFETIME: Final = timedelta(hours=12)
@@ -43,82 +43,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 def token_digest(token: str) -> str:
     """The SHA-256 hex digest under which a session, invitation or API token is stored."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-class AccountError(InvalidRequestError):
-    """A refusal of an account use case whose message is shown to the person who caused it.
-
-    ``str(error)`` is English; :meth:`localized` gives it in another supported language.
-    """
-
-    MESSAGE: str = N_("The request could not be completed.")
-
-    def __init__(self, message_id: str | None = None, **fields: Any) -> None:
-        super().__init__(message_id or self.MESSAGE, **fields)
-
-
-class InvalidInputError(AccountError):
-    """A value given by the caller breaks a rule (email format, password policy, name length, language).
-
-    Attributes:
-        field: The input that was refused (``"email"``, ``"password"``, ``"display_name"``, ``"locale"``,
-            ``"name"``).
-    """
-
-    def __init__(self, message_id: str, *, field: str, **fields: Any) -> None:
-        self.field = field
-        super().__init__(message_id, **fields)
-
-
-class ContractFullError(AccountError):
-    """Every seat of the organization's contract is already assigned."""
-
-    MESSAGE = N_("All {seats} seats of your contract are assigned. Free a seat or buy more before adding one.")
-
-
-class SignInRejectedError(AccountError):
-    """The workspace, email or password is wrong; deliberately does not say which."""
-
-    MESSAGE = N_("The workspace, email or password is not correct.")
-
-
-class SignInThrottledError(TryAgainLaterError):
-    """Too many failed sign-ins for this account or from this address: no password was checked.
-
-    Attributes:
-        retry_at: When the next attempt will be allowed.
-    """
-
-    MESSAGE = N_("Too many failed sign-ins. Try again in {minutes} min (after {time} UTC).")
-
-    def __init__(self, retry_at: datetime, *, now: datetime) -> None:
-        seconds = max((retry_at - now).total_seconds(), 1.0)
-        super().__init__(
-            self.MESSAGE, retry_after_s=math.ceil(seconds), minutes=math.ceil(seconds / 60), time=f"{retry_at:%H:%M}"
-        )
-        self.retry_at = retry_at
-
-
-class SessionRequiredError(AccountError):
-    """Creating API tokens needs a signed-in session (or the command line): a token cannot mint tokens."""
-
-    MESSAGE = N_("API tokens can be created only from the Account page or the command line, not with an API token.")
-
-
-class InvitationInvalidError(AccountError):
-    """The invitation does not exist, has expired or was already accepted."""
-
-    MESSAGE = N_("This invitation is not valid: it may have expired or been used already. Ask your administrator.")
-
-
-class AdministratorRequiredError(AccountError):
-    """The use case is for administrators of the organization only."""
-
-    MESSAGE = N_("Only administrators of your organization can do this.")
-
-
-class ApiTokenNotFoundError(RowNotFoundError):
-    """The user has no API token with this id (tokens of other users and organizations included)."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from pydantic import SecretStr
 
-from salesbridge.errors import RowNotFoundError
+from salesbridge.errors import ApiTokenNotFoundError, InvalidInputError, RowNotFoundError, SessionRequiredError
 from salesbridge.i18n import N_
 from salesbridge.services.account_rules import (
     API_TOKEN_DISPLAY_LENGTH,
@@ -23,11 +23,8 @@ from salesbridge.services.account_rules import (
     API_TOKEN_LIFETIME_DAYS,
     API_TOKEN_PREFIX,
     TOKEN_USE_GRANULARITY,
-    ApiTokenNotFoundError,
     ApiTokenView,
-    InvalidInputError,
     Principal,
-    SessionRequiredError,
     api_token_view,
     token_digest,
 )

@@ -3,7 +3,7 @@
 Secrets leave this module only once: a new session token is returned as a :class:`~pydantic.SecretStr` to the
 caller that signed in. The store keeps only SHA-256 digests of tokens and argon2 hashes of passwords; nothing here
 returns, logs or audits either. Sign-in answers every failure (unknown organization, unknown user, user without
-password, wrong password) with the same :class:`SignInRejectedError`, after about the same amount of work (a
+password, wrong password) with the same :class:`SignInFailedError`, after about the same amount of work (a
 password is always verified, against a dummy hash when there is no user).
 
 Sign-in is throttled (:mod:`salesbridge.domain.sign_in_throttle`): failures are counted per account as typed and
@@ -25,18 +25,10 @@ from pydantic import SecretStr
 
 from salesbridge.domain.sign_in_throttle import SignInThrottlePolicy, account_subject, address_subject
 from salesbridge.domain.workspace import User
-from salesbridge.errors import RowNotFoundError
-from salesbridge.services.account_rules import (
-    SESSION_LIFETIME,
-    Principal,
-    SessionContext,
-    SignedIn,
-    SignInRejectedError,
-    SignInThrottledError,
-    token_digest,
-)
+from salesbridge.errors import PasswordHashingBusyError, RowNotFoundError, SignInFailedError, SignInThrottledError
+from salesbridge.services.account_rules import SESSION_LIFETIME, Principal, SessionContext, SignedIn, token_digest
 from salesbridge.services.ports import Clock, StoreAccess, UnitOfWork
-from salesbridge.services.sign_in_guard import PasswordHashingBusyError, PasswordHashingGate
+from salesbridge.services.sign_in_guard import PasswordHashingGate
 
 
 class SignInUseCases:
@@ -89,7 +81,7 @@ class SignInUseCases:
             SignInThrottledError: too many failed sign-ins for this account or from this address; says when to
                 try again.
             PasswordHashingBusyError: too many passwords are being checked at once; nothing was counted.
-            SignInRejectedError: the organization or user is unknown, the user has no password, or the password
+            SignInFailedError: the organization or user is unknown, the user has no password, or the password
                 is wrong (one error for all, so nobody learns which accounts exist).
         """
         secret = password.get_secret_value()
@@ -107,7 +99,7 @@ class SignInUseCases:
             raise
         if verified is None:
             failures.failed(address=client, now=self._clock())
-            raise SignInRejectedError
+            raise SignInFailedError
         failures.succeeded(account=account)
         organization_id, user = verified
         new_hash = None

@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final, TypeVar
 
-from salesbridge.errors import TryAgainLaterError
-from salesbridge.i18n import N_
+from salesbridge.errors import PasswordHashingBusyError
 
 MAX_CONCURRENT_HASHING: Final = 4
 """Passwords hashed or verified at once per process. argon2id as configured uses 64 MiB each: four bound it to
@@ -25,15 +24,6 @@ web server's worker threads (40 by default): slots and waiters together never ta
 sign-ins under attack do not slow every other page."""
 
 T = TypeVar("T")
-
-
-class PasswordHashingBusyError(TryAgainLaterError):
-    """Every password-hashing slot stayed taken for the whole wait: nothing was checked or changed."""
-
-    MESSAGE = N_("Too many people are signing in right now. Try again in a few seconds.")
-
-    def __init__(self, retry_after_s: float) -> None:
-        super().__init__(self.MESSAGE, retry_after_s=retry_after_s)
 
 
 class PasswordHashingGate:

@@ -19,7 +19,8 @@ from typing import Final, TypeVar
 import anyio
 import anyio.to_thread
 
-from salesbridge.services.sign_in_guard import MAX_CONCURRENT_HASHING, PasswordHashingBusyError
+from salesbridge.errors import PasswordHashingBusyError
+from salesbridge.services.sign_in_guard import MAX_CONCURRENT_HASHING
 
 T = TypeVar("T")
 

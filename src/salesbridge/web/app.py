@@ -24,9 +24,19 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from salesbridge.errors import CrmError, InvalidRequestError, RowNotFoundError, SeatLimitError, TryAgainLaterError
+from salesbridge.errors import (
+    AccountError,
+    AdministratorRequiredError,
+    ConsoleAccessError,
+    CrmError,
+    InvalidRequestError,
+    NotAuthenticatedError,
+    RowNotFoundError,
+    SeatLimitError,
+    SessionRequiredError,
+    TryAgainLaterError,
+)
 from salesbridge.i18n import N_
-from salesbridge.services.accounts import AccountError, AdministratorRequiredError, SessionRequiredError
 from salesbridge.web.admission import PasswordCheckAdmission
 from salesbridge.web.api import account as api_account
 from salesbridge.web.api import crm as api_crm
@@ -35,13 +45,7 @@ from salesbridge.web.api import organization as api_organization
 from salesbridge.web.api import seats as api_seats
 from salesbridge.web.api import sync as api_sync
 from salesbridge.web.context import ConsoleConfig, ConsoleServices
-from salesbridge.web.security import (
-    ConsoleAccessError,
-    NotAuthenticatedError,
-    PublicPrincipal,
-    is_api_request,
-    request_auth,
-)
+from salesbridge.web.security import PublicPrincipal, is_api_request, request_auth
 from salesbridge.web.templating import render
 from salesbridge.web.ui import account as ui_account
 from salesbridge.web.ui import admin as ui_admin

@@ -34,6 +34,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from salesbridge.errors import ConsoleNotFoundError, CsrfRejectedError, ForbiddenError, NotAuthenticatedError
 from salesbridge.services.accounts import Principal
 from salesbridge.web.context import ConsoleServices, console_config, console_services
 
@@ -65,40 +66,6 @@ def session_cookie_name(secure: bool) -> str:
 def csrf_cookie_name(secure: bool) -> str:
     """The double-submit CSRF cookie of anonymous forms."""
     return "__Host-salesbridge_csrf" if secure else "salesbridge_csrf"
-
-
-class ConsoleAccessError(Exception):
-    """A request refused by :func:`require`; the app's exception handlers turn it into a response."""
-
-    status_code = 400
-    detail = "Bad request."
-
-
-class NotAuthenticatedError(ConsoleAccessError):
-    """Nobody is signed in, or the session or API token is unknown, expired or revoked."""
-
-    status_code = 401
-    detail = "Not authenticated."
-
-
-class ForbiddenError(ConsoleAccessError):
-    """The principal lacks the route's permission."""
-
-    status_code = 403
-    detail = "You do not have permission to do this."
-
-
-class CsrfRejectedError(ForbiddenError):
-    """A state-changing request without the right CSRF token."""
-
-    detail = "The form has expired or did not come from this site. Reload the page and try again."
-
-
-class ConsoleNotFoundError(ConsoleAccessError):
-    """The resource does not exist for this principal (including every resource of another organization)."""
-
-    status_code = 404
-    detail = "Not found."
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,8 @@ from tests.integration.web.conftest import (
     invite,
 )
 
-from salesbridge.services.accounts import (
-    AccountService,
-    ContractFullError,
-    InvalidInputError,
-    SignInRejectedError,
-    token_digest,
-)
+from salesbridge.errors import ContractFullError, InvalidInputError, SignInFailedError
+from salesbridge.services.accounts import AccountService, token_digest
 from salesbridge.store.tables import ApiToken, SeatState, User, WebSession
 
 BEARER = "Authorization"
@@ -61,7 +56,7 @@ def test_signing_in_opens_a_session_and_stores_only_digests(console: Console) ->
     ],
 )
 def test_every_sign_in_failure_is_the_same_error(console: Console, org: str, email: str, password: str) -> None:
-    with pytest.raises(SignInRejectedError) as caught:
+    with pytest.raises(SignInFailedError) as caught:
         console.accounts.sign_in(org, email, SecretStr(password))
 
     assert str(caught.value) == "The workspace, email or password is not correct."

@@ -13,19 +13,18 @@ from pydantic import SecretStr
 from tests.fakes.store import FakeClock, FakeStore
 
 from salesbridge.domain.workspace import SeatState
-from salesbridge.errors import UnknownOrganizationError
-from salesbridge.services.account_rules import TOKEN_USE_GRANULARITY, token_digest
-from salesbridge.services.accounts import (
-    AccountService,
+from salesbridge.errors import (
     AdministratorRequiredError,
     ContractFullError,
     InvalidInputError,
     InvitationInvalidError,
-    Principal,
     SessionRequiredError,
-    SignInRejectedError,
+    SignInFailedError,
     SignInThrottledError,
+    UnknownOrganizationError,
 )
+from salesbridge.services.account_rules import TOKEN_USE_GRANULARITY, token_digest
+from salesbridge.services.accounts import AccountService, Principal
 
 PASSWORD = SecretStr("harbour lantern quietly 42")
 ADMIN = "admin@acme.test"
@@ -304,10 +303,10 @@ def test_every_failure_is_the_same_refusal_and_the_account_is_throttled(accounts
     wrong = SecretStr("not the password at all")
 
     for slug, email, password in [("initech", ADMIN, PASSWORD), ("acme", "nobody@acme.test", PASSWORD)]:
-        with pytest.raises(SignInRejectedError):
+        with pytest.raises(SignInFailedError):
             accounts.sign_in(slug, email, password)
     for _ in range(5):
-        with pytest.raises(SignInRejectedError):
+        with pytest.raises(SignInFailedError):
             accounts.sign_in("acme", ADMIN, wrong, address="192.0.2.7")
 
     with pytest.raises(SignInThrottledError):

@@ -14,19 +14,16 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 
-from salesbridge.errors import TryAgainLaterError
-from salesbridge.i18n import N_, SUPPORTED_LOCALES
-from salesbridge.services.accounts import (
-    API_TOKEN_LIFETIME_CHOICES_DAYS,
-    API_TOKEN_LIFETIME_DAYS,
+from salesbridge.errors import (
     InvalidInputError,
     InvitationInvalidError,
-    Principal,
-    SignedIn,
-    SignInRejectedError,
+    PasswordHashingBusyError,
+    SignInFailedError,
     SignInThrottledError,
+    TryAgainLaterError,
 )
-from salesbridge.services.sign_in_guard import PasswordHashingBusyError
+from salesbridge.i18n import N_, SUPPORTED_LOCALES
+from salesbridge.services.accounts import API_TOKEN_LIFETIME_CHOICES_DAYS, API_TOKEN_LIFETIME_DAYS, Principal, SignedIn
 from salesbridge.web.admission import PasswordCheckAdmission
 from salesbridge.web.context import ConsoleServices, console_config
 from salesbridge.web.security import PublicPrincipal, Services, SignedInPrincipal, session_cookie_name
@@ -136,7 +133,7 @@ def _sign_in(request: Request, services: ConsoleServices, attempt: _SignInAttemp
         signed_in = services.accounts.sign_in(
             attempt.workspace, attempt.email, SecretStr(attempt.password), address=address
         )
-    except (SignInRejectedError, TryAgainLaterError) as exc:
+    except (SignInFailedError, TryAgainLaterError) as exc:
         return _refused_sign_in(request, attempt, exc)
     response = _redirect(safe_next(attempt.next))
     _start_session(request, response, signed_in, services.clock())
@@ -144,7 +141,7 @@ def _sign_in(request: Request, services: ConsoleServices, attempt: _SignInAttemp
 
 
 def _refused_sign_in(
-    request: Request, attempt: _SignInAttempt, exc: SignInRejectedError | TryAgainLaterError
+    request: Request, attempt: _SignInAttempt, exc: SignInFailedError | TryAgainLaterError
 ) -> Response:
     locale = attempt.lang if attempt.lang in SUPPORTED_LOCALES else page_locale(request, None)
     values = {"workspace": attempt.workspace, "email": attempt.email}
