@@ -212,6 +212,7 @@ def console_services(
     """The console's use cases on ``store``, reaching Dynamics through the real connector, where ``targets``
     admits (Dynamics 365's hosts only when None)."""
     from salesbridge.services.accounts import AccountService
+    from salesbridge.services.crm_settings import CrmSettingsService
     from salesbridge.services.seats import SeatService
     from salesbridge.web.context import ConsoleServices
 
@@ -221,6 +222,7 @@ def console_services(
         clock=utc_now,
         seats=SeatService(store, clock=utc_now),
         crm_sessions=dynamics_session,
+        crm_settings=CrmSettingsService(store, dynamics_session),
         crm_targets=targets or DynamicsTargets(),
         wake_importer=wake_importer,
     )

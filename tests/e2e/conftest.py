@@ -33,6 +33,7 @@ from salesbridge.sandbox.server.serving import RunningServer, serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.accounts import AccountService
 from salesbridge.services.connect import create_organization
+from salesbridge.services.crm_settings import CrmSettingsService
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.seats import SeatService
 from salesbridge.store import create_engine_for, create_session_factory, migrate
@@ -139,6 +140,7 @@ def live_console(tmp_path: Path) -> Iterator[LiveConsole]:
             clock=_utc_now,
             seats=SeatService(store, clock=_utc_now),
             crm_sessions=dynamics_session,
+            crm_settings=CrmSettingsService(store, dynamics_session),
             # The operator allows the sandbox's host, as SALESBRIDGE_CRM_ALLOWED_HOSTS=127.0.0.1 would.
             crm_targets=DynamicsTargets(EndpointPolicy(["127.0.0.1"])),
         ),

@@ -13,6 +13,7 @@ from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgO
 from salesbridge.cli.rendering import console, errors_reported
 from salesbridge.i18n import translate
 from salesbridge.services.crm_settings import SettingsChange, with_stage_label
+from salesbridge.web.localized import settings_json
 
 if TYPE_CHECKING:
     from salesbridge.services.crm_settings import CrmSettingsView
@@ -23,7 +24,9 @@ app = typer.Typer(help="CRM settings: pipeline stage, won value, auto-save, sync
 def _print_crm_settings(settings: CrmSettingsView, lang: str) -> None:
     table = Table(show_header=False, box=None)
     stage = settings.stage_label or settings.stage_threshold or translate("Every open opportunity", lang)
-    table.add_row(translate("Stage source", lang), f"{settings.stage_source_label(lang)} ({settings.stage_source})")
+    table.add_row(
+        translate("Stage source", lang), f"{translate(settings.stage_source_label, lang)} ({settings.stage_source})"
+    )
     table.add_row(translate("Pipeline starts at", lang), stage)
     currency = translate("base currency", lang) if settings.won_value_base_currency else ""
     table.add_row(translate("Won value column", lang), f"{settings.won_value_column} {currency}".strip())
@@ -48,7 +51,7 @@ def crm_settings_show(
         choices = asyncio.run(service.choices(org, lang))
         settings = with_stage_label(service.settings(org), choices)
     if as_json:
-        typer.echo(json.dumps({**settings.to_json(lang), "choices": choices.to_json()}, indent=2))
+        typer.echo(json.dumps({**settings_json(settings, lang), "choices": choices.to_json()}, indent=2))
         return
     _print_crm_settings(settings, lang)
 
@@ -94,7 +97,7 @@ def crm_settings_set(
         saved = asyncio.run(workspace(ctx, db_url).crm_settings.update(org, change, actor="cli", locale=lang))
     if as_json:
         lists = saved.lists
-        body = {**saved.settings.to_json(lang), "lists": lists.__dict__ if lists else None}
+        body = {**settings_json(saved.settings, lang), "lists": lists.__dict__ if lists else None}
         typer.echo(json.dumps(body, indent=2))
         return
     _print_crm_settings(saved.settings, lang)

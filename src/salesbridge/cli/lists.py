@@ -12,6 +12,7 @@ from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgO
 from salesbridge.cli.rendering import console, errors_reported
 from salesbridge.i18n import N_, translate
 from salesbridge.services.lists import show_lists
+from salesbridge.web.localized import list_json
 
 app = typer.Typer(help="Saved lists, including the two lists auto-save keeps.", no_args_is_help=True)
 
@@ -29,12 +30,14 @@ def lists_show(
     with errors_reported(lang):
         views = show_lists(workspace(ctx, db_url).store, org, user)
     if as_json:
-        typer.echo(json.dumps([view.to_json(lang) for view in views], indent=2))
+        typer.echo(json.dumps([list_json(view, lang) for view in views], indent=2))
         return
     for view in views:
-        table = Table(title=f"{view.display_name(lang)} ({len(view.items)})", title_justify="left")
+        name = translate(view.name, lang) if view.is_system else view.name
+        table = Table(title=f"{name} ({len(view.items)})", title_justify="left")
         for header in (N_("Name"), N_("Table"), N_("CRM id"), N_("Why")):
             table.add_column(translate(header, lang))
         for item in view.items:
-            table.add_row(item.name or "—", item.table, item.crm_id, item.reason_label(lang) or "")
+            reason = translate(item.reason_label, lang) if item.reason_label else ""
+            table.add_row(item.name or "—", item.table, item.crm_id, reason)
         console.print(table)

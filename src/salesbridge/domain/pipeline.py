@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -24,7 +25,7 @@ PROCESS_STEP: Final = "stepname"
 CHOICE_STAGE_SOURCES: Final = (SALES_STAGE, PROCESS_CODE)
 """Stage sources that are choice columns (compared by option value)."""
 STAGE_SOURCES: Final = (SALES_STAGE, PROCESS_CODE, PROCESS_STEP)
-"""Every stage source, as stored in the settings (the values of ``store.tables.StageSource``)."""
+"""Every stage source, as stored in the settings (the values of :class:`StageSource`)."""
 
 OPEN: Final = 0
 """``statecode`` of an open opportunity and of an active account, contact, lead or connection."""
@@ -97,6 +98,47 @@ class PipelineRule:
     def includes(self, data: Mapping[str, Any]) -> bool:
         """True when the opportunity is open and at or past the threshold: it is in the pipeline."""
         return is_active(data) and self.reached(data)
+
+
+class StageSource(StrEnum):
+    """Where an opportunity's pipeline stage is read from (also the column type of ``store.tables.CrmSettings``)."""
+
+    SALES_STAGE = SALES_STAGE
+    PROCESS_CODE = PROCESS_CODE
+    PROCESS_STEP = PROCESS_STEP
+
+
+DEFAULT_WON_VALUE_COLUMN: Final = "actualvalue"
+DEFAULT_SYNC_INTERVAL_MINUTES: Final = 15
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrmSettings:
+    """The organization's CRM settings; the defaults (this class's) until an administrator saves them.
+
+    Attributes:
+        stage_threshold: The first stage inside the pipeline (an option value as text, or a step name); None means
+            every open opportunity.
+        updated_at: When they were last saved; None while the defaults are in force.
+    """
+
+    stage_source: StageSource = StageSource.SALES_STAGE
+    stage_threshold: str | None = None
+    won_value_column: str = DEFAULT_WON_VALUE_COLUMN
+    won_value_base_currency: bool = False
+    auto_save_enabled: bool = True
+    sync_interval_minutes: int = DEFAULT_SYNC_INTERVAL_MINUTES
+    updated_at: datetime | None = None
+
+    @property
+    def is_saved(self) -> bool:
+        """False while the defaults are in force."""
+        return self.updated_at is not None
+
+    @property
+    def pipeline_rule(self) -> PipelineRule:
+        """Where an opportunity enters the pipeline, by these settings."""
+        return PipelineRule(stage_source=self.stage_source.value, threshold=self.stage_threshold)
 
 
 def won_value(data: Mapping[str, Any], column: str, base_currency: bool = False) -> float | None:

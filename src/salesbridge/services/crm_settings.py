@@ -5,32 +5,29 @@ Choices are validated against the CRM: the stage threshold must be an option of 
 step name found in the imported opportunities), the won-value column a money column of opportunity. When the
 organization is not connected (or the CRM cannot be reached, or does not answer within the caller's wait) the
 standard Dynamics 365 choices are offered and checked instead, and the choices say why. Option labels come from
-the CRM; the standard ones are shown in the user's language. Every change is audited; a change of the pipeline
-(or turning auto-save on) recomputes the lists.
+the CRM; the standard ones are offered in the user's language, in which an administrator may also type them (the
+refusals list them so). Every change is audited; a change of the pipeline (or turning auto-save on) recomputes the
+lists. The settings themselves come back as values and message ids (the stage source's name): the console and the
+CLI translate them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
 from salesbridge.crm.ports import CrmMetadata
-from salesbridge.domain.pipeline import PROCESS_STEP, STAGE_SOURCES, won_value_columns
+from salesbridge.domain.pipeline import PROCESS_STEP, STAGE_SOURCES, CrmSettings, StageSource, won_value_columns
+from salesbridge.domain.workspace import ConnectionState, CrmCredentials
 from salesbridge.errors import CrmError, InvalidRequestError
 from salesbridge.i18n import N_, translate
-from salesbridge.services.connect import (
-    CrmCredentials,
-    CrmSessionFactory,
-    StoreAccess,
-    UnknownOrganizationError,
-    stored_credentials,
-)
+from salesbridge.services.connecting import stored_credentials
 from salesbridge.services.lists import ListRecompute, recompute_in
-from salesbridge.store.tables import ConnectionState, CrmSettings, StageSource
+from salesbridge.services.organizations import require_organization
+from salesbridge.services.ports import CrmSessionFactory, StoreAccess
 
 MIN_SYNC_INTERVAL: Final = 5
 MAX_SYNC_INTERVAL: Final = 1440
@@ -140,15 +137,16 @@ class CrmSettingsView:
     updated_at: datetime | None
     stage_label: str | None = None
 
-    def stage_source_label(self, locale: str = "en") -> str:
-        """The stage source's name in ``locale``."""
-        return translate(STAGE_SOURCE_LABELS[self.stage_source], locale)
+    @property
+    def stage_source_label(self) -> str:
+        """The stage source's name (an English message id, to translate where shown)."""
+        return STAGE_SOURCE_LABELS[self.stage_source]
 
-    def to_json(self, locale: str = "en") -> dict[str, Any]:
-        """A JSON-ready mapping."""
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping (``stage_source_label`` a message id: the caller translates it)."""
         return {
             "stage_source": self.stage_source.value,
-            "stage_source_label": self.stage_source_label(locale),
+            "stage_source_label": self.stage_source_label,
             "stage_threshold": self.stage_threshold,
             "stage_label": self.stage_label,
             "won_value_column": self.won_value_column,
@@ -182,17 +180,17 @@ class SettingsSaved:
     lists: ListRecompute | None
 
 
-def _view(row: CrmSettings, *, is_saved: bool, choices: SettingsChoices | None = None) -> CrmSettingsView:
+def _view(settings: CrmSettings, *, choices: SettingsChoices | None = None) -> CrmSettingsView:
     return CrmSettingsView(
-        stage_source=row.stage_source,
-        stage_threshold=row.stage_threshold,
-        won_value_column=row.won_value_column,
-        won_value_base_currency=row.won_value_base_currency,
-        auto_save_enabled=row.auto_save_enabled,
-        sync_interval_minutes=row.sync_interval_minutes,
-        is_saved=is_saved,
-        updated_at=row.updated_at if is_saved else None,
-        stage_label=choices.stage_label(row.stage_source, row.stage_threshold) if choices else None,
+        stage_source=settings.stage_source,
+        stage_threshold=settings.stage_threshold,
+        won_value_column=settings.won_value_column,
+        won_value_base_currency=settings.won_value_base_currency,
+        auto_save_enabled=settings.auto_save_enabled,
+        sync_interval_minutes=settings.sync_interval_minutes,
+        is_saved=settings.is_saved,
+        updated_at=settings.updated_at,
+        stage_label=choices.stage_label(settings.stage_source, settings.stage_threshold) if choices else None,
     )
 
 
@@ -340,20 +338,14 @@ class CrmSettingsService:
         self._store = store
         self._sessions = sessions
 
-    def _organization_id(self, slug: str) -> uuid.UUID:
-        organization_id = self._store.organization_id(slug)
-        if organization_id is None:
-            raise UnknownOrganizationError(f"No organization is called {slug!r}.")
-        return organization_id
-
     def settings(self, slug: str, *, choices: SettingsChoices | None = None) -> CrmSettingsView:
         """The settings of ``slug`` (the defaults until saved); the threshold labelled from ``choices`` if given.
 
         Raises:
             UnknownOrganizationError: no organization has ``slug``.
         """
-        with self._store(self._organization_id(slug)) as uow:
-            return _view(uow.crm_settings.get(), is_saved=uow.crm_settings.is_stored(), choices=choices)
+        with self._store(require_organization(self._store, slug), read_only=True) as uow:
+            return _view(uow.crm_settings.get(), choices=choices)
 
     async def choices(self, slug: str, locale: str = "en", *, wait_s: float | None = None) -> SettingsChoices:
         """What the settings may be set to: read from the connected CRM, else the standard choices — when not
@@ -377,7 +369,7 @@ class CrmSettingsService:
 
     def _choice_inputs(self, slug: str) -> tuple[tuple[str, ...], CrmCredentials | None]:
         """The imported step names, and the stored credentials while connected (else None)."""
-        with self._store(self._organization_id(slug)) as uow:
+        with self._store(require_organization(self._store, slug), read_only=True) as uow:
             step_names = tuple(uow.crm_record_queries.distinct_step_names())
             connection = uow.crm_connection.find()
             credentials = (
@@ -418,7 +410,7 @@ class CrmSettingsService:
             UnknownOrganizationError: no organization has ``slug``.
             InvalidRequestError: a value is not allowed (nothing was saved).
         """
-        with self._store(self._organization_id(slug)) as uow:
+        with self._store(require_organization(self._store, slug)) as uow:
             current = uow.crm_settings.get()
             values = _checked(current, change, choices)
             before = {name: getattr(current, name) for name in _AUDITED}
@@ -427,14 +419,14 @@ class CrmSettingsService:
                 for name in _AUDITED
                 if before[name] != values[name]
             }
-            if not changed and uow.crm_settings.is_stored():
-                return SettingsSaved(settings=_view(current, is_saved=True, choices=choices), lists=None)
-            row = uow.crm_settings.save(**values)
+            if not changed and current.is_saved:
+                return SettingsSaved(settings=_view(current, choices=choices), lists=None)
+            saved = uow.crm_settings.save(**values)
             uow.audit.record(actor=actor, action="crm.settings_changed", details=changed)
             pipeline_changed = {"stage_source", "stage_threshold", "auto_save_enabled"} & changed.keys()
             lists = recompute_in(uow) if pipeline_changed else None
             uow.commit()
-            return SettingsSaved(settings=_view(row, is_saved=True, choices=choices), lists=lists)
+            return SettingsSaved(settings=_view(saved, choices=choices), lists=lists)
 
 
 def _plain(value: object) -> object:

@@ -5,6 +5,9 @@ organization's "Sync CRM for all seats automatically", or the seat's own switch)
 user: their "My CRM accounts" and "My CRM leads and contacts" lists are made to hold exactly what the rules choose.
 Users without sync or without a match get empty system lists. Hand-made lists are never touched. While the
 organization's auto-save is off, nothing is recomputed (lists keep what they hold).
+
+The use cases see the store through :mod:`salesbridge.services.ports` and return values whose user-facing texts are
+message ids (a system list's name, why auto-save saved a record): the console and the CLI translate them.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
+from salesbridge.domain.lists import SYSTEM_LIST_NAMES, ListKind, SavedList
 from salesbridge.domain.pipeline import (
     AutoSaveChoices,
     PipelineRule,
@@ -27,13 +31,14 @@ from salesbridge.domain.pipeline import (
 )
 from salesbridge.domain.workspace import User
 from salesbridge.errors import InvalidRequestError, RowNotFoundError
-from salesbridge.i18n import N_, translate
-from salesbridge.services.connect import StoreAccess, UnitOfWorkOpener, UnknownOrganizationError
-from salesbridge.store.lists import SYSTEM_LIST_NAMES
-from salesbridge.store.tables import AutoSaveRules, CrmSettings, ListKind, SavedList
-from salesbridge.store.uow import SqlAlchemyUnitOfWork
+from salesbridge.i18n import N_
+from salesbridge.services.organizations import require_organization
+from salesbridge.services.ports import StoreAccess, UnitOfWork, UnitOfWorkOpener
 
 MAX_LIST_NAME = 200
+
+# The names of the system lists (domain.lists.SYSTEM_LIST_NAMES), marked here so that `make messages` extracts them.
+_SYSTEM_LIST_NAMES: Final = (N_("My CRM accounts"), N_("My CRM leads and contacts"))
 
 _REASON_LABELS = {
     "accounts_of_open_opportunities": N_("Account of an open opportunity of yours"),
@@ -61,26 +66,16 @@ class ListItemView:
     reason: str | None
     added_at: datetime
 
-    def reason_label(self, locale: str = "en") -> str | None:
-        """Why auto-save saved it, in ``locale``; None for hand-added items."""
-        label = _REASON_LABELS.get(self.reason or "")
-        return translate(label, locale) if label else None
-
-    def to_json(self, locale: str = "en") -> dict[str, Any]:
-        """A JSON-ready mapping."""
-        return {
-            "table": self.table,
-            "crm_id": self.crm_id,
-            "name": self.name,
-            "reason": self.reason,
-            "reason_label": self.reason_label(locale),
-            "added_at": self.added_at.isoformat(),
-        }
+    @property
+    def reason_label(self) -> str | None:
+        """Why auto-save saved it (an English message id, to translate where shown); None for hand-added items."""
+        return _REASON_LABELS.get(self.reason or "")
 
 
 @dataclass(frozen=True)
 class ListView:
-    """A list and its items."""
+    """A list and its items. A system list's ``name`` is an English message id (translate it where shown); a
+    hand-made list's is the name its owner gave."""
 
     id: uuid.UUID
     name: str
@@ -91,19 +86,6 @@ class ListView:
     def is_system(self) -> bool:
         """Kept by auto-save."""
         return self.kind is not ListKind.MANUAL
-
-    def display_name(self, locale: str = "en") -> str:
-        """The name in ``locale`` (system lists are translated; hand-made ones are shown as named)."""
-        return translate(self.name, locale) if self.is_system else self.name
-
-    def to_json(self, locale: str = "en") -> dict[str, Any]:
-        """A JSON-ready mapping."""
-        return {
-            "id": str(self.id),
-            "name": self.display_name(locale),
-            "kind": self.kind.value,
-            "items": [item.to_json(locale) for item in self.items],
-        }
 
 
 @dataclass(frozen=True)
@@ -117,11 +99,16 @@ class AutoSaveRulesView:
 
     def choices(self) -> AutoSaveChoices:
         """The rules as the domain takes them."""
-        return AutoSaveChoices(
-            accounts_of_open_opportunities=self.accounts_of_open_opportunities,
-            accounts_owned=self.accounts_owned,
-            leads_of_open_opportunities=self.leads_of_open_opportunities,
-            leads_of_owned_accounts=self.leads_of_owned_accounts,
+        return AutoSaveChoices(**self.to_json())
+
+    @classmethod
+    def of(cls, choices: AutoSaveChoices) -> AutoSaveRulesView:
+        """The view of the domain's rules."""
+        return cls(
+            accounts_of_open_opportunities=choices.accounts_of_open_opportunities,
+            accounts_owned=choices.accounts_owned,
+            leads_of_open_opportunities=choices.leads_of_open_opportunities,
+            leads_of_owned_accounts=choices.leads_of_owned_accounts,
         )
 
     def to_json(self) -> dict[str, bool]:
@@ -134,22 +121,8 @@ class AutoSaveRulesView:
         }
 
 
-def _rules_view(row: AutoSaveRules) -> AutoSaveRulesView:
-    return AutoSaveRulesView(
-        accounts_of_open_opportunities=row.accounts_of_open_opportunities,
-        accounts_owned=row.accounts_owned,
-        leads_of_open_opportunities=row.leads_of_open_opportunities,
-        leads_of_owned_accounts=row.leads_of_owned_accounts,
-    )
-
-
-def pipeline_rule(settings: CrmSettings) -> PipelineRule:
-    """The organization's pipeline rule."""
-    return PipelineRule(stage_source=settings.stage_source.value, threshold=settings.stage_threshold)
-
-
 def owners_records(
-    uow: SqlAlchemyUnitOfWork, choices: Mapping[str, AutoSaveChoices], rule: PipelineRule
+    uow: UnitOfWork, choices: Mapping[str, AutoSaveChoices], rule: PipelineRule
 ) -> dict[str, list[RecordFacts]]:
     """The imported records auto-save needs for each CRM user in ``choices`` (systemuserid → their rules): their
     opportunities and accounts, what their pipeline opportunities name, the connections of those opportunities,
@@ -226,7 +199,7 @@ def _hand_out(
         records[owner].extend(record for i in ids if (record := found.get(i.lower())) is not None)
 
 
-def _synced_owners(uow: SqlAlchemyUnitOfWork) -> dict[uuid.UUID, str]:
+def _synced_owners(uow: UnitOfWork) -> dict[uuid.UUID, str]:
     """Seat holders whose CRM sync is on and whose seat matches a CRM user: user id → systemuserid."""
     organization = uow.organization.get()
     crm_users = {row.id: row.crm_id for row in uow.crm_users.list_all()}
@@ -251,7 +224,7 @@ def _either(first: AutoSaveChoices | None, second: AutoSaveChoices) -> AutoSaveC
     )
 
 
-def recompute_in(uow: SqlAlchemyUnitOfWork) -> ListRecompute:
+def recompute_in(uow: UnitOfWork) -> ListRecompute:
     """Recompute the organization's system lists inside ``uow``'s transaction (the caller commits).
 
     Does nothing while auto-save is off. See :func:`recompute_auto_saved_lists`.
@@ -259,13 +232,10 @@ def recompute_in(uow: SqlAlchemyUnitOfWork) -> ListRecompute:
     settings = uow.crm_settings.get()
     if not settings.auto_save_enabled:
         return ListRecompute(added=0, removed=0)
-    rule = pipeline_rule(settings)
+    rule = settings.pipeline_rule
     owners = _synced_owners(uow)
     stored_rules = uow.auto_save_rules.all_stored()
-    choices = {
-        user_id: _rules_view(stored_rules.get(user_id) or uow.auto_save_rules.get(user_id)).choices()
-        for user_id in owners
-    }
+    choices = {user_id: stored_rules.get(user_id) or AutoSaveChoices() for user_id in owners}
     merged: dict[str, AutoSaveChoices] = {}
     for user_id, owner_id in owners.items():
         merged[owner_id.lower()] = _either(merged.get(owner_id.lower()), choices[user_id])
@@ -305,21 +275,14 @@ def recompute_auto_saved_lists(store: UnitOfWorkOpener, organization_id: uuid.UU
         return result
 
 
-def _organization_id(store: StoreAccess, slug: str) -> uuid.UUID:
-    organization_id = store.organization_id(slug)
-    if organization_id is None:
-        raise UnknownOrganizationError(f"No organization is called {slug!r}.")
-    return organization_id
-
-
-def _user(uow: SqlAlchemyUnitOfWork, email: str) -> User:
+def _user(uow: UnitOfWork, email: str) -> User:
     user = uow.users.find_by_email(email)
     if user is None:
         raise RowNotFoundError("No such user in this organization.")
     return user
 
 
-def _list_views(uow: SqlAlchemyUnitOfWork, lists: Iterable[SavedList]) -> list[ListView]:
+def _list_views(uow: UnitOfWork, lists: Iterable[SavedList]) -> list[ListView]:
     views: list[ListView] = []
     for saved in lists:
         items = uow.lists.items(saved.id)
@@ -351,7 +314,7 @@ def show_lists(store: StoreAccess, slug: str, email: str) -> list[ListView]:
         UnknownOrganizationError: no organization has ``slug``.
         RowNotFoundError: no user has ``email`` in it.
     """
-    with store(_organization_id(store, slug)) as uow:
+    with store(require_organization(store, slug), read_only=True) as uow:
         user = _user(uow, email)
         lists = uow.lists.lists_of(user.id)
         present = {saved.kind for saved in lists}
@@ -395,7 +358,7 @@ def _checked_name(name: str) -> str:
     return cleaned
 
 
-def _own_list(uow: SqlAlchemyUnitOfWork, email: str, list_id: uuid.UUID) -> SavedList:
+def _own_list(uow: UnitOfWork, email: str, list_id: uuid.UUID) -> SavedList:
     """The hand-made list ``list_id`` of the user ``email``.
 
     Raises:
@@ -420,7 +383,7 @@ def create_list(store: StoreAccess, slug: str, email: str, *, name: str, actor: 
         InvalidRequestError: the name is empty or longer than 200 characters.
     """
     cleaned = _checked_name(name)
-    with store(_organization_id(store, slug)) as uow:
+    with store(require_organization(store, slug)) as uow:
         user = _user(uow, email)
         saved = uow.lists.create_manual(user.id, cleaned)
         uow.audit.record(actor=actor, action="list.created", details={"list_id": str(saved.id), "name": cleaned})
@@ -437,11 +400,11 @@ def rename_list(store: StoreAccess, slug: str, email: str, list_id: uuid.UUID, *
         InvalidRequestError: the name is empty or too long, or the list is a system list.
     """
     cleaned = _checked_name(name)
-    with store(_organization_id(store, slug)) as uow:
+    with store(require_organization(store, slug)) as uow:
         saved = _own_list(uow, email, list_id)
         before = saved.name
         if before != cleaned:
-            uow.lists.rename(list_id, cleaned)
+            saved = uow.lists.rename(list_id, cleaned)
             uow.audit.record(
                 actor=actor, action="list.renamed", details={"list_id": str(list_id), "from": before, "to": cleaned}
             )
@@ -457,7 +420,7 @@ def delete_list(store: StoreAccess, slug: str, email: str, list_id: uuid.UUID, *
         RowNotFoundError: no such user, or the list is not theirs (or no longer exists).
         InvalidRequestError: the list is a system list.
     """
-    with store(_organization_id(store, slug)) as uow:
+    with store(require_organization(store, slug)) as uow:
         saved = _own_list(uow, email, list_id)
         name = saved.name
         items = uow.lists.delete(list_id)
@@ -479,7 +442,7 @@ def add_to_list(
         InvalidRequestError: the list is a system list (auto-save keeps those), or no such record of an
             account, contact or lead has been imported.
     """
-    with store(_organization_id(store, slug)) as uow:
+    with store(require_organization(store, slug)) as uow:
         _own_list(uow, email, list_id)
         if table not in LIST_TABLES or not uow.crm_record_queries.by_ids(table, [crm_id]):
             raise InvalidRequestError(N_("No imported CRM account, contact or lead has this id."))
@@ -501,7 +464,7 @@ def remove_from_list(
         RowNotFoundError: no such user, or the list is not theirs.
         InvalidRequestError: the list is a system list.
     """
-    with store(_organization_id(store, slug)) as uow:
+    with store(require_organization(store, slug)) as uow:
         _own_list(uow, email, list_id)
         removed = uow.lists.remove_item(list_id, table, crm_id)
         if removed:
@@ -510,9 +473,7 @@ def remove_from_list(
         return removed
 
 
-def _audit_item(
-    uow: SqlAlchemyUnitOfWork, action: str, list_id: uuid.UUID, table: str, crm_id: str, *, actor: str
-) -> None:
+def _audit_item(uow: UnitOfWork, action: str, list_id: uuid.UUID, table: str, crm_id: str, *, actor: str) -> None:
     uow.audit.record(
         actor=actor, action=action, details={"list_id": str(list_id), "table": table, "crm_id": crm_id.lower()}
     )
@@ -528,7 +489,7 @@ def find_records(store: StoreAccess, slug: str, text: str, *, limit: int = 20) -
     wanted = text.strip()
     if len(wanted) < 2:
         return []
-    with store(_organization_id(store, slug)) as uow:
+    with store(require_organization(store, slug), read_only=True) as uow:
         return [
             RecordMatch(table, crm_id, name)
             for table, crm_id, name in uow.crm_record_queries.search(LIST_TABLES, wanted, limit=limit)
@@ -542,8 +503,8 @@ def my_rules(store: StoreAccess, slug: str, email: str) -> AutoSaveRulesView:
         UnknownOrganizationError: no organization has ``slug``.
         RowNotFoundError: no user has ``email`` in it.
     """
-    with store(_organization_id(store, slug)) as uow:
-        return _rules_view(uow.auto_save_rules.get(_user(uow, email).id))
+    with store(require_organization(store, slug), read_only=True) as uow:
+        return AutoSaveRulesView.of(uow.auto_save_rules.get(_user(uow, email).id))
 
 
 def save_my_rules(
@@ -556,9 +517,9 @@ def save_my_rules(
         UnknownOrganizationError: no organization has ``slug``.
         RowNotFoundError: no user has ``email`` in it.
     """
-    with store(_organization_id(store, slug)) as uow:
+    with store(require_organization(store, slug)) as uow:
         user = _user(uow, email)
-        before = _rules_view(uow.auto_save_rules.get(user.id))
+        before = AutoSaveRulesView.of(uow.auto_save_rules.get(user.id))
         if before != rules:
             uow.auto_save_rules.save(user.id, **rules.to_json())
             uow.audit.record(

@@ -1,5 +1,7 @@
 """Repositories of CRM settings, auto-save rules, saved lists, and the reads of imported records lists need.
 
+They implement the ports of :mod:`salesbridge.services.ports` structurally and return the frozen values of
+:mod:`salesbridge.domain.pipeline` and :mod:`salesbridge.domain.lists`, never rows; changes go through their methods.
 Scoped by organization like every repository: each statement filters by the organization id. Reads of
 ``crm_records`` by id go through the primary key, in chunks; reads by owner or parent (columns without an index,
 so that imports stay fast) read the organization's rows of one table once, for every owner or parent asked.
@@ -9,36 +11,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
-from salesbridge.domain.pipeline import RecordFacts
+from salesbridge.domain import lists as domain
+from salesbridge.domain.lists import SYSTEM_LIST_NAMES, ItemDiff
+from salesbridge.domain.pipeline import AutoSaveChoices, RecordFacts, StageSource
+from salesbridge.domain.pipeline import CrmSettings as CrmSettingsValue
 from salesbridge.domain.sync_runs import ImportSettings
 from salesbridge.errors import StoreError
-from salesbridge.i18n import N_
-from salesbridge.store.repositories import _ScopedRepository
-from salesbridge.store.tables import (
-    AutoSaveRules,
-    CrmRecord,
-    CrmSettings,
-    ListItem,
-    ListKind,
-    SavedList,
-    StageSource,
-)
-
-SYSTEM_LIST_NAMES = {
-    ListKind.CRM_ACCOUNTS: N_("My CRM accounts"),
-    ListKind.CRM_LEADS: N_("My CRM leads and contacts"),
-}
-"""The names (English message ids) of the two system lists; shown translated."""
-
-DEFAULT_STAGE_SOURCE = StageSource.SALES_STAGE
-DEFAULT_WON_VALUE_COLUMN = "actualvalue"
-DEFAULT_SYNC_INTERVAL_MINUTES = 15
+from salesbridge.store.repositories import _ScopedRepository, as_value
+from salesbridge.store.tables import AutoSaveRules, CrmRecord, CrmSettings, ListItem, ListKind, SavedList
 
 _CHUNK = 500
 """Ids per ``IN (…)`` list: well under every backend's parameter limit."""
@@ -63,23 +48,12 @@ def _chunks(values: Iterable[str], size: int = _CHUNK) -> Iterator[list[str]]:
 class CrmSettingsRepository(_ScopedRepository):
     """The organization's CRM settings (one row, created on first save)."""
 
-    def get(self) -> CrmSettings:
-        """The stored settings, or (not stored) the defaults: stage from ``salesstage`` with no threshold (every
-        open opportunity), won value in ``actualvalue`` in the transaction currency, auto-save on, import every
-        15 minutes."""
+    def get(self) -> CrmSettingsValue:
+        """The stored settings, or (not stored) the defaults of :class:`salesbridge.domain.pipeline.CrmSettings`
+        (``updated_at`` None): stage from ``salesstage`` with no threshold (every open opportunity), won value in
+        ``actualvalue`` in the transaction currency, auto-save on, import every 15 minutes."""
         row = self._session.get(CrmSettings, self._organization_id)
-        if row is not None:
-            return row
-        return CrmSettings(
-            organization_id=self._organization_id,
-            stage_source=DEFAULT_STAGE_SOURCE,
-            stage_threshold=None,
-            won_value_column=DEFAULT_WON_VALUE_COLUMN,
-            won_value_base_currency=False,
-            auto_save_enabled=True,
-            sync_interval_minutes=DEFAULT_SYNC_INTERVAL_MINUTES,
-            updated_at=self._clock(),
-        )
+        return as_value(CrmSettingsValue, row) if row is not None else CrmSettingsValue()
 
     def is_stored(self) -> bool:
         """True once the settings have been saved."""
@@ -103,7 +77,7 @@ class CrmSettingsRepository(_ScopedRepository):
         won_value_base_currency: bool,
         auto_save_enabled: bool,
         sync_interval_minutes: int,
-    ) -> CrmSettings:
+    ) -> CrmSettingsValue:
         """Store the settings (insert or update). Idempotent. Values are stored as given: validation is the use
         case's.
 
@@ -125,36 +99,26 @@ class CrmSettingsRepository(_ScopedRepository):
             self._session.flush()
         except IntegrityError as exc:
             raise StoreError("The CRM settings could not be saved: the organization does not exist.") from exc
-        return row
+        return as_value(CrmSettingsValue, row)
 
 
 class AutoSaveRulesRepository(_ScopedRepository):
     """Each user's auto-save rules (a row once the user saved them)."""
 
-    def _default(self, user_id: uuid.UUID) -> AutoSaveRules:
-        return AutoSaveRules(
-            user_id=user_id,
-            organization_id=self._organization_id,
-            accounts_of_open_opportunities=True,
-            accounts_owned=False,
-            leads_of_open_opportunities=True,
-            leads_of_owned_accounts=False,
-            updated_at=self._clock(),
-        )
-
-    def get(self, user_id: uuid.UUID) -> AutoSaveRules:
-        """The user's rules, or (not stored) the defaults: the opportunity rules on, the ownership rules off."""
+    def get(self, user_id: uuid.UUID) -> AutoSaveChoices:
+        """The user's rules, or (not stored) the defaults of :class:`salesbridge.domain.pipeline.AutoSaveChoices`:
+        the opportunity rules on, the ownership rules off."""
         row = self._session.scalar(
             select(AutoSaveRules).where(
                 AutoSaveRules.organization_id == self._organization_id, AutoSaveRules.user_id == user_id
             )
         )
-        return row if row is not None else self._default(user_id)
+        return as_value(AutoSaveChoices, row) if row is not None else AutoSaveChoices()
 
-    def all_stored(self) -> dict[uuid.UUID, AutoSaveRules]:
+    def all_stored(self) -> dict[uuid.UUID, AutoSaveChoices]:
         """The stored rules of every user who saved some, by user id."""
         statement = select(AutoSaveRules).where(AutoSaveRules.organization_id == self._organization_id)
-        return {row.user_id: row for row in self._session.scalars(statement)}
+        return {row.user_id: as_value(AutoSaveChoices, row) for row in self._session.scalars(statement)}
 
     def save(
         self,
@@ -164,7 +128,7 @@ class AutoSaveRulesRepository(_ScopedRepository):
         accounts_owned: bool,
         leads_of_open_opportunities: bool,
         leads_of_owned_accounts: bool,
-    ) -> AutoSaveRules:
+    ) -> AutoSaveChoices:
         """Store the user's rules. Idempotent.
 
         Raises:
@@ -185,36 +149,29 @@ class AutoSaveRulesRepository(_ScopedRepository):
         row.leads_of_owned_accounts = leads_of_owned_accounts
         row.updated_at = self._clock()
         self._session.flush()
-        return row
-
-
-@dataclass(frozen=True)
-class ItemDiff:
-    """What :meth:`ListRepository.replace_items` changed."""
-
-    added: int
-    removed: int
+        return as_value(AutoSaveChoices, row)
 
 
 class ListRepository(_ScopedRepository):
     """Saved lists and their items. System lists (auto-save) are created on demand, one of each kind per user."""
 
-    def lists_of(self, user_id: uuid.UUID) -> list[SavedList]:
+    def lists_of(self, user_id: uuid.UUID) -> list[domain.SavedList]:
         """The user's lists: the system lists first, then the others by name."""
         statement = select(SavedList).where(
             SavedList.organization_id == self._organization_id, SavedList.owner_user_id == user_id
         )
         order = {ListKind.CRM_ACCOUNTS: 0, ListKind.CRM_LEADS: 1, ListKind.MANUAL: 2}
-        return sorted(self._session.scalars(statement), key=lambda row: (order[row.kind], row.name.lower(), row.id))
+        rows = sorted(self._session.scalars(statement), key=lambda row: (order[row.kind], row.name.lower(), row.id))
+        return [as_value(domain.SavedList, row) for row in rows]
 
-    def system_lists(self) -> list[SavedList]:
+    def system_lists(self) -> list[domain.SavedList]:
         """Every system list of the organization."""
         statement = select(SavedList).where(
             SavedList.organization_id == self._organization_id, SavedList.kind != ListKind.MANUAL
         )
-        return list(self._session.scalars(statement))
+        return [as_value(domain.SavedList, row) for row in self._session.scalars(statement)]
 
-    def system_list(self, user_id: uuid.UUID, kind: ListKind) -> SavedList:
+    def system_list(self, user_id: uuid.UUID, kind: ListKind) -> domain.SavedList:
         """The user's system list of ``kind``, created (empty) when missing. Idempotent.
 
         Raises:
@@ -230,18 +187,21 @@ class ListRepository(_ScopedRepository):
             )
         )
         if existing is not None:
-            return existing
+            return as_value(domain.SavedList, existing)
         return self._add(user_id, SYSTEM_LIST_NAMES[kind], kind)
 
-    def create_manual(self, user_id: uuid.UUID, name: str) -> SavedList:
+    def create_manual(self, user_id: uuid.UUID, name: str) -> domain.SavedList:
         """A new hand-made list of the user.
 
         Raises:
-            StoreError: the user does not exist.
+            RowNotFoundError: no such user in this organization.
         """
         return self._add(user_id, name, ListKind.MANUAL)
 
-    def _add(self, user_id: uuid.UUID, name: str, kind: ListKind) -> SavedList:
+    def _add(self, user_id: uuid.UUID, name: str, kind: ListKind) -> domain.SavedList:
+        # Checked first: the foreign key alone would admit another organization's user, and a failed flush
+        # leaves the session unusable.
+        self._require_user(user_id)
         row = SavedList(
             id=uuid.uuid4(),
             organization_id=self._organization_id,
@@ -251,23 +211,21 @@ class ListRepository(_ScopedRepository):
             created_at=self._clock(),
         )
         self._session.add(row)
-        try:
-            self._session.flush()
-        except IntegrityError as exc:
-            self._session.expunge(row)
-            raise StoreError("The list could not be created: the user does not exist.") from exc
-        return row
+        self._session.flush()
+        return as_value(domain.SavedList, row)
 
-    def get(self, list_id: uuid.UUID) -> SavedList:
+    def _row(self, list_id: uuid.UUID) -> SavedList:
+        return self._scoped_row(SavedList, list_id, missing="No such list in this organization.")
+
+    def get(self, list_id: uuid.UUID) -> domain.SavedList:
         """The list ``list_id`` of this organization.
 
         Raises:
             RowNotFoundError: no such list in this organization.
         """
-        return self._scoped_row(SavedList, list_id, missing="No such list in this organization.")
+        return as_value(domain.SavedList, self._row(list_id))
 
-    def items(self, list_id: uuid.UUID) -> list[ListItem]:
-        """The items of a list, by table then id."""
+    def _item_rows(self, list_id: uuid.UUID) -> list[ListItem]:
         statement = (
             select(ListItem)
             .where(ListItem.organization_id == self._organization_id, ListItem.list_id == list_id)
@@ -275,13 +233,17 @@ class ListRepository(_ScopedRepository):
         )
         return list(self._session.scalars(statement))
 
+    def items(self, list_id: uuid.UUID) -> list[domain.ListItem]:
+        """The items of a list, by table then id."""
+        return [as_value(domain.ListItem, row) for row in self._item_rows(list_id)]
+
     def add_item(self, list_id: uuid.UUID, table: str, crm_id: str, *, reason: str | None = None) -> bool:
         """Put a record in a list; False when it was there already (idempotent).
 
         Raises:
             RowNotFoundError: no such list in this organization.
         """
-        self.get(list_id)
+        self._row(list_id)
         key = (list_id, table, crm_id.lower())
         if self._session.get(ListItem, key) is not None:
             return False
@@ -310,16 +272,16 @@ class ListRepository(_ScopedRepository):
         )
         return bool(getattr(result, "rowcount", 0))
 
-    def rename(self, list_id: uuid.UUID, name: str) -> SavedList:
+    def rename(self, list_id: uuid.UUID, name: str) -> domain.SavedList:
         """Give a list another name (as given: validation is the use case's).
 
         Raises:
             RowNotFoundError: no such list in this organization.
         """
-        row = self.get(list_id)
+        row = self._row(list_id)
         row.name = name
         self._session.flush()
-        return row
+        return as_value(domain.SavedList, row)
 
     def delete(self, list_id: uuid.UUID) -> int:
         """Delete a list and its items; returns how many items it held.
@@ -327,7 +289,7 @@ class ListRepository(_ScopedRepository):
         Raises:
             RowNotFoundError: no such list in this organization.
         """
-        row = self.get(list_id)
+        row = self._row(list_id)
         result = self._session.execute(
             delete(ListItem).where(ListItem.organization_id == self._organization_id, ListItem.list_id == list_id)
         )
@@ -339,7 +301,7 @@ class ListRepository(_ScopedRepository):
         """Make the list hold exactly ``wanted`` (``(table, crm_id, reason)``): insert the new, delete the gone,
         update changed reasons. Idempotent."""
         target = {(table, crm_id.lower()): reason for table, crm_id, reason in wanted}
-        existing = {(item.crm_table, item.crm_id): item for item in self.items(list_id)}
+        existing = {(item.crm_table, item.crm_id): item for item in self._item_rows(list_id)}
         gone = [key for key in existing if key not in target]
         for table in {table for table, _ in gone}:
             for chunk in _chunks(crm_id for gone_table, crm_id in gone if gone_table == table):

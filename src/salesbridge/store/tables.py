@@ -33,9 +33,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from salesbridge.domain.seat_matching import MatchOutcome
-
 # The states are domain values; the store's modules import them from here with the tables whose columns they type.
+from salesbridge.domain.lists import ListKind as ListKind
+from salesbridge.domain.pipeline import StageSource as StageSource
+from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sync_runs import SyncMode as SyncMode
 from salesbridge.domain.workspace import ConnectionState as ConnectionState
 from salesbridge.domain.workspace import ImportState as ImportState
@@ -433,14 +434,6 @@ class TableSyncState(Base):
         return f"TableSyncState(organization_id={self.organization_id!s}, table={self.table_name!r})"
 
 
-class StageSource(enum.StrEnum):
-    """Where an opportunity's pipeline stage is read from."""
-
-    SALES_STAGE = "salesstage"
-    PROCESS_CODE = "salesstagecode"
-    PROCESS_STEP = "stepname"
-
-
 class CrmSettings(Base):
     """The organization's CRM settings: where an opportunity enters the pipeline, where a won opportunity's
     value lives, automatic saving, and the import schedule. One row per organization, created on first save."""
@@ -472,14 +465,6 @@ class AutoSaveRules(Base):
     leads_of_open_opportunities: Mapped[bool] = mapped_column(Boolean, default=True)
     leads_of_owned_accounts: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class ListKind(enum.StrEnum):
-    """A list built by hand, or one of the two system lists kept by auto-save."""
-
-    MANUAL = "manual"
-    CRM_ACCOUNTS = "crm_accounts"
-    CRM_LEADS = "crm_leads"
 
 
 class SavedList(Base):

@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets
 from salesbridge.services.accounts import AccountService
 from salesbridge.services.connect import ConnectTargets, StoreAccess
+from salesbridge.services.crm_settings import CrmSettingsService
 from salesbridge.services.ports import Clock, CrmSessionFactory
 from salesbridge.services.seats import SeatService
 
@@ -26,6 +27,7 @@ class ConsoleServices:
         clock: The current time, timezone-aware UTC.
         seats: Seat management and assigning seats from the CRM.
         crm_sessions: Opens sessions to a CRM (the Dynamics connector; tests may pass another).
+        crm_settings: Pipeline stage, won value, auto-save and sync interval (on the same store and sessions).
         crm_targets: Where administrators may connect (the operator's settings); Dynamics 365's hosts only, and
             no CA bundle offered, unless given.
         wake_importer: Tells the import runner to look at the queue now ("Sync now"); None when no runner runs in
@@ -39,6 +41,7 @@ class ConsoleServices:
     clock: Clock
     seats: SeatService
     crm_sessions: CrmSessionFactory
+    crm_settings: CrmSettingsService
     crm_targets: ConnectTargets = field(default_factory=DynamicsTargets)
     wake_importer: Callable[[], None] | None = None
     crm_wait_s: float = 5.0

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from salesbridge.bootstrap import dynamics_session
 from salesbridge.services.accounts import AccountService, token_digest
 from salesbridge.services.connect import create_organization
+from salesbridge.services.crm_settings import CrmSettingsService
 from salesbridge.services.seats import SeatService
 from salesbridge.store.secrets import CredentialCipher
 from salesbridge.store.tables import SeatState
@@ -119,6 +120,7 @@ def console(session_factory: sessionmaker[Session], cipher: CredentialCipher, cl
         clock=clock,
         seats=SeatService(store, clock=clock),
         crm_sessions=dynamics_session,
+        crm_settings=CrmSettingsService(store, dynamics_session),
     )
     create_organization(store, slug="acme", name="Acme Corp", seats=5)
     create_organization(store, slug="globex", name="Globex", seats=2)

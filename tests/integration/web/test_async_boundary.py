@@ -17,6 +17,7 @@ from salesbridge.bootstrap import dynamics_session
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.services.accounts import AccountService
 from salesbridge.services.connect import create_organization
+from salesbridge.services.crm_settings import CrmSettingsService
 from salesbridge.services.seats import SeatService
 from salesbridge.store.secrets import CredentialCipher
 from salesbridge.store.uow import UnitOfWorkFactory
@@ -50,6 +51,7 @@ def admin(watched: OffLoopStore) -> Iterator[Browser]:
         clock=clock,
         seats=SeatService(store, clock=clock),  # type: ignore[arg-type]
         crm_sessions=dynamics_session,
+        crm_settings=CrmSettingsService(store, dynamics_session),  # type: ignore[arg-type]
     )
     with TestClient(create_app(services), base_url=BASE_URL) as client:
         yield Browser(client, sign_in(client, ACME_ADMIN))
@@ -90,6 +92,7 @@ def test_connecting_through_the_api_uses_the_store_off_the_event_loop(watched: O
         clock=clock,
         seats=SeatService(watched, clock=clock),  # type: ignore[arg-type]
         crm_sessions=dynamics_session,
+        crm_settings=CrmSettingsService(watched, dynamics_session),  # type: ignore[arg-type]
         crm_targets=DynamicsTargets(EndpointPolicy(["127.0.0.1"])),
     )
     unreachable = f"https://127.0.0.1:{_closed_port()}"

@@ -33,6 +33,7 @@ from tests.integration.web.conftest import (
 from salesbridge.bootstrap import dynamics_session
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.services.accounts import AccountService, InvalidInputError
+from salesbridge.services.crm_settings import CrmSettingsService
 from salesbridge.services.seats import SeatService
 from salesbridge.services.sign_in_guard import PasswordHashingGate
 from salesbridge.store.database import create_engine_for, create_session_factory
@@ -320,6 +321,7 @@ def _app(store: UnitOfWorkFactory, accounts: AccountService, console: Console) -
         clock=console.clock,
         seats=SeatService(store, clock=console.clock),
         crm_sessions=dynamics_session,
+        crm_settings=CrmSettingsService(store, dynamics_session),
     )
     return create_app(services)
 
@@ -353,6 +355,7 @@ def test_an_office_signing_in_at_once_is_queued_not_refused(console: Console) ->
         clock=console.clock,
         seats=SeatService(console.store, clock=console.clock),
         crm_sessions=dynamics_session,
+        crm_settings=CrmSettingsService(console.store, dynamics_session),
     )
     together = threading.Barrier(OFFICE_BURST)
     answers: list[int] = []

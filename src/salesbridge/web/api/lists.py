@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from salesbridge.services.crm_settings import CrmSettingsService, SettingsChange, with_stage_label
+from salesbridge.services.crm_settings import SettingsChange, with_stage_label
 from salesbridge.services.lists import (
     add_to_list,
     create_list,
@@ -20,14 +20,10 @@ from salesbridge.services.lists import (
     show_lists,
 )
 from salesbridge.web.api.schemas import ApiModel, IsoTime, errors
-from salesbridge.web.context import ConsoleServices
+from salesbridge.web.localized import list_json, settings_json
 from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
 
 router = APIRouter(tags=["lists"], responses=errors(401, 403, 422))
-
-
-def _service(services: ConsoleServices) -> CrmSettingsService:
-    return CrmSettingsService(services.store, services.crm_sessions)
 
 
 class CrmSettingsIn(BaseModel):
@@ -142,7 +138,7 @@ class RecordOut(ApiModel):
 def my_lists(principal: SeatHolderPrincipal, services: Services) -> list[ListOut]:
     """The caller's two system lists ("My CRM accounts", "My CRM leads and contacts") and their own lists."""
     views = show_lists(services.store, principal.organization_slug, principal.email)
-    return [ListOut.model_validate(view.to_json(principal.locale)) for view in views]
+    return [ListOut.model_validate(list_json(view, principal.locale)) for view in views]
 
 
 @router.get(
@@ -153,12 +149,14 @@ def my_lists(principal: SeatHolderPrincipal, services: Services) -> list[ListOut
 async def crm_settings(org: str, principal: AdminPrincipal, services: Services) -> CrmSettingsChoicesOut:  # noqa: ARG001
     """Pipeline stage, won-value column, auto-save, sync interval; ``choices`` lists the allowed values (the
     standard ones, with ``crm_problem`` ``slow`` or ``failed``, when Dynamics does not answer in time or fails)."""
-    service = _service(services)
+    service = services.crm_settings
     choices = await service.choices(principal.organization_slug, principal.locale, wait_s=services.crm_wait_s)
     # The store is read in the threadpool: an async route must not block the event loop.
     stored = await run_in_threadpool(service.settings, principal.organization_slug)
     settings = with_stage_label(stored, choices)
-    return CrmSettingsChoicesOut.model_validate({**settings.to_json(principal.locale), "choices": choices.to_json()})
+    return CrmSettingsChoicesOut.model_validate(
+        {**settings_json(settings, principal.locale), "choices": choices.to_json()}
+    )
 
 
 @router.put("/api/v1/orgs/{org}/crm/settings", summary="Change the CRM settings", responses=errors(404))
@@ -179,11 +177,11 @@ async def update_crm_settings(
         auto_save_enabled=body.auto_save_enabled,
         sync_interval_minutes=body.sync_interval_minutes,
     )
-    saved = await _service(services).update(
+    saved = await services.crm_settings.update(
         principal.organization_slug, change, actor=principal.email, locale=principal.locale, wait_s=services.crm_wait_s
     )
     lists = {"added": saved.lists.added, "removed": saved.lists.removed} if saved.lists else None
-    return SavedCrmSettingsOut.model_validate({**saved.settings.to_json(principal.locale), "lists": lists})
+    return SavedCrmSettingsOut.model_validate({**settings_json(saved.settings, principal.locale), "lists": lists})
 
 
 class ListIn(BaseModel):
@@ -206,7 +204,7 @@ def create_my_list(body: ListIn, principal: SeatHolderPrincipal, services: Servi
     created = create_list(
         services.store, principal.organization_slug, principal.email, name=body.name, actor=principal.email
     )
-    return ListOut.model_validate(created.to_json(principal.locale))
+    return ListOut.model_validate(list_json(created, principal.locale))
 
 
 @router.post("/api/v1/me/lists/{list_id}/items", summary="Put a CRM record in a list of my own", responses=errors(404))
@@ -233,7 +231,7 @@ def rename_my_list(list_id: uuid.UUID, body: ListIn, principal: SeatHolderPrinci
     renamed = rename_list(
         services.store, principal.organization_slug, principal.email, list_id, name=body.name, actor=principal.email
     )
-    return ListOut.model_validate(renamed.to_json(principal.locale))
+    return ListOut.model_validate(list_json(renamed, principal.locale))
 
 
 @router.delete("/api/v1/me/lists/{list_id}", status_code=204, summary="Delete a list of my own", responses=errors(404))

@@ -17,12 +17,11 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import SecretStr
 
 from salesbridge.crm.dynamics.trust import MAX_PEM_CHARS
-from salesbridge.errors import InvalidRequestError
+from salesbridge.errors import DifferentCrmOrganizationError, InvalidRequestError
 from salesbridge.services.accounts import Principal
 from salesbridge.services.connect import (
     ConnectOutcome,
     CrmCredentials,
-    DifferentCrmOrganizationError,
     chosen_ca_bundle,
     connect_crm,
     crm_status,
@@ -33,7 +32,7 @@ from salesbridge.services.sync import sync_status
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
-from salesbridge.web.ui.pipeline import pipeline_choices, pipeline_section, settings_service, stage_change
+from salesbridge.web.ui.pipeline import pipeline_choices, pipeline_section, stage_change
 
 router = APIRouter(include_in_schema=False)
 
@@ -179,7 +178,7 @@ async def save_pipeline(
         sync_interval_minutes=sync_interval_minutes,
     )
     try:
-        await settings_service(services).update(
+        await services.crm_settings.update(
             principal.organization_slug,
             change,
             actor=principal.email,

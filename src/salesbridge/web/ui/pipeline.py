@@ -13,27 +13,17 @@ from typing import Any, Final
 from fastapi import Request
 
 from salesbridge.services.accounts import Principal
-from salesbridge.services.crm_settings import (
-    STAGE_SOURCE_LABELS,
-    CrmSettingsService,
-    SettingsChange,
-    SettingsChoices,
-)
+from salesbridge.services.crm_settings import STAGE_SOURCE_LABELS, SettingsChange, SettingsChoices
 from salesbridge.web.context import ConsoleServices
 
 EVERY_OPEN_OPPORTUNITY: Final = "all"
 """The stage form value meaning "every open opportunity is in the pipeline"."""
 
 
-def settings_service(services: ConsoleServices) -> CrmSettingsService:
-    """The CRM settings use cases on the console's store and CRM sessions."""
-    return CrmSettingsService(services.store, services.crm_sessions)
-
-
 async def pipeline_choices(services: ConsoleServices, principal: Principal) -> SettingsChoices:
     """What the pipeline section offers, waiting at most ``services.crm_wait_s`` for Dynamics (then the standard
     choices, with the reason)."""
-    return await settings_service(services).choices(
+    return await services.crm_settings.choices(
         principal.organization_slug, principal.locale, wait_s=services.crm_wait_s
     )
 
@@ -43,7 +33,7 @@ def pipeline_section(
 ) -> dict[str, Any]:
     """What ``_pipeline_settings.html`` shows: the settings, the offered values, and an error of the last save
     (``request.state.pipeline_error``). Reads the store: call it off the event loop."""
-    settings = settings_service(services).settings(principal.organization_slug, choices=choices)
+    settings = services.crm_settings.settings(principal.organization_slug, choices=choices)
     return {
         "settings": settings,
         "choices": choices,
