@@ -20,8 +20,7 @@ from typing import Any, Protocol
 from salesbridge.crm.ports import CrmReader
 from salesbridge.domain.crm_requirements import REQUIRED_TABLES, RequiredTable
 from salesbridge.domain.workspace import CaBundle, ConnectionState, CrmCredentials
-from salesbridge.errors import CaBundleError, CrmError, SalesbridgeError
-from salesbridge.i18n import N_, translate
+from salesbridge.errors import CaBundleError, CrmError, DifferentCrmOrganizationError
 from salesbridge.services.crm_users import import_crm_users
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import CrmSessionFactory, StoreAccess, UnitOfWork
@@ -95,29 +94,6 @@ def chosen_ca_bundle(targets: ConnectTargets, *, name: str | None = None, pem: s
     if pem:
         return CaBundle(pem=targets.checked_pem(pem))
     return None
-
-
-class DifferentCrmOrganizationError(SalesbridgeError):
-    """The organization is connected to another Dynamics organization, or holds data imported from one that has
-    not been purged.
-
-    Attributes:
-        org_url: The organization URL of the existing connection, or of the remaining imported data.
-    """
-
-    MESSAGE = N_(
-        "This organization is connected to another Dynamics organization ({org_url}), or still holds data "
-        "imported from it. That data must be purged before connecting a different one: disconnect CRM sync "
-        "with \u201cYes, clean up all previously imported CRM data\u201d first."
-    )
-
-    def __init__(self, org_url: str) -> None:
-        super().__init__(translate(self.MESSAGE).format(org_url=org_url))
-        self.org_url = org_url
-
-    def localized(self, locale: str) -> str:
-        """The refusal in ``locale``."""
-        return translate(self.MESSAGE, locale).format(org_url=self.org_url)
 
 
 def create_organization(

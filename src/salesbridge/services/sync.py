@@ -19,7 +19,7 @@ from typing import Any
 from salesbridge.domain.pipeline import won_value_columns
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportReport, TableCheckpoint
 from salesbridge.domain.workspace import ConnectionState, CrmCredentials, ImportState
-from salesbridge.errors import InvalidRequestError, SalesbridgeError
+from salesbridge.errors import ImportCancelledError, InvalidRequestError
 from salesbridge.i18n import N_, translate
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import Clock, StoreAccess, UnitOfWork
@@ -33,10 +33,6 @@ SYNC_NOW_REASON = "sync now"
 SCHEDULED_REASON = "scheduled"
 RETRY_REASON = "retry after the worker stopped"
 NOT_CONNECTED_ERROR = "the organization is not connected to a CRM"
-
-
-class ImportCancelledError(SalesbridgeError):
-    """The run stopped because the organization was disconnected, or its run was cancelled or taken over."""
 
 
 @dataclass(frozen=True)

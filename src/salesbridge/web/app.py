@@ -29,6 +29,7 @@ from salesbridge.errors import (
     AdministratorRequiredError,
     ConsoleAccessError,
     CrmError,
+    DifferentCrmOrganizationError,
     InvalidRequestError,
     NotAuthenticatedError,
     RowNotFoundError,
@@ -250,6 +251,8 @@ async def _invalid_request(request: Request, exc: InvalidRequestError) -> Respon
     body: dict[str, object] = {"detail": exc.localized(locale)}
     if isinstance(exc, SeatLimitError):
         body |= {"seats_left": exc.seats_left, "requested": exc.requested}
+        return JSONResponse(body, status_code=409)
+    if isinstance(exc, DifferentCrmOrganizationError):  # purge the other organization's data first
         return JSONResponse(body, status_code=409)
     return JSONResponse(body, status_code=422)
 

@@ -21,6 +21,7 @@ from salesbridge.domain.workspace import CaBundle
 from salesbridge.errors import (
     CaBundleError,
     CrmError,
+    DifferentCrmOrganizationError,
     EndpointNotAllowedError,
     RequestRejectedError,
     TlsVerificationError,
@@ -31,7 +32,6 @@ from salesbridge.sandbox.server.tls import TlsMaterial
 from salesbridge.services.connect import (
     ConnectOutcome,
     CrmSessionFactory,
-    DifferentCrmOrganizationError,
     MissingPrivilege,
     OutcomeKind,
     UnknownOrganizationError,

@@ -20,14 +20,8 @@ from sqlalchemy import Engine, Table, select
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox
 
 from salesbridge.domain.seat_matching import MatchOutcome
-from salesbridge.services.connect import (
-    CrmSessionFactory,
-    DifferentCrmOrganizationError,
-    OutcomeKind,
-    connect_crm,
-    create_organization,
-    crm_status,
-)
+from salesbridge.errors import DifferentCrmOrganizationError
+from salesbridge.services.connect import CrmSessionFactory, OutcomeKind, connect_crm, create_organization, crm_status
 from salesbridge.services.crm_users import rematch_seats
 from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
 from salesbridge.services.import_run import run_pending_import

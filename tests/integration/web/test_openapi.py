@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from tests.integration.web.conftest import ACME_ADMIN, ACME_GUEST, ACME_SELLER, Browser, Console, Person
 
 from salesbridge.services.crm_users import rematch_seats
@@ -163,6 +163,18 @@ def _seed_crm_users(console: Console) -> None:
         uow.commit()
 
 
+def _seed_connection(console: Console) -> None:
+    """A connection to acme's Dynamics, as a successful connect stores it (no CRM is reached by the calls made)."""
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        uow.crm_connection.save_credentials(
+            org_url="https://acme.crm.dynamics.com", tenant_id="t", client_id="c", client_secret=SecretStr("s")
+        )
+        uow.crm_connection.mark_connected(crm_user_id=str(uuid.uuid5(uuid.NAMESPACE_URL, ACME_SELLER.email)))
+        uow.commit()
+
+
 def test_the_routes_answer_exactly_what_the_document_names(
     console: Console, browser: OpenBrowser, document: dict[str, Any]
 ) -> None:
@@ -216,8 +228,13 @@ def test_the_routes_answer_exactly_what_the_document_names(
     check(a.get(f"{orgs}/crm/settings"), 200)
     check(a.put(f"{orgs}/crm/settings", json={"sync_interval_minutes": 1}, headers=headers), 422)
     check(a.put(f"{orgs}/crm/settings", json={"auto_save_enabled": True}, headers=headers), 200)
-    check(a.get(f"{orgs}/crm/sync"), 200)
     check(a.post(f"{orgs}/crm/sync", headers=headers), 422)  # not connected
+    _seed_connection(console)
+    assert check(a.get(f"{orgs}/crm/connection"), 200)["crm_user_name"] == "Sofía Seller"
+    other = {"org_url": "https://other.crm.dynamics.com", "client_id": "c", "client_secret": "s"}
+    check(a.post(f"{orgs}/crm/connection", json=other, headers=headers), 409)  # acme's Dynamics is connected
+    check(a.post(f"{orgs}/crm/sync", headers=headers), 202)
+    assert check(a.get(f"{orgs}/crm/sync"), 200)["queued"] is True
     check(a.delete(f"{orgs}/crm/connection", params={"purge": True}, headers=headers), 200)
 
     # A seller's lists.

@@ -12,8 +12,7 @@ from rich.console import Console
 from salesbridge.cli.rendering import EXIT_FAILURE, error_exit, error_message, errors_reported
 from salesbridge.cli.seats import crm_users_table, seats_table
 from salesbridge.domain.seat_matching import MatchOutcome
-from salesbridge.errors import ConfigError, InvalidInputError, SeatLimitError
-from salesbridge.services.connect import DifferentCrmOrganizationError
+from salesbridge.errors import ConfigError, DifferentCrmOrganizationError, InvalidInputError, SeatLimitError
 from salesbridge.services.seats import CrmUserView, SeatOverview, SeatView
 from salesbridge.store.tables import SeatState
 

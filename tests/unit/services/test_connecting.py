@@ -24,13 +24,14 @@ from salesbridge.crm.ports import (
 )
 from salesbridge.domain.crm_requirements import RequiredTable
 from salesbridge.domain.workspace import CrmCredentials, ImportState
-from salesbridge.errors import NotFoundError, SignInRejectedError, TransientError, UnknownOrganizationError
-from salesbridge.services.connecting import (
-    INITIAL_IMPORT_REASON,
+from salesbridge.errors import (
     DifferentCrmOrganizationError,
-    connect_crm,
-    create_organization,
+    NotFoundError,
+    SignInRejectedError,
+    TransientError,
+    UnknownOrganizationError,
 )
+from salesbridge.services.connecting import INITIAL_IMPORT_REASON, connect_crm, create_organization
 from salesbridge.services.crm_status import crm_status
 from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
 from salesbridge.services.preflight import OutcomeKind

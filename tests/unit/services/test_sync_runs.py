@@ -13,7 +13,7 @@ from tests.fakes.store import FakeClock, FakeStore
 
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportReport, ImportSettings, SyncMode, TableReport
 from salesbridge.domain.workspace import ImportState
-from salesbridge.errors import InvalidRequestError, UnknownOrganizationError
+from salesbridge.errors import ImportCancelledError, InvalidRequestError, UnknownOrganizationError
 from salesbridge.services.sync import (
     DEFAULT_INTERVAL,
     LEASE,
@@ -22,7 +22,6 @@ from salesbridge.services.sync import (
     SCHEDULED_REASON,
     SYNC_NOW_REASON,
     ClaimedRun,
-    ImportCancelledError,
     RunOutcome,
     claim_next_run,
     end_failed,

@@ -6,18 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from salesbridge.crm.dynamics.trust import MAX_PEM_CHARS
-from salesbridge.services.connect import (
-    ConnectOutcome,
-    CrmCredentials,
-    DifferentCrmOrganizationError,
-    chosen_ca_bundle,
-    connect_crm,
-    crm_status,
-)
+from salesbridge.services.connect import ConnectOutcome, CrmCredentials, chosen_ca_bundle, connect_crm, crm_status
 from salesbridge.services.disconnect import disconnect_crm
 from salesbridge.services.preflight import OutcomeKind
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiModel, ErrorOut, IsoTime, UnprocessableOut
@@ -156,7 +148,6 @@ def get_connection(org: str, principal: AdminPrincipal, services: Services) -> C
 @router.post(
     "/connection",
     summary="Connect to Microsoft Dynamics 365",
-    response_model=ConnectionOutcomeOut,  # the 409 is a JSONResponse of its own
     responses={
         409: {"model": ErrorOut, "description": "Another Dynamics organization's data has not been purged."},
         422: {
@@ -171,7 +162,7 @@ async def connect(
     principal: AdminPrincipal,
     services: Services,
     response: Response,
-) -> ConnectionOutcomeOut | JSONResponse:
+) -> ConnectionOutcomeOut:
     """Checks the organization URL (a Dynamics 365 address unless the operator allows others), discovers the
     tenant, runs the pre-flight (sign-in, WhoAmI, privileges, tables and columns, change tracking), then stores
     the connection. 200 when connected; 422 with the outcome (one of the four errors of the admin guide, a
@@ -187,17 +178,14 @@ async def connect(
         ca_bundle=chosen_ca_bundle(services.crm_targets, name=body.ca_bundle_name, pem=body.ca_bundle_pem),
         authority=(body.authority or "").strip() or None,
     )
-    try:
-        outcome = await connect_crm(
-            services.store,
-            services.crm_sessions,
-            slug=principal.organization_slug,
-            credentials=credentials,
-            targets=services.crm_targets,
-            actor=principal.email,
-        )
-    except DifferentCrmOrganizationError as refused:
-        return JSONResponse({"detail": refused.localized(principal.locale)}, status_code=409)
+    outcome = await connect_crm(
+        services.store,
+        services.crm_sessions,
+        slug=principal.organization_slug,
+        credentials=credentials,
+        targets=services.crm_targets,
+        actor=principal.email,
+    )
     if outcome.is_connected and services.wake_importer is not None:
         services.wake_importer()  # the first import is queued; start it now
     payload = connection_outcome_json(outcome, principal.locale)
