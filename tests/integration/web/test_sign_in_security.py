@@ -31,8 +31,9 @@ from tests.integration.web.conftest import (
 )
 
 from salesbridge.bootstrap import dynamics_session
+from salesbridge.errors import InvalidInputError
 from salesbridge.sandbox.server.serving import serve_in_thread
-from salesbridge.services.accounts import AccountService, InvalidInputError
+from salesbridge.services.accounts import AccountService
 from salesbridge.services.crm_settings import CrmSettingsService
 from salesbridge.services.seats import SeatService
 from salesbridge.services.sign_in_guard import PasswordHashingGate
