@@ -29,9 +29,20 @@ from typing import Any, Self
 
 from pydantic import SecretStr
 
+from salesbridge.domain.crm_import import StoredFields, import_specs, stored_fields
+from salesbridge.domain.lists import SYSTEM_LIST_NAMES, ItemDiff, ListItem, ListKind, SavedList
+from salesbridge.domain.pipeline import PROCESS_STEP, AutoSaveChoices, CrmSettings, RecordFacts, StageSource
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
-from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportRun, ImportSettings, TableCheckpoint
+from salesbridge.domain.sync_runs import (
+    STOPPED_WORKER_ERROR,
+    ImportedRecord,
+    ImportRun,
+    ImportSettings,
+    RecordRow,
+    SyncMode,
+    TableCheckpoint,
+)
 from salesbridge.domain.workspace import (
     ApiToken,
     AuditEntry,
@@ -91,7 +102,13 @@ class _Tables:
     import_runs: dict[uuid.UUID, ImportRun] = field(default_factory=dict)  # in the order queued
     table_checkpoints: dict[str, TableCheckpoint] = field(default_factory=dict)
     crm_records: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)  # by (table, crm id)
-    import_settings: ImportSettings | None = None
+    crm_record_generations: dict[tuple[str, str], int] = field(default_factory=dict)  # when absent: 1
+    import_settings: ImportSettings | None = None  # None: what crm_settings says
+    # Lists and CRM settings:
+    crm_settings: CrmSettings | None = None
+    auto_save_rules: dict[uuid.UUID, AutoSaveChoices] = field(default_factory=dict)  # by user id
+    saved_lists: dict[uuid.UUID, SavedList] = field(default_factory=dict)
+    list_items: dict[tuple[uuid.UUID, str, str], ListItem] = field(default_factory=dict)  # by (list, table, crm id)
 
     def snapshot(self) -> _Tables:
         return _Tables(**{name: copy.copy(value) for name, value in vars(self).items()})
@@ -593,19 +610,320 @@ class FakeImportCheckpoints(_Repository):
     def all(self) -> list[TableCheckpoint]:
         return sorted(self._t.table_checkpoints.values(), key=lambda checkpoint: checkpoint.table_name)
 
+    def get_or_create(self, table: str, *, mode: SyncMode) -> TableCheckpoint:
+        checkpoint = self._t.table_checkpoints.get(table)
+        if checkpoint is None:
+            checkpoint = TableCheckpoint(
+                table_name=table,
+                mode=mode,
+                delta_token=None,
+                resume_link=None,
+                generation=0,
+                reading_generation=None,
+                reading_replaces_rows=True,
+                cursor_modified_on=None,
+                cursor_ids=(),
+                last_full_read_at=None,
+                last_success_at=None,
+                rows_imported=0,
+                rows_deleted=0,
+                row_count=0,
+                consecutive_failures=0,
+                failing_since=None,
+                last_error=None,
+                updated_at=self._now(),
+            )
+        elif checkpoint.mode is not mode:  # a changed mode restarts from a full read
+            checkpoint = replace(
+                checkpoint,
+                mode=mode,
+                delta_token=None,
+                resume_link=None,
+                reading_generation=None,
+                cursor_modified_on=None,
+                cursor_ids=(),
+                last_full_read_at=None,
+            )
+        else:
+            return checkpoint
+        self._write().table_checkpoints[table] = checkpoint
+        return checkpoint
+
+    def save(self, checkpoint: TableCheckpoint) -> None:
+        if checkpoint.table_name not in self._t.table_checkpoints:
+            raise RowNotFoundError(f"The table {checkpoint.table_name!r} has no import checkpoint.")
+        self._write().table_checkpoints[checkpoint.table_name] = checkpoint
+
+    def record_failure(self, table: str, *, error: str) -> None:
+        checkpoint = self._t.table_checkpoints.get(table)
+        if checkpoint is not None:
+            now = self._now()
+            self._write().table_checkpoints[table] = replace(
+                checkpoint,
+                consecutive_failures=checkpoint.consecutive_failures + 1,
+                failing_since=checkpoint.failing_since or now,
+                last_error=error,
+                updated_at=now,
+            )
+
+
+class FakeImportedRecords(_Repository):
+    """Over ``crm_records`` (the columns, as tests seed them) and ``crm_record_generations``; the queryable fields
+    are computed from the columns as the import computes them."""
+
+    def upsert_many(self, table: str, rows: Sequence[RecordRow], *, generation: int) -> int:
+        tables = self._write()
+        for row in rows:
+            tables.crm_records[(table, row.crm_id)] = row.data
+            tables.crm_record_generations[(table, row.crm_id)] = generation
+        return len(rows)
+
+    def delete_ids(self, table: str, crm_ids: Iterable[str]) -> int:
+        return self._delete([(table, crm_id) for crm_id in set(crm_ids) if (table, crm_id) in self._t.crm_records])
+
+    def delete_older_generations(self, table: str, generation: int) -> int:
+        older = [key for key in self._t.crm_records if key[0] == table and self._generation(key) < generation]
+        return self._delete(older)
+
+    def any_stored(self, table: str) -> bool:
+        return any(key[0] == table for key in self._t.crm_records)
+
+    def count_stored(self, table: str, crm_ids: Iterable[str]) -> int:
+        return sum(1 for crm_id in set(crm_ids) if (table, crm_id) in self._t.crm_records)
+
+    def count(self, table: str) -> int:
+        return sum(1 for key in self._t.crm_records if key[0] == table)
+
+    def records(self, table: str, *, limit: int | None = None) -> list[ImportedRecord]:
+        spec = import_specs().get(table)
+        found = []
+        for (record_table, crm_id), data in sorted(self._t.crm_records.items()):
+            if record_table != table:
+                continue
+            fields = stored_fields(spec, data) if spec else StoredFields(None, None, None, None)
+            found.append(
+                ImportedRecord(
+                    crm_id=crm_id,
+                    name=fields.name,
+                    owner_id=fields.owner_id,
+                    parent_id=fields.parent_id,
+                    state_code=fields.state_code,
+                    data=data,
+                    generation=self._generation((record_table, crm_id)),
+                    imported_at=self._now(),
+                )
+            )
+        return found[:limit] if limit is not None else found
+
+    def _generation(self, key: tuple[str, str]) -> int:
+        return self._t.crm_record_generations.get(key, 1)
+
+    def _delete(self, keys: list[tuple[str, str]]) -> int:
+        tables = self._write()
+        for key in keys:
+            del tables.crm_records[key]
+            tables.crm_record_generations.pop(key, None)
+        return len(keys)
+
 
 class FakeCrmSettingsRepository(_Repository):
     def import_settings(self) -> ImportSettings:
+        settings = self.get()
         return self._t.import_settings or ImportSettings(
-            sync_interval_minutes=15, won_value_column="actualvalue", won_value_base_currency=False
+            sync_interval_minutes=settings.sync_interval_minutes,
+            won_value_column=settings.won_value_column,
+            won_value_base_currency=settings.won_value_base_currency,
         )
+
+    def get(self) -> CrmSettings:
+        return self._t.crm_settings or CrmSettings()
+
+    def save(
+        self,
+        *,
+        stage_source: StageSource,
+        stage_threshold: str | None,
+        won_value_column: str,
+        won_value_base_currency: bool,
+        auto_save_enabled: bool,
+        sync_interval_minutes: int,
+    ) -> CrmSettings:
+        if self._t.organization is None:
+            raise StoreError("The CRM settings could not be saved: the organization does not exist.")
+        settings = CrmSettings(
+            stage_source=stage_source,
+            stage_threshold=stage_threshold,
+            won_value_column=won_value_column,
+            won_value_base_currency=won_value_base_currency,
+            auto_save_enabled=auto_save_enabled,
+            sync_interval_minutes=sync_interval_minutes,
+            updated_at=self._now(),
+        )
+        self._write().crm_settings = settings
+        return settings
+
+
+class FakeAutoSaveRuleRepository(_Repository):
+    def get(self, user_id: uuid.UUID) -> AutoSaveChoices:
+        return self._t.auto_save_rules.get(user_id) or AutoSaveChoices()
+
+    def all_stored(self) -> dict[uuid.UUID, AutoSaveChoices]:
+        return dict(self._t.auto_save_rules)
+
+    def save(
+        self,
+        user_id: uuid.UUID,
+        *,
+        accounts_of_open_opportunities: bool,
+        accounts_owned: bool,
+        leads_of_open_opportunities: bool,
+        leads_of_owned_accounts: bool,
+    ) -> AutoSaveChoices:
+        self._unit.users.get(user_id)  # RowNotFoundError for a user of another organization
+        rules = AutoSaveChoices(
+            accounts_of_open_opportunities=accounts_of_open_opportunities,
+            accounts_owned=accounts_owned,
+            leads_of_open_opportunities=leads_of_open_opportunities,
+            leads_of_owned_accounts=leads_of_owned_accounts,
+        )
+        self._write().auto_save_rules[user_id] = rules
+        return rules
+
+
+_LIST_ORDER = {ListKind.CRM_ACCOUNTS: 0, ListKind.CRM_LEADS: 1, ListKind.MANUAL: 2}
+
+
+class FakeListRepository(_Repository):
+    def lists_of(self, user_id: uuid.UUID) -> list[SavedList]:
+        theirs = [saved for saved in self._t.saved_lists.values() if saved.owner_user_id == user_id]
+        return sorted(theirs, key=lambda saved: (_LIST_ORDER[saved.kind], saved.name.lower(), saved.id))
+
+    def system_lists(self) -> list[SavedList]:
+        return [saved for saved in self._t.saved_lists.values() if saved.is_system]
+
+    def system_list(self, user_id: uuid.UUID, kind: ListKind) -> SavedList:
+        if kind is ListKind.MANUAL:
+            raise ValueError("manual lists are created with create_manual()")
+        existing = next((saved for saved in self.lists_of(user_id) if saved.kind is kind), None)
+        return existing or self._add(user_id, SYSTEM_LIST_NAMES[kind], kind)
+
+    def create_manual(self, user_id: uuid.UUID, name: str) -> SavedList:
+        return self._add(user_id, name, ListKind.MANUAL)
+
+    def _add(self, user_id: uuid.UUID, name: str, kind: ListKind) -> SavedList:
+        self._unit.users.get(user_id)  # RowNotFoundError for a user of another organization
+        saved = SavedList(id=uuid.uuid4(), owner_user_id=user_id, name=name, kind=kind, created_at=self._now())
+        self._write().saved_lists[saved.id] = saved
+        return saved
+
+    def get(self, list_id: uuid.UUID) -> SavedList:
+        saved = self._t.saved_lists.get(list_id)
+        if saved is None:
+            raise RowNotFoundError("No such list in this organization.")
+        return saved
+
+    def items(self, list_id: uuid.UUID) -> list[ListItem]:
+        return [item for key, item in sorted(self._t.list_items.items()) if key[0] == list_id]
+
+    def add_item(self, list_id: uuid.UUID, table: str, crm_id: str, *, reason: str | None = None) -> bool:
+        self.get(list_id)
+        key = (list_id, table, crm_id.lower())
+        if key in self._t.list_items:
+            return False
+        self._write().list_items[key] = ListItem(
+            list_id=list_id, crm_table=table, crm_id=crm_id.lower(), reason=reason, added_at=self._now()
+        )
+        return True
+
+    def remove_item(self, list_id: uuid.UUID, table: str, crm_id: str) -> bool:
+        key = (list_id, table, crm_id.lower())
+        if key not in self._t.list_items:
+            return False
+        del self._write().list_items[key]
+        return True
+
+    def rename(self, list_id: uuid.UUID, name: str) -> SavedList:
+        renamed = replace(self.get(list_id), name=name)
+        self._write().saved_lists[list_id] = renamed
+        return renamed
+
+    def delete(self, list_id: uuid.UUID) -> int:
+        self.get(list_id)
+        tables = self._write()
+        held = [key for key in tables.list_items if key[0] == list_id]
+        for key in held:
+            del tables.list_items[key]
+        del tables.saved_lists[list_id]
+        return len(held)
+
+    def replace_items(self, list_id: uuid.UUID, wanted: Iterable[tuple[str, str, str | None]]) -> ItemDiff:
+        target = {(list_id, table, crm_id.lower()): reason for table, crm_id, reason in wanted}
+        tables = self._write()
+        existing = {key for key in tables.list_items if key[0] == list_id}
+        gone = existing - target.keys()
+        for key in gone:
+            del tables.list_items[key]
+        added = 0
+        for key, reason in target.items():
+            item = tables.list_items.get(key)
+            if item is None:
+                added += 1
+                tables.list_items[key] = ListItem(
+                    list_id=list_id, crm_table=key[1], crm_id=key[2], reason=reason, added_at=self._now()
+                )
+            elif item.reason != reason:
+                tables.list_items[key] = replace(item, reason=reason)
+        return ItemDiff(added=added, removed=len(gone))
+
+
+class FakeCrmRecordQueries(_Repository):
+    """Reads of ``crm_records`` as :class:`FakeImportedRecords` gives them (fields computed as the import does)."""
+
+    def _facts(self, table: str) -> list[tuple[str | None, RecordFacts]]:
+        return [
+            (record.name, RecordFacts(table, record.crm_id.lower(), record.owner_id, record.parent_id, record.data))
+            for record in self._unit.crm_records.records(table)
+        ]
+
+    def _where(self, table: str, attribute: str, values: Iterable[str]) -> list[RecordFacts]:
+        wanted = {value.lower() for value in values}
+        return [facts for _, facts in self._facts(table) if (getattr(facts, attribute) or "").lower() in wanted]
+
+    def by_owners(self, table: str, owner_ids: Iterable[str]) -> list[RecordFacts]:
+        return self._where(table, "owner_id", owner_ids)
+
+    def by_parents(self, table: str, parent_ids: Iterable[str]) -> list[RecordFacts]:
+        return self._where(table, "parent_id", parent_ids)
+
+    def by_ids(self, table: str, crm_ids: Iterable[str]) -> list[RecordFacts]:
+        return self._where(table, "crm_id", crm_ids)
+
+    def names(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+        names: dict[tuple[str, str], str | None] = {}
+        for table in {table for table, _ in keys}:
+            named = {facts.crm_id: name for name, facts in self._facts(table)}
+            names.update({(table, i): named[i] for t, i in keys if t == table and i in named})
+        return names
+
+    def search(self, tables: Sequence[str], text: str, *, limit: int = 20) -> list[tuple[str, str, str]]:
+        found = [
+            (table, facts.crm_id, name or facts.crm_id)
+            for table in tables
+            for name, facts in self._facts(table)
+            if name is not None and text.lower() in name.lower()
+        ]
+        return sorted(found, key=lambda match: (match[2].lower(), match[0], match[1]))[:limit]
+
+    def distinct_step_names(self, *, limit: int = 200) -> list[str]:
+        steps = {facts.data.get(PROCESS_STEP) for _, facts in self._facts("opportunity")}
+        return sorted(step for step in steps if isinstance(step, str) and step.strip())[:limit]
 
 
 ORIGIN_ACTIONS = ("crm.connected", "crm.disconnected")
 
 
 class FakeImportedData(_Repository):
-    """Imported data as a whole; auto-saved lists are not modelled (always zero)."""
+    """Imported data as a whole."""
 
     def remains(self) -> bool:
         return bool(self._t.crm_records or self._t.crm_users or self._t.table_checkpoints)
@@ -635,8 +953,8 @@ class FakeImportedData(_Repository):
             "table_sync_states": len(self._t.table_checkpoints),
             "crm_users": len(self._t.crm_users),
             "import_requests": len(self._t.import_runs),
-            "system_list_items": 0,
-            "system_lists": 0,
+            "system_list_items": sum(1 for key in self._t.list_items if self._t.saved_lists[key[0]].is_system),
+            "system_lists": sum(1 for saved in self._t.saved_lists.values() if saved.is_system),
         }
 
     def delete_crm_records(self) -> int:
@@ -653,10 +971,18 @@ class FakeImportedData(_Repository):
         return self._clear("crm_users")
 
     def delete_system_list_items(self) -> int:
-        return 0
+        tables = self._write()
+        held = [key for key in tables.list_items if tables.saved_lists[key[0]].is_system]
+        for key in held:
+            del tables.list_items[key]
+        return len(held)
 
     def delete_system_lists(self) -> int:
-        return 0
+        tables = self._write()
+        system = [list_id for list_id, saved in tables.saved_lists.items() if saved.is_system]
+        for list_id in system:
+            del tables.saved_lists[list_id]
+        return len(system)
 
     def delete_import_requests(self) -> int:
         return self._clear("import_runs")
@@ -689,8 +1015,12 @@ class FakeUnitOfWork:
         self.import_runs = FakeImportRunRepository(self)
         self.import_requests = self.import_runs
         self.sync_states = FakeImportCheckpoints(self)
+        self.crm_records = FakeImportedRecords(self)
         self.crm_settings = FakeCrmSettingsRepository(self)
         self.imported_data = FakeImportedData(self)
+        self.auto_save_rules = FakeAutoSaveRuleRepository(self)
+        self.lists = FakeListRepository(self)
+        self.crm_record_queries = FakeCrmRecordQueries(self)
 
     def __enter__(self) -> Self:
         if self._working is not None:

@@ -4,6 +4,7 @@ against the fake and the real store on SQLite and PostgreSQL, so a rule tested o
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,8 +16,10 @@ from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 from tests.fakes.store import FakeClock, FakeStore
 
+from salesbridge.domain.lists import ListKind
+from salesbridge.domain.pipeline import AutoSaveChoices, CrmSettings, StageSource
 from salesbridge.domain.seat_matching import MatchOutcome
-from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportSettings
+from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportSettings, RecordRow, SyncMode
 from salesbridge.domain.workspace import CaBundle, ConnectionState, CrmUserValues, ImportState, SeatState
 from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
 from salesbridge.services.ports import StoreAccess, UnitOfWork
@@ -343,3 +346,183 @@ def test_imported_data_says_where_it_came_from_and_is_cancelled_and_purged(store
         assert uow.imported_data.delete_import_requests() == 1
         assert not uow.imported_data.remains()
         uow.commit()
+
+
+def test_imported_records_and_checkpoints_are_written_as_the_import_engine_expects(
+    store: StoreAccess, clock: FakeClock
+) -> None:
+    acme = organization(store)
+    rows = [RecordRow(f"c{i}", f"Contact {i}", None, None, 0, {"fullname": f"Contact {i}"}) for i in range(3)]
+    with store(acme) as uow:
+        assert uow.crm_records.upsert_many("contact", rows, generation=1) == 3
+        assert uow.crm_records.upsert_many("contact", rows[:1], generation=2) == 1, "replayed: upserted"
+        checkpoint = uow.sync_states.get_or_create("contact", mode=SyncMode.CHANGE_TRACKING)
+        uow.sync_states.save(dataclasses.replace(checkpoint, delta_token="t1", reading_generation=2))
+        uow.commit()
+    with store(acme) as uow:
+        assert uow.crm_records.any_stored("contact")
+        assert not uow.crm_records.any_stored("lead")
+        assert uow.crm_records.count_stored("contact", ["c0", "c1", "nope", "c0"]) == 2
+        assert uow.crm_records.delete_ids("contact", ["c1", "nope"]) == 1
+        assert uow.crm_records.delete_older_generations("contact", 2) == 1, "c2 was not seen by generation 2"
+        assert [(record.crm_id, record.generation) for record in uow.crm_records.records("contact")] == [("c0", 2)]
+        assert uow.crm_records.count("contact") == 1
+        saved = uow.sync_states.get_or_create("contact", mode=SyncMode.CHANGE_TRACKING)
+        moved = uow.sync_states.get_or_create("contact", mode=SyncMode.MODIFIED_ON)
+        uow.sync_states.record_failure("contact", error="timed out")
+        uow.sync_states.record_failure("lead", error="no checkpoint: ignored")
+        with pytest.raises(RowNotFoundError):
+            uow.sync_states.save(dataclasses.replace(saved, table_name="lead"))
+        uow.commit()
+
+    assert (saved.delta_token, saved.reading_generation) == ("t1", 2)
+    assert (moved.delta_token, moved.reading_generation, moved.mode) == (None, None, SyncMode.MODIFIED_ON)
+    with store(acme, read_only=True) as uow:
+        [failed] = uow.sync_states.all()
+    assert (failed.consecutive_failures, failed.failing_since, failed.last_error) == (1, clock.now, "timed out")
+
+
+def test_crm_settings_and_auto_save_rules_have_defaults_until_saved(store: StoreAccess, clock: FakeClock) -> None:
+    acme = organization(store)
+    with store(acme) as uow:
+        ana = uow.users.add(email="ana@acme.test", display_name="Ana")
+        defaults = (uow.crm_settings.get(), uow.auto_save_rules.get(ana.id), uow.auto_save_rules.all_stored())
+        saved = uow.crm_settings.save(
+            stage_source=StageSource.PROCESS_STEP,
+            stage_threshold="3-Propose",
+            won_value_column="estimatedvalue",
+            won_value_base_currency=True,
+            auto_save_enabled=False,
+            sync_interval_minutes=60,
+        )
+        rules = uow.auto_save_rules.save(
+            ana.id,
+            accounts_of_open_opportunities=False,
+            accounts_owned=True,
+            leads_of_open_opportunities=False,
+            leads_of_owned_accounts=True,
+        )
+        with pytest.raises(RowNotFoundError):
+            uow.auto_save_rules.save(
+                uuid.uuid4(),
+                accounts_of_open_opportunities=True,
+                accounts_owned=True,
+                leads_of_open_opportunities=True,
+                leads_of_owned_accounts=True,
+            )
+        uow.commit()
+
+    assert defaults == (CrmSettings(), AutoSaveChoices(), {})
+    assert not defaults[0].is_saved
+    assert saved == CrmSettings(
+        stage_source=StageSource.PROCESS_STEP,
+        stage_threshold="3-Propose",
+        won_value_column="estimatedvalue",
+        won_value_base_currency=True,
+        auto_save_enabled=False,
+        sync_interval_minutes=60,
+        updated_at=clock.now,
+    )
+    with store(acme, read_only=True) as uow:
+        assert uow.crm_settings.get() == saved
+        assert uow.crm_settings.import_settings() == ImportSettings(
+            sync_interval_minutes=60, won_value_column="estimatedvalue", won_value_base_currency=True
+        )
+        assert uow.auto_save_rules.all_stored() == {ana.id: rules}
+        assert rules == AutoSaveChoices(False, True, False, True)
+
+
+def test_lists_and_their_items_change_only_through_the_repository(store: StoreAccess) -> None:
+    acme = organization(store)
+    with store(acme) as uow:
+        ana = uow.users.add(email="ana@acme.test", display_name="Ana")
+        accounts = uow.lists.system_list(ana.id, ListKind.CRM_ACCOUNTS)
+        again = uow.lists.system_list(ana.id, ListKind.CRM_ACCOUNTS)
+        leads = uow.lists.system_list(ana.id, ListKind.CRM_LEADS)
+        zeta = uow.lists.create_manual(ana.id, "zeta")
+        alpha = uow.lists.create_manual(ana.id, "Alpha")
+        with pytest.raises(ValueError, match="create_manual"):
+            uow.lists.system_list(ana.id, ListKind.MANUAL)
+        added = [
+            uow.lists.add_item(alpha.id, "account", "A1"),
+            uow.lists.add_item(alpha.id, "account", "a1"),
+            uow.lists.add_item(alpha.id, "contact", "c1"),
+        ]
+        removed = [uow.lists.remove_item(alpha.id, "contact", "C1"), uow.lists.remove_item(alpha.id, "contact", "c1")]
+        renamed = uow.lists.rename(alpha.id, "Alpha 2")
+        diff = uow.lists.replace_items(accounts.id, [("account", "A1", "accounts_owned"), ("account", "a2", None)])
+        changed = uow.lists.replace_items(accounts.id, [("account", "a1", "accounts_of_open_opportunities")])
+        held = uow.lists.delete(zeta.id)
+        with pytest.raises(RowNotFoundError):
+            uow.lists.get(zeta.id)
+        with pytest.raises(RowNotFoundError):
+            uow.lists.add_item(zeta.id, "account", "a1")
+        uow.commit()
+
+    assert again == accounts
+    assert (accounts.name, leads.name, accounts.is_system, alpha.is_system) == (
+        "My CRM accounts",
+        "My CRM leads and contacts",
+        True,
+        False,
+    )
+    assert (added, removed, held) == ([True, False, True], [True, False], 0)
+    assert (diff.added, diff.removed, changed.added, changed.removed) == (2, 0, 0, 1)
+    assert alpha.name == "Alpha", "a value is a snapshot"
+    with store(acme, read_only=True) as uow:
+        assert [saved.name for saved in uow.lists.lists_of(ana.id)] == [accounts.name, leads.name, "Alpha 2"]
+        assert uow.lists.get(alpha.id) == renamed
+        assert {saved.id for saved in uow.lists.system_lists()} == {accounts.id, leads.id}
+        assert [(item.crm_table, item.crm_id, item.reason) for item in uow.lists.items(accounts.id)] == [
+            ("account", "a1", "accounts_of_open_opportunities")
+        ]
+        assert [(item.crm_table, item.crm_id) for item in uow.lists.items(alpha.id)] == [("account", "a1")]
+    globex = organization(store, "globex")
+    with store(globex) as uow:
+        bea = uow.users.add(email="bea@globex.test", display_name="Bea")
+        uow.commit()
+    with store(acme) as uow:
+        for user_id in (uuid.uuid4(), bea.id):
+            with pytest.raises(RowNotFoundError):
+                uow.lists.create_manual(user_id, "Nobody's")
+            with pytest.raises(RowNotFoundError):
+                uow.lists.system_list(user_id, ListKind.CRM_LEADS)
+        uow.commit()
+    with store(acme, read_only=True) as uow:
+        assert len(uow.lists.system_lists()) == 2
+
+
+def test_imported_records_are_found_by_owner_parent_id_and_name(store: StoreAccess) -> None:
+    acme = organization(store)
+    owner = {"id": "u1", "table": "systemuser"}
+
+    def account(crm_id: str, name: str) -> RecordRow:
+        return RecordRow(crm_id, name, "u1", None, 0, {"name": name, "ownerid": owner, "statecode": 0})
+
+    def contact(crm_id: str, name: str, parent: str) -> RecordRow:
+        data = {"fullname": name, "parentcustomerid": {"id": parent, "table": "account"}, "statecode": 0}
+        return RecordRow(crm_id, name, None, parent, 0, data)
+
+    with store(acme) as uow:
+        uow.crm_records.upsert_many("account", [account("a1", "Contoso"), account("a2", "Fabrikam 100%")], generation=1)
+        uow.crm_records.upsert_many("contact", [contact("c1", "Carla Fab", "a1")], generation=1)
+        opportunity = RecordRow("o1", "Deal", "u1", "a1", 0, {"name": "Deal", "stepname": "3-Propose"})
+        uow.crm_records.upsert_many("opportunity", [opportunity], generation=1)
+        uow.commit()
+
+    with store(acme, read_only=True) as uow:
+        queries = uow.crm_record_queries
+        assert sorted(record.crm_id for record in queries.by_owners("account", ["U1"])) == ["a1", "a2"]
+        assert [record.crm_id for record in queries.by_parents("contact", ["A1"])] == ["c1"]
+        assert [record.crm_id for record in queries.by_ids("account", ["A2", "nope"])] == ["a2"]
+        assert queries.names([("account", "a1"), ("contact", "c1"), ("lead", "l9")]) == {
+            ("account", "a1"): "Contoso",
+            ("contact", "c1"): "Carla Fab",
+        }
+        assert queries.search(("account", "contact"), "FAB") == [
+            ("contact", "c1", "Carla Fab"),
+            ("account", "a2", "Fabrikam 100%"),
+        ]
+        assert queries.search(("account",), "100%") == [("account", "a2", "Fabrikam 100%")]
+        assert queries.search(("account",), "_") == []
+        assert queries.distinct_step_names() == ["3-Propose"]
