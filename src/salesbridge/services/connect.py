@@ -1,8 +1,7 @@
 """The connect use cases under the names their importers know: creating an organization and connecting it
 (:mod:`salesbridge.services.connecting`), the pre-flight and its outcomes (:mod:`salesbridge.services.preflight`),
-the connection's status (:mod:`salesbridge.services.crm_status`), and the LEGACY store types of the services not yet
-converted to ports (:mod:`salesbridge.services.legacy_store`). New code imports from those modules; this one goes
-when its importers have moved (``services/lists.py`` and ``services/crm_settings.py`` last, with their conversion).
+the connection's status (:mod:`salesbridge.services.crm_status`), and the store's port. No code of its own: new code
+imports from those modules, and this one goes when its importers (entry points and tests) have moved.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from salesbridge.domain.workspace import CrmCredentials as CrmCredentials
 from salesbridge.errors import UnknownOrganizationError as UnknownOrganizationError
 from salesbridge.services.connecting import INITIAL_IMPORT_REASON as INITIAL_IMPORT_REASON
 from salesbridge.services.connecting import ConnectTargets as ConnectTargets
-from salesbridge.services.connecting import DifferentCrmOrganizationError as DifferentCrmOrganizationError
 from salesbridge.services.connecting import chosen_ca_bundle as chosen_ca_bundle
 from salesbridge.services.connecting import connect_crm as connect_crm
 from salesbridge.services.connecting import create_organization as create_organization
@@ -19,9 +17,9 @@ from salesbridge.services.connecting import stored_credentials as stored_credent
 from salesbridge.services.crm_status import CrmStatus as CrmStatus
 from salesbridge.services.crm_status import QueuedImport as QueuedImport
 from salesbridge.services.crm_status import crm_status as crm_status
-from salesbridge.services.legacy_store import StoreAccess as StoreAccess
-from salesbridge.services.legacy_store import UnitOfWorkOpener as UnitOfWorkOpener
 from salesbridge.services.ports import CrmSessionFactory as CrmSessionFactory
+from salesbridge.services.ports import StoreAccess as StoreAccess
+from salesbridge.services.ports import UnitOfWorkOpener as UnitOfWorkOpener
 from salesbridge.services.preflight import ConnectOutcome as ConnectOutcome
 from salesbridge.services.preflight import MissingPrivilege as MissingPrivilege
 from salesbridge.services.preflight import OutcomeKind as OutcomeKind

@@ -2,10 +2,8 @@
 transaction that marks the run succeeded, the CRM users are refreshed from the imported ``systemuser`` records,
 seats are matched again and the auto-saved lists recomputed.
 
-The run's bookkeeping (claim, lease, failure, success) is :mod:`salesbridge.services.sync`'s, through the ports.
-This module still types its store as the store's own (:mod:`salesbridge.services.legacy_store`): the import engine
-(:mod:`salesbridge.sync.engine`) and the auto-saved lists' recompute (:func:`salesbridge.services.lists.recompute_in`)
-take the store's unit of work until they have ports of their own (``docs/architecture.md``, known gaps).
+The run's bookkeeping (claim, lease, failure, success) is :mod:`salesbridge.services.sync`'s; the engine writes
+through its own ports (:mod:`salesbridge.sync.ports`), which the services' unit of work includes.
 """
 
 from __future__ import annotations
@@ -16,15 +14,13 @@ from datetime import timedelta
 
 from salesbridge.crm.ports import CrmRecord
 from salesbridge.domain.sync_runs import ImportReport
-from salesbridge.errors import CrmError
+from salesbridge.errors import CrmError, ImportCancelledError
 from salesbridge.services.crm_users import refresh_crm_users_from_import
-from salesbridge.services.legacy_store import PostImport, StoreAccess
 from salesbridge.services.lists import recompute_in
-from salesbridge.services.ports import Clock, CrmSessionFactory
+from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess
 from salesbridge.services.sync import (
     LEASE,
     ClaimedRun,
-    ImportCancelledError,
     RunOutcome,
     claim_next_run,
     end_failed,
@@ -41,15 +37,14 @@ async def run_pending_import(
     *,
     clock: Clock,
     progress: Progress | None = None,
-    post_import: PostImport | None = None,
     page_size: int = 5000,
     lease: timedelta = LEASE,
 ) -> RunOutcome | None:
     """Claim the organization's oldest queued import and run it under ``lease`` (pass the configured
     ``SALESBRIDGE_IMPORT_LEASE_SECONDS``); None when nothing is queued or another run holds the lease (at most one
     import per organization at a time). A run whose worker died is failed and replaced first, and the replacement
-    runs now (see :func:`salesbridge.services.sync.claim_next_run`). ``post_import`` runs in the transaction that
-    ends a successful import. The store work runs on worker threads, never on the event loop.
+    runs now (see :func:`salesbridge.services.sync.claim_next_run`). The store work runs on worker threads, never on
+    the event loop.
 
     Never raises for CRM failures: they end the run as failed (audited, shown by
     :func:`salesbridge.services.sync.sync_status`).
@@ -78,7 +73,7 @@ async def run_pending_import(
             return await asyncio.to_thread(end_failed, store, organization_id, run_id, reason)
     finally:
         await session.close()
-    return await asyncio.to_thread(_finish, store, organization_id, run_id, report, lease, post_import)
+    return await asyncio.to_thread(_finish, store, organization_id, run_id, report, lease)
 
 
 def _finish(
@@ -87,7 +82,6 @@ def _finish(
     run_id: uuid.UUID,
     report: ImportReport,
     lease: timedelta,
-    post_import: PostImport | None,
 ) -> RunOutcome:
     """Derive from the import and mark the run succeeded, in one transaction; a run cancelled or disconnected
     since its last page (perhaps purged) derives nothing and ends failed."""
@@ -100,8 +94,6 @@ def _finish(
         systemusers = uow.crm_records.records("systemuser")
         refresh_crm_users_from_import(uow, (CrmRecord("systemuser", row.crm_id, row.data) for row in systemusers))
         lists = recompute_in(uow)
-        if post_import is not None:
-            post_import(uow)
         outcome = record_success(
             uow, run_id, report, {"list_items_added": lists.added, "list_items_removed": lists.removed}
         )
