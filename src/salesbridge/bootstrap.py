@@ -30,6 +30,7 @@ from salesbridge.store.database import describe_url, store_exists
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 
 if TYPE_CHECKING:
+    import uvicorn
     from fastapi import FastAPI
     from sqlalchemy import Engine
 
@@ -164,8 +165,53 @@ def connect_targets(settings: Settings) -> DynamicsTargets:
     return DynamicsTargets(EndpointPolicy(settings.crm_allowed_hosts), CaBundleDirectory(settings.crm_ca_bundle_dir))
 
 
+def public_base_url(settings: Settings, serving_at: str | None = None) -> str:
+    """The console's public address: ``SALESBRIDGE_PUBLIC_BASE_URL``, else ``serving_at`` (where this process
+    serves it), else where ``salesbridge serve`` listens by default. Never derived from a request."""
+    from salesbridge.web.context import DEFAULT_PUBLIC_BASE_URL
+
+    return settings.public_base_url or (serving_at or DEFAULT_PUBLIC_BASE_URL).rstrip("/")
+
+
+def console_server_config(
+    app: FastAPI, *, host: str, port: int, certfile: Path | None = None, keyfile: Path | None = None
+) -> uvicorn.Config:
+    """uvicorn's configuration for serving the console: its HTTP parser bounds a request's headers to
+    :data:`~salesbridge.web.request_limits.MAX_HEADER_BYTES` (h11 is the parser with that bound: a larger header
+    is refused with 400 before it is held in memory)."""
+    import uvicorn
+
+    from salesbridge.web.request_limits import MAX_HEADER_BYTES
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http="h11",
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def serve_console(
+    app: FastAPI, *, host: str, port: int, certfile: Path | None = None, keyfile: Path | None = None
+) -> None:
+    """Serve ``app`` until interrupted, configured by :func:`console_server_config`."""
+    import uvicorn
+
+    uvicorn.Server(console_server_config(app, host=host, port=port, certfile=certfile, keyfile=keyfile)).run()
+
+
 def build_console(
-    settings: Settings, db_url: str | None = None, *, secure_cookies: bool = True, run_imports: bool = True
+    settings: Settings,
+    db_url: str | None = None,
+    *,
+    secure_cookies: bool = True,
+    run_imports: bool = True,
+    serving_at: str | None = None,
 ) -> FastAPI:
     """The web console on the store at ``db_url`` (or the settings' URL), migrated first, with the embedded import
     runner (schedule and "Sync now") running while the app serves, unless ``run_imports`` is False.
@@ -174,19 +220,39 @@ def build_console(
     ``secure_cookies=False`` only for plain HTTP on the loopback interface (``salesbridge serve`` without a
     certificate): browsers drop Secure cookies over plain HTTP, and on 127.0.0.1 the traffic never leaves the
     machine, so there is nothing for the Secure flag to protect.
+
+    Links and trusted hosts: :func:`public_base_url` (``serving_at``: where the caller serves the console) and
+    ``SALESBRIDGE_ALLOWED_HOSTS``.
     """
-    return console_app(open_store(settings, db_url), settings, secure_cookies=secure_cookies, run_imports=run_imports)
+    return console_app(
+        open_store(settings, db_url),
+        settings,
+        secure_cookies=secure_cookies,
+        run_imports=run_imports,
+        serving_at=serving_at,
+    )
 
 
 def console_app(
-    store: StoreAccess, settings: Settings, *, secure_cookies: bool = True, run_imports: bool = True
+    store: StoreAccess,
+    settings: Settings,
+    *,
+    secure_cookies: bool = True,
+    run_imports: bool = True,
+    serving_at: str | None = None,
 ) -> FastAPI:
     """The web console on ``store``, as :func:`build_console` describes."""
     from salesbridge.web.app import create_app
 
     runner = import_runner(store, settings) if run_imports else None
     services = console_services(store, wake_importer=runner.wake if runner else None, targets=connect_targets(settings))
-    return create_app(services, secure_cookies=secure_cookies, background=(runner,) if runner else ())
+    return create_app(
+        services,
+        secure_cookies=secure_cookies,
+        background=(runner,) if runner else (),
+        public_base_url=public_base_url(settings, serving_at),
+        allowed_hosts=settings.allowed_hosts,
+    )
 
 
 def import_runner(store: StoreAccess, settings: Settings, *, clock: Clock = utc_now) -> EmbeddedRunner:
@@ -490,11 +556,12 @@ DEMO_ENVIRONMENT_FILE = "demo.env"
 """The file, in the demo's state folder, holding the environment that points the CLI at the demo's store."""
 
 
-def demo_settings(state_dir: Path) -> Settings:
+def demo_settings(state_dir: Path, *, console_port: int = 8000) -> Settings:
     """The settings of the demo: its store and credential key in ``state_dir`` (never the current folder's), whatever
-    ``SALESBRIDGE_DATABASE_URL`` and the credential key variables say."""
+    ``SALESBRIDGE_DATABASE_URL`` and the credential key variables say; the console on 127.0.0.1:``console_port``."""
     state_dir = state_dir.resolve()
     return Settings(
+        public_base_url=f"http://127.0.0.1:{console_port}",
         database_url=f"sqlite:///{state_dir / 'demo-workspace.db'}",
         credential_key=None,
         credential_key_file=state_dir / "credential.key",
@@ -514,6 +581,8 @@ def demo_exports(settings: Settings) -> list[str]:
         "SALESBRIDGE_CREDENTIAL_KEY_FILE": str(settings.credential_key_file),
         "SALESBRIDGE_CRM_ALLOWED_HOSTS": ",".join(settings.crm_allowed_hosts),
     }
+    if settings.public_base_url is not None:  # invitation links the CLI prints point at the demo's console
+        variables["SALESBRIDGE_PUBLIC_BASE_URL"] = settings.public_base_url
     if settings.crm_ca_bundle_dir is not None:
         variables["SALESBRIDGE_CRM_CA_BUNDLE_DIR"] = str(settings.crm_ca_bundle_dir)
     return [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -37,6 +38,17 @@ class Settings(BaseSettings):
         ge=1,
         description="How long a running import may go without finishing a page before another worker takes over.",
     )
+    public_base_url: str | None = Field(
+        default=None,
+        description="The console's public address (scheme, host, port), e.g. https://console.example.com: every "
+        "absolute link the console gives out (invitation links) starts with it, and its host is the one requests "
+        "may name. Unset: where `salesbridge serve` listens (http://127.0.0.1:8000 by default).",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names requests may name besides the public base URL's, comma-separated "
+        "(another name of the same console); any other Host header is refused with 400.",
+    )
     crm_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Hosts an administrator may connect to besides Dynamics 365's and Microsoft Entra ID's, "
@@ -48,7 +60,17 @@ class Settings(BaseSettings):
         "for a Dynamics reached through a private CA; unset offers none.",
     )
 
-    @field_validator("crm_allowed_hosts", mode="before")
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be an http:// or https:// address such as https://console.example.com")
+        return value.rstrip("/")
+
+    @field_validator("crm_allowed_hosts", "allowed_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

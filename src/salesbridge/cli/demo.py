@@ -25,15 +25,13 @@ def demo(
     """The main job on the embedded default: the sandbox (Dynamics 365 over TLS, demo org), a fresh SQLite
     workspace connected to it with seats assigned from its users, and the console on 127.0.0.1. Prints the
     environment that points the CLI at the demo's workspace (also written to STATE_DIR/demo.env)."""
-    import uvicorn
-
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     with console.status("Seeding the sandbox's demo organization…"):
         sandbox = bootstrap.local_sandbox(seed=bootstrap.sandbox_seed("demo"))
     with bootstrap.serving_demo_sandbox(sandbox, state_dir=state_dir, port=port) as crm:
         console.print(f"[bold green]Sandbox ready[/bold green] — Dynamics 365 Web API at {crm.api_url}")
-        settings = bootstrap.demo_settings(state_dir)
+        settings = bootstrap.demo_settings(state_dir, console_port=console_port)
         with console.status("Connecting the demo workspace and assigning seats from the CRM…"), errors_reported():
             services = bootstrap.fresh_demo_workspace(settings)
             workspace = asyncio.run(bootstrap.prepare_demo_workspace(services.store, crm.credentials))
@@ -49,7 +47,7 @@ def demo(
         if outcome is None or not outcome.succeeded:
             raise failure(f"The first import failed: {outcome.error if outcome else 'another import is running'}")
         environment = bootstrap.write_demo_environment(settings, state_dir)
-        console_url = f"http://127.0.0.1:{console_port}/"
+        console_url = bootstrap.public_base_url(settings) + "/"
         console.print(
             Panel.fit(
                 f"Console:   {console_url}\n"
@@ -69,4 +67,4 @@ def demo(
         app_ = bootstrap.console_app(services.store, settings, secure_cookies=False)
         # The console's import runner imports in this process: the collector runs less often for its lifetime.
         with bootstrap.fewer_collections():
-            uvicorn.run(app_, host="127.0.0.1", port=console_port, log_level="warning")
+            bootstrap.serve_console(app_, host="127.0.0.1", port=console_port)

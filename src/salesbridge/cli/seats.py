@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgOption, workspace
+from salesbridge import bootstrap
+from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgOption, settings, workspace
 from salesbridge.cli.rendering import add_email_column, console, errors_reported, failure
 from salesbridge.i18n import N_, translate
 
@@ -159,8 +160,11 @@ def seats_assign_from_crm(
     ] = None,
     select_all: Annotated[bool, typer.Option("--all", help="Every CRM user who can be given a seat.")] = False,
     console_url: Annotated[
-        str, typer.Option(help="Base URL of the console, for the invitation links.")
-    ] = "http://127.0.0.1:8000",
+        str | None,
+        typer.Option(
+            help="Base URL of the console, for the invitation links; SALESBRIDGE_PUBLIC_BASE_URL when omitted."
+        ),
+    ] = None,
     as_json: JsonOption = False,
     lang: LangOption = "en",
     db_url: DbUrlOption = None,
@@ -182,11 +186,12 @@ def seats_assign_from_crm(
             raise failure("Not CRM users who can be given a seat: " + ", ".join(unknown))
         chosen = offered if select_all else [by_email[address.lower()] for address in email or ()]
         invitations = service.assign_from_crm(org, [user.id for user in chosen], actor="cli")
+    base_url = console_url.rstrip("/") if console_url else bootstrap.public_base_url(settings(ctx))
     links = [
         {
             "email": invitation.email,
             "seat_id": str(invitation.seat_id),
-            "invitation_url": console_url.rstrip("/") + invitation.path,
+            "invitation_url": base_url + invitation.path,
         }
         for invitation in invitations
     ]

@@ -26,9 +26,8 @@ def serve(
     keyfile: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="TLS private key (PEM).")] = None,
 ) -> None:
     """Serve the web console (pages at /, JSON API at /api/v1). HTTPS with --certfile/--keyfile; without them
-    plain HTTP on the loopback interface only, with non-Secure cookies."""
-    import uvicorn
-
+    plain HTTP on the loopback interface only, with non-Secure cookies. Links the console gives out start with
+    SALESBRIDGE_PUBLIC_BASE_URL, else the address it listens on."""
     if (certfile is None) != (keyfile is None):
         raise typer.BadParameter("give both --certfile and --keyfile, or neither")
     tls = certfile is not None
@@ -39,18 +38,11 @@ def serve(
             loopback = False
         if not loopback:
             raise typer.BadParameter("without a certificate the console listens on loopback only", param_hint="--host")
-    with errors_reported():
-        console_app = bootstrap.build_console(settings(ctx), db_url, secure_cookies=tls)
     scheme = "https" if tls else "http"
+    listening = f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+    with errors_reported():
+        console_app = bootstrap.build_console(settings(ctx), db_url, secure_cookies=tls, serving_at=listening)
     console.print(f"[bold green]Console[/bold green] at {scheme}://{host}:{port}/ — stop with Ctrl+C.", highlight=False)
     # The console's import runner imports in this process: the collector runs less often for its lifetime.
     with bootstrap.fewer_collections():
-        uvicorn.run(
-            console_app,
-            host=host,
-            port=port,
-            ssl_certfile=str(certfile) if certfile else None,
-            ssl_keyfile=str(keyfile) if keyfile else None,
-            log_level="warning",
-            access_log=False,
-        )
+        bootstrap.serve_console(console_app, host=host, port=port, certfile=certfile, keyfile=keyfile)

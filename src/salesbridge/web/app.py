@@ -3,8 +3,11 @@
 * OpenAPI: ``/api/v1/openapi.json`` (the interactive docs pages are off: they load assets from a CDN).
 * Static files: ``/static`` (hand-written CSS, no third-party assets).
 * Every route declares one :class:`~salesbridge.web.security.Permission`; see :mod:`salesbridge.web.security`.
-* Security headers on every response: a strict CSP (``default-src 'self'``, no inline script, no framing),
-  ``nosniff``, ``Referrer-Policy: same-origin``; HSTS when served over HTTPS.
+* Security headers on every response, errors and 500s included (the outermost layer): a strict CSP
+  (``default-src 'self'``, no inline script, no framing), ``nosniff``, ``Referrer-Policy: same-origin``; HSTS when
+  served over HTTPS.
+* Before any route (authentication included): request size bounds (:mod:`salesbridge.web.request_limits`: 413,
+  431) and trusted hosts (a ``Host`` other than the public base URL's or an allowed host: 400).
 
 Adding an area: write ``web/api/<area>.py`` and/or ``web/ui/<area>.py`` each exposing ``router`` (an
 ``APIRouter``), and add it to :data:`ROUTERS` below — one line.
@@ -22,6 +25,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from salesbridge.errors import (
@@ -45,7 +49,8 @@ from salesbridge.web.api import lists as api_lists
 from salesbridge.web.api import organization as api_organization
 from salesbridge.web.api import seats as api_seats
 from salesbridge.web.api import sync as api_sync
-from salesbridge.web.context import ConsoleConfig, ConsoleServices
+from salesbridge.web.context import DEFAULT_PUBLIC_BASE_URL, ConsoleConfig, ConsoleServices
+from salesbridge.web.request_limits import RequestLimitsMiddleware
 from salesbridge.web.security import PublicPrincipal, is_api_request, request_auth
 from salesbridge.web.templating import render
 from salesbridge.web.ui import account as ui_account
@@ -138,8 +143,26 @@ class BackgroundService(Protocol):
         ...
 
 
+class _ConsoleApp(FastAPI):
+    """FastAPI, wrapped in the layers that must see every request and every response first: Starlette puts
+    ``add_middleware`` layers inside its ServerErrorMiddleware, whose 500s would then lack the security headers,
+    and the request bounds and host check must come before anything reads the request."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        config: ConsoleConfig = self.state.console_config
+        stack = super().build_middleware_stack()
+        stack = TrustedHostMiddleware(stack, allowed_hosts=config.trusted_hosts, www_redirect=False)
+        stack = RequestLimitsMiddleware(stack)
+        return SecurityHeadersMiddleware(stack, hsts=config.secure_cookies)
+
+
 def create_app(
-    services: ConsoleServices, *, secure_cookies: bool = True, background: Sequence[BackgroundService] = ()
+    services: ConsoleServices,
+    *,
+    secure_cookies: bool = True,
+    background: Sequence[BackgroundService] = (),
+    public_base_url: str = DEFAULT_PUBLIC_BASE_URL,
+    allowed_hosts: Sequence[str] = (),
 ) -> FastAPI:
     """The console app calling ``services``.
 
@@ -147,6 +170,8 @@ def create_app(
         secure_cookies: Serve cookies ``Secure`` with the ``__Host-`` prefix, and send HSTS. Turn off only for
             plain HTTP on the loopback interface (local use and browser tests).
         background: Started when the app starts serving, stopped when it shuts down.
+        public_base_url: The console's public address; absolute links start with it, and its host is trusted.
+        allowed_hosts: Other ``Host`` names to answer; any other gets 400.
     """
 
     @asynccontextmanager
@@ -159,7 +184,7 @@ def create_app(
             for service in background:
                 service.stop()
 
-    app = FastAPI(
+    app = _ConsoleApp(
         lifespan=lifespan,
         title="salesbridge console API",
         version="1",
@@ -170,8 +195,9 @@ def create_app(
     )
     app.state.services = services
     app.state.password_checks = PasswordCheckAdmission()
-    app.state.console_config = ConsoleConfig(secure_cookies=secure_cookies)
-    app.add_middleware(SecurityHeadersMiddleware, hsts=secure_cookies)
+    app.state.console_config = ConsoleConfig(
+        secure_cookies=secure_cookies, public_base_url=public_base_url, allowed_hosts=tuple(allowed_hosts)
+    )
     app.add_exception_handler(ConsoleAccessError, _access_refused)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(AccountError, _account_error)  # type: ignore[arg-type]

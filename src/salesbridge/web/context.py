@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
@@ -47,15 +49,35 @@ class ConsoleServices:
     crm_wait_s: float = 5.0
 
 
+DEFAULT_PUBLIC_BASE_URL: Final = "http://127.0.0.1:8000"
+"""Where ``salesbridge serve`` listens by default; the public address when none is configured."""
+
+
 @dataclass(frozen=True)
 class ConsoleConfig:
     """How the app is served.
 
     Attributes:
         secure_cookies: Cookies are ``Secure`` and ``__Host-`` prefixed, and HSTS is sent (served over HTTPS).
+        public_base_url: The console's public address (``SALESBRIDGE_PUBLIC_BASE_URL``): every absolute link the
+            console gives out (invitation links) starts with it, never with the request's ``Host``.
+        allowed_hosts: Host names requests may name besides the public base URL's (``SALESBRIDGE_ALLOWED_HOSTS``).
     """
 
     secure_cookies: bool = True
+    public_base_url: str = DEFAULT_PUBLIC_BASE_URL
+    allowed_hosts: tuple[str, ...] = ()
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """The ``Host`` names the console answers (any port): the public base URL's host and the allowed hosts;
+        requests naming another get 400."""
+        public_host = urlsplit(self.public_base_url).hostname
+        return [*([public_host] if public_host else []), *self.allowed_hosts]
+
+    def absolute_url(self, path: str) -> str:
+        """``path`` (starting with ``/``) under the public base URL."""
+        return self.public_base_url.rstrip("/") + path
 
 
 def console_services(connection: HTTPConnection) -> ConsoleServices:

@@ -63,3 +63,17 @@ def test_importing_crm_users_on_demand(cli: CliRunner) -> None:
 
     assert imported.exit_code == 0, imported.output
     assert "0 added" in imported.output
+
+
+def test_invitation_links_start_with_the_public_base_url(cli: CliRunner) -> None:
+    """Issue 10, item 8: the links the CLI prints start with SALESBRIDGE_PUBLIC_BASE_URL."""
+    offered = json.loads(cli.invoke(app, ["seats", "assign-from-crm", "--org", "acme", "--json"]).output)
+
+    assigned = cli.invoke(
+        app,
+        ["seats", "assign-from-crm", "--org", "acme", "--email", offered[0]["email"], "--json"],
+        env={"SALESBRIDGE_PUBLIC_BASE_URL": "https://console.example.com/"},
+    )
+
+    assert assigned.exit_code == 0, assigned.output
+    assert json.loads(assigned.output)[0]["invitation_url"].startswith("https://console.example.com/invitations/")

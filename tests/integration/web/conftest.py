@@ -162,7 +162,9 @@ def console(session_factory: sessionmaker[Session], cipher: CredentialCipher, cl
         with_seat=True,
         actor="test",
     )
-    return Console(create_app(services), services, store, session_factory, clock)
+    # Answers as console.test (TestClient) and on 127.0.0.1 (served by uvicorn in a thread).
+    app = create_app(services, public_base_url=BASE_URL, allowed_hosts=["127.0.0.1"])
+    return Console(app, services, store, session_factory, clock)
 
 
 def csrf_of(html: str) -> str:

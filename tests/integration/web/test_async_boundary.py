@@ -53,7 +53,7 @@ def admin(watched: OffLoopStore) -> Iterator[Browser]:
         crm_sessions=dynamics_session,
         crm_settings=CrmSettingsService(store, dynamics_session),  # type: ignore[arg-type]
     )
-    with TestClient(create_app(services), base_url=BASE_URL) as client:
+    with TestClient(create_app(services, public_base_url=BASE_URL), base_url=BASE_URL) as client:
         yield Browser(client, sign_in(client, ACME_ADMIN))
 
 
@@ -96,7 +96,7 @@ def test_connecting_through_the_api_uses_the_store_off_the_event_loop(watched: O
         crm_targets=DynamicsTargets(EndpointPolicy(["127.0.0.1"])),
     )
     unreachable = f"https://127.0.0.1:{_closed_port()}"
-    with TestClient(create_app(services), base_url=BASE_URL) as client:
+    with TestClient(create_app(services, public_base_url=BASE_URL), base_url=BASE_URL) as client:
         admin = Browser(client, sign_in(client, ACME_ADMIN))
         watched.on_loop.clear()
 

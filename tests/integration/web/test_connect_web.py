@@ -33,7 +33,7 @@ def offered(tmp_path: Path, running: RunningSandbox) -> Path:
 
 
 def _admin(console: Console, targets: DynamicsTargets) -> Iterator[Browser]:
-    app = create_app(dataclasses.replace(console.services, crm_targets=targets))
+    app = create_app(dataclasses.replace(console.services, crm_targets=targets), public_base_url=BASE_URL)
     with TestClient(app, base_url=BASE_URL) as client:
         yield Browser(client, sign_in(client, ACME_ADMIN))
 

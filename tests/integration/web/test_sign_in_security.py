@@ -324,7 +324,7 @@ def _app(store: UnitOfWorkFactory, accounts: AccountService, console: Console) -
         crm_sessions=dynamics_session,
         crm_settings=CrmSettingsService(store, dynamics_session),
     )
-    return create_app(services)
+    return create_app(services, public_base_url=BASE_URL)
 
 
 def _form(person: Person, password: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.workspace import SeatState
 from salesbridge.services.accounts import Principal
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiModel, IsoTime, SeatLimitErrorOut, errors
+from salesbridge.web.context import console_config
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["seats"], responses=ORGANIZATION_ERRORS)
@@ -212,7 +213,8 @@ def assign_from_crm(
     invitations = services.seats.assign_from_crm(
         principal.organization_slug, body.crm_user_ids, actor=_actor(principal)
     )
-    base = str(request.base_url).rstrip("/")
+    # The configured public address, never the request's Host (which the client chooses).
+    config = console_config(request)
     return [
         InvitationOut(
             seat_id=invitation.seat_id,
@@ -220,7 +222,7 @@ def assign_from_crm(
             email=invitation.email,
             display_name=invitation.display_name,
             expires_at=invitation.expires_at,
-            invitation_url=base + invitation.path,
+            invitation_url=config.absolute_url(invitation.path),
         )
         for invitation in invitations
     ]

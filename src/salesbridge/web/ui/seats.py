@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from salesbridge.errors import CrmError, InvalidRequestError
 from salesbridge.services.accounts import Principal
-from salesbridge.web.context import ConsoleServices
+from salesbridge.web.context import ConsoleServices, console_config
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 
@@ -140,6 +140,7 @@ async def assign(request: Request, principal: AdminPrincipal, services: Services
             status_code=422,
             error=refused.localized(principal.locale),
         )
-    base = str(request.base_url).rstrip("/")
-    links = [(invitation, base + invitation.path) for invitation in invitations]
+    # The configured public address, never the request's Host (which the client chooses).
+    config = console_config(request)
+    links = [(invitation, config.absolute_url(invitation.path)) for invitation in invitations]
     return await run_in_threadpool(_seats_page, request, principal, services, status_code=201, invitations=links)

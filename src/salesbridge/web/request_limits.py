@@ -1,0 +1,141 @@
+"""Bounds on what a request may carry, enforced before anything else reads it (authentication included).
+
+* **Body**: :data:`DEFAULT_BODY_BYTES` (64 KiB) for every route, larger only where a route needs it
+  (:data:`ROUTE_BODY_BYTES`: Connect, whose form may carry a pasted CA bundle). A ``Content-Length`` over the
+  bound is answered 413 at once, without reading the body; a body streamed without one (chunked) is counted as
+  it arrives and refused with 413 as soon as it passes the bound: nothing more is read into memory (the server
+  discards the rest of the request as it arrives).
+* **Headers**: a request whose headers together exceed :data:`MAX_HEADER_BYTES` is answered 431. ``salesbridge
+  serve`` also bounds them in the HTTP parser (:data:`MAX_HEADER_BYTES` is uvicorn's
+  ``h11_max_incomplete_event_size``), so an oversized header is refused before it is held in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+DEFAULT_BODY_BYTES: Final = 64 * 1024
+"""The body bound of every route that does not name another: forms and JSON of a few fields."""
+
+CONNECT_BODY_BYTES: Final = 4 * 1024 * 1024
+"""Connect's body bound: a pasted CA bundle (up to a million characters), percent-encoded in a form."""
+
+MAX_HEADER_BYTES: Final = 16 * 1024
+"""The bound on a request's headers together (names and values), in bytes."""
+
+
+@dataclass(frozen=True)
+class BodyBound:
+    """A body bound for the paths matching ``path`` (a regular expression matched against the whole path).
+
+    Attributes:
+        path: The routes concerned.
+        max_bytes: The largest body they accept, in bytes.
+    """
+
+    path: re.Pattern[str]
+    max_bytes: int
+
+
+ROUTE_BODY_BYTES: Final[tuple[BodyBound, ...]] = (
+    BodyBound(re.compile(r"/settings/crm/connection"), CONNECT_BODY_BYTES),
+    BodyBound(re.compile(r"/api/v1/orgs/[^/]+/crm/connection"), CONNECT_BODY_BYTES),
+)
+"""The routes allowed more than :data:`DEFAULT_BODY_BYTES`."""
+
+
+class RequestTooLargeError(HTTPException):
+    """A body went past its bound while the app was reading it (413). An ``HTTPException``, so FastAPI's body
+    parsing passes it on unchanged instead of calling it a malformed body."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "The request is too large.")
+
+
+class RequestLimitsMiddleware:
+    """Refuses oversized headers (431) and bodies (413) before the app sees them. Pure ASGI: the body is never
+    buffered here, only counted as the app reads it."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        default_body_bytes: int = DEFAULT_BODY_BYTES,
+        route_body_bytes: Sequence[BodyBound] = ROUTE_BODY_BYTES,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+    ) -> None:
+        self._app = app
+        self._default_body_bytes = default_body_bytes
+        self._route_body_bytes = tuple(route_body_bytes)
+        self._max_header_bytes = max_header_bytes
+
+    def body_bound(self, path: str) -> int:
+        """The largest body, in bytes, a request to ``path`` may carry."""
+        for bound in self._route_body_bytes:
+            if bound.path.fullmatch(path):
+                return bound.max_bytes
+        return self._default_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        if sum(len(name) + len(value) for name, value in headers) > self._max_header_bytes:
+            await _refuse(send, 431, "The request's headers are too large.")
+            return
+        bound = self.body_bound(scope["path"])
+        declared = [value for name, value in headers if name == b"content-length"]
+        if declared:
+            try:
+                length = int(declared[0])
+            except ValueError:
+                await _refuse(send, 400, "The request's Content-Length is not a number.")
+                return
+            if length > bound:
+                await _refuse(send, 413, "The request is too large.")
+                return
+        received = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > bound:
+                    raise RequestTooLargeError
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self._app(scope, counted_receive, tracked_send)
+        except RequestTooLargeError:
+            # Raised where nothing turned it into a response (outside FastAPI's routes): answer it here.
+            if started:
+                raise
+            await _refuse(send, 413, "The request is too large.")
+
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
