@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import SecretStr
-from tests.fakes.store import FakeClock, FakeStore
+from tests.fakes.store import FakeStore
 
 from salesbridge.crm.ports import (
     CallerIdentity,
@@ -132,11 +132,6 @@ class FakeDynamics:
         if self.users_fail:
             raise TransientError("the CRM timed out reading systemusers")
         yield RecordPage(self.users)
-
-
-@pytest.fixture
-def store() -> FakeStore:
-    return FakeStore(clock=FakeClock())
 
 
 @pytest.fixture

@@ -72,16 +72,6 @@ class FakeDynamics:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(clock: FakeClock) -> FakeStore:
-    return FakeStore(clock=clock)
-
-
-@pytest.fixture
 def acme(store: FakeStore) -> uuid.UUID:
     organization_id = store.add_organization("acme")
     store.connect(organization_id)
