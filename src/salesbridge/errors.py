@@ -175,11 +175,12 @@ class AccountError(InvalidRequestError):
 
 
 class InvalidInputError(AccountError):
-    """A value given by the caller breaks a rule (email format, password policy, name length, language).
+    """A value given by the caller breaks a rule (email format, password policy, name length, language, the text
+    rules of :mod:`salesbridge.domain.text_rules`: control characters, organization slugs).
 
     Attributes:
         field: The input that was refused (``"email"``, ``"password"``, ``"display_name"``, ``"locale"``,
-            ``"name"``).
+            ``"name"``, ``"slug"``).
     """
 
     def __init__(self, message_id: str, *, field: str, **fields: Any) -> None:

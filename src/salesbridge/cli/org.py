@@ -16,7 +16,7 @@ app = typer.Typer(help="Organizations of the workspace.", no_args_is_help=True)
 @app.command("create")
 def org_create(
     ctx: typer.Context,
-    slug: Annotated[str, typer.Argument(metavar="ORG", help="The organization's short name (its slug).")],
+    slug: Annotated[str, typer.Argument(metavar="ORG", help="The organization's short name (its slug): lowercase letters, digits and hyphens.")],
     name: Annotated[str | None, typer.Option(help="Display name; the slug when omitted.")] = None,
     seats: Annotated[int, typer.Option(min=0, help="Seats purchased in the contract.")] = 0,
     db_url: DbUrlOption = None,

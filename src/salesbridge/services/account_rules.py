@@ -1,6 +1,6 @@
-"""The rules and values of accounts: password, email, name and language rules, token digests and lifetimes, and
-the values the account use cases return (their refusals are :class:`salesbridge.errors.AccountError`'s). Pure: no
-store, no hashing.
+"""The rules and values of accounts: password and language rules (emails' and names' are in
+:mod:`salesbridge.domain.text_rules`), token digests and lifetimes, and the values the account use cases return
+(their refusals are :class:`salesbridge.errors.AccountError`'s). Pure: no store, no hashing.
 
 Passwords must be 12 to 1,024 characters and hard to guess (:mod:`salesbridge.domain.password_strength`). API
 tokens expire (90 days unless chosen otherwise) and record their last use to within :data:`TOKEN_USE_GRANULARITY`.
@@ -9,7 +9,6 @@ tokens expire (90 days unless chosen otherwise) and record their last use to wit
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,8 +35,6 @@ API_TOKEN_LIFETIME_CHOICES_DAYS: Final = (7, 30, 90, 180, 365)
 """The lifetimes the console offers; the API and the command line accept any number of days up to the last."""
 TOKEN_USE_GRANULARITY: Final = timedelta(minutes=5)
 """An API token's "last used" is written at most once per this interval (not on every call)."""
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def token_digest(token: str) -> str:
@@ -148,30 +145,6 @@ def require_admin(principal: Principal) -> None:
     """Raises AdministratorRequiredError unless the principal is an administrator of its organization."""
     if not principal.is_admin:
         raise AdministratorRequiredError
-
-
-def checked_email(email: str) -> str:
-    """``email`` without surrounding spaces.
-
-    Raises:
-        InvalidInputError: it is not an email address (field ``"email"``).
-    """
-    email = email.strip()
-    if len(email) > 320 or not _EMAIL.match(email):
-        raise InvalidInputError(N_("Enter a valid email address, like name@example.com."), field="email")
-    return email
-
-
-def checked_display_name(name: str) -> str:
-    """``name`` without surrounding spaces.
-
-    Raises:
-        InvalidInputError: it is empty or longer than 200 characters (field ``"display_name"``).
-    """
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise InvalidInputError(N_("Enter a name of 1 to 200 characters."), field="display_name")
-    return name
 
 
 _WEAKNESS_MESSAGES: Final = {

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from pydantic import SecretStr
 
+from salesbridge.domain.text_rules import checked_display_name, checked_email
 from salesbridge.domain.workspace import SeatState
 from salesbridge.errors import (
     ContractFullError,
@@ -31,8 +32,6 @@ from salesbridge.services.account_rules import (
     SessionContext,
     SignedIn,
     UserView,
-    checked_display_name,
-    checked_email,
     checked_locale,
     checked_password,
     require_admin,

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from pydantic import SecretStr
 
+from salesbridge.domain.text_rules import checked_token_name
 from salesbridge.errors import ApiTokenNotFoundError, InvalidInputError, RowNotFoundError, SessionRequiredError
 from salesbridge.i18n import N_
 from salesbridge.services.account_rules import (
@@ -42,14 +43,12 @@ class ApiTokenUseCases(SignInUseCases):
 
         Raises:
             SessionRequiredError: the principal was authenticated by an API token.
-            InvalidInputError: the name is empty or longer than 100 characters, or the lifetime is not 1 to 365
-                days.
+            InvalidInputError: the name is empty, longer than 100 characters or holds a control character, or the
+                lifetime is not 1 to 365 days.
         """
         if principal.via_api_token:
             raise SessionRequiredError
-        name = name.strip()
-        if not name or len(name) > 100:
-            raise InvalidInputError(N_("Give the token a name of 1 to 100 characters."), field="name")
+        name = checked_token_name(name)
         longest = API_TOKEN_LIFETIME_CHOICES_DAYS[-1]
         if not 1 <= expires_in_days <= longest:
             raise InvalidInputError(

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from salesbridge.crm.ports import CrmReader
 from salesbridge.domain.crm_requirements import REQUIRED_TABLES, RequiredTable
+from salesbridge.domain.text_rules import checked_free_text, checked_organization_slug
 from salesbridge.domain.workspace import CaBundle, ConnectionState, CrmCredentials
 from salesbridge.errors import CaBundleError, CrmError, DifferentCrmOrganizationError
 from salesbridge.services.crm_users import import_crm_users
@@ -104,11 +105,14 @@ def create_organization(
     Idempotent: an existing organization with this slug is returned unchanged and nothing is audited.
 
     Raises:
-        ValueError: ``seats`` is negative or ``slug`` is empty.
+        InvalidInputError: ``slug`` breaks the organization slug rule (:func:`checked_organization_slug`), or the
+            name holds a control character.
+        ValueError: ``seats`` is negative.
         UniqueConstraintError: the slug was taken concurrently.
     """
-    if not slug.strip():
-        raise ValueError("The organization slug must not be empty.")
+    slug = checked_organization_slug(slug)
+    if name is not None:
+        name = checked_free_text(name, field="name") or None
     if seats < 0:
         raise ValueError("The number of seats cannot be negative.")
     existing = store.organization_id(slug)

@@ -29,13 +29,14 @@ from salesbridge.domain.pipeline import (
     pipeline_opportunities,
     stakeholder,
 )
+from salesbridge.domain.text_rules import MAX_LIST_NAME_LENGTH, checked_list_name
 from salesbridge.domain.workspace import User
 from salesbridge.errors import InvalidRequestError, RowNotFoundError
 from salesbridge.i18n import N_
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import StoreAccess, UnitOfWork, UnitOfWorkOpener
 
-MAX_LIST_NAME = 200
+MAX_LIST_NAME = MAX_LIST_NAME_LENGTH
 
 # The names of the system lists (domain.lists.SYSTEM_LIST_NAMES), marked here so that `make messages` extracts them.
 _SYSTEM_LIST_NAMES: Final = (N_("My CRM accounts"), N_("My CRM leads and contacts"))
@@ -346,18 +347,6 @@ class RecordMatch:
         return {"table": self.table, "crm_id": self.crm_id, "name": self.name}
 
 
-def _checked_name(name: str) -> str:
-    """``name`` without surrounding spaces.
-
-    Raises:
-        InvalidRequestError: empty, or longer than 200 characters.
-    """
-    cleaned = name.strip()
-    if not cleaned or len(cleaned) > MAX_LIST_NAME:
-        raise InvalidRequestError(N_("Give the list a name of 1 to {limit} characters."), limit=MAX_LIST_NAME)
-    return cleaned
-
-
 def _own_list(uow: UnitOfWork, email: str, list_id: uuid.UUID) -> SavedList:
     """The hand-made list ``list_id`` of the user ``email``.
 
@@ -380,9 +369,9 @@ def create_list(store: StoreAccess, slug: str, email: str, *, name: str, actor: 
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
         RowNotFoundError: no user has ``email`` in it.
-        InvalidRequestError: the name is empty or longer than 200 characters.
+        InvalidRequestError: the name is empty, longer than 200 characters or holds a control character.
     """
-    cleaned = _checked_name(name)
+    cleaned = checked_list_name(name)
     with store(require_organization(store, slug)) as uow:
         user = _user(uow, email)
         saved = uow.lists.create_manual(user.id, cleaned)
@@ -397,9 +386,10 @@ def rename_list(store: StoreAccess, slug: str, email: str, list_id: uuid.UUID, *
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
         RowNotFoundError: no such user, or the list is not theirs.
-        InvalidRequestError: the name is empty or too long, or the list is a system list.
+        InvalidRequestError: the name is empty, too long or holds a control character, or the list is a system
+            list.
     """
-    cleaned = _checked_name(name)
+    cleaned = checked_list_name(name)
     with store(require_organization(store, slug)) as uow:
         saved = _own_list(uow, email, list_id)
         before = saved.name

@@ -19,10 +19,11 @@ from pydantic import SecretStr
 
 from salesbridge.crm.ports import CrmReader
 from salesbridge.domain.seat_matching import MatchOutcome, is_in_crm
+from salesbridge.domain.text_rules import checked_email
 from salesbridge.domain.workspace import CrmCredentials, CrmUser, Seat, SeatState, User
 from salesbridge.errors import InvalidRequestError, RowNotFoundError, SeatLimitError
 from salesbridge.i18n import N_, translate
-from salesbridge.services.account_rules import checked_email, token_digest
+from salesbridge.services.account_rules import token_digest
 from salesbridge.services.crm_users import CrmUserImport, crm_user_facts, import_crm_users, rematch_seats
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess, UnitOfWork

@@ -19,9 +19,11 @@ import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -200,6 +202,7 @@ def create_app(
     )
     app.add_exception_handler(ConsoleAccessError, _access_refused)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _unreadable_request)  # type: ignore[arg-type]
     app.add_exception_handler(AccountError, _account_error)  # type: ignore[arg-type]
     app.add_exception_handler(RowNotFoundError, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidRequestError, _invalid_request)  # type: ignore[arg-type]
@@ -249,9 +252,31 @@ async def _access_refused(request: Request, exc: ConsoleAccessError) -> Response
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's 400 for a JSON body that is not UTF-8
+        return _unreadable([{"type": "json_invalid", "loc": ["body"], "msg": "JSON decode error", "input": {}}])
     if is_api_request(request) or exc.status_code not in (403, 404):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
     return error_page(request, exc.status_code)
+
+
+async def _unreadable_request(_request: Request, exc: RequestValidationError) -> Response:
+    return _unreadable(jsonable_encoder(exc.errors()))
+
+
+def _unreadable(problems: list[Any]) -> Response:
+    """422 with FastAPI's list of problems, each refused value echoed only as text UTF-8 can carry (a lone
+    surrogate echoed as is made the response itself fail, with a 500)."""
+    return JSONResponse({"detail": _encodable(problems)}, status_code=422)
+
+
+def _encodable(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_encodable(item) for item in value]
+    return value
 
 
 async def _account_error(request: Request, exc: AccountError) -> Response:

@@ -51,12 +51,7 @@ ROUTE_BODY_BYTES: Final[tuple[BodyBound, ...]] = (
 """The routes allowed more than :data:`DEFAULT_BODY_BYTES`."""
 
 
-class RequestTooLargeError(HTTPException):
-    """A body went past its bound while the app was reading it (413). An ``HTTPException``, so FastAPI's body
-    parsing passes it on unchanged instead of calling it a malformed body."""
-
-    def __init__(self) -> None:
-        super().__init__(413, "The request is too large.")
+TOO_LARGE: Final = "The request is too large."
 
 
 class RequestLimitsMiddleware:
@@ -100,7 +95,7 @@ class RequestLimitsMiddleware:
                 await _refuse(send, 400, "The request's Content-Length is not a number.")
                 return
             if length > bound:
-                await _refuse(send, 413, "The request is too large.")
+                await _refuse(send, 413, TOO_LARGE)
                 return
         received = 0
         started = False
@@ -111,7 +106,9 @@ class RequestLimitsMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > bound:
-                    raise RequestTooLargeError
+                    # An HTTPException: FastAPI's body parsing passes it on as is (any other error it reports as
+                    # a malformed body), and the app's handler answers it.
+                    raise HTTPException(413, TOO_LARGE)
             return message
 
         async def tracked_send(message: Message) -> None:
@@ -122,11 +119,11 @@ class RequestLimitsMiddleware:
 
         try:
             await self._app(scope, counted_receive, tracked_send)
-        except RequestTooLargeError:
+        except HTTPException as refused:
             # Raised where nothing turned it into a response (outside FastAPI's routes): answer it here.
-            if started:
+            if started or refused.status_code != 413 or received <= bound:
                 raise
-            await _refuse(send, 413, "The request is too large.")
+            await _refuse(send, 413, TOO_LARGE)
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:

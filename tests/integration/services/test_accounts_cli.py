@@ -59,3 +59,29 @@ def test_token_create_offers_an_expiry(cli: CliRunner, tmp_path: Path) -> None:
         app, ["token", "create", "--org", "acme", "--email", "ana@acme.test", "--name", "x", "--expires-days", "999"]
     )
     assert too_long.exit_code == 2
+
+
+@pytest.mark.parametrize("slug", ["Acme Corp", "acme/corp", "<b>acme</b>", "acme\x00"])
+def test_org_create_refuses_a_slug_that_is_not_one(cli: CliRunner, slug: str) -> None:
+    """Issue 10, item 10: slugs sit in URLs and commands; spaces, slashes and markup were accepted."""
+    refused = cli.invoke(app, ["org", "create", slug])
+
+    assert refused.exit_code == 2, refused.output
+    assert "lowercase letters, digits and hyphens" in " ".join(refused.output.split())
+    assert cli.invoke(app, ["org", "create", "acme-corp"]).exit_code == 0
+
+
+def test_user_and_token_create_refuse_control_characters(cli: CliRunner, tmp_path: Path) -> None:
+    """Issue 10, item 10: a NUL in an email broke its owner's CRM match; control characters in names were stored."""
+    password_file = tmp_path / "password.txt"
+    password_file.write_text("tulip harbour violin seventeen\n", encoding="utf-8")
+    user = ["user", "create", "--org", "acme", "--name", "Ana", "--password-file", str(password_file)]
+    assert cli.invoke(app, [*user, "--email", "ana\x00@acme.test"]).exit_code == 2
+    assert cli.invoke(app, [*user, "--email", "ana@acme.test"]).exit_code == 0
+
+    token = ["token", "create", "--org", "acme", "--email", "ana@acme.test"]
+    refused = cli.invoke(app, [*token, "--name", "ci\x07"])
+
+    assert refused.exit_code == 2, refused.output
+    assert "control characters" in refused.output
+    assert cli.invoke(app, [*token, "--name", "ci"]).exit_code == 0

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from salesbridge.services.accounts import (
     API_TOKEN_LIFETIME_CHOICES_DAYS,
@@ -16,7 +16,7 @@ from salesbridge.services.accounts import (
     ApiTokenView,
     Principal,
 )
-from salesbridge.web.api.schemas import ApiModel, ErrorOut, errors
+from salesbridge.web.api.schemas import ApiInput, ApiModel, ErrorOut, errors
 from salesbridge.web.security import Services, SignedInPrincipal
 
 router = APIRouter(prefix="/api/v1", tags=["account"], responses=errors(401))
@@ -80,7 +80,7 @@ class ApiTokenOut(ApiModel):
         )
 
 
-class ApiTokenIn(BaseModel):
+class ApiTokenIn(ApiInput):
     """A token to create."""
 
     name: str = Field(min_length=1, max_length=100, description="What the token is for.")
@@ -99,7 +99,7 @@ class CreatedApiTokenOut(ApiModel):
     api_token: ApiTokenOut
 
 
-class LocaleIn(BaseModel):
+class LocaleIn(ApiInput):
     """The console language."""
 
     locale: Literal["en", "es"]

@@ -6,19 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import ConfigDict, Field, SecretStr
 
 from salesbridge.crm.dynamics.trust import MAX_PEM_CHARS
 from salesbridge.services.connect import ConnectOutcome, CrmCredentials, chosen_ca_bundle, connect_crm, crm_status
 from salesbridge.services.disconnect import disconnect_crm
 from salesbridge.services.preflight import OutcomeKind
-from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiModel, ErrorOut, IsoTime, UnprocessableOut
+from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiInput, ApiModel, ErrorOut, IsoTime, UnprocessableOut
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}/crm", tags=["crm"], responses=ORGANIZATION_ERRORS)
 
 
-class ConnectionIn(BaseModel):
+class ConnectionIn(ApiInput):
     """What an administrator gives to connect: the organization URL and an application's credentials. Use an
     integration user's application. The secret is stored encrypted and never returned. The tenant and authority
     are discovered from the organization when omitted."""

@@ -7,7 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from salesbridge.services.crm_settings import SettingsChange, with_stage_label
 from salesbridge.services.lists import (
@@ -19,14 +19,14 @@ from salesbridge.services.lists import (
     rename_list,
     show_lists,
 )
-from salesbridge.web.api.schemas import ApiModel, IsoTime, errors
+from salesbridge.web.api.schemas import ApiInput, ApiModel, IsoTime, errors
 from salesbridge.web.localized import list_json, settings_json
 from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
 
 router = APIRouter(tags=["lists"], responses=errors(401, 403, 422))
 
 
-class CrmSettingsIn(BaseModel):
+class CrmSettingsIn(ApiInput):
     """Settings to change; omitted ones stay as they are. Values are checked against the CRM (see GET)."""
 
     stage_source: str | None = Field(default=None, description="salesstage | salesstagecode | stepname")
@@ -184,14 +184,14 @@ async def update_crm_settings(
     return SavedCrmSettingsOut.model_validate({**settings_json(saved.settings, principal.locale), "lists": lists})
 
 
-class ListIn(BaseModel):
+class ListIn(ApiInput):
     """A hand-made list; auto-save never touches it."""
 
     # Checked by the use case, so a bad name is refused (422) in the caller's language.
     name: str = Field(description="1 to 200 characters (surrounding spaces are dropped).")
 
 
-class ListItemIn(BaseModel):
+class ListItemIn(ApiInput):
     """A CRM record to put in a hand-made list."""
 
     table: Literal["account", "contact", "lead"]

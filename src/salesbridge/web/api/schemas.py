@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+
+from salesbridge.domain.text_rules import has_lone_surrogate
 
 IsoTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 """A time as the services write it: ISO-8601 with its UTC offset (``2026-03-02T09:00:00+00:00``)."""
@@ -26,6 +28,28 @@ class ApiModel(BaseModel):
     """Base of the response models: no field beyond those described."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class ApiInput(BaseModel):
+    """Base of the request bodies: text anywhere in the body holding a lone surrogate (JSON allows ``"\\ud800"``,
+    but no encoding can store what it decodes to) is refused with 422 before any route sees it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        if _holds_lone_surrogate(data):
+            raise ValueError("The text holds a lone surrogate (\\ud800 to \\udfff), which cannot be stored.")
+        return data
+
+
+def _holds_lone_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        return has_lone_surrogate(value)
+    if isinstance(value, dict):
+        return any(_holds_lone_surrogate(key) or _holds_lone_surrogate(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_lone_surrogate(item) for item in value)
+    return False
 
 
 class ErrorOut(ApiModel):

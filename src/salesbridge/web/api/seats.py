@@ -7,37 +7,37 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.workspace import SeatState
 from salesbridge.services.accounts import Principal
-from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiModel, IsoTime, SeatLimitErrorOut, errors
+from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiInput, ApiModel, IsoTime, SeatLimitErrorOut, errors
 from salesbridge.web.context import console_config
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["seats"], responses=ORGANIZATION_ERRORS)
 
 
-class SeatSyncIn(BaseModel):
+class SeatSyncIn(ApiInput):
     """A seat's own CRM sync switch (counts only while automatic sync for all seats is off)."""
 
     enabled: bool
 
 
-class SeatEmailIn(BaseModel):
+class SeatEmailIn(ApiInput):
     """The corrected email of a seat's holder; the seat is matched again at once."""
 
     email: str = Field(min_length=3, max_length=320)
 
 
-class SyncAllIn(BaseModel):
+class SyncAllIn(ApiInput):
     """ "Sync CRM for all seats automatically"."""
 
     sync_all_seats: bool
 
 
-class AssignIn(BaseModel):
+class AssignIn(ApiInput):
     """The CRM users (ids from ``GET /crm/users?assignable=true``) to give a seat to."""
 
     crm_user_ids: list[uuid.UUID] = Field(min_length=1, max_length=10_000)

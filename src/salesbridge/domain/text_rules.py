@@ -1,0 +1,135 @@
+"""The rules text typed by people must follow before it is stored: one rule per kind of text, used by every use case
+that accepts it (so the API, the console and the command line refuse the same input the same way).
+
+* **Free text** (names of people, lists and tokens): no control characters (C0 and C1, NUL, tab and line breaks
+  included) and no lone surrogates (which no encoding can store). A NUL in an email once broke its owner's CRM match.
+* **Email**: ``local@domain.tld``, at most 320 characters, free text's rule too.
+* **Organization slug**: 1 to 63 lowercase letters, digits and hyphens, starting and ending with a letter or digit
+  (a DNS label): it appears in URLs and commands.
+
+Each ``checked_*`` returns the value without surrounding spaces, or raises :class:`InvalidInputError` (a message id
+of the catalogue, and the refused ``field``). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+
+from salesbridge.errors import InvalidInputError
+from salesbridge.i18n import N_
+
+MAX_EMAIL_LENGTH: Final = 320
+MAX_DISPLAY_NAME_LENGTH: Final = 200
+MAX_LIST_NAME_LENGTH: Final = 200
+MAX_TOKEN_NAME_LENGTH: Final = 100
+
+_EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_ORGANIZATION_SLUG: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+"""Matched whole (``fullmatch``: ``$`` would let a trailing line break through)."""
+_REFUSED_CATEGORIES: Final = frozenset({"Cc", "Cs"})
+"""Unicode categories never stored: control characters and (lone) surrogates."""
+
+CONTROL_CHARACTERS_MESSAGE: Final = N_(
+    "This text contains control characters (such as a tab or a line break). Remove them and try again."
+)
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True when ``text`` holds a lone surrogate (JSON's ``"\\ud800"`` decodes to one): no encoding can store it."""
+    return any(unicodedata.category(character) == "Cs" for character in text)
+
+
+def has_refused_characters(text: str) -> bool:
+    """True when ``text`` holds a control character or a lone surrogate."""
+    return any(unicodedata.category(character) in _REFUSED_CATEGORIES for character in text)
+
+
+def checked_free_text(text: str, *, field: str) -> str:
+    """``text`` without surrounding spaces.
+
+    Raises:
+        InvalidInputError: it holds a control character or a lone surrogate (``field``).
+    """
+    if has_refused_characters(text):
+        raise InvalidInputError(CONTROL_CHARACTERS_MESSAGE, field=field)
+    return text.strip()
+
+
+def _checked_name(text: str, *, field: str, limit: int, message: str) -> str:
+    cleaned = checked_free_text(text, field=field)
+    if not cleaned or len(cleaned) > limit:
+        raise InvalidInputError(message, field=field, limit=limit)
+    return cleaned
+
+
+def checked_email(email: str) -> str:
+    """``email`` without surrounding spaces.
+
+    Raises:
+        InvalidInputError: it is not an email address, or holds a control character (field ``"email"``).
+    """
+    refused = has_refused_characters(email)  # before stripping: a trailing line break is refused, not trimmed
+    email = email.strip()
+    if refused or len(email) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(email):
+        raise InvalidInputError(N_("Enter a valid email address, like name@example.com."), field="email")
+    return email
+
+
+def checked_display_name(name: str) -> str:
+    """A person's name without surrounding spaces.
+
+    Raises:
+        InvalidInputError: it is empty, longer than 200 characters, or holds a control character (field
+            ``"display_name"``).
+    """
+    return _checked_name(
+        name, field="display_name", limit=MAX_DISPLAY_NAME_LENGTH, message=N_("Enter a name of 1 to 200 characters.")
+    )
+
+
+def checked_list_name(name: str) -> str:
+    """A list's name without surrounding spaces.
+
+    Raises:
+        InvalidInputError: it is empty, longer than 200 characters, or holds a control character (field ``"name"``).
+    """
+    return _checked_name(
+        name,
+        field="name",
+        limit=MAX_LIST_NAME_LENGTH,
+        message=N_("Give the list a name of 1 to {limit} characters."),
+    )
+
+
+def checked_token_name(name: str) -> str:
+    """An API token's name without surrounding spaces.
+
+    Raises:
+        InvalidInputError: it is empty, longer than 100 characters, or holds a control character (field ``"name"``).
+    """
+    return _checked_name(
+        name,
+        field="name",
+        limit=MAX_TOKEN_NAME_LENGTH,
+        message=N_("Give the token a name of 1 to 100 characters."),
+    )
+
+
+def checked_organization_slug(slug: str) -> str:
+    """An organization's slug, as given (no spaces are removed: a slug is typed into commands and URLs).
+
+    Raises:
+        InvalidInputError: it is not 1 to 63 lowercase letters, digits and hyphens starting and ending with a
+            letter or digit (field ``"slug"``).
+    """
+    if not _ORGANIZATION_SLUG.fullmatch(slug):
+        raise InvalidInputError(
+            N_(
+                "Use 1 to 63 lowercase letters, digits and hyphens for the organization's short name, starting and "
+                "ending with a letter or digit, like acme-corp."
+            ),
+            field="slug",
+        )
+    return slug
