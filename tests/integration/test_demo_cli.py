@@ -73,6 +73,10 @@ def test_demo_serves_a_connected_console_with_seats_from_the_crm(tmp_path: Path)
                 assert seats.text.count('data-testid="in-crm-badge"') == 6, "the admin and five seats from the CRM"
                 settings = client.get("/settings/crm")
                 assert "Conectado a Microsoft Dynamics" in settings.text, "the demo admin reads the console in Spanish"
+                assert client.get("/sign-in", headers={"Host": "evil.example"}).status_code == 400
+            assert f"export SALESBRIDGE_PUBLIC_BASE_URL=http://127.0.0.1:{port}" in text, (
+                "invitation links the CLI prints"
+            )
             _the_cli_finds_the_demo_with_the_printed_environment(text, tmp_path)
         finally:
             process.send_signal(signal.SIGINT)
