@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationError
@@ -165,6 +165,11 @@ def connect_targets(settings: Settings) -> DynamicsTargets:
     return DynamicsTargets(EndpointPolicy(settings.crm_allowed_hosts), CaBundleDirectory(settings.crm_ca_bundle_dir))
 
 
+LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost")
+"""Names of this machine a console without a configured public address also answers to (``salesbridge serve``
+listens on loopback when none is configured)."""
+
+
 def public_base_url(settings: Settings, serving_at: str | None = None) -> str:
     """The console's public address: ``SALESBRIDGE_PUBLIC_BASE_URL``, else ``serving_at`` (where this process
     serves it), else where ``salesbridge serve`` listens by default. Never derived from a request."""
@@ -251,7 +256,7 @@ def console_app(
         secure_cookies=secure_cookies,
         background=(runner,) if runner else (),
         public_base_url=public_base_url(settings, serving_at),
-        allowed_hosts=settings.allowed_hosts,
+        allowed_hosts=[*settings.allowed_hosts, *([] if settings.public_base_url else LOOPBACK_HOSTS)],
     )
 
 

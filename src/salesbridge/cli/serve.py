@@ -31,13 +31,19 @@ def serve(
     if (certfile is None) != (keyfile is None):
         raise typer.BadParameter("give both --certfile and --keyfile, or neither")
     tls = certfile is not None
-    if not tls:
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise typer.BadParameter("without a certificate the console listens on loopback only", param_hint="--host")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not tls and not loopback:
+        raise typer.BadParameter("without a certificate the console listens on loopback only", param_hint="--host")
+    if not loopback and settings(ctx).public_base_url is None:
+        # Its links and the one Host it answers come from that address: the bound one (0.0.0.0…) is nobody's.
+        raise typer.BadParameter(
+            "set SALESBRIDGE_PUBLIC_BASE_URL to the address people use to reach the console, "
+            "e.g. https://console.example.com",
+            param_hint="--host",
+        )
     scheme = "https" if tls else "http"
     listening = f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
     with errors_reported():

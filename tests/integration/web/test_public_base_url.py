@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from tests.integration.web.conftest import ACME_ADMIN, BASE_URL, Console, sign_in
 from tests.integration.web.test_seats_web import acme_crm_users
 
+from salesbridge.bootstrap import console_app
+from salesbridge.settings import Settings
 from salesbridge.web.app import create_app
 
 PUBLIC_BASE_URL = "https://console.example.com"
@@ -65,3 +67,22 @@ def test_redirects_stay_relative(console: Console) -> None:
         to_sign_in = client.get("/account", follow_redirects=False)
     assert to_sign_in.status_code == 303
     assert to_sign_in.headers["location"].startswith("/sign-in")
+
+
+def test_the_composition_root_takes_the_address_from_the_settings(console: Console) -> None:
+    """Without SALESBRIDGE_PUBLIC_BASE_URL the console is where ``serve`` listens, on loopback, and answers to this
+    machine's names only; with it, to its host and SALESBRIDGE_ALLOWED_HOSTS only."""
+    local = console_app(console.store, Settings(), secure_cookies=False, run_imports=False)
+    public = console_app(
+        console.store,
+        Settings(public_base_url="https://console.example.com/", allowed_hosts="crm-console.example.com"),  # type: ignore[arg-type]
+        run_imports=False,
+    )
+    with TestClient(local, base_url="http://127.0.0.1:8000") as client:
+        assert client.get("/sign-in").status_code == 200
+        assert client.get("/sign-in", headers={"Host": "localhost:8000"}).status_code == 200
+        assert client.get("/sign-in", headers={"Host": "evil.example"}).status_code == 400
+    with TestClient(public, base_url="https://console.example.com") as client:
+        assert client.get("/sign-in").status_code == 200
+        assert client.get("/sign-in", headers={"Host": "crm-console.example.com"}).status_code == 200
+        assert client.get("/sign-in", headers={"Host": "127.0.0.1"}).status_code == 400
