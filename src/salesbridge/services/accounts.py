@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from pydantic import SecretStr
 
-from salesbridge.domain.text_rules import checked_display_name, checked_email
+from salesbridge.domain.text_rules import checked_display_name, checked_email, has_refused_characters
 from salesbridge.domain.workspace import SeatState
 from salesbridge.errors import (
     ContractFullError,
@@ -132,7 +132,7 @@ class AccountService(ApiTokenUseCases):
         """
         organization_id = require_organization(self._store, org_slug)
         with self._store(organization_id, read_only=True) as uow:
-            user = uow.users.find_by_email(email.strip())
+            user = None if has_refused_characters(email) else uow.users.find_by_email(email.strip())
             if user is None:
                 raise RowNotFoundError(f"No user of {org_slug} has the email {email!r}.")
             return self._principal(uow, user, org_slug)

@@ -29,7 +29,7 @@ from salesbridge.domain.pipeline import (
     pipeline_opportunities,
     stakeholder,
 )
-from salesbridge.domain.text_rules import MAX_LIST_NAME_LENGTH, checked_list_name
+from salesbridge.domain.text_rules import MAX_LIST_NAME_LENGTH, checked_list_name, has_refused_characters
 from salesbridge.domain.workspace import User
 from salesbridge.errors import InvalidRequestError, RowNotFoundError
 from salesbridge.i18n import N_
@@ -277,7 +277,7 @@ def recompute_auto_saved_lists(store: UnitOfWorkOpener, organization_id: uuid.UU
 
 
 def _user(uow: UnitOfWork, email: str) -> User:
-    user = uow.users.find_by_email(email)
+    user = None if has_refused_characters(email) else uow.users.find_by_email(email)
     if user is None:
         raise RowNotFoundError("No such user in this organization.")
     return user

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from salesbridge.domain.text_rules import has_refused_characters
 from salesbridge.errors import UnknownOrganizationError
 from salesbridge.services.ports import OrganizationFinder
 
@@ -15,7 +16,8 @@ def require_organization(organizations: OrganizationFinder, slug: str) -> uuid.U
     Raises:
         UnknownOrganizationError: no organization is called ``slug``.
     """
-    organization_id = organizations.organization_id(slug)
+    # A slug with a control character names no organization (and PostgreSQL would refuse the query's NUL).
+    organization_id = None if has_refused_characters(slug) else organizations.organization_id(slug)
     if organization_id is None:
         raise UnknownOrganizationError(
             f"No organization is called {slug!r}: create it with `salesbridge org create {slug}`."

@@ -24,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import SecretStr
 
 from salesbridge.domain.sign_in_throttle import SignInThrottlePolicy, account_subject, address_subject
+from salesbridge.domain.text_rules import has_refused_characters
 from salesbridge.domain.workspace import User
 from salesbridge.errors import PasswordHashingBusyError, RowNotFoundError, SignInFailedError, SignInThrottledError
 from salesbridge.services.account_rules import SESSION_LIFETIME, Principal, SessionContext, SignedIn, token_digest
@@ -120,7 +121,9 @@ class SignInUseCases:
         Raises:
             PasswordHashingBusyError: no hashing slot came free.
         """
-        organization_id = self._store.organization_id(slug) if slug else None
+        # Text no store can hold (a NUL: PostgreSQL refuses it) names nobody: answered like an unknown account.
+        storable = not has_refused_characters(slug) and not has_refused_characters(email)
+        organization_id = self._store.organization_id(slug) if slug and storable else None
         user = None
         if organization_id is not None:
             with self._store(organization_id, read_only=True) as uow:

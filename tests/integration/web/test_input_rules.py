@@ -138,3 +138,31 @@ def test_a_500_carries_the_security_headers(console: Console) -> None:
 
     assert failed.status_code == 500
     assert _has_security_headers(failed)
+
+
+@pytest.mark.parametrize(("workspace", "email"), [("ac\x00me", ACME_ADMIN.email), ("acme", "ada\x00@acme.test")])
+def test_a_sign_in_naming_nul_is_refused_like_an_unknown_account(
+    browser: OpenBrowser, workspace: str, email: str
+) -> None:
+    """PostgreSQL refuses a NUL in a query: the sign-in answered 500. Now it is an account that does not exist."""
+    anonymous = browser(None)
+
+    def attempt(workspace: str, email: str) -> tuple[int, str]:
+        form = anonymous.client.get("/sign-in")
+        answer = anonymous.client.post(
+            "/sign-in",
+            data={
+                "workspace": workspace,
+                "email": email,
+                "password": "wrong password 42",
+                "csrf_token": csrf_of(form.text),
+            },
+            follow_redirects=False,
+        )
+        return answer.status_code, answer.text
+
+    refused = attempt(workspace, email)
+    unknown = attempt("acme", "nobody@acme.test")
+
+    assert refused[0] == unknown[0] != 500
+    assert "The workspace, email or password is not correct." in refused[1]
