@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, BASE_URL, Browser, Console, Person, csrf_of
+from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, BASE_URL, Browser, Console, Person, csrf_of, invite
 
 from salesbridge.web.app import create_app
 
@@ -79,7 +79,11 @@ def test_a_seat_holders_email_with_control_characters_is_refused(
         f"/api/v1/orgs/acme/seats/{seller_seat['id']}/email", json={"email": email}, headers=admin.csrf_headers()
     )
 
+    form = admin.client.post(f"/seats/{seller_seat['id']}/email", data={**admin.csrf_data(), "email": email})
+
     assert refused.status_code == 422, refused.text
+    assert form.status_code == 422
+    assert "Enter a valid email address" in form.text
     emails = [seat["email"] for seat in admin.client.get("/api/v1/orgs/acme/seats").json()["seats"]]
     assert ACME_SELLER.email in emails
 
@@ -166,3 +170,20 @@ def test_a_sign_in_naming_nul_is_refused_like_an_unknown_account(
 
     assert refused[0] == unknown[0] != 500
     assert "The workspace, email or password is not correct." in refused[1]
+
+
+def test_a_name_with_control_characters_cannot_accept_an_invitation(console: Console, browser: OpenBrowser) -> None:
+    token = invite(console, "nora@acme.test")
+    anonymous = browser(None)
+    page = anonymous.client.get(f"/invitations/{token}")
+    password = "tulip harbour violin seventeen"
+    form = {"password": password, "password_confirmation": password, "csrf_token": csrf_of(page.text)}
+
+    refused = anonymous.client.post(f"/invitations/{token}", data={**form, "display_name": "Nora\x00 N"})
+    accepted = anonymous.client.post(
+        f"/invitations/{token}", data={**form, "display_name": "Nora N"}, follow_redirects=False
+    )
+
+    assert refused.status_code in (400, 422)
+    assert "control characters" in refused.text
+    assert accepted.status_code == 303, accepted.text[:300]
