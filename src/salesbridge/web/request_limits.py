@@ -21,6 +21,8 @@ from typing import Final
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from salesbridge.i18n import N_, normalize_locale, translate
+
 DEFAULT_BODY_BYTES: Final = 64 * 1024
 """The body bound of every route that does not name another: forms and JSON of a few fields."""
 
@@ -51,7 +53,9 @@ ROUTE_BODY_BYTES: Final[tuple[BodyBound, ...]] = (
 """The routes allowed more than :data:`DEFAULT_BODY_BYTES`."""
 
 
-TOO_LARGE: Final = "The request is too large."
+TOO_LARGE: Final = N_("The request is too large.")
+HEADERS_TOO_LARGE: Final = N_("The request's headers are too large.")
+BAD_LENGTH: Final = N_("The request's Content-Length is not a number.")
 
 
 class RequestLimitsMiddleware:
@@ -83,8 +87,11 @@ class RequestLimitsMiddleware:
             await self._app(scope, receive, send)
             return
         headers: list[tuple[bytes, bytes]] = scope["headers"]
+        # Nobody is signed in yet: the refusals speak the browser's language.
+        languages = [value for name, value in headers if name == b"accept-language"]
+        locale = normalize_locale(languages[0][:256].decode("latin-1") if languages else None)
         if sum(len(name) + len(value) for name, value in headers) > self._max_header_bytes:
-            await _refuse(send, 431, "The request's headers are too large.")
+            await _refuse(send, 431, translate(HEADERS_TOO_LARGE, locale))
             return
         bound = self.body_bound(scope["path"])
         declared = [value for name, value in headers if name == b"content-length"]
@@ -92,10 +99,10 @@ class RequestLimitsMiddleware:
             try:
                 length = int(declared[0])
             except ValueError:
-                await _refuse(send, 400, "The request's Content-Length is not a number.")
+                await _refuse(send, 400, translate(BAD_LENGTH, locale))
                 return
             if length > bound:
-                await _refuse(send, 413, TOO_LARGE)
+                await _refuse(send, 413, translate(TOO_LARGE, locale))
                 return
         received = 0
         started = False
@@ -108,7 +115,7 @@ class RequestLimitsMiddleware:
                 if received > bound:
                     # An HTTPException: FastAPI's body parsing passes it on as is (any other error it reports as
                     # a malformed body), and the app's handler answers it.
-                    raise HTTPException(413, TOO_LARGE)
+                    raise HTTPException(413, translate(TOO_LARGE, locale))
             return message
 
         async def tracked_send(message: Message) -> None:
@@ -123,7 +130,7 @@ class RequestLimitsMiddleware:
             # Raised where nothing turned it into a response (outside FastAPI's routes): answer it here.
             if started or refused.status_code != 413 or received <= bound:
                 raise
-            await _refuse(send, 413, TOO_LARGE)
+            await _refuse(send, 413, translate(TOO_LARGE, locale))
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:

@@ -119,9 +119,12 @@ def test_connect_accepts_a_pasted_ca_bundle_larger_than_the_default_bound(
         connect = http.post(
             "/api/v1/orgs/acme/crm/connection", content=body, headers={"content-type": "application/json"}
         )
-        other = http.post("/api/v1/me/lists", content=body, headers={"content-type": "application/json"})
+        other = http.post(
+            "/api/v1/me/lists", content=body, headers={"content-type": "application/json", "accept-language": "es"}
+        )
     assert connect.status_code == 401  # read whole, then refused for want of a token, not for its size
     assert other.status_code == 413
+    assert other.json() == {"detail": "La solicitud es demasiado grande."}  # nobody signed in: the browser's language
     assert other.headers["x-content-type-options"] == "nosniff"
 
 
