@@ -22,8 +22,7 @@ from salesbridge.crm.dynamics.endpoints import ENTRA_AUTHORITY_HOSTS, DynamicsTa
 from salesbridge.crm.dynamics.trust import CaBundleDirectory, CaCertificates
 from salesbridge.domain.workspace import CaBundle, CrmCredentials
 from salesbridge.errors import ConfigError
-from salesbridge.services.connect import StoreAccess
-from salesbridge.services.ports import Clock, CrmSession, CrmSessionFactory
+from salesbridge.services.ports import Clock, CrmSession, CrmSessionFactory, StoreAccess
 from salesbridge.settings import Settings
 from salesbridge.store import cipher_from_settings, create_engine_for, create_session_factory, migrate
 from salesbridge.store.database import describe_url, store_exists
@@ -390,7 +389,7 @@ async def prepare_demo_workspace(
     Raises:
         SalesbridgeError: the store already holds an organization ``slug``, or the connection failed.
     """
-    from salesbridge.services.connect import connect_crm
+    from salesbridge.services.connecting import connect_crm
 
     await asyncio.to_thread(_create_demo_organization, store, slug, seats)
     targets = targets or DynamicsTargets(EndpointPolicy([urlsplit(crm.org_url).hostname or ""]))
@@ -401,7 +400,7 @@ async def prepare_demo_workspace(
 
 
 def _create_demo_organization(store: StoreAccess, slug: str, seats: int) -> None:
-    from salesbridge.services.connect import create_organization
+    from salesbridge.services.connecting import create_organization
 
     if store.organization_id(slug) is not None:
         raise ConfigError(f"The store already has an organization {slug!r}; the demo starts from an empty store.")

@@ -32,7 +32,7 @@ from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.serving import RunningServer, serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.accounts import AccountService
-from salesbridge.services.connect import create_organization
+from salesbridge.services.connecting import create_organization
 from salesbridge.services.crm_settings import CrmSettingsService
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.seats import SeatService

@@ -10,7 +10,7 @@ from tests.e2e.conftest import SyncedConsole, run_async, screenshot, sign_in_dem
 
 from salesbridge.bootstrap import dynamics_session
 from salesbridge.crm.ports import LookupValue
-from salesbridge.services.connect import stored_credentials
+from salesbridge.services.connecting import stored_credentials
 
 
 def sync_now_and_wait(page: Page) -> None:

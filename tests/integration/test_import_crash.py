@@ -23,7 +23,7 @@ from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.faults import FaultConfig
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
-from salesbridge.services.connect import connect_crm, create_organization
+from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.store import create_engine_for, create_session_factory, migrate
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory

@@ -16,16 +16,12 @@ from rich.table import Table
 from salesbridge.cli import crm_settings
 from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, workspace
 from salesbridge.cli.rendering import console, errors_reported, failure
+from salesbridge.domain.workspace import CrmCredentials
 from salesbridge.i18n import N_, translate
-from salesbridge.services.connect import (
-    CrmCredentials,
-    OutcomeKind,
-    chosen_ca_bundle,
-    connect_crm,
-    crm_status,
-    kept_connection_notice,
-)
+from salesbridge.services.connecting import chosen_ca_bundle, connect_crm
+from salesbridge.services.crm_status import crm_status
 from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
+from salesbridge.services.preflight import OutcomeKind, kept_connection_notice
 
 app = typer.Typer(help="The organization's connection to Microsoft Dynamics 365.", no_args_is_help=True)
 app.add_typer(crm_settings.app, name="settings")

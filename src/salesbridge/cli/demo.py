@@ -12,7 +12,7 @@ from rich.panel import Panel
 from salesbridge import bootstrap
 from salesbridge.cli.rendering import console, errors_reported, failure
 from salesbridge.cli.sync import import_with_progress
-from salesbridge.services.connect import crm_status
+from salesbridge.services.crm_status import crm_status
 
 
 def demo(

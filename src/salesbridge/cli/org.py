@@ -8,7 +8,7 @@ import typer
 
 from salesbridge.cli.invocation import DbUrlOption, workspace
 from salesbridge.cli.rendering import console, errors_reported
-from salesbridge.services.connect import create_organization
+from salesbridge.services.connecting import create_organization
 
 app = typer.Typer(help="Organizations of the workspace.", no_args_is_help=True)
 
@@ -16,7 +16,12 @@ app = typer.Typer(help="Organizations of the workspace.", no_args_is_help=True)
 @app.command("create")
 def org_create(
     ctx: typer.Context,
-    slug: Annotated[str, typer.Argument(metavar="ORG", help="The organization's short name (its slug): lowercase letters, digits and hyphens.")],
+    slug: Annotated[
+        str,
+        typer.Argument(
+            metavar="ORG", help="The organization's short name (its slug): lowercase letters, digits and hyphens."
+        ),
+    ],
     name: Annotated[str | None, typer.Option(help="Display name; the slug when omitted.")] = None,
     seats: Annotated[int, typer.Option(min=0, help="Seats purchased in the contract.")] = 0,
     db_url: DbUrlOption = None,

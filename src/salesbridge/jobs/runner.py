@@ -15,9 +15,8 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from salesbridge.services.connect import StoreAccess
 from salesbridge.services.import_run import run_pending_import
-from salesbridge.services.ports import Clock, CrmSessionFactory
+from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess
 from salesbridge.services.sync import LEASE, RunOutcome, schedule_if_due
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from starlette.requests import HTTPConnection
 
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets
 from salesbridge.services.accounts import AccountService
-from salesbridge.services.connect import ConnectTargets, StoreAccess
+from salesbridge.services.connecting import ConnectTargets
 from salesbridge.services.crm_settings import CrmSettingsService
-from salesbridge.services.ports import Clock, CrmSessionFactory
+from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess
 from salesbridge.services.seats import SeatService
 
 

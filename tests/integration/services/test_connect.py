@@ -25,23 +25,15 @@ from salesbridge.errors import (
     EndpointNotAllowedError,
     RequestRejectedError,
     TlsVerificationError,
+    UnknownOrganizationError,
     UpstreamUnavailableError,
 )
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import TlsMaterial
-from salesbridge.services.connect import (
-    ConnectOutcome,
-    CrmSessionFactory,
-    MissingPrivilege,
-    OutcomeKind,
-    UnknownOrganizationError,
-    chosen_ca_bundle,
-    connect_crm,
-    create_organization,
-    crm_status,
-    outcome_for_error,
-    stored_credentials,
-)
+from salesbridge.services.connecting import chosen_ca_bundle, connect_crm, create_organization, stored_credentials
+from salesbridge.services.crm_status import crm_status
+from salesbridge.services.ports import CrmSessionFactory
+from salesbridge.services.preflight import ConnectOutcome, MissingPrivilege, OutcomeKind, outcome_for_error
 from salesbridge.store.uow import UnitOfWorkFactory
 
 

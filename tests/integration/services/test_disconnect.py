@@ -21,10 +21,13 @@ from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox
 
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.errors import DifferentCrmOrganizationError
-from salesbridge.services.connect import CrmSessionFactory, OutcomeKind, connect_crm, create_organization, crm_status
+from salesbridge.services.connecting import connect_crm, create_organization
+from salesbridge.services.crm_status import crm_status
 from salesbridge.services.crm_users import rematch_seats
 from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
 from salesbridge.services.import_run import run_pending_import
+from salesbridge.services.ports import CrmSessionFactory
+from salesbridge.services.preflight import OutcomeKind
 from salesbridge.store.imports import RecordRow
 from salesbridge.store.tables import Base, ImportState, ListKind, SeatState, StageSource, SyncMode
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now

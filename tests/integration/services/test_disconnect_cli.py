@@ -15,7 +15,7 @@ from tests.integration.terminal import TerminalRun, run_in_terminal
 from typer.testing import CliRunner
 
 from salesbridge.cli import app
-from salesbridge.services.connect import crm_status
+from salesbridge.services.crm_status import crm_status
 from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.database import migrate
 from salesbridge.store.secrets import CredentialCipher, generate_key

@@ -20,7 +20,7 @@ from salesbridge.domain.crm_import import IMPORTED_TABLES
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.seeds.seeding import parse_seed
-from salesbridge.services.connect import create_organization
+from salesbridge.services.connecting import create_organization
 from salesbridge.services.ports import CrmSessionFactory
 from salesbridge.store.tables import SyncMode
 from salesbridge.store.uow import SqlAlchemyUnitOfWork, UnitOfWorkFactory, utc_now

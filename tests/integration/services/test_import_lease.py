@@ -29,7 +29,7 @@ from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
-from salesbridge.services.connect import connect_crm, create_organization
+from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.services.sync import RETRY_REASON, RunOutcome, schedule_if_due, sync_status
 from salesbridge.settings import Settings
 from salesbridge.store.imports import STOPPED_WORKER_ERROR

@@ -9,7 +9,7 @@ import pytest
 
 from salesbridge.crm.ports import ColumnInfo, OptionInfo, TableInfo
 from salesbridge.errors import InvalidRequestError
-from salesbridge.services.connect import create_organization
+from salesbridge.services.connecting import create_organization
 from salesbridge.services.crm_settings import (
     CrmSettingsService,
     SettingsChange,

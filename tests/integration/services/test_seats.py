@@ -13,7 +13,7 @@ from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.errors import InvalidRequestError, RowNotFoundError, SeatLimitError
 from salesbridge.services.accounts import AccountService, token_digest
-from salesbridge.services.connect import connect_crm, create_organization
+from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.services.ports import CrmSessionFactory
 from salesbridge.services.seats import SeatService
 from salesbridge.store.tables import SeatState

@@ -17,7 +17,7 @@ from salesbridge.errors import InvalidRequestError
 from salesbridge.jobs.runner import EmbeddedRunner
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.seeds.seeding import parse_seed
-from salesbridge.services.connect import connect_crm, create_organization
+from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.ports import CrmSessionFactory
 from salesbridge.services.sync import (

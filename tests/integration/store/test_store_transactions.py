@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.errors import StoreError
-from salesbridge.services.connect import create_organization
+from salesbridge.services.connecting import create_organization
 from salesbridge.store.database import BUSY_TIMEOUT_MS, create_engine_for, migrate
 from salesbridge.store.secrets import CredentialCipher
 from salesbridge.store.uow import SqlAlchemyUnitOfWork, UnitOfWorkFactory

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.bootstrap import dynamics_session
 from salesbridge.services.accounts import AccountService, token_digest
-from salesbridge.services.connect import create_organization
+from salesbridge.services.connecting import create_organization
 from salesbridge.services.crm_settings import CrmSettingsService
 from salesbridge.services.seats import SeatService
 from salesbridge.store.secrets import CredentialCipher

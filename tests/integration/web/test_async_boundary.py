@@ -16,7 +16,7 @@ from tests.integration.web.conftest import ACME_ADMIN, BASE_URL, PASSWORD, Brows
 from salesbridge.bootstrap import dynamics_session
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.services.accounts import AccountService
-from salesbridge.services.connect import create_organization
+from salesbridge.services.connecting import create_organization
 from salesbridge.services.crm_settings import CrmSettingsService
 from salesbridge.services.seats import SeatService
 from salesbridge.store.secrets import CredentialCipher

@@ -23,7 +23,7 @@ from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
-from salesbridge.services.connect import connect_crm
+from salesbridge.services.connecting import connect_crm
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.sync import RunOutcome
 

@@ -14,7 +14,7 @@ from salesbridge.errors import (
     UnexpectedResponseError,
 )
 from salesbridge.i18n import translate, translations
-from salesbridge.services.connect import (
+from salesbridge.services.preflight import (
     ConnectOutcome,
     MissingPrivilege,
     OutcomeKind,

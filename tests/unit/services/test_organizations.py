@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from salesbridge.services.connect import UnknownOrganizationError
+from salesbridge.errors import UnknownOrganizationError
 from salesbridge.services.organizations import require_organization
 
 

@@ -9,9 +9,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ConfigDict, Field, SecretStr
 
 from salesbridge.crm.dynamics.trust import MAX_PEM_CHARS
-from salesbridge.services.connect import ConnectOutcome, CrmCredentials, chosen_ca_bundle, connect_crm, crm_status
+from salesbridge.domain.workspace import CrmCredentials
+from salesbridge.services.connecting import chosen_ca_bundle, connect_crm
+from salesbridge.services.crm_status import crm_status
 from salesbridge.services.disconnect import disconnect_crm
-from salesbridge.services.preflight import OutcomeKind
+from salesbridge.services.preflight import ConnectOutcome, OutcomeKind
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiInput, ApiModel, ErrorOut, IsoTime, UnprocessableOut
 from salesbridge.web.security import AdminPrincipal, Services
 

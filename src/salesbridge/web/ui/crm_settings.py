@@ -17,17 +17,13 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import SecretStr
 
 from salesbridge.crm.dynamics.trust import MAX_PEM_CHARS
+from salesbridge.domain.workspace import CrmCredentials
 from salesbridge.errors import DifferentCrmOrganizationError, InvalidRequestError
 from salesbridge.services.accounts import Principal
-from salesbridge.services.connect import (
-    ConnectOutcome,
-    CrmCredentials,
-    chosen_ca_bundle,
-    connect_crm,
-    crm_status,
-    kept_connection_notice,
-)
+from salesbridge.services.connecting import chosen_ca_bundle, connect_crm
 from salesbridge.services.crm_settings import SettingsChoices
+from salesbridge.services.crm_status import crm_status
+from salesbridge.services.preflight import ConnectOutcome, kept_connection_notice
 from salesbridge.services.sync import sync_status
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, Services
