@@ -159,6 +159,7 @@ def test_serve_bounds_headers_in_the_http_parser(console: Console) -> None:
     thread.start()
     try:
         while not server.started:
+            assert thread.is_alive(), "the server did not start"
             thread.join(0.01)
         with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
             # An unfinished header (no end of line) past the bound: the parser gives up on it at once.
