@@ -26,8 +26,6 @@ _BUNDLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _BUNDLE_SUFFIXES = (".pem", ".crt")
 
 
-
-
 @dataclass(frozen=True)
 class CaCertificates:
     """PEM certificates of the CAs to trust instead of the system's.
