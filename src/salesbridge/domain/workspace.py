@@ -204,6 +204,10 @@ class AuditEntry:
     created_at: datetime
 
 
+MAX_PEM_CHARS = 1_000_000
+"""A CA bundle larger than this (the system's whole store is about 200 kB) is refused."""
+
+
 @dataclass(frozen=True)
 class CaBundle:
     """The CAs a connection trusts instead of the system's (a private or local server).

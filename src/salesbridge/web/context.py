@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
-from salesbridge.crm.dynamics.endpoints import DynamicsTargets
 from salesbridge.services.accounts import AccountService
 from salesbridge.services.connecting import ConnectTargets
 from salesbridge.services.crm_settings import CrmSettingsService
@@ -30,8 +29,7 @@ class ConsoleServices:
         seats: Seat management and assigning seats from the CRM.
         crm_sessions: Opens sessions to a CRM (the Dynamics connector; tests may pass another).
         crm_settings: Pipeline stage, won value, auto-save and sync interval (on the same store and sessions).
-        crm_targets: Where administrators may connect (the operator's settings); Dynamics 365's hosts only, and
-            no CA bundle offered, unless given.
+        crm_targets: Where administrators may connect (the operator's settings, built by bootstrap).
         wake_importer: Tells the import runner to look at the queue now ("Sync now"); None when no runner runs in
             this process (imports then start at the runner's next poll elsewhere).
         crm_wait_s: How long a page waits for what it reads from Dynamics (CRM Settings' stages and money
@@ -44,7 +42,7 @@ class ConsoleServices:
     seats: SeatService
     crm_sessions: CrmSessionFactory
     crm_settings: CrmSettingsService
-    crm_targets: ConnectTargets = field(default_factory=DynamicsTargets)
+    crm_targets: ConnectTargets
     wake_importer: Callable[[], None] | None = None
     crm_wait_s: float = 5.0
 

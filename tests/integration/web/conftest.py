@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.bootstrap import dynamics_session
+from salesbridge.crm.dynamics.endpoints import DynamicsTargets
 from salesbridge.services.accounts import AccountService, token_digest
 from salesbridge.services.connecting import create_organization
 from salesbridge.services.crm_settings import CrmSettingsService
@@ -121,6 +122,7 @@ def console(session_factory: sessionmaker[Session], cipher: CredentialCipher, cl
         seats=SeatService(store, clock=clock),
         crm_sessions=dynamics_session,
         crm_settings=CrmSettingsService(store, dynamics_session),
+        crm_targets=DynamicsTargets(),
     )
     create_organization(store, slug="acme", name="Acme Corp", seats=5)
     create_organization(store, slug="globex", name="Globex", seats=2)

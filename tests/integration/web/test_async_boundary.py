@@ -52,6 +52,7 @@ def admin(watched: OffLoopStore) -> Iterator[Browser]:
         seats=SeatService(store, clock=clock),  # type: ignore[arg-type]
         crm_sessions=dynamics_session,
         crm_settings=CrmSettingsService(store, dynamics_session),  # type: ignore[arg-type]
+        crm_targets=DynamicsTargets(),
     )
     with TestClient(create_app(services, public_base_url=BASE_URL), base_url=BASE_URL) as client:
         yield Browser(client, sign_in(client, ACME_ADMIN))

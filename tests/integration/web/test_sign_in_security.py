@@ -31,6 +31,7 @@ from tests.integration.web.conftest import (
 )
 
 from salesbridge.bootstrap import dynamics_session
+from salesbridge.crm.dynamics.endpoints import DynamicsTargets
 from salesbridge.errors import InvalidInputError
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.services.accounts import AccountService
@@ -323,6 +324,7 @@ def _app(store: UnitOfWorkFactory, accounts: AccountService, console: Console) -
         seats=SeatService(store, clock=console.clock),
         crm_sessions=dynamics_session,
         crm_settings=CrmSettingsService(store, dynamics_session),
+        crm_targets=DynamicsTargets(),
     )
     return create_app(services, public_base_url=BASE_URL)
 
@@ -357,6 +359,7 @@ def test_an_office_signing_in_at_once_is_queued_not_refused(console: Console) ->
         seats=SeatService(console.store, clock=console.clock),
         crm_sessions=dynamics_session,
         crm_settings=CrmSettingsService(console.store, dynamics_session),
+        crm_targets=DynamicsTargets(),
     )
     together = threading.Barrier(OFFICE_BURST)
     answers: list[int] = []

@@ -17,10 +17,8 @@ import requests
 from cryptography import x509
 from requests.adapters import HTTPAdapter
 
+from salesbridge.domain.workspace import MAX_PEM_CHARS
 from salesbridge.errors import CaBundleError
-
-MAX_PEM_CHARS = 1_000_000
-"""A bundle larger than this (the system's whole store is about 200 kB) is refused."""
 
 _BUNDLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _BUNDLE_SUFFIXES = (".pem", ".crt")

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ConfigDict, Field, SecretStr
 
-from salesbridge.crm.dynamics.trust import MAX_PEM_CHARS
-from salesbridge.domain.workspace import CrmCredentials
+from salesbridge.domain.workspace import MAX_PEM_CHARS, CrmCredentials
 from salesbridge.services.connecting import chosen_ca_bundle, connect_crm
 from salesbridge.services.crm_status import crm_status
 from salesbridge.services.disconnect import disconnect_crm

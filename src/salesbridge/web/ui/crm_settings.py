@@ -16,8 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import SecretStr
 
-from salesbridge.crm.dynamics.trust import MAX_PEM_CHARS
-from salesbridge.domain.workspace import CrmCredentials
+from salesbridge.domain.workspace import MAX_PEM_CHARS, CrmCredentials
 from salesbridge.errors import DifferentCrmOrganizationError, InvalidRequestError
 from salesbridge.services.accounts import Principal
 from salesbridge.services.connecting import chosen_ca_bundle, connect_crm
