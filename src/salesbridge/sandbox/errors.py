@@ -158,8 +158,3 @@ def bad_request(message: str, code: str = "0x80040203") -> DataverseError:
 def method_not_allowed(message: str) -> DataverseError:
     """405 for an operation the resource does not support."""
     return DataverseError(405, "0x80060888", message)
-
-
-def not_authenticated() -> DataverseError:
-    """401 without a valid bearer token; the adapter adds the ``WWW-Authenticate`` challenge."""
-    return DataverseError(401, "0x80044302", "Request is not authenticated.")

@@ -146,15 +146,6 @@ def _range_error(entity: EntityDef, attribute: AttributeDef, value: object) -> D
     )
 
 
-def from_storage(attribute: AttributeDef, value: Any) -> Any:
-    """A storage value as Web API JSON."""
-    if value is None:
-        return None
-    if attribute.type == AttributeType.BOOLEAN:
-        return bool(value)
-    return value
-
-
 def formatted_value(attribute: AttributeDef, value: Any) -> str | None:
     """The ``OData.Community.Display.V1.FormattedValue`` of a non-lookup column, or None when it has none."""
     if value is None:

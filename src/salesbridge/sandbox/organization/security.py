@@ -146,11 +146,6 @@ class Security:
         self.storage.conn.execute("INSERT OR IGNORE INTO _user_roles VALUES (?, ?)", (user_id, role_id))
         self.invalidate()
 
-    def remove_role(self, user_id: str, role_id: str) -> None:
-        """Take a role from a user."""
-        self.storage.conn.execute("DELETE FROM _user_roles WHERE systemuserid = ? AND roleid = ?", (user_id, role_id))
-        self.invalidate()
-
     def add_team_member(self, team_id: str, user_id: str) -> None:
         """Add a user to a team. Idempotent."""
         self.storage.conn.execute("INSERT OR IGNORE INTO _team_members VALUES (?, ?)", (team_id, user_id))
