@@ -29,6 +29,7 @@ from typing import Any, Self
 
 from pydantic import SecretStr
 
+from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.crm_import import StoredFields, import_specs, stored_fields
 from salesbridge.domain.lists import SYSTEM_LIST_NAMES, ItemDiff, ListItem, ListKind, SavedList
 from salesbridge.domain.pipeline import PROCESS_STEP, AutoSaveChoices, CrmSettings, RecordFacts, StageSource
@@ -63,8 +64,6 @@ from salesbridge.domain.workspace import (
 )
 from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
 from salesbridge.services.ports import StoreAccess
-
-Clock = Callable[[], datetime]
 
 
 class FakeClock:

@@ -25,6 +25,7 @@ from typing import Any, Protocol, Self
 from pydantic import SecretStr
 
 from salesbridge.crm.ports import CrmIdentity, CrmMetadata, CrmReader
+from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.lists import ItemDiff, ListItem, ListKind, SavedList
 from salesbridge.domain.pipeline import AutoSaveChoices, CrmSettings, RecordFacts, StageSource
 from salesbridge.domain.seat_matching import MatchOutcome
@@ -47,10 +48,6 @@ from salesbridge.domain.workspace import (
     WebSession,
 )
 from salesbridge.sync.ports import ImportedRecords, TableCheckpoints
-
-Clock = Callable[[], datetime]
-"""Returns the current time, timezone-aware UTC."""
-
 
 # ------------------------------------------------------------------------------------------------------- the CRM
 

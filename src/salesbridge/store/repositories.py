@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import SecretStr
@@ -23,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from salesbridge.domain import workspace as domain
+from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.sync_runs import ImportRun
 from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
 from salesbridge.store.secrets import CredentialCipher
@@ -39,9 +39,6 @@ from salesbridge.store.tables import (
     Organization,
     User,
 )
-
-Clock = Callable[[], datetime]
-"""Returns the current time, timezone-aware UTC."""
 
 
 class _OrganizationRow(Protocol):

@@ -39,14 +39,13 @@ from salesbridge.crm.ports import (
 from salesbridge.crm.ports import (
     CrmRecord as CrmRow,
 )
+from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.crm_import import IMPORTED_TABLES, ImportSpec, field_reader, import_specs
 from salesbridge.domain.sync_runs import ImportReport as ImportReport  # importers of the engine's report
 from salesbridge.domain.sync_runs import RecordRow, SyncMode, TableCheckpoint, TableReport
 from salesbridge.errors import ResyncRequiredError
 from salesbridge.sync.ports import ImportStore as ImportStore  # importers of the engine's store port
 from salesbridge.sync.ports import ImportUnitOfWork
-
-Clock = Callable[[], datetime]
 
 UnitOfWorkT = TypeVar("UnitOfWorkT", bound=ImportUnitOfWork)
 Progress = Callable[[str, int], None]
