@@ -1,0 +1,85 @@
+"""The ports of the use cases: everything a service needs from the outside world, as protocols, in one package:
+:mod:`.crm` (the CRM session), :mod:`.workspace` (people, seats, tokens, the audit log, the connection),
+:mod:`.imports` (the import plane), :mod:`.lists`, and :mod:`.unit_of_work` (the transaction and the store access).
+Import them from here.
+
+Services depend on these and on the values of :mod:`salesbridge.domain` only; never on SQLAlchemy or
+:mod:`salesbridge.store`. The store implements the store ports structurally (:class:`salesbridge.store.uow.
+UnitOfWorkFactory` is a :class:`StoreAccess`, :class:`salesbridge.store.uow.SqlAlchemyUnitOfWork` a
+:class:`UnitOfWork`), the Dynamics connector the CRM ones; tests use ``tests.fakes.store.FakeStore``.
+
+Repositories return frozen domain values (snapshots: changing one changes nothing stored) and change the store only
+through methods that take ids and values. Every repository is scoped to the unit of work's organization. A
+repository method that is not listed here is not part of the port, whatever the store offers.
+
+The import engine's ports (:mod:`salesbridge.sync.ports`) are part of these: :class:`UnitOfWork`'s imported records
+and checkpoints extend them, so a service can hand its store to the engine.
+"""
+
+from salesbridge.domain.clock import Clock
+from salesbridge.services.ports.crm import (
+    CrmSession,
+    CrmSessionFactory,
+    PreflightCrm,
+)
+from salesbridge.services.ports.imports import (
+    CrmSettingsRepository,
+    ImportCheckpoints,
+    ImportedDataRepository,
+    ImportedRecordRepository,
+    ImportQueue,
+    ImportRunRepository,
+)
+from salesbridge.services.ports.lists import (
+    AutoSaveRuleRepository,
+    CrmRecordQueries,
+    ListRepository,
+)
+from salesbridge.services.ports.unit_of_work import (
+    OrganizationFinder,
+    SignInFailures,
+    StoreAccess,
+    UnitOfWork,
+    UnitOfWorkOpener,
+)
+from salesbridge.services.ports.workspace import (
+    ApiTokenRepository,
+    AuditLog,
+    CrmConnectionRepository,
+    CrmUserRepository,
+    InvitationRepository,
+    OrganizationRepository,
+    SeatRepository,
+    UserRepository,
+    WebSessionRepository,
+)
+
+__all__ = [
+    "ApiTokenRepository",
+    "AuditLog",
+    "AutoSaveRuleRepository",
+    "Clock",
+    "CrmConnectionRepository",
+    "CrmRecordQueries",
+    "CrmSession",
+    "CrmSessionFactory",
+    "CrmSettingsRepository",
+    "CrmUserRepository",
+    "ImportCheckpoints",
+    "ImportQueue",
+    "ImportRunRepository",
+    "ImportedDataRepository",
+    "ImportedRecordRepository",
+    "InvitationRepository",
+    "ListRepository",
+    "OrganizationFinder",
+    "OrganizationRepository",
+    "PreflightCrm",
+    "SeatRepository",
+    "SignInFailures",
+    "StoreAccess",
+    "UnitOfWork",
+    "UnitOfWorkOpener",
+    "UserRepository",
+    "WebSessionRepository",
+]

@@ -1,0 +1,40 @@
+"""The CRM session a service opens: what preflight, connecting and importing need from Dynamics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from salesbridge.crm.ports import CrmIdentity, CrmMetadata, CrmReader
+from salesbridge.domain.clock import Clock as Clock
+from salesbridge.domain.workspace import (
+    CrmCredentials,
+)
+
+# ------------------------------------------------------------------------------------------------------- the CRM
+
+
+class PreflightCrm(CrmIdentity, CrmMetadata, Protocol):
+    """The CRM calls the connect pre-flight makes: identity, privileges and metadata."""
+
+
+class CrmSession(Protocol):
+    """An open connection to one CRM organization; nothing is sent before the first call."""
+
+    @property
+    def metadata(self) -> PreflightCrm:
+        """Identity, privileges and metadata of the organization."""
+        ...
+
+    @property
+    def reader(self) -> CrmReader:
+        """Reads records of the organization."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connection's resources. Idempotent."""
+        ...
+
+
+CrmSessionFactory = Callable[[CrmCredentials], CrmSession]
+"""Builds a session for the given credentials (the Dynamics connector in production)."""

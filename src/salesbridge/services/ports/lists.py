@@ -1,0 +1,145 @@
+"""The lists' repositories, and auto-save's rules and queries over imported records."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from salesbridge.domain.clock import Clock as Clock
+from salesbridge.domain.lists import ItemDiff, ListItem, ListKind, SavedList
+from salesbridge.domain.pipeline import AutoSaveChoices, RecordFacts
+
+# ----------------------------------------------------------------------------------- lists (and auto-save)
+
+
+class AutoSaveRuleRepository(Protocol):
+    """Each user's auto-save rules (the defaults of :class:`AutoSaveChoices` until the user saves theirs)."""
+
+    def get(self, user_id: uuid.UUID) -> AutoSaveChoices:
+        """The user's rules, or the defaults."""
+        ...
+
+    def all_stored(self) -> dict[uuid.UUID, AutoSaveChoices]:
+        """The stored rules of every user who saved some, by user id."""
+        ...
+
+    def save(
+        self,
+        user_id: uuid.UUID,
+        *,
+        accounts_of_open_opportunities: bool,
+        accounts_owned: bool,
+        leads_of_open_opportunities: bool,
+        leads_of_owned_accounts: bool,
+    ) -> AutoSaveChoices:
+        """Store the user's rules. Idempotent.
+
+        Raises:
+            RowNotFoundError: no such user in this organization.
+        """
+        ...
+
+
+class ListRepository(Protocol):
+    """Users' saved lists and their items (``crm_id`` kept in lower case). The two system lists of a user are
+    created on demand, one of each kind."""
+
+    def lists_of(self, user_id: uuid.UUID) -> list[SavedList]:
+        """The user's lists: the system lists first, then the others by name."""
+        ...
+
+    def system_lists(self) -> list[SavedList]:
+        """Every system list of the organization."""
+        ...
+
+    def system_list(self, user_id: uuid.UUID, kind: ListKind) -> SavedList:
+        """The user's system list of ``kind``, created empty (named from ``SYSTEM_LIST_NAMES``) when missing.
+
+        Raises:
+            ValueError: ``kind`` is :attr:`ListKind.MANUAL`.
+            RowNotFoundError: it is missing, and there is no such user in this organization.
+        """
+        ...
+
+    def create_manual(self, user_id: uuid.UUID, name: str) -> SavedList:
+        """A new, empty hand-made list of the user, named as given.
+
+        Raises:
+            RowNotFoundError: no such user in this organization.
+        """
+        ...
+
+    def get(self, list_id: uuid.UUID) -> SavedList:
+        """The list ``list_id``.
+
+        Raises:
+            RowNotFoundError: no such list in this organization.
+        """
+        ...
+
+    def items(self, list_id: uuid.UUID) -> list[ListItem]:
+        """The items of a list, by table then id."""
+        ...
+
+    def add_item(self, list_id: uuid.UUID, table: str, crm_id: str, *, reason: str | None = None) -> bool:
+        """Put a record in a list; False when it was there already. Idempotent.
+
+        Raises:
+            RowNotFoundError: no such list in this organization.
+        """
+        ...
+
+    def remove_item(self, list_id: uuid.UUID, table: str, crm_id: str) -> bool:
+        """Take a record out of a list; False when it was not there. Idempotent."""
+        ...
+
+    def rename(self, list_id: uuid.UUID, name: str) -> SavedList:
+        """Rename a list (as given: validation is the use case's).
+
+        Raises:
+            RowNotFoundError: no such list in this organization.
+        """
+        ...
+
+    def delete(self, list_id: uuid.UUID) -> int:
+        """Delete a list and its items; how many items it held.
+
+        Raises:
+            RowNotFoundError: no such list in this organization.
+        """
+        ...
+
+    def replace_items(self, list_id: uuid.UUID, wanted: Iterable[tuple[str, str, str | None]]) -> ItemDiff:
+        """Make the list hold exactly ``wanted`` (``(table, crm_id, reason)``): new items added, gone ones removed,
+        changed reasons updated. Idempotent."""
+        ...
+
+
+class CrmRecordQueries(Protocol):
+    """Reads of the imported CRM records (ids compared in lower case). Read-only."""
+
+    def by_owners(self, table: str, owner_ids: Iterable[str]) -> list[RecordFacts]:
+        """The records of ``table`` owned by any of ``owner_ids``."""
+        ...
+
+    def by_parents(self, table: str, parent_ids: Iterable[str]) -> list[RecordFacts]:
+        """The records of ``table`` whose parent is one of ``parent_ids``."""
+        ...
+
+    def by_ids(self, table: str, crm_ids: Iterable[str]) -> list[RecordFacts]:
+        """The records of ``table`` among ``crm_ids`` (unknown ids left out)."""
+        ...
+
+    def names(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+        """The name of each ``(table, crm_id)`` present (absent records left out)."""
+        ...
+
+    def search(self, tables: Sequence[str], text: str, *, limit: int = 20) -> list[tuple[str, str, str]]:
+        """Up to ``limit`` records of ``tables`` whose name contains ``text`` (any case), by name: ``(table,
+        crm_id, name)`` (the id stands for a missing name)."""
+        ...
+
+    def distinct_step_names(self, *, limit: int = 200) -> list[str]:
+        """The distinct, non-blank ``stepname`` values of the imported opportunities, sorted (at most ``limit``)."""
+        ...

@@ -1,0 +1,201 @@
+"""The unit of work, and the store access that opens one per organization."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from salesbridge.domain.clock import Clock as Clock
+from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
+from salesbridge.services.ports.imports import (
+    CrmSettingsRepository,
+    ImportCheckpoints,
+    ImportedDataRepository,
+    ImportedRecordRepository,
+    ImportQueue,
+    ImportRunRepository,
+)
+from salesbridge.services.ports.lists import AutoSaveRuleRepository, CrmRecordQueries, ListRepository
+from salesbridge.services.ports.workspace import (
+    ApiTokenRepository,
+    AuditLog,
+    CrmConnectionRepository,
+    CrmUserRepository,
+    InvitationRepository,
+    OrganizationRepository,
+    SeatRepository,
+    UserRepository,
+    WebSessionRepository,
+)
+
+# ------------------------------------------------------------------------------------------ the unit of work
+
+
+class UnitOfWork(Protocol):
+    """One transaction, and the repositories of one organization inside it::
+
+        with store(organization_id) as uow:
+            uow.seats.set_state(seat_id, SeatState.ACTIVE)
+            uow.audit.record(actor=actor, action="seat.activated")
+            uow.commit()
+
+    Leaving the block without :meth:`commit` (normally or by an exception) rolls everything back. The
+    repositories exist only inside the block. Not reentrant; one per thread.
+    """
+
+    @property
+    def organization_id(self) -> uuid.UUID:
+        """The organization every repository is scoped to."""
+        ...
+
+    @property
+    def organization(self) -> OrganizationRepository: ...
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def seats(self) -> SeatRepository: ...
+
+    @property
+    def crm_users(self) -> CrmUserRepository: ...
+
+    @property
+    def invitations(self) -> InvitationRepository: ...
+
+    @property
+    def api_tokens(self) -> ApiTokenRepository: ...
+
+    @property
+    def web_sessions(self) -> WebSessionRepository: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def crm_connection(self) -> CrmConnectionRepository: ...
+
+    @property
+    def import_requests(self) -> ImportQueue: ...
+
+    @property
+    def import_runs(self) -> ImportRunRepository: ...
+
+    @property
+    def sync_states(self) -> ImportCheckpoints: ...
+
+    @property
+    def crm_records(self) -> ImportedRecordRepository: ...
+
+    @property
+    def crm_settings(self) -> CrmSettingsRepository: ...
+
+    @property
+    def imported_data(self) -> ImportedDataRepository: ...
+
+    @property
+    def auto_save_rules(self) -> AutoSaveRuleRepository: ...
+
+    @property
+    def lists(self) -> ListRepository: ...
+
+    @property
+    def crm_record_queries(self) -> CrmRecordQueries: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Commit the work so far; the unit of work stays usable.
+
+        Raises:
+            StoreError: the store refused the commit (the work is rolled back).
+        """
+        ...
+
+    def rollback(self) -> None:
+        """Discard the work since the last commit."""
+        ...
+
+
+UnitOfWorkOpener = Callable[[uuid.UUID], UnitOfWork]
+"""Returns a new, not yet opened, unit of work scoped to an organization."""
+
+
+class OrganizationFinder(Protocol):
+    """Turns an organization's slug into its id."""
+
+    def organization_id(self, slug: str) -> uuid.UUID | None:
+        """The id of the organization with ``slug``, or None."""
+        ...
+
+
+class SignInFailures(Protocol):
+    """The log of failed sign-in attempts, shared by every process on the store. Subjects are those of
+    :mod:`salesbridge.domain.sign_in_throttle`. Not scoped: attempts come before any organization is known."""
+
+    def admit(
+        self, *, account: str, address: str | None, policy: SignInThrottlePolicy, now: datetime
+    ) -> SignInAdmission:
+        """Admit an attempt, counting it against the account until it succeeds, or say when to retry."""
+        ...
+
+    def failed(self, *, address: str | None, now: datetime) -> None:
+        """The admitted attempt failed: count it against the address too."""
+        ...
+
+    def succeeded(self, *, account: str) -> None:
+        """An attempt on the account succeeded: forget its failures."""
+        ...
+
+    def withdraw(self, attempt_id: uuid.UUID) -> None:
+        """The admitted attempt was not made: do not count it."""
+        ...
+
+
+class StoreAccess(OrganizationFinder, Protocol):
+    """Opens units of work, and the few unscoped lookups that find which organization to scope them to."""
+
+    def __call__(self, organization_id: uuid.UUID, *, read_only: bool = False) -> UnitOfWork:
+        """A new, not yet opened, unit of work scoped to ``organization_id``; ``read_only`` when it only reads
+        (it then never waits for a writer, and cannot write)."""
+        ...
+
+    def bulk_writes(self) -> AbstractContextManager[None]:
+        """Bracket a block of bulk writes (an import)."""
+        ...
+
+    @property
+    def sign_in_failures(self) -> SignInFailures:
+        """The log of failed sign-in attempts."""
+        ...
+
+    def organization_of_session(self, token_hash: str) -> uuid.UUID | None:
+        """The organization of the web session whose token hashes to ``token_hash``, or None."""
+        ...
+
+    def organization_of_api_token(self, token_hash: str) -> uuid.UUID | None:
+        """The organization of the API token hashing to ``token_hash``, or None."""
+        ...
+
+    def organization_of_invitation(self, token_hash: str) -> uuid.UUID | None:
+        """The organization of the invitation whose token hashes to ``token_hash``, or None."""
+        ...
+
+    def slug_of(self, organization_id: uuid.UUID) -> str | None:
+        """The slug of organization ``organization_id``, or None."""
+        ...
+
+    def connected_organization_ids(self) -> list[uuid.UUID]:
+        """The organizations with a connected CRM."""
+        ...
