@@ -17,11 +17,11 @@ from salesbridge.sandbox.webapi.records import (
 )
 
 if TYPE_CHECKING:
-    from salesbridge.sandbox.webapi.dispatch import Engine
+    from salesbridge.sandbox.webapi.context import RequestContext
 
 
 def handle_bulk_action(
-    engine: Engine, request: ApiRequest, caller: Caller, entity: EntityDef, action: str
+    engine: RequestContext, request: ApiRequest, caller: Caller, entity: EntityDef, action: str
 ) -> ApiResponse:
     """POST ``<set>/Microsoft.Dynamics.CRM.<action>``. All targets are written in one transaction.
 
@@ -71,7 +71,7 @@ def handle_bulk_action(
     return ApiResponse.empty(204)
 
 
-def _apply(engine: Engine, writer: RecordWriter, entity: EntityDef, action: str, target: dict[str, Any]) -> str:
+def _apply(engine: RequestContext, writer: RecordWriter, entity: EntityDef, action: str, target: dict[str, Any]) -> str:
     reference = target.pop("@odata.id", None)
     target.pop("@odata.type", None)
     if action == "CreateMultiple":

@@ -24,10 +24,12 @@ from salesbridge.sandbox.metadata.api import handle_metadata
 from salesbridge.sandbox.metadata.model import METADATA_ROOTS
 from salesbridge.sandbox.odata.batch import execute_batch, parse_batch
 from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse
-from salesbridge.sandbox.odata.paths import Segment, parse_key, split_path, unquote_literal
+from salesbridge.sandbox.odata.paths import Segment, parse_key, split_path
 from salesbridge.sandbox.odata.query_options import QueryOptions, parse_prefer, parse_query_options
 from salesbridge.sandbox.organization.security import ACT_ON_BEHALF
 from salesbridge.sandbox.organization.state import SandboxState
+from salesbridge.sandbox.webapi.bulk_actions import handle_bulk_action
+from salesbridge.sandbox.webapi.functions import handle_bound_function, handle_n_to_n
 from salesbridge.sandbox.webapi.reading import Reader, projection_for
 from salesbridge.sandbox.webapi.records import (
     Caller,
@@ -204,8 +206,6 @@ class Engine:
             options = parse_query_options(request.query)
             return Reader(self.state, caller.user_id, self.api_url(request), prefer).count_only(entity, options)
         if second.name.startswith(ACTION_PREFIX) and request.method == "POST":
-            from salesbridge.sandbox.webapi.bulk_actions import handle_bulk_action
-
             return handle_bulk_action(self, request, caller, entity, second.name[len(ACTION_PREFIX) :])
         raise resource_not_found(second.name)
 
@@ -274,13 +274,9 @@ class Engine:
             raise record_not_found(entity.logical_name, key.guid or head.args or "")
         second = segments[1]
         if second.name.startswith(ACTION_PREFIX):
-            from salesbridge.sandbox.webapi.functions import handle_bound_function
-
             return handle_bound_function(self, request, caller, entity, record_id, second)
         n_to_n = _N_TO_N.get(entity.logical_name, {}).get(second.name)
         if n_to_n is not None:
-            from salesbridge.sandbox.webapi.functions import handle_n_to_n
-
             return handle_n_to_n(self, request, caller, entity, record_id, second, n_to_n, segments[2:])
         return self._navigation(request, caller, entity, record_id, segments, reader)
 
@@ -502,15 +498,4 @@ def error_response(error: DataverseError) -> ApiResponse:
     return response
 
 
-def function_parameter(request: ApiRequest, raw: str) -> str:
-    """Resolve a function parameter literal, following ``@p1`` aliases to the query string."""
-    value = raw.strip()
-    if value.startswith("@"):
-        for name, alias_value in request.query:
-            if name == value:
-                return alias_value
-        return ""
-    return unquote_literal(value)
-
-
-__all__ = ["API_ROOT", "Engine", "error_response", "function_parameter"]
+__all__ = ["API_ROOT", "Engine", "error_response"]

@@ -8,24 +8,23 @@ from salesbridge.sandbox.catalogue.definitions import EntityDef
 from salesbridge.sandbox.errors import bad_request, method_not_allowed, resource_not_found
 from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse
 from salesbridge.sandbox.odata.paths import Segment, parse_key, parse_named_args
+from salesbridge.sandbox.webapi.context import function_parameter
 from salesbridge.sandbox.webapi.records import Caller, find_record_id, record_owner, resolve_reference
 
 if TYPE_CHECKING:
-    from salesbridge.sandbox.webapi.dispatch import Engine
+    from salesbridge.sandbox.webapi.context import RequestContext
 
 _PREFIX = "Microsoft.Dynamics.CRM."
 
 
 def handle_bound_function(
-    engine: Engine, request: ApiRequest, caller: Caller, entity: EntityDef, record_id: str, segment: Segment
+    engine: RequestContext, request: ApiRequest, caller: Caller, entity: EntityDef, record_id: str, segment: Segment
 ) -> ApiResponse:
     """``systemusers(<id>)/Microsoft.Dynamics.CRM.<Function>(...)``.
 
     Raises:
         DataverseError: 404 for an unknown function; 400 for missing parameters.
     """
-    from salesbridge.sandbox.webapi.dispatch import function_parameter
-
     name = segment.name[len(_PREFIX) :]
     api_url = engine.api_url(request)
     security = engine.state.security
@@ -66,7 +65,7 @@ def _odata_id(text: str) -> str:
 
 
 def handle_n_to_n(
-    engine: Engine,
+    engine: RequestContext,
     request: ApiRequest,
     caller: Caller,
     entity: EntityDef,
