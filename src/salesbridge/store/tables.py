@@ -467,6 +467,20 @@ class AutoSaveRules(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class AutoSaveBasis(Base):
+    """What the organization's auto-saved lists were last computed from: the pipeline settings' fingerprint and,
+    per workspace user (their id as text), a digest of the CRM user their seat matches and of their rules."""
+
+    __tablename__ = "auto_save_bases"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    settings: Mapped[str] = mapped_column(String(128))
+    owners: Mapped[dict[str, str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class SavedList(Base):
     """A user's list of accounts or of leads and contacts."""
 
