@@ -17,28 +17,27 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationError
 
-from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
-from salesbridge.crm.dynamics.endpoints import ENTRA_AUTHORITY_HOSTS, DynamicsTargets, EndpointPolicy
-from salesbridge.crm.dynamics.trust import CaBundleDirectory, CaCertificates
 from salesbridge.domain.workspace import CaBundle, CrmCredentials
 from salesbridge.errors import ConfigError
-from salesbridge.services.ports import Clock, CrmSession, CrmSessionFactory, StoreAccess
-from salesbridge.settings import Settings
-from salesbridge.store import cipher_from_settings, create_engine_for, create_session_factory, migrate
-from salesbridge.store.database import describe_url, store_exists
-from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 
+# Every CLI command imports this module, so it imports only light modules at its top: the store (SQLAlchemy,
+# Alembic), the Dynamics connector (aiohttp, MSAL), the web stack and the sandbox are imported inside the functions
+# that build them, and named here for typing only. `salesbridge --help` must not pay for them
+# (tests/unit/test_cli_imports.py).
 if TYPE_CHECKING:
     import uvicorn
     from fastapi import FastAPI
     from sqlalchemy import Engine
 
+    from salesbridge.crm.dynamics.endpoints import DynamicsTargets
     from salesbridge.jobs.runner import EmbeddedRunner
     from salesbridge.sandbox.assembly import Sandbox
     from salesbridge.sandbox.seeds.seeding import SeedSpec
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.crm_settings import CrmSettingsService
+    from salesbridge.services.ports import Clock, CrmSession, CrmSessionFactory, StoreAccess
     from salesbridge.services.seats import SeatService
+    from salesbridge.settings import Settings
     from salesbridge.web.context import ConsoleServices
 
 MICROSOFT_AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -86,6 +85,8 @@ def load_settings() -> Settings:
     Raises:
         ConfigError: a variable holds a value the settings refuse (the message names it).
     """
+    from salesbridge.settings import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -110,6 +111,9 @@ def open_store(settings: Settings, db_url: str | None = None, *, create: bool = 
 
 
 def _open_store(settings: Settings, url: str, *, create: bool) -> tuple[StoreAccess, Engine]:
+    from salesbridge.store import cipher_from_settings, create_engine_for, create_session_factory, migrate
+    from salesbridge.store.uow import UnitOfWorkFactory
+
     if not create:
         _require_existing_store(settings, url)
     migrate(url)
@@ -118,6 +122,8 @@ def _open_store(settings: Settings, url: str, *, create: bool) -> tuple[StoreAcc
 
 
 def _require_existing_store(settings: Settings, url: str) -> None:
+    from salesbridge.store.database import describe_url, store_exists
+
     if not store_exists(url):
         raise ConfigError(
             f"No salesbridge store at {describe_url(url)}. Set SALESBRIDGE_DATABASE_URL (or --db-url) to the store "
@@ -138,6 +144,10 @@ def dynamics_session(credentials: CrmCredentials) -> CrmSession:
         ConfigError: neither a tenant id nor an authority is given.
         CaBundleError: the stored CA bundle holds no valid certificate.
     """
+    from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
+    from salesbridge.crm.dynamics.endpoints import ENTRA_AUTHORITY_HOSTS
+    from salesbridge.crm.dynamics.trust import CaCertificates
+
     if not credentials.authority and not credentials.tenant_id:
         raise ConfigError("A connection needs a tenant id or an authority.")
     authority = credentials.authority or f"{MICROSOFT_AUTHORITY_HOST}/{credentials.tenant_id}"
@@ -161,6 +171,9 @@ def dynamics_session(credentials: CrmCredentials) -> CrmSession:
 def connect_targets(settings: Settings) -> DynamicsTargets:
     """Where administrators may connect: Dynamics 365's hosts plus ``SALESBRIDGE_CRM_ALLOWED_HOSTS``, and the CA
     bundles of ``SALESBRIDGE_CRM_CA_BUNDLE_DIR``."""
+    from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
+    from salesbridge.crm.dynamics.trust import CaBundleDirectory
+
     return DynamicsTargets(EndpointPolicy(settings.crm_allowed_hosts), CaBundleDirectory(settings.crm_ca_bundle_dir))
 
 
@@ -259,16 +272,18 @@ def console_app(
     )
 
 
-def import_runner(store: StoreAccess, settings: Settings, *, clock: Clock = utc_now) -> EmbeddedRunner:
+def import_runner(store: StoreAccess, settings: Settings, *, clock: Clock | None = None) -> EmbeddedRunner:
     """The embedded runner importing every connected organization of ``store`` on schedule and on demand, under
-    the configured lease (``SALESBRIDGE_IMPORT_LEASE_SECONDS``). ``clock``: timezone-aware UTC now, the store's."""
+    the configured lease (``SALESBRIDGE_IMPORT_LEASE_SECONDS``). ``clock``: timezone-aware UTC now, the store's
+    when None."""
     from salesbridge.jobs.runner import EmbeddedRunner
+    from salesbridge.store.uow import utc_now
 
     return EmbeddedRunner(
         store,
         dynamics_session,
         store.connected_organization_ids,
-        clock=clock,
+        clock=clock or utc_now,
         lease=timedelta(seconds=settings.import_lease_seconds),
     )
 
@@ -281,9 +296,11 @@ def console_services(
 ) -> ConsoleServices:
     """The console's use cases on ``store``, reaching Dynamics through the real connector, where ``targets``
     admits (Dynamics 365's hosts only when None)."""
+    from salesbridge.crm.dynamics.endpoints import DynamicsTargets
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.crm_settings import CrmSettingsService
     from salesbridge.services.seats import SeatService
+    from salesbridge.store.uow import utc_now
     from salesbridge.web.context import ConsoleServices
 
     return ConsoleServices(
@@ -339,6 +356,7 @@ def open_workspace(settings: Settings, db_url: str | None = None, *, create: boo
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.crm_settings import CrmSettingsService
     from salesbridge.services.seats import SeatService
+    from salesbridge.store.uow import utc_now
 
     store, engine = _open_store(settings, db_url or settings.database_url, create=create)
     return Workspace(
@@ -389,6 +407,7 @@ async def prepare_demo_workspace(
     Raises:
         SalesbridgeError: the store already holds an organization ``slug``, or the connection failed.
     """
+    from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
     from salesbridge.services.connecting import connect_crm
 
     await asyncio.to_thread(_create_demo_organization, store, slug, seats)
@@ -410,6 +429,7 @@ def _create_demo_organization(store: StoreAccess, slug: str, seats: int) -> None
 def _seat_demo_people(store: StoreAccess, slug: str) -> DemoWorkspace:
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.seats import SeatService
+    from salesbridge.store.uow import utc_now
 
     accounts = AccountService(store, clock=utc_now)
     seat_service = SeatService(store, clock=utc_now)
@@ -563,6 +583,8 @@ DEMO_ENVIRONMENT_FILE = "demo.env"
 def demo_settings(state_dir: Path, *, console_port: int = 8000) -> Settings:
     """The settings of the demo: its store and credential key in ``state_dir`` (never the current folder's), whatever
     ``SALESBRIDGE_DATABASE_URL`` and the credential key variables say; the console on 127.0.0.1:``console_port``."""
+    from salesbridge.settings import Settings
+
     state_dir = state_dir.resolve()
     return Settings(
         public_base_url=f"http://127.0.0.1:{console_port}",

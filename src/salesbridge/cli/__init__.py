@@ -2,6 +2,12 @@
 use cases and everything they need come from :mod:`salesbridge.bootstrap`, errors are shown by
 :func:`salesbridge.cli.rendering.errors_reported`."""
 
+# Every command's start (and `salesbridge --help`) imports this package and every command group module, so their
+# tops, and bootstrap's, import only light modules (typer, rich, pydantic, i18n, errors, domain values, use cases).
+# The store (SQLAlchemy, Alembic, psycopg), the Dynamics connector (aiohttp, MSAL), the web stack (FastAPI, uvicorn),
+# the job engine (procrastinate) and the sandbox are imported inside the function that needs them (types under
+# TYPE_CHECKING). tests/unit/cli/test_start.py fails when one of them is imported at a module's top.
+
 from __future__ import annotations
 
 import typer

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from salesbridge.bootstrap import Workspace, load_settings, open_workspace
+from salesbridge.bootstrap import load_settings, open_workspace
 from salesbridge.i18n import SUPPORTED_LOCALES
-from salesbridge.settings import Settings
+
+if TYPE_CHECKING:
+    from salesbridge.bootstrap import Workspace
+    from salesbridge.settings import Settings
 
 _SETTINGS_KEY = "salesbridge.settings"
 

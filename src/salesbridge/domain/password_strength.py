@@ -14,8 +14,6 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, Final
 
-from zxcvbn import zxcvbn  # type: ignore[import-untyped]
-
 MIN_SCORE: Final = 3
 """zxcvbn's score (0 to 4) a password must reach."""
 SCORED_LENGTH: Final = 72
@@ -54,6 +52,9 @@ def password_weakness(password: str, *, personal: Iterable[str] = ()) -> Passwor
     Args:
         personal: Texts the person is known by (email, name, workspace); each is split into words.
     """
+    # Imported on first use: its word lists take a noticeable share of every CLI command's start.
+    from zxcvbn import zxcvbn  # type: ignore[import-untyped]
+
     words = sorted({word.lower() for text in personal for word in _WORD.findall(text) if len(word) >= 3})
     with _ZXCVBN_LOCK:
         result: dict[str, Any] = zxcvbn(password[:SCORED_LENGTH], user_inputs=words)
