@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tests.integration.off_loop import OffLoopStore
 from tests.integration.services.conftest import LIMITED_CLIENT_ID, LIMITED_SECRET, SANDBOX_TARGETS, RunningSandbox
 
+from salesbridge.crm.dynamics import Timeouts
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.crm.dynamics.trust import CaBundleDirectory
 from salesbridge.domain.workspace import CaBundle
@@ -399,6 +400,9 @@ def _open_port_speaking_no_tls() -> tuple[socket.socket, int]:
 async def test_open_and_closed_ports_read_the_same(
     store: UnitOfWorkFactory, sessions: CrmSessionFactory, running: RunningSandbox, acme: str
 ) -> None:
+    # The open port accepts and never answers the TLS handshake, so discovering the tenant ends on the connection
+    # timeout: the operator's default (10 s) would only make the test wait longer for the same outcome.
+    targets = DynamicsTargets(EndpointPolicy(["127.0.0.1"]), timeouts=Timeouts(connect_s=0.5, read_s=1.0))
     listener, open_port = _open_port_speaking_no_tls()
     with listener:
         opened = await connect_crm(
@@ -406,14 +410,14 @@ async def test_open_and_closed_ports_read_the_same(
             sessions,
             slug=acme,
             credentials=dataclasses.replace(running.credentials(), org_url=f"https://127.0.0.1:{open_port}"),
-            targets=SANDBOX_TARGETS,
+            targets=targets,
         )
     closed = await connect_crm(
         store,
         sessions,
         slug=acme,
         credentials=dataclasses.replace(running.credentials(), org_url=f"https://127.0.0.1:{_closed_port()}"),
-        targets=SANDBOX_TARGETS,
+        targets=targets,
     )
 
     assert opened.kind is closed.kind is OutcomeKind.CONNECTION_ERROR
