@@ -4,7 +4,8 @@
 
     SalesbridgeError                  root; never raised directly
     ├── ConfigError                   fix the configuration; abort at startup
-    │   └── CredentialKeyError        the credential key is malformed, or its key file is unsafe or unreadable
+    │   ├── CredentialKeyError        the credential key is malformed, or its key file is unsafe or unreadable
+    │   └── UnsupportedJobError       the configured job engine cannot run this task (SALESBRIDGE_JOBS)
     ├── InvalidRequestError           the caller's input breaks a rule; nothing changed; the message says what to fix
     │   ├── SeatLimitError            more seats asked for than the contract has left; .seats_left
     │   ├── EndpointNotAllowedError   an organization URL or authority outside Dynamics' hosts (and the operator's)
@@ -26,10 +27,12 @@
     │   │   └── CsrfRejectedError     403: a state-changing request without its CSRF token
     │   └── ConsoleNotFoundError      404: not there for this principal (other organizations included)
     ├── ImportCancelledError          stop the import quietly: disconnected, cancelled or taken over (not a failure)
+    ├── ImportBusyError               another worker's import of the organization holds its lease: retry the job later
     ├── StoreError                    the store refused an operation; fail this unit of work
     │   ├── RowNotFoundError          no such row in this organization
     │   │   ├── UnknownOrganizationError  no organization has the given slug
-    │   │   └── ApiTokenNotFoundError the user has no such API token
+    │   │   ├── ApiTokenNotFoundError the user has no such API token
+    │   │   └── JobNotFoundError      no such job (for this organization)
     │   ├── UniqueConstraintError     a row with the same unique value already exists in this organization
     │   └── UndecryptableSecretError  a stored secret does not decrypt with the current credential key
     └── CrmError                      answered by (or on the way to) the CRM; .status .code .request_id
@@ -76,6 +79,11 @@ class CredentialKeyError(ConfigError):
 
     The message names the key file and what to do; it never contains the key.
     """
+
+
+class UnsupportedJobError(ConfigError):
+    """The configured job engine (``SALESBRIDGE_JOBS``) cannot run this task or command: the embedded runner runs
+    imports only, and workers run with procrastinate only."""
 
 
 class InvalidRequestError(SalesbridgeError):
@@ -290,6 +298,11 @@ class ImportCancelledError(SalesbridgeError):
     by another worker: not a failure, nothing to retry."""
 
 
+class ImportBusyError(SalesbridgeError):
+    """An import job found the organization's run still leased by another worker (one that died holds it until
+    the lease expires): the job engine retries the job later, with backoff, and it then resumes the run."""
+
+
 class StoreError(SalesbridgeError):
     """The store refused an operation; the unit of work that met it is rolled back."""
 
@@ -300,6 +313,10 @@ class RowNotFoundError(StoreError):
 
 class UnknownOrganizationError(RowNotFoundError):
     """No organization has the given slug."""
+
+
+class JobNotFoundError(RowNotFoundError):
+    """No job has this id (or it is another organization's)."""
 
 
 class ApiTokenNotFoundError(RowNotFoundError):

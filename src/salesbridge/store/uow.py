@@ -29,6 +29,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from salesbridge.store.checkpoints import WalCheckpointer
 from salesbridge.store.database import read_only_engine
 from salesbridge.store.imports import CrmRecordRepository, ImportRunRepository, TableSyncStateRepository
+from salesbridge.store.jobs import (
+    EmbeddedJobOverview,
+    EmbeddedJobQueue,
+    JobEngine,
+    ProcrastinateJobOverview,
+    ProcrastinateJobQueue,
+)
 from salesbridge.store.lists import AutoSaveRulesRepository, CrmRecordQueries, CrmSettingsRepository, ListRepository
 from salesbridge.store.purge import ImportedDataRepository
 from salesbridge.store.repositories import (
@@ -84,6 +91,7 @@ class SqlAlchemyUnitOfWork:
     lists: ListRepository
     crm_record_queries: CrmRecordQueries
     imported_data: ImportedDataRepository
+    jobs: EmbeddedJobQueue | ProcrastinateJobQueue
 
     def __init__(
         self,
@@ -92,11 +100,13 @@ class SqlAlchemyUnitOfWork:
         *,
         cipher: CredentialCipher,
         clock: Clock = utc_now,
+        job_engine: JobEngine = JobEngine.EMBEDDED,
     ) -> None:
         self._session_factory = session_factory
         self.organization_id = organization_id
         self._cipher = cipher
         self._clock = clock
+        self._job_engine = job_engine
         self._session: Session | None = None
 
     def __enter__(self) -> Self:
@@ -125,6 +135,8 @@ class SqlAlchemyUnitOfWork:
         self.lists = ListRepository(*scope, clock=self._clock)
         self.crm_record_queries = CrmRecordQueries(*scope, clock=self._clock)
         self.imported_data = ImportedDataRepository(*scope, clock=self._clock)
+        job_queue = ProcrastinateJobQueue if self._job_engine is JobEngine.PROCRASTINATE else EmbeddedJobQueue
+        self.jobs = job_queue(*scope, clock=self._clock)
         return self
 
     def __exit__(
@@ -175,14 +187,27 @@ class UnitOfWorkFactory:
         session_factory: Sessions of the store's database.
         cipher: Encrypts and decrypts stored CRM secrets.
         clock: Stamps rows; timezone-aware UTC.
+        job_engine: Which engine's tables the units of work defer jobs into (``SALESBRIDGE_JOBS``; procrastinate
+            needs PostgreSQL).
     """
 
     def __init__(
-        self, session_factory: sessionmaker[Session], *, cipher: CredentialCipher, clock: Clock = utc_now
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        cipher: CredentialCipher,
+        clock: Clock = utc_now,
+        job_engine: JobEngine = JobEngine.EMBEDDED,
     ) -> None:
         self._session_factory = session_factory
         self._cipher = cipher
         self._clock = clock
+        self._job_engine = job_engine
+        self.jobs: EmbeddedJobOverview | ProcrastinateJobOverview = (
+            ProcrastinateJobOverview(session_factory)
+            if job_engine is JobEngine.PROCRASTINATE
+            else EmbeddedJobOverview(session_factory)
+        )
         self.sign_in_failures = SignInFailureLog(session_factory)
         bind = session_factory.kw.get("bind")
         self._read_session_factory = session_factory
@@ -212,7 +237,9 @@ class UnitOfWorkFactory:
         writes between their reads and their writes.
         """
         sessions = self._read_session_factory if read_only else self._session_factory
-        return SqlAlchemyUnitOfWork(sessions, organization_id, cipher=self._cipher, clock=self._clock)
+        return SqlAlchemyUnitOfWork(
+            sessions, organization_id, cipher=self._cipher, clock=self._clock, job_engine=self._job_engine
+        )
 
     def organization_id(self, slug: str) -> uuid.UUID | None:
         """The id of the organization with ``slug``, or None."""

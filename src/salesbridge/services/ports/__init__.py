@@ -1,6 +1,6 @@
 """The ports of the use cases: everything a service needs from the outside world, as protocols, in one package:
 :mod:`.crm` (the CRM session), :mod:`.workspace` (people, seats, tokens, the audit log, the connection),
-:mod:`.imports` (the import plane), :mod:`.lists`, and :mod:`.unit_of_work` (the transaction and the store access).
+:mod:`.imports` (the import plane), :mod:`.lists`, :mod:`.jobs` (the job API), and :mod:`.unit_of_work` (the transaction and the store access).
 Import them from here.
 
 Services depend on these and on the values of :mod:`salesbridge.domain` only; never on SQLAlchemy or
@@ -30,6 +30,7 @@ from salesbridge.services.ports.imports import (
     ImportQueue,
     ImportRunRepository,
 )
+from salesbridge.services.ports.jobs import JobArgument, JobOverview, JobQueue
 from salesbridge.services.ports.lists import (
     AutoSaveRuleRepository,
     CrmRecordQueries,
@@ -71,6 +72,9 @@ __all__ = [
     "ImportedDataRepository",
     "ImportedRecordRepository",
     "InvitationRepository",
+    "JobArgument",
+    "JobOverview",
+    "JobQueue",
     "ListRepository",
     "OrganizationFinder",
     "OrganizationRepository",

@@ -19,6 +19,7 @@ from salesbridge.services.ports.imports import (
     ImportQueue,
     ImportRunRepository,
 )
+from salesbridge.services.ports.jobs import JobOverview, JobQueue
 from salesbridge.services.ports.lists import AutoSaveRuleRepository, CrmRecordQueries, ListRepository
 from salesbridge.services.ports.workspace import (
     ApiTokenRepository,
@@ -105,6 +106,11 @@ class UnitOfWork(Protocol):
 
     @property
     def crm_record_queries(self) -> CrmRecordQueries: ...
+
+    @property
+    def jobs(self) -> JobQueue:
+        """The organization's background jobs: deferred in this transaction (the job API)."""
+        ...
 
     def __enter__(self) -> Self: ...
 
@@ -198,4 +204,9 @@ class StoreAccess(OrganizationFinder, Protocol):
 
     def connected_organization_ids(self) -> list[uuid.UUID]:
         """The organizations with a connected CRM."""
+        ...
+
+    @property
+    def jobs(self) -> JobOverview:
+        """Every organization's background jobs (the operators' view; reads only)."""
         ...

@@ -54,10 +54,12 @@ def downgrade() -> None:
         "procrastinate_workers",
     ):
         op.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
-    functions = bind.exec_driver_sql(
-        "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.proname LIKE 'procrastinate\\_%'"
-    ).scalars()
-    for function in list(functions):
+    functions: list[str] = list(
+        bind.exec_driver_sql(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.proname LIKE 'procrastinate\\_%'"
+        ).scalars()
+    )
+    for function in functions:
         op.execute(f"DROP FUNCTION IF EXISTS {function} CASCADE")
     for type_name in ("procrastinate_job_to_defer_v1", "procrastinate_job_event_type", "procrastinate_job_status"):
         op.execute(f"DROP TYPE IF EXISTS {type_name} CASCADE")
