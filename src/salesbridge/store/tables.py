@@ -1,6 +1,7 @@
 """SQLAlchemy 2 typed declarative rows of the store.
 
-Every row except :class:`Organization` and :class:`SignInFailure` carries ``organization_id``; repositories
+Every row except :class:`Organization`, :class:`SignInFailure` and :class:`CrmRequestBudget` (keyed by a Dynamics
+organization and application user, which several workspaces may share) carries ``organization_id``; repositories
 filter every query by it.
 Datetimes are timezone-aware UTC on the way in and on the way out, on every backend (see :class:`UtcDateTime`).
 """
@@ -507,3 +508,19 @@ class ListItem(Base):
     added_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index("ix_list_items_organization_id", "organization_id"),)
+
+
+class CrmRequestBudget(Base):
+    """Dataverse's service-protection window of one Dynamics organization (its URL) and application user (client
+    id), shared by every worker: the state of :class:`~salesbridge.domain.request_budget.BudgetWindow`.
+
+    Not a workspace's row: Dataverse limits the application user on the organization, so two workspaces connected
+    to one Dynamics organization with one application user draw on one budget. It holds counters only (no
+    customer data, no secret).
+    """
+
+    __tablename__ = "crm_request_budgets"
+
+    org_url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -16,6 +16,9 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 from pydantic import SecretStr
+from tests.fakes.monotonic import FakeTime
+
+__all__ = ["API", "FakeDataverse", "FakeTime", "FakeTokens", "answer", "dataverse_error", "fail"]
 
 API = "/api/data/v9.2/"
 
@@ -110,22 +113,6 @@ def fail(status: int, code: str, message: str, headers: dict[str, str] | None = 
         return dataverse_error(status, code, message, headers)
 
     return respond
-
-
-@dataclass
-class FakeTime:
-    """A monotonic clock that only moves when the code under test sleeps."""
-
-    now_s: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def clock(self) -> float:
-        return self.now_s
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now_s += seconds
-        await asyncio.sleep(0)
 
 
 @dataclass

@@ -28,6 +28,7 @@ import orjson
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from salesbridge.crm.budget import BudgetHolder, BudgetKey, RequestBudget
 from salesbridge.crm.dynamics.auth import TokenProvider
 from salesbridge.crm.dynamics.errors import translate_error
 from salesbridge.crm.dynamics.redaction import redact_text, redact_url
@@ -226,6 +227,9 @@ class DynamicsClient:
         max_concurrency: Never more than this many in flight, whatever the hint (capped at 52).
         sleep: Awaitable sleep in seconds; injected by tests.
         clock: Monotonic seconds; injected by tests.
+        budget: This client's draw on the service-protection budget of its organization and application user,
+            shared with the other clients of that key (:mod:`salesbridge.crm.budget`); when None, a budget of its
+            own, which holds this client alone to Dataverse's limits.
     """
 
     def __init__(
@@ -241,6 +245,7 @@ class DynamicsClient:
         max_concurrency: int = DATAVERSE_MAX_CONCURRENCY,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        budget: BudgetHolder | None = None,
     ) -> None:
         origin = URL(org_url.rstrip("/"))
         if origin.scheme not in ("http", "https") or not origin.host:
@@ -255,7 +260,11 @@ class DynamicsClient:
         self._policy = retry_policy or RetryPolicy()
         self._cas = trusted_cas(ca_bundle)
         self._max_concurrency = max(1, min(max_concurrency, DATAVERSE_MAX_CONCURRENCY))
-        self._limit = ConcurrencyLimit(min(initial_concurrency, self._max_concurrency))
+        self._dop_limit = max(1, min(initial_concurrency, self._max_concurrency))
+        self._limit = ConcurrencyLimit(self._dop_limit)
+        self._budget = budget or RequestBudget.in_process(sleep=sleep, clock=clock).holder(
+            BudgetKey.of(org_url, "this-client")
+        )
         self._sleep = sleep
         self._clock = clock
         self._counters = ClientCounters()
@@ -286,7 +295,8 @@ class DynamicsClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the connection pool. Idempotent."""
+        """Close the connection pool and settle with the request budget. Idempotent."""
+        await self._budget.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -536,8 +546,10 @@ class DynamicsClient:
         if isinstance(error, RateLimitedError):
             self._counters.throttles += 1
             if error.retry_after_s:
-                # Dataverse throttles the user, not the request: hold every request of this client back.
+                # Dataverse throttles the user, not the request: hold every request of this client back, and
+                # every other client of the same organization and application user (the shared budget).
                 self._paused_until = max(self._paused_until, self._clock() + error.retry_after_s)
+                await self._budget.pause(error.retry_after_s)
             _logger.warning("Dynamics throttled %s %s: %s", method, redact_url(str(url)), error.message)
         raise error
 
@@ -548,6 +560,7 @@ class DynamicsClient:
         whatever its status."""
         session = self._session_or_open()
         async with self._limit.slot():
+            await self._draw_on_budget(method, url)
             self._counters.requests += 1
             self._counters.bytes_sent += len(payload)
             started = self._clock()
@@ -568,6 +581,9 @@ class DynamicsClient:
                 raise UpstreamUnavailableError(
                     f"Could not complete {method} {redact_url(str(url))}: {type(exc).__name__} ({reason})."
                 ) from exc
+            finally:
+                # Dataverse counts the server's execution time; the response time is its closest measure.
+                self._budget.record(self._clock() - started)
         self._counters.bytes_received += len(body)
         _logger.debug("%s %s -> %d in %.0f ms", method, redact_url(str(url)), status, (self._clock() - started) * 1000)
         return status, response_headers, body
@@ -596,6 +612,25 @@ class DynamicsClient:
             f"{self._origin.host} answered an unauthenticated request with HTTP {status} and no bearer challenge."
         )
 
+    async def _draw_on_budget(self, method: str, url: URL) -> None:
+        """Take one request from the budget, waiting as long as the retry policy allows in total.
+
+        Raises:
+            RateLimitedError: the budget would make the request wait longer than that.
+        """
+        still_s = await self._budget.acquire(max_wait_s=self._policy.max_total_wait_s)
+        if still_s is not None:
+            raise RateLimitedError(
+                f"The request budget of this organization and application user is spent: {method} "
+                f"{redact_url(str(url))} could start in {still_s:.0f} s.",
+                retry_after_s=still_s,
+            )
+        self._counters.waited_s += self._budget.waited_s
+        self._budget.waited_s = 0.0
+        share = max(1, min(self._dop_limit, self._budget.concurrency))
+        if share != self._limit.limit:
+            self._limit.resize(share)
+
     async def _wait_out_throttle_pause(self) -> None:
         remaining_s = self._paused_until - self._clock()
         if remaining_s > 0:
@@ -605,7 +640,9 @@ class DynamicsClient:
     def _follow_dop_hint(self, headers: Mapping[str, str]) -> None:
         hint = headers.get("x-ms-dop-hint")
         if hint and hint.strip().isdigit():
-            wanted = max(1, min(int(hint), self._max_concurrency))
+            self._budget.note_dop_hint(int(hint))
+            self._dop_limit = max(1, min(int(hint), self._max_concurrency))
+            wanted = max(1, min(self._dop_limit, self._budget.concurrency))
             if wanted != self._limit.limit:
                 _logger.debug("Concurrency limit %d -> %d (x-ms-dop-hint)", self._limit.limit, wanted)
                 self._limit.resize(wanted)

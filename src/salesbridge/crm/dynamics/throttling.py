@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from salesbridge.domain.request_budget import DATAVERSE_MAX_CONCURRENCY
 from salesbridge.errors import RateLimitedError, SalesbridgeError, TransientError
 
-DATAVERSE_MAX_CONCURRENCY = 52
-"""Dataverse's concurrent-request limit per user and web server (api-limits.md)."""
+__all__ = ["DATAVERSE_MAX_CONCURRENCY", "ConcurrencyLimit", "RetryPolicy"]
 
 
 @dataclass(frozen=True)
