@@ -25,12 +25,15 @@ from salesbridge.errors import ConfigError
 # that build them, and named here for typing only. `salesbridge --help` must not pay for them
 # (tests/unit/test_cli_imports.py).
 if TYPE_CHECKING:
+    import procrastinate
     import uvicorn
     from fastapi import FastAPI
     from sqlalchemy import Engine
 
     from salesbridge.crm.dynamics.endpoints import DynamicsTargets
+    from salesbridge.jobs.procrastinate_app import ProcrastinateWorkerThread
     from salesbridge.jobs.runner import EmbeddedRunner
+    from salesbridge.jobs.tasks import TaskContext
     from salesbridge.sandbox.assembly import Sandbox
     from salesbridge.sandbox.seeds.seeding import SeedSpec
     from salesbridge.services.accounts import AccountService
@@ -112,13 +115,19 @@ def open_store(settings: Settings, db_url: str | None = None, *, create: bool = 
 
 def _open_store(settings: Settings, url: str, *, create: bool) -> tuple[StoreAccess, Engine]:
     from salesbridge.store import cipher_from_settings, create_engine_for, create_session_factory, migrate
+    from salesbridge.store.jobs import JobEngine, procrastinate_conninfo
     from salesbridge.store.uow import UnitOfWorkFactory
 
+    job_engine = JobEngine(settings.jobs)
+    if job_engine is JobEngine.PROCRASTINATE:
+        procrastinate_conninfo(url)  # refuses a store that is not on PostgreSQL, before creating anything
     if not create:
         _require_existing_store(settings, url)
     migrate(url)
     engine = create_engine_for(url)
-    return UnitOfWorkFactory(create_session_factory(engine), cipher=cipher_from_settings(settings)), engine
+    cipher = cipher_from_settings(settings)
+    store = UnitOfWorkFactory(create_session_factory(engine), cipher=cipher, job_engine=job_engine)
+    return store, engine
 
 
 def _require_existing_store(settings: Settings, url: str) -> None:
@@ -244,6 +253,7 @@ def build_console(
     return console_app(
         open_store(settings, db_url),
         settings,
+        db_url=db_url,
         secure_cookies=secure_cookies,
         run_imports=run_imports,
         serving_at=serving_at,
@@ -257,16 +267,22 @@ def console_app(
     secure_cookies: bool = True,
     run_imports: bool = True,
     serving_at: str | None = None,
+    db_url: str | None = None,
 ) -> FastAPI:
-    """The web console on ``store``, as :func:`build_console` describes."""
+    """The web console on ``store`` (at ``db_url``, else the settings' URL), as :func:`build_console` describes;
+    with ``SALESBRIDGE_JOBS=procrastinate``, ``run_imports`` runs a procrastinate worker in the process instead of
+    the embedded runner."""
     from salesbridge.web.app import create_app
 
-    runner = import_runner(store, settings) if run_imports else None
+    runner = import_runner(store, settings) if run_imports and settings.jobs == "embedded" else None
+    # With procrastinate the console defers jobs through the store (NOTIFY wakes the workers) and runs one worker of
+    # its own unless told not to (`serve --no-worker`).
+    worker = worker_thread(store, settings, db_url) if run_imports and settings.jobs == "procrastinate" else None
     services = console_services(store, wake_importer=runner.wake if runner else None, targets=connect_targets(settings))
     return create_app(
         services,
         secure_cookies=secure_cookies,
-        background=(runner,) if runner else (),
+        background=tuple(service for service in (runner, worker) if service is not None),
         public_base_url=public_base_url(settings, serving_at),
         allowed_hosts=[*settings.allowed_hosts, *([] if settings.public_base_url else LOOPBACK_HOSTS)],
     )
@@ -285,6 +301,93 @@ def import_runner(store: StoreAccess, settings: Settings, *, clock: Clock | None
         store.connected_organization_ids,
         clock=clock or utc_now,
         lease=timedelta(seconds=settings.import_lease_seconds),
+    )
+
+
+def task_context(store: StoreAccess, settings: Settings) -> TaskContext:
+    """What the background tasks of this process use: ``store``, the Dynamics connector, the store's clock and the
+    configured import lease."""
+    from salesbridge.jobs.tasks import TaskContext
+    from salesbridge.store.uow import utc_now
+
+    return TaskContext(store, dynamics_session, utc_now, timedelta(seconds=settings.import_lease_seconds))
+
+
+def procrastinate_app(settings: Settings, db_url: str | None = None) -> procrastinate.App:
+    """The procrastinate App on the store's PostgreSQL (``SALESBRIDGE_JOBS=procrastinate``), its tasks running on
+    the store at ``db_url`` (or the settings'), opened (and migrated: the job tables come with the store's schema)
+    when the first job runs.
+
+    Raises:
+        UnsupportedJobError: ``SALESBRIDGE_JOBS`` is not procrastinate.
+        ConfigError: the store is not on PostgreSQL.
+    """
+    from salesbridge.errors import UnsupportedJobError
+    from salesbridge.jobs.procrastinate_app import build_app
+    from salesbridge.store.jobs import procrastinate_conninfo
+
+    if settings.jobs != "procrastinate":
+        raise UnsupportedJobError(
+            "Workers run with SALESBRIDGE_JOBS=procrastinate (on PostgreSQL); with the embedded runner, "
+            "`salesbridge serve` runs the imports."
+        )
+    url = db_url or settings.database_url
+    conninfo = procrastinate_conninfo(url)
+    built: list[TaskContext] = []
+    lock = threading.Lock()
+
+    def context() -> TaskContext:
+        with lock:
+            if not built:
+                built.append(task_context(open_store(settings, url, create=False), settings))
+            return built[0]
+
+    return build_app(
+        conninfo, context, schedule_cron=settings.jobs_schedule_cron, stalled_after_s=settings.worker_stalled_seconds
+    )
+
+
+def run_worker(
+    settings: Settings, db_url: str | None = None, *, concurrency: int = 1, queues: list[str] | None = None
+) -> None:
+    """Run a procrastinate worker on the store at ``db_url`` (or the settings') until SIGINT or SIGTERM, with the
+    configured heartbeat; the store is migrated first (so its job tables exist).
+
+    Raises:
+        UnsupportedJobError: ``SALESBRIDGE_JOBS`` is not procrastinate.
+        ConfigError: no store at the URL, or it is not on PostgreSQL.
+    """
+    from salesbridge.jobs.procrastinate_app import run_worker as run_procrastinate_worker
+
+    app = procrastinate_app(settings, db_url)
+    open_store(settings, db_url, create=False)  # migrated before the worker looks for jobs
+    with fewer_collections():  # a worker imports
+        asyncio.run(
+            run_procrastinate_worker(
+                app,
+                concurrency=concurrency,
+                queues=queues,
+                heartbeat_s=settings.worker_heartbeat_seconds,
+                stalled_after_s=settings.worker_stalled_seconds,
+            )
+        )
+
+
+def worker_thread(store: StoreAccess, settings: Settings, db_url: str | None = None) -> ProcrastinateWorkerThread:
+    """A procrastinate worker on a thread of this process (the console's, without ``--no-worker``), its tasks on
+    ``store``."""
+    from salesbridge.jobs.procrastinate_app import ProcrastinateWorkerThread, build_app
+    from salesbridge.store.jobs import procrastinate_conninfo
+
+    context = task_context(store, settings)
+    app = build_app(
+        procrastinate_conninfo(db_url or settings.database_url),
+        lambda: context,
+        schedule_cron=settings.jobs_schedule_cron,
+        stalled_after_s=settings.worker_stalled_seconds,
+    )
+    return ProcrastinateWorkerThread(
+        app, heartbeat_s=settings.worker_heartbeat_seconds, stalled_after_s=settings.worker_stalled_seconds
     )
 
 

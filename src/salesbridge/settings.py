@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -37,6 +37,26 @@ class Settings(BaseSettings):
         default=120,
         ge=1,
         description="How long a running import may go without finishing a page before another worker takes over.",
+    )
+    jobs: Literal["embedded", "procrastinate"] = Field(
+        default="embedded",
+        description="The background job engine: embedded (an import runner inside `salesbridge serve`; SQLite or "
+        "PostgreSQL) or procrastinate (workers started with `salesbridge worker`, on any number of machines; "
+        "PostgreSQL only).",
+    )
+    jobs_schedule_cron: str = Field(
+        default="* * * * *",
+        description="procrastinate: when the periodic tasks fire (queue the due imports, retry stalled jobs), as "
+        "cron; an optional sixth column gives seconds. Once per period across all workers.",
+    )
+    worker_heartbeat_seconds: float = Field(
+        default=10.0, gt=0, description="procrastinate: how often a worker tells the database it is alive."
+    )
+    worker_stalled_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="procrastinate: a worker silent this long is taken to be dead and its jobs are retried "
+        "(an import resumes once its lease, SALESBRIDGE_IMPORT_LEASE_SECONDS, expires).",
     )
     public_base_url: str | None = Field(
         default=None,

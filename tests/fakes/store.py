@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import itertools
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -31,6 +31,7 @@ from pydantic import SecretStr
 
 from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.crm_import import StoredFields, import_specs, stored_fields
+from salesbridge.domain.jobs import TASK_SPECS, Job, JobState
 from salesbridge.domain.lists import SYSTEM_LIST_NAMES, ItemDiff, ListItem, ListKind, SavedList
 from salesbridge.domain.pipeline import PROCESS_STEP, AutoSaveChoices, CrmSettings, RecordFacts, StageSource
 from salesbridge.domain.seat_matching import MatchOutcome
@@ -62,7 +63,7 @@ from salesbridge.domain.workspace import (
     User,
     WebSession,
 )
-from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
+from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError, UnsupportedJobError
 from salesbridge.services.ports import StoreAccess
 
 
@@ -108,6 +109,8 @@ class _Tables:
     auto_save_rules: dict[uuid.UUID, AutoSaveChoices] = field(default_factory=dict)  # by user id
     saved_lists: dict[uuid.UUID, SavedList] = field(default_factory=dict)
     list_items: dict[tuple[uuid.UUID, str, str], ListItem] = field(default_factory=dict)  # by (list, table, crm id)
+    # Background jobs (the job API), by id:
+    jobs: dict[str, _FakeJob] = field(default_factory=dict)
 
     def snapshot(self) -> _Tables:
         return _Tables(**{name: copy.copy(value) for name, value in vars(self).items()})
@@ -993,6 +996,80 @@ class FakeImportedData(_Repository):
         return count
 
 
+@dataclass(frozen=True)
+class _FakeJob:
+    job: Job
+    lock: str | None
+    queueing_lock: str | None
+    args: Mapping[str, Any]
+
+
+class FakeJobQueue(_Repository):
+    """The organization's jobs, with a job engine's rules (procrastinate's): a queueing lock admits one waiting job;
+    cancel drops a queued job and marks a running one cancelled; retry queues a failed or cancelled one again. Nothing
+    runs them: tests call the task functions, or move them with :meth:`FakeStore.end_job`."""
+
+    def defer(
+        self,
+        task: str,
+        *,
+        args: Mapping[str, Any],
+        lock: str | None = None,
+        queueing_lock: str | None = None,
+        schedule_at: datetime | None = None,
+    ) -> Job | None:
+        if task not in TASK_SPECS:
+            raise UnsupportedJobError(f"No task is named {task!r}.")
+        if queueing_lock is not None and any(
+            row.queueing_lock == queueing_lock and row.job.state is JobState.QUEUED for row in self._t.jobs.values()
+        ):
+            return None
+        job = Job(
+            id=str(next(self._unit.store.job_ids)),
+            task=task,
+            organization_id=self._unit.organization_id,
+            state=JobState.QUEUED,
+            attempts=0,
+            scheduled_at=schedule_at,
+            queued_at=self._now(),
+            reason=args.get("reason"),
+        )
+        arguments = {**args, "organization_id": str(self._unit.organization_id)}
+        self._write().jobs[job.id] = _FakeJob(job, lock, queueing_lock, arguments)
+        return job
+
+    def list(self, *, states: Collection[JobState] | None = None, limit: int = 50) -> list[Job]:
+        jobs = [row.job for row in self._t.jobs.values() if states is None or row.job.state in states]
+        return sorted(jobs, key=lambda job: int(job.id), reverse=True)[:limit]
+
+    def get(self, job_id: str) -> Job | None:
+        row = self._t.jobs.get(job_id)
+        return row.job if row else None
+
+    def cancel(self, job_id: str) -> bool:
+        row = self._t.jobs.get(job_id)
+        if row is None or not row.job.state.active:
+            return False
+        self._set(row, state=JobState.CANCELLED, finished_at=self._now())
+        return True
+
+    def retry(self, job_id: str) -> Job | None:
+        row = self._t.jobs.get(job_id)
+        if row is None or row.job.state not in (JobState.FAILED, JobState.CANCELLED):
+            return None
+        if row.queueing_lock is not None and any(
+            other.queueing_lock == row.queueing_lock and other.job.state is JobState.QUEUED
+            for other in self._t.jobs.values()
+        ):
+            return None
+        return self._set(row, state=JobState.QUEUED, finished_at=None, error=None).job
+
+    def _set(self, row: _FakeJob, **changes: Any) -> _FakeJob:
+        changed = replace(row, job=replace(row.job, **changes))
+        self._write().jobs[row.job.id] = changed
+        return changed
+
+
 class FakeUnitOfWork:
     """A unit of work over :class:`FakeStore`'s memory: works on a snapshot of its organization's tables and
     publishes it on :meth:`commit`; leaving the block without committing discards it."""
@@ -1020,6 +1097,7 @@ class FakeUnitOfWork:
         self.auto_save_rules = FakeAutoSaveRuleRepository(self)
         self.lists = FakeListRepository(self)
         self.crm_record_queries = FakeCrmRecordQueries(self)
+        self.jobs = FakeJobQueue(self)
 
     def __enter__(self) -> Self:
         if self._working is not None:
@@ -1085,6 +1163,34 @@ class FakeSignInFailures:
         self.failures.pop(attempt_id, None)
 
 
+class FakeJobOverview:
+    """Every organization's jobs (the store's committed tables)."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    def list(
+        self,
+        *,
+        organization_id: uuid.UUID | None = None,
+        states: Collection[JobState] | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        jobs = [
+            row.job
+            for key, tables in self._store._organizations.items()
+            if organization_id is None or key == organization_id
+            for row in tables.jobs.values()
+            if states is None or row.job.state in states
+        ]
+        return sorted(jobs, key=lambda job: int(job.id), reverse=True)[:limit]
+
+    def find(self, job_id: str) -> Job | None:
+        return next(
+            (tables.jobs[job_id].job for tables in self._store._organizations.values() if job_id in tables.jobs), None
+        )
+
+
 class FakeStore:
     """Organizations' tables in memory; implements :class:`salesbridge.services.ports.StoreAccess`.
 
@@ -1099,6 +1205,8 @@ class FakeStore:
         self._sign_in_failures = FakeSignInFailures()
         self.units_opened = 0
         self.writing_units_opened = 0
+        self.job_ids = itertools.count(1)
+        self.jobs = FakeJobOverview(self)
 
     # ------------------------------------------------------------------------------------------- the port
 
@@ -1182,6 +1290,23 @@ class FakeStore:
 
     def publish(self, organization_id: uuid.UUID, tables: _Tables) -> None:
         self._organizations[organization_id] = tables.snapshot()
+
+    def end_job(self, job_id: str, state: JobState) -> None:
+        """Move a job as an engine would (start it, end it): ``state`` RUNNING counts an attempt."""
+        for tables in self._organizations.values():
+            row = tables.jobs.get(job_id)
+            if row is not None:
+                running = state is JobState.RUNNING
+                job = replace(
+                    row.job,
+                    state=state,
+                    attempts=row.job.attempts + (1 if running else 0),
+                    started_at=self.clock() if running else row.job.started_at,
+                    finished_at=None if state.active else self.clock(),
+                )
+                tables.jobs[job_id] = replace(row, job=job)
+                return
+        raise RowNotFoundError(f"No job {job_id}.")
 
     def audit_actions(self, organization_id: uuid.UUID) -> list[str]:
         """The committed audit actions of the organization, oldest first."""

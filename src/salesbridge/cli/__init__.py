@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from salesbridge.cli import crm, lists, org, sandbox, seats, sync, tokens, users
+from salesbridge.cli import crm, jobs, lists, org, sandbox, seats, sync, tokens, users
 from salesbridge.cli.demo import demo
 from salesbridge.cli.serve import serve
 
@@ -29,6 +29,8 @@ app.add_typer(sync.app, name="sync")
 app.add_typer(seats.app, name="seats")
 app.add_typer(lists.app, name="lists")
 app.command("serve")(serve)
+app.command("worker")(jobs.worker)
+app.add_typer(jobs.app, name="jobs")
 
 
 def main() -> None:

@@ -24,6 +24,13 @@ def serve(
         Path | None, typer.Option(exists=True, dir_okay=False, help="TLS certificate (PEM): serve HTTPS.")
     ] = None,
     keyfile: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="TLS private key (PEM).")] = None,
+    no_worker: Annotated[
+        bool,
+        typer.Option(
+            "--no-worker",
+            help="Serve the console only: run no background jobs in this process (`salesbridge worker` runs them).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the web console (pages at /, JSON API at /api/v1). HTTPS with --certfile/--keyfile; without them
     plain HTTP on the loopback interface only, with non-Secure cookies. Links the console gives out start with
@@ -47,7 +54,9 @@ def serve(
     scheme = "https" if tls else "http"
     listening = f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
     with errors_reported():
-        console_app = bootstrap.build_console(settings(ctx), db_url, secure_cookies=tls, serving_at=listening)
+        console_app = bootstrap.build_console(
+            settings(ctx), db_url, secure_cookies=tls, serving_at=listening, run_imports=not no_worker
+        )
     console.print(f"[bold green]Console[/bold green] at {scheme}://{host}:{port}/ — stop with Ctrl+C.", highlight=False)
     # The console's import runner imports in this process: the collector runs less often for its lifetime.
     with bootstrap.fewer_collections():

@@ -1,9 +1,10 @@
 """The embedded job runner: one background thread that schedules and runs CRM imports for every connected
 organization, in the process serving the console (``salesbridge serve``, ``make demo``).
 
-Every ``poll_interval`` it queues the imports that are due (:func:`salesbridge.services.sync.schedule_if_due`) and
-runs whatever is queued — "Sync now" included — one organization after another. Runs are claimed under a lease
-in the store, so several processes can share one database without running the same organization twice.
+Every ``poll_interval`` it queues the imports that are due and runs whatever is queued — "Sync now" included — one
+organization after another, with the task functions procrastinate workers run (:mod:`salesbridge.jobs.tasks`):
+the engine of ``SALESBRIDGE_JOBS=embedded``, where the import runs are the job queue. Runs are claimed under a
+lease in the store, so several processes can share one database without running the same organization twice.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from salesbridge.services.import_run import run_pending_import
+from salesbridge.errors import ImportBusyError
+from salesbridge.jobs.tasks import TaskContext, import_organization, schedule_organization
 from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess
-from salesbridge.services.sync import LEASE, RunOutcome, schedule_if_due
+from salesbridge.services.sync import LEASE, RunOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -83,13 +85,15 @@ class EmbeddedRunner:
     def run_once(self) -> list[RunOutcome]:
         """Schedule what is due and run everything queued, once, on the calling thread."""
         outcomes: list[RunOutcome] = []
+        context = TaskContext(self._store, self._sessions, self._clock, self._lease)
         for organization_id in self._organizations():
             if self._stop.is_set():
                 break
-            schedule_if_due(self._store, organization_id, clock=self._clock)
-            outcome = asyncio.run(
-                run_pending_import(self._store, self._sessions, organization_id, clock=self._clock, lease=self._lease)
-            )
+            schedule_organization(context, organization_id)
+            try:
+                outcome = asyncio.run(import_organization(context, organization_id=str(organization_id)))
+            except ImportBusyError:  # another process runs this organization's import: its turn next round
+                continue
             if outcome is None:
                 continue
             outcomes.append(outcome)

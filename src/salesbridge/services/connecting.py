@@ -26,6 +26,7 @@ from salesbridge.services.crm_users import import_crm_users
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import CrmSessionFactory, StoreAccess, UnitOfWork
 from salesbridge.services.preflight import ConnectOutcome, OutcomeKind, last_error_text, outcome_for_error, preflight
+from salesbridge.services.sync import queue_import
 
 INITIAL_IMPORT_REASON = "initial import after connect"
 
@@ -277,7 +278,7 @@ def _record(uow: UnitOfWork, credentials: CrmCredentials, outcome: ConnectOutcom
         )
         if outcome.crm_user_id is not None:
             uow.crm_connection.mark_connected(crm_user_id=outcome.crm_user_id)
-            request = uow.import_requests.enqueue(reason=INITIAL_IMPORT_REASON)
+            request = queue_import(uow, reason=INITIAL_IMPORT_REASON)  # and its job, in this transaction
             details |= {"crm_user_id": outcome.crm_user_id, "import_request_id": str(request.id)}
             uow.audit.record(actor=actor, action="crm.connected", details=details)
         else:

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from salesbridge.domain.jobs import IMPORT_ORGANIZATION, import_queueing_lock, organization_lock
 from salesbridge.domain.pipeline import won_value_columns
-from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportReport, TableCheckpoint
+from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportReport, ImportRun, TableCheckpoint
 from salesbridge.domain.workspace import ConnectionState, CrmCredentials, ImportState
 from salesbridge.errors import ImportCancelledError, InvalidRequestError
 from salesbridge.i18n import N_, translate
@@ -118,6 +119,22 @@ def _table_json(table: TableCheckpoint) -> dict[str, Any]:
     }
 
 
+def queue_import(uow: UnitOfWork, *, reason: str) -> ImportRun:
+    """Queue an import run of ``uow``'s organization (the one already queued, if any) and defer the job that runs
+    it, in ``uow``'s transaction (the caller commits): the import job holds the organization's lock (never two
+    imports of one organization at once) and its queueing lock (one waits at most: "Sync now" pressed ten times
+    queues one job)."""
+    run = uow.import_runs.enqueue(reason=reason)
+    organization_id = uow.organization_id
+    uow.jobs.defer(
+        IMPORT_ORGANIZATION,
+        args={"organization_id": str(organization_id), "reason": reason},
+        lock=organization_lock(organization_id),
+        queueing_lock=import_queueing_lock(organization_id),
+    )
+    return run
+
+
 def request_sync(store: StoreAccess, *, slug: str, actor: str, reason: str = SYNC_NOW_REASON) -> uuid.UUID:
     """Queue an import of ``slug`` ("Sync now"); returns the queued run (the one already queued, if any). Audited.
 
@@ -130,7 +147,7 @@ def request_sync(store: StoreAccess, *, slug: str, actor: str, reason: str = SYN
         connection = uow.crm_connection.find()
         if connection is None or connection.state is not ConnectionState.CONNECTED:
             raise InvalidRequestError(N_("Connect to the CRM first, on the CRM Settings page."))
-        run = uow.import_runs.enqueue(reason=reason)
+        run = queue_import(uow, reason=reason)
         uow.audit.record(actor=actor, action="crm.sync_requested", details={"run_id": str(run.id), "reason": reason})
         uow.commit()
         return run.id
@@ -238,7 +255,7 @@ def _retry_stopped_runs(uow: UnitOfWork) -> bool:
     dead = uow.import_runs.last_finished(ImportState.FAILED)
     if dead is None or dead.error != STOPPED_WORKER_ERROR or dead.reason == RETRY_REASON:
         return False
-    uow.import_runs.enqueue(reason=RETRY_REASON)
+    queue_import(uow, reason=RETRY_REASON)
     return True
 
 
@@ -264,7 +281,7 @@ def schedule_if_due(store: StoreAccess, organization_id: uuid.UUID, *, clock: Cl
         )
         if due is not None and due > clock():
             return False
-        uow.import_runs.enqueue(reason=SCHEDULED_REASON)
+        queue_import(uow, reason=SCHEDULED_REASON)
         uow.commit()
         return True
 
