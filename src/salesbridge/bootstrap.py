@@ -4,6 +4,7 @@ use cases, the import runner, the console and the demo's wiring — for the entr
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import secrets
 import threading
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from sqlalchemy import Engine
 
+    from salesbridge.crm.budget import RequestBudget
     from salesbridge.crm.dynamics.endpoints import DynamicsTargets
     from salesbridge.jobs.procrastinate_app import ProcrastinateWorkerThread
     from salesbridge.jobs.runner import EmbeddedRunner
@@ -146,8 +148,9 @@ def _require_existing_store(settings: Settings, url: str) -> None:
         )
 
 
-def dynamics_session(credentials: CrmCredentials) -> CrmSession:
-    """The Dynamics connector for ``credentials``; an interactive pre-flight retries briefly, then reports.
+def dynamics_session(credentials: CrmCredentials, *, budget: RequestBudget | None = None) -> CrmSession:
+    """The Dynamics connector for ``credentials``; an interactive pre-flight retries briefly, then reports. It draws
+    on ``budget`` (:func:`request_budget`), the process's when None.
 
     Raises:
         ConfigError: neither a tenant id nor an authority is given.
@@ -174,7 +177,48 @@ def dynamics_session(credentials: CrmCredentials) -> CrmSession:
         instance_discovery=public,
         ca_bundle=CaCertificates(credentials.ca_bundle.pem) if credentials.ca_bundle else None,
     )
-    return DynamicsConnector.connect(connection, retry_policy=RetryPolicy(max_attempts=3, max_total_wait_s=10.0))
+    return DynamicsConnector.connect(
+        connection,
+        retry_policy=RetryPolicy(max_attempts=3, max_total_wait_s=10.0),
+        budget=budget or process_request_budget(),
+    )
+
+
+#: Requests a worker leases from the shared budget at once: one database transaction per slice, not per request.
+SHARED_BUDGET_SLICE: Final = 50
+
+
+@functools.cache
+def process_request_budget() -> RequestBudget:
+    """Dataverse's request budget of this process: every connector it builds draws on it (one window per Dynamics
+    organization and application user), whatever thread or event loop the connector runs on."""
+    from salesbridge.crm.budget import RequestBudget
+
+    return RequestBudget.in_process()
+
+
+def request_budget(settings: Settings, db_url: str | None = None) -> RequestBudget:
+    """The request budget this process's connectors draw on: with ``SALESBRIDGE_JOBS=procrastinate``, the one kept
+    in the store's PostgreSQL at ``db_url`` (or the settings'), which every worker on every machine shares (leased
+    :data:`SHARED_BUDGET_SLICE` requests at a time); otherwise the process's (:func:`process_request_budget`)."""
+    if settings.jobs != "procrastinate":
+        return process_request_budget()
+    return _shared_request_budget(db_url or settings.database_url)
+
+
+@functools.cache
+def _shared_request_budget(url: str) -> RequestBudget:
+    from salesbridge.crm.budget import RequestBudget
+    from salesbridge.store import create_engine_for
+    from salesbridge.store.request_budget import DatabaseBudgetLedger
+
+    ledger = DatabaseBudgetLedger(create_engine_for(url))
+    return RequestBudget(ledger, slice_size=SHARED_BUDGET_SLICE, blocking=True, lease_s=ledger.limits.lease_s)
+
+
+def dynamics_sessions(budget: RequestBudget) -> CrmSessionFactory:
+    """:func:`dynamics_session` drawing on ``budget``."""
+    return functools.partial(dynamics_session, budget=budget)
 
 
 def connect_targets(settings: Settings) -> DynamicsTargets:
@@ -304,13 +348,14 @@ def import_runner(store: StoreAccess, settings: Settings, *, clock: Clock | None
     )
 
 
-def task_context(store: StoreAccess, settings: Settings) -> TaskContext:
-    """What the background tasks of this process use: ``store``, the Dynamics connector, the store's clock and the
-    configured import lease."""
+def task_context(store: StoreAccess, settings: Settings, db_url: str | None = None) -> TaskContext:
+    """What the background tasks of this process use: ``store`` (at ``db_url``, or the settings'), the Dynamics
+    connector drawing on :func:`request_budget`, the store's clock and the configured import lease."""
     from salesbridge.jobs.tasks import TaskContext
     from salesbridge.store.uow import utc_now
 
-    return TaskContext(store, dynamics_session, utc_now, timedelta(seconds=settings.import_lease_seconds))
+    sessions = dynamics_sessions(request_budget(settings, db_url))
+    return TaskContext(store, sessions, utc_now, timedelta(seconds=settings.import_lease_seconds))
 
 
 def procrastinate_app(settings: Settings, db_url: str | None = None) -> procrastinate.App:
@@ -339,7 +384,7 @@ def procrastinate_app(settings: Settings, db_url: str | None = None) -> procrast
     def context() -> TaskContext:
         with lock:
             if not built:
-                built.append(task_context(open_store(settings, url, create=False), settings))
+                built.append(task_context(open_store(settings, url, create=False), settings, url))
             return built[0]
 
     return build_app(
@@ -379,7 +424,7 @@ def worker_thread(store: StoreAccess, settings: Settings, db_url: str | None = N
     from salesbridge.jobs.procrastinate_app import ProcrastinateWorkerThread, build_app
     from salesbridge.store.jobs import procrastinate_conninfo
 
-    context = task_context(store, settings)
+    context = task_context(store, settings, db_url)
     app = build_app(
         procrastinate_conninfo(db_url or settings.database_url),
         lambda: context,

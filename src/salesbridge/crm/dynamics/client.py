@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import re
 import time
 import uuid
@@ -230,6 +231,9 @@ class DynamicsClient:
         budget: This client's draw on the service-protection budget of its organization and application user,
             shared with the other clients of that key (:mod:`salesbridge.crm.budget`); when None, a budget of its
             own, which holds this client alone to Dataverse's limits.
+        budget_max_wait_s: The longest a request waits for the budget before it fails with
+            :class:`RateLimitedError`; unbounded by default (the budget never asks for more than a window or a
+            server's pause, and a caller with a deadline cancels).
     """
 
     def __init__(
@@ -246,6 +250,7 @@ class DynamicsClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         budget: BudgetHolder | None = None,
+        budget_max_wait_s: float = math.inf,
     ) -> None:
         origin = URL(org_url.rstrip("/"))
         if origin.scheme not in ("http", "https") or not origin.host:
@@ -260,6 +265,7 @@ class DynamicsClient:
         self._policy = retry_policy or RetryPolicy()
         self._cas = trusted_cas(ca_bundle)
         self._max_concurrency = max(1, min(max_concurrency, DATAVERSE_MAX_CONCURRENCY))
+        self._budget_max_wait_s = budget_max_wait_s
         self._dop_limit = max(1, min(initial_concurrency, self._max_concurrency))
         self._limit = ConcurrencyLimit(self._dop_limit)
         self._budget = budget or RequestBudget.in_process(sleep=sleep, clock=clock).holder(
@@ -613,12 +619,12 @@ class DynamicsClient:
         )
 
     async def _draw_on_budget(self, method: str, url: URL) -> None:
-        """Take one request from the budget, waiting as long as the retry policy allows in total.
+        """Take one request from the budget, waiting up to ``budget_max_wait_s``.
 
         Raises:
             RateLimitedError: the budget would make the request wait longer than that.
         """
-        still_s = await self._budget.acquire(max_wait_s=self._policy.max_total_wait_s)
+        still_s = await self._budget.acquire(max_wait_s=self._budget_max_wait_s)
         if still_s is not None:
             raise RateLimitedError(
                 f"The request budget of this organization and application user is spent: {method} "

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from salesbridge.crm.budget import BudgetKey, RequestBudget
 from salesbridge.crm.dynamics.auth import ClientCredentials, MsalTokenProvider, TokenProvider
 from salesbridge.crm.dynamics.bulk import BulkWriter, WireRecord
 from salesbridge.crm.dynamics.changes import ChangeTrackingReader
@@ -304,6 +305,7 @@ class DynamicsConnector:
         tokens: TokenProvider | None = None,
         timeouts: Timeouts | None = None,
         retry_policy: RetryPolicy | None = None,
+        budget: RequestBudget | None = None,
     ) -> Self:
         """Assemble a connector; nothing is sent until the first call.
 
@@ -312,6 +314,9 @@ class DynamicsConnector:
             tokens: Token source; MSAL client credentials from ``connection`` when None.
             timeouts: Per call class.
             retry_policy: Retry decisions.
+            budget: The service-protection budget this connector shares with every other client of the same
+                organization and application user (the process's, or the workers' through the database); when
+                None, the connector keeps to Dataverse's limits on its own.
         """
         owned = None
         if tokens is None:
@@ -323,8 +328,14 @@ class DynamicsConnector:
                 instance_discovery=connection.instance_discovery,
                 ca_bundle=connection.ca_bundle,
             )
+        holder = budget.holder(BudgetKey.of(connection.org_url, connection.credentials.client_id)) if budget else None
         client = DynamicsClient(
-            connection.org_url, tokens, timeouts=timeouts, retry_policy=retry_policy, ca_bundle=connection.ca_bundle
+            connection.org_url,
+            tokens,
+            timeouts=timeouts,
+            retry_policy=retry_policy,
+            ca_bundle=connection.ca_bundle,
+            budget=holder,
         )
         return cls(client, language_code=connection.language_code, owned_tokens=owned)
 
