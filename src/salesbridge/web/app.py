@@ -47,6 +47,7 @@ from salesbridge.i18n import N_
 from salesbridge.web.admission import PasswordCheckAdmission
 from salesbridge.web.api import account as api_account
 from salesbridge.web.api import crm as api_crm
+from salesbridge.web.api import jobs as api_jobs
 from salesbridge.web.api import lists as api_lists
 from salesbridge.web.api import organization as api_organization
 from salesbridge.web.api import seats as api_seats
@@ -60,6 +61,7 @@ from salesbridge.web.ui import admin as ui_admin
 from salesbridge.web.ui import crm_settings as ui_crm_settings
 from salesbridge.web.ui import disconnect as ui_disconnect
 from salesbridge.web.ui import favicon as ui_favicon
+from salesbridge.web.ui import jobs as ui_jobs
 from salesbridge.web.ui import lists as ui_lists
 from salesbridge.web.ui import seats as ui_seats
 from salesbridge.web.ui import sync as ui_sync
@@ -94,6 +96,8 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     ui_disconnect.router,
     api_lists.router,
     ui_lists.router,
+    api_jobs.router,
+    ui_jobs.router,
 )
 """Every router of the console, API and pages. Add one line per new area."""
 

@@ -15,7 +15,7 @@ from tests.integration.web.conftest import ACME_ADMIN, ACME_GUEST, ACME_SELLER, 
 
 from salesbridge.services.crm_users import rematch_seats
 from salesbridge.store.workspace import CrmUserValues
-from salesbridge.web.api import account, crm, lists, organization, schemas, seats, sync
+from salesbridge.web.api import account, crm, jobs, lists, organization, schemas, seats, sync
 
 OpenBrowser = Callable[[Person | None], Browser]
 API_PREFIX = "/api/v1/"
@@ -26,7 +26,7 @@ ERROR_BODIES = {"ErrorOut", "SeatLimitErrorOut", "CrmErrorOut", "UnprocessableOu
 def _models() -> dict[str, type[BaseModel]]:
     """The API's pydantic models by class name (OpenAPI names its components after them)."""
     found: dict[str, type[BaseModel]] = {}
-    for module in (account, crm, lists, organization, schemas, seats, sync):
+    for module in (account, crm, jobs, lists, organization, schemas, seats, sync):
         for name, value in vars(module).items():
             if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__:
                 found[name] = value
@@ -235,6 +235,13 @@ def test_the_routes_answer_exactly_what_the_document_names(
     check(a.post(f"{orgs}/crm/connection", json=other, headers=headers), 409)  # acme's Dynamics is connected
     check(a.post(f"{orgs}/crm/sync", headers=headers), 202)
     assert check(a.get(f"{orgs}/crm/sync"), 200)["queued"] is True
+    # The background jobs (the queued import is one).
+    (queued,) = check(a.get(f"{orgs}/jobs", params={"state": "queued"}), 200)["jobs"]
+    check(a.get(f"{orgs}/jobs", params={"limit": 0}), 422)
+    check(a.post(f"{orgs}/jobs/{queued['id']}/cancel", headers=headers), 200)
+    check(a.post(f"{orgs}/jobs/{queued['id']}/cancel", headers=headers), 422)  # already ended
+    check(a.post(f"{orgs}/jobs/{queued['id']}/retry", headers=headers), 200)
+    check(a.post(f"{orgs}/jobs/{uuid.uuid4()}/retry", headers=headers), 404)
     check(a.delete(f"{orgs}/crm/connection", params={"purge": True}, headers=headers), 200)
 
     # A seller's lists.

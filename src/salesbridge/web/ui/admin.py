@@ -32,6 +32,8 @@ ACTION_NAMES: Final = {
     "crm.users_import_failed": N_("Importing the CRM users failed"),
     "crm.users_imported": N_("CRM users imported"),
     "invitation.accepted": N_("Invitation accepted"),
+    "job.cancelled": N_("Background job cancelled"),
+    "job.retried": N_("Background job retried"),
     "list.created": N_("List created"),
     "list.deleted": N_("List deleted"),
     "list.item_added": N_("Record added to a list"),
@@ -93,6 +95,7 @@ DETAIL_NAMES: Final = {
     "system_lists": N_("Auto-saved lists"),
     "table": N_("Table"),
     "table_sync_states": N_("Table checkpoints"),
+    "task": N_("Task"),
     "to": N_("After"),
     "updated": N_("Updated"),
     "was_connected": N_("Was connected"),
@@ -102,7 +105,7 @@ DETAIL_NAMES: Final = {
 """Each detail's label (English message id); a detail missing here is shown by its key, spaced out."""
 
 HIDDEN_DETAILS: Final = frozenset(
-    {"user_id", "token_id", "run_id", "seat_id", "list_id", "invitation_id", "crm_id", "crm_user_id"}
+    {"user_id", "token_id", "run_id", "seat_id", "list_id", "invitation_id", "crm_id", "crm_user_id", "job_id"}
 )
 """Internal ids: they mean nothing to a reader (they stay in the API's answer)."""
 

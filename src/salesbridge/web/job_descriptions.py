@@ -1,0 +1,129 @@
+"""Background jobs in the reader's language, for the Background jobs page and its API: the task in words, its
+state, why it was queued and why it failed, and what an administrator may do with it (cancel, retry).
+
+The job API gives codes and the engines' English reasons (:class:`salesbridge.domain.jobs.Job`); the ones
+salesbridge writes itself are translated here, at the edge. A reason that came from Dynamics 365 (its own error
+message) is shown as it came. No web framework is imported, so the CLI may use it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from salesbridge.domain.jobs import CANCELLED_IMPORT_ERROR, IMPORT_ORGANIZATION, SCHEDULE_DUE_IMPORTS, Job, JobState
+from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR
+from salesbridge.i18n import N_, translate
+from salesbridge.services import jobs as job_use_cases
+from salesbridge.services import sync
+from salesbridge.services.connecting import INITIAL_IMPORT_REASON
+from salesbridge.services.disconnect import DISCONNECTED_ERROR
+
+SHOWN_STATES: Final = (JobState.QUEUED, JobState.RUNNING, JobState.FAILED, JobState.CANCELLED)
+"""What the page lists: what waits, what runs, and what did not finish (succeeded jobs are the sync status's)."""
+
+TASK_NAMES: Final = {
+    IMPORT_ORGANIZATION: N_("CRM import"),
+    SCHEDULE_DUE_IMPORTS: N_("Scheduling the imports that are due"),
+}
+"""Each task's name (English message id); a task missing here is shown by its code."""
+
+STATE_NAMES: Final = {
+    JobState.QUEUED: N_("Waiting"),
+    JobState.RUNNING: N_("Running"),
+    JobState.SUCCEEDED: N_("Done"),
+    JobState.FAILED: N_("Failed"),
+    JobState.CANCELLED: N_("Cancelled"),
+}
+
+REASONS: Final = {
+    sync.SYNC_NOW_REASON: N_("Sync now was pressed"),
+    sync.SCHEDULED_REASON: N_("On schedule"),
+    sync.RETRY_REASON: N_("Started again after a worker stopped"),
+    INITIAL_IMPORT_REASON: N_("First import after connecting to the CRM"),
+    job_use_cases.RETRY_REASON: N_("Retried by an administrator"),
+}
+"""Why a job was queued, by the reason salesbridge recorded (English message id)."""
+
+ERRORS: Final = {
+    STOPPED_WORKER_ERROR: N_("The worker running it stopped; the next run resumes from the last page saved."),
+    CANCELLED_IMPORT_ERROR: N_("Cancelled by an administrator."),
+    sync.NOT_CONNECTED_ERROR: N_("The organization is not connected to a CRM."),
+    DISCONNECTED_ERROR: N_("The organization was disconnected from the CRM."),
+    "The import was cancelled or taken over by another worker.": N_(
+        "The import was cancelled, or another worker took it over."
+    ),
+    "The organization was disconnected from the CRM.": N_("The organization was disconnected from the CRM."),
+    "the task raised: see the worker's log": N_("The task stopped with an error; the worker's log has the details."),
+}
+"""Failures salesbridge describes itself, by the English text the engine stored (English message id). Anything
+else is Dynamics 365's own message, shown as it came."""
+
+
+@dataclass(frozen=True)
+class JobLine:
+    """One job as the page and the API show it.
+
+    Attributes:
+        when: The time that matters for its state: when it finished (ended jobs), started (running), or is due
+            to start (waiting).
+        can_cancel: Waiting or running: an administrator may cancel it.
+        can_retry: Failed or cancelled: an administrator may queue it again.
+    """
+
+    job: Job
+    task_name: str
+    state_name: str
+    reason: str | None
+    error: str | None
+    when: datetime | None
+    can_cancel: bool
+    can_retry: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping (times as ISO-8601 with their offset)."""
+        job = self.job
+        return {
+            "id": job.id,
+            "task": job.task,
+            "task_name": self.task_name,
+            "state": job.state.value,
+            "state_name": self.state_name,
+            "attempts": job.attempts,
+            "queued_at": _iso(job.queued_at),
+            "scheduled_at": _iso(job.scheduled_at),
+            "started_at": _iso(job.started_at),
+            "finished_at": _iso(job.finished_at),
+            "reason": job.reason,
+            "reason_text": self.reason,
+            "error": job.error,
+            "error_text": self.error,
+            "can_cancel": self.can_cancel,
+            "can_retry": self.can_retry,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def describe(job: Job, locale: str) -> JobLine:
+    """``job`` in ``locale``."""
+    task = TASK_NAMES.get(job.task)
+    reason = REASONS.get(job.reason) if job.reason else None
+    error = ERRORS.get(job.error) if job.error else None
+    if job.state.active:
+        when = job.started_at if job.state is JobState.RUNNING else (job.scheduled_at or job.queued_at)
+    else:
+        when = job.finished_at or job.started_at or job.queued_at
+    return JobLine(
+        job=job,
+        task_name=translate(task, locale) if task else job.task,
+        state_name=translate(STATE_NAMES[job.state], locale),
+        reason=translate(reason, locale) if reason else job.reason,
+        error=translate(error, locale) if error else job.error,
+        when=when,
+        can_cancel=job.state.active,
+        can_retry=job.state in (JobState.FAILED, JobState.CANCELLED),
+    )
