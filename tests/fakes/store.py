@@ -32,8 +32,8 @@ from pydantic import SecretStr
 from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.crm_import import StoredFields, import_specs, stored_fields
 from salesbridge.domain.jobs import TASK_SPECS, Job, JobState
-from salesbridge.domain.lists import SYSTEM_LIST_NAMES, ItemDiff, ListItem, ListKind, SavedList
-from salesbridge.domain.pipeline import PROCESS_STEP, AutoSaveChoices, CrmSettings, RecordFacts, StageSource
+from salesbridge.domain.lists import SYSTEM_LIST_NAMES, AutoSaveBasis, ItemDiff, ListItem, ListKind, SavedList
+from salesbridge.domain.pipeline import PROCESS_STEP, AutoSaveChoices, CrmSettings, RecordFacts, StageSource, lookup
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
 from salesbridge.domain.sync_runs import (
@@ -42,6 +42,7 @@ from salesbridge.domain.sync_runs import (
     ImportRun,
     ImportSettings,
     RecordRow,
+    RecordState,
     SyncMode,
     TableCheckpoint,
 )
@@ -109,6 +110,7 @@ class _Tables:
     auto_save_rules: dict[uuid.UUID, AutoSaveChoices] = field(default_factory=dict)  # by user id
     saved_lists: dict[uuid.UUID, SavedList] = field(default_factory=dict)
     list_items: dict[tuple[uuid.UUID, str, str], ListItem] = field(default_factory=dict)  # by (list, table, crm id)
+    auto_save_basis: dict[None, AutoSaveBasis] = field(default_factory=dict)  # at most one, under None
     # Background jobs (the job API), by id:
     jobs: dict[str, _FakeJob] = field(default_factory=dict)
 
@@ -673,7 +675,7 @@ class FakeImportedRecords(_Repository):
     """Over ``crm_records`` (the columns, as tests seed them) and ``crm_record_generations``; the queryable fields
     are computed from the columns as the import computes them."""
 
-    def upsert_many(self, table: str, rows: Sequence[RecordRow], *, generation: int) -> int:
+    def upsert_many(self, table: str, rows: Sequence[RecordRow], *, generation: int, new: bool = False) -> int:
         tables = self._write()
         for row in rows:
             tables.crm_records[(table, row.crm_id)] = row.data
@@ -695,6 +697,16 @@ class FakeImportedRecords(_Repository):
 
     def count(self, table: str) -> int:
         return sum(1 for key in self._t.crm_records if key[0] == table)
+
+    def stored_states(self, table: str, crm_ids: Iterable[str]) -> dict[str, RecordState]:
+        spec = import_specs().get(table)
+        found: dict[str, RecordState] = {}
+        for crm_id in set(crm_ids):
+            data = self._t.crm_records.get((table, crm_id))
+            if data is not None:
+                fields = stored_fields(spec, data) if spec else StoredFields(None, None, None, None)
+                found[crm_id] = RecordState(fields.owner_id, fields.parent_id, fields.state_code)
+        return found
 
     def records(self, table: str, *, limit: int | None = None) -> list[ImportedRecord]:
         spec = import_specs().get(table)
@@ -877,6 +889,12 @@ class FakeListRepository(_Repository):
                 tables.list_items[key] = replace(item, reason=reason)
         return ItemDiff(added=added, removed=len(gone))
 
+    def auto_save_basis(self) -> AutoSaveBasis | None:
+        return self._t.auto_save_basis.get(None)
+
+    def save_auto_save_basis(self, basis: AutoSaveBasis) -> None:
+        self._write().auto_save_basis[None] = basis
+
 
 class FakeCrmRecordQueries(_Repository):
     """Reads of ``crm_records`` as :class:`FakeImportedRecords` gives them (fields computed as the import does)."""
@@ -899,6 +917,14 @@ class FakeCrmRecordQueries(_Repository):
 
     def by_ids(self, table: str, crm_ids: Iterable[str]) -> list[RecordFacts]:
         return self._where(table, "crm_id", crm_ids)
+
+    def naming(self, table: str, columns: Sequence[str], crm_ids: Iterable[str]) -> list[RecordFacts]:
+        wanted = {crm_id.lower() for crm_id in crm_ids}
+        return [
+            facts
+            for _, facts in self._facts(table)
+            if any(lookup(facts.data, column)[0] in wanted for column in columns)
+        ]
 
     def names(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
         names: dict[tuple[str, str], str | None] = {}
@@ -981,6 +1007,7 @@ class FakeImportedData(_Repository):
 
     def delete_system_lists(self) -> int:
         tables = self._write()
+        tables.auto_save_basis.clear()
         system = [list_id for list_id, saved in tables.saved_lists.items() if saved.is_system]
         for list_id in system:
             del tables.saved_lists[list_id]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -64,3 +65,19 @@ class ItemDiff:
 
     added: int
     removed: int
+
+
+@dataclass(frozen=True)
+class AutoSaveBasis:
+    """What an organization's system lists were last computed from.
+
+    Attributes:
+        settings: A fingerprint of the pipeline settings (stage source and threshold): when it differs, every list
+            is computed again.
+        owners: Per workspace user whose lists auto-save kept (their id as text), a digest of the CRM user their
+            seat matches and of their rules: a user whose digest differs, appears or disappears has their lists
+            computed again (or emptied).
+    """
+
+    settings: str
+    owners: Mapping[str, str]

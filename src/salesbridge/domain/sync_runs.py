@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -126,9 +126,48 @@ class ImportSettings:
     won_value_base_currency: bool
 
 
+CHANGE_LIMIT = 20_000
+"""Changed records a run reports one by one; past it, a run says it changed "everything" (its derivations start
+from every imported row again, which then costs less than following each change)."""
+
+
+class RecordState(NamedTuple):
+    """What derivations read of a stored record without its columns: its owner, its parent (ids in lower case)
+    and its ``statecode``."""
+
+    owner_id: str | None
+    parent_id: str | None
+    state_code: int | None
+
+
+class RecordChange(NamedTuple):
+    """A record an import wrote or deleted, as it was stored before (None: it was new) and after (None: deleted)."""
+
+    crm_id: str
+    before: RecordState | None
+    after: RecordState | None
+
+
+def record_changes(
+    before: Mapping[str, RecordState], written: Sequence[RecordRow], deleted_ids: Iterable[str]
+) -> list[RecordChange]:
+    """The changes of a page: each of the ``written`` rows and each of the ``deleted_ids`` that was stored, with
+    ``before`` the stored state of those records (absent: not stored)."""
+    changes = [
+        RecordChange(row.crm_id, before.get(row.crm_id), RecordState(row.owner_id, row.parent_id, row.state_code))
+        for row in written
+    ]
+    changes.extend(RecordChange(crm_id, before[crm_id], None) for crm_id in deleted_ids if crm_id in before)
+    return changes
+
+
 @dataclass
 class TableReport:
-    """What one table's import did in this run (the import engine counts into it)."""
+    """What one table's import did in this run (the import engine counts into it).
+
+    ``changes`` lists the records written or deleted outside full reads, until :data:`CHANGE_LIMIT`; past it,
+    ``changes_overflowed`` is set and the list stops growing.
+    """
 
     table: str
     mode: SyncMode
@@ -136,6 +175,48 @@ class TableReport:
     rows_imported: int = 0
     rows_deleted: int = 0
     resynced: bool = False
+    changes: list[RecordChange] = field(default_factory=list)
+    changes_overflowed: bool = False
+
+    def note_changes(self, changes: Sequence[RecordChange] | None) -> None:
+        """Add a page's changes (None: the page did not follow them, as in a full read: everything changed)."""
+        if changes is None or len(self.changes) + len(changes) > CHANGE_LIMIT:
+            self.changes_overflowed = True
+            self.changes.clear()
+        elif not self.changes_overflowed:
+            self.changes.extend(changes)
+
+
+@dataclass(frozen=True)
+class ImportChanges:
+    """What a run changed, for the derivations that follow it (CRM users, seats, auto-saved lists).
+
+    Attributes:
+        everything: True after a full read, a resynchronisation, or more than :data:`CHANGE_LIMIT` changes:
+            derive from every imported row. When False, ``tables`` holds every changed record.
+        tables: The changed records of each table that had some.
+    """
+
+    everything: bool
+    tables: Mapping[str, tuple[RecordChange, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def all(cls) -> ImportChanges:
+        """A run that changed everything (or whose changes are unknown)."""
+        return cls(everything=True)
+
+    def of(self, table: str) -> tuple[RecordChange, ...]:
+        """The changed records of ``table`` (none when it had none; meaningless when :attr:`everything`)."""
+        return self.tables.get(table, ())
+
+    def touches(self, table: str) -> bool:
+        """Whether the run may have changed a record of ``table``."""
+        return self.everything or bool(self.tables.get(table))
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing changed."""
+        return not self.everything and not any(self.tables.values())
 
 
 @dataclass
@@ -143,6 +224,18 @@ class ImportReport:
     """What a run did, table by table."""
 
     tables: list[TableReport] = field(default_factory=list)
+
+    @property
+    def changes(self) -> ImportChanges:
+        """What the run changed: every record written or deleted, or "everything" after a full read, a
+        resynchronisation or more than :data:`CHANGE_LIMIT` changes in all."""
+        if any(table.full_read or table.resynced or table.changes_overflowed for table in self.tables):
+            return ImportChanges.all()
+        if sum(len(table.changes) for table in self.tables) > CHANGE_LIMIT:
+            return ImportChanges.all()
+        return ImportChanges(
+            everything=False, tables={table.table: tuple(table.changes) for table in self.tables if table.changes}
+        )
 
     @property
     def rows_imported(self) -> int:

@@ -1,6 +1,8 @@
 """Running a claimed CRM import: the import engine reads the CRM into the store page by page, then, in the
-transaction that marks the run succeeded, the CRM users are refreshed from the imported ``systemuser`` records,
-seats are matched again and the auto-saved lists recomputed.
+transaction that marks the run succeeded, what derives from the imported records follows what the run changed
+(:attr:`salesbridge.domain.sync_runs.ImportReport.changes`): the CRM users are refreshed from the imported
+``systemuser`` records and seats matched again when a ``systemuser`` changed, and the auto-saved lists of the
+sellers whose records changed are recomputed (every list after a full read; none when nothing changed).
 
 The run's bookkeeping (claim, lease, failure, success) is :mod:`salesbridge.services.sync`'s; the engine writes
 through its own ports (:mod:`salesbridge.sync.ports`), which the services' unit of work includes.
@@ -13,11 +15,12 @@ import uuid
 from datetime import timedelta
 
 from salesbridge.crm.ports import CrmRecord
-from salesbridge.domain.sync_runs import ImportReport
+from salesbridge.domain.sync_runs import ImportChanges, ImportReport
+from salesbridge.domain.workspace import ImportState
 from salesbridge.errors import CrmError, ImportCancelledError
 from salesbridge.services.crm_users import refresh_crm_users_from_import
-from salesbridge.services.lists import recompute_in
-from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess
+from salesbridge.services.lists import recompute_changed_in
+from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess, UnitOfWork
 from salesbridge.services.sync import (
     LEASE,
     ClaimedRun,
@@ -39,12 +42,16 @@ async def run_pending_import(
     progress: Progress | None = None,
     page_size: int = 5000,
     lease: timedelta = LEASE,
+    full_recompute: bool = False,
 ) -> RunOutcome | None:
     """Claim the organization's oldest queued import and run it under ``lease`` (pass the configured
     ``SALESBRIDGE_IMPORT_LEASE_SECONDS``); None when nothing is queued or another run holds the lease (at most one
     import per organization at a time). A run whose worker died is failed and replaced first, and the replacement
     runs now (see :func:`salesbridge.services.sync.claim_next_run`). The store work runs on worker threads, never on
     the event loop.
+
+    ``full_recompute`` derives CRM users, seats and every auto-saved list from every imported row, whatever the
+    run changed (the results are the same; benchmarks and tests compare the two).
 
     Never raises for CRM failures: they end the run as failed (audited, shown by
     :func:`salesbridge.services.sync.sync_status`).
@@ -73,7 +80,8 @@ async def run_pending_import(
             return await asyncio.to_thread(end_failed, store, organization_id, run_id, reason)
     finally:
         await session.close()
-    return await asyncio.to_thread(_finish, store, organization_id, run_id, report, lease)
+    changes = ImportChanges.all() if full_recompute else report.changes
+    return await asyncio.to_thread(_finish, store, organization_id, run_id, report, changes, lease)
 
 
 def _finish(
@@ -81,21 +89,39 @@ def _finish(
     organization_id: uuid.UUID,
     run_id: uuid.UUID,
     report: ImportReport,
+    changes: ImportChanges,
     lease: timedelta,
 ) -> RunOutcome:
-    """Derive from the import and mark the run succeeded, in one transaction; a run cancelled or disconnected
-    since its last page (perhaps purged) derives nothing and ends failed."""
+    """Derive from what the import changed and mark the run succeeded, in one transaction; a run cancelled or
+    disconnected since its last page (perhaps purged) derives nothing and ends failed."""
     with store(organization_id) as uow:
         try:
             ensure_still_running(uow, run_id, lease=lease)
         except ImportCancelledError as error:
             uow.rollback()
             return end_failed(store, organization_id, run_id, str(error))
-        systemusers = uow.crm_records.records("systemuser")
-        refresh_crm_users_from_import(uow, (CrmRecord("systemuser", row.crm_id, row.data) for row in systemusers))
-        lists = recompute_in(uow)
+        changes = _unfollowed_included(uow, changes)
+        if changes.touches("systemuser"):
+            systemusers = uow.crm_records.records("systemuser")
+            refresh_crm_users_from_import(uow, (CrmRecord("systemuser", row.crm_id, row.data) for row in systemusers))
+        lists = recompute_changed_in(uow, changes)
         outcome = record_success(
             uow, run_id, report, {"list_items_added": lists.added, "list_items_removed": lists.removed}
         )
         uow.commit()
     return outcome
+
+
+def _unfollowed_included(uow: UnitOfWork, changes: ImportChanges) -> ImportChanges:
+    """``changes``, or everything when a run failed since the last successful one: the pages a failed run
+    committed (a worker killed, a CRM failure at a later table, a cancellation) changed records no derivation
+    followed, and the runs after it resume past them."""
+    if changes.everything:
+        return changes
+    failed = uow.import_runs.last_finished(ImportState.FAILED)
+    if failed is None or failed.finished_at is None:
+        return changes
+    succeeded = uow.import_runs.last_finished(ImportState.SUCCEEDED)
+    if succeeded is None or succeeded.finished_at is None or succeeded.finished_at <= failed.finished_at:
+        return ImportChanges.all()
+    return changes

@@ -12,13 +12,14 @@ message ids (a system list's name, why auto-save saved a record): the console an
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from salesbridge.domain.lists import SYSTEM_LIST_NAMES, ListKind, SavedList
+from salesbridge.domain.lists import SYSTEM_LIST_NAMES, AutoSaveBasis, ListKind, SavedList
 from salesbridge.domain.pipeline import (
     AutoSaveChoices,
     PipelineRule,
@@ -29,6 +30,7 @@ from salesbridge.domain.pipeline import (
     pipeline_opportunities,
     stakeholder,
 )
+from salesbridge.domain.sync_runs import ImportChanges, RecordChange, RecordState
 from salesbridge.domain.text_rules import MAX_LIST_NAME_LENGTH, checked_list_name, has_refused_characters
 from salesbridge.domain.workspace import User
 from salesbridge.errors import InvalidRequestError, RowNotFoundError
@@ -226,9 +228,22 @@ def _either(first: AutoSaveChoices | None, second: AutoSaveChoices) -> AutoSaveC
 
 
 def recompute_in(uow: UnitOfWork) -> ListRecompute:
-    """Recompute the organization's system lists inside ``uow``'s transaction (the caller commits).
+    """Recompute the organization's system lists inside ``uow``'s transaction (the caller commits), from every
+    imported row. Does nothing while auto-save is off. See :func:`recompute_auto_saved_lists`."""
+    return recompute_changed_in(uow, ImportChanges.all())
 
-    Does nothing while auto-save is off. See :func:`recompute_auto_saved_lists`.
+
+def recompute_changed_in(uow: UnitOfWork, changes: ImportChanges) -> ListRecompute:
+    """Bring the organization's system lists up to date after an import that changed ``changes``, inside ``uow``'s
+    transaction (the caller commits): the same lists :func:`recompute_in` makes, computing only the sellers that
+    can differ.
+
+    A seller's lists are computed again when the import touched a record their lists are chosen from (see
+    :func:`touched_owners`), or when their seat's CRM user or their rules differ from what their lists were last
+    computed from (the stored :class:`AutoSaveBasis`; seats and their sync switches change between imports);
+    lists of users no longer synced are emptied. Everything is computed when ``changes`` says everything changed,
+    when the pipeline settings differ from the basis, or when there is no basis yet. Nothing changed and nothing
+    moved: a few reads of small tables, no imported row read. Does nothing while auto-save is off.
     """
     settings = uow.crm_settings.get()
     if not settings.auto_save_enabled:
@@ -237,12 +252,28 @@ def recompute_in(uow: UnitOfWork) -> ListRecompute:
     owners = _synced_owners(uow)
     stored_rules = uow.auto_save_rules.all_stored()
     choices = {user_id: stored_rules.get(user_id) or AutoSaveChoices() for user_id in owners}
+    basis = AutoSaveBasis(
+        settings=_fingerprint(rule.stage_source, rule.threshold or ""),
+        owners={str(user_id): _owner_digest(owner_id, choices[user_id]) for user_id, owner_id in owners.items()},
+    )
+    previous = uow.lists.auto_save_basis()
+    emptied: set[uuid.UUID] | None = None  # None: every system list of a user not in ``owners``
+    if changes.everything or previous is None or previous.settings != basis.settings:
+        chosen = dict(owners)
+    else:
+        touched = touched_owners(uow, changes) if not changes.is_empty else set()
+        chosen = {
+            user_id: owner_id
+            for user_id, owner_id in owners.items()
+            if owner_id.lower() in touched or previous.owners.get(str(user_id)) != basis.owners[str(user_id)]
+        }
+        emptied = {uuid.UUID(user_id) for user_id in previous.owners} - owners.keys()
     merged: dict[str, AutoSaveChoices] = {}
-    for user_id, owner_id in owners.items():
+    for user_id, owner_id in chosen.items():
         merged[owner_id.lower()] = _either(merged.get(owner_id.lower()), choices[user_id])
-    records = owners_records(uow, merged, rule)
+    records = owners_records(uow, merged, rule) if merged else {}
     added = removed = 0
-    for user_id, owner_id in owners.items():
+    for user_id, owner_id in chosen.items():
         selection = auto_saved_items(owner_id, choices[user_id], rule, records[owner_id.lower()])
         for kind, items in (
             (ListKind.CRM_ACCOUNTS, selection.accounts),
@@ -252,10 +283,98 @@ def recompute_in(uow: UnitOfWork) -> ListRecompute:
             diff = uow.lists.replace_items(saved.id, ((i.table, i.crm_id, i.reason.value) for i in items))
             added += diff.added
             removed += diff.removed
-    for saved in uow.lists.system_lists():
-        if saved.owner_user_id not in owners:
-            removed += uow.lists.replace_items(saved.id, ()).removed
+    if emptied is None or emptied:
+        for saved in uow.lists.system_lists():
+            if saved.owner_user_id not in owners and (emptied is None or saved.owner_user_id in emptied):
+                removed += uow.lists.replace_items(saved.id, ()).removed
+    if basis != previous:
+        uow.lists.save_auto_save_basis(basis)
     return ListRecompute(added=added, removed=removed)
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _owner_digest(owner_id: str, choices: AutoSaveChoices) -> str:
+    """A digest of a seller's CRM user and rules: what their lists are computed from, beyond the records."""
+    rules = (
+        choices.accounts_of_open_opportunities,
+        choices.accounts_owned,
+        choices.leads_of_open_opportunities,
+        choices.leads_of_owned_accounts,
+    )
+    return _fingerprint(owner_id.lower(), *("1" if rule else "0" for rule in rules))[:32]
+
+
+_PEOPLE_LOOKUPS: Final = ("parentcontactid", "customerid", "originatingleadid")
+"""The opportunity lookups that name contacts and leads (:func:`salesbridge.domain.pipeline.opportunity_people`)."""
+
+
+def _states(change: RecordChange) -> tuple[RecordState, ...]:
+    return tuple(state for state in (change.before, change.after) if state is not None)
+
+
+def _presence_changed(change: RecordChange) -> bool:
+    """Whether the record appeared, went, or may have changed ``statecode`` (active or not). An unknown state
+    (not an integer) counts as changed: the columns may say otherwise."""
+    before, after = change.before, change.after
+    if before is None or after is None or before.state_code is None or after.state_code is None:
+        return True
+    return before.state_code != after.state_code
+
+
+def touched_owners(uow: UnitOfWork, changes: ImportChanges) -> set[str]:
+    """The CRM users (lower-case ids) whose auto-saved lists may differ because of ``changes`` (a record-by-record
+    account: ``changes.everything`` must be False). Reads only the changed records' neighbours:
+
+    * an opportunity: its owner before and after;
+    * an account that appeared, went, changed state or owner: its owners, and the owners of the opportunities
+      naming it (the account rules);
+    * a contact or lead that appeared, went or changed state: the owners of the opportunities naming it, directly
+      or through a connection; with its parent account, if that changed too: the owners of its old and new account
+      (the owned-accounts rule). Other changes (a job title, a name) choose nothing;
+    * a connection: the owners of the opportunities it links, before and after.
+    """
+    queries = uow.crm_record_queries
+    touched: set[str] = set()
+
+    def add(states: Iterable[RecordState | RecordFacts]) -> None:
+        touched.update(state.owner_id.lower() for state in states if state.owner_id)
+
+    for change in changes.of("opportunity"):
+        add(_states(change))
+    accounts: set[str] = set()
+    for change in changes.of("account"):
+        states = _states(change)
+        if _presence_changed(change) or len({state.owner_id for state in states}) > 1:
+            add(states)
+            accounts.add(change.crm_id)
+    if accounts:
+        add(queries.by_parents("opportunity", accounts))
+    parents: set[str] = set()
+    people: set[str] = set()
+    contacts: set[str] = set()
+    for table in ("contact", "lead"):
+        for change in changes.of(table):
+            states = _states(change)
+            moved = len({state.parent_id for state in states}) > 1
+            if _presence_changed(change):
+                people.add(change.crm_id)
+                contacts.update((change.crm_id,) if table == "contact" else ())
+            if moved or _presence_changed(change):
+                parents.update(state.parent_id for state in states if state.parent_id)
+    if parents:
+        add(queries.by_ids("account", parents))
+    opportunities = {state.parent_id for change in changes.of("connection") for state in _states(change)}
+    if people:
+        add(queries.naming("opportunity", _PEOPLE_LOOKUPS, people))
+    if contacts:
+        opportunities.update(c.parent_id for c in queries.naming("connection", ("record2id",), contacts))
+    opportunities.discard(None)
+    if opportunities:
+        add(queries.by_ids("opportunity", {crm_id for crm_id in opportunities if crm_id}))
+    return touched
 
 
 def recompute_auto_saved_lists(store: UnitOfWorkOpener, organization_id: uuid.UUID) -> ListRecompute:

@@ -2,8 +2,9 @@
 
 Scoped by organization like every repository. Records are written in bulk with the dialect's upsert
 (``INSERT … ON CONFLICT DO UPDATE``, SQLite and PostgreSQL alike), one page at a time: on SQLite an
-``executemany`` of tuples in SQLite's own formats, on PostgreSQL a ``COPY`` into a temporary table followed by
-one ``INSERT … SELECT … ON CONFLICT``.
+``executemany`` of tuples in SQLite's own formats; on PostgreSQL a binary ``COPY`` of the page into a temporary
+table followed by one ``INSERT … SELECT … ON CONFLICT``, or, for rows the caller knows are new (a first full read),
+a binary ``COPY`` straight into the table.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from psycopg.errors import UniqueViolation
 from sqlalchemy import delete, func, select, update
 
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR as STOPPED_WORKER_ERROR
-from salesbridge.domain.sync_runs import ImportedRecord, ImportRun, TableCheckpoint
+from salesbridge.domain.sync_runs import ImportedRecord, ImportRun, RecordState, TableCheckpoint
 from salesbridge.domain.sync_runs import RecordRow as RecordRow  # importers of the store's record rows
 from salesbridge.errors import RowNotFoundError
 from salesbridge.store.repositories import ImportRequestRepository, _ScopedRepository, import_run_value
@@ -39,23 +41,36 @@ _SQLITE_UPSERT = (
 )
 
 
-_POSTGRESQL_INCOMING = (
-    "CREATE TEMPORARY TABLE IF NOT EXISTS crm_records_incoming "
-    "(LIKE crm_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+# PostgreSQL. The page's own columns travel in COPY's binary format (no text escaping on the client, no number or
+# UUID parsing on the server); the columns every row of a page shares are parameters of the statement that moves
+# it. A json value's binary form is its text, so the JSON goes as orjson's bytes (a bytea dumper sends them as
+# they are) and PostgreSQL validates it once, on the way in.
+_PAGE_COLUMNS = "crm_id, name, owner_id, parent_id, state_code, data"
+_PAGE_TYPES = ("text", "text", "text", "text", "int4", "bytea")
+_POSTGRESQL_PAGE = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS crm_records_page "
+    "(crm_id text, name text, owner_id text, parent_id text, state_code integer, data json) ON COMMIT DELETE ROWS"
 )
-_POSTGRESQL_COPY = f"COPY crm_records_incoming ({_COLUMNS}) FROM STDIN"
+_POSTGRESQL_COPY_PAGE = f"COPY crm_records_page ({_PAGE_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 _POSTGRESQL_MOVE = (
-    f"INSERT INTO crm_records ({_COLUMNS}) SELECT {_COLUMNS} FROM crm_records_incoming "
-    "ON CONFLICT (organization_id, table_name, crm_id) DO UPDATE SET "
+    f"INSERT INTO crm_records ({_COLUMNS}) SELECT %(organization)s, %(table)s, {_PAGE_COLUMNS}, %(generation)s, "
+    "%(stamp)s FROM crm_records_page ON CONFLICT (organization_id, table_name, crm_id) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in _UPDATED_COLUMNS)
 )
+_POSTGRESQL_COPY_NEW = f"COPY crm_records ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+_NEW_TYPES = ("uuid", "text", *_PAGE_TYPES, "int4", "timestamptz")
 
 
 class CrmRecordRepository(_ScopedRepository):
     """Imported CRM rows of the organization."""
 
-    def upsert_many(self, table: str, rows: Sequence[RecordRow], *, generation: int) -> int:
-        """Insert or replace ``rows`` of ``table`` stamped with ``generation``. Idempotent. Returns len(rows)."""
+    def upsert_many(self, table: str, rows: Sequence[RecordRow], *, generation: int, new: bool = False) -> int:
+        """Insert or replace ``rows`` of ``table`` stamped with ``generation``. Idempotent. Returns len(rows).
+
+        ``new`` says the caller knows none of ``rows`` is stored (a full read of a table that held no rows when it
+        started): PostgreSQL then copies them straight into the table, and should one be stored after all, the
+        page is written by the upsert instead (same result, slower).
+        """
         if not rows:
             return 0
         now = self._clock()
@@ -64,29 +79,52 @@ class CrmRecordRepository(_ScopedRepository):
             # go straight to the driver's executemany, which runs in C with the GIL released, so fetching the
             # next page overlaps with storing this one.
             stamp = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-            parameters = list(self._stored(self._organization_id.hex, table, rows, generation, stamp))
+            parameters = list(self._stored(self._organization_id.hex, table, rows, generation, stamp, json_text=True))
             self._session.connection().exec_driver_sql(_SQLITE_UPSERT, parameters)
             return len(rows)
-        # PostgreSQL: the page goes in with COPY to a temporary table of the session, then one INSERT … SELECT …
-        # ON CONFLICT moves it (about twice the rows per second of an executemany of the upsert), inside the unit
-        # of work's transaction (the driver connection is the session's).
+        # The driver connection is the session's: whatever happens here is inside the unit of work's transaction.
         driver: Any = self._session.connection().connection.driver_connection
+        if new and self._copy_new(driver, table, rows, generation, now):
+            return len(rows)
+        # A binary COPY of the page to a temporary table of the session, then one INSERT … SELECT … ON CONFLICT
+        # (about twice the rows per second of an executemany of the upsert).
         with driver.cursor() as cursor:
-            cursor.execute(_POSTGRESQL_INCOMING)
-            with cursor.copy(_POSTGRESQL_COPY) as copy:
-                for values in self._stored(self._organization_id, table, rows, generation, now):
-                    copy.write_row(values)
-            cursor.execute(_POSTGRESQL_MOVE)
-            cursor.execute("TRUNCATE crm_records_incoming")  # the next page of the same transaction starts empty
+            cursor.execute(_POSTGRESQL_PAGE)
+            with cursor.copy(_POSTGRESQL_COPY_PAGE) as copy:
+                copy.set_types(_PAGE_TYPES)
+                write = copy.write_row
+                dumps = orjson.dumps
+                for row in rows:
+                    write((row.crm_id, row.name, row.owner_id, row.parent_id, row.state_code, dumps(row.data)))
+            arguments = {"organization": self._organization_id, "table": table, "generation": generation, "stamp": now}
+            cursor.execute(_POSTGRESQL_MOVE, arguments)
+            cursor.execute("TRUNCATE crm_records_page")  # the next page of the same transaction starts empty
         return len(rows)
+
+    def _copy_new(self, driver: Any, table: str, rows: Sequence[RecordRow], generation: int, now: datetime) -> bool:
+        """COPY ``rows`` straight into ``crm_records`` (no staging table, no conflict handling: half the server's
+        work of the upsert). False, with nothing written, when one of them was stored after all (the caller
+        upserts the page instead): the COPY runs in a savepoint, so its failure leaves the transaction usable."""
+        stored = self._stored(self._organization_id, table, rows, generation, now, json_text=False)
+        try:
+            with driver.transaction(), driver.cursor() as cursor, cursor.copy(_POSTGRESQL_COPY_NEW) as copy:
+                copy.set_types(_NEW_TYPES)
+                write = copy.write_row
+                for values in stored:
+                    write(values)
+        except UniqueViolation:
+            return False
+        return True
 
     @staticmethod
     def _stored(
-        organization: object, table: str, rows: Sequence[RecordRow], generation: int, stamp: object
+        organization: object, table: str, rows: Sequence[RecordRow], generation: int, stamp: object, *, json_text: bool
     ) -> Iterator[tuple[object, ...]]:
-        """The column values of each row, in :data:`_COLUMNS` order (the JSON serialised by orjson)."""
+        """The column values of each row, in :data:`_COLUMNS` order (the JSON serialised by orjson: text when
+        ``json_text``, else bytes)."""
         dumps = orjson.dumps
         for row in rows:
+            data = dumps(row.data)
             yield (
                 organization,
                 table,
@@ -95,7 +133,7 @@ class CrmRecordRepository(_ScopedRepository):
                 row.owner_id,
                 row.parent_id,
                 row.state_code,
-                dumps(row.data).decode(),
+                data.decode() if json_text else data,
                 generation,
                 stamp,
             )
@@ -145,6 +183,22 @@ class CrmRecordRepository(_ScopedRepository):
                 CrmRecord.crm_id.in_(ids[start : start + 500]),
             )
             found += self._session.scalar(statement) or 0
+        return found
+
+    def stored_states(self, table: str, crm_ids: Iterable[str]) -> dict[str, RecordState]:
+        """The owner, parent and ``statecode`` of the stored records of ``table`` among ``crm_ids``, by id (by
+        primary key, 500 ids per statement; the JSON columns are not read)."""
+        ids = sorted(set(crm_ids))
+        found: dict[str, RecordState] = {}
+        columns = (CrmRecord.crm_id, CrmRecord.owner_id, CrmRecord.parent_id, CrmRecord.state_code)
+        for start in range(0, len(ids), 500):
+            statement = select(*columns).where(
+                CrmRecord.organization_id == self._organization_id,
+                CrmRecord.table_name == table,
+                CrmRecord.crm_id.in_(ids[start : start + 500]),
+            )
+            for crm_id, owner_id, parent_id, state_code in self._session.execute(statement):
+                found[crm_id] = RecordState(owner_id, parent_id, state_code)
         return found
 
     def count(self, table: str) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -23,7 +23,15 @@ from salesbridge.domain.pipeline import CrmSettings as CrmSettingsValue
 from salesbridge.domain.sync_runs import ImportSettings
 from salesbridge.errors import StoreError
 from salesbridge.store.repositories import _ScopedRepository, as_value
-from salesbridge.store.tables import AutoSaveRules, CrmRecord, CrmSettings, ListItem, ListKind, SavedList
+from salesbridge.store.tables import (
+    AutoSaveBasis,
+    AutoSaveRules,
+    CrmRecord,
+    CrmSettings,
+    ListItem,
+    ListKind,
+    SavedList,
+)
 
 _CHUNK = 500
 """Ids per ``IN (…)`` list: well under every backend's parameter limit."""
@@ -334,6 +342,22 @@ class ListRepository(_ScopedRepository):
         self._session.flush()
         return ItemDiff(added=added, removed=len(gone))
 
+    def auto_save_basis(self) -> domain.AutoSaveBasis | None:
+        """What the system lists were last computed from; None before the first recompute (or after a purge)."""
+        row = self._session.get(AutoSaveBasis, self._organization_id)
+        return domain.AutoSaveBasis(row.settings, dict(row.owners)) if row is not None else None
+
+    def save_auto_save_basis(self, basis: domain.AutoSaveBasis) -> None:
+        """Store what the system lists were just computed from (insert or update). Idempotent."""
+        row = self._session.get(AutoSaveBasis, self._organization_id)
+        if row is None:
+            row = AutoSaveBasis(organization_id=self._organization_id)
+            self._session.add(row)
+        row.settings = basis.settings
+        row.owners = dict(basis.owners)
+        row.updated_at = self._clock()
+        self._session.flush()
+
 
 def _facts(row: CrmRecord) -> RecordFacts:
     return RecordFacts(
@@ -364,6 +388,21 @@ class CrmRecordQueries(_ScopedRepository):
     def by_ids(self, table: str, crm_ids: Iterable[str]) -> list[RecordFacts]:
         """The records of ``table`` among ``crm_ids`` (unknown ids are left out)."""
         return self._where_in(table, CrmRecord.crm_id, crm_ids, _CHUNK)
+
+    def naming(self, table: str, columns: Sequence[str], crm_ids: Iterable[str]) -> list[RecordFacts]:
+        """The records of ``table`` whose lookup in any of ``columns`` names one of ``crm_ids`` (ids compared in
+        lower case). The lookups sit in the JSON column: each statement is one pass over the organization's rows of
+        ``table``, for up to 20,000 ids."""
+        found: dict[str, RecordFacts] = {}
+        lookups = [func.lower(CrmRecord.data[(column, "id")].as_string()) for column in columns]
+        for chunk in _chunks(sorted({crm_id.lower() for crm_id in crm_ids}), size=_PARENT_CHUNK):
+            statement = select(CrmRecord).where(
+                CrmRecord.organization_id == self._organization_id,
+                CrmRecord.table_name == table,
+                or_(*(lookup.in_(chunk) for lookup in lookups)),
+            )
+            found.update((row.crm_id, _facts(row)) for row in self._session.scalars(statement))
+        return list(found.values())
 
     def _where_in(
         self,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from salesbridge.store.repositories import Clock
 from salesbridge.store.tables import (
     AuditEntry,
+    AutoSaveBasis,
     CrmRecord,
     CrmUser,
     ImportRequest,
@@ -75,7 +76,9 @@ class ImportedDataRepository:
         )
 
     def delete_system_lists(self) -> int:
-        """Delete the system lists themselves (auto-save creates them again on the next import)."""
+        """Delete the system lists themselves (auto-save creates them again on the next import), and what they were
+        computed from."""
+        self._bulk(delete(AutoSaveBasis).where(AutoSaveBasis.organization_id == self._organization_id))
         return self._bulk(
             delete(SavedList).where(
                 SavedList.organization_id == self._organization_id, SavedList.kind != ListKind.MANUAL

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from salesbridge.crm.ports import (
     ChangeToken,
@@ -42,7 +42,14 @@ from salesbridge.crm.ports import (
 from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.crm_import import IMPORTED_TABLES, ImportSpec, field_reader, import_specs
 from salesbridge.domain.sync_runs import ImportReport as ImportReport  # importers of the engine's report
-from salesbridge.domain.sync_runs import RecordRow, SyncMode, TableCheckpoint, TableReport
+from salesbridge.domain.sync_runs import (
+    RecordChange,
+    RecordRow,
+    SyncMode,
+    TableCheckpoint,
+    TableReport,
+    record_changes,
+)
 from salesbridge.errors import ResyncRequiredError
 from salesbridge.sync.ports import ImportStore as ImportStore  # importers of the engine's store port
 from salesbridge.sync.ports import ImportUnitOfWork
@@ -173,7 +180,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
         # A two-stage pipeline: while page n is stored on a worker thread (SQLite works with the GIL released),
         # page n+1 is fetched and converted here. Pages still commit one after another, in order, so the
         # checkpoint of page n+1 is never committed before page n's.
-        writing: asyncio.Future[tuple[int, int]] | None = None
+        writing: asyncio.Future[_PageWrite] | None = None
         try:
             fields = field_reader(spec)
             async for page in pages:
@@ -188,10 +195,10 @@ class ImportEngine(Generic[UnitOfWorkT]):
             if writing is not None:
                 await asyncio.wait([writing])  # never leave a page half-written behind an error
 
-    def _account(self, table: str, report: TableReport, written: tuple[int, int]) -> None:
-        stored, deleted = written
-        report.rows_imported += stored
-        report.rows_deleted += deleted
+    def _account(self, table: str, report: TableReport, written: _PageWrite) -> None:
+        report.rows_imported += written.stored
+        report.rows_deleted += written.deleted
+        report.note_changes(written.changes)
         if self._progress is not None:
             self._progress(table, report.rows_imported)
 
@@ -221,13 +228,14 @@ class ImportEngine(Generic[UnitOfWorkT]):
             self._check(uow)
             uow.commit()
 
-    def _commit_change_page(self, spec: ImportSpec, page: RowPage, rows: list[RecordRow]) -> tuple[int, int]:
+    def _commit_change_page(self, spec: ImportSpec, page: RowPage, rows: list[RecordRow]) -> _PageWrite:
         table = spec.table
         with self._store(self._organization_id) as uow:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.CHANGE_TRACKING)
             generation = state.reading_generation or state.generation
-            known = self._known(uow, state, table, rows)
-            stored = uow.crm_records.upsert_many(table, rows, generation=generation)
+            changes = self._changes(uow, state, table, rows, page.deleted_ids)
+            known = sum(1 for change in changes or () if change.after is not None and change.before is not None)
+            stored = uow.crm_records.upsert_many(table, rows, generation=generation, new=_rows_are_new(state))
             deleted = uow.crm_records.delete_ids(table, page.deleted_ids)
             state = replace(
                 self._recount(state, new=stored - known, deleted=deleted),
@@ -239,7 +247,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
             uow.sync_states.save(state)
             self._check(uow)
             uow.commit()
-        return stored, deleted
+        return _PageWrite(stored, deleted, changes)
 
     def _complete_full_read(self, uow: UnitOfWorkT, state: TableCheckpoint) -> tuple[TableCheckpoint, int]:
         """After the last page of a full read: rows of older generations are gone from the CRM. Returns the
@@ -278,10 +286,9 @@ class ImportEngine(Generic[UnitOfWorkT]):
         async for page in self._reader.query(query):
             fresh = [record for record in page.records if record.id not in skip]
             rows = [record_row(spec, record) for record in fresh]
-            stored = await asyncio.to_thread(self._commit_modified_page, spec.table, fresh, rows)
-            report.rows_imported += stored
-            if self._progress is not None:
-                self._progress(spec.table, report.rows_imported)
+            self._account(
+                spec.table, report, await asyncio.to_thread(self._commit_modified_page, spec.table, fresh, rows)
+            )
         if full_scan:
             report.rows_deleted += await asyncio.to_thread(self._finish_full_scan, spec.table)
 
@@ -301,11 +308,14 @@ class ImportEngine(Generic[UnitOfWorkT]):
             uow.commit()
         return start
 
-    def _commit_modified_page(self, table: str, records: list[CrmRow], rows: list[RecordRow]) -> int:
+    def _commit_modified_page(self, table: str, records: list[CrmRow], rows: list[RecordRow]) -> _PageWrite:
         with self._store(self._organization_id) as uow:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.MODIFIED_ON)
-            known = self._known(uow, state, table, rows)
-            stored = uow.crm_records.upsert_many(table, rows, generation=state.reading_generation or state.generation)
+            changes = self._changes(uow, state, table, rows, ())
+            known = sum(1 for change in changes or () if change.before is not None)
+            stored = uow.crm_records.upsert_many(
+                table, rows, generation=state.reading_generation or state.generation, new=_rows_are_new(state)
+            )
             cursor, ids = _advance_cursor(state.cursor_modified_on, list(state.cursor_ids), records)
             state = replace(
                 self._recount(state, new=stored - known, deleted=0), cursor_modified_on=cursor, cursor_ids=tuple(ids)
@@ -313,7 +323,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
             uow.sync_states.save(state)
             self._check(uow)
             uow.commit()
-        return stored
+        return _PageWrite(stored, 0, changes)
 
     def _finish_full_scan(self, table: str) -> int:
         with self._store(self._organization_id) as uow:
@@ -328,11 +338,20 @@ class ImportEngine(Generic[UnitOfWorkT]):
     # ------------------------------------------------------------------------------------------- bookkeeping
 
     @staticmethod
-    def _known(uow: ImportUnitOfWork, state: TableCheckpoint, table: str, rows: Sequence[RecordRow]) -> int:
-        """How many of ``rows`` are already stored, outside full reads (whose completion counts the table)."""
+    def _changes(
+        uow: ImportUnitOfWork,
+        state: TableCheckpoint,
+        table: str,
+        rows: Sequence[RecordRow],
+        deleted_ids: Sequence[str],
+    ) -> list[RecordChange] | None:
+        """What the page changes, read before it is written: each written or deleted record as stored before
+        (by primary key; the same reads that count the page's new rows) and after. None in a full read, which
+        changes everything (and whose completion counts the table)."""
         if state.reading_generation is not None:
-            return 0
-        return uow.crm_records.count_stored(table, (row.crm_id for row in rows))
+            return None
+        before = uow.crm_records.stored_states(table, [*(row.crm_id for row in rows), *deleted_ids])
+        return record_changes(before, rows, deleted_ids)
 
     @staticmethod
     def _recount(state: TableCheckpoint, *, new: int, deleted: int) -> TableCheckpoint:
@@ -371,6 +390,14 @@ class ImportEngine(Generic[UnitOfWorkT]):
             uow.commit()
 
 
+class _PageWrite(NamedTuple):
+    """What committing a page did: rows stored, rows deleted, and the records changed (None in a full read)."""
+
+    stored: int
+    deleted: int
+    changes: list[RecordChange] | None
+
+
 @dataclass(frozen=True)
 class _ReadStart:
     token: ChangeToken | None
@@ -383,6 +410,12 @@ class _ModifiedStart:
     cursor: datetime | None
     cursor_ids: tuple[str, ...]
     reading_generation: int | None
+
+
+def _rows_are_new(state: TableCheckpoint) -> bool:
+    """Whether a page read now holds only rows that are not stored: in a full read that started on no rows (the
+    store may then write them without looking for conflicts)."""
+    return state.reading_generation is not None and not state.reading_replaces_rows
 
 
 def _modified_on(record: CrmRow) -> datetime | None:

@@ -13,14 +13,16 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
-from salesbridge.domain.sync_runs import RecordRow, SyncMode, TableCheckpoint
+from salesbridge.domain.sync_runs import RecordRow, RecordState, SyncMode, TableCheckpoint
 
 
 class ImportedRecords(Protocol):
     """The organization's imported CRM records, written a page at a time."""
 
-    def upsert_many(self, table: str, rows: Sequence[RecordRow], *, generation: int) -> int:
-        """Insert or replace ``rows`` of ``table`` stamped with ``generation``. Idempotent. Returns len(rows)."""
+    def upsert_many(self, table: str, rows: Sequence[RecordRow], *, generation: int, new: bool = False) -> int:
+        """Insert or replace ``rows`` of ``table`` stamped with ``generation``. Idempotent. Returns len(rows).
+        ``new``: the caller knows none of them is stored (the store may skip looking for conflicts; the result is
+        the same if one is)."""
         ...
 
     def delete_ids(self, table: str, crm_ids: Iterable[str]) -> int:
@@ -41,6 +43,11 @@ class ImportedRecords(Protocol):
 
     def count(self, table: str) -> int:
         """How many records of ``table`` are stored."""
+        ...
+
+    def stored_states(self, table: str, crm_ids: Iterable[str]) -> dict[str, RecordState]:
+        """The owner, parent and ``statecode`` of the stored records of ``table`` among ``crm_ids``, by id (absent
+        ids are left out). Reads by primary key."""
         ...
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from salesbridge.domain.clock import Clock as Clock
-from salesbridge.domain.lists import ItemDiff, ListItem, ListKind, SavedList
+from salesbridge.domain.lists import AutoSaveBasis, ItemDiff, ListItem, ListKind, SavedList
 from salesbridge.domain.pipeline import AutoSaveChoices, RecordFacts
 
 # ----------------------------------------------------------------------------------- lists (and auto-save)
@@ -115,6 +115,14 @@ class ListRepository(Protocol):
         changed reasons updated. Idempotent."""
         ...
 
+    def auto_save_basis(self) -> AutoSaveBasis | None:
+        """What the system lists were last computed from; None before the first recompute (or after a purge)."""
+        ...
+
+    def save_auto_save_basis(self, basis: AutoSaveBasis) -> None:
+        """Store what the system lists were just computed from. Idempotent."""
+        ...
+
 
 class CrmRecordQueries(Protocol):
     """Reads of the imported CRM records (ids compared in lower case). Read-only."""
@@ -129,6 +137,11 @@ class CrmRecordQueries(Protocol):
 
     def by_ids(self, table: str, crm_ids: Iterable[str]) -> list[RecordFacts]:
         """The records of ``table`` among ``crm_ids`` (unknown ids left out)."""
+        ...
+
+    def naming(self, table: str, columns: Sequence[str], crm_ids: Iterable[str]) -> list[RecordFacts]:
+        """The records of ``table`` whose lookup in any of ``columns`` names one of ``crm_ids`` (one pass over the
+        table's rows, reading those lookups)."""
         ...
 
     def names(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
