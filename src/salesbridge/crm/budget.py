@@ -16,6 +16,7 @@ A client takes a :class:`BudgetHolder` for its key and calls :meth:`BudgetHolder
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
@@ -32,6 +33,9 @@ from salesbridge.domain.request_budget import (
     LeaseGrant,
     Settlement,
 )
+from salesbridge.errors import SalesbridgeError
+
+_logger = logging.getLogger(__name__)
 
 __all__ = [
     "BudgetHolder",
@@ -53,7 +57,7 @@ class BudgetLedger(Protocol):
         """Apply ``ask`` to the window of ``key`` (created empty on first use) and return the grant.
 
         Raises:
-            StoreUnavailableError: the shared store could not be reached (database ledgers).
+            StoreError: the shared store could not be reached (database ledgers).
         """
         ...
 
@@ -172,6 +176,9 @@ class BudgetHolder:
         Returns:
             None once the request may start; else, without waiting, the seconds the budget still asks for when
             that is more than what is left of ``max_wait_s`` (the caller then reports a throttle).
+
+        Raises:
+            StoreError: the shared ledger could not be reached (a database ledger).
         """
         budget = self._budget
         waited_s = 0.0
@@ -219,12 +226,19 @@ class BudgetHolder:
         """The server answered 429 with ``Retry-After: seconds``: no holder of this key starts a request before
         then (the others notice at their next lease, within a lease's length)."""
         self._paused_until = max(self._paused_until, self._budget.clock() + seconds)
-        await self._budget.call(self.key, self._ask(0, pause_s=seconds))
+        try:
+            await self._budget.call(self.key, self._ask(0, pause_s=seconds))
+        except SalesbridgeError as error:
+            # This client still waits; the others learn of the throttle from their own 429s.
+            _logger.warning("Could not share a pause of %.0f s with the other clients: %s", seconds, error)
 
     async def close(self) -> None:
         """Give back what is left of the lease and report the execution time; stop counting as a holder.
-        Idempotent."""
-        await self._budget.call(self.key, self._ask(0, leaving=True))
+        Idempotent; a ledger that cannot be reached is logged, not raised (its holder entry expires anyway)."""
+        try:
+            await self._budget.call(self.key, self._ask(0, leaving=True))
+        except SalesbridgeError as error:
+            _logger.warning("Could not settle with the request budget: %s", error)
 
     def _ask(self, want: int, *, pause_s: float = 0.0, leaving: bool = False) -> LeaseAsk:
         settlement = None

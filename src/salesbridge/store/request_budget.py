@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 from salesbridge.domain.request_budget import BudgetKey, BudgetLimits, BudgetWindow, LeaseAsk, LeaseGrant
 from salesbridge.errors import StoreError
@@ -65,8 +65,8 @@ class DatabaseBudgetLedger:
                     .values(state=window.to_state())
                 )
                 return grant
-        except DBAPIError as exc:
-            raise StoreError(f"The shared request budget could not be updated ({type(exc.orig).__name__}).") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"The shared request budget could not be updated ({type(exc).__name__}).") from exc
 
     def requests_in_window(self, key: BudgetKey) -> int:
         """Requests counted for ``key`` now (0 when it never leased).
@@ -78,8 +78,8 @@ class DatabaseBudgetLedger:
             with self.engine.begin() as connection:
                 window, now = self._locked_window(connection, key)
                 return window.requests_in_window(now)
-        except DBAPIError as exc:
-            raise StoreError(f"The shared request budget could not be read ({type(exc.orig).__name__}).") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"The shared request budget could not be read ({type(exc).__name__}).") from exc
 
     def _locked_window(self, connection: Connection, key: BudgetKey) -> tuple[BudgetWindow, float]:
         insert = postgresql_insert if self._on_postgresql else sqlite_insert

@@ -32,6 +32,7 @@ from salesbridge.crm.dynamics.client import DynamicsClient
 from salesbridge.crm.dynamics.connector import DynamicsConnection, DynamicsConnector
 from salesbridge.crm.dynamics.paging import PageRequest, iterate_pages, prefer_header
 from salesbridge.domain.request_budget import BudgetKey, BudgetLimits, LeaseAsk
+from salesbridge.errors import StoreError
 from salesbridge.sandbox.assembly import Sandbox, build_sandbox
 from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.faults import FaultConfig
@@ -284,3 +285,17 @@ def test_a_pause_holds_back_only_its_own_key() -> None:
 
     assert ledger.lease(BudgetKey.of("https://contoso.crm.dynamics.com", "other-app"), LeaseAsk("b")).granted == 1
     assert ledger.lease(paused, LeaseAsk("b")).granted == 0
+
+
+async def test_an_unreachable_database_is_a_store_error_and_closing_still_works() -> None:
+    engine = create_engine_for("postgresql+psycopg://postgres@127.0.0.1:9/nothing?connect_timeout=2")
+    try:
+        ledger = DatabaseBudgetLedger(engine)
+        holder = RequestBudget(ledger, slice_size=50, blocking=True).holder(BudgetKey.of("https://x.example", "a"))
+
+        with pytest.raises(StoreError, match="shared request budget"):
+            await holder.acquire()
+        await holder.pause(5.0)  # logged: this client still waits
+        await holder.close()  # logged, not raised
+    finally:
+        engine.dispose()
