@@ -9,6 +9,7 @@ STATE_DIR ?= .sandbox
 .PHONY: messages
 .PHONY: browser
 .PHONY: bench-import
+.PHONY: bench-scaleout
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +54,12 @@ $(AIRBYTE_VENV): $(AIRBYTE_VENV)/.installed
 BENCH_IMPORT_ARGS ?=
 bench-import: $(STAMP) $(AIRBYTE_VENV)/.installed
 	$(BIN)/python -m bench.crm_import $(BENCH_IMPORT_ARGS)
+
+## Organizations synced per minute: 1, 2 and 3 procrastinate workers on PostgreSQL beside the embedded runner
+## (12 organizations of 20,000 contacts, 500 ms per CRM request; BENCH_SCALEOUT_ARGS to change).
+BENCH_SCALEOUT_ARGS ?=
+bench-scaleout: $(STAMP)
+	$(BIN)/python -m bench.scaleout $(BENCH_SCALEOUT_ARGS)
 
 ## Re-extract the translatable messages (babel.cfg) into the template, then merge it into every catalogue:
 ## new strings arrive with an empty msgstr (fill them in src/salesbridge/locales/es/LC_MESSAGES/messages.po).
