@@ -105,9 +105,12 @@ def _finish(
             systemusers = uow.crm_records.records("systemuser")
             refresh_crm_users_from_import(uow, (CrmRecord("systemuser", row.crm_id, row.data) for row in systemusers))
         lists = recompute_changed_in(uow, changes)
-        outcome = record_success(
-            uow, run_id, report, {"list_items_added": lists.added, "list_items_removed": lists.removed}
-        )
+        derived = {
+            "list_items_added": lists.added,
+            "list_items_removed": lists.removed,
+            "derived_from_every_row": changes.everything,
+        }
+        outcome = record_success(uow, run_id, report, derived)
         uow.commit()
     return outcome
 

@@ -24,6 +24,7 @@ PURGED_TABLES: Final[dict[str, str]] = {
     "table_sync_states": "checkpoints (delta tokens, cursors) and health of the import; a reconnect reads in full",
     "crm_users": "imported systemusers; seats stay and are matched again (not imported)",
     "import_requests": "queued, running and past import runs; the audit log keeps the trail",
+    "auto_save_bases": "what the system lists were computed from; deleted with them (the next import recomputes)",
 }
 """Tables whose rows of the organization are all deleted, with the reason."""
 
