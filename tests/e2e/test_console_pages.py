@@ -129,6 +129,7 @@ ADMIN_PAGES = (
     "/settings/crm",
     "/settings/crm/disconnect?purge=yes",
     "/admin/audit",
+    "/admin/jobs",
     "/lists?find=co",
     "/account",
 )
