@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL cluster for benchmarks, started as the integration tests' ``postgres_cluster`` fixture
 starts one: the machine's server binaries (``pg_config --bindir``, else ``/usr/lib/postgresql/*/bin``), ``initdb``
 into a fresh temporary folder, ``pg_ctl start`` listening on 127.0.0.1 at a free port, trust authentication,
-``fsync=off``; under root the cluster runs as ``nobody`` (initdb refuses root). Stopped and deleted on exit.
+``fsync=off``; under root the cluster runs as ``nobody`` (initdb refuses root). Stopped and deleted on exit. The
+fixture finds the binaries, drops root and picks its port with the functions here.
 """
 
 from __future__ import annotations
@@ -60,19 +61,33 @@ def server_bindir() -> Path:
     for bindir in candidates:
         if (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file():
             return bindir
-    raise RuntimeError("PostgreSQL server binaries not found (Debian: apt-get install postgresql)")
+    raise RuntimeError(
+        "PostgreSQL server binaries (initdb, pg_ctl) were not found via `pg_config --bindir` or in "
+        "/usr/lib/postgresql/*/bin. Install them (Debian: apt-get install postgresql)."
+    )
 
 
-def _as_unprivileged() -> list[str]:
+def as_unprivileged() -> list[str]:
+    """The command prefix that drops root to :data:`UNPRIVILEGED_USER` (initdb refuses root); empty when not root.
+
+    Raises:
+        RuntimeError: running as root without runuser or setpriv.
+    """
     if os.geteuid() != 0:
         return []
     runuser = shutil.which("runuser")
-    if runuser is None:
-        raise RuntimeError("running as root without runuser: PostgreSQL cannot be started unprivileged")
-    return [runuser, "-u", UNPRIVILEGED_USER, "--"]
+    if runuser is not None:
+        return [runuser, "-u", UNPRIVILEGED_USER, "--"]
+    setpriv = shutil.which("setpriv")
+    if setpriv is not None:
+        return [setpriv, f"--reuid={UNPRIVILEGED_USER}", f"--regid={UNPRIVILEGED_USER}", "--init-groups", "--"]
+    raise RuntimeError(
+        "Running as root, and neither runuser nor setpriv is available to start PostgreSQL unprivileged."
+    )
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -87,13 +102,13 @@ def throwaway_cluster(max_connections: int = 200) -> Iterator[BenchCluster]:
         RuntimeError: the binaries are missing, or initdb or pg_ctl failed.
     """
     bindir = server_bindir()
-    prefix = _as_unprivileged()
+    prefix = as_unprivileged()
     root = Path(tempfile.mkdtemp(prefix="salesbridge-bench-pg-"))
     if prefix:
         account = pwd.getpwnam(UNPRIVILEGED_USER)
         os.chown(root, account.pw_uid, account.pw_gid)
     data = root / "data"
-    port = _free_port()
+    port = free_port()
     initdb = [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
     options = (
         f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c full_page_writes=off "

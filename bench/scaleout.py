@@ -43,7 +43,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import statistics
 import subprocess
@@ -65,7 +64,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.crm_import import machine
-from bench.postgres_cluster import BenchCluster, throwaway_cluster
+from bench.postgres_cluster import BenchCluster, free_port, throwaway_cluster
 from bench.sandbox_paging import start_sandbox, stop
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -313,13 +312,6 @@ def aware(value: Any) -> datetime | None:
 
 
 # ---------------------------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def workers_of(configuration: str, concurrency: int) -> tuple[int, int]:

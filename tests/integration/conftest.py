@@ -14,7 +14,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -24,13 +23,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from bench.postgres_cluster import UNPRIVILEGED_USER, as_unprivileged, free_port, server_bindir
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.store.database import create_engine_for, create_session_factory, migrate
 from salesbridge.store.secrets import CredentialCipher, generate_key
-
-_UNPRIVILEGED_USER = "nobody"
 
 
 @dataclass(frozen=True)
@@ -52,42 +50,18 @@ class PostgresCluster:
 
 
 def _server_bindir() -> Path:
-    candidates: list[Path] = []
-    pg_config = shutil.which("pg_config")
-    if pg_config is not None:
-        result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
-        if result.returncode == 0:
-            candidates.append(Path(result.stdout.strip()))
-    candidates.extend(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True))
-    for bindir in candidates:
-        if (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file():
-            return bindir
-    pytest.fail(
-        "PostgreSQL server binaries (initdb, pg_ctl) were not found via `pg_config --bindir` or in "
-        "/usr/lib/postgresql/*/bin. Install them (Debian: apt-get install postgresql) — the store's tests "
-        "must run on PostgreSQL, they are never skipped.",
-        pytrace=False,
-    )
+    try:
+        return server_bindir()
+    except RuntimeError as missing:
+        pytest.fail(f"{missing} The store's tests must run on PostgreSQL, they are never skipped.", pytrace=False)
 
 
 def _run_as_prefix() -> list[str]:
     """The command prefix that drops root to an unprivileged user (initdb refuses root); empty when not root."""
-    if os.geteuid() != 0:
-        return []
-    runuser = shutil.which("runuser")
-    if runuser is not None:
-        return [runuser, "-u", _UNPRIVILEGED_USER, "--"]
-    setpriv = shutil.which("setpriv")
-    if setpriv is not None:
-        return [setpriv, f"--reuid={_UNPRIVILEGED_USER}", f"--regid={_UNPRIVILEGED_USER}", "--init-groups", "--"]
-    pytest.fail("Running as root, and neither runuser nor setpriv is available to start PostgreSQL unprivileged.")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    try:
+        return as_unprivileged()
+    except RuntimeError as impossible:
+        pytest.fail(str(impossible))
 
 
 def _run(command: list[str], what: str) -> None:
@@ -104,10 +78,10 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     # Not under pytest's tmp_path: that folder is private to root, and the cluster may run as another user.
     root = Path(tempfile.mkdtemp(prefix="salesbridge-pg-"))
     if prefix:
-        account = pwd.getpwnam(_UNPRIVILEGED_USER)
+        account = pwd.getpwnam(UNPRIVILEGED_USER)
         os.chown(root, account.pw_uid, account.pw_gid)
     data = root / "data"
-    port = _free_port()
+    port = free_port()
     _run(
         [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
         "initdb",
