@@ -37,7 +37,7 @@ from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.services.accounts import AccountService
 from salesbridge.services.crm_settings import CrmSettingsService
 from salesbridge.services.seats import SeatService
-from salesbridge.services.sign_in_guard import PasswordHashingGate
+from salesbridge.services.sign_in_guard import MAX_CONCURRENT_HASHING, MAX_WAITING_FOR_HASHING, PasswordHashingGate
 from salesbridge.store.database import create_engine_for, create_session_factory
 from salesbridge.store.secrets import CredentialCipher
 from salesbridge.store.tables import SignInFailure
@@ -333,14 +333,33 @@ def _form(person: Person, password: str) -> dict[str, str]:
     return {"workspace": person.org, "email": person.email, "password": password}
 
 
-OFFICE_BURST = 24
-"""People of one office signing in at the same moment, against the production password hashing."""
+OFFICE_BURST = 2 * MAX_CONCURRENT_HASHING + MAX_WAITING_FOR_HASHING
+"""People of one office signing in at the same moment, against the production password hashing: a whole round of
+checks more than the hashing gate's slots and waiting places together, which the gate alone would refuse at once."""
+
+
+class _ProductionHasherHashingOnce(PasswordHasher):
+    """argon2 at its production cost, hashing each password once: the office's accounts share one password, and
+    setting them up is not what is measured (a production hash per account took about half of the test's time).
+    Every sign-in still verifies a production-cost hash."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hashes: dict[str | bytes, str] = {}
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        if salt is not None:
+            return super().hash(password, salt=salt)
+        if password not in self._hashes:
+            self._hashes[password] = super().hash(password)
+        return self._hashes[password]
 
 
 def test_an_office_signing_in_at_once_is_queued_not_refused(console: Console) -> None:
-    """Two dozen people press "Sign in" at the same moment, with argon2 at its production cost: password checks
-    wait their turn on the event loop instead of being refused once the service's few waiting places are taken."""
-    accounts = AccountService(console.store, clock=console.clock, hasher=PasswordHasher())
+    """An office (:data:`OFFICE_BURST` people) presses "Sign in" at the same moment, with argon2 at its production
+    cost: password checks wait their turn on the event loop instead of being refused once the service's few waiting
+    places are taken."""
+    accounts = AccountService(console.store, clock=console.clock, hasher=_ProductionHasherHashingOnce())
     people = [f"office{index}@acme.test" for index in range(OFFICE_BURST)]
     for email in people:
         accounts.create_user(
