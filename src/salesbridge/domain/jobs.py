@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from salesbridge.errors import ImportBusyError
+
 IMPORT_ORGANIZATION: Final = "import_organization"
 """Run the organization's queued CRM import (args: ``organization_id``)."""
 
@@ -80,8 +82,9 @@ class Job:
 
 @dataclass(frozen=True, kw_only=True)
 class RetryStrategy:
-    """How a task that raised is retried: up to ``max_attempts`` attempts in all, waiting ``initial_wait`` before
-    the second, multiplied by ``backoff`` each time, at most ``max_wait``.
+    """How a task that raised one of ``retry_on`` is retried: up to ``max_attempts`` attempts in all, waiting
+    ``initial_wait`` before the second, multiplied by ``backoff`` each time, at most ``max_wait``. Any other
+    exception fails the job at once.
 
     A task's retry strategy belongs to its definition (the engine applies it when an attempt raises), not to each
     deferral.
@@ -91,15 +94,16 @@ class RetryStrategy:
     initial_wait: timedelta = timedelta(seconds=5)
     backoff: float = 2.0
     max_wait: timedelta = timedelta(minutes=10)
+    retry_on: tuple[type[BaseException], ...] = (Exception,)
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1 or self.backoff < 1 or self.initial_wait < timedelta(0):
             raise ValueError("a retry strategy needs max_attempts >= 1, backoff >= 1 and a non-negative wait")
 
-    def wait_before(self, attempt: int) -> timedelta | None:
-        """How long to wait before attempt number ``attempt + 1`` after attempt ``attempt`` (1-based) failed; None
-        when no attempt is left."""
-        if attempt >= self.max_attempts:
+    def wait_before(self, attempt: int, error: BaseException | None = None) -> timedelta | None:
+        """How long to wait before attempt number ``attempt + 1`` after attempt ``attempt`` (1-based) raised
+        ``error``; None when no attempt is left, or ``error`` is not retried."""
+        if attempt >= self.max_attempts or (error is not None and not isinstance(error, self.retry_on)):
             return None
         return min(self.initial_wait * self.backoff ** (attempt - 1), self.max_wait)
 
@@ -115,11 +119,15 @@ CANCELLED_IMPORT_ERROR: Final = "cancelled by an administrator"
 @dataclass(frozen=True, kw_only=True)
 class TaskSpec:
     """What every engine knows of a task besides its function: its name, the queue it runs on (workers may serve
-    some queues only) and how it is retried when an attempt raises."""
+    some queues only), how it is retried when an attempt raises, and, for a periodic task, the locks every one of
+    its jobs holds (``lock``: never two at once; ``queueing_lock``: at most one waiting). An organization's jobs take
+    their locks when deferred (:func:`organization_lock`)."""
 
     name: str
     queue: str = "default"
     retry: RetryStrategy = NO_RETRY
+    lock: str | None = None
+    queueing_lock: str | None = None
 
 
 TASK_SPECS: Final[dict[str, TaskSpec]] = {
@@ -127,14 +135,23 @@ TASK_SPECS: Final[dict[str, TaskSpec]] = {
     for spec in (
         # Retried while another worker's run still holds the lease (ImportBusyError): a dead worker's lease
         # expires within SALESBRIDGE_IMPORT_LEASE_SECONDS, then the retry resumes its run. CRM failures never
-        # raise: they end the run failed, and the schedule retries it with its own backoff.
+        # raise: they end the run failed, and the schedule retries it with its own backoff. Anything else (a bug,
+        # a store outage) fails the job: the scheduler defers the queued run's job again (schedule_if_due).
         TaskSpec(
             name=IMPORT_ORGANIZATION,
             queue="imports",
-            retry=RetryStrategy(max_attempts=12, initial_wait=timedelta(seconds=1), max_wait=timedelta(minutes=2)),
+            retry=RetryStrategy(
+                max_attempts=12,
+                initial_wait=timedelta(seconds=1),
+                max_wait=timedelta(minutes=2),
+                retry_on=(ImportBusyError,),
+            ),
         ),
-        # Periodic: the next period defers it again.
-        TaskSpec(name=SCHEDULE_DUE_IMPORTS, queue="schedule"),
+        # Periodic: the next period defers it again. One sweep at a time: two overlapping sweeps could both find an
+        # organization due (each reading before the other's import ran) and import it twice.
+        TaskSpec(
+            name=SCHEDULE_DUE_IMPORTS, queue="schedule", lock=SCHEDULE_DUE_IMPORTS, queueing_lock=SCHEDULE_DUE_IMPORTS
+        ),
     )
 }
 """Every task, by name. Adding a task: a name here, a spec, and its function in :mod:`salesbridge.jobs.tasks`."""

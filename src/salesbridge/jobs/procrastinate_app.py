@@ -33,6 +33,7 @@ import procrastinate
 from procrastinate import JobContext, RetryDecision
 from procrastinate.app import WorkerOptions
 from procrastinate.jobs import Job as ProcrastinateJob
+from procrastinate.jobs import Status
 from procrastinate.retry import BaseRetryStrategy
 
 from salesbridge.domain.jobs import SCHEDULE_DUE_IMPORTS, TASK_SPECS, RetryStrategy
@@ -51,7 +52,7 @@ class _Retry(BaseRetryStrategy):
         self._strategy = strategy
 
     def get_retry_decision(self, *, exception: BaseException, job: ProcrastinateJob) -> RetryDecision | None:
-        wait = self._strategy.wait_before(job.attempts + 1)
+        wait = self._strategy.wait_before(job.attempts + 1, exception)
         if wait is None:
             return None
         logger.info("job %s (%s) raised %r; retried in %s", job.id, job.task_name, exception, wait)
@@ -90,17 +91,39 @@ def build_app(
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
     for name, task in TASKS.items():
         spec = TASK_SPECS[name]
-        registered = app.task(name=name, queue=spec.queue, retry=_Retry(spec.retry))(_job_function(task, context))
+        registered = app.task(
+            name=name,
+            queue=spec.queue,
+            retry=_Retry(spec.retry),
+            lock=spec.lock,
+            queueing_lock=spec.queueing_lock,
+        )(_job_function(task, context))
         if name == SCHEDULE_DUE_IMPORTS:
             app.periodic(cron=schedule_cron, periodic_id=name)(registered)
 
     @app.periodic(cron=schedule_cron, periodic_id=RETRY_STALLED_JOBS)
-    @app.task(name=RETRY_STALLED_JOBS, queue="schedule", queueing_lock=RETRY_STALLED_JOBS, pass_context=True)
+    @app.task(
+        name=RETRY_STALLED_JOBS,
+        queue="schedule",
+        lock=RETRY_STALLED_JOBS,
+        queueing_lock=RETRY_STALLED_JOBS,
+        pass_context=True,
+    )
     async def retry_stalled_jobs(job_context: JobContext, timestamp: int) -> None:  # noqa: ARG001 - periodic
         manager = job_context.app.job_manager
         for job in await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after_s):
-            logger.warning("job %s (%s) stalled: its worker stopped sending heartbeats; retried", job.id, job.task_name)
-            await manager.retry_job(job)
+            assert job.id is not None
+            try:
+                await manager.retry_job(job)
+            except procrastinate.exceptions.UniqueViolation:
+                # A twin waits already (same queueing lock: the scheduler re-queued the dead worker's import): this
+                # one is redundant. Ending it releases its lock, which would otherwise block the twin for ever.
+                await manager.finish_job_by_id_async(job.id, status=Status.FAILED, delete_job=False)
+                logger.warning("job %s (%s) stalled; a twin is queued, so it was failed", job.id, job.task_name)
+            else:
+                logger.warning(
+                    "job %s (%s) stalled (its worker stopped sending heartbeats): retried", job.id, job.task_name
+                )
 
     return app
 

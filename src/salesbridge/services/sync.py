@@ -273,7 +273,11 @@ def schedule_if_due(store: StoreAccess, organization_id: uuid.UUID, *, clock: Cl
             return False
         if uow.import_runs.running() is not None:
             return False
-        if any(run.state is ImportState.QUEUED for run in uow.import_runs.recent(limit=5)):
+        if uow.import_runs.queued():
+            # Its job may have failed (a store outage in a worker): defer it again; with one waiting, nothing changes
+            # (queueing lock; the embedded runner's queue is the run itself).
+            queue_import(uow, reason=SCHEDULED_REASON)
+            uow.commit()
             return False
         streak, _since, _reason = _failure_streak(uow)
         due = next_run_due(
