@@ -526,3 +526,88 @@ def test_imported_records_are_found_by_owner_parent_id_and_name(store: StoreAcce
         assert queries.search(("account",), "100%") == [("account", "a2", "Fabrikam 100%")]
         assert queries.search(("account",), "_") == []
         assert queries.distinct_step_names() == ["3-Propose"]
+
+
+@pytest.fixture(params=["fake", "sqlite-embedded", "postgresql-procrastinate"])
+def job_store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StoreAccess]:
+    """The fake, or the real store with each job engine: the embedded runner's (its import runs, SQLite) and
+    procrastinate's (its tables, PostgreSQL)."""
+    from salesbridge.store.jobs import JobEngine
+
+    if request.param == "fake":
+        yield FakeStore(clock=clock)
+        return
+    cluster = None
+    if request.param == "sqlite-embedded":
+        url, engine_kind = f"sqlite:///{tmp_path / 'store.db'}", JobEngine.EMBEDDED
+    else:
+        cluster = request.getfixturevalue("postgres_cluster")
+        name = f"fake_jobs_{uuid.uuid4().hex[:12]}"
+        cluster.execute_autocommit(f'CREATE DATABASE "{name}"')
+        url, engine_kind = cluster.url(name), JobEngine.PROCRASTINATE
+    migrate(url)
+    engine = create_engine_for(url)
+    yield UnitOfWorkFactory(
+        create_session_factory(engine), cipher=CredentialCipher(generate_key()), clock=clock, job_engine=engine_kind
+    )
+    engine.dispose()
+    if cluster is not None:
+        with contextlib.suppress(psycopg.Error):
+            cluster.execute_autocommit(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_import_jobs_are_deferred_in_the_transaction_one_waits_and_they_are_cancelled_and_retried(
+    job_store: StoreAccess,
+) -> None:
+    from salesbridge.domain.jobs import IMPORT_ORGANIZATION, JobState, import_queueing_lock, organization_lock
+
+    store = job_store
+    acme, globex = organization(store, "acme"), organization(store, "globex")
+
+    def defer(uow: UnitOfWork) -> None:
+        uow.import_runs.enqueue(reason="sync now")
+        uow.jobs.defer(
+            IMPORT_ORGANIZATION,
+            args={"organization_id": str(uow.organization_id), "reason": "sync now"},
+            lock=organization_lock(uow.organization_id),
+            queueing_lock=import_queueing_lock(uow.organization_id),
+        )
+
+    with store(acme) as uow:
+        defer(uow)  # never committed
+    with store(acme, read_only=True) as uow:
+        assert uow.jobs.list() == []
+    for _ in range(3):
+        with store(acme) as uow:
+            defer(uow)
+            uow.commit()
+    with store(globex) as uow:
+        defer(uow)
+        uow.commit()
+
+    with store(acme, read_only=True) as uow:
+        [job] = uow.jobs.list()
+        assert uow.jobs.get(job.id) == job
+    assert (job.task, job.state, job.organization_id) == (IMPORT_ORGANIZATION, JobState.QUEUED, acme)
+    assert store.jobs.find(job.id) == job
+    assert {found.organization_id for found in store.jobs.list()} == {acme, globex}
+    assert [found.organization_id for found in store.jobs.list(organization_id=globex)] == [globex]
+    with store(globex) as uow:
+        assert uow.jobs.get(job.id) is None, "another organization's job is not there"
+        assert not uow.jobs.cancel(job.id)
+
+    with store(acme) as uow:
+        assert uow.jobs.cancel(job.id)
+        uow.commit()
+    with store(acme) as uow:
+        assert not uow.jobs.cancel(job.id), "ended already"
+        cancelled = uow.jobs.get(job.id)
+        assert cancelled is not None
+        assert cancelled.state is JobState.CANCELLED
+        retried = uow.jobs.retry(job.id)
+        uow.commit()
+    assert retried is not None
+    assert (retried.task, retried.state) == (IMPORT_ORGANIZATION, JobState.QUEUED)
+    assert [found.state for found in store.jobs.list(organization_id=acme, states=[JobState.QUEUED])] == [
+        JobState.QUEUED
+    ]
