@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from tests.fakes.monotonic import FakeTime
 
+from salesbridge.bootstrap import SHARED_BUDGET_SLICE, process_request_budget, request_budget
 from salesbridge.crm.budget import ProcessLedger, RequestBudget
 from salesbridge.crm.dynamics.auth import ClientCredentials, MsalTokenProvider
 from salesbridge.crm.dynamics.client import DynamicsClient
@@ -39,6 +40,7 @@ from salesbridge.sandbox.server.faults import FaultConfig
 from salesbridge.sandbox.server.protection import ProtectionLimits
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
+from salesbridge.settings import Settings
 from salesbridge.store.database import create_engine_for, migrate
 from salesbridge.store.request_budget import DatabaseBudgetLedger
 
@@ -297,5 +299,21 @@ async def test_an_unreachable_database_is_a_store_error_and_closing_still_works(
             await holder.acquire()
         await holder.pause(5.0)  # logged: this client still waits
         await holder.close()  # logged, not raised
+    finally:
+        engine.dispose()
+
+
+async def test_bootstrap_shares_the_database_budget_when_jobs_run_on_procrastinate(shared_url: str) -> None:
+    workers = Settings(jobs="procrastinate", database_url=shared_url)
+    key = BudgetKey.of("https://contoso.crm.dynamics.com", "app")
+
+    budget = request_budget(workers)
+    await budget.holder(key).acquire()
+
+    assert request_budget(workers) is budget  # one per process
+    assert request_budget(Settings(jobs="embedded", database_url=shared_url)) is process_request_budget()
+    engine = create_engine_for(shared_url)
+    try:
+        assert DatabaseBudgetLedger(engine).requests_in_window(key) == SHARED_BUDGET_SLICE  # leased in the database
     finally:
         engine.dispose()
