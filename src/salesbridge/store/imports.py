@@ -106,14 +106,22 @@ class CrmRecordRepository(_ScopedRepository):
         work of the upsert). False, with nothing written, when one of them was stored after all (the caller
         upserts the page instead): the COPY runs in a savepoint, so its failure leaves the transaction usable."""
         stored = self._stored(self._organization_id, table, rows, generation, now, json_text=False)
-        try:
-            with driver.transaction(), driver.cursor() as cursor, cursor.copy(_POSTGRESQL_COPY_NEW) as copy:
-                copy.set_types(_NEW_TYPES)
-                write = copy.write_row
-                for values in stored:
-                    write(values)
-        except UniqueViolation:
-            return False
+        with driver.cursor() as cursor:
+            # A savepoint of the driver's connection, inside the unit of work's transaction (the driver begins it
+            # if this is its first statement). Neither psycopg's transaction() (a first statement makes it BEGIN
+            # and COMMIT a transaction of its own) nor the session's begin_nested() (it emits SAVEPOINT only when
+            # the session itself next runs a statement) would do.
+            cursor.execute("SAVEPOINT crm_records_new")
+            try:
+                with cursor.copy(_POSTGRESQL_COPY_NEW) as copy:
+                    copy.set_types(_NEW_TYPES)
+                    write = copy.write_row
+                    for values in stored:
+                        write(values)
+            except UniqueViolation:
+                cursor.execute("ROLLBACK TO SAVEPOINT crm_records_new")
+                return False
+            cursor.execute("RELEASE SAVEPOINT crm_records_new")
         return True
 
     @staticmethod
