@@ -32,8 +32,9 @@ from salesbridge.crm.dynamics.auth import ClientCredentials, MsalTokenProvider
 from salesbridge.crm.dynamics.client import DynamicsClient
 from salesbridge.crm.dynamics.connector import DynamicsConnection, DynamicsConnector
 from salesbridge.crm.dynamics.paging import PageRequest, iterate_pages, prefer_header
+from salesbridge.crm.dynamics.throttling import RetryPolicy
 from salesbridge.domain.request_budget import BudgetKey, BudgetLimits, LeaseAsk
-from salesbridge.errors import StoreError
+from salesbridge.errors import RateLimitedError, StoreError
 from salesbridge.sandbox.assembly import Sandbox, build_sandbox
 from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.faults import FaultConfig
@@ -317,3 +318,51 @@ async def test_bootstrap_shares_the_database_budget_when_jobs_run_on_procrastina
         assert DatabaseBudgetLedger(engine).requests_in_window(key) == SHARED_BUDGET_SLICE  # leased in the database
     finally:
         engine.dispose()
+
+
+TINY = BudgetLimits(requests_per_window=3, window_s=60.0, headroom=1.0, bucket_s=1.0, margin_s=2.0, lease_s=1.0)
+
+
+async def test_a_client_waits_for_a_spent_budget_instead_of_being_refused(
+    dataverse: FakeDataverse, fake_time: FakeTime
+) -> None:
+    dataverse.on("GET", "WhoAmI", answer(200, WHO))
+    budget = RequestBudget.in_process(TINY, sleep=fake_time.sleep, clock=fake_time.clock)
+    key = BudgetKey.of(dataverse.base_url, "app")
+    async with DynamicsClient(
+        dataverse.base_url, FakeTokens(), sleep=fake_time.sleep, clock=fake_time.clock, budget=budget.holder(key)
+    ) as client:
+        for _ in range(4):
+            await client.get_json("WhoAmI")
+
+    assert len(dataverse.requests) == 4
+    assert len(fake_time.sleeps) == 1
+    assert fake_time.sleeps[0] >= TINY.window_s  # the fourth waited for the first to leave the window
+    assert client.counters.waited_s == fake_time.sleeps[0]
+    assert client.counters.throttles == 0
+
+
+async def test_a_client_that_may_not_wait_that_long_reports_a_throttle_without_sending(
+    dataverse: FakeDataverse, fake_time: FakeTime
+) -> None:
+    dataverse.on("GET", "WhoAmI", answer(200, WHO))
+    budget = RequestBudget.in_process(TINY, sleep=fake_time.sleep, clock=fake_time.clock)
+    holder = budget.holder(BudgetKey.of(dataverse.base_url, "app"))
+    async with DynamicsClient(
+        dataverse.base_url,
+        FakeTokens(),
+        sleep=fake_time.sleep,
+        clock=fake_time.clock,
+        budget=holder,
+        budget_max_wait_s=10.0,
+        retry_policy=RetryPolicy(max_total_wait_s=10.0),  # an interactive call: it does not retry that late either
+    ) as client:
+        for _ in range(3):
+            await client.get_json("WhoAmI")
+        with pytest.raises(RateLimitedError, match="request budget") as raised:
+            await client.get_json("WhoAmI")
+
+    assert raised.value.retry_after_s is not None
+    assert raised.value.retry_after_s > 10.0
+    assert len(dataverse.requests) == 3
+    assert fake_time.sleeps == []

@@ -231,8 +231,9 @@ class DynamicsClient:
         budget: This client's draw on the service-protection budget of its organization and application user,
             shared with the other clients of that key (:mod:`salesbridge.crm.budget`); when None, a budget of its
             own, which holds this client alone to Dataverse's limits.
-        budget_max_wait_s: The longest a request waits for the budget before it fails with
-            :class:`RateLimitedError`; unbounded by default (the budget never asks for more than a window or a
+        budget_max_wait_s: The longest a request waits for the budget; beyond it the attempt fails with
+            :class:`RateLimitedError` carrying the wait still asked for, which the retry policy then retries or
+            gives up on like a 429. Unbounded by default (the budget never asks for more than a window or a
             server's pause, and a caller with a deadline cancels).
     """
 
