@@ -896,6 +896,12 @@ class FakeListRepository(_Repository):
         self._write().auto_save_basis[None] = basis
 
 
+def _state_only(facts: RecordFacts) -> RecordFacts:
+    """``facts`` with ``data`` holding only the integer ``statecode``, as the store reads them with data=False."""
+    state = facts.data.get("statecode")
+    return replace(facts, data={"statecode": state} if type(state) is int else {})
+
+
 class FakeCrmRecordQueries(_Repository):
     """Reads of ``crm_records`` as :class:`FakeImportedRecords` gives them (fields computed as the import does)."""
 
@@ -905,26 +911,30 @@ class FakeCrmRecordQueries(_Repository):
             for record in self._unit.crm_records.records(table)
         ]
 
-    def _where(self, table: str, attribute: str, values: Iterable[str]) -> list[RecordFacts]:
+    def _where(self, table: str, attribute: str, values: Iterable[str], data: bool) -> list[RecordFacts]:
         wanted = {value.lower() for value in values}
-        return [facts for _, facts in self._facts(table) if (getattr(facts, attribute) or "").lower() in wanted]
+        found = [facts for _, facts in self._facts(table) if (getattr(facts, attribute) or "").lower() in wanted]
+        return found if data else [_state_only(facts) for facts in found]
 
-    def by_owners(self, table: str, owner_ids: Iterable[str]) -> list[RecordFacts]:
-        return self._where(table, "owner_id", owner_ids)
+    def by_owners(self, table: str, owner_ids: Iterable[str], *, data: bool = True) -> list[RecordFacts]:
+        return self._where(table, "owner_id", owner_ids, data)
 
-    def by_parents(self, table: str, parent_ids: Iterable[str]) -> list[RecordFacts]:
-        return self._where(table, "parent_id", parent_ids)
+    def by_parents(self, table: str, parent_ids: Iterable[str], *, data: bool = True) -> list[RecordFacts]:
+        return self._where(table, "parent_id", parent_ids, data)
 
-    def by_ids(self, table: str, crm_ids: Iterable[str]) -> list[RecordFacts]:
-        return self._where(table, "crm_id", crm_ids)
+    def by_ids(self, table: str, crm_ids: Iterable[str], *, data: bool = True) -> list[RecordFacts]:
+        return self._where(table, "crm_id", crm_ids, data)
 
-    def naming(self, table: str, columns: Sequence[str], crm_ids: Iterable[str]) -> list[RecordFacts]:
+    def naming(
+        self, table: str, columns: Sequence[str], crm_ids: Iterable[str], *, data: bool = True
+    ) -> list[RecordFacts]:
         wanted = {crm_id.lower() for crm_id in crm_ids}
-        return [
+        found = [
             facts
             for _, facts in self._facts(table)
             if any(lookup(facts.data, column)[0] in wanted for column in columns)
         ]
+        return found if data else [_state_only(facts) for facts in found]
 
     def names(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
         names: dict[tuple[str, str], str | None] = {}

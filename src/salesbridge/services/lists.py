@@ -128,16 +128,20 @@ def owners_records(
     uow: UnitOfWork, choices: Mapping[str, AutoSaveChoices], rule: PipelineRule
 ) -> dict[str, list[RecordFacts]]:
     """The imported records auto-save needs for each CRM user in ``choices`` (systemuserid → their rules): their
-    opportunities and accounts, what their pipeline opportunities name, the connections of those opportunities,
-    and (when the rule is on) the contacts and leads of their accounts.
+    opportunities, what their pipeline opportunities name, the connections of those opportunities, and (when an
+    ownership rule is on) their accounts and the contacts and leads of those.
 
     Each table is read once for all the owners (the owner and parent columns have no index, so that imports
-    stay fast), then the records are handed to their owners.
+    stay fast), then the records are handed to their owners. Accounts, contacts and leads are read without their
+    columns (auto-save needs only their owner, parent and state).
     """
     queries = uow.crm_record_queries
     owners = {owner.lower(): wanted for owner, wanted in choices.items()}
     opportunities = _by_owner(queries.by_owners("opportunity", owners))
-    owned_accounts = _by_owner(queries.by_owners("account", owners))
+    # A seller's own accounts matter only to the ownership rules; without them, the accounts their opportunities
+    # name are read by id (fewer rows: a seller owns more accounts than they have open opportunities).
+    owning = [owner for owner, wanted in owners.items() if wanted.accounts_owned or wanted.leads_of_owned_accounts]
+    owned_accounts = _by_owner(queries.by_owners("account", owning, data=False)) if owning else {}
     records: dict[str, list[RecordFacts]] = {
         owner: [*opportunities.get(owner, ()), *owned_accounts.get(owner, ())] for owner in owners
     }
@@ -148,7 +152,7 @@ def owners_records(
         if wanted.accounts_of_open_opportunities:
             owned = {account.crm_id.lower() for account in owned_accounts.get(owner, ())}
             named[owner] = {a for o in in_pipeline[owner] for a in opportunity_accounts(o.data)} - owned
-    _hand_out(records, named, _by_id(queries.by_ids("account", set().union(*named.values()))))
+    _hand_out(records, named, _by_id(queries.by_ids("account", set().union(*named.values()), data=False)))
 
     people_owners = [owner for owner, wanted in owners.items() if wanted.leads_of_open_opportunities]
     pipeline_ids = {o.crm_id.lower() for owner in people_owners for o in in_pipeline[owner]}
@@ -161,7 +165,7 @@ def owners_records(
         people[owner] |= {("contact", contact) for c in theirs if (contact := stakeholder(c))}
     for table in ("contact", "lead"):
         ids = {owner: {i for t, i in found if t == table} for owner, found in people.items()}
-        _hand_out(records, ids, _by_id(queries.by_ids(table, set().union(*ids.values()))))
+        _hand_out(records, ids, _by_id(queries.by_ids(table, set().union(*ids.values()), data=False)))
 
     accounts_of: dict[str, set[str]] = {
         owner: {a.crm_id.lower() for a in owned_accounts.get(owner, ()) if a.is_active}
@@ -170,7 +174,7 @@ def owners_records(
     }
     all_accounts = set().union(*accounts_of.values())
     for table in ("contact", "lead"):
-        children = _by_parent(queries.by_parents(table, all_accounts)) if all_accounts else {}
+        children = _by_parent(queries.by_parents(table, all_accounts, data=False)) if all_accounts else {}
         for owner, accounts in accounts_of.items():
             records[owner].extend(child for account in accounts for child in children.get(account, ()))
     return records
@@ -351,7 +355,7 @@ def touched_owners(uow: UnitOfWork, changes: ImportChanges) -> set[str]:
             add(states)
             accounts.add(change.crm_id)
     if accounts:
-        add(queries.by_parents("opportunity", accounts))
+        add(queries.by_parents("opportunity", accounts, data=False))
     parents: set[str] = set()
     people: set[str] = set()
     contacts: set[str] = set()
@@ -365,15 +369,15 @@ def touched_owners(uow: UnitOfWork, changes: ImportChanges) -> set[str]:
             if moved or _presence_changed(change):
                 parents.update(state.parent_id for state in states if state.parent_id)
     if parents:
-        add(queries.by_ids("account", parents))
+        add(queries.by_ids("account", parents, data=False))
     opportunities = {state.parent_id for change in changes.of("connection") for state in _states(change)}
     if people:
-        add(queries.naming("opportunity", _PEOPLE_LOOKUPS, people))
+        add(queries.naming("opportunity", _PEOPLE_LOOKUPS, people, data=False))
     if contacts:
-        opportunities.update(c.parent_id for c in queries.naming("connection", ("record2id",), contacts))
+        opportunities.update(c.parent_id for c in queries.naming("connection", ("record2id",), contacts, data=False))
     opportunities.discard(None)
     if opportunities:
-        add(queries.by_ids("opportunity", {crm_id for crm_id in opportunities if crm_id}))
+        add(queries.by_ids("opportunity", {crm_id for crm_id in opportunities if crm_id}, data=False))
     return touched
 
 

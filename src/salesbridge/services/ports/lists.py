@@ -125,21 +125,28 @@ class ListRepository(Protocol):
 
 
 class CrmRecordQueries(Protocol):
-    """Reads of the imported CRM records (ids compared in lower case). Read-only."""
+    """Reads of the imported CRM records (ids compared in lower case). Read-only.
 
-    def by_owners(self, table: str, owner_ids: Iterable[str]) -> list[RecordFacts]:
+    The reads of records take ``data``: when False, a record's ``data`` holds only its ``statecode`` (the stored
+    integer copy; absent when it was not an integer), not its imported columns: for readers that need only owner,
+    parent and state, read several times faster.
+    """
+
+    def by_owners(self, table: str, owner_ids: Iterable[str], *, data: bool = True) -> list[RecordFacts]:
         """The records of ``table`` owned by any of ``owner_ids``."""
         ...
 
-    def by_parents(self, table: str, parent_ids: Iterable[str]) -> list[RecordFacts]:
+    def by_parents(self, table: str, parent_ids: Iterable[str], *, data: bool = True) -> list[RecordFacts]:
         """The records of ``table`` whose parent is one of ``parent_ids``."""
         ...
 
-    def by_ids(self, table: str, crm_ids: Iterable[str]) -> list[RecordFacts]:
+    def by_ids(self, table: str, crm_ids: Iterable[str], *, data: bool = True) -> list[RecordFacts]:
         """The records of ``table`` among ``crm_ids`` (unknown ids left out)."""
         ...
 
-    def naming(self, table: str, columns: Sequence[str], crm_ids: Iterable[str]) -> list[RecordFacts]:
+    def naming(
+        self, table: str, columns: Sequence[str], crm_ids: Iterable[str], *, data: bool = True
+    ) -> list[RecordFacts]:
         """The records of ``table`` whose lookup in any of ``columns`` names one of ``crm_ids`` (one pass over the
         table's rows, reading those lookups)."""
         ...
