@@ -1,6 +1,6 @@
 """kill -9 in the middle of an import, then a restart: nothing is lost and nothing is duplicated, checked
-against the sandbox's own counts. The import runs as a real `salesbridge sync run` process on a SQLite file; the
-sandbox (a scale org, each request slowed down) runs in this process over TLS."""
+against the sandbox's own counts. The import runs as a real `salesbridge sync run` process on a SQLite file and on
+PostgreSQL; the sandbox (a scale org, each request slowed down) runs in this process over TLS."""
 
 from __future__ import annotations
 
@@ -41,10 +41,10 @@ def sync_run(env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def test_kill_9_during_an_import_then_a_restart_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+def test_kill_9_during_an_import_then_a_restart_loses_and_duplicates_nothing(tmp_path: Path, database_url: str) -> None:
     sandbox = build_sandbox(seed=parse_seed(f"scale:{CONTACTS}"), faults=FaultConfig(latency_ms=250))
     material = create_tls_material(tmp_path / "tls")
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+    url = database_url  # SQLite, and PostgreSQL (where a first full read goes by COPY straight into the table)
     key = generate_key()
     migrate(url)
     engine = create_engine_for(url)
