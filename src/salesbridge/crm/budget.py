@@ -167,7 +167,9 @@ class BudgetHolder:
         self._reported_hint: int | None = None
         self._granted_concurrency = DATAVERSE_MAX_CONCURRENCY
         self._sharers = 1
+        self._renewal = asyncio.Lock()
         self.waited_s = 0.0
+        """Seconds :meth:`acquire` has slept so far (the client moves them to its counters)."""
 
     async def acquire(self, *, max_wait_s: float = math.inf) -> float | None:
         """Wait until one request may start, and take it. Never raises on its own account: a caller that cannot
@@ -186,24 +188,34 @@ class BudgetHolder:
             now = budget.clock()
             if now < self._paused_until:
                 wait_s = self._paused_until - now
-            elif self._remaining > 0 and now < self._expires_at and self._dop_hint == self._reported_hint:
-                self._remaining -= 1
+            elif self._take_from_lease(now):
                 return None
             else:
-                grant = await budget.call(self.key, self._ask(budget.slice_size))
-                self._granted_concurrency, self._sharers = grant.concurrency, grant.sharers
-                self._bucket = grant.bucket
-                if grant.granted:
-                    self._remaining = grant.granted - 1
-                    self._expires_at = budget.clock() + budget.lease_s
-                    self._settled = False
-                    return None
-                wait_s = grant.wait_s
+                # One renewal at a time: requests of this client that find the lease empty together wait for the
+                # one renewal instead of each leasing a slice (the extra slices would be charged and wasted).
+                async with self._renewal:
+                    if self._take_from_lease(budget.clock()):
+                        return None
+                    grant = await budget.call(self.key, self._ask(budget.slice_size))
+                    self._granted_concurrency, self._sharers = grant.concurrency, grant.sharers
+                    self._bucket = grant.bucket
+                    if grant.granted:
+                        self._remaining = grant.granted - 1
+                        self._expires_at = budget.clock() + budget.lease_s
+                        self._settled = False
+                        return None
+                    wait_s = grant.wait_s
             if waited_s + wait_s > max_wait_s:
                 return wait_s
             waited_s += wait_s
             self.waited_s += wait_s
             await budget.sleep(wait_s)
+
+    def _take_from_lease(self, now: float) -> bool:
+        if self._remaining > 0 and now < self._expires_at and self._dop_hint == self._reported_hint:
+            self._remaining -= 1
+            return True
+        return False
 
     @property
     def concurrency(self) -> int:

@@ -3,6 +3,7 @@ sleep): what a request costs, when the next one may start, pauses, concurrency s
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass, field
 
@@ -209,11 +210,14 @@ class CountingLedger:
         return self.inner.lease(key, ask)
 
 
-def gate(time: FakeTime, *, slice_size: int = 1, limits: BudgetLimits = SMALL) -> tuple[RequestBudget, CountingLedger]:
+def gate(
+    time: FakeTime, *, slice_size: int = 1, limits: BudgetLimits = SMALL, blocking: bool = False
+) -> tuple[RequestBudget, CountingLedger]:
     ledger = CountingLedger(ProcessLedger(limits, clock=time.clock))
-    return RequestBudget(
-        ledger, slice_size=slice_size, lease_s=limits.lease_s, sleep=time.sleep, clock=time.clock
-    ), ledger
+    budget = RequestBudget(
+        ledger, slice_size=slice_size, blocking=blocking, lease_s=limits.lease_s, sleep=time.sleep, clock=time.clock
+    )
+    return budget, ledger
 
 
 async def test_far_from_the_limit_a_slice_costs_one_ledger_call_per_fifty_requests() -> None:
@@ -336,3 +340,14 @@ async def test_closing_settles_and_leaves() -> None:
 
     assert ledger.asks[-1].leaving
     assert ledger.inner.requests_in_window(KEY) == 1
+
+
+async def test_requests_finding_the_lease_empty_together_share_one_renewal() -> None:
+    time = FakeTime()
+    budget, ledger = gate(time, slice_size=50, blocking=True)  # ledger calls in a thread: the others run meanwhile
+    holder = budget.holder(KEY)
+
+    await asyncio.gather(*(holder.acquire() for _ in range(10)))
+
+    assert len(ledger.asks) == 1
+    assert ledger.inner.requests_in_window(KEY) == 50
