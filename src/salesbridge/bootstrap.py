@@ -507,15 +507,17 @@ def open_workspace(settings: Settings, db_url: str | None = None, *, create: boo
     from salesbridge.store.uow import utc_now
 
     store, engine = _open_store(settings, db_url or settings.database_url, create=create)
+    # `salesbridge sync run` beside procrastinate workers draws on their budget.
+    sessions = dynamics_sessions(request_budget(settings, db_url))
     return Workspace(
         store=store,
-        crm_sessions=dynamics_session,
+        crm_sessions=sessions,
         crm_targets=connect_targets(settings),
         clock=utc_now,
         import_lease=timedelta(seconds=settings.import_lease_seconds),
         accounts=AccountService(store, clock=utc_now),
         seats=SeatService(store, clock=utc_now),
-        crm_settings=CrmSettingsService(store, dynamics_session),
+        crm_settings=CrmSettingsService(store, sessions),
         engine=engine,
     )
 
