@@ -194,14 +194,27 @@ class SyncedConsole:
 @pytest.fixture
 def synced_console(tmp_path: Path) -> Iterator[SyncedConsole]:
     """The demo workspace connected over TLS to the demo sandbox and imported once; the console serves it with
-    its import runner, and waits :data:`CRM_WAIT_S` for Dynamics on its pages."""
+    its import runner, and waits :data:`CRM_WAIT_S` for Dynamics on its pages. Fresh for each test: for tests that
+    configure the sandbox's faults, import, reconnect or disconnect."""
+    yield from _serving_synced_console(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_synced_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncedConsole]:
+    """A :func:`synced_console` shared by a module's tests that leave nothing another test reads (each signs in
+    with a browser context of its own): building one takes seconds (a sandbox, TLS, a workspace and an import)."""
+    yield from _serving_synced_console(tmp_path_factory.mktemp("synced-console"))
+
+
+def _serving_synced_console(tmp_path: Path) -> Iterator[SyncedConsole]:
     sandbox = build_sandbox(seed=parse_seed("demo"))
     material = create_tls_material(tmp_path / "tls")
     url = f"sqlite:///{tmp_path / 'console.db'}"
     migrate(url)
     engine = create_engine_for(url)
     store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()))
-    with serve_in_thread(sandbox.app, tls=material) as crm_server:
+    # A test that slows the CRM down leaves requests in flight that nobody waits for: stop without waiting 5 s.
+    with RunningServer(sandbox.app, tls=material, graceful_timeout_s=1.0) as crm_server:
         info = sandbox.connection_info(crm_server.base_url, str(material.ca_bundle))
         ca_pem = material.ca_bundle.read_text(encoding="ascii")
         offered = tmp_path / "ca-bundles"

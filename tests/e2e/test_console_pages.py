@@ -6,13 +6,27 @@ from __future__ import annotations
 import re
 
 import pytest
+from argon2 import PasswordHasher
 from playwright.sync_api import Browser, Page, expect
 from tests.e2e.conftest import CRM_WAIT_S, SyncedConsole, screenshot, sign_in_demo
 
 from salesbridge.sandbox.server.faults import FaultConfig
+from salesbridge.services.accounts import AccountService
+from salesbridge.store.uow import utc_now
 
 CRM_LATENCY_MS = 30_000
 """The slow CRM of issue 10: every Web API request takes 30 s."""
+
+
+@pytest.fixture
+def demo_console(shared_synced_console: SyncedConsole) -> SyncedConsole:
+    """The module's shared console, for tests that neither configure the sandbox's faults nor import: its
+    administrator speaks Spanish again (the demo's language; some tests switch it), each test signs in afresh."""
+    accounts = AccountService(
+        shared_synced_console.store, clock=utc_now, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+    accounts.set_locale(accounts.principal_of("demo", shared_synced_console.admin_email), "es")
+    return shared_synced_console
 
 
 def _admin(chromium: Browser, console: SyncedConsole) -> Page:
@@ -42,18 +56,18 @@ def test_crm_settings_renders_with_what_it_could_not_load_when_dynamics_is_slow(
     screenshot(admin, "crm-settings-slow-crm-es")
 
 
-def test_crm_settings_tab_title_is_only_the_page_name(chromium: Browser, synced_console: SyncedConsole) -> None:
-    admin = _admin(chromium, synced_console)
-    admin.goto(synced_console.url("/settings/crm"))
+def test_crm_settings_tab_title_is_only_the_page_name(chromium: Browser, demo_console: SyncedConsole) -> None:
+    admin = _admin(chromium, demo_console)
+    admin.goto(demo_console.url("/settings/crm"))
     expect(admin).to_have_title("Configuración del CRM · salesbridge")
     assert "<" not in admin.title()
 
 
 def test_one_stage_control_decides_the_source_and_reads_naturally_in_spanish(
-    chromium: Browser, synced_console: SyncedConsole
+    chromium: Browser, demo_console: SyncedConsole
 ) -> None:
-    admin = _admin(chromium, synced_console)
-    admin.goto(synced_console.url("/settings/crm"))
+    admin = _admin(chromium, demo_console)
+    admin.goto(demo_console.url("/settings/crm"))
     section = admin.get_by_test_id("pipeline-settings")
     expect(section.locator("select")).to_have_count(2)  # the stage, and the won value's column
     # The seed's own question keeps its wording ("… en la base de datos?"); the labels say pipeline naturally.
@@ -74,13 +88,13 @@ def test_one_stage_control_decides_the_source_and_reads_naturally_in_spanish(
     screenshot(admin, "crm-settings-one-stage-control-es")
 
 
-def test_every_page_has_an_icon(chromium: Browser, synced_console: SyncedConsole) -> None:
-    admin = _admin(chromium, synced_console)
+def test_every_page_has_an_icon(chromium: Browser, demo_console: SyncedConsole) -> None:
+    admin = _admin(chromium, demo_console)
     failed: list[str] = []
     admin.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
     for path in ("/", "/seats", "/settings/crm", "/admin/audit", "/lists", "/account"):
-        admin.goto(synced_console.url(path))
-    icon = admin.request.get(synced_console.url("/favicon.ico"))
+        admin.goto(demo_console.url(path))
+    icon = admin.request.get(demo_console.url("/favicon.ico"))
     assert icon.status == 200
     assert icon.headers["content-type"] == "image/x-icon"
     assert icon.body()[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
@@ -163,41 +177,39 @@ def _admin_in(chromium: Browser, console: SyncedConsole, lang: str, viewport: di
 
 @pytest.mark.parametrize("lang", ["es", "en"])
 def test_every_admin_page_fits_a_phone_without_sideways_scrolling(
-    chromium: Browser, synced_console: SyncedConsole, lang: str
+    chromium: Browser, demo_console: SyncedConsole, lang: str
 ) -> None:
     visitor = chromium.new_context(viewport=PHONE).new_page()  # type: ignore[arg-type]
-    visitor.goto(synced_console.url(f"/sign-in?lang={lang}"))
+    visitor.goto(demo_console.url(f"/sign-in?lang={lang}"))
     assert visitor.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
-    admin = _admin_in(chromium, synced_console, lang, PHONE)
+    admin = _admin_in(chromium, demo_console, lang, PHONE)
     too_wide = {}
     for path in ADMIN_PAGES:
-        admin.goto(synced_console.url(path))
+        admin.goto(demo_console.url(path))
         width = admin.evaluate("document.scrollingElement.scrollWidth")
         if width > PHONE["width"]:
             too_wide[path] = width
         screenshot(admin, f"phone-{lang}-{path.strip('/').replace('/', '-').split('?')[0] or 'home'}")
     assert too_wide == {}
 
-    admin.goto(synced_console.url("/seats"))
+    admin.goto(demo_console.url("/seats"))
     badges = admin.get_by_test_id("in-crm-badge")
     expect(badges.first).to_be_visible()
     assert [badge.evaluate(LINES_OF_TEXT) for badge in badges.all()] == [1] * badges.count()
 
 
 @pytest.mark.parametrize("lang", ["es", "en"])
-def test_the_top_bar_is_one_row_on_a_desktop(chromium: Browser, synced_console: SyncedConsole, lang: str) -> None:
-    admin = _admin_in(chromium, synced_console, lang, DESKTOP)
+def test_the_top_bar_is_one_row_on_a_desktop(chromium: Browser, demo_console: SyncedConsole, lang: str) -> None:
+    admin = _admin_in(chromium, demo_console, lang, DESKTOP)
     for path in ("/", "/settings/crm"):
-        admin.goto(synced_console.url(path))
+        admin.goto(demo_console.url(path))
         screenshot(admin, f"desktop-{lang}-{path.strip('/').replace('/', '-') or 'home'}")
         assert admin.locator(".topbar").evaluate(ON_ONE_ROW), path
 
 
-def test_the_audit_log_reads_as_sentences_and_filters_by_action(
-    chromium: Browser, synced_console: SyncedConsole
-) -> None:
-    admin = _admin(chromium, synced_console)
-    admin.goto(synced_console.url("/admin/audit"))
+def test_the_audit_log_reads_as_sentences_and_filters_by_action(chromium: Browser, demo_console: SyncedConsole) -> None:
+    admin = _admin(chromium, demo_console)
+    admin.goto(demo_console.url("/admin/audit"))
     actions = admin.get_by_test_id("audit-action")
     expect(actions.first).to_be_visible()
     expect(admin.get_by_test_id("audit-table")).not_to_contain_text("user.signed_in")
@@ -214,12 +226,12 @@ def test_the_audit_log_reads_as_sentences_and_filters_by_action(
 
 
 def test_a_seller_fills_renames_empties_and_deletes_a_list_of_their_own(
-    chromium: Browser, synced_console: SyncedConsole
+    chromium: Browser, demo_console: SyncedConsole
 ) -> None:
     seller = chromium.new_context(viewport=PHONE).new_page()  # type: ignore[arg-type]
     seller.set_default_timeout(15_000)
-    sign_in_demo(seller, synced_console, synced_console.seller_email)
-    seller.goto(synced_console.url("/lists"))
+    sign_in_demo(seller, demo_console, demo_console.seller_email)
+    seller.goto(demo_console.url("/lists"))
     auto_saved = seller.locator("[data-testid=list][data-list-kind=crm_accounts]")
     account = auto_saved.get_by_test_id("list-item").first.locator("td").first.inner_text()
     expect(auto_saved.get_by_test_id("list-item-remove")).to_have_count(0)
