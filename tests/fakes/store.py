@@ -705,7 +705,7 @@ class FakeImportedRecords(_Repository):
             data = self._t.crm_records.get((table, crm_id))
             if data is not None:
                 fields = stored_fields(spec, data) if spec else StoredFields(None, None, None, None)
-                found[crm_id] = RecordState(fields.owner_id, fields.parent_id, fields.state_code)
+                found[crm_id] = RecordState(fields.owner_id, fields.parent_id, fields.state_code, data)
         return found
 
     def records(self, table: str, *, limit: int | None = None) -> list[ImportedRecord]:
@@ -888,6 +888,25 @@ class FakeListRepository(_Repository):
             elif item.reason != reason:
                 tables.list_items[key] = replace(item, reason=reason)
         return ItemDiff(added=added, removed=len(gone))
+
+    def update_items(self, list_id: uuid.UUID, items: Mapping[tuple[str, str], str | None]) -> ItemDiff:
+        tables = self._write()
+        added = removed = 0
+        for (table, crm_id), reason in items.items():
+            key = (list_id, table, crm_id.lower())
+            item = tables.list_items.get(key)
+            if reason is None:
+                if item is not None:
+                    del tables.list_items[key]
+                    removed += 1
+            elif item is None:
+                added += 1
+                tables.list_items[key] = ListItem(
+                    list_id=list_id, crm_table=table, crm_id=crm_id.lower(), reason=reason, added_at=self._now()
+                )
+            elif item.reason != reason:
+                tables.list_items[key] = replace(item, reason=reason)
+        return ItemDiff(added=added, removed=removed)
 
     def auto_save_basis(self) -> AutoSaveBasis | None:
         return self._t.auto_save_basis.get(None)

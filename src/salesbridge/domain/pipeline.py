@@ -324,3 +324,65 @@ def auto_saved_items(
             if table in ("contact", "lead") and (record.parent_id or "").lower() in owned_accounts and record.is_active:
                 people.setdefault((table, crm_id), SavedItem(table, crm_id, SaveReason.LEADS_OF_OWNED_ACCOUNTS))
     return AutoSaveSelection(accounts=frozenset(accounts.values()), leads_and_contacts=frozenset(people.values()))
+
+
+def account_reason(
+    account: RecordFacts | None,
+    owner_id: str,
+    choices: AutoSaveChoices,
+    rule: PipelineRule,
+    naming: Iterable[RecordFacts],
+) -> SaveReason | None:
+    """Why auto-save keeps ``account`` for ``owner_id`` (the reason :func:`auto_saved_items` gives it), or None
+    when it keeps it not: ``account`` is the account (None: not imported), ``naming`` must hold every opportunity
+    naming it (others are ignored)."""
+    if account is None or not account.is_active:
+        return None
+    owner, crm_id = owner_id.lower(), account.crm_id.lower()
+    if choices.accounts_of_open_opportunities and any(
+        crm_id in opportunity_accounts(opportunity.data) for opportunity in pipeline_opportunities(owner, rule, naming)
+    ):
+        return SaveReason.ACCOUNTS_OF_OPEN_OPPORTUNITIES
+    if choices.accounts_owned and (account.owner_id or "").lower() == owner:
+        return SaveReason.ACCOUNTS_OWNED
+    return None
+
+
+def person_reason(
+    person: RecordFacts | None,
+    owner_id: str,
+    choices: AutoSaveChoices,
+    rule: PipelineRule,
+    *,
+    naming: Iterable[RecordFacts],
+    connections: Iterable[tuple[RecordFacts, RecordFacts | None]],
+    parent: RecordFacts | None,
+) -> SaveReason | None:
+    """Why auto-save keeps the contact or lead ``person`` for ``owner_id`` (the reason :func:`auto_saved_items`
+    gives it), or None when it keeps it not. ``person`` is the record (None: not imported); ``naming`` must hold
+    every opportunity naming it, ``connections`` every connection whose ``record2id`` is it, each with the
+    opportunity it links (its ``record1id``; None when that is no imported opportunity), and ``parent`` its
+    account (None: none imported)."""
+    if person is None or not person.is_active:
+        return None
+    owner, key = owner_id.lower(), (person.table, person.crm_id.lower())
+    if choices.leads_of_open_opportunities:
+        if any(key in opportunity_people(o.data) for o in pipeline_opportunities(owner, rule, naming)):
+            return SaveReason.LEADS_OF_OPEN_OPPORTUNITIES
+        if person.table == "contact" and any(
+            connection.is_active
+            and stakeholder(connection) == key[1]
+            and opportunity is not None
+            and pipeline_opportunities(owner, rule, [opportunity])
+            for connection, opportunity in connections
+        ):
+            return SaveReason.LEADS_OF_OPEN_OPPORTUNITIES
+    if (
+        choices.leads_of_owned_accounts
+        and parent is not None
+        and parent.is_active
+        and (parent.owner_id or "").lower() == owner
+        and (person.parent_id or "").lower() == parent.crm_id.lower()
+    ):
+        return SaveReason.LEADS_OF_OWNED_ACCOUNTS
+    return None

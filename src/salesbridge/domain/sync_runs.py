@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from salesbridge.domain.workspace import ImportState
@@ -132,12 +133,13 @@ from every imported row again, which then costs less than following each change)
 
 
 class RecordState(NamedTuple):
-    """What derivations read of a stored record without its columns: its owner, its parent (ids in lower case)
-    and its ``statecode``."""
+    """What derivations read of a record as stored: its owner, its parent (ids in lower case), its ``statecode``,
+    and its imported columns (lookups as ``{"id": …, "table": …}``)."""
 
     owner_id: str | None
     parent_id: str | None
     state_code: int | None
+    data: Mapping[str, Any] = MappingProxyType({})
 
 
 class RecordChange(NamedTuple):
@@ -154,7 +156,9 @@ def record_changes(
     """The changes of a page: each of the ``written`` rows and each of the ``deleted_ids`` that was stored, with
     ``before`` the stored state of those records (absent: not stored)."""
     changes = [
-        RecordChange(row.crm_id, before.get(row.crm_id), RecordState(row.owner_id, row.parent_id, row.state_code))
+        RecordChange(
+            row.crm_id, before.get(row.crm_id), RecordState(row.owner_id, row.parent_id, row.state_code, row.data)
+        )
         for row in written
     ]
     changes.extend(RecordChange(crm_id, before[crm_id], None) for crm_id in deleted_ids if crm_id in before)

@@ -24,9 +24,13 @@ from salesbridge.domain.pipeline import (
     AutoSaveChoices,
     PipelineRule,
     RecordFacts,
+    SaveReason,
+    account_reason,
     auto_saved_items,
+    lookup,
     opportunity_accounts,
     opportunity_people,
+    person_reason,
     pipeline_opportunities,
     stakeholder,
 )
@@ -262,21 +266,28 @@ def recompute_changed_in(uow: UnitOfWork, changes: ImportChanges) -> ListRecompu
     )
     previous = uow.lists.auto_save_basis()
     emptied: set[uuid.UUID] | None = None  # None: every system list of a user not in ``owners``
+    added = removed = 0
     if changes.everything or previous is None or previous.settings != basis.settings:
         chosen = dict(owners)
     else:
-        touched = touched_owners(uow, changes) if not changes.is_empty else set()
         chosen = {
             user_id: owner_id
             for user_id, owner_id in owners.items()
-            if owner_id.lower() in touched or previous.owners.get(str(user_id)) != basis.owners[str(user_id)]
+            if previous.owners.get(str(user_id)) != basis.owners[str(user_id)]
         }
+        touched = touched_owners(uow, changes) if not changes.is_empty else set()
+        followed = {
+            user_id: (owner_id, choices[user_id])
+            for user_id, owner_id in owners.items()
+            if owner_id.lower() in touched and user_id not in chosen
+        }
+        if followed:
+            added, removed = _follow_changes(uow, changes, followed, rule)
         emptied = {uuid.UUID(user_id) for user_id in previous.owners} - owners.keys()
     merged: dict[str, AutoSaveChoices] = {}
     for user_id, owner_id in chosen.items():
         merged[owner_id.lower()] = _either(merged.get(owner_id.lower()), choices[user_id])
     records = owners_records(uow, merged, rule) if merged else {}
-    added = removed = 0
     for user_id, owner_id in chosen.items():
         selection = auto_saved_items(owner_id, choices[user_id], rule, records[owner_id.lower()])
         for kind, items in (
@@ -294,6 +305,105 @@ def recompute_changed_in(uow: UnitOfWork, changes: ImportChanges) -> ListRecompu
     if basis != previous:
         uow.lists.save_auto_save_basis(basis)
     return ListRecompute(added=added, removed=removed)
+
+
+def _follow_changes(
+    uow: UnitOfWork,
+    changes: ImportChanges,
+    sellers: Mapping[uuid.UUID, tuple[str, AutoSaveChoices]],
+    rule: PipelineRule,
+) -> tuple[int, int]:
+    """Update the system lists of ``sellers`` (user id → their CRM user and rules) for the records ``changes``
+    may have moved in or out of them, and only those: the accounts and people the changed opportunities name
+    (before and after), the people linked to them by connections, the changed connections' contacts, the changed
+    accounts, contacts and leads, and the people of the changed accounts (for the owned-accounts rule). Each is
+    decided as :func:`salesbridge.domain.pipeline.auto_saved_items` would (:func:`account_reason`,
+    :func:`person_reason`) from the records that decide it alone. Returns the items added and removed."""
+    queries = uow.crm_record_queries
+    accounts: set[str] = set()
+    people: set[tuple[str, str]] = set()
+    opportunities = {change.crm_id.lower() for change in changes.of("opportunity")}
+    for change in changes.of("opportunity"):
+        for state in _states(change):
+            accounts.update(opportunity_accounts(state.data))
+            people.update(opportunity_people(state.data))
+    moved_accounts = {
+        change.crm_id.lower()
+        for change in changes.of("account")
+        if _presence_changed(change) or len({state.owner_id for state in _states(change)}) > 1
+    }
+    accounts |= moved_accounts
+    for table in ("contact", "lead"):
+        people.update((table, change.crm_id.lower()) for change in changes.of(table))
+    for change in changes.of("connection"):
+        people.update(("contact", contact) for state in _states(change) if (contact := _linked_contact(state)))
+    if opportunities:
+        linked = queries.by_parents("connection", opportunities)
+        people.update(("contact", contact) for connection in linked if (contact := stakeholder(connection)))
+    if moved_accounts and any(choices.leads_of_owned_accounts for _, choices in sellers.values()):
+        for table in ("contact", "lead"):
+            people.update((table, p.crm_id.lower()) for p in queries.by_parents(table, moved_accounts, data=False))
+
+    account_facts = _by_id(queries.by_ids("account", accounts, data=False)) if accounts else {}
+    naming_accounts = _by_parent(queries.by_parents("opportunity", accounts)) if accounts else {}
+    person_facts = {
+        table: _by_id(queries.by_ids(table, {i for t, i in people if t == table}, data=False))
+        for table in ("contact", "lead")
+    }
+    person_ids = {crm_id for _, crm_id in people}
+    naming_people: dict[str, list[RecordFacts]] = {}
+    connections: dict[str, list[tuple[RecordFacts, RecordFacts | None]]] = {}
+    if person_ids:
+        for opportunity in queries.naming("opportunity", _PEOPLE_LOOKUPS, person_ids):
+            for _, crm_id in opportunity_people(opportunity.data):
+                naming_people.setdefault(crm_id, []).append(opportunity)
+        contacts = {crm_id for table, crm_id in people if table == "contact"}
+        found = queries.naming("connection", ("record2id",), contacts) if contacts else []
+        linked_opportunities = _by_id(queries.by_ids("opportunity", {c.parent_id for c in found if c.parent_id}))
+        for connection in found:
+            if contact := stakeholder(connection):
+                target = linked_opportunities.get((connection.parent_id or "").lower())
+                connections.setdefault(contact, []).append((connection, target))
+    parents = {p.parent_id.lower() for facts in person_facts.values() for p in facts.values() if p.parent_id}
+    parent_facts = _by_id(queries.by_ids("account", parents, data=False)) if parents else {}
+
+    added = removed = 0
+    for user_id, (owner_id, choices) in sellers.items():
+        account_items = {
+            ("account", crm_id): _reason_value(
+                account_reason(account_facts.get(crm_id), owner_id, choices, rule, naming_accounts.get(crm_id, ()))
+            )
+            for crm_id in accounts
+        }
+        person_items: dict[tuple[str, str], str | None] = {}
+        for table, crm_id in people:
+            person = person_facts[table].get(crm_id)
+            reason = person_reason(
+                person,
+                owner_id,
+                choices,
+                rule,
+                naming=naming_people.get(crm_id, ()),
+                connections=connections.get(crm_id, ()) if table == "contact" else (),
+                parent=parent_facts.get((person.parent_id or "").lower()) if person else None,
+            )
+            person_items[(table, crm_id)] = _reason_value(reason)
+        for kind, items in ((ListKind.CRM_ACCOUNTS, account_items), (ListKind.CRM_LEADS, person_items)):
+            if items:
+                diff = uow.lists.update_items(uow.lists.system_list(user_id, kind).id, items)
+                added += diff.added
+                removed += diff.removed
+    return added, removed
+
+
+def _reason_value(reason: SaveReason | None) -> str | None:
+    return reason.value if reason is not None else None
+
+
+def _linked_contact(state: RecordState) -> str | None:
+    """The contact a connection (as stored before or after a change) links, its ``record2id``, or None."""
+    contact, table = lookup(state.data, "record2id")
+    return contact if contact and table == "contact" else None
 
 
 def _fingerprint(*parts: str) -> str:

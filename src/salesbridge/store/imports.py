@@ -194,19 +194,20 @@ class CrmRecordRepository(_ScopedRepository):
         return found
 
     def stored_states(self, table: str, crm_ids: Iterable[str]) -> dict[str, RecordState]:
-        """The owner, parent and ``statecode`` of the stored records of ``table`` among ``crm_ids``, by id (by
-        primary key, 500 ids per statement; the JSON columns are not read)."""
+        """The owner, parent, ``statecode`` and columns of the stored records of ``table`` among ``crm_ids``, by id
+        (by primary key, 500 ids per statement)."""
         ids = sorted(set(crm_ids))
         found: dict[str, RecordState] = {}
-        columns = (CrmRecord.crm_id, CrmRecord.owner_id, CrmRecord.parent_id, CrmRecord.state_code)
         for start in range(0, len(ids), 500):
-            statement = select(*columns).where(
+            statement = select(
+                CrmRecord.crm_id, CrmRecord.owner_id, CrmRecord.parent_id, CrmRecord.state_code, CrmRecord.data
+            ).where(
                 CrmRecord.organization_id == self._organization_id,
                 CrmRecord.table_name == table,
                 CrmRecord.crm_id.in_(ids[start : start + 500]),
             )
-            for crm_id, owner_id, parent_id, state_code in self._session.execute(statement):
-                found[crm_id] = RecordState(owner_id, parent_id, state_code)
+            for row in self._session.execute(statement):
+                found[row.crm_id] = RecordState(row.owner_id, row.parent_id, row.state_code, row.data or {})
         return found
 
     def count(self, table: str) -> int:

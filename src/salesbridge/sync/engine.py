@@ -187,7 +187,8 @@ class ImportEngine(Generic[UnitOfWorkT]):
                 rows = [RecordRow(crm_id, *fields(data), data) for crm_id, data in page.rows]
                 if writing is not None:
                     self._account(spec.table, report, await writing)
-                writing = asyncio.ensure_future(asyncio.to_thread(self._commit_change_page, spec, page, rows))
+                follow = not report.changes_overflowed
+                writing = asyncio.ensure_future(asyncio.to_thread(self._commit_change_page, spec, page, rows, follow))
             if writing is not None:
                 self._account(spec.table, report, await writing)
                 writing = None
@@ -228,13 +229,12 @@ class ImportEngine(Generic[UnitOfWorkT]):
             self._check(uow)
             uow.commit()
 
-    def _commit_change_page(self, spec: ImportSpec, page: RowPage, rows: list[RecordRow]) -> _PageWrite:
+    def _commit_change_page(self, spec: ImportSpec, page: RowPage, rows: list[RecordRow], follow: bool) -> _PageWrite:
         table = spec.table
         with self._store(self._organization_id) as uow:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.CHANGE_TRACKING)
             generation = state.reading_generation or state.generation
-            changes = self._changes(uow, state, table, rows, page.deleted_ids)
-            known = sum(1 for change in changes or () if change.after is not None and change.before is not None)
+            known, changes = self._changes(uow, state, table, rows, page.deleted_ids, follow=follow)
             stored = uow.crm_records.upsert_many(table, rows, generation=generation, new=_rows_are_new(state))
             deleted = uow.crm_records.delete_ids(table, page.deleted_ids)
             state = replace(
@@ -286,9 +286,9 @@ class ImportEngine(Generic[UnitOfWorkT]):
         async for page in self._reader.query(query):
             fresh = [record for record in page.records if record.id not in skip]
             rows = [record_row(spec, record) for record in fresh]
-            self._account(
-                spec.table, report, await asyncio.to_thread(self._commit_modified_page, spec.table, fresh, rows)
-            )
+            follow = not report.changes_overflowed
+            written = await asyncio.to_thread(self._commit_modified_page, spec.table, fresh, rows, follow)
+            self._account(spec.table, report, written)
         if full_scan:
             report.rows_deleted += await asyncio.to_thread(self._finish_full_scan, spec.table)
 
@@ -308,11 +308,12 @@ class ImportEngine(Generic[UnitOfWorkT]):
             uow.commit()
         return start
 
-    def _commit_modified_page(self, table: str, records: list[CrmRow], rows: list[RecordRow]) -> _PageWrite:
+    def _commit_modified_page(
+        self, table: str, records: list[CrmRow], rows: list[RecordRow], follow: bool
+    ) -> _PageWrite:
         with self._store(self._organization_id) as uow:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.MODIFIED_ON)
-            changes = self._changes(uow, state, table, rows, ())
-            known = sum(1 for change in changes or () if change.before is not None)
+            known, changes = self._changes(uow, state, table, rows, (), follow=follow)
             stored = uow.crm_records.upsert_many(
                 table, rows, generation=state.reading_generation or state.generation, new=_rows_are_new(state)
             )
@@ -344,14 +345,19 @@ class ImportEngine(Generic[UnitOfWorkT]):
         table: str,
         rows: Sequence[RecordRow],
         deleted_ids: Sequence[str],
-    ) -> list[RecordChange] | None:
-        """What the page changes, read before it is written: each written or deleted record as stored before
-        (by primary key; the same reads that count the page's new rows) and after. None in a full read, which
-        changes everything (and whose completion counts the table)."""
+        *,
+        follow: bool,
+    ) -> tuple[int, list[RecordChange] | None]:
+        """How many of ``rows`` are stored already, and what the page changes (read before it is written, by
+        primary key): each written or deleted record as stored before and after. In a full read, nothing and
+        None (it changes everything, and its completion counts the table); without ``follow`` (the run changed
+        too much to follow each change), the count alone."""
         if state.reading_generation is not None:
-            return None
+            return 0, None
+        if not follow:
+            return uow.crm_records.count_stored(table, (row.crm_id for row in rows)), None
         before = uow.crm_records.stored_states(table, [*(row.crm_id for row in rows), *deleted_ids])
-        return record_changes(before, rows, deleted_ids)
+        return sum(1 for row in rows if row.crm_id in before), record_changes(before, rows, deleted_ids)
 
     @staticmethod
     def _recount(state: TableCheckpoint, *, new: int, deleted: int) -> TableCheckpoint:

@@ -46,8 +46,8 @@ class ImportedRecords(Protocol):
         ...
 
     def stored_states(self, table: str, crm_ids: Iterable[str]) -> dict[str, RecordState]:
-        """The owner, parent and ``statecode`` of the stored records of ``table`` among ``crm_ids``, by id (absent
-        ids are left out). Reads by primary key."""
+        """The owner, parent, ``statecode`` and columns of the stored records of ``table`` among ``crm_ids``, by id
+        (absent ids are left out). Reads by primary key."""
         ...
 
 

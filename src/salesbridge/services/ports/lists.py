@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from salesbridge.domain.clock import Clock as Clock
@@ -113,6 +113,11 @@ class ListRepository(Protocol):
     def replace_items(self, list_id: uuid.UUID, wanted: Iterable[tuple[str, str, str | None]]) -> ItemDiff:
         """Make the list hold exactly ``wanted`` (``(table, crm_id, reason)``): new items added, gone ones removed,
         changed reasons updated. Idempotent."""
+        ...
+
+    def update_items(self, list_id: uuid.UUID, items: Mapping[tuple[str, str], str | None]) -> ItemDiff:
+        """Make each ``(table, crm_id)`` of ``items`` be in the list with its reason, or (None) not in it; other
+        items stay as they are. Idempotent."""
         ...
 
     def auto_save_basis(self) -> AutoSaveBasis | None:
