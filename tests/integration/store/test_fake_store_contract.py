@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 from tests.fakes.store import FakeClock, FakeStore
 
-from salesbridge.domain.lists import ListKind
+from salesbridge.domain.lists import AutoSaveBasis, ListKind
 from salesbridge.domain.pipeline import AutoSaveChoices, CrmSettings, StageSource
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportSettings, RecordRow, SyncMode
@@ -526,6 +526,54 @@ def test_imported_records_are_found_by_owner_parent_id_and_name(store: StoreAcce
         assert queries.search(("account",), "100%") == [("account", "a2", "Fabrikam 100%")]
         assert queries.search(("account",), "_") == []
         assert queries.distinct_step_names() == ["3-Propose"]
+
+
+def test_what_incremental_auto_save_reads_and_writes_behaves_alike(store: StoreAccess) -> None:
+    acme = organization(store)
+    opportunity = {
+        "name": "Deal",
+        "statecode": 0,
+        "ownerid": {"id": "u1", "table": "systemuser"},
+        "parentcontactid": {"id": "C1", "table": "contact"},
+        "originatingleadid": {"id": "l1", "table": "lead"},
+    }
+    with store(acme) as uow:
+        uow.crm_records.upsert_many("opportunity", [RecordRow("o1", "Deal", "u1", None, 0, opportunity)], generation=1)
+        uow.crm_records.upsert_many(
+            "account",
+            [RecordRow("a1", "Contoso", "u1", None, 1, {"statecode": 1, "ownerid": opportunity["ownerid"]})],
+            generation=1,
+        )
+        user = uow.users.add(email="ana@acme.test", display_name="Ana")
+        saved = uow.lists.system_list(user.id, ListKind.CRM_ACCOUNTS)
+        uow.lists.replace_items(saved.id, [("account", "a1", "accounts_owned"), ("account", "a2", "accounts_owned")])
+        uow.commit()
+
+    with store(acme) as uow:
+        queries = uow.crm_record_queries
+        assert [o.crm_id for o in queries.naming("opportunity", ("parentcontactid",), ["c1"])] == ["o1"]
+        assert [o.crm_id for o in queries.naming("opportunity", ("customerid", "originatingleadid"), ["L1"])] == ["o1"]
+        assert queries.naming("opportunity", ("customerid",), ["c1"]) == []
+        (account,) = queries.by_ids("account", ["a1"], data=False)
+        assert (account.owner_id, dict(account.data)) == ("u1", {"statecode": 1})
+        assert dict(queries.by_ids("opportunity", ["o1"])[0].data) == opportunity
+        states = uow.crm_records.stored_states("opportunity", ["o1", "gone"])
+        assert list(states) == ["o1"]
+        assert (states["o1"].owner_id, dict(states["o1"].data)) == ("u1", opportunity)
+        diff = uow.lists.update_items(
+            saved.id,
+            {("account", "A1"): None, ("account", "a2"): "accounts_of_open_opportunities", ("lead", "l1"): "x"},
+        )
+        assert (diff.added, diff.removed) == (1, 1)
+        assert [(i.crm_table, i.crm_id, i.reason) for i in uow.lists.items(saved.id)] == [
+            ("account", "a2", "accounts_of_open_opportunities"),
+            ("lead", "l1", "x"),
+        ]
+        assert uow.lists.auto_save_basis() is None
+        uow.lists.save_auto_save_basis(AutoSaveBasis("settings", {str(user.id): "digest"}))
+        uow.commit()
+    with store(acme, read_only=True) as uow:
+        assert uow.lists.auto_save_basis() == AutoSaveBasis("settings", {str(user.id): "digest"})
 
 
 @pytest.fixture(params=["fake", "sqlite-embedded", "postgresql-procrastinate"])
