@@ -80,6 +80,13 @@ def translate(message: str, locale: str = DEFAULT_LOCALE) -> str:
     return translations(locale).gettext(message)
 
 
+def ngettext(singular: str, plural: str, count: int, locale: str = DEFAULT_LOCALE) -> str:
+    """The form of ``singular``/``plural`` (English source texts) that ``count`` takes in ``locale`` (Spanish has
+    its own rule, in its catalogue's header); not formatted: the caller fills ``{count}``. Extracted by ``make
+    messages`` under this name (gettext's own keyword)."""
+    return translations(locale).ngettext(singular, plural, count)
+
+
 @cache
 def _compiled(language: str) -> gettext.NullTranslations:
     """The catalogue of a supported ``language``, its fuzzy and untranslated entries left out."""

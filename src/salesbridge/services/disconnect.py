@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from salesbridge.domain.seat_matching import MatchOutcome
-from salesbridge.i18n import N_, translate
+from salesbridge.i18n import N_, ngettext, translate
 from salesbridge.services.crm_users import rematch_seats
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import StoreAccess, UnitOfWork
@@ -40,9 +40,8 @@ _WILL_DELETE_CONNECTION = N_("The connection to {org_url} and its stored credent
 _NO_CONNECTION = N_("No CRM connection is stored.")
 _WILL_CANCEL = N_("Queued or running imports to cancel: {count}.")
 _WILL_PURGE = N_(
-    "All previously imported CRM data will be deleted: {crm_records} CRM records, {crm_users} CRM users, "
-    "{table_sync_states} table checkpoints, {import_requests} import runs, and {system_lists} auto-saved lists "
-    "with {system_list_items} items. Every seat loses its CRM match."
+    "All previously imported CRM data will be deleted: {crm_records}, {crm_users}, {table_sync_states}, "
+    "{import_requests}, and {system_lists} with {system_list_items}. Every seat loses its CRM match."
 )
 _PURGE_KEEPS = N_("Kept: users, seats, manual lists and their items, CRM settings, API tokens and the audit log.")
 _KEEPS_DATA = N_("Previously imported CRM data is kept; purge it later by disconnecting again with the clean-up.")
@@ -121,11 +120,26 @@ class DisconnectPreview:
         if self.active_imports:
             lines.append(translate(_WILL_CANCEL, locale).format(count=self.active_imports))
         if purge:
-            lines.append(translate(_WILL_PURGE, locale).format(**self.purge.counts()))
+            lines.append(translate(_WILL_PURGE, locale).format(**_purge_counts(self.purge.counts(), locale)))
             lines.append(translate(_PURGE_KEEPS, locale))
         else:
             lines.append(translate(_KEEPS_DATA, locale))
         return lines
+
+
+def _purge_counts(counts: dict[str, int], locale: str) -> dict[str, str]:
+    """Each count of :meth:`PurgeReport.counts` with its noun, in the form the number takes in ``locale``."""
+    forms = {
+        "crm_records": ngettext("{count} CRM record", "{count} CRM records", counts["crm_records"], locale),
+        "crm_users": ngettext("{count} CRM user", "{count} CRM users", counts["crm_users"], locale),
+        "table_sync_states": ngettext(
+            "{count} table checkpoint", "{count} table checkpoints", counts["table_sync_states"], locale
+        ),
+        "import_requests": ngettext("{count} import run", "{count} import runs", counts["import_requests"], locale),
+        "system_lists": ngettext("{count} auto-saved list", "{count} auto-saved lists", counts["system_lists"], locale),
+        "system_list_items": ngettext("{count} item", "{count} items", counts["system_list_items"], locale),
+    }
+    return {name: form.format(count=counts[name]) for name, form in forms.items()}
 
 
 def disconnect_preview(store: StoreAccess, *, slug: str) -> DisconnectPreview:

@@ -99,7 +99,7 @@ def test_disconnect_asks_for_confirmation_naming_what_will_be_deleted_and_delete
     assert confirmation.status_code == 200
     assert "<title>Disconnect CRM sync? · salesbridge</title>" in confirmation.text
     assert f"The connection to {ORG_URL} and its stored credentials will be deleted." in confirmation.text
-    assert "1 CRM records, 1 CRM users, 1 table checkpoints, 1 import runs" in confirmation.text
+    assert "1 CRM record, 1 CRM user, 1 table checkpoint, 1 import run, and" in confirmation.text
     assert 'name="confirm" value="yes"' in confirmation.text
     with console.store(organization_id) as uow:
         assert uow.crm_records.count("account") == 1
