@@ -92,13 +92,13 @@ class AutoSaveScenario:
             for number, crm_id in enumerate(CRM_USERS)
         )
 
-    def _threshold(self, uow: UnitOfWork, threshold: str | None) -> None:
+    def _threshold(self, uow: UnitOfWork, threshold: str | None, *, auto_save: bool = True) -> None:
         uow.crm_settings.save(
             stage_source=StageSource.SALES_STAGE,
             stage_threshold=threshold,
             won_value_column="actualvalue",
             won_value_base_currency=False,
-            auto_save_enabled=True,
+            auto_save_enabled=auto_save,
             sync_interval_minutes=15,
         )
 
@@ -255,8 +255,8 @@ class AutoSaveScenario:
         return ImportChanges(everything=False, tables=tables)
 
     def between_imports(self, uow: UnitOfWork) -> None:
-        """What may change without an import: a seat's sync switch, a user's rules, the pipeline threshold, a CRM
-        user disabled or enabled again (seats matched again)."""
+        """What may change without an import: a seat's sync switch, a user's rules, the pipeline threshold,
+        auto-save turned off or on again, a CRM user disabled or enabled again (seats matched again)."""
         rng = self.rng
         kind = rng.randrange(8)
         if kind == 0:
@@ -272,6 +272,9 @@ class AutoSaveScenario:
         elif kind == 4:
             self._crm_users(uow, disabled=tuple(rng.sample(CRM_USERS[:4], rng.randrange(2))))
             rematch_seats(uow)
+        elif kind == 5:
+            threshold = uow.crm_settings.get().stage_threshold
+            self._threshold(uow, threshold, auto_save=not uow.crm_settings.get().auto_save_enabled)
 
     # ------------------------------------------------------------------------------------------- checking
 

@@ -6,6 +6,11 @@ user: their "My CRM accounts" and "My CRM leads and contacts" lists are made to 
 Users without sync or without a match get empty system lists. Hand-made lists are never touched. While the
 organization's auto-save is off, nothing is recomputed (lists keep what they hold).
 
+After an import, the lists follow what it changed (:func:`recompute_changed_in`): only the sellers its changes
+touch, and for them only the records those changes can move in or out; sellers whose seat, sync switch or rules
+changed since their lists were computed (the stored :class:`~salesbridge.domain.lists.AutoSaveBasis`) are computed
+whole; a full read, a pipeline change or auto-save turned back on computes everything (:func:`recompute_in`).
+
 The use cases see the store through :mod:`salesbridge.services.ports` and return values whose user-facing texts are
 message ids (a system list's name, why auto-save saved a record): the console and the CLI translate them.
 """
@@ -255,6 +260,10 @@ def recompute_changed_in(uow: UnitOfWork, changes: ImportChanges) -> ListRecompu
     """
     settings = uow.crm_settings.get()
     if not settings.auto_save_enabled:
+        # The lists keep what they hold and stop following the imports: when auto-save is on again, everything is
+        # computed (no stored basis matches this one).
+        if (uow.lists.auto_save_basis() or _AUTO_SAVE_OFF) != _AUTO_SAVE_OFF:
+            uow.lists.save_auto_save_basis(_AUTO_SAVE_OFF)
         return ListRecompute(added=0, removed=0)
     rule = settings.pipeline_rule
     owners = _synced_owners(uow)
@@ -404,6 +413,10 @@ def _linked_contact(state: RecordState) -> str | None:
     """The contact a connection (as stored before or after a change) links, its ``record2id``, or None."""
     contact, table = lookup(state.data, "record2id")
     return contact if contact and table == "contact" else None
+
+
+_AUTO_SAVE_OFF: Final = AutoSaveBasis(settings="auto-save off", owners={})
+"""The basis while auto-save is off: it matches no computed basis, so the first recompute after it is full."""
 
 
 def _fingerprint(*parts: str) -> str:
