@@ -1,13 +1,12 @@
 """Fixtures of the job engine's tests: a store on a fresh PostgreSQL database with procrastinate's tables, the
 sandbox serving over TLS in this process, organizations connected to it, and real ``python -m salesbridge worker``
-processes (stopped, or killed, after each test)."""
+processes (killed after each test, with its database)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ from salesbridge.store.uow import UnitOfWorkFactory
 NEVER = "0 0 1 1 *"
 """A schedule that does not fire during a test (the periodic tasks stay quiet)."""
 EVERY_SECOND = "* * * * * *"
+EVERY_THREE_SECONDS = "* * * * * */3"
 
 
 @dataclass
@@ -91,7 +91,7 @@ class JobsStore:
 @pytest.fixture
 def jobs_store(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[JobsStore]:
     """A migrated store on a fresh PostgreSQL database, deferring into procrastinate's tables; every worker started
-    through it is stopped afterwards (SIGTERM, then SIGKILL)."""
+    through it is killed afterwards."""
     name = f"jobs_{uuid.uuid4().hex[:12]}"
     postgres_cluster.execute_autocommit(f'CREATE DATABASE "{name}"')
     url = postgres_cluster.url(name)
@@ -105,15 +105,10 @@ def jobs_store(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[Jo
     try:
         yield context
     finally:
-        for process in context.workers:
+        for process in context.workers:  # the database goes next: no need to stop them gracefully
             if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in context.workers:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait(timeout=10)
+            process.wait(timeout=10)
         engine.dispose()
         with contextlib.suppress(psycopg.Error):
             postgres_cluster.execute_autocommit(f'DROP DATABASE "{name}" WITH (FORCE)')
