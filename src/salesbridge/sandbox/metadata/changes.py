@@ -94,7 +94,10 @@ def apply(call: Call, work: Callable[[Changes], None]) -> None:
     try:
         work(changes)
         baseline = call.state.definition_baseline
-        if baseline is not None:
+        # Only a sandbox on a file starts again with what it kept; for one in memory, serialising the whole
+        # catalogue on every metadata write would be work for nobody (it made metadata requests ten times slower).
+        on_file = call.state.storage.path not in (None, "", ":memory:")
+        if baseline is not None and on_file:
             save_definitions(call.state.storage, call.catalogue, baseline)
     except BaseException:
         changes.rollback()

@@ -28,7 +28,11 @@ from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalog
 from salesbridge.sandbox.identity.client_secrets import SecretHash
 from salesbridge.sandbox.odata.values import format_timestamp
 from salesbridge.sandbox.organization.database import Storage
-from salesbridge.sandbox.organization.saved_definitions import DefinitionBaseline, restore_definitions
+from salesbridge.sandbox.organization.saved_definitions import (
+    DefinitionBaseline,
+    restore_definitions,
+    standard_baseline,
+)
 from salesbridge.sandbox.organization.security import VERBS, Depth, Security, privilege_name
 from salesbridge.sandbox.organization.state import SandboxConfig, SandboxState, system_clock
 
@@ -157,9 +161,11 @@ def create_state(
     Tables, columns, keys and relationships created through the metadata API in an earlier run on the same
     file are laid over ``catalogue`` (see :mod:`salesbridge.sandbox.organization.saved_definitions`).
     """
-    catalogue = catalogue or build_standard_catalogue()
+    if catalogue is None:
+        catalogue, baseline = build_standard_catalogue(), standard_baseline()
+    else:
+        baseline = DefinitionBaseline.of(catalogue)
     storage = Storage(db_path)
-    baseline = DefinitionBaseline.of(catalogue)
     restore_definitions(storage, catalogue)
     with storage.transaction():
         for entity in catalogue.entities.values():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from functools import cache
 from typing import Any
 
 from salesbridge.sandbox.catalogue.definitions import (
@@ -27,6 +28,7 @@ from salesbridge.sandbox.catalogue.definitions import (
     RequiredLevel,
 )
 from salesbridge.sandbox.catalogue.registry import Catalogue
+from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.organization.database import Storage
 
 DEFINITIONS_META_KEY = "definitions"
@@ -46,6 +48,14 @@ class DefinitionBaseline:
             {name: entity_to_json(entity) for name, entity in catalogue.entities.items()},
             {name: relationship_to_json(r) for name, r in catalogue.relationships.items()},
         )
+
+
+@cache
+def standard_baseline() -> DefinitionBaseline:
+    """The baseline of a fresh standard catalogue (:func:`build_standard_catalogue` builds the same one every time).
+    Serialising its tables took half of building a sandbox, so it is done once per process; the one value is
+    shared by every sandbox and only ever read."""
+    return DefinitionBaseline.of(build_standard_catalogue())
 
 
 def save_definitions(storage: Storage, catalogue: Catalogue, baseline: DefinitionBaseline) -> None:
