@@ -68,7 +68,7 @@ def sync_run(
     table. Exit code 0 when the import succeeded, 1 otherwise."""
     with errors_reported(lang):
         services = workspace(ctx, db_url)
-        run_id = request_sync(services.store, slug=org, actor="cli")
+        run_id = request_sync(services.store, slug=org, actor="cli", run_here=True)
         organization_id = services.store.organization_id(org)
         assert organization_id is not None  # request_sync found it
         outcome = import_with_progress(services, organization_id)

@@ -119,12 +119,15 @@ def _table_json(table: TableCheckpoint) -> dict[str, Any]:
     }
 
 
-def queue_import(uow: UnitOfWork, *, reason: str) -> ImportRun:
+def queue_import(uow: UnitOfWork, *, reason: str, defer_job: bool = True) -> ImportRun:
     """Queue an import run of ``uow``'s organization (the one already queued, if any) and defer the job that runs
     it, in ``uow``'s transaction (the caller commits): the import job holds the organization's lock (never two
     imports of one organization at once) and its queueing lock (one waits at most: "Sync now" pressed ten times
-    queues one job)."""
+    queues one job). ``defer_job=False`` queues the run only, for a caller that runs it itself (``sync run``): if
+    it never does, the schedule defers its job (:func:`schedule_if_due`)."""
     run = uow.import_runs.enqueue(reason=reason)
+    if not defer_job:
+        return run
     organization_id = uow.organization_id
     uow.jobs.defer(
         IMPORT_ORGANIZATION,
@@ -135,8 +138,12 @@ def queue_import(uow: UnitOfWork, *, reason: str) -> ImportRun:
     return run
 
 
-def request_sync(store: StoreAccess, *, slug: str, actor: str, reason: str = SYNC_NOW_REASON) -> uuid.UUID:
-    """Queue an import of ``slug`` ("Sync now"); returns the queued run (the one already queued, if any). Audited.
+def request_sync(
+    store: StoreAccess, *, slug: str, actor: str, reason: str = SYNC_NOW_REASON, run_here: bool = False
+) -> uuid.UUID:
+    """Queue an import of ``slug`` ("Sync now") and defer its job; returns the queued run (the one already queued,
+    if any). Audited. ``run_here``: the caller runs the import itself (``sync run``), so no job is deferred (a
+    worker would otherwise race it for the run).
 
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
@@ -147,7 +154,7 @@ def request_sync(store: StoreAccess, *, slug: str, actor: str, reason: str = SYN
         connection = uow.crm_connection.find()
         if connection is None or connection.state is not ConnectionState.CONNECTED:
             raise InvalidRequestError(N_("Connect to the CRM first, on the CRM Settings page."))
-        run = queue_import(uow, reason=reason)
+        run = queue_import(uow, reason=reason, defer_job=not run_here)
         uow.audit.record(actor=actor, action="crm.sync_requested", details={"run_id": str(run.id), "reason": reason})
         uow.commit()
         return run.id
