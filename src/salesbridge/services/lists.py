@@ -339,11 +339,15 @@ def _follow_changes(
     moved_accounts = {
         change.crm_id.lower()
         for change in changes.of("account")
-        if _presence_changed(change) or len({state.owner_id for state in _states(change)}) > 1
+        if _presence_changed(change) or _moved(change, "owner_id")
     }
     accounts |= moved_accounts
-    for table in ("contact", "lead"):
-        people.update((table, change.crm_id.lower()) for change in changes.of(table))
+    for table in ("contact", "lead"):  # a job title or a name moves nothing
+        people.update(
+            (table, change.crm_id.lower())
+            for change in changes.of(table)
+            if _presence_changed(change) or _moved(change, "parent_id")
+        )
     for change in changes.of("connection"):
         people.update(("contact", contact) for state in _states(change) if (contact := _linked_contact(state)))
     if opportunities:
@@ -442,6 +446,12 @@ def _states(change: RecordChange) -> tuple[RecordState, ...]:
     return tuple(state for state in (change.before, change.after) if state is not None)
 
 
+def _moved(change: RecordChange, field: str) -> bool:
+    """Whether the record's owner or parent (``field``) differs before and after (a record that appeared or went
+    counts as :func:`_presence_changed`)."""
+    return len({getattr(state, field) for state in _states(change)}) > 1
+
+
 def _presence_changed(change: RecordChange) -> bool:
     """Whether the record appeared, went, or may have changed ``statecode`` (active or not). An unknown state
     (not an integer) counts as changed: the columns may say otherwise."""
@@ -474,7 +484,7 @@ def touched_owners(uow: UnitOfWork, changes: ImportChanges) -> set[str]:
     accounts: set[str] = set()
     for change in changes.of("account"):
         states = _states(change)
-        if _presence_changed(change) or len({state.owner_id for state in states}) > 1:
+        if _presence_changed(change) or _moved(change, "owner_id"):
             add(states)
             accounts.add(change.crm_id)
     if accounts:
@@ -485,7 +495,7 @@ def touched_owners(uow: UnitOfWork, changes: ImportChanges) -> set[str]:
     for table in ("contact", "lead"):
         for change in changes.of(table):
             states = _states(change)
-            moved = len({state.parent_id for state in states}) > 1
+            moved = _moved(change, "parent_id")
             if _presence_changed(change):
                 people.add(change.crm_id)
                 contacts.update((change.crm_id,) if table == "contact" else ())
