@@ -45,8 +45,7 @@ def _settled(jobs_store: JobsStore) -> bool:
 
 def _started(jobs_store: JobsStore, organization_id: uuid.UUID) -> bool:
     [(started,)] = jobs_store.sql(
-        f"SELECT count(*) FROM import_requests WHERE organization_id = '{organization_id}' "
-        "AND started_at IS NOT NULL"
+        f"SELECT count(*) FROM import_requests WHERE organization_id = '{organization_id}' AND started_at IS NOT NULL"
     )
     return bool(started)
 
