@@ -116,3 +116,15 @@ def test_an_invalid_setting_is_named_and_nothing_is_created(tmp_path: Path) -> N
     assert result.exception is None or isinstance(result.exception, SystemExit), "no traceback"
     assert "Invalid settings: SALESBRIDGE_IMPORT_LEASE_SECONDS" in _unwrapped(result.output)
     assert not (tmp_path / "store.db").exists()
+
+
+def test_org_create_refuses_a_bad_slug_before_creating_the_store(database_url: str, tmp_path: Path) -> None:
+    key_file = tmp_path / "credential.key"
+
+    result = _cli(database_url, key_file).invoke(app, ["org", "create", "Acme Corp!"])
+
+    assert result.exit_code == 2, result.output
+    assert "lowercase letters, digits and hyphens" in _unwrapped(result.output)
+    assert not store_exists(database_url)
+    assert not Path(database_url.removeprefix("sqlite:///")).exists()
+    assert not key_file.exists()

@@ -8,7 +8,7 @@ import typer
 
 from salesbridge.cli.invocation import DbUrlOption, workspace
 from salesbridge.cli.rendering import console, errors_reported
-from salesbridge.services.connecting import create_organization
+from salesbridge.services.connecting import checked_new_organization, create_organization
 
 app = typer.Typer(help="Organizations of the workspace.", no_args_is_help=True)
 
@@ -29,9 +29,9 @@ def org_create(
     """Create an organization (and the store, when there is none yet). Idempotent: an existing one is left
     unchanged."""
     with errors_reported():
-        store = workspace(ctx, db_url, create=True).store
         try:
-            create_organization(store, slug=slug, name=name, seats=seats)
+            checked_new_organization(slug=slug, name=name, seats=seats)  # before the store is created
+            create_organization(workspace(ctx, db_url, create=True).store, slug=slug, name=name, seats=seats)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
     console.print(f"Organization [bold]{slug}[/bold] is ready.", highlight=False)

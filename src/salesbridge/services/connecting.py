@@ -98,6 +98,23 @@ def chosen_ca_bundle(targets: ConnectTargets, *, name: str | None = None, pem: s
     return None
 
 
+def checked_new_organization(*, slug: str, name: str | None = None, seats: int = 0) -> tuple[str, str | None]:
+    """The slug and display name :func:`create_organization` would keep. Pure: an entry point that would create
+    something before the use case runs (``org create`` creates the store) checks first.
+
+    Raises:
+        InvalidInputError: ``slug`` breaks the organization slug rule (:func:`checked_organization_slug`), or the
+            name holds a control character.
+        ValueError: ``seats`` is negative.
+    """
+    slug = checked_organization_slug(slug)
+    if name is not None:
+        name = checked_free_text(name, field="name") or None
+    if seats < 0:
+        raise ValueError("The number of seats cannot be negative.")
+    return slug, name
+
+
 def create_organization(
     store: StoreAccess, *, slug: str, name: str | None = None, seats: int = 0, actor: str = "cli"
 ) -> uuid.UUID:
@@ -111,11 +128,7 @@ def create_organization(
         ValueError: ``seats`` is negative.
         UniqueConstraintError: the slug was taken concurrently.
     """
-    slug = checked_organization_slug(slug)
-    if name is not None:
-        name = checked_free_text(name, field="name") or None
-    if seats < 0:
-        raise ValueError("The number of seats cannot be negative.")
+    slug, name = checked_new_organization(slug=slug, name=name, seats=seats)
     existing = store.organization_id(slug)
     if existing is not None:
         return existing
