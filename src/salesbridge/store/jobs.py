@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 from sqlalchemy import Row, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -51,6 +52,14 @@ def procrastinate_conninfo(database_url: str) -> str:
     if url.get_backend_name() != "postgresql":
         raise ConfigError("SALESBRIDGE_JOBS=procrastinate needs the store on PostgreSQL (SALESBRIDGE_DATABASE_URL).")
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def belongs_to_the_models(name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames) -> bool:
+    """Alembic's ``include_name`` filter: procrastinate's tables and their indexes are the job engine's schema
+    (migrations 0009, 0012), not the models' (:mod:`salesbridge.store.tables`), so schema comparisons and
+    autogenerate leave them out."""
+    table = name if type_ == "table" else parent_names.get("table_name")
+    return not (table or "").startswith("procrastinate_")
 
 
 # ------------------------------------------------------------------------------------------------ embedded
@@ -238,9 +247,7 @@ SELECT job.id, job.task_name, job.status::text AS status, job.attempts, job.sche
        (SELECT max(event.at) FROM procrastinate_events event
          WHERE event.job_id = job.id AND event.type IN ('succeeded', 'failed', 'cancelled', 'aborted')) AS finished_at
   FROM procrastinate_jobs job
- WHERE (CAST(:organization AS text) IS NULL OR job.args ->> 'organization_id' = CAST(:organization AS text))
-   AND (CAST(:job_id AS bigint) IS NULL OR job.id = CAST(:job_id AS bigint))
-   AND (CAST(:statuses AS text[]) IS NULL OR job.status::text = ANY(CAST(:statuses AS text[])))
+ WHERE {conditions}
  ORDER BY job.id DESC
  LIMIT :limit
 """
@@ -290,15 +297,21 @@ def _select_jobs(
     states: Collection[JobState] | None = None,
     limit: int = 100,
 ) -> list[Job]:
-    rows: Sequence[Row[Any]] = session.execute(
-        text(_SELECT_JOBS),
-        {
-            "organization": str(organization_id) if organization_id else None,
-            "job_id": job_id,
-            "statuses": _procrastinate_statuses(states),
-            "limit": limit,
-        },
-    ).all()
+    # Only the conditions asked for, so that the planner sees the organization's index (migration 0012).
+    conditions: list[str] = ["true"]
+    parameters: dict[str, Any] = {"limit": limit}
+    if organization_id is not None:
+        conditions.append("job.args ->> 'organization_id' = :organization")
+        parameters["organization"] = str(organization_id)
+    if job_id is not None:
+        conditions.append("job.id = :job_id")
+        parameters["job_id"] = job_id
+    statuses = _procrastinate_statuses(states)
+    if statuses is not None:
+        conditions.append("job.status::text = ANY(:statuses)")
+        parameters["statuses"] = statuses
+    statement = text(_SELECT_JOBS.format(conditions=" AND ".join(conditions)))
+    rows: Sequence[Row[Any]] = session.execute(statement, parameters).all()
     return [_procrastinate_job(row) for row in rows]
 
 

@@ -10,6 +10,7 @@ from alembic import context
 
 from salesbridge.settings import Settings
 from salesbridge.store.database import create_engine_for
+from salesbridge.store.jobs import belongs_to_the_models
 from salesbridge.store.tables import Base
 
 
@@ -19,7 +20,12 @@ def run_migrations_online() -> None:
     engine = create_engine_for(url)
     try:
         with engine.connect() as connection:
-            context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+            context.configure(
+                connection=connection,
+                target_metadata=Base.metadata,
+                render_as_batch=True,
+                include_name=belongs_to_the_models,  # procrastinate's tables are not the models'
+            )
             with context.begin_transaction():
                 context.run_migrations()
     finally:
