@@ -1206,7 +1206,9 @@ class FakeSignInFailures:
             return SignInAdmission(attempt_id=None, retry_at=retry_at)
         attempt_id = uuid.uuid4()
         self.failures[attempt_id] = (account, now)
-        return SignInAdmission(attempt_id=attempt_id, retry_at=None)
+        return SignInAdmission(
+            attempt_id=attempt_id, retry_at=None, locks_until=policy.per_account.retry_at(times(account), now)
+        )
 
     def failed(self, *, address: str | None, now: datetime) -> None:
         if address is not None:

@@ -106,10 +106,13 @@ class SignInAdmission:
         attempt_id: The attempt, counted against the account as a failure until it is known to have succeeded;
             None when refused.
         retry_at: When to try again; None when admitted.
+        locks_until: Admitted, and a failure of this attempt reaches the account's limit: until when the account
+            is then locked (so that the lockout is audited once, by the attempt that causes it); else None.
     """
 
     attempt_id: uuid.UUID | None
     retry_at: datetime | None
+    locks_until: datetime | None = None
 
     @property
     def admitted(self) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -30,6 +30,9 @@ from salesbridge.errors import PasswordHashingBusyError, RowNotFoundError, SignI
 from salesbridge.services.account_rules import SESSION_LIFETIME, Principal, SessionContext, SignedIn, token_digest
 from salesbridge.services.ports import Clock, StoreAccess, UnitOfWork
 from salesbridge.services.sign_in_guard import PasswordHashingGate
+
+LOCKOUT_ACTOR = "sign-in"
+"""The actor of the audit entry saying an account's sign-in is locked: the throttle, not whoever failed."""
 
 
 class SignInUseCases:
@@ -100,6 +103,8 @@ class SignInUseCases:
             raise
         if verified is None:
             failures.failed(address=client, now=self._clock())
+            if admission.locks_until is not None:
+                self._audit_lockout(slug, email, admission.locks_until)
             raise SignInFailedError
         failures.succeeded(account=account)
         organization_id, user = verified
@@ -114,6 +119,30 @@ class SignInUseCases:
             uow.audit.record(actor=user.email, action="user.signed_in", details={"user_id": str(user.id)})
             uow.commit()
         return signed_in
+
+    def _audit_lockout(self, slug: str, email: str, until: datetime) -> None:
+        """Audit, in the account's organization, that its sign-in is locked until ``until`` after repeated
+        failures (whoever made them: the actor is the throttle). Nothing for an account that does not exist:
+        there is no organization to tell, and the throttle reveals nothing about which accounts exist."""
+        if not slug or has_refused_characters(slug) or has_refused_characters(email):
+            return
+        organization_id = self._store.organization_id(slug)
+        if organization_id is None:
+            return
+        with self._store(organization_id) as uow:
+            user = uow.users.find_by_email(email)
+            if user is None:
+                return
+            uow.audit.record(
+                actor=LOCKOUT_ACTOR,
+                action="user.sign_in_locked",
+                details={
+                    "user_id": str(user.id),
+                    "failed_attempts": self._throttle.per_account.limit,
+                    "locked_until": until.isoformat(),
+                },
+            )
+            uow.commit()
 
     def _verified_user(self, slug: str, email: str, secret: str) -> tuple[uuid.UUID, User] | None:
         """The organization and user whose password ``secret`` is, or None; always spends one verification.

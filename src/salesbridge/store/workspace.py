@@ -429,15 +429,19 @@ class SignInFailureLog:
             if session.get_bind().dialect.name == "postgresql":
                 key = int.from_bytes(bytes.fromhex(account[:16]), "big", signed=True)
                 session.execute(select(func.pg_advisory_xact_lock(key)))
-            waits = [self._retry_at(session, account, policy.per_account, now)]
+            account_failures = self._recent_failures(session, account, policy.per_account, now)
+            waits = [policy.per_account.retry_at(account_failures, now)]
             if address is not None:
-                waits.append(self._retry_at(session, address, policy.per_address, now))
+                waits.append(
+                    policy.per_address.retry_at(self._recent_failures(session, address, policy.per_address, now), now)
+                )
             retry_at = max((moment for moment in waits if moment is not None), default=None)
             if retry_at is not None:
                 return SignInAdmission(attempt_id=None, retry_at=retry_at)
             attempt_id = uuid.uuid4()
             session.add(SignInFailure(id=attempt_id, subject=account, failed_at=now))
-        return SignInAdmission(attempt_id=attempt_id, retry_at=None)
+        locks_until = policy.per_account.retry_at([*account_failures, now], now)
+        return SignInAdmission(attempt_id=attempt_id, retry_at=None, locks_until=locks_until)
 
     def failed(self, *, address: str | None, now: datetime) -> None:
         """The admitted attempt failed: it stays counted against its account, and now counts against ``address``
@@ -458,7 +462,7 @@ class SignInFailureLog:
             session.execute(delete(SignInFailure).where(SignInFailure.id == attempt_id))
 
     @staticmethod
-    def _retry_at(session: Session, subject: str, rule: ThrottleRule, now: datetime) -> datetime | None:
+    def _recent_failures(session: Session, subject: str, rule: ThrottleRule, now: datetime) -> list[datetime]:
         # The `limit` most recent failures decide: the attempt waits for the oldest of them to leave the window.
         statement = (
             select(SignInFailure.failed_at)
@@ -466,7 +470,7 @@ class SignInFailureLog:
             .order_by(SignInFailure.failed_at.desc())
             .limit(rule.limit)
         )
-        return rule.retry_at(session.scalars(statement), now)
+        return list(session.scalars(statement))
 
     def _purge(self, session: Session, cutoff: datetime) -> None:
         expired = (

@@ -176,6 +176,23 @@ def test_failures_are_shared_by_every_console_process_on_the_store(
         engine.dispose()
 
 
+def test_the_failure_that_locks_an_account_is_audited_once(console: Console, client_at: Clients) -> None:
+    for n in range(5):
+        assert _attempt(client_at(), ACME_ADMIN, f"guess number {n}!") == 400
+    assert _attempt(client_at(), ACME_ADMIN, PASSWORD) == 429
+
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id, read_only=True) as uow:
+        locked = uow.audit.recent(action="user.sign_in_locked")
+    assert [entry.actor for entry in locked] == ["sign-in"]
+    assert locked[0].details["locked_until"] == (console.clock() + timedelta(minutes=15)).isoformat()
+    admin = client_at(ELSEWHERE)
+    console.clock.advance(timedelta(minutes=15))
+    assert _attempt(admin, ACME_ADMIN, PASSWORD) == 303
+    assert "Sign-in locked after repeated failures" in admin.get("/admin/audit").text
+
+
 def test_parallel_guessers_of_one_account_get_exactly_the_limit(console: Console, client_at: Clients) -> None:
     clients = [client_at(f"192.0.2.{n}") for n in range(20)]
     forms = [csrf_of(client.get("/sign-in").text) for client in clients]

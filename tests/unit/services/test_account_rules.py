@@ -311,3 +311,29 @@ def test_every_failure_is_the_same_refusal_and_the_account_is_throttled(accounts
 
     with pytest.raises(SignInThrottledError):
         accounts.sign_in("acme", ADMIN, PASSWORD, address="198.51.100.1")  # the right password, too late
+
+
+def test_the_failure_that_locks_an_account_is_audited_once_in_its_organization(
+    accounts: AccountService, store: FakeStore, clock: FakeClock
+) -> None:
+    admin(accounts)
+    wrong = SecretStr("not the password at all")
+    for _ in range(4):
+        with pytest.raises(SignInFailedError):
+            accounts.sign_in("acme", ADMIN, wrong, address="192.0.2.7")
+    assert "user.sign_in_locked" not in store.audit_actions(acme_id(store))
+
+    with pytest.raises(SignInFailedError):
+        accounts.sign_in("acme", ADMIN, wrong, address="192.0.2.7")  # the fifth: the account is now locked
+    for _ in range(5):  # an unknown account locks too, and has nobody to audit it to
+        with pytest.raises(SignInFailedError):
+            accounts.sign_in("acme", "nobody@acme.test", wrong, address="192.0.2.7")
+    with pytest.raises(SignInThrottledError):
+        accounts.sign_in("acme", ADMIN, wrong, address="198.51.100.1")
+
+    with store(acme_id(store), read_only=True) as uow:
+        locked = uow.audit.recent(action="user.sign_in_locked")
+    assert len(locked) == 1
+    assert locked[0].actor == "sign-in"
+    assert locked[0].details["failed_attempts"] == 5
+    assert locked[0].details["locked_until"] == (clock() + timedelta(minutes=15)).isoformat()

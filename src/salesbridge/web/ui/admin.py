@@ -47,6 +47,7 @@ ACTION_NAMES: Final = {
     "seat.email_changed": N_("Seat holder's email corrected"),
     "seats.sync_all_changed": N_("Sync CRM for all seats automatically changed"),
     "user.created": N_("Person added"),
+    "user.sign_in_locked": N_("Sign-in locked after repeated failures"),
     "user.signed_in": N_("Signed in"),
     "user.signed_out": N_("Signed out"),
 }
@@ -66,6 +67,7 @@ DETAIL_NAMES: Final = {
     "email": N_("Email"),
     "enabled": N_("On"),
     "expires_at": N_("Expires"),
+    "failed_attempts": N_("Failed attempts"),
     "from": N_("Before"),
     "has_password": N_("Password set"),
     "import_requests": N_("Import runs"),
@@ -75,6 +77,7 @@ DETAIL_NAMES: Final = {
     "leads_of_owned_accounts": N_("Leads and contacts of the accounts I own"),
     "list_items_added": N_("List items added"),
     "list_items_removed": N_("List items removed"),
+    "locked_until": N_("Locked until"),
     "name": N_("Name"),
     "org_url": N_("Organization URL"),
     "outcome": N_("Outcome"),
