@@ -46,6 +46,8 @@ KEPT_TABLES: Final[dict[str, str]] = {
     "crm_settings": "the administrator's choices (pipeline stage, won value, schedule), reused on a reconnect",
     "auto_save_rules": "each user's choice of what auto-save keeps",
     "crm_connections": "not data: deleted by the disconnect itself, with or without the purge",
+    "crm_request_budgets": "not CRM data and not the organization's: Dataverse's request counters per Dynamics "
+    "organization and application user, which other workspaces may share; they expire with the window",
 }
 """Tables the purge leaves alone, with the reason."""
 
