@@ -248,15 +248,15 @@ def recompute_in(uow: UnitOfWork) -> ListRecompute:
 
 def recompute_changed_in(uow: UnitOfWork, changes: ImportChanges) -> ListRecompute:
     """Bring the organization's system lists up to date after an import that changed ``changes``, inside ``uow``'s
-    transaction (the caller commits): the same lists :func:`recompute_in` makes, computing only the sellers that
-    can differ.
+    transaction (the caller commits): the same lists :func:`recompute_in` makes, computing only what can differ.
 
-    A seller's lists are computed again when the import touched a record their lists are chosen from (see
-    :func:`touched_owners`), or when their seat's CRM user or their rules differ from what their lists were last
-    computed from (the stored :class:`AutoSaveBasis`; seats and their sync switches change between imports);
-    lists of users no longer synced are emptied. Everything is computed when ``changes`` says everything changed,
-    when the pipeline settings differ from the basis, or when there is no basis yet. Nothing changed and nothing
-    moved: a few reads of small tables, no imported row read. Does nothing while auto-save is off.
+    A seller whose seat's CRM user or rules differ from what their lists were last computed from (the stored
+    :class:`AutoSaveBasis`; seats and their sync switches change between imports) has their lists computed whole;
+    a seller the import's changes touch (:func:`touched_owners`) has only the records those changes can move
+    decided again (:func:`_follow_changes`); lists of users no longer synced are emptied. Everything is computed
+    when ``changes`` says everything changed, when the pipeline settings differ from the basis, or when there is no
+    basis yet (or auto-save was off). Nothing changed and nothing moved: a few reads of small tables, no imported
+    row read. Does nothing while auto-save is off.
     """
     settings = uow.crm_settings.get()
     if not settings.auto_save_enabled:
