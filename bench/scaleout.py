@@ -479,8 +479,8 @@ def summarise(runs: list[dict[str, Any]], names: Sequence[str]) -> dict[str, Any
         summary[name] = {
             "organizations_per_minute": round(statistics.median(rates), 1) if rates else None,
             "rounds": [run["organizations_per_minute"] for run in mine],
-            "median_import_seconds": statistics.median(
-                [run["import_seconds"]["median"] for run in mine if run["import_seconds"]["median"] is not None] or [0]
+            "median_import_seconds": round(
+                statistics.median([run["import_seconds"]["median"] or 0.0 for run in mine] or [0.0]), 2
             ),
         }
     return summary
@@ -499,6 +499,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "sandbox_processes": args.organizations if args.sandboxes == 0 else args.sandboxes,
         "configurations": names,
         "machine": machine(),
+        "load_average_at_start": [round(load, 1) for load in os.getloadavg()],
     }
     needs_postgresql = any(template_of(name)[0] == "postgresql" for name in names)
     with tempfile.TemporaryDirectory(prefix="scaleout-bench-") as directory, ExitStack() as stack:
@@ -540,6 +541,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 )
         results["runs"] = runs
         results["summary"] = summarise(runs, names)
+        results["load_average_at_end"] = [round(load, 1) for load in os.getloadavg()]
     if args.change_cost:
         console.print(f"change cost: bench.change_cost at {args.change_cost_rows:,} contacts …")
         results["change_cost"] = change_cost(args.change_cost_rows)
