@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 
 def test_import_benchmark_runs_every_step(tmp_path: Path, postgres_cluster: Any) -> None:
     out = tmp_path / "crm_import.json"
@@ -46,6 +48,11 @@ def test_import_benchmark_runs_every_step(tmp_path: Path, postgres_cluster: Any)
     assert result["lookup"]["accounts"] > 0
     assert result["lookup"]["contacts_found"] >= result["lookup"]["accounts"]
     assert len(result["rounds"]["ceiling_rows_per_s"]) == len(result["rounds"]["full_import_rows_per_s"]) == 2
+    assert len(result["rounds"]["full_import_postgresql_rows_per_s"]) == 2, "PostgreSQL imports in every round"
+    dsn = f"host=127.0.0.1 port={postgres_cluster.port} user=postgres dbname=postgres"
+    with psycopg.connect(dsn) as connection:
+        names = [row[0] for row in connection.execute("SELECT datname FROM pg_database")]
+    assert [name for name in names if name.startswith("bench_smoke_round")] == [], "each round's database dropped"
     assert result["incremental"]["rows_imported"] == 50
     assert result["incremental"]["full_read"] is False
     assert len(result["incremental"]["rss_at_quarters"]) == 4
