@@ -8,7 +8,8 @@ import gc
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 import httpx
@@ -17,6 +18,7 @@ from tests.integration.services.conftest import RunningSandbox, _serve
 
 from salesbridge.crm.dynamics import DynamicsConnector
 from salesbridge.domain.crm_import import IMPORTED_TABLES
+from salesbridge.domain.sync_runs import RecordRow
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.seeds.seeding import parse_seed
@@ -152,6 +154,82 @@ async def test_an_expired_delta_token_heals_with_a_full_read_that_removes_what_v
     with store(org) as uow:
         assert uow.crm_records.get("contact", gone) is None
         assert uow.sync_states.all()[0].reading_replaces_rows, "the re-read started over stored rows"
+
+
+class _RecordingRecords:
+    """The real store's records, noting what the engine says of each page it writes."""
+
+    def __init__(self, records: object, notes: list[tuple[str, bool]]) -> None:
+        self._records, self._notes = records, notes
+
+    def upsert_many(self, table: str, rows: Sequence[RecordRow], *, generation: int, new: bool = False) -> int:
+        self._notes.append((table, new))
+        written: int = self._records.upsert_many(table, rows, generation=generation, new=new)  # type: ignore[attr-defined]
+        return written
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._records, name)
+
+
+class _RecordingUnitOfWork:
+    def __init__(self, uow: SqlAlchemyUnitOfWork, notes: list[tuple[str, bool]]) -> None:
+        self._uow, self._notes = uow, notes
+
+    def __enter__(self) -> _RecordingUnitOfWork:
+        self._uow.__enter__()
+        self.crm_records = _RecordingRecords(self._uow.crm_records, self._notes)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._uow.__exit__(*exc)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._uow, name)
+
+
+class RecordingStore:
+    """The real store (injected into the engine), recording ``(table, new)`` for every page upserted."""
+
+    def __init__(self, store: UnitOfWorkFactory) -> None:
+        self._store = store
+        self.notes: list[tuple[str, bool]] = []
+
+    def bulk_writes(self) -> AbstractContextManager[None]:
+        return self._store.bulk_writes()
+
+    def __call__(self, organization_id: uuid.UUID, *, read_only: bool = False) -> _RecordingUnitOfWork:
+        return _RecordingUnitOfWork(self._store(organization_id, read_only=read_only), self.notes)
+
+
+async def test_only_a_first_read_of_a_table_without_rows_tells_the_store_its_rows_are_new(
+    store: UnitOfWorkFactory, org: uuid.UUID, crm: DynamicsConnector, fresh_demo: RunningSandbox
+) -> None:
+    recording = RecordingStore(store)
+    reads = ImportEngine(recording, org, crm.reader, crm.metadata, clock=utc_now, page_size=50, tables=("contact",))  # type: ignore[arg-type]
+    await reads.run()
+    first = list(recording.notes)
+    await crm.writer.update("contact", stored_ids(store, org)[0], {"jobtitle": "Changed"})
+    recording.notes.clear()
+    await reads.run()
+    delta = list(recording.notes)
+    admin = {"X-Sandbox-Admin-Token": fresh_demo.sandbox.services.admin_token}
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(fresh_demo.ca_bundle))) as client:
+        shifted = client.post(f"{fresh_demo.org_url}/_sandbox/shift-clock", json={"days": 120}, headers=admin)
+    assert shifted.status_code < 300, shifted.text
+    recording.notes.clear()
+    report = await reads.run()
+
+    assert len(first) > 1
+    assert first == [("contact", True)] * len(first), "a first read on no rows: every page new"
+    assert delta == [("contact", False)], "a delta page may meet stored rows"
+    assert report.tables[0].resynced
+    assert recording.notes == [("contact", False)] * len(first), "a re-read over stored rows upserts"
+    assert stored_count(store, org, "contact") == sandbox_count(fresh_demo, "contact")
+
+
+def stored_ids(store: UnitOfWorkFactory, org: uuid.UUID) -> list[str]:
+    with store(org) as uow:
+        return [record.crm_id for record in uow.crm_records.records("contact")]
 
 
 class SimulatedCrashError(Exception):
