@@ -322,7 +322,13 @@ def console_app(
     # With procrastinate the console defers jobs through the store (NOTIFY wakes the workers) and runs one worker of
     # its own unless told not to (`serve --no-worker`).
     worker = worker_thread(store, settings, db_url) if run_imports and settings.jobs == "procrastinate" else None
-    services = console_services(store, wake_importer=runner.wake if runner else None, targets=connect_targets(settings))
+    # The console's own Dynamics calls (connect pre-flight, seat reads, settings) draw on the workers' budget.
+    services = console_services(
+        store,
+        wake_importer=runner.wake if runner else None,
+        targets=connect_targets(settings),
+        sessions=dynamics_sessions(request_budget(settings, db_url)),
+    )
     return create_app(
         services,
         secure_cookies=secure_cookies,
@@ -441,9 +447,12 @@ def console_services(
     *,
     wake_importer: Callable[[], None] | None = None,
     targets: DynamicsTargets | None = None,
+    sessions: CrmSessionFactory | None = None,
 ) -> ConsoleServices:
-    """The console's use cases on ``store``, reaching Dynamics through the real connector, where ``targets``
-    admits (Dynamics 365's hosts only when None)."""
+    """The console's use cases on ``store``, reaching Dynamics through ``sessions`` (the real connector on the
+    process's request budget when None; :func:`console_app` passes the one on :func:`request_budget`, shared with
+    the workers under ``SALESBRIDGE_JOBS=procrastinate``), where ``targets`` admits (Dynamics 365's hosts only when
+    None)."""
     from salesbridge.crm.dynamics.endpoints import DynamicsTargets
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.crm_settings import CrmSettingsService
@@ -456,8 +465,8 @@ def console_services(
         store=store,
         clock=utc_now,
         seats=SeatService(store, clock=utc_now),
-        crm_sessions=dynamics_session,
-        crm_settings=CrmSettingsService(store, dynamics_session),
+        crm_sessions=sessions or dynamics_session,
+        crm_settings=CrmSettingsService(store, sessions or dynamics_session),
         crm_targets=targets or DynamicsTargets(),
         wake_importer=wake_importer,
     )

@@ -28,6 +28,7 @@
     │   └── ConsoleNotFoundError      404: not there for this principal (other organizations included)
     ├── ImportCancelledError          stop the import quietly: disconnected, cancelled or taken over (not a failure)
     ├── ImportBusyError               another worker's import of the organization holds its lease: retry the job later
+    ├── ImportFailedError             an import job's run ended failed (recorded): fail the job, do not retry it
     ├── StoreError                    the store refused an operation; fail this unit of work
     │   ├── RowNotFoundError          no such row in this organization
     │   │   ├── UnknownOrganizationError  no organization has the given slug
@@ -60,6 +61,7 @@ They never carry tokens, secrets, or query strings.
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -301,6 +303,22 @@ class ImportCancelledError(SalesbridgeError):
 class ImportBusyError(SalesbridgeError):
     """An import job found the organization's run still leased by another worker (one that died holds it until
     the lease expires): the job engine retries the job later, with backoff, and it then resumes the run."""
+
+
+class ImportFailedError(SalesbridgeError):
+    """An import job's run ended failed (Dynamics refused or failed, or the organization was not connected): the
+    run is recorded failed with ``reason`` before this is raised, so that the job engine fails the job too. Not
+    retried by the job engine: the schedule retries failed imports with its own backoff.
+
+    Attributes:
+        run_id: The import run that failed.
+        reason: Why (as the run records it).
+    """
+
+    def __init__(self, run_id: uuid.UUID, reason: str) -> None:
+        super().__init__(f"The import run {run_id} failed: {reason}")
+        self.run_id = run_id
+        self.reason = reason
 
 
 class StoreError(SalesbridgeError):

@@ -31,7 +31,14 @@ from pydantic import SecretStr
 
 from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.crm_import import StoredFields, import_specs, stored_fields
-from salesbridge.domain.jobs import TASK_SPECS, Job, JobState
+from salesbridge.domain.jobs import (
+    CANCELLED_IMPORT_ERROR,
+    IMPORT_ORGANIZATION,
+    TASK_RAISED_ERROR,
+    TASK_SPECS,
+    Job,
+    JobState,
+)
 from salesbridge.domain.lists import SYSTEM_LIST_NAMES, AutoSaveBasis, ItemDiff, ListItem, ListKind, SavedList
 from salesbridge.domain.pipeline import PROCESS_STEP, AutoSaveChoices, CrmSettings, RecordFacts, StageSource, lookup
 from salesbridge.domain.seat_matching import MatchOutcome
@@ -1062,7 +1069,8 @@ class _FakeJob:
 
 class FakeJobQueue(_Repository):
     """The organization's jobs, with a job engine's rules (procrastinate's): a queueing lock admits one waiting job;
-    cancel drops a queued job and marks a running one cancelled; retry queues a failed or cancelled one again. Nothing
+    cancel drops a queued job and asks a running one to stop (and ends the import run of an import job: the queued run
+    or the running one); retry queues a failed or cancelled one again. Nothing
     runs them: tests call the task functions, or move them with :meth:`FakeStore.end_job`."""
 
     def defer(
@@ -1104,10 +1112,29 @@ class FakeJobQueue(_Repository):
 
     def cancel(self, job_id: str) -> bool:
         row = self._t.jobs.get(job_id)
-        if row is None or not row.job.state.active:
+        if row is None or not row.job.state.active or row.job.cancel_requested:
             return False
-        self._set(row, state=JobState.CANCELLED, finished_at=self._now())
+        if row.job.state is JobState.RUNNING:
+            self._set(row, cancel_requested=True)  # until its worker aborts it
+        else:
+            self._set(row, state=JobState.CANCELLED, finished_at=self._now())
+        if row.job.task == IMPORT_ORGANIZATION:  # its run only: the queued one, or the running one
+            run_state = ImportState.QUEUED if row.job.state is JobState.QUEUED else ImportState.RUNNING
+            tables = self._write()
+            for run in [run for run in self._t.import_runs.values() if run.state is run_state]:
+                tables.import_runs[run.id] = replace(
+                    run,
+                    state=ImportState.FAILED,
+                    finished_at=self._now(),
+                    lease_expires_at=None,
+                    error=CANCELLED_IMPORT_ERROR,
+                )
         return True
+
+    def record_import_run(self, job_id: str, run_id: uuid.UUID) -> None:
+        row = self._t.jobs.get(job_id)
+        if row is not None and row.job.task == IMPORT_ORGANIZATION:
+            self._write().jobs[job_id] = replace(row, args={**row.args, "run_id": str(run_id)})
 
     def retry(self, job_id: str) -> Job | None:
         row = self._t.jobs.get(job_id)
@@ -1118,7 +1145,8 @@ class FakeJobQueue(_Repository):
             for other in self._t.jobs.values()
         ):
             return None
-        return self._set(row, state=JobState.QUEUED, finished_at=None, error=None).job
+        retried = replace(row, args={name: value for name, value in row.args.items() if name != "run_id"})
+        return self._set(retried, state=JobState.QUEUED, finished_at=None, error=None).job
 
     def _set(self, row: _FakeJob, **changes: Any) -> _FakeJob:
         changed = replace(row, job=replace(row.job, **changes))
@@ -1350,17 +1378,22 @@ class FakeStore:
         self._organizations[organization_id] = tables.snapshot()
 
     def end_job(self, job_id: str, state: JobState) -> None:
-        """Move a job as an engine would (start it, end it): ``state`` RUNNING counts an attempt."""
+        """Move a job as an engine would (start it, end it): ``state`` RUNNING counts an attempt; a failed import
+        job shows the reason of the run recorded on it (``record_import_run``), others procrastinate's text."""
         for tables in self._organizations.values():
             row = tables.jobs.get(job_id)
             if row is not None:
                 running = state is JobState.RUNNING
+                run = tables.import_runs.get(uuid.UUID(row.args["run_id"])) if "run_id" in row.args else None
+                failed_run = run.error if run is not None and run.state is ImportState.FAILED else None
                 job = replace(
                     row.job,
                     state=state,
                     attempts=row.job.attempts + (1 if running else 0),
                     started_at=self.clock() if running else row.job.started_at,
                     finished_at=None if state.active else self.clock(),
+                    error=(failed_run or TASK_RAISED_ERROR) if state is JobState.FAILED else None,
+                    cancel_requested=running and row.job.cancel_requested,
                 )
                 tables.jobs[job_id] = replace(row, job=job)
                 return

@@ -64,7 +64,10 @@ class Job:
         started_at: When its current (or last) attempt started.
         finished_at: When it ended.
         reason: Why it was deferred (``sync now``, ``scheduled``…), when known.
-        error: Why it failed or was cancelled.
+        error: Why it failed or was cancelled: for an import job, its import run's reason (Dynamics' own message,
+            or one of salesbridge's); for another failed job of procrastinate, :data:`TASK_RAISED_ERROR`.
+        cancel_requested: Running, and asked to stop: it ends at its next step (procrastinate's workers abort it);
+            not to be cancelled again.
     """
 
     id: str
@@ -78,6 +81,7 @@ class Job:
     finished_at: datetime | None = None
     reason: str | None = None
     error: str | None = None
+    cancel_requested: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +119,10 @@ NO_RETRY: Final = RetryStrategy(max_attempts=1)
 CANCELLED_IMPORT_ERROR: Final = "cancelled by an administrator"
 """The error of an import run ended because its job was cancelled (shown as a cancelled job, not a failure)."""
 
+TASK_RAISED_ERROR: Final = "the task raised: see the worker's log"
+"""The error of a failed procrastinate job whose task raised (procrastinate keeps no exception text; the worker
+logs it). A failed import job shows its import run's reason instead."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class TaskSpec:
@@ -134,9 +142,10 @@ TASK_SPECS: Final[dict[str, TaskSpec]] = {
     spec.name: spec
     for spec in (
         # Retried while another worker's run still holds the lease (ImportBusyError): a dead worker's lease
-        # expires within SALESBRIDGE_IMPORT_LEASE_SECONDS, then the retry resumes its run. CRM failures never
-        # raise: they end the run failed, and the schedule retries it with its own backoff. Anything else (a bug,
-        # a store outage) fails the job: the scheduler defers the queued run's job again (schedule_if_due).
+        # expires within SALESBRIDGE_IMPORT_LEASE_SECONDS, then the retry resumes its run. A CRM failure ends the
+        # run failed, then raises ImportFailedError so that the job fails too (showing the run's reason); it is not
+        # retried here: the schedule retries failed imports with its own backoff. Anything else (a bug, a store
+        # outage) fails the job: the scheduler defers the queued run's job again (schedule_if_due).
         TaskSpec(
             name=IMPORT_ORGANIZATION,
             queue="imports",

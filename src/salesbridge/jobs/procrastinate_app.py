@@ -60,17 +60,23 @@ class _Retry(BaseRetryStrategy):
 
 
 def _job_function(task: Task, context: Callable[[], TaskContext]) -> Callable[..., Any]:
+    """The procrastinate job function of ``task``: called with the job's context, it calls the task with this
+    process's :class:`TaskContext`, the job's id (``job_id``) and the job's arguments."""
     if inspect.iscoroutinefunction(task):
 
-        async def run_async(**args: Any) -> None:
-            await task(context(), **args)
+        async def run_async(job_context: JobContext, **args: Any) -> None:
+            await task(context(), job_id=_job_id(job_context), **args)
 
         return run_async
 
-    async def run_in_thread(**args: Any) -> None:
-        await asyncio.to_thread(task, context(), **args)
+    async def run_in_thread(job_context: JobContext, **args: Any) -> None:
+        await asyncio.to_thread(task, context(), job_id=_job_id(job_context), **args)
 
     return run_in_thread
+
+
+def _job_id(job_context: JobContext) -> str | None:
+    return str(job_context.job.id) if job_context.job.id is not None else None
 
 
 def build_app(
@@ -97,6 +103,7 @@ def build_app(
             retry=_Retry(spec.retry),
             lock=spec.lock,
             queueing_lock=spec.queueing_lock,
+            pass_context=True,
         )(_job_function(task, context))
         if name == SCHEDULE_DUE_IMPORTS:
             app.periodic(cron=schedule_cron, periodic_id=name)(registered)

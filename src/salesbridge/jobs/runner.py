@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from salesbridge.errors import ImportBusyError
+from salesbridge.errors import ImportBusyError, ImportFailedError
 from salesbridge.jobs.tasks import TaskContext, import_organization, schedule_organization
 from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess
 from salesbridge.services.sync import LEASE, RunOutcome
@@ -94,6 +94,8 @@ class EmbeddedRunner:
                 outcome = asyncio.run(import_organization(context, organization_id=str(organization_id)))
             except ImportBusyError:  # another process runs this organization's import: its turn next round
                 continue
+            except ImportFailedError as failed:  # recorded on its run, which is this runner's job
+                outcome = RunOutcome(failed.run_id, succeeded=False, error=failed.reason)
             if outcome is None:
                 continue
             outcomes.append(outcome)

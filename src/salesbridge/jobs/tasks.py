@@ -1,6 +1,7 @@
 """The background tasks: plain functions, run alike by the embedded runner (:mod:`salesbridge.jobs.runner`) and by
 procrastinate workers (:mod:`salesbridge.jobs.procrastinate_app`). Each takes a :class:`TaskContext` (what the
-composition root built for this process) and its job's arguments (JSON scalars: ids as strings).
+composition root built for this process) and its job's arguments (JSON scalars: ids as strings); an engine that
+numbers its jobs also passes the running job's id (``job_id``).
 
 Adding a task: a name and a :class:`~salesbridge.domain.jobs.TaskSpec` in :mod:`salesbridge.domain.jobs`, the
 function here, and an entry in :data:`TASKS`; a use case defers it with ``uow.jobs.defer(name, args=…)``.
@@ -16,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from salesbridge.domain.jobs import IMPORT_ORGANIZATION, SCHEDULE_DUE_IMPORTS
-from salesbridge.errors import ImportBusyError
+from salesbridge.errors import ImportBusyError, ImportFailedError
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess
 from salesbridge.services.sync import LEASE, RunOutcome, schedule_if_due
@@ -39,14 +40,22 @@ class TaskContext:
     lease: timedelta = LEASE
 
 
-async def import_organization(context: TaskContext, *, organization_id: str, **_: Any) -> RunOutcome | None:
-    """Run the organization's queued import (:func:`~salesbridge.services.import_run.run_pending_import`); None when
-    nothing was queued. Extra arguments (``reason``) are informational.
+async def import_organization(
+    context: TaskContext, *, organization_id: str, job_id: str | None = None, **_: Any
+) -> RunOutcome | None:
+    """Run the organization's queued import (:func:`~salesbridge.services.import_run.run_pending_import`); its
+    outcome (succeeded, or stopped: cancelled, taken over or disconnected meanwhile), None when nothing was queued.
+    ``job_id``: the engine's id of the job running this call (procrastinate's), on which a failed run is recorded
+    (:meth:`~salesbridge.services.ports.JobQueue.record_import_run`) so that the job shows the run's reason. Extra
+    arguments (``reason``) are informational.
 
     Raises:
         ImportBusyError: a run of the organization still holds a live lease (another worker's; after a worker was
             killed, until its lease expires): retry the job later, and it then resumes that run from its last
             committed page.
+        ImportFailedError: the run ended failed (Dynamics refused or failed, or the organization is not connected),
+            recorded so before this is raised: the job fails with it, and is not retried (the schedule retries
+            failed imports with its own backoff).
     """
     organization = uuid.UUID(organization_id)
     outcome = await run_pending_import(
@@ -54,12 +63,22 @@ async def import_organization(context: TaskContext, *, organization_id: str, **_
     )
     if outcome is None and await asyncio.to_thread(_held_by_another, context.store, organization):
         raise ImportBusyError(f"An import of organization {organization_id} holds its lease.")
+    if outcome is not None and not outcome.succeeded and not outcome.stopped:
+        if job_id is not None:
+            await asyncio.to_thread(_record_run, context.store, organization, job_id, outcome.run_id)
+        raise ImportFailedError(outcome.run_id, outcome.error or "")
     return outcome
 
 
 def _held_by_another(store: StoreAccess, organization_id: uuid.UUID) -> bool:
     with store(organization_id, read_only=True) as uow:
         return uow.import_runs.running() is not None
+
+
+def _record_run(store: StoreAccess, organization_id: uuid.UUID, job_id: str, run_id: uuid.UUID) -> None:
+    with store(organization_id) as uow:
+        uow.jobs.record_import_run(job_id, run_id)
+        uow.commit()
 
 
 def schedule_due_imports(context: TaskContext, **_: Any) -> int:

@@ -27,6 +27,7 @@ from salesbridge.services.sync import (
     RunOutcome,
     claim_next_run,
     end_failed,
+    end_stopped,
     ensure_still_running,
     record_success,
 )
@@ -54,7 +55,8 @@ async def run_pending_import(
     run changed (the results are the same; benchmarks and tests compare the two).
 
     Never raises for CRM failures: they end the run as failed (audited, shown by
-    :func:`salesbridge.services.sync.sync_status`).
+    :func:`salesbridge.services.sync.sync_status`); a run cancelled, taken over or disconnected meanwhile ends
+    failed too, its outcome ``stopped``.
     """
     claimed = await asyncio.to_thread(claim_next_run, store, organization_id, lease=lease)
     if not isinstance(claimed, ClaimedRun):
@@ -75,9 +77,10 @@ async def run_pending_import(
         )
         try:
             report = await engine.run()
-        except (CrmError, ImportCancelledError) as error:
-            reason = error.message if isinstance(error, CrmError) else str(error)
-            return await asyncio.to_thread(end_failed, store, organization_id, run_id, reason)
+        except CrmError as error:
+            return await asyncio.to_thread(end_failed, store, organization_id, run_id, error.message)
+        except ImportCancelledError as error:
+            return await asyncio.to_thread(end_stopped, store, organization_id, run_id, error)
     finally:
         await session.close()
     changes = ImportChanges.all() if full_recompute else report.changes
@@ -99,7 +102,7 @@ def _finish(
             ensure_still_running(uow, run_id, lease=lease)
         except ImportCancelledError as error:
             uow.rollback()
-            return end_failed(store, organization_id, run_id, str(error))
+            return end_stopped(store, organization_id, run_id, error)
         changes = _unfollowed_included(uow, changes)
         if changes.touches("systemuser"):
             systemusers = uow.crm_records.records("systemuser")

@@ -2,9 +2,9 @@
 operators' ``salesbridge jobs``), retry a failed job, cancel a queued or running one. Through the job API's ports
 (:mod:`salesbridge.services.ports.jobs`), whichever engine runs the jobs.
 
-An import job and its import run go together: cancelling the job also ends the organization's queued or running
-import run (a running import stops at its next page: its lease can no longer be renewed), and retrying a failed
-import job queues an import run for it to claim.
+An import job and its import run go together: cancelling the job also ends its import run, and no other (a running
+import stops at its next page: its lease can no longer be renewed), and retrying a failed import job queues an
+import run for it to claim.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
-from salesbridge.domain.jobs import CANCELLED_IMPORT_ERROR, IMPORT_ORGANIZATION, Job, JobState
+from salesbridge.domain.jobs import IMPORT_ORGANIZATION, Job, JobState
 from salesbridge.errors import InvalidRequestError, JobNotFoundError
 from salesbridge.i18n import N_
 from salesbridge.services.organizations import require_organization
@@ -61,21 +61,22 @@ def _owner(store: StoreAccess, job_id: str, organization_id: uuid.UUID | None) -
 
 
 def cancel_job(store: StoreAccess, job_id: str, *, actor: str, organization_id: uuid.UUID | None = None) -> Job:
-    """Cancel job ``job_id``: a queued job never runs; a running import stops at its next page (its import run
-    ends failed, :data:`~salesbridge.domain.jobs.CANCELLED_IMPORT_ERROR`). Audited (``job.cancelled``). Pass
-    ``organization_id`` when the caller may act on that organization's jobs only (the console); operators pass
-    None. Returns the job as it now stands.
+    """Cancel job ``job_id``, and no other: a queued job never runs; a running one is asked to stop (shown as
+    such until it does), an import at its next page. An import job's run ends failed
+    (:data:`~salesbridge.domain.jobs.CANCELLED_IMPORT_ERROR`); the organization's other runs go on. Audited
+    (``job.cancelled``). Pass ``organization_id`` when the caller may act on that organization's jobs only (the
+    console); operators pass None. Returns the job as it now stands.
 
     Raises:
         JobNotFoundError: no such job (for ``organization_id``), or a deployment-wide one.
-        InvalidRequestError: the job already ended.
+        InvalidRequestError: the job already ended, or was already asked to stop.
     """
     owner, job = _owner(store, job_id, organization_id)
+    if job.cancel_requested:
+        raise InvalidRequestError(N_("This job is already being cancelled."))
     with store(owner) as uow:
         if not uow.jobs.cancel(job_id):
             raise InvalidRequestError(N_("This job has already ended."))
-        if job.task == IMPORT_ORGANIZATION:
-            uow.imported_data.cancel_imports(error=CANCELLED_IMPORT_ERROR)
         uow.audit.record(actor=actor, action="job.cancelled", details={"job_id": job_id, "task": job.task})
         uow.commit()
         return uow.jobs.get(job_id) or job

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,12 +38,14 @@ NOT_CONNECTED_ERROR = "the organization is not connected to a CRM"
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """How a run ended."""
+    """How a run ended. ``stopped``: it ended failed because it was cancelled, taken over by another worker, or its
+    organization disconnected (:class:`~salesbridge.errors.ImportCancelledError`): not a failure of the import."""
 
     run_id: uuid.UUID
     succeeded: bool
     report: ImportReport | None = None
     error: str | None = None
+    stopped: bool = False
 
 
 @dataclass(frozen=True)
@@ -361,6 +363,14 @@ def end_failed(store: StoreAccess, organization_id: uuid.UUID, run_id: uuid.UUID
         uow.audit.record(actor="sync", action="crm.import_failed", details={"run_id": str(run_id), "reason": reason})
         uow.commit()
     return RunOutcome(run_id, succeeded=False, error=reason)
+
+
+def end_stopped(
+    store: StoreAccess, organization_id: uuid.UUID, run_id: uuid.UUID, stopped: ImportCancelledError
+) -> RunOutcome:
+    """:func:`end_failed` for a run that stopped because it was cancelled, taken over or disconnected (a run no
+    longer running keeps the error it was ended with); its outcome says ``stopped``."""
+    return replace(end_failed(store, organization_id, run_id, str(stopped)), stopped=True)
 
 
 def record_success(

@@ -8,7 +8,9 @@
   listing, cancelling and retrying use its tables and functions the same way.
 
 Every job a unit of work defers carries the organization's id in its arguments (``organization_id``); that is how
-an organization's jobs are found.
+an organization's jobs are found. An import job that ran a failed import run carries that run's id too
+(``run_id``, written by the task: :meth:`ProcrastinateJobQueue.record_import_run`); that is how the job shows the
+run's reason.
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from salesbridge.domain.jobs import CANCELLED_IMPORT_ERROR, IMPORT_ORGANIZATION, TASK_SPECS, Job, JobState
+from salesbridge.domain.jobs import (
+    CANCELLED_IMPORT_ERROR,
+    IMPORT_ORGANIZATION,
+    TASK_RAISED_ERROR,
+    TASK_SPECS,
+    Job,
+    JobState,
+)
 from salesbridge.domain.sync_runs import ImportRun
 from salesbridge.domain.workspace import ImportState
 from salesbridge.errors import ConfigError, UnsupportedJobError
@@ -157,26 +166,15 @@ class EmbeddedJobQueue(_ScopedRepository):
         return _embedded_job(import_run_value(row), self._organization_id) if row is not None else None
 
     def cancel(self, job_id: str) -> bool:
-        """End the queued or running run ``job_id`` (:data:`CANCELLED_IMPORT_ERROR`): a running import stops at its
-        next page, its lease no longer renewable."""
+        """End the queued or running run ``job_id``, and no other (:data:`CANCELLED_IMPORT_ERROR`): a running
+        import stops at its next page, its lease no longer renewable."""
         run_id = _parse_run_id(job_id)
         if run_id is None:
             return False
-        result = self._session.execute(
-            update(ImportRequest)
-            .where(
-                ImportRequest.organization_id == self._organization_id,
-                ImportRequest.id == run_id,
-                ImportRequest.state.in_([ImportState.QUEUED, ImportState.RUNNING]),
-            )
-            .values(
-                state=ImportState.FAILED,
-                finished_at=self._clock(),
-                lease_expires_at=None,
-                error=CANCELLED_IMPORT_ERROR,
-            )
-        )
-        return bool(getattr(result, "rowcount", 0))
+        return _cancel_runs(self._session, self._organization_id, self._clock(), ImportRequest.id == run_id) > 0
+
+    def record_import_run(self, job_id: str, run_id: uuid.UUID) -> None:
+        """Nothing to record: the job is its run."""
 
     def retry(self, job_id: str) -> Job | None:
         """Queue an import run again after the failed or cancelled run ``job_id`` (the queued one if any)."""
@@ -197,6 +195,20 @@ class EmbeddedJobQueue(_ScopedRepository):
                 ImportRequest.organization_id == self._organization_id, ImportRequest.id == run_id
             )
         )
+
+
+def _cancel_runs(session: Session, organization_id: uuid.UUID, now: datetime, which: Any) -> int:
+    """End the organization's queued or running import runs matching ``which`` as cancelled; how many."""
+    result = session.execute(
+        update(ImportRequest)
+        .where(
+            ImportRequest.organization_id == organization_id,
+            ImportRequest.state.in_([ImportState.QUEUED, ImportState.RUNNING]),
+            which,
+        )
+        .values(state=ImportState.FAILED, finished_at=now, lease_expires_at=None, error=CANCELLED_IMPORT_ERROR)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 class EmbeddedJobOverview:
@@ -240,6 +252,11 @@ _STATES = {
 
 _SELECT_JOBS = """
 SELECT job.id, job.task_name, job.status::text AS status, job.attempts, job.scheduled_at, job.args,
+       job.abort_requested,
+       (SELECT run.error FROM import_requests run
+         WHERE job.task_name = :import_task AND run.state = 'failed'
+           AND run.id = CAST(job.args ->> 'run_id' AS uuid)
+           AND run.organization_id = CAST(job.args ->> 'organization_id' AS uuid)) AS run_error,
        (SELECT min(event.at) FROM procrastinate_events event
          WHERE event.job_id = job.id AND event.type = 'deferred') AS queued_at,
        (SELECT max(event.at) FROM procrastinate_events event
@@ -281,7 +298,8 @@ def _procrastinate_job(row: Row[Any]) -> Job:
         started_at=row.started_at,
         finished_at=row.finished_at if not state.active else None,
         reason=args.get("reason"),
-        error="the task raised: see the worker's log" if state is JobState.FAILED else None,
+        error=(row.run_error or TASK_RAISED_ERROR) if state is JobState.FAILED else None,
+        cancel_requested=state is JobState.RUNNING and bool(row.abort_requested),
     )
 
 
@@ -299,7 +317,7 @@ def _select_jobs(
 ) -> list[Job]:
     # Only the conditions asked for, so that the planner sees the organization's index (migration 0012).
     conditions: list[str] = ["true"]
-    parameters: dict[str, Any] = {"limit": limit}
+    parameters: dict[str, Any] = {"limit": limit, "import_task": IMPORT_ORGANIZATION}
     if organization_id is not None:
         conditions.append("job.args ->> 'organization_id' = :organization")
         parameters["organization"] = str(organization_id)
@@ -371,14 +389,35 @@ class ProcrastinateJobQueue(_ScopedRepository):
 
     def cancel(self, job_id: str) -> bool:
         """procrastinate's ``procrastinate_cancel_job_v1`` with abort: a queued job becomes cancelled, a running one
-        is marked for abortion (the caller ends its import run, so it stops at its next page)."""
+        is marked for abortion (its worker aborts it). A waiting import job ends the organization's queued run, a
+        running one its running run (so that it stops at its next page even if the abort comes late), no other.
+        False for a job already asked to stop."""
         job = self.get(job_id)
-        if job is None or not job.state.active:
+        if job is None or not job.state.active or job.cancel_requested:
             return False
         cancelled = self._session.execute(
             text("SELECT procrastinate_cancel_job_v1(CAST(:id AS bigint), true, false)"), {"id": int(job.id)}
         ).scalar()
-        return cancelled is not None
+        if cancelled is None:
+            return False
+        if job.task == IMPORT_ORGANIZATION:
+            run_state = ImportState.QUEUED if job.state is JobState.QUEUED else ImportState.RUNNING
+            _cancel_runs(self._session, self._organization_id, self._clock(), ImportRequest.state == run_state)
+        return True
+
+    def record_import_run(self, job_id: str, run_id: uuid.UUID) -> None:
+        """The run's id in the job's arguments (``run_id``): the job listing reads the run's reason through it
+        (procrastinate passes it back to the task on a retry, which takes it as informational)."""
+        number = _procrastinate_job_id(job_id)
+        if number is None:
+            return
+        self._session.execute(
+            text(
+                "UPDATE procrastinate_jobs SET args = args || jsonb_build_object('run_id', CAST(:run AS text)) "
+                "WHERE id = :id AND task_name = :task AND args ->> 'organization_id' = :organization"
+            ),
+            {"run": str(run_id), "id": number, "task": IMPORT_ORGANIZATION, "organization": str(self._organization_id)},
+        )
 
     def retry(self, job_id: str) -> Job | None:
         """Queue the failed or cancelled job again now (procrastinate's ``procrastinate_retry_job_v2`` for a
@@ -389,9 +428,11 @@ class ProcrastinateJobQueue(_ScopedRepository):
         try:
             with self._session.begin_nested():
                 self._session.execute(
+                    # Without the run it failed with: the next attempt's failure (if any) records its own.
                     text(
                         "UPDATE procrastinate_jobs SET status = 'todo', abort_requested = false, "
-                        "scheduled_at = now() WHERE id = :id AND status IN ('failed', 'cancelled', 'aborted')"
+                        "scheduled_at = now(), args = args - 'run_id' "
+                        "WHERE id = :id AND status IN ('failed', 'cancelled', 'aborted')"
                     ),
                     {"id": int(job.id)},
                 )

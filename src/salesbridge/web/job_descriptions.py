@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from salesbridge.domain.jobs import CANCELLED_IMPORT_ERROR, IMPORT_ORGANIZATION, SCHEDULE_DUE_IMPORTS, Job, JobState
+from salesbridge.domain.jobs import (
+    CANCELLED_IMPORT_ERROR,
+    IMPORT_ORGANIZATION,
+    SCHEDULE_DUE_IMPORTS,
+    TASK_RAISED_ERROR,
+    Job,
+    JobState,
+)
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR
 from salesbridge.i18n import N_, translate
 from salesbridge.services import jobs as job_use_cases
@@ -37,6 +44,9 @@ STATE_NAMES: Final = {
     JobState.CANCELLED: N_("Cancelled"),
 }
 
+CANCELLING: Final = N_("Cancelling")
+"""A running job asked to stop (:attr:`~salesbridge.domain.jobs.Job.cancel_requested`): it ends at its next step."""
+
 REASONS: Final = {
     sync.SYNC_NOW_REASON: N_("Sync now was pressed"),
     sync.SCHEDULED_REASON: N_("On schedule"),
@@ -55,7 +65,7 @@ ERRORS: Final = {
         "The import was cancelled, or another worker took it over."
     ),
     "The organization was disconnected from the CRM.": N_("The organization was disconnected from the CRM."),
-    "the task raised: see the worker's log": N_("The task stopped with an error; the worker's log has the details."),
+    TASK_RAISED_ERROR: N_("The task stopped with an error; the worker's log has the details."),
 }
 """Failures salesbridge describes itself, by the English text the engine stored (English message id). Anything
 else is Dynamics 365's own message, shown as it came."""
@@ -68,7 +78,7 @@ class JobLine:
     Attributes:
         when: The time that matters for its state: when it finished (ended jobs), started (running), or is due
             to start (waiting).
-        can_cancel: Waiting or running: an administrator may cancel it.
+        can_cancel: Waiting or running, and not asked to stop yet: an administrator may cancel it.
         can_retry: Failed or cancelled: an administrator may queue it again.
     """
 
@@ -99,6 +109,7 @@ class JobLine:
             "reason_text": self.reason,
             "error": job.error,
             "error_text": self.error,
+            "cancel_requested": job.cancel_requested,
             "can_cancel": self.can_cancel,
             "can_retry": self.can_retry,
         }
@@ -120,10 +131,10 @@ def describe(job: Job, locale: str) -> JobLine:
     return JobLine(
         job=job,
         task_name=translate(task, locale) if task else job.task,
-        state_name=translate(STATE_NAMES[job.state], locale),
+        state_name=translate(CANCELLING if job.cancel_requested else STATE_NAMES[job.state], locale),
         reason=translate(reason, locale) if reason else job.reason,
         error=translate(error, locale) if error else job.error,
         when=when,
-        can_cancel=job.state.active,
+        can_cancel=job.state.active and not job.cancel_requested,
         can_retry=job.state in (JobState.FAILED, JobState.CANCELLED),
     )

@@ -1,10 +1,12 @@
 """The task functions on the in-memory store, with the CRM faked at its edge: the scheduling task queues each due
-import with its job (the organization's locks), an import job runs the queued run, and one that finds another
-worker's run still leased asks to be retried (procrastinate and the embedded runner run these same functions)."""
+import with its job (the organization's locks), an import job runs the queued run, one whose CRM refuses fails
+with its run's reason (not retried), and one that finds another worker's run still leased asks to be retried
+(procrastinate and the embedded runner run these same functions)."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -12,18 +14,23 @@ from tests.fakes.store import FakeClock, FakeStore
 from tests.unit.services.test_import_runs import FakeDynamics
 
 from salesbridge.domain.jobs import (
+    CANCELLED_IMPORT_ERROR,
     IMPORT_ORGANIZATION,
     TASK_SPECS,
+    Job,
     JobState,
     RetryStrategy,
     import_queueing_lock,
     organization_lock,
 )
 from salesbridge.domain.workspace import CrmCredentials, ImportState
-from salesbridge.errors import ImportBusyError, UndecryptableSecretError
+from salesbridge.errors import AuthError, ImportBusyError, ImportFailedError, UndecryptableSecretError
 from salesbridge.jobs.tasks import TASKS, TaskContext, import_organization, schedule_due_imports
-from salesbridge.services.ports import CrmSession
+from salesbridge.services.jobs import cancel_job
+from salesbridge.services.ports import CrmSession, CrmSessionFactory
 from salesbridge.services.sync import SCHEDULED_REASON
+
+REFUSAL = "Principal user is missing prvReadContact privilege."
 
 
 def no_crm(credentials: CrmCredentials) -> CrmSession:
@@ -54,14 +61,7 @@ def test_the_schedule_queues_each_connected_organizations_due_import_with_its_jo
 
 
 def test_the_schedule_defers_a_queued_runs_job_again_when_its_job_ended() -> None:
-    clock = FakeClock()
-    store = FakeStore(clock=clock)
-    acme = store.add_organization("acme")
-    store.connect(acme)
-    context = TaskContext(store, no_crm, clock)
-    schedule_due_imports(context)
-    [failed] = store.jobs.list(organization_id=acme)
-    store.end_job(failed.id, JobState.RUNNING)
+    store, acme, context, failed = _started_import(no_crm)
     store.end_job(failed.id, JobState.FAILED)  # a store outage in the worker, say
 
     assert schedule_due_imports(context) == 0, "the run is queued already"
@@ -115,3 +115,57 @@ def test_retries_back_off_exponentially_up_to_a_cap_and_only_for_the_errors_name
     assert imports.wait_before(1, UndecryptableSecretError("another key")) is None, "a bug or a bad key: no retry"
     with pytest.raises(ValueError, match="max_attempts"):
         RetryStrategy(max_attempts=0)
+
+
+def _started_import(crm: CrmSessionFactory) -> tuple[FakeStore, uuid.UUID, TaskContext, Job]:
+    """A connected organization whose scheduled import job a worker has started, its CRM ``crm``."""
+    clock = FakeClock()
+    store = FakeStore(clock=clock)
+    acme = store.add_organization("acme")
+    store.connect(acme)
+    context = TaskContext(store, crm, clock)
+    schedule_due_imports(context)
+    [job] = store.jobs.list(organization_id=acme)
+    store.end_job(job.id, JobState.RUNNING)
+    return store, acme, context, job
+
+
+def test_an_import_job_whose_crm_refuses_fails_after_its_run_with_the_runs_reason_not_retried() -> None:
+    crm = FakeDynamics()
+
+    def refused(table: str) -> None:
+        if table == "contact":
+            raise AuthError(REFUSAL)
+
+    crm.on_read = refused
+    store, acme, context, job = _started_import(crm)
+
+    with pytest.raises(ImportFailedError) as raised:
+        asyncio.run(import_organization(context, organization_id=str(acme), job_id=job.id))
+    store.end_job(job.id, JobState.FAILED)  # what the engine does with a task that raised
+
+    [run] = store.tables(acme).import_runs.values()
+    assert (run.state, run.error) == (ImportState.FAILED, REFUSAL), "recorded before the job fails"
+    assert (raised.value.run_id, raised.value.reason) == (run.id, REFUSAL)
+    failed = store.jobs.find(job.id)
+    assert failed is not None
+    assert (failed.state, failed.error) == (JobState.FAILED, REFUSAL)
+    assert TASK_SPECS[IMPORT_ORGANIZATION].retry.wait_before(1, raised.value) is None, "the schedule retries it"
+
+
+def test_an_import_stopped_by_its_cancellation_is_no_failure_of_its_job() -> None:
+    crm = FakeDynamics()
+    store, acme, context, job = _started_import(crm)
+
+    def cancelled(table: str) -> None:
+        if table == "contact":
+            cancel_job(store, job.id, actor="ops")
+
+    crm.on_read = cancelled
+
+    outcome = asyncio.run(import_organization(context, organization_id=str(acme), job_id=job.id))
+
+    assert outcome is not None
+    assert (outcome.succeeded, outcome.stopped) == (False, True)
+    [run] = store.tables(acme).import_runs.values()
+    assert (run.state, run.error) == (ImportState.FAILED, CANCELLED_IMPORT_ERROR)

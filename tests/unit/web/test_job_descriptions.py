@@ -4,16 +4,17 @@ Dynamics' own messages pass through as they came, and each state's time and acti
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from salesbridge.domain.jobs import CANCELLED_IMPORT_ERROR, IMPORT_ORGANIZATION, Job, JobState
+from salesbridge.domain.jobs import CANCELLED_IMPORT_ERROR, IMPORT_ORGANIZATION, TASK_RAISED_ERROR, Job, JobState
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR
 from salesbridge.i18n import translate
 from salesbridge.services import jobs, sync
 from salesbridge.services.connecting import INITIAL_IMPORT_REASON
-from salesbridge.web.job_descriptions import ERRORS, REASONS, STATE_NAMES, TASK_NAMES, describe
+from salesbridge.web.job_descriptions import CANCELLING, ERRORS, REASONS, STATE_NAMES, TASK_NAMES, describe
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -52,8 +53,8 @@ def test_every_reason_salesbridge_records_is_described_in_both_languages() -> No
         jobs.RETRY_REASON,
     }
     assert recorded <= REASONS.keys()
-    assert {STOPPED_WORKER_ERROR, CANCELLED_IMPORT_ERROR, sync.NOT_CONNECTED_ERROR} <= ERRORS.keys()
-    for message in [*REASONS.values(), *ERRORS.values(), *STATE_NAMES.values(), *TASK_NAMES.values()]:
+    assert {STOPPED_WORKER_ERROR, CANCELLED_IMPORT_ERROR, sync.NOT_CONNECTED_ERROR, TASK_RAISED_ERROR} <= ERRORS.keys()
+    for message in [*REASONS.values(), *ERRORS.values(), *STATE_NAMES.values(), *TASK_NAMES.values(), CANCELLING]:
         assert translate(message, "es") != message, f"no Spanish for {message!r}"
 
 
@@ -88,6 +89,15 @@ def test_the_time_shown_and_the_actions_follow_the_state(
     )
     line = describe(job, "en")
     assert (line.when, line.can_cancel, line.can_retry) == (when, can_cancel, can_retry)
+
+
+def test_a_running_job_asked_to_stop_is_cancelling_and_cannot_be_cancelled_again() -> None:
+    job = replace(_job(JobState.RUNNING, started_at=NOW), cancel_requested=True)
+    line = describe(job, "en")
+    assert (line.state_name, line.can_cancel, line.can_retry) == ("Cancelling", False, False)
+    assert line.to_json()["cancel_requested"] is True
+    assert describe(job, "es").state_name == "Cancelando"
+    assert describe(_job(JobState.RUNNING, started_at=NOW), "en").state_name == "Running"
 
 
 def test_a_task_without_a_name_is_shown_by_its_code() -> None:

@@ -76,9 +76,18 @@ class JobQueue(Protocol):
         ...
 
     def cancel(self, job_id: str) -> bool:
-        """Cancel the job: a queued one never runs; a running one is asked to stop (an import stops at its next
-        page: the caller also ends the import run, see :func:`salesbridge.services.jobs.cancel_job`). Returns
-        whether there was a queued or running job of this organization to cancel."""
+        """Cancel the job: a queued one never runs; a running one is asked to stop (its
+        :attr:`~salesbridge.domain.jobs.Job.cancel_requested` until it does). An import job's import run ends with
+        it (:data:`~salesbridge.domain.jobs.CANCELLED_IMPORT_ERROR`; a running import stops at its next page), and
+        no other run: a waiting import job's run is the organization's queued run, a running one's its running run
+        (the organization's lock runs one import job at a time, its queueing lock lets one wait). Returns whether
+        there was a queued or running job of this organization to cancel."""
+        ...
+
+    def record_import_run(self, job_id: str, run_id: uuid.UUID) -> None:
+        """Record that import job ``job_id`` ran import run ``run_id``: a failed job then shows the run's reason
+        (:attr:`~salesbridge.domain.jobs.Job.error`). Nothing to do where the job is its run (the embedded
+        runner); a job of another organization is left alone. Idempotent."""
         ...
 
     def retry(self, job_id: str) -> Job | None:

@@ -36,7 +36,10 @@ class JobOut(ApiModel):
     error_text: str | None = Field(
         description="Why it failed or was cancelled, in the caller's language (Dynamics 365's own message as is)."
     )
-    can_cancel: bool = Field(description="Waiting or running: it may be cancelled.")
+    cancel_requested: bool = Field(
+        description="Running and asked to stop (cancelling): it ends at its next step, e.g. an import's next page."
+    )
+    can_cancel: bool = Field(description="Waiting or running, and not asked to stop yet: it may be cancelled.")
     can_retry: bool = Field(description="Failed or cancelled: it may be queued again.")
 
 
