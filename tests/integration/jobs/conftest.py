@@ -29,6 +29,7 @@ from salesbridge.sandbox.server.faults import FaultConfig
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.connecting import connect_crm, create_organization
+from salesbridge.services.ports import StoreAccess
 from salesbridge.store import create_engine_for, create_session_factory, migrate
 from salesbridge.store.jobs import JobEngine
 from salesbridge.store.secrets import CredentialCipher, generate_key
@@ -46,7 +47,7 @@ class JobsStore:
 
     url: str
     key: SecretStr
-    store: UnitOfWorkFactory
+    store: StoreAccess
     tmp_path: Path
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -77,6 +78,13 @@ class JobsStore:
         self.workers.append(process)
         return process
 
+    def kill_workers(self) -> None:
+        """Kill every worker started (the database goes next: no need to stop them gracefully)."""
+        for process in self.workers:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+
     def logs(self) -> str:
         """Every worker's output so far (for assertion messages)."""
         return "\n".join(path.read_text(errors="replace")[-3000:] for path in sorted(self.tmp_path.glob("worker-*")))
@@ -105,10 +113,7 @@ def jobs_store(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[Jo
     try:
         yield context
     finally:
-        for process in context.workers:  # the database goes next: no need to stop them gracefully
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=10)
+        context.kill_workers()
         engine.dispose()
         with contextlib.suppress(psycopg.Error):
             postgres_cluster.execute_autocommit(f'DROP DATABASE "{name}" WITH (FORCE)')
@@ -146,16 +151,40 @@ def serve_sandbox(tmp_path: Path) -> Iterator[SandboxFactory]:
         yield start
 
 
-def connect_organization(store: UnitOfWorkFactory, slug: str, served: ServedSandbox) -> uuid.UUID:
-    """Create organization ``slug`` and connect it to the sandbox through the product's connect flow (which queues
-    the first import and defers its job in the same transaction)."""
+def connect_organization(store: StoreAccess, slug: str, served: ServedSandbox) -> uuid.UUID:
+    """Create organization ``slug`` and connect it to the sandbox (:func:`connect_to`)."""
     organization_id = create_organization(store, slug=slug, seats=5)
+    connect_to(store, slug, served)
+    return organization_id
+
+
+def connect_to(store: StoreAccess, slug: str, served: ServedSandbox) -> None:
+    """Connect organization ``slug`` to the sandbox through the product's connect flow (which queues the first
+    import and defers its job in the same transaction)."""
     targets = DynamicsTargets(EndpointPolicy(["127.0.0.1"]))
     outcome = asyncio.run(
         connect_crm(store, dynamics_session, slug=slug, credentials=served.credentials, targets=targets)
     )
     assert outcome.is_connected, outcome
-    return organization_id
+
+
+CONTACTS_REFUSED = "prvReadContact"
+"""What Dynamics' refusal names once :func:`refuse_contacts` took the privilege away."""
+
+
+def refuse_contacts(store: StoreAccess, slug: str, served: ServedSandbox) -> None:
+    """Take ``prvReadContact`` away from the roles of organization ``slug``'s application user in the sandbox (after
+    connecting, whose pre-flight checks it): its imports then fail with Dynamics' own refusal."""
+    organization_id = store.organization_id(slug)
+    assert organization_id is not None
+    with store(organization_id, read_only=True) as uow:
+        connection = uow.crm_connection.find()
+    assert connection is not None
+    assert connection.connected_crm_user_id is not None
+    state = served.sandbox.services.state
+    with state.storage.transaction():
+        for role_id in state.security.user_roles(str(connection.connected_crm_user_id)):
+            state.security.revoke(role_id, [CONTACTS_REFUSED])
 
 
 def connected_like(store: UnitOfWorkFactory, slug: str, model: uuid.UUID) -> uuid.UUID:

@@ -9,16 +9,37 @@ import dataclasses
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from tests.integration.conftest import PostgresCluster
+from tests.integration.jobs.conftest import (
+    CONTACTS_REFUSED,
+    JobsStore,
+    SandboxFactory,
+    connect_to,
+    refuse_contacts,
+    serve_sandbox,  # noqa: F401 - a fixture of these tests
+    wait_until,
+)
 from tests.integration.web.conftest import ACME_ADMIN, BASE_URL, GLOBEX_ADMIN, Browser, Console, Person
 
-from salesbridge.domain.jobs import IMPORT_ORGANIZATION, import_queueing_lock, organization_lock
+from salesbridge.domain.jobs import (
+    CANCELLED_IMPORT_ERROR,
+    IMPORT_ORGANIZATION,
+    JobState,
+    import_queueing_lock,
+    organization_lock,
+)
+from salesbridge.domain.workspace import ImportState
+from salesbridge.services.jobs import organization_jobs
+from salesbridge.services.sync import queue_import
 from salesbridge.store.jobs import JobEngine
-from salesbridge.store.secrets import CredentialCipher
+from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory
 from salesbridge.web.app import create_app
 
@@ -33,6 +54,26 @@ def database_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
     yield postgres_cluster.url(name)
     with contextlib.suppress(psycopg.Error):
         postgres_cluster.execute_autocommit(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def credential_key() -> SecretStr:
+    """The console's credential key (a worker process is given it)."""
+    return generate_key()
+
+
+@pytest.fixture
+def cipher(credential_key: SecretStr) -> CredentialCipher:
+    """The cipher of :func:`credential_key`: overrides the one with a key nobody else knows."""
+    return CredentialCipher(credential_key)
+
+
+@pytest.fixture
+def workers(console: Console, database_url: str, credential_key: SecretStr, tmp_path: Path) -> Iterator[JobsStore]:
+    """Starts real ``salesbridge worker`` processes on the console's store; they are killed afterwards."""
+    context = JobsStore(url=database_url, key=credential_key, store=console.store, tmp_path=tmp_path)
+    yield context
+    context.kill_workers()
 
 
 @pytest.fixture
@@ -131,3 +172,105 @@ def test_another_organizations_procrastinate_jobs_are_never_shown_nor_touched(
     api = outsider.client.post(f"/api/v1/orgs/globex/jobs/{acme['queued']}/cancel", headers=outsider.csrf_headers())
     assert api.status_code == 404
     assert rows(browser(ACME_ADMIN).client.get("/admin/jobs").text)[acme["queued"]] == "queued"
+
+
+def seed_imports(console: Console, slug: str) -> tuple[uuid.UUID, dict[str, str]]:
+    """Two imports of ``slug`` queued as the product queues them (:func:`queue_import`: a run and its job): one a
+    worker took and runs, one waiting behind it; the organization's id, and the jobs' ids by state."""
+    organization_id = console.store.organization_id(slug)
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        queue_import(uow, reason="sync now")
+        uow.commit()
+    [running] = organization_jobs(console.store, slug=slug)
+    _worker_takes(console, running.id)
+    with console.store(organization_id) as uow:
+        assert uow.import_runs.claim(lease=timedelta(minutes=2)) is not None
+        queue_import(uow, reason="scheduled")
+        uow.commit()
+    waiting = organization_jobs(console.store, slug=slug, states=[JobState.QUEUED])[0]
+    return organization_id, {"running": running.id, "queued": waiting.id}
+
+
+def _runs(console: Console, organization_id: uuid.UUID) -> dict[str, tuple[ImportState, str | None]]:
+    """The organization's import runs' state and error, by reason."""
+    with console.store(organization_id, read_only=True) as uow:
+        return {run.reason: (run.state, run.error) for run in uow.import_runs.recent()}
+
+
+def test_cancelling_the_waiting_import_job_leaves_the_running_import_alone(
+    console: Console, browser: OpenBrowser
+) -> None:
+    acme, ids = seed_imports(console, "acme")
+    admin = browser(ACME_ADMIN)
+
+    cancelled = admin.client.post(f"/admin/jobs/{ids['queued']}/cancel", data=admin.csrf_data(), follow_redirects=False)
+
+    assert cancelled.status_code == 303
+    after = rows(admin.client.get("/admin/jobs").text)
+    assert (after[ids["queued"]], after[ids["running"]]) == ("cancelled", "running")
+    assert _runs(console, acme) == {
+        "scheduled": (ImportState.FAILED, CANCELLED_IMPORT_ERROR),
+        "sync now": (ImportState.RUNNING, None),
+    }
+
+
+def test_a_running_job_asked_to_stop_shows_cancelling_until_its_worker_aborts_it(
+    console: Console, browser: OpenBrowser
+) -> None:
+    acme, ids = seed_imports(console, "acme")
+    admin = browser(ACME_ADMIN)
+
+    cancelled = admin.client.post(
+        f"/admin/jobs/{ids['running']}/cancel", data=admin.csrf_data(), follow_redirects=False
+    )
+
+    assert cancelled.status_code == 303
+    page = admin.client.get("/admin/jobs").text
+    row = page.split(f'data-job-id="{ids["running"]}"')[1].split("</tr>")[0]
+    assert 'data-testid="job-state" data-cancel-requested="true">Cancelling<' in row
+    assert 'data-testid="job-cancel"' not in row, "no second Cancel"
+    assert page.count('data-testid="job-cancel"') == 1, "the waiting one's"
+    again = admin.client.post(f"/admin/jobs/{ids['running']}/cancel", data=admin.csrf_data())
+    assert again.status_code == 422
+    assert "This job is already being cancelled." in again.text
+    api = {job["id"]: job for job in admin.client.get("/api/v1/orgs/acme/jobs").json()["jobs"]}
+    assert (api[ids["running"]]["state"], api[ids["running"]]["cancel_requested"]) == ("running", True)
+    assert _runs(console, acme) == {  # its run ends (it stops at its next page), the waiting one stays
+        "scheduled": (ImportState.QUEUED, None),
+        "sync now": (ImportState.FAILED, CANCELLED_IMPORT_ERROR),
+    }
+    admin.client.post("/account/locale", data={**admin.csrf_data(), "locale": "es"})
+    assert ">Cancelando<" in admin.client.get("/admin/jobs").text
+
+    with console.session_factory() as session:  # its worker aborts it, as procrastinate's workers do
+        session.execute(text("SELECT procrastinate_finish_job_v1(:id, 'aborted', false)"), {"id": int(ids["running"])})
+        session.commit()
+    assert rows(admin.client.get("/admin/jobs").text)[ids["running"]] == "cancelled"
+
+
+def test_a_failed_import_shows_failed_with_dynamics_reason(
+    console: Console,
+    browser: OpenBrowser,
+    workers: JobsStore,
+    serve_sandbox: SandboxFactory,  # noqa: F811 - the fixture imported above
+) -> None:
+    served = serve_sandbox()
+    connect_to(console.store, "acme", served)  # queues the first import and defers its job
+    refuse_contacts(console.store, "acme", served)
+    workers.start_worker()
+
+    wait_until(
+        lambda: not organization_jobs(console.store, slug="acme")[0].state.active,
+        seconds=60,
+        what="the import job's end",
+        logs=workers.logs,
+    )
+
+    page = browser(ACME_ADMIN).client.get("/admin/jobs").text
+    assert list(rows(page).values()) == ["failed"], workers.logs()
+    [error] = re.findall(r'data-testid="job-error">([^<]*)<', page)
+    assert CONTACTS_REFUSED in error, error
+    assert workers.sql(f"SELECT attempts FROM procrastinate_jobs WHERE task_name = '{IMPORT_ORGANIZATION}'") == [
+        (1,)
+    ], "not retried by the job engine: the schedule's backoff retries failed imports"

@@ -8,9 +8,18 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 
+from tests.integration.jobs.conftest import (
+    CONTACTS_REFUSED,
+    SandboxFactory,
+    connect_to,
+    refuse_contacts,
+    serve_sandbox,  # noqa: F401 - a fixture of these tests
+)
 from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
 
+from salesbridge.bootstrap import dynamics_session
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR
+from salesbridge.jobs.runner import EmbeddedRunner
 
 OpenBrowser = Callable[[Person | None], Browser]
 CRM_REFUSAL = "Principal user is missing prvReadContact privilege."
@@ -187,3 +196,40 @@ def test_the_api_lists_filters_cancels_and_retries(console: Console, browser: Op
     spanish = {job["id"]: job for job in admin.client.get(api).json()["jobs"]}
     assert spanish[ids["queued"]]["state_name"] == "Cancelada"
     assert spanish[ids["queued"]]["error_text"] == "Cancelada por un administrador."
+
+
+def test_cancelling_the_waiting_import_leaves_the_running_one_alone(console: Console, browser: OpenBrowser) -> None:
+    ids = seed_jobs(console, "acme")
+    admin = browser(ACME_ADMIN)
+
+    cancelled = admin.client.post(f"/admin/jobs/{ids['queued']}/cancel", data=admin.csrf_data(), follow_redirects=False)
+
+    assert cancelled.status_code == 303
+    after = rows(admin.client.get("/admin/jobs").text)
+    assert (after[ids["queued"]], after[ids["running"]]) == ("cancelled", "running")
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id, read_only=True) as uow:
+        running = uow.import_runs.running()
+    assert running is not None
+    assert str(running.id) == ids["running"], "still leased: its import goes on"
+
+
+def test_a_failed_import_shows_failed_with_dynamics_reason(
+    console: Console,
+    browser: OpenBrowser,
+    serve_sandbox: SandboxFactory,  # noqa: F811 - the fixture imported above
+) -> None:
+    served = serve_sandbox()
+    connect_to(console.store, "acme", served)
+    refuse_contacts(console.store, "acme", served)
+    runner = EmbeddedRunner(
+        console.store, dynamics_session, console.store.connected_organization_ids, clock=console.clock
+    )
+
+    [outcome] = runner.run_once()
+
+    assert not outcome.succeeded
+    page = browser(ACME_ADMIN).client.get("/admin/jobs").text
+    assert list(rows(page).values()) == ["failed"]
+    assert CONTACTS_REFUSED in re.findall(r'data-testid="job-error">([^<]*)<', page)[0]
