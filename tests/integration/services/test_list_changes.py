@@ -10,6 +10,8 @@ import random
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from tests.auto_save_changes import AutoSaveScenario, check_incremental_equals_full, lists_of
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _serve
 
@@ -135,3 +137,37 @@ def test_a_purge_forgets_what_the_lists_were_computed_from(store: UnitOfWorkFact
 
     with store(scenario.org) as uow:
         assert uow.lists.auto_save_basis() is None
+
+
+async def test_a_sync_with_nothing_changed_reads_no_imported_record_and_no_list(
+    store: UnitOfWorkFactory, sessions: CrmSessionFactory, fresh_demo: RunningSandbox
+) -> None:
+    acme = create_organization(store, slug="acme", seats=10)
+    connected = await connect_crm(
+        store, sessions, slug="acme", credentials=fresh_demo.credentials(), targets=SANDBOX_TARGETS
+    )
+    assert connected.is_connected
+    with store(acme) as uow:
+        email = next(user.email for user in uow.crm_users.list_all() if user.email)
+    AccountService(store, clock=utc_now).create_user(
+        "acme", email=email, display_name=email, password=None, is_admin=False, with_seat=True, actor="admin"
+    )
+    request_sync(store, slug="acme", actor="admin")
+    assert (await run_pending_import(store, sessions, acme, clock=utc_now)).succeeded  # type: ignore[union-attr]
+    statements: list[str] = []
+
+    def seen(_connection: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        request_sync(store, slug="acme", actor="admin")
+        outcome = await run_pending_import(store, sessions, acme, clock=utc_now)
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+
+    assert outcome is not None
+    assert outcome.succeeded
+    assert statements, "the listener saw the run's statements"
+    # The CRM users (a small table) are read to know the synced sellers; no imported record, no list item.
+    assert [s for s in statements if "crm_records" in s or "list_items" in s] == []
