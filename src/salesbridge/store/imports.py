@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from psycopg.errors import UniqueViolation
 from sqlalchemy import delete, func, select, update
 
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR as STOPPED_WORKER_ERROR
@@ -105,6 +104,9 @@ class CrmRecordRepository(_ScopedRepository):
         """COPY ``rows`` straight into ``crm_records`` (no staging table, no conflict handling: half the server's
         work of the upsert). False, with nothing written, when one of them was stored after all (the caller
         upserts the page instead): the COPY runs in a savepoint, so its failure leaves the transaction usable."""
+        # Imported here: only a PostgreSQL store needs the driver, and every command of the CLI imports this module.
+        from psycopg.errors import UniqueViolation
+
         stored = self._stored(self._organization_id, table, rows, generation, now)
         with driver.cursor() as cursor:
             # A savepoint of the driver's connection, inside the unit of work's transaction (the driver begins it
