@@ -11,6 +11,7 @@
     │   ├── EndpointNotAllowedError   an organization URL or authority outside Dynamics' hosts (and the operator's)
     │   ├── CaBundleError             a CA bundle that is not PEM certificates, or not offered under that name
     │   ├── DifferentCrmOrganizationError  another Dynamics organization's data is still here: purge it first
+    │   ├── StageNotOfferedError      a pipeline stage not offered for its source; .offered (labels, values)
     │   ├── AccountError              an account use case refused; the message is for the person who caused it
     │   │   ├── InvalidInputError     a value breaks a rule (email, password, name, language); .field
     │   │   ├── ContractFullError     every seat of the contract is assigned
@@ -62,10 +63,12 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from salesbridge.i18n import N_
+from salesbridge.message_ids import Label
 
 
 class SalesbridgeError(Exception):
@@ -170,6 +173,37 @@ class DifferentCrmOrganizationError(InvalidRequestError):
     def __init__(self, org_url: str) -> None:
         super().__init__(self.MESSAGE, org_url=org_url)
         self.org_url = org_url
+
+
+class StageNotOfferedError(InvalidRequestError):
+    """A pipeline stage that is not among the stages offered for its stage source. The message names the offered
+    ones, each by its label (in the reader's language: :meth:`localized` translates the labels that are message
+    ids) and its value.
+
+    Attributes:
+        stage: The stage as given.
+        source: The stage source (``salesstage``, ``salesstagecode``, ``stepname``).
+        offered: The offered stages: (label, value) pairs.
+    """
+
+    MESSAGE = N_("{stage} is not a stage of {source}. Choose one of: {allowed}.")
+
+    def __init__(self, stage: str, source: str, offered: tuple[tuple[Label, str], ...]) -> None:
+        super().__init__(self.MESSAGE, stage=stage, source=source, allowed=_allowed(offered, lambda text: text))
+        self.stage = stage
+        self.source = source
+        self.offered = offered
+
+    def localized(self, locale: str) -> str:
+        """The message in ``locale``, the offered labels that are message ids translated too."""
+        from salesbridge.i18n import translate  # the catalogue loads on first use, not on import of the tree
+
+        allowed = _allowed(self.offered, lambda text: translate(text, locale))
+        return translate(self.message_id, locale).format(stage=self.stage, source=self.source, allowed=allowed)
+
+
+def _allowed(offered: tuple[tuple[Label, str], ...], translate: Callable[[str], str]) -> str:
+    return ", ".join(f"{label.read(translate)} ({value})" for label, value in offered) or "\u2014"
 
 
 class AccountError(InvalidRequestError):

@@ -25,6 +25,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from salesbridge.message_ids import N_  # defined without the catalogue, for the services
+
 __all__ = ["DEFAULT_LOCALE", "N_", "SUPPORTED_LOCALES", "normalize_locale", "translate", "translations"]
 
 DEFAULT_LOCALE: Final = "en"
@@ -34,11 +36,6 @@ SUPPORTED_LOCALES: Final = ("en", "es")
 
 _DOMAIN: Final = "messages"
 _LANGUAGE = re.compile(r"[A-Za-z]+")
-
-
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark for extraction only"
-    """Mark ``message`` for extraction without translating it; translate it later with :func:`translate`."""
-    return message
 
 
 def normalize_locale(value: str | None) -> str:

@@ -85,6 +85,10 @@ def test_one_stage_control_decides_the_source_and_reads_naturally_in_spanish(
     admin.get_by_test_id("pipeline-save").click()
     expect(admin.get_by_test_id("stage-threshold")).to_have_value("salesstage:2")
     expect(admin.get_by_test_id("stage-current")).to_contain_text("Fase de ventas")
+    # The CRM's labels that are the standard Dynamics 365 ones read in Spanish, as the standard choices do.
+    expect(admin.get_by_test_id("stage-current")).to_contain_text("Proponer (Fase de ventas)")
+    expect(admin.locator("option[value='salesstage:2']")).to_have_text("Proponer")
+    expect(admin.locator("option[value='estimatedvalue']")).to_have_text("Ingresos estimados (estimatedvalue)")
     screenshot(admin, "crm-settings-one-stage-control-es")
 
 

@@ -13,7 +13,7 @@ from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgO
 from salesbridge.cli.rendering import console, errors_reported
 from salesbridge.i18n import translate
 from salesbridge.services.crm_settings import SettingsChange, with_stage_label
-from salesbridge.web.localized import settings_json
+from salesbridge.web.localized import choices_json, label_reader, label_text, settings_json
 
 if TYPE_CHECKING:
     from salesbridge.services.crm_settings import CrmSettingsView
@@ -23,7 +23,8 @@ app = typer.Typer(help="CRM settings: pipeline stage, won value, auto-save, sync
 
 def _print_crm_settings(settings: CrmSettingsView, lang: str) -> None:
     table = Table(show_header=False, box=None)
-    stage = settings.stage_label or settings.stage_threshold or translate("Every open opportunity", lang)
+    label = label_text(settings.stage_label, lang) if settings.stage_label else None
+    stage = label or settings.stage_threshold or translate("Every open opportunity", lang)
     table.add_row(
         translate("Stage source", lang), f"{translate(settings.stage_source_label, lang)} ({settings.stage_source})"
     )
@@ -48,10 +49,10 @@ def crm_settings_show(
     """Show the pipeline stage, won-value column, auto-save and sync interval, with the values each may take."""
     with errors_reported(lang):
         service = workspace(ctx, db_url).crm_settings
-        choices = asyncio.run(service.choices(org, lang))
+        choices = asyncio.run(service.choices(org))
         settings = with_stage_label(service.settings(org), choices)
     if as_json:
-        typer.echo(json.dumps({**settings_json(settings, lang), "choices": choices.to_json()}, indent=2))
+        typer.echo(json.dumps({**settings_json(settings, lang), "choices": choices_json(choices, lang)}, indent=2))
         return
     _print_crm_settings(settings, lang)
 
@@ -94,7 +95,9 @@ def crm_settings_set(
         sync_interval_minutes=sync_interval,
     )
     with errors_reported(lang):
-        saved = asyncio.run(workspace(ctx, db_url).crm_settings.update(org, change, actor="cli", locale=lang))
+        saved = asyncio.run(
+            workspace(ctx, db_url).crm_settings.update(org, change, actor="cli", reads=label_reader(lang))
+        )
     if as_json:
         lists = saved.lists
         body = {**settings_json(saved.settings, lang), "lists": lists.__dict__ if lists else None}

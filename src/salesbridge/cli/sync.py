@@ -16,6 +16,7 @@ from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgO
 from salesbridge.cli.rendering import console, errors_reported, failure
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.sync import request_sync, sync_status
+from salesbridge.web.localized import sync_failure_message, sync_status_json
 
 if TYPE_CHECKING:
     from salesbridge.bootstrap import Workspace
@@ -97,14 +98,15 @@ def sync_status_command(
         services = workspace(ctx, db_url)
         status = sync_status(services.store, slug=org, clock=services.clock)
     if as_json:
-        typer.echo(json.dumps(status.to_json(lang), indent=2))
+        typer.echo(json.dumps(sync_status_json(status, lang), indent=2))
         return
     last = status.last_sync_at.strftime("%Y-%m-%d %H:%M UTC") if status.last_sync_at else "—"
     console.print(f"Last sync: {last}", highlight=False)
     if status.running_since:
         console.print(f"Import running since {status.running_since:%H:%M:%S} UTC", highlight=False)
     if status.failing:
-        console.print(f"[bold red]{status.failure_message(lang)}[/]", highlight=False)
+        message = sync_failure_message(status.failing_since, status.failure_reason, lang)
+        console.print(f"[bold red]{message}[/]", highlight=False)
     table = Table()
     for header in ("Table", "Mode", "Last success", "Rows", "Imported", "Deleted", "Failures"):
         table.add_column(header)

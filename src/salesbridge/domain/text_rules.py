@@ -18,7 +18,7 @@ import unicodedata
 from typing import Final
 
 from salesbridge.errors import InvalidInputError
-from salesbridge.i18n import N_
+from salesbridge.message_ids import N_
 
 MAX_EMAIL_LENGTH: Final = 320
 MAX_DISPLAY_NAME_LENGTH: Final = 200

@@ -20,7 +20,7 @@ from salesbridge.errors import (
     RowNotFoundError,
     UniqueConstraintError,
 )
-from salesbridge.i18n import N_
+from salesbridge.message_ids import N_
 from salesbridge.services.account_rules import (
     API_TOKEN_LIFETIME_CHOICES_DAYS,
     API_TOKEN_LIFETIME_DAYS,

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from salesbridge.domain.text_rules import checked_token_name
 from salesbridge.errors import ApiTokenNotFoundError, InvalidInputError, RowNotFoundError, SessionRequiredError
-from salesbridge.i18n import N_
+from salesbridge.message_ids import N_
 from salesbridge.services.account_rules import (
     API_TOKEN_DISPLAY_LENGTH,
     API_TOKEN_LIFETIME_CHOICES_DAYS,

@@ -4,16 +4,22 @@ auto-save, and the import interval.
 Choices are validated against the CRM: the stage threshold must be an option of the chosen choice column (or a
 step name found in the imported opportunities), the won-value column a money column of opportunity. When the
 organization is not connected (or the CRM cannot be reached, or does not answer within the caller's wait) the
-standard Dynamics 365 choices are offered and checked instead, and the choices say why. Option labels come from
-the CRM; the standard ones are offered in the user's language, in which an administrator may also type them (the
-refusals list them so). Every change is audited; a change of the pipeline (or turning auto-save on) recomputes the
-lists. The settings themselves come back as values and message ids (the stage source's name): the console and the
-CLI translate them.
+standard Dynamics 365 choices are offered and checked instead, and the choices say why.
+
+Nothing here is in a language: each choice's label is a :class:`~salesbridge.message_ids.Label`, either a message
+id (the standard Dynamics 365 labels, which the CRM's own labels are when they are the same words) or the CRM's own
+label as it came, and the edges (console, API, CLI) translate. An administrator may type a stage by its label as
+they read it: the edge passes how its user reads a label (``reads``), so the use case matches the typed text
+against exactly what that user was shown, and its refusal (:class:`StageNotOfferedError`) carries the offered
+labels for the edge to translate. Every change is audited; a change of the pipeline (or turning auto-save on)
+recomputes the lists. The settings themselves come back as values and message ids (the stage source's name, the
+threshold's label).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -22,8 +28,8 @@ from typing import Any, Final
 from salesbridge.crm.ports import CrmMetadata
 from salesbridge.domain.pipeline import PROCESS_STEP, STAGE_SOURCES, CrmSettings, StageSource, won_value_columns
 from salesbridge.domain.workspace import ConnectionState, CrmCredentials
-from salesbridge.errors import CrmError, InvalidRequestError
-from salesbridge.i18n import N_, translate
+from salesbridge.errors import CrmError, InvalidRequestError, StageNotOfferedError
+from salesbridge.message_ids import N_, Label
 from salesbridge.services.connecting import stored_credentials
 from salesbridge.services.lists import ListRecompute, recompute_in
 from salesbridge.services.organizations import require_organization
@@ -38,38 +44,37 @@ STAGE_SOURCE_LABELS: Final = {
     StageSource.PROCESS_STEP: N_("Business process step"),
 }
 
-# Labels of the standard Dynamics 365 choices and columns, so they can be shown in the user's language.
-_STANDARD_LABELS: Final = (
-    N_("Qualify"),
-    N_("Develop"),
-    N_("Propose"),
-    N_("Close"),
-    N_("Default Value"),
-    N_("Actual Revenue"),
-    N_("Est. Revenue"),
-    N_("Budget Amount"),
-)
+# The standard Dynamics 365 choices and money columns, their labels message ids (shown in the reader's language).
 _STANDARD_STAGES: Final = {
-    StageSource.SALES_STAGE: ((0, "Qualify"), (1, "Develop"), (2, "Propose"), (3, "Close")),
-    StageSource.PROCESS_CODE: ((1, "Default Value"),),
+    StageSource.SALES_STAGE: ((0, N_("Qualify")), (1, N_("Develop")), (2, N_("Propose")), (3, N_("Close"))),
+    StageSource.PROCESS_CODE: ((1, N_("Default Value")),),
 }
 _STANDARD_MONEY_COLUMNS: Final = (
-    ("actualvalue", "Actual Revenue"),
-    ("estimatedvalue", "Est. Revenue"),
-    ("budgetamount", "Budget Amount"),
+    ("actualvalue", N_("Actual Revenue")),
+    ("estimatedvalue", N_("Est. Revenue")),
+    ("budgetamount", N_("Budget Amount")),
 )
+_STANDARD_LABELS: Final = frozenset(
+    [label for options in _STANDARD_STAGES.values() for _, label in options]
+    + [label for _, label in _STANDARD_MONEY_COLUMNS]
+)
+
+LabelReader = Callable[[Label], str]
+"""How the caller's user reads a label (the edge's translation of message ids into the user's language)."""
+
+
+def as_written(label: Label) -> str:
+    """A label as written: the English message id, or the CRM's own text (the default :data:`LabelReader`)."""
+    return label.text
 
 
 @dataclass(frozen=True)
 class Choice:
-    """One offered value: ``value`` is what is stored, ``label`` what is shown."""
+    """One offered value: ``value`` is what is stored, ``label`` what is shown (a message id or the CRM's own
+    label, see :class:`~salesbridge.message_ids.Label`)."""
 
     value: str
-    label: str
-
-    def to_json(self) -> dict[str, str]:
-        """A JSON-ready mapping."""
-        return {"value": self.value, "label": self.label}
+    label: Label
 
 
 class CrmReadProblem(StrEnum):
@@ -98,22 +103,11 @@ class SettingsChoices:
     from_crm: bool
     problem: CrmReadProblem | None = None
 
-    def stage_label(self, source: StageSource, threshold: str | None) -> str | None:
-        """The label of ``threshold`` among the choices of ``source``, else the threshold itself."""
+    def stage_label(self, source: StageSource, threshold: str | None) -> Label | None:
+        """The label of ``threshold`` among the choices of ``source``, else the threshold itself (as it is)."""
         if threshold is None:
             return None
-        return next((choice.label for choice in self.stages[source] if choice.value == threshold), threshold)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready mapping."""
-        return {
-            "stages": {
-                source.value: [choice.to_json() for choice in choices] for source, choices in self.stages.items()
-            },
-            "money_columns": [choice.to_json() for choice in self.money_columns],
-            "from_crm": self.from_crm,
-            "crm_problem": self.problem.value if self.problem else None,
-        }
+        return next((choice.label for choice in self.stages[source] if choice.value == threshold), Label(threshold))
 
 
 @dataclass(frozen=True)
@@ -123,7 +117,8 @@ class CrmSettingsView:
     Attributes:
         stage_threshold: The first stage inside the pipeline (an option value as text, or a step name); None means
             every open opportunity.
-        stage_label: The threshold's label, when choices were given.
+        stage_label: The threshold's label, when choices were given (a message id or the CRM's own label: the
+            edges translate it).
         is_saved: False while the defaults are in force.
     """
 
@@ -135,7 +130,7 @@ class CrmSettingsView:
     sync_interval_minutes: int
     is_saved: bool
     updated_at: datetime | None
-    stage_label: str | None = None
+    stage_label: Label | None = None
 
     @property
     def stage_source_label(self) -> str:
@@ -143,12 +138,13 @@ class CrmSettingsView:
         return STAGE_SOURCE_LABELS[self.stage_source]
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready mapping (``stage_source_label`` a message id: the caller translates it)."""
+        """A JSON-ready mapping (``stage_source_label`` a message id, ``stage_label`` a message id or the CRM's
+        own label: the caller translates them, see ``salesbridge.web.localized.settings_json``)."""
         return {
             "stage_source": self.stage_source.value,
             "stage_source_label": self.stage_source_label,
             "stage_threshold": self.stage_threshold,
-            "stage_label": self.stage_label,
+            "stage_label": self.stage_label.text if self.stage_label else None,
             "won_value_column": self.won_value_column,
             "won_value_base_currency": self.won_value_base_currency,
             "auto_save_enabled": self.auto_save_enabled,
@@ -201,24 +197,31 @@ def won_value_columns_to_import(settings: CrmSettingsView | CrmSettings) -> tupl
     return won_value_columns(settings.won_value_column, base)
 
 
-def _label(label: str | None, fallback: str, locale: str) -> str:
-    return translate(label, locale) if label else fallback
+def _crm_label(label: str | None, fallback: str) -> Label:
+    """The CRM's own label (``fallback`` when it has none): a message id when it is one of the standard labels, so
+    that it is shown in the reader's language like the standard choices; else as it came."""
+    text = label or fallback
+    return Label(text, is_message_id=text in _STANDARD_LABELS)
 
 
-def standard_choices(step_names: tuple[str, ...], locale: str) -> SettingsChoices:
-    """The standard Dynamics 365 choices (offered when the CRM cannot be asked), labels in ``locale``."""
+def _step_choices(step_names: tuple[str, ...]) -> tuple[Choice, ...]:
+    return tuple(Choice(name, Label(name)) for name in step_names)
+
+
+def standard_choices(step_names: tuple[str, ...]) -> SettingsChoices:
+    """The standard Dynamics 365 choices (offered when the CRM cannot be asked), their labels message ids."""
     stages = {
-        source: tuple(Choice(str(value), translate(label, locale)) for value, label in options)
+        source: tuple(Choice(str(value), Label(label, is_message_id=True)) for value, label in options)
         for source, options in _STANDARD_STAGES.items()
     }
-    stages[StageSource.PROCESS_STEP] = tuple(Choice(name, name) for name in step_names)
-    money = tuple(Choice(name, translate(label, locale)) for name, label in _STANDARD_MONEY_COLUMNS)
+    stages[StageSource.PROCESS_STEP] = _step_choices(step_names)
+    money = tuple(Choice(name, Label(label, is_message_id=True)) for name, label in _STANDARD_MONEY_COLUMNS)
     return SettingsChoices(stages=stages, money_columns=money, from_crm=False)
 
 
-async def crm_choices(metadata: CrmMetadata, step_names: tuple[str, ...], locale: str) -> SettingsChoices:
+async def crm_choices(metadata: CrmMetadata, step_names: tuple[str, ...]) -> SettingsChoices:
     """The choices read from the CRM: the options of ``salesstage`` and ``salesstagecode`` and the money columns
-    of opportunity; standard labels are translated into ``locale``.
+    of opportunity, labelled with the CRM's own labels (message ids when they are the standard ones).
 
     Raises:
         CrmError: the CRM could not be read.
@@ -232,19 +235,21 @@ async def crm_choices(metadata: CrmMetadata, step_names: tuple[str, ...], locale
             continue
         options = await metadata.options("opportunity", source.value)
         stages[source] = tuple(
-            Choice(str(option.value), _label(option.label, str(option.value), locale)) for option in options
+            Choice(str(option.value), _crm_label(option.label, str(option.value))) for option in options
         )
-    stages[StageSource.PROCESS_STEP] = tuple(Choice(name, name) for name in step_names)
+    stages[StageSource.PROCESS_STEP] = _step_choices(step_names)
     money = tuple(
-        Choice(column.logical_name, _label(column.display_name, column.logical_name, locale))
+        Choice(column.logical_name, _crm_label(column.display_name, column.logical_name))
         for column in sorted(columns, key=lambda column: column.logical_name)
         if column.type.lower() == "money" and not column.logical_name.endswith("_base")
     )
     return SettingsChoices(stages=stages, money_columns=money, from_crm=True)
 
 
-def _checked(current: CrmSettings, change: SettingsChange, choices: SettingsChoices) -> dict[str, Any]:
-    """The settings after ``change``, validated against ``choices``.
+def _checked(
+    current: CrmSettings, change: SettingsChange, choices: SettingsChoices, reads: LabelReader
+) -> dict[str, Any]:
+    """The settings after ``change``, validated against ``choices`` (a stage typed by its label as ``reads``).
 
     Raises:
         InvalidRequestError: a value is not allowed; the message says which values are.
@@ -260,7 +265,7 @@ def _checked(current: CrmSettings, change: SettingsChange, choices: SettingsChoi
     if change.clear_stage:
         threshold = None
     elif change.stage_threshold is not None:
-        threshold = _checked_stage(source, change.stage_threshold, choices)
+        threshold = _checked_stage(source, change.stage_threshold, choices, reads)
     elif source is not current.stage_source:
         threshold = None  # a threshold of another source means nothing here
     column = current.won_value_column
@@ -298,22 +303,17 @@ def _checked(current: CrmSettings, change: SettingsChange, choices: SettingsChoi
     }
 
 
-def _checked_stage(source: StageSource, wanted: str, choices: SettingsChoices) -> str:
+def _checked_stage(source: StageSource, wanted: str, choices: SettingsChoices, reads: LabelReader) -> str:
     offered = choices.stages[source]
     text = wanted.strip()
     if not text:
         raise InvalidRequestError(N_("Choose the stage at which an opportunity enters your pipeline."))
     for choice in offered:
-        if text == choice.value or text.casefold() == choice.label.casefold():
+        if text == choice.value or text.casefold() == reads(choice.label).casefold():
             return choice.value
     if source.value == PROCESS_STEP and not offered:
         return text  # no opportunity imported yet: any step name may be chosen
-    raise InvalidRequestError(
-        N_("{stage} is not a stage of {source}. Choose one of: {allowed}."),
-        stage=wanted,
-        source=source.value,
-        allowed=", ".join(f"{choice.label} ({choice.value})" for choice in offered) or "—",
-    )
+    raise StageNotOfferedError(wanted, source.value, tuple((choice.label, choice.value) for choice in offered))
 
 
 _AUDITED: Final = (
@@ -347,7 +347,7 @@ class CrmSettingsService:
         with self._store(require_organization(self._store, slug), read_only=True) as uow:
             return _view(uow.crm_settings.get(), choices=choices)
 
-    async def choices(self, slug: str, locale: str = "en", *, wait_s: float | None = None) -> SettingsChoices:
+    async def choices(self, slug: str, *, wait_s: float | None = None) -> SettingsChoices:
         """What the settings may be set to: read from the connected CRM, else the standard choices — when not
         connected, when the CRM cannot be reached (``problem`` FAILED), or when it has not answered within
         ``wait_s`` seconds (``problem`` SLOW; None waits as long as the connector does). Step names come from
@@ -358,14 +358,14 @@ class CrmSettingsService:
         """
         step_names, credentials = await asyncio.to_thread(self._choice_inputs, slug)
         if credentials is None:
-            return standard_choices(step_names, locale)
+            return standard_choices(step_names)
         try:
             async with asyncio.timeout(wait_s):
-                return await self._crm_choices(credentials, step_names, locale)
+                return await self._crm_choices(credentials, step_names)
         except TimeoutError:
-            return replace(standard_choices(step_names, locale), problem=CrmReadProblem.SLOW)
+            return replace(standard_choices(step_names), problem=CrmReadProblem.SLOW)
         except CrmError:
-            return replace(standard_choices(step_names, locale), problem=CrmReadProblem.FAILED)
+            return replace(standard_choices(step_names), problem=CrmReadProblem.FAILED)
 
     def _choice_inputs(self, slug: str) -> tuple[tuple[str, ...], CrmCredentials | None]:
         """The imported step names, and the stored credentials while connected (else None)."""
@@ -379,32 +379,48 @@ class CrmSettingsService:
             )
         return step_names, credentials
 
-    async def _crm_choices(
-        self, credentials: CrmCredentials, step_names: tuple[str, ...], locale: str
-    ) -> SettingsChoices:
+    async def _crm_choices(self, credentials: CrmCredentials, step_names: tuple[str, ...]) -> SettingsChoices:
         session = self._sessions(credentials)
         try:
-            return await crm_choices(session.metadata, step_names, locale)
+            return await crm_choices(session.metadata, step_names)
         finally:
             await session.close()
 
     async def update(
-        self, slug: str, change: SettingsChange, *, actor: str, locale: str = "en", wait_s: float | None = None
+        self,
+        slug: str,
+        change: SettingsChange,
+        *,
+        actor: str,
+        reads: LabelReader = as_written,
+        wait_s: float | None = None,
     ) -> SettingsSaved:
         """Validate and save ``change``; audited (``crm.settings_changed`` with each changed setting's old and new
         value). When the stage source, the threshold or auto-save changed, the lists are recomputed in the same
         transaction. Idempotent: saving the same values changes nothing and records nothing. The choices are
         read as :meth:`choices` does (waiting at most ``wait_s`` for the CRM); the save runs on a worker thread.
+        The stage may be given by its value or by its label as the caller's user reads it (``reads``: the edge's
+        translation; by default as written, in English).
 
         Raises:
             UnknownOrganizationError: no organization has ``slug``.
-            InvalidRequestError: a value is not allowed (nothing was saved).
+            StageNotOfferedError: the stage is not offered for its source (nothing was saved).
+            InvalidRequestError: another value is not allowed (nothing was saved).
         """
-        choices = await self.choices(slug, locale, wait_s=wait_s)
-        return await asyncio.to_thread(self.apply, slug, change, choices, actor=actor)
+        choices = await self.choices(slug, wait_s=wait_s)
+        return await asyncio.to_thread(self.apply, slug, change, choices, actor=actor, reads=reads)
 
-    def apply(self, slug: str, change: SettingsChange, choices: SettingsChoices, *, actor: str) -> SettingsSaved:
-        """Validate ``change`` against ``choices`` and save it (see :meth:`update`).
+    def apply(
+        self,
+        slug: str,
+        change: SettingsChange,
+        choices: SettingsChoices,
+        *,
+        actor: str,
+        reads: LabelReader = as_written,
+    ) -> SettingsSaved:
+        """Validate ``change`` against ``choices`` (a stage typed by its label as ``reads``) and save it (see
+        :meth:`update`).
 
         Raises:
             UnknownOrganizationError: no organization has ``slug``.
@@ -412,7 +428,7 @@ class CrmSettingsService:
         """
         with self._store(require_organization(self._store, slug)) as uow:
             current = uow.crm_settings.get()
-            values = _checked(current, change, choices)
+            values = _checked(current, change, choices, reads)
             before = {name: getattr(current, name) for name in _AUDITED}
             changed = {
                 name: {"from": _plain(before[name]), "to": _plain(values[name])}

@@ -14,7 +14,7 @@ from collections.abc import Collection
 
 from salesbridge.domain.jobs import IMPORT_ORGANIZATION, Job, JobState
 from salesbridge.errors import InvalidRequestError, JobNotFoundError
-from salesbridge.i18n import N_
+from salesbridge.message_ids import N_
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import StoreAccess
 

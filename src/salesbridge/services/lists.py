@@ -43,7 +43,7 @@ from salesbridge.domain.sync_runs import ImportChanges, RecordChange, RecordStat
 from salesbridge.domain.text_rules import MAX_LIST_NAME_LENGTH, checked_list_name, has_refused_characters
 from salesbridge.domain.workspace import User
 from salesbridge.errors import InvalidRequestError, RowNotFoundError
-from salesbridge.i18n import N_
+from salesbridge.message_ids import N_
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import StoreAccess, UnitOfWork, UnitOfWorkOpener
 

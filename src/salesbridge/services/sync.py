@@ -21,7 +21,7 @@ from salesbridge.domain.pipeline import won_value_columns
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportReport, ImportRun, TableCheckpoint
 from salesbridge.domain.workspace import ConnectionState, CrmCredentials, ImportState
 from salesbridge.errors import ImportCancelledError, InvalidRequestError
-from salesbridge.i18n import N_, translate
+from salesbridge.message_ids import N_
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import Clock, StoreAccess, UnitOfWork
 
@@ -78,14 +78,9 @@ class SyncStatus:
         """True while imports keep failing."""
         return self.failing_since is not None
 
-    def failure_message(self, locale: str = "en") -> str | None:
-        """ "CRM sync has been failing since …: reason. salesbridge keeps retrying." in ``locale``."""
-        if self.failing_since is None:
-            return None
-        return _failure_message(self.failing_since, self.failure_reason, locale)
-
-    def to_json(self, locale: str = "en") -> dict[str, Any]:
-        """A JSON-ready mapping."""
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping (values only: ``salesbridge.web.localized.sync_status_json`` adds the failure in
+        words, in the reader's language)."""
         return {
             "organization": self.organization,
             "connected": self.connected,
@@ -96,7 +91,6 @@ class SyncStatus:
             "failing": self.failing,
             "failing_since": _iso(self.failing_since),
             "failure_reason": self.failure_reason,
-            "failure_message": self.failure_message(locale),
             "consecutive_failures": self.consecutive_failures,
             "next_run_at": _iso(self.next_run_at),
             "tables": [_table_json(table) for table in self.tables],
@@ -229,9 +223,17 @@ def sync_status(store: StoreAccess, *, slug: str, clock: Clock) -> SyncStatus:
     )
 
 
-def failing_sync_message(store: StoreAccess, *, slug: str, locale: str) -> str | None:
-    """What every administrator page shows while imports keep failing (see :meth:`SyncStatus.failure_message`),
-    else None. Reads only the connection and the latest runs: cheap enough for every page."""
+@dataclass(frozen=True)
+class SyncFailure:
+    """Imports keep failing: since when (the first failure of the streak), and the last failure's reason."""
+
+    since: datetime
+    reason: str | None
+
+
+def sync_failure(store: StoreAccess, *, slug: str) -> SyncFailure | None:
+    """Since when and why imports keep failing while connected (what every administrator page says), else None.
+    Reads only the connection and the latest runs: cheap enough for every page."""
     organization_id = require_organization(store, slug)
     with store(organization_id, read_only=True) as uow:
         connection = uow.crm_connection.find()
@@ -240,13 +242,7 @@ def failing_sync_message(store: StoreAccess, *, slug: str, locale: str) -> str |
         streak, since, reason = _failure_streak(uow)
     if not streak or since is None:
         return None
-    return _failure_message(since, reason, locale)
-
-
-def _failure_message(since: datetime, reason: str | None, locale: str) -> str:
-    return translate(
-        N_("CRM sync has been failing since {since}: {reason} salesbridge keeps retrying automatically."), locale
-    ).format(since=since.strftime("%Y-%m-%d %H:%M UTC"), reason=reason or "")
+    return SyncFailure(since=since, reason=reason)
 
 
 def _retry_stopped_runs(uow: UnitOfWork) -> bool:

@@ -1,14 +1,21 @@
-"""Use-case values in the reader's language: the JSON of lists and CRM settings that the API returns and the CLI
-prints (``--json``). The services give message ids (a system list's name, why auto-save saved a record, the stage
-source's name); they are translated here, at the edge. No web framework is imported, so the CLI may use it."""
+"""Use-case values in the reader's language: the JSON of lists, CRM settings and the sync status that the API
+returns and the CLI prints (``--json``), and the sentences the console, the API and the CLI share. The services
+give message ids and values (a system list's name, why auto-save saved a record, the stage source's name, the
+offered stages' labels, since when and why imports fail); they are translated here, at the edge. No web framework
+is imported, so the CLI may use it."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Final
 
-from salesbridge.i18n import translate
-from salesbridge.services.crm_settings import CrmSettingsView
+from salesbridge.i18n import N_, translate
+from salesbridge.message_ids import Label
+from salesbridge.services.crm_settings import CrmSettingsView, LabelReader, SettingsChoices
 from salesbridge.services.lists import ListView
+from salesbridge.services.sync import SyncStatus
+
+SYNC_FAILING: Final = N_("CRM sync has been failing since {since}: {reason} salesbridge keeps retrying automatically.")
 
 
 def list_json(view: ListView, locale: str) -> dict[str, Any]:
@@ -31,6 +38,54 @@ def list_json(view: ListView, locale: str) -> dict[str, Any]:
     }
 
 
+def label_text(label: Label, locale: str) -> str:
+    """``label`` as a reader of ``locale`` sees it: a message id translated, a CRM's own label as it came."""
+    return label.read(lambda message: translate(message, locale))
+
+
+def label_reader(locale: str) -> LabelReader:
+    """How a reader of ``locale`` reads a label (:func:`label_text`): what CRM settings match a typed stage with."""
+    return lambda label: label_text(label, locale)
+
+
 def settings_json(settings: CrmSettingsView, locale: str) -> dict[str, Any]:
-    """``settings`` as JSON, the stage source's name in ``locale``."""
-    return {**settings.to_json(), "stage_source_label": translate(settings.stage_source_label, locale)}
+    """``settings`` as JSON, the stage source's name and the threshold's label in ``locale``."""
+    return {
+        **settings.to_json(),
+        "stage_source_label": translate(settings.stage_source_label, locale),
+        "stage_label": label_text(settings.stage_label, locale) if settings.stage_label else None,
+    }
+
+
+def choices_json(choices: SettingsChoices, locale: str) -> dict[str, Any]:
+    """What CRM settings may be set to, as JSON, each choice's label in ``locale``."""
+    return {
+        "stages": {
+            source.value: [{"value": choice.value, "label": label_text(choice.label, locale)} for choice in offered]
+            for source, offered in choices.stages.items()
+        },
+        "money_columns": [
+            {"value": choice.value, "label": label_text(choice.label, locale)} for choice in choices.money_columns
+        ],
+        "from_crm": choices.from_crm,
+        "crm_problem": choices.problem.value if choices.problem else None,
+    }
+
+
+def sync_failure_message(since: datetime | None, reason: str | None, locale: str) -> str | None:
+    """ "CRM sync has been failing since …: reason salesbridge keeps retrying automatically." in ``locale``; None
+    when imports are not failing (``since`` None)."""
+    if since is None:
+        return None
+    return translate(SYNC_FAILING, locale).format(since=since.strftime("%Y-%m-%d %H:%M UTC"), reason=reason or "")
+
+
+def sync_status_json(status: SyncStatus, locale: str) -> dict[str, Any]:
+    """``status`` as JSON, with the failure in words (``failure_message``) in ``locale``."""
+    message = sync_failure_message(status.failing_since, status.failure_reason, locale)
+    body: dict[str, Any] = {}
+    for key, value in status.to_json().items():
+        body[key] = value
+        if key == "failure_reason":
+            body["failure_message"] = message  # where the JSON has always had it
+    return body

@@ -18,8 +18,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from salesbridge.i18n import SUPPORTED_LOCALES, normalize_locale, translate, translations
 from salesbridge.services.accounts import Principal
-from salesbridge.services.sync import failing_sync_message
+from salesbridge.services.sync import sync_failure
 from salesbridge.web.context import console_config, console_services
+from salesbridge.web.localized import sync_failure_message
 from salesbridge.web.security import csrf_cookie_name, request_auth
 
 TEMPLATES_DIR: Final = Path(__file__).parent / "templates"
@@ -95,7 +96,8 @@ def _sync_alert(request: Request, principal: Principal | None, lang: str) -> str
     """For administrators: why CRM sync keeps failing and since when (shown on every page), else None."""
     if principal is None or not principal.is_admin:
         return None
-    return failing_sync_message(console_services(request).store, slug=principal.organization_slug, locale=lang)
+    failure = sync_failure(console_services(request).store, slug=principal.organization_slug)
+    return sync_failure_message(failure.since, failure.reason, lang) if failure else None
 
 
 def message(text: str, locale: str, **fields: Any) -> str:

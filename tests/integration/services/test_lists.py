@@ -9,6 +9,7 @@ import pytest
 
 from salesbridge.crm.ports import ColumnInfo, OptionInfo, TableInfo
 from salesbridge.errors import InvalidRequestError
+from salesbridge.message_ids import Label
 from salesbridge.services.connecting import create_organization
 from salesbridge.services.crm_settings import (
     CrmSettingsService,
@@ -30,6 +31,7 @@ from salesbridge.store.imports import RecordRow
 from salesbridge.store.tables import SeatState
 from salesbridge.store.uow import UnitOfWorkFactory
 from salesbridge.store.workspace import CrmUserValues
+from salesbridge.web.localized import label_reader, label_text
 
 ANA = "11111111-0000-0000-0000-000000000001"
 BEN = "11111111-0000-0000-0000-000000000002"
@@ -160,11 +162,11 @@ def test_lists_are_computed_and_follow_changes(acme: Org) -> None:
 
 def test_stage_moved_back_leaves_the_pipeline(acme: Org) -> None:
     service = CrmSettingsService(acme.store, sessions=_no_crm)
-    choices = standard_choices((), "en")
+    choices = standard_choices(())
     saved = service.apply("acme", SettingsChange(stage_threshold="2"), choices, actor="admin@acme.test")
     assert saved.lists is not None
     assert saved.lists.added == 3
-    assert saved.settings.stage_label == "Propose"
+    assert saved.settings.stage_label == Label("Propose", is_message_id=True)
     acme.records("opportunity", opp("o1", stage=1))
     recompute_auto_saved_lists(acme.store, acme.id)
     assert acme.items("ana@acme.test") == {ACCOUNTS: set(), LEADS: set()}
@@ -230,7 +232,7 @@ def test_users_without_sync_or_match_get_nothing(acme: Org) -> None:
 
 def test_auto_save_off_freezes_the_lists(acme: Org) -> None:
     service = CrmSettingsService(acme.store, sessions=_no_crm)
-    choices = standard_choices((), "en")
+    choices = standard_choices(())
     recompute_auto_saved_lists(acme.store, acme.id)
     service.apply("acme", SettingsChange(auto_save_enabled=False), choices, actor="admin")
     acme.records("opportunity", opp("o1", state=1))
@@ -258,10 +260,10 @@ def test_organizations_are_isolated(acme: Org, store: UnitOfWorkFactory) -> None
 
 def test_settings_validation_errors_are_clear(acme: Org) -> None:
     service = CrmSettingsService(acme.store, sessions=_no_crm)
-    choices = standard_choices(("1-Qualify", "3-Propose"), "es")
+    choices = standard_choices(("1-Qualify", "3-Propose"))
     cases = [
         (SettingsChange(stage_source="probability"), "The stage source must be one of"),
-        (SettingsChange(stage_threshold="9"), "9 is not a stage of salesstage. Choose one of: Calificar (0)"),
+        (SettingsChange(stage_threshold="9"), "9 is not a stage of salesstage. Choose one of: Qualify (0)"),
         (SettingsChange(stage_source="stepname", stage_threshold="2-Develop"), "Choose one of: 1-Qualify"),
         (SettingsChange(won_value_column="name"), "name is not a money column of opportunity"),
         (SettingsChange(sync_interval_minutes=4), "between 5 and 1440 minutes"),
@@ -269,8 +271,10 @@ def test_settings_validation_errors_are_clear(acme: Org) -> None:
     ]
     for change, text in cases:
         with pytest.raises(InvalidRequestError) as caught:
-            service.apply("acme", change, choices, actor="admin")
+            service.apply("acme", change, choices, actor="admin", reads=label_reader("es"))
         assert text in str(caught.value)
+        if change.stage_threshold == "9":  # the offered labels in the reader's language
+            assert "9 no es una fase de salesstage. Elige una de estas: Calificar (0)" in caught.value.localized("es")
     assert not service.settings("acme").is_saved
     saved = service.apply(
         "acme",
@@ -282,6 +286,7 @@ def test_settings_validation_errors_are_clear(acme: Org) -> None:
         ),
         choices,
         actor="admin",
+        reads=label_reader("es"),
     )
     assert saved.settings.stage_threshold == "2"
     assert won_value_columns_to_import(saved.settings) == ("estimatedvalue", "estimatedvalue_base")
@@ -321,8 +326,9 @@ async def test_choices_from_crm_metadata() -> None:
         async def lookups(self, table: str) -> list[Any]:
             return []
 
-    choices = await crm_choices(Metadata(), ("1-Qualify",), "es")
-    assert [c.label for c in choices.stages["salesstage"]] == ["Calificar", "Desarrollar", "Custom stage"]  # type: ignore[index]
+    choices = await crm_choices(Metadata(), ("1-Qualify",))
+    labels = [label_text(c.label, "es") for c in choices.stages["salesstage"]]  # type: ignore[index]
+    assert labels == ["Calificar", "Desarrollar", "Custom stage"]
     assert [c.value for c in choices.money_columns] == ["actualvalue", "new_wonamount"]
     assert choices.from_crm
 

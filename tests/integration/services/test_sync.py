@@ -29,6 +29,7 @@ from salesbridge.services.sync import (
 )
 from salesbridge.store.tables import ImportState
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
+from salesbridge.web.localized import sync_failure_message
 
 
 @pytest.fixture
@@ -125,11 +126,11 @@ async def test_failures_are_shown_with_reason_and_since_and_retried_with_backoff
     status = sync_status(store, slug="acme", clock=utc_now)
     assert status.failing
     assert status.consecutive_failures == 2
-    message = status.failure_message("en")
+    message = sync_failure_message(status.failing_since, status.failure_reason, "en")
     assert message is not None
     assert "failing since" in message
     assert "keeps retrying" in message
-    assert status.failure_message("es") != message
+    assert sync_failure_message(status.failing_since, status.failure_reason, "es") != message
     assert status.next_run_at is not None
     assert status.failing_since is not None
     assert status.next_run_at > status.failing_since + status.interval, "the second failure doubles the wait"

@@ -133,6 +133,35 @@ def test_settings_api_validates_and_is_for_administrators(browser: OpenBrowser) 
     assert browser(GLOBEX_ADMIN).client.get("/api/v1/orgs/globex/crm/settings").json()["stage_threshold"] is None
 
 
+def test_crm_settings_speak_the_administrators_language(browser: OpenBrowser) -> None:
+    """The standard labels in Spanish (page and API), a stage typed by its Spanish label, refusals naming them."""
+    admin = browser(ACME_ADMIN)
+    spanish = admin.client.put("/api/v1/me/locale", json={"locale": "es"}, headers=admin.csrf_headers())
+    assert spanish.status_code == 200
+    offered = admin.client.get("/api/v1/orgs/acme/crm/settings").json()["choices"]
+    typed = admin.client.put(
+        "/api/v1/orgs/acme/crm/settings", json={"stage_threshold": " proponer "}, headers=admin.csrf_headers()
+    )
+    refused = admin.client.put(
+        "/api/v1/orgs/acme/crm/settings", json={"stage_threshold": "Propose"}, headers=admin.csrf_headers()
+    )
+    page = admin.client.get("/settings/crm").text
+
+    labels = [choice["label"] for choice in offered["stages"]["salesstage"]]
+    assert labels == ["Calificar", "Desarrollar", "Proponer", "Cerrar"]
+    assert offered["money_columns"][1] == {"value": "estimatedvalue", "label": "Ingresos estimados"}
+    assert typed.status_code == 200
+    assert (typed.json()["stage_threshold"], typed.json()["stage_label"]) == ("2", "Proponer")
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == (
+        "Propose no es una fase de salesstage. Elige una de estas: Calificar (0), Desarrollar (1), Proponer (2), "
+        "Cerrar (3)."
+    )
+    assert '<option value="salesstage:2" selected>Proponer</option>' in page
+    assert ">Ingresos estimados (estimatedvalue)</option>" in page
+    assert "Proponer (Fase de ventas)" in page
+
+
 MADRID_ACCOUNT = "33333333-0000-0000-0000-00000000000a"
 
 

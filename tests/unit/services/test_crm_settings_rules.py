@@ -15,7 +15,8 @@ from tests.fakes.store import FakeClock, FakeStore
 from salesbridge.crm.ports import ColumnInfo, OptionInfo
 from salesbridge.domain.pipeline import StageSource
 from salesbridge.domain.workspace import CrmCredentials
-from salesbridge.errors import CrmError, InvalidRequestError, UnknownOrganizationError
+from salesbridge.errors import CrmError, InvalidRequestError, StageNotOfferedError, UnknownOrganizationError
+from salesbridge.message_ids import Label
 from salesbridge.services.crm_settings import (
     CrmReadProblem,
     CrmSettingsService,
@@ -24,6 +25,7 @@ from salesbridge.services.crm_settings import (
     standard_choices,
     won_value_columns_to_import,
 )
+from salesbridge.web.localized import label_reader, label_text
 
 ADMIN = "admin@acme.test"
 
@@ -85,7 +87,7 @@ def service(store: FakeStore, metadata: Metadata | None = None) -> CrmSettingsSe
     return CrmSettingsService(store, Sessions(metadata or Metadata()))
 
 
-STANDARD = standard_choices(("1-Qualify", "3-Propose"), "en")
+STANDARD = standard_choices(("1-Qualify", "3-Propose"))
 
 
 def test_the_defaults_hold_until_an_administrator_saves(store: FakeStore, acme: uuid.UUID) -> None:
@@ -111,7 +113,7 @@ def test_the_pipeline_stage_is_chosen_by_value_or_label_audited_and_recomputes_t
 
     assert (saved.settings.stage_threshold, saved.settings.stage_label, saved.settings.is_saved) == (
         "2",
-        "Propose",
+        Label("Propose", is_message_id=True),  # a message id: the console, the API and the CLI translate it
         True,
     )
     assert saved.lists is not None  # the pipeline changed: the lists were recomputed
@@ -139,7 +141,7 @@ def test_any_step_name_may_be_chosen_before_opportunities_are_imported(store: Fa
     saved = service(store).apply(
         "acme",
         SettingsChange(stage_source="stepname", stage_threshold=" 2-Develop "),
-        standard_choices((), "en"),
+        standard_choices(()),
         actor=ADMIN,
     )
 
@@ -171,6 +173,32 @@ def test_a_value_not_offered_is_refused_and_nothing_is_saved(
     assert store.audit_actions(acme) == []
 
 
+def test_a_stage_is_typed_by_its_label_as_the_reader_reads_it_and_refused_with_the_labels_they_read(
+    store: FakeStore, acme: uuid.UUID
+) -> None:
+    settings = service(store)
+
+    with pytest.raises(StageNotOfferedError) as english:
+        settings.apply("acme", SettingsChange(stage_threshold="Proponer"), STANDARD, actor=ADMIN)
+    with pytest.raises(StageNotOfferedError) as spanish:
+        settings.apply(
+            "acme", SettingsChange(stage_threshold="Propose"), STANDARD, actor=ADMIN, reads=label_reader("es")
+        )
+    saved = settings.apply(
+        "acme", SettingsChange(stage_threshold=" proponer "), STANDARD, actor=ADMIN, reads=label_reader("es")
+    )
+
+    assert str(english.value) == (
+        "Proponer is not a stage of salesstage. Choose one of: Qualify (0), Develop (1), Propose (2), Close (3)."
+    )
+    assert spanish.value.localized("es").startswith("Propose")  # the typed text, as typed
+    assert spanish.value.localized("es").endswith(": Calificar (0), Desarrollar (1), Proponer (2), Cerrar (3).")
+    assert spanish.value.offered[2] == (Label("Propose", is_message_id=True), "2")
+    assert saved.settings.stage_threshold == "2"
+    assert saved.settings.stage_label is not None
+    assert label_text(saved.settings.stage_label, "es") == "Proponer"
+
+
 def test_the_won_value_column_is_a_money_column_of_the_crm_in_any_case(store: FakeStore, acme: uuid.UUID) -> None:
     saved = service(store).apply(
         "acme",
@@ -194,16 +222,27 @@ async def test_a_connected_organization_is_offered_its_crms_own_stages_and_money
     sessions = Sessions(Metadata())
     settings = CrmSettingsService(store, sessions)
 
-    choices = await settings.choices("acme", "es")
-    saved = await settings.update("acme", SettingsChange(stage_threshold="Negotiate"), actor=ADMIN, locale="es")
+    choices = await settings.choices("acme")
+    saved = await settings.update(
+        "acme", SettingsChange(stage_threshold="Negotiate"), actor=ADMIN, reads=label_reader("es")
+    )
+    typed = await settings.update(
+        "acme", SettingsChange(stage_threshold="desarrollar"), actor=ADMIN, reads=label_reader("es")
+    )
 
     assert choices.from_crm
     assert choices.problem is None
     assert [(c.value, c.label) for c in choices.stages[StageSource.SALES_STAGE]] == [
-        ("0", "Calificar"),  # a standard label, in the reader's language
-        ("1", "Desarrollar"),
-        ("7", "Negotiate"),  # the CRM's own, as it is
+        ("0", Label("Qualify", is_message_id=True)),  # a standard label: a message id, shown in the reader's language
+        ("1", Label("Develop", is_message_id=True)),
+        ("7", Label("Negotiate")),  # the CRM's own, as it is
     ]
+    assert [label_text(c.label, "es") for c in choices.stages[StageSource.SALES_STAGE]] == [
+        "Calificar",
+        "Desarrollar",
+        "Negotiate",
+    ]
+    assert typed.settings.stage_threshold == "1"
     assert [c.value for c in choices.stages[StageSource.PROCESS_STEP]] == ["2-Develop"]
     assert [c.value for c in choices.money_columns] == ["actualvalue", "new_wonamount"]
     assert saved.settings.stage_threshold == "7"

@@ -26,12 +26,13 @@ from salesbridge.services.sync import (
     claim_next_run,
     end_failed,
     ensure_still_running,
-    failing_sync_message,
     record_success,
     request_sync,
     schedule_if_due,
+    sync_failure,
     sync_status,
 )
+from salesbridge.web.localized import sync_failure_message
 
 
 @pytest.fixture
@@ -181,9 +182,13 @@ def test_failures_back_off_and_every_page_says_so(store: FakeStore, acme: uuid.U
     assert status.next_run_at == failed_at + DEFAULT_INTERVAL * 4, "15 min doubled for each failure after the first"
     assert status.failure_reason == "the CRM timed out"
     assert not schedule_if_due(store, acme, clock=clock), "not due before the backoff"
-    message = failing_sync_message(store, slug="acme", locale="en")
-    assert message is not None
-    assert "the CRM timed out" in message
+    failure = sync_failure(store, slug="acme")
+    assert failure is not None
+    assert (failure.since, failure.reason) == (status.failing_since, "the CRM timed out")
+    assert sync_failure_message(failure.since, failure.reason, "en") == (
+        f"CRM sync has been failing since {failure.since:%Y-%m-%d %H:%M} UTC: the CRM timed out salesbridge keeps "
+        "retrying automatically."
+    )
     assert store.audit_actions(acme).count("crm.import_failed") == 3
 
     clock.advance(DEFAULT_INTERVAL * 4)
@@ -221,7 +226,7 @@ def test_a_success_ends_the_streak_and_is_audited(store: FakeStore, acme: uuid.U
     assert not status.failing
     assert status.last_sync_at == clock.now
     assert status.next_run_at == clock.now + DEFAULT_INTERVAL
-    assert failing_sync_message(store, slug="acme", locale="es") is None
+    assert sync_failure(store, slug="acme") is None
     with store(acme, read_only=True) as uow:
         entry = uow.audit.recent(limit=1)[0]
     assert (entry.action, entry.details["rows_imported"], entry.details["list_items_added"]) == ("crm.imported", 7, 2)

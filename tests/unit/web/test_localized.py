@@ -1,16 +1,18 @@
-"""The lists' and CRM settings' JSON (the API's and the CLI's ``--json``) translates the services' message ids into
-the reader's language at the edge, and leaves what people named as it is."""
+"""The lists', CRM settings' and sync status's JSON (the API's and the CLI's ``--json``) translates the services'
+message ids into the reader's language at the edge, and leaves what people (or the CRM) named as it is."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from salesbridge.domain.lists import ListKind
 from salesbridge.domain.pipeline import StageSource
-from salesbridge.services.crm_settings import CrmSettingsView
+from salesbridge.message_ids import Label
+from salesbridge.services.crm_settings import Choice, CrmReadProblem, CrmSettingsView, SettingsChoices
 from salesbridge.services.lists import ListItemView, ListView
-from salesbridge.web.localized import list_json, settings_json
+from salesbridge.services.sync import SyncStatus
+from salesbridge.web.localized import choices_json, list_json, settings_json, sync_failure_message, sync_status_json
 
 ADDED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -40,7 +42,50 @@ def test_a_system_lists_name_and_reasons_are_translated_an_own_lists_name_is_not
 
 
 def test_the_stage_sources_name_is_translated() -> None:
-    settings = CrmSettingsView(StageSource.SALES_STAGE, "2", "actualvalue", False, True, 15, False, None, "Propose")
+    propose = Label("Propose", is_message_id=True)
+    settings = CrmSettingsView(StageSource.SALES_STAGE, "2", "actualvalue", False, True, 15, False, None, propose)
 
     assert settings_json(settings, "es")["stage_source_label"] == "Fase de ventas"
+    assert settings_json(settings, "es")["stage_label"] == "Proponer"
     assert settings_json(settings, "en") == {**settings.to_json(), "stage_source_label": "Sales stage"}
+
+
+def test_the_standard_labels_of_the_choices_are_translated_the_crms_own_are_not() -> None:
+    choices = SettingsChoices(
+        stages={
+            StageSource.SALES_STAGE: (
+                Choice("0", Label("Qualify", is_message_id=True)),
+                Choice("7", Label("Negotiate")),
+            ),
+            StageSource.PROCESS_CODE: (),
+            StageSource.PROCESS_STEP: (Choice("1-Qualify", Label("1-Qualify")),),
+        },
+        money_columns=(Choice("estimatedvalue", Label("Est. Revenue", is_message_id=True)),),
+        from_crm=False,
+        problem=CrmReadProblem.SLOW,
+    )
+
+    assert choices_json(choices, "es") == {
+        "stages": {
+            "salesstage": [{"value": "0", "label": "Calificar"}, {"value": "7", "label": "Negotiate"}],
+            "salesstagecode": [],
+            "stepname": [{"value": "1-Qualify", "label": "1-Qualify"}],
+        },
+        "money_columns": [{"value": "estimatedvalue", "label": "Ingresos estimados"}],
+        "from_crm": False,
+        "crm_problem": "slow",
+    }
+
+
+def test_the_sync_failure_is_put_in_words_where_the_json_has_always_had_it() -> None:
+    status = SyncStatus("acme", True, timedelta(minutes=15), None, None, False, ADDED, "Timeout.", 2, ADDED)
+
+    english = sync_status_json(status, "en")
+
+    assert list(english) == [*list(status.to_json())[:9], "failure_message", *list(status.to_json())[9:]]
+    assert english["failure_message"] == (
+        "CRM sync has been failing since 2026-03-02 09:00 UTC: Timeout. salesbridge keeps retrying automatically."
+    )
+    assert sync_status_json(status, "es")["failure_message"] == sync_failure_message(ADDED, "Timeout.", "es")
+    assert sync_failure_message(ADDED, "Timeout.", "es") != english["failure_message"]
+    assert sync_failure_message(None, None, "en") is None

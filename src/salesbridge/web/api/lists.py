@@ -20,7 +20,7 @@ from salesbridge.services.lists import (
     show_lists,
 )
 from salesbridge.web.api.schemas import ApiInput, ApiModel, IsoTime, errors
-from salesbridge.web.localized import list_json, settings_json
+from salesbridge.web.localized import choices_json, label_reader, list_json, settings_json
 from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
 
 router = APIRouter(tags=["lists"], responses=errors(401, 403, 422))
@@ -150,12 +150,12 @@ async def crm_settings(org: str, principal: AdminPrincipal, services: Services) 
     """Pipeline stage, won-value column, auto-save, sync interval; ``choices`` lists the allowed values (the
     standard ones, with ``crm_problem`` ``slow`` or ``failed``, when Dynamics does not answer in time or fails)."""
     service = services.crm_settings
-    choices = await service.choices(principal.organization_slug, principal.locale, wait_s=services.crm_wait_s)
+    choices = await service.choices(principal.organization_slug, wait_s=services.crm_wait_s)
     # The store is read in the threadpool: an async route must not block the event loop.
     stored = await run_in_threadpool(service.settings, principal.organization_slug)
     settings = with_stage_label(stored, choices)
     return CrmSettingsChoicesOut.model_validate(
-        {**settings_json(settings, principal.locale), "choices": choices.to_json()}
+        {**settings_json(settings, principal.locale), "choices": choices_json(choices, principal.locale)}
     )
 
 
@@ -178,7 +178,11 @@ async def update_crm_settings(
         sync_interval_minutes=body.sync_interval_minutes,
     )
     saved = await services.crm_settings.update(
-        principal.organization_slug, change, actor=principal.email, locale=principal.locale, wait_s=services.crm_wait_s
+        principal.organization_slug,
+        change,
+        actor=principal.email,
+        reads=label_reader(principal.locale),
+        wait_s=services.crm_wait_s,
     )
     lists = {"added": saved.lists.added, "removed": saved.lists.removed} if saved.lists else None
     return SavedCrmSettingsOut.model_validate({**settings_json(saved.settings, principal.locale), "lists": lists})

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from salesbridge.services.sync import request_sync, sync_status
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiModel, IsoTime
+from salesbridge.web.localized import sync_status_json
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}/crm", tags=["sync"], responses=ORGANIZATION_ERRORS)
@@ -57,7 +58,7 @@ def get_sync_status(org: str, principal: AdminPrincipal, services: Services) -> 
     """The last sync date, the running or queued import, failures (since when, why, the next retry) and each
     table's import."""
     status = sync_status(services.store, slug=principal.organization_slug, clock=services.clock)
-    return SyncStatusOut.model_validate(status.to_json(principal.locale))
+    return SyncStatusOut.model_validate(sync_status_json(status, principal.locale))
 
 
 @router.post("/sync", status_code=202, summary="Sync now")

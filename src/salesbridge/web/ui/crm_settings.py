@@ -25,6 +25,7 @@ from salesbridge.services.crm_status import crm_status
 from salesbridge.services.preflight import ConnectOutcome, kept_connection_notice
 from salesbridge.services.sync import sync_status
 from salesbridge.web.context import ConsoleServices
+from salesbridge.web.localized import label_reader
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 from salesbridge.web.ui.pipeline import pipeline_choices, pipeline_section, stage_change
@@ -177,7 +178,7 @@ async def save_pipeline(
             principal.organization_slug,
             change,
             actor=principal.email,
-            locale=principal.locale,
+            reads=label_reader(principal.locale),
             wait_s=services.crm_wait_s,
         )
     except InvalidRequestError as refused:

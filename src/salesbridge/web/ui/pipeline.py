@@ -15,6 +15,7 @@ from fastapi import Request
 from salesbridge.services.accounts import Principal
 from salesbridge.services.crm_settings import STAGE_SOURCE_LABELS, SettingsChange, SettingsChoices
 from salesbridge.web.context import ConsoleServices
+from salesbridge.web.localized import label_text
 
 EVERY_OPEN_OPPORTUNITY: Final = "all"
 """The stage form value meaning "every open opportunity is in the pipeline"."""
@@ -23,16 +24,15 @@ EVERY_OPEN_OPPORTUNITY: Final = "all"
 async def pipeline_choices(services: ConsoleServices, principal: Principal) -> SettingsChoices:
     """What the pipeline section offers, waiting at most ``services.crm_wait_s`` for Dynamics (then the standard
     choices, with the reason)."""
-    return await services.crm_settings.choices(
-        principal.organization_slug, principal.locale, wait_s=services.crm_wait_s
-    )
+    return await services.crm_settings.choices(principal.organization_slug, wait_s=services.crm_wait_s)
 
 
 def pipeline_section(
     request: Request, services: ConsoleServices, principal: Principal, choices: SettingsChoices
 ) -> dict[str, Any]:
-    """What ``_pipeline_settings.html`` shows: the settings, the offered values, and an error of the last save
-    (``request.state.pipeline_error``). Reads the store: call it off the event loop."""
+    """What ``_pipeline_settings.html`` shows: the settings, the offered values, how a label reads in the
+    principal's language (``label``), and an error of the last save (``request.state.pipeline_error``). Reads the
+    store: call it off the event loop."""
     settings = services.crm_settings.settings(principal.organization_slug, choices=choices)
     return {
         "settings": settings,
@@ -40,6 +40,7 @@ def pipeline_section(
         "sources": list(STAGE_SOURCE_LABELS.items()),
         "every_open": EVERY_OPEN_OPPORTUNITY,
         "error": getattr(request.state, "pipeline_error", None),
+        "label": lambda label: label_text(label, principal.locale),
     }
 
 
