@@ -54,3 +54,28 @@ def test_sync_run_needs_a_connection(cli: CliRunner) -> None:
 
     assert refused.exit_code == 1
     assert "Connect to the CRM first" in refused.output
+
+
+def test_crm_settings_in_spanish_offer_and_take_a_stage_by_its_spanish_label(cli: CliRunner) -> None:
+    settings = ["crm", "settings"]
+    typed = cli.invoke(app, [*settings, "set", "--org", "acme", "--stage", "proponer", "--lang", "es", "--json"])
+    refused = cli.invoke(app, [*settings, "set", "--org", "acme", "--stage", "Propose", "--lang", "es"])
+    shown = cli.invoke(app, [*settings, "show", "--org", "acme", "--lang", "es", "--json"])
+    table = cli.invoke(app, [*settings, "show", "--org", "acme", "--lang", "es"])
+
+    assert typed.exit_code == 0, typed.output
+    assert (json.loads(typed.output)["stage_threshold"], json.loads(typed.output)["stage_label"]) == ("2", "Proponer")
+    assert refused.exit_code == 1
+    assert (
+        "Propose no es una fase de salesstage. Elige una de estas: Calificar (0), Desarrollar (1), Proponer (2), "
+        "Cerrar (3)." in " ".join(refused.output.split())
+    )
+    choices = json.loads(shown.output)["choices"]
+    assert [choice["label"] for choice in choices["stages"]["salesstage"]] == [
+        "Calificar",
+        "Desarrollar",
+        "Proponer",
+        "Cerrar",
+    ]
+    assert {"value": "estimatedvalue", "label": "Ingresos estimados"} in choices["money_columns"]
+    assert "Proponer" in table.output
