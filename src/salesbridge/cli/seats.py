@@ -13,6 +13,7 @@ from salesbridge import bootstrap
 from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgOption, settings, workspace
 from salesbridge.cli.rendering import add_email_column, console, errors_reported, failure
 from salesbridge.i18n import N_, translate
+from salesbridge.web.localized import seat_json, seat_match, seat_overview_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -31,9 +32,10 @@ def seats_table(overview: SeatOverview, lang: str) -> Table:
     for header in (N_("Name"), N_("Seat"), N_("CRM sync"), N_("CRM user"), N_("In CRM")):
         table.add_column(translate(header, lang))
     for seat in overview.seats:
-        crm_user = seat.crm_user.full_name if seat.crm_user and seat.match.is_matched else seat.match_label(lang)
-        if seat.match_reason(lang):
-            crm_user += f"\n{seat.match_reason(lang)} {seat.match_fix(lang)}"
+        label, reason, fix = seat_match(seat, lang)
+        crm_user = seat.crm_user.full_name if seat.crm_user and seat.match.is_matched else label
+        if reason:
+            crm_user += f"\n{reason} {fix}"
         table.add_row(
             seat.email,
             seat.display_name,
@@ -79,7 +81,7 @@ def seats_list(
     with errors_reported(lang):
         overview = workspace(ctx, db_url).seats.overview(org)
     if as_json:
-        typer.echo(json.dumps(overview.to_json(lang), indent=2))
+        typer.echo(json.dumps(seat_overview_json(overview, lang), indent=2))
         return
     _print_seats(overview, lang)
 
@@ -102,7 +104,7 @@ def _seat_sync_switch(*, enabled: bool) -> Callable[..., None]:
                 raise failure(f"No seat is held by {email}.")
             changed = service.set_seat_crm_sync(org, seat.id, enabled=enabled, actor="cli")
         if as_json:
-            typer.echo(json.dumps(changed.to_json(lang), indent=2))
+            typer.echo(json.dumps(seat_json(changed, lang), indent=2))
             return
         console.print(f"CRM sync {'enabled' if enabled else 'disabled'} for {changed.email}.", highlight=False)
 
@@ -128,7 +130,7 @@ def seats_sync_all(
     with errors_reported(lang):
         overview = workspace(ctx, db_url).seats.set_sync_all_seats(org, enabled=enabled, actor="cli")
     if as_json:
-        typer.echo(json.dumps(overview.to_json(lang), indent=2))
+        typer.echo(json.dumps(seat_overview_json(overview, lang), indent=2))
         return
     _print_seats(overview, lang)
 

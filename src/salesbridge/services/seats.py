@@ -22,7 +22,7 @@ from salesbridge.domain.seat_matching import MatchOutcome, is_in_crm
 from salesbridge.domain.text_rules import checked_email
 from salesbridge.domain.workspace import CrmCredentials, CrmUser, Seat, SeatState, User
 from salesbridge.errors import InvalidRequestError, RowNotFoundError, SeatLimitError
-from salesbridge.i18n import N_, translate
+from salesbridge.message_ids import N_
 from salesbridge.services.account_rules import token_digest
 from salesbridge.services.crm_users import CrmUserImport, crm_user_facts, import_crm_users, rematch_seats
 from salesbridge.services.organizations import require_organization
@@ -106,22 +106,25 @@ class SeatView:
     crm_user: CrmUserView | None
     in_crm: bool
 
-    def match_label(self, locale: str = "en") -> str:
-        """``Matched by email`` or ``Not matched``, in ``locale``."""
-        return translate(_MATCH_LABELS[self.match], locale)
+    @property
+    def match_label(self) -> str:
+        """``Matched by email`` or ``Not matched`` (a message id: the edges translate it)."""
+        return _MATCH_LABELS[self.match]
 
-    def match_reason(self, locale: str = "en") -> str | None:
-        """Why the seat is not matched, in ``locale``; None when it is."""
-        reason = _MATCH_REASONS.get(self.match)
-        return translate(reason, locale).format(email=self.email) if reason else None
+    @property
+    def match_reason(self) -> str | None:
+        """Why the seat is not matched (a message id with an ``{email}`` field, filled with :attr:`email` where
+        shown); None when it is."""
+        return _MATCH_REASONS.get(self.match)
 
-    def match_fix(self, locale: str = "en") -> str | None:
-        """How to fix an unmatched seat, in ``locale``; None when it is matched."""
-        fix = _MATCH_FIXES.get(self.match)
-        return translate(fix, locale) if fix else None
+    @property
+    def match_fix(self) -> str | None:
+        """How to fix an unmatched seat (a message id); None when it is matched."""
+        return _MATCH_FIXES.get(self.match)
 
-    def to_json(self, locale: str = "en") -> dict[str, Any]:
-        """A JSON-ready mapping."""
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping (``match_label``, ``match_reason``, ``match_fix`` message ids, the reason's
+        ``{email}`` unfilled: ``salesbridge.web.localized.seat_json`` gives them in the reader's language)."""
         return {
             "id": str(self.id),
             "user_id": str(self.user_id),
@@ -132,9 +135,9 @@ class SeatView:
             "crm_sync_enabled": self.crm_sync_enabled,
             "crm_sync_active": self.crm_sync_active,
             "match": self.match.value,
-            "match_label": self.match_label(locale),
-            "match_reason": self.match_reason(locale),
-            "match_fix": self.match_fix(locale),
+            "match_label": self.match_label,
+            "match_reason": self.match_reason,
+            "match_fix": self.match_fix,
             "crm_user": self.crm_user.to_json() if self.crm_user else None,
             "in_crm": self.in_crm,
         }
@@ -157,8 +160,8 @@ class SeatOverview:
         """Seats that can still be assigned."""
         return max(self.seats_purchased - self.seats_assigned, 0)
 
-    def to_json(self, locale: str = "en") -> dict[str, Any]:
-        """A JSON-ready mapping."""
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping (each seat's as :meth:`SeatView.to_json`)."""
         return {
             "organization": self.organization,
             "seats_purchased": self.seats_purchased,
@@ -167,7 +170,7 @@ class SeatOverview:
             "sync_all_seats": self.sync_all_seats,
             "crm_connected": self.crm_connected,
             "crm_users_imported_at": self.crm_users_imported_at.isoformat() if self.crm_users_imported_at else None,
-            "seats": [seat.to_json(locale) for seat in self.seats],
+            "seats": [seat.to_json() for seat in self.seats],
         }
 
 

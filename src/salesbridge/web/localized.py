@@ -13,6 +13,7 @@ from salesbridge.i18n import N_, translate
 from salesbridge.message_ids import Label
 from salesbridge.services.crm_settings import CrmSettingsView, LabelReader, SettingsChoices
 from salesbridge.services.lists import ListView
+from salesbridge.services.seats import SeatOverview, SeatView
 from salesbridge.services.sync import SyncStatus
 
 SYNC_FAILING: Final = N_("CRM sync has been failing since {since}: {reason} salesbridge keeps retrying automatically.")
@@ -70,6 +71,28 @@ def choices_json(choices: SettingsChoices, locale: str) -> dict[str, Any]:
         "from_crm": choices.from_crm,
         "crm_problem": choices.problem.value if choices.problem else None,
     }
+
+
+def seat_match(seat: SeatView, locale: str) -> tuple[str, str | None, str | None]:
+    """How the seat's holder matched a CRM user (``Matched by email``, ``Not matched``), why not and how to fix it
+    (None when matched), in ``locale``."""
+    reason, fix = seat.match_reason, seat.match_fix
+    return (
+        translate(seat.match_label, locale),
+        translate(reason, locale).format(email=seat.email) if reason else None,
+        translate(fix, locale) if fix else None,
+    )
+
+
+def seat_json(seat: SeatView, locale: str) -> dict[str, Any]:
+    """``seat`` as JSON, its match in words in ``locale``."""
+    label, reason, fix = seat_match(seat, locale)
+    return {**seat.to_json(), "match_label": label, "match_reason": reason, "match_fix": fix}
+
+
+def seat_overview_json(overview: SeatOverview, locale: str) -> dict[str, Any]:
+    """``overview`` as JSON, each seat's match in words in ``locale``."""
+    return {**overview.to_json(), "seats": [seat_json(seat, locale) for seat in overview.seats]}
 
 
 def sync_failure_message(since: datetime | None, reason: str | None, locale: str) -> str | None:

@@ -18,6 +18,7 @@ from salesbridge.services.ports import CrmSessionFactory
 from salesbridge.services.seats import SeatService
 from salesbridge.store.tables import SeatState
 from salesbridge.store.uow import UnitOfWorkFactory
+from salesbridge.web.localized import seat_match
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
@@ -148,17 +149,20 @@ async def test_an_unmatched_seat_says_why_and_fixing_the_email_matches_it_at_onc
     )
     seat = next(seat for seat in seats.overview(acme).seats if seat.email == "ana.typo@example.invalid")
     assert seat.match is MatchOutcome.NO_CRM_USER
-    assert seat.match_label() == "Not matched"
-    assert seat.match_reason() == "No CRM user has the email ana.typo@example.invalid."
-    assert seat.match_fix() == "Correct the seat holder's email to the one they use in Dynamics 365."
-    assert seat.match_label("es") != seat.match_label("en")
+    assert seat_match(seat, "en") == (
+        "Not matched",
+        "No CRM user has the email ana.typo@example.invalid.",
+        "Correct the seat holder's email to the one they use in Dynamics 365.",
+    )
+    assert seat.match_reason == "No CRM user has the email {email}."  # a message id: the edges translate it
+    assert seat_match(seat, "es")[0] != seat_match(seat, "en")[0]
     assert not seat.in_crm
     real_email = seats.assignable_crm_users(acme)[0].email
     assert real_email is not None
 
     fixed = seats.change_seat_email(acme, seat.id, email=real_email.upper(), actor="admin")
 
-    assert (fixed.match, fixed.in_crm, fixed.match_reason()) == (MatchOutcome.EMAIL, True, None)
+    assert (fixed.match, fixed.in_crm, fixed.match_reason) == (MatchOutcome.EMAIL, True, None)
     assert "seat.email_changed" in audit_actions(store, acme)
     with pytest.raises(InvalidRequestError):
         seats.change_seat_email(acme, seat.id, email="not an email", actor="admin")

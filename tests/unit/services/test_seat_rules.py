@@ -18,6 +18,7 @@ from salesbridge.errors import InvalidRequestError, RowNotFoundError, SeatLimitE
 from salesbridge.services.account_rules import token_digest
 from salesbridge.services.crm_users import refresh_crm_users_from_import, rematch_seats
 from salesbridge.services.seats import SeatService
+from salesbridge.web.localized import seat_match
 
 ADMIN = "admin@acme.test"
 
@@ -206,7 +207,7 @@ def test_in_crm_needs_a_usable_match_active_sync_and_a_connection(seats: SeatSer
         "off@acme.test": (MatchOutcome.CRM_USER_DISABLED, False),
     }
     nobody = next(seat for seat in seats.overview("acme").seats if seat.email == "nobody@acme.test")
-    assert nobody.match_reason() == "No CRM user has the email nobody@acme.test."
+    assert seat_match(nobody, "en")[1] == "No CRM user has the email nobody@acme.test."
 
 
 def test_seats_are_not_imported_until_crm_users_are(seats: SeatService, store: FakeStore) -> None:

@@ -14,6 +14,7 @@ from salesbridge.domain.workspace import SeatState
 from salesbridge.services.accounts import Principal
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiInput, ApiModel, IsoTime, SeatLimitErrorOut, errors
 from salesbridge.web.context import console_config
+from salesbridge.web.localized import seat_json, seat_overview_json
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["seats"], responses=ORGANIZATION_ERRORS)
@@ -117,7 +118,7 @@ def list_seats(org: str, principal: AdminPrincipal, services: Services) -> SeatO
     """The contract (seats purchased, assigned, left), the automatic-sync setting and every seat with its CRM
     user match (or why not, and how to fix it) and whether it shows "In CRM"."""
     return SeatOverviewOut.model_validate(
-        services.seats.overview(principal.organization_slug).to_json(principal.locale)
+        seat_overview_json(services.seats.overview(principal.organization_slug), principal.locale)
     )
 
 
@@ -133,7 +134,7 @@ def set_seat_crm_sync(
     seat = services.seats.set_seat_crm_sync(
         principal.organization_slug, seat_id, enabled=body.enabled, actor=_actor(principal)
     )
-    return SeatOut.model_validate(seat.to_json(principal.locale))
+    return SeatOut.model_validate(seat_json(seat, principal.locale))
 
 
 @router.put("/seats/{seat_id}/email", summary="Correct a seat holder's email")
@@ -148,7 +149,7 @@ def change_seat_email(
     seat = services.seats.change_seat_email(
         principal.organization_slug, seat_id, email=body.email, actor=_actor(principal)
     )
-    return SeatOut.model_validate(seat.to_json(principal.locale))
+    return SeatOut.model_validate(seat_json(seat, principal.locale))
 
 
 @router.put("/crm/settings/sync-all-seats", summary="Sync CRM for all seats automatically")
@@ -162,7 +163,7 @@ def set_sync_all_seats(
     overview = services.seats.set_sync_all_seats(
         principal.organization_slug, enabled=body.sync_all_seats, actor=_actor(principal)
     )
-    return SeatOverviewOut.model_validate(overview.to_json(principal.locale))
+    return SeatOverviewOut.model_validate(seat_overview_json(overview, principal.locale))
 
 
 @router.get("/crm/users", summary="CRM users imported from Dynamics 365")

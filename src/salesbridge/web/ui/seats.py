@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from salesbridge.errors import CrmError, InvalidRequestError
 from salesbridge.services.accounts import Principal
 from salesbridge.web.context import ConsoleServices, console_config
+from salesbridge.web.localized import seat_match
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 
@@ -26,7 +27,7 @@ def _seats_page(
     return render(
         request,
         "seats.html",
-        {"overview": overview, "notice": request.query_params.get("notice"), **context},
+        {"overview": overview, "notice": request.query_params.get("notice"), "seat_match": seat_match, **context},
         principal=principal,
         status_code=status_code,
     )
