@@ -22,6 +22,7 @@ from salesbridge.services.connecting import chosen_ca_bundle, connect_crm
 from salesbridge.services.crm_status import crm_status
 from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
 from salesbridge.services.preflight import OutcomeKind, kept_connection_notice
+from salesbridge.web.localized import crm_state, crm_status_json
 
 app = typer.Typer(help="The organization's connection to Microsoft Dynamics 365.", no_args_is_help=True)
 app.add_typer(crm_settings.app, name="settings")
@@ -111,10 +112,10 @@ def crm_status_command(
     with errors_reported(lang):
         status = crm_status(workspace(ctx, db_url).store, slug=org)
     if as_json:
-        typer.echo(json.dumps(status.to_json(lang), indent=2))
+        typer.echo(json.dumps(crm_status_json(status, lang), indent=2))
         return
     table = Table(show_header=False, box=None)
-    table.add_row("State", status.state_label(lang))
+    table.add_row("State", crm_state(status, lang))
     table.add_row("Org URL", status.org_url or "—")
     crm_user = f"{status.crm_user_name} ({status.crm_user_id})" if status.crm_user_name else status.crm_user_id
     table.add_row("CRM user", crm_user or "—")

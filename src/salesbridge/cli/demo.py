@@ -13,6 +13,7 @@ from salesbridge import bootstrap
 from salesbridge.cli.rendering import console, errors_reported, failure
 from salesbridge.cli.sync import import_with_progress
 from salesbridge.services.crm_status import crm_status
+from salesbridge.web.localized import crm_state
 
 
 def demo(
@@ -38,10 +39,8 @@ def demo(
             status = crm_status(services.store, slug=workspace.organization)
         organization_id = services.store.organization_id(workspace.organization)
         assert organization_id is not None
-        console.print(
-            f"[bold green]{status.state_label()}[/] — {status.org_url} as {status.crm_user_name or status.crm_user_id}",
-            highlight=False,
-        )
+        acting_as = status.crm_user_name or status.crm_user_id
+        console.print(f"[bold green]{crm_state(status, 'en')}[/] — {status.org_url} as {acting_as}", highlight=False)
         console.print("First import of the CRM:", highlight=False)
         outcome = import_with_progress(services, organization_id)
         if outcome is None or not outcome.succeeded:

@@ -8,10 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from salesbridge.domain.workspace import ConnectionState
-from salesbridge.i18n import N_, translate
+from salesbridge.message_ids import N_
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import StoreAccess
-from salesbridge.services.preflight import localized_last_error
 
 
 @dataclass(frozen=True)
@@ -60,25 +59,24 @@ class CrmStatus:
     queued_imports: tuple[QueuedImport, ...] = ()
     ca_bundle_name: str | None = None
 
-    def state_label(self, locale: str = "en") -> str:
-        """The state in words (``Connected to Microsoft Dynamics``) in ``locale``."""
-        return translate(_STATE_LABELS.get(self.state, self.state), locale)
+    @property
+    def state_label(self) -> str:
+        """The state in words (``Connected to Microsoft Dynamics``): a message id, the edges translate it."""
+        return _STATE_LABELS.get(self.state, self.state)
 
-    def last_error_message(self, locale: str = "en") -> str | None:
-        """The last failed attempt's sentence in ``locale`` (details on a second line), or None."""
-        return localized_last_error(self.last_error, locale) if self.last_error else None
-
-    def to_json(self, locale: str = "en") -> dict[str, Any]:
-        """A JSON-ready mapping; times are ISO-8601 UTC. Carries no secret."""
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping; times are ISO-8601 UTC. Carries no secret. ``state_label`` is a message id and
+        ``last_error`` the stored English text: ``salesbridge.web.localized.crm_status_json`` gives both in the
+        reader's language."""
         return {
             "organization": self.organization,
             "state": self.state,
-            "state_label": self.state_label(locale),
+            "state_label": self.state_label,
             "org_url": self.org_url,
             "crm_user_id": self.crm_user_id,
             "crm_user_name": self.crm_user_name,
             "connected_since": self.connected_since.isoformat() if self.connected_since else None,
-            "last_error": self.last_error_message(locale),
+            "last_error": self.last_error,
             "queued_imports": [
                 {
                     "id": queued.id,

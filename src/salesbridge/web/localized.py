@@ -12,7 +12,9 @@ from typing import Any, Final
 from salesbridge.i18n import N_, translate
 from salesbridge.message_ids import Label
 from salesbridge.services.crm_settings import CrmSettingsView, LabelReader, SettingsChoices
+from salesbridge.services.crm_status import CrmStatus
 from salesbridge.services.lists import ListView
+from salesbridge.services.preflight import localized_last_error
 from salesbridge.services.seats import SeatOverview, SeatView
 from salesbridge.services.sync import SyncStatus
 
@@ -71,6 +73,21 @@ def choices_json(choices: SettingsChoices, locale: str) -> dict[str, Any]:
         "from_crm": choices.from_crm,
         "crm_problem": choices.problem.value if choices.problem else None,
     }
+
+
+def crm_state(status: CrmStatus, locale: str) -> str:
+    """The connection's state in words (``Connected to Microsoft Dynamics``) in ``locale``."""
+    return translate(status.state_label, locale)
+
+
+def crm_last_error(status: CrmStatus, locale: str) -> str | None:
+    """The last failed attempt's sentence in ``locale`` (details on a second line), or None."""
+    return localized_last_error(status.last_error, locale) if status.last_error else None
+
+
+def crm_status_json(status: CrmStatus, locale: str) -> dict[str, Any]:
+    """``status`` as JSON, its state and last error in ``locale``."""
+    return {**status.to_json(), "state_label": crm_state(status, locale), "last_error": crm_last_error(status, locale)}
 
 
 def seat_match(seat: SeatView, locale: str) -> tuple[str, str | None, str | None]:

@@ -36,6 +36,7 @@ from salesbridge.services.crm_status import crm_status
 from salesbridge.services.ports import CrmSessionFactory
 from salesbridge.services.preflight import ConnectOutcome, MissingPrivilege, OutcomeKind, outcome_for_error
 from salesbridge.store.uow import UnitOfWorkFactory
+from salesbridge.web.localized import crm_last_error, crm_state, crm_status_json
 
 
 @pytest.fixture
@@ -54,8 +55,8 @@ async def test_a_successful_connection_is_stored_audited_and_queues_the_first_im
     assert outcome.message("es") == "Conexión realizada, sincronización en curso"
     status = crm_status(store, slug=acme)
     assert status.state == "connected"
-    assert status.state_label("en") == "Connected to Microsoft Dynamics"
-    assert status.state_label("es") == "Conectado a Microsoft Dynamics"
+    assert crm_state(status, "en") == "Connected to Microsoft Dynamics"
+    assert crm_state(status, "es") == "Conectado a Microsoft Dynamics"
     assert status.org_url == running.org_url
     assert status.crm_user_id == outcome.crm_user_id == running.sandbox.application.systemuser_id
     assert status.crm_user_name, "the connected CRM user is shown by name once the CRM users are imported"
@@ -74,7 +75,7 @@ async def test_a_successful_connection_is_stored_audited_and_queues_the_first_im
         crm_user_ids = {row.crm_id for row in uow.crm_users.list_all()}
     assert actions == ["crm.users_imported", "crm.connected", "organization.created"]
     assert running.sandbox.application.systemuser_id in crm_user_ids, "the CRM users are imported on connect"
-    as_json = status.to_json("es")
+    as_json = crm_status_json(status, "es")
     assert as_json["state_label"] == "Conectado a Microsoft Dynamics"
     assert running.client_secret not in json.dumps(as_json)
 
@@ -108,7 +109,7 @@ async def test_a_wrong_secret_is_a_rejected_sign_in_naming_the_client_secret(
     status = crm_status(store, slug=acme)
     assert status.state == "failed"
     assert status.last_error == outcome.message("en"), "one sentence, no provider code, no second copy"
-    assert status.last_error_message("es") == outcome.message("es")
+    assert crm_last_error(status, "es") == outcome.message("es")
     assert not status.queued_imports
     organization_id = store.organization_id(acme)
     assert organization_id is not None

@@ -33,6 +33,7 @@ from salesbridge.store.tables import Base, ImportState, ListKind, SeatState, Sta
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 from salesbridge.store.workspace import CrmUserValues
 from salesbridge.sync.purge import KEPT_TABLES, PARTLY_PURGED_TABLES, PURGED_TABLES
+from salesbridge.web.localized import crm_state
 
 LEASE = timedelta(minutes=5)
 
@@ -210,7 +211,7 @@ def test_purge_leaves_no_crm_origin_row_and_keeps_the_workspace(
         "system_lists": 2,
     }
     status = crm_status(store, slug="acme")
-    assert (status.state, status.state_label("en"), status.org_url) == ("not_configured", "No CRM connection", None)
+    assert (status.state, crm_state(status, "en"), status.org_url) == ("not_configured", "No CRM connection", None)
     with store(acme.id) as uow:
         entry = uow.audit.recent(limit=1)[0]
     assert entry.action == "crm.disconnected"
@@ -244,7 +245,7 @@ def test_without_purge_only_the_credentials_go(
     assert (outcome.was_connected, outcome.purged, outcome.cancelled_imports) == (True, False, 2)
     assert outcome.deleted.total == 0
     status = crm_status(store, slug="acme")
-    assert (status.state, status.state_label("en"), status.state_label("es")) == (
+    assert (status.state, crm_state(status, "en"), crm_state(status, "es")) == (
         "disconnected",
         "Not connected",
         "Sin conectar",

@@ -35,6 +35,7 @@ from salesbridge.services.connecting import INITIAL_IMPORT_REASON, connect_crm, 
 from salesbridge.services.crm_status import crm_status
 from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
 from salesbridge.services.preflight import OutcomeKind
+from salesbridge.web.localized import crm_last_error
 
 ORG_URL = "https://acme.crm.dynamics.com"
 TENANT = "8c3b0000-0000-0000-0000-00000000ac3e"
@@ -193,11 +194,11 @@ async def test_a_failed_first_connection_is_stored_as_failed_with_its_reason(sto
 
     status = crm_status(store, slug="acme")
     assert status.state == "failed"
-    assert status.last_error_message("en") == (
+    assert crm_last_error(status, "en") == (
         "Your CRM account doesn't have sufficient access privileges. Check with your CRM administrator.\n"
         "prvReadLead (Global, held: Local)"
     )
-    assert status.last_error_message("es") != status.last_error_message("en")
+    assert crm_last_error(status, "es") != crm_last_error(status, "en")
     assert queued(store, acme) == []
     assert store.audit_actions(acme)[-1] == "crm.connect_failed"
 

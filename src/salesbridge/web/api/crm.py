@@ -14,6 +14,7 @@ from salesbridge.services.crm_status import crm_status
 from salesbridge.services.disconnect import disconnect_crm
 from salesbridge.services.preflight import ConnectOutcome, OutcomeKind
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiInput, ApiModel, ErrorOut, IsoTime, UnprocessableOut
+from salesbridge.web.localized import crm_status_json
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}/crm", tags=["crm"], responses=ORGANIZATION_ERRORS)
@@ -142,7 +143,7 @@ def get_connection(org: str, principal: AdminPrincipal, services: Services) -> C
     """State (``Connected to Microsoft Dynamics``…), organization URL, CRM user, connected since, last error,
     queued imports. Never the secret."""
     return CrmStatusOut.model_validate(
-        crm_status(services.store, slug=principal.organization_slug).to_json(principal.locale)
+        crm_status_json(crm_status(services.store, slug=principal.organization_slug), principal.locale)
     )
 
 
@@ -191,7 +192,7 @@ async def connect(
         services.wake_importer()  # the first import is queued; start it now
     payload = connection_outcome_json(outcome, principal.locale)
     status = await run_in_threadpool(crm_status, services.store, slug=principal.organization_slug)
-    payload["status"] = status.to_json(principal.locale)
+    payload["status"] = crm_status_json(status, principal.locale)
     response.status_code = 200 if outcome.is_connected else 422
     return ConnectionOutcomeOut.model_validate(payload)
 

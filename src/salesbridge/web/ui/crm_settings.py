@@ -25,7 +25,7 @@ from salesbridge.services.crm_status import crm_status
 from salesbridge.services.preflight import ConnectOutcome, kept_connection_notice
 from salesbridge.services.sync import sync_status
 from salesbridge.web.context import ConsoleServices
-from salesbridge.web.localized import label_reader
+from salesbridge.web.localized import crm_last_error, label_reader
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 from salesbridge.web.ui.pipeline import pipeline_choices, pipeline_section, stage_change
@@ -76,6 +76,7 @@ def _render_page(
         "error": error,
         "notice": request.query_params.get("notice"),
         "pipeline": pipeline_section(request, services, principal, choices),
+        "crm_last_error": crm_last_error,
     }
     return render(request, "crm_settings.html", context, principal=principal, status_code=status_code)
 
