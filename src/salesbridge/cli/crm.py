@@ -22,7 +22,7 @@ from salesbridge.services.connecting import chosen_ca_bundle, connect_crm
 from salesbridge.services.crm_status import crm_status
 from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
 from salesbridge.services.preflight import OutcomeKind, kept_connection_notice
-from salesbridge.web.localized import crm_state, crm_status_json
+from salesbridge.web.localized import crm_state, crm_status_json, disconnect_json, disconnect_lines, disconnect_message
 
 app = typer.Typer(help="The organization's connection to Microsoft Dynamics 365.", no_args_is_help=True)
 app.add_typer(crm_settings.app, name="settings")
@@ -149,7 +149,7 @@ def crm_disconnect(
         store = workspace(ctx, db_url).store
         if not yes:
             preview = disconnect_preview(store, slug=org)
-            for line in preview.describe(purge=purge, locale=lang):
+            for line in disconnect_lines(preview, purge=purge, locale=lang):
                 console.print(line, highlight=False, markup=False)
             if not sys.stdin.isatty():  # nobody to ask: a script must say --yes
                 raise failure(translate(_CONFIRM_IN_A_TERMINAL, lang))
@@ -157,6 +157,6 @@ def crm_disconnect(
                 raise failure(translate("Nothing was changed.", lang))
         outcome = disconnect_crm(store, slug=org, purge=purge, actor="cli")
     if as_json:
-        typer.echo(json.dumps(outcome.to_json(lang), indent=2))
+        typer.echo(json.dumps(disconnect_json(outcome, lang), indent=2))
         return
-    console.print(outcome.message(lang), highlight=False, markup=False)
+    console.print(disconnect_message(outcome, lang), highlight=False, markup=False)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from salesbridge.domain.seat_matching import MatchOutcome
-from salesbridge.i18n import N_, ngettext, translate
 from salesbridge.services.crm_users import rematch_seats
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import StoreAccess, UnitOfWork
@@ -33,18 +32,6 @@ DISCONNECTED_ERROR = "disconnected"
 """The error of the imports a disconnect cancels."""
 
 AUDIT_ACTION = "crm.disconnected"
-
-_DISCONNECTED = N_("CRM sync is disconnected. Previously imported CRM data has been kept.")
-_PURGED = N_("CRM sync is disconnected and all previously imported CRM data has been cleaned up.")
-_WILL_DELETE_CONNECTION = N_("The connection to {org_url} and its stored credentials will be deleted.")
-_NO_CONNECTION = N_("No CRM connection is stored.")
-_WILL_CANCEL = N_("Queued or running imports to cancel: {count}.")
-_WILL_PURGE = N_(
-    "All previously imported CRM data will be deleted: {crm_records}, {crm_users}, {table_sync_states}, "
-    "{import_requests}, and {system_lists} with {system_list_items}. Every seat loses its CRM match."
-)
-_PURGE_KEEPS = N_("Kept: users, seats, manual lists and their items, CRM settings, API tokens and the audit log.")
-_KEEPS_DATA = N_("Previously imported CRM data is kept; purge it later by disconnecting again with the clean-up.")
 
 
 @dataclass(frozen=True)
@@ -74,12 +61,9 @@ class DisconnectOutcome:
         """False for a repeated disconnect that found nothing to do."""
         return self.was_connected or self.cancelled_imports > 0 or self.deleted.total > 0 or self.seats_reset > 0
 
-    def message(self, locale: str = "en") -> str:
-        """The outcome in words, in ``locale``."""
-        return translate(_PURGED if self.purged else _DISCONNECTED, locale)
-
-    def to_json(self, locale: str = "en") -> dict[str, Any]:
-        """A JSON-ready mapping (no secret)."""
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping (no secret; values only: ``salesbridge.web.localized.disconnect_json`` adds the
+        outcome in words, in the reader's language)."""
         return {
             "organization": self.organization,
             "org_url": self.org_url,
@@ -88,7 +72,6 @@ class DisconnectOutcome:
             "cancelled_imports": self.cancelled_imports,
             "deleted": self.deleted.counts(),
             "seats_reset": self.seats_reset,
-            "message": self.message(locale),
         }
 
 
@@ -108,38 +91,6 @@ class DisconnectPreview:
     connected: bool
     active_imports: int
     purge: PurgeReport
-
-    def describe(self, *, purge: bool, locale: str = "en") -> list[str]:
-        """What a disconnect (with or without ``purge``) would delete and keep, one sentence per line, in
-        ``locale``."""
-        lines = [
-            translate(_WILL_DELETE_CONNECTION, locale).format(org_url=self.org_url)
-            if self.connected
-            else translate(_NO_CONNECTION, locale)
-        ]
-        if self.active_imports:
-            lines.append(translate(_WILL_CANCEL, locale).format(count=self.active_imports))
-        if purge:
-            lines.append(translate(_WILL_PURGE, locale).format(**_purge_counts(self.purge.counts(), locale)))
-            lines.append(translate(_PURGE_KEEPS, locale))
-        else:
-            lines.append(translate(_KEEPS_DATA, locale))
-        return lines
-
-
-def _purge_counts(counts: dict[str, int], locale: str) -> dict[str, str]:
-    """Each count of :meth:`PurgeReport.counts` with its noun, in the form the number takes in ``locale``."""
-    forms = {
-        "crm_records": ngettext("{count} CRM record", "{count} CRM records", counts["crm_records"], locale),
-        "crm_users": ngettext("{count} CRM user", "{count} CRM users", counts["crm_users"], locale),
-        "table_sync_states": ngettext(
-            "{count} table checkpoint", "{count} table checkpoints", counts["table_sync_states"], locale
-        ),
-        "import_requests": ngettext("{count} import run", "{count} import runs", counts["import_requests"], locale),
-        "system_lists": ngettext("{count} auto-saved list", "{count} auto-saved lists", counts["system_lists"], locale),
-        "system_list_items": ngettext("{count} item", "{count} items", counts["system_list_items"], locale),
-    }
-    return {name: form.format(count=counts[name]) for name, form in forms.items()}
 
 
 def disconnect_preview(store: StoreAccess, *, slug: str) -> DisconnectPreview:

@@ -9,15 +9,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from salesbridge.i18n import N_, translate
+from salesbridge.i18n import N_, ngettext, translate
 from salesbridge.message_ids import Label
 from salesbridge.services.crm_settings import CrmSettingsView, LabelReader, SettingsChoices
 from salesbridge.services.crm_status import CrmStatus
+from salesbridge.services.disconnect import DisconnectOutcome, DisconnectPreview
 from salesbridge.services.lists import ListView
 from salesbridge.services.preflight import localized_last_error
 from salesbridge.services.seats import SeatOverview, SeatView
 from salesbridge.services.sync import SyncStatus
 
+_DISCONNECTED: Final = N_("CRM sync is disconnected. Previously imported CRM data has been kept.")
+_PURGED: Final = N_("CRM sync is disconnected and all previously imported CRM data has been cleaned up.")
+_WILL_DELETE_CONNECTION: Final = N_("The connection to {org_url} and its stored credentials will be deleted.")
+_NO_CONNECTION: Final = N_("No CRM connection is stored.")
+_WILL_CANCEL: Final = N_("Queued or running imports to cancel: {count}.")
+_WILL_PURGE: Final = N_(
+    "All previously imported CRM data will be deleted: {crm_records}, {crm_users}, {table_sync_states}, "
+    "{import_requests}, and {system_lists} with {system_list_items}. Every seat loses its CRM match."
+)
+_PURGE_KEEPS: Final = N_(
+    "Kept: users, seats, manual lists and their items, CRM settings, API tokens and the audit log."
+)
+_KEEPS_DATA: Final = N_(
+    "Previously imported CRM data is kept; purge it later by disconnecting again with the clean-up."
+)
 SYNC_FAILING: Final = N_("CRM sync has been failing since {since}: {reason} salesbridge keeps retrying automatically.")
 
 
@@ -88,6 +104,48 @@ def crm_last_error(status: CrmStatus, locale: str) -> str | None:
 def crm_status_json(status: CrmStatus, locale: str) -> dict[str, Any]:
     """``status`` as JSON, its state and last error in ``locale``."""
     return {**status.to_json(), "state_label": crm_state(status, locale), "last_error": crm_last_error(status, locale)}
+
+
+def disconnect_message(outcome: DisconnectOutcome, locale: str) -> str:
+    """What a disconnect did, in words, in ``locale``."""
+    return translate(_PURGED if outcome.purged else _DISCONNECTED, locale)
+
+
+def disconnect_json(outcome: DisconnectOutcome, locale: str) -> dict[str, Any]:
+    """``outcome`` as JSON, with what it did in words (``message``) in ``locale``."""
+    return {**outcome.to_json(), "message": disconnect_message(outcome, locale)}
+
+
+def disconnect_lines(preview: DisconnectPreview, *, purge: bool, locale: str) -> list[str]:
+    """What a disconnect (with or without ``purge``) would delete and keep, one sentence per line, in ``locale``."""
+    lines = [
+        translate(_WILL_DELETE_CONNECTION, locale).format(org_url=preview.org_url)
+        if preview.connected
+        else translate(_NO_CONNECTION, locale)
+    ]
+    if preview.active_imports:
+        lines.append(translate(_WILL_CANCEL, locale).format(count=preview.active_imports))
+    if purge:
+        lines.append(translate(_WILL_PURGE, locale).format(**_purge_counts(preview.purge.counts(), locale)))
+        lines.append(translate(_PURGE_KEEPS, locale))
+    else:
+        lines.append(translate(_KEEPS_DATA, locale))
+    return lines
+
+
+def _purge_counts(counts: dict[str, int], locale: str) -> dict[str, str]:
+    """Each count of ``PurgeReport.counts()`` with its noun, in the form the number takes in ``locale``."""
+    forms = {
+        "crm_records": ngettext("{count} CRM record", "{count} CRM records", counts["crm_records"], locale),
+        "crm_users": ngettext("{count} CRM user", "{count} CRM users", counts["crm_users"], locale),
+        "table_sync_states": ngettext(
+            "{count} table checkpoint", "{count} table checkpoints", counts["table_sync_states"], locale
+        ),
+        "import_requests": ngettext("{count} import run", "{count} import runs", counts["import_requests"], locale),
+        "system_lists": ngettext("{count} auto-saved list", "{count} auto-saved lists", counts["system_lists"], locale),
+        "system_list_items": ngettext("{count} item", "{count} items", counts["system_list_items"], locale),
+    }
+    return {name: form.format(count=counts[name]) for name, form in forms.items()}
 
 
 def seat_match(seat: SeatView, locale: str) -> tuple[str, str | None, str | None]:

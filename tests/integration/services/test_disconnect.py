@@ -33,7 +33,7 @@ from salesbridge.store.tables import Base, ImportState, ListKind, SeatState, Sta
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 from salesbridge.store.workspace import CrmUserValues
 from salesbridge.sync.purge import KEPT_TABLES, PARTLY_PURGED_TABLES, PURGED_TABLES
-from salesbridge.web.localized import crm_state
+from salesbridge.web.localized import crm_state, disconnect_lines
 
 LEASE = timedelta(minutes=5)
 
@@ -296,13 +296,13 @@ def test_preview_says_what_will_be_deleted(store: UnitOfWorkFactory, two_orgs: t
 
     assert (preview.connected, preview.org_url, preview.active_imports) == (True, acme.org_url, 2)
     assert preview.purge.crm_records == 4
-    lines = preview.describe(purge=True)
+    lines = disconnect_lines(preview, purge=True, locale="en")
     assert lines[0] == f"The connection to {acme.org_url} and its stored credentials will be deleted."
     assert (
         "4 CRM records, 2 CRM users, 2 table checkpoints, 3 import runs, and 2 auto-saved lists with 3 items"
         in (lines[2])
     )
-    assert "Se conservan los datos" in preview.describe(purge=False, locale="es")[-1]
+    assert "Se conservan los datos" in disconnect_lines(preview, purge=False, locale="es")[-1]
     assert crm_status(store, slug="acme").state == "connected"  # a preview changes nothing
 
 

@@ -1,5 +1,5 @@
-"""The disconnect preview counts what it will delete in whole sentences: one record, two records, in English and
-in Spanish (the catalogue's plural forms)."""
+"""The disconnect preview, worded at the edge, counts what it will delete in whole sentences: one record, two
+records, in English and in Spanish (the catalogue's plural forms)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 
 from salesbridge.services.disconnect import DisconnectPreview
 from salesbridge.sync.purge import PurgeReport
+from salesbridge.web.localized import disconnect_lines
 
 
 def _purge_sentence(count: int, locale: str) -> str:
@@ -24,7 +25,7 @@ def _purge_sentence(count: int, locale: str) -> str:
             system_lists=count,
         ),
     )
-    return preview.describe(purge=True, locale=locale)[1]
+    return disconnect_lines(preview, purge=True, locale=locale)[1]
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from salesbridge.services.crm_status import crm_status
 from salesbridge.services.disconnect import disconnect_crm
 from salesbridge.services.preflight import ConnectOutcome, OutcomeKind
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiInput, ApiModel, ErrorOut, IsoTime, UnprocessableOut
-from salesbridge.web.localized import crm_status_json
+from salesbridge.web.localized import crm_status_json, disconnect_json
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}/crm", tags=["crm"], responses=ORGANIZATION_ERRORS)
@@ -210,4 +210,4 @@ def disconnect(
     all previously imported CRM data and resets every seat's CRM match. Idempotent: 200 with the outcome (what
     was cancelled and deleted, per table) every time."""
     outcome = disconnect_crm(services.store, slug=principal.organization_slug, purge=purge, actor=principal.email)
-    return DisconnectOut.model_validate(outcome.to_json(principal.locale))
+    return DisconnectOut.model_validate(disconnect_json(outcome, principal.locale))

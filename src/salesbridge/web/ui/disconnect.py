@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
+from salesbridge.web.localized import disconnect_lines
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 
@@ -31,7 +32,7 @@ def confirm_disconnect_page(
     Reads only."""
     purged = purge == "yes"
     preview = disconnect_preview(services.store, slug=principal.organization_slug)
-    context = {"purge": purged, "lines": preview.describe(purge=purged, locale=principal.locale)}
+    context = {"purge": purged, "lines": disconnect_lines(preview, purge=purged, locale=principal.locale)}
     return render(request, "disconnect_confirm.html", context, principal=principal)
 
 
