@@ -573,7 +573,9 @@ async def prepare_demo_workspace(
     targets = targets or DynamicsTargets(EndpointPolicy([urlsplit(crm.org_url).hostname or ""]))
     outcome = await connect_crm(store, dynamics_session, slug=slug, credentials=crm, targets=targets, actor="demo")
     if not outcome.is_connected:
-        raise ConfigError(f"The demo could not connect to the sandbox: {outcome.message()} {outcome.reason or ''}")
+        raise ConfigError(
+            f"The demo could not connect to the sandbox: {outcome.english_message} {outcome.reason or ''}"
+        )
     return await asyncio.to_thread(_seat_demo_people, store, slug)
 
 

@@ -21,8 +21,16 @@ from salesbridge.i18n import N_, translate
 from salesbridge.services.connecting import chosen_ca_bundle, connect_crm
 from salesbridge.services.crm_status import crm_status
 from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
-from salesbridge.services.preflight import OutcomeKind, kept_connection_notice
-from salesbridge.web.localized import crm_state, crm_status_json, disconnect_json, disconnect_lines, disconnect_message
+from salesbridge.services.preflight import OutcomeKind
+from salesbridge.web.localized import (
+    connect_message,
+    crm_state,
+    crm_status_json,
+    disconnect_json,
+    disconnect_lines,
+    disconnect_message,
+    kept_connection_notice,
+)
 
 app = typer.Typer(help="The organization's connection to Microsoft Dynamics 365.", no_args_is_help=True)
 app.add_typer(crm_settings.app, name="settings")
@@ -84,9 +92,9 @@ def crm_connect(
         )
     if outcome.is_connected:
         console.print("[bold green]" + translate("Connected to Microsoft Dynamics", lang) + "[/]", highlight=False)
-        console.print(outcome.message(lang), highlight=False)
+        console.print(connect_message(outcome, lang), highlight=False)
         return
-    console.print(f"[bold red]{outcome.message(lang)}[/bold red]", highlight=False)
+    console.print(f"[bold red]{connect_message(outcome, lang)}[/bold red]", highlight=False)
     if outcome.missing_privileges or outcome.kind is OutcomeKind.INSUFFICIENT_PRIVILEGES:
         console.print(translate("Missing privileges", lang) + ":", highlight=False)
     elif outcome.missing_objects:

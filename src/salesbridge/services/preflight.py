@@ -3,13 +3,13 @@
 The pre-flight runs in order: token → WhoAmI → the connecting user's read privileges on every required table →
 metadata of every required table and column → change tracking on every imported table. Every failure ends as one
 :class:`ConnectOutcome`; :func:`outcome_for_error` is the one place where connector errors become outcomes. The
-stored "last error" of a failed attempt is English (:func:`last_error_text`) and read back in the reader's language
-(:func:`localized_last_error`). Sends only reads; stores nothing.
+stored "last error" of a failed attempt is English (:func:`last_error_text`); the edges put outcomes in the
+reader's language (``salesbridge.web.localized``: ``connect_message``, ``localized_last_error``). Sends only
+reads; stores nothing.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,7 +25,7 @@ from salesbridge.errors import (
     TokenRejectedError,
     TransientError,
 )
-from salesbridge.i18n import N_, translate
+from salesbridge.message_ids import N_, Label
 from salesbridge.services.ports import PreflightCrm
 
 
@@ -41,7 +41,7 @@ class OutcomeKind(StrEnum):
     TENANT_MISMATCH = "tenant_mismatch"
 
 
-_MESSAGE_IDS = {
+OUTCOME_MESSAGES = {
     OutcomeKind.CONNECTED: N_("Successfully connected, sync in progress"),
     OutcomeKind.CONNECTION_ERROR: N_("CRM connection error. Try again later."),
     OutcomeKind.API_ERROR: N_("An error occurred with the CRM API. Try again later."),
@@ -55,6 +55,8 @@ _MESSAGE_IDS = {
         "or leave it empty to use the organization's."
     ),
 }
+
+"""Each outcome's headline, worded as in the admin guide (message ids; ``{credential}`` is itself a message id)."""
 
 _ALL_CREDENTIALS = N_("the tenant id, client id and client secret")
 
@@ -111,29 +113,30 @@ class ConnectOutcome:
         """True when the connection was accepted."""
         return self.kind is OutcomeKind.CONNECTED
 
-    def message(self, locale: str = "en") -> str:
-        """The outcome's headline in ``locale``, worded as in the admin guide.
+    @property
+    def message_id(self) -> str:
+        """The outcome's headline, worded as in the admin guide: a message id with the fields of
+        :attr:`message_fields`."""
+        return OUTCOME_MESSAGES[self.kind]
 
-        An unsupported locale means English.
-        """
-        text = translate(_MESSAGE_IDS[self.kind], locale)
+    @property
+    def message_fields(self) -> dict[str, Label]:
+        """The fields of :attr:`message_id`: the credential to check (a message id), the discovered tenant (as
+        it is)."""
         if self.kind is OutcomeKind.SIGN_IN_REJECTED:
-            return text.format(credential=translate(self.credential_to_check or _ALL_CREDENTIALS, locale))
+            return {"credential": Label(self.credential_to_check or _ALL_CREDENTIALS, is_message_id=True)}
         if self.kind is OutcomeKind.TENANT_MISMATCH:
-            return text.format(tenant=self.discovered_tenant_id or "?")
-        return text
+            return {"tenant": Label(self.discovered_tenant_id or "?")}
+        return {}
+
+    @property
+    def english_message(self) -> str:
+        """The headline in English (the message id with its fields as written): what is stored and logged."""
+        return self.message_id.format(**{name: label.text for name, label in self.message_fields.items()})
 
     def details(self) -> list[str]:
         """The missing privileges or objects, one per line (empty for other kinds)."""
         return [str(privilege) for privilege in self.missing_privileges] + list(self.missing_objects)
-
-
-_KEPT_CONNECTION = N_("The working connection stays in use; nothing was changed.")
-
-
-def kept_connection_notice(locale: str = "en") -> str:
-    """The sentence added to a failed attempt's message when the working connection was kept, in ``locale``."""
-    return translate(_KEPT_CONNECTION, locale)
 
 
 def outcome_for_error(error: CrmError) -> ConnectOutcome:
@@ -220,28 +223,4 @@ def last_error_text(outcome: ConnectOutcome) -> str:
     """The stored ``last error``: the outcome's sentence in English, then its details on a second line. The
     underlying error's text stays in the audit log (it may tell open ports from closed ones)."""
     details = outcome.details()
-    return outcome.message("en") + ("\n" + "; ".join(details) if details else "")
-
-
-def localized_last_error(text: str, locale: str) -> str:
-    """A stored ``last error`` (:func:`last_error_text`) in ``locale``: its sentence translated when it is one of the
-    outcomes' (their message ids are English), its details as they are."""
-    sentence, newline, details = text.partition("\n")
-    for message_id in _MESSAGE_IDS.values():
-        head, field_name, tail = _template_parts(message_id)
-        if field_name is None:
-            if sentence == message_id:
-                return translate(message_id, locale) + newline + details
-            continue
-        match = re.fullmatch(re.escape(head) + "(.+)" + re.escape(tail), sentence)
-        if match:
-            value = translate(match.group(1), locale) if field_name == "credential" else match.group(1)
-            return translate(message_id, locale).format(**{field_name: value}) + newline + details
-    return text
-
-
-def _template_parts(message_id: str) -> tuple[str, str | None, str]:
-    match = re.search(r"\{(\w+)\}", message_id)
-    if match is None:
-        return message_id, None, ""
-    return message_id[: match.start()], match.group(1), message_id[match.end() :]
+    return outcome.english_message + ("\n" + "; ".join(details) if details else "")

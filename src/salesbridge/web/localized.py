@@ -6,6 +6,7 @@ is imported, so the CLI may use it."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Final
 
@@ -15,10 +16,11 @@ from salesbridge.services.crm_settings import CrmSettingsView, LabelReader, Sett
 from salesbridge.services.crm_status import CrmStatus
 from salesbridge.services.disconnect import DisconnectOutcome, DisconnectPreview
 from salesbridge.services.lists import ListView
-from salesbridge.services.preflight import localized_last_error
+from salesbridge.services.preflight import OUTCOME_MESSAGES, ConnectOutcome
 from salesbridge.services.seats import SeatOverview, SeatView
 from salesbridge.services.sync import SyncStatus
 
+_KEPT_CONNECTION: Final = N_("The working connection stays in use; nothing was changed.")
 _DISCONNECTED: Final = N_("CRM sync is disconnected. Previously imported CRM data has been kept.")
 _PURGED: Final = N_("CRM sync is disconnected and all previously imported CRM data has been cleaned up.")
 _WILL_DELETE_CONNECTION: Final = N_("The connection to {org_url} and its stored credentials will be deleted.")
@@ -89,6 +91,41 @@ def choices_json(choices: SettingsChoices, locale: str) -> dict[str, Any]:
         "from_crm": choices.from_crm,
         "crm_problem": choices.problem.value if choices.problem else None,
     }
+
+
+def connect_message(outcome: ConnectOutcome, locale: str) -> str:
+    """A connection attempt's headline in ``locale``, worded as in the admin guide."""
+    fields = {name: label_text(label, locale) for name, label in outcome.message_fields.items()}
+    return translate(outcome.message_id, locale).format(**fields)
+
+
+def kept_connection_notice(locale: str) -> str:
+    """The sentence added to a failed attempt's message when the working connection was kept, in ``locale``."""
+    return translate(_KEPT_CONNECTION, locale)
+
+
+def localized_last_error(text: str, locale: str) -> str:
+    """A stored ``last error`` (``salesbridge.services.preflight.last_error_text``) in ``locale``: its sentence
+    translated when it is one of the outcomes' (their message ids are English), its details as they are."""
+    sentence, newline, details = text.partition("\n")
+    for message_id in OUTCOME_MESSAGES.values():
+        head, field_name, tail = _template_parts(message_id)
+        if field_name is None:
+            if sentence == message_id:
+                return translate(message_id, locale) + newline + details
+            continue
+        match = re.fullmatch(re.escape(head) + "(.+)" + re.escape(tail), sentence)
+        if match:
+            value = translate(match.group(1), locale) if field_name == "credential" else match.group(1)
+            return translate(message_id, locale).format(**{field_name: value}) + newline + details
+    return text
+
+
+def _template_parts(message_id: str) -> tuple[str, str | None, str]:
+    match = re.search(r"\{(\w+)\}", message_id)
+    if match is None:
+        return message_id, None, ""
+    return message_id[: match.start()], match.group(1), message_id[match.end() :]
 
 
 def crm_state(status: CrmStatus, locale: str) -> str:

@@ -36,7 +36,7 @@ from salesbridge.services.crm_status import crm_status
 from salesbridge.services.ports import CrmSessionFactory
 from salesbridge.services.preflight import ConnectOutcome, MissingPrivilege, OutcomeKind, outcome_for_error
 from salesbridge.store.uow import UnitOfWorkFactory
-from salesbridge.web.localized import crm_last_error, crm_state, crm_status_json
+from salesbridge.web.localized import connect_message, crm_last_error, crm_state, crm_status_json
 
 
 @pytest.fixture
@@ -51,8 +51,8 @@ async def test_a_successful_connection_is_stored_audited_and_queues_the_first_im
     outcome = await connect_crm(store, sessions, slug=acme, credentials=running.credentials(), targets=SANDBOX_TARGETS)
 
     assert outcome.kind is OutcomeKind.CONNECTED
-    assert outcome.message("en") == "Successfully connected, sync in progress"
-    assert outcome.message("es") == "Conexión realizada, sincronización en curso"
+    assert connect_message(outcome, "en") == "Successfully connected, sync in progress"
+    assert connect_message(outcome, "es") == "Conexión realizada, sincronización en curso"
     status = crm_status(store, slug=acme)
     assert status.state == "connected"
     assert crm_state(status, "en") == "Connected to Microsoft Dynamics"
@@ -98,18 +98,18 @@ async def test_a_wrong_secret_is_a_rejected_sign_in_naming_the_client_secret(
     )
 
     assert outcome.kind is OutcomeKind.SIGN_IN_REJECTED
-    assert outcome.message("en") == (
+    assert connect_message(outcome, "en") == (
         "The sign-in to Microsoft Entra ID was rejected: check the client secret (it is wrong: copy the secret's "
         "value, not its id)."
     )
-    assert outcome.message("es") == (
+    assert connect_message(outcome, "es") == (
         "Microsoft Entra ID ha rechazado el inicio de sesión: comprueba el secreto de cliente (es incorrecto: copia el "
         "valor del secreto, no su id.)."
     )
     status = crm_status(store, slug=acme)
     assert status.state == "failed"
-    assert status.last_error == outcome.message("en"), "one sentence, no provider code, no second copy"
-    assert crm_last_error(status, "es") == outcome.message("es")
+    assert status.last_error == connect_message(outcome, "en"), "one sentence, no provider code, no second copy"
+    assert crm_last_error(status, "es") == connect_message(outcome, "es")
     assert not status.queued_imports
     organization_id = store.organization_id(acme)
     assert organization_id is not None
@@ -141,8 +141,8 @@ async def test_an_untrusted_certificate_is_a_connection_error(
     )
 
     assert outcome.kind is OutcomeKind.CONNECTION_ERROR
-    assert outcome.message("en") == "CRM connection error. Try again later."
-    assert outcome.message("es") == "Error de conexión con el CRM. Vuelve a intentarlo más tarde."
+    assert connect_message(outcome, "en") == "CRM connection error. Try again later."
+    assert connect_message(outcome, "es") == "Error de conexión con el CRM. Vuelve a intentarlo más tarde."
     assert crm_status(store, slug=acme).state == "failed"
 
 
@@ -196,8 +196,10 @@ async def test_an_answer_the_connector_cannot_use_is_an_api_error(
         outcome = await connect_crm(store, sessions, slug=acme, credentials=credentials, targets=SANDBOX_TARGETS)
 
     assert outcome.kind is OutcomeKind.API_ERROR, outcome
-    assert outcome.message("en") == "An error occurred with the CRM API. Try again later."
-    assert outcome.message("es") == "Se ha producido un error con la API del CRM. Vuelve a intentarlo más tarde."
+    assert connect_message(outcome, "en") == "An error occurred with the CRM API. Try again later."
+    assert (
+        connect_message(outcome, "es") == "Se ha producido un error con la API del CRM. Vuelve a intentarlo más tarde."
+    )
 
 
 async def test_a_user_without_organization_wide_read_has_insufficient_privileges(
@@ -212,10 +214,10 @@ async def test_a_user_without_organization_wide_read_has_insufficient_privileges
         MissingPrivilege("prvReadLead", "Global", None),
         MissingPrivilege("prvReadOpportunity", "Global", "Local"),
     )
-    assert outcome.message("en") == (
+    assert connect_message(outcome, "en") == (
         "Your CRM account doesn't have sufficient access privileges. Check with your CRM administrator."
     )
-    assert outcome.message("es") == (
+    assert connect_message(outcome, "es") == (
         "Tu cuenta de CRM no tiene suficientes privilegios de acceso. Consulta a tu administrador de CRM."
     )
     status = crm_status(store, slug=acme)
@@ -232,8 +234,8 @@ async def test_a_missing_column_and_change_tracking_are_missing_objects(
 
     assert outcome.kind is OutcomeKind.MISSING_OBJECTS
     assert outcome.missing_objects == ("opportunity.stepname", "opportunity: change tracking")
-    assert outcome.message("en") == "The CRM objects required by your company could not be read."
-    assert outcome.message("es") == "No se han podido leer los objetos de CRM exigidos por tu empresa."
+    assert connect_message(outcome, "en") == "The CRM objects required by your company could not be read."
+    assert connect_message(outcome, "es") == "No se han podido leer los objetos de CRM exigidos por tu empresa."
 
 
 async def test_connecting_a_different_org_is_refused_until_the_data_is_purged(
@@ -358,12 +360,12 @@ async def test_a_given_tenant_id_that_disagrees_with_the_organization_is_refused
     )
 
     assert outcome.kind is OutcomeKind.TENANT_MISMATCH
-    assert outcome.message("en") == (
+    assert connect_message(outcome, "en") == (
         f"The tenant id does not match this Dynamics organization, which belongs to tenant {running.tenant_id}: "
         "correct it, or leave it empty to use the organization's."
     )
-    assert running.tenant_id in outcome.message("es")
-    assert outcome.message("es") != outcome.message("en")
+    assert running.tenant_id in connect_message(outcome, "es")
+    assert connect_message(outcome, "es") != connect_message(outcome, "en")
     assert matching.is_connected
 
 
@@ -423,8 +425,8 @@ async def test_open_and_closed_ports_read_the_same(
 
     assert opened.kind is closed.kind is OutcomeKind.CONNECTION_ERROR
     for locale in ("en", "es"):
-        assert opened.message(locale) == closed.message(locale)
-    assert crm_status(store, slug=acme).last_error == closed.message("en")
+        assert connect_message(opened, locale) == connect_message(closed, locale)
+    assert crm_status(store, slug=acme).last_error == connect_message(closed, "en")
 
 
 async def test_a_ca_bundle_offered_by_the_operator_is_chosen_by_name(

@@ -18,10 +18,10 @@ from salesbridge.services.preflight import (
     ConnectOutcome,
     MissingPrivilege,
     OutcomeKind,
-    localized_last_error,
     missing_privileges,
     outcome_for_error,
 )
+from salesbridge.web.localized import connect_message, localized_last_error
 
 
 def _grant(name: str, depth: PrivilegeDepth) -> PrivilegeGrant:
@@ -86,8 +86,8 @@ def test_a_stored_last_error_reads_in_the_admins_language(locale: str) -> None:
         OutcomeKind.INSUFFICIENT_PRIVILEGES, missing_privileges=(MissingPrivilege("prvReadLead", "Global"),)
     )
 
-    assert localized_last_error(outcome.message("en"), locale) == outcome.message(locale)
-    assert localized_last_error(privileges.message("en") + "\nprvReadLead (Global)", locale) == (
-        privileges.message(locale) + "\nprvReadLead (Global)"
+    assert localized_last_error(outcome.english_message, locale) == connect_message(outcome, locale)
+    assert localized_last_error(privileges.english_message + "\nprvReadLead (Global)", locale) == (
+        connect_message(privileges, locale) + "\nprvReadLead (Global)"
     )
     assert localized_last_error("something older", locale) == "something older"

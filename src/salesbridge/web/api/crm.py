@@ -14,7 +14,7 @@ from salesbridge.services.crm_status import crm_status
 from salesbridge.services.disconnect import disconnect_crm
 from salesbridge.services.preflight import ConnectOutcome, OutcomeKind
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiInput, ApiModel, ErrorOut, IsoTime, UnprocessableOut
-from salesbridge.web.localized import crm_status_json, disconnect_json
+from salesbridge.web.localized import connect_message, crm_status_json, disconnect_json
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}/crm", tags=["crm"], responses=ORGANIZATION_ERRORS)
@@ -125,7 +125,7 @@ def connection_outcome_json(outcome: ConnectOutcome, locale: str) -> dict[str, A
     return {
         "outcome": outcome.kind.value,
         "connected": outcome.is_connected,
-        "message": outcome.message(locale),
+        "message": connect_message(outcome, locale),
         "missing_privileges": [str(privilege) for privilege in outcome.missing_privileges],
         "missing_objects": list(outcome.missing_objects),
         "kept_connection": outcome.kept_connection,

@@ -22,10 +22,10 @@ from salesbridge.services.accounts import Principal
 from salesbridge.services.connecting import chosen_ca_bundle, connect_crm
 from salesbridge.services.crm_settings import SettingsChoices
 from salesbridge.services.crm_status import crm_status
-from salesbridge.services.preflight import ConnectOutcome, kept_connection_notice
+from salesbridge.services.preflight import ConnectOutcome
 from salesbridge.services.sync import sync_status
 from salesbridge.web.context import ConsoleServices
-from salesbridge.web.localized import crm_last_error, label_reader
+from salesbridge.web.localized import connect_message, crm_last_error, kept_connection_notice, label_reader
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 from salesbridge.web.ui.pipeline import pipeline_choices, pipeline_section, stage_change
@@ -77,6 +77,7 @@ def _render_page(
         "notice": request.query_params.get("notice"),
         "pipeline": pipeline_section(request, services, principal, choices),
         "crm_last_error": crm_last_error,
+        "connect_message": connect_message,
     }
     return render(request, "crm_settings.html", context, principal=principal, status_code=status_code)
 
