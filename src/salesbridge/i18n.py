@@ -25,14 +25,11 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from salesbridge.message_ids import N_  # defined without the catalogue, for the services
+# Defined without the catalogue, so that the services and the domain need not import this module.
+from salesbridge.message_ids import DEFAULT_LOCALE, N_, SUPPORTED_LOCALES
 
 __all__ = ["DEFAULT_LOCALE", "N_", "SUPPORTED_LOCALES", "normalize_locale", "translate", "translations"]
 
-DEFAULT_LOCALE: Final = "en"
-"""The source language of every message id; it needs no catalogue."""
-SUPPORTED_LOCALES: Final = ("en", "es")
-"""The languages the product speaks."""
 
 _DOMAIN: Final = "messages"
 _LANGUAGE = re.compile(r"[A-Za-z]+")

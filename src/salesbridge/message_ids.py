@@ -1,4 +1,5 @@
-"""Message ids of the translation catalogue, without the catalogue: :func:`N_` and :class:`Label`.
+"""Message ids of the translation catalogue, without the catalogue: :func:`N_`, :class:`Label`, and the languages
+the product speaks.
 
 Use cases and the domain name what a person reads by its message id (the English source text) and leave the
 translation to the edges (the console, the API and the CLI, through :mod:`salesbridge.i18n`). This module imports
@@ -10,8 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
-__all__ = ["N_", "Label"]
+__all__ = ["DEFAULT_LOCALE", "N_", "SUPPORTED_LOCALES", "Label"]
+
+DEFAULT_LOCALE: Final = "en"
+"""The source language of every message id; it needs no catalogue."""
+SUPPORTED_LOCALES: Final = ("en", "es")
+"""The languages the product speaks (a language is checked against these without loading a catalogue)."""
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark for extraction only"

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from salesbridge.domain.password_strength import PasswordWeakness, password_weakness
 from salesbridge.domain.workspace import ApiToken
 from salesbridge.errors import AdministratorRequiredError, InvalidInputError
-from salesbridge.i18n import N_, SUPPORTED_LOCALES
+from salesbridge.message_ids import N_, SUPPORTED_LOCALES
 
 SESSION_LIFETIME: Final = timedelta(hours=12)
 """How long a browser session lasts after sign-in (not extended by use)."""
