@@ -231,7 +231,12 @@ def test_a_failed_job_is_listed_with_its_state_and_retried_from_the_command_line
             return uow.import_runs.recent()[0].state is ImportState.SUCCEEDED
 
     wait_until(succeeded, seconds=60, what="the retried import", logs=jobs_store.logs)
-    assert organization_jobs(jobs_store.store, slug="acme")[0].state is JobState.SUCCEEDED
+
+    # The worker marks the job succeeded once the task has returned, in a transaction after the run's own.
+    def job_succeeded() -> bool:
+        return organization_jobs(jobs_store.store, slug="acme")[0].state is JobState.SUCCEEDED
+
+    wait_until(job_succeeded, seconds=30, what="the retried job marked succeeded", logs=jobs_store.logs)
     table = _cli(jobs_store, "jobs", "list")
     assert table.returncode == 0, table.stderr
     assert "import_organization" in table.stdout, table.stdout
