@@ -10,6 +10,7 @@ import re
 from datetime import datetime
 from typing import Any, Final
 
+from salesbridge.domain.csv_rows import LINE_PROBLEM, LineProblem
 from salesbridge.i18n import N_, ngettext, translate
 from salesbridge.message_ids import Label
 from salesbridge.services.crm_settings import CrmSettingsView, LabelReader, SettingsChoices
@@ -224,3 +225,10 @@ def sync_status_json(status: SyncStatus, locale: str) -> dict[str, Any]:
         if key == "failure_reason":
             body["failure_message"] = message  # where the JSON has always had it
     return body
+
+
+def line_problem_text(problem: LineProblem, locale: str) -> str:
+    """A CSV line's problem (or a warning on its header) in ``locale`` as the CLI and the console show it, such as
+    "Line 4: The line has no id."."""
+    reason = translate(problem.message, locale).format(**problem.fields)
+    return translate(LINE_PROBLEM, locale).format(line=problem.line, reason=reason)
