@@ -25,7 +25,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 from pydantic import SecretStr
 
@@ -40,6 +40,7 @@ from salesbridge.domain.jobs import (
     JobState,
 )
 from salesbridge.domain.lists import SYSTEM_LIST_NAMES, AutoSaveBasis, ItemDiff, ListItem, ListKind, SavedList
+from salesbridge.domain.people import UNKNOWN_COMPANY_MESSAGE, Company, Person, search_words
 from salesbridge.domain.pipeline import PROCESS_STEP, AutoSaveChoices, CrmSettings, RecordFacts, StageSource, lookup
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
@@ -71,8 +72,14 @@ from salesbridge.domain.workspace import (
     User,
     WebSession,
 )
-from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError, UnsupportedJobError
-from salesbridge.services.ports import StoreAccess
+from salesbridge.errors import (
+    InvalidInputError,
+    RowNotFoundError,
+    StoreError,
+    UniqueConstraintError,
+    UnsupportedJobError,
+)
+from salesbridge.services.ports import StoreAccess, UpsertCounts
 
 
 class FakeClock:
@@ -120,6 +127,9 @@ class _Tables:
     auto_save_basis: dict[None, AutoSaveBasis] = field(default_factory=dict)  # at most one, under None
     # Background jobs (the job API), by id:
     jobs: dict[str, _FakeJob] = field(default_factory=dict)
+    # The workspace's own people and companies, by external id:
+    people: dict[str, Person] = field(default_factory=dict)
+    companies: dict[str, Company] = field(default_factory=dict)
 
     def snapshot(self) -> _Tables:
         return _Tables(**{name: copy.copy(value) for name, value in vars(self).items()})
@@ -1154,6 +1164,70 @@ class FakeJobQueue(_Repository):
         return changed
 
 
+_ProfileT = TypeVar("_ProfileT", Person, Company)
+
+
+class _FakeProfiles(_Repository, Generic[_ProfileT]):
+    """People or companies by external id, as :mod:`salesbridge.store.people` keeps them."""
+
+    def _rows(self) -> dict[str, _ProfileT]:
+        raise NotImplementedError
+
+    def _check(self, values: list[_ProfileT]) -> None:
+        """Raise before writing when a value refers to what the organization lacks."""
+
+    def upsert_many(self, values: list[_ProfileT]) -> UpsertCounts:
+        latest = {value.external_id: value for value in values}
+        if not latest:
+            return UpsertCounts()
+        self._check(list(latest.values()))
+        self._write()
+        rows = self._rows()
+        inserted = updated = unchanged = 0
+        for external_id, value in latest.items():
+            previous = rows.get(external_id)
+            if previous is not None and previous == value:
+                unchanged += 1
+                continue
+            inserted += previous is None
+            updated += previous is not None
+            row_id = uuid.uuid4() if previous is None else previous.id
+            rows[external_id] = replace(value, id=row_id, updated_at=self._now())
+        return UpsertCounts(inserted=inserted, updated=updated, unchanged=unchanged)
+
+    def get(self, value_id: uuid.UUID) -> _ProfileT | None:
+        return next((value for value in self._rows().values() if value.id == value_id), None)
+
+    def get_by_external_id(self, external_id: str) -> _ProfileT | None:
+        return self._rows().get(external_id)
+
+    def _matching(self, query: str) -> list[_ProfileT]:
+        words = search_words(query)
+        found = [value for value in self._rows().values() if all(word in value.search_text() for word in words)]
+        return sorted(found, key=lambda value: (value.sort_name(), str(value.id)))
+
+    def search(self, query: str = "", *, limit: int = 50, offset: int = 0) -> list[_ProfileT]:
+        return self._matching(query)[offset : offset + limit]
+
+    def count(self, query: str = "") -> int:
+        return len(self._matching(query))
+
+
+class FakePeople(_FakeProfiles[Person]):
+    def _rows(self) -> dict[str, Person]:
+        return self._t.people
+
+    def _check(self, values: list[Person]) -> None:
+        known = {company.id for company in self._t.companies.values()}
+        if any(person.company_id is not None and person.company_id not in known for person in values):
+            raise InvalidInputError(UNKNOWN_COMPANY_MESSAGE, field="company_id")
+
+
+class FakeCompanies(_FakeProfiles[Company]):
+    def _rows(self) -> dict[str, Company]:
+        return self._t.companies
+
+
 class FakeUnitOfWork:
     """A unit of work over :class:`FakeStore`'s memory: works on a snapshot of its organization's tables and
     publishes it on :meth:`commit`; leaving the block without committing discards it."""
@@ -1182,6 +1256,8 @@ class FakeUnitOfWork:
         self.lists = FakeListRepository(self)
         self.crm_record_queries = FakeCrmRecordQueries(self)
         self.jobs = FakeJobQueue(self)
+        self.people = FakePeople(self)
+        self.companies = FakeCompanies(self)
 
     def __enter__(self) -> Self:
         if self._working is not None:

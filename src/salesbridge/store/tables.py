@@ -525,3 +525,68 @@ class CrmRequestBudget(Base):
     org_url: Mapped[str] = mapped_column(String(2048), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CompanyRow(Base):
+    """A company of the workspace (:class:`salesbridge.domain.people.Company`), one per organization and
+    ``external_id``. ``sort_name`` and ``search_text`` are computed from the value when it is stored."""
+
+    __tablename__ = "companies"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(300))
+    website: Mapped[str | None] = mapped_column(String(2048))
+    domain: Mapped[str | None] = mapped_column(String(255))
+    industry: Mapped[str | None] = mapped_column(String(200))
+    employee_count: Mapped[int | None] = mapped_column(Integer)
+    city: Mapped[str | None] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    profile_url: Mapped[str | None] = mapped_column(String(2048))
+    sort_name: Mapped[str] = mapped_column(String(300))
+    search_text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index("uq_companies_organization_id_external_id", "organization_id", "external_id", unique=True),
+        Index("ix_companies_organization_id_sort_name", "organization_id", "sort_name", "id"),
+        Index("ix_companies_organization_id_domain", "organization_id", "domain"),
+    )
+
+
+class PersonRow(Base):
+    """A person of the workspace (:class:`salesbridge.domain.people.Person`), one per organization and
+    ``external_id``. ``sort_name`` and ``search_text`` are computed from the value when it is stored."""
+
+    __tablename__ = "people"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(255))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    full_name: Mapped[str] = mapped_column(String(300))
+    headline: Mapped[str | None] = mapped_column(String(500))
+    company_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("companies.id", ondelete="SET NULL"), index=True
+    )
+    company_name: Mapped[str | None] = mapped_column(String(300))
+    past_companies: Mapped[list[str]] = mapped_column(JSON)
+    city: Mapped[str | None] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(200))
+    emails: Mapped[list[str]] = mapped_column(JSON)
+    phones: Mapped[list[str]] = mapped_column(JSON)
+    profile_url: Mapped[str | None] = mapped_column(String(2048))
+    source: Mapped[str | None] = mapped_column(String(64))
+    sort_name: Mapped[str] = mapped_column(String(300))
+    search_text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index("uq_people_organization_id_external_id", "organization_id", "external_id", unique=True),
+        Index("ix_people_organization_id_sort_name", "organization_id", "sort_name", "id"),
+    )

@@ -37,6 +37,7 @@ from salesbridge.store.jobs import (
     ProcrastinateJobQueue,
 )
 from salesbridge.store.lists import AutoSaveRulesRepository, CrmRecordQueries, CrmSettingsRepository, ListRepository
+from salesbridge.store.people import CompanyRepository, PersonRepository
 from salesbridge.store.purge import ImportedDataRepository
 from salesbridge.store.repositories import (
     AuditLog,
@@ -91,6 +92,8 @@ class SqlAlchemyUnitOfWork:
     lists: ListRepository
     crm_record_queries: CrmRecordQueries
     imported_data: ImportedDataRepository
+    people: PersonRepository
+    companies: CompanyRepository
     jobs: EmbeddedJobQueue | ProcrastinateJobQueue
 
     def __init__(
@@ -135,6 +138,8 @@ class SqlAlchemyUnitOfWork:
         self.lists = ListRepository(*scope, clock=self._clock)
         self.crm_record_queries = CrmRecordQueries(*scope, clock=self._clock)
         self.imported_data = ImportedDataRepository(*scope, clock=self._clock)
+        self.people = PersonRepository(*scope, clock=self._clock)
+        self.companies = CompanyRepository(*scope, clock=self._clock)
         job_queue = ProcrastinateJobQueue if self._job_engine is JobEngine.PROCRASTINATE else EmbeddedJobQueue
         self.jobs = job_queue(*scope, clock=self._clock)
         return self

@@ -48,6 +48,8 @@ KEPT_TABLES: Final[dict[str, str]] = {
     "crm_connections": "not data: deleted by the disconnect itself, with or without the purge",
     "crm_request_budgets": "not CRM data and not the organization's: Dataverse's request counters per Dynamics "
     "organization and application user, which other workspaces may share; they expire with the window",
+    "people": "the workspace's own people (prospect profiles), loaded by the organization, not read from the CRM",
+    "companies": "the workspace's own companies, loaded by the organization, not read from the CRM",
 }
 """Tables the purge leaves alone, with the reason."""
 

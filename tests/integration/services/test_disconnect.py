@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, Table, select
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox
 
+from salesbridge.domain.people import Company, Person
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.errors import DifferentCrmOrganizationError
 from salesbridge.services.connecting import connect_crm, create_organization
@@ -134,6 +135,8 @@ def seed(store: UnitOfWorkFactory, slug: str, *, org_url: str) -> Seeded:
         assert running is not None
         queued = uow.import_runs.enqueue(reason="sync now")
         uow.audit.record(actor="test", action="crm.connected", details={"org_url": org_url})
+        uow.companies.upsert_many([Company(f"{slug}-co1", "Contoso")])
+        uow.people.upsert_many([Person(f"{slug}-p1", "Ana López", company_name="Contoso")])
         uow.commit()
         return Seeded(slug, organization_id, org_url, queued.id, running.id, manual.id)
 
@@ -188,8 +191,19 @@ def test_purge_leaves_no_crm_origin_row_and_keeps_the_workspace(
     manual_lists = [row for row in acme_before["saved_lists"] if row["kind"] == ListKind.MANUAL]
     assert after["saved_lists"] == manual_lists
     assert [row["list_id"] for row in after["list_items"]] == [acme.manual_list]
-    for name in ("organizations", "users", "invitations", "api_tokens", "web_sessions", "crm_settings"):
+    kept = (
+        "organizations",
+        "users",
+        "invitations",
+        "api_tokens",
+        "web_sessions",
+        "crm_settings",
+        "people",
+        "companies",
+    )
+    for name in kept:
         assert after[name] == acme_before[name], name
+    assert len(after["people"]) == len(after["companies"]) == 1
     assert after["auto_save_rules"] == acme_before["auto_save_rules"]
     assert len(after["audit_entries"]) == len(acme_before["audit_entries"]) + 1
     assert {row["id"] for row in after["seats"]} == {row["id"] for row in acme_before["seats"]}

@@ -17,12 +17,13 @@ from sqlalchemy.exc import DBAPIError
 from tests.fakes.store import FakeClock, FakeStore
 
 from salesbridge.domain.lists import AutoSaveBasis, ListKind
+from salesbridge.domain.people import Company, Person
 from salesbridge.domain.pipeline import AutoSaveChoices, CrmSettings, StageSource
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportSettings, RecordRow, SyncMode
 from salesbridge.domain.workspace import CaBundle, ConnectionState, CrmUserValues, ImportState, SeatState
-from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
-from salesbridge.services.ports import StoreAccess, UnitOfWork
+from salesbridge.errors import InvalidInputError, RowNotFoundError, StoreError, UniqueConstraintError
+from salesbridge.services.ports import StoreAccess, UnitOfWork, UpsertCounts
 from salesbridge.store import create_engine_for, create_session_factory, migrate
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory
@@ -659,3 +660,129 @@ def test_import_jobs_are_deferred_in_the_transaction_one_waits_and_they_are_canc
     assert [found.state for found in store.jobs.list(organization_id=acme, states=[JobState.QUEUED])] == [
         JobState.QUEUED
     ]
+
+
+# ------------------------------------------------------------------ the workspace's own people and companies
+
+
+def test_people_and_companies_are_upserted_by_external_id_idempotently_and_seen_by_their_organization_only(
+    store: StoreAccess, clock: FakeClock
+) -> None:
+    acme, globex = organization(store), organization(store, "globex")
+    with store(acme) as uow:
+        counts = uow.companies.upsert_many(
+            [Company("c1", "Contoso", domain="Contoso.com"), Company("c2", "Fabrikam", employee_count=40)]
+        )
+        contoso = uow.companies.get_by_external_id("c1")
+        uow.commit()
+    assert counts == UpsertCounts(inserted=2)
+    assert contoso is not None
+    assert contoso.id is not None
+    assert contoso.domain == "contoso.com"
+    people = [
+        Person("p1", first_name="Ana", last_name="López", company_id=contoso.id, company_name="Contoso",
+               emails=("ana@contoso.com",), past_companies=("Fabrikam",)),
+        Person("p2", "Bob Smith", headline="CTO", phones=("+44 20 7946 0000",)),
+        Person("p3", "Carla Díaz", source="csv"),
+    ]  # fmt: skip
+    with store(acme) as uow:
+        assert uow.people.upsert_many(people) == UpsertCounts(inserted=3)
+        uow.commit()
+    first_stamp = clock()
+    clock.advance(timedelta(minutes=5))
+    with store(acme) as uow:
+        assert uow.people.upsert_many(people) == UpsertCounts(unchanged=3)
+        changed = [dataclasses.replace(people[1], headline="CEO"), Person("p4", "Dan Wu"), people[2], people[2]]
+        assert uow.people.upsert_many(changed) == UpsertCounts(inserted=1, updated=1, unchanged=1)
+        uow.commit()
+    with store(acme, read_only=True) as uow:
+        ana, bob = uow.people.get_by_external_id("p1"), uow.people.get_by_external_id("p2")
+        assert ana is not None
+        assert ana.id is not None
+        assert bob is not None
+        assert ana == people[0]
+        assert ana.full_name == "Ana López"
+        assert ana.emails == ("ana@contoso.com",)
+        assert ana.updated_at == first_stamp
+        assert bob.headline == "CEO"
+        assert bob.updated_at == clock()
+        assert uow.people.get(ana.id) == ana
+        assert uow.companies.get(contoso.id) == contoso
+        assert uow.people.count() == 4
+        assert uow.companies.count() == 2
+    with store(globex) as uow:
+        assert uow.people.get(ana.id) is None
+        assert uow.people.get_by_external_id("p1") is None
+        assert uow.companies.get(contoso.id) is None
+        assert uow.companies.search("contoso") == []
+        assert uow.people.search() == []
+        assert uow.people.count() == 0
+        # Another organization's company cannot be a person's company: nothing of the batch is written.
+        with pytest.raises(InvalidInputError) as refused:
+            uow.people.upsert_many([Person("p9", "Eve"), Person("p1", "Ana", company_id=contoso.id)])
+        assert refused.value.field == "company_id"
+        assert uow.people.count() == 0
+        # The same external ids are free in another organization.
+        assert uow.people.upsert_many(people[1:]) == UpsertCounts(inserted=2)
+        uow.commit()
+    with store(acme, read_only=True) as uow:
+        assert uow.people.count() == 4
+
+
+def test_people_and_companies_are_searched_by_name_company_title_and_place_in_a_stable_order(
+    store: StoreAccess,
+) -> None:
+    acme = organization(store)
+    with store(acme) as uow:
+        uow.people.upsert_many(
+            [
+                Person("p1", "Ana López", headline="Head of Sales", company_name="Contoso", city="Madrid"),
+                Person("p2", "Bob Smith", headline="CTO", company_name="Fabrikam", city="London", country="UK"),
+                Person("p3", "Carla Díaz", headline="Sales manager", company_name="Contoso Ltd.", region="Andalucía"),
+                Person("p4", "Dan 100% Wu", past_companies=("Contoso",)),
+            ]
+        )
+        uow.companies.upsert_many(
+            [
+                Company("c1", "Contoso", domain="contoso.com", industry="Software", city="Seattle"),
+                Company("c2", "Fabrikam", domain="fabrikam.example", industry="Manufacturing"),
+            ]
+        )
+        uow.commit()
+
+    def names(found: list[Person]) -> list[str]:
+        return [person.full_name for person in found]
+
+    with store(acme, read_only=True) as uow:
+        assert names(uow.people.search("contoso")) == ["Ana López", "Carla Díaz", "Dan 100% Wu"]
+        assert names(uow.people.search("SALES  madrid")) == ["Ana López"]
+        assert names(uow.people.search("LÓPEZ")) == ["Ana López"]
+        assert names(uow.people.search("andalucía manager")) == ["Carla Díaz"]
+        assert names(uow.people.search("uk cto")) == ["Bob Smith"]
+        assert names(uow.people.search("100%")) == ["Dan 100% Wu"]
+        assert names(uow.people.search("_")) == []
+        assert names(uow.people.search("sales london")) == []
+        assert uow.people.count("contoso") == 3
+        assert uow.people.count() == 4
+        pages = [names(uow.people.search(limit=3, offset=offset)) for offset in (0, 3)]
+        assert pages == [["Ana López", "Bob Smith", "Carla Díaz"], ["Dan 100% Wu"]]
+        assert [company.name for company in uow.companies.search("software seattle")] == ["Contoso"]
+        assert [company.name for company in uow.companies.search("fabrikam.example")] == ["Fabrikam"]
+        assert [company.name for company in uow.companies.search(limit=1, offset=1)] == ["Fabrikam"]
+        assert uow.companies.count("manufacturing") == 1
+
+
+def test_ten_thousand_people_are_upserted_in_one_transaction_and_nothing_is_kept_without_a_commit(
+    store: StoreAccess,
+) -> None:
+    acme = organization(store)
+    people = [Person(f"p{index}", f"Person {index}", emails=(f"p{index}@example.com",)) for index in range(10_000)]
+    with store(acme) as uow:
+        assert uow.people.upsert_many(people) == UpsertCounts(inserted=10_000)
+    with store(acme) as uow:
+        assert uow.people.count() == 0
+        assert uow.people.upsert_many(people) == UpsertCounts(inserted=10_000)
+        uow.commit()
+    with store(acme) as uow:
+        assert uow.people.upsert_many(people) == UpsertCounts(unchanged=10_000)
+        assert uow.people.count("person 9999") == 1

@@ -1,7 +1,7 @@
 """The ports of the use cases: everything a service needs from the outside world, as protocols, in one package:
 :mod:`.crm` (the CRM session), :mod:`.workspace` (people, seats, tokens, the audit log, the connection),
-:mod:`.imports` (the import plane), :mod:`.lists`, :mod:`.jobs` (the job API), and :mod:`.unit_of_work` (the
-transaction and the store access). Import them from here.
+:mod:`.imports` (the import plane), :mod:`.lists`, :mod:`.people` (the workspace's people and companies),
+:mod:`.jobs` (the job API), and :mod:`.unit_of_work` (the transaction and the store access). Import them from here.
 
 Services depend on these and on the values of :mod:`salesbridge.domain` only; never on SQLAlchemy or
 :mod:`salesbridge.store`. The store implements the store ports structurally (:class:`salesbridge.store.uow.
@@ -36,6 +36,7 @@ from salesbridge.services.ports.lists import (
     CrmRecordQueries,
     ListRepository,
 )
+from salesbridge.services.ports.people import CompanyRepository, PersonRepository, UpsertCounts
 from salesbridge.services.ports.unit_of_work import (
     OrganizationFinder,
     SignInFailures,
@@ -60,6 +61,7 @@ __all__ = [
     "AuditLog",
     "AutoSaveRuleRepository",
     "Clock",
+    "CompanyRepository",
     "CrmConnectionRepository",
     "CrmRecordQueries",
     "CrmSession",
@@ -78,12 +80,14 @@ __all__ = [
     "ListRepository",
     "OrganizationFinder",
     "OrganizationRepository",
+    "PersonRepository",
     "PreflightCrm",
     "SeatRepository",
     "SignInFailures",
     "StoreAccess",
     "UnitOfWork",
     "UnitOfWorkOpener",
+    "UpsertCounts",
     "UserRepository",
     "WebSessionRepository",
 ]

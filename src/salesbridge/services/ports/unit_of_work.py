@@ -21,6 +21,7 @@ from salesbridge.services.ports.imports import (
 )
 from salesbridge.services.ports.jobs import JobOverview, JobQueue
 from salesbridge.services.ports.lists import AutoSaveRuleRepository, CrmRecordQueries, ListRepository
+from salesbridge.services.ports.people import CompanyRepository, PersonRepository
 from salesbridge.services.ports.workspace import (
     ApiTokenRepository,
     AuditLog,
@@ -106,6 +107,16 @@ class UnitOfWork(Protocol):
 
     @property
     def crm_record_queries(self) -> CrmRecordQueries: ...
+
+    @property
+    def people(self) -> PersonRepository:
+        """The workspace's own people (kept across disconnects)."""
+        ...
+
+    @property
+    def companies(self) -> CompanyRepository:
+        """The workspace's own companies (kept across disconnects)."""
+        ...
 
     @property
     def jobs(self) -> JobQueue:

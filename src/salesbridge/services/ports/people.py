@@ -1,0 +1,68 @@
+"""The ports of the workspace's own people and companies (:mod:`salesbridge.domain.people`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Protocol
+
+from salesbridge.domain.people import Company, Person
+from salesbridge.domain.people import UpsertCounts as UpsertCounts
+
+
+class PersonRepository(Protocol):
+    """The organization's people, one per external id."""
+
+    def upsert_many(self, people: list[Person]) -> UpsertCounts:
+        """Insert the people whose external id is new, update those whose fields differ, leave the rest untouched
+        (their ``updated_at`` too). Idempotent: the same list again counts every row unchanged. When the list names
+        one external id twice, the last value wins (counted once). Writes in the caller's transaction; does not
+        commit. ``id`` and ``updated_at`` of the values given are ignored.
+
+        Raises:
+            InvalidInputError: a ``company_id`` is not a company of the organization (field ``"company_id"``);
+                nothing is written.
+        """
+        ...
+
+    def get(self, person_id: uuid.UUID) -> Person | None:
+        """The person with ``person_id`` in the organization, or None."""
+        ...
+
+    def get_by_external_id(self, external_id: str) -> Person | None:
+        """The person with ``external_id`` in the organization, or None."""
+        ...
+
+    def search(self, query: str = "", *, limit: int = 50, offset: int = 0) -> list[Person]:
+        """The people whose name, company (current or past), title or place contains every word of ``query``
+        (case-insensitive, casefolded; an empty query finds everyone), ordered by full name then id (stable across
+        pages), from ``offset``, at most ``limit``."""
+        ...
+
+    def count(self, query: str = "") -> int:
+        """How many people :meth:`search` finds for ``query`` in all."""
+        ...
+
+
+class CompanyRepository(Protocol):
+    """The organization's companies, one per external id."""
+
+    def upsert_many(self, companies: list[Company]) -> UpsertCounts:
+        """As :meth:`PersonRepository.upsert_many`, for companies."""
+        ...
+
+    def get(self, company_id: uuid.UUID) -> Company | None:
+        """The company with ``company_id`` in the organization, or None."""
+        ...
+
+    def get_by_external_id(self, external_id: str) -> Company | None:
+        """The company with ``external_id`` in the organization, or None."""
+        ...
+
+    def search(self, query: str = "", *, limit: int = 50, offset: int = 0) -> list[Company]:
+        """The companies whose name, domain, industry or place contains every word of ``query`` (as
+        :meth:`PersonRepository.search`), ordered by name then id."""
+        ...
+
+    def count(self, query: str = "") -> int:
+        """How many companies :meth:`search` finds for ``query`` in all."""
+        ...
