@@ -7,11 +7,17 @@ STATE_DIR ?= .sandbox
 
 .PHONY: demo test lint typecheck unit install clean bench
 .PHONY: messages
-.PHONY: browser
+.PHONY: browser system-deps
 .PHONY: bench-import
 .PHONY: bench-scaleout
 
-$(STAMP): pyproject.toml
+## The system libraries a Python dependency builds against: PyICU (normality's offline transliteration of names,
+## used by matching) has no wheels and compiles against Debian's ICU.
+system-deps:
+	(command -v g++ && pkg-config --exists icu-uc) >/dev/null 2>&1 || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y g++ pkg-config libicu-dev)
+
+$(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
