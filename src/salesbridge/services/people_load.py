@@ -1,0 +1,317 @@
+"""Loading the workspace's people and companies from a CSV file already opened by the pure reader
+(:mod:`salesbridge.domain.csv_rows`): each good row becomes a :class:`~salesbridge.domain.people.Person` or
+:class:`~salesbridge.domain.people.Company` and is upserted by external id; each bad line is reported with its
+number and reason while the good ones load.
+
+Contract (docs/admin.md, "Loading people and companies from CSV"):
+
+- Nothing half-written: each batch of the reader (1,000 rows) is written in one transaction and committed before
+  the next is read. When the store refuses a batch (:class:`InvalidInputError` from ``upsert_many``), nothing of it
+  is written and each of its lines is reported with the store's reason; the other batches still load. Any other
+  failure (the database goes away) stops the load: the batches committed before it stay, and loading the same file
+  again completes it (loading is idempotent by external id).
+- A row whose values the domain refuses (no name, a value too long, a control character, an employee count that is
+  not a whole number) is left out as a line problem naming the file's column and the reason; never the whole file.
+- A person's company is kept as the name the file gives (``company_name``); tying it to a company of the workspace
+  (by name or id) is matching's work and comes later. ``street`` and ``postcode`` are read but not stored (people
+  and companies keep city, region and country). A company keeps its first phone; its ``domain`` is the registrable
+  domain of its website (a free-mail provider's never identifies a company).
+- One audit entry per load (``people.imported`` / ``companies.imported``) with the counts, written after the last
+  batch, also when nothing loaded.
+
+Use cases see the store through :mod:`salesbridge.services.ports` only; messages are message ids, worded at the
+edge (:func:`salesbridge.web.localized.line_problem_text`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final, TypeVar
+
+from salesbridge.domain.csv_rows import CompanyRow, CsvKind, CsvReading, LineProblem, PersonRow
+from salesbridge.domain.people import (
+    NEGATIVE_COUNT_MESSAGE,
+    REQUIRED_MESSAGE,
+    TOO_LONG_MESSAGE,
+    TOO_MANY_MESSAGE,
+    Company,
+    Person,
+    UpsertCounts,
+)
+from salesbridge.domain.text_rules import CONTROL_CHARACTERS_MESSAGE
+from salesbridge.errors import InvalidInputError
+from salesbridge.message_ids import N_
+from salesbridge.services.organizations import require_organization
+from salesbridge.services.ports import StoreAccess, UnitOfWork
+
+__all__ = ["CSV_SOURCE", "LoadReport", "load_companies", "load_people"]
+
+CSV_SOURCE: Final = "csv"
+"""The ``source`` of a person loaded from a CSV file."""
+
+_NO_PERSON_NAME: Final = N_("The line has no name: give a first name, a last name or both.")
+_NO_COMPANY_NAME: Final = N_("The line has no company name.")
+_VALUE_TOO_LONG: Final = N_("The {column} value is longer than {limit} characters.")
+_VALUE_MISSING: Final = N_("The {column} value is missing.")
+_TOO_MANY_VALUES: Final = N_("The {column} cell holds more than {limit} values.")
+_NOT_A_COUNT: Final = N_("The {column} value is not a whole number of 0 or more.")
+_CONTROL_CHARACTERS: Final = N_("The {column} value contains control characters (such as a tab).")
+_VALUE_REFUSED: Final = N_("The {column} value is refused.")
+_BATCH_REFUSED: Final = N_(
+    "The store refused the batch of up to {size} rows holding this line ({column}); none of them was loaded."
+)
+
+_LINE_MESSAGES: Final[Mapping[str, str]] = {
+    TOO_LONG_MESSAGE: _VALUE_TOO_LONG,
+    REQUIRED_MESSAGE: _VALUE_MISSING,
+    TOO_MANY_MESSAGE: _TOO_MANY_VALUES,
+    NEGATIVE_COUNT_MESSAGE: _NOT_A_COUNT,
+    CONTROL_CHARACTERS_MESSAGE: _CONTROL_CHARACTERS,
+}
+"""The domain's reasons → the same reason said of a line's column."""
+
+# The stored value's field → the reader's field (the file's column is the one read for it).
+_ROW_FIELDS: Final[Mapping[str, str]] = {
+    "headline": "job_title",
+    "profile_url": "linkedin_url",
+    "full_name": "first_name",
+    "phone": "phones",
+    "domain": "website",
+}
+
+_COUNT: Final = re.compile(r"\d{1,3}(?:[ ,.\u00a0\u202f]\d{3})+|\d+")
+"""An employee count as people write it: ``1200``, ``1,200``, ``1.200``, ``1 200``."""
+
+RowT = TypeVar("RowT", PersonRow, CompanyRow)
+ValueT = TypeVar("ValueT", Person, Company)
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load did.
+
+    Attributes:
+        kind: People or companies.
+        lines_read: Physical lines of the file read, the header's included.
+        inserted, updated, unchanged: Rows loaded (new, changed, already as given).
+        problems: Each line left out, with its number and reason, in line order (all of them: no cap).
+        warnings: Columns ignored, on the header's line.
+        formula_rows: Rows loaded with a cell a spreadsheet would run as a formula (kept as text; exports
+            neutralise them).
+    """
+
+    kind: CsvKind
+    lines_read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    problems: tuple[LineProblem, ...]
+    warnings: tuple[LineProblem, ...]
+    formula_rows: int
+
+    @property
+    def loaded(self) -> int:
+        """Rows loaded: inserted, updated or unchanged."""
+        return self.inserted + self.updated + self.unchanged
+
+    @property
+    def refused(self) -> int:
+        """Lines left out."""
+        return len(self.problems)
+
+
+def load_people(
+    store: StoreAccess,
+    slug: str,
+    reading: CsvReading[PersonRow],
+    *,
+    actor: str,
+    progress: Callable[[int], None] | None = None,
+) -> LoadReport:
+    """Load the people of ``reading`` into organization ``slug`` (see the module's contract). ``progress`` gets the
+    bytes of the file read so far after each batch is committed (or refused).
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug`` (nothing is read).
+    """
+    return _load(
+        store,
+        slug,
+        reading,
+        convert=_person,
+        upsert=lambda uow, people: uow.people.upsert_many(people),
+        action="people.imported",
+        actor=actor,
+        progress=progress,
+    )
+
+
+def load_companies(
+    store: StoreAccess,
+    slug: str,
+    reading: CsvReading[CompanyRow],
+    *,
+    actor: str,
+    progress: Callable[[int], None] | None = None,
+) -> LoadReport:
+    """Load the companies of ``reading`` into organization ``slug``; otherwise as :func:`load_people`."""
+    return _load(
+        store,
+        slug,
+        reading,
+        convert=_company,
+        upsert=lambda uow, companies: uow.companies.upsert_many(companies),
+        action="companies.imported",
+        actor=actor,
+        progress=progress,
+    )
+
+
+def _load(
+    store: StoreAccess,
+    slug: str,
+    reading: CsvReading[RowT],
+    *,
+    convert: Callable[[RowT], ValueT],
+    upsert: Callable[[UnitOfWork, list[ValueT]], UpsertCounts],
+    action: str,
+    actor: str,
+    progress: Callable[[int], None] | None,
+) -> LoadReport:
+    organization_id = require_organization(store, slug)
+    columns = _columns_by_field(reading.columns)
+    problems: list[LineProblem] = []
+    inserted = updated = unchanged = formula_rows = 0
+    for batch in reading.batches():
+        read_so_far = batch.bytes_read
+        values: list[ValueT] = []
+        lines: list[int] = []
+        refused: list[LineProblem] = list(batch.problems)
+        with_formulas = 0
+        for row in batch.rows:
+            try:
+                values.append(convert(row))
+            except InvalidInputError as exc:
+                refused.append(_line_problem(row.line, exc, columns))
+                continue
+            lines.append(row.line)
+            with_formulas += bool(row.formula_fields)
+        if values:
+            try:
+                with store(organization_id) as uow:
+                    counts = upsert(uow, values)
+                    uow.commit()
+            except InvalidInputError as exc:
+                refused.extend(_batch_refused(lines, exc, columns, len(values)))
+            else:
+                inserted += counts.inserted
+                updated += counts.updated
+                unchanged += counts.unchanged
+                formula_rows += with_formulas
+        problems.extend(sorted(refused, key=_line_of))
+        if progress is not None:
+            progress(read_so_far)
+    report = LoadReport(
+        kind=reading.kind,
+        lines_read=reading.lines_read,
+        inserted=inserted,
+        updated=updated,
+        unchanged=unchanged,
+        problems=tuple(problems),
+        warnings=tuple(reading.warnings),
+        formula_rows=formula_rows,
+    )
+    with store(organization_id) as uow:
+        uow.audit.record(
+            actor=actor,
+            action=action,
+            details={
+                "lines": report.lines_read,
+                "inserted": report.inserted,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "refused": report.refused,
+                "encoding": reading.encoding,
+            },
+        )
+        uow.commit()
+    return report
+
+
+def _line_of(problem: LineProblem) -> int:
+    return problem.line
+
+
+def _person(row: PersonRow) -> Person:
+    return Person(
+        external_id=row.external_id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        headline=row.job_title,
+        company_name=row.company_name,
+        city=row.city,
+        region=row.region,
+        country=row.country,
+        emails=row.emails,
+        phones=row.phones,
+        profile_url=row.linkedin_url,
+        source=CSV_SOURCE,
+    )
+
+
+def _company(row: CompanyRow) -> Company:
+    # Imported here: the public-suffix list loads on first use, and only a company load needs it.
+    from salesbridge.matching.identifiers import company_domain
+
+    website = row.website.strip() if row.website else None
+    return Company(
+        external_id=row.external_id,
+        name=row.name or "",
+        website=website,
+        domain=company_domain(website) if website else None,
+        industry=row.industry,
+        employee_count=_employee_count(row.employee_count),
+        city=row.city,
+        region=row.region,
+        country=row.country,
+        phone=row.phones[0] if row.phones else None,
+        profile_url=row.linkedin_url,
+    )
+
+
+def _employee_count(cell: str | None) -> int | None:
+    if cell is None or not cell.strip():
+        return None
+    text = cell.strip()
+    if _COUNT.fullmatch(text) is None:
+        raise InvalidInputError(NEGATIVE_COUNT_MESSAGE, field="employee_count")
+    return int(re.sub(r"\D", "", text))
+
+
+def _columns_by_field(columns: Mapping[str, str]) -> dict[str, str]:
+    """The reader's field → the file's first column read for it."""
+    found: dict[str, str] = {}
+    for header, field_name in columns.items():
+        found.setdefault(field_name, header)
+    return found
+
+
+def _column(field_name: str, columns: Mapping[str, str]) -> str:
+    row_field = _ROW_FIELDS.get(field_name, field_name)
+    return columns.get(row_field, row_field)
+
+
+def _line_problem(line: int, error: InvalidInputError, columns: Mapping[str, str]) -> LineProblem:
+    if error.message_id == REQUIRED_MESSAGE and error.field in ("full_name", "name"):
+        return LineProblem(line, _NO_PERSON_NAME if error.field == "full_name" else _NO_COMPANY_NAME)
+    message = _LINE_MESSAGES.get(error.message_id, _VALUE_REFUSED)
+    return LineProblem(line, message, {**error.fields, "column": _column(error.field, columns)})
+
+
+def _batch_refused(
+    lines: list[int], error: InvalidInputError, columns: Mapping[str, str], size: int
+) -> list[LineProblem]:
+    fields = {"size": size, "column": _column(error.field, columns)}
+    return [LineProblem(line, _BATCH_REFUSED, fields) for line in lines]
