@@ -1,0 +1,27 @@
+"""The audit log page names a people or companies load and each of its details in the reader's language (not by
+its code)."""
+
+from __future__ import annotations
+
+import pytest
+from tests.fakes.store import FakeStore
+
+from salesbridge.domain.csv_rows import read_company_csv, read_people_csv
+from salesbridge.services.people_load import load_companies, load_people
+from salesbridge.web.ui.admin import ACTION_NAMES, DETAIL_NAMES
+
+
+@pytest.mark.parametrize("kind", ["people", "companies"])
+def test_a_load_is_named_with_every_detail_labelled(kind: str) -> None:
+    store = FakeStore()
+    acme = store.add_organization("acme")
+    if kind == "people":
+        load_people(store, "acme", read_people_csv(b"id,first_name\np1,Ana\n"), actor="cli")
+    else:
+        load_companies(store, "acme", read_company_csv(b"id,name\nc1,Contoso\n"), actor="cli")
+
+    with store(acme, read_only=True) as uow:
+        (entry,) = uow.audit.recent()
+
+    assert entry.action in ACTION_NAMES
+    assert set(entry.details) <= set(DETAIL_NAMES)
