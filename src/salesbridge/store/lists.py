@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, func, or_, select
@@ -325,23 +326,30 @@ class ListRepository(_ScopedRepository):
         now = self._clock()
         added = 0
         for (table, crm_id), reason in target.items():
-            item = existing.get((table, crm_id))
-            if item is None:
-                self._session.add(
-                    ListItem(
-                        list_id=list_id,
-                        crm_table=table,
-                        crm_id=crm_id,
-                        organization_id=self._organization_id,
-                        reason=reason,
-                        added_at=now,
-                    )
-                )
-                added += 1
-            elif item.reason != reason:
-                item.reason = reason
+            added += self._put(list_id, table, crm_id, reason, existing.get((table, crm_id)), now)
         self._session.flush()
         return ItemDiff(added=added, removed=len(gone))
+
+    def _put(
+        self, list_id: uuid.UUID, table: str, crm_id: str, reason: str | None, item: ListItem | None, now: datetime
+    ) -> bool:
+        """Put ``(table, crm_id)`` in the list with ``reason``: add it (True) or, when ``item`` is already there,
+        update its reason (False)."""
+        if item is None:
+            self._session.add(
+                ListItem(
+                    list_id=list_id,
+                    crm_table=table,
+                    crm_id=crm_id,
+                    organization_id=self._organization_id,
+                    reason=reason,
+                    added_at=now,
+                )
+            )
+            return True
+        if item.reason != reason:
+            item.reason = reason
+        return False
 
     def update_items(self, list_id: uuid.UUID, items: Mapping[tuple[str, str], str | None]) -> ItemDiff:
         """Make each ``(table, crm_id)`` of ``items`` be in the list with its reason, or (None) not in it; other
@@ -365,20 +373,8 @@ class ListRepository(_ScopedRepository):
                 if item is not None:
                     self._session.delete(item)
                     removed += 1
-            elif item is None:
-                self._session.add(
-                    ListItem(
-                        list_id=list_id,
-                        crm_table=table,
-                        crm_id=crm_id,
-                        organization_id=self._organization_id,
-                        reason=reason,
-                        added_at=now,
-                    )
-                )
-                added += 1
-            elif item.reason != reason:
-                item.reason = reason
+            else:
+                added += self._put(list_id, table, crm_id, reason, item, now)
         self._session.flush()
         return ItemDiff(added=added, removed=removed)
 
