@@ -387,6 +387,12 @@ class UniqueConstraintError(StoreError):
         self.field = field
 
 
+class ConcurrentWriteError(StoreError):
+    """Another transaction wrote the same unique key (an external id) at the same moment and committed first.
+
+    The unit of work is rolled back; running it again reads what the other one wrote and succeeds."""
+
+
 class UndecryptableSecretError(StoreError):
     """A stored secret cannot be decrypted with the current key (the key changed); the credential must be re-entered."""
 

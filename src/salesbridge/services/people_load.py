@@ -26,6 +26,7 @@ edge (:func:`salesbridge.web.localized.line_problem_text`).
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, TypeVar
@@ -41,7 +42,7 @@ from salesbridge.domain.people import (
     UpsertCounts,
 )
 from salesbridge.domain.text_rules import CONTROL_CHARACTERS_MESSAGE
-from salesbridge.errors import InvalidInputError
+from salesbridge.errors import ConcurrentWriteError, InvalidInputError
 from salesbridge.message_ids import N_
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import StoreAccess, UnitOfWork
@@ -200,9 +201,7 @@ def _load(
             with_formulas += bool(row.formula_fields)
         if values:
             try:
-                with store(organization_id) as uow:
-                    counts = upsert(uow, values)
-                    uow.commit()
+                counts = _upsert_batch(store, organization_id, upsert, values)
             except InvalidInputError as exc:
                 refused.extend(_batch_refused(lines, exc, columns, len(values)))
             else:
@@ -238,6 +237,36 @@ def _load(
         )
         uow.commit()
     return report
+
+
+_CONCURRENT_ATTEMPTS = 3
+"""Attempts of one batch when another load inserts the same external ids at the same moment: the next attempt
+reads what that load committed, so a second one almost always suffices."""
+
+
+def _upsert_batch(
+    store: StoreAccess,
+    organization_id: uuid.UUID,
+    upsert: Callable[[UnitOfWork, list[ValueT]], UpsertCounts],
+    values: list[ValueT],
+) -> UpsertCounts:
+    """Upsert one batch in its own transaction, again when a concurrent load committed the same new ids first.
+
+    Raises:
+        InvalidInputError: the store refused the batch (nothing of it is written).
+        ConcurrentWriteError: the batch still clashed after every attempt.
+    """
+    attempt = 1
+    while True:
+        try:
+            with store(organization_id) as uow:
+                counts = upsert(uow, values)
+                uow.commit()
+            return counts
+        except ConcurrentWriteError:
+            if attempt == _CONCURRENT_ATTEMPTS:
+                raise
+            attempt += 1
 
 
 def _line_of(problem: LineProblem) -> int:

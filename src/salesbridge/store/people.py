@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, Generic, TypeVar
 
 from sqlalchemy import RowMapping, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from salesbridge.domain.people import UNKNOWN_COMPANY_MESSAGE, Company, Person, UpsertCounts, search_words
-from salesbridge.errors import InvalidInputError
+from salesbridge.errors import ConcurrentWriteError, InvalidInputError
 from salesbridge.store.repositories import _ScopedRepository
 from salesbridge.store.tables import Base
 
@@ -115,7 +116,12 @@ class _ProfileRepository(_ScopedRepository, Generic[_Value]):
         """Hook: raise before anything is written when a value refers to what the organization lacks."""
 
     def upsert_many(self, values: list[_Value]) -> UpsertCounts:
-        """Insert the new external ids, update the changed, count the unchanged (see the port). Does not commit."""
+        """Insert the new external ids, update the changed, count the unchanged (see the port). Does not commit.
+
+        Raises:
+            ConcurrentWriteError: another transaction inserted one of the new external ids after they were read
+                (PostgreSQL; SQLite serialises writers); the caller rolls back and tries again.
+        """
         latest = {value.external_id: value for value in values}  # the last value of a repeated external id wins
         if not latest:
             return UpsertCounts()
@@ -146,7 +152,11 @@ class _ProfileRepository(_ScopedRepository, Generic[_Value]):
             else:
                 updates.append({**type(self)._columns(value), "row_id": previous.id, "updated_at": now})
         if inserts:
-            self._session.execute(insert(table), inserts)
+            try:
+                self._session.execute(insert(table), inserts)
+            except IntegrityError as exc:
+                # Only the unique external id can clash: another load inserted one of these after our read.
+                raise ConcurrentWriteError("Another load wrote the same external ids at the same moment.") from exc
         if updates:
             # external_id is the key these rows were found by: it is not rewritten.
             names = [name for name in updates[0] if name not in ("row_id", "external_id")]

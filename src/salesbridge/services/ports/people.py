@@ -21,6 +21,8 @@ class PersonRepository(Protocol):
         Raises:
             InvalidInputError: a ``company_id`` is not a company of the organization (field ``"company_id"``);
                 nothing is written.
+            ConcurrentWriteError: another transaction inserted one of the new external ids after this one read
+                them; roll back and run the unit of work again.
         """
         ...
 
