@@ -17,12 +17,25 @@ from salesbridge.domain.crm_requirements import REQUIRED_TABLES
 IMPORTED_TABLES: tuple[str, ...] = ("systemuser", "team", "account", "contact", "lead", "opportunity", "connection")
 """Tables the import reads, in order: people first, so owners are known when their records arrive."""
 
+ADDRESS_COLUMNS: tuple[str, ...] = (
+    "address1_line1",
+    "address1_city",
+    "address1_postalcode",
+    "address1_stateorprovince",
+    "address1_country",
+)
+"""The primary address, as matching compares places (street, city, postcode, region, country)."""
+
 OPTIONAL_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "opportunity": ("originatingleadid", "estimatedvalue_base", "actualvalue_base", "statuscode"),
-    "account": ("address1_city", "telephone1"),
-    "contact": ("telephone1",),
+    "account": ("telephone1", *ADDRESS_COLUMNS, "industrycode", "numberofemployees"),
+    "contact": ("telephone1", "mobilephone", "emailaddress2", *ADDRESS_COLUMNS),
+    "lead": ("telephone1", "mobilephone", "websiteurl", "emailaddress2", *ADDRESS_COLUMNS),
 }
-"""Columns read when the organization has them; their absence never fails an import."""
+"""Columns read when the organization has them; their absence never fails an import. Besides the opportunity's
+won-value twins, these are what matching compares a CRM record on (phones, second email, address, website,
+industry, size): standard Dataverse columns (reference/dataverse.md), yet an organization may have removed or
+never had some, so none is required by the pre-flight."""
 
 
 @dataclass(frozen=True)
