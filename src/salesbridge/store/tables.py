@@ -452,6 +452,10 @@ class CrmSettings(Base):
     won_value_base_currency: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_save_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    contact_profile_url_column: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The contact column holding a LinkedIn profile URL (a text column the administrator mapped); None: none."""
+    lead_profile_url_column: Mapped[str | None] = mapped_column(String(100), default=None)
+    account_profile_url_column: Mapped[str | None] = mapped_column(String(100), default=None)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
