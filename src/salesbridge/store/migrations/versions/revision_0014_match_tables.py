@@ -12,7 +12,9 @@
 - ``match_keys``: the blocking keys of each side (``crm_person``: contacts and leads, ``crm_company``: accounts,
   ``person``, ``company``) so that an incremental run finds the candidates of changed records without reading
   everything. ``ref`` is ``table:id`` on the CRM side and the person's or company's id on the workspace's.
-- ``match_state``: per organization, the estimated models (JSON), the watermarks of the last run and its summary.
+- ``match_state``: per organization, the estimated models (JSON), the watermarks of the last run, its summary,
+  and ``requested_at`` (a run was asked for since the last one: the embedded runner's queue, which has no jobs but
+  imports). A run locks this row, so two runs of one organization never interleave.
 
 No foreign key to people or companies (``target_id`` points at either): a run drops links whose target is gone.
 A disconnect's purge deletes every row of these tables (they all describe CRM records); people and companies stay.
@@ -102,6 +104,7 @@ def upgrade() -> None:
         sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_full_run_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_summary", sa.JSON(), nullable=True),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=True),
         _organization_fk("match_state"),
         sa.PrimaryKeyConstraint("organization_id", name="pk_match_state"),
     )
