@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Delete, Select, Update, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from salesbridge.store.matching import delete_matches
 from salesbridge.store.repositories import Clock
 from salesbridge.store.tables import (
     AuditEntry,
@@ -52,7 +53,10 @@ class ImportedDataRepository:
         return _rowcount(self._session.execute(statement.execution_options(synchronize_session=False)))
 
     def delete_crm_records(self) -> int:
-        """Delete every imported CRM record. Returns how many went."""
+        """Delete every imported CRM record, and what matching derived from them (links to people and companies,
+        corrections and rejected pairs included, keys and state: :func:`salesbridge.store.matching.delete_matches`;
+        the people and companies stay). Returns how many records went."""
+        delete_matches(self._session, self._organization_id)
         return self._bulk(delete(CrmRecord).where(CrmRecord.organization_id == self._organization_id))
 
     def delete_sync_states(self) -> int:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -594,3 +595,81 @@ class PersonRow(Base):
         Index("uq_people_organization_id_external_id", "organization_id", "external_id", unique=True),
         Index("ix_people_organization_id_sort_name", "organization_id", "sort_name", "id"),
     )
+
+
+class MatchLinkRow(Base):
+    """What matching decided about one CRM record (contact, lead or account): its person or company (``band``
+    ``match``), a candidate for review (``review``), or, from a correction, explicitly none (``no_match``, no
+    target). One row per CRM record: a record ties to at most one target. See migration 0014."""
+
+    __tablename__ = "match_links"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    crm_table: Mapped[str] = mapped_column(String(64), primary_key=True)
+    crm_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    target_kind: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    band: Mapped[str] = mapped_column(String(16))
+    probability: Mapped[float | None] = mapped_column(Float)
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    origin: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    stale_fields: Mapped[list[str]] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_match_links_organization_id_target_id", "organization_id", "target_id"),
+        Index("ix_match_links_organization_id_crm_table_band", "organization_id", "crm_table", "band"),
+    )
+
+
+class MatchRejectionRow(Base):
+    """A pair an administrator rejected in review: never proposed again."""
+
+    __tablename__ = "match_rejections"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    crm_table: Mapped[str] = mapped_column(String(64), primary_key=True)
+    crm_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    target_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class MatchKeyRow(Base):
+    """One blocking key (or the fingerprint, ``#…``) of one record of one side (``contact``, ``lead``,
+    ``account``, ``person``, ``company``); ``ref`` is the CRM id or the person's or company's id."""
+
+    __tablename__ = "match_keys"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    side: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(120), primary_key=True)
+
+    __table_args__ = (Index("ix_match_keys_organization_id_side_ref", "organization_id", "side", "ref"),)
+
+
+class MatchStateRow(Base):
+    """Matching's state per organization: estimated models, watermarks, the last run and a pending request."""
+
+    __tablename__ = "match_state"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    people_model: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    companies_model: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    crm_watermark: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    people_watermark: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    companies_watermark: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_full_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

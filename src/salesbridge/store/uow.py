@@ -37,6 +37,7 @@ from salesbridge.store.jobs import (
     ProcrastinateJobQueue,
 )
 from salesbridge.store.lists import AutoSaveRulesRepository, CrmRecordQueries, CrmSettingsRepository, ListRepository
+from salesbridge.store.matching import MatchRepository
 from salesbridge.store.people import CompanyRepository, PersonRepository
 from salesbridge.store.purge import ImportedDataRepository
 from salesbridge.store.repositories import (
@@ -94,6 +95,7 @@ class SqlAlchemyUnitOfWork:
     imported_data: ImportedDataRepository
     people: PersonRepository
     companies: CompanyRepository
+    matches: MatchRepository
     jobs: EmbeddedJobQueue | ProcrastinateJobQueue
 
     def __init__(
@@ -140,6 +142,7 @@ class SqlAlchemyUnitOfWork:
         self.imported_data = ImportedDataRepository(*scope, clock=self._clock)
         self.people = PersonRepository(*scope, clock=self._clock)
         self.companies = CompanyRepository(*scope, clock=self._clock)
+        self.matches = MatchRepository(*scope, clock=self._clock)
         job_queue = ProcrastinateJobQueue if self._job_engine is JobEngine.PROCRASTINATE else EmbeddedJobQueue
         self.jobs = job_queue(*scope, clock=self._clock)
         return self

@@ -25,6 +25,10 @@ PURGED_TABLES: Final[dict[str, str]] = {
     "crm_users": "imported systemusers; seats stay and are matched again (not imported)",
     "import_requests": "queued, running and past import runs; the audit log keeps the trail",
     "auto_save_bases": "what the system lists were computed from; deleted with them (the next import recomputes)",
+    "match_links": "links of CRM records to people and companies, corrections included: they name CRM records",
+    "match_rejections": "pairs rejected in review: they name CRM records",
+    "match_keys": "blocking keys of both sides; the next run rebuilds them",
+    "match_state": "matching's models, watermarks and last run; the next run is a full one",
 }
 """Tables whose rows of the organization are all deleted, with the reason."""
 

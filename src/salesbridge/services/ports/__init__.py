@@ -1,7 +1,8 @@
 """The ports of the use cases: everything a service needs from the outside world, as protocols, in one package:
 :mod:`.crm` (the CRM session), :mod:`.workspace` (people, seats, tokens, the audit log, the connection),
 :mod:`.imports` (the import plane), :mod:`.lists`, :mod:`.people` (the workspace's people and companies),
-:mod:`.jobs` (the job API), and :mod:`.unit_of_work` (the transaction and the store access). Import them from here.
+:mod:`.jobs` (the job API), :mod:`.matching` (links of CRM records to people and companies), and
+:mod:`.unit_of_work` (the transaction and the store access). Import them from here.
 
 Services depend on these and on the values of :mod:`salesbridge.domain` only; never on SQLAlchemy or
 :mod:`salesbridge.store`. The store implements the store ports structurally (:class:`salesbridge.store.uow.
@@ -36,6 +37,7 @@ from salesbridge.services.ports.lists import (
     CrmRecordQueries,
     ListRepository,
 )
+from salesbridge.services.ports.matching import MatchRepository
 from salesbridge.services.ports.people import CompanyRepository, PersonRepository, UpsertCounts
 from salesbridge.services.ports.unit_of_work import (
     OrganizationFinder,
@@ -78,6 +80,7 @@ __all__ = [
     "JobOverview",
     "JobQueue",
     "ListRepository",
+    "MatchRepository",
     "OrganizationFinder",
     "OrganizationRepository",
     "PersonRepository",

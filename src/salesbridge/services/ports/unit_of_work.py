@@ -21,6 +21,7 @@ from salesbridge.services.ports.imports import (
 )
 from salesbridge.services.ports.jobs import JobOverview, JobQueue
 from salesbridge.services.ports.lists import AutoSaveRuleRepository, CrmRecordQueries, ListRepository
+from salesbridge.services.ports.matching import MatchRepository
 from salesbridge.services.ports.people import CompanyRepository, PersonRepository
 from salesbridge.services.ports.workspace import (
     ApiTokenRepository,
@@ -116,6 +117,11 @@ class UnitOfWork(Protocol):
     @property
     def companies(self) -> CompanyRepository:
         """The workspace's own companies (kept across disconnects)."""
+        ...
+
+    @property
+    def matches(self) -> MatchRepository:
+        """Matching's links, rejected pairs, keys and state (CRM records ↔ people and companies)."""
         ...
 
     @property
