@@ -50,6 +50,7 @@ from salesbridge.web.api import crm as api_crm
 from salesbridge.web.api import jobs as api_jobs
 from salesbridge.web.api import lists as api_lists
 from salesbridge.web.api import organization as api_organization
+from salesbridge.web.api import people as api_people
 from salesbridge.web.api import seats as api_seats
 from salesbridge.web.api import sync as api_sync
 from salesbridge.web.context import DEFAULT_PUBLIC_BASE_URL, ConsoleConfig, ConsoleServices
@@ -98,6 +99,7 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     ui_lists.router,
     api_jobs.router,
     ui_jobs.router,
+    api_people.router,
 )
 """Every router of the console, API and pages. Add one line per new area."""
 

@@ -15,7 +15,7 @@ from tests.integration.web.conftest import ACME_ADMIN, ACME_GUEST, ACME_SELLER, 
 
 from salesbridge.services.crm_users import rematch_seats
 from salesbridge.store.workspace import CrmUserValues
-from salesbridge.web.api import account, crm, jobs, lists, organization, schemas, seats, sync
+from salesbridge.web.api import account, crm, jobs, lists, organization, people, schemas, seats, sync
 
 OpenBrowser = Callable[[Person | None], Browser]
 API_PREFIX = "/api/v1/"
@@ -26,7 +26,7 @@ ERROR_BODIES = {"ErrorOut", "SeatLimitErrorOut", "CrmErrorOut", "UnprocessableOu
 def _models() -> dict[str, type[BaseModel]]:
     """The API's pydantic models by class name (OpenAPI names its components after them)."""
     found: dict[str, type[BaseModel]] = {}
-    for module in (account, crm, jobs, lists, organization, schemas, seats, sync):
+    for module in (account, crm, jobs, lists, organization, people, schemas, seats, sync):
         for name, value in vars(module).items():
             if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__:
                 found[name] = value
@@ -255,6 +255,24 @@ def test_the_routes_answer_exactly_what_the_document_names(
     check(s.get("/api/v1/me/records", params={"q": "Contoso"}), 200)
     check(s.delete(f"/api/v1/me/lists/{own['id']}", headers=seller_headers), 204)
     check(guest.client.get("/api/v1/me/lists"), 403)
+
+    # The workspace's people and companies.
+    people = [{"external_id": "p1", "first_name": "Ana"}, {"external_id": "p2"}]
+    check(a.post(f"{orgs}/people", json={"people": people}, headers=headers), 200)
+    check(a.post(f"{orgs}/people", json={"people": [{"first_name": "no id"}]}, headers=headers), 422)
+    check(s.post(f"{orgs}/people", json={"people": people}, headers=seller_headers), 403)
+    check(
+        a.post(f"{orgs}/companies", json={"companies": [{"external_id": "c1", "name": "Contoso"}]}, headers=headers),
+        200,
+    )
+    found = check(s.get(f"{orgs}/people", params={"q": "ana"}), 200)
+    check(s.get(f"{orgs}/people/{found['items'][0]['id']}"), 200)
+    check(s.get(f"{orgs}/people/{uuid.uuid4()}"), 404)
+    check(s.get(f"{orgs}/people/by-external-id/p1"), 200)
+    check(s.get(f"{orgs}/people", params={"limit": 0}), 422)
+    companies = check(s.get(f"{orgs}/companies"), 200)
+    check(s.get(f"{orgs}/companies/{companies['items'][0]['id']}"), 200)
+    check(s.get(f"{orgs}/companies/by-external-id/c9"), 404)
 
     answered = {(method, path) for method, path, _ in check.seen}
     documented = {(method.upper(), path) for path, method, _ in _operations(document)}

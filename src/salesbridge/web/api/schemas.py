@@ -99,14 +99,15 @@ _ERRORS: Final[dict[int, dict[str, Any]]] = {
     },
     404: {"model": ErrorOut, "description": "No such resource for the caller (other organizations included)."},
     409: {"model": ErrorOut, "description": "The request conflicts with the workspace's state."},
+    413: {"model": ErrorOut, "description": "The request body is larger than the route accepts."},
     422: {"model": UnprocessableOut, "description": "A value breaks a rule, or the request could not be read."},
     502: {"model": CrmErrorOut, "description": "Dynamics 365 refused the request or could not be reached."},
 }
 
 
 def errors(*codes: int) -> ErrorResponses:
-    """The ``responses=`` of a route or router that can answer ``codes`` (among 401, 403, 404, 409, 422 and
-    502), with the shared error bodies. A route adds or replaces one with ``{**errors(...), 409: {...}}``."""
+    """The ``responses=`` of a route or router that can answer ``codes`` (among 401, 403, 404, 409, 413, 422
+    and 502), with the shared error bodies. A route adds or replaces one with ``{**errors(...), 409: {...}}``."""
     return {code: _ERRORS[code] for code in codes}
 
 

@@ -1,0 +1,273 @@
+"""The workspace's people and companies as the API loads and reads them: bulk upserts of rows given as values
+(up to :data:`MAX_ROWS_PER_REQUEST` per call), single reads, and a paged search.
+
+Contract of a bulk upsert (docs/admin.md, "People and companies API"):
+
+- The rules are the domain's (:class:`~salesbridge.domain.people.Person`, :class:`~salesbridge.domain.people.Company`),
+  as for a CSV load (:mod:`salesbridge.services.people_load`): a row the domain refuses is left out as a
+  :class:`RowProblem` (its index in the request, the field, the reason as a message id) while the good rows load.
+  A row repeating an external id given by an earlier row is refused too (the first one wins, as in a CSV file).
+- Nothing half-written: the good rows are written in one transaction. When the store refuses them, nothing is
+  written and the error is raised.
+- Idempotent by external id: the same request again counts every row unchanged.
+- More than :data:`MAX_ROWS_PER_REQUEST` rows: :class:`InvalidRequestError`, nothing read or written.
+- One audit entry per call (``people.upserted`` / ``companies.upserted``) with the counts, also when nothing loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+
+from salesbridge.domain.csv_rows import CsvKind
+from salesbridge.domain.people import Company, Person, UpsertCounts
+from salesbridge.errors import InvalidInputError, InvalidRequestError, RowNotFoundError
+from salesbridge.message_ids import N_
+from salesbridge.services.ports import StoreAccess, UnitOfWork
+
+__all__ = [
+    "API_SOURCE",
+    "MAX_ROWS_PER_REQUEST",
+    "Page",
+    "RowProblem",
+    "UpsertReport",
+    "company_by_external_id",
+    "company_by_id",
+    "person_by_external_id",
+    "person_by_id",
+    "search_companies",
+    "search_people",
+    "upsert_companies",
+    "upsert_people",
+]
+
+MAX_ROWS_PER_REQUEST: Final = 10_000
+"""Most people or companies one bulk upsert takes."""
+
+API_SOURCE: Final = "api"
+"""The ``source`` of a person loaded through the API without one of its own."""
+
+TOO_MANY_ROWS: Final = N_(
+    "At most {limit} rows per request; this one has {count}. Split it into several requests: nothing was loaded."
+)
+REPEATED_EXTERNAL_ID: Final = N_(
+    "The external id {external_id} is already given at index {first_index}; only that row is loaded."
+)
+PERSON_NOT_FOUND: Final = "No such person in this organization."
+COMPANY_NOT_FOUND: Final = "No such company in this organization."
+
+ValueT = TypeVar("ValueT", Person, Company)
+ItemT = TypeVar("ItemT")
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why a row of a bulk upsert was left out.
+
+    Attributes:
+        index: The row's position in the request (0-based).
+        field: The field refused (the domain's name: ``first_name``, ``employee_count``…), or None for the row.
+        message: English message id with ``{name}`` fields; translate it at the edge.
+        fields: The fields' values.
+    """
+
+    index: int
+    field: str | None
+    message: str
+    fields: Mapping[str, object] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UpsertReport:
+    """What a bulk upsert did: rows ``inserted``, ``updated``, ``unchanged``, and each row refused, by index."""
+
+    kind: CsvKind
+    received: int
+    inserted: int
+    updated: int
+    unchanged: int
+    problems: tuple[RowProblem, ...]
+
+    @property
+    def loaded(self) -> int:
+        """Rows written or already as given."""
+        return self.inserted + self.updated + self.unchanged
+
+
+@dataclass(frozen=True)
+class Page(Generic[ItemT]):
+    """One page of a search: the ``items`` from ``offset`` (at most ``limit``) and how many match in all."""
+
+    items: list[ItemT]
+    total: int
+    limit: int
+    offset: int
+
+
+def upsert_people(
+    store: StoreAccess, organization_id: uuid.UUID, rows: Sequence[Mapping[str, Any]], *, actor: str
+) -> UpsertReport:
+    """Insert or update the people ``rows`` (each the keyword arguments of a
+    :class:`~salesbridge.domain.people.Person`; ``source`` defaults to :data:`API_SOURCE`), idempotent by external id
+    (see the module's contract).
+
+    Raises:
+        InvalidRequestError: more than :data:`MAX_ROWS_PER_REQUEST` rows (nothing written).
+        InvalidInputError: the store refused the rows as a whole (nothing written).
+    """
+    return _upsert(
+        store,
+        organization_id,
+        rows,
+        kind=CsvKind.PEOPLE,
+        build=lambda row: Person(**{"source": API_SOURCE, **row}),
+        upsert=lambda uow, people: uow.people.upsert_many(people),
+        actor=actor,
+    )
+
+
+def upsert_companies(
+    store: StoreAccess, organization_id: uuid.UUID, rows: Sequence[Mapping[str, Any]], *, actor: str
+) -> UpsertReport:
+    """As :func:`upsert_people`, for companies (each row the keyword arguments of a
+    :class:`~salesbridge.domain.people.Company` without ``domain``: it is the registrable domain of ``website``,
+    as for a CSV load)."""
+    return _upsert(
+        store,
+        organization_id,
+        rows,
+        kind=CsvKind.COMPANIES,
+        build=_company,
+        upsert=lambda uow, companies: uow.companies.upsert_many(companies),
+        actor=actor,
+    )
+
+
+def _company(row: Mapping[str, Any]) -> Company:
+    # Imported here: the public-suffix list loads on first use, and only a company load needs it.
+    from salesbridge.matching.identifiers import company_domain
+
+    website = row.get("website")
+    website = website.strip() if isinstance(website, str) and website.strip() else None
+    return Company(**{**row, "website": website, "domain": company_domain(website) if website else None})
+
+
+def _upsert(
+    store: StoreAccess,
+    organization_id: uuid.UUID,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    kind: CsvKind,
+    build: Callable[[Mapping[str, Any]], ValueT],
+    upsert: Callable[[UnitOfWork, list[ValueT]], UpsertCounts],
+    actor: str,
+) -> UpsertReport:
+    if len(rows) > MAX_ROWS_PER_REQUEST:
+        raise InvalidRequestError(TOO_MANY_ROWS, limit=MAX_ROWS_PER_REQUEST, count=len(rows))
+    values: list[ValueT] = []
+    problems: list[RowProblem] = []
+    first_index: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        try:
+            value = build(row)
+        except InvalidInputError as refused:
+            problems.append(RowProblem(index, refused.field, refused.message_id, refused.fields))
+            continue
+        earlier = first_index.setdefault(value.external_id, index)
+        if earlier != index:
+            problems.append(
+                RowProblem(
+                    index,
+                    "external_id",
+                    REPEATED_EXTERNAL_ID,
+                    {"external_id": value.external_id, "first_index": earlier},
+                )
+            )
+            continue
+        values.append(value)
+    with store(organization_id) as uow:
+        counts = upsert(uow, values) if values else UpsertCounts()
+        uow.audit.record(
+            actor=actor,
+            action=f"{kind.value}.upserted",
+            details={
+                "rows": len(rows),
+                "inserted": counts.inserted,
+                "updated": counts.updated,
+                "unchanged": counts.unchanged,
+                "refused": len(problems),
+            },
+        )
+        uow.commit()
+    return UpsertReport(
+        kind=kind,
+        received=len(rows),
+        inserted=counts.inserted,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
+        problems=tuple(problems),
+    )
+
+
+def person_by_id(store: StoreAccess, organization_id: uuid.UUID, person_id: uuid.UUID) -> Person:
+    """The organization's person ``person_id``. Reads only.
+
+    Raises:
+        RowNotFoundError: no such person in the organization (another organization's included).
+    """
+    with store(organization_id, read_only=True) as uow:
+        found = uow.people.get(person_id)
+    if found is None:
+        raise RowNotFoundError(PERSON_NOT_FOUND)
+    return found
+
+
+def person_by_external_id(store: StoreAccess, organization_id: uuid.UUID, external_id: str) -> Person:
+    """The organization's person with ``external_id``; otherwise as :func:`person_by_id`."""
+    with store(organization_id, read_only=True) as uow:
+        found = uow.people.get_by_external_id(external_id)
+    if found is None:
+        raise RowNotFoundError(PERSON_NOT_FOUND)
+    return found
+
+
+def company_by_id(store: StoreAccess, organization_id: uuid.UUID, company_id: uuid.UUID) -> Company:
+    """The organization's company ``company_id``; otherwise as :func:`person_by_id`."""
+    with store(organization_id, read_only=True) as uow:
+        found = uow.companies.get(company_id)
+    if found is None:
+        raise RowNotFoundError(COMPANY_NOT_FOUND)
+    return found
+
+
+def company_by_external_id(store: StoreAccess, organization_id: uuid.UUID, external_id: str) -> Company:
+    """The organization's company with ``external_id``; otherwise as :func:`person_by_id`."""
+    with store(organization_id, read_only=True) as uow:
+        found = uow.companies.get_by_external_id(external_id)
+    if found is None:
+        raise RowNotFoundError(COMPANY_NOT_FOUND)
+    return found
+
+
+def search_people(
+    store: StoreAccess, organization_id: uuid.UUID, query: str = "", *, limit: int = 50, offset: int = 0
+) -> Page[Person]:
+    """The people matching every word of ``query`` (name, company, title, place; empty: everyone), by name, from
+    ``offset``, at most ``limit``, and how many match in all. Reads only."""
+    with store(organization_id, read_only=True) as uow:
+        items = uow.people.search(query, limit=limit, offset=offset)
+        total = uow.people.count(query)
+    return Page(items, total, limit, offset)
+
+
+def search_companies(
+    store: StoreAccess, organization_id: uuid.UUID, query: str = "", *, limit: int = 50, offset: int = 0
+) -> Page[Company]:
+    """As :func:`search_people`, for companies (name, domain, industry, place)."""
+    with store(organization_id, read_only=True) as uow:
+        items = uow.companies.search(query, limit=limit, offset=offset)
+        total = uow.companies.count(query)
+    return Page(items, total, limit, offset)
