@@ -764,6 +764,7 @@ class FakeCrmSettingsRepository(_Repository):
             sync_interval_minutes=settings.sync_interval_minutes,
             won_value_column=settings.won_value_column,
             won_value_base_currency=settings.won_value_base_currency,
+            profile_url_columns=settings.profile_url_columns,
         )
 
     def get(self) -> CrmSettings:
@@ -778,9 +779,11 @@ class FakeCrmSettingsRepository(_Repository):
         won_value_base_currency: bool,
         auto_save_enabled: bool,
         sync_interval_minutes: int,
+        profile_url_columns: Mapping[str, str] | None = None,
     ) -> CrmSettings:
         if self._t.organization is None:
             raise StoreError("The CRM settings could not be saved: the organization does not exist.")
+        mapped = self.get().profile_url_columns if profile_url_columns is None else profile_url_columns
         settings = CrmSettings(
             stage_source=stage_source,
             stage_threshold=stage_threshold,
@@ -788,6 +791,9 @@ class FakeCrmSettingsRepository(_Repository):
             won_value_base_currency=won_value_base_currency,
             auto_save_enabled=auto_save_enabled,
             sync_interval_minutes=sync_interval_minutes,
+            contact_profile_url_column=mapped.get("contact"),
+            lead_profile_url_column=mapped.get("lead"),
+            account_profile_url_column=mapped.get("account"),
             updated_at=self._now(),
         )
         self._write().crm_settings = settings

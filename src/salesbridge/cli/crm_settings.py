@@ -1,4 +1,4 @@
-"""``salesbridge crm settings``: pipeline stage, won value, auto-save, sync interval."""
+"""``salesbridge crm settings``: pipeline stage, won value, auto-save, sync interval, profile-URL columns."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.table import Table
 
 from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgOption, workspace
 from salesbridge.cli.rendering import console, errors_reported
+from salesbridge.domain.pipeline import PROFILE_URL_TABLES
 from salesbridge.i18n import translate
 from salesbridge.services.crm_settings import SettingsChange, with_stage_label
 from salesbridge.web.localized import choices_json, label_reader, label_text, settings_json
@@ -18,7 +19,9 @@ from salesbridge.web.localized import choices_json, label_reader, label_text, se
 if TYPE_CHECKING:
     from salesbridge.services.crm_settings import CrmSettingsView
 
-app = typer.Typer(help="CRM settings: pipeline stage, won value, auto-save, sync interval.", no_args_is_help=True)
+app = typer.Typer(
+    help="CRM settings: pipeline stage, won value, auto-save, sync interval, profile-URL columns.", no_args_is_help=True
+)
 
 
 def _print_crm_settings(settings: CrmSettingsView, lang: str) -> None:
@@ -35,7 +38,26 @@ def _print_crm_settings(settings: CrmSettingsView, lang: str) -> None:
         translate("Auto-save", lang), translate("On", lang) if settings.auto_save_enabled else translate("Off", lang)
     )
     table.add_row(translate("Sync interval (minutes)", lang), str(settings.sync_interval_minutes))
+    for crm_table in PROFILE_URL_TABLES:
+        column = settings.profile_url_columns.get(crm_table) or translate("None", lang)
+        table.add_row(translate("LinkedIn profile URL column of {table}", lang).format(table=crm_table), column)
     console.print(table)
+
+
+def _profile_url_columns(pairs: list[str] | None, lang: str) -> dict[str, str] | None:
+    """``TABLE=COLUMN`` options as a mapping (``TABLE=`` clears the table's column)."""
+    if not pairs:
+        return None
+    mapped: dict[str, str] = {}
+    for pair in pairs:
+        table, separator, column = pair.partition("=")
+        if not separator:
+            raise typer.BadParameter(
+                translate("Write TABLE=COLUMN, for example contact=new_linkedinurl (TABLE= clears it).", lang),
+                param_hint="--profile-url-column",
+            )
+        mapped[table.strip().lower()] = column.strip()
+    return mapped
 
 
 @app.command("show")
@@ -79,6 +101,13 @@ def crm_settings_set(
         bool | None, typer.Option("--auto-save/--no-auto-save", help="Save CRM accounts and leads automatically.")
     ] = None,
     sync_interval: Annotated[int | None, typer.Option(help="Minutes between imports (5-1440).")] = None,
+    profile_url_column: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="TABLE=COLUMN: the text column of contact, lead or account holding a LinkedIn profile URL "
+            "(TABLE= clears it). Repeat for each table."
+        ),
+    ] = None,
     as_json: JsonOption = False,
     lang: LangOption = "en",
     db_url: DbUrlOption = None,
@@ -93,6 +122,7 @@ def crm_settings_set(
         won_value_base_currency=base_currency,
         auto_save_enabled=auto_save,
         sync_interval_minutes=sync_interval,
+        profile_url_columns=_profile_url_columns(profile_url_column, lang),
     )
     with errors_reported(lang):
         saved = asyncio.run(

@@ -108,6 +108,10 @@ class StageSource(StrEnum):
     PROCESS_STEP = PROCESS_STEP
 
 
+PROFILE_URL_TABLES: Final = ("contact", "lead", "account")
+"""The CRM tables whose records matching ties to people and companies, each of which may keep a profile URL in a
+column the administrator maps (Dynamics has no standard one)."""
+
 DEFAULT_WON_VALUE_COLUMN: Final = "actualvalue"
 DEFAULT_SYNC_INTERVAL_MINUTES: Final = 15
 
@@ -128,7 +132,17 @@ class CrmSettings:
     won_value_base_currency: bool = False
     auto_save_enabled: bool = True
     sync_interval_minutes: int = DEFAULT_SYNC_INTERVAL_MINUTES
+    contact_profile_url_column: str | None = None
+    lead_profile_url_column: str | None = None
+    account_profile_url_column: str | None = None
     updated_at: datetime | None = None
+
+    @property
+    def profile_url_columns(self) -> dict[str, str]:
+        """The column each table keeps a LinkedIn profile URL in, for the tables that have one mapped
+        (``{"contact": "new_linkedinurl"}``)."""
+        mapped = {table: getattr(self, f"{table}_profile_url_column") for table in PROFILE_URL_TABLES}
+        return {table: column for table, column in mapped.items() if column}
 
     @property
     def is_saved(self) -> bool:

@@ -120,11 +120,13 @@ class ImportSettings:
         sync_interval_minutes: How often the scheduler imports.
         won_value_column: The opportunity column holding a won opportunity's value.
         won_value_base_currency: Whether that value is read in the base currency (``<column>_base``).
+        profile_url_columns: The column each table keeps a LinkedIn profile URL in (tables with one mapped).
     """
 
     sync_interval_minutes: int
     won_value_column: str
     won_value_base_currency: bool
+    profile_url_columns: Mapping[str, str] = field(default_factory=dict)
 
 
 CHANGE_LIMIT = 20_000

@@ -1,10 +1,14 @@
 """The organization's CRM settings: where an opportunity enters the pipeline, where a won opportunity's value lives,
-auto-save, and the import interval.
+auto-save, the import interval, and the column of each of contact, lead and account that holds a LinkedIn profile
+URL (custom field mapping: matching compares profile URLs first).
 
 Choices are validated against the CRM: the stage threshold must be an option of the chosen choice column (or a
-step name found in the imported opportunities), the won-value column a money column of opportunity. When the
-organization is not connected (or the CRM cannot be reached, or does not answer within the caller's wait) the
-standard Dynamics 365 choices are offered and checked instead, and the choices say why.
+step name found in the imported opportunities), the won-value column a money column of opportunity, a profile-URL
+column a text (``String``) column of its table. When the organization is not connected (or the CRM cannot be
+reached, or does not answer within the caller's wait) the standard Dynamics 365 choices are offered and checked
+instead, and the choices say why; a profile-URL column can then only be cleared (Dynamics 365 has no standard one,
+and a custom column cannot be checked without the CRM). Mapping a different profile-URL column makes the next
+import read that table whole again, so records imported before carry the column too.
 
 Nothing here is in a language: each choice's label is a :class:`~salesbridge.message_ids.Label`, either a message
 id (the standard Dynamics 365 labels, which the CRM's own labels are when they are the same words) or the CRM's own
@@ -19,21 +23,28 @@ threshold's label).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from salesbridge.crm.ports import CrmMetadata
-from salesbridge.domain.pipeline import PROCESS_STEP, STAGE_SOURCES, CrmSettings, StageSource, won_value_columns
+from salesbridge.crm.ports import ColumnInfo, CrmMetadata
+from salesbridge.domain.pipeline import (
+    PROCESS_STEP,
+    PROFILE_URL_TABLES,
+    STAGE_SOURCES,
+    CrmSettings,
+    StageSource,
+    won_value_columns,
+)
 from salesbridge.domain.workspace import ConnectionState, CrmCredentials
 from salesbridge.errors import CrmError, InvalidRequestError, StageNotOfferedError
 from salesbridge.message_ids import N_, Label
 from salesbridge.services.connecting import stored_credentials
 from salesbridge.services.lists import ListRecompute, recompute_in
 from salesbridge.services.organizations import require_organization
-from salesbridge.services.ports import CrmSessionFactory, StoreAccess
+from salesbridge.services.ports import CrmSessionFactory, StoreAccess, UnitOfWork
 
 MIN_SYNC_INTERVAL: Final = 5
 MAX_SYNC_INTERVAL: Final = 1440
@@ -96,12 +107,15 @@ class SettingsChoices:
         from_crm: The choices were read from the connected CRM (else they are the standard ones).
         problem: Why the connected CRM's own choices could not be read (None when they were, or when the
             organization is not connected).
+        text_columns: The text columns of contact, lead and account, one of which may be mapped as holding a
+            profile URL (empty unless read from the CRM).
     """
 
     stages: dict[StageSource, tuple[Choice, ...]]
     money_columns: tuple[Choice, ...]
     from_crm: bool
     problem: CrmReadProblem | None = None
+    text_columns: dict[str, tuple[Choice, ...]] = field(default_factory=dict)
 
     def stage_label(self, source: StageSource, threshold: str | None) -> Label | None:
         """The label of ``threshold`` among the choices of ``source``, else the threshold itself (as it is)."""
@@ -120,6 +134,8 @@ class CrmSettingsView:
         stage_label: The threshold's label, when choices were given (a message id or the CRM's own label: the
             edges translate it).
         is_saved: False while the defaults are in force.
+        profile_url_columns: The column each of contact, lead and account keeps a LinkedIn profile URL in (tables
+            with one mapped).
     """
 
     stage_source: StageSource
@@ -131,6 +147,7 @@ class CrmSettingsView:
     is_saved: bool
     updated_at: datetime | None
     stage_label: Label | None = None
+    profile_url_columns: dict[str, str] = field(default_factory=dict)
 
     @property
     def stage_source_label(self) -> str:
@@ -149,6 +166,7 @@ class CrmSettingsView:
             "won_value_base_currency": self.won_value_base_currency,
             "auto_save_enabled": self.auto_save_enabled,
             "sync_interval_minutes": self.sync_interval_minutes,
+            "profile_url_columns": {table: self.profile_url_columns.get(table) for table in PROFILE_URL_TABLES},
             "is_saved": self.is_saved,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
         }
@@ -157,7 +175,8 @@ class CrmSettingsView:
 @dataclass(frozen=True)
 class SettingsChange:
     """What to change; None leaves a setting as it is. ``clear_stage`` removes the threshold (every open
-    opportunity is in the pipeline)."""
+    opportunity is in the pipeline). ``profile_url_columns`` maps a table (contact, lead, account) to the column
+    holding its profile URL, an empty text clearing it; tables left out stay as they are."""
 
     stage_source: str | None = None
     stage_threshold: str | None = None
@@ -166,6 +185,7 @@ class SettingsChange:
     won_value_base_currency: bool | None = None
     auto_save_enabled: bool | None = None
     sync_interval_minutes: int | None = None
+    profile_url_columns: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +207,7 @@ def _view(settings: CrmSettings, *, choices: SettingsChoices | None = None) -> C
         is_saved=settings.is_saved,
         updated_at=settings.updated_at,
         stage_label=choices.stage_label(settings.stage_source, settings.stage_threshold) if choices else None,
+        profile_url_columns=settings.profile_url_columns,
     )
 
 
@@ -220,8 +241,9 @@ def standard_choices(step_names: tuple[str, ...]) -> SettingsChoices:
 
 
 async def crm_choices(metadata: CrmMetadata, step_names: tuple[str, ...]) -> SettingsChoices:
-    """The choices read from the CRM: the options of ``salesstage`` and ``salesstagecode`` and the money columns
-    of opportunity, labelled with the CRM's own labels (message ids when they are the standard ones).
+    """The choices read from the CRM: the options of ``salesstage`` and ``salesstagecode``, the money columns
+    of opportunity and the text columns of contact, lead and account, labelled with the CRM's own labels (message
+    ids when they are the standard ones).
 
     Raises:
         CrmError: the CRM could not be read.
@@ -243,7 +265,17 @@ async def crm_choices(metadata: CrmMetadata, step_names: tuple[str, ...]) -> Set
         for column in sorted(columns, key=lambda column: column.logical_name)
         if column.type.lower() == "money" and not column.logical_name.endswith("_base")
     )
-    return SettingsChoices(stages=stages, money_columns=money, from_crm=True)
+    text_columns = {table: _text_columns(await metadata.columns(table)) for table in PROFILE_URL_TABLES}
+    return SettingsChoices(stages=stages, money_columns=money, from_crm=True, text_columns=text_columns)
+
+
+def _text_columns(columns: list[ColumnInfo]) -> tuple[Choice, ...]:
+    """The single-line text columns, by logical name (a profile URL fits in one; lookups and memos do not)."""
+    return tuple(
+        Choice(column.logical_name, _crm_label(column.display_name, column.logical_name))
+        for column in sorted(columns, key=lambda column: column.logical_name)
+        if column.type.lower() == "string" and not column.is_lookup
+    )
 
 
 def _checked(
@@ -300,7 +332,51 @@ def _checked(
         if change.auto_save_enabled is None
         else change.auto_save_enabled,
         "sync_interval_minutes": interval,
+        "profile_url_columns": _checked_profile_url_columns(current, change, choices),
     }
+
+
+def _checked_profile_url_columns(
+    current: CrmSettings, change: SettingsChange, choices: SettingsChoices
+) -> dict[str, str]:
+    """The mapped profile-URL columns after ``change``, each a text column of its table among ``choices``.
+
+    Raises:
+        InvalidRequestError: a table is not one of contact, lead and account, or a column is not a text column of
+            its table (or the CRM's columns could not be read, so none can be checked).
+    """
+    mapped = dict(current.profile_url_columns)
+    for table, wanted in (change.profile_url_columns or {}).items():
+        if table not in PROFILE_URL_TABLES:
+            raise InvalidRequestError(
+                N_("A profile URL column is mapped for contact, lead or account, not {table}."), table=table
+            )
+        column = wanted.strip().lower()
+        if not column:
+            mapped.pop(table, None)
+            continue
+        if column == mapped.get(table):
+            continue  # kept as it is: nothing to check, even when the CRM cannot be asked
+        offered = {choice.value for choice in choices.text_columns.get(table, ())}
+        if not offered:
+            raise InvalidRequestError(
+                N_(
+                    "The columns of {table} could not be read from your CRM, so {column} cannot be checked. "
+                    "Connect to the CRM (or try again when it answers) to choose the column holding a LinkedIn "
+                    "profile URL."
+                ),
+                table=table,
+                column=wanted,
+            )
+        if column not in offered:
+            raise InvalidRequestError(
+                N_("{column} is not a text column of {table} in your CRM. Choose one of: {allowed}."),
+                column=wanted,
+                table=table,
+                allowed=", ".join(sorted(offered)),
+            )
+        mapped[table] = column
+    return {table: mapped[table] for table in PROFILE_URL_TABLES if table in mapped}
 
 
 def _checked_stage(source: StageSource, wanted: str, choices: SettingsChoices, reads: LabelReader) -> str:
@@ -323,6 +399,7 @@ _AUDITED: Final = (
     "won_value_base_currency",
     "auto_save_enabled",
     "sync_interval_minutes",
+    "profile_url_columns",
 )
 
 
@@ -439,10 +516,22 @@ class CrmSettingsService:
                 return SettingsSaved(settings=_view(current, choices=choices), lists=None)
             saved = uow.crm_settings.save(**values)
             uow.audit.record(actor=actor, action="crm.settings_changed", details=changed)
+            remapped = current.profile_url_columns.items() ^ values["profile_url_columns"].items()
+            _read_again(uow, {table for table, _column in remapped if values["profile_url_columns"].get(table)})
             pipeline_changed = {"stage_source", "stage_threshold", "auto_save_enabled"} & changed.keys()
             lists = recompute_in(uow) if pipeline_changed else None
             uow.commit()
             return SettingsSaved(settings=_view(saved, choices=choices), lists=lists)
+
+
+def _read_again(uow: UnitOfWork, tables: set[str]) -> None:
+    """Make the next import read ``tables`` whole (a newly mapped column reaches the records imported before): their
+    checkpoints forget where change tracking or the modifiedon cursor stood. A read in progress starts over."""
+    for checkpoint in uow.sync_states.all():
+        if checkpoint.table_name in tables:
+            uow.sync_states.save(
+                replace(checkpoint, delta_token=None, resume_link=None, cursor_modified_on=None, cursor_ids=())
+            )
 
 
 def _plain(value: object) -> object:

@@ -301,7 +301,7 @@ class ClaimedRun:
 
     Attributes:
         credentials: The stored connection's, secret decrypted.
-        extra_columns: Further columns to read per table (the won value's).
+        extra_columns: Further columns to read per table (the won value's, the mapped profile-URL columns).
     """
 
     run_id: uuid.UUID
@@ -335,7 +335,8 @@ def claim_next_run(
         settings = uow.crm_settings.import_settings()
         uow.commit()
     columns = won_value_columns(settings.won_value_column, settings.won_value_base_currency)
-    return ClaimedRun(run.id, credentials, {"opportunity": columns})
+    profile_urls = {table: (column,) for table, column in settings.profile_url_columns.items()}
+    return ClaimedRun(run.id, credentials, {"opportunity": columns, **profile_urls})
 
 
 def ensure_still_running(uow: UnitOfWork, run_id: uuid.UUID, *, lease: timedelta) -> None:

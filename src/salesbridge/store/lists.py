@@ -76,6 +76,7 @@ class CrmSettingsRepository(_ScopedRepository):
             sync_interval_minutes=settings.sync_interval_minutes,
             won_value_column=settings.won_value_column,
             won_value_base_currency=settings.won_value_base_currency,
+            profile_url_columns=settings.profile_url_columns,
         )
 
     def save(
@@ -87,9 +88,11 @@ class CrmSettingsRepository(_ScopedRepository):
         won_value_base_currency: bool,
         auto_save_enabled: bool,
         sync_interval_minutes: int,
+        profile_url_columns: Mapping[str, str] | None = None,
     ) -> CrmSettingsValue:
         """Store the settings (insert or update). Idempotent. Values are stored as given: validation is the use
-        case's.
+        case's. ``profile_url_columns`` (table → column) replaces the mapped profile-URL columns, a table left out
+        having none; None keeps them as stored.
 
         Raises:
             StoreError: the organization does not exist.
@@ -104,6 +107,10 @@ class CrmSettingsRepository(_ScopedRepository):
         row.won_value_base_currency = won_value_base_currency
         row.auto_save_enabled = auto_save_enabled
         row.sync_interval_minutes = sync_interval_minutes
+        if profile_url_columns is not None:
+            row.contact_profile_url_column = profile_url_columns.get("contact")
+            row.lead_profile_url_column = profile_url_columns.get("lead")
+            row.account_profile_url_column = profile_url_columns.get("account")
         row.updated_at = self._clock()
         try:
             self._session.flush()

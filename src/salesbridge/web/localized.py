@@ -91,6 +91,10 @@ def choices_json(choices: SettingsChoices, locale: str) -> dict[str, Any]:
         ],
         "from_crm": choices.from_crm,
         "crm_problem": choices.problem.value if choices.problem else None,
+        "text_columns": {
+            table: [{"value": choice.value, "label": label_text(choice.label, locale)} for choice in offered]
+            for table, offered in choices.text_columns.items()
+        },
     }
 
 

@@ -433,6 +433,34 @@ def test_crm_settings_and_auto_save_rules_have_defaults_until_saved(store: Store
         assert rules == AutoSaveChoices(False, True, False, True)
 
 
+def test_the_mapped_profile_url_columns_are_replaced_when_given_and_kept_otherwise(store: StoreAccess) -> None:
+    acme = organization(store)
+    settings = {
+        "stage_source": StageSource.SALES_STAGE,
+        "stage_threshold": None,
+        "won_value_column": "actualvalue",
+        "won_value_base_currency": False,
+        "auto_save_enabled": True,
+        "sync_interval_minutes": 15,
+    }
+    with store(acme) as uow:
+        mapped = uow.crm_settings.save(**settings, profile_url_columns={"contact": "new_li", "account": "new_co"})
+        kept = uow.crm_settings.save(**{**settings, "sync_interval_minutes": 30})
+        uow.commit()
+    with store(acme) as uow:
+        replaced = uow.crm_settings.save(**settings, profile_url_columns={"lead": "new_li"})
+        uow.commit()
+    with store(acme, read_only=True) as uow:
+        stored = uow.crm_settings.get()
+        read = uow.crm_settings.import_settings()
+
+    assert mapped.profile_url_columns == {"contact": "new_li", "account": "new_co"}
+    assert (mapped.contact_profile_url_column, mapped.lead_profile_url_column) == ("new_li", None)
+    assert kept.profile_url_columns == mapped.profile_url_columns
+    assert replaced.profile_url_columns == stored.profile_url_columns == {"lead": "new_li"}
+    assert read.profile_url_columns == {"lead": "new_li"}
+
+
 def test_lists_and_their_items_change_only_through_the_repository(store: StoreAccess) -> None:
     acme = organization(store)
     with store(acme) as uow:

@@ -4,6 +4,7 @@ the queue of runs, checkpoints, imported records, CRM settings and the imported 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -110,8 +111,11 @@ class CrmSettingsRepository(Protocol):
         won_value_base_currency: bool,
         auto_save_enabled: bool,
         sync_interval_minutes: int,
+        profile_url_columns: Mapping[str, str] | None = None,
     ) -> CrmSettings:
         """Store the settings as given (validation is the use case's), stamped now. Idempotent.
+        ``profile_url_columns`` (table → column) replaces the mapped profile-URL columns (a table left out has
+        none); None keeps them as stored.
 
         Raises:
             StoreError: the organization does not exist.

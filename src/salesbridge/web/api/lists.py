@@ -40,6 +40,11 @@ class CrmSettingsIn(ApiInput):
     won_value_base_currency: bool | None = None
     auto_save_enabled: bool | None = None
     sync_interval_minutes: int | None = Field(default=None, description="5 to 1440.")
+    profile_url_columns: dict[str, str] | None = Field(
+        default=None,
+        description="Per table (contact, lead, account), the text column holding a LinkedIn profile URL; an empty "
+        "text clears it. Tables left out stay as they are.",
+    )
 
 
 class CrmSettingsOut(ApiModel):
@@ -53,6 +58,9 @@ class CrmSettingsOut(ApiModel):
     won_value_base_currency: bool
     auto_save_enabled: bool
     sync_interval_minutes: int
+    profile_url_columns: dict[str, str | None] = Field(
+        description="Per table (contact, lead, account), the column holding a LinkedIn profile URL; null: none."
+    )
     is_saved: bool = Field(description="False while the defaults are in force.")
     updated_at: IsoTime | None
 
@@ -72,6 +80,10 @@ class SettingsChoicesOut(ApiModel):
     from_crm: bool = Field(description="Read from the connected CRM (else the standard choices).")
     crm_problem: Literal["slow", "failed"] | None = Field(
         description="Why the CRM's own choices could not be read: it did not answer in time, or failed."
+    )
+    text_columns: dict[str, list[ChoiceOut]] = Field(
+        description="Per table (contact, lead, account), the text columns that may hold a profile URL (read from "
+        "the CRM; empty when it could not be read)."
     )
 
 
@@ -176,6 +188,7 @@ async def update_crm_settings(
         won_value_base_currency=body.won_value_base_currency,
         auto_save_enabled=body.auto_save_enabled,
         sync_interval_minutes=body.sync_interval_minutes,
+        profile_url_columns=body.profile_url_columns,
     )
     saved = await services.crm_settings.update(
         principal.organization_slug,

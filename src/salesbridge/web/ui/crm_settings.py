@@ -20,7 +20,7 @@ from salesbridge.domain.workspace import MAX_PEM_CHARS, CrmCredentials
 from salesbridge.errors import DifferentCrmOrganizationError, InvalidRequestError
 from salesbridge.services.accounts import Principal
 from salesbridge.services.connecting import chosen_ca_bundle, connect_crm
-from salesbridge.services.crm_settings import SettingsChoices
+from salesbridge.services.crm_settings import SettingsChange, SettingsChoices
 from salesbridge.services.crm_status import crm_status
 from salesbridge.services.preflight import ConnectOutcome
 from salesbridge.services.sync import sync_status
@@ -185,5 +185,27 @@ async def save_pipeline(
         )
     except InvalidRequestError as refused:
         request.state.pipeline_error = refused.localized(principal.locale)
+        return await _page(request, principal, services, status_code=422)
+    return RedirectResponse("/settings/crm?notice=saved", status_code=303)
+
+
+@router.post("/settings/crm/profile-url-columns")
+async def save_profile_url_columns(
+    request: Request,
+    principal: AdminPrincipal,
+    services: Services,
+    contact: Annotated[str, Form(max_length=100)] = "",
+    lead: Annotated[str, Form(max_length=100)] = "",
+    account: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Validate and save the column of each of contact, lead and account holding a LinkedIn profile URL (empty:
+    none); each must be a text column of its table in the CRM. Errors are shown on the CRM Settings page."""
+    change = SettingsChange(profile_url_columns={"contact": contact, "lead": lead, "account": account})
+    try:
+        await services.crm_settings.update(
+            principal.organization_slug, change, actor=principal.email, wait_s=services.crm_wait_s
+        )
+    except InvalidRequestError as refused:
+        request.state.profile_url_error = refused.localized(principal.locale)
         return await _page(request, principal, services, status_code=422)
     return RedirectResponse("/settings/crm?notice=saved", status_code=303)

@@ -1,6 +1,7 @@
 """The pipeline section of the CRM Settings page: at which stage an opportunity enters the pipeline, where a won
 opportunity's value lives, auto-save and the sync interval (template ``_pipeline_settings.html``). Its form is
-saved by :func:`salesbridge.web.ui.crm_settings.save_pipeline`.
+saved by :func:`salesbridge.web.ui.crm_settings.save_pipeline`. The same context feeds the profile-URL columns
+section (``_profile_url_settings.html``, saved by :func:`salesbridge.web.ui.crm_settings.save_profile_url_columns`).
 
 The stage is one control: a single list of every stage source's stages, grouped by source, whose value names both
 (``<source>:<value>``), so the source and the stage can never disagree.
@@ -12,6 +13,7 @@ from typing import Any, Final
 
 from fastapi import Request
 
+from salesbridge.message_ids import N_
 from salesbridge.services.accounts import Principal
 from salesbridge.services.crm_settings import STAGE_SOURCE_LABELS, SettingsChange, SettingsChoices
 from salesbridge.web.context import ConsoleServices
@@ -19,6 +21,13 @@ from salesbridge.web.localized import label_text
 
 EVERY_OPEN_OPPORTUNITY: Final = "all"
 """The stage form value meaning "every open opportunity is in the pipeline"."""
+
+PROFILE_URL_TABLES: Final = (
+    ("contact", N_("Contact column")),
+    ("lead", N_("Lead column")),
+    ("account", N_("Account column")),
+)
+"""The tables whose profile-URL column the page maps, and their fields' labels (message ids)."""
 
 
 async def pipeline_choices(services: ConsoleServices, principal: Principal) -> SettingsChoices:
@@ -40,6 +49,8 @@ def pipeline_section(
         "sources": list(STAGE_SOURCE_LABELS.items()),
         "every_open": EVERY_OPEN_OPPORTUNITY,
         "error": getattr(request.state, "pipeline_error", None),
+        "profile_url_tables": PROFILE_URL_TABLES,
+        "profile_url_error": getattr(request.state, "profile_url_error", None),
         "label": lambda label: label_text(label, principal.locale),
     }
 
