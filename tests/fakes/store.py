@@ -40,6 +40,17 @@ from salesbridge.domain.jobs import (
     JobState,
 )
 from salesbridge.domain.lists import SYSTEM_LIST_NAMES, AutoSaveBasis, ItemDiff, ListItem, ListKind, SavedList
+from salesbridge.domain.match_links import (
+    Badge,
+    KeySide,
+    LinkBand,
+    LinkCounts,
+    LinkOrigin,
+    MatchLink,
+    MatchRejection,
+    MatchState,
+    TargetKind,
+)
 from salesbridge.domain.people import UNKNOWN_COMPANY_MESSAGE, Company, Person, search_words
 from salesbridge.domain.pipeline import PROCESS_STEP, AutoSaveChoices, CrmSettings, RecordFacts, StageSource, lookup
 from salesbridge.domain.seat_matching import MatchOutcome
@@ -130,6 +141,12 @@ class _Tables:
     # The workspace's own people and companies, by external id:
     people: dict[str, Person] = field(default_factory=dict)
     companies: dict[str, Company] = field(default_factory=dict)
+    # Matching (FakeMatches): links by (table, crm id), rejections by (table, crm id, target), keys by (side, ref):
+    crm_record_written_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    match_links: dict[tuple[str, str], MatchLink] = field(default_factory=dict)
+    match_rejections: dict[tuple[str, str, uuid.UUID], MatchRejection] = field(default_factory=dict)
+    match_keys: dict[tuple[KeySide, str], frozenset[str]] = field(default_factory=dict)
+    match_state: MatchState | None = None
 
     def snapshot(self) -> _Tables:
         return _Tables(**{name: copy.copy(value) for name, value in vars(self).items()})
@@ -697,6 +714,7 @@ class FakeImportedRecords(_Repository):
         for row in rows:
             tables.crm_records[(table, row.crm_id)] = row.data
             tables.crm_record_generations[(table, row.crm_id)] = generation
+            tables.crm_record_written_at[(table, row.crm_id)] = self._now()
         return len(rows)
 
     def delete_ids(self, table: str, crm_ids: Iterable[str]) -> int:
@@ -741,7 +759,7 @@ class FakeImportedRecords(_Repository):
                     state_code=fields.state_code,
                     data=data,
                     generation=self._generation((record_table, crm_id)),
-                    imported_at=self._now(),
+                    imported_at=self._t.crm_record_written_at.get((record_table, crm_id), self._now()),
                 )
             )
         return found[:limit] if limit is not None else found
@@ -1038,6 +1056,11 @@ class FakeImportedData(_Repository):
         }
 
     def delete_crm_records(self) -> int:
+        tables = self._write()  # and what matching derived from them, as the store's purge does
+        tables.match_links.clear()
+        tables.match_rejections.clear()
+        tables.match_keys.clear()
+        tables.match_state = None
         return self._clear("crm_records")
 
     def delete_sync_states(self) -> int:
@@ -1264,6 +1287,7 @@ class FakeUnitOfWork:
         self.jobs = FakeJobQueue(self)
         self.people = FakePeople(self)
         self.companies = FakeCompanies(self)
+        self.matches = FakeMatches(self)
 
     def __enter__(self) -> Self:
         if self._working is not None:
@@ -1492,3 +1516,217 @@ class FakeStore:
 def _conforms(store: FakeStore) -> StoreAccess:
     """Checked by mypy (``mypy tests/fakes``): the fake implements the port."""
     return store
+
+
+class FakeMatches(_Repository):
+    """Matching's links, rejections, keys and state (:class:`salesbridge.services.ports.MatchRepository`), over the
+    fake's CRM records (their write times in ``crm_record_written_at``) and its people and companies."""
+
+    def _records_of(self, table: str) -> list[ImportedRecord]:
+        return self._unit.crm_records.records(table)
+
+    def _targets(self, kind: TargetKind) -> dict[uuid.UUID, Person | Company]:
+        values: Iterable[Person | Company] = (
+            self._t.people.values() if kind is TargetKind.PERSON else self._t.companies.values()
+        )
+        return {value.id: value for value in values if value.id is not None}
+
+    def get(self, crm_table: str, crm_id: str) -> MatchLink | None:
+        return self._t.match_links.get((crm_table, crm_id))
+
+    def links(self, crm_table: str, crm_ids: Iterable[str]) -> dict[str, MatchLink]:
+        return {i: self._t.match_links[(crm_table, i)] for i in set(crm_ids) if (crm_table, i) in self._t.match_links}
+
+    def links_to(self, target_ids: Iterable[uuid.UUID]) -> list[MatchLink]:
+        wanted = set(target_ids)
+        return [link for _, link in sorted(self._t.match_links.items()) if link.target_id in wanted]
+
+    def corrections(self) -> list[MatchLink]:
+        return [link for _, link in sorted(self._t.match_links.items()) if link.origin is LinkOrigin.CORRECTION]
+
+    def _review(self, crm_tables: Sequence[str]) -> list[MatchLink]:
+        found = [
+            link
+            for link in self._t.match_links.values()
+            if link.crm_table in crm_tables and link.band is LinkBand.REVIEW
+        ]
+        return sorted(found, key=lambda link: (-(link.probability or 0.0), link.crm_table, link.crm_id))
+
+    def review(self, crm_tables: Sequence[str], *, limit: int = 50, offset: int = 0) -> list[MatchLink]:
+        return self._review(crm_tables)[offset : offset + limit]
+
+    def count_review(self, crm_tables: Sequence[str]) -> int:
+        return len(self._review(crm_tables))
+
+    def counts(self, crm_table: str) -> LinkCounts:
+        stored = {key[1] for key in self._t.crm_records if key[0] == crm_table}
+        links = [
+            link
+            for (table, crm_id), link in self._t.match_links.items()
+            if table == crm_table and crm_id in stored and link.target_id is not None
+        ]
+        return LinkCounts(
+            total=len(stored),
+            matched=sum(1 for link in links if link.band is LinkBand.MATCH),
+            review=sum(1 for link in links if link.band is LinkBand.REVIEW),
+        )
+
+    def put(self, links: Iterable[MatchLink]) -> None:
+        tables = self._write()
+        for link in links:
+            tables.match_links[(link.crm_table, link.crm_id)] = link
+
+    def delete(self, crm_table: str, crm_ids: Iterable[str]) -> int:
+        tables = self._write()
+        return sum(tables.match_links.pop((crm_table, i), None) is not None for i in set(crm_ids))
+
+    def vanished_crm_ids(self, crm_table: str) -> list[str]:
+        named = {crm_id for table, crm_id in self._t.match_links if table == crm_table}
+        named |= {crm_id for table, crm_id, _ in self._t.match_rejections if table == crm_table}
+        named |= {ref for side, ref in self._t.match_keys if side.value == crm_table}
+        return sorted(crm_id for crm_id in named if (crm_table, crm_id) not in self._t.crm_records)
+
+    def vanished_targets(self, kind: TargetKind) -> list[uuid.UUID]:
+        known = self._targets(kind)
+        tables = ("contact", "lead") if kind is TargetKind.PERSON else ("account",)
+        named = {
+            link.target_id
+            for link in self._t.match_links.values()
+            if link.target_kind is kind and link.target_id is not None
+        }
+        named |= {target for table, _, target in self._t.match_rejections if table in tables}
+        return sorted((target for target in named if target not in known), key=str)
+
+    def forget_crm_records(self, crm_table: str, crm_ids: Iterable[str]) -> int:
+        ids = set(crm_ids)
+        tables = self._write()
+        for key in [key for key in tables.match_rejections if key[0] == crm_table and key[1] in ids]:
+            del tables.match_rejections[key]
+        for side_ref in [side_ref for side_ref in tables.match_keys if side_ref[0] == crm_table and side_ref[1] in ids]:
+            del tables.match_keys[side_ref]
+        return self.delete(crm_table, ids)
+
+    def forget_targets(self, kind: TargetKind, target_ids: Iterable[uuid.UUID]) -> int:
+        ids = set(target_ids)
+        tables = self._write()
+        gone = [key for key, link in tables.match_links.items() if link.target_kind is kind and link.target_id in ids]
+        for key in gone:
+            del tables.match_links[key]
+        for rejection in [key for key in tables.match_rejections if key[2] in ids]:
+            del tables.match_rejections[rejection]
+        side = KeySide.PERSON if kind is TargetKind.PERSON else KeySide.COMPANY
+        for target in ids:
+            tables.match_keys.pop((side, str(target)), None)
+        return len(gone)
+
+    def delete_scorer_links(self, crm_tables: Sequence[str]) -> int:
+        tables = self._write()
+        gone = [
+            key for key, link in tables.match_links.items() if key[0] in crm_tables and link.origin is LinkOrigin.SCORER
+        ]
+        for key in gone:
+            del tables.match_links[key]
+        return len(gone)
+
+    def reject(self, rejection: MatchRejection) -> None:
+        key = (rejection.crm_table, rejection.crm_id, rejection.target_id)
+        self._write().match_rejections.setdefault(key, rejection)
+
+    def rejections(self, crm_table: str, crm_ids: Iterable[str]) -> dict[str, set[uuid.UUID]]:
+        wanted = set(crm_ids)
+        found: dict[str, set[uuid.UUID]] = {}
+        for table, crm_id, target in self._t.match_rejections:
+            if table == crm_table and crm_id in wanted:
+                found.setdefault(crm_id, set()).add(target)
+        return found
+
+    def all_rejections(self) -> list[MatchRejection]:
+        return [rejection for _, rejection in sorted(self._t.match_rejections.items(), key=lambda item: str(item[0]))]
+
+    def keys_of(self, side: KeySide, refs: Iterable[str]) -> dict[str, set[str]]:
+        return {ref: set(self._t.match_keys[(side, ref)]) for ref in set(refs) if (side, ref) in self._t.match_keys}
+
+    def replace_keys(self, side: KeySide, keys: Mapping[str, Collection[str]]) -> None:
+        tables = self._write()
+        for ref, held in keys.items():
+            if held:
+                tables.match_keys[(side, ref)] = frozenset(held)
+            else:
+                tables.match_keys.pop((side, ref), None)
+
+    def refs_with_keys(self, sides: Collection[KeySide], keys: Collection[str]) -> set[tuple[KeySide, str]]:
+        wanted = set(keys)
+        return {(side, ref) for (side, ref), held in self._t.match_keys.items() if side in sides and held & wanted}
+
+    def clear_keys(self, sides: Collection[KeySide]) -> None:
+        tables = self._write()
+        for key in [key for key in tables.match_keys if key[0] in sides]:
+            del tables.match_keys[key]
+
+    def state(self) -> MatchState:
+        return self._t.match_state or MatchState()
+
+    def lock_state(self) -> MatchState:
+        tables = self._write()  # a fake unit of work publishes whole on commit: nothing interleaves
+        if tables.match_state is None:
+            tables.match_state = MatchState()
+        return tables.match_state
+
+    def save_state(self, state: MatchState) -> None:
+        self._write().match_state = state
+
+    def crm_records(self, crm_table: str, *, since: datetime | None = None) -> Iterator[ImportedRecord]:
+        return iter([record for record in self._records_of(crm_table) if since is None or record.imported_at > since])
+
+    def crm_records_by_ids(self, crm_table: str, crm_ids: Iterable[str]) -> list[ImportedRecord]:
+        wanted = set(crm_ids)
+        return [record for record in self._records_of(crm_table) if record.crm_id in wanted]
+
+    def crm_records_by_parents(self, crm_table: str, parent_ids: Iterable[str]) -> list[ImportedRecord]:
+        wanted = {parent_id.lower() for parent_id in parent_ids}
+        return [record for record in self._records_of(crm_table) if record.parent_id in wanted]
+
+    def unmatched_crm_records(self, crm_table: str) -> Iterator[ImportedRecord]:
+        def tied(crm_id: str) -> bool:
+            link = self._t.match_links.get((crm_table, crm_id))
+            return link is not None and link.is_tie
+
+        return iter([record for record in self._records_of(crm_table) if not tied(record.crm_id)])
+
+    def people(self, *, since: datetime | None = None) -> Iterator[Person]:
+        found = [p for p in self._t.people.values() if since is None or (p.updated_at and p.updated_at > since)]
+        return iter(sorted(found, key=lambda person: str(person.id)))
+
+    def people_by_ids(self, person_ids: Iterable[uuid.UUID]) -> list[Person]:
+        wanted = set(person_ids)
+        return [person for person in self._t.people.values() if person.id in wanted]
+
+    def companies(self, *, since: datetime | None = None) -> Iterator[Company]:
+        found = [c for c in self._t.companies.values() if since is None or (c.updated_at and c.updated_at > since)]
+        return iter(sorted(found, key=lambda company: str(company.id)))
+
+    def companies_by_ids(self, company_ids: Iterable[uuid.UUID]) -> list[Company]:
+        wanted = set(company_ids)
+        return [company for company in self._t.companies.values() if company.id in wanted]
+
+    def _has_badge(self, target_id: uuid.UUID | None, badge: Badge) -> bool:
+        ties = [link for link in self._t.match_links.values() if link.target_id == target_id and link.is_tie]
+        if badge is Badge.NOT_IN_CRM:
+            return not ties
+        return any(link.stale_fields for link in ties) if badge is Badge.OUT_OF_DATE else bool(ties)
+
+    def people_with_badge(self, badge: Badge, query: str = "", *, limit: int = 50, offset: int = 0) -> list[Person]:
+        found = [
+            person for person in self._unit.people.search(query, limit=1 << 30) if self._has_badge(person.id, badge)
+        ]
+        return found[offset : offset + limit]
+
+    def count_people_with_badge(self, badge: Badge, query: str = "") -> int:
+        return len(self.people_with_badge(badge, query, limit=1 << 30))
+
+    def companies_with_badge(self, badge: Badge, query: str = "", *, limit: int = 50, offset: int = 0) -> list[Company]:
+        found = [c for c in self._unit.companies.search(query, limit=1 << 30) if self._has_badge(c.id, badge)]
+        return found[offset : offset + limit]
+
+    def count_companies_with_badge(self, badge: Badge, query: str = "") -> int:
+        return len(self.companies_with_badge(badge, query, limit=1 << 30))
