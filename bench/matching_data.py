@@ -229,7 +229,7 @@ def load_patstat(data_dir: Path = DATA_DIR) -> DedupeSet:
 _TUPLE_FIELDS = frozenset({"emails", "phones", "past_companies", "email_domains"})
 
 
-def _fields(row: Mapping[str, Any]) -> dict[str, Any]:
+def record_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     return {key: (tuple(value) if key in _TUPLE_FIELDS else value) for key, value in row.items()}
 
 
@@ -237,14 +237,14 @@ def person_records(rows: Iterable[Mapping[str, Any]]) -> list[PersonRecord]:
     """``rows`` (salesbridge field names) as the engine's ``PersonRecord``."""
     from salesbridge.matching import PersonRecord
 
-    return [PersonRecord(**_fields(row)) for row in rows]
+    return [PersonRecord(**record_fields(row)) for row in rows]
 
 
 def company_records(rows: Iterable[Mapping[str, Any]]) -> list[CompanyRecord]:
     """``rows`` (salesbridge field names) as the engine's ``CompanyRecord``."""
     from salesbridge.matching import CompanyRecord
 
-    return [CompanyRecord(**_fields(row)) for row in rows]
+    return [CompanyRecord(**record_fields(row)) for row in rows]
 
 
 def records(kind: Kind, rows: Sequence[Mapping[str, Any]]) -> list[Any]:

