@@ -18,7 +18,8 @@
     │   │   ├── SignInFailedError     wrong workspace, email or password (never says which)
     │   │   ├── SessionRequiredError  API tokens are created from a session or the command line, not a token
     │   │   ├── InvitationInvalidError    the invitation is unknown, expired or used
-    │   │   └── AdministratorRequiredError  for administrators of the organization only
+    │   │   ├── AdministratorRequiredError  for administrators of the organization only
+    │   │   └── SeatRequiredError     for the organization's seat holders (and administrators) only
     │   └── TryAgainLaterError        refused for now (too many attempts, too busy); retry after .retry_after_s
     │       ├── SignInThrottledError  too many failed sign-ins; no password was checked; .retry_at
     │       └── PasswordHashingBusyError  every password-hashing slot stayed taken
@@ -34,7 +35,8 @@
     │   ├── RowNotFoundError          no such row in this organization
     │   │   ├── UnknownOrganizationError  no organization has the given slug
     │   │   ├── ApiTokenNotFoundError the user has no such API token
-    │   │   └── JobNotFoundError      no such job (for this organization)
+    │   │   ├── JobNotFoundError      no such job (for this organization)
+    │   │   └── MatchNotFoundError    no such CRM record, person, company or review pair (in this organization)
     │   ├── UniqueConstraintError     a row with the same unique value already exists in this organization
     │   └── UndecryptableSecretError  a stored secret does not decrypt with the current credential key
     └── CrmError                      answered by (or on the way to) the CRM; .status .code .request_id
@@ -263,6 +265,12 @@ class AdministratorRequiredError(AccountError):
     MESSAGE = N_("Only administrators of your organization can do this.")
 
 
+class SeatRequiredError(AccountError):
+    """The use case is for the organization's seat holders (and administrators) only."""
+
+    MESSAGE = N_("Only people with a seat in your organization can do this.")
+
+
 class SignInThrottledError(TryAgainLaterError):
     """Too many failed sign-ins for this account or from this address: no password was checked.
 
@@ -369,6 +377,11 @@ class UnknownOrganizationError(RowNotFoundError):
 
 class JobNotFoundError(RowNotFoundError):
     """No job has this id (or it is another organization's)."""
+
+
+class MatchNotFoundError(RowNotFoundError):
+    """No such CRM record, person or company in the organization (another organization's included), or no such
+    pair in review."""
 
 
 class ApiTokenNotFoundError(RowNotFoundError):

@@ -1446,6 +1446,10 @@ class FakeStore:
             if tables.crm_connection is not None and tables.crm_connection.is_connected
         ]
 
+    def queued_uploads(self) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Console uploads are not faked: none is ever queued."""
+        return []
+
     # ------------------------------------------------------------------------------ test set-up and checks
 
     def add_organization(self, slug: str, *, seats_purchased: int = 5, sync_all_seats: bool = True) -> uuid.UUID:
@@ -1654,9 +1658,14 @@ class FakeMatches(_Repository):
             else:
                 tables.match_keys.pop((side, ref), None)
 
-    def refs_with_keys(self, sides: Collection[KeySide], keys: Collection[str]) -> set[tuple[KeySide, str]]:
+    def refs_by_key(self, sides: Collection[KeySide], keys: Collection[str]) -> dict[str, set[tuple[KeySide, str]]]:
         wanted = set(keys)
-        return {(side, ref) for (side, ref), held in self._t.match_keys.items() if side in sides and held & wanted}
+        found: dict[str, set[tuple[KeySide, str]]] = {}
+        for (side, ref), held in self._t.match_keys.items():
+            if side in sides:
+                for key in held & wanted:
+                    found.setdefault(key, set()).add((side, ref))
+        return found
 
     def clear_keys(self, sides: Collection[KeySide]) -> None:
         tables = self._write()

@@ -21,6 +21,21 @@ IMPORT_ORGANIZATION: Final = "import_organization"
 SCHEDULE_DUE_IMPORTS: Final = "schedule_due_imports"
 """Queue the imports that are due, for every connected organization (periodic; no args)."""
 
+LOAD_PEOPLE_UPLOAD: Final = "load_people_upload"
+"""Load a CSV of people or companies uploaded on the console (args: ``organization_id``, ``upload_id``). In the
+embedded engine the queued upload is its own job: the embedded runner loads it."""
+
+
+MATCH_ORGANIZATION: Final = "match_organization"
+"""Match the organization's CRM records with its people and companies, incrementally (args: ``organization_id``,
+``reason``): deferred with an import's end and with every people or company load."""
+
+
+def match_queueing_lock(organization_id: uuid.UUID) -> str:
+    """The queueing lock of the organization's matching job: at most one waits (a run covers every change since
+    the last one)."""
+    return f"match:{organization_id}"
+
 
 def organization_lock(organization_id: uuid.UUID) -> str:
     """The lock every job of the organization holds: the engine runs at most one job per lock at a time."""
@@ -161,6 +176,12 @@ TASK_SPECS: Final[dict[str, TaskSpec]] = {
         TaskSpec(
             name=SCHEDULE_DUE_IMPORTS, queue="schedule", lock=SCHEDULE_DUE_IMPORTS, queueing_lock=SCHEDULE_DUE_IMPORTS
         ),
+        # Matching runs on the imports' queue, under the organization's lock: never beside its import. Not retried:
+        # the next import or load defers it again, and a run re-reads everything since the last successful one.
+        TaskSpec(name=MATCH_ORGANIZATION, queue="imports"),
+        # Not retried: a load that broke off is recorded failed on its upload (the rows loaded stay; the
+        # administrator uploads the file again, which is idempotent by external id).
+        TaskSpec(name=LOAD_PEOPLE_UPLOAD, queue="uploads"),
     )
 }
 """Every task, by name. Adding a task: a name here, a spec, and its function in :mod:`salesbridge.jobs.tasks`."""

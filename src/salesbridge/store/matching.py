@@ -219,7 +219,7 @@ class MatchRepository(_ScopedRepository):
             )
             .group_by(MatchLinkRow.band)
         )
-        bands = {band: int(count) for band, count in self._session.execute(statement).tuples()}
+        bands = {band: int(count) for band, count in self._session.execute(statement).all()}
         return LinkCounts(
             total=int(total or 0),
             matched=bands.get(LinkBand.MATCH.value, 0),
@@ -373,7 +373,7 @@ class MatchRepository(_ScopedRepository):
                 MatchRejectionRow.crm_table == crm_table,
                 MatchRejectionRow.crm_id.in_(chunk),
             )
-            for crm_id, target_id in self._session.execute(statement).tuples():
+            for crm_id, target_id in self._session.execute(statement).all():
                 found.setdefault(crm_id, set()).add(target_id)
         return found
 
@@ -406,7 +406,7 @@ class MatchRepository(_ScopedRepository):
                 MatchKeyRow.side == side.value,
                 MatchKeyRow.ref.in_(chunk),
             )
-            for ref, key in self._session.execute(statement).tuples():
+            for ref, key in self._session.execute(statement).all():
                 found.setdefault(ref, set()).add(key)
         return found
 
@@ -429,16 +429,17 @@ class MatchRepository(_ScopedRepository):
         for start in range(0, len(rows), _CHUNK * 4):
             self._session.execute(insert, rows[start : start + _CHUNK * 4])
 
-    def refs_with_keys(self, sides: Collection[KeySide], keys: Collection[str]) -> set[tuple[KeySide, str]]:
-        """The records of ``sides`` holding one of ``keys``, as (side, ref)."""
-        found: set[tuple[KeySide, str]] = set()
+    def refs_by_key(self, sides: Collection[KeySide], keys: Collection[str]) -> dict[str, set[tuple[KeySide, str]]]:
+        """The records of ``sides`` holding each of ``keys``, as (side, ref), by key."""
+        found: dict[str, set[tuple[KeySide, str]]] = {}
         for chunk in _chunks(keys):
-            statement = select(MatchKeyRow.side, MatchKeyRow.ref).where(
+            statement = select(MatchKeyRow.key, MatchKeyRow.side, MatchKeyRow.ref).where(
                 MatchKeyRow.organization_id == self._organization_id,
                 MatchKeyRow.side.in_([side.value for side in sides]),
                 MatchKeyRow.key.in_(chunk),
             )
-            found.update((KeySide(side), ref) for side, ref in self._session.execute(statement).tuples())
+            for key, side, ref in self._session.execute(statement).all():
+                found.setdefault(key, set()).add((KeySide(side), ref))
         return found
 
     def clear_keys(self, sides: Collection[KeySide]) -> None:

@@ -151,11 +151,13 @@ def test_keys_rejections_and_state_are_kept_per_organization(store: StoreAccess,
     with store(acme, read_only=True) as uow:
         matches = uow.matches
         assert matches.keys_of(KeySide.CONTACT, ["c1", "c3"]) == {"c1": {"e:ana@x.com", "#f2"}}
-        assert matches.refs_with_keys([KeySide.PERSON], ["e:ana@x.com", "n:smith", "n:none"]) == {
-            (KeySide.PERSON, str(ana.id)),
-            (KeySide.PERSON, str(bob.id)),
+        assert matches.refs_by_key([KeySide.PERSON], ["e:ana@x.com", "n:smith", "n:none"]) == {
+            "e:ana@x.com": {(KeySide.PERSON, str(ana.id))},
+            "n:smith": {(KeySide.PERSON, str(bob.id))},
         }
-        assert matches.refs_with_keys([KeySide.CONTACT, KeySide.LEAD], ["e:ana@x.com"]) == {(KeySide.CONTACT, "c1")}
+        assert matches.refs_by_key([KeySide.CONTACT, KeySide.LEAD, KeySide.PERSON], ["e:ana@x.com"]) == {
+            "e:ana@x.com": {(KeySide.CONTACT, "c1"), (KeySide.PERSON, str(ana.id))}
+        }
         assert matches.rejections("contact", ["c1", "c2"]) == {"c1": {bob.id}}
         assert matches.all_rejections() == [rejected]
         stored = matches.state()

@@ -108,8 +108,9 @@ class MatchRepository(Protocol):
         """Make each ref's stored keys exactly the given ones."""
         ...
 
-    def refs_with_keys(self, sides: Collection[KeySide], keys: Collection[str]) -> set[tuple[KeySide, str]]:
-        """The records of ``sides`` holding one of ``keys``, as (side, ref)."""
+    def refs_by_key(self, sides: Collection[KeySide], keys: Collection[str]) -> dict[str, set[tuple[KeySide, str]]]:
+        """The records of ``sides`` holding each of ``keys``, as (side, ref), by key (keys nobody holds are
+        absent)."""
         ...
 
     def clear_keys(self, sides: Collection[KeySide]) -> None:
