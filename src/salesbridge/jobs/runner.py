@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from salesbridge.errors import ImportBusyError, ImportFailedError
 from salesbridge.jobs.tasks import TaskContext, import_organization, schedule_organization
+from salesbridge.services.matching import run_requested_matching
 from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess
 from salesbridge.services.sync import LEASE, RunOutcome
 
@@ -96,12 +97,21 @@ class EmbeddedRunner:
                 continue
             except ImportFailedError as failed:  # recorded on its run, which is this runner's job
                 outcome = RunOutcome(failed.run_id, succeeded=False, error=failed.reason)
+            self._match_if_requested(organization_id)
             if outcome is None:
                 continue
             outcomes.append(outcome)
             if outcome.succeeded and self._after_import is not None:
                 self._after_import(organization_id)
         return outcomes
+
+    def _match_if_requested(self, organization_id: uuid.UUID) -> None:
+        """The embedded engine's matching job: a run when an import or a load asked for one (its request is marked
+        on the matching state, this engine deferring imports only)."""
+        try:
+            run_requested_matching(self._store, organization_id, clock=self._clock)
+        except Exception:  # one organization's matching must not stop the others' imports
+            logger.exception("matching of organization %s failed", organization_id)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from salesbridge.domain.jobs import IMPORT_ORGANIZATION, SCHEDULE_DUE_IMPORTS
+from salesbridge.domain.jobs import IMPORT_ORGANIZATION, MATCH_ORGANIZATION, SCHEDULE_DUE_IMPORTS
 from salesbridge.errors import ImportBusyError, ImportFailedError
 from salesbridge.services.import_run import run_pending_import
+from salesbridge.services.matching import run_matching
 from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess
 from salesbridge.services.sync import LEASE, RunOutcome, schedule_if_due
 
@@ -95,10 +96,19 @@ def schedule_organization(context: TaskContext, organization_id: uuid.UUID) -> b
     return schedule_if_due(context.store, organization_id, clock=context.clock)
 
 
+async def match_organization(context: TaskContext, *, organization_id: str, **_: Any) -> dict[str, Any]:
+    """Match the organization's CRM records with its people and companies, incrementally
+    (:func:`~salesbridge.services.matching.run_matching`, on a worker thread); the run's summary. Extra arguments
+    (``reason``, ``job_id``) are informational."""
+    summary = await asyncio.to_thread(run_matching, context.store, uuid.UUID(organization_id), clock=context.clock)
+    return summary.to_dict()
+
+
 Task = Callable[..., Any]
 
 TASKS: Mapping[str, Task] = {
     IMPORT_ORGANIZATION: import_organization,
     SCHEDULE_DUE_IMPORTS: schedule_due_imports,
+    MATCH_ORGANIZATION: match_organization,
 }
 """Every task's function, by the task's name (:data:`salesbridge.domain.jobs.TASK_SPECS` holds the rest)."""

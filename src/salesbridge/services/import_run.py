@@ -2,7 +2,8 @@
 transaction that marks the run succeeded, what derives from the imported records follows what the run changed
 (:attr:`salesbridge.domain.sync_runs.ImportReport.changes`): the CRM users are refreshed from the imported
 ``systemuser`` records and seats matched again when a ``systemuser`` changed, and the auto-saved lists of the
-sellers whose records changed are recomputed (every list after a full read; none when nothing changed).
+sellers whose records changed are recomputed (every list after a full read; none when nothing changed), and a
+matching run is requested when an account, contact or lead changed (:mod:`salesbridge.services.matching`).
 
 The run's bookkeeping (claim, lease, failure, success) is :mod:`salesbridge.services.sync`'s; the engine writes
 through its own ports (:mod:`salesbridge.sync.ports`), which the services' unit of work includes.
@@ -15,11 +16,13 @@ import uuid
 from datetime import timedelta
 
 from salesbridge.crm.ports import CrmRecord
+from salesbridge.domain.match_links import TARGET_KINDS
 from salesbridge.domain.sync_runs import ImportChanges, ImportReport
 from salesbridge.domain.workspace import ImportState
 from salesbridge.errors import CrmError, ImportCancelledError
 from salesbridge.services.crm_users import refresh_crm_users_from_import
 from salesbridge.services.lists import recompute_changed_in
+from salesbridge.services.matching import request_matching
 from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess, UnitOfWork
 from salesbridge.services.sync import (
     LEASE,
@@ -114,6 +117,8 @@ def _finish(
             "derived_from_every_row": changes.everything,
         }
         outcome = record_success(uow, run_id, report, derived)
+        if any(changes.touches(table) for table in TARGET_KINDS):
+            request_matching(uow, reason="import")
         uow.commit()
     return outcome
 

@@ -17,7 +17,8 @@ Contract (docs/admin.md, "Loading people and companies from CSV"):
   and companies keep city, region and country). A company keeps its first phone; its ``domain`` is the registrable
   domain of its website (a free-mail provider's never identifies a company).
 - One audit entry per load (``people.imported`` / ``companies.imported``) with the counts, written after the last
-  batch, also when nothing loaded.
+  batch, also when nothing loaded; in its transaction, a matching run is requested when a row was inserted or
+  updated (:func:`salesbridge.services.matching.request_matching`).
 
 Use cases see the store through :mod:`salesbridge.services.ports` only; messages are message ids, worded at the
 edge (:func:`salesbridge.web.localized.line_problem_text`).
@@ -44,6 +45,7 @@ from salesbridge.domain.people import (
 from salesbridge.domain.text_rules import CONTROL_CHARACTERS_MESSAGE
 from salesbridge.errors import ConcurrentWriteError, InvalidInputError
 from salesbridge.message_ids import N_
+from salesbridge.services.matching import request_matching
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import StoreAccess, UnitOfWork
 
@@ -235,6 +237,8 @@ def _load(
                 "encoding": reading.encoding,
             },
         )
+        if report.inserted or report.updated:
+            request_matching(uow, reason=action)
         uow.commit()
     return report
 
