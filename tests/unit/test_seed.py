@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -336,12 +337,55 @@ def test_demo_contacts_use_their_account_domain(demo: SandboxState) -> None:
         account = demo.storage.get("account", "accountid", contact["parentcustomerid"])
         assert account is not None
         domain = account["websiteurl"].removeprefix("https://www.")
+        if contact["emailaddress1"] is None:
+            continue  # a contact entered twice, the second time without an email
         local, _, host = contact["emailaddress1"].partition("@")
         assert host == domain
         assert local.isascii()
         assert "." in local
-    emails = [c["emailaddress1"] for c in rows(demo, "contact")]
-    assert len(set(emails)) == len(emails)
+    by_email: dict[str, set[tuple[str, str]]] = {}
+    for contact in rows(demo, "contact"):
+        if contact["emailaddress1"] is not None:
+            by_email.setdefault(contact["emailaddress1"], set()).add((contact["lastname"], contact["accountid"]))
+    assert all(len(people) == 1 for people in by_email.values()), "an email is shared only by one person entered twice"
+
+
+def test_demo_records_carry_what_matching_compares(demo: SandboxState) -> None:
+    contacts, leads, accounts = rows(demo, "contact"), rows(demo, "lead"), rows(demo, "account")
+    for table, records in (("contact", contacts), ("lead", leads), ("account", accounts)):
+        with_url = [row for row in records if row["new_linkedinurl"]]
+        assert 0.3 < len(with_url) / len(records) < 0.7, table
+        assert all("linkedin.com/" in row["new_linkedinurl"] for row in with_url)
+        addressed = [row for row in records if row["address1_line1"] and row["address1_postalcode"]]
+        assert len(addressed) / len(records) > 0.7, table
+        assert all(row["address1_city"] and row["address1_country"] for row in records), table
+    switchboards = Counter(
+        (contact["accountid"], contact["telephone1"]) for contact in contacts if contact["telephone1"]
+    )
+    account_phones = {(account["accountid"], account["telephone1"]) for account in accounts}
+    assert sum(count for key, count in switchboards.items() if key in account_phones and count > 1) > 20
+    assert all(
+        account["websiteurl"] and account["industrycode"] and account["numberofemployees"] for account in accounts
+    )
+    assert any(contact["emailaddress2"] for contact in contacts)
+    assert any(lead["mobilephone"] for lead in leads)
+    names = Counter((contact["accountid"], contact["lastname"]) for contact in contacts)
+    assert any(count > 1 for count in names.values()), "some contacts are entered twice"
+
+
+def test_the_demo_organizations_profile_url_column_is_custom_text_and_survives_a_restart(tmp_path: Path) -> None:
+    from salesbridge.sandbox.assembly import build_sandbox
+    from salesbridge.sandbox.seeds.seeding import parse_seed
+
+    path = str(tmp_path / "demo.db")
+    build_sandbox(db_path=path, seed=parse_seed("demo")).services.state.storage.close()
+    reopened = build_sandbox(db_path=path, seed=parse_seed("demo")).services.state
+    for table in ("contact", "lead", "account"):
+        column = reopened.catalogue.entity(table).attribute("new_linkedinurl")
+        assert column is not None, table
+        assert column.is_custom
+        assert column.type.value == "String"
+    assert reopened.storage.scalar('SELECT count(*) FROM "contact" WHERE new_linkedinurl IS NOT NULL') > 50
 
 
 def test_demo_has_subsidiaries(demo: SandboxState) -> None:

@@ -9,12 +9,14 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from salesbridge.sandbox.catalogue.builders import string
 from salesbridge.sandbox.odata.values import format_timestamp
 from salesbridge.sandbox.organization.foundation import (
     build_foundation,
 )
+from salesbridge.sandbox.organization.saved_definitions import save_definitions
 from salesbridge.sandbox.organization.state import SandboxState
-from salesbridge.sandbox.seeds.demo_sales import DemoSales
+from salesbridge.sandbox.seeds.demo_sales import PROFILE_URL_COLUMN, DemoSales
 from salesbridge.sandbox.seeds.demo_writer import DEMO_CALLS, DEMO_EMAILS, DEMO_NOTES, DEMO_TASKS, Principal
 from salesbridge.sandbox.seeds.ledger import SeedSummary, already_applied, remember
 from salesbridge.sandbox.seeds.vocabulary import (
@@ -235,13 +237,30 @@ class DemoBuilder(DemoSales):
             self.put("annotation", values)
 
 
+def add_profile_url_columns(state: SandboxState) -> None:
+    """Give contact, lead and account the demo organization's custom text column :data:`PROFILE_URL_COLUMN` (as an
+    administrator would through the metadata API), kept with the definitions of a sandbox on a file so it survives
+    a restart. Idempotent; a table missing from the catalogue is skipped."""
+    changed = False
+    for table in ("contact", "lead", "account"):
+        entity = state.catalogue.find_entity(table)
+        if entity is None or entity.attribute(PROFILE_URL_COLUMN) is not None:
+            continue
+        entity.add(string(PROFILE_URL_COLUMN, "LinkedIn profile", 200, schema_name="new_LinkedInUrl", is_custom=True))
+        state.storage.ensure_table(entity)
+        changed = True
+    if changed and state.definition_baseline is not None and state.storage.path not in (None, "", ":memory:"):
+        save_definitions(state.storage, state.catalogue, state.definition_baseline)
+
+
 def seed_demo(state: SandboxState, *, seed: int = 7) -> SeedSummary:
     """Seed the demo sales organization (after the foundation, which is built if missing). Idempotent.
 
     Writes 2 child business units, 13 active sellers and managers, 1 disabled user and 1 application
     user, 2 teams, 60 accounts, 200 contacts, 50 leads, 80 opportunities, stakeholder connections and
-    150 past activities and notes, in one transaction. Every human user holds Salesperson; the sales
-    director also holds System Administrator.
+    150 past activities and notes, in one transaction; contact, lead and account get the custom text column
+    ``new_linkedinurl`` (a LinkedIn profile URL, filled for about half of them). Every human user holds
+    Salesperson; the sales director also holds System Administrator.
 
     Returns:
         The rows written per table; ``already_seeded=True`` (and nothing written) when this seed was
@@ -254,6 +273,7 @@ def seed_demo(state: SandboxState, *, seed: int = 7) -> SeedSummary:
         return SeedSummary(kind="demo", already_seeded=True, elapsed_seconds=time.perf_counter() - started)
     storage = state.storage
     with storage.transaction():
+        add_profile_url_columns(state)
         builder = DemoBuilder(state, seed)
         builder.build()
         remember(state, token)

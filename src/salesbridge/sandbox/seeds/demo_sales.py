@@ -1,9 +1,17 @@
 """The demo seed's sales data: accounts (groups with subsidiaries), contacts, leads, opportunities in every
-stage and stakeholder connections."""
+stage and stakeholder connections.
+
+Records carry what matching compares, as a real CRM does: phones (colleagues at one account often give its
+switchboard), addresses, websites, industry, employee counts, a second (often personal) email, and a LinkedIn
+profile URL in the custom text column :data:`PROFILE_URL_COLUMN` for about half of them. Like real data entry, a few
+Spanish names are typed without their accents, some contacts are entered twice (a nickname, the same email), and a
+qualified lead is the same person as the contact it became.
+"""
 
 from __future__ import annotations
 
 import math
+import random
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +32,7 @@ from salesbridge.sandbox.seeds.vocabulary import (
     LEAD_OPEN,
     LEAD_QUALIFIED,
     NAMES,
+    NICKNAMES,
     NOTE_TEXTS,
     OPP_LOST,
     OPP_OPEN,
@@ -32,13 +41,16 @@ from salesbridge.sandbox.seeds.vocabulary import (
     SECTORS,
     STAGES,
     STEMS,
+    STREETS,
     TITLES,
     City,
     ascii_slug,
     company_domain,
     company_name,
+    fill_digits,
     in_language,
     sector_word,
+    without_accents,
 )
 
 
@@ -126,6 +138,9 @@ class DemoSales(DemoOrganization):
                 account.update(self.stamps(created, max(modified, created)))
             if index < DEMO_GROUPS:
                 groups.append(account)
+            if self.extras.random() < PROFILE_URL_SHARE:
+                slug = ascii_slug(name.split(" (")[0]) if parent is None else f"{ascii_slug(stem)}-{city.country}"
+                account[PROFILE_URL_COLUMN] = f"https://www.linkedin.com/company/{slug.lower()}"
             self.accounts.append(account)
 
     def plan_contacts(self) -> None:
@@ -144,6 +159,8 @@ class DemoSales(DemoOrganization):
             for _ in range(count):
                 female = rng.random() < 0.5
                 first = rng.choice(females if female else males)
+                if lang == "es" and not female and self.extras.random() < 0.1:
+                    first = self.extras.choice(("Francisco", "José"))  # the names most shortened (Paco, Pepe)
                 last = rng.choice(lasts)
                 if lang == "es" and rng.random() < 0.5:
                     last = f"{last} {rng.choice(lasts)}"
@@ -183,8 +200,11 @@ class DemoSales(DemoOrganization):
                     "_account": account,
                     "_owner": owner,
                 }
+                self.contact_extras(contact, account)
                 mine.append(contact)
                 self.contacts.append(contact)
+            if len(mine) >= 3 and self.extras.random() < DUPLICATE_SHARE:
+                entered_twice(mine[-1], mine[0], self.extras)
             self.contacts_of[account["accountid"]] = mine
             active = [c for c in mine if c["statecode"] == 0] or mine
             account["primarycontactid"] = active[0]["contactid"]
@@ -261,12 +281,54 @@ class DemoSales(DemoOrganization):
                     lead["parentcontactid__type"] = "contact"
             if state == LEAD_QUALIFIED:
                 lead["qualificationcomments"] = in_language(country.lang, _QUALIFIED_NOTE)
+            self.lead_extras(lead, account, city)
             if state == LEAD_DISQUALIFIED:
                 closed = self.between(created, min(self.now, created + timedelta(days=90)))
                 lead.update(self.stamps(created, closed))
             else:
                 lead.update(self.stamps(created, self.modified_after(created)))
             self.leads.append(lead)
+
+    def contact_extras(self, contact: dict[str, Any], account: dict[str, Any]) -> None:
+        """The columns matching compares, drawn from ``self.extras``: the account's switchboard and office address
+        for most, a second email for some, a profile URL for about half; a few names typed without accents."""
+        extras = self.extras
+        if extras.random() < SWITCHBOARD_SHARE:
+            contact["telephone1"] = account["telephone1"]
+        if extras.random() < 0.85:
+            for column in ("address1_line1", "address1_postalcode", "address1_stateorprovince"):
+                contact[column] = account[column]
+        if extras.random() < 0.2:
+            contact["emailaddress2"] = personal_email(contact["firstname"], contact["lastname"], extras)
+        if extras.random() < PROFILE_URL_SHARE:
+            contact[PROFILE_URL_COLUMN] = profile_url(contact["firstname"], contact["lastname"], extras)
+        if extras.random() < 0.12:
+            typed_without_accents(contact)
+
+    def lead_extras(self, lead: dict[str, Any], account: dict[str, Any] | None, city: City) -> None:
+        """As :meth:`contact_extras` for a lead; a qualified lead is the person of the contact it became."""
+        extras = self.extras
+        if "parentcontactid" in lead:
+            siblings = self.contacts_of[lead["parentaccountid"]]
+            contact = next(c for c in siblings if c["contactid"] == lead["parentcontactid"])
+            for column in ("firstname", "lastname", "fullname", "emailaddress1", "jobtitle"):
+                lead[column] = contact[column]
+        if account is not None:
+            if extras.random() < 0.4:
+                lead["telephone1"] = account["telephone1"]
+            for column in ("address1_line1", "address1_postalcode", "address1_stateorprovince"):
+                lead[column] = account[column]
+        else:
+            streets, pattern = STREETS[COUNTRIES[city.country].lang]
+            lead["address1_line1"] = pattern.format(street=extras.choice(streets), number=extras.randint(1, 240))
+            lead["address1_postalcode"] = fill_digits(extras, city.postal)
+            lead["address1_stateorprovince"] = city.province
+        if extras.random() < 0.5:
+            lead["mobilephone"] = f"{city.phone.split(' ')[0]} 6{extras.randint(10_000_000, 99_999_999)}"
+        if extras.random() < 0.15:
+            lead["emailaddress2"] = personal_email(lead["firstname"], lead["lastname"], extras)
+        if extras.random() < PROFILE_URL_SHARE:
+            lead[PROFILE_URL_COLUMN] = profile_url(lead["firstname"], lead["lastname"], extras)
 
     def plan_opportunities(self) -> None:
         rng = self.rng
@@ -415,6 +477,59 @@ class DemoSales(DemoOrganization):
                         **common,
                     },
                 )
+
+
+PROFILE_URL_COLUMN = "new_linkedinurl"
+"""The demo organization's custom text column holding a LinkedIn profile URL, on contact, lead and account."""
+PROFILE_URL_SHARE = 0.5
+"""About this share of accounts, contacts and leads have a profile URL."""
+SWITCHBOARD_SHARE = 0.6
+"""About this share of contacts give their account's main number as their business phone."""
+DUPLICATE_SHARE = 0.15
+"""About this share of accounts with three contacts or more have one contact entered twice."""
+_FREE_MAIL = ("gmail.com", "hotmail.com", "yahoo.com", "outlook.com")
+
+
+def personal_email(first: str, last: str, rng: random.Random) -> str:
+    """A free-mail address a person might give besides their work email."""
+    local = f"{ascii_slug(first)}{rng.choice(('.', '_', ''))}{ascii_slug(last.split(' ')[0])}"
+    return f"{local}{rng.randint(1, 99) if rng.random() < 0.5 else ''}@{rng.choice(_FREE_MAIL)}"
+
+
+def profile_url(first: str, last: str, rng: random.Random) -> str:
+    """A LinkedIn profile URL as people paste it (country subdomains, trailing slashes and tracking queries
+    included): matching normalises them."""
+    slug = f"{ascii_slug(first)}-{ascii_slug(last.split(' ')[0])}-{rng.randrange(16**6):06x}"
+    host = rng.choice(
+        ("https://www.linkedin.com", "https://www.linkedin.com", "https://es.linkedin.com", "linkedin.com")
+    )
+    tail = rng.choice(("", "", "/", "?originalSubdomain=es"))
+    return f"{host}/in/{slug}{tail}"
+
+
+def typed_without_accents(record: dict[str, Any]) -> None:
+    """The names as typed on a keyboard without accents (``Lucía Núñez`` → ``Lucia Nunez``)."""
+    for column in ("firstname", "lastname", "fullname", "yomifullname"):
+        if isinstance(record.get(column), str):
+            record[column] = without_accents(record[column])
+
+
+def entered_twice(duplicate: dict[str, Any], original: dict[str, Any], rng: random.Random) -> None:
+    """Make ``duplicate`` the same person as ``original`` entered again: by nickname or the same name, the same
+    job, the same email or none."""
+    first = original["firstname"]
+    nicknames = NICKNAMES.get(first) or NICKNAMES.get(without_accents(first), ())
+    if nicknames and rng.random() < 0.6:
+        first = rng.choice(nicknames)
+    duplicate.update(
+        firstname=first,
+        lastname=original["lastname"],
+        fullname=f"{first} {original['lastname']}",
+        yomifullname=f"{first} {original['lastname']}",
+        jobtitle=original["jobtitle"],
+        gendercode=original["gendercode"],
+        emailaddress1=original["emailaddress1"] if rng.random() < 0.6 else None,
+    )
 
 
 _SECTOR_BLURB = ("Cliente del sector", "Customer in")

@@ -73,6 +73,9 @@ class DemoWriter:
     def __init__(self, state: SandboxState, seed: int) -> None:
         self.state = state
         self.rng = random.Random(seed)
+        # What matching compares (switchboards, addresses, second emails, profile URLs) is drawn from its own
+        # generator, so the records' other values stay those drawn before these columns were seeded.
+        self.extras = random.Random(f"matching:{seed}")
         self.now = state.now().astimezone(UTC).replace(microsecond=0)
         self.writer = RowWriter(state)
         self.counts: Counter[str] = Counter()

@@ -280,6 +280,20 @@ STAGES: tuple[tuple[int, str, tuple[int, ...]], ...] = (
     (3, "4-Close", (80, 90)),
 )
 
+#: Short forms people go by (LinkedIn shows "Bob", the CRM keeps "Robert"), given name → nicknames.
+NICKNAMES: dict[str, tuple[str, ...]] = {
+    "Robert": ("Bob", "Rob"), "William": ("Bill", "Will"), "Michael": ("Mike",), "James": ("Jim", "Jamie"),
+    "Daniel": ("Dan", "Danny"), "Thomas": ("Tom",), "Matthew": ("Matt",), "Andrew": ("Andy", "Drew"),
+    "David": ("Dave",), "Kevin": ("Kev",), "Brian": ("Bri",), "Ryan": ("Ry",), "Jessica": ("Jess",),
+    "Emily": ("Em",), "Hannah": ("Annie",), "Rachel": ("Rach",), "Megan": ("Meg",), "Olivia": ("Liv",),
+    "Francisco": ("Paco", "Fran", "Curro"), "José": ("Pepe",), "Alejandro": ("Álex",), "Javier": ("Javi",),
+    "Ignacio": ("Nacho",), "Manuel": ("Manolo",), "Fernando": ("Nando", "Fer"), "Santiago": ("Santi",),
+    "Joaquín": ("Quino",), "Gonzalo": ("Gonza",), "Guillermo": ("Guille",), "Andrés": ("Andi",),
+    "Cristina": ("Cris",), "Beatriz": ("Bea",), "Isabel": ("Isa", "Chabela"), "Gabriela": ("Gabi",),
+    "Natalia": ("Nati",), "Daniela": ("Dani",), "Valentina": ("Vale",), "Rocío": ("Rochi",),
+    "Elena": ("Nena",), "Lucía": ("Lu",), "Sofía": ("Sofi",), "Carlos": ("Charly",), "Luis": ("Lucho",),
+}  # fmt: skip
+
 # Dataverse option values used below (see the reference §8).
 OPP_OPEN, OPP_WON, OPP_LOST = 0, 1, 2
 LEAD_OPEN, LEAD_QUALIFIED, LEAD_DISQUALIFIED = 0, 1, 2
@@ -291,6 +305,12 @@ def ascii_slug(text: str) -> str:
     """Lowercase ASCII letters and digits only (accents folded): 'Lucía O'Brien' -> 'luciaobrien'."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return "".join(ch for ch in folded.lower() if ch.isalnum())
+
+
+def without_accents(text: str) -> str:
+    """``text`` with its accents dropped, case and everything else kept ('Núñez' -> 'Nunez')."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
 
 
 def fill_digits(rng: random.Random, template: str) -> str:
