@@ -64,9 +64,11 @@ from salesbridge.web.ui import disconnect as ui_disconnect
 from salesbridge.web.ui import favicon as ui_favicon
 from salesbridge.web.ui import jobs as ui_jobs
 from salesbridge.web.ui import lists as ui_lists
+from salesbridge.web.ui import matching as ui_matching
 from salesbridge.web.ui import people as ui_people
 from salesbridge.web.ui import seats as ui_seats
 from salesbridge.web.ui import sync as ui_sync
+from salesbridge.web.ui import uploads as ui_uploads
 
 __all__ = ["ROUTERS", "ConsoleServices", "create_app"]
 
@@ -101,7 +103,9 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     api_jobs.router,
     ui_jobs.router,
     api_people.router,
+    ui_uploads.router,
     ui_people.router,
+    ui_matching.router,
 )
 """Every router of the console, API and pages. Add one line per new area."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from salesbridge.domain.csv_rows import LINE_PROBLEM, LineProblem
 from salesbridge.i18n import N_, ngettext, translate
@@ -236,3 +236,76 @@ def line_problem_text(problem: LineProblem, locale: str) -> str:
     "Line 4: The line has no id."."""
     reason = translate(problem.message, locale).format(**problem.fields)
     return translate(LINE_PROBLEM, locale).format(line=problem.line, reason=reason)
+
+
+# Why matching tied a CRM record to a person or company: each FieldReason of the engine's decision as a short line
+# for a seller ("Name: nickname (Bob / Robert)"). Fields, levels and details are the engine's codes (see
+# salesbridge.matching.FieldReason); an unknown code reads as its level, an unknown field as its code.
+_REASON_FIELDS: Final = {
+    "profile_url": N_("Profile URL"),
+    "email": N_("Email"),
+    "name": N_("Name"),
+    "company": N_("Company"),
+    "domain": N_("Website domain"),
+    "title": N_("Title"),
+    "place": N_("Place"),
+    "phone": N_("Phone"),
+    "street": N_("Street"),
+    "birth_date": N_("Date of birth"),
+    "industry": N_("Industry"),
+    "size": N_("Company size"),
+}
+_REASON_LEVELS: Final = {
+    "exact": N_("same"),
+    "equivalent": N_("equivalent"),
+    "similar": N_("similar"),
+    "different": N_("different"),
+    "missing": N_("missing on one side"),
+}
+_REASON_DETAILS: Final = {
+    "nickname": N_("nickname"),
+    "initial": N_("initial"),
+    "swapped": N_("first and last name swapped"),
+    "accents": N_("accents differ"),
+    "transliteration": N_("other alphabet"),
+    "legal_form": N_("legal form differs"),
+    "typo": N_("typing error"),
+    "past_company": N_("a past company"),
+    "same_account": N_("same CRM account"),
+    "shared": N_("shared by several people"),
+}
+_REASON_LINE: Final = N_("{field}: {how}")
+
+
+class ComparedValues(Protocol):
+    """One field's part in a match decision: the engine's ``FieldReason``, or the service's ``ComparedField``."""
+
+    @property
+    def field(self) -> str: ...
+    @property
+    def level(self) -> str: ...
+    @property
+    def detail(self) -> str | None: ...
+    @property
+    def left(self) -> str | None: ...
+    @property
+    def right(self) -> str | None: ...
+
+
+_REASON_LINE_WITH_VALUES: Final = N_("{field}: {how} ({left} / {right})")
+
+
+def match_reason_text(reason: ComparedValues, locale: str) -> str:
+    """One field's part in a match decision as a seller reads it in ``locale``: ``Email: same``, ``Name: nickname
+    (Bob / Robert)``, ``Company: legal form differs (Contoso Ltd. / CONTOSO)``. The compared values are shown when
+    both sides have one and they are not the same."""
+    field = _REASON_FIELDS.get(reason.field)
+    field_text = translate(field, locale) if field else reason.field
+    detail = _REASON_DETAILS.get(reason.detail or "")
+    level = _REASON_LEVELS.get(reason.level)
+    how = translate(detail, locale) if detail else translate(level, locale) if level else reason.level
+    if reason.left and reason.right and reason.level != "exact" and reason.left != reason.right:
+        return translate(_REASON_LINE_WITH_VALUES, locale).format(
+            field=field_text, how=how, left=reason.left, right=reason.right
+        )
+    return translate(_REASON_LINE, locale).format(field=field_text, how=how)

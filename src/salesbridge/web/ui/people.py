@@ -1,42 +1,122 @@
 """The People and Companies pages of every seat holder: a search (name, company, title, place) a page at a time,
-and a page for each person and each company with their fields."""
+filtered by badge (In CRM, Not in CRM, Out of date); a page for each person and each company with their fields,
+badges, the CRM records tied to them (key fields, owner, View in CRM, CRM duplicates), why each matched, and "Save
+to list"; and "Edit match": any seat holder ties a CRM record to another person or company, unties it, or confirms
+it (visible to everyone in the organization, audited)."""
 
 from __future__ import annotations
 
 import uuid
+from functools import partial
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
 
-from salesbridge.services.people_directory import companies_page, company_profile, people_page, person_profile
+from salesbridge.domain.match_links import Badge, TargetKind
+from salesbridge.errors import InvalidRequestError
+from salesbridge.message_ids import N_
+from salesbridge.services.accounts import Principal
+from salesbridge.services.lists import add_to_list, show_lists
+from salesbridge.services.matching import CorrectionAction, correct_match
+from salesbridge.services.organizations import require_organization
+from salesbridge.services.people_directory import (
+    TiedRecords,
+    companies_page,
+    company_profile,
+    match_editing,
+    people_page,
+    person_profile,
+)
+from salesbridge.web.context import ConsoleServices
+from salesbridge.web.localized import match_reason_text
 from salesbridge.web.security import SeatHolderPrincipal, Services
 from salesbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
+FormText = Annotated[str, Form()]
+
+
+def _badge(value: str) -> Badge | None:
+    """The badge filter of a page's query (an unknown value filters nothing)."""
+    try:
+        return Badge(value) if value else None
+    except ValueError:
+        return None
+
+
+def _matching_context(principal: Principal, services: ConsoleServices, crm: TiedRecords) -> dict[str, Any]:
+    """What the CRM part of a person's or company's page needs: the reasons in the reader's words, and the
+    reader's own lists to save to."""
+    lists = show_lists(services.store, principal.organization_slug, principal.email)
+    return {
+        "crm": crm,
+        "reason_text": partial(match_reason_text, locale=principal.locale),
+        "own_lists": [saved for saved in lists if not saved.is_system],
+    }
+
 
 @router.get("/people")
 def people_list(
-    request: Request, principal: SeatHolderPrincipal, services: Services, q: str = "", page: int = 1
+    request: Request,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    q: str = "",
+    page: int = 1,
+    badge: str = "",
 ) -> Response:
-    """The organization's people whose name, company, title or place holds every word of ``q``, 25 a page."""
-    found = people_page(services.store, principal.organization_slug, query=q, page=page)
+    """The organization's people whose name, company, title or place holds every word of ``q``, 25 a page, only
+    those with ``badge`` (in_crm, not_in_crm, out_of_date) when given, each with their badges."""
+    found = people_page(services.store, principal.organization_slug, query=q, page=page, badge=_badge(badge))
     return render(request, "people.html", {"found": found}, principal=principal)
 
 
 @router.get("/people/{person_id}")
 def person_page(request: Request, person_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services) -> Response:
-    """A person's fields (404 for a person of another organization)."""
+    """A person's fields, badges and CRM records (404 for a person of another organization)."""
     profile = person_profile(services.store, principal.organization_slug, person_id)
-    return render(request, "person.html", {"profile": profile, "person": profile.person}, principal=principal)
+    context = {
+        "profile": profile,
+        "person": profile.person,
+        "notice": request.query_params.get("notice"),
+        "error": request.query_params.get("error"),
+        **_matching_context(principal, services, profile.crm),
+    }
+    return render(request, "person.html", context, principal=principal)
+
+
+@router.post("/people/{person_id}/save")
+def save_person(
+    person_id: uuid.UUID,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    list_id: Annotated[uuid.UUID, Form()],
+) -> Response:
+    """Put the CRM records tied to the person (their contact, their lead) in one of the reader's own lists; back
+    to the person's page saying so. 404 for another user's list or another organization's person."""
+    slug, email = principal.organization_slug, principal.email
+    profile = person_profile(services.store, slug, person_id)
+    if not profile.crm.tied:
+        return RedirectResponse(f"/people/{person_id}?error=nothing-to-save#save", status_code=303)
+    for link in profile.crm.tied:
+        add_to_list(services.store, slug, email, list_id, table=link.table, crm_id=link.crm_id, actor=email)
+    return RedirectResponse(f"/people/{person_id}?notice=saved#save", status_code=303)
 
 
 @router.get("/companies")
 def companies_list(
-    request: Request, principal: SeatHolderPrincipal, services: Services, q: str = "", page: int = 1
+    request: Request,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    q: str = "",
+    page: int = 1,
+    badge: str = "",
 ) -> Response:
-    """The organization's companies whose name, domain, industry or place holds every word of ``q``, 25 a page."""
-    found = companies_page(services.store, principal.organization_slug, query=q, page=page)
+    """The organization's companies whose name, domain, industry or place holds every word of ``q``, 25 a page,
+    only those with ``badge`` when given, each with their badges."""
+    found = companies_page(services.store, principal.organization_slug, query=q, page=page, badge=_badge(badge))
     return render(request, "companies.html", {"found": found}, principal=principal)
 
 
@@ -44,6 +124,65 @@ def companies_list(
 def company_page(
     request: Request, company_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services
 ) -> Response:
-    """A company's fields (404 for a company of another organization)."""
-    company = company_profile(services.store, principal.organization_slug, company_id)
-    return render(request, "company.html", {"company": company}, principal=principal)
+    """A company's fields, badges and CRM accounts (404 for a company of another organization)."""
+    profile = company_profile(services.store, principal.organization_slug, company_id)
+    context = {
+        "profile": profile,
+        "company": profile.company,
+        "notice": request.query_params.get("notice"),
+        **_matching_context(principal, services, profile.crm),
+    }
+    return render(request, "company.html", context, principal=principal)
+
+
+@router.get("/matches/{table}/{crm_id}")
+def edit_match_page(
+    request: Request,
+    table: str,
+    crm_id: str,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    q: str = "",
+) -> Response:
+    """Edit match: the CRM record, what it is tied to and why, and the people (or companies) found by ``q`` to
+    tie it to instead; unlink and confirm. 404 for a record of another organization."""
+    editing = match_editing(services.store, principal.organization_slug, table, crm_id, query=q)
+    context = {
+        "editing": editing,
+        "link": editing.link,
+        "reason_text": partial(match_reason_text, locale=principal.locale),
+        "back": _target_path(editing.target_kind, editing.current.id if editing.current else None),
+    }
+    return render(request, "match_edit.html", context, principal=principal)
+
+
+def _target_path(kind: TargetKind, target_id: uuid.UUID | None) -> str:
+    base = "/people" if kind is TargetKind.PERSON else "/companies"
+    return f"{base}/{target_id}" if target_id else base
+
+
+@router.post("/matches/{table}/{crm_id}")
+def edit_match(
+    table: str,
+    crm_id: str,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    action: FormText = "",
+    target_id: FormText = "",
+) -> Response:
+    """Tie the CRM record to ``target_id`` (``link``), untie it (``unlink``: no match) or confirm what it is tied
+    to (``confirm``); audited. Back to the page of the person or company it is now tied to (or was, after an
+    unlink), saying what changed."""
+    try:
+        chosen = uuid.UUID(target_id) if target_id else None
+        wanted = CorrectionAction(action)
+    except ValueError as refused:
+        raise InvalidRequestError(N_("Choose link, unlink or confirm.")) from refused
+    organization_id = require_organization(services.store, principal.organization_slug)
+    before = match_editing(services.store, principal.organization_slug, table, crm_id)
+    after = correct_match(
+        services.store, organization_id, actor=principal, table=table, crm_id=crm_id, action=wanted, target_id=chosen
+    )
+    shown = after.target_id or (before.current.id if before.current else None)
+    query = urlencode({"notice": f"match-{wanted.value}"})
+    return RedirectResponse(f"{_target_path(after.target_kind, shown)}?{query}", status_code=303)

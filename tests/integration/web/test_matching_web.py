@@ -1,0 +1,286 @@
+"""Matching on the console (SQLite and PostgreSQL): badges and their filter on People, a person's CRM records and
+why they matched, Save to list, Edit match by any seat holder (audited, seen by everyone, out of reach of another
+organization, CSRF-checked), the administrators' review queue and match report with its unmatched CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pydantic import SecretStr
+from tests.integration.web.conftest import ACME_ADMIN, ACME_GUEST, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
+from tests.integration.web.test_people_web import seed_people
+
+from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
+from salesbridge.matching import Matcher, PersonRecord
+from salesbridge.services.crm_users import rematch_seats
+from salesbridge.services.matching import run_matching
+from salesbridge.store.imports import RecordRow
+from salesbridge.store.workspace import CrmUserValues
+
+OpenBrowser = Callable[[Person | None], Browser]
+ORG_URL = "https://acme.crm4.dynamics.com"
+OWNER = "33333333-0000-0000-0000-000000000001"
+ROBERT_CONTACT = "c0000000-0000-0000-0000-000000000001"
+FORMULA_CONTACT = "c0000000-0000-0000-0000-000000000002"
+LONELY_LEAD = "10000000-0000-0000-0000-000000000001"
+ACCOUNT = "a0000000-0000-0000-0000-000000000001"
+
+
+def seed_crm(console: Console) -> dict[str, uuid.UUID]:
+    """acme connected to :data:`ORG_URL`, its CRM holding Contoso and Robert Smith (the workspace's, same email),
+    a contact nobody in the workspace is (with a formula for a name), and a lead; people loaded; matching run."""
+    ids = seed_people(console)
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        uow.crm_connection.save_credentials(
+            org_url=ORG_URL, tenant_id="tenant", client_id="client", client_secret=SecretStr("s" * 32)
+        )
+        uow.crm_connection.mark_connected(crm_user_id=OWNER)
+        uow.crm_users.replace_all([CrmUserValues(OWNER, "Olga Owner", "olga@acme.test", None, False, False, 0)])
+        rematch_seats(uow)
+        account = {"name": "CONTOSO", "websiteurl": "https://contoso.com", "address1_city": "Madrid", "statecode": 0}
+        uow.crm_records.upsert_many("account", [RecordRow(ACCOUNT, "CONTOSO", OWNER, None, 0, account)], generation=1)
+        robert = {
+            "firstname": "Robert",
+            "lastname": "Smith",
+            "fullname": "Robert Smith",
+            "emailaddress1": "robert.smith@contoso.com",
+            "jobtitle": "Sales Director",
+            "parentcustomerid": {"id": ACCOUNT, "table": "account"},
+            "address1_city": "Madrid",
+            "statecode": 0,
+        }
+        formula = {"firstname": "=HYPERLINK(1)", "lastname": "Nobody", "fullname": "=HYPERLINK(1) Nobody"}
+        uow.crm_records.upsert_many(
+            "contact",
+            [
+                RecordRow(ROBERT_CONTACT, "Robert Smith", OWNER, ACCOUNT, 0, robert),
+                RecordRow(FORMULA_CONTACT, "=HYPERLINK(1) Nobody", OWNER, None, 0, formula),
+            ],
+            generation=1,
+        )
+        lead = {"firstname": "Lonely", "lastname": "Lead", "fullname": "Lonely Lead", "companyname": "Nowhere"}
+        uow.crm_records.upsert_many("lead", [RecordRow(LONELY_LEAD, "Lonely Lead", OWNER, None, 0, lead)], generation=1)
+        uow.commit()
+    run_matching(console.store, organization_id, full=True, clock=console.clock)
+    return ids
+
+
+def _names(html: str, testid: str = "person-link") -> list[str]:
+    return re.findall(rf'data-testid="{testid}">([^<]*)<', html)
+
+
+def test_a_seller_sees_badges_the_crm_record_and_why_it_matched(console: Console, browser: OpenBrowser) -> None:
+    ids = seed_crm(console)
+    seller = browser(ACME_SELLER)
+    listed = seller.client.get("/people").text
+    assert "En el CRM" in listed
+    assert "No está en el CRM" in listed
+    assert _names(seller.client.get("/people", params={"badge": "in_crm"}).text) == ["Robert Smith"]
+    assert _names(seller.client.get("/people", params={"badge": "not_in_crm"}).text) == ["Paco Pérez"]
+    assert _names(seller.client.get("/people", params={"badge": "out_of_date"}).text) == []
+
+    page = seller.client.get(f"/people/{ids['p-robert']}").text
+    url = f"{ORG_URL}/main.aspx?etn=contact&amp;id={ROBERT_CONTACT}&amp;pagetype=entityrecord"
+    assert f'href="{url}"' in page
+    assert "Ver en CRM" in page
+    assert 'data-testid="crm-record-owner">Olga Owner<' in page
+    reasons = re.findall(r'data-testid="match-reason" data-field="(\w+)">([^<]*)<', page)
+    assert ("email", "Correo electrónico: igual") in reasons
+    company = f"/companies/{ids['contoso']}"
+    assert "En el CRM" in seller.client.get(company).text
+
+
+def test_a_job_change_in_the_crm_shows_out_of_date(console: Console, browser: OpenBrowser) -> None:
+    ids = seed_crm(console)
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        record = uow.crm_records.records("contact")[0]
+        moved = {**record.data, "jobtitle": "Chief Revenue Officer"}
+        uow.crm_records.upsert_many(
+            "contact", [RecordRow(ROBERT_CONTACT, "Robert Smith", OWNER, ACCOUNT, 0, moved)], generation=2
+        )
+        uow.commit()
+    run_matching(console.store, organization_id, full=True, clock=console.clock)
+    seller = browser(ACME_SELLER)
+    assert _names(seller.client.get("/people", params={"badge": "out_of_date"}).text) == ["Robert Smith"]
+    page = seller.client.get(f"/people/{ids['p-robert']}").text
+    assert 'data-testid="badge-out-of-date"' in page
+    assert "No coinciden el CRM y el espacio de trabajo en: cargo." in page
+
+
+def test_save_to_list_puts_the_persons_crm_records_in_the_sellers_own_list(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = seed_crm(console)
+    seller = browser(ACME_SELLER)
+    assert 'data-testid="save-no-lists"' in seller.client.get(f"/people/{ids['p-robert']}").text
+    created = seller.client.post("/lists", data={"name": "Madrid", **seller.csrf_data()}, follow_redirects=False)
+    assert created.status_code == 303
+    own = seller.client.get("/api/v1/me/lists").json()[-1]
+    saved = seller.client.post(
+        f"/people/{ids['p-robert']}/save", data={"list_id": own["id"], **seller.csrf_data()}, follow_redirects=False
+    )
+    assert saved.status_code == 303
+    assert "notice=saved" in saved.headers["location"]
+    items = seller.client.get("/api/v1/me/lists").json()[-1]["items"]
+    assert [(item["table"], item["crm_id"]) for item in items] == [("contact", ROBERT_CONTACT)]
+    nothing = seller.client.post(
+        f"/people/{ids['p-paco']}/save", data={"list_id": own["id"], **seller.csrf_data()}, follow_redirects=True
+    )
+    assert "no está vinculada a ninguno" in nothing.text
+    # Another seller's list is not theirs to fill.
+    admin = browser(ACME_ADMIN)
+    refused = admin.client.post(f"/people/{ids['p-robert']}/save", data={"list_id": own["id"], **admin.csrf_data()})
+    assert refused.status_code == 404
+
+
+def test_any_seat_holder_edits_a_match_everyone_sees_it_and_it_is_audited(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = seed_crm(console)
+    seller = browser(ACME_SELLER)
+    editing = seller.client.get(f"/matches/contact/{ROBERT_CONTACT}", params={"q": "paco"}).text
+    assert 'data-testid="edit-match-current"' in editing
+    assert f'data-target-id="{ids["p-paco"]}"' in editing
+    without_token = seller.client.post(
+        f"/matches/contact/{ROBERT_CONTACT}", data={"action": "link", "target_id": str(ids["p-paco"])}
+    )
+    assert without_token.status_code == 403
+    moved = seller.client.post(
+        f"/matches/contact/{ROBERT_CONTACT}",
+        data={"action": "link", "target_id": str(ids["p-paco"]), **seller.csrf_data()},
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303
+    assert moved.headers["location"].startswith(f"/people/{ids['p-paco']}?notice=match-link")
+
+    admin = browser(ACME_ADMIN)
+    assert ROBERT_CONTACT in admin.client.get(f"/people/{ids['p-paco']}").text
+    assert 'data-testid="crm-records-none"' in admin.client.get(f"/people/{ids['p-robert']}").text
+    log = admin.client.get("/admin/audit", params={"action": "match.corrected"}).text
+    assert ACME_SELLER.email in log
+    # Re-matching keeps the correction.
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    run_matching(console.store, organization_id, full=True, clock=console.clock)
+    assert ROBERT_CONTACT in admin.client.get(f"/people/{ids['p-paco']}").text
+
+    unlinked = seller.client.post(
+        f"/matches/contact/{ROBERT_CONTACT}", data={"action": "unlink", **seller.csrf_data()}, follow_redirects=False
+    )
+    assert unlinked.status_code == 303
+    assert 'data-testid="crm-records-none"' in admin.client.get(f"/people/{ids['p-paco']}").text
+    guest = browser(ACME_GUEST)
+    assert guest.client.get(f"/matches/contact/{ROBERT_CONTACT}").status_code == 403
+
+
+def test_another_organization_can_neither_see_nor_correct_our_matches(console: Console, browser: OpenBrowser) -> None:
+    ids = seed_crm(console)
+    other = browser(GLOBEX_ADMIN)
+    assert other.client.get(f"/matches/contact/{ROBERT_CONTACT}").status_code == 404
+    refused = other.client.post(
+        f"/matches/contact/{ROBERT_CONTACT}",
+        data={"action": "unlink", **other.csrf_data()},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 404
+    assert other.client.get(f"/people/{ids['p-robert']}").status_code == 404
+    seller = browser(ACME_SELLER)
+    assert ROBERT_CONTACT in seller.client.get(f"/people/{ids['p-robert']}").text
+    report = other.client.get("/admin/matching").text
+    assert re.findall(r'data-field="matched" data-value="(\d+)"', report) == ["0", "0", "0"]
+    assert other.client.get("/admin/matching/unmatched.csv", params={"table": "contact"}).text.count("\n") == 1
+
+
+def _review_link(console: Console, person_id: uuid.UUID) -> None:
+    """The lonely lead proposed for review with Paco (the scorer's decision on that pair)."""
+    decision = (
+        Matcher.people()
+        .score(
+            PersonRecord(id=LONELY_LEAD, first_name="Lonely", last_name="Lead", company_name="Nowhere"),
+            PersonRecord(id=str(person_id), first_name="Paco", last_name="Pérez", company_name="Fabrikam"),
+        )
+        .to_dict()
+    )
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        uow.matches.put(
+            [
+                MatchLink(
+                    crm_table="lead",
+                    crm_id=LONELY_LEAD,
+                    target_kind=TargetKind.PERSON,
+                    target_id=person_id,
+                    band=LinkBand.REVIEW,
+                    probability=0.5,
+                    decision=decision,
+                    origin=LinkOrigin.SCORER,
+                    decided_by=None,
+                    decided_at=datetime(2026, 3, 1, tzinfo=UTC),
+                )
+            ]
+        )
+        uow.commit()
+
+
+def test_only_administrators_work_the_review_queue(console: Console, browser: OpenBrowser) -> None:
+    ids = seed_crm(console)
+    _review_link(console, ids["p-paco"])
+    seller = browser(ACME_SELLER)
+    assert seller.client.get("/admin/matching/review").status_code == 403
+    assert seller.client.get("/admin/matching").status_code == 403
+    refused = seller.client.post(
+        "/admin/matching/review",
+        data={"table": "lead", "crm_id": LONELY_LEAD, "target_id": str(ids["p-paco"]), "decision": "accept"}
+        | seller.csrf_data(),
+    )
+    assert refused.status_code == 403
+    admin = browser(ACME_ADMIN)
+    queue = admin.client.get("/admin/matching/review").text
+    assert f'data-crm-id="{LONELY_LEAD}"' in queue
+    assert re.search(r'data-field="name" data-differs="yes"', queue)
+    without_token = admin.client.post(
+        "/admin/matching/review",
+        data={"table": "lead", "crm_id": LONELY_LEAD, "target_id": str(ids["p-paco"]), "decision": "reject"},
+    )
+    assert without_token.status_code == 403
+    rejected = admin.client.post(
+        "/admin/matching/review",
+        data={"table": "lead", "crm_id": LONELY_LEAD, "target_id": str(ids["p-paco"]), "decision": "reject"}
+        | admin.csrf_data(),
+    )
+    assert rejected.status_code == 200
+    assert 'data-testid="review-empty"' in rejected.text
+    assert 'data-testid="notice"' in rejected.text
+
+
+def test_the_match_report_counts_and_the_csv_holds_every_unmatched_record(
+    console: Console, browser: OpenBrowser
+) -> None:
+    seed_crm(console)
+    admin = browser(ACME_ADMIN)
+    report = admin.client.get("/admin/matching").text
+    assert re.findall(r'data-testid="match-report-row" data-table="(\w+)"', report) == ["account", "contact", "lead"]
+    matched = re.findall(r'data-field="matched" data-value="(\d+)"', report)
+    unmatched = re.findall(r'data-field="unmatched" data-value="(\d+)"', report)
+    assert matched == ["1", "1", "0"]  # account, contact, lead
+    assert unmatched == ["0", "1", "1"]
+    download = admin.client.get("/admin/matching/unmatched.csv", params={"table": "contact"})
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
+    assert len(lines) == 2
+    cells = lines[1]
+    assert FORMULA_CONTACT in cells
+    assert not any(cell.startswith("=") for cell in cells)
+    assert any(cell.startswith("'=HYPERLINK") for cell in cells)
+    assert admin.client.get("/admin/matching/unmatched.csv", params={"table": "opportunity"}).status_code == 404
