@@ -1,5 +1,6 @@
 """The embedded job runner: one background thread that schedules and runs CRM imports for every connected
-organization, in the process serving the console (``salesbridge serve``, ``make demo``).
+organization, and loads the CSV files uploaded on the console (any organization's), in the process serving the
+console (``salesbridge serve``, ``make demo``).
 
 Every ``poll_interval`` it queues the imports that are due and runs whatever is queued — "Sync now" included — one
 organization after another, with the task functions procrastinate workers run (:mod:`salesbridge.jobs.tasks`):
@@ -19,6 +20,7 @@ from datetime import timedelta
 from salesbridge.errors import ImportBusyError, ImportFailedError
 from salesbridge.jobs.tasks import TaskContext, import_organization, schedule_organization
 from salesbridge.services.matching import run_requested_matching
+from salesbridge.services.people_upload import run_queued_uploads
 from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess
 from salesbridge.services.sync import LEASE, RunOutcome
 
@@ -84,7 +86,14 @@ class EmbeddedRunner:
         self._wake.set()
 
     def run_once(self) -> list[RunOutcome]:
-        """Schedule what is due and run everything queued, once, on the calling thread."""
+        """Schedule what is due and run everything queued, once, on the calling thread: the imports, then the
+        uploaded CSV files of every organization (connected or not: the embedded engine's other jobs)."""
+        outcomes = self._run_imports()
+        if not self._stop.is_set():
+            run_queued_uploads(self._store)
+        return outcomes
+
+    def _run_imports(self) -> list[RunOutcome]:
         outcomes: list[RunOutcome] = []
         context = TaskContext(self._store, self._sessions, self._clock, self._lease)
         for organization_id in self._organizations():

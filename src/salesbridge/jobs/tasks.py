@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from salesbridge.domain.jobs import IMPORT_ORGANIZATION, MATCH_ORGANIZATION, SCHEDULE_DUE_IMPORTS
+from salesbridge.domain.jobs import IMPORT_ORGANIZATION, LOAD_PEOPLE_UPLOAD, MATCH_ORGANIZATION, SCHEDULE_DUE_IMPORTS
 from salesbridge.errors import ImportBusyError, ImportFailedError
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.matching import run_matching
+from salesbridge.services.people_upload import run_upload
 from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess
 from salesbridge.services.sync import LEASE, RunOutcome, schedule_if_due
 
@@ -96,6 +97,18 @@ def schedule_organization(context: TaskContext, organization_id: uuid.UUID) -> b
     return schedule_if_due(context.store, organization_id, clock=context.clock)
 
 
+async def load_people_upload(context: TaskContext, *, organization_id: str, upload_id: str, **_: Any) -> bool:
+    """Load the organization's queued upload (:func:`~salesbridge.services.people_upload.run_upload`, on a worker
+    thread: the load is blocking store work); whether it was loaded (False: another worker took it, or it ended).
+    Extra arguments (``reason``, ``job_id``) are informational.
+
+    Raises:
+        Exception: the load broke off (recorded failed on the upload first).
+    """
+    uploaded = await asyncio.to_thread(run_upload, context.store, uuid.UUID(organization_id), uuid.UUID(upload_id))
+    return uploaded is not None
+
+
 async def match_organization(context: TaskContext, *, organization_id: str, **_: Any) -> dict[str, Any]:
     """Match the organization's CRM records with its people and companies, incrementally
     (:func:`~salesbridge.services.matching.run_matching`, on a worker thread); the run's summary. Extra arguments
@@ -110,5 +123,6 @@ TASKS: Mapping[str, Task] = {
     IMPORT_ORGANIZATION: import_organization,
     SCHEDULE_DUE_IMPORTS: schedule_due_imports,
     MATCH_ORGANIZATION: match_organization,
+    LOAD_PEOPLE_UPLOAD: load_people_upload,
 }
 """Every task's function, by the task's name (:data:`salesbridge.domain.jobs.TASK_SPECS` holds the rest)."""

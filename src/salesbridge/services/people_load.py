@@ -132,9 +132,10 @@ def load_people(
     *,
     actor: str,
     progress: Callable[[int], None] | None = None,
+    partial: Callable[[LoadReport], None] | None = None,
 ) -> LoadReport:
     """Load the people of ``reading`` into organization ``slug`` (see the module's contract). ``progress`` gets the
-    bytes of the file read so far after each batch is committed (or refused).
+    bytes of the file read so far after each batch is committed (or refused); ``partial`` the report so far.
 
     Raises:
         UnknownOrganizationError: no organization has ``slug`` (nothing is read).
@@ -148,6 +149,7 @@ def load_people(
         action="people.imported",
         actor=actor,
         progress=progress,
+        partial=partial,
     )
 
 
@@ -158,6 +160,7 @@ def load_companies(
     *,
     actor: str,
     progress: Callable[[int], None] | None = None,
+    partial: Callable[[LoadReport], None] | None = None,
 ) -> LoadReport:
     """Load the companies of ``reading`` into organization ``slug``; otherwise as :func:`load_people`."""
     return _load(
@@ -169,6 +172,7 @@ def load_companies(
         action="companies.imported",
         actor=actor,
         progress=progress,
+        partial=partial,
     )
 
 
@@ -182,6 +186,7 @@ def _load(
     action: str,
     actor: str,
     progress: Callable[[int], None] | None,
+    partial: Callable[[LoadReport], None] | None = None,
 ) -> LoadReport:
     organization_id = require_organization(store, slug)
     columns = _columns_by_field(reading.columns)
@@ -214,16 +219,9 @@ def _load(
         problems.extend(sorted(refused, key=_line_of))
         if progress is not None:
             progress(read_so_far)
-    report = LoadReport(
-        kind=reading.kind,
-        lines_read=reading.lines_read,
-        inserted=inserted,
-        updated=updated,
-        unchanged=unchanged,
-        problems=tuple(problems),
-        warnings=tuple(reading.warnings),
-        formula_rows=formula_rows,
-    )
+        if partial is not None:
+            partial(_report(reading, inserted, updated, unchanged, problems, formula_rows))
+    report = _report(reading, inserted, updated, unchanged, problems, formula_rows)
     with store(organization_id) as uow:
         uow.audit.record(
             actor=actor,
@@ -271,6 +269,26 @@ def _upsert_batch(
             if attempt == _CONCURRENT_ATTEMPTS:
                 raise
             attempt += 1
+
+
+def _report(
+    reading: CsvReading[RowT],
+    inserted: int,
+    updated: int,
+    unchanged: int,
+    problems: list[LineProblem],
+    formula_rows: int,
+) -> LoadReport:
+    return LoadReport(
+        kind=reading.kind,
+        lines_read=reading.lines_read,
+        inserted=inserted,
+        updated=updated,
+        unchanged=unchanged,
+        problems=tuple(problems),
+        warnings=tuple(reading.warnings),
+        formula_rows=formula_rows,
+    )
 
 
 def _line_of(problem: LineProblem) -> int:

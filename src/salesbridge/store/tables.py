@@ -673,3 +673,34 @@ class MatchStateRow(Base):
     last_full_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class PeopleUploadRow(Base):
+    """A CSV of people or companies uploaded on the console and its load (:class:`salesbridge.domain.uploads.Upload`);
+    ``content`` holds the file until the load ends. See migration 0016."""
+
+    __tablename__ = "people_uploads"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    file_name: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    bytes_read: Mapped[int] = mapped_column(BigInteger)
+    lines_read: Mapped[int] = mapped_column(Integer)
+    rows_read: Mapped[int] = mapped_column(Integer)
+    inserted: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    refused: Mapped[int] = mapped_column(Integer)
+    problems: Mapped[list[Any]] = mapped_column(JSON)
+    warnings: Mapped[list[Any]] = mapped_column(JSON)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_people_uploads_organization_id_created_at", "organization_id", "created_at"),)

@@ -39,6 +39,7 @@ from salesbridge.store.jobs import (
 from salesbridge.store.lists import AutoSaveRulesRepository, CrmRecordQueries, CrmSettingsRepository, ListRepository
 from salesbridge.store.matching import MatchRepository
 from salesbridge.store.people import CompanyRepository, PersonRepository
+from salesbridge.store.uploads import UploadRepository, queued_uploads
 from salesbridge.store.purge import ImportedDataRepository
 from salesbridge.store.repositories import (
     AuditLog,
@@ -95,6 +96,7 @@ class SqlAlchemyUnitOfWork:
     imported_data: ImportedDataRepository
     people: PersonRepository
     companies: CompanyRepository
+    uploads: UploadRepository
     matches: MatchRepository
     jobs: EmbeddedJobQueue | ProcrastinateJobQueue
 
@@ -142,6 +144,7 @@ class SqlAlchemyUnitOfWork:
         self.imported_data = ImportedDataRepository(*scope, clock=self._clock)
         self.people = PersonRepository(*scope, clock=self._clock)
         self.companies = CompanyRepository(*scope, clock=self._clock)
+        self.uploads = UploadRepository(*scope, clock=self._clock)
         self.matches = MatchRepository(*scope, clock=self._clock)
         job_queue = ProcrastinateJobQueue if self._job_engine is JobEngine.PROCRASTINATE else EmbeddedJobQueue
         self.jobs = job_queue(*scope, clock=self._clock)
@@ -270,6 +273,10 @@ class UnitOfWorkFactory:
         with self._read_session_factory() as session:
             statement = select(CrmConnection.organization_id).where(CrmConnection.state == ConnectionState.CONNECTED)
             return list(session.scalars(statement))
+
+    def queued_uploads(self) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Every organization's queued uploads as (organization id, upload id), oldest first."""
+        return queued_uploads(self._read_session_factory)
 
     def slug_of(self, organization_id: uuid.UUID) -> str | None:
         """The slug of organization ``organization_id``, or None."""

@@ -15,6 +15,7 @@ from typing import Any, Final
 from salesbridge.domain.jobs import (
     CANCELLED_IMPORT_ERROR,
     IMPORT_ORGANIZATION,
+    LOAD_PEOPLE_UPLOAD,
     SCHEDULE_DUE_IMPORTS,
     TASK_RAISED_ERROR,
     Job,
@@ -33,6 +34,7 @@ SHOWN_STATES: Final = (JobState.QUEUED, JobState.RUNNING, JobState.FAILED, JobSt
 TASK_NAMES: Final = {
     IMPORT_ORGANIZATION: N_("CRM import"),
     SCHEDULE_DUE_IMPORTS: N_("Scheduling the imports that are due"),
+    LOAD_PEOPLE_UPLOAD: N_("Loading an uploaded CSV of people or companies"),
 }
 """Each task's name (English message id); a task missing here is shown by its code."""
 
@@ -53,6 +55,7 @@ REASONS: Final = {
     sync.RETRY_REASON: N_("Started again after a worker stopped"),
     INITIAL_IMPORT_REASON: N_("First import after connecting to the CRM"),
     job_use_cases.RETRY_REASON: N_("Retried by an administrator"),
+    "upload": N_("A CSV file was uploaded"),
 }
 """Why a job was queued, by the reason salesbridge recorded (English message id)."""
 

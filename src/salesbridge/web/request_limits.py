@@ -2,7 +2,7 @@
 
 * **Body**: :data:`DEFAULT_BODY_BYTES` (64 KiB) for every route, larger only where a route needs it
   (:data:`ROUTE_BODY_BYTES`: Connect, whose form may carry a pasted CA bundle; the people and companies bulk
-  upserts, 10,000 rows of JSON). A ``Content-Length`` over the
+  upserts, 10,000 rows of JSON; the console's CSV upload). A ``Content-Length`` over the
   bound is answered 413 at once, without reading the body; a body streamed without one (chunked) is counted as
   it arrives and refused with 413 as soon as it passes the bound: nothing more is read into memory (the server
   discards the rest of the request as it arrives).
@@ -30,6 +30,9 @@ DEFAULT_BODY_BYTES: Final = 64 * 1024
 CONNECT_BODY_BYTES: Final = 4 * 1024 * 1024
 """Connect's body bound: a pasted CA bundle (up to a million characters), percent-encoded in a form."""
 
+UPLOAD_BODY_BYTES: Final = 33 * 1024 * 1024
+"""The console's CSV upload (``/admin/uploads``): a file of up to 32 MiB and its multipart envelope."""
+
 BULK_BODY_BYTES: Final = 20 * 1024 * 1024
 """The people and companies bulk upserts' body bound: 10,000 rows of JSON at about 2 KB each (a full person with
 two emails, two phones and a profile URL takes well under 1 KB)."""
@@ -55,6 +58,7 @@ ROUTE_BODY_BYTES: Final[tuple[BodyBound, ...]] = (
     BodyBound(re.compile(r"/settings/crm/connection"), CONNECT_BODY_BYTES),
     BodyBound(re.compile(r"/api/v1/orgs/[^/]+/crm/connection"), CONNECT_BODY_BYTES),
     BodyBound(re.compile(r"/api/v1/orgs/[^/]+/(?:people|companies)"), BULK_BODY_BYTES),
+    BodyBound(re.compile(r"/admin/uploads"), UPLOAD_BODY_BYTES),
 )
 """The routes allowed more than :data:`DEFAULT_BODY_BYTES`."""
 

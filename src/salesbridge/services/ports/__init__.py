@@ -38,7 +38,7 @@ from salesbridge.services.ports.lists import (
     ListRepository,
 )
 from salesbridge.services.ports.matching import MatchRepository
-from salesbridge.services.ports.people import CompanyRepository, PersonRepository, UpsertCounts
+from salesbridge.services.ports.people import CompanyRepository, PersonRepository, UploadRepository, UpsertCounts
 from salesbridge.services.ports.unit_of_work import (
     OrganizationFinder,
     SignInFailures,
@@ -90,6 +90,7 @@ __all__ = [
     "StoreAccess",
     "UnitOfWork",
     "UnitOfWorkOpener",
+    "UploadRepository",
     "UpsertCounts",
     "UserRepository",
     "WebSessionRepository",

@@ -1,12 +1,16 @@
-"""The ports of the workspace's own people and companies (:mod:`salesbridge.domain.people`)."""
+"""The ports of the workspace's own people and companies (:mod:`salesbridge.domain.people`) and of the CSV files
+uploaded to load them (:mod:`salesbridge.domain.uploads`)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Protocol
 
+from salesbridge.domain.csv_rows import CsvKind, LineProblem
 from salesbridge.domain.people import Company, Person
 from salesbridge.domain.people import UpsertCounts as UpsertCounts
+from salesbridge.domain.uploads import Upload, UploadProgress
 
 
 class PersonRepository(Protocol):
@@ -67,4 +71,46 @@ class CompanyRepository(Protocol):
 
     def count(self, query: str = "") -> int:
         """How many companies :meth:`search` finds for ``query`` in all."""
+        ...
+
+
+class UploadRepository(Protocol):
+    """The organization's uploaded CSV files of people and companies and their loads
+    (:class:`~salesbridge.domain.uploads.Upload`). Changes are part of the unit of work's transaction."""
+
+    def add(self, *, kind: CsvKind, file_name: str, content: bytes, created_by: str) -> Upload:
+        """A new queued upload holding ``content``."""
+        ...
+
+    def get(self, upload_id: uuid.UUID) -> Upload | None:
+        """The organization's upload ``upload_id`` (another organization's is None)."""
+        ...
+
+    def recent(self, *, limit: int = 20) -> list[Upload]:
+        """The organization's uploads, newest first, at most ``limit``."""
+        ...
+
+    def content(self, upload_id: uuid.UUID) -> bytes | None:
+        """The file of a queued or running upload; None once its load ended (or for no such upload)."""
+        ...
+
+    def start(self, upload_id: uuid.UUID) -> bool:
+        """Mark the queued upload running (now); False when it is not queued (already taken, ended, or missing):
+        whoever gets True loads it, once."""
+        ...
+
+    def record_progress(self, upload_id: uuid.UUID, progress: UploadProgress) -> None:
+        """Write the load's counters so far."""
+        ...
+
+    def finish(
+        self,
+        upload_id: uuid.UUID,
+        *,
+        progress: UploadProgress,
+        problems: Sequence[LineProblem],
+        warnings: Sequence[LineProblem],
+        error: LineProblem | None = None,
+    ) -> None:
+        """End the load (now): succeeded, or failed when ``error`` is given; its file is emptied."""
         ...

@@ -22,7 +22,7 @@ from salesbridge.services.ports.imports import (
 from salesbridge.services.ports.jobs import JobOverview, JobQueue
 from salesbridge.services.ports.lists import AutoSaveRuleRepository, CrmRecordQueries, ListRepository
 from salesbridge.services.ports.matching import MatchRepository
-from salesbridge.services.ports.people import CompanyRepository, PersonRepository
+from salesbridge.services.ports.people import CompanyRepository, PersonRepository, UploadRepository
 from salesbridge.services.ports.workspace import (
     ApiTokenRepository,
     AuditLog,
@@ -117,6 +117,11 @@ class UnitOfWork(Protocol):
     @property
     def companies(self) -> CompanyRepository:
         """The workspace's own companies (kept across disconnects)."""
+        ...
+
+    @property
+    def uploads(self) -> UploadRepository:
+        """CSV files of people and companies uploaded on the console, and their loads."""
         ...
 
     @property
@@ -221,6 +226,11 @@ class StoreAccess(OrganizationFinder, Protocol):
 
     def connected_organization_ids(self) -> list[uuid.UUID]:
         """The organizations with a connected CRM."""
+        ...
+
+    def queued_uploads(self) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Every organization's queued uploads as (organization id, upload id), oldest first (what the embedded
+        runner loads)."""
         ...
 
     @property
