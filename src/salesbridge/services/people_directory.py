@@ -10,7 +10,8 @@ import math
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Generic, TypeVar
+from functools import partial
+from typing import Any, Final, Generic, TypeVar
 
 from salesbridge.domain.match_links import TARGET_KINDS, Badge, LinkBand, TargetKind
 from salesbridge.domain.people import Company, Person
@@ -26,7 +27,7 @@ from salesbridge.services.matching import (
     links_of_person,
 )
 from salesbridge.services.organizations import require_organization
-from salesbridge.services.ports import StoreAccess, UnitOfWork
+from salesbridge.services.ports import CompanyRepository, PersonRepository, StoreAccess, UnitOfWork
 
 PAGE_SIZE: Final = 25
 PICKER_SIZE: Final = 10
@@ -70,14 +71,34 @@ def _query(text: str) -> str:
     return text.strip()[:MAX_QUERY_LENGTH]
 
 
-def _paged(
-    count: Callable[[str], int], search: Callable[..., list[_Found]], query: str, page: int, page_size: int
-) -> tuple[list[_Found], int, int, int]:
-    """The items of page ``page`` (the last when past it), the page, the pages and the total."""
+def _found_page(
+    uow: UnitOfWork, kind: TargetKind, query: str, page: int, badge: Badge | None, page_size: int
+) -> FoundPage[Any]:
+    """A page of people (``kind`` person) or companies, as :func:`people_page` describes it."""
+    matches = uow.matches
+    count: Callable[[str], int]
+    search: Callable[..., list[Any]]
+    count_badge: Callable[..., int]
+    with_badge: Callable[..., list[Any]]
+    badges_of: Callable[[UnitOfWork, list[uuid.UUID]], dict[uuid.UUID, Badges]]
+    if kind is TargetKind.PERSON:
+        repository: PersonRepository | CompanyRepository = uow.people
+        count_badge, with_badge = matches.count_people_with_badge, matches.people_with_badge
+        badges_of = badges_of_people
+    else:
+        repository = uow.companies
+        count_badge, with_badge = matches.count_companies_with_badge, matches.companies_with_badge
+        badges_of = badges_of_companies
+    if badge is None:
+        count, search = repository.count, repository.search
+    else:
+        count, search = partial(count_badge, badge), partial(with_badge, badge)
     total = count(query)
     pages = max(1, math.ceil(total / page_size))
     current = min(max(page, 1), pages)
-    return search(query, limit=page_size, offset=(current - 1) * page_size), current, pages, total
+    items = search(query, limit=page_size, offset=(current - 1) * page_size)
+    badges = badges_of(uow, [item.id for item in items if item.id])
+    return FoundPage(tuple(items), badges, current, pages, total, query, badge)
 
 
 def people_page(
@@ -96,21 +117,8 @@ def people_page(
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
     """
-    wanted = _query(query)
     with store(require_organization(store, slug), read_only=True) as uow:
-        if badge is None:
-            found = _paged(uow.people.count, uow.people.search, wanted, page, page_size)
-        else:
-            found = _paged(
-                lambda q: uow.matches.count_people_with_badge(badge, q),
-                lambda q, **paging: uow.matches.people_with_badge(badge, q, **paging),
-                wanted,
-                page,
-                page_size,
-            )
-        items, current, pages, total = found
-        badges = badges_of_people(uow, [person.id for person in items if person.id])
-        return FoundPage(tuple(items), badges, current, pages, total, wanted, badge)
+        return _found_page(uow, TargetKind.PERSON, _query(query), page, badge, page_size)
 
 
 def companies_page(
@@ -128,21 +136,8 @@ def companies_page(
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
     """
-    wanted = _query(query)
     with store(require_organization(store, slug), read_only=True) as uow:
-        if badge is None:
-            found = _paged(uow.companies.count, uow.companies.search, wanted, page, page_size)
-        else:
-            found = _paged(
-                lambda q: uow.matches.count_companies_with_badge(badge, q),
-                lambda q, **paging: uow.matches.companies_with_badge(badge, q, **paging),
-                wanted,
-                page,
-                page_size,
-            )
-        items, current, pages, total = found
-        badges = badges_of_companies(uow, [company.id for company in items if company.id])
-        return FoundPage(tuple(items), badges, current, pages, total, wanted, badge)
+        return _found_page(uow, TargetKind.COMPANY, _query(query), page, badge, page_size)
 
 
 @dataclass(frozen=True)
