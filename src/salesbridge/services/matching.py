@@ -1186,8 +1186,9 @@ def correct_match(
 ) -> MatchLinkView:
     """ "Edit match" on a CRM record: ``link`` it to ``target_id`` (a person for contacts and leads, a company for
     accounts), ``unlink`` it (explicitly no match), or ``confirm`` its current tie. By any seat holder (or
-    administrator); audited ``match.corrected``; visible to everyone of the organization; kept across imports and
-    runs until the CRM record or the target is deleted.
+    administrator); visible to everyone of the organization; kept across imports and
+    runs until the CRM record or the target is deleted. Audited ``match.linked``, ``match.unlinked`` or
+    ``match.confirmed`` (details: table, CRM id, target ids).
 
     Raises:
         MatchNotFoundError: the CRM record or target is not the organization's (``actor`` of another organization
@@ -1236,11 +1237,10 @@ def correct_match(
         uow.matches.put([link])
         uow.audit.record(
             actor=actor.email,
-            action="match.corrected",
+            action=_CORRECTION_ACTIONS[chosen],
             details={
                 "table": table,
                 "crm_id": crm_id,
-                "action": chosen.value,
                 "target_id": str(target) if target is not None else None,
                 "previous_target_id": str(current.target_id) if current and current.target_id else None,
             },
@@ -1248,6 +1248,13 @@ def correct_match(
         view = _Viewer(uow).link(link, record)
         uow.commit()
     return view
+
+
+_CORRECTION_ACTIONS: Final = {
+    CorrectionAction.LINK: "match.linked",
+    CorrectionAction.UNLINK: "match.unlinked",
+    CorrectionAction.CONFIRM: "match.confirmed",
+}
 
 
 def _kind_tables(kind: Literal["people", "companies"]) -> tuple[str, ...]:

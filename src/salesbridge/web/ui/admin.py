@@ -42,6 +42,11 @@ ACTION_NAMES: Final = {
     "list.item_removed": N_("Record removed from a list"),
     "list.renamed": N_("List renamed"),
     "lists.rules_changed": N_("Auto-save rules changed"),
+    "match.confirmed": N_("Match confirmed (Edit match)"),
+    "match.linked": N_("CRM record linked to another person or company (Edit match)"),
+    "match.review_accepted": N_("Candidate match accepted in review"),
+    "match.review_rejected": N_("Candidate match rejected in review"),
+    "match.unlinked": N_("CRM record marked as matching no one (Edit match)"),
     "organization.created": N_("Workspace created"),
     "people.imported": N_("People loaded from a CSV file"),
     "people.upserted": N_("People loaded through the API"),
@@ -118,7 +123,19 @@ DETAIL_NAMES: Final = {
 """Each detail's label (English message id); a detail missing here is shown by its key, spaced out."""
 
 HIDDEN_DETAILS: Final = frozenset(
-    {"user_id", "token_id", "run_id", "seat_id", "list_id", "invitation_id", "crm_id", "crm_user_id", "job_id"}
+    {
+        "user_id",
+        "token_id",
+        "run_id",
+        "seat_id",
+        "list_id",
+        "invitation_id",
+        "crm_id",
+        "crm_user_id",
+        "job_id",
+        "target_id",
+        "previous_target_id",
+    }
 )
 """Internal ids: they mean nothing to a reader (they stay in the API's answer)."""
 

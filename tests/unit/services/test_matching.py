@@ -1,0 +1,272 @@
+"""The rules of matching's service on the in-memory store: runs requested with their job, review decisions
+(a rejected pair never comes back), who may edit a match, CRM duplicates, the scorer's evaluation against
+corrections, and the audit log's names. (End to end on SQLite, PostgreSQL and the sandbox:
+tests/integration/services/test_matching.py.)"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from tests.fakes.store import FakeClock, FakeStore
+
+from salesbridge.domain.csv_rows import read_people_csv
+from salesbridge.domain.jobs import MATCH_ORGANIZATION, JobState, match_queueing_lock, organization_lock
+from salesbridge.domain.match_links import LinkBand, LinkOrigin
+from salesbridge.domain.people import Person
+from salesbridge.domain.sync_runs import RecordRow
+from salesbridge.errors import (
+    AdministratorRequiredError,
+    InvalidRequestError,
+    MatchNotFoundError,
+    SeatRequiredError,
+)
+from salesbridge.services.account_rules import Principal
+from salesbridge.services.matching import (
+    correct_match,
+    count_review,
+    decide_review,
+    evaluate,
+    link_of_crm_record,
+    links_of_person,
+    request_matching,
+    review_queue,
+    run_matching,
+    run_requested_matching,
+)
+from salesbridge.services.people_load import load_people
+from salesbridge.web.ui.admin import ACTION_NAMES, DETAIL_NAMES, HIDDEN_DETAILS
+
+
+def contact(crm_id: str, **values: Any) -> RecordRow:
+    name = f"{values.get('firstname', '')} {values.get('lastname', '')}".strip()
+    return RecordRow(crm_id, name, None, None, 0, {"fullname": name, **values})
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(clock: FakeClock) -> FakeStore:
+    return FakeStore(clock=clock)
+
+
+def seed(store: FakeStore, people: list[Person], contacts: list[RecordRow]) -> uuid.UUID:
+    acme = store.organization_id("acme") or store.add_organization("acme")
+    with store(acme) as uow:
+        uow.people.upsert_many(people)
+        uow.crm_records.upsert_many("contact", contacts, generation=1)
+        uow.commit()
+    return acme
+
+
+def principal(organization_id: uuid.UUID, *, admin: bool = False, seat: bool = True) -> Principal:
+    return Principal(
+        organization_id=organization_id,
+        organization_slug="acme",
+        user_id=uuid.uuid4(),
+        email="sam@acme.test",
+        display_name="Sam",
+        is_admin=admin,
+        has_seat=seat,
+        locale="en",
+    )
+
+
+def person(store: FakeStore, organization_id: uuid.UUID, external_id: str) -> uuid.UUID:
+    with store(organization_id, read_only=True) as uow:
+        found = uow.people.get_by_external_id(external_id)
+    assert found is not None
+    assert found.id is not None
+    return found.id
+
+
+def test_a_requested_run_defers_one_job_under_the_organizations_lock(store: FakeStore, clock: FakeClock) -> None:
+    acme = store.add_organization("acme")
+    for _ in range(2):
+        with store(acme) as uow:
+            request_matching(uow, reason="import", clock=clock)
+            uow.commit()
+
+    with store(acme, read_only=True) as uow:
+        jobs = uow.jobs.list(states=[JobState.QUEUED])
+        assert uow.matches.state().requested_at == clock()
+    (job,) = jobs
+    assert (job.task, job.reason) == (MATCH_ORGANIZATION, "import")
+    row = store.tables(acme).jobs[job.id]
+    assert (row.lock, row.queueing_lock) == (organization_lock(acme), match_queueing_lock(acme))
+    assert run_requested_matching(store, acme, clock=clock) is not None
+    assert run_requested_matching(store, acme, clock=clock) is None, "the run cleared the request"
+
+
+def test_a_people_load_requests_matching_when_it_changed_something(store: FakeStore) -> None:
+    acme = store.add_organization("acme")
+    people = b"id,first_name,last_name\np1,Ana,Lopez\n"
+    load_people(store, "acme", read_people_csv(people), actor="cli")
+    run_requested_matching(store, acme, clock=store.clock)
+    load_people(store, "acme", read_people_csv(people), actor="cli")
+
+    with store(acme, read_only=True) as uow:
+        assert uow.matches.state().requested_at is None, "an unchanged load asks for nothing"
+        assert [job.task for job in uow.jobs.list()] == [MATCH_ORGANIZATION]
+
+
+def test_a_pair_rejected_in_review_is_never_proposed_again_and_an_accepted_one_is_kept(
+    store: FakeStore, clock: FakeClock
+) -> None:
+    acme = seed(store, [Person("p1", first_name="Robert", last_name="Smith", city="Madrid", headline="Engineer")], [])
+    run_matching(store, acme, clock=clock)
+    # Incremental: each new contact is scored against its candidates with the model's prior (a name is not enough).
+    seed(
+        store,
+        [],
+        [
+            contact("c1", firstname="Robert", lastname="Smith", jobtitle="Sales", companyname="Contoso"),
+            contact("c2", firstname="Robert", lastname="Smith", jobtitle="Buyer"),
+        ],
+    )
+    run_matching(store, acme, clock=clock)
+    with store(acme, read_only=True) as uow:
+        queue = review_queue(uow, kind="people")
+        assert count_review(uow, kind="people") == len(queue) == 2
+    robert = person(store, acme, "p1")
+    assert {(item.crm_id, item.target.id) for item in queue} == {("c1", robert), ("c2", robert)}
+    assert all(item.fields for item in queue)
+    assert any(field.differs for item in queue for field in item.fields)
+
+    admin = principal(acme, admin=True)
+    with pytest.raises(AdministratorRequiredError):
+        decide_review(store, acme, actor=principal(acme), table="contact", crm_id="c1", target_id=robert, accept=False)
+    assert decide_review(store, acme, actor=admin, table="contact", crm_id="c1", target_id=robert, accept=False) is None
+    accepted = decide_review(store, acme, actor=admin, table="contact", crm_id="c2", target_id=robert, accept=True)
+    with pytest.raises(MatchNotFoundError):
+        decide_review(store, acme, actor=admin, table="contact", crm_id="c1", target_id=robert, accept=True)
+    incremental = run_matching(store, acme, clock=clock)
+    full = run_matching(store, acme, full=True, clock=clock)
+
+    assert accepted is not None
+    assert (accepted.band, accepted.origin) == (LinkBand.MATCH, LinkOrigin.CORRECTION)
+    assert incremental.people.crm_changed == 1, "the rejected record is decided again"
+    assert full.people.corrections_kept == 1
+    with store(acme, read_only=True) as uow:
+        assert link_of_crm_record(uow, "contact", "c1") is None
+        kept = link_of_crm_record(uow, "contact", "c2")
+        assert review_queue(uow, kind="people") == []
+    assert kept is not None
+    assert (kept.target_id, kept.origin) == (robert, LinkOrigin.CORRECTION)
+    assert store.audit_actions(acme).count("match.review_rejected") == 1
+    assert store.audit_actions(acme).count("match.review_accepted") == 1
+
+
+def test_edits_of_a_match_need_a_seat_a_known_record_and_target_and_a_known_action(
+    store: FakeStore, clock: FakeClock
+) -> None:
+    acme = seed(store, [Person("p1", "Ana López")], [contact("c1", firstname="Zed", lastname="Quux")])
+    ana = person(store, acme, "p1")
+    seller = principal(acme)
+
+    with pytest.raises(SeatRequiredError):
+        correct_match(store, acme, actor=principal(acme, seat=False), table="contact", crm_id="c1", action="unlink")
+    with pytest.raises(InvalidRequestError):
+        correct_match(store, acme, actor=seller, table="opportunity", crm_id="c1", action="unlink")
+    with pytest.raises(InvalidRequestError):
+        correct_match(store, acme, actor=seller, table="contact", crm_id="c1", action="merge")
+    with pytest.raises(InvalidRequestError):
+        correct_match(store, acme, actor=seller, table="contact", crm_id="c1", action="link")
+    with pytest.raises(InvalidRequestError):
+        correct_match(store, acme, actor=seller, table="contact", crm_id="c1", action="confirm")
+    with pytest.raises(MatchNotFoundError):
+        correct_match(store, acme, actor=seller, table="contact", crm_id="c9", action="unlink")
+    with pytest.raises(MatchNotFoundError):
+        correct_match(store, acme, actor=seller, table="contact", crm_id="c1", action="link", target_id=uuid.uuid4())
+    admin_without_seat = principal(acme, admin=True, seat=False)
+    linked = correct_match(
+        store, acme, actor=admin_without_seat, table="contact", crm_id="c1", action="link", target_id=ana, clock=clock
+    )
+    confirmed = correct_match(store, acme, actor=seller, table="contact", crm_id="c1", action="confirm", clock=clock)
+
+    assert (linked.target_id, confirmed.target_id, confirmed.band) == (ana, ana, LinkBand.MATCH)
+    assert store.audit_actions(acme) == ["match.linked", "match.confirmed"]
+
+
+def test_a_person_holding_two_crm_records_of_a_table_shows_them_as_duplicates(
+    store: FakeStore, clock: FakeClock
+) -> None:
+    acme = seed(
+        store,
+        [Person("p1", first_name="Ana", last_name="López", emails=("ana@contoso.com",))],
+        [
+            contact("c1", firstname="Ana", lastname="López", emailaddress1="ana@contoso.com"),
+            contact("c2", firstname="Ana", lastname="Lopez", emailaddress1="ana@contoso.com"),
+        ],
+    )
+    run_matching(store, acme, clock=clock)
+
+    with store(acme, read_only=True) as uow:
+        links = links_of_person(uow, person(store, acme, "p1"))
+    assert [(link.crm_id, link.is_tie, link.duplicate) for link in links] == [("c1", True, True), ("c2", True, True)]
+
+
+def test_the_scorer_is_evaluated_against_corrections(store: FakeStore, clock: FakeClock) -> None:
+    acme = seed(
+        store,
+        [
+            Person("p1", first_name="Ana", last_name="López", emails=("ana@contoso.com",)),
+            Person("p2", first_name="Bob", last_name="Smith", emails=("bob@fabrikam.com",)),
+        ],
+        [
+            contact("c1", firstname="Ana", lastname="López", emailaddress1="ana@contoso.com"),
+            contact("c2", firstname="Bob", lastname="Smith", emailaddress1="bob@fabrikam.com"),
+        ],
+    )
+    run_matching(store, acme, clock=clock)
+    seller = principal(acme)
+    correct_match(store, acme, actor=seller, table="contact", crm_id="c1", action="confirm")
+    correct_match(
+        store, acme, actor=seller, table="contact", crm_id="c2", action="link", target_id=person(store, acme, "p1")
+    )
+
+    with store(acme, read_only=True) as uow:
+        result = evaluate(uow)
+    assert (result.labelled, result.true_positives, result.false_positives, result.false_negatives) == (2, 1, 1, 1)
+    assert (result.precision, result.recall) == (0.5, 0.5)
+    assert result.f1 == pytest.approx(0.5)
+
+
+def test_every_match_action_is_named_and_its_details_labelled_or_hidden(store: FakeStore, clock: FakeClock) -> None:
+    acme = seed(store, [Person("p1", "Ana López")], [contact("c1", firstname="Ana", lastname="López")])
+    ana = person(store, acme, "p1")
+    seller = principal(acme)
+    correct_match(store, acme, actor=seller, table="contact", crm_id="c1", action="link", target_id=ana)
+    correct_match(store, acme, actor=seller, table="contact", crm_id="c1", action="confirm")
+    correct_match(store, acme, actor=seller, table="contact", crm_id="c1", action="unlink")
+    with store(acme) as uow:
+        link = uow.matches.get("contact", "c1")
+        assert link is not None
+        uow.matches.put([replace(link, band=LinkBand.REVIEW, target_id=ana, origin=LinkOrigin.SCORER)])
+        uow.commit()
+    admin = principal(acme, admin=True)
+    decide_review(store, acme, actor=admin, table="contact", crm_id="c1", target_id=ana, accept=True)
+    with store(acme) as uow:
+        link = uow.matches.get("contact", "c1")
+        assert link is not None
+        uow.matches.put([replace(link, band=LinkBand.REVIEW, origin=LinkOrigin.SCORER)])
+        uow.commit()
+    decide_review(store, acme, actor=admin, table="contact", crm_id="c1", target_id=ana, accept=False)
+
+    with store(acme, read_only=True) as uow:
+        entries = uow.audit.recent(limit=10)
+    assert {entry.action for entry in entries} == {
+        "match.linked",
+        "match.confirmed",
+        "match.unlinked",
+        "match.review_accepted",
+        "match.review_rejected",
+    }
+    for entry in entries:
+        assert entry.action in ACTION_NAMES
+        assert set(entry.details) <= set(DETAIL_NAMES) | HIDDEN_DETAILS
