@@ -49,6 +49,7 @@ from salesbridge.web.api import account as api_account
 from salesbridge.web.api import crm as api_crm
 from salesbridge.web.api import jobs as api_jobs
 from salesbridge.web.api import lists as api_lists
+from salesbridge.web.api import matching as api_matching
 from salesbridge.web.api import organization as api_organization
 from salesbridge.web.api import people as api_people
 from salesbridge.web.api import seats as api_seats
@@ -103,6 +104,7 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     api_jobs.router,
     ui_jobs.router,
     api_people.router,
+    api_matching.router,
     ui_uploads.router,
     ui_people.router,
     ui_matching.router,

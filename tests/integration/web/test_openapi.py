@@ -15,7 +15,7 @@ from tests.integration.web.conftest import ACME_ADMIN, ACME_GUEST, ACME_SELLER, 
 
 from salesbridge.services.crm_users import rematch_seats
 from salesbridge.store.workspace import CrmUserValues
-from salesbridge.web.api import account, crm, jobs, lists, organization, people, schemas, seats, sync
+from salesbridge.web.api import account, crm, jobs, lists, matching, organization, people, schemas, seats, sync
 
 OpenBrowser = Callable[[Person | None], Browser]
 API_PREFIX = "/api/v1/"
@@ -26,7 +26,7 @@ ERROR_BODIES = {"ErrorOut", "SeatLimitErrorOut", "CrmErrorOut", "UnprocessableOu
 def _models() -> dict[str, type[BaseModel]]:
     """The API's pydantic models by class name (OpenAPI names its components after them)."""
     found: dict[str, type[BaseModel]] = {}
-    for module in (account, crm, jobs, lists, organization, people, schemas, seats, sync):
+    for module in (account, crm, jobs, lists, matching, organization, people, schemas, seats, sync):
         for name, value in vars(module).items():
             if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__:
                 found[name] = value
@@ -78,6 +78,9 @@ def test_every_success_response_names_its_schema(document: dict[str, Any]) -> No
         ((code, response),) = successes.items()
         if code == "204":
             assert "content" not in response, (method, path)
+            continue
+        if set(response.get("content", {})) == {"text/csv"}:  # a file: documented as text, nothing else
+            assert response["content"]["text/csv"]["schema"] == {"type": "string"}, (method, path)
             continue
         names = _refs(_json_schema(response))
         assert names, f"{method.upper()} {path} answers {code} with a schema that names no model"
@@ -132,6 +135,9 @@ class _Checked:
         if status == 204:
             assert answer.content == b""
             return None
+        if "text/csv" in responses[str(status)].get("content", {}):
+            assert answer.headers["content-type"].startswith("text/csv"), (request.method, path)
+            return answer.content
         body = answer.json()
         schema = _json_schema(responses[str(status)])
         names = _refs(schema)
@@ -273,6 +279,22 @@ def test_the_routes_answer_exactly_what_the_document_names(
     companies = check(s.get(f"{orgs}/companies"), 200)
     check(s.get(f"{orgs}/companies/{companies['items'][0]['id']}"), 200)
     check(s.get(f"{orgs}/companies/by-external-id/c9"), 404)
+
+    # Matching.
+    check(a.get(f"{orgs}/matching/report"), 200)
+    check(a.get(f"{orgs}/matching/evaluation"), 200)
+    check(a.get(f"{orgs}/matching/review", params={"kind": "companies"}), 200)
+    check(a.get(f"{orgs}/matching/review", params={"kind": "things"}), 422)
+    pair = {"table": "contact", "crm_id": "c1", "target_id": found["items"][0]["id"]}
+    check(a.post(f"{orgs}/matching/review/accept", json=pair, headers=headers), 404)
+    check(a.post(f"{orgs}/matching/review/reject", json=pair, headers=headers), 404)
+    check(s.get(f"{orgs}/matching/links/contact/c1"), 404)
+    edit = {"action": "link", "target_id": found["items"][0]["id"]}
+    check(s.put(f"{orgs}/matching/links/contact/c1", json=edit, headers=seller_headers), 404)
+    check(s.get(f"{orgs}/people/{found['items'][0]['id']}/links"), 200)
+    check(s.get(f"{orgs}/companies/{companies['items'][0]['id']}/links"), 200)
+    check(s.get(f"{orgs}/companies/{uuid.uuid4()}/links"), 404)
+    check(a.get(f"{orgs}/matching/unmatched", params={"table": "lead"}), 200)
 
     answered = {(method, path) for method, path, _ in check.seen}
     documented = {(method.upper(), path) for path, method, _ in _operations(document)}

@@ -186,7 +186,8 @@ def _row_error(problem: RowProblem, locale: str) -> RowErrorOut:
     )
 
 
-def _person_out(person: Person) -> PersonOut:
+def person_out(person: Person) -> PersonOut:
+    """A stored person as the API gives it."""
     assert person.id is not None
     assert person.updated_at is not None
     return PersonOut(
@@ -210,7 +211,8 @@ def _person_out(person: Person) -> PersonOut:
     )
 
 
-def _company_out(company: Company) -> CompanyOut:
+def company_out(company: Company) -> CompanyOut:
+    """A stored company as the API gives it."""
     assert company.id is not None
     assert company.updated_at is not None
     return CompanyOut(
@@ -268,7 +270,7 @@ def list_people(
     """The people whose name, company, title or place contains every word of ``q``, by name, a page at a time."""
     page: Page[Person] = search_people(services.store, principal.organization_id, q, limit=limit, offset=offset)
     return PeoplePageOut(
-        total=page.total, limit=limit, offset=offset, items=[_person_out(person) for person in page.items]
+        total=page.total, limit=limit, offset=offset, items=[person_out(person) for person in page.items]
     )
 
 
@@ -280,13 +282,13 @@ def get_person_by_external_id(
     services: Services,
 ) -> PersonOut:
     """The person the source identifies as ``external_id``; 404 when the organization has none."""
-    return _person_out(person_by_external_id(services.store, principal.organization_id, external_id))
+    return person_out(person_by_external_id(services.store, principal.organization_id, external_id))
 
 
 @router.get("/people/{person_id}", summary="A person", responses=errors(404))
 def get_person(org: str, person_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services) -> PersonOut:  # noqa: ARG001
     """The person ``person_id``; 404 when the organization has none (another organization's included)."""
-    return _person_out(person_by_id(services.store, principal.organization_id, person_id))
+    return person_out(person_by_id(services.store, principal.organization_id, person_id))
 
 
 @router.get("/companies", summary="Search the workspace's companies")
@@ -302,7 +304,7 @@ def list_companies(
     time."""
     page: Page[Company] = search_companies(services.store, principal.organization_id, q, limit=limit, offset=offset)
     return CompaniesPageOut(
-        total=page.total, limit=limit, offset=offset, items=[_company_out(company) for company in page.items]
+        total=page.total, limit=limit, offset=offset, items=[company_out(company) for company in page.items]
     )
 
 
@@ -314,10 +316,10 @@ def get_company_by_external_id(
     services: Services,
 ) -> CompanyOut:
     """The company the source identifies as ``external_id``; 404 when the organization has none."""
-    return _company_out(company_by_external_id(services.store, principal.organization_id, external_id))
+    return company_out(company_by_external_id(services.store, principal.organization_id, external_id))
 
 
 @router.get("/companies/{company_id}", summary="A company", responses=errors(404))
 def get_company(org: str, company_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services) -> CompanyOut:  # noqa: ARG001
     """The company ``company_id``; 404 when the organization has none (another organization's included)."""
-    return _company_out(company_by_id(services.store, principal.organization_id, company_id))
+    return company_out(company_by_id(services.store, principal.organization_id, company_id))

@@ -1,0 +1,236 @@
+"""The matching API on SQLite and PostgreSQL: the match report, the review queue (accept, reject), Edit match by a
+seat holder, a person's and a company's links, and the unmatched CSV streamed by the real console served by
+uvicorn — every unmatched record in the file, formula cells neutralised; sellers and other organizations refused."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Callable
+
+import httpx
+from tests.integration.web.conftest import ACME_ADMIN, ACME_GUEST, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
+
+from salesbridge.domain.csv_rows import read_company_csv, read_people_csv
+from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
+from salesbridge.domain.sync_runs import RecordRow
+from salesbridge.sandbox.server.serving import serve_in_thread
+from salesbridge.services.matching import run_matching
+from salesbridge.services.people_load import load_companies, load_people
+from salesbridge.web.app import create_app
+
+OpenBrowser = Callable[[Person | None], Browser]
+ORG = "/api/v1/orgs/acme"
+FORMULA = '=HYPERLINK("http://evil.example","click")'
+GHOSTS = 40
+
+COMPANIES_CSV = b"id,name,website\nk1,Contoso,https://contoso.com\nk2,Fabrikam Inc.,https://www.fabrikam.com\n"
+PEOPLE_CSV = (
+    "id,first_name,last_name,email,job_title,company_name,city\n"
+    "p1,Robert,Smith,bob.smith@contoso.com,Head of Sales,Contoso,Madrid\n"
+    "p2,Ana,García,ana.garcia@fabrikam.com,CTO,Fabrikam,Sevilla\n"
+    "p3,Carla,Díaz,carla@example.org,Engineer,Northwind,Lisboa\n"
+).encode()
+
+
+def seed(console: Console) -> uuid.UUID:
+    """acme's imported CRM (2 accounts, 2 contacts of workspace people, ``GHOSTS`` contacts of nobody — one named
+    with a formula —, 1 lead of nobody), its people and companies, and a matching run."""
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    accounts = [
+        RecordRow("a1", "CONTOSO LTD", None, None, 0, {"name": "CONTOSO LTD", "websiteurl": "contoso.com"}),
+        RecordRow("a2", "Fabrikam", None, None, 0, {"name": "Fabrikam", "websiteurl": "fabrikam.com"}),
+    ]
+
+    def contact(crm_id: str, first: str, last: str, email: str | None, account: str | None) -> RecordRow:
+        data = {"firstname": first, "lastname": last, "fullname": f"{first} {last}", "emailaddress1": email}
+        if account is not None:
+            data["parentcustomerid"] = {"id": account, "table": "account"}  # type: ignore[assignment]
+        return RecordRow(crm_id, f"{first} {last}", None, account, 0, {**data, "statecode": 0})
+
+    contacts = [
+        contact("c-bob", "Bob", "Smith", "bob.smith@contoso.com", "a1"),
+        contact("c-ana", "Ana", "Garcia", "ana.garcia@fabrikam.com", "a2"),
+        contact("c-formula", FORMULA, "Hacker", None, None),
+        *(contact(f"c-ghost-{n:02d}", "Zed", f"Quux{n}", f"zed{n}@nowhere.example", None) for n in range(GHOSTS - 1)),
+    ]
+    leads = [RecordRow("l-1", "Lee Lead", None, None, 0, {"firstname": "Lee", "lastname": "Lead", "statecode": 0})]
+    with console.store(organization_id) as uow:
+        uow.crm_records.upsert_many("account", accounts, generation=1)
+        uow.crm_records.upsert_many("contact", contacts, generation=1)
+        uow.crm_records.upsert_many("lead", leads, generation=1)
+        uow.commit()
+    load_companies(console.store, "acme", read_company_csv(COMPANIES_CSV), actor="admin@acme.test")
+    load_people(console.store, "acme", read_people_csv(PEOPLE_CSV), actor="admin@acme.test")
+    run_matching(console.store, organization_id, full=True, clock=console.clock)
+    return organization_id
+
+
+def person_id(console: Console, organization_id: uuid.UUID, external_id: str) -> uuid.UUID:
+    with console.store(organization_id, read_only=True) as uow:
+        found = uow.people.get_by_external_id(external_id)
+    assert found is not None
+    assert found.id is not None
+    return found.id
+
+
+def test_the_report_counts_every_record_and_the_csv_holds_every_unmatched_one(
+    console: Console, browser: OpenBrowser
+) -> None:
+    seed(console)
+    admin = browser(ACME_ADMIN)
+
+    report = admin.client.get(f"{ORG}/matching/report").json()
+    contacts = next(row for row in report["tables"] if row["table"] == "contact")
+
+    assert [row["table"] for row in report["tables"]] == ["account", "contact", "lead"]
+    assert contacts["total"] == GHOSTS + 2
+    assert contacts["matched"] + contacts["review"] + contacts["unmatched"] == contacts["total"]
+    assert contacts["unmatched"] >= GHOSTS  # nobody in the workspace is any ghost
+    assert report["last_run_at"] is not None
+    with serve_in_thread(create_app(console.services, secure_cookies=False)) as server:
+        token = admin.client.post("/api/v1/me/tokens", json={"name": "export"}, headers=admin.csrf_headers()).json()
+        headers = {"Authorization": f"Bearer {token['token']}"}
+        with httpx.stream(
+            "GET", f"{server.base_url}{ORG}/matching/unmatched", params={"table": "contact"}, headers=headers
+        ) as answer:
+            assert answer.status_code == 200
+            assert answer.headers["content-type"].startswith("text/csv")
+            body = b"".join(answer.iter_bytes())
+    assert body.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert len(rows) == contacts["unmatched"]
+    ids = {row["crm_id"] for row in rows}
+    assert {f"c-ghost-{n:02d}" for n in range(GHOSTS - 1)} | {"c-formula"} <= ids
+    formula_row = next(row for row in rows if row["crm_id"] == "c-formula")
+    assert formula_row["name"].startswith("'=HYPERLINK(")
+    leads = admin.client.get(f"{ORG}/matching/unmatched", params={"table": "lead"})
+    assert [row["crm_id"] for row in csv.DictReader(io.StringIO(leads.content.decode("utf-8-sig")))] == ["l-1"]
+    assert admin.client.get(f"{ORG}/matching/unmatched", params={"table": "opportunity"}).status_code == 422
+
+
+def test_a_seat_holder_edits_a_match_and_everyone_sees_it(console: Console, browser: OpenBrowser) -> None:
+    organization_id = seed(console)
+    seller, admin = browser(ACME_SELLER), browser(ACME_ADMIN)
+    carla = person_id(console, organization_id, "p3")
+
+    linked = seller.client.put(
+        f"{ORG}/matching/links/contact/c-ghost-00",
+        json={"action": "link", "target_id": str(carla)},
+        headers=seller.csrf_headers(),
+    )
+
+    assert linked.status_code == 200, linked.text
+    assert (linked.json()["band"], linked.json()["origin"], linked.json()["target_id"]) == (
+        "match",
+        "correction",
+        str(carla),
+    )
+    seen = admin.client.get(f"{ORG}/people/{carla}/links").json()
+    assert [link["crm_id"] for link in seen] == ["c-ghost-00"]
+    assert admin.client.get(f"{ORG}/matching/links/contact/c-ghost-00").json()["target_id"] == str(carla)
+    unlinked = seller.client.put(
+        f"{ORG}/matching/links/contact/c-ghost-00", json={"action": "unlink"}, headers=seller.csrf_headers()
+    )
+    assert (unlinked.status_code, unlinked.json()["band"], unlinked.json()["target_id"]) == (200, "no_match", None)
+    no_target = seller.client.put(
+        f"{ORG}/matching/links/contact/c-ghost-01", json={"action": "link"}, headers=seller.csrf_headers()
+    )
+    assert no_target.status_code == 422
+    unknown = seller.client.put(
+        f"{ORG}/matching/links/contact/c-nobody",
+        json={"action": "link", "target_id": str(carla)},
+        headers=seller.csrf_headers(),
+    )
+    assert unknown.status_code == 404
+    company = admin.client.get(f"{ORG}/companies/by-external-id/k1").json()
+    assert admin.client.get(f"{ORG}/companies/{company['id']}/links").status_code == 200
+
+
+def test_administrators_work_the_review_queue(console: Console, browser: OpenBrowser) -> None:
+    organization_id = seed(console)
+    admin = browser(ACME_ADMIN)
+    carla = person_id(console, organization_id, "p3")
+    with console.store(organization_id) as uow:
+        uow.matches.put(
+            [
+                MatchLink(
+                    crm_table="contact",
+                    crm_id=crm_id,
+                    target_kind=TargetKind.PERSON,
+                    target_id=carla,
+                    band=LinkBand.REVIEW,
+                    probability=0.6,
+                    decision=None,
+                    origin=LinkOrigin.SCORER,
+                    decided_by=None,
+                    decided_at=console.clock(),
+                )
+                for crm_id in ("c-ghost-05", "c-ghost-06")
+            ]
+        )
+        uow.commit()
+
+    queue = admin.client.get(f"{ORG}/matching/review", params={"kind": "people"}).json()
+    in_review = {item["crm_id"] for item in queue["items"]}
+    accepted = admin.client.post(
+        f"{ORG}/matching/review/accept",
+        json={"table": "contact", "crm_id": "c-ghost-05", "target_id": str(carla)},
+        headers=admin.csrf_headers(),
+    )
+    rejected = admin.client.post(
+        f"{ORG}/matching/review/reject",
+        json={"table": "contact", "crm_id": "c-ghost-06", "target_id": str(carla)},
+        headers=admin.csrf_headers(),
+    )
+    again = admin.client.post(
+        f"{ORG}/matching/review/accept",
+        json={"table": "contact", "crm_id": "c-ghost-06", "target_id": str(carla)},
+        headers=admin.csrf_headers(),
+    )
+
+    assert {"c-ghost-05", "c-ghost-06"} <= in_review
+    assert queue["total"] == len(queue["items"])
+    item = next(item for item in queue["items"] if item["crm_id"] == "c-ghost-05")
+    assert (item["person"]["external_id"], item["company"]) == ("p3", None)
+    assert accepted.status_code == 200
+    assert (accepted.json()["link"]["band"], accepted.json()["link"]["origin"]) == ("match", "correction")
+    assert (rejected.status_code, rejected.json()) == (200, {"link": None})
+    assert again.status_code == 404  # no longer in review
+    remaining = admin.client.get(f"{ORG}/matching/review", params={"kind": "people"}).json()
+    assert {"c-ghost-05", "c-ghost-06"}.isdisjoint({item["crm_id"] for item in remaining["items"]})
+    evaluation = admin.client.get(f"{ORG}/matching/evaluation").json()
+    assert evaluation["labelled"] >= 2
+
+
+def test_sellers_guests_and_other_organizations_are_refused(console: Console, browser: OpenBrowser) -> None:
+    organization_id = seed(console)
+    seller, guest, outsider = browser(ACME_SELLER), browser(ACME_GUEST), browser(GLOBEX_ADMIN)
+    carla = person_id(console, organization_id, "p3")
+    pair = {"table": "contact", "crm_id": "c-ghost-00", "target_id": str(carla)}
+
+    assert seller.client.get(f"{ORG}/matching/report").status_code == 403
+    assert seller.client.get(f"{ORG}/matching/unmatched", params={"table": "contact"}).status_code == 403
+    assert (
+        seller.client.post(f"{ORG}/matching/review/accept", json=pair, headers=seller.csrf_headers()).status_code == 403
+    )
+    assert seller.client.get(f"{ORG}/people/{carla}/links").status_code == 200
+    assert guest.client.get(f"{ORG}/people/{carla}/links").status_code == 403
+    edit = {"action": "link", "target_id": str(carla)}
+    assert (
+        guest.client.put(
+            f"{ORG}/matching/links/contact/c-ghost-00", json=edit, headers=guest.csrf_headers()
+        ).status_code
+        == 403
+    )
+    assert outsider.client.get(f"{ORG}/matching/report").status_code == 404
+    assert outsider.client.get("/api/v1/orgs/globex/matching/links/contact/c-bob").status_code == 404
+    assert outsider.client.get(f"/api/v1/orgs/globex/people/{carla}/links").status_code == 404
+    theirs = outsider.client.put(
+        "/api/v1/orgs/globex/matching/links/contact/c-ghost-00", json=edit, headers=outsider.csrf_headers()
+    )
+    assert theirs.status_code == 404
+    csv_of_theirs = outsider.client.get("/api/v1/orgs/globex/matching/unmatched", params={"table": "contact"})
+    assert "c-ghost" not in csv_of_theirs.text
