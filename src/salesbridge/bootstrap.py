@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from salesbridge.sandbox.seeds.seeding import SeedSpec
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.crm_settings import CrmSettingsService
+    from salesbridge.services.matching import MatchRunSummary
+    from salesbridge.services.people_load import LoadReport
     from salesbridge.services.ports import Clock, CrmSession, CrmSessionFactory, StoreAccess
     from salesbridge.services.seats import SeatService
     from salesbridge.settings import Settings
@@ -576,7 +578,68 @@ async def prepare_demo_workspace(
         raise ConfigError(
             f"The demo could not connect to the sandbox: {outcome.english_message} {outcome.reason or ''}"
         )
+    await _map_demo_profile_url_columns(store, slug)
     return await asyncio.to_thread(_seat_demo_people, store, slug)
+
+
+DEMO_PROFILE_URL_COLUMN: Final = "new_linkedinurl"
+"""The demo CRM's custom text column holding a LinkedIn profile URL (on contact, lead and account)."""
+
+
+async def _map_demo_profile_url_columns(store: StoreAccess, slug: str) -> None:
+    """Map the demo CRM's profile-URL column on CRM Settings, as its administrator would, for each table that has
+    it (before the first import, so that it reads the column)."""
+    from salesbridge.services.crm_settings import CrmSettingsService, SettingsChange
+
+    service = CrmSettingsService(store, dynamics_session)
+    choices = await service.choices(slug)
+    mapped = {
+        table: DEMO_PROFILE_URL_COLUMN
+        for table, offered in choices.text_columns.items()
+        if DEMO_PROFILE_URL_COLUMN in {choice.value for choice in offered}
+    }
+    if mapped:
+        await service.update(slug, SettingsChange(profile_url_columns=mapped), actor="demo")
+
+
+@dataclass(frozen=True)
+class DemoPeople:
+    """What :func:`load_demo_people` loaded, and the matching run after it."""
+
+    people: LoadReport
+    companies: LoadReport
+    matching: MatchRunSummary
+
+
+def load_demo_people(store: StoreAccess, sandbox: Sandbox, *, slug: str = "demo", seed: int = 13) -> DemoPeople:
+    """Load the demo workspace's people and companies into ``slug``: generated from the sandbox's CRM so that they
+    overlap it the way real data does (:mod:`salesbridge.sandbox.seeds.demo_workspace`), through the CSV load
+    service (companies first), then match them with the imported CRM records. Idempotent (loading is by external
+    id). Call it after the first import, off the event loop.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+    """
+    from salesbridge.domain.csv_rows import read_company_csv, read_people_csv
+    from salesbridge.sandbox.seeds.demo_workspace import (
+        COMPANY_COLUMNS,
+        PEOPLE_COLUMNS,
+        crm_rows_of_sandbox,
+        csv_bytes,
+        generate_workspace,
+    )
+    from salesbridge.services.matching import run_matching
+    from salesbridge.services.organizations import require_organization
+    from salesbridge.services.people_load import load_companies, load_people
+    from salesbridge.store.uow import utc_now
+
+    workspace = generate_workspace(crm_rows_of_sandbox(sandbox.services.state), seed=seed)
+    companies = load_companies(
+        store, slug, read_company_csv(csv_bytes(COMPANY_COLUMNS, workspace.companies)), actor="demo"
+    )
+    people = load_people(store, slug, read_people_csv(csv_bytes(PEOPLE_COLUMNS, workspace.people)), actor="demo")
+    matching = run_matching(store, require_organization(store, slug), clock=utc_now)
+    return DemoPeople(people=people, companies=companies, matching=matching)
 
 
 def _create_demo_organization(store: StoreAccess, slug: str, seats: int) -> None:

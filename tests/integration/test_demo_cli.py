@@ -8,6 +8,7 @@ import re
 import shlex
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -45,6 +46,16 @@ def test_demo_serves_a_connected_console_with_seats_from_the_crm(tmp_path: Path)
                 time.sleep(0.2)
                 text = output.read_text()
             assert "Connected to Microsoft Dynamics" in text, "the demo prints the connection status"
+            loaded = re.search(r"Workspace loaded — (\d+) people, (\d+) companies", text)
+            assert loaded is not None, text
+            with sqlite3.connect(tmp_path / "state" / "demo-workspace.db") as workspace_db:
+                people = workspace_db.execute("SELECT count(*) FROM people").fetchone()[0]
+                companies = workspace_db.execute("SELECT count(*) FROM companies").fetchone()[0]
+                links = workspace_db.execute("SELECT count(*) FROM match_links").fetchone()[0]
+            assert (people, companies) == (int(loaded.group(1)), int(loaded.group(2)))
+            assert people > 200, "the demo organization holds the workspace's people"
+            assert companies > 50, "and its companies"
+            assert links > 200, "matched with the CRM"
             admin = re.search(r"Admin:\s+(\S+)", text)
             password = re.search(r"Password:\s+(\S+)", text)
             assert admin is not None

@@ -45,6 +45,16 @@ def demo(
         outcome = import_with_progress(services, organization_id)
         if outcome is None or not outcome.succeeded:
             raise failure(f"The first import failed: {outcome.error if outcome else 'another import is running'}")
+        with console.status("Loading the workspace's people and companies and matching them with the CRM…"):
+            loaded = bootstrap.load_demo_people(services.store, sandbox, slug=workspace.organization)
+        matched = loaded.matching
+        console.print(
+            f"[bold green]Workspace loaded[/bold green] — {loaded.people.loaded} people, "
+            f"{loaded.companies.loaded} companies; matched with the CRM: "
+            f"{matched.people.matched + matched.companies.matched} records tied, "
+            f"{matched.people.review + matched.companies.review} to review",
+            highlight=False,
+        )
         environment = bootstrap.write_demo_environment(settings, state_dir)
         console_url = bootstrap.public_base_url(settings) + "/"
         console.print(
