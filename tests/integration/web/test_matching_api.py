@@ -10,11 +10,11 @@ import uuid
 from collections.abc import Callable
 
 import httpx
+from tests.integration.matching_seed import COMPANIES_CSV, GHOSTS, PEOPLE_CSV, seed_crm
 from tests.integration.web.conftest import ACME_ADMIN, ACME_GUEST, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
 
 from salesbridge.domain.csv_rows import read_company_csv, read_people_csv
 from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
-from salesbridge.domain.sync_runs import RecordRow
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.services.matching import run_matching
 from salesbridge.services.people_load import load_companies, load_people
@@ -22,16 +22,6 @@ from salesbridge.web.app import create_app
 
 OpenBrowser = Callable[[Person | None], Browser]
 ORG = "/api/v1/orgs/acme"
-FORMULA = '=HYPERLINK("http://evil.example","click")'
-GHOSTS = 40
-
-COMPANIES_CSV = b"id,name,website\nk1,Contoso,https://contoso.com\nk2,Fabrikam Inc.,https://www.fabrikam.com\n"
-PEOPLE_CSV = (
-    "id,first_name,last_name,email,job_title,company_name,city\n"
-    "p1,Robert,Smith,bob.smith@contoso.com,Head of Sales,Contoso,Madrid\n"
-    "p2,Ana,García,ana.garcia@fabrikam.com,CTO,Fabrikam,Sevilla\n"
-    "p3,Carla,Díaz,carla@example.org,Engineer,Northwind,Lisboa\n"
-).encode()
 
 
 def seed(console: Console) -> uuid.UUID:
@@ -39,29 +29,7 @@ def seed(console: Console) -> uuid.UUID:
     with a formula —, 1 lead of nobody), its people and companies, and a matching run."""
     organization_id = console.store.organization_id("acme")
     assert organization_id is not None
-    accounts = [
-        RecordRow("a1", "CONTOSO LTD", None, None, 0, {"name": "CONTOSO LTD", "websiteurl": "contoso.com"}),
-        RecordRow("a2", "Fabrikam", None, None, 0, {"name": "Fabrikam", "websiteurl": "fabrikam.com"}),
-    ]
-
-    def contact(crm_id: str, first: str, last: str, email: str | None, account: str | None) -> RecordRow:
-        data = {"firstname": first, "lastname": last, "fullname": f"{first} {last}", "emailaddress1": email}
-        if account is not None:
-            data["parentcustomerid"] = {"id": account, "table": "account"}  # type: ignore[assignment]
-        return RecordRow(crm_id, f"{first} {last}", None, account, 0, {**data, "statecode": 0})
-
-    contacts = [
-        contact("c-bob", "Bob", "Smith", "bob.smith@contoso.com", "a1"),
-        contact("c-ana", "Ana", "Garcia", "ana.garcia@fabrikam.com", "a2"),
-        contact("c-formula", FORMULA, "Hacker", None, None),
-        *(contact(f"c-ghost-{n:02d}", "Zed", f"Quux{n}", f"zed{n}@nowhere.example", None) for n in range(GHOSTS - 1)),
-    ]
-    leads = [RecordRow("l-1", "Lee Lead", None, None, 0, {"firstname": "Lee", "lastname": "Lead", "statecode": 0})]
-    with console.store(organization_id) as uow:
-        uow.crm_records.upsert_many("account", accounts, generation=1)
-        uow.crm_records.upsert_many("contact", contacts, generation=1)
-        uow.crm_records.upsert_many("lead", leads, generation=1)
-        uow.commit()
+    seed_crm(console.store, organization_id)
     load_companies(console.store, "acme", read_company_csv(COMPANIES_CSV), actor="admin@acme.test")
     load_people(console.store, "acme", read_people_csv(PEOPLE_CSV), actor="admin@acme.test")
     run_matching(console.store, organization_id, full=True, clock=console.clock)
