@@ -134,7 +134,9 @@ def compare_first(a: str, b: str) -> int:
         return 0
     if len(a) == 1 or len(b) == 1:
         return 3 if a[0] == b[0] else 5
-    if nickname_classes(a) & nickname_classes(b):
+    if b in nickname_classes(a) or a in nickname_classes(b):
+        # One is a nickname or the canonical form of the other. Sharing a class member is not enough: the English
+        # table is permissive ("william" and "robert" both list "bill").
         return 1
     wa, wb = a.split(), b.split()
     if wa[0] == wb[0] and (len(wa) > 1 or len(wb) > 1):
@@ -161,12 +163,12 @@ def compare_last(a: str, b: str) -> int:
     return 4
 
 
-@lru_cache(maxsize=_BIG)
+@lru_cache(maxsize=1 << 20)
 def company_level(a: str, b: str) -> int:
     """0 exact, 1 very close (WRatio ≥ 95), 2 close (≥ 88), 3 weak (≥ 75), 4 different — on normalised names."""
     if a == b:
         return 0
-    score = fuzz.WRatio(a, b)
+    score = fuzz.WRatio(a, b, score_cutoff=75)
     if score >= 95:
         return 1
     if score >= 88:
@@ -243,40 +245,53 @@ def _shared_level(left: tuple[str, ...], right: tuple[str, ...], kind: str, shar
 
 def person_vector(left: PersonFeatures, right: PersonFeatures, shared: SharedCount = no_sharing) -> list[int]:
     """The level of every people comparison for one pair (``-1`` = missing), in ``PEOPLE_LEVELS`` order."""
-    profile = -1
-    if left.profile and right.profile:
-        profile = 0 if left.profile == right.profile else 1
-    email = _shared_level(left.emails, right.emails, "e", shared)
+    # Written for speed (it runs once per candidate pair): cheap emptiness tests before any call.
+    lp, rp = left.profile, right.profile
+    profile = (0 if lp == rp else 1) if lp and rp else -1
+    le, re_ = left.emails, right.emails
+    email = _shared_level(le, re_, "e", shared) if le and re_ else -1
     lf, ll, rf, rl = left.first, left.last, right.first, right.last
     first = compare_first(lf, rf) if lf and rf else -1
     last = compare_last(ll, rl) if ll and rl else -1
-    if first > 1 and last > 1 and lf and ll and lf == rl and ll == rf:
-        first, last = 2, 1  # swapped first and last names
-    birth = _birth_level(left.birth, right.birth) if left.birth and right.birth else -1
+    if first > 1 and last > 1 and lf and ll and rf and rl:
+        if lf == rl and ll == rf:
+            first, last = 2, 1  # swapped first and last names
+        elif first == 5 and last == 4 and (lf == rl or ll == rf):
+            first, last = 4, 3  # one name written in the other's column
+    lb, rb = left.birth, right.birth
+    birth = (0 if lb == rb else _birth_level(lb, rb)) if lb and rb else -1
     company = -1
+    lc, rc = left.company, right.company
     if left.company_ref and left.company_ref == right.company_ref:
         company = 0
-    elif left.company and right.company:
-        level = company_level(left.company, right.company)
+    elif lc and rc:
+        level = 0 if lc == rc else company_level(lc, rc)
         if level <= 1:
             company = 1
         elif level == 2:
             company = 2
-        elif left.company in right.past or right.company in left.past:
+        elif lc in right.past or rc in left.past:
             company = 3
         else:
             company = 4
-    elif (left.company and left.company in right.past) or (right.company and right.company in left.past):
+    elif (lc and lc in right.past) or (rc and rc in left.past):
         company = 3
-    domain = -1
-    if left.domains and right.domains:
-        domain = 0 if any(d in right.domains for d in left.domains) else 1
-    title = _title_level(left.title, right.title) if left.title and right.title else -1
-    phone = _shared_level(left.phones, right.phones, "t", shared)
-    place = _place_level(
-        left.postcode, left.city, left.region, left.country, right.postcode, right.city, right.region, right.country
-    )
-    street = _street_level(left.street, right.street) if left.street and right.street else -1
+    ld, rd = left.domains, right.domains
+    domain = (0 if ld[0] in rd or not set(ld).isdisjoint(rd) else 1) if ld and rd else -1
+    lt, rt = left.title, right.title
+    title = (0 if lt == rt else _title_level(lt, rt)) if lt and rt else -1
+    lph, rph = left.phones, right.phones
+    phone = _shared_level(lph, rph, "t", shared) if lph and rph else -1
+    if (left.postcode or left.city or left.region or left.country) and (
+        right.postcode or right.city or right.region or right.country
+    ):
+        place = _place_level(
+            left.postcode, left.city, left.region, left.country, right.postcode, right.city, right.region, right.country
+        )
+    else:
+        place = -1
+    ls, rs = left.street, right.street
+    street = (0 if ls == rs else _street_level(ls, rs)) if ls and rs else -1
     return [profile, email, first, last, birth, company, domain, title, phone, place, street]
 
 
@@ -296,16 +311,27 @@ def person_keys(f: PersonFeatures) -> list[str]:
         if first:
             keys.append(f"n:{code}|{first[0]}")
             if len(first) > 1:
+                keys.append(f"m:{code}|{metaphone(first)}")
                 keys.extend(f"k:{name}|{last}" for name in nickname_classes(first))
                 keys.append(f"n:{metaphone(first)}|{initial}")  # meets the other side's swapped name
         if f.postcode:
             keys.append(f"s:{last}|{f.postcode}")
+            if f.street:
+                keys.append(f"a:{f.street}|{f.postcode}")
         if f.city:
             keys.append(f"c:{last}|{f.city}")
         if f.birth:
             keys.append(f"b:{f.birth}|{initial}")
         for domain in f.domains:
             keys.append(f"d:{domain}|{initial}")
+        if f.company:
+            keys.append(f"x:{f.company}|{initial}")
+        for past in f.past:
+            keys.append(f"x:{past}|{initial}")  # meets a CRM record still at the person's former company
+    if f.birth and f.postcode:
+        keys.append(f"A:{f.birth}|{f.postcode}")
+    if f.street and f.city:
+        keys.append(f"a:{f.street}|{f.city}")
     if first:
         if f.birth:
             keys.append(f"B:{f.birth}|{first[0]}")
@@ -314,6 +340,8 @@ def person_keys(f: PersonFeatures) -> list[str]:
                 keys.append(f"f:{first}|{f.postcode}")
             for domain in f.domains:
                 keys.append(f"D:{domain}|{first}")
+            if f.company:
+                keys.append(f"X:{f.company}|{first}")
     return keys
 
 

@@ -20,12 +20,18 @@ or ``_MIN_MATCHES`` expected matches the default m-probabilities are kept.
 
 from __future__ import annotations
 
+import gc
 import math
 import random
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
+from operator import attrgetter
 from typing import Any, Generic, Literal, TypeVar, cast
+
+import numpy as np
 
 from salesbridge.matching.compare import (
     COMPANY_LEVELS,
@@ -49,7 +55,7 @@ __all__ = ["MatchIndex", "Matcher"]
 R = TypeVar("R", PersonRecord, CompanyRecord)
 F = Any  # PersonFeatures | CompanyFeatures (kept loose: the kind's functions below agree on it)
 
-DEFAULT_BLOCK_CAP = 400
+DEFAULT_BLOCK_CAP = 100
 _PRIOR_STRENGTH = 20.0
 _MIN_BLOCKED = 50
 _MIN_MATCHES = 10.0
@@ -89,7 +95,7 @@ _PEOPLE = _Kind(
     person_vector,
     explain_person,
     PEOPLE_LEVELS,
-    {2: lambda f: cast(PersonFeatures, f).first, 3: lambda f: cast(PersonFeatures, f).last},
+    {2: attrgetter("first"), 3: attrgetter("last")},
 )
 _COMPANIES = _Kind(
     "companies",
@@ -98,8 +104,27 @@ _COMPANIES = _Kind(
     company_vector,
     explain_company,
     COMPANY_LEVELS,
-    {1: lambda f: cast(CompanyFeatures, f).name},
+    {1: attrgetter("name")},
 )
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building millions of acyclic objects (features, tuples, strings):
+    its passes grow with the heap and would otherwise dominate a million-record build. Restored afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _key_hash(key: str) -> int:
+    # 64-bit string hash (salted per process). Two distinct keys sharing a hash only merge their blocks: a few more
+    # pairs are scored, none is lost, and decisions never depend on the order candidates come in.
+    return hash(key)
 
 
 class MatchIndex(Generic[R]):
@@ -107,6 +132,11 @@ class MatchIndex(Generic[R]):
 
     ``add(records)`` featurises and indexes records (a record whose id is already held replaces it), ``remove(ids)``
     drops records, ``len()`` counts the records held. Term-frequency tables follow every change.
+
+    Storage: the blocking keys of every record as two aligned numpy arrays sorted by key hash (int64 hash, int32
+    position), so a block is a ``searchsorted`` range and a million people with ~15 keys each take ~200 MB. Records
+    added since the last lookup wait in append-only buffers and are merged (one sort) at the next lookup; removed
+    records leave a tombstone (their features become ``None``) and are skipped.
     """
 
     def __init__(self, kind: _Kind, default_region: str | None) -> None:
@@ -114,7 +144,11 @@ class MatchIndex(Generic[R]):
         self._region = default_region
         self._features: list[Any | None] = []
         self._position: dict[str, int] = {}
-        self._blocks: dict[str, int | list[int]] = {}
+        self._hashes: np.ndarray[Any, np.dtype[np.int64]] = np.empty(0, dtype=np.int64)
+        self._positions: np.ndarray[Any, np.dtype[np.int32]] = np.empty(0, dtype=np.int32)
+        self._new_hashes: array[int] = array("q")
+        self._new_positions: array[int] = array("i")
+        self._dead = 0
         self._tf: dict[int, Counter[str]] = {c: Counter() for c in kind.tf_values}
 
     def __len__(self) -> int:
@@ -123,27 +157,25 @@ class MatchIndex(Generic[R]):
     def add(self, records: Iterable[R]) -> None:
         """Index ``records``; one whose id is already held replaces the old one."""
         kind, region = self._kind, self._region
-        blocks, features, position = self._blocks, self._features, self._position
+        features, position = self._features, self._position
+        new_hashes, new_positions = self._new_hashes, self._new_positions
         tf_getters = [(self._tf[c], get) for c, get in kind.tf_values.items()]
-        for record in records:
-            if record.id in position:
-                self.remove((record.id,))
-            f = kind.features(record, region)
-            at = len(features)
-            features.append(f)
-            position[record.id] = at
-            for key in dict.fromkeys(kind.keys(f)):
-                held = blocks.get(key)
-                if held is None:
-                    blocks[key] = at
-                elif isinstance(held, int):
-                    blocks[key] = [held, at]
-                else:
-                    held.append(at)
-            for counter, get in tf_getters:
-                value = get(f)
-                if value:
-                    counter[value] += 1
+        keys_of, featurise = kind.keys, kind.features
+        with _gc_paused():
+            for record in records:
+                if record.id in position:
+                    self.remove((record.id,))
+                f = featurise(record, region)
+                at = len(features)
+                features.append(f)
+                position[record.id] = at
+                for key in set(keys_of(f)):
+                    new_hashes.append(hash(key))
+                    new_positions.append(at)
+                for counter, get in tf_getters:
+                    value = get(f)
+                    if value:
+                        counter[value] += 1
 
     def remove(self, ids: Iterable[str]) -> None:
         """Forget the records with these ids (unknown ids are ignored)."""
@@ -153,14 +185,7 @@ class MatchIndex(Generic[R]):
                 continue
             f = self._features[at]
             self._features[at] = None
-            for key in dict.fromkeys(self._kind.keys(f)):
-                held = self._blocks.get(key)
-                if held == at:
-                    del self._blocks[key]
-                elif isinstance(held, list):
-                    held.remove(at)
-                    if len(held) == 1:
-                        self._blocks[key] = held[0]
+            self._dead += 1
             for c, get in self._kind.tf_values.items():
                 value = get(f)
                 if value:
@@ -168,15 +193,33 @@ class MatchIndex(Generic[R]):
                     if self._tf[c][value] <= 0:
                         del self._tf[c][value]
 
-    def block(self, key: str) -> int | list[int] | None:
-        """The positions holding ``key``: an int for one, a list for several, ``None`` for none."""
-        return self._blocks.get(key)
+    def _arrays(self) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.int32]]]:
+        """The sorted (hash, position) arrays, merging pending additions and dropping removed records."""
+        if len(self._new_hashes) or self._dead > len(self._features) // 4:
+            hashes = np.concatenate([self._hashes, np.frombuffer(self._new_hashes, dtype=np.int64)])
+            positions = np.concatenate([self._positions, np.frombuffer(self._new_positions, dtype=np.int32)])
+            if self._dead:
+                alive = np.fromiter((f is not None for f in self._features), dtype=bool, count=len(self._features))
+                keep = alive[positions]
+                hashes, positions = hashes[keep], positions[keep]
+                self._dead = 0
+            order = np.argsort(hashes, kind="stable")
+            self._hashes, self._positions = hashes[order], positions[order]
+            self._new_hashes, self._new_positions = array("q"), array("i")
+        return self._hashes, self._positions
+
+    def block(self, key: str) -> list[int]:
+        """The positions of the live records holding ``key``."""
+        hashes, positions = self._arrays()
+        h = _key_hash(key)
+        lo, hi = np.searchsorted(hashes, h, "left"), np.searchsorted(hashes, h, "right")
+        return [at for at in positions[lo:hi].tolist() if self._features[at] is not None]
 
     def block_size(self, key: str) -> int:
-        held = self._blocks.get(key)
-        if held is None:
-            return 0
-        return 1 if isinstance(held, int) else len(held)
+        """How many records hold ``key`` (removed records may still count until the next merge)."""
+        hashes, _ = self._arrays()
+        h = _key_hash(key)
+        return int(np.searchsorted(hashes, h, "right") - np.searchsorted(hashes, h, "left"))
 
     def features_at(self, at: int) -> Any:
         """The features held at ``at`` (``None`` once removed)."""
@@ -190,6 +233,69 @@ class MatchIndex(Generic[R]):
 
     def tf_table(self, comparison: int) -> Counter[str]:
         return self._tf[comparison]
+
+
+_CHUNK = 8192
+_IDENTIFIER_PREFIXES = ("p:", "e:")
+_META_MIN = 12
+
+
+def _candidate_pairs(
+    left_keys: list[list[str]], index: MatchIndex[Any], cap: int, *, same_set: bool = False
+) -> Iterator[tuple[list[int], list[int]]]:
+    """Candidate pairs (left position, right position), chunk by chunk, each pair once, grouped by left position.
+
+    A key is skipped when its block holds more than ``cap`` records on the right or on the left. Meta-blocking: a
+    left record with more than ``_META_MIN`` candidates keeps those sharing at least two keys with it (a shared
+    profile URL or e-mail counts twice), which drops pairs that only share one common surname or city.
+    ``same_set``: left and right are the same records (positions), and only pairs left < right are given.
+    """
+    hashes, positions = index._arrays()
+    flat_hashes = array("q")
+    owners = array("i")
+    strength = array("b")
+    for i, keys in enumerate(left_keys):
+        for key in keys:
+            flat_hashes.append(hash(key))
+            owners.append(i)
+            strength.append(2 if key.startswith(_IDENTIFIER_PREFIXES) else 1)
+    q = np.frombuffer(flat_hashes, dtype=np.int64)
+    qo = np.frombuffer(owners, dtype=np.int32)
+    qs = np.frombuffer(strength, dtype=np.int8)
+    if not len(q) or not len(hashes):
+        return
+    _, inverse, counts = np.unique(q, return_inverse=True, return_counts=True)
+    left_count = counts[inverse]
+    lo = np.searchsorted(hashes, q, "left")
+    hi = np.searchsorted(hashes, q, "right")
+    size = hi - lo
+    allowed = (size > 0) & (size <= cap) & (left_count <= cap)
+    q_lo, q_size, q_owner, q_strength = lo[allowed], size[allowed], qo[allowed], qs[allowed]
+    n_right = max(len(index._features), 1)
+    bounds = np.searchsorted(q_owner, np.arange(0, len(left_keys) + _CHUNK, _CHUNK), "left")
+    for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if start == stop:
+            continue
+        sizes = q_size[start:stop]
+        total = int(sizes.sum())
+        if total == 0:
+            continue
+        offsets = np.repeat(q_lo[start:stop] - np.cumsum(sizes) + sizes, sizes) + np.arange(total)
+        right_at = positions[offsets].astype(np.int64)
+        left_at = np.repeat(q_owner[start:stop].astype(np.int64), sizes)
+        weight = np.repeat(q_strength[start:stop], sizes)
+        if same_set:
+            keep = left_at < right_at
+            right_at, left_at, weight = right_at[keep], left_at[keep], weight[keep]
+        pair = left_at * n_right + right_at
+        unique, inverse_pair = np.unique(pair, return_inverse=True)
+        shared = np.bincount(inverse_pair, weights=weight, minlength=len(unique))
+        pair_left = unique // n_right
+        per_left = np.bincount(pair_left - pair_left.min()) if len(pair_left) else np.zeros(0, dtype=np.int64)
+        crowded = per_left[pair_left - pair_left.min()] > _META_MIN if len(pair_left) else pair_left.astype(bool)
+        keep_pair = ~crowded | (shared >= 2)
+        chosen = unique[keep_pair]
+        yield (chosen // n_right).tolist(), (chosen % n_right).tolist()
 
 
 def _log2_odds(probability: float) -> float:
@@ -212,6 +318,8 @@ class _Scorer:
         self.kind = kind
         self.model = model
         self.weights = model.weights()
+        # Each comparison's weights with a trailing 0.0, so that level -1 (missing) indexes it.
+        self.padded = [[*row, 0.0] for row in self.weights]
         self.prior = model.prior(candidates)
         self.match_weight = _log2_odds(model.match_probability)
         self.review_weight = _log2_odds(model.review_probability)
@@ -232,11 +340,8 @@ class _Scorer:
             self.tf.append((c, get, adjust))
 
     def weight(self, vector: list[int], left: Any) -> float:
-        w = self.prior
-        weights = self.weights
-        for c, level in enumerate(vector):
-            if level >= 0:
-                w += weights[c][level]
+        """prior + Σ level weights (missing = 0) + term-frequency adjustments of exact name agreements."""
+        w = self.prior + sum(map(_getitem, self.padded, vector))
         for c, get, adjust in self.tf:
             if vector[c] == 0:
                 w += adjust.get(get(left), 0.0)
@@ -279,6 +384,8 @@ class _Scorer:
             reasons=tuple(reasons),
         )
 
+
+_getitem = list.__getitem__
 
 _LEVEL_ORDER = {"different": 0, "similar": 1, "equivalent": 2, "exact": 3}
 
@@ -366,54 +473,73 @@ class Matcher(Generic[R]):
         """
         index = right if isinstance(right, MatchIndex) else self.index(right)
         kind = self._kind
-        left_features = [kind.features(record, self.default_region) for record in left]
-        left_keys = [tuple(dict.fromkeys(kind.keys(f))) for f in left_features]
-        left_counts: Counter[str] = Counter(key for keys in left_keys for key in keys)
-        scorer = _Scorer(self.model, kind, {c: index.tf_table(c) for c in kind.tf_values}, len(index))
+        with _gc_paused():
+            left_features = [kind.features(record, self.default_region) for record in left]
+            left_keys = [list(set(kind.keys(f))) for f in left_features]
+            left_counts: Counter[str] = Counter()
+            for keys in left_keys:
+                left_counts.update(key for key in keys if key.startswith(("e:", "t:")))
+            scorer = _Scorer(self.model, kind, {c: index.tf_table(c) for c in kind.tf_values}, len(index))
 
-        def shared(prefix: str, value: str) -> int:
-            key = f"{prefix}:{value}"
-            return max(index.block_size(key), left_counts.get(key, 0))
+            def shared(prefix: str, value: str) -> int:
+                key = f"{prefix}:{value}"
+                return max(index.block_size(key), left_counts.get(key, 0))
 
-        cap = self.block_cap
-        vector = kind.vector
+            compared, kept = self._score_pairs(
+                scorer, left_features, left_keys, index, shared, best_only=one_to_one == "left"
+            )
+            if one_to_one == "both":
+                kept = _greedy_one_to_one(kept, left_features, index)
+            decisions = [scorer.decision(left_features[i], index.features_at(j), levels) for _w, i, j, levels in kept]
+        decisions.sort(key=lambda d: (d.left_id, d.right_id))
+        return LinkResult(decisions=decisions, compared_pairs=compared)
+
+    def _score_pairs(
+        self,
+        scorer: _Scorer,
+        left_features: list[Any],
+        left_keys: list[list[str]],
+        index: MatchIndex[Any],
+        shared: SharedCount,
+        *,
+        best_only: bool,
+        same_set: bool = False,
+    ) -> tuple[int, list[tuple[float, int, int, list[int]]]]:
+        """Score every candidate pair; keep those at or above the review band (only each left record's best one
+        when ``best_only``; ties go to the smaller right id)."""
+        vector = self._kind.vector
         weigh = scorer.weight
         floor = scorer.review_weight
+        features: list[Any] = index._features
         compared = 0
         kept: list[tuple[float, int, int, list[int]]] = []
-        for i, (f, keys) in enumerate(zip(left_features, left_keys, strict=True)):
-            candidates: set[int] = set()
-            for key in keys:
-                held = index.block(key)
-                if held is None:
-                    continue
-                if isinstance(held, int):
-                    candidates.add(held)
-                elif len(held) <= cap and left_counts[key] <= cap:
-                    candidates.update(held)
-            compared += len(candidates)
-            best: tuple[float, int, int, list[int]] | None = None
-            for j in candidates:
-                g = index.features_at(j)
+        best: tuple[float, int, int, list[int]] | None = None
+        for lefts, rights in _candidate_pairs(left_keys, index, self.block_cap, same_set=same_set):
+            compared += len(lefts)
+            current = -1
+            f: Any = None
+            for i, j in zip(lefts, rights, strict=True):
+                if i != current:
+                    if best is not None:
+                        kept.append(best)
+                        best = None
+                    current = i
+                    f = left_features[i]
+                g = features[j]
                 if g is None:
                     continue
                 levels = vector(f, g, shared)
                 w = weigh(levels, f)
                 if w < floor:
                     continue
-                if one_to_one == "both":
+                if not best_only:
                     kept.append((w, i, j, levels))
-                elif (
-                    best is None or w > best[0] or (w == best[0] and g.record.id < index.features_at(best[2]).record.id)
-                ):
+                elif best is None or w > best[0] or (w == best[0] and g.record.id < features[best[2]].record.id):
                     best = (w, i, j, levels)
             if best is not None:
                 kept.append(best)
-        if one_to_one == "both":
-            kept = _greedy_one_to_one(kept, left_features, index)
-        decisions = [scorer.decision(left_features[i], index.features_at(j), levels) for _w, i, j, levels in kept]
-        decisions.sort(key=lambda d: (d.left_id, d.right_id))
-        return LinkResult(decisions=decisions, compared_pairs=compared)
+                best = None
+        return compared, kept
 
     def dedupe(self, records: Iterable[R]) -> LinkResult:
         """Decisions (MATCH and REVIEW) between records of one set: each unordered pair at most once, no one-to-one.
@@ -422,28 +548,18 @@ class Matcher(Generic[R]):
         """
         index = self.index(records)
         kind = self._kind
-        scorer = _Scorer(self.model, kind, {c: index.tf_table(c) for c in kind.tf_values}, max(len(index) - 1, 1))
+        with _gc_paused():
+            scorer = _Scorer(self.model, kind, {c: index.tf_table(c) for c in kind.tf_values}, max(len(index) - 1, 1))
 
-        def shared(prefix: str, value: str) -> int:
-            return index.block_size(f"{prefix}:{value}")
+            def shared(prefix: str, value: str) -> int:
+                return index.block_size(f"{prefix}:{value}")
 
-        cap = self.block_cap
-        compared = 0
-        decisions: list[Decision] = []
-        for i, f in index.live():
-            candidates: set[int] = set()
-            for key in dict.fromkeys(kind.keys(f)):
-                held = index.block(key)
-                if isinstance(held, list) and len(held) <= cap:
-                    candidates.update(j for j in held if j > i)
-            compared += len(candidates)
-            for j in sorted(candidates):
-                g = index.features_at(j)
-                if g is None:
-                    continue
-                levels = kind.vector(f, g, shared)
-                if scorer.weight(levels, f) >= scorer.review_weight:
-                    decisions.append(scorer.decision(f, g, levels))
+            features = index._features
+            left_keys = [list(set(kind.keys(f))) if f is not None else [] for f in features]
+            compared, kept = self._score_pairs(
+                scorer, features, left_keys, index, shared, best_only=False, same_set=True
+            )
+            decisions = [scorer.decision(features[i], features[j], levels) for _w, i, j, levels in kept]
         return LinkResult(decisions=decisions, compared_pairs=compared)
 
     # ------------------------------------------------------------------ estimation
@@ -486,40 +602,24 @@ class Matcher(Generic[R]):
                 [(u_counts[c][k] + strength * lv.u) / (total + strength) for k, lv in enumerate(comparison.levels)]
             )
 
-        # Blocked pairs' patterns.
+        # Blocked pairs' patterns (the same blocking as ``link``).
         index: MatchIndex[R] = MatchIndex(kind, self.default_region)
-        for at, f in enumerate(rf):
-            index._features.append(f)
-            index._position[f.record.id + "\x00" + str(at)] = at
-            for key in dict.fromkeys(kind.keys(f)):
-                held = index._blocks.get(key)
-                if held is None:
-                    index._blocks[key] = at
-                elif isinstance(held, int):
-                    index._blocks[key] = [held, at]
-                else:
-                    held.append(at)
-        left_counts: Counter[str] = Counter(k for f in lf for k in dict.fromkeys(kind.keys(f)))
-        patterns: Counter[tuple[int, ...]] = Counter()
-        blocked = 0
-        for i, f in enumerate(lf):
-            candidates: set[int] = set()
-            for key in dict.fromkeys(kind.keys(f)):
-                held = index.block(key)
-                if held is None:
-                    continue
-                if isinstance(held, int):
-                    candidates.add(held)
-                elif len(held) <= self.block_cap and left_counts[key] <= self.block_cap:
-                    candidates.update(held)
-            if same_set:
-                candidates.discard(i)
-            for j in candidates:
-                patterns[tuple(kind.vector(f, rf[j], no_sharing))] += 1
-            blocked += len(candidates)
-            if blocked > _MAX_EM_PAIRS:
-                break
-
+        with _gc_paused():
+            index._features = list(rf)
+            index._new_hashes = array("q", (hash(k) for at, f in enumerate(rf) for k in set(kind.keys(f))))
+            index._new_positions = array("i", (at for at, f in enumerate(rf) for _k in set(kind.keys(f))))
+            left_keys = [list(set(kind.keys(f))) for f in lf]
+            patterns: Counter[tuple[int, ...]] = Counter()
+            blocked = 0
+            for lefts, rights in _candidate_pairs(left_keys, index, self.block_cap, same_set=same_set):
+                for i, j in zip(lefts, rights, strict=True):
+                    patterns[tuple(kind.vector(lf[i], rf[j], no_sharing))] += 1
+                blocked += len(lefts)
+                if blocked > _MAX_EM_PAIRS:
+                    break
+        if same_set:
+            blocked *= 2  # each unordered pair stands for its two ordered pairs (the rate is per left record)
+            patterns = Counter({pattern: 2 * count for pattern, count in patterns.items()})
         m_new, expected = _em(base, u_new, patterns, blocked)
         comparisons: list[Comparison] = []
         for c, comparison in enumerate(base.comparisons):
@@ -532,7 +632,9 @@ class Matcher(Generic[R]):
             comparisons.append(replace(comparison, levels=tuple(levels)))
         rate = base.match_rate
         if m_new is not None:
-            rate = min(max(expected / len(lf), 0.01), 1.0)
+            # A left record matches at most one right record when linking; within one set a record may have many
+            # duplicates (PATSTAT: hundreds), and the prior stays below 1/2 whatever the rate (MatchModel.prior).
+            rate = min(max(expected / len(lf), 0.01), max(len(rf) / 2, 1.0) if same_set else 1.0)
         return replace(
             base,
             comparisons=tuple(comparisons),

@@ -20,6 +20,7 @@ from nameparser import HumanName
 
 from salesbridge.matching.companies import normalize_company_name
 from salesbridge.matching.identifiers import (
+    FREE_MAIL_DOMAINS,
     company_domain,
     normalize_email,
     normalize_phone,
@@ -77,8 +78,20 @@ def _split_full_name(value: str) -> tuple[str, str]:
     return first, last
 
 
-@lru_cache(maxsize=_UNIQUE)
-def _email(value: str) -> str | None:
+# Plain addresses at a company domain are already in normal form once lower-cased: the common case skips the full
+# normaliser (free-mail providers, masks, "mailto:", brackets and anything unusual still go through it).
+_PLAIN_EMAIL = re.compile(r"^[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})$")
+_PLAIN_PROFILE = re.compile(
+    r"^(?:https?://)?(?:(?:www|[a-z]{2})\.)?linkedin\.com/(in|company|school|showcase)/([a-z0-9_-]+)/?$"
+)
+
+
+def email_key(value: str) -> str | None:
+    """``identifiers.normalize_email``, with a fast path for plain addresses at a company domain."""
+    text = value.strip().lower()
+    plain = _PLAIN_EMAIL.match(text)
+    if plain and plain.group(1) not in FREE_MAIL_DOMAINS and len(text) <= 254:
+        return text
     return normalize_email(value)
 
 
@@ -88,8 +101,12 @@ def domain_of(value: str) -> str | None:
     return company_domain(value)
 
 
-@lru_cache(maxsize=_UNIQUE)
-def _profile(value: str) -> str | None:
+def profile_key(value: str) -> str | None:
+    """``identifiers.normalize_profile_url``, with a fast path for a plain "https://www.linkedin.com/in/slug"."""
+    text = value.strip().lower()
+    plain = _PLAIN_PROFILE.match(text)
+    if plain:
+        return f"linkedin.com/{plain.group(1)}/{plain.group(2)}"
     return normalize_profile_url(value)
 
 
@@ -187,7 +204,7 @@ class PersonFeatures:
         emails: list[str] = []
         domains: list[str] = []
         for raw in record.emails:
-            email = _email(raw) if raw else None
+            email = email_key(raw) if raw else None
             if email and email not in emails:
                 emails.append(email)
                 domain = domain_of(email.rpartition("@")[2])
@@ -209,7 +226,7 @@ class PersonFeatures:
         self.company = company_key(record.company_name) if record.company_name else ""
         self.company_ref = record.company_ref or ""
         self.past = tuple(key for key in (company_key(name) for name in record.past_companies if name) if key)
-        self.profile = (_profile(record.profile_url) or "") if record.profile_url else ""
+        self.profile = (profile_key(record.profile_url) or "") if record.profile_url else ""
         self.street = _opt(record.street, _street)
         self.city = _opt(record.city, fold_word)
         self.postcode = _opt(record.postcode, _postcode)
@@ -249,7 +266,7 @@ class CompanyFeatures:
         self.phones = (phone,) if phone else ()
         self.industry = _opt(record.industry, fold_word)
         self.size = record.employee_count if record.employee_count and record.employee_count > 0 else 0
-        self.profile = (_profile(record.profile_url) or "") if record.profile_url else ""
+        self.profile = (profile_key(record.profile_url) or "") if record.profile_url else ""
         self.street = _opt(record.street, _street)
         self.city = _opt(record.city, fold_word)
         self.postcode = _opt(record.postcode, _postcode)
