@@ -55,8 +55,9 @@ TEXTS = {
 
 @dataclass(frozen=True)
 class LoadedWorkspace:
-    """What :func:`load_workspace_from_crm` loaded: a person per CRM contact (by contact id) and a company per
-    CRM account (by account id), plus :data:`STRANGERS` people nobody's CRM knows."""
+    """What :func:`load_workspace_from_crm` loaded: a person per CRM contact it loaded (by contact id; every
+    :data:`UNKNOWN_EVERY`-th contact has none) and a company per CRM account (by account id), plus
+    :data:`STRANGERS` people nobody's CRM knows and the impostors."""
 
     person_of_contact: Mapping[str, uuid.UUID]
     company_of_account: Mapping[str, uuid.UUID]
@@ -69,6 +70,8 @@ def _text(data: Mapping[str, Any], column: str) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
+UNKNOWN_EVERY = 10
+"""One CRM contact in this many has no person in the workspace."""
 IMPOSTORS = 2
 """Contacts (the first ones with a name, a title and an email) that get a wrong match: their own person is loaded
 without an email, and an impostor (same name, title, company and email, another city) is what the scorer ties."""
@@ -82,7 +85,10 @@ def load_workspace_from_crm(store: UnitOfWorkFactory) -> LoadedWorkspace:
     assert organization_id is not None
     with store(organization_id) as uow:
         accounts = uow.crm_records.records("account")
-        contacts = uow.crm_records.records("contact")
+        # Every tenth contact is nobody the workspace knows (it stays unmatched, as real CRMs have such records).
+        contacts = [
+            c for n, c in enumerate(uow.crm_records.records("contact")) if n % UNKNOWN_EVERY != UNKNOWN_EVERY - 1
+        ]
         uow.companies.upsert_many(
             [
                 Company(
