@@ -149,6 +149,10 @@ ADMIN_PAGES = (
     "/admin/audit",
     "/admin/jobs",
     "/lists?find=co",
+    "/people",
+    "/companies",
+    "/admin/matching",
+    "/admin/matching/review",
     "/account",
 )
 
