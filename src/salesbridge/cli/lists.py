@@ -12,7 +12,7 @@ from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgO
 from salesbridge.cli.rendering import console, errors_reported
 from salesbridge.i18n import N_, translate
 from salesbridge.services.lists import show_lists
-from salesbridge.web.localized import list_json
+from salesbridge.web.localized import list_json, unmatched_label
 
 app = typer.Typer(help="Saved lists, including the two lists auto-save keeps.", no_args_is_help=True)
 
@@ -41,3 +41,8 @@ def lists_show(
             reason = translate(item.reason_label, lang) if item.reason_label else ""
             table.add_row(item.name or "—", item.table, item.crm_id, reason)
         console.print(table)
+        held = [*view.people, *view.companies]
+        if held:
+            console.print(", ".join(target.name for target in held), highlight=False, markup=False)
+        if view.unmatched:
+            console.print(unmatched_label(view.unmatched, lang), highlight=False)

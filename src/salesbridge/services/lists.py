@@ -11,6 +11,9 @@ touch, and for them only the records those changes can move in or out; sellers w
 changed since their lists were computed (the stored :class:`~salesbridge.domain.lists.AutoSaveBasis`) are computed
 whole; a full read, a pipeline change or auto-save turned back on computes everything (:func:`recompute_in`).
 
+A list shows the workspace's people and companies tied to its CRM records (matching's links, read when the list is
+shown): a CRM record not matched yet is counted on the list, and appears as its person or company once matched.
+
 The use cases see the store through :mod:`salesbridge.services.ports` and return values whose user-facing texts are
 message ids (a system list's name, why auto-save saved a record): the console and the CLI translate them.
 """
@@ -25,6 +28,7 @@ from datetime import datetime
 from typing import Final
 
 from salesbridge.domain.lists import SYSTEM_LIST_NAMES, AutoSaveBasis, ListKind, SavedList
+from salesbridge.domain.match_links import TARGET_KINDS, TargetKind
 from salesbridge.domain.pipeline import (
     AutoSaveChoices,
     PipelineRule,
@@ -85,14 +89,34 @@ class ListItemView:
 
 
 @dataclass(frozen=True)
+class ListTargetView:
+    """A workspace person or company a list holds: the one its CRM records (``crm_records``, ``(table, crm_id)``)
+    are tied to by matching. ``detail`` is a person's title and company, or a company's place."""
+
+    kind: TargetKind
+    id: uuid.UUID
+    name: str
+    detail: str | None
+    crm_records: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class ListView:
     """A list and its items. A system list's ``name`` is an English message id (translate it where shown); a
-    hand-made list's is the name its owner gave."""
+    hand-made list's is the name its owner gave.
+
+    The list holds the workspace's ``people`` and ``companies`` tied to its CRM records (a person holding both a
+    contact and a lead of the list appears once, by name); ``unmatched`` counts its CRM records of the matched tables
+    (accounts, contacts, leads) not tied to anyone yet: they join ``people`` or ``companies`` once matched.
+    """
 
     id: uuid.UUID
     name: str
     kind: ListKind
     items: tuple[ListItemView, ...]
+    people: tuple[ListTargetView, ...] = ()
+    companies: tuple[ListTargetView, ...] = ()
+    unmatched: int = 0
 
     @property
     def is_system(self) -> bool:
@@ -559,8 +583,58 @@ def _list_views(uow: UnitOfWork, lists: Iterable[SavedList]) -> list[ListView]:
                 key=lambda view: ((view.name or "").casefold(), view.table, view.crm_id),
             )
         )
-        views.append(ListView(id=saved.id, name=saved.name, kind=saved.kind, items=item_views))
+        people, companies, unmatched = _targets(uow, item_views)
+        views.append(
+            ListView(
+                id=saved.id,
+                name=saved.name,
+                kind=saved.kind,
+                items=item_views,
+                people=people,
+                companies=companies,
+                unmatched=unmatched,
+            )
+        )
     return views
+
+
+def _targets(
+    uow: UnitOfWork, items: Iterable[ListItemView]
+) -> tuple[tuple[ListTargetView, ...], tuple[ListTargetView, ...], int]:
+    """The people and companies ``items`` are tied to (each once, by name), and how many of the items of the
+    matched tables are tied to no one yet."""
+    by_table: dict[str, list[str]] = {}
+    for item in items:
+        if item.table in TARGET_KINDS:
+            by_table.setdefault(item.table, []).append(item.crm_id)
+    records: dict[tuple[TargetKind, uuid.UUID], list[tuple[str, str]]] = {}
+    unmatched = 0
+    for table, crm_ids in by_table.items():
+        links = uow.matches.links(table, crm_ids)
+        for crm_id in crm_ids:
+            link = links.get(crm_id)
+            if link is None or not link.is_tie or link.target_id is None:
+                unmatched += 1
+                continue
+            records.setdefault((link.target_kind, link.target_id), []).append((table, crm_id))
+    people: list[ListTargetView] = []
+    companies: list[ListTargetView] = []
+    for (kind, target_id), tied in records.items():
+        if kind is TargetKind.PERSON:
+            person = uow.people.get(target_id)
+            if person is not None:
+                detail = " · ".join(part for part in (person.headline, person.company_name) if part) or None
+                people.append(ListTargetView(kind, target_id, person.full_name, detail, tuple(tied)))
+        else:
+            company = uow.companies.get(target_id)
+            if company is not None:
+                detail = ", ".join(part for part in (company.city, company.country) if part) or None
+                companies.append(ListTargetView(kind, target_id, company.name, detail, tuple(tied)))
+    return tuple(sorted(people, key=_by_name)), tuple(sorted(companies, key=_by_name)), unmatched
+
+
+def _by_name(target: ListTargetView) -> tuple[str, str]:
+    return (target.name.casefold(), str(target.id))
 
 
 def show_lists(store: StoreAccess, slug: str, email: str) -> list[ListView]:

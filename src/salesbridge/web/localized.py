@@ -16,7 +16,7 @@ from salesbridge.message_ids import Label
 from salesbridge.services.crm_settings import CrmSettingsView, LabelReader, SettingsChoices
 from salesbridge.services.crm_status import CrmStatus
 from salesbridge.services.disconnect import DisconnectOutcome, DisconnectPreview
-from salesbridge.services.lists import ListView
+from salesbridge.services.lists import ListTargetView, ListView
 from salesbridge.services.preflight import OUTCOME_MESSAGES, ConnectOutcome
 from salesbridge.services.seats import SeatOverview, SeatView
 from salesbridge.services.sync import SyncStatus
@@ -57,7 +57,28 @@ def list_json(view: ListView, locale: str) -> dict[str, Any]:
             }
             for item in view.items
         ],
+        "people": [_target_json(target) for target in view.people],
+        "companies": [_target_json(target) for target in view.companies],
+        "unmatched": view.unmatched,
+        "unmatched_label": unmatched_label(view.unmatched, locale) if view.unmatched else None,
     }
+
+
+def _target_json(target: ListTargetView) -> dict[str, Any]:
+    return {
+        "id": str(target.id),
+        "name": target.name,
+        "detail": target.detail,
+        "crm_records": [{"table": table, "crm_id": crm_id} for table, crm_id in target.crm_records],
+    }
+
+
+def unmatched_label(count: int, locale: str) -> str:
+    """How many of a list's CRM records are tied to no person or company of the workspace yet, in ``locale`` and its
+    plural rules ("12 CRM records not matched yet")."""
+    return ngettext("{count} CRM record not matched yet", "{count} CRM records not matched yet", count, locale).format(
+        count=count
+    )
 
 
 def label_text(label: Label, locale: str) -> str:

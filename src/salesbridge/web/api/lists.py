@@ -117,6 +117,22 @@ class ListItemOut(ApiModel):
     added_at: IsoTime
 
 
+class CrmRecordRefOut(ApiModel):
+    """A CRM record, by table and id."""
+
+    table: str
+    crm_id: str
+
+
+class ListTargetOut(ApiModel):
+    """A workspace person or company the list holds: tied by matching to some of its CRM records."""
+
+    id: str
+    name: str
+    detail: str | None = Field(description="A person's title and company, or a company's place.")
+    crm_records: list[CrmRecordRefOut]
+
+
 class ListOut(ApiModel):
     """A list and its records."""
 
@@ -124,6 +140,10 @@ class ListOut(ApiModel):
     name: str
     kind: str = Field(description="`manual` for the caller's own lists; the system lists' kinds otherwise.")
     items: list[ListItemOut]
+    people: list[ListTargetOut] = Field(description="The workspace's people tied to the list's contacts and leads.")
+    companies: list[ListTargetOut] = Field(description="The workspace's companies tied to the list's accounts.")
+    unmatched: int = Field(description="The list's CRM records not matched to a person or company yet.")
+    unmatched_label: str | None = Field(description='"12 CRM records not matched yet", in the caller\'s language.')
 
 
 class AddedOut(ApiModel):

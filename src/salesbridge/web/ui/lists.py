@@ -28,6 +28,7 @@ from salesbridge.services.lists import (
     show_lists,
 )
 from salesbridge.web.context import ConsoleServices
+from salesbridge.web.localized import unmatched_label
 from salesbridge.web.security import SeatHolderPrincipal, Services
 from salesbridge.web.templating import render
 
@@ -56,6 +57,7 @@ def _page(
         "matches": find_records(services.store, slug, find) if find.strip() else None,
         "notice": request.query_params.get("notice"),
         "error": error,
+        "unmatched_label": lambda count: unmatched_label(count, principal.locale),
     }
     return render(request, "lists.html", context, principal=principal, status_code=status_code)
 
