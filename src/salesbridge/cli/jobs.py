@@ -28,7 +28,7 @@ def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="Jobs this worker runs at once.")] = 1,
     queues: Annotated[
         str | None,
-        typer.Option(help="Comma-separated queues to take jobs from (imports, schedule); all when omitted."),
+        typer.Option(help="Comma-separated queues to take jobs from (imports, schedule, uploads); all when omitted."),
     ] = None,
     db_url: DbUrlOption = None,
 ) -> None:
