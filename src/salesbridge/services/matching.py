@@ -10,10 +10,12 @@ Contract of a run (:func:`run_matching`):
   (``match_keys``); a run reads the CRM records imported and the people/companies changed since its watermarks and
   re-decides only those whose fingerprint changed, with the CRM records that were tied to, or share a key with, a
   changed person/company, and (people) the contacts and leads whose account's tie changed. Candidates come from the
-  stored keys (the engine's block cap applies), each pair is scored with :meth:`Matcher.score` (the model's prior;
-  no term frequencies). A full run (``full=True``, or the first) links everything with :meth:`Matcher.link`
-  (term frequencies, the prior of the whole right side), re-estimates the weights from the data when both sides
-  hold at least :data:`MIN_ESTIMATION_RECORDS` records (else the stored or default model) and stores the model.
+  stored keys (the engine's block cap applies), each pair is scored with :meth:`Matcher.score` (no term
+  frequencies; the prior of the right side's size at the last full run, which the stored model's
+  ``reference_size`` holds, so a pair is decided as that run decided it). A full run (``full=True``, or the
+  first) links everything with :meth:`Matcher.link` (term frequencies, the prior of the whole right side),
+  re-estimates the weights from the data when both sides hold at least :data:`MIN_ESTIMATION_RECORDS` records
+  (else the stored or default model) and stores the model.
 - A CRM record deleted from the CRM loses its link, its rejections and keys (corrections included); a person or
   company no longer in the workspace likewise.
 - Corrections (link, unlink, confirm; :func:`correct_match`) and accepted reviews win over the scorer: their CRM
@@ -735,6 +737,12 @@ class _KindRun(Generic[R]):
         return candidates
 
 
+def _sized(matcher: Matcher[R], size: int) -> Matcher[R]:
+    """``matcher`` whose model scores single pairs with the prior of a right side of ``size`` records: the
+    incremental runs after a full run then decide a pair as that run's :meth:`Matcher.link` did (same prior)."""
+    return matcher.with_model(replace(matcher.model, reference_size=max(size, 1)))
+
+
 def _model(stored: Mapping[str, Any] | None) -> MatchModel | None:
     return MatchModel.from_dict(dict(stored)) if stored else None
 
@@ -805,6 +813,8 @@ def run_matching(
                 for record in uow.matches.crm_records_by_ids("account", near)
             )
         companies.decide(account_lefts, all_companies)
+        if all_companies is not None:
+            companies_matcher = _sized(companies_matcher, len(all_companies))
 
         # ---- contacts and leads ↔ people
         people = _KindRun[PersonRecord](
@@ -858,6 +868,8 @@ def run_matching(
                 person_lefts.extend(extra)
                 _store_keys(uow, people_matcher, extra)
         people.decide(person_lefts, all_people)
+        if all_people is not None:
+            people_matcher = _sized(people_matcher, len(all_people))
 
         summary = MatchRunSummary(
             full=full, companies=companies.counter.summary("companies"), people=people.counter.summary("people")

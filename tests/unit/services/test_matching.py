@@ -118,9 +118,12 @@ def test_a_people_load_requests_matching_when_it_changed_something(store: FakeSt
 def test_a_pair_rejected_in_review_is_never_proposed_again_and_an_accepted_one_is_kept(
     store: FakeStore, clock: FakeClock
 ) -> None:
-    acme = seed(store, [Person("p1", first_name="Robert", last_name="Smith", city="Madrid", headline="Engineer")], [])
+    robert = Person("p1", first_name="Robert", last_name="Smith", city="Madrid", headline="Engineer")
+    others = [Person(f"x{index}", f"Person {index}") for index in range(999)]
+    acme = seed(store, [robert, *others], [])
     run_matching(store, acme, clock=clock)
-    # Incremental: each new contact is scored against its candidates with the model's prior (a name is not enough).
+    # Incremental: each new contact is scored against its candidates with the prior of a thousand people (a name
+    # and nothing else that agrees is not enough).
     seed(
         store,
         [],
