@@ -284,3 +284,28 @@ def test_the_match_report_counts_and_the_csv_holds_every_unmatched_record(
     assert not any(cell.startswith("=") for cell in cells)
     assert any(cell.startswith("'=HYPERLINK") for cell in cells)
     assert admin.client.get("/admin/matching/unmatched.csv", params={"table": "opportunity"}).status_code == 404
+
+
+def test_a_company_shows_its_crm_account_saves_it_and_its_match_can_be_undone(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = seed_crm(console)
+    seller = browser(ACME_SELLER)
+    page = seller.client.get(f"/companies/{ids['contoso']}").text
+    assert f'data-crm-id="{ACCOUNT}"' in page
+    assert 'data-testid="crm-record-owner">Olga Owner<' in page
+    seller.client.post("/lists", data={"name": "Cuentas", **seller.csrf_data()})
+    own = seller.client.get("/api/v1/me/lists").json()[-1]
+    saved = seller.client.post(
+        f"/companies/{ids['contoso']}/save", data={"list_id": own["id"], **seller.csrf_data()}, follow_redirects=False
+    )
+    assert saved.status_code == 303
+    items = seller.client.get("/api/v1/me/lists").json()[-1]["items"]
+    assert [(item["table"], item["crm_id"]) for item in items] == [("account", ACCOUNT)]
+    picker = seller.client.get(f"/matches/account/{ACCOUNT}", params={"q": "contoso"}).text
+    assert "Vincularlo a otra empresa" in picker
+    unlinked = seller.client.post(
+        f"/matches/account/{ACCOUNT}", data={"action": "unlink", **seller.csrf_data()}, follow_redirects=False
+    )
+    assert unlinked.headers["location"].startswith(f"/companies/{ids['contoso']}?notice=match-unlink")
+    assert "No está en el CRM" in seller.client.get(f"/companies/{ids['contoso']}").text

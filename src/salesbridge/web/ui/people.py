@@ -87,22 +87,36 @@ def person_page(request: Request, person_id: uuid.UUID, principal: SeatHolderPri
     return render(request, "person.html", context, principal=principal)
 
 
+def _save_tied(
+    principal: Principal, services: ConsoleServices, crm: TiedRecords, list_id: uuid.UUID, page: str
+) -> Response:
+    """Put the CRM records in ``crm.tied`` in the reader's own list ``list_id``; back to ``page`` saying so."""
+    slug, email = principal.organization_slug, principal.email
+    if not crm.tied:
+        return RedirectResponse(f"{page}?error=nothing-to-save#save", status_code=303)
+    for link in crm.tied:
+        add_to_list(services.store, slug, email, list_id, table=link.table, crm_id=link.crm_id, actor=email)
+    return RedirectResponse(f"{page}?notice=saved#save", status_code=303)
+
+
 @router.post("/people/{person_id}/save")
 def save_person(
-    person_id: uuid.UUID,
-    principal: SeatHolderPrincipal,
-    services: Services,
-    list_id: Annotated[uuid.UUID, Form()],
+    person_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services, list_id: Annotated[uuid.UUID, Form()]
 ) -> Response:
     """Put the CRM records tied to the person (their contact, their lead) in one of the reader's own lists; back
     to the person's page saying so. 404 for another user's list or another organization's person."""
-    slug, email = principal.organization_slug, principal.email
-    profile = person_profile(services.store, slug, person_id)
-    if not profile.crm.tied:
-        return RedirectResponse(f"/people/{person_id}?error=nothing-to-save#save", status_code=303)
-    for link in profile.crm.tied:
-        add_to_list(services.store, slug, email, list_id, table=link.table, crm_id=link.crm_id, actor=email)
-    return RedirectResponse(f"/people/{person_id}?notice=saved#save", status_code=303)
+    profile = person_profile(services.store, principal.organization_slug, person_id)
+    return _save_tied(principal, services, profile.crm, list_id, f"/people/{person_id}")
+
+
+@router.post("/companies/{company_id}/save")
+def save_company(
+    company_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services, list_id: Annotated[uuid.UUID, Form()]
+) -> Response:
+    """Put the CRM accounts tied to the company in one of the reader's own lists; back to the company's page
+    saying so. 404 for another user's list or another organization's company."""
+    profile = company_profile(services.store, principal.organization_slug, company_id)
+    return _save_tied(principal, services, profile.crm, list_id, f"/companies/{company_id}")
 
 
 @router.get("/companies")
@@ -130,6 +144,7 @@ def company_page(
         "profile": profile,
         "company": profile.company,
         "notice": request.query_params.get("notice"),
+        "error": request.query_params.get("error"),
         **_matching_context(principal, services, profile.crm),
     }
     return render(request, "company.html", context, principal=principal)
