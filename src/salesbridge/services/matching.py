@@ -981,6 +981,14 @@ class _Viewer:
         self.org_url = connection.org_url if connection is not None else None
         self._owners: dict[str, str | None] = {}
         self._users: dict[uuid.UUID, str | None] = {}
+        self._accounts: dict[str, str | None] = {}
+
+    def account_name(self, account_id: str) -> str | None:
+        """An account's name, read once per view builder (an export names the same accounts again and again)."""
+        if account_id not in self._accounts:
+            key = ("account", account_id)
+            self._accounts[account_id] = self._uow.crm_record_queries.names([key]).get(key)
+        return self._accounts[account_id]
 
     def owner(self, owner_id: str | None) -> str | None:
         if owner_id is None:
@@ -1007,7 +1015,7 @@ class _Viewer:
         if table == "contact":
             parent = _account_of(table, record)
             if parent is not None:
-                company = self._uow.crm_record_queries.names([("account", parent)]).get(("account", parent))
+                company = self.account_name(parent)
         return CrmRecordView(
             table=table,
             crm_id=record.crm_id,

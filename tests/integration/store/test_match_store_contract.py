@@ -293,3 +293,18 @@ def test_the_purge_deletes_every_match_row_and_keeps_people(store: StoreAccess, 
         assert uow.matches.all_rejections() == []
         assert uow.matches.state() == MatchState()
         assert uow.people.count() == 3
+
+
+def test_unmatched_records_stream_past_one_fetch_with_no_cap(store: StoreAccess, clock: FakeClock) -> None:
+    acme, (ana, _, _) = seeded(store)
+    rows = [contact(f"x{index:05d}", f"Contact {index}") for index in range(2_500)]
+    with store(acme) as uow:
+        uow.crm_records.upsert_many("contact", rows, generation=1)
+        uow.matches.put(
+            [link("x00007", ana.id, clock=clock), link("x00008", ana.id, clock=clock, band=LinkBand.REVIEW)]
+        )
+        uow.commit()
+    with store(acme, read_only=True) as uow:
+        streamed = [record.crm_id for record in uow.matches.unmatched_crm_records("contact")]
+    expected = sorted({f"x{index:05d}" for index in range(2_500)} - {"x00007"} | {"c1", "c2", "c3", "c4"})
+    assert streamed == expected, "every record but the tied one, in id order (the one in review included)"
