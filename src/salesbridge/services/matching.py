@@ -942,7 +942,8 @@ def request_matching(uow: UnitOfWork, *, reason: str, clock: Clock = _utc_now) -
     """Ask for a matching run of the unit of work's organization, in its transaction (an import's end, a people or
     company load): the ``match_organization`` job is deferred under the organization's lock (never beside its
     import), at most one waiting; the request is also marked on the matching state, which the embedded runner
-    (no jobs but imports) reads."""
+    (no jobs but imports) reads. Marking waits for a run in progress to commit (the state's row lock), so a run
+    never clears a request made while it ran."""
     state = uow.matches.lock_state()
     uow.matches.save_state(replace(state, requested_at=state.requested_at or clock()))
     organization_id = uow.organization_id
@@ -1255,6 +1256,8 @@ def correct_match(
             stale_fields=_stale_fields(kind, decision),
         )
         uow.matches.put([link])
+        if kind is TargetKind.COMPANY:
+            _redecide_people_of_account(uow, crm_id, clock=clock)
         uow.audit.record(
             actor=actor.email,
             action=_CORRECTION_ACTIONS[chosen],
@@ -1268,6 +1271,16 @@ def correct_match(
         view = _Viewer(uow).link(link, record)
         uow.commit()
     return view
+
+
+def _redecide_people_of_account(uow: UnitOfWork, account_id: str, *, clock: Clock) -> None:
+    """An account's company changed by hand: its contacts and leads are decided again by the next run (their
+    company is evidence), which is requested."""
+    for table in PEOPLE_TABLES:
+        ids = [record.crm_id for record in uow.matches.crm_records_by_parents(table, [account_id])]
+        if ids:
+            uow.matches.replace_keys(KeySide(table), dict.fromkeys(ids, ()))
+    request_matching(uow, reason="match corrected", clock=clock)
 
 
 _CORRECTION_ACTIONS: Final = {

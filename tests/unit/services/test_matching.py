@@ -15,7 +15,7 @@ from tests.fakes.store import FakeClock, FakeStore
 from salesbridge.domain.csv_rows import read_people_csv
 from salesbridge.domain.jobs import MATCH_ORGANIZATION, JobState, match_queueing_lock, organization_lock
 from salesbridge.domain.match_links import LinkBand, LinkOrigin
-from salesbridge.domain.people import Person
+from salesbridge.domain.people import Company, Person
 from salesbridge.domain.sync_runs import RecordRow
 from salesbridge.errors import (
     AdministratorRequiredError,
@@ -273,3 +273,27 @@ def test_every_match_action_is_named_and_its_details_labelled_or_hidden(store: F
     for entry in entries:
         assert entry.action in ACTION_NAMES
         assert set(entry.details) <= set(DETAIL_NAMES) | HIDDEN_DETAILS
+
+
+def test_editing_an_accounts_match_decides_its_contacts_again(store: FakeStore, clock: FakeClock) -> None:
+    account = {"id": "a1", "table": "account"}
+    acme = seed(
+        store,
+        [Person("p1", first_name="Ana", last_name="López", emails=("ana@contoso.com",), company_name="Contoso")],
+        [contact("c1", firstname="Ana", lastname="López", emailaddress1="ana@contoso.com", parentcustomerid=account)],
+    )
+    with store(acme) as uow:
+        uow.companies.upsert_many([Company("k1", "Contoso", website="https://contoso.com")])
+        uow.crm_records.upsert_many(
+            "account",
+            [RecordRow("a1", "Contoso", None, None, 0, {"name": "Contoso", "websiteurl": "contoso.com"})],
+            generation=1,
+        )
+        uow.commit()
+    first = run_matching(store, acme, clock=clock)
+    correct_match(store, acme, actor=principal(acme), table="account", crm_id="a1", action="unlink", clock=clock)
+    after = run_requested_matching(store, acme, clock=clock)
+
+    assert first.companies.matched == 1
+    assert after is not None, "the edit asked for a run"
+    assert (after.companies.crm_changed, after.people.crm_changed) == (0, 1)
