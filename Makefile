@@ -34,8 +34,8 @@ demo: $(STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
-## Lint, type check, then every test.
-test: $(STAMP) browser
+## Lint, type check, then every test (the matching benchmark's smoke test needs splink's venv and the data wheels).
+test: $(STAMP) browser .venv-splink/.installed .bench-data/.downloaded
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy

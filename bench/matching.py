@@ -202,6 +202,16 @@ def _sorted_words(text: str | None) -> str | None:
     return " ".join(sorted(text.split())) if text else None
 
 
+def patstat_raw(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A PATSTAT record as splink's columns: the cleaned name and the same with its words sorted."""
+    cleaned = clean_company(row["name"])
+    return {
+        "record_id": row["record_id"],
+        "name_clean": cleaned,
+        "name_sorted": _sorted_words(cleaned),
+    }
+
+
 def crm_raw(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """People rows (salesbridge's fields) as splink's columns: id, first/last name, e-mail, cleaned company, title."""
     return [
@@ -258,11 +268,7 @@ def prepare(name: str, size: int | None) -> Prepared | None:
             raw = [row for row in raw if row["record_id"] in keep]
         entity = {row["id"]: loaded.entity[row["id"]] for row in rows}
         if name == "patstat":
-            raw = [
-                {"record_id": row["record_id"], "name_clean": clean_company(row["name"])}
-                | {"name_sorted": _sorted_words(clean_company(row["name"]))}
-                for row in raw
-            ]
+            raw = [patstat_raw(row) for row in raw]
         groups: dict[str, list[str]] = defaultdict(list)
         for record_id, label in entity.items():
             groups[label].append(record_id)
@@ -516,7 +522,10 @@ def bench_set(name: str, args: argparse.Namespace, tmp: Path, console: Console) 
                 failures[f"salesbridge_{variant}"] = str(error)[-2000:]
         if not args.skip_splink:
             console.print(f"  round {round_number}: splink …")
-            splink_runs.append(run_splink(prepared, tmp, args.splink_python))
+            try:
+                splink_runs.append(run_splink(prepared, tmp, args.splink_python))
+            except RuntimeError as error:
+                failures["splink"] = str(error)[-2000:]
     result: dict[str, Any] = {
         "description": prepared.description,
         "mode": prepared.mode,

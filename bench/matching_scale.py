@@ -347,9 +347,9 @@ def generate(
     crm: list[Row] = []
     truth: dict[str, str] = {}
     for person in kept:
-        if len(crm) >= matched:
-            break
         for _ in range(2 if rnd.random() < 0.03 else 1):
+            if len(crm) >= matched:
+                break
             contact_id = f"c{len(crm)}"
             crm.append(generator.contact_of(person, contact_id))
             truth[contact_id] = person["id"]

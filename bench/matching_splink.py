@@ -13,9 +13,10 @@ no label is ever shown to splink.
   (the demo's rule less the SSN); u by random sampling; m by EM blocked on birth date, then on postcode.
 * **rldata10000** — first and last name NameComparison with TF and DateOfBirthComparison; the prior from three
   deterministic rules at recall 0.9; EM blocked on birth date, then on last name.
-* **patstat** — one comparison of the cleaned company name (exact, exact with sorted words, Jaro-Winkler at 0.95,
-  0.9 and 0.8, Levenshtein ≤ 2), every pair compared (2,379 names); the prior from the exact cleaned name at recall
-  0.3; EM over all pairs.
+* **patstat** — one comparison of the company name cleaned of legal form, punctuation and case (``cleanco``, as the
+  reference's best simple baseline): exact, exact with sorted words, Jaro-Winkler ≥ 0.95 (also on sorted words),
+  ≥ 0.9, Levenshtein ≤ 2, Jaro-Winkler ≥ 0.8; every pair compared (2,379 names); the prior from the exact cleaned
+  name at recall 0.3; EM over all pairs.
 * **crm** (the demo generator's pairs and the scale set) — first/last name (NameComparison, TF), e-mail
   (EmailComparison), company (Jaro-Winkler on the name cleaned of its legal form, TF), job title (Jaro-Winkler);
   the prior from the same e-mail or the same name and company at recall 0.7; EM blocked on last name, then company.
@@ -107,6 +108,9 @@ def rldata_settings() -> tuple[dict[str, Any], Settings]:
 
 
 def patstat_settings() -> tuple[dict[str, Any], Settings]:
+    # One comparison of the cleaned name with graded levels. Tried here as well (2026-12-05, splink 5.0.0): three
+    # views as separate comparisons (name JW, shared words, first word) gave pairwise F1 0.78 / B-cubed 0.89, and
+    # word-containment levels inside this comparison 0.34 / 0.55: this one is splink's best of those.
     name = cl.CustomComparison(
         output_column_name="name",
         comparison_levels=[
