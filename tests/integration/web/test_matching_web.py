@@ -165,8 +165,9 @@ def test_any_seat_holder_edits_a_match_everyone_sees_it_and_it_is_audited(
     admin = browser(ACME_ADMIN)
     assert ROBERT_CONTACT in admin.client.get(f"/people/{ids['p-paco']}").text
     assert 'data-testid="crm-records-none"' in admin.client.get(f"/people/{ids['p-robert']}").text
-    log = admin.client.get("/admin/audit", params={"action": "match.corrected"}).text
-    assert ACME_SELLER.email in log
+    log = admin.client.get("/admin/audit", params={"action": "match.linked"}).text
+    entries = re.findall(r'data-testid="audit-row" data-action="([\w.]+)">\s*<td>.*?</td>\s*<td[^>]*>([^<]*)</td>', log)
+    assert entries == [("match.linked", ACME_SELLER.email)]
     # Re-matching keeps the correction.
     organization_id = console.store.organization_id("acme")
     assert organization_id is not None
