@@ -28,6 +28,9 @@ from salesbridge.i18n import N_, translate
 from salesbridge.services.organizations import require_organization
 
 if TYPE_CHECKING:
+    import uuid
+
+    from salesbridge.bootstrap import Workspace
     from salesbridge.services.matching import Evaluation, MatchReport, MatchRunSummary
 
 TableOption = Annotated[
@@ -64,8 +67,7 @@ def match_run(
     from salesbridge.services.matching import run_matching
 
     with errors_reported(lang):
-        opened = workspace(ctx, db_url)
-        organization_id = require_organization(opened.store, org)
+        opened, organization_id = _organization(ctx, db_url, org)
         summary = run_matching(opened.store, organization_id, full=full, clock=opened.clock)
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
@@ -84,8 +86,7 @@ def match_report_command(
     from salesbridge.services.matching import match_report
 
     with errors_reported(lang):
-        opened = workspace(ctx, db_url)
-        organization_id = require_organization(opened.store, org)
+        opened, organization_id = _organization(ctx, db_url, org)
         with opened.store(organization_id, read_only=True) as uow:
             report = match_report(uow)
     if as_json:
@@ -105,8 +106,7 @@ def match_evaluate(
     from salesbridge.services.matching import evaluate
 
     with errors_reported(lang):
-        opened = workspace(ctx, db_url)
-        organization_id = require_organization(opened.store, org)
+        opened, organization_id = _organization(ctx, db_url, org)
         with opened.store(organization_id, read_only=True) as uow:
             found = evaluate(uow)
     if as_json:
@@ -131,8 +131,7 @@ def export_unmatched(
     if chosen not in TABLES:
         raise failure(translate(N_("Choose --table contact, lead or account."), lang), code=2)
     with errors_reported(lang):
-        opened = workspace(ctx, db_url)
-        organization_id = require_organization(opened.store, org)
+        opened, organization_id = _organization(ctx, db_url, org)
         partial = out.with_name(out.name + ".part")
         try:
             with partial.open("wb") as stream:
@@ -146,6 +145,12 @@ def export_unmatched(
         return
     message = translate(N_("{count} unmatched {table} records written to {file}."), lang)
     console.print(Text(message.format(count=f"{written:,}", table=chosen, file=out)))
+
+
+def _organization(ctx: typer.Context, db_url: str | None, org: str) -> tuple[Workspace, uuid.UUID]:
+    """The workspace of the invocation and the id of organization ``org`` (UnknownOrganizationError otherwise)."""
+    opened = workspace(ctx, db_url)
+    return opened, require_organization(opened.store, org)
 
 
 def _share(value: float) -> str:

@@ -212,44 +212,43 @@ def _upsert(
     )
 
 
+FoundT = TypeVar("FoundT")
+
+
+def _read_one(
+    store: StoreAccess, organization_id: uuid.UUID, read: Callable[[UnitOfWork], FoundT | None], missing: str
+) -> FoundT:
+    with store(organization_id, read_only=True) as uow:
+        found = read(uow)
+    if found is None:
+        raise RowNotFoundError(missing)
+    return found
+
+
 def person_by_id(store: StoreAccess, organization_id: uuid.UUID, person_id: uuid.UUID) -> Person:
     """The organization's person ``person_id``. Reads only.
 
     Raises:
         RowNotFoundError: no such person in the organization (another organization's included).
     """
-    with store(organization_id, read_only=True) as uow:
-        found = uow.people.get(person_id)
-    if found is None:
-        raise RowNotFoundError(PERSON_NOT_FOUND)
-    return found
+    return _read_one(store, organization_id, lambda uow: uow.people.get(person_id), PERSON_NOT_FOUND)
 
 
 def person_by_external_id(store: StoreAccess, organization_id: uuid.UUID, external_id: str) -> Person:
     """The organization's person with ``external_id``; otherwise as :func:`person_by_id`."""
-    with store(organization_id, read_only=True) as uow:
-        found = uow.people.get_by_external_id(external_id)
-    if found is None:
-        raise RowNotFoundError(PERSON_NOT_FOUND)
-    return found
+    return _read_one(store, organization_id, lambda uow: uow.people.get_by_external_id(external_id), PERSON_NOT_FOUND)
 
 
 def company_by_id(store: StoreAccess, organization_id: uuid.UUID, company_id: uuid.UUID) -> Company:
     """The organization's company ``company_id``; otherwise as :func:`person_by_id`."""
-    with store(organization_id, read_only=True) as uow:
-        found = uow.companies.get(company_id)
-    if found is None:
-        raise RowNotFoundError(COMPANY_NOT_FOUND)
-    return found
+    return _read_one(store, organization_id, lambda uow: uow.companies.get(company_id), COMPANY_NOT_FOUND)
 
 
 def company_by_external_id(store: StoreAccess, organization_id: uuid.UUID, external_id: str) -> Company:
     """The organization's company with ``external_id``; otherwise as :func:`person_by_id`."""
-    with store(organization_id, read_only=True) as uow:
-        found = uow.companies.get_by_external_id(external_id)
-    if found is None:
-        raise RowNotFoundError(COMPANY_NOT_FOUND)
-    return found
+    return _read_one(
+        store, organization_id, lambda uow: uow.companies.get_by_external_id(external_id), COMPANY_NOT_FOUND
+    )
 
 
 def search_people(

@@ -35,6 +35,7 @@ from salesbridge.services.matching import (
     match_report,
     review_queue,
 )
+from salesbridge.services.people import company_by_id, person_by_id
 from salesbridge.web.api.people import CompanyOut, PersonOut, company_out, person_out
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiInput, ApiModel, IsoTime, errors
 from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
@@ -339,9 +340,8 @@ def person_links(
     services: Services,
 ) -> list[MatchLinkOut]:
     """The person's CRM contacts and leads (and candidates in review), with why each matched."""
+    person_by_id(services.store, principal.organization_id, person_id)  # 404 when not the organization's
     with services.store(principal.organization_id, read_only=True) as uow:
-        if uow.people.get(person_id) is None:
-            raise MatchNotFoundError("No such person in this organization.")
         return [link_out(view) for view in links_of_person(uow, person_id)]
 
 
@@ -353,9 +353,8 @@ def company_links(
     services: Services,
 ) -> list[MatchLinkOut]:
     """The company's CRM accounts (and candidates in review), with why each matched."""
+    company_by_id(services.store, principal.organization_id, company_id)  # 404 when not the organization's
     with services.store(principal.organization_id, read_only=True) as uow:
-        if uow.companies.get(company_id) is None:
-            raise MatchNotFoundError("No such company in this organization.")
         return [link_out(view) for view in links_of_company(uow, company_id)]
 
 
