@@ -4,42 +4,32 @@ differing fields highlighted, accept or reject)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import tempfile
 import uuid
-from collections.abc import Iterator
 from functools import partial
-from typing import IO, Annotated, Final, Literal
+from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from salesbridge.domain.csv_rows import neutralise_for_spreadsheet
 from salesbridge.domain.match_links import TARGET_KINDS
 from salesbridge.errors import InvalidRequestError, RowNotFoundError
 from salesbridge.message_ids import N_
 from salesbridge.services.matching import (
-    UNMATCHED_COLUMNS,
     count_review,
     decide_review,
     match_report,
     review_queue,
-    unmatched_rows,
 )
-from salesbridge.services.ports import StoreAccess
 from salesbridge.web.localized import match_reason_text
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
+from salesbridge.web.unmatched_export import chunks, spooled_unmatched_csv
 
 router = APIRouter(include_in_schema=False)
 
 REVIEW_PAGE_SIZE: Final = 20
-_SPOOL_BYTES: Final = 1024 * 1024
-"""An unmatched export stays in memory up to this size, then spills to a temporary file (no cap on rows)."""
-_CHUNK: Final = 64 * 1024
 
 Kind = Literal["people", "companies"]
 KINDS: Final[tuple[Kind, ...]] = ("people", "companies")
@@ -110,41 +100,16 @@ def decide(
     return RedirectResponse(f"/admin/matching/review?kind={kind}&page={page}&notice={decision}ed", status_code=303)
 
 
-def _write_unmatched(store: StoreAccess, organization_id: uuid.UUID, table: str) -> IO[bytes]:
-    """Every unmatched record of ``table`` as CSV (UTF-8 with a byte order mark, formula cells neutralised) in a
-    spooled file, rewound: memory stays bounded whatever the count."""
-    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (closed by the response's stream)
-    text = io.TextIOWrapper(spool, encoding="utf-8", newline="", write_through=True)
-    text.write("\ufeff")
-    writer = csv.writer(text)
-    columns = UNMATCHED_COLUMNS[table]
-    writer.writerow(columns)
-    with store(organization_id, read_only=True) as uow:
-        for row in unmatched_rows(uow, table):
-            writer.writerow([neutralise_for_spreadsheet(row.get(column, "")) for column in columns])
-    text.flush()
-    text.detach()
-    spool.seek(0)
-    return spool
-
-
-def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
-    try:
-        while chunk := spool.read(_CHUNK):
-            yield chunk
-    finally:
-        spool.close()
-
-
 @router.get("/admin/matching/unmatched.csv")
 async def unmatched_csv(principal: AdminPrincipal, services: Services, table: str = "contact") -> Response:
     """Every CRM record of ``table`` (account, contact or lead) that matching left without a person or company,
-    as CSV: no cap, formula cells neutralised. 404 for another table."""
+    as CSV (:mod:`salesbridge.web.unmatched_export`, as the API's): no cap, formula cells neutralised. 404 for
+    another table."""
     if table not in TARGET_KINDS:
         raise RowNotFoundError("No such matched table.")
-    spool = await run_in_threadpool(_write_unmatched, services.store, principal.organization_id, table)
+    spool = await run_in_threadpool(spooled_unmatched_csv, services.store, principal.organization_id, table)
     return StreamingResponse(
-        _chunks(spool),
+        chunks(spool),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="unmatched-{table}.csv"'},
     )
