@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 from salesbridge.domain.csv_rows import CsvKind
-from salesbridge.domain.people import Company, Person, UpsertCounts
+from salesbridge.domain.people import REQUIRED_MESSAGE, Company, Person, UpsertCounts
 from salesbridge.errors import InvalidInputError, InvalidRequestError, RowNotFoundError
 from salesbridge.message_ids import N_
 from salesbridge.services.ports import StoreAccess, UnitOfWork
@@ -56,6 +56,7 @@ TOO_MANY_ROWS: Final = N_(
 REPEATED_EXTERNAL_ID: Final = N_(
     "The external id {external_id} is already given at index {first_index}; only that row is loaded."
 )
+NO_PERSON_NAME: Final = N_("A person needs a name: give a first name, a last name or a full name.")
 PERSON_NOT_FOUND: Final = "No such person in this organization."
 COMPANY_NOT_FOUND: Final = "No such company in this organization."
 
@@ -174,7 +175,9 @@ def _upsert(
         try:
             value = build(row)
         except InvalidInputError as refused:
-            problems.append(RowProblem(index, refused.field, refused.message_id, refused.fields))
+            nameless = refused.field == "full_name" and refused.message_id == REQUIRED_MESSAGE
+            message = NO_PERSON_NAME if nameless else refused.message_id
+            problems.append(RowProblem(index, refused.field, message, refused.fields))
             continue
         earlier = first_index.setdefault(value.external_id, index)
         if earlier != index:

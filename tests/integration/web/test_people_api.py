@@ -128,7 +128,11 @@ def test_refused_rows_are_reported_by_index_while_the_good_ones_load(
     body = answer.json()
     assert (body["received"], body["inserted"], body["refused"]) == (7, 2, 5)
     assert body["errors"] == [
-        {"index": 1, "field": "full_name", "reason": "This value is required."},
+        {
+            "index": 1,
+            "field": "full_name",
+            "reason": "A person needs a name: give a first name, a last name or a full name.",
+        },
         {"index": 2, "field": "headline", "reason": "This value is too long: at most 500 characters."},
         {
             "index": 3,
