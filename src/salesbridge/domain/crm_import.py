@@ -34,8 +34,9 @@ OPTIONAL_COLUMNS: Mapping[str, tuple[str, ...]] = {
 }
 """Columns read when the organization has them; their absence never fails an import. Besides the opportunity's
 won-value twins, these are what matching compares a CRM record on (phones, second email, address, website,
-industry, size): standard Dataverse columns (reference/dataverse.md), yet an organization may have removed or
-never had some, so none is required by the pre-flight."""
+industry, size): standard columns of Dataverse's account, contact and lead tables (Microsoft's generated table
+references, which the sandbox's standard catalogue follows; reference/dataverse.md reads account ``telephone1`` by
+change tracking), yet an organization may have removed or never had some, so none is required by the pre-flight."""
 
 
 @dataclass(frozen=True)
