@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hashlib
 import random
 import re
@@ -340,6 +341,7 @@ class _Identity:
         return f"{table}:{_id(row.get(f'{table}id'))}"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _folded(text: str) -> str:
     return without_accents(text).casefold().strip()
 
@@ -618,7 +620,7 @@ def _unknown_people(
         attempt += 1
         males, females, lasts = NAMES[rng.choice(languages)]
         first, last = rng.choice(males + females), rng.choice(lasts)
-        if attempt > 10 * wanted:
+        if attempt > 2 * made + 200:
             last = f"{last}-{rng.choice(lasts)}"  # a bigger CRM uses up the simple names
         if (_given_key(first), _folded(last)) in crm_names:
             continue
