@@ -1230,6 +1230,10 @@ class _FakeProfiles(_Repository, Generic[_ProfileT]):
     def get_by_external_id(self, external_id: str) -> _ProfileT | None:
         return self._rows().get(external_id)
 
+    def ids_by_external_ids(self, external_ids: Collection[str]) -> dict[str, uuid.UUID]:
+        rows = self._rows()
+        return {key: value.id for key in external_ids if (value := rows.get(key)) is not None and value.id}
+
     def _matching(self, query: str) -> list[_ProfileT]:
         words = search_words(query)
         found = [value for value in self._rows().values() if all(word in value.search_text() for word in words)]

@@ -56,6 +56,7 @@ TOO_MANY_ROWS: Final = N_(
 REPEATED_EXTERNAL_ID: Final = N_(
     "The external id {external_id} is already given at index {first_index}; only that row is loaded."
 )
+UNKNOWN_COMPANY: Final = N_("No company of the workspace has the external id {external_id}: load it first.")
 NO_PERSON_NAME: Final = N_("A person needs a name: give a first name, a last name or a full name.")
 PERSON_NOT_FOUND: Final = "No such person in this organization."
 COMPANY_NOT_FOUND: Final = "No such company in this organization."
@@ -113,18 +114,36 @@ def upsert_people(
 ) -> UpsertReport:
     """Insert or update the people ``rows`` (each the keyword arguments of a
     :class:`~salesbridge.domain.people.Person`; ``source`` defaults to :data:`API_SOURCE`), idempotent by external id
-    (see the module's contract).
+    (see the module's contract). A row may name its company by ``company_external_id`` (a company of the
+    organization, loaded before): it becomes the person's ``company_id``; an external id the organization has no
+    company for leaves that row out.
 
     Raises:
         InvalidRequestError: more than :data:`MAX_ROWS_PER_REQUEST` rows (nothing written).
         InvalidInputError: the store refused the rows as a whole (nothing written).
     """
+    _check_count(rows)
+    wanted = {str(row["company_external_id"]) for row in rows if row.get("company_external_id")}
+    companies: dict[str, uuid.UUID] = {}
+    if wanted:
+        with store(organization_id, read_only=True) as uow:
+            companies = uow.companies.ids_by_external_ids(wanted)
+
+    def build(row: Mapping[str, Any]) -> Person:
+        fields = {"source": API_SOURCE, **row}
+        company = fields.pop("company_external_id", None)
+        if company:
+            if company not in companies:
+                raise InvalidInputError(UNKNOWN_COMPANY, field="company_external_id", external_id=company)
+            fields["company_id"] = companies[company]
+        return Person(**fields)
+
     return _upsert(
         store,
         organization_id,
         rows,
         kind=CsvKind.PEOPLE,
-        build=lambda row: Person(**{"source": API_SOURCE, **row}),
+        build=build,
         upsert=lambda uow, people: uow.people.upsert_many(people),
         actor=actor,
     )
@@ -147,6 +166,11 @@ def upsert_companies(
     )
 
 
+def _check_count(rows: Sequence[object]) -> None:
+    if len(rows) > MAX_ROWS_PER_REQUEST:
+        raise InvalidRequestError(TOO_MANY_ROWS, limit=MAX_ROWS_PER_REQUEST, count=len(rows))
+
+
 def _company(row: Mapping[str, Any]) -> Company:
     # Imported here: the public-suffix list loads on first use, and only a company load needs it.
     from salesbridge.matching.identifiers import company_domain
@@ -166,8 +190,7 @@ def _upsert(
     upsert: Callable[[UnitOfWork, list[ValueT]], UpsertCounts],
     actor: str,
 ) -> UpsertReport:
-    if len(rows) > MAX_ROWS_PER_REQUEST:
-        raise InvalidRequestError(TOO_MANY_ROWS, limit=MAX_ROWS_PER_REQUEST, count=len(rows))
+    _check_count(rows)
     values: list[ValueT] = []
     problems: list[RowProblem] = []
     first_index: dict[str, int] = {}

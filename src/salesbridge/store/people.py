@@ -10,7 +10,7 @@ row is stored, so SQLite and PostgreSQL find the same rows (SQL's ``lower`` diff
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, Final, Generic, TypeVar
 
 from sqlalchemy import RowMapping, Table, and_, bindparam, func, insert, select, update
@@ -178,6 +178,15 @@ class _ProfileRepository(_ScopedRepository, Generic[_Value]):
         statement = select(self._table).where(self._scope(), self._table.c.external_id == external_id)
         row = self._session.execute(statement).first()
         return None if row is None else type(self)._value(row._mapping)
+
+    def ids_by_external_ids(self, external_ids: Collection[str]) -> dict[str, uuid.UUID]:
+        """The ids of the organization's values among ``external_ids``, by external id (chunked reads)."""
+        table = self._table
+        found: dict[str, uuid.UUID] = {}
+        for chunk in _chunks(sorted(set(external_ids))):
+            statement = select(table.c.external_id, table.c.id).where(self._scope(), table.c.external_id.in_(chunk))
+            found.update({row.external_id: row.id for row in self._session.execute(statement)})
+        return found
 
     def _matching(self, query: str) -> list[ColumnElement[bool]]:
         return [self._scope()] + [

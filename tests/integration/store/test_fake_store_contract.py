@@ -757,6 +757,27 @@ def test_people_and_companies_are_upserted_by_external_id_idempotently_and_seen_
         assert uow.people.count() == 4
 
 
+def test_company_ids_are_found_by_external_id_within_the_organization_only(store: StoreAccess) -> None:
+    acme, globex = organization(store), organization(store, "globex")
+    with store(acme) as uow:
+        uow.companies.upsert_many([Company(f"c{n}", f"Company {n}") for n in range(1_200)])
+        uow.commit()
+    with store(globex) as uow:
+        uow.companies.upsert_many([Company("g1", "Globex")])
+        uow.commit()
+
+    with store(acme, read_only=True) as uow:
+        found = uow.companies.ids_by_external_ids([f"c{n}" for n in range(0, 1_200, 3)] + ["g1", "nobody", "c0"])
+        contoso = uow.companies.get_by_external_id("c0")
+    with store(globex, read_only=True) as uow:
+        theirs = uow.companies.ids_by_external_ids(["c0", "g1"])
+
+    assert set(found) == {f"c{n}" for n in range(0, 1_200, 3)}
+    assert contoso is not None
+    assert found["c0"] == contoso.id
+    assert set(theirs) == {"g1"}
+
+
 def test_people_and_companies_are_searched_by_name_company_title_and_place_in_a_stable_order(
     store: StoreAccess,
 ) -> None:

@@ -183,6 +183,35 @@ def test_companies_load_update_and_read_by_id_and_external_id(api: Callable[[Per
     assert admin.get(f"{COMPANIES}/by-external-id/erp/9999").status_code == 404
 
 
+def test_a_person_is_tied_to_a_company_of_the_workspace_by_its_external_id(
+    api: Callable[[Person], httpx.Client],
+) -> None:
+    ours, theirs = api(ACME_ADMIN), api(GLOBEX_ADMIN)
+    ours.post(COMPANIES, json={"companies": [{"external_id": "erp-1", "name": "Contoso"}]})
+    theirs.post("/api/v1/orgs/globex/companies", json={"companies": [{"external_id": "g-1", "name": "Globex"}]})
+    contoso = ours.get(f"{COMPANIES}/by-external-id/erp-1").json()
+
+    answer = ours.post(
+        PEOPLE,
+        json={
+            "people": [
+                person_row(1) | {"company_external_id": "erp-1"},
+                person_row(2) | {"company_external_id": "g-1"},  # another organization's
+                person_row(3) | {"company_external_id": "erp-404"},
+            ]
+        },
+    )
+
+    assert (answer.json()["inserted"], answer.json()["refused"]) == (1, 2)
+    assert answer.json()["errors"][0] == {
+        "index": 1,
+        "field": "company_external_id",
+        "reason": "No company of the workspace has the external id g-1: load it first.",
+    }
+    tied = ours.get(f"{PEOPLE}/by-external-id/vendor-000001").json()
+    assert tied["company_id"] == contoso["id"]
+
+
 def test_search_pages_people_by_name(api: Callable[[Person], httpx.Client]) -> None:
     admin = api(ACME_ADMIN)
     rows = [person_row(number) | {"last_name": f"Apellido {number:02d}"} for number in range(30)]

@@ -4,7 +4,7 @@ uploaded to load them (:mod:`salesbridge.domain.uploads`)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from salesbridge.domain.csv_rows import CsvKind, LineProblem
@@ -62,6 +62,11 @@ class CompanyRepository(Protocol):
 
     def get_by_external_id(self, external_id: str) -> Company | None:
         """The company with ``external_id`` in the organization, or None."""
+        ...
+
+    def ids_by_external_ids(self, external_ids: Collection[str]) -> dict[str, uuid.UUID]:
+        """The ids of the organization's companies among ``external_ids``, by external id (the others are missing
+        from the answer). A few statements whatever the count."""
         ...
 
     def search(self, query: str = "", *, limit: int = 50, offset: int = 0) -> list[Company]:

@@ -54,6 +54,11 @@ class PersonIn(ApiInput):
     )
     headline: str | None = Field(default=None, description="Job title or headline.")
     company_name: str | None = Field(default=None, description="The current company, as named by the source.")
+    company_external_id: str | None = Field(
+        default=None,
+        description="The current company's `external_id` among the workspace's companies (load them first): the "
+        "person is tied to it (matching then counts it as evidence).",
+    )
     past_companies: list[str] = Field(default_factory=list, description="At most 50.")
     city: str | None = None
     region: str | None = None
