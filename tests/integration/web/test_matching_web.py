@@ -125,6 +125,8 @@ def test_save_to_list_puts_the_persons_crm_records_in_the_sellers_own_list(
     created = seller.client.post("/lists", data={"name": "Madrid", **seller.csrf_data()}, follow_redirects=False)
     assert created.status_code == 303
     own = seller.client.get("/api/v1/me/lists").json()[-1]
+    without_token = seller.client.post(f"/people/{ids['p-robert']}/save", data={"list_id": own["id"]})
+    assert without_token.status_code == 403
     saved = seller.client.post(
         f"/people/{ids['p-robert']}/save", data={"list_id": own["id"], **seller.csrf_data()}, follow_redirects=False
     )
@@ -194,6 +196,13 @@ def test_another_organization_can_neither_see_nor_correct_our_matches(console: C
     )
     assert refused.status_code == 404
     assert other.client.get(f"/people/{ids['p-robert']}").status_code == 404
+    other.client.post("/lists", data={"name": "Theirs", **other.csrf_data()})
+    theirs = other.client.get("/api/v1/me/lists").json()[-1]
+    stolen = other.client.post(
+        f"/people/{ids['p-robert']}/save", data={"list_id": theirs["id"], **other.csrf_data()}, follow_redirects=False
+    )
+    assert stolen.status_code == 404
+    assert other.client.get("/api/v1/me/lists").json()[-1]["items"] == []
     seller = browser(ACME_SELLER)
     assert ROBERT_CONTACT in seller.client.get(f"/people/{ids['p-robert']}").text
     report = other.client.get("/admin/matching").text
@@ -246,6 +255,8 @@ def test_only_administrators_work_the_review_queue(console: Console, browser: Op
     )
     assert refused.status_code == 403
     admin = browser(ACME_ADMIN)
+    companies = admin.client.get("/admin/matching/review", params={"kind": "companies"}).text
+    assert 'data-testid="review-empty"' in companies
     queue = admin.client.get("/admin/matching/review").text
     assert f'data-crm-id="{LONELY_LEAD}"' in queue
     assert re.search(r'data-field="name" data-differs="yes"', queue)
