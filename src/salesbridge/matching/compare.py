@@ -20,7 +20,7 @@ from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 from salesbridge.matching.features import CompanyFeatures, PersonFeatures
 from salesbridge.matching.names import nickname_classes
-from salesbridge.matching.text import fold
+from salesbridge.matching.text import ascii_fold, fold
 
 __all__ = [
     "COMPANY_LEVELS",
@@ -351,7 +351,8 @@ def _show(*parts: str | None) -> str | None:
 
 
 def _accents_only(a: str | None, b: str | None) -> bool:
-    return bool(a and b and a.casefold() != b.casefold() and fold(a) == fold(b))
+    """Whether two spellings differ by accents (or script) only: "José" / "Jose", not "AKZO N.V." / "Akzo NV"."""
+    return bool(a and b and a.casefold() != b.casefold() and ascii_fold(a).casefold() == ascii_fold(b).casefold())
 
 
 def explain_person(

@@ -158,24 +158,42 @@ class MatchIndex(Generic[R]):
         """Index ``records``; one whose id is already held replaces the old one."""
         kind, region = self._kind, self._region
         features, position = self._features, self._position
-        new_hashes, new_positions = self._new_hashes, self._new_positions
         tf_getters = [(self._tf[c], get) for c, get in kind.tf_values.items()]
         keys_of, featurise = kind.keys, kind.features
         with _gc_paused():
+            chunk_keys: list[str] = []
+            chunk_counts = array("i")
+            first_at = len(features)
             for record in records:
                 if record.id in position:
                     self.remove((record.id,))
+                    first_at = self._flush(chunk_keys, chunk_counts, first_at)
                 f = featurise(record, region)
-                at = len(features)
                 features.append(f)
-                position[record.id] = at
-                for key in set(keys_of(f)):
-                    new_hashes.append(hash(key))
-                    new_positions.append(at)
+                position[record.id] = len(features) - 1
+                keys = keys_of(f)
+                chunk_keys.extend(keys)
+                chunk_counts.append(len(keys))
                 for counter, get in tf_getters:
                     value = get(f)
                     if value:
                         counter[value] += 1
+                if len(chunk_counts) >= _CHUNK:
+                    first_at = self._flush(chunk_keys, chunk_counts, first_at)
+            self._flush(chunk_keys, chunk_counts, first_at)
+
+    def _flush(self, keys: list[str], counts: array[int], first_at: int) -> int:
+        """Hash a chunk's keys into the pending buffers (C-level loops); the position after the chunk."""
+        if counts:
+            self._new_hashes.extend(array("q", map(hash, keys)))
+            repeated = np.repeat(
+                np.arange(first_at, first_at + len(counts), dtype=np.int32), np.frombuffer(counts, dtype=np.int32)
+            )
+            self._new_positions.frombytes(repeated.tobytes())
+        first_at += len(counts)
+        keys.clear()
+        del counts[:]
+        return first_at
 
     def remove(self, ids: Iterable[str]) -> None:
         """Forget the records with these ids (unknown ids are ignored)."""
@@ -238,6 +256,7 @@ class MatchIndex(Generic[R]):
 _CHUNK = 8192
 _IDENTIFIER_PREFIXES = ("p:", "e:")
 _META_MIN = 12
+_PAIR_BUDGET = 2_000_000
 
 
 def _candidate_pairs(
@@ -251,6 +270,9 @@ def _candidate_pairs(
     ``same_set``: left and right are the same records (positions), and only pairs left < right are given.
     """
     hashes, positions = index._arrays()
+    # Small sets are compared nearly exhaustively: the cap grows to keep about _PAIR_BUDGET pairs in all (PATSTAT's
+    # 676 Philips names in one block of 2,379 records); large sets keep ``cap``.
+    cap = max(cap, _PAIR_BUDGET // max(len(left_keys), len(index._features), 1))
     flat_hashes = array("q")
     owners = array("i")
     strength = array("b")
@@ -620,6 +642,27 @@ class Matcher(Generic[R]):
         if same_set:
             blocked *= 2  # each unordered pair stands for its two ordered pairs (the rate is per left record)
             patterns = Counter({pattern: 2 * count for pattern, count in patterns.items()})
+        # EM separates matches from non-matches only through agreements on several fields that are independent
+        # given the match status. With fewer than two fields present (PATSTAT: names only) it cannot (m and u of
+        # one field are not identifiable): then the default m and u are kept and only the match rate is measured,
+        # as the pairs agreeing exactly on that field divided by its default m of exact agreement.
+        present = [
+            c
+            for c in range(len(specs))
+            if sum(count for pattern, count in patterns.items() if pattern[c] >= 0) >= 0.1 * max(blocked, 1)
+        ]
+        if len(present) < 2:
+            exact = sum(count for pattern, count in patterns.items() if present and pattern[present[0]] == 0)
+            m_exact = base.comparisons[present[0]].levels[0].m if present else 1.0
+            expected = exact / max(m_exact, 1e-3)
+            ceiling = max(len(rf) / 2, 1.0) if same_set else 1.0
+            rate = min(max(expected / len(lf), 0.01), ceiling) if expected >= _MIN_MATCHES else base.match_rate
+            return replace(
+                base,
+                match_rate=rate,
+                reference_size=max(len(rf) - (1 if same_set else 0), 1),
+                source="default+rate",
+            )
         m_new, expected = _em(base, u_new, patterns, blocked)
         comparisons: list[Comparison] = []
         for c, comparison in enumerate(base.comparisons):
@@ -627,6 +670,7 @@ class Matcher(Generic[R]):
             for k, lv in enumerate(comparison.levels):
                 m = m_new[c][k] if m_new is not None else lv.m
                 u = u_new[c][k]
+                # Guard rail: agreement never counts against a match, disagreement never for it.
                 m = min(m, u) if lv.level == "different" else max(m, u)
                 levels.append(Level(lv.level, lv.detail, max(m, 1e-6), max(u, 1e-9)))
             comparisons.append(replace(comparison, levels=tuple(levels)))

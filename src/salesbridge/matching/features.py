@@ -62,10 +62,18 @@ def fold_word(value: str) -> str:
     return fold(value)
 
 
+_SPACED_FORM = re.compile(r"(?:\s[a-z]){2,3}$")
+
+
 @lru_cache(maxsize=_BIG)
 def company_key(value: str) -> str:
-    """``normalize_company_name`` cached on distinct names ("" for a blank)."""
-    return normalize_company_name(value) if value.strip() else ""
+    """``normalize_company_name`` cached on distinct names ("" for a blank), without a trailing legal form spelled
+    in spaced letters that the legal-form tables miss ("Philips Electronics N. V." → "philips electronics")."""
+    if not value.strip():
+        return ""
+    key = normalize_company_name(value)
+    trimmed = _SPACED_FORM.sub("", key)
+    return trimmed if any(len(word) >= 3 for word in trimmed.split()) else key
 
 
 @lru_cache(maxsize=_BIG)
@@ -192,6 +200,23 @@ class PersonFeatures:
         "street",
         "title",
     )
+    record: PersonRecord
+    first: str
+    last: str
+    emails: tuple[str, ...]
+    domains: tuple[str, ...]
+    phones: tuple[str, ...]
+    title: str
+    company: str
+    company_ref: str
+    past: tuple[str, ...]
+    profile: str
+    street: str
+    city: str
+    postcode: str
+    region: str
+    country: str
+    birth: str
 
     def __init__(self, record: PersonRecord, default_region: str | None) -> None:
         self.record = record
@@ -201,38 +226,65 @@ class PersonFeatures:
             first, last = _split_full_name(record.full_name)
         self.first = first
         self.last = last
-        emails: list[str] = []
-        domains: list[str] = []
-        for raw in record.emails:
-            email = email_key(raw) if raw else None
-            if email and email not in emails:
-                emails.append(email)
-                domain = domain_of(email.rpartition("@")[2])
+        # The common shapes (no e-mail or one, no phone or one) avoid building lists.
+        raw_emails = record.emails
+        website = record.company_website
+        if not raw_emails and not website:
+            self.emails = self.domains = ()
+        elif len(raw_emails) == 1 and not website:
+            email = email_key(raw_emails[0]) if raw_emails[0] else None
+            self.emails = (email,) if email else ()
+            domain = domain_of(email.rpartition("@")[2]) if email else None
+            self.domains = (domain,) if domain else ()
+        else:
+            emails: list[str] = []
+            domains: list[str] = []
+            for raw in raw_emails:
+                email = email_key(raw) if raw else None
+                if email and email not in emails:
+                    emails.append(email)
+                    domain = domain_of(email.rpartition("@")[2])
+                    if domain and domain not in domains:
+                        domains.append(domain)
+            if website:
+                domain = domain_of(website)
                 if domain and domain not in domains:
                     domains.append(domain)
-        if record.company_website:
-            domain = domain_of(record.company_website)
-            if domain and domain not in domains:
-                domains.append(domain)
-        self.emails = tuple(emails)
-        self.domains = tuple(domains)
-        phones: list[str] = []
-        for raw in record.phones:
-            phone = phone_key(raw, default_region) if raw else None
-            if phone and phone not in phones:
-                phones.append(phone)
-        self.phones = tuple(phones)
-        self.title = fold_word(record.job_title) if record.job_title else ""
-        self.company = company_key(record.company_name) if record.company_name else ""
+            self.emails = tuple(emails)
+            self.domains = tuple(domains)
+        raw_phones = record.phones
+        if not raw_phones:
+            self.phones = ()
+        elif len(raw_phones) == 1:
+            phone = phone_key(raw_phones[0], default_region) if raw_phones[0] else None
+            self.phones = (phone,) if phone else ()
+        else:
+            phones: list[str] = []
+            for raw in raw_phones:
+                phone = phone_key(raw, default_region) if raw else None
+                if phone and phone not in phones:
+                    phones.append(phone)
+            self.phones = tuple(phones)
+        title, company, past, profile = record.job_title, record.company_name, record.past_companies, record.profile_url
+        self.title = fold_word(title) if title else ""
+        self.company = company_key(company) if company else ""
         self.company_ref = record.company_ref or ""
-        self.past = tuple(key for key in (company_key(name) for name in record.past_companies if name) if key)
-        self.profile = (profile_key(record.profile_url) or "") if record.profile_url else ""
-        self.street = _opt(record.street, _street)
-        self.city = _opt(record.city, fold_word)
-        self.postcode = _opt(record.postcode, _postcode)
-        self.region = _opt(record.region, _region)
-        self.country = _opt(record.country, _country)
-        self.birth = _opt(record.birth_date, birth_key)
+        self.past = tuple(key for key in map(company_key, past) if key) if past else ()
+        self.profile = (profile_key(profile) or "") if profile else ""
+        street, city, postcode, region, country, birth = (
+            record.street,
+            record.city,
+            record.postcode,
+            record.region,
+            record.country,
+            record.birth_date,
+        )
+        self.street = _street(street) if street else ""
+        self.city = fold_word(city) if city else ""
+        self.postcode = _postcode(postcode) if postcode else ""
+        self.region = _region(region) if region else ""
+        self.country = _country(country) if country else ""
+        self.birth = birth_key(birth) if birth else ""
 
 
 class CompanyFeatures:
@@ -252,6 +304,19 @@ class CompanyFeatures:
         "size",
         "street",
     )
+
+    record: CompanyRecord
+    name: str
+    domains: tuple[str, ...]
+    phones: tuple[str, ...]
+    industry: str
+    size: int
+    profile: str
+    street: str
+    city: str
+    postcode: str
+    region: str
+    country: str
 
     def __init__(self, record: CompanyRecord, default_region: str | None) -> None:
         self.record = record

@@ -124,8 +124,8 @@ class MatchModel:
     def prior(self, candidates: int) -> float:
         """log2 prior odds that one pair matches when a left record has ``candidates`` possible partners."""
         n = max(candidates, 1)
-        rate = min(max(self.match_rate, 1e-6), 1.0)
-        p = min(rate / n, 0.5)
+        # A record set may hold many duplicates of one record (rate > 1 within one set); the prior stays below 1/2.
+        p = min(max(self.match_rate, 1e-6) / n, 0.5)
         return math.log2(p / (1.0 - p))
 
     def weights(self) -> tuple[tuple[float, ...], ...]:
