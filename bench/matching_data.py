@@ -224,6 +224,137 @@ def load_patstat(data_dir: Path = DATA_DIR) -> DedupeSet:
     return DedupeSet(name="patstat", kind="companies", rows=records, raw=raw, entity=entity)
 
 
+# ------------------------------------------------------------------------------------------ the demo's pairs
+
+
+def _text(row: Mapping[str, Any], column: str) -> str | None:
+    value = row.get(column)
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _lookup(row: Mapping[str, Any], column: str) -> str | None:
+    value = row.get(column)
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return str(value).lower() if value else None
+
+
+def _present(*values: str | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(value for value in values if value))
+
+
+def _address(row: Mapping[str, Any]) -> Row:
+    return {
+        "street": _text(row, "address1_line1"),
+        "city": _text(row, "address1_city"),
+        "postcode": _text(row, "address1_postalcode"),
+        "region": _text(row, "address1_stateorprovince"),
+        "country": _text(row, "address1_country"),
+    }
+
+
+def crm_person_row(table: str, row: Mapping[str, Any], accounts: Mapping[str, Mapping[str, Any]]) -> Row:
+    """A CRM contact or lead (Dataverse columns) as salesbridge's person fields, the way the import reads it: its
+    company is its parent account's name and website (a lead's own ``companyname``/``websiteurl`` first)."""
+    parent = accounts.get(_lookup(row, "parentcustomerid" if table == "contact" else "parentaccountid") or "", {})
+    company = _text(row, "companyname") if table == "lead" else None
+    website = _text(row, "websiteurl") if table == "lead" else None
+    return {
+        "id": str(row[f"{table}id"]).lower(),
+        "first_name": _text(row, "firstname"),
+        "last_name": _text(row, "lastname"),
+        "emails": _present(*(_text(row, f"emailaddress{n}") for n in (1, 2, 3))),
+        "phones": _present(_text(row, "telephone1"), _text(row, "mobilephone"), _text(row, "telephone2")),
+        "job_title": _text(row, "jobtitle"),
+        "company_name": company or _text(parent, "name"),
+        "company_website": website or _text(parent, "websiteurl"),
+        "profile_url": _text(row, "new_linkedinurl"),
+        **_address(row),
+    }
+
+
+def crm_company_row(row: Mapping[str, Any]) -> Row:
+    """A CRM account as salesbridge's company fields (its e-mail's domain as an e-mail domain)."""
+    email = _text(row, "emailaddress1")
+    employees = row.get("numberofemployees")
+    return {
+        "id": str(row["accountid"]).lower(),
+        "name": _text(row, "name"),
+        "website": _text(row, "websiteurl"),
+        "phone": _text(row, "telephone1"),
+        "employee_count": int(employees) if isinstance(employees, int | float) else None,
+        "profile_url": _text(row, "new_linkedinurl"),
+        "email_domains": (email.rsplit("@", 1)[1].lower(),) if email and "@" in email else (),
+        **_address(row),
+    }
+
+
+def workspace_person_row(row: Mapping[str, str]) -> Row:
+    """A generated workspace person (the people CSV's columns) as salesbridge's person fields."""
+    return {
+        "id": row["id"],
+        "first_name": row.get("first_name") or None,
+        "last_name": row.get("last_name") or None,
+        "emails": _present(*(row.get("email") or "").split(";")),
+        "phones": _present(*(row.get("phone") or "").split(";")),
+        "job_title": row.get("job_title") or None,
+        "company_name": row.get("company_name") or None,
+        "profile_url": row.get("linkedin_url") or None,
+        **{column: row.get(column) or None for column in ("street", "city", "postcode", "region", "country")},
+    }
+
+
+def workspace_company_row(row: Mapping[str, str]) -> Row:
+    """A generated workspace company (the companies CSV's columns) as salesbridge's company fields."""
+    employees = row.get("employee_count") or ""
+    return {
+        "id": row["id"],
+        "name": row.get("name") or None,
+        "website": row.get("website") or None,
+        "phone": row.get("phone") or None,
+        "industry": row.get("industry") or None,
+        "employee_count": int(employees) if employees.isdigit() else None,
+        "profile_url": row.get("linkedin_url") or None,
+        **{column: row.get(column) or None for column in ("street", "city", "postcode", "region", "country")},
+    }
+
+
+def load_demo(crm_seed: str = "demo", *, seed: int = 13) -> tuple[LinkSet, LinkSet]:
+    """The demo generator's labelled pairs (``salesbridge.sandbox.seeds.demo_workspace``): the CRM of the sandbox
+    seed ``crm_seed`` (``demo`` as ``make demo`` has it, or ``scale:N``) against the workspace generated from it.
+    People: contacts and leads ↔ people (a person may be several CRM records); companies: accounts ↔ companies.
+    ``raw_*`` holds the same rows (splink's columns are derived from them by the benchmark)."""
+    from salesbridge.sandbox.assembly import build_sandbox
+    from salesbridge.sandbox.seeds.demo_workspace import crm_rows_of_sandbox, generate_workspace
+    from salesbridge.sandbox.seeds.seeding import parse_seed
+
+    sandbox = build_sandbox(seed=parse_seed(crm_seed))
+    crm = crm_rows_of_sandbox(sandbox.services.state)
+    workspace = generate_workspace(crm, seed=seed)
+    accounts = {str(row["accountid"]).lower(): row for row in crm.accounts}
+    crm_people = [crm_person_row("contact", row, accounts) for row in crm.contacts]
+    crm_people += [crm_person_row("lead", row, accounts) for row in crm.leads]
+    people = [workspace_person_row(row) for row in workspace.people]
+    crm_companies = [crm_company_row(row) for row in crm.accounts]
+    companies = [workspace_company_row(row) for row in workspace.companies]
+    name = crm_seed.replace(":", "")
+    return (
+        LinkSet(
+            f"{name}_people", "people", crm_people, people, crm_people, people, frozenset(workspace.pairs("person"))
+        ),
+        LinkSet(
+            f"{name}_companies",
+            "companies",
+            crm_companies,
+            companies,
+            crm_companies,
+            companies,
+            frozenset(workspace.pairs("company")),
+        ),
+    )
+
+
 # ------------------------------------------------------------------------------------- salesbridge's records
 
 _TUPLE_FIELDS = frozenset({"emails", "phones", "past_companies", "email_domains"})
