@@ -36,6 +36,10 @@ def test_a_system_lists_name_and_reasons_are_translated_an_own_lists_name_is_not
                 "added_at": "2026-03-02T09:00:00+00:00",
             }
         ],
+        "people": [],
+        "companies": [],
+        "unmatched": 0,
+        "unmatched_label": None,
     }
     assert list_json(own, "es")["name"] == "My CRM accounts"  # named by its owner: shown as named
     assert list_json(system, "en")["items"][0]["reason_label"] == "Account of an open opportunity of yours"
@@ -63,6 +67,7 @@ def test_the_standard_labels_of_the_choices_are_translated_the_crms_own_are_not(
         money_columns=(Choice("estimatedvalue", Label("Est. Revenue", is_message_id=True)),),
         from_crm=False,
         problem=CrmReadProblem.SLOW,
+        text_columns={"contact": (Choice("new_linkedinurl", Label("LinkedIn profile")),)},
     )
 
     assert choices_json(choices, "es") == {
@@ -74,6 +79,7 @@ def test_the_standard_labels_of_the_choices_are_translated_the_crms_own_are_not(
         "money_columns": [{"value": "estimatedvalue", "label": "Ingresos estimados"}],
         "from_crm": False,
         "crm_problem": "slow",
+        "text_columns": {"contact": [{"value": "new_linkedinurl", "label": "LinkedIn profile"}]},
     }
 
 
