@@ -26,6 +26,7 @@ from salesbridge.domain.csv_rows import CsvKind
 from salesbridge.domain.people import REQUIRED_MESSAGE, Company, Person, UpsertCounts
 from salesbridge.errors import InvalidInputError, InvalidRequestError, RowNotFoundError
 from salesbridge.message_ids import N_
+from salesbridge.services.matching import request_matching
 from salesbridge.services.ports import StoreAccess, UnitOfWork
 
 __all__ = [
@@ -227,6 +228,8 @@ def _upsert(
                 "refused": len(problems),
             },
         )
+        if counts.inserted or counts.updated:
+            request_matching(uow, reason=f"{kind.value}.upserted")
         uow.commit()
     return UpsertReport(
         kind=kind,

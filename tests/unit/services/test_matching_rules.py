@@ -36,6 +36,7 @@ from salesbridge.services.matching import (
     run_matching,
     run_requested_matching,
 )
+from salesbridge.services.people import upsert_companies, upsert_people
 from salesbridge.services.people_load import load_people
 from salesbridge.web.ui.admin import ACTION_NAMES, DETAIL_NAMES, HIDDEN_DETAILS
 
@@ -113,6 +114,19 @@ def test_a_people_load_requests_matching_when_it_changed_something(store: FakeSt
     with store(acme, read_only=True) as uow:
         assert uow.matches.state().requested_at is None, "an unchanged load asks for nothing"
         assert [job.task for job in uow.jobs.list()] == [MATCH_ORGANIZATION]
+
+
+def test_an_api_upsert_requests_matching_when_it_changed_something(store: FakeStore) -> None:
+    acme = store.add_organization("acme")
+    rows = [{"external_id": "p1", "first_name": "Ana", "last_name": "López"}]
+    upsert_people(store, acme, rows, actor="api")
+    run_requested_matching(store, acme, clock=store.clock)
+    upsert_people(store, acme, rows, actor="api")
+    upsert_companies(store, acme, [{"external_id": "k1", "name": "Contoso"}], actor="api")
+
+    with store(acme, read_only=True) as uow:
+        assert uow.matches.state().requested_at is not None, "the new company asked for a run"
+        assert [job.reason for job in uow.jobs.list()] == ["people.upserted"], "one waits: the first"
 
 
 def test_a_pair_rejected_in_review_is_never_proposed_again_and_an_accepted_one_is_kept(
