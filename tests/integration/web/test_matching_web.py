@@ -181,6 +181,14 @@ def test_any_seat_holder_edits_a_match_everyone_sees_it_and_it_is_audited(
     )
     assert unlinked.status_code == 303
     assert 'data-testid="crm-records-none"' in admin.client.get(f"/people/{ids['p-paco']}").text
+    # A page opened before the unlink confirms what is no longer there: the refusal is explained on the page.
+    stale = admin.client.post(
+        f"/matches/contact/{ROBERT_CONTACT}",
+        data={"action": "confirm", "target_id": str(ids["p-paco"]), **admin.csrf_data()},
+    )
+    assert stale.status_code == 422
+    assert 'data-testid="form-error"' in stale.text
+    assert "nothing to confirm" in stale.text
     guest = browser(ACME_GUEST)
     assert guest.client.get(f"/matches/contact/{ROBERT_CONTACT}").status_code == 403
 
@@ -273,6 +281,14 @@ def test_only_administrators_work_the_review_queue(console: Console, browser: Op
     assert rejected.status_code == 200
     assert 'data-testid="review-empty"' in rejected.text
     assert 'data-testid="notice"' in rejected.text
+    # A second administrator's page still offered the pair: deciding it again says it was decided already.
+    again = admin.client.post(
+        "/admin/matching/review",
+        data={"table": "lead", "crm_id": LONELY_LEAD, "target_id": str(ids["p-paco"]), "decision": "accept"}
+        | admin.csrf_data(),
+    )
+    assert again.status_code == 200
+    assert "This pair no longer waits for review" in again.text
 
 
 def test_the_match_report_counts_and_the_csv_holds_every_unmatched_record(

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from salesbridge.domain.match_links import TARGET_KINDS
-from salesbridge.errors import InvalidRequestError, RowNotFoundError
+from salesbridge.errors import InvalidRequestError, MatchNotFoundError, RowNotFoundError
 from salesbridge.message_ids import N_
 from salesbridge.services.matching import (
     count_review,
@@ -84,19 +84,23 @@ def decide(
     decision: Annotated[str, Form()],
     page: Annotated[int, Form()] = 1,
 ) -> Response:
-    """Accept (tie the pair) or reject (never propose it again) one candidate pair; audited. Back to the queue."""
+    """Accept (tie the pair) or reject (never propose it again) one candidate pair; audited. Back to the queue,
+    saying so, or that the pair is no longer waiting (decided by another administrator meanwhile)."""
     if decision not in ("accept", "reject"):
         raise InvalidRequestError(N_("Choose accept or reject."))
-    decide_review(
-        services.store,
-        principal.organization_id,
-        actor=principal,
-        table=table,
-        crm_id=crm_id,
-        target_id=target_id,
-        accept=decision == "accept",
-    )
     kind = "companies" if table == "account" else "people"
+    try:
+        decide_review(
+            services.store,
+            principal.organization_id,
+            actor=principal,
+            table=table,
+            crm_id=crm_id,
+            target_id=target_id,
+            accept=decision == "accept",
+        )
+    except MatchNotFoundError:  # another administrator decided it first (or its record went): nothing to do
+        return RedirectResponse(f"/admin/matching/review?kind={kind}&page={page}&notice=gone", status_code=303)
     return RedirectResponse(f"/admin/matching/review?kind={kind}&page={page}&notice={decision}ed", status_code=303)
 
 

@@ -161,14 +161,28 @@ def edit_match_page(
 ) -> Response:
     """Edit match: the CRM record, what it is tied to and why, and the people (or companies) found by ``q`` to
     tie it to instead; unlink and confirm. 404 for a record of another organization."""
-    editing = match_editing(services.store, principal.organization_slug, table, crm_id, query=q)
+    return _edit_page(request, principal, services, table, crm_id, query=q)
+
+
+def _edit_page(
+    request: Request,
+    principal: Principal,
+    services: ConsoleServices,
+    table: str,
+    crm_id: str,
+    *,
+    query: str = "",
+    error: str | None = None,
+) -> Response:
+    editing = match_editing(services.store, principal.organization_slug, table, crm_id, query=query)
     context = {
         "editing": editing,
         "link": editing.link,
         "reason_text": partial(match_reason_text, locale=principal.locale),
         "back": _target_path(editing.target_kind, editing.current.id if editing.current else None),
+        "error": error,
     }
-    return render(request, "match_edit.html", context, principal=principal)
+    return render(request, "match_edit.html", context, principal=principal, status_code=422 if error else 200)
 
 
 def _target_path(kind: TargetKind, target_id: uuid.UUID | None) -> str:
@@ -178,6 +192,7 @@ def _target_path(kind: TargetKind, target_id: uuid.UUID | None) -> str:
 
 @router.post("/matches/{table}/{crm_id}")
 def edit_match(
+    request: Request,
     table: str,
     crm_id: str,
     principal: SeatHolderPrincipal,
@@ -187,17 +202,27 @@ def edit_match(
 ) -> Response:
     """Tie the CRM record to ``target_id`` (``link``), untie it (``unlink``: no match) or confirm what it is tied
     to (``confirm``); audited. Back to the page of the person or company it is now tied to (or was, after an
-    unlink), saying what changed."""
-    try:
-        chosen = uuid.UUID(target_id) if target_id else None
-        wanted = CorrectionAction(action)
-    except ValueError as refused:
-        raise InvalidRequestError(N_("Choose link, unlink or confirm.")) from refused
+    unlink), saying what changed; a refused edit is explained on the Edit match page (422). 404 for a record, a
+    person or a company of another organization."""
     organization_id = require_organization(services.store, principal.organization_slug)
     before = match_editing(services.store, principal.organization_slug, table, crm_id)
-    after = correct_match(
-        services.store, organization_id, actor=principal, table=table, crm_id=crm_id, action=wanted, target_id=chosen
-    )
+    try:
+        try:
+            chosen = uuid.UUID(target_id) if target_id else None
+            wanted = CorrectionAction(action)
+        except ValueError as unreadable:
+            raise InvalidRequestError(N_("Choose link, unlink or confirm.")) from unreadable
+        after = correct_match(
+            services.store,
+            organization_id,
+            actor=principal,
+            table=table,
+            crm_id=crm_id,
+            action=wanted,
+            target_id=chosen,
+        )
+    except InvalidRequestError as refused:  # e.g. confirming a match someone else removed meanwhile
+        return _edit_page(request, principal, services, table, crm_id, error=refused.localized(principal.locale))
     shown = after.target_id or (before.current.id if before.current else None)
     query = urlencode({"notice": f"match-{wanted.value}"})
     return RedirectResponse(f"{_target_path(after.target_kind, shown)}?{query}", status_code=303)
