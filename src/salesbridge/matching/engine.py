@@ -56,6 +56,7 @@ R = TypeVar("R", PersonRecord, CompanyRecord)
 F = Any  # PersonFeatures | CompanyFeatures (kept loose: the kind's functions below agree on it)
 
 DEFAULT_BLOCK_CAP = 100
+DEFAULT_PAIR_BUDGET = 2_000_000
 _PRIOR_STRENGTH = 20.0
 _MIN_BLOCKED = 50
 _MIN_MATCHES = 10.0
@@ -256,11 +257,15 @@ class MatchIndex(Generic[R]):
 _CHUNK = 8192
 _IDENTIFIER_PREFIXES = ("p:", "e:")
 _META_MIN = 12
-_PAIR_BUDGET = 2_000_000
 
 
 def _candidate_pairs(
-    left_keys: list[list[str]], index: MatchIndex[Any], cap: int, *, same_set: bool = False
+    left_keys: list[list[str]],
+    index: MatchIndex[Any],
+    cap: int,
+    *,
+    same_set: bool = False,
+    pair_budget: int = DEFAULT_PAIR_BUDGET,
 ) -> Iterator[tuple[list[int], list[int]]]:
     """Candidate pairs (left position, right position), chunk by chunk, each pair once, grouped by left position.
 
@@ -270,9 +275,9 @@ def _candidate_pairs(
     ``same_set``: left and right are the same records (positions), and only pairs left < right are given.
     """
     hashes, positions = index._arrays()
-    # Small sets are compared nearly exhaustively: the cap grows to keep about _PAIR_BUDGET pairs in all (PATSTAT's
-    # 676 Philips names in one block of 2,379 records); large sets keep ``cap``.
-    cap = max(cap, _PAIR_BUDGET // max(len(left_keys), len(index._features), 1))
+    # Small sets are compared nearly exhaustively: the cap grows to keep about ``pair_budget`` pairs in all
+    # (PATSTAT's 676 Philips names in one block of 2,379 records); large sets keep ``cap``.
+    cap = max(cap, pair_budget // max(len(left_keys), len(index._features), 1))
     flat_hashes = array("q")
     owners = array("i")
     strength = array("b")
@@ -428,6 +433,7 @@ class Matcher(Generic[R]):
         model: MatchModel,
         default_region: str | None = None,
         block_cap: int = DEFAULT_BLOCK_CAP,
+        pair_budget: int = DEFAULT_PAIR_BUDGET,
     ) -> None:
         if model.kind != kind.name:
             raise ValueError(f"a {model.kind} model cannot score {kind.name}")
@@ -435,30 +441,45 @@ class Matcher(Generic[R]):
         self.model = model
         self.default_region = default_region
         self.block_cap = block_cap
+        self.pair_budget = pair_budget
 
     @classmethod
     def people(
-        cls, *, default_region: str | None = None, model: MatchModel | None = None, block_cap: int = DEFAULT_BLOCK_CAP
+        cls,
+        *,
+        default_region: str | None = None,
+        model: MatchModel | None = None,
+        block_cap: int = DEFAULT_BLOCK_CAP,
+        pair_budget: int = DEFAULT_PAIR_BUDGET,
     ) -> Matcher[PersonRecord]:
-        """A matcher of people (CRM contacts and leads ↔ the workspace's people)."""
+        """A matcher of people (CRM contacts and leads ↔ the workspace's people).
+
+        ``block_cap``: a blocking key held by more records than this on either side is skipped, unless the sets are
+        small enough for ``pair_budget`` (about that many pairs in all) to allow it.
+        """
         return cast(
             "Matcher[PersonRecord]",
-            Matcher(_PEOPLE, model or default_model("people"), default_region, block_cap),
+            Matcher(_PEOPLE, model or default_model("people"), default_region, block_cap, pair_budget),
         )
 
     @classmethod
     def companies(
-        cls, *, default_region: str | None = None, model: MatchModel | None = None, block_cap: int = DEFAULT_BLOCK_CAP
+        cls,
+        *,
+        default_region: str | None = None,
+        model: MatchModel | None = None,
+        block_cap: int = DEFAULT_BLOCK_CAP,
+        pair_budget: int = DEFAULT_PAIR_BUDGET,
     ) -> Matcher[CompanyRecord]:
-        """A matcher of companies (CRM accounts ↔ the workspace's companies)."""
+        """A matcher of companies (CRM accounts ↔ the workspace's companies); options as ``people``."""
         return cast(
             "Matcher[CompanyRecord]",
-            Matcher(_COMPANIES, model or default_model("companies"), default_region, block_cap),
+            Matcher(_COMPANIES, model or default_model("companies"), default_region, block_cap, pair_budget),
         )
 
     def with_model(self, model: MatchModel) -> Matcher[R]:
         """This matcher with another model (same kind)."""
-        return Matcher(self._kind, model, self.default_region, self.block_cap)
+        return Matcher(self._kind, model, self.default_region, self.block_cap, self.pair_budget)
 
     # ------------------------------------------------------------------ single records and pairs
 
@@ -536,7 +557,9 @@ class Matcher(Generic[R]):
         compared = 0
         kept: list[tuple[float, int, int, list[int]]] = []
         best: tuple[float, int, int, list[int]] | None = None
-        for lefts, rights in _candidate_pairs(left_keys, index, self.block_cap, same_set=same_set):
+        for lefts, rights in _candidate_pairs(
+            left_keys, index, self.block_cap, same_set=same_set, pair_budget=self.pair_budget
+        ):
             compared += len(lefts)
             current = -1
             f: Any = None
@@ -633,7 +656,9 @@ class Matcher(Generic[R]):
             left_keys = [list(set(kind.keys(f))) for f in lf]
             patterns: Counter[tuple[int, ...]] = Counter()
             blocked = 0
-            for lefts, rights in _candidate_pairs(left_keys, index, self.block_cap, same_set=same_set):
+            for lefts, rights in _candidate_pairs(
+                left_keys, index, self.block_cap, same_set=same_set, pair_budget=self.pair_budget
+            ):
                 for i, j in zip(lefts, rights, strict=True):
                     patterns[tuple(kind.vector(lf[i], rf[j], no_sharing))] += 1
                 blocked += len(lefts)

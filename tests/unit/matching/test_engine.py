@@ -1,0 +1,389 @@
+"""The matching engine (issue 13, section 2): comparators on their hard cases, blocking, bands, one-to-one rules,
+the model's JSON, estimation's guard rails and determinism. Pure: no store, no clock."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from salesbridge.matching import (
+    Band,
+    CompanyRecord,
+    Decision,
+    FieldReason,
+    LinkResult,
+    Matcher,
+    MatchModel,
+    PersonRecord,
+)
+
+
+def person(record_id: str, first: str | None, last: str | None, **fields: object) -> PersonRecord:
+    return PersonRecord(record_id, first_name=first, last_name=last, **fields)  # type: ignore[arg-type]
+
+
+def reason(decision: Decision, field: str) -> FieldReason:
+    return next(r for r in decision.reasons if r.field == field)
+
+
+PEOPLE = Matcher.people(default_region="ES")
+COMPANIES = Matcher.companies(default_region="ES")
+
+
+# ------------------------------------------------------------------------------------------------ names
+
+
+@pytest.mark.parametrize(("a", "b"), [("Bob", "Robert"), ("Robert", "Bob"), ("Paco", "Francisco"), ("Bill", "William")])
+def test_nicknames_are_equivalent_both_ways(a: str, b: str) -> None:
+    decision = PEOPLE.score(person("l", a, "Smith"), person("r", b, "Smith"))
+    name = reason(decision, "name")
+    assert (name.level, name.detail) == ("equivalent", "nickname")
+    assert name.weight > 0
+
+
+def test_names_sharing_only_a_nickname_class_member_are_not_nicknames_of_each_other() -> None:
+    # The English table lists "bill" under both William and Robert: that does not make William a Robert.
+    name = reason(PEOPLE.score(person("l", "William", "Smith"), person("r", "Robert", "Smith")), "name")
+    assert name.detail != "nickname"
+    assert name.level == "different"
+
+
+def test_an_initial_agrees_with_a_name_of_that_letter_only() -> None:
+    same = reason(PEOPLE.score(person("l", "J.", "Smith"), person("r", "John", "Smith")), "name")
+    other = reason(PEOPLE.score(person("l", "K.", "Smith"), person("r", "John", "Smith")), "name")
+    assert (same.level, same.detail) == ("similar", "initial")
+    assert other.level == "different"
+    assert same.weight > other.weight
+
+
+def test_accents_and_transliteration_are_exact_agreement() -> None:
+    accents = reason(PEOPLE.score(person("l", "José", "Muñoz"), person("r", "Jose", "Munoz")), "name")
+    assert (accents.level, accents.detail) == ("exact", "accents")
+    greek = reason(PEOPLE.score(person("l", "Νίκος", "Παπαδόπουλος"), person("r", "Nikos", "Papadopoulos")), "name")
+    assert greek.level == "exact"
+
+
+def test_swapped_first_and_last_names_are_recognised_and_blocked_together() -> None:
+    left, right = person("l", "John", "Smith"), person("r", "Smith", "John")
+    name = reason(PEOPLE.score(left, right), "name")
+    assert name.detail == "swapped"
+    assert name.weight > 0
+    assert set(PEOPLE.keys(left)) & set(PEOPLE.keys(right))
+
+
+def test_a_typo_in_a_surname_is_similar_not_different() -> None:
+    name = reason(PEOPLE.score(person("l", "Maria", "Fernandez"), person("r", "Maria", "Fernnadez")), "name")
+    assert name.level == "similar"
+    assert name.detail == "typo"
+
+
+# ------------------------------------------------------------------------------------------------ companies
+
+
+def test_legal_forms_do_not_matter_for_a_company_name() -> None:
+    decision = COMPANIES.score(CompanyRecord("a", name="Contoso Ltd."), CompanyRecord("b", name="CONTOSO"))
+    name = reason(decision, "name")
+    assert (name.level, name.detail) == ("exact", "legal_form")
+    assert decision.band is not Band.NO_MATCH
+
+
+def test_a_name_alone_never_links_a_company_automatically_but_a_shared_domain_does() -> None:
+    name_only = COMPANIES.score(CompanyRecord("a", name="Contoso Ltd."), CompanyRecord("b", name="CONTOSO"))
+    with_domain = COMPANIES.score(
+        CompanyRecord("a", name="Contoso Ltd.", website="https://www.contoso.com/es"),
+        CompanyRecord("b", name="CONTOSO", email_domains=("contoso.com",)),
+    )
+    assert name_only.band is not Band.MATCH
+    assert with_domain.band is Band.MATCH
+    assert reason(with_domain, "domain").level == "exact"
+
+
+def test_free_mail_never_identifies_a_company() -> None:
+    decision = PEOPLE.score(
+        person("l", "Ana", "Lopez", emails=("ana.lopez@gmail.com",)),
+        person("r", "Ana", "Lopez", emails=("alopez@gmail.com",), company_website="gmail.com"),
+    )
+    assert all(r.field != "domain" for r in decision.reasons)
+    assert "d:gmail.com|l" not in PEOPLE.keys(person("x", "Ana", "Lopez", emails=("ana@gmail.com",)))
+
+
+def test_a_masked_email_is_missing_not_different() -> None:
+    decision = PEOPLE.score(
+        person("l", "Ana", "Lopez", emails=("a***@contoso.com",)),
+        person("r", "Ana", "Lopez", emails=("ana.lopez@contoso.com",)),
+    )
+    email = reason(decision, "email")
+    assert email.level == "missing"
+    assert email.weight == 0.0
+
+
+def test_company_ref_equality_is_certain_company_agreement() -> None:
+    decision = PEOPLE.score(
+        person("l", "Ana", "Lopez", company_name="Contoso", company_ref="c-1"),
+        person("r", "Ana", "Lopez", company_name="Contoso Iberia Holdings", company_ref="c-1"),
+    )
+    company = reason(decision, "company")
+    assert (company.level, company.detail) == ("exact", "same_account")
+
+
+def test_a_job_change_reads_as_past_company_not_as_the_same_company() -> None:
+    crm = person("l", "Ana", "Lopez", company_name="Contoso S.L.", job_title="Buyer")
+    moved = person(
+        "r", "Ana", "Lopez", company_name="Fabrikam", past_companies=("Contoso",), job_title="Head of buying"
+    )
+    stranger = person("r2", "Ana", "Lopez", company_name="Fabrikam", job_title="Nurse")
+    past = reason(PEOPLE.score(crm, moved), "company")
+    other = reason(PEOPLE.score(crm, stranger), "company")
+    assert (past.level, past.detail) == ("similar", "past_company")
+    assert other.level == "different"
+    assert past.weight > other.weight
+    assert set(PEOPLE.keys(crm)) & set(PEOPLE.keys(moved))
+
+
+def test_the_same_name_at_different_companies_is_not_an_automatic_match() -> None:
+    crm = person("l", "John", "Smith", company_name="Contoso")
+    result = PEOPLE.link(
+        [crm],
+        [
+            person("a", "John", "Smith", company_name="Contoso Ltd."),
+            person("b", "John", "Smith", company_name="Fabrikam"),
+        ],
+    )
+    assert [(d.left_id, d.right_id) for d in result.decisions] == [("l", "a")]
+    assert PEOPLE.score(crm, person("b", "John", "Smith", company_name="Fabrikam")).band is not Band.MATCH
+
+
+# ------------------------------------------------------------------------------------------------ identifiers
+
+
+def test_a_switchboard_phone_shared_by_colleagues_does_not_decide_a_person() -> None:
+    board = "+34 910 000 000"
+    colleagues = [
+        person(f"p{i}", name, "Garcia" if i else "Ruiz", phones=(board,), company_name="Contoso")
+        for i, name in enumerate(("Ana", "Luis", "Marta", "Pedro"))
+    ]
+    crm = person("c", "Elena", "Navarro", phones=(board,), company_name="Contoso")
+    result = PEOPLE.link([crm], colleagues)
+    assert result.decisions == []
+    assert result.compared_pairs >= 1
+    # Alone on the right side, the colleague holding the switchboard is still not this person automatically.
+    others = [person(f"o{i}", "Luis", f"Other{i}", phones=(f"+34 600 000 {i:03d}",)) for i in range(30)]
+    lone = PEOPLE.link([crm], [colleagues[0], *others])
+    assert all(d.band is not Band.MATCH for d in lone.decisions)
+
+
+def test_a_shared_phone_is_compared_at_the_shared_level() -> None:
+    board = "+34 910 000 000"
+    right = [person(f"p{i}", "Ana", f"Surname{i}", phones=(board,)) for i in range(3)]
+    result = PEOPLE.link([person("c", "Ana", "Surname1", phones=(board,))], right)
+    assert [d.right_id for d in result.decisions] == ["p1"]
+    phone = reason(result.decisions[0], "phone")
+    assert (phone.level, phone.detail) == ("exact", "shared")
+
+
+def test_a_profile_url_or_an_email_links_despite_a_changed_name() -> None:
+    result = PEOPLE.link(
+        [
+            person("c1", "Maria", "Lopez", profile_url="https://es.linkedin.com/in/maria-lopez-1/?trk=x"),
+            person("c2", "Laura", "Diaz", emails=("Laura.Diaz@Contoso.com",)),
+        ],
+        [
+            person("p1", "María", "López Vidal", profile_url="linkedin.com/in/Maria-Lopez-1"),
+            person("p2", "Laura", "Díaz Ortega", emails=("laura.diaz@contoso.com",)),
+        ],
+    )
+    assert {(d.left_id, d.right_id, d.band) for d in result.decisions} == {
+        ("c1", "p1", Band.MATCH),
+        ("c2", "p2", Band.MATCH),
+    }
+
+
+# ------------------------------------------------------------------------------------------------ blocking
+
+
+LABELLED = [
+    (
+        person("c1", "Bob", "Smith", company_name="Contoso Ltd."),
+        person("p1", "Robert", "Smith", company_name="CONTOSO"),
+    ),
+    (person("c2", "Paco", "Fernández", city="Madrid"), person("p2", "Francisco", "Fernandez", city="madrid")),
+    (person("c3", "J.", "Garcia", company_name="Fabrikam"), person("p3", "Juan", "García", company_name="Fabrikam SA")),
+    (person("c4", "Smith", "Anne", company_name="Tailspin"), person("p4", "Anne", "Smith", company_name="Tailspin")),
+    (
+        person("c5", "Lucía", "Martín", emails=("lucia@northwind.es",)),
+        person("p5", "Lucia", "Martin-Soler", emails=("lucia@northwind.es",)),
+    ),
+    (
+        person("c6", "Hans", "Müller", phones=("+49 30 1234567",)),
+        person("p6", "Hans", "Mueller", phones=("0049 30 1234567",)),
+    ),
+    (
+        person("c7", "Ana", "Ruiz", company_name="Contoso"),
+        person("p7", "Ana", "Ruiz", company_name="Wingtip", past_companies=("Contoso Ltd",)),
+    ),
+    (
+        person("c8", "Pedro", "Sanz", company_website="https://adventure-works.com"),
+        person("p8", "Pedro", "Sanz", emails=("p.sanz@adventure-works.com",)),
+    ),
+]
+
+
+def test_blocking_keeps_every_labelled_pair_together() -> None:
+    for crm, workspace in LABELLED:
+        assert set(PEOPLE.keys(crm)) & set(PEOPLE.keys(workspace)), (crm.id, workspace.id)
+
+
+def test_link_finds_every_labelled_pair_and_counts_the_pairs_it_compared() -> None:
+    result = PEOPLE.link([crm for crm, _ in LABELLED], [ws for _, ws in LABELLED])
+    assert {(d.left_id, d.right_id) for d in result.decisions} == {(crm.id, ws.id) for crm, ws in LABELLED}
+    assert result.compared_pairs >= len(LABELLED)
+    assert result.compared_pairs < len(LABELLED) ** 2
+
+
+def test_a_key_too_common_is_skipped_unless_the_sets_are_small_enough_to_compare() -> None:
+    right = [person(f"p{i}", "Ana", "Garcia") for i in range(50)] + [person("q", "Ana", "Garcia", city="Bilbao")]
+    crm = [person("c", "Ana", "Garcia", city="Bilbao")]
+    capped = Matcher.people(block_cap=10, pair_budget=0).link(crm, right)
+    # 51 Ana Garcias: every name key is over the cap; only the city key (one record) is compared.
+    assert capped.compared_pairs == 1
+    assert [d.right_id for d in capped.decisions] == ["q"]
+    assert Matcher.people(block_cap=10).link(crm, right).compared_pairs == 51
+
+
+# ------------------------------------------------------------------------------------------------ one-to-one
+
+
+def test_one_to_one_left_keeps_each_left_records_best_and_lets_a_person_hold_two_crm_records() -> None:
+    crm = [
+        person("contact", "Ana", "Ruiz", company_name="Contoso"),
+        person("lead", "Ana", "Ruiz", company_name="Contoso"),
+    ]
+    people = [person("p1", "Ana", "Ruiz", company_name="Contoso"), person("p2", "Ana", "Ruiz", company_name="Fabrikam")]
+    left = PEOPLE.link(crm, people, one_to_one="left")
+    assert [(d.left_id, d.right_id) for d in left.decisions] == [("contact", "p1"), ("lead", "p1")]
+    both = PEOPLE.link(crm, people, one_to_one="both")
+    assert len({d.left_id for d in both.decisions}) == len(both.decisions)
+    assert len({d.right_id for d in both.decisions}) == len(both.decisions)
+    assert ("contact", "p1") in {(d.left_id, d.right_id) for d in both.decisions}
+
+
+def test_ties_go_to_the_smaller_right_id() -> None:
+    crm = [person("c", "Ana", "Ruiz", company_name="Contoso")]
+    twins = [person("p9", "Ana", "Ruiz", company_name="Contoso"), person("p1", "Ana", "Ruiz", company_name="Contoso")]
+    assert [d.right_id for d in PEOPLE.link(crm, twins).decisions] == ["p1"]
+
+
+def test_dedupe_gives_each_unordered_pair_once() -> None:
+    records = [
+        person("a", "Ana", "Ruiz", emails=("ana@contoso.com",)),
+        person("b", "Ana", "Ruiz", emails=("ana@contoso.com",)),
+        person("c", "Ana", "Ruiz", emails=("ana@contoso.com",)),
+        person("d", "Luis", "Diaz"),
+    ]
+    result = PEOPLE.dedupe(records)
+    pairs = [(d.left_id, d.right_id) for d in result.decisions]
+    assert sorted(pairs) == [("a", "b"), ("a", "c"), ("b", "c")]
+
+
+# ------------------------------------------------------------------------------------------------ index
+
+
+def test_the_index_replaces_and_removes_records_by_id() -> None:
+    index = PEOPLE.index([person("p1", "Ana", "Ruiz", company_name="Contoso"), person("p2", "Luis", "Diaz")])
+    crm = [person("c", "Luis", "Diaz", emails=("luis@northwind.es",))]
+    assert [d.right_id for d in PEOPLE.link(crm, index).decisions] == ["p2"]
+    index.add([person("p2", "Marta", "Sanz")])  # p2 is someone else now
+    assert len(index) == 2
+    assert PEOPLE.link(crm, index).decisions == []
+    index.add([person("p3", "Luis", "Diaz", emails=("luis@northwind.es",))])
+    assert [d.right_id for d in PEOPLE.link(crm, index).decisions] == ["p3"]
+    index.remove(["p3", "unknown"])
+    assert len(index) == 2
+    assert PEOPLE.link(crm, index).decisions == []
+
+
+# ------------------------------------------------------------------------------------------------ decisions and model
+
+
+def test_a_decision_explains_itself_and_round_trips_through_json() -> None:
+    decision = PEOPLE.score(
+        person("l", "Bob", "Smith", company_name="Contoso Ltd.", job_title="CTO"),
+        person("r", "Robert", "Smith", company_name="CONTOSO", job_title="Chief Technology Officer"),
+    )
+    assert {r.field for r in decision.reasons} >= {"name", "company", "title"}
+    assert reason(decision, "name").left == "Bob Smith"
+    assert reason(decision, "name").right == "Robert Smith"
+    assert 0.0 <= decision.probability <= 1.0
+    assert Decision.from_dict(json.loads(json.dumps(decision.to_dict()))) == decision
+
+
+def test_the_model_round_trips_through_json_and_bands_follow_its_thresholds() -> None:
+    model = PEOPLE.model
+    assert MatchModel.from_dict(json.loads(json.dumps(model.to_dict()))) == model
+    pair = (person("l", "Ana", "Ruiz", company_name="Contoso"), person("r", "Ana", "Ruiz", company_name="Contoso"))
+    strict = PEOPLE.with_model(model.with_bands(match_probability=0.999999999, review_probability=0.9999999))
+    lenient = PEOPLE.with_model(model.with_bands(match_probability=1e-9, review_probability=1e-12))
+    assert strict.score(*pair).band is Band.NO_MATCH
+    assert lenient.score(*pair).band is Band.MATCH
+    with pytest.raises(ValueError, match="cannot score"):
+        Matcher.companies(model=model)
+
+
+def test_results_are_deterministic() -> None:
+    left = [crm for crm, _ in LABELLED]
+    right = [ws for _, ws in reversed(LABELLED)]
+    first = PEOPLE.link(left, right, one_to_one="both")
+    second = Matcher.people(default_region="ES").link(left, right, one_to_one="both")
+    assert first == second
+    assert isinstance(first, LinkResult)
+
+
+# ------------------------------------------------------------------------------------------------ estimation
+
+
+def _population(size: int) -> tuple[list[PersonRecord], list[PersonRecord]]:
+    firsts = ["Ana", "Luis", "Marta", "Pedro", "Elena", "Jorge", "Lucia", "Pablo", "Sara", "Diego", "Irene", "Raul"]
+    lasts = ["Garcia", "Ruiz", "Lopez", "Diaz", "Sanz", "Moreno", "Navarro", "Torres", "Gil", "Vidal", "Ortega"]
+    left, right = [], []
+    for i in range(size):
+        first, last = firsts[i % len(firsts)], lasts[(i * 7) % len(lasts)]
+        company = f"Company {i % 97}"
+        city = ["Madrid", "Sevilla", "Bilbao", "Valencia"][i % 4]
+        right.append(person(f"p{i}", first, last, company_name=company, city=city, job_title="Buyer"))
+        if i % 3:
+            typo_last = last if i % 5 else last[:-1] + "z"
+            left.append(person(f"c{i}", first, typo_last, company_name=company.upper() + " S.L.", city=city))
+    return left, right
+
+
+def test_estimation_learns_weights_from_the_data_within_guard_rails() -> None:
+    left, right = _population(600)
+    model = PEOPLE.estimate(left, right)
+    assert model.source == "estimated"
+    assert 0.01 <= model.match_rate <= 1.0
+    for comparison in model.comparisons:
+        for level in comparison.levels:
+            if level.level == "different":
+                assert level.weight <= 0, (comparison.name, level)
+            else:
+                assert level.weight >= 0, (comparison.name, level)
+    assert MatchModel.from_dict(json.loads(json.dumps(model.to_dict()))) == model
+    assert PEOPLE.estimate(left, right) == model  # deterministic
+
+
+def test_estimation_on_degenerate_data_does_not_link_everything() -> None:
+    # Everyone is "Ana Garcia" at Contoso: agreement on those fields is what random pairs do, so it weighs nothing.
+    left = [person(f"c{i}", "Ana", "Garcia", company_name="Contoso") for i in range(300)]
+    right = [person(f"p{i}", "Ana", "Garcia", company_name="Contoso") for i in range(300)]
+    model = PEOPLE.estimate(left, right)
+    matcher = PEOPLE.with_model(model)
+    assert matcher.score(left[0], right[0]).band is not Band.MATCH
+    assert not any(d.band is Band.MATCH for d in matcher.link(left, right).decisions)
+
+
+def test_estimation_with_too_little_data_keeps_the_default_weights() -> None:
+    model = PEOPLE.estimate([person("c", "Ana", "Ruiz")], [person("p", "Ana", "Ruiz"), person("q", "Luis", "Diaz")])
+    assert model.source != "estimated"
+    default = {c.name: [lv.m for lv in c.levels] for c in PEOPLE.model.comparisons}
+    assert {c.name: [lv.m for lv in c.levels] for c in model.comparisons} == default
