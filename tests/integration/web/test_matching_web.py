@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from tests.integration.web.conftest import ACME_ADMIN, ACME_GUEST, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
 from tests.integration.web.test_people_web import seed_people
 
+from salesbridge.domain.lists import ListKind
 from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
 from salesbridge.matching import Matcher, PersonRecord
 from salesbridge.services.crm_users import rematch_seats
@@ -337,3 +338,25 @@ def test_a_company_shows_its_crm_account_saves_it_and_its_match_can_be_undone(
     )
     assert unlinked.headers["location"].startswith(f"/companies/{ids['contoso']}?notice=match-unlink")
     assert "No está en el CRM" in seller.client.get(f"/companies/{ids['contoso']}").text
+
+
+def test_saving_into_an_auto_saved_list_is_refused_on_the_page(console: Console, browser: OpenBrowser) -> None:
+    ids = seed_crm(console)
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        seller = uow.users.find_by_email(ACME_SELLER.email)
+        assert seller is not None
+        system = uow.lists.system_list(seller.id, ListKind.CRM_LEADS)
+        uow.commit()
+    client = browser(ACME_SELLER)
+    client.client.post("/lists", data={"name": "Mine", **client.csrf_data()})  # so the page offers a form
+    refused = client.client.post(
+        f"/people/{ids['p-robert']}/save",
+        data={"list_id": str(system.id), **client.csrf_data()},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 303
+    assert "error=not-saved" in refused.headers["location"]
+    page = client.client.get(refused.headers["location"]).text
+    assert "No se ha guardado nada" in page

@@ -94,8 +94,11 @@ def _save_tied(
     slug, email = principal.organization_slug, principal.email
     if not crm.tied:
         return RedirectResponse(f"{page}?error=nothing-to-save#save", status_code=303)
-    for link in crm.tied:
-        add_to_list(services.store, slug, email, list_id, table=link.table, crm_id=link.crm_id, actor=email)
+    try:
+        for link in crm.tied:
+            add_to_list(services.store, slug, email, list_id, table=link.table, crm_id=link.crm_id, actor=email)
+    except InvalidRequestError:  # an auto-saved list, or a record no longer imported: said on the page
+        return RedirectResponse(f"{page}?error=not-saved#save", status_code=303)
     return RedirectResponse(f"{page}?notice=saved#save", status_code=303)
 
 
