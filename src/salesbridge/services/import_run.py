@@ -22,7 +22,7 @@ from salesbridge.domain.workspace import ImportState
 from salesbridge.errors import CrmError, ImportCancelledError
 from salesbridge.services.crm_users import refresh_crm_users_from_import
 from salesbridge.services.lists import recompute_changed_in
-from salesbridge.services.matching import request_matching
+from salesbridge.services.matching import IMPORT_REASON, request_matching
 from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess, UnitOfWork
 from salesbridge.services.sync import (
     LEASE,
@@ -118,7 +118,7 @@ def _finish(
         }
         outcome = record_success(uow, run_id, report, derived)
         if any(changes.touches(table) for table in TARGET_KINDS):
-            request_matching(uow, reason="import")
+            request_matching(uow, reason=IMPORT_REASON)
         uow.commit()
     return outcome
 

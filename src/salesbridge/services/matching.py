@@ -108,7 +108,10 @@ WATERMARK_OVERLAP: Final = timedelta(minutes=5)
 committed after this run read can carry an older stamp. Records re-read unchanged cost a fingerprint only."""
 MAX_KEY_LENGTH: Final = 500
 FINGERPRINT_PREFIX: Final = "#"
-RUN_ACTOR: Final = "matching"
+IMPORT_REASON: Final = "import"
+"""Why a run was requested: an import changed accounts, contacts or leads (loads give their audit action's name)."""
+CORRECTED_REASON: Final = "match corrected"
+REVIEW_REJECTED_REASON: Final = "review rejected"
 
 _UNKNOWN_TABLE = N_("Matching knows CRM accounts, contacts and leads only, not {table}.")
 _UNKNOWN_ACTION = N_("An edit of a match links, unlinks or confirms, not {action}.")
@@ -1280,7 +1283,7 @@ def _redecide_people_of_account(uow: UnitOfWork, account_id: str, *, clock: Cloc
         ids = [record.crm_id for record in uow.matches.crm_records_by_parents(table, [account_id])]
         if ids:
             uow.matches.replace_keys(KeySide(table), dict.fromkeys(ids, ()))
-    request_matching(uow, reason="match corrected", clock=clock)
+    request_matching(uow, reason=CORRECTED_REASON, clock=clock)
 
 
 _CORRECTION_ACTIONS: Final = {
@@ -1384,7 +1387,7 @@ def decide_review(
             uow.matches.delete(table, [crm_id])
             # Its keys go, so the next run sees the record as changed and decides it again, without this pair.
             uow.matches.replace_keys(KeySide(table), {crm_id: ()})
-            request_matching(uow, reason="review rejected", clock=clock)
+            request_matching(uow, reason=REVIEW_REJECTED_REASON, clock=clock)
         uow.audit.record(
             actor=actor.email,
             action="match.review_accepted" if accept else "match.review_rejected",

@@ -16,6 +16,7 @@ from salesbridge.domain.jobs import (
     CANCELLED_IMPORT_ERROR,
     IMPORT_ORGANIZATION,
     LOAD_PEOPLE_UPLOAD,
+    MATCH_ORGANIZATION,
     SCHEDULE_DUE_IMPORTS,
     TASK_RAISED_ERROR,
     Job,
@@ -24,7 +25,7 @@ from salesbridge.domain.jobs import (
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR
 from salesbridge.i18n import N_, translate
 from salesbridge.services import jobs as job_use_cases
-from salesbridge.services import sync
+from salesbridge.services import matching, sync
 from salesbridge.services.connecting import INITIAL_IMPORT_REASON
 from salesbridge.services.disconnect import DISCONNECTED_ERROR
 
@@ -35,6 +36,7 @@ TASK_NAMES: Final = {
     IMPORT_ORGANIZATION: N_("CRM import"),
     SCHEDULE_DUE_IMPORTS: N_("Scheduling the imports that are due"),
     LOAD_PEOPLE_UPLOAD: N_("Loading an uploaded CSV of people or companies"),
+    MATCH_ORGANIZATION: N_("Matching CRM records with people and companies"),
 }
 """Each task's name (English message id); a task missing here is shown by its code."""
 
@@ -56,6 +58,13 @@ REASONS: Final = {
     INITIAL_IMPORT_REASON: N_("First import after connecting to the CRM"),
     job_use_cases.RETRY_REASON: N_("Retried by an administrator"),
     "upload": N_("A CSV file was uploaded"),
+    matching.IMPORT_REASON: N_("A CRM import changed accounts, contacts or leads"),
+    matching.CORRECTED_REASON: N_("An account's match was edited"),
+    matching.REVIEW_REJECTED_REASON: N_("A candidate match was rejected in review"),
+    "people.imported": N_("People were loaded from a CSV file"),
+    "companies.imported": N_("Companies were loaded from a CSV file"),
+    "people.upserted": N_("People were loaded through the API"),
+    "companies.upserted": N_("Companies were loaded through the API"),
 }
 """Why a job was queued, by the reason salesbridge recorded (English message id)."""
 
