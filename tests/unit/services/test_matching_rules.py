@@ -311,3 +311,12 @@ def test_editing_an_accounts_match_decides_its_contacts_again(store: FakeStore, 
     assert first.companies.matched == 1
     assert after is not None, "the edit asked for a run"
     assert (after.companies.crm_changed, after.people.crm_changed) == (0, 1)
+
+
+def test_the_jobs_page_names_the_matching_job_and_every_reason_it_is_queued_for() -> None:
+    from salesbridge.services import matching
+    from salesbridge.web.job_descriptions import REASONS, TASK_NAMES
+
+    loads = {f"{kind}.{how}" for kind in ("people", "companies") for how in ("imported", "upserted")}
+    assert MATCH_ORGANIZATION in TASK_NAMES
+    assert {matching.IMPORT_REASON, matching.CORRECTED_REASON, matching.REVIEW_REJECTED_REASON} | loads <= set(REASONS)
