@@ -38,6 +38,7 @@ TEXTS = {
         "email_same": "Email: same",
         "linked": "Match changed",
         "set_by": "Set by",
+        "out_of_date": "Out of date",
     },
     "es": {
         "people": "Personas",
@@ -49,6 +50,7 @@ TEXTS = {
         "email_same": "Correo electrónico: igual",
         "linked": "Coincidencia cambiada",
         "set_by": "Establecida por",
+        "out_of_date": "Desactualizado",
     },
 }
 
@@ -304,12 +306,17 @@ def test_a_seller_sees_badges_corrects_a_wrong_match_and_sync_now_keeps_it(
     expect(seller).to_have_url(re.compile(f"/people/{right}"))
     expect(seller.locator(f"[data-testid=crm-record][data-crm-id='{contact_id}']")).to_be_visible()
 
-    # The contact changes in the CRM; Sync now imports it and matches it again: the correction wins.
-    _change_in_the_crm(console, contact_id, telephone1="+34 910 000 000")
+    # The contact changes jobs in the CRM; Sync now imports it and matches it again: the correction wins, and the
+    # person is now out of date (the CRM and the workspace disagree on the title).
+    _change_in_the_crm(console, contact_id, jobtitle="Chief Revenue Officer")
     _sync_now_and_wait_for_rematching(chromium, console)
     seller.reload()
-    expect(seller.locator(f"[data-testid=crm-record][data-crm-id='{contact_id}']")).to_be_visible()
+    record = seller.locator(f"[data-testid=crm-record][data-crm-id='{contact_id}']")
+    expect(record).to_be_visible()
     expect(seller.get_by_test_id("match-origin")).to_contain_text(texts["set_by"])
+    expect(record.get_by_test_id("crm-record-out-of-date")).to_have_text(texts["out_of_date"])
+    expect(seller.get_by_test_id("badges").first.get_by_test_id("badge-out-of-date")).to_be_visible()
+    screenshot(seller, f"person-out-of-date-phone-{lang}")
     seller.goto(console.url(f"/people/{impostor}"))
     expect(seller.get_by_test_id("crm-records-none")).to_be_visible()
     expect(seller.get_by_test_id("badge-not-in-crm")).to_have_text(texts["not_in_crm"])
