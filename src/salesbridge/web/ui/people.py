@@ -18,7 +18,7 @@ from salesbridge.domain.match_links import Badge, TargetKind
 from salesbridge.errors import InvalidRequestError
 from salesbridge.message_ids import N_
 from salesbridge.services.accounts import Principal
-from salesbridge.services.lists import add_to_list, show_lists
+from salesbridge.services.lists import add_to_list, own_lists
 from salesbridge.services.matching import CorrectionAction, correct_match
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.people_directory import (
@@ -50,11 +50,10 @@ def _badge(value: str) -> Badge | None:
 def _matching_context(principal: Principal, services: ConsoleServices, crm: TiedRecords) -> dict[str, Any]:
     """What the CRM part of a person's or company's page needs: the reasons in the reader's words, and the
     reader's own lists to save to."""
-    lists = show_lists(services.store, principal.organization_slug, principal.email)
     return {
         "crm": crm,
         "reason_text": partial(match_reason_text, locale=principal.locale),
-        "own_lists": [saved for saved in lists if not saved.is_system],
+        "own_lists": own_lists(services.store, principal.organization_slug, principal.email),
     }
 
 
