@@ -96,6 +96,11 @@ def test_a_seller_sees_badges_the_crm_record_and_why_it_matched(console: Console
     assert ("email", "Correo electrónico: igual") in reasons
     company = f"/companies/{ids['contoso']}"
     assert "En el CRM" in seller.client.get(company).text
+    in_crm = seller.client.get("/companies", params={"badge": "in_crm"}).text
+    assert _names(in_crm, "company-link") == ["Contoso Ltd."]
+    assert _names(seller.client.get("/companies", params={"badge": "not_in_crm"}).text, "company-link") == []
+    # An unknown badge filters nothing.
+    assert _names(seller.client.get("/people", params={"badge": "bogus"}).text) == ["Paco Pérez", "Robert Smith"]
 
 
 def test_a_job_change_in_the_crm_shows_out_of_date(console: Console, browser: OpenBrowser) -> None:
