@@ -7,7 +7,8 @@ Contract of a run (:func:`run_matching`):
 - Accounts ↔ companies first, then contacts and leads ↔ people: a contact's account, once tied to a company, is
   the contact's ``company_ref`` (a person's is its ``company_id``), so the company agrees for sure.
 - Incremental by default. Each record's blocking keys and a fingerprint of its matched values are kept
-  (``match_keys``); a run reads the CRM records imported and the people/companies changed since its watermarks and
+  (``match_keys``; an unchanged fingerprint costs no featurisation, so a new engine's keys come with a full
+  run); a run reads the CRM records imported and the people/companies changed since its watermarks and
   re-decides only those whose fingerprint changed, with the CRM records that were tied to, or share a key with, a
   changed person/company, and (people) the contacts and leads whose account's tie changed. Candidates come from the
   stored keys (the engine's block cap applies), each pair is scored with :meth:`Matcher.score` (no term
@@ -432,6 +433,11 @@ def _fingerprint(record: PersonRecord | CompanyRecord) -> str:
     return FINGERPRINT_PREFIX + hashlib.sha256(repr(record).encode()).hexdigest()[:32]
 
 
+def _fingerprint_in(keys: Iterable[str] | None) -> str | None:
+    """The fingerprint among a record's stored keys (None: never stored, or forgotten to be decided again)."""
+    return next((key for key in keys or () if key.startswith(FINGERPRINT_PREFIX)), None)
+
+
 def _stored_keys(matcher: Matcher[R], record: R) -> set[str]:
     keys = {key for key in matcher.keys(record) if len(key) <= MAX_KEY_LENGTH}
     keys.add(_fingerprint(record))
@@ -519,10 +525,9 @@ class _KindRun(Generic[R]):
         changed: dict[str, R] = {}
         keys: dict[str, set[str]] = {}
         for ref, record in records.items():
-            held = _stored_keys(self.matcher, record)
-            if self.full or stored.get(ref) != held:
+            if self.full or _fingerprint_in(stored.get(ref)) != _fingerprint(record):
                 changed[ref] = record
-                keys[ref] = held
+                keys[ref] = _stored_keys(self.matcher, record)
         self.uow.matches.replace_keys(self.target_side, keys)
         self.counter.workspace_changed += len(changed)
         return changed
@@ -538,10 +543,9 @@ class _KindRun(Generic[R]):
             stored = {} if self.full else self.uow.matches.keys_of(side, found)
             keys: dict[str, set[str]] = {}
             for crm_id, left in found.items():
-                held = _stored_keys(self.matcher, left.value)
-                if self.full or stored.get(crm_id) != held:
+                if self.full or _fingerprint_in(stored.get(crm_id)) != _fingerprint(left.value):
                     changed.append(left)
-                    keys[crm_id] = held
+                    keys[crm_id] = _stored_keys(self.matcher, left.value)
             self.uow.matches.replace_keys(side, keys)
         return changed
 
