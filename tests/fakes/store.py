@@ -1654,6 +1654,14 @@ class FakeMatches(_Repository):
     def keys_of(self, side: KeySide, refs: Iterable[str]) -> dict[str, set[str]]:
         return {ref: set(self._t.match_keys[(side, ref)]) for ref in set(refs) if (side, ref) in self._t.match_keys}
 
+    def fingerprints(self, side: KeySide, refs: Iterable[str], *, prefix: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for ref in set(refs):
+            held = sorted(key for key in self._t.match_keys.get((side, ref), ()) if key.startswith(prefix))
+            if held:
+                found[ref] = held[0]
+        return found
+
     def replace_keys(self, side: KeySide, keys: Mapping[str, Collection[str]]) -> None:
         tables = self._write()
         for ref, held in keys.items():

@@ -433,11 +433,6 @@ def _fingerprint(record: PersonRecord | CompanyRecord) -> str:
     return FINGERPRINT_PREFIX + hashlib.sha256(repr(record).encode()).hexdigest()[:32]
 
 
-def _fingerprint_in(keys: Iterable[str] | None) -> str | None:
-    """The fingerprint among a record's stored keys (None: never stored, or forgotten to be decided again)."""
-    return next((key for key in keys or () if key.startswith(FINGERPRINT_PREFIX)), None)
-
-
 def _stored_keys(matcher: Matcher[R], record: R) -> set[str]:
     keys = {key for key in matcher.keys(record) if len(key) <= MAX_KEY_LENGTH}
     keys.add(_fingerprint(record))
@@ -521,11 +516,13 @@ class _KindRun(Generic[R]):
     def changed_targets(self, values: Iterable[Any]) -> dict[str, R]:
         """The targets among ``values`` whose fingerprint changed; their keys are stored anew."""
         records = {str(value.id): self.to_record(value) for value in values}
-        stored = {} if self.full else self.uow.matches.keys_of(self.target_side, records)
+        stored = (
+            {} if self.full else self.uow.matches.fingerprints(self.target_side, records, prefix=FINGERPRINT_PREFIX)
+        )
         changed: dict[str, R] = {}
         keys: dict[str, set[str]] = {}
         for ref, record in records.items():
-            if self.full or _fingerprint_in(stored.get(ref)) != _fingerprint(record):
+            if self.full or stored.get(ref) != _fingerprint(record):
                 changed[ref] = record
                 keys[ref] = _stored_keys(self.matcher, record)
         self.uow.matches.replace_keys(self.target_side, keys)
@@ -540,10 +537,10 @@ class _KindRun(Generic[R]):
         changed: list[_Left[R]] = []
         for table, found in by_table.items():
             side = KeySide(table)
-            stored = {} if self.full else self.uow.matches.keys_of(side, found)
+            stored = {} if self.full else self.uow.matches.fingerprints(side, found, prefix=FINGERPRINT_PREFIX)
             keys: dict[str, set[str]] = {}
             for crm_id, left in found.items():
-                if self.full or _fingerprint_in(stored.get(crm_id)) != _fingerprint(left.value):
+                if self.full or stored.get(crm_id) != _fingerprint(left.value):
                     changed.append(left)
                     keys[crm_id] = _stored_keys(self.matcher, left.value)
             self.uow.matches.replace_keys(side, keys)
@@ -690,6 +687,8 @@ class _KindRun(Generic[R]):
                 return found
             lefts = retry
         candidates = self._candidates(lefts, all_targets)
+        if all_targets is None:
+            lefts = self._linked_among_candidates(lefts, candidates, tables, rejected, found)
         for left in lefts:
             key = (left.table, left.record.crm_id)
             best: Decision | None = None
@@ -708,6 +707,40 @@ class _KindRun(Generic[R]):
         return found
 
     _target_values: dict[str, R] = field(default_factory=dict)
+
+    def _linked_among_candidates(
+        self,
+        lefts: Sequence[_Left[R]],
+        candidates: Mapping[tuple[str, str], set[str]],
+        tables: Mapping[str, str],
+        rejected: Mapping[tuple[str, str], set[str]],
+        found: dict[tuple[str, str], Decision],
+    ) -> list[_Left[R]]:
+        """An incremental run's lefts linked by the engine against their candidates at once (each record featurised
+        once), each best pair scored again with the run's prior (:meth:`Matcher.score`: the candidates alone would
+        make a larger prior). Fills ``found``; returns the lefts to decide pair by pair: those whose best pair was
+        rejected, and, when the candidates outnumber the prior's reference (then the engine's prior is the
+        smaller, and it may have dropped a pair the run's prior keeps), those it found nothing for."""
+        refs = sorted({ref for held in candidates.values() for ref in held if ref in self._target_values})
+        if not refs:
+            return []
+        result = self.matcher.link([left.value for left in lefts], [self._target_values[ref] for ref in refs])
+        self.counter.compared_pairs += result.compared_pairs
+        by_key = {(left.table, left.record.crm_id): left for left in lefts}
+        again: list[_Left[R]] = []
+        decided: set[tuple[str, str]] = set()
+        for decision in result.decisions:
+            key = (tables[decision.left_id], decision.left_id)
+            decided.add(key)
+            if decision.right_id in rejected.get(key, set()):
+                again.append(by_key[key])
+                continue
+            scored = self.matcher.score(by_key[key].value, self._target_values[decision.right_id])
+            if scored.band is not Band.NO_MATCH:
+                found[key] = scored
+        if len(refs) > self.matcher.model.reference_size:
+            again.extend(left for key, left in by_key.items() if key not in decided)
+        return again
 
     def _candidates(
         self, lefts: Sequence[_Left[R]], all_targets: Mapping[str, R] | None

@@ -9,6 +9,7 @@ never holds a table's rows in the driver at once.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -32,7 +33,6 @@ from salesbridge.domain.match_links import (
 from salesbridge.domain.people import Company, Person, search_words
 from salesbridge.domain.sync_runs import ImportedRecord
 from salesbridge.store.imports import record_value
-from salesbridge.store.people import _company_value, _person_value
 from salesbridge.store.repositories import _ScopedRepository
 from salesbridge.store.tables import (
     Base,
@@ -49,6 +49,7 @@ _STREAM: Final = 1000
 """Rows per fetch of a streamed read."""
 
 _T = TypeVar("_T")
+_V = TypeVar("_V", Person, Company)
 
 _PEOPLE: Final[Table] = Base.metadata.tables["people"]
 _COMPANIES: Final[Table] = Base.metadata.tables["companies"]
@@ -106,6 +107,30 @@ def _link_columns(link: MatchLink) -> dict[str, Any]:
 def _insert(dialect: str, table: Any) -> Any:
     """An INSERT of the backend that can skip or replace on a conflict."""
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+_PERSON_FIELDS: Final = tuple(field.name for field in dataclasses.fields(Person))
+_COMPANY_FIELDS: Final = tuple(field.name for field in dataclasses.fields(Company))
+_LISTS: Final = frozenset({"past_companies", "emails", "phones"})
+
+
+def _trusted(value_type: type[_V], fields: tuple[str, ...], row: Any) -> _V:
+    """A person or company as stored, without checking its fields again: they were checked by the value that was
+    stored (the store writes only checked values), and a run reads every person of the organization, where checking
+    each text again cost as much as the rest of the run. JSON lists come back as tuples, as the value holds them."""
+    value = object.__new__(value_type)
+    for name in fields:
+        held = row[name]
+        object.__setattr__(value, name, tuple(held) if name in _LISTS else held)
+    return value
+
+
+def _person_value(row: Any) -> Person:
+    return _trusted(Person, _PERSON_FIELDS, row)
+
+
+def _company_value(row: Any) -> Company:
+    return _trusted(Company, _COMPANY_FIELDS, row)
 
 
 def delete_matches(session: Any, organization_id: uuid.UUID) -> int:
@@ -408,6 +433,21 @@ class MatchRepository(_ScopedRepository):
             )
             for ref, key in self._session.execute(statement).all():
                 found.setdefault(ref, set()).add(key)
+        return found
+
+    def fingerprints(self, side: KeySide, refs: Iterable[str], *, prefix: str) -> dict[str, str]:
+        """The stored key starting with ``prefix`` of each of these records, by ref (a range of the primary key)."""
+        found: dict[str, str] = {}
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        for chunk in _chunks(refs):
+            statement = select(MatchKeyRow.ref, MatchKeyRow.key).where(
+                MatchKeyRow.organization_id == self._organization_id,
+                MatchKeyRow.side == side.value,
+                MatchKeyRow.key >= prefix,
+                MatchKeyRow.key < upper,
+                MatchKeyRow.ref.in_(chunk),
+            )
+            found.update((ref, key) for ref, key in self._session.execute(statement).all())
         return found
 
     def replace_keys(self, side: KeySide, keys: Mapping[str, Collection[str]]) -> None:

@@ -151,6 +151,7 @@ def test_keys_rejections_and_state_are_kept_per_organization(store: StoreAccess,
     with store(acme, read_only=True) as uow:
         matches = uow.matches
         assert matches.keys_of(KeySide.CONTACT, ["c1", "c3"]) == {"c1": {"e:ana@x.com", "#f2"}}
+        assert matches.fingerprints(KeySide.CONTACT, ["c1", "c2", "c3"], prefix="#") == {"c1": "#f2"}
         assert matches.refs_by_key([KeySide.PERSON], ["e:ana@x.com", "n:smith", "n:none"]) == {
             "e:ana@x.com": {(KeySide.PERSON, str(ana.id))},
             "n:smith": {(KeySide.PERSON, str(bob.id))},

@@ -137,13 +137,13 @@ def test_a_pair_rejected_in_review_is_never_proposed_again_and_an_accepted_one_i
     acme = seed(store, [robert, *others], [])
     run_matching(store, acme, clock=clock)
     # Incremental: each new contact is scored against its candidates with the prior of a thousand people (a name
-    # and nothing else that agrees is not enough).
+    # and a city are not enough to link automatically).
     seed(
         store,
         [],
         [
-            contact("c1", firstname="Robert", lastname="Smith", jobtitle="Sales", companyname="Contoso"),
-            contact("c2", firstname="Robert", lastname="Smith", jobtitle="Buyer"),
+            contact("c1", firstname="Robert", lastname="Smith", jobtitle="Sales", address1_city="Madrid"),
+            contact("c2", firstname="Robert", lastname="Smith", address1_city="Madrid"),
         ],
     )
     run_matching(store, acme, clock=clock)

@@ -104,6 +104,11 @@ class MatchRepository(Protocol):
         """The stored keys of these records of ``side``, by ref (records without keys are absent)."""
         ...
 
+    def fingerprints(self, side: KeySide, refs: Iterable[str], *, prefix: str) -> dict[str, str]:
+        """The stored key starting with ``prefix`` (a record's fingerprint) of each of these records of ``side``,
+        by ref (records without one are absent); reads only those keys."""
+        ...
+
     def replace_keys(self, side: KeySide, keys: Mapping[str, Collection[str]]) -> None:
         """Make each ref's stored keys exactly the given ones."""
         ...
