@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, islice
 from typing import Any
 
 Row = dict[str, Any]
@@ -148,7 +149,7 @@ def zipf_weights(count: int, exponent: float = 1.0) -> list[float]:
 
 @dataclass(frozen=True)
 class ScaleSet:
-    people: list[Any]
+    people: Any  # a list, or a PeopleStream
     contacts: list[Any]
     truth: dict[str, str]
     """contact id → person id (contacts whose person the workspace does not hold are absent)."""
@@ -318,6 +319,48 @@ def _record_row(row: Row) -> Row:
     return {key: value for key, value in row.items() if not key.startswith("_") and value not in (None, ())}
 
 
+class PeopleStream:
+    """The workspace people of a scale set, generated afresh on each iteration (the same rows every time), so that a
+    consumer that keeps less than the records themselves (a matching index) never holds them all at once.
+
+    ``spent_seconds`` adds up the time spent generating across iterations: the benchmark subtracts it from the time
+    of the code that consumed the stream."""
+
+    def __init__(self, seed: int, count: int, make: Callable[[Row], Any]) -> None:
+        self.seed, self.count, self.make = seed, count, make
+        self.spent_seconds = 0.0
+
+    def rows(self) -> Iterator[Row]:
+        """The rows with the generator's private keys (for making contacts of them)."""
+        generator = _Generator(self.seed, companies=_companies_for(self.count))
+        for index in range(self.count):
+            yield generator.person(index)
+
+    def __iter__(self) -> Iterator[Any]:
+        clock = time.perf_counter
+        rows = self.rows()
+        while True:
+            started = clock()
+            try:
+                record = self.make(_record_row(next(rows)))
+            except StopIteration:
+                self.spent_seconds += clock() - started
+                return
+            self.spent_seconds += clock() - started
+            yield record
+
+    def __len__(self) -> int:
+        return self.count
+
+    def first(self, count: int) -> list[Any]:
+        """The first ``count`` people, made (not counted in ``spent_seconds``)."""
+        return [self.make(_record_row(row)) for row in islice(self.rows(), count)]
+
+
+def _companies_for(people: int) -> int:
+    return max(50, people // 25)
+
+
 def generate(
     contacts: int = 100_000,
     people: int = 1_000_000,
@@ -325,25 +368,30 @@ def generate(
     seed: int = 13,
     share_in_people: float = 0.7,
     make: Callable[[Row], Any] = _record_row,
+    lazy_people: bool = False,
 ) -> ScaleSet:
     """``people`` workspace people and ``contacts`` CRM contacts, ``share_in_people`` of which are workspace people
     (3 % of those people twice: a CRM duplicate or a lead), the rest new people; with the truth.
 
     ``make`` turns each row into what the lists hold (``PersonRecord(**row)`` keeps 1,000,000 people in far less
-    memory than dicts); it gets rows without the generator's private keys.
+    memory than dicts); it gets rows without the generator's private keys. With ``lazy_people`` the people are a
+    :class:`PeopleStream` (generated again on each iteration) rather than a list.
     """
-    generator = _Generator(seed, companies=max(50, people // 25))
-    rnd = generator.random
+    stream = PeopleStream(seed, people, make)
+    rnd = random.Random(seed + 1)
     matched = min(int(contacts * share_in_people), people)
     chosen = set(rnd.sample(range(people), matched))
     kept: list[Row] = []
     workspace = []
-    for index in range(people):
-        row = generator.person(index)
+    for index, row in enumerate(stream.rows()):
         if index in chosen:
             kept.append(row)
-        workspace.append(make(_record_row(row)))
+        if not lazy_people:
+            workspace.append(make(_record_row(row)))
     rnd.shuffle(kept)
+    # The contacts' noise and the strangers come from a generator of their own (same companies, another stream).
+    generator = _Generator(seed, companies=_companies_for(people))
+    generator.random = random.Random(seed + 2)
     crm: list[Row] = []
     truth: dict[str, str] = {}
     for person in kept:
@@ -359,7 +407,9 @@ def generate(
         crm.append(generator.contact_of(generator.person(stranger), contact_id))
         stranger += 1
     rnd.shuffle(crm)
-    return ScaleSet(people=workspace, contacts=[make(_record_row(row)) for row in crm], truth=truth)
+    return ScaleSet(
+        people=stream if lazy_people else workspace, contacts=[make(_record_row(row)) for row in crm], truth=truth
+    )
 
 
 def changed(contacts: Sequence[Any], count: int, *, seed: int = 14) -> list[Any]:

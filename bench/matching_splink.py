@@ -19,7 +19,8 @@ no label is ever shown to splink.
   name at recall 0.3; EM over all pairs.
 * **crm** (the demo generator's pairs and the scale set) — first/last name (NameComparison, TF), e-mail
   (EmailComparison), company (Jaro-Winkler on the name cleaned of its legal form, TF), job title (Jaro-Winkler);
-  the prior from the same e-mail or the same name and company at recall 0.7; EM blocked on last name, then company.
+  the prior from the same e-mail or the same name and company at recall 0.7; EM blocked on e-mail, then on name
+  and city.
 * **crm_companies** (the demo generator's accounts ↔ companies) — cleaned name (Jaro-Winkler, TF), website host,
   phone's last nine digits, city; the prior from the same host or cleaned name at recall 0.7; EM blocked on the
   name's first four letters, then on the host.
@@ -160,8 +161,9 @@ def crm_settings() -> tuple[dict[str, Any], Settings]:
         linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
         linker.training.estimate_u_using_random_sampling(max_pairs=1e7, seed=1)
         em = linker.training.estimate_parameters_using_expectation_maximisation
-        em(block_on("last_name"), estimate_without_term_frequencies=True)
-        em(block_on("company_clean"), estimate_without_term_frequencies=True)
+        # EM on blocks that stay small however many people share a common surname or a big employer.
+        em(block_on("email"), estimate_without_term_frequencies=True)
+        em(block_on("first_name", "last_name", "city"), estimate_without_term_frequencies=True)
 
     return {"unique_id_column_name": "id", "blocking": blocking, "comparisons": comparisons}, train
 
