@@ -425,8 +425,8 @@ def _workspace_company(company: Company) -> CompanyRecord:
 
 def _profile_columns(uow: UnitOfWork) -> dict[str, str | None]:
     """The admin-mapped profile-URL column of each matched table (CRM Settings), if any."""
-    settings = uow.crm_settings.get()
-    return {table: getattr(settings, f"{table}_profile_url_column", None) for table in TARGET_KINDS}
+    mapped = uow.crm_settings.get().profile_url_columns
+    return {table: mapped.get(table) for table in TARGET_KINDS}
 
 
 def _fingerprint(record: PersonRecord | CompanyRecord) -> str:

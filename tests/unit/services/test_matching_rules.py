@@ -320,3 +320,37 @@ def test_the_jobs_page_names_the_matching_job_and_every_reason_it_is_queued_for(
     loads = {f"{kind}.{how}" for kind in ("people", "companies") for how in ("imported", "upserted")}
     assert MATCH_ORGANIZATION in TASK_NAMES
     assert {matching.IMPORT_REASON, matching.CORRECTED_REASON, matching.REVIEW_REJECTED_REASON} | loads <= set(REASONS)
+
+
+def test_a_profile_url_in_the_column_the_admin_mapped_is_compared(store: FakeStore, clock: FakeClock) -> None:
+    others = [Person(f"x{index}", f"Person {index}") for index in range(999)]
+    acme = seed(
+        store,
+        [Person("p1", first_name="Ana", last_name="Lopez", profile_url="linkedin.com/in/ana-lopez-42"), *others],
+        [],
+    )
+    run_matching(store, acme, clock=clock)
+    url = {"new_linkedin": "https://www.linkedin.com/in/ana-lopez-42/?trk=x"}
+    seed(store, [], [contact("c1", firstname="Ana", lastname="López", **url)])
+    unmapped = run_matching(store, acme, clock=clock)
+    with store(acme) as uow:
+        settings = uow.crm_settings.get()
+        uow.crm_settings.save(
+            stage_source=settings.stage_source,
+            stage_threshold=settings.stage_threshold,
+            won_value_column=settings.won_value_column,
+            won_value_base_currency=settings.won_value_base_currency,
+            auto_save_enabled=settings.auto_save_enabled,
+            sync_interval_minutes=settings.sync_interval_minutes,
+            profile_url_columns={"contact": "new_linkedin"},
+        )
+        uow.commit()
+    mapped = run_matching(store, acme, full=True, clock=clock)
+
+    assert (unmapped.people.matched, unmapped.people.review) == (0, 0), "a shared name alone is no match"
+    assert mapped.people.matched + mapped.people.review == 1
+    with store(acme, read_only=True) as uow:
+        link = link_of_crm_record(uow, "contact", "c1")
+    assert link is not None
+    assert link.target_id == person(store, acme, "p1")
+    assert any(reason.field == "profile_url" and reason.level == "exact" for reason in link.reasons)
