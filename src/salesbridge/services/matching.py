@@ -498,6 +498,7 @@ class _KindRun(Generic[R]):
     load_targets: Callable[[Iterable[uuid.UUID]], list[Any]]
     counter: _Counter = field(default_factory=_Counter)
     changed_ties: set[str] = field(default_factory=set)  # CRM ids whose tie (target) changed in this run
+    _target_values: dict[str, R] = field(default_factory=dict)  # candidate targets loaded, by ref
 
     # ----------------------------------------------------------------------------------------- the steps
 
@@ -705,8 +706,6 @@ class _KindRun(Generic[R]):
             if best is not None:
                 found[key] = best
         return found
-
-    _target_values: dict[str, R] = field(default_factory=dict)
 
     def _linked_among_candidates(
         self,
