@@ -5,6 +5,7 @@ organization reads and corrects nothing of ours."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,7 @@ from salesbridge.domain.csv_rows import read_company_csv, read_people_csv
 from salesbridge.domain.match_links import LinkBand, LinkOrigin
 from salesbridge.domain.workspace import SeatState
 from salesbridge.errors import MatchNotFoundError
+from salesbridge.jobs.runner import EmbeddedRunner
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.services.account_rules import Principal
 from salesbridge.services.connecting import connect_crm, create_organization
@@ -315,3 +317,19 @@ async def test_another_organization_neither_reads_nor_corrects_our_links(
         link = link_of_crm_record(uow, "contact", crm.bob)
     assert link is not None
     assert (link.target_id, link.origin) == (bob, LinkOrigin.SCORER)
+
+
+async def test_the_embedded_runner_matches_after_the_import_that_asked_for_it(
+    store: UnitOfWorkFactory, sessions: CrmSessionFactory, acme: uuid.UUID, crm: Crm
+) -> None:
+    bob = person_id(store, acme, "p1")
+    await crm.connector.writer.update("contact", crm.bob, {"jobtitle": "Chief Financial Officer"})
+    request_sync(store, slug="acme", actor="admin@acme.test")
+    runner = EmbeddedRunner(store, sessions, store.connected_organization_ids, clock=utc_now)
+
+    outcomes = await asyncio.to_thread(runner.run_once)
+
+    assert [outcome.succeeded for outcome in outcomes] == [True]
+    with store(acme, read_only=True) as uow:
+        assert uow.matches.state().requested_at is None, "the runner ran the matching the import asked for"
+        assert badges_of_people(uow, [bob])[bob].out_of_date
