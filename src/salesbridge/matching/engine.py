@@ -382,8 +382,12 @@ class _Scorer:
                 w += adjust.get(get(left), 0.0)
         return float(w)
 
-    def decision(self, left: Any, right: Any, vector: list[int]) -> Decision:
-        weight = self.weight(vector, left)
+    def decision(self, left: Any, right: Any, vector: list[int], *, weight: float | None = None) -> Decision:
+        """The explained decision on a pair. ``weight`` (a run's, after the one-to-one adjustment) replaces the
+        pair's own weight; such a pair was at or above the review band on its own, so it is at least REVIEW."""
+        own = self.weight(vector, left)
+        if weight is None:
+            weight = own
         per_comparison = self.kind.explain(left, right, vector)
         tf_extra = {c: (adjust.get(get(left), 0.0) if vector[c] == 0 else 0.0) for c, get, adjust in self.tf}
         grouped: dict[str, list[tuple[int, str, str | None, str | None, str | None]]] = {}
@@ -537,11 +541,13 @@ class Matcher(Generic[R]):
                 return max(index.block_size(key), left_counts.get(key, 0))
 
             compared, kept = self._score_pairs(
-                scorer, left_features, left_keys, index, shared, best_only=one_to_one == "left"
+                scorer, left_features, left_keys, index, shared, best_only=one_to_one == "left", compete=True
             )
             if one_to_one == "both":
                 kept = _greedy_one_to_one(kept, left_features, index)
-            decisions = [scorer.decision(left_features[i], index.features_at(j), levels) for _w, i, j, levels in kept]
+            decisions = [
+                scorer.decision(left_features[i], index.features_at(j), levels, weight=w) for w, i, j, levels in kept
+            ]
         decisions.sort(key=lambda d: (d.left_id, d.right_id))
         return LinkResult(decisions=decisions, compared_pairs=compared)
 
@@ -555,16 +561,37 @@ class Matcher(Generic[R]):
         *,
         best_only: bool,
         same_set: bool = False,
+        compete: bool = False,
     ) -> tuple[int, list[tuple[float, int, int, list[int]]]]:
         """Score every candidate pair; keep those at or above the review band (only each left record's best one
-        when ``best_only``; ties go to the smaller right id)."""
+        when ``best_only``; ties go to the smaller right id). ``compete``: the kept weights are those given that the
+        left record has at most one match among its candidates (each lowered by its rivals' odds)."""
         vector = self._kind.vector
         weigh = scorer.weight
         floor = scorer.review_weight
         features: list[Any] = index._features
         compared = 0
         kept: list[tuple[float, int, int, list[int]]] = []
-        best: tuple[float, int, int, list[int]] | None = None
+        group: list[tuple[float, int, int, list[int]]] = []  # the current left record's pairs at or above the floor
+        odds = 0.0  # Σ 2^w over all its candidates
+
+        def close() -> None:
+            if not group:
+                return
+            chosen = group
+            if best_only:
+                top = max(w for w, *_ in group)
+                tied = [item for item in group if item[0] == top]
+                chosen = [min(tied, key=lambda item: features[item[2]].record.id)]
+            for w, i, j, levels in chosen:
+                if compete:
+                    # One record is at most one match: a candidate's odds are shared with its rivals'. Two people
+                    # equally likely (the same name at the same company) are each a coin flip, not a link.
+                    rivals = odds - math.pow(2.0, min(w, 60.0))
+                    w -= math.log2(1.0 + max(rivals, 0.0))
+                kept.append((w, i, j, levels))
+            group.clear()
+
         for lefts, rights in _candidate_pairs(
             left_keys, index, self.block_cap, same_set=same_set, pair_budget=self.pair_budget
         ):
@@ -573,9 +600,8 @@ class Matcher(Generic[R]):
             f: Any = None
             for i, j in zip(lefts, rights, strict=True):
                 if i != current:
-                    if best is not None:
-                        kept.append(best)
-                        best = None
+                    close()
+                    odds = 0.0
                     current = i
                     f = left_features[i]
                 g = features[j]
@@ -583,15 +609,11 @@ class Matcher(Generic[R]):
                     continue
                 levels = vector(f, g, shared)
                 w = weigh(levels, f)
-                if w < floor:
-                    continue
-                if not best_only:
-                    kept.append((w, i, j, levels))
-                elif best is None or w > best[0] or (w == best[0] and g.record.id < features[best[2]].record.id):
-                    best = (w, i, j, levels)
-            if best is not None:
-                kept.append(best)
-                best = None
+                if compete and w > -60.0:
+                    odds += math.pow(2.0, min(w, 60.0))
+                if w >= floor:
+                    group.append((w, i, j, levels))
+            close()
         return compared, kept
 
     def dedupe(self, records: Iterable[R]) -> LinkResult:
