@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from salesbridge.domain.csv_rows import CsvKind, LineProblem
@@ -21,6 +21,16 @@ UPLOAD_INTERRUPTED: Final = N_(
     "load the rest."
 )
 """Why an upload failed when its load broke off (the store went away, a bug): ``reason`` is the error's text."""
+
+UPLOAD_STALLED: Final = N_(
+    "The load stopped before the end of the file: the process running it ended. The rows loaded so far stay; upload "
+    "the file again to load the rest."
+)
+"""Why a running upload is shown failed once it has run for :data:`STALLED_AFTER` (its process died)."""
+
+STALLED_AFTER: Final = timedelta(minutes=15)
+"""A load of the largest file the console takes ends within a few minutes; one running this long has lost its
+process (a restart, a killed worker) and will not end by itself."""
 
 
 class UploadState(enum.StrEnum):
@@ -86,6 +96,12 @@ class Upload:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+    def stalled(self, now: datetime) -> bool:
+        """Running for :data:`STALLED_AFTER` or more: its process ended without finishing it."""
+        return (
+            self.state is UploadState.RUNNING and self.started_at is not None and now - self.started_at >= STALLED_AFTER
+        )
 
     @property
     def percent(self) -> int:

@@ -9,7 +9,9 @@ import csv
 import io
 import re
 import socket
+import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
 from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
@@ -121,6 +123,30 @@ def test_an_upload_waits_in_the_store_and_is_loaded_after_a_restart(
     page = admin.client.get(location).text
     assert 'data-state="succeeded"' in page
     assert re.search(r'data-testid="count-inserted">\d+<', page)
+
+
+def test_a_load_whose_process_died_is_shown_failed_after_a_while_and_the_page_stops_refreshing(
+    console: Console, browser: OpenBrowser
+) -> None:
+    admin = browser(ACME_ADMIN)
+    location = _upload(admin, PEOPLE_CSV).headers["location"]
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:  # a process took it, then died (a restart, a killed worker)
+        assert uow.uploads.start(uuid.UUID(location.rsplit("/", 1)[1]))
+        uow.commit()
+
+    console.clock.advance(timedelta(minutes=14))
+    running = admin.client.get(location).text
+    console.clock.advance(timedelta(minutes=1))
+    stalled = admin.client.get(location).text
+
+    assert 'data-state="running"' in running
+    assert 'http-equiv="refresh"' in running
+    assert 'data-state="failed"' in stalled
+    assert 'http-equiv="refresh"' not in stalled
+    assert "the process running it ended" in stalled
+    assert "Failed" in admin.client.get("/admin/uploads").text
 
 
 def test_files_that_are_not_csv_or_are_refused_whole_are_refused_and_nothing_is_kept(

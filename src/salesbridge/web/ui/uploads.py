@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.datastructures import FormData, UploadFile
 
 from salesbridge.domain.csv_rows import CsvKind, neutralise_for_spreadsheet
-from salesbridge.domain.uploads import Upload
+from salesbridge.domain.uploads import UPLOAD_STALLED, Upload
 from salesbridge.errors import InvalidRequestError
 from salesbridge.i18n import N_, translate
 from salesbridge.services.accounts import Principal
@@ -62,11 +62,12 @@ def _form_page(
     kind: str = CsvKind.PEOPLE.value,
 ) -> Response:
     uploads = recent_uploads(services.store, principal.organization_id)
+    now = services.clock()
     return render(
         request,
         "admin_uploads.html",
         {
-            "uploads": uploads,
+            "uploads": [(upload, "failed" if upload.stalled(now) else upload.state.value) for upload in uploads],
             "error": error,
             "kind": kind,
             "kinds": KINDS,
@@ -140,18 +141,20 @@ def upload_page(request: Request, upload_id: uuid.UUID, principal: AdminPrincipa
     """Where the upload's load stands; its refused lines once it ended. Another organization's upload: 404."""
     found = upload_of(services.store, principal.organization_id, upload_id)
     locale = principal.locale
+    stalled = found.stalled(services.clock())
     return render(
         request,
         "admin_upload.html",
         {
             "upload": found,
+            "state": "failed" if stalled else found.state.value,
             "kinds": KINDS,
             "states": STATES,
-            "refresh_seconds": REFRESH_SECONDS if found.state.active else None,
+            "refresh_seconds": REFRESH_SECONDS if found.state.active and not stalled else None,
             "problems": [line_problem_text(problem, locale) for problem in found.problems[:SHOWN_PROBLEMS]],
             "more_problems": max(0, len(found.problems) - SHOWN_PROBLEMS),
             "warnings": [line_problem_text(warning, locale) for warning in found.warnings],
-            "error": _error_text(found, locale),
+            "error": translate(UPLOAD_STALLED, locale) if stalled else _error_text(found, locale),
         },
         principal=principal,
     )
