@@ -75,8 +75,10 @@ def _text(data: Mapping[str, Any], column: str) -> str | None:
 UNKNOWN_EVERY = 10
 """One CRM contact in this many has no person in the workspace."""
 IMPOSTORS = 2
-"""Contacts (the first ones with a name, a title and an email) that get a wrong match: their own person is loaded
-without an email, and an impostor (same name, title, company and email, another city) is what the scorer ties."""
+"""Contacts (the first ones with a name, a title and an email) that get a wrong match: an impostor (same name,
+title, company and email, another city) is what the scorer ties, while the person they really are goes by their
+married name (:data:`MARRIED_NAME`) and no email, which no scorer can know: a seller corrects it."""
+MARRIED_NAME = "Lindqvist"
 
 
 def load_workspace_from_crm(store: UnitOfWorkFactory) -> LoadedWorkspace:
@@ -135,7 +137,7 @@ def load_workspace_from_crm(store: UnitOfWorkFactory) -> LoadedWorkspace:
             crm_id = person.external_id.removeprefix("crm-")
             if crm_id in fooled:
                 impostors.append(dataclasses.replace(person, external_id=f"impostor-{crm_id}", city="Reykjavik"))
-                people[index] = dataclasses.replace(person, emails=())
+                people[index] = dataclasses.replace(person, last_name=MARRIED_NAME, full_name="", emails=())
         strangers = [
             Person(f"stranger-{n:02}", first_name="Zoe", last_name=f"Stranger {n:02}", company_name="Nowhere Inc")
             for n in range(STRANGERS)
@@ -191,7 +193,11 @@ def test_a_seller_searches_pages_and_opens_people_and_companies_on_a_phone(
     assert fits_the_phone(seller)
     screenshot(seller, f"people-page-2-phone-{lang}")
 
-    contact_id, data = next((i, d) for i, d in loaded.contacts.items() if _text(d, "jobtitle") and _text(d, "lastname"))
+    contact_id, data = next(
+        (i, d)
+        for i, d in loaded.contacts.items()
+        if _text(d, "jobtitle") and _text(d, "lastname") and i not in loaded.impostor_of_contact
+    )
     last_name = _text(data, "lastname") or ""
     seller.get_by_test_id("people-q").fill(last_name.upper())
     seller.get_by_test_id("people-search-submit").click()
@@ -293,9 +299,9 @@ def test_a_seller_sees_badges_corrects_a_wrong_match_and_sync_now_keeps_it(
     assert fits_the_phone(seller)
     screenshot(seller, f"person-wrong-match-phone-{lang}")
 
-    # Edit match: find the right person and tie the contact to them.
+    # Edit match: find the right person (by their married name) and tie the contact to them.
     record.get_by_test_id("edit-match").click()
-    seller.get_by_test_id("edit-match-q").fill(name)
+    seller.get_by_test_id("edit-match-q").fill(f"{_text(data, 'firstname') or ''} {MARRIED_NAME}")
     seller.get_by_test_id("edit-match-search").click()
     assert fits_the_phone(seller)
     screenshot(seller, f"edit-match-phone-{lang}")
