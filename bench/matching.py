@@ -821,6 +821,80 @@ def render(results: Mapping[str, Any]) -> None:
             console.print(f"[red]{name} {tool} failed:[/red] {message[-600:]}")
 
 
+def markdown(results: Mapping[str, Any]) -> str:
+    """The results as the tables of ``docs/performance.md`` § Matching (every round's time)."""
+    lines = [
+        "| set | tool | precision | recall | F1 | B-cubed F1 | MATCH-band precision | seconds per round "
+        "| pairs compared |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, part in results["sets"].items():
+        if "status" in part:
+            lines.append(f"| {name} | {part['status']} | | | | | | | |")
+            continue
+        tools = [("splink, p ≥ 0.5", part.get("splink"), "p050"), ("splink, p ≥ 0.99", part.get("splink"), "p099")]
+        tools += [(f"salesbridge, {v} model, MATCH", part.get(f"salesbridge_{v}"), "match") for v in VARIANTS]
+        tools += [
+            (f"salesbridge, {v} model, MATCH + REVIEW", part.get(f"salesbridge_{v}"), "match_or_review")
+            for v in VARIANTS
+        ]
+        for label, tool, key in tools:
+            if not tool:
+                continue
+            accuracy = tool["accuracy"][key]
+            headline = accuracy if part["mode"] == "link" else accuracy["pairwise"]
+            bcubed = "" if part["mode"] == "link" else f"{accuracy['bcubed']['f1']:.4f}"
+            precision = f"{tool['accuracy']['match_band_precision']:.4f}" if key == "match" else ""
+            timed = key in ("p050", "match")
+            seconds = ", ".join(f"{value:.2f}" for value in tool["seconds_per_round"]) if timed else ""
+            pairs = f"{tool['compared_pairs']:,}" if timed else ""
+            f1 = f"**{headline['f1']:.4f}**" if key in ("p050", "match") else f"{headline['f1']:.4f}"
+            lines.append(
+                f"| {name} | {label} | {headline['precision']:.4f} | {headline['recall']:.4f} | {f1} | {bcubed} "
+                f"| {precision} | {seconds} | {pairs} |"
+            )
+        if part["mode"] == "link" and "splink" in part:
+            raw = part["splink"]["accuracy"]["p050_all_pairs"]
+            lines.append(
+                f"| {name} | splink, p ≥ 0.5, every pair (no one-to-one) | {raw['precision']:.4f} "
+                f"| {raw['recall']:.4f} | {raw['f1']:.4f} | | | | |"
+            )
+    scale = results.get("scale")
+    if scale:
+        lines += [
+            "",
+            f"| scale round ({scale['contacts']:,} contacts → {scale['people']:,} people) | index + link | peak RSS "
+            f"| incremental ({scale['changes']:,} contacts) | index.add ({scale['changes']:,} people) |",
+            "|---|---|---|---|---|",
+        ]
+        for number, run in enumerate(scale["rounds"], 1):
+            lines.append(
+                f"| {number} | {run['seconds']:.1f} s ({run['index_seconds']:.1f} + {run['link_seconds']:.1f}) "
+                f"| {run['peak_rss_mb']:,.0f} MB | {run['incremental_seconds']:.3f} s "
+                f"| {run['index_add_seconds']:.3f} s |"
+            )
+        best = scale["best"]
+        match, both = best["accuracy"]["match"], best["accuracy"]["match_or_review"]
+        lines += [
+            "",
+            f"Scale accuracy (salesbridge, {best['compared_pairs']:,} pairs compared): MATCH precision "
+            f"{match['precision']:.4f}, recall {match['recall']:.4f}, F1 {match['f1']:.4f}; MATCH + REVIEW "
+            f"{both['precision']:.4f} / {both['recall']:.4f} / {both['f1']:.4f}.",
+        ]
+        if "splink" in scale:
+            splink = scale["splink"]
+            judged = splink["accuracy"]["p050"]
+            lines.append(
+                f"splink on the same set: {splink['seconds']:.1f} s (training {splink['train_seconds']:.1f} s), "
+                f"peak {splink['peak_rss_mb']:,.0f} MB, {splink['compared_pairs']:,} pairs; p ≥ 0.5 one-to-one "
+                f"precision {judged['precision']:.4f}, recall {judged['recall']:.4f}, F1 {judged['f1']:.4f}; "
+                f"salesbridge's time / splink's = {scale['time_over_splink']}."
+            )
+        elif "splink_failure" in scale:
+            lines.append("splink on the same set failed: " + scale["splink_failure"].splitlines()[-1])
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sets", default=",".join(SETS), help="Comma-separated: " + ", ".join(SETS))
@@ -837,6 +911,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--no-scale-splink", dest="scale_splink", action="store_false", help="Do not link the scale set with splink."
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="Where to write the JSON results.")
+    parser.add_argument("--markdown", type=Path, help="Print this results file as the docs' tables, run nothing.")
     # Internal: one measured step in its own process.
     parser.add_argument("--worker", choices=("engine", "scale"), help=argparse.SUPPRESS)
     parser.add_argument("--set", help=argparse.SUPPRESS)
@@ -844,6 +919,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())), end="")
+        return
     if args.worker == "engine":
         args.result.write_text(json.dumps(engine_worker(args.set, args.size, args.variant)))
         return
