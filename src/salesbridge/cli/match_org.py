@@ -5,11 +5,11 @@ its people and companies, on the ``match`` group (:func:`register`).
   re-estimates the weights); what it did.
 - ``report``: accounts, contacts and leads — matched, in review, unmatched (counts and shares) — and the last run.
 - ``evaluate``: the scorer's precision, recall and F1 against the organization's corrections and reviews.
-- ``export-unmatched``: every unmatched record of a table to a CSV file (no cap; UTF-8 with a byte order mark;
-  cells a spreadsheet would run as formulas neutralised).
+- ``export-unmatched``: every record of a table tied to no one (in review included) to a CSV file (no cap; UTF-8
+  with a byte order mark; cells a spreadsheet would run as formulas neutralised).
 
-Exit codes: 0 on success; 1 when the command failed (no such organization, a table that is not account, contact or
-lead, a file that cannot be written); 2 for bad usage. ``--json`` prints JSON only.
+Exit codes: 0 on success; 1 when the command failed (no such organization, a file that cannot be written); 2 for
+bad usage (a table that is not account, contact or lead). ``--json`` prints JSON only.
 """
 
 from __future__ import annotations

@@ -365,8 +365,8 @@ def company_links(
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The CSV file."}},
 )
 async def unmatched(org: str, table: CrmTable, principal: AdminPrincipal, services: Services) -> StreamingResponse:  # noqa: ARG001
-    """Every CRM record of ``table`` matching left without a person or company: no cap; UTF-8 with a byte order
-    mark; cells a spreadsheet would run as formulas neutralised (a leading ``'``)."""
+    """Every CRM record of ``table`` tied to no person or company (those in review included): no cap; UTF-8 with a
+    byte order mark; cells a spreadsheet would run as formulas neutralised (a leading ``'``)."""
     spool = await run_in_threadpool(spooled_unmatched_csv, services.store, principal.organization_id, table)
     return StreamingResponse(
         chunks(spool),
