@@ -17,6 +17,7 @@ from salesbridge.domain.match_links import TARGET_KINDS, Badge, LinkBand, Target
 from salesbridge.domain.people import Company, Person
 from salesbridge.errors import InvalidRequestError, RowNotFoundError
 from salesbridge.message_ids import N_
+from salesbridge.services.lists import RecordMatch, find_records
 from salesbridge.services.matching import (
     Badges,
     MatchLinkView,
@@ -253,3 +254,19 @@ def match_editing(store: StoreAccess, slug: str, table: str, crm_id: str, *, que
         current = repository.get(link.target_id) if link is not None and link.target_id else None
         candidates: tuple[Person | Company, ...] = tuple(repository.search(wanted, limit=PICKER_SIZE)) if wanted else ()
         return MatchEditing(table, crm_id, kind, link, current, wanted, candidates)
+
+
+TIE_PICKER_SIZE: Final = 10
+
+
+def records_to_tie(store: StoreAccess, slug: str, kind: TargetKind, text: str) -> list[RecordMatch]:
+    """Up to :data:`TIE_PICKER_SIZE` imported CRM records that tie to ``kind`` (contacts and leads for a person,
+    accounts for a company) whose name holds ``text`` (two characters at least; none otherwise), by name: what a
+    seat holder picks to tie to a person or company by hand (Edit match from the person's or company's side).
+    Reads only.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+    """
+    found = find_records(store, slug, text, limit=5 * TIE_PICKER_SIZE)
+    return [record for record in found if TARGET_KINDS.get(record.table) is kind][:TIE_PICKER_SIZE]

@@ -365,3 +365,25 @@ def test_saving_into_an_auto_saved_list_is_refused_on_the_page(console: Console,
     assert "error=not-saved" in refused.headers["location"]
     page = client.client.get(refused.headers["location"]).text
     assert "No se ha guardado nada" in page
+
+
+def test_a_seller_ties_a_crm_lead_to_a_person_from_the_persons_page(console: Console, browser: OpenBrowser) -> None:
+    ids = seed_crm(console)
+    seller = browser(ACME_SELLER)
+    page = seller.client.get(f"/people/{ids['p-paco']}", params={"crm_q": "lonely"}).text
+    assert re.findall(r'data-testid="tie-result" data-crm-id="([^"]+)"', page) == [LONELY_LEAD]
+    # Accounts are companies' records: a person's picker never offers one.
+    assert (
+        'data-testid="tie-nothing"' in seller.client.get(f"/people/{ids['p-paco']}", params={"crm_q": "contoso"}).text
+    )
+    tied = seller.client.post(
+        f"/matches/lead/{LONELY_LEAD}",
+        data={"action": "link", "target_id": str(ids["p-paco"]), **seller.csrf_data()},
+        follow_redirects=False,
+    )
+    assert tied.headers["location"].startswith(f"/people/{ids['p-paco']}?notice=match-link")
+    after = seller.client.get(f"/people/{ids['p-paco']}").text
+    assert f'data-testid="crm-record" data-table="lead" data-crm-id="{LONELY_LEAD}"' in after
+    assert 'data-testid="badge-in-crm"' in after
+    company = seller.client.get(f"/companies/{ids['contoso']}", params={"crm_q": "contoso"}).text
+    assert re.findall(r'data-testid="tie-result" data-crm-id="([^"]+)"', company) == [ACCOUNT]

@@ -28,6 +28,7 @@ from salesbridge.services.people_directory import (
     match_editing,
     people_page,
     person_profile,
+    records_to_tie,
 )
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.localized import match_reason_text
@@ -73,10 +74,15 @@ def people_list(
 
 
 @router.get("/people/{person_id}")
-def person_page(request: Request, person_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services) -> Response:
-    """A person's fields, badges and CRM records (404 for a person of another organization)."""
+def person_page(
+    request: Request, person_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services, crm_q: str = ""
+) -> Response:
+    """A person's fields, badges and CRM records, and the CRM contacts and leads named like ``crm_q`` to tie to
+    them (404 for a person of another organization)."""
     profile = person_profile(services.store, principal.organization_slug, person_id)
     context = {
+        "crm_q": crm_q,
+        "to_tie": records_to_tie(services.store, principal.organization_slug, TargetKind.PERSON, crm_q),
         "profile": profile,
         "person": profile.person,
         "notice": request.query_params.get("notice"),
@@ -138,11 +144,14 @@ def companies_list(
 
 @router.get("/companies/{company_id}")
 def company_page(
-    request: Request, company_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services
+    request: Request, company_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services, crm_q: str = ""
 ) -> Response:
-    """A company's fields, badges and CRM accounts (404 for a company of another organization)."""
+    """A company's fields, badges and CRM accounts, and the CRM accounts named like ``crm_q`` to tie to it (404 for
+    a company of another organization)."""
     profile = company_profile(services.store, principal.organization_slug, company_id)
     context = {
+        "crm_q": crm_q,
+        "to_tie": records_to_tie(services.store, principal.organization_slug, TargetKind.COMPANY, crm_q),
         "profile": profile,
         "company": profile.company,
         "notice": request.query_params.get("notice"),
