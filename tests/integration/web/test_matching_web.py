@@ -387,3 +387,26 @@ def test_a_seller_ties_a_crm_lead_to_a_person_from_the_persons_page(console: Con
     assert 'data-testid="badge-in-crm"' in after
     company = seller.client.get(f"/companies/{ids['contoso']}", params={"crm_q": "contoso"}).text
     assert re.findall(r'data-testid="tie-result" data-crm-id="([^"]+)"', company) == [ACCOUNT]
+
+
+def test_two_crm_contacts_of_one_person_show_as_crm_duplicates(console: Console, browser: OpenBrowser) -> None:
+    ids = seed_crm(console)
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    twin = "c0000000-0000-0000-0000-000000000009"
+    with console.store(organization_id) as uow:
+        robert = next(record for record in uow.crm_records.records("contact") if record.crm_id == ROBERT_CONTACT)
+        uow.crm_records.upsert_many(
+            "contact", [RecordRow(twin, "Rob Smith", OWNER, ACCOUNT, 0, robert.data)], generation=2
+        )
+        uow.commit()
+    seller = browser(ACME_SELLER)
+    seller.client.post(
+        f"/matches/contact/{twin}", data={"action": "link", "target_id": str(ids["p-robert"]), **seller.csrf_data()}
+    )
+    page = seller.client.get(f"/people/{ids['p-robert']}").text
+    records = re.findall(r'data-testid="crm-record" data-table="contact" data-crm-id="([^"]+)"', page)
+    assert sorted(records) == sorted([ROBERT_CONTACT, twin])
+    assert page.count('data-testid="crm-duplicate"') == 2
+    assert "Duplicado en el CRM" in page
+    assert "duplicados en el CRM" in page
