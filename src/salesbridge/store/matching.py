@@ -436,16 +436,32 @@ class MatchRepository(_ScopedRepository):
         return found
 
     def fingerprints(self, side: KeySide, refs: Iterable[str], *, prefix: str) -> dict[str, str]:
-        """The stored key starting with ``prefix`` of each of these records, by ref (a range of the primary key)."""
-        found: dict[str, str] = {}
+        """The stored key starting with ``prefix`` of each of these records, by ref: a few refs through the
+        (organization, side, ref) index, many in one pass over the side's prefixed keys (a range of the primary
+        key), filtered here."""
+        wanted = list(dict.fromkeys(refs))
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-        for chunk in _chunks(refs):
+        org, side_value = self._organization_id, side.value
+        if len(wanted) > _CHUNK * 4:
             statement = select(MatchKeyRow.ref, MatchKeyRow.key).where(
-                MatchKeyRow.organization_id == self._organization_id,
-                MatchKeyRow.side == side.value,
+                MatchKeyRow.organization_id == org,
+                MatchKeyRow.side == side_value,
                 MatchKeyRow.key >= prefix,
                 MatchKeyRow.key < upper,
+            )
+            held = set(wanted)
+            return {ref: key for ref, key in self._session.execute(statement).all() if ref in held}
+        found: dict[str, str] = {}
+        for chunk in _chunks(wanted):
+            # coalesce(): the key's range must not steer SQLite (no statistics) to the primary key's range, which
+            # would read every fingerprint of the side for each chunk, instead of looking each ref up.
+            key = func.coalesce(MatchKeyRow.key, "")
+            statement = select(MatchKeyRow.ref, MatchKeyRow.key).where(
+                MatchKeyRow.organization_id == org,
+                MatchKeyRow.side == side_value,
                 MatchKeyRow.ref.in_(chunk),
+                key >= prefix,
+                key < upper,
             )
             found.update((ref, key) for ref, key in self._session.execute(statement).all())
         return found
@@ -577,6 +593,15 @@ class MatchRepository(_ScopedRepository):
         )
         yield from self._session.execute(statement).mappings()
 
+    def _profiles_by_ids(self, table: Table, ids: Iterable[uuid.UUID]) -> Iterator[Any]:
+        for chunk in _chunks(ids):
+            # coalesce(): still scoped to the organization, but not through its index, which SQLite (no statistics)
+            # would otherwise scan instead of looking each id up by the primary key.
+            statement = select(table).where(
+                table.c.id.in_(chunk), func.coalesce(table.c.organization_id, None) == self._organization_id
+            )
+            yield from self._session.execute(statement).mappings()
+
     def people(self, *, since: datetime | None = None) -> Iterator[Person]:
         """The people changed after ``since`` (all when None), streamed."""
         conditions = [] if since is None else [_PEOPLE.c.updated_at > since]
@@ -584,11 +609,7 @@ class MatchRepository(_ScopedRepository):
 
     def people_by_ids(self, person_ids: Iterable[uuid.UUID]) -> list[Person]:
         """The people with these ids."""
-        return [
-            _person_value(row)
-            for chunk in _chunks(person_ids)
-            for row in self._profiles(_PEOPLE, _PEOPLE.c.id.in_(chunk))
-        ]
+        return [_person_value(row) for row in self._profiles_by_ids(_PEOPLE, person_ids)]
 
     def companies(self, *, since: datetime | None = None) -> Iterator[Company]:
         """The companies changed after ``since`` (all when None), streamed."""
@@ -597,11 +618,7 @@ class MatchRepository(_ScopedRepository):
 
     def companies_by_ids(self, company_ids: Iterable[uuid.UUID]) -> list[Company]:
         """The companies with these ids."""
-        return [
-            _company_value(row)
-            for chunk in _chunks(company_ids)
-            for row in self._profiles(_COMPANIES, _COMPANIES.c.id.in_(chunk))
-        ]
+        return [_company_value(row) for row in self._profiles_by_ids(_COMPANIES, company_ids)]
 
     def _badge_conditions(self, table: Table, badge: Badge, query: str) -> list[ColumnElement[bool]]:
         tied = [
