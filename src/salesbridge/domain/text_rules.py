@@ -14,7 +14,6 @@ of the catalogue, and the refused ``field``). Pure: no I/O.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Final
 
 from salesbridge.errors import InvalidInputError
@@ -30,6 +29,10 @@ _ORGANIZATION_SLUG: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 """Matched whole (``fullmatch``: ``$`` would let a trailing line break through)."""
 _REFUSED_CATEGORIES: Final = frozenset({"Cc", "Cs"})
 """Unicode categories never stored: control characters and (lone) surrogates."""
+_REFUSED: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Every character of :data:`_REFUSED_CATEGORIES` (Cc is exactly C0, DEL and C1; Cs the surrogates), in one search:
+asking each character's category cost 2.5 s of a 10,000-person load's 4.3."""
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 CONTROL_CHARACTERS_MESSAGE: Final = N_(
     "This text contains control characters (such as a tab or a line break). Remove them and try again."
@@ -38,12 +41,12 @@ CONTROL_CHARACTERS_MESSAGE: Final = N_(
 
 def has_lone_surrogate(text: str) -> bool:
     """True when ``text`` holds a lone surrogate (JSON's ``"\\ud800"`` decodes to one): no encoding can store it."""
-    return any(unicodedata.category(character) == "Cs" for character in text)
+    return _LONE_SURROGATE.search(text) is not None
 
 
 def has_refused_characters(text: str) -> bool:
     """True when ``text`` holds a control character or a lone surrogate."""
-    return any(unicodedata.category(character) in _REFUSED_CATEGORIES for character in text)
+    return _REFUSED.search(text) is not None
 
 
 def checked_free_text(text: str, *, field: str) -> str:

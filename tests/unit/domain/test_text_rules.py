@@ -3,6 +3,9 @@ and organization slugs that could not sit in a URL or a command."""
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import pytest
 
 from salesbridge.domain.text_rules import (
@@ -12,6 +15,8 @@ from salesbridge.domain.text_rules import (
     checked_list_name,
     checked_organization_slug,
     checked_token_name,
+    has_lone_surrogate,
+    has_refused_characters,
 )
 from salesbridge.errors import InvalidInputError, InvalidRequestError
 
@@ -81,3 +86,12 @@ def test_organization_slugs_refused(slug: str) -> None:
         checked_organization_slug(slug)
     assert isinstance(refused.value, InvalidInputError)
     assert refused.value.field == "slug"
+
+
+def test_exactly_the_control_characters_and_surrogates_of_all_unicode_are_refused() -> None:
+    # The rule is a regular expression (fast); the categories are the definition: they agree on every code point.
+    for code in range(sys.maxunicode + 1):
+        character = chr(code)
+        category = unicodedata.category(character)
+        assert has_refused_characters(f"a{character}b") is (category in {"Cc", "Cs"}), hex(code)
+        assert has_lone_surrogate(character) is (category == "Cs"), hex(code)
