@@ -677,16 +677,18 @@ def csv_bytes(columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> byte
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m salesbridge.sandbox.seeds.demo_workspace OUT_DIR [--crm demo|scale:N] [--seed N]``."""
-    from salesbridge.sandbox.assembly import build_sandbox
-    from salesbridge.sandbox.seeds.seeding import parse_seed
+    from salesbridge.sandbox.organization.foundation import build_foundation, create_state
+    from salesbridge.sandbox.seeds.seeding import apply_seed, parse_seed
 
     parser = argparse.ArgumentParser(description="Write a demo workspace overlapping a sandbox seed's CRM.")
     parser.add_argument("out", type=Path, help="Folder for people.csv, companies.csv and truth.csv.")
     parser.add_argument("--crm", default="demo", help="The sandbox seed the CRM comes from (demo, scale:N).")
     parser.add_argument("--seed", type=int, default=13, help="The workspace generator's seed.")
     options = parser.parse_args(argv)
-    sandbox = build_sandbox(seed=parse_seed(options.crm))
-    workspace = generate_workspace(crm_rows_of_sandbox(sandbox.services.state), seed=options.seed)
+    state = create_state(None)
+    build_foundation(state)
+    apply_seed(state, parse_seed(options.crm))
+    workspace = generate_workspace(crm_rows_of_sandbox(state), seed=options.seed)
     files = write_workspace_csvs(workspace, options.out)
     print(f"{len(workspace.people)} people, {len(workspace.companies)} companies, {len(workspace.truth)} truth rows")
     print(f"{files.people}\n{files.companies}\n{files.truth}")
