@@ -98,6 +98,7 @@ def test_an_administrator_uploads_a_file_watches_it_load_and_downloads_the_refus
     expect(admin.get_by_test_id("upload-link")).to_have_text(text["link"])
     admin.get_by_test_id("upload-link").click()
     expect(admin.get_by_role("heading", level=1)).to_have_text(text["heading"])
+    assert admin.evaluate("document.scrollingElement.scrollWidth") <= viewport["width"]
     admin.get_by_test_id("upload-kind").select_option("people")
     admin.get_by_test_id("upload-file").set_input_files(str(file))
     admin.get_by_test_id("upload-submit").click()
