@@ -31,6 +31,7 @@ from pydantic import SecretStr
 
 from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.crm_import import StoredFields, import_specs, stored_fields
+from salesbridge.domain.csv_rows import CsvKind, LineProblem
 from salesbridge.domain.jobs import (
     CANCELLED_IMPORT_ERROR,
     IMPORT_ORGANIZATION,
@@ -65,6 +66,7 @@ from salesbridge.domain.sync_runs import (
     SyncMode,
     TableCheckpoint,
 )
+from salesbridge.domain.uploads import Upload, UploadProgress, UploadState
 from salesbridge.domain.workspace import (
     ApiToken,
     AuditEntry,
@@ -147,6 +149,9 @@ class _Tables:
     match_rejections: dict[tuple[str, str, uuid.UUID], MatchRejection] = field(default_factory=dict)
     match_keys: dict[tuple[KeySide, str], frozenset[str]] = field(default_factory=dict)
     match_state: MatchState | None = None
+    # Console uploads (FakeUploads), by id in the order added, and their files until their loads end:
+    uploads: dict[uuid.UUID, Upload] = field(default_factory=dict)
+    upload_files: dict[uuid.UUID, bytes] = field(default_factory=dict)
 
     def snapshot(self) -> _Tables:
         return _Tables(**{name: copy.copy(value) for name, value in vars(self).items()})
@@ -1261,6 +1266,78 @@ class FakeCompanies(_FakeProfiles[Company]):
         return self._t.companies
 
 
+class FakeUploads(_Repository):
+    """Console uploads (:class:`salesbridge.services.ports.UploadRepository`): a file is kept until its load ends."""
+
+    def add(self, *, kind: CsvKind, file_name: str, content: bytes, created_by: str) -> Upload:
+        upload = Upload(
+            id=uuid.uuid4(),
+            kind=kind,
+            file_name=file_name,
+            size_bytes=len(content),
+            state=UploadState.QUEUED,
+            progress=UploadProgress(),
+            problems=(),
+            warnings=(),
+            error=None,
+            created_by=created_by,
+            created_at=self._now(),
+            started_at=None,
+            finished_at=None,
+        )
+        tables = self._write()
+        tables.uploads[upload.id] = upload
+        tables.upload_files[upload.id] = content
+        return upload
+
+    def get(self, upload_id: uuid.UUID) -> Upload | None:
+        return self._t.uploads.get(upload_id)
+
+    def recent(self, *, limit: int = 20) -> list[Upload]:
+        newest = sorted(self._t.uploads.values(), key=lambda upload: (upload.created_at, str(upload.id)), reverse=True)
+        return newest[:limit]
+
+    def content(self, upload_id: uuid.UUID) -> bytes | None:
+        upload = self._t.uploads.get(upload_id)
+        return self._t.upload_files.get(upload_id) if upload is not None and upload.state.active else None
+
+    def start(self, upload_id: uuid.UUID) -> bool:
+        upload = self._t.uploads.get(upload_id)
+        if upload is None or upload.state is not UploadState.QUEUED:
+            return False
+        self._write().uploads[upload_id] = replace(upload, state=UploadState.RUNNING, started_at=self._now())
+        return True
+
+    def record_progress(self, upload_id: uuid.UUID, progress: UploadProgress) -> None:
+        upload = self._t.uploads.get(upload_id)
+        if upload is not None:
+            self._write().uploads[upload_id] = replace(upload, progress=progress)
+
+    def finish(
+        self,
+        upload_id: uuid.UUID,
+        *,
+        progress: UploadProgress,
+        problems: Sequence[LineProblem],
+        warnings: Sequence[LineProblem],
+        error: LineProblem | None = None,
+    ) -> None:
+        upload = self._t.uploads.get(upload_id)
+        if upload is None:
+            return
+        tables = self._write()
+        tables.uploads[upload_id] = replace(
+            upload,
+            state=UploadState.SUCCEEDED if error is None else UploadState.FAILED,
+            progress=progress,
+            problems=tuple(problems),
+            warnings=tuple(warnings),
+            error=error,
+            finished_at=self._now(),
+        )
+        tables.upload_files[upload_id] = b""
+
+
 class FakeUnitOfWork:
     """A unit of work over :class:`FakeStore`'s memory: works on a snapshot of its organization's tables and
     publishes it on :meth:`commit`; leaving the block without committing discards it."""
@@ -1291,6 +1368,7 @@ class FakeUnitOfWork:
         self.jobs = FakeJobQueue(self)
         self.people = FakePeople(self)
         self.companies = FakeCompanies(self)
+        self.uploads = FakeUploads(self)
         self.matches = FakeMatches(self)
 
     def __enter__(self) -> Self:
@@ -1451,8 +1529,13 @@ class FakeStore:
         ]
 
     def queued_uploads(self) -> list[tuple[uuid.UUID, uuid.UUID]]:
-        """Console uploads are not faked: none is ever queued."""
-        return []
+        queued = [
+            (upload.created_at, key, upload.id)
+            for key, tables in self._organizations.items()
+            for upload in tables.uploads.values()
+            if upload.state is UploadState.QUEUED
+        ]
+        return [(key, upload_id) for _at, key, upload_id in sorted(queued, key=lambda item: (item[0], str(item[2])))]
 
     # ------------------------------------------------------------------------------ test set-up and checks
 

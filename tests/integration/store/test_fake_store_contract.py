@@ -16,11 +16,13 @@ from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 from tests.fakes.store import FakeClock, FakeStore
 
+from salesbridge.domain.csv_rows import CsvKind, LineProblem
 from salesbridge.domain.lists import AutoSaveBasis, ListKind
 from salesbridge.domain.people import Company, Person
 from salesbridge.domain.pipeline import AutoSaveChoices, CrmSettings, StageSource
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportSettings, RecordRow, SyncMode
+from salesbridge.domain.uploads import UploadProgress, UploadState
 from salesbridge.domain.workspace import CaBundle, ConnectionState, CrmUserValues, ImportState, SeatState
 from salesbridge.errors import InvalidInputError, RowNotFoundError, StoreError, UniqueConstraintError
 from salesbridge.services.ports import StoreAccess, UnitOfWork, UpsertCounts
@@ -776,6 +778,47 @@ def test_company_ids_are_found_by_external_id_within_the_organization_only(store
     assert contoso is not None
     assert found["c0"] == contoso.id
     assert set(theirs) == {"g1"}
+
+
+def test_an_upload_keeps_its_file_until_its_load_ends_and_is_taken_once(store: StoreAccess, clock: FakeClock) -> None:
+    acme, globex = organization(store), organization(store, "globex")
+    with store(acme) as uow:
+        first = uow.uploads.add(kind=CsvKind.PEOPLE, file_name="a.csv", content=b"id\n1\n", created_by="ada")
+        uow.commit()
+    clock.advance(timedelta(seconds=1))
+    with store(acme) as uow:
+        second = uow.uploads.add(kind=CsvKind.COMPANIES, file_name="b.csv", content=b"id\n2\n", created_by="ada")
+        uow.commit()
+    assert store.queued_uploads() == [(acme, first.id), (acme, second.id)]
+
+    with store(acme) as uow:
+        assert uow.uploads.start(first.id)
+        assert not uow.uploads.start(first.id)  # taken once
+        assert uow.uploads.content(first.id) == b"id\n1\n"
+        uow.uploads.record_progress(first.id, UploadProgress(bytes_read=7, lines_read=2, rows_read=1, inserted=1))
+        uow.commit()
+    with store(acme) as uow:
+        problem = LineProblem(3, "The line has no id.")
+        uow.uploads.finish(
+            first.id, progress=UploadProgress(bytes_read=7, inserted=1, refused=1), problems=[problem], warnings=[]
+        )
+        uow.commit()
+    with store(globex, read_only=True) as uow:
+        assert uow.uploads.get(first.id) is None
+        assert uow.uploads.recent() == []
+        assert not uow.uploads.content(second.id)
+
+    with store(acme, read_only=True) as uow:
+        done = uow.uploads.get(first.id)
+        assert done is not None
+        assert (done.state, done.progress.inserted, done.progress.refused) == (UploadState.SUCCEEDED, 1, 1)
+        assert done.problems == (problem,)
+        assert done.started_at is not None
+        assert done.finished_at == clock()
+        assert uow.uploads.content(first.id) is None  # emptied once its load ended
+        assert [upload.id for upload in uow.uploads.recent()] == [second.id, first.id]
+        assert (uow.uploads.get(second.id) or first).kind is CsvKind.COMPANIES
+    assert store.queued_uploads() == [(acme, second.id)]
 
 
 def test_people_and_companies_are_searched_by_name_company_title_and_place_in_a_stable_order(
