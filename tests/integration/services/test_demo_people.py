@@ -11,7 +11,7 @@ from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox
 from salesbridge.bootstrap import load_demo_people, prepare_demo_workspace
 from salesbridge.sandbox.seeds.demo_workspace import TruthLink, crm_rows_of_sandbox, generate_workspace
 from salesbridge.services.import_run import run_pending_import
-from salesbridge.services.matching import link_of_crm_record, match_report
+from salesbridge.services.matching import badges_of_people, link_of_crm_record, match_report
 from salesbridge.services.ports import CrmSessionFactory, UnitOfWork
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 
@@ -39,6 +39,14 @@ async def test_the_demo_organization_holds_people_and_companies_matched_with_its
             record.data.get("new_linkedinurl") for record in uow.crm_records.records("contact") if record.data
         )
         tied = _tied_pairs(uow, expected.truth)
+        moved = [
+            person.id
+            for link in expected.truth
+            if "job_change" in link.variations
+            and (person := uow.people.get_by_external_id(link.workspace_id)) is not None
+            and person.id is not None
+        ]
+        badges = badges_of_people(uow, moved)
     assert settings.profile_url_columns == dict.fromkeys(("contact", "lead", "account"), "new_linkedinurl")
     assert contact_url is None or "linkedin.com" in contact_url, "the first import read the mapped column"
     assert counts == (len(expected.people), len(expected.companies))
@@ -48,6 +56,9 @@ async def test_the_demo_organization_holds_people_and_companies_matched_with_its
     found = tied & true_pairs
     assert len(found) > 0.8 * len(true_pairs), "the demo ends matched"
     assert len(found) >= 0.95 * len(tied), "ties agree with the generator's truth"
+    assert moved, "the generator moved some people to another company"
+    out_of_date = [person for person, badge in badges.items() if badge.in_crm and badge.out_of_date]
+    assert len(out_of_date) >= 0.8 * len(set(moved)), "a job change the CRM has not heard of shows Out of date"
 
     again = load_demo_people(store, demo.sandbox)
     assert (again.people.inserted, again.people.updated) == (0, 0), "loading again changes nothing"
