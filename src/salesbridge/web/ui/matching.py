@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Final, Literal
 
@@ -14,9 +15,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from salesbridge.domain.match_links import TARGET_KINDS
+from salesbridge.domain.people import Person
 from salesbridge.errors import InvalidRequestError, MatchNotFoundError, RowNotFoundError
 from salesbridge.message_ids import N_
 from salesbridge.services.matching import (
+    ReviewItem,
     count_review,
     decide_review,
     match_report,
@@ -33,6 +36,54 @@ REVIEW_PAGE_SIZE: Final = 20
 
 Kind = Literal["people", "companies"]
 KINDS: Final[tuple[Kind, ...]] = ("people", "companies")
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """One row of a review pair: a field's value in the CRM and in the workspace, as they are stored, and whether
+    the scorer found them different (or only similar): the row to look at."""
+
+    field: str
+    crm: str
+    workspace: str
+    differs: bool
+
+
+def _joined(*parts: str | None) -> str:
+    return ", ".join(part for part in parts if part)
+
+
+def side_by_side(item: ReviewItem) -> list[SideBySide]:
+    """The pair's key fields side by side (people: name, email, title, company, phone, place; companies: name,
+    website, phone, place), each highlighted when the scorer's comparison of that field differs; fields the
+    scorer compared beyond these follow with its own values."""
+    record, target = item.record, item.target
+    if isinstance(target, Person):
+        rows = {
+            "name": (record.name, target.full_name),
+            "email": (record.email, _joined(*target.emails)),
+            "title": (record.job_title, target.headline),
+            "company": (record.company_name, target.company_name),
+            "phone": (record.phone, _joined(*target.phones)),
+            "place": (_joined(record.city, record.country), _joined(target.city, target.region, target.country)),
+        }
+    else:
+        rows = {
+            "name": (record.name, target.name),
+            "domain": (record.website, target.website or target.domain),
+            "phone": (record.phone, target.phone),
+            "place": (_joined(record.city, record.country), _joined(target.city, target.region, target.country)),
+        }
+    differs = {compared.field for compared in item.fields if compared.differs}
+    shown = [
+        SideBySide(field, crm or "", workspace or "", field in differs) for field, (crm, workspace) in rows.items()
+    ]
+    shown += [
+        SideBySide(compared.field, compared.left or "", compared.right or "", compared.differs)
+        for compared in item.fields
+        if compared.field not in rows
+    ]
+    return shown
 
 
 @router.get("/admin/matching")
@@ -69,6 +120,7 @@ def review_page(
         "pages": pages,
         "waiting": waiting,
         "reason_text": partial(match_reason_text, locale=principal.locale),
+        "side_by_side": side_by_side,
         "notice": request.query_params.get("notice"),
     }
     return render(request, "match_review.html", context, principal=principal)
