@@ -38,6 +38,7 @@
     │   │   ├── JobNotFoundError      no such job (for this organization)
     │   │   └── MatchNotFoundError    no such CRM record, person, company or review pair (in this organization)
     │   ├── UniqueConstraintError     a row with the same unique value already exists in this organization
+    │   ├── ConcurrentWriteError      another transaction wrote the same unique key first; run the unit again
     │   └── UndecryptableSecretError  a stored secret does not decrypt with the current credential key
     └── CrmError                      answered by (or on the way to) the CRM; .status .code .request_id
         ├── TransientError            retry with backoff
