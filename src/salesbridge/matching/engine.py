@@ -567,7 +567,7 @@ class Matcher(Generic[R]):
         when ``best_only``; ties go to the smaller right id). ``compete``: the kept weights are those given that the
         left record has at most one match among its candidates (each lowered by its rivals' odds)."""
         vector = self._kind.vector
-        weigh = scorer.weight
+        prior, padded = scorer.prior, scorer.padded
         floor = scorer.review_weight
         features: list[Any] = index._features
         compared = 0
@@ -598,19 +598,26 @@ class Matcher(Generic[R]):
             compared += len(lefts)
             current = -1
             f: Any = None
+            bonuses: list[tuple[int, float]] = []
+            # The weight is summed inline (this loop runs once per candidate pair): prior, level weights (the
+            # padded tables map "missing" to 0), and the left record's term-frequency bonuses on exact agreement.
             for i, j in zip(lefts, rights, strict=True):
                 if i != current:
                     close()
                     odds = 0.0
                     current = i
                     f = left_features[i]
+                    bonuses = [(c, adjust.get(get(f), 0.0)) for c, get, adjust in scorer.tf]
                 g = features[j]
                 if g is None:
                     continue
                 levels = vector(f, g, shared)
-                w = weigh(levels, f)
+                w = prior + sum(map(_getitem, padded, levels))
+                for c, bonus in bonuses:
+                    if levels[c] == 0:
+                        w += bonus
                 if compete and w > -60.0:
-                    odds += math.pow(2.0, min(w, 60.0))
+                    odds += 2.0 ** min(w, 60.0)
                 if w >= floor:
                     group.append((w, i, j, levels))
             close()
