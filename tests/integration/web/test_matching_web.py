@@ -269,6 +269,11 @@ def test_only_administrators_work_the_review_queue(console: Console, browser: Op
     )
     assert refused.status_code == 403
     admin = browser(ACME_ADMIN)
+    # The candidate's page says a CRM record may be them; administrators get the way to the queue.
+    assert 'data-testid="crm-in-review-open"' in admin.client.get(f"/people/{ids['p-paco']}").text
+    seller_page = seller.client.get(f"/people/{ids['p-paco']}").text
+    assert 'data-testid="crm-in-review"' in seller_page
+    assert 'data-testid="crm-in-review-open"' not in seller_page
     companies = admin.client.get("/admin/matching/review", params={"kind": "companies"}).text
     assert 'data-testid="review-empty"' in companies
     queue = admin.client.get("/admin/matching/review").text
