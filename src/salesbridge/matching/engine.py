@@ -725,6 +725,14 @@ class Matcher(Generic[R]):
                 reference_size=max(len(rf) - (1 if same_set else 0), 1),
                 source="default+rate",
             )
+        correlated = {specs[c][0] for c in present} & _CORRELATED
+        if correlated:
+            # CRM-shaped data: e-mail, company, its domain, title and phone move together (a job change changes them
+            # all), so EM, which assumes fields independent given the match status, overstates agreement. Measured
+            # on the synthetic CRM set (10,000 x 100,000): EM put the match rate at 1.0 for a true 0.7 and the
+            # automatic band's precision at 0.955; keeping the learned m and rate but this data's u still gave
+            # 0.989; the learned model as shipped 0.993. So the learned model stands, unchanged.
+            return replace(base, source=base.source if base.source != "default" else "learned")
         m_new, expected = _em(base, u_new, patterns, blocked)
         comparisons: list[Comparison] = []
         for c, comparison in enumerate(base.comparisons):
@@ -748,6 +756,9 @@ class Matcher(Generic[R]):
             reference_size=max(len(rf) - (1 if same_set else 0), 1),
             source="estimated" if m_new is not None else "default+u",
         )
+
+
+_CORRELATED = frozenset({"email", "company", "domain", "title", "phone", "profile_url"})
 
 
 def _em(
