@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from salesbridge.services.crm_settings import CrmSettingsService
     from salesbridge.services.matching import MatchRunSummary
     from salesbridge.services.people_load import LoadReport
-    from salesbridge.services.ports import Clock, CrmSession, CrmSessionFactory, StoreAccess
+    from salesbridge.services.ports import Clock, CrmAppSession, CrmAppSessionFactory, CrmSessionFactory, StoreAccess
     from salesbridge.services.seats import SeatService
     from salesbridge.settings import Settings
     from salesbridge.web.context import ConsoleServices
@@ -150,7 +150,7 @@ def _require_existing_store(settings: Settings, url: str) -> None:
         )
 
 
-def dynamics_session(credentials: CrmCredentials, *, budget: RequestBudget | None = None) -> CrmSession:
+def dynamics_session(credentials: CrmCredentials, *, budget: RequestBudget | None = None) -> CrmAppSession:
     """The Dynamics connector for ``credentials``; an interactive pre-flight retries briefly, then reports. It draws
     on ``budget`` (:func:`request_budget`), the process's when None.
 
@@ -218,7 +218,7 @@ def _shared_request_budget(url: str) -> RequestBudget:
     return RequestBudget(ledger, slice_size=SHARED_BUDGET_SLICE, blocking=True, lease_s=ledger.limits.lease_s)
 
 
-def dynamics_sessions(budget: RequestBudget) -> CrmSessionFactory:
+def dynamics_sessions(budget: RequestBudget) -> CrmAppSessionFactory:
     """:func:`dynamics_session` drawing on ``budget``."""
     return functools.partial(dynamics_session, budget=budget)
 
@@ -481,6 +481,7 @@ class Workspace:
     Attributes:
         store: The store, for use cases that take it directly (``crm_status``, ``sync_status``…).
         crm_sessions: Opens sessions to the CRM (the real Dynamics connector).
+        crm_app_sessions: The same sessions, typed for installing the CRM-side app.
         crm_targets: Where administrators may connect (settings), and tenant discovery.
         clock: The current time, timezone-aware UTC.
         import_lease: How long a running import may go without finishing a page (settings).
@@ -492,6 +493,7 @@ class Workspace:
 
     store: StoreAccess
     crm_sessions: CrmSessionFactory
+    crm_app_sessions: CrmAppSessionFactory
     crm_targets: DynamicsTargets
     clock: Clock
     import_lease: timedelta
@@ -523,6 +525,7 @@ def open_workspace(settings: Settings, db_url: str | None = None, *, create: boo
     return Workspace(
         store=store,
         crm_sessions=sessions,
+        crm_app_sessions=sessions,
         crm_targets=connect_targets(settings),
         clock=utc_now,
         import_lease=timedelta(seconds=settings.import_lease_seconds),

@@ -12,6 +12,8 @@
     │   ├── CaBundleError             a CA bundle that is not PEM certificates, or not offered under that name
     │   ├── DifferentCrmOrganizationError  another Dynamics organization's data is still here: purge it first
     │   ├── StageNotOfferedError      a pipeline stage not offered for its source; .offered (labels, values)
+    │   ├── CrmAppPrivilegesError     the CRM-side app needs privileges the application user lacks; .missing
+    │   ├── CrmAppBlockedError        the CRM lacks what only its administrator can add for the app; .items
     │   ├── AccountError              an account use case refused; the message is for the person who caused it
     │   │   ├── InvalidInputError     a value breaks a rule (email, password, name, language); .field
     │   │   ├── ContractFullError     every seat of the contract is assigned
@@ -176,6 +178,39 @@ class DifferentCrmOrganizationError(InvalidRequestError):
     def __init__(self, org_url: str) -> None:
         super().__init__(self.MESSAGE, org_url=org_url)
         self.org_url = org_url
+
+
+class CrmAppPrivilegesError(InvalidRequestError):
+    """The CRM-side app was not installed: the application user lacks privileges it needs. Nothing was created.
+
+    Attributes:
+        missing: The privilege names, in a stable order (``prvCreateEntity``, ``prvActOnBehalfOfAnotherUser``…).
+    """
+
+    MESSAGE = N_(
+        "The CRM-side app was not installed: the application user lacks these privileges: {privileges}. Add them "
+        "to its security role in Dynamics 365, then install again."
+    )
+
+    def __init__(self, missing: tuple[str, ...]) -> None:
+        super().__init__(self.MESSAGE, privileges=", ".join(missing))
+        self.missing = missing
+
+
+class CrmAppBlockedError(InvalidRequestError):
+    """The CRM-side app was not installed: the CRM lacks something only its administrator can add (a standard
+    table, activities enabled on a table) or a table of the app's name exists but is not an activity table.
+    Nothing was created.
+
+    Attributes:
+        items: What is missing, in words (``contact: activities not enabled``).
+    """
+
+    MESSAGE = N_("The CRM-side app was not installed: a Dynamics 365 administrator must first fix: {items}.")
+
+    def __init__(self, items: tuple[str, ...]) -> None:
+        super().__init__(self.MESSAGE, items="; ".join(items))
+        self.items = items
 
 
 class StageNotOfferedError(InvalidRequestError):

@@ -13,7 +13,7 @@ import typer
 from pydantic import SecretStr
 from rich.table import Table
 
-from salesbridge.cli import crm_settings
+from salesbridge.cli import crm_app, crm_settings
 from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, workspace
 from salesbridge.cli.rendering import console, errors_reported, failure
 from salesbridge.domain.workspace import CrmCredentials
@@ -34,6 +34,7 @@ from salesbridge.web.localized import (
 
 app = typer.Typer(help="The organization's connection to Microsoft Dynamics 365.", no_args_is_help=True)
 app.add_typer(crm_settings.app, name="settings")
+app.add_typer(crm_app.app, name="app")
 
 
 @app.command("connect")

@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal, Protocol, TypeAlias
 
+from salesbridge.domain.crm_app import CrmApp, MissingItem, ObservedCrm
 from salesbridge.errors import CrmError
 
 
@@ -461,4 +462,27 @@ class CrmIdentity(Protocol):
 
     async def user_privileges(self, user_id: str) -> tuple[PrivilegeGrant, ...]:
         """Every privilege grant of a user."""
+        ...
+
+
+class CrmAppInstaller(Protocol):
+    """Reads and creates the CRM-side app's definitions (:mod:`salesbridge.domain.crm_app`) through the CRM's
+    metadata. Never deletes or changes an existing definition."""
+
+    async def observe(self, app: CrmApp) -> ObservedCrm:
+        """What the CRM has of the tables ``app`` concerns (absent tables are left out). Reads only.
+
+        Raises:
+            CrmError: a metadata read failed.
+        """
+        ...
+
+    async def create(self, app: CrmApp, items: Sequence[MissingItem]) -> None:
+        """Create the installable ``items`` (tables, then columns, then keys, in the given order); other kinds are
+        ignored. Idempotent with a fresh :meth:`observe` before each call: an interrupted run leaves what it
+        created, and the next run creates only the rest.
+
+        Raises:
+            CrmError: a create was refused (what was created before it stays).
+        """
         ...

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Self
 
 from salesbridge.crm.budget import BudgetKey, RequestBudget
+from salesbridge.crm.dynamics.app_installer import DynamicsAppInstaller
 from salesbridge.crm.dynamics.auth import ClientCredentials, MsalTokenProvider, TokenProvider
 from salesbridge.crm.dynamics.bulk import BulkWriter, WireRecord
 from salesbridge.crm.dynamics.changes import ChangeTrackingReader
@@ -278,7 +279,7 @@ class DynamicsConnection:
 
 
 class DynamicsConnector:
-    """Everything needed to work with one organization: client, metadata, reader, writer.
+    """Everything needed to work with one organization: client, metadata, reader, writer, the app installer.
 
     Use as an async context manager (closes the connection pool), or call :meth:`close`.
     """
@@ -296,6 +297,7 @@ class DynamicsConnector:
         self.metadata = DynamicsMetadata(client, language_code=language_code)
         self.reader = DynamicsReader(client, self.metadata)
         self.writer = DynamicsWriter(client, self.metadata, bulk=bulk)
+        self.app = DynamicsAppInstaller(client, self.metadata)
 
     @classmethod
     def connect(

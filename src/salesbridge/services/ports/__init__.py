@@ -19,6 +19,8 @@ and checkpoints extend them, so a service can hand its store to the engine.
 
 from salesbridge.domain.clock import Clock
 from salesbridge.services.ports.crm import (
+    CrmAppSession,
+    CrmAppSessionFactory,
     CrmSession,
     CrmSessionFactory,
     PreflightCrm,
@@ -64,6 +66,8 @@ __all__ = [
     "AutoSaveRuleRepository",
     "Clock",
     "CompanyRepository",
+    "CrmAppSession",
+    "CrmAppSessionFactory",
     "CrmConnectionRepository",
     "CrmRecordQueries",
     "CrmSession",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from salesbridge.crm.ports import CrmIdentity, CrmMetadata, CrmReader
+from salesbridge.crm.ports import CrmAppInstaller, CrmIdentity, CrmMetadata, CrmReader
 from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.workspace import (
     CrmCredentials,
@@ -38,3 +38,16 @@ class CrmSession(Protocol):
 
 CrmSessionFactory = Callable[[CrmCredentials], CrmSession]
 """Builds a session for the given credentials (the Dynamics connector in production)."""
+
+
+class CrmAppSession(CrmSession, Protocol):
+    """A session that can also install the CRM-side app."""
+
+    @property
+    def app(self) -> CrmAppInstaller:
+        """Reads and creates the app's definitions."""
+        ...
+
+
+CrmAppSessionFactory = Callable[[CrmCredentials], CrmAppSession]
+"""Builds a session able to install the CRM-side app (the Dynamics connector in production)."""
