@@ -18,9 +18,9 @@ import jellyfish
 from rapidfuzz import fuzz
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
-from salesbridge.matching.features import CompanyFeatures, PersonFeatures
+from salesbridge.matching.features import CompanyFeatures, PersonFeatures, fold_word
 from salesbridge.matching.names import nickname_classes
-from salesbridge.matching.text import ascii_fold, fold
+from salesbridge.matching.text import ascii_fold
 
 __all__ = [
     "COMPANY_LEVELS",
@@ -350,9 +350,14 @@ def _show(*parts: str | None) -> str | None:
     return text or None
 
 
+@lru_cache(maxsize=1 << 16)
+def _ascii_casefold(text: str) -> str:
+    return ascii_fold(text).casefold()
+
+
 def _accents_only(a: str | None, b: str | None) -> bool:
     """Whether two spellings differ by accents (or script) only: "José" / "Jose", not "AKZO N.V." / "Akzo NV"."""
-    return bool(a and b and a.casefold() != b.casefold() and ascii_fold(a).casefold() == ascii_fold(b).casefold())
+    return bool(a and b and a.casefold() != b.casefold() and _ascii_casefold(a) == _ascii_casefold(b))
 
 
 def explain_person(
@@ -395,7 +400,7 @@ def explain_person(
                 and level == 1
                 and lr.company_name
                 and rr.company_name
-                and fold(lr.company_name) != fold(rr.company_name)
+                and fold_word(lr.company_name) != fold_word(rr.company_name)
             ):
                 detail = "legal_form"
         out.append((name, spec[1], lv, rv, detail))
@@ -473,7 +478,7 @@ def explain_company(
         detail: str | None = None
         if level >= 0:
             detail = spec[2][level][1]
-            if spec[0] == "name" and level == 0 and lv and rv and fold(lv) != fold(rv):
+            if spec[0] == "name" and level == 0 and lv and rv and fold_word(lv) != fold_word(rv):
                 detail = "legal_form"
             elif spec[0] == "name" and level == 0 and _accents_only(lv, rv):
                 detail = "accents"
