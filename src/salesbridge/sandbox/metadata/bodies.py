@@ -124,15 +124,21 @@ def number_in(body: Mapping[str, Any], name: str, default: float, low: float, hi
     return float(value)
 
 
-def attribute_from_body(body: Mapping[str, Any], catalogue: Catalogue, *, primary: bool = False) -> AttributeDef:
+def attribute_from_body(
+    body: Mapping[str, Any], catalogue: Catalogue, *, primary: bool = False, platform_name: bool = False
+) -> AttributeDef:
     """An :class:`AttributeDef` from an ``AttributeMetadata`` body (custom column).
+
+    ``platform_name``: the column is a platform column named without a customization prefix (the ``Subject`` an
+    activity table's definition brings); it is not marked custom.
 
     Raises:
         DataverseError: 400 for a missing or invalid schema name, an unsupported type, or invalid limits.
     """
     kind = body_type(body)
     schema_name = required_text(body, "SchemaName", "column")
-    check_schema_name(schema_name, "column")
+    if not platform_name:
+        check_schema_name(schema_name, "column")
     logical_name = str(body.get("LogicalName") or schema_name).lower()
     if logical_name != schema_name.lower():
         raise bad_request(f"The LogicalName '{logical_name}' must be the lowercase SchemaName '{schema_name}'.")
@@ -143,7 +149,7 @@ def attribute_from_body(body: Mapping[str, Any], catalogue: Catalogue, *, primar
         "display_name": label_text(body.get("DisplayName")) or schema_name,
         "description": label_text(body.get("Description")) or "",
         "required_level": required_level_in(body),
-        "is_custom": True,
+        "is_custom": not platform_name,
         "is_primary_name": primary,
     }
     if kind == AttributeType.STRING:

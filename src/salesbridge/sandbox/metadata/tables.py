@@ -339,7 +339,10 @@ def create_entity(call: Call, body: dict[str, Any]) -> EntityDef:
     if primaries:
         if body_type(primaries[0]) != AttributeType.STRING:
             raise DataverseError(400, "0x8004700e", "Primary UI Attribute has to be of type String")
-        primary = attribute_from_body(primaries[0], catalogue, primary=True)
+        # An activity's primary column is the platform's Subject, named so in the definition (custom-activities.md;
+        # the SDK sample "Create a custom activity entity" sets PrimaryAttribute SchemaName "Subject").
+        subject = is_activity and str(primaries[0].get("SchemaName") or "") == "Subject"
+        primary = attribute_from_body(primaries[0], catalogue, primary=True, platform_name=subject)
     else:
         primary = _default_subject()
     if is_activity and primary.logical_name != "subject":
