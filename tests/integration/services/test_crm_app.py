@@ -6,19 +6,28 @@ contact is written and found again by its alternate key."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _dynamics_session, _serve
+from tests.integration.services.conftest import (
+    SANDBOX_TARGETS,
+    RunningSandbox,
+    _dynamics_session,
+    _serve,
+    connected_cli,
+)
 
 from salesbridge.crm.dynamics import DynamicsConnector
 from salesbridge.crm.ports import LookupValue
 from salesbridge.domain.crm_app import CRM_APP, AppState, CrmApp, MissingItem, MissingKind, app_table, missing_items
-from salesbridge.errors import CrmAppPrivilegesError
+from salesbridge.errors import CrmAppBlockedError, CrmAppPrivilegesError
 from salesbridge.sandbox.assembly import build_sandbox
+from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.organization.foundation import SYSTEM_ADMINISTRATOR_ROLE_ID
+from salesbridge.sandbox.organization.security import Depth
 from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.services.crm_app import crm_app_status, install_crm_app
 from salesbridge.services.ports import CrmAppSessionFactory
@@ -217,3 +226,49 @@ async def test_installed_definitions_survive_a_restart_of_a_sandbox_kept_in_a_fi
     assert missing_items(observed) == ()
     assert observed.tables["sbr_inmail"].is_activity
     assert "sbr_inmail_externalidkey" in observed.tables["sbr_inmail"].keys
+
+
+async def test_a_regarded_table_without_activities_blocks_the_install_and_nothing_is_created(
+    store: UnitOfWorkFactory, tmp_path: Path, app_sessions: CrmAppSessionFactory
+) -> None:
+    catalogue = build_standard_catalogue()
+    catalogue.entity("lead").has_activities = False
+    for sandbox in _serve(build_sandbox(catalogue=catalogue), tmp_path):
+        slug = await _connected(store, sandbox)
+
+        with pytest.raises(CrmAppBlockedError) as refused:
+            await install_crm_app(store, app_sessions, slug=slug)
+
+        assert refused.value.items == ("lead: activities not enabled",)
+        status = await crm_app_status(store, app_sessions, slug=slug)
+        assert status.state is AppState.MISSING
+        assert MissingItem(MissingKind.ACTIVITIES, "lead") in status.missing
+
+
+def test_the_command_line_installs_and_reports_in_english_and_refuses_in_spanish(
+    tmp_path: Path, fresh: RunningSandbox
+) -> None:
+    from salesbridge.cli import app
+
+    runner = connected_cli(tmp_path, fresh, seats=2)
+    before = runner.invoke(app, ["crm", "app", "status", "--org", "acme", "--json"])
+    assert before.exit_code == 0, before.output
+    assert json.loads(before.output)["state"] == "missing"
+
+    state = fresh.sandbox.services.state
+    with state.storage.transaction():
+        state.security.revoke(SYSTEM_ADMINISTRATOR_ROLE_ID, ["prvActOnBehalfOfAnotherUser"])
+    refused = runner.invoke(app, ["crm", "app", "install", "--org", "acme", "--lang", "es"])
+    assert refused.exit_code != 0
+    assert "le faltan estos privilegios: prvActOnBehalfOfAnotherUser" in refused.output
+
+    with state.storage.transaction():
+        state.security.grant(SYSTEM_ADMINISTRATOR_ROLE_ID, {"prvActOnBehalfOfAnotherUser": Depth.GLOBAL})
+    installed = runner.invoke(app, ["crm", "app", "install", "--org", "acme"])
+    assert installed.exit_code == 0, installed.output
+    assert "sbr_inmail.sbr_externalid" in installed.output
+    status = runner.invoke(app, ["crm", "app", "status", "--org", "acme", "--lang", "es"])
+    assert status.exit_code == 0, status.output
+    assert "Instalada" in status.output
+    again = runner.invoke(app, ["crm", "app", "install", "--org", "acme"])
+    assert "Nothing to create: the app was already installed." in again.output
