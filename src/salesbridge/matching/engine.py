@@ -554,9 +554,15 @@ class Matcher(Generic[R]):
             left_counts = queries.identifier_counts
             scorer = _Scorer(self.model, kind, {c: index.tf_table(c) for c in kind.tf_values}, len(index))
 
+            held: dict[str, int] = {}
+
             def shared(prefix: str, value: str) -> int:
+                # How many records hold this e-mail or phone (the larger side): asked once per value.
                 key = f"{prefix}:{value}"
-                return max(index.block_size(key), left_counts.get(key, 0))
+                count = held.get(key)
+                if count is None:
+                    count = held[key] = max(index.block_size(key), left_counts.get(key, 0))
+                return count
 
             compared, kept = self._score_pairs(
                 scorer, left_features, queries, index, shared, best_only=one_to_one == "left", compete=True
