@@ -729,14 +729,16 @@ def machine() -> dict[str, Any]:
 
 
 def engine_commit() -> str | None:
-    completed = subprocess.run(
-        ["git", "log", "-1", "--format=%h %cI", "--", "src/salesbridge/matching"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return completed.stdout.strip() or None
+    """The last commit of ``src/salesbridge/matching`` (with its date), and "+ uncommitted changes" if the tree
+    differs from it (the benchmark measures the working tree)."""
+
+    def git(*arguments: str) -> str:
+        completed = subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True, check=False)
+        return completed.stdout.strip()
+
+    commit = git("log", "-1", "--format=%h %cI", "--", "src/salesbridge/matching")
+    dirty = git("status", "--porcelain", "--", "src/salesbridge/matching")
+    return (commit + (" + uncommitted changes" if dirty else "")) or None
 
 
 def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
