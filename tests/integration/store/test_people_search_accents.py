@@ -1,0 +1,53 @@
+"""Searching people and companies ignores accents as it ignores case, on SQLite and PostgreSQL: a seller typing
+"munoz malaga" finds "Alejandro Muñoz" in "Málaga", and typing the accents finds names stored without them.
+(Found by QA on the demo: "malaga" found nobody while "Málaga" found 13 people.)"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesbridge.domain.match_links import Badge
+from salesbridge.domain.people import Company, Person
+from salesbridge.store.secrets import CredentialCipher
+from salesbridge.store.uow import UnitOfWorkFactory
+
+
+def test_people_and_companies_are_found_with_or_without_accents(
+    session_factory: sessionmaker[Session], cipher: CredentialCipher
+) -> None:
+    store = UnitOfWorkFactory(session_factory, cipher=cipher)
+    acme = uuid.uuid4()
+    with store(acme) as uow:
+        uow.organization.create(slug="acme", name="Acme", seats_purchased=1)
+        uow.people.upsert_many(
+            [
+                Person(
+                    "p1", "Alejandro Muñoz", headline="Director Comercial", company_name="Cantábrico", city="Málaga"
+                ),
+                Person("p2", "Jose Garcia", company_name="Nortena", city="Sevilla"),
+                Person("p3", "Zoë Ørsted", city="København"),
+                Person("p4", "김민준", city="서울"),
+            ]
+        )
+        uow.companies.upsert_many([Company("c1", "Norteña Alimentación S.A.C.", city="Lima", industry="Alimentación")])
+        uow.commit()
+
+    def names(found: list[Person]) -> list[str]:
+        return [person.full_name for person in found]
+
+    with store(acme, read_only=True) as uow:
+        assert names(uow.people.search("munoz malaga")) == ["Alejandro Muñoz"]
+        assert names(uow.people.search("MUÑOZ cantabrico")) == ["Alejandro Muñoz"]
+        assert names(uow.people.search("José García")) == ["Jose Garcia"]
+        assert names(uow.people.search("zoe")) == ["Zoë Ørsted"]
+        assert names(uow.people.search("서울")) == ["김민준"]
+        assert uow.people.count("comercial malaga") == 1
+        assert [company.name for company in uow.companies.search("nortena alimentacion")] == [
+            "Norteña Alimentación S.A.C."
+        ]
+        assert uow.companies.count("NORTEÑA lima") == 1
+        # The People page's badge filter searches the same way.
+        assert names(uow.matches.people_with_badge(Badge.NOT_IN_CRM, "malaga")) == ["Alejandro Muñoz"]
+        assert uow.matches.count_people_with_badge(Badge.NOT_IN_CRM, "sevilla garcía") == 1
