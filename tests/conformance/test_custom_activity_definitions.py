@@ -106,3 +106,21 @@ def test_an_activity_table_with_an_alternate_key_survives_a_restart(start: Start
     assert [(r["subject"], r["_regardingobjectid_value"]) for r in rows] == [("Hello again", contact)]
     pointer = api.get("activitypointers?$select=activitytypecode&$filter=activitytypecode eq 'sb_chat'").json()
     assert len(pointer["value"]) == 1
+
+
+def test_the_sales_tables_take_activities_and_a_new_activity_can_regard_them(api: WebApi) -> None:
+    # HasActivities is on for account, contact and lead out of the box (their EntityMetadata in the Web API
+    # reference; "Enable activities" in Power Apps), so a new activity table gets a regarding relationship to each.
+    rows = api.get(
+        "EntityDefinitions?$select=LogicalName,HasActivities,IsActivity"
+        "&$filter=LogicalName eq 'account' or LogicalName eq 'contact' or LogicalName eq 'lead'"
+    ).json()["value"]
+    assert {(r["LogicalName"], r["HasActivities"], r["IsActivity"]) for r in rows} == {
+        ("account", True, False),
+        ("contact", True, False),
+        ("lead", True, False),
+    }
+    assert api.post("EntityDefinitions", json=_activity("new_Ping", "Subject")).status_code == 204
+    lead = api.create("leads", {"lastname": "Park", "subject": "Interested"})
+    record = api.create("new_pings", {"subject": "Hi", "regardingobjectid_lead_new_ping@odata.bind": f"/leads({lead})"})
+    assert api.get(f"new_pings({record})?$select=_regardingobjectid_value").json()["_regardingobjectid_value"] == lead
