@@ -23,11 +23,12 @@ from tests.integration.services.conftest import (
 from salesbridge.crm.dynamics import DynamicsConnector
 from salesbridge.crm.ports import LookupValue
 from salesbridge.domain.crm_app import CRM_APP, AppState, CrmApp, MissingItem, MissingKind, app_table, missing_items
-from salesbridge.errors import CrmAppBlockedError, CrmAppPrivilegesError
+from salesbridge.errors import CrmAppBlockedError, CrmAppPrivilegesError, CrmError
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.organization.foundation import SYSTEM_ADMINISTRATOR_ROLE_ID
 from salesbridge.sandbox.organization.security import Depth
+from salesbridge.sandbox.server.faults import FaultConfig
 from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.services.crm_app import crm_app_status, install_crm_app
 from salesbridge.services.ports import CrmAppSessionFactory
@@ -272,3 +273,33 @@ def test_the_command_line_installs_and_reports_in_english_and_refuses_in_spanish
     assert "Instalada" in status.output
     again = runner.invoke(app, ["crm", "app", "install", "--org", "acme"])
     assert "Nothing to create: the app was already installed." in again.output
+
+
+async def test_an_install_cut_short_by_failures_is_finished_by_the_next_one_without_duplicates(
+    store: UnitOfWorkFactory, fresh: RunningSandbox, app_sessions: CrmAppSessionFactory
+) -> None:
+    slug = await _connected(store, fresh)
+    fresh.sandbox.services.faults.configure(FaultConfig(seed=11, unavailable_rate=0.1))
+    failures, finished = 0, False
+    for _ in range(60):
+        try:
+            await install_crm_app(store, app_sessions, slug=slug)
+        except CrmError:
+            failures += 1
+        else:
+            finished = True
+            break
+    fresh.sandbox.services.faults.configure(FaultConfig())
+
+    assert finished
+    assert failures > 0, "no attempt was cut short: choose another seed"
+    definitions = await _definitions(fresh)
+    for table in CRM_APP.tables:
+        columns = [name for name, _ in definitions[table.logical_name]["columns"]]
+        assert len(columns) == len(set(columns))
+        assert {c.logical_name for c in table.columns} <= set(columns)
+        assert [key for key, _, _ in definitions[table.logical_name]["keys"]] == [k.logical_name for k in table.keys]
+    status = await crm_app_status(store, app_sessions, slug=slug)
+    assert status.state is AppState.INSTALLED
+    failed = [action for action, _ in _audit(store, slug) if action == "crm.app_install_failed"]
+    assert len(failed) == failures
