@@ -101,6 +101,16 @@ async def test_a_fresh_crm_reports_missing_then_installed(
     after = await crm_app_status(store, app_sessions, slug=slug)
     assert (after.state, after.missing, after.installed_version) == (AppState.INSTALLED, (), CRM_APP.version)
     assert after.missing_privileges == ()
+    async with _connector(fresh) as crm:
+        kinds = {c.logical_name: c.type for c in await crm.metadata.columns("sbr_inmail")}
+        table = await crm.metadata.table("sbr_message")
+    assert {name: kinds[name] for name in ("sbr_body", "sbr_direction", "sbr_senton", "sbr_sellerid")} == {
+        "sbr_body": "Memo",
+        "sbr_direction": "Boolean",
+        "sbr_senton": "DateTime",
+        "sbr_sellerid": "Lookup",
+    }
+    assert (table.entity_set_name, table.is_activity, table.primary_name_column) == ("sbr_messages", True, "subject")
     installed = [details for action, details in _audit(store, slug) if action == "crm.app_installed"]
     assert len(installed) == 1
     assert "sbr_inmail" in installed[0]["created"]

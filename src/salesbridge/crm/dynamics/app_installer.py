@@ -92,47 +92,35 @@ def table_body(table: AppTable, version: int) -> JsonObject:
 
 
 def column_body(column: AppColumn) -> JsonObject:
-    """The ``AttributeMetadata`` of a column that is not a lookup."""
+    """The ``AttributeMetadata`` of a column that is not a lookup, shaped as the documentation's examples of each
+    type (``create-update-column-definitions-using-web-api.md``)."""
+    kind = column.kind.value
     common: JsonObject = {
+        "@odata.type": f"{CRM}{kind}AttributeMetadata",
+        "AttributeType": kind,
+        "AttributeTypeName": {"Value": f"{kind}Type"},
         "SchemaName": column.schema_name,
         "DisplayName": label(column.label),
         "Description": label(column.description),
         "RequiredLevel": _required_none(),
     }
     if column.kind is ColumnKind.STRING:
-        return {
-            "@odata.type": f"{CRM}StringAttributeMetadata",
-            **common,
-            "MaxLength": column.max_length,
-            "FormatName": {"Value": "Text"},
-        }
+        return {**common, "MaxLength": column.max_length, "FormatName": {"Value": "Text"}}
     if column.kind is ColumnKind.MEMO:
-        return {
-            "@odata.type": f"{CRM}MemoAttributeMetadata",
-            **common,
-            "MaxLength": column.max_length,
-            "Format": "Text",
-        }
+        return {**common, "MaxLength": column.max_length, "Format": "TextArea"}
     if column.kind is ColumnKind.DATETIME:
-        return {
-            "@odata.type": f"{CRM}DateTimeAttributeMetadata",
-            **common,
-            "Format": "DateAndTime",
-            "DateTimeBehavior": {"Value": "UserLocal"},
-        }
+        return {**common, "Format": "DateAndTime", "DateTimeBehavior": {"Value": "UserLocal"}}
     if column.kind is ColumnKind.BOOLEAN:
         return {
-            "@odata.type": f"{CRM}BooleanAttributeMetadata",
             **common,
             "DefaultValue": True,
             "OptionSet": {
-                "@odata.type": f"{CRM}BooleanOptionSetMetadata",
                 "TrueOption": {"Value": 1, "Label": label(column.true_label or "Yes")},
                 "FalseOption": {"Value": 0, "Label": label(column.false_label or "No")},
                 "OptionSetType": "Boolean",
             },
         }
-    raise ValueError(f"A {column.kind.value} column is not created through the Attributes collection.")
+    raise ValueError(f"A {kind} column is not created through the Attributes collection.")
 
 
 def relationship_body(table: AppTable, column: AppColumn) -> JsonObject:
