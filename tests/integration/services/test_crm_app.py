@@ -23,7 +23,7 @@ from tests.integration.services.conftest import (
 from salesbridge.crm.dynamics import DynamicsConnector
 from salesbridge.crm.ports import LookupValue
 from salesbridge.domain.crm_app import CRM_APP, AppState, CrmApp, MissingItem, MissingKind, app_table, missing_items
-from salesbridge.errors import CrmAppBlockedError, CrmAppPrivilegesError, CrmError
+from salesbridge.errors import CrmAppBlockedError, CrmAppPrivilegesError, CrmError, InvalidRequestError
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalogue
 from salesbridge.sandbox.organization.foundation import SYSTEM_ADMINISTRATOR_ROLE_ID
@@ -313,3 +313,15 @@ async def test_an_install_cut_short_by_failures_is_finished_by_the_next_one_with
     assert status.state is AppState.INSTALLED
     failed = [action for action, _ in _audit(store, slug) if action == "crm.app_install_failed"]
     assert len(failed) == failures
+
+
+async def test_an_organization_without_a_crm_connection_is_told_to_connect_first(
+    store: UnitOfWorkFactory, app_sessions: CrmAppSessionFactory
+) -> None:
+    create_organization(store, slug="lonely", name="Lonely", seats=1)
+
+    for call in (crm_app_status, install_crm_app):
+        with pytest.raises(InvalidRequestError) as refused:
+            await call(store, app_sessions, slug="lonely")
+        assert refused.value.message_id == "Connect to the CRM first, on the CRM Settings page."
+    assert [action for action, _ in _audit(store, "lonely") if action.startswith("crm.app")] == []
