@@ -273,8 +273,17 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     return error_page(request, exc.status_code)
 
 
-async def _unreadable_request(_request: Request, exc: RequestValidationError) -> Response:
-    return _unreadable(jsonable_encoder(exc.errors()))
+async def _unreadable_request(request: Request, exc: RequestValidationError) -> Response:
+    problems = jsonable_encoder(exc.errors())
+    if not is_api_request(request) and request.method in ("GET", "HEAD") and _only_in_the_address(problems):
+        # A console address whose id or page number cannot be read (a link cut short, a typo) names no page:
+        # the console's "Page not found", not FastAPI's JSON. (Sign-in was required before parameters are read.)
+        return error_page(request, 404)
+    return _unreadable(problems)
+
+
+def _only_in_the_address(problems: list[Any]) -> bool:
+    return all(isinstance(problem, dict) and problem.get("loc", ("",))[0] in ("path", "query") for problem in problems)
 
 
 def _unreadable(problems: list[Any]) -> Response:
