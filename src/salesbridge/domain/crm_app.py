@@ -138,7 +138,8 @@ class CrmApp:
         version: :data:`APP_VERSION`.
         tables: The custom activity tables it creates.
         standard_tables: The standard tables it writes to (notes, calls).
-        regarded_tables: The tables written activities regard; each must have activities enabled.
+        regarded_tables: The tables written activities regard; each must have activities enabled (InMail,
+            messages, calls) and notes enabled (notes are attached through ``objectid``).
     """
 
     version: int
@@ -246,6 +247,7 @@ class ObservedTable:
         logical_name: ``sbr_inmail``.
         is_activity: ``IsActivity``.
         has_activities: ``HasActivities`` (activities can regard its rows).
+        has_notes: ``HasNotes`` (notes can be attached to its rows).
         columns: Logical names of its columns (lowercase).
         keys: Logical names of its alternate keys (lowercase).
         description: Its description in English, when it has one.
@@ -254,6 +256,7 @@ class ObservedTable:
     logical_name: str
     is_activity: bool = False
     has_activities: bool = False
+    has_notes: bool = False
     columns: frozenset[str] = frozenset()
     keys: frozenset[str] = frozenset()
     description: str | None = None
@@ -274,6 +277,7 @@ class MissingKind(StrEnum):
     KEY = "key"
     STANDARD_TABLE = "standard_table"
     ACTIVITIES = "activities"
+    NOTES = "notes"
     NOT_AN_ACTIVITY = "not_an_activity"
 
 
@@ -307,6 +311,8 @@ class MissingItem:
             return f"{self.table}: key {self.name}"
         if self.kind is MissingKind.ACTIVITIES:
             return f"{self.table}: activities not enabled"
+        if self.kind is MissingKind.NOTES:
+            return f"{self.table}: notes not enabled"
         if self.kind is MissingKind.NOT_AN_ACTIVITY:
             return f"{self.table}: exists but is not an activity table"
         return self.table
@@ -352,8 +358,11 @@ def missing_items(observed: ObservedCrm, app: CrmApp = CRM_APP) -> tuple[Missing
         found = observed.tables.get(regarded)
         if found is None:
             blocking.append(MissingItem(MissingKind.STANDARD_TABLE, regarded))
-        elif not found.has_activities:
-            blocking.append(MissingItem(MissingKind.ACTIVITIES, regarded))
+        else:
+            if not found.has_activities:
+                blocking.append(MissingItem(MissingKind.ACTIVITIES, regarded))
+            if not found.has_notes:
+                blocking.append(MissingItem(MissingKind.NOTES, regarded))
     return (*installable, *blocking)
 
 

@@ -38,7 +38,7 @@ from salesbridge.errors import UnexpectedResponseError
 
 ENGLISH = 1033
 CRM = "Microsoft.Dynamics.CRM."
-_TABLE_SELECT = "LogicalName,IsActivity,HasActivities,Description"
+_TABLE_SELECT = "LogicalName,IsActivity,HasActivities,HasNotes,Description"
 _REFERENTIAL = {
     "Assign": "NoCascade",
     "Delete": "RemoveLink",
@@ -185,6 +185,7 @@ class DynamicsAppInstaller:
                 logical_name=name,
                 is_activity=bool(row.get("IsActivity")),
                 has_activities=bool(row.get("HasActivities")),
+                has_notes=bool(row.get("HasNotes")),
                 columns=columns,
                 keys=keys,
                 description=label_text(row.get("Description"), ENGLISH),

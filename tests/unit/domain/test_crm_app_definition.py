@@ -37,7 +37,7 @@ def _complete(*, description: str | None = None) -> dict[str, ObservedTable]:
     tables["annotation"] = ObservedTable("annotation")
     tables["phonecall"] = ObservedTable("phonecall", is_activity=True)
     for regarded in ("contact", "lead", "account"):
-        tables[regarded] = ObservedTable(regarded, has_activities=True)
+        tables[regarded] = ObservedTable(regarded, has_activities=True, has_notes=True)
     return tables
 
 
@@ -101,6 +101,7 @@ def test_a_missing_column_or_key_makes_it_outdated_and_is_all_that_is_missing() 
 def test_what_only_an_administrator_can_fix_comes_last_and_is_not_installable() -> None:
     tables = _complete()
     tables["lead"] = dataclasses.replace(tables["lead"], has_activities=False)
+    tables["account"] = dataclasses.replace(tables["account"], has_notes=False)
     del tables["phonecall"]
     tables["sbr_message"] = ObservedTable("sbr_message", is_activity=False)
 
@@ -110,6 +111,7 @@ def test_what_only_an_administrator_can_fix_comes_last_and_is_not_installable() 
         "sbr_message: exists but is not an activity table",
         "phonecall",
         "lead: activities not enabled",
+        "account: notes not enabled",
     ]
     assert not any(m.installable for m in missing)
 
