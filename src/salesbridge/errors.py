@@ -14,6 +14,7 @@
     │   ├── StageNotOfferedError      a pipeline stage not offered for its source; .offered (labels, values)
     │   ├── CrmAppPrivilegesError     the CRM-side app needs privileges the application user lacks; .missing
     │   ├── CrmAppBlockedError        the CRM lacks what only its administrator can add for the app; .items
+    │   ├── MatchChangedError         an Edit match made on a stale view: the match changed meanwhile; .changed_by
     │   ├── AccountError              an account use case refused; the message is for the person who caused it
     │   │   ├── InvalidInputError     a value breaks a rule (email, password, name, language); .field
     │   │   ├── ContractFullError     every seat of the contract is assigned
@@ -242,6 +243,19 @@ class StageNotOfferedError(InvalidRequestError):
 
 def _allowed(offered: tuple[tuple[Label, str], ...], translate: Callable[[str], str]) -> str:
     return ", ".join(f"{label.read(translate)} ({value})" for label, value in offered) or "\u2014"
+
+
+class MatchChangedError(InvalidRequestError):
+    """An Edit match (confirm, unlink, link) was made on what the caller saw, but the CRM record's match changed
+    since (another seat holder or a matching run): nothing was changed; look at it again.
+
+    Attributes:
+        changed_by: The display name of who changed it; None when a matching run did.
+    """
+
+    def __init__(self, message: str, *, changed_by: str | None, **fields: object) -> None:
+        super().__init__(message, **fields)
+        self.changed_by = changed_by
 
 
 class AccountError(InvalidRequestError):

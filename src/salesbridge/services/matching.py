@@ -61,6 +61,7 @@ from salesbridge.domain.sync_runs import ImportedRecord
 from salesbridge.errors import (
     AdministratorRequiredError,
     InvalidRequestError,
+    MatchChangedError,
     MatchNotFoundError,
     SeatRequiredError,
     UnsupportedJobError,
@@ -118,6 +119,17 @@ _UNKNOWN_TABLE = N_("Matching knows CRM accounts, contacts and leads only, not {
 _UNKNOWN_ACTION = N_("An edit of a match links, unlinks or confirms, not {action}.")
 _TARGET_REQUIRED = N_("Choose the person or company to link this CRM record to.")
 _NOTHING_TO_CONFIRM = N_("This CRM record is not linked to anyone: there is nothing to confirm.")
+_CHANGED_BY = N_("This match was changed by {name} meanwhile: check it again.")
+_CHANGED_BY_RUN = N_("This match was changed by a matching run meanwhile: check it again.")
+
+
+class Unchecked(enum.Enum):
+    """``correct_match``'s ``expected_target_id`` when the caller does not say what it saw."""
+
+    UNCHECKED = "unchecked"
+
+
+UNCHECKED: Final = Unchecked.UNCHECKED
 
 R = TypeVar("R", PersonRecord, CompanyRecord)
 
@@ -1242,10 +1254,15 @@ def correct_match(
     crm_id: str,
     action: CorrectionAction | str,
     target_id: uuid.UUID | None = None,
+    expected_target_id: uuid.UUID | Unchecked | None = UNCHECKED,
     clock: Clock = _utc_now,
 ) -> MatchLinkView:
     """ "Edit match" on a CRM record: ``link`` it to ``target_id`` (a person for contacts and leads, a company for
     accounts), ``unlink`` it (explicitly no match), or ``confirm`` its current tie. By any seat holder (or
+    administrator). No lost update: ``expected_target_id`` is the target the caller saw (None: none), and a
+    ``confirm`` with ``target_id`` confirms that target only; when the record's current target differs, nothing
+    changes (:class:`MatchChangedError`, naming who changed it). Visible to everyone of the organization; kept
+    across imports and
     administrator); visible to everyone of the organization; kept across imports and
     runs until the CRM record or the target is deleted. Audited ``match.linked``, ``match.unlinked`` or
     ``match.confirmed`` (details: table, CRM id, target ids).
@@ -1254,6 +1271,7 @@ def correct_match(
         MatchNotFoundError: the CRM record or target is not the organization's (``actor`` of another organization
             included).
         SeatRequiredError: the actor holds no seat and is not an administrator.
+        MatchChangedError: the current target is not ``expected_target_id`` (or a confirm's ``target_id``).
         InvalidRequestError: an unknown table or action, a link without target, a confirm of no tie.
     """
     _acting_user(actor, organization_id)
@@ -1267,6 +1285,8 @@ def correct_match(
     with store(organization_id) as uow:
         record = _require_record(uow, table, crm_id)
         current = uow.matches.get(table, crm_id)
+        seen = target_id if chosen is CorrectionAction.CONFIRM and target_id is not None else expected_target_id
+        _require_unchanged(uow, current, seen)
         if chosen is CorrectionAction.LINK:
             if target_id is None:
                 raise InvalidRequestError(_TARGET_REQUIRED)
@@ -1310,6 +1330,19 @@ def correct_match(
         view = _Viewer(uow).link(link, record)
         uow.commit()
     return view
+
+
+def _require_unchanged(uow: UnitOfWork, current: MatchLink | None, seen: uuid.UUID | Unchecked | None) -> None:
+    """Refuse an edit made on a stale view: the record's target is no longer the one the caller saw."""
+    if seen is UNCHECKED:
+        return
+    now = current.target_id if current is not None else None
+    if now == seen:
+        return
+    name = _Viewer(uow).user(current.decided_by) if current is not None else None
+    if name is None:
+        raise MatchChangedError(_CHANGED_BY_RUN, changed_by=None)
+    raise MatchChangedError(_CHANGED_BY, changed_by=name, name=name)
 
 
 def _redecide_people_of_account(uow: UnitOfWork, account_id: str, *, clock: Clock) -> None:

@@ -117,6 +117,45 @@ def test_a_seat_holder_edits_a_match_and_everyone_sees_it(console: Console, brow
     assert admin.client.get(f"{ORG}/companies/{company['id']}/links").status_code == 200
 
 
+def test_an_edit_made_on_a_stale_view_is_refused_and_names_who_changed_it(
+    console: Console, browser: OpenBrowser
+) -> None:
+    """QA item 1 (lost update): the admin saw c-bob tied to Robert; the seller ties it to Carla meanwhile. The
+    admin's confirm (of Robert) and unlink (expecting Robert) are refused with 409, nothing changes, nothing is
+    audited; an edit that saw the current target goes through."""
+    organization_id = seed(console)
+    seller, admin = browser(ACME_SELLER), browser(ACME_ADMIN)
+    robert, carla = person_id(console, organization_id, "p1"), person_id(console, organization_id, "p3")
+    url = f"{ORG}/matching/links/contact/c-bob"
+    assert admin.client.get(url).json()["target_id"] == str(robert)
+    moved = seller.client.put(url, json={"action": "link", "target_id": str(carla)}, headers=seller.csrf_headers())
+    assert moved.status_code == 200, moved.text
+    with console.store(organization_id, read_only=True) as uow:
+        audited = uow.audit.count()
+
+    confirm = admin.client.put(url, json={"action": "confirm", "target_id": str(robert)}, headers=admin.csrf_headers())
+    unlink = admin.client.put(
+        url, json={"action": "unlink", "expected_target_id": str(robert)}, headers=admin.csrf_headers()
+    )
+
+    assert (confirm.status_code, unlink.status_code) == (409, 409)
+    assert "Sofía Seller" in unlink.json()["detail"]
+    now = admin.client.get(url).json()
+    assert (now["target_id"], now["band"], now["decided_by"]) == (str(carla), "match", "Sofía Seller")
+    with console.store(organization_id, read_only=True) as uow:
+        assert uow.audit.count() == audited
+    seen_carla = admin.client.put(
+        url, json={"action": "unlink", "expected_target_id": str(carla)}, headers=admin.csrf_headers()
+    )
+    assert (seen_carla.status_code, seen_carla.json()["target_id"]) == (200, None)
+    stale_link = admin.client.put(
+        url,
+        json={"action": "link", "target_id": str(robert), "expected_target_id": str(carla)},
+        headers=admin.csrf_headers(),
+    )
+    assert stale_link.status_code == 409  # it is "no match" now, not Carla
+
+
 def test_administrators_work_the_review_queue(console: Console, browser: OpenBrowser) -> None:
     organization_id = seed(console)
     admin = browser(ACME_ADMIN)

@@ -192,11 +192,50 @@ def test_any_seat_holder_edits_a_match_everyone_sees_it_and_it_is_audited(
         f"/matches/contact/{ROBERT_CONTACT}",
         data={"action": "confirm", "target_id": str(ids["p-paco"]), **admin.csrf_data()},
     )
-    assert stale.status_code == 422
+    assert stale.status_code == 409
     assert 'data-testid="form-error"' in stale.text
-    assert "nothing to confirm" in stale.text
+    assert "changed by Sofía Seller meanwhile" in stale.text
+    nothing = admin.client.post(f"/matches/contact/{ROBERT_CONTACT}", data={"action": "confirm", **admin.csrf_data()})
+    assert nothing.status_code == 422
+    assert "nothing to confirm" in nothing.text
     guest = browser(ACME_GUEST)
     assert guest.client.get(f"/matches/contact/{ROBERT_CONTACT}").status_code == 403
+
+
+def _form_fields(page: str, testid: str) -> dict[str, str]:
+    """The hidden fields of the form holding the button ``testid`` on ``page``."""
+    form = next(form for form in re.findall(r"<form.*?</form>", page, re.S) if f'data-testid="{testid}"' in form)
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form))
+
+
+def test_a_stale_edit_match_page_neither_confirms_nor_unlinks_someone_elses_new_choice(
+    console: Console, browser: OpenBrowser
+) -> None:
+    """QA item 1: the admin's page shows Robert; the seller ties the contact to Paco meanwhile; the admin's
+    Confirm and Unlink (sent as the page has them) change nothing and the page says who changed it."""
+    ids = seed_crm(console)
+    admin, seller = browser(ACME_ADMIN), browser(ACME_SELLER)
+    page = admin.client.get(f"/matches/contact/{ROBERT_CONTACT}").text
+    confirm, unlink = _form_fields(page, "edit-match-confirm"), _form_fields(page, "edit-match-unlink")
+    assert confirm["expected_target_id"] == unlink["expected_target_id"] == str(ids["p-robert"])
+    moved = seller.client.post(
+        f"/matches/contact/{ROBERT_CONTACT}",
+        data={"action": "link", "target_id": str(ids["p-paco"]), **seller.csrf_data()},
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303
+
+    confirmed = admin.client.post(f"/matches/contact/{ROBERT_CONTACT}", data=confirm)
+    unlinked = admin.client.post(f"/matches/contact/{ROBERT_CONTACT}", data=unlink)
+
+    for refused in (confirmed, unlinked):
+        assert refused.status_code == 409
+        assert "This match was changed by Sofía Seller meanwhile: check it again." in refused.text
+        assert f'name="expected_target_id" value="{ids["p-paco"]}"' in refused.text  # the page shows Paco now
+    assert ROBERT_CONTACT in admin.client.get(f"/people/{ids['p-paco']}").text
+    log = admin.client.get("/admin/audit").text
+    assert "match.confirmed" not in log
+    assert "match.unlinked" not in log
 
 
 def test_another_organization_can_neither_see_nor_correct_our_matches(console: Console, browser: OpenBrowser) -> None:

@@ -13,14 +13,15 @@ import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from salesbridge.domain.people import Company, Person
-from salesbridge.errors import MatchNotFoundError
+from salesbridge.errors import MatchChangedError, MatchNotFoundError
 from salesbridge.services.matching import (
+    UNCHECKED,
     ComparedField,
     CorrectionAction,
     CrmRecordView,
@@ -154,10 +155,17 @@ class ReviewDecisionOut(ApiModel):
 
 class CorrectionIn(ApiInput):
     """An Edit match: ``link`` to ``target_id`` (a person for contacts and leads, a company for accounts),
-    ``unlink`` (no match), or ``confirm`` the current link."""
+    ``unlink`` (no match), or ``confirm`` the current link. Send ``expected_target_id`` (the target you saw, null
+    for none) so that an edit made on a stale view is refused (409) instead of overwriting someone else's change."""
 
     action: CorrectionAction
-    target_id: uuid.UUID | None = Field(default=None, description="Required for `link`.")
+    target_id: uuid.UUID | None = Field(
+        default=None, description="Required for `link`; for `confirm`, the target you confirm (409 if it changed)."
+    )
+    expected_target_id: uuid.UUID | None = Field(
+        default=None,
+        description="The target you saw (null: none). When given and the record's target differs now, 409.",
+    )
 
 
 class EvaluationOut(ApiModel):
@@ -308,7 +316,7 @@ def crm_record_link(
     return link_out(found)
 
 
-@router.put("/matching/links/{table}/{crm_id}", summary="Edit match", responses=errors(404))
+@router.put("/matching/links/{table}/{crm_id}", summary="Edit match", responses=errors(404, 409))
 def edit_match(
     org: str,  # noqa: ARG001
     table: CrmTable,
@@ -319,16 +327,22 @@ def edit_match(
 ) -> MatchLinkOut:
     """Link the CRM record to another person or company, unlink it, or confirm its link. Seen by everyone in the
     organization, kept across imports and re-matching. 404 for a CRM record or target the organization does not
-    have; 422 for ``link`` without ``target_id``. Audited."""
-    changed = correct_match(
-        services.store,
-        principal.organization_id,
-        actor=principal,
-        table=table,
-        crm_id=crm_id,
-        action=body.action,
-        target_id=body.target_id,
-    )
+    have; 422 for ``link`` without ``target_id``; 409 (nothing changed) when the record's target is no longer
+    ``expected_target_id`` (when sent) or a ``confirm``'s ``target_id``. Audited."""
+    expected = body.expected_target_id if "expected_target_id" in body.model_fields_set else UNCHECKED
+    try:
+        changed = correct_match(
+            services.store,
+            principal.organization_id,
+            actor=principal,
+            table=table,
+            crm_id=crm_id,
+            action=body.action,
+            target_id=body.target_id,
+            expected_target_id=expected,
+        )
+    except MatchChangedError as stale:
+        raise HTTPException(status_code=409, detail=stale.localized(principal.locale)) from stale
     return link_out(changed)
 
 

@@ -15,11 +15,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from salesbridge.domain.match_links import Badge, TargetKind
-from salesbridge.errors import InvalidRequestError
+from salesbridge.errors import InvalidRequestError, MatchChangedError
 from salesbridge.message_ids import N_
 from salesbridge.services.accounts import Principal
 from salesbridge.services.lists import add_to_list, own_lists
-from salesbridge.services.matching import CorrectionAction, correct_match
+from salesbridge.services.matching import UNCHECKED, CorrectionAction, Unchecked, correct_match
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.people_directory import (
     TiedRecords,
@@ -184,6 +184,7 @@ def _edit_page(
     *,
     query: str = "",
     error: str | None = None,
+    status_code: int = 422,
 ) -> Response:
     editing = match_editing(services.store, principal.organization_slug, table, crm_id, query=query)
     context = {
@@ -193,12 +194,23 @@ def _edit_page(
         "back": _target_path(editing.target_kind, editing.current.id if editing.current else None),
         "error": error,
     }
-    return render(request, "match_edit.html", context, principal=principal, status_code=422 if error else 200)
+    return render(request, "match_edit.html", context, principal=principal, status_code=status_code if error else 200)
 
 
 def _target_path(kind: TargetKind, target_id: uuid.UUID | None) -> str:
     base = "/people" if kind is TargetKind.PERSON else "/companies"
     return f"{base}/{target_id}" if target_id else base
+
+
+def _seen_target(value: str | None) -> uuid.UUID | Unchecked | None:
+    """The form's ``expected_target_id``: absent (unchecked), empty (no target shown) or a target's id.
+
+    Raises:
+        ValueError: not an id.
+    """
+    if value is None:
+        return UNCHECKED
+    return uuid.UUID(value) if value else None
 
 
 @router.post("/matches/{table}/{crm_id}")
@@ -210,17 +222,21 @@ def edit_match(
     services: Services,
     action: FormText = "",
     target_id: FormText = "",
+    expected_target_id: Annotated[str | None, Form()] = None,
 ) -> Response:
     """Tie the CRM record to ``target_id`` (``link``), untie it (``unlink``: no match) or confirm what it is tied
     to (``confirm``); audited. Back to the page of the person or company it is now tied to (or was, after an
-    unlink), saying what changed; a refused edit is explained on the Edit match page (422). 404 for a record, a
-    person or a company of another organization."""
+    unlink), saying what changed; a refused edit is explained on the Edit match page (422). ``expected_target_id``
+    is the target the page showed ("" for none): when someone changed the match meanwhile, nothing changes and
+    the Edit match page is shown again saying who (409). 404 for a record, a person or a company of another
+    organization."""
     organization_id = require_organization(services.store, principal.organization_slug)
     before = match_editing(services.store, principal.organization_slug, table, crm_id)
     try:
         try:
             chosen = uuid.UUID(target_id) if target_id else None
             wanted = CorrectionAction(action)
+            seen = _seen_target(expected_target_id)
         except ValueError as unreadable:
             raise InvalidRequestError(N_("Choose link, unlink or confirm.")) from unreadable
         after = correct_match(
@@ -231,7 +247,11 @@ def edit_match(
             crm_id=crm_id,
             action=wanted,
             target_id=chosen,
+            expected_target_id=seen,
         )
+    except MatchChangedError as stale:
+        message = stale.localized(principal.locale)
+        return _edit_page(request, principal, services, table, crm_id, error=message, status_code=409)
     except InvalidRequestError as refused:  # e.g. confirming a match someone else removed meanwhile
         return _edit_page(request, principal, services, table, crm_id, error=refused.localized(principal.locale))
     shown = after.target_id or (before.current.id if before.current else None)
