@@ -250,6 +250,9 @@ class ObservedTable:
         has_notes: ``HasNotes`` (notes can be attached to its rows).
         columns: Logical names of its columns (lowercase).
         keys: Logical names of its alternate keys (lowercase).
+        key_states: The ``EntityKeyIndexStatus`` of each key that is not ``Active`` (``Pending``, ``InProgress``,
+            ``Failed``): Dataverse builds a key's index in the background, and a key is usable in URLs only once
+            active; ``Failed`` when existing rows repeat a key value.
         description: Its description in English, when it has one.
     """
 
@@ -259,6 +262,7 @@ class ObservedTable:
     has_notes: bool = False
     columns: frozenset[str] = frozenset()
     keys: frozenset[str] = frozenset()
+    key_states: Mapping[str, str] = field(default_factory=dict)
     description: str | None = None
 
 
@@ -278,11 +282,13 @@ class MissingKind(StrEnum):
     STANDARD_TABLE = "standard_table"
     ACTIVITIES = "activities"
     NOTES = "notes"
+    KEY_NOT_ACTIVE = "key_not_active"
     NOT_AN_ACTIVITY = "not_an_activity"
 
 
 INSTALLABLE = frozenset({MissingKind.TABLE, MissingKind.COLUMN, MissingKind.KEY})
-"""What the installer creates; the other kinds are for the Dynamics administrator to fix."""
+"""What the installer creates; the other kinds are for the Dynamics administrator to fix, except a key whose index
+Dataverse is still building (it becomes active by itself)."""
 
 
 @dataclass(frozen=True)
@@ -293,11 +299,13 @@ class MissingItem:
         kind: What it is.
         table: The table concerned (logical name).
         name: The column or key (logical name); None for table-level items.
+        state: For a key not active yet, its index status (``Pending``, ``Failed``…).
     """
 
     kind: MissingKind
     table: str
     name: str | None = None
+    state: str | None = None
 
     @property
     def installable(self) -> bool:
@@ -313,6 +321,8 @@ class MissingItem:
             return f"{self.table}: activities not enabled"
         if self.kind is MissingKind.NOTES:
             return f"{self.table}: notes not enabled"
+        if self.kind is MissingKind.KEY_NOT_ACTIVE:
+            return f"{self.table}: key {self.name} is {self.state}, not Active"
         if self.kind is MissingKind.NOT_AN_ACTIVITY:
             return f"{self.table}: exists but is not an activity table"
         return self.table
@@ -350,6 +360,11 @@ def missing_items(observed: ObservedCrm, app: CrmApp = CRM_APP) -> tuple[Missing
             MissingItem(MissingKind.KEY, table.logical_name, key.logical_name)
             for key in table.keys
             if key.logical_name not in found.keys
+        ]
+        blocking += [
+            MissingItem(MissingKind.KEY_NOT_ACTIVE, table.logical_name, key.logical_name, state)
+            for key in table.keys
+            if key.logical_name in found.keys and (state := found.key_states.get(key.logical_name)) is not None
         ]
     for standard in app.standard_tables:
         if standard.logical_name not in observed.tables:

@@ -22,6 +22,7 @@ from salesbridge.domain.crm_app import (
     AppState,
     CrmApp,
     MissingItem,
+    MissingKind,
     ObservedCrm,
     app_state,
     installed_version,
@@ -183,7 +184,10 @@ async def _install(session: CrmAppSession, slug: str, app: CrmApp, audit: Audit)
     held = await _held_privileges(session.metadata)
     observed = await session.app.observe(app)
     missing = missing_items(observed, app)
-    blocking = tuple(str(item) for item in missing if not item.installable)
+    # A key whose index Dataverse is still building (or could not build) is reported, not an obstacle.
+    blocking = tuple(
+        str(item) for item in missing if not item.installable and item.kind is not MissingKind.KEY_NOT_ACTIVE
+    )
     if blocking:
         await audit("crm.app_install_failed", {"blocked_by": list(blocking)})
         raise CrmAppBlockedError(blocking)

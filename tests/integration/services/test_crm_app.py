@@ -325,3 +325,29 @@ async def test_an_organization_without_a_crm_connection_is_told_to_connect_first
             await call(store, app_sessions, slug="lonely")
         assert refused.value.message_id == "Connect to the CRM first, on the CRM Settings page."
     assert [action for action, _ in _audit(store, "lonely") if action.startswith("crm.app")] == []
+
+
+async def test_rows_repeating_an_external_id_leave_the_key_failed_reported_and_the_rows_kept(
+    store: UnitOfWorkFactory, fresh: RunningSandbox, app_sessions: CrmAppSessionFactory
+) -> None:
+    slug = await _connected(store, fresh)
+    keyless: CrmApp = dataclasses.replace(
+        CRM_APP, tables=tuple(dataclasses.replace(t, keys=()) for t in CRM_APP.tables)
+    )
+    await install_crm_app(store, app_sessions, slug=slug, app=keyless)
+    async with _connector(fresh) as crm:
+        for record_id in ("1b6f0a52-4c3d-4e2f-8a1b-0c9d8e7f6a51", "1b6f0a52-4c3d-4e2f-8a1b-0c9d8e7f6a52"):
+            await crm.writer.create("sbr_inmail", {"subject": "Twice", "sbr_externalid": "sb-dup"}, record_id=record_id)
+
+    done = await install_crm_app(store, app_sessions, slug=slug)
+
+    failed = MissingItem(MissingKind.KEY_NOT_ACTIVE, "sbr_inmail", "sbr_inmail_externalidkey", "Failed")
+    assert MissingItem(MissingKind.KEY, "sbr_inmail", "sbr_inmail_externalidkey") in done.created
+    assert done.status.state is AppState.OUTDATED
+    assert done.status.missing == (failed,)
+    again = await install_crm_app(store, app_sessions, slug=slug)
+    assert again.created == ()
+    assert again.status.missing == (failed,)
+    async with _connector(fresh) as crm:
+        rows = await crm.client.get_json("sbr_inmails", params={"$select": "sbr_externalid"})
+    assert [row["sbr_externalid"] for row in rows["value"]] == ["sb-dup", "sb-dup"]

@@ -141,3 +141,15 @@ def test_privileges_follow_dataverse_names_for_activities_and_notes() -> None:
         "prvCreateAttribute",
         "prvActOnBehalfOfAnotherUser",
     )
+
+
+def test_a_key_whose_index_is_not_active_is_reported_not_recreated() -> None:
+    tables = _complete()
+    tables["sbr_inmail"] = dataclasses.replace(tables["sbr_inmail"], key_states={"sbr_inmail_externalidkey": "Pending"})
+
+    missing = missing_items(ObservedCrm(tables))
+
+    assert missing == (MissingItem(MissingKind.KEY_NOT_ACTIVE, "sbr_inmail", "sbr_inmail_externalidkey", "Pending"),)
+    assert str(missing[0]) == "sbr_inmail: key sbr_inmail_externalidkey is Pending, not Active"
+    assert not missing[0].installable
+    assert app_state(ObservedCrm(tables)) is AppState.OUTDATED

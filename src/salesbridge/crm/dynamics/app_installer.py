@@ -177,17 +177,22 @@ class DynamicsAppInstaller:
                 continue
             row = rows[0]
             columns: frozenset[str] = frozenset()
-            keys: frozenset[str] = frozenset()
+            keys: dict[str, str] = {}
             if name in app_tables:
-                columns = await self._names(f"EntityDefinitions(LogicalName={quote_literal(name)})/Attributes")
-                keys = await self._names(f"EntityDefinitions(LogicalName={quote_literal(name)})/Keys")
+                path = f"EntityDefinitions(LogicalName={quote_literal(name)})"
+                columns = frozenset(row["LogicalName"] for row in await self._rows(f"{path}/Attributes", "LogicalName"))
+                keys = {
+                    row["LogicalName"]: str(row.get("EntityKeyIndexStatus") or "Active")
+                    for row in await self._rows(f"{path}/Keys", "LogicalName,EntityKeyIndexStatus")
+                }
             found[name] = ObservedTable(
                 logical_name=name,
                 is_activity=bool(row.get("IsActivity")),
                 has_activities=bool(row.get("HasActivities")),
                 has_notes=bool(row.get("HasNotes")),
                 columns=columns,
-                keys=keys,
+                keys=frozenset(keys),
+                key_states={key: state for key, state in keys.items() if state != "Active"},
                 description=label_text(row.get("Description"), ENGLISH),
             )
         return ObservedCrm(found)
@@ -224,11 +229,14 @@ class DynamicsAppInstaller:
             target, body, is_idempotent=False, call_class=CallClass.BULK if slow else CallClass.WRITE
         )
 
-    async def _names(self, target: str) -> frozenset[str]:
-        page = await self._client.get_json(target, params={"$select": "LogicalName"})
+    async def _rows(self, target: str, select: str) -> list[JsonObject]:
+        """The rows of a metadata collection, ``LogicalName`` in lowercase."""
+        page = await self._client.get_json(target, params={"$select": select})
         rows = page.get("value")
         if not isinstance(rows, list):
             raise UnexpectedResponseError("A metadata collection arrived without its 'value' array.")
-        return frozenset(
-            str(row["LogicalName"]).lower() for row in rows if isinstance(row, dict) and row.get("LogicalName")
-        )
+        return [
+            {**row, "LogicalName": str(row["LogicalName"]).lower()}
+            for row in rows
+            if isinstance(row, dict) and row.get("LogicalName")
+        ]
