@@ -132,6 +132,7 @@ def relationship_body(table: AppTable, column: AppColumn) -> JsonObject:
         "@odata.type": f"{CRM}OneToManyRelationshipMetadata",
         "SchemaName": f"{PUBLISHER_PREFIX}_{column.target}_{table.logical_name}_{column.logical_name}",
         "ReferencedEntity": column.target,
+        "ReferencedAttribute": f"{column.target}id",  # the primary key of the (standard) referenced table
         "ReferencingEntity": table.logical_name,
         "CascadeConfiguration": dict(_REFERENTIAL),
         "Lookup": {
