@@ -146,3 +146,20 @@ def test_a_missing_input_file_is_bad_usage(tmp_path: Path) -> None:
         ["match", "people", "--left", str(tmp_path / "nope.csv"), "--right", str(tmp_path / "nope.csv"), "--out", "x"],
     )
     assert result.exit_code == 2
+
+
+def test_a_birth_date_column_is_read_and_tells_namesakes_apart(tmp_path: Path) -> None:
+    left = tmp_path / "crm.csv"
+    left.write_text("id,first_name,last_name,date_of_birth,shoe\n1,Ana,Ruiz,1980-02-03,x\n", encoding="utf-8")
+    right = tmp_path / "workspace.csv"
+    right.write_text(
+        "id,first_name,last_name,DOB\n10,Ana,Ruiz,1990-01-01\n11,Ana,Ruiz,1980-02-03\n12,Ana,Ruiz,1970-07-07\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "pairs.csv"
+    result = _runner().invoke(app, ["match", "people", "--left", str(left), "--right", str(right), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [(row["left_id"], row["right_id"]) for row in _rows(out)] == [("1", "11")]
+    assert "shoe" in result.output
+    assert "date_of_birth" not in result.output  # read, so not reported as ignored
+    assert "DOB" not in result.output

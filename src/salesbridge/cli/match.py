@@ -4,9 +4,10 @@ product (salesbridge.matching) on two CSV files and needs no database.
 
 Input: the columns of ``people import`` / ``companies import`` (read by salesbridge.domain.csv_rows: names matched
 ignoring case with common aliases, UTF-8 with or without BOM or Latin-1, each bad line reported with its number and
-reason while the good ones are matched). Only ``id`` is required. Output: ``left_id,right_id,score,band`` — one row
-per pair in the match or review band, one-to-one on both sides (each id at most once, best pairs first), ``score``
-the calibrated probability; cells neutralised for spreadsheets.
+reason while the good ones are matched). Only ``id`` is required. People files may also carry ``date_of_birth``
+(or ``birth_date``, ``dob``), read here (the shared reader does not read it). Output:
+``left_id,right_id,score,band`` — one row per pair in the match or review band, one-to-one on both sides (each id at
+most once, best pairs first), ``score`` the calibrated probability; cells neutralised for spreadsheets.
 
 Exit codes (docs/admin.md, "Matching two files"): 0 when the output was written (even if some lines were refused:
 they are listed); 1 when a file was refused as a whole (not text, no id column, empty) or the output could not be
@@ -19,7 +20,9 @@ added to this group by its ``register(app)`` at the bottom of this module.
 from __future__ import annotations
 
 import csv
+import io
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -146,6 +149,58 @@ class _Side:
         self.warnings: list[LineProblem] = []
 
 
+# The birth date is the file linker's extra column (benchmarks, files with it): the shared CSV reader does not read
+# it (the workspace does not store one), so it is taken here, by id, from the lines that reader accepted.
+_BIRTH_COLUMNS = frozenset({"date of birth", "birth date", "birthdate", "dob", "birthday"})
+_ID_COLUMNS = frozenset({"id", "external id", "record id"})
+
+
+def _column(name: str) -> str:
+    """A header name as the shared reader compares it: lower case, "_", "-" and "." as spaces."""
+    return " ".join(name.strip().lower().replace("_", " ").replace("-", " ").replace(".", " ").split())
+
+
+def _birth_dates(path: Path, ids: set[str]) -> dict[str, str]:
+    """id → birth date for the accepted ids, read with the csv module (UTF-8 with or without BOM, else Latin-1)."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    found: dict[str, str] = {}
+    try:
+        reader = csv.reader(io.StringIO(text))
+        header = [_column(name) for name in next(reader)]
+        birth_at = next((at for at, name in enumerate(header) if name in _BIRTH_COLUMNS), None)
+        id_at = next((at for at, name in enumerate(header) if name in _ID_COLUMNS), None)
+        if birth_at is None or id_at is None:
+            return found
+        while True:
+            try:
+                cells = next(reader)
+            except csv.Error:
+                continue  # a line the shared reader refused too (a huge cell): the next one is read
+            if len(cells) > max(id_at, birth_at):
+                record_id, born = cells[id_at].strip(), cells[birth_at].strip()
+                if record_id in ids and born and record_id not in found:
+                    found[record_id] = born
+    except StopIteration:
+        pass
+    return found
+
+
+def _without_birth_column(warning: LineProblem) -> LineProblem | None:
+    """The header warning without the birth date column (it is read after all); ``None`` when nothing is left."""
+    columns = warning.fields.get("columns")
+    if not isinstance(columns, str):
+        return warning
+    names = columns.split(", ")
+    kept = [name for name in names if _column(name) not in _BIRTH_COLUMNS]
+    if len(kept) == len(names):
+        return warning
+    return LineProblem(warning.line, warning.message, {**warning.fields, "columns": ", ".join(kept)}) if kept else None
+
+
 def _read(kind: CsvKind, path: Path, progress: Progress) -> _Side:
     side = _Side(path)
     task = progress.add_task(path.name, total=path.stat().st_size)
@@ -167,6 +222,14 @@ def _read(kind: CsvKind, path: Path, progress: Progress) -> _Side:
                 side.records.extend(_company(row) for row in company_batch.rows)
                 side.problems.extend(company_batch.problems)
     progress.update(task, completed=path.stat().st_size)
+    if kind is CsvKind.PEOPLE and side.records:
+        births = _birth_dates(path, {record.id for record in side.records})
+        if births:
+            side.records = [
+                replace(record, birth_date=births[record.id]) if record.id in births else record
+                for record in side.records
+            ]
+            side.warnings = [kept for kept in map(_without_birth_column, side.warnings) if kept is not None]
     return side
 
 
