@@ -206,13 +206,38 @@ def test_every_admin_page_fits_a_phone_without_sideways_scrolling(
     assert [badge.evaluate(LINES_OF_TEXT) for badge in badges.all()] == [1] * badges.count()
 
 
-@pytest.mark.parametrize("lang", ["es", "en"])
+@pytest.mark.parametrize("lang", ["en"])
 def test_the_top_bar_is_one_row_on_a_desktop(chromium: Browser, demo_console: SyncedConsole, lang: str) -> None:
+    """English's admin menu shares one row with the brand and the session at 1280 px (the name cut short).
+    Spanish's is too long for that: it wraps inside the bar (the next test: no page wider than the window)."""
     admin = _admin_in(chromium, demo_console, lang, DESKTOP)
     for path in ("/", "/settings/crm"):
         admin.goto(demo_console.url(path))
         screenshot(admin, f"desktop-{lang}-{path.strip('/').replace('/', '-') or 'home'}")
         assert admin.locator(".topbar").evaluate(ON_ONE_ROW), path
+
+
+SIGN_OUT_VISIBLE = """() => {
+  const button = document.querySelector("[data-testid=sign-out]").getBoundingClientRect();
+  return button.left >= 0 && button.right <= document.documentElement.clientWidth;
+}"""
+"""Whether the Sign out button lies inside the window (not pushed off to the right)."""
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_every_admin_page_fits_a_desktop_without_sideways_scrolling(
+    chromium: Browser, demo_console: SyncedConsole, lang: str
+) -> None:
+    """QA item 2: at 1280 px the Spanish admin menu pushed the name and Sign out off screen (scrollWidth 1562)."""
+    admin = _admin_in(chromium, demo_console, lang, DESKTOP)
+    too_wide = {}
+    for path in ADMIN_PAGES:
+        admin.goto(demo_console.url(path))
+        width = admin.evaluate("document.scrollingElement.scrollWidth")
+        if width > DESKTOP["width"] or not admin.evaluate(SIGN_OUT_VISIBLE):
+            too_wide[path] = width
+    screenshot(admin, f"desktop-{lang}-admin-matching")
+    assert too_wide == {}
 
 
 def test_the_audit_log_reads_as_sentences_and_filters_by_action(chromium: Browser, demo_console: SyncedConsole) -> None:
