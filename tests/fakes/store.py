@@ -54,6 +54,7 @@ from salesbridge.domain.match_links import (
 )
 from salesbridge.domain.people import UNKNOWN_COMPANY_MESSAGE, Company, Person, search_words
 from salesbridge.domain.pipeline import PROCESS_STEP, AutoSaveChoices, CrmSettings, RecordFacts, StageSource, lookup
+from salesbridge.domain.search_folding import fold_for_search
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
 from salesbridge.domain.sync_runs import (
@@ -1013,7 +1014,7 @@ class FakeCrmRecordQueries(_Repository):
             (table, facts.crm_id, name or facts.crm_id)
             for table in tables
             for name, facts in self._facts(table)
-            if name is not None and text.lower() in name.lower()
+            if name is not None and fold_for_search(text) in fold_for_search(name)
         ]
         return sorted(found, key=lambda match: (match[2].lower(), match[0], match[1]))[:limit]
 

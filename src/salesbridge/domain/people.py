@@ -12,12 +12,12 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
+from salesbridge.domain.search_folding import fold_for_search
 from salesbridge.domain.text_rules import checked_free_text
 from salesbridge.errors import InvalidInputError
 from salesbridge.message_ids import N_
@@ -132,7 +132,7 @@ class Person:
         set_field(self, "source", _optional_text(self.source, field="source", limit=MAX_SOURCE_LENGTH))
 
     def search_text(self) -> str:
-        """What a search looks in (name, company, title, place), casefolded and without accents, a line each."""
+        """What a search looks in (name, company, title, place), lower-cased and without accents, a line each."""
         return _search_text(
             self.full_name, self.company_name, self.headline, *self.past_companies, self.city, self.region, self.country
         )
@@ -185,7 +185,7 @@ class Company:
         set_field(self, "profile_url", _optional_text(self.profile_url, field="profile_url", limit=MAX_URL_LENGTH))
 
     def search_text(self) -> str:
-        """What a search looks in (name, domain, industry, place), casefolded and without accents, a line each."""
+        """What a search looks in (name, domain, industry, place), lower-cased and without accents, a line each."""
         return _search_text(self.name, self.domain, self.industry, self.city, self.region, self.country)
 
     def sort_name(self) -> str:
@@ -204,17 +204,10 @@ class UpsertCounts:
 
 def _search_text(*parts: str | None) -> str:
     # A line break between fields: a search word (no whitespace) never matches across two of them.
-    return "\n".join(_search_folded(part) for part in parts if part)
+    return "\n".join(fold_for_search(part) for part in parts if part)
 
 
 def search_words(query: str) -> tuple[str, ...]:
     """The words of a search, folded as search texts are (case and accents ignored): a record matches when its
     search text contains every one, so "malaga" and "MÁLAGA" both find "Málaga"."""
-    return tuple(dict.fromkeys(_search_folded(query).split()))
-
-
-def _search_folded(text: str) -> str:
-    # Casefolded without accents (NFKD, combining marks dropped, then NFC so that scripts built of parts, such as
-    # Hangul, are whole again): sellers type names and places without their accents ("munoz", "malaga").
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+    return tuple(dict.fromkeys(fold_for_search(query).split()))

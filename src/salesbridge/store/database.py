@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from alembic import command
@@ -28,6 +28,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesbridge.domain.search_folding import fold_for_search
 from salesbridge.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -115,6 +116,14 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+SQLITE_SEARCH_FOLD: Final = "sb_search_fold"
+"""The SQL function SQLite connections have for :func:`salesbridge.domain.search_folding.fold_for_search`."""
+
+
+def _fold_or_null(text: str | None) -> str | None:
+    return fold_for_search(text) if isinstance(text, str) else None
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _connection_record: Any) -> None:
@@ -136,6 +145,8 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA wal_autocheckpoint=20000")
         finally:
             cursor.close()
+        # Searches compare names without case and accents (SQLite's own lower() knows only ASCII letters).
+        dbapi_connection.create_function(SQLITE_SEARCH_FOLD, 1, _fold_or_null, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

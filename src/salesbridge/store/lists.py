@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, or_, select
+from sqlalchemy import ColumnElement, Row, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -22,8 +22,10 @@ from salesbridge.domain import lists as domain
 from salesbridge.domain.lists import SYSTEM_LIST_NAMES, ItemDiff
 from salesbridge.domain.pipeline import AutoSaveChoices, RecordFacts, StageSource
 from salesbridge.domain.pipeline import CrmSettings as CrmSettingsValue
+from salesbridge.domain.search_folding import FOLDED_FROM, FOLDED_TO, fold_for_search
 from salesbridge.domain.sync_runs import ImportSettings
 from salesbridge.errors import StoreError
+from salesbridge.store.database import SQLITE_SEARCH_FOLD
 from salesbridge.store.repositories import _ScopedRepository, as_value
 from salesbridge.store.tables import (
     AutoSaveBasis,
@@ -492,19 +494,28 @@ class CrmRecordQueries(_ScopedRepository):
         return names
 
     def search(self, tables: Sequence[str], text: str, *, limit: int = 20) -> list[tuple[str, str, str]]:
-        """Up to ``limit`` records of ``tables`` whose name contains ``text`` (any case), by name: ``(table,
-        crm_id, name)``. The name has no index: one pass over the organization's rows of those tables."""
+        """Up to ``limit`` records of ``tables`` whose name contains ``text`` (case and accents ignored: "alvarez"
+        finds "Álvarez"), by name: ``(table, crm_id, name)``. The name has no index: one pass over the
+        organization's rows of those tables."""
         statement = (
             select(CrmRecord.table_name, CrmRecord.crm_id, CrmRecord.name)
             .where(
                 CrmRecord.organization_id == self._organization_id,
                 CrmRecord.table_name.in_(list(tables)),
-                func.lower(CrmRecord.name).contains(text.lower(), autoescape=True),
+                self._folded(CrmRecord.name).contains(fold_for_search(text), autoescape=True),
             )
             .order_by(func.lower(CrmRecord.name), CrmRecord.table_name, CrmRecord.crm_id)
             .limit(limit)
         )
         return [(table, crm_id, name or crm_id) for table, crm_id, name in self._session.execute(statement)]
+
+    def _folded(self, column: InstrumentedAttribute[str | None]) -> ColumnElement[str]:
+        # The database folds the stored names as fold_for_search folds the query: SQLite calls it, PostgreSQL
+        # translates the same letters (whatever its locale's lower() knows).
+        if self._session.get_bind().dialect.name == "sqlite":
+            folded: ColumnElement[str] = getattr(func, SQLITE_SEARCH_FOLD)(column)
+            return folded
+        return func.lower(func.translate(column, FOLDED_FROM, FOLDED_TO))
 
     def distinct_step_names(self, *, limit: int = 200) -> list[str]:
         """The distinct ``stepname`` values of the imported opportunities, sorted (at most ``limit``)."""
