@@ -78,7 +78,7 @@ def test_a_hostile_people_file_loads_its_good_lines_reports_the_others_and_loads
     messages = [problem["message"] for problem in report["problems"]]
     assert messages[0].startswith("Line 3: The quoting of the line is broken")
     assert messages[1] == "Line 4: The line is longer than 1000000 bytes."
-    assert messages[2] == "Line 5: The line has no name: give a first name, a last name or both."
+    assert messages[2] == "Line 5: The line has no name: give a full name, a first name or a last name."
     assert messages[3].startswith("Line 8: The id p1 is already on line 2")
     assert report["warnings"] == [{"line": 1, "message": "Line 1: Columns ignored (not recognised): Shoe size."}]
     people, _ = _stored(database_url, tmp_path / "credential.key")
@@ -102,6 +102,29 @@ def test_a_hostile_people_file_loads_its_good_lines_reports_the_others_and_loads
     assert {(p.external_id, p.updated_at) for p in people_again} == {(p.external_id, p.updated_at) for p in people}
 
 
+@pytest.mark.parametrize("header", ["name", "Full Name", "contact_name", "Person", "full_name"])
+def test_a_file_with_one_name_column_loads_that_name(
+    cli: CliRunner, database_url: str, tmp_path: Path, header: str
+) -> None:
+    """QA item 4: most exports carry one name column; it loaded nothing ("Columns ignored: name", "no name")."""
+    csv = tmp_path / "people.csv"
+    csv.write_text(f"id,{header},email\nb1,Ana López Ruiz,ana@example.org\nb2,,\nb3,{'x' * 301},\n", encoding="utf-8")
+
+    loaded = cli.invoke(app, ["people", "import", "--org", "acme", str(csv), "--json"])
+
+    assert loaded.exit_code == 0, loaded.output[:2000]
+    report = json.loads(loaded.output)
+    assert (report["inserted"], report["refused"], report["warnings"]) == (1, 2, [])
+    assert [problem["message"] for problem in report["problems"]] == [
+        "Line 3: The line has no name: give a full name, a first name or a last name.",
+        f"Line 4: The {header} value is longer than 300 characters.",
+    ]
+    people, _ = _stored(database_url, tmp_path / "credential.key")
+    assert [(person.external_id, person.full_name, person.first_name) for person in people] == [
+        ("b1", "Ana López Ruiz", None)
+    ]
+
+
 def test_the_progress_bar_summary_table_and_problems_in_spanish(cli: CliRunner, tmp_path: Path) -> None:
     csv = tmp_path / "gente.csv"
     csv.write_bytes("id,nombre,First Name\np1,x,José\np2,y,\n".encode("latin-1"))
@@ -109,7 +132,7 @@ def test_the_progress_bar_summary_table_and_problems_in_spanish(cli: CliRunner, 
     shown = cli.invoke(app, ["people", "import", "--org", "acme", str(csv), "--lang", "es"])
 
     assert shown.exit_code == 0, shown.output
-    assert "Línea 3: La línea no tiene nombre: indica el nombre, los apellidos o ambos." in shown.output
+    assert "Línea 3: La línea no tiene nombre: indica el nombre completo, el nombre o los apellidos." in shown.output
     assert "Personas cargadas" in shown.output
     assert "Líneas rechazadas" in shown.output
     size = csv.stat().st_size

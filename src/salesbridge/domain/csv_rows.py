@@ -126,6 +126,7 @@ def _aliases(table: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
 
 PEOPLE_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
     "external_id": ("id", "external_id", "external id", "record id"),
+    "full_name": ("full_name", "name", "full name", "contact name", "person"),
     "first_name": ("first_name", "firstname", "given name", "forename"),
     "last_name": ("last_name", "lastname", "surname", "family name"),
     "emails": ("email", "e-mail", "email address", "e-mail address", "emails", "work email"),
@@ -167,6 +168,8 @@ class PersonRow:
 
     line: int
     external_id: str
+    full_name: str | None = None
+    """One column holding the whole name (most exports have one); taken as is, first and last name when given."""
     first_name: str | None = None
     last_name: str | None = None
     emails: tuple[str, ...] = ()

@@ -54,7 +54,7 @@ __all__ = ["CSV_SOURCE", "LoadReport", "load_companies", "load_people"]
 CSV_SOURCE: Final = "csv"
 """The ``source`` of a person loaded from a CSV file."""
 
-_NO_PERSON_NAME: Final = N_("The line has no name: give a first name, a last name or both.")
+_NO_PERSON_NAME: Final = N_("The line has no name: give a full name, a first name or a last name.")
 _NO_COMPANY_NAME: Final = N_("The line has no company name.")
 _VALUE_TOO_LONG: Final = N_("The {column} value is longer than {limit} characters.")
 _VALUE_MISSING: Final = N_("The {column} value is missing.")
@@ -75,7 +75,8 @@ _LINE_MESSAGES: Final[Mapping[str, str]] = {
 }
 """The domain's reasons → the same reason said of a line's column."""
 
-# The stored value's field → the reader's field (the file's column is the one read for it).
+# The stored value's field → the reader's field (the file's column is the one read for it), when the file has no
+# column of the stored field's own name (a full name comes from its own column, else from first and last name).
 _ROW_FIELDS: Final[Mapping[str, str]] = {
     "headline": "job_title",
     "profile_url": "linkedin_url",
@@ -298,6 +299,7 @@ def _line_of(problem: LineProblem) -> int:
 def _person(row: PersonRow) -> Person:
     return Person(
         external_id=row.external_id,
+        full_name=row.full_name or "",
         first_name=row.first_name,
         last_name=row.last_name,
         headline=row.job_title,
@@ -350,6 +352,8 @@ def _columns_by_field(columns: Mapping[str, str]) -> dict[str, str]:
 
 
 def _column(field_name: str, columns: Mapping[str, str]) -> str:
+    if field_name in columns:
+        return columns[field_name]
     row_field = _ROW_FIELDS.get(field_name, field_name)
     return columns.get(row_field, row_field)
 

@@ -76,7 +76,7 @@ def test_an_uploaded_file_is_loaded_by_its_job_and_its_refused_lines_shown_and_d
     assert re.search(r'data-testid="count-inserted">3<', done)  # p1, p4 (formula kept as text), p6
     assert re.search(r'data-testid="count-refused">3<', done)
     problems = re.findall(r'data-testid="upload-problem">([^<]*)<', done)
-    assert problems[0] == "Line 3: The line has no name: give a first name, a last name or both."
+    assert problems[0] == "Line 3: The line has no name: give a full name, a first name or a last name."
     assert problems[1].startswith("Line 4: ")  # the broken quote
     assert problems[2] == "Line 6: The id p1 is already on line 2; only that line is loaded."
     organization_id = console.store.organization_id("acme")

@@ -38,7 +38,7 @@ def test_good_lines_load_and_each_bad_line_is_reported_with_its_number_and_reaso
 
     assert (report.inserted, report.updated, report.unchanged, report.refused) == (2, 0, 0, 3)
     assert _texts(report.problems) == [
-        "Line 3: The line has no name: give a first name, a last name or both.",
+        "Line 3: The line has no name: give a full name, a first name or a last name.",
         "Line 4: The Title value is longer than 500 characters.",
         "Line 5: The First Name value contains control characters (such as a tab).",
     ]
