@@ -28,7 +28,15 @@ from babel.support import Translations
 # Defined without the catalogue, so that the services and the domain need not import this module.
 from salesbridge.message_ids import DEFAULT_LOCALE, N_, SUPPORTED_LOCALES
 
-__all__ = ["DEFAULT_LOCALE", "N_", "SUPPORTED_LOCALES", "normalize_locale", "translate", "translations"]
+__all__ = [
+    "DEFAULT_LOCALE",
+    "N_",
+    "SUPPORTED_LOCALES",
+    "decimal_text",
+    "normalize_locale",
+    "translate",
+    "translations",
+]
 
 
 _DOMAIN: Final = "messages"
@@ -79,6 +87,12 @@ def ngettext(singular: str, plural: str, count: int, locale: str = DEFAULT_LOCAL
     its own rule, in its catalogue's header); not formatted: the caller fills ``{count}``. Extracted by ``make
     messages`` under this name (gettext's own keyword)."""
     return translations(locale).ngettext(singular, plural, count)
+
+
+def decimal_text(value: float, digits: int, locale: str = DEFAULT_LOCALE) -> str:
+    """``value`` with ``digits`` decimals as ``locale`` writes it: ``0.875`` in English, ``0,875`` in Spanish."""
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if normalize_locale(locale) == "es" else text
 
 
 @cache

@@ -6,12 +6,13 @@ is imported, so the CLI may use it."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Any, Final, Protocol
 
 from salesbridge.domain.csv_rows import LINE_PROBLEM, LineProblem
-from salesbridge.i18n import N_, ngettext, translate
+from salesbridge.i18n import N_, decimal_text, ngettext, translate
 from salesbridge.message_ids import Label
 from salesbridge.services.crm_settings import CrmSettingsView, LabelReader, SettingsChoices
 from salesbridge.services.crm_status import CrmStatus
@@ -79,6 +80,19 @@ def unmatched_label(count: int, locale: str) -> str:
     return ngettext("{count} CRM record not matched yet", "{count} CRM records not matched yet", count, locale).format(
         count=count
     )
+
+
+def certainty_percent(probability: float, locale: str) -> str:
+    """How sure matching is of a pair, as a percentage in ``locale`` ("96", "99.6", Spanish "99,6"): whole percents,
+    except that a probability below 1 never reads as "100" (a pair in review shown "100 % sure" makes an
+    administrator wonder why it waits) nor one above 0 as "0": those get one decimal, rounded towards 50 %."""
+    percent = probability * 100
+    whole = round(percent)
+    if whole == 100 and probability < 1:
+        return decimal_text(math.floor(percent * 10) / 10, 1, locale)
+    if whole == 0 and probability > 0:
+        return decimal_text(math.ceil(percent * 10) / 10, 1, locale)
+    return str(whole)
 
 
 def label_text(label: Label, locale: str) -> str:

@@ -8,7 +8,7 @@ gettext: ``_("Hello %(name)s", name=…)``), so concurrent requests in different
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,7 +20,7 @@ from salesbridge.i18n import SUPPORTED_LOCALES, normalize_locale, translate, tra
 from salesbridge.services.accounts import Principal
 from salesbridge.services.sync import sync_failure
 from salesbridge.web.context import console_config, console_services
-from salesbridge.web.localized import sync_failure_message
+from salesbridge.web.localized import certainty_percent, sync_failure_message
 from salesbridge.web.security import csrf_cookie_name, request_auth
 
 TEMPLATES_DIR: Final = Path(__file__).parent / "templates"
@@ -38,6 +38,7 @@ def environment(locale: str) -> Environment:
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["supported_locales"] = SUPPORTED_LOCALES
+    env.globals["certainty"] = partial(certainty_percent, locale=locale)
     return env
 
 

@@ -263,7 +263,7 @@ def test_another_organization_can_neither_see_nor_correct_our_matches(console: C
     assert other.client.get("/admin/matching/unmatched.csv", params={"table": "contact"}).text.count("\n") == 1
 
 
-def _review_link(console: Console, person_id: uuid.UUID) -> None:
+def _review_link(console: Console, person_id: uuid.UUID, *, probability: float = 0.5) -> None:
     """The lonely lead proposed for review with Paco (the scorer's decision on that pair)."""
     decision = (
         Matcher.people()
@@ -284,7 +284,7 @@ def _review_link(console: Console, person_id: uuid.UUID) -> None:
                     target_kind=TargetKind.PERSON,
                     target_id=person_id,
                     band=LinkBand.REVIEW,
-                    probability=0.5,
+                    probability=probability,
                     decision=decision,
                     origin=LinkOrigin.SCORER,
                     decided_by=None,
@@ -293,6 +293,18 @@ def _review_link(console: Console, person_id: uuid.UUID) -> None:
             ]
         )
         uow.commit()
+
+
+def test_a_review_pair_is_never_shown_100_percent_sure(console: Console, browser: OpenBrowser) -> None:
+    """QA item 5: a pair at p = 0.996 (below the automatic band) read "100 % sure" in the review queue."""
+    ids = seed_crm(console)
+    _review_link(console, ids["p-paco"], probability=0.996)
+    admin = browser(ACME_ADMIN)
+
+    queue = admin.client.get("/admin/matching/review").text
+
+    assert "99.6 % sure" in queue
+    assert "100 % sure" not in queue
 
 
 def test_only_administrators_work_the_review_queue(console: Console, browser: OpenBrowser) -> None:

@@ -6,13 +6,22 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from salesbridge.domain.lists import ListKind
 from salesbridge.domain.pipeline import StageSource
 from salesbridge.message_ids import Label
 from salesbridge.services.crm_settings import Choice, CrmReadProblem, CrmSettingsView, SettingsChoices
 from salesbridge.services.lists import ListItemView, ListView
 from salesbridge.services.sync import SyncStatus
-from salesbridge.web.localized import choices_json, list_json, settings_json, sync_failure_message, sync_status_json
+from salesbridge.web.localized import (
+    certainty_percent,
+    choices_json,
+    list_json,
+    settings_json,
+    sync_failure_message,
+    sync_status_json,
+)
 
 ADDED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -95,3 +104,19 @@ def test_the_sync_failure_is_put_in_words_where_the_json_has_always_had_it() -> 
     assert sync_status_json(status, "es")["failure_message"] == sync_failure_message(ADDED, "Timeout.", "es")
     assert sync_failure_message(ADDED, "Timeout.", "es") != english["failure_message"]
     assert sync_failure_message(None, None, "en") is None
+
+
+@pytest.mark.parametrize(
+    ("probability", "locale", "shown"),
+    [
+        (0.996, "en", "99.6"),  # QA item 5: a review pair read "100 % sure"
+        (0.996, "es", "99,6"),
+        (0.99999, "en", "99.9"),
+        (1.0, "en", "100"),
+        (0.874, "en", "87"),
+        (0.0004, "es", "0,1"),
+        (0.0, "en", "0"),
+    ],
+)
+def test_a_probability_below_one_never_reads_as_100_percent(probability: float, locale: str, shown: str) -> None:
+    assert certainty_percent(probability, locale) == shown
