@@ -44,7 +44,7 @@ PEOPLE_SEEDS: dict[str, list[tuple[float, float]]] = {
     "email": [(0.85, 22.0), (0.03, 3.0), (0.12, -1.5)],
     "first_name": [(0.80, 6.5), (0.06, 5.0), (0.05, 3.5), (0.03, 1.5), (0.02, 0.3), (0.04, -5.0)],
     "last_name": [(0.88, 9.0), (0.05, 6.0), (0.02, 5.0), (0.02, 0.0), (0.03, -6.0)],
-    "birth_date": [(0.90, 12.0), (0.07, 4.0), (0.03, -6.0)],
+    "birth_date": [(0.88, 12.0), (0.06, 6.0), (0.03, 3.0), (0.03, -6.0)],
     "company": [(0.30, 7.0), (0.45, 6.0), (0.08, 3.0), (0.07, 1.5), (0.10, -2.0)],
     "domain": [(0.85, 5.0), (0.15, -1.5)],
     "title": [(0.55, 3.0), (0.20, 1.0), (0.25, -0.5)],
@@ -122,6 +122,8 @@ def _refit(model: MatchModel, m_counts: list[list[float]], u_counts: list[list[f
             # A synthetic set is tidier than life (its CRM city is always the company's): no single field may weigh
             # beyond [-8, +16] bits (identifiers: +20), so one field never outweighs the rest of the record.
             high = 20.0 if comparison.name in ("profile_url", "email", "phone") else 16.0
+            if levels and comparison.levels[0].level == "exact":
+                high = min(high, levels[0].weight)  # no level says more than exact agreement (as in estimation)
             weight = min(max(math.log2(mk / uk), -8.0), high)
             uk = mk / 2.0**weight
             levels.append(Level(level.level, level.detail, mk, uk))

@@ -62,7 +62,12 @@ PEOPLE_LEVELS: tuple[LevelSpec, ...] = (
         (("exact", None), ("similar", "typo"), ("equivalent", "compound"), ("similar", None), ("different", None)),
         True,
     ),
-    ("birth_date", "birth_date", (("exact", None), ("similar", "typo"), ("different", None)), False),
+    (
+        "birth_date",
+        "birth_date",
+        (("exact", None), ("similar", "typo"), ("similar", None), ("different", None)),
+        False,
+    ),
     (
         "company",
         "company",
@@ -198,14 +203,18 @@ def _city_equal(a: str, b: str) -> bool:
 
 
 def _birth_level(a: str, b: str) -> int:
+    """0 exact; 1 one digit wrong or two swapped ("1943" / "1946"); 2 one of year, month, day otherwise wrong, or
+    day and month swapped; 3 different."""
     if a == b:
         return 0
+    if len(a) == len(b) and DamerauLevenshtein.distance(a, b) <= 1:
+        return 1
     ya, ma, da = a[:4], a[4:6], a[6:]
     yb, mb, db = b[:4], b[4:6], b[6:]
     differing = (ya != yb) + (ma != mb) + (da != db)
     if differing == 1 or (ya == yb and ma == db and da == mb):
-        return 1
-    return 2
+        return 2
+    return 3
 
 
 def _place_level(

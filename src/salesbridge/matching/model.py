@@ -18,10 +18,10 @@ organization when it re-estimates (``Matcher.estimate``).
 Which weights ship (docs/performance.md, "How weights are set"): the people model is learned from labelled pairs
 (``bench/fit_matching_model.py --fit``: m and u counted on the synthetic CRM generator with seed 7 and on FEBRL3,
 each field bounded to [-8, +16] bits, the automatic band at the lowest weight keeping training precision 0.991 —
-9.9 bits). Learned beat estimated on CRM-shaped data (synthetic 10,000 x 100,000: automatic-band precision 0.993
+7.9 bits). Learned beat estimated on CRM-shaped data (synthetic 10,000 x 100,000: automatic-band precision 0.993
 against 0.955 for EM, whose independence assumption fails for company, domain, e-mail and title), while EM wins on
-data of independent fields (FEBRL4 without soc_sec_id: F1 0.9957 estimated vs 0.9869 learned; RLdata10000 0.9631 vs
-0.8602), so ``Matcher.estimate`` re-estimates only such data. The companies model keeps its seeds (no labelled
+data of independent fields (FEBRL4 without soc_sec_id: F1 0.9958 estimated vs 0.9870 learned; RLdata10000 0.9669 vs
+0.9468), so ``Matcher.estimate`` re-estimates only such data. The companies model keeps its seeds (no labelled
 company data outside the benchmark's PATSTAT).
 """
 
