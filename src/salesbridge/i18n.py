@@ -23,6 +23,7 @@ from typing import Final
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 
 # Defined without the catalogue, so that the services and the domain need not import this module.
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_LOCALE",
     "N_",
     "SUPPORTED_LOCALES",
+    "count_text",
     "decimal_text",
     "normalize_locale",
     "translate",
@@ -90,9 +92,14 @@ def ngettext(singular: str, plural: str, count: int, locale: str = DEFAULT_LOCAL
 
 
 def decimal_text(value: float, digits: int, locale: str = DEFAULT_LOCALE) -> str:
-    """``value`` with ``digits`` decimals as ``locale`` writes it: ``0.875`` in English, ``0,875`` in Spanish."""
-    text = f"{value:.{digits}f}"
-    return text.replace(".", ",") if normalize_locale(locale) == "es" else text
+    """``value`` with ``digits`` decimals (at least one) as ``locale`` writes it: ``0.875`` in English, ``0,875``
+    in Spanish."""
+    return format_decimal(value, format="0." + "0" * max(digits, 1), locale=normalize_locale(locale))
+
+
+def count_text(value: int, locale: str = DEFAULT_LOCALE) -> str:
+    """A whole number grouped as ``locale`` groups it: ``12,345`` in English, ``12.345`` in Spanish."""
+    return format_decimal(value, locale=normalize_locale(locale))
 
 
 @cache

@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from typer.testing import CliRunner
 
 from salesbridge.bootstrap import open_workspace
 from salesbridge.cli import app
+from salesbridge.domain.match_links import LinkOrigin
 from salesbridge.settings import Settings
 
 
@@ -93,6 +96,46 @@ def test_the_report_and_the_evaluation_in_rich_tables_and_in_spanish(cli: CliRun
     assert json.loads(evaluation.output)["labelled"] == 0  # nothing corrected yet
     assert "No labelled pairs yet" in table.output
     assert "Precision" in table.output
+
+
+def _row(output: str, label: str) -> list[str]:
+    """The cells of the Rich table row starting with ``label``."""
+    line = next(line for line in output.splitlines() if f" {label} " in line)
+    return [cell.strip() for cell in line.strip("│┃ ").split("│")]
+
+
+def test_an_evaluation_with_nothing_labelled_shows_no_score_and_spanish_writes_decimal_commas(
+    cli: CliRunner, database_url: str, tmp_path: Path
+) -> None:
+    """QA item 6: nothing labelled printed precision, recall and F1 = 1.000 (JSON too), and Spanish wrote 0.000."""
+    cli.invoke(app, ["match", "run", "--org", "acme"])
+
+    nothing = json.loads(cli.invoke(app, ["match", "evaluate", "--org", "acme", "--json"]).output)
+    table = cli.invoke(app, ["match", "evaluate", "--org", "acme"]).output
+
+    assert (nothing["labelled"], nothing["precision"], nothing["recall"], nothing["f1"]) == (0, None, None, None)
+    assert _row(table, "Precision") == ["Precision", "—"]
+    assert _row(table, "F1") == ["F1", "—"]
+    assert "1.000" not in table
+    workspace = open_workspace(Settings(database_url=database_url, credential_key_file=tmp_path / "credential.key"))
+    try:
+        organization_id = workspace.store.organization_id("acme")
+        assert organization_id is not None
+        with workspace.store(organization_id) as uow:  # a seat holder confirmed Bob's tie (a label)
+            bob = uow.matches.get("contact", "c-bob")
+            assert bob is not None
+            assert bob.target_id is not None
+            uow.matches.put([replace(bob, origin=LinkOrigin.CORRECTION)])
+            uow.commit()
+    finally:
+        workspace.close()
+    spanish = cli.invoke(app, ["match", "evaluate", "--org", "acme", "--lang", "es"]).output
+    report = cli.invoke(app, ["match", "report", "--org", "acme", "--lang", "es"]).output
+
+    assert _row(spanish, "Precisión") == ["Precisión", "1,000"]
+    assert _row(spanish, "Exhaustividad")[1] == "1,000"
+    assert re.search(r"\(\d+,\d %\)", report)
+    assert not re.search(r"\(\d+\.\d %\)", report)
 
 
 def test_exit_codes(cli: CliRunner, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from rich.text import Text
 
 from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgOption, workspace
 from salesbridge.cli.rendering import console, errors_reported, failure
-from salesbridge.i18n import N_, translate
+from salesbridge.i18n import N_, count_text, decimal_text, translate
 from salesbridge.services.organizations import require_organization
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ def export_unmatched(
         typer.echo(json.dumps({"table": chosen, "rows": written, "file": str(out)}, ensure_ascii=False))
         return
     message = translate(N_("{count} unmatched {table} records written to {file}."), lang)
-    console.print(Text(message.format(count=f"{written:,}", table=chosen, file=out)))
+    console.print(Text(message.format(count=count_text(written, lang), table=chosen, file=out)))
 
 
 def _organization(ctx: typer.Context, db_url: str | None, org: str) -> tuple[Workspace, uuid.UUID]:
@@ -153,8 +153,13 @@ def _organization(ctx: typer.Context, db_url: str | None, org: str) -> tuple[Wor
     return opened, require_organization(opened.store, org)
 
 
-def _share(value: float) -> str:
-    return f"{value * 100:.1f} %"
+def _share(value: float, lang: str) -> str:
+    return f"{decimal_text(value * 100, 1, lang)} %"
+
+
+def _score(value: float | None, lang: str) -> str:
+    """A precision, recall or F1 as ``lang`` writes it; "—" when there is none (nothing labelled yet)."""
+    return "—" if value is None else decimal_text(value, 3, lang)
 
 
 def _report_json(report: MatchReport) -> dict[str, Any]:
@@ -173,10 +178,10 @@ def _print_report(report: MatchReport, lang: str) -> None:
     for row in report.tables:
         grid.add_row(
             translate(TABLE_NAMES[row.table], lang),
-            f"{row.total:,}",
-            f"{row.matched:,} ({_share(row.matched_share)})",
-            f"{row.review:,} ({_share(row.review_share)})",
-            f"{row.unmatched:,} ({_share(row.unmatched_share)})",
+            count_text(row.total, lang),
+            f"{count_text(row.matched, lang)} ({_share(row.matched_share, lang)})",
+            f"{count_text(row.review, lang)} ({_share(row.review_share, lang)})",
+            f"{count_text(row.unmatched, lang)} ({_share(row.unmatched_share, lang)})",
         )
     console.print(grid)
     if report.last_run_at is None:
@@ -205,8 +210,8 @@ def _print_run(summary: MatchRunSummary, lang: str) -> None:
     ):
         grid.add_row(
             translate(label, lang),
-            f"{getattr(summary.companies, name):,}",
-            f"{getattr(summary.people, name):,}",
+            count_text(getattr(summary.companies, name), lang),
+            count_text(getattr(summary.people, name), lang),
         )
     console.print(grid)
 
@@ -220,13 +225,13 @@ def _print_evaluation(found: Evaluation, lang: str) -> None:
     grid.add_column("")
     grid.add_column("", justify="right")
     for label, value in (
-        (N_("Labelled CRM records"), f"{found.labelled:,}"),
-        (N_("Precision"), f"{found.precision:.3f}"),
-        (N_("Recall"), f"{found.recall:.3f}"),
-        ("F1", f"{found.f1:.3f}"),
-        (N_("True positives"), f"{found.true_positives:,}"),
-        (N_("False positives"), f"{found.false_positives:,}"),
-        (N_("False negatives"), f"{found.false_negatives:,}"),
+        (N_("Labelled CRM records"), count_text(found.labelled, lang)),
+        (N_("Precision"), _score(found.precision, lang)),
+        (N_("Recall"), _score(found.recall, lang)),
+        ("F1", _score(found.f1, lang)),
+        (N_("True positives"), count_text(found.true_positives, lang)),
+        (N_("False positives"), count_text(found.false_positives, lang)),
+        (N_("False negatives"), count_text(found.false_negatives, lang)),
     ):
         grid.add_row(translate(label, lang), value)
     console.print(grid)

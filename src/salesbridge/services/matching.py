@@ -300,16 +300,17 @@ class Evaluation:
 
     A CRM record the scorer ties automatically (band match) to the labelled target is a true positive, to another
     target (or against a "no match" or a rejection) a false positive; a labelled tie the scorer does not make is a
-    false negative. ``precision`` is 1.0 when the scorer tied nothing, ``recall`` 1.0 when nothing is labelled tied.
+    false negative. ``precision`` is 1.0 when the scorer tied nothing, ``recall`` 1.0 when nothing is labelled tied;
+    all three are None when nothing is labelled at all (nothing to measure the scorer against: not a perfect score).
     """
 
     labelled: int
     true_positives: int
     false_positives: int
     false_negatives: int
-    precision: float
-    recall: float
-    f1: float
+    precision: float | None
+    recall: float | None
+    f1: float | None
 
 
 # ----------------------------------------------------------------------------------- CRM records as records
@@ -1601,12 +1602,13 @@ def evaluate(uow: UnitOfWork) -> Evaluation:
     precision = true_positives / (true_positives + false_positives) if true_positives + false_positives else 1.0
     recall = true_positives / (true_positives + false_negatives) if true_positives + false_negatives else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    measured = bool(labelled)
     return Evaluation(
         labelled=len(labelled),
         true_positives=true_positives,
         false_positives=false_positives,
         false_negatives=false_negatives,
-        precision=precision,
-        recall=recall,
-        f1=f1,
+        precision=precision if measured else None,
+        recall=recall if measured else None,
+        f1=f1 if measured else None,
     )

@@ -156,6 +156,18 @@ def test_an_edit_made_on_a_stale_view_is_refused_and_names_who_changed_it(
     assert stale_link.status_code == 409  # it is "no match" now, not Carla
 
 
+def test_the_evaluation_has_no_score_while_nothing_is_labelled(console: Console, browser: OpenBrowser) -> None:
+    """QA item 6: precision, recall and F1 read 1.0 with nothing labelled; they are null."""
+    seed(console)
+    evaluation = browser(ACME_ADMIN).client.get(f"{ORG}/matching/evaluation").json()
+    assert (evaluation["labelled"], evaluation["precision"], evaluation["recall"], evaluation["f1"]) == (
+        0,
+        None,
+        None,
+        None,
+    )
+
+
 def test_administrators_work_the_review_queue(console: Console, browser: OpenBrowser) -> None:
     organization_id = seed(console)
     admin = browser(ACME_ADMIN)

@@ -169,15 +169,16 @@ class CorrectionIn(ApiInput):
 
 
 class EvaluationOut(ApiModel):
-    """The scorer against the organization's corrections, accepted reviews and rejections."""
+    """The scorer against the organization's corrections, accepted reviews and rejections; precision, recall and F1
+    are null while nothing is labelled."""
 
     labelled: int
     true_positives: int
     false_positives: int
     false_negatives: int
-    precision: float
-    recall: float
-    f1: float
+    precision: float | None
+    recall: float | None
+    f1: float | None
 
 
 def _record(view: CrmRecordView) -> dict[str, Any]:
