@@ -43,10 +43,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -470,10 +472,29 @@ def score_people_link(decisions: Iterable[Any], truth: Mapping[str, str]) -> dic
 # ------------------------------------------------------------------------------------------- orchestration
 
 
+ENGINE_SNAPSHOT: dict[str, str] = {}
+"""``{"PYTHONPATH": folder}`` once :func:`snapshot_salesbridge` ran: every worker imports that copy."""
+
+
+def snapshot_salesbridge(tmp: Path) -> str:
+    """Copy ``src/salesbridge`` as it is now into ``tmp`` and have every worker of this run import the copy, so
+    that other people's edits during a run cannot mix engine versions between rounds. The copy's digest."""
+    source = ROOT / "src" / "salesbridge"
+    target = tmp / "engine" / "salesbridge"
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+    ENGINE_SNAPSHOT["PYTHONPATH"] = str(target.parent)
+    digest = hashlib.sha256()
+    for path in sorted((target / "matching").rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(target).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def run_child(command: Sequence[str], result: Path, *, timeout: float = 3600) -> dict[str, Any]:
     """Run a worker in its own process; its JSON result, its wall time and peak RSS (``wait4``)."""
     launched = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, **ENGINE_SNAPSHOT}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -768,6 +789,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(prefix="bench-matching-") as directory:
         tmp = Path(directory)
+        results["engine_digest"] = snapshot_salesbridge(tmp)
         for name in args.sets:
             results["sets"][name] = bench_set(name, args, tmp, console)
         if not args.no_scale:

@@ -29,6 +29,7 @@ def test_matching_benchmark_runs_both_tools_on_every_set(tmp_path: Path) -> None
 
     assert result["benchmark"] == "matching"
     assert result["size"] == 1000
+    assert len(result["engine_digest"]) == 12, "the run's workers import one snapshot of the engine"
     assert set(result["sets"]) == {"febrl4", "rldata10000", "patstat", "demo_people", "demo_companies"}
     for name in result["sets"]:
         part = result["sets"][name]
