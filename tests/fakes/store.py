@@ -1251,6 +1251,14 @@ class _FakeProfiles(_Repository, Generic[_ProfileT]):
     def count(self, query: str = "") -> int:
         return len(self._matching(query))
 
+    def delete(self, value_id: uuid.UUID) -> bool:
+        found = self.get(value_id)
+        if found is None:
+            return False
+        self._write()
+        del self._rows()[found.external_id]
+        return True
+
 
 class FakePeople(_FakeProfiles[Person]):
     def _rows(self) -> dict[str, Person]:
@@ -1265,6 +1273,14 @@ class FakePeople(_FakeProfiles[Person]):
 class FakeCompanies(_FakeProfiles[Company]):
     def _rows(self) -> dict[str, Company]:
         return self._t.companies
+
+    def delete(self, value_id: uuid.UUID) -> bool:
+        self._write()
+        people = self._t.people
+        for external_id, person in list(people.items()):
+            if person.company_id == value_id:
+                people[external_id] = replace(person, company_id=None, updated_at=self._now())
+        return super().delete(value_id)
 
 
 class FakeUploads(_Repository):

@@ -215,3 +215,32 @@ def test_an_unknown_organization_is_refused_by_name(cli: CliRunner, tmp_path: Pa
 
     assert result.exit_code == 1
     assert "No organization is called 'initech'" in result.output
+
+
+def test_a_person_and_a_company_are_deleted_by_external_id(cli: CliRunner, database_url: str, tmp_path: Path) -> None:
+    """QA item 8: no way to delete a wrong load or honour an erasure request from the command line."""
+    (tmp_path / "companies.csv").write_text("id,name\nk1,Contoso\n", encoding="utf-8")
+    (tmp_path / "people.csv").write_text("id,name\np1,Ana López\np2,Bob Smith\n", encoding="utf-8")
+    assert cli.invoke(app, ["companies", "import", "--org", "acme", str(tmp_path / "companies.csv")]).exit_code == 0
+    assert cli.invoke(app, ["people", "import", "--org", "acme", str(tmp_path / "people.csv")]).exit_code == 0
+
+    person = cli.invoke(app, ["people", "delete", "--org", "acme", "--id", "p1"])
+    company = cli.invoke(app, ["companies", "delete", "--org", "acme", "--id", "k1", "--json"])
+    again = cli.invoke(app, ["people", "delete", "--org", "acme", "--id", "p1", "--lang", "es"])
+
+    assert person.exit_code == 0, person.output
+    assert "Person p1 deleted" in person.output
+    assert json.loads(company.output) == {"kind": "companies", "external_id": "k1", "deleted": True}
+    assert again.exit_code == 1
+    assert "Ninguna persona tiene el id p1 en acme." in again.output
+    people, companies = _stored(database_url, tmp_path / "credential.key")
+    assert ([p.external_id for p in people], companies) == (["p2"], [])
+    workspace = open_workspace(Settings(database_url=database_url, credential_key_file=tmp_path / "credential.key"))
+    try:
+        organization_id = workspace.store.organization_id("acme")
+        assert organization_id is not None
+        with workspace.store(organization_id, read_only=True) as uow:
+            actions = [entry.action for entry in uow.audit.recent(actor="cli") if entry.action.endswith(".deleted")]
+    finally:
+        workspace.close()
+    assert sorted(actions) == ["company.deleted", "person.deleted"]

@@ -1,5 +1,7 @@
 """``salesbridge people import`` and ``salesbridge companies import``: loading the workspace's people and companies
-from a CSV file, with a progress bar, a summary and every refused line with its number and reason.
+from a CSV file, with a progress bar, a summary and every refused line with its number and reason;
+``salesbridge people delete`` and ``companies delete``: deleting one by its external id (exit code 1 when there is
+none).
 
 Exit codes: 0 when at least one line loaded (inserted, updated or already as given), even if other lines were
 refused (they are listed); 1 when nothing loaded or the file was refused as a whole (not text, no ``id`` column,
@@ -17,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgOption, workspace
-from salesbridge.cli.rendering import EXIT_FAILURE, console, errors_reported
+from salesbridge.cli.rendering import EXIT_FAILURE, console, errors_reported, failure
 from salesbridge.domain.csv_rows import CsvKind, LineProblem, read_company_csv, read_people_csv
 from salesbridge.i18n import N_, translate
 from salesbridge.services.people_load import LoadReport, load_companies, load_people
@@ -28,8 +30,10 @@ if TYPE_CHECKING:
 
     from salesbridge.services.ports import StoreAccess
 
-people_app = typer.Typer(help="The workspace's people: load them from a CSV file.", no_args_is_help=True)
-companies_app = typer.Typer(help="The workspace's companies: load them from a CSV file.", no_args_is_help=True)
+people_app = typer.Typer(help="The workspace's people: load them from a CSV file, delete one.", no_args_is_help=True)
+companies_app = typer.Typer(
+    help="The workspace's companies: load them from a CSV file, delete one.", no_args_is_help=True
+)
 
 CsvFileArgument = Annotated[
     Path,
@@ -65,6 +69,66 @@ def companies_import(
 ) -> None:
     """Load companies from a CSV file; otherwise as ``people import``."""
     _import(ctx, CsvKind.COMPANIES, org, file, as_json=as_json, lang=lang, db_url=db_url)
+
+
+ExternalIdOption = Annotated[str, typer.Option("--id", help="The external id it was loaded with.")]
+
+
+@people_app.command("delete")
+def people_delete(
+    ctx: typer.Context,
+    org: OrgOption,
+    external_id: ExternalIdOption,
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Delete the person loaded with --id (a wrong load, an erasure request): their match links go with them
+    (corrections included) and their CRM records are matched again by the next run. Audited. Exit code 1 when the
+    organization has no such person."""
+    _delete(ctx, CsvKind.PEOPLE, org, external_id, as_json=as_json, lang=lang, db_url=db_url)
+
+
+@companies_app.command("delete")
+def companies_delete(
+    ctx: typer.Context,
+    org: OrgOption,
+    external_id: ExternalIdOption,
+    as_json: JsonOption = False,
+    lang: LangOption = "en",
+    db_url: DbUrlOption = None,
+) -> None:
+    """Delete the company loaded with --id; otherwise as ``people delete`` (its people keep the company's name)."""
+    _delete(ctx, CsvKind.COMPANIES, org, external_id, as_json=as_json, lang=lang, db_url=db_url)
+
+
+def _delete(
+    ctx: typer.Context, kind: CsvKind, org: str, external_id: str, *, as_json: bool, lang: str, db_url: str | None
+) -> None:
+    from salesbridge.services.organizations import require_organization
+    from salesbridge.services.people import delete_company, delete_person
+
+    people = kind is CsvKind.PEOPLE
+    with errors_reported(lang):
+        store = workspace(ctx, db_url).store
+        organization_id = require_organization(store, org)
+        with store(organization_id, read_only=True) as uow:
+            found = (uow.people if people else uow.companies).get_by_external_id(external_id)
+        if found is None or found.id is None:
+            missing = (
+                N_("No person has the id {id} in {org}.") if people else N_("No company has the id {id} in {org}.")
+            )
+            raise failure(translate(missing, lang).format(id=external_id, org=org))
+        (delete_person if people else delete_company)(store, organization_id, found.id, actor=_ACTOR)
+    if as_json:
+        typer.echo(json.dumps({"kind": kind.value, "external_id": external_id, "deleted": True}, ensure_ascii=False))
+        return
+    done = (
+        N_("Person {id} deleted; their CRM records will be matched again.")
+        if people
+        else N_("Company {id} deleted; its CRM accounts will be matched again.")
+    )
+    console.print(Text(translate(done, lang).format(id=external_id)))
 
 
 def _import(

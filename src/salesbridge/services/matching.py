@@ -90,6 +90,7 @@ __all__ = [
     "count_review",
     "decide_review",
     "evaluate",
+    "forget_target",
     "link_of_crm_record",
     "links_of_company",
     "links_of_person",
@@ -1349,11 +1350,36 @@ def _require_unchanged(uow: UnitOfWork, current: MatchLink | None, seen: uuid.UU
 def _redecide_people_of_account(uow: UnitOfWork, account_id: str, *, clock: Clock) -> None:
     """An account's company changed by hand: its contacts and leads are decided again by the next run (their
     company is evidence), which is requested."""
+    _forget_keys_of_children(uow, [account_id])
+    request_matching(uow, reason=CORRECTED_REASON, clock=clock)
+
+
+def _forget_keys_of_children(uow: UnitOfWork, account_ids: Sequence[str]) -> None:
+    """The contacts and leads of ``account_ids`` look changed to the next run (their keys are dropped)."""
     for table in PEOPLE_TABLES:
-        ids = [record.crm_id for record in uow.matches.crm_records_by_parents(table, [account_id])]
+        ids = [record.crm_id for record in uow.matches.crm_records_by_parents(table, account_ids)]
         if ids:
             uow.matches.replace_keys(KeySide(table), dict.fromkeys(ids, ()))
-    request_matching(uow, reason=CORRECTED_REASON, clock=clock)
+
+
+def forget_target(
+    uow: UnitOfWork, kind: TargetKind, target_id: uuid.UUID, *, reason: str, clock: Clock = _utc_now
+) -> int:
+    """A person or company is being deleted (in ``uow``'s transaction): its links — corrections included —,
+    rejected pairs and keys go now, so no badge, list, report or page shows a CRM record tied to it; the CRM records
+    it held (and, for a company, its accounts' contacts and leads: their company was evidence) are decided again by
+    the next run, which is requested for ``reason``. How many links went."""
+    links = uow.matches.links_to([target_id])
+    removed = uow.matches.forget_targets(kind, [target_id])
+    held: dict[str, list[str]] = {}
+    for link in links:
+        held.setdefault(link.crm_table, []).append(link.crm_id)
+    for table, ids in held.items():
+        uow.matches.replace_keys(KeySide(table), dict.fromkeys(ids, ()))
+    if kind is TargetKind.COMPANY and held.get("account"):
+        _forget_keys_of_children(uow, held["account"])
+    request_matching(uow, reason=reason, clock=clock)
+    return removed
 
 
 _CORRECTION_ACTIONS: Final = {

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 from salesbridge.domain.csv_rows import CsvKind
+from salesbridge.domain.match_links import TargetKind
 from salesbridge.domain.people import REQUIRED_MESSAGE, Company, Person, UpsertCounts
 from salesbridge.errors import InvalidInputError, InvalidRequestError, RowNotFoundError
 from salesbridge.message_ids import N_
-from salesbridge.services.matching import request_matching
+from salesbridge.services.matching import forget_target, request_matching
 from salesbridge.services.ports import StoreAccess, UnitOfWork
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "UpsertReport",
     "company_by_external_id",
     "company_by_id",
+    "delete_company",
+    "delete_person",
     "person_by_external_id",
     "person_by_id",
     "search_companies",
@@ -299,3 +302,49 @@ def search_companies(
         items = uow.companies.search(query, limit=limit, offset=offset)
         total = uow.companies.count(query)
     return Page(items, total, limit, offset)
+
+
+PERSON_DELETED: Final = "person.deleted"
+"""The audit action of a deleted person (also the reason of the match run it requests)."""
+COMPANY_DELETED: Final = "company.deleted"
+"""The audit action of a deleted company (also the reason of the match run it requests)."""
+
+
+def delete_person(store: StoreAccess, organization_id: uuid.UUID, person_id: uuid.UUID, *, actor: str) -> Person:
+    """Delete the organization's person ``person_id`` (a wrong load, an erasure request) in one transaction: the
+    person, their match links (corrections included: a correction wins only until one of its records is deleted),
+    rejected pairs and keys; the CRM records they held are matched again by the next run (requested). Audited
+    ``person.deleted`` (external id, links removed; no name: an erasure keeps none). Administrators only: the
+    caller checks. The person as it was.
+
+    Raises:
+        RowNotFoundError: no such person in the organization (another organization's included).
+    """
+    found = _delete(store, organization_id, person_id, TargetKind.PERSON, actor=actor)
+    assert isinstance(found, Person)
+    return found
+
+
+def delete_company(store: StoreAccess, organization_id: uuid.UUID, company_id: uuid.UUID, *, actor: str) -> Company:
+    """As :func:`delete_person`, for a company (audited ``company.deleted``); its people keep the company's name
+    but no longer point at it, and its accounts' contacts and leads are matched again too."""
+    found = _delete(store, organization_id, company_id, TargetKind.COMPANY, actor=actor)
+    assert isinstance(found, Company)
+    return found
+
+
+def _delete(
+    store: StoreAccess, organization_id: uuid.UUID, value_id: uuid.UUID, kind: TargetKind, *, actor: str
+) -> Person | Company:
+    person = kind is TargetKind.PERSON
+    action = PERSON_DELETED if person else COMPANY_DELETED
+    with store(organization_id) as uow:
+        repository = uow.people if person else uow.companies
+        found: Person | Company | None = repository.get(value_id)
+        if found is None:
+            raise RowNotFoundError(PERSON_NOT_FOUND if person else COMPANY_NOT_FOUND)
+        links = forget_target(uow, kind, value_id, reason=action)
+        repository.delete(value_id)
+        uow.audit.record(actor=actor, action=action, details={"external_id": found.external_id, "links_removed": links})
+        uow.commit()
+    return found

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, Final, Generic, TypeVar
 
-from sqlalchemy import RowMapping, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import RowMapping, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -208,6 +208,11 @@ class _ProfileRepository(_ScopedRepository, Generic[_Value]):
         """How many values :meth:`search` finds for ``query``."""
         return self._session.scalar(select(func.count()).select_from(self._table).where(*self._matching(query))) or 0
 
+    def delete(self, value_id: uuid.UUID) -> bool:
+        """Delete the value ``value_id`` of the organization; False when there is none (see the port)."""
+        statement = delete(self._table).where(self._scope(), self._table.c.id == value_id)
+        return bool(self._session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
 
 class PersonRepository(_ProfileRepository[Person]):
     """The organization's people (:class:`salesbridge.services.ports.PersonRepository`)."""
@@ -239,3 +244,13 @@ class CompanyRepository(_ProfileRepository[Company]):
     _table = Base.metadata.tables["companies"]
     _columns = staticmethod(_company_columns)
     _value = staticmethod(_company_value)
+
+    def delete(self, value_id: uuid.UUID) -> bool:
+        """Delete the company; its people first let go of it, stamped as changed (see the port)."""
+        people = Base.metadata.tables["people"]
+        self._session.execute(
+            update(people)
+            .where(people.c.organization_id == self._organization_id, people.c.company_id == value_id)
+            .values(company_id=None, updated_at=self._clock())
+        )
+        return super().delete(value_id)

@@ -65,6 +65,8 @@ REASONS: Final = {
     "companies.imported": N_("Companies were loaded from a CSV file"),
     "people.upserted": N_("People were loaded through the API"),
     "companies.upserted": N_("Companies were loaded through the API"),
+    "person.deleted": N_("A person was deleted"),
+    "company.deleted": N_("A company was deleted"),
 }
 """Why a job was queued, by the reason salesbridge recorded (English message id)."""
 

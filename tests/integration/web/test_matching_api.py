@@ -168,6 +168,56 @@ def test_the_evaluation_has_no_score_while_nothing_is_labelled(console: Console,
     )
 
 
+def test_an_administrator_deletes_a_person_and_a_company_and_their_links_go_at_once(
+    console: Console, browser: OpenBrowser
+) -> None:
+    """QA item 8: a wrong load or an erasure request; corrections naming the deleted go too; the next run matches
+    their CRM records again; audited; sellers and other organizations refused."""
+    organization_id = seed(console)
+    seller, admin, other = browser(ACME_SELLER), browser(ACME_ADMIN), browser(GLOBEX_ADMIN)
+    robert, carla = person_id(console, organization_id, "p1"), person_id(console, organization_id, "p3")
+    contoso = admin.client.get(f"{ORG}/companies/by-external-id/k1").json()["id"]
+    assert admin.client.get(f"{ORG}/matching/links/contact/c-bob").json()["target_id"] == str(robert)
+    assert admin.client.get(f"{ORG}/matching/links/account/a1").json()["target_id"] == contoso
+    linked = seller.client.put(
+        f"{ORG}/matching/links/contact/c-ghost-00",
+        json={"action": "link", "target_id": str(carla)},
+        headers=seller.csrf_headers(),
+    )
+    assert linked.status_code == 200
+    matched_before = _matched(admin, "contact")
+
+    assert seller.client.delete(f"{ORG}/people/{robert}", headers=seller.csrf_headers()).status_code == 403
+    assert other.client.delete(f"/api/v1/orgs/acme/people/{robert}", headers=other.csrf_headers()).status_code == 404
+    assert admin.client.delete(f"{ORG}/people/{robert}").status_code == 403  # a session needs its CSRF token
+    for deleted in (f"people/{robert}", f"people/{carla}", f"companies/{contoso}"):
+        assert admin.client.delete(f"{ORG}/{deleted}", headers=admin.csrf_headers()).status_code == 204
+
+    assert admin.client.get(f"{ORG}/people/{robert}").status_code == 404
+    assert admin.client.get(f"{ORG}/companies/{contoso}").status_code == 404
+    for gone in ("contact/c-bob", "contact/c-ghost-00", "account/a1"):  # the correction to Carla too
+        assert admin.client.get(f"{ORG}/matching/links/{gone}").status_code == 404, gone
+    assert _matched(admin, "contact") == matched_before - 2
+    assert admin.client.delete(f"{ORG}/people/{robert}", headers=admin.csrf_headers()).status_code == 404
+    with console.store(organization_id, read_only=True) as uow:
+        entries = uow.audit.recent(action="person.deleted") + uow.audit.recent(action="company.deleted")
+    assert sorted((entry.action, entry.actor, entry.details["external_id"]) for entry in entries) == [
+        ("company.deleted", ACME_ADMIN.email, "k1"),
+        ("person.deleted", ACME_ADMIN.email, "p1"),
+        ("person.deleted", ACME_ADMIN.email, "p3"),
+    ]
+    summary = run_matching(console.store, organization_id, clock=console.clock)
+    assert summary.people.crm_changed >= 2  # c-bob and c-ghost-00 decided again (Ana's contact too: no company)
+    assert admin.client.get(f"{ORG}/matching/links/contact/c-bob").status_code == 404  # nobody is Bob now
+    ana = admin.client.get(f"{ORG}/matching/links/contact/c-ana").json()
+    assert ana["target_id"] == str(person_id(console, organization_id, "p2"))
+
+
+def _matched(client: Browser, table: str) -> int:
+    report = client.client.get(f"{ORG}/matching/report").json()
+    return int(next(row["matched"] for row in report["tables"] if row["table"] == table))
+
+
 def test_administrators_work_the_review_queue(console: Console, browser: OpenBrowser) -> None:
     organization_id = seed(console)
     admin = browser(ACME_ADMIN)

@@ -48,6 +48,10 @@ class PersonRepository(Protocol):
         """How many people :meth:`search` finds for ``query`` in all."""
         ...
 
+    def delete(self, person_id: uuid.UUID) -> bool:
+        """Delete the organization's person ``person_id``; False when there is none. Does not commit."""
+        ...
+
 
 class CompanyRepository(Protocol):
     """The organization's companies, one per external id."""
@@ -76,6 +80,12 @@ class CompanyRepository(Protocol):
 
     def count(self, query: str = "") -> int:
         """How many companies :meth:`search` finds for ``query`` in all."""
+        ...
+
+    def delete(self, company_id: uuid.UUID) -> bool:
+        """Delete the organization's company ``company_id``; False when there is none. Its people keep their
+        company's name but no longer point at it (``company_id`` None, ``updated_at`` now, so matching reads them
+        again). Does not commit."""
         ...
 
 

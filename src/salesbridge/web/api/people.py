@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from salesbridge.domain.people import Company, Person
@@ -27,6 +27,8 @@ from salesbridge.services.people import (
     UpsertReport,
     company_by_external_id,
     company_by_id,
+    delete_company,
+    delete_person,
     person_by_external_id,
     person_by_id,
     search_companies,
@@ -328,3 +330,20 @@ def get_company_by_external_id(
 def get_company(org: str, company_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services) -> CompanyOut:  # noqa: ARG001
     """The company ``company_id``; 404 when the organization has none (another organization's included)."""
     return company_out(company_by_id(services.store, principal.organization_id, company_id))
+
+
+@router.delete("/people/{person_id}", status_code=204, summary="Delete a person", responses=errors(404))
+def delete_person_route(org: str, person_id: uuid.UUID, principal: AdminPrincipal, services: Services) -> Response:  # noqa: ARG001
+    """Delete the person (a wrong load, an erasure request): with them go their match links (corrections
+    included) — their CRM records show tied to no one at once and are matched again by the next run. 404 for a
+    person the organization does not have. Administrators only; audited ``person.deleted``."""
+    delete_person(services.store, principal.organization_id, person_id, actor=principal.email)
+    return Response(status_code=204)
+
+
+@router.delete("/companies/{company_id}", status_code=204, summary="Delete a company", responses=errors(404))
+def delete_company_route(org: str, company_id: uuid.UUID, principal: AdminPrincipal, services: Services) -> Response:  # noqa: ARG001
+    """Delete the company, as a person is deleted; its people keep the company's name but no longer point at it,
+    and its accounts' contacts and leads are matched again. Administrators only; audited ``company.deleted``."""
+    delete_company(services.store, principal.organization_id, company_id, actor=principal.email)
+    return Response(status_code=204)
