@@ -3,6 +3,8 @@ its code)."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from tests.fakes.store import FakeStore
 
@@ -13,14 +15,20 @@ from salesbridge.web.job_descriptions import REASONS as JOB_REASONS
 from salesbridge.web.ui.admin import ACTION_NAMES, DETAIL_NAMES
 
 
-@pytest.mark.parametrize("kind", ["people", "companies"])
-def test_a_load_is_named_with_every_detail_labelled(kind: str) -> None:
+def _loaded(kind: str) -> tuple[FakeStore, uuid.UUID]:
+    """A store whose organization acme holds one person (or company), external id p1, loaded by the CLI."""
     store = FakeStore()
     acme = store.add_organization("acme")
     if kind == "people":
         load_people(store, "acme", read_people_csv(b"id,first_name\np1,Ana\n"), actor="cli")
     else:
-        load_companies(store, "acme", read_company_csv(b"id,name\nc1,Contoso\n"), actor="cli")
+        load_companies(store, "acme", read_company_csv(b"id,name\np1,Contoso\n"), actor="cli")
+    return store, acme
+
+
+@pytest.mark.parametrize("kind", ["people", "companies"])
+def test_a_load_is_named_with_every_detail_labelled(kind: str) -> None:
+    store, acme = _loaded(kind)
 
     with store(acme, read_only=True) as uow:
         (entry,) = uow.audit.recent()
@@ -31,12 +39,7 @@ def test_a_load_is_named_with_every_detail_labelled(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", ["people", "companies"])
 def test_a_deletion_is_named_with_every_detail_labelled(kind: str) -> None:
-    store = FakeStore()
-    acme = store.add_organization("acme")
-    if kind == "people":
-        load_people(store, "acme", read_people_csv(b"id,first_name\np1,Ana\n"), actor="cli")
-    else:
-        load_companies(store, "acme", read_company_csv(b"id,name\np1,Contoso\n"), actor="cli")
+    store, acme = _loaded(kind)
     with store(acme, read_only=True) as uow:
         found = (uow.people if kind == "people" else uow.companies).get_by_external_id("p1")
     assert found is not None
