@@ -231,6 +231,17 @@ def test_search_pages_people_by_name(api: Callable[[Person], httpx.Client]) -> N
     assert admin.get(PEOPLE, params={"limit": 201}).status_code == 422
 
 
+def test_an_offset_too_large_for_the_database_is_refused_not_a_crash(api: Callable[[Person], httpx.Client]) -> None:
+    """QA item 11: offset=99999999999999999999 was a 500 (SQLite: Python int too large; PostgreSQL: bigint)."""
+    admin = api(ACME_ADMIN)
+    pages = ("/api/v1/orgs/acme/people", "/api/v1/orgs/acme/companies", "/api/v1/orgs/acme/matching/review")
+    for path in pages:
+        assert admin.get(path, params={"offset": "99999999999999999999"}).status_code == 422, path
+        assert admin.get(path, params={"offset": 2**31}).status_code == 422, path
+        largest = admin.get(path, params={"offset": 2**31 - 1})
+        assert (largest.status_code, largest.json()["items"]) == (200, []), path
+
+
 def test_another_organizations_administrator_can_neither_read_nor_write_our_people(
     api: Callable[[Person], httpx.Client],
 ) -> None:

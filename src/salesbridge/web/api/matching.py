@@ -37,7 +37,7 @@ from salesbridge.services.matching import (
     review_queue,
 )
 from salesbridge.services.people import company_by_id, person_by_id
-from salesbridge.web.api.people import CompanyOut, PersonOut, company_out, person_out
+from salesbridge.web.api.people import CompanyOut, Offset, PersonOut, company_out, person_out
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiInput, ApiModel, IsoTime, errors
 from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
 from salesbridge.web.unmatched_export import chunks, spooled_unmatched_csv
@@ -243,7 +243,7 @@ def review(
     services: Services,
     kind: Kind = "people",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ReviewPageOut:
     """Candidate pairs of contacts and leads with people (``kind=people``) or of accounts with companies
     (``kind=companies``), most probable first."""

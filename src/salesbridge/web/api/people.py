@@ -13,7 +13,7 @@ FastAPI's list of problems, nothing written.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
@@ -245,7 +245,9 @@ def _rows(items: list[PersonIn] | list[CompanyIn]) -> list[dict[str, Any]]:
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"At most {MAX_PAGE}.")]
-Offset = Annotated[int, Query(ge=0)]
+MAX_OFFSET: Final = 2**31 - 1
+"""The largest ``offset`` a page takes: both databases' integers hold it (a larger one was a 500)."""
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description=f"At most {MAX_OFFSET}.")]
 SearchQuery = Annotated[str, Query(max_length=200, description="Every word must match (any case); empty: all.")]
 
 
