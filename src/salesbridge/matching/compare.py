@@ -320,7 +320,6 @@ def person_keys(f: PersonFeatures) -> list[str]:
         if first:
             keys.append(f"n:{code}|{first[0]}")
             if len(first) > 1:
-                keys.append(f"m:{code}|{metaphone(first)}")
                 keys.extend(f"k:{name}|{last}" for name in nickname_classes(first))
                 keys.append(f"n:{metaphone(first)}|{initial}")  # meets the other side's swapped name
         if f.postcode:
