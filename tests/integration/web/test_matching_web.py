@@ -238,6 +238,19 @@ def test_a_stale_edit_match_page_neither_confirms_nor_unlinks_someone_elses_new_
     assert "match.unlinked" not in log
 
 
+def test_an_edit_match_address_of_an_unknown_table_is_the_consoles_not_found_page(
+    console: Console, browser: OpenBrowser
+) -> None:
+    """QA item 10: /matches/opportunity/123 answered a browser with raw JSON (422)."""
+    seed_crm(console)
+    seller = browser(ACME_SELLER)
+    shown = seller.client.get("/matches/opportunity/123")
+    posted = seller.client.post("/matches/opportunity/123", data={"action": "unlink", **seller.csrf_data()})
+    for answer in (shown, posted):
+        assert answer.status_code == 404
+        assert answer.headers["content-type"].startswith("text/html")
+
+
 def test_another_organization_can_neither_see_nor_correct_our_matches(console: Console, browser: OpenBrowser) -> None:
     ids = seed_crm(console)
     other = browser(GLOBEX_ADMIN)

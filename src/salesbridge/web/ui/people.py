@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from salesbridge.domain.match_links import Badge, TargetKind
-from salesbridge.errors import InvalidRequestError, MatchChangedError
+from salesbridge.domain.match_links import TARGET_KINDS, Badge, TargetKind
+from salesbridge.errors import InvalidRequestError, MatchChangedError, RowNotFoundError
 from salesbridge.message_ids import N_
 from salesbridge.services.accounts import Principal
 from salesbridge.services.lists import add_to_list, own_lists
@@ -171,7 +171,9 @@ def edit_match_page(
     q: str = "",
 ) -> Response:
     """Edit match: the CRM record, what it is tied to and why, and the people (or companies) found by ``q`` to
-    tie it to instead; unlink and confirm. 404 for a record of another organization."""
+    tie it to instead; unlink and confirm. 404 for a record of another organization, and for a table matching
+    does not know (an address cut short or typed: the console's page, not a JSON refusal)."""
+    _require_matched_table(table)
     return _edit_page(request, principal, services, table, crm_id, query=q)
 
 
@@ -202,6 +204,12 @@ def _target_path(kind: TargetKind, target_id: uuid.UUID | None) -> str:
     return f"{base}/{target_id}" if target_id else base
 
 
+def _require_matched_table(table: str) -> None:
+    """Raises RowNotFoundError (the console's 404 page) for a table matching does not know."""
+    if table not in TARGET_KINDS:
+        raise RowNotFoundError("No such matched table.")
+
+
 def _seen_target(value: str | None) -> uuid.UUID | Unchecked | None:
     """The form's ``expected_target_id``: absent (unchecked), empty (no target shown) or a target's id.
 
@@ -230,6 +238,7 @@ def edit_match(
     is the target the page showed ("" for none): when someone changed the match meanwhile, nothing changes and
     the Edit match page is shown again saying who (409). 404 for a record, a person or a company of another
     organization."""
+    _require_matched_table(table)
     organization_id = require_organization(services.store, principal.organization_slug)
     before = match_editing(services.store, principal.organization_slug, table, crm_id)
     try:
