@@ -251,6 +251,37 @@ def test_an_edit_match_address_of_an_unknown_table_is_the_consoles_not_found_pag
         assert answer.headers["content-type"].startswith("text/html")
 
 
+def test_an_administrator_deletes_a_person_and_a_company_from_their_pages(
+    console: Console, browser: OpenBrowser
+) -> None:
+    """QA item 8 on the console: the person's tie goes at once (the Edit match page shows nobody); sellers see no
+    button and are refused; another organization gets 404."""
+    ids = seed_crm(console)
+    admin, seller, other = browser(ACME_ADMIN), browser(ACME_SELLER), browser(GLOBEX_ADMIN)
+    robert, contoso = f"/people/{ids['p-robert']}", f"/companies/{ids['contoso']}"
+    for tied in (f"contact/{ROBERT_CONTACT}", f"account/{ACCOUNT}"):
+        assert 'data-testid="edit-match-current"' in admin.client.get(f"/matches/{tied}").text
+    assert 'data-testid="delete-person"' in admin.client.get(robert).text
+    assert 'data-testid="delete-person"' not in seller.client.get(robert).text
+    assert seller.client.post(f"{robert}/delete", data=seller.csrf_data()).status_code == 403
+    assert admin.client.post(f"{robert}/delete").status_code == 403  # no CSRF token
+    assert other.client.post(f"{robert}/delete", data=other.csrf_data()).status_code == 404
+
+    deleted = admin.client.post(f"{robert}/delete", data=admin.csrf_data(), follow_redirects=False)
+    company = admin.client.post(f"{contoso}/delete", data=admin.csrf_data(), follow_redirects=True)
+
+    assert (deleted.status_code, deleted.headers["location"]) == (303, "/people?notice=deleted")
+    assert 'data-testid="notice"' in admin.client.get(deleted.headers["location"]).text
+    assert 'data-testid="notice"' in company.text
+    assert admin.client.get(robert).status_code == 404
+    assert admin.client.get(contoso).status_code == 404
+    assert 'data-testid="edit-match-none"' in admin.client.get(f"/matches/contact/{ROBERT_CONTACT}").text
+    assert 'data-testid="edit-match-none"' in admin.client.get(f"/matches/account/{ACCOUNT}").text
+    log = admin.client.get("/admin/audit").text
+    assert 'data-action="person.deleted"' in log
+    assert 'data-action="company.deleted"' in log
+
+
 def test_another_organization_can_neither_see_nor_correct_our_matches(console: Console, browser: OpenBrowser) -> None:
     ids = seed_crm(console)
     other = browser(GLOBEX_ADMIN)

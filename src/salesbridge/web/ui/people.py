@@ -21,6 +21,7 @@ from salesbridge.services.accounts import Principal
 from salesbridge.services.lists import add_to_list, own_lists
 from salesbridge.services.matching import UNCHECKED, CorrectionAction, Unchecked, correct_match
 from salesbridge.services.organizations import require_organization
+from salesbridge.services.people import delete_company, delete_person
 from salesbridge.services.people_directory import (
     TiedRecords,
     companies_page,
@@ -32,7 +33,7 @@ from salesbridge.services.people_directory import (
 )
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.localized import match_reason_text
-from salesbridge.web.security import SeatHolderPrincipal, Services
+from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
 from salesbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -70,7 +71,8 @@ def people_list(
     """The organization's people whose name, company, title or place holds every word of ``q``, 25 a page, only
     those with ``badge`` (in_crm, not_in_crm, out_of_date) when given, each with their badges."""
     found = people_page(services.store, principal.organization_slug, query=q, page=page, badge=_badge(badge))
-    return render(request, "people.html", {"found": found}, principal=principal)
+    context = {"found": found, "notice": request.query_params.get("notice")}
+    return render(request, "people.html", context, principal=principal)
 
 
 @router.get("/people/{person_id}")
@@ -139,7 +141,23 @@ def companies_list(
     """The organization's companies whose name, domain, industry or place holds every word of ``q``, 25 a page,
     only those with ``badge`` when given, each with their badges."""
     found = companies_page(services.store, principal.organization_slug, query=q, page=page, badge=_badge(badge))
-    return render(request, "companies.html", {"found": found}, principal=principal)
+    context = {"found": found, "notice": request.query_params.get("notice")}
+    return render(request, "companies.html", context, principal=principal)
+
+
+@router.post("/people/{person_id}/delete")
+def delete_person_form(person_id: uuid.UUID, principal: AdminPrincipal, services: Services) -> Response:
+    """Delete the person (administrators; audited): their match links go with them and their CRM records are
+    matched again. Back to People, saying so. 404 for a person of another organization (or gone already)."""
+    delete_person(services.store, principal.organization_id, person_id, actor=principal.email)
+    return RedirectResponse("/people?notice=deleted", status_code=303)
+
+
+@router.post("/companies/{company_id}/delete")
+def delete_company_form(company_id: uuid.UUID, principal: AdminPrincipal, services: Services) -> Response:
+    """As :func:`delete_person_form`, for a company."""
+    delete_company(services.store, principal.organization_id, company_id, actor=principal.email)
+    return RedirectResponse("/companies?notice=deleted", status_code=303)
 
 
 @router.get("/companies/{company_id}")
