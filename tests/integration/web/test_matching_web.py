@@ -144,6 +144,11 @@ def test_save_to_list_puts_the_persons_crm_records_in_the_sellers_own_list(
         f"/people/{ids['p-paco']}/save", data={"list_id": own["id"], **seller.csrf_data()}, follow_redirects=True
     )
     assert "no está vinculada a ninguno" in nothing.text
+    # QA item 12: a person tied to no CRM record says so before any click, with no form to fill in vain.
+    paco = seller.client.get(f"/people/{ids['p-paco']}").text
+    assert 'data-testid="save-untied"' in paco
+    assert 'data-testid="save-form"' not in paco
+    assert 'data-testid="save-form"' in seller.client.get(f"/people/{ids['p-robert']}").text
     # Another seller's list is not theirs to fill.
     admin = browser(ACME_ADMIN)
     refused = admin.client.post(f"/people/{ids['p-robert']}/save", data={"list_id": own["id"], **admin.csrf_data()})
