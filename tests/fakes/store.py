@@ -52,7 +52,7 @@ from salesbridge.domain.match_links import (
     MatchState,
     TargetKind,
 )
-from salesbridge.domain.people import UNKNOWN_COMPANY_MESSAGE, Company, Person, search_words
+from salesbridge.domain.people import UNKNOWN_COMPANY_MESSAGE, Company, Person, keeping_stored, search_words
 from salesbridge.domain.pipeline import PROCESS_STEP, AutoSaveChoices, CrmSettings, RecordFacts, StageSource, lookup
 from salesbridge.domain.search_folding import fold_for_search
 from salesbridge.domain.seat_matching import MatchOutcome
@@ -1211,7 +1211,9 @@ class _FakeProfiles(_Repository, Generic[_ProfileT]):
     def _check(self, values: list[_ProfileT]) -> None:
         """Raise before writing when a value refers to what the organization lacks."""
 
-    def upsert_many(self, values: list[_ProfileT]) -> UpsertCounts:
+    def upsert_many(
+        self, values: list[_ProfileT], *, kept: Mapping[str, Collection[str]] | None = None
+    ) -> UpsertCounts:
         latest = {value.external_id: value for value in values}
         if not latest:
             return UpsertCounts()
@@ -1219,8 +1221,9 @@ class _FakeProfiles(_Repository, Generic[_ProfileT]):
         self._write()
         rows = self._rows()
         inserted = updated = unchanged = 0
-        for external_id, value in latest.items():
+        for external_id, given in latest.items():
             previous = rows.get(external_id)
+            value = keeping_stored(previous, given, kept.get(external_id, ())) if previous and kept else given
             if previous is not None and previous == value:
                 unchanged += 1
                 continue

@@ -244,3 +244,20 @@ def test_a_person_and_a_company_are_deleted_by_external_id(cli: CliRunner, datab
     finally:
         workspace.close()
     assert sorted(actions) == ["company.deleted", "person.deleted"]
+
+
+def test_a_file_changes_the_columns_it_has_and_keeps_the_others(
+    cli: CliRunner, database_url: str, tmp_path: Path
+) -> None:
+    """QA item 13: a file of id,first_name emptied every person's emails, company and city."""
+    full, names, emails = tmp_path / "full.csv", tmp_path / "names.csv", tmp_path / "emails.csv"
+    full.write_text("id,first_name,last_name,email,company,city\np1,Ana,López,ana@contoso.es,Contoso,Sevilla\n")
+    names.write_text("id,first_name\np1,Anita\n")
+    emails.write_text("id,first_name,email\np1,Anita,ana@fabrikam.es\n")  # a line still needs a name
+
+    for file in (full, names, emails):
+        assert cli.invoke(app, ["people", "import", "--org", "acme", str(file)]).exit_code == 0
+
+    (person,), _ = _stored(database_url, tmp_path / "credential.key")
+    assert (person.first_name, person.last_name, person.full_name) == ("Anita", "López", "Anita López")
+    assert (person.emails, person.company_name, person.city) == (("ana@fabrikam.es",), "Contoso", "Sevilla")

@@ -13,9 +13,10 @@ Pure: no I/O.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Final
+from typing import Final, TypeVar
 
 from salesbridge.domain.search_folding import fold_for_search
 from salesbridge.domain.text_rules import checked_free_text
@@ -211,3 +212,52 @@ def search_words(query: str) -> tuple[str, ...]:
     """The words of a search, folded as search texts are (case and accents ignored): a record matches when its
     search text contains every one, so "malaga" and "MÁLAGA" both find "Málaga"."""
     return tuple(dict.fromkeys(fold_for_search(query).split()))
+
+
+PERSON_LOADED_FIELDS: Final = frozenset(
+    {
+        "full_name",
+        "first_name",
+        "last_name",
+        "headline",
+        "company_id",
+        "company_name",
+        "past_companies",
+        "city",
+        "region",
+        "country",
+        "emails",
+        "phones",
+        "profile_url",
+    }
+)
+"""A person's fields a load may carry (or leave out, keeping the stored values: :func:`keeping_stored`)."""
+
+COMPANY_LOADED_FIELDS: Final = frozenset(
+    {"name", "website", "domain", "industry", "employee_count", "city", "region", "country", "phone", "profile_url"}
+)
+"""A company's fields a load may carry (or leave out)."""
+
+_NAMES: Final = frozenset({"full_name", "first_name", "last_name"})
+
+_Loaded = TypeVar("_Loaded", Person, Company)
+
+
+def keeping_stored(stored: _Loaded, given: _Loaded, kept: Collection[str]) -> _Loaded:
+    """``given`` with the fields named in ``kept`` — those its load did not carry (a file without an email column,
+    a JSON object without ``emails``) — taken from ``stored``: a load changes what it carries and nothing else. A
+    person's full name is kept when no name was carried, else made again from the first and last name (kept or
+    carried) unless the full name itself was carried. A company's domain goes with its website.
+
+    Raises:
+        InvalidInputError: the merged value breaks a rule (as building it does).
+    """
+    fields = set(kept) & (PERSON_LOADED_FIELDS if isinstance(given, Person) else COMPANY_LOADED_FIELDS)
+    if not fields:
+        return given
+    values: dict[str, object] = {name: getattr(stored, name) for name in fields}
+    if isinstance(given, Person) and "full_name" in fields and not fields >= _NAMES:
+        values["full_name"] = ""  # made again from the first and last name
+    if isinstance(stored, Company) and "website" in fields:
+        values["domain"] = stored.domain
+    return replace(given, **values)  # type: ignore[arg-type]

@@ -24,7 +24,14 @@ from typing import Any, Final, Generic, TypeVar
 
 from salesbridge.domain.csv_rows import CsvKind
 from salesbridge.domain.match_links import TargetKind
-from salesbridge.domain.people import REQUIRED_MESSAGE, Company, Person, UpsertCounts
+from salesbridge.domain.people import (
+    COMPANY_LOADED_FIELDS,
+    PERSON_LOADED_FIELDS,
+    REQUIRED_MESSAGE,
+    Company,
+    Person,
+    UpsertCounts,
+)
 from salesbridge.errors import InvalidInputError, InvalidRequestError, RowNotFoundError
 from salesbridge.message_ids import N_
 from salesbridge.services.matching import forget_target, request_matching
@@ -148,7 +155,7 @@ def upsert_people(
         rows,
         kind=CsvKind.PEOPLE,
         build=build,
-        upsert=lambda uow, people: uow.people.upsert_many(people),
+        upsert=lambda uow, people: uow.people.upsert_many(people, kept=_kept(rows, PERSON_LOADED_FIELDS)),
         actor=actor,
     )
 
@@ -165,9 +172,26 @@ def upsert_companies(
         rows,
         kind=CsvKind.COMPANIES,
         build=_company,
-        upsert=lambda uow, companies: uow.companies.upsert_many(companies),
+        upsert=lambda uow, companies: uow.companies.upsert_many(companies, kept=_kept(rows, COMPANY_LOADED_FIELDS)),
         actor=actor,
     )
+
+
+# A row's key → the stored fields it carries.
+_CARRIED: Final[Mapping[str, tuple[str, ...]]] = {
+    "company_external_id": ("company_id",),
+    "website": ("website", "domain"),
+}
+
+
+def _kept(rows: Sequence[Mapping[str, Any]], fields: frozenset[str]) -> dict[str, frozenset[str]]:
+    """By external id, the fields a row leaves out: a stored person or company keeps them (send a field empty to
+    empty it). A repeated external id is refused anyway: the first row's keys count."""
+    kept: dict[str, frozenset[str]] = {}
+    for row in rows:
+        carried = {name for key in row for name in _CARRIED.get(key, (key,))}
+        kept.setdefault(str(row.get("external_id", "")).strip(), fields - carried)
+    return kept
 
 
 def _check_count(rows: Sequence[object]) -> None:

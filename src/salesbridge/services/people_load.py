@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from salesbridge.domain.csv_rows import CompanyRow, CsvKind, CsvReading, LineProblem, PersonRow
 from salesbridge.domain.people import (
+    COMPANY_LOADED_FIELDS,
     NEGATIVE_COUNT_MESSAGE,
+    PERSON_LOADED_FIELDS,
     REQUIRED_MESSAGE,
     TOO_LONG_MESSAGE,
     TOO_MANY_MESSAGE,
@@ -146,7 +148,7 @@ def load_people(
         slug,
         reading,
         convert=_person,
-        upsert=lambda uow, people: uow.people.upsert_many(people),
+        upsert=lambda uow, people: uow.people.upsert_many(people, kept=_kept(people, reading, PERSON_LOADED_FIELDS)),
         action="people.imported",
         actor=actor,
         progress=progress,
@@ -169,12 +171,31 @@ def load_companies(
         slug,
         reading,
         convert=_company,
-        upsert=lambda uow, companies: uow.companies.upsert_many(companies),
+        upsert=lambda uow, companies: uow.companies.upsert_many(
+            companies, kept=_kept(companies, reading, COMPANY_LOADED_FIELDS)
+        ),
         action="companies.imported",
         actor=actor,
         progress=progress,
         partial=partial,
     )
+
+
+# The reader's field → the stored fields a column of it carries.
+_CARRIED: Final[Mapping[str, tuple[str, ...]]] = {
+    "job_title": ("headline",),
+    "linkedin_url": ("profile_url",),
+    "phones": ("phones", "phone"),
+    "website": ("website", "domain"),
+}
+
+
+def _kept(values: Sequence[ValueT], reading: CsvReading[Any], fields: frozenset[str]) -> dict[str, frozenset[str]]:
+    """By external id, the fields the file has no column for: a stored person or company keeps them (a file
+    without an email column leaves every person's emails as they are)."""
+    carried = {name for field in reading.columns.values() for name in _CARRIED.get(field, (field,))}
+    kept = fields - carried
+    return dict.fromkeys((value.external_id for value in values), kept) if kept else {}
 
 
 def _load(

@@ -10,14 +10,21 @@ row is stored, so SQLite and PostgreSQL find the same rows (SQL's ``lower`` diff
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, Final, Generic, TypeVar
 
 from sqlalchemy import RowMapping, Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from salesbridge.domain.people import UNKNOWN_COMPANY_MESSAGE, Company, Person, UpsertCounts, search_words
+from salesbridge.domain.people import (
+    UNKNOWN_COMPANY_MESSAGE,
+    Company,
+    Person,
+    UpsertCounts,
+    keeping_stored,
+    search_words,
+)
 from salesbridge.errors import ConcurrentWriteError, InvalidInputError
 from salesbridge.store.repositories import _ScopedRepository
 from salesbridge.store.tables import Base
@@ -115,7 +122,7 @@ class _ProfileRepository(_ScopedRepository, Generic[_Value]):
     def _check(self, values: Sequence[_Value]) -> None:
         """Hook: raise before anything is written when a value refers to what the organization lacks."""
 
-    def upsert_many(self, values: list[_Value]) -> UpsertCounts:
+    def upsert_many(self, values: list[_Value], *, kept: Mapping[str, Collection[str]] | None = None) -> UpsertCounts:
         """Insert the new external ids, update the changed, count the unchanged (see the port). Does not commit.
 
         Raises:
@@ -136,8 +143,9 @@ class _ProfileRepository(_ScopedRepository, Generic[_Value]):
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         unchanged = 0
-        for external_id, value in latest.items():
+        for external_id, given in latest.items():
             previous = stored.get(external_id)
+            value = keeping_stored(previous, given, kept.get(external_id, ())) if previous and kept else given
             if previous is None:
                 inserts.append(
                     {

@@ -231,6 +231,32 @@ def test_search_pages_people_by_name(api: Callable[[Person], httpx.Client]) -> N
     assert admin.get(PEOPLE, params={"limit": 201}).status_code == 422
 
 
+def test_a_row_changes_the_fields_it_carries_and_keeps_the_others(api: Callable[[Person], httpx.Client]) -> None:
+    """QA item 13: a row naming only the first name and company emptied the last name, title and emails."""
+    admin = api(ACME_ADMIN)
+    admin.post(COMPANIES, json={"companies": [{"external_id": "k1", "name": "Globex", "website": "globex.com"}]})
+    admin.post(PEOPLE, json={"people": [person_row(1) | {"company_external_id": "k1"}]})
+
+    changed = admin.post(PEOPLE, json={"people": [{"external_id": "vendor-000001", "first_name": "Paco"}]})
+    emptied = admin.post(
+        PEOPLE, json={"people": [{"external_id": "vendor-000001", "first_name": "Paco", "emails": [], "headline": ""}]}
+    )
+    company = admin.post(COMPANIES, json={"companies": [{"external_id": "k1", "name": "Globex Corp"}]})
+
+    assert [answer.json()["updated"] for answer in (changed, emptied, company)] == [1, 1, 1]
+    person = admin.get(f"{PEOPLE}/by-external-id/vendor-000001").json()
+    assert (person["first_name"], person["last_name"], person["full_name"]) == (
+        "Paco",
+        "García López 1",
+        "Paco García López 1",
+    )
+    assert (person["emails"], person["headline"], person["city"]) == ([], None, "Sevilla")
+    assert person["phones"] == person_row(1)["phones"]
+    assert person["company_id"] is not None  # the company it was tied to stays
+    stored = admin.get(f"{COMPANIES}/by-external-id/k1").json()
+    assert (stored["name"], stored["website"], stored["domain"]) == ("Globex Corp", "globex.com", "globex.com")
+
+
 def test_an_offset_too_large_for_the_database_is_refused_not_a_crash(api: Callable[[Person], httpx.Client]) -> None:
     """QA item 11: offset=99999999999999999999 was a 500 (SQLite: Python int too large; PostgreSQL: bigint)."""
     admin = api(ACME_ADMIN)

@@ -4,7 +4,7 @@ are reported with their number and reason, a batch loads whole or not at all, lo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -119,10 +119,10 @@ class _RefusingStore:
             real = uow.people.upsert_many
             refused_id = self._refused_id
 
-            def upsert_many(people: list[Person]) -> UpsertCounts:
+            def upsert_many(people: list[Person], *, kept: Mapping[str, Collection[str]] | None = None) -> UpsertCounts:
                 if any(person.external_id == refused_id for person in people):
                     raise InvalidInputError(UNKNOWN_COMPANY_MESSAGE, field="company_id")
-                return real(people)
+                return real(people, kept=kept)
 
             uow.people.upsert_many = upsert_many  # type: ignore[method-assign]
             yield uow

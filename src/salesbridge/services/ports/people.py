@@ -4,7 +4,7 @@ uploaded to load them (:mod:`salesbridge.domain.uploads`)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
 from salesbridge.domain.csv_rows import CsvKind, LineProblem
@@ -16,9 +16,11 @@ from salesbridge.domain.uploads import Upload, UploadProgress
 class PersonRepository(Protocol):
     """The organization's people, one per external id."""
 
-    def upsert_many(self, people: list[Person]) -> UpsertCounts:
+    def upsert_many(self, people: list[Person], *, kept: Mapping[str, Collection[str]] | None = None) -> UpsertCounts:
         """Insert the people whose external id is new, update those whose fields differ, leave the rest untouched
-        (their ``updated_at`` too). Idempotent: the same list again counts every row unchanged. When the list names
+        (their ``updated_at`` too). ``kept``: by external id, the fields its load did not carry, which a stored
+        person keeps (:func:`~salesbridge.domain.people.keeping_stored`) before it is compared. Idempotent: the
+        same list again counts every row unchanged. When the list names
         one external id twice, the last value wins (counted once). Writes in the caller's transaction; does not
         commit. ``id`` and ``updated_at`` of the values given are ignored.
 
@@ -56,7 +58,9 @@ class PersonRepository(Protocol):
 class CompanyRepository(Protocol):
     """The organization's companies, one per external id."""
 
-    def upsert_many(self, companies: list[Company]) -> UpsertCounts:
+    def upsert_many(
+        self, companies: list[Company], *, kept: Mapping[str, Collection[str]] | None = None
+    ) -> UpsertCounts:
         """As :meth:`PersonRepository.upsert_many`, for companies."""
         ...
 

@@ -240,8 +240,9 @@ def company_out(company: Company) -> CompanyOut:
 
 
 def _rows(items: list[PersonIn] | list[CompanyIn]) -> list[dict[str, Any]]:
-    # Fields the caller left out take the domain's defaults (source: `api`).
-    return [item.model_dump(exclude_none=True) for item in items]
+    # Only the fields the caller sent (not null): those left out keep a stored person's or company's values, and
+    # take the domain's defaults for a new one (source: `api`).
+    return [item.model_dump(exclude_none=True, exclude_unset=True) for item in items]
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"At most {MAX_PAGE}.")]
