@@ -46,7 +46,8 @@ MAX_PAGE = 200
 
 class PersonIn(ApiInput):
     """A person to insert or update, found by ``external_id``. Text is trimmed; empty optional text is null. A
-    value the workspace refuses (too long, a control character, no name at all) leaves this row out."""
+    value the workspace refuses (too long, a control character, no name at all) leaves this row out. Updating, a
+    field left out (or null) keeps the stored value; send it empty to empty it."""
 
     external_id: str = Field(description="The id the source gives the person (at most 255 characters).")
     first_name: str | None = None
