@@ -295,6 +295,10 @@ def test_the_routes_answer_exactly_what_the_document_names(
     check(s.get(f"{orgs}/companies/{companies['items'][0]['id']}/links"), 200)
     check(s.get(f"{orgs}/companies/{uuid.uuid4()}/links"), 404)
     check(a.get(f"{orgs}/matching/unmatched", params={"table": "lead"}), 200)
+    check(s.delete(f"{orgs}/people/{found['items'][0]['id']}", headers=seller_headers), 403)
+    check(a.delete(f"{orgs}/people/{found['items'][0]['id']}", headers=headers), 204)
+    check(a.delete(f"{orgs}/people/{uuid.uuid4()}", headers=headers), 404)
+    check(a.delete(f"{orgs}/companies/{companies['items'][0]['id']}", headers=headers), 204)
 
     answered = {(method, path) for method, path, _ in check.seen}
     documented = {(method.upper(), path) for path, method, _ in _operations(document)}
