@@ -54,6 +54,7 @@ KEPT_TABLES: Final[dict[str, str]] = {
     "organization and application user, which other workspaces may share; they expire with the window",
     "people": "the workspace's own people (prospect profiles), loaded by the organization, not read from the CRM",
     "companies": "the workspace's own companies, loaded by the organization, not read from the CRM",
+    "people_uploads": "the administrators' CSV uploads of people and companies and their loads: workspace data",
 }
 """Tables the purge leaves alone, with the reason."""
 

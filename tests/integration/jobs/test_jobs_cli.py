@@ -17,7 +17,7 @@ from tests.integration.jobs.conftest import (
 from typer.testing import CliRunner
 
 from salesbridge.cli import app
-from salesbridge.domain.jobs import IMPORT_ORGANIZATION
+from salesbridge.domain.jobs import IMPORT_ORGANIZATION, MATCH_ORGANIZATION
 from salesbridge.domain.workspace import ImportState
 from salesbridge.services.connecting import create_organization
 from salesbridge.services.sync import request_sync
@@ -80,4 +80,5 @@ def test_sync_run_with_procrastinate_imports_here_and_defers_no_job(
     assert ran.exit_code == 0, ran.output
     with jobs_store.store(acme, read_only=True) as uow:
         assert [run.state for run in uow.import_runs.recent()] == [ImportState.SUCCEEDED]
-        assert uow.jobs.list() == [], "no job for a worker to race the terminal for"
+        # The import's end asks for matching (a job for the workers, as after any import); no import job.
+        assert [job.task for job in uow.jobs.list()] == [MATCH_ORGANIZATION], "no import job to race the terminal"
