@@ -47,7 +47,8 @@ TEXTS = {
         "waiting": "En espera",
         "refreshing": "Esta página se actualiza sola hasta que termina la carga.",
         "done": "Hecha",
-        "no_name": f"Línea {GOOD_ROWS + 2}: La línea no tiene nombre: indica el nombre completo, el nombre o los apellidos.",
+        "no_name": f"Línea {GOOD_ROWS + 2}: La línea no tiene nombre: "
+        "indica el nombre completo, el nombre o los apellidos.",
         "repeated": f"Línea {GOOD_ROWS + 4}: El id p0 ya está en la línea 2; solo se carga esa línea.",
         "header": ["Línea", "Motivo"],
     },
