@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import random
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from salesbridge.sandbox.seeds.demo_workspace import (
     PEOPLE_COLUMNS,
     CrmRows,
     DemoWorkspace,
+    _name_variant,
     crm_rows_of_sandbox,
     csv_bytes,
     generate_workspace,
@@ -170,3 +172,11 @@ def test_the_command_writes_the_three_files(tmp_path: Path, capsys: pytest.Captu
 
     assert {path.name for path in tmp_path.iterdir()} == {"people.csv", "companies.csv", "truth.csv"}
     assert "people" in capsys.readouterr().out
+
+
+def test_a_shortened_surname_never_leaves_a_particle_alone() -> None:
+    """QA item 9: the CRM's "Bram de Vries" became the person "Bram de"; a double surname is still shortened."""
+    dutch = {_name_variant("Bram", "de Vries", random.Random(seed), [])[1] for seed in range(200)}
+    spanish = {_name_variant("Lucía", "García López", random.Random(seed), [])[1] for seed in range(200)}
+    assert "de" not in dutch
+    assert {"García", "Garcia"} & spanish

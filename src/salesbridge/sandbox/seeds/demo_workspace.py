@@ -259,6 +259,10 @@ def _company_variant(name: str, rng: random.Random, variations: list[str]) -> st
     return name
 
 
+_PARTICLES: Final = frozenset({"de", "van", "von", "da", "di", "del", "du", "dos", "le", "la"})
+"""Particles a surname starts with (Dutch, German, Spanish, Portuguese, Italian, French): never cut off alone."""
+
+
 def _name_variant(first: str, last: str, rng: random.Random, variations: list[str]) -> tuple[str, str]:
     """How a person's profile shows the CRM's first and last name."""
     nicknames = NICKNAMES.get(first) or NICKNAMES.get(_ACCENTED.get(first, first), ())
@@ -269,8 +273,10 @@ def _name_variant(first: str, last: str, rng: random.Random, variations: list[st
         first = _FORMAL_OF[first]  # the CRM kept a nickname, the profile the full name
         variations.append("nickname")
     if " " in last and rng.random() < 0.3:
-        last = last.split(" ")[0]
-        variations.append("surname_shortened")
+        head = last.split(" ")[0]
+        if head.casefold() not in _PARTICLES:  # "de Vries" is one surname: "Bram de" is nobody's name
+            last = head
+            variations.append("surname_shortened")
     roll = rng.random()
     if roll < 0.15 and without_accents(f"{first}{last}") != f"{first}{last}":
         first, last = without_accents(first), without_accents(last)
