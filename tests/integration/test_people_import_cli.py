@@ -170,6 +170,7 @@ def test_a_file_that_cannot_be_read_is_refused_whole_and_nothing_is_written(
 
     assert result.exit_code == 1, result.output
     assert expected in " ".join(result.output.split())
+    assert "upload" not in result.output  # a local file is loaded, not uploaded (QA item 9)
     assert _stored(database_url, tmp_path / "credential.key") == ([], [])
 
 

@@ -98,11 +98,11 @@ _UNKNOWN_COLUMNS: Final = N_("Columns ignored (not recognised): {columns}.")
 _REPEATED_COLUMNS: Final = N_("Columns ignored (an earlier column gives the same field): {columns}.")
 
 _NO_ID_COLUMN: Final = N_(
-    "The file has no id column. Add a column named id (or external_id) that identifies each row, then upload it again."
+    "The file has no id column. Add a column named id (or external_id) that identifies each row, then load it again."
 )
 _NOT_TEXT: Final = N_(
     "The file is not text in UTF-8 or Latin-1 (it may be UTF-16 or a spreadsheet file). Save it as CSV UTF-8 and "
-    "upload it again."
+    "load it again."
 )
 _NO_HEADER: Final = N_("The file is empty: it has no header line.")
 _TOO_MANY_COLUMNS: Final = N_("The header has {count} columns; at most {limit} are read.")
