@@ -39,7 +39,6 @@ from salesbridge.store.jobs import (
 from salesbridge.store.lists import AutoSaveRulesRepository, CrmRecordQueries, CrmSettingsRepository, ListRepository
 from salesbridge.store.matching import MatchRepository
 from salesbridge.store.people import CompanyRepository, PersonRepository
-from salesbridge.store.uploads import UploadRepository, queued_uploads
 from salesbridge.store.purge import ImportedDataRepository
 from salesbridge.store.repositories import (
     AuditLog,
@@ -51,6 +50,7 @@ from salesbridge.store.repositories import (
 )
 from salesbridge.store.secrets import CredentialCipher
 from salesbridge.store.tables import ApiToken, ConnectionState, CrmConnection, Invitation, Organization, WebSession
+from salesbridge.store.uploads import UploadRepository, queued_uploads
 from salesbridge.store.workspace import (
     ApiTokenRepository,
     CrmUserRepository,
