@@ -59,7 +59,14 @@ def propose_for_review(store: UnitOfWorkFactory, pairs: int) -> list[tuple[str, 
         leads = [lead for lead in uow.crm_records.records("lead") if lead.name]
         tied = matched_targets(uow, "lead", [lead.crm_id for lead in leads])
         waiting = {link.crm_id for link in uow.matches.review(("lead",), limit=10_000)}
-        free = [lead for lead in leads if lead.crm_id not in tied and lead.crm_id not in waiting][:pairs]
+        # Not a lead rejected in review before (the other language's run): rejecting asks for a matching run that
+        # decides that lead again, and it would replace a pair proposed here while the page is being read.
+        rejected = uow.matches.rejections("lead", [lead.crm_id for lead in leads])
+        free = [
+            lead
+            for lead in leads
+            if lead.crm_id not in tied and lead.crm_id not in waiting and lead.crm_id not in rejected
+        ][:pairs]
         strangers = [p for p in uow.people.search("stranger", limit=100) if p.id is not None]
         proposed: list[tuple[str, uuid.UUID]] = []
         links = []
@@ -83,7 +90,9 @@ def propose_for_review(store: UnitOfWorkFactory, pairs: int) -> list[tuple[str, 
                     target_kind=TargetKind.PERSON,
                     target_id=stranger.id,
                     band=LinkBand.REVIEW,
-                    probability=0.6,
+                    # Above every pair the scorer left in review (the queue lists the surest first, 20 a page): both
+                    # are on the queue's first page however many pairs the demo's own matching put there.
+                    probability=1.0,
                     decision=decision.to_dict(),
                     origin=LinkOrigin.SCORER,
                     decided_by=None,
