@@ -163,3 +163,17 @@ def test_a_birth_date_column_is_read_and_tells_namesakes_apart(tmp_path: Path) -
     assert "shoe" in result.output
     assert "date_of_birth" not in result.output  # read, so not reported as ignored
     assert "DOB" not in result.output
+
+
+def test_files_with_one_name_column_are_matched_by_that_name(tmp_path: Path) -> None:
+    left = tmp_path / "crm.csv"
+    left.write_text("id,name,company\nc1,Robert Smith,Contoso Ltd.\nc2,Lucia Martin,Northwind\n", encoding="utf-8")
+    right = tmp_path / "workspace.csv"
+    right.write_text("id,full name,company\np1,Bob Smith,CONTOSO\np2,Ana Diaz,Wingtip\n", encoding="utf-8")
+    out = tmp_path / "pairs.csv"
+
+    result = _runner().invoke(app, ["match", "people", "--left", str(left), "--right", str(right), "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    assert "not recognised" not in result.output, "the name columns are read"
+    assert [(row["left_id"], row["right_id"]) for row in _rows(out)] == [("c1", "p1")]

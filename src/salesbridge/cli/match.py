@@ -101,6 +101,7 @@ def _person(row: PersonRow) -> PersonRecord:
 
     return PersonRecord(
         id=row.external_id,
+        full_name=row.full_name,
         first_name=row.first_name,
         last_name=row.last_name,
         emails=row.emails,
@@ -250,6 +251,7 @@ def _link_files(
         ) as progress,
     ):
         sides = (_read(kind, left, progress), _read(kind, right, progress))
+        # No byte counts on this row (its own progress has no size): hidden once matching ends.
         task = progress.add_task(translate(N_("Matching"), lang), total=None)
         from salesbridge.matching import Band, Matcher
 
@@ -260,7 +262,7 @@ def _link_files(
             else Matcher.companies(default_region=region)
         )
         result = matcher.link(sides[0].records, sides[1].records, one_to_one="both")
-        progress.update(task, total=1, completed=1)
+        progress.remove_task(task)
         try:
             with out.open("w", encoding="utf-8", newline="") as stream:
                 writer = csv.writer(stream)
