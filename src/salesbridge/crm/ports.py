@@ -486,3 +486,50 @@ class CrmAppInstaller(Protocol):
             CrmError: a create was refused (what was created before it stays).
         """
         ...
+
+
+@dataclass(frozen=True)
+class ActivityRecord:
+    """An activity to write to the CRM (writeback), in CRM terms.
+
+    Attributes:
+        id: The CRM row's id, chosen by the caller and the same for every delivery of the activity
+            (:func:`salesbridge.domain.writeback.crm_activity_id`): writing it again updates the same row.
+        table: ``sbr_inmail``, ``sbr_message`` (the app's tables), ``annotation`` (a note) or ``phonecall``.
+        owner_id: The seller's ``systemuserid``: the row's owner, and the user the write runs as (impersonation),
+            so the CRM shows the seller as creator and the application user as "created on behalf by".
+        regarding: The contact, lead or account the activity regards (for a note: the record it is attached to).
+        subject: The activity's subject (a note's title).
+        body: Its text (a note's ``notetext``, a call's ``description``, the app tables' ``sbr_body``).
+        occurred_at: When it was sent or held (UTC).
+        outgoing: Sent by the seller (True) or received (False); ignored for notes.
+        conversation_id: The conversation of an InMail or message; None otherwise.
+        external_id: salesbridge's id of the activity (the app tables' ``sbr_externalid``).
+    """
+
+    id: str
+    table: str
+    owner_id: str
+    regarding: LookupValue
+    subject: str
+    body: str
+    occurred_at: datetime
+    outgoing: bool
+    conversation_id: str | None
+    external_id: str
+
+
+class ActivityWriter(Protocol):
+    """Writes activities to the CRM (writeback). Every call is safe to repeat: rows are addressed by their ids."""
+
+    async def write_activities(self, records: Sequence[ActivityRecord]) -> WriteReport:
+        """Create or update every record (upsert by id), each as its owner (impersonation), with its activity
+        parties (from the owner; to the regarded contact or lead) for activity tables, in as few requests as the
+        CRM allows: bulk messages where the table takes them, ``$batch`` otherwise.
+
+        Returns:
+            The ids written, and the failures, each with the CRM's error (a :class:`~salesbridge.errors.
+            TransientError` is worth retrying; a :class:`~salesbridge.errors.PermanentError` is not). Never raises
+            for a failure of some records.
+        """
+        ...

@@ -60,6 +60,22 @@ def checked_free_text(text: str, *, field: str) -> str:
     return text.strip()
 
 
+_REFUSED_IN_MULTILINE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Free text's refused characters except tab, line feed and carriage return (the body of a note or message)."""
+
+
+def checked_multiline_text(text: str, *, field: str) -> str:
+    """``text`` (a body of several lines: tabs and line breaks allowed) without surrounding spaces, its line breaks
+    made ``\\n``.
+
+    Raises:
+        InvalidInputError: it holds another control character or a lone surrogate (``field``).
+    """
+    if _REFUSED_IN_MULTILINE.search(text) is not None:
+        raise InvalidInputError(N_("This text contains control characters. Remove them and try again."), field=field)
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
 def _checked_name(text: str, *, field: str, limit: int, message: str) -> str:
     cleaned = checked_free_text(text, field=field)
     if not cleaned or len(cleaned) > limit:

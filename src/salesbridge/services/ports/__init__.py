@@ -1,7 +1,8 @@
 """The ports of the use cases: everything a service needs from the outside world, as protocols, in one package:
 :mod:`.crm` (the CRM session), :mod:`.workspace` (people, seats, tokens, the audit log, the connection),
 :mod:`.imports` (the import plane), :mod:`.lists`, :mod:`.people` (the workspace's people and companies),
-:mod:`.jobs` (the job API), :mod:`.matching` (links of CRM records to people and companies), and
+:mod:`.jobs` (the job API), :mod:`.matching` (links of CRM records to people and companies),
+:mod:`.writeback` (activities, their outbox and the writeback settings), and
 :mod:`.unit_of_work` (the transaction and the store access). Import them from here.
 
 Services depend on these and on the values of :mod:`salesbridge.domain` only; never on SQLAlchemy or
@@ -24,6 +25,8 @@ from salesbridge.services.ports.crm import (
     CrmSession,
     CrmSessionFactory,
     PreflightCrm,
+    WritebackSession,
+    WritebackSessionFactory,
 )
 from salesbridge.services.ports.imports import (
     CrmSettingsRepository,
@@ -59,8 +62,10 @@ from salesbridge.services.ports.workspace import (
     UserRepository,
     WebSessionRepository,
 )
+from salesbridge.services.ports.writeback import ActivityRepository, WritebackSettingsRepository
 
 __all__ = [
+    "ActivityRepository",
     "ApiTokenRepository",
     "AuditLog",
     "AutoSaveRuleRepository",
@@ -98,4 +103,7 @@ __all__ = [
     "UpsertCounts",
     "UserRepository",
     "WebSessionRepository",
+    "WritebackSession",
+    "WritebackSessionFactory",
+    "WritebackSettingsRepository",
 ]

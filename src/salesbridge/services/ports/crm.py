@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from salesbridge.crm.ports import CrmAppInstaller, CrmIdentity, CrmMetadata, CrmReader
+from salesbridge.crm.ports import ActivityWriter, CrmAppInstaller, CrmIdentity, CrmMetadata, CrmReader
 from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.workspace import (
     CrmCredentials,
@@ -51,3 +51,16 @@ class CrmAppSession(CrmSession, Protocol):
 
 CrmAppSessionFactory = Callable[[CrmCredentials], CrmAppSession]
 """Builds a session able to install the CRM-side app (the Dynamics connector in production)."""
+
+
+class WritebackSession(CrmSession, Protocol):
+    """A session that can also write activities back (the drainer's)."""
+
+    @property
+    def activities(self) -> ActivityWriter:
+        """Writes activities as their sellers."""
+        ...
+
+
+WritebackSessionFactory = Callable[[CrmCredentials], WritebackSession]
+"""Builds a session able to write activities back (the Dynamics connector in production)."""

@@ -1,0 +1,380 @@
+"""Activity writeback (issue 14): the activities sellers log, their delivery to the CRM, and the rules that decide
+where, when and whether each one is written. Pure: values and rules only, no I/O.
+
+An activity is captured once per ``(author, client_id)``: the client chooses the id, so a retried request never
+makes two. Every accepted activity has one outbox entry, stored in the same transaction; the drainer
+(:mod:`salesbridge.sync.writeback`) delivers entries in bulk. The CRM row of an activity has a fixed id,
+:func:`crm_activity_id`, derived from the organization and the activity: every delivery of the same activity
+writes the same row (an upsert), which makes delivery exactly-once however often a crashed drainer repeats it.
+
+The rules, each a function below:
+
+* which CRM table an item goes to (:data:`ITEM_TABLES`);
+* whether the author's seat may write back (:func:`seat_hold`);
+* which matched CRM record it regards (:func:`choose_regarding`: the contact, else the lead, else the account);
+* when a failed delivery is tried again, and when it is parked (:func:`after_failure`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Final
+
+from salesbridge.domain.crm_app import PUBLISHER_PREFIX
+from salesbridge.domain.text_rules import checked_free_text, checked_multiline_text
+from salesbridge.errors import InvalidInputError
+from salesbridge.message_ids import N_
+
+
+class DataItem(StrEnum):
+    """The data items an administrator can write back ("Sync back all data items" or a subset)."""
+
+    INMAIL = "inmail"
+    MESSAGE = "message"
+    NOTE = "note"
+    CALL = "call"
+
+
+ALL_ITEMS: Final = frozenset(DataItem)
+
+ITEM_TABLES: Final[dict[DataItem, str]] = {
+    DataItem.INMAIL: f"{PUBLISHER_PREFIX}_inmail",
+    DataItem.MESSAGE: f"{PUBLISHER_PREFIX}_message",
+    DataItem.NOTE: "annotation",
+    DataItem.CALL: "phonecall",
+}
+"""The CRM table (logical name) each item is written to: the app's custom activity tables for InMail and messages,
+Dynamics notes for notes and phone calls for calls."""
+
+
+class Direction(StrEnum):
+    """Whether the seller sent it (outgoing) or received it (incoming)."""
+
+    OUTGOING = "outgoing"
+    INCOMING = "incoming"
+
+
+MAX_CLIENT_ID_LENGTH: Final = 100
+MAX_SUBJECT_LENGTH: Final = 200
+"""Dataverse's ``subject`` of an activity holds 200 characters."""
+MAX_BODY_LENGTH: Final = 100_000
+MAX_CONVERSATION_ID_LENGTH: Final = 100
+
+
+@dataclass(frozen=True)
+class WritebackSettings:
+    """The organization's writeback settings (CRM Settings page).
+
+    Attributes:
+        enabled: "Enable syncing workspace data back to your CRM?"
+        items: The data items written back; :data:`ALL_ITEMS` is "Sync back all data items".
+    """
+
+    enabled: bool = False
+    items: frozenset[DataItem] = ALL_ITEMS
+
+    @property
+    def all_items(self) -> bool:
+        """True when every data item is written back."""
+        return self.items == ALL_ITEMS
+
+    def writes(self, item: DataItem) -> bool:
+        """Whether activities of ``item`` are written back now."""
+        return self.enabled and item in self.items
+
+
+@dataclass(frozen=True)
+class ActivityDraft:
+    """An activity as a client sends it. Checks itself when built.
+
+    Attributes:
+        client_id: The client's id of the activity; the same author sending the same id again is the same activity.
+        item: What it is.
+        person_id / company_id: The person or company it concerns (exactly one).
+        subject: Short title; for InMail and messages, the first line of the body when the client sends none.
+        body: The text.
+        direction: Outgoing or incoming (notes are outgoing).
+        occurred_at: When it was sent, written or held (timezone-aware).
+        conversation_id: The conversation an InMail or message belongs to.
+
+    Raises:
+        InvalidInputError: a value is missing, too long, or holds control characters (``field`` names it).
+    """
+
+    client_id: str
+    item: DataItem
+    person_id: uuid.UUID | None
+    company_id: uuid.UUID | None
+    subject: str | None
+    body: str
+    direction: Direction
+    occurred_at: datetime
+    conversation_id: str | None = None
+
+    def __post_init__(self) -> None:
+        client_id = (self.client_id or "").strip()
+        if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH or not client_id.isprintable():
+            raise InvalidInputError(
+                N_("The activity's id is required, printable and at most {limit} characters."),
+                field="client_id",
+                limit=MAX_CLIENT_ID_LENGTH,
+            )
+        object.__setattr__(self, "client_id", client_id)
+        if (self.person_id is None) == (self.company_id is None):
+            raise InvalidInputError(N_("An activity concerns exactly one person or one company."), field="person_id")
+        if self.occurred_at.tzinfo is None:
+            raise InvalidInputError(N_("The activity's time needs a time zone."), field="occurred_at")
+        body = checked_multiline_text(self.body, field="body")
+        if not body:
+            raise InvalidInputError(N_("The text of the activity is required."), field="body")
+        if len(body) > MAX_BODY_LENGTH:
+            raise InvalidInputError(_TOO_LONG, field="body", limit=MAX_BODY_LENGTH)
+        object.__setattr__(self, "body", body)
+        object.__setattr__(self, "subject", _optional(self.subject, "subject", MAX_SUBJECT_LENGTH))
+        object.__setattr__(
+            self, "conversation_id", _optional(self.conversation_id, "conversation_id", MAX_CONVERSATION_ID_LENGTH)
+        )
+
+    @property
+    def title(self) -> str:
+        """The subject written to the CRM: the given subject, else the body's first line cut to fit."""
+        return activity_title(self.subject, self.body)
+
+
+_TOO_LONG: Final = N_("This text is too long: at most {limit} characters.")
+
+
+def _optional(text: str | None, field: str, limit: int) -> str | None:
+    if text is None:
+        return None
+    cleaned = checked_free_text(text, field=field)
+    if len(cleaned) > limit:
+        raise InvalidInputError(_TOO_LONG, field=field, limit=limit)
+    return cleaned or None
+
+
+def activity_title(subject: str | None, body: str) -> str:
+    """The subject written to the CRM: the given subject, else the body's first line cut to fit."""
+    if subject:
+        return subject
+    lines = body.strip().splitlines()
+    return lines[0].strip()[:MAX_SUBJECT_LENGTH] if lines else ""
+
+
+class DeliveryState(StrEnum):
+    """Where an activity's delivery stands. Every state but ``delivered`` and ``parked`` is picked up again by the
+    drainer when what it waits for changes."""
+
+    QUEUED = "queued"
+    """Ready for the next drain (new, edited, or retrying after ``next_attempt_at``)."""
+    WAITING_FOR_MATCH = "waiting_for_match"
+    """Its person or company has no CRM match yet; delivered when one appears."""
+    WAITING_FOR_SEAT = "waiting_for_seat"
+    """The author's seat may not write back (:class:`SeatHold` says why); delivered when it may."""
+    NOT_WRITTEN_BACK = "not_written_back"
+    """Writeback is off, or its data item is not chosen: kept in the workspace (backfill delivers it later)."""
+    FAILING = "failing"
+    """The last attempt failed transiently; tried again at ``next_attempt_at``."""
+    PARKED = "parked"
+    """Failed permanently or too often: shown with Dynamics' error, delivered again only when retried by hand."""
+    DELIVERED = "delivered"
+    """Written to the CRM (its current version)."""
+
+
+class SeatHold(StrEnum):
+    """Why an author's activities may not be written back now."""
+
+    NO_SEAT = "no_seat"
+    SEAT_INACTIVE = "seat_inactive"
+    CRM_SYNC_OFF = "crm_sync_off"
+    NO_CRM_USER = "no_crm_user"
+    CRM_USER_DISABLED = "crm_user_disabled"
+
+
+def seat_hold(
+    *,
+    has_seat: bool,
+    seat_active: bool,
+    crm_sync_on: bool,
+    crm_user_matched: bool,
+    crm_user_enabled: bool,
+) -> SeatHold | None:
+    """Why the author may not write back, or None when they may.
+
+    Only seats with CRM sync on (the seat's own switch, or the organization's "all seats") and matched to an
+    enabled CRM user write back: the CRM user owns and creates the written records, and a disabled user cannot.
+    ``crm_sync_on`` is the effective value (the caller applies the organization's "all seats" switch).
+    """
+    if not has_seat:
+        return SeatHold.NO_SEAT
+    if not seat_active:
+        return SeatHold.SEAT_INACTIVE
+    if not crm_sync_on:
+        return SeatHold.CRM_SYNC_OFF
+    if not crm_user_matched:
+        return SeatHold.NO_CRM_USER
+    if not crm_user_enabled:
+        return SeatHold.CRM_USER_DISABLED
+    return None
+
+
+REGARDING_PREFERENCE: Final = ("contact", "lead", "account")
+"""The matched record an activity regards, in order of preference."""
+
+
+@dataclass(frozen=True)
+class Regarding:
+    """The CRM record an activity regards.
+
+    Attributes:
+        table: ``contact``, ``lead`` or ``account``.
+        crm_id: Its id in the CRM (lowercase GUID).
+    """
+
+    table: str
+    crm_id: str
+
+
+def choose_regarding(candidates: Iterable[Regarding]) -> Regarding | None:
+    """The record to regard among the matched records of the activity's person or company: a contact, else a
+    lead, else an account; among several of one table (CRM duplicates), the smallest id, so the choice is stable.
+    None when there is none (the activity waits for a match)."""
+    ranked = sorted(
+        (c for c in candidates if c.table in REGARDING_PREFERENCE),
+        key=lambda c: (REGARDING_PREFERENCE.index(c.table), c.crm_id),
+    )
+    return ranked[0] if ranked else None
+
+
+_CRM_ID_NAMESPACE: Final = uuid.UUID("2f1d3c4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f")
+
+
+def crm_activity_id(organization_id: uuid.UUID, activity_id: uuid.UUID) -> str:
+    """The id of the activity's row in the CRM: the same for every delivery of the activity (idempotent upserts),
+    different across organizations. A lowercase GUID."""
+    return str(uuid.uuid5(_CRM_ID_NAMESPACE, f"{organization_id}/{activity_id}"))
+
+
+MAX_ATTEMPTS: Final = 8
+"""Transient failures in a row after which an activity is parked."""
+FIRST_RETRY: Final = timedelta(seconds=30)
+LONGEST_RETRY: Final = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class FailureOutcome:
+    """What a failed delivery leads to: failing with a next attempt, or parked (``next_attempt_at`` None)."""
+
+    state: DeliveryState
+    next_attempt_at: datetime | None
+
+
+def after_failure(*, attempts: int, transient: bool, now: datetime) -> FailureOutcome:
+    """The state after the ``attempts``-th failed delivery in a row (1 for the first).
+
+    A permanent failure (Dynamics refused the record) parks at once: repeating it would fail the same way. A
+    transient one (throttling, unavailability, a cut connection) is retried after 30 s, doubling up to an hour,
+    and parks after :data:`MAX_ATTEMPTS` attempts so nothing is retried forever.
+    """
+    if not transient or attempts >= MAX_ATTEMPTS:
+        return FailureOutcome(DeliveryState.PARKED, None)
+    delay = min(FIRST_RETRY * (2 ** (attempts - 1)), LONGEST_RETRY)
+    return FailureOutcome(DeliveryState.FAILING, now + delay)
+
+
+def parse_items(values: Collection[str]) -> frozenset[DataItem]:
+    """Data items from their names (``inmail``, ``message``, ``note``, ``call``; case and spaces ignored).
+
+    Raises:
+        InvalidInputError: an unknown name, or none at all.
+    """
+    items: set[DataItem] = set()
+    for value in values:
+        name = value.strip().lower()
+        try:
+            items.add(DataItem(name))
+        except ValueError:
+            raise InvalidInputError(
+                N_("Unknown data item '{value}': choose among inmail, message, note and call."),
+                field="items",
+                value=value,
+            ) from None
+    if not items:
+        raise InvalidInputError(N_("Choose at least one data item to write back."), field="items")
+    return frozenset(items)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An activity's outbox entry: where its delivery stands.
+
+    Attributes:
+        state: See :class:`DeliveryState`.
+        hold: Why the author may not write back (state ``waiting_for_seat``), else None.
+        attempts: Failed attempts in a row (0 after a success or a retry by hand).
+        next_attempt_at: When a ``failing`` entry is tried again.
+        error_code / error_message: Dynamics' error of the last failed attempt (kept until a success).
+        regarding: The record it was last written on (None before the first delivery).
+        crm_table / crm_id: Where it is written (:data:`ITEM_TABLES`, :func:`crm_activity_id`).
+        delivered_version: The activity version last written (an edit raises the activity's version above it).
+        delivered_at: When it was last written.
+    """
+
+    state: DeliveryState
+    hold: SeatHold | None
+    attempts: int
+    next_attempt_at: datetime | None
+    error_code: str | None
+    error_message: str | None
+    regarding: Regarding | None
+    crm_table: str
+    crm_id: str
+    delivered_version: int | None
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A stored activity and its delivery.
+
+    Attributes:
+        id: Ours.
+        author_user_id: The workspace user (seller) who logged it.
+        version: 1 when captured, raised by each edit.
+    """
+
+    id: uuid.UUID
+    author_user_id: uuid.UUID
+    client_id: str
+    item: DataItem
+    person_id: uuid.UUID | None
+    company_id: uuid.UUID | None
+    subject: str | None
+    body: str
+    direction: Direction
+    occurred_at: datetime
+    conversation_id: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    delivery: Delivery
+
+    @property
+    def title(self) -> str:
+        """The subject written to the CRM (:attr:`ActivityDraft.title`)."""
+        return activity_title(self.subject, self.body)
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    """One row of the writeback status: how many activities of one item and author are in one state (and hold)."""
+
+    item: DataItem
+    author_user_id: uuid.UUID
+    state: DeliveryState
+    hold: SeatHold | None
+    count: int
