@@ -704,3 +704,69 @@ class PeopleUploadRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index("ix_people_uploads_organization_id_created_at", "organization_id", "created_at"),)
+
+
+class WritebackSettingsRow(Base):
+    """The organization's writeback settings (:class:`salesbridge.domain.writeback.WritebackSettings`); ``items``
+    is a comma-separated list of data item names. No row: the defaults. See migration 0017."""
+
+    __tablename__ = "writeback_settings"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    items: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_by: Mapped[str] = mapped_column(String(320))
+
+
+class ActivityRow(Base):
+    """An activity a seller logged and its outbox entry (:class:`salesbridge.domain.writeback.Activity`), one row
+    for both so they are written together. ``person_id``, ``company_id`` and ``author_user_id`` carry no foreign
+    key: the activity outlives them. See migration 0017."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    author_user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    client_id: Mapped[str] = mapped_column(String(100))
+    item: Mapped[str] = mapped_column(String(16))
+    person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    company_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    direction: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    conversation_id: Mapped[str | None] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(24))
+    hold: Mapped[str | None] = mapped_column(String(24))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    regarding_table: Mapped[str | None] = mapped_column(String(16))
+    regarding_id: Mapped[str | None] = mapped_column(String(36))
+    crm_table: Mapped[str] = mapped_column(String(64))
+    crm_id: Mapped[str] = mapped_column(String(36))
+    delivered_version: Mapped[int | None] = mapped_column(Integer)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index(
+            "uq_activities_organization_id_author_user_id_client_id",
+            "organization_id",
+            "author_user_id",
+            "client_id",
+            unique=True,
+        ),
+        Index("ix_activities_organization_id_state_next_attempt_at", "organization_id", "state", "next_attempt_at"),
+        Index("ix_activities_organization_id_person_id_occurred_at", "organization_id", "person_id", "occurred_at"),
+        Index("ix_activities_organization_id_company_id_occurred_at", "organization_id", "company_id", "occurred_at"),
+        Index("ix_activities_organization_id_occurred_at", "organization_id", "occurred_at"),
+    )
