@@ -55,6 +55,9 @@ KEPT_TABLES: Final[dict[str, str]] = {
     "people": "the workspace's own people (prospect profiles), loaded by the organization, not read from the CRM",
     "companies": "the workspace's own companies, loaded by the organization, not read from the CRM",
     "people_uploads": "the administrators' CSV uploads of people and companies and their loads: workspace data",
+    "activities": "the activities sellers logged and their delivery: workspace data; what was written to the CRM "
+    "stays there, and what waits for a match waits for the next import's",
+    "writeback_settings": "the administrator's choices (writeback on or off, the data items), reused on a reconnect",
 }
 """Tables the purge leaves alone, with the reason."""
 
