@@ -31,6 +31,23 @@ MATCH_ORGANIZATION: Final = "match_organization"
 ``reason``): deferred with an import's end and with every people or company load."""
 
 
+WRITE_BACK_ORGANIZATION: Final = "write_back_organization"
+"""Deliver the organization's due activities to the CRM (the writeback outbox's drainer; args: ``organization_id``,
+``reason``): deferred with each activity logged, edited, retried or backfilled, and when what waiting activities
+wait for changes (a matching run, a seat's CRM sync)."""
+
+SCHEDULE_DUE_WRITEBACK: Final = "schedule_due_writeback"
+"""Defer the drain of every connected organization whose outbox has entries to deliver (failing ones whose next
+attempt came, queued ones a killed drainer left leased); periodic, no args."""
+
+
+def writeback_lock(organization_id: uuid.UUID) -> str:
+    """The lock and queueing lock of the organization's drain job: one drain of an organization runs at a time and
+    at most one waits (a drain delivers everything due when it claims). Not the organization's lock: delivery never
+    waits for an import or a matching run to end."""
+    return f"writeback:{organization_id}"
+
+
 def match_queueing_lock(organization_id: uuid.UUID) -> str:
     """The queueing lock of the organization's matching job: at most one waits (a run covers every change since
     the last one)."""
@@ -182,6 +199,16 @@ TASK_SPECS: Final[dict[str, TaskSpec]] = {
         # Not retried: a load that broke off is recorded failed on its upload (the rows loaded stay; the
         # administrator uploads the file again, which is idempotent by external id).
         TaskSpec(name=LOAD_PEOPLE_UPLOAD, queue="uploads"),
+        # Not retried: a drain records every outcome on the activities themselves (failing entries carry their own
+        # backoff); if it broke off, its claimed entries' lease expires and the periodic sweep defers it again.
+        TaskSpec(name=WRITE_BACK_ORGANIZATION, queue="writeback"),
+        # Periodic: the next period defers it again. One sweep at a time.
+        TaskSpec(
+            name=SCHEDULE_DUE_WRITEBACK,
+            queue="schedule",
+            lock=SCHEDULE_DUE_WRITEBACK,
+            queueing_lock=SCHEDULE_DUE_WRITEBACK,
+        ),
     )
 }
 """Every task, by name. Adding a task: a name here, a spec, and its function in :mod:`salesbridge.jobs.tasks`."""

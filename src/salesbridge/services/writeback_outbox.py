@@ -1,0 +1,68 @@
+"""The writeback outbox's triggers: asking for a drain of the organization's activities, in the transaction of the
+change that makes some deliverable, and putting waiting activities back in the queue when what they wait for
+changes (a matching run tied their person or company to a CRM record; a seat's CRM sync was turned on, or its holder
+matched an enabled CRM user).
+
+The drain itself is :func:`salesbridge.sync.writeback.drain_organization`, run by the
+:data:`~salesbridge.domain.jobs.WRITE_BACK_ORGANIZATION` job. With the embedded job engine (which defers imports
+only) nothing is deferred: its runner drains every connected organization's due activities each round, so the
+queued entries are its queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection
+from typing import Final
+
+from salesbridge.domain.jobs import WRITE_BACK_ORGANIZATION, writeback_lock
+from salesbridge.domain.writeback import DeliveryState
+from salesbridge.errors import UnsupportedJobError
+from salesbridge.services.ports import UnitOfWork
+
+LOGGED_REASON: Final = "activity.logged"
+"""A drain asked for because an activity was logged."""
+EDITED_REASON: Final = "activity.edited"
+"""…because a delivered activity was edited (its CRM row is updated)."""
+RETRIED_REASON: Final = "writeback.retried"
+"""…because an administrator retried failing or parked activities."""
+BACKFILL_REASON: Final = "writeback.backfill"
+"""…because an administrator asked for earlier activity to be delivered."""
+MATCHED_REASON: Final = "writeback.matched"
+"""…because a matching run (or a match edited by hand) may have tied activities waiting for a match."""
+SEATS_REASON: Final = "writeback.seats"
+"""…because a seat's CRM sync or its CRM user changed, which may let waiting activities through."""
+SCHEDULED_REASON: Final = "writeback.scheduled"
+"""…by the periodic sweep: failing activities whose next attempt came, or queued ones a stopped drainer left."""
+
+
+def request_drain(uow: UnitOfWork, *, reason: str) -> None:
+    """Defer the drain of the unit of work's organization in its transaction (committed with it, or not at all):
+    one drain runs at a time per organization and at most one waits, so asking again while one waits queues
+    nothing. ``reason``: one of this module's ``*_REASON`` (shown on the jobs page). With the embedded engine,
+    nothing to defer (its runner drains every round)."""
+    lock = writeback_lock(uow.organization_id)
+    with contextlib.suppress(UnsupportedJobError):
+        uow.jobs.defer(WRITE_BACK_ORGANIZATION, args={"reason": reason}, lock=lock, queueing_lock=lock)
+
+
+def requeue_waiting(uow: UnitOfWork, *, states: Collection[DeliveryState], reason: str) -> int:
+    """Put the organization's activities waiting in ``states`` (``waiting_for_match``, ``waiting_for_seat``) back
+    in the queue and ask for a drain, in the unit of work's transaction; how many. The drain decides again: an
+    activity whose wait is not over goes back to waiting, with its reason."""
+    requeued = uow.activities.requeue(states=states)
+    if requeued:
+        request_drain(uow, reason=reason)
+    return requeued
+
+
+def requeue_after_matching(uow: UnitOfWork) -> int:
+    """:func:`requeue_waiting` for the activities waiting for a CRM match (after a matching run, a match edited by
+    hand or a review pair accepted)."""
+    return requeue_waiting(uow, states=(DeliveryState.WAITING_FOR_MATCH,), reason=MATCHED_REASON)
+
+
+def requeue_after_seat_change(uow: UnitOfWork) -> int:
+    """:func:`requeue_waiting` for the activities waiting for their author's seat (after CRM sync was turned on for
+    a seat or all seats, a seat taken, or seats matched to CRM users again)."""
+    return requeue_waiting(uow, states=(DeliveryState.WAITING_FOR_SEAT,), reason=SEATS_REASON)
