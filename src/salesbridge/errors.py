@@ -15,6 +15,8 @@
     │   ├── CrmAppPrivilegesError     the CRM-side app needs privileges the application user lacks; .missing
     │   ├── CrmAppBlockedError        the CRM lacks what only its administrator can add for the app; .items
     │   ├── MatchChangedError         an Edit match made on a stale view: the match changed meanwhile; .changed_by
+    │   ├── ActivityChangedError      an activity edited from a stale version: someone edited it meanwhile; .version
+    │   ├── CrmAppRequiredError       writeback enabled while the CRM-side app is not installed (or is outdated)
     │   ├── AccountError              an account use case refused; the message is for the person who caused it
     │   │   ├── InvalidInputError     a value breaks a rule (email, password, name, language); .field
     │   │   ├── ContractFullError     every seat of the contract is assigned
@@ -256,6 +258,39 @@ class MatchChangedError(InvalidRequestError):
     def __init__(self, message: str, *, changed_by: str | None, **fields: object) -> None:
         super().__init__(message, **fields)
         self.changed_by = changed_by
+
+
+class ActivityChangedError(InvalidRequestError):
+    """An activity was edited from a version that is no longer its latest (someone else edited it meanwhile):
+    nothing was changed; read it again.
+
+    Attributes:
+        version: The activity's version now.
+    """
+
+    MESSAGE = N_("This activity was changed meanwhile (it is now at version {version}): look at it again.")
+
+    def __init__(self, *, version: int) -> None:
+        super().__init__(self.MESSAGE, version=version)
+        self.version = version
+
+
+class CrmAppRequiredError(InvalidRequestError):
+    """Writeback cannot be enabled: the CRM-side app is not installed in the organization's Dynamics 365, or parts
+    of it are missing. Nothing was changed; install it ("Get it now", ``salesbridge crm app install``) first.
+
+    Attributes:
+        state: The app's state (``missing``, ``outdated``), or None when the organization is not connected.
+    """
+
+    MESSAGE = N_(
+        "Writeback needs the CRM-side app installed in Dynamics 365 first: install it (Get it now), then enable "
+        "writeback."
+    )
+
+    def __init__(self, *, state: str | None) -> None:
+        super().__init__(self.MESSAGE)
+        self.state = state
 
 
 class AccountError(InvalidRequestError):

@@ -26,6 +26,7 @@ from typing import Self
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesbridge.store.activities import ActivityRepository, WritebackSettingsRepository
 from salesbridge.store.checkpoints import WalCheckpointer
 from salesbridge.store.database import read_only_engine
 from salesbridge.store.imports import CrmRecordRepository, ImportRunRepository, TableSyncStateRepository
@@ -98,6 +99,8 @@ class SqlAlchemyUnitOfWork:
     companies: CompanyRepository
     uploads: UploadRepository
     matches: MatchRepository
+    activities: ActivityRepository
+    writeback_settings: WritebackSettingsRepository
     jobs: EmbeddedJobQueue | ProcrastinateJobQueue
 
     def __init__(
@@ -146,6 +149,8 @@ class SqlAlchemyUnitOfWork:
         self.companies = CompanyRepository(*scope, clock=self._clock)
         self.uploads = UploadRepository(*scope, clock=self._clock)
         self.matches = MatchRepository(*scope, clock=self._clock)
+        self.activities = ActivityRepository(*scope, clock=self._clock)
+        self.writeback_settings = WritebackSettingsRepository(*scope, clock=self._clock)
         job_queue = ProcrastinateJobQueue if self._job_engine is JobEngine.PROCRASTINATE else EmbeddedJobQueue
         self.jobs = job_queue(*scope, clock=self._clock)
         return self

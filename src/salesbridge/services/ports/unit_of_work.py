@@ -34,6 +34,7 @@ from salesbridge.services.ports.workspace import (
     UserRepository,
     WebSessionRepository,
 )
+from salesbridge.services.ports.writeback import ActivityRepository, WritebackSettingsRepository
 
 # ------------------------------------------------------------------------------------------ the unit of work
 
@@ -127,6 +128,16 @@ class UnitOfWork(Protocol):
     @property
     def matches(self) -> MatchRepository:
         """Matching's links, rejected pairs, keys and state (CRM records ↔ people and companies)."""
+        ...
+
+    @property
+    def activities(self) -> ActivityRepository:
+        """The activities sellers logged and their outbox entries (writeback; kept across disconnects)."""
+        ...
+
+    @property
+    def writeback_settings(self) -> WritebackSettingsRepository:
+        """The organization's writeback settings (on or off, the data items)."""
         ...
 
     @property

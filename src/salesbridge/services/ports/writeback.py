@@ -66,7 +66,8 @@ class ActivityRepository(Protocol):
 
         Raises:
             RowNotFoundError: no such activity in the organization.
-            MatchChangedError: ``expected_version`` was given and the activity changed since (someone else edited).
+            ActivityChangedError: ``expected_version`` was given and the activity changed since (someone else
+                edited).
         """
         ...
 

@@ -1,0 +1,394 @@
+"""Writeback's store (issue 14): the organization's writeback settings and its activities with their outbox
+entries (:mod:`salesbridge.services.ports.writeback`). See migration 0017.
+
+An activity and its outbox entry are one row of ``activities``: storing the activity stores its delivery, in the
+same statement. A due entry has ``next_attempt_at`` at or before now (a queued one: when it was queued), so the
+drainer's claim reads the claim index in order.
+
+Two drainers at once never take the same entry: on PostgreSQL the claim selects its rows ``FOR UPDATE SKIP
+LOCKED`` (a second drainer skips the rows the first is leasing, instead of waiting for them or leasing them
+twice); on SQLite a writing unit of work holds the database's single write lock from its first statement
+(``BEGIN IMMEDIATE``), so the second claim runs after the first one committed its leases and skips them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final, cast
+
+from sqlalchemy import Integer, Table, and_, bindparam, case, func, or_, select, update
+
+from salesbridge.domain.writeback import (
+    ALL_ITEMS,
+    ITEM_TABLES,
+    Activity,
+    ActivityDraft,
+    DataItem,
+    Delivery,
+    DeliveryState,
+    Direction,
+    FailureOutcome,
+    Regarding,
+    SeatHold,
+    StatusCount,
+    WritebackSettings,
+    crm_activity_id,
+)
+from salesbridge.errors import ActivityChangedError, ConcurrentWriteError, RowNotFoundError
+from salesbridge.store.repositories import _flush_new, _ScopedRepository
+from salesbridge.store.tables import ActivityRow, WritebackSettingsRow
+
+ACTIVITY_NOT_FOUND: Final = "No such activity in this organization."
+MAX_ERROR_CODE_LENGTH: Final = 64
+
+_ACTIVITIES = cast(Table, ActivityRow.__table__)
+
+
+def _items_text(items: frozenset[DataItem]) -> str:
+    return ",".join(sorted(item.value for item in items))
+
+
+def _items(text: str) -> frozenset[DataItem]:
+    # An item this version does not know (written by a newer one) is ignored rather than failing every read.
+    known = {item.value for item in DataItem}
+    return frozenset(DataItem(name) for name in text.split(",") if name in known)
+
+
+class WritebackSettingsRepository(_ScopedRepository):
+    """The organization's writeback settings: one row, or none for the defaults."""
+
+    def get(self) -> WritebackSettings:
+        """The settings; the defaults (off, all items) when never set."""
+        row = self._session.get(WritebackSettingsRow, self._organization_id)
+        if row is None:
+            return WritebackSettings()
+        return WritebackSettings(enabled=row.enabled, items=_items(row.items) or ALL_ITEMS)
+
+    def set(self, settings: WritebackSettings, *, actor: str) -> None:
+        """Replace the settings (``actor``: who). Idempotent.
+
+        Raises:
+            ConcurrentWriteError: another transaction stored the organization's first settings meanwhile.
+        """
+        row = self._session.get(WritebackSettingsRow, self._organization_id, with_for_update=True)
+        values = {
+            "enabled": settings.enabled,
+            "items": _items_text(settings.items),
+            "updated_at": self._clock(),
+            "updated_by": actor,
+        }
+        if row is None:
+            row = WritebackSettingsRow(organization_id=self._organization_id, **values)
+            _flush_new(self._session, row, ConcurrentWriteError("The writeback settings were saved meanwhile."))
+            return
+        for name, value in values.items():
+            setattr(row, name, value)
+        self._session.flush()
+
+
+def _value(row: ActivityRow) -> Activity:
+    regarding = (
+        Regarding(table=row.regarding_table, crm_id=row.regarding_id)
+        if row.regarding_table is not None and row.regarding_id is not None
+        else None
+    )
+    return Activity(
+        id=row.id,
+        author_user_id=row.author_user_id,
+        client_id=row.client_id,
+        item=DataItem(row.item),
+        person_id=row.person_id,
+        company_id=row.company_id,
+        subject=row.subject,
+        body=row.body,
+        direction=Direction(row.direction),
+        occurred_at=row.occurred_at,
+        conversation_id=row.conversation_id,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        delivery=Delivery(
+            state=DeliveryState(row.state),
+            hold=SeatHold(row.hold) if row.hold else None,
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            error_code=row.error_code,
+            error_message=row.error_message,
+            regarding=regarding,
+            crm_table=row.crm_table,
+            crm_id=row.crm_id,
+            delivered_version=row.delivered_version,
+            delivered_at=row.delivered_at,
+        ),
+    )
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+class ActivityRepository(_ScopedRepository):
+    """The organization's activities and their outbox entries."""
+
+    def _scope(self) -> Any:
+        return ActivityRow.organization_id == self._organization_id
+
+    def _row(self, activity_id: uuid.UUID, *, for_update: bool = False) -> ActivityRow:
+        statement = select(ActivityRow).where(self._scope(), ActivityRow.id == activity_id)
+        if for_update:
+            statement = statement.with_for_update()
+        row = self._session.scalar(statement)
+        if row is None:
+            raise RowNotFoundError(ACTIVITY_NOT_FOUND)
+        return row
+
+    def add(
+        self, author_user_id: uuid.UUID, draft: ActivityDraft, *, state: DeliveryState, hold: SeatHold | None
+    ) -> tuple[Activity, bool]:
+        """Store a captured activity and its outbox entry in the current transaction; idempotent by
+        ``(author_user_id, draft.client_id)`` (the stored one is returned with False).
+
+        Raises:
+            ConcurrentWriteError: another transaction stored the same client id meanwhile (run again).
+        """
+        stored = self.find_by_client_id(author_user_id, draft.client_id)
+        if stored is not None:
+            return stored, False
+        now = self._clock()
+        activity_id = uuid.uuid4()
+        row = ActivityRow(
+            id=activity_id,
+            organization_id=self._organization_id,
+            author_user_id=author_user_id,
+            client_id=draft.client_id,
+            item=draft.item.value,
+            person_id=draft.person_id,
+            company_id=draft.company_id,
+            subject=draft.subject,
+            body=draft.body,
+            direction=draft.direction.value,
+            occurred_at=draft.occurred_at,
+            conversation_id=draft.conversation_id,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            state=state.value,
+            hold=hold.value if hold is not None else None,
+            attempts=0,
+            next_attempt_at=now if state is DeliveryState.QUEUED else None,
+            claimed_until=None,
+            error_code=None,
+            error_message=None,
+            regarding_table=None,
+            regarding_id=None,
+            crm_table=ITEM_TABLES[draft.item],
+            crm_id=crm_activity_id(self._organization_id, activity_id),
+            delivered_version=None,
+            delivered_at=None,
+        )
+        _flush_new(self._session, row, ConcurrentWriteError("The same activity was stored meanwhile."))
+        return _value(row), True
+
+    def edit(self, activity_id: uuid.UUID, *, subject: str | None, body: str, expected_version: int | None) -> Activity:
+        """Change the subject and body, raise the version; a delivered activity goes back to ``queued``.
+
+        Raises:
+            RowNotFoundError: no such activity in the organization.
+            ActivityChangedError: ``expected_version`` was given and the activity changed since.
+        """
+        row = self._row(activity_id, for_update=True)
+        if expected_version is not None and row.version != expected_version:
+            raise ActivityChangedError(version=row.version)
+        now = self._clock()
+        row.subject = subject
+        row.body = body
+        row.version += 1
+        row.updated_at = now
+        if row.state == DeliveryState.DELIVERED.value:
+            row.state = DeliveryState.QUEUED.value
+            row.next_attempt_at = now
+        self._session.flush()
+        return _value(row)
+
+    def get(self, activity_id: uuid.UUID) -> Activity:
+        """The activity. Raises RowNotFoundError when the organization has none with this id."""
+        return _value(self._row(activity_id))
+
+    def find_by_client_id(self, author_user_id: uuid.UUID, client_id: str) -> Activity | None:
+        """The author's activity with this client id, or None."""
+        row = self._session.scalar(
+            select(ActivityRow).where(
+                self._scope(), ActivityRow.author_user_id == author_user_id, ActivityRow.client_id == client_id
+            )
+        )
+        return _value(row) if row is not None else None
+
+    def search(
+        self,
+        *,
+        person_id: uuid.UUID | None = None,
+        company_id: uuid.UUID | None = None,
+        author_user_id: uuid.UUID | None = None,
+        states: Collection[DeliveryState] = (),
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Activity]:
+        """Activities matching every given filter, newest ``occurred_at`` first."""
+        statement = select(ActivityRow).where(self._scope())
+        if person_id is not None:
+            statement = statement.where(ActivityRow.person_id == person_id)
+        if company_id is not None:
+            statement = statement.where(ActivityRow.company_id == company_id)
+        if author_user_id is not None:
+            statement = statement.where(ActivityRow.author_user_id == author_user_id)
+        if states:
+            statement = statement.where(ActivityRow.state.in_([state.value for state in states]))
+        statement = statement.order_by(ActivityRow.occurred_at.desc(), ActivityRow.id).limit(limit).offset(offset)
+        return [_value(row) for row in self._session.scalars(statement)]
+
+    def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[Activity]:
+        """Lease up to ``limit`` due entries (``queued``, or ``failing`` and due; no live lease), oldest first, until
+        ``now + lease``. Commit right after: the leases are what other drainers skip."""
+        due = (
+            select(ActivityRow.id)
+            .where(
+                self._scope(),
+                ActivityRow.state.in_([DeliveryState.QUEUED.value, DeliveryState.FAILING.value]),
+                ActivityRow.next_attempt_at <= now,
+                or_(ActivityRow.claimed_until.is_(None), ActivityRow.claimed_until <= now),
+            )
+            .order_by(ActivityRow.next_attempt_at, ActivityRow.id)
+            .limit(limit)
+            # PostgreSQL: rows another drainer is claiming right now are skipped, not waited for. SQLite renders no
+            # FOR UPDATE: its single writer already serialises claims.
+            .with_for_update(skip_locked=True)
+        )
+        ids = list(self._session.scalars(due))
+        if not ids:
+            return []
+        self._session.execute(
+            update(ActivityRow)
+            .where(self._scope(), ActivityRow.id.in_(ids))
+            .values(claimed_until=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+        rows = self._session.scalars(
+            select(ActivityRow)
+            .where(self._scope(), ActivityRow.id.in_(ids))
+            .order_by(ActivityRow.next_attempt_at, ActivityRow.id)
+            .execution_options(populate_existing=True)
+        )
+        return [_value(row) for row in rows]
+
+    def mark_delivered(self, delivered: Mapping[uuid.UUID, tuple[int, Regarding]], *, now: datetime) -> None:
+        """Record deliveries (activity id → the version written and the record it regards): the lease, attempts
+        and error cleared; an activity edited since (a higher version) goes back to ``queued``."""
+        if not delivered:
+            return
+        written = bindparam("b_version", type_=Integer)
+        statement = (
+            _ACTIVITIES.update()
+            .where(_ACTIVITIES.c.organization_id == self._organization_id, _ACTIVITIES.c.id == bindparam("b_id"))
+            .values(
+                state=case(
+                    (_ACTIVITIES.c.version > written, DeliveryState.QUEUED.value), else_=DeliveryState.DELIVERED.value
+                ),
+                next_attempt_at=case((_ACTIVITIES.c.version > written, now), else_=None),
+                hold=None,
+                attempts=0,
+                claimed_until=None,
+                error_code=None,
+                error_message=None,
+                regarding_table=bindparam("b_table"),
+                regarding_id=bindparam("b_crm_id"),
+                delivered_version=written,
+                delivered_at=now,
+            )
+        )
+        parameters = [
+            {"b_id": activity_id, "b_version": version, "b_table": regarding.table, "b_crm_id": regarding.crm_id}
+            for activity_id, (version, regarding) in delivered.items()
+        ]
+        self._session.execute(statement, parameters)
+        self._session.expire_all()
+
+    def mark_failed(
+        self, activity_id: uuid.UUID, *, outcome: FailureOutcome, error_code: str, error_message: str
+    ) -> None:
+        """Record a failed attempt: ``outcome``'s state and next attempt, Dynamics' error; the lease cleared and the
+        attempt counted."""
+        self._session.execute(
+            update(ActivityRow)
+            .where(self._scope(), ActivityRow.id == activity_id)
+            .values(
+                state=outcome.state.value,
+                next_attempt_at=outcome.next_attempt_at,
+                attempts=ActivityRow.attempts + 1,
+                claimed_until=None,
+                error_code=error_code[:MAX_ERROR_CODE_LENGTH],
+                error_message=error_message,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        self._session.expire_all()
+
+    def mark_waiting(self, activity_id: uuid.UUID, *, state: DeliveryState, hold: SeatHold | None) -> None:
+        """Record why an entry cannot be delivered now (``waiting_for_match``, ``waiting_for_seat`` with its hold,
+        ``not_written_back``); the lease cleared."""
+        self._session.execute(
+            update(ActivityRow)
+            .where(self._scope(), ActivityRow.id == activity_id)
+            .values(
+                state=state.value,
+                hold=hold.value if hold is not None else None,
+                next_attempt_at=None,
+                claimed_until=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        self._session.expire_all()
+
+    def requeue(
+        self,
+        *,
+        states: Collection[DeliveryState],
+        since: datetime | None = None,
+        activity_ids: Sequence[uuid.UUID] = (),
+    ) -> int:
+        """Put entries in ``states`` back to ``queued``, due now, attempts reset (``since`` bounds ``occurred_at``,
+        ``activity_ids`` limits it to those). Returns how many."""
+        if not states:
+            return 0
+        conditions = [self._scope(), ActivityRow.state.in_([state.value for state in states])]
+        if since is not None:
+            conditions.append(ActivityRow.occurred_at >= since)
+        if activity_ids:
+            conditions.append(ActivityRow.id.in_(list(activity_ids)))
+        result = self._session.execute(
+            update(ActivityRow)
+            .where(and_(*conditions))
+            .values(state=DeliveryState.QUEUED.value, hold=None, attempts=0, next_attempt_at=self._clock())
+            .execution_options(synchronize_session=False)
+        )
+        self._session.expire_all()
+        return _rowcount(result)
+
+    def status(self) -> list[StatusCount]:
+        """How many activities there are per item, author, state and hold."""
+        statement = (
+            select(ActivityRow.item, ActivityRow.author_user_id, ActivityRow.state, ActivityRow.hold, func.count())
+            .where(self._scope())
+            .group_by(ActivityRow.item, ActivityRow.author_user_id, ActivityRow.state, ActivityRow.hold)
+        )
+        return [
+            StatusCount(
+                item=DataItem(item),
+                author_user_id=author,
+                state=DeliveryState(state),
+                hold=SeatHold(hold) if hold else None,
+                count=int(count),
+            )
+            for item, author, state, hold, count in self._session.execute(statement)
+        ]
