@@ -449,7 +449,7 @@ def console_services(
     *,
     wake_importer: Callable[[], None] | None = None,
     targets: DynamicsTargets | None = None,
-    sessions: CrmSessionFactory | None = None,
+    sessions: CrmAppSessionFactory | None = None,
 ) -> ConsoleServices:
     """The console's use cases on ``store``, reaching Dynamics through ``sessions`` (the real connector on the
     process's request budget when None; :func:`console_app` passes the one on :func:`request_budget`, shared with
@@ -471,6 +471,7 @@ def console_services(
         crm_settings=CrmSettingsService(store, sessions or dynamics_session),
         crm_targets=targets or DynamicsTargets(),
         wake_importer=wake_importer,
+        crm_app_sessions=sessions or dynamics_session,
     )
 
 

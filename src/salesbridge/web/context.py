@@ -13,7 +13,7 @@ from starlette.requests import HTTPConnection
 from salesbridge.services.accounts import AccountService
 from salesbridge.services.connecting import ConnectTargets
 from salesbridge.services.crm_settings import CrmSettingsService
-from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess
+from salesbridge.services.ports import Clock, CrmAppSessionFactory, CrmSessionFactory, StoreAccess
 from salesbridge.services.seats import SeatService
 
 
@@ -34,6 +34,8 @@ class ConsoleServices:
             this process (imports then start at the runner's next poll elsewhere).
         crm_wait_s: How long a page waits for what it reads from Dynamics (CRM Settings' stages and money
             columns) before it renders without it, saying what it could not load. Seconds.
+        crm_app_sessions: Opens sessions able to install the CRM-side app (CRM Settings' "Get it now", enabling
+            writeback); None: this console cannot reach the app, and the page says so.
     """
 
     accounts: AccountService
@@ -45,6 +47,7 @@ class ConsoleServices:
     crm_targets: ConnectTargets
     wake_importer: Callable[[], None] | None = None
     crm_wait_s: float = 5.0
+    crm_app_sessions: CrmAppSessionFactory | None = None
 
 
 DEFAULT_PUBLIC_BASE_URL: Final = "http://127.0.0.1:8000"

@@ -1,13 +1,15 @@
-"""The CRM Settings page: the connection's state, the Connect to CRM form with its outcome inline, and
-"Sync CRM for all seats automatically".
+"""The CRM Settings page: the connection's state, the Connect to CRM form with its outcome inline,
+"Sync CRM for all seats automatically", and Activity writeback (the CRM-side app and "Get it now";
+:mod:`salesbridge.web.ui.writeback` builds that section).
 
-The page always renders: what it reads from Dynamics (the pipeline section's stages and money columns) is awaited
-at most ``ConsoleServices.crm_wait_s``, then the page says what it could not load. Routes are async; the store is
-read and the page rendered on a worker thread, never on the event loop.
+The page always renders: what it reads from Dynamics (the pipeline section's stages and money columns, the CRM-side
+app's state) is awaited at most ``ConsoleServices.crm_wait_s``, then the page says what it could not load. Routes are
+async; the store is read and the page rendered on a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -16,10 +18,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import SecretStr
 
+from salesbridge.domain.crm_app import AppState
 from salesbridge.domain.workspace import MAX_PEM_CHARS, CrmCredentials
-from salesbridge.errors import DifferentCrmOrganizationError, InvalidRequestError
+from salesbridge.errors import CrmError, DifferentCrmOrganizationError, InvalidRequestError
 from salesbridge.services.accounts import Principal
 from salesbridge.services.connecting import chosen_ca_bundle, connect_crm
+from salesbridge.services.crm_app import install_crm_app
 from salesbridge.services.crm_settings import SettingsChange, SettingsChoices
 from salesbridge.services.crm_status import crm_status
 from salesbridge.services.preflight import ConnectOutcome
@@ -29,6 +33,7 @@ from salesbridge.web.localized import connect_message, crm_last_error, kept_conn
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 from salesbridge.web.ui.pipeline import pipeline_choices, pipeline_section, stage_change
+from salesbridge.web.ui.writeback import AppReading, crm_app_error, read_app_state, writeback_section
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,9 +51,9 @@ async def _page(
     status_code: int = 200,
 ) -> Response:
     """The page, within ``crm_wait_s`` of waiting for Dynamics plus the store's own time."""
-    choices = await pipeline_choices(services, principal)
+    choices, app = await asyncio.gather(pipeline_choices(services, principal), read_app_state(services, principal))
     return await run_in_threadpool(
-        _render_page, request, principal, services, choices, outcome, form, error, status_code
+        _render_page, request, principal, services, choices, app, outcome, form, error, status_code
     )
 
 
@@ -57,6 +62,7 @@ def _render_page(
     principal: Principal,
     services: ConsoleServices,
     choices: SettingsChoices,
+    app: AppReading,
     outcome: ConnectOutcome | None,
     form: dict[str, str] | None,
     error: str | None,
@@ -76,6 +82,7 @@ def _render_page(
         "error": error,
         "notice": request.query_params.get("notice"),
         "pipeline": pipeline_section(request, services, principal, choices),
+        "writeback": writeback_section(request, principal, app),
         "crm_last_error": crm_last_error,
         "connect_message": connect_message,
     }
@@ -209,3 +216,28 @@ async def save_profile_url_columns(
         request.state.profile_url_error = refused.localized(principal.locale)
         return await _page(request, principal, services, status_code=422)
     return RedirectResponse("/settings/crm?notice=saved", status_code=303)
+
+
+@router.post("/settings/crm/writeback/app")
+async def install_app(request: Request, principal: AdminPrincipal, services: Services) -> Response:
+    """ "Get it now": install the CRM-side app in the organization's Dynamics 365 (what it lacks, nothing else;
+    audited). Back to the page saying so; a refusal (privileges the application user lacks, by name; what only a
+    Dynamics administrator can add; not connected; the CRM's error) is shown in the writeback section."""
+    if services.crm_app_sessions is None:
+        request.state.writeback_error = crm_app_error(None, principal.locale)
+        return await _page(request, principal, services, status_code=503)
+    try:
+        done = await install_crm_app(
+            services.store, services.crm_app_sessions, slug=principal.organization_slug, actor=principal.email
+        )
+    except InvalidRequestError as refused:
+        request.state.writeback_error = refused.localized(principal.locale)
+        return await _page(request, principal, services, status_code=422)
+    except CrmError as failed:
+        request.state.writeback_error = crm_app_error(failed, principal.locale)
+        return await _page(request, principal, services, status_code=502)
+    # Something only a Dynamics administrator fixes can remain (a key still being built): the page shows it.
+    notice = "app-installed" if done.created else "app-current"
+    if done.status.state is not AppState.INSTALLED:
+        notice = "app-incomplete"
+    return RedirectResponse(f"/settings/crm?notice={notice}#writeback", status_code=303)
