@@ -47,6 +47,7 @@ from salesbridge.errors import (
 )
 
 __all__ = [
+    "CALLER_HEADER",
     "CallClass",
     "ClientCounters",
     "DynamicsClient",
@@ -55,6 +56,7 @@ __all__ = [
     "RetryPolicy",
     "Timeouts",
     "encode_query",
+    "impersonating",
     "quote_literal",
     "record_path",
     "require_identifier",
@@ -199,6 +201,23 @@ def require_identifier(name: str) -> str:
     if not _IDENTIFIER.match(name):
         raise ValueError(f"'{name}' is not a valid Dataverse name.")
     return name
+
+
+CALLER_HEADER = "MSCRMCallerID"
+"""The header that makes one request run as another CRM user (compose-http-requests-handle-errors.md)."""
+
+
+def impersonating(user_id: str) -> dict[str, str]:
+    """The headers of a request (or of one ``$batch`` part) that runs as the CRM user ``user_id``
+    (``systemuserid``): Dataverse checks that user's privileges, records them as ``createdby``/``modifiedby``, and
+    the application user as ``createdonbehalfby``. The application user needs ``prvActOnBehalfOfAnotherUser``.
+
+    Raises:
+        ValueError: ``user_id`` is not a GUID (it goes into a header unchecked otherwise).
+    """
+    if not _GUID.match(user_id.strip("{}")):
+        raise ValueError(f"'{user_id}' is not a GUID.")
+    return {CALLER_HEADER: user_id.strip("{}").lower()}
 
 
 def quote_literal(text: str) -> str:

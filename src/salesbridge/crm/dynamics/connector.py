@@ -14,9 +14,10 @@ from types import TracebackType
 from typing import Self
 
 from salesbridge.crm.budget import BudgetKey, RequestBudget
+from salesbridge.crm.dynamics.activity_writer import DynamicsActivityWriter
 from salesbridge.crm.dynamics.app_installer import DynamicsAppInstaller
 from salesbridge.crm.dynamics.auth import ClientCredentials, MsalTokenProvider, TokenProvider
-from salesbridge.crm.dynamics.bulk import BulkWriter, WireRecord
+from salesbridge.crm.dynamics.bulk import BulkSupportProbe, BulkWriter, WireRecord
 from salesbridge.crm.dynamics.changes import ChangeTrackingReader
 from salesbridge.crm.dynamics.client import CallClass, DynamicsClient, JsonObject, RetryPolicy, Timeouts, record_path
 from salesbridge.crm.dynamics.metadata import LOOKUP_TYPES, DynamicsMetadata
@@ -279,7 +280,8 @@ class DynamicsConnection:
 
 
 class DynamicsConnector:
-    """Everything needed to work with one organization: client, metadata, reader, writer, the app installer.
+    """Everything needed to work with one organization: client, metadata, reader, writer, the app installer, and
+    the activity writer of writeback (``activities``).
 
     Use as an async context manager (closes the connection pool), or call :meth:`close`.
     """
@@ -298,6 +300,7 @@ class DynamicsConnector:
         self.reader = DynamicsReader(client, self.metadata)
         self.writer = DynamicsWriter(client, self.metadata, bulk=bulk)
         self.app = DynamicsAppInstaller(client, self.metadata)
+        self.activities = DynamicsActivityWriter(client, self.metadata, probe=BulkSupportProbe(client))
 
     @classmethod
     def connect(

@@ -246,6 +246,10 @@ def build_foundation(state: SandboxState) -> ApplicationRegistration:
             entity = state.catalogue.find_entity(table)
             if entity is not None:
                 salesperson[privilege_name("Read", entity)] = Depth.GLOBAL
+        # Lookups to users (a custom "Seller" column) take Append To on User, which Dynamics' Salesperson holds.
+        users = state.catalogue.find_entity("systemuser")
+        if users is not None:
+            salesperson[privilege_name("AppendTo", users)] = Depth.GLOBAL
         security.grant(SALESPERSON_ROLE_ID, salesperson)
         _system_user(writer, SYSTEM_USER_ID, "SYSTEM", None, access_mode=1)
         _system_user(

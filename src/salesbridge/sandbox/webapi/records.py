@@ -209,6 +209,9 @@ class RecordWriter:
             if not values.get("ownerid"):
                 values["ownerid"] = self.caller.user_id
                 values[lookup_type_column("ownerid")] = "systemuser"
+            elif values["ownerid"] != self.caller.user_id:
+                # Creating a record owned by someone else assigns it (security-access-rights.md).
+                self.security.require(self.caller.user_id, "Assign", entity)
             self._apply_owner(values)
         self._apply_defaults(entity, values)
         self._apply_computed(entity, values, None)
@@ -261,9 +264,27 @@ class RecordWriter:
         if entity.is_activity:
             self._mirror_activity(entity, record_id)
         for relationship, items in children:
+            if relationship.referencing_entity == "activityparty":
+                self._replace_parties(record_id, items)
             self._create_children(entity, record_id, relationship, items)
         for relationship, target_ids in associations:
             self._associate_collection(relationship, record_id, target_ids, entity)
+
+    def _replace_parties(self, activity_id: str, items: list[dict[str, Any]]) -> None:
+        """Remove the activity's parties of the participation types an update sends parties of.
+
+        An activity's parties are the values of its party-list columns (``from``, ``to``…, one per participation
+        type): an update that sets parties of a type replaces that column's value, as setting the party list does
+        (activityparty-entity.md); the parties of the other types stay. Part of the activity's update, so no
+        privilege of its own is checked.
+        """
+        masks = {item.get("participationtypemask") for item in items}
+        rows = self.storage.conn.execute(
+            'SELECT activitypartyid, participationtypemask FROM "activityparty" WHERE activityid = ?', (activity_id,)
+        ).fetchall()
+        for party_id, mask in rows:
+            if mask in masks:
+                self.storage.delete("activityparty", "activitypartyid", party_id)
 
     def delete(self, entity: EntityDef, record_id: str) -> None:
         """Delete a record, applying each one-to-many relationship's Delete cascade to the records referencing it.
@@ -475,8 +496,11 @@ class RecordWriter:
                 f"A resource reference to '{target.entity_set_name}' cannot be bound to navigation property "
                 f"'{relationship.referencing_nav}', which expects '{allowed}'.",
             )
-        self.security.require(self.caller.user_id, "Append", entity)
-        self.security.require(self.caller.user_id, "AppendTo", target)
+        if attribute != "ownerid":
+            # Setting the owner is governed by Assign, not Append/AppendTo (security-access-rights.md: "Update of
+            # the ownerid column ... ASSIGN"); create and update check it.
+            self.security.require(self.caller.user_id, "Append", entity)
+            self.security.require(self.caller.user_id, "AppendTo", target)
         if target.logical_name == "systemuser" and attribute == "ownerid":
             disabled = self.storage.scalar('SELECT isdisabled FROM "systemuser" WHERE systemuserid = ?', (target_id,))
             if disabled:

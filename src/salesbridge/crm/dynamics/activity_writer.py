@@ -1,0 +1,266 @@
+"""Writing activities back to Dynamics (writeback): :class:`~salesbridge.crm.ports.ActivityWriter` over the Web API.
+
+Each record is an upsert of a row whose id the caller fixed (the same for every delivery), written as its seller:
+every request (or ``$batch`` part) carries the seller's ``MSCRMCallerID``, so Dataverse checks the seller's
+privileges and records the seller as ``createdby`` / ``modifiedby`` and the application user as
+``createdonbehalfby`` (compose-http-requests-handle-errors.md, "impersonate another user"). The row is owned by
+the seller (``ownerid``), regards the matched contact, lead or account (``regardingobjectid_<target>_<activity>``;
+a note is attached through ``objectid_<target>``) and, for activities, has its activity parties: the seller as
+sender (participation type 1) and the regarded contact or lead as recipient (2), deep-inserted through
+``<activity>_activity_parties`` as Dataverse takes them on create and update (activityparty-entity.md,
+associate-disassociate-entities-using-web-api.md). Navigation names come from the organization's metadata.
+
+Requests, as few as Dataverse allows (bulk-operations.md, execute-batch-operations-using-web-api.md):
+
+* tables that take ``UpsertMultiple`` (the app's custom activity tables): one call per seller and up to
+  :data:`~salesbridge.crm.dynamics.bulk.DEFAULT_BULK_CHUNK_SIZE` records, chunks in parallel within the client's
+  concurrency cap. A standard table rolls a failing call back entirely; when Dynamics refuses the call (not a
+  transient failure), its records are sent again through ``$batch`` so that only the records Dynamics refuses
+  fail, each with its own error ("fall back to ``$batch``", bulk-operations.md, "On error behavior");
+* the others (notes, phone calls): ``$batch`` of independent ``PATCH``-by-id upserts with
+  ``Prefer: odata.continue-on-error``, each part as its seller, so each record succeeds or fails alone.
+
+Every failure keeps Dynamics' error as :func:`~salesbridge.crm.dynamics.errors.translate_error` made it (its code
+and message), transient or permanent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from datetime import UTC, datetime
+from typing import Final
+
+from salesbridge.crm.dynamics.batch import BatchOperation, OperationOutcome, execute_batch
+from salesbridge.crm.dynamics.bulk import (
+    DEFAULT_BATCH_CHUNK_SIZE,
+    DEFAULT_BULK_CHUNK_SIZE,
+    BulkMessage,
+    BulkSupportProbe,
+)
+from salesbridge.crm.dynamics.client import CallClass, DynamicsClient, JsonObject, impersonating, record_path
+from salesbridge.crm.dynamics.metadata import DynamicsMetadata
+from salesbridge.crm.ports import ActivityRecord, TableInfo, WriteFailure, WriteReport
+from salesbridge.domain.crm_app import CRM_APP, PUBLISHER_PREFIX
+from salesbridge.errors import CrmError, TransientError, UnexpectedResponseError
+
+NOTE_TABLE: Final = "annotation"
+PHONE_CALL_TABLE: Final = "phonecall"
+APP_TABLES: Final = frozenset(table.logical_name for table in CRM_APP.tables)
+SENDER: Final = 1
+"""``participationtypemask`` of the sender (activityparty-entity.md)."""
+TO_RECIPIENT: Final = 2
+"""``participationtypemask`` of a recipient in the To field."""
+PARTY_TARGETS: Final = frozenset({"contact", "lead"})
+"""Regarded tables that are also the activity's recipient (an account regarded is not a person spoken to)."""
+
+_PREFIX = PUBLISHER_PREFIX
+_Entry = tuple[ActivityRecord, JsonObject]
+
+
+def dataverse_time(moment: datetime) -> str:
+    """A timezone-aware time as Dataverse's UTC text, ``2026-12-01T09:30:00Z``.
+
+    Raises:
+        ValueError: ``moment`` is naive.
+    """
+    if moment.tzinfo is None:
+        raise ValueError("Times written to Dynamics must be timezone-aware.")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class DynamicsActivityWriter:
+    """:class:`~salesbridge.crm.ports.ActivityWriter` over the Web API.
+
+    Args:
+        client: The organization's client (its concurrency cap bounds the chunks in flight as well).
+        metadata: Its metadata: entity sets and the navigation names lookups are written through.
+        probe: Which tables take ``UpsertMultiple``; one per organization (shared with the connector's writer).
+        bulk_chunk_size: Records per ``UpsertMultiple`` call.
+        batch_chunk_size: Records per ``$batch`` (at most 1,000).
+        parallel_chunks: Requests in flight at once.
+    """
+
+    def __init__(
+        self,
+        client: DynamicsClient,
+        metadata: DynamicsMetadata,
+        *,
+        probe: BulkSupportProbe | None = None,
+        bulk_chunk_size: int = DEFAULT_BULK_CHUNK_SIZE,
+        batch_chunk_size: int = DEFAULT_BATCH_CHUNK_SIZE,
+        parallel_chunks: int = 4,
+    ) -> None:
+        if bulk_chunk_size < 1 or not 1 <= batch_chunk_size <= 1000 or parallel_chunks < 1:
+            raise ValueError("Chunk sizes must be positive (at most 1,000 per batch) and parallel_chunks >= 1.")
+        self._client = client
+        self._metadata = metadata
+        self._probe = probe or BulkSupportProbe(client)
+        self._bulk_chunk_size = bulk_chunk_size
+        self._batch_chunk_size = batch_chunk_size
+        self._parallel = asyncio.Semaphore(parallel_chunks)
+
+    async def write_activities(self, records: Sequence[ActivityRecord]) -> WriteReport:
+        """Upsert every record as its owner, with its parties. See the port.
+
+        Returns:
+            The ids written, and the failures with Dynamics' errors: per ``UpsertMultiple`` call when it failed
+            transiently (the whole call may be retried), else per record.
+
+        Raises:
+            ValueError: A malformed record (an id or owner that is not a GUID, a regarded record without its
+                table, a table writeback does not write): a caller's mistake, not Dynamics'.
+            CrmError: The organization's metadata could not be read (nothing was written).
+        """
+        bulk: dict[tuple[str, str], list[_Entry]] = {}
+        batched: dict[str, list[_Entry]] = {}
+        tables: dict[str, TableInfo] = {}
+        for record in records:
+            info = tables.get(record.table) or await self._metadata.table(record.table)
+            tables[record.table] = info
+            entry = (record, await self._body(info, record))
+            if await self._probe.supports(BulkMessage.UPSERT_MULTIPLE, record.table):
+                bulk.setdefault((record.table, record.owner_id.lower()), []).append(entry)
+            else:
+                batched.setdefault(record.table, []).append(entry)
+        jobs: list[Awaitable[WriteReport]] = []
+        for (table, owner), entries in bulk.items():
+            size = self._bulk_chunk_size
+            jobs += [
+                self._upsert_multiple(tables[table], owner, entries[i : i + size]) for i in range(0, len(entries), size)
+            ]
+        for table, entries in batched.items():
+            size = self._batch_chunk_size
+            jobs += [self._guarded_batch(tables[table], entries[i : i + size]) for i in range(0, len(entries), size)]
+        reports = await asyncio.gather(*jobs)
+        return WriteReport(
+            written=tuple(record_id for report in reports for record_id in report.written),
+            failures=tuple(failure for report in reports for failure in report.failures),
+        )
+
+    async def _upsert_multiple(self, table: TableInfo, owner: str, entries: Sequence[_Entry]) -> WriteReport:
+        ids = tuple(record.id for record, _ in entries)
+        targets = [
+            {
+                **body,
+                "@odata.type": f"Microsoft.Dynamics.CRM.{table.logical_name}",
+                "@odata.id": record_path(table.entity_set_name, record.id),
+            }
+            for record, body in entries
+        ]
+        async with self._parallel:
+            try:
+                await self._client.post_json(
+                    f"{table.entity_set_name}/Microsoft.Dynamics.CRM.{BulkMessage.UPSERT_MULTIPLE.value}",
+                    {"Targets": targets},
+                    is_idempotent=True,  # upserts by fixed ids: a repeat writes the same rows again
+                    headers=impersonating(owner),
+                    call_class=CallClass.BULK,
+                )
+                return WriteReport(written=ids)
+            except TransientError as error:
+                return WriteReport(written=(), failures=(WriteFailure(ids, error),))
+            except CrmError as error:
+                if len(entries) == 1:
+                    return WriteReport(written=(), failures=(WriteFailure(ids, error),))
+        # Dynamics refused the call and rolled all of it back: find the records it refuses, one part each.
+        return await self._guarded_batch(table, entries)
+
+    async def _guarded_batch(self, table: TableInfo, entries: Sequence[_Entry]) -> WriteReport:
+        async with self._parallel:
+            return await self._batch(table, entries)
+
+    async def _batch(self, table: TableInfo, entries: Sequence[_Entry]) -> WriteReport:
+        operations = [
+            BatchOperation(
+                "PATCH",
+                record_path(table.entity_set_name, record.id),
+                body,
+                headers=impersonating(record.owner_id),
+            )
+            for record, body in entries
+        ]
+        try:
+            outcomes = await execute_batch(self._client, operations, continue_on_error=True, is_idempotent=True)
+        except CrmError as whole:
+            return WriteReport(written=(), failures=(WriteFailure(tuple(r.id for r, _ in entries), whole),))
+        written: list[str] = []
+        failures: list[WriteFailure] = []
+        for (record, _), outcome in zip(entries, _padded(outcomes, len(entries)), strict=True):
+            if outcome is not None and outcome.is_done:
+                written.append(record.id)
+                continue
+            refused = outcome.error if outcome is not None else None
+            failures.append(
+                WriteFailure(
+                    (record.id,),
+                    refused
+                    or UnexpectedResponseError(
+                        f"The $batch writing '{table.logical_name}' records came back without a response for one."
+                    ),
+                )
+            )
+        return WriteReport(written=tuple(written), failures=tuple(failures))
+
+    async def _body(self, table: TableInfo, record: ActivityRecord) -> JsonObject:
+        """The Web API body of one record (its id travels in the URL or ``@odata.id``, never in the body)."""
+        name = table.logical_name
+        regarding = record.regarding
+        if regarding.table is None:
+            raise ValueError(f"The record an activity regards must name its table ({record.id}).")
+        body: JsonObject = {"subject": record.subject}
+        body[await self._bind_name(name, "ownerid", "systemuser")] = await self._reference(
+            "systemuser", record.owner_id
+        )
+        if name == NOTE_TABLE:
+            body["notetext"] = record.body
+            body[await self._bind_name(name, "objectid", regarding.table)] = await self._reference(
+                regarding.table, regarding.id
+            )
+            return body
+        if name == PHONE_CALL_TABLE:
+            body["description"] = record.body
+            body["directioncode"] = record.outgoing
+        elif name in APP_TABLES:
+            body[f"{_PREFIX}_body"] = record.body
+            body[f"{_PREFIX}_direction"] = record.outgoing
+            body[f"{_PREFIX}_senton"] = dataverse_time(record.occurred_at)
+            body[f"{_PREFIX}_conversationid"] = record.conversation_id
+            body[f"{_PREFIX}_externalid"] = record.external_id
+            body[await self._bind_name(name, f"{_PREFIX}_sellerid", "systemuser")] = await self._reference(
+                "systemuser", record.owner_id
+            )
+        else:
+            raise ValueError(f"Writeback does not write to table '{name}'.")
+        # actualend: when it happened, on every activity; activitypointers (the record's activity list) has it.
+        body["actualend"] = dataverse_time(record.occurred_at)
+        body[await self._bind_name(name, "regardingobjectid", regarding.table)] = await self._reference(
+            regarding.table, regarding.id
+        )
+        parties: list[JsonObject] = [
+            {
+                "partyid_systemuser@odata.bind": await self._reference("systemuser", record.owner_id),
+                "participationtypemask": SENDER,
+            }
+        ]
+        if regarding.table in PARTY_TARGETS:
+            parties.append(
+                {
+                    f"partyid_{regarding.table}@odata.bind": await self._reference(regarding.table, regarding.id),
+                    "participationtypemask": TO_RECIPIENT,
+                }
+            )
+        body[f"{name}_activity_parties"] = parties
+        return body
+
+    async def _bind_name(self, table: str, column: str, target: str) -> str:
+        return f"{await self._metadata.navigation_name(table, column, target)}@odata.bind"
+
+    async def _reference(self, table: str, record_id: str) -> str:
+        info = await self._metadata.table(table)
+        return "/" + record_path(info.entity_set_name, record_id)
+
+
+def _padded(outcomes: Sequence[OperationOutcome], count: int) -> list[OperationOutcome | None]:
+    """``outcomes`` as long as the request was (a batch answered short leaves the rest without a response)."""
+    return [*outcomes[:count], *([None] * (count - len(outcomes)))]
