@@ -356,9 +356,10 @@ class ActivityRepository(_ScopedRepository):
         states: Collection[DeliveryState],
         since: datetime | None = None,
         activity_ids: Sequence[uuid.UUID] = (),
+        items: Collection[DataItem] = (),
     ) -> int:
         """Put entries in ``states`` back to ``queued``, due now, attempts reset (``since`` bounds ``occurred_at``,
-        ``activity_ids`` limits it to those). Returns how many."""
+        ``activity_ids`` and ``items`` limit it to those). Returns how many."""
         if not states:
             return 0
         conditions = [self._scope(), ActivityRow.state.in_([state.value for state in states])]
@@ -366,6 +367,8 @@ class ActivityRepository(_ScopedRepository):
             conditions.append(ActivityRow.occurred_at >= since)
         if activity_ids:
             conditions.append(ActivityRow.id.in_(list(activity_ids)))
+        if items:
+            conditions.append(ActivityRow.item.in_([item.value for item in items]))
         result = self._session.execute(
             update(ActivityRow)
             .where(and_(*conditions))

@@ -19,6 +19,7 @@ from typing import Protocol
 from salesbridge.domain.writeback import (
     Activity,
     ActivityDraft,
+    DataItem,
     DeliveryState,
     FailureOutcome,
     Regarding,
@@ -122,11 +123,12 @@ class ActivityRepository(Protocol):
         states: Collection[DeliveryState],
         since: datetime | None = None,
         activity_ids: Sequence[uuid.UUID] = (),
+        items: Collection[DataItem] = (),
     ) -> int:
         """Put entries in ``states`` back to ``queued`` (attempts reset, due now): a retry by hand (``parked``,
         ``failing``), a backfill (``not_written_back``, with ``since`` bounding ``occurred_at``), or a change the
-        waiting entries wait for (a new match, a seat turned on). ``activity_ids`` limits it to those. Returns how
-        many."""
+        waiting entries wait for (a new match, a seat turned on). ``activity_ids`` limits it to those, ``items``
+        to those data items (empty: every one). Returns how many."""
         ...
 
     def status(self) -> list[StatusCount]:
