@@ -9,11 +9,14 @@ The sandbox runs under uvicorn on a real 127.0.0.1 port with a throwaway CA; not
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 from pydantic import SecretStr
@@ -31,6 +34,8 @@ from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 
 WHEN = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+ADMIN_GUIDE = Path(__file__).parents[3] / "docs" / "admin.md"
+FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ def record(
     subject: str = "Quick question",
     body: str = "Hello",
     record_id: str | None = None,
+    occurred_at: datetime = WHEN,
 ) -> ActivityRecord:
     record_id = record_id or str(uuid.uuid4())
     return ActivityRecord(
@@ -111,7 +117,7 @@ def record(
         regarding=regarding,
         subject=subject,
         body=body,
-        occurred_at=WHEN,
+        occurred_at=occurred_at,
         outgoing=True,
         conversation_id="conv-1" if table.startswith("sbr_") else None,
         external_id=f"sb-{record_id}",
@@ -278,3 +284,50 @@ async def test_without_the_act_on_behalf_privilege_every_record_fails_naming_it(
         assert isinstance(failure.error, AuthError)
         assert failure.error.code == "0x80040220"
         assert "prvActOnBehalfOfAnotherUser" in failure.error.message
+
+
+def documented_query(marker: str, application_user: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The Web API request docs/admin.md shows after ``marker``: (path, query options, headers)."""
+    text = ADMIN_GUIDE.read_text(encoding="utf-8")
+    found = re.search(rf"<!-- {marker} -->\n```http\nGET \[Organization URI\]/api/data/v9\.2/(.+)\n(.+)\n```", text)
+    assert found is not None, f"docs/admin.md lost the query after <!-- {marker} -->"
+    path, _, query = found.group(1).replace("<application user id>", application_user).partition("?")
+    name, _, value = found.group(2).partition(": ")
+    return path, dict(parse_qsl(query)), {name: value}
+
+
+async def test_the_documented_report_queries_give_the_view_and_the_chart_by_seller_and_week(
+    connector: DynamicsConnector, crm: Crm
+) -> None:
+    dana, eli = crm.seller("Dana"), crm.seller("Eli")
+    contact = LookupValue(
+        await connector.writer.create("contact", {"lastname": "Lee"}, record_id=str(uuid.uuid4())), "contact"
+    )
+    week = timedelta(days=7)
+    written = [
+        record("sbr_inmail", dana, contact),
+        record("sbr_message", dana, contact),
+        record("phonecall", dana, contact, occurred_at=WHEN + week),
+        record("sbr_inmail", eli, contact, occurred_at=WHEN + week),
+        record("annotation", eli, contact, subject="Met at the fair"),
+    ]
+    assert (await connector.activities.write_activities(written)).is_complete
+
+    path, params, headers = documented_query("writeback-report-query", crm.application_user)
+    rows = (await connector.client.get_json(path, params=params, headers=headers))["value"]
+    ours = [row for row in rows if row["_ownerid_value"] in (dana, eli)]
+    by_seller_and_week = Counter(
+        (row[f"_ownerid_value{FORMATTED}"], datetime.fromisoformat(row["actualend"]).isocalendar().week) for row in ours
+    )
+    assert by_seller_and_week == Counter({("Dana", 49): 2, ("Dana", 50): 1, ("Eli", 50): 1})
+    assert {row["activitytypecode"] for row in ours} == {"sbr_inmail", "sbr_message", "phonecall"}
+    assert all(row["_createdby_value"] == row["_ownerid_value"] for row in ours)
+    assert {row["_regardingobjectid_value"] for row in ours} == {contact.id}
+
+    path, params, headers = documented_query("writeback-report-notes-query", crm.application_user)
+    notes = (await connector.client.get_json(path, params=params, headers=headers))["value"]
+    assert [
+        (n["subject"], n[f"_ownerid_value{FORMATTED}"], n["_objectid_value"])
+        for n in notes
+        if n["_ownerid_value"] == eli
+    ] == [("Met at the fair", "Eli", contact.id)]
