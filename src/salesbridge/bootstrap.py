@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from salesbridge.crm.budget import RequestBudget
+    from salesbridge.crm.dynamics import DynamicsConnector
     from salesbridge.crm.dynamics.endpoints import DynamicsTargets
     from salesbridge.jobs.procrastinate_app import ProcrastinateWorkerThread
     from salesbridge.jobs.runner import EmbeddedRunner
@@ -42,7 +43,13 @@ if TYPE_CHECKING:
     from salesbridge.services.crm_settings import CrmSettingsService
     from salesbridge.services.matching import MatchRunSummary
     from salesbridge.services.people_load import LoadReport
-    from salesbridge.services.ports import Clock, CrmAppSession, CrmAppSessionFactory, CrmSessionFactory, StoreAccess
+    from salesbridge.services.ports import (
+        Clock,
+        CrmAppSessionFactory,
+        CrmSessionFactory,
+        StoreAccess,
+        WritebackSessionFactory,
+    )
     from salesbridge.services.seats import SeatService
     from salesbridge.settings import Settings
     from salesbridge.web.context import ConsoleServices
@@ -150,9 +157,10 @@ def _require_existing_store(settings: Settings, url: str) -> None:
         )
 
 
-def dynamics_session(credentials: CrmCredentials, *, budget: RequestBudget | None = None) -> CrmAppSession:
-    """The Dynamics connector for ``credentials``; an interactive pre-flight retries briefly, then reports. It draws
-    on ``budget`` (:func:`request_budget`), the process's when None.
+def dynamics_session(credentials: CrmCredentials, *, budget: RequestBudget | None = None) -> DynamicsConnector:
+    """The Dynamics connector for ``credentials`` (a CRM session, able to install the CRM-side app and to write
+    activities back); an interactive pre-flight retries briefly, then reports. It draws on ``budget``
+    (:func:`request_budget`), the process's when None.
 
     Raises:
         ConfigError: neither a tenant id nor an authority is given.
@@ -218,8 +226,9 @@ def _shared_request_budget(url: str) -> RequestBudget:
     return RequestBudget(ledger, slice_size=SHARED_BUDGET_SLICE, blocking=True, lease_s=ledger.limits.lease_s)
 
 
-def dynamics_sessions(budget: RequestBudget) -> CrmAppSessionFactory:
-    """:func:`dynamics_session` drawing on ``budget``."""
+def dynamics_sessions(budget: RequestBudget) -> Callable[[CrmCredentials], DynamicsConnector]:
+    """:func:`dynamics_session` drawing on ``budget`` (a :data:`CrmSessionFactory`, a :data:`CrmAppSessionFactory`
+    and a :data:`WritebackSessionFactory`)."""
     return functools.partial(dynamics_session, budget=budget)
 
 
@@ -353,6 +362,7 @@ def import_runner(store: StoreAccess, settings: Settings, *, clock: Clock | None
         store.connected_organization_ids,
         clock=clock or utc_now,
         lease=timedelta(seconds=settings.import_lease_seconds),
+        writeback_sessions=dynamics_session,
     )
 
 
@@ -363,7 +373,9 @@ def task_context(store: StoreAccess, settings: Settings, db_url: str | None = No
     from salesbridge.store.uow import utc_now
 
     sessions = dynamics_sessions(request_budget(settings, db_url))
-    return TaskContext(store, sessions, utc_now, timedelta(seconds=settings.import_lease_seconds))
+    return TaskContext(
+        store, sessions, utc_now, timedelta(seconds=settings.import_lease_seconds), writeback_sessions=sessions
+    )
 
 
 def procrastinate_app(settings: Settings, db_url: str | None = None) -> procrastinate.App:
@@ -483,6 +495,7 @@ class Workspace:
         store: The store, for use cases that take it directly (``crm_status``, ``sync_status``…).
         crm_sessions: Opens sessions to the CRM (the real Dynamics connector).
         crm_app_sessions: The same sessions, typed for installing the CRM-side app.
+        writeback_sessions: The same sessions, typed for writing activities back (``writeback drain``).
         crm_targets: Where administrators may connect (settings), and tenant discovery.
         clock: The current time, timezone-aware UTC.
         import_lease: How long a running import may go without finishing a page (settings).
@@ -495,6 +508,7 @@ class Workspace:
     store: StoreAccess
     crm_sessions: CrmSessionFactory
     crm_app_sessions: CrmAppSessionFactory
+    writeback_sessions: WritebackSessionFactory
     crm_targets: DynamicsTargets
     clock: Clock
     import_lease: timedelta
@@ -527,6 +541,7 @@ def open_workspace(settings: Settings, db_url: str | None = None, *, create: boo
         store=store,
         crm_sessions=sessions,
         crm_app_sessions=sessions,
+        writeback_sessions=sessions,
         crm_targets=connect_targets(settings),
         clock=utc_now,
         import_lease=timedelta(seconds=settings.import_lease_seconds),

@@ -86,7 +86,21 @@ from salesbridge.domain.workspace import (
     User,
     WebSession,
 )
+from salesbridge.domain.writeback import (
+    ITEM_TABLES,
+    Activity,
+    ActivityDraft,
+    Delivery,
+    DeliveryState,
+    FailureOutcome,
+    Regarding,
+    SeatHold,
+    StatusCount,
+    WritebackSettings,
+    crm_activity_id,
+)
 from salesbridge.errors import (
+    ActivityChangedError,
     InvalidInputError,
     RowNotFoundError,
     StoreError,
@@ -153,6 +167,10 @@ class _Tables:
     # Console uploads (FakeUploads), by id in the order added, and their files until their loads end:
     uploads: dict[uuid.UUID, Upload] = field(default_factory=dict)
     upload_files: dict[uuid.UUID, bytes] = field(default_factory=dict)
+    # Writeback (FakeActivities, FakeWritebackSettings): activities by id in the order added, their leases:
+    writeback_settings: WritebackSettings | None = None
+    activities: dict[uuid.UUID, Activity] = field(default_factory=dict)
+    activity_leases: dict[uuid.UUID, datetime] = field(default_factory=dict)
 
     def snapshot(self) -> _Tables:
         return _Tables(**{name: copy.copy(value) for name, value in vars(self).items()})
@@ -1390,6 +1408,8 @@ class FakeUnitOfWork:
         self.companies = FakeCompanies(self)
         self.uploads = FakeUploads(self)
         self.matches = FakeMatches(self)
+        self.activities = FakeActivities(self)
+        self.writeback_settings = FakeWritebackSettings(self)
 
     def __enter__(self) -> Self:
         if self._working is not None:
@@ -1854,3 +1874,199 @@ class FakeMatches(_Repository):
 
     def count_companies_with_badge(self, badge: Badge, query: str = "") -> int:
         return len(self.companies_with_badge(badge, query, limit=1 << 30))
+
+
+class FakeWritebackSettings(_Repository):
+    """The writeback settings (:class:`salesbridge.services.ports.WritebackSettingsRepository`)."""
+
+    def get(self) -> WritebackSettings:
+        return self._t.writeback_settings or WritebackSettings()
+
+    def set(self, settings: WritebackSettings, *, actor: str) -> None:
+        self._write().writeback_settings = settings
+
+
+class FakeActivities(_Repository):
+    """Activities and their outbox entries (:class:`salesbridge.services.ports.ActivityRepository`), with the
+    store's rules: idempotent capture, claim order and leases, and an edit during delivery sending it back."""
+
+    def _get(self, activity_id: uuid.UUID) -> Activity:
+        activity = self._t.activities.get(activity_id)
+        if activity is None:
+            raise RowNotFoundError("No such activity in this organization.")
+        return activity
+
+    def _put(self, activity: Activity, **delivery: Any) -> Activity:
+        changed = replace(activity, delivery=replace(activity.delivery, **delivery))
+        self._write().activities[activity.id] = changed
+        return changed
+
+    def add(
+        self, author_user_id: uuid.UUID, draft: ActivityDraft, *, state: DeliveryState, hold: SeatHold | None
+    ) -> tuple[Activity, bool]:
+        stored = self.find_by_client_id(author_user_id, draft.client_id)
+        if stored is not None:
+            return stored, False
+        now = self._now()
+        activity_id = uuid.uuid4()
+        activity = Activity(
+            id=activity_id,
+            author_user_id=author_user_id,
+            client_id=draft.client_id,
+            item=draft.item,
+            person_id=draft.person_id,
+            company_id=draft.company_id,
+            subject=draft.subject,
+            body=draft.body,
+            direction=draft.direction,
+            occurred_at=draft.occurred_at,
+            conversation_id=draft.conversation_id,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            delivery=Delivery(
+                state=state,
+                hold=hold,
+                attempts=0,
+                next_attempt_at=now if state is DeliveryState.QUEUED else None,
+                error_code=None,
+                error_message=None,
+                regarding=None,
+                crm_table=ITEM_TABLES[draft.item],
+                crm_id=crm_activity_id(self._unit.organization_id, activity_id),
+                delivered_version=None,
+                delivered_at=None,
+            ),
+        )
+        self._write().activities[activity_id] = activity
+        return activity, True
+
+    def edit(self, activity_id: uuid.UUID, *, subject: str | None, body: str, expected_version: int | None) -> Activity:
+        activity = self._get(activity_id)
+        if expected_version is not None and activity.version != expected_version:
+            raise ActivityChangedError(version=activity.version)
+        now = self._now()
+        edited = replace(activity, subject=subject, body=body, version=activity.version + 1, updated_at=now)
+        self._write().activities[activity_id] = edited
+        if activity.delivery.state is DeliveryState.DELIVERED:
+            edited = self._put(edited, state=DeliveryState.QUEUED, next_attempt_at=now)
+        return edited
+
+    def get(self, activity_id: uuid.UUID) -> Activity:
+        return self._get(activity_id)
+
+    def find_by_client_id(self, author_user_id: uuid.UUID, client_id: str) -> Activity | None:
+        return next(
+            (a for a in self._t.activities.values() if a.author_user_id == author_user_id and a.client_id == client_id),
+            None,
+        )
+
+    def search(
+        self,
+        *,
+        person_id: uuid.UUID | None = None,
+        company_id: uuid.UUID | None = None,
+        author_user_id: uuid.UUID | None = None,
+        states: Collection[DeliveryState] = (),
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Activity]:
+        found = [
+            a
+            for a in self._t.activities.values()
+            if (person_id is None or a.person_id == person_id)
+            and (company_id is None or a.company_id == company_id)
+            and (author_user_id is None or a.author_user_id == author_user_id)
+            and (not states or a.delivery.state in states)
+        ]
+        found.sort(key=lambda a: (-a.occurred_at.timestamp(), str(a.id)))
+        return found[offset : offset + limit]
+
+    def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[Activity]:
+        leases = self._t.activity_leases
+        due = sorted(
+            (
+                a
+                for a in self._t.activities.values()
+                if a.delivery.state in (DeliveryState.QUEUED, DeliveryState.FAILING)
+                and a.delivery.next_attempt_at is not None
+                and a.delivery.next_attempt_at <= now
+                and (a.id not in leases or leases[a.id] <= now)
+            ),
+            key=lambda a: (a.delivery.next_attempt_at or now, str(a.id)),
+        )[:limit]
+        for activity in due:
+            self._write().activity_leases[activity.id] = now + lease
+        return due
+
+    def mark_delivered(self, delivered: Mapping[uuid.UUID, tuple[int, Regarding]], *, now: datetime) -> None:
+        for activity_id, (version, regarding) in delivered.items():
+            activity = self._t.activities.get(activity_id)
+            if activity is None:
+                continue
+            edited = activity.version > version
+            self._write().activity_leases.pop(activity_id, None)
+            self._put(
+                activity,
+                state=DeliveryState.QUEUED if edited else DeliveryState.DELIVERED,
+                next_attempt_at=now if edited else None,
+                hold=None,
+                attempts=0,
+                error_code=None,
+                error_message=None,
+                regarding=regarding,
+                delivered_version=version,
+                delivered_at=now,
+            )
+
+    def mark_failed(
+        self, activity_id: uuid.UUID, *, outcome: FailureOutcome, error_code: str, error_message: str
+    ) -> None:
+        activity = self._t.activities.get(activity_id)
+        if activity is None:
+            return
+        self._write().activity_leases.pop(activity_id, None)
+        self._put(
+            activity,
+            state=outcome.state,
+            next_attempt_at=outcome.next_attempt_at,
+            attempts=activity.delivery.attempts + 1,
+            error_code=error_code,
+            error_message=error_message,
+        )
+
+    def mark_waiting(self, activity_id: uuid.UUID, *, state: DeliveryState, hold: SeatHold | None) -> None:
+        activity = self._t.activities.get(activity_id)
+        if activity is None:
+            return
+        self._write().activity_leases.pop(activity_id, None)
+        self._put(activity, state=state, hold=hold, next_attempt_at=None)
+
+    def requeue(
+        self,
+        *,
+        states: Collection[DeliveryState],
+        since: datetime | None = None,
+        activity_ids: Sequence[uuid.UUID] = (),
+    ) -> int:
+        chosen = [
+            a
+            for a in self._t.activities.values()
+            if a.delivery.state in states
+            and (since is None or a.occurred_at >= since)
+            and (not activity_ids or a.id in activity_ids)
+        ]
+        now = self._now()
+        for activity in chosen:
+            self._put(activity, state=DeliveryState.QUEUED, hold=None, attempts=0, next_attempt_at=now)
+        return len(chosen)
+
+    def status(self) -> list[StatusCount]:
+        counts: dict[tuple[Any, ...], int] = {}
+        for a in self._t.activities.values():
+            key = (a.item, a.author_user_id, a.delivery.state, a.delivery.hold)
+            counts[key] = counts.get(key, 0) + 1
+        return [
+            StatusCount(item=item, author_user_id=author, state=state, hold=hold, count=count)
+            for (item, author, state, hold), count in counts.items()
+        ]

@@ -4,9 +4,9 @@
 - Every task of :data:`~salesbridge.jobs.tasks.TASKS` is registered under its name, on its queue, with its retry
   strategy (:data:`~salesbridge.domain.jobs.TASK_SPECS`). Jobs are deferred by the use cases through the store, in
   their own transactions (:mod:`salesbridge.store.jobs`), not through this App.
-- :data:`~salesbridge.domain.jobs.SCHEDULE_DUE_IMPORTS` is periodic: procrastinate's periodic deferrer runs in
-  every worker, and the database (``procrastinate_periodic_defers``) lets one defer per period through, however
-  many workers run.
+- :data:`~salesbridge.domain.jobs.SCHEDULE_DUE_IMPORTS` and :data:`~salesbridge.domain.jobs.SCHEDULE_DUE_WRITEBACK`
+  are periodic: procrastinate's periodic deferrer runs in every worker, and the database
+  (``procrastinate_periodic_defers``) lets one defer per period through, however many workers run.
 - Stalled jobs: a worker sends a heartbeat every ``heartbeat_s``; the periodic ``retry_stalled_jobs`` task puts the
   jobs of workers silent for ``stalled_after_s`` (killed, or their machine gone) back in the queue. A retried import
   waits (:class:`~salesbridge.errors.ImportBusyError`, retried with backoff) until the dead worker's lease expires,
@@ -36,7 +36,7 @@ from procrastinate.jobs import Job as ProcrastinateJob
 from procrastinate.jobs import Status
 from procrastinate.retry import BaseRetryStrategy
 
-from salesbridge.domain.jobs import SCHEDULE_DUE_IMPORTS, TASK_SPECS, RetryStrategy
+from salesbridge.domain.jobs import SCHEDULE_DUE_IMPORTS, SCHEDULE_DUE_WRITEBACK, TASK_SPECS, RetryStrategy
 from salesbridge.jobs.tasks import TASKS, Task, TaskContext
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def build_app(
             queueing_lock=spec.queueing_lock,
             pass_context=True,
         )(_job_function(task, context))
-        if name == SCHEDULE_DUE_IMPORTS:
+        if name in (SCHEDULE_DUE_IMPORTS, SCHEDULE_DUE_WRITEBACK):
             app.periodic(cron=schedule_cron, periodic_id=name)(registered)
 
     @app.periodic(cron=schedule_cron, periodic_id=RETRY_STALLED_JOBS)

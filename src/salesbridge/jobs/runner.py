@@ -1,11 +1,12 @@
 """The embedded job runner: one background thread that schedules and runs CRM imports for every connected
-organization, and loads the CSV files uploaded on the console (any organization's), in the process serving the
-console (``salesbridge serve``, ``make demo``).
+organization, delivers their logged activities to the CRM (the writeback drain), and loads the CSV files uploaded
+on the console (any organization's), in the process serving the console (``salesbridge serve``, ``make demo``).
 
 Every ``poll_interval`` it queues the imports that are due and runs whatever is queued — "Sync now" included — one
 organization after another, with the task functions procrastinate workers run (:mod:`salesbridge.jobs.tasks`):
 the engine of ``SALESBRIDGE_JOBS=embedded``, where the import runs are the job queue. Runs are claimed under a
-lease in the store, so several processes can share one database without running the same organization twice.
+lease in the store, so several processes can share one database without running the same organization twice;
+activities are claimed under a lease too, so two processes never write the same batch at once.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from salesbridge.errors import ImportBusyError, ImportFailedError
-from salesbridge.jobs.tasks import TaskContext, import_organization, schedule_organization
+from salesbridge.jobs.tasks import TaskContext, import_organization, schedule_organization, write_back_organization
 from salesbridge.services.matching import run_requested_matching
 from salesbridge.services.people_upload import run_queued_uploads
-from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess
+from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess, WritebackSessionFactory
 from salesbridge.services.sync import LEASE, RunOutcome
+from salesbridge.sync.writeback import has_due
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class EmbeddedRunner:
         after_import: Called with the organization after each successful import (e.g. recompute lists).
         lease: How long a run may go without finishing a page before another worker takes it over (and before the
             console stops showing it as running): pass the configured ``SALESBRIDGE_IMPORT_LEASE_SECONDS``.
+        writeback_sessions: Opens CRM sessions able to write activities back; None: this runner delivers none.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class EmbeddedRunner:
         poll_interval_s: float = 2.0,
         after_import: AfterImport | None = None,
         lease: timedelta = LEASE,
+        writeback_sessions: WritebackSessionFactory | None = None,
     ) -> None:
         self._store = store
         self._sessions = sessions
@@ -61,6 +65,7 @@ class EmbeddedRunner:
         self._poll_interval_s = poll_interval_s
         self._after_import = after_import
         self._lease = lease
+        self._writeback_sessions = writeback_sessions
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -87,11 +92,30 @@ class EmbeddedRunner:
 
     def run_once(self) -> list[RunOutcome]:
         """Schedule what is due and run everything queued, once, on the calling thread: the imports, then the
-        uploaded CSV files of every organization (connected or not: the embedded engine's other jobs)."""
+        uploaded CSV files of every organization (connected or not: the embedded engine's other jobs), then the
+        writeback drain of every connected organization with activities to deliver."""
         outcomes = self._run_imports()
         if not self._stop.is_set():
             run_queued_uploads(self._store)
+        self._drain_activities()
         return outcomes
+
+    def _drain_activities(self) -> None:
+        """The embedded engine's writeback job: the queued and failing outbox entries are its queue (this engine
+        defers imports only), looked at every round; a drain claims only what is due."""
+        if self._writeback_sessions is None:
+            return
+        context = TaskContext(
+            self._store, self._sessions, self._clock, self._lease, writeback_sessions=self._writeback_sessions
+        )
+        for organization_id in self._organizations():
+            if self._stop.is_set():
+                break
+            try:
+                if has_due(self._store, organization_id):
+                    asyncio.run(write_back_organization(context, organization_id=str(organization_id)))
+            except Exception:  # one organization's store trouble must not stop the others' delivery
+                logger.exception("writeback of organization %s failed", organization_id)
 
     def _run_imports(self) -> list[RunOutcome]:
         outcomes: list[RunOutcome] = []

@@ -16,13 +16,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from salesbridge.domain.jobs import IMPORT_ORGANIZATION, LOAD_PEOPLE_UPLOAD, MATCH_ORGANIZATION, SCHEDULE_DUE_IMPORTS
-from salesbridge.errors import ImportBusyError, ImportFailedError
+from salesbridge.domain.jobs import (
+    IMPORT_ORGANIZATION,
+    LOAD_PEOPLE_UPLOAD,
+    MATCH_ORGANIZATION,
+    SCHEDULE_DUE_IMPORTS,
+    SCHEDULE_DUE_WRITEBACK,
+    WRITE_BACK_ORGANIZATION,
+)
+from salesbridge.errors import ConfigError, ImportBusyError, ImportFailedError
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.matching import run_matching
 from salesbridge.services.people_upload import run_upload
-from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess
+from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess, WritebackSessionFactory
 from salesbridge.services.sync import LEASE, RunOutcome, schedule_if_due
+from salesbridge.services.writeback_outbox import SCHEDULED_REASON, request_drain
+from salesbridge.sync.writeback import DEFAULT_LEASE, drain_organization, has_due
 
 
 @dataclass(frozen=True)
@@ -34,12 +43,17 @@ class TaskContext:
         sessions: Opens CRM sessions.
         clock: Timezone-aware UTC now.
         lease: How long an import may go without finishing a page (``SALESBRIDGE_IMPORT_LEASE_SECONDS``).
+        writeback_sessions: Opens CRM sessions able to write activities back (the drain's); None where this
+            process delivers no activity.
+        writeback_lease: How long a drain reserves a claimed batch of activities.
     """
 
     store: StoreAccess
     sessions: CrmSessionFactory
     clock: Clock
     lease: timedelta = LEASE
+    writeback_sessions: WritebackSessionFactory | None = None
+    writeback_lease: timedelta = DEFAULT_LEASE
 
 
 async def import_organization(
@@ -117,6 +131,40 @@ async def match_organization(context: TaskContext, *, organization_id: str, **_:
     return summary.to_dict()
 
 
+async def write_back_organization(context: TaskContext, *, organization_id: str, **_: Any) -> dict[str, Any]:
+    """Deliver the organization's due activities to the CRM (:func:`~salesbridge.sync.writeback.drain_organization`);
+    the drain's summary. Extra arguments (``reason``, ``job_id``) are informational.
+
+    Raises:
+        ConfigError: this process was given no writeback sessions.
+        StoreError: the store failed (the periodic sweep defers the drain again).
+    """
+    if context.writeback_sessions is None:
+        raise ConfigError("This process cannot write activities back: it was built without writeback sessions.")
+    summary = await drain_organization(
+        context.store,
+        context.writeback_sessions,
+        uuid.UUID(organization_id),
+        clock=context.clock,
+        lease=context.writeback_lease,
+    )
+    return summary.to_dict()
+
+
+def schedule_due_writeback(context: TaskContext, **_: Any) -> int:
+    """Defer the drain of every connected organization with activities to deliver (queued, or failing: their next
+    attempt may have come; a drain killed mid-delivery left its batch queued under a lease that expires); how
+    many were deferred (one waits per organization at most). Periodic."""
+    deferred = 0
+    for organization_id in context.store.connected_organization_ids():
+        if has_due(context.store, organization_id):
+            with context.store(organization_id) as uow:
+                request_drain(uow, reason=SCHEDULED_REASON)
+                uow.commit()
+            deferred += 1
+    return deferred
+
+
 Task = Callable[..., Any]
 
 TASKS: Mapping[str, Task] = {
@@ -124,5 +172,7 @@ TASKS: Mapping[str, Task] = {
     SCHEDULE_DUE_IMPORTS: schedule_due_imports,
     MATCH_ORGANIZATION: match_organization,
     LOAD_PEOPLE_UPLOAD: load_people_upload,
+    WRITE_BACK_ORGANIZATION: write_back_organization,
+    SCHEDULE_DUE_WRITEBACK: schedule_due_writeback,
 }
 """Every task's function, by the task's name (:data:`salesbridge.domain.jobs.TASK_SPECS` holds the rest)."""

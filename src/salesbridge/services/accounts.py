@@ -41,6 +41,7 @@ from salesbridge.services.api_tokens import ApiTokenUseCases
 from salesbridge.services.crm_users import rematch_seats
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import UnitOfWork
+from salesbridge.services.writeback_outbox import requeue_after_seat_change
 
 __all__ = [  # the account use cases' names, importable from here as before the split
     "API_TOKEN_LIFETIME_CHOICES_DAYS",
@@ -232,6 +233,7 @@ class AccountService(ApiTokenUseCases):
                 self._add_active_seat(uow, user.id, actor=user.email)
             else:
                 uow.seats.set_state(seat.id, SeatState.ACTIVE)
+                requeue_after_seat_change(uow)
             uow.invitations.mark_accepted(invitation.id)
             uow.audit.record(
                 actor=user.email,

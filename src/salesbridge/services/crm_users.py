@@ -15,6 +15,7 @@ from salesbridge.crm.ports import CrmReader, CrmRecord, LookupValue, RecordQuery
 from salesbridge.domain.seat_matching import CrmUserFacts, CrmUserIndex, MatchOutcome, SeatHolderFacts
 from salesbridge.domain.workspace import CrmUser, CrmUserSync, CrmUserValues
 from salesbridge.services.ports import UnitOfWork, UnitOfWorkOpener
+from salesbridge.services.writeback_outbox import requeue_after_seat_change
 
 SYSTEMUSER_COLUMNS = (
     "fullname",
@@ -122,6 +123,7 @@ def rematch_seats(uow: UnitOfWork) -> None:
             result = index.match(SeatHolderFacts(email=user.email, entra_object_id=user.entra_object_id))
             matches[seat.id] = (result.outcome, uuid.UUID(result.crm_user_key) if result.crm_user_key else None)
     uow.seats.set_matches(matches)
+    requeue_after_seat_change(uow)  # a seat now matched to an enabled CRM user lets its activities through
 
 
 def refresh_crm_users_from_import(uow: UnitOfWork, systemusers: Iterable[CrmRecord]) -> CrmUserSync:

@@ -70,6 +70,7 @@ from salesbridge.matching import Band, CompanyRecord, Decision, FieldReason, Mat
 from salesbridge.message_ids import N_
 from salesbridge.services.account_rules import Principal
 from salesbridge.services.ports import Clock, StoreAccess, UnitOfWork
+from salesbridge.services.writeback_outbox import requeue_after_matching
 
 __all__ = [
     "UNMATCHED_COLUMNS",
@@ -940,6 +941,7 @@ def run_matching(
                 requested_at=None,
             )
         )
+        requeue_after_matching(uow)  # activities waiting for a match are decided again by the next drain
         uow.commit()
     return summary
 
@@ -1319,6 +1321,8 @@ def correct_match(
         uow.matches.put([link])
         if kind is TargetKind.COMPANY:
             _redecide_people_of_account(uow, crm_id, clock=clock)
+        if link.is_tie:
+            requeue_after_matching(uow)
         uow.audit.record(
             actor=actor.email,
             action=_CORRECTION_ACTIONS[chosen],
@@ -1472,6 +1476,7 @@ def decide_review(
                 ),
             )
             uow.matches.put([accepted])
+            requeue_after_matching(uow)
             records = _records_of(uow, [accepted])
             view = _Viewer(uow).link(accepted, records.get((table, crm_id)))
         else:

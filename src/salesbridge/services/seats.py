@@ -27,6 +27,7 @@ from salesbridge.services.account_rules import token_digest
 from salesbridge.services.crm_users import CrmUserImport, crm_user_facts, import_crm_users, rematch_seats
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess, UnitOfWork
+from salesbridge.services.writeback_outbox import requeue_after_seat_change
 
 DEFAULT_INVITATION_TTL = timedelta(days=14)
 
@@ -245,6 +246,8 @@ class SeatService:
             organization = uow.organization.get()
             if organization.crm_sync_all_seats != enabled:
                 uow.organization.set_crm_sync_all_seats(enabled)
+                if enabled:
+                    requeue_after_seat_change(uow)
                 uow.audit.record(actor=actor, action="seats.sync_all_changed", details={"enabled": enabled})
                 uow.commit()
             return _overview(uow)
@@ -268,6 +271,8 @@ class SeatService:
                 )
             if seat.crm_sync_enabled != enabled:
                 uow.seats.set_crm_sync(seat.id, enabled)
+                if enabled:
+                    requeue_after_seat_change(uow)
                 user = uow.users.get(seat.user_id)
                 action = "seat.crm_sync_enabled" if enabled else "seat.crm_sync_disabled"
                 uow.audit.record(actor=actor, action=action, details={"seat_id": str(seat.id), "email": user.email})

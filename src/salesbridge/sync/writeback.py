@@ -1,0 +1,492 @@
+"""The writeback drainer: delivers an organization's due activities to the CRM, in bulk, exactly once.
+
+A drain loops until nothing is due:
+
+1. **Claim** up to ``batch_size`` due outbox entries under a lease (``queued``, or ``failing`` whose next attempt
+   came), and decide in the same transaction what each one needs: writeback off or its data item not chosen →
+   ``not_written_back``; its author's seat may not write back → ``waiting_for_seat`` with the reason
+   (:func:`~salesbridge.domain.writeback.seat_hold`); its person or company tied to no CRM record →
+   ``waiting_for_match``. The rest become :class:`~salesbridge.crm.ports.ActivityRecord`: regarding the matched
+   contact, else lead, else account (a person tied to nothing regards their company's account), owned by the
+   seller's CRM user. The claim and these decisions commit together: other drainers skip the leased entries.
+2. **Write** the claimed batch with one :meth:`~salesbridge.crm.ports.ActivityWriter.write_activities` call (the
+   writer groups it into bulk and ``$batch`` requests), with no transaction open. Meanwhile the next batch is
+   claimed.
+3. **Record** each outcome: written → ``delivered`` (an activity edited meanwhile goes back to ``queued``); a
+   failure keeps Dynamics' error code and message and follows
+   :func:`~salesbridge.domain.writeback.after_failure`: transient → ``failing`` with a backoff, permanent (or too
+   many attempts) → ``parked``. A call that fails as a whole fails each record of the batch with its error. Nothing
+   is dropped: a record the writer reported neither written nor failed counts as a transient failure.
+
+Exactly once: an activity's CRM row has a fixed id (:func:`~salesbridge.domain.writeback.crm_activity_id`) and is
+written by upsert, so a drainer killed between the write and the record (its lease then expires and another drain
+writes the batch again) updates the same rows instead of creating twins.
+
+The drainer sees the store through the protocols below (the services' unit of work satisfies them), as the import
+engine does (:mod:`salesbridge.sync.ports`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Final, Protocol, Self
+
+from salesbridge.crm.ports import ActivityRecord, ActivityWriter, LookupValue, WriteFailure, WriteReport
+from salesbridge.domain.clock import Clock
+from salesbridge.domain.match_links import MatchLink
+from salesbridge.domain.people import Person
+from salesbridge.domain.workspace import CrmConnection, CrmCredentials, CrmUser, Organization, Seat, SeatState
+from salesbridge.domain.writeback import (
+    Activity,
+    DeliveryState,
+    Direction,
+    FailureOutcome,
+    Regarding,
+    SeatHold,
+    WritebackSettings,
+    after_failure,
+    choose_regarding,
+    crm_activity_id,
+    seat_hold,
+)
+from salesbridge.errors import CrmError, TransientError, UpstreamUnavailableError
+
+DEFAULT_BATCH_SIZE: Final = 2000
+DEFAULT_LEASE: Final = timedelta(minutes=5)
+
+UNREPORTED_CODE: Final = "unreported"
+"""The error code recorded for a record the writer reported neither written nor failed (retried)."""
+_UNREPORTED_MESSAGE: Final = "The CRM writer reported no outcome for this record; it is tried again."
+
+
+# ------------------------------------------------------------------------------------------------ the ports
+
+
+class OutboxEntries(Protocol):
+    """The organization's activities and their outbox entries, as the drainer uses them
+    (:class:`salesbridge.services.ports.ActivityRepository`)."""
+
+    def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[Activity]: ...
+
+    def mark_delivered(self, delivered: Mapping[uuid.UUID, tuple[int, Regarding]], *, now: datetime) -> None: ...
+
+    def mark_failed(
+        self, activity_id: uuid.UUID, *, outcome: FailureOutcome, error_code: str, error_message: str
+    ) -> None: ...
+
+    def mark_waiting(self, activity_id: uuid.UUID, *, state: DeliveryState, hold: SeatHold | None) -> None: ...
+
+    def search(
+        self,
+        *,
+        person_id: uuid.UUID | None = None,
+        company_id: uuid.UUID | None = None,
+        author_user_id: uuid.UUID | None = None,
+        states: Collection[DeliveryState] = (),
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Activity]: ...
+
+
+class WritebackSettingsReader(Protocol):
+    def get(self) -> WritebackSettings: ...
+
+
+class MatchLinks(Protocol):
+    def links_to(self, target_ids: Iterable[uuid.UUID]) -> list[MatchLink]: ...
+
+    def people_by_ids(self, person_ids: Iterable[uuid.UUID]) -> list[Person]: ...
+
+
+class SeatReader(Protocol):
+    def find_by_user(self, user_id: uuid.UUID) -> Seat | None: ...
+
+
+class OrganizationReader(Protocol):
+    def get(self) -> Organization: ...
+
+
+class CrmUserReader(Protocol):
+    def list_all(self) -> list[CrmUser]: ...
+
+
+class ConnectionReader(Protocol):
+    def find(self) -> CrmConnection | None: ...
+
+    def credentials(self) -> CrmCredentials: ...
+
+
+class WritebackUnitOfWork(Protocol):
+    """One transaction of the drain; rolled back unless committed."""
+
+    @property
+    def activities(self) -> OutboxEntries: ...
+
+    @property
+    def writeback_settings(self) -> WritebackSettingsReader: ...
+
+    @property
+    def matches(self) -> MatchLinks: ...
+
+    @property
+    def seats(self) -> SeatReader: ...
+
+    @property
+    def organization(self) -> OrganizationReader: ...
+
+    @property
+    def crm_users(self) -> CrmUserReader: ...
+
+    @property
+    def crm_connection(self) -> ConnectionReader: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+class WritebackStore(Protocol):
+    """Opens the drain's units of work (:class:`salesbridge.services.ports.StoreAccess` is one)."""
+
+    def __call__(self, organization_id: uuid.UUID, *, read_only: bool = False) -> WritebackUnitOfWork: ...
+
+
+class WriterSession(Protocol):
+    """An open CRM session able to write activities (:class:`salesbridge.services.ports.WritebackSession`)."""
+
+    @property
+    def activities(self) -> ActivityWriter: ...
+
+    async def close(self) -> None: ...
+
+
+WriterSessions = Callable[[CrmCredentials], WriterSession]
+"""Opens a writing session for the organization's credentials
+(:data:`salesbridge.services.ports.WritebackSessionFactory`)."""
+
+
+# ------------------------------------------------------------------------------------------------ the summary
+
+
+@dataclass
+class DrainSummary:
+    """What a drain did.
+
+    Attributes:
+        connected: False when the organization has no connected CRM: nothing was claimed.
+        claimed: Outbox entries taken.
+        delivered: Written to the CRM.
+        failing: Failed transiently; tried again after their backoff.
+        parked: Failed permanently or too often; retried only by hand.
+        waiting_for_match / waiting_for_seat / not_written_back: Set aside, and why.
+        writes: ``write_activities`` calls (one per batch holding something to write).
+        errors: Dynamics' error codes met, with how many records each.
+    """
+
+    connected: bool = True
+    claimed: int = 0
+    delivered: int = 0
+    failing: int = 0
+    parked: int = 0
+    waiting_for_match: int = 0
+    waiting_for_seat: int = 0
+    not_written_back: int = 0
+    writes: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "connected": self.connected,
+            "claimed": self.claimed,
+            "delivered": self.delivered,
+            "failing": self.failing,
+            "parked": self.parked,
+            "waiting_for_match": self.waiting_for_match,
+            "waiting_for_seat": self.waiting_for_seat,
+            "not_written_back": self.not_written_back,
+            "writes": self.writes,
+            "errors": dict(self.errors),
+        }
+
+
+# ------------------------------------------------------------------------------------------------ the drain
+
+
+@dataclass(frozen=True)
+class Seller:
+    """Whether an author may write back now, and as which CRM user (``systemuser_id``, lowercase)."""
+
+    hold: SeatHold | None
+    systemuser_id: str | None
+
+
+def seller_of(uow: WritebackUnitOfWork, author_user_id: uuid.UUID, *, crm_users: Iterable[CrmUser] = ()) -> Seller:
+    """The author's standing as a writer: the hold of :func:`~salesbridge.domain.writeback.seat_hold` (their seat,
+    its CRM sync, the organization's "all seats" switch, the matched CRM user and whether it is enabled) and, when
+    none, the CRM user the activity is written as. ``crm_users``: the organization's, when the caller has read them
+    already (read here otherwise)."""
+    seat = uow.seats.find_by_user(author_user_id)
+    if seat is None:
+        return Seller(SeatHold.NO_SEAT, None)
+    users = {user.id: user for user in (crm_users or uow.crm_users.list_all())}
+    crm_user = users.get(seat.crm_user_id) if seat.crm_user_id is not None else None
+    hold = seat_hold(
+        has_seat=True,
+        seat_active=seat.state is SeatState.ACTIVE,
+        crm_sync_on=seat.crm_sync_enabled or uow.organization.get().crm_sync_all_seats,
+        crm_user_matched=crm_user is not None,
+        crm_user_enabled=crm_user is not None and not crm_user.is_disabled,
+    )
+    return Seller(hold, crm_user.crm_id.lower() if hold is None and crm_user is not None else None)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A claimed batch: what to write, and each record's activity (by CRM id)."""
+
+    records: tuple[ActivityRecord, ...]
+    activities: Mapping[str, tuple[Activity, Regarding]]
+
+
+def _ties(links: Iterable[MatchLink]) -> dict[uuid.UUID, list[Regarding]]:
+    tied: dict[uuid.UUID, list[Regarding]] = {}
+    for link in links:
+        if link.is_tie and link.target_id is not None:
+            tied.setdefault(link.target_id, []).append(Regarding(link.crm_table, link.crm_id.lower()))
+    return tied
+
+
+def _regarding(uow: WritebackUnitOfWork, activities: Sequence[Activity]) -> dict[uuid.UUID, Regarding]:
+    """The record each activity regards, by activity id (absent: no match yet). A person tied to no contact or lead
+    regards their company's account when the company is tied to one."""
+    targets = {target for a in activities if (target := a.person_id or a.company_id) is not None}
+    tied = _ties(uow.matches.links_to(targets)) if targets else {}
+    untied_people = {a.person_id for a in activities if a.person_id is not None and a.person_id not in tied}
+    companies: dict[uuid.UUID, uuid.UUID] = {}
+    if untied_people:
+        companies = {
+            person.id: person.company_id
+            for person in uow.matches.people_by_ids(untied_people)
+            if person.id is not None and person.company_id is not None
+        }
+        missing = set(companies.values()) - set(tied)
+        if missing:
+            tied.update(_ties(uow.matches.links_to(missing)))
+    chosen: dict[uuid.UUID, Regarding] = {}
+    for activity in activities:
+        if activity.person_id is not None:
+            company_id = companies.get(activity.person_id)
+            candidates = tied.get(activity.person_id) or (tied.get(company_id, []) if company_id else [])
+        else:
+            candidates = tied.get(activity.company_id, []) if activity.company_id else []
+        regarding = choose_regarding(candidates)
+        if regarding is not None:
+            chosen[activity.id] = regarding
+    return chosen
+
+
+def _record(organization_id: uuid.UUID, activity: Activity, owner_id: str, regarding: Regarding) -> ActivityRecord:
+    return ActivityRecord(
+        id=crm_activity_id(organization_id, activity.id),
+        table=activity.delivery.crm_table,
+        owner_id=owner_id,
+        regarding=LookupValue(regarding.crm_id, regarding.table),
+        subject=activity.title,
+        body=activity.body,
+        occurred_at=activity.occurred_at,
+        outgoing=activity.direction is Direction.OUTGOING,
+        conversation_id=activity.conversation_id,
+        external_id=str(activity.id),
+    )
+
+
+def _claim(
+    store: WritebackStore,
+    organization_id: uuid.UUID,
+    summary: DrainSummary,
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+) -> _Plan | None:
+    """Claim a batch and set aside what cannot be written now, in one transaction; None when nothing was due."""
+    with store(organization_id) as uow:
+        claimed = uow.activities.claim(now=now, lease=lease, limit=limit)
+        if not claimed:
+            return None
+        summary.claimed += len(claimed)
+        settings = uow.writeback_settings.get()
+        crm_users = uow.crm_users.list_all()
+        sellers: dict[uuid.UUID, Seller] = {}
+        writable: list[tuple[Activity, str]] = []
+        for activity in claimed:
+            if not settings.writes(activity.item):
+                uow.activities.mark_waiting(activity.id, state=DeliveryState.NOT_WRITTEN_BACK, hold=None)
+                summary.not_written_back += 1
+                continue
+            seller = sellers.get(activity.author_user_id)
+            if seller is None:
+                seller = sellers[activity.author_user_id] = seller_of(uow, activity.author_user_id, crm_users=crm_users)
+            if seller.hold is not None or seller.systemuser_id is None:
+                uow.activities.mark_waiting(activity.id, state=DeliveryState.WAITING_FOR_SEAT, hold=seller.hold)
+                summary.waiting_for_seat += 1
+                continue
+            writable.append((activity, seller.systemuser_id))
+        regarding = _regarding(uow, [activity for activity, _ in writable])
+        records: list[ActivityRecord] = []
+        planned: dict[str, tuple[Activity, Regarding]] = {}
+        for activity, owner_id in writable:
+            target = regarding.get(activity.id)
+            if target is None:
+                uow.activities.mark_waiting(activity.id, state=DeliveryState.WAITING_FOR_MATCH, hold=None)
+                summary.waiting_for_match += 1
+                continue
+            record = _record(organization_id, activity, owner_id, target)
+            records.append(record)
+            planned[record.id] = (activity, target)
+        uow.commit()
+    return _Plan(tuple(records), planned)
+
+
+def _outcomes(
+    store: WritebackStore,
+    organization_id: uuid.UUID,
+    plan: _Plan,
+    report: WriteReport,
+    summary: DrainSummary,
+    *,
+    now: datetime,
+) -> None:
+    """Record what the write did to each record of ``plan``, in one transaction."""
+    failures: dict[str, CrmError] = {}
+    for failure in report.failures:
+        for record_id in failure.record_ids:
+            failures[record_id] = failure.error
+    written = set(report.written) - set(failures)
+    for record_id in plan.activities.keys() - written - failures.keys():
+        failures[record_id] = UpstreamUnavailableError(_UNREPORTED_MESSAGE, code=UNREPORTED_CODE)
+    with store(organization_id) as uow:
+        delivered = {
+            activity.id: (activity.version, regarding)
+            for record_id, (activity, regarding) in plan.activities.items()
+            if record_id in written
+        }
+        uow.activities.mark_delivered(delivered, now=now)
+        summary.delivered += len(delivered)
+        for record_id, error in failures.items():
+            entry = plan.activities.get(record_id)
+            if entry is None:  # an id the writer made up: nothing of ours to mark
+                continue
+            activity = entry[0]
+            outcome = after_failure(
+                attempts=activity.delivery.attempts + 1, transient=isinstance(error, TransientError), now=now
+            )
+            code = error.code or (str(error.status) if error.status is not None else type(error).__name__)
+            uow.activities.mark_failed(activity.id, outcome=outcome, error_code=code, error_message=error.message)
+            if outcome.state is DeliveryState.PARKED:
+                summary.parked += 1
+            else:
+                summary.failing += 1
+            summary.errors[code] = summary.errors.get(code, 0) + 1
+        uow.commit()
+
+
+async def _write(writer: ActivityWriter, records: Sequence[ActivityRecord]) -> WriteReport:
+    """One ``write_activities`` call; a failure of the call as a whole fails every record with its error."""
+    try:
+        return await writer.write_activities(records)
+    except CrmError as error:
+        return WriteReport(written=(), failures=(WriteFailure(tuple(record.id for record in records), error),))
+
+
+def _credentials(store: WritebackStore, organization_id: uuid.UUID) -> CrmCredentials | None:
+    with store(organization_id, read_only=True) as uow:
+        connection = uow.crm_connection.find()
+        if connection is None or not connection.is_connected:
+            return None
+        return uow.crm_connection.credentials()
+
+
+async def drain_organization(
+    store: WritebackStore,
+    sessions: WriterSessions,
+    organization_id: uuid.UUID,
+    *,
+    clock: Clock,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    lease: timedelta = DEFAULT_LEASE,
+) -> DrainSummary:
+    """Deliver the organization's due activities until none is due (see the module's contract); what it did.
+
+    Store work runs on worker threads, never on the event loop; the CRM session is opened only when a batch holds
+    something to write, and closed before returning. Safe to run in several processes at once (claims are leased)
+    and to repeat after a crash (writes are upserts by fixed ids). An organization without a connected CRM is left
+    alone (its entries wait for the connection).
+
+    Args:
+        batch_size: Entries claimed, and written with one ``write_activities`` call, at a time.
+        lease: How long a claimed batch is reserved for this drain; a drain killed meanwhile leaves its batch to
+            the next one after this.
+
+    Raises:
+        StoreError: the store failed (the claimed entries' leases expire and a later drain takes them again).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    summary = DrainSummary()
+    credentials = await asyncio.to_thread(_credentials, store, organization_id)
+    if credentials is None:
+        summary.connected = False
+        return summary
+    session: WriterSession | None = None
+
+    async def claim() -> _Plan | None:
+        return await asyncio.to_thread(
+            _claim, store, organization_id, summary, now=clock(), lease=lease, limit=batch_size
+        )
+
+    try:
+        plan = await claim()
+        while plan is not None:
+            if not plan.records:
+                plan = await claim()
+                continue
+            if session is None:
+                session = sessions(credentials)
+            summary.writes += 1
+            following = asyncio.ensure_future(claim())  # the next batch is claimed while this one is written
+            try:
+                report = await _write(session.activities, plan.records)
+                await asyncio.to_thread(_outcomes, store, organization_id, plan, report, summary, now=clock())
+            except BaseException:
+                await asyncio.gather(following, return_exceptions=True)  # its lease expires; a later drain takes it
+                raise
+            # The last look comes after the last record: an activity edited while it was written went back to
+            # queued when its delivery was recorded, and is written again now.
+            plan = await following or await claim()
+    finally:
+        if session is not None:
+            with suppress(Exception):  # closing must not hide what the drain raised or return
+                await session.close()
+    return summary
+
+
+def has_due(store: WritebackStore, organization_id: uuid.UUID) -> bool:
+    """Whether the organization may have activities to deliver now: queued ones, or failing ones (due or not: the
+    drain's claim takes only the due ones). Reads only; cheap (the state index)."""
+    with store(organization_id, read_only=True) as uow:
+        return bool(uow.activities.search(states=(DeliveryState.QUEUED, DeliveryState.FAILING), limit=1))
