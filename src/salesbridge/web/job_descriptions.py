@@ -18,14 +18,16 @@ from salesbridge.domain.jobs import (
     LOAD_PEOPLE_UPLOAD,
     MATCH_ORGANIZATION,
     SCHEDULE_DUE_IMPORTS,
+    SCHEDULE_DUE_WRITEBACK,
     TASK_RAISED_ERROR,
+    WRITE_BACK_ORGANIZATION,
     Job,
     JobState,
 )
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR
 from salesbridge.i18n import N_, translate
 from salesbridge.services import jobs as job_use_cases
-from salesbridge.services import matching, sync
+from salesbridge.services import matching, sync, writeback_outbox
 from salesbridge.services.connecting import INITIAL_IMPORT_REASON
 from salesbridge.services.disconnect import DISCONNECTED_ERROR
 
@@ -37,6 +39,8 @@ TASK_NAMES: Final = {
     SCHEDULE_DUE_IMPORTS: N_("Scheduling the imports that are due"),
     LOAD_PEOPLE_UPLOAD: N_("Loading an uploaded CSV of people or companies"),
     MATCH_ORGANIZATION: N_("Matching CRM records with people and companies"),
+    WRITE_BACK_ORGANIZATION: N_("Writing activity back to the CRM"),
+    SCHEDULE_DUE_WRITEBACK: N_("Scheduling the activity writeback that is due"),
 }
 """Each task's name (English message id); a task missing here is shown by its code."""
 
@@ -67,6 +71,13 @@ REASONS: Final = {
     "companies.upserted": N_("Companies were loaded through the API"),
     "person.deleted": N_("A person was deleted"),
     "company.deleted": N_("A company was deleted"),
+    writeback_outbox.LOGGED_REASON: N_("An activity was logged"),
+    writeback_outbox.EDITED_REASON: N_("A written-back activity was edited"),
+    writeback_outbox.RETRIED_REASON: N_("Writeback was retried by an administrator"),
+    writeback_outbox.BACKFILL_REASON: N_("An administrator asked for earlier activity to be written back"),
+    writeback_outbox.MATCHED_REASON: N_("Matching may have found the CRM record of waiting activities"),
+    writeback_outbox.SEATS_REASON: N_("A seat's CRM sync or CRM user changed"),
+    writeback_outbox.SCHEDULED_REASON: N_("Activities were due for delivery (or a retry)"),
 }
 """Why a job was queued, by the reason salesbridge recorded (English message id)."""
 

@@ -104,3 +104,22 @@ def test_a_task_without_a_name_is_shown_by_its_code() -> None:
     line = describe(_job(JobState.QUEUED, task="refresh_reports"), "es")
     assert line.task_name == "refresh_reports"
     assert describe(_job(JobState.QUEUED), "es").task_name == "Importación del CRM"
+
+
+def test_every_task_and_the_writeback_drains_reasons_are_named_in_both_languages() -> None:
+    from salesbridge.domain.jobs import TASK_SPECS
+    from salesbridge.services import writeback_outbox
+
+    assert TASK_SPECS.keys() <= TASK_NAMES.keys()
+    drain_reasons = {
+        writeback_outbox.LOGGED_REASON,
+        writeback_outbox.EDITED_REASON,
+        writeback_outbox.RETRIED_REASON,
+        writeback_outbox.BACKFILL_REASON,
+        writeback_outbox.MATCHED_REASON,
+        writeback_outbox.SEATS_REASON,
+        writeback_outbox.SCHEDULED_REASON,
+    }
+    assert drain_reasons <= REASONS.keys()
+    for reason in drain_reasons:
+        assert translate(REASONS[reason], "es") != REASONS[reason], f"no Spanish for {reason!r}"
