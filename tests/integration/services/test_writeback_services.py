@@ -1,0 +1,382 @@
+"""Capture and writeback administration on SQLite and PostgreSQL: an activity's first state (settings, the author's
+seat), idempotent capture, edits (author or administrator, stale versions refused), status, retry and backfill;
+turning writeback on needs the CRM-side app installed (a sandbox over TLS)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import cast
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _dynamics_session, _serve
+
+from salesbridge.domain.crm_app import AppState
+from salesbridge.domain.jobs import WRITE_BACK_ORGANIZATION
+from salesbridge.domain.people import Person
+from salesbridge.domain.seat_matching import MatchOutcome
+from salesbridge.domain.workspace import CrmUserValues, SeatState
+from salesbridge.domain.writeback import (
+    ActivityDraft,
+    DataItem,
+    DeliveryState,
+    Direction,
+    FailureOutcome,
+    Regarding,
+    SeatHold,
+    WritebackSettings,
+)
+from salesbridge.errors import (
+    ActivityChangedError,
+    AdministratorRequiredError,
+    CrmAppRequiredError,
+    InvalidInputError,
+    InvalidRequestError,
+    RowNotFoundError,
+)
+from salesbridge.sandbox.assembly import build_sandbox
+from salesbridge.services.activities import (
+    delivery_reason,
+    edit_activity,
+    get_activity,
+    list_activities,
+    log_activity,
+    seat_hold_of,
+)
+from salesbridge.services.connecting import connect_crm, create_organization
+from salesbridge.services.crm_app import crm_app_status, install_crm_app
+from salesbridge.services.ports import CrmAppSessionFactory
+from salesbridge.services.writeback import (
+    backfill,
+    retry_activities,
+    set_writeback_settings,
+    writeback_settings,
+    writeback_status,
+)
+from salesbridge.store.jobs import JobEngine
+from salesbridge.store.secrets import CredentialCipher
+from salesbridge.store.uow import UnitOfWorkFactory, utc_now
+
+ON = WritebackSettings(enabled=True)
+WHEN = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+class Workspace:
+    """Organization ``acme`` with an administrator, two sellers and a person."""
+
+    def __init__(self, store: UnitOfWorkFactory) -> None:
+        self.store = store
+        self.id = create_organization(store, slug="acme", seats=5)
+        with store(self.id) as uow:
+            self.admin = uow.users.add(email="admin@acme.test", display_name="Ada Admin", is_admin=True).id
+            self.ana = uow.users.add(email="ana@acme.test", display_name="Ana Seller").id
+            self.bea = uow.users.add(email="bea@acme.test", display_name="Bea Seller").id
+            uow.people.upsert_many([Person(external_id="p1", first_name="Pat", last_name="Lee")])
+            person = uow.people.get_by_external_id("p1")
+            assert person is not None
+            assert person.id is not None
+            self.person = person.id
+            uow.commit()
+
+    def settings(self, settings: WritebackSettings) -> None:
+        with self.store(self.id) as uow:
+            uow.writeback_settings.set(settings, actor="test")
+            uow.commit()
+
+    def seat(
+        self, user_id: uuid.UUID, *, crm_sync: bool = True, crm_user: str | None = "ana", disabled: bool = False
+    ) -> None:
+        """Give ``user_id`` an active seat matched to CRM user ``crm_user`` (None: not matched)."""
+        with self.store(self.id) as uow:
+            seat = uow.seats.add(user_id=user_id, state=SeatState.ACTIVE, assigned_by="test", crm_sync_enabled=crm_sync)
+            if crm_user is not None:
+                crm_id = str(uuid.uuid5(uuid.NAMESPACE_URL, crm_user))
+                uow.crm_users.replace_all(
+                    [
+                        CrmUserValues(
+                            crm_id=crm_id,
+                            full_name=crm_user,
+                            email=None,
+                            entra_object_id=None,
+                            is_disabled=disabled,
+                            is_application=False,
+                            access_mode=0,
+                        )
+                    ]
+                )
+                found = uow.crm_users.find_by_crm_id(crm_id)
+                assert found is not None
+                uow.seats.set_matches({seat.id: (MatchOutcome.EMAIL, found.id)})
+            uow.commit()
+
+    def draft(self, client_id: str = "c-1", *, item: DataItem = DataItem.NOTE, at: datetime = WHEN) -> ActivityDraft:
+        return ActivityDraft(
+            client_id=client_id,
+            item=item,
+            person_id=self.person,
+            company_id=None,
+            subject=None,
+            body="Talked about the renewal",
+            direction=Direction.OUTGOING,
+            occurred_at=at,
+        )
+
+
+@pytest.fixture
+def acme(store: UnitOfWorkFactory) -> Workspace:
+    return Workspace(store)
+
+
+def test_with_writeback_off_an_activity_is_kept_in_the_workspace_once(acme: Workspace) -> None:
+    first, created = log_activity(acme.store, acme.id, acme.ana, acme.draft(), clock=utc_now)
+    again, created_again = log_activity(acme.store, acme.id, acme.ana, acme.draft(), clock=utc_now)
+    assert (created, created_again) == (True, False)
+    assert again == first
+    assert first.delivery.state is DeliveryState.NOT_WRITTEN_BACK
+    assert delivery_reason(first.delivery).message.startswith("Kept in the workspace")
+    assert list_activities(acme.store, acme.id, person_id=acme.person) == [first]
+    assert get_activity(acme.store, acme.id, first.id) == first
+
+
+def test_an_item_not_chosen_is_kept_and_a_chosen_one_from_a_writing_seat_is_queued(acme: Workspace) -> None:
+    acme.settings(WritebackSettings(enabled=True, items=frozenset({DataItem.NOTE})))
+    acme.seat(acme.ana)
+    inmail, _ = log_activity(acme.store, acme.id, acme.ana, acme.draft("i", item=DataItem.INMAIL), clock=utc_now)
+    note, _ = log_activity(acme.store, acme.id, acme.ana, acme.draft("n"), clock=utc_now)
+    assert inmail.delivery.state is DeliveryState.NOT_WRITTEN_BACK
+    assert note.delivery.state is DeliveryState.QUEUED
+    assert note.delivery.hold is None
+
+
+@pytest.mark.parametrize(
+    ("seat", "hold"),
+    [
+        (None, SeatHold.NO_SEAT),
+        ({"crm_sync": False}, SeatHold.CRM_SYNC_OFF),
+        ({"crm_user": None}, SeatHold.NO_CRM_USER),
+        ({"disabled": True}, SeatHold.CRM_USER_DISABLED),
+    ],
+)
+def test_a_seat_that_may_not_write_back_holds_the_activity_saying_why(
+    acme: Workspace, seat: dict[str, object] | None, hold: SeatHold
+) -> None:
+    acme.settings(ON)
+    with acme.store(acme.id) as uow:
+        uow.organization.set_crm_sync_all_seats(False)  # each seat's own switch decides
+        uow.commit()
+    if seat is not None:
+        acme.seat(acme.ana, **seat)  # type: ignore[arg-type]
+    activity, _ = log_activity(acme.store, acme.id, acme.ana, acme.draft(), clock=utc_now)
+    assert (activity.delivery.state, activity.delivery.hold) == (DeliveryState.WAITING_FOR_SEAT, hold)
+    with acme.store(acme.id, read_only=True) as uow:
+        assert seat_hold_of(uow, acme.ana) is hold
+
+
+def test_the_organizations_all_seats_switch_turns_crm_sync_on_for_every_seat(acme: Workspace) -> None:
+    acme.seat(acme.ana, crm_sync=False)
+    with acme.store(acme.id, read_only=True) as uow:
+        assert uow.organization.get().crm_sync_all_seats
+        assert seat_hold_of(uow, acme.ana) is None
+
+
+def test_an_activity_on_a_person_or_company_of_another_organization_is_refused(acme: Workspace) -> None:
+    other = create_organization(acme.store, slug="other")
+    with acme.store(other) as uow:
+        uow.people.upsert_many([Person(external_id="x", first_name="Xe", last_name="Other")])
+        theirs = uow.people.get_by_external_id("x")
+        uow.commit()
+    assert theirs is not None
+    assert theirs.id is not None
+    draft = ActivityDraft(
+        client_id="c",
+        item=DataItem.NOTE,
+        person_id=theirs.id,
+        company_id=None,
+        subject=None,
+        body="x",
+        direction=Direction.OUTGOING,
+        occurred_at=WHEN,
+    )
+    with pytest.raises(RowNotFoundError):
+        log_activity(acme.store, acme.id, acme.ana, draft, clock=utc_now)
+    company_draft = ActivityDraft(
+        client_id="d",
+        item=DataItem.CALL,
+        person_id=None,
+        company_id=uuid.uuid4(),
+        subject=None,
+        body="x",
+        direction=Direction.OUTGOING,
+        occurred_at=WHEN,
+    )
+    with pytest.raises(RowNotFoundError):
+        log_activity(acme.store, acme.id, acme.ana, company_draft, clock=utc_now)
+    assert list_activities(acme.store, acme.id) == []
+
+
+def test_the_same_client_id_sent_twice_at_once_stores_one_activity(acme: Workspace) -> None:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(
+            pool.map(lambda _: log_activity(acme.store, acme.id, acme.ana, acme.draft(), clock=utc_now), range(2))
+        )
+    assert sorted(created for _, created in results) == [False, True]
+    assert results[0][0].id == results[1][0].id
+    assert len(list_activities(acme.store, acme.id)) == 1
+
+
+def test_its_author_or_an_administrator_edits_an_activity_and_a_delivered_one_goes_out_again(acme: Workspace) -> None:
+    activity, _ = log_activity(acme.store, acme.id, acme.ana, acme.draft(), clock=utc_now)
+    with pytest.raises(AdministratorRequiredError):
+        edit_activity(acme.store, acme.id, acme.bea, activity.id, subject=None, body="Bea's", expected_version=1)
+    edited = edit_activity(
+        acme.store, acme.id, acme.ana, activity.id, subject="Renewal", body="New", expected_version=1
+    )
+    assert (edited.version, edited.subject, edited.body) == (2, "Renewal", "New")
+    with pytest.raises(ActivityChangedError):
+        edit_activity(acme.store, acme.id, acme.admin, activity.id, subject=None, body="Stale", expected_version=1)
+    with pytest.raises(InvalidInputError) as refused:
+        edit_activity(acme.store, acme.id, acme.admin, activity.id, subject=None, body="  ", expected_version=2)
+    assert refused.value.field == "body"
+    with acme.store(acme.id) as uow:  # the drainer delivered version 2
+        uow.activities.mark_delivered({activity.id: (2, Regarding("contact", str(uuid.uuid4())))}, now=utc_now())
+        uow.commit()
+    by_admin = edit_activity(
+        acme.store, acme.id, acme.admin, activity.id, subject=None, body="Fixed", expected_version=None
+    )
+    assert (by_admin.version, by_admin.delivery.state) == (3, DeliveryState.QUEUED)
+    with pytest.raises(RowNotFoundError):
+        edit_activity(acme.store, acme.id, acme.admin, uuid.uuid4(), subject=None, body="x", expected_version=None)
+
+
+def test_status_counts_per_state_item_and_seller_and_lists_the_failures(acme: Workspace) -> None:
+    acme.settings(ON)
+    acme.seat(acme.ana)
+    queued, _ = log_activity(acme.store, acme.id, acme.ana, acme.draft("a"), clock=utc_now)
+    log_activity(acme.store, acme.id, acme.ana, acme.draft("b", item=DataItem.INMAIL), clock=utc_now)
+    log_activity(acme.store, acme.id, acme.bea, acme.draft("c"), clock=utc_now)  # Bea has no seat
+    with acme.store(acme.id) as uow:
+        uow.activities.mark_failed(
+            queued.id,
+            outcome=FailureOutcome(DeliveryState.PARKED, None),
+            error_code="0x80040265",
+            error_message="The subject is not valid.",
+        )
+        uow.commit()
+
+    status = writeback_status(acme.store, acme.id)
+
+    assert status.totals[DeliveryState.PARKED] == 1
+    assert status.totals[DeliveryState.QUEUED] == 1
+    assert status.totals[DeliveryState.WAITING_FOR_SEAT] == 1
+    assert status.by_item[DataItem.INMAIL][DeliveryState.QUEUED] == 1
+    assert [(s.name, s.states[DeliveryState.PARKED], dict(s.holds)) for s in status.by_seller] == [
+        ("Ana Seller", 1, {}),
+        ("Bea Seller", 0, {SeatHold.NO_SEAT: 1}),
+    ]
+    assert status.waiting == {"no_seat": 1}
+    (problem,) = status.problems
+    assert (problem.activity.id, problem.author_name) == (queued.id, "Ana Seller")
+    as_json = status.to_json()
+    assert as_json["problems"][0]["error_code"] == "0x80040265"
+    assert as_json["problems"][0]["error_message"] == "The subject is not valid."
+    assert as_json["settings"] == {"enabled": True, "items": "all"}
+    assert as_json["totals"]["parked"] == 1
+
+
+def test_retry_queues_the_failing_and_parked_ones_and_is_audited(acme: Workspace) -> None:
+    acme.settings(ON)
+    acme.seat(acme.ana)
+    ids = [log_activity(acme.store, acme.id, acme.ana, acme.draft(f"r{n}"), clock=utc_now)[0].id for n in range(3)]
+    with acme.store(acme.id) as uow:
+        parked = FailureOutcome(DeliveryState.PARKED, None)
+        failing = FailureOutcome(DeliveryState.FAILING, utc_now() + timedelta(hours=1))
+        uow.activities.mark_failed(ids[0], outcome=parked, error_code="E", error_message="refused")
+        uow.activities.mark_failed(ids[1], outcome=failing, error_code="E", error_message="busy")
+        uow.commit()
+    assert retry_activities(acme.store, acme.id, [ids[0]], actor="admin@acme.test") == 1
+    assert retry_activities(acme.store, acme.id) == 1  # the failing one; the queued one is no failure
+    states = {a.id: a.delivery for a in list_activities(acme.store, acme.id)}
+    assert {i: states[i].state for i in ids} == dict.fromkeys(ids, DeliveryState.QUEUED)
+    assert states[ids[0]].attempts == 0
+    with acme.store(acme.id, read_only=True) as uow:
+        actions = [entry.action for entry in uow.audit.recent(limit=10)]
+    assert actions.count("writeback.retried") == 2
+
+
+def test_backfill_delivers_earlier_activity_of_the_items_written_back_since_a_date(acme: Workspace) -> None:
+    old = log_activity(acme.store, acme.id, acme.ana, acme.draft("old", at=WHEN - timedelta(days=30)), clock=utc_now)[0]
+    note = log_activity(acme.store, acme.id, acme.ana, acme.draft("note"), clock=utc_now)[0]
+    call = log_activity(acme.store, acme.id, acme.ana, acme.draft("call", item=DataItem.CALL), clock=utc_now)[0]
+    with pytest.raises(InvalidRequestError):
+        backfill(acme.store, acme.id, since=WHEN - timedelta(days=1))
+    acme.settings(WritebackSettings(enabled=True, items=frozenset({DataItem.NOTE})))
+
+    assert backfill(acme.store, acme.id, since=WHEN - timedelta(days=1), actor="admin@acme.test") == 1
+
+    states = {a.id: a.delivery.state for a in list_activities(acme.store, acme.id)}
+    assert states == {
+        old.id: DeliveryState.NOT_WRITTEN_BACK,
+        note.id: DeliveryState.QUEUED,
+        call.id: DeliveryState.NOT_WRITTEN_BACK,
+    }
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # procrastinate needs PostgreSQL
+def test_a_queued_activity_defers_the_drain_in_its_own_transaction(
+    session_factory: sessionmaker[Session], cipher: CredentialCipher
+) -> None:
+    store = UnitOfWorkFactory(session_factory, cipher=cipher, job_engine=JobEngine.PROCRASTINATE)
+    acme = Workspace(store)
+    log_activity(store, acme.id, acme.ana, acme.draft("kept"), clock=utc_now)  # writeback off: no drain
+    with store(acme.id, read_only=True) as uow:
+        assert [job.task for job in uow.jobs.list()] == []
+    acme.settings(ON)
+    acme.seat(acme.ana)
+    log_activity(store, acme.id, acme.ana, acme.draft("queued"), clock=utc_now)
+    log_activity(store, acme.id, acme.ana, acme.draft("queued-too"), clock=utc_now)
+    with store(acme.id, read_only=True) as uow:
+        assert [job.task for job in uow.jobs.list()] == [WRITE_BACK_ORGANIZATION]  # one waits at a time
+
+
+# --------------------------------------------------------------------------- turning writeback on (the CRM app)
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[RunningSandbox]:
+    """A sandbox of its own (installing changes its definitions)."""
+    yield from _serve(build_sandbox(), tmp_path)
+
+
+async def test_writeback_is_turned_on_only_once_the_crm_app_is_installed(
+    store: UnitOfWorkFactory, fresh: RunningSandbox
+) -> None:
+    acme = Workspace(store)
+    app_sessions = cast(CrmAppSessionFactory, _dynamics_session)
+    with pytest.raises(InvalidRequestError):  # not connected: there is no app to ask about
+        await set_writeback_settings(store, app_sessions, acme.id, ON, actor="admin@acme.test")
+    outcome = await connect_crm(
+        store, _dynamics_session, slug="acme", credentials=fresh.credentials(), targets=SANDBOX_TARGETS
+    )
+    assert outcome.is_connected
+    assert (await crm_app_status(store, app_sessions, slug="acme")).state is AppState.MISSING
+
+    with pytest.raises(CrmAppRequiredError) as refused:
+        await set_writeback_settings(store, app_sessions, acme.id, ON, actor="admin@acme.test")
+    assert refused.value.state == "missing"
+    assert await asyncio.to_thread(writeback_settings, store, acme.id) == WritebackSettings()
+
+    await install_crm_app(store, app_sessions, slug="acme")
+    notes = WritebackSettings(enabled=True, items=frozenset({DataItem.NOTE, DataItem.INMAIL}))
+    saved = await set_writeback_settings(store, app_sessions, acme.id, notes, actor="admin@acme.test")
+    assert saved == notes
+    off = await set_writeback_settings(store, app_sessions, acme.id, WritebackSettings(), actor="admin@acme.test")
+    assert off == WritebackSettings()
+    with store(acme.id, read_only=True) as uow:
+        changes = [e.details for e in uow.audit.recent(limit=20) if e.action == "writeback.settings_changed"]
+    assert {"enabled": True, "items": ["inmail", "note"], "before": {"enabled": False, "items": "all"}} in changes
+    assert len(changes) == 2
