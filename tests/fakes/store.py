@@ -90,6 +90,7 @@ from salesbridge.domain.writeback import (
     ITEM_TABLES,
     Activity,
     ActivityDraft,
+    DataItem,
     Delivery,
     DeliveryState,
     FailureOutcome,
@@ -2048,6 +2049,7 @@ class FakeActivities(_Repository):
         states: Collection[DeliveryState],
         since: datetime | None = None,
         activity_ids: Sequence[uuid.UUID] = (),
+        items: Collection[DataItem] = (),
     ) -> int:
         chosen = [
             a
@@ -2055,6 +2057,7 @@ class FakeActivities(_Repository):
             if a.delivery.state in states
             and (since is None or a.occurred_at >= since)
             and (not activity_ids or a.id in activity_ids)
+            and (not items or a.item in items)
         ]
         now = self._now()
         for activity in chosen:
