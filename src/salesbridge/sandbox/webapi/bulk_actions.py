@@ -65,9 +65,8 @@ def handle_bulk_action(
     if action == "CreateMultiple":
         context = f"{engine.api_url(request)}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse"
         return ApiResponse.json(200, {"@odata.context": context, "Ids": ids})
-    if action == "UpsertMultiple":
-        context = f"{engine.api_url(request)}$metadata#Microsoft.Dynamics.CRM.UpsertMultipleResponse"
-        return ApiResponse.json(200, {"@odata.context": context, "Ids": ids})
+    # UpdateMultiple and UpsertMultiple answer 204 without a body: "The UpsertMultiple action returns 204
+    # NoContent. The UpsertMultipleResponse complex type is not returned." (webapi/reference/upsertmultiple).
     return ApiResponse.empty(204)
 
 
