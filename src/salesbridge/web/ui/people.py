@@ -2,11 +2,13 @@
 filtered by badge (In CRM, Not in CRM, Out of date); a page for each person and each company with their fields,
 badges, the CRM records tied to them (key fields, owner, View in CRM, CRM duplicates), why each matched, and "Save
 to list"; and "Edit match": any seat holder ties a CRM record to another person or company, unties it, or confirms
-it (visible to everyone in the organization, audited)."""
+it (visible to everyone in the organization, audited). Their activities and "Log a note / call / message" come from
+:mod:`salesbridge.web.ui.writeback`."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -35,6 +37,7 @@ from salesbridge.web.context import ConsoleServices
 from salesbridge.web.localized import match_reason_text
 from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
 from salesbridge.web.templating import render
+from salesbridge.web.ui.writeback import ActivityForm, activities_section, log_from_form
 
 router = APIRouter(include_in_schema=False)
 
@@ -79,10 +82,25 @@ def people_list(
 def person_page(
     request: Request, person_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services, crm_q: str = ""
 ) -> Response:
-    """A person's fields, badges and CRM records, and the CRM contacts and leads named like ``crm_q`` to tie to
-    them (404 for a person of another organization)."""
+    """A person's fields, badges and CRM records, the CRM contacts and leads named like ``crm_q`` to tie to them,
+    and their activities (404 for a person of another organization)."""
+    return _person_page(request, principal, services, person_id, crm_q=crm_q)
+
+
+def _person_page(
+    request: Request,
+    principal: Principal,
+    services: ConsoleServices,
+    person_id: uuid.UUID,
+    *,
+    crm_q: str = "",
+    refused: ActivityForm | None = None,
+    status_code: int = 200,
+) -> Response:
     profile = person_profile(services.store, principal.organization_slug, person_id)
+    action = f"/people/{person_id}/activities"
     context = {
+        "activities": activities_section(services, principal, action=action, person_id=person_id, refused=refused),
         "crm_q": crm_q,
         "to_tie": records_to_tie(services.store, principal.organization_slug, TargetKind.PERSON, crm_q),
         "profile": profile,
@@ -91,7 +109,7 @@ def person_page(
         "error": request.query_params.get("error"),
         **_matching_context(principal, services, profile.crm),
     }
-    return render(request, "person.html", context, principal=principal)
+    return render(request, "person.html", context, principal=principal, status_code=status_code)
 
 
 def _save_tied(
@@ -164,10 +182,25 @@ def delete_company_form(company_id: uuid.UUID, principal: AdminPrincipal, servic
 def company_page(
     request: Request, company_id: uuid.UUID, principal: SeatHolderPrincipal, services: Services, crm_q: str = ""
 ) -> Response:
-    """A company's fields, badges and CRM accounts, and the CRM accounts named like ``crm_q`` to tie to it (404 for
-    a company of another organization)."""
+    """A company's fields, badges and CRM accounts, the CRM accounts named like ``crm_q`` to tie to it, and its
+    activities (404 for a company of another organization)."""
+    return _company_page(request, principal, services, company_id, crm_q=crm_q)
+
+
+def _company_page(
+    request: Request,
+    principal: Principal,
+    services: ConsoleServices,
+    company_id: uuid.UUID,
+    *,
+    crm_q: str = "",
+    refused: ActivityForm | None = None,
+    status_code: int = 200,
+) -> Response:
     profile = company_profile(services.store, principal.organization_slug, company_id)
+    action = f"/companies/{company_id}/activities"
     context = {
+        "activities": activities_section(services, principal, action=action, company_id=company_id, refused=refused),
         "crm_q": crm_q,
         "to_tie": records_to_tie(services.store, principal.organization_slug, TargetKind.COMPANY, crm_q),
         "profile": profile,
@@ -176,7 +209,7 @@ def company_page(
         "error": request.query_params.get("error"),
         **_matching_context(principal, services, profile.crm),
     }
-    return render(request, "company.html", context, principal=principal)
+    return render(request, "company.html", context, principal=principal, status_code=status_code)
 
 
 @router.get("/matches/{table}/{crm_id}")
@@ -284,3 +317,54 @@ def edit_match(
     shown = after.target_id or (before.current.id if before.current else None)
     query = urlencode({"notice": f"match-{wanted.value}"})
     return RedirectResponse(f"{_target_path(after.target_kind, shown)}?{query}", status_code=303)
+
+
+def _activity_form(client_id: str, item: str, subject: str, body: str, direction: str) -> ActivityForm:
+    return ActivityForm(item=item, client_id=client_id, subject=subject, body=body, direction=direction)
+
+
+@router.post("/people/{person_id}/activities")
+def log_person_activity(
+    request: Request,
+    person_id: uuid.UUID,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    client_id: Annotated[str, Form(max_length=200)],
+    item: Annotated[str, Form(max_length=20)],
+    body: Annotated[str, Form()] = "",
+    subject: Annotated[str, Form()] = "",
+    direction: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """ "Log a note / a call / a message" about the person, as the signed-in seat holder; delivered to the CRM as
+    the organization's writeback settings say. The form's client id makes a form sent twice log one activity. Back
+    to the person's activities saying so; a refused form is shown again with the reason (422). 404 for a person of
+    another organization."""
+    form = _activity_form(client_id, item, subject, body, direction)
+    try:
+        log_from_form(services, principal, form=form, person_id=person_id)
+    except InvalidRequestError as refused:
+        error = replace(form, error=refused.localized(principal.locale))
+        return _person_page(request, principal, services, person_id, refused=error, status_code=422)
+    return RedirectResponse(f"/people/{person_id}?notice=activity-logged#activities", status_code=303)
+
+
+@router.post("/companies/{company_id}/activities")
+def log_company_activity(
+    request: Request,
+    company_id: uuid.UUID,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    client_id: Annotated[str, Form(max_length=200)],
+    item: Annotated[str, Form(max_length=20)],
+    body: Annotated[str, Form()] = "",
+    subject: Annotated[str, Form()] = "",
+    direction: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """As :func:`log_person_activity`, about a company."""
+    form = _activity_form(client_id, item, subject, body, direction)
+    try:
+        log_from_form(services, principal, form=form, company_id=company_id)
+    except InvalidRequestError as refused:
+        error = replace(form, error=refused.localized(principal.locale))
+        return _company_page(request, principal, services, company_id, refused=error, status_code=422)
+    return RedirectResponse(f"/companies/{company_id}?notice=activity-logged#activities", status_code=303)

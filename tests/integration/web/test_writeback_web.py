@@ -1,0 +1,138 @@
+"""Activity writeback in the console (SQLite and PostgreSQL): "Log a note / call / message" on a person's and a
+company's page (a form sent twice logs one activity; a refused form is shown again with its reason; another
+organization's person is not found; who may log), and each activity's delivery state in words."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+from tests.integration.web.conftest import ACME_ADMIN, ACME_GUEST, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
+from tests.integration.web.test_people_web import seed_people
+
+from salesbridge.domain.writeback import DataItem, DeliveryState, Direction
+
+OpenBrowser = Callable[[Person | None], Browser]
+
+
+def _client_id(page: str, item: str) -> str:
+    found = re.search(rf'value="([^"]+)" data-testid="log-{item}-client-id"', page)
+    assert found is not None, f"no Log a {item} form"
+    return found.group(1)
+
+
+def _activities(console: Console, org: str = "acme") -> list[tuple[DataItem, str, Direction, DeliveryState]]:
+    organization_id = console.store.organization_id(org)
+    assert organization_id is not None
+    with console.store(organization_id, read_only=True) as uow:
+        return [(a.item, a.body, a.direction, a.delivery.state) for a in uow.activities.search(limit=100)]
+
+
+def test_a_seller_logs_a_note_on_a_person_once_even_when_the_form_is_sent_twice(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = seed_people(console)
+    seller = browser(ACME_SELLER)
+    page = seller.client.get(f"/people/{ids['p-robert']}")
+    assert page.status_code == 200
+    assert 'data-testid="activities-empty"' in page.text
+    form = {
+        **seller.csrf_data(),
+        "item": "note",
+        "client_id": _client_id(page.text, "note"),
+        "subject": "",
+        "body": "Met at the fair.\nWants a demo in March.",
+    }
+    for _ in range(2):  # a double click, or the browser sending the form again
+        sent = seller.client.post(f"/people/{ids['p-robert']}/activities", data=form, follow_redirects=False)
+        assert sent.status_code == 303
+        assert sent.headers["location"] == f"/people/{ids['p-robert']}?notice=activity-logged#activities"
+    assert _activities(console) == [
+        (DataItem.NOTE, "Met at the fair.\nWants a demo in March.", Direction.OUTGOING, DeliveryState.NOT_WRITTEN_BACK)
+    ]
+    shown = seller.client.get(f"/people/{ids['p-robert']}?notice=activity-logged").text
+    assert shown.count('data-testid="activity"') == 1
+    assert 'data-testid="activity-title">Met at the fair.<' in shown
+    # Writeback is off: the note stays in the workspace, and the page says why.
+    assert 'data-state="not_written_back"' in shown
+    assert 'data-testid="activity-reason"' in shown
+    # A new form: its client id is new, so the next note is another activity.
+    assert _client_id(shown, "note") != form["client_id"]
+
+
+def test_a_call_and_a_message_on_a_company_keep_their_direction(console: Console, browser: OpenBrowser) -> None:
+    ids = seed_people(console)
+    admin = browser(ACME_ADMIN)
+    page = admin.client.get(f"/companies/{ids['contoso']}").text
+    for item, direction in (("call", "incoming"), ("message", "outgoing")):
+        sent = admin.client.post(
+            f"/companies/{ids['contoso']}/activities",
+            data={
+                **admin.csrf_data(),
+                "item": item,
+                "client_id": _client_id(page, item),
+                "subject": f"The {item}",
+                "body": f"About the {item}.",
+                "direction": direction,
+            },
+            follow_redirects=False,
+        )
+        assert sent.status_code == 303
+    assert sorted((item, direction) for item, _body, direction, _state in _activities(console)) == [
+        (DataItem.CALL, Direction.INCOMING),
+        (DataItem.MESSAGE, Direction.OUTGOING),
+    ]
+    shown = admin.client.get(f"/companies/{ids['contoso']}").text
+    assert shown.count('data-testid="activity"') == 2
+    assert "Kept in the workspace" in shown
+
+
+def test_a_refused_form_is_shown_again_with_its_reason_and_nothing_is_logged(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = seed_people(console)
+    admin = browser(ACME_ADMIN)
+    page = admin.client.get(f"/people/{ids['p-robert']}").text
+    client_id = _client_id(page, "call")
+    refused = admin.client.post(
+        f"/people/{ids['p-robert']}/activities",
+        data={**admin.csrf_data(), "item": "call", "client_id": client_id, "subject": "Kept", "body": "   "},
+    )
+    assert refused.status_code == 422
+    assert 'data-testid="activity-error"' in refused.text
+    assert "The text of the activity is required." in refused.text
+    # The same form again, open, with what was typed and the same client id.
+    assert 'data-testid="log-call" open' in refused.text
+    assert _client_id(refused.text, "call") == client_id
+    assert 'value="Kept"' in refused.text
+    unknown = admin.client.post(
+        f"/people/{ids['p-robert']}/activities",
+        data={**admin.csrf_data(), "item": "inmail", "client_id": "x-1", "body": "Hello"},
+    )
+    assert unknown.status_code == 422
+    assert "Choose a note, a call or a message." in unknown.text
+    assert _activities(console) == []
+
+
+def test_only_seat_holders_log_and_never_on_another_organizations_people(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = seed_people(console)
+    form = {"item": "note", "client_id": str(uuid.uuid4()), "body": "Hello"}
+    guest = browser(ACME_GUEST)
+    assert (
+        guest.client.post(f"/people/{ids['p-robert']}/activities", data={**guest.csrf_data(), **form}).status_code
+        == 403
+    )
+    other = browser(GLOBEX_ADMIN)
+    target = f"/people/{ids['p-robert']}/activities"
+    assert other.client.post(target, data={**other.csrf_data(), **form}).status_code == 404
+    assert (
+        other.client.post(f"/companies/{ids['contoso']}/activities", data={**other.csrf_data(), **form}).status_code
+        == 404
+    )
+    seller = browser(ACME_SELLER)
+    assert seller.client.post(target, data=form).status_code == 403  # no CSRF token
+    assert _activities(console) == []
+    assert _activities(console, "globex") == []
