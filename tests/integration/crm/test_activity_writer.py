@@ -67,27 +67,26 @@ class Crm:
         return user
 
 
+def _connection(info: dict[str, str], ca_bundle: Path) -> DynamicsConnection:
+    return DynamicsConnection(
+        org_url=info["org_url"],
+        credentials=ClientCredentials(
+            tenant_id=info["tenant_id"], client_id=info["client_id"], client_secret=SecretStr(info["client_secret"])
+        ),
+        authority=info["authority"],
+        validate_authority=False,
+        instance_discovery=False,
+        ca_bundle=ca_bundle,
+    )
+
+
 @pytest.fixture(scope="module")
 def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crm]:
     material = create_tls_material(tmp_path_factory.mktemp("tls"))
     sandbox = build_sandbox()
     with serve_in_thread(sandbox.app, tls=material) as server:
         info = sandbox.connection_info(server.base_url, str(material.ca_bundle))
-        yield Crm(
-            sandbox,
-            DynamicsConnection(
-                org_url=info["org_url"],
-                credentials=ClientCredentials(
-                    tenant_id=info["tenant_id"],
-                    client_id=info["client_id"],
-                    client_secret=SecretStr(info["client_secret"]),
-                ),
-                authority=info["authority"],
-                validate_authority=False,
-                instance_discovery=False,
-                ca_bundle=Path(material.ca_bundle),
-            ),
-        )
+        yield Crm(sandbox, _connection(info, material.ca_bundle))
 
 
 @pytest.fixture
@@ -108,6 +107,7 @@ def record(
     body: str = "Hello",
     record_id: str | None = None,
     occurred_at: datetime = WHEN,
+    outgoing: bool = True,
 ) -> ActivityRecord:
     record_id = record_id or str(uuid.uuid4())
     return ActivityRecord(
@@ -118,7 +118,7 @@ def record(
         subject=subject,
         body=body,
         occurred_at=occurred_at,
-        outgoing=True,
+        outgoing=outgoing,
         conversation_id="conv-1" if table.startswith("sbr_") else None,
         external_id=f"sb-{record_id}",
     )
@@ -140,7 +140,7 @@ async def test_every_item_is_written_as_its_seller_on_the_regarded_record(
     lead = await connector.writer.create("lead", {"lastname": "Park", "subject": "x"}, record_id=str(uuid.uuid4()))
     account = await connector.writer.create("account", {"name": "Acme"}, record_id=str(uuid.uuid4()))
     inmail = record("sbr_inmail", ann, LookupValue(contact, "contact"))
-    message = record("sbr_message", ann, LookupValue(lead, "lead"))
+    message = record("sbr_message", ann, LookupValue(lead, "lead"), outgoing=False)
     note = record("annotation", ann, LookupValue(contact, "contact"), subject="Met at the fair")
     call = record("phonecall", bob, LookupValue(contact, "contact"), subject="Intro call")
     company_inmail = record("sbr_inmail", bob, LookupValue(account, "account"))
@@ -162,8 +162,11 @@ async def test_every_item_is_written_as_its_seller_on_the_regarded_record(
     )
     by_id = await connector.client.get_json(f"sbr_inmails(sbr_externalid='{inmail.external_id}')")
     assert by_id["activityid"] == inmail.id
-    message_row = await connector.client.get_json(f"sbr_messages({message.id})", params={"$select": select})
+    message_row = await connector.client.get_json(
+        f"sbr_messages({message.id})", params={"$select": f"{select},sbr_direction"}
+    )
     assert (message_row["_createdby_value"], message_row["_regardingobjectid_value"]) == (ann, lead)
+    assert message_row["sbr_direction"] is False
     call_row = await connector.client.get_json(f"phonecalls({call.id})", params={"$select": f"{select},description"})
     assert (call_row["_createdby_value"], call_row["_ownerid_value"], call_row["description"]) == (bob, bob, "Hello")
     assert call_row["_createdonbehalfby_value"] == crm.application_user
@@ -178,7 +181,7 @@ async def test_every_item_is_written_as_its_seller_on_the_regarded_record(
     )
     assert (note_row["_createdby_value"], note_row["_createdonbehalfby_value"]) == (ann, crm.application_user)
     assert await _party_set(connector, inmail.id) == {(1, ann), (2, contact)}
-    assert await _party_set(connector, message.id) == {(1, ann), (2, lead)}
+    assert await _party_set(connector, message.id) == {(1, lead), (2, ann)}  # received: from the lead
     assert await _party_set(connector, call.id) == {(1, bob), (2, contact)}
     assert await _party_set(connector, company_inmail.id) == {(1, bob)}
     pointers = await connector.client.get_json(
@@ -331,3 +334,25 @@ async def test_the_documented_report_queries_give_the_view_and_the_chart_by_sell
         for n in notes
         if n["_ownerid_value"] == eli
     ] == [("Met at the fair", "Eli", contact.id)]
+
+
+async def test_a_crm_without_the_app_fails_its_records_and_delivers_the_notes(tmp_path: Path) -> None:
+    material = create_tls_material(tmp_path)
+    sandbox = build_sandbox()
+    with serve_in_thread(sandbox.app, tls=material) as server:
+        info = sandbox.connection_info(server.base_url, str(material.ca_bundle))
+        bare = Crm(sandbox, _connection(info, material.ca_bundle))
+        ann = bare.seller("Ann")
+        async with DynamicsConnector.connect(bare.connection, retry_policy=RetryPolicy(max_attempts=1)) as crm:
+            contact = LookupValue(
+                await crm.writer.create("contact", {"lastname": "Lee"}, record_id=str(uuid.uuid4())), "contact"
+            )
+            inmails = [record("sbr_inmail", ann, contact) for _ in range(2)]
+            note = record("annotation", ann, contact)
+
+            report = await crm.activities.write_activities([*inmails, note])
+
+    assert report.written == (note.id,)
+    [failure] = report.failures
+    assert set(failure.record_ids) == {r.id for r in inmails}
+    assert isinstance(failure.error, NotFoundError)

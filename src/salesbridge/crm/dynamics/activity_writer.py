@@ -6,9 +6,10 @@ privileges and records the seller as ``createdby`` / ``modifiedby`` and the appl
 ``createdonbehalfby`` (compose-http-requests-handle-errors.md, "impersonate another user"). The row is owned by
 the seller (``ownerid``), regards the matched contact, lead or account (``regardingobjectid_<target>_<activity>``;
 a note is attached through ``objectid_<target>``) and, for activities, has its activity parties: the seller as
-sender (participation type 1) and the regarded contact or lead as recipient (2), deep-inserted through
-``<activity>_activity_parties`` as Dataverse takes them on create and update (activityparty-entity.md,
-associate-disassociate-entities-using-web-api.md). Navigation names come from the organization's metadata.
+sender (participation type 1) and the regarded contact or lead as recipient (2) of what the seller sent, the other
+way round for what they received, deep-inserted through ``<activity>_activity_parties`` as Dataverse takes them on
+create and update (activityparty-entity.md, associate-disassociate-entities-using-web-api.md). Navigation names
+come from the organization's metadata.
 
 Requests, as few as Dataverse allows (bulk-operations.md, execute-batch-operations-using-web-api.md):
 
@@ -42,7 +43,7 @@ from salesbridge.crm.dynamics.client import CallClass, DynamicsClient, JsonObjec
 from salesbridge.crm.dynamics.metadata import DynamicsMetadata
 from salesbridge.crm.ports import ActivityRecord, TableInfo, WriteFailure, WriteReport
 from salesbridge.domain.crm_app import CRM_APP, PUBLISHER_PREFIX
-from salesbridge.errors import CrmError, TransientError, UnexpectedResponseError
+from salesbridge.errors import CrmError, RequestRejectedError, TransientError, UnexpectedResponseError
 
 NOTE_TABLE: Final = "annotation"
 PHONE_CALL_TABLE: Final = "phonecall"
@@ -105,24 +106,34 @@ class DynamicsActivityWriter:
 
         Returns:
             The ids written, and the failures with Dynamics' errors: per ``UpsertMultiple`` call when it failed
-            transiently (the whole call may be retried), else per record.
+            transiently (the whole call may be retried), per table when its metadata could not be read (a missing
+            app table is a :class:`~salesbridge.errors.NotFoundError`), else per record.
 
         Raises:
             ValueError: A malformed record (an id or owner that is not a GUID, a regarded record without its
                 table, a table writeback does not write): a caller's mistake, not Dynamics'.
-            CrmError: The organization's metadata could not be read (nothing was written).
         """
+        by_table: dict[str, list[ActivityRecord]] = {}
+        for record in records:
+            by_table.setdefault(record.table, []).append(record)
         bulk: dict[tuple[str, str], list[_Entry]] = {}
         batched: dict[str, list[_Entry]] = {}
         tables: dict[str, TableInfo] = {}
-        for record in records:
-            info = tables.get(record.table) or await self._metadata.table(record.table)
-            tables[record.table] = info
-            entry = (record, await self._body(info, record))
-            if await self._probe.supports(BulkMessage.UPSERT_MULTIPLE, record.table):
-                bulk.setdefault((record.table, record.owner_id.lower()), []).append(entry)
-            else:
-                batched.setdefault(record.table, []).append(entry)
+        unwritable: list[WriteFailure] = []
+        for name, group in by_table.items():
+            try:
+                info = tables[name] = await self._metadata.table(name)
+                entries = [(record, await self._body(info, record)) for record in group]
+                takes_bulk = await self._probe.supports(BulkMessage.UPSERT_MULTIPLE, name)
+            except CrmError as error:
+                # The table's (or a regarded table's) metadata could not be read: its records fail, the rest go.
+                unwritable.append(WriteFailure(tuple(record.id for record in group), error))
+                continue
+            for entry in entries:
+                if takes_bulk:
+                    bulk.setdefault((name, entry[0].owner_id.lower()), []).append(entry)
+                else:
+                    batched.setdefault(name, []).append(entry)
         jobs: list[Awaitable[WriteReport]] = []
         for (table, owner), entries in bulk.items():
             size = self._bulk_chunk_size
@@ -135,7 +146,7 @@ class DynamicsActivityWriter:
         reports = await asyncio.gather(*jobs)
         return WriteReport(
             written=tuple(record_id for report in reports for record_id in report.written),
-            failures=tuple(failure for report in reports for failure in report.failures),
+            failures=(*unwritable, *(failure for report in reports for failure in report.failures)),
         )
 
     async def _upsert_multiple(self, table: TableInfo, owner: str, entries: Sequence[_Entry]) -> WriteReport:
@@ -237,24 +248,29 @@ class DynamicsActivityWriter:
         body[await self._bind_name(name, "regardingobjectid", regarding.table)] = await self._reference(
             regarding.table, regarding.id
         )
-        parties: list[JsonObject] = [
-            {
-                "partyid_systemuser@odata.bind": await self._reference("systemuser", record.owner_id),
-                "participationtypemask": SENDER,
-            }
-        ]
+        seller: JsonObject = {"partyid_systemuser@odata.bind": await self._reference("systemuser", record.owner_id)}
+        person: JsonObject | None = None
         if regarding.table in PARTY_TARGETS:
-            parties.append(
-                {
-                    f"partyid_{regarding.table}@odata.bind": await self._reference(regarding.table, regarding.id),
-                    "participationtypemask": TO_RECIPIENT,
-                }
-            )
+            person = {f"partyid_{regarding.table}@odata.bind": await self._reference(regarding.table, regarding.id)}
+        # Sent by the seller: from the seller to the person; received: the other way round.
+        sender, recipient = (seller, person) if record.outgoing else (person, seller)
+        parties = [
+            {**party, "participationtypemask": mask}
+            for party, mask in ((sender, SENDER), (recipient, TO_RECIPIENT))
+            if party is not None
+        ]
         body[f"{name}_activity_parties"] = parties
         return body
 
     async def _bind_name(self, table: str, column: str, target: str) -> str:
-        return f"{await self._metadata.navigation_name(table, column, target)}@odata.bind"
+        try:
+            return f"{await self._metadata.navigation_name(table, column, target)}@odata.bind"
+        except ValueError as missing:
+            # The CRM lacks the relationship (an app column missing, activities not enabled on the target).
+            raise RequestRejectedError(
+                f"Dynamics has no relationship from '{table}.{column}' to '{target}': {missing} Install the CRM app "
+                "again (salesbridge crm app install) or enable activities and notes on that table."
+            ) from missing
 
     async def _reference(self, table: str, record_id: str) -> str:
         info = await self._metadata.table(table)
