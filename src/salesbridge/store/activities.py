@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, cast
 
 from sqlalchemy import Integer, Table, and_, bindparam, case, func, or_, select, update
@@ -169,7 +169,7 @@ class ActivityRepository(_ScopedRepository):
             subject=draft.subject,
             body=draft.body,
             direction=draft.direction.value,
-            occurred_at=draft.occurred_at,
+            occurred_at=draft.occurred_at.astimezone(UTC),  # as read back: UTC
             conversation_id=draft.conversation_id,
             version=1,
             created_at=now,

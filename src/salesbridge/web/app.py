@@ -46,6 +46,7 @@ from salesbridge.errors import (
 from salesbridge.i18n import N_
 from salesbridge.web.admission import PasswordCheckAdmission
 from salesbridge.web.api import account as api_account
+from salesbridge.web.api import activities as api_activities
 from salesbridge.web.api import crm as api_crm
 from salesbridge.web.api import jobs as api_jobs
 from salesbridge.web.api import lists as api_lists
@@ -54,6 +55,7 @@ from salesbridge.web.api import organization as api_organization
 from salesbridge.web.api import people as api_people
 from salesbridge.web.api import seats as api_seats
 from salesbridge.web.api import sync as api_sync
+from salesbridge.web.api import writeback as api_writeback
 from salesbridge.web.context import DEFAULT_PUBLIC_BASE_URL, ConsoleConfig, ConsoleServices
 from salesbridge.web.request_limits import RequestLimitsMiddleware
 from salesbridge.web.security import PublicPrincipal, is_api_request, request_auth
@@ -70,6 +72,7 @@ from salesbridge.web.ui import people as ui_people
 from salesbridge.web.ui import seats as ui_seats
 from salesbridge.web.ui import sync as ui_sync
 from salesbridge.web.ui import uploads as ui_uploads
+from salesbridge.web.ui import writeback as ui_writeback
 
 __all__ = ["ROUTERS", "ConsoleServices", "create_app"]
 
@@ -105,9 +108,12 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     ui_jobs.router,
     api_people.router,
     api_matching.router,
+    api_activities.router,
+    api_writeback.router,
     ui_uploads.router,
     ui_people.router,
     ui_matching.router,
+    ui_writeback.router,
 )
 """Every router of the console, API and pages. Add one line per new area."""
 

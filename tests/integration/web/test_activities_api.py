@@ -1,0 +1,208 @@
+"""The activities and writeback API on SQLite and PostgreSQL: a seller's bearer token logs activities as that
+seller (a retried request makes one), edits only its own (an administrator any), stale edits get 409; writeback's
+settings, status, retry and backfill are for administrators; another organization's administrator finds none of
+our activities (404) and changes none."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, BASE_URL, GLOBEX_ADMIN, Browser, Console, Person
+
+from salesbridge.domain.writeback import DeliveryState, FailureOutcome
+
+OpenBrowser = Callable[[Person | None], Browser]
+ORGS = "/api/v1/orgs/acme"
+
+
+def _token(browser: Browser) -> dict[str, str]:
+    created = browser.client.post("/api/v1/me/tokens", json={"name": "phone"}, headers=browser.csrf_headers())
+    assert created.status_code == 201, created.text
+    return {"Authorization": "Bearer " + created.json()["token"]}
+
+
+@pytest.fixture
+def person_id(browser: OpenBrowser) -> str:
+    admin = browser(ACME_ADMIN)
+    people = {"people": [{"external_id": "p1", "first_name": "Pat", "last_name": "Lee"}]}
+    assert admin.client.post(f"{ORGS}/people", json=people, headers=admin.csrf_headers()).status_code == 200
+    found: str = admin.client.get(f"{ORGS}/people/by-external-id/p1").json()["id"]
+    return found
+
+
+def _note(person_id: str, client_id: str = "phone-1", **extra: Any) -> dict[str, Any]:
+    return {
+        "client_id": client_id,
+        "type": "note",
+        "person_id": person_id,
+        "body": "Met at the fair.\nWants a demo.",
+        "occurred_at": "2026-12-01T10:00:00+01:00",
+        **extra,
+    }
+
+
+def _api(console: Console, headers: dict[str, str]) -> TestClient:
+    client = TestClient(console.app, base_url=BASE_URL, headers=headers)
+    client.__enter__()
+    return client
+
+
+def test_a_sellers_token_logs_an_activity_once_and_reads_it_back(
+    console: Console, browser: OpenBrowser, person_id: str
+) -> None:
+    phone = _api(console, _token(browser(ACME_SELLER)))
+    try:
+        first = phone.post(f"{ORGS}/activities", json=_note(person_id))
+        again = phone.post(f"{ORGS}/activities", json=_note(person_id))
+        assert (first.status_code, again.status_code) == (201, 200)
+        activity = first.json()
+        assert again.json() == activity
+        assert activity["type"] == "note"
+        assert activity["occurred_at"] == "2026-12-01T09:00:00+00:00"
+        assert activity["subject"] is None
+        assert activity["delivery"]["state"] == "not_written_back"
+        # The seller reads Spanish: the reason is in their language.
+        assert activity["delivery"]["reason"].startswith("Se queda en el espacio de trabajo")
+        me = phone.get("/api/v1/me").json()
+        assert activity["author_user_id"] == me["user_id"]
+
+        listed = phone.get(f"{ORGS}/activities", params={"person_id": person_id, "state": "not_written_back"})
+        assert [item["id"] for item in listed.json()["items"]] == [activity["id"]]
+        assert phone.get(f"{ORGS}/activities", params={"state": "delivered"}).json()["items"] == []
+        assert phone.get(f"{ORGS}/activities/{activity['id']}").json() == activity
+
+        assert phone.post(f"{ORGS}/activities", json=_note(str(uuid.uuid4()), "x")).status_code == 404
+        refused = phone.post(f"{ORGS}/activities", json=_note(person_id, "y", body=" "))
+        assert refused.status_code == 422
+        naive = phone.post(f"{ORGS}/activities", json=_note(person_id, "z", occurred_at="2026-12-01T10:00:00"))
+        assert naive.status_code == 422
+        both = phone.post(f"{ORGS}/activities", json=_note(person_id, "w", company_id=str(uuid.uuid4())))
+        assert both.status_code == 422
+    finally:
+        phone.__exit__(None, None, None)
+
+
+def test_a_seller_edits_only_their_own_activities_and_an_administrator_any(
+    console: Console, browser: OpenBrowser, person_id: str
+) -> None:
+    admin, seller = browser(ACME_ADMIN), browser(ACME_SELLER)
+    by_admin = admin.client.post(f"{ORGS}/activities", json=_note(person_id, "a"), headers=admin.csrf_headers())
+    assert by_admin.status_code == 201
+    phone = _api(console, _token(seller))
+    try:
+        mine = phone.post(f"{ORGS}/activities", json=_note(person_id, "s")).json()
+        forbidden = phone.patch(f"{ORGS}/activities/{by_admin.json()['id']}", json={"body": "Changed by Sofía"})
+        assert forbidden.status_code == 403
+        edited = phone.patch(
+            f"{ORGS}/activities/{mine['id']}", json={"subject": "Demo", "body": "Booked", "expected_version": 1}
+        )
+        assert edited.status_code == 200
+        assert (edited.json()["version"], edited.json()["subject"]) == (2, "Demo")
+        stale = phone.patch(f"{ORGS}/activities/{mine['id']}", json={"body": "Late", "expected_version": 1})
+        assert stale.status_code == 409
+        assert "versión 2" in stale.json()["detail"]
+    finally:
+        phone.__exit__(None, None, None)
+    fixed = admin.client.patch(
+        f"{ORGS}/activities/{mine['id']}", json={"body": "Fixed by the admin"}, headers=admin.csrf_headers()
+    )
+    assert (fixed.status_code, fixed.json()["version"]) == (200, 3)
+    assert admin.client.patch(f"{ORGS}/activities/{mine['id']}", json={"body": "no CSRF"}).status_code == 403
+
+
+def test_writeback_administration_is_for_administrators(browser: OpenBrowser, person_id: str) -> None:
+    seller = browser(ACME_SELLER)
+    headers = seller.csrf_headers()
+    assert seller.client.get(f"{ORGS}/writeback/settings").status_code == 403
+    assert seller.client.put(f"{ORGS}/writeback/settings", json={"enabled": False}, headers=headers).status_code == 403
+    assert seller.client.get(f"{ORGS}/writeback/status").status_code == 403
+    assert seller.client.post(f"{ORGS}/writeback/retry", json={}, headers=headers).status_code == 403
+    since = {"since": "2026-01-01"}
+    assert seller.client.post(f"{ORGS}/writeback/backfill", json=since, headers=headers).status_code == 403
+
+
+def test_administrators_set_writeback_and_backfill_what_was_kept(
+    console: Console, browser: OpenBrowser, person_id: str
+) -> None:
+    admin = browser(ACME_ADMIN)
+    a, headers = admin.client, admin.csrf_headers()
+    assert a.get(f"{ORGS}/writeback/settings").json() == {"enabled": False, "items": "all"}
+    kept = a.post(f"{ORGS}/activities", json=_note(person_id), headers=headers).json()
+    assert a.post(f"{ORGS}/writeback/backfill", json={"since": "2026-01-01"}, headers=headers).status_code == 422
+
+    refused = a.put(f"{ORGS}/writeback/settings", json={"enabled": True}, headers=headers)
+    assert refused.status_code == 422  # not connected: no app to install yet
+    chosen = a.put(f"{ORGS}/writeback/settings", json={"enabled": False, "items": ["note", "inmail"]}, headers=headers)
+    assert chosen.json() == {"enabled": False, "items": ["inmail", "note"]}
+    bad = a.put(f"{ORGS}/writeback/settings", json={"enabled": False, "items": ["fax"]}, headers=headers)
+    assert bad.status_code == 422
+
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:  # as if the app were installed and writeback turned on
+        uow.writeback_settings.set(uow.writeback_settings.get().__class__(enabled=True), actor="test")
+        uow.commit()
+    queued = a.post(f"{ORGS}/writeback/backfill", json={"since": "2026-12-01T00:00:00Z"}, headers=headers)
+    assert queued.json() == {"queued": 1}
+    assert a.get(f"{ORGS}/activities/{kept['id']}").json()["delivery"]["state"] == "queued"
+
+
+def test_status_and_retry_show_and_requeue_dynamics_failures(
+    console: Console, browser: OpenBrowser, person_id: str
+) -> None:
+    admin = browser(ACME_ADMIN)
+    a, headers = admin.client, admin.csrf_headers()
+    logged = a.post(f"{ORGS}/activities", json=_note(person_id), headers=headers).json()
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        parked = FailureOutcome(DeliveryState.PARKED, None)
+        uow.activities.mark_failed(
+            uuid.UUID(logged["id"]), outcome=parked, error_code="0x80040265", error_message="Subject too long."
+        )
+        uow.commit()
+
+    status = a.get(f"{ORGS}/writeback/status").json()
+
+    assert status["totals"]["parked"] == 1
+    assert status["by_type"]["note"]["parked"] == 1
+    assert [(s["name"], s["states"]["parked"]) for s in status["by_seller"]] == [("Ada Admin", 1)]
+    (problem,) = status["problems"]
+    assert (problem["error_code"], problem["error_message"]) == ("0x80040265", "Subject too long.")
+    assert problem["reason"] == "Not delivered (retry it once fixed): Subject too long."
+    assert a.post(f"{ORGS}/writeback/retry", json={"activity_ids": [logged["id"]]}, headers=headers).json() == {
+        "retried": 1
+    }
+    assert a.get(f"{ORGS}/activities/{logged['id']}").json()["delivery"]["state"] == "queued"
+
+
+def test_another_organizations_administrator_finds_and_changes_none_of_our_activities(
+    console: Console, browser: OpenBrowser, person_id: str
+) -> None:
+    admin, outsider = browser(ACME_ADMIN), browser(GLOBEX_ADMIN)
+    ours = admin.client.post(f"{ORGS}/activities", json=_note(person_id), headers=admin.csrf_headers()).json()
+    o, headers = outsider.client, outsider.csrf_headers()
+    theirs = "/api/v1/orgs/globex"
+
+    assert o.get(f"{ORGS}/activities").status_code == 404
+    assert o.get(f"{ORGS}/activities/{ours['id']}").status_code == 404
+    assert o.get(f"{theirs}/activities/{ours['id']}").status_code == 404
+    assert o.patch(f"{theirs}/activities/{ours['id']}", json={"body": "x"}, headers=headers).status_code == 404
+    assert o.get(f"{ORGS}/writeback/status").status_code == 404
+    assert o.get(f"{theirs}/activities", params={"person_id": person_id}).json()["items"] == []
+    assert o.post(f"{theirs}/activities", json=_note(person_id), headers=headers).status_code == 404  # our person
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        uow.activities.mark_failed(
+            uuid.UUID(ours["id"]), outcome=FailureOutcome(DeliveryState.PARKED, None), error_code="E", error_message="x"
+        )
+        uow.commit()
+    retried = o.post(f"{theirs}/writeback/retry", json={"activity_ids": [ours["id"]]}, headers=headers)
+    assert retried.json() == {"retried": 0}
+    assert admin.client.get(f"{ORGS}/activities/{ours['id']}").json()["delivery"]["state"] == "parked"
+    assert admin.client.get(f"{ORGS}/activities/{ours['id']}").json()["body"] == ours["body"]
