@@ -1,0 +1,374 @@
+"""The writeback drainer end to end on SQLite and PostgreSQL, against a real sandbox over TLS with the CRM-side app
+installed: activities logged by a seller are written on the contact matching picked, owned and created by the
+seller's CRM user; an activity waits for a match and goes when matching ties its person; a seat whose CRM sync is
+off holds its activities, saying why, until it is turned on; an edit updates the CRM row; a record Dynamics refuses
+is parked with Dynamics' code and message, a CRM that is down leaves the batch failing with a backoff; writeback
+turned off meanwhile keeps the activity in the workspace.
+
+Nothing is faked: the workspace is connected, imported and matched through its use cases, the CRM is the sandbox
+behind real TLS, and its failures are the sandbox's own (a deleted record, injected 503s).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _serve
+
+from salesbridge.crm.dynamics import DynamicsConnector
+from salesbridge.domain.people import Person
+from salesbridge.domain.workspace import SeatState
+from salesbridge.domain.writeback import (
+    ActivityDraft,
+    DataItem,
+    DeliveryState,
+    Direction,
+    SeatHold,
+    WritebackSettings,
+    crm_activity_id,
+)
+from salesbridge.sandbox.assembly import build_sandbox
+from salesbridge.sandbox.organization.foundation import SALESPERSON_ROLE_ID, RowWriter
+from salesbridge.sandbox.server.faults import FaultConfig
+from salesbridge.services.activities import edit_activity, get_activity, log_activity
+from salesbridge.services.connecting import connect_crm, create_organization
+from salesbridge.services.crm_app import install_crm_app
+from salesbridge.services.import_run import run_pending_import
+from salesbridge.services.matching import run_requested_matching
+from salesbridge.services.ports import CrmSessionFactory
+from salesbridge.services.seats import SeatService
+from salesbridge.services.sync import request_sync
+from salesbridge.services.writeback import set_writeback_settings
+from salesbridge.store.uow import UnitOfWorkFactory, utc_now
+from salesbridge.sync.writeback import drain_organization
+
+WHEN = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+ACTIVITY_COLUMNS = "_createdby_value,_createdonbehalfby_value,_ownerid_value,_regardingobjectid_value,subject"
+
+
+@pytest.fixture
+def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    """A sandbox of the test's own: matching sees no other test's contacts."""
+    yield from _serve(build_sandbox(), tmp_path_factory.mktemp("tls"))
+
+
+@dataclass
+class Acme:
+    """Organization ``acme`` connected to the sandbox with the app installed and writeback on: seller Ana holds an
+    active seat matched (by email) to a CRM user with Dynamics' Salesperson role, and person ``p1`` is tied to a
+    contact of the CRM."""
+
+    store: UnitOfWorkFactory
+    sessions: CrmSessionFactory
+    crm: RunningSandbox
+    connector: DynamicsConnector
+    id: uuid.UUID
+    ana: uuid.UUID
+    ana_crm: str
+    person: uuid.UUID
+    contact: str
+    tag: str
+
+    def draft(self, client_id: str, item: DataItem, *, person: uuid.UUID | None = None, **values: Any) -> ActivityDraft:
+        return ActivityDraft(
+            client_id=client_id,
+            item=item,
+            person_id=person or self.person,
+            company_id=None,
+            subject=values.get("subject"),
+            body=values.get("body", f"About the renewal ({item.value})"),
+            direction=values.get("direction", Direction.OUTGOING),
+            occurred_at=WHEN,
+            conversation_id=values.get("conversation_id"),
+        )
+
+    def log(self, client_id: str, item: DataItem, **values: Any) -> uuid.UUID:
+        activity, created = log_activity(
+            self.store, self.id, self.ana, self.draft(client_id, item, **values), clock=utc_now
+        )
+        assert created
+        return activity.id
+
+    async def drain(self) -> dict[str, Any]:
+        summary = await drain_organization(self.store, self.sessions, self.id, clock=utc_now)  # type: ignore[arg-type]
+        return summary.to_dict()
+
+    def state(self, activity_id: uuid.UUID) -> tuple[DeliveryState, SeatHold | None]:
+        delivery = get_activity(self.store, self.id, activity_id).delivery
+        return delivery.state, delivery.hold
+
+    def crm_id(self, activity_id: uuid.UUID) -> str:
+        return crm_activity_id(self.id, activity_id)
+
+    async def row(self, entity_set: str, activity_id: uuid.UUID, select: str = ACTIVITY_COLUMNS) -> dict[str, Any]:
+        found: dict[str, Any] = await self.connector.client.get_json(
+            f"{entity_set}({self.crm_id(activity_id)})", params={"$select": select}
+        )
+        return found
+
+    async def pointers(self, regarding: str) -> dict[str, str]:
+        page = await self.connector.client.get_json(
+            "activitypointers",
+            params={"$select": "activityid,activitytypecode", "$filter": f"_regardingobjectid_value eq {regarding}"},
+        )
+        return {row["activityid"]: row["activitytypecode"] for row in page["value"]}
+
+    async def contact_for(self, first: str, last: str, email: str) -> str:
+        contact_id = str(uuid.uuid4())
+        await self.connector.writer.create(
+            "contact", {"firstname": first, "lastname": last, "emailaddress1": email}, record_id=contact_id
+        )
+        return contact_id
+
+    async def sync_and_match(self) -> None:
+        request_sync(self.store, slug="acme", actor="admin@acme.test")
+        outcome = await run_pending_import(self.store, self.sessions, self.id, clock=utc_now)
+        assert outcome is not None
+        assert outcome.succeeded, outcome.error
+        run_requested_matching(self.store, self.id, clock=utc_now)
+
+
+def add_seller(crm: RunningSandbox, name: str, email: str) -> str:
+    """A CRM user with Dynamics' Salesperson role (the seller the activities are written as)."""
+    state = crm.sandbox.services.state
+    application_user = crm.sandbox.application.systemuser_id
+    with state.storage.transaction():
+        user = RowWriter(state).insert(
+            "systemuser",
+            {
+                "firstname": name,
+                "lastname": "Seller",
+                "fullname": f"{name} Seller",
+                "internalemailaddress": email,
+                "azureactivedirectoryobjectid": str(uuid.uuid4()),
+                "isdisabled": 0,
+                "accessmode": 0,
+                "businessunitid": state.security.business_unit_of(application_user),
+                "businessunitid__type": "businessunit",
+            },
+        )
+        state.security.assign_role(user, SALESPERSON_ROLE_ID)
+    return str(user)
+
+
+@pytest.fixture
+async def acme(store: UnitOfWorkFactory, sessions: CrmSessionFactory, crm: RunningSandbox) -> AsyncIterator[Acme]:
+    tag = uuid.uuid4().hex[:8]
+    organization_id = create_organization(store, slug="acme", seats=5)
+    outcome = await connect_crm(store, sessions, slug="acme", credentials=crm.credentials(), targets=SANDBOX_TARGETS)
+    assert outcome.is_connected
+    await install_crm_app(store, sessions, slug="acme")  # type: ignore[arg-type]
+    email = f"ana.{tag}@acme.test"
+    ana_crm = add_seller(crm, "Ana", email)
+    person_email = f"pat.{tag}@contoso.com"
+    with store(organization_id) as uow:
+        ana = uow.users.add(email=email, display_name="Ana Seller").id
+        uow.seats.add(user_id=ana, state=SeatState.ACTIVE, assigned_by="admin@acme.test")
+        uow.people.upsert_many(
+            [Person(external_id="p1", first_name="Patricia", last_name=f"Lee{tag}", emails=(person_email,))]
+        )
+        person = uow.people.get_by_external_id("p1")
+        uow.commit()
+    assert person is not None
+    assert person.id is not None
+    connector = sessions(crm.connected_credentials())
+    assert isinstance(connector, DynamicsConnector)
+    workspace = Acme(store, sessions, crm, connector, organization_id, ana, ana_crm, person.id, "", tag)
+    workspace.contact = await workspace.contact_for("Patricia", f"Lee{tag}", person_email)
+    await workspace.sync_and_match()  # imports the seller (the seat matches by email) and the contact
+    with store(organization_id, read_only=True) as uow:
+        seat = uow.seats.find_by_user(ana)
+        assert seat is not None
+        assert seat.crm_user_id is not None
+        assert [link.crm_id for link in uow.matches.links_to([person.id]) if link.is_tie] == [workspace.contact]
+    await set_writeback_settings(
+        store,
+        sessions,  # type: ignore[arg-type]
+        organization_id,
+        WritebackSettings(enabled=True),
+        actor="admin@acme.test",
+    )
+    yield workspace
+    await connector.close()
+
+
+async def test_an_inmail_a_message_a_note_and_a_call_land_on_the_matched_contact_as_the_seller(acme: Acme) -> None:
+    inmail = acme.log("i-1", DataItem.INMAIL, subject="Hello Pat", conversation_id="conv-1")
+    message = acme.log("m-1", DataItem.MESSAGE, direction=Direction.INCOMING, body="Thanks!\nSee you")
+    note = acme.log("n-1", DataItem.NOTE, subject="Met at the fair")
+    call = acme.log("c-1", DataItem.CALL, subject="Intro call")
+
+    summary = await acme.drain()
+
+    assert (summary["delivered"], summary["writes"], summary["failing"], summary["parked"]) == (4, 1, 0, 0)
+    application_user = acme.crm.sandbox.application.systemuser_id
+    for entity_set, activity_id, subject in (
+        ("sbr_inmails", inmail, "Hello Pat"),
+        ("sbr_messages", message, "Thanks!"),
+        ("phonecalls", call, "Intro call"),
+    ):
+        row = await acme.row(entity_set, activity_id)
+        assert (row["_ownerid_value"], row["_createdby_value"]) == (acme.ana_crm, acme.ana_crm), entity_set
+        assert row["_createdonbehalfby_value"] == application_user
+        assert (row["_regardingobjectid_value"], row["subject"]) == (acme.contact, subject)
+    inmail_row = await acme.row("sbr_inmails", inmail, "sbr_externalid,sbr_conversationid,_sbr_sellerid_value")
+    assert (inmail_row["sbr_externalid"], inmail_row["sbr_conversationid"]) == (str(inmail), "conv-1")
+    assert inmail_row["_sbr_sellerid_value"] == acme.ana_crm
+    note_row = await acme.row(
+        "annotations", note, "subject,notetext,_objectid_value,_ownerid_value,_createdby_value,_createdonbehalfby_value"
+    )
+    assert (note_row["subject"], note_row["_objectid_value"]) == ("Met at the fair", acme.contact)
+    assert (note_row["_ownerid_value"], note_row["_createdby_value"]) == (acme.ana_crm, acme.ana_crm)
+    assert note_row["_createdonbehalfby_value"] == application_user
+    assert await acme.pointers(acme.contact) == {
+        acme.crm_id(inmail): "sbr_inmail",
+        acme.crm_id(message): "sbr_message",
+        acme.crm_id(call): "phonecall",
+    }
+    for activity_id in (inmail, message, note, call):
+        activity = get_activity(acme.store, acme.id, activity_id)
+        assert activity.delivery.state is DeliveryState.DELIVERED
+        assert activity.delivery.regarding is not None
+        assert (activity.delivery.regarding.table, activity.delivery.regarding.crm_id) == ("contact", acme.contact)
+        assert activity.delivery.delivered_version == 1
+    assert (await acme.drain())["claimed"] == 0, "nothing is due once delivered"
+
+
+async def test_an_activity_waits_for_a_match_and_is_delivered_when_matching_ties_its_person(acme: Acme) -> None:
+    email = f"sam.{acme.tag}@fabrikam.com"
+    with acme.store(acme.id) as uow:
+        uow.people.upsert_many(
+            [Person(external_id="p2", first_name="Samuel", last_name=f"Ortiz{acme.tag}", emails=(email,))]
+        )
+        sam = uow.people.get_by_external_id("p2")
+        uow.commit()
+    assert sam is not None
+    assert sam.id is not None
+    waiting = acme.log("w-1", DataItem.NOTE, person=sam.id)
+
+    summary = await acme.drain()
+
+    assert (summary["waiting_for_match"], summary["writes"]) == (1, 0)
+    assert acme.state(waiting) == (DeliveryState.WAITING_FOR_MATCH, None)
+    contact = await acme.contact_for("Samuel", f"Ortiz{acme.tag}", email)
+    await acme.sync_and_match()  # the run ties Samuel and puts his waiting activity back in the queue
+    assert acme.state(waiting) == (DeliveryState.QUEUED, None)
+
+    assert (await acme.drain())["delivered"] == 1
+    row = await acme.row("annotations", waiting, "_objectid_value,_ownerid_value")
+    assert (row["_objectid_value"], row["_ownerid_value"]) == (contact, acme.ana_crm)
+
+
+async def test_a_seat_whose_crm_sync_is_off_holds_its_activity_saying_why_until_it_is_turned_on(acme: Acme) -> None:
+    seats = SeatService(acme.store, clock=utc_now)
+    queued = acme.log("s-1", DataItem.CALL)
+    seats.set_sync_all_seats("acme", enabled=False, actor="admin@acme.test")
+    with acme.store(acme.id, read_only=True) as uow:
+        seat = uow.seats.find_by_user(acme.ana)
+    assert seat is not None
+    seats.set_seat_crm_sync("acme", seat.id, enabled=False, actor="admin@acme.test")
+
+    summary = await acme.drain()
+
+    assert (summary["waiting_for_seat"], summary["writes"]) == (1, 0)
+    assert acme.state(queued) == (DeliveryState.WAITING_FOR_SEAT, SeatHold.CRM_SYNC_OFF)
+    seats.set_seat_crm_sync("acme", seat.id, enabled=True, actor="admin@acme.test")
+    assert acme.state(queued) == (DeliveryState.QUEUED, None)
+    assert (await acme.drain())["delivered"] == 1
+    assert (await acme.row("phonecalls", queued))["_ownerid_value"] == acme.ana_crm
+
+
+async def test_an_edit_of_a_delivered_activity_updates_its_crm_row(acme: Acme) -> None:
+    message = acme.log("e-1", DataItem.MESSAGE, subject="First", body="First draft")
+    note = acme.log("e-2", DataItem.NOTE, subject="Note", body="Before")
+    assert (await acme.drain())["delivered"] == 2
+
+    edit_activity(acme.store, acme.id, acme.ana, message, subject="Second", body="Edited text", expected_version=1)
+    edit_activity(acme.store, acme.id, acme.ana, note, subject="Note", body="After", expected_version=1)
+    assert (await acme.drain())["delivered"] == 2
+
+    row = await acme.row("sbr_messages", message, "subject,sbr_body")
+    assert (row["subject"], row["sbr_body"]) == ("Second", "Edited text")
+    assert (await acme.row("annotations", note, "notetext"))["notetext"] == "After"
+    assert list(await acme.pointers(acme.contact)) == [acme.crm_id(message)], "one row, updated"
+    assert get_activity(acme.store, acme.id, message).delivery.delivered_version == 2
+
+
+async def test_a_record_dynamics_refuses_is_parked_with_its_code_and_message_and_the_rest_is_delivered(
+    acme: Acme,
+) -> None:
+    good = acme.log("r-1", DataItem.INMAIL)
+    email = f"gone.{acme.tag}@contoso.com"
+    with acme.store(acme.id) as uow:
+        uow.people.upsert_many(
+            [Person(external_id="p3", first_name="Gonzalo", last_name=f"Ruiz{acme.tag}", emails=(email,))]
+        )
+        gone_person = uow.people.get_by_external_id("p3")
+        uow.commit()
+    assert gone_person is not None
+    assert gone_person.id is not None
+    gone_contact = await acme.contact_for("Gonzalo", f"Ruiz{acme.tag}", email)
+    await acme.sync_and_match()
+    await acme.connector.writer.delete("contact", gone_contact)  # deleted in the CRM after the workspace matched it
+    refused = acme.log("r-2", DataItem.INMAIL, person=gone_person.id)
+
+    summary = await acme.drain()
+
+    assert (summary["delivered"], summary["parked"], summary["writes"]) == (1, 1, 1)
+    assert acme.state(good) == (DeliveryState.DELIVERED, None)
+    delivery = get_activity(acme.store, acme.id, refused).delivery
+    assert (delivery.state, delivery.attempts, delivery.next_attempt_at) == (DeliveryState.PARKED, 1, None)
+    assert delivery.error_code == "0x80040217"
+    assert delivery.error_message is not None
+    assert gone_contact in delivery.error_message
+    assert (await acme.drain())["claimed"] == 0, "a parked activity waits for a retry by hand"
+
+
+async def test_a_crm_that_is_down_leaves_the_batch_failing_with_a_backoff_then_it_is_delivered(acme: Acme) -> None:
+    activity = acme.log("t-1", DataItem.NOTE)
+    faults = acme.crm.sandbox.services.faults
+    faults.configure(FaultConfig(unavailable_rate=1.0))
+    try:
+        before = datetime.now(UTC)
+        summary = await acme.drain()
+    finally:
+        faults.configure(FaultConfig())
+
+    assert (summary["failing"], summary["delivered"]) == (1, 0)
+    delivery = get_activity(acme.store, acme.id, activity).delivery
+    assert (delivery.state, delivery.attempts, delivery.error_code) == (DeliveryState.FAILING, 1, "0x80040216")
+    assert delivery.next_attempt_at is not None
+    assert delivery.next_attempt_at >= before + timedelta(seconds=30)
+    assert (await acme.drain())["claimed"] == 0, "not before its next attempt"
+
+    later = delivery.next_attempt_at + timedelta(seconds=1)
+    summary = await drain_organization(
+        acme.store,
+        acme.sessions,  # type: ignore[arg-type]
+        acme.id,
+        clock=lambda: later,
+    )
+    assert summary.delivered == 1
+    delivered = get_activity(acme.store, acme.id, activity).delivery
+    assert (delivered.state, delivered.attempts, delivered.error_code) == (DeliveryState.DELIVERED, 0, None)
+
+
+async def test_writeback_turned_off_before_the_drain_keeps_the_activity_in_the_workspace(acme: Acme) -> None:
+    activity = acme.log("o-1", DataItem.INMAIL)
+    await set_writeback_settings(
+        acme.store,
+        acme.sessions,  # type: ignore[arg-type]
+        acme.id,
+        WritebackSettings(enabled=True, items=frozenset({DataItem.NOTE})),
+        actor="admin@acme.test",
+    )
+
+    summary = await acme.drain()
+
+    assert (summary["not_written_back"], summary["writes"]) == (1, 0)
+    assert acme.state(activity) == (DeliveryState.NOT_WRITTEN_BACK, None)
