@@ -238,3 +238,15 @@ def delivery_reason(delivery: Delivery) -> DeliveryReason:
         error = delivery.error_message or delivery.error_code or _NO_ERROR
         return DeliveryReason(_STATE_REASONS[delivery.state], {"error": error})
     return DeliveryReason(_STATE_REASONS[delivery.state])
+
+
+def waiting_reason(key: str) -> DeliveryReason:
+    """A waiting reason of the writeback status (its ``waiting`` keys: ``waiting_for_match``, or a seat hold's
+    name), in words.
+
+    Raises:
+        ValueError: ``key`` is neither.
+    """
+    if key == DeliveryState.WAITING_FOR_MATCH.value:
+        return DeliveryReason(_STATE_REASONS[DeliveryState.WAITING_FOR_MATCH])
+    return DeliveryReason(_HOLD_REASONS[SeatHold(key)])

@@ -1,17 +1,28 @@
 """Activity writeback in the console (SQLite and PostgreSQL): "Log a note / call / message" on a person's and a
 company's page (a form sent twice logs one activity; a refused form is shown again with its reason; another
-organization's person is not found; who may log), and each activity's delivery state in words."""
+organization's person is not found; who may log), and each activity's delivery state in words; the administrators'
+Writeback page (counts per type and seller, why activities wait, Dynamics' error of a parked one and Retry,
+Backfill since a date)."""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from tests.integration.web.conftest import ACME_ADMIN, ACME_GUEST, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
 from tests.integration.web.test_people_web import seed_people
 
-from salesbridge.domain.writeback import DataItem, DeliveryState, Direction
+from salesbridge.domain.writeback import (
+    ALL_ITEMS,
+    ActivityDraft,
+    DataItem,
+    DeliveryState,
+    Direction,
+    FailureOutcome,
+    WritebackSettings,
+)
 
 OpenBrowser = Callable[[Person | None], Browser]
 
@@ -136,3 +147,126 @@ def test_only_seat_holders_log_and_never_on_another_organizations_people(
     assert seller.client.post(target, data=form).status_code == 403  # no CSRF token
     assert _activities(console) == []
     assert _activities(console, "globex") == []
+
+
+def _log(
+    console: Console,
+    person_id: uuid.UUID,
+    *,
+    item: DataItem,
+    state: DeliveryState,
+    author: str = ACME_SELLER.email,
+    occurred_at: datetime | None = None,
+    error: tuple[str, str] | None = None,
+) -> uuid.UUID:
+    """Store an activity of ``author`` in ``state`` (parked with Dynamics' ``error`` when given)."""
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        user = uow.users.find_by_email(author)
+        assert user is not None
+        draft = ActivityDraft(
+            client_id=str(uuid.uuid4()),
+            item=item,
+            person_id=person_id,
+            company_id=None,
+            subject=None,
+            body=f"A {item.value}",
+            direction=Direction.OUTGOING,
+            occurred_at=occurred_at or console.clock(),
+        )
+        activity, _ = uow.activities.add(user.id, draft, state=state, hold=None)
+        if error is not None:
+            uow.activities.mark_failed(
+                activity.id,
+                outcome=FailureOutcome(DeliveryState.PARKED, None),
+                error_code=error[0],
+                error_message=error[1],
+            )
+        uow.commit()
+    return activity.id
+
+
+def _states(console: Console) -> dict[str, DeliveryState]:
+    return {body: state for _item, body, _direction, state in _activities(console)}
+
+
+def test_the_writeback_page_counts_per_type_and_seller_and_retries_a_parked_activity(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = seed_people(console)
+    robert = ids["p-robert"]
+    parked = _log(
+        console,
+        robert,
+        item=DataItem.INMAIL,
+        state=DeliveryState.QUEUED,
+        error=("0x80040220", "Principal user is missing prvCreateActivity privilege"),
+    )
+    _log(console, robert, item=DataItem.NOTE, state=DeliveryState.WAITING_FOR_MATCH)
+    _log(console, robert, item=DataItem.NOTE, state=DeliveryState.NOT_WRITTEN_BACK, author=ACME_ADMIN.email)
+    admin = browser(ACME_ADMIN)
+    page = admin.client.get("/admin/writeback")
+    assert page.status_code == 200
+    assert 'data-testid="nav-writeback"' in page.text
+    note_row = re.search(r'data-item="note">(.*?)</tr>', page.text, re.S)
+    assert note_row is not None
+    assert re.search(r'data-state="waiting_for_match">1<', note_row.group(1))
+    assert re.search(r'data-state="not_written_back">1<', note_row.group(1))
+    assert "Sofía Seller" in page.text
+    assert "Ada Admin" in page.text
+    assert "Waiting for a CRM match: <strong>1</strong>" in page.text
+    problem = re.search(rf'data-activity-id="{parked}" data-state="parked">(.*?)</tr>', page.text, re.S)
+    assert problem is not None
+    assert "<code>0x80040220</code> Principal user is missing prvCreateActivity privilege" in problem.group(1)
+
+    retried = admin.client.post(
+        "/admin/writeback/retry", data={**admin.csrf_data(), "activity_id": str(parked)}, follow_redirects=False
+    )
+    assert retried.status_code == 303
+    assert retried.headers["location"] == "/admin/writeback?notice=retried&count=1"
+    assert _states(console)["A inmail"] is DeliveryState.QUEUED
+    assert 'data-testid="writeback-no-problems"' in admin.client.get("/admin/writeback").text
+
+
+def test_backfill_is_refused_while_writeback_is_off_then_queues_what_stayed_since_the_date(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = seed_people(console)
+    robert = ids["p-robert"]
+    now = console.clock()
+    _log(console, robert, item=DataItem.NOTE, state=DeliveryState.NOT_WRITTEN_BACK, occurred_at=now)
+    _log(
+        console,
+        robert,
+        item=DataItem.CALL,
+        state=DeliveryState.NOT_WRITTEN_BACK,
+        occurred_at=now - timedelta(days=40),
+    )
+    admin = browser(ACME_ADMIN)
+    since = (now - timedelta(days=7)).date().isoformat()
+    refused = admin.client.post("/admin/writeback/backfill", data={**admin.csrf_data(), "since": since})
+    assert refused.status_code == 422
+    assert "Writeback is off: enable it first" in refused.text
+    unreadable = admin.client.post("/admin/writeback/backfill", data={**admin.csrf_data(), "since": "last week"})
+    assert unreadable.status_code == 422
+    assert "year-month-day" in unreadable.text
+
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        uow.writeback_settings.set(WritebackSettings(enabled=True, items=ALL_ITEMS), actor="test")
+        uow.commit()
+    done = admin.client.post(
+        "/admin/writeback/backfill", data={**admin.csrf_data(), "since": since}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == "/admin/writeback?notice=backfill&count=1"
+    assert _states(console) == {"A note": DeliveryState.QUEUED, "A call": DeliveryState.NOT_WRITTEN_BACK}
+
+
+def test_only_administrators_see_the_writeback_page(console: Console, browser: OpenBrowser) -> None:
+    seller = browser(ACME_SELLER)
+    assert seller.client.get("/admin/writeback").status_code == 403
+    assert seller.client.post("/admin/writeback/retry", data=seller.csrf_data()).status_code == 403
+    assert 'data-testid="nav-writeback"' not in seller.client.get("/account").text

@@ -28,12 +28,19 @@ from salesbridge.services.crm_settings import SettingsChange, SettingsChoices
 from salesbridge.services.crm_status import crm_status
 from salesbridge.services.preflight import ConnectOutcome
 from salesbridge.services.sync import sync_status
+from salesbridge.services.writeback import set_writeback_settings
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.localized import connect_message, crm_last_error, kept_connection_notice, label_reader
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 from salesbridge.web.ui.pipeline import pipeline_choices, pipeline_section, stage_change
-from salesbridge.web.ui.writeback import AppReading, crm_app_error, read_app_state, writeback_section
+from salesbridge.web.ui.writeback import (
+    AppReading,
+    crm_app_error,
+    read_app_state,
+    writeback_choice,
+    writeback_section,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -82,7 +89,7 @@ def _render_page(
         "error": error,
         "notice": request.query_params.get("notice"),
         "pipeline": pipeline_section(request, services, principal, choices),
-        "writeback": writeback_section(request, principal, app),
+        "writeback": writeback_section(request, services, principal, app),
         "crm_last_error": crm_last_error,
         "connect_message": connect_message,
     }
@@ -241,3 +248,34 @@ async def install_app(request: Request, principal: AdminPrincipal, services: Ser
     if done.status.state is not AppState.INSTALLED:
         notice = "app-incomplete"
     return RedirectResponse(f"/settings/crm?notice={notice}#writeback", status_code=303)
+
+
+@router.post("/settings/crm/writeback")
+async def save_writeback(
+    request: Request,
+    principal: AdminPrincipal,
+    services: Services,
+    enabled: Annotated[str, Form(max_length=10)],
+    items_mode: Annotated[str, Form(max_length=10)] = "all",
+    items: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Save "Enable syncing workspace data back to your CRM?" (``yes`` / ``no``) and the data items written back
+    (``items_mode`` ``all``, or ``some`` with the ``items`` ticked); audited. Turning it on is refused, with the
+    reason, while the CRM-side app is not installed. An item turned on applies to what is logged from then on (a
+    backfill on the Writeback page delivers earlier activity). Errors are shown in the writeback section."""
+    try:
+        chosen = writeback_choice(enabled=enabled, items_mode=items_mode, items=items or ())
+        request.state.writeback_choice = chosen
+        if services.crm_app_sessions is None:
+            request.state.writeback_error = crm_app_error(None, principal.locale)
+            return await _page(request, principal, services, status_code=503)
+        await set_writeback_settings(
+            services.store, services.crm_app_sessions, principal.organization_id, chosen, actor=principal.email
+        )
+    except InvalidRequestError as refused:
+        request.state.writeback_error = refused.localized(principal.locale)
+        return await _page(request, principal, services, status_code=422)
+    except CrmError as failed:
+        request.state.writeback_error = crm_app_error(failed, principal.locale, installing=False)
+        return await _page(request, principal, services, status_code=502)
+    return RedirectResponse("/settings/crm?notice=writeback-saved#writeback", status_code=303)

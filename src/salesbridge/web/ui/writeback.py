@@ -2,8 +2,14 @@
 
 * The "Activity writeback" section of the CRM Settings page (template ``_writeback_settings.html``): where the
   CRM-side app stands in Dynamics (installed, outdated, not installed; what is missing; the privileges the
-  application user lacks, by name) with "Get it now", which installs it. Its forms are saved by the routes in
+  application user lacks, by name) with "Get it now", which installs it; "Enable syncing workspace data back to
+  your CRM?" and the data items written back. Its forms are saved by the routes in
   :mod:`salesbridge.web.ui.crm_settings`, which render the page with this section's context.
+* The administrators' Writeback page (``/admin/writeback``, template ``admin_writeback.html``): where delivery
+  stands per type and per seller, why activities wait, the failing and parked ones with Dynamics' error and Retry,
+  and Backfill since a date.
+* The activities of a person's or company's page (template ``_activities.html``) and its "Log a note / call /
+  message" forms (the routes are in :mod:`salesbridge.web.ui.people`).
 
 What the section reads from Dynamics is awaited at most ``ConsoleServices.crm_wait_s``, like the rest of the CRM
 Settings page: then the section says it could not be read instead of holding the page.
@@ -13,28 +19,37 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from fastapi import Request
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
 
 from salesbridge.domain.crm_app import AppState, MissingItem, MissingKind
 from salesbridge.domain.writeback import (
+    ALL_ITEMS,
     Activity,
     ActivityDraft,
     DataItem,
     Delivery,
+    DeliveryState,
     Direction,
+    WritebackSettings,
+    parse_items,
 )
 from salesbridge.errors import CrmError, InvalidInputError, InvalidRequestError
 from salesbridge.i18n import translate
 from salesbridge.message_ids import N_
 from salesbridge.services.accounts import Principal
-from salesbridge.services.activities import delivery_reason, list_activities, log_activity
+from salesbridge.services.activities import delivery_reason, list_activities, log_activity, waiting_reason
 from salesbridge.services.crm_app import CrmAppStatus, crm_app_status
+from salesbridge.services.writeback import backfill, retry_activities, writeback_settings, writeback_status
 from salesbridge.web.context import ConsoleServices
+from salesbridge.web.security import AdminPrincipal, Services
+from salesbridge.web.templating import render
 
 
 class AppProblem(StrEnum):
@@ -98,25 +113,54 @@ def missing_text(item: MissingItem, locale: str) -> str:
 
 _UNREACHABLE: Final = N_("This console cannot reach the salesbridge app: ask your salesbridge operator.")
 _CRM_REFUSED: Final = N_("The app was not installed: Dynamics answered with an error ({error}). Try again later.")
+_CRM_UNREAD: Final = N_(
+    "Nothing was saved: the app's state could not be read, Dynamics answered with an error ({error}). Try again later."
+)
 
 
-def crm_app_error(error: CrmError | None, locale: str) -> str:
-    """Why "Get it now" failed in the CRM (``error``; None: this console has no way to the app), in ``locale``.
-    Dynamics' own message is quoted as it came."""
+def crm_app_error(error: CrmError | None, locale: str, *, installing: bool = True) -> str:
+    """Why "Get it now" (``installing``) or saving the settings failed in the CRM (``error``; None: this console
+    has no way to the app), in ``locale``. Dynamics' own message is quoted as it came."""
     if error is None:
         return translate(_UNREACHABLE, locale)
     detail = f"{error.code}: {error.message}" if error.code else error.message
-    return translate(_CRM_REFUSED, locale).format(error=detail)
+    return translate(_CRM_REFUSED if installing else _CRM_UNREAD, locale).format(error=detail)
 
 
-def writeback_section(request: Request, principal: Principal, reading: AppReading) -> dict[str, Any]:
+ITEM_CHOICES: Final[tuple[tuple[DataItem, str], ...]] = (
+    (DataItem.INMAIL, N_("InMail")),
+    (DataItem.MESSAGE, N_("Messages")),
+    (DataItem.NOTE, N_("Notes")),
+    (DataItem.CALL, N_("Call logs")),
+)
+"""The data items an administrator chooses, in the seed's order, with their labels (message ids)."""
+
+
+def writeback_choice(*, enabled: str, items_mode: str, items: Collection[str]) -> WritebackSettings:
+    """The settings the form asks for: ``enabled`` ``yes`` or ``no``; ``items_mode`` ``all`` ("Sync back all data
+    items") or ``some`` (the ``items`` ticked).
+
+    Raises:
+        InvalidInputError: ``some`` with no item ticked, or an unknown item.
+    """
+    chosen = ALL_ITEMS if items_mode != "some" else parse_items(items)
+    return WritebackSettings(enabled=enabled == "yes", items=chosen)
+
+
+def writeback_section(
+    request: Request, services: ConsoleServices, principal: Principal, reading: AppReading
+) -> dict[str, Any]:
     """What ``_writeback_settings.html`` shows: the app's state (``reading``), what is missing in the reader's
-    words, and the error of the last "Get it now" or save (``request.state.writeback_error``). Reads the store:
-    call it off the event loop."""
+    words, the settings (those of a refused form, ``request.state.writeback_choice``, else the stored ones), and
+    the error of the last "Get it now" or save (``request.state.writeback_error``). Reads the store: call it off
+    the event loop."""
     status = reading.status
+    refused: WritebackSettings | None = getattr(request.state, "writeback_choice", None)
     return {
         "app": reading,
         "missing": [missing_text(item, principal.locale) for item in status.missing] if status else [],
+        "settings": refused or writeback_settings(services.store, principal.organization_id),
+        "item_choices": ITEM_CHOICES,
         "error": getattr(request.state, "writeback_error", None),
     }
 
@@ -260,3 +304,101 @@ def log_from_form(
         services.store, principal.organization_id, principal.user_id, draft, clock=services.clock
     )
     return activity
+
+
+# ------------------------------------------------------------------------------------------------ the Writeback page
+
+router = APIRouter(include_in_schema=False)
+
+PAGE: Final = "/admin/writeback"
+
+STATE_COLUMNS: Final[tuple[tuple[DeliveryState, str], ...]] = (
+    (DeliveryState.DELIVERED, N_("In your CRM")),
+    (DeliveryState.QUEUED, N_("Queued")),
+    (DeliveryState.WAITING_FOR_MATCH, N_("Waiting for a match")),
+    (DeliveryState.WAITING_FOR_SEAT, N_("Waiting for a seat")),
+    (DeliveryState.FAILING, N_("Failing")),
+    (DeliveryState.PARKED, N_("Parked")),
+    (DeliveryState.NOT_WRITTEN_BACK, N_("Workspace only")),
+)
+"""The status tables' columns: each delivery state and its heading (message ids)."""
+
+_BAD_DATE: Final = N_("Give the date as year-month-day, for example 2026-01-31.")
+
+
+def _waiting_reason(key: str, locale: str) -> str:
+    """A waiting reason of the status (``waiting_for_match`` or a seat hold's name) in words."""
+    return waiting_reason(key).read(lambda text: translate(text, locale))
+
+
+def _writeback_page(
+    request: Request,
+    principal: Principal,
+    services: ConsoleServices,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    locale = principal.locale
+    status = writeback_status(services.store, principal.organization_id)
+    context = {
+        "status": status,
+        "columns": STATE_COLUMNS,
+        "items": [(item, translate(label, locale)) for item, label in ITEM_CHOICES],
+        "waiting": [(_waiting_reason(key, locale), count) for key, count in sorted(status.waiting.items())],
+        "problems": [
+            (
+                problem,
+                reason_text(problem.activity.delivery, locale),
+                translate(ITEM_LABELS[problem.activity.item], locale),
+            )
+            for problem in status.problems
+        ],
+        "error": error,
+        "notice": request.query_params.get("notice"),
+        "count": request.query_params.get("count", ""),
+        "today": services.clock().date().isoformat(),
+    }
+    return render(request, "admin_writeback.html", context, principal=principal, status_code=status_code)
+
+
+@router.get(PAGE)
+def writeback_page(request: Request, principal: AdminPrincipal, services: Services) -> Response:
+    """Where the organization's writeback stands: its settings, activities per delivery state, per type and per
+    seller, why activities wait, and the failing and parked ones with Dynamics' error, each with Retry; Backfill
+    since a date."""
+    return _writeback_page(request, principal, services)
+
+
+@router.post(PAGE + "/retry")
+def retry(
+    principal: AdminPrincipal,
+    services: Services,
+    activity_id: Annotated[uuid.UUID | None, Form()] = None,
+) -> Response:
+    """Put a failing or parked activity (``activity_id``), else all of them, back in the queue, attempts reset
+    (audited); back to the page saying how many."""
+    ids = (activity_id,) if activity_id is not None else ()
+    retried = retry_activities(services.store, principal.organization_id, ids, actor=principal.email)
+    return RedirectResponse(f"{PAGE}?notice=retried&count={retried}", status_code=303)
+
+
+@router.post(PAGE + "/backfill")
+def backfill_since(
+    request: Request,
+    principal: AdminPrincipal,
+    services: Services,
+    since: Annotated[str, Form(max_length=20)],
+) -> Response:
+    """Deliver earlier activity: what stayed in the workspace since ``since`` (a date, from its start in UTC) of
+    the items writeback writes now goes to the queue (audited); back to the page saying how many. Refused, with the
+    reason, while writeback is off."""
+    try:
+        try:
+            start = datetime.combine(date.fromisoformat(since.strip()), time(), tzinfo=UTC)
+        except ValueError:
+            raise InvalidInputError(_BAD_DATE, field="since") from None
+        queued = backfill(services.store, principal.organization_id, since=start, actor=principal.email)
+    except InvalidRequestError as refused:
+        return _writeback_page(request, principal, services, error=refused.localized(principal.locale), status_code=422)
+    return RedirectResponse(f"{PAGE}?notice=backfill&count={queued}", status_code=303)
