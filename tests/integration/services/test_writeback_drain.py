@@ -32,7 +32,8 @@ from salesbridge.domain.writeback import (
     WritebackSettings,
     crm_activity_id,
 )
-from salesbridge.sandbox.assembly import build_sandbox
+from salesbridge.jobs.runner import EmbeddedRunner
+from salesbridge.sandbox.assembly import Sandbox, build_sandbox
 from salesbridge.sandbox.organization.foundation import SALESPERSON_ROLE_ID, RowWriter
 from salesbridge.sandbox.server.faults import FaultConfig
 from salesbridge.services.activities import edit_activity, get_activity, log_activity
@@ -133,10 +134,10 @@ class Acme:
         run_requested_matching(self.store, self.id, clock=utc_now)
 
 
-def add_seller(crm: RunningSandbox, name: str, email: str) -> str:
+def add_seller(sandbox: Sandbox, name: str, email: str) -> str:
     """A CRM user with Dynamics' Salesperson role (the seller the activities are written as)."""
-    state = crm.sandbox.services.state
-    application_user = crm.sandbox.application.systemuser_id
+    state = sandbox.services.state
+    application_user = sandbox.application.systemuser_id
     with state.storage.transaction():
         user = RowWriter(state).insert(
             "systemuser",
@@ -164,7 +165,7 @@ async def acme(store: UnitOfWorkFactory, sessions: CrmSessionFactory, crm: Runni
     assert outcome.is_connected
     await install_crm_app(store, sessions, slug="acme")  # type: ignore[arg-type]
     email = f"ana.{tag}@acme.test"
-    ana_crm = add_seller(crm, "Ana", email)
+    ana_crm = add_seller(crm.sandbox, "Ana", email)
     person_email = f"pat.{tag}@contoso.com"
     with store(organization_id) as uow:
         ana = uow.users.add(email=email, display_name="Ana Seller").id
@@ -372,3 +373,18 @@ async def test_writeback_turned_off_before_the_drain_keeps_the_activity_in_the_w
 
     assert (summary["not_written_back"], summary["writes"]) == (1, 0)
     assert acme.state(activity) == (DeliveryState.NOT_WRITTEN_BACK, None)
+
+
+def test_the_embedded_runner_delivers_what_was_logged_in_its_round(acme: Acme) -> None:
+    activity = acme.log("x-1", DataItem.NOTE)
+    runner = EmbeddedRunner(
+        acme.store,
+        acme.sessions,
+        acme.store.connected_organization_ids,
+        clock=utc_now,
+        writeback_sessions=acme.sessions,  # type: ignore[arg-type]
+    )
+
+    runner.run_once()
+
+    assert acme.state(activity) == (DeliveryState.DELIVERED, None)
