@@ -388,10 +388,15 @@ class _Scorer:
             total = sum(table.values())
             if total <= 0:
                 continue
-            sumsq = sum((n / total) ** 2 for n in table.values())
+            # splink's term-frequency adjustment: an exact agreement on value v has u = p(v), the chance that
+            # another record holds v, instead of the level's average u (learned on other data): the weight of
+            # "exact" becomes log2(m / p(v)), bounded to the level's weight ± ``tf_limit``. p(v) leaves one holder
+            # out ((n - 1) / N): the record being matched, or its match, is one of the n, and a value held once
+            # is not evidence of a common one however small the set.
+            exact_u = max(model.comparisons[c].levels[0].u, 1e-12)
             adjust: dict[str, float] = {}
             for value, n in table.items():
-                a = math.log2(sumsq / (n / total))
+                a = math.log2(exact_u * total / (n - 1)) if n > 1 else limit
                 adjust[value] = min(max(a, -limit), limit)
             self.tf.append((c, get, adjust))
 

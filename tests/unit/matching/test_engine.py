@@ -397,3 +397,49 @@ def test_estimation_with_too_little_data_keeps_the_default_weights() -> None:
     assert model.source != "estimated"
     default = {c.name: [lv.m for lv in c.levels] for c in PEOPLE.model.comparisons}
     assert {c.name: [lv.m for lv in c.levels] for c in model.comparisons} == default
+
+
+# ------------------------------------------------------------------------------------------------ term frequencies
+
+
+def _town(names: list[tuple[str, str]]) -> list[PersonRecord]:
+    return [
+        person(f"p{i}", first, last, birth_date=f"19{40 + i % 50}-0{1 + i % 9}-1{i % 10}")
+        for i, (first, last) in enumerate(names)
+    ]
+
+
+def test_a_rare_exact_full_name_with_a_birth_date_typo_links_and_a_common_one_does_not() -> None:
+    # splink's term frequency: an exact name held by no one else weighs log2(m / p(v)), more than the level's
+    # average; a name many hold weighs less. 300 people of distinct names, then 30 Peter Muellers.
+    rare = _town([(f"Given{i}", f"Family{i}") for i in range(300)])
+    crm = person("c", "Given7", "Family7", birth_date=rare[7].birth_date.replace("194", "193"))  # type: ignore[union-attr]
+    assert [(d.right_id, d.band) for d in PEOPLE.link([crm], rare).decisions] == [("p7", Band.MATCH)]
+    common = _town([("Peter", "Mueller")] * 30 + [(f"Given{i}", f"Family{i}") for i in range(270)])
+    namesake = person("c", "Peter", "Mueller", birth_date=common[7].birth_date.replace("194", "193"))  # type: ignore[union-attr]
+    assert all(d.band is not Band.MATCH for d in PEOPLE.link([namesake], common).decisions)
+
+
+def test_a_unique_exact_company_name_in_the_same_city_links_but_not_when_a_namesake_shares_it() -> None:
+    crm = CompanyRecord("a", name="Zabaleta Ingenieros S.L.", city="Bilbao", country="Spain")
+    others = [CompanyRecord(f"o{i}", name=f"Company {i} Holdings", city="Madrid", country="Spain") for i in range(200)]
+    ours = CompanyRecord("z", name="ZABALETA INGENIEROS", city="Bilbao", country="España")
+    assert [(d.right_id, d.band) for d in COMPANIES.link([crm], [ours, *others]).decisions] == [("z", Band.MATCH)]
+    twin = CompanyRecord("t", name="Zabaleta Ingenieros SA", city="Bilbao", country="Spain")
+    assert all(d.band is not Band.MATCH for d in COMPANIES.link([crm], [ours, twin, *others]).decisions)
+
+
+def test_a_short_name_inside_a_longer_one_is_weak_evidence() -> None:
+    short = reason(
+        COMPANIES.score(CompanyRecord("a", name="DSM N.V."), CompanyRecord("b", name="DSM IP Assets B.V.")), "name"
+    )
+    long = reason(
+        COMPANIES.score(
+            CompanyRecord("a", name="Koninklijke Philips Electronics N.V."),
+            CompanyRecord("b", name="Philips Electronics"),
+        ),
+        "name",
+    )
+    assert (short.level, short.detail) == ("similar", "weak")
+    assert (long.level, long.detail) == ("similar", None)
+    assert long.weight > short.weight + 4
