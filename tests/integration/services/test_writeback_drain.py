@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _serve
 
+from salesbridge.bootstrap import console_services
 from salesbridge.crm.dynamics import DynamicsConnector
 from salesbridge.domain.people import Person
 from salesbridge.domain.workspace import SeatState
@@ -47,6 +50,7 @@ from salesbridge.services.sync import request_sync
 from salesbridge.services.writeback import set_writeback_settings
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 from salesbridge.sync.writeback import drain_organization
+from salesbridge.web.app import create_app
 
 WHEN = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 ACTIVITY_COLUMNS = "_createdby_value,_createdonbehalfby_value,_ownerid_value,_regardingobjectid_value,subject"
@@ -198,46 +202,109 @@ async def acme(store: UnitOfWorkFactory, sessions: CrmSessionFactory, crm: Runni
     await connector.close()
 
 
-async def test_an_inmail_a_message_a_note_and_a_call_land_on_the_matched_contact_as_the_seller(acme: Acme) -> None:
-    inmail = acme.log("i-1", DataItem.INMAIL, subject="Hello Pat", conversation_id="conv-1")
-    message = acme.log("m-1", DataItem.MESSAGE, direction=Direction.INCOMING, body="Thanks!\nSee you")
-    note = acme.log("n-1", DataItem.NOTE, subject="Met at the fair")
-    call = acme.log("c-1", DataItem.CALL, subject="Intro call")
+@contextmanager
+def seller_api(acme: Acme) -> Iterator[TestClient]:
+    """The console's API (built by the composition root) with Ana's bearer token, as her phone sends it."""
+    services = console_services(acme.store, targets=SANDBOX_TARGETS, sessions=acme.sessions)
+    principal = services.accounts.principal_of("acme", f"ana.{acme.tag}@acme.test")
+    _, token = services.accounts.create_api_token(principal, "phone")
+    app = create_app(services, public_base_url="https://console.test")
+    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    with TestClient(app, base_url="https://console.test", headers=headers) as client:
+        yield client
 
-    summary = await acme.drain()
 
-    assert (summary["delivered"], summary["writes"], summary["failing"], summary["parked"]) == (4, 1, 0, 0)
-    application_user = acme.crm.sandbox.application.systemuser_id
-    for entity_set, activity_id, subject in (
-        ("sbr_inmails", inmail, "Hello Pat"),
-        ("sbr_messages", message, "Thanks!"),
-        ("phonecalls", call, "Intro call"),
-    ):
-        row = await acme.row(entity_set, activity_id)
-        assert (row["_ownerid_value"], row["_createdby_value"]) == (acme.ana_crm, acme.ana_crm), entity_set
-        assert row["_createdonbehalfby_value"] == application_user
-        assert (row["_regardingobjectid_value"], row["subject"]) == (acme.contact, subject)
-    inmail_row = await acme.row("sbr_inmails", inmail, "sbr_externalid,sbr_conversationid,_sbr_sellerid_value")
-    assert (inmail_row["sbr_externalid"], inmail_row["sbr_conversationid"]) == (str(inmail), "conv-1")
-    assert inmail_row["_sbr_sellerid_value"] == acme.ana_crm
-    note_row = await acme.row(
-        "annotations", note, "subject,notetext,_objectid_value,_ownerid_value,_createdby_value,_createdonbehalfby_value"
-    )
-    assert (note_row["subject"], note_row["_objectid_value"]) == ("Met at the fair", acme.contact)
-    assert (note_row["_ownerid_value"], note_row["_createdby_value"]) == (acme.ana_crm, acme.ana_crm)
-    assert note_row["_createdonbehalfby_value"] == application_user
-    assert await acme.pointers(acme.contact) == {
-        acme.crm_id(inmail): "sbr_inmail",
-        acme.crm_id(message): "sbr_message",
-        acme.crm_id(call): "phonecall",
-    }
-    for activity_id in (inmail, message, note, call):
-        activity = get_activity(acme.store, acme.id, activity_id)
-        assert activity.delivery.state is DeliveryState.DELIVERED
-        assert activity.delivery.regarding is not None
-        assert (activity.delivery.regarding.table, activity.delivery.regarding.crm_id) == ("contact", acme.contact)
-        assert activity.delivery.delivered_version == 1
-    assert (await acme.drain())["claimed"] == 0, "nothing is due once delivered"
+def logged(response: Any) -> uuid.UUID:
+    assert response.status_code == 201, response.text
+    return uuid.UUID(response.json()["id"])
+
+
+async def test_an_inmail_a_message_a_note_and_a_call_logged_through_the_api_land_on_the_matched_contact_as_the_seller(
+    acme: Acme,
+) -> None:
+    activities = "/api/v1/orgs/acme/activities"
+    base = {"person_id": str(acme.person), "occurred_at": WHEN.isoformat()}
+    with seller_api(acme) as phone:
+        inmail = logged(
+            phone.post(
+                activities,
+                json={
+                    **base,
+                    "client_id": "i-1",
+                    "type": "inmail",
+                    "subject": "Hello Pat",
+                    "body": "Hi!",
+                    "conversation_id": "conv-1",
+                },
+            )
+        )
+        message = logged(
+            phone.post(
+                activities,
+                json={
+                    **base,
+                    "client_id": "m-1",
+                    "type": "message",
+                    "body": "Thanks!\nSee you",
+                    "direction": "incoming",
+                },
+            )
+        )
+        note = logged(
+            phone.post(
+                activities,
+                json={**base, "client_id": "n-1", "type": "note", "subject": "Met at the fair", "body": "Wants a demo"},
+            )
+        )
+        call = logged(
+            phone.post(
+                activities, json={**base, "client_id": "c-1", "type": "call", "subject": "Intro call", "body": "20 min"}
+            )
+        )
+
+        summary = await acme.drain()
+
+        assert (summary["delivered"], summary["writes"], summary["failing"], summary["parked"]) == (4, 1, 0, 0)
+        application_user = acme.crm.sandbox.application.systemuser_id
+        for entity_set, activity_id, subject in (
+            ("sbr_inmails", inmail, "Hello Pat"),
+            ("sbr_messages", message, "Thanks!"),
+            ("phonecalls", call, "Intro call"),
+        ):
+            row = await acme.row(entity_set, activity_id)
+            assert (row["_ownerid_value"], row["_createdby_value"]) == (acme.ana_crm, acme.ana_crm), entity_set
+            assert row["_createdonbehalfby_value"] == application_user
+            assert (row["_regardingobjectid_value"], row["subject"]) == (acme.contact, subject)
+        inmail_row = await acme.row("sbr_inmails", inmail, "sbr_externalid,sbr_conversationid,_sbr_sellerid_value")
+        assert (inmail_row["sbr_externalid"], inmail_row["sbr_conversationid"]) == (str(inmail), "conv-1")
+        assert inmail_row["_sbr_sellerid_value"] == acme.ana_crm
+        note_row = await acme.row(
+            "annotations",
+            note,
+            "subject,notetext,_objectid_value,_ownerid_value,_createdby_value,_createdonbehalfby_value",
+        )
+        assert (note_row["subject"], note_row["_objectid_value"]) == ("Met at the fair", acme.contact)
+        assert (note_row["_ownerid_value"], note_row["_createdby_value"]) == (acme.ana_crm, acme.ana_crm)
+        assert note_row["_createdonbehalfby_value"] == application_user
+        assert await acme.pointers(acme.contact) == {
+            acme.crm_id(inmail): "sbr_inmail",
+            acme.crm_id(message): "sbr_message",
+            acme.crm_id(call): "phonecall",
+        }
+        for activity_id in (inmail, message, note, call):
+            delivery = phone.get(f"{activities}/{activity_id}").json()["delivery"]
+            assert delivery["state"] == "delivered"
+            assert delivery["regarding"] == {"table": "contact", "crm_id": acme.contact}
+        assert (await acme.drain())["claimed"] == 0, "nothing is due once delivered"
+
+        edited = phone.patch(
+            f"{activities}/{message}", json={"subject": "Thanks again", "body": "Edited", "expected_version": 1}
+        )
+        assert edited.status_code == 200, edited.text
+        assert (await acme.drain())["delivered"] == 1
+        row = await acme.row("sbr_messages", message, "subject,sbr_body")
+        assert (row["subject"], row["sbr_body"]) == ("Thanks again", "Edited")
+        assert len(await acme.pointers(acme.contact)) == 3, "the edit updated its row; it made no other"
 
 
 async def test_an_activity_waits_for_a_match_and_is_delivered_when_matching_ties_its_person(acme: Acme) -> None:
