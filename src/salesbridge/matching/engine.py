@@ -6,8 +6,10 @@ positions holding it; a key whose block is larger than ``block_cap`` on either s
 scores every candidate pair without building objects (levels → summed weights), keeps the pairs at or above the review
 band and explains only those. The cost is linear in the records plus the candidate pairs, which the caps bound.
 
-Term frequencies: an exact first name, surname or company name is worth ``log2(Σp²/p(value))`` more (bounded by the
-model's ``tf_limit``), with ``p`` the value's share of the right side: "Smith" says less than "Oyelaran". An e-mail or
+Term frequencies (splink's approach): an exact first name, surname or company name weighs ``log2(m / p(value))``
+instead of the level's ``log2(m / u)``, bounded to that weight ± the model's ``tf_limit``, with ``p`` the share of
+the right side's other records holding the value (one holder left out: the record's match, or itself in a dedupe):
+"Smith" says less than "Oyelaran", and a name held once gets the whole ``tf_limit``. An e-mail or
 phone held by more than one record on either side (a switchboard, an info@ mailbox) is compared at the "shared"
 level, which weighs little: it never decides a person alone.
 
