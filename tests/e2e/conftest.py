@@ -194,8 +194,8 @@ class SyncedConsole:
 @pytest.fixture
 def synced_console(tmp_path: Path) -> Iterator[SyncedConsole]:
     """The demo workspace connected over TLS to the demo sandbox and imported once; the console serves it with
-    its import runner, and waits :data:`CRM_WAIT_S` for Dynamics on its pages. Fresh for each test: for tests that
-    configure the sandbox's faults, import, reconnect or disconnect."""
+    its runner (imports and writeback), and waits :data:`CRM_WAIT_S` for Dynamics on its pages. Fresh for each
+    test: for tests that configure the sandbox's faults, import, reconnect or disconnect."""
     yield from _serving_synced_console(tmp_path)
 
 
@@ -234,7 +234,12 @@ def _serving_synced_console(tmp_path: Path) -> Iterator[SyncedConsole]:
         assert first is not None
         assert first.succeeded
         runner = EmbeddedRunner(
-            store, dynamics_session, store.connected_organization_ids, clock=utc_now, poll_interval_s=0.5
+            store,
+            dynamics_session,
+            store.connected_organization_ids,
+            clock=utc_now,
+            poll_interval_s=0.5,
+            writeback_sessions=dynamics_session,  # it delivers logged activities too, as `salesbridge serve` does
         )
         services = dataclasses.replace(
             console_services(store, wake_importer=runner.wake, targets=targets), crm_wait_s=CRM_WAIT_S
