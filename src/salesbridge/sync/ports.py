@@ -72,14 +72,8 @@ class TableCheckpoints(Protocol):
         ...
 
 
-class ImportUnitOfWork(Protocol):
-    """One transaction of the import (a page, or a step of a table's bookkeeping); rolled back unless committed."""
-
-    @property
-    def crm_records(self) -> ImportedRecords: ...
-
-    @property
-    def sync_states(self) -> TableCheckpoints: ...
+class Transaction(Protocol):
+    """A unit of work as a transaction: opened with ``with``, rolled back on leaving unless committed."""
 
     def __enter__(self) -> Self: ...
 
@@ -93,6 +87,16 @@ class ImportUnitOfWork(Protocol):
     def commit(self) -> None:
         """Commit the work so far."""
         ...
+
+
+class ImportUnitOfWork(Transaction, Protocol):
+    """One transaction of the import (a page, or a step of a table's bookkeeping); rolled back unless committed."""
+
+    @property
+    def crm_records(self) -> ImportedRecords: ...
+
+    @property
+    def sync_states(self) -> TableCheckpoints: ...
 
 
 UnitOfWorkT_co = TypeVar("UnitOfWorkT_co", bound=ImportUnitOfWork, covariant=True)

@@ -34,8 +34,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, Final, Protocol, Self
+from typing import Any, Final, Protocol
 
 from salesbridge.crm.ports import ActivityRecord, ActivityWriter, LookupValue, WriteFailure, WriteReport
 from salesbridge.domain.clock import Clock
@@ -56,6 +55,7 @@ from salesbridge.domain.writeback import (
     seat_hold,
 )
 from salesbridge.errors import CrmError, TransientError, UpstreamUnavailableError
+from salesbridge.sync.ports import Transaction
 
 DEFAULT_BATCH_SIZE: Final = 2000
 DEFAULT_LEASE: Final = timedelta(minutes=5)
@@ -122,7 +122,7 @@ class ConnectionReader(Protocol):
     def credentials(self) -> CrmCredentials: ...
 
 
-class WritebackUnitOfWork(Protocol):
+class WritebackUnitOfWork(Transaction, Protocol):
     """One transaction of the drain; rolled back unless committed."""
 
     @property
@@ -145,17 +145,6 @@ class WritebackUnitOfWork(Protocol):
 
     @property
     def crm_connection(self) -> ConnectionReader: ...
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
-
-    def commit(self) -> None: ...
 
 
 class WritebackStore(Protocol):
