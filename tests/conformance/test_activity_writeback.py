@@ -240,3 +240,29 @@ def test_owning_a_record_takes_assign_not_append_to_user(api: WebApi, sandbox: S
     assert own.status_code == 204, own.text
     assert theirs.status_code == 403
     assert "prvAssignActivity" in theirs.json()["error"]["message"]
+
+
+def test_activity_parties_take_the_activity_privileges_and_have_none_of_their_own(
+    api: WebApi, sandbox: Sandbox
+) -> None:
+    state = sandbox.services.state
+    role = str(uuid.uuid4())
+    with state.storage.transaction():
+        state.storage.insert("role", {"roleid": role, "name": "Calls only"})
+        grants = {f"prv{verb}Activity": Depth.BASIC for verb in ("Create", "Read", "Write", "Append")}
+        state.security.grant(role, {**grants, "prvReadContact": Depth.GLOBAL, "prvAppendToContact": Depth.GLOBAL})
+    seller = make_user(sandbox, "Seller", role=role)
+    contact = api.create("contacts", {"lastname": "Lee"})
+    call = {
+        "subject": "Called",
+        "phonecall_activity_parties": [
+            {"partyid_contact@odata.bind": f"/contacts({contact})", "participationtypemask": 2}
+        ],
+    }
+
+    response = api.post("phonecalls", json=call, headers=caller(seller))
+
+    assert response.status_code == 204, response.text
+    names = {row["name"] for row in api.get("privileges?$select=name").json()["value"]}
+    assert "prvCreateActivity" in names
+    assert not {name for name in names if "ActivityParty" in name}

@@ -56,9 +56,10 @@ def privilege_name(verb: str, entity: EntityDef) -> str:
     """``prvReadAccount``-style name of a table privilege.
 
     Dataverse names a few privileges after something other than the table: every activity table shares
-    ``prv…Activity``, systemuser has ``prv…User`` and annotation ``prv…Note``.
+    ``prv…Activity``, systemuser has ``prv…User`` and annotation ``prv…Note``. Activity parties have no privileges
+    of their own: they are part of their activity, so the activity privileges govern them too.
     """
-    if entity.is_activity or entity.logical_name == "activitypointer":
+    if entity.is_activity or entity.logical_name in ("activitypointer", "activityparty"):
         subject = "Activity"
     else:
         subject = _PRIVILEGE_SUBJECTS.get(entity.logical_name, entity.schema_name)
