@@ -112,7 +112,7 @@ class EmbeddedRunner:
             if self._stop.is_set():
                 break
             try:
-                if has_due(self._store, organization_id):
+                if has_due(self._store, organization_id, now=self._clock()):
                     asyncio.run(write_back_organization(context, organization_id=str(organization_id)))
             except Exception:  # one organization's store trouble must not stop the others' delivery
                 logger.exception("writeback of organization %s failed", organization_id)

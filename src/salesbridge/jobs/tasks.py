@@ -152,12 +152,12 @@ async def write_back_organization(context: TaskContext, *, organization_id: str,
 
 
 def schedule_due_writeback(context: TaskContext, **_: Any) -> int:
-    """Defer the drain of every connected organization with activities to deliver (queued, or failing: their next
-    attempt may have come; a drain killed mid-delivery left its batch queued under a lease that expires); how
-    many were deferred (one waits per organization at most). Periodic."""
+    """Defer the drain of every connected organization with activities to deliver (queued: a drain killed
+    mid-delivery left its batch queued under a lease that expires; or failing, their next attempt come); how many
+    were deferred (one waits per organization at most). Periodic."""
     deferred = 0
     for organization_id in context.store.connected_organization_ids():
-        if has_due(context.store, organization_id):
+        if has_due(context.store, organization_id, now=context.clock()):
             with context.store(organization_id) as uow:
                 request_drain(uow, reason=SCHEDULED_REASON)
                 uow.commit()

@@ -474,8 +474,18 @@ async def drain_organization(
     return summary
 
 
-def has_due(store: WritebackStore, organization_id: uuid.UUID) -> bool:
-    """Whether the organization may have activities to deliver now: queued ones, or failing ones (due or not: the
-    drain's claim takes only the due ones). Reads only; cheap (the state index)."""
+FAILING_LOOKED_AT: Final = 500
+"""How many failing entries :func:`has_due` reads for one that is due; beyond, it answers yes (the claim decides)."""
+
+
+def has_due(store: WritebackStore, organization_id: uuid.UUID, *, now: datetime) -> bool:
+    """Whether the organization may have activities to deliver at ``now``: queued ones (perhaps under another
+    drain's live lease: the claim skips those), or failing ones whose next attempt came. Reads only; cheap (the
+    state index), so a runner can ask every round."""
     with store(organization_id, read_only=True) as uow:
-        return bool(uow.activities.search(states=(DeliveryState.QUEUED, DeliveryState.FAILING), limit=1))
+        if uow.activities.search(states=(DeliveryState.QUEUED,), limit=1):
+            return True
+        failing = uow.activities.search(states=(DeliveryState.FAILING,), limit=FAILING_LOOKED_AT)
+    return len(failing) == FAILING_LOOKED_AT or any(
+        a.delivery.next_attempt_at is not None and a.delivery.next_attempt_at <= now for a in failing
+    )

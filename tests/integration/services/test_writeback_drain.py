@@ -49,7 +49,7 @@ from salesbridge.services.seats import SeatService
 from salesbridge.services.sync import request_sync
 from salesbridge.services.writeback import set_writeback_settings
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
-from salesbridge.sync.writeback import drain_organization
+from salesbridge.sync.writeback import drain_organization, has_due
 from salesbridge.web.app import create_app
 
 WHEN = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
@@ -399,6 +399,7 @@ async def test_a_record_dynamics_refuses_is_parked_with_its_code_and_message_and
 
 async def test_a_crm_that_is_down_leaves_the_batch_failing_with_a_backoff_then_it_is_delivered(acme: Acme) -> None:
     activity = acme.log("t-1", DataItem.NOTE)
+    assert has_due(acme.store, acme.id, now=utc_now())
     faults = acme.crm.sandbox.services.faults
     faults.configure(FaultConfig(unavailable_rate=1.0))
     try:
@@ -413,8 +414,10 @@ async def test_a_crm_that_is_down_leaves_the_batch_failing_with_a_backoff_then_i
     assert delivery.next_attempt_at is not None
     assert delivery.next_attempt_at >= before + timedelta(seconds=30)
     assert (await acme.drain())["claimed"] == 0, "not before its next attempt"
+    assert not has_due(acme.store, acme.id, now=utc_now()), "the runner and the sweep leave it until then"
 
     later = delivery.next_attempt_at + timedelta(seconds=1)
+    assert has_due(acme.store, acme.id, now=later)
     summary = await drain_organization(
         acme.store,
         acme.sessions,  # type: ignore[arg-type]
