@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from salesbridge.cli import crm, jobs, lists, match, org, people, sandbox, seats, sync, tokens, users
+from salesbridge.cli import crm, jobs, lists, match, org, people, sandbox, seats, sync, tokens, users, writeback
 from salesbridge.cli.demo import demo
 from salesbridge.cli.serve import serve
 
@@ -31,6 +31,7 @@ app.add_typer(lists.app, name="lists")
 app.add_typer(people.people_app, name="people")
 app.add_typer(people.companies_app, name="companies")
 app.add_typer(match.app, name="match")
+app.add_typer(writeback.app, name="writeback")
 app.command("serve")(serve)
 app.command("worker")(jobs.worker)
 app.add_typer(jobs.app, name="jobs")

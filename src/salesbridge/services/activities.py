@@ -229,11 +229,16 @@ class DeliveryReason:
         return translate(self.message).format(**fields)
 
 
+def hold_reason(hold: SeatHold) -> DeliveryReason:
+    """Why activities wait for their author's seat ("Waiting: CRM sync is off for the seller's seat"…)."""
+    return DeliveryReason(_HOLD_REASONS[hold])
+
+
 def delivery_reason(delivery: Delivery) -> DeliveryReason:
     """The reason shown beside an activity ("Waiting for a CRM match", "Waiting: CRM sync is off for the seller's
     seat", "Failing, retried automatically: <Dynamics' error>"…)."""
     if delivery.state is DeliveryState.WAITING_FOR_SEAT and delivery.hold is not None:
-        return DeliveryReason(_HOLD_REASONS[delivery.hold])
+        return hold_reason(delivery.hold)
     if delivery.state in (DeliveryState.FAILING, DeliveryState.PARKED):
         error = delivery.error_message or delivery.error_code or _NO_ERROR
         return DeliveryReason(_STATE_REASONS[delivery.state], {"error": error})
