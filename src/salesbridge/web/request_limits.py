@@ -37,6 +37,10 @@ BULK_BODY_BYTES: Final = 20 * 1024 * 1024
 """The people and companies bulk upserts' body bound: 10,000 rows of JSON at about 2 KB each (a full person with
 two emails, two phones and a profile URL takes well under 1 KB)."""
 
+ACTIVITY_BODY_BYTES: Final = 2 * 1024 * 1024
+"""A logged or edited activity's body bound (``/api/v1/orgs/{org}/activities``): its text may hold 100,000
+characters, which JSON may escape to up to 12 bytes each (``\\ud83d\\ude00``) for characters beyond the BMP."""
+
 MAX_HEADER_BYTES: Final = 16 * 1024
 """The bound on a request's headers together (names and values), in bytes."""
 
@@ -59,6 +63,7 @@ ROUTE_BODY_BYTES: Final[tuple[BodyBound, ...]] = (
     BodyBound(re.compile(r"/api/v1/orgs/[^/]+/crm/connection"), CONNECT_BODY_BYTES),
     BodyBound(re.compile(r"/api/v1/orgs/[^/]+/(?:people|companies)"), BULK_BODY_BYTES),
     BodyBound(re.compile(r"/admin/uploads"), UPLOAD_BODY_BYTES),
+    BodyBound(re.compile(r"/api/v1/orgs/[^/]+/activities(?:/[^/]+)?"), ACTIVITY_BODY_BYTES),
 )
 """The routes allowed more than :data:`DEFAULT_BODY_BYTES`."""
 

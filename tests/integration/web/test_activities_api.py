@@ -206,3 +206,23 @@ def test_another_organizations_administrator_finds_and_changes_none_of_our_activ
     assert retried.json() == {"retried": 0}
     assert admin.client.get(f"{ORGS}/activities/{ours['id']}").json()["delivery"]["state"] == "parked"
     assert admin.client.get(f"{ORGS}/activities/{ours['id']}").json()["body"] == ours["body"]
+
+
+def test_the_longest_text_an_activity_holds_is_accepted_even_escaped_and_a_longer_one_refused(
+    browser: OpenBrowser, person_id: str
+) -> None:
+    admin = browser(ACME_ADMIN)
+    longest = "😀" * 100_000  # sent as JSON escapes: 12 bytes a character, 1.2 MB in all
+    logged = admin.client.post(
+        f"{ORGS}/activities", json=_note(person_id, "long", body=longest), headers=admin.csrf_headers()
+    )
+    assert logged.status_code == 201, logged.text[:200]
+    assert len(logged.json()["body"]) == 100_000
+    edited = admin.client.patch(
+        f"{ORGS}/activities/{logged.json()['id']}", json={"body": longest[:-1] + "!"}, headers=admin.csrf_headers()
+    )
+    assert edited.status_code == 200
+    longer = admin.client.post(
+        f"{ORGS}/activities", json=_note(person_id, "longer", body=longest + "!"), headers=admin.csrf_headers()
+    )
+    assert longer.status_code == 422
