@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _dynamics_session, _serve
 
@@ -380,3 +381,24 @@ async def test_writeback_is_turned_on_only_once_the_crm_app_is_installed(
         changes = [e.details for e in uow.audit.recent(limit=20) if e.action == "writeback.settings_changed"]
     assert {"enabled": True, "items": ["inmail", "note"], "before": {"enabled": False, "items": "all"}} in changes
     assert len(changes) == 2
+
+
+def test_a_disconnect_with_the_purge_keeps_the_activities_and_the_writeback_settings(acme: Workspace) -> None:
+    from salesbridge.services.disconnect import disconnect_crm
+
+    acme.settings(ON)
+    acme.seat(acme.ana)
+    activity, _ = log_activity(acme.store, acme.id, acme.ana, acme.draft(), clock=utc_now)
+    with acme.store(acme.id) as uow:
+        uow.activities.mark_delivered({activity.id: (1, Regarding("contact", str(uuid.uuid4())))}, now=utc_now())
+        uow.crm_connection.save_credentials(
+            org_url="https://acme.crm.dynamics.com", tenant_id="t", client_id="c", client_secret=SecretStr("s")
+        )
+        uow.crm_connection.mark_connected(crm_user_id=str(uuid.uuid4()))
+        uow.commit()
+
+    disconnect_crm(acme.store, slug="acme", purge=True, actor="admin@acme.test")
+
+    kept = get_activity(acme.store, acme.id, activity.id)
+    assert (kept.body, kept.delivery.state) == (activity.body, DeliveryState.DELIVERED)
+    assert writeback_settings(acme.store, acme.id) == ON
