@@ -194,7 +194,8 @@ def test_writeback_from_get_it_now_to_a_note_in_the_crm_and_a_message_kept_in_th
     screenshot(seller, f"writeback-person-activities-phone-{lang}")
 
     # The administrator's Writeback page counts both, per type and for the seller.
-    admin.get_by_test_id("nav-writeback").click()
+    admin.goto(console.url("/settings/crm"))
+    admin.get_by_test_id("writeback-status-link").click()
     expect(admin.locator("[data-testid=writeback-item-row][data-item=note] [data-state=delivered]")).to_have_text("1")
     expect(
         admin.locator("[data-testid=writeback-item-row][data-item=message] [data-state=not_written_back]")

@@ -208,7 +208,7 @@ def test_the_writeback_page_counts_per_type_and_seller_and_retries_a_parked_acti
     admin = browser(ACME_ADMIN)
     page = admin.client.get("/admin/writeback")
     assert page.status_code == 200
-    assert 'data-testid="nav-writeback"' in page.text
+    assert 'data-testid="home-writeback"' in admin.client.get("/").text
     note_row = re.search(r'data-item="note">(.*?)</tr>', page.text, re.S)
     assert note_row is not None
     assert re.search(r'data-state="waiting_for_match">1<', note_row.group(1))
@@ -269,4 +269,4 @@ def test_only_administrators_see_the_writeback_page(console: Console, browser: O
     seller = browser(ACME_SELLER)
     assert seller.client.get("/admin/writeback").status_code == 403
     assert seller.client.post("/admin/writeback/retry", data=seller.csrf_data()).status_code == 403
-    assert 'data-testid="nav-writeback"' not in seller.client.get("/account").text
+    assert 'data-testid="home-writeback"' not in seller.client.get("/").text
