@@ -30,12 +30,17 @@ from pathlib import Path
 from typing import Any
 
 from bench import matching_data, matching_scale
-from salesbridge.matching import CompanyRecord, Matcher, PersonRecord
+from salesbridge.matching import Band, CompanyRecord, Matcher, PersonRecord
 from salesbridge.matching.compare import COMPANY_LEVELS, PEOPLE_LEVELS, LevelSpec, company_vector, person_vector
 from salesbridge.matching.features import CompanyFeatures, PersonFeatures
 from salesbridge.matching.model import Comparison, Level, MatchModel
 
 TARGET_PRECISION = 0.991
+# The generator never replaces a surname (only typos, accents, compounds): it would make a disagreeing one cost
+# 8 bits. People do change surnames (marriage; FEBRL replaces them too): a surname disagreeing costs at most 5 bits.
+# (A first name keeps its learned cost: bounding it as well raised the training band and lost more CRM links than it
+# won FEBRL ones.) Both names disagreeing never links automatically whatever the rest (the engine's guard rail).
+NAME_DISAGREEMENT = -5.0
 OUT = Path(__file__).resolve().parent.parent / "src" / "salesbridge" / "matching"
 
 # comparison -> [(m, weight in bits)] per level, strongest first (same order as compare.PEOPLE_LEVELS).
@@ -127,7 +132,8 @@ def _refit(
             high = 20.0 if comparison.name in ("profile_url", "email", "phone") else 16.0
             if levels and comparison.levels[0].level == "exact":
                 high = min(high, levels[0].weight)  # no level says more than exact agreement (as in estimation)
-            weight = min(max(math.log2(mk / uk), low), high)
+            floor = NAME_DISAGREEMENT if comparison.name == "last_name" and level.level == "different" else low
+            weight = min(max(math.log2(mk / uk), floor), high)
             uk = mk / 2.0**weight
             levels.append(Level(level.level, level.detail, mk, uk))
         comparisons.append(Comparison(comparison.name, comparison.field, tuple(levels), comparison.tf))
@@ -172,14 +178,19 @@ def fit_people(model: MatchModel) -> MatchModel:
     model = _refit(model, _count(febrl_true, sizes), _count(febrl_random, sizes), {"birth_date", "street"})
     rate = len(data.truth) / len(data.contacts)
     model = replace(model, match_rate=rate, reference_size=len(data.people), source="learned")
-    decisions = Matcher.people(default_region="ES", model=model).link(data.contacts, data.people).decisions
+    open_band = model.with_bands(
+        match_probability=model.review_probability, review_probability=model.review_probability
+    )
+    decisions = Matcher.people(default_region="ES", model=open_band).link(data.contacts, data.people).decisions
     return _with_bands(model, decisions, data.truth, "people")
 
 
 def _with_bands(model: MatchModel, decisions: Any, truth: dict[str, str], kind: str) -> MatchModel:
     """The automatic band from the lowest weight above which the training decisions keep ``TARGET_PRECISION``
     (ranked by weight: probabilities saturate at 1.0)."""
-    ranked = sorted(decisions, key=lambda d: -d.weight)
+    # Pairs the guard rail keeps out of the automatic band (decisions made with that band at the review band's
+    # threshold, yet not MATCH) cannot lower its precision.
+    ranked = sorted((d for d in decisions if d.band is Band.MATCH), key=lambda d: -d.weight)
     good = 0
     threshold = ranked[0].weight if ranked else 20.0
     for count, decision in enumerate(ranked, start=1):
@@ -238,7 +249,10 @@ def fit_companies(model: MatchModel) -> MatchModel:
     rate = len({a for a, _ in companies.truth}) / len(left)
     # A lone pair (``Matcher.score``) is judged as if among 1,000 companies, as the seeds were.
     model = replace(model, match_rate=rate, reference_size=1000, source="learned")
-    matcher = Matcher.companies(default_region="ES", model=model)
+    open_band = model.with_bands(
+        match_probability=model.review_probability, review_probability=model.review_probability
+    )
+    matcher = Matcher.companies(default_region="ES", model=open_band)
     truth = dict(companies.truth)
     return _with_bands(model, matcher.link(left, right).decisions, truth, "companies")
 

@@ -71,7 +71,7 @@ _ESTIMATED_MATCH_PROBABILITY = 0.9
 class _Kind:
     """What differs between people and companies: features, keys, comparison vector, explanation, tf values."""
 
-    __slots__ = ("explain", "features", "keys", "name", "specs", "tf_values", "vector")
+    __slots__ = ("explain", "features", "guard", "keys", "name", "specs", "tf_values", "vector")
 
     def __init__(
         self,
@@ -82,14 +82,30 @@ class _Kind:
         explain: Callable[[Any, Any, list[int]], list[tuple[str, str, str | None, str | None, str | None]]],
         specs: tuple[LevelSpec, ...],
         tf_values: dict[int, Callable[[Any], str]],
+        guard: Callable[[list[int]], bool] | None = None,
     ) -> None:
         self.name = name
+        self.guard = guard
         self.features = features
         self.keys = keys
         self.vector = vector
         self.explain = explain
         self.specs = specs
         self.tf_values = tf_values
+
+
+def _names_disagree(levels: list[int]) -> bool:
+    """Guard rail: first name and surname both "different" (no nickname, initial, typo or swap), and nothing that
+    identifies a person agrees exactly: neither the profile URL, nor an unshared e-mail, nor the birth date together
+    with the street address. Such a pair is never an automatic link, whatever else agrees (a colleague sharing the
+    switchboard, the company and the city is another person)."""
+    return (
+        levels[2] == 5
+        and levels[3] == 4
+        and levels[0] != 0
+        and levels[1] != 0
+        and not (levels[4] == 0 and levels[10] == 0)
+    )
 
 
 _PEOPLE = _Kind(
@@ -100,6 +116,7 @@ _PEOPLE = _Kind(
     explain_person,
     PEOPLE_LEVELS,
     {2: attrgetter("first"), 3: attrgetter("last")},
+    _names_disagree,
 )
 _COMPANIES = _Kind(
     "companies",
@@ -435,9 +452,10 @@ class _Scorer:
                 if left_value is None and right_value is None:
                     continue  # neither record holds the field: nothing to show
             reasons.append(FieldReason(field, level, detail, round(total, 4), left_value, right_value))
+        guard = self.kind.guard
         band = (
             Band.MATCH
-            if weight >= self.match_weight
+            if weight >= self.match_weight and not (guard is not None and guard(vector))
             else Band.REVIEW
             if weight >= self.review_weight
             else Band.NO_MATCH

@@ -443,3 +443,33 @@ def test_a_short_name_inside_a_longer_one_is_weak_evidence() -> None:
     assert (short.level, short.detail) == ("similar", "weak")
     assert (long.level, long.detail) == ("similar", None)
     assert long.weight > short.weight + 4
+
+
+def test_names_that_both_disagree_never_link_automatically_without_an_identifier() -> None:
+    # H4's finding: the colleague holding the same company, city, title, domain and a direct line is another person.
+    shared = {
+        "company_name": "Cantábrico Consultores",
+        "city": "Málaga",
+        "job_title": "Sales manager",
+        "phones": ("+34 952 905 6068",),
+        "company_website": "https://cantabrico.es",
+    }
+    crm = person("c", "Cristina", "Morales", **shared)
+    colleague = person("p", "Francisco", "Vargas", **shared)
+    others = [person(f"o{i}", "Luis", f"Other{i}", city="Sevilla") for i in range(30)]
+    [decision] = PEOPLE.link([crm], [colleague, *others]).decisions
+    assert decision.band is Band.REVIEW
+    # Its weight alone would link it: the guard rail, not the weights, holds it back.
+    assert decision.probability >= PEOPLE.model.match_probability
+    # An identifier that agrees exactly still links: an unshared e-mail, or a birth date with the street address.
+    mailed = PEOPLE.link(
+        [person("c", "Cristina", "Morales", emails=("cm@cantabrico.es",), **shared)],
+        [person("p", "Francisco", "Vargas", emails=("cm@cantabrico.es",), **shared), *others],
+    )
+    assert [d.band for d in mailed.decisions] == [Band.MATCH]
+    born = {"birth_date": "1971-03-02", "street": "Calle Larios 4", "postcode": "29005"}
+    dated = PEOPLE.link(
+        [person("c", "Cristina", "Morales", **born, **shared)],
+        [person("p", "Francisco", "Vargas", **born, **shared), *others],
+    )
+    assert [d.band for d in dated.decisions] == [Band.MATCH]
