@@ -21,6 +21,7 @@ from salesbridge.domain.writeback import (
     DeliveryState,
     Direction,
     FailureOutcome,
+    Regarding,
     WritebackSettings,
 )
 
@@ -270,3 +271,40 @@ def test_only_administrators_see_the_writeback_page(console: Console, browser: O
     assert seller.client.get("/admin/writeback").status_code == 403
     assert seller.client.post("/admin/writeback/retry", data=seller.csrf_data()).status_code == 403
     assert 'data-testid="home-writeback"' not in seller.client.get("/").text
+
+
+def test_the_author_edits_an_activity_a_stale_form_is_refused_and_others_cannot(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = seed_people(console)
+    robert = ids["p-robert"]
+    delivered = _log(console, robert, item=DataItem.NOTE, state=DeliveryState.QUEUED)
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        uow.activities.mark_delivered({delivered: (1, Regarding("contact", str(uuid.uuid4())))}, now=console.clock())
+        uow.commit()
+    seller = browser(ACME_SELLER)
+    page = seller.client.get(f"/people/{robert}").text
+    assert f'action="/people/{robert}/activities/{delivered}"' in page
+    edit = {**seller.csrf_data(), "subject": "Fair", "body": "Met at the fair, again.", "expected_version": "1"}
+    done = seller.client.post(f"/people/{robert}/activities/{delivered}", data=edit, follow_redirects=False)
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/people/{robert}?notice=activity-edited#activities"
+    # Delivered before: queued again, so that its CRM row is updated.
+    assert _states(console) == {"Met at the fair, again.": DeliveryState.QUEUED}
+
+    stale = seller.client.post(f"/people/{robert}/activities/{delivered}", data={**edit, "body": "Older view"})
+    assert stale.status_code == 422
+    assert re.search(r'data-testid="edit-activity" open', stale.text)
+    assert "versión 2" in stale.text  # the seller reads Spanish: changed meanwhile, now at version 2
+    # Another seat holder who is not an administrator edits nothing of it, and sees no Edit form.
+    other = _log(console, robert, item=DataItem.CALL, state=DeliveryState.NOT_WRITTEN_BACK, author=ACME_ADMIN.email)
+    assert f"/activities/{other}" not in seller.client.get(f"/people/{robert}").text
+    refused = seller.client.post(
+        f"/people/{robert}/activities/{other}", data={**seller.csrf_data(), "body": "Mine now", "expected_version": "1"}
+    )
+    assert refused.status_code == 422
+    # Not the activity of this page's person or company: not found.
+    assert seller.client.post(f"/companies/{ids['contoso']}/activities/{delivered}", data=edit).status_code == 404
+    assert "Mine now" not in _states(console)

@@ -37,7 +37,7 @@ from salesbridge.web.context import ConsoleServices
 from salesbridge.web.localized import match_reason_text
 from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
 from salesbridge.web.templating import render
-from salesbridge.web.ui.writeback import ActivityForm, activities_section, log_from_form
+from salesbridge.web.ui.writeback import ActivityForm, activities_section, edit_from_form, log_from_form
 
 router = APIRouter(include_in_schema=False)
 
@@ -368,3 +368,64 @@ def log_company_activity(
         error = replace(form, error=refused.localized(principal.locale))
         return _company_page(request, principal, services, company_id, refused=error, status_code=422)
     return RedirectResponse(f"/companies/{company_id}?notice=activity-logged#activities", status_code=303)
+
+
+@router.post("/people/{person_id}/activities/{activity_id}")
+def edit_person_activity(
+    request: Request,
+    person_id: uuid.UUID,
+    activity_id: uuid.UUID,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    body: Annotated[str, Form()] = "",
+    subject: Annotated[str, Form()] = "",
+    expected_version: Annotated[int | None, Form()] = None,
+) -> Response:
+    """Edit one of the person's activities (its author, or an administrator): a delivered one is written to the
+    CRM again. Back to the activities saying so; refused (the text, someone else's activity, or edited meanwhile
+    since ``expected_version``) the form is shown again with the reason (422). 404 for an activity of another
+    person or organization."""
+    form = ActivityForm("", "", subject, body, "", activity_id=activity_id)
+    try:
+        edit_from_form(
+            services,
+            principal,
+            activity_id,
+            subject=subject,
+            body=body,
+            expected_version=expected_version,
+            person_id=person_id,
+        )
+    except InvalidRequestError as refused:
+        error = replace(form, error=refused.localized(principal.locale))
+        return _person_page(request, principal, services, person_id, refused=error, status_code=422)
+    return RedirectResponse(f"/people/{person_id}?notice=activity-edited#activities", status_code=303)
+
+
+@router.post("/companies/{company_id}/activities/{activity_id}")
+def edit_company_activity(
+    request: Request,
+    company_id: uuid.UUID,
+    activity_id: uuid.UUID,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    body: Annotated[str, Form()] = "",
+    subject: Annotated[str, Form()] = "",
+    expected_version: Annotated[int | None, Form()] = None,
+) -> Response:
+    """As :func:`edit_person_activity`, for a company's activity."""
+    form = ActivityForm("", "", subject, body, "", activity_id=activity_id)
+    try:
+        edit_from_form(
+            services,
+            principal,
+            activity_id,
+            subject=subject,
+            body=body,
+            expected_version=expected_version,
+            company_id=company_id,
+        )
+    except InvalidRequestError as refused:
+        error = replace(form, error=refused.localized(principal.locale))
+        return _company_page(request, principal, services, company_id, refused=error, status_code=422)
+    return RedirectResponse(f"/companies/{company_id}?notice=activity-edited#activities", status_code=303)

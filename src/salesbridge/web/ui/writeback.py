@@ -40,11 +40,18 @@ from salesbridge.domain.writeback import (
     WritebackSettings,
     parse_items,
 )
-from salesbridge.errors import CrmError, InvalidInputError, InvalidRequestError
+from salesbridge.errors import CrmError, InvalidInputError, InvalidRequestError, RowNotFoundError
 from salesbridge.i18n import translate
 from salesbridge.message_ids import N_
 from salesbridge.services.accounts import Principal
-from salesbridge.services.activities import delivery_reason, list_activities, log_activity, waiting_reason
+from salesbridge.services.activities import (
+    delivery_reason,
+    edit_activity,
+    get_activity,
+    list_activities,
+    log_activity,
+    waiting_reason,
+)
 from salesbridge.services.crm_app import CrmAppStatus, crm_app_status
 from salesbridge.services.writeback import backfill, retry_activities, writeback_settings, writeback_status
 from salesbridge.web.context import ConsoleServices
@@ -193,11 +200,13 @@ class ActivityLine:
     item_label: str
     reason: str
     mine: bool
+    can_edit: bool
 
 
 @dataclass(frozen=True)
 class ActivityForm:
-    """What a "Log a …" form holds; ``error``: why it was refused (it is shown again with it)."""
+    """What a "Log a …" form (or an activity's Edit form: ``activity_id``) holds; ``error``: why it was refused
+    (it is shown again with it)."""
 
     item: str
     client_id: str
@@ -205,6 +214,7 @@ class ActivityForm:
     body: str
     direction: str
     error: str | None = None
+    activity_id: uuid.UUID | None = None
 
 
 def activities_section(
@@ -230,6 +240,7 @@ def activities_section(
             item_label=translate(ITEM_LABELS[activity.item], locale),
             reason=reason_text(activity.delivery, locale),
             mine=activity.author_user_id == principal.user_id,
+            can_edit=activity.author_user_id == principal.user_id or principal.is_admin,
         )
         for activity in found
     ]
@@ -304,6 +315,39 @@ def log_from_form(
         services.store, principal.organization_id, principal.user_id, draft, clock=services.clock
     )
     return activity
+
+
+def edit_from_form(
+    services: ConsoleServices,
+    principal: Principal,
+    activity_id: uuid.UUID,
+    *,
+    subject: str,
+    body: str,
+    expected_version: int | None,
+    person_id: uuid.UUID | None = None,
+    company_id: uuid.UUID | None = None,
+) -> Activity:
+    """Edit the subject and body of an activity of the person or company (its author, or an administrator); a
+    delivered one is written to the CRM again.
+
+    Raises:
+        RowNotFoundError: no such activity of that person or company in the organization.
+        InvalidRequestError: the text is refused, the editor is neither its author nor an administrator, or the
+            activity changed since ``expected_version`` (:class:`~salesbridge.errors.ActivityChangedError`).
+    """
+    stored = get_activity(services.store, principal.organization_id, activity_id)
+    if (stored.person_id, stored.company_id) != (person_id, company_id):
+        raise RowNotFoundError(N_("No such activity here."))
+    return edit_activity(
+        services.store,
+        principal.organization_id,
+        principal.user_id,
+        activity_id,
+        subject=subject,
+        body=body,
+        expected_version=expected_version,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the Writeback page
