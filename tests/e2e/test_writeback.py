@@ -185,6 +185,16 @@ def test_writeback_from_get_it_now_to_a_note_in_the_crm_and_a_message_kept_in_th
     expect(row).to_have_attribute("data-state", "delivered")
     expect(row.get_by_test_id("activity-reason")).to_have_text(texts["delivered"])
 
+    # An edit of the delivered note updates the same row of the CRM.
+    row.get_by_test_id("edit-activity-open").click()
+    row.get_by_test_id("edit-activity-body").fill(note_text + "\nBudget approved.")
+    row.get_by_test_id("edit-activity-save").click()
+    expect(seller.get_by_test_id("activity-notice")).to_be_visible()
+    _wait_for_delivery(console, note)
+    written = storage.get("annotation", "annotationid", crm_activity_id(_organization_id(console), note))
+    assert written is not None
+    assert written["notetext"] == note_text + "\nBudget approved."
+
     message = seller_logs(seller, "message", f"Thanks for the call ({lang})", lang)
     row = seller.locator(f"[data-testid=activity][data-activity-id='{message}']")
     expect(row).to_have_attribute("data-state", "not_written_back")
