@@ -49,7 +49,7 @@ from salesbridge.services.seats import SeatService
 from salesbridge.services.sync import request_sync
 from salesbridge.services.writeback import set_writeback_settings
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
-from salesbridge.sync.writeback import drain_organization, has_due
+from salesbridge.sync.writeback import CLAIM_CHUNK, drain_organization, has_due
 from salesbridge.web.app import create_app
 
 WHEN = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
@@ -458,3 +458,21 @@ def test_the_embedded_runner_delivers_what_was_logged_in_its_round(acme: Acme) -
     runner.run_once()
 
     assert acme.state(activity) == (DeliveryState.DELIVERED, None)
+
+
+async def test_a_batch_gathers_several_claims_into_one_write(acme: Acme) -> None:
+    count = CLAIM_CHUNK + 500
+    with acme.store(acme.id) as uow:
+        for number in range(count):
+            uow.activities.add(
+                acme.ana, acme.draft(f"b-{number}", DataItem.INMAIL), state=DeliveryState.QUEUED, hold=None
+            )
+        uow.commit()
+
+    summary = await acme.drain()
+
+    assert (summary["claimed"], summary["delivered"], summary["writes"]) == (count, count, 1)
+    page = await acme.connector.client.get_json(
+        "sbr_inmails", params={"$select": "activityid", "$filter": f"_regardingobjectid_value eq {acme.contact}"}
+    )
+    assert len(page["value"]) == count
