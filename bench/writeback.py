@@ -115,8 +115,8 @@ def start_crm(state_dir: Path, db: Path, *, contacts: int, faults: Sequence[str]
         str(state_dir),
         *faults,
     ]
-    log = (state_dir / "sandbox.log").open("ab")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    with (state_dir / "sandbox.log").open("ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     deadline = time.monotonic() + 600
     while not info_path.exists():
         if process.poll() is not None:

@@ -363,6 +363,7 @@ def import_runner(store: StoreAccess, settings: Settings, *, clock: Clock | None
         clock=clock or utc_now,
         lease=timedelta(seconds=settings.import_lease_seconds),
         writeback_sessions=dynamics_session,
+        writeback_lease=timedelta(seconds=settings.writeback_lease_seconds),
     )
 
 
@@ -374,7 +375,12 @@ def task_context(store: StoreAccess, settings: Settings, db_url: str | None = No
 
     sessions = dynamics_sessions(request_budget(settings, db_url))
     return TaskContext(
-        store, sessions, utc_now, timedelta(seconds=settings.import_lease_seconds), writeback_sessions=sessions
+        store,
+        sessions,
+        utc_now,
+        timedelta(seconds=settings.import_lease_seconds),
+        writeback_sessions=sessions,
+        writeback_lease=timedelta(seconds=settings.writeback_lease_seconds),
     )
 
 
@@ -499,6 +505,7 @@ class Workspace:
         crm_targets: Where administrators may connect (settings), and tenant discovery.
         clock: The current time, timezone-aware UTC.
         import_lease: How long a running import may go without finishing a page (settings).
+        writeback_lease: How long ``writeback drain`` reserves a claimed batch of activities (settings).
         accounts: People, API tokens, invitations.
         seats: Seats and assigning them from the CRM.
         crm_settings: Pipeline stage, won value, auto-save and sync interval.
@@ -512,6 +519,7 @@ class Workspace:
     crm_targets: DynamicsTargets
     clock: Clock
     import_lease: timedelta
+    writeback_lease: timedelta
     accounts: AccountService
     seats: SeatService
     crm_settings: CrmSettingsService
@@ -545,6 +553,7 @@ def open_workspace(settings: Settings, db_url: str | None = None, *, create: boo
         crm_targets=connect_targets(settings),
         clock=utc_now,
         import_lease=timedelta(seconds=settings.import_lease_seconds),
+        writeback_lease=timedelta(seconds=settings.writeback_lease_seconds),
         accounts=AccountService(store, clock=utc_now),
         seats=SeatService(store, clock=utc_now),
         crm_settings=CrmSettingsService(store, sessions),

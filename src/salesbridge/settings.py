@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         ge=1,
         description="How long a running import may go without finishing a page before another worker takes over.",
     )
+    writeback_lease_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="How long a drain reserves the batch of activities it claimed; after a drain died, another "
+        "delivers the batch once this has passed (writing the same CRM rows again, never twins).",
+    )
     jobs: Literal["embedded", "procrastinate"] = Field(
         default="embedded",
         description="The background job engine: embedded (an import runner inside `salesbridge serve`; SQLite or "

@@ -277,7 +277,13 @@ def drain_command(
         services = workspace(ctx, db_url)
         organization_id = require_organization(services.store, org)
         summary = asyncio.run(
-            drain_organization(services.store, services.writeback_sessions, organization_id, clock=services.clock)
+            drain_organization(
+                services.store,
+                services.writeback_sessions,
+                organization_id,
+                clock=services.clock,
+                lease=services.writeback_lease,
+            )
         )
     result = summary.to_dict()
     if as_json:

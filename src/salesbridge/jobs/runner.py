@@ -24,7 +24,7 @@ from salesbridge.services.matching import run_requested_matching
 from salesbridge.services.people_upload import run_queued_uploads
 from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess, WritebackSessionFactory
 from salesbridge.services.sync import LEASE, RunOutcome
-from salesbridge.sync.writeback import has_due
+from salesbridge.sync.writeback import DEFAULT_LEASE, has_due
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class EmbeddedRunner:
         after_import: AfterImport | None = None,
         lease: timedelta = LEASE,
         writeback_sessions: WritebackSessionFactory | None = None,
+        writeback_lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self._store = store
         self._sessions = sessions
@@ -66,6 +67,7 @@ class EmbeddedRunner:
         self._after_import = after_import
         self._lease = lease
         self._writeback_sessions = writeback_sessions
+        self._writeback_lease = writeback_lease
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -106,7 +108,12 @@ class EmbeddedRunner:
         if self._writeback_sessions is None:
             return
         context = TaskContext(
-            self._store, self._sessions, self._clock, self._lease, writeback_sessions=self._writeback_sessions
+            self._store,
+            self._sessions,
+            self._clock,
+            self._lease,
+            writeback_sessions=self._writeback_sessions,
+            writeback_lease=self._writeback_lease,
         )
         for organization_id in self._organizations():
             if self._stop.is_set():
