@@ -473,3 +473,22 @@ def test_names_that_both_disagree_never_link_automatically_without_an_identifier
         [person("p", "Francisco", "Vargas", **born, **shared), *others],
     )
     assert [d.band for d in dated.decisions] == [Band.MATCH]
+
+
+def test_a_list_of_company_names_alone_is_deduped_with_its_own_duplicate_rate() -> None:
+    # Names and nothing else, one company written 30 ways: the shipped model's rate (an account has at most one
+    # company) would make each spelling a stranger to the others, and its frequency would count against it.
+    spellings = [
+        "Koninklijke Philips Electronics N.V.",
+        "KONINKLIJKE PHILIPS ELECTRONICS NV",
+        "Koninklijke Philips Electronic",
+    ]
+    philips = [CompanyRecord(f"p{i}", name=spellings[i % 3]) for i in range(30)]
+    others = [
+        CompanyRecord(f"o{i}", name=name)
+        for i, name in enumerate(("Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Soylent", "Tyrell", "Wonka"))
+    ]
+    result = COMPANIES.dedupe([*philips, *others])
+    linked = {(d.left_id, d.right_id) for d in result.decisions if d.band is Band.MATCH}
+    assert len(linked) == 30 * 29 // 2
+    assert all(a.startswith("p") and b.startswith("p") for a, b in linked)
