@@ -111,6 +111,11 @@ def test_a_seller_edits_only_their_own_activities_and_an_administrator_any(
         f"{ORGS}/activities/{mine['id']}", json={"body": "Fixed by the admin"}, headers=admin.csrf_headers()
     )
     assert (fixed.status_code, fixed.json()["version"]) == (200, 3)
+    assert fixed.json()["subject"] == "Demo", "a subject left out is kept"
+    cleared = admin.client.patch(
+        f"{ORGS}/activities/{mine['id']}", json={"subject": None, "body": "No subject"}, headers=admin.csrf_headers()
+    )
+    assert cleared.json()["subject"] is None
     assert admin.client.patch(f"{ORGS}/activities/{mine['id']}", json={"body": "no CSRF"}).status_code == 403
 
 

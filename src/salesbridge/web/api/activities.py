@@ -76,7 +76,7 @@ class ActivityIn(ApiInput):
 class ActivityEditIn(ApiInput):
     """New subject and body for an activity (its other fields do not change)."""
 
-    subject: str | None = None
+    subject: str | None = Field(default=None, description="Left out: kept as it is; null or empty: none.")
     body: str
     expected_version: int | None = Field(
         default=None, description="The version you edited: when the activity has another one now, 409."
@@ -242,9 +242,13 @@ async def edit_activity_route(
     principal: SeatHolderPrincipal,
     services: Services,
 ) -> ActivityOut:
-    """Changes the subject and body (the author, or an administrator: 403 for another seller). A delivered
-    activity is queued again and its CRM record updated. 409 (nothing changed) when ``expected_version`` is not
-    the activity's version any more; 404 when the organization has no such activity."""
+    """Changes the body, and the subject when given (the author, or an administrator: 403 for another seller). A
+    delivered activity is queued again and its CRM record updated. 409 (nothing changed) when ``expected_version``
+    is not the activity's version any more; 404 when the organization has no such activity."""
+    subject = body.subject
+    if "subject" not in body.model_fields_set:
+        stored = await run_in_threadpool(get_activity, services.store, principal.organization_id, activity_id)
+        subject = stored.subject
     try:
         edited = await run_in_threadpool(
             edit_activity,
@@ -252,7 +256,7 @@ async def edit_activity_route(
             principal.organization_id,
             principal.user_id,
             activity_id,
-            subject=body.subject,
+            subject=subject,
             body=body.body,
             expected_version=body.expected_version,
         )
