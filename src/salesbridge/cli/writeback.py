@@ -138,14 +138,6 @@ def settings_set(
     _print_settings(saved, lang)
 
 
-def _status_json(status: WritebackStatus, lang: str) -> dict[str, Any]:
-    data = status.to_json()
-    for row, problem in zip(data["problems"], status.problems, strict=True):
-        row["reason"] = delivery_reason(problem.activity.delivery).read(lambda message: translate(message, lang))
-        del row["reason_fields"]
-    return data
-
-
 def _print_status(status: WritebackStatus, lang: str) -> None:
     _print_settings(status.settings, lang)
     shown = [state for state in _STATE_LABELS if status.totals[state]]
@@ -207,7 +199,7 @@ def status_command(
         services = workspace(ctx, db_url)
         status = writeback_status(services.store, require_organization(services.store, org))
     if as_json:
-        typer.echo(json.dumps(_status_json(status, lang), indent=2))
+        typer.echo(json.dumps(status.to_json(lambda message: translate(message, lang)), indent=2))
         return
     _print_status(status, lang)
 

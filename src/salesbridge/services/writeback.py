@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -147,8 +147,9 @@ class WritebackStatus:
     waiting: dict[str, int]
     problems: list[Problem]
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready mapping (reasons are English message ids; the edges translate them)."""
+    def to_json(self, translate: Callable[[str], str] | None = None) -> dict[str, Any]:
+        """A JSON-ready mapping. Each problem's ``reason`` is read with ``translate`` (a message id into the
+        reader's language) when given; otherwise it is the English message id, with its ``reason_fields``."""
         return {
             "settings": {"enabled": self.settings.enabled, "items": _items_json(self.settings)},
             "totals": {state.value: count for state, count in self.totals.items()},
@@ -167,15 +168,21 @@ class WritebackStatus:
                 for seller in self.by_seller
             ],
             "waiting": dict(self.waiting),
-            "problems": [problem_json(problem) for problem in self.problems],
+            "problems": [problem_json(problem, translate) for problem in self.problems],
         }
 
 
-def problem_json(problem: Problem) -> dict[str, Any]:
-    """A failing or parked activity as JSON (its reason an English message id with its fields)."""
+def problem_json(problem: Problem, translate: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """A failing or parked activity as JSON: its reason read with ``translate``, or, without it, the English
+    message id and its fields."""
     activity = problem.activity
     delivery = activity.delivery
     reason = delivery_reason(delivery)
+    said: dict[str, Any] = (
+        {"reason": reason.read(translate)}
+        if translate is not None
+        else {"reason": reason.message, "reason_fields": dict(reason.fields)}
+    )
     return {
         "activity_id": str(activity.id),
         "type": activity.item.value,
@@ -184,8 +191,7 @@ def problem_json(problem: Problem) -> dict[str, Any]:
         "author_name": problem.author_name,
         "occurred_at": activity.occurred_at.isoformat(),
         "state": delivery.state.value,
-        "reason": reason.message,
-        "reason_fields": dict(reason.fields),
+        **said,
         "error_code": delivery.error_code,
         "error_message": delivery.error_message,
         "attempts": delivery.attempts,

@@ -23,7 +23,6 @@ from salesbridge.domain.writeback import ALL_ITEMS, WritebackSettings, parse_ite
 from salesbridge.errors import InvalidRequestError
 from salesbridge.i18n import translate
 from salesbridge.message_ids import N_
-from salesbridge.services.activities import delivery_reason
 from salesbridge.services.ports import CrmAppSession
 from salesbridge.services.writeback import (
     WritebackStatus,
@@ -128,13 +127,7 @@ def _no_app_sessions(credentials: CrmCredentials) -> CrmAppSession:  # noqa: ARG
 
 def status_out(status: WritebackStatus, locale: str) -> WritebackStatusOut:
     """The status as the API gives it (reasons in ``locale``)."""
-    data = status.to_json()
-    problems = [
-        {**row, "reason": delivery_reason(problem.activity.delivery).read(lambda m: translate(m, locale))}
-        for row, problem in zip(data["problems"], status.problems, strict=True)
-    ]
-    for row in problems:
-        del row["reason_fields"]
+    data = status.to_json(lambda message: translate(message, locale))
     return WritebackStatusOut.model_validate(
         {
             "settings": _settings_io(status.settings),
@@ -142,7 +135,7 @@ def status_out(status: WritebackStatus, locale: str) -> WritebackStatusOut:
             "by_type": data["by_item"],
             "by_seller": data["by_seller"],
             "waiting": data["waiting"],
-            "problems": problems,
+            "problems": data["problems"],
         }
     )
 
