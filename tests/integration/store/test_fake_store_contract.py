@@ -24,6 +24,15 @@ from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportSettings, RecordRow, SyncMode
 from salesbridge.domain.uploads import UploadProgress, UploadState
 from salesbridge.domain.workspace import CaBundle, ConnectionState, CrmUserValues, ImportState, SeatState
+from salesbridge.domain.writeback import (
+    ActivityDraft,
+    DataItem,
+    DeliveryState,
+    Direction,
+    FailureOutcome,
+    Regarding,
+    SeatHold,
+)
 from salesbridge.errors import InvalidInputError, RowNotFoundError, StoreError, UniqueConstraintError
 from salesbridge.services.ports import StoreAccess, UnitOfWork, UpsertCounts
 from salesbridge.store import create_engine_for, create_session_factory, migrate
@@ -878,3 +887,58 @@ def test_ten_thousand_people_are_upserted_in_one_transaction_and_nothing_is_kept
     with store(acme) as uow:
         assert uow.people.upsert_many(people) == UpsertCounts(unchanged=10_000)
         assert uow.people.count("person 9999") == 1
+
+
+def test_activities_are_captured_once_claimed_under_a_lease_and_requeued_by_state(
+    store: StoreAccess, clock: FakeClock
+) -> None:
+    acme = organization(store)
+    with store(acme) as uow:
+        ana = uow.users.add(email="ana@acme.test", display_name="Ana").id
+        uow.people.upsert_many([Person(external_id="p1", first_name="Pat", last_name="Lee")])
+        person = uow.people.get_by_external_id("p1")
+        assert person is not None
+
+        def draft(client_id: str) -> ActivityDraft:
+            return ActivityDraft(
+                client_id=client_id,
+                item=DataItem.NOTE,
+                person_id=person.id,
+                company_id=None,
+                subject=None,
+                body="Met at the fair",
+                direction=Direction.OUTGOING,
+                occurred_at=clock(),
+            )
+
+        first, created = uow.activities.add(ana, draft("a"), state=DeliveryState.QUEUED, hold=None)
+        again, created_again = uow.activities.add(ana, draft("a"), state=DeliveryState.QUEUED, hold=None)
+        clock.advance(timedelta(seconds=1))
+        second, _ = uow.activities.add(ana, draft("b"), state=DeliveryState.QUEUED, hold=None)
+        held, _ = uow.activities.add(ana, draft("c"), state=DeliveryState.WAITING_FOR_SEAT, hold=SeatHold.CRM_SYNC_OFF)
+        uow.commit()
+    assert (created, created_again, again.id) == (True, False, first.id)
+
+    lease = timedelta(minutes=5)
+    with store(acme) as uow:
+        assert [a.id for a in uow.activities.claim(now=clock(), lease=lease, limit=10)] == [first.id, second.id]
+        uow.commit()
+    with store(acme) as uow:
+        assert uow.activities.claim(now=clock(), lease=lease, limit=10) == [], "leased"
+        retry_at = clock() + timedelta(seconds=30)
+        outcome = FailureOutcome(DeliveryState.FAILING, retry_at)
+        uow.activities.mark_failed(first.id, outcome=outcome, error_code="0x80040216", error_message="down")
+        uow.activities.mark_delivered({second.id: (1, Regarding("contact", "c1"))}, now=clock())
+        assert uow.activities.requeue(states=(DeliveryState.WAITING_FOR_SEAT,)) == 1
+        uow.commit()
+    with store(acme) as uow:
+        assert [a.id for a in uow.activities.claim(now=clock(), lease=lease, limit=10)] == [held.id]
+        assert [a.id for a in uow.activities.claim(now=retry_at, lease=lease, limit=10)] == [first.id]
+        uow.commit()
+        failed, delivered = uow.activities.get(first.id).delivery, uow.activities.get(second.id).delivery
+    assert (failed.state, failed.attempts, failed.error_code) == (DeliveryState.FAILING, 1, "0x80040216")
+    assert (delivered.state, delivered.regarding, delivered.delivered_version) == (
+        DeliveryState.DELIVERED,
+        Regarding("contact", "c1"),
+        1,
+    )
