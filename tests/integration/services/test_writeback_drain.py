@@ -350,6 +350,13 @@ async def test_a_seat_whose_crm_sync_is_off_holds_its_activity_saying_why_until_
     assert (await acme.drain())["delivered"] == 1
     assert (await acme.row("phonecalls", queued))["_ownerid_value"] == acme.ana_crm
 
+    seats.set_seat_crm_sync("acme", seat.id, enabled=False, actor="admin@acme.test")
+    later = acme.log("s-2", DataItem.CALL)
+    assert acme.state(later) == (DeliveryState.WAITING_FOR_SEAT, SeatHold.CRM_SYNC_OFF)
+    seats.set_sync_all_seats("acme", enabled=True, actor="admin@acme.test")  # "Sync CRM for all seats"
+    assert acme.state(later) == (DeliveryState.QUEUED, None)
+    assert (await acme.drain())["delivered"] == 1
+
 
 async def test_an_edit_of_a_delivered_activity_updates_its_crm_row(acme: Acme) -> None:
     message = acme.log("e-1", DataItem.MESSAGE, subject="First", body="First draft")
