@@ -88,7 +88,9 @@ class WritebackSettingsRepository(_ScopedRepository):
         self._session.flush()
 
 
-def _value(row: ActivityRow) -> Activity:
+def _value(row: Any) -> Activity:
+    """``row``: an :class:`ActivityRow`, or a Core row of its columns (read without the ORM's identity map: the
+    claim's and the search's pages of up to thousands of rows read about twice as fast)."""
     regarding = (
         Regarding(table=row.regarding_table, crm_id=row.regarding_id)
         if row.regarding_table is not None and row.regarding_id is not None
@@ -236,7 +238,7 @@ class ActivityRepository(_ScopedRepository):
         offset: int = 0,
     ) -> list[Activity]:
         """Activities matching every given filter, newest ``occurred_at`` first."""
-        statement = select(ActivityRow).where(self._scope())
+        statement = select(*_ACTIVITIES.c).where(self._scope())
         if person_id is not None:
             statement = statement.where(ActivityRow.person_id == person_id)
         if company_id is not None:
@@ -246,7 +248,7 @@ class ActivityRepository(_ScopedRepository):
         if states:
             statement = statement.where(ActivityRow.state.in_([state.value for state in states]))
         statement = statement.order_by(ActivityRow.occurred_at.desc(), ActivityRow.id).limit(limit).offset(offset)
-        return [_value(row) for row in self._session.scalars(statement)]
+        return [_value(row) for row in self._session.execute(statement)]
 
     def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[Activity]:
         """Lease up to ``limit`` due entries (``queued``, or ``failing`` and due; no live lease), oldest first, until
@@ -274,11 +276,10 @@ class ActivityRepository(_ScopedRepository):
             .values(claimed_until=now + lease)
             .execution_options(synchronize_session=False)
         )
-        rows = self._session.scalars(
-            select(ActivityRow)
+        rows = self._session.execute(
+            select(*_ACTIVITIES.c)
             .where(self._scope(), ActivityRow.id.in_(ids))
             .order_by(ActivityRow.next_attempt_at, ActivityRow.id)
-            .execution_options(populate_existing=True)
         )
         return [_value(row) for row in rows]
 
