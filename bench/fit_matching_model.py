@@ -37,10 +37,10 @@ from salesbridge.matching.model import Comparison, Level, MatchModel
 
 TARGET_PRECISION = 0.991
 # The generator never replaces a surname (only typos, accents, compounds): it would make a disagreeing one cost
-# 8 bits. People do change surnames (marriage; FEBRL replaces them too): a surname disagreeing costs at most 5 bits.
+# 8 bits. People do change surnames (marriage; FEBRL replaces them too): a surname disagreeing costs at most 6 bits.
 # (A first name keeps its learned cost: bounding it as well raised the training band and lost more CRM links than it
 # won FEBRL ones.) Both names disagreeing never links automatically whatever the rest (the engine's guard rail).
-NAME_DISAGREEMENT = -5.0
+NAME_DISAGREEMENT = -6.0
 OUT = Path(__file__).resolve().parent.parent / "src" / "salesbridge" / "matching"
 
 # comparison -> [(m, weight in bits)] per level, strongest first (same order as compare.PEOPLE_LEVELS).
@@ -141,6 +141,14 @@ def _refit(
     return replace(model, comparisons=tuple(comparisons), source="learned")
 
 
+def _pooled(a: list[list[float]], b: list[list[float]], c: int) -> list[list[float]]:
+    """Counts with comparison ``c``'s rows of ``a`` and ``b`` added, each first scaled to the same total."""
+    out = [row[:] for row in a]
+    total_a, total_b = sum(a[c]), sum(b[c])
+    out[c] = [x / max(total_a, 1) * 10_000 + y / max(total_b, 1) * 10_000 for x, y in zip(a[c], b[c], strict=True)]
+    return out
+
+
 def _person(row: dict[str, Any]) -> PersonRecord:
     return PersonRecord(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in row.items()})
 
@@ -155,8 +163,9 @@ def fit_people(model: MatchModel) -> MatchModel:
     people_list, contact_list = list(people.values()), list(contacts.values())
     random_vectors = [person_vector(rnd.choice(contact_list), rnd.choice(people_list)) for _ in range(200_000)]
     print(f"people: {len(true_vectors)} true pairs, {len(random_vectors)} random pairs (generator seed 7)")
-    generator_fields = {c[0] for c in PEOPLE_LEVELS} - {"birth_date", "street"}
-    model = _refit(model, _count(true_vectors, sizes), _count(random_vectors, sizes), generator_fields)
+    generator_fields = {c[0] for c in PEOPLE_LEVELS} - {"birth_date", "street", "place"}
+    generator_m, generator_u = _count(true_vectors, sizes), _count(random_vectors, sizes)
+    model = _refit(model, generator_m, generator_u, generator_fields)
     # FEBRL3 for what the generator lacks.
     wheel = matching_data.ensure_wheels()["mismo"]
     rows = matching_data.read_csv_in_wheel(wheel, "mismo/_data/_datasets/febrl/dataset3.csv")
@@ -175,7 +184,14 @@ def fit_people(model: MatchModel) -> MatchModel:
         if entity[a] != entity[b]:
             febrl_random.append(person_vector(febrl[a], febrl[b]))
     print(f"people (birth date, street): FEBRL3, {len(febrl_true)} true pairs, {len(febrl_random)} random pairs")
-    model = _refit(model, _count(febrl_true, sizes), _count(febrl_random, sizes), {"birth_date", "street"})
+    febrl_m, febrl_u = _count(febrl_true, sizes), _count(febrl_random, sizes)
+    model = _refit(model, febrl_m, febrl_u, {"birth_date", "street"})
+    # The place from both, each source weighing the same: the generator has cities and no postcodes, FEBRL3 has
+    # postcodes (a postcode and its town agreeing is rarer among strangers than a city alone).
+    place = next(c for c, spec in enumerate(PEOPLE_LEVELS) if spec[0] == "place")
+    pooled_m, pooled_u = _pooled(generator_m, febrl_m, place), _pooled(generator_u, febrl_u, place)
+    print("people (place): the generator's and FEBRL3's pairs pooled")
+    model = _refit(model, pooled_m, pooled_u, {"place"})
     rate = len(data.truth) / len(data.contacts)
     model = replace(model, match_rate=rate, reference_size=len(data.people), source="learned")
     open_band = model.with_bands(

@@ -201,7 +201,8 @@ def _title_level(a: str, b: str) -> int:
 def _street_level(a: str, b: str) -> int:
     if a == b:
         return 0
-    return 1 if fuzz.token_sort_ratio(a, b) >= 85 else 2
+    # Words in another order ("street" before the number), or two words run together ("porteousjcrescent").
+    return 1 if fuzz.token_sort_ratio(a, b) >= 85 or fuzz.ratio(a, b) >= 85 else 2
 
 
 @lru_cache(maxsize=_BIG)

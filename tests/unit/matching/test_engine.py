@@ -492,3 +492,22 @@ def test_a_list_of_company_names_alone_is_deduped_with_its_own_duplicate_rate() 
     linked = {(d.left_id, d.right_id) for d in result.decisions if d.band is Band.MATCH}
     assert len(linked) == 30 * 29 // 2
     assert all(a.startswith("p") and b.startswith("p") for a, b in linked)
+
+
+def test_a_street_with_two_words_run_together_is_a_typo_not_another_street() -> None:
+    run_together = reason(
+        PEOPLE.score(
+            person("l", "Rosie", "Plane", street="29 porteous crescent"),
+            person("r", "Rosie", "Plane", street="29 porteousjcrescent"),
+        ),
+        "street",
+    )
+    other = reason(
+        PEOPLE.score(
+            person("l", "Rosie", "Plane", street="23 noble close"),
+            person("r", "Rosie", "Plane", street="25 st johns retirement"),
+        ),
+        "street",
+    )
+    assert (run_together.level, run_together.detail) == ("similar", "typo")
+    assert other.level == "different"
