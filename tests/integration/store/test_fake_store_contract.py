@@ -33,7 +33,13 @@ from salesbridge.domain.writeback import (
     Regarding,
     SeatHold,
 )
-from salesbridge.errors import InvalidInputError, RowNotFoundError, StoreError, UniqueConstraintError
+from salesbridge.errors import (
+    ActivityChangedError,
+    InvalidInputError,
+    RowNotFoundError,
+    StoreError,
+    UniqueConstraintError,
+)
 from salesbridge.services.ports import StoreAccess, UnitOfWork, UpsertCounts
 from salesbridge.store import create_engine_for, create_session_factory, migrate
 from salesbridge.store.secrets import CredentialCipher, generate_key
@@ -940,5 +946,48 @@ def test_activities_are_captured_once_claimed_under_a_lease_and_requeued_by_stat
     assert (delivered.state, delivered.regarding, delivered.delivered_version) == (
         DeliveryState.DELIVERED,
         Regarding("contact", "c1"),
+        1,
+    )
+
+
+def test_an_activity_edited_while_delivered_goes_out_again_and_a_stale_edit_changes_nothing(
+    store: StoreAccess, clock: FakeClock
+) -> None:
+    acme = organization(store)
+    author = uuid.uuid4()
+    draft = ActivityDraft(
+        client_id="a",
+        item=DataItem.INMAIL,
+        person_id=uuid.uuid4(),
+        company_id=None,
+        subject="Hello",
+        body="First text",
+        direction=Direction.INCOMING,
+        occurred_at=clock(),
+    )
+    contact = Regarding("contact", "c1")
+    with store(acme) as uow:
+        activity, _ = uow.activities.add(author, draft, state=DeliveryState.QUEUED, hold=None)
+        (claimed,) = uow.activities.claim(now=clock(), lease=timedelta(minutes=5), limit=10)
+        edited = uow.activities.edit(activity.id, subject=None, body="Second text", expected_version=1)
+        uow.activities.mark_delivered({activity.id: (claimed.version, contact)}, now=clock())
+        uow.commit()
+    assert edited.version == 2
+    with store(acme) as uow:
+        after_race = uow.activities.get(activity.id)
+        with pytest.raises(ActivityChangedError):
+            uow.activities.edit(activity.id, subject=None, body="Stale", expected_version=1)
+        uow.activities.mark_delivered({activity.id: (2, contact)}, now=clock())
+        uow.activities.edit(activity.id, subject="Again", body="Third text", expected_version=2)
+        uow.commit()
+    assert (after_race.delivery.state, after_race.delivery.delivered_version) == (DeliveryState.QUEUED, 1)
+    with store(acme, read_only=True) as uow:
+        now = uow.activities.get(activity.id)
+        (count,) = uow.activities.status()
+    assert (now.version, now.subject, now.body, now.delivery.state) == (3, "Again", "Third text", DeliveryState.QUEUED)
+    assert (count.item, count.author_user_id, count.state, count.count) == (
+        DataItem.INMAIL,
+        author,
+        DeliveryState.QUEUED,
         1,
     )
