@@ -29,6 +29,8 @@ engine does (:mod:`salesbridge.sync.ports`).
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import suppress
@@ -56,6 +58,8 @@ from salesbridge.domain.writeback import (
 )
 from salesbridge.errors import CrmError, TransientError, UpstreamUnavailableError
 from salesbridge.sync.ports import Transaction
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE: Final = 10_000
 """Entries written with one ``write_activities`` call. The writer sends one bulk request per table and seller (at
@@ -462,9 +466,17 @@ async def drain_organization(
     session: WriterSession | None = None
 
     async def claim() -> _Plan | None:
-        return await asyncio.to_thread(
+        started = time.monotonic()
+        plan = await asyncio.to_thread(
             _claim, store, organization_id, summary, now=clock(), lease=lease, limit=batch_size
         )
+        logger.debug(
+            "organization %s: claimed %s in %.2f s",
+            organization_id,
+            len(plan.activities) if plan else 0,
+            time.monotonic() - started,
+        )
+        return plan
 
     try:
         plan = await claim()
@@ -477,8 +489,17 @@ async def drain_organization(
             summary.writes += 1
             following = asyncio.ensure_future(claim())  # the next batch is claimed while this one is written
             try:
+                started = time.monotonic()
                 report = await _write(session.activities, plan.records)
+                written = time.monotonic()
                 await asyncio.to_thread(_outcomes, store, organization_id, plan, report, summary, now=clock())
+                logger.debug(
+                    "organization %s: %d records written in %.2f s, outcomes recorded in %.2f s",
+                    organization_id,
+                    len(plan.records),
+                    written - started,
+                    time.monotonic() - written,
+                )
             except BaseException:
                 await asyncio.gather(following, return_exceptions=True)  # its lease expires; a later drain takes it
                 raise
