@@ -35,11 +35,12 @@ from salesbridge.domain.writeback import (
     WritebackSettings,
     crm_activity_id,
 )
+from salesbridge.i18n import translate
 from salesbridge.jobs.runner import EmbeddedRunner
 from salesbridge.sandbox.assembly import Sandbox, build_sandbox
 from salesbridge.sandbox.organization.foundation import SALESPERSON_ROLE_ID, RowWriter
 from salesbridge.sandbox.server.faults import FaultConfig
-from salesbridge.services.activities import edit_activity, get_activity, log_activity
+from salesbridge.services.activities import delivery_reason, edit_activity, get_activity, log_activity
 from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.services.crm_app import install_crm_app
 from salesbridge.services.import_run import run_pending_import
@@ -345,6 +346,9 @@ async def test_a_seat_whose_crm_sync_is_off_holds_its_activity_saying_why_until_
 
     assert (summary["waiting_for_seat"], summary["writes"]) == (1, 0)
     assert acme.state(queued) == (DeliveryState.WAITING_FOR_SEAT, SeatHold.CRM_SYNC_OFF)
+    reason = delivery_reason(get_activity(acme.store, acme.id, queued).delivery)
+    assert reason.read(lambda message: message) == "Waiting: CRM sync is off for the seller's seat"
+    assert reason.read(lambda message: translate(message, "es")).startswith("En espera")
     seats.set_seat_crm_sync("acme", seat.id, enabled=True, actor="admin@acme.test")
     assert acme.state(queued) == (DeliveryState.QUEUED, None)
     assert (await acme.drain())["delivered"] == 1
