@@ -332,6 +332,8 @@ def person_keys(f: PersonFeatures) -> list[str]:
                 keys.append(f"n:{metaphone(first)}|{initial}")  # meets the other side's swapped name
         if f.postcode:
             keys.append(f"s:{last}|{f.postcode}")
+            if first:
+                keys.append(f"i:{first[0]}{initial}|{f.postcode}")  # both names misspelt, the postcode right
             if f.street:
                 keys.append(f"a:{f.street}|{f.postcode}")
         if f.city:

@@ -97,14 +97,14 @@ class _Kind:
 def _names_disagree(levels: list[int]) -> bool:
     """Guard rail: first name and surname both "different" (no nickname, initial, typo or swap), and nothing that
     identifies a person agrees exactly: neither the profile URL, nor an unshared e-mail, nor the birth date together
-    with the street address. Such a pair is never an automatic link, whatever else agrees (a colleague sharing the
-    switchboard, the company and the city is another person)."""
+    with the street address (its spelling aside). Such a pair is never an automatic link, whatever else agrees (a
+    colleague sharing the switchboard, the company and the city is another person)."""
     return (
         levels[2] == 5
         and levels[3] == 4
         and levels[0] != 0
         and levels[1] != 0
-        and not (levels[4] == 0 and levels[10] == 0)
+        and not (levels[4] == 0 and 0 <= levels[10] <= 1)
     )
 
 
