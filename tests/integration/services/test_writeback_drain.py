@@ -24,7 +24,7 @@ from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox,
 
 from salesbridge.bootstrap import console_services
 from salesbridge.crm.dynamics import DynamicsConnector
-from salesbridge.domain.people import Person
+from salesbridge.domain.people import Company, Person
 from salesbridge.domain.workspace import SeatState
 from salesbridge.domain.writeback import (
     ActivityDraft,
@@ -487,3 +487,43 @@ async def test_a_batch_gathers_several_claims_into_one_write(acme: Acme) -> None
         "sbr_inmails", params={"$select": "activityid", "$filter": f"_regardingobjectid_value eq {acme.contact}"}
     )
     assert len(page["value"]) == count
+
+
+async def test_a_company_and_a_person_tied_to_no_contact_regard_the_companys_account(acme: Acme) -> None:
+    name, website = f"Fabrikam {acme.tag.upper()}", f"https://fabrikam{acme.tag}.com"
+    account = str(uuid.uuid4())
+    await acme.connector.writer.create(
+        "account", {"name": name, "websiteurl": f"fabrikam{acme.tag}.com"}, record_id=account
+    )
+    with acme.store(acme.id) as uow:
+        uow.companies.upsert_many(
+            [Company(external_id="k1", name=name, website=website, domain=f"fabrikam{acme.tag}.com")]
+        )
+        company = uow.companies.get_by_external_id("k1")
+        assert company is not None
+        uow.people.upsert_many(
+            [Person(external_id="p4", first_name="Quentin", last_name=f"Vale{acme.tag}", company_id=company.id)]
+        )
+        quentin = uow.people.get_by_external_id("p4")
+        uow.commit()
+    assert quentin is not None
+    assert company.id is not None
+    await acme.sync_and_match()
+    on_company = ActivityDraft(
+        client_id="k-1",
+        item=DataItem.INMAIL,
+        person_id=None,
+        company_id=company.id,
+        subject="Partnership",
+        body="Hello Fabrikam",
+        direction=Direction.OUTGOING,
+        occurred_at=WHEN,
+    )
+    for_company, _ = log_activity(acme.store, acme.id, acme.ana, on_company, clock=utc_now)
+    for_quentin = acme.log("k-2", DataItem.CALL, person=quentin.id)
+
+    assert (await acme.drain())["delivered"] == 2
+
+    assert (await acme.row("sbr_inmails", for_company.id))["_regardingobjectid_value"] == account
+    assert (await acme.row("phonecalls", for_quentin))["_regardingobjectid_value"] == account
+    assert set(await acme.pointers(account)) == {acme.crm_id(for_company.id), acme.crm_id(for_quentin)}
