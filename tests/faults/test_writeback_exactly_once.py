@@ -2,8 +2,8 @@
 with ``kill -9`` in the middle of a delivery while the sandbox (its own process, TLS, kept in a file) answers 30 % of
 the Web API requests with 429 (Retry-After), 503 or a connection cut in the middle of the body; drains started
 afterwards deliver the rest, and in the end every activity — InMail, message, note and call — exists in the sandbox
-exactly once (counted by id, and by ``sbr_externalid`` on the app's tables), none is lost, and the store says every
-one delivered."""
+exactly once (counted by id, and by ``sbr_externalid`` on the app's tables) with its two parties (not doubled by a
+redelivery), none is lost, and the store says every one delivered."""
 
 from __future__ import annotations
 
@@ -127,6 +127,15 @@ def test_kill_9_mid_delivery_under_30_percent_faults_then_restarts_write_each_ac
             external = crm.query(f'SELECT sbr_externalid FROM "{table}"')
             assert len(external) == len({value for (value,) in external}) == ACTIVITIES // 4, table
             assert {uuid.UUID(value) for (value,) in external} <= {a for a, _ in activities}
+        # Redelivered activities keep one sender and one recipient each: their parties are not doubled either.
+        with_parties = expected["sbr_inmail"] | expected["sbr_message"] | expected["phonecall"]
+        parties = Counter(
+            str(activity).lower()
+            for activity, mask in crm.query('SELECT activityid, participationtypemask FROM "activityparty"')
+            if str(activity).lower() in with_parties and mask in (1, 2)
+        )
+        assert set(parties.values()) == {2}
+        assert len(parties) == len(with_parties)
         assert restarts >= 1
         engine.dispose()
     finally:
