@@ -322,26 +322,56 @@ def seed_activities(
     return stored
 
 
+class TimedWriter:
+    """An activity writer that times its calls (the drain's time in the CRM), passing everything through."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+        self.calls = 0
+        self.seconds = 0.0
+
+    async def write_activities(self, records: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await self._writer.write_activities(records)
+        finally:
+            self.calls += 1
+            self.seconds += time.perf_counter() - started
+
+
+class TimedSession:
+    """A writeback session whose writer is timed."""
+
+    def __init__(self, connector: Any) -> None:
+        self.connector = connector
+        self.activities = TimedWriter(connector.activities)
+
+    async def close(self) -> None:
+        await self.connector.close()
+
+
 class CountingSessions:
-    """The writeback sessions production uses, each kept so that its client's counters can be read afterwards."""
+    """The writeback sessions production uses (``bootstrap.dynamics_session``, what ``Workspace.writeback_sessions``
+    and the workers are given), each kept so that its client's counters and its writer's time can be read."""
 
     def __init__(self) -> None:
         from salesbridge import bootstrap
 
         self._factory = bootstrap.dynamics_session
-        self.connectors: list[Any] = []
+        self.sessions: list[TimedSession] = []
 
-    def __call__(self, credentials: Any) -> Any:
-        connector = self._factory(credentials)
-        self.connectors.append(connector)
-        return connector
+    def __call__(self, credentials: Any) -> TimedSession:
+        session = TimedSession(self._factory(credentials))
+        self.sessions.append(session)
+        return session
 
     def counters(self) -> dict[str, Any]:
-        """The counters of every session opened, summed."""
-        totals: dict[str, Any] = {}
-        for connector in self.connectors:
-            for name, value in vars(connector.client.counters).items():
+        """The counters of every session opened, summed, with the time spent inside ``write_activities``."""
+        totals: dict[str, Any] = {"write_seconds": 0.0}
+        for session in self.sessions:
+            for name, value in vars(session.connector.client.counters).items():
                 totals[name] = totals.get(name, 0) + value
+            totals["write_seconds"] += session.activities.seconds
         return totals
 
 
@@ -657,6 +687,30 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {batched['records_per_s']:,.0f}/s ({batched['records']:,} in {batched['seconds']} s) "
             f"| {batched['records_per_request']} ({batched['requests']} requests) "
             f"| {'yes' if bulk['exactly_once'] and batched['exactly_once'] else 'NO'} |"
+        )
+    lines += [
+        "",
+        "| round | sandbox CPU per 1,000 records: ceiling / bulk drain / `$batch` drain "
+        "| drainer CPU per 1,000 records: bulk / `$batch` | sandbox busy (CPU ÷ wall): ceiling / bulk drain "
+        "| bulk drain's time inside `write_activities` |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results["rounds"]:
+        bulk, batched, ceiling = r["bulk"], r["batched"], r["ceiling"]
+
+        def per_thousand(cpu: float, records: int) -> str:
+            return f"{cpu / records * 1000:.2f} s"
+
+        inside = bulk["counters"].get("write_seconds")
+        inside_share = f"{inside / bulk['seconds']:.0%}" if inside else "—"
+        lines.append(
+            f"| {r['round']} | {per_thousand(ceiling['sandbox_cpu_s'], ceiling['records'])} / "
+            f"{per_thousand(bulk['sandbox_cpu_s'], bulk['records'])} / "
+            f"{per_thousand(batched['sandbox_cpu_s'], batched['records'])} "
+            f"| {per_thousand(bulk['drainer_cpu_s'], bulk['records'])} / "
+            f"{per_thousand(batched['drainer_cpu_s'], batched['records'])} "
+            f"| {ceiling['sandbox_cpu_s'] / ceiling['seconds']:.0%} / {bulk['sandbox_cpu_s'] / bulk['seconds']:.0%} "
+            f"| {inside_share} |"
         )
     return "\n".join(lines)
 
