@@ -259,8 +259,9 @@ def fit_companies(model: MatchModel) -> MatchModel:
             drawn += 1
     print(f"companies (name): + Leipzig affiliations, {len(pairs)} true pairs, 100,000 random pairs")
     # The generator's accounts and companies never disagree without reason (sizes, places and websites always
-    # agree): a disagreement may cost at most 4 bits, as in the seeds, and industry and size keep their seeds.
-    names = {spec[0] for spec in COMPANY_LEVELS} - {"industry", "size"}
+    # agree): a disagreement may cost at most 4 bits, as in the seeds. (Industry keeps its seeds: the generator's
+    # pairs never hold it on both sides.)
+    names = {spec[0] for spec in COMPANY_LEVELS}
     model = _refit(model, m_counts, u_counts, names, low=-4.0)
     rate = len({a for a, _ in companies.truth}) / len(left)
     # A lone pair (``Matcher.score``) is judged as if among 1,000 companies, as the seeds were.

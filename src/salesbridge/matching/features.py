@@ -14,8 +14,9 @@ company names ``companies.normalize_company_name``.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
+from babel import Locale
 from nameparser import HumanName
 
 from salesbridge.matching.companies import normalize_company_name
@@ -135,10 +136,29 @@ def phone_key(value: str, default_region: str | None) -> str | None:
     return normalize_phone(text, default_region)
 
 
+# CLDR's country names in the languages CRM exports are written in ("Suecia", "Schweden", "Suède" → "se"), from
+# the Babel data that ships in its wheel; the hand-written spellings above win.
+_CLDR_LANGUAGES = ("en", "es", "de", "fr", "it", "pt", "nl", "ca")
+
+
+@cache
+def _cldr_countries() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for language in _CLDR_LANGUAGES:
+        for code, name in Locale(language).territories.items():
+            if len(code) == 2 and code.isalpha():
+                names.setdefault(fold(name), code.lower())
+    return names
+
+
 @lru_cache(maxsize=_BIG)
 def _country(value: str) -> str:
     folded = fold(value)
-    return _COUNTRIES.get(folded, folded)
+    if folded in _COUNTRIES:
+        return _COUNTRIES[folded]
+    if len(folded) == 2:
+        return folded  # an ISO code already
+    return _cldr_countries().get(folded, folded)
 
 
 @lru_cache(maxsize=_BIG)

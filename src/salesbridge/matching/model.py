@@ -23,8 +23,8 @@ against 0.955 for EM, whose independence assumption fails for company, domain, e
 data of independent fields (FEBRL4 without soc_sec_id: F1 0.9958 estimated vs 0.9870 learned; RLdata10000 0.9669 vs
 0.9468), so ``Matcher.estimate`` re-estimates only such data. The companies model is learned the same way
 (``fit_companies``: the demo workspace generator's accounts ↔ companies on a CRM seed the benchmark does not use,
-the name's levels pooled with Leipzig's organisation strings; disagreements bounded to -4 bits, industry and size
-kept from the seeds), its automatic band at p ≥ 0.99.
+the name's levels pooled with Leipzig's organisation strings; disagreements bounded to -4 bits, industry kept
+from the seeds), its automatic band at p ≥ 0.99.
 """
 
 from __future__ import annotations

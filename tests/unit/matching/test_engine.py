@@ -516,3 +516,11 @@ def test_a_street_with_two_words_run_together_is_a_typo_not_another_street() -> 
     )
     assert (run_together.level, run_together.detail) == ("similar", "typo")
     assert other.level == "different"
+
+
+def test_a_country_written_in_another_language_is_the_same_country() -> None:
+    decision = COMPANIES.score(
+        CompanyRecord("a", name="Boreal Logistics AB", city="Stockholm", country="Suecia"),
+        CompanyRecord("b", name="Boreal Logistics AB", city="Stockholm", country="Sweden"),
+    )
+    assert reason(decision, "place").level != "different"
