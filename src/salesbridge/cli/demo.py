@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 
-from salesbridge import bootstrap
+from salesbridge import bootstrap, bootstrap_demo
 from salesbridge.cli.rendering import console, errors_reported, failure
 from salesbridge.cli.sync import import_with_progress
 from salesbridge.services.crm_status import crm_status
@@ -55,15 +55,22 @@ def demo(
             f"{matched.people.review + matched.companies.review} to review",
             highlight=False,
         )
-        environment = bootstrap.write_demo_environment(settings, state_dir)
         console_url = bootstrap.public_base_url(settings) + "/"
+        with (
+            console.status("Installing the CRM-side app, logging sellers' activities, writing them back…"),
+            errors_reported(),
+        ):
+            written = asyncio.run(bootstrap_demo.demo_writeback(services.store, workspace))
+        _print_writeback(written, console_url, crm.api_url)
+        environment = bootstrap.write_demo_environment(settings, state_dir)
         console.print(
             Panel.fit(
                 f"Console:   {console_url}\n"
                 f"Workspace: {workspace.organization}\n"
                 f"Admin:     {workspace.admin_email}\n"
                 f"Seller:    {workspace.seller_email}\n"
-                f"Password:  {workspace.password.get_secret_value()}   (both; generated for this run)\n"
+                f"Seller 2:  {written.held_seller_email}   (CRM sync off)\n"
+                f"Password:  {workspace.password.get_secret_value()}   (all three; generated for this run)\n"
                 f"Invited:   {', '.join(workspace.invited)}",
                 title="salesbridge demo",
             ),
@@ -77,3 +84,31 @@ def demo(
         # The console's import runner imports in this process: the collector runs less often for its lifetime.
         with bootstrap.fewer_collections():
             bootstrap.serve_console(app_, host="127.0.0.1", port=console_port)
+
+
+_ITEM_NAMES = {"inmail": "InMail"}
+
+
+def _print_writeback(written: bootstrap_demo.DemoWriteback, console_url: str, api_url: str) -> None:
+    """What the demo's writeback did, and where to see it: the console's Writeback page and the CRM's timeline."""
+    created = f" ({len(written.app_created)} definitions created)" if written.app_created else ""
+    console.print(
+        f"[bold green]Activity writeback[/bold green] — CRM-side app installed{created}, writeback on for all data "
+        f"items; the sellers' activities, after one drain:",
+        highlight=False,
+    )
+    for reason, logged in written.by_reason().items():
+        who: dict[tuple[str, str], list[str]] = {}
+        for entry in logged:
+            item = entry.activity.item.value
+            who.setdefault((entry.author_email, entry.person_name), []).append(_ITEM_NAMES.get(item, item))
+        what = "; ".join(f"{', '.join(items)} by {author} on {person}" for (author, person), items in who.items())
+        console.print(f"  {reason}: {len(logged)} — {what}", highlight=False, markup=False)
+    console.print(f"  See them on the Writeback page: {console_url}admin/writeback", highlight=False, markup=False)
+    console.print(
+        f"  and on {written.person_name}'s contact in the CRM (Web API; a token as README's 'Pointing a client at "
+        f"it' says):\n    GET {bootstrap_demo.activities_query(api_url, written.contact_id)}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
