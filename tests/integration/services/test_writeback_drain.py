@@ -131,6 +131,16 @@ class Acme:
         )
         return contact_id
 
+    def add_person(self, person: Person) -> uuid.UUID:
+        """Load ``person`` into the workspace; its id."""
+        with self.store(self.id) as uow:
+            uow.people.upsert_many([person])
+            stored = uow.people.get_by_external_id(person.external_id)
+            uow.commit()
+        assert stored is not None
+        assert stored.id is not None
+        return stored.id
+
     async def sync_and_match(self) -> None:
         request_sync(self.store, slug="acme", actor="admin@acme.test")
         outcome = await run_pending_import(self.store, self.sessions, self.id, clock=utc_now)
@@ -310,15 +320,8 @@ async def test_an_inmail_a_message_a_note_and_a_call_logged_through_the_api_land
 
 async def test_an_activity_waits_for_a_match_and_is_delivered_when_matching_ties_its_person(acme: Acme) -> None:
     email = f"sam.{acme.tag}@fabrikam.com"
-    with acme.store(acme.id) as uow:
-        uow.people.upsert_many(
-            [Person(external_id="p2", first_name="Samuel", last_name=f"Ortiz{acme.tag}", emails=(email,))]
-        )
-        sam = uow.people.get_by_external_id("p2")
-        uow.commit()
-    assert sam is not None
-    assert sam.id is not None
-    waiting = acme.log("w-1", DataItem.NOTE, person=sam.id)
+    sam = acme.add_person(Person(external_id="p2", first_name="Samuel", last_name=f"Ortiz{acme.tag}", emails=(email,)))
+    waiting = acme.log("w-1", DataItem.NOTE, person=sam)
 
     summary = await acme.drain()
 
@@ -383,18 +386,13 @@ async def test_a_record_dynamics_refuses_is_parked_with_its_code_and_message_and
 ) -> None:
     good = acme.log("r-1", DataItem.INMAIL)
     email = f"gone.{acme.tag}@contoso.com"
-    with acme.store(acme.id) as uow:
-        uow.people.upsert_many(
-            [Person(external_id="p3", first_name="Gonzalo", last_name=f"Ruiz{acme.tag}", emails=(email,))]
-        )
-        gone_person = uow.people.get_by_external_id("p3")
-        uow.commit()
-    assert gone_person is not None
-    assert gone_person.id is not None
+    gone_person = acme.add_person(
+        Person(external_id="p3", first_name="Gonzalo", last_name=f"Ruiz{acme.tag}", emails=(email,))
+    )
     gone_contact = await acme.contact_for("Gonzalo", f"Ruiz{acme.tag}", email)
     await acme.sync_and_match()
     await acme.connector.writer.delete("contact", gone_contact)  # deleted in the CRM after the workspace matched it
-    refused = acme.log("r-2", DataItem.INMAIL, person=gone_person.id)
+    refused = acme.log("r-2", DataItem.INMAIL, person=gone_person)
 
     summary = await acme.drain()
 
