@@ -9,6 +9,9 @@ import uuid
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox
 
 from salesbridge.bootstrap import load_demo_people, prepare_demo_workspace
+from salesbridge.bootstrap_demo import demo_writeback
+from salesbridge.domain.workspace import SeatState
+from salesbridge.domain.writeback import DataItem, DeliveryState, SeatHold, crm_activity_id
 from salesbridge.sandbox.seeds.demo_workspace import TruthLink, crm_rows_of_sandbox, generate_workspace
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.matching import badges_of_people, link_of_crm_record, match_report
@@ -80,3 +83,73 @@ def _tied_pairs(uow: UnitOfWork, truth: list[TruthLink]) -> set[tuple[str, str]]
 def _external_id(uow: UnitOfWork, target_id: uuid.UUID, kind: str) -> str | None:
     found = uow.companies.get(target_id) if kind == "company" else uow.people.get(target_id)
     return found.external_id if found is not None else None
+
+
+async def test_the_demo_writes_its_sellers_activities_back_and_says_why_the_others_wait(
+    store: UnitOfWorkFactory, sessions: CrmSessionFactory, demo: RunningSandbox
+) -> None:
+    """What ``make demo`` does after matching (:func:`demo_writeback`): the app installed, writeback on, the
+    seller's InMail, message, call and note on the contact of the person they concern, owned and created by the
+    seller's CRM user; a note on a person the CRM lacks waits for a match, an InMail by a seller whose seat's CRM
+    sync is off waits saying so. Running it again changes nothing."""
+    workspace = await prepare_demo_workspace(store, demo.credentials(), targets=SANDBOX_TARGETS)
+    organization_id = store.organization_id("demo")
+    assert organization_id is not None
+    imported = await run_pending_import(store, sessions, organization_id, clock=utc_now)
+    assert imported is not None
+    assert imported.succeeded
+    load_demo_people(store, demo.sandbox)
+
+    written = await demo_writeback(store, workspace, sessions=sessions)  # type: ignore[arg-type]
+
+    # The held seller's InMail waits from its capture on: the drain never claims it.
+    assert (written.drain.delivered, written.drain.waiting_for_match, written.drain.waiting_for_seat) == (4, 1, 0)
+    assert {reason: len(logged) for reason, logged in written.by_reason().items()} == {
+        "Written to your CRM": 4,
+        "Waiting for a CRM match": 1,
+        "Waiting: CRM sync is off for the seller's seat": 1,
+    }
+    assert written.waiting() == {"Waiting for a CRM match": 1, "Waiting: CRM sync is off for the seller's seat": 1}
+    with store(organization_id, read_only=True) as uow:
+        crm_user_of = {user.id: user.crm_id.lower() for user in uow.crm_users.list_all()}
+        seats = {user.email: seat for seat, user in uow.seats.list_with_users()}
+        sync_all = uow.organization.get().crm_sync_all_seats
+    seller_crm = crm_user_of[seats[workspace.seller_email].crm_user_id]  # type: ignore[index]
+    held_seat = seats[written.held_seller_email]
+    assert (sync_all, held_seat.state, held_seat.crm_sync_enabled) == (False, SeatState.ACTIVE, False)
+    assert seats[workspace.seller_email].crm_sync_enabled, "the seller's own switch stays on"
+    storage = demo.sandbox.services.state.storage
+    application_user = demo.sandbox.application.systemuser_id
+    delivered = [entry for entry in written.activities if entry.activity.delivery.state is DeliveryState.DELIVERED]
+    assert sorted(entry.activity.item for entry in delivered) == sorted(DataItem)
+    for entry in delivered:
+        table = entry.activity.delivery.crm_table
+        key = "annotationid" if table == "annotation" else "activityid"
+        row = storage.get(table, key, crm_activity_id(organization_id, entry.activity.id))
+        assert row is not None, f"the {entry.activity.item} is not in the sandbox"
+        assert (row["ownerid"], row["createdby"]) == (seller_crm, seller_crm), table
+        assert row["createdonbehalfby"] == application_user
+        assert row["objectid" if table == "annotation" else "regardingobjectid"] == written.contact_id
+        assert entry.author_email == workspace.seller_email
+    waiting = {
+        entry.activity.delivery.state: (entry.author_email, entry.activity.delivery.hold)
+        for entry in written.activities
+        if entry.activity.delivery.state is not DeliveryState.DELIVERED
+    }
+    assert waiting == {
+        DeliveryState.WAITING_FOR_MATCH: (workspace.seller_email, None),
+        DeliveryState.WAITING_FOR_SEAT: (written.held_seller_email, SeatHold.CRM_SYNC_OFF),
+    }
+    for entry in written.activities:
+        if entry.activity.delivery.state is not DeliveryState.DELIVERED:
+            row = storage.get(entry.activity.delivery.crm_table, "activityid", entry.activity.delivery.crm_id)
+            assert row is None, "a waiting activity is not in the CRM"
+
+    again = await demo_writeback(store, workspace, sessions=sessions)  # type: ignore[arg-type]
+
+    assert again.app_created == ()
+    assert again.held_seller_email == written.held_seller_email
+    assert [entry.activity.id for entry in again.activities] == [entry.activity.id for entry in written.activities]
+    assert (again.drain.claimed, again.delivered) == (0, 4)
+    with store(organization_id, read_only=True) as uow:
+        assert uow.seats.count() == len(seats) == 7, "the admin, two sellers and four invited"
