@@ -11,6 +11,7 @@ behind real TLS, and its failures are the sandbox's own (a deleted record, injec
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -525,3 +526,33 @@ async def test_a_company_and_a_person_tied_to_no_contact_regard_the_companys_acc
     assert (await acme.row("sbr_inmails", for_company.id))["_regardingobjectid_value"] == account
     assert (await acme.row("phonecalls", for_quentin))["_regardingobjectid_value"] == account
     assert set(await acme.pointers(account)) == {acme.crm_id(for_company.id), acme.crm_id(for_quentin)}
+
+
+async def test_two_drains_at_once_share_the_work_and_write_each_activity_once(acme: Acme) -> None:
+    count = 1200
+    with acme.store(acme.id) as uow:
+        for number in range(count):
+            item = DataItem.MESSAGE if number % 2 else DataItem.INMAIL
+            uow.activities.add(acme.ana, acme.draft(f"t-{number}", item), state=DeliveryState.QUEUED, hold=None)
+        uow.commit()
+
+    def drain() -> Any:
+        return drain_organization(
+            acme.store,
+            acme.sessions,  # type: ignore[arg-type]
+            acme.id,
+            clock=utc_now,
+            batch_size=200,
+        )
+
+    first, second = await asyncio.gather(drain(), drain())
+
+    assert first.delivered + second.delivered == count
+    assert first.claimed + second.claimed == count, "no batch was taken twice"
+    written = 0
+    for entity_set in ("sbr_inmails", "sbr_messages"):
+        page = await acme.connector.client.get_json(
+            entity_set, params={"$select": "activityid", "$filter": f"_regardingobjectid_value eq {acme.contact}"}
+        )
+        written += len(page["value"])
+    assert written == count
