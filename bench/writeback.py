@@ -27,7 +27,8 @@ Each round (``--rounds``; every round is kept in the results) on that set-up:
 (by ``sbr_externalid`` on the app tables, by id on the others): every activity exactly once.
 
 Run: ``make bench-writeback`` or ``.venv/bin/python -m bench.writeback [--bulk 80000] [--batched 20000]
-[--rounds 2] [--contacts 20000] [--people 20000] [--chunk 1000]``. Results: ``bench/results/writeback.json``
+[--rounds 2] [--batch-sizes N,…] [--contacts 20000] [--people 20000] [--chunk 1000] [--working-tree]``; it measures a
+snapshot of ``src/`` as committed at HEAD unless ``--working-tree``. Results: ``bench/results/writeback.json``
 (``--markdown FILE`` prints the tables of ``docs/performance.md`` § Writeback from a results file).
 """
 
@@ -663,11 +664,38 @@ def summarise(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+SNAPSHOT_VARIABLE = "BENCH_WRITEBACK_SNAPSHOT"
+"""Set in the bench's own process when it runs on a snapshot: the commit the snapshot was taken of."""
+
+
+def run_on_snapshot(argv: Sequence[str]) -> int:
+    """Run the bench again in a process of its own on ``src/`` as committed at HEAD (``git archive``), it and the
+    sandbox it starts alike (``PYTHONPATH``), so that edits made in the working tree meanwhile — by anyone — cannot
+    change what is measured, nor mix versions between rounds. Its exit status."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="bench-writeback-src-") as folder:
+        archive = subprocess.run(["git", "archive", head, "src"], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+        environment = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(Path(folder) / "src"), str(ROOT)]),
+            SNAPSHOT_VARIABLE: head,
+        }
+        return subprocess.run([sys.executable, "-m", "bench.writeback", *argv], cwd=ROOT, env=environment).returncode
+
+
 def source_version() -> dict[str, Any]:
-    """The commit measured, and whether src/ differed from it."""
+    """The commit measured: the snapshot's (``run_on_snapshot``), else HEAD and whether ``src/`` differed from it."""
+    import salesbridge
+
+    snapshot = os.environ.get(SNAPSHOT_VARIABLE)
+    if snapshot:
+        return {"commit": snapshot, "snapshot": True, "imported_from": str(Path(salesbridge.__file__).parent)}
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=ROOT, capture_output=True, text=True)
-    return {"commit": head.stdout.strip(), "src_uncommitted_changes": bool(dirty.stdout.strip())}
+    return {"commit": head.stdout.strip(), "snapshot": False, "src_uncommitted_changes": bool(dirty.stdout.strip())}
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -731,17 +759,22 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=1000, help="Records per CreateMultiple of the bare client.")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--markdown", type=Path, help="Print the tables of a results file and stop.")
+    parser.add_argument(
+        "--working-tree", action="store_true", help="Measure src/ as it is now instead of a snapshot of HEAD."
+    )
     args = parser.parse_args()
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())))
         return
+    if not args.working_tree and SNAPSHOT_VARIABLE not in os.environ:
+        sys.exit(run_on_snapshot(sys.argv[1:]))
     from salesbridge.sync.writeback import DEFAULT_BATCH_SIZE
 
     results: dict[str, Any] = {
         "benchmark": "writeback",
         "machine": machine(),
         "source": source_version(),
-        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "markdown")},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "markdown", "working_tree")},
         "default_batch_size": DEFAULT_BATCH_SIZE,
         "rounds": [],
     }
