@@ -1951,6 +1951,8 @@ class FakeActivities(_Repository):
         self._write().activities[activity_id] = edited
         if activity.delivery.state is DeliveryState.DELIVERED:
             edited = self._put(edited, state=DeliveryState.QUEUED, next_attempt_at=now)
+        elif activity.delivery.state is DeliveryState.PARKED:
+            edited = self._put(edited, state=DeliveryState.QUEUED, next_attempt_at=now, attempts=0)
         return edited
 
     def get(self, activity_id: uuid.UUID) -> Activity:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -62,7 +62,12 @@ MAX_CLIENT_ID_LENGTH: Final = 100
 MAX_SUBJECT_LENGTH: Final = 200
 """Dataverse's ``subject`` of an activity holds 200 characters."""
 MAX_BODY_LENGTH: Final = 100_000
+MAX_CALL_BODY_LENGTH: Final = 2000
+"""A call's text goes to the phone call's ``description``, which Dataverse caps at 2,000 characters (longer is
+refused with 0x80044331): refused when logged rather than parked when delivered."""
 MAX_CONVERSATION_ID_LENGTH: Final = 100
+EARLIEST_TIME: Final = datetime(1753, 1, 1, tzinfo=UTC)
+"""Dataverse's date-times start on 1753-01-01 (UTC): an earlier ``occurred_at`` could never be written."""
 
 
 @dataclass(frozen=True)
@@ -128,11 +133,20 @@ class ActivityDraft:
             raise InvalidInputError(N_("An activity concerns exactly one person or one company."), field="person_id")
         if self.occurred_at.tzinfo is None:
             raise InvalidInputError(N_("The activity's time needs a time zone."), field="occurred_at")
+        try:
+            in_utc = self.occurred_at.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC time Python holds
+            in_utc = EARLIEST_TIME - timedelta(days=1)
+        if in_utc < EARLIEST_TIME:
+            raise InvalidInputError(N_("The activity's time must be in 1753 or later."), field="occurred_at")
         body = checked_multiline_text(self.body, field="body")
         if not body:
             raise InvalidInputError(N_("The text of the activity is required."), field="body")
-        if len(body) > MAX_BODY_LENGTH:
-            raise InvalidInputError(_TOO_LONG, field="body", limit=MAX_BODY_LENGTH)
+        limit = MAX_CALL_BODY_LENGTH if self.item is DataItem.CALL else MAX_BODY_LENGTH
+        if len(body) > limit:
+            raise InvalidInputError(
+                _CALL_TOO_LONG if self.item is DataItem.CALL else _TOO_LONG, field="body", limit=limit
+            )
         object.__setattr__(self, "body", body)
         object.__setattr__(self, "subject", _optional(self.subject, "subject", MAX_SUBJECT_LENGTH))
         object.__setattr__(
@@ -146,6 +160,7 @@ class ActivityDraft:
 
 
 _TOO_LONG: Final = N_("This text is too long: at most {limit} characters.")
+_CALL_TOO_LONG: Final = N_("A call's text holds at most {limit} characters in Dynamics: shorten it.")
 
 
 def _optional(text: str | None, field: str, limit: int) -> str | None:

@@ -126,7 +126,8 @@ def edit_activity(
     expected_version: int | None,
 ) -> Activity:
     """Change an activity's subject and body (its author, or an administrator). The text obeys the capture's
-    rules. A delivered activity goes back to the queue and the drain is deferred: its CRM row is updated.
+    rules. A delivered activity goes back to the queue and the drain is deferred: its CRM row is updated. So does a
+    parked one (attempts reset): the edit may be what Dynamics refused it for.
 
     Raises:
         RowNotFoundError: no such activity in the organization (another organization's included).
@@ -152,7 +153,7 @@ def edit_activity(
         edited = uow.activities.edit(
             activity_id, subject=checked.subject, body=checked.body, expected_version=expected_version
         )
-        if stored.delivery.state is DeliveryState.DELIVERED:
+        if edited.delivery.state is DeliveryState.QUEUED and stored.delivery.state is not DeliveryState.QUEUED:
             request_drain(uow, reason=EDITED_REASON)
         uow.commit()
         return edited

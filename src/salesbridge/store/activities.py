@@ -44,6 +44,7 @@ ACTIVITY_NOT_FOUND: Final = "No such activity in this organization."
 MAX_ERROR_CODE_LENGTH: Final = 64
 
 _ACTIVITIES = cast(Table, ActivityRow.__table__)
+_REQUEUED_BY_EDIT: Final = frozenset({DeliveryState.DELIVERED.value, DeliveryState.PARKED.value})
 
 
 def _items_text(items: frozenset[DataItem]) -> str:
@@ -194,7 +195,8 @@ class ActivityRepository(_ScopedRepository):
         return _value(row), True
 
     def edit(self, activity_id: uuid.UUID, *, subject: str | None, body: str, expected_version: int | None) -> Activity:
-        """Change the subject and body, raise the version; a delivered activity goes back to ``queued``.
+        """Change the subject and body, raise the version; a delivered or parked activity goes back to ``queued``
+        (a parked one with its attempts reset: the edit may be what Dynamics asked for).
 
         Raises:
             RowNotFoundError: no such activity in the organization.
@@ -208,7 +210,9 @@ class ActivityRepository(_ScopedRepository):
         row.body = body
         row.version += 1
         row.updated_at = now
-        if row.state == DeliveryState.DELIVERED.value:
+        if row.state in _REQUEUED_BY_EDIT:
+            if row.state == DeliveryState.PARKED.value:
+                row.attempts = 0
             row.state = DeliveryState.QUEUED.value
             row.next_attempt_at = now
         self._session.flush()

@@ -254,6 +254,26 @@ def test_its_author_or_an_administrator_edits_an_activity_and_a_delivered_one_go
         edit_activity(acme.store, acme.id, acme.admin, uuid.uuid4(), subject=None, body="x", expected_version=None)
 
 
+def test_an_edit_sends_a_parked_activity_again_and_leaves_a_waiting_one_waiting(acme: Workspace) -> None:
+    """Found by QA: a seller who shortened the text Dynamics refused still needed an administrator's retry."""
+    acme.settings(ON)
+    acme.seat(acme.ana)
+    refused, _ = log_activity(acme.store, acme.id, acme.ana, acme.draft("refused"), clock=utc_now)
+    held, _ = log_activity(acme.store, acme.id, acme.bea, acme.draft("held"), clock=utc_now)  # Bea has no seat
+    with acme.store(acme.id) as uow:
+        for attempt in range(3):
+            outcome = FailureOutcome(DeliveryState.PARKED if attempt == 2 else DeliveryState.FAILING, utc_now())
+            uow.activities.mark_failed(refused.id, outcome=outcome, error_code="0x80044331", error_message="Too long")
+        uow.commit()
+
+    edited = edit_activity(acme.store, acme.id, acme.ana, refused.id, subject=None, body="Short", expected_version=1)
+    still = edit_activity(acme.store, acme.id, acme.bea, held.id, subject=None, body="Still held", expected_version=1)
+
+    assert (edited.delivery.state, edited.delivery.attempts) == (DeliveryState.QUEUED, 0)
+    assert edited.delivery.next_attempt_at is not None
+    assert (still.delivery.state, still.delivery.hold) == (DeliveryState.WAITING_FOR_SEAT, SeatHold.NO_SEAT)
+
+
 def test_status_counts_per_state_item_and_seller_and_lists_the_failures(acme: Workspace) -> None:
     acme.settings(ON)
     acme.seat(acme.ana)

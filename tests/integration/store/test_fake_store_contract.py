@@ -991,3 +991,49 @@ def test_an_activity_edited_while_delivered_goes_out_again_and_a_stale_edit_chan
         DeliveryState.QUEUED,
         1,
     )
+
+
+def test_an_edit_queues_a_parked_activity_again_with_its_attempts_reset_and_leaves_a_failing_one_be(
+    store: StoreAccess, clock: FakeClock
+) -> None:
+    acme = organization(store)
+    author = uuid.uuid4()
+
+    def draft(client_id: str) -> ActivityDraft:
+        return ActivityDraft(
+            client_id=client_id,
+            item=DataItem.CALL,
+            person_id=uuid.uuid4(),
+            company_id=None,
+            subject=None,
+            body="Called",
+            direction=Direction.OUTGOING,
+            occurred_at=clock(),
+        )
+
+    with store(acme) as uow:
+        parked, _ = uow.activities.add(author, draft("p"), state=DeliveryState.QUEUED, hold=None)
+        failing, _ = uow.activities.add(author, draft("f"), state=DeliveryState.QUEUED, hold=None)
+        later = clock() + timedelta(minutes=5)
+        for _ in range(2):
+            uow.activities.mark_failed(
+                parked.id, outcome=FailureOutcome(DeliveryState.PARKED, None), error_code="E", error_message="No"
+            )
+        uow.activities.mark_failed(
+            failing.id, outcome=FailureOutcome(DeliveryState.FAILING, later), error_code="E", error_message="Busy"
+        )
+        uow.commit()
+    with store(acme) as uow:
+        edited = uow.activities.edit(parked.id, subject=None, body="Shorter", expected_version=1)
+        still = uow.activities.edit(failing.id, subject=None, body="Also", expected_version=1)
+        uow.commit()
+    assert (edited.delivery.state, edited.delivery.attempts, edited.delivery.next_attempt_at) == (
+        DeliveryState.QUEUED,
+        0,
+        clock(),
+    )
+    assert (still.delivery.state, still.delivery.attempts, still.delivery.next_attempt_at) == (
+        DeliveryState.FAILING,
+        1,
+        later,
+    )

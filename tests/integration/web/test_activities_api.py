@@ -231,3 +231,26 @@ def test_the_longest_text_an_activity_holds_is_accepted_even_escaped_and_a_longe
         f"{ORGS}/activities", json=_note(person_id, "longer", body=longest + "!"), headers=admin.csrf_headers()
     )
     assert longer.status_code == 422
+
+
+def test_times_dataverse_cannot_hold_and_calls_longer_than_its_description_are_refused_not_failed(
+    browser: OpenBrowser, person_id: str
+) -> None:
+    """Found by QA: 0001-01-01T00:00:00+01:00 answered 500 (the UTC conversion overflowed); a call of more than
+    2,000 characters was accepted, then parked by Dynamics."""
+    admin = browser(ACME_ADMIN)
+
+    def log(client_id: str, **extra: Any) -> Any:
+        return admin.client.post(
+            f"{ORGS}/activities", json=_note(person_id, client_id, **extra), headers=admin.csrf_headers()
+        )
+
+    for n, moment in enumerate(["0001-01-01T00:00:00+01:00", "1752-12-31T23:59:59Z"]):
+        refused = log(f"t{n}", occurred_at=moment)
+        assert refused.status_code == 422, refused.text
+        assert "1753" in refused.json()["detail"]
+    assert log("t-ok", occurred_at="1753-01-01T00:00:00Z").status_code == 201
+    call = log("call", type="call", body="y" * 2001)
+    assert call.status_code == 422
+    assert "2000" in call.json()["detail"]
+    assert log("call-ok", type="call", body="y" * 2000).status_code == 201

@@ -63,7 +63,8 @@ class ActivityRepository(Protocol):
 
     def edit(self, activity_id: uuid.UUID, *, subject: str | None, body: str, expected_version: int | None) -> Activity:
         """Change an activity's subject and body and raise its version. A delivered activity goes back to
-        ``queued`` (its CRM row is updated by the next drain); a waiting or parked one keeps its state.
+        ``queued`` (its CRM row is updated by the next drain), and so does a parked one, its attempts reset (the
+        edit may be what Dynamics asked for); a waiting or failing one keeps its state.
 
         Raises:
             RowNotFoundError: no such activity in the organization.

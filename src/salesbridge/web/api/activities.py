@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, Field
 
 from salesbridge.domain.writeback import (
     MAX_BODY_LENGTH,
+    MAX_CALL_BODY_LENGTH,
     MAX_CLIENT_ID_LENGTH,
     MAX_SUBJECT_LENGTH,
     Activity,
@@ -67,9 +68,14 @@ class ActivityIn(ApiInput):
         default=None,
         description=f"At most {MAX_SUBJECT_LENGTH} characters; default: the first line of the body.",
     )
-    body: str = Field(description=f"The text (at most {MAX_BODY_LENGTH:,} characters).")
+    body: str = Field(
+        description=f"The text (at most {MAX_BODY_LENGTH:,} characters; a call's at most {MAX_CALL_BODY_LENGTH:,}, "
+        "as Dynamics' phone call description)."
+    )
     direction: DirectionName = Field(default="outgoing", description="Sent (outgoing) or received (incoming).")
-    occurred_at: AwareDatetime = Field(description="When it was sent, written or held, with its UTC offset.")
+    occurred_at: AwareDatetime = Field(
+        description="When it was sent, written or held, with its UTC offset (1753 or later, as Dynamics holds)."
+    )
     conversation_id: str | None = Field(default=None, description="The conversation an InMail or message is in.")
 
 
