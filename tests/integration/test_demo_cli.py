@@ -1,5 +1,7 @@
 """`salesbridge demo` (what `make demo` runs) as a user runs it: a real process starts the sandbox and the console,
-prints credentials, and the printed administrator signs in and finds seats assigned from the sandbox's users."""
+prints credentials, and the printed administrator signs in and finds seats assigned from the sandbox's users; the
+sellers' activities it logged are in the sandbox as the seller (the printed Web API query shows them) or wait,
+saying why."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import shlex
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
@@ -81,7 +84,9 @@ def test_demo_serves_a_connected_console_with_seats_from_the_crm(tmp_path: Path)
                 assert signed_in.status_code in (200, 303), signed_in.text
                 seats = client.get("/seats")
                 assert seats.status_code == 200
+                # The seventh seat, the second seller's, has its CRM sync off: no In CRM badge.
                 assert seats.text.count('data-testid="in-crm-badge"') == 6, "the admin and five seats from the CRM"
+                assert client.get("/admin/writeback").status_code == 200, "the printed Writeback page"
                 settings = client.get("/settings/crm")
                 assert "Conectado a Microsoft Dynamics" in settings.text, "the demo admin reads the console in Spanish"
                 assert client.get("/sign-in", headers={"Host": "evil.example"}).status_code == 400
@@ -89,6 +94,7 @@ def test_demo_serves_a_connected_console_with_seats_from_the_crm(tmp_path: Path)
                 "invitation links the CLI prints"
             )
             _the_cli_finds_the_demo_with_the_printed_environment(text, tmp_path)
+            _the_sellers_activities_are_written_back_or_wait_saying_why(text, tmp_path)
         finally:
             process.send_signal(signal.SIGINT)
             try:
@@ -125,3 +131,56 @@ def _the_cli_finds_the_demo_with_the_printed_environment(text: str, tmp_path: Pa
     assert status.returncode == 0, status.stdout + status.stderr
     assert json.loads(status.stdout)["state"] == "connected"
     assert list(elsewhere.iterdir()) == [], "nothing created in the current folder"
+
+
+def _the_sellers_activities_are_written_back_or_wait_saying_why(text: str, tmp_path: Path) -> None:
+    """The demo prints where its sellers' activities stand; the store agrees, and the printed Web API query (with a
+    token for sandbox.json's application) lists the seller's InMail, message and call on the contact, owned and
+    created by the seller's CRM user on behalf of the application user."""
+    seller = re.search(r"Seller:\s+(\S+)", text)
+    held_seller = re.search(r"Seller 2:\s+(\S+)\s+\(CRM sync off\)", text)
+    assert seller is not None
+    assert held_seller is not None, text
+    assert re.search(r"Written to your CRM: 4 — InMail, message, call, note by " + re.escape(seller[1]), text), text
+    assert re.search(r"Waiting for a CRM match: 1 — note by " + re.escape(seller[1]), text), text
+    assert re.search(
+        r"Waiting: CRM sync is off for the seller's seat: 1 — InMail by " + re.escape(held_seller[1]), text
+    )
+    with sqlite3.connect(tmp_path / "state" / "demo-workspace.db") as workspace_db:
+        states = workspace_db.execute(
+            "SELECT users.email, activities.item, activities.state, activities.hold FROM activities "
+            "JOIN users ON users.id = activities.author_user_id ORDER BY activities.state, activities.item"
+        ).fetchall()
+    assert sorted(states) == sorted(
+        [
+            *((seller[1], item, "delivered", None) for item in ("call", "inmail", "message", "note")),
+            (seller[1], "note", "waiting_for_match", None),
+            (held_seller[1], "inmail", "waiting_for_seat", "crm_sync_off"),
+        ]
+    )
+    query = re.search(r"GET (https://\S+/activitypointers\S+)", text)
+    assert query is not None, text
+    info = json.loads((tmp_path / "state" / "sandbox.json").read_text(encoding="utf-8"))
+    with httpx.Client(verify=ssl.create_default_context(cafile=info["ca_bundle"]), timeout=10) as crm:
+        token = crm.post(
+            f"{info['authority']}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": info["client_id"],
+                "client_secret": info["client_secret"],
+                "scope": f"{info['org_url']}/.default",
+            },
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        application_user = crm.get(info["api_url"] + "WhoAmI", headers=headers).json()["UserId"]
+        users = crm.get(
+            info["api_url"] + "systemusers",
+            params={"$select": "systemuserid", "$filter": f"internalemailaddress eq '{seller[1]}'"},
+            headers=headers,
+        ).json()["value"]
+        rows = crm.get(query[1], headers=headers).json()["value"]
+    seller_crm = users[0]["systemuserid"]
+    assert sorted(row["activitytypecode"] for row in rows) == ["phonecall", "sbr_inmail", "sbr_message"]
+    for row in rows:
+        assert (row["_ownerid_value"], row["_createdby_value"]) == (seller_crm, seller_crm), row
+        assert row["_createdonbehalfby_value"] == application_user
