@@ -179,6 +179,14 @@ def _the_sellers_activities_are_written_back_or_wait_saying_why(text: str, tmp_p
             headers=headers,
         ).json()["value"]
         rows = crm.get(query[1], headers=headers).json()["value"]
+    status = subprocess.run(
+        ["bash", "-c", f"source {shlex.quote(str(tmp_path / 'state' / 'demo.env'))}; "
+         f"{shlex.quote(sys.executable)} -m salesbridge writeback status --org demo --json"],
+        env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stdout + status.stderr
+    counted = json.loads(status.stdout)
+    assert (counted["totals"]["delivered"], counted["waiting"]) == (4, {"waiting_for_match": 1, "crm_sync_off": 1})
     seller_crm = users[0]["systemuserid"]
     assert sorted(row["activitytypecode"] for row in rows) == ["phonecall", "sbr_inmail", "sbr_message"]
     for row in rows:
