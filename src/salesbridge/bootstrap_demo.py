@@ -115,7 +115,8 @@ async def demo_writeback(
 
     Raises:
         CrmAppPrivilegesError, CrmAppBlockedError: the CRM refused the app (nothing is logged).
-        ConfigError: the workspace holds no person tied to a CRM contact, or none the CRM lacks.
+        ConfigError: the workspace holds no person tied to a CRM contact, or none the CRM lacks; or the CRM has no
+            user left for the second seller's seat.
     """
     import asyncio
 
@@ -161,6 +162,7 @@ def _seller_without_crm_sync(store: StoreAccess, workspace: DemoWorkspace) -> st
     CRM user a seat, the seller accepts with the demo's password, and the administrator turns "Sync CRM for all
     seats" off and that seat's CRM sync off. A seller seated by an earlier run is kept."""
     from salesbridge.domain.workspace import SeatState
+    from salesbridge.errors import ConfigError
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.seats import SeatService
     from salesbridge.store.uow import utc_now
@@ -174,8 +176,10 @@ def _seller_without_crm_sync(store: StoreAccess, workspace: DemoWorkspace) -> st
         if seat.state is SeatState.ACTIVE and seat.email not in known and seat.crm_user is not None
     ]
     if not seated:
-        crm_user = seats.assignable_crm_users(slug)[0]
-        (invitation,) = seats.assign_from_crm(slug, [crm_user.id], actor=admin)
+        assignable = seats.assignable_crm_users(slug)
+        if not assignable:
+            raise ConfigError("The demo CRM has no user left to give a second seller's seat to.")
+        (invitation,) = seats.assign_from_crm(slug, [assignable[0].id], actor=admin)
         AccountService(store, clock=utc_now).accept_invitation(
             invitation.token.get_secret_value(), workspace.password, invitation.display_name
         )
