@@ -156,3 +156,27 @@ def test_status_backfill_retry_and_drain(cli: CliRunner, workspace: Workspace) -
     assert drained.exit_code == 0, drained.output
     assert json.loads(drained.output)["connected"] is False
     assert list_activities(workspace.store, organization_id, states=[DeliveryState.QUEUED])[0].id == note
+
+
+def test_status_on_a_narrow_terminal_shows_a_parked_activitys_id_whole(
+    cli: CliRunner, workspace: Workspace, database_url: str, key_file: Path
+) -> None:
+    """Found by QA: an 80-column terminal cut the id ("99631500-ef5e-470b-ba07…"), which retry --activity needs."""
+    ids = _acme(workspace)
+    note = _log(workspace, ids, "n", DataItem.NOTE)
+    with workspace.store(ids[0]) as uow:
+        parked = FailureOutcome(DeliveryState.PARKED, None)
+        uow.activities.mark_failed(note, outcome=parked, error_code="0x80044331", error_message="Too long " * 20)
+        uow.commit()
+    narrow = CliRunner(
+        env={
+            "SALESBRIDGE_DATABASE_URL": database_url,
+            "SALESBRIDGE_CREDENTIAL_KEY": None,
+            "SALESBRIDGE_CREDENTIAL_KEY_FILE": str(key_file),
+            "COLUMNS": "80",
+        }
+    )
+    status = narrow.invoke(app, ["writeback", "status", "--org", "acme"])
+    assert status.exit_code == 0, status.output
+    assert max(len(line) for line in status.output.splitlines()) <= 80
+    assert str(note) in status.output

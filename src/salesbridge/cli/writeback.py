@@ -172,7 +172,9 @@ def _print_status(status: WritebackStatus, lang: str) -> None:
             console.print(f"  • {label} ({matches})", highlight=False, markup=False)
     if status.problems:
         problems = Table(title=translate("Failing and parked", lang))
-        for header in (N_("Activity"), N_("Type"), N_("Seller"), N_("Error")):
+        # The id whole, on one line: it is what `writeback retry --activity` takes.
+        problems.add_column(translate(N_("Activity"), lang), no_wrap=True, min_width=36)
+        for header in (N_("Type"), N_("Seller"), N_("Error")):
             problems.add_column(translate(header, lang))
         for problem in status.problems:
             activity = problem.activity
