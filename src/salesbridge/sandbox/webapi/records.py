@@ -481,9 +481,14 @@ class RecordWriter:
 
     def _bind(self, entity: EntityDef, relationship: RelationshipDef, value: Any, values: dict[str, Any]) -> None:
         attribute = relationship.referencing_attribute
+        # A note's objecttypecode names the table of the record it is attached to (annotation-note-entity.md):
+        # Dataverse sets it from objectid; views of notes filter on it.
+        names_object_type = entity.logical_name == "annotation" and attribute == "objectid"
         if value is None:
             values[attribute] = None
             values[lookup_type_column(attribute)] = None
+            if names_object_type:
+                values["objecttypecode"] = None
             return
         target, target_id = resolve_reference(self.state, entity.entity_set_name, str(value), self.api_url)
         allowed = relationship.referenced_entity
@@ -507,6 +512,8 @@ class RecordWriter:
                 raise DataverseError(400, "0x80040225", f"The specified user(Id = {target_id}) is disabled.")
         values[attribute] = target_id
         values[lookup_type_column(attribute)] = target.logical_name
+        if names_object_type:
+            values["objecttypecode"] = target.logical_name
 
     def _apply_owner(self, values: dict[str, Any]) -> None:
         owner_id = values.get("ownerid")
