@@ -17,6 +17,7 @@
     │   ├── MatchChangedError         an Edit match made on a stale view: the match changed meanwhile; .changed_by
     │   ├── ActivityChangedError      an activity edited from a stale version: someone edited it meanwhile; .version
     │   ├── CrmAppRequiredError       writeback enabled while the CRM-side app is not installed (or is outdated)
+    │   ├── ClientIdReusedError       an activity logged with a client id its author used for another activity
     │   ├── AccountError              an account use case refused; the message is for the person who caused it
     │   │   ├── InvalidInputError     a value breaks a rule (email, password, name, language); .field
     │   │   ├── ContractFullError     every seat of the contract is assigned
@@ -291,6 +292,21 @@ class CrmAppRequiredError(InvalidRequestError):
     def __init__(self, *, state: str | None) -> None:
         super().__init__(self.MESSAGE)
         self.state = state
+
+
+class ClientIdReusedError(InvalidRequestError):
+    """An activity was logged with a client id its author already used for a different activity (another type,
+    person, company, time, direction or conversation): not a retry. Nothing was stored; the client needs a new id.
+
+    Attributes:
+        activity_id: The stored activity holding that client id.
+    """
+
+    MESSAGE = N_("This activity id was already used for another activity: send it with a new id.")
+
+    def __init__(self, *, activity_id: object) -> None:
+        super().__init__(self.MESSAGE)
+        self.activity_id = activity_id
 
 
 class AccountError(InvalidRequestError):

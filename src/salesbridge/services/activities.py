@@ -31,7 +31,12 @@ from salesbridge.domain.writeback import (
     SeatHold,
     seat_hold,
 )
-from salesbridge.errors import AdministratorRequiredError, ConcurrentWriteError, RowNotFoundError
+from salesbridge.errors import (
+    AdministratorRequiredError,
+    ClientIdReusedError,
+    ConcurrentWriteError,
+    RowNotFoundError,
+)
 from salesbridge.message_ids import N_
 from salesbridge.services.people import COMPANY_NOT_FOUND, PERSON_NOT_FOUND
 from salesbridge.services.ports import StoreAccess, UnitOfWork
@@ -71,6 +76,27 @@ def _require_subject(uow: UnitOfWork, draft: ActivityDraft) -> None:
         raise RowNotFoundError(COMPANY_NOT_FOUND)
 
 
+def _same_activity(stored: Activity, draft: ActivityDraft) -> Activity:
+    """``stored`` when ``draft`` is a retry of it: the same of what an edit cannot change (its subject and body may
+    differ, edited since).
+
+    Raises:
+        ClientIdReusedError: ``draft`` is another activity under the same client id.
+    """
+    logged_as = (
+        stored.item,
+        stored.person_id,
+        stored.company_id,
+        stored.occurred_at,
+        stored.direction,
+        stored.conversation_id,
+    )
+    sent = (draft.item, draft.person_id, draft.company_id, draft.occurred_at, draft.direction, draft.conversation_id)
+    if logged_as != sent:
+        raise ClientIdReusedError(activity_id=stored.id)
+    return stored
+
+
 def log_activity(
     store: StoreAccess,
     organization_id: uuid.UUID,
@@ -83,20 +109,22 @@ def log_activity(
     deferring the drain in the same transaction when it is queued.
 
     Idempotent by the author's client id: sending the same ``draft.client_id`` again stores nothing and returns the
-    stored activity (even when the two requests race: the loser reads the winner's).
+    stored activity (even when the two requests race: the loser reads the winner's), provided it is the same
+    activity (type, person or company, time, direction and conversation; an edit may have changed the text).
 
     Returns:
         The stored activity, and True when this call stored it.
 
     Raises:
         RowNotFoundError: the person or company is not the organization's.
+        ClientIdReusedError: the author used ``draft.client_id`` for a different activity.
     """
     for attempt in (1, 2):
         try:
             with store(organization_id) as uow:
                 stored = uow.activities.find_by_client_id(author_user_id, draft.client_id)
                 if stored is not None:
-                    return stored, False
+                    return _same_activity(stored, draft), False
                 _require_subject(uow, draft)
                 hold = None
                 if not uow.writeback_settings.get().writes(draft.item):
@@ -105,6 +133,8 @@ def log_activity(
                     hold = seat_hold_of(uow, author_user_id)
                     state = DeliveryState.WAITING_FOR_SEAT if hold is not None else DeliveryState.QUEUED
                 activity, created = uow.activities.add(author_user_id, draft, state=state, hold=hold)
+                if not created:
+                    _same_activity(activity, draft)
                 if created and state is DeliveryState.QUEUED:
                     request_drain(uow, reason=LOGGED_REASON)
                 uow.commit()

@@ -5,10 +5,11 @@ turning writeback on needs the CRM-side app installed (a sandbox over TLS)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import cast
 
@@ -35,6 +36,7 @@ from salesbridge.domain.writeback import (
 from salesbridge.errors import (
     ActivityChangedError,
     AdministratorRequiredError,
+    ClientIdReusedError,
     CrmAppRequiredError,
     InvalidInputError,
     InvalidRequestError,
@@ -227,6 +229,28 @@ def test_the_same_client_id_sent_twice_at_once_stores_one_activity(acme: Workspa
         )
     assert sorted(created for _, created in results) == [False, True]
     assert results[0][0].id == results[1][0].id
+    assert len(list_activities(acme.store, acme.id)) == 1
+
+
+def test_a_client_id_used_again_for_another_activity_is_refused_and_a_retry_after_an_edit_is_not(
+    acme: Workspace,
+) -> None:
+    """Found by QA: a client reusing its ids (one counter per person page) got the other person's activity back
+    with 200 and its new one was lost."""
+    first, _ = log_activity(acme.store, acme.id, acme.ana, acme.draft("local-1"), clock=utc_now)
+    for other in (
+        acme.draft("local-1", item=DataItem.CALL),
+        acme.draft("local-1", at=WHEN + timedelta(minutes=1)),
+        dataclasses.replace(acme.draft("local-1"), person_id=None, company_id=uuid.uuid4()),
+        dataclasses.replace(acme.draft("local-1"), direction=Direction.INCOMING),
+    ):
+        with pytest.raises(ClientIdReusedError) as reused:
+            log_activity(acme.store, acme.id, acme.ana, other, clock=utc_now)
+        assert reused.value.activity_id == first.id
+    edit_activity(acme.store, acme.id, acme.ana, first.id, subject="Edited", body="Edited", expected_version=1)
+    same_instant = dataclasses.replace(acme.draft("local-1"), occurred_at=WHEN.astimezone(timezone(timedelta(hours=2))))
+    again, created = log_activity(acme.store, acme.id, acme.ana, same_instant, clock=utc_now)
+    assert (again.id, created, again.body) == (first.id, False, "Edited")
     assert len(list_activities(acme.store, acme.id)) == 1
 
 

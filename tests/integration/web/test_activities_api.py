@@ -82,6 +82,9 @@ def test_a_sellers_token_logs_an_activity_once_and_reads_it_back(
         assert naive.status_code == 422
         both = phone.post(f"{ORGS}/activities", json=_note(person_id, "w", company_id=str(uuid.uuid4())))
         assert both.status_code == 422
+        reused = phone.post(f"{ORGS}/activities", json=_note(person_id, type="call"))  # phone-1 was a note
+        assert reused.status_code == 409
+        assert reused.json()["detail"].startswith("Este identificador de actividad ya se usó")
     finally:
         phone.__exit__(None, None, None)
 

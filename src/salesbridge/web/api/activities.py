@@ -30,7 +30,7 @@ from salesbridge.domain.writeback import (
     DeliveryState,
     Direction,
 )
-from salesbridge.errors import ActivityChangedError
+from salesbridge.errors import ActivityChangedError, ClientIdReusedError
 from salesbridge.i18n import translate
 from salesbridge.services.activities import (
     MAX_PAGE,
@@ -59,7 +59,7 @@ class ActivityIn(ApiInput):
 
     client_id: str = Field(
         description=f"The client's own id of the activity (at most {MAX_CLIENT_ID_LENGTH} characters): the same "
-        "author sending it again gets the stored activity, nothing new."
+        "author sending it again gets the stored activity, nothing new; sending it with another activity, 409."
     )
     type: ActivityType
     person_id: uuid.UUID | None = Field(default=None, description="The person it concerns (or `company_id`).")
@@ -169,7 +169,7 @@ def activity_out(activity: Activity, locale: str) -> ActivityOut:
     "/activities",
     status_code=201,
     summary="Log an activity",
-    responses={**errors(404), 200: {"model": ActivityOut, "description": "Logged before with this client id."}},
+    responses={**errors(404, 409), 200: {"model": ActivityOut, "description": "Logged before with this client id."}},
 )
 def log_activity_route(
     org: str,  # noqa: ARG001
@@ -180,8 +180,10 @@ def log_activity_route(
 ) -> ActivityOut:
     """Stores the activity, authored by the caller, and queues it for the CRM when writeback writes its type and
     the caller's seat may write back (otherwise it stays in the workspace and its delivery says why). 201 when
-    stored; 200 with the stored one when the caller already logged this ``client_id``; 404 when the person or
-    company is not the organization's; 422 for a value the workspace refuses (``detail`` names it)."""
+    stored; 200 with the stored one when the caller already logged this ``client_id``; 409 (nothing stored) when
+    the caller used this ``client_id`` for a different activity (another type, person, company, time, direction or
+    conversation); 404 when the person or company is not the organization's; 422 for a value the workspace refuses
+    (``detail`` names it)."""
     draft = ActivityDraft(
         client_id=body.client_id,
         item=DataItem(body.type),
@@ -193,9 +195,12 @@ def log_activity_route(
         occurred_at=body.occurred_at,
         conversation_id=body.conversation_id,
     )
-    activity, created = log_activity(
-        services.store, principal.organization_id, principal.user_id, draft, clock=services.clock
-    )
+    try:
+        activity, created = log_activity(
+            services.store, principal.organization_id, principal.user_id, draft, clock=services.clock
+        )
+    except ClientIdReusedError as reused:
+        raise HTTPException(status_code=409, detail=reused.localized(principal.locale)) from reused
     response.status_code = 201 if created else 200
     return activity_out(activity, principal.locale)
 
