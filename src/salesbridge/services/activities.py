@@ -32,6 +32,7 @@ from salesbridge.domain.writeback import (
     seat_hold,
 )
 from salesbridge.errors import (
+    ActivityChangedError,
     AdministratorRequiredError,
     ClientIdReusedError,
     ConcurrentWriteError,
@@ -154,10 +155,15 @@ def edit_activity(
     subject: str | None,
     body: str,
     expected_version: int | None,
+    keep_subject: bool = False,
 ) -> Activity:
     """Change an activity's subject and body (its author, or an administrator). The text obeys the capture's
     rules. A delivered activity goes back to the queue and the drain is deferred: its CRM row is updated. So does a
     parked one (attempts reset): the edit may be what Dynamics refused it for.
+
+    ``keep_subject``: change the body only (``subject`` is ignored). The subject kept is the one the edit is applied
+    to: an edit that lands between reading it and writing is not undone (the edit is made again on the new
+    version; ``expected_version``, when given, still refuses it).
 
     Raises:
         RowNotFoundError: no such activity in the organization (another organization's included).
@@ -165,10 +171,44 @@ def edit_activity(
         ActivityChangedError: ``expected_version`` is not the activity's version any more.
         InvalidInputError: the subject or body breaks a rule (``field`` names it).
     """
+    for attempt in (1, 2):
+        try:
+            return _edit(
+                store,
+                organization_id,
+                actor_user_id,
+                activity_id,
+                subject=subject,
+                body=body,
+                expected_version=expected_version,
+                keep_subject=keep_subject,
+            )
+        except ActivityChangedError:
+            if expected_version is not None or not keep_subject or attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _edit(
+    store: StoreAccess,
+    organization_id: uuid.UUID,
+    actor_user_id: uuid.UUID,
+    activity_id: uuid.UUID,
+    *,
+    subject: str | None,
+    body: str,
+    expected_version: int | None,
+    keep_subject: bool,
+) -> Activity:
     with store(organization_id) as uow:
         stored = uow.activities.get(activity_id)
         if stored.author_user_id != actor_user_id and not uow.users.get(actor_user_id).is_admin:
             raise AdministratorRequiredError(NOT_AUTHOR)
+        if keep_subject:
+            subject = stored.subject
+            # The subject read above is written back: pinned to its version, so another edit committed meanwhile
+            # (PostgreSQL reads without locking) fails this one instead of being undone.
+            expected_version = stored.version if expected_version is None else expected_version
         checked = ActivityDraft(
             client_id=stored.client_id,
             item=stored.item,

@@ -5,12 +5,15 @@ our activities (404) and changes none."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, BASE_URL, GLOBEX_ADMIN, Browser, Console, Person
 
 from salesbridge.domain.writeback import DeliveryState, FailureOutcome
@@ -257,3 +260,45 @@ def test_times_dataverse_cannot_hold_and_calls_longer_than_its_description_are_r
     assert call.status_code == 422
     assert "2000" in call.json()["detail"]
     assert log("call-ok", type="call", body="y" * 2000).status_code == 201
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite serialises the two edits whole
+def test_an_edit_of_the_body_alone_does_not_undo_a_subject_edited_meanwhile(
+    console: Console, browser: OpenBrowser, person_id: str
+) -> None:
+    """Found by QA: PATCH without a subject read the stored subject before its transaction; an edit of the subject
+    committed in between was undone by writing the old subject back."""
+    admin, seller = browser(ACME_ADMIN), browser(ACME_SELLER)
+    phone = _api(console, _token(seller))
+    try:
+        logged = phone.post(f"{ORGS}/activities", json=_note(person_id, "race", subject="Old")).json()
+        organization_id = console.store.organization_id("acme")
+        assert organization_id is not None
+        with console.store(organization_id) as uow:  # the admin's edit, holding the row until it commits
+            uow.activities.edit(uuid.UUID(logged["id"]), subject="New", body="Admin's text", expected_version=1)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                body_only = pool.submit(phone.patch, f"{ORGS}/activities/{logged['id']}", json={"body": "Seller's"})
+                _wait_for_a_blocked_backend(console)
+                uow.commit()
+                answer = body_only.result()
+    finally:
+        phone.__exit__(None, None, None)
+    assert answer.status_code == 200, answer.text
+    after = admin.client.get(f"{ORGS}/activities/{logged['id']}").json()
+    assert (after["subject"], after["body"], after["version"]) == ("New", "Seller's", 3)
+
+
+def _wait_for_a_blocked_backend(console: Console) -> None:
+    """Until another connection waits for a row lock (the PATCH's edit waiting for the admin's)."""
+    engine = console.session_factory.kw["bind"]
+    while True:
+        with engine.connect() as connection:
+            waiting = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            ).scalar_one()
+        if waiting:
+            return
+        time.sleep(0.01)

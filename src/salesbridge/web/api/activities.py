@@ -256,10 +256,6 @@ async def edit_activity_route(
     """Changes the body, and the subject when given (the author, or an administrator: 403 for another seller). A
     delivered activity is queued again and its CRM record updated. 409 (nothing changed) when ``expected_version``
     is not the activity's version any more; 404 when the organization has no such activity."""
-    subject = body.subject
-    if "subject" not in body.model_fields_set:
-        stored = await run_in_threadpool(get_activity, services.store, principal.organization_id, activity_id)
-        subject = stored.subject
     try:
         edited = await run_in_threadpool(
             edit_activity,
@@ -267,9 +263,11 @@ async def edit_activity_route(
             principal.organization_id,
             principal.user_id,
             activity_id,
-            subject=subject,
+            subject=body.subject,
             body=body.body,
             expected_version=body.expected_version,
+            # Read in the edit's transaction: a subject read before it could undo another edit made meanwhile.
+            keep_subject="subject" not in body.model_fields_set,
         )
     except ActivityChangedError as stale:
         raise HTTPException(status_code=409, detail=stale.localized(principal.locale)) from stale
