@@ -16,7 +16,9 @@ A drain loops until nothing is due:
    failure keeps Dynamics' error code and message and follows
    :func:`~salesbridge.domain.writeback.after_failure`: transient → ``failing`` with a backoff, permanent (or too
    many attempts) → ``parked``. A call that fails as a whole fails each record of the batch with its error. Nothing
-   is dropped: a record the writer reported neither written nor failed counts as a transient failure.
+   is dropped: a record the writer reported neither written nor failed counts as a transient failure. A refusal
+   about the seller rather than the record (their CRM user disabled since the last import of CRM users,
+   :data:`SEAT_REFUSALS`) → ``waiting_for_seat`` with that hold, requeued when the CRM users are imported again.
 
 Exactly once: an activity's CRM row has a fixed id (:func:`~salesbridge.domain.writeback.crm_activity_id`) and is
 written by upsert, so a drainer killed between the write and the record (its lease then expires and another drain
@@ -72,6 +74,12 @@ BODY_BUDGET: Final = 20_000_000
 """Characters of text a batch holds at most (bodies are up to 100,000 characters each): a batch stops growing at
 this, so a drain's memory stays bounded whatever sellers write."""
 DEFAULT_LEASE: Final = timedelta(minutes=5)
+
+SEAT_REFUSALS: Final[Mapping[str, SeatHold]] = {"0x80040225": SeatHold.CRM_USER_DISABLED}
+"""Dynamics' refusals of a record that are about its seller, not the record (by lowercase error code): "The
+specified user(Id = …) is disabled." when the seller's CRM user was disabled after the workspace last imported its
+CRM users. Such records wait for the seat with that hold, as if the import had seen it, instead of being parked:
+the next import of the CRM users puts them back in the queue with the other seats' waiting activities."""
 
 UNREPORTED_CODE: Final = "unreported"
 """The error code recorded for a record the writer reported neither written nor failed (retried)."""
@@ -402,16 +410,21 @@ def _outcomes(
             if entry is None:  # an id the writer made up: nothing of ours to mark
                 continue
             activity = entry[0]
+            code = error.code or (str(error.status) if error.status is not None else type(error).__name__)
+            summary.errors[code] = summary.errors.get(code, 0) + 1
+            hold = SEAT_REFUSALS.get(code.lower())
+            if hold is not None:
+                uow.activities.mark_waiting(activity.id, state=DeliveryState.WAITING_FOR_SEAT, hold=hold)
+                summary.waiting_for_seat += 1
+                continue
             outcome = after_failure(
                 attempts=activity.delivery.attempts + 1, transient=isinstance(error, TransientError), now=now
             )
-            code = error.code or (str(error.status) if error.status is not None else type(error).__name__)
             uow.activities.mark_failed(activity.id, outcome=outcome, error_code=code, error_message=error.message)
             if outcome.state is DeliveryState.PARKED:
                 summary.parked += 1
             else:
                 summary.failing += 1
-            summary.errors[code] = summary.errors.get(code, 0) + 1
         uow.commit()
 
 

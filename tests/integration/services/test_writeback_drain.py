@@ -407,6 +407,35 @@ async def test_a_record_dynamics_refuses_is_parked_with_its_code_and_message_and
     assert (await acme.drain())["claimed"] == 0, "a parked activity waits for a retry by hand"
 
 
+async def test_a_seller_disabled_in_dynamics_since_the_last_import_waits_for_the_seat_and_goes_once_enabled_again(
+    acme: Acme,
+) -> None:
+    """Dynamics refuses to act as a CRM user disabled after the workspace last read its users (0x80040225): the
+    activities wait for the seat, saying so, instead of being parked; the import that sees the user enabled again
+    puts them back in the queue, and they are delivered as the seller."""
+    inmail = acme.log("d-1", DataItem.INMAIL)  # a bulk (UpsertMultiple) request
+    note = acme.log("d-2", DataItem.NOTE)  # a $batch part
+    await acme.connector.writer.update("systemuser", acme.ana_crm, {"isdisabled": True})
+
+    summary = await acme.drain()
+
+    assert (summary["waiting_for_seat"], summary["parked"], summary["delivered"]) == (2, 0, 0)
+    assert summary["errors"] == {"0x80040225": 2}
+    for activity in (inmail, note):
+        assert acme.state(activity) == (DeliveryState.WAITING_FOR_SEAT, SeatHold.CRM_USER_DISABLED)
+    reason = delivery_reason(get_activity(acme.store, acme.id, note).delivery)
+    assert reason.read(lambda message: message) == "Waiting: the seller's CRM user is disabled"
+    assert (await acme.drain())["claimed"] == 0, "held until the CRM users are read again"
+
+    await acme.connector.writer.update("systemuser", acme.ana_crm, {"isdisabled": False})
+    await acme.sync_and_match()  # the import reads the enabled user and puts the seat's activities back in the queue
+    assert acme.state(inmail) == (DeliveryState.QUEUED, None)
+
+    assert (await acme.drain())["delivered"] == 2
+    assert (await acme.row("sbr_inmails", inmail))["_createdby_value"] == acme.ana_crm
+    assert (await acme.row("annotations", note, "_ownerid_value"))["_ownerid_value"] == acme.ana_crm
+
+
 async def test_a_crm_that_is_down_leaves_the_batch_failing_with_a_backoff_then_it_is_delivered(acme: Acme) -> None:
     activity = acme.log("t-1", DataItem.NOTE)
     assert has_due(acme.store, acme.id, now=utc_now())
