@@ -25,6 +25,8 @@ from salesbridge.services.matching import UNCHECKED, CorrectionAction, Unchecked
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.people import delete_company, delete_person
 from salesbridge.services.people_directory import (
+    CompanyProfile,
+    PersonProfile,
     TiedRecords,
     companies_page,
     company_profile,
@@ -84,32 +86,49 @@ def person_page(
 ) -> Response:
     """A person's fields, badges and CRM records, the CRM contacts and leads named like ``crm_q`` to tie to them,
     and their activities (404 for a person of another organization)."""
-    return _person_page(request, principal, services, person_id, crm_q=crm_q)
+    return _profile_page(request, principal, services, TargetKind.PERSON, person_id, crm_q=crm_q)
 
 
-def _person_page(
+def _subject(kind: TargetKind, target_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """The person or company an activity concerns, as the activity functions' keyword argument."""
+    return {"person_id": target_id} if kind is TargetKind.PERSON else {"company_id": target_id}
+
+
+def _profile_page(
     request: Request,
     principal: Principal,
     services: ConsoleServices,
-    person_id: uuid.UUID,
+    kind: TargetKind,
+    target_id: uuid.UUID,
     *,
     crm_q: str = "",
     refused: ActivityForm | None = None,
     status_code: int = 200,
 ) -> Response:
-    profile = person_profile(services.store, principal.organization_slug, person_id)
-    action = f"/people/{person_id}/activities"
+    """A person's or a company's page (``refused``: an activity form shown again with why it was refused)."""
+    slug = principal.organization_slug
+    shown: dict[str, Any]
+    profile: PersonProfile | CompanyProfile
+    if kind is TargetKind.PERSON:
+        person = person_profile(services.store, slug, target_id)
+        profile, shown, template = person, {"person": person.person}, "person.html"
+    else:
+        company = company_profile(services.store, slug, target_id)
+        profile, shown, template = company, {"company": company.company}, "company.html"
+    action = f"{_target_path(kind, target_id)}/activities"
     context = {
-        "activities": activities_section(services, principal, action=action, person_id=person_id, refused=refused),
+        "activities": activities_section(
+            services, principal, action=action, refused=refused, **_subject(kind, target_id)
+        ),
         "crm_q": crm_q,
-        "to_tie": records_to_tie(services.store, principal.organization_slug, TargetKind.PERSON, crm_q),
+        "to_tie": records_to_tie(services.store, slug, kind, crm_q),
         "profile": profile,
-        "person": profile.person,
+        **shown,
         "notice": request.query_params.get("notice"),
         "error": request.query_params.get("error"),
         **_matching_context(principal, services, profile.crm),
     }
-    return render(request, "person.html", context, principal=principal, status_code=status_code)
+    return render(request, template, context, principal=principal, status_code=status_code)
 
 
 def _save_tied(
@@ -184,32 +203,7 @@ def company_page(
 ) -> Response:
     """A company's fields, badges and CRM accounts, the CRM accounts named like ``crm_q`` to tie to it, and its
     activities (404 for a company of another organization)."""
-    return _company_page(request, principal, services, company_id, crm_q=crm_q)
-
-
-def _company_page(
-    request: Request,
-    principal: Principal,
-    services: ConsoleServices,
-    company_id: uuid.UUID,
-    *,
-    crm_q: str = "",
-    refused: ActivityForm | None = None,
-    status_code: int = 200,
-) -> Response:
-    profile = company_profile(services.store, principal.organization_slug, company_id)
-    action = f"/companies/{company_id}/activities"
-    context = {
-        "activities": activities_section(services, principal, action=action, company_id=company_id, refused=refused),
-        "crm_q": crm_q,
-        "to_tie": records_to_tie(services.store, principal.organization_slug, TargetKind.COMPANY, crm_q),
-        "profile": profile,
-        "company": profile.company,
-        "notice": request.query_params.get("notice"),
-        "error": request.query_params.get("error"),
-        **_matching_context(principal, services, profile.crm),
-    }
-    return render(request, "company.html", context, principal=principal, status_code=status_code)
+    return _profile_page(request, principal, services, TargetKind.COMPANY, company_id, crm_q=crm_q)
 
 
 @router.get("/matches/{table}/{crm_id}")
@@ -319,8 +313,50 @@ def edit_match(
     return RedirectResponse(f"{_target_path(after.target_kind, shown)}?{query}", status_code=303)
 
 
-def _activity_form(client_id: str, item: str, subject: str, body: str, direction: str) -> ActivityForm:
-    return ActivityForm(item=item, client_id=client_id, subject=subject, body=body, direction=direction)
+def _logged(
+    request: Request,
+    principal: Principal,
+    services: ConsoleServices,
+    kind: TargetKind,
+    target_id: uuid.UUID,
+    form: ActivityForm,
+) -> Response:
+    """Log ``form``'s activity on the person or company; back to their activities, or their page again with the
+    form and why it was refused (422)."""
+    try:
+        log_from_form(services, principal, form=form, **_subject(kind, target_id))
+    except InvalidRequestError as refused:
+        error = replace(form, error=refused.localized(principal.locale))
+        return _profile_page(request, principal, services, kind, target_id, refused=error, status_code=422)
+    return RedirectResponse(f"{_target_path(kind, target_id)}?notice=activity-logged#activities", status_code=303)
+
+
+def _edited(
+    request: Request,
+    principal: Principal,
+    services: ConsoleServices,
+    kind: TargetKind,
+    target_id: uuid.UUID,
+    activity_id: uuid.UUID,
+    form: ActivityForm,
+    expected_version: int | None,
+) -> Response:
+    """Edit the person's or company's activity ``activity_id`` as ``form`` says; back to their activities, or their
+    page again with the form and why it was refused (422)."""
+    try:
+        edit_from_form(
+            services,
+            principal,
+            activity_id,
+            subject=form.subject,
+            body=form.body,
+            expected_version=expected_version,
+            **_subject(kind, target_id),
+        )
+    except InvalidRequestError as refused:
+        error = replace(form, error=refused.localized(principal.locale))
+        return _profile_page(request, principal, services, kind, target_id, refused=error, status_code=422)
+    return RedirectResponse(f"{_target_path(kind, target_id)}?notice=activity-edited#activities", status_code=303)
 
 
 @router.post("/people/{person_id}/activities")
@@ -339,13 +375,8 @@ def log_person_activity(
     the organization's writeback settings say. The form's client id makes a form sent twice log one activity. Back
     to the person's activities saying so; a refused form is shown again with the reason (422). 404 for a person of
     another organization."""
-    form = _activity_form(client_id, item, subject, body, direction)
-    try:
-        log_from_form(services, principal, form=form, person_id=person_id)
-    except InvalidRequestError as refused:
-        error = replace(form, error=refused.localized(principal.locale))
-        return _person_page(request, principal, services, person_id, refused=error, status_code=422)
-    return RedirectResponse(f"/people/{person_id}?notice=activity-logged#activities", status_code=303)
+    form = ActivityForm(item, client_id, subject, body, direction)
+    return _logged(request, principal, services, TargetKind.PERSON, person_id, form)
 
 
 @router.post("/companies/{company_id}/activities")
@@ -361,13 +392,8 @@ def log_company_activity(
     direction: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """As :func:`log_person_activity`, about a company."""
-    form = _activity_form(client_id, item, subject, body, direction)
-    try:
-        log_from_form(services, principal, form=form, company_id=company_id)
-    except InvalidRequestError as refused:
-        error = replace(form, error=refused.localized(principal.locale))
-        return _company_page(request, principal, services, company_id, refused=error, status_code=422)
-    return RedirectResponse(f"/companies/{company_id}?notice=activity-logged#activities", status_code=303)
+    form = ActivityForm(item, client_id, subject, body, direction)
+    return _logged(request, principal, services, TargetKind.COMPANY, company_id, form)
 
 
 @router.post("/people/{person_id}/activities/{activity_id}")
@@ -386,20 +412,7 @@ def edit_person_activity(
     since ``expected_version``) the form is shown again with the reason (422). 404 for an activity of another
     person or organization."""
     form = ActivityForm("", "", subject, body, "", activity_id=activity_id)
-    try:
-        edit_from_form(
-            services,
-            principal,
-            activity_id,
-            subject=subject,
-            body=body,
-            expected_version=expected_version,
-            person_id=person_id,
-        )
-    except InvalidRequestError as refused:
-        error = replace(form, error=refused.localized(principal.locale))
-        return _person_page(request, principal, services, person_id, refused=error, status_code=422)
-    return RedirectResponse(f"/people/{person_id}?notice=activity-edited#activities", status_code=303)
+    return _edited(request, principal, services, TargetKind.PERSON, person_id, activity_id, form, expected_version)
 
 
 @router.post("/companies/{company_id}/activities/{activity_id}")
@@ -415,17 +428,4 @@ def edit_company_activity(
 ) -> Response:
     """As :func:`edit_person_activity`, for a company's activity."""
     form = ActivityForm("", "", subject, body, "", activity_id=activity_id)
-    try:
-        edit_from_form(
-            services,
-            principal,
-            activity_id,
-            subject=subject,
-            body=body,
-            expected_version=expected_version,
-            company_id=company_id,
-        )
-    except InvalidRequestError as refused:
-        error = replace(form, error=refused.localized(principal.locale))
-        return _company_page(request, principal, services, company_id, refused=error, status_code=422)
-    return RedirectResponse(f"/companies/{company_id}?notice=activity-edited#activities", status_code=303)
+    return _edited(request, principal, services, TargetKind.COMPANY, company_id, activity_id, form, expected_version)
