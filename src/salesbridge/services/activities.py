@@ -22,14 +22,12 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from salesbridge.domain.clock import Clock
-from salesbridge.domain.workspace import SeatState
 from salesbridge.domain.writeback import (
     Activity,
     ActivityDraft,
     Delivery,
     DeliveryState,
     SeatHold,
-    seat_hold,
 )
 from salesbridge.errors import (
     ActivityChangedError,
@@ -42,6 +40,7 @@ from salesbridge.message_ids import N_
 from salesbridge.services.people import COMPANY_NOT_FOUND, PERSON_NOT_FOUND
 from salesbridge.services.ports import StoreAccess, UnitOfWork
 from salesbridge.services.writeback_outbox import EDITED_REASON, LOGGED_REASON, request_drain
+from salesbridge.sync.writeback import seller_of
 
 MAX_PAGE: Final = 200
 """The most activities one list returns."""
@@ -52,22 +51,9 @@ NOT_AUTHOR: Final = N_("Only its author or an administrator can edit this activi
 def seat_hold_of(uow: UnitOfWork, author_user_id: uuid.UUID) -> SeatHold | None:
     """Why ``author_user_id``'s activities may not be written back now, or None when they may: a seat that is
     active, with CRM sync on (its own switch, or the organization's "Sync CRM for all seats"), matched to an
-    enabled CRM user. Reads only, in the caller's unit of work."""
-    seat = uow.seats.find_by_user(author_user_id)
-    if seat is None:
-        return seat_hold(
-            has_seat=False, seat_active=False, crm_sync_on=False, crm_user_matched=False, crm_user_enabled=False
-        )
-    crm_user = None
-    if seat.crm_user_id is not None:
-        crm_user = next((user for user in uow.crm_users.list_all() if user.id == seat.crm_user_id), None)
-    return seat_hold(
-        has_seat=True,
-        seat_active=seat.state is SeatState.ACTIVE,
-        crm_sync_on=uow.organization.get().crm_sync_all_seats or seat.crm_sync_enabled,
-        crm_user_matched=crm_user is not None,
-        crm_user_enabled=crm_user is not None and not crm_user.is_disabled,
-    )
+    enabled CRM user. Reads only, in the caller's unit of work. The drainer's
+    :func:`~salesbridge.sync.writeback.seller_of` decides it, so capture and delivery never disagree."""
+    return seller_of(uow, author_user_id).hold
 
 
 def _require_subject(uow: UnitOfWork, draft: ActivityDraft) -> None:

@@ -247,13 +247,15 @@ class Seller:
 def seller_of(uow: WritebackUnitOfWork, author_user_id: uuid.UUID, *, crm_users: Iterable[CrmUser] = ()) -> Seller:
     """The author's standing as a writer: the hold of :func:`~salesbridge.domain.writeback.seat_hold` (their seat,
     its CRM sync, the organization's "all seats" switch, the matched CRM user and whether it is enabled) and, when
-    none, the CRM user the activity is written as. ``crm_users``: the organization's, when the caller has read them
-    already (read here otherwise)."""
+    none, the CRM user the activity is written as. The one decision of who may write back: capture
+    (:func:`salesbridge.services.activities.seat_hold_of`) asks it too. ``crm_users``: the organization's, when
+    the caller has read them already (read here otherwise, only for a seat matched to one). Reads only."""
     seat = uow.seats.find_by_user(author_user_id)
     if seat is None:
         return Seller(SeatHold.NO_SEAT, None)
-    users = {user.id: user for user in (crm_users or uow.crm_users.list_all())}
-    crm_user = users.get(seat.crm_user_id) if seat.crm_user_id is not None else None
+    crm_user = None
+    if seat.crm_user_id is not None:
+        crm_user = next((user for user in (crm_users or uow.crm_users.list_all()) if user.id == seat.crm_user_id), None)
     hold = seat_hold(
         has_seat=True,
         seat_active=seat.state is SeatState.ACTIVE,

@@ -64,6 +64,7 @@ from salesbridge.services.writeback import (
 from salesbridge.store.jobs import JobEngine
 from salesbridge.store.secrets import CredentialCipher
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
+from salesbridge.sync.writeback import seller_of
 
 ON = WritebackSettings(enabled=True)
 WHEN = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -92,11 +93,17 @@ class Workspace:
             uow.commit()
 
     def seat(
-        self, user_id: uuid.UUID, *, crm_sync: bool = True, crm_user: str | None = "ana", disabled: bool = False
+        self,
+        user_id: uuid.UUID,
+        *,
+        crm_sync: bool = True,
+        crm_user: str | None = "ana",
+        disabled: bool = False,
+        state: SeatState = SeatState.ACTIVE,
     ) -> None:
-        """Give ``user_id`` an active seat matched to CRM user ``crm_user`` (None: not matched)."""
+        """Give ``user_id`` a seat (active unless ``state``) matched to CRM user ``crm_user`` (None: not matched)."""
         with self.store(self.id) as uow:
-            seat = uow.seats.add(user_id=user_id, state=SeatState.ACTIVE, assigned_by="test", crm_sync_enabled=crm_sync)
+            seat = uow.seats.add(user_id=user_id, state=state, assigned_by="test", crm_sync_enabled=crm_sync)
             if crm_user is not None:
                 crm_id = str(uuid.uuid5(uuid.NAMESPACE_URL, crm_user))
                 uow.crm_users.replace_all(
@@ -185,6 +192,35 @@ def test_the_organizations_all_seats_switch_turns_crm_sync_on_for_every_seat(acm
     with acme.store(acme.id, read_only=True) as uow:
         assert uow.organization.get().crm_sync_all_seats
         assert seat_hold_of(uow, acme.ana) is None
+
+
+@pytest.mark.parametrize("all_seats", [False, True])
+@pytest.mark.parametrize(
+    ("seat", "hold"),
+    [
+        (None, SeatHold.NO_SEAT),
+        ({"state": SeatState.INVITED}, SeatHold.SEAT_INACTIVE),
+        ({"crm_sync": False}, SeatHold.CRM_SYNC_OFF),
+        ({"crm_user": None}, SeatHold.NO_CRM_USER),
+        ({"disabled": True}, SeatHold.CRM_USER_DISABLED),
+        ({}, None),
+    ],
+)
+def test_capture_and_the_drainer_decide_a_sellers_standing_alike(
+    acme: Workspace, seat: dict[str, object] | None, hold: SeatHold | None, all_seats: bool
+) -> None:
+    """One decision for the state an activity is captured in and for the drain: what holds it at capture holds it
+    at delivery, and only a seller who may write back is written as their CRM user."""
+    with acme.store(acme.id) as uow:
+        uow.organization.set_crm_sync_all_seats(all_seats)
+        uow.commit()
+    if seat is not None:
+        acme.seat(acme.ana, **seat)  # type: ignore[arg-type]
+    expected = None if all_seats and hold is SeatHold.CRM_SYNC_OFF else hold
+    with acme.store(acme.id, read_only=True) as uow:
+        seller = seller_of(uow, acme.ana)
+        assert seat_hold_of(uow, acme.ana) is seller.hold is expected
+    assert seller.systemuser_id == (str(uuid.uuid5(uuid.NAMESPACE_URL, "ana")) if expected is None else None)
 
 
 def test_an_activity_on_a_person_or_company_of_another_organization_is_refused(acme: Workspace) -> None:
