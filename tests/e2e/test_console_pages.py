@@ -153,6 +153,7 @@ ADMIN_PAGES = (
     "/companies",
     "/admin/matching",
     "/admin/matching/review",
+    "/admin/writeback",
     "/account",
 )
 
