@@ -281,3 +281,14 @@ def test_activity_parties_take_the_activity_privileges_and_have_none_of_their_ow
     names = {row["name"] for row in api.get("privileges?$select=name").json()["value"]}
     assert "prvCreateActivity" in names
     assert not {name for name in names if "ActivityParty" in name}
+
+
+def test_max_length_counts_utf16_code_units_an_emoji_twice(api: WebApi) -> None:
+    """A column's MaxLength is in UTF-16 code units (.NET's String.Length, SQL Server's nvarchar): a phone call's
+    200-character subject holds 100 emoji, not 101 (found by QA: the sandbox counted code points)."""
+    contact = api.create("contacts", {"lastname": "Lee"})
+    fits = {"subject": "😀" * 100, "regardingobjectid_contact_phonecall@odata.bind": f"/contacts({contact})"}
+    assert api.patch(f"phonecalls({uuid.uuid4()})", json=fits).status_code == 204
+    refused = api.patch(f"phonecalls({uuid.uuid4()})", json={**fits, "subject": "😀" * 101})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "0x80044331"

@@ -60,7 +60,8 @@ class Direction(StrEnum):
 
 MAX_CLIENT_ID_LENGTH: Final = 100
 MAX_SUBJECT_LENGTH: Final = 200
-"""Dataverse's ``subject`` of an activity holds 200 characters."""
+"""Dataverse's ``subject`` of an activity holds 200 characters (lengths here count as Dataverse does:
+:func:`dataverse_length`)."""
 MAX_BODY_LENGTH: Final = 100_000
 MAX_CALL_BODY_LENGTH: Final = 2000
 """A call's text goes to the phone call's ``description``, which Dataverse caps at 2,000 characters (longer is
@@ -143,7 +144,7 @@ class ActivityDraft:
         if not body:
             raise InvalidInputError(N_("The text of the activity is required."), field="body")
         limit = MAX_CALL_BODY_LENGTH if self.item is DataItem.CALL else MAX_BODY_LENGTH
-        if len(body) > limit:
+        if dataverse_length(body) > limit:
             raise InvalidInputError(
                 _CALL_TOO_LONG if self.item is DataItem.CALL else _TOO_LONG, field="body", limit=limit
             )
@@ -167,7 +168,7 @@ def _optional(text: str | None, field: str, limit: int) -> str | None:
     if text is None:
         return None
     cleaned = checked_free_text(text, field=field)
-    if len(cleaned) > limit:
+    if dataverse_length(cleaned) > limit:
         raise InvalidInputError(_TOO_LONG, field=field, limit=limit)
     return cleaned or None
 
@@ -177,7 +178,26 @@ def activity_title(subject: str | None, body: str) -> str:
     if subject:
         return subject
     lines = body.strip().splitlines()
-    return lines[0].strip()[:MAX_SUBJECT_LENGTH] if lines else ""
+    return _cut(lines[0].strip(), MAX_SUBJECT_LENGTH) if lines else ""
+
+
+def dataverse_length(text: str) -> int:
+    """The length of ``text`` as Dataverse checks a column's MaxLength: in UTF-16 code units (.NET's
+    ``String.Length``, SQL Server's ``nvarchar``), so a character beyond the Basic Multilingual Plane (most emoji)
+    counts twice. The limits of this module are in these units."""
+    return len(text) + sum(1 for character in text if ord(character) > 0xFFFF)
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-16 code units, never inside a character."""
+    if dataverse_length(text) <= limit:
+        return text
+    units = 0
+    for index, character in enumerate(text):
+        units += 2 if ord(character) > 0xFFFF else 1
+        if units > limit:
+            return text[:index]
+    return text  # pragma: no cover - the length check above returned already
 
 
 class DeliveryState(StrEnum):

@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from salesbridge.domain.writeback import MAX_CALL_BODY_LENGTH, ActivityDraft, DataItem, Direction
+from salesbridge.domain.writeback import (
+    MAX_CALL_BODY_LENGTH,
+    MAX_SUBJECT_LENGTH,
+    ActivityDraft,
+    DataItem,
+    Direction,
+    dataverse_length,
+)
 from salesbridge.errors import InvalidInputError
 
 WHEN = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -52,3 +59,27 @@ def test_a_time_before_dataverses_first_date_is_refused(at: datetime) -> None:
 
 def test_the_first_date_dataverse_holds_is_accepted() -> None:
     assert _draft(at=datetime(1753, 1, 1, tzinfo=UTC)).occurred_at.year == 1753
+
+
+def test_lengths_count_as_dataverse_does_an_emoji_twice() -> None:
+    """Found by QA: Dataverse checks MaxLength in UTF-16 code units; a message whose first line was 199 letters and
+    an emoji got a 201-unit subject, which Dynamics refuses (0x80044331)."""
+    assert dataverse_length("a😀é") == 4
+    first_line = "a" * 199 + "😀" + " and more"
+    message = _draft(DataItem.MESSAGE, body=first_line)
+    assert message.title == "a" * 199  # cut before the emoji, never inside it
+    assert dataverse_length(message.title) <= MAX_SUBJECT_LENGTH
+    with pytest.raises(InvalidInputError) as refused:
+        _draft(body="😀" * 1001)  # 1,001 characters, 2,002 code units: over a call's 2,000
+    assert refused.value.field == "body"
+    with pytest.raises(InvalidInputError):
+        ActivityDraft(
+            client_id="s",
+            item=DataItem.NOTE,
+            person_id=uuid.uuid4(),
+            company_id=None,
+            subject="😀" * 101,
+            body="x",
+            direction=Direction.OUTGOING,
+            occurred_at=WHEN,
+        )

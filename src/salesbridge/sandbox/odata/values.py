@@ -64,6 +64,11 @@ def _literal_error(entity: EntityDef, value: object, attribute: AttributeDef) ->
     )
 
 
+def _utf16_length(text: str) -> int:
+    """MaxLength counts UTF-16 code units (.NET's String.Length, SQL Server's nvarchar): most emoji count twice."""
+    return len(text) + sum(1 for character in text if ord(character) > 0xFFFF)
+
+
 def to_storage(entity: EntityDef, attribute: AttributeDef, value: Any) -> Any:
     """Validate a JSON value for a column and convert it to its storage form.
 
@@ -77,7 +82,7 @@ def to_storage(entity: EntityDef, attribute: AttributeDef, value: Any) -> Any:
     if kind in (AttributeType.STRING, AttributeType.MEMO, AttributeType.ENTITYNAME):
         if not isinstance(value, str):
             raise _literal_error(entity, value, attribute)
-        if attribute.max_length is not None and len(value) > attribute.max_length:
+        if attribute.max_length is not None and _utf16_length(value) > attribute.max_length:
             raise max_length_exceeded(attribute.logical_name, entity.logical_name, attribute.max_length)
         return value
     if kind == AttributeType.BOOLEAN:
