@@ -6,7 +6,8 @@ A drain loops until nothing is due:
    came), and decide in the same transaction what each one needs: writeback off or its data item not chosen →
    ``not_written_back``; its author's seat may not write back → ``waiting_for_seat`` with the reason
    (:func:`~salesbridge.domain.writeback.seat_hold`); its person or company tied to no CRM record →
-   ``waiting_for_match``. The rest become :class:`~salesbridge.crm.ports.ActivityRecord`: regarding the matched
+   ``waiting_for_match`` (unless it was delivered before: then it is written again on the record it was written
+   on). The rest become :class:`~salesbridge.crm.ports.ActivityRecord`: regarding the matched
    contact, else lead, else account (a person tied to nothing regards their company's account), owned by the
    seller's CRM user. The claim and these decisions commit together: other drainers skip the leased entries.
 2. **Write** the claimed batch with one :meth:`~salesbridge.crm.ports.ActivityWriter.write_activities` call (the
@@ -370,7 +371,9 @@ def _claim(
         records: list[ActivityRecord] = []
         planned: dict[str, tuple[Activity, Regarding]] = {}
         for activity, owner_id in writable:
-            target = regarding.get(activity.id)
+            # Written before and tied to nothing now (its person or company deleted or unlinked since): its CRM row
+            # is updated where it is, rather than waiting for a match a deleted person can never get.
+            target = regarding.get(activity.id) or activity.delivery.regarding
             if target is None:
                 uow.activities.mark_waiting(activity.id, state=DeliveryState.WAITING_FOR_MATCH, hold=None)
                 summary.waiting_for_match += 1

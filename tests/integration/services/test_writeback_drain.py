@@ -46,6 +46,7 @@ from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.services.crm_app import install_crm_app
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.matching import run_requested_matching
+from salesbridge.services.people import delete_person
 from salesbridge.services.ports import CrmSessionFactory
 from salesbridge.services.seats import SeatService
 from salesbridge.services.sync import request_sync
@@ -380,6 +381,27 @@ async def test_an_edit_of_a_delivered_activity_updates_its_crm_row(acme: Acme) -
     assert (await acme.row("annotations", note, "notetext"))["notetext"] == "After"
     assert list(await acme.pointers(acme.contact)) == [acme.crm_id(message)], "one row, updated"
     assert get_activity(acme.store, acme.id, message).delivery.delivered_version == 2
+
+
+async def test_an_edit_of_an_activity_whose_person_was_deleted_since_updates_its_crm_row_where_it_was_written(
+    acme: Acme,
+) -> None:
+    """Matching can never tie a deleted person again: an edit of their delivered activity updates the CRM row on the
+    record it was written on, instead of waiting for a match forever (found by QA)."""
+    message = acme.log("g-1", DataItem.MESSAGE, subject="First", body="First draft")
+    assert (await acme.drain())["delivered"] == 1
+    delete_person(acme.store, acme.id, acme.person, actor="admin@acme.test")
+    with acme.store(acme.id, read_only=True) as uow:
+        assert uow.matches.links_to([acme.person]) == []
+
+    edit_activity(acme.store, acme.id, acme.ana, message, subject="Second", body="Edited", expected_version=1)
+    summary = await acme.drain()
+
+    assert (summary["delivered"], summary["waiting_for_match"]) == (1, 0)
+    row = await acme.row("sbr_messages", message, "subject,sbr_body,_regardingobjectid_value")
+    assert (row["subject"], row["sbr_body"], row["_regardingobjectid_value"]) == ("Second", "Edited", acme.contact)
+    delivery = get_activity(acme.store, acme.id, message).delivery
+    assert (delivery.state, delivery.delivered_version) == (DeliveryState.DELIVERED, 2)
 
 
 async def test_a_record_dynamics_refuses_is_parked_with_its_code_and_message_and_the_rest_is_delivered(
