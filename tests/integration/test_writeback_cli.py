@@ -21,6 +21,7 @@ from salesbridge.domain.writeback import (
     DeliveryState,
     Direction,
     FailureOutcome,
+    Regarding,
     WritebackSettings,
 )
 from salesbridge.services.activities import list_activities, log_activity
@@ -180,3 +181,18 @@ def test_status_on_a_narrow_terminal_shows_a_parked_activitys_id_whole(
     assert status.exit_code == 0, status.output
     assert max(len(line) for line in status.output.splitlines()) <= 80
     assert str(note) in status.output
+
+
+def test_backfill_include_delivered_writes_delivered_activity_again(cli: CliRunner, workspace: Workspace) -> None:
+    ids = _acme(workspace)
+    note = _log(workspace, ids, "n", DataItem.NOTE)
+    with workspace.store(ids[0]) as uow:
+        uow.writeback_settings.set(WritebackSettings(enabled=True), actor="t")
+        uow.activities.mark_delivered({note: (1, Regarding("contact", str(uuid.uuid4())))}, now=utc_now())
+        uow.commit()
+    assert "0." in _run(cli, "backfill", "--org", "acme", "--since", "2026-01-01").output
+    again = _run(cli, "backfill", "--org", "acme", "--since", "2026-01-01", "--include-delivered")
+    assert again.exit_code == 0, again.output
+    assert "1." in again.output
+    (queued,) = list_activities(workspace.store, ids[0], states=[DeliveryState.QUEUED])
+    assert queued.id == note

@@ -241,6 +241,14 @@ def backfill_command(
     ctx: typer.Context,
     org: OrgOption,
     since: Annotated[str, typer.Option(help="YYYY-MM-DD (from its start, UTC), or a time with its UTC offset.")],
+    include_delivered: Annotated[
+        bool,
+        typer.Option(
+            "--include-delivered",
+            help="Write the delivered ones again too (their rows were deleted in Dynamics, e.g. the CRM-side app "
+            "removed and installed again); rows still there are rewritten in place, never doubled.",
+        ),
+    ] = False,
     lang: LangOption = "en",
     db_url: DbUrlOption = None,
 ) -> None:
@@ -249,7 +257,9 @@ def backfill_command(
     with errors_reported(lang):
         moment = _since(since)
         services = workspace(ctx, db_url)
-        queued = backfill(services.store, require_organization(services.store, org), since=moment)
+        queued = backfill(
+            services.store, require_organization(services.store, org), since=moment, include_delivered=include_delivered
+        )
     console.print(
         translate("Earlier activities queued for your CRM: {count}.", lang).format(count=queued), highlight=False
     )

@@ -274,10 +274,21 @@ def retry_activities(
     return retried
 
 
-def backfill(store: StoreAccess, organization_id: uuid.UUID, *, since: datetime, actor: str = "cli") -> int:
+def backfill(
+    store: StoreAccess,
+    organization_id: uuid.UUID,
+    *,
+    since: datetime,
+    actor: str = "cli",
+    include_delivered: bool = False,
+) -> int:
     """Deliver earlier activity: the activities kept in the workspace (``not_written_back``) that occurred at or
     after ``since`` and whose data item the settings now write back go to the queue, and the drain is deferred.
     Audited (``writeback.backfill``). Returns how many.
+
+    ``include_delivered`` queues the delivered ones too: after their rows were deleted in Dynamics (the CRM-side
+    app removed and installed again drops its tables' rows), they are written again; rows still there are
+    rewritten in place (fixed ids), never doubled.
 
     Raises:
         InvalidRequestError: writeback is off.
@@ -285,17 +296,21 @@ def backfill(store: StoreAccess, organization_id: uuid.UUID, *, since: datetime,
     """
     if since.tzinfo is None:
         raise ValueError("since must be timezone-aware")
+    states = (
+        (DeliveryState.NOT_WRITTEN_BACK, DeliveryState.DELIVERED)
+        if include_delivered
+        else (DeliveryState.NOT_WRITTEN_BACK,)
+    )
     with store(organization_id) as uow:
         settings = uow.writeback_settings.get()
         if not settings.enabled:
             raise InvalidRequestError(WRITEBACK_OFF)
-        queued = uow.activities.requeue(
-            states=(DeliveryState.NOT_WRITTEN_BACK,), since=since, items=sorted(settings.items)
-        )
+        queued = uow.activities.requeue(states=states, since=since, items=sorted(settings.items))
         if queued:
             request_drain(uow, reason=BACKFILL_REASON)
-        uow.audit.record(
-            actor=actor, action="writeback.backfill", details={"since": since.isoformat(), "queued": queued}
-        )
+        details: dict[str, Any] = {"since": since.isoformat(), "queued": queued}
+        if include_delivered:
+            details["include_delivered"] = True
+        uow.audit.record(actor=actor, action="writeback.backfill", details=details)
         uow.commit()
     return queued

@@ -407,6 +407,36 @@ def test_backfill_delivers_earlier_activity_of_the_items_written_back_since_a_da
     }
 
 
+def test_backfill_including_delivered_writes_the_delivered_ones_again(acme: Workspace) -> None:
+    """Found by QA: after the CRM-side app was removed and installed again (its tables' rows gone with it), nothing
+    could write the delivered activities again."""
+    acme.settings(WritebackSettings(enabled=True, items=frozenset({DataItem.INMAIL})))
+    acme.seat(acme.ana)
+    inmail = log_activity(acme.store, acme.id, acme.ana, acme.draft("i", item=DataItem.INMAIL), clock=utc_now)[0]
+    early = log_activity(
+        acme.store, acme.id, acme.ana, acme.draft("e", item=DataItem.INMAIL, at=WHEN - timedelta(days=9)), clock=utc_now
+    )[0]
+    note = log_activity(acme.store, acme.id, acme.ana, acme.draft("n"), clock=utc_now)[0]  # notes are not written
+    with acme.store(acme.id) as uow:
+        contact = Regarding("contact", str(uuid.uuid4()))
+        uow.activities.mark_delivered({inmail.id: (1, contact), early.id: (1, contact)}, now=utc_now())
+        uow.commit()
+    since = WHEN - timedelta(days=1)
+
+    assert backfill(acme.store, acme.id, since=since) == 0  # by default only what was kept in the workspace
+    assert backfill(acme.store, acme.id, since=since, include_delivered=True, actor="admin@acme.test") == 1
+
+    states = {a.id: a.delivery.state for a in list_activities(acme.store, acme.id)}
+    assert states == {
+        inmail.id: DeliveryState.QUEUED,
+        early.id: DeliveryState.DELIVERED,
+        note.id: DeliveryState.NOT_WRITTEN_BACK,
+    }
+    with acme.store(acme.id, read_only=True) as uow:
+        (audited, *_) = [entry for entry in uow.audit.recent(limit=5) if entry.action == "writeback.backfill"]
+    assert audited.details["include_delivered"] is True
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # procrastinate needs PostgreSQL
 def test_a_queued_activity_defers_the_drain_in_its_own_transaction(
     session_factory: sessionmaker[Session], cipher: CredentialCipher

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, BASE_URL, GLOBEX_ADMIN, Browser, Console, Person
 
-from salesbridge.domain.writeback import DeliveryState, FailureOutcome
+from salesbridge.domain.writeback import DeliveryState, FailureOutcome, Regarding
 
 OpenBrowser = Callable[[Person | None], Browser]
 ORGS = "/api/v1/orgs/acme"
@@ -159,6 +159,12 @@ def test_administrators_set_writeback_and_backfill_what_was_kept(
         uow.commit()
     queued = a.post(f"{ORGS}/writeback/backfill", json={"since": "2026-12-01T00:00:00Z"}, headers=headers)
     assert queued.json() == {"queued": 1}
+    assert a.get(f"{ORGS}/activities/{kept['id']}").json()["delivery"]["state"] == "queued"
+    with console.store(organization_id) as uow:  # delivered, then its row deleted in Dynamics
+        uow.activities.mark_delivered({uuid.UUID(kept["id"]): (1, Regarding("contact", "c1"))}, now=console.clock())
+        uow.commit()
+    again = {"since": "2026-12-01", "include_delivered": True}
+    assert a.post(f"{ORGS}/writeback/backfill", json=again, headers=headers).json() == {"queued": 1}
     assert a.get(f"{ORGS}/activities/{kept['id']}").json()["delivery"]["state"] == "queued"
 
 

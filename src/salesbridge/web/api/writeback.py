@@ -108,6 +108,11 @@ class BackfillIn(ApiInput):
     """Deliver earlier activity."""
 
     since: AwareDatetime | date = Field(description="A date (from its start, UTC) or a time with its UTC offset.")
+    include_delivered: bool = Field(
+        default=False,
+        description="Write the delivered ones again too (their rows were deleted in Dynamics, e.g. the CRM-side app "
+        "was removed and installed again); rows still there are rewritten in place, never doubled.",
+    )
 
 
 class BackfillOut(ApiModel):
@@ -187,11 +192,17 @@ async def retry(org: str, body: RetryIn, principal: AdminPrincipal, services: Se
 @router.post("/backfill", summary="Deliver earlier activity")
 async def backfill_route(org: str, body: BackfillIn, principal: AdminPrincipal, services: Services) -> BackfillOut:  # noqa: ARG001
     """Queues the activities kept in the workspace (logged while writeback or their type was off) that occurred
-    since ``since`` and whose type writeback now writes. 422 while writeback is off. Audited."""
+    since ``since`` and whose type writeback now writes (and, with ``include_delivered``, the delivered ones, to be
+    written again). 422 while writeback is off. Audited."""
     since = body.since
     if not isinstance(since, datetime):
         since = datetime.combine(since, time(), tzinfo=UTC)
     queued = await run_in_threadpool(
-        backfill, services.store, principal.organization_id, since=since, actor=principal.email
+        backfill,
+        services.store,
+        principal.organization_id,
+        since=since,
+        actor=principal.email,
+        include_delivered=body.include_delivered,
     )
     return BackfillOut(queued=queued)
