@@ -88,6 +88,7 @@ from salesbridge.domain.workspace import (
 )
 from salesbridge.domain.writeback import (
     ITEM_TABLES,
+    REGARDING_PREFERENCE,
     Activity,
     ActivityDraft,
     DataItem,
@@ -2060,6 +2061,24 @@ class FakeActivities(_Repository):
             and (since is None or a.occurred_at >= since)
             and (not activity_ids or a.id in activity_ids)
             and (not items or a.item in items)
+        ]
+        now = self._now()
+        for activity in chosen:
+            self._put(activity, state=DeliveryState.QUEUED, hold=None, attempts=0, next_attempt_at=now)
+        return len(chosen)
+
+    def requeue_matched(self) -> int:
+        tied = {
+            link.target_id
+            for link in self._t.match_links.values()
+            if link.is_tie and link.crm_table in REGARDING_PREFERENCE
+        }
+        company_of = {person.id: person.company_id for person in self._t.people.values()}
+        chosen = [
+            a
+            for a in self._t.activities.values()
+            if a.delivery.state is DeliveryState.WAITING_FOR_MATCH
+            and (a.person_id in tied or a.company_id in tied or company_of.get(a.person_id) in tied)
         ]
         now = self._now()
         for activity in chosen:

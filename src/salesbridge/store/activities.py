@@ -18,11 +18,13 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, cast
 
-from sqlalchemy import Integer, Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Integer, Table, and_, bindparam, case, exists, func, or_, select, update
 
+from salesbridge.domain.match_links import LinkBand
 from salesbridge.domain.writeback import (
     ALL_ITEMS,
     ITEM_TABLES,
+    REGARDING_PREFERENCE,
     Activity,
     ActivityDraft,
     DataItem,
@@ -38,7 +40,7 @@ from salesbridge.domain.writeback import (
 )
 from salesbridge.errors import ActivityChangedError, ConcurrentWriteError, RowNotFoundError
 from salesbridge.store.repositories import _flush_new, _ScopedRepository
-from salesbridge.store.tables import ActivityRow, WritebackSettingsRow
+from salesbridge.store.tables import ActivityRow, MatchLinkRow, PersonRow, WritebackSettingsRow
 
 ACTIVITY_NOT_FOUND: Final = "No such activity in this organization."
 MAX_ERROR_CODE_LENGTH: Final = 64
@@ -377,6 +379,33 @@ class ActivityRepository(_ScopedRepository):
         result = self._session.execute(
             update(ActivityRow)
             .where(and_(*conditions))
+            .values(state=DeliveryState.QUEUED.value, hold=None, attempts=0, next_attempt_at=self._clock())
+            .execution_options(synchronize_session=False)
+        )
+        self._session.expire_all()
+        return _rowcount(result)
+
+    def requeue_matched(self) -> int:
+        """See the port. One statement: each waiting entry probes the links of its person, its person's company
+        and its company (the links' target index), so its cost follows the waiting entries, not the links."""
+        tie = and_(
+            MatchLinkRow.organization_id == self._organization_id,
+            MatchLinkRow.band == LinkBand.MATCH.value,
+            MatchLinkRow.crm_table.in_(REGARDING_PREFERENCE),
+        )
+        tied = or_(
+            exists().where(tie, MatchLinkRow.target_id == ActivityRow.person_id),
+            exists().where(tie, MatchLinkRow.target_id == ActivityRow.company_id),
+            exists().where(
+                tie,
+                PersonRow.organization_id == self._organization_id,
+                PersonRow.id == ActivityRow.person_id,
+                MatchLinkRow.target_id == PersonRow.company_id,
+            ),
+        )
+        result = self._session.execute(
+            update(ActivityRow)
+            .where(self._scope(), ActivityRow.state == DeliveryState.WAITING_FOR_MATCH.value, tied)
             .values(state=DeliveryState.QUEUED.value, hold=None, attempts=0, next_attempt_at=self._clock())
             .execution_options(synchronize_session=False)
         )

@@ -323,17 +323,21 @@ async def test_an_inmail_a_message_a_note_and_a_call_logged_through_the_api_land
 async def test_an_activity_waits_for_a_match_and_is_delivered_when_matching_ties_its_person(acme: Acme) -> None:
     email = f"sam.{acme.tag}@fabrikam.com"
     sam = acme.add_person(Person(external_id="p2", first_name="Samuel", last_name=f"Ortiz{acme.tag}", emails=(email,)))
+    prospect = acme.add_person(Person(external_id="p9", first_name="Priya", last_name=f"Nair{acme.tag}"))
     waiting = acme.log("w-1", DataItem.NOTE, person=sam)
+    unmatched = acme.log("w-2", DataItem.INMAIL, person=prospect)  # a prospect the CRM does not hold
 
     summary = await acme.drain()
 
-    assert (summary["waiting_for_match"], summary["writes"]) == (1, 0)
+    assert (summary["waiting_for_match"], summary["writes"]) == (2, 0)
     assert acme.state(waiting) == (DeliveryState.WAITING_FOR_MATCH, None)
     contact = await acme.contact_for("Samuel", f"Ortiz{acme.tag}", email)
     await acme.sync_and_match()  # the run ties Samuel and puts his waiting activity back in the queue
     assert acme.state(waiting) == (DeliveryState.QUEUED, None)
+    assert acme.state(unmatched) == (DeliveryState.WAITING_FOR_MATCH, None), "still untied: left waiting"
 
-    assert (await acme.drain())["delivered"] == 1
+    summary = await acme.drain()
+    assert (summary["claimed"], summary["delivered"]) == (1, 1), "the drain decided only what the run tied"
     row = await acme.row("annotations", waiting, "_objectid_value,_ownerid_value")
     assert (row["_objectid_value"], row["_ownerid_value"]) == (contact, acme.ana_crm)
 

@@ -18,6 +18,7 @@ from tests.fakes.store import FakeClock, FakeStore
 
 from salesbridge.domain.csv_rows import CsvKind, LineProblem
 from salesbridge.domain.lists import AutoSaveBasis, ListKind
+from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
 from salesbridge.domain.people import Company, Person
 from salesbridge.domain.pipeline import AutoSaveChoices, CrmSettings, StageSource
 from salesbridge.domain.seat_matching import MatchOutcome
@@ -948,6 +949,93 @@ def test_activities_are_captured_once_claimed_under_a_lease_and_requeued_by_stat
         Regarding("contact", "c1"),
         1,
     )
+
+
+def test_after_matching_only_the_activities_whose_person_or_company_is_tied_now_go_back_in_the_queue(
+    store: StoreAccess, clock: FakeClock
+) -> None:
+    """What a waiting activity needs, as the drainer regards it: its person tied (a contact or lead), else its
+    person's company tied (an account), or its company tied. The others stay waiting: a matching run does not make
+    the drain decide again every activity on people the CRM lacks."""
+    acme = organization(store)
+    with store(acme) as uow:
+        ana = uow.users.add(email="ana@acme.test", display_name="Ana").id
+        uow.companies.upsert_many(
+            [Company(external_id="k1", name="Fabrikam"), Company(external_id="k2", name="Contoso")]
+        )
+        fabrikam, contoso = uow.companies.get_by_external_id("k1"), uow.companies.get_by_external_id("k2")
+        assert fabrikam is not None
+        assert contoso is not None
+        uow.people.upsert_many(
+            [
+                Person(external_id="tied", first_name="Tia", last_name="Tied"),
+                Person(external_id="via", first_name="Via", last_name="Company", company_id=fabrikam.id),
+                Person(external_id="none", first_name="No", last_name="Match", company_id=contoso.id),
+                Person(external_id="review", first_name="In", last_name="Review"),
+            ]
+        )
+        people = {key: uow.people.get_by_external_id(key) for key in ("tied", "via", "none", "review")}
+        waiting: dict[str, uuid.UUID] = {}
+        for key, person_id, company_id in [
+            *((key, person.id, None) for key, person in people.items() if person is not None),
+            ("fabrikam", None, fabrikam.id),
+            ("contoso", None, contoso.id),
+        ]:
+            draft = ActivityDraft(
+                client_id=key,
+                item=DataItem.NOTE,
+                person_id=person_id,
+                company_id=company_id,
+                subject=None,
+                body="Met at the fair",
+                direction=Direction.OUTGOING,
+                occurred_at=clock(),
+            )
+            activity, _ = uow.activities.add(ana, draft, state=DeliveryState.WAITING_FOR_MATCH, hold=None)
+            waiting[key] = activity.id
+        tied_person = people["tied"]
+        review_person = people["review"]
+        assert tied_person is not None
+        assert review_person is not None
+
+        def link(crm_table: str, crm_id: str, target: uuid.UUID | None, band: LinkBand) -> MatchLink:
+            return MatchLink(
+                crm_table=crm_table,
+                crm_id=crm_id,
+                target_kind=TargetKind.COMPANY if crm_table == "account" else TargetKind.PERSON,
+                target_id=target,
+                band=band,
+                probability=0.9,
+                decision=None,
+                origin=LinkOrigin.SCORER,
+                decided_by=None,
+                decided_at=clock(),
+            )
+
+        uow.matches.put(
+            [
+                link("contact", "c1", tied_person.id, LinkBand.MATCH),
+                link("account", "a1", fabrikam.id, LinkBand.MATCH),
+                link("contact", "c2", review_person.id, LinkBand.REVIEW),
+                link("account", "a2", contoso.id, LinkBand.NO_MATCH),
+            ]
+        )
+        uow.commit()
+
+    with store(acme) as uow:
+        assert uow.activities.requeue_matched() == 3
+        uow.commit()
+    with store(acme, read_only=True) as uow:
+        states = {key: uow.activities.get(activity_id).delivery.state for key, activity_id in waiting.items()}
+    queued, still = DeliveryState.QUEUED, DeliveryState.WAITING_FOR_MATCH
+    assert states == {
+        "tied": queued,
+        "via": queued,
+        "fabrikam": queued,
+        "none": still,
+        "review": still,
+        "contoso": still,
+    }
 
 
 def test_an_activity_edited_while_delivered_goes_out_again_and_a_stale_edit_changes_nothing(

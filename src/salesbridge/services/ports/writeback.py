@@ -132,6 +132,13 @@ class ActivityRepository(Protocol):
         to those data items (empty: every one). Returns how many."""
         ...
 
+    def requeue_matched(self) -> int:
+        """Put the entries waiting for a match that has come back in the queue (attempts reset, due now): those
+        whose person is tied to a contact or lead, whose person's company or whose company is tied to an account
+        (as :func:`salesbridge.sync.writeback.drain_organization` regards them). The others stay waiting. Returns
+        how many."""
+        ...
+
     def status(self) -> list[StatusCount]:
         """How many activities there are per item, author, state and hold."""
         ...
