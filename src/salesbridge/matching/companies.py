@@ -19,8 +19,11 @@ _AND = re.compile(r"\s*&\s*|\s+(?:and|y|e|et|und)\s+", re.IGNORECASE)
 # A leading article never tells two companies apart ("The Boeing Company" is "Boeing").
 _LEADING_ARTICLE = re.compile(r"^(?:the|la|el|los|las|les|le|der|die|das)\s+")
 # Trailing words that both tables leave behind once a compound legal form is gone ("GmbH & Co. KG" → "and co",
-# "y Cía., S.A." → "and cia", "S.A.U." → "sau"): dropped from the end only, and never the last word left.
-_TRAILING_FORMS = frozenset({"and", "co", "cia", "company", "sau", "slu", "sll", "slne", "scp", "cb", "kg", "ohg"})
+# "y Cía., S.A." → "and cia", "S.A.U." → "sau", Mexico's "S.A.B. de C.V." → "sab de"): dropped from the end only, and
+# never the last word left.
+_TRAILING_FORMS = frozenset(
+    {"and", "co", "cia", "company", "de", "sab", "sapi", "sau", "slu", "sll", "slne", "scp", "cb", "kg", "ohg"}
+)
 
 
 def normalize_company_name(name: str) -> str:

@@ -71,7 +71,7 @@ _ESTIMATED_MATCH_PROBABILITY = 0.9
 class _Kind:
     """What differs between people and companies: features, keys, comparison vector, explanation, tf values."""
 
-    __slots__ = ("explain", "features", "guard", "keys", "name", "specs", "tf_values", "vector")
+    __slots__ = ("explain", "features", "guard", "keys", "name", "specs", "tf_country", "tf_values", "vector")
 
     def __init__(
         self,
@@ -83,8 +83,11 @@ class _Kind:
         specs: tuple[LevelSpec, ...],
         tf_values: dict[int, Callable[[Any], str]],
         guard: Callable[[list[int]], bool] | None = None,
+        tf_country: Callable[[Any], str] | None = None,
     ) -> None:
         self.name = name
+        # The country a tf value is counted within, when the pair agrees on it (see _Scorer.same_country).
+        self.tf_country = tf_country
         self.guard = guard
         self.features = features
         self.keys = keys
@@ -126,6 +129,9 @@ _COMPANIES = _Kind(
     explain_company,
     COMPANY_LEVELS,
     {1: attrgetter("name")},
+    # A company name is often a group's, held by its subsidiaries in several countries ("Roble Insurance" in Milan
+    # and in London): how common the name is, for a pair in one country, is counted among that country's companies.
+    tf_country=attrgetter("country"),
 )
 
 
@@ -171,6 +177,9 @@ class MatchIndex(Generic[R]):
         self._new_positions: array[int] = array("i")
         self._dead = 0
         self._tf: dict[int, Counter[str]] = {c: Counter() for c in kind.tf_values}
+        # With kind.tf_country: the tf values counted per country ("" = unknown), and the records per country.
+        self._tf_country: dict[int, Counter[tuple[str, str]]] = {c: Counter() for c in kind.tf_values}
+        self._countries: Counter[str] = Counter()
 
     def __len__(self) -> int:
         return len(self._position)
@@ -179,7 +188,8 @@ class MatchIndex(Generic[R]):
         """Index ``records``; one whose id is already held replaces the old one."""
         kind, region = self._kind, self._region
         features, position = self._features, self._position
-        tf_getters = [(self._tf[c], get) for c, get in kind.tf_values.items()]
+        tf_getters = [(self._tf[c], self._tf_country[c], get) for c, get in kind.tf_values.items()]
+        country_of = kind.tf_country
         keys_of, featurise = kind.keys, kind.features
         with _gc_paused():
             chunk_keys: list[str] = []
@@ -195,10 +205,15 @@ class MatchIndex(Generic[R]):
                 keys = keys_of(f)
                 chunk_keys.extend(keys)
                 chunk_counts.append(len(keys))
-                for counter, get in tf_getters:
+                country = (country_of(f) or "") if country_of is not None else None
+                if country is not None:
+                    self._countries[country] += 1
+                for counter, by_country, get in tf_getters:
                     value = get(f)
                     if value:
                         counter[value] += 1
+                        if country is not None:
+                            by_country[value, country] += 1
                 if len(chunk_counts) >= _CHUNK:
                     first_at = self._flush(chunk_keys, chunk_counts, first_at)
             self._flush(chunk_keys, chunk_counts, first_at)
@@ -225,12 +240,16 @@ class MatchIndex(Generic[R]):
             f = self._features[at]
             self._features[at] = None
             self._dead += 1
+            country_of = self._kind.tf_country
+            country = (country_of(f) or "") if country_of is not None else None
+            if country is not None:
+                _decrement(self._countries, country)
             for c, get in self._kind.tf_values.items():
                 value = get(f)
                 if value:
-                    self._tf[c][value] -= 1
-                    if self._tf[c][value] <= 0:
-                        del self._tf[c][value]
+                    _decrement(self._tf[c], value)
+                    if country is not None:
+                        _decrement(self._tf_country[c], (value, country))
 
     def _arrays(self) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.int32]]]:
         """The sorted (hash, position) arrays, merging pending additions and dropping removed records."""
@@ -272,6 +291,19 @@ class MatchIndex(Generic[R]):
 
     def tf_table(self, comparison: int) -> Counter[str]:
         return self._tf[comparison]
+
+    def tf_within(self, comparison: int, value: str, country: str) -> tuple[int, int]:
+        """(holders of ``value``, records) among the records in ``country`` or of unknown country (kinds with
+        ``tf_country``)."""
+        unknown = self._tf_country[comparison][value, ""]
+        held = self._tf_country[comparison][value, country] + unknown if country else unknown
+        return held, self._countries[country] + (self._countries[""] if country else 0)
+
+
+def _decrement(counter: Counter[Any], key: Any) -> None:
+    counter[key] -= 1
+    if counter[key] <= 0:
+        del counter[key]
 
 
 _CHUNK = 8192
@@ -389,7 +421,14 @@ def _probability(weight: float) -> float:
 class _Scorer:
     """Weights of one run: per comparison per level, plus the tf adjustments and the prior."""
 
-    def __init__(self, model: MatchModel, kind: _Kind, tf_tables: dict[int, Counter[str]], candidates: int) -> None:
+    def __init__(
+        self,
+        model: MatchModel,
+        kind: _Kind,
+        tf_tables: dict[int, Counter[str]],
+        candidates: int,
+        within: Callable[[int, str, str], tuple[int, int]] | None = None,
+    ) -> None:
         self.kind = kind
         self.model = model
         self.weights = model.weights()
@@ -400,6 +439,10 @@ class _Scorer:
         self.review_weight = _log2_odds(model.review_probability)
         self.tf: list[tuple[int, Callable[[Any], str], dict[str, float]]] = []
         limit = model.tf_limit
+        self._limit = limit
+        self._within = within if kind.tf_country is not None else None
+        self._exact_u: dict[int, float] = {}
+        self._same_country: dict[tuple[int, str, str], float] = {}
         for c, get in kind.tf_values.items():
             table = tf_tables.get(c)
             if not table:
@@ -412,29 +455,64 @@ class _Scorer:
             # "exact" becomes log2(m / p(v)), bounded to the level's weight ± ``tf_limit``. p(v) leaves one holder
             # out ((n - 1) / N): the record being matched, or its match, is one of the n, and a value held once
             # is not evidence of a common one however small the set.
-            exact_u = max(model.comparisons[c].levels[0].u, 1e-12)
+            exact_u = self._exact_u[c] = max(model.comparisons[c].levels[0].u, 1e-12)
             adjust: dict[str, float] = {}
             for value, n in table.items():
                 a = math.log2(exact_u * total / (n - 1)) if n > 1 else limit
                 adjust[value] = min(max(a, -limit), limit)
             self.tf.append((c, get, adjust))
 
-    def weight(self, vector: list[int], left: Any) -> float:
+    def bonuses(self, left: Any) -> list[tuple[int, float, float, str]]:
+        """The left record's tf adjustments: per tf comparison, (comparison, adjustment, adjustment for a pair in
+        the left record's country, that country or "")."""
+        country = (self.kind.tf_country(left) or "") if self._within is not None and self.kind.tf_country else ""
+        out = []
+        for c, get, adjust in self.tf:
+            value = get(left)
+            plain = adjust.get(value, 0.0)
+            out.append((c, plain, self.same_country(c, value, country) if country and value else plain, country))
+        return out
+
+    def same_country(self, c: int, value: str, country: str) -> float:
+        """The tf adjustment of an exact agreement on ``value`` between two records of ``country``: p(v) is the
+        value's frequency among that country's records (and those of unknown country), one holder left out. The
+        pair's place comparison already holds the chance that two records share a place, which is that of sharing
+        the country times that of the city within it, so p(v | country) and the place's weight count each once;
+        when names do not depend on the country, p(v | country) ≈ p(v) and nothing changes."""
+        key = (c, value, country)
+        cached = self._same_country.get(key)
+        if cached is not None:
+            return cached
+        assert self._within is not None
+        held, records = self._within(c, value, country)
+        limit = self._limit
+        a = math.log2(self._exact_u[c] * records / (held - 1)) if held > 1 else limit
+        a = self._same_country[key] = min(max(a, -limit), limit)
+        return a
+
+    def tf_adjustment(self, c: int, left: Any, right: Any) -> float:
+        """The tf adjustment of an exact agreement on comparison ``c`` between ``left`` and ``right``."""
+        for tc, plain, same, country in self.bonuses(left):
+            if tc == c:
+                return same if country and self.kind.tf_country and self.kind.tf_country(right) == country else plain
+        return 0.0
+
+    def weight(self, vector: list[int], left: Any, right: Any = None) -> float:
         """prior + Σ level weights (missing = 0) + term-frequency adjustments of exact name agreements."""
         w = self.prior + sum(map(_getitem, self.padded, vector))
-        for c, get, adjust in self.tf:
+        for c, _get, _adjust in self.tf:
             if vector[c] == 0:
-                w += adjust.get(get(left), 0.0)
+                w += self.tf_adjustment(c, left, right)
         return float(w)
 
     def decision(self, left: Any, right: Any, vector: list[int], *, weight: float | None = None) -> Decision:
         """The explained decision on a pair. ``weight`` (a run's, after the one-to-one adjustment) replaces the
         pair's own weight; such a pair was at or above the review band on its own, so it is at least REVIEW."""
-        own = self.weight(vector, left)
+        own = self.weight(vector, left, right)
         if weight is None:
             weight = own
         per_comparison = self.kind.explain(left, right, vector)
-        tf_extra = {c: (adjust.get(get(left), 0.0) if vector[c] == 0 else 0.0) for c, get, adjust in self.tf}
+        tf_extra = {c: (self.tf_adjustment(c, left, right) if vector[c] == 0 else 0.0) for c, _get, _a in self.tf}
         grouped: dict[str, list[tuple[int, str, str | None, str | None, str | None]]] = {}
         for c, (_name, field, lv, rv, detail) in enumerate(per_comparison):
             grouped.setdefault(field, []).append((c, field, lv, rv, detail))
@@ -578,7 +656,9 @@ class Matcher(Generic[R]):
             left_features = [kind.features(record, self.default_region) for record in left]
             queries = _Queries(kind.keys, left_features)
             left_counts = queries.identifier_counts
-            scorer = _Scorer(self.model, kind, {c: index.tf_table(c) for c in kind.tf_values}, len(index))
+            scorer = _Scorer(
+                self.model, kind, {c: index.tf_table(c) for c in kind.tf_values}, len(index), index.tf_within
+            )
 
             held: dict[str, int] = {}
 
@@ -617,6 +697,7 @@ class Matcher(Generic[R]):
         when ``best_only``; ties go to the smaller right id). ``compete``: the kept weights are those given that the
         left record has at most one match among its candidates (each lowered by its rivals' odds)."""
         vector = self._kind.vector
+        country_of = self._kind.tf_country
         prior, padded = scorer.prior, scorer.padded
         floor = scorer.review_weight
         features: list[Any] = index._features
@@ -648,7 +729,7 @@ class Matcher(Generic[R]):
             compared += len(lefts)
             current = -1
             f: Any = None
-            bonuses: list[tuple[int, float]] = []
+            bonuses: list[tuple[int, float, float, str]] = []
             # The weight is summed inline (this loop runs once per candidate pair): prior, level weights (the
             # padded tables map "missing" to 0), and the left record's term-frequency bonuses on exact agreement.
             for i, j in zip(lefts, rights, strict=True):
@@ -657,15 +738,15 @@ class Matcher(Generic[R]):
                     odds = 0.0
                     current = i
                     f = left_features[i]
-                    bonuses = [(c, adjust.get(get(f), 0.0)) for c, get, adjust in scorer.tf]
+                    bonuses = scorer.bonuses(f)
                 g = features[j]
                 if g is None:
                     continue
                 levels = vector(f, g, shared)
                 w = prior + sum(map(_getitem, padded, levels))
-                for c, bonus in bonuses:
+                for c, bonus, same, country in bonuses:
                     if levels[c] == 0:
-                        w += bonus
+                        w += same if country and country_of is not None and country_of(g) == country else bonus
                 if compete and w > -60.0:
                     odds += 2.0 ** min(w, 60.0)
                 if w >= floor:
@@ -690,7 +771,9 @@ class Matcher(Generic[R]):
         index = self.index(records)
         kind = self._kind
         with _gc_paused():
-            scorer = _Scorer(model, kind, {c: index.tf_table(c) for c in kind.tf_values}, max(len(index) - 1, 1))
+            scorer = _Scorer(
+                model, kind, {c: index.tf_table(c) for c in kind.tf_values}, max(len(index) - 1, 1), index.tf_within
+            )
 
             def shared(prefix: str, value: str) -> int:
                 return index.block_size(f"{prefix}:{value}")

@@ -24,6 +24,9 @@ from salesbridge.matching.companies import company_similarity, normalize_company
         ("Marks & Spencer plc", "marks and spencer"),
         ("Sal Y Pimienta, S.L.", "sal and pimienta"),
         ("Construcciones Ruiz e Hijos, S.A.", "construcciones ruiz and hijos"),
+        # Mexico's "S.A. de C.V.": both tables drop "S.A." and "C.V." but leave the "de" between them.
+        ("Roble Servicios S.A. de C.V.", "roble servicios"),
+        ("Grupo Bimbo, S.A.B. de C.V.", "grupo bimbo"),
         # A name that is only a legal form keeps its text instead of becoming empty.
         ("Ltd", "ltd"),
         ("", ""),

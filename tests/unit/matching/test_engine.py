@@ -434,6 +434,24 @@ def test_a_unique_exact_company_name_in_the_same_city_links_but_not_when_a_names
     assert all(d.band is not Band.MATCH for d in COMPANIES.link([crm], [ours, twin, *others]).decisions)
 
 
+def test_a_namesake_in_another_country_does_not_hold_back_the_company_that_shares_the_city() -> None:
+    # A group's name held by its subsidiaries abroad: how common "Roble Insurance" is, for a pair in Italy, is
+    # counted among Italy's companies (demo generator: the missed accounts of benchmark run 5).
+    crm = CompanyRecord("a", name="Roble Insurance S.p.A.", city="Milano", country="Italia")
+    others = [
+        CompanyRecord(f"o{i}", name=f"Company {i} Holdings", city=city, country=country)
+        for i in range(200)
+        for city, country in [[("Roma", "Italy"), ("Leeds", "United Kingdom")][i % 2]]
+    ]
+    ours = CompanyRecord("z", name="Roble Insurance S.p.A.", city="Milano", country="Italy")
+    abroad = CompanyRecord("l", name="Roble Insurance", city="London", country="United Kingdom")
+    decisions = COMPANIES.link([crm], [ours, abroad, *others]).decisions
+    assert [(d.right_id, d.band) for d in decisions] == [("z", Band.MATCH)]
+    # A namesake in the same country still holds the link back (it could be the one).
+    twin = CompanyRecord("t", name="Roble Insurance", city="Torino", country="Italy")
+    assert all(d.band is not Band.MATCH for d in COMPANIES.link([crm], [ours, twin, *others]).decisions)
+
+
 def test_a_short_name_inside_a_longer_one_is_weak_evidence() -> None:
     short = reason(
         COMPANIES.score(CompanyRecord("a", name="DSM N.V."), CompanyRecord("b", name="DSM IP Assets B.V.")), "name"
