@@ -649,16 +649,23 @@ class Matcher(Generic[R]):
 
         ``"left"``: each left id at most once (its best; ties to the smaller right id). ``"both"``: each id on either
         side at most once, greedily by weight (ties by left id, then right id). Deterministic.
+
+        Records that hold none of the fields of CRM-shaped data (``_CORRELATED``: names, birth dates and addresses
+        alone, a registry) are linked with weights estimated from them (``estimate``), as ``dedupe`` does: the
+        shipped model's weights and automatic band were learned on CRM-shaped pairs. Not when ``right`` is an index
+        (the service's CRM-to-workspace path).
         """
+        model = self.model
+        if not isinstance(right, MatchIndex):
+            left, right = list(left), list(right)
+            model = self._own_model(left, right)
         index = right if isinstance(right, MatchIndex) else self.index(right)
         kind = self._kind
         with _gc_paused():
             left_features = [kind.features(record, self.default_region) for record in left]
             queries = _Queries(kind.keys, left_features)
             left_counts = queries.identifier_counts
-            scorer = _Scorer(
-                self.model, kind, {c: index.tf_table(c) for c in kind.tf_values}, len(index), index.tf_within
-            )
+            scorer = _Scorer(model, kind, {c: index.tf_table(c) for c in kind.tf_values}, len(index), index.tf_within)
 
             held: dict[str, int] = {}
 
@@ -754,6 +761,16 @@ class Matcher(Generic[R]):
             close()
         return compared, kept
 
+    def _own_model(self, left: list[R], right: list[R]) -> MatchModel:
+        """The model of a run: the matcher's, or for registry-shaped records (``_registry_shaped``) one estimated from
+        them when the estimate stands on them (EM converged, or a list of names alone measured its duplicate rate;
+        too few pairs for EM keep the matcher's model rather than a u from a handful of random pairs)."""
+        model = self.model
+        if model.source in _FROM_THIS_DATA or not _registry_shaped(self._kind, left, right, self.default_region):
+            return model
+        estimated = self.estimate(left, right)
+        return estimated if estimated.source in ("estimated", "default+rate") else model
+
     def dedupe(self, records: Iterable[R]) -> LinkResult:
         """Decisions (MATCH and REVIEW) between records of one set: each unordered pair at most once, no one-to-one.
 
@@ -762,12 +779,11 @@ class Matcher(Generic[R]):
         A list holding one compared field alone (company names and nothing else) is deduped with the duplicate rate
         measured from the list (``estimate``'s single-field path: the model's weights, this list's prior): how
         many duplicates a record has is the list's property, which no shipped model can know (PATSTAT: 250 names
-        per company on average; a CRM-to-workspace link: at most one).
+        per company on average; a CRM-to-workspace link: at most one). So is a list of registry-shaped records
+        (``link``): with weights estimated from it.
         """
         records = list(records)
-        model = self.model
-        if model.source not in _FROM_THIS_DATA and _single_field(self._kind, records, self.default_region):
-            model = self.estimate(records, records)
+        model = self._own_model(records, records)
         index = self.index(records)
         kind = self._kind
         with _gc_paused():
@@ -919,16 +935,23 @@ _FROM_THIS_DATA = frozenset({"estimated", "default+rate", "default+u"})
 _SAMPLE = 2000
 
 
-def _single_field(kind: _Kind, records: Sequence[Any], region: str | None) -> bool:
-    """Whether at most one comparison can be made on these records (judged on an even sample of them)."""
+def _present(kind: _Kind, records: Sequence[Any], region: str | None) -> set[int]:
+    """The comparisons these records hold (judged on an even sample of them)."""
     step = max(len(records) // _SAMPLE, 1)
     present: set[int] = set()
     for record in records[::step]:
         f = kind.features(record, region)
         present.update(c for c, level in enumerate(kind.vector(f, f, no_sharing)) if level >= 0)
-        if len(present) > 1:
-            return False
-    return True
+    return present
+
+
+def _registry_shaped(kind: _Kind, left: Sequence[Any], right: Sequence[Any], region: str | None) -> bool:
+    """Whether the comparisons both sides hold are one at most (a list of names) or none of CRM-shaped data's
+    (``_CORRELATED``): data the shipped models were not learned on, which ``estimate`` weighs from itself."""
+    present = _present(kind, left, region)
+    if right is not left:
+        present &= _present(kind, right, region)
+    return len(present) <= 1 or not {kind.specs[c][0] for c in present} & _CORRELATED
 
 
 def _em(
