@@ -650,15 +650,15 @@ class Matcher(Generic[R]):
         ``"left"``: each left id at most once (its best; ties to the smaller right id). ``"both"``: each id on either
         side at most once, greedily by weight (ties by left id, then right id). Deterministic.
 
-        Records that hold none of the fields of CRM-shaped data (``_CORRELATED``: names, birth dates and addresses
-        alone, a registry) are linked with weights estimated from them (``estimate``), as ``dedupe`` does: the
-        shipped model's weights and automatic band were learned on CRM-shaped pairs. Not when ``right`` is an index
-        (the service's CRM-to-workspace path).
+        People records that hold birth dates on both sides and none of the fields of CRM-shaped data
+        (``_registry_shaped``: a registry, not a CRM) are linked with weights estimated from them (``estimate``), as
+        ``dedupe`` does: the shipped model's weights and automatic band were learned on CRM-shaped pairs. The
+        workspace's people hold no birth date, so the service's CRM-to-workspace links never are.
         """
         model = self.model
         if not isinstance(right, MatchIndex):
             left, right = list(left), list(right)
-            model = self._own_model(left, right)
+            model = self._own_model(left, right, single_field=False)
         index = right if isinstance(right, MatchIndex) else self.index(right)
         kind = self._kind
         with _gc_paused():
@@ -761,12 +761,19 @@ class Matcher(Generic[R]):
             close()
         return compared, kept
 
-    def _own_model(self, left: list[R], right: list[R]) -> MatchModel:
-        """The model of a run: the matcher's, or for registry-shaped records (``_registry_shaped``) one estimated from
-        them when the estimate stands on them (EM converged, or a list of names alone measured its duplicate rate;
-        too few pairs for EM keep the matcher's model rather than a u from a handful of random pairs)."""
+    def _own_model(self, left: list[R], right: list[R], *, single_field: bool) -> MatchModel:
+        """The model of a run: the matcher's, or for registry-shaped records (``_registry_shaped``; with
+        ``single_field`` also a list of one field alone) one estimated from them when the estimate stands on them (EM
+        converged, or a list of names alone measured its duplicate rate; too few pairs for EM keep the matcher's
+        model rather than a u from a handful of random pairs)."""
         model = self.model
-        if model.source in _FROM_THIS_DATA or not _registry_shaped(self._kind, left, right, self.default_region):
+        if model.source in _FROM_THIS_DATA:
+            return model
+        present = _present(self._kind, left, self.default_region)
+        if right is not left:
+            present &= _present(self._kind, right, self.default_region)
+        names = {self._kind.specs[c][0] for c in present}
+        if not (_registry_shaped(names) or (single_field and len(present) <= 1)):
             return model
         estimated = self.estimate(left, right)
         return estimated if estimated.source in ("estimated", "default+rate") else model
@@ -783,7 +790,7 @@ class Matcher(Generic[R]):
         (``link``): with weights estimated from it.
         """
         records = list(records)
-        model = self._own_model(records, records)
+        model = self._own_model(records, records, single_field=True)
         index = self.index(records)
         kind = self._kind
         with _gc_paused():
@@ -945,13 +952,11 @@ def _present(kind: _Kind, records: Sequence[Any], region: str | None) -> set[int
     return present
 
 
-def _registry_shaped(kind: _Kind, left: Sequence[Any], right: Sequence[Any], region: str | None) -> bool:
-    """Whether the comparisons both sides hold are one at most (a list of names) or none of CRM-shaped data's
-    (``_CORRELATED``): data the shipped models were not learned on, which ``estimate`` weighs from itself."""
-    present = _present(kind, left, region)
-    if right is not left:
-        present &= _present(kind, right, region)
-    return len(present) <= 1 or not {kind.specs[c][0] for c in present} & _CORRELATED
+def _registry_shaped(present: set[str]) -> bool:
+    """Whether records holding these comparisons (on both sides) are a registry's people: birth dates, and none of
+    CRM-shaped data's fields (``_CORRELATED``) — data the shipped people model was not learned on (its birth-date
+    weights come from FEBRL3), which ``estimate`` weighs from itself."""
+    return "birth_date" in present and not present & _CORRELATED
 
 
 def _em(
