@@ -1,9 +1,9 @@
-"""Exactly once under faults: the drainer, a real ``salesbridge writeback drain`` process on a SQLite store, is killed
-with ``kill -9`` in the middle of a delivery while the sandbox (its own process, TLS, kept in a file) answers 30 % of
-the Web API requests with 429 (Retry-After), 503 or a connection cut in the middle of the body; drains started
-afterwards deliver the rest, and in the end every activity — InMail, message, note and call — exists in the sandbox
-exactly once (counted by id, and by ``sbr_externalid`` on the app's tables) with its two parties (not doubled by a
-redelivery), none is lost, and the store says every one delivered."""
+"""Exactly once under faults: the drainer, a real ``salesbridge writeback drain`` process on a SQLite or PostgreSQL
+store, is killed with ``kill -9`` in the middle of a delivery while the sandbox (its own process, TLS, kept in a
+file) answers 30 % of the Web API requests with 429 (Retry-After), 503 or a connection cut in the middle of the body;
+drains started afterwards deliver the rest, and in the end every activity — InMail, message, note and call — exists
+in the sandbox exactly once (counted by id, and by ``sbr_externalid`` on the app's tables) with its two parties (not
+doubled by a redelivery), none is lost, and the store says every one delivered."""
 
 from __future__ import annotations
 
@@ -60,11 +60,11 @@ def written_rows(crm: Crm, expected: dict[str, set[str]]) -> int:
 
 
 def test_kill_9_mid_delivery_under_30_percent_faults_then_restarts_write_each_activity_exactly_once(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
     crm = start_crm(tmp_path / "crm", tmp_path / "crm.db", contacts=2000)
     try:
-        workspace = prepare_workspace(f"sqlite:///{tmp_path / 'store.db'}", crm, people=1000)
+        workspace = prepare_workspace(database_url, crm, people=1000)  # SQLite, and PostgreSQL (SKIP LOCKED claims)
         store, engine = open_store(workspace)
         items = (*BULK_ITEMS, *BATCHED_ITEMS)
         activities = seed_activities(store, workspace, items=items, count=ACTIVITIES, tag="faults")
