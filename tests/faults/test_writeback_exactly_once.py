@@ -137,6 +137,7 @@ def test_kill_9_mid_delivery_under_30_percent_faults_then_restarts_write_each_ac
         assert set(parties.values()) == {2}
         assert len(parties) == len(with_parties)
         assert restarts >= 1
+        assert "Retrying POST" in output.read_text(), "the faults reached the drains, which retried"
         engine.dispose()
     finally:
         crm.stop()
