@@ -18,6 +18,7 @@
     │   ├── ActivityChangedError      an activity edited from a stale version: someone edited it meanwhile; .version
     │   ├── CrmAppRequiredError       writeback enabled while the CRM-side app is not installed (or is outdated)
     │   ├── ClientIdReusedError       an activity logged with a client id its author used for another activity
+    │   ├── WritebackPrivilegesError  writeback enabled while the application user lacks privileges it needs
     │   ├── AccountError              an account use case refused; the message is for the person who caused it
     │   │   ├── InvalidInputError     a value breaks a rule (email, password, name, language); .field
     │   │   ├── ContractFullError     every seat of the contract is assigned
@@ -292,6 +293,25 @@ class CrmAppRequiredError(InvalidRequestError):
     def __init__(self, *, state: str | None) -> None:
         super().__init__(self.MESSAGE)
         self.state = state
+
+
+class WritebackPrivilegesError(InvalidRequestError):
+    """Writeback cannot be enabled: the CRM-side app is installed, but the application user lacks privileges that
+    writing back needs (acting on behalf of the sellers, creating activities and notes…); every delivery would be
+    refused. Nothing was changed.
+
+    Attributes:
+        missing: The privilege names, in a stable order.
+    """
+
+    MESSAGE = N_(
+        "Writeback was not turned on: the application user lacks these privileges: {privileges}. Add them to its "
+        "security role in Dynamics 365, then turn writeback on."
+    )
+
+    def __init__(self, missing: tuple[str, ...]) -> None:
+        super().__init__(self.MESSAGE, privileges=", ".join(missing))
+        self.missing = missing
 
 
 class ClientIdReusedError(InvalidRequestError):

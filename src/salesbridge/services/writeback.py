@@ -26,7 +26,12 @@ from salesbridge.domain.writeback import (
     SeatHold,
     WritebackSettings,
 )
-from salesbridge.errors import CrmAppRequiredError, InvalidRequestError, UnknownOrganizationError
+from salesbridge.errors import (
+    CrmAppRequiredError,
+    InvalidRequestError,
+    UnknownOrganizationError,
+    WritebackPrivilegesError,
+)
 from salesbridge.message_ids import N_
 from salesbridge.services.activities import delivery_reason
 from salesbridge.services.crm_app import crm_app_status
@@ -62,11 +67,14 @@ async def set_writeback_settings(
     """Replace the organization's writeback settings. Audited (``writeback.settings_changed``, before and after).
 
     Turning writeback on asks Dynamics where the CRM-side app stands first, and refuses unless it is installed
+    and the application user holds the privileges writing back needs
     (changing the items of writeback already on does not ask again). An item turned on delivers what is logged
     from then on; :func:`backfill` delivers earlier activity.
 
     Raises:
         CrmAppRequiredError: writeback turned on while the app is not installed, or outdated.
+        WritebackPrivilegesError: writeback turned on while the application user lacks privileges writing back
+            needs (named).
         InvalidRequestError: writeback turned on while the organization is not connected to a CRM.
         CrmError: Dynamics could not be asked.
     """
@@ -76,6 +84,8 @@ async def set_writeback_settings(
         status = await crm_app_status(store, app_sessions, slug=slug)
         if status.state is not AppState.INSTALLED:
             raise CrmAppRequiredError(state=status.state.value)
+        if status.missing_privileges:  # every delivery would be refused (impersonation, create): say which now
+            raise WritebackPrivilegesError(status.missing_privileges)
     return await asyncio.to_thread(_save_settings, store, organization_id, before, settings, actor)
 
 

@@ -41,8 +41,11 @@ from salesbridge.errors import (
     InvalidInputError,
     InvalidRequestError,
     RowNotFoundError,
+    WritebackPrivilegesError,
 )
 from salesbridge.sandbox.assembly import build_sandbox
+from salesbridge.sandbox.organization.foundation import SYSTEM_ADMINISTRATOR_ROLE_ID
+from salesbridge.sandbox.organization.security import Depth
 from salesbridge.services.activities import (
     delivery_reason,
     edit_activity,
@@ -491,6 +494,30 @@ async def test_writeback_is_turned_on_only_once_the_crm_app_is_installed(
         changes = [e.details for e in uow.audit.recent(limit=20) if e.action == "writeback.settings_changed"]
     assert {"enabled": True, "items": ["inmail", "note"], "before": {"enabled": False, "items": "all"}} in changes
     assert len(changes) == 2
+
+
+async def test_writeback_is_not_turned_on_while_the_application_user_lacks_a_privilege_it_needs(
+    store: UnitOfWorkFactory, fresh: RunningSandbox
+) -> None:
+    """Found by QA: with prvActOnBehalfOfAnotherUser taken from the application user's role after the install,
+    writeback was turned on and every delivery was then refused and parked."""
+    acme = Workspace(store)
+    app_sessions = cast(CrmAppSessionFactory, _dynamics_session)
+    await connect_crm(store, _dynamics_session, slug="acme", credentials=fresh.credentials(), targets=SANDBOX_TARGETS)
+    await install_crm_app(store, app_sessions, slug="acme")
+    state = fresh.sandbox.services.state
+    with state.storage.transaction():
+        state.security.revoke(SYSTEM_ADMINISTRATOR_ROLE_ID, ["prvActOnBehalfOfAnotherUser"])
+
+    with pytest.raises(WritebackPrivilegesError) as refused:
+        await set_writeback_settings(store, app_sessions, acme.id, ON, actor="admin@acme.test")
+
+    assert refused.value.missing == ("prvActOnBehalfOfAnotherUser",)
+    assert "prvActOnBehalfOfAnotherUser" in refused.value.localized("es")
+    assert await asyncio.to_thread(writeback_settings, store, acme.id) == WritebackSettings()
+    with state.storage.transaction():
+        state.security.grant(SYSTEM_ADMINISTRATOR_ROLE_ID, {"prvActOnBehalfOfAnotherUser": Depth.GLOBAL})
+    assert await set_writeback_settings(store, app_sessions, acme.id, ON, actor="admin@acme.test") == ON
 
 
 def test_a_disconnect_with_the_purge_keeps_the_activities_and_the_writeback_settings(acme: Workspace) -> None:
