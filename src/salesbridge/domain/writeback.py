@@ -135,11 +135,14 @@ class ActivityDraft:
         if self.occurred_at.tzinfo is None:
             raise InvalidInputError(N_("The activity's time needs a time zone."), field="occurred_at")
         try:
-            in_utc = self.occurred_at.astimezone(UTC)
-        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC time Python holds
-            in_utc = EARLIEST_TIME - timedelta(days=1)
-        if in_utc < EARLIEST_TIME:
-            raise InvalidInputError(N_("The activity's time must be in 1753 or later."), field="occurred_at")
+            # 0001-01-01T00:00+01:00 and 9999-12-31T23:59-01:00 lie outside the UTC times Python holds: overflow.
+            too_early = self.occurred_at.astimezone(UTC) < EARLIEST_TIME
+        except OverflowError:
+            too_early = True
+        if too_early:
+            raise InvalidInputError(
+                N_("The activity's time must be between the years 1753 and 9999."), field="occurred_at"
+            )
         body = checked_multiline_text(self.body, field="body")
         if not body:
             raise InvalidInputError(N_("The text of the activity is required."), field="body")

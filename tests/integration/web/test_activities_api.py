@@ -259,7 +259,7 @@ def test_times_dataverse_cannot_hold_and_calls_longer_than_its_description_are_r
             f"{ORGS}/activities", json=_note(person_id, client_id, **extra), headers=admin.csrf_headers()
         )
 
-    for n, moment in enumerate(["0001-01-01T00:00:00+01:00", "1752-12-31T23:59:59Z"]):
+    for n, moment in enumerate(["0001-01-01T00:00:00+01:00", "1752-12-31T23:59:59Z", "9999-12-31T23:59:59-01:00"]):
         refused = log(f"t{n}", occurred_at=moment)
         assert refused.status_code == 422, refused.text
         assert "1753" in refused.json()["detail"]

@@ -49,16 +49,19 @@ def test_a_calls_text_fits_the_phone_calls_description() -> None:
         datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))),  # before Python's first UTC time: no overflow
         datetime(1752, 12, 31, 23, 59, tzinfo=UTC),
         datetime(1753, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),  # 1752 in UTC
+        datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-1))),  # the year 10000 in UTC: no overflow
     ],
 )
-def test_a_time_before_dataverses_first_date_is_refused(at: datetime) -> None:
+def test_a_time_outside_dataverses_dates_is_refused(at: datetime) -> None:
     with pytest.raises(InvalidInputError) as refused:
         _draft(at=at)
     assert refused.value.field == "occurred_at"
+    assert refused.value.localized("en") == "The activity's time must be between the years 1753 and 9999."
 
 
-def test_the_first_date_dataverse_holds_is_accepted() -> None:
+def test_the_first_and_last_dates_dataverse_holds_are_accepted() -> None:
     assert _draft(at=datetime(1753, 1, 1, tzinfo=UTC)).occurred_at.year == 1753
+    assert _draft(at=datetime(9999, 12, 31, 23, 59, tzinfo=UTC)).occurred_at.year == 9999
 
 
 def test_lengths_count_as_dataverse_does_an_emoji_twice() -> None:
