@@ -310,3 +310,22 @@ def _wait_for_a_blocked_backend(console: Console) -> None:
         if waiting:
             return
         time.sleep(0.01)
+
+
+def test_a_field_the_api_does_not_know_is_refused_naming_it_not_ignored(
+    console: Console, browser: OpenBrowser, person_id: str
+) -> None:
+    phone = _api(console, _token(browser(ACME_SELLER)))
+    try:
+        unknown = phone.post(f"{ORGS}/activities", json=_note(person_id, attendees=["someone"]))
+        assert unknown.status_code == 422
+        [problem] = unknown.json()["detail"]
+        assert (problem["type"], problem["loc"]) == ("extra_forbidden", ["body", "attendees"])
+        assert phone.get(f"{ORGS}/activities").json()["items"] == [], "nothing stored"
+        logged = phone.post(f"{ORGS}/activities", json=_note(person_id)).json()
+        edit = phone.patch(f"{ORGS}/activities/{logged['id']}", json={"body": "Booked", "bdy": "typo"})
+        assert edit.status_code == 422
+        assert [problem["loc"] for problem in edit.json()["detail"]] == [["body", "bdy"]]
+        assert phone.get(f"{ORGS}/activities/{logged['id']}").json()["version"] == 1
+    finally:
+        phone.__exit__(None, None, None)

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from salesbridge.domain.writeback import (
     MAX_BODY_LENGTH,
@@ -55,7 +55,10 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"At most {MAX_PAGE}
 
 
 class ActivityIn(ApiInput):
-    """An activity a seller logs, on exactly one person or one company of the workspace."""
+    """An activity a seller logs, on exactly one person or one company of the workspace. A field the API does not
+    know is refused (422 naming it), not ignored: a client sending one believes it is stored."""
+
+    model_config = ConfigDict(extra="forbid")
 
     client_id: str = Field(
         description=f"The client's own id of the activity (at most {MAX_CLIENT_ID_LENGTH} characters): the same "
@@ -80,7 +83,10 @@ class ActivityIn(ApiInput):
 
 
 class ActivityEditIn(ApiInput):
-    """New subject and body for an activity (its other fields do not change)."""
+    """New subject and body for an activity (its other fields do not change). A field the API does not know is
+    refused (422 naming it)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     subject: str | None = Field(default=None, description="Left out: kept as it is; null or empty: none.")
     body: str
