@@ -383,6 +383,9 @@ class FakeCrmUserRepository(_Repository):
     def find_by_crm_id(self, crm_id: str) -> CrmUser | None:
         return next((row for row in self._t.crm_users.values() if row.crm_id == crm_id.lower()), None)
 
+    def find(self, crm_user_id: uuid.UUID) -> CrmUser | None:
+        return next((row for row in self._t.crm_users.values() if row.id == crm_user_id), None)
+
     def last_imported_at(self) -> datetime | None:
         return max((row.imported_at for row in self._t.crm_users.values()), default=None)
 
@@ -1923,6 +1926,7 @@ class FakeActivities(_Repository):
             direction=draft.direction,
             occurred_at=draft.occurred_at,
             conversation_id=draft.conversation_id,
+            participants=draft.participants,
             version=1,
             created_at=now,
             updated_at=now,

@@ -96,6 +96,12 @@ class CrmUserRepository(_ScopedRepository):
         row = self._session.scalar(statement)
         return as_value(domain.CrmUser, row) if row is not None else None
 
+    def find(self, crm_user_id: uuid.UUID) -> domain.CrmUser | None:
+        """See the port."""
+        statement = select(CrmUser).where(CrmUser.organization_id == self._organization_id, CrmUser.id == crm_user_id)
+        row = self._session.scalar(statement)
+        return as_value(domain.CrmUser, row) if row is not None else None
+
     def count(self) -> int:
         """How many CRM users are imported."""
         statement = select(func.count()).select_from(CrmUser).where(CrmUser.organization_id == self._organization_id)

@@ -135,7 +135,7 @@ class OrganizationReader(Protocol):
 
 
 class CrmUserReader(Protocol):
-    def list_all(self) -> list[CrmUser]: ...
+    def find(self, crm_user_id: uuid.UUID) -> CrmUser | None: ...
 
 
 class ConnectionReader(Protocol):
@@ -245,18 +245,16 @@ class Seller:
     systemuser_id: str | None
 
 
-def seller_of(uow: WritebackUnitOfWork, author_user_id: uuid.UUID, *, crm_users: Iterable[CrmUser] = ()) -> Seller:
+def seller_of(uow: WritebackUnitOfWork, author_user_id: uuid.UUID) -> Seller:
     """The author's standing as a writer: the hold of :func:`~salesbridge.domain.writeback.seat_hold` (their seat,
     its CRM sync, the organization's "all seats" switch, the matched CRM user and whether it is enabled) and, when
     none, the CRM user the activity is written as. The one decision of who may write back: capture
-    (:func:`salesbridge.services.activities.seat_hold_of`) asks it too. ``crm_users``: the organization's, when
-    the caller has read them already (read here otherwise, only for a seat matched to one). Reads only."""
+    (:func:`salesbridge.services.activities.seat_hold_of`) asks it too. Reads only: the seat, the organization
+    and the seat's CRM user (not every CRM user of the organization)."""
     seat = uow.seats.find_by_user(author_user_id)
     if seat is None:
         return Seller(SeatHold.NO_SEAT, None)
-    crm_user = None
-    if seat.crm_user_id is not None:
-        crm_user = next((user for user in (crm_users or uow.crm_users.list_all()) if user.id == seat.crm_user_id), None)
+    crm_user = uow.crm_users.find(seat.crm_user_id) if seat.crm_user_id is not None else None
     hold = seat_hold(
         has_seat=True,
         seat_active=seat.state is SeatState.ACTIVE,
@@ -351,7 +349,6 @@ def _claim(
             return None
         summary.claimed += len(claimed)
         settings = uow.writeback_settings.get()
-        crm_users = uow.crm_users.list_all()
         sellers: dict[uuid.UUID, Seller] = {}
         writable: list[tuple[Activity, str]] = []
         for activity in claimed:
@@ -361,7 +358,7 @@ def _claim(
                 continue
             seller = sellers.get(activity.author_user_id)
             if seller is None:
-                seller = sellers[activity.author_user_id] = seller_of(uow, activity.author_user_id, crm_users=crm_users)
+                seller = sellers[activity.author_user_id] = seller_of(uow, activity.author_user_id)
             if seller.hold is not None or seller.systemuser_id is None:
                 uow.activities.mark_waiting(activity.id, state=DeliveryState.WAITING_FOR_SEAT, hold=seller.hold)
                 summary.waiting_for_seat += 1

@@ -167,6 +167,22 @@ def test_replacing_crm_users_keeps_their_ids_and_unlinks_the_gone(store: StoreAc
         assert uow.crm_users.last_imported_at() is not None
 
 
+def test_a_crm_user_is_found_by_our_id_within_its_organization_only(store: StoreAccess) -> None:
+    """What a seat points at (``crm_user_id``) is read alone: capture and the drain need the seat's CRM user, not
+    every CRM user of the organization."""
+    acme, other = organization(store), organization(store, "other")
+    with store(acme) as uow:
+        uow.crm_users.replace_all([crm_user("aaaa", "Ana"), crm_user("bbbb", "Bea")])
+        bea = uow.crm_users.find_by_crm_id("bbbb")
+        uow.commit()
+    assert bea is not None
+    with store(acme, read_only=True) as uow:
+        assert uow.crm_users.find(bea.id) == bea
+        assert uow.crm_users.find(uuid.uuid4()) is None
+    with store(other, read_only=True) as uow:
+        assert uow.crm_users.find(bea.id) is None, "another organization's"
+
+
 def test_tokens_sessions_and_invitations_expire_and_find_their_organization(
     store: StoreAccess, clock: FakeClock
 ) -> None:

@@ -187,6 +187,10 @@ class CrmUserRepository(Protocol):
         """The CRM user with systemuserid ``crm_id`` (any case), or None."""
         ...
 
+    def find(self, crm_user_id: uuid.UUID) -> CrmUser | None:
+        """The organization's CRM user with our id ``crm_user_id`` (a seat's ``crm_user_id``), or None."""
+        ...
+
     def last_imported_at(self) -> datetime | None:
         """When the CRM users were last imported, or None."""
         ...
