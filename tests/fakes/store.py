@@ -1926,6 +1926,7 @@ class FakeActivities(_Repository):
             direction=draft.direction,
             occurred_at=draft.occurred_at,
             conversation_id=draft.conversation_id,
+            participants=draft.participants,
             version=1,
             created_at=now,
             updated_at=now,

@@ -106,6 +106,9 @@ class ActivityDraft:
         direction: Outgoing or incoming (notes are outgoing).
         occurred_at: When it was sent, written or held (timezone-aware).
         conversation_id: The conversation an InMail or message belongs to.
+        participants: Other workspace people it involves (at most :data:`MAX_PARTICIPANTS`, each once, not the
+            person it concerns); written to the CRM as further activity parties. Whether they are the
+            organization's is the service's to check.
 
     Raises:
         InvalidInputError: a value is missing, too long, or holds control characters (``field`` names it).
@@ -120,6 +123,7 @@ class ActivityDraft:
     direction: Direction
     occurred_at: datetime
     conversation_id: str | None = None
+    participants: tuple[uuid.UUID, ...] = ()
 
     def __post_init__(self) -> None:
         client_id = (self.client_id or "").strip()
@@ -156,6 +160,8 @@ class ActivityDraft:
         object.__setattr__(
             self, "conversation_id", _optional(self.conversation_id, "conversation_id", MAX_CONVERSATION_ID_LENGTH)
         )
+        object.__setattr__(self, "participants", tuple(self.participants))
+        _check_participants(self.participants, self.person_id)
 
     @property
     def title(self) -> str:
@@ -164,6 +170,31 @@ class ActivityDraft:
 
 
 _TOO_LONG: Final = N_("This text is too long: at most {limit} characters.")
+
+MAX_PARTICIPANTS: Final = 50
+"""The most additional people an activity names (each becomes an activity party in Dynamics)."""
+
+
+def _check_participants(participants: tuple[uuid.UUID, ...], person_id: uuid.UUID | None) -> None:
+    if len(participants) > MAX_PARTICIPANTS:
+        raise InvalidInputError(
+            N_("An activity names at most {limit} participants."), field="participants", limit=MAX_PARTICIPANTS
+        )
+    seen: set[uuid.UUID] = set()
+    for participant in participants:
+        if participant in seen:
+            raise InvalidInputError(
+                N_("The participant {id} is named twice."), field="participants", id=str(participant)
+            )
+        if participant == person_id:
+            raise InvalidInputError(
+                N_("The participant {id} is the person the activity concerns: name them once, as its person."),
+                field="participants",
+                id=str(participant),
+            )
+        seen.add(participant)
+
+
 _CALL_TOO_LONG: Final = N_("A call's text holds at most {limit} characters in Dynamics: shorten it.")
 
 
@@ -383,6 +414,7 @@ class Activity:
         id: Ours.
         author_user_id: The workspace user (seller) who logged it.
         version: 1 when captured, raised by each edit.
+        participants: Other workspace people it involves (:attr:`ActivityDraft.participants`).
     """
 
     id: uuid.UUID
@@ -400,6 +432,7 @@ class Activity:
     created_at: datetime
     updated_at: datetime
     delivery: Delivery
+    participants: tuple[uuid.UUID, ...] = ()
 
     @property
     def title(self) -> str:

@@ -34,6 +34,7 @@ from salesbridge.errors import (
     AdministratorRequiredError,
     ClientIdReusedError,
     ConcurrentWriteError,
+    InvalidInputError,
     RowNotFoundError,
 )
 from salesbridge.message_ids import N_
@@ -56,11 +57,19 @@ def seat_hold_of(uow: UnitOfWork, author_user_id: uuid.UUID) -> SeatHold | None:
     return seller_of(uow, author_user_id).hold
 
 
+PARTICIPANT_NOT_FOUND: Final = N_("The participant {id} is not a person of this organization.")
+
+
 def _require_subject(uow: UnitOfWork, draft: ActivityDraft) -> None:
     if draft.person_id is not None and uow.people.get(draft.person_id) is None:
         raise RowNotFoundError(PERSON_NOT_FOUND)
     if draft.company_id is not None and uow.companies.get(draft.company_id) is None:
         raise RowNotFoundError(COMPANY_NOT_FOUND)
+    for participant in draft.participants:
+        # 422 naming the id, not a bare 404: the request names up to 50 people, the caller must know which one.
+        # Another organization's person is "not in this organization" alike: nothing of it is revealed.
+        if uow.people.get(participant) is None:
+            raise InvalidInputError(PARTICIPANT_NOT_FOUND, field="participants", id=str(participant))
 
 
 def _same_activity(stored: Activity, draft: ActivityDraft) -> Activity:

@@ -13,6 +13,7 @@ twice); on SQLite a writing unit of work holds the database's single write lock 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -114,6 +115,7 @@ def _value(row: Any) -> Activity:
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        participants=tuple(uuid.UUID(participant) for participant in json.loads(row.participants)),
         delivery=Delivery(
             state=DeliveryState(row.state),
             hold=SeatHold(row.hold) if row.hold else None,
@@ -192,6 +194,7 @@ class ActivityRepository(_ScopedRepository):
             crm_id=crm_activity_id(self._organization_id, activity_id),
             delivered_version=None,
             delivered_at=None,
+            participants=json.dumps([str(participant) for participant in draft.participants]),
         )
         _flush_new(self._session, row, ConcurrentWriteError("The same activity was stored meanwhile."))
         return _value(row), True

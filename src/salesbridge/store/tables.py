@@ -756,6 +756,7 @@ class ActivityRow(Base):
     crm_id: Mapped[str] = mapped_column(String(36))
     delivered_version: Mapped[int | None] = mapped_column(Integer)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    participants: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON ids; migration 0018
 
     __table_args__ = (
         Index(

@@ -329,3 +329,44 @@ def test_a_field_the_api_does_not_know_is_refused_naming_it_not_ignored(
         assert phone.get(f"{ORGS}/activities/{logged['id']}").json()["version"] == 1
     finally:
         phone.__exit__(None, None, None)
+
+
+def test_participants_are_stored_and_returned_and_only_the_organizations_people_once_each(
+    console: Console, browser: OpenBrowser, person_id: str
+) -> None:
+    admin, outsider = browser(ACME_ADMIN), browser(GLOBEX_ADMIN)
+    more = {"people": [{"external_id": f"q{n}", "first_name": "Quinn", "last_name": f"N{n}"} for n in (1, 2)]}
+    assert admin.client.post(f"{ORGS}/people", json=more, headers=admin.csrf_headers()).status_code == 200
+    q1, q2 = (admin.client.get(f"{ORGS}/people/by-external-id/q{n}").json()["id"] for n in (1, 2))
+    theirs = {"people": [{"external_id": "g1", "first_name": "Gil", "last_name": "Globex"}]}
+    globex = "/api/v1/orgs/globex"
+    assert outsider.client.post(f"{globex}/people", json=theirs, headers=outsider.csrf_headers()).status_code == 200
+    globex_person = outsider.client.get(f"{globex}/people/by-external-id/g1").json()["id"]
+    phone = _api(console, _token(browser(ACME_SELLER)))
+    try:
+        logged = phone.post(f"{ORGS}/activities", json=_note(person_id, participants=[q2, q1]))
+        assert logged.status_code == 201, logged.text
+        assert logged.json()["participants"] == [q2, q1]
+        assert phone.get(f"{ORGS}/activities/{logged.json()['id']}").json()["participants"] == [q2, q1]
+        plain = phone.post(f"{ORGS}/activities", json=_note(person_id, "plain")).json()
+        assert plain["participants"] == []
+
+        unknown = str(uuid.uuid4())
+        for client_id, participants, said in (
+            ("u", [q1, unknown], unknown),
+            ("g", [globex_person], globex_person),  # another organization's person: as unknown
+            ("d", [q1, q1], q1),
+            ("p", [person_id], person_id),
+        ):
+            refused = phone.post(f"{ORGS}/activities", json=_note(person_id, client_id, participants=participants))
+            assert refused.status_code == 422, (client_id, refused.text)
+            assert said in refused.json()["detail"]
+            assert refused.json()["detail"].startswith("El participante"), "in the seller's Spanish"
+        too_many = phone.post(
+            f"{ORGS}/activities", json=_note(person_id, "many", participants=[str(uuid.uuid4()) for _ in range(51)])
+        )
+        assert too_many.status_code == 422
+        assert "50" in too_many.json()["detail"]
+        assert {item["client_id"] for item in phone.get(f"{ORGS}/activities").json()["items"]} == {"phone-1", "plain"}
+    finally:
+        phone.__exit__(None, None, None)

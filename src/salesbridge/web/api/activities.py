@@ -23,6 +23,7 @@ from salesbridge.domain.writeback import (
     MAX_BODY_LENGTH,
     MAX_CALL_BODY_LENGTH,
     MAX_CLIENT_ID_LENGTH,
+    MAX_PARTICIPANTS,
     MAX_SUBJECT_LENGTH,
     Activity,
     ActivityDraft,
@@ -80,6 +81,13 @@ class ActivityIn(ApiInput):
         description="When it was sent, written or held, with its UTC offset (1753 or later, as Dynamics holds)."
     )
     conversation_id: str | None = Field(default=None, description="The conversation an InMail or message is in.")
+    participants: list[uuid.UUID] = Field(
+        default_factory=list,
+        description=f"Other people of the workspace it involves (at most {MAX_PARTICIPANTS}, each once, not the "
+        "person it concerns): each one's matched contact, else lead, is written to Dynamics as a further activity "
+        "party (recipient of an outgoing InMail, message or call, sender of an incoming one); one with no match yet "
+        "is left out. A person id the organization does not have: 422 naming it.",
+    )
 
 
 class ActivityEditIn(ApiInput):
@@ -128,6 +136,7 @@ class ActivityOut(ApiModel):
     direction: DirectionName
     occurred_at: IsoTime
     conversation_id: str | None
+    participants: list[uuid.UUID] = Field(description="Other people of the workspace it involves.")
     version: int = Field(description="1 when logged, raised by each edit.")
     author_user_id: uuid.UUID
     delivery: DeliveryOut
@@ -156,6 +165,7 @@ def activity_out(activity: Activity, locale: str) -> ActivityOut:
         direction=activity.direction.value,
         occurred_at=activity.occurred_at.isoformat(),
         conversation_id=activity.conversation_id,
+        participants=list(activity.participants),
         version=activity.version,
         author_user_id=activity.author_user_id,
         delivery=DeliveryOut(
@@ -200,6 +210,7 @@ def log_activity_route(
         direction=Direction(body.direction),
         occurred_at=body.occurred_at,
         conversation_id=body.conversation_id,
+        participants=tuple(body.participants),
     )
     try:
         activity, created = log_activity(
