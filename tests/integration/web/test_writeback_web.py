@@ -16,6 +16,9 @@ from tests.integration.web.test_people_web import seed_people
 
 from salesbridge.domain.writeback import (
     ALL_ITEMS,
+    MAX_BODY_LENGTH,
+    MAX_CALL_BODY_LENGTH,
+    MAX_SUBJECT_LENGTH,
     ActivityDraft,
     DataItem,
     DeliveryState,
@@ -188,6 +191,17 @@ def _log(
     return activity.id
 
 
+def _delivered_note(console: Console, person_id: uuid.UUID) -> uuid.UUID:
+    """A note of the seller on ``person_id``, delivered now (version 1 written to a CRM contact)."""
+    delivered = _log(console, person_id, item=DataItem.NOTE, state=DeliveryState.QUEUED)
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        uow.activities.mark_delivered({delivered: (1, Regarding("contact", str(uuid.uuid4())))}, now=console.clock())
+        uow.commit()
+    return delivered
+
+
 def _states(console: Console) -> dict[str, DeliveryState]:
     return {body: state for _item, body, _direction, state in _activities(console)}
 
@@ -278,12 +292,7 @@ def test_the_author_edits_an_activity_a_stale_form_is_refused_and_others_cannot(
 ) -> None:
     ids = seed_people(console)
     robert = ids["p-robert"]
-    delivered = _log(console, robert, item=DataItem.NOTE, state=DeliveryState.QUEUED)
-    organization_id = console.store.organization_id("acme")
-    assert organization_id is not None
-    with console.store(organization_id) as uow:
-        uow.activities.mark_delivered({delivered: (1, Regarding("contact", str(uuid.uuid4())))}, now=console.clock())
-        uow.commit()
+    delivered = _delivered_note(console, robert)
     seller = browser(ACME_SELLER)
     page = seller.client.get(f"/people/{robert}").text
     assert f'action="/people/{robert}/activities/{delivered}"' in page
@@ -308,3 +317,129 @@ def test_the_author_edits_an_activity_a_stale_form_is_refused_and_others_cannot(
     # Not the activity of this page's person or company: not found.
     assert seller.client.post(f"/companies/{ids['contoso']}/activities/{delivered}", data=edit).status_code == 404
     assert "Mine now" not in _states(console)
+
+
+def _textarea_maxlength(page: str, testid: str) -> list[int]:
+    return [int(n) for n in re.findall(rf'<textarea[^>]*maxlength="(\d+)"[^>]*data-testid="{testid}"', page)]
+
+
+def test_the_call_forms_carry_the_call_limit_so_the_browser_stops_the_seller_first(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = seed_people(console)
+    robert = ids["p-robert"]
+    call = _log(console, robert, item=DataItem.CALL, state=DeliveryState.NOT_WRITTEN_BACK)
+    note = _log(console, robert, item=DataItem.NOTE, state=DeliveryState.NOT_WRITTEN_BACK)
+    seller = browser(ACME_SELLER)
+    page = seller.client.get(f"/people/{robert}").text
+    # The "Log a call" form and the Edit form of a call: the limit the server refuses beyond (domain/writeback.py).
+    assert _textarea_maxlength(page, "log-call-body") == [MAX_CALL_BODY_LENGTH]
+    assert _textarea_maxlength(page, "log-note-body") == [MAX_BODY_LENGTH]
+    assert _textarea_maxlength(page, "log-message-body") == [MAX_BODY_LENGTH]
+    edits = dict(re.findall(r'<textarea id="edit-([0-9a-f-]+)-body"[^>]*maxlength="(\d+)"', page))
+    assert edits == {str(call): str(MAX_CALL_BODY_LENGTH), str(note): str(MAX_BODY_LENGTH)}
+    subjects = re.findall(r'maxlength="(\d+)"[^>]*data-testid="(?:log-\w+|edit-activity)-subject"', page)
+    assert subjects == [str(MAX_SUBJECT_LENGTH)] * 5  # three "Log a …" forms and two Edit forms
+    # Past the limit (a form sent by something other than a browser): the server still refuses, saying the limit.
+    refused = seller.client.post(
+        f"/people/{robert}/activities",
+        data={
+            **seller.csrf_data(),
+            "item": "call",
+            "client_id": _client_id(page, "call"),
+            "body": "x" * (MAX_CALL_BODY_LENGTH + 1),
+        },
+    )
+    assert refused.status_code == 422
+    assert _textarea_maxlength(refused.text, "log-call-body") == [MAX_CALL_BODY_LENGTH]
+
+
+def test_backfill_writes_delivered_activity_again_only_when_asked(console: Console, browser: OpenBrowser) -> None:
+    ids = seed_people(console)
+    robert = ids["p-robert"]
+    now = console.clock()
+    _delivered_note(console, robert)
+    _log(console, robert, item=DataItem.CALL, state=DeliveryState.NOT_WRITTEN_BACK, occurred_at=now)
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        uow.writeback_settings.set(WritebackSettings(enabled=True, items=ALL_ITEMS), actor="test")
+        uow.commit()
+    admin = browser(ACME_ADMIN)
+    page = admin.client.get("/admin/writeback").text
+    assert 'name="include_delivered" value="yes" data-testid="writeback-include-delivered"' in page
+    assert "Also write delivered activity again" in page
+    assert "removed and installed again" in page
+    since = (now - timedelta(days=1)).date().isoformat()
+    plain = admin.client.post(
+        "/admin/writeback/backfill", data={**admin.csrf_data(), "since": since}, follow_redirects=False
+    )
+    assert plain.headers["location"] == "/admin/writeback?notice=backfill&count=1"
+    assert _states(console) == {"A note": DeliveryState.DELIVERED, "A call": DeliveryState.QUEUED}
+    again = admin.client.post(
+        "/admin/writeback/backfill",
+        data={**admin.csrf_data(), "since": since, "include_delivered": "yes"},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303
+    assert again.headers["location"] == "/admin/writeback?notice=backfill&count=1"
+    assert _states(console) == {"A note": DeliveryState.QUEUED, "A call": DeliveryState.QUEUED}
+    with console.store(organization_id, read_only=True) as uow:
+        audited = [entry.details for entry in uow.audit.recent(action="writeback.backfill")]
+    assert {"include_delivered": True, "queued": 1, "since": f"{since}T00:00:00+00:00"} in audited
+
+    assert admin.client.put("/api/v1/me/locale", json={"locale": "es"}, headers=admin.csrf_headers()).status_code == 200
+    spanish = admin.client.get("/admin/writeback").text
+    assert "Volver a escribir también la actividad ya entregada" in spanish
+    assert "volver a instalar la aplicación del CRM" in spanish
+
+
+def _shown_ids(page: str) -> list[str]:
+    return re.findall(r'data-testid="activity" data-activity-id="([0-9a-f-]+)"', page)
+
+
+def test_a_person_with_many_activities_shows_the_newest_20_then_older_pages(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = seed_people(console)
+    robert, now = ids["p-robert"], console.clock()
+    newest_first = [
+        str(
+            _log(
+                console,
+                robert,
+                item=DataItem.NOTE,
+                state=DeliveryState.NOT_WRITTEN_BACK,
+                occurred_at=now - timedelta(minutes=n),
+            )
+        )
+        for n in range(45)
+    ]
+    seller = browser(ACME_SELLER)  # reads Spanish
+    first = seller.client.get(f"/people/{robert}").text
+    assert _shown_ids(first) == newest_first[:20]
+    assert 'href="?activities_page=1#activities"' in first
+    assert "Actividades anteriores" in first
+    assert 'data-testid="activities-newer"' not in first
+    second = seller.client.get(f"/people/{robert}?activities_page=1").text
+    assert _shown_ids(second) == newest_first[20:40]
+    assert 'href="?activities_page=0#activities"' in second
+    assert "Actividades más recientes" in second
+    assert 'href="?activities_page=2#activities"' in second
+    last = seller.client.get(f"/people/{robert}?activities_page=2").text
+    assert _shown_ids(last) == newest_first[40:]
+    assert 'data-testid="activities-older"' not in last
+    # The "Log a …" forms stay on every page.
+    assert 'data-testid="log-note-form"' in last
+    # Past the end: none, and the way back; a page that is not a number is the newest.
+    beyond = seller.client.get(f"/people/{robert}?activities_page=9").text
+    assert _shown_ids(beyond) == []
+    assert "No hay actividades anteriores." in beyond
+    assert 'data-testid="activities-newer"' in beyond
+    assert _shown_ids(seller.client.get(f"/people/{robert}?activities_page=-3").text) == newest_first[:20]
+    assert _shown_ids(seller.client.get(f"/people/{robert}?activities_page=x").text) == newest_first[:20]
+    huge = seller.client.get(f"/people/{robert}?activities_page=99999999999999999999")
+    assert huge.status_code == 200
+    assert _shown_ids(huge.text) == []
+    # Twenty or fewer: no paging at all.
+    assert 'data-testid="activity-pages"' not in seller.client.get(f"/companies/{ids['contoso']}").text

@@ -39,7 +39,13 @@ from salesbridge.web.context import ConsoleServices
 from salesbridge.web.localized import match_reason_text
 from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
 from salesbridge.web.templating import render
-from salesbridge.web.ui.writeback import ActivityForm, activities_section, edit_from_form, log_from_form
+from salesbridge.web.ui.writeback import (
+    ActivityForm,
+    activities_page,
+    activities_section,
+    edit_from_form,
+    log_from_form,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -118,7 +124,12 @@ def _profile_page(
     action = f"{_target_path(kind, target_id)}/activities"
     context = {
         "activities": activities_section(
-            services, principal, action=action, refused=refused, **_subject(kind, target_id)
+            services,
+            principal,
+            action=action,
+            refused=refused,
+            page=activities_page(request.query_params.get("activities_page")),
+            **_subject(kind, target_id),
         ),
         "crm_q": crm_q,
         "to_tie": records_to_tie(services.store, slug, kind, crm_q),

@@ -31,6 +31,9 @@ from fastapi.responses import RedirectResponse, Response
 from salesbridge.domain.crm_app import AppState, MissingItem, MissingKind
 from salesbridge.domain.writeback import (
     ALL_ITEMS,
+    MAX_BODY_LENGTH,
+    MAX_CALL_BODY_LENGTH,
+    MAX_SUBJECT_LENGTH,
     Activity,
     ActivityDraft,
     DataItem,
@@ -217,6 +220,20 @@ class ActivityForm:
     activity_id: uuid.UUID | None = None
 
 
+ACTIVITIES_PER_PAGE: Final = 20
+"""Activities shown a page on a person's or company's page."""
+MAX_ACTIVITIES_PAGE: Final = 100_000
+"""The furthest page asked for that is read (a larger number reads this one: an empty page with "Newer")."""
+
+
+def activities_page(raw: str | None) -> int:
+    """The activities page a query parameter asks for: 0 (the newest) when missing or not a number."""
+    try:
+        return max(0, min(int(raw or "0"), MAX_ACTIVITIES_PAGE))
+    except ValueError:
+        return 0
+
+
 def activities_section(
     services: ConsoleServices,
     principal: Principal,
@@ -225,15 +242,26 @@ def activities_section(
     person_id: uuid.UUID | None = None,
     company_id: uuid.UUID | None = None,
     refused: ActivityForm | None = None,
+    page: int = 0,
 ) -> dict[str, Any]:
-    """What ``_activities.html`` shows on the page of ``person_id`` or ``company_id``: their activities (newest
-    first, 50 at most) with each delivery's state and reason in the reader's words, and the "Log a …" forms posting
-    to ``action``, each with a new client id (so a form sent twice logs one activity); ``refused``: a form shown
-    again with its error. Reads the store: call it off the event loop."""
+    """What ``_activities.html`` shows on the page of ``person_id`` or ``company_id``: their activities, newest
+    first, :data:`ACTIVITIES_PER_PAGE` a page (``page`` 0 is the newest; "Older activities" and "Newer activities"
+    link to the next and previous ones, so a person with hundreds stays a short page on a phone), with each
+    delivery's state and reason in the reader's words, and the "Log a …" forms posting to ``action``, each with a
+    new client id (so a form sent twice logs one activity); ``refused``: a form shown again with its error. Reads
+    the store: call it off the event loop."""
     locale = principal.locale
+    page = max(0, min(page, MAX_ACTIVITIES_PAGE))
     found = list_activities(
-        services.store, principal.organization_id, person_id=person_id, company_id=company_id, limit=50, offset=0
+        services.store,
+        principal.organization_id,
+        person_id=person_id,
+        company_id=company_id,
+        limit=ACTIVITIES_PER_PAGE + 1,  # one more than shown: whether older ones exist
+        offset=page * ACTIVITIES_PER_PAGE,
     )
+    older = len(found) > ACTIVITIES_PER_PAGE
+    found = found[:ACTIVITIES_PER_PAGE]
     lines = [
         ActivityLine(
             activity=activity,
@@ -247,7 +275,23 @@ def activities_section(
     client_ids = {item.value: str(uuid.uuid4()) for item in LOGGED_IN_CONSOLE}
     if refused is not None and refused.item in client_ids:
         client_ids[refused.item] = refused.client_id
-    return {"lines": lines, "client_ids": client_ids, "action": action, "refused": refused}
+    return {
+        "lines": lines,
+        "client_ids": client_ids,
+        "action": action,
+        "refused": refused,
+        "body_max": {item.value: body_limit(item) for item in DataItem},
+        "subject_max": MAX_SUBJECT_LENGTH,
+        "page": page,
+        "older_page": page + 1 if older else None,
+        "newer_page": page - 1 if page > 0 else None,
+    }
+
+
+def body_limit(item: DataItem) -> int:
+    """The most characters (UTF-16 units, as Dataverse and a browser's ``maxlength`` count) an activity of ``item``
+    holds: its form's textarea carries it so the browser stops the seller before the server refuses."""
+    return MAX_CALL_BODY_LENGTH if item is DataItem.CALL else MAX_BODY_LENGTH
 
 
 def activity_draft(
@@ -433,16 +477,25 @@ def backfill_since(
     principal: AdminPrincipal,
     services: Services,
     since: Annotated[str, Form(max_length=20)],
+    include_delivered: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Deliver earlier activity: what stayed in the workspace since ``since`` (a date, from its start in UTC) of
-    the items writeback writes now goes to the queue (audited); back to the page saying how many. Refused, with the
-    reason, while writeback is off."""
+    the items writeback writes now goes to the queue (audited); back to the page saying how many. With
+    ``include_delivered`` ("Also write delivered activity again", ticked after the CRM-side app was removed and
+    installed again) what was delivered since then is written again too. Refused, with the reason, while
+    writeback is off."""
     try:
         try:
             start = datetime.combine(date.fromisoformat(since.strip()), time(), tzinfo=UTC)
         except ValueError:
             raise InvalidInputError(_BAD_DATE, field="since") from None
-        queued = backfill(services.store, principal.organization_id, since=start, actor=principal.email)
+        queued = backfill(
+            services.store,
+            principal.organization_id,
+            since=start,
+            actor=principal.email,
+            include_delivered=bool(include_delivered),
+        )
     except InvalidRequestError as refused:
         return _writeback_page(request, principal, services, error=refused.localized(principal.locale), status_code=422)
     return RedirectResponse(f"{PAGE}?notice=backfill&count={queued}", status_code=303)
