@@ -505,6 +505,9 @@ class ActivityRecord:
         outgoing: Sent by the seller (True) or received (False); ignored for notes.
         conversation_id: The conversation of an InMail or message; None otherwise.
         external_id: salesbridge's id of the activity (the app tables' ``sbr_externalid``).
+        participants: The other people it involves (contacts or leads, each with its table): further activity
+            parties on the person's side (recipients of what the seller sent, senders of what they received);
+            ignored for notes.
     """
 
     id: str
@@ -517,6 +520,7 @@ class ActivityRecord:
     outgoing: bool
     conversation_id: str | None
     external_id: str
+    participants: tuple[LookupValue, ...] = ()
 
 
 class ActivityWriter(Protocol):

@@ -13,7 +13,7 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -356,3 +356,46 @@ async def test_a_crm_without_the_app_fails_its_records_and_delivers_the_notes(tm
     [failure] = report.failures
     assert set(failure.record_ids) == {r.id for r in inmails}
     assert isinstance(failure.error, NotFoundError)
+
+
+async def _parties(connector: DynamicsConnector, activity: str) -> Counter[tuple[int, str]]:
+    """Every activityparty row of ``activity`` counted (a set would hide a doubled one)."""
+    page = await connector.client.get_json(
+        "activityparties",
+        params={"$select": "participationtypemask,_partyid_value", "$filter": f"_activityid_value eq {activity}"},
+    )
+    return Counter((row["participationtypemask"], row["_partyid_value"]) for row in page["value"])
+
+
+async def test_participants_are_further_parties_on_the_persons_side_once_each_even_written_again(
+    connector: DynamicsConnector, crm: Crm
+) -> None:
+    ann = crm.seller("Ann")
+
+    async def person(table: str) -> LookupValue:
+        columns = {"lastname": "Lee"} | ({"subject": "x"} if table == "lead" else {})
+        return LookupValue(await connector.writer.create(table, columns, record_id=str(uuid.uuid4())), table)
+
+    contact, other_contact, lead = await person("contact"), await person("contact"), await person("lead")
+    # The regarded contact named again as a participant, and a participant named twice: one party each.
+    participants = (other_contact, lead, contact, lead)
+    inmail = replace(record("sbr_inmail", ann, contact), participants=participants)
+    call = replace(record("phonecall", ann, contact, outgoing=False), participants=participants)
+    note = replace(record("annotation", ann, contact), participants=participants)
+
+    for _ in range(3):  # delivered, then delivered again (a retry, an edit): never doubled
+        assert (await connector.activities.write_activities([inmail, call, note])).is_complete
+
+    assert await _parties(connector, inmail.id) == Counter(
+        {(1, ann): 1, (2, contact.id): 1, (2, other_contact.id): 1, (2, lead.id): 1}
+    )
+    # Received: every person it involves is a sender, the seller the recipient.
+    assert await _parties(connector, call.id) == Counter(
+        {(1, contact.id): 1, (1, other_contact.id): 1, (1, lead.id): 1, (2, ann): 1}
+    )
+    assert await _parties(connector, note.id) == Counter()  # a note has no parties
+    # Still one activity each, regarding the contact alone.
+    pointers = await connector.client.get_json(
+        "activitypointers", params={"$select": "activityid", "$filter": f"_regardingobjectid_value eq {contact.id}"}
+    )
+    assert {p["activityid"] for p in pointers["value"]} == {inmail.id, call.id}

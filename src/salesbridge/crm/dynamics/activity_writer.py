@@ -6,10 +6,11 @@ privileges and records the seller as ``createdby`` / ``modifiedby`` and the appl
 ``createdonbehalfby`` (compose-http-requests-handle-errors.md, "impersonate another user"). The row is owned by
 the seller (``ownerid``), regards the matched contact, lead or account (``regardingobjectid_<target>_<activity>``;
 a note is attached through ``objectid_<target>``) and, for activities, has its activity parties: the seller as
-sender (participation type 1) and the regarded contact or lead as recipient (2) of what the seller sent, the other
-way round for what they received, deep-inserted through ``<activity>_activity_parties`` as Dataverse takes them on
-create and update (activityparty-entity.md, associate-disassociate-entities-using-web-api.md). Navigation names
-come from the organization's metadata.
+sender (participation type 1) and the regarded contact or lead, with the activity's other participants, as
+recipients (2) of what the seller sent, the other way round for what they received, deep-inserted through
+``<activity>_activity_parties`` as Dataverse takes them on create and update (an update replaces the parties of the
+types it gives, so writing again never doubles them; activityparty-entity.md,
+associate-disassociate-entities-using-web-api.md). Navigation names come from the organization's metadata.
 
 Requests, as few as Dataverse allows (bulk-operations.md, execute-batch-operations-using-web-api.md):
 
@@ -249,17 +250,21 @@ class DynamicsActivityWriter:
             regarding.table, regarding.id
         )
         seller: JsonObject = {"partyid_systemuser@odata.bind": await self._reference("systemuser", record.owner_id)}
-        person: JsonObject | None = None
-        if regarding.table in PARTY_TARGETS:
-            person = {f"partyid_{regarding.table}@odata.bind": await self._reference(regarding.table, regarding.id)}
-        # Sent by the seller: from the seller to the person; received: the other way round.
-        sender, recipient = (seller, person) if record.outgoing else (person, seller)
-        parties = [
-            {**party, "participationtypemask": mask}
-            for party, mask in ((sender, SENDER), (recipient, TO_RECIPIENT))
-            if party is not None
+        people: list[JsonObject] = []
+        # The regarded contact or lead first, then each participant once (one matched to the regarded record, or
+        # named twice, would be the same party twice).
+        seen: set[tuple[str, str]] = set()
+        for party in (regarding, *record.participants):
+            if party.table not in PARTY_TARGETS or (party.table, party.id.lower()) in seen:
+                continue
+            seen.add((party.table, party.id.lower()))
+            people.append({f"partyid_{party.table}@odata.bind": await self._reference(party.table, party.id)})
+        # Sent by the seller: from the seller to the people; received: from the people to the seller.
+        senders, recipients = ([seller], people) if record.outgoing else (people, [seller])
+        body[f"{name}_activity_parties"] = [
+            *({**party, "participationtypemask": SENDER} for party in senders),
+            *({**party, "participationtypemask": TO_RECIPIENT} for party in recipients),
         ]
-        body[f"{name}_activity_parties"] = parties
         return body
 
     async def _bind_name(self, table: str, column: str, target: str) -> str:
