@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -14,7 +15,16 @@ from tests.e2e.conftest import SyncedConsole, run_async, screenshot, sign_in_dem
 
 from salesbridge.bootstrap import dynamics_session, load_demo_people
 from salesbridge.domain.crm_app import AppState
-from salesbridge.domain.writeback import DataItem, DeliveryState, WritebackSettings, crm_activity_id
+from salesbridge.domain.writeback import (
+    MAX_CALL_BODY_LENGTH,
+    ActivityDraft,
+    DataItem,
+    DeliveryState,
+    Direction,
+    WritebackSettings,
+    crm_activity_id,
+    dataverse_length,
+)
 from salesbridge.services.crm_app import crm_app_status
 
 PHONE = {"width": 390, "height": 844}
@@ -214,3 +224,66 @@ def test_writeback_from_get_it_now_to_a_note_in_the_crm_and_a_message_kept_in_th
     expect(admin.get_by_test_id("writeback-no-problems")).to_be_visible()
     assert fits_the_phone(admin)
     screenshot(admin, f"writeback-page-phone-{lang}")
+
+
+def _seed_notes(console: SyncedConsole, person_id: uuid.UUID, count: int) -> None:
+    """``count`` notes of the seller on ``person_id``, an hour apart, the newest an hour ago (kept: writeback is
+    off)."""
+    now = datetime.now(UTC)
+    with console.store(_organization_id(console)) as uow:
+        seller = uow.users.find_by_email(console.seller_email)
+        assert seller is not None
+        for n in range(count):
+            draft = ActivityDraft(
+                client_id=f"seeded-{n}",
+                item=DataItem.NOTE,
+                person_id=person_id,
+                company_id=None,
+                subject=None,
+                body=f"Seeded note {n + 1}",
+                direction=Direction.OUTGOING,
+                occurred_at=now - timedelta(hours=n + 1),
+            )
+            uow.activities.add(seller.id, draft, state=DeliveryState.NOT_WRITTEN_BACK, hold=None)
+        uow.commit()
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_browser_stops_a_call_at_its_limit_and_many_activities_are_paged_on_a_phone(
+    chromium: Browser, synced_console: SyncedConsole, lang: str
+) -> None:
+    console = synced_console
+    person_id, _contact_id = a_person_with_a_contact(console)
+    _seed_notes(console, person_id, 25)
+    seller = signed_in(chromium, console, console.seller_email, lang)
+    seller.goto(console.url(f"/people/{person_id}"))
+
+    # 999 emoji (two UTF-16 units each, as Dataverse counts), a line break and "xyz": 2,002 units typed, the
+    # browser keeps 2,000 (the call's limit) and the server takes them.
+    seller.get_by_test_id("log-call-open").click()
+    body = seller.get_by_test_id("log-call-body")
+    body.fill("😀" * 999 + "\nxyz")
+    assert body.evaluate("el => el.value.length") == MAX_CALL_BODY_LENGTH
+    assert body.input_value() == "😀" * 999 + "\nx"
+    seller.get_by_test_id("log-call-submit").click()
+    expect(seller.get_by_test_id("activity-notice")).to_have_text(TEXTS[lang]["logged"])
+    with console.store(_organization_id(console), read_only=True) as uow:
+        calls = uow.activities.search(person_id=person_id, limit=100)
+    logged = [activity for activity in calls if activity.item is DataItem.CALL]
+    assert [dataverse_length(activity.body) for activity in logged] == [MAX_CALL_BODY_LENGTH]
+
+    # 26 activities: the newest 20 (the call first), then the older 6.
+    rows = seller.get_by_test_id("activity")
+    expect(rows).to_have_count(20)
+    expect(rows.first).to_have_attribute("data-item", "call")
+    expect(seller.get_by_test_id("activities-newer")).to_have_count(0)
+    assert fits_the_phone(seller)
+    screenshot(seller, f"writeback-activities-paged-phone-{lang}")
+    seller.get_by_test_id("activities-older").click()
+    expect(rows).to_have_count(6)
+    expect(rows.last.get_by_test_id("activity-title")).to_have_text("Seeded note 25")
+    expect(seller.get_by_test_id("activities-older")).to_have_count(0)
+    assert fits_the_phone(seller)
+    seller.get_by_test_id("activities-newer").click()
+    expect(rows).to_have_count(20)
+    expect(rows.first).to_have_attribute("data-item", "call")
