@@ -9,7 +9,9 @@ A drain loops until nothing is due:
    ``waiting_for_match`` (unless it was delivered before: then it is written again on the record it was written
    on). The rest become :class:`~salesbridge.crm.ports.ActivityRecord`: regarding the matched
    contact, else lead, else account (a person tied to nothing regards their company's account), owned by the
-   seller's CRM user. The claim and these decisions commit together: other drainers skip the leased entries.
+   seller's CRM user, with each participant's matched contact, else lead, as a further activity party (a
+   participant tied to neither is left out: the activity is not held for them). The claim and these decisions
+   commit together: other drainers skip the leased entries.
 2. **Write** the claimed batch with one :meth:`~salesbridge.crm.ports.ActivityWriter.write_activities` call (the
    writer groups it into bulk and ``$batch`` requests), with no transaction open. Meanwhile the next batch is
    claimed.
@@ -310,7 +312,32 @@ def _regarding(uow: WritebackUnitOfWork, activities: Sequence[Activity]) -> dict
     return chosen
 
 
-def _record(organization_id: uuid.UUID, activity: Activity, owner_id: str, regarding: Regarding) -> ActivityRecord:
+PARTY_TABLES: Final = frozenset({"contact", "lead"})
+"""The tables a participant's party is chosen from."""
+
+
+def _participant_parties(uow: WritebackUnitOfWork, activities: Sequence[Activity]) -> dict[uuid.UUID, LookupValue]:
+    """Each participant's party, by person id: their matched contact, else lead (an account is not a person
+    spoken to). A participant tied to neither has none."""
+    people = {participant for activity in activities for participant in activity.participants}
+    if not people:
+        return {}
+    tied = _ties(uow.matches.links_to(people))
+    parties: dict[uuid.UUID, LookupValue] = {}
+    for person_id, candidates in tied.items():
+        chosen = choose_regarding(c for c in candidates if c.table in PARTY_TABLES)
+        if chosen is not None:
+            parties[person_id] = LookupValue(chosen.crm_id, chosen.table)
+    return parties
+
+
+def _record(
+    organization_id: uuid.UUID,
+    activity: Activity,
+    owner_id: str,
+    regarding: Regarding,
+    parties: Mapping[uuid.UUID, LookupValue],
+) -> ActivityRecord:
     return ActivityRecord(
         id=crm_activity_id(organization_id, activity.id),
         table=activity.delivery.crm_table,
@@ -322,6 +349,7 @@ def _record(organization_id: uuid.UUID, activity: Activity, owner_id: str, regar
         outgoing=activity.direction is Direction.OUTGOING,
         conversation_id=activity.conversation_id,
         external_id=str(activity.id),
+        participants=tuple(parties[person_id] for person_id in activity.participants if person_id in parties),
     )
 
 
@@ -365,6 +393,7 @@ def _claim(
                 continue
             writable.append((activity, seller.systemuser_id))
         regarding = _regarding(uow, [activity for activity, _ in writable])
+        parties = _participant_parties(uow, [activity for activity, _ in writable])
         records: list[ActivityRecord] = []
         planned: dict[str, tuple[Activity, Regarding]] = {}
         for activity, owner_id in writable:
@@ -375,7 +404,7 @@ def _claim(
                 uow.activities.mark_waiting(activity.id, state=DeliveryState.WAITING_FOR_MATCH, hold=None)
                 summary.waiting_for_match += 1
                 continue
-            record = _record(organization_id, activity, owner_id, target)
+            record = _record(organization_id, activity, owner_id, target, parties)
             records.append(record)
             planned[record.id] = (activity, target)
         uow.commit()

@@ -15,7 +15,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -611,3 +611,42 @@ async def test_two_drains_at_once_share_the_work_and_write_each_activity_once(ac
         )
         written += len(page["value"])
     assert written == count
+
+
+async def test_participants_matched_to_a_contact_are_parties_and_one_without_a_match_is_left_out(acme: Acme) -> None:
+    email = f"sam.{acme.tag}@fabrikam.com"
+    sam = acme.add_person(Person(external_id="p2", first_name="Samuel", last_name=f"Ortiz{acme.tag}", emails=(email,)))
+    prospect = acme.add_person(Person(external_id="p9", first_name="Priya", last_name=f"Nair{acme.tag}"))
+    sams_contact = await acme.contact_for("Samuel", f"Ortiz{acme.tag}", email)
+    await acme.sync_and_match()  # ties Samuel; Priya is a prospect the CRM does not hold
+    ids = []
+    for client_id, item, direction in (
+        ("m-1", DataItem.INMAIL, Direction.OUTGOING),
+        ("m-2", DataItem.CALL, Direction.INCOMING),
+    ):
+        draft = acme.draft(client_id, item, direction=direction)
+        activity, _ = log_activity(
+            acme.store, acme.id, acme.ana, replace(draft, participants=(sam, prospect)), clock=utc_now
+        )
+        ids.append(activity.id)
+    inmail, call = ids
+
+    summary = await acme.drain()
+
+    assert (summary["delivered"], summary["waiting_for_match"]) == (2, 0), "not held for Priya"
+
+    async def parties(activity_id: uuid.UUID) -> list[tuple[int, str]]:
+        page = await acme.connector.client.get_json(
+            "activityparties",
+            params={
+                "$select": "participationtypemask,_partyid_value",
+                "$filter": f"_activityid_value eq {acme.crm_id(activity_id)}",
+            },
+        )
+        return sorted((row["participationtypemask"], row["_partyid_value"]) for row in page["value"])
+
+    assert await parties(inmail) == sorted([(1, acme.ana_crm), (2, acme.contact), (2, sams_contact)])
+    assert await parties(call) == sorted([(1, acme.contact), (1, sams_contact), (2, acme.ana_crm)])  # received
+    edit_activity(acme.store, acme.id, acme.ana, inmail, subject="Edited", body="Edited", expected_version=1)
+    assert (await acme.drain())["delivered"] == 1
+    assert await parties(inmail) == sorted([(1, acme.ana_crm), (2, acme.contact), (2, sams_contact)]), "not doubled"
