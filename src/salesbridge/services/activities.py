@@ -86,8 +86,17 @@ def _same_activity(stored: Activity, draft: ActivityDraft) -> Activity:
         stored.occurred_at,
         stored.direction,
         stored.conversation_id,
+        stored.participants,
     )
-    sent = (draft.item, draft.person_id, draft.company_id, draft.occurred_at, draft.direction, draft.conversation_id)
+    sent = (
+        draft.item,
+        draft.person_id,
+        draft.company_id,
+        draft.occurred_at,
+        draft.direction,
+        draft.conversation_id,
+        draft.participants,
+    )
     if logged_as != sent:
         raise ClientIdReusedError(activity_id=stored.id)
     return stored
@@ -106,7 +115,8 @@ def log_activity(
 
     Idempotent by the author's client id: sending the same ``draft.client_id`` again stores nothing and returns the
     stored activity (even when the two requests race: the loser reads the winner's), provided it is the same
-    activity (type, person or company, time, direction and conversation; an edit may have changed the text).
+    activity (type, person or company, time, direction, conversation and participants; an edit may have changed the
+    text).
 
     Returns:
         The stored activity, and True when this call stored it.

@@ -348,6 +348,10 @@ def test_participants_are_stored_and_returned_and_only_the_organizations_people_
         assert logged.status_code == 201, logged.text
         assert logged.json()["participants"] == [q2, q1]
         assert phone.get(f"{ORGS}/activities/{logged.json()['id']}").json()["participants"] == [q2, q1]
+        again = phone.post(f"{ORGS}/activities", json=_note(person_id, participants=[q2, q1]))
+        assert (again.status_code, again.json()["id"]) == (200, logged.json()["id"])
+        other = phone.post(f"{ORGS}/activities", json=_note(person_id, participants=[q2]))
+        assert other.status_code == 409, "another activity under the same client id, not its participants ignored"
         plain = phone.post(f"{ORGS}/activities", json=_note(person_id, "plain")).json()
         assert plain["participants"] == []
 

@@ -197,9 +197,9 @@ def log_activity_route(
     """Stores the activity, authored by the caller, and queues it for the CRM when writeback writes its type and
     the caller's seat may write back (otherwise it stays in the workspace and its delivery says why). 201 when
     stored; 200 with the stored one when the caller already logged this ``client_id``; 409 (nothing stored) when
-    the caller used this ``client_id`` for a different activity (another type, person, company, time, direction or
-    conversation); 404 when the person or company is not the organization's; 422 for a value the workspace refuses
-    (``detail`` names it)."""
+    the caller used this ``client_id`` for a different activity (another type, person, company, time, direction,
+    conversation or participants); 404 when the person or company is not the organization's; 422 for a value the
+    workspace refuses (``detail`` names it: a participant the organization does not have, by its id)."""
     draft = ActivityDraft(
         client_id=body.client_id,
         item=DataItem(body.type),
