@@ -273,9 +273,14 @@ def _log_demo_activities(
     ]
     logged = []
     for author, email, text, (person_id, first_name, name) in planned:
-        activity, _ = log_activity(
-            store, organization_id, author, _draft(text, person_id, first_name, now=now), clock=clock
-        )
+        # A demo run again finds its activities by their fixed client ids: logging them again would send another
+        # time under the same id, which capture refuses (a reused client id).
+        with store(organization_id, read_only=True) as uow:
+            activity = uow.activities.find_by_client_id(author, text.client_id)
+        if activity is None:
+            activity, _ = log_activity(
+                store, organization_id, author, _draft(text, person_id, first_name, now=now), clock=clock
+            )
         logged.append((activity.id, email, name))
     return logged
 
