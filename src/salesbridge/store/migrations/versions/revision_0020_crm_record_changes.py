@@ -8,8 +8,8 @@ record's owner and parent after the change (so a seller's home finds the changes
 account is in their lists without reading ``crm_records``). ``home_visits`` keeps, per user, when they last opened
 their home and the visit before it: the home shows the changes since the previous visit.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-06
 """
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | None = None
 depends_on: str | None = None
 
