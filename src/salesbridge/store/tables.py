@@ -219,6 +219,12 @@ class ImportRequest(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     """While running: the worker renews it; an expired lease means the worker died and the run may be taken."""
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    rows_imported: Mapped[int | None] = mapped_column(Integer, default=None)
+    rows_deleted: Mapped[int | None] = mapped_column(Integer, default=None)
+    requests_made: Mapped[int | None] = mapped_column(Integer, default=None)
+    """Web API requests the run sent (retries included); None for runs that ended before counting."""
+    throttled: Mapped[int | None] = mapped_column(Integer, default=None)
+    """429 answers (service protection) the run met."""
 
     __table_args__ = (Index("ix_import_requests_organization_id_state", "organization_id", "state"),)
 
@@ -435,6 +441,24 @@ class TableSyncState(Base):
 
     def __repr__(self) -> str:
         return f"TableSyncState(organization_id={self.organization_id!s}, table={self.table_name!r})"
+
+
+class CrmImportRecordError(Base):
+    """A CRM record the import could not store (the rest of its page was stored), with Dynamics' error code (when
+    there is one) and message; deleted when the record is stored again."""
+
+    __tablename__ = "crm_import_record_errors"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    crm_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(64), default=None)
+    message: Mapped[str] = mapped_column(Text)
+    first_failed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_failed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class CrmSettings(Base):
