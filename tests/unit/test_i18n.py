@@ -11,6 +11,7 @@ import ast
 import gettext
 import re
 from collections.abc import Iterable
+from html.parser import HTMLParser
 from io import BytesIO
 from pathlib import Path
 from string import Formatter
@@ -126,6 +127,93 @@ def test_templates_will_be_extracted() -> None:
 
     assert method == "jinja2"
     assert messages == ["CRM Settings", "Connected to %(org)s"]
+
+
+def test_every_entry_of_the_spanish_catalogue_is_translated_in_every_plural_form() -> None:
+    """The .po itself, entry by entry (not only what extraction finds): no empty or fuzzy msgstr, a string for
+    each of Spanish's plural forms, and no fuzzy header (a fuzzy header is left out when compiled)."""
+    spanish = _catalog(SPANISH_PO)
+    incomplete = [
+        str(message.id)
+        for message in _entries(spanish)
+        if message.fuzzy
+        or not all(_strings(message))
+        or (message.pluralizable and len(_strings(message)) != spanish.num_plurals)
+    ]
+
+    assert not spanish.fuzzy, "the catalogue's header is marked fuzzy: remove the flag"
+    assert _entries(spanish)
+    assert incomplete == [], "fill these msgstr (every plural form) and remove their fuzzy flags"
+
+
+TEMPLATES = ROOT / "src" / "salesbridge" / "web" / "templates"
+_JINJA_CODE = re.compile(r"\{#.*?#\}|\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
+_SHOWN_ATTRIBUTES = frozenset({"title", "alt", "placeholder", "aria-label", "aria-description", "label"})
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_ADDRESS = re.compile(r"(https?://|/)\S*")
+"""A URL or a path (an example address in a placeholder, a link built in a macro): not words to translate."""
+NOT_TRANSLATED = frozenset({"salesbridge", "UTC", "English", "Español", "BEGIN", "CERTIFICATE"})
+"""Words templates may show as they are: the product's name, the time zone, each language's own name (the language
+menus), and a PEM certificate's header (CRM Settings' placeholder)."""
+
+
+class _LiteralText(HTMLParser):
+    """Collects the words a template shows outside any Jinja2 expression: text nodes and shown attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._hidden = 0
+
+    def _check(self, text: str) -> None:
+        text = text.strip()
+        if _ADDRESS.fullmatch(text) is None and set(_WORD.findall(text)) - NOT_TRANSLATED:
+            self.found.append(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._hidden += tag in {"script", "style"}
+        for name, value in attrs:
+            if name in _SHOWN_ATTRIBUTES and value:
+                self._check(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._hidden -= tag in {"script", "style"}
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self._check(data)
+
+
+def _literal_text(template: str) -> list[str]:
+    """The text ``template`` (Jinja2 HTML) shows without going through the catalogue."""
+    parser = _LiteralText()
+    parser.feed(_JINJA_CODE.sub(" ", template))
+    parser.close()
+    return parser.found
+
+
+def test_templates_show_no_text_outside_the_catalogue() -> None:
+    """Text typed straight into a template is never extracted, so the completeness tests cannot see it."""
+    literal = {
+        path.name: found for path in sorted(TEMPLATES.glob("**/*.html")) if (found := _literal_text(path.read_text()))
+    }
+
+    assert len(list(TEMPLATES.glob("**/*.html"))) > 10
+    assert literal == {}, "wrap these in _() (then `make messages` and fill the Spanish msgstr)"
+
+
+def test_literal_template_text_is_caught() -> None:
+    source = (
+        '<h1>{{ _("Lists") }}</h1>{# a comment #}<p>Saved {{ count }} people</p>'
+        '<input placeholder="Search" aria-label="{{ _(\'Find\') }}"><img alt="Logo" src="/x.svg">'
+        "<script>const shown = 'never';</script><a href=\"/admin/audit?{{ q }}\">{{ _('Next') }}</a>"
+        "<span>UTC</span><option>Español</option>{% macro link(n) %}/admin/audit?{{ n }}{% endmacro %}"
+    )
+
+    assert _literal_text(source) == ["Saved   people", "Search", "Logo"]
+    assert _literal_text('<input placeholder="https://contoso.crm.dynamics.com"><p>See https://x.test</p>') == [
+        "See https://x.test"
+    ]
 
 
 def test_no_marked_string_escapes_extraction() -> None:
