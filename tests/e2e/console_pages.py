@@ -52,7 +52,9 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
     ConsolePage("writeback", "/admin/writeback", "admin"),
     ConsolePage("matching", "/admin/matching", "admin"),
     ConsolePage("matching-review", "/admin/matching/review", "admin"),
-    ConsolePage("match-edit", "/admin/matching/review", "admin", follow=("[data-testid=edit-match]",)),
+    ConsolePage(
+        "match-edit", "/people?badge=in_crm", "admin", follow=("[data-testid=person-link]", "[data-testid=edit-match]")
+    ),
     ConsolePage("uploads", "/admin/uploads", "admin"),
     ConsolePage("audit", "/admin/audit", "admin"),
     ConsolePage("jobs", "/admin/jobs", "admin"),
