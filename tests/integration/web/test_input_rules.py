@@ -187,3 +187,23 @@ def test_a_name_with_control_characters_cannot_accept_an_invitation(console: Con
     assert refused.status_code in (400, 422)
     assert "control characters" in refused.text
     assert accepted.status_code == 303, accepted.text[:300]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/me/lists", {"name": "Q3", "shared": True}),
+        ("/api/v1/me/tokens", {"name": "laptop", "expires_in_dayz": 30}),
+    ],
+)
+def test_a_field_the_body_does_not_describe_is_refused_by_name_and_nothing_is_written(
+    browser: OpenBrowser, path: str, body: dict[str, object]
+) -> None:
+    """A misspelt or invented field must not be dropped without a word: the caller would believe it took effect."""
+    admin = browser(ACME_ADMIN)
+    response = admin.client.post(path, json=body, headers=admin.csrf_headers())
+
+    assert response.status_code == 422, response.text
+    unknown = next(key for key in body if key != "name")
+    assert any(problem["loc"][-1] == unknown for problem in response.json()["detail"])
+    assert body["name"] not in [kept["name"] for kept in admin.client.get(path).json()]

@@ -31,8 +31,12 @@ class ApiModel(BaseModel):
 
 
 class ApiInput(BaseModel):
-    """Base of the request bodies: text anywhere in the body holding a lone surrogate (JSON allows ``"\\ud800"``,
-    but no encoding can store what it decodes to) is refused with 422 before any route sees it."""
+    """Base of the request bodies: a field the body's model does not describe is refused with 422 by name (a
+    misspelt field would otherwise be dropped without a word and the request half-done), and text anywhere in the
+    body holding a lone surrogate (JSON allows ``"\\ud800"``, but no encoding can store what it decodes to) is
+    refused with 422 before any route sees it."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
