@@ -22,7 +22,7 @@ import itertools
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -66,6 +66,7 @@ from salesbridge.domain.sync_runs import (
     RecordState,
     SyncMode,
     TableCheckpoint,
+    RunCounts,
 )
 from salesbridge.domain.uploads import Upload, UploadProgress, UploadState
 from salesbridge.domain.workspace import (
@@ -647,11 +648,12 @@ class FakeImportRunRepository(_Repository):
         self._put(run, lease_expires_at=self._now() + lease)
         return True
 
-    def finish(self, run_id: uuid.UUID, *, error: str | None = None) -> None:
+    def finish(self, run_id: uuid.UUID, *, error: str | None = None, counts: RunCounts | None = None) -> None:
         run = self._t.import_runs.get(run_id)
         if run is not None and run.state is ImportState.RUNNING:
             state = ImportState.FAILED if error else ImportState.SUCCEEDED
-            self._put(run, state=state, finished_at=self._now(), lease_expires_at=None, error=error)
+            done = {} if counts is None else asdict(counts)
+            self._put(run, state=state, finished_at=self._now(), lease_expires_at=None, error=error, **done)
 
     def recent(self, *, limit: int = 20) -> list[ImportRun]:
         return list(reversed(self._runs()))[:limit]
@@ -2098,3 +2100,18 @@ class FakeActivities(_Repository):
             StatusCount(item=item, author_user_id=author, state=state, hold=hold, count=count)
             for (item, author, state, hold), count in counts.items()
         ]
+
+
+class FakeReports(_Repository):
+    """The match-rate snapshots of :class:`salesbridge.services.ports.ReportQueries` (what a matching run writes);
+    the reports' reads are tested against the real store."""
+
+    def record_match_rates(self, counts: Mapping[str, LinkCounts], *, at: datetime) -> None:
+        self._write().match_rates.extend(
+            MatchRateSnapshot(taken_at=at, table=table, total=value.total, matched=value.matched, review=value.review)
+            for table, value in counts.items()
+        )
+
+    def match_rates(self, *, runs: int) -> list[MatchRateSnapshot]:
+        moments = sorted({snapshot.taken_at for snapshot in self._t.match_rates})[-runs:]
+        return [snapshot for snapshot in self._t.match_rates if snapshot.taken_at in moments]

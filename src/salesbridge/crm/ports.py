@@ -18,6 +18,15 @@ from salesbridge.errors import CrmError
 
 
 @dataclass(frozen=True)
+class RequestUsage:
+    """What a session sent to the CRM so far: Web API requests (each retry counts) and the 429 answers (service
+    protection) among them."""
+
+    requests: int = 0
+    throttled: int = 0
+
+
+@dataclass(frozen=True)
 class LookupValue:
     """A reference from one record to another.
 

@@ -36,6 +36,11 @@ class ImportRun:
         reason: Why it was queued (``sync now``, ``scheduled``, …).
         lease_expires_at: While running: past it, the worker is taken to have died.
         error: Why it failed; None unless failed.
+        rows_imported: Rows the run stored, every table (a finished run; None before it finished, or for a run
+            that failed before it counted them).
+        rows_deleted: Rows the run deleted, every table (likewise).
+        requests_made: Web API requests the run sent, retries included (a finished run; None before).
+        throttled: 429 answers (service protection) the run met (likewise).
     """
 
     id: uuid.UUID
@@ -46,6 +51,21 @@ class ImportRun:
     finished_at: datetime | None
     lease_expires_at: datetime | None
     error: str | None
+    rows_imported: int | None = None
+    rows_deleted: int | None = None
+    requests_made: int | None = None
+    throttled: int | None = None
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """What a finished import run did (:class:`ImportRun`'s counts of the same names). ``rows_imported`` and
+    ``rows_deleted`` are None for a run that failed before reporting them."""
+
+    rows_imported: int | None
+    rows_deleted: int | None
+    requests_made: int
+    throttled: int
 
 
 class RecordRow(NamedTuple):

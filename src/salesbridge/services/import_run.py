@@ -15,9 +15,9 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-from salesbridge.crm.ports import CrmRecord
+from salesbridge.crm.ports import CrmRecord, RequestUsage
 from salesbridge.domain.match_links import TARGET_KINDS
-from salesbridge.domain.sync_runs import ImportChanges, ImportReport
+from salesbridge.domain.sync_runs import ImportChanges, ImportReport, RunCounts
 from salesbridge.domain.workspace import ImportState
 from salesbridge.errors import CrmError, ImportCancelledError
 from salesbridge.services.crm_users import refresh_crm_users_from_import
@@ -81,13 +81,26 @@ async def run_pending_import(
         try:
             report = await engine.run()
         except CrmError as error:
-            return await asyncio.to_thread(end_failed, store, organization_id, run_id, error.message)
+            counts = _counts(None, session.usage())
+            return await asyncio.to_thread(end_failed, store, organization_id, run_id, error.message, counts=counts)
         except ImportCancelledError as error:
-            return await asyncio.to_thread(end_stopped, store, organization_id, run_id, error)
+            counts = _counts(None, session.usage())
+            return await asyncio.to_thread(end_stopped, store, organization_id, run_id, error, counts=counts)
+        usage = session.usage()
     finally:
         await session.close()
     changes = ImportChanges.all() if full_recompute else report.changes
-    return await asyncio.to_thread(_finish, store, organization_id, run_id, report, changes, lease)
+    return await asyncio.to_thread(_finish, store, organization_id, run_id, report, changes, lease, usage)
+
+
+def _counts(report: ImportReport | None, usage: RequestUsage) -> RunCounts:
+    """What a run did: its rows (None when it failed before reporting them), requests and 429s."""
+    return RunCounts(
+        rows_imported=report.rows_imported if report is not None else None,
+        rows_deleted=report.rows_deleted if report is not None else None,
+        requests_made=usage.requests,
+        throttled=usage.throttled,
+    )
 
 
 def _finish(
@@ -97,6 +110,7 @@ def _finish(
     report: ImportReport,
     changes: ImportChanges,
     lease: timedelta,
+    usage: RequestUsage,
 ) -> RunOutcome:
     """Derive from what the import changed and mark the run succeeded, in one transaction; a run cancelled or
     disconnected since its last page (perhaps purged) derives nothing and ends failed."""
@@ -105,7 +119,7 @@ def _finish(
             ensure_still_running(uow, run_id, lease=lease)
         except ImportCancelledError as error:
             uow.rollback()
-            return end_stopped(store, organization_id, run_id, error)
+            return end_stopped(store, organization_id, run_id, error, counts=_counts(report, usage))
         changes = _unfollowed_included(uow, changes)
         if changes.touches("systemuser"):
             systemusers = uow.crm_records.records("systemuser")
@@ -116,7 +130,7 @@ def _finish(
             "list_items_removed": lists.removed,
             "derived_from_every_row": changes.everything,
         }
-        outcome = record_success(uow, run_id, report, derived)
+        outcome = record_success(uow, run_id, report, derived, usage=usage)
         if any(changes.touches(table) for table in TARGET_KINDS):
             request_matching(uow, reason=IMPORT_REASON)
         uow.commit()

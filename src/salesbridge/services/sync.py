@@ -16,9 +16,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from salesbridge.crm.ports import RequestUsage
 from salesbridge.domain.jobs import IMPORT_ORGANIZATION, import_queueing_lock, organization_lock
 from salesbridge.domain.pipeline import won_value_columns
-from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR, ImportReport, ImportRun, TableCheckpoint
+from salesbridge.domain.sync_runs import (
+    STOPPED_WORKER_ERROR,
+    ImportReport,
+    ImportRun,
+    ImportSettings,
+    RunCounts,
+    TableCheckpoint,
+)
 from salesbridge.domain.workspace import ConnectionState, CrmCredentials, ImportState
 from salesbridge.errors import ImportCancelledError, InvalidRequestError
 from salesbridge.message_ids import N_
@@ -334,9 +342,14 @@ def claim_next_run(
         credentials = uow.crm_connection.credentials()
         settings = uow.crm_settings.import_settings()
         uow.commit()
+    return ClaimedRun(run.id, credentials, extra_import_columns(settings))
+
+
+def extra_import_columns(settings: ImportSettings) -> dict[str, tuple[str, ...]]:
+    """The further columns an import reads per table: the won value's, and the mapped profile-URL columns."""
     columns = won_value_columns(settings.won_value_column, settings.won_value_base_currency)
     profile_urls = {table: (column,) for table, column in settings.profile_url_columns.items()}
-    return ClaimedRun(run.id, credentials, {"opportunity": columns, **profile_urls})
+    return {"opportunity": columns, **profile_urls}
 
 
 def ensure_still_running(uow: UnitOfWork, run_id: uuid.UUID, *, lease: timedelta) -> None:
@@ -353,29 +366,57 @@ def ensure_still_running(uow: UnitOfWork, run_id: uuid.UUID, *, lease: timedelta
         raise ImportCancelledError("The organization was disconnected from the CRM.")
 
 
-def end_failed(store: StoreAccess, organization_id: uuid.UUID, run_id: uuid.UUID, reason: str) -> RunOutcome:
-    """Mark the run failed with ``reason`` and audit it (``crm.import_failed``)."""
+def end_failed(
+    store: StoreAccess,
+    organization_id: uuid.UUID,
+    run_id: uuid.UUID,
+    reason: str,
+    *,
+    counts: RunCounts | None = None,
+) -> RunOutcome:
+    """Mark the run failed with ``reason`` (and what it did, ``counts``, when known) and audit it
+    (``crm.import_failed``)."""
     with store(organization_id) as uow:
-        uow.import_runs.finish(run_id, error=reason)
+        uow.import_runs.finish(run_id, error=reason, counts=counts)
         uow.audit.record(actor="sync", action="crm.import_failed", details={"run_id": str(run_id), "reason": reason})
         uow.commit()
     return RunOutcome(run_id, succeeded=False, error=reason)
 
 
 def end_stopped(
-    store: StoreAccess, organization_id: uuid.UUID, run_id: uuid.UUID, stopped: ImportCancelledError
+    store: StoreAccess,
+    organization_id: uuid.UUID,
+    run_id: uuid.UUID,
+    stopped: ImportCancelledError,
+    *,
+    counts: RunCounts | None = None,
 ) -> RunOutcome:
     """:func:`end_failed` for a run that stopped because it was cancelled, taken over or disconnected (a run no
     longer running keeps the error it was ended with); its outcome says ``stopped``."""
-    return replace(end_failed(store, organization_id, run_id, str(stopped)), stopped=True)
+    return replace(end_failed(store, organization_id, run_id, str(stopped), counts=counts), stopped=True)
 
 
 def record_success(
-    uow: UnitOfWork, run_id: uuid.UUID, report: ImportReport, derived: Mapping[str, int] | None = None
+    uow: UnitOfWork,
+    run_id: uuid.UUID,
+    report: ImportReport,
+    derived: Mapping[str, int] | None = None,
+    *,
+    usage: RequestUsage | None = None,
 ) -> RunOutcome:
-    """Mark the run succeeded and audit it (``crm.imported``, with ``derived`` counts such as the auto-saved
-    lists' changes), in ``uow``'s transaction (the caller commits)."""
-    uow.import_runs.finish(run_id)
+    """Mark the run succeeded with its rows and, when given, the requests it sent and the 429s it met (``usage``),
+    and audit it (``crm.imported``, with ``derived`` counts such as the auto-saved lists' changes), in ``uow``'s
+    transaction (the caller commits)."""
+    usage = usage or RequestUsage()
+    uow.import_runs.finish(
+        run_id,
+        counts=RunCounts(
+            rows_imported=report.rows_imported,
+            rows_deleted=report.rows_deleted,
+            requests_made=usage.requests,
+            throttled=usage.throttled,
+        ),
+    )
     uow.audit.record(
         actor="sync",
         action="crm.imported",

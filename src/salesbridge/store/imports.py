@@ -19,7 +19,7 @@ import orjson
 from sqlalchemy import delete, func, select, update
 
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR as STOPPED_WORKER_ERROR
-from salesbridge.domain.sync_runs import ImportedRecord, ImportRun, RecordState, TableCheckpoint
+from salesbridge.domain.sync_runs import ImportedRecord, ImportRun, RecordState, RunCounts, TableCheckpoint
 from salesbridge.domain.sync_runs import RecordRow as RecordRow  # importers of the store's record rows
 from salesbridge.errors import RowNotFoundError
 from salesbridge.store.repositories import ImportRequestRepository, _ScopedRepository, import_run_value
@@ -384,8 +384,9 @@ class ImportRunRepository(ImportRequestRepository):
         )
         return bool(getattr(result, "rowcount", 0))
 
-    def finish(self, run_id: uuid.UUID, *, error: str | None = None) -> None:
-        """Mark a running run succeeded (``error`` None) or failed."""
+    def finish(self, run_id: uuid.UUID, *, error: str | None = None, counts: RunCounts | None = None) -> None:
+        """Mark a running run succeeded (``error`` None) or failed, with what it did (``counts``) when known."""
+        done = {} if counts is None else dataclasses.asdict(counts)
         self._session.execute(
             update(ImportRequest)
             .where(
@@ -398,6 +399,7 @@ class ImportRunRepository(ImportRequestRepository):
                 finished_at=self._clock(),
                 lease_expires_at=None,
                 error=error,
+                **done,
             )
         )
 

@@ -20,6 +20,7 @@ from salesbridge.store.repositories import Clock
 from salesbridge.store.tables import (
     AuditEntry,
     AutoSaveBasis,
+    CrmImportRecordError,
     CrmRecord,
     CrmUser,
     ImportRequest,
@@ -60,7 +61,9 @@ class ImportedDataRepository:
         return self._bulk(delete(CrmRecord).where(CrmRecord.organization_id == self._organization_id))
 
     def delete_sync_states(self) -> int:
-        """Delete every table's checkpoint and health (the next import after a reconnect is a full read)."""
+        """Delete every table's checkpoint and health, the records it skipped included (the next import after a
+        reconnect is a full read)."""
+        self._bulk(delete(CrmImportRecordError).where(CrmImportRecordError.organization_id == self._organization_id))
         return self._bulk(delete(TableSyncState).where(TableSyncState.organization_id == self._organization_id))
 
     def delete_crm_users(self) -> int:

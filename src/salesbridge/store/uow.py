@@ -53,6 +53,7 @@ from salesbridge.store.secrets import CredentialCipher
 from salesbridge.store.tables import ApiToken, ConnectionState, CrmConnection, Invitation, Organization, WebSession
 from salesbridge.store.uploads import UploadRepository, queued_uploads
 from salesbridge.store.workspace import (
+from salesbridge.store.sync_health import ImportRecordErrorRepository
     ApiTokenRepository,
     CrmUserRepository,
     InvitationRepository,
@@ -93,6 +94,7 @@ class SqlAlchemyUnitOfWork:
     crm_settings: CrmSettingsRepository
     auto_save_rules: AutoSaveRulesRepository
     lists: ListRepository
+    import_record_errors: ImportRecordErrorRepository
     crm_record_queries: CrmRecordQueries
     imported_data: ImportedDataRepository
     people: PersonRepository
@@ -148,6 +150,7 @@ class SqlAlchemyUnitOfWork:
         self.people = PersonRepository(*scope, clock=self._clock)
         self.companies = CompanyRepository(*scope, clock=self._clock)
         self.uploads = UploadRepository(*scope, clock=self._clock)
+        self.import_record_errors = ImportRecordErrorRepository(*scope, clock=self._clock)
         self.matches = MatchRepository(*scope, clock=self._clock)
         self.activities = ActivityRepository(*scope, clock=self._clock)
         self.writeback_settings = WritebackSettingsRepository(*scope, clock=self._clock)

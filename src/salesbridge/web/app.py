@@ -71,6 +71,7 @@ from salesbridge.web.ui import matching as ui_matching
 from salesbridge.web.ui import people as ui_people
 from salesbridge.web.ui import seats as ui_seats
 from salesbridge.web.ui import sync as ui_sync
+from salesbridge.web.ui import sync_health as ui_sync_health
 from salesbridge.web.ui import uploads as ui_uploads
 from salesbridge.web.ui import writeback as ui_writeback
 
@@ -114,6 +115,7 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     ui_people.router,
     ui_matching.router,
     ui_writeback.router,
+    ui_sync_health.router,
 )
 """Every router of the console, API and pages. Add one line per new area."""
 

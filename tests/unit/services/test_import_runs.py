@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import pytest
 from tests.fakes.store import FakeClock, FakeStore
 
-from salesbridge.crm.ports import ChangeToken, ColumnInfo, RowPage, TableInfo
+from salesbridge.crm.ports import ChangeToken, ColumnInfo, RequestUsage, RowPage, TableInfo
 from salesbridge.domain.crm_import import IMPORTED_TABLES
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.workspace import CrmCredentials, ImportState, SeatState
@@ -49,6 +49,9 @@ class FakeDynamics:
 
     async def close(self) -> None:
         self.closed += 1
+
+    def usage(self) -> RequestUsage:
+        return RequestUsage(requests=len(self.reads))
 
     async def table(self, table: str) -> TableInfo:
         return TableInfo(table, f"{table}s", f"{table}id", is_change_tracked=True)

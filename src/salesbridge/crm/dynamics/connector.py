@@ -33,6 +33,7 @@ from salesbridge.crm.ports import (
     NewRecord,
     RecordPage,
     RecordQuery,
+    RequestUsage,
     RowPage,
     TableInfo,
     WriteReport,
@@ -343,6 +344,12 @@ class DynamicsConnector:
             budget=holder,
         )
         return cls(client, language_code=connection.language_code, owned_tokens=owned)
+
+    def usage(self) -> RequestUsage:
+        """The Web API requests this connector sent (each retry counts) and the 429s it met, from the client's
+        counters."""
+        counters = self.client.counters
+        return RequestUsage(requests=counters.requests, throttled=counters.throttles)
 
     async def __aenter__(self) -> Self:
         return self

@@ -35,6 +35,7 @@ from salesbridge.services.ports.imports import (
     ImportedRecordRepository,
     ImportQueue,
     ImportRunRepository,
+    ImportRecordErrors,
 )
 from salesbridge.services.ports.jobs import JobArgument, JobOverview, JobQueue
 from salesbridge.services.ports.lists import (
@@ -86,6 +87,7 @@ __all__ = [
     "ImportedRecordRepository",
     "InvitationRepository",
     "JobArgument",
+    "ImportRecordErrors",
     "JobOverview",
     "JobQueue",
     "ListRepository",

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from salesbridge.crm.ports import ActivityWriter, CrmAppInstaller, CrmIdentity, CrmMetadata, CrmReader
+from salesbridge.crm.ports import (
+    ActivityWriter,
+    CrmAppInstaller,
+    CrmIdentity,
+    CrmMetadata,
+    CrmReader,
+    RequestUsage,
+)
 from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.workspace import (
     CrmCredentials,
@@ -33,6 +40,10 @@ class CrmSession(Protocol):
 
     async def close(self) -> None:
         """Release the connection's resources. Idempotent."""
+        ...
+
+    def usage(self) -> RequestUsage:
+        """The requests sent and the 429s met since the session was built. Reads a counter; sends nothing."""
         ...
 
 

@@ -4,13 +4,14 @@ the queue of runs, checkpoints, imported records, CRM settings and the imported 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.pipeline import CrmSettings, StageSource
-from salesbridge.domain.sync_runs import ImportedRecord, ImportRun, ImportSettings, TableCheckpoint
+from salesbridge.domain.sync_health import ImportRecordError
+from salesbridge.domain.sync_runs import ImportedRecord, ImportRun, ImportSettings, RunCounts, TableCheckpoint
 from salesbridge.domain.workspace import (
     ImportState,
 )
@@ -56,8 +57,9 @@ class ImportRunRepository(ImportQueue, Protocol):
         """Extend a running run's lease; False when it no longer runs (cancelled or taken over)."""
         ...
 
-    def finish(self, run_id: uuid.UUID, *, error: str | None = None) -> None:
-        """Mark a running run succeeded (``error`` None) or failed; a run no longer running is left alone."""
+    def finish(self, run_id: uuid.UUID, *, error: str | None = None, counts: RunCounts | None = None) -> None:
+        """Mark a running run succeeded (``error`` None) or failed, with what it did (``counts``) when known; a run
+        no longer running is left alone."""
         ...
 
     def recent(self, *, limit: int = 20) -> list[ImportRun]:
@@ -70,6 +72,26 @@ class ImportRunRepository(ImportQueue, Protocol):
 
     def last_finished_at(self) -> datetime | None:
         """When the newest finished run ended (success or failure), or None."""
+        ...
+
+
+class ImportRecordErrors(Protocol):
+    """The CRM records the import skipped (:class:`~salesbridge.domain.sync_health.ImportRecordError`)."""
+
+    def record(self, table: str, crm_id: str, *, code: str | None, message: str) -> None:
+        """Note that ``crm_id`` of ``table`` failed now (one more attempt when it failed before)."""
+        ...
+
+    def clear(self, table: str, crm_ids: Iterable[str]) -> int:
+        """Forget the errors of ``crm_ids`` of ``table``; how many went."""
+        ...
+
+    def newest(self, *, limit: int) -> list[ImportRecordError]:
+        """At most ``limit`` errors, the most recent failure first."""
+        ...
+
+    def count(self) -> int:
+        """How many records are in error."""
         ...
 
 

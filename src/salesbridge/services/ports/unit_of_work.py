@@ -18,6 +18,7 @@ from salesbridge.services.ports.imports import (
     ImportedRecordRepository,
     ImportQueue,
     ImportRunRepository,
+    ImportRecordErrors,
 )
 from salesbridge.services.ports.jobs import JobOverview, JobQueue
 from salesbridge.services.ports.lists import AutoSaveRuleRepository, CrmRecordQueries, ListRepository
@@ -91,6 +92,9 @@ class UnitOfWork(Protocol):
 
     @property
     def sync_states(self) -> ImportCheckpoints: ...
+
+    @property
+    def import_record_errors(self) -> ImportRecordErrors: ...
 
     @property
     def crm_records(self) -> ImportedRecordRepository: ...

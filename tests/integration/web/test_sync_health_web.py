@@ -1,0 +1,93 @@
+"""The administrators' Sync health page (SQLite and PostgreSQL): each table's rows and last error, a skipped import
+record and a parked activity with Dynamics' code and message, Retry of the activity (queued again), the history of
+runs with their requests and 429s as a chart and a table; sellers are refused."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+
+from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, Browser, Console, Person
+from tests.integration.web.test_people_web import seed_people
+from tests.integration.web.test_writeback_web import _log, _states
+
+from salesbridge.domain.sync_runs import RunCounts, SyncMode
+from salesbridge.domain.writeback import DataItem, DeliveryState
+
+OpenBrowser = Callable[[Person | None], Browser]
+
+
+def _seed_sync(console: Console) -> None:
+    """A contact table of 1,234 rows failing since its last run, a skipped account record, and a finished run."""
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        state = uow.sync_states.get_or_create("contact", mode=SyncMode.CHANGE_TRACKING)
+        uow.sync_states.save(replace(state, row_count=1234))
+        uow.sync_states.record_failure("contact", error="Dynamics is unavailable (503)")
+        uow.import_record_errors.record(
+            "account", "8d1f0c2e-0000-4000-8000-000000000001", code="0x80040216", message="An unexpected error"
+        )
+        uow.import_runs.enqueue(reason="sync now")
+        run = uow.import_runs.claim(lease=timedelta(minutes=5))
+        assert run is not None
+        uow.import_runs.finish(
+            run.id, counts=RunCounts(rows_imported=40, rows_deleted=2, requests_made=17, throttled=3)
+        )
+        uow.commit()
+
+
+def test_sync_health_shows_tables_errors_and_runs_and_retries_a_writeback_error(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = seed_people(console)
+    parked = _log(
+        console,
+        ids["p-robert"],
+        item=DataItem.NOTE,
+        state=DeliveryState.QUEUED,
+        error=("0x80040220", "Principal user is missing prvCreateNote privilege"),
+    )
+    _seed_sync(console)
+    admin = browser(ACME_ADMIN)
+    assert 'href="/settings/crm/health"' in admin.client.get("/settings/crm").text
+    page = admin.client.get("/settings/crm/health")
+    assert page.status_code == 200
+    contact = re.search(r'data-table="contact">(.*?)</tr>', page.text, re.S)
+    assert contact is not None
+    assert ">1,234<" in contact.group(1)
+    assert "Dynamics is unavailable (503)" in contact.group(1)
+    skipped = re.search(r'data-testid="import-error" data-table="account"(.*?)</tr>', page.text, re.S)
+    assert skipped is not None
+    assert "<code>0x80040216</code> An unexpected error" in skipped.group(1)
+    failing = re.search(rf'data-activity-id="{parked}" data-state="parked">(.*?)</tr>', page.text, re.S)
+    assert failing is not None
+    assert "<code>0x80040220</code> Principal user is missing prvCreateNote privilege" in failing.group(1)
+    run = re.search(r'data-testid="run-row"(.*?)</tr>', page.text, re.S)
+    assert run is not None
+    assert 'data-testid="run-rows">42<' in run.group(1)
+    assert 'data-testid="run-requests">17<' in run.group(1)
+    assert 'data-testid="run-throttled">3<' in run.group(1)
+    assert "<svg" in page.text
+    assert 'data-testid="runs-chart"' in page.text
+
+    retried = admin.client.post(
+        "/settings/crm/health/retry-writeback",
+        data={**admin.csrf_data(), "activity_id": str(parked)},
+        follow_redirects=False,
+    )
+    assert retried.status_code == 303
+    assert retried.headers["location"] == "/settings/crm/health?notice=writeback-retried&count=1#writeback-errors"
+    assert _states(console)["A note"] is DeliveryState.QUEUED
+    assert 'data-testid="no-writeback-errors"' in admin.client.get("/settings/crm/health").text
+
+
+def test_sellers_cannot_see_or_retry_sync_health(console: Console, browser: OpenBrowser) -> None:
+    seller = browser(ACME_SELLER)
+    assert seller.client.get("/settings/crm/health").status_code in (403, 404)
+    refused = seller.client.post(
+        "/settings/crm/health/retry-writeback", data=seller.csrf_data(), follow_redirects=False
+    )
+    assert refused.status_code in (403, 404)
