@@ -54,6 +54,7 @@ from salesbridge.domain.match_links import (
 )
 from salesbridge.domain.people import UNKNOWN_COMPANY_MESSAGE, Company, Person, keeping_stored, search_words
 from salesbridge.domain.pipeline import PROCESS_STEP, AutoSaveChoices, CrmSettings, RecordFacts, StageSource, lookup
+from salesbridge.domain.reports import MatchRateSnapshot
 from salesbridge.domain.search_folding import fold_for_search
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
@@ -174,6 +175,8 @@ class _Tables:
     writeback_settings: WritebackSettings | None = None
     activities: dict[uuid.UUID, Activity] = field(default_factory=dict)
     activity_leases: dict[uuid.UUID, datetime] = field(default_factory=dict)
+    # The match rate recorded after each matching run (FakeReports), in the order taken:
+    match_rates: list[MatchRateSnapshot] = field(default_factory=list)
 
     def snapshot(self) -> _Tables:
         return _Tables(**{name: copy.copy(value) for name, value in vars(self).items()})
@@ -1417,6 +1420,7 @@ class FakeUnitOfWork:
         self.matches = FakeMatches(self)
         self.activities = FakeActivities(self)
         self.writeback_settings = FakeWritebackSettings(self)
+        self.reports = FakeReports(self)
 
     def __enter__(self) -> Self:
         if self._working is not None:

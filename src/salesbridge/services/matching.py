@@ -70,6 +70,7 @@ from salesbridge.matching import Band, CompanyRecord, Decision, FieldReason, Mat
 from salesbridge.message_ids import N_
 from salesbridge.services.account_rules import Principal
 from salesbridge.services.ports import Clock, StoreAccess, UnitOfWork
+from salesbridge.services.reports import record_match_rates
 from salesbridge.services.writeback_outbox import requeue_after_matching
 
 __all__ = [
@@ -942,6 +943,7 @@ def run_matching(
             )
         )
         requeue_after_matching(uow)  # activities waiting for a match are decided again by the next drain
+        record_match_rates(uow, at=now)  # the reports' match rate over time
         uow.commit()
     return summary
 

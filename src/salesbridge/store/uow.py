@@ -41,6 +41,7 @@ from salesbridge.store.lists import AutoSaveRulesRepository, CrmRecordQueries, C
 from salesbridge.store.matching import MatchRepository
 from salesbridge.store.people import CompanyRepository, PersonRepository
 from salesbridge.store.purge import ImportedDataRepository
+from salesbridge.store.reports import ReportQueries
 from salesbridge.store.repositories import (
     AuditLog,
     Clock,
@@ -103,6 +104,7 @@ class SqlAlchemyUnitOfWork:
     matches: MatchRepository
     activities: ActivityRepository
     writeback_settings: WritebackSettingsRepository
+    reports: ReportQueries
     jobs: EmbeddedJobQueue | ProcrastinateJobQueue
 
     def __init__(
@@ -154,6 +156,7 @@ class SqlAlchemyUnitOfWork:
         self.matches = MatchRepository(*scope, clock=self._clock)
         self.activities = ActivityRepository(*scope, clock=self._clock)
         self.writeback_settings = WritebackSettingsRepository(*scope, clock=self._clock)
+        self.reports = ReportQueries(*scope, clock=self._clock)
         job_queue = ProcrastinateJobQueue if self._job_engine is JobEngine.PROCRASTINATE else EmbeddedJobQueue
         self.jobs = job_queue(*scope, clock=self._clock)
         return self

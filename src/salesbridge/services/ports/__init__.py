@@ -44,6 +44,7 @@ from salesbridge.services.ports.lists import (
     ListRepository,
 )
 from salesbridge.services.ports.matching import MatchRepository
+from salesbridge.services.ports.reports import ReportQueries
 from salesbridge.services.ports.people import CompanyRepository, PersonRepository, UploadRepository, UpsertCounts
 from salesbridge.services.ports.unit_of_work import (
     OrganizationFinder,
@@ -96,6 +97,7 @@ __all__ = [
     "OrganizationRepository",
     "PersonRepository",
     "PreflightCrm",
+    "ReportQueries",
     "SeatRepository",
     "SignInFailures",
     "StoreAccess",

@@ -23,6 +23,7 @@ from salesbridge.services.ports.imports import (
 from salesbridge.services.ports.jobs import JobOverview, JobQueue
 from salesbridge.services.ports.lists import AutoSaveRuleRepository, CrmRecordQueries, ListRepository
 from salesbridge.services.ports.matching import MatchRepository
+from salesbridge.services.ports.reports import ReportQueries
 from salesbridge.services.ports.people import CompanyRepository, PersonRepository, UploadRepository
 from salesbridge.services.ports.workspace import (
     ApiTokenRepository,
@@ -142,6 +143,11 @@ class UnitOfWork(Protocol):
     @property
     def writeback_settings(self) -> WritebackSettingsRepository:
         """The organization's writeback settings (on or off, the data items)."""
+        ...
+
+    @property
+    def reports(self) -> ReportQueries:
+        """What the administrators' reports read, and the match-rate snapshots."""
         ...
 
     @property

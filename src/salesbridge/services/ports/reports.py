@@ -1,0 +1,45 @@
+"""The ports of the administrators' reports (:mod:`salesbridge.services.reports`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Protocol
+
+from salesbridge.domain.match_links import LinkCounts
+from salesbridge.domain.reports import DeliveredCount, MatchRateSnapshot, OpportunityRecord, SeatActivity, Touch
+
+
+class ReportQueries(Protocol):
+    """What the reports read, and the match-rate snapshots a matching run records (one organization)."""
+
+    def delivered_counts(self, *, since: datetime) -> list[DeliveredCount]:
+        """Activities delivered to the CRM that occurred at or after ``since``, per author, data item and week
+        (Monday, UTC), oldest week first."""
+        ...
+
+    def user_names(self) -> dict[uuid.UUID, str]:
+        """Every user's display name, by id."""
+        ...
+
+    def touches(self) -> list[Touch]:
+        """The earliest activity concerning each CRM record (tied to an activity's person or company with band
+        match, or the record it was written back on), with the record's account."""
+        ...
+
+    def opportunities(self) -> list[OpportunityRecord]:
+        """Every imported opportunity."""
+        ...
+
+    def record_match_rates(self, counts: Mapping[str, LinkCounts], *, at: datetime) -> None:
+        """Keep ``counts`` (per CRM table) as the snapshot taken at ``at`` (in the unit of work's transaction)."""
+        ...
+
+    def match_rates(self, *, runs: int) -> list[MatchRateSnapshot]:
+        """The snapshots of the last ``runs`` matching runs, oldest first."""
+        ...
+
+    def seat_activity(self, *, since: datetime) -> list[SeatActivity]:
+        """Every seat, whether CRM sync is on for it, its holder's activities since ``since`` and their latest."""
+        ...

@@ -1,0 +1,233 @@
+"""The reports' queries (:mod:`salesbridge.domain.reports`), and the match-rate snapshots a matching run records.
+
+Scoped by organization like every repository. Grouping by week is done in Python over the rows of the period asked
+for (weeks in UTC read the same on SQLite and PostgreSQL); the rest is grouped by the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Uuid, and_, func, insert, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from salesbridge.domain.match_links import LinkBand, LinkCounts, TargetKind
+from salesbridge.domain.reports import (
+    DeliveredCount,
+    MatchRateSnapshot,
+    OpportunityRecord,
+    SeatActivity,
+    Touch,
+    week_start,
+)
+from salesbridge.domain.writeback import DeliveryState
+from salesbridge.store.repositories import _ScopedRepository
+from salesbridge.store.tables import (
+    ActivityRow,
+    Base,
+    CrmRecord,
+    MatchLinkRow,
+    Organization,
+    Seat,
+    User,
+    UtcDateTime,
+)
+
+
+class MatchRateSnapshotRow(Base):
+    """A CRM table's records, tied and in review, when a matching run committed (migration 0022)."""
+
+    __tablename__ = "match_rate_snapshots"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    taken_at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    crm_table: Mapped[str] = mapped_column(String(64), primary_key=True)
+    total: Mapped[int] = mapped_column(Integer)
+    matched: Mapped[int] = mapped_column(Integer)
+    review: Mapped[int] = mapped_column(Integer)
+
+
+class ReportQueries(_ScopedRepository):
+    """What the reports read, and the match-rate snapshots."""
+
+    def delivered_counts(self, *, since: datetime) -> list[DeliveredCount]:
+        """Activities delivered to the CRM that occurred at or after ``since``, counted per author, data item and
+        week (:func:`~salesbridge.domain.reports.week_start`), oldest week first."""
+        statement = select(ActivityRow.author_user_id, ActivityRow.item, ActivityRow.occurred_at).where(
+            ActivityRow.organization_id == self._organization_id,
+            ActivityRow.state == DeliveryState.DELIVERED.value,
+            ActivityRow.occurred_at >= since,
+        )
+        counts: Counter[tuple[uuid.UUID, str, date]] = Counter()
+        for author, item, occurred_at in self._session.execute(statement):
+            counts[(author, item, week_start(occurred_at))] += 1
+        return sorted(
+            (DeliveredCount(author, item, week, count) for (author, item, week), count in counts.items()),
+            key=lambda row: (row.week, str(row.author_user_id), row.item),
+        )
+
+    def user_names(self) -> dict[uuid.UUID, str]:
+        """Every user's display name, by id."""
+        rows = self._session.execute(
+            select(User.id, User.display_name).where(User.organization_id == self._organization_id)
+        )
+        return dict(rows.tuples())
+
+    def touches(self) -> list[Touch]:
+        """The earliest activity concerning each CRM record: the records tied (band match) to an activity's person
+        or company, and the record it was written back on; each with its account (``parent_id``)."""
+        org = self._organization_id
+        touches: list[Touch] = []
+        for kind, target in ((TargetKind.PERSON, ActivityRow.person_id), (TargetKind.COMPANY, ActivityRow.company_id)):
+            statement = (
+                select(
+                    MatchLinkRow.crm_table, MatchLinkRow.crm_id, CrmRecord.parent_id, func.min(ActivityRow.occurred_at)
+                )
+                .join(
+                    MatchLinkRow,
+                    and_(
+                        MatchLinkRow.organization_id == org,
+                        MatchLinkRow.target_kind == kind.value,
+                        MatchLinkRow.target_id == target,
+                        MatchLinkRow.band == LinkBand.MATCH.value,
+                    ),
+                )
+                .outerjoin(
+                    CrmRecord,
+                    and_(
+                        CrmRecord.organization_id == org,
+                        CrmRecord.table_name == MatchLinkRow.crm_table,
+                        CrmRecord.crm_id == MatchLinkRow.crm_id,
+                    ),
+                )
+                .where(ActivityRow.organization_id == org)
+                .group_by(MatchLinkRow.crm_table, MatchLinkRow.crm_id, CrmRecord.parent_id)
+            )
+            touches.extend(self._touches(statement))
+        regarding = (
+            select(
+                ActivityRow.regarding_table,
+                ActivityRow.regarding_id,
+                CrmRecord.parent_id,
+                func.min(ActivityRow.occurred_at),
+            )
+            .outerjoin(
+                CrmRecord,
+                and_(
+                    CrmRecord.organization_id == org,
+                    CrmRecord.table_name == ActivityRow.regarding_table,
+                    CrmRecord.crm_id == ActivityRow.regarding_id,
+                ),
+            )
+            .where(ActivityRow.organization_id == org, ActivityRow.regarding_id.is_not(None))
+            .group_by(ActivityRow.regarding_table, ActivityRow.regarding_id, CrmRecord.parent_id)
+        )
+        touches.extend(self._touches(regarding))
+        return touches
+
+    def _touches(self, statement: object) -> list[Touch]:
+        return [
+            Touch(
+                table=str(table), crm_id=str(crm_id).lower(), account_id=parent.lower() if parent else None, first_at=at
+            )
+            for table, crm_id, parent, at in self._session.execute(statement)  # type: ignore[call-overload]
+            if table and crm_id and at is not None
+        ]
+
+    def opportunities(self) -> list[OpportunityRecord]:
+        """Every imported opportunity."""
+        rows: Sequence[Any] = self._session.execute(
+            select(CrmRecord.crm_id, CrmRecord.name, CrmRecord.data).where(
+                CrmRecord.organization_id == self._organization_id, CrmRecord.table_name == "opportunity"
+            )
+        ).all()
+        return [OpportunityRecord(crm_id=crm_id, name=name, data=data or {}) for crm_id, name, data in rows]
+
+    def record_match_rates(self, counts: Mapping[str, LinkCounts], *, at: datetime) -> None:
+        """Keep ``counts`` (per CRM table) as the snapshot taken at ``at``."""
+        if counts:
+            self._session.execute(
+                insert(MatchRateSnapshotRow),
+                [
+                    {
+                        "organization_id": self._organization_id,
+                        "taken_at": at,
+                        "crm_table": table,
+                        "total": value.total,
+                        "matched": value.matched,
+                        "review": value.review,
+                    }
+                    for table, value in counts.items()
+                ],
+            )
+
+    def match_rates(self, *, runs: int) -> list[MatchRateSnapshot]:
+        """The snapshots of the last ``runs`` matching runs, oldest first."""
+        row = MatchRateSnapshotRow
+        moments = (
+            select(row.taken_at)
+            .where(row.organization_id == self._organization_id)
+            .group_by(row.taken_at)
+            .order_by(row.taken_at.desc())
+            .limit(runs)
+            .subquery()
+        )
+        statement = (
+            select(row)
+            .where(row.organization_id == self._organization_id, row.taken_at.in_(select(moments.c.taken_at)))
+            .order_by(row.taken_at, row.crm_table)
+        )
+        return [
+            MatchRateSnapshot(
+                taken_at=found.taken_at,
+                table=found.crm_table,
+                total=found.total,
+                matched=found.matched,
+                review=found.review,
+            )
+            for found in self._session.scalars(statement)
+        ]
+
+    def seat_activity(self, *, since: datetime) -> list[SeatActivity]:
+        """Every seat with its holder, whether CRM sync is on for it, and the holder's activities that occurred at
+        or after ``since`` (count) and their latest activity ever; by display name."""
+        org = self._organization_id
+        sync_all = bool(self._session.scalar(select(Organization.crm_sync_all_seats).where(Organization.id == org)))
+        recent = (
+            select(ActivityRow.author_user_id.label("author"), func.count().label("recent"))
+            .where(ActivityRow.organization_id == org, ActivityRow.occurred_at >= since)
+            .group_by(ActivityRow.author_user_id)
+            .subquery()
+        )
+        latest = (
+            select(ActivityRow.author_user_id.label("author"), func.max(ActivityRow.occurred_at).label("latest"))
+            .where(ActivityRow.organization_id == org)
+            .group_by(ActivityRow.author_user_id)
+            .subquery()
+        )
+        statement = (
+            select(User.id, User.display_name, User.email, Seat.crm_sync_enabled, recent.c.recent, latest.c.latest)
+            .join(Seat, and_(Seat.user_id == User.id, Seat.organization_id == org))
+            .outerjoin(recent, recent.c.author == User.id)
+            .outerjoin(latest, latest.c.author == User.id)
+            .where(User.organization_id == org)
+            .order_by(func.lower(User.display_name), User.email)
+        )
+        rows: list[Any] = list(self._session.execute(statement))
+        return [
+            SeatActivity(
+                user_id=user_id,
+                display_name=name,
+                email=email,
+                crm_sync=sync_all or bool(enabled),
+                recent_activities=int(count or 0),
+                last_activity_at=last,
+            )
+            for user_id, name, email, enabled, count, last in rows
+        ]
