@@ -8,10 +8,18 @@ gettext: ``_("Hello %(name)s", name=…)``), so concurrent requests in different
 from __future__ import annotations
 
 from collections.abc import Mapping
+from copy import copy
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from functools import cache, partial
 from pathlib import Path
 from typing import Any, Final
 
+from babel import Locale
+from babel.dates import format_date as babel_date
+from babel.dates import format_time as babel_time
+from babel.numbers import NumberPattern, format_decimal
+from babel.numbers import format_currency as babel_currency
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -39,7 +47,78 @@ def environment(locale: str) -> Environment:
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["supported_locales"] = SUPPORTED_LOCALES
     env.globals["certainty"] = partial(certainty_percent, locale=locale)
+    env.filters["format_date"] = partial(date_text, locale=locale)
+    env.filters["format_datetime"] = partial(datetime_text, locale=locale)
+    env.filters["format_number"] = partial(number_text, locale=locale)
+    env.filters["format_percent"] = partial(percent_text, locale=locale)
+    env.filters["format_currency"] = partial(currency_text, locale=locale)
     return env
+
+
+Number = int | float | Decimal
+NOTHING: Final = "—"
+"""What a filter shows for a missing value (None)."""
+
+
+def _utc(value: datetime) -> datetime:
+    """``value`` in UTC (the store's times are timezone-aware UTC; a naive one is taken as UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _with_decimals(pattern: NumberPattern, digits: int) -> NumberPattern:
+    """``pattern`` (a locale's own, its spacing and grouping kept) showing exactly ``digits`` decimals."""
+    fixed = copy(pattern)
+    fixed.frac_prec = (digits, digits)
+    return fixed
+
+
+def date_text(value: date | None, *, locale: str) -> str:
+    """``value`` (a date, or a datetime's UTC day) as ``locale`` writes a date: ``Dec 6, 2026`` in English,
+    ``6 dic 2026`` in Spanish. Template filter ``format_date``."""
+    if value is None:
+        return NOTHING
+    day = _utc(value).date() if isinstance(value, datetime) else value
+    return babel_date(day, "medium", locale=locale)
+
+
+def datetime_text(value: datetime | None, *, locale: str, seconds: bool = False) -> str:
+    """``value`` in UTC as ``locale`` writes a date and time, the zone said: ``Dec 6, 2026, 2:05 PM UTC`` in
+    English, ``6 dic 2026, 14:05 UTC`` in Spanish (``seconds`` adds them). Template filter ``format_datetime``.
+
+    The console shows every time in UTC (users have no time zone setting), hence the zone's name."""
+    if value is None:
+        return NOTHING
+    moment = _utc(value)
+    day = babel_date(moment, "medium", locale=locale)
+    time = babel_time(moment, "medium" if seconds else "short", tzinfo=UTC, locale=locale)
+    return str(Locale.parse(locale).datetime_formats["medium"]).format(time, day) + " UTC"
+
+
+def number_text(value: Number | None, digits: int | None = None, *, locale: str) -> str:
+    """``value`` with ``locale``'s separators: ``12,345.5`` in English, ``12.345,5`` in Spanish; ``digits``
+    fixes the decimals shown (else as many as it has, up to three). Template filter ``format_number``."""
+    if value is None:
+        return NOTHING
+    if digits is None:
+        return format_decimal(value, locale=locale)
+    return str(_with_decimals(Locale.parse(locale).decimal_formats[None], digits).apply(value, locale))
+
+
+def percent_text(value: Number | None, digits: int = 0, *, locale: str) -> str:
+    """``value`` (a fraction: 0.875) as ``locale`` writes a percentage: ``88%`` in English, ``88 %`` in Spanish
+    (``digits`` decimals). Template filter ``format_percent``."""
+    if value is None:
+        return NOTHING
+    return str(_with_decimals(Locale.parse(locale).percent_formats[None], digits).apply(value, locale))
+
+
+def currency_text(value: Number | None, currency: str, *, locale: str) -> str:
+    """``value`` in ``currency`` (an ISO 4217 code, such as the organization's base currency) as ``locale``
+    writes money: ``€1,234.50`` in English, ``1.234,50 €`` in Spanish; the currency's own decimals. Template
+    filter ``format_currency``: ``{{ amount | format_currency("EUR") }}``."""
+    if value is None:
+        return NOTHING
+    return babel_currency(value, currency, locale=locale)
 
 
 def page_locale(request: Request, principal: Principal | None) -> str:
