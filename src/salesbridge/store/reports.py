@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Uuid, and_, func, insert, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import and_, func, insert, select
 
 from salesbridge.domain.match_links import LinkBand, LinkCounts, TargetKind
 from salesbridge.domain.reports import (
@@ -28,29 +27,13 @@ from salesbridge.domain.writeback import DeliveryState
 from salesbridge.store.repositories import _ScopedRepository
 from salesbridge.store.tables import (
     ActivityRow,
-    Base,
     CrmRecord,
     MatchLinkRow,
+    MatchRateSnapshotRow,
     Organization,
     Seat,
     User,
-    UtcDateTime,
 )
-
-
-class MatchRateSnapshotRow(Base):
-    """A CRM table's records, tied and in review, when a matching run committed (migration 0022)."""
-
-    __tablename__ = "match_rate_snapshots"
-
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
-    )
-    taken_at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
-    crm_table: Mapped[str] = mapped_column(String(64), primary_key=True)
-    total: Mapped[int] = mapped_column(Integer)
-    matched: Mapped[int] = mapped_column(Integer)
-    review: Mapped[int] = mapped_column(Integer)
 
 
 class ReportQueries(_ScopedRepository):

@@ -58,6 +58,8 @@ KEPT_TABLES: Final[dict[str, str]] = {
     "activities": "the activities sellers logged and their delivery: workspace data; what was written to the CRM "
     "stays there, and what waits for a match waits for the next import's",
     "writeback_settings": "the administrator's choices (writeback on or off, the data items), reused on a reconnect",
+    "match_rate_snapshots": "counts per matching run (records, tied, in review), no CRM data: the reports' match "
+    "rate over time survives a reconnect",
 }
 """Tables the purge leaves alone, with the reason."""
 
