@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         Clock,
         CrmAppSessionFactory,
         CrmSessionFactory,
+        Mailer,
         StoreAccess,
         WritebackSessionFactory,
     )
@@ -254,6 +255,26 @@ def public_base_url(settings: Settings, serving_at: str | None = None) -> str:
     return settings.public_base_url or (serving_at or DEFAULT_PUBLIC_BASE_URL).rstrip("/")
 
 
+def mailer(settings: Settings) -> Mailer:
+    """The mailer of this process: SMTP (``SALESBRIDGE_SMTP_*``) when ``SALESBRIDGE_SMTP_HOST`` is set, else one
+    that prints each message to standard error instead of sending it (the demo's)."""
+    from salesbridge.mail import PrintingMailer, SmtpMailer
+
+    if not settings.smtp_host:
+        return PrintingMailer(sender=settings.smtp_sender)
+    assert settings.smtp_sender is not None, "Settings require a sender with an SMTP host"
+    return SmtpMailer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        tls=settings.smtp_tls,
+        sender=settings.smtp_sender,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        ca_file=settings.smtp_ca_file,
+        timeout_s=settings.smtp_timeout_seconds,
+    )
+
+
 def console_server_config(
     app: FastAPI, *, host: str, port: int, certfile: Path | None = None, keyfile: Path | None = None
 ) -> uvicorn.Config:
@@ -329,7 +350,9 @@ def console_app(
     the embedded runner."""
     from salesbridge.web.app import create_app
 
-    runner = import_runner(store, settings) if run_imports and settings.jobs == "embedded" else None
+    console_url = public_base_url(settings, serving_at)
+    embedded = run_imports and settings.jobs == "embedded"
+    runner = import_runner(store, settings, console_url=console_url) if embedded else None
     # With procrastinate the console defers jobs through the store (NOTIFY wakes the workers) and runs one worker of
     # its own unless told not to (`serve --no-worker`).
     worker = worker_thread(store, settings, db_url) if run_imports and settings.jobs == "procrastinate" else None
@@ -339,20 +362,25 @@ def console_app(
         wake_importer=runner.wake if runner else None,
         targets=connect_targets(settings),
         sessions=dynamics_sessions(request_budget(settings, db_url)),
+        mailer=mailer(settings),
+        console_url=console_url,
     )
     return create_app(
         services,
         secure_cookies=secure_cookies,
         background=tuple(service for service in (runner, worker) if service is not None),
-        public_base_url=public_base_url(settings, serving_at),
+        public_base_url=console_url,
         allowed_hosts=[*settings.allowed_hosts, *([] if settings.public_base_url else LOOPBACK_HOSTS)],
     )
 
 
-def import_runner(store: StoreAccess, settings: Settings, *, clock: Clock | None = None) -> EmbeddedRunner:
+def import_runner(
+    store: StoreAccess, settings: Settings, *, clock: Clock | None = None, console_url: str | None = None
+) -> EmbeddedRunner:
     """The embedded runner importing every connected organization of ``store`` on schedule and on demand, under
-    the configured lease (``SALESBRIDGE_IMPORT_LEASE_SECONDS``). ``clock``: timezone-aware UTC now, the store's
-    when None."""
+    the configured lease (``SALESBRIDGE_IMPORT_LEASE_SECONDS``), and emailing the alerts (:func:`mailer`, links to
+    ``console_url``: :func:`public_base_url` when None). ``clock``: timezone-aware UTC now, the store's when
+    None."""
     from salesbridge.jobs.runner import EmbeddedRunner
     from salesbridge.store.uow import utc_now
 
@@ -364,6 +392,9 @@ def import_runner(store: StoreAccess, settings: Settings, *, clock: Clock | None
         lease=timedelta(seconds=settings.import_lease_seconds),
         writeback_sessions=dynamics_session,
         writeback_lease=timedelta(seconds=settings.writeback_lease_seconds),
+        mailer=mailer(settings),
+        console_url=console_url or public_base_url(settings),
+        app_sessions=dynamics_session,
     )
 
 
@@ -381,6 +412,9 @@ def task_context(store: StoreAccess, settings: Settings, db_url: str | None = No
         timedelta(seconds=settings.import_lease_seconds),
         writeback_sessions=sessions,
         writeback_lease=timedelta(seconds=settings.writeback_lease_seconds),
+        mailer=mailer(settings),
+        console_url=public_base_url(settings),
+        app_sessions=sessions,
     )
 
 
@@ -468,23 +502,25 @@ def console_services(
     wake_importer: Callable[[], None] | None = None,
     targets: DynamicsTargets | None = None,
     sessions: CrmAppSessionFactory | None = None,
+    mailer: Mailer | None = None,
+    console_url: str | None = None,
 ) -> ConsoleServices:
     """The console's use cases on ``store``, reaching Dynamics through ``sessions`` (the real connector on the
     process's request budget when None; :func:`console_app` passes the one on :func:`request_budget`, shared with
     the workers under ``SALESBRIDGE_JOBS=procrastinate``), where ``targets`` admits (Dynamics 365's hosts only when
-    None)."""
+    None). Invitations are emailed through ``mailer`` (none when None), their links starting with ``console_url``."""
     from salesbridge.crm.dynamics.endpoints import DynamicsTargets
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.crm_settings import CrmSettingsService
     from salesbridge.services.seats import SeatService
     from salesbridge.store.uow import utc_now
-    from salesbridge.web.context import ConsoleServices
+    from salesbridge.web.context import DEFAULT_PUBLIC_BASE_URL, ConsoleServices
 
     return ConsoleServices(
         accounts=AccountService(store, clock=utc_now),
         store=store,
         clock=utc_now,
-        seats=SeatService(store, clock=utc_now),
+        seats=SeatService(store, clock=utc_now, mailer=mailer, console_url=console_url or DEFAULT_PUBLIC_BASE_URL),
         crm_sessions=sessions or dynamics_session,
         crm_settings=CrmSettingsService(store, sessions or dynamics_session),
         crm_targets=targets or DynamicsTargets(),
@@ -555,7 +591,7 @@ def open_workspace(settings: Settings, db_url: str | None = None, *, create: boo
         import_lease=timedelta(seconds=settings.import_lease_seconds),
         writeback_lease=timedelta(seconds=settings.writeback_lease_seconds),
         accounts=AccountService(store, clock=utc_now),
-        seats=SeatService(store, clock=utc_now),
+        seats=SeatService(store, clock=utc_now, mailer=mailer(settings), console_url=public_base_url(settings)),
         crm_settings=CrmSettingsService(store, sessions),
         engine=engine,
     )
@@ -587,11 +623,14 @@ async def prepare_demo_workspace(
     slug: str = "demo",
     seats: int = 10,
     targets: DynamicsTargets | None = None,
+    mailer: Mailer | None = None,
+    console_url: str | None = None,
 ) -> DemoWorkspace:
     """Create the demo organization on ``store``, connect it to ``crm`` (the sandbox), make the first of its
     CRM users the administrator, and assign seats from the CRM to the next five (one of them accepts).
-    ``targets`` admits the sandbox's host (and Dynamics 365's) when None. The store work runs on worker threads,
-    never on the event loop.
+    ``targets`` admits the sandbox's host (and Dynamics 365's) when None. The invitations go through ``mailer``
+    (the demo's prints them), linking to ``console_url``; none is emailed when None. The store work runs on
+    worker threads, never on the event loop.
 
     Raises:
         SalesbridgeError: the store already holds an organization ``slug``, or the connection failed.
@@ -607,7 +646,7 @@ async def prepare_demo_workspace(
             f"The demo could not connect to the sandbox: {outcome.english_message} {outcome.reason or ''}"
         )
     await _map_demo_profile_url_columns(store, slug)
-    return await asyncio.to_thread(_seat_demo_people, store, slug)
+    return await asyncio.to_thread(_seat_demo_people, store, slug, mailer, console_url)
 
 
 DEMO_PROFILE_URL_COLUMN: Final = "new_linkedinurl"
@@ -678,13 +717,16 @@ def _create_demo_organization(store: StoreAccess, slug: str, seats: int) -> None
     create_organization(store, slug=slug, name="Contoso (demo)", seats=seats, actor="demo")
 
 
-def _seat_demo_people(store: StoreAccess, slug: str) -> DemoWorkspace:
+def _seat_demo_people(
+    store: StoreAccess, slug: str, mailer: Mailer | None = None, console_url: str | None = None
+) -> DemoWorkspace:
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.seats import SeatService
     from salesbridge.store.uow import utc_now
+    from salesbridge.web.context import DEFAULT_PUBLIC_BASE_URL
 
     accounts = AccountService(store, clock=utc_now)
-    seat_service = SeatService(store, clock=utc_now)
+    seat_service = SeatService(store, clock=utc_now, mailer=mailer, console_url=console_url or DEFAULT_PUBLIC_BASE_URL)
     password = SecretStr(secrets.token_urlsafe(12))
     director, *people = seat_service.assignable_crm_users(slug)
     admin_email = director.email or ""

@@ -38,6 +38,7 @@
     ├── ImportCancelledError          stop the import quietly: disconnected, cancelled or taken over (not a failure)
     ├── ImportBusyError               another worker's import of the organization holds its lease: retry the job later
     ├── ImportFailedError             an import job's run ended failed (recorded): fail the job, do not retry it
+    ├── MailDeliveryError             the SMTP server could not be reached or refused a message; nothing was sent
     ├── StoreError                    the store refused an operation; fail this unit of work
     │   ├── RowNotFoundError          no such row in this organization
     │   │   ├── UnknownOrganizationError  no organization has the given slug
@@ -482,6 +483,12 @@ class ImportFailedError(SalesbridgeError):
         super().__init__(f"The import run {run_id} failed: {reason}")
         self.run_id = run_id
         self.reason = reason
+
+
+class MailDeliveryError(SalesbridgeError):
+    """An email could not be sent: the SMTP server could not be reached (or its TLS certificate was not trusted),
+    or it refused the sign-in, the sender or the recipient. Nothing was sent; the caller decides whether to try
+    again (alerts do, next round). The message names the server and what failed, never the password."""
 
 
 class StoreError(SalesbridgeError):

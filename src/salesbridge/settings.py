@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -85,6 +85,40 @@ class Settings(BaseSettings):
         description="A directory of CA bundles (*.pem, *.crt) administrators may choose by name when connecting, "
         "for a Dynamics reached through a private CA; unset offers none.",
     )
+
+    smtp_host: str | None = Field(
+        default=None,
+        description="The SMTP server sending email (invitations, alerts). Unset: nothing is sent; each message is "
+        "printed to the console's log instead (the demo does this).",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="The SMTP server's port (587, 465 with tls, 25).")
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(
+        default="starttls",
+        description="How the connection to the SMTP server is protected: starttls (upgrade after connecting, port "
+        "587), tls (TLS from the start, port 465) or none (plain text: only on a trusted network).",
+    )
+    smtp_username: str | None = Field(default=None, description="The SMTP sign-in user; unset: no sign-in.")
+    smtp_password: SecretStr | None = Field(default=None, description="The SMTP sign-in password.")
+    smtp_sender: str | None = Field(
+        default=None,
+        description="The From address of every message, e.g. salesbridge@example.com or "
+        "'Salesbridge <salesbridge@example.com>'; required with SALESBRIDGE_SMTP_HOST.",
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="A PEM CA bundle trusted for the SMTP server's certificate besides the system's (a private CA).",
+    )
+    smtp_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="How long to wait for the SMTP server at each step before giving up."
+    )
+
+    @model_validator(mode="after")
+    def _smtp_sender_with_host(self) -> Settings:
+        if self.smtp_host and not self.smtp_sender:
+            raise ValueError("SALESBRIDGE_SMTP_SENDER is required when SALESBRIDGE_SMTP_HOST is set")
+        if self.smtp_password is not None and not self.smtp_username:
+            raise ValueError("SALESBRIDGE_SMTP_PASSWORD needs SALESBRIDGE_SMTP_USERNAME")
+        return self
 
     @field_validator("public_base_url")
     @classmethod

@@ -41,6 +41,11 @@ SCHEDULE_DUE_WRITEBACK: Final = "schedule_due_writeback"
 attempt came, queued ones a killed drainer left leased); periodic, no args."""
 
 
+EVALUATE_ALERTS: Final = "evaluate_alerts"
+"""Evaluate every connected organization's alerts and email the episodes that started
+(:func:`salesbridge.services.notifications.evaluate_alerts`); periodic, no args."""
+
+
 def writeback_lock(organization_id: uuid.UUID) -> str:
     """The lock and queueing lock of the organization's drain job: one drain of an organization runs at a time and
     at most one waits (a drain delivers everything due when it claims). Not the organization's lock: delivery never
@@ -209,6 +214,9 @@ TASK_SPECS: Final[dict[str, TaskSpec]] = {
             lock=SCHEDULE_DUE_WRITEBACK,
             queueing_lock=SCHEDULE_DUE_WRITEBACK,
         ),
+        # Periodic: the next period evaluates again (an email that failed is tried then). One at a time: two
+        # overlapping rounds could both see an episode start and email it twice.
+        TaskSpec(name=EVALUATE_ALERTS, queue="schedule", lock=EVALUATE_ALERTS, queueing_lock=EVALUATE_ALERTS),
     )
 }
 """Every task, by name. Adding a task: a name here, a spec, and its function in :mod:`salesbridge.jobs.tasks`."""

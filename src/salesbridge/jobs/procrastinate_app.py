@@ -36,7 +36,13 @@ from procrastinate.jobs import Job as ProcrastinateJob
 from procrastinate.jobs import Status
 from procrastinate.retry import BaseRetryStrategy
 
-from salesbridge.domain.jobs import SCHEDULE_DUE_IMPORTS, SCHEDULE_DUE_WRITEBACK, TASK_SPECS, RetryStrategy
+from salesbridge.domain.jobs import (
+    EVALUATE_ALERTS,
+    SCHEDULE_DUE_IMPORTS,
+    SCHEDULE_DUE_WRITEBACK,
+    TASK_SPECS,
+    RetryStrategy,
+)
 from salesbridge.jobs.tasks import TASKS, Task, TaskContext
 
 logger = logging.getLogger(__name__)
@@ -105,7 +111,7 @@ def build_app(
             queueing_lock=spec.queueing_lock,
             pass_context=True,
         )(_job_function(task, context))
-        if name in (SCHEDULE_DUE_IMPORTS, SCHEDULE_DUE_WRITEBACK):
+        if name in (SCHEDULE_DUE_IMPORTS, SCHEDULE_DUE_WRITEBACK, EVALUATE_ALERTS):
             app.periodic(cron=schedule_cron, periodic_id=name)(registered)
 
     @app.periodic(cron=schedule_cron, periodic_id=RETRY_STALLED_JOBS)

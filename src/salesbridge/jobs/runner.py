@@ -16,19 +16,35 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from salesbridge.errors import ImportBusyError, ImportFailedError
-from salesbridge.jobs.tasks import TaskContext, import_organization, schedule_organization, write_back_organization
+from salesbridge.jobs.tasks import (
+    TaskContext,
+    evaluate_all_alerts,
+    import_organization,
+    schedule_organization,
+    write_back_organization,
+)
 from salesbridge.services.matching import run_requested_matching
 from salesbridge.services.people_upload import run_queued_uploads
-from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess, WritebackSessionFactory
+from salesbridge.services.ports import (
+    Clock,
+    CrmAppSessionFactory,
+    CrmSessionFactory,
+    Mailer,
+    StoreAccess,
+    WritebackSessionFactory,
+)
 from salesbridge.services.sync import LEASE, RunOutcome
 from salesbridge.sync.writeback import DEFAULT_LEASE, has_due
 
 logger = logging.getLogger(__name__)
 
 AfterImport = Callable[[uuid.UUID], None]
+
+ALERTS_EVERY = timedelta(minutes=1)
+"""How often the embedded runner evaluates the alerts (procrastinate: ``SALESBRIDGE_JOBS_SCHEDULE_CRON``)."""
 
 
 class EmbeddedRunner:
@@ -44,6 +60,10 @@ class EmbeddedRunner:
         lease: How long a run may go without finishing a page before another worker takes it over (and before the
             console stops showing it as running): pass the configured ``SALESBRIDGE_IMPORT_LEASE_SECONDS``.
         writeback_sessions: Opens CRM sessions able to write activities back; None: this runner delivers none.
+        mailer: Sends the alerts' email; None: this runner evaluates no alert.
+        console_url: The console's public address, for the links in alert emails.
+        app_sessions: Opens CRM sessions that can check the CRM-side app (the ``crm_app_missing`` alert).
+        alerts_every: The least time, by ``clock``, between two evaluations of the alerts.
     """
 
     def __init__(
@@ -58,6 +78,10 @@ class EmbeddedRunner:
         lease: timedelta = LEASE,
         writeback_sessions: WritebackSessionFactory | None = None,
         writeback_lease: timedelta = DEFAULT_LEASE,
+        mailer: Mailer | None = None,
+        console_url: str = "http://127.0.0.1:8000",
+        app_sessions: CrmAppSessionFactory | None = None,
+        alerts_every: timedelta = ALERTS_EVERY,
     ) -> None:
         self._store = store
         self._sessions = sessions
@@ -68,6 +92,11 @@ class EmbeddedRunner:
         self._lease = lease
         self._writeback_sessions = writeback_sessions
         self._writeback_lease = writeback_lease
+        self._mailer = mailer
+        self._console_url = console_url
+        self._app_sessions = app_sessions
+        self._alerts_every = alerts_every
+        self._alerts_evaluated_at: datetime | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -100,7 +129,31 @@ class EmbeddedRunner:
         if not self._stop.is_set():
             run_queued_uploads(self._store)
         self._drain_activities()
+        self._evaluate_alerts()
         return outcomes
+
+    def _evaluate_alerts(self) -> None:
+        """The embedded engine's periodic alerts job (:func:`~salesbridge.jobs.tasks.evaluate_all_alerts`), at most
+        once every ``alerts_every``."""
+        if self._mailer is None or self._stop.is_set():
+            return
+        now = self._clock()
+        if self._alerts_evaluated_at is not None and now - self._alerts_evaluated_at < self._alerts_every:
+            return
+        self._alerts_evaluated_at = now
+        context = TaskContext(
+            self._store,
+            self._sessions,
+            self._clock,
+            self._lease,
+            mailer=self._mailer,
+            console_url=self._console_url,
+            app_sessions=self._app_sessions,
+        )
+        try:
+            asyncio.run(evaluate_all_alerts(context))
+        except Exception:  # the alerts' trouble must not stop imports or delivery
+            logger.exception("evaluating the alerts failed")
 
     def _drain_activities(self) -> None:
         """The embedded engine's writeback job: the queued and failing outbox entries are its queue (this engine

@@ -10,6 +10,7 @@ function here, and an entry in :data:`TASKS`; a use case defers it with ``uow.jo
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from salesbridge.domain.jobs import (
+    EVALUATE_ALERTS,
     IMPORT_ORGANIZATION,
     LOAD_PEOPLE_UPLOAD,
     MATCH_ORGANIZATION,
@@ -27,11 +29,21 @@ from salesbridge.domain.jobs import (
 from salesbridge.errors import ConfigError, ImportBusyError, ImportFailedError
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.matching import run_matching
+from salesbridge.services.notifications import evaluate_alerts
 from salesbridge.services.people_upload import run_upload
-from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess, WritebackSessionFactory
+from salesbridge.services.ports import (
+    Clock,
+    CrmAppSessionFactory,
+    CrmSessionFactory,
+    Mailer,
+    StoreAccess,
+    WritebackSessionFactory,
+)
 from salesbridge.services.sync import LEASE, RunOutcome, schedule_if_due
 from salesbridge.services.writeback_outbox import SCHEDULED_REASON, request_drain
 from salesbridge.sync.writeback import DEFAULT_LEASE, drain_organization, has_due
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,10 @@ class TaskContext:
         writeback_sessions: Opens CRM sessions able to write activities back (the drain's); None where this
             process delivers no activity.
         writeback_lease: How long a drain reserves a claimed batch of activities.
+        mailer: Sends the alerts' email; None where this process evaluates no alert.
+        console_url: The console's public address, for the links in alert emails.
+        app_sessions: Opens CRM sessions that can check the CRM-side app (the ``crm_app_missing`` alert); None:
+            that alert is not checked.
     """
 
     store: StoreAccess
@@ -54,6 +70,9 @@ class TaskContext:
     lease: timedelta = LEASE
     writeback_sessions: WritebackSessionFactory | None = None
     writeback_lease: timedelta = DEFAULT_LEASE
+    mailer: Mailer | None = None
+    console_url: str = "http://127.0.0.1:8000"
+    app_sessions: CrmAppSessionFactory | None = None
 
 
 async def import_organization(
@@ -165,6 +184,35 @@ def schedule_due_writeback(context: TaskContext, **_: Any) -> int:
     return deferred
 
 
+async def evaluate_all_alerts(context: TaskContext, **_: Any) -> dict[str, Any]:
+    """Evaluate the alerts of every connected organization and email the episodes that started
+    (:func:`~salesbridge.services.notifications.evaluate_alerts`); per organization, what was emailed. One
+    organization's failure (its store work) is logged and does not stop the others. Periodic.
+
+    Raises:
+        ConfigError: this process was given no mailer.
+    """
+    if context.mailer is None:
+        raise ConfigError("This process cannot send alerts: it was built without a mailer.")
+    emailed: dict[str, Any] = {}
+    for organization_id in await asyncio.to_thread(context.store.connected_organization_ids):
+        try:
+            done = await evaluate_alerts(
+                context.store,
+                organization_id,
+                mailer=context.mailer,
+                clock=context.clock,
+                console_url=context.console_url,
+                app_sessions=context.app_sessions,
+            )
+        except Exception:  # one organization's trouble must not keep the others' alerts from going out
+            logger.exception("the alerts of organization %s could not be evaluated", organization_id)
+            continue
+        if done.emailed:
+            emailed[str(organization_id)] = done.to_dict()["emailed"]
+    return emailed
+
+
 Task = Callable[..., Any]
 
 TASKS: Mapping[str, Task] = {
@@ -174,5 +222,6 @@ TASKS: Mapping[str, Task] = {
     LOAD_PEOPLE_UPLOAD: load_people_upload,
     WRITE_BACK_ORGANIZATION: write_back_organization,
     SCHEDULE_DUE_WRITEBACK: schedule_due_writeback,
+    EVALUATE_ALERTS: evaluate_all_alerts,
 }
 """Every task's function, by the task's name (:data:`salesbridge.domain.jobs.TASK_SPECS` holds the rest)."""

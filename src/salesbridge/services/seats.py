@@ -11,7 +11,7 @@ import asyncio
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,8 +25,9 @@ from salesbridge.errors import InvalidRequestError, RowNotFoundError, SeatLimitE
 from salesbridge.message_ids import N_
 from salesbridge.services.account_rules import token_digest
 from salesbridge.services.crm_users import CrmUserImport, crm_user_facts, import_crm_users, rematch_seats
+from salesbridge.services.notifications import InvitationMail, send_invitations
 from salesbridge.services.organizations import require_organization
-from salesbridge.services.ports import Clock, CrmSessionFactory, StoreAccess, UnitOfWork
+from salesbridge.services.ports import Clock, CrmSessionFactory, Mailer, StoreAccess, UnitOfWork
 from salesbridge.services.writeback_outbox import requeue_after_seat_change
 
 DEFAULT_INVITATION_TTL = timedelta(days=14)
@@ -185,6 +186,8 @@ class IssuedInvitation:
     display_name: str
     expires_at: datetime
     token: SecretStr = field(repr=False)
+    emailed: bool = False
+    """The invitation went out by email (the service was given a mailer, and the send succeeded)."""
 
     @property
     def path(self) -> str:
@@ -211,12 +214,25 @@ class SeatService:
         store: Units of work and organization lookups.
         clock: Timezone-aware UTC now; stamps invitations.
         invitation_ttl: How long an invitation stays valid.
+        mailer: Emails each invitation an assignment issues (in the invitee's language); None: none is emailed
+            (the caller shows the links).
+        console_url: The console's public address, the start of the links emailed.
     """
 
-    def __init__(self, store: StoreAccess, *, clock: Clock, invitation_ttl: timedelta = DEFAULT_INVITATION_TTL) -> None:
+    def __init__(
+        self,
+        store: StoreAccess,
+        *,
+        clock: Clock,
+        invitation_ttl: timedelta = DEFAULT_INVITATION_TTL,
+        mailer: Mailer | None = None,
+        console_url: str = "http://127.0.0.1:8000",
+    ) -> None:
         self._store = store
         self._clock = clock
         self._invitation_ttl = invitation_ttl
+        self._mailer = mailer
+        self._console_url = console_url.rstrip("/")
 
     def overview(self, slug: str) -> SeatOverview:
         """Every seat of the organization ``slug`` with its match and badge. Reads only.
@@ -327,7 +343,9 @@ class SeatService:
             return _assignable(uow)
 
     def assign_from_crm(self, slug: str, crm_user_ids: Sequence[uuid.UUID], *, actor: str) -> list[IssuedInvitation]:
-        """Give a seat to each CRM user of ``crm_user_ids`` and invite them. All or nothing.
+        """Give a seat to each CRM user of ``crm_user_ids`` and invite them. All or nothing. With a mailer, each
+        invitation is then emailed to its invitee, in their language (``emailed`` says whether it went out; a failed
+        send is logged and never undoes the assignment: the caller shows the links once either way).
 
         A CRM user whose email already belongs to a workspace user without a seat gives that user the seat.
 
@@ -361,7 +379,19 @@ class SeatService:
             issued = [self._invite(uow, assignable[crm_user_id], actor=actor) for crm_user_id in wanted]
             rematch_seats(uow)
             uow.commit()
+            organization = uow.organization.get().name
+            inviter = uow.users.find_by_email(actor)
+            locales = [uow.users.get(invitation.user_id).locale for invitation in issued]
+        if self._mailer is None:
             return issued
+        mails = [
+            InvitationMail(invitation.email, locale, self._console_url + invitation.path, invitation.expires_at)
+            for invitation, locale in zip(issued, locales, strict=True)
+        ]
+        sent = send_invitations(
+            self._mailer, mails, organization=organization, inviter=inviter.display_name if inviter else actor
+        )
+        return [replace(invitation, emailed=emailed) for invitation, emailed in zip(issued, sent, strict=True)]
 
     def _invite(self, uow: UnitOfWork, crm_user: CrmUserView, *, actor: str) -> IssuedInvitation:
         email = crm_user.email or ""

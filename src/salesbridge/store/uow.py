@@ -27,6 +27,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.store.activities import ActivityRepository, WritebackSettingsRepository
+from salesbridge.store.alerts import AlertRepository
 from salesbridge.store.checkpoints import WalCheckpointer
 from salesbridge.store.database import read_only_engine
 from salesbridge.store.imports import CrmRecordRepository, ImportRunRepository, TableSyncStateRepository
@@ -104,6 +105,7 @@ class SqlAlchemyUnitOfWork:
     matches: MatchRepository
     activities: ActivityRepository
     writeback_settings: WritebackSettingsRepository
+    alerts: AlertRepository
     reports: ReportQueries
     jobs: EmbeddedJobQueue | ProcrastinateJobQueue
 
@@ -156,6 +158,7 @@ class SqlAlchemyUnitOfWork:
         self.matches = MatchRepository(*scope, clock=self._clock)
         self.activities = ActivityRepository(*scope, clock=self._clock)
         self.writeback_settings = WritebackSettingsRepository(*scope, clock=self._clock)
+        self.alerts = AlertRepository(*scope, clock=self._clock)
         self.reports = ReportQueries(*scope, clock=self._clock)
         job_queue = ProcrastinateJobQueue if self._job_engine is JobEngine.PROCRASTINATE else EmbeddedJobQueue
         self.jobs = job_queue(*scope, clock=self._clock)

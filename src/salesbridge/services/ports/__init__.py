@@ -44,6 +44,7 @@ from salesbridge.services.ports.lists import (
     ListRepository,
 )
 from salesbridge.services.ports.matching import MatchRepository
+from salesbridge.services.ports.notifications import AlertRepository, Mailer
 from salesbridge.services.ports.reports import ReportQueries
 from salesbridge.services.ports.people import CompanyRepository, PersonRepository, UploadRepository, UpsertCounts
 from salesbridge.services.ports.unit_of_work import (
@@ -68,6 +69,7 @@ from salesbridge.services.ports.writeback import ActivityRepository, WritebackSe
 
 __all__ = [
     "ActivityRepository",
+    "AlertRepository",
     "ApiTokenRepository",
     "AuditLog",
     "AutoSaveRuleRepository",
@@ -92,6 +94,7 @@ __all__ = [
     "JobOverview",
     "JobQueue",
     "ListRepository",
+    "Mailer",
     "MatchRepository",
     "OrganizationFinder",
     "OrganizationRepository",

@@ -23,6 +23,7 @@ from salesbridge.services.ports.imports import (
 from salesbridge.services.ports.jobs import JobOverview, JobQueue
 from salesbridge.services.ports.lists import AutoSaveRuleRepository, CrmRecordQueries, ListRepository
 from salesbridge.services.ports.matching import MatchRepository
+from salesbridge.services.ports.notifications import AlertRepository
 from salesbridge.services.ports.reports import ReportQueries
 from salesbridge.services.ports.people import CompanyRepository, PersonRepository, UploadRepository
 from salesbridge.services.ports.workspace import (
@@ -148,6 +149,11 @@ class UnitOfWork(Protocol):
     @property
     def reports(self) -> ReportQueries:
         """What the administrators' reports read, and the match-rate snapshots."""
+        ...
+
+    @property
+    def alerts(self) -> AlertRepository:
+        """The organization's alert episodes and its administrators' alert choices."""
         ...
 
     @property
