@@ -48,6 +48,7 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
     ConsolePage("seats", "/seats", "admin"),
     ConsolePage("seats-assign", "/seats/assign-from-crm", "admin"),
     ConsolePage("crm-settings", "/settings/crm", "admin"),
+    ConsolePage("sync-health", "/settings/crm/health", "admin"),
     ConsolePage("crm-disconnect", "/settings/crm/disconnect?purge=yes", "admin"),
     ConsolePage("writeback", "/admin/writeback", "admin"),
     ConsolePage("matching", "/admin/matching", "admin"),

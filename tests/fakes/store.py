@@ -30,6 +30,7 @@ from typing import Any, Generic, Self, TypeVar
 from pydantic import SecretStr
 
 from salesbridge.domain.clock import Clock as Clock
+from salesbridge.domain.crm_changes import NoticedChange
 from salesbridge.domain.crm_import import StoredFields, import_specs, stored_fields
 from salesbridge.domain.csv_rows import CsvKind, LineProblem
 from salesbridge.domain.jobs import (
@@ -175,6 +176,8 @@ class _Tables:
     writeback_settings: WritebackSettings | None = None
     activities: dict[uuid.UUID, Activity] = field(default_factory=dict)
     activity_leases: dict[uuid.UUID, datetime] = field(default_factory=dict)
+    # What the import noticed change (FakeNoticedChanges), in the order seen:
+    crm_record_changes: list[tuple[NoticedChange, datetime]] = field(default_factory=list)
     # The match rate recorded after each matching run (FakeReports), in the order taken:
     match_rates: list[MatchRateSnapshot] = field(default_factory=list)
 
@@ -1420,6 +1423,7 @@ class FakeUnitOfWork:
         self.matches = FakeMatches(self)
         self.activities = FakeActivities(self)
         self.writeback_settings = FakeWritebackSettings(self)
+        self.crm_record_changes = FakeNoticedChanges(self)
         self.reports = FakeReports(self)
 
     def __enter__(self) -> Self:
@@ -1885,6 +1889,14 @@ class FakeMatches(_Repository):
 
     def count_companies_with_badge(self, badge: Badge, query: str = "") -> int:
         return len(self.companies_with_badge(badge, query, limit=1 << 30))
+
+
+class FakeNoticedChanges(_Repository):
+    """The changes the import noticed, in memory (what the import writes; the home's queries are the store's)."""
+
+    def add_many(self, changes: Sequence[NoticedChange], *, at: datetime) -> int:
+        self._write().crm_record_changes.extend((change, at) for change in changes)
+        return len(changes)
 
 
 class FakeWritebackSettings(_Repository):

@@ -22,6 +22,7 @@ from salesbridge.store.tables import (
     AutoSaveBasis,
     CrmImportRecordError,
     CrmRecord,
+    CrmRecordChangeRow,
     CrmUser,
     ImportRequest,
     ImportState,
@@ -58,6 +59,8 @@ class ImportedDataRepository:
         corrections and rejected pairs included, keys and state: :func:`salesbridge.store.matching.delete_matches`;
         the people and companies stay). Returns how many records went."""
         delete_matches(self._session, self._organization_id)
+        # What the import saw change on them goes with them (a seller's home tells of imported records only).
+        self._bulk(delete(CrmRecordChangeRow).where(CrmRecordChangeRow.organization_id == self._organization_id))
         return self._bulk(delete(CrmRecord).where(CrmRecord.organization_id == self._organization_id))
 
     def delete_sync_states(self) -> int:

@@ -797,17 +797,33 @@ class ActivityRow(Base):
     )
 
 
-class MatchRateSnapshotRow(Base):
-    """A CRM table's records, tied and in review, when a matching run committed (the reports' match rate over
-    time). See migration 0022."""
+class CrmRecordChangeRow(Base):
+    """A change the import saw on a stored CRM record (:class:`salesbridge.domain.crm_changes.NoticedChange`),
+    written with the page that changed it. ``owner_id`` and ``parent_id`` are the record's after the change. See
+    migration 0020."""
 
-    __tablename__ = "match_rate_snapshots"
+    __tablename__ = "crm_record_changes"
 
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
-    )
-    taken_at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
-    crm_table: Mapped[str] = mapped_column(String(64), primary_key=True)
-    total: Mapped[int] = mapped_column(Integer)
-    matched: Mapped[int] = mapped_column(Integer)
-    review: Mapped[int] = mapped_column(Integer)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    table_name: Mapped[str] = mapped_column(String(64))
+    crm_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(16))
+    before_value: Mapped[str | None] = mapped_column(String(400))
+    after_value: Mapped[str | None] = mapped_column(String(400))
+    owner_id: Mapped[str | None] = mapped_column(String(36))
+    parent_id: Mapped[str | None] = mapped_column(String(36))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_crm_record_changes_organization_id_changed_at", "organization_id", "changed_at"),)
+
+
+class HomeVisitRow(Base):
+    """When a user last opened their home, and the visit before that (migration 0020)."""
+
+    __tablename__ = "home_visits"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"))
+    visited_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    previous_visit_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -27,9 +27,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.store.activities import ActivityRepository, WritebackSettingsRepository
-from salesbridge.store.alerts import AlertRepository
 from salesbridge.store.checkpoints import WalCheckpointer
 from salesbridge.store.database import read_only_engine
+from salesbridge.store.home import CrmRecordChangeRepository, HomeVisitRepository, ListSizes
 from salesbridge.store.imports import CrmRecordRepository, ImportRunRepository, TableSyncStateRepository
 from salesbridge.store.jobs import (
     EmbeddedJobOverview,
@@ -105,7 +105,9 @@ class SqlAlchemyUnitOfWork:
     matches: MatchRepository
     activities: ActivityRepository
     writeback_settings: WritebackSettingsRepository
-    alerts: AlertRepository
+    crm_record_changes: CrmRecordChangeRepository
+    home_visits: HomeVisitRepository
+    list_sizes: ListSizes
     reports: ReportQueries
     jobs: EmbeddedJobQueue | ProcrastinateJobQueue
 
@@ -158,7 +160,9 @@ class SqlAlchemyUnitOfWork:
         self.matches = MatchRepository(*scope, clock=self._clock)
         self.activities = ActivityRepository(*scope, clock=self._clock)
         self.writeback_settings = WritebackSettingsRepository(*scope, clock=self._clock)
-        self.alerts = AlertRepository(*scope, clock=self._clock)
+        self.crm_record_changes = CrmRecordChangeRepository(*scope, clock=self._clock)
+        self.home_visits = HomeVisitRepository(*scope, clock=self._clock)
+        self.list_sizes = ListSizes(*scope, clock=self._clock)
         self.reports = ReportQueries(*scope, clock=self._clock)
         job_queue = ProcrastinateJobQueue if self._job_engine is JobEngine.PROCRASTINATE else EmbeddedJobQueue
         self.jobs = job_queue(*scope, clock=self._clock)

@@ -40,6 +40,7 @@ from salesbridge.crm.ports import (
     CrmRecord as CrmRow,
 )
 from salesbridge.domain.clock import Clock as Clock
+from salesbridge.domain.crm_changes import noticed_changes
 from salesbridge.domain.crm_import import IMPORTED_TABLES, ImportSpec, field_reader, import_specs
 from salesbridge.domain.sync_runs import ImportReport as ImportReport  # importers of the engine's report
 from salesbridge.domain.sync_runs import (
@@ -235,6 +236,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
             state = uow.sync_states.get_or_create(table, mode=SyncMode.CHANGE_TRACKING)
             generation = state.reading_generation or state.generation
             known, changes = self._changes(uow, state, table, rows, page.deleted_ids, follow=follow)
+            self._notice(uow, table, changes)
             stored = uow.crm_records.upsert_many(table, rows, generation=generation, new=_rows_are_new(state))
             deleted = uow.crm_records.delete_ids(table, page.deleted_ids)
             state = replace(
@@ -314,6 +316,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
         with self._store(self._organization_id) as uow:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.MODIFIED_ON)
             known, changes = self._changes(uow, state, table, rows, (), follow=follow)
+            self._notice(uow, table, changes)
             stored = uow.crm_records.upsert_many(
                 table, rows, generation=state.reading_generation or state.generation, new=_rows_are_new(state)
             )
@@ -358,6 +361,13 @@ class ImportEngine(Generic[UnitOfWorkT]):
             return uow.crm_records.count_stored(table, (row.crm_id for row in rows)), None
         before = uow.crm_records.stored_states(table, [*(row.crm_id for row in rows), *deleted_ids])
         return sum(1 for row in rows if row.crm_id in before), record_changes(before, rows, deleted_ids)
+
+    def _notice(self, uow: ImportUnitOfWork, table: str, changes: Sequence[RecordChange] | None) -> None:
+        """Store, with the page, the changes of its records a seller is told about (a new owner, a stage moved, a
+        job change). A full read's pages, and pages of a run past CHANGE_LIMIT, follow no change: nothing is
+        noticed then."""
+        if changes:
+            uow.crm_record_changes.add_many(noticed_changes(table, changes), at=self._clock())
 
     @staticmethod
     def _recount(state: TableCheckpoint, *, new: int, deleted: int) -> TableCheckpoint:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
+from salesbridge.domain.crm_changes import NoticedChange
 from salesbridge.domain.sync_runs import RecordRow, RecordState, SyncMode, TableCheckpoint
 
 
@@ -48,6 +50,14 @@ class ImportedRecords(Protocol):
     def stored_states(self, table: str, crm_ids: Iterable[str]) -> dict[str, RecordState]:
         """The owner, parent, ``statecode`` and columns of the stored records of ``table`` among ``crm_ids``, by id
         (absent ids are left out). Reads by primary key."""
+        ...
+
+
+class NoticedChanges(Protocol):
+    """The changes of stored records a seller is told about (:mod:`salesbridge.domain.crm_changes`)."""
+
+    def add_many(self, changes: Sequence[NoticedChange], *, at: datetime) -> int:
+        """Store ``changes`` as seen at ``at``; how many were stored."""
         ...
 
 
@@ -97,6 +107,9 @@ class ImportUnitOfWork(Transaction, Protocol):
 
     @property
     def sync_states(self) -> TableCheckpoints: ...
+
+    @property
+    def crm_record_changes(self) -> NoticedChanges: ...
 
 
 UnitOfWorkT_co = TypeVar("UnitOfWorkT_co", bound=ImportUnitOfWork, covariant=True)

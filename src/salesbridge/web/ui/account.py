@@ -28,6 +28,7 @@ from salesbridge.web.admission import PasswordCheckAdmission
 from salesbridge.web.context import ConsoleServices, console_config
 from salesbridge.web.security import PublicPrincipal, Services, SignedInPrincipal, session_cookie_name
 from salesbridge.web.templating import message, page_locale, render
+from salesbridge.web.ui.home import home_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -172,9 +173,9 @@ def sign_out(request: Request, principal: SignedInPrincipal, services: Services)
 
 
 @router.get("/")
-def home(request: Request, principal: SignedInPrincipal) -> Response:
-    """The home page."""
-    return render(request, "home.html", {}, principal=principal)
+def home(request: Request, principal: SignedInPrincipal, services: Services) -> Response:
+    """The home page (:func:`salesbridge.web.ui.home.home_page`)."""
+    return home_page(request, principal, services)
 
 
 def _account_page(
