@@ -2,7 +2,7 @@
 :mod:`.crm` (the CRM session), :mod:`.workspace` (people, seats, tokens, the audit log, the connection),
 :mod:`.imports` (the import plane), :mod:`.lists`, :mod:`.people` (the workspace's people and companies),
 :mod:`.jobs` (the job API), :mod:`.matching` (links of CRM records to people and companies),
-:mod:`.writeback` (activities, their outbox and the writeback settings), and
+:mod:`.writeback` (activities, their outbox and the writeback settings), :mod:`.home` (a seller's home), and
 :mod:`.unit_of_work` (the transaction and the store access). Import them from here.
 
 Services depend on these and on the values of :mod:`salesbridge.domain` only; never on SQLAlchemy or
@@ -65,6 +65,7 @@ from salesbridge.services.ports.workspace import (
     UserRepository,
     WebSessionRepository,
 )
+from salesbridge.services.ports.home import HomeVisitRepository, ListSizeQueries, NoticedChangeRepository
 from salesbridge.services.ports.writeback import ActivityRepository, WritebackSettingsRepository
 
 __all__ = [
@@ -83,6 +84,7 @@ __all__ = [
     "CrmSessionFactory",
     "CrmSettingsRepository",
     "CrmUserRepository",
+    "HomeVisitRepository",
     "ImportCheckpoints",
     "ImportQueue",
     "ImportRunRepository",
@@ -94,8 +96,10 @@ __all__ = [
     "JobOverview",
     "JobQueue",
     "ListRepository",
+    "ListSizeQueries",
     "Mailer",
     "MatchRepository",
+    "NoticedChangeRepository",
     "OrganizationFinder",
     "OrganizationRepository",
     "PersonRepository",

@@ -11,6 +11,7 @@ from typing import Protocol, Self
 
 from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
+from salesbridge.services.ports.home import HomeVisitRepository, ListSizeQueries, NoticedChangeRepository
 from salesbridge.services.ports.imports import (
     CrmSettingsRepository,
     ImportCheckpoints,
@@ -154,6 +155,21 @@ class UnitOfWork(Protocol):
     @property
     def alerts(self) -> AlertRepository:
         """The organization's alert episodes and its administrators' alert choices."""
+        ...
+
+    @property
+    def crm_record_changes(self) -> NoticedChangeRepository:
+        """What the import saw change on CRM records (a new owner, a stage moved, a job change)."""
+        ...
+
+    @property
+    def home_visits(self) -> HomeVisitRepository:
+        """When each user opened their home."""
+        ...
+
+    @property
+    def list_sizes(self) -> ListSizeQueries:
+        """How many records lists hold."""
         ...
 
     @property
