@@ -20,6 +20,7 @@ from salesbridge.domain.match_links import TARGET_KINDS, Badge, TargetKind
 from salesbridge.errors import InvalidRequestError, MatchChangedError, RowNotFoundError
 from salesbridge.message_ids import N_
 from salesbridge.services.accounts import Principal
+from salesbridge.services.crm_details import crm_details
 from salesbridge.services.lists import add_to_list, own_lists
 from salesbridge.services.matching import UNCHECKED, CorrectionAction, Unchecked, correct_match
 from salesbridge.services.organizations import require_organization
@@ -132,6 +133,12 @@ def _profile_page(
             **_subject(kind, target_id),
         ),
         "crm_q": crm_q,
+        "crm_details": crm_details(
+            services.store,
+            principal.organization_id,
+            principal.user_id,
+            [(link.table, link.crm_id) for link in profile.crm.tied],
+        ),
         "to_tie": records_to_tie(services.store, slug, kind, crm_q),
         "profile": profile,
         **shown,

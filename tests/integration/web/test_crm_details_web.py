@@ -1,0 +1,122 @@
+"""A person's and a company's page show their CRM records' key fields (owner, account, open opportunities with
+stage and value) to seats with CRM sync on, and not to a seat with it off (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, Browser, Console, Person
+from tests.integration.web.test_people_web import seed_people
+
+from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
+from salesbridge.domain.sync_runs import RecordRow
+
+OpenBrowser = Callable[[Person | None], Browser]
+
+ANA, ACCOUNT, CONTACT = (
+    "5a000000-0000-0000-0000-00000000000a",
+    "a0000000-0000-0000-0000-000000000001",
+    "c0000000-0000-0000-0000-000000000001",
+)
+OPEN_BIG, OPEN_SMALL, WON = (f"0f000000-0000-0000-0000-00000000000{n}" for n in (1, 2, 3))
+
+
+def _tie(table: str, crm_id: str, kind: TargetKind, target: uuid.UUID) -> MatchLink:
+    return MatchLink(
+        crm_table=table,
+        crm_id=crm_id,
+        target_kind=kind,
+        target_id=target,
+        band=LinkBand.MATCH,
+        probability=0.99,
+        decision=None,
+        origin=LinkOrigin.SCORER,
+        decided_by=None,
+        decided_at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+
+
+def _seed(console: Console) -> dict[str, uuid.UUID]:
+    """Robert Smith tied to a contact of the account Contoso (tied to the company), owned by Ana Owner; the
+    account has two open opportunities and a won one."""
+    ids = seed_people(console)
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+
+    def opportunity(crm_id: str, name: str, state: int, stage: str, value: float) -> RecordRow:
+        data = {"name": name, "statecode": state, "stepname": stage, "estimatedvalue_base": value}
+        return RecordRow(crm_id, name, ANA, ACCOUNT, state, data)
+
+    with console.store(organization_id) as uow:
+        uow.crm_records.upsert_many("systemuser", [RecordRow(ANA, "Ana Owner", None, None, 0, {})], generation=1)
+        uow.crm_records.upsert_many("account", [RecordRow(ACCOUNT, "Contoso CRM", ANA, None, 0, {})], generation=1)
+        uow.crm_records.upsert_many(
+            "contact", [RecordRow(CONTACT, "Robert Smith", ANA, ACCOUNT, 0, {"fullname": "Robert Smith"})], generation=1
+        )
+        uow.crm_records.upsert_many(
+            "opportunity",
+            [
+                opportunity(OPEN_SMALL, "Contoso pilot", 0, "1-Qualify", 1200.0),
+                opportunity(OPEN_BIG, "Contoso rollout", 0, "3-Propose", 250000.0),
+                opportunity(WON, "Contoso 2025", 1, "4-Close", 90000.0),
+            ],
+            generation=1,
+        )
+        uow.matches.put(
+            [
+                _tie("contact", CONTACT, TargetKind.PERSON, ids["p-robert"]),
+                _tie("account", ACCOUNT, TargetKind.COMPANY, ids["contoso"]),
+            ]
+        )
+        uow.commit()
+    return ids
+
+
+def _sync_off(console: Console, email: str) -> None:
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        user = uow.users.find_by_email(email)
+        assert user is not None
+        seat = uow.seats.find_by_user(user.id)
+        assert seat is not None
+        uow.organization.set_crm_sync_all_seats(False)  # else every seat syncs, whatever its own switch
+        uow.seats.set_crm_sync(seat.id, False)
+        uow.commit()
+
+
+def test_seats_with_crm_sync_see_owner_account_and_open_opportunities_largest_first(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = _seed(console)
+    admin = browser(ACME_ADMIN)
+
+    person = admin.client.get(f"/people/{ids['p-robert']}").text
+    company = admin.client.get(f"/companies/{ids['contoso']}").text
+
+    for page in (person, company):
+        assert 'data-testid="crm-details"' in page
+        assert page.count('data-testid="crm-detail-opportunity"') == 2, "open ones only"
+        assert page.index("Contoso rollout") < page.index("Contoso pilot"), "largest first"
+        assert "250,000" in page
+        assert "3-Propose" in page
+        assert "Contoso 2025" not in page
+    assert 'data-testid="crm-detail-owner">Ana Owner<' in person
+    assert 'data-testid="crm-detail-account">Contoso CRM<' in person
+    assert 'data-testid="log-note"' in person, "Log a note stays in place"
+
+
+def test_a_seat_without_crm_sync_does_not_see_the_crm_details(console: Console, browser: OpenBrowser) -> None:
+    ids = _seed(console)
+    _sync_off(console, ACME_SELLER.email)
+    seller = browser(ACME_SELLER)
+
+    person = seller.client.get(f"/people/{ids['p-robert']}").text
+    company = seller.client.get(f"/companies/{ids['contoso']}").text
+
+    for page in (person, company):
+        assert 'data-testid="crm-details"' not in page
+        assert "Contoso rollout" not in page
+    assert 'data-testid="log-note"' in person
