@@ -27,7 +27,15 @@ ADDRESS_COLUMNS: tuple[str, ...] = (
 """The primary address, as matching compares places (street, city, postcode, region, country)."""
 
 OPTIONAL_COLUMNS: Mapping[str, tuple[str, ...]] = {
-    "opportunity": ("originatingleadid", "estimatedvalue_base", "actualvalue_base", "statuscode"),
+    # createdon and exchangerate: the reports' influenced pipeline (when it was created; values in base currency).
+    "opportunity": (
+        "originatingleadid",
+        "estimatedvalue_base",
+        "actualvalue_base",
+        "statuscode",
+        "createdon",
+        "exchangerate",
+    ),
     "account": ("telephone1", *ADDRESS_COLUMNS, "industrycode", "numberofemployees"),
     "contact": ("telephone1", "mobilephone", "emailaddress2", *ADDRESS_COLUMNS),
     "lead": ("telephone1", "mobilephone", "websiteurl", "emailaddress2", *ADDRESS_COLUMNS),

@@ -60,7 +60,7 @@ class ReportQueries(_ScopedRepository):
         rows = self._session.execute(
             select(User.id, User.display_name).where(User.organization_id == self._organization_id)
         )
-        return dict(rows.tuples())
+        return {row[0]: row[1] for row in rows}
 
     def touches(self) -> list[Touch]:
         """The earliest activity concerning each CRM record: the records tied (band match) to an activity's person

@@ -198,7 +198,8 @@ class RecordWriter:
             raise duplicate_record()
         now = format_timestamp(self.state.now())
         values[entity.primary_id] = pk
-        values["createdon"] = now
+        # overriddencreatedon (a migration column, valid on create) set createdon in _prepare: Dataverse keeps it.
+        values.setdefault("createdon", now)
         values["modifiedon"] = now
         self._set_lookup(values, "createdby", self.caller.user_id, "systemuser")
         self._set_lookup(values, "modifiedby", self.caller.user_id, "systemuser")

@@ -1,0 +1,234 @@
+"""The administrators' reports on SQLite and PostgreSQL: influenced pipeline and won revenue checked against a hand
+count of opportunities created in a sandbox over TLS and imported, with activity logged before and after them;
+written-back activity per seller, type and week; the match rate a matching run records; seat usage."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from tests.integration.services.test_import_engine import (  # noqa: F401  (fixtures)
+    crm,
+    engine,
+    fresh_demo,
+    org,
+)
+
+from salesbridge.crm.dynamics import DynamicsConnector
+from salesbridge.crm.ports import LookupValue
+from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
+from salesbridge.domain.people import Company, Person
+from salesbridge.domain.workspace import SeatState
+from salesbridge.domain.writeback import ActivityDraft, DataItem, DeliveryState, Direction, Regarding
+from salesbridge.services.matching import run_matching
+from salesbridge.services.reports import read_reports
+from salesbridge.store.uow import UnitOfWorkFactory
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)  # a Wednesday
+
+
+def _at(day: str) -> datetime:
+    return datetime.fromisoformat(f"{day}T10:00:00+00:00")
+
+
+def _tie(
+    store: UnitOfWorkFactory, organization_id: uuid.UUID, table: str, crm_id: str, kind: TargetKind, target: uuid.UUID
+) -> None:
+    with store(organization_id) as uow:
+        uow.matches.put(
+            [
+                MatchLink(
+                    crm_table=table,
+                    crm_id=crm_id,
+                    target_kind=kind,
+                    target_id=target,
+                    band=LinkBand.MATCH,
+                    probability=None,
+                    decision=None,
+                    origin=LinkOrigin.CORRECTION,
+                    decided_by=None,
+                    decided_at=NOW,
+                )
+            ]
+        )
+        uow.commit()
+
+
+def _log(
+    store: UnitOfWorkFactory,
+    organization_id: uuid.UUID,
+    author: uuid.UUID,
+    occurred_at: datetime,
+    *,
+    person: uuid.UUID | None = None,
+    company: uuid.UUID | None = None,
+    item: DataItem = DataItem.NOTE,
+    delivered_to: tuple[str, str] | None = None,
+) -> uuid.UUID:
+    with store(organization_id) as uow:
+        draft = ActivityDraft(
+            client_id=str(uuid.uuid4()),
+            item=item,
+            person_id=person,
+            company_id=company,
+            subject=None,
+            body="Talked about the renewal",
+            direction=Direction.OUTGOING,
+            occurred_at=occurred_at,
+        )
+        activity, _ = uow.activities.add(author, draft, state=DeliveryState.QUEUED, hold=None)
+        if delivered_to is not None:
+            uow.activities.mark_delivered({activity.id: (1, Regarding(*delivered_to))}, now=occurred_at)
+        uow.commit()
+    return activity.id
+
+
+def _person(store: UnitOfWorkFactory, organization_id: uuid.UUID, external_id: str) -> uuid.UUID:
+    with store(organization_id) as uow:
+        uow.people.upsert_many([Person(external_id, full_name=external_id.title())])
+        person = uow.people.get_by_external_id(external_id)
+        uow.commit()
+    assert person is not None
+    assert person.id is not None
+    return person.id
+
+
+def _company(store: UnitOfWorkFactory, organization_id: uuid.UUID, external_id: str) -> uuid.UUID:
+    with store(organization_id) as uow:
+        uow.companies.upsert_many([Company(external_id, external_id.title())])
+        company = uow.companies.get_by_external_id(external_id)
+        uow.commit()
+    assert company is not None
+    assert company.id is not None
+    return company.id
+
+
+async def test_influenced_pipeline_and_won_revenue_match_a_hand_count_of_sandbox_opportunities(
+    store: UnitOfWorkFactory,
+    org: uuid.UUID,  # noqa: F811
+    crm: DynamicsConnector,  # noqa: F811
+) -> None:
+    ids = {name: str(uuid.uuid4()) for name in ("alpine", "borealis", "cirrus", "ana", "bruno")}
+    for name in ("alpine", "borealis", "cirrus"):
+        await crm.writer.create("account", {"name": f"{name.title()} Corp"}, record_id=ids[name])
+    await crm.writer.create(
+        "contact",
+        {"firstname": "Ana", "lastname": "Alpine", "parentcustomerid": LookupValue(ids["alpine"], "account")},
+        record_id=ids["ana"],
+    )
+    await crm.writer.create(
+        "contact",
+        {"firstname": "Bruno", "lastname": "Borealis", "parentcustomerid": LookupValue(ids["borealis"], "account")},
+        record_id=ids["bruno"],
+    )
+
+    async def opportunity(name: str, account: str, created: str, value: float, won_on: str | None = None) -> str:
+        crm_id = str(uuid.uuid4())
+        await crm.writer.create(
+            "opportunity",
+            {
+                "name": name,
+                "parentaccountid": LookupValue(ids[account], "account"),
+                "customerid": LookupValue(ids[account], "account"),
+                "estimatedvalue": value,
+                "overriddencreatedon": f"{created}T09:00:00Z",
+            },
+            record_id=crm_id,
+        )
+        if won_on is not None:
+            await crm.writer.update(
+                "opportunity",
+                crm_id,
+                {"statecode": 1, "statuscode": 3, "actualvalue": value, "actualclosedate": won_on},
+            )
+        return crm_id
+
+    # Hand count. Activity: a note with Ana (Alpine's contact) on 1 Nov; a call with Borealis (the company) on 20 Nov.
+    alpine_open = await opportunity("Alpine expansion", "alpine", "2026-11-10", 1000.0)  # created after 1 Nov: in
+    borealis_open = await opportunity("Borealis pilot", "borealis", "2026-11-10", 500.0)  # created before 20 Nov: out
+    borealis_won = await opportunity("Borealis renewal", "borealis", "2026-11-10", 2000.0, won_on="2026-11-25")  # in
+    await opportunity("Alpine early deal", "alpine", "2026-10-01", 300.0, won_on="2026-10-15")  # won before 1 Nov: out
+    await opportunity("Cirrus deal", "cirrus", "2026-11-10", 700.0, won_on="2026-11-25")  # no activity at all: out
+    won_same_day = await opportunity("Borealis add-on", "borealis", "2026-11-01", 50.0, won_on="2026-11-20")  # in
+
+    await engine(store, org, crm).run()
+
+    with store(org) as uow:
+        seller = uow.users.add(email="sofia@acme.test", display_name="Sofía")
+        uow.commit()
+    ana = _person(store, org, "ana-alpine")
+    borealis = _company(store, org, "borealis")
+    _tie(store, org, "contact", ids["ana"], TargetKind.PERSON, ana)
+    _tie(store, org, "account", ids["borealis"], TargetKind.COMPANY, borealis)
+    _log(store, org, seller.id, _at("2026-11-01"), person=ana)
+    _log(store, org, seller.id, _at("2026-11-20"), company=borealis, item=DataItem.CALL)
+
+    reports = read_reports(store, "acme", clock=lambda: NOW)
+    with store(org, read_only=True) as uow:  # the sandbox keeps overriddencreatedon as createdon, as Dataverse
+        created = {record.crm_id: record.data.get("createdon") for record in uow.crm_records.records("opportunity")}
+    assert created[alpine_open] == "2026-11-10T09:00:00Z"
+
+    influence = reports.influence
+    assert {(item.crm_id, item.won, item.value) for item in influence.opportunities} == {
+        (alpine_open, False, 1000.0),
+        (borealis_won, True, 2000.0),
+        (won_same_day, True, 50.0),
+    }
+    assert (influence.pipeline_count, influence.pipeline_value) == (1, 1000.0)
+    assert (influence.won_count, influence.won_value) == (2, 2050.0)
+    assert borealis_open not in {item.crm_id for item in influence.opportunities}
+    first = {item.crm_id: item.first_activity_at for item in influence.opportunities}
+    assert first[alpine_open] == _at("2026-11-01")
+
+
+def test_written_back_activity_match_rate_and_seat_usage(store: UnitOfWorkFactory, org: uuid.UUID) -> None:  # noqa: F811
+    with store(org) as uow:
+        sofia = uow.users.add(email="sofia@acme.test", display_name="Sofía")
+        bob = uow.users.add(email="bob@acme.test", display_name="Bob")
+        idle = uow.users.add(email="idle@acme.test", display_name="Idle")
+        uow.seats.add(user_id=sofia.id, state=SeatState.ACTIVE, assigned_by="admin@acme.test")
+        uow.seats.add(user_id=bob.id, state=SeatState.ACTIVE, assigned_by="admin@acme.test", crm_sync_enabled=False)
+        uow.seats.add(user_id=idle.id, state=SeatState.ACTIVE, assigned_by="admin@acme.test")
+        uow.organization.set_crm_sync_all_seats(False)
+        uow.commit()
+    person = _person(store, org, "robert")
+    contact = ("contact", str(uuid.uuid4()))
+    monday = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    _log(store, org, sofia.id, monday, person=person, delivered_to=contact)
+    _log(store, org, sofia.id, monday + timedelta(days=1), person=person, delivered_to=contact)
+    _log(
+        store,
+        org,
+        sofia.id,
+        monday - timedelta(hours=8, minutes=1),
+        person=person,
+        item=DataItem.CALL,
+        delivered_to=contact,
+    )
+    _log(store, org, bob.id, monday, person=person)  # not delivered: not written back, yet activity of the period
+    _log(store, org, sofia.id, NOW - timedelta(weeks=13), person=person, delivered_to=contact)  # before the 12 weeks
+
+    run_matching(store, org, clock=lambda: NOW - timedelta(hours=1))
+    run_matching(store, org, clock=lambda: NOW)
+    reports = read_reports(store, "acme", clock=lambda: NOW)
+
+    assert [(row.seller, row.item, row.week.isoformat(), row.count) for row in reports.written_back] == [
+        ("Sofía", "call", "2026-11-23", 1),
+        ("Sofía", "note", "2026-11-30", 2),
+    ]
+    assert len(reports.weeks) == 12
+    assert reports.weeks[-1].isoformat() == "2026-11-30"
+    assert [(s.taken_at, s.table, s.total) for s in reports.match_rates] == [
+        (NOW - timedelta(hours=1), "account", 0),
+        (NOW - timedelta(hours=1), "contact", 0),
+        (NOW - timedelta(hours=1), "lead", 0),
+        (NOW, "account", 0),
+        (NOW, "contact", 0),
+        (NOW, "lead", 0),
+    ]
+    seats = {seat.email: seat for seat in reports.seats}
+    assert (seats["sofia@acme.test"].crm_sync, seats["sofia@acme.test"].recent_activities) == (True, 3)
+    assert seats["sofia@acme.test"].last_activity_at == monday + timedelta(days=1)
+    assert (seats["bob@acme.test"].crm_sync, seats["bob@acme.test"].in_use) == (False, False)
+    assert (seats["idle@acme.test"].crm_sync, seats["idle@acme.test"].in_use) == (True, False)
+    assert (reports.seats_with_crm_sync, reports.seats_in_use) == (2, 1)
