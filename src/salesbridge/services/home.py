@@ -9,7 +9,7 @@ seat's CRM user owns (or owned, before a change of owner). The changes are those
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -169,3 +169,13 @@ def seller_home(store: StoreAccess, organization_id: uuid.UUID, user_id: uuid.UU
             recent=recent,
             crm_sync_on=standing.sync_on,
         )
+
+
+def author_names(store: StoreAccess, organization_id: uuid.UUID, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The display names of ``user_ids`` (who logged a teammate's activity); users since deleted are left out. Reads
+    only."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    with store(organization_id, read_only=True) as uow:
+        return {user.id: user.display_name for user in uow.users.list_all() if user.id in wanted}

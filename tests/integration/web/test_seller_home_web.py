@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from tests.integration.web.conftest import ACME_GUEST, ACME_SELLER, Browser, Console, Person
+from tests.integration.web.conftest import ACME_ADMIN, ACME_GUEST, ACME_SELLER, Browser, Console, Person
 from tests.integration.web.test_people_web import seed_people
 from tests.integration.web.test_writeback_web import _delivered_note, _log
 
@@ -76,7 +76,8 @@ def test_the_home_tells_what_changed_for_my_records_since_my_last_visit(console:
     first = seller.client.get("/")
     assert first.status_code == 200
     assert 'data-testid="home-no-changes"' in first.text
-    assert "Q1 targets" in first.text and "2 registros" in first.text, "the list with its size, in Spanish"
+    assert "Q1 targets" in first.text
+    assert "2 registros" in first.text, "the list with its size, in Spanish"
 
     console.clock.advance(timedelta(hours=2))
     _import_notices(
@@ -97,7 +98,8 @@ def test_the_home_tells_what_changed_for_my_records_since_my_last_visit(console:
     page = seller.client.get("/").text
     assert _shown(page, "home-change") == 3
     assert "Otto Other" not in page
-    assert "Nuevo propietario" in page and "Bea Owner → Ana Owner" in page, "owners by name"
+    assert "Nuevo propietario" in page
+    assert "Bea Owner → Ana Owner" in page, "owners by name"
     assert "Cambio de empleo" in page
     assert _shown(page, "home-change-out-of-date") == 1
     assert "Head of Buying" in page
@@ -129,3 +131,17 @@ def test_the_home_lists_my_activity_waiting_for_a_match_and_my_recent_activity_i
     assert f'href="/people/{ids["p-robert"]}#activities"' in page
     guest = browser(ACME_GUEST).client.get("/").text
     assert 'data-testid="home-changes"' not in guest, "no seat: no seller's home"
+
+
+def test_a_persons_timeline_shows_teammates_activity_by_name_and_mine_as_mine(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = seed_people(console)
+    _log(console, ids["p-robert"], item=DataItem.NOTE, state=DeliveryState.QUEUED, author=ACME_ADMIN.email)
+    _delivered_note(console, ids["p-robert"])
+
+    page = browser(ACME_SELLER).client.get(f"/people/{ids['p-robert']}").text
+
+    assert page.count('data-testid="activity"') == 2
+    assert 'data-testid="activity-author">· registrado por Ada Admin<' in page
+    assert "· registrado por ti<" in page

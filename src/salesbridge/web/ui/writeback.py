@@ -56,6 +56,7 @@ from salesbridge.services.activities import (
     waiting_reason,
 )
 from salesbridge.services.crm_app import CrmAppStatus, crm_app_status
+from salesbridge.services.home import author_names
 from salesbridge.services.writeback import backfill, retry_activities, writeback_settings, writeback_status
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, Services
@@ -204,6 +205,8 @@ class ActivityLine:
     reason: str
     mine: bool
     can_edit: bool
+    author: str | None = None
+    """Who logged it, when a teammate did (None for the reader's own, or a user since deleted)."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +265,11 @@ def activities_section(
     )
     older = len(found) > ACTIVITIES_PER_PAGE
     found = found[:ACTIVITIES_PER_PAGE]
+    authors = author_names(
+        services.store,
+        principal.organization_id,
+        {activity.author_user_id for activity in found if activity.author_user_id != principal.user_id},
+    )
     lines = [
         ActivityLine(
             activity=activity,
@@ -269,6 +277,7 @@ def activities_section(
             reason=reason_text(activity.delivery, locale),
             mine=activity.author_user_id == principal.user_id,
             can_edit=activity.author_user_id == principal.user_id or principal.is_admin,
+            author=authors.get(activity.author_user_id),
         )
         for activity in found
     ]
