@@ -7,7 +7,7 @@ from datetime import datetime
 
 
 @dataclass(frozen=True)
-class ImportRecordError:
+class SkippedRecord:
     """A CRM record the import skipped (the rest of its page was stored).
 
     Attributes:

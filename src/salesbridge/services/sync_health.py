@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from salesbridge.domain.crm_import import import_specs
-from salesbridge.domain.sync_health import ImportRecordError
+from salesbridge.domain.sync_health import SkippedRecord
 from salesbridge.domain.sync_runs import ImportRun, RecordRow, TableCheckpoint
 from salesbridge.domain.workspace import ConnectionState, CrmCredentials, ImportState
 from salesbridge.domain.writeback import DeliveryState
@@ -76,7 +76,7 @@ class SyncHealth:
     """
 
     tables: tuple[TableCheckpoint, ...]
-    import_errors: list[ImportRecordError]
+    import_errors: list[SkippedRecord]
     import_error_count: int
     writeback_errors: list[Problem]
     writeback_error_count: int
@@ -142,7 +142,7 @@ async def retry_import_errors(
     """
     wanted = {(table, crm_id) for table, crm_id in records}
 
-    def prepare() -> tuple[CrmCredentials, dict[str, tuple[str, ...]], list[ImportRecordError]]:
+    def prepare() -> tuple[CrmCredentials, dict[str, tuple[str, ...]], list[SkippedRecord]]:
         with store(organization_id, read_only=True) as uow:
             connection = uow.crm_connection.find()
             if connection is None or connection.state is not ConnectionState.CONNECTED:
@@ -182,7 +182,7 @@ async def retry_import_errors(
     return outcome
 
 
-def _store_again(store: StoreAccess, organization_id: uuid.UUID, error: ImportRecordError, row: RecordRow) -> None:
+def _store_again(store: StoreAccess, organization_id: uuid.UUID, error: SkippedRecord, row: RecordRow) -> None:
     with store(organization_id) as uow:
         # The table's current generation (never get_or_create: a wrong mode would restart the table's read).
         generation = next((state.generation for state in uow.sync_states.all() if state.table_name == error.table), 0)
@@ -191,14 +191,14 @@ def _store_again(store: StoreAccess, organization_id: uuid.UUID, error: ImportRe
         uow.commit()
 
 
-def _forget_gone(store: StoreAccess, organization_id: uuid.UUID, error: ImportRecordError) -> None:
+def _forget_gone(store: StoreAccess, organization_id: uuid.UUID, error: SkippedRecord) -> None:
     with store(organization_id) as uow:
         uow.crm_records.delete_ids(error.table, [error.crm_id])
         uow.import_record_errors.clear(error.table, [error.crm_id])
         uow.commit()
 
 
-def _note_failure(store: StoreAccess, organization_id: uuid.UUID, error: ImportRecordError, failure: CrmError) -> None:
+def _note_failure(store: StoreAccess, organization_id: uuid.UUID, error: SkippedRecord, failure: CrmError) -> None:
     with store(organization_id) as uow:
         uow.import_record_errors.record(error.table, error.crm_id, code=failure.code, message=failure.message)
         uow.commit()

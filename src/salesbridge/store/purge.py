@@ -20,7 +20,6 @@ from salesbridge.store.repositories import Clock
 from salesbridge.store.tables import (
     AuditEntry,
     AutoSaveBasis,
-    CrmImportRecordError,
     CrmRecord,
     CrmRecordChangeRow,
     CrmUser,
@@ -29,6 +28,7 @@ from salesbridge.store.tables import (
     ListItem,
     ListKind,
     SavedList,
+    SkippedImportRecord,
     TableSyncState,
 )
 
@@ -66,7 +66,7 @@ class ImportedDataRepository:
     def delete_sync_states(self) -> int:
         """Delete every table's checkpoint and health, the records it skipped included (the next import after a
         reconnect is a full read)."""
-        self._bulk(delete(CrmImportRecordError).where(CrmImportRecordError.organization_id == self._organization_id))
+        self._bulk(delete(SkippedImportRecord).where(SkippedImportRecord.organization_id == self._organization_id))
         return self._bulk(delete(TableSyncState).where(TableSyncState.organization_id == self._organization_id))
 
     def delete_crm_users(self) -> int:

@@ -6,13 +6,13 @@ from collections.abc import Iterable
 
 from sqlalchemy import delete, func, select
 
-from salesbridge.domain.sync_health import ImportRecordError
+from salesbridge.domain.sync_health import SkippedRecord
 from salesbridge.store.repositories import _ScopedRepository
-from salesbridge.store.tables import CrmImportRecordError
+from salesbridge.store.tables import SkippedImportRecord
 
 
-def _value(row: CrmImportRecordError) -> ImportRecordError:
-    return ImportRecordError(
+def _value(row: SkippedImportRecord) -> SkippedRecord:
+    return SkippedRecord(
         table=row.table_name,
         crm_id=row.crm_id,
         code=row.code,
@@ -30,10 +30,10 @@ class ImportRecordErrorRepository(_ScopedRepository):
         """Note that ``crm_id`` of ``table`` failed now with ``code`` and ``message``: a new row, or the record's
         row updated (one more attempt). In the unit of work's transaction (the page's)."""
         now = self._clock()
-        row = self._session.get(CrmImportRecordError, (self._organization_id, table, crm_id))
+        row = self._session.get(SkippedImportRecord, (self._organization_id, table, crm_id))
         if row is None:
             self._session.add(
-                CrmImportRecordError(
+                SkippedImportRecord(
                     organization_id=self._organization_id,
                     table_name=table,
                     crm_id=crm_id,
@@ -54,23 +54,23 @@ class ImportRecordErrorRepository(_ScopedRepository):
         if not ids:
             return 0
         result = self._session.execute(
-            delete(CrmImportRecordError).where(
-                CrmImportRecordError.organization_id == self._organization_id,
-                CrmImportRecordError.table_name == table,
-                CrmImportRecordError.crm_id.in_(ids),
+            delete(SkippedImportRecord).where(
+                SkippedImportRecord.organization_id == self._organization_id,
+                SkippedImportRecord.table_name == table,
+                SkippedImportRecord.crm_id.in_(ids),
             )
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    def newest(self, *, limit: int) -> list[ImportRecordError]:
+    def newest(self, *, limit: int) -> list[SkippedRecord]:
         """At most ``limit`` errors, the most recent failure first."""
         statement = (
-            select(CrmImportRecordError)
-            .where(CrmImportRecordError.organization_id == self._organization_id)
+            select(SkippedImportRecord)
+            .where(SkippedImportRecord.organization_id == self._organization_id)
             .order_by(
-                CrmImportRecordError.last_failed_at.desc(),
-                CrmImportRecordError.table_name,
-                CrmImportRecordError.crm_id,
+                SkippedImportRecord.last_failed_at.desc(),
+                SkippedImportRecord.table_name,
+                SkippedImportRecord.crm_id,
             )
             .limit(limit)
         )
@@ -80,7 +80,7 @@ class ImportRecordErrorRepository(_ScopedRepository):
         """How many records are in error."""
         return int(
             self._session.scalar(
-                select(func.count()).where(CrmImportRecordError.organization_id == self._organization_id)
+                select(func.count()).where(SkippedImportRecord.organization_id == self._organization_id)
             )
             or 0
         )

@@ -443,7 +443,7 @@ class TableSyncState(Base):
         return f"TableSyncState(organization_id={self.organization_id!s}, table={self.table_name!r})"
 
 
-class CrmImportRecordError(Base):
+class SkippedImportRecord(Base):
     """A CRM record the import could not store (the rest of its page was stored), with Dynamics' error code (when
     there is one) and message; deleted when the record is stored again."""
 

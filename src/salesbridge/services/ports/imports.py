@@ -10,7 +10,7 @@ from typing import Protocol
 
 from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.pipeline import CrmSettings, StageSource
-from salesbridge.domain.sync_health import ImportRecordError
+from salesbridge.domain.sync_health import SkippedRecord
 from salesbridge.domain.sync_runs import ImportedRecord, ImportRun, ImportSettings, RunCounts, TableCheckpoint
 from salesbridge.domain.workspace import (
     ImportState,
@@ -76,7 +76,7 @@ class ImportRunRepository(ImportQueue, Protocol):
 
 
 class ImportRecordErrors(Protocol):
-    """The CRM records the import skipped (:class:`~salesbridge.domain.sync_health.ImportRecordError`)."""
+    """The CRM records the import skipped (:class:`~salesbridge.domain.sync_health.SkippedRecord`)."""
 
     def record(self, table: str, crm_id: str, *, code: str | None, message: str) -> None:
         """Note that ``crm_id`` of ``table`` failed now (one more attempt when it failed before)."""
@@ -86,7 +86,7 @@ class ImportRecordErrors(Protocol):
         """Forget the errors of ``crm_ids`` of ``table``; how many went."""
         ...
 
-    def newest(self, *, limit: int) -> list[ImportRecordError]:
+    def newest(self, *, limit: int) -> list[SkippedRecord]:
         """At most ``limit`` errors, the most recent failure first."""
         ...
 
