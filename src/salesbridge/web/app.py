@@ -69,6 +69,7 @@ from salesbridge.web.ui import jobs as ui_jobs
 from salesbridge.web.ui import lists as ui_lists
 from salesbridge.web.ui import matching as ui_matching
 from salesbridge.web.ui import people as ui_people
+from salesbridge.web.ui import reports as ui_reports
 from salesbridge.web.ui import seats as ui_seats
 from salesbridge.web.ui import sync as ui_sync
 from salesbridge.web.ui import sync_health as ui_sync_health
@@ -116,6 +117,7 @@ ROUTERS: Final[tuple[APIRouter, ...]] = (
     ui_matching.router,
     ui_writeback.router,
     ui_sync_health.router,
+    ui_reports.router,
 )
 """Every router of the console, API and pages. Add one line per new area."""
 

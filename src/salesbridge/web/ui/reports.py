@@ -1,0 +1,255 @@
+"""Reports (``/admin/reports``, administrators): written-back activity per seller, data item and week; the match
+rate over the last matching runs; influenced pipeline and won revenue; seat usage (what each counts:
+:mod:`salesbridge.domain.reports`). Each is a chart (:mod:`salesbridge.web.charts`) and the same numbers as a
+table, in the reader's language; ``/admin/reports/<report>.csv`` downloads each, every cell neutralised for
+spreadsheets."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from functools import partial
+from typing import Any, Final
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from salesbridge.domain.csv_rows import neutralise_for_spreadsheet
+from salesbridge.domain.writeback import DataItem
+from salesbridge.errors import RowNotFoundError
+from salesbridge.i18n import N_, translate
+from salesbridge.services.reports import Reports, read_reports
+from salesbridge.web.charts import Series, bar_chart, line_chart, number_formatter, percent_formatter
+from salesbridge.web.security import AdminPrincipal, Services
+from salesbridge.web.templating import render
+from salesbridge.web.ui.writeback import ITEM_LABELS
+
+router = APIRouter(include_in_schema=False)
+
+TABLE_LABELS: Final = {"account": N_("Accounts"), "contact": N_("Contacts"), "lead": N_("Leads")}
+"""The CRM tables of the match rate, in words (message ids)."""
+
+REPORTS: Final = ("written-back", "match-rate", "influence", "seats")
+"""The reports, by the name of their CSV file."""
+
+
+def _item(item: str, locale: str) -> str:
+    try:
+        return translate(ITEM_LABELS[DataItem(item)], locale)
+    except ValueError:
+        return item
+
+
+def _table(table: str, locale: str) -> str:
+    return translate(TABLE_LABELS[table], locale) if table in TABLE_LABELS else table
+
+
+def _week(week: date, locale: str) -> str:
+    return format_date(week, format="medium", locale=locale)
+
+
+def _moment(moment: datetime, locale: str) -> str:
+    return format_datetime(moment, format="short", locale=locale, tzinfo=moment.tzinfo)
+
+
+def _amount(value: float, locale: str) -> str:
+    return format_decimal(value, format="#,##0.00", locale=locale)
+
+
+def written_back_chart(reports: Reports, locale: str) -> Any:
+    """Delivered activities per week, one stacked series per data item."""
+    items = [item for item in DataItem if any(row.item == item.value for row in reports.written_back)]
+    series = [
+        Series(
+            _item(item.value, locale),
+            tuple(
+                float(sum(row.count for row in reports.written_back if row.item == item.value and row.week == week))
+                for week in reports.weeks
+            ),
+        )
+        for item in items
+    ]
+    return bar_chart(
+        title=translate("Activity written back to the CRM, per week", locale),
+        x_labels=[format_date(week, format="d MMM", locale=locale) for week in reports.weeks],
+        series=series,
+        value_formatter=number_formatter(locale),
+        description=translate("The same numbers are in the table below the chart.", locale),
+        stacked=True,
+    )
+
+
+def match_rate_chart(reports: Reports, locale: str) -> Any:
+    """The share of records tied per matching run, one line per CRM table."""
+    moments = sorted({snapshot.taken_at for snapshot in reports.match_rates})
+    by_key = {(snapshot.taken_at, snapshot.table): snapshot.rate for snapshot in reports.match_rates}
+    series = [
+        Series(translate(label, locale), tuple(by_key.get((moment, table)) for moment in moments))
+        for table, label in TABLE_LABELS.items()
+    ]
+    return line_chart(
+        title=translate("Match rate after each matching run", locale),
+        x_labels=[_moment(moment, locale) for moment in moments],
+        series=series,
+        value_formatter=percent_formatter(locale),
+        description=translate("The same numbers are in the table below the chart.", locale),
+    )
+
+
+def influence_chart(reports: Reports, locale: str) -> Any:
+    """Influenced pipeline and won revenue, in the base currency."""
+    influence = reports.influence
+    return bar_chart(
+        title=translate("Influenced pipeline and won revenue (base currency)", locale),
+        x_labels=[translate("Influenced pipeline", locale), translate("Won revenue", locale)],
+        series=[Series(translate("Base currency", locale), (influence.pipeline_value, influence.won_value))],
+        value_formatter=number_formatter(locale),
+        description=translate("The same numbers are in the table below the chart.", locale),
+    )
+
+
+def seats_chart(reports: Reports, locale: str) -> Any:
+    """Seats, seats with CRM sync, and those in use in the period."""
+    return bar_chart(
+        title=translate("Seat usage in the last 30 days", locale),
+        x_labels=[
+            translate("Seats", locale),
+            translate("With CRM sync", locale),
+            translate("With CRM sync and activity", locale),
+        ],
+        series=[
+            Series(
+                translate("Seats", locale),
+                (float(len(reports.seats)), float(reports.seats_with_crm_sync), float(reports.seats_in_use)),
+            )
+        ],
+        value_formatter=number_formatter(locale),
+        description=translate("The same numbers are in the table below the chart.", locale),
+    )
+
+
+@router.get("/admin/reports")
+def reports_page(request: Request, principal: AdminPrincipal, services: Services) -> Response:
+    """Every report of the administrator's organization: a chart and a table each."""
+    locale = principal.locale
+    reports = read_reports(services.store, principal.organization_slug, clock=services.clock)
+    context = {
+        "reports": reports,
+        "charts": {
+            "written_back": written_back_chart(reports, locale) if reports.written_back else None,
+            "match_rate": match_rate_chart(reports, locale) if reports.match_rates else None,
+            "influence": influence_chart(reports, locale),
+            "seats": seats_chart(reports, locale) if reports.seats else None,
+        },
+        "item_name": partial(_item, locale=locale),
+        "table_name": partial(_table, locale=locale),
+        "week_text": partial(_week, locale=locale),
+        "moment_text": partial(_moment, locale=locale),
+        "amount_text": partial(_amount, locale=locale),
+    }
+    return render(request, "reports.html", context, principal=principal)
+
+
+@router.get("/admin/reports/{report}.csv")
+def report_csv(report: str, principal: AdminPrincipal, services: Services) -> Response:
+    """One report as CSV (``report``: one of :data:`REPORTS`), headers in the reader's language, values as
+    machines read them (ISO dates, plain numbers); every cell neutralised for spreadsheets.
+
+    Raises:
+        RowNotFoundError: no such report (404).
+    """
+    if report not in REPORTS:
+        raise RowNotFoundError(N_("There is no such report."))
+    locale = principal.locale
+    reports = read_reports(services.store, principal.organization_slug, clock=services.clock)
+    header, rows = _CSV[report](reports, locale)
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow([neutralise_for_spreadsheet(translate(name, locale)) for name in header])
+    writer.writerows([neutralise_for_spreadsheet(str(cell)) for cell in row] for row in rows)
+    day = reports.generated_at.date().isoformat()
+    return Response(
+        text.getvalue().encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{report}-{day}.csv"', "Cache-Control": "no-store"},
+    )
+
+
+Rows = tuple[Sequence[str], Iterable[Sequence[object]]]
+
+
+def _written_back_rows(reports: Reports, locale: str) -> Rows:
+    return (
+        (N_("Week"), N_("Seller"), N_("Type"), N_("Activities written back")),
+        ((row.week.isoformat(), row.seller, _item(row.item, locale), row.count) for row in reports.written_back),
+    )
+
+
+def _match_rate_rows(reports: Reports, locale: str) -> Rows:
+    return (
+        (N_("Matching run"), N_("CRM table"), N_("Records"), N_("Matched"), N_("In review"), N_("Match rate")),
+        (
+            (
+                snapshot.taken_at.isoformat(),
+                _table(snapshot.table, locale),
+                snapshot.total,
+                snapshot.matched,
+                snapshot.review,
+                f"{snapshot.rate:.4f}",
+            )
+            for snapshot in reports.match_rates
+        ),
+    )
+
+
+def _influence_rows(reports: Reports, locale: str) -> Rows:
+    return (
+        (
+            N_("Opportunity"),
+            N_("CRM id"),
+            N_("Counts in"),
+            N_("Value (base currency)"),
+            N_("Created or won"),
+            N_("First activity"),
+        ),
+        (
+            (
+                item.name or "",
+                item.crm_id,
+                translate(N_("Won revenue") if item.won else N_("Influenced pipeline"), locale),
+                f"{item.value:.2f}",
+                item.moment.isoformat(),
+                item.first_activity_at.isoformat(),
+            )
+            for item in reports.influence.opportunities
+        ),
+    )
+
+
+def _seat_rows(reports: Reports, locale: str) -> Rows:
+    yes, no = translate(N_("Yes"), locale), translate(N_("No"), locale)
+    return (
+        (N_("Seat holder"), N_("Email"), N_("CRM sync"), N_("Activities in the last 30 days"), N_("Last activity")),
+        (
+            (
+                seat.display_name,
+                seat.email,
+                yes if seat.crm_sync else no,
+                seat.recent_activities,
+                seat.last_activity_at.isoformat() if seat.last_activity_at else "",
+            )
+            for seat in reports.seats
+        ),
+    )
+
+
+_CSV: Final[dict[str, Callable[[Reports, str], Rows]]] = {
+    "written-back": _written_back_rows,
+    "match-rate": _match_rate_rows,
+    "influence": _influence_rows,
+    "seats": _seat_rows,
+}

@@ -1,0 +1,60 @@
+"""The administrators' Reports page (SQLite and PostgreSQL): every report as a chart and a table, each downloadable
+as CSV with formula cells neutralised; the nav links to it; sellers are refused; an unknown report is a 404."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+
+from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, Browser, Console, Person
+from tests.integration.web.test_people_web import seed_people
+from tests.integration.web.test_writeback_web import _delivered_note
+
+from salesbridge.domain.workspace import SeatState
+
+OpenBrowser = Callable[[Person | None], Browser]
+
+
+def test_admins_see_every_report_with_charts_and_tables_and_download_each_as_csv(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = seed_people(console)
+    _delivered_note(console, ids["p-robert"])
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        formula = uow.users.add(email="formula@acme.test", display_name="=HYPERLINK(1)")
+        uow.seats.add(user_id=formula.id, state=SeatState.ACTIVE, assigned_by="admin@acme.test")
+        uow.commit()
+    admin = browser(ACME_ADMIN)
+
+    page = admin.client.get("/admin/reports")
+
+    assert page.status_code == 200
+    assert 'href="/admin/reports" data-testid="nav-reports" aria-current="page"' in page.text
+    for section in ("report-influence", "report-written-back", "report-match-rate", "report-seats"):
+        assert f'data-testid="{section}"' in page.text
+    assert page.text.count('<svg xmlns="http://www.w3.org/2000/svg"') == 3  # no matching run yet: no match-rate chart
+    assert 'data-testid="written-back-count">1<' in page.text
+    assert 'data-testid="match-rate-empty"' in page.text
+
+    written = admin.client.get("/admin/reports/written-back.csv")
+    assert written.status_code == 200
+    assert written.headers["content-type"] == "text/csv; charset=utf-8"
+    assert written.headers["content-disposition"].startswith('attachment; filename="written-back-')
+    rows = list(csv.reader(io.StringIO(written.text)))
+    assert rows[0] == ["Week", "Seller", "Type", "Activities written back"]
+    assert [row[2:] for row in rows[1:]] == [["Note", "1"]]
+    seats = list(csv.reader(io.StringIO(admin.client.get("/admin/reports/seats.csv").text)))
+    assert ["'=HYPERLINK(1)", "formula@acme.test", "Yes", "0", ""] in seats
+    for report in ("influence", "match-rate"):
+        assert admin.client.get(f"/admin/reports/{report}.csv").status_code == 200
+    assert admin.client.get("/admin/reports/payroll.csv").status_code == 404
+
+
+def test_sellers_cannot_see_or_download_reports(console: Console, browser: OpenBrowser) -> None:
+    seller = browser(ACME_SELLER)
+    assert seller.client.get("/admin/reports").status_code in (403, 404)
+    assert seller.client.get("/admin/reports/seats.csv").status_code in (403, 404)
+    assert 'data-testid="nav-reports"' not in seller.client.get("/").text
