@@ -797,6 +797,22 @@ class ActivityRow(Base):
     )
 
 
+class MatchRateSnapshotRow(Base):
+    """A CRM table's records, tied and in review, when a matching run committed (the reports' match rate over
+    time). See migration 0022."""
+
+    __tablename__ = "match_rate_snapshots"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    taken_at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    crm_table: Mapped[str] = mapped_column(String(64), primary_key=True)
+    total: Mapped[int] = mapped_column(Integer)
+    matched: Mapped[int] = mapped_column(Integer)
+    review: Mapped[int] = mapped_column(Integer)
+
+
 class CrmRecordChangeRow(Base):
     """A change the import saw on a stored CRM record (:class:`salesbridge.domain.crm_changes.NoticedChange`),
     written with the page that changed it. ``owner_id`` and ``parent_id`` are the record's after the change. See
