@@ -120,9 +120,9 @@ def test_sync_health_shows_an_injected_writeback_failure_and_retry_fixes_it(
         expect(row.get_by_test_id("writeback-error-message")).to_contain_text("0x80040216")
         expect(admin.get_by_test_id("health-table-row").first).to_be_visible()
         expect(admin.get_by_test_id("run-row").first).to_be_visible()
-        expect(admin.locator("[data-testid=runs-chart] svg")).to_have_count(1)
+        expect(admin.locator("[data-testid=runs-chart] svg")).to_have_count(2)
         assert _fits(admin, viewport), "the page scrolls sideways"
-        screenshot(admin, f"sync-health-{lang}-{size}")
+        screenshot(admin, f"sync-health-failing-{lang}-{size}")
 
         row.get_by_test_id("writeback-retry").click()
         expect(admin.get_by_test_id("notice")).to_have_text(TEXTS[lang]["retried"])

@@ -29,7 +29,7 @@ from salesbridge.services.sync_health import (
     retry_writeback_errors,
     sync_health,
 )
-from salesbridge.web.charts import Series, bar_chart, number_formatter
+from salesbridge.web.charts import Series, bar_chart, line_chart, number_formatter
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
@@ -54,9 +54,21 @@ def number(value: float | None, digits: int = 0, *, locale: str) -> str:
     return str(number_formatter(locale, digits)(value))
 
 
-def runs_chart(runs: list[RunLine], locale: str) -> Any:
-    """The history of runs as a bar chart: requests and 429s met per run (by when it ended)."""
+def runs_charts(runs: list[RunLine], locale: str) -> list[Any]:
+    """The history of runs as charts, by when each ended: requests and 429s met per run (bars), and each run's
+    duration (a line)."""
     labels = [format_datetime(line.run.finished_at, format="short", locale=locale) for line in runs]
+    durations = line_chart(
+        title=translate("Duration of each import run (s)", locale),
+        x_labels=labels,
+        series=[Series(translate("Duration (s)", locale), tuple(line.duration_s for line in runs))],
+        value_formatter=number_formatter(locale, 1),
+        description=translate("The same numbers are in the table below the chart.", locale),
+    )
+    return [_requests_chart(labels, runs, locale), durations]
+
+
+def _requests_chart(labels: list[str], runs: list[RunLine], locale: str) -> Any:
     return bar_chart(
         title=translate("Requests per import run", locale),
         x_labels=labels,
@@ -77,7 +89,7 @@ def _render(request: Request, principal: Principal, services: ConsoleServices, e
         "writeback_errors": [
             (problem, reason_text(problem.activity.delivery, locale)) for problem in health.writeback_errors
         ],
-        "chart": runs_chart(health.runs, locale) if health.runs else None,
+        "charts": runs_charts(health.runs, locale) if health.runs else [],
         "when": partial(when, locale=locale),
         "number": partial(number, locale=locale),
         "error": error,
