@@ -4,17 +4,23 @@ Auto-saved lists are read-only here: auto-save keeps them."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from collections.abc import Callable
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from salesbridge.domain.csv_rows import neutralise_for_spreadsheet
 from salesbridge.errors import InvalidRequestError
+from salesbridge.i18n import translate
+from salesbridge.message_ids import N_
 from salesbridge.services.accounts import Principal
+from salesbridge.services.list_view import ROWS_SHOWN, ListRow, ListSort, RowBadge, list_table, save_rows
 from salesbridge.services.lists import (
     AutoSaveRulesView,
     add_to_list,
@@ -22,6 +28,7 @@ from salesbridge.services.lists import (
     delete_list,
     find_records,
     my_rules,
+    own_lists,
     remove_from_list,
     rename_list,
     save_my_rules,
@@ -33,6 +40,14 @@ from salesbridge.web.security import SeatHolderPrincipal, Services
 from salesbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+
+ROW_BADGE_LABELS: Final = {
+    RowBadge.MATCHED: N_("Matched"),
+    RowBadge.OUT_OF_DATE: N_("Out of date"),
+    RowBadge.UNMATCHED: N_("Not matched yet"),
+}
+TABLE_LABELS: Final = {"account": N_("Account"), "contact": N_("Contact"), "lead": N_("Lead")}
+CSV_HEADERS: Final = (N_("Name"), N_("Type"), N_("Owner"), N_("Status"), N_("CRM id"), N_("Added"))
 
 Checkbox = Annotated[str, Form()]
 FormText = Annotated[str, Form()]
@@ -178,3 +193,107 @@ def delete_own_list(
     slug, email = principal.organization_slug, principal.email
     change = partial(delete_list, services.store, slug, email, list_id, actor=email)
     return _attempt(request, principal, services, change, notice="deleted")
+
+
+# ------------------------------------------------------------------------------------- one list as a table
+
+
+def _table_query(sort: str, order: str, badge: str, owner: str) -> dict[str, Any]:
+    """The sort and filters a list's page or export asks for (unknown values: the defaults)."""
+    return {
+        "sort": ListSort(sort) if sort in ListSort._value2member_map_ else ListSort.NAME,
+        "descending": order == "desc",
+        "badge": RowBadge(badge) if badge in RowBadge._value2member_map_ else None,
+        "owner": owner or None,
+    }
+
+
+@router.get("/lists/{list_id}")
+def list_table_page(
+    request: Request,
+    list_id: uuid.UUID,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    sort: str = "name",
+    order: str = "asc",
+    badge: str = "",
+    owner: str = "",
+) -> Response:
+    """One of the user's lists as a table: sorted, filtered by badge and CRM owner, rows to save to another of
+    their lists at once, and the same rows exported as CSV. 404 for another user's list."""
+    slug, email = principal.organization_slug, principal.email
+    table = list_table(services.store, slug, email, list_id, **_table_query(sort, order, badge, owner))
+    query = {"sort": table.sort.value, "order": "desc" if table.descending else "asc"}
+    query |= {"badge": table.badge.value} if table.badge else {}
+    query |= {"owner": table.owner} if table.owner else {}
+    context: dict[str, Any] = {
+        "table": table,
+        "rows": table.rows[:ROWS_SHOWN],
+        "rows_shown": ROWS_SHOWN,
+        "own_lists": [saved for saved in own_lists(services.store, slug, email) if saved.id != list_id],
+        "export_query": urlencode(query),
+        "notice": request.query_params.get("notice"),
+        "saved_count": request.query_params.get("count"),
+        "error": request.query_params.get("error"),
+    }
+    return render(request, "list.html", context, principal=principal)
+
+
+def _csv_cells(row: ListRow, locale: str) -> list[str]:
+    badge = translate(ROW_BADGE_LABELS[row.badge], locale) if row.badge else ""
+    return [
+        row.name or "",
+        translate(TABLE_LABELS.get(row.table, row.table), locale),
+        row.owner_name or "",
+        badge,
+        row.crm_id,
+        row.added_at.isoformat(),
+    ]
+
+
+@router.get("/lists/{list_id}/export.csv")
+def export_list(
+    list_id: uuid.UUID,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    sort: str = "name",
+    order: str = "asc",
+    badge: str = "",
+    owner: str = "",
+) -> Response:
+    """Every row of the list as the page shows it (same sort and filters), as CSV for a spreadsheet: UTF-8 with a
+    byte order mark, headers in the reader's language, formula cells neutralised. 404 for another user's list."""
+    slug, email, locale = principal.organization_slug, principal.email, principal.locale
+    table = list_table(services.store, slug, email, list_id, **_table_query(sort, order, badge, owner))
+    text = io.StringIO()
+    text.write("\ufeff")
+    writer = csv.writer(text)
+    writer.writerow([translate(header, locale) for header in CSV_HEADERS])
+    for row in table.rows:
+        writer.writerow([neutralise_for_spreadsheet(cell) for cell in _csv_cells(row, locale)])
+    return Response(
+        text.getvalue().encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="list.csv"'},
+    )
+
+
+@router.post("/lists/{list_id}/save")
+def save_rows_to_list(
+    list_id: uuid.UUID,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    target_id: Annotated[uuid.UUID, Form()],
+    rows: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Save the chosen rows of the list ``list_id`` to the user's own list ``target_id``; back to the list saying
+    how many were added. 404 for another user's list."""
+    slug, email = principal.organization_slug, principal.email
+    list_table(services.store, slug, email, list_id)  # the list read from is the user's too
+    if not rows:
+        return RedirectResponse(f"/lists/{list_id}?error=none-chosen", status_code=303)
+    try:
+        added = save_rows(services.store, slug, email, target_id, rows, actor=email)
+    except InvalidRequestError:
+        return RedirectResponse(f"/lists/{list_id}?error=not-saved", status_code=303)
+    return RedirectResponse(f"/lists/{list_id}?notice=saved&count={added}", status_code=303)

@@ -1,0 +1,148 @@
+"""One list as a table (SQLite and PostgreSQL): sorted by name, owner or type; filtered by badge and by CRM owner;
+chosen rows saved to another list at once; exported to CSV with every row and formula cells neutralised; another
+user's list is not found."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, Browser, Console, Person
+from tests.integration.web.test_people_web import seed_people
+
+from salesbridge.domain.match_links import STALE_TITLE, LinkBand, LinkOrigin, MatchLink, TargetKind
+from salesbridge.domain.sync_runs import RecordRow
+
+OpenBrowser = Callable[[Person | None], Browser]
+
+ANA, BEA = "5a000000-0000-0000-0000-00000000000a", "5a000000-0000-0000-0000-00000000000b"
+ROBERT, PACO, LEAD, ACCOUNT = (f"c0000000-0000-0000-0000-00000000000{n}" for n in (1, 2, 3, 4))
+FORMULA = '=HYPERLINK("http://evil.test","x")'
+
+
+def _link(table: str, crm_id: str, kind: TargetKind, target: uuid.UUID, *, stale: bool = False) -> MatchLink:
+    return MatchLink(
+        crm_table=table,
+        crm_id=crm_id,
+        target_kind=kind,
+        target_id=target,
+        band=LinkBand.MATCH,
+        probability=0.99,
+        decision=None,
+        origin=LinkOrigin.SCORER,
+        decided_by=None,
+        decided_at=datetime(2026, 3, 1, tzinfo=UTC),
+        stale_fields=(STALE_TITLE,) if stale else (),
+    )
+
+
+def _seed(console: Console) -> tuple[uuid.UUID, uuid.UUID]:
+    """The seller's list "Q1" (Robert Smith's contact, owned by Bea; Paco's contact, out of date, owned by Ana; an
+    unmatched lead named like a formula, owned by Ana; the Contoso account, owned by Bea) and their empty list
+    "Later". Returns both lists' ids."""
+    ids = seed_people(console)
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        uow.crm_records.upsert_many(
+            "systemuser",
+            [RecordRow(ANA, "Ana Owner", None, None, 0, {}), RecordRow(BEA, "Bea Owner", None, None, 0, {})],
+            generation=1,
+        )
+        uow.crm_records.upsert_many("account", [RecordRow(ACCOUNT, "Contoso", BEA, None, 0, {})], generation=1)
+        uow.crm_records.upsert_many(
+            "contact",
+            [RecordRow(ROBERT, "Robert Smith", BEA, None, 0, {}), RecordRow(PACO, "Paco Pérez", ANA, None, 0, {})],
+            generation=1,
+        )
+        uow.crm_records.upsert_many("lead", [RecordRow(LEAD, FORMULA, ANA, None, 0, {})], generation=1)
+        uow.matches.put(
+            [
+                _link("contact", ROBERT, TargetKind.PERSON, ids["p-robert"]),
+                _link("contact", PACO, TargetKind.PERSON, ids["p-paco"], stale=True),
+                _link("account", ACCOUNT, TargetKind.COMPANY, ids["contoso"]),
+            ]
+        )
+        seller = uow.users.find_by_email(ACME_SELLER.email)
+        assert seller is not None
+        q1 = uow.lists.create_manual(seller.id, "Q1")
+        later = uow.lists.create_manual(seller.id, "Later")
+        for table, crm_id in (("contact", ROBERT), ("contact", PACO), ("lead", LEAD), ("account", ACCOUNT)):
+            uow.lists.add_item(q1.id, table, crm_id)
+        uow.commit()
+    return q1.id, later.id
+
+
+def _names(page: str) -> list[str]:
+    return [
+        chunk.split("</td>")[0].split(">")[-1]
+        if "<a " not in chunk.split("</td>")[0]
+        else chunk.split("</a>")[0].split(">")[-1]
+        for chunk in page.split('data-testid="list-row-name">')[1:]
+    ]
+
+
+def test_a_list_sorts_and_filters_by_badge_and_owner(console: Console, browser: OpenBrowser) -> None:
+    q1, _later = _seed(console)
+    seller = browser(ACME_SELLER)
+
+    by_name = seller.client.get(f"/lists/{q1}").text
+    by_owner_desc = seller.client.get(f"/lists/{q1}?sort=owner&order=desc").text
+    out_of_date = seller.client.get(f"/lists/{q1}?badge=out_of_date").text
+    unmatched = seller.client.get(f"/lists/{q1}?badge=unmatched").text
+    matched_of_bea = seller.client.get(f"/lists/{q1}?badge=matched&owner={BEA}").text
+
+    assert _names(by_name) == [FORMULA.replace('"', "&#34;"), "Contoso", "Paco Pérez", "Robert Smith"]
+    assert _names(by_owner_desc)[:2] == ["Robert Smith", "Contoso"], "Bea's first (descending), by name"
+    assert _names(out_of_date) == ["Paco Pérez"]
+    assert "Desactualizado" in out_of_date, "Spanish"
+    assert unmatched.count('data-testid="list-table-row"') == 1
+    assert _names(matched_of_bea) == ["Contoso", "Robert Smith"]
+
+
+def test_chosen_rows_are_saved_to_another_list_at_once(console: Console, browser: OpenBrowser) -> None:
+    q1, later = _seed(console)
+    seller = browser(ACME_SELLER)
+
+    saved = seller.client.post(
+        f"/lists/{q1}/save",
+        data={**seller.csrf_data(), "target_id": str(later), "rows": [f"contact:{ROBERT}", f"account:{ACCOUNT}"]},
+        follow_redirects=False,
+    )
+
+    assert saved.status_code == 303
+    assert saved.headers["location"] == f"/lists/{q1}?notice=saved&count=2"
+    assert _names(seller.client.get(f"/lists/{later}").text) == ["Contoso", "Robert Smith"]
+    refused = seller.client.post(
+        f"/lists/{q1}/save", data={**seller.csrf_data(), "target_id": str(later)}, follow_redirects=False
+    )
+    assert refused.headers["location"] == f"/lists/{q1}?error=none-chosen"
+
+
+def test_the_csv_export_has_every_row_with_formula_cells_neutralised(console: Console, browser: OpenBrowser) -> None:
+    q1, _later = _seed(console)
+    seller = browser(ACME_SELLER)
+
+    response = seller.client.get(f"/lists/{q1}/export.csv?sort=name")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0] == ["Nombre", "Tipo", "Propietario", "Estado", "Id. del CRM", "Añadidos"]
+    assert [row[0] for row in rows[1:]] == ["'" + FORMULA, "Contoso", "Paco Pérez", "Robert Smith"]
+    assert rows[3][2:4] == ["Ana Owner", "Desactualizado"]
+
+
+def test_another_users_list_is_not_found(console: Console, browser: OpenBrowser) -> None:
+    q1, later = _seed(console)
+    admin = browser(ACME_ADMIN)
+
+    assert admin.client.get(f"/lists/{q1}").status_code == 404
+    assert admin.client.get(f"/lists/{q1}/export.csv").status_code == 404
+    saved = admin.client.post(
+        f"/lists/{q1}/save", data={**admin.csrf_data(), "target_id": str(later), "rows": [f"contact:{ROBERT}"]}
+    )
+    assert saved.status_code == 404
