@@ -494,13 +494,29 @@ class FakeAuditLog(_Repository):
         self._write().audit.append(entry)
 
     def recent(
-        self, *, limit: int = 50, offset: int = 0, action: str | None = None, actor: str | None = None
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        action: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Sequence[AuditEntry]:
-        entries = sorted(self._filtered(action, actor), key=lambda entry: (entry.created_at, entry.id), reverse=True)
+        entries = sorted(
+            self._filtered(action, actor, since, until), key=lambda entry: (entry.created_at, entry.id), reverse=True
+        )
         return entries[offset : offset + limit]
 
-    def count(self, *, action: str | None = None, actor: str | None = None) -> int:
-        return len(self._filtered(action, actor))
+    def count(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        return len(self._filtered(action, actor, since, until))
 
     def actions(self) -> list[str]:
         return sorted({entry.action for entry in self._t.audit})
@@ -508,11 +524,16 @@ class FakeAuditLog(_Repository):
     def actors(self) -> list[str]:
         return sorted({entry.actor for entry in self._t.audit})
 
-    def _filtered(self, action: str | None, actor: str | None) -> list[AuditEntry]:
+    def _filtered(
+        self, action: str | None, actor: str | None, since: datetime | None = None, until: datetime | None = None
+    ) -> list[AuditEntry]:
         return [
             entry
             for entry in self._t.audit
-            if (action is None or entry.action == action) and (actor is None or entry.actor == actor)
+            if (action is None or entry.action == action)
+            and (actor is None or entry.actor == actor)
+            and (since is None or entry.created_at >= since)
+            and (until is None or entry.created_at < until)
         ]
 
 

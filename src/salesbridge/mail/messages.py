@@ -109,7 +109,6 @@ def compose(mail: OutgoingMail, *, sender: str) -> EmailMessage:
     message["To"] = mail.to
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)
-    message["Content-Language"] = locale
     text = [*(words(paragraph) for paragraph in template.before), link, *(words(p) for p in template.after)]
     message.set_content("\n\n".join(text) + "\n")
     body = "".join(f"<p>{html_words(paragraph)}</p>" for paragraph in template.before)
@@ -121,6 +120,7 @@ def compose(mail: OutgoingMail, *, sender: str) -> EmailMessage:
         f'<body style="font-family:sans-serif;line-height:1.5">{body}</body></html>\n',
         subtype="html",
     )
+    message["Content-Language"] = locale  # after the bodies: setting the content clears the Content-* headers
     return message
 
 

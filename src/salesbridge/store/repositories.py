@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import SecretStr
@@ -298,21 +299,38 @@ class AuditLog(_ScopedRepository):
         self._session.flush()
 
     def recent(
-        self, *, limit: int = 50, offset: int = 0, action: str | None = None, actor: str | None = None
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        action: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[domain.AuditEntry]:
         """Up to ``limit`` entries after the first ``offset``, newest first (ties broken by insertion order); only
-        those of ``action`` and of ``actor`` when given."""
+        those of ``action`` and of ``actor`` when given, recorded at ``since`` or later and before ``until``."""
         statement = (
-            self._filtered(select(AuditEntry), action=action, actor=actor)
+            self._filtered(select(AuditEntry), action=action, actor=actor, since=since, until=until)
             .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
             .offset(offset)
             .limit(limit)
         )
         return [as_value(domain.AuditEntry, row) for row in self._session.scalars(statement)]
 
-    def count(self, *, action: str | None = None, actor: str | None = None) -> int:
-        """How many entries there are (of ``action`` and of ``actor`` when given)."""
-        statement = self._filtered(select(func.count()).select_from(AuditEntry), action=action, actor=actor)
+    def count(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """How many entries there are (of ``action`` and of ``actor`` when given, from ``since`` to before
+        ``until``)."""
+        statement = self._filtered(
+            select(func.count()).select_from(AuditEntry), action=action, actor=actor, since=since, until=until
+        )
         return self._session.scalar(statement) or 0
 
     def actions(self) -> list[str]:
@@ -327,8 +345,20 @@ class AuditLog(_ScopedRepository):
         statement = select(column).distinct().where(AuditEntry.organization_id == self._organization_id)
         return sorted(self._session.scalars(statement))
 
-    def _filtered(self, statement: Select[_Row], *, action: str | None, actor: str | None) -> Select[_Row]:
+    def _filtered(
+        self,
+        statement: Select[_Row],
+        *,
+        action: str | None,
+        actor: str | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Select[_Row]:
         statement = statement.where(AuditEntry.organization_id == self._organization_id)
+        if since is not None:
+            statement = statement.where(AuditEntry.created_at >= since)
+        if until is not None:
+            statement = statement.where(AuditEntry.created_at < until)
         if action is not None:
             statement = statement.where(AuditEntry.action == action)
         if actor is not None:

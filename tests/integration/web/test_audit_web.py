@@ -3,6 +3,8 @@ language, 50 entries a page, a filter by action and by person; administrators on
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -69,7 +71,7 @@ def test_fifty_entries_a_page_and_filters_by_action_and_person(console: Console,
     assert len(_rows(first.text)) == 50
     assert _rows(first.text)[0] == "user.signed_in"  # newest first
     assert f"{total} entries · page 1 of 2" in first.text
-    assert 'href="/admin/audit?page=2&amp;action=&amp;actor="' in first.text
+    assert 'href="/admin/audit?page=2&amp;action=&amp;actor=&amp;since=&amp;until="' in first.text
     second = admin.client.get("/admin/audit?page=2")
     assert len(_rows(second.text)) == total - 50
     assert 'data-testid="audit-older"' not in second.text
@@ -80,7 +82,7 @@ def test_fifty_entries_a_page_and_filters_by_action_and_person(console: Console,
     imports = admin.client.get("/admin/audit?action=crm.imported")
     assert set(_rows(imports.text)) == {"crm.imported"}
     assert "60 entries · page 1 of 2" in imports.text
-    assert 'href="/admin/audit?page=2&amp;action=crm.imported&amp;actor="' in imports.text
+    assert 'href="/admin/audit?page=2&amp;action=crm.imported&amp;actor=&amp;since=&amp;until="' in imports.text
     by_admin = admin.client.get("/admin/audit", params={"actor": ACME_ADMIN.email})
     assert set(_rows(by_admin.text)) == {"crm.settings_changed", "user.signed_in"}
     assert f'<option value="{ACME_ADMIN.email}" selected>' in by_admin.text
@@ -95,3 +97,79 @@ def test_the_audit_log_is_for_the_organizations_administrators(console: Console,
     other = browser(GLOBEX_ADMIN).client.get("/admin/audit?action=crm.imported")
     assert other.status_code == 200
     assert _rows(other.text) == []
+
+
+def _record_days(console: Console) -> None:
+    """An entry a day for three days (the console's clock moved a day each time), then a list created by someone
+    whose email a spreadsheet would take for a formula."""
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    for day in range(3):
+        with console.store(organization_id) as uow:
+            uow.audit.record(actor="sync", action="crm.imported", details={"rows_imported": day})
+            uow.commit()
+        console.clock.advance(timedelta(days=1))
+    with console.store(organization_id) as uow:
+        # A valid email address that a spreadsheet would take for a formula.
+        uow.audit.record(actor="=1+2@acme.test", action="list.created", details={"name": "Q4 targets"})
+        uow.commit()
+
+
+def test_a_date_range_filters_the_page_and_a_day_that_does_not_read_is_refused(
+    console: Console, browser: OpenBrowser
+) -> None:
+    first_day = console.clock().date()
+    _record_days(console)
+    admin = browser(ACME_ADMIN)
+    second_day = (first_day + timedelta(days=1)).isoformat()
+    one_day = admin.client.get("/admin/audit", params={"since": second_day, "until": second_day})
+    assert one_day.status_code == 200
+    assert _rows(one_day.text) == ["crm.imported"]
+    assert "<dt>Rows imported</dt><dd>1</dd>" in one_day.text
+    assert f'value="{second_day}"' in one_day.text
+    assert 'data-testid="audit-filter-clear"' in one_day.text
+    from_second = admin.client.get("/admin/audit", params={"since": second_day, "action": "crm.imported"})
+    assert len(_rows(from_second.text)) == 2
+    assert f"since={second_day}" in from_second.text  # the export link keeps the filter
+
+    refused = admin.client.get("/admin/audit", params={"since": "31/12/2026"})
+    assert refused.status_code == 400
+    assert "Enter dates as year-month-day, for example 2026-12-31." in refused.text
+    admin.client.post("/account/locale", data={**admin.csrf_data(), "locale": "es"})
+    assert "Escribe las fechas como año-mes-día" in admin.client.get("/admin/audit?until=mañana").text
+
+
+def test_the_export_has_every_matching_entry_with_formula_cells_neutralised(
+    console: Console, browser: OpenBrowser
+) -> None:
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:  # more than one batch of the export (1,000)
+        for number in range(1_205):
+            uow.audit.record(actor="sync", action="crm.imported", details={"rows_imported": number})
+        uow.commit()
+    console.clock.advance(timedelta(seconds=1))
+    _record_days(console)
+    admin = browser(ACME_ADMIN)
+    everything = admin.client.get("/admin/audit/export.csv")
+    assert everything.status_code == 200
+    assert everything.headers["content-type"] == "text/csv; charset=utf-8"
+    assert everything.headers["content-disposition"] == 'attachment; filename="audit-log.csv"'
+    assert everything.content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(everything.content.decode("utf-8-sig"))))
+    assert rows[0] == ["When (UTC)", "Who", "Action", "What", "Details"]
+    actions = [row[2] for row in rows[1:]]
+    assert actions.count("crm.imported") == 1_205 + 3
+    assert actions[0] == "user.signed_in"  # newest first
+    (created,) = [row for row in rows[1:] if row[2] == "list.created"]
+    assert created[1] == "'=1+2@acme.test"  # a cell starting with = is shown as text
+    assert created[4] == "Name: Q4 targets"
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+    admin.client.post("/account/locale", data={**admin.csrf_data(), "locale": "es"})
+    only = admin.client.get("/admin/audit/export.csv", params={"action": "list.created", "actor": "=1+2@acme.test"})
+    spanish = list(csv.reader(io.StringIO(only.content.decode("utf-8-sig"))))
+    assert spanish[0] == ["Cuándo (UTC)", "Quién", "Acción", "Qué", "Detalles"]
+    assert [row[3] for row in spanish[1:]] == ["Lista creada"]
+    assert admin.client.get("/admin/audit/export.csv?since=ayer").status_code == 400
+    assert browser(ACME_SELLER).client.get("/admin/audit/export.csv").status_code == 403

@@ -268,14 +268,29 @@ class AuditLog(Protocol):
         ...
 
     def recent(
-        self, *, limit: int = 50, offset: int = 0, action: str | None = None, actor: str | None = None
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        action: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Sequence[AuditEntry]:
         """Up to ``limit`` entries after the first ``offset``, newest first; only those of ``action`` and of
-        ``actor`` when given."""
+        ``actor`` when given, recorded at ``since`` or later and before ``until``."""
         ...
 
-    def count(self, *, action: str | None = None, actor: str | None = None) -> int:
-        """How many entries there are (of ``action`` and of ``actor`` when given)."""
+    def count(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """How many entries there are (of ``action`` and of ``actor`` when given, from ``since`` to before
+        ``until``)."""
         ...
 
     def actions(self) -> list[str]:

@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 
+from salesbridge.domain.alerts import AlertKind
 from salesbridge.errors import (
     InvalidInputError,
     InvitationInvalidError,
@@ -24,9 +25,10 @@ from salesbridge.errors import (
 )
 from salesbridge.i18n import N_, SUPPORTED_LOCALES
 from salesbridge.services.accounts import API_TOKEN_LIFETIME_CHOICES_DAYS, API_TOKEN_LIFETIME_DAYS, Principal, SignedIn
+from salesbridge.services.notifications import alert_preferences, set_alert_preferences
 from salesbridge.web.admission import PasswordCheckAdmission
 from salesbridge.web.context import ConsoleServices, console_config
-from salesbridge.web.security import PublicPrincipal, Services, SignedInPrincipal, session_cookie_name
+from salesbridge.web.security import AdminPrincipal, PublicPrincipal, Services, SignedInPrincipal, session_cookie_name
 from salesbridge.web.templating import message, page_locale, render
 from salesbridge.web.ui.home import home_page
 
@@ -193,8 +195,35 @@ def _account_page(
         "error": error,
         "lifetime_choices": API_TOKEN_LIFETIME_CHOICES_DAYS,
         "default_lifetime": API_TOKEN_LIFETIME_DAYS,
+        "alerts": _alert_choices(services, principal),
+        "alerts_saved": request.query_params.get("alerts") == "saved",
     }
     return render(request, "account.html", context, principal=principal, status_code=status_code)
+
+
+ALERT_CHOICES: Final = {
+    AlertKind.SYNC_FAILING: (
+        N_("CRM sync failing for more than an hour"),
+        N_("Imports from the CRM have failed, without a success, for more than an hour."),
+    ),
+    AlertKind.WRITEBACK_FAILING: (
+        N_("Writeback failures piling up"),
+        N_("10 or more activities are failing or parked instead of reaching the CRM (it ends below 5)."),
+    ),
+    AlertKind.CRM_APP_MISSING: (
+        N_("CRM-side app missing"),
+        N_("Writeback is on, but the app is not installed in Dynamics 365 or parts of it were removed."),
+    ),
+}
+"""Each alert an administrator may choose: its name and what sets it off (English message ids)."""
+
+
+def _alert_choices(services: ConsoleServices, principal: Principal) -> list[tuple[str, str, str, bool]]:
+    """The administrator's alert choices as (kind, name, description, chosen); none for other users."""
+    if not principal.is_admin:
+        return []
+    chosen = alert_preferences(services.store, principal)
+    return [(kind.value, name, description, chosen[kind]) for kind, (name, description) in ALERT_CHOICES.items()]
 
 
 @router.get("/account")
@@ -211,6 +240,17 @@ def set_locale(request: Request, principal: SignedInPrincipal, services: Service
         return _account_page(request, principal, services, error=error.localized(principal.locale), status_code=400)
     services.accounts.set_locale(principal, locale)
     return _redirect("/account")
+
+
+@router.post("/account/alerts")
+def save_alerts(
+    principal: AdminPrincipal, services: Services, alert: Annotated[list[str] | None, Form()] = None
+) -> Response:
+    """Email the administrator the alerts ticked (``alert`` fields, one per kind; unknown ones ignored) and no
+    other; 403 for a user who is not an administrator."""
+    known = {kind.value for kind in AlertKind}
+    set_alert_preferences(services.store, principal, [AlertKind(value) for value in alert or [] if value in known])
+    return _redirect("/account?alerts=saved")
 
 
 @router.post("/account/tokens")

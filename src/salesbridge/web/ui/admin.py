@@ -1,25 +1,35 @@
-"""Administration pages: the organization's audit log, a page at a time, filtered by action or person, in the
-reader's language: each action by its name, each detail as a labelled value (internal ids left out)."""
+"""Administration pages: the organization's audit log, a page at a time, filtered by action, person and date range,
+in the reader's language: each action by its name, each detail as a labelled value (internal ids left out); and
+every matching entry as a CSV file (formula cells neutralised)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Final
+from datetime import date, datetime
+from typing import IO, Any, Final
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
+from salesbridge.domain.csv_rows import neutralise_for_spreadsheet
 from salesbridge.i18n import N_, translate
-from salesbridge.services.audit_log import audit_page
+from salesbridge.services.audit_log import AuditFilter, audit_entries, audit_page
+from salesbridge.services.ports import Clock, StoreAccess
 from salesbridge.web.security import AdminPrincipal, Services
-from salesbridge.web.templating import render
+from salesbridge.web.templating import message, render
+from salesbridge.web.unmatched_export import SPOOL_BYTES, chunks
 
 router = APIRouter(include_in_schema=False)
 
 ACTION_NAMES: Final = {
+    "alert.preferences_changed": N_("Email alerts chosen"),
+    "alert.sent": N_("Alert emailed"),
     "api_token.created": N_("API token created"),
     "api_token.revoked": N_("API token revoked"),
     "companies.imported": N_("Companies loaded from a CSV file"),
@@ -67,6 +77,9 @@ ACTION_NAMES: Final = {
 """Each audited action's name (English message id); an action missing here is shown as its code."""
 
 DETAIL_NAMES: Final = {
+    "alert": N_("Alert"),
+    "alerts": N_("Alerts"),
+    "recipients": N_("Recipients"),
     "accounts_of_open_opportunities": N_("Accounts of my open opportunities"),
     "accounts_owned": N_("Accounts I own"),
     "added": N_("Added"),
@@ -203,6 +216,26 @@ def _value(value: Any, locale: str) -> str:
     return text
 
 
+_BAD_DATE: Final = N_("Enter dates as year-month-day, for example 2026-12-31.")
+
+CSV_COLUMNS: Final = (N_("When (UTC)"), N_("Who"), N_("Action"), N_("What"), N_("Details"))
+"""The export's header, in the reader's language."""
+
+
+def _day(value: str) -> date | None:
+    """``value`` (``YYYY-MM-DD``; empty: none) as a day.
+
+    Raises:
+        ValueError: ``value`` is not such a day.
+    """
+    return date.fromisoformat(value.strip()) if value.strip() else None
+
+
+def _audit_filter(action: str, actor: str, since: str, until: str) -> AuditFilter:
+    """The query's filter; a day that does not read raises ValueError."""
+    return AuditFilter(action or None, actor or None, _day(since), _day(until))
+
+
 @router.get("/admin/audit")
 def audit_log_page(
     request: Request,
@@ -211,12 +244,26 @@ def audit_log_page(
     page: int = 1,
     action: str = "",
     actor: str = "",
+    since: str = "",
+    until: str = "",
 ) -> Response:
-    """The audit log of the administrator's organization, 50 entries a page, newest first; ``action`` and
-    ``actor`` (empty: all) filter it."""
+    """The audit log of the administrator's organization, 50 entries a page, newest first; ``action``, ``actor``
+    and the UTC days ``since`` and ``until`` (``YYYY-MM-DD``, included; empty: all) filter it. A day that does not
+    read is refused with 400 and the form says how to write it."""
     locale = principal.locale
+    error: str | None = None
+    try:
+        chosen = _audit_filter(action, actor, since, until)
+    except ValueError:
+        chosen, error = AuditFilter(action or None, actor or None), message(_BAD_DATE, locale)
     found = audit_page(
-        services.store, principal.organization_slug, page=page, action=action or None, actor=actor or None
+        services.store,
+        principal.organization_slug,
+        page=page,
+        action=chosen.action,
+        actor=chosen.actor,
+        since=chosen.since,
+        until=chosen.until,
     )
     lines = [
         AuditLine(
@@ -231,5 +278,65 @@ def audit_log_page(
     actions = sorted(
         ((code, action_name(code, locale) or code) for code in found.actions), key=lambda pair: pair[1].casefold()
     )
-    context = {"audit": found, "lines": lines, "actions": actions}
-    return render(request, "admin_audit.html", context, principal=principal)
+    context = {
+        "audit": found,
+        "lines": lines,
+        "actions": actions,
+        "filtered": chosen.active,
+        "error": error,
+        "typed": {"since": since, "until": until},
+    }
+    return render(request, "admin_audit.html", context, principal=principal, status_code=400 if error else 200)
+
+
+@router.get("/admin/audit/export.csv")
+async def audit_log_csv(
+    principal: AdminPrincipal,
+    services: Services,
+    action: str = "",
+    actor: str = "",
+    since: str = "",
+    until: str = "",
+) -> Response:
+    """Every entry of the audit log matching the filter (as the page's), newest first, as CSV in the reader's
+    language: UTF-8 with a byte order mark, formula cells neutralised, no cap. 400 for a day that does not read."""
+    try:
+        chosen = _audit_filter(action, actor, since, until)
+    except ValueError:
+        return Response(message(_BAD_DATE, principal.locale), status_code=400, media_type="text/plain")
+    spool = await run_in_threadpool(
+        _spooled_audit_csv, services.store, services.clock, principal.organization_slug, chosen, principal.locale
+    )
+    return StreamingResponse(
+        chunks(spool),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
+    )
+
+
+def _spooled_audit_csv(store: StoreAccess, clock: Clock, slug: str, chosen: AuditFilter, locale: str) -> IO[bytes]:
+    """The export written into a spooled file, rewound: memory stays bounded, and no transaction stays open while
+    the client downloads it. The caller closes it (``chunks`` does)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - returned open, closed by chunks()
+    try:
+        text = io.TextIOWrapper(spool, encoding="utf-8", newline="", write_through=True)
+        text.write("\ufeff")
+        writer = csv.writer(text)
+        writer.writerow([translate(column, locale) for column in CSV_COLUMNS])
+        for entry in audit_entries(store, slug, chosen, clock=clock):
+            details = "; ".join(f"{label}: {value}" for label, value in readable_details(entry.details, locale))
+            cells = (
+                entry.created_at.isoformat(),
+                entry.actor,
+                entry.action,
+                action_name(entry.action, locale) or entry.action,
+                details,
+            )
+            writer.writerow([neutralise_for_spreadsheet(cell) for cell in cells])
+        text.flush()
+        text.detach()
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
