@@ -58,6 +58,7 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
     ),
     ConsolePage("uploads", "/admin/uploads", "admin"),
     ConsolePage("audit", "/admin/audit", "admin"),
+    ConsolePage("reports", "/admin/reports", "admin"),
     ConsolePage("jobs", "/admin/jobs", "admin"),
     ConsolePage("admin-account", "/account", "admin"),
 )

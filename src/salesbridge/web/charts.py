@@ -177,7 +177,6 @@ def _configured(chart_type: Any, title: str, value_formatter: ValueFormatter) ->
         height=380,
         margin=12,
         legend_at_bottom=True,
-        legend_at_bottom_columns=2,
         truncate_legend=-1,
         truncate_label=-1,
         x_label_rotation=0,
@@ -198,6 +197,9 @@ def _render(
     description: str | None,
 ) -> Markup:
     chart = _configured(chart_type, title, value_formatter)
+    # One row of legend under the plot (pygal leaves room for it); a single series needs none: the title names it.
+    chart.show_legend = len(series) > 1
+    chart.legend_at_bottom_columns = max(len(series), 1)
     # An empty chart stays blank: the page's table says there is nothing yet, in the page's language.
     chart.no_data_text = ""
     chart.x_labels = list(x_labels)
