@@ -42,6 +42,7 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
     ConsolePage("companies", "/companies", "seller"),
     ConsolePage("company", "/companies", "seller", follow=("[data-testid=company-link]",)),
     ConsolePage("lists", "/lists?find=co", "seller"),
+    ConsolePage("list-table", "/lists", "seller", follow=("[data-testid=list-open]",)),
     ConsolePage("account", "/account", "seller"),
     # The administrator
     ConsolePage("admin-home", "/", "admin"),
