@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Final
 
@@ -76,6 +77,10 @@ _TEMPLATES: Final[Mapping[MailKind, _Template]] = {
     ),
 }
 
+_POLICY: Final = SMTP.clone(max_line_length=998)
+"""CRLF line ends; headers folded only past RFC 5322's hard limit, so a long subject reads the same in every client
+(some show the space a fold after ``Subject:`` leaves)."""
+
 _TRANSLATED_VALUES: Final = frozenset({"detail"})
 """Values that may be a message id (the CRM app's state): translated when the catalogue has them."""
 
@@ -103,7 +108,7 @@ def compose(mail: OutgoingMail, *, sender: str) -> EmailMessage:
             escaped["account_link"] = f'<a href="{escaped["account_link"]}">{escaped["account_link"]}</a>'
         return translate(message_id, locale).format(**escaped)
 
-    message = EmailMessage()
+    message = EmailMessage(policy=_POLICY)
     message["Subject"] = words(template.subject)
     message["From"] = sender
     message["To"] = mail.to

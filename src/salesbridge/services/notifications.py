@@ -191,7 +191,7 @@ async def evaluate_alerts(
     sync = states[AlertKind.SYNC_FAILING]
     states[AlertKind.SYNC_FAILING] = observed(
         sync,
-        holds=seen.connected and seen.sync_is_failing,
+        holds=seen.sync_is_failing,
         now=now,
         since=seen.failing_since,
         detail=seen.last_error,
