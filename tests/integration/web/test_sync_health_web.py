@@ -91,3 +91,15 @@ def test_sellers_cannot_see_or_retry_sync_health(console: Console, browser: Open
         "/settings/crm/health/retry-writeback", data=seller.csrf_data(), follow_redirects=False
     )
     assert refused.status_code in (403, 404)
+
+
+def test_retrying_skipped_records_without_a_crm_connection_says_to_connect_first(
+    console: Console, browser: OpenBrowser
+) -> None:
+    _seed_sync(console)
+    admin = browser(ACME_ADMIN)
+    refused = admin.client.post("/settings/crm/health/retry-import", data=admin.csrf_data(), follow_redirects=False)
+    assert refused.status_code == 422
+    assert 'data-testid="form-error"' in refused.text
+    assert "Connect to the CRM first" in refused.text
+    assert 'data-testid="import-error" data-table="account"' in refused.text, "the skipped record is still listed"

@@ -81,7 +81,9 @@ def _requests_chart(labels: list[str], runs: list[RunLine], locale: str) -> Any:
     )
 
 
-def _render(request: Request, principal: Principal, services: ConsoleServices, error: str | None) -> Response:
+def _render(
+    request: Request, principal: Principal, services: ConsoleServices, error: str | None, status_code: int = 200
+) -> Response:
     locale = principal.locale
     health: SyncHealth = sync_health(services.store, principal.organization_id)
     context = {
@@ -98,7 +100,7 @@ def _render(request: Request, principal: Principal, services: ConsoleServices, e
         "gone": request.query_params.get("gone", ""),
         "failed": request.query_params.get("failed", ""),
     }
-    return render(request, "sync_health.html", context, principal=principal)
+    return render(request, "sync_health.html", context, principal=principal, status_code=status_code)
 
 
 @router.get(PAGE)
@@ -138,6 +140,7 @@ async def retry_import(
             services.store, services.crm_sessions, principal.organization_id, records, actor=principal.email
         )
     except InvalidRequestError as refused:
-        return await run_in_threadpool(_render, request, principal, services, refused.localized(principal.locale))
+        refusal = refused.localized(principal.locale)
+        return await run_in_threadpool(_render, request, principal, services, refusal, 422)
     query = f"notice=import-retried&count={outcome.stored}&gone={outcome.gone}&failed={outcome.failed}"
     return RedirectResponse(f"{PAGE}?{query}#import-errors", status_code=303)
