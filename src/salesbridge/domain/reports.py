@@ -143,6 +143,18 @@ class Influence:
     unvalued: int
 
 
+def touched_records(touches: Iterable[Touch]) -> set[tuple[str, str]]:
+    """The records an opportunity must name, or belong to, for ``touches`` to count for it: each touched record and
+    the account of each touched contact or lead (ids in lower case). An opportunity naming none of them is never
+    influenced, so only those need reading."""
+    records: set[tuple[str, str]] = set()
+    for touch in touches:
+        records.add((touch.table, touch.crm_id.lower()))
+        if touch.account_id:
+            records.add(("account", touch.account_id.lower()))
+    return records
+
+
 def influenced_opportunities(
     opportunities: Iterable[OpportunityRecord],
     touches: Iterable[Touch],

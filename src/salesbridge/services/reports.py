@@ -19,6 +19,7 @@ from salesbridge.domain.reports import (
     MatchRateSnapshot,
     SeatActivity,
     influenced_opportunities,
+    touched_records,
     week_start,
 )
 from salesbridge.services.organizations import require_organization
@@ -90,9 +91,10 @@ def read_reports(store: StoreAccess, slug: str, *, clock: Clock) -> Reports:
             WrittenBackRow(names.get(row.author_user_id, str(row.author_user_id)), row.item, row.week, row.count)
             for row in uow.reports.delivered_counts(since=first_week)
         )
+        touches = uow.reports.touches()
         influence = influenced_opportunities(
-            uow.reports.opportunities(),
-            uow.reports.touches(),
+            uow.reports.opportunities(touched_records(touches)),
+            touches,
             rule=settings.pipeline_rule,
             won_value_column=settings.won_value_column,
         )

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import and_, func, insert, or_, select
 
 from salesbridge.domain.match_links import LinkBand, LinkCounts, TargetKind
 from salesbridge.domain.reports import (
@@ -34,6 +34,9 @@ from salesbridge.store.tables import (
     Seat,
     User,
 )
+
+_ID_CHUNK = 2_000
+"""Record ids per query (bound parameters: SQLite allows 32,766 a statement, and each id is bound four times)."""
 
 
 class ReportQueries(_ScopedRepository):
@@ -123,14 +126,28 @@ class ReportQueries(_ScopedRepository):
             if table and crm_id and at is not None
         ]
 
-    def opportunities(self) -> list[OpportunityRecord]:
-        """Every imported opportunity."""
-        rows: Sequence[Any] = self._session.execute(
-            select(CrmRecord.crm_id, CrmRecord.name, CrmRecord.data).where(
-                CrmRecord.organization_id == self._organization_id, CrmRecord.table_name == "opportunity"
+    def opportunities(self, touched: Collection[tuple[str, str]]) -> list[OpportunityRecord]:
+        """The imported opportunities that name one of the ``touched`` records (``(table, crm_id)``, ids in lower
+        case) or belong to one: their ``parent_id`` (account, else customer), ``customerid``, ``parentcontactid``
+        or ``originatingleadid`` is one of them. The lookups are read inside the database (JSON paths on SQLite and
+        PostgreSQL), so opportunities that name none are never loaded."""
+        ids = sorted({crm_id for _table, crm_id in touched})
+        found: dict[str, OpportunityRecord] = {}
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start : start + _ID_CHUNK]
+            named = [
+                func.lower(CrmRecord.data[column]["id"].as_string()).in_(chunk)
+                for column in ("customerid", "parentcontactid", "originatingleadid")
+            ]
+            statement = select(CrmRecord.crm_id, CrmRecord.name, CrmRecord.data).where(
+                CrmRecord.organization_id == self._organization_id,
+                CrmRecord.table_name == "opportunity",
+                or_(CrmRecord.parent_id.in_(chunk), *named),
             )
-        ).all()
-        return [OpportunityRecord(crm_id=crm_id, name=name, data=data or {}) for crm_id, name, data in rows]
+            rows: list[Any] = list(self._session.execute(statement))
+            for crm_id, name, data in rows:
+                found[crm_id] = OpportunityRecord(crm_id=crm_id, name=name, data=data or {})
+        return list(found.values())
 
     def record_match_rates(self, counts: Mapping[str, LinkCounts], *, at: datetime) -> None:
         """Keep ``counts`` (per CRM table) as the snapshot taken at ``at``."""

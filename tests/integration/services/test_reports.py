@@ -18,6 +18,7 @@ from salesbridge.crm.dynamics import DynamicsConnector
 from salesbridge.crm.ports import LookupValue
 from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
 from salesbridge.domain.people import Company, Person
+from salesbridge.domain.sync_runs import RecordRow
 from salesbridge.domain.workspace import SeatState
 from salesbridge.domain.writeback import ActivityDraft, DataItem, DeliveryState, Direction, Regarding
 from salesbridge.services.matching import run_matching
@@ -232,3 +233,37 @@ def test_written_back_activity_match_rate_and_seat_usage(store: UnitOfWorkFactor
     assert (seats["bob@acme.test"].crm_sync, seats["bob@acme.test"].in_use) == (False, False)
     assert (seats["idle@acme.test"].crm_sync, seats["idle@acme.test"].in_use) == (True, False)
     assert (reports.seats_with_crm_sync, reports.seats_in_use) == (2, 1)
+
+
+def test_only_opportunities_naming_or_belonging_to_a_touched_record_are_read(
+    store: UnitOfWorkFactory,
+    org: uuid.UUID,  # noqa: F811
+) -> None:
+    contact, lead, account, other = (str(uuid.uuid4()) for _ in range(4))
+
+    def row(name: str, parent: str | None, **lookups: tuple[str, str]) -> RecordRow:
+        data = {"name": name, **{column: {"id": crm_id, "table": table} for column, (table, crm_id) in lookups.items()}}
+        return RecordRow(str(uuid.uuid4()), name, None, parent, 0, data)
+
+    rows = [
+        row("by contact", other, parentaccountid=("account", other), parentcontactid=("contact", contact.upper())),
+        row("by lead", None, originatingleadid=("lead", lead)),
+        row("by account", account, parentaccountid=("account", account)),
+        row("by contact customer", contact, customerid=("contact", contact)),
+        row("elsewhere", other, parentaccountid=("account", other)),
+    ]
+    with store(org) as uow:
+        uow.crm_records.upsert_many("opportunity", rows, generation=1, new=True)
+        uow.commit()
+
+    with store(org, read_only=True) as uow:
+        found = uow.reports.opportunities({("contact", contact), ("lead", lead), ("account", account)})
+        nothing = uow.reports.opportunities(set())
+
+    assert sorted(opportunity.name or "" for opportunity in found) == [
+        "by account",
+        "by contact",
+        "by contact customer",
+        "by lead",
+    ]
+    assert nothing == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Protocol
 
@@ -28,8 +28,10 @@ class ReportQueries(Protocol):
         match, or the record it was written back on), with the record's account."""
         ...
 
-    def opportunities(self) -> list[OpportunityRecord]:
-        """Every imported opportunity."""
+    def opportunities(self, touched: Collection[tuple[str, str]]) -> list[OpportunityRecord]:
+        """The imported opportunities whose account or customer (``parent_id``), ``customerid``,
+        ``parentcontactid`` or ``originatingleadid`` is one of the ``touched`` records (``(table, crm_id)``, ids in
+        lower case); at least those :func:`~salesbridge.domain.reports.influenced_opportunities` can count."""
         ...
 
     def record_match_rates(self, counts: Mapping[str, LinkCounts], *, at: datetime) -> None:

@@ -16,6 +16,7 @@ from salesbridge.domain.reports import (
     crm_moment,
     influenced_opportunities,
     match_rate,
+    touched_records,
     week_start,
 )
 
@@ -129,3 +130,9 @@ def test_closed_lost_and_below_threshold_opportunities_are_not_pipeline_and_unda
 
     assert found.opportunities == ()
     assert found.unvalued == 2
+
+
+def test_the_records_to_read_are_those_touched_and_the_accounts_of_touched_people() -> None:
+    touches = [Touch("contact", ANA.upper(), ALPINE, _at("2026-11-01")), Touch("lead", LEAD, None, _at("2026-11-01"))]
+
+    assert touched_records(touches) == {("contact", ANA), ("account", ALPINE), ("lead", LEAD)}
