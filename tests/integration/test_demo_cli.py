@@ -49,6 +49,10 @@ def test_demo_serves_a_connected_console_with_seats_from_the_crm(tmp_path: Path)
                 time.sleep(0.2)
                 text = output.read_text()
             assert "Connected to Microsoft Dynamics" in text, "the demo prints the connection status"
+            # No SMTP server configured: the invitation emails the demo would send are printed instead.
+            assert text.count("email not sent (no SMTP server configured: SALESBRIDGE_SMTP_HOST)") == 5, text
+            assert "Subject: You're invited to Contoso (demo) on salesbridge" in text
+            assert f"http://127.0.0.1:{port}/invitations/" in text
             loaded = re.search(r"Workspace loaded — (\d+) people, (\d+) companies", text)
             assert loaded is not None, text
             with sqlite3.connect(tmp_path / "state" / "demo-workspace.db") as workspace_db:

@@ -35,7 +35,15 @@ def demo(
         settings = bootstrap.demo_settings(state_dir, console_port=console_port)
         with console.status("Connecting the demo workspace and assigning seats from the CRM…"), errors_reported():
             services = bootstrap.fresh_demo_workspace(settings)
-            workspace = asyncio.run(bootstrap.prepare_demo_workspace(services.store, crm.credentials))
+            # No SMTP server in the demo: the invitations it would email are printed (bootstrap.mailer).
+            workspace = asyncio.run(
+                bootstrap.prepare_demo_workspace(
+                    services.store,
+                    crm.credentials,
+                    mailer=bootstrap.mailer(settings),
+                    console_url=bootstrap.public_base_url(settings),
+                )
+            )
             status = crm_status(services.store, slug=workspace.organization)
         organization_id = services.store.organization_id(workspace.organization)
         assert organization_id is not None
