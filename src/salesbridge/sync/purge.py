@@ -29,6 +29,8 @@ PURGED_TABLES: Final[dict[str, str]] = {
     "match_rejections": "pairs rejected in review: they name CRM records",
     "match_keys": "blocking keys of both sides; the next run rebuilds them",
     "match_state": "matching's models, watermarks and last run; the next run is a full one",
+    "crm_record_changes": "what the import saw change on CRM records (owners, stages, job titles): CRM data, "
+    "deleted with the records (ImportedDataRepository.delete_crm_records)",
 }
 """Tables whose rows of the organization are all deleted, with the reason."""
 
@@ -58,6 +60,7 @@ KEPT_TABLES: Final[dict[str, str]] = {
     "activities": "the activities sellers logged and their delivery: workspace data; what was written to the CRM "
     "stays there, and what waits for a match waits for the next import's",
     "writeback_settings": "the administrator's choices (writeback on or off, the data items), reused on a reconnect",
+    "home_visits": "when each user last opened their home: workspace data, no CRM data",
     "match_rate_snapshots": "counts per matching run (records, tied, in review), no CRM data: the reports' match "
     "rate over time survives a reconnect",
 }
