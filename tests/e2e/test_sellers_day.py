@@ -142,7 +142,10 @@ def test_a_sellers_day_home_person_note_delivered_timeline(chromium: Browser, da
     expect(recent).to_have_attribute("data-state", "delivered")
     expect(recent.get_by_test_id("home-recent-reason")).to_have_text(texts["delivered"])
 
-    seller.goto(console.url(f"/lists/{day.list_id}?sort=owner"))
+    seller.get_by_test_id("home-list").filter(has_text="Fair follow-ups").get_by_role("link").click()
+    expect(seller).to_have_url(console.url(f"/lists/{day.list_id}"))
+    seller.get_by_test_id("list-sort").select_option("owner")
+    seller.get_by_test_id("list-apply").click()
     expect(seller.get_by_test_id("list-table-row")).to_have_count(1)
     assert _fits(seller, size)
     screenshot(seller, f"list-table-{lang}-{size}")
