@@ -6,18 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import cast
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _dynamics_session, _serve
 from tests.smtp_server import SmtpServer, smtp_server
 
 from salesbridge.domain.alerts import AlertKind
 from salesbridge.domain.people import Person
-from salesbridge.domain.writeback import ActivityDraft, DataItem, DeliveryState, Direction
+from salesbridge.domain.writeback import ActivityDraft, DataItem, DeliveryState, Direction, WritebackSettings
 from salesbridge.mail import SmtpMailer
+from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.services.accounts import AccountService
-from salesbridge.services.connecting import create_organization
+from salesbridge.services.connecting import connect_crm, create_organization
+from salesbridge.services.crm_app import install_crm_app
 from salesbridge.services.notifications import AlertRound, evaluate_alerts, set_alert_preferences
+from salesbridge.services.ports import CrmAppSessionFactory
 from salesbridge.store.secrets import CredentialCipher
 from salesbridge.store.uow import UnitOfWorkFactory
 
@@ -213,3 +221,51 @@ def test_writeback_failures_piling_up_start_at_ten_and_end_below_five(
             AlertKind.WRITEBACK_FAILING: ("ada@acme.test", "ana@acme.test", "otto@acme.test")
         }
         assert len(server.handler.wait(6)) == 6
+
+
+# ------------------------------------------------------------------------------- the CRM-side app (a real sandbox)
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[RunningSandbox]:
+    """A sandbox of its own, without the CRM-side app (installing changes its definitions)."""
+    yield from _serve(build_sandbox(), tmp_path)
+
+
+async def test_the_crm_app_missing_while_writeback_is_on_is_emailed_once_and_ends_once_installed(
+    store: UnitOfWorkFactory, fresh: RunningSandbox
+) -> None:
+    clock = Clock()
+    acme = Acme(store, clock)
+    app_sessions = cast(CrmAppSessionFactory, _dynamics_session)
+    outcome = await connect_crm(
+        store, _dynamics_session, slug="acme", credentials=fresh.credentials(), targets=SANDBOX_TARGETS
+    )
+    assert outcome.is_connected
+    # Writeback was turned on while the app was installed, and the app was removed in Dynamics since: the console
+    # refuses to turn writeback on without the app, so the store is set as that history left it.
+    with store(acme.id) as uow:
+        uow.writeback_settings.set(WritebackSettings(enabled=True), actor="admin@acme.test")
+        uow.commit()
+
+    def evaluate(server: SmtpServer) -> AlertRound:
+        mailer = SmtpMailer(host=server.host, port=server.port, tls="none", sender="alerts@salesbridge.test")
+        return asyncio.run(
+            evaluate_alerts(store, acme.id, mailer=mailer, clock=clock, console_url=CONSOLE, app_sessions=app_sessions)
+        )
+
+    with smtp_server() as server:
+        done = await asyncio.to_thread(evaluate, server)
+        assert done.emailed == {AlertKind.CRM_APP_MISSING: ("ada@acme.test", "ana@acme.test", "otto@acme.test")}
+        spanish = next(m for m in server.handler.wait(3) if m.rcpt_tos == ["ana@acme.test"])
+        assert spanish.message["Subject"] == "Alerta: falta la aplicación del CRM de Acme Corp"
+        assert "no está completa (No instalada)" in spanish.text
+        clock.advance(timedelta(minutes=20))
+        assert (await asyncio.to_thread(evaluate, server)).emailed == {}  # the same episode
+
+        await install_crm_app(store, app_sessions, slug="acme")
+        clock.advance(timedelta(minutes=5))  # checked at most every 15 minutes: not yet seen
+        assert AlertKind.CRM_APP_MISSING in (await asyncio.to_thread(evaluate, server)).active
+        clock.advance(timedelta(minutes=15))
+        assert AlertKind.CRM_APP_MISSING not in (await asyncio.to_thread(evaluate, server)).active
+        assert len(server.received) == 3
