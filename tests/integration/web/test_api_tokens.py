@@ -100,7 +100,7 @@ def test_the_account_page_offers_an_expiry_and_shows_expiry_and_last_use(
     console.clock.advance(timedelta(days=8))
     shown = browser(ACME_SELLER).client.get("/account").text  # signed in again: sessions last 12 hours
 
-    assert 'data-testid="token-expires"><time datetime="2026-03-09T09:00:00+00:00">2026-03-09 09:00 UTC' in shown
+    assert 'data-testid="token-expires"><time datetime="2026-03-09T09:00:00+00:00">9 mar 2026, 9:00 UTC' in shown
     assert 'data-testid="token-last-used"><time datetime="2026-03-02T09:00:00+00:00">' in shown
     assert "Caducado" in shown
     assert "Caduca" in shown

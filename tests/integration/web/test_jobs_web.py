@@ -64,7 +64,7 @@ def test_the_page_shows_waiting_running_and_failed_jobs_in_words(console: Consol
     assert "First import after connecting to the CRM" in page.text
     assert "Sync now was pressed" in page.text
     assert CRM_REFUSAL in page.text  # Dynamics' own reason, as it came
-    assert "2026-03-02 09:01:00 UTC" in page.text  # when the running one started
+    assert "Mar 2, 2026, 9:01:00\u202fAM UTC" in page.text  # when the running one started (in English)
     assert page.text.count('data-testid="job-cancel"') == 2  # the waiting and the running one
     assert page.text.count('data-testid="job-retry"') == 1
     assert 'href="/admin/jobs" data-testid="nav-jobs" aria-current="page"' in page.text
