@@ -270,3 +270,16 @@ def sign_in_to(page: Page, base_url: str, workspace: str, email: str, password: 
 def sign_in_demo(page: Page, console: SyncedConsole, email: str) -> None:
     """Sign ``email`` in to the demo workspace and wait for the home page."""
     sign_in_to(page, console.base_url, "demo", email, console.password)
+
+
+def demo_page_in(chromium: Browser, console: SyncedConsole, email: str, lang: str, viewport: dict[str, int]) -> Page:
+    """A new browser context of ``viewport`` (downloads accepted) with ``email`` signed in to the demo workspace
+    and reading ``lang`` (chosen on the Account page, as a person would)."""
+    page = chromium.new_context(viewport=viewport, accept_downloads=True).new_page()  # type: ignore[arg-type]
+    page.set_default_timeout(15_000)
+    sign_in_demo(page, console, email)
+    page.goto(console.url("/account"))
+    page.get_by_test_id("locale-select").select_option(lang)
+    page.get_by_test_id("locale-save").click()
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    return page

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.numbers import format_decimal
-from playwright.sync_api import Browser, Page, expect
-from tests.e2e.conftest import SyncedConsole, screenshot, sign_in_demo
+from playwright.sync_api import Browser, expect
+from tests.e2e.conftest import SyncedConsole, demo_page_in, screenshot
 
 from salesbridge.bootstrap import load_demo_people
 from salesbridge.domain.writeback import ActivityDraft, DataItem, Direction
@@ -61,17 +61,6 @@ def _activity_before_the_opportunities(console: SyncedConsole) -> None:
     log_activity(console.store, _organization_id(console), seller.id, draft, clock=utc_now)
 
 
-def _admin(chromium: Browser, console: SyncedConsole, lang: str, viewport: dict[str, int]) -> Page:
-    page = chromium.new_context(viewport=viewport, accept_downloads=True).new_page()  # type: ignore[arg-type]
-    page.set_default_timeout(15_000)
-    sign_in_demo(page, console, console.admin_email)
-    page.goto(console.url("/account"))
-    page.get_by_test_id("locale-select").select_option(lang)
-    page.get_by_test_id("locale-save").click()
-    expect(page.locator("html")).to_have_attribute("lang", lang)
-    return page
-
-
 def test_the_admin_reads_influenced_pipeline_and_won_revenue_and_downloads_them(
     chromium: Browser, synced_console: SyncedConsole, tmp_path: Path
 ) -> None:
@@ -81,7 +70,7 @@ def test_the_admin_reads_influenced_pipeline_and_won_revenue_and_downloads_them(
     assert expected.pipeline_count + expected.won_count > 0, "the demo must give the report something to count"
 
     for lang, size, viewport in (("en", "desktop", DESKTOP), ("es", "phone", PHONE)):
-        admin = _admin(chromium, console, lang, viewport)
+        admin = demo_page_in(chromium, console, console.admin_email, lang, viewport)
         if size == "desktop":
             admin.get_by_test_id("nav-reports").click()
         else:
