@@ -14,7 +14,6 @@ from salesbridge.services.ports import StoreAccess
 
 OPPORTUNITIES_SHOWN: Final = 20
 """The open opportunities shown per record, largest first."""
-_OPEN: Final = 0
 
 
 @dataclass(frozen=True)
@@ -74,11 +73,7 @@ def crm_details(
         ]
         accounts = {facts.crm_id: facts.crm_id if facts.table == "account" else facts.parent_id for facts in found}
         parents = {parent for parent in accounts.values() if parent} | {facts.crm_id for facts in found}
-        opportunities = [
-            facts
-            for facts in uow.crm_record_queries.by_parents("opportunity", sorted(parents))
-            if facts.data.get("statecode") == _OPEN
-        ]
+        opportunities = uow.crm_record_queries.open_opportunities(parents)
         owners = {facts.owner_id for facts in found if facts.owner_id}
         names = uow.crm_record_queries.names(
             [

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, func, or_, select
+from sqlalchemy import ColumnElement, Row, delete, func, literal_column, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -516,6 +516,22 @@ class CrmRecordQueries(_ScopedRepository):
             folded: ColumnElement[str] = getattr(func, SQLITE_SEARCH_FOLD)(column)
             return folded
         return func.lower(func.translate(column, FOLDED_FROM, FOLDED_TO))
+
+    def open_opportunities(self, parent_ids: Iterable[str]) -> list[RecordFacts]:
+        """The open opportunities (``statecode`` 0) whose ``parent_id`` is one of ``parent_ids`` (their account or
+        contact), with their columns. Reads the partial index of opportunities by parent (migration 0023): the
+        table name is written into the statement, not bound, so SQLite and PostgreSQL match it to the index."""
+        found: list[RecordFacts] = []
+        only_opportunities: ColumnElement[str] = literal_column("'opportunity'")
+        for chunk in _chunks(sorted({value.lower() for value in parent_ids}), size=_CHUNK):
+            statement = select(*_fact_columns(True)).where(
+                CrmRecord.organization_id == self._organization_id,
+                CrmRecord.table_name == only_opportunities,
+                CrmRecord.parent_id.in_(chunk),
+                CrmRecord.state_code == 0,
+            )
+            found.extend(_facts(row) for row in self._session.execute(statement))
+        return found
 
     def distinct_step_names(self, *, limit: int = 200) -> list[str]:
         """The distinct ``stepname`` values of the imported opportunities, sorted (at most ``limit``)."""

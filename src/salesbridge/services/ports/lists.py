@@ -165,6 +165,11 @@ class CrmRecordQueries(Protocol):
         crm_id, name)`` (the id stands for a missing name)."""
         ...
 
+    def open_opportunities(self, parent_ids: Iterable[str]) -> list[RecordFacts]:
+        """The open opportunities (``statecode`` 0) whose account or contact (``parent_id``) is one of
+        ``parent_ids``, with their columns (an index serves it)."""
+        ...
+
     def distinct_step_names(self, *, limit: int = 200) -> list[str]:
         """The distinct, non-blank ``stepname`` values of the imported opportunities, sorted (at most ``limit``)."""
         ...
