@@ -47,7 +47,8 @@
     │   │   └── MatchNotFoundError    no such CRM record, person, company or review pair (in this organization)
     │   ├── UniqueConstraintError     a row with the same unique value already exists in this organization
     │   ├── ConcurrentWriteError      another transaction wrote the same unique key first; run the unit again
-    │   └── UndecryptableSecretError  a stored secret does not decrypt with the current credential key
+    │   ├── UndecryptableSecretError  a stored secret does not decrypt with the current credential key
+    │   └── RecordRefusedError    a value of a record the store cannot keep (PostgreSQL: a NUL character)
     └── CrmError                      answered by (or on the way to) the CRM; .status .code .request_id
         ├── TransientError            retry with backoff
         │   ├── RateLimitedError      429 / service protection; .retry_after_s
@@ -532,6 +533,11 @@ class ConcurrentWriteError(StoreError):
     """Another transaction wrote the same unique key (an external id) at the same moment and committed first.
 
     The unit of work is rolled back; running it again reads what the other one wrote and succeeds."""
+
+
+class RecordRefusedError(StoreError):
+    """The store cannot keep a value of one of the records written (PostgreSQL refuses a NUL character in text);
+    nothing of the write was kept. Writing the records one by one tells which: the others can be stored."""
 
 
 class UndecryptableSecretError(StoreError):

@@ -59,6 +59,7 @@ from salesbridge.domain.reports import MatchRateSnapshot
 from salesbridge.domain.search_folding import fold_for_search
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.sign_in_throttle import SignInAdmission, SignInThrottlePolicy
+from salesbridge.domain.sync_health import SkippedRecord
 from salesbridge.domain.sync_runs import (
     STOPPED_WORKER_ERROR,
     ImportedRecord,
@@ -66,9 +67,9 @@ from salesbridge.domain.sync_runs import (
     ImportSettings,
     RecordRow,
     RecordState,
+    RunCounts,
     SyncMode,
     TableCheckpoint,
-    RunCounts,
 )
 from salesbridge.domain.uploads import Upload, UploadProgress, UploadState
 from salesbridge.domain.workspace import (
@@ -176,6 +177,8 @@ class _Tables:
     writeback_settings: WritebackSettings | None = None
     activities: dict[uuid.UUID, Activity] = field(default_factory=dict)
     activity_leases: dict[uuid.UUID, datetime] = field(default_factory=dict)
+    # The records the import skipped (FakeSkippedRecords), by table and id:
+    skipped_records: dict[tuple[str, str], SkippedRecord] = field(default_factory=dict)
     # What the import noticed change (FakeNoticedChanges), in the order seen:
     crm_record_changes: list[tuple[NoticedChange, datetime]] = field(default_factory=list)
     # The match rate recorded after each matching run (FakeReports), in the order taken:
@@ -1445,6 +1448,7 @@ class FakeUnitOfWork:
         self.activities = FakeActivities(self)
         self.writeback_settings = FakeWritebackSettings(self)
         self.crm_record_changes = FakeNoticedChanges(self)
+        self.import_record_errors = FakeSkippedRecords(self)
         self.reports = FakeReports(self)
 
     def __enter__(self) -> Self:
@@ -1918,6 +1922,34 @@ class FakeNoticedChanges(_Repository):
     def add_many(self, changes: Sequence[NoticedChange], *, at: datetime) -> int:
         self._write().crm_record_changes.extend((change, at) for change in changes)
         return len(changes)
+
+
+class FakeSkippedRecords(_Repository):
+    """The records the import skipped (:class:`salesbridge.services.ports.ImportRecordErrors`)."""
+
+    def record(self, table: str, crm_id: str, *, code: str | None, message: str) -> None:
+        now = self._now()
+        known = self._t.skipped_records.get((table, crm_id))
+        first, attempts = (now, 1) if known is None else (known.first_failed_at, known.attempts + 1)
+        self._write().skipped_records[(table, crm_id)] = SkippedRecord(
+            table, crm_id, code, message, first, now, attempts
+        )
+
+    def clear(self, table: str, crm_ids: Iterable[str]) -> int:
+        gone = [key for key in ((table, crm_id) for crm_id in crm_ids) if key in self._t.skipped_records]
+        for key in gone:
+            del self._write().skipped_records[key]
+        return len(gone)
+
+    def any_in(self, table: str) -> bool:
+        return any(key[0] == table for key in self._t.skipped_records)
+
+    def newest(self, *, limit: int) -> list[SkippedRecord]:
+        ordered = sorted(self._t.skipped_records.values(), key=lambda s: (s.last_failed_at, s.table, s.crm_id))
+        return list(reversed(ordered))[:limit]
+
+    def count(self) -> int:
+        return len(self._t.skipped_records)
 
 
 class FakeWritebackSettings(_Repository):

@@ -3,8 +3,10 @@ the import skipped and the activities writeback could not deliver (with Dynamics
 or all), and the history of import runs (duration, rows, requests, 429s met).
 
 Retrying a writeback error is :func:`salesbridge.services.writeback.retry_activities` (the queue takes it again).
-Retrying a skipped import record reads that record from Dynamics by id and stores it as the import would, now: a
-record that is gone from Dynamics is deleted here too; one that fails again keeps its error, one attempt more.
+The import skips a record the store refuses (a value it cannot keep, such as a NUL character on PostgreSQL) and
+stores the rest of its page (:mod:`salesbridge.sync.engine`). Retrying a skipped record reads it from Dynamics by id
+and stores it as the import would, now: a record that is gone from Dynamics is deleted here too; one that fails
+again (Dynamics' error, or the store refusing it still) keeps its error, one attempt more.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from salesbridge.domain.sync_health import SkippedRecord
 from salesbridge.domain.sync_runs import ImportRun, RecordRow, TableCheckpoint
 from salesbridge.domain.workspace import ConnectionState, CrmCredentials, ImportState
 from salesbridge.domain.writeback import DeliveryState
-from salesbridge.errors import CrmError, InvalidRequestError, NotFoundError
+from salesbridge.errors import CrmError, InvalidRequestError, NotFoundError, RecordRefusedError
 from salesbridge.message_ids import N_
 from salesbridge.services.ports import CrmSessionFactory, StoreAccess
 from salesbridge.services.sync import extra_import_columns
@@ -173,8 +175,14 @@ async def retry_import_errors(
                 await asyncio.to_thread(_note_failure, store, organization_id, error, failure)
                 failed += 1
             else:
-                await asyncio.to_thread(_store_again, store, organization_id, error, record_row(spec, record))
-                stored += 1
+                row = record_row(spec, record)
+                try:
+                    await asyncio.to_thread(_store_again, store, organization_id, error, row)
+                except RecordRefusedError as refused:
+                    await asyncio.to_thread(_note_refusal, store, organization_id, error, str(refused))
+                    failed += 1
+                else:
+                    stored += 1
     finally:
         await session.close()
     outcome = ImportRetry(stored=stored, gone=gone, failed=failed)
@@ -195,6 +203,12 @@ def _forget_gone(store: StoreAccess, organization_id: uuid.UUID, error: SkippedR
     with store(organization_id) as uow:
         uow.crm_records.delete_ids(error.table, [error.crm_id])
         uow.import_record_errors.clear(error.table, [error.crm_id])
+        uow.commit()
+
+
+def _note_refusal(store: StoreAccess, organization_id: uuid.UUID, error: SkippedRecord, reason: str) -> None:
+    with store(organization_id) as uow:
+        uow.import_record_errors.record(error.table, error.crm_id, code=None, message=reason)
         uow.commit()
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, select, update
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR as STOPPED_WORKER_ERROR
 from salesbridge.domain.sync_runs import ImportedRecord, ImportRun, RecordState, RunCounts, TableCheckpoint
 from salesbridge.domain.sync_runs import RecordRow as RecordRow  # importers of the store's record rows
-from salesbridge.errors import RowNotFoundError
+from salesbridge.errors import RecordRefusedError, RowNotFoundError
 from salesbridge.store.repositories import ImportRequestRepository, _ScopedRepository, import_run_value
 from salesbridge.store.tables import (
     CrmRecord,
@@ -66,6 +66,10 @@ class CrmRecordRepository(_ScopedRepository):
     def upsert_many(self, table: str, rows: Sequence[RecordRow], *, generation: int, new: bool = False) -> int:
         """Insert or replace ``rows`` of ``table`` stamped with ``generation``. Idempotent. Returns len(rows).
 
+        Raises:
+            RecordRefusedError: a value of one of ``rows`` cannot be kept (PostgreSQL: a NUL character in text);
+                the unit of work must be rolled back.
+
         ``new`` says the caller knows none of ``rows`` is stored (a full read of a table that held no rows when it
         started): PostgreSQL then copies them straight into the table, and should one be stored after all, the
         page is written by the upsert instead (same result, slower).
@@ -81,6 +85,19 @@ class CrmRecordRepository(_ScopedRepository):
             parameters = list(self._stored(self._organization_id.hex, table, rows, generation, stamp))
             self._session.connection().exec_driver_sql(_SQLITE_UPSERT, parameters)
             return len(rows)
+        # Imported here: only a PostgreSQL store needs the driver, and every command of the CLI imports this module.
+        from psycopg.errors import DataError
+
+        try:
+            return self._upsert_postgresql(table, rows, generation, new, now)
+        except DataError as refused:
+            # A value PostgreSQL cannot keep (a NUL character in text): the page's transaction is aborted.
+            reason = str(refused).splitlines()[0] if str(refused) else type(refused).__name__
+            raise RecordRefusedError(f"The store refused a value of this record: {reason}") from refused
+
+    def _upsert_postgresql(
+        self, table: str, rows: Sequence[RecordRow], generation: int, new: bool, now: datetime
+    ) -> int:
         # The driver connection is the session's: whatever happens here is inside the unit of work's transaction.
         driver: Any = self._session.connection().connection.driver_connection
         if new and self._copy_new(driver, table, rows, generation, now):

@@ -62,6 +62,13 @@ class ImportRecordErrorRepository(_ScopedRepository):
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    def any_in(self, table: str) -> bool:
+        """Whether any record of ``table`` is skipped."""
+        statement = select(SkippedImportRecord.crm_id).where(
+            SkippedImportRecord.organization_id == self._organization_id, SkippedImportRecord.table_name == table
+        )
+        return self._session.scalar(statement.limit(1)) is not None
+
     def newest(self, *, limit: int) -> list[SkippedRecord]:
         """At most ``limit`` errors, the most recent failure first."""
         statement = (

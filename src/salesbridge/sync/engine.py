@@ -51,7 +51,7 @@ from salesbridge.domain.sync_runs import (
     TableReport,
     record_changes,
 )
-from salesbridge.errors import ResyncRequiredError
+from salesbridge.errors import RecordRefusedError, ResyncRequiredError
 from salesbridge.sync.ports import ImportStore as ImportStore  # importers of the engine's store port
 from salesbridge.sync.ports import ImportUnitOfWork
 
@@ -231,13 +231,28 @@ class ImportEngine(Generic[UnitOfWorkT]):
             uow.commit()
 
     def _commit_change_page(self, spec: ImportSpec, page: RowPage, rows: list[RecordRow], follow: bool) -> _PageWrite:
+        return self._skipping_refused(
+            spec.table, rows, lambda kept, skipped: self._write_change_page(spec, page, kept, follow, skipped)
+        )
+
+    def _write_change_page(
+        self, spec: ImportSpec, page: RowPage, rows: list[RecordRow], follow: bool, skipped: Mapping[str, str]
+    ) -> _PageWrite:
         table = spec.table
         with self._store(self._organization_id) as uow:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.CHANGE_TRACKING)
             generation = state.reading_generation or state.generation
             known, changes = self._changes(uow, state, table, rows, page.deleted_ids, follow=follow)
             self._notice(uow, table, changes)
-            stored = uow.crm_records.upsert_many(table, rows, generation=generation, new=_rows_are_new(state))
+            stored = self._store_rows(
+                uow,
+                table,
+                rows,
+                generation=generation,
+                new=_rows_are_new(state),
+                gone=page.deleted_ids,
+                skipped=skipped,
+            )
             deleted = uow.crm_records.delete_ids(table, page.deleted_ids)
             state = replace(
                 self._recount(state, new=stored - known, deleted=deleted),
@@ -313,12 +328,25 @@ class ImportEngine(Generic[UnitOfWorkT]):
     def _commit_modified_page(
         self, table: str, records: list[CrmRow], rows: list[RecordRow], follow: bool
     ) -> _PageWrite:
+        return self._skipping_refused(
+            table, rows, lambda kept, skipped: self._write_modified_page(table, records, kept, follow, skipped)
+        )
+
+    def _write_modified_page(
+        self, table: str, records: list[CrmRow], rows: list[RecordRow], follow: bool, skipped: Mapping[str, str]
+    ) -> _PageWrite:
         with self._store(self._organization_id) as uow:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.MODIFIED_ON)
             known, changes = self._changes(uow, state, table, rows, (), follow=follow)
             self._notice(uow, table, changes)
-            stored = uow.crm_records.upsert_many(
-                table, rows, generation=state.reading_generation or state.generation, new=_rows_are_new(state)
+            stored = self._store_rows(
+                uow,
+                table,
+                rows,
+                generation=state.reading_generation or state.generation,
+                new=_rows_are_new(state),
+                gone=(),
+                skipped=skipped,
             )
             cursor, ids = _advance_cursor(state.cursor_modified_on, list(state.cursor_ids), records)
             state = replace(
@@ -338,6 +366,61 @@ class ImportEngine(Generic[UnitOfWorkT]):
             self._check(uow)
             uow.commit()
         return deleted
+
+    # ---------------------------------------------------------------------------------------- skipped records
+
+    def _skipping_refused(
+        self,
+        table: str,
+        rows: list[RecordRow],
+        write: Callable[[list[RecordRow], Mapping[str, str]], _PageWrite],
+    ) -> _PageWrite:
+        """``write`` the page; when the store refuses a value of one of its rows, write it again without the rows
+        it refuses, each kept as a skipped record with the store's reason, in the same transaction.
+
+        Raises:
+            RecordRefusedError: no single row is refused on its own (the page's failure is not a record's).
+        """
+        try:
+            return write(rows, {})
+        except RecordRefusedError:
+            refused = self._refused_rows(table, rows)
+            if not refused:
+                raise
+            return write([row for row in rows if row.crm_id not in refused], refused)
+
+    def _refused_rows(self, table: str, rows: Sequence[RecordRow]) -> dict[str, str]:
+        """The rows the store refuses on their own, with its reason: each written in a transaction of its own that
+        is rolled back (nothing is kept). Runs only after a page was refused."""
+        refused: dict[str, str] = {}
+        for row in rows:
+            with self._store(self._organization_id) as probe:
+                try:
+                    probe.crm_records.upsert_many(table, [row], generation=0)
+                except RecordRefusedError as error:
+                    refused[row.crm_id] = str(error)
+        return refused
+
+    @staticmethod
+    def _store_rows(
+        uow: ImportUnitOfWork,
+        table: str,
+        rows: list[RecordRow],
+        *,
+        generation: int,
+        new: bool,
+        gone: Sequence[str],
+        skipped: Mapping[str, str],
+    ) -> int:
+        """Store a page's ``rows``, keep the ``skipped`` ones' reasons, and forget the earlier errors of the rows
+        stored or ``gone`` now (looked for only when the table has skipped records: one indexed read a page)."""
+        stored = uow.crm_records.upsert_many(table, rows, generation=generation, new=new)
+        errors = uow.import_record_errors
+        if errors.any_in(table):
+            errors.clear(table, [*(row.crm_id for row in rows), *gone])
+        for crm_id, reason in skipped.items():
+            errors.record(table, crm_id, code=None, message=reason)
+        return stored
 
     # ------------------------------------------------------------------------------------------- bookkeeping
 

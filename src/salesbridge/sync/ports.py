@@ -24,7 +24,11 @@ class ImportedRecords(Protocol):
     def upsert_many(self, table: str, rows: Sequence[RecordRow], *, generation: int, new: bool = False) -> int:
         """Insert or replace ``rows`` of ``table`` stamped with ``generation``. Idempotent. Returns len(rows).
         ``new``: the caller knows none of them is stored (the store may skip looking for conflicts; the result is
-        the same if one is)."""
+        the same if one is).
+
+        Raises:
+            RecordRefusedError: a value of one of ``rows`` cannot be kept; the unit of work must be rolled back.
+        """
         ...
 
     def delete_ids(self, table: str, crm_ids: Iterable[str]) -> int:
@@ -99,6 +103,22 @@ class Transaction(Protocol):
         ...
 
 
+class SkippedRecords(Protocol):
+    """The records the import could not store (the rest of their page was), kept to be shown and retried."""
+
+    def record(self, table: str, crm_id: str, *, code: str | None, message: str) -> None:
+        """Note that ``crm_id`` of ``table`` failed now (one more attempt when it failed before)."""
+        ...
+
+    def clear(self, table: str, crm_ids: Iterable[str]) -> int:
+        """Forget the errors of ``crm_ids`` of ``table`` (stored now, or gone); how many went."""
+        ...
+
+    def any_in(self, table: str) -> bool:
+        """Whether any record of ``table`` is skipped."""
+        ...
+
+
 class ImportUnitOfWork(Transaction, Protocol):
     """One transaction of the import (a page, or a step of a table's bookkeeping); rolled back unless committed."""
 
@@ -110,6 +130,9 @@ class ImportUnitOfWork(Transaction, Protocol):
 
     @property
     def crm_record_changes(self) -> NoticedChanges: ...
+
+    @property
+    def import_record_errors(self) -> SkippedRecords: ...
 
 
 UnitOfWorkT_co = TypeVar("UnitOfWorkT_co", bound=ImportUnitOfWork, covariant=True)

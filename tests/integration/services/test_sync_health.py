@@ -99,3 +99,45 @@ async def test_retrying_skipped_records_stores_them_again_or_forgets_the_gone_an
     assert stored is not None
     assert stored.data == contact.data
     assert "crm.import_records_retried" in actions
+
+
+async def test_a_record_the_store_refuses_is_skipped_with_its_reason_and_retry_stores_it_once_fixed_in_dynamics(
+    store: UnitOfWorkFactory,
+    sessions: CrmSessionFactory,
+    acme: uuid.UUID,
+    fresh_demo: RunningSandbox,
+    migrated_url: str,
+) -> None:
+    storage = fresh_demo.sandbox.services.state.storage
+    bad = str(storage.scalar('SELECT contactid FROM "contact" ORDER BY contactid LIMIT 1'))
+    contacts = int(storage.scalar('SELECT count(*) FROM "contact"'))
+    with storage.transaction():
+        storage.update("contact", "contactid", bad, {"fullname": "Nul\x00Character", "lastname": "Nul\x00Character"})
+
+    outcome = await run_pending_import(store, sessions, acme, clock=utc_now)
+
+    assert outcome is not None
+    assert outcome.succeeded, "one record the store refuses does not stop the import"
+    health = sync_health(store, acme)
+    with store(acme, read_only=True) as uow:
+        stored = uow.crm_records.count("contact")
+        kept = uow.crm_records.get("contact", bad.lower())
+    if migrated_url.startswith("postgresql"):  # PostgreSQL keeps no NUL character in text
+        assert stored == contacts - 1, "the rest of the page is stored"
+        assert kept is None
+        assert [(s.table, s.crm_id, s.code) for s in health.import_errors] == [("contact", bad.lower(), None)]
+        assert "0x00" in health.import_errors[0].message
+        assert await retry_import_errors(store, sessions, acme, actor="admin") == ImportRetry(failed=1)
+        assert sync_health(store, acme).import_errors[0].attempts == 2, "still refused: Dynamics has it unchanged"
+        with storage.transaction():
+            storage.update("contact", "contactid", bad, {"fullname": "Fixed Name", "lastname": "Name"})
+        assert await retry_import_errors(store, sessions, acme, actor="admin") == ImportRetry(stored=1)
+        with store(acme, read_only=True) as uow:
+            fixed = uow.crm_records.get("contact", bad.lower())
+        assert fixed is not None
+        assert fixed.data["fullname"] == "Fixed Name"
+    else:  # SQLite keeps it as it came
+        assert stored == contacts
+        assert kept is not None
+        assert kept.data["fullname"] == "Nul\x00Character"
+    assert sync_health(store, acme).import_error_count == 0

@@ -4,7 +4,7 @@ the queue of runs, checkpoints, imported records, CRM settings and the imported 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -15,7 +15,7 @@ from salesbridge.domain.sync_runs import ImportedRecord, ImportRun, ImportSettin
 from salesbridge.domain.workspace import (
     ImportState,
 )
-from salesbridge.sync.ports import ImportedRecords, TableCheckpoints
+from salesbridge.sync.ports import ImportedRecords, SkippedRecords, TableCheckpoints
 
 # ---------------------------------------------------------------------------- the import plane (sync, disconnect)
 
@@ -75,16 +75,8 @@ class ImportRunRepository(ImportQueue, Protocol):
         ...
 
 
-class ImportRecordErrors(Protocol):
+class ImportRecordErrors(SkippedRecords, Protocol):
     """The CRM records the import skipped (:class:`~salesbridge.domain.sync_health.SkippedRecord`)."""
-
-    def record(self, table: str, crm_id: str, *, code: str | None, message: str) -> None:
-        """Note that ``crm_id`` of ``table`` failed now (one more attempt when it failed before)."""
-        ...
-
-    def clear(self, table: str, crm_ids: Iterable[str]) -> int:
-        """Forget the errors of ``crm_ids`` of ``table``; how many went."""
-        ...
 
     def newest(self, *, limit: int) -> list[SkippedRecord]:
         """At most ``limit`` errors, the most recent failure first."""
