@@ -1,5 +1,5 @@
 """Every console page (tests/e2e/console_pages.py) in English and Spanish, on a desktop and a 390 px phone: axe-core
-finds no serious or critical violation; a screenshot of each goes to ``test-artifacts/screenshots/`` and axe's
+finds no serious or critical violation and the page needs no sideways scrolling; a screenshot of each goes to ``test-artifacts/screenshots/`` and axe's
 results to ``test-artifacts/axe/`` (both ``<page>-<lang>-<desktop|phone>``).
 
 One browser context per user for the whole module (signed in once); the user's language is switched in the store
@@ -89,6 +89,9 @@ def test_the_page_has_no_serious_accessibility_violation(
         name = f"{target.name}-{lang}-{size}"
         screenshot(page, name)
         found += [f"{size}:\n{violation}" for violation in blocking_violations(run_axe(page, name))]
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        if width > viewport["width"]:
+            found.append(f"{size}: the page is {width} px wide, wider than the {viewport['width']} px window")
     assert not found, f"axe-core: serious or critical violations on {page.url} ({target.name}, {lang}):\n" + "\n".join(
         found
     )
