@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, Browser, Console, Person
 from tests.integration.web.test_people_web import seed_people
 
-from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
+from salesbridge.domain.match_links import STALE_TITLE, LinkBand, LinkOrigin, MatchLink, TargetKind
 from salesbridge.domain.sync_runs import RecordRow
 
 OpenBrowser = Callable[[Person | None], Browser]
@@ -23,7 +23,8 @@ ANA, ACCOUNT, CONTACT = (
 OPEN_BIG, OPEN_SMALL, WON = (f"0f000000-0000-0000-0000-00000000000{n}" for n in (1, 2, 3))
 
 
-def _tie(table: str, crm_id: str, kind: TargetKind, target: uuid.UUID) -> MatchLink:
+def tie(table: str, crm_id: str, kind: TargetKind, target: uuid.UUID, *, stale: bool = False) -> MatchLink:
+    """A scorer's tie of a CRM record to a person or company (``stale``: out of date on the title)."""
     return MatchLink(
         crm_table=table,
         crm_id=crm_id,
@@ -35,6 +36,7 @@ def _tie(table: str, crm_id: str, kind: TargetKind, target: uuid.UUID) -> MatchL
         origin=LinkOrigin.SCORER,
         decided_by=None,
         decided_at=datetime(2026, 3, 1, tzinfo=UTC),
+        stale_fields=(STALE_TITLE,) if stale else (),
     )
 
 
@@ -66,8 +68,8 @@ def _seed(console: Console) -> dict[str, uuid.UUID]:
         )
         uow.matches.put(
             [
-                _tie("contact", CONTACT, TargetKind.PERSON, ids["p-robert"]),
-                _tie("account", ACCOUNT, TargetKind.COMPANY, ids["contoso"]),
+                tie("contact", CONTACT, TargetKind.PERSON, ids["p-robert"]),
+                tie("account", ACCOUNT, TargetKind.COMPANY, ids["contoso"]),
             ]
         )
         uow.commit()

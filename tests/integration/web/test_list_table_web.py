@@ -8,12 +8,12 @@ import csv
 import io
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, Browser, Console, Person
+from tests.integration.web.test_crm_details_web import tie
 from tests.integration.web.test_people_web import seed_people
 
-from salesbridge.domain.match_links import STALE_TITLE, LinkBand, LinkOrigin, MatchLink, TargetKind
+from salesbridge.domain.match_links import TargetKind
 from salesbridge.domain.sync_runs import RecordRow
 
 OpenBrowser = Callable[[Person | None], Browser]
@@ -21,22 +21,6 @@ OpenBrowser = Callable[[Person | None], Browser]
 ANA, BEA = "5a000000-0000-0000-0000-00000000000a", "5a000000-0000-0000-0000-00000000000b"
 ROBERT, PACO, LEAD, ACCOUNT = (f"c0000000-0000-0000-0000-00000000000{n}" for n in (1, 2, 3, 4))
 FORMULA = '=HYPERLINK("http://evil.test","x")'
-
-
-def _link(table: str, crm_id: str, kind: TargetKind, target: uuid.UUID, *, stale: bool = False) -> MatchLink:
-    return MatchLink(
-        crm_table=table,
-        crm_id=crm_id,
-        target_kind=kind,
-        target_id=target,
-        band=LinkBand.MATCH,
-        probability=0.99,
-        decision=None,
-        origin=LinkOrigin.SCORER,
-        decided_by=None,
-        decided_at=datetime(2026, 3, 1, tzinfo=UTC),
-        stale_fields=(STALE_TITLE,) if stale else (),
-    )
 
 
 def _seed(console: Console) -> tuple[uuid.UUID, uuid.UUID]:
@@ -61,9 +45,9 @@ def _seed(console: Console) -> tuple[uuid.UUID, uuid.UUID]:
         uow.crm_records.upsert_many("lead", [RecordRow(LEAD, FORMULA, ANA, None, 0, {})], generation=1)
         uow.matches.put(
             [
-                _link("contact", ROBERT, TargetKind.PERSON, ids["p-robert"]),
-                _link("contact", PACO, TargetKind.PERSON, ids["p-paco"], stale=True),
-                _link("account", ACCOUNT, TargetKind.COMPANY, ids["contoso"]),
+                tie("contact", ROBERT, TargetKind.PERSON, ids["p-robert"]),
+                tie("contact", PACO, TargetKind.PERSON, ids["p-paco"], stale=True),
+                tie("account", ACCOUNT, TargetKind.COMPANY, ids["contoso"]),
             ]
         )
         seller = uow.users.find_by_email(ACME_SELLER.email)
