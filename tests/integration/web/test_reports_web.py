@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, Browser, Console, Person
 from tests.integration.web.test_people_web import seed_people
 from tests.integration.web.test_writeback_web import _delivered_note
 
 from salesbridge.domain.workspace import SeatState
+from salesbridge.domain.writeback import ActivityDraft, DataItem, DeliveryState, Direction, Regarding
 
 OpenBrowser = Callable[[Person | None], Browser]
 
@@ -58,3 +61,37 @@ def test_sellers_cannot_see_or_download_reports(console: Console, browser: OpenB
     assert seller.client.get("/admin/reports").status_code in (403, 404)
     assert seller.client.get("/admin/reports/seats.csv").status_code in (403, 404)
     assert 'data-testid="nav-reports"' not in seller.client.get("/").text
+
+
+def test_a_long_report_shows_its_latest_rows_and_the_csv_has_them_all(console: Console, browser: OpenBrowser) -> None:
+    person = seed_people(console)["p-robert"]
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    now = console.clock()
+    with console.store(organization_id) as uow:
+        sellers = [uow.users.add(email=f"s{n}@acme.test", display_name=f"Seller {n}") for n in range(3)]
+        for week in range(12):
+            for item in DataItem:
+                for seller in sellers:
+                    draft = ActivityDraft(
+                        client_id=str(uuid.uuid4()),
+                        item=item,
+                        person_id=person,
+                        company_id=None,
+                        subject=None,
+                        body="Weekly check-in",
+                        direction=Direction.OUTGOING,
+                        occurred_at=now - timedelta(weeks=week),
+                    )
+                    activity, _ = uow.activities.add(seller.id, draft, state=DeliveryState.QUEUED, hold=None)
+                    uow.activities.mark_delivered({activity.id: (1, Regarding("contact", str(uuid.uuid4())))}, now=now)
+        uow.commit()
+    admin = browser(ACME_ADMIN)
+
+    page = admin.client.get("/admin/reports")
+
+    assert page.text.count('data-testid="written-back-row"') == 100
+    assert 'data-testid="written-back-more"' in page.text
+    assert "The latest 100 rows are shown; the CSV file has all 144." in page.text
+    rows = list(csv.reader(io.StringIO(admin.client.get("/admin/reports/written-back.csv").text)))
+    assert len(rows) == 1 + 144

@@ -35,6 +35,9 @@ TABLE_LABELS: Final = {"account": N_("Accounts"), "contact": N_("Contacts"), "le
 
 REPORTS: Final = ("written-back", "match-rate", "influence", "seats")
 """The reports, by the name of their CSV file."""
+TABLE_ROWS: Final = 100
+"""The longest tables (influenced opportunities, written-back activity) show this many rows on the page, the
+largest opportunities and the latest weeks; the CSV files have every row (the page stays quick to load and read)."""
 
 
 def _item(item: str, locale: str) -> str:
@@ -139,6 +142,7 @@ def reports_page(request: Request, principal: AdminPrincipal, services: Services
     reports = read_reports(services.store, principal.organization_slug, clock=services.clock)
     context = {
         "reports": reports,
+        "table_rows": TABLE_ROWS,
         "charts": {
             "written_back": written_back_chart(reports, locale) if reports.written_back else None,
             "match_rate": match_rate_chart(reports, locale) if reports.match_rates else None,
