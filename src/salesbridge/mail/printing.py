@@ -28,6 +28,11 @@ class PrintingMailer:
         self._sender = sender or NOT_SENT_SENDER
         self._lock = threading.Lock()
 
+    @property
+    def sends(self) -> bool:
+        """False: messages are printed, not sent."""
+        return False
+
     def send(self, mail: OutgoingMail) -> None:
         """Print ``mail`` as it would be sent."""
         message = compose(mail, sender=self._sender)

@@ -55,6 +55,11 @@ class SmtpMailer:
         self._timeout_s = timeout_s
         self._context = ssl_context or ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
 
+    @property
+    def sends(self) -> bool:
+        """True: messages go to the SMTP server."""
+        return True
+
     def send(self, mail: OutgoingMail) -> None:
         """Send ``mail`` in its recipient's language.
 

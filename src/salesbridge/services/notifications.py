@@ -105,8 +105,9 @@ class InvitationMail:
 def send_invitations(
     mailer: Mailer, invitations: Sequence[InvitationMail], *, organization: str, inviter: str
 ) -> list[bool]:
-    """Email each invitation (in its recipient's language); per invitation, whether it was sent. A failure is
-    logged (without the link, a secret) and does not stop the others: the console still shows the links once."""
+    """Email each invitation (in its recipient's language); per invitation, whether it was sent (never, with a
+    mailer that only prints). A failure is logged (without the link, a secret) and does not stop the others: the
+    console still shows the links once."""
     sent: list[bool] = []
     for invitation in invitations:
         mail = OutgoingMail(
@@ -126,7 +127,7 @@ def send_invitations(
             logger.warning("the invitation of %s was not emailed: %s", invitation.email, exc)
             sent.append(False)
         else:
-            sent.append(True)
+            sent.append(mailer.sends)
     return sent
 
 

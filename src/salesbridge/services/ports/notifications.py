@@ -13,6 +13,11 @@ class Mailer(Protocol):
     """Sends email (:mod:`salesbridge.mail`: through SMTP, or printed when no SMTP server is configured).
     Blocking: call it off the event loop, and outside any unit of work (it may wait for a slow server)."""
 
+    @property
+    def sends(self) -> bool:
+        """Whether messages leave this machine (False: they are only printed, no SMTP server being configured)."""
+        ...
+
     def send(self, mail: OutgoingMail) -> None:
         """Write ``mail`` out in its recipient's language and send it. Not idempotent: each call sends.
 
