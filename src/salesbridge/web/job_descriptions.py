@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from salesbridge.domain.jobs import (
     CANCELLED_IMPORT_ERROR,
+    EVALUATE_ALERTS,
     IMPORT_ORGANIZATION,
     LOAD_PEOPLE_UPLOAD,
     MATCH_ORGANIZATION,
@@ -41,6 +42,7 @@ TASK_NAMES: Final = {
     MATCH_ORGANIZATION: N_("Matching CRM records with people and companies"),
     WRITE_BACK_ORGANIZATION: N_("Writing activity back to the CRM"),
     SCHEDULE_DUE_WRITEBACK: N_("Scheduling the activity writeback that is due"),
+    EVALUATE_ALERTS: N_("Checking the alerts and emailing administrators"),
 }
 """Each task's name (English message id); a task missing here is shown by its code."""
 
