@@ -1,7 +1,8 @@
 """Sync health in a real browser (issue 15's admin's day): a writeback failure injected in the sandbox (Dynamics
 answering 503) shows on the Sync health page with Dynamics' code and message; once the CRM is back, Retry on that
 row delivers the activity and the page has nothing failing. In English on a desktop and in Spanish on a 390 px
-phone, with the history of runs shown as a chart and a table; screenshots of each."""
+phone, with the history of runs shown as charts and a table; a screenshot and axe-core's results (no serious or
+critical violation) of the page with its failing row."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 import uuid
 
 from playwright.sync_api import Browser, Page, expect
+from tests.e2e.axe import assert_accessible, with_axe
 from tests.e2e.conftest import SyncedConsole, run_async, screenshot, sign_in_demo
 from tests.e2e.test_writeback import a_person_with_a_contact
 
@@ -82,7 +84,7 @@ def _seller_logs_a_note(console: SyncedConsole, person_id: uuid.UUID, body: str)
 
 
 def _admin(chromium: Browser, console: SyncedConsole, lang: str, viewport: dict[str, int]) -> Page:
-    page = chromium.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
+    page = with_axe(chromium.new_context(viewport=viewport)).new_page()  # type: ignore[arg-type]
     page.set_default_timeout(15_000)
     sign_in_demo(page, console, console.admin_email)
     page.goto(console.url("/account"))
@@ -123,6 +125,7 @@ def test_sync_health_shows_an_injected_writeback_failure_and_retry_fixes_it(
         expect(admin.locator("[data-testid=runs-chart] svg")).to_have_count(2)
         assert _fits(admin, viewport), "the page scrolls sideways"
         screenshot(admin, f"sync-health-failing-{lang}-{size}")
+        assert_accessible(admin, f"sync-health-failing-{lang}-{size}")
 
         row.get_by_test_id("writeback-retry").click()
         expect(admin.get_by_test_id("notice")).to_have_text(TEXTS[lang]["retried"])
