@@ -1,5 +1,6 @@
 """Every console page (tests/e2e/console_pages.py) in English and Spanish, on a desktop and a 390 px phone: axe-core
-finds no serious or critical violation and the page needs no sideways scrolling; a screenshot of each goes to ``test-artifacts/screenshots/`` and axe's
+finds no serious or critical violation, the page needs no sideways scrolling and, in Spanish, shows no message of
+the catalogue in English; a screenshot of each goes to ``test-artifacts/screenshots/`` and axe's
 results to ``test-artifacts/axe/`` (both ``<page>-<lang>-<desktop|phone>``).
 
 One browser context per user for the whole module (signed in once); the user's language is switched in the store
@@ -9,9 +10,12 @@ between pages (each request reads it), and the phone size is the same page resiz
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from babel.messages.pofile import read_po
 from playwright.sync_api import Browser, Page
 from tests.e2e.axe import blocking_violations, run_axe, with_axe
 from tests.e2e.conftest import SyncedConsole, screenshot, sign_in_demo
@@ -25,6 +29,43 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 SIZES = (("desktop", DESKTOP), ("phone", PHONE))
 LANGUAGES = ("en", "es")
+SPANISH_PO = Path(__file__).resolve().parents[2] / "src/salesbridge/locales/es/LC_MESSAGES/messages.po"
+
+SHOWN_TEXTS = """() => {
+  const texts = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (parent && !parent.closest("script, style, code")) texts.push(node.textContent.trim());
+  }
+  for (const element of document.querySelectorAll("[aria-label], [title], [placeholder], [alt]")) {
+    for (const name of ["aria-label", "title", "placeholder", "alt"]) {
+      if (element.hasAttribute(name)) texts.push(element.getAttribute(name).trim());
+    }
+  }
+  texts.push(document.title.split(" · ")[0].trim());
+  return texts.filter((text) => text);
+}"""
+"""Every text a page shows (text nodes and the attributes read aloud), for the untranslated-message check."""
+
+
+@cache
+def english_only() -> frozenset[str]:
+    """The catalogue's English messages without fields whose Spanish differs: shown as they are on a Spanish
+    page, they were never translated (a string the code shows without ``translate``, a template's ``_()``
+    outside the Spanish environment)."""
+    with SPANISH_PO.open("rb") as po_file:
+        catalog = read_po(po_file, locale="es")
+    return frozenset(
+        message.id
+        for message in catalog
+        if isinstance(message.id, str)
+        and message.id
+        and isinstance(message.string, str)
+        and message.string != message.id
+        and "%(" not in message.id
+        and "{" not in message.id
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +125,9 @@ def test_the_page_has_no_serious_accessibility_violation(
     page.set_viewport_size(DESKTOP)  # type: ignore[arg-type]
     _open(page, shared_synced_console, target, lang)
     found: list[str] = []
+    if lang == "es":
+        english = sorted(set(page.evaluate(SHOWN_TEXTS)) & english_only())
+        found += [f"untranslated on a Spanish page: {text!r}" for text in english]
     for size, viewport in SIZES:
         page.set_viewport_size(viewport)  # type: ignore[arg-type]
         name = f"{target.name}-{lang}-{size}"
