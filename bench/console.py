@@ -9,7 +9,7 @@ warm-up loads) by a signed-in client through the whole app (middleware, authenti
 process, and its p50 and p95 are reported, per page and overall. Network time is left out: it is the same for
 every page.
 
-    python -m bench.console [--contacts N] [--people N] [--loads N] [--database-url URL] [--out FILE]
+    python -m bench.console [--contacts N] [--people N] [--loads N] [--database-url URL | --postgresql] [--out FILE]
 
 Results: ``bench/results/console.json`` and the table in ``docs/performance.md`` § Console.
 """
@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from bench.postgres_cluster import throwaway_cluster
 from salesbridge.bootstrap import console_services
 from salesbridge.domain.people import Person
 from salesbridge.domain.sync_runs import RecordRow, RunCounts, SyncMode
@@ -269,10 +271,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--loads", type=int, default=40)
     parser.add_argument("--database-url", default=None, help="a database to migrate and seed (a new SQLite file)")
+    parser.add_argument(
+        "--postgresql", action="store_true", help="seed a throwaway PostgreSQL cluster instead of a SQLite file"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/console.json"))
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-console-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="bench-console-") as scratch, ExitStack() as stack:
         url = args.database_url or f"sqlite:///{Path(scratch) / 'console.db'}"
+        if args.postgresql:
+            cluster = stack.enter_context(throwaway_cluster())
+            cluster.execute('CREATE DATABASE "console"')
+            url = cluster.url("console")
         migrate(url)
         engine = create_engine_for(url)
         store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()))
