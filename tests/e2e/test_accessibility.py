@@ -160,3 +160,22 @@ def test_axe_fails_on_what_the_console_must_not_do(chromium: Browser) -> None:
     assert "[serious] color-contrast" in found
     assert "[critical] button-name" in found
     assert "    - img:" in found
+
+
+def test_english_left_on_a_spanish_page_is_found(chromium: Browser) -> None:
+    """The untranslated-message check itself: catalogue messages shown in English are found (text, a label read
+    aloud, the tab title); their Spanish, names and messages with fields are not."""
+    context = chromium.new_context()
+    page = context.new_page()
+    body = (
+        '<!doctype html><html lang="es"><head><meta charset="utf-8"><title>Sign in · salesbridge</title></head><body>'
+        '<a href="#main">Skip to content</a><main id="main"><p>Iniciar sesión</p><p>Alejandro Muñoz</p>'
+        '<button aria-label="Search"></button><code>Password</code></main></body></html>'
+    )
+    page.route("http://console.test/", lambda route: route.fulfill(content_type="text/html", body=body))
+    page.goto("http://console.test/")
+
+    shown = set(page.evaluate(SHOWN_TEXTS))
+    context.close()
+
+    assert shown & english_only() == {"Sign in", "Skip to content", "Search"}
