@@ -591,7 +591,13 @@ def open_workspace(settings: Settings, db_url: str | None = None, *, create: boo
         import_lease=timedelta(seconds=settings.import_lease_seconds),
         writeback_lease=timedelta(seconds=settings.writeback_lease_seconds),
         accounts=AccountService(store, clock=utc_now),
-        seats=SeatService(store, clock=utc_now, mailer=mailer(settings), console_url=public_base_url(settings)),
+        # The CLI prints the invitation links itself: it emails them only through a configured SMTP server.
+        seats=SeatService(
+            store,
+            clock=utc_now,
+            mailer=mailer(settings) if settings.smtp_host else None,
+            console_url=public_base_url(settings),
+        ),
         crm_settings=CrmSettingsService(store, sessions),
         engine=engine,
     )
