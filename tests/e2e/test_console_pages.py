@@ -134,7 +134,8 @@ def test_sync_now_refreshes_every_tables_times_without_a_reload(
     for table, stamp in before.items():
         success = admin.locator(f"[data-testid=sync-table-row][data-table={table}] [data-field=last_success_at]")
         expect(success).not_to_have_attribute("data-value", stamp or "", timeout=30_000)
-        expect(success).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
+        # Written as the server writes it in Spanish (the administrator's language): "6 dic 2026, 1:15:09 UTC".
+        expect(success).to_have_text(re.compile(r"^\d{1,2} [a-z]{3} \d{4}, \d{1,2}:\d\d:\d\d UTC$"))
     screenshot(admin, "crm-settings-tables-refreshed-es")
 
 

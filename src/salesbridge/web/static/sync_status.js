@@ -11,9 +11,13 @@
   const lastSync = section.querySelector("[data-testid=last-sync]");
   const running = section.querySelector("[data-testid=sync-running]");
   const tables = section.querySelector("[data-testid=sync-tables]");
-  // The same formats as the server's: "2026-03-02 09:00:00 UTC" and "1,234".
-  const formatTime = (iso) => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
-  const formatCount = (value) => Number(value).toLocaleString("en-US");
+  // The page language's formats, as the server writes them (CLDR's, through Babel there and Intl here):
+  // "Mar 2, 2026, 9:00:00 AM UTC" and "1,234" in English, "2 mar 2026, 9:00:00 UTC" in Spanish.
+  const lang = document.documentElement.lang || "en";
+  const times = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" });
+  const counts = new Intl.NumberFormat(lang);
+  const formatTime = (iso) => `${times.format(new Date(iso))} UTC`;
+  const formatCount = (value) => counts.format(Number(value));
 
   const cell = (row, field) => {
     let found = row.querySelector(`[data-field=${field}]`);
