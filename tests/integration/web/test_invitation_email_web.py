@@ -73,3 +73,19 @@ def test_an_smtp_server_that_cannot_be_reached_leaves_the_links_to_copy(browser:
     assert len(re.findall(r'<code class="secret">https://console\.test/invitations/', shown)) == 1
     assert 'data-testid="invitation-emailed"' not in shown
     assert smtp.received == []
+
+
+@pytest.mark.usefixtures("acme_crm_users")
+def test_the_api_says_which_invitations_were_emailed(browser: OpenBrowser, smtp: SmtpServer) -> None:
+    admin = browser(ACME_ADMIN)
+    offered = admin.client.get("/api/v1/orgs/acme/crm/users").json()
+    assigned = admin.client.post(
+        "/api/v1/orgs/acme/seats/assign-from-crm",
+        json={"crm_user_ids": [offered[0]["id"]]},
+        headers=admin.csrf_headers(),
+    )
+    assert assigned.status_code == 201, assigned.text
+    (invitation,) = assigned.json()
+    assert invitation["emailed"] is True
+    (message,) = smtp.handler.wait(1)
+    assert invitation["invitation_url"] in message.text

@@ -89,7 +89,8 @@ class SeatOverviewOut(ApiModel):
 
 
 class InvitationOut(ApiModel):
-    """A seat given and its invitation; ``invitation_url`` is shown once and never again."""
+    """A seat given and its invitation; ``invitation_url`` is shown once and never again. ``emailed``: the
+    invitation also went to ``email`` through the deployment's SMTP server."""
 
     seat_id: uuid.UUID
     user_id: uuid.UUID
@@ -97,6 +98,7 @@ class InvitationOut(ApiModel):
     display_name: str
     expires_at: datetime
     invitation_url: str
+    emailed: bool = False
 
 
 class CrmUsersImportOut(ApiModel):
@@ -224,6 +226,7 @@ def assign_from_crm(
             display_name=invitation.display_name,
             expires_at=invitation.expires_at,
             invitation_url=config.absolute_url(invitation.path),
+            emailed=invitation.emailed,
         )
         for invitation in invitations
     ]
