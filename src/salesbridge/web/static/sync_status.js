@@ -15,7 +15,8 @@
   // "Mar 2, 2026, 9:00:00 AM UTC" and "1,234" in English, "2 mar 2026, 9:00:00 UTC" in Spanish.
   const lang = document.documentElement.lang || "en";
   const times = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" });
-  const counts = new Intl.NumberFormat(lang);
+  // Babel groups every number of four digits or more ("1.234" in Spanish too); Intl would not without "always".
+  const counts = new Intl.NumberFormat(lang, { useGrouping: "always" });
   const formatTime = (iso) => `${times.format(new Date(iso))} UTC`;
   const formatCount = (value) => counts.format(Number(value));
 
