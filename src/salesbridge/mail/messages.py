@@ -109,9 +109,10 @@ def compose(mail: OutgoingMail, *, sender: str) -> EmailMessage:
         return translate(message_id, locale).format(**escaped)
 
     message = EmailMessage(policy=_POLICY)
-    message["Subject"] = words(template.subject)
+    # A value with a line break (a name typed so) must not break the header: one line, spaces collapsed.
+    message["Subject"] = " ".join(words(template.subject).split())
     message["From"] = sender
-    message["To"] = mail.to
+    message["To"] = " ".join(mail.to.split())
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)
     text = [*(words(paragraph) for paragraph in template.before), link, *(words(p) for p in template.after)]

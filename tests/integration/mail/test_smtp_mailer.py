@@ -138,3 +138,23 @@ def test_without_smtp_the_message_is_printed_in_the_recipients_language() -> Non
     assert "To: vera@acme.test" in text
     assert "Subject: Te han invitado a Acme <Corp> en salesbridge" in text
     assert LINK in text
+
+
+def test_a_name_with_a_line_break_cannot_add_a_header() -> None:
+    sneaky = OutgoingMail(
+        to="vera@acme.test",
+        locale="en",
+        kind=MailKind.INVITATION,
+        values={
+            "organization": "Acme\r\nBcc: everyone@evil.test",
+            "inviter": "Ada",
+            "link": LINK,
+            "expires_at": datetime(2026, 12, 20, tzinfo=UTC).isoformat(),
+        },
+    )
+    with smtp_server() as server:
+        SmtpMailer(host=server.host, port=server.port, tls="none", sender=SENDER).send(sneaky)
+        (received,) = server.handler.wait(1)
+    assert received.rcpt_tos == ["vera@acme.test"]
+    assert received.message["Bcc"] is None
+    assert received.message["Subject"] == "You're invited to Acme Bcc: everyone@evil.test on salesbridge"
