@@ -42,6 +42,7 @@ def test_an_administrator_chooses_the_alerts_emailed_to_them(console: Console, b
     }
     audit = admin.client.get("/admin/audit", params={"action": "alert.preferences_changed"}).text
     assert "Email alerts chosen" in audit
+    assert "<dt>Alerts</dt><dd>CRM sync failing for more than an hour</dd>" in audit  # by name, not code
     admin.client.post("/account/alerts", data={**admin.csrf_data(), "alert": ["sync_failing"]})
     again = admin.client.get("/admin/audit", params={"action": "alert.preferences_changed"}).text
     assert again.count('data-testid="audit-row"') == 1  # the same choice again changes nothing

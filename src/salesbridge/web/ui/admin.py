@@ -23,6 +23,7 @@ from salesbridge.services.audit_log import AuditFilter, audit_entries, audit_pag
 from salesbridge.services.ports import Clock, StoreAccess
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import message, render
+from salesbridge.web.ui.account import ALERT_CHOICES
 from salesbridge.web.unmatched_export import SPOOL_BYTES, chunks
 
 router = APIRouter(include_in_schema=False)
@@ -184,12 +185,23 @@ def action_name(action: str, locale: str) -> str | None:
 
 
 def readable_details(details: Mapping[str, Any], locale: str) -> tuple[tuple[str, str], ...]:
-    """``details`` as (label, value) pairs in ``locale``, internal ids left out."""
+    """``details`` as (label, value) pairs in ``locale``, internal ids left out; alerts by their names."""
     return tuple(
-        (_detail_name(key, locale), _value(value, locale))
+        (_detail_name(key, locale), _alerts(value, locale) if key in ALERT_DETAILS else _value(value, locale))
         for key, value in details.items()
         if key not in HIDDEN_DETAILS
     )
+
+
+ALERT_DETAILS: Final = frozenset({"alert", "alerts"})
+"""Details holding alert kinds (``alert.sent``, ``alert.preferences_changed``): shown by the alerts' names."""
+
+
+def _alerts(value: Any, locale: str) -> str:
+    """An alert kind, or a list of them, by name in ``locale`` (an unknown kind as its code)."""
+    names = {kind.value: name for kind, (name, _description) in ALERT_CHOICES.items()}
+    kinds = value if isinstance(value, list) else [value]
+    return "; ".join(translate(names[kind], locale) if kind in names else str(kind) for kind in kinds) or "—"
 
 
 def _detail_name(key: str, locale: str) -> str:
