@@ -272,6 +272,14 @@ def drain_command(
     as_json: JsonOption = False,
     lang: LangOption = "en",
     db_url: DbUrlOption = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Activities claimed and written at a time (default: the drainer's, 10,000); a smaller batch is "
+            "recorded sooner after its claim.",
+        ),
+    ] = None,
 ) -> None:
     """Deliver the organization's due activities now, in this process, until none is due (safe beside the job
     workers: entries are leased)."""
@@ -287,6 +295,7 @@ def drain_command(
                 organization_id,
                 clock=services.clock,
                 lease=services.writeback_lease,
+                **({"batch_size": batch_size} if batch_size is not None else {}),
             )
         )
     result = summary.to_dict()

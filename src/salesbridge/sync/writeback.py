@@ -13,19 +13,25 @@ A drain loops until nothing is due:
    participant tied to neither is left out: the activity is not held for them). The claim and these decisions
    commit together: other drainers skip the leased entries.
 2. **Write** the claimed batch with one :meth:`~salesbridge.crm.ports.ActivityWriter.write_activities` call (the
-   writer groups it into bulk and ``$batch`` requests), with no transaction open. Meanwhile the next batch is
-   claimed.
-3. **Record** each outcome: written → ``delivered`` (an activity edited meanwhile goes back to ``queued``); a
-   failure keeps Dynamics' error code and message and follows
+   writer groups it into bulk and ``$batch`` requests), with no transaction open.
+3. **Record** each outcome, in a transaction of the batch's own: written → ``delivered`` (an activity edited
+   meanwhile goes back to ``queued``); a failure keeps Dynamics' error code and message and follows
    :func:`~salesbridge.domain.writeback.after_failure`: transient → ``failing`` with a backoff, permanent (or too
    many attempts) → ``parked``. A call that fails as a whole fails each record of the batch with its error. Nothing
    is dropped: a record the writer reported neither written nor failed counts as a transient failure. A refusal
    about the seller rather than the record (their CRM user disabled since the last import of CRM users,
    :data:`SEAT_REFUSALS`) → ``waiting_for_seat`` with that hold, requeued when the CRM users are imported again.
 
+The three overlap (a pipeline): while batch N is written, batch N-1's outcomes are recorded and batch N+1 is
+claimed; N+1's write starts as soon as both are done, while N's last requests are still in flight (the writer keeps
+its cap of requests in flight across the two calls), so that the CRM does not wait for a batch's outcomes to be
+recorded nor for a batch's last, partly parallel, requests. At most two batches are being written at once, and
+three held. The leases keep the batches apart: a claimed entry not yet recorded is leased, so no claim takes it again.
+
 Exactly once: an activity's CRM row has a fixed id (:func:`~salesbridge.domain.writeback.crm_activity_id`) and is
 written by upsert, so a drainer killed between the write and the record (its lease then expires and another drain
-writes the batch again) updates the same rows instead of creating twins.
+writes the batch again) updates the same rows instead of creating twins; the same holds for a drainer that dies
+with two batches written and one of them not recorded.
 
 The drainer sees the store through the protocols below (the services' unit of work satisfies them), as the import
 engine does (:mod:`salesbridge.sync.ports`).
@@ -75,7 +81,8 @@ CLAIM_CHUNK: Final = 2000
 bound parameters, which databases cap."""
 BODY_BUDGET: Final = 20_000_000
 """Characters of text a batch holds at most (bodies are up to 100,000 characters each): a batch stops growing at
-this, so a drain's memory stays bounded whatever sellers write."""
+this, so a drain's memory stays bounded whatever sellers write (three batches at most: one claimed, two being
+written)."""
 DEFAULT_LEASE: Final = timedelta(minutes=5)
 
 SEAT_REFUSALS: Final[Mapping[str, SeatHold]] = {"0x80040225": SeatHold.CRM_USER_DISABLED}
@@ -234,6 +241,25 @@ class DrainSummary:
             "writes": self.writes,
             "errors": dict(self.errors),
         }
+
+    def add(self, other: DrainSummary) -> None:
+        """Count what ``other`` (a part of the drain) did as well."""
+        for name in _COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for code, count in other.errors.items():
+            self.errors[code] = self.errors.get(code, 0) + count
+
+
+_COUNTS: Final = (
+    "claimed",
+    "delivered",
+    "failing",
+    "parked",
+    "waiting_for_match",
+    "waiting_for_seat",
+    "not_written_back",
+    "writes",
+)
 
 
 # ------------------------------------------------------------------------------------------------ the drain
@@ -459,6 +485,15 @@ def _outcomes(
         uow.commit()
 
 
+@dataclass(frozen=True)
+class _Writing:
+    """A batch whose write is under way (or done, its outcomes not yet recorded)."""
+
+    plan: _Plan
+    report: asyncio.Future[WriteReport]
+    started: float
+
+
 async def _write(writer: ActivityWriter, records: Sequence[ActivityRecord]) -> WriteReport:
     """One ``write_activities`` call; a failure of the call as a whole fails every record with its error."""
     try:
@@ -495,7 +530,8 @@ async def drain_organization(
         batch_size: Entries claimed, and written with one ``write_activities`` call, at a time (fewer when their
             text passes :data:`BODY_BUDGET`).
         lease: How long a claimed batch is reserved for this drain; a drain killed meanwhile leaves its batch to
-            the next one after this.
+            the next one after this. A batch is recorded about two batches' writing time after its claim (it is
+            claimed while the one before it is written): the lease must outlast that.
 
     Raises:
         StoreError: the store failed (the claimed entries' leases expire and a later drain takes them again).
@@ -511,9 +547,11 @@ async def drain_organization(
 
     async def claim() -> _Plan | None:
         started = time.monotonic()
-        plan = await asyncio.to_thread(
-            _claim, store, organization_id, summary, now=clock(), lease=lease, limit=batch_size
-        )
+        # Each claim and record counts into a summary of its own, added on the event loop: they run on worker
+        # threads, a claim beside a record.
+        part = DrainSummary()
+        plan = await asyncio.to_thread(_claim, store, organization_id, part, now=clock(), lease=lease, limit=batch_size)
+        summary.add(part)
         logger.debug(
             "organization %s: claimed %s in %.2f s",
             organization_id,
@@ -522,35 +560,54 @@ async def drain_organization(
         )
         return plan
 
+    def write(plan: _Plan) -> _Writing:
+        nonlocal session
+        if session is None:
+            session = sessions(credentials)
+        summary.writes += 1
+        return _Writing(plan, asyncio.ensure_future(_write(session.activities, plan.records)), time.monotonic())
+
+    async def record(writing: _Writing) -> None:
+        report = await writing.report
+        written = time.monotonic()
+        part = DrainSummary()
+        await asyncio.to_thread(_outcomes, store, organization_id, writing.plan, report, part, now=clock())
+        summary.add(part)
+        logger.debug(
+            "organization %s: %d records written in %.2f s (from the start of the call), outcomes recorded in %.2f s",
+            organization_id,
+            len(writing.plan.records),
+            written - writing.started,
+            time.monotonic() - written,
+        )
+
+    # The pipeline: while batch N is written, batch N-1's outcomes are recorded and batch N+1 is claimed; N+1's
+    # write starts once both are done, its requests queued in the writer behind N's, so that the CRM gets requests
+    # without a pause at a batch's boundary or its last, partly parallel, requests.
+    writing: _Writing | None = None  # the batch written before the one just started: recorded next
+    started: _Writing | None = None
+    following: asyncio.Future[_Plan | None] | None = None
     try:
         plan = await claim()
-        while plan is not None:
-            if not plan.records:
+        while plan is not None or writing is not None:
+            started = write(plan) if plan is not None and plan.records else None
+            following = asyncio.ensure_future(claim()) if plan is not None else None
+            recorded = writing is not None
+            if writing is not None:
+                await record(writing)
+            writing = started
+            plan = await following if following is not None else None
+            if plan is None and writing is None and recorded:
+                # The last look comes after the last record: an activity edited while it was written went back to
+                # queued when its delivery was recorded, and is written again now.
                 plan = await claim()
-                continue
-            if session is None:
-                session = sessions(credentials)
-            summary.writes += 1
-            following = asyncio.ensure_future(claim())  # the next batch is claimed while this one is written
-            try:
-                started = time.monotonic()
-                report = await _write(session.activities, plan.records)
-                written = time.monotonic()
-                await asyncio.to_thread(_outcomes, store, organization_id, plan, report, summary, now=clock())
-                logger.debug(
-                    "organization %s: %d records written in %.2f s, outcomes recorded in %.2f s",
-                    organization_id,
-                    len(plan.records),
-                    written - started,
-                    time.monotonic() - written,
-                )
-            except BaseException:
-                await asyncio.gather(following, return_exceptions=True)  # its lease expires; a later drain takes it
-                raise
-            # The last look comes after the last record: an activity edited while it was written went back to
-            # queued when its delivery was recorded, and is written again now.
-            plan = await following or await claim()
     finally:
+        # Raising (the store failed, the drain was cancelled): a write in flight is abandoned and a claim under way
+        # let finish; their batches' leases expire and a later drain writes them (again: by upsert, no twins).
+        writes = {w.report for w in (writing, started) if w is not None}
+        for future in writes:
+            future.cancel()
+        await asyncio.gather(*writes, *([following] if following is not None else []), return_exceptions=True)
         if session is not None:
             with suppress(Exception):  # closing must not hide what the drain raised or return
                 await session.close()

@@ -11,9 +11,11 @@ import pytest
 from aiohttp import web
 from fake_dataverse import FakeDataverse, FakeTime, FakeTokens, answer, fail
 
+from salesbridge.crm.dynamics.activity_writer import DynamicsActivityWriter
 from salesbridge.crm.dynamics.bulk import BulkWriter
 from salesbridge.crm.dynamics.client import DynamicsClient
 from salesbridge.crm.dynamics.connector import DynamicsConnector
+from salesbridge.crm.dynamics.metadata import DynamicsMetadata
 from salesbridge.crm.dynamics.throttling import RetryPolicy
 from salesbridge.crm.ports import LookupValue, NewRecord
 from salesbridge.errors import RequestRejectedError
@@ -210,3 +212,16 @@ async def test_reading_changes_of_an_untracked_table_is_refused(
     with pytest.raises(RequestRejectedError, match="Track changes"):
         async for _ in connector.reader.read_changes("lead"):
             pass
+
+
+@pytest.mark.parametrize(
+    "chunking", [{"bulk_chunk_size": 0}, {"batch_chunk_size": 0}, {"batch_chunk_size": 1001}, {"parallel_chunks": 0}]
+)
+def test_the_bulk_writer_and_the_activity_writer_refuse_the_same_chunking(chunking: dict[str, int]) -> None:
+    client = DynamicsClient("https://org.test", FakeTokens())
+    with pytest.raises(ValueError, match="Chunk sizes"):
+        BulkWriter(client, **chunking)
+    with pytest.raises(ValueError, match="Chunk sizes"):
+        DynamicsActivityWriter(client, DynamicsMetadata(client), **chunking)
+    BulkWriter(client, batch_chunk_size=1000)
+    DynamicsActivityWriter(client, DynamicsMetadata(client), batch_chunk_size=1000)

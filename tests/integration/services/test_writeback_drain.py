@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -25,6 +25,7 @@ from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox,
 
 from salesbridge.bootstrap import console_services
 from salesbridge.crm.dynamics import DynamicsConnector
+from salesbridge.crm.ports import ActivityRecord, WriteReport
 from salesbridge.domain.people import Company, Person
 from salesbridge.domain.workspace import SeatState
 from salesbridge.domain.writeback import (
@@ -52,7 +53,7 @@ from salesbridge.services.seats import SeatService
 from salesbridge.services.sync import request_sync
 from salesbridge.services.writeback import set_writeback_settings
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
-from salesbridge.sync.writeback import CLAIM_CHUNK, drain_organization, has_due
+from salesbridge.sync.writeback import CLAIM_CHUNK, DEFAULT_LEASE, drain_organization, has_due
 from salesbridge.web.app import create_app
 
 WHEN = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
@@ -650,3 +651,91 @@ async def test_participants_matched_to_a_contact_are_parties_and_one_without_a_m
     edit_activity(acme.store, acme.id, acme.ana, inmail, subject="Edited", body="Edited", expected_version=1)
     assert (await acme.drain())["delivered"] == 1
     assert await parties(inmail) == sorted([(1, acme.ana_crm), (2, acme.contact), (2, sams_contact)]), "not doubled"
+
+
+class DrainerDiedError(Exception):
+    """The drainer dying after a batch's write reached the CRM, before its outcomes were recorded."""
+
+
+class Overlapping:
+    """The connector's activity writer, passed through, that makes the drain show its pipeline: the first batch's
+    write does not return before the second batch's has started; the second batch is written only once the first's
+    outcomes are recorded (both bounded: a drain without the pipeline fails instead of waiting forever), and then
+    the drainer dies before recording it."""
+
+    def __init__(self, acme: Acme, first: list[uuid.UUID]) -> None:
+        self._acme = acme
+        self._first = first
+        self._second_started = asyncio.Event()
+        self.calls = 0
+        self.first_recorded_while_second_under_way = False
+
+    async def write_activities(self, records: Sequence[ActivityRecord]) -> WriteReport:
+        self.calls += 1
+        writer = self._acme.connector.activities
+        if self.calls == 1:
+            await asyncio.wait_for(self._second_started.wait(), timeout=60)
+            return await writer.write_activities(records)
+        self._second_started.set()
+        for _ in range(1200):
+            states = [self._acme.state(activity)[0] for activity in self._first]
+            if states == [DeliveryState.DELIVERED] * len(self._first):
+                self.first_recorded_while_second_under_way = True
+                break
+            await asyncio.sleep(0.05)
+        await writer.write_activities(records)
+        raise DrainerDiedError
+
+
+class OverlappingSession:
+    def __init__(self, writer: Overlapping) -> None:
+        self.activities = writer
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_batch_is_recorded_while_the_next_is_written_and_dying_between_them_loses_nothing_nor_writes_twice(
+    acme: Acme,
+) -> None:
+    first = [acme.log(f"q-{number}", DataItem.INMAIL) for number in range(2)]
+    second = [acme.log(f"q-{number}", DataItem.MESSAGE) for number in range(2, 4)]
+    writer = Overlapping(acme, first)
+
+    with pytest.raises(DrainerDiedError):
+        await drain_organization(
+            acme.store, lambda _: OverlappingSession(writer), acme.id, clock=utc_now, batch_size=len(first)
+        )
+
+    assert writer.calls == 2
+    assert writer.first_recorded_while_second_under_way
+    assert [acme.state(activity)[0] for activity in second] == [DeliveryState.QUEUED] * 2, "leased, not recorded"
+
+    async def rows() -> dict[str, list[str]]:
+        found = {}
+        for entity_set in ("sbr_inmails", "sbr_messages"):
+            page = await acme.connector.client.get_json(
+                entity_set,
+                params={"$select": "sbr_externalid", "$filter": f"_regardingobjectid_value eq {acme.contact}"},
+            )
+            found[entity_set] = sorted(row["sbr_externalid"] for row in page["value"])
+        return found
+
+    expected = {
+        "sbr_inmails": sorted(str(activity) for activity in first),
+        "sbr_messages": sorted(str(activity) for activity in second),
+    }
+    assert await rows() == expected, "both batches reached the CRM"
+    assert (await acme.drain())["claimed"] == 0, "the second batch is leased to the drain that died"
+
+    later = utc_now() + DEFAULT_LEASE + timedelta(seconds=1)
+    summary = await drain_organization(
+        acme.store,
+        acme.sessions,  # type: ignore[arg-type]
+        acme.id,
+        clock=lambda: later,
+    )
+
+    assert (summary.claimed, summary.delivered) == (2, 2), "only the batch that was not recorded"
+    assert await rows() == expected, "written again on the same rows: no twins"
+    assert {acme.state(activity)[0] for activity in first + second} == {DeliveryState.DELIVERED}

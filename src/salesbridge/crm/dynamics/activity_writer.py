@@ -39,6 +39,7 @@ from salesbridge.crm.dynamics.bulk import (
     DEFAULT_BULK_CHUNK_SIZE,
     BulkMessage,
     BulkSupportProbe,
+    check_chunking,
 )
 from salesbridge.crm.dynamics.client import CallClass, DynamicsClient, JsonObject, impersonating, record_path
 from salesbridge.crm.dynamics.metadata import DynamicsMetadata
@@ -93,8 +94,7 @@ class DynamicsActivityWriter:
         batch_chunk_size: int = DEFAULT_BATCH_CHUNK_SIZE,
         parallel_chunks: int = 4,
     ) -> None:
-        if bulk_chunk_size < 1 or not 1 <= batch_chunk_size <= 1000 or parallel_chunks < 1:
-            raise ValueError("Chunk sizes must be positive (at most 1,000 per batch) and parallel_chunks >= 1.")
+        check_chunking(bulk_chunk_size=bulk_chunk_size, batch_chunk_size=batch_chunk_size, parallel=parallel_chunks)
         self._client = client
         self._metadata = metadata
         self._probe = probe or BulkSupportProbe(client)

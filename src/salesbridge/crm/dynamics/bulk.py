@@ -35,6 +35,21 @@ DEFAULT_BATCH_CHUNK_SIZE = 100
 """Records per ``$batch`` change set on the fallback path."""
 
 
+MAX_BATCH_CHUNK_SIZE = 1000
+"""Operations per ``$batch`` request at most (Dataverse's limit, execute-batch-operations-using-web-api.md)."""
+
+
+def check_chunking(*, bulk_chunk_size: int, batch_chunk_size: int, parallel: int) -> None:
+    """The one check of a many-record writer's chunking (:class:`BulkWriter`, the activity writer).
+
+    Raises:
+        ValueError: a chunk size below 1, a ``$batch`` chunk above :data:`MAX_BATCH_CHUNK_SIZE`, or fewer than one
+            request in flight.
+    """
+    if bulk_chunk_size < 1 or not 1 <= batch_chunk_size <= MAX_BATCH_CHUNK_SIZE or parallel < 1:
+        raise ValueError("Chunk sizes must be positive (at most 1,000 per batch) and parallel_chunks >= 1.")
+
+
 class BulkMessage(StrEnum):
     """The bulk messages this module uses."""
 
@@ -110,8 +125,7 @@ class BulkWriter:
         batch_chunk_size: int = DEFAULT_BATCH_CHUNK_SIZE,
         parallel_chunks: int = 4,
     ) -> None:
-        if bulk_chunk_size < 1 or not 1 <= batch_chunk_size <= 1000 or parallel_chunks < 1:
-            raise ValueError("Chunk sizes must be positive (at most 1,000 per batch) and parallel_chunks >= 1.")
+        check_chunking(bulk_chunk_size=bulk_chunk_size, batch_chunk_size=batch_chunk_size, parallel=parallel_chunks)
         self._client = client
         self._probe = probe or BulkSupportProbe(client)
         self._bulk_chunk_size = bulk_chunk_size
