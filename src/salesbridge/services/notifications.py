@@ -167,7 +167,6 @@ class _Observation:
     failing_activities: int
 
 
-
 async def evaluate_alerts(
     store: StoreAccess,
     organization_id: uuid.UUID,
