@@ -27,6 +27,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesbridge.store.activities import ActivityRepository, WritebackSettingsRepository
+from salesbridge.store.alerts import AlertRepository
 from salesbridge.store.checkpoints import WalCheckpointer
 from salesbridge.store.database import read_only_engine
 from salesbridge.store.home import CrmRecordChangeRepository, HomeVisitRepository, ListSizes
@@ -105,6 +106,7 @@ class SqlAlchemyUnitOfWork:
     matches: MatchRepository
     activities: ActivityRepository
     writeback_settings: WritebackSettingsRepository
+    alerts: AlertRepository
     crm_record_changes: CrmRecordChangeRepository
     home_visits: HomeVisitRepository
     list_sizes: ListSizes
@@ -160,6 +162,7 @@ class SqlAlchemyUnitOfWork:
         self.matches = MatchRepository(*scope, clock=self._clock)
         self.activities = ActivityRepository(*scope, clock=self._clock)
         self.writeback_settings = WritebackSettingsRepository(*scope, clock=self._clock)
+        self.alerts = AlertRepository(*scope, clock=self._clock)
         self.crm_record_changes = CrmRecordChangeRepository(*scope, clock=self._clock)
         self.home_visits = HomeVisitRepository(*scope, clock=self._clock)
         self.list_sizes = ListSizes(*scope, clock=self._clock)
