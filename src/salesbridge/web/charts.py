@@ -160,6 +160,9 @@ def stylesheet() -> str:
     return scoped.strip() + "\n" + _LAYOUT
 
 
+_UNIT_TICKS_BELOW: Final = 10
+"""Charts of whole numbers all below this get a y-axis tick per unit (pygal would draw tenths)."""
+
 _ids = count(1)
 # Serialise SVG elements unprefixed (<svg>, not <ns0:svg>); ``default_namespace=`` of ElementTree refuses the
 # unqualified attributes every SVG element has.
@@ -205,6 +208,11 @@ def _render(
     chart.x_labels = list(x_labels)
     for one in series:
         chart.add(one.label, list(one.values))
+    # Whole numbers (counts, whole amounts) below 10: pygal's tenths would read "0, 0, 0, 1, 1" once formatted
+    # without decimals; one tick per unit instead.
+    shown = [value for one in series for value in one.values if value is not None]
+    if all(float(value).is_integer() and 0 <= value < _UNIT_TICKS_BELOW for value in shown):
+        chart.y_labels = list(range(max(int(max(shown, default=0)), 1) + 1))
     root = ET.fromstring(chart.render(is_unicode=True))
     _strip_inline_code(root)
     chart_id = f"chart-{next(_ids)}"

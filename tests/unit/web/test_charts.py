@@ -93,3 +93,23 @@ def test_the_stylesheet_is_scoped_to_charts_and_colours_each_series() -> None:
     assert ".pygal-chart .title" in css
     assert ".pygal-chart .color-0" in css
     assert ".pygal-chart .color-7" in css
+
+
+@pytest.mark.parametrize(
+    ("values", "ticks"), [((0.0, 0.0), ["0", "1"]), ((1.0, 0.0), ["0", "1"]), ((3.0, None), ["0", "1", "2", "3"])]
+)
+def test_small_counts_get_one_tick_per_unit_never_repeated_labels(
+    values: tuple[float | None, ...], ticks: list[str]
+) -> None:
+    """Nothing written back yet (all zeros) or a few activities: pygal's tenths formatted without decimals read
+    "0, 0, 0, 0, 1, 1"."""
+    svg = charts.bar_chart(
+        title="Activity",
+        x_labels=["A", "B"],
+        series=[Series("Notes", values)],
+        value_formatter=charts.number_formatter("en"),
+    )
+    axis = ET.fromstring(str(svg)).find(f".//{SVG}g[@class='axis y always_show']")
+    labels = [text.text for text in axis.iter(f"{SVG}text")] if axis is not None else []
+
+    assert labels == ticks
