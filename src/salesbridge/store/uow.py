@@ -53,10 +53,10 @@ from salesbridge.store.repositories import (
     UserRepository,
 )
 from salesbridge.store.secrets import CredentialCipher
+from salesbridge.store.sync_health import ImportRecordErrorRepository
 from salesbridge.store.tables import ApiToken, ConnectionState, CrmConnection, Invitation, Organization, WebSession
 from salesbridge.store.uploads import UploadRepository, queued_uploads
 from salesbridge.store.workspace import (
-from salesbridge.store.sync_health import ImportRecordErrorRepository
     ApiTokenRepository,
     CrmUserRepository,
     InvitationRepository,
@@ -94,10 +94,10 @@ class SqlAlchemyUnitOfWork:
     crm_records: CrmRecordRepository
     sync_states: TableSyncStateRepository
     import_runs: ImportRunRepository
+    import_record_errors: ImportRecordErrorRepository
     crm_settings: CrmSettingsRepository
     auto_save_rules: AutoSaveRulesRepository
     lists: ListRepository
-    import_record_errors: ImportRecordErrorRepository
     crm_record_queries: CrmRecordQueries
     imported_data: ImportedDataRepository
     people: PersonRepository
@@ -150,6 +150,7 @@ class SqlAlchemyUnitOfWork:
         self.crm_records = CrmRecordRepository(*scope, clock=self._clock)
         self.sync_states = TableSyncStateRepository(*scope, clock=self._clock)
         self.import_runs = ImportRunRepository(*scope, clock=self._clock)
+        self.import_record_errors = ImportRecordErrorRepository(*scope, clock=self._clock)
         self.crm_settings = CrmSettingsRepository(*scope, clock=self._clock)
         self.auto_save_rules = AutoSaveRulesRepository(*scope, clock=self._clock)
         self.lists = ListRepository(*scope, clock=self._clock)
@@ -158,7 +159,6 @@ class SqlAlchemyUnitOfWork:
         self.people = PersonRepository(*scope, clock=self._clock)
         self.companies = CompanyRepository(*scope, clock=self._clock)
         self.uploads = UploadRepository(*scope, clock=self._clock)
-        self.import_record_errors = ImportRecordErrorRepository(*scope, clock=self._clock)
         self.matches = MatchRepository(*scope, clock=self._clock)
         self.activities = ActivityRepository(*scope, clock=self._clock)
         self.writeback_settings = WritebackSettingsRepository(*scope, clock=self._clock)
