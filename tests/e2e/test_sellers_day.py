@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from tests.e2e.conftest import SyncedConsole, screenshot, sign_in_demo
-from tests.e2e.test_sync_health import _writeback_on
+from tests.e2e.test_sync_health_browser import _writeback_on
 from tests.e2e.test_writeback import a_person_with_a_contact
 
 from salesbridge.domain.crm_changes import ChangeKind, NoticedChange

@@ -28,14 +28,15 @@ from salesbridge.services.ports.crm import (
     WritebackSession,
     WritebackSessionFactory,
 )
+from salesbridge.services.ports.home import HomeVisitRepository, ListSizeQueries, NoticedChangeRepository
 from salesbridge.services.ports.imports import (
     CrmSettingsRepository,
     ImportCheckpoints,
     ImportedDataRepository,
     ImportedRecordRepository,
     ImportQueue,
-    ImportRunRepository,
     ImportRecordErrors,
+    ImportRunRepository,
 )
 from salesbridge.services.ports.jobs import JobArgument, JobOverview, JobQueue
 from salesbridge.services.ports.lists import (
@@ -45,8 +46,8 @@ from salesbridge.services.ports.lists import (
 )
 from salesbridge.services.ports.matching import MatchRepository
 from salesbridge.services.ports.notifications import AlertRepository, Mailer
-from salesbridge.services.ports.reports import ReportQueries
 from salesbridge.services.ports.people import CompanyRepository, PersonRepository, UploadRepository, UpsertCounts
+from salesbridge.services.ports.reports import ReportQueries
 from salesbridge.services.ports.unit_of_work import (
     OrganizationFinder,
     SignInFailures,
@@ -65,7 +66,6 @@ from salesbridge.services.ports.workspace import (
     UserRepository,
     WebSessionRepository,
 )
-from salesbridge.services.ports.home import HomeVisitRepository, ListSizeQueries, NoticedChangeRepository
 from salesbridge.services.ports.writeback import ActivityRepository, WritebackSettingsRepository
 
 __all__ = [
@@ -87,12 +87,12 @@ __all__ = [
     "HomeVisitRepository",
     "ImportCheckpoints",
     "ImportQueue",
+    "ImportRecordErrors",
     "ImportRunRepository",
     "ImportedDataRepository",
     "ImportedRecordRepository",
     "InvitationRepository",
     "JobArgument",
-    "ImportRecordErrors",
     "JobOverview",
     "JobQueue",
     "ListRepository",

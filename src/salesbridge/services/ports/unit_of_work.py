@@ -18,15 +18,15 @@ from salesbridge.services.ports.imports import (
     ImportedDataRepository,
     ImportedRecordRepository,
     ImportQueue,
-    ImportRunRepository,
     ImportRecordErrors,
+    ImportRunRepository,
 )
 from salesbridge.services.ports.jobs import JobOverview, JobQueue
 from salesbridge.services.ports.lists import AutoSaveRuleRepository, CrmRecordQueries, ListRepository
 from salesbridge.services.ports.matching import MatchRepository
 from salesbridge.services.ports.notifications import AlertRepository
-from salesbridge.services.ports.reports import ReportQueries
 from salesbridge.services.ports.people import CompanyRepository, PersonRepository, UploadRepository
+from salesbridge.services.ports.reports import ReportQueries
 from salesbridge.services.ports.workspace import (
     ApiTokenRepository,
     AuditLog,
@@ -94,10 +94,10 @@ class UnitOfWork(Protocol):
     def import_runs(self) -> ImportRunRepository: ...
 
     @property
-    def sync_states(self) -> ImportCheckpoints: ...
+    def import_record_errors(self) -> ImportRecordErrors: ...
 
     @property
-    def import_record_errors(self) -> ImportRecordErrors: ...
+    def sync_states(self) -> ImportCheckpoints: ...
 
     @property
     def crm_records(self) -> ImportedRecordRepository: ...
@@ -148,16 +148,6 @@ class UnitOfWork(Protocol):
         ...
 
     @property
-    def reports(self) -> ReportQueries:
-        """What the administrators' reports read, and the match-rate snapshots."""
-        ...
-
-    @property
-    def alerts(self) -> AlertRepository:
-        """The organization's alert episodes and its administrators' alert choices."""
-        ...
-
-    @property
     def crm_record_changes(self) -> NoticedChangeRepository:
         """What the import saw change on CRM records (a new owner, a stage moved, a job change)."""
         ...
@@ -170,6 +160,16 @@ class UnitOfWork(Protocol):
     @property
     def list_sizes(self) -> ListSizeQueries:
         """How many records lists hold."""
+        ...
+
+    @property
+    def alerts(self) -> AlertRepository:
+        """The organization's alert episodes and its administrators' alert choices."""
+        ...
+
+    @property
+    def reports(self) -> ReportQueries:
+        """What the administrators' reports read, and the match-rate snapshots."""
         ...
 
     @property
