@@ -24,6 +24,7 @@ import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -157,6 +158,12 @@ def _configure_sqlite(engine: Engine) -> None:
         # A deferred BEGIN that reads, then writes after another connection committed, fails at once ("database
         # is locked", no busy wait: its snapshot is stale). IMMEDIATE takes the write lock up front and waits.
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def conflict_insert(session: Session, table: Any) -> Any:
+    """An INSERT into ``table`` in the session's backend that can skip or replace a row on a conflict
+    (``on_conflict_do_nothing`` / ``on_conflict_do_update``, written alike by SQLite and PostgreSQL)."""
+    return postgresql.insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

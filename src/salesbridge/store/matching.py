@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any, Final, TypeVar
 
 from sqlalchemy import String, Table, and_, cast, delete, exists, func, select, union
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from salesbridge.domain.match_links import (
@@ -32,6 +31,7 @@ from salesbridge.domain.match_links import (
 )
 from salesbridge.domain.people import Company, Person, search_words
 from salesbridge.domain.sync_runs import ImportedRecord
+from salesbridge.store.database import conflict_insert
 from salesbridge.store.imports import record_value
 from salesbridge.store.repositories import _ScopedRepository
 from salesbridge.store.tables import (
@@ -104,11 +104,6 @@ def _link_columns(link: MatchLink) -> dict[str, Any]:
     }
 
 
-def _insert(dialect: str, table: Any) -> Any:
-    """An INSERT of the backend that can skip or replace on a conflict."""
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-
-
 _PERSON_FIELDS: Final = tuple(field.name for field in dataclasses.fields(Person))
 _COMPANY_FIELDS: Final = tuple(field.name for field in dataclasses.fields(Company))
 _LISTS: Final = frozenset({"past_companies", "emails", "phones"})
@@ -149,10 +144,6 @@ class MatchRepository(_ScopedRepository):
     """The organization's matching data (:class:`salesbridge.services.ports.MatchRepository`)."""
 
     # -------------------------------------------------------------------------------------------- helpers
-
-    @property
-    def _dialect(self) -> str:
-        return self._session.get_bind().dialect.name
 
     def _links_where(self, *conditions: ColumnElement[bool]) -> list[MatchLink]:
         statement = (
@@ -256,7 +247,7 @@ class MatchRepository(_ScopedRepository):
         rows = [{**_link_columns(link), "organization_id": self._organization_id} for link in links]
         if not rows:
             return
-        statement = _insert(self._dialect, MatchLinkRow)
+        statement = conflict_insert(self._session, MatchLinkRow)
         replaced = {name: statement.excluded[name] for name in rows[0] if name not in ("crm_table", "crm_id")}
         upsert = statement.on_conflict_do_update(
             index_elements=["organization_id", "crm_table", "crm_id"], set_=replaced
@@ -379,7 +370,7 @@ class MatchRepository(_ScopedRepository):
 
     def reject(self, rejection: MatchRejection) -> None:
         """Remember a rejected pair. Idempotent."""
-        statement = _insert(self._dialect, MatchRejectionRow).values(
+        statement = conflict_insert(self._session, MatchRejectionRow).values(
             organization_id=self._organization_id,
             crm_table=rejection.crm_table,
             crm_id=rejection.crm_id,
@@ -481,7 +472,7 @@ class MatchRepository(_ScopedRepository):
             for ref, held in keys.items()
             for key in set(held)
         ]
-        insert = _insert(self._dialect, MatchKeyRow)
+        insert = conflict_insert(self._session, MatchKeyRow)
         for start in range(0, len(rows), _CHUNK * 4):
             self._session.execute(insert, rows[start : start + _CHUNK * 4])
 
@@ -516,7 +507,7 @@ class MatchRepository(_ScopedRepository):
 
     def lock_state(self) -> MatchState:
         """The state, its row created if need be and locked (``FOR UPDATE``) until the transaction ends."""
-        insert = _insert(self._dialect, MatchStateRow).values(organization_id=self._organization_id)
+        insert = conflict_insert(self._session, MatchStateRow).values(organization_id=self._organization_id)
         self._session.execute(insert.on_conflict_do_nothing())
         statement = (
             select(MatchStateRow)
@@ -531,7 +522,9 @@ class MatchRepository(_ScopedRepository):
         values: dict[str, Any] = {name: getattr(state, name) for name in _STATE_FIELDS}
         for name in ("people_model", "companies_model", "last_summary"):
             values[name] = dict(values[name]) if values[name] is not None else None
-        statement = _insert(self._dialect, MatchStateRow).values(organization_id=self._organization_id, **values)
+        statement = conflict_insert(self._session, MatchStateRow).values(
+            organization_id=self._organization_id, **values
+        )
         self._session.execute(statement.on_conflict_do_update(index_elements=["organization_id"], set_=values))
 
     @staticmethod

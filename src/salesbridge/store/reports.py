@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from salesbridge.domain.match_links import LinkBand, LinkCounts, TargetKind
 from salesbridge.domain.reports import (
@@ -24,6 +24,7 @@ from salesbridge.domain.reports import (
     week_start,
 )
 from salesbridge.domain.writeback import DeliveryState
+from salesbridge.store.database import conflict_insert
 from salesbridge.store.repositories import _ScopedRepository
 from salesbridge.store.tables import (
     ActivityRow,
@@ -150,10 +151,15 @@ class ReportQueries(_ScopedRepository):
         return list(found.values())
 
     def record_match_rates(self, counts: Mapping[str, LinkCounts], *, at: datetime) -> None:
-        """Keep ``counts`` (per CRM table) as the snapshot taken at ``at``."""
+        """Keep ``counts`` (per CRM table) as the snapshot taken at ``at``; a second run finishing at the same
+        instant replaces that instant's counts (the later run's are the newer truth)."""
         if counts:
+            statement = conflict_insert(self._session, MatchRateSnapshotRow)
             self._session.execute(
-                insert(MatchRateSnapshotRow),
+                statement.on_conflict_do_update(
+                    index_elements=["organization_id", "taken_at", "crm_table"],
+                    set_={name: statement.excluded[name] for name in ("total", "matched", "review")},
+                ),
                 [
                     {
                         "organization_id": self._organization_id,

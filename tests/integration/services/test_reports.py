@@ -267,3 +267,20 @@ def test_only_opportunities_naming_or_belonging_to_a_touched_record_are_read(
         "by lead",
     ]
     assert nothing == []
+
+
+def test_two_matching_runs_ending_at_the_same_instant_keep_one_snapshot(
+    store: UnitOfWorkFactory,
+    org: uuid.UUID,  # noqa: F811
+) -> None:
+    """A second run finishing at the same instant (two workers, a coarse clock) must not fail on the snapshot's key:
+    the later run's counts replace the instant's."""
+    run_matching(store, org, clock=lambda: NOW)
+    run_matching(store, org, clock=lambda: NOW)
+
+    reports = read_reports(store, "acme", clock=lambda: NOW)
+    assert [(s.taken_at, s.table) for s in reports.match_rates] == [
+        (NOW, "account"),
+        (NOW, "contact"),
+        (NOW, "lead"),
+    ]
