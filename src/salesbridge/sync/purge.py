@@ -65,6 +65,9 @@ KEPT_TABLES: Final[dict[str, str]] = {
     "home_visits": "when each user last opened their home: workspace data, no CRM data",
     "match_rate_snapshots": "counts per matching run (records, tied, in review), no CRM data: the reports' match "
     "rate over time survives a reconnect",
+    "alert_preferences": "which alert emails each administrator chose: their choice, reused on a reconnect",
+    "alert_states": "each alert's episode (since when, emailed or not): no CRM data; an open episode ends when its "
+    "condition clears (the first good import after a reconnect)",
 }
 """Tables the purge leaves alone, with the reason."""
 
