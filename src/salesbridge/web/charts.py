@@ -28,6 +28,7 @@ from babel import Locale
 from babel.numbers import format_currency, format_decimal, format_percent
 from markupsafe import Markup
 from pygal.style import Style
+from pygal.util import text_len
 
 # pygal appends a legacy import hook (for its map plugins, unused here) to sys.meta_path; Python 3.11 warns
 # (ImportWarning) about it on every later import that reaches it, i.e. every optional import that fails. Take it out.
@@ -206,6 +207,7 @@ def _render(
     # An empty chart stays blank: the page's table says there is nothing yet, in the page's language.
     chart.no_data_text = ""
     chart.x_labels = list(x_labels)
+    _fit_x_labels(chart, chart_type, x_labels)
     for one in series:
         chart.add(one.label, list(one.values))
     # Whole numbers (counts, whole amounts) below 10: pygal's tenths would read "0, 0, 0, 1, 1" once formatted
@@ -232,6 +234,38 @@ def _render(
         root.set("aria-describedby", f"{chart_id}-desc")
     svg = ET.tostring(root, encoding="unicode")
     return Markup(svg)  # serialised by ElementTree: every label is escaped text
+
+
+_LABEL_ROTATION: Final = 45
+"""Degrees x labels turn by when they would not fit side by side."""
+_Y_LABELS: Final = 40
+"""About the width of the y axis' labels (``100%``, ``12,000``), left of the plot."""
+
+
+def _label_width(label: str) -> float:
+    # pygal's own estimate of a label's width (it sizes the margins with it).
+    return float(text_len(len(label), STYLE.label_font_size))
+
+
+def _fit_x_labels(chart: Any, chart_type: Any, x_labels: Sequence[str]) -> None:
+    """Keep every x label inside the chart. pygal centres a line chart's first and last labels on the plot's
+    edges and leaves no room for their outer halves (the last one was cut off: "12/6/26, 1:2"): widen the side
+    margins by half of those labels. Labels too long to stand side by side turn by :data:`_LABEL_ROTATION`
+    degrees (pygal then makes room on the right for the turned labels itself)."""
+    if not x_labels:
+        return
+    widths = [_label_width(label) for label in x_labels]
+    config = chart.config
+    line = issubclass(chart_type, pygal.Line)
+    # A line chart's labels stand on its points, first and last on the plot's edges; a bar chart's in its slots.
+    plot = config.width - 2 * config.margin - _Y_LABELS - ((widths[0] + widths[-1]) / 2 if line else 0)
+    pitch = plot / max(len(widths) - 1 if line else len(widths), 1)
+    if max(widths) + config.spacing > pitch:
+        chart.x_label_rotation = _LABEL_ROTATION
+        return
+    if line:
+        chart.margin_left = max(config.margin, widths[0] / 2)
+        chart.margin_right = widths[-1] / 2 + config.margin
 
 
 def _strip_inline_code(root: ET.Element) -> None:

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from pygal.util import text_len
 
 from salesbridge.web import charts
 from salesbridge.web.charts import Series
@@ -113,3 +114,44 @@ def test_small_counts_get_one_tick_per_unit_never_repeated_labels(
     labels = [text.text for text in axis.iter(f"{SVG}text")] if axis is not None else []
 
     assert labels == ticks
+
+
+def _x_label_extents(svg: str) -> list[tuple[float, float, float]]:
+    """Each x label's (left, right, rotation) in the chart's coordinates, by pygal's own width estimate: centred
+    on its point, or starting there when turned (pygal's stylesheet anchors turned labels at their start)."""
+    root = ET.fromstring(svg)
+    plot = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "plot")
+    offset = float((plot.get("transform") or "").removeprefix("translate(").split(",")[0])
+    axis = next(g for g in plot.iter(f"{SVG}g") if g.get("class") == "axis x")
+    extents = []
+    for text in axis.iter(f"{SVG}text"):
+        x = offset + float(text.get("x") or 0)
+        width = text_len(len(text.text or ""), charts.STYLE.label_font_size)
+        turn = float((text.get("transform") or "rotate(0").removeprefix("rotate(").split()[0])
+        if turn:
+            extents.append((x, x + width * 0.7072, turn))
+        else:
+            extents.append((x - width / 2, x + width / 2, turn))
+    return extents
+
+
+@pytest.mark.parametrize("runs", [2, 4, 30])
+def test_every_x_label_of_a_line_chart_fits_inside_the_chart(runs: int) -> None:
+    # Reports' match rate: a short date and time per matching run; the last one was cut off ("12/6/26, 1:2").
+    labels = [f"12/6/26, 1:{minute:02} AM" for minute in range(runs)]
+    svg = str(
+        charts.line_chart(
+            title="Match rate",
+            x_labels=labels,
+            series=[Series("Contacts", tuple(0.5 for _ in labels))],
+            value_formatter=charts.percent_formatter("en"),
+        )
+    )
+    width = float((ET.fromstring(svg).get("viewBox") or "").split()[2])
+
+    extents = _x_label_extents(svg)
+
+    assert len(extents) == runs
+    assert all(left >= 0 and right <= width for left, right, _ in extents), (width, extents)
+    # Side by side when they fit; turned (so they do not overlap) when thirty of them would not.
+    assert {turn for _, _, turn in extents} == ({45.0} if runs == 30 else {0.0})
