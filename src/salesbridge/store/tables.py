@@ -186,6 +186,10 @@ class CrmConnection(Base):
     connected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    base_currency_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The CRM organization's base currency (``organization.basecurrencyid``), read by each import; None before."""
+    currency_codes: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
+    """ISO 4217 code of each CRM currency by ``transactioncurrencyid``, read by each import; None before."""
 
     def __repr__(self) -> str:
         return (
