@@ -24,6 +24,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from salesbridge.domain import workspace as domain
 from salesbridge.domain.clock import Clock as Clock
+from salesbridge.domain.currencies import CrmCurrencies
 from salesbridge.domain.sync_runs import ImportRun
 from salesbridge.errors import RowNotFoundError, StoreError, UniqueConstraintError
 from salesbridge.store.secrets import CredentialCipher
@@ -403,6 +404,23 @@ class CrmConnectionRepository(_ScopedRepository):
             authority=row.authority,
         )
 
+    def currencies(self) -> CrmCurrencies:
+        """The CRM's currencies as the last import read them (empty before the first, or without a connection)."""
+        row = self._find_row()
+        if row is None:
+            return CrmCurrencies()
+        return CrmCurrencies(row.base_currency_id, dict(row.currency_codes or {}))
+
+    def save_currencies(self, currencies: CrmCurrencies) -> None:
+        """Keep the CRM's currencies on the connection (nothing when the organization has none: it was
+        disconnected meanwhile)."""
+        row = self._find_row()
+        if row is None:
+            return
+        row.base_currency_id = currencies.base_currency_id
+        row.currency_codes = dict(currencies.codes)
+        self._session.flush()
+
     def _find_row(self) -> CrmConnection | None:
         statement = select(CrmConnection).where(CrmConnection.organization_id == self._organization_id)
         return self._session.scalar(statement)
@@ -445,6 +463,9 @@ class CrmConnectionRepository(_ScopedRepository):
         connection.connected_crm_user_id = None
         connection.connected_at = None
         connection.last_error = None
+        # Another environment may have other currencies: the next import reads them again.
+        connection.base_currency_id = None
+        connection.currency_codes = None
         connection.updated_at = now
         try:
             _flush_new(self._session, connection if existing is None else None, None)

@@ -42,6 +42,7 @@ from salesbridge.crm.ports import (
 from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.crm_changes import noticed_changes
 from salesbridge.domain.crm_import import IMPORTED_TABLES, ImportSpec, field_reader, import_specs
+from salesbridge.domain.currencies import CrmCurrencies
 from salesbridge.domain.sync_runs import ImportReport as ImportReport  # importers of the engine's report
 from salesbridge.domain.sync_runs import (
     RecordChange,
@@ -61,6 +62,10 @@ Progress = Callable[[str, int], None]
 
 FULL_SCAN_INTERVAL = timedelta(hours=24)
 MODIFIED_ON = "modifiedon"
+ORGANIZATION = "organization"
+BASE_CURRENCY = "basecurrencyid"
+CURRENCY = "transactioncurrency"
+ISO_CODE = "isocurrencycode"
 
 
 def _plain(value: Any) -> Any:
@@ -126,6 +131,8 @@ class ImportEngine(Generic[UnitOfWorkT]):
             Exception: whatever ``guard`` raised.
         """
         report = ImportReport()
+        currencies = await self._read_currencies()
+        await asyncio.to_thread(self._save_currencies, currencies)
         with self._store.bulk_writes():
             for table in self._tables:
                 try:
@@ -134,6 +141,28 @@ class ImportEngine(Generic[UnitOfWorkT]):
                     await asyncio.to_thread(self._record_failure, table, error)
                     raise
         return report
+
+    async def _read_currencies(self) -> CrmCurrencies:
+        """The organization's base currency (``organization.basecurrencyid``) and every currency's ISO code
+        (``transactioncurrency.isocurrencycode``): two small reads a run, so amounts show with their currency."""
+        base: str | None = None
+        async for page in self._reader.query(RecordQuery(ORGANIZATION, columns=(BASE_CURRENCY,), page_size=1)):
+            for organization in page.records[:1]:
+                value = organization.values.get(BASE_CURRENCY)
+                base = value.id.lower() if isinstance(value, LookupValue) else None
+        codes: dict[str, str] = {}
+        async for page in self._reader.query(RecordQuery(CURRENCY, columns=(ISO_CODE,))):
+            for currency in page.records:
+                code = currency.values.get(ISO_CODE)
+                if isinstance(code, str) and code.strip():
+                    codes[currency.id.lower()] = code.strip().upper()
+        return CrmCurrencies(base, codes)
+
+    def _save_currencies(self, currencies: CrmCurrencies) -> None:
+        with self._store(self._organization_id) as uow:
+            uow.crm_connection.save_currencies(currencies)
+            self._check(uow)
+            uow.commit()
 
     async def _columns(self, spec: ImportSpec) -> tuple[str, ...]:
         if not spec.optional_columns:

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
 from salesbridge.domain.crm_changes import NoticedChange
+from salesbridge.domain.currencies import CrmCurrencies
 from salesbridge.domain.sync_runs import RecordRow, RecordState, SyncMode, TableCheckpoint
 
 
@@ -119,6 +120,14 @@ class SkippedRecords(Protocol):
         ...
 
 
+class CrmCurrencyRecord(Protocol):
+    """Where the import keeps the CRM's currencies (the organization's CRM connection)."""
+
+    def save_currencies(self, currencies: CrmCurrencies) -> None:
+        """Keep ``currencies`` (nothing when the organization has no connection any more)."""
+        ...
+
+
 class ImportUnitOfWork(Transaction, Protocol):
     """One transaction of the import (a page, or a step of a table's bookkeeping); rolled back unless committed."""
 
@@ -133,6 +142,9 @@ class ImportUnitOfWork(Transaction, Protocol):
 
     @property
     def import_record_errors(self) -> SkippedRecords: ...
+
+    @property
+    def crm_connection(self) -> CrmCurrencyRecord: ...
 
 
 UnitOfWorkT_co = TypeVar("UnitOfWorkT_co", bound=ImportUnitOfWork, covariant=True)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from tests.integration.services.conftest import RunningSandbox, _serve
 
 from salesbridge.crm.dynamics import DynamicsConnector
@@ -291,3 +292,28 @@ async def test_a_table_without_change_tracking_is_read_by_its_modifiedon_cursor(
         state = uow.sync_states.all()[0]
     assert state.cursor_modified_on is not None
     assert state.cursor_modified_on <= datetime.now(UTC)
+
+
+async def test_the_import_keeps_the_base_currency_and_each_currencys_iso_code(
+    store: UnitOfWorkFactory, org: uuid.UUID, crm: DynamicsConnector, fresh_demo: RunningSandbox
+) -> None:
+    # Dataverse: organization.basecurrencyid names a transactioncurrency, whose isocurrencycode is the ISO code.
+    with store(org) as uow:
+        before = uow.crm_connection.currencies()
+        uow.crm_connection.save_credentials(
+            org_url=fresh_demo.org_url, tenant_id="tenant", client_id="client", client_secret=SecretStr("secret")
+        )
+        uow.commit()
+    euro = str(uuid.uuid4())
+    euro_values = {"currencyname": "Euro", "isocurrencycode": "EUR", "currencysymbol": "€", "exchangerate": 0.9}
+    await crm.writer.create("transactioncurrency", euro_values, record_id=euro)
+
+    await engine(store, org, crm, tables=("opportunity",)).run()
+
+    with store(org) as uow:
+        currencies = uow.crm_connection.currencies()
+    assert (before.base, before.codes) == (None, {})
+    assert currencies.base == "USD"
+    assert currencies.code_of({"id": euro, "table": "transactioncurrency"}) == "EUR"
+    assert currencies.code_of(euro.upper()) == "EUR"
+    assert sorted(currencies.codes.values()) == ["EUR", "USD"]

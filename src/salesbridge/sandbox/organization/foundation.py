@@ -200,7 +200,18 @@ def build_foundation(state: SandboxState) -> ApplicationRegistration:
         systemuser_id=stable_id("systemuser", "application"),
     )
     with storage.transaction():
-        writer.insert("organization", {"organizationid": config.organization_id, "name": config.organization_name})
+        # Dataverse's organization names its base currency (read-only; chosen when the environment was created).
+        writer.insert(
+            "organization",
+            {
+                "organizationid": config.organization_id,
+                "name": config.organization_name,
+                "basecurrencyid": config.base_currency_id,
+                "basecurrencyid__type": "transactioncurrency",
+                "basecurrencysymbol": "$",
+                "basecurrencyprecision": 2,
+            },
+        )
         writer.insert("businessunit", {"businessunitid": ROOT_BUSINESS_UNIT_ID, "name": config.organization_name})
         writer.insert(
             "transactioncurrency",

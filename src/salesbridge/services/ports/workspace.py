@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from pydantic import SecretStr
 
 from salesbridge.domain.clock import Clock as Clock
+from salesbridge.domain.currencies import CrmCurrencies
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.workspace import (
     ApiToken,
@@ -307,6 +308,14 @@ class CrmConnectionRepository(Protocol):
 
     def find(self) -> CrmConnection | None:
         """The connection, or None when the organization has none."""
+        ...
+
+    def currencies(self) -> CrmCurrencies:
+        """The CRM's currencies as the last import read them (empty before the first, or without a connection)."""
+        ...
+
+    def save_currencies(self, currencies: CrmCurrencies) -> None:
+        """Keep the CRM's currencies (the import; nothing when the organization has no connection any more)."""
         ...
 
     def credentials(self) -> CrmCredentials:
