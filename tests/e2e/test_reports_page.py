@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from babel.numbers import format_decimal
+from babel.numbers import format_currency
 from playwright.sync_api import Browser, expect
 from tests.e2e.conftest import SyncedConsole, demo_page_in, screenshot
 
@@ -77,7 +77,8 @@ def test_the_admin_reads_influenced_pipeline_and_won_revenue_and_downloads_them(
             admin.goto(console.url("/admin/reports"))
         expect(admin.locator("h1")).to_have_text(TEXTS[lang]["title"])
         for testid, value in (("influenced-pipeline", expected.pipeline_value), ("won-revenue", expected.won_value)):
-            expect(admin.get_by_test_id(testid)).to_contain_text(format_decimal(value, format="#,##0.00", locale=lang))
+            # The sandbox's base currency (organization.basecurrencyid, imported), as the page's language writes it.
+            expect(admin.get_by_test_id(testid)).to_contain_text(format_currency(value, "USD", locale=lang))
         expect(admin.get_by_test_id("influence-row")).to_have_count(len(expected.opportunities))
         for section in ("report-influence", "report-written-back", "report-match-rate", "report-seats"):
             expect(admin.get_by_test_id(section)).to_be_visible()

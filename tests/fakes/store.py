@@ -33,6 +33,7 @@ from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.crm_changes import NoticedChange
 from salesbridge.domain.crm_import import StoredFields, import_specs, stored_fields
 from salesbridge.domain.csv_rows import CsvKind, LineProblem
+from salesbridge.domain.currencies import CrmCurrencies
 from salesbridge.domain.jobs import (
     CANCELLED_IMPORT_ERROR,
     IMPORT_ORGANIZATION,
@@ -147,6 +148,7 @@ class _Tables:
     audit: list[AuditEntry] = field(default_factory=list)
     crm_connection: CrmConnection | None = None
     client_secret: SecretStr | None = None
+    crm_currencies: CrmCurrencies = field(default_factory=CrmCurrencies)  # kept with the connection
     # The import plane (sync runs, connect, disconnect):
     import_runs: dict[uuid.UUID, ImportRun] = field(default_factory=dict)  # in the order queued
     table_checkpoints: dict[str, TableCheckpoint] = field(default_factory=dict)
@@ -544,6 +546,13 @@ class FakeCrmConnectionRepository(_Repository):
     def find(self) -> CrmConnection | None:
         return self._t.crm_connection
 
+    def currencies(self) -> CrmCurrencies:
+        return self._t.crm_currencies if self._t.crm_connection is not None else CrmCurrencies()
+
+    def save_currencies(self, currencies: CrmCurrencies) -> None:
+        if self._t.crm_connection is not None:
+            self._write().crm_currencies = currencies
+
     def credentials(self) -> CrmCredentials:
         connection, secret = self._t.crm_connection, self._t.client_secret
         if connection is None or secret is None:
@@ -589,6 +598,7 @@ class FakeCrmConnectionRepository(_Repository):
         )
         tables = self._write()
         tables.crm_connection, tables.client_secret = connection, client_secret
+        tables.crm_currencies = CrmCurrencies()
         return connection
 
     def mark_connected(self, *, crm_user_id: str) -> CrmConnection:
@@ -604,6 +614,7 @@ class FakeCrmConnectionRepository(_Repository):
         existed = self._t.crm_connection is not None
         tables = self._write()
         tables.crm_connection, tables.client_secret = None, None
+        tables.crm_currencies = CrmCurrencies()
         return existed
 
     def _replace(self, **changes: Any) -> CrmConnection:

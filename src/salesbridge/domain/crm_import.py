@@ -27,7 +27,8 @@ ADDRESS_COLUMNS: tuple[str, ...] = (
 """The primary address, as matching compares places (street, city, postcode, region, country)."""
 
 OPTIONAL_COLUMNS: Mapping[str, tuple[str, ...]] = {
-    # createdon and exchangerate: the reports' influenced pipeline (when it was created; values in base currency).
+    # createdon and exchangerate: the reports' influenced pipeline (when it was created; values in base currency);
+    # transactioncurrencyid: the currency of the opportunity's own values (estimatedvalue, actualvalue).
     "opportunity": (
         "originatingleadid",
         "estimatedvalue_base",
@@ -35,6 +36,7 @@ OPTIONAL_COLUMNS: Mapping[str, tuple[str, ...]] = {
         "statuscode",
         "createdon",
         "exchangerate",
+        "transactioncurrencyid",
     ),
     "account": ("telephone1", *ADDRESS_COLUMNS, "industrycode", "numberofemployees"),
     "contact": ("telephone1", "mobilephone", "emailaddress2", *ADDRESS_COLUMNS),

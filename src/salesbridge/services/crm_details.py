@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from salesbridge.domain.currencies import CrmCurrencies
 from salesbridge.services.home import crm_standing
 from salesbridge.services.ports import StoreAccess
 
@@ -19,12 +20,14 @@ OPPORTUNITIES_SHOWN: Final = 20
 @dataclass(frozen=True)
 class OpenOpportunity:
     """An open opportunity: its name, stage (``stepname``, else ``salesstage``) and estimated value (in the base
-    currency when the CRM gives it, else as entered)."""
+    currency when the CRM gives it, else as entered, in the opportunity's own currency), with the ISO 4217 code of
+    the value's currency (None when unknown: before the first import read the CRM's currencies)."""
 
     crm_id: str
     name: str | None
     stage: str | None
     value: float | None
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,13 +50,15 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _opportunity(crm_id: str, data: Mapping[str, Any]) -> OpenOpportunity:
-    value = _number(data.get("estimatedvalue_base"))
+def _opportunity(crm_id: str, data: Mapping[str, Any], currencies: CrmCurrencies) -> OpenOpportunity:
+    base = _number(data.get("estimatedvalue_base"))
+    own = _number(data.get("estimatedvalue"))
     return OpenOpportunity(
         crm_id=crm_id,
         name=_text(data.get("name")),
         stage=_text(data.get("stepname")) or _text(data.get("salesstage")),
-        value=value if value is not None else _number(data.get("estimatedvalue")),
+        value=base if base is not None else own,
+        currency=currencies.base if base is not None else currencies.code_of(data.get("transactioncurrencyid")),
     )
 
 
@@ -74,6 +79,7 @@ def crm_details(
         accounts = {facts.crm_id: facts.crm_id if facts.table == "account" else facts.parent_id for facts in found}
         parents = {parent for parent in accounts.values() if parent} | {facts.crm_id for facts in found}
         opportunities = uow.crm_record_queries.open_opportunities(parents)
+        currencies = uow.crm_connection.currencies()
         owners = {facts.owner_id for facts in found if facts.owner_id}
         names = uow.crm_record_queries.names(
             [
@@ -88,7 +94,7 @@ def crm_details(
         account = accounts[facts.crm_id]
         owner = facts.owner_id or ""
         mine = [
-            _opportunity(opportunity.crm_id, opportunity.data)
+            _opportunity(opportunity.crm_id, opportunity.data, currencies)
             for opportunity in opportunities
             if opportunity.parent_id in (account, facts.crm_id)
         ]

@@ -49,6 +49,8 @@ class Reports:
         weeks: The weeks written-back activity covers (Mondays, oldest first); ``written_back`` has rows only where
             something was delivered.
         won_value_column: The administrator's won-value column the won revenue was valued with.
+        currency: The ISO 4217 code of the CRM's base currency, which every amount is in; None before the first
+            import read it.
         seats_since: The start of the seat-usage period.
     """
 
@@ -58,6 +60,7 @@ class Reports:
     match_rates: tuple[MatchRateSnapshot, ...]
     influence: Influence
     won_value_column: str
+    currency: str | None
     seats: tuple[SeatActivity, ...]
     seats_since: datetime
 
@@ -105,6 +108,7 @@ def read_reports(store: StoreAccess, slug: str, *, clock: Clock) -> Reports:
             match_rates=tuple(uow.reports.match_rates(runs=MATCH_RUNS)),
             influence=influence,
             won_value_column=settings.won_value_column,
+            currency=uow.crm_connection.currencies().base,
             seats=tuple(uow.reports.seat_activity(since=seats_since)),
             seats_since=seats_since,
         )

@@ -112,12 +112,15 @@ def percent_text(value: Number | None, digits: int = 0, *, locale: str) -> str:
     return str(_with_decimals(Locale.parse(locale).percent_formats[None], digits).apply(value, locale))
 
 
-def currency_text(value: Number | None, currency: str, *, locale: str) -> str:
+def currency_text(value: Number | None, currency: str | None, *, locale: str) -> str:
     """``value`` in ``currency`` (an ISO 4217 code, such as the organization's base currency) as ``locale``
     writes money: ``€1,234.50`` in English, ``1.234,50 €`` in Spanish; the currency's own decimals. Template
-    filter ``format_currency``: ``{{ amount | format_currency("EUR") }}``."""
+    filter ``format_currency``: ``{{ amount | format_currency("EUR") }}``. An unknown currency (None: the CRM's
+    currencies are read by the first import) gives the amount alone with two decimals (``1,234.50``)."""
     if value is None:
         return NOTHING
+    if not currency:
+        return number_text(value, 2, locale=locale)
     return babel_currency(value, currency, locale=locale)
 
 

@@ -312,6 +312,8 @@ async def test_the_import_keeps_the_base_currency_and_each_currencys_iso_code(
 
     with store(org) as uow:
         currencies = uow.crm_connection.currencies()
+        opportunity = uow.crm_records.records("opportunity", limit=1)[0]
+    assert currencies.code_of(opportunity.data["transactioncurrencyid"]) == "USD"
     assert (before.base, before.codes) == (None, {})
     assert currencies.base == "USD"
     assert currencies.code_of({"id": euro, "table": "transactioncurrency"}) == "EUR"

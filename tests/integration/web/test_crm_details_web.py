@@ -7,9 +7,11 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from pydantic import SecretStr
 from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, Browser, Console, Person
 from tests.integration.web.test_people_web import seed_people
 
+from salesbridge.domain.currencies import CrmCurrencies
 from salesbridge.domain.match_links import STALE_TITLE, LinkBand, LinkOrigin, MatchLink, TargetKind
 from salesbridge.domain.sync_runs import RecordRow
 
@@ -20,7 +22,7 @@ ANA, ACCOUNT, CONTACT = (
     "a0000000-0000-0000-0000-000000000001",
     "c0000000-0000-0000-0000-000000000001",
 )
-OPEN_BIG, OPEN_SMALL, WON = (f"0f000000-0000-0000-0000-00000000000{n}" for n in (1, 2, 3))
+OPEN_BIG, OPEN_SMALL, WON, EUR_DEAL = (f"0f000000-0000-0000-0000-00000000000{n}" for n in (1, 2, 3, 4))
 
 
 def tie(table: str, crm_id: str, kind: TargetKind, target: uuid.UUID, *, stale: bool = False) -> MatchLink:
@@ -122,3 +124,48 @@ def test_a_seat_without_crm_sync_does_not_see_the_crm_details(console: Console, 
         assert 'data-testid="crm-details"' not in page
         assert "Contoso rollout" not in page
     assert 'data-testid="log-note"' in person
+
+
+USD, EUR = "0c000000-0000-0000-0000-0000000000d1", "0c000000-0000-0000-0000-0000000000e1"
+
+
+def give_currencies(console: Console, base: str, codes: dict[str, str]) -> None:
+    """What an import reads of the CRM's currencies (the organization's base, each currency's ISO code)."""
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        uow.crm_connection.save_credentials(
+            org_url="https://acme.crm.dynamics.com", tenant_id="t", client_id="c", client_secret=SecretStr("s")
+        )
+        uow.crm_connection.save_currencies(CrmCurrencies(base, codes))
+        uow.commit()
+
+
+def test_opportunity_values_show_their_currency_as_the_readers_language_writes_it(
+    console: Console, browser: OpenBrowser
+) -> None:
+    ids = _seed(console)
+    give_currencies(console, USD, {USD: "USD", EUR: "EUR"})
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        # No base twin: the opportunity's own value, in its own currency.
+        data = {
+            "name": "Contoso Madrid",
+            "statecode": 0,
+            "stepname": "2-Develop",
+            "estimatedvalue": 5000.0,
+            "transactioncurrencyid": {"id": EUR, "table": "transactioncurrency"},
+        }
+        uow.crm_records.upsert_many(
+            "opportunity", [RecordRow(EUR_DEAL, "Contoso Madrid", ANA, ACCOUNT, 0, data)], generation=1
+        )
+        uow.commit()
+
+    english = browser(ACME_ADMIN).client.get(f"/companies/{ids['contoso']}").text
+    spanish = browser(ACME_SELLER).client.get(f"/companies/{ids['contoso']}").text
+
+    for text in ("$250,000.00", "$1,200.00", "€5,000.00"):
+        assert f">{text}<" in english, text
+    for text in ("250.000,00\xa0US$", "1.200,00\xa0US$", "5.000,00\xa0€"):
+        assert f">{text}<" in spanish, text

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, Browser, Console, Person
+from tests.integration.web.test_crm_details_web import EUR, USD, give_currencies
 from tests.integration.web.test_people_web import seed_people
 from tests.integration.web.test_writeback_web import _delivered_note
 
@@ -95,3 +96,21 @@ def test_a_long_report_shows_its_latest_rows_and_the_csv_has_them_all(console: C
     assert "The latest 100 rows are shown; the CSV file has all 144." in page.text
     rows = list(csv.reader(io.StringIO(admin.client.get("/admin/reports/written-back.csv").text)))
     assert len(rows) == 1 + 144
+
+
+def test_amounts_are_in_the_crms_base_currency_as_the_readers_language_writes_it(
+    console: Console, browser: OpenBrowser
+) -> None:
+    give_currencies(console, EUR, {USD: "USD", EUR: "EUR"})
+    admin = browser(ACME_ADMIN)
+
+    english = admin.client.get("/admin/reports").text
+    influence = list(csv.reader(io.StringIO(admin.client.get("/admin/reports/influence.csv").text)))
+    changed = admin.client.put("/api/v1/me/locale", json={"locale": "es"}, headers=admin.csrf_headers())
+    spanish = admin.client.get("/admin/reports").text
+
+    assert changed.status_code == 200
+    assert 'data-testid="influenced-pipeline" data-value="0.00">€0.00 <' in english
+    assert 'data-testid="won-revenue" data-value="0.00">€0.00 <' in english
+    assert 'data-testid="influenced-pipeline" data-value="0.00">0,00\xa0€ <' in spanish
+    assert influence[0][3:5] == ["Value (base currency)", "Currency"], "plain numbers and the currency's code"

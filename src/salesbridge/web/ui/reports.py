@@ -14,7 +14,6 @@ from functools import partial
 from typing import Any, Final
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -23,7 +22,14 @@ from salesbridge.domain.writeback import DataItem
 from salesbridge.errors import RowNotFoundError
 from salesbridge.i18n import N_, translate
 from salesbridge.services.reports import Reports, read_reports
-from salesbridge.web.charts import Series, bar_chart, line_chart, number_formatter, percent_formatter
+from salesbridge.web.charts import (
+    Series,
+    bar_chart,
+    currency_formatter,
+    line_chart,
+    number_formatter,
+    percent_formatter,
+)
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 from salesbridge.web.ui.writeback import ITEM_LABELS
@@ -57,10 +63,6 @@ def _week(week: date, locale: str) -> str:
 
 def _moment(moment: datetime, locale: str) -> str:
     return format_datetime(moment, format="short", locale=locale, tzinfo=moment.tzinfo)
-
-
-def _amount(value: float, locale: str) -> str:
-    return format_decimal(value, format="#,##0.00", locale=locale)
 
 
 def written_back_chart(reports: Reports, locale: str) -> Any:
@@ -110,7 +112,7 @@ def influence_chart(reports: Reports, locale: str) -> Any:
         title=translate("Influenced pipeline and won revenue (base currency)", locale),
         x_labels=[translate("Influenced pipeline", locale), translate("Won revenue", locale)],
         series=[Series(translate("Base currency", locale), (influence.pipeline_value, influence.won_value))],
-        value_formatter=number_formatter(locale),
+        value_formatter=currency_formatter(locale, reports.currency) if reports.currency else number_formatter(locale),
         description=translate("The same numbers are in the table below the chart.", locale),
     )
 
@@ -153,7 +155,6 @@ def reports_page(request: Request, principal: AdminPrincipal, services: Services
         "table_name": partial(_table, locale=locale),
         "week_text": partial(_week, locale=locale),
         "moment_text": partial(_moment, locale=locale),
-        "amount_text": partial(_amount, locale=locale),
     }
     return render(request, "reports.html", context, principal=principal)
 
@@ -217,6 +218,7 @@ def _influence_rows(reports: Reports, locale: str) -> Rows:
             N_("CRM id"),
             N_("Counts in"),
             N_("Value (base currency)"),
+            N_("Currency"),
             N_("Created or won"),
             N_("First activity"),
         ),
@@ -226,6 +228,7 @@ def _influence_rows(reports: Reports, locale: str) -> Rows:
                 item.crm_id,
                 translate(N_("Won revenue") if item.won else N_("Influenced pipeline"), locale),
                 f"{item.value:.2f}",
+                reports.currency or "",
                 item.moment.isoformat(),
                 item.first_activity_at.isoformat(),
             )
