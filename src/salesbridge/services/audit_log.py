@@ -41,8 +41,11 @@ class AuditFilter:
 
     @property
     def until_before(self) -> datetime | None:
-        """The first instant left out (UTC): the start of the day after ``until``."""
-        return datetime.combine(self.until + timedelta(days=1), time(), tzinfo=UTC) if self.until else None
+        """The first instant left out (UTC): the start of the day after ``until``; None when there is no end (no
+        ``until``, or the calendar's last day, which has no day after it)."""
+        if self.until is None or self.until == date.max:
+            return None
+        return datetime.combine(self.until + timedelta(days=1), time(), tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -173,3 +173,50 @@ def test_the_export_has_every_matching_entry_with_formula_cells_neutralised(
     assert [row[3] for row in spanish[1:]] == ["Lista creada"]
     assert admin.client.get("/admin/audit/export.csv?since=ayer").status_code == 400
     assert browser(ACME_SELLER).client.get("/admin/audit/export.csv").status_code == 403
+
+
+def test_sync_health_retries_and_writeback_changes_read_by_name(console: Console, browser: OpenBrowser) -> None:
+    """What an administrator does on Sync health and the Writeback page reads by name in the log, not as codes."""
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:  # the details writeback.py and sync_health.py record
+        uow.audit.record(
+            actor=ACME_ADMIN.email,
+            action="writeback.settings_changed",
+            details={"enabled": True, "items": ["call", "note"], "before": {"enabled": False, "items": "all"}},
+        )
+        uow.audit.record(
+            actor=ACME_ADMIN.email,
+            action="crm.import_records_retried",
+            details={"stored": 2, "gone": 1, "failed": 0, "named": "all"},
+        )
+        uow.commit()
+    admin = browser(ACME_ADMIN)
+    admin.client.post("/account/locale", data={**admin.csrf_data(), "locale": "es"})
+    retried = admin.client.post("/settings/crm/health/retry-writeback", data=admin.csrf_data())
+    assert retried.status_code == 200  # back on Sync health
+    spanish = admin.client.get("/admin/audit").text
+    for code in ("writeback.settings_changed", "writeback.retried", "crm.import_records_retried"):
+        assert f'data-action="{code}"' in spanish
+        assert f"{code}</" not in spanish  # its name, not its code
+    assert "Configuración de la reescritura modificada" in spanish
+    assert "<dt>Elementos de datos</dt><dd>Llamada; Nota</dd>" in spanish
+    assert "<dd>Activada: No; Elementos de datos: Todos</dd>" in spanish
+    assert "Reescritura reintentada" in spanish
+    assert "<dt>Actividades</dt><dd>Todos</dd>" in spanish
+    assert "<dt>Guardados</dt><dd>2</dd>" in spanish
+
+
+def test_a_date_range_to_the_calendars_last_day_is_read_not_a_server_error(
+    console: Console, browser: OpenBrowser
+) -> None:
+    """A date field lets anyone pick 9999-12-31; the day after it does not exist."""
+    _record_days(console)
+    admin = browser(ACME_ADMIN)
+    wide = {"since": "0001-01-01", "until": "9999-12-31", "action": "crm.imported"}
+    page = admin.client.get("/admin/audit", params=wide)
+    assert page.status_code == 200
+    assert len(_rows(page.text)) == 3
+    export = admin.client.get("/admin/audit/export.csv", params=wide)
+    assert export.status_code == 200
+    assert len(list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))) == 1 + 3

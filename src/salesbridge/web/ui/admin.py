@@ -24,6 +24,7 @@ from salesbridge.services.ports import Clock, StoreAccess
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import message, render
 from salesbridge.web.ui.account import ALERT_CHOICES
+from salesbridge.web.ui.writeback import ITEM_LABELS
 from salesbridge.web.unmatched_export import SPOOL_BYTES, chunks
 
 router = APIRouter(include_in_schema=False)
@@ -42,6 +43,7 @@ ACTION_NAMES: Final = {
     "crm.connected": N_("Connected to the CRM"),
     "crm.disconnected": N_("CRM sync disconnected"),
     "crm.import_failed": N_("CRM import failed"),
+    "crm.import_records_retried": N_("Skipped CRM records read again"),
     "crm.imported": N_("CRM import finished"),
     "crm.settings_changed": N_("CRM settings changed"),
     "crm.sync_requested": N_("Sync requested"),
@@ -74,6 +76,9 @@ ACTION_NAMES: Final = {
     "user.sign_in_locked": N_("Sign-in locked after repeated failures"),
     "user.signed_in": N_("Signed in"),
     "user.signed_out": N_("Signed out"),
+    "writeback.backfill": N_("Earlier activity sent to the CRM (backfill)"),
+    "writeback.retried": N_("Writeback retried"),
+    "writeback.settings_changed": N_("Writeback settings changed"),
 }
 """Each audited action's name (English message id); an action missing here is shown as its code."""
 
@@ -83,7 +88,9 @@ DETAIL_NAMES: Final = {
     "recipients": N_("Recipients"),
     "accounts_of_open_opportunities": N_("Accounts of my open opportunities"),
     "accounts_owned": N_("Accounts I own"),
+    "activity_ids": N_("Activities"),
     "added": N_("Added"),
+    "before": N_("Before"),
     "auto_save_enabled": N_("Auto-save"),
     "blocked_by": N_("To fix in Dynamics 365 first"),
     "cancelled_imports": N_("Imports cancelled"),
@@ -97,12 +104,16 @@ DETAIL_NAMES: Final = {
     "enabled": N_("On"),
     "encoding": N_("Encoding"),
     "expires_at": N_("Expires"),
+    "failed": N_("Failed again"),
     "failed_attempts": N_("Failed attempts"),
     "from": N_("Before"),
+    "gone": N_("Gone from the CRM"),
     "has_password": N_("Password set"),
+    "include_delivered": N_("Delivered activity included"),
     "import_requests": N_("Import runs"),
     "inserted": N_("New"),
     "is_admin": N_("Administrator"),
+    "items": N_("Data items"),
     "kept_working_connection": N_("Working connection kept"),
     "leads_of_open_opportunities": N_("Leads and contacts of my open opportunities"),
     "leads_of_owned_accounts": N_("Leads and contacts of the accounts I own"),
@@ -112,22 +123,27 @@ DETAIL_NAMES: Final = {
     "locked_until": N_("Locked until"),
     "missing_privileges": N_("Missing privileges"),
     "name": N_("Name"),
+    "named": N_("Records"),
     "org_url": N_("Organization URL"),
     "outcome": N_("Outcome"),
     "prefix": N_("Starts with"),
+    "queued": N_("Queued"),
     "purge": N_("Imported CRM data cleaned up"),
     "reason": N_("Reason"),
     "rows": N_("Rows received"),
     "refused": N_("Lines refused"),
     "removed": N_("Removed"),
+    "retried": N_("Retried"),
     "rows_deleted": N_("Rows deleted"),
     "rows_imported": N_("Rows imported"),
     "seat": N_("Seat"),
     "seats": N_("Seats"),
     "seats_reset": N_("Seats that lost their CRM match"),
+    "since": N_("Since"),
     "slug": N_("Workspace"),
     "stage_source": N_("Stage source"),
     "state": N_("State"),
+    "stored": N_("Stored"),
     "stage_threshold": N_("First stage inside the pipeline"),
     "sync_interval_minutes": N_("Import from the CRM every (minutes)"),
     "system_list_items": N_("Auto-saved list items"),
@@ -187,10 +203,26 @@ def action_name(action: str, locale: str) -> str | None:
 def readable_details(details: Mapping[str, Any], locale: str) -> tuple[tuple[str, str], ...]:
     """``details`` as (label, value) pairs in ``locale``, internal ids left out; alerts by their names."""
     return tuple(
-        (_detail_name(key, locale), _alerts(value, locale) if key in ALERT_DETAILS else _value(value, locale))
+        (_detail_name(key, locale), _detail_value(key, value, locale))
         for key, value in details.items()
         if key not in HIDDEN_DETAILS
     )
+
+
+ALL_DETAILS: Final = frozenset({"activity_ids", "items", "named"})
+"""Details whose value ``"all"`` means every one (writeback settings, writeback and Sync health retries)."""
+
+
+def _detail_value(key: str, value: Any, locale: str) -> str:
+    """The detail ``key``'s ``value`` in ``locale``: alerts and data items by name, ``"all"`` in words."""
+    if key in ALERT_DETAILS:
+        return _alerts(value, locale)
+    if key in ALL_DETAILS and value == "all":
+        return translate(N_("All"), locale)
+    if key == "items" and isinstance(value, list):
+        labels = {item.value: label for item, label in ITEM_LABELS.items()}
+        return "; ".join(translate(labels[item], locale) if item in labels else str(item) for item in value) or "—"
+    return _value(value, locale)
 
 
 ALERT_DETAILS: Final = frozenset({"alert", "alerts"})
@@ -217,7 +249,9 @@ def _value(value: Any, locale: str) -> str:
     if isinstance(value, Mapping):
         if set(value) == {"from", "to"}:
             return f"{_value(value['from'], locale)} → {_value(value['to'], locale)}"
-        return "; ".join(f"{_detail_name(key, locale)}: {_value(item, locale)}" for key, item in value.items())
+        return "; ".join(
+            f"{_detail_name(key, locale)}: {_detail_value(key, item, locale)}" for key, item in value.items()
+        )
     if isinstance(value, list | tuple):
         return "; ".join(_value(item, locale) for item in value) or "—"
     if isinstance(value, int | float):
