@@ -147,5 +147,7 @@ def test_a_sellers_day_home_person_note_delivered_timeline(chromium: Browser, da
     seller.get_by_test_id("list-sort").select_option("owner")
     seller.get_by_test_id("list-apply").click()
     expect(seller.get_by_test_id("list-table-row")).to_have_count(1)
+    seller.get_by_test_id("list-select-all").check()  # bulk Save to list: every row at once, on a phone too
+    expect(seller.get_by_test_id("list-row-check")).to_be_checked()
     assert _fits(seller, size)
     screenshot(seller, f"list-table-{lang}-{size}")
