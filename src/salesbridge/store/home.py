@@ -10,12 +10,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select
+from sqlalchemy import ColumnElement, and_, func, insert, select
 
 from salesbridge.domain.crm_changes import ChangeKind, NoticedChange
 from salesbridge.domain.lists import SavedList as SavedListValue
 from salesbridge.store.repositories import _ScopedRepository, as_value
 from salesbridge.store.tables import CrmRecordChangeRow, HomeVisitRow, ListItem, SavedList
+
+_CHUNK = 500
+"""CRM ids per ``IN (...)`` read: well under every backend's limit on bound parameters."""
+
+
+def _chunks(values: Sequence[str]) -> list[Sequence[str]]:
+    return [values[start : start + _CHUNK] for start in range(0, len(values), _CHUNK)]
 
 
 class CrmRecordChangeRepository(_ScopedRepository):
@@ -53,24 +60,39 @@ class CrmRecordChangeRepository(_ScopedRepository):
         when the import saw it. The seller's records: those in the user's lists, those whose account is in them,
         and those their CRM user (``crm_user_id``, lower case) owns or owned before a change of owner."""
         change = CrmRecordChangeRow
-        mine = and_(
-            ListItem.list_id == SavedList.id,
-            SavedList.owner_user_id == user_id,
-            SavedList.organization_id == self._organization_id,
-            ListItem.organization_id == self._organization_id,
-        )
-        listed = exists().where(mine, ListItem.crm_table == change.table_name, ListItem.crm_id == change.crm_id)
-        in_listed_account = exists().where(mine, ListItem.crm_table == "account", ListItem.crm_id == change.parent_id)
-        whose: list[ColumnElement[bool]] = [listed, in_listed_account]
+        # Each part is read by its own index (migration 0026), not one OR of them tested on every change since the
+        # visit: the seller's list items (a few thousand) probe the changes by record and by account.
+        items = self._session.execute(
+            select(ListItem.crm_table, ListItem.crm_id).where(
+                ListItem.list_id == SavedList.id,
+                SavedList.owner_user_id == user_id,
+                SavedList.organization_id == self._organization_id,
+                ListItem.organization_id == self._organization_id,
+            )
+        ).all()
+        by_table: dict[str, set[str]] = {}
+        for table, crm_id in items:
+            by_table.setdefault(table, set()).add(crm_id)
+        # The list's records: every change since the visit (no ORDER BY: ordered, SQLite walks the index by time).
+        records = [
+            and_(change.table_name == table, change.crm_id.in_(chunk))
+            for table, crm_ids in sorted(by_table.items())
+            for chunk in _chunks(sorted(crm_ids))
+        ]
+        records.extend(change.parent_id.in_(chunk) for chunk in _chunks(sorted(by_table.get("account", ()))))
+        owned: list[ColumnElement[bool]] = []
         if crm_user_id:
-            whose.append(change.owner_id == crm_user_id)
-            whose.append(and_(change.kind == ChangeKind.OWNER.value, change.before_value == crm_user_id))
-        statement = (
-            select(change)
-            .where(change.organization_id == self._organization_id, change.changed_at > since, or_(*whose))
-            .order_by(change.changed_at.desc(), change.id)
-            .limit(limit)
-        )
+            owned.append(change.owner_id == crm_user_id)
+            owned.append(and_(change.kind == ChangeKind.OWNER.value, change.before_value == crm_user_id))
+        recent = and_(change.organization_id == self._organization_id, change.changed_at > since)
+        found: dict[uuid.UUID, CrmRecordChangeRow] = {}
+        for part in records:
+            found.update((row.id, row) for row in self._session.scalars(select(change).where(recent, part)))
+        for part in owned:
+            statement = select(change).where(recent, part).order_by(change.changed_at.desc(), change.id).limit(limit)
+            found.update((row.id, row) for row in self._session.scalars(statement))
+        # Newest first, then by id, as one query ordered so would give them (a stable sort by id, then by time).
+        newest = sorted(sorted(found.values(), key=lambda row: row.id), key=lambda row: row.changed_at, reverse=True)
         return [
             (
                 NoticedChange(
@@ -84,7 +106,7 @@ class CrmRecordChangeRepository(_ScopedRepository):
                 ),
                 row.changed_at,
             )
-            for row in self._session.scalars(statement)
+            for row in newest[:limit]
         ]
 
 

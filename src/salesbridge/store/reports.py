@@ -12,7 +12,8 @@ from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, func, literal_column, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from salesbridge.domain.match_links import LinkBand, LinkCounts, TargetKind
 from salesbridge.domain.reports import (
@@ -38,6 +39,19 @@ from salesbridge.store.tables import (
 
 _ID_CHUNK = 2_000
 """Record ids per query (bound parameters: SQLite allows 32,766 a statement, and each id is bound four times)."""
+
+
+_LOOKUPS = ("customerid", "parentcontactid", "originatingleadid")
+"""The opportunity's lookups that name its records, besides ``parent_id`` (migration 0024 indexes each)."""
+
+
+def _named_id(dialect: str, lookup: str) -> ColumnElement[str]:
+    """The lower-cased id the opportunity's ``lookup`` names, written exactly as migration 0024's index on it (an
+    expression index serves only the identical expression; the path is a literal, never a bound parameter)."""
+    if dialect == "postgresql":
+        named = CrmRecord.data.op("->")(literal_column(f"'{lookup}'")).op("->>")(literal_column("'id'"))
+        return func.lower(named, type_=String)
+    return func.lower(func.json_extract(CrmRecord.data, literal_column(f"'$.{lookup}.id'")), type_=String)
 
 
 class ReportQueries(_ScopedRepository):
@@ -131,23 +145,28 @@ class ReportQueries(_ScopedRepository):
         """The imported opportunities that name one of the ``touched`` records (``(table, crm_id)``, ids in lower
         case) or belong to one: their ``parent_id`` (account, else customer), ``customerid``, ``parentcontactid``
         or ``originatingleadid`` is one of them. The lookups are read inside the database (JSON paths on SQLite and
-        PostgreSQL), so opportunities that name none are never loaded."""
+        PostgreSQL), so opportunities that name none are never loaded, and each lookup is read through its own
+        index (``parent_id``: migration 0023; the others: 0024), so they are not read either."""
         ids = sorted({crm_id for _table, crm_id in touched})
+        dialect = self._session.get_bind().dialect.name
         found: dict[str, OpportunityRecord] = {}
         for start in range(0, len(ids), _ID_CHUNK):
             chunk = ids[start : start + _ID_CHUNK]
-            named = [
-                func.lower(CrmRecord.data[column]["id"].as_string()).in_(chunk)
-                for column in ("customerid", "parentcontactid", "originatingleadid")
+            # One read per lookup, not one OR of them: each is a range of its own index (an OR of the four
+            # makes SQLite walk every opportunity of the organization by its primary key).
+            conditions = [
+                CrmRecord.parent_id.in_(chunk),
+                *(_named_id(dialect, lookup).in_(chunk) for lookup in _LOOKUPS),
             ]
-            statement = select(CrmRecord.crm_id, CrmRecord.name, CrmRecord.data).where(
-                CrmRecord.organization_id == self._organization_id,
-                CrmRecord.table_name == "opportunity",
-                or_(CrmRecord.parent_id.in_(chunk), *named),
-            )
-            rows: list[Any] = list(self._session.execute(statement))
-            for crm_id, name, data in rows:
-                found[crm_id] = OpportunityRecord(crm_id=crm_id, name=name, data=data or {})
+            for condition in conditions:
+                statement = select(CrmRecord.crm_id, CrmRecord.name, CrmRecord.data).where(
+                    CrmRecord.organization_id == self._organization_id,
+                    CrmRecord.table_name == "opportunity",
+                    condition,
+                )
+                rows: list[Any] = list(self._session.execute(statement))
+                for crm_id, name, data in rows:
+                    found[crm_id] = OpportunityRecord(crm_id=crm_id, name=name, data=data or {})
         return list(found.values())
 
     def record_match_rates(self, counts: Mapping[str, LinkCounts], *, at: datetime) -> None:

@@ -848,7 +848,14 @@ class CrmRecordChangeRow(Base):
     parent_id: Mapped[str | None] = mapped_column(String(36))
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
-    __table_args__ = (Index("ix_crm_record_changes_organization_id_changed_at", "organization_id", "changed_at"),)
+    __table_args__ = (
+        Index("ix_crm_record_changes_organization_id_changed_at", "organization_id", "changed_at"),
+        # A seller's home reads the changes of their records by record, account and owner (migration 0026).
+        Index("ix_crm_record_changes_record", "organization_id", "table_name", "crm_id", "changed_at"),
+        Index("ix_crm_record_changes_parent_id", "organization_id", "parent_id", "changed_at"),
+        Index("ix_crm_record_changes_owner_id", "organization_id", "owner_id", "changed_at"),
+        Index("ix_crm_record_changes_before_value", "organization_id", "kind", "before_value", "changed_at"),
+    )
 
 
 class HomeVisitRow(Base):
