@@ -145,3 +145,16 @@ def test_a_persons_timeline_shows_teammates_activity_by_name_and_mine_as_mine(
     assert page.count('data-testid="activity"') == 2
     assert 'data-testid="activity-author">· registrado por Ada Admin<' in page
     assert "· registrado por ti<" in page
+
+
+def test_the_homes_activity_says_who_it_is_about(console: Console, browser: OpenBrowser) -> None:
+    """"Note: Met at the fair" tells a busy seller nothing without the person's name."""
+    ids = seed_people(console)
+    _log(console, ids["p-paco"], item=DataItem.CALL, state=DeliveryState.WAITING_FOR_MATCH)
+    _delivered_note(console, ids["p-robert"])
+
+    page = browser(ACME_SELLER).client.get("/").text
+
+    assert _shown(page, "home-activity-subject") == 2
+    assert '<span class="muted" data-testid="home-activity-subject">· Paco Pérez</span>' in page
+    assert '<span class="muted" data-testid="home-activity-subject">· Robert Smith</span>' in page

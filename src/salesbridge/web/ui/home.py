@@ -4,6 +4,7 @@ their previous visit, their activity waiting for a CRM match and their recent ac
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -44,20 +45,23 @@ class ActivityEntry:
     item_label: str
     reason: str
     link: str | None
+    subject: str | None = None
 
 
-def _entry(activity: Activity, locale: str) -> ActivityEntry:
+def _entry(activity: Activity, locale: str, subjects: dict[uuid.UUID, str]) -> ActivityEntry:
     if activity.person_id is not None:
         link: str | None = f"/people/{activity.person_id}#activities"
     elif activity.company_id is not None:
         link = f"/companies/{activity.company_id}#activities"
     else:
         link = None
+    subject_id = activity.person_id or activity.company_id
     return ActivityEntry(
         activity=activity,
         item_label=translate(ITEM_LABELS[activity.item], locale),
         reason=reason_text(activity.delivery, locale),
         link=link,
+        subject=subjects.get(subject_id) if subject_id is not None else None,
     )
 
 
@@ -69,8 +73,8 @@ def home_page(request: Request, principal: Principal, services: ConsoleServices)
         locale = principal.locale
         context = {
             "seller": home,
-            "waiting": [_entry(activity, locale) for activity in home.waiting],
-            "recent": [_entry(activity, locale) for activity in home.recent],
+            "waiting": [_entry(activity, locale, home.subjects) for activity in home.waiting],
+            "recent": [_entry(activity, locale, home.subjects) for activity in home.recent],
             "change_labels": {kind.value: translate(label, locale) for kind, label in CHANGE_LABELS.items()},
             "table_labels": {table: translate(label, locale) for table, label in TABLE_LABELS.items()},
         }
