@@ -254,7 +254,16 @@ class ListRepository(_ScopedRepository):
 
     def items(self, list_id: uuid.UUID) -> list[domain.ListItem]:
         """The items of a list, by table then id."""
-        return [as_value(domain.ListItem, row) for row in self._item_rows(list_id)]
+        # Plain columns, no ORM instances: a list's page reads lists of thousands of records.
+        statement = (
+            select(ListItem.list_id, ListItem.crm_table, ListItem.crm_id, ListItem.reason, ListItem.added_at)
+            .where(ListItem.organization_id == self._organization_id, ListItem.list_id == list_id)
+            .order_by(ListItem.crm_table, ListItem.crm_id)
+        )
+        return [
+            domain.ListItem(list_id=row[0], crm_table=row[1], crm_id=row[2], reason=row[3], added_at=row[4])
+            for row in self._session.execute(statement)
+        ]
 
     def add_item(self, list_id: uuid.UUID, table: str, crm_id: str, *, reason: str | None = None) -> bool:
         """Put a record in a list; False when it was there already (idempotent).
