@@ -1,7 +1,8 @@
 """Every console page (tests/e2e/console_pages.py) in English and Spanish, on a desktop and a 390 px phone: axe-core
-finds no serious or critical violation, the page needs no sideways scrolling and, in Spanish, shows no message of
-the catalogue in English; a screenshot of each goes to ``test-artifacts/screenshots/`` and axe's
-results to ``test-artifacts/axe/`` (both ``<page>-<lang>-<desktop|phone>``).
+finds no serious or critical violation, the page needs no sideways scrolling (and on a desktop a signed-in page
+keeps Sign out inside the window) and, in Spanish, shows no message of the catalogue in English; a screenshot of
+each goes to ``test-artifacts/screenshots/`` and axe's results to ``test-artifacts/axe/`` (both
+``<page>-<lang>-<desktop|phone>``).
 
 One browser context per user for the whole module (signed in once); the user's language is switched in the store
 between pages (each request reads it), and the phone size is the same page resized, not loaded again.
@@ -47,6 +48,13 @@ SHOWN_TEXTS = """() => {
   return texts.filter((text) => text);
 }"""
 """Every text a page shows (text nodes and the attributes read aloud), for the untranslated-message check."""
+
+
+SIGN_OUT_VISIBLE = """() => {
+  const button = document.querySelector("[data-testid=sign-out]").getBoundingClientRect();
+  return button.left >= 0 && button.right <= document.documentElement.clientWidth;
+}"""
+"""Whether the Sign out button lies inside the window (QA item 2: Spanish's admin menu pushed it off screen)."""
 
 
 @cache
@@ -136,6 +144,8 @@ def test_the_page_has_no_serious_accessibility_violation(
         width = page.evaluate("document.scrollingElement.scrollWidth")
         if width > viewport["width"]:
             found.append(f"{size}: the page is {width} px wide, wider than the {viewport['width']} px window")
+        if size == "desktop" and target.who != "anonymous" and not page.evaluate(SIGN_OUT_VISIBLE):
+            found.append(f"{size}: Sign out is outside the window (a menu too long for the top bar pushes it out)")
     assert not found, f"axe-core: serious or critical violations on {page.url} ({target.name}, {lang}):\n" + "\n".join(
         found
     )
