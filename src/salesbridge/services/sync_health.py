@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from salesbridge.domain.crm_import import import_specs
@@ -75,6 +75,8 @@ class SyncHealth:
             :data:`~salesbridge.services.writeback.MAX_PROBLEMS`, newest first).
         writeback_error_count: All of them.
         runs: The newest finished runs (at most :data:`MAX_RUNS`), oldest first (as a chart reads them).
+        record_names: The name of each skipped record the store knows (imported before it failed), by
+            ``(table, crm id)``: an id alone tells an administrator nothing.
     """
 
     tables: tuple[TableCheckpoint, ...]
@@ -83,6 +85,7 @@ class SyncHealth:
     writeback_errors: list[Problem]
     writeback_error_count: int
     runs: list[RunLine]
+    record_names: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
 
 def sync_health(store: StoreAccess, organization_id: uuid.UUID) -> SyncHealth:
@@ -92,6 +95,7 @@ def sync_health(store: StoreAccess, organization_id: uuid.UUID) -> SyncHealth:
         import_errors = uow.import_record_errors.newest(limit=MAX_IMPORT_ERRORS)
         import_error_count = uow.import_record_errors.count()
         recent = uow.import_runs.recent(limit=MAX_RUNS + 2)  # a queued and a running one may come first
+        record_names = uow.crm_record_queries.names([(error.table, error.crm_id) for error in import_errors])
     writeback = writeback_status(store, organization_id)
     finished = [run for run in recent if run.finished_at is not None][:MAX_RUNS]
     finished.sort(key=lambda run: run.finished_at or run.requested_at)
@@ -102,6 +106,7 @@ def sync_health(store: StoreAccess, organization_id: uuid.UUID) -> SyncHealth:
         writeback_errors=writeback.problems,
         writeback_error_count=sum(writeback.totals[problem] for problem in _PROBLEM_STATES),
         runs=[RunLine(run) for run in finished],
+        record_names=record_names,
     )
 
 

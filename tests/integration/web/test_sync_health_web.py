@@ -13,7 +13,7 @@ from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, Browser, Con
 from tests.integration.web.test_people_web import seed_people
 from tests.integration.web.test_writeback_web import _log, _states
 
-from salesbridge.domain.sync_runs import RunCounts, SyncMode
+from salesbridge.domain.sync_runs import RecordRow, RunCounts, SyncMode
 from salesbridge.domain.writeback import DataItem, DeliveryState
 
 OpenBrowser = Callable[[Person | None], Browser]
@@ -103,3 +103,16 @@ def test_retrying_skipped_records_without_a_crm_connection_says_to_connect_first
     assert 'data-testid="form-error"' in refused.text
     assert "Connect to the CRM first" in refused.text
     assert 'data-testid="import-error" data-table="account"' in refused.text, "the skipped record is still listed"
+
+
+def test_a_skipped_record_the_store_knows_is_shown_by_its_name_escaped(console: Console, browser: OpenBrowser) -> None:
+    """A record that imported once and then failed: the administrator reads its name (CRM data: escaped)."""
+    _seed_sync(console)
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    account = "8d1f0c2e-0000-4000-8000-000000000001"
+    with console.store(organization_id) as uow:
+        uow.crm_records.upsert_many("account", [RecordRow(account, "<b>Fabrikam</b>", None, None, 0, {})], generation=1)
+        uow.commit()
+    page = browser(ACME_ADMIN).client.get("/settings/crm/health").text
+    assert f'<span data-testid="import-error-name">&lt;b&gt;Fabrikam&lt;/b&gt;</span><br><code>{account}</code>' in page
