@@ -307,3 +307,26 @@ def test_the_lists_page_creates_a_list_of_ones_own_and_explains_a_bad_name(brows
     assert "Ferias 2027" in seller.client.get("/lists").text
     assert refused.status_code == 422
     assert 'data-testid="form-error"' in refused.text
+
+
+def test_the_lists_page_shows_the_first_records_of_a_long_list_and_links_to_all_of_them(
+    console: Console, browser: OpenBrowser
+) -> None:
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        seller = uow.users.find_by_email(ACME_SELLER.email)
+        assert seller is not None
+        rows = [RecordRow(f"c{index:03d}", f"Contact {index:03d}", None, None, 0, {}) for index in range(60)]
+        uow.crm_records.upsert_many("contact", rows, generation=1)
+        long_list = uow.lists.create_manual(seller.id, "Long")
+        uow.lists.replace_items(long_list.id, [("contact", row.crm_id, None) for row in rows])
+        uow.commit()
+    page = browser(ACME_SELLER).client.get("/lists")
+    assert page.status_code == 200
+    assert page.text.count('data-testid="list-item"') == 50
+    assert "Contact 049" in page.text
+    assert "Contact 050" not in page.text
+    assert 'data-testid="list-count">60<' in page.text
+    assert f'<a href="/lists/{long_list.id}">Los 50 primeros de 60 registros' in page.text
+    assert browser(ACME_SELLER).client.get(f"/lists/{long_list.id}").text.count("Contact 059") >= 1

@@ -53,6 +53,11 @@ Checkbox = Annotated[str, Form()]
 FormText = Annotated[str, Form()]
 
 
+LIST_ITEMS_SHOWN: Final = 50
+"""Records (and people, companies) of each list the Lists page shows: a list of thousands is read in full on its
+own page (``/lists/<id>``), not rendered here (a 5,000-record list made this page take 300 ms)."""
+
+
 def _page(
     request: Request,
     principal: Principal,
@@ -73,6 +78,7 @@ def _page(
         "notice": request.query_params.get("notice"),
         "error": error,
         "unmatched_label": lambda count: unmatched_label(count, principal.locale),
+        "items_shown": LIST_ITEMS_SHOWN,
     }
     return render(request, "lists.html", context, principal=principal, status_code=status_code)
 
