@@ -18,8 +18,8 @@ from salesbridge.services.lists import LIST_TABLES, _own_list, _user, add_to_lis
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import StoreAccess, UnitOfWork
 
-ROWS_SHOWN: Final = 500
-"""The rows a page shows (the CSV export has every row)."""
+ROWS_SHOWN: Final = 100
+"""The rows a page shows (the CSV export has every row): 500 rows took a 5,000-record list's page past 200 ms."""
 _MATCHED_TABLES: Final = ("account", "contact", "lead")
 
 
