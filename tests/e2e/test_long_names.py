@@ -1,6 +1,7 @@
 """A name with no space to break at (198 characters, allowed) never makes a page wider than the window: the
-person's page, the People list, the review queue's "A ↔ B" heading and the lists holding them, at 1280 px and on a
-390 px phone, in English and in Spanish (found by QA: the person page's heading made it 3286 px wide)."""
+home (an activity and who it is about), the person's page, the People list, the review queue's "A ↔ B" heading and
+the lists holding them, at 1280 px and on a 390 px phone, in English and in Spanish (found by QA: the person page's
+heading made it 3286 px wide; the home's activity links 3994 px)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.integration.matching_seed import seed_crm
 
 from salesbridge.domain.csv_rows import read_people_csv
 from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
+from salesbridge.domain.writeback import ActivityDraft, DataItem, DeliveryState, Direction
 from salesbridge.services.lists import add_to_list, create_list
 from salesbridge.services.people_load import load_people
 from salesbridge.store.imports import RecordRow
@@ -58,6 +60,21 @@ def _seed(console: LiveConsole) -> uuid.UUID:
         ]
         uow.matches.put(links)
         uow.commit()
+    with console.store(organization_id) as uow:  # the home names who the admin's activity is about
+        admin = uow.users.find_by_email(ADMIN)
+        assert admin is not None
+        draft = ActivityDraft(
+            client_id="long-note",
+            item=DataItem.NOTE,
+            person_id=person.id,
+            company_id=None,
+            subject=LONG,
+            body="Met at the fair",
+            direction=Direction.OUTGOING,
+            occurred_at=datetime.now(UTC),
+        )
+        uow.activities.add(admin.id, draft, state=DeliveryState.WAITING_FOR_MATCH, hold=None)
+        uow.commit()
     saved = create_list(console.store, "acme", ADMIN, name="Fair", actor=ADMIN)
     for crm_id in ("c-ghost-00", LONG_CONTACT):
         add_to_list(console.store, "acme", ADMIN, saved.id, table="contact", crm_id=crm_id, actor=ADMIN)
@@ -70,6 +87,7 @@ def test_a_long_unbroken_name_wraps_on_every_page_that_shows_it(
 ) -> None:
     person_id = _seed(live_console)
     paths = (
+        "/",
         f"/people/{person_id}",
         f"/people?q={LONG[:11]}",
         "/admin/matching/review",
