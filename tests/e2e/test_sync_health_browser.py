@@ -94,6 +94,13 @@ def _admin(chromium: Browser, console: SyncedConsole, lang: str, viewport: dict[
     return page
 
 
+ONE_LINE = (
+    "button => { const text = document.createRange(); text.selectNodeContents(button);"
+    " return text.getClientRects().length === 1; }"
+)
+"""Whether a button's label is on one line (a word split by wrapping makes more line boxes)."""
+
+
 def _fits(page: Page, viewport: dict[str, int]) -> bool:
     return bool(page.evaluate("document.scrollingElement.scrollWidth") <= viewport["width"])
 
@@ -105,7 +112,7 @@ def test_sync_health_shows_an_injected_writeback_failure_and_retry_fixes_it(
     _writeback_on(console)
     person_id, _contact = a_person_with_a_contact(console)
     faults = console.sandbox.services.faults
-    for lang, size, viewport in (("en", "desktop", DESKTOP), ("es", "phone", PHONE)):
+    for lang, size, viewport in (("en", "desktop", DESKTOP), ("es", "phone", PHONE), ("es", "desktop", DESKTOP)):
         faults.configure(FaultConfig(unavailable_rate=1.0))
         try:
             note = _seller_logs_a_note(console, person_id, f"Pricing call notes ({lang}, {size})")
@@ -124,6 +131,7 @@ def test_sync_health_shows_an_injected_writeback_failure_and_retry_fixes_it(
         expect(admin.get_by_test_id("run-row").first).to_be_visible()
         expect(admin.locator("[data-testid=runs-chart] svg")).to_have_count(2)
         assert _fits(admin, viewport), "the page scrolls sideways"
+        assert row.get_by_test_id("writeback-retry").evaluate(ONE_LINE), "the Retry button's word is split"
         screenshot(admin, f"sync-health-failing-{lang}-{size}")
         assert_accessible(admin, f"sync-health-failing-{lang}-{size}")
 
