@@ -220,3 +220,12 @@ def test_a_date_range_to_the_calendars_last_day_is_read_not_a_server_error(
     export = admin.client.get("/admin/audit/export.csv", params=wide)
     assert export.status_code == 200
     assert len(list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))) == 1 + 3
+
+
+def test_an_entry_without_details_has_no_details_label_on_a_phone(console: Console, browser: OpenBrowser) -> None:
+    """Phones show each cell's label above it: a sign-in has no details, so no "Details" over nothing."""
+    _record(console, 1)
+    page = browser(ACME_ADMIN).client.get("/admin/audit").text
+    rows = dict(re.findall(r'data-testid="audit-row" data-action="([^"]+)"(.*?)</tr>', page, re.S))
+    assert 'data-label="Details"' not in rows["user.signed_in"]
+    assert 'data-label="Details"' in rows["crm.settings_changed"]
