@@ -191,7 +191,7 @@ def record_changes(
 class TableReport:
     """What one table's import did in this run (the import engine counts into it).
 
-    ``changes`` lists the records written or deleted outside full reads, until :data:`CHANGE_LIMIT`; past it,
+    ``changes`` lists the records written or deleted outside full reads, until ``change_limit``; past it,
     ``changes_overflowed`` is set and the list stops growing.
     """
 
@@ -203,10 +203,12 @@ class TableReport:
     resynced: bool = False
     changes: list[RecordChange] = field(default_factory=list)
     changes_overflowed: bool = False
+    change_limit: int = CHANGE_LIMIT
+    """The changes listed at most (:data:`CHANGE_LIMIT`; tests pass a small one)."""
 
     def note_changes(self, changes: Sequence[RecordChange] | None) -> None:
         """Add a page's changes (None: the page did not follow them, as in a full read: everything changed)."""
-        if changes is None or len(self.changes) + len(changes) > CHANGE_LIMIT:
+        if changes is None or len(self.changes) + len(changes) > self.change_limit:
             self.changes_overflowed = True
             self.changes.clear()
         elif not self.changes_overflowed:

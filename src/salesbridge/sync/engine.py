@@ -43,8 +43,8 @@ from salesbridge.domain.clock import Clock as Clock
 from salesbridge.domain.crm_changes import noticed_changes
 from salesbridge.domain.crm_import import IMPORTED_TABLES, ImportSpec, field_reader, import_specs
 from salesbridge.domain.currencies import CrmCurrencies
-from salesbridge.domain.sync_runs import ImportReport as ImportReport  # importers of the engine's report
 from salesbridge.domain.sync_runs import (
+    CHANGE_LIMIT,
     RecordChange,
     RecordRow,
     SyncMode,
@@ -52,6 +52,7 @@ from salesbridge.domain.sync_runs import (
     TableReport,
     record_changes,
 )
+from salesbridge.domain.sync_runs import ImportReport as ImportReport  # importers of the engine's report
 from salesbridge.errors import RecordRefusedError, ResyncRequiredError
 from salesbridge.sync.ports import ImportStore as ImportStore  # importers of the engine's store port
 from salesbridge.sync.ports import ImportUnitOfWork
@@ -95,6 +96,8 @@ class ImportEngine(Generic[UnitOfWorkT]):
         guard: Runs inside each page's transaction (given its unit of work) before it commits; raises to stop the
             import.
         progress: Told after each page.
+        change_limit: Changes a table's report lists one by one (:data:`CHANGE_LIMIT`); past it the run reports
+            "everything changed" (the seller's home is still told of each change).
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
         page_size: int = 5000,
         guard: Callable[[UnitOfWorkT], None] | None = None,
         progress: Progress | None = None,
+        change_limit: int = CHANGE_LIMIT,
     ) -> None:
         self._store = store
         self._organization_id = organization_id
@@ -121,6 +125,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
         self._page_size = page_size
         self._guard = guard
         self._progress = progress
+        self._change_limit = change_limit
 
     async def run(self) -> ImportReport:
         """Import every table once.
@@ -174,7 +179,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
         info = await self._metadata.table(spec.table)
         mode = SyncMode.CHANGE_TRACKING if info.is_change_tracked else SyncMode.MODIFIED_ON
         columns = await self._columns(spec)
-        report = TableReport(spec.table, mode)
+        report = TableReport(spec.table, mode, change_limit=self._change_limit)
         if mode is SyncMode.CHANGE_TRACKING:
             await self._read_changes(spec, columns, report)
         else:
@@ -271,7 +276,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
         with self._store(self._organization_id) as uow:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.CHANGE_TRACKING)
             generation = state.reading_generation or state.generation
-            known, changes = self._changes(uow, state, table, rows, page.deleted_ids, follow=follow)
+            known, changes = self._changes(uow, state, table, rows, page.deleted_ids)
             self._notice(uow, table, changes)
             stored = self._store_rows(
                 uow,
@@ -293,7 +298,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
             uow.sync_states.save(state)
             self._check(uow)
             uow.commit()
-        return _PageWrite(stored, deleted, changes)
+        return _PageWrite(stored, deleted, changes if follow else None)
 
     def _complete_full_read(self, uow: UnitOfWorkT, state: TableCheckpoint) -> tuple[TableCheckpoint, int]:
         """After the last page of a full read: rows of older generations are gone from the CRM. Returns the
@@ -366,7 +371,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
     ) -> _PageWrite:
         with self._store(self._organization_id) as uow:
             state = uow.sync_states.get_or_create(table, mode=SyncMode.MODIFIED_ON)
-            known, changes = self._changes(uow, state, table, rows, (), follow=follow)
+            known, changes = self._changes(uow, state, table, rows, ())
             self._notice(uow, table, changes)
             stored = self._store_rows(
                 uow,
@@ -384,7 +389,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
             uow.sync_states.save(state)
             self._check(uow)
             uow.commit()
-        return _PageWrite(stored, 0, changes)
+        return _PageWrite(stored, 0, changes if follow else None)
 
     def _finish_full_scan(self, table: str) -> int:
         with self._store(self._organization_id) as uow:
@@ -460,23 +465,20 @@ class ImportEngine(Generic[UnitOfWorkT]):
         table: str,
         rows: Sequence[RecordRow],
         deleted_ids: Sequence[str],
-        *,
-        follow: bool,
     ) -> tuple[int, list[RecordChange] | None]:
         """How many of ``rows`` are stored already, and what the page changes (read before it is written, by
-        primary key): each written or deleted record as stored before and after. In a full read, nothing and
-        None (it changes everything, and its completion counts the table); without ``follow`` (the run changed
-        too much to follow each change), the count alone."""
+        primary key, once): each written or deleted record as stored before and after. In a full read, nothing
+        and None (it changes everything, and its completion counts the table). A run past CHANGE_LIMIT still reads
+        them: the seller's home is told of every change (a mass reassignment of owners is one); only the run's
+        report stops listing them (the page returns None to it)."""
         if state.reading_generation is not None:
             return 0, None
-        if not follow:
-            return uow.crm_records.count_stored(table, (row.crm_id for row in rows)), None
         before = uow.crm_records.stored_states(table, [*(row.crm_id for row in rows), *deleted_ids])
         return sum(1 for row in rows if row.crm_id in before), record_changes(before, rows, deleted_ids)
 
     def _notice(self, uow: ImportUnitOfWork, table: str, changes: Sequence[RecordChange] | None) -> None:
         """Store, with the page, the changes of its records a seller is told about (a new owner, a stage moved, a
-        job change). A full read's pages, and pages of a run past CHANGE_LIMIT, follow no change: nothing is
+        job change), pages of a run past CHANGE_LIMIT included. A full read's pages follow no change: nothing is
         noticed then."""
         if changes:
             uow.crm_record_changes.add_many(noticed_changes(table, changes), at=self._clock())

@@ -11,7 +11,16 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import pytest
 from tests.fakes.store import FakeClock, FakeStore
 
-from salesbridge.crm.ports import ChangeToken, ColumnInfo, RequestUsage, RowPage, TableInfo
+from salesbridge.crm.ports import (
+    ChangeToken,
+    ColumnInfo,
+    CrmRecord,
+    RecordPage,
+    RecordQuery,
+    RequestUsage,
+    RowPage,
+    TableInfo,
+)
 from salesbridge.domain.crm_import import IMPORTED_TABLES
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.workspace import CrmCredentials, ImportState, SeatState
@@ -58,6 +67,12 @@ class FakeDynamics:
 
     async def columns(self, table: str) -> list[ColumnInfo]:
         return []
+
+    async def query(self, query: RecordQuery) -> AsyncIterator[RecordPage]:
+        """A plain read (the import's of the organization and its currencies): ``rows`` of the table, if any."""
+        yield RecordPage(
+            tuple(CrmRecord(query.table, crm_id, values) for crm_id, values in self.rows.get(query.table, []))
+        )
 
     async def read_change_rows(
         self,
