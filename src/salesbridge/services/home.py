@@ -157,7 +157,10 @@ def seller_home(store: StoreAccess, organization_id: uuid.UUID, user_id: uuid.UU
         uow.commit()
         standing = crm_standing(uow, user_id)
         since = previous if previous is not None else now - FIRST_VISIT_WINDOW
-        found = uow.crm_record_changes.for_seller(user_id, standing.crm_user_id, since=since, limit=CHANGES_SHOWN)
+        # With CRM sync off the records the seller owns in the CRM are not followed (the home says so): only
+        # their lists' records are.
+        owner = standing.crm_user_id if standing.sync_on else None
+        found = uow.crm_record_changes.for_seller(user_id, owner, since=since, limit=CHANGES_SHOWN)
         waiting = uow.activities.search(
             author_user_id=user_id, states=(DeliveryState.WAITING_FOR_MATCH,), limit=ACTIVITIES_SHOWN
         )

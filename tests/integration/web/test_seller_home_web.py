@@ -10,12 +10,15 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from tests.integration.web.conftest import ACME_ADMIN, ACME_GUEST, ACME_SELLER, Browser, Console, Person
+from tests.integration.web.test_crm_details_web import _sync_off
 from tests.integration.web.test_people_web import seed_people
 from tests.integration.web.test_writeback_web import _delivered_note, _log
 
 from salesbridge.domain.crm_changes import ChangeKind, NoticedChange
 from salesbridge.domain.sync_runs import RecordRow
 from salesbridge.domain.writeback import DataItem, DeliveryState
+from salesbridge.services.crm_users import rematch_seats
+from salesbridge.store.workspace import CrmUserValues
 
 OpenBrowser = Callable[[Person | None], Browser]
 
@@ -148,7 +151,7 @@ def test_a_persons_timeline_shows_teammates_activity_by_name_and_mine_as_mine(
 
 
 def test_the_homes_activity_says_who_it_is_about(console: Console, browser: OpenBrowser) -> None:
-    """"Note: Met at the fair" tells a busy seller nothing without the person's name."""
+    """ "Note: Met at the fair" tells a busy seller nothing without the person's name."""
     ids = seed_people(console)
     _log(console, ids["p-paco"], item=DataItem.CALL, state=DeliveryState.WAITING_FOR_MATCH)
     _delivered_note(console, ids["p-robert"])
@@ -158,3 +161,30 @@ def test_the_homes_activity_says_who_it_is_about(console: Console, browser: Open
     assert _shown(page, "home-activity-subject") == 2
     assert '<span class="muted" data-testid="home-activity-subject">· Paco Pérez</span>' in page
     assert '<span class="muted" data-testid="home-activity-subject">· Robert Smith</span>' in page
+
+
+def test_with_crm_sync_off_the_records_i_own_in_the_crm_are_not_followed(
+    console: Console, browser: OpenBrowser
+) -> None:
+    """The home says so when a seat's CRM sync is off; a change to a record the seller owns (not in their lists)
+    must not show up under it."""
+    organization_id = _seed_crm(console)
+    with console.store(organization_id) as uow:
+        uow.crm_users.replace_all([CrmUserValues(BEA, "Bea Owner", ACME_SELLER.email, None, False, False, 0)])
+        rematch_seats(uow)
+        uow.commit()
+    owned = [NoticedChange("contact", OTHER_CONTACT, ChangeKind.JOB, "Buyer", "CFO", BEA, None)]
+    seller = browser(ACME_SELLER)
+    seller.client.get("/")  # the visit the changes are counted from
+    console.clock.advance(timedelta(hours=2))
+    _import_notices(console, organization_id, owned)
+    console.clock.advance(timedelta(hours=1))
+    assert "Otto Other" in seller.client.get("/").text, "sync on: the record I own is followed"
+
+    _sync_off(console, ACME_SELLER.email)
+    console.clock.advance(timedelta(hours=2))
+    _import_notices(console, organization_id, owned)
+    console.clock.advance(timedelta(hours=1))
+    page = seller.client.get("/").text
+    assert "Otto Other" not in page
+    assert 'data-testid="home-no-changes"' in page
