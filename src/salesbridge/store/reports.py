@@ -149,24 +149,28 @@ class ReportQueries(_ScopedRepository):
         index (``parent_id``: migration 0023; the others: 0024), so they are not read either."""
         ids = sorted({crm_id for _table, crm_id in touched})
         dialect = self._session.get_bind().dialect.name
-        found: dict[str, OpportunityRecord] = {}
+        opportunities = (CrmRecord.organization_id == self._organization_id, CrmRecord.table_name == "opportunity")
+        wanted: set[str] = set()
         for start in range(0, len(ids), _ID_CHUNK):
             chunk = ids[start : start + _ID_CHUNK]
             # One read per lookup, not one OR of them: each is a range of its own index (an OR of the four
-            # makes SQLite walk every opportunity of the organization by its primary key).
+            # makes SQLite walk every opportunity of the organization by its primary key). Ids only: an
+            # opportunity usually names several touched records, and its JSON is decoded once, below.
             conditions = [
                 CrmRecord.parent_id.in_(chunk),
                 *(_named_id(dialect, lookup).in_(chunk) for lookup in _LOOKUPS),
             ]
             for condition in conditions:
-                statement = select(CrmRecord.crm_id, CrmRecord.name, CrmRecord.data).where(
-                    CrmRecord.organization_id == self._organization_id,
-                    CrmRecord.table_name == "opportunity",
-                    condition,
-                )
-                rows: list[Any] = list(self._session.execute(statement))
-                for crm_id, name, data in rows:
-                    found[crm_id] = OpportunityRecord(crm_id=crm_id, name=name, data=data or {})
+                wanted.update(self._session.scalars(select(CrmRecord.crm_id).where(*opportunities, condition)))
+        found: dict[str, OpportunityRecord] = {}
+        chosen = sorted(wanted)
+        for start in range(0, len(chosen), _ID_CHUNK):
+            statement = select(CrmRecord.crm_id, CrmRecord.name, CrmRecord.data).where(
+                *opportunities, CrmRecord.crm_id.in_(chosen[start : start + _ID_CHUNK])
+            )
+            rows: list[Any] = list(self._session.execute(statement))
+            for crm_id, name, data in rows:
+                found[crm_id] = OpportunityRecord(crm_id=crm_id, name=name, data=data or {})
         return list(found.values())
 
     def record_match_rates(self, counts: Mapping[str, LinkCounts], *, at: datetime) -> None:
