@@ -40,7 +40,7 @@ from salesbridge.domain.sync_runs import ImportRun
 from salesbridge.domain.workspace import ImportState
 from salesbridge.errors import ConfigError, UnsupportedJobError
 from salesbridge.store.repositories import ImportRequestRepository, _ScopedRepository, import_run_value
-from salesbridge.store.tables import ImportRequest
+from salesbridge.store.tables import MIGRATION_ONLY_INDEXES, ImportRequest
 
 
 class JobEngine(enum.StrEnum):
@@ -66,7 +66,10 @@ def procrastinate_conninfo(database_url: str) -> str:
 def belongs_to_the_models(name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames) -> bool:
     """Alembic's ``include_name`` filter: procrastinate's tables and their indexes are the job engine's schema
     (migrations 0009, 0012), not the models' (:mod:`salesbridge.store.tables`), so schema comparisons and
-    autogenerate leave them out."""
+    autogenerate leave them out; so are the per-backend expression indexes only migrations create
+    (:data:`salesbridge.store.tables.MIGRATION_ONLY_INDEXES`)."""
+    if type_ == "index" and name in MIGRATION_ONLY_INDEXES:
+        return False
     table = name if type_ == "table" else parent_names.get("table_name")
     return not (table or "").startswith("procrastinate_")
 
