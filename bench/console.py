@@ -3,13 +3,21 @@
 
 An organization is seeded straight into a migrated store (as the matching benchmark does for scale, no CRM needed):
 ``--contacts`` imported CRM contacts (default 1,000,000) with an account for every 10 and a lead for every 20, each
-table's sync state, ``--people`` workspace people, 30 finished import runs with their counts, and a few failing
-activities; an administrator and a seller. Each page of the console is then loaded ``--loads`` times (after two
+table's sync state, ``--opportunities`` imported opportunities (default one for every 10 contacts; five on each of
+the first fifth of the accounts, naming the account and one of its contacts), ``--people`` workspace people, 30
+finished import runs with their counts, and a few failing activities; an administrator and a seller; the first
+1,000 people tied to contacts with a note each (the influenced share of the reports: 5,000 opportunities), a
+company tied to account 0, 500 delivered notes (the seller's and the administrator's) on one person's and that
+company's timelines, the seller's list of 5,000 contacts, and one CRM change for every 20 contacts (50,000)
+noticed over 30 days (one in 25 on the list's records).
+The list's page (plain, and sorted by owner and filtered by badge), the person's and the company's pages are
+measured with the other pages. Each page of the console is then loaded ``--loads`` times (after two
 warm-up loads) by a signed-in client through the whole app (middleware, authentication, store, templates) in
 process, and its p50 and p95 are reported, per page and overall. Network time is left out: it is the same for
 every page.
 
-    python -m bench.console [--contacts N] [--people N] [--loads N] [--database-url URL | --postgresql] [--out FILE]
+    python -m bench.console [--contacts N] [--people N] [--opportunities N] [--loads N]
+                            [--database-url URL | --postgresql] [--out FILE]
 
 Results: ``bench/results/console.json`` and the table in ``docs/performance.md`` § Console.
 """
@@ -37,7 +45,9 @@ from pydantic import SecretStr
 
 from bench.postgres_cluster import throwaway_cluster
 from salesbridge.bootstrap import console_services
-from salesbridge.domain.people import Person
+from salesbridge.domain.crm_changes import ChangeKind, NoticedChange
+from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
+from salesbridge.domain.people import Company, Person
 from salesbridge.domain.sync_runs import RecordRow, RunCounts, SyncMode
 from salesbridge.domain.writeback import ActivityDraft, DataItem, DeliveryState, Direction, FailureOutcome
 from salesbridge.services.accounts import AccountService
@@ -53,6 +63,15 @@ ADMIN = "admin@bench.test"
 SELLER = "seller@bench.test"
 BATCH = 10_000
 GOAL_MS = 200.0
+OPPORTUNITIES_PER_ACCOUNT = 5
+TIED_PEOPLE = 1_000
+"""People p-0 … p-999 are tied to contacts 0 … 999 and have logged activity (the reports' influenced share)."""
+TIMELINE = 500
+"""Activities on the timeline of person p-0 and of company c-0 (half the seller's, half a teammate's)."""
+LIST_SIZE = 5_000
+CHANGES = 50_000
+"""CRM changes the import noticed over the last 30 days, at most (one for every 20 contacts; the seller's list's
+records: one in 25)."""
 
 PAGES: tuple[tuple[str, str], ...] = (
     ("seller", "/"),
@@ -72,7 +91,8 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("admin", "/admin/jobs"),
     ("admin", "/admin/uploads"),
 )
-"""(who, path) of every page measured."""
+"""(who, path) of every page measured; the seeded list's, person's and company's pages are added to them
+(:func:`seeded_pages`)."""
 
 SURNAMES = ("Smith", "García", "Müller", "Martin", "Rossi", "Jones", "López", "Dubois", "Nowak", "Silva")
 GIVEN = ("Ana", "Bob", "Carla", "David", "Elena", "Frank", "Gina", "Hugo", "Inés", "Jon")
@@ -84,6 +104,9 @@ class Seeded:
 
     organization_id: uuid.UUID
     seconds: float
+    list_id: uuid.UUID
+    person_id: uuid.UUID
+    company_id: uuid.UUID
 
 
 def _contact(index: int, accounts: int) -> RecordRow:
@@ -103,6 +126,31 @@ def _contact(index: int, accounts: int) -> RecordRow:
     return RecordRow(crm_id, data["fullname"], str(uuid.UUID(int=7)), account, 0, data)
 
 
+def _opportunity(index: int, accounts: int, contacts: int) -> RecordRow:
+    """Opportunity ``index``: on account ``index % (accounts // OPPORTUNITIES_PER_ACCOUNT)`` (so the first accounts
+    have several), naming that account as customer and one of its contacts; a tenth won, a tenth lost."""
+    crm_id = str(uuid.UUID(int=3 * 10**9 + index + 1))
+    account_index = index % max(1, accounts // OPPORTUNITIES_PER_ACCOUNT)
+    account = str(uuid.UUID(int=10**9 + account_index + 1))
+    contact = str(uuid.UUID(int=account_index + 1 if account_index < contacts else 1))
+    state = 1 if index % 10 == 1 else 2 if index % 10 == 2 else 0
+    created = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=index % 8000)
+    data = {
+        "name": f"Deal {index}",
+        "statecode": state,
+        "stepname": ("1-Qualify", "2-Develop", "3-Propose", "4-Close")[index % 4],
+        "estimatedvalue": 1000.0 + index % 50_000,
+        "actualvalue": 900.0 + index % 50_000 if state == 1 else None,
+        "createdon": created.isoformat(),
+        "actualclosedate": (created + timedelta(days=30)).date().isoformat() if state else None,
+        "customerid": {"id": account, "table": "account"},
+        "parentaccountid": {"id": account, "table": "account"},
+        "parentcontactid": {"id": contact, "table": "contact"},
+        "ownerid": {"id": str(uuid.UUID(int=7)), "table": "systemuser"},
+    }
+    return RecordRow(crm_id, data["name"], str(uuid.UUID(int=7)), account, state, data)
+
+
 def _named(table: str, offset: int, index: int) -> RecordRow:
     crm_id = str(uuid.UUID(int=offset + index + 1))
     name = f"{table.title()} {index}"
@@ -120,8 +168,11 @@ def _batches(rows: Iterator[RecordRow]) -> Iterator[list[RecordRow]]:
         yield batch
 
 
-def seed(store: UnitOfWorkFactory, accounts: AccountService, *, contacts: int, people: int) -> Seeded:
-    """The organization ``bench``, its users, imported tables, people, runs and failing activities."""
+def seed(
+    store: UnitOfWorkFactory, accounts: AccountService, *, contacts: int, people: int, opportunities: int
+) -> Seeded:
+    """The organization ``bench``, its users, imported tables, people, runs and failing activities; ties, logged
+    activity, a large list of the seller's and the CRM changes on its records (:func:`seed_activity`)."""
     started = time.perf_counter()
     organization_id = create_organization(store, slug="bench", name="Bench Corp", seats=50)
     for email, name, is_admin in ((ADMIN, "Ada Admin", True), (SELLER, "Sam Seller", False)):
@@ -139,6 +190,11 @@ def seed(store: UnitOfWorkFactory, accounts: AccountService, *, contacts: int, p
         ("contact", contacts, (_contact(i, account_count) for i in range(contacts))),
         ("account", account_count, (_named("account", 10**9, i) for i in range(account_count))),
         ("lead", lead_count, (_named("lead", 2 * 10**9, i) for i in range(lead_count))),
+        (
+            "opportunity",
+            opportunities,
+            (_opportunity(i, account_count, contacts) for i in range(opportunities)),
+        ),
     )
     with store.bulk_writes():
         for table, count, rows in tables:
@@ -197,7 +253,112 @@ def seed(store: UnitOfWorkFactory, accounts: AccountService, *, contacts: int, p
                 error_message="Principal user is missing prvCreateNote privilege",
             )
         uow.commit()
-    return Seeded(organization_id, time.perf_counter() - started)
+    list_id, person_id, company_id = seed_activity(store, organization_id, contacts=contacts, people=people)
+    return Seeded(organization_id, time.perf_counter() - started, list_id, person_id, company_id)
+
+
+def seed_activity(
+    store: UnitOfWorkFactory, organization_id: uuid.UUID, *, contacts: int, people: int
+) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """People p-0 … tied to contacts 0 … with a note each (the reports' touches), company c-0 tied to account 0,
+    long timelines on p-0 and c-0 (the seller's and the administrator's notes, delivered), the seller's list of
+    :data:`LIST_SIZE` contacts and :data:`CHANGES` CRM changes (one in 25 on the list's records, within the
+    first visit's window). The list's, p-0's and c-0's ids."""
+    now = datetime.now(UTC)
+    tied = min(TIED_PEOPLE, people, contacts)
+    with store(organization_id) as uow:
+        seller, admin = uow.users.find_by_email(SELLER), uow.users.find_by_email(ADMIN)
+        assert seller is not None
+        assert admin is not None
+        uow.companies.upsert_many([Company(external_id="c-0", name="Account 0")])
+        company = uow.companies.get_by_external_id("c-0")
+        assert company is not None
+        ids = uow.people.ids_by_external_ids([f"p-{index}" for index in range(tied)])
+        links = [
+            MatchLink(
+                crm_table="contact",
+                crm_id=str(uuid.UUID(int=index + 1)),
+                target_kind=TargetKind.PERSON,
+                target_id=ids[f"p-{index}"],
+                band=LinkBand.MATCH,
+                probability=0.99,
+                decision=None,
+                origin=LinkOrigin.SCORER,
+                decided_by=None,
+                decided_at=now,
+            )
+            for index in range(tied)
+        ]
+        links.append(
+            replace(
+                links[0],
+                crm_table="account",
+                crm_id=str(uuid.UUID(int=10**9 + 1)),
+                target_id=company.id,
+                target_kind=TargetKind.COMPANY,
+            )
+        )
+        uow.matches.put(links)
+        person_id = ids["p-0"]
+
+        def note(author: uuid.UUID, key: str, index: int, **subject: uuid.UUID | None) -> None:
+            draft = ActivityDraft(
+                client_id=f"{key}-{index}",
+                item=DataItem.NOTE,
+                person_id=subject.get("person_id"),
+                company_id=subject.get("company_id"),
+                subject=None,
+                body=f"Talked about the renewal ({index})",
+                direction=Direction.OUTGOING,
+                occurred_at=datetime(2025, 12, 1, tzinfo=UTC) + timedelta(hours=index),
+            )
+            uow.activities.add(author, draft, state=DeliveryState.DELIVERED, hold=None)
+
+        for index in range(1, tied):
+            note(seller.id, "touch", index, person_id=ids[f"p-{index}"])
+        for index in range(TIMELINE):
+            author = seller.id if index % 2 else admin.id
+            note(author, "person-timeline", index, person_id=person_id)
+            note(author, "company-timeline", index, company_id=company.id)
+        saved = uow.lists.create_manual(seller.id, "Bench accounts to call")
+        listed = min(LIST_SIZE, contacts)
+        uow.lists.replace_items(
+            saved.id,
+            [("contact", str(uuid.UUID(int=index * (contacts // listed) + 1)), None) for index in range(listed)],
+        )
+        uow.commit()
+    changes = [
+        NoticedChange(
+            "contact",
+            str(
+                uuid.UUID(
+                    int=(index // 25 % listed) * (contacts // listed) + 1 if index % 25 == 0 else index % contacts + 1
+                )
+            ),
+            ChangeKind.JOB if index % 2 else ChangeKind.OWNER,
+            "Buyer" if index % 2 else str(uuid.UUID(int=7)),
+            "Head of buying" if index % 2 else str(uuid.UUID(int=8)),
+            str(uuid.UUID(int=7)),
+            None,
+        )
+        for index in range(min(CHANGES, contacts // 20))
+    ]
+    for start in range(0, len(changes), BATCH):
+        with store(organization_id) as uow:
+            at = now - timedelta(minutes=30 * 24 * 60 * start // max(1, len(changes)))
+            uow.crm_record_changes.add_many(changes[start : start + BATCH], at=at)
+            uow.commit()
+    return saved.id, person_id, company.id
+
+
+def seeded_pages(seeded: Seeded) -> tuple[tuple[str, str], ...]:
+    """The pages of what :func:`seed_activity` made: the large list sorted and filtered, p-0's and c-0's."""
+    return (
+        ("seller", f"/lists/{seeded.list_id}"),
+        ("seller", f"/lists/{seeded.list_id}?sort=owner&order=desc&badge=unmatched"),
+        ("seller", f"/people/{seeded.person_id}"),
+        ("seller", f"/companies/{seeded.company_id}"),
+    )
 
 
 def signed_in(app: Any, email: str) -> TestClient:
@@ -221,10 +382,12 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))]
 
 
-def measure(clients: dict[str, TestClient], *, loads: int) -> list[dict[str, Any]]:
+def measure(
+    clients: dict[str, TestClient], *, loads: int, pages: Sequence[tuple[str, str]] = PAGES
+) -> list[dict[str, Any]]:
     """Load every page ``loads`` times (after two warm-up loads); its status, p50 and p95 in milliseconds."""
     results = []
-    for who, path in PAGES:
+    for who, path in pages:
         client = clients[who]
         status = 0
         for _ in range(2):
@@ -244,7 +407,7 @@ def measure(clients: dict[str, TestClient], *, loads: int) -> list[dict[str, Any
                 "max_ms": round(max(timings), 1),
             }
         )
-        print(f"{who:7} {path:28} {status} p50 {results[-1]['p50_ms']:7.1f} ms  p95 {results[-1]['p95_ms']:7.1f} ms")
+        print(f"{who:7} {path:60} {status} p50 {results[-1]['p50_ms']:7.1f} ms  p95 {results[-1]['p95_ms']:7.1f} ms")
     return results
 
 
@@ -269,6 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--opportunities", type=int, default=None, help="default: one for every 10 contacts")
     parser.add_argument("--loads", type=int, default=40)
     parser.add_argument("--database-url", default=None, help="a database to migrate and seed (a new SQLite file)")
     parser.add_argument(
@@ -276,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results/console.json"))
     args = parser.parse_args(argv)
+    if args.opportunities is None:
+        args.opportunities = args.contacts // 10
     with tempfile.TemporaryDirectory(prefix="bench-console-") as scratch, ExitStack() as stack:
         url = args.database_url or f"sqlite:///{Path(scratch) / 'console.db'}"
         if args.postgresql:
@@ -287,11 +453,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()))
         hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # sign-in is not what is measured
         services = replace(console_services(store), accounts=AccountService(store, clock=utc_now, hasher=hasher))
-        seeded = seed(store, services.accounts, contacts=args.contacts, people=args.people)
+        seeded = seed(
+            store, services.accounts, contacts=args.contacts, people=args.people, opportunities=args.opportunities
+        )
         print(f"seeded {args.contacts:,} contacts and {args.people:,} people in {seeded.seconds:.0f} s")
         app = create_app(services, public_base_url=BASE_URL)
         clients = {"admin": signed_in(app, ADMIN), "seller": signed_in(app, SELLER)}
-        pages = measure(clients, loads=args.loads)
+        pages = measure(clients, loads=args.loads, pages=PAGES + seeded_pages(seeded))
         engine.dispose()
     measured = [page for page in pages if page["status"] == 200]
     results = {
@@ -301,6 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "database": url.split(":", 1)[0],
         "contacts": args.contacts,
         "people": args.people,
+        "opportunities": args.opportunities,
         "loads": args.loads,
         "seed_seconds": round(seeded.seconds, 1),
         "pages": pages,
