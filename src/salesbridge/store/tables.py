@@ -427,11 +427,14 @@ MIGRATION_ONLY_INDEXES = frozenset(
         "ix_crm_records_opportunities_parentcontactid",
         "ix_crm_records_opportunities_originatingleadid",
         "ix_crm_records_opportunities_stepname",
+        "ix_people_organization_id_search_text",
+        "ix_companies_organization_id_search_text",
     }
 )
-"""Partial indexes of the opportunities on JSON expressions (migrations 0024, 0027): written per backend
-(``json_extract`` on SQLite, ``->>`` on PostgreSQL), which one model index cannot say, so the migrations alone
-create them and schema comparisons leave them out (:func:`salesbridge.store.jobs.belongs_to_the_models`)."""
+"""Indexes one model index cannot say, so the migrations alone create them and schema comparisons leave them out
+(:func:`salesbridge.store.jobs.belongs_to_the_models`): partial indexes of the opportunities on JSON expressions
+written per backend (``json_extract`` on SQLite, ``->>`` on PostgreSQL; migrations 0024, 0027), and the people's
+and companies' search texts on SQLite only (migration 0028)."""
 
 
 class TableSyncState(Base):
