@@ -81,6 +81,14 @@ def test_money_is_shown_in_its_currency_with_its_own_decimals(lang: str, expecte
     assert _render(lang, source, won=Decimal("1234567.5")) == expected
 
 
+@pytest.mark.parametrize(("lang", "expected"), [("en", "1,234.50"), ("es", "1.234,50")])
+def test_an_amount_whose_currency_is_not_known_yet_is_a_plain_number_with_two_decimals(
+    lang: str, expected: str
+) -> None:
+    # Before the first import has read the CRM's currencies (organization.basecurrencyid): no symbol to show.
+    assert _render(lang, "{{ 1234.5 | format_currency(none) }}") == expected
+
+
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_a_missing_value_shows_a_dash(lang: str) -> None:
     source = (
