@@ -545,8 +545,9 @@ class CrmRecordQueries(_ScopedRepository):
     def distinct_step_names(self, *, limit: int = 200) -> list[str]:
         """The distinct ``stepname`` values of the imported opportunities, sorted (at most ``limit``).
 
-        Read as a walk down migration 0027's index (a recursive query: each step is the smallest name above the
-        previous one), so the cost is one index probe per distinct name, not one JSON read per opportunity."""
+        Read as a walk down migration 0027's index (0029: opportunities with a stage name only), a recursive query
+        whose each step is the smallest name above the previous one: one index probe per distinct name, not one
+        JSON read per opportunity."""
         postgresql = self._session.get_bind().dialect.name == "postgresql"
         # Written exactly as the index's expression (a literal path, never a bound parameter).
         step: ColumnElement[Any] = (
@@ -557,9 +558,10 @@ class CrmRecordQueries(_ScopedRepository):
         opportunities = (
             CrmRecord.organization_id == self._organization_id,
             CrmRecord.table_name == "opportunity",
+            step.is_not(None),  # the index's predicate (migration 0029): said, so both backends use it
             func.trim(step) != "",  # blank names are no stage (and do not count toward ``limit``)
         )
-        first = select(func.min(step).label("name")).where(*opportunities, step.is_not(None))
+        first = select(func.min(step).label("name")).where(*opportunities)
         names = first.cte("step_names", recursive=True)
         following = select(func.min(step)).where(*opportunities, step > names.c.name).scalar_subquery()
         names = names.union_all(select(following).where(names.c.name.is_not(None)))
