@@ -1,8 +1,8 @@
 """A seller's day in a real browser (issue 15's Done-when), in English on a desktop and in Spanish on a 390 px
 phone: the home shows what changed in the CRM for their records (a job change, "Out of date") and their lists;
 from it they open a person, log a note, the console's runner delivers it to the sandbox over TLS, and it appears
-delivered in the person's timeline and in the home's recent activity; their list as a table. Screenshots of each
-page."""
+delivered in the person's timeline and in the home's recent activity; their list as a table; the administrator's
+Reports count it among the seller's notes written back this week. Screenshots of each page."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.e2e.test_writeback import a_person_with_a_contact
 from salesbridge.domain.crm_changes import ChangeKind, NoticedChange
 from salesbridge.domain.writeback import DeliveryState
 from salesbridge.services.home import crm_standing
+from salesbridge.services.reports import read_reports
 from salesbridge.store.uow import utc_now
 
 SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -30,12 +31,14 @@ TEXTS = {
         "out_of_date": "Out of date",
         "logged": "Logged.",
         "delivered": "Written to your CRM",
+        "note": "Note",
     },
     "es": {
         "changes": "Qué ha cambiado en el CRM",
         "out_of_date": "Desactualizado",
         "logged": "Registrado.",
         "delivered": "Escrita en tu CRM",
+        "note": "Nota",
     },
 }
 
@@ -78,10 +81,10 @@ def _the_import_saw_a_job_change(day: Day) -> None:
         uow.commit()
 
 
-def _signed_in(chromium: Browser, console: SyncedConsole, lang: str, size: str) -> Page:
+def _signed_in(chromium: Browser, console: SyncedConsole, lang: str, size: str, *, email: str | None = None) -> Page:
     page = chromium.new_context(viewport=SIZES[size]).new_page()  # type: ignore[arg-type]
     page.set_default_timeout(15_000)
-    sign_in_demo(page, console, console.seller_email)
+    sign_in_demo(page, console, email or console.seller_email)
     page.goto(console.url("/account"))
     page.get_by_test_id("locale-select").select_option(lang)
     page.get_by_test_id("locale-save").click()
@@ -91,6 +94,22 @@ def _signed_in(chromium: Browser, console: SyncedConsole, lang: str, size: str) 
 
 def _fits(page: Page, size: str) -> bool:
     return bool(page.evaluate("document.scrollingElement.scrollWidth") <= SIZES[size]["width"])
+
+
+def _sellers_notes_this_week(day: Day) -> tuple[str, int]:
+    """The seller's name as Reports shows it, and their notes written back in the current week (the service's
+    count, read before the note of the test is logged)."""
+    with day.console.store(day.organization_id, read_only=True) as uow:
+        seller = uow.users.find_by_email(day.console.seller_email)
+    assert seller is not None
+    reports = read_reports(day.console.store, "demo", clock=utc_now)
+    this_week = reports.weeks[-1]
+    count = sum(
+        row.count
+        for row in reports.written_back
+        if row.seller == seller.display_name and row.item == "note" and row.week == this_week
+    )
+    return seller.display_name, count
 
 
 def _wait_for_delivery(day: Day, activity_id: uuid.UUID) -> None:
@@ -118,6 +137,7 @@ def test_a_sellers_day_home_person_note_delivered_timeline(chromium: Browser, da
     assert _fits(seller, size)
     screenshot(seller, f"home-seller-{lang}-{size}")
 
+    seller_name, notes_before = _sellers_notes_this_week(day)
     change.get_by_test_id("home-change-record").click()
     expect(seller).to_have_url(console.url(f"/people/{day.person_id}"))
     body = f"Met at the fair ({lang}, {size}). Wants a demo."
@@ -151,3 +171,9 @@ def test_a_sellers_day_home_person_note_delivered_timeline(chromium: Browser, da
     expect(seller.get_by_test_id("list-row-check")).to_be_checked()
     assert _fits(seller, size)
     screenshot(seller, f"list-table-{lang}-{size}")
+
+    admin = _signed_in(chromium, console, lang, size, email=console.admin_email)
+    admin.goto(console.url("/admin/reports"))
+    rows = admin.get_by_test_id("written-back-row").filter(has_text=seller_name).filter(has_text=texts["note"])
+    expect(rows.last.get_by_test_id("written-back-count")).to_have_text(str(notes_before + 1))
+    assert _fits(admin, size)
