@@ -57,7 +57,7 @@ class DemoWriteback:
 
     Attributes:
         app_created: What the installer created in the CRM (empty when the app was installed already).
-        seller_email: The seller who logged the InMail, message, call and notes (the demo's seller).
+        seller_email: The seller who logged the InMails, message, call and notes (the demo's seller).
         held_seller_email: The second seller, whose seat's CRM sync is off.
         person_name / contact_id: The person the delivered activities concern, and the CRM contact tied to them.
         activities: Every activity logged, as it stands after the drain (in the order of logging).
@@ -202,8 +202,10 @@ class _DemoPeople:
 
 
 def _demo_people(store: StoreAccess, organization_id: uuid.UUID) -> _DemoPeople:
-    """The first person (by contact id) tied to a CRM contact, and the first person (by name) tied to nothing
-    whose company is tied to nothing either (an activity on them waits for a CRM match).
+    """The first person (by contact id) tied to a CRM contact whose account has an open opportunity (else to any
+    contact: the seller's first InMail, older than the opportunity, makes it influenced pipeline on Reports), and
+    the first person (by name) tied to nothing whose company is tied to nothing either (an activity on them waits
+    for a CRM match).
 
     Raises:
         ConfigError: the workspace has no such person.
@@ -211,9 +213,16 @@ def _demo_people(store: StoreAccess, organization_id: uuid.UUID) -> _DemoPeople:
     from salesbridge.errors import ConfigError
 
     with store(organization_id, read_only=True) as uow:
-        contacts = [record.crm_id for record in uow.crm_records.records("contact")]
-        ties = [link for link in uow.matches.links("contact", contacts).values() if link.is_tie and link.target_id]
-        tie = min(ties, key=lambda link: link.crm_id, default=None)
+        accounts_in_play = {
+            record.parent_id
+            for record in uow.crm_records.records("opportunity")
+            if record.parent_id and record.state_code == 0
+        }
+        contacts = {record.crm_id: record.parent_id for record in uow.crm_records.records("contact")}
+        ties = [
+            link for link in uow.matches.links("contact", list(contacts)).values() if link.is_tie and link.target_id
+        ]
+        tie = min(ties, key=lambda link: (contacts[link.crm_id] not in accounts_in_play, link.crm_id), default=None)
         matched = uow.people.get(tie.target_id) if tie is not None and tie.target_id is not None else None
         unmatched = _a_person_the_crm_lacks(uow)
     if tie is None or matched is None or matched.id is None:

@@ -145,7 +145,9 @@ def _the_sellers_activities_are_written_back_or_wait_saying_why(text: str, tmp_p
     held_seller = re.search(r"Seller 2:\s+(\S+)\s+\(CRM sync off\)", text)
     assert seller is not None
     assert held_seller is not None, text
-    assert re.search(r"Written to your CRM: 4 — InMail, message, call, note by " + re.escape(seller[1]), text), text
+    assert re.search(
+        r"Written to your CRM: 5 — InMail, InMail, message, call, note by " + re.escape(seller[1]), text
+    ), text
     assert re.search(r"Waiting for a CRM match: 1 — note by " + re.escape(seller[1]), text), text
     assert re.search(
         r"Waiting: CRM sync is off for the seller's seat: 1 — InMail by " + re.escape(held_seller[1]), text
@@ -157,7 +159,7 @@ def _the_sellers_activities_are_written_back_or_wait_saying_why(text: str, tmp_p
         ).fetchall()
     assert sorted(states) == sorted(
         [
-            *((seller[1], item, "delivered", None) for item in ("call", "inmail", "message", "note")),
+            *((seller[1], item, "delivered", None) for item in ("call", "inmail", "inmail", "message", "note")),
             (seller[1], "note", "waiting_for_match", None),
             (held_seller[1], "inmail", "waiting_for_seat", "crm_sync_off"),
         ]
@@ -190,9 +192,9 @@ def _the_sellers_activities_are_written_back_or_wait_saying_why(text: str, tmp_p
     )  # fmt: skip
     assert status.returncode == 0, status.stdout + status.stderr
     counted = json.loads(status.stdout)
-    assert (counted["totals"]["delivered"], counted["waiting"]) == (4, {"waiting_for_match": 1, "crm_sync_off": 1})
+    assert (counted["totals"]["delivered"], counted["waiting"]) == (5, {"waiting_for_match": 1, "crm_sync_off": 1})
     seller_crm = users[0]["systemuserid"]
-    assert sorted(row["activitytypecode"] for row in rows) == ["phonecall", "sbr_inmail", "sbr_message"]
+    assert sorted(row["activitytypecode"] for row in rows) == ["phonecall", "sbr_inmail", "sbr_inmail", "sbr_message"]
     for row in rows:
         assert (row["_ownerid_value"], row["_createdby_value"]) == (seller_crm, seller_crm), row
         assert row["_createdonbehalfby_value"] == application_user

@@ -16,6 +16,7 @@ from salesbridge.sandbox.seeds.demo_workspace import TruthLink, crm_rows_of_sand
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.matching import badges_of_people, link_of_crm_record, match_report
 from salesbridge.services.ports import CrmSessionFactory, UnitOfWork
+from salesbridge.services.reports import read_reports
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 
 
@@ -89,8 +90,9 @@ async def test_the_demo_writes_its_sellers_activities_back_and_says_why_the_othe
     store: UnitOfWorkFactory, sessions: CrmSessionFactory, demo: RunningSandbox
 ) -> None:
     """What ``make demo`` does after matching (:func:`demo_writeback`): the app installed, writeback on, the
-    seller's InMail, message, call and note on the contact of the person they concern, owned and created by the
-    seller's CRM user; a note on a person the CRM lacks waits for a match, an InMail by a seller whose seat's CRM
+    seller's InMails, message, call and note on the contact of the person they concern, owned and created by the
+    seller's CRM user, the first InMail older than the open opportunities of the contact's account (influenced
+    pipeline on Reports); a note on a person the CRM lacks waits for a match, an InMail by a seller whose seat's CRM
     sync is off waits saying so. Running it again changes nothing."""
     workspace = await prepare_demo_workspace(store, demo.credentials(), targets=SANDBOX_TARGETS)
     organization_id = store.organization_id("demo")
@@ -103,9 +105,9 @@ async def test_the_demo_writes_its_sellers_activities_back_and_says_why_the_othe
     written = await demo_writeback(store, workspace, sessions=sessions)  # type: ignore[arg-type]
 
     # The held seller's InMail waits from its capture on: the drain never claims it.
-    assert (written.drain.delivered, written.drain.waiting_for_match, written.drain.waiting_for_seat) == (4, 1, 0)
+    assert (written.drain.delivered, written.drain.waiting_for_match, written.drain.waiting_for_seat) == (5, 1, 0)
     assert {reason: len(logged) for reason, logged in written.by_reason().items()} == {
-        "Written to your CRM": 4,
+        "Written to your CRM": 5,
         "Waiting for a CRM match": 1,
         "Waiting: CRM sync is off for the seller's seat": 1,
     }
@@ -121,7 +123,9 @@ async def test_the_demo_writes_its_sellers_activities_back_and_says_why_the_othe
     storage = demo.sandbox.services.state.storage
     application_user = demo.sandbox.application.systemuser_id
     delivered = [entry for entry in written.activities if entry.activity.delivery.state is DeliveryState.DELIVERED]
-    assert sorted(entry.activity.item for entry in delivered) == sorted(DataItem)
+    assert sorted(entry.activity.item for entry in delivered) == sorted([*DataItem, DataItem.INMAIL])
+    influence = read_reports(store, "demo", clock=utc_now).influence
+    assert influence.pipeline_count >= 1, "the first InMail precedes an open opportunity of the contact's account"
     for entry in delivered:
         table = entry.activity.delivery.crm_table
         key = "annotationid" if table == "annotation" else "activityid"
@@ -150,6 +154,6 @@ async def test_the_demo_writes_its_sellers_activities_back_and_says_why_the_othe
     assert again.app_created == ()
     assert again.held_seller_email == written.held_seller_email
     assert [entry.activity.id for entry in again.activities] == [entry.activity.id for entry in written.activities]
-    assert (again.drain.claimed, again.delivered) == (0, 4)
+    assert (again.drain.claimed, again.delivered) == (0, 5)
     with store(organization_id, read_only=True) as uow:
         assert uow.seats.count() == len(seats) == 7, "the admin, two sellers and four invited"

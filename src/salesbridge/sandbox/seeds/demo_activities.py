@@ -34,7 +34,21 @@ class DemoActivityText:
     conversation_id: str | None = None
 
 
+FIRST_CONTACT_HOURS_AGO: Final = 335 * 24
+"""The seller's first InMail to the matched person: eleven months ago, before the open opportunities of the
+person's account were created (the demo's are at most 330 days old), so Reports shows them as influenced
+pipeline."""
+
 ON_THE_MATCHED_PERSON: Final = (
+    DemoActivityText(
+        client_id="demo-inmail-0",
+        item="inmail",
+        subject="Analytics for your sales team",
+        body="Hi {first},\nteams like yours cut their reporting time in half with our analytics bundle: "
+        "may I show you in 20 minutes?",
+        hours_ago=FIRST_CONTACT_HOURS_AGO,
+        conversation_id="demo-thread-0",
+    ),
     DemoActivityText(
         client_id="demo-inmail-1",
         item="inmail",
@@ -67,7 +81,7 @@ ON_THE_MATCHED_PERSON: Final = (
         hours_ago=2,
     ),
 )
-"""Logged by the demo's seller on a person tied to a CRM contact: all four are delivered."""
+"""Logged by the demo's seller on a person tied to a CRM contact: all five are delivered."""
 
 ON_A_PERSON_THE_CRM_LACKS: Final = DemoActivityText(
     client_id="demo-note-2",
