@@ -3,7 +3,8 @@
 An alert is about one organization and one :class:`AlertKind`. Its condition is evaluated every round of the
 periodic job (:data:`salesbridge.domain.jobs.EVALUATE_ALERTS`); an **episode** starts when the condition starts to
 hold and ends when it stops holding (recovery). Each episode sends one email to each administrator who chose the
-alert, however many rounds it lasts; a new email goes out only for a new episode (after a recovery).
+alert, however many rounds it lasts; a new email goes out only for a new episode (after a recovery). An episode
+whose email went out sends one more when it ends ("resolved"), to the administrators who (still) chose the alert.
 
 Thresholds (documented in docs/admin.md § Alerts):
 
@@ -68,6 +69,8 @@ class AlertState:
         ended_at: When the last episode ended.
         checked_at: When the condition was last evaluated.
         detail: What the condition saw when the episode started (an error, a count, the app's state).
+        resolved_notified_at: When the end of the last episode was emailed ("resolved"); None while it has still to
+            be (an episode that ended after its alert went out), and from the start of a new episode.
     """
 
     kind: AlertKind
@@ -77,11 +80,23 @@ class AlertState:
     ended_at: datetime | None = None
     checked_at: datetime | None = None
     detail: str | None = None
+    resolved_notified_at: datetime | None = None
 
     @property
     def to_notify(self) -> bool:
         """An episode is in progress and its email has not gone out yet."""
         return self.active and self.notified_at is None
+
+    @property
+    def to_notify_resolved(self) -> bool:
+        """The last episode ended after its alert was emailed, and its end ("resolved") has not been emailed yet.
+        An episode that ended before its alert went out sends no "resolved" either."""
+        return (
+            not self.active
+            and self.ended_at is not None
+            and self.notified_at is not None
+            and self.resolved_notified_at is None
+        )
 
 
 def observed(
@@ -92,7 +107,15 @@ def observed(
     ``checked_at`` moves. Idempotent for the same observation."""
     if holds and not state.active:
         started = since or now
-        return replace(state, active=True, started_at=started, notified_at=None, checked_at=now, detail=detail)
+        return replace(
+            state,
+            active=True,
+            started_at=started,
+            notified_at=None,
+            resolved_notified_at=None,
+            checked_at=now,
+            detail=detail,
+        )
     if not holds and state.active:
         return replace(state, active=False, ended_at=now, checked_at=now)
     return replace(state, checked_at=now)

@@ -1,5 +1,5 @@
 """Alerts by email: each organization's alert episodes (``alert_states``) and its administrators' choices
-(``alert_preferences``), migration 0021. The rows are declared here, beside their only repository."""
+(``alert_preferences``), migrations 0021 and 0031. The rows are declared here, beside their only repository."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ class AlertStateRow(Base):
     notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # migration 0031
     detail: Mapped[str | None] = mapped_column(String(1000))
 
 
@@ -64,6 +65,7 @@ class AlertRepository(_ScopedRepository):
         row.notified_at = state.notified_at
         row.ended_at = state.ended_at
         row.checked_at = state.checked_at
+        row.resolved_notified_at = state.resolved_notified_at
         row.detail = state.detail[:1000] if state.detail else None
         self._session.flush()
 
@@ -101,5 +103,6 @@ def _state(kind: AlertKind, row: AlertStateRow | None) -> AlertState:
         notified_at=row.notified_at,
         ended_at=row.ended_at,
         checked_at=row.checked_at,
+        resolved_notified_at=row.resolved_notified_at,
         detail=row.detail,
     )
