@@ -56,6 +56,18 @@ class AlertKind(enum.StrEnum):
         """The message this alert sends."""
         return MailKind(self.value)
 
+    @property
+    def resolved_mail_kind(self) -> MailKind:
+        """The message this alert sends when its episode ends."""
+        return _RESOLVED_MAIL_KINDS[self]
+
+
+_RESOLVED_MAIL_KINDS: Final = {
+    AlertKind.SYNC_FAILING: MailKind.SYNC_RESOLVED,
+    AlertKind.WRITEBACK_FAILING: MailKind.WRITEBACK_RESOLVED,
+    AlertKind.CRM_APP_MISSING: MailKind.CRM_APP_RESOLVED,
+}
+
 
 @dataclass(frozen=True)
 class AlertState:

@@ -27,6 +27,13 @@ class MailKind(enum.StrEnum):
     CRM_APP_MISSING = "crm_app_missing"
     """Writeback is on but the CRM-side app is missing or incomplete (values: ``organization``, ``since``,
     ``detail``: the app's state, ``link``)."""
+    SYNC_RESOLVED = "sync_resolved"
+    """The CRM import that was failing succeeded again (values: ``organization``, ``since``: when the episode
+    started, ``until``: when it ended, ``link``)."""
+    WRITEBACK_RESOLVED = "writeback_resolved"
+    """Fewer activities are failing or parked again (values as :attr:`SYNC_RESOLVED`)."""
+    CRM_APP_RESOLVED = "crm_app_resolved"
+    """The CRM-side app is complete again, or writeback was turned off (values as :attr:`SYNC_RESOLVED`)."""
 
 
 @dataclass(frozen=True)

@@ -185,8 +185,9 @@ def schedule_due_writeback(context: TaskContext, **_: Any) -> int:
 
 
 async def evaluate_all_alerts(context: TaskContext, **_: Any) -> dict[str, Any]:
-    """Evaluate the alerts of every connected organization and email the episodes that started
-    (:func:`~salesbridge.services.notifications.evaluate_alerts`); per organization, what was emailed. One
+    """Evaluate the alerts of every connected organization and email the episodes that started and those that
+    ended (:func:`~salesbridge.services.notifications.evaluate_alerts`); per organization that emailed anything, the
+    alerts emailed and the ends ("resolved") emailed, each to whom. One
     organization's failure (its store work) is logged and does not stop the others. Periodic.
 
     Raises:
@@ -208,8 +209,9 @@ async def evaluate_all_alerts(context: TaskContext, **_: Any) -> dict[str, Any]:
         except Exception:  # one organization's trouble must not keep the others' alerts from going out
             logger.exception("the alerts of organization %s could not be evaluated", organization_id)
             continue
-        if done.emailed:
-            emailed[str(organization_id)] = done.to_dict()["emailed"]
+        if done.emailed or done.resolved:
+            summary = done.to_dict()
+            emailed[str(organization_id)] = {"emailed": summary["emailed"], "resolved": summary["resolved"]}
     return emailed
 
 

@@ -75,6 +75,39 @@ _TEMPLATES: Final[Mapping[MailKind, _Template]] = {
         link_text=N_("Open CRM Settings"),
         after=(_ALERT_FOOTER,),
     ),
+    MailKind.SYNC_RESOLVED: _Template(
+        subject=N_("Resolved: the CRM sync of {organization} works again"),
+        before=(
+            N_("The import from your CRM, failing since {since}, succeeded again on {until}."),
+            N_("See the sync health on CRM Settings:"),
+        ),
+        link_text=N_("Open CRM Settings"),
+        after=(_ALERT_FOOTER,),
+    ),
+    MailKind.WRITEBACK_RESOLVED: _Template(
+        subject=N_("Resolved: activities of {organization} are reaching the CRM again"),
+        before=(
+            N_(
+                "The activities failing or parked since {since} are down to a few again ({until}): writeback is "
+                "back to normal."
+            ),
+            N_("See the Writeback page:"),
+        ),
+        link_text=N_("Open the Writeback page"),
+        after=(_ALERT_FOOTER,),
+    ),
+    MailKind.CRM_APP_RESOLVED: _Template(
+        subject=N_("Resolved: the CRM-side app of {organization} is no longer missing"),
+        before=(
+            N_(
+                "The salesbridge app in your Dynamics 365, incomplete since {since}, is complete again, or writeback "
+                "was turned off ({until})."
+            ),
+            N_("See CRM Settings:"),
+        ),
+        link_text=N_("Open CRM Settings"),
+        after=(_ALERT_FOOTER,),
+    ),
 }
 
 _POLICY: Final = SMTP.clone(max_line_length=998)
@@ -84,7 +117,7 @@ _POLICY: Final = SMTP.clone(max_line_length=998)
 _TRANSLATED_VALUES: Final = frozenset({"detail"})
 """Values that may be a message id (the CRM app's state): translated when the catalogue has them."""
 
-_TIME_VALUES: Final = frozenset({"since", "expires_at"})
+_TIME_VALUES: Final = frozenset({"since", "until", "expires_at"})
 """Values given as ISO 8601 UTC times: written the recipient's way."""
 
 

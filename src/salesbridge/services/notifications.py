@@ -3,7 +3,8 @@ up, the CRM-side app missing), evaluated by a periodic job; each administrator's
 
 What each alert watches and its thresholds: :mod:`salesbridge.domain.alerts`. An alert's episode is kept in the
 store (``uow.alerts``) so that each episode is emailed once, whichever process evaluates it, and again only after
-it ended and a new one started. Messages go through the :class:`~salesbridge.services.ports.Mailer` port, outside
+it ended and a new one started; an episode that was emailed is emailed once more when it ends ("resolved"), to the
+administrators who chose the alert. Messages go through the :class:`~salesbridge.services.ports.Mailer` port, outside
 any unit of work; the mail adapter writes them in each recipient's language.
 """
 
@@ -13,7 +14,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -141,16 +142,19 @@ class AlertRound:
     Attributes:
         active: The alerts whose episode is in progress after it.
         emailed: Per alert emailed this round, to whom.
+        resolved: Per alert whose end ("resolved") was emailed this round, to whom.
     """
 
     active: tuple[AlertKind, ...]
     emailed: Mapping[AlertKind, tuple[str, ...]]
+    resolved: Mapping[AlertKind, tuple[str, ...]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
         return {
             "active": [kind.value for kind in self.active],
             "emailed": {kind.value: list(to) for kind, to in self.emailed.items()},
+            "resolved": {kind.value: list(to) for kind, to in self.resolved.items()},
         }
 
 
@@ -177,11 +181,14 @@ async def evaluate_alerts(
     app_sessions: CrmAppSessionFactory | None = None,
 ) -> AlertRound:
     """Evaluate the organization's alerts at ``clock()`` and email each episode that started (or whose email
-    failed before) to the administrators who chose it, in their language, linking to ``console_url``'s pages.
+    failed before) to the administrators who chose it, in their language, linking to ``console_url``'s pages; and
+    each emailed episode that ended, as "resolved", to the administrators who chose the alert then.
 
     An episode is emailed once: its ``notified_at`` is stored after at least one administrator's email went out
-    (or when none chose the alert); while every send fails it is tried again next round. The CRM-side app is
-    checked through ``app_sessions`` (not when None) only while writeback is on, at most every
+    (or when none chose the alert); while every send fails it is tried again next round. Its end likewise, once
+    (``resolved_notified_at``); an episode that ended before its alert went out sends no "resolved" either, and
+    one whose "resolved" still failed when a new episode started sends none (the new alert says more). The
+    CRM-side app is checked through ``app_sessions`` (not when None) only while writeback is on, at most every
     :data:`~salesbridge.domain.alerts.CRM_APP_CHECK_INTERVAL`; a check that cannot reach the CRM changes nothing.
     Store work runs on worker threads.
     """
@@ -212,12 +219,20 @@ async def evaluate_alerts(
             states[AlertKind.CRM_APP_MISSING] = observed(app, holds=missing[0], now=now, detail=missing[1])
     await asyncio.to_thread(_save, store, organization_id, states.values())
     emailed: dict[AlertKind, tuple[str, ...]] = {}
+    resolved: dict[AlertKind, tuple[str, ...]] = {}
     for state in states.values():
         if state.to_notify:
             sent = await asyncio.to_thread(_notify, store, organization_id, mailer, seen, state, console_url, now)
             if sent is not None:
                 emailed[state.kind] = sent
-    return AlertRound(active=tuple(kind for kind, state in states.items() if state.active), emailed=emailed)
+        elif state.to_notify_resolved:
+            sent = await asyncio.to_thread(
+                _notify_resolved, store, organization_id, mailer, seen, state, console_url, now
+            )
+            if sent is not None:
+                resolved[state.kind] = sent
+    active = tuple(kind for kind, state in states.items() if state.active)
+    return AlertRound(active=active, emailed=emailed, resolved=resolved)
 
 
 def _observe(store: StoreAccess, organization_id: uuid.UUID, now: datetime) -> _Observation:
@@ -274,33 +289,15 @@ def _notify(
 ) -> tuple[str, ...] | None:
     """Email ``state``'s episode to the administrators who chose it; who got it, or None when every send failed
     (the episode stays to be notified)."""
-    with store(organization_id, read_only=True) as uow:
-        recipients = [
-            (user.email, user.locale)
-            for user in uow.users.list_all()
-            if user.is_admin and uow.alerts.preferences(user.id)[state.kind]
-        ]
-    sent: list[str] = []
-    for email, locale in recipients:
-        mail = OutgoingMail(
-            to=email,
-            locale=locale,
-            kind=state.kind.mail_kind,
-            values={
-                "organization": seen.name,
-                "since": (state.started_at or now).isoformat(),
-                "detail": state.detail or "—",
-                "link": console_url + ALERT_LINKS[state.kind],
-                "account_link": console_url + "/account",
-            },
-        )
-        try:
-            mailer.send(mail)
-        except MailDeliveryError as exc:
-            logger.warning("the %s alert was not emailed to %s: %s", state.kind.value, email, exc)
-        else:
-            sent.append(email)
-    if recipients and not sent:
+    values = {
+        "organization": seen.name,
+        "since": (state.started_at or now).isoformat(),
+        "detail": state.detail or "—",
+        "link": console_url + ALERT_LINKS[state.kind],
+        "account_link": console_url + "/account",
+    }
+    sent = _send_to_chosen(store, organization_id, mailer, state.kind, state.kind.mail_kind, values)
+    if sent is None:
         return None
     with store(organization_id) as uow:
         current = uow.alerts.states()[state.kind]
@@ -308,4 +305,65 @@ def _notify(
             uow.alerts.save(replace(current, notified_at=now))
         uow.audit.record(actor="alerts", action="alert.sent", details={"alert": state.kind.value, "recipients": sent})
         uow.commit()
+    return sent
+
+
+def _notify_resolved(
+    store: StoreAccess,
+    organization_id: uuid.UUID,
+    mailer: Mailer,
+    seen: _Observation,
+    state: AlertState,
+    console_url: str,
+    now: datetime,
+) -> tuple[str, ...] | None:
+    """Email the end of ``state``'s last episode ("resolved") to the administrators who chose the alert; who got
+    it, or None when every send failed (the end stays to be notified)."""
+    values = {
+        "organization": seen.name,
+        "since": (state.started_at or now).isoformat(),
+        "until": (state.ended_at or now).isoformat(),
+        "link": console_url + ALERT_LINKS[state.kind],
+        "account_link": console_url + "/account",
+    }
+    sent = _send_to_chosen(store, organization_id, mailer, state.kind, state.kind.resolved_mail_kind, values)
+    if sent is None:
+        return None
+    with store(organization_id) as uow:
+        current = uow.alerts.states()[state.kind]
+        if not current.active and current.ended_at == state.ended_at:
+            uow.alerts.save(replace(current, resolved_notified_at=now))
+        uow.audit.record(
+            actor="alerts", action="alert.resolved_sent", details={"alert": state.kind.value, "recipients": sent}
+        )
+        uow.commit()
+    return sent
+
+
+def _send_to_chosen(
+    store: StoreAccess,
+    organization_id: uuid.UUID,
+    mailer: Mailer,
+    alert: AlertKind,
+    kind: MailKind,
+    values: Mapping[str, str],
+) -> tuple[str, ...] | None:
+    """Send ``kind`` with ``values`` to each administrator who chose ``alert``, in their language; who got it
+    (empty when nobody chose it), or None when every send failed."""
+    with store(organization_id, read_only=True) as uow:
+        recipients = [
+            (user.email, user.locale)
+            for user in uow.users.list_all()
+            if user.is_admin and uow.alerts.preferences(user.id)[alert]
+        ]
+    sent: list[str] = []
+    for email, locale in recipients:
+        try:
+            mailer.send(OutgoingMail(to=email, locale=locale, kind=kind, values=values))
+        except MailDeliveryError as exc:
+            logger.warning("the %s email (%s) was not sent to %s: %s", kind.value, alert.value, email, exc)
+        else:
+            sent.append(email)
+    if recipients and not sent:
+        return None
     return tuple(sent)

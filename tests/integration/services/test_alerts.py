@@ -1,6 +1,7 @@
 """Alerts by email on SQLite and PostgreSQL, through a real SMTP server (aiosmtpd): an episode is emailed once to
 the administrators who chose the alert, in their language, and again only after it ended and a new one started;
-an email that could not be sent is tried again next round. The clock is injected."""
+its end once ("resolved", to the same administrators); an email that could not be sent is tried again next round.
+The clock is injected."""
 
 from __future__ import annotations
 
@@ -161,17 +162,73 @@ def test_sync_failing_for_more_than_an_hour_is_emailed_once_per_episode(
             assert acme.evaluate(server).emailed == {}
         assert len(server.received) == 2
 
-        acme.import_run(error=None)  # recovery ends the episode
+        acme.import_run(error=None)  # recovery ends the episode: "resolved", once, to whom got the alert
         recovered = acme.evaluate(server)
         assert AlertKind.SYNC_FAILING not in recovered.active
+        assert recovered.resolved == {AlertKind.SYNC_FAILING: ("ada@acme.test", "ana@acme.test")}
+        assert recovered.emailed == {}
+        resolved = {message.rcpt_tos[0]: message for message in server.handler.wait(4)[2:]}
+        assert set(resolved) == {"ada@acme.test", "ana@acme.test"}
+        assert resolved["ada@acme.test"].message["Subject"] == "Resolved: the CRM sync of Acme Corp works again"
+        assert "failing since Dec 6, 2026, 8:00:00\u202fAM UTC, succeeded again on" in resolved["ada@acme.test"].text
+        assert resolved["ana@acme.test"].message["Subject"] == (
+            "Resuelto: la sincronización con el CRM de Acme Corp vuelve a funcionar"
+        )
         acme.clock.advance(timedelta(minutes=5))
+        assert acme.evaluate(server).resolved == {}  # the same end: not emailed again
         acme.import_run(error="Dynamics is unavailable.")
         acme.clock.advance(timedelta(minutes=61))
         again = acme.evaluate(server)  # a new episode: emailed again
         assert again.emailed == {AlertKind.SYNC_FAILING: ("ada@acme.test", "ana@acme.test")}
-        latest = [m for m in server.handler.wait(4)[2:] if m.rcpt_tos == ["ana@acme.test"]]
+        latest = [m for m in server.handler.wait(6)[4:] if m.rcpt_tos == ["ana@acme.test"]]
         assert "Último error: Dynamics is unavailable." in latest[0].text
+        assert len(server.received) == 6
     assert [entry["alert"] for entry in acme.audited_alerts()] == ["sync_failing", "sync_failing"]
+    with acme.store(acme.id, read_only=True) as uow:
+        told = [entry.details for entry in uow.audit.recent(limit=10, action="alert.resolved_sent")]
+    assert told == [{"alert": "sync_failing", "recipients": ["ada@acme.test", "ana@acme.test"]}]
+
+
+def test_a_resolved_email_that_could_not_be_sent_is_sent_next_round_and_respects_the_choices(
+    session_factory: sessionmaker[Session], cipher: CredentialCipher
+) -> None:
+    acme = _acme(session_factory, cipher)
+    with smtp_server() as down:
+        closed_port = down.port
+    with smtp_server() as server:
+        parked = acme.parked_activities(10)
+        assert acme.evaluate(server).emailed == {
+            AlertKind.WRITEBACK_FAILING: ("ada@acme.test", "ana@acme.test", "otto@acme.test")
+        }
+        ana = AccountService(acme.store, clock=acme.clock).principal_of("acme", "ana@acme.test")
+        set_alert_preferences(acme.store, ana, [AlertKind.SYNC_FAILING])  # Ana no longer wants this alert
+        acme.requeue(parked)  # the episode ends
+        ended = acme.evaluate(server, port=closed_port)  # the SMTP server is unreachable: tried again next round
+        assert AlertKind.WRITEBACK_FAILING not in ended.active
+        assert ended.resolved == {}
+        acme.clock.advance(timedelta(minutes=1))
+        assert acme.evaluate(server).resolved == {AlertKind.WRITEBACK_FAILING: ("ada@acme.test", "otto@acme.test")}
+        acme.clock.advance(timedelta(minutes=1))
+        assert acme.evaluate(server).resolved == {}
+        resolved = server.handler.wait(5)[3:]
+        assert sorted(message.rcpt_tos[0] for message in resolved) == ["ada@acme.test", "otto@acme.test"]
+        assert resolved[0].message["Subject"] == "Resolved: activities of Acme Corp are reaching the CRM again"
+        assert f"{CONSOLE}/admin/writeback" in resolved[0].text
+        assert len(server.received) == 5
+
+
+def test_an_episode_that_ended_before_its_alert_went_out_sends_no_resolved_email(
+    session_factory: sessionmaker[Session], cipher: CredentialCipher
+) -> None:
+    acme = _acme(session_factory, cipher)
+    with smtp_server() as down:
+        closed_port = down.port
+    with smtp_server() as server:
+        parked = acme.parked_activities(10)
+        assert acme.evaluate(server, port=closed_port).emailed == {}  # the alert could not go out
+        acme.requeue(parked)
+        assert acme.evaluate(server).resolved == {}  # nobody was alerted: nothing to resolve
+        assert server.received == []
 
 
 def test_an_alert_that_could_not_be_sent_is_sent_next_round(
@@ -214,13 +271,13 @@ def test_writeback_failures_piling_up_start_at_ten_and_end_below_five(
         assert AlertKind.WRITEBACK_FAILING in acme.evaluate(server).active
         with acme.store(acme.id, read_only=True) as uow:
             assert uow.alerts.states()[AlertKind.WRITEBACK_FAILING].notified_at == START
-        acme.requeue(fresh[:1])  # 4 left: the episode ends; 10 again is a new one, emailed again
+        acme.requeue(fresh[:1])  # 4 left: the episode ends (resolved); 10 again is a new one, emailed again
         assert AlertKind.WRITEBACK_FAILING not in acme.evaluate(server).active
         acme.parked_activities(6)
         assert acme.evaluate(server).emailed == {
             AlertKind.WRITEBACK_FAILING: ("ada@acme.test", "ana@acme.test", "otto@acme.test")
         }
-        assert len(server.handler.wait(6)) == 6
+        assert len(server.handler.wait(9)) == 9
 
 
 # ------------------------------------------------------------------------------- the CRM-side app (a real sandbox)
@@ -267,5 +324,9 @@ async def test_the_crm_app_missing_while_writeback_is_on_is_emailed_once_and_end
         clock.advance(timedelta(minutes=5))  # checked at most every 15 minutes: not yet seen
         assert AlertKind.CRM_APP_MISSING in (await asyncio.to_thread(evaluate, server)).active
         clock.advance(timedelta(minutes=15))
-        assert AlertKind.CRM_APP_MISSING not in (await asyncio.to_thread(evaluate, server)).active
-        assert len(server.received) == 3
+        over = await asyncio.to_thread(evaluate, server)
+        assert AlertKind.CRM_APP_MISSING not in over.active
+        assert over.resolved == {AlertKind.CRM_APP_MISSING: ("ada@acme.test", "ana@acme.test", "otto@acme.test")}
+        resolved = next(m for m in server.handler.wait(6)[3:] if m.rcpt_tos == ["ana@acme.test"])
+        assert resolved.message["Subject"].startswith("Resuelto: ")
+        assert len(server.received) == 6

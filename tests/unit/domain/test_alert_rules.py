@@ -81,6 +81,22 @@ def test_an_episode_starts_once_is_to_be_notified_and_ends() -> None:
     assert observed(ended, holds=True, now=T0 + timedelta(hours=2)).to_notify  # a new episode
 
 
+def test_an_emailed_episode_that_ended_is_to_be_notified_resolved_once() -> None:
+    started = observed(AlertState(AlertKind.SYNC_FAILING), holds=True, now=T0)
+    assert not started.to_notify_resolved  # in progress
+    notified = replace(started, notified_at=T0)
+    ended = observed(notified, holds=False, now=T0 + timedelta(hours=1))
+    assert ended.to_notify_resolved
+    assert not ended.to_notify
+    told = replace(ended, resolved_notified_at=T0 + timedelta(hours=1))
+    assert not told.to_notify_resolved
+    assert not observed(told, holds=False, now=T0 + timedelta(hours=2)).to_notify_resolved  # the same end
+    again = observed(told, holds=True, now=T0 + timedelta(hours=3))
+    assert again.resolved_notified_at is None  # a new episode: its own end is to be told, once it was alerted
+    assert not observed(again, holds=False, now=T0 + timedelta(hours=4)).to_notify_resolved  # never alerted
+    assert AlertKind.WRITEBACK_FAILING.resolved_mail_kind.value == "writeback_resolved"
+
+
 def test_the_crm_app_is_checked_at_most_every_fifteen_minutes() -> None:
     never = AlertState(AlertKind.CRM_APP_MISSING)
     assert crm_app_check_due(never, T0)

@@ -31,6 +31,7 @@ router = APIRouter(include_in_schema=False)
 
 ACTION_NAMES: Final = {
     "alert.preferences_changed": N_("Email alerts chosen"),
+    "alert.resolved_sent": N_("Alert resolution emailed"),
     "alert.sent": N_("Alert emailed"),
     "api_token.created": N_("API token created"),
     "api_token.revoked": N_("API token revoked"),
@@ -226,7 +227,8 @@ def _detail_value(key: str, value: Any, locale: str) -> str:
 
 
 ALERT_DETAILS: Final = frozenset({"alert", "alerts"})
-"""Details holding alert kinds (``alert.sent``, ``alert.preferences_changed``): shown by the alerts' names."""
+"""Details holding alert kinds (``alert.sent``, ``alert.resolved_sent``, ``alert.preferences_changed``): shown by
+the alerts' names."""
 
 
 def _alerts(value: Any, locale: str) -> str:
