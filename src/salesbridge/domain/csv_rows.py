@@ -133,6 +133,7 @@ PEOPLE_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
     "phones": ("phone", "telephone", "mobile", "phone number", "mobile phone", "phones", "tel"),
     "job_title": ("job_title", "title", "headline", "position"),
     "company_name": ("company_name", "company", "organization", "organisation", "employer"),
+    "company_external_id": ("company_external_id", "company id", "company external id", "employer id"),
     "linkedin_url": ("linkedin_url", "profile url", "linkedin", "linkedin profile"),
     "street": ("street", "address", "street address"),
     "city": ("city", "town"),
@@ -176,6 +177,9 @@ class PersonRow:
     phones: tuple[str, ...] = ()
     job_title: str | None = None
     company_name: str | None = None
+    company_external_id: str | None = None
+    """The ``id`` of the person's current company in the workspace's companies (its employer), when the file knows
+    it."""
     linkedin_url: str | None = None
     street: str | None = None
     city: str | None = None

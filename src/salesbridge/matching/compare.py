@@ -6,7 +6,8 @@ Levels are indexes into the model's levels of that comparison (strongest agreeme
 over a few hundred thousand distinct names cost one string comparison per distinct pair.
 
 People (``PEOPLE_LEVELS``): profile_url, email, first_name, last_name, birth_date, company, domain, title, phone,
-place, street. Companies (``COMPANY_LEVELS``): profile_url, name, domain, phone, place, street, industry, size.
+place, street. Companies (``COMPANY_LEVELS``): profile_url, name, domain, phone, place, street, industry, size,
+people ("shared people": the employers of the people the account's contacts are tied to, see ``people_level``).
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ COMPANY_LEVELS: tuple[LevelSpec, ...] = (
     ("street", "street", (("exact", None), ("similar", "typo"), ("different", None)), False),
     ("industry", "industry", (("exact", None), ("different", None)), False),
     ("size", "size", (("similar", None), ("different", None)), False),
+    ("people", "people", (("exact", None), ("similar", None), ("different", None)), False),
 )
 
 SharedCount = Callable[[str, str], int]
@@ -447,7 +449,17 @@ def company_vector(left: CompanyFeatures, right: CompanyFeatures, shared: Shared
     if left.size and right.size:
         ratio = max(left.size, right.size) / min(left.size, right.size)
         size = 0 if ratio <= 2.5 else 1
-    return [profile, name, domain, phone, place, street, industry, size]
+    return [profile, name, domain, phone, place, street, industry, size, people_level(left.people, right.record.id)]
+
+
+def people_level(employers: tuple[str, ...], company_id: str) -> int:
+    """The "shared people" level of an account whose tied people have these ``employers`` (one per person with a
+    known employer) against the workspace company ``company_id``: 0 when two or more of them work there, 1 when
+    one does, 2 when none does, -1 (missing) when no employer is known."""
+    if not employers:
+        return -1
+    shared = employers.count(company_id)
+    return 0 if shared >= 2 else 1 if shared == 1 else 2
 
 
 def company_keys(f: CompanyFeatures) -> list[str]:
@@ -489,6 +501,8 @@ def explain_company(
             None if lr.employee_count is None else str(lr.employee_count),
             None if rr.employee_count is None else str(rr.employee_count),
         ),
+        # Shared people: how many of the account's people work at the company, of how many with a known employer.
+        (str(left.people.count(rr.id)), str(len(left.people))) if left.people else (None, None),
     ]
     out: list[tuple[str, str, str | None, str | None, str | None]] = []
     for index, (spec, level) in enumerate(zip(COMPANY_LEVELS, vector, strict=True)):

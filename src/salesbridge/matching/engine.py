@@ -550,6 +550,14 @@ class _Scorer:
 
 _getitem = list.__getitem__
 
+
+def _completed(model: MatchModel, default: MatchModel) -> MatchModel:
+    """``model`` with the comparisons it lacks taken from ``default``, in the engine's order: a model stored before
+    a comparison existed (an organization's estimated model from before "shared people") still scores."""
+    own = {comparison.name: comparison for comparison in model.comparisons}
+    return replace(model, comparisons=tuple(own.get(c.name, c) for c in default.comparisons))
+
+
 _LEVEL_ORDER = {"different": 0, "similar": 1, "equivalent": 2, "exact": 3}
 
 
@@ -573,6 +581,8 @@ class Matcher(Generic[R]):
     ) -> None:
         if model.kind != kind.name:
             raise ValueError(f"a {model.kind} model cannot score {kind.name}")
+        if len(model.comparisons) < len(kind.specs):
+            model = _completed(model, default_model(kind.name))
         self._kind = kind
         self.model = model
         self.default_region = default_region

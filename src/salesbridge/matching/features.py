@@ -316,6 +316,7 @@ class CompanyFeatures:
         "domains",
         "industry",
         "name",
+        "people",
         "phones",
         "postcode",
         "profile",
@@ -337,9 +338,11 @@ class CompanyFeatures:
     postcode: str
     region: str
     country: str
+    people: tuple[str, ...]
 
     def __init__(self, record: CompanyRecord, default_region: str | None) -> None:
         self.record = record
+        self.people = record.people_refs
         self.name = company_key(record.name) if record.name else ""
         domains: list[str] = []
         for raw in (record.website, *record.email_domains):

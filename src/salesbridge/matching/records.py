@@ -45,7 +45,13 @@ class PersonRecord:
 
 @dataclass(frozen=True, slots=True)
 class CompanyRecord:
-    """One company as one side holds it (CRM account on the left, the workspace's company on the right)."""
+    """One company as one side holds it (CRM account on the left, the workspace's company on the right).
+
+    ``people_refs`` ("shared people", left side only): for each of the account's contacts and leads tied to a
+    workspace person whose employer the workspace knows, that employer's id, the way the right side's ``id`` spells
+    it (one entry per person, repeats kept). A workspace company that is the employer of two or more of them is
+    strong evidence; one, some; none while some are known, a little against. Empty (the default) compares nothing.
+    """
 
     id: str
     name: str | None = None
@@ -60,6 +66,7 @@ class CompanyRecord:
     country: str | None = None
     profile_url: str | None = None
     email_domains: tuple[str, ...] = ()
+    people_refs: tuple[str, ...] = ()
 
 
 class Band(StrEnum):
@@ -75,7 +82,9 @@ class FieldReason:
     """One field's part in a decision.
 
     ``field`` is one of "profile_url", "email", "name", "company", "domain", "title", "place", "phone", "street",
-    "birth_date", "industry", "size"; ``level`` one of "exact", "equivalent", "similar", "different", "missing";
+    "birth_date", "industry", "size", "people" (companies: for "shared people", ``left`` is how many of the
+    account's people with a known employer work at the company, ``right`` how many have a known employer);
+    ``level`` one of "exact", "equivalent", "similar", "different", "missing";
     ``detail`` says how ("nickname", "initial", "swapped", "accents", "legal_form", "typo", "past_company",
     "same_account", "shared", ...); ``weight`` is the log2 Bayes factor the field added (0 when missing); ``left`` and
     ``right`` are the values compared, as a person would read them.

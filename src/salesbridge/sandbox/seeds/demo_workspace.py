@@ -65,9 +65,11 @@ PEOPLE_COLUMNS: Final = (
     "postcode",
     "region",
     "country",
+    "company_external_id",
 )
 """The people CSV's columns (those ``salesbridge people import`` reads; ``email`` and ``phone`` may hold several
-values separated by ``;``)."""
+values separated by ``;``; ``company_external_id`` is the ``id`` of the person's current company in the companies
+CSV, for about :data:`EMPLOYER_ID_SHARE` of the people whose company is one of them)."""
 COMPANY_COLUMNS: Final = (
     "id",
     "name",
@@ -92,6 +94,11 @@ UNKNOWN_PEOPLE_SHARE: Final = 0.3
 """People with no CRM record, as a share of the people that have one."""
 UNKNOWN_COMPANY_SHARE: Final = 0.25
 """Companies the CRM does not know, as a share of those it does."""
+EMPLOYER_ID_SHARE: Final = 0.6
+"""About this share of the people whose current company is a company of the workspace carry its id
+(``company_external_id``): a prospecting tool knows a person's employer as a company page when the person's
+profile links to one; the others name their company in plain text only (``company_name``). Drawn from a generator
+of its own, so the rest of the workspace is the same with or without it."""
 
 Kind = Literal["person", "company"]
 
@@ -402,6 +409,7 @@ class _Companies:
     """The workspace's companies and what people need of them."""
 
     names_by_account: dict[str, str] = field(default_factory=dict)  # account id -> its CRM name
+    ids_by_account: dict[str, str] = field(default_factory=dict)  # account id -> its workspace company's id
     crm_names: set[str] = field(default_factory=set)  # folded names and bare names of every account
     unknown: list[dict[str, str]] = field(default_factory=list)  # companies with no CRM record
     rows: list[dict[str, str]] = field(default_factory=list)
@@ -425,6 +433,7 @@ def _companies(crm: CrmRows, seed: int, truth: list[TruthLink]) -> _Companies:
         variations: list[str] = []
         row = _company_row(_short_id("wc", seed, f"account:{account_id}"), account, rng, variations)
         companies.rows.append(row)
+        companies.ids_by_account[account_id] = row["id"]
         truth.append(TruthLink("company", row["id"], "account", account_id, tuple(variations)))
     wanted = max(3, round(len(companies.rows) * UNKNOWN_COMPANY_SHARE))
     for name, country in _unknown_company_names(companies.crm_names, seed, wanted):
@@ -513,13 +522,16 @@ def generate_workspace(
             continue
         variations: list[str] = []
         person = _person_row(_short_id("wp", seed, identity.key), identity, companies, rng, variations)
+        _employer_id(person, _rng(seed, "employer", identity.key))
         people.append(person)
         for record_table, record in identity.records:
             crm_id = _id(record.get(f"{record_table}id"))
             if crm_id:
                 truth.append(TruthLink("person", person["id"], record_table, crm_id, tuple(variations)))
         if rng.random() < 0.04 and companies.unknown:
-            people.append(_namesake(person, identity.key, companies, seed))
+            namesake = _namesake(person, identity.key, companies, seed)
+            _employer_id(namesake, _rng(seed, "employer", f"namesake:{identity.key}"))
+            people.append(namesake)
     people.extend(_unknown_people(crm_person_names, companies, seed, round(len(people) * unknown_people_share)))
     return DemoWorkspace(people=people, companies=companies.rows, truth=truth)
 
@@ -531,10 +543,12 @@ def _person_row(
     first, last = _name_variant(_text(row, "firstname"), _text(row, "lastname"), rng, variations)
     account_id = _id(row.get("parentcustomerid") if table == "contact" else row.get("parentaccountid"))
     company = companies.names_by_account.get(account_id or "") or _text(row, "companyname")
+    employer = companies.ids_by_account.get(account_id or "", "") if company else ""
     title = _text(row, "jobtitle")
     if company and rng.random() < 0.07:  # a job change the CRM has not heard of
         new = companies.unknown[rng.randrange(len(companies.unknown))] if companies.unknown else None
         company = new["name"] if new else f"{company} Holdings"
+        employer = new["id"] if new else ""
         title = rng.choice([other for other in _ALL_TITLES if other != title] or list(_ALL_TITLES))
         variations.append("job_change")
     elif company:
@@ -550,7 +564,15 @@ def _person_row(
         "company_name": company,
         "linkedin_url": _person_url(identity, first, last, rng, variations),
         **_place(row, rng, street_share=0.1),
+        "company_external_id": employer,
     }
+
+
+def _employer_id(person: dict[str, str], rng: random.Random) -> None:
+    """Keep the person's employer id (the workspace company it works at) for about :data:`EMPLOYER_ID_SHARE` of
+    the people that have one, as a prospecting tool knows it; blank it for the rest."""
+    if person["company_external_id"] and rng.random() >= EMPLOYER_ID_SHARE:
+        person["company_external_id"] = ""
 
 
 def _email(identity: _Identity, rng: random.Random, variations: list[str]) -> str:
@@ -610,6 +632,7 @@ def _namesake(person: dict[str, str], key: str, companies: _Companies, seed: int
         "company_name": company["name"],
         "linkedin_url": f"https://www.linkedin.com/in/{ascii_slug(first)}-{ascii_slug(last)}-{rng.randrange(16**6):06x}",
         "country": company["country"],
+        "company_external_id": company["id"],
     }
 
 
@@ -645,6 +668,9 @@ def _unknown_people(
             "company_name": company["name"],
             "linkedin_url": f"https://www.linkedin.com/in/{ascii_slug(first)}-{ascii_slug(last)}-{made:06x}",
             "country": company["country"],
+            "company_external_id": company["id"]
+            if _rng(seed, "employer", f"unknown:{made}").random() < EMPLOYER_ID_SHARE
+            else "",
         }
 
 
