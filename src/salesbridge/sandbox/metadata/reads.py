@@ -272,13 +272,26 @@ def _attribute_payload(
     query: MetadataQuery,
     type_name: str,
     allowed: frozenset[str],
+    *,
+    entity_path: str | None = None,
 ) -> dict[str, Any]:
+    """A column definition with its expanded option sets. With ``entity_path`` (a single column read), each
+    expanded option set carries its own ``@odata.context`` (query-metadata-web-api.md, "Retrieve attributes")."""
     payload = project(row, query.select, type_name, allowed)
+    if type_name != ATTRIBUTE_TYPE and payload.get("@odata.type") == f"#{CRM}{type_name}":
+        # Read through a cast, the type is the cast's: minimal metadata leaves it out (the picklist examples of
+        # query-metadata-web-api.md have no @odata.type).
+        del payload["@odata.type"]
     for item in query.expand:
         option_set = _option_sets(call, entity, attribute).get(item.name)
         if option_set is None:
             payload[item.name] = None
             continue
+        if entity_path is not None:
+            payload[f"{item.name}@odata.context"] = call.context(
+                f"{entity_path}/Attributes({attribute.metadata_id(entity.logical_name)})/{CRM}{type_name}/"
+                f"{item.name}{context_select(item.select)}/$entity"
+            )
         option_allowed = set(option_set) | {"Options", "TrueOption", "FalseOption"}
         projected = project(option_set, item.select, OPTION_SET_TYPE, option_allowed)
         projected.pop("@odata.type", None)  # the navigation property's declared type is the exact type
@@ -329,7 +342,7 @@ def _get_attribute(call: Call, entity: EntityDef, attribute: AttributeDef, path:
     else:
         fragment = f"{path}/Attributes/{CRM}{cast}{context_select(query.select, query.expand)}"
     payload["@odata.context"] = call.context(f"{fragment}/$entity")
-    payload.update(_attribute_payload(call, entity, attribute, row, query, type_name, allowed))
+    payload.update(_attribute_payload(call, entity, attribute, row, query, type_name, allowed, entity_path=path))
     return ok(payload)
 
 

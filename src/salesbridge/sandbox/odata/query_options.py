@@ -167,6 +167,15 @@ class ExpandOption:
     orderby: tuple[OrderByItem, ...] = ()
     top: int | None = None
     expand: tuple[ExpandOption, ...] = ()
+    #: ``nav/$ref``: references (``@odata.id``) instead of the related records.
+    ref: bool = False
+    #: The nested options as written, in order (for the expanded collection's ``@odata.nextLink``).
+    pairs: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def nested(self) -> bool:
+        """Whether this item or one inside it holds a nested ``$expand``."""
+        return bool(self.expand)
 
 
 @dataclass(frozen=True)
@@ -278,6 +287,12 @@ def parse_expand(text: str) -> tuple[ExpandOption, ...]:
         item = raw.strip()
         nav, paren, rest = item.partition("(")
         nav = nav.strip()
+        if not paren and nav.endswith("/$ref"):
+            name = nav[: -len("/$ref")]
+            if not _NAME_RE.fullmatch(name):
+                raise query_syntax_error(f"Syntax error in $expand '{text}': '{name}' is not a navigation property.")
+            items.append(ExpandOption(name, ref=True))
+            continue
         if nav == "*":
             raise query_syntax_error("The sandbox doesn't support '$expand=*'; name the navigation properties.")
         if not _NAME_RE.fullmatch(nav):
@@ -313,6 +328,7 @@ def _expand_item(nav: str, body: str, text: str) -> ExpandOption:
     no_aliases: Mapping[str, str] = {}
     return ExpandOption(
         nav=nav,
+        pairs=tuple(values.items()),
         select=parse_select(values["$select"]) if "$select" in values else None,
         filter=parse_filter(values["$filter"], no_aliases, allow_aliases=False) if "$filter" in values else None,
         orderby=tuple(_orderby_without_aliases(values["$orderby"])) if "$orderby" in values else (),

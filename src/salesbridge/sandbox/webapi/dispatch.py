@@ -242,12 +242,22 @@ class Engine:
         if prefer.return_representation:
             options = parse_query_options([(k, v) for k, v in request.query if k in ("$select", "$expand")])
             response = Reader(self.state, caller.user_id, self.api_url(request), prefer).retrieve(
-                entity, record_id, QueryOptions(select=options.select), status=201 if created else 200
+                entity,
+                record_id,
+                QueryOptions(select=options.select, expand=options.expand),
+                status=201 if created else 200,
             )
             response.headers.set("Preference-Applied", "return=representation")
             return response
         url = entity_url or self.entity_url(request, entity, record_id)
-        return ApiResponse.empty(204, {"OData-EntityId": url, "OData-Version": "4.0"})
+        headers = {"OData-EntityId": url, "OData-Version": "4.0"}
+        if request.method == "PATCH" and entity.attribute("versionnumber"):
+            # An upsert tells the record's new version (OData 4.0 part 1, 8.3.1 ETag).
+            version = self.state.storage.scalar(
+                f'SELECT versionnumber FROM "{entity.logical_name}" WHERE "{entity.primary_id}" = ?', (record_id,)
+            )
+            headers["ETag"] = f'W/"{version}"'
+        return ApiResponse.empty(204, headers)
 
     def _record(self, request: ApiRequest, caller: Caller, entity: EntityDef, segments: list[Segment]) -> ApiResponse:
         head = segments[0]
@@ -260,6 +270,8 @@ class Engine:
                 if record_id is None:
                     raise record_not_found(entity.logical_name, key.guid or head.args or "")
                 options = parse_query_options(request.query)
+                if self._not_modified(request, caller, entity, record_id, options, prefer):
+                    return ApiResponse.empty(304, {"OData-Version": "4.0"})
                 return reader.retrieve(entity, record_id, options)
             if request.method == "PATCH":
                 return self._patch(request, caller, entity, key, record_id, prefer, key_text=head.args or "")
@@ -279,6 +291,30 @@ class Engine:
         if n_to_n is not None:
             return handle_n_to_n(self, request, caller, entity, record_id, second, n_to_n, segments[2:])
         return self._navigation(request, caller, entity, record_id, segments, reader)
+
+    def _not_modified(
+        self,
+        request: ApiRequest,
+        caller: Caller,
+        entity: EntityDef,
+        record_id: str,
+        options: QueryOptions,
+        prefer: Any,
+    ) -> bool:
+        """A conditional retrieval whose ETag is current (perform-conditional-operations-using-web-api.md,
+        "Conditional retrievals"): never with ``$expand`` nor with annotations asked for; ``If-None-Match: null``
+        (which clients send to defeat caches) matches nothing."""
+        if_none_match = (request.headers.get("If-None-Match") or "").strip()
+        if not if_none_match.startswith('W/"') or options.expand or prefer.include_annotations:
+            return False
+        if not entity.attribute("versionnumber"):
+            return False
+        version = self.state.storage.scalar(
+            f'SELECT versionnumber FROM "{entity.logical_name}" WHERE "{entity.primary_id}" = ?', (record_id,)
+        )
+        owner = record_owner(self.state, entity, record_id)
+        self.state.security.require_record(caller.user_id, "Read", entity, record_id, owner)
+        return if_none_match == f'W/"{version}"'
 
     def _check_etag(self, request: ApiRequest, entity: EntityDef, record_id: str) -> None:
         if_match = request.headers.get("If-Match")
@@ -366,7 +402,9 @@ class Engine:
                 if request.method == "DELETE":
                     writer.set_lookup(entity, record_id, single.referencing_attribute, None, None)
                     return ApiResponse.empty(204)
-                raise method_not_allowed("Only PUT and DELETE are allowed on a single-valued $ref.")
+                if request.method == "GET":
+                    return self._single_ref(request, caller, entity, record_id, single)
+                raise method_not_allowed("Only GET, PUT and DELETE are allowed on a single-valued $ref.")
             row = self.state.storage.get(entity.logical_name, entity.primary_id, record_id) or {}
             related_id = row.get(single.referencing_attribute)
             related_type = row.get(f"{single.referencing_attribute}__type") or single.referenced_entity
@@ -452,6 +490,8 @@ class Engine:
         rest: list[Segment],
     ) -> ApiResponse:
         writer = RecordWriter(self.state, caller, self.api_url(request))
+        if request.method == "GET" and len(rest) == 1:
+            return self._collection_refs(request, caller, entity, record_id, collection, child)
         if request.method == "POST":
             body = request.json() or {}
             target, target_id = resolve_reference(
@@ -478,6 +518,43 @@ class Engine:
             writer.set_lookup(child, child_id, collection.referencing_attribute, None, None)
             return ApiResponse.empty(204)
         raise method_not_allowed("Only POST and DELETE are allowed on a collection $ref.")
+
+    def _single_ref(
+        self, request: ApiRequest, caller: Caller, entity: EntityDef, record_id: str, single: Any
+    ) -> ApiResponse:
+        """GET ``<record>/<lookup nav>/$ref``: the related record's ``@odata.id`` (OData JSON 4.0, "Entity
+        Reference"); 204 when the lookup is empty."""
+        owner = record_owner(self.state, entity, record_id)
+        self.state.security.require_record(caller.user_id, "Read", entity, record_id, owner)
+        row = self.state.storage.get(entity.logical_name, entity.primary_id, record_id) or {}
+        related_id = row.get(single.referencing_attribute)
+        if not related_id:
+            return ApiResponse.empty(204)
+        related = self.state.catalogue.entity(
+            str(row.get(f"{single.referencing_attribute}__type") or single.referenced_entity)
+        )
+        payload = {
+            "@odata.context": f"{self.api_url(request)}$metadata#$ref",
+            "@odata.id": self.entity_url(request, related, str(related_id)),
+        }
+        return ApiResponse.json(200, payload)
+
+    def _collection_refs(
+        self, request: ApiRequest, caller: Caller, entity: EntityDef, record_id: str, collection: Any, child: EntityDef
+    ) -> ApiResponse:
+        """GET ``<record>/<collection nav>/$ref``: the related records' ``@odata.id`` (``Collection($ref)``)."""
+        reader = Reader(self.state, caller.user_id, self.api_url(request), parse_prefer(request.headers.get("Prefer")))
+        clause = (f't."{collection.referencing_attribute}" = ?', [record_id])
+        options = QueryOptions(select=(child.primary_id,))
+        path = f"{entity.entity_set_name}({record_id})"
+        listed = orjson.loads(reader.collection(child, options, [], path, parent_clause=clause).body)
+        payload = {
+            "@odata.context": f"{self.api_url(request)}$metadata#Collection($ref)",
+            "value": [
+                {"@odata.id": self.entity_url(request, child, item[child.primary_id])} for item in listed["value"]
+            ],
+        }
+        return ApiResponse.json(200, payload)
 
     def _shared_principals(self, request: ApiRequest, caller: Caller) -> ApiResponse:
         del caller

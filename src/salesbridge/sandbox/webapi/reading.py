@@ -28,6 +28,7 @@ from salesbridge.sandbox.errors import (
     bad_request,
     expired_version_stamp,
     property_not_found,
+    query_syntax_error,
 )
 from salesbridge.sandbox.odata.filter.sql import compile_filter, compile_orderby
 from salesbridge.sandbox.odata.messages import ApiResponse
@@ -44,6 +45,13 @@ TOTAL_COUNT_EXCEEDED = "Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"
 MAX_COUNT = 5000
 
 _TRACKING_REFUSED = ("$filter", "$orderby", "$expand", "$top")
+_EXPAND_LIMITS = (
+    "Only $select and $filter clause can be provided while doing $expand on many-to-one relationship or nested "
+    "one-to-many relationship."
+)
+_EXPAND_REF_ON_COLLECTION = "Expand with $ref is only supported on lookup type navigation property."
+#: Tables that inherit the principal entity type: expanded, they carry ``ownerid`` beside their own key.
+_PRINCIPALS = frozenset({"systemuser", "team"})
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,16 @@ def projection_for(entity: EntityDef, select: Sequence[str] | None) -> Projectio
         if attribute.logical_name not in seen:
             seen.add(attribute.logical_name)
             chosen.append(attribute)
+    currency = entity.attribute("transactioncurrencyid")
+    if (
+        currency is not None
+        and currency.logical_name not in seen
+        and any(a.type == AttributeType.MONEY for a in chosen)
+    ):
+        # A money column brings its currency (select-columns.md: "_transactioncurrencyid_value ... is included
+        # because revenue is a currency property").
+        seen.add(currency.logical_name)
+        chosen.append(currency)
     if entity.primary_id not in seen:
         chosen.append(entity.attributes[entity.primary_id])
     return Projection(tuple(chosen), explicit=True)
@@ -147,6 +165,22 @@ def encode_query(pairs: Sequence[tuple[str, str]]) -> str:
     return "&".join(f"{name}={quote(value, safe=_LINK_SAFE)}" for name, value in pairs)
 
 
+def expand_context(expand: Sequence[ExpandOption]) -> list[str]:
+    """The ``@odata.context`` parts of ``$expand``: ``nav(selected,nested(...))``, ``nav,nav/$ref()``."""
+    parts: list[str] = []
+    for option in expand:
+        if option.ref:
+            parts += [option.nav, f"{option.nav}/$ref()"]
+        else:
+            inner = [*(option.select or ()), *expand_context(option.expand)]
+            parts.append(f"{option.nav}({','.join(inner)})")
+    return parts
+
+
+def _nested(options: QueryOptions) -> bool:
+    return any(option.nested for option in options.expand)
+
+
 class Reader:
     """Answers GET requests for one caller."""
 
@@ -158,15 +192,29 @@ class Reader:
         self.storage = state.storage
         self.catalogue = state.catalogue
 
-    def context_url(self, entity: EntityDef, projection: Projection, suffix: str = "") -> str:
-        """The ``@odata.context`` of a result."""
-        if projection.explicit:
-            names = ",".join(
+    def context_url(
+        self,
+        entity: EntityDef,
+        projection: Projection,
+        suffix: str = "",
+        *,
+        options: QueryOptions | None = None,
+    ) -> str:
+        """The ``@odata.context`` of a result: the selected properties as requested (the primary key only when
+        asked for, or alone) and each expansion with its own (join-tables.md)."""
+        names: list[str] = []
+        if options is not None and options.select is not None:
+            names = list(options.select)
+        elif projection.explicit:
+            names = [
                 a.json_name
                 for a in projection.attributes
                 if a.logical_name != entity.primary_id or len(projection.attributes) == 1
-            )
-            return f"{self.api_url}$metadata#{entity.entity_set_name}({names}){suffix}"
+            ]
+        if options is not None:
+            names += expand_context(options.expand)
+        if names:
+            return f"{self.api_url}$metadata#{entity.entity_set_name}({','.join(names)}){suffix}"
         return f"{self.api_url}$metadata#{entity.entity_set_name}{suffix}"
 
     def _where(self, entity: EntityDef, options: QueryOptions, alias: str) -> tuple[list[str], list[Any]]:
@@ -200,7 +248,7 @@ class Reader:
         """
         if self.prefer.track_changes or options.deltatoken is not None:
             return self._tracked(entity, options, query_pairs, path)
-        projection = projection_for(entity, options.select)
+        projection = projection_for(entity, self.select_with_ref_lookups(entity, options))
         alias = "t"
         clauses, params = self._where(entity, options, alias)
         if parent_clause is not None:
@@ -237,8 +285,8 @@ class Reader:
         rows = rows[:limit]
         values = self.serialize(entity, projection, rows, has_version="versionnumber" in select_columns)
         if options.expand:
-            self._apply_expand(entity, options.expand, rows, values, len(select_columns))
-        payload: dict[str, Any] = {"@odata.context": self.context_url(entity, projection)}
+            self._apply_expand(entity, options.expand, rows, values, len(select_columns), nested_mode=_nested(options))
+        payload: dict[str, Any] = {"@odata.context": self.context_url(entity, projection, options=options)}
         total = self._count(entity, clauses, params) if options.count else -1
         if options.count:
             payload["@odata.count"] = min(total, MAX_COUNT)
@@ -277,7 +325,7 @@ class Reader:
         """
         from salesbridge.sandbox.webapi.records import record_owner
 
-        projection = projection_for(entity, options.select)
+        projection = projection_for(entity, self.select_with_ref_lookups(entity, options))
         select_columns = projection.selected_columns(entity)
         expand_columns = self._expand_columns(entity, options.expand)
         sql = (
@@ -293,9 +341,12 @@ class Reader:
         self.state.security.require_record(self.caller_id, "Read", entity, record_id, owner)
         values = self.serialize(entity, projection, rows, has_version="versionnumber" in select_columns)
         if options.expand:
-            self._apply_expand(entity, options.expand, rows, values, len(select_columns))
-        payload = {"@odata.context": self.context_url(entity, projection, "/$entity"), **values[0]}
-        return ApiResponse.raw_json(status, orjson.dumps(payload), self._applied())
+            self._apply_expand(entity, options.expand, rows, values, len(select_columns), nested_mode=_nested(options))
+        payload = {"@odata.context": self.context_url(entity, projection, "/$entity", options=options), **values[0]}
+        headers = self._applied()
+        if "versionnumber" in select_columns:
+            headers["ETag"] = f'W/"{rows[0][0]}"'
+        return ApiResponse.raw_json(status, orjson.dumps(payload), headers)
 
     def _applied(self) -> dict[str, str]:
         applied = self.prefer.applied_header()
@@ -422,6 +473,17 @@ class Reader:
                 raise property_not_found(option.nav, entity.logical_name)
         return columns
 
+    def select_with_ref_lookups(self, entity: EntityDef, options: QueryOptions) -> tuple[str, ...] | None:
+        """``$select`` plus the lookup of each ``nav/$ref`` expansion (Dataverse returns ``_x_value`` with it)."""
+        if options.select is None:
+            return None
+        extra: list[str] = []
+        for option in options.expand:
+            relationship = self.catalogue.single_valued_nav(entity.logical_name, option.nav) if option.ref else None
+            if relationship is not None:
+                extra.append(f"_{relationship.referencing_attribute}_value")
+        return (*options.select, *extra)
+
     def _apply_expand(
         self,
         entity: EntityDef,
@@ -429,35 +491,89 @@ class Reader:
         rows: Sequence[Sequence[Any]],
         values: list[dict[str, Any]],
         start: int,
+        *,
+        nested_mode: bool,
     ) -> None:
+        """Put the expansions of ``expand`` into ``values`` (one per row of ``rows``, whose expand columns begin
+        at ``start``).
+
+        ``nested_mode`` (a nested ``$expand`` anywhere in the query, join-tables.md): expanded collections are
+        paged by ``odata.maxpagesize`` and their ``@odata.nextLink`` carries the paging cookie; otherwise they
+        are not paged and the link is the filtered collection with the expansion's options.
+        """
         position = start
         for option in expand:
             single = self.catalogue.single_valued_nav(entity.logical_name, option.nav)
             if single is not None:
+                if option.top is not None or option.orderby:
+                    raise query_syntax_error(_EXPAND_LIMITS)
                 pairs = [(row[position], row[position + 1]) for row in rows]
                 position += 2
+                if option.ref:
+                    for item, (target_id, target_type) in zip(values, pairs, strict=True):
+                        item[option.nav] = self._reference(target_type or single.referenced_entity, target_id)
+                    continue
                 related = self._fetch_related(pairs, option, single.referenced_entity)
                 for item, (target_id, target_type) in zip(values, pairs, strict=True):
-                    item[option.nav] = related.get((str(target_type), str(target_id))) if target_id else None
+                    key = (str(target_type or single.referenced_entity), str(target_id))
+                    item[option.nav] = related.get(key) if target_id else None
                 continue
             collection = self.catalogue.collection_nav(entity.logical_name, option.nav)
             if collection is None:
                 raise property_not_found(option.nav, entity.logical_name)
+            if option.ref:
+                raise query_syntax_error(_EXPAND_REF_ON_COLLECTION)
+            if nested_mode and (option.top is not None or option.orderby):
+                raise query_syntax_error(_EXPAND_LIMITS)
             parent_ids = [str(row[position]) for row in rows]
             position += 1
             child = self.catalogue.entity(collection.referencing_entity)
-            child_options = QueryOptions(
-                select=option.select,
-                filter=option.filter,
-                orderby=option.orderby,
-                top=None,
-                expand=option.expand,
-            )
-            grouped = self._fetch_children(
-                child, collection.referencing_attribute, parent_ids, child_options, option.top
+            select = option.select
+            if select is not None and not nested_mode:
+                # Single-level expansions return the lookup that ties each item to its parent.
+                select = (*select, f"_{collection.referencing_attribute}_value")
+            child_options = QueryOptions(select=select, filter=option.filter, orderby=option.orderby)
+            limit = (self.prefer.maxpagesize or self.state.config.max_page_size) if nested_mode else option.top
+            grouped, more = self._fetch_children(
+                child,
+                collection.referencing_attribute,
+                parent_ids,
+                child_options,
+                limit,
+                option.expand,
+                nested_mode=nested_mode,
             )
             for item, parent_id in zip(values, parent_ids, strict=True):
                 item[option.nav] = grouped.get(parent_id, [])
+                link = list(option.pairs)
+                if nested_mode and parent_id in more:
+                    last, first = more[parent_id]
+                    link.append(("$skiptoken", make_skiptoken(2, child.primary_id, last, first)))
+                query = encode_query(link)
+                url = f"{self.api_url}{entity.entity_set_name}({parent_id})/{option.nav}"
+                item[f"{option.nav}@odata.nextLink"] = f"{url}?{query}" if query else url
+
+    def _reference(self, target_type: Any, target_id: Any) -> dict[str, str] | None:
+        if not target_id:
+            return None
+        target = self.catalogue.entity(str(target_type))
+        return {"@odata.id": f"{self.api_url}{target.entity_set_name}({target_id})"}
+
+    def _expand_items(
+        self, entity: EntityDef, expand: Sequence[ExpandOption], ids: list[str], items: list[dict[str, Any]]
+    ) -> None:
+        """A nested ``$expand``: expand ``items`` (records of ``entity`` with the primary keys ``ids``)."""
+        columns = self._expand_columns(entity, expand)
+        if not items:
+            return
+        id_list = sorted(set(ids))
+        sql = (
+            f"SELECT {quote_ident(entity.primary_id)}, {', '.join(quote_ident(c) for c in columns)} "
+            f"FROM {quote_ident(entity.logical_name)} WHERE {quote_ident(entity.primary_id)} "
+            f"IN ({', '.join('?' for _ in id_list)})"
+        )
+        by_id = {str(row[0]): row for row in self.storage.query(sql, id_list)[1]}
+        self._apply_expand(entity, expand, [by_id[i] for i in ids], items, 1, nested_mode=True)
 
     def _fetch_related(
         self, pairs: list[tuple[Any, Any]], option: ExpandOption, referenced: str
@@ -481,15 +597,33 @@ class Reader:
             serialized = self.serialize(
                 target, projection, [r[:-1] for r in rows], has_version="versionnumber" in columns
             )
+            for item in serialized:
+                # A related record comes without its ETag; users and teams carry their principal key too
+                # (join-tables.md, "Expand single-valued navigation properties").
+                item.pop("@odata.etag", None)
+                if target.logical_name in _PRINCIPALS:
+                    item["ownerid"] = item.get(target.primary_id)
+            if option.expand:
+                self._expand_items(target, option.expand, [str(r[-1]) for r in rows], serialized)
             for row, item in zip(rows, serialized, strict=True):
                 found[(type_name, str(row[-1]))] = item
         return found
 
     def _fetch_children(
-        self, child: EntityDef, attribute: str, parent_ids: list[str], options: QueryOptions, top: int | None
-    ) -> dict[str, list[dict[str, Any]]]:
+        self,
+        child: EntityDef,
+        attribute: str,
+        parent_ids: list[str],
+        options: QueryOptions,
+        limit: int | None,
+        nested: Sequence[ExpandOption],
+        *,
+        nested_mode: bool,
+    ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, tuple[str, str]]]:
+        """Children of each parent, at most ``limit`` each; and, for a parent with more, its last and first
+        child's keys (a paging cookie)."""
         if not parent_ids:
-            return {}
+            return {}, {}
         projection = projection_for(child, options.select)
         columns = projection.selected_columns(child)
         clauses, params = self._where(child, options, "c")
@@ -501,17 +635,34 @@ class Reader:
             else f"c.{quote_ident(child.primary_id)}"
         )
         sql = (
-            f"SELECT {', '.join(f'c.{quote_ident(c)}' for c in columns)}, c.{quote_ident(attribute)} "
-            f"FROM {quote_ident(child.logical_name)} AS c WHERE {' AND '.join(clauses)} ORDER BY {order}"
+            f"SELECT {', '.join(f'c.{quote_ident(c)}' for c in columns)}, c.{quote_ident(child.primary_id)}, "
+            f"c.{quote_ident(attribute)} FROM {quote_ident(child.logical_name)} AS c WHERE {' AND '.join(clauses)} "
+            f"ORDER BY {order}"
         )
         _, rows = self.storage.query(sql, params)
-        serialized = self.serialize(child, projection, [r[:-1] for r in rows], has_version="versionnumber" in columns)
+        kept: list[Sequence[Any]] = []
+        counts: dict[str, list[str]] = {}
+        more: dict[str, tuple[str, str]] = {}
+        for row in rows:
+            parent = str(row[-1])
+            bucket = counts.setdefault(parent, [])
+            if limit is not None and len(bucket) >= limit:
+                if parent not in more and bucket:
+                    more[parent] = (bucket[-1], bucket[0])
+                continue
+            bucket.append(str(row[-2]))
+            kept.append(row)
+        serialized = self.serialize(child, projection, [r[:-2] for r in kept], has_version="versionnumber" in columns)
+        if nested_mode:
+            # In a query with a nested $expand, expanded collections' items come without ETags (join-tables.md).
+            for item in serialized:
+                item.pop("@odata.etag", None)
+        if nested:
+            self._expand_items(child, nested, [str(r[-2]) for r in kept], serialized)
         grouped: dict[str, list[dict[str, Any]]] = {}
-        for row, item in zip(rows, serialized, strict=True):
-            bucket = grouped.setdefault(str(row[-1]), [])
-            if top is None or len(bucket) < top:
-                bucket.append(item)
-        return grouped
+        for kept_row, item in zip(kept, serialized, strict=True):
+            grouped.setdefault(str(kept_row[-1]), []).append(item)
+        return grouped, more
 
     def _tracked(
         self, entity: EntityDef, options: QueryOptions, query_pairs: Sequence[tuple[str, str]], path: str
