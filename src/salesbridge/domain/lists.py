@@ -81,3 +81,81 @@ class AutoSaveBasis:
 
     settings: str
     owners: Mapping[str, str]
+
+
+class ListSort(enum.StrEnum):
+    """What a list's rows are sorted by (then by name, then by CRM id and table, so that the order is total)."""
+
+    NAME = "name"
+    TYPE = "type"
+    OWNER = "owner"
+    ADDED = "added"
+
+
+class RowBadge(enum.StrEnum):
+    """A row's badge: its record is tied to a workspace person or company (and maybe out of date: the CRM and the
+    workspace disagree on their company or title), or not matched yet. Only records of the matched tables
+    (accounts, contacts, leads) have one."""
+
+    MATCHED = "matched"
+    OUT_OF_DATE = "out_of_date"
+    UNMATCHED = "unmatched"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListTableQuery:
+    """Which rows of a list, in which order: ``badge`` keeps only the rows with that badge (out-of-date rows count
+    as matched too), ``owner`` only the records of that CRM owner (its id as imported).
+
+    The order: text (names) without case (Unicode case folding) in code point order, a missing name or owner after
+    every present one; descending reverses every key, the tie-breaking ones too, except the table of two records
+    with the same id (always by table)."""
+
+    sort: ListSort = ListSort.NAME
+    descending: bool = False
+    badge: RowBadge | None = None
+    owner: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListTableRow:
+    """A record of a list as its table shows it: its CRM name and owner (``owner_name`` None when the owner is no
+    imported user or team), its badge, and the workspace person or company it is tied to (``target_kind`` is a
+    :class:`salesbridge.domain.match_links.TargetKind` value)."""
+
+    crm_table: str
+    crm_id: str
+    name: str | None
+    owner_id: str | None
+    owner_name: str | None
+    badge: RowBadge | None
+    target_kind: str | None
+    target_id: uuid.UUID | None
+    reason: str | None
+    added_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListTarget:
+    """A workspace person or company (``kind``: a :class:`salesbridge.domain.match_links.TargetKind` value) tied to
+    records of a list; ``detail`` is a person's title and company, or a company's place."""
+
+    kind: str
+    id: uuid.UUID
+    name: str
+    detail: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListPreview:
+    """The start of a list, as the Lists page shows it: how many records it holds (``size``), the first ``items``
+    by name (a missing name first), the first people and companies tied to its records by name (each once), and
+    how many of its records of the matched tables are tied to no one (``unmatched``)."""
+
+    list_id: uuid.UUID
+    size: int
+    items: tuple[ListItem, ...]
+    names: Mapping[tuple[str, str], str | None]
+    people: tuple[ListTarget, ...]
+    companies: tuple[ListTarget, ...]
+    unmatched: int

@@ -1,44 +1,38 @@
 """One of a seller's lists as a table to work from: its records sorted by name, type, owner or date added, filtered
-by badge (tied to a workspace person or company, out of date, not matched yet) and by CRM owner; several records
-saved to another list at once; every row of it exported (the CSV edge neutralises formula cells)."""
+by badge (tied to a workspace person or company, out of date, not matched yet) and by CRM owner, a page at a time;
+several records (or every one the filters keep) saved to another list at once; every row of it exported (the CSV
+edge neutralises formula cells). The store sorts, filters and pages (the ``list_tables`` port)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Final
+from typing import Final
 
-from salesbridge.domain.lists import SavedList
+from salesbridge.domain.lists import ListSort, ListTableQuery, ListTableRow, RowBadge, SavedList
 from salesbridge.domain.match_links import TargetKind
-from salesbridge.errors import RowNotFoundError
-from salesbridge.services.lists import LIST_TABLES, _own_list, _user, add_to_list
+from salesbridge.errors import InvalidRequestError, RowNotFoundError
+from salesbridge.message_ids import N_
+from salesbridge.services.lists import LIST_TABLES, _audit_item, _own_list, _user
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import StoreAccess, UnitOfWork
 
+__all__ = [
+    "ROWS_SHOWN",
+    "ListRow",
+    "ListSort",
+    "ListTable",
+    "RowBadge",
+    "filtered_keys",
+    "list_table",
+    "save_rows",
+    "users_list",
+]
+
 ROWS_SHOWN: Final = 100
-"""The rows a page shows (the CSV export has every row): 500 rows took a 5,000-record list's page past 200 ms."""
-_MATCHED_TABLES: Final = ("account", "contact", "lead")
-
-
-class ListSort(StrEnum):
-    """What a list's rows are sorted by."""
-
-    NAME = "name"
-    TYPE = "type"
-    OWNER = "owner"
-    ADDED = "added"
-
-
-class RowBadge(StrEnum):
-    """A row's badge: its record is tied to a workspace person or company (and maybe out of date: the CRM and the
-    workspace disagree on their company or title), or not matched yet."""
-
-    MATCHED = "matched"
-    OUT_OF_DATE = "out_of_date"
-    UNMATCHED = "unmatched"
+"""The rows a page shows (the next ones are on the next pages; the CSV export has every row)."""
 
 
 @dataclass(frozen=True)
@@ -63,82 +57,67 @@ class ListRow:
 
 @dataclass(frozen=True)
 class ListTable:
-    """A list's rows as asked (sorted, filtered), every one of them; ``owners``: the CRM owners of the list's
-    records, ``(id, name)`` by name, to filter by."""
+    """A list's rows as asked (sorted, filtered): every one of them, or one page (``page``, 1 first; its rows from
+    the ``offset``-th, 0 first); ``total``: how many rows the filters keep; ``owners``: the CRM owners of the list's
+    records, ``(id, name)`` by name (the id for an owner not imported), to filter by."""
 
     saved: SavedList
     rows: list[ListRow]
+    total: int
     owners: list[tuple[str, str]]
     sort: ListSort
     descending: bool
     badge: RowBadge | None
     owner: str | None
+    page: int | None = None
+    offset: int = 0
+
+    @property
+    def last_page(self) -> int:
+        """The number of the last page (1 when no row is kept)."""
+        return max(1, -(-self.total // ROWS_SHOWN))
 
 
-def _rows(uow: UnitOfWork, saved: SavedList) -> list[ListRow]:
-    items = uow.lists.items(saved.id)
-    facts = {
-        (record.table, record.crm_id): record
-        for table in sorted({item.crm_table for item in items})
-        for record in uow.crm_record_queries.by_ids(
-            table, [item.crm_id for item in items if item.crm_table == table], data=False
-        )
-    }
-    owners = {record.owner_id for record in facts.values() if record.owner_id}
-    names = uow.crm_record_queries.names(
-        [
-            *((item.crm_table, item.crm_id) for item in items),
-            *(("systemuser", owner) for owner in owners),
-            *(("team", owner) for owner in owners),
-        ]
+def _list_row(row: ListTableRow) -> ListRow:
+    path: str | None = None
+    if row.target_id is not None:
+        folder = "people" if row.target_kind == TargetKind.PERSON.value else "companies"
+        path = f"/{folder}/{row.target_id}"
+    return ListRow(
+        table=row.crm_table,
+        crm_id=row.crm_id,
+        name=row.name,
+        owner_id=row.owner_id,
+        owner_name=row.owner_name,
+        badge=row.badge,
+        target_path=path,
+        reason=row.reason,
+        added_at=row.added_at,
     )
-    links = {
-        (table, crm_id): link
-        for table in _MATCHED_TABLES
-        for crm_id, link in uow.matches.links(table, [item.crm_id for item in items if item.crm_table == table]).items()
-    }
-    rows: list[ListRow] = []
-    for item in items:
-        key = (item.crm_table, item.crm_id)
-        record = facts.get(key)
-        owner = record.owner_id if record is not None else None
-        link = links.get(key)
-        badge: RowBadge | None = None
-        path: str | None = None
-        if item.crm_table in _MATCHED_TABLES:
-            if link is not None and link.is_tie and link.target_id is not None:
-                badge = RowBadge.OUT_OF_DATE if link.stale_fields else RowBadge.MATCHED
-                folder = "people" if link.target_kind is TargetKind.PERSON else "companies"
-                path = f"/{folder}/{link.target_id}"
-            else:
-                badge = RowBadge.UNMATCHED
-        rows.append(
-            ListRow(
-                table=item.crm_table,
-                crm_id=item.crm_id,
-                name=names.get(key),
-                owner_id=owner,
-                owner_name=(names.get(("systemuser", owner)) or names.get(("team", owner))) if owner else None,
-                badge=badge,
-                target_path=path,
-                reason=item.reason,
-                added_at=item.added_at,
-            )
-        )
-    return rows
 
 
-def _sort_key(sort: ListSort) -> Callable[[ListRow], Any]:
-    def text(value: str | None) -> tuple[bool, str]:
-        return (value is None, (value or "").casefold())
+def _users_list(uow: UnitOfWork, email: str, list_id: uuid.UUID) -> SavedList:
+    """The list ``list_id`` of the user ``email`` (a system list or their own).
 
-    keys: dict[ListSort, Callable[[ListRow], Any]] = {
-        ListSort.NAME: lambda row: (text(row.name), row.crm_id),
-        ListSort.TYPE: lambda row: (row.table, text(row.name), row.crm_id),
-        ListSort.OWNER: lambda row: (text(row.owner_name), text(row.name), row.crm_id),
-        ListSort.ADDED: lambda row: (row.added_at, text(row.name), row.crm_id),
-    }
-    return keys[sort]
+    Raises:
+        RowNotFoundError: no such user, or the list is not theirs (another organization's lists are not found).
+    """
+    user = _user(uow, email)
+    saved = uow.lists.get(list_id)
+    if saved.owner_user_id != user.id:
+        raise RowNotFoundError("No such list in this organization.")
+    return saved
+
+
+def users_list(store: StoreAccess, slug: str, email: str, list_id: uuid.UUID) -> SavedList:
+    """The list ``list_id`` of the user ``email`` (a system list or their own), without its items. Reads only.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+        RowNotFoundError: no such user, or the list is not theirs.
+    """
+    with store(require_organization(store, slug), read_only=True) as uow:
+        return _users_list(uow, email, list_id)
 
 
 def list_table(
@@ -151,50 +130,91 @@ def list_table(
     descending: bool = False,
     badge: RowBadge | None = None,
     owner: str | None = None,
+    page: int | None = None,
 ) -> ListTable:
     """The rows of the user's list ``list_id`` (a system list or their own), sorted by ``sort`` and keeping only
-    those with ``badge`` (out-of-date rows count as matched too) and owned by ``owner`` when given. Reads only.
+    those with ``badge`` (out-of-date rows count as matched too) and owned by ``owner`` when given: every row, or
+    the :data:`ROWS_SHOWN` rows of page ``page`` (1 first; below 1 is 1; past the last page, none). The order is
+    :class:`~salesbridge.domain.lists.ListTableQuery`'s. Reads only.
 
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
         RowNotFoundError: no such user, or the list is not theirs.
     """
+    query = ListTableQuery(sort=sort, descending=descending, badge=badge, owner=owner or None)
+    page = None if page is None else max(1, page)
+    offset = 0 if page is None else (page - 1) * ROWS_SHOWN
     with store(require_organization(store, slug), read_only=True) as uow:
-        user = _user(uow, email)
-        saved = uow.lists.get(list_id)
-        if saved.owner_user_id != user.id:
-            raise RowNotFoundError("No such list in this organization.")
-        rows = _rows(uow, saved)
-    owners = sorted(
-        {(row.owner_id, row.owner_name or row.owner_id) for row in rows if row.owner_id},
-        key=lambda pair: (pair[1].casefold(), pair[0]),
+        saved = _users_list(uow, email, list_id)
+        limit = None if page is None else ROWS_SHOWN
+        rows, total = uow.list_tables.rows(list_id, query, limit=limit, offset=offset)
+        owners = sorted(
+            ((owner_id, name or owner_id) for owner_id, name in uow.list_tables.owners(list_id)),
+            key=lambda pair: (pair[1].casefold(), pair[0]),
+        )
+    return ListTable(
+        saved,
+        [_list_row(row) for row in rows],
+        total,
+        owners,
+        sort,
+        descending,
+        badge,
+        owner or None,
+        page=page,
+        offset=offset,
     )
-    if badge is RowBadge.MATCHED:
-        rows = [row for row in rows if row.badge in (RowBadge.MATCHED, RowBadge.OUT_OF_DATE)]
-    elif badge is not None:
-        rows = [row for row in rows if row.badge is badge]
-    if owner:
-        rows = [row for row in rows if row.owner_id == owner]
-    rows.sort(key=_sort_key(sort), reverse=descending)
-    return ListTable(saved, rows, owners, sort, descending, badge, owner or None)
+
+
+def filtered_keys(
+    store: StoreAccess, slug: str, email: str, list_id: uuid.UUID, *, badge: RowBadge | None, owner: str | None
+) -> list[str]:
+    """The keys (``table:crm_id``, as :attr:`ListRow.key`) of every row of the user's list ``list_id`` that
+    ``badge`` and ``owner`` keep (as :func:`list_table` filters them), whichever page shows it. Reads only.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+        RowNotFoundError: no such user, or the list is not theirs.
+    """
+    query = ListTableQuery(badge=badge, owner=owner or None)
+    with store(require_organization(store, slug), read_only=True) as uow:
+        _users_list(uow, email, list_id)
+        return [f"{table}:{crm_id}" for table, crm_id in uow.list_tables.keys(list_id, query)]
+
+
+_NOT_IMPORTED: Final = N_("No imported CRM account, contact or lead has this id.")
 
 
 def save_rows(store: StoreAccess, slug: str, email: str, list_id: uuid.UUID, keys: Sequence[str], *, actor: str) -> int:
-    """Put the records ``keys`` (``table:crm_id``, as :attr:`ListRow.key`) in the user's own list ``list_id``; how
-    many were not there yet. Each addition is audited (:func:`~salesbridge.services.lists.add_to_list`).
+    """Put the records ``keys`` (``table:crm_id``, as :attr:`ListRow.key`) in the user's own list ``list_id``, all
+    or none, in one transaction; how many were not there yet. Each addition is audited (``list.item_added``, as
+    :func:`~salesbridge.services.lists.add_to_list` does). Idempotent.
 
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
         RowNotFoundError: no such user, or the list is not theirs.
-        InvalidRequestError: the list is a system list, or a key names no imported account, contact or lead.
+        InvalidRequestError: the list is a system list, or a key names no imported account, contact or lead
+            (nothing is saved).
     """
-    with store(require_organization(store, slug), read_only=True) as uow:
-        _own_list(uow, email, list_id)
-    added = 0
-    for key in dict.fromkeys(keys):
+    wanted: dict[tuple[str, str], None] = {}
+    for key in keys:
         table, _, crm_id = key.partition(":")
-        if add_to_list(
-            store, slug, email, list_id, table=table if table in LIST_TABLES else "", crm_id=crm_id, actor=actor
-        ):
-            added += 1
-    return added
+        wanted[(table, crm_id.lower())] = None
+    with store(require_organization(store, slug)) as uow:
+        _own_list(uow, email, list_id)
+        for table in {table for table, _ in wanted}:
+            ids = {crm_id for key_table, crm_id in wanted if key_table == table}
+            found = (
+                {record.crm_id.lower() for record in uow.crm_record_queries.by_ids(table, ids, data=False)}
+                if table in LIST_TABLES
+                else set()
+            )
+            if ids - found:
+                raise InvalidRequestError(_NOT_IMPORTED)
+        added = 0
+        for table, crm_id in wanted:
+            if uow.lists.add_item(list_id, table, crm_id):
+                _audit_item(uow, "list.item_added", list_id, table, crm_id, actor=actor)
+                added += 1
+        uow.commit()
+        return added

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from salesbridge.domain.lists import SYSTEM_LIST_NAMES, AutoSaveBasis, ListKind, SavedList
+from salesbridge.domain.lists import SYSTEM_LIST_NAMES, AutoSaveBasis, ListKind, ListTarget, SavedList
 from salesbridge.domain.match_links import TARGET_KINDS, TargetKind
 from salesbridge.domain.pipeline import (
     AutoSaveChoices,
@@ -91,13 +91,14 @@ class ListItemView:
 @dataclass(frozen=True)
 class ListTargetView:
     """A workspace person or company a list holds: the one its CRM records (``crm_records``, ``(table, crm_id)``)
-    are tied to by matching. ``detail`` is a person's title and company, or a company's place."""
+    are tied to by matching (empty in a preview: :func:`preview_lists` does not read them). ``detail`` is a person's
+    title and company, or a company's place."""
 
     kind: TargetKind
     id: uuid.UUID
     name: str
     detail: str | None
-    crm_records: tuple[tuple[str, str], ...]
+    crm_records: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,19 @@ class ListView:
     people: tuple[ListTargetView, ...] = ()
     companies: tuple[ListTargetView, ...] = ()
     unmatched: int = 0
+    size: int | None = None
+    """How many records the list holds when ``items`` is only its start (:func:`preview_lists`); None: all of them
+    are in ``items``."""
 
     @property
     def is_system(self) -> bool:
         """Kept by auto-save."""
         return self.kind is not ListKind.MANUAL
+
+    @property
+    def count(self) -> int:
+        """How many records the list holds."""
+        return len(self.items) if self.size is None else self.size
 
 
 @dataclass(frozen=True)
@@ -656,6 +665,60 @@ def show_lists(store: StoreAccess, slug: str, email: str) -> list[ListView]:
         ]
         views = _list_views(uow, lists)
         return [*placeholders, *views] if placeholders else views
+
+
+def preview_lists(store: StoreAccess, slug: str, email: str, *, shown: int) -> list[ListView]:
+    """The lists of the user ``email`` as :func:`show_lists` orders them, each with only its first ``shown`` items
+    (by name, as :func:`show_lists` sorts them), people and companies (by name; without their records), its size
+    and how many of its records are not matched yet: what the Lists page shows, read by the store a list at a time
+    however long the lists are. Reads only.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+        RowNotFoundError: no user has ``email`` in it.
+    """
+    with store(require_organization(store, slug), read_only=True) as uow:
+        user = _user(uow, email)
+        lists = uow.lists.lists_of(user.id)
+        previews = uow.list_tables.previews([saved.id for saved in lists], limit=shown)
+    present = {saved.kind for saved in lists}
+    views = [
+        ListView(id=uuid.UUID(int=0), name=SYSTEM_LIST_NAMES[kind], kind=kind, items=(), size=0)
+        for kind in (ListKind.CRM_ACCOUNTS, ListKind.CRM_LEADS)
+        if kind not in present
+    ]
+    for saved in lists:
+        preview = previews.get(saved.id)
+        if preview is None:
+            views.append(ListView(id=saved.id, name=saved.name, kind=saved.kind, items=(), size=0))
+            continue
+        items = tuple(
+            ListItemView(
+                table=item.crm_table,
+                crm_id=item.crm_id,
+                name=preview.names.get((item.crm_table, item.crm_id)),
+                reason=item.reason,
+                added_at=item.added_at,
+            )
+            for item in preview.items
+        )
+        views.append(
+            ListView(
+                id=saved.id,
+                name=saved.name,
+                kind=saved.kind,
+                items=items,
+                people=tuple(_target_view(target) for target in preview.people),
+                companies=tuple(_target_view(target) for target in preview.companies),
+                unmatched=preview.unmatched,
+                size=preview.size,
+            )
+        )
+    return views
+
+
+def _target_view(target: ListTarget) -> ListTargetView:
+    return ListTargetView(TargetKind(target.kind), target.id, target.name, target.detail)
 
 
 def own_lists(store: StoreAccess, slug: str, email: str) -> list[SavedList]:

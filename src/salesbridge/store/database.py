@@ -125,6 +125,14 @@ def _fold_or_null(text: str | None) -> str | None:
     return fold_for_search(text) if isinstance(text, str) else None
 
 
+SQLITE_CASEFOLD: Final = "sb_casefold"
+"""The SQL function SQLite connections have for :meth:`str.casefold` (NULL stays NULL): lists sort names by it."""
+
+
+def _casefold_or_null(text: str | None) -> str | None:
+    return text.casefold() if isinstance(text, str) else None
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _connection_record: Any) -> None:
@@ -148,6 +156,8 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.close()
         # Searches compare names without case and accents (SQLite's own lower() knows only ASCII letters).
         dbapi_connection.create_function(SQLITE_SEARCH_FOLD, 1, _fold_or_null, deterministic=True)
+        # A list's rows sort by name without case, as Python's casefold() orders them.
+        dbapi_connection.create_function(SQLITE_CASEFOLD, 1, _casefold_or_null, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

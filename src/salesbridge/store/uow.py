@@ -39,6 +39,7 @@ from salesbridge.store.jobs import (
     ProcrastinateJobOverview,
     ProcrastinateJobQueue,
 )
+from salesbridge.store.list_tables import ListTableQueries
 from salesbridge.store.lists import AutoSaveRulesRepository, CrmRecordQueries, CrmSettingsRepository, ListRepository
 from salesbridge.store.matching import MatchRepository
 from salesbridge.store.people import CompanyRepository, PersonRepository
@@ -99,6 +100,7 @@ class SqlAlchemyUnitOfWork:
     auto_save_rules: AutoSaveRulesRepository
     lists: ListRepository
     crm_record_queries: CrmRecordQueries
+    list_tables: ListTableQueries
     imported_data: ImportedDataRepository
     people: PersonRepository
     companies: CompanyRepository
@@ -155,6 +157,7 @@ class SqlAlchemyUnitOfWork:
         self.auto_save_rules = AutoSaveRulesRepository(*scope, clock=self._clock)
         self.lists = ListRepository(*scope, clock=self._clock)
         self.crm_record_queries = CrmRecordQueries(*scope, clock=self._clock)
+        self.list_tables = ListTableQueries(*scope, clock=self._clock)
         self.imported_data = ImportedDataRepository(*scope, clock=self._clock)
         self.people = PersonRepository(*scope, clock=self._clock)
         self.companies = CompanyRepository(*scope, clock=self._clock)

@@ -9,7 +9,7 @@ import io
 import uuid
 from collections.abc import Callable
 
-from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, Browser, Console, Person
+from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
 from tests.integration.web.test_crm_details_web import tie
 from tests.integration.web.test_people_web import seed_people
 
@@ -130,3 +130,52 @@ def test_another_users_list_is_not_found(console: Console, browser: OpenBrowser)
         f"/lists/{q1}/save", data={**admin.csrf_data(), "target_id": str(later), "rows": [f"contact:{ROBERT}"]}
     )
     assert saved.status_code == 404
+
+
+def test_a_long_list_pages_and_saves_every_filtered_row_on_every_page(console: Console, browser: OpenBrowser) -> None:
+    q1, later = _seed(console)
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    extra = [RecordRow(f"e{index:03}", f"Extra {index:03}", ANA, None, 0, {}) for index in range(120)]
+    with console.store(organization_id) as uow:
+        uow.crm_records.upsert_many("lead", extra, generation=1)
+        uow.lists.replace_items(
+            q1,
+            [
+                *((item.crm_table, item.crm_id, None) for item in uow.lists.items(q1)),
+                *(("lead", r.crm_id, None) for r in extra),
+            ],
+        )
+        uow.commit()
+    seller = browser(ACME_SELLER)
+
+    first = seller.client.get(f"/lists/{q1}?badge=unmatched").text
+    second = seller.client.get(f"/lists/{q1}?badge=unmatched&page=2").text
+    past = seller.client.get(f"/lists/{q1}?badge=unmatched&page=9").text
+
+    assert _names(first)[:2] == [FORMULA.replace('"', "&#34;"), "Extra 000"]
+    assert first.count('data-testid="list-table-row"') == 100
+    assert "Registros 1 a 100 de 121" in first
+    assert "badge=unmatched&amp;page=2" in first
+    assert 'data-testid="list-page-previous"' not in first
+    assert _names(second) == [f"Extra {index:03}" for index in range(99, 120)]
+    assert 'data-testid="list-page-next"' not in second
+    assert 'data-testid="list-table-row"' not in past
+    saved = seller.client.post(
+        f"/lists/{q1}/save",
+        data={**seller.csrf_data(), "target_id": str(later), "every": "on", "badge": "unmatched"},
+        follow_redirects=False,
+    )
+    assert saved.headers["location"] == f"/lists/{q1}?notice=saved&count=121"
+    assert "121 registros" in seller.client.get(f"/lists/{later}").text
+
+
+def test_another_organizations_user_does_not_find_the_list(console: Console, browser: OpenBrowser) -> None:
+    q1, _later = _seed(console)
+    outsider = browser(GLOBEX_ADMIN)
+
+    assert outsider.client.get(f"/lists/{q1}").status_code == 404
+    assert outsider.client.get(f"/lists/{q1}?page=2").status_code == 404
+    assert outsider.client.get(f"/lists/{q1}/export.csv").status_code == 404
+    every = {**outsider.csrf_data(), "target_id": str(q1), "every": "on"}
+    assert outsider.client.post(f"/lists/{q1}/save", data=every).status_code == 404

@@ -43,6 +43,7 @@ from salesbridge.services.ports.lists import (
     AutoSaveRuleRepository,
     CrmRecordQueries,
     ListRepository,
+    ListTableQueries,
 )
 from salesbridge.services.ports.matching import MatchRepository
 from salesbridge.services.ports.notifications import AlertRepository, Mailer
@@ -97,6 +98,7 @@ __all__ = [
     "JobQueue",
     "ListRepository",
     "ListSizeQueries",
+    "ListTableQueries",
     "Mailer",
     "MatchRepository",
     "NoticedChangeRepository",

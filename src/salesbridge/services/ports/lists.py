@@ -7,7 +7,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from salesbridge.domain.clock import Clock as Clock
-from salesbridge.domain.lists import AutoSaveBasis, ItemDiff, ListItem, ListKind, SavedList
+from salesbridge.domain.lists import (
+    AutoSaveBasis,
+    ItemDiff,
+    ListItem,
+    ListKind,
+    ListPreview,
+    ListTableQuery,
+    ListTableRow,
+    SavedList,
+)
 from salesbridge.domain.pipeline import AutoSaveChoices, RecordFacts
 
 # ----------------------------------------------------------------------------------- lists (and auto-save)
@@ -126,6 +135,34 @@ class ListRepository(Protocol):
 
     def save_auto_save_basis(self, basis: AutoSaveBasis) -> None:
         """Store what the system lists were just computed from. Idempotent."""
+        ...
+
+
+class ListTableQueries(Protocol):
+    """A list's records sorted, filtered and paged by the store (the list's page), and the start of each list (the
+    Lists page). Read-only; a list of another organization has no rows."""
+
+    def rows(
+        self, list_id: uuid.UUID, query: ListTableQuery, *, limit: int | None, offset: int = 0
+    ) -> tuple[list[ListTableRow], int]:
+        """Up to ``limit`` rows (None: every one) from the ``offset``-th (0 first) as ``query`` sorts and filters
+        them, and how many rows the filters keep in all."""
+        ...
+
+    def count(self, list_id: uuid.UUID, query: ListTableQuery) -> int:
+        """How many rows ``query``'s filters keep."""
+        ...
+
+    def keys(self, list_id: uuid.UUID, query: ListTableQuery) -> list[tuple[str, str]]:
+        """``(table, crm_id)`` of every row ``query``'s filters keep, by table then id."""
+        ...
+
+    def owners(self, list_id: uuid.UUID) -> list[tuple[str, str | None]]:
+        """The CRM owners of the list's records, ``(id, name or None)``, each once, in no particular order."""
+        ...
+
+    def previews(self, list_ids: Sequence[uuid.UUID], *, limit: int) -> dict[uuid.UUID, ListPreview]:
+        """Each non-empty list's size, first ``limit`` items, people and companies, and unmatched count."""
         ...
 
 

@@ -22,7 +22,12 @@ from salesbridge.services.ports.imports import (
     ImportRunRepository,
 )
 from salesbridge.services.ports.jobs import JobOverview, JobQueue
-from salesbridge.services.ports.lists import AutoSaveRuleRepository, CrmRecordQueries, ListRepository
+from salesbridge.services.ports.lists import (
+    AutoSaveRuleRepository,
+    CrmRecordQueries,
+    ListRepository,
+    ListTableQueries,
+)
 from salesbridge.services.ports.matching import MatchRepository
 from salesbridge.services.ports.notifications import AlertRepository
 from salesbridge.services.ports.people import CompanyRepository, PersonRepository, UploadRepository
@@ -116,6 +121,11 @@ class UnitOfWork(Protocol):
 
     @property
     def crm_record_queries(self) -> CrmRecordQueries: ...
+
+    @property
+    def list_tables(self) -> ListTableQueries:
+        """A list's records sorted, filtered and paged by the store; the start of each list."""
+        ...
 
     @property
     def people(self) -> PersonRepository:

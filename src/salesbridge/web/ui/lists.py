@@ -20,7 +20,16 @@ from salesbridge.errors import InvalidRequestError
 from salesbridge.i18n import translate
 from salesbridge.message_ids import N_
 from salesbridge.services.accounts import Principal
-from salesbridge.services.list_view import ROWS_SHOWN, ListRow, ListSort, RowBadge, list_table, save_rows
+from salesbridge.services.list_view import (
+    ROWS_SHOWN,
+    ListRow,
+    ListSort,
+    RowBadge,
+    filtered_keys,
+    list_table,
+    save_rows,
+    users_list,
+)
 from salesbridge.services.lists import (
     AutoSaveRulesView,
     add_to_list,
@@ -29,10 +38,10 @@ from salesbridge.services.lists import (
     find_records,
     my_rules,
     own_lists,
+    preview_lists,
     remove_from_list,
     rename_list,
     save_my_rules,
-    show_lists,
 )
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.localized import unmatched_label
@@ -54,8 +63,8 @@ FormText = Annotated[str, Form()]
 
 
 LIST_ITEMS_SHOWN: Final = 50
-"""Records (and people, companies) of each list the Lists page shows: a list of thousands is read in full on its
-own page (``/lists/<id>``), not rendered here (a 5,000-record list made this page take 300 ms)."""
+"""Records (and people, companies) of each list the Lists page shows (the store reads no more): a list of thousands
+is read a page at a time on its own page (``/lists/<id>``)."""
 
 
 def _page(
@@ -68,7 +77,7 @@ def _page(
     status_code: int = 200,
 ) -> Response:
     slug, email = principal.organization_slug, principal.email
-    lists = show_lists(services.store, slug, email)
+    lists = preview_lists(services.store, slug, email, shown=LIST_ITEMS_SHOWN)
     context: dict[str, Any] = {
         "lists": lists,
         "own_lists": [saved for saved in lists if not saved.is_system],
@@ -224,20 +233,24 @@ def list_table_page(
     order: str = "asc",
     badge: str = "",
     owner: str = "",
+    page: str = "1",
 ) -> Response:
-    """One of the user's lists as a table: sorted, filtered by badge and CRM owner, rows to save to another of
-    their lists at once, and the same rows exported as CSV. 404 for another user's list."""
+    """One of the user's lists as a table, a page of :data:`ROWS_SHOWN` rows at a time: sorted, filtered by badge
+    and CRM owner, rows (or every row the filters keep) to save to another of their lists at once, and every row
+    exported as CSV. 404 for another user's list."""
     slug, email = principal.organization_slug, principal.email
-    table = list_table(services.store, slug, email, list_id, **_table_query(sort, order, badge, owner))
+    number = int(page) if page.isdigit() and len(page) < 9 else 1
+    table = list_table(services.store, slug, email, list_id, **_table_query(sort, order, badge, owner), page=number)
     query = {"sort": table.sort.value, "order": "desc" if table.descending else "asc"}
     query |= {"badge": table.badge.value} if table.badge else {}
     query |= {"owner": table.owner} if table.owner else {}
     context: dict[str, Any] = {
         "table": table,
-        "rows": table.rows[:ROWS_SHOWN],
+        "rows": table.rows,
         "rows_shown": ROWS_SHOWN,
         "own_lists": [saved for saved in own_lists(services.store, slug, email) if saved.id != list_id],
         "export_query": urlencode(query),
+        "page_query": lambda number: urlencode({**query, "page": number}),
         "notice": request.query_params.get("notice"),
         "saved_count": request.query_params.get("count"),
         "error": request.query_params.get("error"),
@@ -291,11 +304,19 @@ def save_rows_to_list(
     services: Services,
     target_id: Annotated[uuid.UUID, Form()],
     rows: Annotated[list[str] | None, Form()] = None,
+    every: Checkbox = "",
+    badge: FormText = "",
+    owner: FormText = "",
 ) -> Response:
-    """Save the chosen rows of the list ``list_id`` to the user's own list ``target_id``; back to the list saying
-    how many were added. 404 for another user's list."""
+    """Save the chosen rows of the list ``list_id`` to the user's own list ``target_id`` (``every``: every row
+    the filters ``badge`` and ``owner`` keep, on every page); back to the list saying how many were added. 404 for
+    another user's list."""
     slug, email = principal.organization_slug, principal.email
-    list_table(services.store, slug, email, list_id)  # the list read from is the user's too
+    if every == "on":
+        query = _table_query("", "", badge, owner)
+        rows = filtered_keys(services.store, slug, email, list_id, badge=query["badge"], owner=query["owner"])
+    else:
+        users_list(services.store, slug, email, list_id)  # the list read from is the user's too
     if not rows:
         return RedirectResponse(f"/lists/{list_id}?error=none-chosen", status_code=303)
     try:

@@ -1,0 +1,252 @@
+"""A list's records sorted, filtered and paged by the store (``uow.list_tables``), on SQLite and PostgreSQL: every
+sort in both directions orders the rows as the list's page ordered them in Python before (names without case, a
+missing name or owner after the present ones, ties broken by name then CRM id then table, all reversed when
+descending); the badge and owner filters; pages that add up to the whole list with the total counted; the Lists
+page's previews (size, first items, people and companies, unmatched count); another organization's list has no
+rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from tests.integration.web.test_crm_details_web import tie
+
+from salesbridge.domain.lists import ListSort, ListTableQuery, ListTableRow, RowBadge
+from salesbridge.domain.match_links import LinkBand, TargetKind
+from salesbridge.domain.people import Company, Person
+from salesbridge.domain.sync_runs import RecordRow
+from salesbridge.store.secrets import CredentialCipher
+from salesbridge.store.uow import UnitOfWorkFactory
+
+ANA, TEAM, GONE = "5a000000-0000-0000-0000-0000000000aa", "7e000000-0000-0000-0000-0000000000bb", "dead"
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock one second later on each call (so items are added one after another)."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+# (table, crm_id, name, owner): None name, and "absent" (no imported record at all); the same name in two cases;
+# a name past "z" by code point; owners a user, a team, one not imported, none.
+RECORDS: tuple[tuple[str, str, str | None, str | None], ...] = (
+    ("contact", "c1", "bob Stone", ANA),
+    ("contact", "c2", "Ana Ruiz", TEAM),
+    ("contact", "c3", "ana ruiz", ANA),
+    ("contact", "c4", None, ANA),
+    ("contact", "c5", "Álvaro Díaz", GONE),
+    ("lead", "c1", "Bob Stone", None),
+    ("account", "a1", "Contoso", TEAM),
+    ("account", "a2", "zeta", ANA),
+)
+ABSENT = ("lead", "l9")
+
+
+@pytest.fixture
+def seeded(session_factory: sessionmaker[Session], cipher: CredentialCipher) -> tuple[UnitOfWorkFactory, Any]:
+    """Acme's list of the records above (c1, c3 tied to people, c3 out of date; a1 tied to a company; the rest not
+    matched), added in that order one second apart, and Globex; (store, ids)."""
+    store = UnitOfWorkFactory(session_factory, cipher=cipher, clock=Clock())
+    acme, globex = uuid.uuid4(), uuid.uuid4()
+    with store(acme) as uow:
+        uow.organization.create(slug="acme", name="Acme", seats_purchased=2)
+        seller = uow.users.add(email="seller@acme.test", display_name="Sam")
+        uow.crm_records.upsert_many("systemuser", [RecordRow(ANA, "Ana Owner", None, None, 0, {})], generation=1)
+        uow.crm_records.upsert_many("team", [RecordRow(TEAM, "Sales team", None, None, 0, {})], generation=1)
+        for table in ("contact", "lead", "account"):
+            uow.crm_records.upsert_many(
+                table,
+                [RecordRow(i, n, o, None, 0, {}) for t, i, n, o in RECORDS if t == table],
+                generation=1,
+            )
+        uow.people.upsert_many(
+            [
+                Person(external_id="p-zoe", first_name="zoe", last_name="Ng"),
+                Person(external_id="p-al", first_name="Al", last_name="Bo", headline="Buyer", company_name="Contoso"),
+            ]
+        )
+        uow.companies.upsert_many([Company(external_id="k-1", name="Contoso Ltd", city="Madrid")])
+        people = uow.people.ids_by_external_ids(["p-zoe", "p-al"])
+        company = uow.companies.get_by_external_id("k-1")
+        assert company is not None
+        uow.matches.put(
+            [
+                tie("contact", "c1", TargetKind.PERSON, people["p-zoe"]),
+                tie("contact", "c3", TargetKind.PERSON, people["p-al"], stale=True),
+                tie("account", "a1", TargetKind.COMPANY, company.id),
+                replace(tie("contact", "c2", TargetKind.PERSON, people["p-al"]), band=LinkBand.REVIEW),
+            ]
+        )
+        saved = uow.lists.create_manual(seller.id, "Q1")
+        empty = uow.lists.create_manual(seller.id, "Empty")
+        for table, crm_id, _, _ in RECORDS:
+            uow.lists.add_item(saved.id, table, crm_id)
+        uow.lists.add_item(saved.id, *ABSENT)
+        uow.commit()
+    with store(globex) as uow:
+        uow.organization.create(slug="globex", name="Globex", seats_purchased=1)
+        uow.commit()
+    return store, {"acme": acme, "globex": globex, "list": saved.id, "empty": empty.id, "people": people}
+
+
+def _python_order(rows: list[ListTableRow], sort: ListSort, descending: bool) -> list[ListTableRow]:
+    """The order the list's page computed in Python before the store did (services.list_view, run 2)."""
+
+    def text(value: str | None) -> tuple[bool, str]:
+        return (value is None, (value or "").casefold())
+
+    keys: dict[ListSort, Callable[[ListTableRow], Any]] = {
+        ListSort.NAME: lambda row: (text(row.name), row.crm_id),
+        ListSort.TYPE: lambda row: (row.crm_table, text(row.name), row.crm_id),
+        ListSort.OWNER: lambda row: (text(row.owner_name), text(row.name), row.crm_id),
+        ListSort.ADDED: lambda row: (row.added_at, text(row.name), row.crm_id),
+    }
+    by_table = sorted(rows, key=lambda row: (row.crm_table, row.crm_id))  # the items' order, then a stable sort
+    return sorted(by_table, key=keys[sort], reverse=descending)
+
+
+def _keys(rows: list[ListTableRow]) -> list[tuple[str, str]]:
+    return [(row.crm_table, row.crm_id) for row in rows]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_every_sort_orders_as_the_page_did_in_python(seeded: tuple[UnitOfWorkFactory, Any], descending: bool) -> None:
+    store, ids = seeded
+    with store(ids["acme"], read_only=True) as uow:
+        for sort in ListSort:
+            rows, total = uow.list_tables.rows(
+                ids["list"], ListTableQuery(sort=sort, descending=descending), limit=None
+            )
+            assert total == 9
+            assert _keys(rows) == _keys(_python_order(rows, sort, descending)), sort
+        by_name, _ = uow.list_tables.rows(ids["list"], ListTableQuery(descending=descending), limit=None)
+        by_owner, _ = uow.list_tables.rows(
+            ids["list"], ListTableQuery(sort=ListSort.OWNER, descending=descending), limit=None
+        )
+
+    ascending_names = [
+        ("contact", "c2"),  # Ana Ruiz ┐ the same name without case: by CRM id
+        ("contact", "c3"),  # ana ruiz ┘
+        ("contact", "c1"),  # bob Stone ┐ the same name and id: by table (either way)
+        ("lead", "c1"),  # Bob Stone  ┘
+        ("account", "a1"),  # Contoso
+        ("account", "a2"),  # zeta
+        ("contact", "c5"),  # Álvaro: past "z" by code point
+        ("contact", "c4"),  # no name ┐ missing names last
+        ("lead", "l9"),  # no record  ┘
+    ]
+    if descending:
+        expected = [*ascending_names[::-1]]
+        expected[5:7] = [("contact", "c1"), ("lead", "c1")]  # same name and id: still by table
+        assert _keys(by_name) == expected
+    else:
+        assert _keys(by_name) == ascending_names
+    named = {(row.crm_table, row.crm_id): (row.name, row.owner_id, row.owner_name) for row in by_owner}
+    assert named[("contact", "c2")] == ("Ana Ruiz", TEAM, "Sales team"), "a team owns it"
+    assert named[("contact", "c5")] == ("Álvaro Díaz", GONE, None), "an owner not imported has no name"
+    assert named[ABSENT] == (None, None, None)
+    owner_names = [row.owner_name for row in by_owner]
+    assert owner_names[:5] == ([None] * 3 + ["Sales team"] * 2 if descending else ["Ana Owner"] * 4 + ["Sales team"])
+
+
+def test_the_badge_and_owner_filters_keep_their_rows(seeded: tuple[UnitOfWorkFactory, Any]) -> None:
+    store, ids = seeded
+
+    def kept(**query: Any) -> list[tuple[str, str]]:
+        with store(ids["acme"], read_only=True) as uow:
+            rows, total = uow.list_tables.rows(ids["list"], ListTableQuery(**query), limit=None)
+            assert total == len(rows) == uow.list_tables.count(ids["list"], ListTableQuery(**query))
+            assert sorted(uow.list_tables.keys(ids["list"], ListTableQuery(**query))) == sorted(_keys(rows))
+            return _keys(rows)
+
+    assert kept(badge=RowBadge.MATCHED) == [("contact", "c3"), ("contact", "c1"), ("account", "a1")]
+    assert kept(badge=RowBadge.OUT_OF_DATE) == [("contact", "c3")]
+    assert kept(badge=RowBadge.UNMATCHED) == [
+        ("contact", "c2"),  # in review only: not tied
+        ("lead", "c1"),
+        ("account", "a2"),
+        ("contact", "c5"),
+        ("contact", "c4"),
+        ABSENT,
+    ]
+    assert kept(owner=TEAM) == [("contact", "c2"), ("account", "a1")]
+    assert kept(owner=ANA, badge=RowBadge.MATCHED, sort=ListSort.ADDED, descending=True) == [
+        ("contact", "c3"),
+        ("contact", "c1"),
+    ]
+    with store(ids["acme"], read_only=True) as uow:
+        rows, _ = uow.list_tables.rows(ids["list"], ListTableQuery(badge=RowBadge.MATCHED), limit=None)
+        assert {(row.crm_id, row.badge, row.target_kind) for row in rows} == {
+            ("a1", RowBadge.MATCHED, "company"),
+            ("c3", RowBadge.OUT_OF_DATE, "person"),
+            ("c1", RowBadge.MATCHED, "person"),
+        }
+        assert sorted(uow.list_tables.owners(ids["list"])) == sorted(
+            [(ANA, "Ana Owner"), (TEAM, "Sales team"), (GONE, None)]
+        )
+
+
+def test_pages_add_up_to_the_list_and_a_page_past_the_end_is_empty(seeded: tuple[UnitOfWorkFactory, Any]) -> None:
+    store, ids = seeded
+    query = ListTableQuery(sort=ListSort.OWNER, descending=True)
+    with store(ids["acme"], read_only=True) as uow:
+        whole, _ = uow.list_tables.rows(ids["list"], query, limit=None)
+        pages = [uow.list_tables.rows(ids["list"], query, limit=4, offset=offset) for offset in (0, 4, 8, 12)]
+
+    assert [len(rows) for rows, _ in pages] == [4, 4, 1, 0]
+    assert [total for _, total in pages] == [9, 9, 9, 9]
+    assert _keys([row for rows, _ in pages for row in rows]) == _keys(whole)
+
+
+def test_the_lists_page_previews_read_the_first_items_people_and_companies(
+    seeded: tuple[UnitOfWorkFactory, Any],
+) -> None:
+    store, ids = seeded
+    with store(ids["acme"], read_only=True) as uow:
+        previews = uow.list_tables.previews([ids["list"], ids["empty"]], limit=3)
+        everything = uow.list_tables.previews([ids["list"]], limit=50)[ids["list"]]
+
+    preview = previews[ids["list"]]
+    assert ids["empty"] not in previews, "an empty list has no preview"
+    assert preview.size == 9
+    assert preview.unmatched == 6, "c2 (in review), lead c1, a2, c5, c4 and the lead not imported"
+    assert [(item.crm_table, item.crm_id) for item in preview.items] == [
+        ("contact", "c4"),
+        ("lead", "l9"),
+        ("contact", "c2"),
+    ]
+    assert [preview.names[(item.crm_table, item.crm_id)] for item in preview.items] == [None, None, "Ana Ruiz"]
+    assert [(person.name, person.detail) for person in preview.people] == [
+        ("Al Bo", "Buyer · Contoso"),
+        ("zoe Ng", None),
+    ]
+    assert [(company.name, company.detail) for company in preview.companies] == [("Contoso Ltd", "Madrid")]
+    assert [everything.names[(item.crm_table, item.crm_id)] for item in everything.items][3:] == [
+        "ana ruiz",
+        "bob Stone",
+        "Bob Stone",
+        "Contoso",
+        "zeta",
+        "Álvaro Díaz",
+    ]
+
+
+def test_another_organizations_list_has_no_rows_and_no_preview(seeded: tuple[UnitOfWorkFactory, Any]) -> None:
+    store, ids = seeded
+    with store(ids["globex"], read_only=True) as uow:
+        assert uow.list_tables.rows(ids["list"], ListTableQuery(), limit=None) == ([], 0)
+        assert uow.list_tables.keys(ids["list"], ListTableQuery()) == []
+        assert uow.list_tables.owners(ids["list"]) == []
+        assert uow.list_tables.previews([ids["list"]], limit=50) == {}
