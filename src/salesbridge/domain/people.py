@@ -79,7 +79,10 @@ class Person:
 
     ``full_name`` defaults to first and last name joined when not given; one of them is required.
     ``company_id`` is the workspace company the person works at when known; ``company_name`` the name of the
-    current company as given (kept alongside ``company_id``: it is searched and shown).
+    current company as given (kept alongside ``company_id``: it is searched and shown); ``company_external_id``
+    the external id of that company as the source named it (a CSV column, the API, the demo generator), kept even
+    while the workspace holds no company with it (companies loaded after their people). Matching's "shared people"
+    reads the employer from ``company_id``, else from ``company_external_id``.
 
     Raises:
         InvalidInputError: a field breaks its rule (``field`` names it: ``external_id``, ``full_name``, ...).
@@ -92,6 +95,7 @@ class Person:
     headline: str | None = None
     company_id: uuid.UUID | None = None
     company_name: str | None = None
+    company_external_id: str | None = None
     past_companies: tuple[str, ...] = ()
     city: str | None = None
     region: str | None = None
@@ -119,6 +123,11 @@ class Person:
         set_field(self, "headline", _optional_text(self.headline, field="headline", limit=MAX_HEADLINE_LENGTH))
         set_field(
             self, "company_name", _optional_text(self.company_name, field="company_name", limit=MAX_COMPANY_NAME_LENGTH)
+        )
+        set_field(
+            self,
+            "company_external_id",
+            _optional_text(self.company_external_id, field="company_external_id", limit=MAX_EXTERNAL_ID_LENGTH),
         )
         set_field(
             self,
@@ -222,6 +231,7 @@ PERSON_LOADED_FIELDS: Final = frozenset(
         "headline",
         "company_id",
         "company_name",
+        "company_external_id",
         "past_companies",
         "city",
         "region",

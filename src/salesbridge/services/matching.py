@@ -6,6 +6,13 @@ Contract of a run (:func:`run_matching`):
 
 - Accounts ↔ companies first, then contacts and leads ↔ people: a contact's account, once tied to a company, is
   the contact's ``company_ref`` (a person's is its ``company_id``), so the company agrees for sure.
+- "Shared people": an account carries the employers (a person's ``company_id``, else the company its
+  ``company_external_id`` names) of the people its contacts and leads are tied to (``CompanyRecord.people_refs``).
+  After the people pass, the accounts whose contacts' ties changed are decided again with them (their fingerprint
+  holds the refs), then the contacts and leads of the accounts whose tie that changed: one round per run. A
+  workspace whose people carry no employer id gives every account empty refs: nothing changes. A contact tied with
+  the help of its account's tie counts too: the evidence keeps a tie, it cannot make one on its own (the account's
+  first tie needs its own fields and the people tied before it).
 - Incremental by default. Each record's blocking keys and a fingerprint of its matched values are kept
   (``match_keys``; an unchanged fingerprint costs no featurisation, so a new engine's keys come with a full
   run); a run reads the CRM records imported and the people/companies changed since its watermarks and
@@ -352,7 +359,9 @@ def _email_domain(email: str | None) -> tuple[str, ...]:
     return ()
 
 
-def _company_record(record: ImportedRecord, profile_column: str | None) -> CompanyRecord:
+def _company_record(
+    record: ImportedRecord, profile_column: str | None, people_refs: tuple[str, ...] = ()
+) -> CompanyRecord:
     data = record.data
     employees = data.get("numberofemployees")
     return CompanyRecord(
@@ -369,7 +378,55 @@ def _company_record(record: ImportedRecord, profile_column: str | None) -> Compa
         country=_text(data, "address1_country"),
         profile_url=_text(data, profile_column),
         email_domains=_email_domain(_text(data, "emailaddress1")),
+        people_refs=people_refs,
     )
+
+
+def _people_refs(uow: UnitOfWork, account_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Per account (lower-case CRM id), the employers of the people its contacts and leads are tied to: one entry
+    per person whose employer the workspace knows (``company_id``, else the organization's company with its
+    ``company_external_id``), as company ids, by person id. Accounts without any are absent."""
+    accounts = {account.lower() for account in account_ids}
+    if not accounts:
+        return {}
+    person_of: dict[str, dict[uuid.UUID, None]] = {}
+    for table in PEOPLE_TABLES:
+        children = uow.matches.crm_records_by_parents(table, accounts)
+        parent = {record.crm_id: _account_of(table, record) for record in children}
+        for crm_id, link in uow.matches.links(table, list(parent)).items():
+            account = parent.get(crm_id)
+            if account and link.is_tie and link.target_id is not None:
+                person_of.setdefault(account, {})[link.target_id] = None
+    people = {
+        person.id: person for person in uow.matches.people_by_ids({p for held in person_of.values() for p in held})
+    }
+    named = {person.company_external_id for person in people.values() if person.company_external_id}
+    by_external_id = uow.companies.ids_by_external_ids(named) if named else {}
+    refs: dict[str, tuple[str, ...]] = {}
+    for account, held in person_of.items():
+        employers = []
+        for person_id in sorted(held, key=str):
+            person = people.get(person_id)
+            if person is None:
+                continue
+            employer = person.company_id or by_external_id.get(person.company_external_id or "")
+            if employer is not None:
+                employers.append(str(employer))
+        if employers:
+            refs[account] = tuple(employers)
+    return refs
+
+
+def _account_lefts(
+    uow: UnitOfWork, profile_column: str | None, records: Iterable[ImportedRecord]
+) -> list[_Left[CompanyRecord]]:
+    """Accounts as the engine's records, with their shared people (:func:`_people_refs`)."""
+    records = list(records)
+    refs = _people_refs(uow, (record.crm_id for record in records))
+    return [
+        _Left("account", record, _company_record(record, profile_column, refs.get(record.crm_id.lower(), ())))
+        for record in records
+    ]
 
 
 def _person_record(
@@ -486,9 +543,14 @@ class _Counter:
     unlinked: int = 0
     corrections_kept: int = 0
     model_estimated: bool = False
+    # A CRM record decided twice in one run (shared people's second pass) counts once, as it ended.
+    outcomes: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def summary(self, kind: str) -> KindSummary:
-        return KindSummary(kind=kind, **vars(self))
+        ended = list(self.outcomes.values())
+        counts = {name: ended.count(name) for name in ("matched", "review", "no_match", "corrections_kept")}
+        fields = {name: value for name, value in vars(self).items() if name != "outcomes"}
+        return KindSummary(kind=kind, **(fields | counts | {"crm_changed": len(self.outcomes)}))
 
 
 @dataclass
@@ -580,7 +642,7 @@ class _KindRun(Generic[R]):
     def decide(self, lefts: Sequence[_Left[R]], all_targets: Mapping[str, R] | None) -> None:
         """Decide ``lefts`` again (see the module's contract) and store what they end as."""
         matches = self.uow.matches
-        self.counter.crm_changed += len(lefts)
+        outcomes = self.counter.outcomes
         links: dict[tuple[str, str], MatchLink] = {}
         rejected: dict[tuple[str, str], set[str]] = {}
         for table in self.tables:
@@ -592,7 +654,7 @@ class _KindRun(Generic[R]):
             )
         corrected = [left for left in lefts if self._is_correction(links.get((left.table, left.record.crm_id)))]
         scored = [left for left in lefts if not self._is_correction(links.get((left.table, left.record.crm_id)))]
-        self.counter.corrections_kept += len(corrected)
+        outcomes.update(((left.table, left.record.crm_id), "corrections_kept") for left in corrected)
         decisions = self._decisions(scored, all_targets, rejected)
         written: list[MatchLink] = []
         gone: dict[str, list[str]] = {}
@@ -601,7 +663,7 @@ class _KindRun(Generic[R]):
             before = links.get(key)
             decision = decisions.get(key)
             if decision is None:
-                self.counter.no_match += 1
+                outcomes[key] = "no_match"
                 if before is not None:
                     gone.setdefault(left.table, []).append(left.record.crm_id)
                     if before.is_tie:
@@ -609,8 +671,7 @@ class _KindRun(Generic[R]):
                         self.changed_ties.add(left.record.crm_id)
                 continue
             band = LinkBand.MATCH if decision.band is Band.MATCH else LinkBand.REVIEW
-            self.counter.matched += band is LinkBand.MATCH
-            self.counter.review += band is LinkBand.REVIEW
+            outcomes[key] = "matched" if band is LinkBand.MATCH else "review"
             target = uuid.UUID(decision.right_id)
             was_tie = before is not None and before.is_tie
             same_tie = was_tie and before is not None and before.target_id == target and band is LinkBand.MATCH
@@ -850,24 +911,22 @@ def run_matching(
         all_companies: dict[str, CompanyRecord] | None = None
         if full:
             all_companies = {str(value.id): _workspace_company(value) for value in company_values}
-            lefts = [_Left("account", record, _company_record(record, profiles["account"])) for record in accounts]
+            lefts = _account_lefts(uow, profiles["account"], accounts)
             if len(lefts) >= MIN_ESTIMATION_RECORDS and len(all_companies) >= MIN_ESTIMATION_RECORDS:
                 companies.matcher = companies_matcher = companies_matcher.with_model(
                     companies_matcher.estimate([left.value for left in lefts], list(all_companies.values()))
                 )
                 companies.counter.model_estimated = True
         changed_companies = companies.changed_targets(company_values)
-        account_lefts = companies.changed_lefts(
-            _Left("account", record, _company_record(record, profiles["account"])) for record in accounts
-        )
+        account_lefts = companies.changed_lefts(_account_lefts(uow, profiles["account"], accounts))
         if not full:
             near = companies.crm_refs_near(changed_companies).get("account", set())
             near -= {left.record.crm_id for left in account_lefts}
             account_lefts.extend(
-                _Left("account", record, _company_record(record, profiles["account"]))
-                for record in uow.matches.crm_records_by_ids("account", near)
+                _account_lefts(uow, profiles["account"], uow.matches.crm_records_by_ids("account", near))
             )
         companies.decide(account_lefts, all_companies)
+        decided_accounts = {left.record.crm_id.lower(): left.value for left in account_lefts}
         if all_companies is not None:
             companies_matcher = _sized(companies_matcher, len(all_companies))
 
@@ -923,6 +982,40 @@ def run_matching(
                 person_lefts.extend(extra)
                 _store_keys(uow, people_matcher, extra)
         people.decide(person_lefts, all_people)
+
+        # ---- shared people: the accounts whose contacts' ties changed, then those accounts' people
+        touched = {parent for left in person_lefts if (parent := _account_of(left.table, left.record)) is not None}
+        if not full and person_values:  # a person's employer may have changed (a new company_external_id)
+            tied: dict[str, list[str]] = {}
+            for link in uow.matches.links_to([value.id for value in person_values if value.id is not None]):
+                if link.crm_table in PEOPLE_TABLES:
+                    tied.setdefault(link.crm_table, []).append(link.crm_id)
+            for table, crm_ids in tied.items():
+                touched.update(
+                    parent
+                    for record in uow.matches.crm_records_by_ids(table, crm_ids)
+                    if (parent := _account_of(table, record))
+                )
+        if touched:
+            ties_before = set(companies.changed_ties)
+            again = [
+                left
+                for left in _account_lefts(uow, profiles["account"], uow.matches.crm_records_by_ids("account", touched))
+                if decided_accounts.get(left.record.crm_id.lower()) != left.value
+            ]
+            again = companies.changed_lefts(again)
+            if again:
+                companies.decide(again, all_companies)
+            retied = {crm_id.lower() for crm_id in companies.changed_ties - ties_before}
+            if retied:
+                to_left = _person_lefts(uow, profiles)
+                redo = [
+                    left
+                    for table in PEOPLE_TABLES
+                    for left in to_left(table, uow.matches.crm_records_by_parents(table, retied))
+                ]
+                _store_keys(uow, people_matcher, redo)
+                people.decide(redo, all_people)
         if all_people is not None:
             people_matcher = _sized(people_matcher, len(all_people))
 

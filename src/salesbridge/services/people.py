@@ -147,6 +147,7 @@ def upsert_people(
             if company not in companies:
                 raise InvalidInputError(UNKNOWN_COMPANY, field="company_external_id", external_id=company)
             fields["company_id"] = companies[company]
+            fields["company_external_id"] = company
         return Person(**fields)
 
     return _upsert(
@@ -179,7 +180,7 @@ def upsert_companies(
 
 # A row's key → the stored fields it carries.
 _CARRIED: Final[Mapping[str, tuple[str, ...]]] = {
-    "company_external_id": ("company_id",),
+    "company_external_id": ("company_id", "company_external_id"),
     "website": ("website", "domain"),
 }
 

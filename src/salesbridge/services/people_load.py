@@ -12,8 +12,11 @@ Contract (docs/admin.md, "Loading people and companies from CSV"):
   again completes it (loading is idempotent by external id).
 - A row whose values the domain refuses (no name, a value too long, a control character, an employee count that is
   not a whole number) is left out as a line problem naming the file's column and the reason; never the whole file.
-- A person's company is kept as the name the file gives (``company_name``); tying it to a company of the workspace
-  (by name or id) is matching's work and comes later. ``street`` and ``postcode`` are read but not stored (people
+- A person's company is kept as the name the file gives (``company_name``). A ``company_external_id`` column names
+  the person's employer among the workspace's companies: kept as given, and the person is tied to that company
+  (``company_id``) when the organization holds it at load time (a company loaded later is found by matching all the
+  same); a value too long or with control characters is a line problem. Tying a person to a company by name is
+  matching's work and comes later. ``street`` and ``postcode`` are read but not stored (people
   and companies keep city, region and country). A company keeps its first phone; its ``domain`` is the registrable
   domain of its website (a free-mail provider's never identifies a company).
 - One audit entry per load (``people.imported`` / ``companies.imported``) with the counts, written after the last
@@ -29,7 +32,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, TypeVar
 
 from salesbridge.domain.csv_rows import CompanyRow, CsvKind, CsvReading, LineProblem, PersonRow
@@ -148,7 +151,9 @@ def load_people(
         slug,
         reading,
         convert=_person,
-        upsert=lambda uow, people: uow.people.upsert_many(people, kept=_kept(people, reading, PERSON_LOADED_FIELDS)),
+        upsert=lambda uow, people: uow.people.upsert_many(
+            _with_employers(uow, people), kept=_kept(people, reading, PERSON_LOADED_FIELDS)
+        ),
         action="people.imported",
         actor=actor,
         progress=progress,
@@ -187,7 +192,21 @@ _CARRIED: Final[Mapping[str, tuple[str, ...]]] = {
     "linkedin_url": ("profile_url",),
     "phones": ("phones", "phone"),
     "website": ("website", "domain"),
+    "company_external_id": ("company_external_id", "company_id"),
 }
+
+
+def _with_employers(uow: UnitOfWork, people: list[Person]) -> list[Person]:
+    """``people`` tied (``company_id``) to the organization's company their ``company_external_id`` names, when it
+    holds one; a person whose employer is not (yet) a company of the workspace keeps the external id only."""
+    wanted = {person.company_external_id for person in people if person.company_external_id}
+    if not wanted:
+        return people
+    ids = uow.companies.ids_by_external_ids(wanted)
+    return [
+        replace(person, company_id=ids.get(person.company_external_id)) if person.company_external_id else person
+        for person in people
+    ]
 
 
 def _kept(values: Sequence[ValueT], reading: CsvReading[Any], fields: frozenset[str]) -> dict[str, frozenset[str]]:
@@ -325,6 +344,7 @@ def _person(row: PersonRow) -> Person:
         last_name=row.last_name,
         headline=row.job_title,
         company_name=row.company_name,
+        company_external_id=row.company_external_id,
         city=row.city,
         region=row.region,
         country=row.country,

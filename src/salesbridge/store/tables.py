@@ -635,6 +635,7 @@ class PersonRow(Base):
         Uuid, ForeignKey("companies.id", ondelete="SET NULL"), index=True
     )
     company_name: Mapped[str | None] = mapped_column(String(300))
+    company_external_id: Mapped[str | None] = mapped_column(String(255))  # migration 0033
     past_companies: Mapped[list[str]] = mapped_column(JSON)
     city: Mapped[str | None] = mapped_column(String(200))
     region: Mapped[str | None] = mapped_column(String(200))

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Final, Protocol
 
 from salesbridge.domain.csv_rows import LINE_PROBLEM, LineProblem
-from salesbridge.i18n import N_, decimal_text, ngettext, translate
+from salesbridge.i18n import N_, count_text, decimal_text, ngettext, translate
 from salesbridge.message_ids import Label
 from salesbridge.services.crm_settings import CrmSettingsView, LabelReader, SettingsChoices
 from salesbridge.services.crm_status import CrmStatus
@@ -289,6 +289,7 @@ _REASON_FIELDS: Final = {
     "birth_date": N_("Date of birth"),
     "industry": N_("Industry"),
     "size": N_("Company size"),
+    "people": N_("Shared people"),
 }
 _REASON_LEVELS: Final = {
     "exact": N_("same"),
@@ -330,12 +331,36 @@ class ComparedValues(Protocol):
 _REASON_LINE_WITH_VALUES: Final = N_("{field}: {how} ({left} / {right})")
 
 
+def _shared_people_text(field_text: str, shared: str, known: str, locale: str) -> str:
+    """ "Shared people: 3 of its contacts work here (4 with a known employer)": the engine's ``left`` is how many of
+    the account's tied people work at the company, ``right`` how many of them have a known employer."""
+    try:
+        count, of = int(shared), int(known)
+    except ValueError:
+        return translate(_REASON_LINE, locale).format(field=field_text, how=f"{shared} / {known}")
+    if count == 0:
+        how = translate(_NONE_WORK_HERE, locale).format(known=count_text(of, locale))
+    else:
+        how = ngettext(
+            "{count} of its contacts works here ({known} with a known employer)",
+            "{count} of its contacts work here ({known} with a known employer)",
+            count,
+            locale,
+        ).format(count=count_text(count, locale), known=count_text(of, locale))
+    return translate(_REASON_LINE, locale).format(field=field_text, how=how)
+
+
+_NONE_WORK_HERE: Final = N_("none of its contacts works here ({known} with a known employer)")
+
+
 def match_reason_text(reason: ComparedValues, locale: str) -> str:
     """One field's part in a match decision as a seller reads it in ``locale``: ``Email: same``, ``Name: nickname
     (Bob / Robert)``, ``Company: legal form differs (Contoso Ltd. / CONTOSO)``. The compared values are shown when
     both sides have one and they are not the same."""
     field = _REASON_FIELDS.get(reason.field)
     field_text = translate(field, locale) if field else reason.field
+    if reason.field == "people" and reason.left is not None and reason.right is not None:
+        return _shared_people_text(field_text, reason.left, reason.right, locale)
     detail = _REASON_DETAILS.get(reason.detail or "")
     level = _REASON_LEVELS.get(reason.level)
     how = translate(detail, locale) if detail else translate(level, locale) if level else reason.level
