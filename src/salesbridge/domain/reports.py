@@ -143,6 +143,22 @@ class Influence:
     unvalued: int
 
 
+NAMED_ID_LENGTH: Final = 36
+"""The longest record id a named record keeps (a CRM record id's, as stored): a longer lookup cannot name a
+touched record (touched records are stored records and written-back ones, ids of at most this length)."""
+
+
+def named_records(data: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The ``(table, id)`` of every record an opportunity (its imported columns) names that
+    :func:`influenced_opportunities` follows: its account (``"account"``:
+    :func:`~salesbridge.domain.pipeline.opportunity_accounts`), its contacts and its lead
+    (:func:`~salesbridge.domain.pipeline.opportunity_people`); ids in lower case, each pair once, ids longer than
+    :data:`NAMED_ID_LENGTH` left out. An opportunity is influenced only through one of them."""
+    named = [("account", account) for account in opportunity_accounts(data)]
+    named += opportunity_people(data)
+    return tuple(pair for pair in dict.fromkeys(named) if len(pair[1]) <= NAMED_ID_LENGTH)
+
+
 def touched_records(touches: Iterable[Touch]) -> set[tuple[str, str]]:
     """The records an opportunity must name, or belong to, for ``touches`` to count for it: each touched record and
     the account of each touched contact or lead (ids in lower case). An opportunity naming none of them is never

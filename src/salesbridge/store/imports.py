@@ -16,14 +16,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 
+from salesbridge.domain.reports import named_records
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR as STOPPED_WORKER_ERROR
 from salesbridge.domain.sync_runs import ImportedRecord, ImportRun, RecordState, RunCounts, TableCheckpoint
 from salesbridge.domain.sync_runs import RecordRow as RecordRow  # importers of the store's record rows
 from salesbridge.errors import RecordRefusedError, RowNotFoundError
 from salesbridge.store.repositories import ImportRequestRepository, _ScopedRepository, import_run_value
 from salesbridge.store.tables import (
+    CrmOpportunityRecord,
     CrmRecord,
     ImportRequest,
     ImportState,
@@ -59,6 +61,11 @@ _POSTGRESQL_MOVE = (
 _POSTGRESQL_COPY_NEW = f"COPY crm_records ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 _NEW_TYPES = ("uuid", "text", *_PAGE_TYPES, "int4", "timestamptz")
 
+_OPPORTUNITY = "opportunity"
+"""The table whose records' named records are kept beside them (``crm_opportunity_records``, migration 0032)."""
+_NAMED_CHUNK = 500
+"""Opportunity ids per statement that deletes their named records."""
+
 
 class CrmRecordRepository(_ScopedRepository):
     """Imported CRM rows of the organization."""
@@ -77,6 +84,8 @@ class CrmRecordRepository(_ScopedRepository):
         if not rows:
             return 0
         now = self._clock()
+        if table == _OPPORTUNITY:
+            self._replace_named_records(rows)
         if self._session.get_bind().dialect.name == "sqlite":
             # Tuples in SQLite's storage formats (a UUID as 32 hex digits, a UTC timestamp as text, JSON as text)
             # go straight to the driver's executemany, which runs in C with the GIL released, so fetching the
@@ -163,11 +172,38 @@ class CrmRecordRepository(_ScopedRepository):
                 stamp,
             )
 
+    def _replace_named_records(self, rows: Sequence[RecordRow]) -> None:
+        """Replace the named records (:func:`~salesbridge.domain.reports.named_records`) of the opportunities
+        ``rows``: whatever an earlier version of each named goes, what it names now is written (in the caller's
+        transaction, with the opportunities themselves)."""
+        self._delete_named_records([row.crm_id for row in rows])
+        organization = self._organization_id
+        values = [
+            {"organization_id": organization, "opportunity_id": row.crm_id, "record_table": table, "record_id": crm_id}
+            for row in rows
+            for table, crm_id in named_records(row.data)
+            if "\x00" not in crm_id  # PostgreSQL keeps no NUL in text; no stored record's id has one
+        ]
+        if values:
+            self._session.execute(insert(CrmOpportunityRecord), values)
+
+    def _delete_named_records(self, opportunity_ids: Sequence[str]) -> None:
+        for start in range(0, len(opportunity_ids), _NAMED_CHUNK):
+            self._session.execute(
+                delete(CrmOpportunityRecord).where(
+                    CrmOpportunityRecord.organization_id == self._organization_id,
+                    CrmOpportunityRecord.opportunity_id.in_(opportunity_ids[start : start + _NAMED_CHUNK]),
+                )
+            )
+
     def delete_ids(self, table: str, crm_ids: Iterable[str]) -> int:
-        """Delete the records ``crm_ids`` of ``table`` (unknown ids are ignored). Returns how many went."""
+        """Delete the records ``crm_ids`` of ``table`` (unknown ids are ignored), an opportunity's named records
+        with it. Returns how many went."""
         ids = list(crm_ids)
         if not ids:
             return 0
+        if table == _OPPORTUNITY:
+            self._delete_named_records(ids)
         result = self._session.execute(
             delete(CrmRecord).where(
                 CrmRecord.organization_id == self._organization_id,
@@ -178,7 +214,20 @@ class CrmRecordRepository(_ScopedRepository):
         return int(getattr(result, "rowcount", 0) or 0)
 
     def delete_older_generations(self, table: str, generation: int) -> int:
-        """Delete the records of ``table`` a full read of ``generation`` did not see. Returns how many went."""
+        """Delete the records of ``table`` a full read of ``generation`` did not see (an opportunity's named
+        records with it). Returns how many went."""
+        if table == _OPPORTUNITY:
+            unseen = select(CrmRecord.crm_id).where(
+                CrmRecord.organization_id == self._organization_id,
+                CrmRecord.table_name == table,
+                CrmRecord.generation < generation,
+            )
+            self._session.execute(
+                delete(CrmOpportunityRecord).where(
+                    CrmOpportunityRecord.organization_id == self._organization_id,
+                    CrmOpportunityRecord.opportunity_id.in_(unseen),
+                )
+            )
         result = self._session.execute(
             delete(CrmRecord).where(
                 CrmRecord.organization_id == self._organization_id,

@@ -12,8 +12,7 @@ from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, func, literal_column, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import and_, func, select, union
 
 from salesbridge.domain.match_links import LinkBand, LinkCounts, TargetKind
 from salesbridge.domain.reports import (
@@ -29,6 +28,7 @@ from salesbridge.store.database import conflict_insert
 from salesbridge.store.repositories import _ScopedRepository
 from salesbridge.store.tables import (
     ActivityRow,
+    CrmOpportunityRecord,
     CrmRecord,
     MatchLinkRow,
     MatchRateSnapshotRow,
@@ -38,20 +38,7 @@ from salesbridge.store.tables import (
 )
 
 _ID_CHUNK = 2_000
-"""Record ids per query (bound parameters: SQLite allows 32,766 a statement, and each id is bound four times)."""
-
-
-_LOOKUPS = ("customerid", "parentcontactid", "originatingleadid")
-"""The opportunity's lookups that name its records, besides ``parent_id`` (migration 0024 indexes each)."""
-
-
-def _named_id(dialect: str, lookup: str) -> ColumnElement[str]:
-    """The lower-cased id the opportunity's ``lookup`` names, written exactly as migration 0024's index on it (an
-    expression index serves only the identical expression; the path is a literal, never a bound parameter)."""
-    if dialect == "postgresql":
-        named = CrmRecord.data.op("->")(literal_column(f"'{lookup}'")).op("->>")(literal_column("'id'"))
-        return func.lower(named, type_=String)
-    return func.lower(func.json_extract(CrmRecord.data, literal_column(f"'$.{lookup}.id'")), type_=String)
+"""Touched records per query (bound parameters: SQLite allows 32,766 a statement)."""
 
 
 class ReportQueries(_ScopedRepository):
@@ -143,34 +130,36 @@ class ReportQueries(_ScopedRepository):
 
     def opportunities(self, touched: Collection[tuple[str, str]]) -> list[OpportunityRecord]:
         """The imported opportunities that name one of the ``touched`` records (``(table, crm_id)``, ids in lower
-        case) or belong to one: their ``parent_id`` (account, else customer), ``customerid``, ``parentcontactid``
-        or ``originatingleadid`` is one of them. The lookups are read inside the database (JSON paths on SQLite and
-        PostgreSQL), so opportunities that name none are never loaded, and each lookup is read through its own
-        index (``parent_id``: migration 0023; the others: 0024), so they are not read either."""
-        ids = sorted({crm_id for _table, crm_id in touched})
-        dialect = self._session.get_bind().dialect.name
-        opportunities = (CrmRecord.organization_id == self._organization_id, CrmRecord.table_name == "opportunity")
-        wanted: set[str] = set()
-        for start in range(0, len(ids), _ID_CHUNK):
-            chunk = ids[start : start + _ID_CHUNK]
-            # One read per lookup, not one OR of them: each is a range of its own index (an OR of the four
-            # makes SQLite walk every opportunity of the organization by its primary key). Ids only: an
-            # opportunity usually names several touched records, and its JSON is decoded once, below.
-            conditions = [
-                CrmRecord.parent_id.in_(chunk),
-                *(_named_id(dialect, lookup).in_(chunk) for lookup in _LOOKUPS),
-            ]
-            for condition in conditions:
-                wanted.update(self._session.scalars(select(CrmRecord.crm_id).where(*opportunities, condition)))
+        case) as their account, contact or lead (:func:`~salesbridge.domain.reports.named_records`), each once.
+
+        One statement per chunk of records: the opportunity ids come from ranges of the index of
+        ``crm_opportunity_records`` by record (migration 0032; one per touched table, their union), and each
+        opportunity is then read by primary key, so opportunities that name none are never read."""
+        named = CrmOpportunityRecord
+        pairs = sorted(touched)
         found: dict[str, OpportunityRecord] = {}
-        chosen = sorted(wanted)
-        for start in range(0, len(chosen), _ID_CHUNK):
+        for start in range(0, len(pairs), _ID_CHUNK):
+            by_table: dict[str, list[str]] = {}
+            for table, crm_id in pairs[start : start + _ID_CHUNK]:
+                by_table.setdefault(table, []).append(crm_id)
+            ids = union(
+                *(
+                    select(named.opportunity_id).where(
+                        named.organization_id == self._organization_id,
+                        named.record_table == table,
+                        named.record_id.in_(record_ids),
+                    )
+                    for table, record_ids in by_table.items()
+                )
+            )
             statement = select(CrmRecord.crm_id, CrmRecord.name, CrmRecord.data).where(
-                *opportunities, CrmRecord.crm_id.in_(chosen[start : start + _ID_CHUNK])
+                CrmRecord.organization_id == self._organization_id,
+                CrmRecord.table_name == "opportunity",
+                CrmRecord.crm_id.in_(ids),
             )
             rows: list[Any] = list(self._session.execute(statement))
             for crm_id, name, data in rows:
-                found[crm_id] = OpportunityRecord(crm_id=crm_id, name=name, data=data or {})
+                found.setdefault(crm_id, OpportunityRecord(crm_id=crm_id, name=name, data=data or {}))
         return list(found.values())
 
     def record_match_rates(self, counts: Mapping[str, LinkCounts], *, at: datetime) -> None:

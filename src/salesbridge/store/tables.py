@@ -437,6 +437,28 @@ written per backend (``json_extract`` on SQLite, ``->>`` on PostgreSQL; migratio
 and companies' search texts on SQLite only (migration 0028)."""
 
 
+class CrmOpportunityRecord(Base):
+    """A record an imported opportunity names (:func:`salesbridge.domain.reports.named_records`: its account, its
+    contacts, its lead; ids in lower case), so the influenced-pipeline report finds the opportunities of the
+    records with workspace activity through one index (migration 0032).
+
+    Derived from ``crm_records``: the import writes an opportunity's rows with it, in the same transaction (an
+    upsert replaces them; a deletion and a full read's sweep remove them), and the purge deletes them with it.
+    """
+
+    __tablename__ = "crm_opportunity_records"
+
+    # No foreign key, as crm_records (migration 0011): written by the import, deleted with the records.
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    opportunity_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    record_table: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+
+    __table_args__ = (
+        Index("ix_crm_opportunity_records_record", "organization_id", "record_table", "record_id", "opportunity_id"),
+    )
+
+
 class TableSyncState(Base):
     """Where the import of one CRM table stands: its checkpoint and its health.
 

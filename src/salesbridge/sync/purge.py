@@ -31,6 +31,8 @@ PURGED_TABLES: Final[dict[str, str]] = {
     "match_state": "matching's models, watermarks and last run; the next run is a full one",
     "crm_record_changes": "what the import saw change on CRM records (owners, stages, job titles): CRM data, "
     "deleted with the records (ImportedDataRepository.delete_crm_records)",
+    "crm_opportunity_records": "the records each imported opportunity names (the reports' index of them): "
+    "derived from the records, deleted with them (ImportedDataRepository.delete_crm_records)",
     "crm_import_record_errors": "the CRM records the import skipped, with their reasons: deleted with the tables' "
     "health (ImportedDataRepository.delete_sync_states)",
 }

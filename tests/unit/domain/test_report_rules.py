@@ -16,6 +16,7 @@ from salesbridge.domain.reports import (
     crm_moment,
     influenced_opportunities,
     match_rate,
+    named_records,
     touched_records,
     week_start,
 )
@@ -136,3 +137,16 @@ def test_the_records_to_read_are_those_touched_and_the_accounts_of_touched_peopl
     touches = [Touch("contact", ANA.upper(), ALPINE, _at("2026-11-01")), Touch("lead", LEAD, None, _at("2026-11-01"))]
 
     assert touched_records(touches) == {("contact", ANA), ("account", ALPINE), ("lead", LEAD)}
+
+
+def test_an_opportunity_names_its_account_contacts_and_lead_in_lower_case_each_once() -> None:
+    data = {
+        "parentaccountid": {"id": "A-1", "table": "account"},
+        "customerid": {"id": "C-1", "table": "contact"},
+        "parentcontactid": {"id": "c-1", "table": "contact"},
+        "originatingleadid": {"id": "L-1", "table": "lead"},
+    }
+    assert named_records(data) == (("account", "a-1"), ("contact", "c-1"), ("lead", "l-1"))
+    assert named_records({"customerid": {"id": "A-2", "table": "account"}}) == (("account", "a-2"),)
+    assert named_records({"parentaccountid": {"id": ""}, "customerid": "A-3", "originatingleadid": None}) == ()
+    assert named_records({"parentcontactid": {"id": "x" * 37, "table": "contact"}}) == (), "longer than any record id"

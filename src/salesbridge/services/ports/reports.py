@@ -29,9 +29,9 @@ class ReportQueries(Protocol):
         ...
 
     def opportunities(self, touched: Collection[tuple[str, str]]) -> list[OpportunityRecord]:
-        """The imported opportunities whose account or customer (``parent_id``), ``customerid``,
-        ``parentcontactid`` or ``originatingleadid`` is one of the ``touched`` records (``(table, crm_id)``, ids in
-        lower case); at least those :func:`~salesbridge.domain.reports.influenced_opportunities` can count."""
+        """The imported opportunities that name one of the ``touched`` records (``(table, crm_id)``, ids in lower
+        case) as their account, contact or lead (:func:`~salesbridge.domain.reports.named_records`), each once:
+        those :func:`~salesbridge.domain.reports.influenced_opportunities` can count."""
         ...
 
     def record_match_rates(self, counts: Mapping[str, LinkCounts], *, at: datetime) -> None:
