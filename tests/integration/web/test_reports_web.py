@@ -47,7 +47,8 @@ def test_admins_see_every_report_with_charts_and_tables_and_download_each_as_csv
     assert written.status_code == 200
     assert written.headers["content-type"] == "text/csv; charset=utf-8"
     assert written.headers["content-disposition"].startswith('attachment; filename="written-back-')
-    rows = list(csv.reader(io.StringIO(written.text)))
+    assert written.content.startswith("\ufeff".encode())  # so that Excel reads the accents
+    rows = list(csv.reader(io.StringIO(written.content.decode("utf-8-sig"))))
     assert rows[0] == ["Week", "Seller", "Type", "Activities written back"]
     assert [row[2:] for row in rows[1:]] == [["Note", "1"]]
     seats = list(csv.reader(io.StringIO(admin.client.get("/admin/reports/seats.csv").text)))

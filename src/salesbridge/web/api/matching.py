@@ -40,7 +40,8 @@ from salesbridge.services.people import company_by_id, person_by_id
 from salesbridge.web.api.people import CompanyOut, Offset, PersonOut, company_out, person_out
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiInput, ApiModel, IsoTime, errors
 from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
-from salesbridge.web.unmatched_export import chunks, spooled_unmatched_csv
+from salesbridge.web.spreadsheet_csv import chunks
+from salesbridge.web.unmatched_export import spooled_unmatched_csv
 
 router = APIRouter(prefix="/api/v1/orgs/{org}", tags=["matching"], responses=ORGANIZATION_ERRORS)
 

@@ -4,11 +4,8 @@ every matching entry as a CSV file (formula cells neutralised)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Any, Final
@@ -17,15 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from salesbridge.domain.csv_rows import neutralise_for_spreadsheet
 from salesbridge.i18n import N_, translate
 from salesbridge.services.audit_log import AuditFilter, audit_entries, audit_page
 from salesbridge.services.ports import Clock, StoreAccess
 from salesbridge.web.security import AdminPrincipal, Services
+from salesbridge.web.spreadsheet_csv import MEDIA_TYPE, chunks, spooled_spreadsheet_csv
 from salesbridge.web.templating import message, render
 from salesbridge.web.ui.account import ALERT_CHOICES
 from salesbridge.web.ui.writeback import ITEM_LABELS
-from salesbridge.web.unmatched_export import SPOOL_BYTES, chunks
 
 router = APIRouter(include_in_schema=False)
 
@@ -357,34 +353,19 @@ async def audit_log_csv(
     )
     return StreamingResponse(
         chunks(spool),
-        media_type="text/csv; charset=utf-8",
+        media_type=MEDIA_TYPE,
         headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
     )
 
 
 def _spooled_audit_csv(store: StoreAccess, clock: Clock, slug: str, chosen: AuditFilter, locale: str) -> IO[bytes]:
-    """The export written into a spooled file, rewound: memory stays bounded, and no transaction stays open while
-    the client downloads it. The caller closes it (``chunks`` does)."""
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - returned open, closed by chunks()
-    try:
-        text = io.TextIOWrapper(spool, encoding="utf-8", newline="", write_through=True)
-        text.write("\ufeff")
-        writer = csv.writer(text)
-        writer.writerow([translate(column, locale) for column in CSV_COLUMNS])
+    """The export written into a spooled file (:mod:`salesbridge.web.spreadsheet_csv`), rewound: memory stays
+    bounded, and no transaction stays open while the client downloads it. The caller closes it (``chunks`` does)."""
+
+    def cells() -> Iterator[tuple[str, ...]]:
         for entry in audit_entries(store, slug, chosen, clock=clock):
             details = "; ".join(f"{label}: {value}" for label, value in readable_details(entry.details, locale))
-            cells = (
-                entry.created_at.isoformat(),
-                entry.actor,
-                entry.action,
-                action_name(entry.action, locale) or entry.action,
-                details,
-            )
-            writer.writerow([neutralise_for_spreadsheet(cell) for cell in cells])
-        text.flush()
-        text.detach()
-    except BaseException:
-        spool.close()
-        raise
-    spool.seek(0)
-    return spool
+            action = action_name(entry.action, locale) or entry.action
+            yield entry.created_at.isoformat(), entry.actor, entry.action, action, details
+
+    return spooled_spreadsheet_csv(CSV_COLUMNS, cells(), locale=locale)

@@ -4,8 +4,6 @@ Auto-saved lists are read-only here: auto-save keeps them."""
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Callable
 from functools import partial
@@ -15,7 +13,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from salesbridge.domain.csv_rows import neutralise_for_spreadsheet
 from salesbridge.errors import InvalidRequestError
 from salesbridge.i18n import translate
 from salesbridge.message_ids import N_
@@ -46,6 +43,7 @@ from salesbridge.services.lists import (
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.localized import unmatched_label
 from salesbridge.web.security import SeatHolderPrincipal, Services
+from salesbridge.web.spreadsheet_csv import MEDIA_TYPE, spreadsheet_csv_bytes
 from salesbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -280,19 +278,15 @@ def export_list(
     badge: str = "",
     owner: str = "",
 ) -> Response:
-    """Every row of the list as the page shows it (same sort and filters), as CSV for a spreadsheet: UTF-8 with a
-    byte order mark, headers in the reader's language, formula cells neutralised. 404 for another user's list."""
+    """Every row of the list as the page shows it (same sort and filters), as CSV for a spreadsheet
+    (:mod:`salesbridge.web.spreadsheet_csv`: UTF-8 with a byte order mark, headers in the reader's language, formula
+    cells neutralised). 404 for another user's list."""
     slug, email, locale = principal.organization_slug, principal.email, principal.locale
     table = list_table(services.store, slug, email, list_id, **_table_query(sort, order, badge, owner))
-    text = io.StringIO()
-    text.write("\ufeff")
-    writer = csv.writer(text)
-    writer.writerow([translate(header, locale) for header in CSV_HEADERS])
-    for row in table.rows:
-        writer.writerow([neutralise_for_spreadsheet(cell) for cell in _csv_cells(row, locale)])
+    cells = (_csv_cells(row, locale) for row in table.rows)
     return Response(
-        text.getvalue().encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
+        spreadsheet_csv_bytes(CSV_HEADERS, cells, locale=locale),
+        media_type=MEDIA_TYPE,
         headers={"Content-Disposition": 'attachment; filename="list.csv"'},
     )
 

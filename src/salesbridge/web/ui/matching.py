@@ -27,8 +27,9 @@ from salesbridge.services.matching import (
 )
 from salesbridge.web.localized import match_reason_text
 from salesbridge.web.security import AdminPrincipal, Services
+from salesbridge.web.spreadsheet_csv import MEDIA_TYPE, chunks
 from salesbridge.web.templating import render
-from salesbridge.web.unmatched_export import chunks, spooled_unmatched_csv
+from salesbridge.web.unmatched_export import spooled_unmatched_csv
 
 router = APIRouter(include_in_schema=False)
 
@@ -159,13 +160,15 @@ def decide(
 @router.get("/admin/matching/unmatched.csv")
 async def unmatched_csv(principal: AdminPrincipal, services: Services, table: str = "contact") -> Response:
     """Every CRM record of ``table`` (account, contact or lead) that matching left without a person or company,
-    as CSV (:mod:`salesbridge.web.unmatched_export`, as the API's): no cap, formula cells neutralised. 404 for
-    another table."""
+    as CSV (:mod:`salesbridge.web.unmatched_export`, as the API's, the headers in the reader's language): no cap,
+    formula cells neutralised. 404 for another table."""
     if table not in TARGET_KINDS:
         raise RowNotFoundError("No such matched table.")
-    spool = await run_in_threadpool(spooled_unmatched_csv, services.store, principal.organization_id, table)
+    spool = await run_in_threadpool(
+        partial(spooled_unmatched_csv, locale=principal.locale), services.store, principal.organization_id, table
+    )
     return StreamingResponse(
         chunks(spool),
-        media_type="text/csv; charset=utf-8",
+        media_type=MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="unmatched-{table}.csv"'},
     )

@@ -6,8 +6,6 @@ spreadsheets."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from functools import partial
@@ -17,7 +15,6 @@ from babel.dates import format_date, format_datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from salesbridge.domain.csv_rows import neutralise_for_spreadsheet
 from salesbridge.domain.writeback import DataItem
 from salesbridge.errors import RowNotFoundError
 from salesbridge.i18n import N_, translate
@@ -31,6 +28,7 @@ from salesbridge.web.charts import (
     percent_formatter,
 )
 from salesbridge.web.security import AdminPrincipal, Services
+from salesbridge.web.spreadsheet_csv import MEDIA_TYPE, spreadsheet_csv_bytes
 from salesbridge.web.templating import render
 from salesbridge.web.ui.writeback import ITEM_LABELS
 
@@ -161,8 +159,9 @@ def reports_page(request: Request, principal: AdminPrincipal, services: Services
 
 @router.get("/admin/reports/{report}.csv")
 def report_csv(report: str, principal: AdminPrincipal, services: Services) -> Response:
-    """One report as CSV (``report``: one of :data:`REPORTS`), headers in the reader's language, values as
-    machines read them (ISO dates, plain numbers); every cell neutralised for spreadsheets.
+    """One report as CSV for a spreadsheet (:mod:`salesbridge.web.spreadsheet_csv`: UTF-8 with a byte order mark,
+    headers in the reader's language, every cell neutralised), values as machines read them (ISO dates, plain
+    numbers).
 
     Raises:
         RowNotFoundError: no such report (404).
@@ -172,14 +171,10 @@ def report_csv(report: str, principal: AdminPrincipal, services: Services) -> Re
     locale = principal.locale
     reports = read_reports(services.store, principal.organization_slug, clock=services.clock)
     header, rows = _CSV[report](reports, locale)
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow([neutralise_for_spreadsheet(translate(name, locale)) for name in header])
-    writer.writerows([neutralise_for_spreadsheet(str(cell)) for cell in row] for row in rows)
     day = reports.generated_at.date().isoformat()
     return Response(
-        text.getvalue().encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
+        spreadsheet_csv_bytes(header, rows, locale=locale),
+        media_type=MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{report}-{day}.csv"', "Cache-Control": "no-store"},
     )
 

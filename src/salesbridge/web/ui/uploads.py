@@ -8,10 +8,7 @@ job (:mod:`salesbridge.services.people_upload`). The progress page refreshes its
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
-from collections.abc import Iterator
 from typing import Final
 
 from fastapi import APIRouter, Request
@@ -19,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.datastructures import FormData, UploadFile
 
-from salesbridge.domain.csv_rows import CsvKind, neutralise_for_spreadsheet
+from salesbridge.domain.csv_rows import CsvKind
 from salesbridge.domain.uploads import UPLOAD_STALLED, Upload
 from salesbridge.errors import InvalidRequestError
 from salesbridge.i18n import N_, translate
@@ -28,6 +25,7 @@ from salesbridge.services.people_upload import MAX_UPLOAD_BYTES, recent_uploads,
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.localized import line_problem_text
 from salesbridge.web.security import AdminPrincipal, Services
+from salesbridge.web.spreadsheet_csv import MEDIA_TYPE, chunks, spooled_spreadsheet_csv
 from salesbridge.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -168,29 +166,18 @@ def _error_text(found: Upload, locale: str) -> str | None:
 
 @router.get(PAGE + "/{upload_id}/problems.csv")
 def problems_csv(upload_id: uuid.UUID, principal: AdminPrincipal, services: Services) -> Response:
-    """Every refused line of the upload as CSV (``line``, ``reason`` in the reader's language; UTF-8 with a byte
-    order mark, so spreadsheets read the accents; cells a spreadsheet would run as formulas neutralised)."""
+    """Every refused line of the upload as CSV for a spreadsheet (:mod:`salesbridge.web.spreadsheet_csv`: ``line``,
+    ``reason`` in the reader's language; UTF-8 with a byte order mark, so spreadsheets read the accents; cells a
+    spreadsheet would run as formulas neutralised)."""
     found = upload_of(services.store, principal.organization_id, upload_id)
     locale = principal.locale
-
-    def rows() -> Iterator[bytes]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        yield "\ufeff".encode()
-        writer.writerow([translate(N_("Line"), locale), translate(N_("Reason"), locale)])
-        for problem in found.problems:
-            reason = translate(problem.message, locale).format(**problem.fields)
-            writer.writerow([str(problem.line), neutralise_for_spreadsheet(reason)])
-            if buffer.tell() > 64 * 1024:
-                yield buffer.getvalue().encode()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue().encode()
+    rows = ((problem.line, translate(problem.message, locale).format(**problem.fields)) for problem in found.problems)
+    spool = spooled_spreadsheet_csv((N_("Line"), N_("Reason")), rows, locale=locale)
 
     stem = found.file_name.rsplit(".", 1)[0] or "upload"
     safe_stem = "".join(char if char.isascii() and (char.isalnum() or char in "-_") else "_" for char in stem)[:80]
     return StreamingResponse(
-        rows(),
-        media_type="text/csv; charset=utf-8",
+        chunks(spool),
+        media_type=MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{safe_stem}-problems.csv"'},
     )
