@@ -221,16 +221,10 @@ async def evaluate_alerts(
     emailed: dict[AlertKind, tuple[str, ...]] = {}
     resolved: dict[AlertKind, tuple[str, ...]] = {}
     for state in states.values():
-        if state.to_notify:
+        if state.to_notify or state.to_notify_resolved:
             sent = await asyncio.to_thread(_notify, store, organization_id, mailer, seen, state, console_url, now)
             if sent is not None:
-                emailed[state.kind] = sent
-        elif state.to_notify_resolved:
-            sent = await asyncio.to_thread(
-                _notify_resolved, store, organization_id, mailer, seen, state, console_url, now
-            )
-            if sent is not None:
-                resolved[state.kind] = sent
+                (emailed if state.active else resolved)[state.kind] = sent
     active = tuple(kind for kind, state in states.items() if state.active)
     return AlertRound(active=active, emailed=emailed, resolved=resolved)
 
@@ -287,55 +281,29 @@ def _notify(
     console_url: str,
     now: datetime,
 ) -> tuple[str, ...] | None:
-    """Email ``state``'s episode to the administrators who chose it; who got it, or None when every send failed
-    (the episode stays to be notified)."""
+    """Email ``state``'s episode that started (:attr:`~AlertState.to_notify`), or the end of the last one
+    (:attr:`~AlertState.to_notify_resolved`, "resolved"), to the administrators who chose the alert; who got it,
+    or None when every send failed (it stays to be notified)."""
+    ending = not state.active
     values = {
         "organization": seen.name,
         "since": (state.started_at or now).isoformat(),
-        "detail": state.detail or "—",
         "link": console_url + ALERT_LINKS[state.kind],
         "account_link": console_url + "/account",
     }
-    sent = _send_to_chosen(store, organization_id, mailer, state.kind, state.kind.mail_kind, values)
+    values |= {"until": (state.ended_at or now).isoformat()} if ending else {"detail": state.detail or "—"}
+    kind = state.kind.resolved_mail_kind if ending else state.kind.mail_kind
+    sent = _send_to_chosen(store, organization_id, mailer, state.kind, kind, values)
     if sent is None:
         return None
     with store(organization_id) as uow:
         current = uow.alerts.states()[state.kind]
-        if current.active and current.started_at == state.started_at:
-            uow.alerts.save(replace(current, notified_at=now))
-        uow.audit.record(actor="alerts", action="alert.sent", details={"alert": state.kind.value, "recipients": sent})
-        uow.commit()
-    return sent
-
-
-def _notify_resolved(
-    store: StoreAccess,
-    organization_id: uuid.UUID,
-    mailer: Mailer,
-    seen: _Observation,
-    state: AlertState,
-    console_url: str,
-    now: datetime,
-) -> tuple[str, ...] | None:
-    """Email the end of ``state``'s last episode ("resolved") to the administrators who chose the alert; who got
-    it, or None when every send failed (the end stays to be notified)."""
-    values = {
-        "organization": seen.name,
-        "since": (state.started_at or now).isoformat(),
-        "until": (state.ended_at or now).isoformat(),
-        "link": console_url + ALERT_LINKS[state.kind],
-        "account_link": console_url + "/account",
-    }
-    sent = _send_to_chosen(store, organization_id, mailer, state.kind, state.kind.resolved_mail_kind, values)
-    if sent is None:
-        return None
-    with store(organization_id) as uow:
-        current = uow.alerts.states()[state.kind]
-        if not current.active and current.ended_at == state.ended_at:
+        if ending and not current.active and current.ended_at == state.ended_at:
             uow.alerts.save(replace(current, resolved_notified_at=now))
-        uow.audit.record(
-            actor="alerts", action="alert.resolved_sent", details={"alert": state.kind.value, "recipients": sent}
-        )
+        elif not ending and current.active and current.started_at == state.started_at:
+            uow.alerts.save(replace(current, notified_at=now))
+        action = "alert.resolved_sent" if ending else "alert.sent"
+        uow.audit.record(actor="alerts", action=action, details={"alert": state.kind.value, "recipients": sent})
         uow.commit()
     return sent
 
