@@ -4,9 +4,12 @@ written-back activity per seller, type and week; the match rate a matching run r
 
 from __future__ import annotations
 
+import ssl
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
+from tests.integration.services.conftest import RunningSandbox
 from tests.integration.services.test_import_engine import (  # noqa: F401  (fixtures)
     crm,
     engine,
@@ -108,6 +111,7 @@ async def test_influenced_pipeline_and_won_revenue_match_a_hand_count_of_sandbox
     store: UnitOfWorkFactory,
     org: uuid.UUID,  # noqa: F811
     crm: DynamicsConnector,  # noqa: F811
+    fresh_demo: RunningSandbox,  # noqa: F811
 ) -> None:
     ids = {name: str(uuid.uuid4()) for name in ("alpine", "borealis", "cirrus", "ana", "bruno")}
     for name in ("alpine", "borealis", "cirrus"):
@@ -180,6 +184,27 @@ async def test_influenced_pipeline_and_won_revenue_match_a_hand_count_of_sandbox
     assert borealis_open not in {item.crm_id for item in influence.opportunities}
     first = {item.crm_id: item.first_activity_at for item in influence.opportunities}
     assert first[alpine_open] == _at("2026-11-01")
+
+    # The import keeps what each opportunity names (migration 0032) as the CRM changes: the renewal moves to Cirrus
+    # (no activity) and the Alpine expansion is deleted (a delta), then the add-on vanishes unseen and a full read
+    # (the delta token expired) sweeps it away.
+    cirrus = LookupValue(ids["cirrus"], "account")
+    await crm.writer.update("opportunity", borealis_won, {"parentaccountid": cirrus, "customerid": cirrus})
+    await crm.writer.delete("opportunity", alpine_open)
+    await engine(store, org, crm, tables=("opportunity",)).run()
+    after_delta = read_reports(store, "acme", clock=lambda: NOW).influence
+    assert {item.crm_id for item in after_delta.opportunities} == {won_same_day}
+    await crm.writer.delete("opportunity", won_same_day)
+    admin = {"X-Sandbox-Admin-Token": fresh_demo.sandbox.services.admin_token}
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(fresh_demo.ca_bundle))) as client:
+        shifted = client.post(f"{fresh_demo.org_url}/_sandbox/shift-clock", json={"days": 120}, headers=admin)
+    assert shifted.status_code < 300, shifted.text
+    swept = await engine(store, org, crm, tables=("opportunity",)).run()
+    assert swept.tables[0].full_read
+    assert read_reports(store, "acme", clock=lambda: NOW).influence.opportunities == ()
+    with store(org, read_only=True) as uow:
+        assert uow.reports.opportunities({("account", ids["borealis"]), ("account", ids["alpine"])}) != []
+        assert {o.crm_id for o in uow.reports.opportunities({("account", ids["cirrus"])})} >= {borealis_won}
 
 
 def test_written_back_activity_match_rate_and_seat_usage(store: UnitOfWorkFactory, org: uuid.UUID) -> None:  # noqa: F811
