@@ -591,7 +591,8 @@ class ListItem(Base):
     reason: Mapped[str | None] = mapped_column(String(64), default=None)
     added_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
-    __table_args__ = (Index("ix_list_items_organization_id", "organization_id"),)
+    # By organization and list (migration 0034): a list's items, scoped by organization, in one range.
+    __table_args__ = (Index("ix_list_items_organization_id_list_id", "organization_id", "list_id"),)
 
 
 class CrmRequestBudget(Base):
