@@ -149,3 +149,32 @@ def test_a_changed_table_property_survives_a_restart(start: Start) -> None:
     api = start()
 
     assert api.get(f"{path}?$select=ChangeTrackingEnabled").json()["ChangeTrackingEnabled"] is True
+
+
+def test_a_many_to_many_relationship_and_its_associations_survive_a_restart(start: Start) -> None:
+    """create-update-entity-relationships-using-web-api.md ("Create a Many-to-Many relationship"): the
+    relationship, its intersect table and the associations in it are kept; it can be deleted afterwards."""
+    api = start()
+    relationship = {
+        "@odata.type": "Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata",
+        "SchemaName": "sb_accounts_contacts",
+        "Entity1LogicalName": "account",
+        "Entity2LogicalName": "contact",
+        "IntersectEntityName": "sb_accounts_contacts",
+    }
+    created = api.post("RelationshipDefinitions", json=relationship)
+    assert created.status_code == 204, created.text
+    account = api.create("accounts", {"name": "Kept"})
+    contact = api.create("contacts", {"lastname": "Kept"})
+    reference = {"@odata.id": f"{BASE_URL}/api/data/v9.2/contacts({contact})"}
+    assert api.post(f"accounts({account})/sb_accounts_contacts/$ref", json=reference).status_code == 204
+
+    api = start()
+    related = api.get(f"accounts({account})/sb_accounts_contacts?$select=lastname").json()["value"]
+    assert [c["contactid"] for c in related] == [contact]
+    assert len(api.get("sb_accounts_contactsset").json()["value"]) == 1
+    assert api.delete(str(created.headers["OData-EntityId"])).status_code == 204
+
+    api = start()
+    assert api.get("RelationshipDefinitions?$filter=SchemaName eq 'sb_accounts_contacts'").json()["value"] == []
+    assert api.get("sb_accounts_contactsset").status_code == 404

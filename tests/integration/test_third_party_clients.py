@@ -23,7 +23,7 @@ import requests
 from azure.identity import ClientSecretCredential
 from PowerPlatform.Dataverse.client import DataverseClient
 from PowerPlatform.Dataverse.core.errors import HttpError
-from PowerPlatform.Dataverse.models import UpsertItem, col
+from PowerPlatform.Dataverse.models import ManyToManyRelationshipMetadata, UpsertItem, col
 
 from salesbridge.sandbox.assembly import Sandbox, build_sandbox
 from salesbridge.sandbox.seeds.seeding import parse_seed
@@ -437,3 +437,55 @@ def test_sdk_raises_service_protection_throttling_as_a_transient_http_error(
     assert throttled.value.details["retry_after"] == 7
     assert throttled.value.details["service_error_code"] == REQUEST_LIMIT_EXCEEDED
     assert len(client.records.list("account", filter=col("name").startswith(prefix), select=["name"])) == 1
+
+
+def test_sdk_many_to_many_relationship_calls(org: Org, client: DataverseClient, prefix: str) -> None:
+    """The SDK's N:N calls as its docstrings show them: create (and create in a batch), get by schema name, list
+    (all, and a table's), delete; and its record calls read the intersect table once a pair is associated (the
+    SDK has no associate call: that one is a plain ``POST …/$ref``)."""
+    relationship = ManyToManyRelationshipMetadata(
+        schema_name="tp_account_contact", entity1_logical_name="account", entity2_logical_name="contact"
+    )
+    created = client.tables.create_many_to_many_relationship(relationship)
+
+    assert created.relationship_type == "many_to_many"
+    assert (created.entity1_logical_name, created.entity2_logical_name) == ("account", "contact")
+    assert created.relationship_id is not None
+    found = client.tables.get_relationship("tp_account_contact")
+    assert found is not None
+    assert (found.relationship_id, found.relationship_type) == (created.relationship_id, "many_to_many")
+    assert (found.entity1_logical_name, found.entity2_logical_name) == ("account", "contact")
+    names = {r["SchemaName"] for r in client.tables.list_relationships()}
+    assert "tp_account_contact" in names
+    assert "contact_customer_accounts" in names
+    of_contact = {r["SchemaName"] for r in client.tables.list_table_relationships("contact")}
+    assert "tp_account_contact" in of_contact
+    account = client.records.create("account", {"name": f"{prefix}N:N"})
+    contact = client.records.create("contact", {"lastname": f"{prefix}N:N"})
+    with org.credential() as credential:
+        token = credential.get_token(f"{org.info['org_url']}/.default").token
+    associated = requests.post(
+        f"{org.info['api_url']}accounts({account})/tp_account_contact/$ref",
+        json={"@odata.id": f"{org.info['api_url']}contacts({contact})"},
+        headers={"Authorization": f"Bearer {token}"},
+        verify=org.ca_bundle,
+        timeout=10,
+    )
+    assert associated.status_code == 204, associated.text
+    pairs = client.records.list(
+        "tp_account_contact", select=["accountid", "contactid"], filter=f"accountid eq {account}"
+    )
+    assert [(row["accountid"], row["contactid"]) for row in pairs] == [(account, contact)]
+
+    batch = client.batch.new()
+    batch.tables.create_many_to_many_relationship(
+        ManyToManyRelationshipMetadata(
+            schema_name="tp_lead_contact", entity1_logical_name="lead", entity2_logical_name="contact"
+        )
+    )
+    result = batch.execute()
+    assert not result.has_errors
+    assert client.tables.get_relationship("tp_lead_contact") is not None
+
+    client.tables.delete_relationship(created.relationship_id)
+    assert client.tables.get_relationship("tp_account_contact") is None

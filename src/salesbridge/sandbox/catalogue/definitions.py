@@ -297,6 +297,47 @@ class RelationshipDef:
 
 
 @dataclass(frozen=True)
+class ManyToManyDef:
+    """A many-to-many relationship: an intersect table holding pairs of ``entity1`` and ``entity2`` keys.
+
+    ``entity1_nav`` is the collection-valued navigation property on ``entity1`` (leading to ``entity2``
+    records), ``entity2_nav`` the one on ``entity2``. The intersect table's key columns are
+    ``<entity>id``, or ``<entity>idone`` / ``<entity>idtwo`` when both sides are the same table.
+    """
+
+    schema_name: str
+    entity1: str
+    entity2: str
+    intersect: str
+    entity1_nav: str
+    entity2_nav: str
+    is_custom: bool = True
+
+    def metadata_id(self) -> str:
+        """A stable MetadataId."""
+        return stable_id("relationship", self.schema_name)
+
+    @property
+    def entity1_column(self) -> str:
+        """The intersect table's column holding ``entity1`` keys."""
+        return f"{self.entity1}idone" if self.entity1 == self.entity2 else f"{self.entity1}id"
+
+    @property
+    def entity2_column(self) -> str:
+        """The intersect table's column holding ``entity2`` keys."""
+        return f"{self.entity2}idtwo" if self.entity1 == self.entity2 else f"{self.entity2}id"
+
+    def side(self, logical_name: str, nav: str) -> tuple[str, str, str] | None:
+        """For the navigation property ``nav`` of ``logical_name``: (its own intersect column, the other side's
+        column, the other table), or None when ``nav`` is not one of this relationship's."""
+        if logical_name == self.entity1 and nav == self.entity1_nav:
+            return self.entity1_column, self.entity2_column, self.entity2
+        if logical_name == self.entity2 and nav == self.entity2_nav:
+            return self.entity2_column, self.entity1_column, self.entity1
+        return None
+
+
+@dataclass(frozen=True)
 class KeyDef:
     """An alternate key."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from salesbridge.sandbox.catalogue.definitions import EntityDef, OptionDef, RelationshipDef
+from salesbridge.sandbox.catalogue.definitions import EntityDef, ManyToManyDef, OptionDef, RelationshipDef
 from salesbridge.sandbox.errors import resource_not_found
 
 
@@ -18,6 +18,7 @@ class Catalogue:
     entities: dict[str, EntityDef] = field(default_factory=dict)
     relationships: dict[str, RelationshipDef] = field(default_factory=dict)
     global_option_sets: dict[str, tuple[OptionDef, ...]] = field(default_factory=dict)
+    many_to_many: dict[str, ManyToManyDef] = field(default_factory=dict)
     _by_set: dict[str, EntityDef] = field(default_factory=dict)
 
     def add_entity(self, entity: EntityDef) -> EntityDef:
@@ -30,6 +31,24 @@ class Catalogue:
         """Register a one-to-many relationship."""
         self.relationships[relationship.schema_name] = relationship
         return relationship
+
+    def add_many_to_many(self, relationship: ManyToManyDef) -> ManyToManyDef:
+        """Register a many-to-many relationship."""
+        self.many_to_many[relationship.schema_name] = relationship
+        return relationship
+
+    def many_to_many_of(self, logical_name: str) -> list[ManyToManyDef]:
+        """The many-to-many relationships this table takes part in."""
+        return [r for r in self.many_to_many.values() if logical_name in (r.entity1, r.entity2)]
+
+    def many_to_many_nav(self, logical_name: str, nav: str) -> tuple[ManyToManyDef, str, str, str] | None:
+        """The many-to-many relationship behind a collection-valued navigation property of ``logical_name``,
+        with its own intersect column, the other side's column and the other table; or None."""
+        for relationship in self.many_to_many.values():
+            side = relationship.side(logical_name, nav)
+            if side is not None:
+                return relationship, *side
+        return None
 
     def entity(self, logical_name: str) -> EntityDef:
         """The table with this logical name; raises a 404 DataverseError if unknown."""

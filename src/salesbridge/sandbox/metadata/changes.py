@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from salesbridge.sandbox.catalogue.definitions import (
     AttributeDef,
     EntityDef,
+    ManyToManyDef,
     RelationshipDef,
 )
 from salesbridge.sandbox.catalogue.registry import Catalogue
@@ -42,6 +43,14 @@ class Changes:
     def remove_relationship(self, relationship: RelationshipDef) -> None:
         self.catalogue.relationships.pop(relationship.schema_name, None)
         self.undo.append(lambda: self.catalogue.add_relationship(relationship))
+
+    def add_many_to_many(self, relationship: ManyToManyDef) -> None:
+        self.catalogue.add_many_to_many(relationship)
+        self.undo.append(lambda: self.catalogue.many_to_many.pop(relationship.schema_name, None))
+
+    def remove_many_to_many(self, relationship: ManyToManyDef) -> None:
+        self.catalogue.many_to_many.pop(relationship.schema_name, None)
+        self.undo.append(lambda: self.catalogue.add_many_to_many(relationship))
 
     def add_attribute(self, entity: EntityDef, attribute: AttributeDef) -> None:
         previous = entity.attributes.get(attribute.logical_name)

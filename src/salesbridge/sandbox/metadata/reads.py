@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from salesbridge.sandbox.catalogue.definitions import (
     METADATA_TYPE_NAMES,
@@ -13,6 +13,7 @@ from salesbridge.sandbox.catalogue.definitions import (
     AttributeType,
     EntityDef,
     KeyDef,
+    ManyToManyDef,
     RelationshipDef,
 )
 from salesbridge.sandbox.catalogue.registry import Catalogue
@@ -26,6 +27,12 @@ from salesbridge.sandbox.errors import (
 from salesbridge.sandbox.metadata.columns import add_column, delete_attribute, update_attribute
 from salesbridge.sandbox.metadata.filtering import matches
 from salesbridge.sandbox.metadata.keys import create_key, delete_key
+from salesbridge.sandbox.metadata.many_to_many import (
+    MANY_TO_MANY_TYPE,
+    create_many_to_many,
+    delete_many_to_many,
+    is_many_to_many,
+)
 from salesbridge.sandbox.metadata.model import (
     ATTRIBUTE_TYPE,
     CRM,
@@ -58,6 +65,7 @@ from salesbridge.sandbox.metadata.serialisation import (
     entity_row,
     failed_keys_of,
     key_row,
+    many_to_many_row,
     option_set_row,
     relationship_row,
 )
@@ -99,9 +107,8 @@ def entity_definitions(call: Call, segments: list[Segment]) -> ApiResponse:
         return _attributes(call, entity, path, second, rest)
     if second.name in ("ManyToOneRelationships", "OneToManyRelationships"):
         return _entity_relationships(call, entity, path, second, rest)
-    if second.name == "ManyToManyRelationships" and second.args is None and not rest:
-        _only(call, "GET")
-        return ok({"@odata.context": call.context(f"{path}/ManyToManyRelationships"), "value": []})
+    if second.name == "ManyToManyRelationships" and not rest:
+        return _entity_many_to_many(call, entity, path, second)
     if second.name == "Keys":
         return _keys(call, entity, path, second, rest)
     raise resource_not_found(second.name)
@@ -135,7 +142,8 @@ def _expand_entity(call: Call, entity: EntityDef, item: Expand) -> list[dict[str
         rows += [key_row(entity, key, "Failed") for key in failed_keys_of(call.state, entity)]
         type_name, allowed = KEY_TYPE, _KEY_PROPERTIES
     elif item.name == "ManyToManyRelationships":
-        return []
+        rows = [many_to_many_row(r, typed=False) for r in call.catalogue.many_to_many_of(entity.logical_name)]
+        type_name, allowed = MANY_TO_MANY_TYPE, _MANY_TO_MANY_PROPERTIES
     else:
         raise property_not_found(item.name, ENTITY_TYPE)
     validate(MetadataQuery(item.select, item.filter), type_name, allowed)
@@ -144,6 +152,7 @@ def _expand_entity(call: Call, entity: EntityDef, item: Expand) -> list[dict[str
 
 _SAMPLE_RELATIONSHIP = RelationshipDef("s", "a", "b", "c", "d", "e", "f")
 _RELATIONSHIP_PROPERTIES = frozenset(relationship_row(_SAMPLE_RELATIONSHIP, typed=True))
+_MANY_TO_MANY_PROPERTIES = frozenset(many_to_many_row(ManyToManyDef("s", "a", "b", "c", "d", "e"), typed=True))
 _KEY_PROPERTIES = frozenset(key_row(EntityDef("x", "xs", "xid", "name", 0), KeyDef("k", ("a",))))
 
 
@@ -399,7 +408,33 @@ def _entity_relationships(
     return ok({"@odata.context": context, "value": values})
 
 
-def _relationship_by_key(relationships: Iterable[RelationshipDef], args: str) -> RelationshipDef:
+def _entity_many_to_many(call: Call, entity: EntityDef, path: str, segment: Segment) -> ApiResponse:
+    """``EntityDefinitions(…)/ManyToManyRelationships`` and ``…/ManyToManyRelationships(<id or SchemaName>)``."""
+    _only(call, "GET")
+    query = call.query()
+    if query.expand:
+        raise property_not_found(query.expand[0].name, MANY_TO_MANY_TYPE)
+    relationships = call.catalogue.many_to_many_of(entity.logical_name)
+    if segment.args is not None:
+        relationship = _relationship_by_key(relationships, segment.args)
+        payload = {"@odata.context": call.context(f"{path}/{segment.name}{context_select(query.select)}/$entity")}
+        row = many_to_many_row(relationship, typed=False)
+        payload.update(project(row, query.select, MANY_TO_MANY_TYPE, _MANY_TO_MANY_PROPERTIES))
+        return ok(payload)
+    validate(query, MANY_TO_MANY_TYPE, _MANY_TO_MANY_PROPERTIES)
+    values = []
+    for relationship in relationships:
+        row = many_to_many_row(relationship, typed=False)
+        if matches(row, query.filter, MANY_TO_MANY_TYPE):
+            values.append(project(row, query.select, MANY_TO_MANY_TYPE, _MANY_TO_MANY_PROPERTIES))
+    context = call.context(f"{path}/{segment.name}{context_select(query.select)}")
+    return ok({"@odata.context": context, "value": values})
+
+
+_AnyRelationship = TypeVar("_AnyRelationship", RelationshipDef, ManyToManyDef)
+
+
+def _relationship_by_key(relationships: Iterable[_AnyRelationship], args: str) -> _AnyRelationship:
     name = named_key(args, "SchemaName")
     metadata_id = parse_guid(args)
     for relationship in relationships:
@@ -408,6 +443,15 @@ def _relationship_by_key(relationships: Iterable[RelationshipDef], args: str) ->
         if metadata_id is not None and relationship.metadata_id() == metadata_id:
             return relationship
     raise not_found("a relationship", name or metadata_id or args)
+
+
+def _find_many_to_many(relationships: Iterable[ManyToManyDef], args: str) -> ManyToManyDef | None:
+    name = named_key(args, "SchemaName")
+    metadata_id = parse_guid(args)
+    for relationship in relationships:
+        if (name is not None and relationship.schema_name == name) or relationship.metadata_id() == metadata_id:
+            return relationship
+    return None
 
 
 def relationship_definitions(call: Call, segments: list[Segment]) -> ApiResponse:
@@ -428,9 +472,25 @@ def relationship_definitions(call: Call, segments: list[Segment]) -> ApiResponse
         if method == "GET":
             return _list_relationships(call, cast)
         if method == "POST" and cast is None:
-            relationship = create_relationship(call, call.body())
-            return no_content(f"{call.api_url}RelationshipDefinitions({relationship.metadata_id()})")
+            body = call.body()
+            created = create_many_to_many(call, body) if is_many_to_many(body) else create_relationship(call, body)
+            return no_content(f"{call.api_url}RelationshipDefinitions({created.metadata_id()})")
         raise method_not_allowed(f"The HTTP method '{method}' is not allowed on 'RelationshipDefinitions'.")
+    many = _find_many_to_many(call.catalogue.many_to_many.values(), head.args)
+    if many is not None:
+        if method == "GET" and cast != RELATIONSHIP_TYPE:
+            query = call.query()
+            suffix = f"/{CRM}{cast}" if cast else ""
+            payload = {
+                "@odata.context": call.context(f"RelationshipDefinitions{suffix}{context_select(query.select)}/$entity")
+            }
+            row = many_to_many_row(many, typed=True)
+            payload.update(project(row, query.select, MANY_TO_MANY_TYPE, _MANY_TO_MANY_PROPERTIES))
+            return ok(payload)
+        if method == "DELETE" and cast is None:
+            delete_many_to_many(call, many)
+            return no_content()
+        raise method_not_allowed(f"The HTTP method '{method}' is not allowed on this relationship definition.")
     relationship = _relationship_by_key(call.catalogue.relationships.values(), head.args)
     if method == "GET":
         if cast == "ManyToManyRelationshipMetadata":
@@ -458,14 +518,22 @@ def _list_relationships(call: Call, cast: str | None) -> ApiResponse:
     if query.expand:
         raise property_not_found(query.expand[0].name, "RelationshipMetadataBase")
     type_name = cast or "RelationshipMetadataBase"
-    allowed = _RELATIONSHIP_PROPERTIES
+    allowed = {
+        None: _RELATIONSHIP_PROPERTIES | _MANY_TO_MANY_PROPERTIES,
+        RELATIONSHIP_TYPE: _RELATIONSHIP_PROPERTIES,
+        MANY_TO_MANY_TYPE: _MANY_TO_MANY_PROPERTIES,
+    }[cast]
     validate(query, type_name, allowed)
     values = []
-    if cast != "ManyToManyRelationshipMetadata":
-        for relationship in call.catalogue.relationships.values():
-            row = relationship_row(relationship, typed=True)
-            if matches(row, query.filter, type_name):
-                values.append(project(row, query.select, type_name, allowed))
+    rows: list[dict[str, Any]] = []
+    if cast != MANY_TO_MANY_TYPE:
+        rows += [relationship_row(relationship, typed=True) for relationship in call.catalogue.relationships.values()]
+    if cast != RELATIONSHIP_TYPE:
+        rows += [many_to_many_row(relationship, typed=True) for relationship in call.catalogue.many_to_many.values()]
+    for row in rows:
+        # A property of the other kind of relationship is absent from a row: such a filter matches nothing.
+        if matches({name: row.get(name) for name in allowed | set(row)}, query.filter, type_name):
+            values.append(project(row, query.select, type_name, allowed & (set(row) | {"@odata.type"})))
     suffix = f"/{CRM}{cast}" if cast else ""
     context = call.context(f"RelationshipDefinitions{suffix}{context_select(query.select)}")
     return ok({"@odata.context": context, "value": values})

@@ -14,6 +14,7 @@ from salesbridge.sandbox.catalogue.definitions import (
     AttributeType,
     EntityDef,
     KeyDef,
+    ManyToManyDef,
     OptionDef,
     OwnershipType,
     RelationshipDef,
@@ -482,18 +483,56 @@ def relationship_row(relationship: RelationshipDef, *, typed: bool) -> dict[str,
             "EntityKey": None,
             "RelationshipAttributes": [],
             "CascadeConfiguration": relationship.cascade.to_metadata(),
-            "AssociatedMenuConfiguration": {
-                "Behavior": "UseCollectionName",
-                "Group": "Details",
-                "Label": _label(None, managed=managed, key=""),
-                "Order": 10000,
-                "IsCustomizable": True,
-                "Icon": None,
-                "ViewId": EMPTY_GUID,
-                "AvailableOffline": True,
-                "MenuId": None,
-                "QueryApi": None,
-            },
+            "AssociatedMenuConfiguration": _menu_configuration(managed=managed),
+        }
+    )
+    return row
+
+
+def _menu_configuration(*, managed: bool) -> dict[str, Any]:
+    """An ``AssociatedMenuConfiguration`` as Dataverse reports one left at its defaults."""
+    return {
+        "Behavior": "UseCollectionName",
+        "Group": "Details",
+        "Label": _label(None, managed=managed, key=""),
+        "Order": 10000,
+        "IsCustomizable": True,
+        "Icon": None,
+        "ViewId": EMPTY_GUID,
+        "AvailableOffline": True,
+        "MenuId": None,
+        "QueryApi": None,
+    }
+
+
+def many_to_many_row(relationship: ManyToManyDef, *, typed: bool) -> dict[str, Any]:
+    """A ``ManyToManyRelationshipMetadata``; ``typed`` adds ``@odata.type`` (RelationshipDefinitions)."""
+    managed = not relationship.is_custom
+    row: dict[str, Any] = {}
+    if typed:
+        row["@odata.type"] = f"#{CRM}ManyToManyRelationshipMetadata"
+
+    row.update(
+        {
+            "MetadataId": relationship.metadata_id(),
+            "HasChanged": None,
+            "SchemaName": relationship.schema_name,
+            "RelationshipType": "ManyToManyRelationship",
+            "IsCustomRelationship": relationship.is_custom,
+            "IsManaged": managed,
+            "IsValidForAdvancedFind": True,
+            "IsCustomizable": _managed(True, "iscustomizable", can_change=not managed),
+            "SecurityTypes": "None",
+            "IntroducedVersion": "1.0",
+            "Entity1LogicalName": relationship.entity1,
+            "Entity2LogicalName": relationship.entity2,
+            "IntersectEntityName": relationship.intersect,
+            "Entity1IntersectAttribute": relationship.entity1_column,
+            "Entity2IntersectAttribute": relationship.entity2_column,
+            "Entity1NavigationPropertyName": relationship.entity1_nav,
+            "Entity2NavigationPropertyName": relationship.entity2_nav,
+            "Entity1AssociatedMenuConfiguration": _menu_configuration(managed=managed),
+            "Entity2AssociatedMenuConfiguration": _menu_configuration(managed=managed),
         }
     )
     return row

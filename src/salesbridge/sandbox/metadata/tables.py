@@ -279,7 +279,7 @@ def _default_subject() -> AttributeDef:
     )
 
 
-def _next_type_code(catalogue: Catalogue) -> int:
+def next_type_code(catalogue: Catalogue) -> int:
     used = [e.object_type_code for e in catalogue.entities.values() if e.object_type_code >= FIRST_CUSTOM_TYPE_CODE]
     return max(used, default=FIRST_CUSTOM_TYPE_CODE - 1) + 1
 
@@ -358,7 +358,7 @@ def create_entity(call: Call, body: dict[str, Any]) -> EntityDef:
         entity_set_name=set_name,
         primary_id="activityid" if is_activity else f"{logical_name}id",
         primary_name=primary.logical_name,
-        object_type_code=_next_type_code(catalogue),
+        object_type_code=next_type_code(catalogue),
         display_name=display,
         display_collection_name=label_text(body.get("DisplayCollectionName")) or plural_name(display),
         schema_name=schema_name,
@@ -398,14 +398,14 @@ def create_entity(call: Call, body: dict[str, Any]) -> EntityDef:
         if has_activities:
             _enable_activities(changes, entity)
         call.state.storage.ensure_table(entity)
-        _grant_to_administrators(call.state, entity)
+        grant_to_administrators(call.state, entity)
         _register_bulk_messages(call.state, entity)
 
     apply(call, work)
     return entity
 
 
-def _grant_to_administrators(state: SandboxState, entity: EntityDef) -> None:
+def grant_to_administrators(state: SandboxState, entity: EntityDef) -> None:
     """Privilege rows for the new table, held at Global depth by every System Administrator role."""
     if state.catalogue.find_entity("privilege") is None or state.catalogue.find_entity("role") is None:
         return  # a catalogue without the security tables has no privileges to keep

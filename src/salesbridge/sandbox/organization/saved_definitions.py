@@ -22,6 +22,7 @@ from salesbridge.sandbox.catalogue.definitions import (
     CascadeType,
     EntityDef,
     KeyDef,
+    ManyToManyDef,
     OptionDef,
     OwnershipType,
     RelationshipDef,
@@ -59,7 +60,8 @@ def standard_baseline() -> DefinitionBaseline:
 
 
 def save_definitions(storage: Storage, catalogue: Catalogue, baseline: DefinitionBaseline) -> None:
-    """Keep every table and relationship of ``catalogue`` that differs from ``baseline``. Idempotent."""
+    """Keep every table and relationship of ``catalogue`` that differs from ``baseline``, and every many-to-many
+    relationship. Idempotent."""
     entities = [
         serialised
         for name, entity in catalogue.entities.items()
@@ -70,7 +72,10 @@ def save_definitions(storage: Storage, catalogue: Catalogue, baseline: Definitio
         for name, relationship in catalogue.relationships.items()
         if (serialised := relationship_to_json(relationship)) != baseline.relationships.get(name)
     ]
-    storage.set_meta(DEFINITIONS_META_KEY, json.dumps({"entities": entities, "relationships": relationships}))
+    # Every many-to-many relationship in the catalogue was created through the metadata API.
+    many_to_many = [dataclasses.asdict(relationship) for relationship in catalogue.many_to_many.values()]
+    document = {"entities": entities, "relationships": relationships, "many_to_many": many_to_many}
+    storage.set_meta(DEFINITIONS_META_KEY, json.dumps(document))
 
 
 def restore_definitions(storage: Storage, catalogue: Catalogue) -> None:
@@ -83,6 +88,8 @@ def restore_definitions(storage: Storage, catalogue: Catalogue) -> None:
         catalogue.add_entity(entity_from_json(entity))
     for relationship in document["relationships"]:
         catalogue.add_relationship(relationship_from_json(relationship))
+    for values in document.get("many_to_many", []):
+        catalogue.add_many_to_many(ManyToManyDef(**values))
 
 
 def entity_to_json(entity: EntityDef) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from salesbridge.sandbox.odata.paths import Segment, parse_key, split_path
 from salesbridge.sandbox.odata.query_options import QueryOptions, parse_prefer, parse_query_options
 from salesbridge.sandbox.organization.security import ACT_ON_BEHALF
 from salesbridge.sandbox.organization.state import SandboxState
+from salesbridge.sandbox.webapi.associations import handle_many_to_many
 from salesbridge.sandbox.webapi.bulk_actions import handle_bulk_action
 from salesbridge.sandbox.webapi.functions import handle_bound_function, handle_n_to_n
 from salesbridge.sandbox.webapi.reading import Reader, projection_for
@@ -290,6 +291,9 @@ class Engine:
         n_to_n = _N_TO_N.get(entity.logical_name, {}).get(second.name)
         if n_to_n is not None:
             return handle_n_to_n(self, request, caller, entity, record_id, second, n_to_n, segments[2:])
+        many_to_many = self.state.catalogue.many_to_many_nav(entity.logical_name, second.name)
+        if many_to_many is not None:
+            return handle_many_to_many(self, request, caller, entity, record_id, second, segments[2:], many_to_many)
         return self._navigation(request, caller, entity, record_id, segments, reader)
 
     def _not_modified(

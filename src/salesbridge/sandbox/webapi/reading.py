@@ -467,7 +467,10 @@ class Reader:
                     relationship.referencing_attribute,
                     lookup_type_column(relationship.referencing_attribute),
                 ]
-            elif self.catalogue.collection_nav(entity.logical_name, option.nav) is not None:
+            elif (
+                self.catalogue.collection_nav(entity.logical_name, option.nav) is not None
+                or self.catalogue.many_to_many_nav(entity.logical_name, option.nav) is not None
+            ):
                 columns.append(entity.primary_id)
             else:
                 raise property_not_found(option.nav, entity.logical_name)
@@ -519,7 +522,8 @@ class Reader:
                     item[option.nav] = related.get(key) if target_id else None
                 continue
             collection = self.catalogue.collection_nav(entity.logical_name, option.nav)
-            if collection is None:
+            many = self.catalogue.many_to_many_nav(entity.logical_name, option.nav) if collection is None else None
+            if collection is None and many is None:
                 raise property_not_found(option.nav, entity.logical_name)
             if option.ref:
                 raise query_syntax_error(_EXPAND_REF_ON_COLLECTION)
@@ -527,16 +531,27 @@ class Reader:
                 raise query_syntax_error(_EXPAND_LIMITS)
             parent_ids = [str(row[position]) for row in rows]
             position += 1
-            child = self.catalogue.entity(collection.referencing_entity)
+            if collection is not None:
+                child = self.catalogue.entity(collection.referencing_entity)
+                parent, join = f"c.{quote_ident(collection.referencing_attribute)}", ""
+            elif many is not None:
+                relationship, mine, theirs, other = many
+                child = self.catalogue.entity(other)
+                parent = f"i.{quote_ident(mine)}"
+                join = (
+                    f" JOIN {quote_ident(relationship.intersect)} AS i ON i.{quote_ident(theirs)} = "
+                    f"c.{quote_ident(child.primary_id)}"
+                )
             select = option.select
-            if select is not None and not nested_mode:
+            if select is not None and not nested_mode and collection is not None:
                 # Single-level expansions return the lookup that ties each item to its parent.
                 select = (*select, f"_{collection.referencing_attribute}_value")
             child_options = QueryOptions(select=select, filter=option.filter, orderby=option.orderby)
             limit = (self.prefer.maxpagesize or self.state.config.max_page_size) if nested_mode else option.top
             grouped, more = self._fetch_children(
                 child,
-                collection.referencing_attribute,
+                parent,
+                join,
                 parent_ids,
                 child_options,
                 limit,
@@ -612,7 +627,8 @@ class Reader:
     def _fetch_children(
         self,
         child: EntityDef,
-        attribute: str,
+        parent: str,
+        join: str,
         parent_ids: list[str],
         options: QueryOptions,
         limit: int | None,
@@ -627,7 +643,7 @@ class Reader:
         projection = projection_for(child, options.select)
         columns = projection.selected_columns(child)
         clauses, params = self._where(child, options, "c")
-        clauses.append(f"c.{quote_ident(attribute)} IN ({', '.join('?' for _ in parent_ids)})")
+        clauses.append(f"{parent} IN ({', '.join('?' for _ in parent_ids)})")
         params.extend(parent_ids)
         order = (
             compile_orderby(options.orderby, child, alias="c")
@@ -636,7 +652,7 @@ class Reader:
         )
         sql = (
             f"SELECT {', '.join(f'c.{quote_ident(c)}' for c in columns)}, c.{quote_ident(child.primary_id)}, "
-            f"c.{quote_ident(attribute)} FROM {quote_ident(child.logical_name)} AS c WHERE {' AND '.join(clauses)} "
+            f"{parent} FROM {quote_ident(child.logical_name)} AS c{join} WHERE {' AND '.join(clauses)} "
             f"ORDER BY {order}"
         )
         _, rows = self.storage.query(sql, params)
