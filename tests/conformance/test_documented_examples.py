@@ -322,7 +322,8 @@ SELECT_FOR_CONDITIONAL = (
 
 
 def test_a_single_record_read_carries_its_etag_header(docs_api: WebApi) -> None:
-    """ "ETags": the record's weak ETag, in the body and (OData 4.0 part 1, 8.3.1) in the ``ETag`` header."""
+    """perform-conditional-operations-using-web-api.md, "ETags": the record's weak ETag, in the body and
+    (OData 4.0 part 1, 8.3.1) in the ``ETag`` header."""
     response = docs_api.get(f"accounts({LITWARE})?{SELECT_FOR_CONDITIONAL}")
     body = _ok(response)
     assert response.headers["ETag"] == body["@odata.etag"]
@@ -330,7 +331,8 @@ def test_a_single_record_read_carries_its_etag_header(docs_api: WebApi) -> None:
 
 
 def test_conditional_retrieval_answers_304_when_unchanged(docs_api: WebApi) -> None:
-    """ "Conditional retrievals": ``If-None-Match`` with the current ETag → 304 without a body; never with
+    """perform-conditional-operations-using-web-api.md, "Conditional retrievals": ``If-None-Match`` with the
+    current ETag → 304 without a body; never with
     ``$expand`` or annotations; ``If-None-Match: null`` reads as usual."""
     etag = docs_api.get(f"accounts({LITWARE})?{SELECT_FOR_CONDITIONAL}").json()["@odata.etag"]
     response = docs_api.get(f"accounts({LITWARE})?{SELECT_FOR_CONDITIONAL}", headers={"If-None-Match": etag})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from salesbridge.sandbox.errors import DataverseError, query_syntax_error, unsupported_query_option
 from salesbridge.sandbox.odata.filter.parser import parse_filter, parse_orderby
@@ -170,7 +170,7 @@ class ExpandOption:
     #: ``nav/$ref``: references (``@odata.id``) instead of the related records.
     ref: bool = False
     #: The nested options as written, in order (for the expanded collection's ``@odata.nextLink``).
-    pairs: tuple[tuple[str, str], ...] = ()
+    pairs: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def nested(self) -> bool:

@@ -28,6 +28,7 @@ from salesbridge.sandbox.odata.paths import Segment, parse_key, split_path
 from salesbridge.sandbox.odata.query_options import QueryOptions, parse_prefer, parse_query_options
 from salesbridge.sandbox.organization.security import ACT_ON_BEHALF
 from salesbridge.sandbox.organization.state import SandboxState
+from salesbridge.sandbox.webapi.aggregation import FetchQuery, run_apply
 from salesbridge.sandbox.webapi.associations import handle_many_to_many
 from salesbridge.sandbox.webapi.bulk_actions import handle_bulk_action
 from salesbridge.sandbox.webapi.functions import handle_bound_function, handle_n_to_n
@@ -194,8 +195,11 @@ class Engine:
         prefer = parse_prefer(request.headers.get("Prefer"))
         if len(segments) == 1:
             if request.method == "GET":
-                options = parse_query_options(request.query)
                 reader = Reader(self.state, caller.user_id, self.api_url(request), prefer)
+                aggregated = self._aggregation(request, reader, entity)
+                if aggregated is not None:
+                    return aggregated
+                options = parse_query_options(request.query)
                 return reader.collection(entity, options, request.query, entity.entity_set_name)
             if request.method == "POST":
                 return self._create(request, caller, entity, prefer)
@@ -209,6 +213,25 @@ class Engine:
         if second.name.startswith(ACTION_PREFIX) and request.method == "POST":
             return handle_bulk_action(self, request, caller, entity, second.name[len(ACTION_PREFIX) :])
         raise resource_not_found(second.name)
+
+    def _aggregation(self, request: ApiRequest, reader: Reader, entity: EntityDef) -> ApiResponse | None:
+        """``?fetchXml=`` or ``?$apply=`` on an entity set (None for any other read). Each stands alone: other system
+        query options beside them are refused rather than ignored."""
+        names = [name for name, _ in request.query]
+        for option in ("fetchXml", "$apply"):
+            if option not in names:
+                continue
+            others = [n for n in names if n != option and n.startswith("$") and n != "$count"]
+            if others or names.count(option) > 1:
+                raise bad_request(
+                    f"The sandbox answers {option} alone; it doesn't combine it with {', '.join(others) or option}.",
+                    "0x80060888",
+                )
+            text = next(value for name, value in request.query if name == option)
+            if option == "fetchXml":
+                return FetchQuery(reader, entity, text).run()
+            return run_apply(reader, entity, text)
+        return None
 
     def _body(self, request: ApiRequest, entity: EntityDef) -> dict[str, Any]:
         try:

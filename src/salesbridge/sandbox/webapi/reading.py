@@ -348,6 +348,10 @@ class Reader:
             headers["ETag"] = f'W/"{rows[0][0]}"'
         return ApiResponse.raw_json(status, orjson.dumps(payload), headers)
 
+    def applied_headers(self) -> dict[str, str]:
+        """The ``Preference-Applied`` header of a read, when a read preference applies."""
+        return self._applied()
+
     def _applied(self) -> dict[str, str]:
         applied = self.prefer.applied_header()
         return {"Preference-Applied": applied} if applied else {}
