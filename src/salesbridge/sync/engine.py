@@ -320,28 +320,72 @@ class ImportEngine(Generic[UnitOfWorkT]):
     # ------------------------------------------------------------------------------------ modifiedon cursor
 
     async def _read_modified(self, spec: ImportSpec, columns: tuple[str, ...], report: TableReport) -> None:
+        """Read the table's rows modified since the cursor (all of them in a full scan), in ``(modifiedon, id)``
+        order, by keyset: each page is the first page of a query starting after the last row read, never a
+        ``nextLink``. Dataverse pages a query ordered by ``modifiedon`` by offset, so a row modified while the
+        import pages moves to the end, every later row moves up one place, and the row that slides across the
+        page boundary is never read (found with a team modified between pages: lost from the run, and a full
+        scan then deleted it as gone). By keyset a row modified meanwhile is read again later (stored twice, the
+        same), and none is skipped. It costs one more request a page (the rest of the rows at the page's last
+        ``modifiedon``, usually none), on tables without change tracking only."""
         state = await asyncio.to_thread(self._start_modified_read, spec.table)
         full_scan = state.reading_generation is not None
         report.full_read = full_scan
-        conditions: tuple[Condition, ...] = ()
-        if not full_scan and state.cursor is not None:
-            conditions = (Condition(MODIFIED_ON, "ge", state.cursor),)
-        query = RecordQuery(
-            table=spec.table,
-            columns=(*columns, MODIFIED_ON),
-            conditions=conditions,
-            order_by=(SortKey(MODIFIED_ON), SortKey(f"{spec.table}id")),
-            page_size=self._page_size,
-        )
-        skip = frozenset(state.cursor_ids) if not full_scan else frozenset()
-        async for page in self._reader.query(query):
-            fresh = [record for record in page.records if record.id not in skip]
-            rows = [record_row(spec, record) for record in fresh]
-            follow = not report.changes_overflowed
-            written = await asyncio.to_thread(self._commit_modified_page, spec.table, fresh, rows, follow)
-            self._account(spec.table, report, written)
+        primary_key = f"{spec.table}id"
+        stamp = None if full_scan else state.cursor
+        seen = set() if full_scan else set(state.cursor_ids)
+        after_id: str | None = None
+        at_stamp = stamp is not None  # rows at exactly ``stamp`` may be left to read
+        while True:
+            if at_stamp and stamp is not None:
+                # The rest of the rows at exactly ``stamp``, by id (a page boundary may have split them).
+                conditions: tuple[Condition, ...] = (Condition(MODIFIED_ON, "eq", stamp),)
+                if after_id is not None:
+                    conditions += (Condition(primary_key, "gt", after_id),)
+                order: tuple[SortKey, ...] = (SortKey(primary_key),)
+            else:
+                conditions = (Condition(MODIFIED_ON, "gt", stamp),) if stamp is not None else ()
+                order = (SortKey(MODIFIED_ON), SortKey(primary_key))
+            query = RecordQuery(
+                table=spec.table,
+                columns=(*columns, MODIFIED_ON),
+                conditions=conditions,
+                order_by=order,
+                page_size=self._page_size,
+            )
+            records = await self._first_page(query)
+            if records:
+                fresh = [record for record in records if record.id not in seen]
+                rows = [record_row(spec, record) for record in fresh]
+                follow = not report.changes_overflowed
+                written = await asyncio.to_thread(self._commit_modified_page, spec.table, fresh, rows, follow)
+                self._account(spec.table, report, written)
+                last = records[-1]
+                last_stamp = _modified_on(last)
+                if last_stamp != stamp:
+                    stamp, seen = last_stamp, set()
+                seen.update(record.id for record in records if _modified_on(record) == stamp)
+                after_id = last.id
+            if at_stamp:
+                at_stamp = len(records) >= self._page_size  # a full page: more rows at ``stamp`` may follow
+                if not at_stamp:
+                    after_id = None
+                continue
+            if not records or stamp is None:
+                break
+            at_stamp = True
         if full_scan:
             report.rows_deleted += await asyncio.to_thread(self._finish_full_scan, spec.table)
+
+    async def _first_page(self, query: RecordQuery) -> list[CrmRow]:
+        """The records of the first page of ``query`` (its next page is not asked for)."""
+        pages = self._reader.query(query)
+        try:
+            async for page in pages:
+                return list(page.records)
+            return []
+        finally:
+            await pages.aclose()  # type: ignore[attr-defined]
 
     def _start_modified_read(self, table: str) -> _ModifiedStart:
         with self._store(self._organization_id) as uow:
