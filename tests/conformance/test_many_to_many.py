@@ -141,6 +141,18 @@ def test_associating_twice_keeps_one_association(n2n: tuple[WebApi, str]) -> Non
     assert len(api.get(f"accounts({account})/{NAV}").json()["value"]) == 1
 
 
+def test_a_relationship_of_a_table_with_itself_is_refused(n2n: tuple[WebApi, str]) -> None:
+    """Not emulated (docs/sandbox.md): refused rather than half-supported."""
+    api, _ = n2n
+    body = {
+        "@odata.type": "Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata",
+        "SchemaName": "new_account_account",
+        "Entity1LogicalName": "account",
+        "Entity2LogicalName": "account",
+    }
+    assert api.post("RelationshipDefinitions", json=body).status_code == 400
+
+
 def test_a_record_of_another_table_cannot_be_associated(n2n: tuple[WebApi, str]) -> None:
     api, _ = n2n
     account, _ = _pair(api)

@@ -50,6 +50,8 @@ def create_many_to_many(call: Call, body: dict[str, Any]) -> ManyToManyDef:
         if catalogue.find_entity(name) is None:
             raise entity_not_found(name)
         sides.append(name)
+    if sides[0] == sides[1]:
+        raise bad_request("The sandbox doesn't support many-to-many relationships between a table and itself.")
     intersect_schema = str(body.get("IntersectEntityName") or schema_name)
     check_schema_name(intersect_schema, "table")
     if catalogue.find_entity(intersect_schema.lower()) is not None:

@@ -311,6 +311,8 @@ class FetchQuery:
                     raise _fetch_error("Every attribute of an aggregate query needs an alias.")
                 column = f"{node.sql_alias}.{quote_ident(attribute.logical_name)}"
                 function = (element.get("aggregate") or "").lower()
+                if element.get("dategrouping"):
+                    raise _fetch_error("The sandbox doesn't support dategrouping in aggregate queries.")
                 if element.get("groupby") == "true":
                     selects.append(column)
                     groups.append(column)
