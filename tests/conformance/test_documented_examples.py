@@ -314,6 +314,30 @@ def test_get_the_references_of_a_collection(docs_api: WebApi) -> None:
     assert body["value"] == [{"@odata.id": f"{API}tasks({task})"} for task in ACCOUNT_TASKS]
 
 
+# --- webapi/retrieve-entity-using-web-api.md, webapi/query/count-rows.md ----------------------------------------
+
+
+def test_the_raw_value_of_a_property(docs_api: WebApi) -> None:
+    """retrieve-entity-using-web-api.md, "Retrieve the raw value of a property": ``…/name/$value`` is
+    ``text/plain``, not JSON."""
+    response = docs_api.get(f"accounts({LITWARE})/name/$value")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert response.headers["OData-Version"] == "4.0"
+    assert response.text == "Litware, Inc. (sample)"
+
+
+def test_count_of_a_collection_valued_navigation_property(docs_api: WebApi) -> None:
+    """count-rows.md: appending ``/$count`` gives just the number, as plain text — for a record's related
+    collection too (it was answered with the collection)."""
+    response = docs_api.get(f"accounts({LITWARE})/Account_Tasks/$count")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert response.text == "3"
+    filtered = docs_api.get(f"accounts({LITWARE})/Account_Tasks/$count?$filter=contains(subject,'Task 1')")
+    assert filtered.text == "1"
+
+
 # --- webapi/perform-conditional-operations-using-web-api.md ------------------------------------------------------
 
 SELECT_FOR_CONDITIONAL = (

@@ -126,6 +126,7 @@ def test_associate_then_read_from_both_sides(n2n: tuple[WebApi, str]) -> None:
     assert [c["contactid"] for c in contacts["value"]] == [contact]
     accounts = api.get(f"contacts({contact})/{NAV}?$select=name").json()
     assert [a["accountid"] for a in accounts["value"]] == [account]
+    assert api.get(f"accounts({account})/{NAV}/$count").text == "1"
     refs = api.get(f"accounts({account})/{NAV}/$ref").json()
     assert refs == {
         "@odata.context": f"{API}$metadata#Collection($ref)",

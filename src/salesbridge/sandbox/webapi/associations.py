@@ -52,6 +52,8 @@ def handle_many_to_many(
         [record_id],
     )
     path = f"{entity.entity_set_name}({record_id})/{segment.name}"
+    if request.method == "GET" and segment.args is None and rest and rest[0].name == "$count":
+        return reader.count_only(other, parse_query_options(request.query), parent_clause=clause)
     if request.method == "GET" and not rest and segment.args is None:
         return reader.collection(other, parse_query_options(request.query), request.query, path, parent_clause=clause)
     if not rest or rest[-1].name != "$ref":

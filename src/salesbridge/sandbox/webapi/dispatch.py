@@ -447,6 +447,10 @@ class Engine:
             if request.method == "GET":
                 options = parse_query_options(request.query)
                 clause = (f't."{collection.referencing_attribute}" = ?', [record_id])
+                if rest and rest[0].name == "$count":
+                    return reader.count_only(child, options, parent_clause=clause)
+                if rest:
+                    raise resource_not_found(rest[0].name)
                 path = f"{entity.entity_set_name}({record_id})/{second.name}"
                 return reader.collection(child, options, request.query, path, parent_clause=clause)
             if request.method == "POST":
@@ -489,6 +493,16 @@ class Engine:
                     [[row.get(a.logical_name) for a in projection.attributes if not a.is_lookup]],
                     has_version=False,
                 )
+                if rest and rest[0].name == "$value":
+                    # retrieve-entity-using-web-api.md, "Retrieve the raw value of a property": text/plain.
+                    raw = values[0].get(second.name)
+                    text = "" if raw is None else str(raw).lower() if isinstance(raw, bool) else str(raw)
+                    response = ApiResponse(200, body=text.encode())
+                    response.headers.set("Content-Type", "text/plain")
+                    response.headers.set("OData-Version", "4.0")
+                    return response
+                if rest:
+                    raise resource_not_found(rest[0].name)
                 payload = {
                     "@odata.context": (
                         f"{self.api_url(request)}$metadata#{entity.entity_set_name}({record_id})/{second.name}"

@@ -309,9 +309,15 @@ class Reader:
             sql += " WHERE " + " AND ".join(clauses)
         return int(self.storage.scalar(sql, params) or 0)
 
-    def count_only(self, entity: EntityDef, options: QueryOptions) -> ApiResponse:
-        """GET ``<set>/$count``: a plain-text number (capped at 5,000)."""
+    def count_only(
+        self, entity: EntityDef, options: QueryOptions, *, parent_clause: tuple[str, list[Any]] | None = None
+    ) -> ApiResponse:
+        """GET ``<set>/$count`` (or ``<record>/<collection nav>/$count`` with ``parent_clause``): a plain-text
+        number (capped at 5,000)."""
         clauses, params = self._where(entity, options, "t")
+        if parent_clause is not None:
+            clauses.append(parent_clause[0])
+            params.extend(parent_clause[1])
         total = self._count(entity, clauses, params)
         response = ApiResponse(200, body=str(min(total, MAX_COUNT)).encode())
         response.headers.set("Content-Type", "text/plain")
