@@ -21,7 +21,10 @@ A person's employer two ways:
   employer from (its CRM account's), or, after a job change, the company of the new name. The generator does not
   write it; this column is built here from the generator's account ↔ company pairs.
 
-Measured 2026-12-06 (/work/notes/matching_bench.md, helper M2).
+Measured 2026-12-06 (/work/notes/matching_bench.md, helper M2). Since then the "id" way ships: the generator
+writes each person's employer id (``company_external_id``, about 60 % of them, ``EMPLOYER_ID_SHARE``), the engine
+compares it ("people", ``salesbridge.matching.compare.people_level``) and ``bench/matching.py`` feeds it; this
+script keeps the experiment as it was run (its own employer ids, every person).
 """
 
 from __future__ import annotations
