@@ -37,6 +37,8 @@ _OPERATORS = frozenset(
 )
 _COMPARISONS = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 _FETCH_AGGREGATES = {"sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX"}
+#: A sum over no values is 0 (fetchxml/aggregate-data.md: the group of the account without employees totals 0).
+_FETCH_ZERO_WHEN_EMPTY = frozenset({"sum"})
 _APPLY_AGGREGATES = {
     "sum": "SUM({})",
     "average": "AVG({})",
@@ -300,6 +302,7 @@ class FetchQuery:
         return [dict(by_id[i]) for i in ids]
 
     def _aggregate(self) -> ApiResponse:
+        aliases: dict[str, str] = {}
         selects: list[str] = []
         outputs: list[tuple[str, AttributeDef | None]] = []
         groups: list[str] = []
@@ -311,21 +314,27 @@ class FetchQuery:
                     raise _fetch_error("Every attribute of an aggregate query needs an alias.")
                 column = f"{node.sql_alias}.{quote_ident(attribute.logical_name)}"
                 function = (element.get("aggregate") or "").lower()
-                if element.get("dategrouping"):
-                    raise _fetch_error("The sandbox doesn't support dategrouping in aggregate queries.")
+                grouping = element.get("dategrouping")
                 if element.get("groupby") == "true":
-                    selects.append(column)
-                    groups.append(column)
-                    outputs.append((alias, attribute))
+                    expression = _date_part(attribute, column, grouping) if grouping else column
+                    selects.append(expression)
+                    groups.append(expression)
+                    aliases[alias] = expression
+                    outputs.append((alias, None if grouping else attribute))
                 elif function == "count":
                     selects.append("COUNT(*)")
+                    aliases[alias] = "COUNT(*)"
                     outputs.append((alias, None))
                 elif function == "countcolumn":
                     distinct = "DISTINCT " if element.get("distinct") == "true" else ""
                     selects.append(f"COUNT({distinct}{column})")
                     outputs.append((alias, None))
                 elif function in _FETCH_AGGREGATES:
-                    selects.append(f"{_FETCH_AGGREGATES[function]}({column})")
+                    expression = f"{_FETCH_AGGREGATES[function]}({column})"
+                    if function in _FETCH_ZERO_WHEN_EMPTY:
+                        expression = f"COALESCE({expression}, 0)"
+                    selects.append(expression)
+                    aliases[alias] = expression
                     outputs.append((alias, None))
                 else:
                     raise _fetch_error(
@@ -337,11 +346,44 @@ class FetchQuery:
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         if groups:
-            sql += f" GROUP BY {', '.join(groups)} ORDER BY {', '.join(groups)}"
+            # "When grouping, you should specify an order element with an alias value set to the alias of the
+            # group" (fetchxml/aggregate-data.md); the groups themselves order the rest.
+            order = []
+            for element in self.main.element.findall("order"):
+                name = element.get("alias") or ""
+                if name not in aliases:
+                    raise _fetch_error(f"An aggregate query orders by the alias of a group or aggregate, not '{name}'.")
+                order.append(f"{aliases[name]} {'DESC' if element.get('descending') == 'true' else 'ASC'}")
+            sql += f" GROUP BY {', '.join(groups)} ORDER BY {', '.join([*order, *groups])}"
         _, rows = self.state.storage.query(sql, self.params)
         values = _rows_of(rows, outputs)
         payload = {"@odata.context": f"{self.reader.api_url}$metadata#{self.entity.entity_set_name}", "value": values}
         return ApiResponse.raw_json(200, orjson.dumps(payload), self.reader.applied_headers())
+
+
+_DATE_PARTS = {
+    "day": "CAST(strftime('%d', {c}) AS INTEGER)",
+    # Weeks start on Sunday and 1 January is in week 1 (en-US, the sandbox's only user settings).
+    "week": "((CAST(strftime('%j', {c}) AS INTEGER) - 1 + CAST(strftime('%w', strftime('%Y', {c}) || '-01-01') "
+    "AS INTEGER)) / 7 + 1)",
+    "month": "CAST(strftime('%m', {c}) AS INTEGER)",
+    "quarter": "((CAST(strftime('%m', {c}) AS INTEGER) + 2) / 3)",
+    "year": "CAST(strftime('%Y', {c}) AS INTEGER)",
+    # The default fiscal settings: the calendar year, by quarters.
+    "fiscal-period": "('Quarter ' || ((CAST(strftime('%m', {c}) AS INTEGER) + 2) / 3) || ' FY' || strftime('%Y', {c}))",
+    "fiscal-year": "('FY' || strftime('%Y', {c}))",
+}
+
+
+def _date_part(attribute: AttributeDef, column: str, grouping: str) -> str:
+    """The SQL of a ``dategrouping`` (fetchxml/aggregate-data.md, "Grouping by parts of a date"), in UTC."""
+    if attribute.type != AttributeType.DATETIME:
+        raise _fetch_error(f"dategrouping applies to date and time columns, not '{attribute.logical_name}'.")
+    template = _DATE_PARTS.get(grouping.lower())
+    if template is None:
+        raise _fetch_error(f"The sandbox doesn't support dategrouping '{grouping}'.")
+    # Stored as YYYY-MM-DDTHH:MM:SSZ; SQLite's date functions want it without the zone letter.
+    return template.format(c=f"replace({column}, 'Z', '')")
 
 
 def _rows_of(rows: Sequence[Sequence[Any]], outputs: list[tuple[str, AttributeDef | None]]) -> list[dict[str, Any]]:
