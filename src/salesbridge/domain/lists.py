@@ -136,6 +136,16 @@ class ListTableRow:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ListTablePage:
+    """Rows of a list as a :class:`ListTableQuery` asks, how many rows its filters keep (``total``), and the CRM
+    owners of all the list's records (``(owner id, name or None)``, each once, in no particular order)."""
+
+    rows: list[ListTableRow]
+    total: int
+    owners: list[tuple[str, str | None]]
+
+
+@dataclass(frozen=True, kw_only=True)
 class ListTarget:
     """A workspace person or company (``kind``: a :class:`salesbridge.domain.match_links.TargetKind` value) tied to
     records of a list; ``detail`` is a person's title and company, or a company's place."""

@@ -147,15 +147,15 @@ def list_table(
     with store(require_organization(store, slug), read_only=True) as uow:
         saved = _users_list(uow, email, list_id)
         limit = None if page is None else ROWS_SHOWN
-        rows, total = uow.list_tables.rows(list_id, query, limit=limit, offset=offset)
-        owners = sorted(
-            ((owner_id, name or owner_id) for owner_id, name in uow.list_tables.owners(list_id)),
-            key=lambda pair: (pair[1].casefold(), pair[0]),
-        )
+        found = uow.list_tables.rows(list_id, query, limit=limit, offset=offset)
+    owners = sorted(
+        ((owner_id, name or owner_id) for owner_id, name in found.owners),
+        key=lambda pair: (pair[1].casefold(), pair[0]),
+    )
     return ListTable(
         saved,
-        [_list_row(row) for row in rows],
-        total,
+        [_list_row(row) for row in found.rows],
+        found.total,
         owners,
         sort,
         descending,

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from tests.integration.web.test_crm_details_web import tie
 
-from salesbridge.domain.lists import ListSort, ListTableQuery, ListTableRow, RowBadge
+from salesbridge.domain.lists import ListSort, ListTablePage, ListTableQuery, ListTableRow, RowBadge
 from salesbridge.domain.match_links import LinkBand, TargetKind
 from salesbridge.domain.people import Company, Person
 from salesbridge.domain.sync_runs import RecordRow
@@ -126,15 +126,14 @@ def test_every_sort_orders_as_the_page_did_in_python(seeded: tuple[UnitOfWorkFac
     store, ids = seeded
     with store(ids["acme"], read_only=True) as uow:
         for sort in ListSort:
-            rows, total = uow.list_tables.rows(
-                ids["list"], ListTableQuery(sort=sort, descending=descending), limit=None
-            )
-            assert total == 9
+            page = uow.list_tables.rows(ids["list"], ListTableQuery(sort=sort, descending=descending), limit=None)
+            rows = page.rows
+            assert page.total == 9
             assert _keys(rows) == _keys(_python_order(rows, sort, descending)), sort
-        by_name, _ = uow.list_tables.rows(ids["list"], ListTableQuery(descending=descending), limit=None)
-        by_owner, _ = uow.list_tables.rows(
+        by_name = uow.list_tables.rows(ids["list"], ListTableQuery(descending=descending), limit=None).rows
+        by_owner = uow.list_tables.rows(
             ids["list"], ListTableQuery(sort=ListSort.OWNER, descending=descending), limit=None
-        )
+        ).rows
 
     ascending_names = [
         ("contact", "c2"),  # Ana Ruiz ┐ the same name without case: by CRM id
@@ -166,8 +165,9 @@ def test_the_badge_and_owner_filters_keep_their_rows(seeded: tuple[UnitOfWorkFac
 
     def kept(**query: Any) -> list[tuple[str, str]]:
         with store(ids["acme"], read_only=True) as uow:
-            rows, total = uow.list_tables.rows(ids["list"], ListTableQuery(**query), limit=None)
-            assert total == len(rows) == uow.list_tables.count(ids["list"], ListTableQuery(**query))
+            page = uow.list_tables.rows(ids["list"], ListTableQuery(**query), limit=None)
+            rows = page.rows
+            assert page.total == len(rows) == uow.list_tables.count(ids["list"], ListTableQuery(**query))
             assert sorted(uow.list_tables.keys(ids["list"], ListTableQuery(**query))) == sorted(_keys(rows))
             return _keys(rows)
 
@@ -187,27 +187,29 @@ def test_the_badge_and_owner_filters_keep_their_rows(seeded: tuple[UnitOfWorkFac
         ("contact", "c1"),
     ]
     with store(ids["acme"], read_only=True) as uow:
-        rows, _ = uow.list_tables.rows(ids["list"], ListTableQuery(badge=RowBadge.MATCHED), limit=None)
-        assert {(row.crm_id, row.badge, row.target_kind) for row in rows} == {
+        page = uow.list_tables.rows(ids["list"], ListTableQuery(badge=RowBadge.MATCHED), limit=None)
+        assert {(row.crm_id, row.badge, row.target_kind) for row in page.rows} == {
             ("a1", RowBadge.MATCHED, "company"),
             ("c3", RowBadge.OUT_OF_DATE, "person"),
             ("c1", RowBadge.MATCHED, "person"),
         }
-        assert sorted(uow.list_tables.owners(ids["list"])) == sorted(
-            [(ANA, "Ana Owner"), (TEAM, "Sales team"), (GONE, None)]
-        )
+        owners = [(ANA, "Ana Owner"), (TEAM, "Sales team"), (GONE, None)]
+        assert sorted(page.owners) == owners, "every record's owner, whatever the filters keep"
+        assert sorted(uow.list_tables.owners(ids["list"])) == owners
+        past = uow.list_tables.rows(ids["list"], ListTableQuery(badge=RowBadge.MATCHED), limit=5, offset=5)
+        assert (past.rows, past.total, sorted(past.owners)) == ([], 3, owners), "a page past the end"
 
 
 def test_pages_add_up_to_the_list_and_a_page_past_the_end_is_empty(seeded: tuple[UnitOfWorkFactory, Any]) -> None:
     store, ids = seeded
     query = ListTableQuery(sort=ListSort.OWNER, descending=True)
     with store(ids["acme"], read_only=True) as uow:
-        whole, _ = uow.list_tables.rows(ids["list"], query, limit=None)
+        whole = uow.list_tables.rows(ids["list"], query, limit=None).rows
         pages = [uow.list_tables.rows(ids["list"], query, limit=4, offset=offset) for offset in (0, 4, 8, 12)]
 
-    assert [len(rows) for rows, _ in pages] == [4, 4, 1, 0]
-    assert [total for _, total in pages] == [9, 9, 9, 9]
-    assert _keys([row for rows, _ in pages for row in rows]) == _keys(whole)
+    assert [len(page.rows) for page in pages] == [4, 4, 1, 0]
+    assert [page.total for page in pages] == [9, 9, 9, 9]
+    assert _keys([row for page in pages for row in page.rows]) == _keys(whole)
 
 
 def test_the_lists_page_previews_read_the_first_items_people_and_companies(
@@ -246,7 +248,9 @@ def test_the_lists_page_previews_read_the_first_items_people_and_companies(
 def test_another_organizations_list_has_no_rows_and_no_preview(seeded: tuple[UnitOfWorkFactory, Any]) -> None:
     store, ids = seeded
     with store(ids["globex"], read_only=True) as uow:
-        assert uow.list_tables.rows(ids["list"], ListTableQuery(), limit=None) == ([], 0)
+        assert uow.list_tables.rows(ids["list"], ListTableQuery(), limit=None) == ListTablePage(
+            rows=[], total=0, owners=[]
+        )
         assert uow.list_tables.keys(ids["list"], ListTableQuery()) == []
         assert uow.list_tables.owners(ids["list"]) == []
         assert uow.list_tables.previews([ids["list"]], limit=50) == {}

@@ -13,8 +13,8 @@ from salesbridge.domain.lists import (
     ListItem,
     ListKind,
     ListPreview,
+    ListTablePage,
     ListTableQuery,
-    ListTableRow,
     SavedList,
 )
 from salesbridge.domain.pipeline import AutoSaveChoices, RecordFacts
@@ -142,11 +142,9 @@ class ListTableQueries(Protocol):
     """A list's records sorted, filtered and paged by the store (the list's page), and the start of each list (the
     Lists page). Read-only; a list of another organization has no rows."""
 
-    def rows(
-        self, list_id: uuid.UUID, query: ListTableQuery, *, limit: int | None, offset: int = 0
-    ) -> tuple[list[ListTableRow], int]:
+    def rows(self, list_id: uuid.UUID, query: ListTableQuery, *, limit: int | None, offset: int = 0) -> ListTablePage:
         """Up to ``limit`` rows (None: every one) from the ``offset``-th (0 first) as ``query`` sorts and filters
-        them, and how many rows the filters keep in all."""
+        them, how many rows the filters keep in all, and the owners of all the list's records."""
         ...
 
     def count(self, list_id: uuid.UUID, query: ListTableQuery) -> int:
