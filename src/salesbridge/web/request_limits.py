@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from salesbridge.i18n import N_, normalize_locale, translate
+from salesbridge.web.security import API_PREFIX
 
 DEFAULT_BODY_BYTES: Final = 64 * 1024
 """The body bound of every route that does not name another: forms and JSON of a few fields."""
@@ -69,6 +71,7 @@ ROUTE_BODY_BYTES: Final[tuple[BodyBound, ...]] = (
 
 
 TOO_LARGE: Final = N_("The request is too large.")
+PAGE_TOO_LARGE: Final = N_("What you sent is too large. Go back and shorten the text, or choose a smaller file.")
 HEADERS_TOO_LARGE: Final = N_("The request's headers are too large.")
 BAD_LENGTH: Final = N_("The request's Content-Length is not a number.")
 
@@ -117,7 +120,10 @@ class RequestLimitsMiddleware:
                 await _refuse(send, 400, translate(BAD_LENGTH, locale))
                 return
             if length > bound:
-                await _refuse(send, 413, translate(TOO_LARGE, locale))
+                if scope["path"].startswith(API_PREFIX):
+                    await _refuse(send, 413, translate(TOO_LARGE, locale))
+                else:  # a console form: a page the person reads, not JSON
+                    await _refuse_page(send, 413, translate(PAGE_TOO_LARGE, locale), locale)
                 return
         received = 0
         started = False
@@ -146,6 +152,23 @@ class RequestLimitsMiddleware:
             if started or refused.status_code != 413 or received <= bound:
                 raise
             await _refuse(send, 413, translate(TOO_LARGE, locale))
+
+
+async def _refuse_page(send: Send, status: int, sentence: str, locale: str) -> None:
+    """A minimal page saying ``sentence`` (no template: nothing about the request or its sender is known yet)."""
+    text = html.escape(sentence)
+    body = (
+        f'<!doctype html><html lang="{html.escape(locale)}"><head><meta charset="utf-8"><title>{text}</title>'
+        f"</head><body><main><h1>{text}</h1></main></body></html>"
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:
