@@ -513,3 +513,55 @@ def test_an_expanded_option_set_carries_its_context(docs_api: WebApi) -> None:
     )
     assert _keys(body).index("OptionSet@odata.context") + 1 == _keys(body).index("OptionSet")
     assert isinstance(body["OptionSet"]["Options"], list)
+
+
+# --- webapi/associate-disassociate-entities-using-web-api.md -----------------------------------------------------
+
+
+def test_associate_and_disassociate_as_the_page_shows(docs_api: WebApi) -> None:
+    """Each form of the page, on records of the test's own: add a reference to a collection (``POST
+    …/opportunity_customer_accounts/$ref``), remove it by ``$id``, change a single-valued reference (``PUT
+    …/primarycontactid/$ref``), remove it (``DELETE …/primarycontactid/$ref``), and associate on update with
+    ``@odata.bind`` then disassociate by setting the single-valued navigation property to null."""
+    account = docs_api.create("accounts", {"name": "Associations"})
+    opportunity = docs_api.create("opportunities", {"name": "Opportunity"})
+    contact = docs_api.create("contacts", {"lastname": "Reference"})
+
+    added = docs_api.post(
+        f"accounts({account})/opportunity_customer_accounts/$ref",
+        json={"@odata.id": f"{API}opportunities({opportunity})"},
+    )
+    assert added.status_code == 204
+    assert (
+        docs_api.get(f"opportunities({opportunity})?$select=_customerid_value").json()["_customerid_value"] == account
+    )
+    removed = docs_api.delete(
+        f"accounts({account})/opportunity_customer_accounts/$ref?$id={API}opportunities({opportunity})"
+    )
+    assert removed.status_code == 204
+    assert docs_api.get(f"opportunities({opportunity})?$select=_customerid_value").json()["_customerid_value"] is None
+
+    changed = docs_api.request(
+        "PUT", f"accounts({account})/primarycontactid/$ref", json={"@odata.id": f"{API}contacts({contact})"}
+    )
+    assert changed.status_code == 204
+    assert _ok(docs_api.get(f"accounts({account})/primarycontactid/$ref"))["@odata.id"] == f"{API}contacts({contact})"
+    assert docs_api.delete(f"accounts({account})/primarycontactid/$ref").status_code == 204
+    assert (
+        docs_api.get(f"accounts({account})?$select=_primarycontactid_value").json()["_primarycontactid_value"] is None
+    )
+
+    bound = docs_api.patch(
+        f"accounts({account})", json={"primarycontactid@odata.bind": f"contacts({contact})"}, headers={"If-Match": "*"}
+    )
+    assert bound.status_code == 204
+    assert (
+        docs_api.get(f"accounts({account})?$select=_primarycontactid_value").json()["_primarycontactid_value"]
+        == contact
+    )
+    for clearing in ({"primarycontactid@odata.bind": None}, {"primarycontactid": None}):
+        docs_api.patch(f"accounts({account})", json={"primarycontactid@odata.bind": f"contacts({contact})"})
+        cleared = docs_api.patch(f"accounts({account})", json=clearing, headers={"If-Match": "*"})
+        assert cleared.status_code == 204, cleared.text
+        row = docs_api.get(f"accounts({account})?$select=_primarycontactid_value").json()
+        assert row["_primarycontactid_value"] is None, clearing

@@ -442,6 +442,11 @@ class RecordWriter:
                     continue
                 raise undeclared_property(entity.entity_set_name, nav)
             single = catalogue.single_valued_nav(entity.logical_name, key)
+            if single is not None and value is None:
+                # associate-disassociate-entities-using-web-api.md: "Or, just use the name of the single-valued
+                # navigation property" set to null, to remove the reference.
+                self._bind(entity, single, None, values)
+                continue
             if single is not None and isinstance(value, dict):
                 target = self._deep_target(single)
                 target_id = RecordWriter(self.state, self.caller, self.api_url).create(target, value)
