@@ -25,8 +25,8 @@ from salesbridge.store.uow import utc_now
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 TEXTS = {
-    "en": {"title": "Reports", "header": "Opportunity"},
-    "es": {"title": "Informes", "header": "Oportunidad"},
+    "en": {"title": "Reports", "header": "Opportunity", "value": "Value (USD)"},
+    "es": {"title": "Informes", "header": "Oportunidad", "value": "Valor (USD)"},
 }
 
 
@@ -80,6 +80,7 @@ def test_the_admin_reads_influenced_pipeline_and_won_revenue_and_downloads_them(
             # The sandbox's base currency (organization.basecurrencyid, imported), as the page's language writes it.
             expect(admin.get_by_test_id(testid)).to_contain_text(format_currency(value, "USD", locale=lang))
         expect(admin.get_by_test_id("influence-row")).to_have_count(len(expected.opportunities))
+        expect(admin.get_by_test_id("influence-value-header")).to_have_text(TEXTS[lang]["value"])  # the base's code
         for section in ("report-influence", "report-written-back", "report-match-rate", "report-seats"):
             expect(admin.get_by_test_id(section)).to_be_visible()
         expect(admin.locator("[data-testid=report-influence] svg[role=img]")).to_have_count(1)
@@ -92,8 +93,10 @@ def test_the_admin_reads_influenced_pipeline_and_won_revenue_and_downloads_them(
             admin.get_by_test_id("download-influence").click()
         saved = tmp_path / f"influence-{lang}.csv"
         download.value.save_as(saved)
-        with saved.open(encoding="utf-8", newline="") as file:
+        assert saved.read_bytes().startswith("\ufeff".encode()), "Excel reads the accents only with the mark"
+        with saved.open(encoding="utf-8-sig", newline="") as file:
             rows = list(csv.reader(file))
         assert rows[0][0] == TEXTS[lang]["header"]
+        assert rows[0][3] == TEXTS[lang]["value"]
         assert {row[1] for row in rows[1:]} == {item.crm_id for item in expected.opportunities}
         admin.context.close()

@@ -255,6 +255,23 @@ def sync_failure_message(since: datetime | None, reason: str | None, locale: str
     return translate(SYNC_FAILING, locale).format(since=since.strftime("%Y-%m-%d %H:%M UTC"), reason=reason or "")
 
 
+CRM_TABLE_NAMES: Final = {
+    "account": N_("Accounts"),
+    "contact": N_("Contacts"),
+    "lead": N_("Leads"),
+    "opportunity": N_("Opportunities"),
+    "systemuser": N_("CRM users"),
+    "team": N_("Teams"),
+    "connection": N_("Connections"),
+}
+"""The CRM tables salesbridge imports, by the names people know them by (message ids), by logical name."""
+
+
+def crm_table_name(table: str, locale: str) -> str:
+    """The CRM table ``table`` (a logical name) by its name in ``locale``; a table not named here, as it is."""
+    return translate(CRM_TABLE_NAMES[table], locale) if table in CRM_TABLE_NAMES else table
+
+
 def sync_status_json(status: SyncStatus, locale: str) -> dict[str, Any]:
     """``status`` as JSON, with the failure in words (``failure_message``) in ``locale``."""
     message = sync_failure_message(status.failing_since, status.failure_reason, locale)

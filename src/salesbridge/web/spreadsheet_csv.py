@@ -4,8 +4,9 @@ the command line) writes them. No web framework is imported (the command line us
 Contract of every file written here:
 
 - UTF-8 with a byte order mark, so that Excel reads the accents (without it, it guesses a legacy code page);
-- a header row: message ids translated into the reader's ``locale`` (or, with ``locale=None``, column names
-  written as given, for programs that read them by name: the API's and the command's unmatched export);
+- a header row: message ids translated into the reader's ``locale`` (or, with ``locale=None``, written as given:
+  column names for programs that read them by name, as the API's and the command's unmatched export, or a header
+  the caller put in the reader's language itself, as a report's value column naming the currency);
 - every cell, header included, passed through :func:`~salesbridge.domain.csv_rows.neutralise_for_spreadsheet`
   (OWASP, CSV injection: a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
   leading ``'``), then quoted by :mod:`csv` as needed; ``None`` is an empty cell, other values their ``str``;

@@ -126,6 +126,29 @@ def test_a_seat_without_crm_sync_does_not_see_the_crm_details(console: Console, 
     assert 'data-testid="log-note"' in person
 
 
+def test_the_in_the_crm_card_of_tied_records_is_shown_only_to_seats_with_crm_sync_on(
+    console: Console, browser: OpenBrowser
+) -> None:
+    """The older card (each tied record with its owner, Edit match) follows the seat's CRM sync as the CRM details
+    do: the owner is one of the CRM's key fields."""
+    ids = _seed(console)
+    seller = browser(ACME_SELLER)
+    pages = (f"/people/{ids['p-robert']}", f"/companies/{ids['contoso']}")
+
+    synced = [seller.client.get(page).text for page in pages]
+    _sync_off(console, ACME_SELLER.email)
+    not_synced = [seller.client.get(page).text for page in pages]
+
+    for page in synced:
+        assert 'data-testid="crm-records"' in page
+        assert 'data-testid="crm-record-owner">' in page
+    for page in not_synced:
+        assert 'data-testid="crm-records"' not in page
+        assert 'data-testid="crm-record-owner"' not in page
+        assert "Ana Owner" not in page
+        assert 'data-testid="log-note"' in page
+
+
 USD, EUR = "0c000000-0000-0000-0000-0000000000d1", "0c000000-0000-0000-0000-0000000000e1"
 
 

@@ -114,4 +114,4 @@ def test_amounts_are_in_the_crms_base_currency_as_the_readers_language_writes_it
     assert 'data-testid="influenced-pipeline" data-value="0.00">€0.00 <' in english
     assert 'data-testid="won-revenue" data-value="0.00">€0.00 <' in english
     assert 'data-testid="influenced-pipeline" data-value="0.00">0,00\xa0€ <' in spanish
-    assert influence[0][3:5] == ["Value (base currency)", "Currency"], "plain numbers and the currency's code"
+    assert influence[0][3:5] == ["Value (EUR)", "Currency"], "plain numbers and the currency's code"

@@ -11,6 +11,8 @@
   const lastSync = section.querySelector("[data-testid=last-sync]");
   const running = section.querySelector("[data-testid=sync-running]");
   const tables = section.querySelector("[data-testid=sync-tables]");
+  // Each CRM table by its name in the page's language, as the server names the rows it renders.
+  const tableNames = JSON.parse(section.dataset.tableNames || "{}");
   // The page language's formats, as the server writes them (CLDR's, through Babel there and Intl here):
   // "Mar 2, 2026, 9:00:00 AM UTC" and "1,234" in English, "2 mar 2026, 9:00:00 UTC" in Spanish.
   const lang = document.documentElement.lang || "en";
@@ -41,10 +43,7 @@
     const row = body.insertRow();
     row.dataset.testid = "sync-table-row";
     row.dataset.table = name;
-    const label = row.insertCell();
-    const code = document.createElement("code");
-    code.textContent = name;
-    label.appendChild(code);
+    row.insertCell().textContent = tableNames[name] || name;
     return row;
   };
 

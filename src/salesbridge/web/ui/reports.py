@@ -27,6 +27,7 @@ from salesbridge.web.charts import (
     number_formatter,
     percent_formatter,
 )
+from salesbridge.web.localized import CRM_TABLE_NAMES
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.spreadsheet_csv import MEDIA_TYPE, spreadsheet_csv_bytes
 from salesbridge.web.templating import render
@@ -34,7 +35,7 @@ from salesbridge.web.ui.writeback import ITEM_LABELS
 
 router = APIRouter(include_in_schema=False)
 
-TABLE_LABELS: Final = {"account": N_("Accounts"), "contact": N_("Contacts"), "lead": N_("Leads")}
+TABLE_LABELS: Final = {table: CRM_TABLE_NAMES[table] for table in ("account", "contact", "lead")}
 """The CRM tables of the match rate, in words (message ids)."""
 
 REPORTS: Final = ("written-back", "match-rate", "influence", "seats")
@@ -153,8 +154,21 @@ def reports_page(request: Request, principal: AdminPrincipal, services: Services
         "table_name": partial(_table, locale=locale),
         "week_text": partial(_week, locale=locale),
         "moment_text": partial(_moment, locale=locale),
+        "value_header": value_header(reports.currency, locale),
     }
     return render(request, "reports.html", context, principal=principal)
+
+
+VALUE_HEADER: Final = N_("Value (base currency)")
+"""The influence table's value column while the base currency is not known (before the first import reads it)."""
+
+
+def value_header(currency: str | None, locale: str) -> str:
+    """The influence table's value column in ``locale``, on the page and in the CSV file: "Value (EUR)" with the
+    organization's base currency's code, else :data:`VALUE_HEADER`."""
+    if currency:
+        return translate(N_("Value ({currency})"), locale).format(currency=currency)
+    return translate(VALUE_HEADER, locale)
 
 
 @router.get("/admin/reports/{report}.csv")
@@ -171,9 +185,12 @@ def report_csv(report: str, principal: AdminPrincipal, services: Services) -> Re
     locale = principal.locale
     reports = read_reports(services.store, principal.organization_slug, clock=services.clock)
     header, rows = _CSV[report](reports, locale)
+    names = [
+        value_header(reports.currency, locale) if name == VALUE_HEADER else translate(name, locale) for name in header
+    ]
     day = reports.generated_at.date().isoformat()
     return Response(
-        spreadsheet_csv_bytes(header, rows, locale=locale),
+        spreadsheet_csv_bytes(names, rows, locale=None),  # the header in the reader's language already
         media_type=MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{report}-{day}.csv"', "Cache-Control": "no-store"},
     )
@@ -212,7 +229,7 @@ def _influence_rows(reports: Reports, locale: str) -> Rows:
             N_("Opportunity"),
             N_("CRM id"),
             N_("Counts in"),
-            N_("Value (base currency)"),
+            VALUE_HEADER,
             N_("Currency"),
             N_("Created or won"),
             N_("First activity"),

@@ -33,7 +33,7 @@ from salesbridge.web.charts import Series, bar_chart, line_chart, number_formatt
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
-from salesbridge.web.ui.writeback import reason_text
+from salesbridge.web.ui.writeback import problem_rows
 
 router = APIRouter(include_in_schema=False)
 
@@ -88,9 +88,7 @@ def _render(
     health: SyncHealth = sync_health(services.store, principal.organization_id)
     context = {
         "health": health,
-        "writeback_errors": [
-            (problem, reason_text(problem.activity.delivery, locale)) for problem in health.writeback_errors
-        ],
+        "writeback_errors": problem_rows(health.writeback_errors, locale),
         "charts": runs_charts(health.runs, locale) if health.runs else [],
         "when": partial(when, locale=locale),
         "number": partial(number, locale=locale),

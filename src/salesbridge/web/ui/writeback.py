@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
@@ -57,7 +57,13 @@ from salesbridge.services.activities import (
 )
 from salesbridge.services.crm_app import CrmAppStatus, crm_app_status
 from salesbridge.services.home import author_names
-from salesbridge.services.writeback import backfill, retry_activities, writeback_settings, writeback_status
+from salesbridge.services.writeback import (
+    Problem,
+    backfill,
+    retry_activities,
+    writeback_settings,
+    writeback_status,
+)
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
@@ -189,6 +195,31 @@ ITEM_LABELS: Final[dict[DataItem, str]] = {
     DataItem.CALL: N_("Call"),
 }
 """An activity's type, in words (message ids)."""
+
+
+PROBLEM_STATES: Final = {
+    DeliveryState.FAILING: N_("Failing, retried automatically"),
+    DeliveryState.PARKED: N_("Not delivered (retry it once fixed)"),
+}
+"""A failing or parked activity's state as its row says it (Dynamics' error is in a column of its own)."""
+
+
+def problem_rows(problems: Iterable[Problem], locale: str) -> list[tuple[Problem, str, str]]:
+    """The failing and parked activities as rows of the table the Writeback page and Sync health share
+    (``_writeback_errors.html``): each with its state and its type's name, in ``locale``."""
+    return [
+        (
+            problem,
+            _problem_state(problem.activity.delivery, locale),
+            translate(ITEM_LABELS[problem.activity.item], locale),
+        )
+        for problem in problems
+    ]
+
+
+def _problem_state(delivery: Delivery, locale: str) -> str:
+    state = PROBLEM_STATES.get(delivery.state)
+    return translate(state, locale) if state else reason_text(delivery, locale)
 
 
 def reason_text(delivery: Delivery, locale: str) -> str:
@@ -443,14 +474,7 @@ def _writeback_page(
         "columns": STATE_COLUMNS,
         "items": [(item, translate(label, locale)) for item, label in ITEM_CHOICES],
         "waiting": [(_waiting_reason(key, locale), count) for key, count in sorted(status.waiting.items())],
-        "problems": [
-            (
-                problem,
-                reason_text(problem.activity.delivery, locale),
-                translate(ITEM_LABELS[problem.activity.item], locale),
-            )
-            for problem in status.problems
-        ],
+        "problems": problem_rows(status.problems, locale),
         "error": error,
         "notice": request.query_params.get("notice"),
         "count": request.query_params.get("count", ""),
