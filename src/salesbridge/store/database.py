@@ -68,7 +68,9 @@ def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
 
     SQLite connections get ``journal_mode=WAL`` (for file databases), ``synchronous=NORMAL``, ``foreign_keys=ON``
     and a busy timeout of :data:`BUSY_TIMEOUT_MS`; transactions are begun explicitly (so that savepoints work), with
-    ``BEGIN IMMEDIATE`` unless on :func:`read_only_engine`. A SQLite file that does not exist yet is created mode
+    ``BEGIN IMMEDIATE`` unless on :func:`read_only_engine`. PostgreSQL connections are tested as they leave the pool
+    (``pool_pre_ping``): after a server restart the next transaction reconnects instead of failing.
+    A SQLite file that does not exist yet is created mode
     0600. ``engine_options`` go to :func:`sqlalchemy.create_engine` unchanged.
 
     Raises:
@@ -82,6 +84,10 @@ def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
         # Hand out the most recently returned connection first: its page cache is the warm one (an import
         # commits a page of rows every few hundred milliseconds from whichever worker thread is free).
         engine_options.setdefault("pool_use_lifo", True)
+    if parsed.get_backend_name() == "postgresql":
+        # A restarted server (or a failover, an idle timeout) leaves every pooled connection dead: test each one as
+        # it is checked out and reconnect, instead of failing the next request, page or job once per connection.
+        engine_options.setdefault("pool_pre_ping", True)
     engine = create_engine(parsed, **engine_options)
     if engine.dialect.name == "sqlite":
         if parsed.database and parsed.database != ":memory:":
