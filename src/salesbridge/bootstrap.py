@@ -810,18 +810,21 @@ def serve_sandbox(
     host: str = "127.0.0.1",
     port: int = 0,
     tls: bool = False,
+    keep_tls: bool = False,
     on_ready: Callable[[dict[str, str], Path], None] | None = None,
 ) -> None:
     """Serve ``sandbox`` until SIGINT or SIGTERM (HTTPS with a throwaway CA written to ``state_dir`` when ``tls``).
     Once it accepts connections, ``state_dir/sandbox.json`` is written and ``on_ready`` gets its content and path.
+    ``keep_tls``: reuse the certificate an earlier start wrote into ``state_dir`` when still valid (a sandbox kept
+    in a file, restarted: the workspaces connected to it keep trusting it).
 
     Raises:
         OSError: the address could not be bound.
     """
     from salesbridge.sandbox.server.serving import serve_forever, write_state_file
-    from salesbridge.sandbox.server.tls import create_tls_material
+    from salesbridge.sandbox.server.tls import create_tls_material, load_tls_material
 
-    material = create_tls_material(state_dir) if tls else None
+    material = ((keep_tls and load_tls_material(state_dir)) or create_tls_material(state_dir)) if tls else None
 
     def ready(base_url: str) -> None:
         info = sandbox.connection_info(base_url, str(material.ca_bundle) if material else None)

@@ -66,4 +66,8 @@ def sandbox_serve(
         typer.echo(json.dumps(info, indent=2))
         console.print(f"[dim]Written to {path}. Stop with Ctrl+C.[/dim]")
 
-    bootstrap.serve_sandbox(sandbox, state_dir=state_dir, host=host, port=port, tls=tls, on_ready=on_ready)
+    # Kept in a file, a restarted sandbox keeps its certificate too: connected workspaces trust its ca.pem.
+    keep_tls = db is not None
+    bootstrap.serve_sandbox(
+        sandbox, state_dir=state_dir, host=host, port=port, tls=tls, keep_tls=keep_tls, on_ready=on_ready
+    )

@@ -1,6 +1,9 @@
 """TLS material of the sandbox: a throwaway certificate authority and a server certificate it signs.
 
-Every start generates a fresh local CA (with ``trustme``) and a server certificate for the loopback names.
+Every start generates a fresh local CA (with ``trustme``) and a server certificate for the loopback names —
+except a sandbox kept in a file (``--db``), which keeps the certificate it wrote before (:func:`load_tls_material`):
+a restarted organization must still be trusted by the workspaces connected to it (they store its ``ca.pem``), as a
+restarted Dynamics keeps its certificate.
 Only the CA *certificate* is written (``ca.pem``, the bundle clients trust); the CA's private key lives in
 memory and is gone when the process exits, so nothing written here can mint further trusted certificates.
 The server's own key (``server.key``) is written with mode 0600.
@@ -18,9 +21,11 @@ import ssl
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import trustme
+from cryptography.exceptions import InvalidSignature
 
 CA_BUNDLE_NAME = "ca.pem"
 CERT_CHAIN_NAME = "server.pem"
@@ -57,6 +62,38 @@ class TlsMaterial:
         return context
 
 
+def _material(directory: Path, hosts: tuple[str, ...]) -> TlsMaterial:
+    return TlsMaterial(
+        directory=directory,
+        ca_bundle=directory / CA_BUNDLE_NAME,
+        cert_chain=directory / CERT_CHAIN_NAME,
+        private_key=directory / PRIVATE_KEY_NAME,
+        hosts=hosts,
+    )
+
+
+def load_tls_material(directory: Path, hosts: Sequence[str] = DEFAULT_HOSTS) -> TlsMaterial | None:
+    """The material :func:`create_tls_material` wrote into ``directory`` before, when its three files are there and
+    the server certificate, signed by ``ca.pem``, covers every one of ``hosts`` for at least another day; else None
+    (the caller creates new material)."""
+    from cryptography import x509
+
+    names = tuple(hosts)
+    material = _material(directory, names)
+    try:
+        leaf = x509.load_pem_x509_certificate(material.cert_chain.read_bytes())
+        authority = x509.load_pem_x509_certificate(material.ca_bundle.read_bytes())
+        material.server_context()  # the key matches the certificate
+        leaf.verify_directly_issued_by(authority)
+        alternative = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, TypeError, ssl.SSLError, x509.ExtensionNotFound, InvalidSignature):
+        return None
+    covered = {str(value) for value in alternative.get_values_for_type(x509.IPAddress)}
+    covered |= set(alternative.get_values_for_type(x509.DNSName))
+    fresh = leaf.not_valid_after_utc > datetime.now(UTC) + timedelta(days=1)
+    return material if fresh and set(names) <= covered else None
+
+
 def create_tls_material(directory: Path, hosts: Sequence[str] = DEFAULT_HOSTS) -> TlsMaterial:
     """Generate a new local CA and a server certificate for ``hosts``, and write them into ``directory``.
 
@@ -77,13 +114,7 @@ def create_tls_material(directory: Path, hosts: Sequence[str] = DEFAULT_HOSTS) -
     directory.mkdir(parents=True, exist_ok=True)
     authority = trustme.CA(organization_name="salesbridge sandbox", organization_unit_name="throwaway local CA")
     leaf = authority.issue_cert(*names, common_name=names[0])
-    material = TlsMaterial(
-        directory=directory,
-        ca_bundle=directory / CA_BUNDLE_NAME,
-        cert_chain=directory / CERT_CHAIN_NAME,
-        private_key=directory / PRIVATE_KEY_NAME,
-        hosts=names,
-    )
+    material = _material(directory, names)
     write_file_atomically(material.private_key, leaf.private_key_pem.bytes(), mode=0o600)
     write_file_atomically(material.cert_chain, b"".join(blob.bytes() for blob in leaf.cert_chain_pems), mode=0o644)
     write_file_atomically(material.ca_bundle, authority.cert_pem.bytes(), mode=0o644)
