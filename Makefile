@@ -13,6 +13,7 @@ STATE_DIR ?= .sandbox
 .PHONY: bench-writeback
 .PHONY: bench-console
 .PHONY: bench-matching bench-data
+.PHONY: faults
 
 ## The system libraries a Python dependency builds against: PyICU (normality's offline transliteration of names,
 ## used by matching) has no wheels and compiles against Debian's ICU.
@@ -52,6 +53,13 @@ test: $(STAMP) browser .venv-splink/.installed .bench-data/.downloaded
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.sandbox_paging
+
+## The fault matrix (issue 16): every fault against the import and against writeback, on SQLite and PostgreSQL,
+## each cell checked against the sandbox's records; the table goes to docs/reliability.md § Fault matrix and
+## bench/results/faults.json (`make test` runs a fast subset of the cells).
+faults: $(STAMP)
+	$(BIN)/pytest -p no:cacheprovider -q tests/faults/test_fault_matrix.py --fault-matrix \
+		--fault-results bench/results/faults.json
 
 ## Airbyte's Dataverse source, for bench-import only: its own venv (it pins airbyte-cdk 0.80 and old dependencies).
 AIRBYTE_VENV := .venv-airbyte

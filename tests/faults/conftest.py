@@ -1,5 +1,57 @@
-"""The fault tests' stores: the integration tests' SQLite file and throwaway PostgreSQL cluster, shared."""
+"""The fault tests' stores: the integration tests' SQLite file and throwaway PostgreSQL cluster, shared; and the
+fault matrix's options (``make faults``): ``--fault-matrix`` runs every cell (without it, only the fast subset of
+:data:`tests.faults.test_fault_matrix.FAST` is collected), ``--fault-results FILE`` writes the table (the JSON file,
+and the Markdown into docs/reliability.md § Fault matrix)."""
 
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from tests.faults.matrix import CellResult
+from tests.faults.table import write_results
 from tests.integration.conftest import database_url, postgres_cluster
 
 __all__ = ["database_url", "postgres_cluster"]
+
+_CELLS: dict[str, CellResult] = {}
+_STARTED = time.monotonic()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "fault_matrix_full: a fault matrix cell run only by make faults")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fault matrix")
+    group.addoption("--fault-matrix", action="store_true", help="Run every cell of the fault matrix (make faults).")
+    group.addoption("--fault-results", default=None, help="Write the fault matrix's table: this JSON file and docs.")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without --fault-matrix, the matrix's cells outside the fast subset are deselected (not skipped)."""
+    if config.getoption("--fault-matrix"):
+        return
+    kept, dropped = [], []
+    for item in items:
+        (dropped if item.get_closest_marker("fault_matrix_full") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def record_cell() -> object:
+    """Keeps a cell's result for the table written at the end of the session."""
+
+    def record(result: CellResult) -> None:
+        _CELLS[result.key] = result
+
+    return record
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    target = session.config.getoption("--fault-results", default=None)
+    if target:
+        write_results(_CELLS, Path(target), seconds=time.monotonic() - _STARTED)

@@ -1,0 +1,109 @@
+"""The fault matrix's table: every cell of :func:`tests.faults.matrix.all_cells`, as run (or why not), into
+bench/results/faults.json and docs/reliability.md § Fault matrix (replacing the section, up to the next ``## ``)."""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.faults.matrix import (
+    ACTIVITIES,
+    CONTACTS,
+    FAULTS_BY_NUMBER,
+    NOT_BUILT,
+    CellResult,
+    all_cells,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "reliability.md"
+HEADING = "## Fault matrix"
+
+
+def _complete(cells: dict[str, CellResult]) -> list[CellResult]:
+    table = []
+    for blank in all_cells():
+        fault = FAULTS_BY_NUMBER[blank.fault]
+        why = fault.applies(blank.operation, blank.database)
+        if blank.key in cells:
+            table.append(cells[blank.key])
+        elif why is not None:
+            blank.state, blank.note = "n/a", why
+            table.append(blank)
+        elif fault.number in NOT_BUILT:
+            table.append(blank)
+        else:
+            blank.state, blank.note = (
+                "not run",
+                "the cell's test did not record a result (it crashed, or was deselected)",
+            )
+            table.append(blank)
+    return table
+
+
+def _cell_text(cell: CellResult) -> str:
+    if cell.state in ("n/a", "not built yet", "not run"):
+        return f"{cell.state}{': ' + cell.note if cell.note and cell.state != 'not built yet' else ''}"
+    counts = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in cell.counts.items())
+    mark = "**pass**" if cell.state == "pass" else "**FAIL**"
+    return f"{mark} — sees: {cell.admin_sees} — recovered: {cell.recovered} — {counts} ({cell.seconds:.0f} s)"
+
+
+def markdown(table: list[CellResult], *, seconds: float, when: str) -> str:
+    passed = sum(1 for c in table if c.state == "pass")
+    failed = sum(1 for c in table if c.state == "fail")
+    other = Counter_text(table)
+    lines = [
+        HEADING,
+        "",
+        f"`make faults` ({when}, {platform.node() or 'this machine'}, {seconds / 60:.1f} min): {passed} cells pass, "
+        f"{failed} fail; {other}. Each cell runs its operation as real `salesbridge` processes against a sandbox "
+        f"process over TLS kept in a file ({CONTACTS:,} contacts; writeback: {ACTIVITIES} activities — InMail, "
+        "messages, notes, calls — to contacts tied to people), puts the fault on mid-run, captures what the "
+        "administrator sees (`salesbridge sync status` / `salesbridge writeback status`, which say what the console "
+        "shows), then lets the scheduler's next runs (here at once, no administrator action) finish, and compares "
+        "the store with the sandbox's own records by id. Time is compressed as each fault says. Harness: "
+        "`tests/faults/matrix.py`; results: `bench/results/faults.json`.",
+        "",
+    ]
+    for number, fault in FAULTS_BY_NUMBER.items():
+        lines.append(f"### {number}. {fault.name}")
+        if fault.compression:
+            lines.append("")
+            lines.append(f"Compressed: {fault.compression}.")
+        lines.append("")
+        lines.append("| operation | database | result |")
+        lines.append("|---|---|---|")
+        for cell in table:
+            if cell.fault == number:
+                text = _cell_text(cell).replace("|", "\\|")
+                lines.append(f"| {cell.operation} | {cell.database} | {text} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def Counter_text(table: list[CellResult]) -> str:  # noqa: N802
+    from collections import Counter
+
+    counts = Counter(c.state for c in table if c.state not in ("pass", "fail"))
+    return ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "every cell built"
+
+
+def write_results(cells: dict[str, CellResult], json_path: Path, *, seconds: float) -> None:
+    """Write the table: ``json_path``, and docs/reliability.md § Fault matrix."""
+    table = _complete(cells)
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"generated_at": when, "seconds": round(seconds), "cells": [cell.to_dict() for cell in table]}
+    json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    section = markdown(table, seconds=seconds, when=when)
+    text = DOC.read_text(encoding="utf-8")
+    if HEADING in text:
+        before, _, rest = text.partition(HEADING)
+        after = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
+        text = before + section + ("\n" + after if after else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    DOC.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
