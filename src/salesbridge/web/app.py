@@ -259,15 +259,20 @@ def create_app(
 _ERROR_TITLES = {
     403: N_("You don't have access to this page"),
     404: N_("Page not found"),
+    422: N_("The form could not be sent"),
 }
 _ERROR_TEXTS = {
     403: N_("This page is for administrators of your organization. Ask an administrator if you need access."),
     404: N_("The page you asked for doesn't exist, or you don't have access to it."),
+    422: N_(
+        "A field holds a value the console does not accept: too long, or not of the kind expected. Go back, "
+        "correct it and send the form again."
+    ),
 }
 
 
 def error_page(request: Request, status_code: int) -> Response:
-    """The 403 or 404 page (other codes show the 404 wording's title with their own status)."""
+    """The 403, 404 or 422 page (other codes show the 404 wording's title with their own status)."""
     auth = request_auth(request)
     principal = auth.principal if auth is not None else None
     return render(
@@ -307,6 +312,10 @@ async def _unreadable_request(request: Request, exc: RequestValidationError) -> 
         # A console address whose id or page number cannot be read (a link cut short, a typo) names no page:
         # the console's "Page not found", not FastAPI's JSON. (Sign-in was required before parameters are read.)
         return error_page(request, 404)
+    if not is_api_request(request) and request.method == "POST":
+        # A console form with a value its route refuses before any use case sees it (a 300-character tenant id,
+        # a hidden id edited): a page saying so, not FastAPI's JSON (found by sending every form field 60 kB).
+        return error_page(request, 422)
     return _unreadable(problems)
 
 
