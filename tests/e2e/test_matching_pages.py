@@ -26,6 +26,7 @@ TEXTS = {
         "nav": "Matching",
         "heading": "Match report",
         "queue": "Review queue",
+        "crm_id": "CRM id",
         "accepted": "Accepted: the CRM record is tied.",
         "rejected": "Rejected: this pair will not be proposed again.",
     },
@@ -33,6 +34,7 @@ TEXTS = {
         "nav": "Coincidencias",
         "heading": "Informe de coincidencias",
         "queue": "Cola de revisión",
+        "crm_id": "Id. del CRM",
         "accepted": "Aceptada: el registro del CRM queda vinculado.",
         "rejected": "Rechazada: esta pareja no se volverá a proponer.",
     },
@@ -152,8 +154,9 @@ def test_an_admin_reads_the_report_downloads_the_unmatched_and_works_the_review_
     path = download.value.path()
     with path.open(encoding="utf-8-sig", newline="") as file:
         lines = list(csv.DictReader(file))
-    # Every contact no person is tied to, those waiting in review included, once each.
-    assert {line["crm_id"] for line in lines} == untied
+    # Every contact no person is tied to, those waiting in review included, once each; columns named in the
+    # administrator's language.
+    assert {line[texts["crm_id"]] for line in lines} == untied
     assert len(lines) == len(untied)
 
     admin.get_by_test_id("open-review").click()
