@@ -137,6 +137,39 @@ def test_a_job_change_shows_the_new_company_and_the_crm_keeps_the_old_one(
         assert people[link.workspace_id]["company_name"] != old
 
 
+def test_about_sixty_percent_of_people_carry_their_employers_id_and_it_is_their_company(
+    crm: CrmRows, workspace: DemoWorkspace
+) -> None:
+    companies = _by_id(workspace.companies)
+    accounts = {company: account for kind, company, _table, account, _v in _truth(workspace, "company")}
+    parents = {row["contactid"]: row["parentcustomerid"] for row in crm.contacts}
+    at_a_company = [row for row in workspace.people if row["company_name"]]
+    carrying = [row for row in at_a_company if row["company_external_id"]]
+
+    assert 0.45 < len(carrying) / len(at_a_company) < 0.75, "a share, as a prospecting tool knows it: not everyone"
+    assert all(row["company_external_id"] in companies for row in carrying)
+    people = _by_id(workspace.people)
+    checked = 0
+    for link in workspace.truth:
+        person = people.get(link.workspace_id)
+        if link.kind != "person" or link.table != "contact" or person is None or not person["company_external_id"]:
+            continue
+        checked += 1
+        if "job_change" in link.variations:  # the new company, never the account the CRM still holds
+            assert accounts.get(person["company_external_id"]) != parents[link.crm_id]
+        else:
+            assert accounts.get(person["company_external_id"]) == parents[link.crm_id]
+    assert checked > 50
+
+
+def _truth(workspace: DemoWorkspace, kind: str) -> list[tuple[str, str, str, str, tuple[str, ...]]]:
+    return [
+        (link.kind, link.workspace_id, link.table, link.crm_id, link.variations)
+        for link in workspace.truth
+        if link.kind == kind
+    ]
+
+
 def test_a_bigger_crm_gives_a_proportionate_workspace() -> None:
     crm = crm_rows_of_sandbox(build_sandbox(seed=parse_seed("scale:3000")).services.state)
 
