@@ -3,8 +3,10 @@ account and lead, a person and a company loaded from CSV, an activity, a list an
 each named with ``<script>``, ``<img onerror>`` and ``<svg onload>`` payloads, shown on every page that shows such
 data (home, people, companies, the match page, the review queue, lists, Sync health, the audit log) in Chromium.
 On each page: no dialog opened, no payload's side effect (``window.__pwned``), no element the payload would have
-made (an ``img[onerror]``, an inline ``script``, an ``svg``), and the payload shown as text, escaped. One browser
-context for all the pages (a few seconds)."""
+made (an ``img[onerror]``, an inline ``script``, an ``svg``), and the payload shown as text, escaped. Then every
+form with a text field on those pages is sent with 100 kB of payload in each (set past ``maxlength``, as a script
+would): a page answers (the console's "too large" page), never a 500 or JSON, and nothing runs. One browser
+context for all of it (about 10 s)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ from salesbridge.store.imports import RecordRow
 ADMIN = "admin@acme.test"
 PAYLOAD = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2;alert(2)">"\'><svg onload=alert(3)>'
 """Markup a hostile CRM or CSV value carries; shown escaped, it is just text."""
+BIG = (PAYLOAD * 1000)[:100_000]
+"""100 kB of payload: what every text field of every form on those pages is sent."""
+TEXT_FIELDS = "input[type=text], input[type=search], input[type=email], input[type=url], input:not([type]), textarea"
 CONTACT = "c-hostile"
 ACCOUNT = "a-hostile"
 
@@ -148,6 +153,7 @@ def test_script_payloads_in_crm_and_workspace_data_are_shown_as_text_and_never_r
         "/admin/audit",
     )
     problems: dict[str, str] = {}
+    sent_forms: list[str] = []
     for path in paths:
         response = page.goto(live_console.url(path))
         assert response is not None
@@ -163,8 +169,36 @@ def test_script_payloads_in_crm_and_workspace_data_are_shown_as_text_and_never_r
             problems[path] = "the payload is not shown as text"
         if page.locator("a[href^='javascript:' i]").count():
             problems[path] = "a javascript: link (the person's profile URL)"
+    for path in paths:
+        page.goto(live_console.url(path))
+        forms = page.locator(f"form:has({TEXT_FIELDS})").count()
+        for index in range(forms):
+            if index:
+                page.goto(live_console.url(path))
+            form = page.locator(f"form:has({TEXT_FIELDS})").nth(index)
+            # Set as a script would (past any maxlength), then sent as the browser sends the form.
+            form.evaluate(
+                """(form, [text, fields]) => {
+                    for (const field of form.querySelectorAll(fields)) {
+                        field.value = text;
+                    }
+                    form.noValidate = true;
+                }""",
+                [BIG, TEXT_FIELDS],
+            )
+            with page.expect_navigation() as sent:
+                form.evaluate("form => form.requestSubmit()")
+            answer = sent.value
+            label = f"{path} form {index}"
+            if answer is None or answer.status >= 500 or "json" in (answer.headers.get("content-type") or ""):
+                problems[label] = f"answered {answer.status if answer else None} {answer and answer.headers}"
+            elif page.evaluate("typeof window.__pwned") != "undefined":
+                problems[label] = "a payload ran"
+            else:
+                sent_forms.append(f"{label}: {answer.status}")
     context.close()
 
     assert problems == {}
+    assert len(sent_forms) >= 5, sent_forms
     assert dialogs == []
     assert errors == [], "the payloads were neither run nor even tried (CSP would have refused an inline script)"
