@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import threading
 import uuid
 from datetime import datetime, timedelta
 
@@ -66,8 +67,11 @@ class SignInUseCases:
         self._session_lifetime = session_lifetime
         self._throttle = throttle or SignInThrottlePolicy()
         self._hashing = hashing or PasswordHashingGate()
-        # Verified when there is no user, so that an unknown email costs as much as a wrong password.
-        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        # Verified when there is no user, so that an unknown email costs as much as a wrong password. Hashed on the
+        # first sign-in rather than here: every CLI command and every console builds this service, most of them
+        # never sign anyone in, and one argon2 hash is 64 MiB and a good part of a second of CPU.
+        self._dummy_hash: str | None = None
+        self._dummy_lock = threading.Lock()
 
     def sign_in(self, org_slug: str, email: str, password: SecretStr, *, address: str | None = None) -> SignedIn:
         """Check the password of ``email`` in ``org_slug`` and open a session; audit it.
@@ -150,6 +154,7 @@ class SignInUseCases:
         Raises:
             PasswordHashingBusyError: no hashing slot came free.
         """
+        dummy_hash = self._dummy()  # before the lookup: the first attempt costs the same whoever it names
         # Text no store can hold (a NUL: PostgreSQL refuses it) names nobody: answered like an unknown account.
         storable = not has_refused_characters(slug) and not has_refused_characters(email)
         organization_id = self._store.organization_id(slug) if slug and storable else None
@@ -158,7 +163,7 @@ class SignInUseCases:
             with self._store(organization_id, read_only=True) as uow:
                 user = uow.users.find_by_email(email)
         if organization_id is None or user is None or user.password_hash is None:
-            self._burn(secret)
+            self._burn(dummy_hash, secret)
             return None
         stored_hash = user.password_hash
         try:
@@ -201,10 +206,17 @@ class SignInUseCases:
                 uow.audit.record(actor=user.email, action="user.signed_out", details={"user_id": str(user.id)})
             uow.commit()
 
-    def _burn(self, secret: str) -> None:
+    def _dummy(self) -> str:
+        """The hash verified when there is no user to check: made once, on first use."""
+        with self._dummy_lock:
+            if self._dummy_hash is None:
+                self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+            return self._dummy_hash
+
+    def _burn(self, dummy_hash: str, secret: str) -> None:
         """Spend the time (and hashing slot) a real verification takes."""
         with contextlib.suppress(VerificationError, InvalidHashError), self._hashing.slot():
-            self._hasher.verify(self._dummy_hash, secret)
+            self._hasher.verify(dummy_hash, secret)
 
     def _hash(self, password: SecretStr | str) -> str:
         """A fresh argon2 hash of ``password``, in a hashing slot."""

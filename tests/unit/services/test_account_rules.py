@@ -313,6 +313,36 @@ def test_every_failure_is_the_same_refusal_and_the_account_is_throttled(accounts
         accounts.sign_in("acme", ADMIN, PASSWORD, address="198.51.100.1")  # the right password, too late
 
 
+class CountingHasher(PasswordHasher):
+    """argon2 with cheap parameters, counting the hashes and verifications asked of it."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=8, parallelism=1)
+        self.hashed = 0
+        self.verified = 0
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        self.hashed += 1
+        return super().hash(password, salt=salt)
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        self.verified += 1
+        return super().verify(hash, password)
+
+
+def test_the_dummy_hash_waits_for_the_first_sign_in_and_every_unknown_account_still_costs_a_verification(
+    store: FakeStore, clock: FakeClock
+) -> None:
+    hasher = CountingHasher()
+    accounts = AccountService(store, clock=clock, hasher=hasher)
+    assert (hasher.hashed, hasher.verified) == (0, 0), "building the service (every CLI command does) hashes nothing"
+
+    for slug, email in [("initech", ADMIN), ("acme", "nobody@acme.test"), ("acme", "nobody@acme.test")]:
+        with pytest.raises(SignInFailedError):
+            accounts.sign_in(slug, email, PASSWORD)
+    assert (hasher.hashed, hasher.verified) == (1, 3), "one dummy hash, made once; one verification per attempt"
+
+
 def test_the_failure_that_locks_an_account_is_audited_once_in_its_organization(
     accounts: AccountService, store: FakeStore, clock: FakeClock
 ) -> None:
