@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.testclient import TestClient
 
 from salesbridge.sandbox.assembly import Sandbox, build_sandbox
@@ -69,17 +70,17 @@ def _token(sandbox: Sandbox) -> str:
 
 
 @pytest.fixture
-def sandbox() -> Sandbox:
+def sandbox(sandbox_signing_key: rsa.RSAPrivateKey) -> Sandbox:
     """An empty organization (foundation records only)."""
-    return build_sandbox()
+    return build_sandbox(signing_key=sandbox_signing_key)
 
 
 @pytest.fixture(scope="module")
-def demo_sandbox() -> Sandbox:
+def demo_sandbox(sandbox_signing_key: rsa.RSAPrivateKey) -> Sandbox:
     """The demo organization, shared by a module's read-only tests."""
     from salesbridge.sandbox.seeds.seeding import parse_seed
 
-    return build_sandbox(seed=parse_seed("demo"))
+    return build_sandbox(seed=parse_seed("demo"), signing_key=sandbox_signing_key)
 
 
 @pytest.fixture

@@ -19,8 +19,10 @@ from typing import Any, TypeVar
 
 import pytest
 from argon2 import PasswordHasher
+from cryptography.hazmat.primitives.asymmetric import rsa
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 from pydantic import SecretStr
+from tests.conftest import MigratedSqlite
 
 from salesbridge.bootstrap import console_services, dynamics_session, prepare_demo_workspace
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
@@ -36,7 +38,7 @@ from salesbridge.services.connecting import create_organization
 from salesbridge.services.crm_settings import CrmSettingsService
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.seats import SeatService
-from salesbridge.store import create_engine_for, create_session_factory, migrate
+from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 from salesbridge.web.app import ConsoleServices, create_app
@@ -103,10 +105,9 @@ class LiveConsole:
 
 
 @pytest.fixture
-def live_console(tmp_path: Path) -> Iterator[LiveConsole]:
+def live_console(tmp_path: Path, migrated_sqlite: MigratedSqlite) -> Iterator[LiveConsole]:
     """The real console (plain HTTP on loopback, so cookies are not Secure) on a seeded SQLite file store."""
-    url = f"sqlite:///{tmp_path / 'console.db'}"
-    migrate(url)
+    url = migrated_sqlite(tmp_path / "console.db")
     engine = create_engine_for(url)
     store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()), clock=_utc_now)
     accounts = AccountService(
@@ -192,25 +193,34 @@ class SyncedConsole:
 
 
 @pytest.fixture
-def synced_console(tmp_path: Path) -> Iterator[SyncedConsole]:
+def synced_console(
+    tmp_path: Path, migrated_sqlite: MigratedSqlite, sandbox_signing_key: rsa.RSAPrivateKey
+) -> Iterator[SyncedConsole]:
     """The demo workspace connected over TLS to the demo sandbox and imported once; the console serves it with
     its runner (imports and writeback), and waits :data:`CRM_WAIT_S` for Dynamics on its pages. Fresh for each
     test: for tests that configure the sandbox's faults, import, reconnect or disconnect."""
-    yield from _serving_synced_console(tmp_path)
+    yield from _serving_synced_console(tmp_path, migrated_sqlite, sandbox_signing_key)
 
 
 @pytest.fixture(scope="module")
-def shared_synced_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncedConsole]:
+def shared_synced_console(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[SyncedConsole]:
     """A :func:`synced_console` shared by a module's tests that leave nothing another test reads (each signs in
     with a browser context of its own): building one takes seconds (a sandbox, TLS, a workspace and an import)."""
-    yield from _serving_synced_console(tmp_path_factory.mktemp("synced-console"))
+    yield from _serving_synced_console(
+        tmp_path_factory.mktemp("synced-console"),
+        request.getfixturevalue("migrated_sqlite"),
+        request.getfixturevalue("sandbox_signing_key"),
+    )
 
 
-def _serving_synced_console(tmp_path: Path) -> Iterator[SyncedConsole]:
-    sandbox = build_sandbox(seed=parse_seed("demo"))
+def _serving_synced_console(
+    tmp_path: Path, migrated_sqlite: MigratedSqlite, signing_key: rsa.RSAPrivateKey
+) -> Iterator[SyncedConsole]:
+    sandbox = build_sandbox(seed=parse_seed("demo"), signing_key=signing_key)
     material = create_tls_material(tmp_path / "tls")
-    url = f"sqlite:///{tmp_path / 'console.db'}"
-    migrate(url)
+    url = migrated_sqlite(tmp_path / "console.db")
     engine = create_engine_for(url)
     store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()))
     # A test that slows the CRM down leaves requests in flight that nobody waits for: stop without waiting 5 s.

@@ -24,7 +24,7 @@ from salesbridge.sandbox.server.faults import FaultConfig
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.connecting import connect_crm, create_organization
-from salesbridge.store import create_engine_for, create_session_factory, migrate
+from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory
 
@@ -41,12 +41,11 @@ def sync_run(env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def test_kill_9_during_an_import_then_a_restart_loses_and_duplicates_nothing(tmp_path: Path, database_url: str) -> None:
+def test_kill_9_during_an_import_then_a_restart_loses_and_duplicates_nothing(tmp_path: Path, migrated_url: str) -> None:
     sandbox = build_sandbox(seed=parse_seed(f"scale:{CONTACTS}"), faults=FaultConfig(latency_ms=250))
     material = create_tls_material(tmp_path / "tls")
-    url = database_url  # SQLite, and PostgreSQL (where a first full read goes by COPY straight into the table)
+    url = migrated_url  # SQLite, and PostgreSQL (where a first full read goes by COPY straight into the table)
     key = generate_key()
-    migrate(url)
     engine = create_engine_for(url)
     store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(key))
     with serve_in_thread(sandbox.app, tls=material) as server:

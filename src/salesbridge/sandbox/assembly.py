@@ -24,6 +24,8 @@ from salesbridge.sandbox.server.faults import FaultConfig, FaultInjector
 from salesbridge.sandbox.server.protection import ProtectionLimits, ServiceProtection
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     from salesbridge.sandbox.seeds.seeding import SeedSpec
 
 TENANT_ID = "5f1c2d3e-4a5b-4c6d-8e7f-90a1b2c3d4e5"
@@ -65,12 +67,15 @@ def build_sandbox(
     clock: Callable[[], datetime] = system_clock,
     progress: Callable[[int], None] | None = None,
     catalogue: Catalogue | None = None,
+    signing_key: rsa.RSAPrivateKey | None = None,
 ) -> Sandbox:
     """Open or create a sandbox database, seed it, and build the app. Idempotent on an existing file, except
     that every build adds a client secret to the application user (the database keeps only hashes of secrets,
     so the previous ones cannot be handed out again; they stay valid).
 
     ``catalogue`` replaces the standard tables (for example one with a table's change tracking turned off).
+    ``signing_key`` signs the access tokens (a new 2048-bit RSA key when None; tests that build many sandboxes
+    pass one key, as generating it is most of an empty sandbox's build time).
     """
     state = create_state(db_path, config=config, clock=clock, catalogue=catalogue)
     registration = build_foundation(state)
@@ -79,7 +84,7 @@ def build_sandbox(
         from salesbridge.sandbox.seeds.seeding import apply_seed
 
         apply_seed(state, seed, progress=progress)
-    issuer = TokenIssuer(TENANT_ID, clock=clock)
+    issuer = TokenIssuer(TENANT_ID, clock=clock, signing_key=signing_key)
     for secret_hash in client_secret_hashes(state):
         issuer.register_client_secret_hash(application.client_id, secret_hash, application.object_id)
     services = SandboxServices(

@@ -42,7 +42,7 @@ from salesbridge.sandbox.server.protection import ProtectionLimits
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.settings import Settings
-from salesbridge.store.database import create_engine_for, migrate
+from salesbridge.store.database import create_engine_for
 from salesbridge.store.request_budget import DatabaseBudgetLedger
 
 # The sandbox refuses the 21st request of any 3 seconds; the workers' budget is held to the same numbers.
@@ -58,10 +58,7 @@ def shared_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database: the store every worker of the test shares."""
     postgres_cluster = request.getfixturevalue("postgres_cluster")
     name = f"budget_{uuid.uuid4().hex[:12]}"
-    postgres_cluster.execute_autocommit(f'CREATE DATABASE "{name}"')
-    url = postgres_cluster.url(name)
-    migrate(url)
-    yield url
+    yield request.getfixturevalue("migrated_postgres")(name)
     with contextlib.suppress(psycopg.Error):
         postgres_cluster.execute_autocommit(f'DROP DATABASE "{name}" WITH (FORCE)')
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from pydantic import SecretStr
-from tests.integration.conftest import PostgresCluster
+from tests.integration.conftest import MigratedPostgres, PostgresCluster
 
 from salesbridge.bootstrap import dynamics_session
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
@@ -30,7 +30,7 @@ from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
 from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.services.ports import StoreAccess
-from salesbridge.store import create_engine_for, create_session_factory, migrate
+from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.jobs import JobEngine
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory
@@ -97,13 +97,13 @@ class JobsStore:
 
 
 @pytest.fixture
-def jobs_store(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[JobsStore]:
+def jobs_store(
+    postgres_cluster: PostgresCluster, migrated_postgres: MigratedPostgres, tmp_path: Path
+) -> Iterator[JobsStore]:
     """A migrated store on a fresh PostgreSQL database, deferring into procrastinate's tables; every worker started
     through it is killed afterwards."""
     name = f"jobs_{uuid.uuid4().hex[:12]}"
-    postgres_cluster.execute_autocommit(f'CREATE DATABASE "{name}"')
-    url = postgres_cluster.url(name)
-    migrate(url)
+    url = migrated_postgres(name)
     engine = create_engine_for(url)
     key = generate_key()
     store = UnitOfWorkFactory(

@@ -8,6 +8,7 @@ import json
 import uuid
 from pathlib import Path
 
+from tests.conftest import MigratedSqlite
 from tests.integration.jobs.conftest import (
     JobsStore,
     SandboxFactory,
@@ -21,15 +22,16 @@ from salesbridge.domain.jobs import IMPORT_ORGANIZATION, MATCH_ORGANIZATION
 from salesbridge.domain.workspace import ImportState
 from salesbridge.services.connecting import create_organization
 from salesbridge.services.sync import request_sync
-from salesbridge.store import create_engine_for, create_session_factory, migrate
+from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory
 
 
-def test_operators_list_cancel_and_retry_the_embedded_runners_jobs(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+def test_operators_list_cancel_and_retry_the_embedded_runners_jobs(
+    tmp_path: Path, migrated_sqlite: MigratedSqlite
+) -> None:
+    url = migrated_sqlite(tmp_path / "store.db")
     key = generate_key()
-    migrate(url)
     engine = create_engine_for(url)
     store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(key))
     acme = create_organization(store, slug="acme", seats=5)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from tests.conftest import MigratedSqlite
 from tests.integration.services.test_disconnect import Seeded, seed
 from tests.integration.terminal import TerminalRun, run_in_terminal
 from typer.testing import CliRunner
@@ -17,7 +18,6 @@ from typer.testing import CliRunner
 from salesbridge.cli import app
 from salesbridge.services.crm_status import crm_status
 from salesbridge.store import create_engine_for, create_session_factory
-from salesbridge.store.database import migrate
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory
 
@@ -28,10 +28,8 @@ def key() -> SecretStr:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    migrate(url)
-    return url
+def db_url(tmp_path: Path, migrated_sqlite: MigratedSqlite) -> str:
+    return migrated_sqlite(tmp_path / "cli.db")
 
 
 @pytest.fixture
