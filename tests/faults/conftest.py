@@ -1,7 +1,9 @@
 """The fault tests' stores: the integration tests' SQLite file and throwaway PostgreSQL cluster, shared; and the
 fault matrix's options (``make faults``): ``--fault-matrix`` runs every cell (without it, only the fast subset of
 :data:`tests.faults.test_fault_matrix.FAST` is collected), ``--fault-results FILE`` writes the table (the JSON file,
-and the Markdown into docs/reliability.md § Fault matrix)."""
+and the Markdown into docs/reliability.md § Fault matrix), ``--fault-cells FILE`` only the cells run (``make faults``
+runs the SQLite and the PostgreSQL cells in two sessions side by side, then merges them with ``python -m
+tests.faults.table``)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from tests.faults.matrix import CellResult
-from tests.faults.table import write_results
+from tests.faults.table import write_cells, write_results
 from tests.integration.conftest import database_url, postgres_cluster
 
 __all__ = ["database_url", "postgres_cluster"]
@@ -27,6 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fault matrix")
     group.addoption("--fault-matrix", action="store_true", help="Run every cell of the fault matrix (make faults).")
     group.addoption("--fault-results", default=None, help="Write the fault matrix's table: this JSON file and docs.")
+    group.addoption("--fault-cells", default=None, help="Write the cells this session ran to this JSON file.")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -52,6 +55,9 @@ def record_cell() -> object:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    cells = session.config.getoption("--fault-cells", default=None)
+    if cells:
+        write_cells(_CELLS.values(), Path(cells))
     target = session.config.getoption("--fault-results", default=None)
     if target:
         write_results(_CELLS, Path(target), seconds=time.monotonic() - _STARTED)

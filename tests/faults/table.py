@@ -3,8 +3,10 @@ bench/results/faults.json and docs/reliability.md § Fault matrix (replacing the
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +35,7 @@ def _complete(cells: dict[str, CellResult]) -> list[CellResult]:
             blank.state, blank.note = "n/a", why
             table.append(blank)
         elif fault.number in NOT_BUILT:
+            blank.note = NOT_BUILT[fault.number]
             table.append(blank)
         else:
             blank.state, blank.note = (
@@ -45,7 +48,7 @@ def _complete(cells: dict[str, CellResult]) -> list[CellResult]:
 
 def _cell_text(cell: CellResult) -> str:
     if cell.state in ("n/a", "not built yet", "not run"):
-        return f"{cell.state}{': ' + cell.note if cell.note and cell.state != 'not built yet' else ''}"
+        return f"{cell.state}{': ' + cell.note if cell.note else ''}"
     counts = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in cell.counts.items())
     mark = "**pass**" if cell.state == "pass" else "**FAIL**"
     return f"{mark} — sees: {cell.admin_sees} — recovered: {cell.recovered} — {counts} ({cell.seconds:.0f} s)"
@@ -107,3 +110,30 @@ def write_results(cells: dict[str, CellResult], json_path: Path, *, seconds: flo
     else:
         text = text.rstrip("\n") + "\n\n" + section
     DOC.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def write_cells(cells: Iterable[CellResult], path: Path) -> None:
+    """The cells one session ran, for :func:`main` to merge."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([cell.to_dict() for cell in cells], ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    """``python -m tests.faults.table --seconds N --out bench/results/faults.json CELLS.json…``: merge the cells of
+    the sessions and write the table (a session that wrote no file leaves its cells "not run")."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("cells", nargs="+", type=Path)
+    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "faults.json")
+    arguments = parser.parse_args()
+    merged: dict[str, CellResult] = {}
+    for path in arguments.cells:
+        if path.exists():
+            for values in json.loads(path.read_text(encoding="utf-8")):
+                cell = CellResult(**values)
+                merged[cell.key] = cell
+    write_results(merged, arguments.out, seconds=arguments.seconds)
+
+
+if __name__ == "__main__":
+    main()

@@ -114,6 +114,10 @@ def test_fault_cell(
         cell = Cell(tmp=tmp_path, operation=operation, prepared=prepared, workspace=workspace, store_dir=store_dir)
         try:
             result = run_cell(fault, cell)
+        except Exception as crash:
+            # The harness itself broke: the table says so rather than "not run".
+            record_cell(CellResult(fault_number, operation, database, state="fail", note=f"harness error: {crash!r}"))
+            raise
         finally:
             cell.close()
     record_cell(result)
