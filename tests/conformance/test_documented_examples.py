@@ -565,3 +565,22 @@ def test_associate_and_disassociate_as_the_page_shows(docs_api: WebApi) -> None:
         assert cleared.status_code == 204, cleared.text
         row = docs_api.get(f"accounts({account})?$select=_primarycontactid_value").json()
         assert row["_primarycontactid_value"] is None, clearing
+
+
+# --- webapi/samples/webapiservice-functions-and-actions.md -------------------------------------------------------
+
+
+def test_retrieve_total_record_count(docs_api: WebApi) -> None:
+    """ "Unbound Function RetrieveTotalRecordCount": a count per table named, keys in the order asked; the
+    inline literal form the function also accepts."""
+    response = docs_api.get('RetrieveTotalRecordCount(EntityNames=@p1)?@p1=["account","contact"]')
+    body = _ok(response)
+    assert body["@odata.context"] == f"{API}$metadata#Microsoft.Dynamics.CRM.RetrieveTotalRecordCountResponse"
+    collection = body["EntityRecordCountCollection"]
+    assert (collection["Count"], collection["IsReadOnly"], collection["Keys"]) == (2, False, ["account", "contact"])
+    accounts = int(docs_api.get("accounts/$count").text)
+    contacts = int(docs_api.get("contacts/$count").text)
+    assert collection["Values"] == [accounts, contacts]
+    inline = _ok(docs_api.get("RetrieveTotalRecordCount(EntityNames=['contact'])"))
+    assert inline["EntityRecordCountCollection"]["Values"] == [contacts]
+    assert docs_api.get('RetrieveTotalRecordCount(EntityNames=@p1)?@p1=["nosuchtable"]').status_code == 404

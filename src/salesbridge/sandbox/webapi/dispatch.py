@@ -24,13 +24,14 @@ from salesbridge.sandbox.metadata.api import handle_metadata
 from salesbridge.sandbox.metadata.model import METADATA_ROOTS
 from salesbridge.sandbox.odata.batch import execute_batch, parse_batch
 from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse
-from salesbridge.sandbox.odata.paths import Segment, parse_key, split_path
+from salesbridge.sandbox.odata.paths import Segment, parse_key, parse_named_args, split_path
 from salesbridge.sandbox.odata.query_options import QueryOptions, parse_prefer, parse_query_options
 from salesbridge.sandbox.organization.security import ACT_ON_BEHALF
 from salesbridge.sandbox.organization.state import SandboxState
 from salesbridge.sandbox.webapi.aggregation import FetchQuery, run_apply
 from salesbridge.sandbox.webapi.associations import handle_many_to_many
 from salesbridge.sandbox.webapi.bulk_actions import handle_bulk_action
+from salesbridge.sandbox.webapi.context import function_parameter
 from salesbridge.sandbox.webapi.functions import handle_bound_function, handle_n_to_n
 from salesbridge.sandbox.webapi.reading import Reader, projection_for
 from salesbridge.sandbox.webapi.records import (
@@ -139,6 +140,8 @@ class Engine:
         if entity is None:
             if head.name == "RetrieveSharedPrincipalsAndAccess":
                 return self._shared_principals(request, caller)
+            if head.name in ("RetrieveTotalRecordCount", f"{ACTION_PREFIX}RetrieveTotalRecordCount"):
+                return self._total_record_count(request, caller, head)
             raise resource_not_found(head.name)
         if head.args is None:
             return self._collection(request, caller, entity, segments)
@@ -594,6 +597,35 @@ class Engine:
             "value": [
                 {"@odata.id": self.entity_url(request, child, item[child.primary_id])} for item in listed["value"]
             ],
+        }
+        return ApiResponse.json(200, payload)
+
+    def _total_record_count(self, request: ApiRequest, caller: Caller, head: Segment) -> ApiResponse:
+        """The unbound function ``RetrieveTotalRecordCount(EntityNames=@p1)?@p1=["account","contact"]``
+        (webapi/samples/webapiservice-functions-and-actions.md, "Unbound Function RetrieveTotalRecordCount"). Dataverse
+        answers from a snapshot up to a day old; the sandbox counts now.
+
+        Raises:
+            DataverseError: 400 without a list of table names; 404 for an unknown table; 403 without read on it.
+        """
+        if request.method != "GET":
+            raise method_not_allowed("RetrieveTotalRecordCount is a function: use GET.")
+        raw = parse_named_args(head.args or "").get("EntityNames", "")
+        text = function_parameter(request, raw) if raw.startswith("@") else raw
+        try:
+            names = orjson.loads(text.replace("'", '"'))
+        except orjson.JSONDecodeError:
+            names = None
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise bad_request('EntityNames must be a list of table logical names, such as ["account"].', "0x80060888")
+        values = []
+        for name in names:
+            entity = self.state.catalogue.entity(name)
+            self.state.security.require(caller.user_id, "Read", entity)
+            values.append(int(self.state.storage.scalar(f'SELECT COUNT(*) FROM "{entity.logical_name}"') or 0))
+        payload = {
+            "@odata.context": f"{self.api_url(request)}$metadata#{ACTION_PREFIX}RetrieveTotalRecordCountResponse",
+            "EntityRecordCountCollection": {"Count": len(names), "IsReadOnly": False, "Keys": names, "Values": values},
         }
         return ApiResponse.json(200, payload)
 
