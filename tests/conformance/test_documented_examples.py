@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 from tests.conformance.conftest import API, BASE_URL, WebApi
 
 from salesbridge.sandbox.assembly import build_sandbox
+from salesbridge.sandbox.organization.state import SandboxConfig
 
 LITWARE = "00000000-0000-0000-0000-00000000a001"
 ADVENTURE_WORKS = "00000000-0000-0000-0000-00000000a002"
@@ -584,3 +585,26 @@ def test_retrieve_total_record_count(docs_api: WebApi) -> None:
     inline = _ok(docs_api.get("RetrieveTotalRecordCount(EntityNames=['contact'])"))
     assert inline["EntityRecordCountCollection"]["Values"] == [contacts]
     assert docs_api.get('RetrieveTotalRecordCount(EntityNames=@p1)?@p1=["nosuchtable"]').status_code == 404
+
+
+def test_a_single_level_expansion_returns_at_most_a_page_of_related_records() -> None:
+    """join-tables.md, "Single $expand on collection-valued navigation properties": no paging, but "up to 5,000
+    related records can be returned for each expanded collection-valued navigation property" (here the sandbox's
+    largest page is made 2, so three tasks show the cap)."""
+    sandbox = build_sandbox(config=SandboxConfig(max_page_size=2))
+    issued = sandbox.services.issuer.issue(
+        sandbox.application.client_id, sandbox.application.client_secret, f"{BASE_URL}/.default"
+    )
+    with TestClient(sandbox.app, base_url=BASE_URL) as client:
+        api = WebApi(client, str(issued["access_token"]))
+        account = api.create("accounts", {"name": "Capped"})
+        for number in (1, 2, 3):
+            api.create(
+                "tasks",
+                {"subject": f"Task {number}", "regardingobjectid_account_task@odata.bind": f"/accounts({account})"},
+            )
+        body = _ok(api.get(f"accounts({account})?$select=name&$expand=Account_Tasks($select=subject)"))
+        assert len(body["Account_Tasks"]) == 2
+        assert body["Account_Tasks@odata.nextLink"] == f"{API}accounts({account})/Account_Tasks?$select=subject"
+        topped = _ok(api.get(f"accounts({account})?$select=name&$expand=Account_Tasks($select=subject;$top=0)"))
+        assert topped["Account_Tasks"] == []

@@ -557,7 +557,10 @@ class Reader:
                 # Single-level expansions return the lookup that ties each item to its parent.
                 select = (*select, f"_{collection.referencing_attribute}_value")
             child_options = QueryOptions(select=select, filter=option.filter, orderby=option.orderby)
-            limit = (self.prefer.maxpagesize or self.state.config.max_page_size) if nested_mode else option.top
+            most = self.state.config.max_page_size
+            # Without a nested $expand, up to 5,000 related records each (join-tables.md), or $top of them.
+            single_level = most if option.top is None else min(option.top, most)
+            limit = (self.prefer.maxpagesize or most) if nested_mode else single_level
             grouped, more = self._fetch_children(
                 child,
                 parent,
