@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from salesbridge.domain.lists import SYSTEM_LIST_NAMES, AutoSaveBasis, ListKind, ListTarget, SavedList
+from salesbridge.domain.lists import SYSTEM_LIST_NAMES, AutoSaveBasis, ListItem, ListKind, ListTarget, SavedList
 from salesbridge.domain.match_links import TARGET_KINDS, TargetKind
 from salesbridge.domain.pipeline import (
     AutoSaveChoices,
@@ -579,16 +579,7 @@ def _list_views(uow: UnitOfWork, lists: Iterable[SavedList]) -> list[ListView]:
         names = uow.crm_record_queries.names([(item.crm_table, item.crm_id) for item in items])
         item_views = tuple(
             sorted(
-                (
-                    ListItemView(
-                        table=item.crm_table,
-                        crm_id=item.crm_id,
-                        name=names.get((item.crm_table, item.crm_id)),
-                        reason=item.reason,
-                        added_at=item.added_at,
-                    )
-                    for item in items
-                ),
+                (_item_view(item, names) for item in items),
                 key=lambda view: ((view.name or "").casefold(), view.table, view.crm_id),
             )
         )
@@ -605,6 +596,16 @@ def _list_views(uow: UnitOfWork, lists: Iterable[SavedList]) -> list[ListView]:
             )
         )
     return views
+
+
+def _item_view(item: ListItem, names: Mapping[tuple[str, str], str | None]) -> ListItemView:
+    return ListItemView(
+        table=item.crm_table,
+        crm_id=item.crm_id,
+        name=names.get((item.crm_table, item.crm_id)),
+        reason=item.reason,
+        added_at=item.added_at,
+    )
 
 
 def _targets(
@@ -692,16 +693,7 @@ def preview_lists(store: StoreAccess, slug: str, email: str, *, shown: int) -> l
         if preview is None:
             views.append(ListView(id=saved.id, name=saved.name, kind=saved.kind, items=(), size=0))
             continue
-        items = tuple(
-            ListItemView(
-                table=item.crm_table,
-                crm_id=item.crm_id,
-                name=preview.names.get((item.crm_table, item.crm_id)),
-                reason=item.reason,
-                added_at=item.added_at,
-            )
-            for item in preview.items
-        )
+        items = tuple(_item_view(item, preview.names) for item in preview.items)
         views.append(
             ListView(
                 id=saved.id,
