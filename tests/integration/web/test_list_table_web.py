@@ -161,6 +161,8 @@ def test_a_long_list_pages_and_saves_every_filtered_row_on_every_page(console: C
     assert _names(second) == [f"Extra {index:03}" for index in range(99, 120)]
     assert 'data-testid="list-page-next"' not in second
     assert 'data-testid="list-table-row"' not in past
+    exported = seller.client.get(f"/lists/{q1}/export.csv?badge=unmatched").content.decode("utf-8-sig")
+    assert len(list(csv.reader(io.StringIO(exported)))) == 1 + 121, "the export has every page's rows"
     saved = seller.client.post(
         f"/lists/{q1}/save",
         data={**seller.csrf_data(), "target_id": str(later), "every": "on", "badge": "unmatched"},
