@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.testclient import TestClient
 from tests.conformance.conftest import API, BASE_URL, WebApi
 
@@ -35,9 +36,9 @@ IF_NONE_MATCH_NULL = {"If-None-Match": "null"}
 
 
 @pytest.fixture(scope="module")
-def docs_api() -> Iterator[WebApi]:
+def docs_api(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[WebApi]:
     """The sample records of the query pages: two accounts with primary contacts, tasks regarding them."""
-    sandbox = build_sandbox()
+    sandbox = build_sandbox(signing_key=sandbox_signing_key)
     issued = sandbox.services.issuer.issue(
         sandbox.application.client_id, sandbox.application.client_secret, f"{BASE_URL}/.default"
     )
@@ -587,11 +588,13 @@ def test_retrieve_total_record_count(docs_api: WebApi) -> None:
     assert docs_api.get('RetrieveTotalRecordCount(EntityNames=@p1)?@p1=["nosuchtable"]').status_code == 404
 
 
-def test_a_single_level_expansion_returns_at_most_a_page_of_related_records() -> None:
+def test_a_single_level_expansion_returns_at_most_a_page_of_related_records(
+    sandbox_signing_key: rsa.RSAPrivateKey,
+) -> None:
     """join-tables.md, "Single $expand on collection-valued navigation properties": no paging, but "up to 5,000
     related records can be returned for each expanded collection-valued navigation property" (here the sandbox's
     largest page is made 2, so three tasks show the cap)."""
-    sandbox = build_sandbox(config=SandboxConfig(max_page_size=2))
+    sandbox = build_sandbox(config=SandboxConfig(max_page_size=2), signing_key=sandbox_signing_key)
     issued = sandbox.services.issuer.issue(
         sandbox.application.client_id, sandbox.application.client_secret, f"{BASE_URL}/.default"
     )

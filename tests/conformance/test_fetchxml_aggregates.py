@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.testclient import TestClient
 from tests.conformance.conftest import API, BASE_URL, WebApi
 from tests.conformance.test_security import make_user
@@ -45,8 +46,8 @@ EXAMPLE = [
 
 
 @pytest.fixture(scope="module")
-def org() -> Iterator[tuple[WebApi, Sandbox]]:
-    sandbox = build_sandbox()
+def org(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[tuple[WebApi, Sandbox]]:
+    sandbox = build_sandbox(signing_key=sandbox_signing_key)
     issued = sandbox.services.issuer.issue(
         sandbox.application.client_id, sandbox.application.client_secret, f"{BASE_URL}/.default"
     )

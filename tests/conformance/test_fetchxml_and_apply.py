@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.testclient import TestClient
 from tests.conformance.conftest import API, BASE_URL, WebApi
 
@@ -32,8 +33,8 @@ ACCOUNTS = [
 
 
 @pytest.fixture(scope="module")
-def fx() -> Iterator[WebApi]:
-    sandbox = build_sandbox()
+def fx(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[WebApi]:
+    sandbox = build_sandbox(signing_key=sandbox_signing_key)
     issued = sandbox.services.issuer.issue(
         sandbox.application.client_id, sandbox.application.client_secret, f"{BASE_URL}/.default"
     )

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.testclient import TestClient
 from tests.conformance.conftest import API, BASE_URL, WebApi
 
@@ -42,9 +43,9 @@ def _menu(text: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def n2n() -> Iterator[tuple[WebApi, str]]:
+def n2n(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[tuple[WebApi, str]]:
     """The sandbox with the documented relationship created (the response checked in the first test)."""
-    sandbox = build_sandbox()
+    sandbox = build_sandbox(signing_key=sandbox_signing_key)
     issued = sandbox.services.issuer.issue(
         sandbox.application.client_id, sandbox.application.client_secret, f"{BASE_URL}/.default"
     )
