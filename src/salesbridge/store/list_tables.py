@@ -371,13 +371,17 @@ class ListTableQueries(_ScopedRepository):
             if kind is TargetKind.PERSON
             else (CompanyRow.city, CompanyRow.country)
         )
-        statement = (
-            select(target.id, name, *details)
-            .select_from(tied)
-            .join(target, and_(target.id == tied.c.target_id, target.organization_id == self._organization_id))
-            .order_by(self._folded(name), target.id)
-            .limit(limit)
-        )
+        by_id = and_(target.id == tied.c.target_id, target.organization_id == self._organization_id)
+        if self._postgresql:
+            # Each by its primary key (the LIMIT keeps PostgreSQL from flattening the LATERAL into a join): expecting
+            # many ties, the planner read every person of the organization to hash them (86 ms for 5 of 100,000).
+            found = select(target.id, name, *details).where(by_id).limit(1).lateral("target")
+            statement = select(*found.c).select_from(tied).join(found, true())
+            key: tuple[Any, ...] = (self._folded(found.c[1]), found.c[0])
+        else:
+            statement = select(target.id, name, *details).select_from(tied).join(target, by_id)
+            key = (self._folded(name), target.id)
+        statement = statement.order_by(*key).limit(limit)
         separator = " · " if kind is TargetKind.PERSON else ", "
         return tuple(
             ListTarget(kind=kind.value, id=row[0], name=row[1], detail=_joined(separator, row[2], row[3]))
