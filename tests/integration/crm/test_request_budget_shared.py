@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fake_dataverse import FakeDataverse, FakeTokens, answer
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -102,9 +103,9 @@ class LimitedSandbox:
 
 
 @pytest.fixture
-def limited(tmp_path: Path) -> Iterator[LimitedSandbox]:
+def limited(tmp_path: Path, sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[LimitedSandbox]:
     material = create_tls_material(tmp_path / "tls")
-    sandbox = build_sandbox(seed=parse_seed("demo"), limits=SANDBOX_LIMITS)
+    sandbox = build_sandbox(seed=parse_seed("demo"), limits=SANDBOX_LIMITS, signing_key=sandbox_signing_key)
     with serve_in_thread(sandbox.app, tls=material) as server:
         yield LimitedSandbox(
             sandbox, sandbox.connection_info(server.base_url, str(material.ca_bundle)), material.ca_bundle

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 from tests.integration.conftest import MigratedPostgres, PostgresCluster
 
@@ -131,12 +132,16 @@ SandboxFactory = Callable[..., ServedSandbox]
 
 
 @pytest.fixture
-def serve_sandbox(tmp_path: Path) -> Iterator[SandboxFactory]:
+def serve_sandbox(tmp_path: Path, sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[SandboxFactory]:
     """Start a sandbox seeded ``scale:contacts`` with ``latency_ms`` added to each request; stopped afterwards."""
     with contextlib.ExitStack() as stack:
 
         def start(*, contacts: int = 10, latency_ms: float = 0.0) -> ServedSandbox:
-            sandbox = build_sandbox(seed=parse_seed(f"scale:{contacts}"), faults=FaultConfig(latency_ms=latency_ms))
+            sandbox = build_sandbox(
+                seed=parse_seed(f"scale:{contacts}"),
+                faults=FaultConfig(latency_ms=latency_ms),
+                signing_key=sandbox_signing_key,
+            )
             material = create_tls_material(tmp_path / f"tls-{uuid.uuid4().hex[:6]}")
             server = stack.enter_context(serve_in_thread(sandbox.app, tls=material))
             info = sandbox.connection_info(server.base_url, str(material.ca_bundle))

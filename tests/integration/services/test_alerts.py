@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.orm import Session, sessionmaker
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _dynamics_session, _serve
 from tests.smtp_server import SmtpServer, smtp_server
@@ -276,9 +277,9 @@ def test_writeback_failures_piling_up_start_at_ten_and_end_below_five(
 
 
 @pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[RunningSandbox]:
+def fresh(tmp_path: Path, sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[RunningSandbox]:
     """A sandbox of its own, without the CRM-side app (installing changes its definitions)."""
-    yield from _serve(build_sandbox(), tmp_path)
+    yield from _serve(build_sandbox(signing_key=sandbox_signing_key), tmp_path)
 
 
 async def test_the_crm_app_missing_while_writeback_is_on_is_emailed_once_and_ends_once_installed(

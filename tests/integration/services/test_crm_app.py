@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.integration.services.conftest import (
     SANDBOX_TARGETS,
     RunningSandbox,
@@ -38,9 +39,9 @@ APP_TABLES = ("sbr_inmail", "sbr_message")
 
 
 @pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[RunningSandbox]:
+def fresh(tmp_path: Path, sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[RunningSandbox]:
     """A sandbox of its own per test (installing changes its definitions)."""
-    yield from _serve(build_sandbox(), tmp_path)
+    yield from _serve(build_sandbox(signing_key=sandbox_signing_key), tmp_path)
 
 
 @pytest.fixture

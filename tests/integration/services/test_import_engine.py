@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 from tests.integration.services.conftest import RunningSandbox, _serve
 
@@ -31,9 +32,13 @@ from salesbridge.sync.engine import ImportEngine
 
 
 @pytest.fixture
-def fresh_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+def fresh_demo(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey
+) -> Iterator[RunningSandbox]:
     """A demo sandbox of this test alone (tests change its data)."""
-    yield from _serve(build_sandbox(seed=parse_seed("demo")), tmp_path_factory.mktemp("tls"))
+    yield from _serve(
+        build_sandbox(signing_key=sandbox_signing_key, seed=parse_seed("demo")), tmp_path_factory.mktemp("tls")
+    )
 
 
 @pytest.fixture
@@ -268,10 +273,15 @@ async def test_an_interrupted_full_read_resumes_from_its_last_committed_page(
 
 
 @pytest.fixture
-def untracked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+def untracked(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey
+) -> Iterator[RunningSandbox]:
     catalogue = build_standard_catalogue()
     catalogue.entity("team").change_tracking_enabled = False
-    yield from _serve(build_sandbox(seed=parse_seed("demo"), catalogue=catalogue), tmp_path_factory.mktemp("tls"))
+    yield from _serve(
+        build_sandbox(signing_key=sandbox_signing_key, seed=parse_seed("demo"), catalogue=catalogue),
+        tmp_path_factory.mktemp("tls"),
+    )
 
 
 async def test_a_table_without_change_tracking_is_read_by_its_modifiedon_cursor(

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.integration.services.conftest import RunningSandbox, _serve
 
 from salesbridge.crm.dynamics import DynamicsConnector
@@ -57,20 +58,26 @@ MATCHING_TABLES = ("account", "contact", "lead")
 
 
 @pytest.fixture
-def empty_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+def empty_sandbox(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey
+) -> Iterator[RunningSandbox]:
     """The standard catalogue, no seed data: the test writes the records it reads."""
-    yield from _serve(build_sandbox(), tmp_path_factory.mktemp("tls"))
+    yield from _serve(build_sandbox(signing_key=sandbox_signing_key), tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
-def bare_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+def bare_sandbox(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey
+) -> Iterator[RunningSandbox]:
     """An organization whose account, contact and lead lack every optional column matching reads."""
     catalogue = build_standard_catalogue()
     for table in MATCHING_TABLES:
         entity = catalogue.entity(table)
         for column in OPTIONAL_COLUMNS[table]:
             del entity.attributes[column]
-    yield from _serve(build_sandbox(catalogue=catalogue), tmp_path_factory.mktemp("tls"))
+    yield from _serve(
+        build_sandbox(signing_key=sandbox_signing_key, catalogue=catalogue), tmp_path_factory.mktemp("tls")
+    )
 
 
 async def _connector(sandbox: RunningSandbox, sessions: CrmSessionFactory) -> DynamicsConnector:

@@ -10,6 +10,7 @@ import random
 from collections.abc import Iterator
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from tests.auto_save_changes import AutoSaveScenario, check_incremental_equals_full, lists_of
@@ -44,8 +45,12 @@ def test_after_random_changes_the_incremental_recompute_equals_the_full_one(
 
 
 @pytest.fixture
-def fresh_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    yield from _serve(build_sandbox(seed=parse_seed("demo")), tmp_path_factory.mktemp("tls"))
+def fresh_demo(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey
+) -> Iterator[RunningSandbox]:
+    yield from _serve(
+        build_sandbox(signing_key=sandbox_signing_key, seed=parse_seed("demo")), tmp_path_factory.mktemp("tls")
+    )
 
 
 async def test_changes_made_in_the_crm_leave_the_lists_the_full_recompute_makes(

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _serve
 
 from salesbridge.crm.dynamics import DynamicsConnector
@@ -62,8 +63,10 @@ class Crm:
 
 
 @pytest.fixture
-def empty_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    yield from _serve(build_sandbox(), tmp_path_factory.mktemp("tls"))
+def empty_sandbox(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey
+) -> Iterator[RunningSandbox]:
+    yield from _serve(build_sandbox(signing_key=sandbox_signing_key), tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _serve
 
 from salesbridge.crm.dynamics import DynamicsConnector
@@ -44,8 +45,10 @@ PEOPLE_WITH_EMPLOYERS_CSV = (
 
 
 @pytest.fixture
-def empty_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    yield from _serve(build_sandbox(), tmp_path_factory.mktemp("tls"))
+def empty_sandbox(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey
+) -> Iterator[RunningSandbox]:
+    yield from _serve(build_sandbox(signing_key=sandbox_signing_key), tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _serve
 
 from salesbridge.errors import InvalidRequestError
@@ -33,8 +34,12 @@ from salesbridge.web.localized import sync_failure_message
 
 
 @pytest.fixture
-def fresh_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    yield from _serve(build_sandbox(seed=parse_seed("demo")), tmp_path_factory.mktemp("tls"))
+def fresh_demo(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey
+) -> Iterator[RunningSandbox]:
+    yield from _serve(
+        build_sandbox(signing_key=sandbox_signing_key, seed=parse_seed("demo")), tmp_path_factory.mktemp("tls")
+    )
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _serve
 
 from salesbridge.bootstrap import dynamics_session
@@ -24,8 +25,12 @@ from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 
 
 @pytest.fixture
-def fresh_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    yield from _serve(build_sandbox(seed=parse_seed("demo")), tmp_path_factory.mktemp("tls"))
+def fresh_demo(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey
+) -> Iterator[RunningSandbox]:
+    yield from _serve(
+        build_sandbox(signing_key=sandbox_signing_key, seed=parse_seed("demo")), tmp_path_factory.mktemp("tls")
+    )
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _serve
 
@@ -61,9 +62,9 @@ ACTIVITY_COLUMNS = "_createdby_value,_createdonbehalfby_value,_ownerid_value,_re
 
 
 @pytest.fixture
-def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+def crm(tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[RunningSandbox]:
     """A sandbox of the test's own: matching sees no other test's contacts."""
-    yield from _serve(build_sandbox(), tmp_path_factory.mktemp("tls"))
+    yield from _serve(build_sandbox(signing_key=sandbox_signing_key), tmp_path_factory.mktemp("tls"))
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _dynamics_session, _serve
@@ -461,9 +462,9 @@ def test_a_queued_activity_defers_the_drain_in_its_own_transaction(
 
 
 @pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[RunningSandbox]:
+def fresh(tmp_path: Path, sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[RunningSandbox]:
     """A sandbox of its own (installing changes its definitions)."""
-    yield from _serve(build_sandbox(), tmp_path)
+    yield from _serve(build_sandbox(signing_key=sandbox_signing_key), tmp_path)
 
 
 async def test_writeback_is_turned_on_only_once_the_crm_app_is_installed(

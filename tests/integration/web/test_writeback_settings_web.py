@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _dynamics_session, _serve
 from tests.integration.web.conftest import ACME_ADMIN, BASE_URL, Browser, Console, sign_in
@@ -31,9 +32,9 @@ SESSIONS = cast(CrmAppSessionFactory, _dynamics_session)
 
 
 @pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[RunningSandbox]:
+def fresh(tmp_path: Path, sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[RunningSandbox]:
     """A sandbox of the test's own (installing changes its definitions)."""
-    yield from _serve(build_sandbox(), tmp_path)
+    yield from _serve(build_sandbox(signing_key=sandbox_signing_key), tmp_path)
 
 
 def _admin_of_connected_acme(console: Console, crm: RunningSandbox, *, wait_s: float = 5.0) -> Iterator[Browser]:
