@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 
 from salesbridge.domain.reports import named_records
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR as STOPPED_WORKER_ERROR
@@ -60,6 +60,14 @@ _POSTGRESQL_MOVE = (
 )
 _POSTGRESQL_COPY_NEW = f"COPY crm_records ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 _NEW_TYPES = ("uuid", "text", *_PAGE_TYPES, "int4", "timestamptz")
+
+_NAMED = "crm_opportunity_records (organization_id, opportunity_id, record_table, record_id)"
+_SQLITE_DELETE_NAMED = "DELETE FROM crm_opportunity_records WHERE organization_id = ? AND opportunity_id = ?"
+_SQLITE_INSERT_NAMED = f"INSERT INTO {_NAMED} VALUES (?, ?, ?, ?)"
+_POSTGRESQL_DELETE_NAMED = (
+    "DELETE FROM crm_opportunity_records WHERE organization_id = %s AND opportunity_id = ANY(%s::varchar[])"
+)
+_POSTGRESQL_COPY_NAMED = f"COPY {_NAMED} FROM STDIN (FORMAT BINARY)"
 
 _OPPORTUNITY = "opportunity"
 """The table whose records' named records are kept beside them (``crm_opportunity_records``, migration 0032)."""
@@ -175,17 +183,30 @@ class CrmRecordRepository(_ScopedRepository):
     def _replace_named_records(self, rows: Sequence[RecordRow]) -> None:
         """Replace the named records (:func:`~salesbridge.domain.reports.named_records`) of the opportunities
         ``rows``: whatever an earlier version of each named goes, what it names now is written (in the caller's
-        transaction, with the opportunities themselves)."""
-        self._delete_named_records([row.crm_id for row in rows])
-        organization = self._organization_id
-        values = [
-            {"organization_id": organization, "opportunity_id": row.crm_id, "record_table": table, "record_id": crm_id}
+        transaction, with the opportunities themselves). Through the driver, as the records themselves (the ORM's
+        bulk insert cost three times the opportunities' own upsert)."""
+        ids = [row.crm_id for row in rows]
+        named = [
+            (row.crm_id, table, crm_id)
             for row in rows
             for table, crm_id in named_records(row.data)
             if "\x00" not in crm_id  # PostgreSQL keeps no NUL in text; no stored record's id has one
         ]
-        if values:
-            self._session.execute(insert(CrmOpportunityRecord), values)
+        if self._session.get_bind().dialect.name == "sqlite":
+            organization = self._organization_id.hex  # SQLite's storage format of a UUID
+            connection = self._session.connection()
+            connection.exec_driver_sql(_SQLITE_DELETE_NAMED, [(organization, crm_id) for crm_id in ids])
+            if named:
+                connection.exec_driver_sql(_SQLITE_INSERT_NAMED, [(organization, *values) for values in named])
+            return
+        driver: Any = self._session.connection().connection.driver_connection
+        with driver.cursor() as cursor:
+            cursor.execute(_POSTGRESQL_DELETE_NAMED, (self._organization_id, ids))
+            if named:
+                with cursor.copy(_POSTGRESQL_COPY_NAMED) as copy:
+                    copy.set_types(("uuid", "text", "text", "text"))
+                    for values in named:
+                        copy.write_row((self._organization_id, *values))
 
     def _delete_named_records(self, opportunity_ids: Sequence[str]) -> None:
         for start in range(0, len(opportunity_ids), _NAMED_CHUNK):
