@@ -207,10 +207,14 @@ class SignInUseCases:
             uow.commit()
 
     def _dummy(self) -> str:
-        """The hash verified when there is no user to check: made once, on first use."""
+        """The hash verified when there is no user to check: made once, on first use, in a hashing slot.
+
+        Raises:
+            PasswordHashingBusyError: no hashing slot came free.
+        """
         with self._dummy_lock:
             if self._dummy_hash is None:
-                self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+                self._dummy_hash = self._hashing.run(lambda: self._hasher.hash(secrets.token_urlsafe(16)))
             return self._dummy_hash
 
     def _burn(self, dummy_hash: str, secret: str) -> None:
