@@ -46,6 +46,10 @@ from salesbridge.sandbox.webapi.records import (
 
 API_ROOT = "/api/data/v9.2/"
 ACTION_PREFIX = "Microsoft.Dynamics.CRM."
+CHANGE_TRACKING_ANNOTATION = (
+    '<Annotation Term="Org.OData.Capabilities.V1.ChangeTracking"><Record>'
+    '<PropertyValue Property="Supported" Bool="true" /></Record></Annotation>'
+)
 _N_TO_N = {
     "systemuser": {"systemuserroles_association": "role", "teammembership_association": "team"},
     "team": {"teamroles_association": "role", "teammembership_association": "systemuser"},
@@ -129,7 +133,7 @@ class Engine:
             return self._service_document(request)
         head = segments[0]
         if head.name == "$metadata":
-            return self._csdl()
+            return self._csdl(annotations=("annotations", "true") in request.query)
         if head.name in ("WhoAmI", f"{ACTION_PREFIX}WhoAmI"):
             return self._who_am_i(request, caller)
         if head.name in METADATA_ROOTS:
@@ -155,7 +159,9 @@ class Engine:
         }
         return ApiResponse.json(200, payload)
 
-    def _csdl(self) -> ApiResponse:
+    def _csdl(self, *, annotations: bool) -> ApiResponse:
+        """The CSDL document. With ``?annotations=true`` the entity sets of tables with change tracking carry
+        ``Org.OData.Capabilities.V1.ChangeTracking`` (use-change-tracking-synchronize-data-external-systems.md)."""
         parts = [
             '<?xml version="1.0" encoding="utf-8"?>',
             '<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">',
@@ -173,10 +179,13 @@ class Engine:
             parts.append("</EntityType>")
         parts.append('<EntityContainer Name="System">')
         for entity in self.state.catalogue.entities.values():
-            parts.append(
-                f'<EntitySet Name="{entity.entity_set_name}" '
-                f'EntityType="Microsoft.Dynamics.CRM.{entity.logical_name}" />'
+            entity_set = (
+                f'<EntitySet Name="{entity.entity_set_name}" EntityType="Microsoft.Dynamics.CRM.{entity.logical_name}"'
             )
+            if annotations and entity.change_tracking_enabled:
+                parts.append(f"{entity_set}>{CHANGE_TRACKING_ANNOTATION}</EntitySet>")
+            else:
+                parts.append(f"{entity_set} />")
         parts.append("</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>")
         response = ApiResponse(200, body="".join(parts).encode())
         response.headers.set("Content-Type", "application/xml")

@@ -747,7 +747,7 @@ class Reader:
             kept = [(k, v) for k, v in query_pairs if k != "$skiptoken"]
             payload["@odata.nextLink"] = f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
         else:
-            payload["@odata.deltaLink"] = self._delta_link(path, select_pairs, snapshot)
+            payload = _delta_link_first(payload, self._delta_link(path, select_pairs, snapshot))
         headers = self._applied()
         return ApiResponse.raw_json(200, orjson.dumps(payload), headers)
 
@@ -819,5 +819,11 @@ class Reader:
             kept = [(k, v) for k, v in query_pairs if k != "$skiptoken"]
             payload["@odata.nextLink"] = f"{self.api_url}{path}?{encode_query([*kept, ('$skiptoken', token)])}"
         else:
-            payload["@odata.deltaLink"] = self._delta_link(path, select_pairs, upto)
+            payload = _delta_link_first(payload, self._delta_link(path, select_pairs, upto))
         return ApiResponse.raw_json(200, orjson.dumps(payload), self._applied())
+
+
+def _delta_link_first(payload: dict[str, Any], link: str) -> dict[str, Any]:
+    """The last page of a change-tracking read: ``@odata.deltaLink`` between the context and ``value``, where
+    use-change-tracking-synchronize-data-external-systems.md shows it (``@odata.nextLink`` stays after ``value``)."""
+    return {"@odata.context": payload["@odata.context"], "@odata.deltaLink": link, "value": payload["value"]}
