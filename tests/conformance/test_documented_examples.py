@@ -286,18 +286,59 @@ def test_a_money_column_brings_its_currency_lookup(docs_api: WebApi) -> None:
 
 
 def test_formatted_values_include_the_currency_lookups(docs_api: WebApi) -> None:
-    """select-columns.md, "Formatted values": the currency lookup has its formatted value (the currency's name)."""
-    body = _ok(
-        docs_api.get(
-            "accounts?$select=name,revenue,_primarycontactid_value&$top=1",
-            headers={"Prefer": 'odata.include-annotations="OData.Community.Display.V1.FormattedValue"'},
-        )
+    """select-columns.md, "Formatted values": every annotation right before its property (the example's key
+    order), the currency lookup with its formatted value (the currency's name); a null choice has none."""
+    prefer = 'odata.include-annotations="OData.Community.Display.V1.FormattedValue"'
+    response = docs_api.get(
+        "accounts?$select=name,revenue,_primarycontactid_value,customertypecode,modifiedon&$top=1",
+        headers={"Prefer": prefer},
     )
+    body = _ok(response)
+    assert response.headers["Preference-Applied"] == prefer
     [account] = body["value"]
     formatted = "@OData.Community.Display.V1.FormattedValue"
+    assert _keys(account) == [
+        "@odata.etag",
+        "name",
+        f"revenue{formatted}",
+        "revenue",
+        f"_primarycontactid_value{formatted}",
+        "_primarycontactid_value",
+        "customertypecode",
+        f"modifiedon{formatted}",
+        "modifiedon",
+        f"_transactioncurrencyid_value{formatted}",
+        "_transactioncurrencyid_value",
+        "accountid",
+    ]
     assert account[f"revenue{formatted}"] == "$20,000.00"
     assert account[f"_primarycontactid_value{formatted}"] == "Susanna Stubberod (sample)"
     assert account[f"_transactioncurrencyid_value{formatted}"] == "US Dollar"
+
+
+def test_lookup_property_data(docs_api: WebApi) -> None:
+    """select-columns.md, "Lookup property data": the owner lookup's associated navigation property and lookup
+    logical name, both before the value as the example shows; ``Preference-Applied`` repeats the preference."""
+    prefer = (
+        'odata.include-annotations="Microsoft.Dynamics.CRM.associatednavigationproperty,'
+        'Microsoft.Dynamics.CRM.lookuplogicalname"'
+    )
+    response = docs_api.get("accounts?$select=name,_ownerid_value&$top=2", headers={"Prefer": prefer})
+    body = _ok(response)
+    assert response.headers["Preference-Applied"] == prefer
+    assert body["@odata.context"] == f"{API}$metadata#accounts(name,_ownerid_value)"
+    assert len(body["value"]) == 2
+    for account in body["value"]:
+        assert _keys(account) == [
+            "@odata.etag",
+            "name",
+            "_ownerid_value@Microsoft.Dynamics.CRM.associatednavigationproperty",
+            "_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname",
+            "_ownerid_value",
+            "accountid",
+        ]
+        assert account["_ownerid_value@Microsoft.Dynamics.CRM.associatednavigationproperty"] == "ownerid"
+        assert account["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] in {"systemuser", "team"}
 
 
 # --- webapi/associate-disassociate-entities-using-web-api.md, OData JSON 4.0 "Entity Reference" ------------------

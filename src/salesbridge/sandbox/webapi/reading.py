@@ -417,6 +417,8 @@ class Reader:
                     text = formatted_value(attribute, item.get(name))
                     if text is not None:
                         item[f"{name}@{FORMATTED}"] = text
+        if want_formatted or (lookups and (want_lookup_name or want_nav)):
+            result = [_annotations_before_values(item) for item in result]
         return result
 
     def _annotate_lookups(
@@ -827,3 +829,24 @@ def _delta_link_first(payload: dict[str, Any], link: str) -> dict[str, Any]:
     """The last page of a change-tracking read: ``@odata.deltaLink`` between the context and ``value``, where
     use-change-tracking-synchronize-data-external-systems.md shows it (``@odata.nextLink`` stays after ``value``)."""
     return {"@odata.context": payload["@odata.context"], "@odata.deltaLink": link, "value": payload["value"]}
+
+
+def _annotations_before_values(item: dict[str, Any]) -> dict[str, Any]:
+    """A record with each property's annotations (``name@…``, in the order they were added) right before the
+    property, as Dataverse answers and every example of the query pages shows (formatted value, associated
+    navigation property, lookup logical name, then the value)."""
+    annotations: dict[str, list[tuple[str, Any]]] = {}
+    properties: list[tuple[str, Any]] = []
+    for key, value in item.items():
+        name, at, _ = key.partition("@")
+        if at and name:
+            annotations.setdefault(name, []).append((key, value))
+        else:
+            properties.append((key, value))
+    ordered: dict[str, Any] = {}
+    for key, value in properties:
+        ordered.update(annotations.pop(key, ()))
+        ordered[key] = value
+    for rest in annotations.values():
+        ordered.update(rest)
+    return ordered
