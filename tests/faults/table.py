@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -69,6 +70,13 @@ def markdown(table: list[CellResult], *, seconds: float, when: str) -> str:
         "shows), then lets the scheduler's next runs (here at once, no administrator action) finish, and compares "
         "the store with the sandbox's own records by id. Time is compressed as each fault says. Harness: "
         "`tests/faults/matrix.py`; results: `bench/results/faults.json`.",
+        "",
+        f"The machine's load average when the table was written: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(other sessions' tests and benchmarks share it; the goal is 20 minutes on a quiet machine). What the matrix "
+        "does not show: writeback's people are tied to contacts by stored links (corrections), not by a matching "
+        "run; \"sees\" is the status command's text once the fault has been on for its hold (the console's pages and "
+        "`GET /api/v1/orgs/{org}/crm/sync` say the same); an import into a SQLite file whose disk fills after its "
+        "first pages may finish in the space its write-ahead log already holds (then the fault did not bite).",
         "",
     ]
     for number, fault in FAULTS_BY_NUMBER.items():
