@@ -274,3 +274,32 @@ def test_create_multiple_and_update_multiple(docs_api: WebApi) -> None:
     assert response.content == b""
     names = [docs_api.get(f"sample_examples({r})?$select=sample_name").json()["sample_name"] for r in ids]
     assert names == [f"sample record 000000{n} Updated" for n in (1, 2, 3)]
+
+
+def test_availability_with_standard_tables(docs_api: WebApi) -> None:
+    """ "Availability with standard tables" (Web API): the ``sdkmessagefilters`` query with parameter aliases
+    returns one filter for ``sample_example`` and ``CreateMultiple``, keyed as the example."""
+    response = docs_api.get(
+        "sdkmessagefilters?$select=sdkmessagefilterid"
+        "&$filter=sdkmessageid/name eq @message and primaryobjecttypecode eq @table"
+        "&@message='CreateMultiple'&@table='sample_example'",
+        headers={"Content-Type": "application/json"},
+    )
+    body = _ok(response)
+    assert body["@odata.context"] == f"{API}$metadata#sdkmessagefilters(sdkmessagefilterid)"
+    [row] = body["value"]
+    assert list(row) == ["@odata.etag", "sdkmessagefilterid"]
+    uuid.UUID(row["sdkmessagefilterid"])
+
+
+def test_delete_multiple_on_a_standard_table(docs_api: WebApi) -> None:
+    """ "DeleteMultiple availability": on a standard table the action fails with "DeleteMultiple has not yet been
+    implemented." (the sandbox has no elastic tables, so this is the only DeleteMultiple it answers)."""
+    record = docs_api.create("sample_examples", {"sample_name": "kept"})
+    response = docs_api.post(
+        "sample_examples/Microsoft.Dynamics.CRM.DeleteMultiple",
+        json={"Targets": [{"@odata.type": "Microsoft.Dynamics.CRM.sample_example", "sample_exampleid": record}]},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"] == "DeleteMultiple has not yet been implemented."
+    assert docs_api.get(f"sample_examples({record})?$select=sample_name").status_code == 200

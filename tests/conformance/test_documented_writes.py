@@ -214,3 +214,14 @@ def test_apply_optimistic_concurrency_on_update(docs_api: WebApi) -> None:
             f"accounts({account})", json={"name": "Updated Account Name"}, headers={"If-Match": read["@odata.etag"]}
         )
     )
+
+
+def test_table_must_have_optimistic_concurrency_enabled(docs_api: WebApi) -> None:
+    """perform-conditional-operations-using-web-api.md, "Table must have optimistic concurrency enabled": the
+    definition's ``IsOptimisticConcurrencyEnabled`` (true for account)."""
+    response = docs_api.get("EntityDefinitions(LogicalName='account')?$select=IsOptimisticConcurrencyEnabled")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["@odata.context"] == f"{API}$metadata#EntityDefinitions(IsOptimisticConcurrencyEnabled)/$entity"
+    assert list(body) == ["@odata.context", "IsOptimisticConcurrencyEnabled", "MetadataId"]
+    assert body["IsOptimisticConcurrencyEnabled"] is True

@@ -26,12 +26,18 @@ def handle_bulk_action(
     """POST ``<set>/Microsoft.Dynamics.CRM.<action>``. All targets are written in one transaction.
 
     Raises:
-        DataverseError: 404 for an unknown action; 400 when the table lacks the message's sdkmessagefilter,
+        DataverseError: 404 for an unknown action; 400 for DeleteMultiple (standard tables only here); 400
+            when the table lacks the message's sdkmessagefilter,
             when a target lacks ``@odata.type`` or names another table; 400 ``0x80040216`` when an
             UpsertMultiple target that creates a record repeats its alternate key's columns in the body (an
             existing record ignores them instead); any write error of a target (the whole call is rolled back by
             the caller's transaction).
     """
+    if action == "DeleteMultiple":
+        # bulk-operations.md, "DeleteMultiple availability": only elastic tables have it (the sandbox has none);
+        # on a standard table "you get the error: DeleteMultiple has not yet been implemented." The page gives
+        # the message only: status and code are those of the sandbox's other refused messages.
+        raise DataverseError(400, "0x80040265", "DeleteMultiple has not yet been implemented.")
     if action not in BULK_MESSAGES:
         raise resource_not_found(f"Microsoft.Dynamics.CRM.{action}")
     if action not in entity.bulk_messages:
