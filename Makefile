@@ -14,6 +14,7 @@ STATE_DIR ?= .sandbox
 .PHONY: bench-console
 .PHONY: bench-matching bench-data
 .PHONY: faults
+.PHONY: soak
 
 ## The system libraries a Python dependency builds against: PyICU (normality's offline transliteration of names,
 ## used by matching) has no wheels and compiles against Debian's ICU.
@@ -68,6 +69,13 @@ faults: $(STAMP)
 	tail -n 15 $(FAULTS_DIR)/sqlite.txt $(FAULTS_DIR)/postgresql.txt; \
 	$(BIN)/python -m tests.faults.table --seconds $$(( $$(date +%s) - start )) \
 		$(FAULTS_DIR)/sqlite.json $(FAULTS_DIR)/postgresql.json && exit $$failed
+
+## The soak (issue 16): one `salesbridge serve` (console + embedded job engine) for SOAK_MINUTES (10; the long run
+## is `make soak SOAK_MINUTES=120`) against the sandbox over TLS with 10 % Web API faults: an import a minute, the
+## CRM's data changing, writeback and console use; then 0 lost, 0 duplicated checked. bench/results/soak.{json,png}.
+SOAK_MINUTES ?= 10
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES)
 
 ## Airbyte's Dataverse source, for bench-import only: its own venv (it pins airbyte-cdk 0.80 and old dependencies).
 AIRBYTE_VENV := .venv-airbyte
