@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -284,7 +285,7 @@ def process_figures(pid: int) -> dict[str, float]:
             rss_kib = int(line.split()[1])
     return {
         "rss_mib": round(rss_kib / 1024, 2),
-        "fds": len(os.listdir(f"/proc/{pid}/fd")),
+        "fds": sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir()),
         "cpu_s": round(process_cpu_seconds(pid), 2),
     }
 
@@ -415,9 +416,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
         ("activities_written", "activities written"),
         ("pages_served", "pages served"),
     ):
-        rates = [0.0] + [
-            (b[key] - a[key]) / max(b["t"] - a["t"], 1e-9) * 60 for a, b in zip(samples, samples[1:], strict=False)
-        ]
+        rates = [0.0] + [(b[key] - a[key]) / max(b["t"] - a["t"], 1e-9) * 60 for a, b in itertools.pairwise(samples)]
         throughput.plot(minutes, rates, label=label)
     throughput.set_yscale("symlog")
     throughput.set_ylabel("per minute")
@@ -515,9 +514,13 @@ def settle(view: StoreView, queued: int, since: datetime, timeout_s: float) -> f
         run = view.last_run()
         if run is not None and run.state.value == "failed":
             view.request_import()  # as the schedule would: the next import
-        elif run is not None and run.state.value == "succeeded" and run.requested_at >= since:
-            if view.figures()["activities_written"] >= queued:
-                return time.monotonic() - started
+        elif (
+            run is not None
+            and run.state.value == "succeeded"
+            and run.requested_at >= since
+            and view.figures()["activities_written"] >= queued
+        ):
+            return time.monotonic() - started
         time.sleep(1)
     return timeout_s
 
@@ -572,7 +575,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             while True:
                 now = time.monotonic()
                 sample = {"t": round(now - started, 1), **process_figures(serve.pid), **view.figures()}
-                sample.update({k: v for k, v in tally.snapshot().items()})
+                sample.update(tally.snapshot())
                 sample["activities_queued"] = len(queued)
                 samples.append(sample)
                 print(
