@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -67,6 +68,13 @@ def _token(sandbox: Sandbox) -> str:
         sandbox.application.client_id, sandbox.application.client_secret, f"{BASE_URL}/.default"
     )
     return str(issued["access_token"])
+
+
+@contextmanager
+def open_api(sandbox: Sandbox) -> Iterator[WebApi]:
+    """A client of ``sandbox`` signed in as its application user, for the modules' own fixtures."""
+    with TestClient(sandbox.app, base_url=BASE_URL) as client:
+        yield WebApi(client, _token(sandbox))
 
 
 @pytest.fixture

@@ -20,8 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from starlette.testclient import TestClient
-from tests.conformance.conftest import API, BASE_URL, WebApi
+from tests.conformance.conftest import API, WebApi, open_api
 
 from salesbridge.sandbox.assembly import build_sandbox
 
@@ -67,12 +66,7 @@ def _integer(schema: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def docs_api(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[WebApi]:
-    sandbox = build_sandbox(signing_key=sandbox_signing_key)
-    issued = sandbox.services.issuer.issue(
-        sandbox.application.client_id, sandbox.application.client_secret, f"{BASE_URL}/.default"
-    )
-    with TestClient(sandbox.app, base_url=BASE_URL) as client:
-        api = WebApi(client, str(issued["access_token"]))
+    with open_api(build_sandbox(signing_key=sandbox_signing_key)) as api:
         tables = (
             _table("example_Record", [_integer("example_Key1"), _integer("example_Key2")]),
             _table("sample_Example", []),

@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from starlette.testclient import TestClient
-from tests.conformance.conftest import API, BASE_URL, WebApi
+from tests.conformance.conftest import API, WebApi, open_api
 
 from salesbridge.sandbox.assembly import build_sandbox
 
@@ -36,12 +35,8 @@ ROW_VERSION_MISMATCH = "The version of the existing record doesn't match the Row
 
 @pytest.fixture(scope="module")
 def docs_api(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[WebApi]:
-    sandbox = build_sandbox(signing_key=sandbox_signing_key)
-    issued = sandbox.services.issuer.issue(
-        sandbox.application.client_id, sandbox.application.client_secret, f"{BASE_URL}/.default"
-    )
-    with TestClient(sandbox.app, base_url=BASE_URL) as client:
-        yield WebApi(client, str(issued["access_token"]))
+    with open_api(build_sandbox(signing_key=sandbox_signing_key)) as api:
+        yield api
 
 
 def _sample_account(api: WebApi) -> str:
