@@ -506,27 +506,27 @@ def add_admin(workspace: Workspace) -> None:
 
 
 def settle(view: StoreView, queued: int, since: datetime, timeout_s: float) -> float:
-    """Wait until an import requested after ``since`` succeeded and ``queued`` activities are delivered; seconds
-    waited (``timeout_s`` when it did not happen)."""
+    """Wait until an import that started after ``since`` (when the CRM stopped changing) succeeded and ``queued``
+    activities are delivered; seconds waited (``timeout_s`` when it did not happen). An import that finished
+    without being that one (it failed, or it started earlier) is followed by another, as the schedule would."""
     started = time.monotonic()
     view.request_import()
     while time.monotonic() - started < timeout_s:
         run = view.last_run()
-        if run is not None and run.state.value == "failed":
-            view.request_import()  # as the schedule would: the next import
-        elif (
-            run is not None
-            and run.state.value == "succeeded"
-            and run.requested_at >= since
-            and view.figures()["activities_written"] >= queued
-        ):
+        finished = run is not None and run.state.value in ("succeeded", "failed")
+        fresh = finished and run.state.value == "succeeded" and run.started_at is not None and run.started_at >= since
+        if fresh and view.figures()["activities_written"] >= queued:
             return time.monotonic() - started
+        if finished and not fresh:
+            view.request_import()
         time.sleep(1)
     return timeout_s
 
 
 def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    phases = {"start": time.monotonic()}
     crm = start_crm(folder / "crm", folder / "crm.db", contacts=args.contacts)
+    phases["sandbox"] = time.monotonic()
     serve: subprocess.Popen[bytes] | None = None
     stop = threading.Event()
     threads: list[threading.Thread] = []
@@ -534,6 +534,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         with store_url(folder, args.postgresql) as url:
             workspace = prepare_workspace(url, crm, people=args.people)
             add_admin(workspace)
+            phases["workspace"] = time.monotonic()
             third = args.fault_rate / 3
             crm.put_faults(
                 {
@@ -547,6 +548,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             port = free_port()
             log = folder / "serve.log"
             serve = start_serve(workspace, port, log)
+            phases["serve"] = time.monotonic()
             view = StoreView(workspace)
             tally = Tally()
             changes = CrmChanges(crm, tally)
@@ -632,6 +634,10 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 "activities_queued": len(queued),
                 "failing_at_end_of_load": failing_at_end,
                 "settle_seconds": round(settled, 1),
+                "setup_seconds": {
+                    name: round(phases[name] - phases[before], 1)
+                    for before, name in itertools.pairwise(("start", "sandbox", "workspace", "serve"))
+                },
                 "settled": settled < args.settle_minutes * 60,
                 "serve_log_errors": sum(
                     1 for line in log_text.splitlines() if " ERROR " in line or "Traceback" in line
