@@ -1,8 +1,8 @@
-"""The soak (``make soak``, bench/soak.py) runs end to end for 20 seconds at a tiny size: the sandbox over TLS with
+"""The soak (``make soak``, bench/soak.py) runs end to end for 12 seconds at a tiny size: the sandbox over TLS with
 10 % Web API faults, one ``salesbridge serve`` process (console + embedded job engine) on SQLite, imports every
-6 s while the CRM's contacts are created, updated and deleted, activities queued and drained, console pages loaded.
+4 s while the CRM's contacts are created, updated and deleted, activities queued and drained, console pages loaded.
 Its invariants are asserted (every CRM row stored once, every activity written once, samples taken, the chart
-drawn), not its timings. Cost: about 20 s of load plus the set-up (sandbox, workspace, serve: 10-20 s)."""
+drawn), not its timings. Cost: 12 s of load, about 6 s of set-up (sandbox, workspace, serve), a few of settling."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def test_soak_keeps_every_record_and_activity_exactly_once_under_faults(tmp_path
             sys.executable,
             "-m",
             "bench.soak",
-            *("--minutes", "0.33", "--import-every", "6", "--changes-per-minute", "120"),
-            *("--page-every", "0.3", "--sample-every", "2", "--settle-minutes", "3"),
+            *("--minutes", "0.2", "--import-every", "4", "--changes-per-minute", "120"),
+            *("--page-every", "0.3", "--sample-every", "1.5", "--settle-minutes", "3"),
             *("--contacts", "300", "--people", "50", "--out", str(out), "--chart", str(png)),
         ],
         capture_output=True,
