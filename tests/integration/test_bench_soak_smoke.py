@@ -35,7 +35,7 @@ def test_soak_keeps_every_record_and_activity_exactly_once_under_faults(tmp_path
     assert result["settled"] is True
     assert (checks["lost"], checks["duplicated"], checks["stale"]) == (0, 0, 0)
     assert (checks["not_written"], checks["written_twice"]) == (0, 0)
-    assert checks["tables"]["contact"]["in_crm"] == checks["tables"]["contact"]["stored"] > 300 - 1
+    assert checks["tables"]["contact"]["in_crm"] == checks["tables"]["contact"]["stored"] >= 300
     # The load happened: a full import then deltas, the CRM changed, activities delivered, pages served.
     assert totals["imports_succeeded"] >= 2
     assert min(totals["crm_creates"], totals["crm_updates"], totals["crm_deletes"]) > 0
