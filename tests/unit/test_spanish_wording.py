@@ -34,3 +34,11 @@ def test_the_spanish_catalogue_reads_as_one_voice() -> None:
     assert run_together == []
     assert [text for text in texts if re.search(r"\bpuestos?\b", text)] == []
     assert [text for text in texts if re.search(r"\b(Agréguel\w*|Añádal\w*|vuelva a instalarla)\b", text)] == []
+
+
+def test_crm_tables_are_named_as_dynamics_365_names_them_in_spanish() -> None:
+    """A lead is a "cliente potencial" (Dynamics 365 Sales' Spanish word), never a "posible cliente" nor a "lead";
+    accounts, contacts and opportunities are "cuentas", "contactos" and "oportunidades"."""
+    texts = [text for text in _translations() if "--table" not in text]  # an option's values stay as typed
+    other_words = r"\b(posibles? clientes?|leads?|prospectos?|oportunidades? de venta|contactos? comerciales?)\b"
+    assert [text for text in texts if re.search(other_words, text, re.IGNORECASE)] == []

@@ -198,7 +198,7 @@ def test_a_seller_builds_a_list_of_their_own_that_auto_save_leaves_alone(
 
     assert (first.json(), again.json(), stolen.status_code) == ({"added": True}, {"added": False}, 404)
     assert unknown.status_code == 422
-    assert unknown.json()["detail"] == "Ninguna cuenta, contacto ni posible cliente importado del CRM tiene este id."
+    assert unknown.json()["detail"] == "Ninguna cuenta, contacto ni cliente potencial importado del CRM tiene este id."
     organization_id = console.store.organization_id("acme")
     assert organization_id is not None
     recompute_auto_saved_lists(console.store, organization_id)

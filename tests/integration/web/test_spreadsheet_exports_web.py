@@ -82,7 +82,7 @@ def test_a_list_export_is_for_spreadsheets_in_the_readers_language(console: Cons
 
     assert rows[0] == ["Nombre", "Tipo", "Propietario", "Estado", "Id. del CRM", "Añadidos"]
     _assert_neutralised(rows)
-    assert rows[-1][1:4] == ["Posible cliente", "Ñandú Owner", "Aún sin coincidencia"]
+    assert rows[-1][1:4] == ["Cliente potencial", "Ñandú Owner", "Aún sin coincidencia"]
 
 
 def test_a_report_export_is_for_spreadsheets_in_the_readers_language(console: Console, spanish_admin: Browser) -> None:
