@@ -26,6 +26,7 @@ from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgO
 from salesbridge.cli.rendering import console, errors_reported, failure
 from salesbridge.i18n import N_, count_text, decimal_text, translate
 from salesbridge.services.organizations import require_organization
+from salesbridge.web.localized import crm_table
 
 if TYPE_CHECKING:
     import uuid
@@ -43,7 +44,6 @@ FullOption = Annotated[
     bool, typer.Option("--full", help="Compare every record again and re-estimate the weights (slower).")
 ]
 TABLES: tuple[Literal["account", "contact", "lead"], ...] = ("account", "contact", "lead")
-TABLE_NAMES = {"account": N_("Accounts"), "contact": N_("Contacts"), "lead": N_("Leads")}
 
 
 def register(group: typer.Typer) -> None:
@@ -177,7 +177,7 @@ def _print_report(report: MatchReport, lang: str) -> None:
         grid.add_column(translate(header, lang), justify="right")
     for row in report.tables:
         grid.add_row(
-            translate(TABLE_NAMES[row.table], lang),
+            crm_table(row.table, lang),
             count_text(row.total, lang),
             f"{count_text(row.matched, lang)} ({_share(row.matched_share, lang)})",
             f"{count_text(row.review, lang)} ({_share(row.review_share, lang)})",

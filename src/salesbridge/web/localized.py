@@ -265,11 +265,24 @@ CRM_TABLE_NAMES: Final = {
     "connection": N_("Connections"),
 }
 """The CRM tables salesbridge imports, by the names people know them by (message ids), by logical name."""
+CRM_RECORD_KINDS: Final = {
+    "account": N_("Account"),
+    "contact": N_("Contact"),
+    "lead": N_("Lead"),
+    "opportunity": N_("Opportunity"),
+    "systemuser": N_("CRM user"),
+    "team": N_("Team"),
+    "connection": N_("Connection"),
+}
+"""One record of each table of ``CRM_TABLE_NAMES``: what a record is (message ids), by its table's logical name."""
 
 
-def crm_table_name(table: str, locale: str) -> str:
-    """The CRM table ``table`` (a logical name) by its name in ``locale``; a table not named here, as it is."""
-    return translate(CRM_TABLE_NAMES[table], locale) if table in CRM_TABLE_NAMES else table
+def crm_table(table: str, locale: str, *, plural: bool = True) -> str:
+    """The CRM table ``table`` (a logical name, such as "lead") in ``locale``: by its name ("Leads", "Clientes
+    potenciales"), or with ``plural`` False by what one of its records is ("Lead", "Cliente potencial", a record's
+    type); a table not named here, as it is. The one map of the console, the API and the CLI."""
+    names = CRM_TABLE_NAMES if plural else CRM_RECORD_KINDS
+    return translate(names[table], locale) if table in names else table
 
 
 def sync_status_json(status: SyncStatus, locale: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from salesbridge.i18n import SUPPORTED_LOCALES, normalize_locale, translate, tra
 from salesbridge.services.accounts import Principal
 from salesbridge.services.sync import sync_failure
 from salesbridge.web.context import console_config, console_services
-from salesbridge.web.localized import CRM_TABLE_NAMES, certainty_percent, crm_table_name, sync_failure_message
+from salesbridge.web.localized import CRM_TABLE_NAMES, certainty_percent, crm_table, sync_failure_message
 from salesbridge.web.security import csrf_cookie_name, request_auth
 
 TEMPLATES_DIR: Final = Path(__file__).parent / "templates"
@@ -48,7 +48,7 @@ def environment(locale: str) -> Environment:
     env.globals["supported_locales"] = SUPPORTED_LOCALES
     env.globals["certainty"] = partial(certainty_percent, locale=locale)
     env.globals["crm_table_names"] = {table: translate(name, locale) for table, name in CRM_TABLE_NAMES.items()}
-    env.filters["crm_table"] = partial(crm_table_name, locale=locale)
+    env.filters["crm_table"] = partial(crm_table, locale=locale)  # `t | crm_table(plural=False)`: a record's type
     env.filters["format_date"] = partial(date_text, locale=locale)
     env.filters["format_datetime"] = partial(datetime_text, locale=locale)
     env.filters["format_number"] = partial(number_text, locale=locale)

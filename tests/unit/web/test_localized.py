@@ -17,6 +17,7 @@ from salesbridge.services.sync import SyncStatus
 from salesbridge.web.localized import (
     certainty_percent,
     choices_json,
+    crm_table,
     list_json,
     settings_json,
     sync_failure_message,
@@ -120,3 +121,33 @@ def test_the_sync_failure_is_put_in_words_where_the_json_has_always_had_it() -> 
 )
 def test_a_probability_below_one_never_reads_as_100_percent(probability: float, locale: str, shown: str) -> None:
     assert certainty_percent(probability, locale) == shown
+
+
+@pytest.mark.parametrize(
+    ("table", "locale", "plural", "shown"),
+    [
+        ("lead", "en", True, "Leads"),
+        ("lead", "en", False, "Lead"),
+        ("lead", "es", True, "Clientes potenciales"),
+        ("lead", "es", False, "Cliente potencial"),
+        ("account", "es", True, "Cuentas"),
+        ("contact", "es", False, "Contacto"),
+        ("opportunity", "en", False, "Opportunity"),
+        ("opportunity", "es", True, "Oportunidades"),
+        ("systemuser", "es", False, "Usuario del CRM"),
+        ("team", "es", False, "Equipo"),
+        ("new_project", "es", True, "new_project"),  # a table salesbridge does not name: as the CRM names it
+    ],
+)
+def test_a_crm_table_is_named_in_the_readers_language(table: str, locale: str, plural: bool, shown: str) -> None:
+    assert crm_table(table, locale, plural=plural) == shown
+
+
+def test_every_crm_table_has_a_name_and_a_record_kind_in_english_and_spanish() -> None:
+    tables = ("account", "contact", "lead", "opportunity", "systemuser", "team", "connection")
+    for plural in (True, False):
+        english = [crm_table(table, "en", plural=plural) for table in tables]
+        spanish = [crm_table(table, "es", plural=plural) for table in tables]
+        assert all(name not in tables for name in english)  # every table is named, not shown by its logical name
+        assert len(set(spanish)) == len(tables)
+        assert all(es != en for es, en in zip(spanish, english, strict=True))  # each one translated

@@ -21,12 +21,6 @@ from salesbridge.web.context import ConsoleServices
 from salesbridge.web.templating import render
 from salesbridge.web.ui.writeback import ITEM_LABELS, reason_text
 
-TABLE_LABELS: Final = {
-    "contact": N_("Contact"),
-    "lead": N_("Lead"),
-    "account": N_("Account"),
-    "opportunity": N_("Opportunity"),
-}
 CHANGE_LABELS: Final = {
     ChangeKind.OWNER: N_("New owner"),
     ChangeKind.STAGE: N_("Stage moved"),
@@ -76,6 +70,5 @@ def home_page(request: Request, principal: Principal, services: ConsoleServices)
             "waiting": [_entry(activity, locale, home.subjects) for activity in home.waiting],
             "recent": [_entry(activity, locale, home.subjects) for activity in home.recent],
             "change_labels": {kind.value: translate(label, locale) for kind, label in CHANGE_LABELS.items()},
-            "table_labels": {table: translate(label, locale) for table, label in TABLE_LABELS.items()},
         }
     return render(request, "home.html", context, principal=principal)

@@ -41,7 +41,7 @@ from salesbridge.services.lists import (
     save_my_rules,
 )
 from salesbridge.web.context import ConsoleServices
-from salesbridge.web.localized import unmatched_label
+from salesbridge.web.localized import crm_table, unmatched_label
 from salesbridge.web.security import SeatHolderPrincipal, Services
 from salesbridge.web.spreadsheet_csv import MEDIA_TYPE, spreadsheet_csv_bytes
 from salesbridge.web.templating import render
@@ -53,7 +53,6 @@ ROW_BADGE_LABELS: Final = {
     RowBadge.OUT_OF_DATE: N_("Out of date"),
     RowBadge.UNMATCHED: N_("Not matched yet"),
 }
-TABLE_LABELS: Final = {"account": N_("Account"), "contact": N_("Contact"), "lead": N_("Lead")}
 CSV_HEADERS: Final = (N_("Name"), N_("Type"), N_("Owner"), N_("Status"), N_("CRM id"), N_("Added"))
 
 Checkbox = Annotated[str, Form()]
@@ -260,7 +259,7 @@ def _csv_cells(row: ListRow, locale: str) -> list[str]:
     badge = translate(ROW_BADGE_LABELS[row.badge], locale) if row.badge else ""
     return [
         row.name or "",
-        translate(TABLE_LABELS.get(row.table, row.table), locale),
+        crm_table(row.table, locale, plural=False),
         row.owner_name or "",
         badge,
         row.crm_id,
