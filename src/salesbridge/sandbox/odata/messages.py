@@ -17,14 +17,24 @@ import orjson
 JSON_CONTENT_TYPE = "application/json; odata.metadata=minimal"
 
 
+#: Headers whose repeated fields are one comma-separated list (RFC 9110 §5.3): count-rows.md sends
+#: ``odata.maxpagesize`` and ``odata.include-annotations`` in two ``Prefer`` headers, and both apply.
+_LIST_HEADERS = frozenset({"prefer"})
+
+
 class Headers:
-    """Case-insensitive header mapping (first value wins)."""
+    """Case-insensitive header mapping (first value wins, except that repeated ``Prefer`` fields combine)."""
 
     def __init__(self, items: Mapping[str, str] | list[tuple[str, str]] | None = None) -> None:
         self._items: dict[str, tuple[str, str]] = {}
         pairs = items.items() if isinstance(items, Mapping) else (items or [])
         for name, value in pairs:
-            self._items.setdefault(name.lower(), (name, value))
+            key = name.lower()
+            if key in _LIST_HEADERS and key in self._items:
+                first_name, first_value = self._items[key]
+                self._items[key] = (first_name, f"{first_value}, {value}")
+            else:
+                self._items.setdefault(key, (name, value))
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The header's value, or ``default``."""

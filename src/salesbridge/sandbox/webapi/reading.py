@@ -263,7 +263,7 @@ class Reader:
         pk = f"{alias}.{quote_ident(entity.primary_id)}"
         offset = 0
         if options.orderby:
-            order_sql = compile_orderby(options.orderby, entity, alias=alias) + f", {pk}"
+            order_sql = compile_orderby(options.orderby, entity, alias=alias, catalogue=self.catalogue) + f", {pk}"
             if cursor:
                 offset = (cursor.page_number - 1) * page_size
         else:
@@ -661,7 +661,7 @@ class Reader:
         clauses.append(f"{parent} IN ({', '.join('?' for _ in parent_ids)})")
         params.extend(parent_ids)
         order = (
-            compile_orderby(options.orderby, child, alias="c")
+            compile_orderby(options.orderby, child, alias="c", catalogue=self.catalogue)
             if options.orderby
             else f"c.{quote_ident(child.primary_id)}"
         )

@@ -576,10 +576,14 @@ def compile_filter(
     return sql, compiler.params
 
 
-def compile_orderby(items: Sequence[OrderByItem], entity: EntityDef, *, alias: str) -> str:
+def compile_orderby(
+    items: Sequence[OrderByItem], entity: EntityDef, *, alias: str, catalogue: Catalogue | None = None
+) -> str:
     """Compile ``$orderby`` items to an SQL ``ORDER BY`` list (without the keywords).
 
-    Lookups sort by their ``_x_value`` GUID; text sorts case-insensitively through the columns' collation.
+    With ``catalogue``, lookups sort by the primary name of the related row, as Dataverse does (order-rows.md,
+    "Lookup columns"); without it, by their ``_x_value`` GUID. Choices sort by their integer value; text
+    sorts case-insensitively through the columns' collation.
 
     Raises:
         DataverseError: 400 ``0x80060888`` for an unknown property, a lookup named without ``_x_value``, or a
@@ -593,5 +597,23 @@ def compile_orderby(items: Sequence[OrderByItem], entity: EntityDef, *, alias: s
                 f"column of '{entity.logical_name}'."
             )
         column = _resolve_column(entity, alias, item.path, None)
-        parts.append(f"{column.sql} {'DESC' if item.descending else 'ASC'}")
+        key = _lookup_name_sql(column, catalogue) if catalogue is not None and column.attribute.is_lookup else None
+        parts.append(f"{key or column.sql} {'DESC' if item.descending else 'ASC'}")
     return ", ".join(parts)
+
+
+def _lookup_name_sql(column: _Column, catalogue: Catalogue) -> str | None:
+    """The primary name of the row a lookup points to (the first of its target tables that has it), or None
+    when no target table is known."""
+    names = []
+    for target_name in column.attribute.targets:
+        target = catalogue.find_entity(target_name)
+        if target is None or not target.primary_name:
+            continue
+        names.append(
+            f"(SELECT ordered_by.{quote_ident(target.primary_name)} FROM {quote_ident(target.logical_name)} "
+            f"AS ordered_by WHERE ordered_by.{quote_ident(target.primary_id)} = {column.sql})"
+        )
+    if not names:
+        return None
+    return names[0] if len(names) == 1 else f"COALESCE({', '.join(names)})"
