@@ -559,6 +559,16 @@ FILTER_ROWS = [
     ),
     _param(
         "filter-rows.md",
+        "Manage single quotes: the error with single quotes",
+        _refused(
+            "contacts?$select=fullname&$filter=Microsoft.Dynamics.CRM.In(PropertyName=@p1,PropertyValues=@p2)"
+            "&@p1='lastname'&@p2=['OBrian','OBryan','O'Brian','O'Bryan']",
+            "Invalid JSON. A comma character ',' was expected in scope 'Array'. Every two elements in an array and "
+            "properties of an object must be separated by commas.",
+        ),
+    ),
+    _param(
+        "filter-rows.md",
         "Manage single quotes: a single value",
         _rows("contacts?$select=fullname&$filter=lastname eq 'O''Bryan'", {"Pat O'Bryan"}, "fullname"),
     ),

@@ -636,6 +636,8 @@ class _Parser:
             text = self._alias_text(token)
             if text is None:
                 return Literal(None, None, token.pos)
+            if text.lstrip().startswith("["):
+                _check_json_array(text)
             return self._sub_parser(token, text).parse_parameter_value()
         if self._is_punct("["):
             self._advance()
@@ -662,6 +664,44 @@ class _Parser:
             value = _KEYWORD_LITERALS[token.text]
             return Literal(value, None if value is None else Edm.BOOLEAN, token.pos)
         raise self._error("a parameter value expected")
+
+
+_MISSING_COMMA = (
+    "Invalid JSON. A comma character ',' was expected in scope 'Array'. Every two elements in an array and "
+    "properties of an object must be separated by commas."
+)
+
+
+def _check_json_array(text: str) -> None:
+    """Read an array given to a parameter alias as Dataverse does, as JSON: a string ends at its first closing
+    quote, so ``['O'Brian']`` is the string ``'O'`` followed by ``Brian`` — filter-rows.md, "Manage single
+    quotes", documents the error. Other faults are left to the filter parser.
+
+    Raises:
+        DataverseError: 400 ``0x80060888`` when two elements are not separated by a comma.
+    """
+    position = text.index("[") + 1
+    length = len(text)
+    while position < length:
+        char = text[position]
+        if char.isspace() or char == ",":
+            position += 1
+            continue
+        if char == "]":
+            return
+        if char not in "'\"":
+            position += 1
+            continue
+        end = position + 1
+        while end < length and text[end] != char:
+            end += 2 if text[end] == "\\" else 1
+        if end >= length:
+            return
+        position = end + 1
+        while position < length and text[position].isspace():
+            position += 1
+        if position < length and text[position] not in ",]":
+            raise query_syntax_error(_MISSING_COMMA)
 
 
 def parse_filter(text: str, aliases: Mapping[str, str] | None = None, *, allow_aliases: bool = True) -> Expr:
