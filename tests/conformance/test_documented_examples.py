@@ -21,6 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.testclient import TestClient
 from tests.conformance.conftest import API, BASE_URL, WebApi
+from tests.conformance.test_documented_writes import SAMPLE_ACCOUNT
 
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.organization.state import SandboxConfig
@@ -439,14 +440,7 @@ def test_create_with_data_returned(docs_api: WebApi) -> None:
     list that later pages show; the sandbox names it, so the context is compared up to it)."""
     response = docs_api.post(
         "accounts?$select=name,creditonhold,address1_latitude,description,revenue,accountcategorycode,createdon",
-        json={
-            "name": "Sample Account",
-            "creditonhold": False,
-            "address1_latitude": 47.639583,
-            "description": "This is the description of the sample account",
-            "revenue": 5000000,
-            "accountcategorycode": 1,
-        },
+        json=SAMPLE_ACCOUNT,
         headers={"Prefer": "return=representation"},
     )
     body = _ok(response, 201)

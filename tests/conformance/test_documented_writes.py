@@ -39,19 +39,20 @@ def docs_api(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[WebApi]:
         yield api
 
 
+#: The documents' sample account (the body of create-entity-web-api.md's "Basic Create").
+SAMPLE_ACCOUNT = {
+    "name": "Sample Account",
+    "creditonhold": False,
+    "address1_latitude": 47.639583,
+    "description": "This is the description of the sample account",
+    "revenue": 5000000,
+    "accountcategorycode": 1,
+}
+
+
 def _sample_account(api: WebApi) -> str:
     """The documents' sample account ("Create with data returned" of create-entity-web-api.md), a new id."""
-    return api.create(
-        "accounts",
-        {
-            "name": "Sample Account",
-            "creditonhold": False,
-            "address1_latitude": 47.639583,
-            "description": "This is the description of the sample account",
-            "revenue": 5000000,
-            "accountcategorycode": 1,
-        },
-    )
+    return api.create("accounts", SAMPLE_ACCOUNT)
 
 
 def _no_content(response: Any) -> None:

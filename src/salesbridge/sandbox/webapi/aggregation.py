@@ -4,7 +4,9 @@ Follows ``webapi/use-fetchxml-web-api.md`` (the FetchXML is URL-encoded in ``fet
 null are left out of the results), ``fetchxml/aggregate-data.md`` (``aggregate="true"``, ``groupby`` and the
 aggregate functions ``count``, ``countcolumn``, ``sum``, ``avg``, ``min``, ``max``, each result named by its
 ``alias``), and ``webapi/query/aggregate-data.md`` (``$apply`` with ``filter``, ``groupby`` and ``aggregate``;
-a grouped property through a lookup is named ``<table>_<column>``).
+a grouped property through a lookup is named ``<table>_<column>`` and comes after the aggregates; with
+``odata.include-annotations`` the groups and aggregates carry their formatted values; ``groupby`` of a date and
+time column is refused, as the page says Dataverse does).
 
 The subset: ``fetch`` with ``top``, ``count``, ``page``, ``aggregate``, ``distinct``; ``entity`` and nested
 ``link-entity`` (``inner``/``outer``) with ``attribute`` / ``all-attributes``, ``order`` and ``filter``
@@ -14,6 +16,7 @@ with a 400, never ignored.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +30,8 @@ from salesbridge.sandbox.odata.filter.parser import parse_filter
 from salesbridge.sandbox.odata.filter.sql import compile_filter
 from salesbridge.sandbox.odata.messages import ApiResponse
 from salesbridge.sandbox.odata.query_options import split_top_level
-from salesbridge.sandbox.webapi.reading import Reader, projection_for
+from salesbridge.sandbox.odata.values import formatted_value
+from salesbridge.sandbox.webapi.reading import FORMATTED, Reader, _annotations_before_values, projection_for
 
 MORE_RECORDS = "Microsoft.Dynamics.CRM.morerecords"
 _FETCH_ERROR = "0x80041102"
@@ -409,7 +413,7 @@ def run_apply(reader: Reader, entity: EntityDef, text: str) -> ApiResponse:
     clauses: list[str] = []
     params: list[Any] = []
     groups: list[tuple[str, str, AttributeDef]] = []
-    aggregates: list[tuple[str, str]] = []
+    aggregates: list[tuple[str, str, AttributeDef | None]] = []
     joins: dict[str, str] = {}
     for step in split_top_level(text, "/"):
         step = step.strip()
@@ -443,7 +447,12 @@ def run_apply(reader: Reader, entity: EntityDef, text: str) -> ApiResponse:
     if scope is not None:
         clauses.append(scope[0])
         params += scope[1]
-    selects = [column for _, column, _ in groups] + [expression for _, expression in aggregates]
+    # The row's own groups, then the aggregates, then the groups through a lookup (the order of the page's
+    # "Total account revenue by primary contact name": ``total`` before ``contact_fullname``).
+    own = [group for group in groups if group[1].startswith("t.")]
+    related = [group for group in groups if not group[1].startswith("t.")]
+    selects = [column for _, column, _ in own] + [expression for _, expression, _ in aggregates]
+    selects += [column for _, column, _ in related]
     if not selects:
         raise query_syntax_error("$apply needs a groupby or an aggregate.")
     sql = f"SELECT {', '.join(selects)} FROM {quote_ident(entity.logical_name)} AS t{''.join(joins.values())}"
@@ -453,13 +462,39 @@ def run_apply(reader: Reader, entity: EntityDef, text: str) -> ApiResponse:
         columns = ", ".join(column for _, column, _ in groups)
         sql += f" GROUP BY {columns} ORDER BY {columns}"
     _, rows = state.storage.query(sql, params)
-    outputs: list[tuple[str, AttributeDef | None]] = [(key, attribute) for key, _, attribute in groups]
-    outputs += [(alias, None) for alias, _ in aggregates]
-    payload = {
-        "@odata.context": f"{reader.api_url}$metadata#{entity.entity_set_name}",
-        "value": _rows_of(rows, outputs),
-    }
+    outputs: list[tuple[str, AttributeDef | None]] = [(key, attribute) for key, _, attribute in own]
+    outputs += [(alias, None) for alias, _, _ in aggregates]
+    outputs += [(key, attribute) for key, _, attribute in related]
+    values = _rows_of(rows, outputs)
+    if reader.prefer.wants_annotation(FORMATTED):
+        formats: list[tuple[str, AttributeDef | None, bool]] = [(key, attribute, False) for key, _, attribute in own]
+        formats += [(alias, attribute, attribute is None) for alias, _, attribute in aggregates]
+        formats += [(key, attribute, False) for key, _, attribute in related]
+        values = [_formatted(item, formats) for item in values]
+    payload = {"@odata.context": f"{reader.api_url}$metadata#{entity.entity_set_name}", "value": values}
     return ApiResponse.raw_json(200, orjson.dumps(payload), reader.applied_headers())
+
+
+def orders_by_an_aggregate(query: dict[str, str]) -> bool:
+    """Whether ``$orderby`` names the alias of one of ``$apply``'s aggregates (``… as total`` and
+    ``$orderby=total``), which aggregate-data.md says Dataverse refuses."""
+    aliases = set(re.findall(r"\bas\s+(\w+)", query.get("$apply", "")))
+    ordered = {part.split()[0] for part in query.get("$orderby", "").split(",") if part.split()}
+    return bool(aliases & ordered)
+
+
+def _formatted(item: dict[str, Any], formats: list[tuple[str, AttributeDef | None, bool]]) -> dict[str, Any]:
+    """``item`` with each value's formatted value right before it (aggregate-data.md: ``"count@…": "8"``,
+    ``"total@…": "$440,000.00"``, a choice's label); a count is a whole number, other aggregates take their
+    column's format."""
+    for name, attribute, is_count in formats:
+        value = item.get(name)
+        if value is None:
+            continue
+        text = f"{int(value):,}" if is_count else formatted_value(attribute, value) if attribute else None
+        if text is not None:
+            item[f"{name}@{FORMATTED}"] = text
+    return _annotations_before_values(item)
 
 
 def _group_column(reader: Reader, entity: EntityDef, item: str, joins: dict[str, str]) -> tuple[str, str, AttributeDef]:
@@ -485,16 +520,20 @@ def _group_column(reader: Reader, entity: EntityDef, item: str, joins: dict[str,
         )
     name = item[1:-6] if item.startswith("_") and item.endswith("_value") else item
     attribute = _column(entity, name)
+    if attribute.type == AttributeType.DATETIME:
+        # aggregate-data.md: "groupby with datetime values is not supported" (FetchXML's dategrouping is).
+        raise query_syntax_error(f"groupby with datetime values is not supported: '{attribute.logical_name}'.")
     return attribute.json_name, f"t.{quote_ident(attribute.logical_name)}", attribute
 
 
-def _aggregates(entity: EntityDef, body: str) -> list[tuple[str, str]]:
-    """``x with sum as total, $count as count`` → [(alias, SQL expression)]."""
-    found = []
+def _aggregates(entity: EntityDef, body: str) -> list[tuple[str, str, AttributeDef | None]]:
+    """``x with sum as total, $count as count`` → [(alias, SQL expression, the column whose format the result
+    takes: None for a count)]."""
+    found: list[tuple[str, str, AttributeDef | None]] = []
     for item in split_top_level(body, ","):
         words = item.split()
         if len(words) == 3 and words[0] == "$count" and words[1] == "as":
-            found.append((words[2], "COUNT(*)"))
+            found.append((words[2], "COUNT(*)", None))
             continue
         if len(words) != 5 or words[1] != "with" or words[3] != "as" or words[2] not in _APPLY_AGGREGATES:
             raise query_syntax_error(
@@ -503,5 +542,6 @@ def _aggregates(entity: EntityDef, body: str) -> list[tuple[str, str]]:
             )
         attribute = _column(entity, words[0])
         template = _APPLY_AGGREGATES[words[2]]
-        found.append((words[4], template.format(f"t.{quote_ident(attribute.logical_name)}")))
+        expression = template.format(f"t.{quote_ident(attribute.logical_name)}")
+        found.append((words[4], expression, None if words[2] == "countdistinct" else attribute))
     return found

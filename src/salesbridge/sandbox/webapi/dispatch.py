@@ -28,7 +28,7 @@ from salesbridge.sandbox.odata.paths import Segment, parse_key, parse_named_args
 from salesbridge.sandbox.odata.query_options import QueryOptions, parse_prefer, parse_query_options
 from salesbridge.sandbox.organization.security import ACT_ON_BEHALF
 from salesbridge.sandbox.organization.state import SandboxState
-from salesbridge.sandbox.webapi.aggregation import FetchQuery, run_apply
+from salesbridge.sandbox.webapi.aggregation import FetchQuery, orders_by_an_aggregate, run_apply
 from salesbridge.sandbox.webapi.associations import handle_many_to_many
 from salesbridge.sandbox.webapi.bulk_actions import handle_bulk_action
 from salesbridge.sandbox.webapi.context import function_parameter
@@ -234,6 +234,9 @@ class Engine:
             if option not in names:
                 continue
             others = [n for n in names if n != option and n.startswith("$") and n != "$count"]
+            if option == "$apply" and others == ["$orderby"] and orders_by_an_aggregate(dict(request.query)):
+                # query/aggregate-data.md: "$orderby with aggregate values is not supported", with this error.
+                raise bad_request("The query node SingleValueOpenPropertyAccess is not supported", "0x80060888")
             if others or names.count(option) > 1:
                 raise bad_request(
                     f"The sandbox answers {option} alone; it doesn't combine it with {', '.join(others) or option}.",
@@ -556,7 +559,11 @@ class Engine:
             return ApiResponse.empty(204)
         if request.method == "DELETE":
             child_id = None
-            if len(rest) == 2 and rest[0].args:
+            if second.args:
+                # associate-disassociate-entities-using-web-api.md, "Remove a reference to a table row": "Or,
+                # use this": DELETE …/opportunity_customer_accounts(<id>)/$ref.
+                child_id = parse_key(second.args).guid
+            elif len(rest) == 2 and rest[0].args:
                 child_id = parse_key(rest[0].args).guid
             else:
                 match = re.search(r"\$id=([^&]+)", request.raw_query)

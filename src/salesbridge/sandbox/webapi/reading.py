@@ -50,7 +50,7 @@ _EXPAND_LIMITS = (
     "one-to-many relationship."
 )
 _EXPAND_REF_ON_COLLECTION = "Expand with $ref is only supported on lookup type navigation property."
-#: Tables that inherit the principal entity type: expanded, they carry ``ownerid`` beside their own key.
+#: Tables that inherit the principal entity type: they carry ``ownerid`` beside their own key.
 _PRINCIPALS = frozenset({"systemuser", "team"})
 
 
@@ -385,6 +385,9 @@ class Reader:
         want_formatted = self.prefer.wants_annotation(FORMATTED)
         want_lookup_name = self.prefer.wants_annotation(LOOKUP_LOGICAL_NAME)
         want_nav = self.prefer.wants_annotation(ASSOCIATED_NAV)
+        # Users and teams inherit principal and carry its key, ownerid, beside their own (join-tables.md,
+        # "Expand single-valued navigation properties"; multi-level-expand.md shows it on a systemusers query).
+        principal = entity.logical_name in _PRINCIPALS
         result: list[dict[str, Any]] = []
         # Storage positions of the output values: lookups occupy two storage columns (id, target table).
         positions: list[int] = []
@@ -405,6 +408,8 @@ class Reader:
                     values[b] = bool(values[b])
             item: dict[str, Any] = {"@odata.etag": f'W/"{row[0]}"'} if has_version else {}
             item.update(zip(keys, values, strict=True))
+            if principal and entity.primary_id in item:
+                item["ownerid"] = item[entity.primary_id]
             result.append(item)
         if lookups and (want_formatted or want_lookup_name or want_nav):
             self._annotate_lookups(entity, rows, result, lookups, want_formatted, want_lookup_name, want_nav)
@@ -524,6 +529,10 @@ class Reader:
                     raise query_syntax_error(_EXPAND_LIMITS)
                 pairs = [(row[position], row[position + 1]) for row in rows]
                 position += 2
+                if self.catalogue.find_entity(single.referenced_entity) is not None:
+                    # A navigation property of one table of a polymorphic lookup (regardingobjectid_contact_task)
+                    # has nothing to expand when the lookup points at another table: null, as for no record.
+                    pairs = [(i, t) if not t or t == single.referenced_entity else (None, None) for i, t in pairs]
                 if option.ref:
                     for item, (target_id, target_type) in zip(values, pairs, strict=True):
                         item[option.nav] = self._reference(target_type or single.referenced_entity, target_id)
@@ -628,11 +637,8 @@ class Reader:
                 target, projection, [r[:-1] for r in rows], has_version="versionnumber" in columns
             )
             for item in serialized:
-                # A related record comes without its ETag; users and teams carry their principal key too
-                # (join-tables.md, "Expand single-valued navigation properties").
+                # A related record comes without its ETag (join-tables.md).
                 item.pop("@odata.etag", None)
-                if target.logical_name in _PRINCIPALS:
-                    item["ownerid"] = item.get(target.primary_id)
             if option.expand:
                 self._expand_items(target, option.expand, [str(r[-1]) for r in rows], serialized)
             for row, item in zip(rows, serialized, strict=True):
