@@ -64,6 +64,20 @@ class Settings(BaseSettings):
         description="procrastinate: a worker silent this long is taken to be dead and its jobs are retried "
         "(an import resumes once its lease, SALESBRIDGE_IMPORT_LEASE_SECONDS, expires).",
     )
+    tracemalloc_file: Path | None = Field(
+        default=None,
+        description="Diagnosis only (slow): `salesbridge serve` traces allocations and appends their growth by "
+        "traceback, and live objects by type, to this file every SALESBRIDGE_TRACEMALLOC_EVERY_SECONDS. Unset: off.",
+    )
+    tracemalloc_every_seconds: float = Field(
+        default=60.0, gt=0, description="How often SALESBRIDGE_TRACEMALLOC_FILE is written to."
+    )
+    tracemalloc_frames: int = Field(
+        default=8,
+        ge=0,
+        description="Frames kept per traced allocation for SALESBRIDGE_TRACEMALLOC_FILE; 0 traces no allocation and "
+        "writes live objects by type only (cheap).",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="The console's public address (scheme, host, port), e.g. https://console.example.com: every "

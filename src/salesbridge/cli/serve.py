@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from salesbridge import bootstrap
+from salesbridge import bootstrap, diagnostics
 from salesbridge.cli.invocation import settings
 from salesbridge.cli.rendering import console, errors_reported
 
@@ -59,5 +59,9 @@ def serve(
         )
     console.print(f"[bold green]Console[/bold green] at {scheme}://{host}:{port}/ — stop with Ctrl+C.", highlight=False)
     # The console's import runner imports in this process: the collector runs less often for its lifetime.
-    with bootstrap.fewer_collections():
+    options = settings(ctx)
+    trace = diagnostics.allocation_trace(
+        options.tracemalloc_file, options.tracemalloc_every_seconds, options.tracemalloc_frames
+    )
+    with bootstrap.fewer_collections(), trace:
         bootstrap.serve_console(console_app, host=host, port=port, certfile=certfile, keyfile=keyfile)

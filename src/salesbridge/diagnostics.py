@@ -1,0 +1,125 @@
+"""Allocation tracing for finding memory growth in a long-running process (the soak, ``bench/soak.py``).
+
+Off by default and costly when on (tracemalloc keeps a traceback for every live allocation: the process runs
+several times slower and holds more memory): only ``SALESBRIDGE_TRACEMALLOC_FILE`` turns it on, for a diagnosis.
+With ``SALESBRIDGE_TRACEMALLOC_FRAMES=0`` it only counts live objects by type (a second or so per dump, nothing in
+between): the process keeps its speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import threading
+import tracemalloc
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+FRAMES = 8
+"""Frames kept per allocation by default: enough to see which of our callers a library's allocation comes from."""
+TOP = 25
+"""Tracebacks and object types written per dump."""
+
+
+def _object_counts() -> Counter[str]:
+    """Live objects tracked by the collector, by type (qualified name)."""
+    return Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects())
+
+
+class AllocationTrace:
+    """Every ``every_s`` seconds, appends to ``path``: the top allocation growths by traceback since the first dump
+    (the baseline: taken one period after the start, once the process warmed up) and since the previous dump, and
+    the object types whose live count grew most since the baseline (``gc.get_objects``).
+
+    A growth that keeps rising from dump to dump at the same traceback is a leak; one that stops is a cache filling.
+    """
+
+    def __init__(self, path: Path, every_s: float, frames: int = FRAMES) -> None:
+        """``frames``: per traced allocation; 0 traces nothing (object counts only)."""
+        self.path = path
+        self.every_s = every_s
+        self.frames = frames
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._baseline: tracemalloc.Snapshot | None = None
+        self._previous: tracemalloc.Snapshot | None = None
+        self._baseline_counts: Counter[str] = Counter()
+        self.dumps = 0
+
+    def start(self) -> None:
+        """Start tracing and the dumping thread (a daemon)."""
+        if self.frames:
+            tracemalloc.start(self.frames)
+        self._thread = threading.Thread(target=self._loop, name="allocation-trace", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and tracing."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        if self.frames:
+            tracemalloc.stop()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.dump()
+
+    def _snapshot(self) -> tracemalloc.Snapshot | None:
+        if not self.frames:
+            return None
+        return tracemalloc.take_snapshot().filter_traces(
+            (
+                tracemalloc.Filter(False, tracemalloc.__file__),
+                tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+                tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>"),
+            )
+        )
+
+    def dump(self) -> None:
+        """One dump (the first sets the baseline and writes the totals only)."""
+        snapshot = self._snapshot()
+        counts = _object_counts()
+        current, peak = tracemalloc.get_traced_memory()
+        lines = [
+            f"=== dump {self.dumps} at {datetime.now(UTC).isoformat(timespec='seconds')}: "
+            f"traced {current / 2**20:.1f} MiB (peak {peak / 2**20:.1f}), {sum(counts.values()):,} gc objects"
+        ]
+        if not self.dumps:
+            self._baseline, self._baseline_counts = snapshot, counts
+        else:
+            for title, before in (("since the baseline", self._baseline), ("since the previous dump", self._previous)):
+                if snapshot is None or before is None:
+                    break
+                lines.append(f"--- top {TOP} growths by traceback {title}")
+                for stat in snapshot.compare_to(before, "traceback")[:TOP]:
+                    if stat.size_diff <= 0:
+                        break
+                    lines.append(
+                        f"{stat.size_diff / 1024:+.1f} KiB ({stat.count_diff:+d} blocks), now {stat.size / 1024:.1f}"
+                        f" KiB in {stat.count} blocks"
+                    )
+                    lines.extend(f"    {frame.filename}:{frame.lineno}" for frame in stat.traceback)
+            counts.subtract(self._baseline_counts)
+            lines.append(f"--- top {TOP} object types by live count growth since the baseline")
+            lines.extend(f"{n:+,} {name}" for name, n in counts.most_common(TOP) if n > 0)
+        self._previous = snapshot
+        self.dumps += 1
+        with self.path.open("a", encoding="utf-8") as sink:
+            sink.write("\n".join(lines) + "\n")
+
+
+@contextlib.contextmanager
+def allocation_trace(path: Path | None, every_s: float, frames: int = FRAMES) -> Iterator[AllocationTrace | None]:
+    """An :class:`AllocationTrace` to ``path`` running while the block runs; nothing when ``path`` is None."""
+    if path is None:
+        yield None
+        return
+    trace = AllocationTrace(path, every_s, frames)
+    trace.start()
+    try:
+        yield trace
+    finally:
+        trace.stop()
