@@ -166,6 +166,16 @@ def pages(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[Pages]:
                 api.patch(f"emails({email})", json={"statecode": 1}).raise_for_status()
         for subject, due in DUE.items():
             api.create("tasks", {"subject": subject, "scheduledend": due.isoformat().replace("+00:00", "Z")})
+        # The functions about the caller: a team the caller belongs to owns one task, another team one more.
+        for team_name, member in (("Sales team", True), ("Other team", False)):
+            unit = api.get(f"systemusers({me})?$select=_businessunitid_value").json()["_businessunitid_value"]
+            team = api.create("teams", {"name": team_name, "businessunitid@odata.bind": f"/businessunits({unit})"})
+            if member:
+                api.post(
+                    f"teams({team})/teammembership_association/$ref",
+                    json={"@odata.id": f"{API}systemusers({me})"},
+                ).raise_for_status()
+            api.create("tasks", {"subject": f"owned by {team_name}", "ownerid@odata.bind": f"/teams({team})"})
         yield data
 
 
@@ -630,8 +640,29 @@ FILTER_ROWS = [
     ),
 ]
 
-#: The query functions of filter-rows.md's table that the sandbox refuses (fiscal periods, ids of the caller,
-#: hierarchies, choices columns, language): a 400 naming the function, never an answer that ignores it.
+#: The query functions of filter-rows.md's table that the sandbox refuses (fiscal periods, hierarchies, choices
+#: columns, language): a 400 naming the function, never an answer that ignores it.
+#: The functions about the caller ("Id Values", and two of "Hierarchy"), on the tasks' owner: (function, the
+#: tasks that match among those owned by the caller, by a team of the caller's and by another team).
+CALLER_FUNCTIONS = [
+    ("EqualUserId(PropertyName='ownerid')", {"yesterday"}),
+    ("NotEqualUserId(PropertyName='ownerid')", {"owned by Sales team", "owned by Other team"}),
+    ("EqualUserTeams(PropertyName='ownerid')", {"owned by Sales team"}),
+    ("EqualUserOrUserTeams(PropertyName='ownerid')", {"yesterday", "owned by Sales team"}),
+    ("EqualBusinessId(PropertyName='owningbusinessunit')", {"yesterday", "owned by Sales team", "owned by Other team"}),
+    ("NotEqualBusinessId(PropertyName='owningbusinessunit')", set()),
+]
+CALLER_SAMPLE = {"yesterday", "owned by Sales team", "owned by Other team"}
+
+
+def _about_the_caller(call: str, expected: set[str]) -> Check:
+    def check(pages: Pages) -> None:
+        body = _ok(pages.api.get(f"tasks?$select=subject&$filter=Microsoft.Dynamics.CRM.{call}"))
+        assert set(_names(body, "subject")) & CALLER_SAMPLE == expected
+
+    return check
+
+
 REFUSED_FUNCTIONS = [
     "InFiscalPeriod(PropertyName='scheduledend',PropertyValue=1)",
     "InFiscalPeriodAndYear(PropertyName='scheduledend',PropertyValue1=1,PropertyValue2=2026)",
@@ -648,16 +679,10 @@ REFUSED_FUNCTIONS = [
     "NextXFiscalYears(PropertyName='scheduledend',PropertyValue=2)",
     "ThisFiscalPeriod(PropertyName='scheduledend')",
     "ThisFiscalYear(PropertyName='scheduledend')",
-    "EqualBusinessId(PropertyName='owningbusinessunit')",
-    "EqualUserId(PropertyName='ownerid')",
-    "NotEqualBusinessId(PropertyName='owningbusinessunit')",
-    "NotEqualUserId(PropertyName='ownerid')",
     "Above(PropertyName='activityid',PropertyValue='00000000-0000-0000-0000-000000000001')",
     "AboveOrEqual(PropertyName='activityid',PropertyValue='00000000-0000-0000-0000-000000000001')",
     "EqualUserOrUserHierarchy(PropertyName='ownerid')",
     "EqualUserOrUserHierarchyAndTeams(PropertyName='ownerid')",
-    "EqualUserOrUserTeams(PropertyName='ownerid')",
-    "EqualUserTeams(PropertyName='ownerid')",
     "NotUnder(PropertyName='activityid',PropertyValue='00000000-0000-0000-0000-000000000001')",
     "Under(PropertyName='activityid',PropertyValue='00000000-0000-0000-0000-000000000001')",
     "UnderOrEqual(PropertyName='activityid',PropertyValue='00000000-0000-0000-0000-000000000001')",
@@ -665,6 +690,12 @@ REFUSED_FUNCTIONS = [
     "DoesNotContainValues(PropertyName='prioritycode',PropertyValues=[\"1\"])",
     "EqualUserLanguage(PropertyName='subject')",
     "Contains(PropertyName='subject',PropertyValue='text')",
+]
+FILTER_ROWS += [
+    _param(
+        "filter-rows.md", f"Dataverse query functions, the caller: {call.split('(')[0]}", _about_the_caller(call, hit)
+    )
+    for call, hit in CALLER_FUNCTIONS
 ]
 FILTER_ROWS += [
     _param(

@@ -853,9 +853,15 @@ COMPILE_ERRORS = [
     ),
     pytest.param(
         "account",
-        "Microsoft.Dynamics.CRM.EqualUserId(PropertyName='ownerid')",
-        "The query function 'Microsoft.Dynamics.CRM.EqualUserId' isn't supported by the sandbox.",
+        "Microsoft.Dynamics.CRM.ThisFiscalYear(PropertyName='createdon')",
+        "The query function 'Microsoft.Dynamics.CRM.ThisFiscalYear' isn't supported by the sandbox.",
         id="unsupported-query-function",
+    ),
+    pytest.param(
+        "account",
+        "Microsoft.Dynamics.CRM.EqualUserId(PropertyName='ownerid')",
+        "The query function 'Microsoft.Dynamics.CRM.EqualUserId' isn't supported by the sandbox here.",
+        id="caller-function-without-a-caller",
     ),
     pytest.param(
         "account",

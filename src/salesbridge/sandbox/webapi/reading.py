@@ -30,7 +30,7 @@ from salesbridge.sandbox.errors import (
     property_not_found,
     query_syntax_error,
 )
-from salesbridge.sandbox.odata.filter.sql import compile_filter, compile_orderby
+from salesbridge.sandbox.odata.filter.sql import CallerFacts, compile_filter, compile_orderby
 from salesbridge.sandbox.odata.messages import ApiResponse
 from salesbridge.sandbox.odata.query_options import ExpandOption, Prefer, QueryOptions
 from salesbridge.sandbox.odata.values import formatted_value
@@ -217,12 +217,18 @@ class Reader:
             return f"{self.api_url}$metadata#{entity.entity_set_name}({','.join(names)}){suffix}"
         return f"{self.api_url}$metadata#{entity.entity_set_name}{suffix}"
 
+    def _caller_facts(self) -> CallerFacts:
+        """The caller's id, business unit and teams (EqualUserId, EqualBusinessId, EqualUserTeams …)."""
+        security = self.state.security
+        unit = security.business_unit_of(self.caller_id)
+        return CallerFacts(self.caller_id, unit, tuple(security.user_teams(self.caller_id)))
+
     def _where(self, entity: EntityDef, options: QueryOptions, alias: str) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
         if options.filter is not None:
             sql, filter_params = compile_filter(
-                options.filter, entity, self.catalogue, alias=alias, now=self.state.now()
+                options.filter, entity, self.catalogue, alias=alias, now=self.state.now(), caller=self._caller_facts
             )
             clauses.append(f"({sql})")
             params.extend(filter_params)

@@ -104,7 +104,11 @@ CALENDAR_FUNCTIONS = frozenset(
 DAY_FUNCTIONS = frozenset({"On", "OnOrAfter", "OnOrBefore"})
 LIST_FUNCTIONS = frozenset({"In", "NotIn", "Between", "NotBetween"})
 NULL_FUNCTIONS = frozenset({"Null", "NotNull"})
-#: Dataverse query functions the sandbox does not evaluate (fiscal periods, hierarchies, users, choices).
+#: Functions comparing with the caller: its user id, business unit, teams (the caller's "My records" views).
+CALLER_FUNCTIONS = frozenset(
+    {"EqualUserId", "NotEqualUserId", "EqualBusinessId", "NotEqualBusinessId", "EqualUserTeams", "EqualUserOrUserTeams"}
+)
+#: Dataverse query functions the sandbox does not evaluate (fiscal periods, hierarchies, choices, language).
 UNSUPPORTED_QUERY_FUNCTIONS = frozenset(
     [
         "Above",
@@ -113,14 +117,10 @@ UNSUPPORTED_QUERY_FUNCTIONS = frozenset(
         "DoesNotContain",
         "ContainValues",
         "DoesNotContainValues",
-        "EqualBusinessId",
         "EqualRoleBusinessId",
-        "EqualUserId",
         "EqualUserLanguage",
         "EqualUserOrUserHierarchy",
         "EqualUserOrUserHierarchyAndTeams",
-        "EqualUserOrUserTeams",
-        "EqualUserTeams",
         "InFiscalPeriod",
         "InFiscalPeriodAndYear",
         "InFiscalYear",
@@ -134,8 +134,6 @@ UNSUPPORTED_QUERY_FUNCTIONS = frozenset(
         "NextFiscalYear",
         "NextXFiscalPeriods",
         "NextXFiscalYears",
-        "NotEqualBusinessId",
-        "NotEqualUserId",
         "NotUnder",
         "ThisFiscalPeriod",
         "ThisFiscalYear",

@@ -18,6 +18,7 @@ from salesbridge.sandbox.errors import DataverseError, property_not_found, query
 from salesbridge.sandbox.odata.filter.parser import GUID_RE, number_literal, parse_datetime
 from salesbridge.sandbox.odata.filter.query_functions import (
     CALENDAR_FUNCTIONS,
+    CALLER_FUNCTIONS,
     DAY_FUNCTIONS,
     LIST_FUNCTIONS,
     NULL_FUNCTIONS,
@@ -157,6 +158,16 @@ def _text_value(attribute: AttributeDef, literal: Literal, function: str) -> obj
 
 
 @dataclass(frozen=True)
+class CallerFacts:
+    """Who asks, for the query functions about the caller (``EqualUserId``, ``EqualBusinessId``,
+    ``EqualUserTeams`` …)."""
+
+    user_id: str
+    business_unit_id: str | None
+    team_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class _Scope:
     entity: EntityDef
     alias: str
@@ -221,8 +232,11 @@ def _resolve_column(
 
 
 class _Compiler:
-    def __init__(self, catalogue: Catalogue, root: _Scope, now: datetime) -> None:
+    def __init__(
+        self, catalogue: Catalogue, root: _Scope, now: datetime, caller: Callable[[], CallerFacts] | None = None
+    ) -> None:
         self.catalogue = catalogue
+        self.caller = caller
         self.root = root
         self.now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
         self.params: list[object] = []
@@ -415,11 +429,14 @@ class _Compiler:
         full = CRM_NAMESPACE + name
         if name in UNSUPPORTED_QUERY_FUNCTIONS:
             raise query_syntax_error(f"The query function '{full}' isn't supported by the sandbox.")
+        if name in CALLER_FUNCTIONS and self.caller is None:
+            # Aggregations and FetchXML compile filters without a caller.
+            raise query_syntax_error(f"The query function '{full}' isn't supported by the sandbox here.")
         if name in LIST_FUNCTIONS:
             expected = {"PropertyName", "PropertyValues"}
         elif name in DAY_FUNCTIONS or name in RELATIVE_X_FUNCTIONS:
             expected = {"PropertyName", "PropertyValue"}
-        elif name in CALENDAR_FUNCTIONS or name in NULL_FUNCTIONS:
+        elif name in CALENDAR_FUNCTIONS or name in NULL_FUNCTIONS or name in CALLER_FUNCTIONS:
             expected = {"PropertyName"}
         else:
             raise query_syntax_error(
@@ -439,6 +456,8 @@ class _Compiler:
             return f"{column.sql} IS {'NOT ' if name == 'NotNull' else ''}NULL"
         if name in LIST_FUNCTIONS:
             return self._list_function(node, column)
+        if name in CALLER_FUNCTIONS and self.caller is not None:
+            return self._caller_function(name, column, self.caller())
         if name in DAY_FUNCTIONS:
             return self._day_function(node, column)
         if column.edm not in TEMPORAL_EDM:
@@ -468,6 +487,23 @@ class _Compiler:
                 raise property_not_found(f"{variable}/{text}", scope.entity.logical_name)
             scope = context.variables[variable]
         return _resolve_column(scope.entity, scope.alias, text, self.catalogue, lenient_lookup=True)
+
+    def _caller_function(self, name: str, column: _Column, caller: CallerFacts) -> str:
+        """``EqualUserId`` and the rest: the column holds the caller's id, business unit or one of its teams.
+        The negations leave out nulls, as ``ne`` does."""
+        if name.endswith("UserId"):
+            values = [caller.user_id]
+        elif name.endswith("BusinessId"):
+            values = [caller.business_unit_id] if caller.business_unit_id else []
+        elif name == "EqualUserTeams":
+            values = list(caller.team_ids)
+        else:
+            values = [caller.user_id, *caller.team_ids]
+        if not values:
+            return "0" if name.startswith("Equal") else f"{column.sql} IS NOT NULL"
+        self.params.extend(values)
+        negation = "NOT " if name.startswith("Not") else ""
+        return f"{column.sql} {negation}IN ({', '.join('?' for _ in values)})"
 
     @staticmethod
     def _integer_param(value: Literal | ListLiteral | None, function: str) -> int:
@@ -547,7 +583,13 @@ class _Compiler:
 
 
 def compile_filter(
-    expr: Expr, entity: EntityDef, catalogue: Catalogue, *, alias: str, now: datetime
+    expr: Expr,
+    entity: EntityDef,
+    catalogue: Catalogue,
+    *,
+    alias: str,
+    now: datetime,
+    caller: Callable[[], CallerFacts] | None = None,
 ) -> tuple[str, list[object]]:
     """Compile a parsed ``$filter`` to an SQLite Boolean expression over ``entity`` aliased ``alias``.
 
@@ -560,6 +602,8 @@ def compile_filter(
         catalogue: Tables and relationships, for navigation properties.
         alias: The SQL alias of ``entity`` in the enclosing query.
         now: The current time (relative date functions such as ``LastXDays``); naive means UTC.
+        caller: Who asks, called only when a function about the caller (``EqualUserId`` …) is used; without
+            it those functions are refused.
 
     Returns:
         The SQL fragment, with ``?`` placeholders, and its parameters in order.
@@ -571,7 +615,7 @@ def compile_filter(
             400 ``0x8004430C`` for more than 500 conditions.
     """
     root = _Scope(entity, alias)
-    compiler = _Compiler(catalogue, root, now)
+    compiler = _Compiler(catalogue, root, now, caller)
     sql = compiler.compile(expr, _Context(root, {}, root))
     return sql, compiler.params
 
