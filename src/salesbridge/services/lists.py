@@ -668,11 +668,11 @@ def show_lists(store: StoreAccess, slug: str, email: str) -> list[ListView]:
         return [*placeholders, *views] if placeholders else views
 
 
-def preview_lists(store: StoreAccess, slug: str, email: str, *, shown: int) -> list[ListView]:
+def preview_lists(store: StoreAccess, slug: str, email: str, *, shown: int, records: bool = False) -> list[ListView]:
     """The lists of the user ``email`` as :func:`show_lists` orders them, each with only its first ``shown`` items
-    (by name, as :func:`show_lists` sorts them), people and companies (by name; without their records), its size
-    and how many of its records are not matched yet: what the Lists page shows, read by the store a list at a time
-    however long the lists are. Reads only.
+    (by name, as :func:`show_lists` sorts them), people and companies (by name; with their records of the list when
+    ``records``), its size and how many of its records are not matched yet: what the Lists page and the API show,
+    read by the store a list at a time however long the lists are (sizes and counts in SQL). Reads only.
 
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
@@ -682,6 +682,11 @@ def preview_lists(store: StoreAccess, slug: str, email: str, *, shown: int) -> l
         user = _user(uow, email)
         lists = uow.lists.lists_of(user.id)
         previews = uow.list_tables.previews([saved.id for saved in lists], limit=shown)
+        tied: dict[uuid.UUID, dict[uuid.UUID, list[tuple[str, str]]]] = {}
+        if records:
+            for list_id, start in previews.items():
+                target_ids = [target.id for target in (*start.people, *start.companies)]
+                tied[list_id] = uow.list_tables.tied_records(list_id, target_ids)
     present = {saved.kind for saved in lists}
     views = [
         ListView(id=uuid.UUID(int=0), name=SYSTEM_LIST_NAMES[kind], kind=kind, items=(), size=0)
@@ -694,14 +699,15 @@ def preview_lists(store: StoreAccess, slug: str, email: str, *, shown: int) -> l
             views.append(ListView(id=saved.id, name=saved.name, kind=saved.kind, items=(), size=0))
             continue
         items = tuple(_item_view(item, preview.names) for item in preview.items)
+        records_of = tied.get(saved.id, {})
         views.append(
             ListView(
                 id=saved.id,
                 name=saved.name,
                 kind=saved.kind,
                 items=items,
-                people=tuple(_target_view(target) for target in preview.people),
-                companies=tuple(_target_view(target) for target in preview.companies),
+                people=tuple(_target_view(target, records_of) for target in preview.people),
+                companies=tuple(_target_view(target, records_of) for target in preview.companies),
                 unmatched=preview.unmatched,
                 size=preview.size,
             )
@@ -709,8 +715,10 @@ def preview_lists(store: StoreAccess, slug: str, email: str, *, shown: int) -> l
     return views
 
 
-def _target_view(target: ListTarget) -> ListTargetView:
-    return ListTargetView(TargetKind(target.kind), target.id, target.name, target.detail)
+def _target_view(target: ListTarget, records: Mapping[uuid.UUID, list[tuple[str, str]]]) -> ListTargetView:
+    return ListTargetView(
+        TargetKind(target.kind), target.id, target.name, target.detail, tuple(records.get(target.id, ()))
+    )
 
 
 def own_lists(store: StoreAccess, slug: str, email: str) -> list[SavedList]:

@@ -388,6 +388,24 @@ class ListTableQueries(_ScopedRepository):
             for row in self._session.execute(statement)
         )
 
+    def tied_records(
+        self, list_id: uuid.UUID, target_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[tuple[str, str]]]:
+        """For each of ``target_ids`` (people or companies) tied to records of the list, those records ``(table,
+        crm_id)`` by table then id: what the preview's people and companies leave out, read for the few shown."""
+        if not target_ids:
+            return {}
+        statement = (
+            self._tied(list_id)
+            .add_columns(MatchLinkRow.target_id, ListItem.crm_table, ListItem.crm_id)
+            .where(MatchLinkRow.target_id.in_(target_ids))
+            .order_by(ListItem.crm_table, ListItem.crm_id)
+        )
+        tied: dict[uuid.UUID, list[tuple[str, str]]] = {}
+        for row in self._session.execute(statement):
+            tied.setdefault(row.target_id, []).append((str(row.crm_table), str(row.crm_id)))
+        return tied
+
     def _unmatched(self, list_id: uuid.UUID) -> int:
         statement = self._tied(list_id, outer=True).add_columns(func.count()).where(MatchLinkRow.crm_id.is_(None))
         return int(self._session.scalar(statement) or 0)

@@ -62,6 +62,7 @@ def list_json(view: ListView, locale: str) -> dict[str, Any]:
         "companies": [_target_json(target) for target in view.companies],
         "unmatched": view.unmatched,
         "unmatched_label": unmatched_label(view.unmatched, locale) if view.unmatched else None,
+        "size": len(view.items) if view.size is None else view.size,
     }
 
 

@@ -4,6 +4,7 @@ message ids into the reader's language at the edge, and leaves what people (or t
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -50,7 +51,9 @@ def test_a_system_lists_name_and_reasons_are_translated_an_own_lists_name_is_not
         "companies": [],
         "unmatched": 0,
         "unmatched_label": None,
+        "size": 1,  # every item is in ``items``
     }
+    assert list_json(replace(system, size=5_000), "es")["size"] == 5_000  # a preview: the whole list's size
     assert list_json(own, "es")["name"] == "My CRM accounts"  # named by its owner: shown as named
     assert list_json(system, "en")["items"][0]["reason_label"] == "Account of an open opportunity of yours"
 

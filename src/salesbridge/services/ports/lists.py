@@ -163,6 +163,13 @@ class ListTableQueries(Protocol):
         """Each non-empty list's size, first ``limit`` items, people and companies, and unmatched count."""
         ...
 
+    def tied_records(
+        self, list_id: uuid.UUID, target_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[tuple[str, str]]]:
+        """The list's records ``(table, crm_id)`` tied to each of ``target_ids`` (people or companies; those tied to
+        none of them are left out), by table then id."""
+        ...
+
 
 class CrmRecordQueries(Protocol):
     """Reads of the imported CRM records (ids compared in lower case). Read-only.

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Final, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
@@ -15,15 +15,21 @@ from salesbridge.services.lists import (
     create_list,
     delete_list,
     find_records,
+    preview_lists,
     remove_from_list,
     rename_list,
-    show_lists,
 )
 from salesbridge.web.api.schemas import ApiInput, ApiModel, IsoTime, errors
 from salesbridge.web.localized import choices_json, label_reader, list_json, settings_json
 from salesbridge.web.security import AdminPrincipal, SeatHolderPrincipal, Services
 
 router = APIRouter(tags=["lists"], responses=errors(401, 403, 422))
+
+LIST_ITEMS_SHOWN: Final = 100
+"""The items, people and companies per list GET /api/v1/me/lists answers with unless asked for more."""
+LIST_ITEMS_LIMIT: Final = 1_000
+"""The most items, people and companies per list GET /api/v1/me/lists answers with: the response stays bounded
+however large the auto-saved lists grow; ``size`` and ``unmatched`` count the whole list."""
 
 
 class CrmSettingsIn(ApiInput):
@@ -144,6 +150,7 @@ class ListOut(ApiModel):
     companies: list[ListTargetOut] = Field(description="The workspace's companies tied to the list's accounts.")
     unmatched: int = Field(description="The list's CRM records not matched to a person or company yet.")
     unmatched_label: str | None = Field(description='"12 CRM records not matched yet", in the caller\'s language.')
+    size: int = Field(description="How many CRM records the list holds (``items`` has the first ``limit`` of them).")
 
 
 class AddedOut(ApiModel):
@@ -167,9 +174,23 @@ class RecordOut(ApiModel):
 
 
 @router.get("/api/v1/me/lists", summary="My lists and their records")
-def my_lists(principal: SeatHolderPrincipal, services: Services) -> list[ListOut]:
-    """The caller's two system lists ("My CRM accounts", "My CRM leads and contacts") and their own lists."""
-    views = show_lists(services.store, principal.organization_slug, principal.email)
+def my_lists(
+    principal: SeatHolderPrincipal,
+    services: Services,
+    limit: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=LIST_ITEMS_LIMIT,
+            description="At most this many items, people and companies per list, the first by name; `size` and "
+            "`unmatched` count the whole list.",
+        ),
+    ] = LIST_ITEMS_SHOWN,
+) -> list[ListOut]:
+    """The caller's two system lists ("My CRM accounts", "My CRM leads and contacts") and their own lists, each with
+    its first ``limit`` items, people and companies by name; its size and unmatched records are counted by the
+    database, so a list of thousands of records is not read whole."""
+    views = preview_lists(services.store, principal.organization_slug, principal.email, shown=limit, records=True)
     return [ListOut.model_validate(list_json(view, principal.locale)) for view in views]
 
 
