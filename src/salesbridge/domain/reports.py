@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, Final
 
 from salesbridge.domain.pipeline import PipelineRule, opportunity_accounts, opportunity_people
@@ -64,6 +65,18 @@ def crm_moment(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=1 << 16)
+def _moment_and_limit(text: str, won: bool) -> tuple[datetime | None, datetime | None]:
+    """The moment of an opportunity (its creation, or its close date when ``won``: :func:`crm_moment` of
+    ``text``) and the instant activity must come before: the moment, or the end of the close day when the close
+    date is a day (activity during that day came before the win). Cached: a pure function of CRM texts that the
+    report reads again on every load."""
+    moment = crm_moment(text)
+    if moment is None:
+        return None, None
+    return moment, moment + timedelta(days=1) if won and len(text.strip()) == 10 else moment
 
 
 def _number(value: Any) -> float | None:
@@ -104,11 +117,37 @@ class Touch:
 
 @dataclass(frozen=True)
 class OpportunityRecord:
-    """An imported opportunity: its id, name and every imported column (lookups as ``{"id", "table"}``)."""
+    """An imported opportunity as :func:`influenced_opportunities` judges it.
+
+    Attributes:
+        data: Its imported columns (lookups as ``{"id", "table"}``), or at least its :func:`report_facts`.
+        named: The records it names (:func:`named_records`), or at least those with workspace activity
+            (:func:`touched_records`); None: read them from ``data``'s lookups.
+    """
 
     crm_id: str
     name: str | None
     data: Mapping[str, Any]
+    named: tuple[tuple[str, str], ...] | None = None
+
+
+REPORT_COLUMNS: Final = frozenset(
+    {"statecode", "salesstage", "salesstagecode", "stepname", "createdon", "actualclosedate"}
+)
+"""The columns of an opportunity :func:`influenced_opportunities` reads besides its lookups and numbers: its state,
+the pipeline's stage sources (:data:`~salesbridge.domain.pipeline.STAGE_SOURCES`) and its two moments."""
+
+
+def report_facts(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns of an opportunity (its imported ``data``) that :func:`influenced_opportunities` reads, lookups
+    aside: :data:`REPORT_COLUMNS` as they are, and every column holding a number (money columns, their ``_base``
+    twins, ``exchangerate``: the won value column is the administrator's choice). The rule gives the same answer
+    on them as on the whole row when the opportunity's named records are given (``OpportunityRecord.named``)."""
+    return {
+        column: value
+        for column, value in data.items()
+        if column in REPORT_COLUMNS or (isinstance(value, int | float) and not isinstance(value, bool))
+    }
 
 
 @dataclass(frozen=True)
@@ -200,17 +239,23 @@ def influenced_opportunities(
         won = _number(data.get("statecode")) == WON
         if not won and not rule.includes(data):
             continue
-        moment = crm_moment(data.get("actualclosedate") if won else data.get("createdon"))
+        moment_text = data.get("actualclosedate") if won else data.get("createdon")
+        moment, limit = _moment_and_limit(moment_text, won) if isinstance(moment_text, str) else (None, None)
         value = base_currency_value(data, won_value_column if won else "estimatedvalue")
-        if moment is None or value is None:
+        if moment is None or limit is None or value is None:
             unvalued += 1
             continue
-        # A close date is a day: activity during that day came before the win.
-        limit = moment + timedelta(days=1) if won and len(str(data.get("actualclosedate")).strip()) == 10 else moment
-        times = [first_by_account[a] for a in opportunity_accounts(data) if a in first_by_account]
-        times += [first_by_record[key] for key in opportunity_people(data) if key in first_by_record]
-        earlier = [at for at in times if at < limit]
-        if earlier:
+        if opportunity.named is None:
+            times = [first_by_account[a] for a in opportunity_accounts(data) if a in first_by_account]
+            times += [first_by_record[key] for key in opportunity_people(data) if key in first_by_record]
+        else:
+            times = []
+            for table, crm_id in opportunity.named:
+                at = first_by_account.get(crm_id) if table == "account" else first_by_record.get((table, crm_id))
+                if at is not None:
+                    times.append(at)
+        # The earliest activity of all: when any came before the moment, the earliest did.
+        if times and (first := min(times)) < limit:
             found.append(
                 InfluencedOpportunity(
                     crm_id=opportunity.crm_id,
@@ -218,7 +263,7 @@ def influenced_opportunities(
                     won=won,
                     value=value,
                     moment=moment,
-                    first_activity_at=min(earlier),
+                    first_activity_at=first,
                 )
             )
     found.sort(key=lambda item: (not item.won, -item.value, item.crm_id))

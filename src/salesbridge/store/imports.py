@@ -18,13 +18,14 @@ from typing import Any
 import orjson
 from sqlalchemy import delete, func, select, update
 
-from salesbridge.domain.reports import named_records
+from salesbridge.domain.reports import named_records, report_facts
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR as STOPPED_WORKER_ERROR
 from salesbridge.domain.sync_runs import ImportedRecord, ImportRun, RecordState, RunCounts, TableCheckpoint
 from salesbridge.domain.sync_runs import RecordRow as RecordRow  # importers of the store's record rows
 from salesbridge.errors import RecordRefusedError, RowNotFoundError
 from salesbridge.store.repositories import ImportRequestRepository, _ScopedRepository, import_run_value
 from salesbridge.store.tables import (
+    CrmOpportunityFacts,
     CrmOpportunityRecord,
     CrmRecord,
     ImportRequest,
@@ -68,6 +69,13 @@ _POSTGRESQL_DELETE_NAMED = (
     "DELETE FROM crm_opportunity_records WHERE organization_id = %s AND opportunity_id = ANY(%s::varchar[])"
 )
 _POSTGRESQL_COPY_NAMED = f"COPY {_NAMED} FROM STDIN (FORMAT BINARY)"
+_FACTS = "crm_opportunity_facts (organization_id, opportunity_id, name, facts)"
+_SQLITE_DELETE_FACTS = "DELETE FROM crm_opportunity_facts WHERE organization_id = ? AND opportunity_id = ?"
+_SQLITE_INSERT_FACTS = f"INSERT INTO {_FACTS} VALUES (?, ?, ?, ?)"
+_POSTGRESQL_DELETE_FACTS = (
+    "DELETE FROM crm_opportunity_facts WHERE organization_id = %s AND opportunity_id = ANY(%s::varchar[])"
+)
+_POSTGRESQL_COPY_FACTS = f"COPY {_FACTS} FROM STDIN (FORMAT BINARY)"
 
 _OPPORTUNITY = "opportunity"
 """The table whose records' named records are kept beside them (``crm_opportunity_records``, migration 0032)."""
@@ -92,9 +100,9 @@ class CrmRecordRepository(_ScopedRepository):
         if not rows:
             return 0
         now = self._clock()
-        if table == _OPPORTUNITY:
-            self._replace_named_records(rows)
         if self._session.get_bind().dialect.name == "sqlite":
+            if table == _OPPORTUNITY:
+                self._replace_named_records(rows)
             # Tuples in SQLite's storage formats (a UUID as 32 hex digits, a UTC timestamp as text, JSON as text)
             # go straight to the driver's executemany, which runs in C with the GIL released, so fetching the
             # next page overlaps with storing this one.
@@ -106,6 +114,8 @@ class CrmRecordRepository(_ScopedRepository):
         from psycopg.errors import DataError
 
         try:
+            if table == _OPPORTUNITY:
+                self._replace_named_records(rows)  # an opportunity's name is copied there too: inside the try
             return self._upsert_postgresql(table, rows, generation, new, now)
         except DataError as refused:
             # A value PostgreSQL cannot keep (a NUL character in text): the page's transaction is aborted.
@@ -181,11 +191,14 @@ class CrmRecordRepository(_ScopedRepository):
             )
 
     def _replace_named_records(self, rows: Sequence[RecordRow]) -> None:
-        """Replace the named records (:func:`~salesbridge.domain.reports.named_records`) of the opportunities
-        ``rows``: whatever an earlier version of each named goes, what it names now is written (in the caller's
+        """Replace the named records (:func:`~salesbridge.domain.reports.named_records`) and the report's facts
+        (:func:`~salesbridge.domain.reports.report_facts`) of the opportunities ``rows``: whatever an earlier
+        version of each named goes, what it names now is written, and its facts as they now are (in the caller's
         transaction, with the opportunities themselves). Through the driver, as the records themselves (the ORM's
         bulk insert cost three times the opportunities' own upsert)."""
         ids = [row.crm_id for row in rows]
+        dumps = orjson.dumps
+        facts = [(row.crm_id, row.name, dumps(report_facts(row.data)).decode()) for row in rows]
         named = [
             (row.crm_id, table, crm_id)
             for row in rows
@@ -195,9 +208,12 @@ class CrmRecordRepository(_ScopedRepository):
         if self._session.get_bind().dialect.name == "sqlite":
             organization = self._organization_id.hex  # SQLite's storage format of a UUID
             connection = self._session.connection()
-            connection.exec_driver_sql(_SQLITE_DELETE_NAMED, [(organization, crm_id) for crm_id in ids])
+            keys = [(organization, crm_id) for crm_id in ids]
+            connection.exec_driver_sql(_SQLITE_DELETE_NAMED, keys)
             if named:
                 connection.exec_driver_sql(_SQLITE_INSERT_NAMED, [(organization, *values) for values in named])
+            connection.exec_driver_sql(_SQLITE_DELETE_FACTS, keys)
+            connection.exec_driver_sql(_SQLITE_INSERT_FACTS, [(organization, *values) for values in facts])
             return
         driver: Any = self._session.connection().connection.driver_connection
         with driver.cursor() as cursor:
@@ -207,19 +223,25 @@ class CrmRecordRepository(_ScopedRepository):
                     copy.set_types(("uuid", "text", "text", "text"))
                     for values in named:
                         copy.write_row((self._organization_id, *values))
+            cursor.execute(_POSTGRESQL_DELETE_FACTS, (self._organization_id, ids))
+            with cursor.copy(_POSTGRESQL_COPY_FACTS) as copy:
+                copy.set_types(("uuid", "text", "text", "text"))  # the JSON as its text (see _upsert_postgresql)
+                for crm_id, name, text in facts:
+                    copy.write_row((self._organization_id, crm_id, name, text))
 
     def _delete_named_records(self, opportunity_ids: Sequence[str]) -> None:
         for start in range(0, len(opportunity_ids), _NAMED_CHUNK):
-            self._session.execute(
-                delete(CrmOpportunityRecord).where(
-                    CrmOpportunityRecord.organization_id == self._organization_id,
-                    CrmOpportunityRecord.opportunity_id.in_(opportunity_ids[start : start + _NAMED_CHUNK]),
+            chunk = opportunity_ids[start : start + _NAMED_CHUNK]
+            for derived in (CrmOpportunityRecord, CrmOpportunityFacts):
+                self._session.execute(
+                    delete(derived).where(
+                        derived.organization_id == self._organization_id, derived.opportunity_id.in_(chunk)
+                    )
                 )
-            )
 
     def delete_ids(self, table: str, crm_ids: Iterable[str]) -> int:
         """Delete the records ``crm_ids`` of ``table`` (unknown ids are ignored), an opportunity's named records
-        with it. Returns how many went."""
+        and facts with it. Returns how many went."""
         ids = list(crm_ids)
         if not ids:
             return 0
@@ -236,19 +258,19 @@ class CrmRecordRepository(_ScopedRepository):
 
     def delete_older_generations(self, table: str, generation: int) -> int:
         """Delete the records of ``table`` a full read of ``generation`` did not see (an opportunity's named
-        records with it). Returns how many went."""
+        records and facts with it). Returns how many went."""
         if table == _OPPORTUNITY:
             unseen = select(CrmRecord.crm_id).where(
                 CrmRecord.organization_id == self._organization_id,
                 CrmRecord.table_name == table,
                 CrmRecord.generation < generation,
             )
-            self._session.execute(
-                delete(CrmOpportunityRecord).where(
-                    CrmOpportunityRecord.organization_id == self._organization_id,
-                    CrmOpportunityRecord.opportunity_id.in_(unseen),
+            for derived in (CrmOpportunityRecord, CrmOpportunityFacts):
+                self._session.execute(
+                    delete(derived).where(
+                        derived.organization_id == self._organization_id, derived.opportunity_id.in_(unseen)
+                    )
                 )
-            )
         result = self._session.execute(
             delete(CrmRecord).where(
                 CrmRecord.organization_id == self._organization_id,

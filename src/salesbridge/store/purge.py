@@ -20,6 +20,7 @@ from salesbridge.store.repositories import Clock
 from salesbridge.store.tables import (
     AuditEntry,
     AutoSaveBasis,
+    CrmOpportunityFacts,
     CrmOpportunityRecord,
     CrmRecord,
     CrmRecordChangeRow,
@@ -62,8 +63,9 @@ class ImportedDataRepository:
         delete_matches(self._session, self._organization_id)
         # What the import saw change on them goes with them (a seller's home tells of imported records only).
         self._bulk(delete(CrmRecordChangeRow).where(CrmRecordChangeRow.organization_id == self._organization_id))
-        # The records the opportunities name (the reports' index of them) are the records' own.
+        # The records the opportunities name and their facts (the reports' index of them) are the records' own.
         self._bulk(delete(CrmOpportunityRecord).where(CrmOpportunityRecord.organization_id == self._organization_id))
+        self._bulk(delete(CrmOpportunityFacts).where(CrmOpportunityFacts.organization_id == self._organization_id))
         return self._bulk(delete(CrmRecord).where(CrmRecord.organization_id == self._organization_id))
 
     def delete_sync_states(self) -> int:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, union
+import orjson
+from sqlalchemy import and_, func, select
 
 from salesbridge.domain.match_links import LinkBand, LinkCounts, TargetKind
 from salesbridge.domain.reports import (
@@ -28,7 +29,6 @@ from salesbridge.store.database import conflict_insert
 from salesbridge.store.repositories import _ScopedRepository
 from salesbridge.store.tables import (
     ActivityRow,
-    CrmOpportunityRecord,
     CrmRecord,
     MatchLinkRow,
     MatchRateSnapshotRow,
@@ -38,7 +38,32 @@ from salesbridge.store.tables import (
 )
 
 _ID_CHUNK = 2_000
-"""Touched records per query (bound parameters: SQLite allows 32,766 a statement)."""
+"""Touched records, or opportunities, per query (bound parameters: SQLite allows 32,766 a statement)."""
+_SQLITE_NAMED = (
+    "SELECT opportunity_id, record_id FROM crm_opportunity_records "
+    "WHERE organization_id = ? AND record_table = ? AND record_id IN ({})"
+)
+_POSTGRESQL_NAMED = (
+    "SELECT opportunity_id, record_id FROM crm_opportunity_records "
+    "WHERE organization_id = %s AND record_table = %s AND record_id = ANY(%s::varchar[])"
+)
+_SQLITE_FACTS = (
+    "SELECT opportunity_id, name, facts FROM crm_opportunity_facts WHERE organization_id = ? AND opportunity_id IN ({})"
+)
+# The JSON as its text, decoded here by orjson (psycopg's own loader is the standard library's, several times slower).
+_POSTGRESQL_FACTS = (
+    "SELECT opportunity_id, name, facts::text FROM crm_opportunity_facts "
+    "WHERE organization_id = %s AND opportunity_id = ANY(%s::varchar[])"
+)
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), _ID_CHUNK):
+        yield ids[start : start + _ID_CHUNK]
+
+
+def _sqlite_in(statement: str, count: int) -> str:
+    return statement.format(", ".join("?" * count))
 
 
 class ReportQueries(_ScopedRepository):
@@ -130,37 +155,45 @@ class ReportQueries(_ScopedRepository):
 
     def opportunities(self, touched: Collection[tuple[str, str]]) -> list[OpportunityRecord]:
         """The imported opportunities that name one of the ``touched`` records (``(table, crm_id)``, ids in lower
-        case) as their account, contact or lead (:func:`~salesbridge.domain.reports.named_records`), each once.
+        case) as their account, contact or lead (:func:`~salesbridge.domain.reports.named_records`), each once,
+        with the touched records each names (``named``) and its name and report facts as ``data``
+        (:func:`~salesbridge.domain.reports.report_facts`), not its whole row.
 
-        One statement per chunk of records: the opportunity ids come from ranges of the index of
-        ``crm_opportunity_records`` by record (migration 0032; one per touched table, their union), and each
-        opportunity is then read by primary key, so opportunities that name none are never read."""
-        named = CrmOpportunityRecord
-        pairs = sorted(touched)
-        found: dict[str, OpportunityRecord] = {}
-        for start in range(0, len(pairs), _ID_CHUNK):
-            by_table: dict[str, list[str]] = {}
-            for table, crm_id in pairs[start : start + _ID_CHUNK]:
-                by_table.setdefault(table, []).append(crm_id)
-            ids = union(
-                *(
-                    select(named.opportunity_id).where(
-                        named.organization_id == self._organization_id,
-                        named.record_table == table,
-                        named.record_id.in_(record_ids),
-                    )
-                    for table, record_ids in by_table.items()
+        Two reads per chunk of ids, neither of ``crm_records``: the touched records' rows of
+        ``crm_opportunity_records`` (migration 0032; one range of its index by record per id), then the
+        opportunities' facts by primary key (``crm_opportunity_facts``, migration 0035): opportunities that name
+        none are never read, nor any opportunity's whole JSON. Through the driver's cursor (thousands of narrow
+        rows: the ORM's result handling cost more than the reads), in the session's transaction."""
+        by_table: dict[str, list[str]] = {}
+        for table, crm_id in sorted(touched):
+            by_table.setdefault(table, []).append(crm_id)
+        postgresql = self._session.get_bind().dialect.name == "postgresql"
+        organization: object = self._organization_id if postgresql else self._organization_id.hex
+        driver: Any = self._session.connection().connection.driver_connection
+        cursor = driver.cursor()
+        try:
+            names: dict[str, list[tuple[str, str]]] = {}
+            for table, record_ids in by_table.items():
+                for chunk in _chunks(record_ids):
+                    if postgresql:
+                        cursor.execute(_POSTGRESQL_NAMED, (organization, table, chunk))
+                    else:
+                        cursor.execute(_sqlite_in(_SQLITE_NAMED, len(chunk)), (organization, table, *chunk))
+                    for opportunity_id, record_id in cursor.fetchall():
+                        names.setdefault(opportunity_id, []).append((table, record_id))
+            found: list[OpportunityRecord] = []
+            for chunk in _chunks(sorted(names)):
+                if postgresql:
+                    cursor.execute(_POSTGRESQL_FACTS, (organization, chunk))
+                else:
+                    cursor.execute(_sqlite_in(_SQLITE_FACTS, len(chunk)), (organization, *chunk))
+                found += (
+                    OpportunityRecord(crm_id=crm_id, name=name, data=orjson.loads(facts), named=tuple(names[crm_id]))
+                    for crm_id, name, facts in cursor.fetchall()
                 )
-            )
-            statement = select(CrmRecord.crm_id, CrmRecord.name, CrmRecord.data).where(
-                CrmRecord.organization_id == self._organization_id,
-                CrmRecord.table_name == "opportunity",
-                CrmRecord.crm_id.in_(ids),
-            )
-            rows: list[Any] = list(self._session.execute(statement))
-            for crm_id, name, data in rows:
-                found.setdefault(crm_id, OpportunityRecord(crm_id=crm_id, name=name, data=data or {}))
-        return list(found.values())
+        finally:
+            cursor.close()
+        return found
 
     def record_match_rates(self, counts: Mapping[str, LinkCounts], *, at: datetime) -> None:
         """Keep ``counts`` (per CRM table) as the snapshot taken at ``at``; a second run finishing at the same

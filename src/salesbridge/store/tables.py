@@ -459,6 +459,25 @@ class CrmOpportunityRecord(Base):
     )
 
 
+class CrmOpportunityFacts(Base):
+    """An imported opportunity's name and the columns the influenced-pipeline report reads
+    (:func:`salesbridge.domain.reports.report_facts`), so the report judges the opportunities of the records with
+    workspace activity without reading their whole rows (migration 0035).
+
+    Derived from ``crm_records`` like :class:`CrmOpportunityRecord`, and kept with it: the import writes an
+    opportunity's facts with it, in the same transaction (an upsert replaces them; a deletion and a full read's
+    sweep remove them), and the purge deletes them with it.
+    """
+
+    __tablename__ = "crm_opportunity_facts"
+
+    # No foreign key, as crm_records (migration 0011): written by the import, deleted with the records.
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    opportunity_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(400))
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class TableSyncState(Base):
     """Where the import of one CRM table stands: its checkpoint and its health.
 

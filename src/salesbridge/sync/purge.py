@@ -33,6 +33,8 @@ PURGED_TABLES: Final[dict[str, str]] = {
     "deleted with the records (ImportedDataRepository.delete_crm_records)",
     "crm_opportunity_records": "the records each imported opportunity names (the reports' index of them): "
     "derived from the records, deleted with them (ImportedDataRepository.delete_crm_records)",
+    "crm_opportunity_facts": "each imported opportunity's name and the columns the reports read: derived from the "
+    "records, deleted with them (ImportedDataRepository.delete_crm_records)",
     "crm_import_record_errors": "the CRM records the import skipped, with their reasons: deleted with the tables' "
     "health (ImportedDataRepository.delete_sync_states)",
 }

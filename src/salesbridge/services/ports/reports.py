@@ -31,7 +31,9 @@ class ReportQueries(Protocol):
     def opportunities(self, touched: Collection[tuple[str, str]]) -> list[OpportunityRecord]:
         """The imported opportunities that name one of the ``touched`` records (``(table, crm_id)``, ids in lower
         case) as their account, contact or lead (:func:`~salesbridge.domain.reports.named_records`), each once:
-        those :func:`~salesbridge.domain.reports.influenced_opportunities` can count."""
+        those :func:`~salesbridge.domain.reports.influenced_opportunities` can count. Each with at least its
+        :func:`~salesbridge.domain.reports.report_facts` as ``data`` and the touched records it names as
+        ``named``."""
         ...
 
     def record_match_rates(self, counts: Mapping[str, LinkCounts], *, at: datetime) -> None:

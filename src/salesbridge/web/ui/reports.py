@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Final
 
 from babel.dates import format_date, format_datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from salesbridge.domain.reports import MatchRateSnapshot
 from salesbridge.domain.writeback import DataItem
 from salesbridge.errors import RowNotFoundError
 from salesbridge.i18n import N_, translate
-from salesbridge.services.reports import Reports, read_reports
+from salesbridge.services.reports import Reports, WrittenBackRow, read_reports
 from salesbridge.web.charts import (
     Series,
     bar_chart,
@@ -64,22 +65,33 @@ def _moment(moment: datetime, locale: str) -> str:
     return format_datetime(moment, format="short", locale=locale, tzinfo=moment.tzinfo)
 
 
+# Each chart is drawn once per set of numbers and language, then reused (a chart is a pure function of them; pygal
+# took about a tenth of the page's time on every load): the caches below are keyed by exactly what is drawn.
+_CHARTS: Final = 64
+"""Charts of each kind kept drawn (a few organizations' pages in both languages)."""
+
+
 def written_back_chart(reports: Reports, locale: str) -> Any:
     """Delivered activities per week, one stacked series per data item."""
-    items = [item for item in DataItem if any(row.item == item.value for row in reports.written_back)]
+    return _written_back_chart(reports.written_back, reports.weeks, locale)
+
+
+@lru_cache(maxsize=_CHARTS)
+def _written_back_chart(written_back: tuple[WrittenBackRow, ...], weeks: tuple[date, ...], locale: str) -> Any:
+    items = [item for item in DataItem if any(row.item == item.value for row in written_back)]
     series = [
         Series(
             _item(item.value, locale),
             tuple(
-                float(sum(row.count for row in reports.written_back if row.item == item.value and row.week == week))
-                for week in reports.weeks
+                float(sum(row.count for row in written_back if row.item == item.value and row.week == week))
+                for week in weeks
             ),
         )
         for item in items
     ]
     return bar_chart(
         title=translate("Activity written back to the CRM, per week", locale),
-        x_labels=[format_date(week, format="d MMM", locale=locale) for week in reports.weeks],
+        x_labels=[format_date(week, format="d MMM", locale=locale) for week in weeks],
         series=series,
         value_formatter=number_formatter(locale),
         description=translate("The same numbers are in the table below the chart.", locale),
@@ -89,8 +101,13 @@ def written_back_chart(reports: Reports, locale: str) -> Any:
 
 def match_rate_chart(reports: Reports, locale: str) -> Any:
     """The share of records tied per matching run, one line per CRM table."""
-    moments = sorted({snapshot.taken_at for snapshot in reports.match_rates})
-    by_key = {(snapshot.taken_at, snapshot.table): snapshot.rate for snapshot in reports.match_rates}
+    return _match_rate_chart(reports.match_rates, locale)
+
+
+@lru_cache(maxsize=_CHARTS)
+def _match_rate_chart(match_rates: tuple[MatchRateSnapshot, ...], locale: str) -> Any:
+    moments = sorted({snapshot.taken_at for snapshot in match_rates})
+    by_key = {(snapshot.taken_at, snapshot.table): snapshot.rate for snapshot in match_rates}
     series = [
         Series(translate(label, locale), tuple(by_key.get((moment, table)) for moment in moments))
         for table, label in TABLE_LABELS.items()
@@ -107,17 +124,27 @@ def match_rate_chart(reports: Reports, locale: str) -> Any:
 def influence_chart(reports: Reports, locale: str) -> Any:
     """Influenced pipeline and won revenue, in the base currency."""
     influence = reports.influence
+    return _influence_chart(influence.pipeline_value, influence.won_value, reports.currency, locale)
+
+
+@lru_cache(maxsize=_CHARTS)
+def _influence_chart(pipeline_value: float, won_value: float, currency: str | None, locale: str) -> Any:
     return bar_chart(
         title=translate("Influenced pipeline and won revenue (base currency)", locale),
         x_labels=[translate("Influenced pipeline", locale), translate("Won revenue", locale)],
-        series=[Series(translate("Base currency", locale), (influence.pipeline_value, influence.won_value))],
-        value_formatter=currency_formatter(locale, reports.currency) if reports.currency else number_formatter(locale),
+        series=[Series(translate("Base currency", locale), (pipeline_value, won_value))],
+        value_formatter=currency_formatter(locale, currency) if currency else number_formatter(locale),
         description=translate("The same numbers are in the table below the chart.", locale),
     )
 
 
 def seats_chart(reports: Reports, locale: str) -> Any:
     """Seats, seats with CRM sync, and those in use in the period."""
+    return _seats_chart(len(reports.seats), reports.seats_with_crm_sync, reports.seats_in_use, locale)
+
+
+@lru_cache(maxsize=_CHARTS)
+def _seats_chart(seats: int, with_crm_sync: int, in_use: int, locale: str) -> Any:
     return bar_chart(
         title=translate("Seat usage in the last 30 days", locale),
         x_labels=[
@@ -128,7 +155,7 @@ def seats_chart(reports: Reports, locale: str) -> Any:
         series=[
             Series(
                 translate("Seats", locale),
-                (float(len(reports.seats)), float(reports.seats_with_crm_sync), float(reports.seats_in_use)),
+                (float(seats), float(with_crm_sync), float(in_use)),
             )
         ],
         value_formatter=number_formatter(locale),

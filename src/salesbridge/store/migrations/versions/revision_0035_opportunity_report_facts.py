@@ -72,8 +72,13 @@ def upgrade() -> None:
         bind.execute(
             sa.insert(facts),
             [
-                {"organization_id": org, "opportunity_id": crm_id, "name": name, "facts": _facts(data or {})}
-                for org, crm_id, name, data in batch
+                {
+                    "organization_id": row.organization_id,
+                    "opportunity_id": row.crm_id,
+                    "name": row.name,
+                    "facts": _facts(row.data or {}),
+                }
+                for row in batch
             ],
         )
 
