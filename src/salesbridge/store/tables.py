@@ -693,6 +693,8 @@ class PersonRow(Base):
     __table_args__ = (
         Index("uq_people_organization_id_external_id", "organization_id", "external_id", unique=True),
         Index("ix_people_organization_id_sort_name", "organization_id", "sort_name", "id"),
+        # A company loaded after its people finds them (migration 0036).
+        Index("ix_people_organization_id_company_external_id", "organization_id", "company_external_id"),
     )
 
 
