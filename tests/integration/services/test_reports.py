@@ -21,6 +21,7 @@ from salesbridge.crm.dynamics import DynamicsConnector
 from salesbridge.crm.ports import LookupValue
 from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
 from salesbridge.domain.people import Company, Person
+from salesbridge.domain.reports import Influence, OpportunityRecord, influenced_opportunities
 from salesbridge.domain.sync_runs import RecordRow
 from salesbridge.domain.workspace import SeatState
 from salesbridge.domain.writeback import ActivityDraft, DataItem, DeliveryState, Direction, Regarding
@@ -292,6 +293,133 @@ def test_only_opportunities_naming_or_belonging_to_a_touched_record_are_read(
         "by lead",
     ]
     assert nothing == []
+
+
+def _whole_row_influence(store: UnitOfWorkFactory, organization_id: uuid.UUID, opportunity_ids: list[str]) -> Influence:
+    """The rule applied to the opportunities' whole imported rows (their lookups, every column): what the report's
+    narrow read (named records and report facts) must give."""
+    with store(organization_id, read_only=True) as uow:
+        settings = uow.crm_settings.get()
+        rows = uow.crm_records.stored_states("opportunity", opportunity_ids)
+        return influenced_opportunities(
+            [OpportunityRecord(crm_id, f"Deal {crm_id}", state.data) for crm_id, state in rows.items()],
+            uow.reports.touches(),
+            rule=settings.pipeline_rule,
+            won_value_column=settings.won_value_column,
+        )
+
+
+def test_the_report_stays_right_after_new_activity_a_win_a_re_import_and_the_purge(
+    store: UnitOfWorkFactory,
+    org: uuid.UUID,  # noqa: F811
+) -> None:
+    account, contact, other_contact = "a0000000-0000-4000-8000-00000000000a", str(uuid.uuid4()), str(uuid.uuid4())
+    with store(org) as uow:
+        sofia = uow.users.add(email="sofia@acme.test", display_name="Sofía").id
+        uow.commit()
+
+    def opportunity(crm_id: str, state: int = 0, **data: object) -> RecordRow:
+        return RecordRow(crm_id, f"Deal {crm_id}", None, None, state, {"statecode": state, **data})
+
+    def account_deal(created: str, value: float) -> dict[str, object]:
+        return {
+            "parentaccountid": {"id": account.upper(), "table": "account"},
+            "createdon": created,
+            "estimatedvalue": value,
+        }
+
+    rows = [
+        opportunity("o-created-10", **account_deal("2026-11-10T09:00:00Z", 100.0)),
+        opportunity(
+            "o-created-05",
+            parentcontactid={"id": contact, "table": "contact"},
+            createdon="2026-11-05",
+            estimatedvalue=30.0,
+        ),
+        opportunity(
+            "o-won-20",
+            1,
+            customerid={"id": contact, "table": "contact"},
+            actualclosedate="2026-11-20",
+            actualvalue=50.0,
+        ),
+        opportunity(
+            "o-other-won",
+            1,
+            parentcontactid={"id": other_contact, "table": "contact"},
+            actualclosedate="2026-11-20",
+            actualvalue=9.0,
+            exchangerate=3.0,
+        ),
+    ]
+    ids = [row.crm_id for row in rows]
+    with store(org) as uow:
+        uow.crm_records.upsert_many("opportunity", rows, generation=1, new=True)
+        uow.crm_records.upsert_many(
+            "contact",
+            [
+                RecordRow(crm_id, crm_id, None, account, 0, {"parentcustomerid": {"id": account, "table": "account"}})
+                for crm_id in (contact, other_contact)
+            ],
+            generation=1,
+        )
+        uow.commit()
+    ana, bea = _person(store, org, "ana"), _person(store, org, "bea")
+    _tie(store, org, "contact", contact, TargetKind.PERSON, ana)
+    _tie(store, org, "contact", other_contact, TargetKind.PERSON, bea)
+
+    def influence() -> set[tuple[str, bool, float, datetime]]:
+        found = read_reports(store, "acme", clock=lambda: NOW).influence
+        assert found == _whole_row_influence(store, org, ids)
+        return {(item.crm_id, item.won, item.value, item.first_activity_at) for item in found.opportunities}
+
+    # Ana's note on 8 Nov: before the account's deal was created (her contact's account) and before the win.
+    _log(store, org, sofia, _at("2026-11-08"), person=ana)
+    assert influence() == {
+        ("o-created-10", False, 100.0, _at("2026-11-08")),
+        ("o-won-20", True, 50.0, _at("2026-11-08")),
+    }
+
+    # A new activity before the creation of the deal of 5 Nov brings it in, and moves the first activity earlier.
+    _log(store, org, sofia, _at("2026-11-03"), person=ana)
+    assert influence() == {
+        ("o-created-10", False, 100.0, _at("2026-11-03")),
+        ("o-created-05", False, 30.0, _at("2026-11-03")),
+        ("o-won-20", True, 50.0, _at("2026-11-03")),
+    }
+
+    # Bea's activity comes after her deal was won (20 Nov, the whole day): it stays out...
+    _log(store, org, sofia, datetime(2026, 11, 21, 0, 1, tzinfo=UTC), person=bea)
+    assert "o-other-won" not in {crm_id for crm_id, *_ in influence()}
+    # ... until a re-import moves the close date after it (valued through the exchange rate, 9 / 3).
+    moved = opportunity(
+        "o-other-won",
+        1,
+        parentcontactid={"id": other_contact, "table": "contact"},
+        actualclosedate="2026-11-21",
+        actualvalue=9.0,
+        exchangerate=3.0,
+    )
+    # The deal of 10 Nov is won on 1 Dec at 70: it leaves the pipeline for the won revenue.
+    won = opportunity(
+        "o-created-10", 1, **account_deal("2026-11-10T09:00:00Z", 100.0), actualclosedate="2026-12-01", actualvalue=70.0
+    )
+    with store(org) as uow:
+        uow.crm_records.upsert_many("opportunity", [moved, won], generation=1)
+        uow.commit()
+    assert influence() == {
+        ("o-created-10", True, 70.0, _at("2026-11-03")),
+        ("o-created-05", False, 30.0, _at("2026-11-03")),
+        ("o-won-20", True, 50.0, _at("2026-11-03")),
+        ("o-other-won", True, 3.0, datetime(2026, 11, 21, 0, 1, tzinfo=UTC)),
+    }
+
+    # The purge on disconnect: nothing is influenced any more, though the activities stay.
+    with store(org) as uow:
+        uow.imported_data.delete_crm_records()
+        uow.commit()
+    assert influence() == set()
+    assert read_reports(store, "acme", clock=lambda: NOW).influence.unvalued == 0
 
 
 def test_two_matching_runs_ending_at_the_same_instant_keep_one_snapshot(

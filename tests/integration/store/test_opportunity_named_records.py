@@ -1,7 +1,9 @@
-"""The opportunities' named records (``crm_opportunity_records``, migration 0032) on SQLite and PostgreSQL: they stay
-exactly what :func:`salesbridge.domain.reports.named_records` says of the stored opportunities through an upsert, a
-deletion, a full read's sweep and the purge, and the migration fills them for opportunities imported before it.
-What the reports read through them is checked in ``services/test_reports.py``."""
+"""The opportunities' named records (``crm_opportunity_records``, migration 0032) and report facts
+(``crm_opportunity_facts``, migration 0035) on SQLite and PostgreSQL: they stay exactly what
+:func:`salesbridge.domain.reports.named_records` and :func:`~salesbridge.domain.reports.report_facts` say of the
+stored opportunities through an upsert, a deletion, a full read's sweep and the purge, and the migrations fill them
+for opportunities imported before them. What the reports read through them is checked in
+``services/test_reports.py``."""
 
 from __future__ import annotations
 
@@ -14,12 +16,12 @@ import pytest
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from salesbridge.domain.reports import named_records
+from salesbridge.domain.reports import named_records, report_facts
 from salesbridge.domain.sync_runs import RecordRow
 from salesbridge.services.connecting import create_organization
 from salesbridge.store.database import create_engine_for, migrate
 from salesbridge.store.secrets import CredentialCipher
-from salesbridge.store.tables import CrmOpportunityRecord, CrmRecord
+from salesbridge.store.tables import CrmOpportunityFacts, CrmOpportunityRecord, CrmRecord
 from salesbridge.store.uow import UnitOfWorkFactory
 
 Named = set[tuple[str, str, str]]
@@ -41,6 +43,18 @@ SHAPES: dict[str, dict[str, Any]] = {
     "o-customer-contact": {"customerid": _lookup("contact", CONTACT), "parentcontactid": _lookup("contact", CONTACT)},
     "o-empty": {"parentaccountid": _lookup("account", ""), "customerid": "not a lookup", "name": "Nothing named"},
     "o-too-long": {"parentcontactid": _lookup("contact", "x" * 37), "originatingleadid": _lookup("lead", LEAD)},
+    "o-valued": {
+        "parentaccountid": _lookup("account", ACCOUNT),
+        "statecode": 1,
+        "stepname": "3-Propose",
+        "createdon": "2026-11-02T10:00:00Z",
+        "actualclosedate": "2026-11-20",
+        "actualvalue": 900.5,
+        "budgetamount_base": 12,
+        "exchangerate": 1.5,
+        "isrevenuesystemcalculated": True,
+        "description": "Long text the report never reads",
+    },
 }
 """Opportunities naming their records every way the rule knows (upper case, a customer of either kind, the same
 contact twice, empty and malformed lookups, an id longer than any record's)."""
@@ -59,6 +73,22 @@ def _expected(opportunities: dict[str, dict[str, Any]]) -> Named:
     return {
         (crm_id, table, record_id) for crm_id, data in opportunities.items() for table, record_id in named_records(data)
     }
+
+
+Facts = dict[str, tuple[str | None, dict[str, Any]]]
+
+
+def _expected_facts(opportunities: dict[str, dict[str, Any]]) -> Facts:
+    return {crm_id: (crm_id, report_facts(data)) for crm_id, data in opportunities.items()}
+
+
+def _stored_facts(engine: Engine, organization_id: uuid.UUID) -> Facts:
+    facts = CrmOpportunityFacts
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(facts.opportunity_id, facts.name, facts.facts).where(facts.organization_id == organization_id)
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
 
 
 def _stored(engine: Engine, organization_id: uuid.UUID) -> Named:
@@ -87,6 +117,16 @@ def test_the_named_records_follow_upserts_deletions_the_sweep_and_the_purge(
         )
         uow.commit()
     assert _stored(engine, acme) == _expected(SHAPES)
+    assert _stored_facts(engine, acme) == _expected_facts(SHAPES)
+    assert _stored_facts(engine, acme)["o-valued"][1] == {
+        "statecode": 1,
+        "stepname": "3-Propose",
+        "createdon": "2026-11-02T10:00:00Z",
+        "actualclosedate": "2026-11-20",
+        "actualvalue": 900.5,
+        "budgetamount_base": 12,
+        "exchangerate": 1.5,
+    }, "the rule's columns and the numbers; no lookup, flag or text"
     assert ("o-all", "account", ACCOUNT.lower()) in _stored(engine, acme), "ids in lower case"
     assert not any(record_id == "other-account" for _, _, record_id in _stored(engine, acme)), "parent account first"
 
@@ -97,6 +137,7 @@ def test_the_named_records_follow_upserts_deletions_the_sweep_and_the_purge(
         uow.commit()
     now = {**SHAPES, "o-all": changed}
     assert _stored(engine, acme) == _expected(now)
+    assert _stored_facts(engine, acme) == _expected_facts(now)
 
     # A deletion (a tombstone) removes them.
     with store(acme) as uow:
@@ -104,6 +145,7 @@ def test_the_named_records_follow_upserts_deletions_the_sweep_and_the_purge(
         uow.commit()
     del now["o-customer-account"]
     assert _stored(engine, acme) == _expected(now)
+    assert _stored_facts(engine, acme) == _expected_facts(now)
 
     # The full read of generation 2 saw only o-all: its sweep removes the others' named records too.
     with store(acme) as uow:
@@ -111,6 +153,7 @@ def test_the_named_records_follow_upserts_deletions_the_sweep_and_the_purge(
         uow.commit()
     assert _stored(engine, acme) == _expected({"o-all": changed})
     assert _stored(engine, other) == _expected({"o-all": SHAPES["o-all"]})
+    assert _stored_facts(engine, acme) == _expected_facts({"o-all": changed})
 
     # The purge on disconnect deletes them with the records.
     with store(acme) as uow:
@@ -118,6 +161,8 @@ def test_the_named_records_follow_upserts_deletions_the_sweep_and_the_purge(
         uow.commit()
     assert _stored(engine, acme) == set()
     assert _stored(engine, other) == _expected({"o-all": SHAPES["o-all"]})
+    assert _stored_facts(engine, acme) == {}
+    assert _stored_facts(engine, other) == _expected_facts({"o-all": SHAPES["o-all"]})
 
 
 def test_the_migration_fills_them_for_opportunities_imported_before_it(database_url: str) -> None:
@@ -136,7 +181,7 @@ def test_the_migration_fills_them_for_opportunities_imported_before_it(database_
                         "organization_id": organization_id,
                         "table_name": table,
                         "crm_id": crm_id,
-                        "name": None,
+                        "name": crm_id,
                         "owner_id": None,
                         "parent_id": None,
                         "state_code": 0,
@@ -150,5 +195,6 @@ def test_the_migration_fills_them_for_opportunities_imported_before_it(database_
         migrate(database_url)
 
         assert _stored(engine, organization_id) == _expected(SHAPES)
+        assert _stored_facts(engine, organization_id) == _expected_facts(SHAPES)
     finally:
         engine.dispose()
