@@ -180,6 +180,11 @@ def pages(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[Pages]:
                     json={"@odata.id": f"{API}systemusers({me})"},
                 ).raise_for_status()
             api.create("tasks", {"subject": f"owned by {team_name}", "ownerid@odata.bind": f"/teams({team})"})
+            if member:
+                # select-columns.md, "Lookup property data": one of the first two accounts is a team's.
+                api.patch(
+                    f"accounts({ids[ADVENTURE]})", json={"ownerid@odata.bind": f"/teams({team})"}
+                ).raise_for_status()
         yield data
 
 
@@ -258,6 +263,88 @@ def _param(page: str, section: str, check: Check) -> Any:
     return pytest.param(check, id=f"{page}: {section}")
 
 
+# --- webapi/query/select-columns.md (also in test_documented_examples.py, there without a relationship type) ----
+
+
+def _select(pages: Pages) -> None:
+    body = _ok(pages.api.get("accounts?$select=name,revenue&$top=1"))
+    assert body["@odata.context"] == f"{API}$metadata#accounts(name,revenue)"
+    [account] = body["value"]
+    assert list(account) == ["@odata.etag", "name", "revenue", "_transactioncurrencyid_value", "accountid"]
+    assert (account["name"], account["revenue"]) == (LITWARE, 20000)
+    assert isinstance(account["revenue"], float)
+
+
+def _formatted_values(pages: Pages) -> None:
+    response = pages.api.get(
+        "accounts?$select=name,revenue,_primarycontactid_value,customertypecode,modifiedon&$top=1",
+        headers={"Prefer": PREFER_FORMATTED},
+    )
+    body = _ok(response)
+    assert response.headers["Preference-Applied"] == PREFER_FORMATTED
+    [account] = body["value"]
+    assert list(account) == [
+        "@odata.etag",
+        "name",
+        f"revenue@{FORMATTED}",
+        "revenue",
+        f"_primarycontactid_value@{FORMATTED}",
+        "_primarycontactid_value",
+        f"customertypecode@{FORMATTED}",
+        "customertypecode",
+        f"modifiedon@{FORMATTED}",
+        "modifiedon",
+        f"_transactioncurrencyid_value@{FORMATTED}",
+        "_transactioncurrencyid_value",
+        "accountid",
+    ]
+    formatted = {key.split("@")[0]: value for key, value in account.items() if key.endswith(FORMATTED)}
+    assert formatted == {
+        "revenue": "$20,000.00",
+        "_primarycontactid_value": "Susanna Stubberod (sample)",
+        "customertypecode": "Partner",
+        "modifiedon": "6/17/2026 12:00 PM",
+        "_transactioncurrencyid_value": "US Dollar",
+    }
+    assert (account["customertypecode"], account["modifiedon"]) == (5, "2026-06-17T12:00:00Z")
+
+
+def _lookup_property_data(pages: Pages) -> None:
+    prefer = (
+        'odata.include-annotations="Microsoft.Dynamics.CRM.associatednavigationproperty,'
+        'Microsoft.Dynamics.CRM.lookuplogicalname"'
+    )
+    response = pages.api.get("accounts?$select=name,_ownerid_value&$top=2", headers={"Prefer": prefer})
+    body = _ok(response)
+    assert response.headers["Preference-Applied"] == prefer
+    assert body["@odata.context"] == f"{API}$metadata#accounts(name,_ownerid_value)"
+    owners = {}
+    for account in body["value"]:
+        assert list(account) == [
+            "@odata.etag",
+            "name",
+            "_ownerid_value@Microsoft.Dynamics.CRM.associatednavigationproperty",
+            "_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname",
+            "_ownerid_value",
+            "accountid",
+        ]
+        assert account["_ownerid_value@Microsoft.Dynamics.CRM.associatednavigationproperty"] == "ownerid"
+        owners[account["name"]] = account["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"]
+    assert owners == {LITWARE: "systemuser", ADVENTURE: "team"}
+
+
+SELECT_COLUMNS = [
+    _param("select-columns.md", "$select (with the currency lookup)", _select),
+    _param("select-columns.md", "Formatted values", _formatted_values),
+    _param("select-columns.md", "Lookup property data", _lookup_property_data),
+]
+
+
+@pytest.mark.parametrize("check", SELECT_COLUMNS)
+def test_select_columns(pages: Pages, check: Check) -> None:
+    check(pages)
+
+
 # --- webapi/query/overview.md ------------------------------------------------------------------------------------
 
 
@@ -277,10 +364,11 @@ def _every_column(pages: Pages) -> None:
 
 
 def _filtered_collection(pages: Pages) -> None:
-    """Also filter-rows.md, "Filter on lookup property": the filtered collection equals the ``eq`` filter."""
+    """Also filter-rows.md, "Filter on lookup property": the filtered collection equals the ``eq`` filter (every
+    account but the one a team owns)."""
     through_user = _ok(pages.api.get(f"systemusers({pages.user_id})/user_accounts?$select=name"))
     by_lookup = _ok(pages.api.get(f"accounts?$filter=_owninguser_value eq {pages.user_id}&$select=name"))
-    assert set(_names(through_user)) == set(_names(by_lookup)) == ALL_ACCOUNTS
+    assert set(_names(through_user)) == set(_names(by_lookup)) == ALL_ACCOUNTS - {ADVENTURE}
 
 
 def _retrieve_data(pages: Pages) -> None:
