@@ -88,6 +88,10 @@ DUE = {
 }
 
 
+#: The characters filter-rows.md's "URL encode special characters" table lists, in a task's subject.
+SPECIAL_CHARACTERS = "Specials $&+,/:;=?@ here"
+
+
 @dataclass
 class Pages:
     """The module's sandbox client and the facts the cases compare with."""
@@ -170,6 +174,7 @@ def pages(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[Pages]:
                 api.patch(f"emails({email})", json={"statecode": 1}).raise_for_status()
         for subject, due in DUE.items():
             api.create("tasks", {"subject": subject, "scheduledend": due.isoformat().replace("+00:00", "Z")})
+        api.create("tasks", {"subject": SPECIAL_CHARACTERS})
         # The functions about the caller: a team the caller belongs to owns one task, another team one more.
         for team_name, member in (("Sales team", True), ("Other team", False)):
             unit = api.get(f"systemusers({me})?$select=_businessunitid_value").json()["_businessunitid_value"]
@@ -624,6 +629,15 @@ FILTER_ROWS = [
         "filter-rows.md",
         "URL encode special characters",
         _accounts("contains(name,'%2B123')", {FABRIKAM}),
+    ),
+    _param(
+        "filter-rows.md",
+        "URL encode special characters: every one of the table",
+        _rows(
+            "tasks?$select=subject&$filter=contains(subject,'%24%26%2B%2C%2F%3A%3B%3D%3F%40')",
+            {SPECIAL_CHARACTERS},
+            "subject",
+        ),
     ),
     _param("filter-rows.md", "Use wildcard characters: %", _accounts("contains(name,'Coffee%sample')", {FOURTH})),
     _param("filter-rows.md", "Use wildcard characters: _", _accounts("startswith(name,'_orth')", {NORTHWIND})),
