@@ -1338,6 +1338,20 @@ class FakePeople(_FakeProfiles[Person]):
         if any(person.company_id is not None and person.company_id not in known for person in values):
             raise InvalidInputError(UNKNOWN_COMPANY_MESSAGE, field="company_id")
 
+    def tie_to_companies(self, external_ids: Collection[str]) -> int:
+        companies = {key: company.id for key in external_ids if (company := self._t.companies.get(key)) is not None}
+        waiting = [
+            person
+            for person in self._t.people.values()
+            if person.company_external_id in companies and person.company_id != companies[person.company_external_id]
+        ]
+        if waiting:
+            self._write()
+        for person in waiting:
+            tied = companies[person.company_external_id or ""]
+            self._t.people[person.external_id] = replace(person, company_id=tied, updated_at=self._now())
+        return len(waiting)
+
 
 class FakeCompanies(_FakeProfiles[Company]):
     def _rows(self) -> dict[str, Company]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
@@ -52,6 +52,7 @@ __all__ = [
     "search_companies",
     "search_people",
     "upsert_companies",
+    "upsert_companies_tying_people",
     "upsert_people",
 ]
 
@@ -173,9 +174,26 @@ def upsert_companies(
         rows,
         kind=CsvKind.COMPANIES,
         build=_company,
-        upsert=lambda uow, companies: uow.companies.upsert_many(companies, kept=_kept(rows, COMPANY_LOADED_FIELDS)),
+        upsert=lambda uow, companies: upsert_companies_tying_people(
+            uow, companies, kept=_kept(rows, COMPANY_LOADED_FIELDS), reason="companies.upserted"
+        ),
         actor=actor,
     )
+
+
+def upsert_companies_tying_people(
+    uow: UnitOfWork, companies: list[Company], *, kept: Mapping[str, Collection[str]], reason: str
+) -> UpsertCounts:
+    """Upsert ``companies`` (:meth:`CompanyRepository.upsert_many`) and, in the same transaction, tie to each the
+    people loaded before it whose ``company_external_id`` names it (a people file loaded before the companies
+    file): a person is tied to their employer whichever of the two files came first. Matching is requested when
+    people were tied though no company changed (a company deleted, then loaded again unchanged); otherwise the
+    load's end requests it for the companies written."""
+    counts = uow.companies.upsert_many(companies, kept=kept)
+    tied = uow.people.tie_to_companies([company.external_id for company in companies])
+    if tied and not (counts.inserted or counts.updated):
+        request_matching(uow, reason=reason)
+    return counts
 
 
 # A row's key → the stored fields it carries.

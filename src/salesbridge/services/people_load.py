@@ -14,9 +14,9 @@ Contract (docs/admin.md, "Loading people and companies from CSV"):
   not a whole number) is left out as a line problem naming the file's column and the reason; never the whole file.
 - A person's company is kept as the name the file gives (``company_name``). A ``company_external_id`` column names
   the person's employer among the workspace's companies: kept as given, and the person is tied to that company
-  (``company_id``) when the organization holds it at load time (a company loaded later is found by matching all the
-  same); a value too long or with control characters is a line problem. Tying a person to a company by name is
-  matching's work and comes later. ``street`` and ``postcode`` are read but not stored (people
+  (``company_id``) when the organization holds it at load time, or else when the company is loaded (in that
+  company batch's transaction); a value too long or with control characters is a line problem. Tying a person to
+  a company by name is matching's work and comes later. ``street`` and ``postcode`` are read but not stored (people
   and companies keep city, region and country). A company keeps its first phone; its ``domain`` is the registrable
   domain of its website (a free-mail provider's never identifies a company).
 - One audit entry per load (``people.imported`` / ``companies.imported``) with the counts, written after the last
@@ -52,6 +52,7 @@ from salesbridge.errors import ConcurrentWriteError, InvalidInputError
 from salesbridge.message_ids import N_
 from salesbridge.services.matching import request_matching
 from salesbridge.services.organizations import require_organization
+from salesbridge.services.people import upsert_companies_tying_people
 from salesbridge.services.ports import StoreAccess, UnitOfWork
 
 __all__ = ["CSV_SOURCE", "LoadReport", "load_companies", "load_people"]
@@ -176,8 +177,8 @@ def load_companies(
         slug,
         reading,
         convert=_company,
-        upsert=lambda uow, companies: uow.companies.upsert_many(
-            companies, kept=_kept(companies, reading, COMPANY_LOADED_FIELDS)
+        upsert=lambda uow, companies: upsert_companies_tying_people(
+            uow, companies, kept=_kept(companies, reading, COMPANY_LOADED_FIELDS), reason="companies.imported"
         ),
         action="companies.imported",
         actor=actor,

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, Final, Generic, TypeVar
 
-from sqlalchemy import RowMapping, Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import RowMapping, Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -246,6 +246,33 @@ class PersonRepository(_ProfileRepository[Person]):
             found.update(self._session.scalars(statement))
         if wanted - found:
             raise InvalidInputError(UNKNOWN_COMPANY_MESSAGE, field="company_id")
+
+    def tie_to_companies(self, external_ids: Collection[str]) -> int:
+        """Tie the people whose employer's external id is among ``external_ids`` to its company (see the port): one
+        ``UPDATE`` per chunk, found by the index of ``company_external_id`` (migration 0036)."""
+        people, companies = self._table, Base.metadata.tables["companies"]
+        company = (
+            select(companies.c.id)
+            .where(
+                companies.c.organization_id == self._organization_id,
+                companies.c.external_id == people.c.company_external_id,
+            )
+            .scalar_subquery()
+        )
+        tied = 0
+        for chunk in _chunks(sorted(set(external_ids))):
+            statement = (
+                update(people)
+                .where(
+                    self._scope(),
+                    people.c.company_external_id.in_(chunk),
+                    company.is_not(None),
+                    or_(people.c.company_id.is_(None), people.c.company_id != company),
+                )
+                .values(company_id=company, updated_at=self._clock())
+            )
+            tied += self._session.execute(statement).rowcount  # type: ignore[attr-defined]
+        return tied
 
 
 class CompanyRepository(_ProfileRepository[Company]):

@@ -54,6 +54,13 @@ class PersonRepository(Protocol):
         """Delete the organization's person ``person_id``; False when there is none. Does not commit."""
         ...
 
+    def tie_to_companies(self, external_ids: Collection[str]) -> int:
+        """Tie each person whose ``company_external_id`` is one of ``external_ids`` to the organization's company of
+        that external id (``company_id``; ``updated_at`` now, so matching reads them again) when not tied to it
+        already: people loaded before their company. An external id the organization has no company for ties no
+        one. How many people were tied. Writes in the caller's transaction; does not commit."""
+        ...
+
 
 class CompanyRepository(Protocol):
     """The organization's companies, one per external id."""
