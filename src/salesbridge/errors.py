@@ -59,6 +59,7 @@
         │   │   ├── TokenRejectedError    401: the access token was refused (refresh once, then give up)
         │   │   └── SignInRejectedError   the identity provider refused the credentials; .credential
         │   ├── NotFoundError         404
+        │   │   └── CrmTableMissingError  a table the request needs is not in the CRM (its app removed); .table
         │   ├── ConcurrencyConflictError  412: re-read and decide, never retry blindly
         │   │   └── DuplicateRecordError  412/duplicate key: a record with this id or key already exists
         │   ├── RequestRejectedError  other 4xx (and 501)
@@ -628,6 +629,20 @@ class SignInRejectedError(AuthError):
 
 class NotFoundError(PermanentError):
     """The record or resource does not exist."""
+
+
+class CrmTableMissingError(NotFoundError):
+    """A table the request needs does not exist in the CRM: removed (with the CRM app that created it, when it is
+    one of the app's tables) or never created. Installing the app again brings it back; retrying before that fails
+    the same way.
+
+    Attributes:
+        table: The table's logical name.
+    """
+
+    def __init__(self, message: str, *, table: str, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message, status=status, code=code)
+        self.table = table
 
 
 class ConcurrencyConflictError(PermanentError):

@@ -2153,6 +2153,7 @@ class FakeActivities(_Repository):
         since: datetime | None = None,
         activity_ids: Sequence[uuid.UUID] = (),
         items: Collection[DataItem] = (),
+        error_code: str | None = None,
     ) -> int:
         chosen = [
             a
@@ -2161,6 +2162,7 @@ class FakeActivities(_Repository):
             and (since is None or a.occurred_at >= since)
             and (not activity_ids or a.id in activity_ids)
             and (not items or a.item in items)
+            and (error_code is None or a.delivery.error_code == error_code)
         ]
         now = self._now()
         for activity in chosen:

@@ -29,6 +29,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
@@ -54,11 +55,14 @@ from bench.writeback import (
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from salesbridge.domain.crm_app import CRM_APP
 from salesbridge.domain.crm_import import IMPORTED_TABLES
 from salesbridge.domain.writeback import ITEM_TABLES, DataItem, DeliveryState, crm_activity_id
 from salesbridge.store.tables import CrmRecord
 
 IMPORT, WRITEBACK = "import", "writeback"
+APP_TABLES = tuple(table.logical_name for table in CRM_APP.tables)
+"""The CRM app's tables (fault 14 removes them)."""
 OPERATIONS = (IMPORT, WRITEBACK)
 DATABASES = ("sqlite", "postgresql")
 CONTACTS = 6_000
@@ -134,6 +138,8 @@ class Fault:
     prepare: Callable[[Cell], None] = lambda cell: None
     workers: bool = False
     """The operation runs as a job of procrastinate workers (PostgreSQL), not as its command."""
+    admin_action: str = ""
+    """What the administrator did to end the fault (``clear``), when the fault is one only they can end."""
 
 
 def _rates(**values: Any) -> Callable[[Cell], None]:
@@ -179,6 +185,20 @@ def _free_disk(cell: Cell) -> None:
 
 def _restart_sandbox(cell: Cell) -> None:
     cell.restart_crm()
+
+
+def _remove_app(cell: Cell) -> None:
+    cell.remove_app_tables()
+
+
+def _reinstall_app(cell: Cell) -> None:
+    # The administrator reinstalls after reading the status, once the drain that met the removal has ended (an
+    # activity whose write was still under way when the app came back would wait APP_MISSING_RETRY, 15 minutes,
+    # for its next attempt: longer than a cell waits).
+    if cell.process is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            cell.process.wait(timeout=RECOVERY_SECONDS / 2)
+    cell.reinstall_app()
 
 
 FAULTS: tuple[Fault, ...] = (
@@ -280,13 +300,27 @@ FAULTS: tuple[Fault, ...] = (
         compression="the CRM's clock moved one day back mid-run (the workspace's own clock is not moved: it is "
         "injected, and the lease tests move it)",
     ),
-    Fault(14, "CRM app's tables removed mid-writeback, then reinstalled", lambda cell: None),
+    Fault(
+        14,
+        "CRM app's tables removed mid-writeback, then reinstalled",
+        _remove_app,
+        _reinstall_app,
+        hold_s=4,
+        applies=_only(
+            WRITEBACK,
+            "the import reads none of the CRM app's tables (only Dynamics' own: "
+            + ", ".join(IMPORTED_TABLES)
+            + "), so removing them cannot reach it",
+        ),
+        compression="the app's two tables (InMail, messages) deleted through the Web API (`DELETE "
+        "EntityDefinitions(LogicalName=…)`, as a CRM administrator removing them does; their rows and parties go "
+        "with them) once writeback has delivered part of its activities; `salesbridge crm app install` once the "
+        "drain that met it has ended",
+        admin_action="after the administrator reinstalled the app (as the status says)",
+    ),
 )
 FAULTS_BY_NUMBER = {fault.number: fault for fault in FAULTS}
-NOT_BUILT = {
-    14: "the sandbox cannot remove a table yet (no DELETE EntityDefinitions), so the CRM app's tables cannot be taken "
-    "away from under a running drain"
-}
+NOT_BUILT: dict[int, str] = {}
 """Faults whose cells are not built yet, and why: the table says so."""
 
 
@@ -354,6 +388,39 @@ class Cell:
         )
         with urllib.request.urlopen(request, context=context, timeout=30) as response:
             response.read()
+
+    def remove_app_tables(self) -> None:
+        """Delete the CRM app's tables through the Web API, as the application user (it holds the customization
+        privileges the app's install needed): ``DELETE EntityDefinitions(LogicalName='…')`` each."""
+        context = ssl.create_default_context(cafile=self.crm.info["ca_bundle"])
+        form = urllib.parse.urlencode(
+            {
+                "grant_type": "client_credentials",
+                "client_id": self.crm.info["client_id"],
+                "client_secret": self.crm.info["client_secret"],
+                "scope": f"{self.crm.info['org_url']}/.default",
+            }
+        ).encode()
+        token_url = f"{self.crm.info['authority']}/oauth2/v2.0/token"
+        with urllib.request.urlopen(urllib.request.Request(token_url, data=form), context=context, timeout=30) as r:
+            token = json.loads(r.read())["access_token"]
+        for table in APP_TABLES:
+            request = urllib.request.Request(
+                f"{self.crm.info['api_url']}EntityDefinitions(LogicalName='{table}')",
+                method="DELETE",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            with urllib.request.urlopen(request, context=context, timeout=60) as response:
+                assert response.status == 204, response.status
+
+    def reinstall_app(self) -> None:
+        """``salesbridge crm app install`` (what the status tells the administrator to do), in this process."""
+        from typer.testing import CliRunner
+
+        from salesbridge.cli import app
+
+        result = CliRunner().invoke(app, ["crm", "app", "install", "--org", SLUG], env=self.environment)
+        assert result.exit_code == 0, result.output
 
     # --- the database
 
@@ -660,12 +727,13 @@ def run_cell(fault: Fault, cell: Cell) -> CellResult:
             again.wait(timeout=max(1.0, deadline - time.monotonic()))
     done = cell.complete()
     result.admin_sees = seen
+    after = f"{fault.admin_action}: " if fault.admin_action else ""
     if done and fault.workers:
         result.recovered = "yes, by another worker"
     elif done and reruns == 0 and first_exit == 0:
         result.recovered = "yes, within the run"
     elif done:
-        result.recovered = f"yes, by the scheduler's next run ({reruns} run{'s' if reruns > 1 else ''} after)"
+        result.recovered = f"yes, {after}by the scheduler's next run ({reruns} run{'s' if reruns > 1 else ''} after)"
     else:
         result.recovered = f"no: not complete after {RECOVERY_SECONDS} s"
     result.counts = cell.import_counts() if cell.operation == IMPORT else cell.writeback_counts()

@@ -19,6 +19,7 @@ from salesbridge.i18n import N_, translate
 from salesbridge.services.activities import delivery_reason, hold_reason
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.writeback import (
+    CRM_APP_MISSING_STATUS,
     backfill,
     retry_activities,
     set_writeback_settings,
@@ -140,6 +141,8 @@ def settings_set(
 
 def _print_status(status: WritebackStatus, lang: str) -> None:
     _print_settings(status.settings, lang)
+    if status.crm_app_missing:
+        console.print(translate(CRM_APP_MISSING_STATUS, lang), style="bold red", highlight=False, markup=False)
     shown = [state for state in _STATE_LABELS if status.totals[state]]
     if not shown:
         console.print(translate("Nobody has logged an activity yet.", lang), highlight=False)

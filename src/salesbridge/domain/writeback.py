@@ -357,6 +357,20 @@ def after_failure(*, attempts: int, transient: bool, now: datetime) -> FailureOu
     return FailureOutcome(DeliveryState.FAILING, now + delay)
 
 
+CRM_APP_MISSING_CODE: Final = "crm_app_missing"
+"""The error code kept on an activity whose table in the CRM is gone (the CRM app's tables removed)."""
+APP_MISSING_RETRY: Final = timedelta(minutes=15)
+"""How long an activity whose table is gone waits before it is tried again (installing the app again through
+salesbridge puts it back in the queue at once)."""
+
+
+def after_table_missing(*, now: datetime) -> FailureOutcome:
+    """The state after a delivery found the activity's table gone from the CRM (the CRM app removed): failing, tried
+    again after :data:`APP_MISSING_RETRY`, never parked however long it lasts — the activity is not at fault, and
+    it is delivered as soon as the app is back. One failed write per drain and table in that time, not a storm."""
+    return FailureOutcome(DeliveryState.FAILING, now + APP_MISSING_RETRY)
+
+
 def parse_items(values: Collection[str]) -> frozenset[DataItem]:
     """Data items from their names (``inmail``, ``message``, ``note``, ``call``; case and spaces ignored).
 

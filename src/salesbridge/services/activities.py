@@ -23,6 +23,7 @@ from typing import Final
 
 from salesbridge.domain.clock import Clock
 from salesbridge.domain.writeback import (
+    CRM_APP_MISSING_CODE,
     Activity,
     ActivityDraft,
     Delivery,
@@ -289,6 +290,10 @@ _STATE_REASONS: Final[dict[DeliveryState, str]] = {
 }
 
 _NO_ERROR: Final = N_("no error recorded")
+CRM_APP_MISSING_REASON: Final = N_(
+    "Waiting for the CRM app: its tables are missing in Dynamics 365 (removed?). Reinstall the app (CRM Settings, "
+    "Get it now; or salesbridge crm app install): delivery then resumes by itself, nothing is lost."
+)
 
 
 @dataclass(frozen=True)
@@ -315,6 +320,8 @@ def delivery_reason(delivery: Delivery) -> DeliveryReason:
     seat", "Failing, retried automatically: <Dynamics' error>"…)."""
     if delivery.state is DeliveryState.WAITING_FOR_SEAT and delivery.hold is not None:
         return hold_reason(delivery.hold)
+    if delivery.state is DeliveryState.FAILING and delivery.error_code == CRM_APP_MISSING_CODE:
+        return DeliveryReason(CRM_APP_MISSING_REASON)
     if delivery.state in (DeliveryState.FAILING, DeliveryState.PARKED):
         error = delivery.error_message or delivery.error_code or _NO_ERROR
         return DeliveryReason(_STATE_REASONS[delivery.state], {"error": error})

@@ -31,10 +31,12 @@ from salesbridge.domain.crm_app import (
     writeback_privileges,
 )
 from salesbridge.domain.workspace import CrmCredentials
+from salesbridge.domain.writeback import DataItem
 from salesbridge.errors import CrmAppBlockedError, CrmAppPrivilegesError, CrmError, InvalidRequestError
 from salesbridge.message_ids import N_
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import CrmAppSession, CrmAppSessionFactory, StoreAccess
+from salesbridge.services.writeback_outbox import requeue_after_app_install
 
 _STATE_LABELS = {
     AppState.INSTALLED: N_("Installed"),
@@ -156,7 +158,8 @@ async def install_crm_app(
     :class:`CrmAppBlockedError`; privileges the application user lacks (the customization privileges when anything
     is to be created, and those writeback needs) refuse with :class:`CrmAppPrivilegesError`, naming them.
     Idempotent: a second install finds nothing missing and sends no write. Audited: ``crm.app_installed`` (what
-    was created), ``crm.app_install_failed`` (why).
+    was created), ``crm.app_install_failed`` (why). Once installed, the activities that waited for the app's tables
+    (removed from Dynamics) are queued again and a drain is asked for.
 
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
@@ -172,12 +175,17 @@ async def install_crm_app(
     session = sessions(credentials)
     try:
         try:
-            return await _install(session, slug, app, audit)
+            installed = await _install(session, slug, app, audit)
         except CrmError as error:
             await audit("crm.app_install_failed", {"reason": error.message})
             raise
     finally:
         await session.close()
+    if installed.status.state is AppState.INSTALLED:
+        created = {item.table for item in installed.created if item.kind is MissingKind.TABLE}
+        recreated = frozenset(DataItem(table.data_item) for table in app.tables if table.logical_name in created)
+        await asyncio.to_thread(_app_back, store, organization_id, recreated)
+    return installed
 
 
 async def _install(session: CrmAppSession, slug: str, app: CrmApp, audit: Audit) -> CrmAppInstall:
@@ -211,4 +219,12 @@ async def _install(session: CrmAppSession, slug: str, app: CrmApp, audit: Audit)
 def _audit(store: StoreAccess, organization_id: uuid.UUID, action: str, details: dict[str, Any], actor: str) -> None:
     with store(organization_id) as uow:
         uow.audit.record(actor=actor, action=action, details=details)
+        uow.commit()
+
+
+def _app_back(store: StoreAccess, organization_id: uuid.UUID, recreated: frozenset[DataItem]) -> None:
+    """The app is whole again: what waited for its tables (removed from Dynamics meanwhile) goes now, and what was
+    written to tables created anew again (their rows went with the removed ones)."""
+    with store(organization_id) as uow:
+        requeue_after_app_install(uow, recreated=recreated)
         uow.commit()

@@ -86,6 +86,9 @@ class SyncHealth:
     writeback_error_count: int
     runs: list[RunLine]
     record_names: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    crm_app_missing: bool = False
+    """Activities wait for the CRM app's tables, removed from Dynamics
+    (:data:`~salesbridge.services.writeback.CRM_APP_MISSING_STATUS` says what to do)."""
 
 
 def sync_health(store: StoreAccess, organization_id: uuid.UUID) -> SyncHealth:
@@ -107,6 +110,7 @@ def sync_health(store: StoreAccess, organization_id: uuid.UUID) -> SyncHealth:
         writeback_error_count=sum(writeback.totals[problem] for problem in _PROBLEM_STATES),
         runs=[RunLine(run) for run in finished],
         record_names=record_names,
+        crm_app_missing=writeback.crm_app_missing,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any, Final
 from salesbridge.domain.crm_app import AppState
 from salesbridge.domain.writeback import (
     ALL_ITEMS,
+    CRM_APP_MISSING_CODE,
     Activity,
     DataItem,
     DeliveryState,
@@ -39,6 +40,12 @@ from salesbridge.services.ports import CrmAppSessionFactory, StoreAccess
 from salesbridge.services.writeback_outbox import BACKFILL_REASON, RETRIED_REASON, request_drain
 
 WRITEBACK_OFF: Final = N_("Writeback is off: enable it first, then deliver earlier activity.")
+CRM_APP_MISSING_STATUS: Final = N_(
+    "Writeback of InMail and messages is paused: the CRM app is missing in Dynamics 365 (its tables were removed). "
+    "Reinstall it (CRM Settings, Get it now; or salesbridge crm app install): the waiting activities are then "
+    "delivered by themselves, none is lost."
+)
+"""What the status says while activities wait for the CRM app's tables."""
 MAX_PROBLEMS: Final = 200
 """The most failing or parked activities the status lists (the newest); the counts cover them all."""
 
@@ -157,6 +164,12 @@ class WritebackStatus:
     waiting: dict[str, int]
     problems: list[Problem]
 
+    @property
+    def crm_app_missing(self) -> bool:
+        """Whether activities wait for the CRM app's tables (removed from Dynamics): the administrator must install
+        the app again (:data:`CRM_APP_MISSING_STATUS`)."""
+        return any(problem.activity.delivery.error_code == CRM_APP_MISSING_CODE for problem in self.problems)
+
     def to_json(self, translate: Callable[[str], str] | None = None) -> dict[str, Any]:
         """A JSON-ready mapping. Each problem's ``reason`` is read with ``translate`` (a message id into the
         reader's language) when given; otherwise it is the English message id, with its ``reason_fields``."""
@@ -179,6 +192,7 @@ class WritebackStatus:
             ],
             "waiting": dict(self.waiting),
             "problems": [problem_json(problem, translate) for problem in self.problems],
+            "crm_app_missing": self.crm_app_missing,
         }
 
 

@@ -16,7 +16,7 @@ from collections.abc import Collection
 from typing import Final
 
 from salesbridge.domain.jobs import WRITE_BACK_ORGANIZATION, writeback_lock
-from salesbridge.domain.writeback import DeliveryState
+from salesbridge.domain.writeback import CRM_APP_MISSING_CODE, DataItem, DeliveryState
 from salesbridge.errors import UnsupportedJobError
 from salesbridge.services.ports import UnitOfWork
 
@@ -32,6 +32,8 @@ MATCHED_REASON: Final = "writeback.matched"
 """…because a matching run (or a match edited by hand) may have tied activities waiting for a match."""
 SEATS_REASON: Final = "writeback.seats"
 """…because a seat's CRM sync or its CRM user changed, which may let waiting activities through."""
+APP_INSTALLED_REASON: Final = "writeback.app_installed"
+"""…because the CRM app was installed (again): activities waiting for its tables can be delivered."""
 SCHEDULED_REASON: Final = "writeback.scheduled"
 """…by the periodic sweep: failing activities whose next attempt came, or queued ones a stopped drainer left."""
 
@@ -74,3 +76,17 @@ def requeue_after_seat_change(uow: UnitOfWork) -> int:
     """:func:`requeue_waiting` for the activities waiting for their author's seat (after CRM sync was turned on for
     a seat or all seats, a seat taken, or seats matched to CRM users again)."""
     return requeue_waiting(uow, states=(DeliveryState.WAITING_FOR_SEAT,), reason=SEATS_REASON)
+
+
+def requeue_after_app_install(uow: UnitOfWork, *, recreated: Collection[DataItem] = ()) -> int:
+    """Once the CRM app is installed again, in the unit of work's transaction: put the activities waiting for its
+    tables (failing with :data:`~salesbridge.domain.writeback.CRM_APP_MISSING_CODE`: they were removed from
+    Dynamics) back in the queue, and the delivered ones of the ``recreated`` data items (their tables were created
+    anew: their rows went with the removed ones, and are written again by upsert, with the same ids, so never
+    twice); ask for a drain; how many. Attempts are reset: the removal was not the activities'."""
+    requeued = uow.activities.requeue(states=(DeliveryState.FAILING,), error_code=CRM_APP_MISSING_CODE)
+    if recreated:
+        requeued += uow.activities.requeue(states=(DeliveryState.DELIVERED,), items=recreated)
+    if requeued:
+        request_drain(uow, reason=APP_INSTALLED_REASON)
+    return requeued

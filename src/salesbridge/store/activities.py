@@ -367,9 +367,10 @@ class ActivityRepository(_ScopedRepository):
         since: datetime | None = None,
         activity_ids: Sequence[uuid.UUID] = (),
         items: Collection[DataItem] = (),
+        error_code: str | None = None,
     ) -> int:
         """Put entries in ``states`` back to ``queued``, due now, attempts reset (``since`` bounds ``occurred_at``,
-        ``activity_ids`` and ``items`` limit it to those). Returns how many."""
+        ``activity_ids``, ``items`` and ``error_code`` limit it to those). Returns how many."""
         if not states:
             return 0
         conditions = [self._scope(), ActivityRow.state.in_([state.value for state in states])]
@@ -379,6 +380,8 @@ class ActivityRepository(_ScopedRepository):
             conditions.append(ActivityRow.id.in_(list(activity_ids)))
         if items:
             conditions.append(ActivityRow.item.in_([item.value for item in items]))
+        if error_code is not None:
+            conditions.append(ActivityRow.error_code == error_code)
         result = self._session.execute(
             update(ActivityRow)
             .where(and_(*conditions))

@@ -55,6 +55,7 @@ from salesbridge.domain.match_links import MatchLink
 from salesbridge.domain.people import Person
 from salesbridge.domain.workspace import CrmConnection, CrmCredentials, CrmUser, Organization, Seat, SeatState
 from salesbridge.domain.writeback import (
+    CRM_APP_MISSING_CODE,
     Activity,
     DeliveryState,
     Direction,
@@ -63,11 +64,12 @@ from salesbridge.domain.writeback import (
     SeatHold,
     WritebackSettings,
     after_failure,
+    after_table_missing,
     choose_regarding,
     crm_activity_id,
     seat_hold,
 )
-from salesbridge.errors import CrmError, TransientError, UpstreamUnavailableError
+from salesbridge.errors import CrmError, CrmTableMissingError, TransientError, UpstreamUnavailableError
 from salesbridge.sync.ports import Transaction
 
 logger = logging.getLogger(__name__)
@@ -468,15 +470,22 @@ def _outcomes(
                 continue
             activity = entry[0]
             code = error.code or (str(error.status) if error.status is not None else type(error).__name__)
+            if isinstance(error, CrmTableMissingError):
+                code = CRM_APP_MISSING_CODE
             summary.errors[code] = summary.errors.get(code, 0) + 1
             hold = SEAT_REFUSALS.get(code.lower())
             if hold is not None:
                 uow.activities.mark_waiting(activity.id, state=DeliveryState.WAITING_FOR_SEAT, hold=hold)
                 summary.waiting_for_seat += 1
                 continue
-            outcome = after_failure(
-                attempts=activity.delivery.attempts + 1, transient=isinstance(error, TransientError), now=now
-            )
+            if isinstance(error, CrmTableMissingError):
+                # The CRM app's tables were removed: the activity waits for them (never parked), and the admin is
+                # told to install the app again (the code says so in their language).
+                outcome = after_table_missing(now=now)
+            else:
+                outcome = after_failure(
+                    attempts=activity.delivery.attempts + 1, transient=isinstance(error, TransientError), now=now
+                )
             uow.activities.mark_failed(activity.id, outcome=outcome, error_code=code, error_message=error.message)
             if outcome.state is DeliveryState.PARKED:
                 summary.parked += 1

@@ -26,7 +26,7 @@ from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox,
 
 from salesbridge.bootstrap import console_services
 from salesbridge.crm.dynamics import DynamicsConnector
-from salesbridge.crm.ports import ActivityRecord, WriteReport
+from salesbridge.crm.ports import ActivityRecord, LookupValue, WriteReport
 from salesbridge.domain.people import Company, Person
 from salesbridge.domain.workspace import SeatState
 from salesbridge.domain.writeback import (
@@ -38,12 +38,19 @@ from salesbridge.domain.writeback import (
     WritebackSettings,
     crm_activity_id,
 )
+from salesbridge.errors import CrmTableMissingError
 from salesbridge.i18n import translate
 from salesbridge.jobs.runner import EmbeddedRunner
 from salesbridge.sandbox.assembly import Sandbox, build_sandbox
 from salesbridge.sandbox.organization.foundation import SALESPERSON_ROLE_ID, RowWriter
 from salesbridge.sandbox.server.faults import FaultConfig
-from salesbridge.services.activities import delivery_reason, edit_activity, get_activity, log_activity
+from salesbridge.services.activities import (
+    CRM_APP_MISSING_REASON,
+    delivery_reason,
+    edit_activity,
+    get_activity,
+    log_activity,
+)
 from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.services.crm_app import install_crm_app
 from salesbridge.services.import_run import run_pending_import
@@ -52,7 +59,7 @@ from salesbridge.services.people import delete_person
 from salesbridge.services.ports import CrmSessionFactory
 from salesbridge.services.seats import SeatService
 from salesbridge.services.sync import request_sync
-from salesbridge.services.writeback import set_writeback_settings
+from salesbridge.services.writeback import CRM_APP_MISSING_STATUS, set_writeback_settings, writeback_status
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 from salesbridge.sync.writeback import CLAIM_CHUNK, DEFAULT_LEASE, drain_organization, has_due
 from salesbridge.web.app import create_app
@@ -740,3 +747,62 @@ async def test_a_batch_is_recorded_while_the_next_is_written_and_dying_between_t
     assert (summary.claimed, summary.delivered) == (2, 2), "only the batch that was not recorded"
     assert await rows() == expected, "written again on the same rows: no twins"
     assert {acme.state(activity)[0] for activity in first + second} == {DeliveryState.DELIVERED}
+
+
+async def test_the_crm_apps_tables_removed_leave_their_activities_waiting_for_the_app_until_a_reinstall_delivers_them(
+    acme: Acme,
+) -> None:
+    """A CRM administrator deletes the app's tables (their rows go with them): the InMail and messages wait for
+    the app, failing with ``crm_app_missing`` (not parked, not retried for 15 minutes) and saying to reinstall it,
+    while notes still go; installing the app again puts them back in the queue with what its new tables lost, and
+    one drain writes each of them, on the same ids."""
+    written_before = acme.log("g-1", DataItem.INMAIL)
+    assert (await acme.drain())["delivered"] == 1
+    message = acme.log("g-2", DataItem.MESSAGE)
+    note = acme.log("g-3", DataItem.NOTE)
+    await acme.connector.metadata.table("sbr_message")  # cached: the write meets the 404 of the entity set itself
+    for table in ("sbr_inmail", "sbr_message"):
+        await acme.connector.client.delete(f"EntityDefinitions(LogicalName='{table}')")
+    mid_drain = await acme.connector.activities.write_activities(
+        [
+            ActivityRecord(
+                id=str(uuid.uuid4()),
+                table="sbr_message",
+                owner_id=acme.ana_crm,
+                regarding=LookupValue(acme.contact, "contact"),
+                subject="mid-drain",
+                body="…",
+                occurred_at=WHEN,
+                outgoing=True,
+                conversation_id=None,
+                external_id=str(uuid.uuid4()),
+            )
+        ]
+    )
+    assert [type(failure.error) for failure in mid_drain.failures] == [CrmTableMissingError]
+
+    before = datetime.now(UTC)
+    summary = await acme.drain()
+
+    assert (summary["delivered"], summary["failing"], summary["parked"]) == (1, 1, 0)
+    assert summary["errors"] == {"crm_app_missing": 1}
+    assert acme.state(note) == (DeliveryState.DELIVERED, None)
+    delivery = get_activity(acme.store, acme.id, message).delivery
+    assert (delivery.state, delivery.error_code) == (DeliveryState.FAILING, "crm_app_missing")
+    assert delivery.next_attempt_at is not None
+    assert delivery.next_attempt_at >= before + timedelta(minutes=15)
+    assert delivery_reason(delivery).message == CRM_APP_MISSING_REASON
+    status = writeback_status(acme.store, acme.id)
+    assert status.crm_app_missing
+    assert translate(CRM_APP_MISSING_STATUS, "es") != CRM_APP_MISSING_STATUS
+    assert (await acme.drain())["claimed"] == 0, "no retry before its next attempt"
+
+    await install_crm_app(acme.store, acme.sessions, slug="acme")  # type: ignore[arg-type]
+
+    assert acme.state(message) == (DeliveryState.QUEUED, None)
+    assert acme.state(written_before) == (DeliveryState.QUEUED, None), "its row went with the removed table"
+    assert acme.state(note) == (DeliveryState.DELIVERED, None)
+    assert (await acme.drain())["delivered"] == 2
+    assert (await acme.row("sbr_messages", message))["_createdby_value"] == acme.ana_crm
+    assert (await acme.row("sbr_inmails", written_before))["_createdby_value"] == acme.ana_crm
+    assert not writeback_status(acme.store, acme.id).crm_app_missing

@@ -29,7 +29,7 @@ and message), transient or permanent.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
@@ -41,11 +41,25 @@ from salesbridge.crm.dynamics.bulk import (
     BulkSupportProbe,
     check_chunking,
 )
-from salesbridge.crm.dynamics.client import CallClass, DynamicsClient, JsonObject, impersonating, record_path
+from salesbridge.crm.dynamics.client import (
+    CallClass,
+    DynamicsClient,
+    JsonObject,
+    impersonating,
+    quote_literal,
+    record_path,
+)
 from salesbridge.crm.dynamics.metadata import DynamicsMetadata
 from salesbridge.crm.ports import ActivityRecord, TableInfo, WriteFailure, WriteReport
 from salesbridge.domain.crm_app import CRM_APP, PUBLISHER_PREFIX
-from salesbridge.errors import CrmError, RequestRejectedError, TransientError, UnexpectedResponseError
+from salesbridge.errors import (
+    CrmError,
+    CrmTableMissingError,
+    NotFoundError,
+    RequestRejectedError,
+    TransientError,
+    UnexpectedResponseError,
+)
 
 NOTE_TABLE: Final = "annotation"
 PHONE_CALL_TABLE: Final = "phonecall"
@@ -123,7 +137,7 @@ class DynamicsActivityWriter:
         unwritable: list[WriteFailure] = []
         for name, group in by_table.items():
             try:
-                info = tables[name] = await self._metadata.table(name)
+                info = tables[name] = await self._table(name)
                 entries = [(record, await self._body(info, record)) for record in group]
                 takes_bulk = await self._probe.supports(BulkMessage.UPSERT_MULTIPLE, name)
             except CrmError as error:
@@ -145,10 +159,51 @@ class DynamicsActivityWriter:
             size = self._batch_chunk_size
             jobs += [self._guarded_batch(tables[table], entries[i : i + size]) for i in range(0, len(entries), size)]
         reports = await asyncio.gather(*jobs)
+        failures = (*unwritable, *(failure for report in reports for failure in report.failures))
         return WriteReport(
             written=tuple(record_id for report in reports for record_id in report.written),
-            failures=(*unwritable, *(failure for report in reports for failure in report.failures)),
+            failures=await self._missing_tables_named(failures, {r.id: r.table for r in records}),
         )
+
+    async def _table(self, name: str) -> TableInfo:
+        """The table's metadata; a table Dynamics does not have is a :class:`CrmTableMissingError`."""
+        try:
+            return await self._metadata.table(name)
+        except CrmTableMissingError:
+            raise
+        except NotFoundError as error:
+            raise _table_missing(name, error) from error
+
+    async def _missing_tables_named(
+        self, failures: Sequence[WriteFailure], table_of: Mapping[str, str]
+    ) -> tuple[WriteFailure, ...]:
+        """``failures``, a "not found" that came from a table gone from Dynamics (its app's tables removed while
+        the drain ran: Dynamics then answers 404 for the table's entity set) told apart from one about a record:
+        the table's definition is asked for again (not from the cache), once per table with such a failure."""
+        gone: dict[str, CrmTableMissingError | None] = {}
+        named: list[WriteFailure] = []
+        for failure in failures:
+            error = failure.error
+            table = table_of.get(failure.record_ids[0]) if failure.record_ids else None
+            if table is None or not isinstance(error, NotFoundError) or isinstance(error, CrmTableMissingError):
+                named.append(failure)
+                continue
+            if table not in gone:
+                gone[table] = await self._absent(table)
+            missing = gone[table]
+            named.append(failure if missing is None else WriteFailure(failure.record_ids, missing))
+        return tuple(named)
+
+    async def _absent(self, table: str) -> CrmTableMissingError | None:
+        try:
+            await self._client.get_json(
+                f"EntityDefinitions(LogicalName={quote_literal(table)})", params={"$select": "LogicalName"}
+            )
+        except NotFoundError as gone:
+            return _table_missing(table, gone)
+        except CrmError:
+            return None  # could not tell: the record's own "not found" stands
+        return None
 
     async def _upsert_multiple(self, table: TableInfo, owner: str, entries: Sequence[_Entry]) -> WriteReport:
         ids = tuple(record.id for record, _ in entries)
@@ -285,3 +340,12 @@ class DynamicsActivityWriter:
 def _padded(outcomes: Sequence[OperationOutcome], count: int) -> list[OperationOutcome | None]:
     """``outcomes`` as long as the request was (a batch answered short leaves the rest without a response)."""
     return [*outcomes[:count], *([None] * (count - len(outcomes)))]
+
+
+def _table_missing(table: str, error: CrmError) -> CrmTableMissingError:
+    return CrmTableMissingError(
+        f"The table '{table}' does not exist in Dynamics 365 (removed?): {error.message}",
+        table=table,
+        status=error.status,
+        code=error.code,
+    )

@@ -531,7 +531,7 @@ def update_entity(call: Call, entity: EntityDef, body: dict[str, Any], *, replac
 
 
 def delete_entity(call: Call, entity: EntityDef) -> None:
-    """DELETE a custom table: its definition, relationships, rows and storage table.
+    """DELETE a custom table: its definition, relationships, rows (an activity's parties too) and storage table.
 
     Raises:
         DataverseError: 403 without ``prvWriteEntity``; 400 for a system table or one another table's custom
@@ -554,6 +554,12 @@ def delete_entity(call: Call, entity: EntityDef) -> None:
     def work(changes: Changes) -> None:
         _detach_entity(changes, entity)
         storage = call.state.storage
+        if entity.is_activity and call.catalogue.find_entity("activityparty") is not None:
+            # The activities' parties go with them, as their rows in activitypointer do.
+            storage.conn.execute(
+                f'DELETE FROM "activityparty" WHERE activityid IN '
+                f"(SELECT {quote_ident(entity.primary_id)} FROM {quote_ident(entity.logical_name)})"
+            )
         storage.conn.execute(f"DROP TABLE IF EXISTS {quote_ident(entity.logical_name)}")
         storage.conn.execute("DELETE FROM _tombstones WHERE entity = ?", (entity.logical_name,))
         if call.catalogue.find_entity("sdkmessagefilter") is not None:

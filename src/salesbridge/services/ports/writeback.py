@@ -125,11 +125,13 @@ class ActivityRepository(Protocol):
         since: datetime | None = None,
         activity_ids: Sequence[uuid.UUID] = (),
         items: Collection[DataItem] = (),
+        error_code: str | None = None,
     ) -> int:
         """Put entries in ``states`` back to ``queued`` (attempts reset, due now): a retry by hand (``parked``,
         ``failing``), a backfill (``not_written_back``, with ``since`` bounding ``occurred_at``), or a change the
         waiting entries wait for (a new match, a seat turned on). ``activity_ids`` limits it to those, ``items``
-        to those data items (empty: every one). Returns how many."""
+        to those data items (empty: every one), ``error_code`` to those whose last failure has that code. Returns
+        how many."""
         ...
 
     def requeue_matched(self) -> int:

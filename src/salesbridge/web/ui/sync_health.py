@@ -29,6 +29,7 @@ from salesbridge.services.sync_health import (
     retry_writeback_errors,
     sync_health,
 )
+from salesbridge.services.writeback import CRM_APP_MISSING_STATUS
 from salesbridge.web.charts import Series, bar_chart, line_chart, number_formatter
 from salesbridge.web.context import ConsoleServices
 from salesbridge.web.security import AdminPrincipal, Services
@@ -89,6 +90,7 @@ def _render(
     context = {
         "health": health,
         "writeback_errors": problem_rows(health.writeback_errors, locale),
+        "crm_app_missing": translate(CRM_APP_MISSING_STATUS, locale) if health.crm_app_missing else None,
         "charts": runs_charts(health.runs, locale) if health.runs else [],
         "when": partial(when, locale=locale),
         "number": partial(number, locale=locale),

@@ -58,6 +58,7 @@ from salesbridge.services.activities import (
 from salesbridge.services.crm_app import CrmAppStatus, crm_app_status
 from salesbridge.services.home import author_names
 from salesbridge.services.writeback import (
+    CRM_APP_MISSING_STATUS,
     Problem,
     backfill,
     retry_activities,
@@ -475,6 +476,7 @@ def _writeback_page(
         "items": [(item, translate(label, locale)) for item, label in ITEM_CHOICES],
         "waiting": [(_waiting_reason(key, locale), count) for key, count in sorted(status.waiting.items())],
         "problems": problem_rows(status.problems, locale),
+        "crm_app_missing": translate(CRM_APP_MISSING_STATUS, locale) if status.crm_app_missing else None,
         "error": error,
         "notice": request.query_params.get("notice"),
         "count": request.query_params.get("count", ""),
