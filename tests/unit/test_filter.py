@@ -853,9 +853,21 @@ COMPILE_ERRORS = [
     ),
     pytest.param(
         "account",
-        "Microsoft.Dynamics.CRM.ThisFiscalYear(PropertyName='createdon')",
-        "The query function 'Microsoft.Dynamics.CRM.ThisFiscalYear' isn't supported by the sandbox.",
+        "Microsoft.Dynamics.CRM.LastXFiscalYears(PropertyName='createdon',PropertyValue=2)",
+        "The query function 'Microsoft.Dynamics.CRM.LastXFiscalYears' isn't supported by the sandbox.",
         id="unsupported-query-function",
+    ),
+    pytest.param(
+        "account",
+        "Microsoft.Dynamics.CRM.InFiscalPeriod(PropertyName='createdon',PropertyValue=5)",
+        "The fiscal period 5 given to 'Microsoft.Dynamics.CRM.InFiscalPeriod' doesn't exist; the fiscal year has 4.",
+        id="fiscal-period-out-of-range",
+    ),
+    pytest.param(
+        "account",
+        "Microsoft.Dynamics.CRM.InFiscalPeriodAndYear(PropertyName='createdon',PropertyValue1=1,PropertyValue2=0)",
+        "The fiscal year 0 given to 'Microsoft.Dynamics.CRM.InFiscalPeriodAndYear' isn't a valid year.",
+        id="fiscal-year-out-of-range",
     ),
     pytest.param(
         "account",

@@ -108,7 +108,46 @@ NULL_FUNCTIONS = frozenset({"Null", "NotNull"})
 CALLER_FUNCTIONS = frozenset(
     {"EqualUserId", "NotEqualUserId", "EqualBusinessId", "NotEqualBusinessId", "EqualUserTeams", "EqualUserOrUserTeams"}
 )
-#: Dataverse query functions the sandbox does not evaluate (fiscal periods, hierarchies, choices, language).
+#: Fiscal functions, with the organization's default fiscal settings (those of the aggregations' fiscal grouping):
+#: the fiscal year is the calendar year and its periods are its quarters.
+FISCAL_CALENDAR_FUNCTIONS = frozenset(
+    {"ThisFiscalYear", "LastFiscalYear", "NextFiscalYear", "ThisFiscalPeriod", "LastFiscalPeriod", "NextFiscalPeriod"}
+)
+FISCAL_VALUE_FUNCTIONS = frozenset({"InFiscalYear", "InFiscalPeriod"})
+FISCAL_PERIOD_AND_YEAR_FUNCTIONS = frozenset(
+    {"InFiscalPeriodAndYear", "InOrAfterFiscalPeriodAndYear", "InOrBeforeFiscalPeriodAndYear"}
+)
+FISCAL_PERIODS = 4
+
+
+def fiscal_range(name: str, now: datetime) -> RangeBounds:
+    """The fiscal year or period (quarter) before, at or after ``now``: ``ThisFiscalYear`` … ``NextFiscalPeriod``."""
+    today = now.date()
+    shift = {"This": 0, "Last": -1, "Next": 1}[name[:4]]
+    if name.endswith("Year"):
+        start = date(today.year + shift, 1, 1)
+        return midnight(start), midnight(date(start.year + 1, 1, 1)), False
+    quarter = add_months(date(today.year, 3 * ((today.month - 1) // 3) + 1, 1), 3 * shift)
+    return midnight(quarter), midnight(add_months(quarter, 3)), False
+
+
+def fiscal_year_range(year: int) -> RangeBounds:
+    return midnight(date(year, 1, 1)), midnight(date(year + 1, 1, 1)), False
+
+
+def fiscal_period_range(name: str, period: int, year: int) -> RangeBounds:
+    """``InFiscalPeriodAndYear`` and the ``InOrAfter`` / ``InOrBefore`` forms: from the period's start, up to its
+    end, or both."""
+    start = date(year, 3 * (period - 1) + 1, 1)
+    if name == "InOrAfterFiscalPeriodAndYear":
+        return midnight(start), None, False
+    end = midnight(add_months(start, 3))
+    if name == "InOrBeforeFiscalPeriodAndYear":
+        return None, end, False
+    return midnight(start), end, False
+
+
+#: Dataverse query functions the sandbox does not evaluate (hierarchies, choices, language, the fiscal "X" ones).
 UNSUPPORTED_QUERY_FUNCTIONS = frozenset(
     [
         "Above",
@@ -121,22 +160,11 @@ UNSUPPORTED_QUERY_FUNCTIONS = frozenset(
         "EqualUserLanguage",
         "EqualUserOrUserHierarchy",
         "EqualUserOrUserHierarchyAndTeams",
-        "InFiscalPeriod",
-        "InFiscalPeriodAndYear",
-        "InFiscalYear",
-        "InOrAfterFiscalPeriodAndYear",
-        "InOrBeforeFiscalPeriodAndYear",
-        "LastFiscalPeriod",
-        "LastFiscalYear",
         "LastXFiscalPeriods",
         "LastXFiscalYears",
-        "NextFiscalPeriod",
-        "NextFiscalYear",
         "NextXFiscalPeriods",
         "NextXFiscalYears",
         "NotUnder",
-        "ThisFiscalPeriod",
-        "ThisFiscalYear",
         "Under",
         "UnderOrEqual",
     ]

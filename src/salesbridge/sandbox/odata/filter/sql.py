@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 
 from salesbridge.sandbox.catalogue.definitions import AttributeDef, EntityDef, quote_ident
 from salesbridge.sandbox.catalogue.registry import Catalogue
@@ -20,12 +20,19 @@ from salesbridge.sandbox.odata.filter.query_functions import (
     CALENDAR_FUNCTIONS,
     CALLER_FUNCTIONS,
     DAY_FUNCTIONS,
+    FISCAL_CALENDAR_FUNCTIONS,
+    FISCAL_PERIOD_AND_YEAR_FUNCTIONS,
+    FISCAL_PERIODS,
+    FISCAL_VALUE_FUNCTIONS,
     LIST_FUNCTIONS,
     NULL_FUNCTIONS,
     RELATIVE_X_FUNCTIONS,
     UNSUPPORTED_QUERY_FUNCTIONS,
     RangeBounds,
     calendar_range,
+    fiscal_period_range,
+    fiscal_range,
+    fiscal_year_range,
     like_pattern,
     midnight,
     relative_range,
@@ -434,9 +441,16 @@ class _Compiler:
             raise query_syntax_error(f"The query function '{full}' isn't supported by the sandbox here.")
         if name in LIST_FUNCTIONS:
             expected = {"PropertyName", "PropertyValues"}
-        elif name in DAY_FUNCTIONS or name in RELATIVE_X_FUNCTIONS:
+        elif name in DAY_FUNCTIONS or name in RELATIVE_X_FUNCTIONS or name in FISCAL_VALUE_FUNCTIONS:
             expected = {"PropertyName", "PropertyValue"}
-        elif name in CALENDAR_FUNCTIONS or name in NULL_FUNCTIONS or name in CALLER_FUNCTIONS:
+        elif name in FISCAL_PERIOD_AND_YEAR_FUNCTIONS:
+            expected = {"PropertyName", "PropertyValue1", "PropertyValue2"}
+        elif (
+            name in CALENDAR_FUNCTIONS
+            or name in NULL_FUNCTIONS
+            or name in CALLER_FUNCTIONS
+            or name in FISCAL_CALENDAR_FUNCTIONS
+        ):
             expected = {"PropertyName"}
         else:
             raise query_syntax_error(
@@ -466,6 +480,12 @@ class _Compiler:
             )
         if name in CALENDAR_FUNCTIONS:
             return self._range_sql(column, calendar_range(name, self.now))
+        if (
+            name in FISCAL_CALENDAR_FUNCTIONS
+            or name in FISCAL_VALUE_FUNCTIONS
+            or name in FISCAL_PERIOD_AND_YEAR_FUNCTIONS
+        ):
+            return self._fiscal_function(node, column)
         count_value = node.param("PropertyValue")
         count = self._integer_param(count_value, full)
         bounds, time_based = relative_range(name, self.now, count)
@@ -505,13 +525,42 @@ class _Compiler:
         negation = "NOT " if name.startswith("Not") else ""
         return f"{column.sql} {negation}IN ({', '.join('?' for _ in values)})"
 
+    def _fiscal_function(self, node: QueryFunction, column: _Column) -> str:
+        """The fiscal functions, over calendar years and their quarters (the default fiscal settings)."""
+        full = CRM_NAMESPACE + node.name
+        if node.name in FISCAL_CALENDAR_FUNCTIONS:
+            return self._range_sql(column, fiscal_range(node.name, self.now))
+        if node.name == "InFiscalYear":
+            return self._range_sql(column, fiscal_year_range(self._year(node, "PropertyValue", full)))
+        if node.name == "InFiscalPeriod":
+            # A period of any year: the quarter of the value's month.
+            self.params.append(self._period(node, "PropertyValue", full))
+            return f"((CAST(strftime('%m', {column.sql}) AS INTEGER) + 2) / 3) = ?"
+        period = self._period(node, "PropertyValue1", full)
+        year = self._year(node, "PropertyValue2", full)
+        return self._range_sql(column, fiscal_period_range(node.name, period, year))
+
+    def _period(self, node: QueryFunction, parameter: str, full: str) -> int:
+        period = self._integer_param(node.param(parameter), full, parameter)
+        if not 1 <= period <= FISCAL_PERIODS:
+            raise query_syntax_error(
+                f"The fiscal period {period} given to '{full}' doesn't exist; the fiscal year has {FISCAL_PERIODS}."
+            )
+        return period
+
+    def _year(self, node: QueryFunction, parameter: str, full: str) -> int:
+        year = self._integer_param(node.param(parameter), full, parameter)
+        if not 1 <= year <= MAXYEAR - 1:
+            raise query_syntax_error(f"The fiscal year {year} given to '{full}' isn't a valid year.")
+        return year
+
     @staticmethod
-    def _integer_param(value: Literal | ListLiteral | None, function: str) -> int:
+    def _integer_param(value: Literal | ListLiteral | None, function: str, parameter: str = "PropertyValue") -> int:
         if isinstance(value, Literal) and isinstance(value.value, int) and not isinstance(value.value, bool):
             return value.value
         if isinstance(value, Literal) and isinstance(value.value, str) and re.fullmatch(r"\s*\d+\s*", value.value):
             return int(value.value)
-        raise query_syntax_error(f"The parameter 'PropertyValue' of '{function}' must be a whole number.")
+        raise query_syntax_error(f"The parameter '{parameter}' of '{function}' must be a whole number.")
 
     def _list_function(self, node: QueryFunction, column: _Column) -> str:
         full = CRM_NAMESPACE + node.name
