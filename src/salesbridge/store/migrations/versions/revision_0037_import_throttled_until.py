@@ -22,7 +22,7 @@ depends_on: str | None = None
 def upgrade() -> None:
     """Add ``throttled_until`` to ``import_requests``."""
     with op.batch_alter_table("import_requests") as batch:
-        batch.add_column(sa.Column("throttled_until", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("throttled_until", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
