@@ -89,7 +89,11 @@ def base_currency_value(data: Mapping[str, Any], column: str) -> float | None:
     """A money column of a record in the organization's base currency: its base twin ``<column>_base`` (Dynamics
     keeps it), else the column divided by the record's ``exchangerate``, else the column itself (a record in the
     base currency has no rate to apply). None when the record has no number there."""
-    base = _number(data.get(f"{column}_base"))
+    return _base_currency_value(data, column, f"{column}_base")
+
+
+def _base_currency_value(data: Mapping[str, Any], column: str, base_column: str) -> float | None:
+    base = _number(data.get(base_column))
     if base is not None:
         return base
     value = _number(data.get(column))
@@ -234,14 +238,19 @@ def influenced_opportunities(
 
     found: list[InfluencedOpportunity] = []
     unvalued = 0
+    won_base_column, estimated_base_column = f"{won_value_column}_base", "estimatedvalue_base"
     for opportunity in opportunities:
         data = opportunity.data
-        won = _number(data.get("statecode")) == WON
+        state = data.get("statecode")
+        won = state == WON and _number(state) == WON  # the comparison first: most opportunities are open
         if not won and not rule.includes(data):
             continue
         moment_text = data.get("actualclosedate") if won else data.get("createdon")
         moment, limit = _moment_and_limit(moment_text, won) if isinstance(moment_text, str) else (None, None)
-        value = base_currency_value(data, won_value_column if won else "estimatedvalue")
+        if won:
+            value = _base_currency_value(data, won_value_column, won_base_column)
+        else:
+            value = _base_currency_value(data, "estimatedvalue", estimated_base_column)
         if moment is None or limit is None or value is None:
             unvalued += 1
             continue
@@ -256,16 +265,7 @@ def influenced_opportunities(
                     times.append(at)
         # The earliest activity of all: when any came before the moment, the earliest did.
         if times and (first := min(times)) < limit:
-            found.append(
-                InfluencedOpportunity(
-                    crm_id=opportunity.crm_id,
-                    name=opportunity.name,
-                    won=won,
-                    value=value,
-                    moment=moment,
-                    first_activity_at=first,
-                )
-            )
+            found.append(InfluencedOpportunity(opportunity.crm_id, opportunity.name, won, value, moment, first))
     found.sort(key=lambda item: (not item.won, -item.value, item.crm_id))
     pipeline = [item for item in found if not item.won]
     won_items = [item for item in found if item.won]

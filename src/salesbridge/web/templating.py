@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from copy import copy
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -80,6 +80,17 @@ def date_text(value: date | None, *, locale: str) -> str:
     if value is None:
         return NOTHING
     day = _utc(value).date() if isinstance(value, datetime) else value
+    return _day_text(day, locale)
+
+
+_FORMATTED: Final = 8_192
+"""Values of each kind kept formatted. Babel takes 30-140 µs a value and a page formats up to hundreds, mostly the
+same ones on every load (the reports' 100 largest opportunities: a fifth of the page's time); the functions are
+pure, so each value is formatted once per language (``typed``: ``1`` and ``1.0`` are kept apart)."""
+
+
+@lru_cache(maxsize=_FORMATTED, typed=True)
+def _day_text(day: date, locale: str) -> str:
     return babel_date(day, "medium", locale=locale)
 
 
@@ -101,6 +112,11 @@ def number_text(value: Number | None, digits: int | None = None, *, locale: str)
     fixes the decimals shown (else as many as it has, up to three). Template filter ``format_number``."""
     if value is None:
         return NOTHING
+    return _number_text(value, digits, locale)
+
+
+@lru_cache(maxsize=_FORMATTED, typed=True)
+def _number_text(value: Number, digits: int | None, locale: str) -> str:
     if digits is None:
         return format_decimal(value, locale=locale)
     return str(_with_decimals(Locale.parse(locale).decimal_formats[None], digits).apply(value, locale))
@@ -123,6 +139,11 @@ def currency_text(value: Number | None, currency: str | None, *, locale: str) ->
         return NOTHING
     if not currency:
         return number_text(value, 2, locale=locale)
+    return _currency_text(value, currency, locale)
+
+
+@lru_cache(maxsize=_FORMATTED, typed=True)
+def _currency_text(value: Number, currency: str, locale: str) -> str:
     return babel_currency(value, currency, locale=locale)
 
 
