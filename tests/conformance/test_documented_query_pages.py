@@ -140,6 +140,11 @@ def pages(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[Pages]:
                 f"accounts({ids[account]})",
                 json={"primarycontactid@odata.bind": f"/contacts({ids[contact]})", "accountnumber": number},
             ).raise_for_status()
+        # A hierarchy (account_parent_account): Litware above Fourth Coffee above Northwind.
+        for child, parent in ((FOURTH, LITWARE), (NORTHWIND, FOURTH)):
+            api.patch(
+                f"accounts({ids[child]})", json={"parentaccountid@odata.bind": f"/accounts({ids[parent]})"}
+            ).raise_for_status()
         for contact, description in (("Jo Buyer", "Renewal"), ("Al Buyer", "N/A")):
             api.create(
                 "opportunities",
@@ -780,22 +785,64 @@ def _about_the_caller(call: str, expected: set[str]) -> Check:
     return check
 
 
+#: The hierarchy functions on account_parent_account: (function, the account it is given, the accounts it returns).
+HIERARCHY_FUNCTIONS = [
+    ("Under", LITWARE, {FOURTH, NORTHWIND}),
+    ("UnderOrEqual", LITWARE, {LITWARE, FOURTH, NORTHWIND}),
+    ("Above", NORTHWIND, {FOURTH, LITWARE}),
+    ("AboveOrEqual", NORTHWIND, {NORTHWIND, FOURTH, LITWARE}),
+    ("NotUnder", LITWARE, ALL_ACCOUNTS - {FOURTH, NORTHWIND}),
+]
+
+
+def _hierarchy(function: str, of: str, expected: set[str]) -> Check:
+    def check(pages: Pages) -> None:
+        call = f"Microsoft.Dynamics.CRM.{function}(PropertyName='accountid',PropertyValue='{pages.ids[of]}')"
+        assert set(_names(_ok(pages.api.get(f"accounts?$select=name&$filter={call}")))) == expected
+
+    return check
+
+
+def _hierarchical_relationship(pages: Pages) -> None:
+    """The relationship the hierarchy functions walk says so in the metadata (query-hierarchical-data.md)."""
+    body = _ok(
+        pages.api.get(
+            "EntityDefinitions(LogicalName='account')/ManyToOneRelationships"
+            "?$select=SchemaName,IsHierarchical&$filter=ReferencedEntity eq 'account'"
+        )
+    )
+    flags = {row["SchemaName"]: row["IsHierarchical"] for row in body["value"]}
+    assert flags["account_parent_account"] is True
+    assert not any(flag for name, flag in flags.items() if name != "account_parent_account")
+
+
 REFUSED_FUNCTIONS = [
     "LastXFiscalPeriods(PropertyName='scheduledend',PropertyValue=2)",
     "LastXFiscalYears(PropertyName='scheduledend',PropertyValue=2)",
     "NextXFiscalPeriods(PropertyName='scheduledend',PropertyValue=2)",
     "NextXFiscalYears(PropertyName='scheduledend',PropertyValue=2)",
-    "Above(PropertyName='activityid',PropertyValue='00000000-0000-0000-0000-000000000001')",
-    "AboveOrEqual(PropertyName='activityid',PropertyValue='00000000-0000-0000-0000-000000000001')",
     "EqualUserOrUserHierarchy(PropertyName='ownerid')",
     "EqualUserOrUserHierarchyAndTeams(PropertyName='ownerid')",
-    "NotUnder(PropertyName='activityid',PropertyValue='00000000-0000-0000-0000-000000000001')",
-    "Under(PropertyName='activityid',PropertyValue='00000000-0000-0000-0000-000000000001')",
-    "UnderOrEqual(PropertyName='activityid',PropertyValue='00000000-0000-0000-0000-000000000001')",
     "ContainValues(PropertyName='prioritycode',PropertyValues=[\"1\"])",
     "DoesNotContainValues(PropertyName='prioritycode',PropertyValues=[\"1\"])",
     "EqualUserLanguage(PropertyName='subject')",
     "Contains(PropertyName='subject',PropertyValue='text')",
+]
+FILTER_ROWS += [
+    _param("filter-rows.md", f"Dataverse query functions, hierarchy: {function}", _hierarchy(function, of, hit))
+    for function, of, hit in HIERARCHY_FUNCTIONS
+]
+FILTER_ROWS += [
+    _param("filter-rows.md", "Dataverse query functions, hierarchy: the relationship", _hierarchical_relationship),
+    _param(
+        "filter-rows.md",
+        "Dataverse query functions, hierarchy: on the primary key only",
+        _refused(
+            "accounts?$select=name&$filter=Microsoft.Dynamics.CRM.Above(PropertyName='name',"
+            "PropertyValue='00000000-0000-0000-0000-000000000001')",
+            "The function 'Microsoft.Dynamics.CRM.Above' applies to the primary key 'accountid'.",
+        ),
+    ),
 ]
 FILTER_ROWS += [
     _param(

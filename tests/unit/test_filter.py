@@ -870,6 +870,12 @@ COMPILE_ERRORS = [
         id="fiscal-year-out-of-range",
     ),
     pytest.param(
+        "task",
+        "Microsoft.Dynamics.CRM.Under(PropertyName='activityid',PropertyValue='00000000-0000-0000-0000-000000000001')",
+        "The table 'task' has no hierarchical relationship for 'Microsoft.Dynamics.CRM.Under'.",
+        id="hierarchy-without-a-hierarchical-relationship",
+    ),
+    pytest.param(
         "account",
         "Microsoft.Dynamics.CRM.EqualUserId(PropertyName='ownerid')",
         "The query function 'Microsoft.Dynamics.CRM.EqualUserId' isn't supported by the sandbox here.",

@@ -272,6 +272,11 @@ RESTRICTED = CascadeConfiguration(delete=CascadeType.RESTRICT, archive=CascadeTy
 """The owning business unit: it cannot be deleted while records belong to it."""
 
 
+#: The standard tables' hierarchical relationships (Dataverse's ``IsHierarchical``): the query functions ``Under``,
+#: ``Above`` … walk them.
+HIERARCHICAL_RELATIONSHIPS = frozenset({"account_parent_account", "user_parent_user"})
+
+
 @dataclass(frozen=True)
 class RelationshipDef:
     """A one-to-many relationship seen from its referencing (many) side.

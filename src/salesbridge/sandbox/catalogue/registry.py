@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from salesbridge.sandbox.catalogue.definitions import EntityDef, ManyToManyDef, OptionDef, RelationshipDef
+from salesbridge.sandbox.catalogue.definitions import (
+    HIERARCHICAL_RELATIONSHIPS,
+    EntityDef,
+    ManyToManyDef,
+    OptionDef,
+    RelationshipDef,
+)
 from salesbridge.sandbox.errors import resource_not_found
 
 
@@ -68,6 +74,16 @@ class Catalogue:
     def many_to_one(self, logical_name: str) -> list[RelationshipDef]:
         """Relationships in which this table holds the lookup."""
         return [r for r in self.relationships.values() if r.referencing_entity == logical_name]
+
+    def hierarchical(self, logical_name: str) -> RelationshipDef | None:
+        """The table's hierarchical relationship (to itself: ``account_parent_account``), or None."""
+        for relationship in self.many_to_one(logical_name):
+            if (
+                relationship.schema_name in HIERARCHICAL_RELATIONSHIPS
+                and relationship.referenced_entity == logical_name
+            ):
+                return relationship
+        return None
 
     def one_to_many(self, logical_name: str) -> list[RelationshipDef]:
         """Relationships in which this table is the one referenced."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from salesbridge.sandbox.catalogue.definitions import (
+    HIERARCHICAL_RELATIONSHIPS,
     LOOKUP_TYPES,
     METADATA_TYPE_NAMES,
     AttributeDef,
@@ -467,7 +468,7 @@ def relationship_row(relationship: RelationshipDef, *, typed: bool) -> dict[str,
             "IsCustomRelationship": relationship.is_custom,
             "IsManaged": managed,
             "IsValidForAdvancedFind": True,
-            "IsHierarchical": False,
+            "IsHierarchical": relationship.schema_name in HIERARCHICAL_RELATIONSHIPS,
             "IsCustomizable": _managed(True, "iscustomizable", can_change=not managed),
             "SecurityTypes": "Append" if managed else "None",
             "IntroducedVersion": "1.0" if relationship.is_custom else "5.0.0.0",

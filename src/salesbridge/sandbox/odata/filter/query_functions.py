@@ -147,11 +147,12 @@ def fiscal_period_range(name: str, period: int, year: int) -> RangeBounds:
     return midnight(start), end, False
 
 
-#: Dataverse query functions the sandbox does not evaluate (hierarchies, choices, language, the fiscal "X" ones).
+#: Functions over a table's hierarchical relationship (query-hierarchical-data.md): the rows below or above a row.
+HIERARCHY_FUNCTIONS = frozenset({"Under", "UnderOrEqual", "Above", "AboveOrEqual", "NotUnder"})
+#: Dataverse query functions the sandbox does not evaluate (the user hierarchy, choices, language, the fiscal "X"
+#: ones).
 UNSUPPORTED_QUERY_FUNCTIONS = frozenset(
     [
-        "Above",
-        "AboveOrEqual",
         "Contains",
         "DoesNotContain",
         "ContainValues",
@@ -164,9 +165,6 @@ UNSUPPORTED_QUERY_FUNCTIONS = frozenset(
         "LastXFiscalYears",
         "NextXFiscalPeriods",
         "NextXFiscalYears",
-        "NotUnder",
-        "Under",
-        "UnderOrEqual",
     ]
 )
 

@@ -24,6 +24,7 @@ from salesbridge.sandbox.odata.filter.query_functions import (
     FISCAL_PERIOD_AND_YEAR_FUNCTIONS,
     FISCAL_PERIODS,
     FISCAL_VALUE_FUNCTIONS,
+    HIERARCHY_FUNCTIONS,
     LIST_FUNCTIONS,
     NULL_FUNCTIONS,
     RELATIVE_X_FUNCTIONS,
@@ -441,7 +442,12 @@ class _Compiler:
             raise query_syntax_error(f"The query function '{full}' isn't supported by the sandbox here.")
         if name in LIST_FUNCTIONS:
             expected = {"PropertyName", "PropertyValues"}
-        elif name in DAY_FUNCTIONS or name in RELATIVE_X_FUNCTIONS or name in FISCAL_VALUE_FUNCTIONS:
+        elif (
+            name in DAY_FUNCTIONS
+            or name in RELATIVE_X_FUNCTIONS
+            or name in FISCAL_VALUE_FUNCTIONS
+            or name in HIERARCHY_FUNCTIONS
+        ):
             expected = {"PropertyName", "PropertyValue"}
         elif name in FISCAL_PERIOD_AND_YEAR_FUNCTIONS:
             expected = {"PropertyName", "PropertyValue1", "PropertyValue2"}
@@ -472,6 +478,8 @@ class _Compiler:
             return self._list_function(node, column)
         if name in CALLER_FUNCTIONS and self.caller is not None:
             return self._caller_function(name, column, self.caller())
+        if name in HIERARCHY_FUNCTIONS:
+            return self._hierarchy_function(node, column, context)
         if name in DAY_FUNCTIONS:
             return self._day_function(node, column)
         if column.edm not in TEMPORAL_EDM:
@@ -524,6 +532,44 @@ class _Compiler:
         self.params.extend(values)
         negation = "NOT " if name.startswith("Not") else ""
         return f"{column.sql} {negation}IN ({', '.join('?' for _ in values)})"
+
+    def _hierarchy_function(self, node: QueryFunction, column: _Column, context: _Context) -> str:
+        """``Under``, ``Above`` and the rest: the rows below (or above) a row through the table's hierarchical
+        relationship, a recursive subquery. ``PropertyName`` is the table's primary key."""
+        full = CRM_NAMESPACE + node.name
+        entity = context.inner.entity
+        relationship = self.catalogue.hierarchical(entity.logical_name)
+        if relationship is None:
+            raise query_syntax_error(
+                f"The table '{entity.logical_name}' has no hierarchical relationship for '{full}'."
+            )
+        if column.attribute.logical_name != entity.primary_id:
+            raise query_syntax_error(f"The function '{full}' applies to the primary key '{entity.primary_id}'.")
+        value = node.param("PropertyValue")
+        if not isinstance(value, Literal) or not GUID_RE.fullmatch(str(value.value).strip("{}")):
+            raise query_syntax_error(f"The parameter 'PropertyValue' of '{full}' must be the id of a row.")
+        table = quote_ident(entity.logical_name)
+        key = quote_ident(entity.primary_id)
+        parent = quote_ident(relationship.referencing_attribute)
+        walk = self._new_alias()
+        if node.name in ("Above", "AboveOrEqual"):
+            step = (
+                f"SELECT h.{parent} FROM {table} AS h WHERE h.{key} = ? "
+                f"UNION SELECT h.{parent} FROM {table} AS h JOIN {walk} ON h.{key} = {walk}.id"
+            )
+        else:
+            step = (
+                f"SELECT h.{key} FROM {table} AS h WHERE h.{parent} = ? "
+                f"UNION SELECT h.{key} FROM {table} AS h JOIN {walk} ON h.{parent} = {walk}.id"
+            )
+        self.params.append(str(value.value).strip("{}").lower())
+        related = f"(WITH RECURSIVE {walk}(id) AS ({step}) SELECT id FROM {walk} WHERE id IS NOT NULL)"
+        if node.name == "NotUnder":
+            return f"{column.sql} NOT IN {related}"
+        if node.name.endswith("OrEqual"):
+            self.params.append(str(value.value).strip("{}").lower())
+            return f"({column.sql} IN {related} OR {column.sql} = ?)"
+        return f"{column.sql} IN {related}"
 
     def _fiscal_function(self, node: QueryFunction, column: _Column) -> str:
         """The fiscal functions, over calendar years and their quarters (the default fiscal settings)."""
