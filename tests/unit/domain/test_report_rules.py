@@ -17,6 +17,7 @@ from salesbridge.domain.reports import (
     influenced_opportunities,
     match_rate,
     named_records,
+    report_facts,
     touched_records,
     week_start,
 )
@@ -150,3 +151,91 @@ def test_an_opportunity_names_its_account_contacts_and_lead_in_lower_case_each_o
     assert named_records({"customerid": {"id": "A-2", "table": "account"}}) == (("account", "a-2"),)
     assert named_records({"parentaccountid": {"id": ""}, "customerid": "A-3", "originatingleadid": None}) == ()
     assert named_records({"parentcontactid": {"id": "x" * 37, "table": "contact"}}) == (), "longer than any record id"
+
+
+def test_the_report_facts_and_named_records_judge_as_the_whole_row_does() -> None:
+    bea = "bbbbbbbb-0000-4000-8000-000000000002"
+    touches = [
+        Touch("contact", ANA, ALPINE, _at("2026-11-05")),
+        Touch("lead", LEAD, None, _at("2026-11-12")),
+        Touch("contact", bea, None, datetime(2026, 11, 20, 23, 0, tzinfo=UTC)),
+    ]
+    rows = {
+        "by-account": {
+            "parentaccountid": _account(ALPINE.upper()),
+            "salesstagecode": 2,
+            "createdon": "2026-11-10",
+            "estimatedvalue": 10,
+        },
+        "by-customer": {
+            "salesstagecode": 4,
+            "customerid": _account(),
+            "createdon": "2026-11-10T00:00:00Z",
+            "estimatedvalue_base": 7.5,
+        },
+        "text-state": {
+            "statecode": "0",
+            "parentcontactid": {"id": ANA, "table": "contact"},
+            "salesstagecode": "3",
+            "createdon": "2026-11-06",
+            "estimatedvalue": 20.0,
+            "exchangerate": 4.0,
+        },
+        "below-stage": {
+            "parentaccountid": _account(),
+            "salesstagecode": 1,
+            "createdon": "2026-11-10",
+            "estimatedvalue": 1.0,
+        },
+        "won-same-day": {
+            "statecode": 1,
+            "customerid": {"id": bea, "table": "contact"},
+            "actualclosedate": "2026-11-20",
+            "budgetamount": 40.0,
+            "budgetamount_base": 30.0,
+        },
+        "won-before": {
+            "statecode": 1,
+            "originatingleadid": {"id": LEAD, "table": "lead"},
+            "actualclosedate": "2026-11-12T09:00:00Z",
+            "budgetamount": 5.0,
+        },
+        "won-by-lead": {
+            "statecode": 1.0,
+            "originatingleadid": {"id": LEAD, "table": "lead"},
+            "actualclosedate": "2026-11-30",
+            "budgetamount": 6,
+            "description": "a long text",
+        },
+        "flag-value": {
+            "salesstagecode": 2,
+            "parentaccountid": _account(),
+            "createdon": "2026-11-10",
+            "estimatedvalue": True,
+        },
+        "undated": {"parentaccountid": _account(), "salesstagecode": 2, "estimatedvalue": 3.0},
+        "lost": {"statecode": 2, "parentaccountid": _account(), "createdon": "2026-11-10", "estimatedvalue": 9.0},
+    }
+    rule = PipelineRule(stage_source="salesstagecode", threshold="2")
+
+    def judged(narrow: bool) -> Any:
+        opportunities = [
+            OpportunityRecord(crm_id, crm_id, report_facts(data), named=named_records(data))
+            if narrow
+            else OpportunityRecord(crm_id, crm_id, data)
+            for crm_id, data in rows.items()
+        ]
+        return influenced_opportunities(opportunities, touches, rule=rule, won_value_column="budgetamount")
+
+    rows = {crm_id: {"statecode": 0, **data} for crm_id, data in rows.items()}  # open unless said otherwise
+    whole = judged(narrow=False)
+    assert judged(narrow=True) == whole
+    assert {item.crm_id for item in whole.opportunities} == {
+        "by-account",
+        "by-customer",
+        "text-state",
+        "won-same-day",
+        "won-by-lead",
+    }
+    assert (whole.unvalued, whole.pipeline_value, whole.won_value) == (2, 22.5, 36.0)
+    assert report_facts(rows["won-by-lead"]) == {"statecode": 1.0, "actualclosedate": "2026-11-30", "budgetamount": 6}
