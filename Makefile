@@ -74,8 +74,12 @@ faults: $(STAMP)
 ## is `make soak SOAK_MINUTES=120`) against the sandbox over TLS with 10 % Web API faults: an import a minute, the
 ## CRM's data changing, writeback and console use; then 0 lost, 0 duplicated checked. bench/results/soak.{json,png}.
 SOAK_MINUTES ?= 10
+## SOAK_DB=postgresql: the store in a throwaway PostgreSQL cluster (results soak-postgresql.*); SOAK_JOBS=procrastinate
+## (PostgreSQL only) runs the jobs on procrastinate instead of the embedded engine.
+SOAK_DB ?= sqlite
+SOAK_JOBS ?= embedded
 soak: $(STAMP)
-	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES)
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES) --jobs $(SOAK_JOBS) $(if $(filter postgresql,$(SOAK_DB)),--postgresql)
 
 ## Airbyte's Dataverse source, for bench-import only: its own venv (it pins airbyte-cdk 0.80 and old dependencies).
 AIRBYTE_VENV := .venv-airbyte

@@ -28,8 +28,10 @@ still on) for it to succeed and for every activity to be delivered. Then: every 
 sandbox is in the store once (``lost``, ``duplicated``, ``stale``: deleted in the CRM but still stored), and every
 activity is in the sandbox exactly once (:func:`bench.writeback.check_written`).
 
-Growth per hour of memory and descriptors: the slope of a least-squares line through the second half of the samples
-(the first half includes warming up: the first full import, caches filling).
+Growth of memory and descriptors: the median of the first and of the last third of the samples, and the growth
+per hour, the slope of a least-squares line through the second half of the samples (the first half includes warming
+up: the first full import, caches filling); ``flat`` only when that slope is within :data:`TOLERANCE_PER_HOUR`.
+``--trace-allocations FILE`` has the serve process dump its allocation growth by traceback there (diagnosis only).
 
 Run: ``make soak`` or ``.venv/bin/python -m bench.soak [--minutes 10] [--postgresql]``. Results:
 ``bench/results/soak.json``, the chart ``bench/results/soak.png`` and the table printed (``docs/reliability.md``
@@ -44,6 +46,7 @@ import itertools
 import json
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
@@ -253,10 +256,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_serve(workspace: Workspace, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """``salesbridge serve`` on ``port`` (plain HTTP on the loopback), the embedded job engine in it; once it
-    answers."""
-    environment = {**bench_environment(workspace.url, workspace.key), "SALESBRIDGE_JOBS": "embedded"}
+def start_serve(
+    workspace: Workspace, port: int, log: Path, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """``salesbridge serve`` on ``port`` (plain HTTP on the loopback), ``extra`` added to its environment (the
+    embedded job engine unless ``extra`` names another); once it answers."""
+    environment = {**bench_environment(workspace.url, workspace.key), "SALESBRIDGE_JOBS": "embedded", **(extra or {})}
     with log.open("ab") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "salesbridge", "serve", "--port", str(port), "--db", workspace.url],
@@ -296,9 +301,34 @@ def process_figures(pid: int) -> dict[str, float]:
 class StoreView:
     """What the soak reads of the store while the serve process works on it."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, *, procrastinate: bool = False) -> None:
+        """``procrastinate``: its units of work defer jobs into procrastinate's tables (``SALESBRIDGE_JOBS``)."""
         self.workspace = workspace
         self.store, self.engine = open_store(workspace)
+        self.procrastinate = procrastinate
+        if procrastinate:
+            from pydantic import SecretStr
+
+            from salesbridge.store import create_session_factory
+            from salesbridge.store.jobs import JobEngine
+            from salesbridge.store.secrets import CredentialCipher
+            from salesbridge.store.uow import UnitOfWorkFactory
+
+            cipher = CredentialCipher(SecretStr(workspace.key))
+            self.store = UnitOfWorkFactory(
+                create_session_factory(self.engine), cipher=cipher, job_engine=JobEngine.PROCRASTINATE
+            )
+
+    def request_drain(self) -> None:
+        """With procrastinate, the drain deferred as logging an activity defers it (the embedded runner drains
+        every round: nothing to defer)."""
+        if not self.procrastinate:
+            return
+        from salesbridge.services.writeback_outbox import LOGGED_REASON, request_drain
+
+        with self.store(self.workspace.organization_id) as uow:
+            request_drain(uow, reason=LOGGED_REASON)
+            uow.commit()
 
     def figures(self) -> dict[str, int]:
         """Records imported (finished runs' rows), import runs by state, activities by delivery state."""
@@ -384,14 +414,37 @@ def slope_per_hour(points: Sequence[tuple[float, float]]) -> float:
     return sum((t - mean_t) * (v - mean_v) for t, v in points) / spread * 3600
 
 
-def growth(samples: Sequence[dict[str, Any]], key: str) -> dict[str, float]:
-    """First and last value of ``key``, and its growth per hour fitted over the second half of the samples."""
-    second_half = samples[len(samples) // 2 :]
+TOLERANCE_PER_HOUR = {"rss_mib": 5.0, "fds": 1.0}
+"""Growth per hour (fitted over the second half) within which memory (MiB) and descriptors count as flat: 5 MiB an
+hour is 120 MiB a day, small beside the process's 300 MiB and found by a two-hour run (10 MiB over its second
+hour); one descriptor an hour is a leak of one per import or less. A ten-minute run fits its slope over five
+minutes, where one step of a few MiB (an allocator arena) reads as tens of MiB an hour: it rarely shows flat, and
+says so rather than guessing."""
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def growth(samples: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
+    """``key`` over the run: first, last and largest value; the median of the first and of the last third of the
+    samples; the growth per hour fitted (least squares) over the second half (the first holds the warming up: the
+    first full import, caches filling); and the verdict: ``flat`` when that growth is at most
+    :data:`TOLERANCE_PER_HOUR`, else ``growing``."""
+    third = max(1, len(samples) // 3)
+    per_hour = slope_per_hour([(s["t"], s[key]) for s in samples[len(samples) // 2 :]])
+    tolerance = TOLERANCE_PER_HOUR[key]
     return {
         "first": samples[0][key],
         "last": samples[-1][key],
         "max": max(s[key] for s in samples),
-        "per_hour_second_half": round(slope_per_hour([(s["t"], s[key]) for s in second_half]), 2),
+        "median_first_third": _median([s[key] for s in samples[:third]]),
+        "median_last_third": _median([s[key] for s in samples[-third:]]),
+        "per_hour_second_half": round(per_hour, 2),
+        "tolerance_per_hour": tolerance,
+        "verdict": "flat" if per_hour <= tolerance else "growing",
     }
 
 
@@ -405,12 +458,20 @@ def chart(results: dict[str, Any], path: Path) -> None:
     samples = results["samples"]
     minutes = [s["t"] / 60 for s in samples]
     figure, (memory, descriptors, throughput) = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
-    memory.plot(minutes, [s["rss_mib"] for s in samples], color="tab:blue")
-    memory.set_ylabel("RSS (MiB)")
-    memory.set_ylim(bottom=0)
-    descriptors.plot(minutes, [s["fds"] for s in samples], color="tab:orange")
-    descriptors.set_ylabel("open fds")
-    descriptors.set_ylim(bottom=0)
+    for axes, key, label, color in (
+        (memory, "rss_mib", "RSS (MiB)", "tab:blue"),
+        (descriptors, "fds", "open fds", "tab:orange"),
+    ):
+        axes.plot(minutes, [s[key] for s in samples], color=color)
+        axes.set_ylabel(label)
+        axes.set_ylim(bottom=0)
+        verdict = results["growth"][key]
+        axes.set_title(
+            f"{verdict['verdict']}: {verdict['per_hour_second_half']:+.1f} an hour over the second half "
+            f"(tolerance {verdict['tolerance_per_hour']:g})",
+            fontsize="small",
+            loc="left",
+        )
     for key, label in (
         ("records_imported", "records imported"),
         ("activities_written", "activities written"),
@@ -425,6 +486,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
     settings = results["settings"]
     figure.suptitle(
         f"salesbridge serve soak: {settings['minutes']:g} min, {settings['database']}, "
+        f"{settings.get('jobs', 'embedded')} jobs, "
         f"{settings['fault_rate']:.0%} Web API faults"
     )
     figure.tight_layout()
@@ -454,12 +516,22 @@ def markdown(results: dict[str, Any]) -> str:
         ("Activities failing at the last sample of the load", f"{results['failing_at_end_of_load']}"),
         ("Error lines in the serve log", f"{results['serve_log_errors']}"),
         (
-            "RSS (MiB): first / last / max; growth per hour",
-            f"{rss['first']:.0f} / {rss['last']:.0f} / {rss['max']:.0f}; {rss['per_hour_second_half']:+.1f}",
+            "RSS (MiB): first / last / max; median of the first / last third",
+            f"{rss['first']:.0f} / {rss['last']:.0f} / {rss['max']:.0f}; "
+            f"{rss['median_first_third']:.0f} / {rss['median_last_third']:.0f}",
         ),
         (
-            "Open fds: first / last / max; growth per hour",
-            f"{fds['first']:.0f} / {fds['last']:.0f} / {fds['max']:.0f}; {fds['per_hour_second_half']:+.1f}",
+            "RSS growth per hour (second half); verdict",
+            f"{rss['per_hour_second_half']:+.1f} MiB; {rss['verdict']} (tolerance {rss['tolerance_per_hour']:g})",
+        ),
+        (
+            "Open fds: first / last / max; median of the first / last third",
+            f"{fds['first']:.0f} / {fds['last']:.0f} / {fds['max']:.0f}; "
+            f"{fds['median_first_third']:.0f} / {fds['median_last_third']:.0f}",
+        ),
+        (
+            "Open fds growth per hour (second half); verdict",
+            f"{fds['per_hour_second_half']:+.1f}; {fds['verdict']} (tolerance {fds['tolerance_per_hour']:g})",
         ),
         ("Records lost / duplicated / stale", f"{checks['lost']} / {checks['duplicated']} / {checks['stale']}"),
         ("Activities not written / written twice", f"{checks['not_written']} / {checks['written_twice']}"),
@@ -547,9 +619,16 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             )
             port = free_port()
             log = folder / "serve.log"
-            serve = start_serve(workspace, port, log)
+            extra = {"SALESBRIDGE_JOBS": args.jobs}
+            if args.trace_allocations:
+                extra = {
+                    "SALESBRIDGE_TRACEMALLOC_FILE": str(args.trace_allocations.resolve()),
+                    "SALESBRIDGE_TRACEMALLOC_EVERY_SECONDS": str(args.trace_every),
+                    "SALESBRIDGE_TRACEMALLOC_FRAMES": str(args.trace_frames),
+                }
+            serve = start_serve(workspace, port, log, extra)
             phases["serve"] = time.monotonic()
-            view = StoreView(workspace)
+            view = StoreView(workspace, procrastinate=args.jobs == "procrastinate")
             tally = Tally()
             changes = CrmChanges(crm, tally)
             console = Console(f"http://127.0.0.1:{port}", tally)
@@ -560,6 +639,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 item = ITEMS[number % len(ITEMS)]
                 tag = f"soak-{number}"
                 queued.extend(seed_activities(view.store, workspace, items=(item,), count=per_batch, tag=tag))
+                view.request_drain()
 
             def request_import(number: int) -> None:
                 view.request_import()
@@ -621,6 +701,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 "settings": {
                     "minutes": args.minutes,
                     "database": "postgresql" if args.postgresql else "sqlite",
+                    "jobs": args.jobs,
                     "fault_rate": args.fault_rate,
                     "import_every_s": args.import_every,
                     "changes_per_minute": args.changes_per_minute,
@@ -670,9 +751,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--contacts", type=int, default=5_000)
     parser.add_argument("--people", type=int, default=500)
     parser.add_argument("--postgresql", action="store_true", help="the store in a throwaway PostgreSQL cluster")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--chart", type=Path, default=CHART)
+    parser.add_argument(
+        "--trace-allocations",
+        type=Path,
+        metavar="FILE",
+        help="diagnosis (slows the serve process): it appends allocation growth by traceback and object counts to "
+        "FILE (SALESBRIDGE_TRACEMALLOC_FILE)",
+    )
+    parser.add_argument("--trace-every", type=float, default=60.0, help="seconds between two allocation dumps")
+    parser.add_argument(
+        "--trace-frames", type=int, default=8, help="frames per traced allocation; 0: live objects by type only (cheap)"
+    )
+    parser.add_argument(
+        "--jobs",
+        choices=("embedded", "procrastinate"),
+        default="embedded",
+        help="the serve process's job engine (SALESBRIDGE_JOBS); procrastinate needs --postgresql",
+    )
+    parser.add_argument("--out", type=Path, help="default bench/results/soak.json (soak-postgresql.json)")
+    parser.add_argument("--chart", type=Path, help="default bench/results/soak.png (soak-postgresql.png)")
     args = parser.parse_args(argv)
+    if args.jobs == "procrastinate" and not args.postgresql:
+        parser.error("--jobs procrastinate needs --postgresql")
+    suffix = "-postgresql" if args.postgresql else ""
+    args.out = args.out or RESULTS.with_name(f"soak{suffix}.json")
+    args.chart = args.chart or CHART.with_name(f"soak{suffix}.png")
+    # Stopped with SIGTERM, the soak still stops its sandbox, serve process and cluster (the `finally` blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as scratch:
         results = run(args, Path(scratch))
     args.out.parent.mkdir(parents=True, exist_ok=True)

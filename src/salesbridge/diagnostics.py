@@ -9,7 +9,10 @@ between): the process keeps its speed.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import gc
+import sys
 import threading
 import tracemalloc
 from collections import Counter
@@ -21,6 +24,30 @@ FRAMES = 8
 """Frames kept per allocation by default: enough to see which of our callers a library's allocation comes from."""
 TOP = 25
 """Tracebacks and object types written per dump."""
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks")
+    ] + [("keepcost", ctypes.c_size_t)]
+
+
+def _malloc_figures() -> str:
+    """The C heap as glibc's ``mallinfo2`` sees it (main arena and the threads' arenas): bytes in use (Python's
+    objects, SQLite's page cache, OpenSSL...) and bytes free but kept by the allocator (fragmentation: counted in
+    RSS, not a leak). Empty where there is no glibc 2.33+."""
+    name = ctypes.util.find_library("c")
+    try:
+        mallinfo2 = ctypes.CDLL(name).mallinfo2 if name else None
+    except (OSError, AttributeError):
+        mallinfo2 = None
+    if mallinfo2 is None:
+        return ""
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    in_use = info.uordblks + info.hblkhd
+    return f", malloc in use {in_use / 2**20:.1f} MiB, free but held {info.fordblks / 2**20:.1f} MiB"
 
 
 def _object_counts() -> Counter[str]:
@@ -79,13 +106,17 @@ class AllocationTrace:
         )
 
     def dump(self) -> None:
-        """One dump (the first sets the baseline and writes the totals only)."""
+        """One dump (the first sets the baseline and writes the totals only). A full collection first: what is
+        counted and traced is what is still reachable, not cyclic garbage the collector has not reached yet."""
+        collected = gc.collect()
         snapshot = self._snapshot()
         counts = _object_counts()
         current, peak = tracemalloc.get_traced_memory()
         lines = [
             f"=== dump {self.dumps} at {datetime.now(UTC).isoformat(timespec='seconds')}: "
-            f"traced {current / 2**20:.1f} MiB (peak {peak / 2**20:.1f}), {sum(counts.values()):,} gc objects"
+            f"traced {current / 2**20:.1f} MiB (peak {peak / 2**20:.1f}), {sum(counts.values()):,} gc objects "
+            f"({collected:,} unreachable collected), {sys.getallocatedblocks():,} Python memory blocks"
+            f"{_malloc_figures()}"
         ]
         if not self.dumps:
             self._baseline, self._baseline_counts = snapshot, counts

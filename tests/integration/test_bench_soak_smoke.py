@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.soak import TOLERANCE_PER_HOUR, growth
+
 
 def test_soak_keeps_every_record_and_activity_exactly_once_under_faults(tmp_path: Path) -> None:
     out, png = tmp_path / "soak.json", tmp_path / "soak.png"
@@ -47,4 +49,20 @@ def test_soak_keeps_every_record_and_activity_exactly_once_under_faults(tmp_path
     assert len(samples) >= 5
     assert all(s["rss_mib"] > 0 and s["fds"] > 0 for s in samples)
     assert set(result["growth"]) == {"rss_mib", "fds"}
+    assert {g["verdict"] for g in result["growth"].values()} <= {"flat", "growing"}
+    assert result["settings"]["jobs"] == "embedded"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_memory_reads_flat_only_within_the_tolerance() -> None:
+    """A plateau after warming up is flat; the same plateau rising by one tolerance and a half an hour over the
+    second half is growing; the thirds' medians are reported either way."""
+    tolerance = TOLERANCE_PER_HOUR["rss_mib"]
+    warm = [{"t": t * 60.0, "rss_mib": 100.0 if t == 0 else 300.0} for t in range(0, 121)]
+    rising = [{"t": s["t"], "rss_mib": s["rss_mib"] + 1.5 * tolerance * s["t"] / 3600} for s in warm]
+    flat, grows = growth(warm, "rss_mib"), growth(rising, "rss_mib")
+    assert (flat["verdict"], flat["per_hour_second_half"]) == ("flat", 0.0)
+    assert (flat["median_first_third"], flat["median_last_third"]) == (300.0, 300.0)
+    assert grows["verdict"] == "growing"
+    assert grows["per_hour_second_half"] == round(1.5 * tolerance, 2)
+    assert grows["median_last_third"] > grows["median_first_third"]
