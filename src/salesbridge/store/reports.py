@@ -165,7 +165,7 @@ class ReportQueries(_ScopedRepository):
         none are never read, nor any opportunity's whole JSON. Through the driver's cursor (thousands of narrow
         rows: the ORM's result handling cost more than the reads), in the session's transaction."""
         by_table: dict[str, list[str]] = {}
-        for table, crm_id in sorted(touched):
+        for table, crm_id in touched:
             by_table.setdefault(table, []).append(crm_id)
         postgresql = self._session.get_bind().dialect.name == "postgresql"
         organization: object = self._organization_id if postgresql else self._organization_id.hex
@@ -182,13 +182,13 @@ class ReportQueries(_ScopedRepository):
                     for opportunity_id, record_id in cursor.fetchall():
                         names.setdefault(opportunity_id, []).append((table, record_id))
             found: list[OpportunityRecord] = []
-            for chunk in _chunks(sorted(names)):
+            for chunk in _chunks(list(names)):
                 if postgresql:
                     cursor.execute(_POSTGRESQL_FACTS, (organization, chunk))
                 else:
                     cursor.execute(_sqlite_in(_SQLITE_FACTS, len(chunk)), (organization, *chunk))
                 found += (
-                    OpportunityRecord(crm_id=crm_id, name=name, data=orjson.loads(facts), named=tuple(names[crm_id]))
+                    OpportunityRecord(crm_id, name, orjson.loads(facts), tuple(names[crm_id]))
                     for crm_id, name, facts in cursor.fetchall()
                 )
         finally:
