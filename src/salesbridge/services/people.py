@@ -187,8 +187,8 @@ def upsert_companies_tying_people(
     """Upsert ``companies`` (:meth:`CompanyRepository.upsert_many`) and, in the same transaction, tie to each the
     people loaded before it whose ``company_external_id`` names it (a people file loaded before the companies
     file): a person is tied to their employer whichever of the two files came first. Matching is requested when
-    people were tied though no company changed (a company deleted, then loaded again unchanged); otherwise the
-    load's end requests it for the companies written."""
+    people were tied though no company changed (people a version before this one left untied, their companies
+    loaded again unchanged); otherwise the load's end requests it for the companies written."""
     counts = uow.companies.upsert_many(companies, kept=kept)
     tied = uow.people.tie_to_companies([company.external_id for company in companies])
     if tied and not (counts.inserted or counts.updated):
