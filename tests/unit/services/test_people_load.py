@@ -212,3 +212,16 @@ def test_an_unknown_organization_is_refused_before_anything_is_read(store: FakeS
         load_people(store, "initech", reading, actor="cli")
 
     assert reading.rows_read == 0
+
+
+def test_people_loaded_before_their_company_are_tied_when_it_is_loaded(store: FakeStore) -> None:
+    acme = store.add_organization("acme")
+    load_people(store, "acme", read_people_csv(b"id,name,Company ID\np1,Ana Ruiz,k1\np2,Bob Stone,k2\n"), actor="cli")
+
+    load_companies(store, "acme", read_company_csv(b"id,name\nk1,Contoso\n"), actor="cli")
+
+    with store(acme, read_only=True) as uow:
+        contoso = uow.companies.get_by_external_id("k1")
+        employers = {person.external_id: person.company_id for person in uow.people.search()}
+    assert contoso is not None
+    assert employers == {"p1": contoso.id, "p2": None}  # k2 is no company of the workspace yet
