@@ -689,6 +689,11 @@ class FakeImportRunRepository(_Repository):
         self._put(run, lease_expires_at=self._now() + lease)
         return True
 
+    def note_throttled(self, run_id: uuid.UUID, *, until: datetime) -> None:
+        run = self._t.import_runs.get(run_id)
+        if run is not None and run.state is ImportState.RUNNING:
+            self._put(run, throttled_until=until)
+
     def finish(self, run_id: uuid.UUID, *, error: str | None = None, counts: RunCounts | None = None) -> None:
         run = self._t.import_runs.get(run_id)
         if run is not None and run.state is ImportState.RUNNING:

@@ -78,6 +78,9 @@ LEASE_SECONDS = 2
 """The import's and the drain's lease (``SALESBRIDGE_*_LEASE_SECONDS``): a killed process's work is taken over
 after it instead of after 2 or 5 minutes."""
 RECOVERY_SECONDS = 240
+SEE_WAIT_S = 20
+"""How long past its hold a fault stays on while the cell waits for the status to say what it must (a process
+starts in seconds on a loaded machine)."""
 EVERY_SECOND = "* * * * * *"
 WORKER_SETTINGS = {
     "SALESBRIDGE_JOBS": "procrastinate",
@@ -140,6 +143,9 @@ class Fault:
     """The operation runs as a job of procrastinate workers (PostgreSQL), not as its command."""
     admin_action: str = ""
     """What the administrator did to end the fault (``clear``), when the fault is one only they can end."""
+    sees: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Per operation, what its status must say while the fault is on, in English and in Spanish: the cell waits
+    for it (up to :data:`SEE_WAIT_S` beyond the hold) and fails when the status never says it."""
 
 
 def _rates(**values: Any) -> Callable[[Cell], None]:
@@ -211,6 +217,7 @@ FAULTS: tuple[Fault, ...] = (
         at_start=True,
         compression="half the requests answered 429 for 5 s with Retry-After: 2 s (Dynamics says 30 s to minutes; "
         "the client obeys whatever it says, so only the wait is shorter)",
+        sees={IMPORT: ("Dynamics is throttling requests", "Dynamics está limitando las solicitudes")},
     ),
     Fault(
         2,
@@ -515,15 +522,16 @@ class Cell:
                 return uow.crm_records.count("contact") > 0
         return self.delivered() > 0
 
-    def status(self) -> str:
-        """What the administrator sees: the operation's ``status`` command, condensed to its lines of text."""
+    def status(self, *, lang: str = "en") -> str:
+        """What the administrator sees: the operation's ``status`` command (in ``lang``), condensed to its lines of
+        text."""
         from typer.testing import CliRunner
 
         from salesbridge.cli import app
 
         # In this process (the command's own code and output; a new interpreter would take seconds to start).
         command = ("sync", "status") if self.operation == IMPORT else ("writeback", "status")
-        result = CliRunner().invoke(app, [*command, "--org", SLUG], env=self.environment)
+        result = CliRunner().invoke(app, [*command, "--org", SLUG, "--lang", lang], env=self.environment)
         return condense(admin_view(result.output))
 
     def delivered(self) -> int:
@@ -698,9 +706,18 @@ def run_cell(fault: Fault, cell: Cell) -> CellResult:
             result.note = "the operation's first process had ended before the fault: it met nothing"
         fault.apply(cell)
     hold_until = time.monotonic() + fault.hold_s
-    while time.monotonic() < hold_until and process.poll() is None:
+    expected, expected_es = fault.sees.get(cell.operation, ("", ""))
+    seen = ""
+    while process.poll() is None:
+        if expected and expected not in seen:
+            seen = cell.status()  # while the fault is on: what the administrator sees during it
+        now = time.monotonic()
+        if now >= hold_until and (expected in seen or now >= hold_until + SEE_WAIT_S):
+            break
         time.sleep(0.2)
-    seen = cell.status()
+    seen_es = cell.status(lang="es") if expected and expected in seen else ""
+    if not expected or expected not in seen:
+        seen = cell.status()
     fault.clear(cell)
     cell.crm.put_faults({"latency_ms": 0})
     reruns = 0
@@ -737,7 +754,10 @@ def run_cell(fault: Fault, cell: Cell) -> CellResult:
     else:
         result.recovered = f"no: not complete after {RECOVERY_SECONDS} s"
     result.counts = cell.import_counts() if cell.operation == IMPORT else cell.writeback_counts()
-    result.state = "pass" if done and not any(result.counts.values()) else "fail"
+    said = not expected or (expected in seen and expected_es in seen_es)
+    result.state = "pass" if done and said and not any(result.counts.values()) else "fail"
+    if not said:
+        result.note = f"the status never said “{expected}” (and in Spanish “{expected_es}”) while the fault was on"
     if result.state == "fail":
         result.note = "; ".join(filter(None, (result.note, f"output: {condense(cell.output_tail(), 600)}")))
     result.note = "; ".join(part for part in (fault.compression, result.note) if part)

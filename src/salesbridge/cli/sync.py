@@ -16,7 +16,7 @@ from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgO
 from salesbridge.cli.rendering import console, errors_reported, failure
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.sync import request_sync, sync_status
-from salesbridge.web.localized import sync_failure_message, sync_status_json
+from salesbridge.web.localized import sync_failure_message, sync_status_json, sync_throttled_message
 
 if TYPE_CHECKING:
     from salesbridge.bootstrap import Workspace
@@ -104,6 +104,9 @@ def sync_status_command(
     console.print(f"Last sync: {last}", highlight=False)
     if status.running_since:
         console.print(f"Import running since {status.running_since:%H:%M:%S} UTC", highlight=False)
+    throttled = sync_throttled_message(status.throttled_until, lang)
+    if throttled:
+        console.print(throttled, style="bold yellow", highlight=False, markup=False)
     if status.failing:
         message = sync_failure_message(status.failing_since, status.failure_reason, lang)
         console.print(f"[bold red]{message}[/]", highlight=False)

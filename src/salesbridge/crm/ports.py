@@ -24,6 +24,9 @@ class RequestUsage:
 
     requests: int = 0
     throttled: int = 0
+    paused_s: float = 0.0
+    """Seconds the session still holds its requests back because Dynamics answered 429 with ``Retry-After`` (0
+    when it does not wait)."""
 
 
 @dataclass(frozen=True)

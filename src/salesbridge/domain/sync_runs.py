@@ -41,6 +41,8 @@ class ImportRun:
         rows_deleted: Rows the run deleted, every table (likewise).
         requests_made: Web API requests the run sent, retries included (a finished run; None before).
         throttled: 429 answers (service protection) the run met (likewise).
+        throttled_until: While it runs: the end of the latest ``Retry-After`` Dynamics answered its requests with
+            (the run waits until then); None when never throttled.
     """
 
     id: uuid.UUID
@@ -55,6 +57,7 @@ class ImportRun:
     rows_deleted: int | None = None
     requests_made: int | None = None
     throttled: int | None = None
+    throttled_until: datetime | None = None
 
 
 @dataclass(frozen=True)

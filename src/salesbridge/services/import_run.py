@@ -12,14 +12,17 @@ through its own ports (:mod:`salesbridge.sync.ports`), which the services' unit 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Final
 
 from salesbridge.crm.ports import CrmRecord, RequestUsage
 from salesbridge.domain.match_links import TARGET_KINDS
 from salesbridge.domain.sync_runs import ImportChanges, ImportReport, RunCounts
 from salesbridge.domain.workspace import ImportState
-from salesbridge.errors import CrmError, ImportCancelledError
+from salesbridge.errors import CrmError, ImportCancelledError, StoreError
 from salesbridge.services.crm_users import refresh_crm_users_from_import
 from salesbridge.services.lists import recompute_changed_in
 from salesbridge.services.matching import IMPORT_REASON, request_matching
@@ -35,6 +38,8 @@ from salesbridge.services.sync import (
     record_success,
 )
 from salesbridge.sync.engine import ImportEngine, Progress
+
+logger = logging.getLogger(__name__)
 
 
 async def run_pending_import(
@@ -78,6 +83,7 @@ async def run_pending_import(
             guard=lambda page_uow: ensure_still_running(page_uow, run_id, lease=lease),
             progress=progress,
         )
+        watching = asyncio.ensure_future(_watch_throttling(store, organization_id, run_id, session.usage, clock))
         try:
             report = await engine.run()
         except CrmError as error:
@@ -86,11 +92,47 @@ async def run_pending_import(
         except ImportCancelledError as error:
             counts = _counts(None, session.usage())
             return await asyncio.to_thread(end_stopped, store, organization_id, run_id, error, counts=counts)
+        finally:
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
         usage = session.usage()
     finally:
         await session.close()
     changes = ImportChanges.all() if full_recompute else report.changes
     return await asyncio.to_thread(_finish, store, organization_id, run_id, report, changes, lease, usage)
+
+
+THROTTLE_WATCH_S: Final = 0.5
+"""How often a running import looks at its session's counters for a new throttle (no request is sent)."""
+
+
+async def _watch_throttling(
+    store: StoreAccess,
+    organization_id: uuid.UUID,
+    run_id: uuid.UUID,
+    usage: Callable[[], RequestUsage],
+    clock: Clock,
+) -> None:
+    """While the run goes: each time Dynamics has throttled it anew (429 with ``Retry-After``) and it waits, record
+    until when (``import_runs.note_throttled``), so that the status says so while the run waits rather than after.
+    Runs until cancelled; a store failure is logged and the watch goes on."""
+    seen = 0
+    while True:
+        await asyncio.sleep(THROTTLE_WATCH_S)
+        now = usage()
+        if now.throttled > seen and now.paused_s > 0:
+            seen = now.throttled
+            until = clock() + timedelta(seconds=now.paused_s)
+            try:
+                await asyncio.to_thread(_note_throttled, store, organization_id, run_id, until)
+            except StoreError as error:
+                logger.warning("Could not record that Dynamics throttles import %s: %s", run_id, error)
+
+
+def _note_throttled(store: StoreAccess, organization_id: uuid.UUID, run_id: uuid.UUID, until: datetime) -> None:
+    with store(organization_id) as uow:
+        uow.import_runs.note_throttled(run_id, until=until)
+        uow.commit()
 
 
 def _counts(report: ImportReport | None, usage: RequestUsage) -> RunCounts:

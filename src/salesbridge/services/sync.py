@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from salesbridge.crm.ports import RequestUsage
 from salesbridge.domain.jobs import IMPORT_ORGANIZATION, import_queueing_lock, organization_lock
@@ -67,6 +67,8 @@ class SyncStatus:
         failing_since: When the current streak of failed imports began (None when the last one succeeded).
         failure_reason: The last failure's reason while failing.
         next_run_at: When the scheduler starts the next import (with backoff while failing).
+        throttled_until: While an import runs and Dynamics throttled it lately (within :data:`THROTTLE_SHOWN`):
+            until when Dynamics asked it to wait (``Retry-After``), i.e. its next try.
     """
 
     organization: str
@@ -80,6 +82,7 @@ class SyncStatus:
     consecutive_failures: int
     next_run_at: datetime | None
     tables: tuple[TableCheckpoint, ...] = field(default_factory=tuple)
+    throttled_until: datetime | None = None
 
     @property
     def failing(self) -> bool:
@@ -101,6 +104,7 @@ class SyncStatus:
             "failure_reason": self.failure_reason,
             "consecutive_failures": self.consecutive_failures,
             "next_run_at": _iso(self.next_run_at),
+            "throttled_until": _iso(self.throttled_until),
             "tables": [_table_json(table) for table in self.tables],
         }
 
@@ -228,7 +232,18 @@ def sync_status(store: StoreAccess, *, slug: str, clock: Clock) -> SyncStatus:
         consecutive_failures=streak,
         next_run_at=(due or clock()) if connected else None,
         tables=tables,
+        throttled_until=_throttled_until(running, clock()),
     )
+
+
+THROTTLE_SHOWN: Final = timedelta(minutes=1)
+"""How long after Dynamics' last ``Retry-After`` ended the status still says the running import is throttled (a
+storm answers some requests and throttles the next: the run goes on between its waits)."""
+
+
+def _throttled_until(running: ImportRun | None, now: datetime) -> datetime | None:
+    until = running.throttled_until if running is not None else None
+    return until if until is not None and until >= now - THROTTLE_SHOWN else None
 
 
 @dataclass(frozen=True)

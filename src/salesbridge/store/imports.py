@@ -493,6 +493,18 @@ class ImportRunRepository(ImportRequestRepository):
         )
         return bool(getattr(result, "rowcount", 0))
 
+    def note_throttled(self, run_id: uuid.UUID, *, until: datetime) -> None:
+        """Record that Dynamics throttles the running run until ``until``; a run no longer running is left alone."""
+        self._session.execute(
+            update(ImportRequest)
+            .where(
+                ImportRequest.organization_id == self._organization_id,
+                ImportRequest.id == run_id,
+                ImportRequest.state == ImportState.RUNNING,
+            )
+            .values(throttled_until=until)
+        )
+
     def finish(self, run_id: uuid.UUID, *, error: str | None = None, counts: RunCounts | None = None) -> None:
         """Mark a running run succeeded (``error`` None) or failed, with what it did (``counts``) when known."""
         done = {} if counts is None else dataclasses.asdict(counts)

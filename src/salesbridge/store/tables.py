@@ -230,6 +230,8 @@ class ImportRequest(Base):
     """Web API requests the run sent (retries included); None for runs that ended before counting."""
     throttled: Mapped[int | None] = mapped_column(Integer, default=None)
     """429 answers (service protection) the run met."""
+    throttled_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    """While running: the end of the latest ``Retry-After`` Dynamics answered the run's requests with."""
 
     __table_args__ = (Index("ix_import_requests_organization_id_state", "organization_id", "state"),)
 

@@ -248,6 +248,20 @@ def seat_overview_json(overview: SeatOverview, locale: str) -> dict[str, Any]:
     return {**overview.to_json(), "seats": [seat_json(seat, locale) for seat in overview.seats]}
 
 
+SYNC_THROTTLED: Final = N_(
+    "Dynamics is throttling requests (too many in a short time): the import waits as Dynamics asks and tries again "
+    "at {when}. Nothing to do: it goes on by itself."
+)
+
+
+def sync_throttled_message(until: datetime | None, locale: str) -> str | None:
+    """ "Dynamics is throttling requests …: the import … tries again at …" in ``locale`` while the running import
+    is throttled (``until``: :attr:`~salesbridge.services.sync.SyncStatus.throttled_until`); None otherwise."""
+    if until is None:
+        return None
+    return translate(SYNC_THROTTLED, locale).format(when=until.strftime("%H:%M:%S UTC"))
+
+
 def sync_failure_message(since: datetime | None, reason: str | None, locale: str) -> str | None:
     """ "CRM sync has been failing since …: reason salesbridge keeps retrying automatically." in ``locale``; None
     when imports are not failing (``since`` None)."""
@@ -294,6 +308,8 @@ def sync_status_json(status: SyncStatus, locale: str) -> dict[str, Any]:
         body[key] = value
         if key == "failure_reason":
             body["failure_message"] = message  # where the JSON has always had it
+        if key == "throttled_until":
+            body["throttled_message"] = sync_throttled_message(status.throttled_until, locale)
     return body
 
 

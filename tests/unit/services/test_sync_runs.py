@@ -21,6 +21,7 @@ from salesbridge.services.sync import (
     RETRY_REASON,
     SCHEDULED_REASON,
     SYNC_NOW_REASON,
+    THROTTLE_SHOWN,
     ClaimedRun,
     RunOutcome,
     claim_next_run,
@@ -32,7 +33,7 @@ from salesbridge.services.sync import (
     sync_failure,
     sync_status,
 )
-from salesbridge.web.localized import sync_failure_message
+from salesbridge.web.localized import sync_failure_message, sync_throttled_message
 
 
 @pytest.fixture
@@ -247,3 +248,31 @@ def test_the_schedule_waits_for_the_interval_and_never_runs_a_disconnected_organ
     store.tables(acme).crm_connection = None
     assert not schedule_if_due(store, acme, clock=clock)
     assert not sync_status(store, slug="acme", clock=clock).connected
+
+
+def test_a_running_import_throttled_by_dynamics_says_until_when_then_stops_saying_it(
+    store: FakeStore, acme: uuid.UUID, clock: FakeClock
+) -> None:
+    request_sync(store, slug="acme", actor="ana@acme.test")
+    run_id = claim(store, acme).run_id
+    assert sync_status(store, slug="acme", clock=clock).throttled_until is None
+    until = clock() + timedelta(seconds=30)
+    with store(acme) as uow:
+        uow.import_runs.note_throttled(run_id, until=until)
+        uow.commit()
+
+    status = sync_status(store, slug="acme", clock=clock)
+
+    assert status.throttled_until == until
+    assert status.to_json()["throttled_until"] == until.isoformat()
+    assert sync_throttled_message(status.throttled_until, "en") == (
+        "Dynamics is throttling requests (too many in a short time): the import waits as Dynamics asks and tries "
+        "again at 09:00:30 UTC. Nothing to do: it goes on by itself."
+    )
+    assert (sync_throttled_message(status.throttled_until, "es") or "").startswith(
+        "Dynamics está limitando las solicitudes (demasiadas en poco tiempo): la importación espera lo que "
+        "Dynamics indica y vuelve a intentarlo a las 09:00:30 UTC."
+    )
+    clock.advance(timedelta(seconds=30) + THROTTLE_SHOWN + timedelta(seconds=1))
+    assert sync_status(store, slug="acme", clock=clock).throttled_until is None, "a storm long over"
+    assert sync_throttled_message(None, "en") is None

@@ -101,7 +101,10 @@ def test_the_sync_failure_is_put_in_words_where_the_json_has_always_had_it() -> 
 
     english = sync_status_json(status, "en")
 
-    assert list(english) == [*list(status.to_json())[:9], "failure_message", *list(status.to_json())[9:]]
+    keys = list(status.to_json())
+    assert list(english) == [*keys[:9], "failure_message", *keys[9:12], "throttled_message", *keys[12:]]
+    assert keys[11] == "throttled_until"
+    assert english["throttled_message"] is None, "not throttled"
     assert english["failure_message"] == (
         "CRM sync has been failing since 2026-03-02 09:00 UTC: Timeout. salesbridge keeps retrying automatically."
     )

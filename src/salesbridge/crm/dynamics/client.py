@@ -657,6 +657,11 @@ class DynamicsClient:
         if share != self._limit.limit:
             self._limit.resize(share)
 
+    @property
+    def paused_s(self) -> float:
+        """Seconds this client still holds its requests back after a 429's ``Retry-After`` (0 when none)."""
+        return max(0.0, self._paused_until - self._clock())
+
     async def _wait_out_throttle_pause(self) -> None:
         remaining_s = self._paused_until - self._clock()
         if remaining_s > 0:

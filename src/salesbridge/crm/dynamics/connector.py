@@ -346,10 +346,10 @@ class DynamicsConnector:
         return cls(client, language_code=connection.language_code, owned_tokens=owned)
 
     def usage(self) -> RequestUsage:
-        """The Web API requests this connector sent (each retry counts) and the 429s it met, from the client's
-        counters."""
+        """The Web API requests this connector sent (each retry counts), the 429s it met and how long it still waits
+        after the latest one, from the client's counters."""
         counters = self.client.counters
-        return RequestUsage(requests=counters.requests, throttled=counters.throttles)
+        return RequestUsage(requests=counters.requests, throttled=counters.throttles, paused_s=self.client.paused_s)
 
     async def __aenter__(self) -> Self:
         return self

@@ -57,6 +57,11 @@ class ImportRunRepository(ImportQueue, Protocol):
         """Extend a running run's lease; False when it no longer runs (cancelled or taken over)."""
         ...
 
+    def note_throttled(self, run_id: uuid.UUID, *, until: datetime) -> None:
+        """Record that Dynamics throttles the running run until ``until`` (its ``Retry-After``); a run no longer
+        running is left alone."""
+        ...
+
     def finish(self, run_id: uuid.UUID, *, error: str | None = None, counts: RunCounts | None = None) -> None:
         """Mark a running run succeeded (``error`` None) or failed, with what it did (``counts``) when known; a run
         no longer running is left alone."""

@@ -44,6 +44,13 @@ class SyncStatusOut(ApiModel):
     failure_message: str | None = Field(description="The failure in words, in the caller's language.")
     consecutive_failures: int
     next_run_at: IsoTime | None
+    throttled_until: IsoTime | None = Field(
+        default=None,
+        description="While the running import is throttled by Dynamics (429): until when Dynamics asked it to wait.",
+    )
+    throttled_message: str | None = Field(
+        default=None, description="That throttling in words, with the next try, in the caller's language."
+    )
     tables: list[TableImportOut]
 
 

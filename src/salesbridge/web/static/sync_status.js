@@ -10,6 +10,8 @@
   }
   const lastSync = section.querySelector("[data-testid=last-sync]");
   const running = section.querySelector("[data-testid=sync-running]");
+  // "Dynamics is throttling requests…: tries again at …", in the reader's language (the status's words).
+  const throttled = section.querySelector("[data-testid=sync-throttled]");
   const tables = section.querySelector("[data-testid=sync-tables]");
   // Each CRM table by its name in the page's language, as the server names the rows it renders.
   const tableNames = JSON.parse(section.dataset.tableNames || "{}");
@@ -80,6 +82,10 @@
         lastSync.textContent = formatTime(status.last_sync_at);
       }
       running.hidden = !(status.running_since || status.queued);
+      if (throttled) {
+        throttled.textContent = status.throttled_message || "";
+        throttled.hidden = !status.throttled_message;
+      }
       if (tables && status.tables.length) {
         status.tables.forEach(showTable);
         tables.hidden = false;

@@ -30,7 +30,13 @@ from salesbridge.services.preflight import ConnectOutcome
 from salesbridge.services.sync import sync_status
 from salesbridge.services.writeback import set_writeback_settings
 from salesbridge.web.context import ConsoleServices
-from salesbridge.web.localized import connect_message, crm_last_error, kept_connection_notice, label_reader
+from salesbridge.web.localized import (
+    connect_message,
+    crm_last_error,
+    kept_connection_notice,
+    label_reader,
+    sync_throttled_message,
+)
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 from salesbridge.web.ui.pipeline import pipeline_choices, pipeline_section, stage_change
@@ -80,6 +86,7 @@ def _render_page(
     sync = sync_status(services.store, slug=principal.organization_slug, clock=services.clock)
     context: dict[str, Any] = {
         "sync": sync,
+        "sync_throttled": sync_throttled_message(sync.throttled_until, principal.locale),
         "status": status,
         "sync_all_seats": overview.sync_all_seats,
         "outcome": outcome,
