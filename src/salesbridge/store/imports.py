@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.sql.dml import Update
 
 from salesbridge.domain.reports import named_records, report_facts
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR as STOPPED_WORKER_ERROR
@@ -480,42 +481,28 @@ class ImportRunRepository(ImportRequestRepository):
             )
         )
 
+    def _update_running(self, run_id: uuid.UUID) -> Update:
+        """An UPDATE of the run ``run_id`` of this organization while it runs (a run ended meanwhile is left alone)."""
+        return update(ImportRequest).where(
+            ImportRequest.organization_id == self._organization_id,
+            ImportRequest.id == run_id,
+            ImportRequest.state == ImportState.RUNNING,
+        )
+
     def renew(self, run_id: uuid.UUID, *, lease: timedelta) -> bool:
         """Extend the lease of a running run; False when it is no longer running (cancelled or taken over)."""
-        result = self._session.execute(
-            update(ImportRequest)
-            .where(
-                ImportRequest.organization_id == self._organization_id,
-                ImportRequest.id == run_id,
-                ImportRequest.state == ImportState.RUNNING,
-            )
-            .values(lease_expires_at=self._clock() + lease)
-        )
+        result = self._session.execute(self._update_running(run_id).values(lease_expires_at=self._clock() + lease))
         return bool(getattr(result, "rowcount", 0))
 
     def note_throttled(self, run_id: uuid.UUID, *, until: datetime) -> None:
         """Record that Dynamics throttles the running run until ``until``; a run no longer running is left alone."""
-        self._session.execute(
-            update(ImportRequest)
-            .where(
-                ImportRequest.organization_id == self._organization_id,
-                ImportRequest.id == run_id,
-                ImportRequest.state == ImportState.RUNNING,
-            )
-            .values(throttled_until=until)
-        )
+        self._session.execute(self._update_running(run_id).values(throttled_until=until))
 
     def finish(self, run_id: uuid.UUID, *, error: str | None = None, counts: RunCounts | None = None) -> None:
         """Mark a running run succeeded (``error`` None) or failed, with what it did (``counts``) when known."""
         done = {} if counts is None else dataclasses.asdict(counts)
         self._session.execute(
-            update(ImportRequest)
-            .where(
-                ImportRequest.organization_id == self._organization_id,
-                ImportRequest.id == run_id,
-                ImportRequest.state == ImportState.RUNNING,
-            )
-            .values(
+            self._update_running(run_id).values(
                 state=ImportState.FAILED if error else ImportState.SUCCEEDED,
                 finished_at=self._clock(),
                 lease_expires_at=None,
