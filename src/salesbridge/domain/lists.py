@@ -156,6 +156,17 @@ class ListTarget:
     detail: str | None
 
 
+@dataclass(frozen=True)
+class ListItemKey:
+    """Where an item stands in a list's order by name (a missing name as an empty one, then table, then id): the
+    last item a page of the list gave, after which the next page starts (a keyset, so items added or removed
+    meanwhile move no other item to another page)."""
+
+    name: str
+    crm_table: str
+    crm_id: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class ListPreview:
     """The start of a list, as the Lists page shows it: how many records it holds (``size``), the first ``items``

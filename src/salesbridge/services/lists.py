@@ -20,14 +20,25 @@ message ids (a system list's name, why auto-save saved a record): the console an
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from salesbridge.domain.lists import SYSTEM_LIST_NAMES, AutoSaveBasis, ListItem, ListKind, ListTarget, SavedList
+from salesbridge.domain.lists import (
+    SYSTEM_LIST_NAMES,
+    AutoSaveBasis,
+    ListItem,
+    ListItemKey,
+    ListKind,
+    ListTableQuery,
+    ListTarget,
+    SavedList,
+)
 from salesbridge.domain.match_links import TARGET_KINDS, TargetKind
 from salesbridge.domain.pipeline import (
     AutoSaveChoices,
@@ -719,6 +730,104 @@ def _target_view(target: ListTarget, records: Mapping[uuid.UUID, list[tuple[str,
     return ListTargetView(
         TargetKind(target.kind), target.id, target.name, target.detail, tuple(records.get(target.id, ()))
     )
+
+
+LIST_PAGE_LIMIT: Final = 1_000
+"""The most items a page of a list (:func:`list_page`) holds."""
+
+_BAD_CURSOR = N_("This cursor was not given by a page of this list: start again without a cursor.")
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """A page of a list: ``view`` holds the page's items (by name, then table and id), the people and companies
+    they are tied to (each with its records on this page), and the whole list's ``size`` and ``unmatched`` count;
+    ``next_cursor`` asks for the page after it (None: this is the last)."""
+
+    view: ListView
+    next_cursor: str | None
+
+
+def list_page(
+    store: StoreAccess, slug: str, email: str, list_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> ListPage:
+    """The ``limit`` items of the user ``email``'s list ``list_id`` (hand-made or system) after ``cursor`` (None:
+    the first ones), in the order :func:`preview_lists` shows them. The cursor is the last item's place
+    (:class:`ListItemKey`), not a count: items added or removed meanwhile shift no other item to another page, so
+    walking the pages gives each item present throughout exactly once. Reads only.
+
+    Raises:
+        UnknownOrganizationError: no organization has ``slug``.
+        RowNotFoundError: no user has ``email`` in it, or the list is not theirs (another seat's or organization's).
+        InvalidRequestError: ``cursor`` was not given by a page of this list.
+    """
+    after = None if cursor is None else _cursor_key(cursor, list_id)
+    with store(require_organization(store, slug), read_only=True) as uow:
+        user = _user(uow, email)
+        saved = uow.lists.get(list_id)
+        if saved.owner_user_id != user.id:
+            raise RowNotFoundError("No such list in this organization.")
+        tables = uow.list_tables
+        # One more than asked: whether a page follows, without a page that turns out empty.
+        found = tables.items_after(list_id, after, limit=limit + 1)
+        shown = found[:limit]
+        keys = [(item.crm_table, item.crm_id) for item, _ in shown]
+        people = tables.targets_of_items(list_id, TargetKind.PERSON, keys)
+        companies = tables.targets_of_items(list_id, TargetKind.COMPANY, keys)
+        records = tables.tied_records(list_id, [target.id for target in (*people, *companies)], keys=keys)
+        size = tables.count(list_id, ListTableQuery())
+        unmatched = tables.unmatched(list_id)
+    names = {(item.crm_table, item.crm_id): name for item, name in shown}
+    view = ListView(
+        id=saved.id,
+        name=saved.name,
+        kind=saved.kind,
+        items=tuple(_item_view(item, names) for item, _ in shown),
+        people=tuple(_target_view(target, records) for target in people),
+        companies=tuple(_target_view(target, records) for target in companies),
+        unmatched=unmatched,
+        size=size,
+    )
+    if len(found) <= limit:
+        return ListPage(view, None)
+    last, name = shown[-1]
+    return ListPage(view, _cursor(list_id, ListItemKey(name or "", last.crm_table, last.crm_id)))
+
+
+def _cursor(list_id: uuid.UUID, key: ListItemKey) -> str:
+    """``key`` of list ``list_id`` as an opaque, URL-safe text."""
+    text = json.dumps([str(list_id), key.name, key.crm_table, key.crm_id], ensure_ascii=False, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _cursor_key(cursor: str, list_id: uuid.UUID) -> ListItemKey:
+    """The place a cursor of :func:`_cursor` names.
+
+    Raises:
+        InvalidRequestError: not such a cursor, or one of another list.
+    """
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequestError(_BAD_CURSOR) from None
+    if (
+        not isinstance(decoded, list)
+        or len(decoded) != 4
+        or not all(isinstance(part, str) and _storable(part) for part in decoded)
+        or decoded[0] != str(list_id)
+    ):
+        raise InvalidRequestError(_BAD_CURSOR)
+    return ListItemKey(decoded[1], decoded[2], decoded[3])
+
+
+def _storable(text: str) -> bool:
+    """``text`` can be compared by both databases: PostgreSQL refuses a NUL, and UTF-8 a lone surrogate (a name
+    may hold other control characters: it is compared, not stored)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def own_lists(store: StoreAccess, slug: str, email: str) -> list[SavedList]:

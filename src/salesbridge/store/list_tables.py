@@ -27,8 +27,11 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    false,
     func,
+    literal,
     null,
+    or_,
     select,
     true,
 )
@@ -38,6 +41,7 @@ from salesbridge.domain.lists import (
     ListItem as ListItemValue,
 )
 from salesbridge.domain.lists import (
+    ListItemKey,
     ListPreview,
     ListSort,
     ListTablePage,
@@ -286,20 +290,53 @@ class ListTableQueries(_ScopedRepository):
                 names={(item.crm_table, item.crm_id): name for item, name in first},
                 people=self._targets(list_id, TargetKind.PERSON, limit),
                 companies=self._targets(list_id, TargetKind.COMPANY, limit),
-                unmatched=self._unmatched(list_id),
+                unmatched=self.unmatched(list_id),
             )
         return previews
+
+    def _item_keys(self) -> tuple[ColumnElement[Any], ...]:
+        """An item's place in the list by name (:class:`ListItemKey`): its folded name, table, id."""
+        return (
+            self._folded(func.coalesce(_record.name, "")),
+            self._code_points(ListItem.crm_table),
+            self._code_points(ListItem.crm_id),
+        )
+
+    def _after(self, key: ListItemKey) -> ColumnElement[bool]:
+        """The items after ``key`` in the order of :meth:`_item_keys` (folded by the database on both sides)."""
+        name, table, crm_id = self._item_keys()
+        folded = self._folded(literal(key.name, String()))
+        same = name == folded
+        return or_(
+            name > folded,
+            and_(same, table > key.crm_table),
+            and_(same, table == key.crm_table, crm_id > key.crm_id),
+        )
+
+    def items_after(
+        self, list_id: uuid.UUID, after: ListItemKey | None, *, limit: int
+    ) -> list[tuple[ListItemValue, str | None]]:
+        """The list's first ``limit`` items after ``after`` (None: from the first) by name (without case; a missing
+        name as an empty one) then table and id, each with its record's name (None when no longer imported). The
+        list is not checked (another organization's has no items)."""
+        statement = (
+            select(*_ITEM_COLUMNS, _record.name)
+            .select_from(ListItem)
+            .outerjoin(_record, self._record_of_item())
+            .where(ListItem.organization_id == self._organization_id, ListItem.list_id == list_id)
+            .order_by(*self._item_keys())
+            .limit(limit)
+        )
+        if after is not None:
+            statement = statement.where(self._after(after))
+        return [(_item(row), row.name) for row in self._session.execute(statement)]
 
     def _first_items(
         self, list_ids: Sequence[uuid.UUID], limit: int
     ) -> dict[uuid.UUID, list[tuple[ListItemValue, str | None]]]:
         org = self._organization_id
-        columns = (ListItem.list_id, ListItem.crm_table, ListItem.crm_id, ListItem.reason, ListItem.added_at)
-        order = (
-            self._folded(func.coalesce(_record.name, "")),
-            self._code_points(ListItem.crm_table),
-            self._code_points(ListItem.crm_id),
-        )
+        columns = _ITEM_COLUMNS
+        order = self._item_keys()
         joined = self._record_of_item()
         found: list[Any] = []
         if self._postgresql:
@@ -334,31 +371,48 @@ class ListTableQueries(_ScopedRepository):
                 found.extend(self._session.execute(statement))
         items: dict[uuid.UUID, list[tuple[ListItemValue, str | None]]] = {}
         for row in found:
-            item = ListItemValue(
-                list_id=row.list_id,
-                crm_table=row.crm_table,
-                crm_id=row.crm_id,
-                reason=row.reason,
-                added_at=row.added_at,
-            )
-            items.setdefault(row.list_id, []).append((item, row.name))
+            items.setdefault(row.list_id, []).append((_item(row), row.name))
         return items
 
-    def _tied(self, list_id: uuid.UUID, *, outer: bool = False) -> Select[Any]:
-        """The list's items of the matched tables joined to their ties (``outer``: those without one too)."""
+    def _tied(
+        self, list_id: uuid.UUID, *, outer: bool = False, keys: Sequence[tuple[str, str]] | None = None
+    ) -> Select[Any]:
+        """The list's items of the matched tables (only ``keys``, ``(table, crm_id)``, when given) joined to their
+        ties (``outer``: those without one too)."""
         org = self._organization_id
         tie = and_(self._link_of_item(), MatchLinkRow.band == LinkBand.MATCH.value, MatchLinkRow.target_id.is_not(None))
         statement = select().select_from(ListItem)
         statement = statement.outerjoin(MatchLinkRow, tie) if outer else statement.join(MatchLinkRow, tie)
-        return statement.where(
+        statement = statement.where(
             ListItem.organization_id == org, ListItem.list_id == list_id, ListItem.crm_table.in_(MATCHED_TABLES)
         )
+        if keys is None:
+            return statement
+        by_table: dict[str, list[str]] = {}
+        for table, crm_id in keys:
+            by_table.setdefault(table, []).append(crm_id)
+        # Per table an ``IN`` of ids: the primary key's order (list, table, id) serves it on both databases.
+        return statement.where(
+            or_(
+                false(),
+                *(and_(ListItem.crm_table == table, ListItem.crm_id.in_(ids)) for table, ids in by_table.items()),
+            )
+        )
 
-    def _targets(self, list_id: uuid.UUID, kind: TargetKind, limit: int) -> tuple[ListTarget, ...]:
+    def targets_of_items(
+        self, list_id: uuid.UUID, kind: TargetKind, keys: Sequence[tuple[str, str]]
+    ) -> tuple[ListTarget, ...]:
+        """The people or companies (``kind``) the list's items ``keys`` (``(table, crm_id)``) are tied to, each once,
+        by name then id."""
+        return self._targets(list_id, kind, None, keys=keys)
+
+    def _targets(
+        self, list_id: uuid.UUID, kind: TargetKind, limit: int | None, *, keys: Sequence[tuple[str, str]] | None = None
+    ) -> tuple[ListTarget, ...]:
         # The tied targets first, then each looked up by id: as ``id IN (…)`` SQLite read every person of the
         # organization instead (380 ms with 100,000 people).
         tied = (
-            self._tied(list_id)
+            self._tied(list_id, keys=keys)
             .add_columns(MatchLinkRow.target_id)
             .where(MatchLinkRow.target_kind == kind.value)
             .distinct()
@@ -389,14 +443,15 @@ class ListTableQueries(_ScopedRepository):
         )
 
     def tied_records(
-        self, list_id: uuid.UUID, target_ids: Sequence[uuid.UUID]
+        self, list_id: uuid.UUID, target_ids: Sequence[uuid.UUID], *, keys: Sequence[tuple[str, str]] | None = None
     ) -> dict[uuid.UUID, list[tuple[str, str]]]:
-        """For each of ``target_ids`` (people or companies) tied to records of the list, those records ``(table,
-        crm_id)`` by table then id: what the preview's people and companies leave out, read for the few shown."""
+        """For each of ``target_ids`` (people or companies) tied to records of the list (only those of ``keys``,
+        ``(table, crm_id)``, when given), those records ``(table, crm_id)`` by table then id: what the preview's
+        people and companies leave out, read for the few shown."""
         if not target_ids:
             return {}
         statement = (
-            self._tied(list_id)
+            self._tied(list_id, keys=keys)
             .add_columns(MatchLinkRow.target_id, ListItem.crm_table, ListItem.crm_id)
             .where(MatchLinkRow.target_id.in_(target_ids))
             .order_by(ListItem.crm_table, ListItem.crm_id)
@@ -406,9 +461,20 @@ class ListTableQueries(_ScopedRepository):
             tied.setdefault(row.target_id, []).append((str(row.crm_table), str(row.crm_id)))
         return tied
 
-    def _unmatched(self, list_id: uuid.UUID) -> int:
+    def unmatched(self, list_id: uuid.UUID) -> int:
+        """How many of the list's records of the matched tables are tied to no one."""
         statement = self._tied(list_id, outer=True).add_columns(func.count()).where(MatchLinkRow.crm_id.is_(None))
         return int(self._session.scalar(statement) or 0)
+
+
+_ITEM_COLUMNS: Final = (ListItem.list_id, ListItem.crm_table, ListItem.crm_id, ListItem.reason, ListItem.added_at)
+
+
+def _item(row: Any) -> ListItemValue:
+    """The item of a row of :data:`_ITEM_COLUMNS`."""
+    return ListItemValue(
+        list_id=row.list_id, crm_table=row.crm_table, crm_id=row.crm_id, reason=row.reason, added_at=row.added_at
+    )
 
 
 def _joined(separator: str, *parts: str | None) -> str | None:

@@ -1,15 +1,19 @@
 """GET /api/v1/me/lists on a list of 5,000 CRM records (SQLite and PostgreSQL): each list answers with its first
 ``limit`` items, people and companies by name (100 unless asked, at most 1,000), while its size and its unmatched
 records are counted over the whole list by the database; each person or company shown carries exactly its records
-of the list."""
+of the list. GET /api/v1/me/lists/{id}/items reads the whole list a page at a time (a keyset cursor), each item
+once though items are added meanwhile; only the owner's, with cursors of that list only."""
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
-from tests.integration.web.conftest import ACME_SELLER, Browser, Console, Person
+from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
 from tests.integration.web.test_crm_details_web import tie
 
 from salesbridge.domain.match_links import LinkBand, TargetKind
@@ -110,3 +114,103 @@ def test_a_large_list_answers_with_its_start_and_counts_the_whole_list(console: 
     assert (none["items"], none["people"], none["size"], none["unmatched"]) == ([], [], big["size"], big["unmatched"])
     assert seller.client.get("/api/v1/me/lists?limit=1001").status_code == 422
     assert seller.client.get("/api/v1/me/lists?limit=-1").status_code == 422
+
+
+def _add(console: Console, list_id: uuid.UUID, crm_id: str, name: str | None) -> None:
+    """Put the contact ``crm_id`` in the list (imported as ``name``; None: not imported)."""
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        if name is not None:
+            uow.crm_records.upsert_many("contact", [RecordRow(crm_id, name, None, None, 0, {})], generation=2)
+        assert uow.lists.add_item(list_id, "contact", crm_id)
+        uow.commit()
+
+
+def test_a_large_list_is_read_page_by_page_each_item_once_while_items_are_added(
+    console: Console, browser: OpenBrowser
+) -> None:
+    big_id, people, _ = _seed(console)
+    seller = browser(ACME_SELLER).client
+    pages: list[dict[str, Any]] = []
+    url: str | None = f"/api/v1/me/lists/{big_id}/items?limit=1000"
+    while url is not None:
+        answer = seller.get(url)
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json())
+        url = pages[-1]["next"]
+        if len(pages) == 1:
+            # Added before the cursor (no name sorts first): an OFFSET would give the first page's last item again.
+            _add(console, big_id, "b0000000-0000-0000-0000-000000000001", None)
+        if len(pages) == 3:
+            _add(console, big_id, "b0000000-0000-0000-0000-000000000002", "Zzz added later")  # after the cursor
+    assert [len(page["items"]) for page in pages] == [1000, 1000, 1000, 1000, 1000, 11]
+    assert [page["size"] for page in pages] == [CONTACTS + ACCOUNTS] + [CONTACTS + ACCOUNTS + 1] * 2 + [
+        CONTACTS + ACCOUNTS + 2
+    ] * 3
+    walked = [(item["table"], item["name"], item["crm_id"]) for page in pages for item in page["items"]]
+    expected = sorted(
+        [("account", f"Account {n:02d}", _account(n)) for n in range(ACCOUNTS)]
+        + [("contact", f"Contact {n:05d}", _contact(n)) for n in range(CONTACTS)],
+        key=lambda item: (item[1].casefold(), item[0], item[2]),
+    )
+    assert walked == [*expected, ("contact", "Zzz added later", "b0000000-0000-0000-0000-000000000002")]
+    assert (pages[-1]["next"], pages[-1]["next_cursor"]) == (None, None)
+    # Each person and company is on the pages of its records, with those records: all of them, once, in all.
+    tied = [
+        (target["id"], record["crm_id"])
+        for page in pages
+        for target in page["people"]
+        for record in target["crm_records"]
+    ]
+    assert sorted(tied) == sorted((str(people[f"p{n // 2:03d}"]), _contact(n)) for n in range(2 * PEOPLE))
+    assert [len(page["companies"]) for page in pages] == [ACCOUNTS // 2, 0, 0, 0, 0, 0]
+
+    # A page boundary between a person's two records: the person is on both pages, each time with the one there.
+    # (The item without a name added during the walk comes first now, before the accounts.)
+    first = seller.get(f"/api/v1/me/lists/{big_id}/items", params={"limit": 1 + ACCOUNTS + 1}).json()
+    second = seller.get(first["next"]).json()
+    assert (first["limit"], first["items"][-1]["crm_id"], second["items"][0]["crm_id"]) == (
+        12,
+        _contact(0),
+        _contact(1),
+    )
+    assert first["people"][0]["crm_records"] == [{"table": "contact", "crm_id": _contact(0)}]
+    assert second["people"][0]["crm_records"] == [{"table": "contact", "crm_id": _contact(1)}]
+    assert first["people"][0]["id"] == second["people"][0]["id"] == str(people["p000"])
+    # The first page is the start GET /api/v1/me/lists shows.
+    listed = next(view for view in seller.get("/api/v1/me/lists").json() if view["id"] == str(big_id))
+    default = seller.get(f"/api/v1/me/lists/{big_id}/items").json()
+    assert (default["items"], default["unmatched"], default["limit"]) == (listed["items"], listed["unmatched"], 100)
+
+
+def _crafted(list_id: uuid.UUID, name: str) -> str:
+    text = json.dumps([str(list_id), name, "contact", "c"])
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def test_a_page_of_a_list_is_only_its_owners_and_takes_only_its_own_cursors(
+    console: Console, browser: OpenBrowser
+) -> None:
+    big_id, _, _ = _seed(console)
+    signed_in = browser(ACME_SELLER)
+    seller, headers = signed_in.client, signed_in.csrf_headers()
+    cursor = seller.get(f"/api/v1/me/lists/{big_id}/items", params={"limit": 5}).json()["next_cursor"]
+    assert seller.get(f"/api/v1/me/lists/{big_id}/items", params={"limit": 5, "cursor": cursor}).status_code == 200
+
+    other = seller.post("/api/v1/me/lists", json={"name": "Other"}, headers=headers).json()["id"]
+    refused = "Este cursor no procede de ninguna página de esta lista: vuelve a empezar sin cursor."
+    for bad in (cursor, "not a cursor", base64.urlsafe_b64encode(b"[1,2]").decode(), _crafted(big_id, "")):
+        answer = seller.get(f"/api/v1/me/lists/{other}/items", params={"cursor": bad})
+        assert (answer.status_code, answer.json()["detail"]) == (422, refused), bad
+    # A NUL (PostgreSQL refuses it in a text) is refused as a bad cursor, not a failure of the database.
+    answer = seller.get(f"/api/v1/me/lists/{big_id}/items", params={"cursor": _crafted(big_id, "a\x00b")})
+    assert answer.status_code == 422
+    assert seller.get(f"/api/v1/me/lists/{big_id}/items", params={"limit": 0}).status_code == 422
+    assert seller.get(f"/api/v1/me/lists/{big_id}/items", params={"limit": 1001}).status_code == 422
+
+    # Another seat's list, another organization's, an unknown one and the placeholder of an unfilled system list.
+    assert browser(ACME_ADMIN).client.get(f"/api/v1/me/lists/{big_id}/items").status_code == 404
+    assert browser(GLOBEX_ADMIN).client.get(f"/api/v1/me/lists/{big_id}/items").status_code == 404
+    assert seller.get(f"/api/v1/me/lists/{uuid.uuid4()}/items").status_code == 404
+    assert seller.get(f"/api/v1/me/lists/{uuid.UUID(int=0)}/items").status_code == 404

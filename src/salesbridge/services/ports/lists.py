@@ -11,12 +11,15 @@ from salesbridge.domain.lists import (
     AutoSaveBasis,
     ItemDiff,
     ListItem,
+    ListItemKey,
     ListKind,
     ListPreview,
     ListTablePage,
     ListTableQuery,
+    ListTarget,
     SavedList,
 )
+from salesbridge.domain.match_links import TargetKind
 from salesbridge.domain.pipeline import AutoSaveChoices, RecordFacts
 
 # ----------------------------------------------------------------------------------- lists (and auto-save)
@@ -164,10 +167,28 @@ class ListTableQueries(Protocol):
         ...
 
     def tied_records(
-        self, list_id: uuid.UUID, target_ids: Sequence[uuid.UUID]
+        self, list_id: uuid.UUID, target_ids: Sequence[uuid.UUID], *, keys: Sequence[tuple[str, str]] | None = None
     ) -> dict[uuid.UUID, list[tuple[str, str]]]:
-        """The list's records ``(table, crm_id)`` tied to each of ``target_ids`` (people or companies; those tied to
-        none of them are left out), by table then id."""
+        """The list's records ``(table, crm_id)`` (only those of ``keys`` when given) tied to each of ``target_ids``
+        (people or companies; those tied to none of them are left out), by table then id."""
+        ...
+
+    def items_after(
+        self, list_id: uuid.UUID, after: ListItemKey | None, *, limit: int
+    ) -> list[tuple[ListItem, str | None]]:
+        """The first ``limit`` items after ``after`` (None: from the first) by name (a missing one as empty) then
+        table and id, each with its record's name (None when no longer imported)."""
+        ...
+
+    def targets_of_items(
+        self, list_id: uuid.UUID, kind: TargetKind, keys: Sequence[tuple[str, str]]
+    ) -> tuple[ListTarget, ...]:
+        """The people or companies (``kind``) the items ``keys`` ``(table, crm_id)`` are tied to, each once, by name
+        then id."""
+        ...
+
+    def unmatched(self, list_id: uuid.UUID) -> int:
+        """How many of the list's records of the matched tables are tied to no one."""
         ...
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Final, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
@@ -15,6 +16,7 @@ from salesbridge.services.lists import (
     create_list,
     delete_list,
     find_records,
+    list_page,
     preview_lists,
     remove_from_list,
     rename_list,
@@ -153,6 +155,16 @@ class ListOut(ApiModel):
     size: int = Field(description="How many CRM records the list holds (``items`` has the first ``limit`` of them).")
 
 
+class ListPageOut(ListOut):
+    """A page of a list: its items after the cursor by name, then table and id; the people and companies those
+    items are tied to, each with its records on this page (one tied to records on several pages is on each of
+    them); ``size`` and ``unmatched`` count the whole list."""
+
+    limit: int
+    next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page; null on the last page.")
+    next: str | None = Field(description="The next page's path and query (same ``limit``); null on the last page.")
+
+
 class AddedOut(ApiModel):
     """Whether the record was added (false: it was in the list already)."""
 
@@ -192,6 +204,35 @@ def my_lists(
     database, so a list of thousands of records is not read whole."""
     views = preview_lists(services.store, principal.organization_slug, principal.email, shown=limit, records=True)
     return [ListOut.model_validate(list_json(view, principal.locale)) for view in views]
+
+
+MAX_CURSOR: Final = 4_096
+"""The longest cursor taken (a page's cursor holds a record's name, at most a few hundred characters)."""
+
+
+@router.get("/api/v1/me/lists/{list_id}/items", summary="A page of a list of mine", responses=errors(404))
+def my_list_page(
+    list_id: uuid.UUID,
+    principal: SeatHolderPrincipal,
+    services: Services,
+    limit: Annotated[int, Query(ge=1, le=LIST_ITEMS_LIMIT, description="At most this many items.")] = LIST_ITEMS_SHOWN,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR, description="The previous page's ``next_cursor``; none: the first page."),
+    ] = None,
+) -> ListPageOut:
+    """The caller's list (hand-made or system) ``limit`` items at a time, in the order GET /api/v1/me/lists shows
+    them (by name, then table and id): follow ``next`` until it is null to read every item once. The cursor is the
+    last item's place, not a count, so items added or removed meanwhile move no other item to another page. 404 for
+    a list that is not the caller's (a system list auto-save has not filled yet has no page: its id is all zeros);
+    422 for a cursor not given by a page of this list."""
+    page = list_page(services.store, principal.organization_slug, principal.email, list_id, cursor=cursor, limit=limit)
+    following = None
+    if page.next_cursor is not None:
+        following = f"/api/v1/me/lists/{list_id}/items?{urlencode({'limit': limit, 'cursor': page.next_cursor})}"
+    return ListPageOut.model_validate(
+        {**list_json(page.view, principal.locale), "limit": limit, "next_cursor": page.next_cursor, "next": following}
+    )
 
 
 @router.get(
