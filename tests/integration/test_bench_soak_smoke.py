@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.soak import TOLERANCE_PER_HOUR, growth
+from bench.soak import RSS_TOLERANCE_PER_HOUR, growth
 
 
 def test_soak_keeps_every_record_and_activity_exactly_once_under_faults(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_soak_keeps_every_record_and_activity_exactly_once_under_faults(tmp_path
 def test_memory_reads_flat_only_within_the_tolerance() -> None:
     """A plateau after warming up is flat; the same plateau rising by one tolerance and a half an hour over the
     second half is growing; the thirds' medians are reported either way."""
-    tolerance = TOLERANCE_PER_HOUR["rss_mib"]
+    tolerance = RSS_TOLERANCE_PER_HOUR
     warm = [{"t": t * 60.0, "rss_mib": 100.0 if t == 0 else 300.0} for t in range(0, 121)]
     rising = [{"t": s["t"], "rss_mib": s["rss_mib"] + 1.5 * tolerance * s["t"] / 3600} for s in warm]
     flat, grows = growth(warm, "rss_mib"), growth(rising, "rss_mib")
@@ -66,3 +66,12 @@ def test_memory_reads_flat_only_within_the_tolerance() -> None:
     assert grows["verdict"] == "growing"
     assert grows["per_hour_second_half"] == round(1.5 * tolerance, 2)
     assert grows["median_last_third"] > grows["median_first_third"]
+
+
+def test_descriptors_read_flat_by_their_floor_not_by_the_connections_of_the_moment() -> None:
+    """Connections open at a sample's moment make the count jump about; only a floor that rises is growing."""
+    noisy = [{"t": t * 5.0, "fds": 22 + (t * 7) % 11} for t in range(120)]  # 22-32, no trend
+    leaking = [{"t": s["t"], "fds": s["fds"] + int(s["t"] // 60)} for s in noisy]  # one more each minute
+    assert growth(noisy, "fds")["verdict"] == "flat"
+    assert growth(leaking, "fds")["verdict"] == "growing"
+    assert growth(leaking, "fds")["per_hour_second_half"] > 30
