@@ -287,6 +287,9 @@ def test_the_routes_answer_exactly_what_the_document_names(
     item = {"table": "account", "crm_id": str(uuid.uuid4())}
     check(s.post(f"/api/v1/me/lists/{uuid.uuid4()}/items", json=item, headers=seller_headers), 404)
     check(s.delete(f"/api/v1/me/lists/{own['id']}/items/account/{uuid.uuid4()}", headers=seller_headers), 200)
+    check(s.get(f"/api/v1/me/lists/{own['id']}/items", params={"limit": 10}), 200)
+    check(s.get(f"/api/v1/me/lists/{own['id']}/items", params={"cursor": "not a cursor"}), 422)
+    check(s.get(f"/api/v1/me/lists/{uuid.uuid4()}/items"), 404)
     check(s.get("/api/v1/me/records", params={"q": "Contoso"}), 200)
     check(s.delete(f"/api/v1/me/lists/{own['id']}", headers=seller_headers), 204)
     check(guest.client.get("/api/v1/me/lists"), 403)
