@@ -392,6 +392,7 @@ def import_runner(
         lease=timedelta(seconds=settings.import_lease_seconds),
         writeback_sessions=dynamics_session,
         writeback_lease=timedelta(seconds=settings.writeback_lease_seconds),
+        writeback_first_retry=timedelta(seconds=settings.writeback_first_retry_seconds),
         mailer=mailer(settings),
         console_url=console_url or public_base_url(settings),
         app_sessions=dynamics_session,
@@ -412,6 +413,7 @@ def task_context(store: StoreAccess, settings: Settings, db_url: str | None = No
         timedelta(seconds=settings.import_lease_seconds),
         writeback_sessions=sessions,
         writeback_lease=timedelta(seconds=settings.writeback_lease_seconds),
+        writeback_first_retry=timedelta(seconds=settings.writeback_first_retry_seconds),
         mailer=mailer(settings),
         console_url=public_base_url(settings),
         app_sessions=sessions,
@@ -542,6 +544,8 @@ class Workspace:
         clock: The current time, timezone-aware UTC.
         import_lease: How long a running import may go without finishing a page (settings).
         writeback_lease: How long ``writeback drain`` reserves a claimed batch of activities (settings).
+        writeback_first_retry: How long an activity whose delivery failed transiently waits before its first retry
+            (settings).
         accounts: People, API tokens, invitations.
         seats: Seats and assigning them from the CRM.
         crm_settings: Pipeline stage, won value, auto-save and sync interval.
@@ -556,6 +560,7 @@ class Workspace:
     clock: Clock
     import_lease: timedelta
     writeback_lease: timedelta
+    writeback_first_retry: timedelta
     accounts: AccountService
     seats: SeatService
     crm_settings: CrmSettingsService
@@ -590,6 +595,7 @@ def open_workspace(settings: Settings, db_url: str | None = None, *, create: boo
         clock=utc_now,
         import_lease=timedelta(seconds=settings.import_lease_seconds),
         writeback_lease=timedelta(seconds=settings.writeback_lease_seconds),
+        writeback_first_retry=timedelta(seconds=settings.writeback_first_retry_seconds),
         accounts=AccountService(store, clock=utc_now),
         # The CLI prints the invitation links itself: it emails them only through a configured SMTP server.
         seats=SeatService(

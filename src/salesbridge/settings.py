@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         description="How long a drain reserves the batch of activities it claimed; after a drain died, another "
         "delivers the batch once this has passed (writing the same CRM rows again, never twins).",
     )
+    writeback_first_retry_seconds: int = Field(
+        default=30,
+        ge=1,
+        description="How long an activity whose delivery failed transiently (throttled, Dynamics unavailable, a cut "
+        "connection) waits before it is tried again; the wait doubles after each further failure, up to an hour.",
+    )
     jobs: Literal["embedded", "procrastinate"] = Field(
         default="embedded",
         description="The background job engine: embedded (an import runner inside `salesbridge serve`; SQLite or "

@@ -298,6 +298,7 @@ def drain_command(
                 organization_id,
                 clock=services.clock,
                 lease=services.writeback_lease,
+                first_retry=services.writeback_first_retry,
                 **({"batch_size": batch_size} if batch_size is not None else {}),
             )
         )

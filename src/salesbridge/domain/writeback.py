@@ -333,6 +333,7 @@ def crm_activity_id(organization_id: uuid.UUID, activity_id: uuid.UUID) -> str:
 MAX_ATTEMPTS: Final = 8
 """Transient failures in a row after which an activity is parked."""
 FIRST_RETRY: Final = timedelta(seconds=30)
+"""The wait before the first retry of a transient failure by default (``SALESBRIDGE_WRITEBACK_FIRST_RETRY_SECONDS``)."""
 LONGEST_RETRY: Final = timedelta(hours=1)
 
 
@@ -344,16 +345,18 @@ class FailureOutcome:
     next_attempt_at: datetime | None
 
 
-def after_failure(*, attempts: int, transient: bool, now: datetime) -> FailureOutcome:
+def after_failure(
+    *, attempts: int, transient: bool, now: datetime, first_retry: timedelta = FIRST_RETRY
+) -> FailureOutcome:
     """The state after the ``attempts``-th failed delivery in a row (1 for the first).
 
     A permanent failure (Dynamics refused the record) parks at once: repeating it would fail the same way. A
-    transient one (throttling, unavailability, a cut connection) is retried after 30 s, doubling up to an hour,
-    and parks after :data:`MAX_ATTEMPTS` attempts so nothing is retried forever.
+    transient one (throttling, unavailability, a cut connection) is retried after ``first_retry`` (30 s by
+    default), doubling up to an hour, and parks after :data:`MAX_ATTEMPTS` attempts so nothing is retried forever.
     """
     if not transient or attempts >= MAX_ATTEMPTS:
         return FailureOutcome(DeliveryState.PARKED, None)
-    delay = min(FIRST_RETRY * (2 ** (attempts - 1)), LONGEST_RETRY)
+    delay = min(first_retry * (2 ** (attempts - 1)), LONGEST_RETRY)
     return FailureOutcome(DeliveryState.FAILING, now + delay)
 
 

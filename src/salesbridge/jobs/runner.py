@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from salesbridge.domain.writeback import FIRST_RETRY
 from salesbridge.errors import ImportBusyError, ImportFailedError
 from salesbridge.jobs.tasks import (
     TaskContext,
@@ -78,6 +79,7 @@ class EmbeddedRunner:
         lease: timedelta = LEASE,
         writeback_sessions: WritebackSessionFactory | None = None,
         writeback_lease: timedelta = DEFAULT_LEASE,
+        writeback_first_retry: timedelta = FIRST_RETRY,
         mailer: Mailer | None = None,
         console_url: str = "http://127.0.0.1:8000",
         app_sessions: CrmAppSessionFactory | None = None,
@@ -92,6 +94,7 @@ class EmbeddedRunner:
         self._lease = lease
         self._writeback_sessions = writeback_sessions
         self._writeback_lease = writeback_lease
+        self._writeback_first_retry = writeback_first_retry
         self._mailer = mailer
         self._console_url = console_url
         self._app_sessions = app_sessions
@@ -167,6 +170,7 @@ class EmbeddedRunner:
             self._lease,
             writeback_sessions=self._writeback_sessions,
             writeback_lease=self._writeback_lease,
+            writeback_first_retry=self._writeback_first_retry,
         )
         for organization_id in self._organizations():
             if self._stop.is_set():

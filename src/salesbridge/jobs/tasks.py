@@ -26,6 +26,7 @@ from salesbridge.domain.jobs import (
     SCHEDULE_DUE_WRITEBACK,
     WRITE_BACK_ORGANIZATION,
 )
+from salesbridge.domain.writeback import FIRST_RETRY
 from salesbridge.errors import ConfigError, ImportBusyError, ImportFailedError
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.matching import run_matching
@@ -58,6 +59,7 @@ class TaskContext:
         writeback_sessions: Opens CRM sessions able to write activities back (the drain's); None where this
             process delivers no activity.
         writeback_lease: How long a drain reserves a claimed batch of activities.
+        writeback_first_retry: How long an activity whose delivery failed transiently waits before its first retry.
         mailer: Sends the alerts' email; None where this process evaluates no alert.
         console_url: The console's public address, for the links in alert emails.
         app_sessions: Opens CRM sessions that can check the CRM-side app (the ``crm_app_missing`` alert); None:
@@ -70,6 +72,7 @@ class TaskContext:
     lease: timedelta = LEASE
     writeback_sessions: WritebackSessionFactory | None = None
     writeback_lease: timedelta = DEFAULT_LEASE
+    writeback_first_retry: timedelta = FIRST_RETRY
     mailer: Mailer | None = None
     console_url: str = "http://127.0.0.1:8000"
     app_sessions: CrmAppSessionFactory | None = None
@@ -166,6 +169,7 @@ async def write_back_organization(context: TaskContext, *, organization_id: str,
         uuid.UUID(organization_id),
         clock=context.clock,
         lease=context.writeback_lease,
+        first_retry=context.writeback_first_retry,
     )
     return summary.to_dict()
 

@@ -56,6 +56,7 @@ from salesbridge.domain.people import Person
 from salesbridge.domain.workspace import CrmConnection, CrmCredentials, CrmUser, Organization, Seat, SeatState
 from salesbridge.domain.writeback import (
     CRM_APP_MISSING_CODE,
+    FIRST_RETRY,
     Activity,
     DeliveryState,
     Direction,
@@ -447,8 +448,10 @@ def _outcomes(
     summary: DrainSummary,
     *,
     now: datetime,
+    first_retry: timedelta,
 ) -> None:
-    """Record what the write did to each record of ``plan``, in one transaction."""
+    """Record what the write did to each record of ``plan``, in one transaction (a transient failure is tried
+    again after ``first_retry``, doubling: :func:`~salesbridge.domain.writeback.after_failure`)."""
     failures: dict[str, CrmError] = {}
     for failure in report.failures:
         for record_id in failure.record_ids:
@@ -484,7 +487,10 @@ def _outcomes(
                 outcome = after_table_missing(now=now)
             else:
                 outcome = after_failure(
-                    attempts=activity.delivery.attempts + 1, transient=isinstance(error, TransientError), now=now
+                    attempts=activity.delivery.attempts + 1,
+                    transient=isinstance(error, TransientError),
+                    now=now,
+                    first_retry=first_retry,
                 )
             uow.activities.mark_failed(activity.id, outcome=outcome, error_code=code, error_message=error.message)
             if outcome.state is DeliveryState.PARKED:
@@ -527,6 +533,7 @@ async def drain_organization(
     clock: Clock,
     batch_size: int = DEFAULT_BATCH_SIZE,
     lease: timedelta = DEFAULT_LEASE,
+    first_retry: timedelta = FIRST_RETRY,
 ) -> DrainSummary:
     """Deliver the organization's due activities until none is due (see the module's contract); what it did.
 
@@ -541,6 +548,8 @@ async def drain_organization(
         lease: How long a claimed batch is reserved for this drain; a drain killed meanwhile leaves its batch to
             the next one after this. A batch is recorded about two batches' writing time after its claim (it is
             claimed while the one before it is written): the lease must outlast that.
+        first_retry: How long an activity whose delivery failed transiently waits before its first retry (doubling
+            after each further failure; ``SALESBRIDGE_WRITEBACK_FIRST_RETRY_SECONDS``).
 
     Raises:
         StoreError: the store failed (the claimed entries' leases expire and a later drain takes them again).
@@ -580,7 +589,9 @@ async def drain_organization(
         report = await writing.report
         written = time.monotonic()
         part = DrainSummary()
-        await asyncio.to_thread(_outcomes, store, organization_id, writing.plan, report, part, now=clock())
+        await asyncio.to_thread(
+            _outcomes, store, organization_id, writing.plan, report, part, now=clock(), first_retry=first_retry
+        )
         summary.add(part)
         logger.debug(
             "organization %s: %d records written in %.2f s (from the start of the call), outcomes recorded in %.2f s",
