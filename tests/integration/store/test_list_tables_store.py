@@ -3,7 +3,7 @@ sort in both directions orders the rows as the list's page ordered them in Pytho
 missing name or owner after the present ones, ties broken by name then CRM id then table, all reversed when
 descending); the badge and owner filters; pages that add up to the whole list with the total counted; the Lists
 page's previews (size, first items, people and companies, unmatched count); another organization's list has no
-rows."""
+rows; a walk by keyset (``items_after``) gives the previews' order."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from tests.integration.web.test_crm_details_web import tie
 
-from salesbridge.domain.lists import ListSort, ListTablePage, ListTableQuery, ListTableRow, RowBadge
+from salesbridge.domain.lists import ListItemKey, ListSort, ListTablePage, ListTableQuery, ListTableRow, RowBadge
 from salesbridge.domain.match_links import LinkBand, TargetKind
 from salesbridge.domain.people import Company, Person
 from salesbridge.domain.sync_runs import RecordRow
@@ -243,6 +243,35 @@ def test_the_lists_page_previews_read_the_first_items_people_and_companies(
         "zeta",
         "Álvaro Díaz",
     ]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 4])
+def test_items_after_a_key_walk_the_list_in_the_previews_order(
+    seeded: tuple[UnitOfWorkFactory, Any], limit: int
+) -> None:
+    """Names without case (two names equal but for case, a missing name as an empty one, an accent past "z") and
+    the same id in two tables: a walk of any page size gives the preview's order, each item once."""
+    store, ids = seeded
+    walked: list[tuple[str, str]] = []
+    after: ListItemKey | None = None
+    with store(ids["acme"], read_only=True) as uow:
+        everything = uow.list_tables.previews([ids["list"]], limit=50)[ids["list"]]
+        while page := uow.list_tables.items_after(ids["list"], after, limit=limit):
+            walked += [(item.crm_table, item.crm_id) for item, _ in page]
+            last, name = page[-1]
+            after = ListItemKey(name or "", last.crm_table, last.crm_id)
+        # The people and companies of some items: only those these items are tied to, by name.
+        people = uow.list_tables.targets_of_items(ids["list"], TargetKind.PERSON, [("contact", "c3"), ("lead", "c1")])
+        records = uow.list_tables.tied_records(
+            ids["list"], [ids["people"]["p-al"], ids["people"]["p-zoe"]], keys=[("contact", "c3")]
+        )
+        none = uow.list_tables.targets_of_items(ids["list"], TargetKind.COMPANY, [])
+    assert walked == [(item.crm_table, item.crm_id) for item in everything.items]
+    assert [person.name for person in people] == ["Al Bo"]
+    assert records == {ids["people"]["p-al"]: [("contact", "c3")]}
+    assert none == ()
+    with store(ids["globex"], read_only=True) as uow:
+        assert uow.list_tables.items_after(ids["list"], None, limit=50) == []
 
 
 def test_another_organizations_list_has_no_rows_and_no_preview(seeded: tuple[UnitOfWorkFactory, Any]) -> None:
