@@ -25,6 +25,7 @@ from tests.integration.jobs.conftest import (
 from salesbridge.domain.jobs import CANCELLED_IMPORT_ERROR, IMPORT_ORGANIZATION, SCHEDULE_DUE_IMPORTS, JobState
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR
 from salesbridge.domain.workspace import ImportState
+from salesbridge.sandbox.server.faults import FaultConfig
 from salesbridge.services.jobs import cancel_job, organization_jobs
 from salesbridge.services.sync import RETRY_REASON, SCHEDULED_REASON, request_sync
 
@@ -130,6 +131,9 @@ def test_a_worker_killed_mid_import_another_worker_finishes_the_run_from_the_las
     first.wait(timeout=10)
     interrupted_at = _contacts(jobs_store, acme)
     assert 0 < interrupted_at < CONTACTS, "killed in the middle of the contacts"
+    # The latency only had to keep the first import going until the kill: the resumed and the next import run at
+    # full speed (each makes dozens of requests).
+    served.sandbox.services.faults.configure(FaultConfig())
 
     # A second worker: it finds the dead worker's job stalled (no heartbeat), retries it, and the job resumes the
     # run once the dead worker's lease has expired.
