@@ -284,13 +284,17 @@ def start_serve(
 
 
 def process_figures(pid: int) -> dict[str, float]:
-    """The process's resident memory (MiB), open file descriptors and CPU seconds, from ``/proc``."""
-    rss_kib = 0
+    """The process's resident memory (MiB), threads (each may take an allocator arena of its own), open file
+    descriptors and CPU seconds, from ``/proc``."""
+    rss_kib = threads = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             rss_kib = int(line.split()[1])
+        elif line.startswith("Threads:"):
+            threads = int(line.split()[1])
     return {
         "rss_mib": round(rss_kib / 1024, 2),
+        "threads": threads,
         "fds": sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir()),
         "cpu_s": round(process_cpu_seconds(pid), 2),
     }
@@ -682,6 +686,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 samples.append(sample)
                 print(
                     f"{sample['t']:7.0f}s rss {sample['rss_mib']:6.1f} MiB fds {sample['fds']:3d} "
+                    f"threads {sample['threads']:3d} "
                     f"imported {sample['records_imported']:7d} written {sample['activities_written']:6d}"
                     f"/{len(queued)} pages {sample.get('pages_served', 0):5d}",
                     flush=True,
