@@ -60,15 +60,17 @@ bench: $(STAMP)
 ## cell is waiting), then the table goes to docs/reliability.md § Fault matrix and bench/results/faults.json
 ## (`make test` runs a fast subset of the cells). Fails when a cell fails, after writing the table.
 FAULTS_DIR := .faults
+## Sessions per database side by side (a cell mostly waits: on its fault, a lease, a backoff, the CRM's latency).
+FAULT_SHARDS ?= 2
 faults: $(STAMP)
-	@mkdir -p $(FAULTS_DIR) && rm -f $(FAULTS_DIR)/*.json; start=$$(date +%s); \
-	for db in sqlite postgresql; do \
+	@mkdir -p $(FAULTS_DIR) && rm -f $(FAULTS_DIR)/*.json $(FAULTS_DIR)/*.txt; start=$$(date +%s); \
+	for db in sqlite postgresql; do for shard in $$(seq 0 $$(( $(FAULT_SHARDS) - 1 ))); do \
 		$(BIN)/pytest -p no:cacheprovider -q tests/faults/test_fault_matrix.py --fault-matrix -k "$$db" \
-			--fault-cells $(FAULTS_DIR)/$$db.json > $(FAULTS_DIR)/$$db.txt 2>&1 & pids="$$pids $$!"; \
-	done; failed=0; for pid in $$pids; do wait $$pid || failed=1; done; \
-	tail -n 15 $(FAULTS_DIR)/sqlite.txt $(FAULTS_DIR)/postgresql.txt; \
-	$(BIN)/python -m tests.faults.table --seconds $$(( $$(date +%s) - start )) \
-		$(FAULTS_DIR)/sqlite.json $(FAULTS_DIR)/postgresql.json && exit $$failed
+			--fault-shard $$shard/$(FAULT_SHARDS) --fault-cells $(FAULTS_DIR)/$$db-$$shard.json \
+			> $(FAULTS_DIR)/$$db-$$shard.txt 2>&1 & pids="$$pids $$!"; \
+	done; done; failed=0; for pid in $$pids; do wait $$pid || failed=1; done; \
+	tail -n 15 $(FAULTS_DIR)/*.txt; \
+	$(BIN)/python -m tests.faults.table --seconds $$(( $$(date +%s) - start )) $(FAULTS_DIR)/*.json && exit $$failed
 
 ## The soak (issue 16): one `salesbridge serve` (console + embedded job engine) for SOAK_MINUTES (10; the long run
 ## is `make soak SOAK_MINUTES=120`) against the sandbox over TLS with 10 % Web API faults: an import a minute, the
