@@ -794,6 +794,15 @@ def list_page(
     return ListPage(view, _cursor(list_id, ListItemKey(name or "", last.crm_table, last.crm_id)))
 
 
+def cursor_after(view: ListView) -> str | None:
+    """The cursor of :func:`list_page` for the items after ``view``'s last one (a start of the list as
+    :func:`preview_lists` or :func:`list_page` reads it); None when ``view`` shows no item or every one."""
+    if not view.items or view.size is None or view.size <= len(view.items):
+        return None
+    last = view.items[-1]
+    return _cursor(view.id, ListItemKey(last.name or "", last.table, last.crm_id))
+
+
 def _cursor(list_id: uuid.UUID, key: ListItemKey) -> str:
     """``key`` of list ``list_id`` as an opaque, URL-safe text."""
     text = json.dumps([str(list_id), key.name, key.crm_table, key.crm_id], ensure_ascii=False, separators=(",", ":"))

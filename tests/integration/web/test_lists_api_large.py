@@ -102,16 +102,20 @@ def test_a_large_list_answers_with_its_start_and_counts_the_whole_list(console: 
         "crm_records": [{"table": "account", "crm_id": _account(8)}],
     }
     # The system lists, not filled by auto-save yet, are empty.
-    assert [(view["kind"], view["size"], view["items"]) for view in answer.json()[:2]] == [
-        ("crm_accounts", 0, []),
-        ("crm_leads", 0, []),
+    assert [(view["kind"], view["size"], view["items"], view["next"]) for view in answer.json()[:2]] == [
+        ("crm_accounts", 0, [], None),
+        ("crm_leads", 0, [], None),
     ]
+    # ``next`` reads on from the last item shown.
+    following = seller.client.get(big["next"]).json()
+    assert [item["name"] for item in following["items"]] == [f"Contact {n:05d}" for n in range(90, 190)]
 
     most = next(view for view in seller.client.get("/api/v1/me/lists?limit=1000").json() if view["id"] == str(big_id))
     assert (len(most["items"]), len(most["people"]), most["size"]) == (1000, PEOPLE, CONTACTS + ACCOUNTS)
     assert most["items"][-1]["name"] == f"Contact {1000 - ACCOUNTS - 1:05d}"
     none = next(view for view in seller.client.get("/api/v1/me/lists?limit=0").json() if view["id"] == str(big_id))
     assert (none["items"], none["people"], none["size"], none["unmatched"]) == ([], [], big["size"], big["unmatched"])
+    assert none["next"] == f"/api/v1/me/lists/{big_id}/items?limit=100"
     assert seller.client.get("/api/v1/me/lists?limit=1001").status_code == 422
     assert seller.client.get("/api/v1/me/lists?limit=-1").status_code == 422
 

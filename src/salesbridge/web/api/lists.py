@@ -14,6 +14,7 @@ from salesbridge.services.crm_settings import SettingsChange, with_stage_label
 from salesbridge.services.lists import (
     add_to_list,
     create_list,
+    cursor_after,
     delete_list,
     find_records,
     list_page,
@@ -153,6 +154,11 @@ class ListOut(ApiModel):
     unmatched: int = Field(description="The list's CRM records not matched to a person or company yet.")
     unmatched_label: str | None = Field(description='"12 CRM records not matched yet", in the caller\'s language.')
     size: int = Field(description="How many CRM records the list holds (``items`` has the first ``limit`` of them).")
+    next: str | None = Field(
+        default=None,
+        description="Where the items after ``items`` are read: the path and query of GET "
+        "/api/v1/me/lists/{list_id}/items (same ``limit``); null when ``items`` holds the whole list.",
+    )
 
 
 class ListPageOut(ListOut):
@@ -163,6 +169,12 @@ class ListPageOut(ListOut):
     limit: int
     next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page; null on the last page.")
     next: str | None = Field(description="The next page's path and query (same ``limit``); null on the last page.")
+
+
+def _page_link(list_id: uuid.UUID, limit: int, cursor: str | None) -> str:
+    """The path and query of GET /api/v1/me/lists/{list_id}/items for ``limit`` items after ``cursor``."""
+    query = {"limit": limit} if cursor is None else {"limit": limit, "cursor": cursor}
+    return f"/api/v1/me/lists/{list_id}/items?{urlencode(query)}"
 
 
 class AddedOut(ApiModel):
@@ -201,9 +213,18 @@ def my_lists(
 ) -> list[ListOut]:
     """The caller's two system lists ("My CRM accounts", "My CRM leads and contacts") and their own lists, each with
     its first ``limit`` items, people and companies by name; its size and unmatched records are counted by the
-    database, so a list of thousands of records is not read whole."""
+    database, so a list of thousands of records is not read whole. ``next`` reads on (GET
+    /api/v1/me/lists/{list_id}/items) when ``items`` is not the whole list."""
     views = preview_lists(services.store, principal.organization_slug, principal.email, shown=limit, records=True)
-    return [ListOut.model_validate(list_json(view, principal.locale)) for view in views]
+    answer: list[ListOut] = []
+    for view in views:
+        following = None
+        if view.size and not view.items:  # ?limit=0: the items start at the first page
+            following = _page_link(view.id, LIST_ITEMS_SHOWN, None)
+        elif (cursor := cursor_after(view)) is not None:
+            following = _page_link(view.id, limit, cursor)
+        answer.append(ListOut.model_validate({**list_json(view, principal.locale), "next": following}))
+    return answer
 
 
 MAX_CURSOR: Final = 4_096
@@ -227,9 +248,7 @@ def my_list_page(
     a list that is not the caller's (a system list auto-save has not filled yet has no page: its id is all zeros);
     422 for a cursor not given by a page of this list."""
     page = list_page(services.store, principal.organization_slug, principal.email, list_id, cursor=cursor, limit=limit)
-    following = None
-    if page.next_cursor is not None:
-        following = f"/api/v1/me/lists/{list_id}/items?{urlencode({'limit': limit, 'cursor': page.next_cursor})}"
+    following = None if page.next_cursor is None else _page_link(list_id, limit, page.next_cursor)
     return ListPageOut.model_validate(
         {**list_json(page.view, principal.locale), "limit": limit, "next_cursor": page.next_cursor, "next": following}
     )
