@@ -2,7 +2,8 @@
 10 % Web API faults, one ``salesbridge serve`` process (console + embedded job engine) on SQLite, imports every
 4 s while the CRM's contacts are created, updated and deleted, activities queued and drained, console pages loaded.
 Its invariants are asserted (every CRM row stored once, every activity written once, samples taken, the chart
-drawn), not its timings. Cost: 12 s of load, about 6 s of set-up (sandbox, workspace, serve), a few of settling."""
+drawn, the serve process's allocation dumps written), not its timings. Cost: 12 s of load, about 6 s of set-up
+(sandbox, workspace, serve), a few of settling."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from bench.soak import RSS_TOLERANCE_PER_HOUR, growth
 
 
 def test_soak_keeps_every_record_and_activity_exactly_once_under_faults(tmp_path: Path) -> None:
-    out, png = tmp_path / "soak.json", tmp_path / "soak.png"
+    out, png, trace = tmp_path / "soak.json", tmp_path / "soak.png", tmp_path / "trace.txt"
     done = subprocess.run(
         [
             sys.executable,
@@ -24,6 +25,7 @@ def test_soak_keeps_every_record_and_activity_exactly_once_under_faults(tmp_path
             *("--minutes", "0.2", "--import-every", "4", "--changes-per-minute", "120"),
             *("--page-every", "0.3", "--sample-every", "1.5", "--settle-minutes", "3"),
             *("--contacts", "300", "--people", "50", "--out", str(out), "--chart", str(png)),
+            *("--trace-allocations", str(trace), "--trace-frames", "0", "--trace-every", "4"),
         ],
         capture_output=True,
         text=True,
@@ -52,6 +54,10 @@ def test_soak_keeps_every_record_and_activity_exactly_once_under_faults(tmp_path
     assert {g["verdict"] for g in result["growth"].values()} <= {"flat", "growing"}
     assert result["settings"]["jobs"] == "embedded"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The serve process honoured SALESBRIDGE_TRACEMALLOC_FILE (object counts only: it keeps its speed).
+    dumps = trace.read_text()
+    assert "=== dump 1 " in dumps
+    assert "object types by live count growth since the baseline" in dumps
 
 
 def test_memory_reads_flat_only_within_the_tolerance() -> None:
