@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from salesbridge.bootstrap import dynamics_session
@@ -41,8 +42,12 @@ def sync_run(env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def test_kill_9_during_an_import_then_a_restart_loses_and_duplicates_nothing(tmp_path: Path, migrated_url: str) -> None:
-    sandbox = build_sandbox(seed=parse_seed(f"scale:{CONTACTS}"), faults=FaultConfig(latency_ms=250))
+def test_kill_9_during_an_import_then_a_restart_loses_and_duplicates_nothing(
+    tmp_path: Path, migrated_url: str, sandbox_signing_key: rsa.RSAPrivateKey
+) -> None:
+    sandbox = build_sandbox(
+        seed=parse_seed(f"scale:{CONTACTS}"), faults=FaultConfig(latency_ms=250), signing_key=sandbox_signing_key
+    )
     material = create_tls_material(tmp_path / "tls")
     url = migrated_url  # SQLite, and PostgreSQL (where a first full read goes by COPY straight into the table)
     key = generate_key()
@@ -85,6 +90,8 @@ def test_kill_9_during_an_import_then_a_restart_loses_and_duplicates_nothing(tmp
         first.wait(timeout=10)
         interrupted_at = stored("contact")
         assert 0 < interrupted_at < CONTACTS, "killed in the middle of the contacts"
+        # The latency only had to keep the first run going until the kill: the restart reads at full speed.
+        sandbox.services.faults.configure(FaultConfig())
 
         time.sleep(2.5)  # the dead process's lease runs out
         second = sync_run(env, output)
