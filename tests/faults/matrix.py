@@ -78,6 +78,9 @@ BASE_LATENCY_MS = 150
 LEASE_SECONDS = 2
 """The import's and the drain's lease (``SALESBRIDGE_*_LEASE_SECONDS``): a killed process's work is taken over
 after it instead of after 2 or 5 minutes."""
+FIRST_RETRY_SECONDS = 2
+"""Writeback's first wait after a transient failure (``SALESBRIDGE_WRITEBACK_FIRST_RETRY_SECONDS``, doubling as in
+production): the drains a fault left failing are due again after 2, 4… s instead of 30, 60… s."""
 RECOVERY_SECONDS = 240
 SEE_WAIT_S = 20
 """How long past its hold a fault stays on while the cell waits for the status to say what it must (a process
@@ -364,6 +367,7 @@ class Cell:
             **bench_environment(self.workspace.url, self.workspace.key),
             "SALESBRIDGE_IMPORT_LEASE_SECONDS": str(LEASE_SECONDS),
             "SALESBRIDGE_WRITEBACK_LEASE_SECONDS": str(LEASE_SECONDS),
+            "SALESBRIDGE_WRITEBACK_FIRST_RETRY_SECONDS": str(FIRST_RETRY_SECONDS),
         }
         self.output = tmp / "operation.txt"
         self.process: subprocess.Popen[bytes] | None = None

@@ -15,6 +15,8 @@ from tests.faults.matrix import (
     ACTIVITIES,
     CONTACTS,
     FAULTS_BY_NUMBER,
+    FIRST_RETRY_SECONDS,
+    LEASE_SECONDS,
     NOT_BUILT,
     CellResult,
     all_cells,
@@ -68,7 +70,10 @@ def markdown(table: list[CellResult], *, seconds: float, when: str) -> str:
         "messages, notes, calls — to contacts tied to people), puts the fault on mid-run, captures what the "
         "administrator sees (`salesbridge sync status` / `salesbridge writeback status`, which say what the console "
         "shows), then lets the scheduler's next runs (here at once, no administrator action) finish, and compares "
-        "the store with the sandbox's own records by id. Time is compressed as each fault says. Harness: "
+        "the store with the sandbox's own records by id. Time is compressed as each fault says, and for every cell: "
+        f"the import's and the drain's leases {LEASE_SECONDS} s (120 s and 5 min by default), writeback's first "
+        f"retry after a transient failure {FIRST_RETRY_SECONDS} s (30 s), doubling as in production. Each database's "
+        "cells run in `FAULT_SHARDS` (2) sessions side by side. Harness: "
         "`tests/faults/matrix.py`; results: `bench/results/faults.json`.",
         "",
         f"The machine's load average when the table was written: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
