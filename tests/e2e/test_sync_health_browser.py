@@ -2,7 +2,10 @@
 answering 503) shows on the Sync health page with Dynamics' code and message; once the CRM is back, Retry on that
 row delivers the activity and the page has nothing failing. In English on a desktop and in Spanish on a 390 px
 phone, with the history of runs shown as charts and a table; a screenshot and axe-core's results (no serious or
-critical violation) of the page with its failing row."""
+critical violation) of the page with its failing row. Then the CRM app's tables deleted in Dynamics: an InMail
+waits, and the page says in Spanish that the app is missing and to reinstall it, until the app is installed
+again and the InMail is delivered; and an import throttled by Dynamics, which CRM Settings' Sync section says
+(in Spanish) with the time of the next try."""
 
 from __future__ import annotations
 
@@ -64,14 +67,16 @@ def _writeback_on(console: SyncedConsole) -> None:
     )
 
 
-def _seller_logs_a_note(console: SyncedConsole, person_id: uuid.UUID, body: str) -> uuid.UUID:
+def _seller_logs_a_note(
+    console: SyncedConsole, person_id: uuid.UUID, body: str, item: DataItem = DataItem.NOTE
+) -> uuid.UUID:
     organization_id = _organization_id(console)
     with console.store(organization_id, read_only=True) as uow:
         seller = uow.users.find_by_email(console.seller_email)
     assert seller is not None
     draft = ActivityDraft(
         client_id=str(uuid.uuid4()),
-        item=DataItem.NOTE,
+        item=item,
         person_id=person_id,
         company_id=None,
         subject=None,
@@ -142,3 +147,41 @@ def test_sync_health_shows_an_injected_writeback_failure_and_retry_fixes_it(
         expect(admin.locator(f"[data-testid=writeback-error][data-activity-id='{note}']")).to_have_count(0)
         expect(admin.get_by_test_id("no-writeback-errors")).to_be_visible()
         admin.context.close()
+
+    # The CRM app's tables deleted in Dynamics (as a CRM administrator removing them does): the page says so.
+    run_async(_remove_app_tables(console))
+    inmail = _seller_logs_a_note(console, person_id, "InMail while the app is gone", DataItem.INMAIL)
+    _wait_for(console, inmail, DeliveryState.FAILING)
+    admin = _admin(chromium, console, "es", DESKTOP)
+    admin.goto(console.url("/settings/crm/health"))
+    expect(admin.get_by_test_id("crm-app-missing")).to_contain_text(
+        "falta la aplicación del CRM en Dynamics 365 (se eliminaron sus tablas). Vuelva a instalarla"
+    )
+    run_async(install_crm_app(console.store, dynamics_session, slug="demo"))
+    _wait_for(console, inmail, DeliveryState.DELIVERED)
+    admin.reload()
+    expect(admin.get_by_test_id("crm-app-missing")).to_have_count(0)
+
+    # Dynamics throttling every request of an import: CRM Settings' Sync section says so, and when it tries again.
+    faults.configure(FaultConfig(throttle_rate=1.0, throttle_retry_after_s=5))
+    try:
+        admin.goto(console.url("/settings/crm"))
+        admin.get_by_test_id("sync-now").click()
+        expect(admin.get_by_test_id("sync-throttled")).to_contain_text(
+            "Dynamics está limitando las solicitudes (demasiadas en poco tiempo)", timeout=DEADLINE_S * 1000
+        )
+        expect(admin.get_by_test_id("sync-throttled")).to_contain_text("vuelve a intentarlo a las")
+    finally:
+        faults.configure(FaultConfig())
+    admin.context.close()
+
+
+async def _remove_app_tables(console: SyncedConsole) -> None:
+    with console.store(_organization_id(console), read_only=True) as uow:
+        credentials = uow.crm_connection.credentials()
+    session = dynamics_session(credentials)
+    try:
+        for table in ("sbr_inmail", "sbr_message"):
+            await session.client.delete(f"EntityDefinitions(LogicalName='{table}')")
+    finally:
+        await session.close()
