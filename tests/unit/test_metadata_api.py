@@ -30,7 +30,7 @@ from salesbridge.sandbox.metadata.model import METADATA_ROOTS, plural_name
 from salesbridge.sandbox.odata.messages import ApiRequest, ApiResponse
 from salesbridge.sandbox.odata.paths import split_path
 from salesbridge.sandbox.organization.database import Storage
-from salesbridge.sandbox.organization.foundation import build_foundation, create_state
+from salesbridge.sandbox.organization.foundation import RowWriter, build_foundation, create_state
 from salesbridge.sandbox.organization.security import Depth, Security, privilege_name
 from salesbridge.sandbox.organization.state import SandboxState
 
@@ -1128,3 +1128,27 @@ def test_relationship_definitions_list_every_relationship(org: Org) -> None:
     rows = org.get("RelationshipDefinitions", "$select=SchemaName")["value"]
     assert len(rows) == len(org.state.catalogue.relationships)
     assert all(set(row) == {"@odata.type", "SchemaName", "MetadataId"} for row in rows)
+
+
+def test_deleting_a_custom_activity_table_deletes_its_activities_parties(org: Org) -> None:
+    """As Dataverse deletes a table's rows with it: an activity's parties (``activityparty``) go too, the other
+    tables' parties stay (the CRM app removed from under writeback, issue 16's fault 14)."""
+    for schema in ("new_MeetingNote", "new_Visit"):
+        definition = {"SchemaName": schema, "DisplayName": labels(schema), "IsActivity": True, "Attributes": []}
+        assert org.send("POST", "EntityDefinitions", body=definition).status == 204
+    with org.state.storage.transaction():
+        writer = RowWriter(org.state)
+        notes = writer.insert("new_meetingnote", {"subject": "Pricing"})
+        visit = writer.insert("new_visit", {"subject": "On site"})
+        for activity, table in ((notes, "new_meetingnote"), (visit, "new_visit")):
+            writer.insert(
+                "activityparty",
+                {"activityid": activity, "activityid__type": table, "participationtypemask": 1},
+            )
+
+    assert org.send("DELETE", "EntityDefinitions(LogicalName='new_meetingnote')").status == 204
+
+    parties = org.state.storage.conn.execute('SELECT activityid FROM "activityparty"').fetchall()
+    assert [str(row[0]).lower() for row in parties if str(row[0]).lower() in (str(notes), str(visit))] == [
+        str(visit).lower()
+    ]
