@@ -908,17 +908,19 @@ def run_matching(
         since_crm = None if full else state.crm_watermark
         accounts = list(uow.matches.crm_records("account", since=since_crm))
         seen_crm.extend(record.imported_at for record in accounts)
+        # Built once: estimating and deciding read the same accounts with the same shared people (no tie changes
+        # in between), and their contacts, leads, links and people cost queries per account.
+        accounts_read = _account_lefts(uow, profiles["account"], accounts)
         all_companies: dict[str, CompanyRecord] | None = None
         if full:
             all_companies = {str(value.id): _workspace_company(value) for value in company_values}
-            lefts = _account_lefts(uow, profiles["account"], accounts)
-            if len(lefts) >= MIN_ESTIMATION_RECORDS and len(all_companies) >= MIN_ESTIMATION_RECORDS:
+            if len(accounts_read) >= MIN_ESTIMATION_RECORDS and len(all_companies) >= MIN_ESTIMATION_RECORDS:
                 companies.matcher = companies_matcher = companies_matcher.with_model(
-                    companies_matcher.estimate([left.value for left in lefts], list(all_companies.values()))
+                    companies_matcher.estimate([left.value for left in accounts_read], list(all_companies.values()))
                 )
                 companies.counter.model_estimated = True
         changed_companies = companies.changed_targets(company_values)
-        account_lefts = companies.changed_lefts(_account_lefts(uow, profiles["account"], accounts))
+        account_lefts = companies.changed_lefts(accounts_read)
         if not full:
             near = companies.crm_refs_near(changed_companies).get("account", set())
             near -= {left.record.crm_id for left in account_lefts}

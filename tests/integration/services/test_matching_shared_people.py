@@ -6,10 +6,11 @@ city, so name and city alone only ask for review)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import Engine, event
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _serve
 
 from salesbridge.crm.dynamics import DynamicsConnector
@@ -23,6 +24,8 @@ from salesbridge.services.matching import link_of_crm_record, run_matching, run_
 from salesbridge.services.people_load import load_companies, load_people
 from salesbridge.services.ports import CrmSessionFactory
 from salesbridge.services.sync import request_sync
+from salesbridge.store import create_session_factory
+from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 from salesbridge.web.localized import match_reason_text
 
@@ -186,3 +189,64 @@ async def test_an_account_is_tied_to_the_company_its_contacts_people_work_at(
         again = link_of_crm_record(uow, "account", condor)
     assert again is not None
     assert (again.band, again.target_id) == (LinkBand.MATCH, _company_id(store, acme, "c-true"))
+
+
+def _links(store: UnitOfWorkFactory, organization_id: uuid.UUID) -> dict[tuple[str, str], tuple[object, ...]]:
+    """Every link of the organization as a run decides it (its time of decision left out)."""
+    found: dict[tuple[str, str], tuple[object, ...]] = {}
+    with store(organization_id, read_only=True) as uow:
+        for table in ("account", "contact", "lead"):
+            ids = [record.crm_id for record in uow.matches.crm_records(table)]
+            for crm_id, link in uow.matches.links(table, ids).items():
+                found[(table, crm_id)] = (link.target_id, link.band, link.probability, link.decision, link.origin)
+    return found
+
+
+async def test_a_full_run_reads_the_accounts_shared_people_once(
+    store: UnitOfWorkFactory,
+    engine: Engine,
+    acme: uuid.UUID,
+    condor: str,
+    empty_sandbox: RunningSandbox,
+    sessions: CrmSessionFactory,
+) -> None:
+    # A second account (no contacts) so that reading every account's contacts and leads is told apart from reading
+    # those of the accounts whose contacts' ties changed (the shared-people round, Cóndor alone).
+    session = sessions(empty_sandbox.connected_credentials())
+    assert isinstance(session, DynamicsConnector)
+    other = str(uuid.uuid4())
+    await session.writer.create("account", {"name": "Northwind Traders", "address1_city": "Lisboa"}, record_id=other)
+    await session.close()
+    request_sync(store, slug="acme", actor="admin@acme.test")
+    imported = await run_pending_import(store, sessions, acme, clock=utc_now)
+    assert imported is not None
+    assert imported.succeeded, imported.error
+    load_people(store, "acme", read_people_csv(PEOPLE_WITH_EMPLOYERS_CSV), actor="admin@acme.test")
+    run_matching(store, acme, full=True, clock=utc_now)
+    before = _links(store, acme)
+    assert before[("account", condor)][:2] == (_company_id(store, acme, "c-true"), LinkBand.MATCH)
+
+    statements: list[tuple[str, set[str]]] = []
+
+    def seen(_connection: object, _cursor: object, statement: str, parameters: object, *_rest: object) -> None:
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        statements.append((statement, {str(value) for value in values} if isinstance(values, Iterable) else set()))
+
+    # Units of work on an engine of the test's own, so that the listener sees this run's statements only.
+    counted = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()))
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        summary = run_matching(counted, acme, full=True, clock=utc_now)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    assert summary.full
+    # Contacts (then leads) by parent account, for every account: once each in the run (the estimation and the
+    # decisions share the accounts built once); the shared-people round reads Cóndor's alone.
+    by_parent = [values for statement, values in statements if "parent_id IN" in statement]
+    every_account = [values for values in by_parent if {condor.lower(), other.lower()} <= values]
+    assert len(every_account) == 2, by_parent
+    assert [values for values in every_account if "contact" in values] != []
+    assert [values for values in every_account if "lead" in values] != []
+    # The same links, bands, probabilities and explanations as the run before.
+    assert _links(store, acme) == before
