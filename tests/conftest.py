@@ -3,6 +3,7 @@ SQLite stores copied from one migrated once in the session."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,15 @@ from starlette.types import ASGIApp
 from salesbridge.sandbox.server.serving import RunningServer, serve_in_thread
 from salesbridge.sandbox.server.tls import TlsMaterial, create_tls_material
 from salesbridge.store.database import migrate
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Forget an inherited terminal size before any test module imports the command line: its console fixes its
+    width at import from ``COLUMNS`` when that is set (pytest-xdist's workers start with ``COLUMNS=80``), and the
+    CLI tests then wrap at 80 columns whatever width their ``CliRunner`` asks for."""
+    del config
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 
 class ServeApp(Protocol):
