@@ -284,17 +284,19 @@ def start_serve(
 
 
 def process_figures(pid: int) -> dict[str, float]:
-    """The process's resident memory (MiB), threads (each may take an allocator arena of its own), open file
-    descriptors and CPU seconds, from ``/proc``."""
-    rss_kib = threads = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss_kib = int(line.split()[1])
-        elif line.startswith("Threads:"):
-            threads = int(line.split()[1])
+    """The process's resident memory (MiB; anonymous and file-backed apart too), threads (each may take an allocator
+    arena of its own), open file descriptors and CPU seconds, from ``/proc``."""
+    status = {
+        name: int(value.split()[0])
+        for name, value in (line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        if name in ("VmRSS", "RssAnon", "RssFile", "Threads")
+    }
     return {
-        "rss_mib": round(rss_kib / 1024, 2),
-        "threads": threads,
+        "rss_mib": round(status.get("VmRSS", 0) / 1024, 2),
+        # Anonymous memory (the heaps) apart from file-backed pages (libraries, mapped files).
+        "rss_anon_mib": round(status.get("RssAnon", 0) / 1024, 2),
+        "rss_file_mib": round(status.get("RssFile", 0) / 1024, 2),
+        "threads": status.get("Threads", 0),
         "fds": sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir()),
         "cpu_s": round(process_cpu_seconds(pid), 2),
     }

@@ -50,6 +50,7 @@ def test_soak_keeps_every_record_and_activity_exactly_once_under_faults(tmp_path
     samples = result["samples"]
     assert len(samples) >= 5
     assert all(s["rss_mib"] > 0 and s["fds"] > 0 for s in samples)
+    assert all(s["rss_anon_mib"] > 0 and s["rss_file_mib"] > 0 and s["threads"] > 1 for s in samples)
     assert set(result["growth"]) == {"rss_mib", "fds"}
     assert {g["verdict"] for g in result["growth"].values()} <= {"flat", "growing"}
     assert result["settings"]["jobs"] == "embedded"
