@@ -712,17 +712,21 @@ def run_cell(fault: Fault, cell: Cell) -> CellResult:
         fault.apply(cell)
     hold_until = time.monotonic() + fault.hold_s
     expected, expected_es = fault.sees.get(cell.operation, ("", ""))
-    seen = ""
+    seen = seen_es = ""
     while process.poll() is None:
+        # While the fault is on: what the administrator sees during it, in English and in Spanish.
         if expected and expected not in seen:
-            seen = cell.status()  # while the fault is on: what the administrator sees during it
+            seen = cell.status()
+        if expected_es and expected_es not in seen_es:
+            seen_es = cell.status(lang="es")
         now = time.monotonic()
-        if now >= hold_until and (expected in seen or now >= hold_until + SEE_WAIT_S):
+        if now >= hold_until and ((expected in seen and expected_es in seen_es) or now >= hold_until + SEE_WAIT_S):
             break
         time.sleep(0.2)
-    seen_es = cell.status(lang="es") if expected and expected in seen else ""
     if not expected or expected not in seen:
-        seen = cell.status()
+        seen = cell.status()  # the process ended first (an import giving up throttled says so once failed)
+    if expected_es and expected_es not in seen_es:
+        seen_es = cell.status(lang="es")
     fault.clear(cell)
     cell.crm.put_faults({"latency_ms": 0})
     reruns = 0

@@ -22,7 +22,7 @@ from salesbridge.crm.ports import CrmRecord, RequestUsage
 from salesbridge.domain.match_links import TARGET_KINDS
 from salesbridge.domain.sync_runs import ImportChanges, ImportReport, RunCounts
 from salesbridge.domain.workspace import ImportState
-from salesbridge.errors import CrmError, ImportCancelledError, StoreError
+from salesbridge.errors import CrmError, ImportCancelledError, RateLimitedError, StoreError
 from salesbridge.services.crm_users import refresh_crm_users_from_import
 from salesbridge.services.lists import recompute_changed_in
 from salesbridge.services.matching import IMPORT_REASON, request_matching
@@ -88,6 +88,9 @@ async def run_pending_import(
             report = await engine.run()
         except CrmError as error:
             counts = _counts(None, session.usage())
+            if isinstance(error, RateLimitedError):  # throttled until it gave up: the status says so, not only "failed"
+                waited = timedelta(seconds=error.retry_after_s or session.usage().paused_s)
+                await asyncio.to_thread(_note_throttled, store, organization_id, run_id, clock() + waited)
             return await asyncio.to_thread(end_failed, store, organization_id, run_id, error.message, counts=counts)
         except ImportCancelledError as error:
             counts = _counts(None, session.usage())

@@ -68,7 +68,8 @@ class SyncStatus:
         failure_reason: The last failure's reason while failing.
         next_run_at: When the scheduler starts the next import (with backoff while failing).
         throttled_until: While an import runs and Dynamics throttled it lately (within :data:`THROTTLE_SHOWN`):
-            until when Dynamics asked it to wait (``Retry-After``), i.e. its next try.
+            until when Dynamics asked it to wait (``Retry-After``), i.e. its next try; after an import that gave
+            up throttled, the scheduler's next try.
     """
 
     organization: str
@@ -213,7 +214,9 @@ def sync_status(store: StoreAccess, *, slug: str, clock: Clock) -> SyncStatus:
         interval = _interval(uow)
         succeeded = uow.import_runs.last_finished(ImportState.SUCCEEDED)
         running = uow.import_runs.running()
-        queued = any(run.state is ImportState.QUEUED for run in uow.import_runs.recent(limit=5))
+        latest = uow.import_runs.recent(limit=5)
+        queued = any(run.state is ImportState.QUEUED for run in latest)
+        ended = next((run for run in latest if run.finished_at is not None), None)
         streak, since, reason = _failure_streak(uow)
         due = next_run_due(
             last_finished_at=uow.import_runs.last_finished_at(), interval=interval, consecutive_failures=streak
@@ -232,7 +235,7 @@ def sync_status(store: StoreAccess, *, slug: str, clock: Clock) -> SyncStatus:
         consecutive_failures=streak,
         next_run_at=(due or clock()) if connected else None,
         tables=tables,
-        throttled_until=_throttled_until(running, clock()),
+        throttled_until=_throttled_until(running, ended, due, clock()) if connected else None,
     )
 
 
@@ -241,8 +244,18 @@ THROTTLE_SHOWN: Final = timedelta(minutes=1)
 storm answers some requests and throttles the next: the run goes on between its waits)."""
 
 
-def _throttled_until(running: ImportRun | None, now: datetime) -> datetime | None:
-    until = running.throttled_until if running is not None else None
+def _throttled_until(
+    running: ImportRun | None, ended: ImportRun | None, due: datetime | None, now: datetime
+) -> datetime | None:
+    """The running import's end of Dynamics' last ``Retry-After``; when none runs and the last one failed
+    throttled (it gave up waiting), the scheduler's next try, no earlier than Dynamics asked. None when Dynamics has
+    not throttled lately (:data:`THROTTLE_SHOWN`)."""
+    if running is not None:
+        until = running.throttled_until
+    elif ended is not None and ended.state is ImportState.FAILED and ended.throttled_until is not None:
+        until = max(ended.throttled_until, due or now)
+    else:
+        until = None
     return until if until is not None and until >= now - THROTTLE_SHOWN else None
 
 

@@ -276,3 +276,20 @@ def test_a_running_import_throttled_by_dynamics_says_until_when_then_stops_sayin
     clock.advance(timedelta(seconds=30) + THROTTLE_SHOWN + timedelta(seconds=1))
     assert sync_status(store, slug="acme", clock=clock).throttled_until is None, "a storm long over"
     assert sync_throttled_message(None, "en") is None
+
+
+def test_an_import_that_gave_up_throttled_says_dynamics_throttles_until_the_schedulers_next_try(
+    store: FakeStore, acme: uuid.UUID, clock: FakeClock
+) -> None:
+    request_sync(store, slug="acme", actor="ana@acme.test")
+    run_id = claim(store, acme).run_id
+    with store(acme) as uow:
+        uow.import_runs.note_throttled(run_id, until=clock() + timedelta(seconds=30))
+        uow.commit()
+    end_failed(store, acme, run_id, "Dynamics throttled the request; retry after 30 s (HTTP 429)")
+
+    status = sync_status(store, slug="acme", clock=clock)
+
+    assert status.failing
+    assert status.next_run_at is not None
+    assert status.throttled_until == status.next_run_at, "the next try is the scheduler's, after Dynamics' wait"
