@@ -35,6 +35,7 @@ def worker(
     """Run a job worker until Ctrl+C or SIGTERM (SALESBRIDGE_JOBS=procrastinate, on PostgreSQL): start as many as
     needed, on any number of machines sharing the store."""
     chosen = [queue.strip() for queue in queues.split(",") if queue.strip()] if queues else None
+    bootstrap.fewer_malloc_arenas()  # before the worker's threads start
     with errors_reported():
         bootstrap.run_worker(settings(ctx), db_url, concurrency=concurrency, queues=chosen)
 

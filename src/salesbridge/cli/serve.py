@@ -51,6 +51,7 @@ def serve(
             "e.g. https://console.example.com",
             param_hint="--host",
         )
+    bootstrap.fewer_malloc_arenas()  # before the server's and the runner's threads start
     scheme = "https" if tls else "http"
     listening = f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
     with errors_reported():
