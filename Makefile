@@ -45,12 +45,15 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 ## Lint, type check, then every test (the matching benchmark's smoke test needs splink's venv and the data wheels).
+## Two pytest workers: most of a test's time is waiting on servers, processes and browsers, so two share the two
+## cores well. A file's tests stay on one worker, and files keep testpaths' order (browser tests last on each).
+PYTEST_WORKERS ?= 2
 test: $(STAMP) browser .venv-splink/.installed .bench-data/.downloaded
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.sandbox_paging
