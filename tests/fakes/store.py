@@ -179,6 +179,7 @@ class _Tables:
     writeback_settings: WritebackSettings | None = None
     activities: dict[uuid.UUID, Activity] = field(default_factory=dict)
     activity_leases: dict[uuid.UUID, datetime] = field(default_factory=dict)
+    writeback_throttled_until: datetime | None = None
     # The records the import skipped (FakeSkippedRecords), by table and id:
     skipped_records: dict[tuple[str, str], SkippedRecord] = field(default_factory=dict)
     # What the import noticed change (FakeNoticedChanges), in the order seen:
@@ -2191,6 +2192,13 @@ class FakeActivities(_Repository):
         for activity in chosen:
             self._put(activity, state=DeliveryState.QUEUED, hold=None, attempts=0, next_attempt_at=now)
         return len(chosen)
+
+    def note_throttled(self, *, until: datetime) -> None:
+        known = self._t.writeback_throttled_until
+        self._write().writeback_throttled_until = until if known is None or until > known else known
+
+    def throttled_until(self) -> datetime | None:
+        return self._t.writeback_throttled_until
 
     def status(self) -> list[StatusCount]:
         counts: dict[tuple[Any, ...], int] = {}

@@ -221,7 +221,13 @@ FAULTS: tuple[Fault, ...] = (
         at_start=True,
         compression="half the requests answered 429 for 5 s with Retry-After: 2 s (Dynamics says 30 s to minutes; "
         "the client obeys whatever it says, so only the wait is shorter)",
-        sees={IMPORT: ("Dynamics is throttling requests", "Dynamics está limitando las solicitudes")},
+        sees={
+            IMPORT: ("Dynamics is throttling requests", "Dynamics está limitando las solicitudes"),
+            WRITEBACK: (
+                "Dynamics is throttling requests: writeback tries again at",
+                "Dynamics está limitando las solicitudes: la reescritura vuelve a intentarlo",
+            ),
+        },
     ),
     Fault(
         2,

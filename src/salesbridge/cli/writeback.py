@@ -26,6 +26,7 @@ from salesbridge.services.writeback import (
     writeback_settings,
     writeback_status,
 )
+from salesbridge.web.localized import writeback_throttled_message
 
 if TYPE_CHECKING:
     from salesbridge.services.writeback import WritebackStatus
@@ -143,6 +144,9 @@ def _print_status(status: WritebackStatus, lang: str) -> None:
     _print_settings(status.settings, lang)
     if status.crm_app_missing:
         console.print(translate(CRM_APP_MISSING_STATUS, lang), style="bold red", highlight=False, markup=False)
+    throttled = writeback_throttled_message(status.throttled_until, lang)
+    if throttled:
+        console.print(throttled, style="bold yellow", highlight=False, markup=False)
     shown = [state for state in _STATE_LABELS if status.totals[state]]
     if not shown:
         console.print(translate("Nobody has logged an activity yet.", lang), highlight=False)
@@ -204,7 +208,9 @@ def status_command(
         services = workspace(ctx, db_url)
         status = writeback_status(services.store, require_organization(services.store, org))
     if as_json:
-        typer.echo(json.dumps(status.to_json(lambda message: translate(message, lang)), indent=2))
+        body = status.to_json(lambda message: translate(message, lang))
+        body["throttled_message"] = writeback_throttled_message(status.throttled_until, lang)
+        typer.echo(json.dumps(body, indent=2))
         return
     _print_status(status, lang)
 

@@ -14,9 +14,10 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
+from salesbridge.domain.clock import Clock
 from salesbridge.domain.crm_app import AppState
 from salesbridge.domain.writeback import (
     ALL_ITEMS,
@@ -37,6 +38,7 @@ from salesbridge.message_ids import N_
 from salesbridge.services.activities import delivery_reason
 from salesbridge.services.crm_app import crm_app_status
 from salesbridge.services.ports import CrmAppSessionFactory, StoreAccess
+from salesbridge.services.sync import THROTTLE_SHOWN
 from salesbridge.services.writeback_outbox import BACKFILL_REASON, RETRIED_REASON, request_drain
 
 WRITEBACK_OFF: Final = N_("Writeback is off: enable it first, then deliver earlier activity.")
@@ -155,6 +157,8 @@ class WritebackStatus:
         by_seller: Per author, by name.
         waiting: Why activities wait: ``waiting_for_match`` and each seat hold's name, with counts.
         problems: The newest failing and parked activities (at most :data:`MAX_PROBLEMS`), newest first.
+        throttled_until: While Dynamics throttles the drain (its last ``Retry-After`` ended at most
+            :data:`~salesbridge.services.sync.THROTTLE_SHOWN` ago): until when it asked to wait, i.e. the next try.
     """
 
     settings: WritebackSettings
@@ -163,6 +167,7 @@ class WritebackStatus:
     by_seller: list[SellerStatus]
     waiting: dict[str, int]
     problems: list[Problem]
+    throttled_until: datetime | None = None
 
     @property
     def crm_app_missing(self) -> bool:
@@ -193,6 +198,7 @@ class WritebackStatus:
             "waiting": dict(self.waiting),
             "problems": [problem_json(problem, translate) for problem in self.problems],
             "crm_app_missing": self.crm_app_missing,
+            "throttled_until": self.throttled_until.isoformat() if self.throttled_until else None,
         }
 
 
@@ -227,10 +233,13 @@ def _zeroed() -> dict[DeliveryState, int]:
     return dict.fromkeys(DeliveryState, 0)
 
 
-def writeback_status(store: StoreAccess, organization_id: uuid.UUID) -> WritebackStatus:
+def writeback_status(store: StoreAccess, organization_id: uuid.UUID, *, clock: Clock | None = None) -> WritebackStatus:
     """Where the organization's writeback stands: counts per state, per data item and per seller (with names),
-    why activities wait, and the failing and parked ones with Dynamics' error. Reads only."""
+    why activities wait, the failing and parked ones with Dynamics' error, and whether Dynamics throttles the drain
+    now (by ``clock``, the system's by default). Reads only."""
+    now = clock() if clock is not None else datetime.now(UTC)
     with store(organization_id, read_only=True) as uow:
+        throttled_until = uow.activities.throttled_until()
         settings = uow.writeback_settings.get()
         counts = uow.activities.status()
         users = {user.id: user for user in uow.users.list_all()}
@@ -272,6 +281,7 @@ def writeback_status(store: StoreAccess, organization_id: uuid.UUID) -> Writebac
         by_seller=by_seller,
         waiting=dict(waiting),
         problems=[Problem(activity, name_of(activity.author_user_id)) for activity in problems],
+        throttled_until=throttled_until if throttled_until and throttled_until >= now - THROTTLE_SHOWN else None,
     )
 
 

@@ -40,8 +40,9 @@ from salesbridge.domain.writeback import (
     crm_activity_id,
 )
 from salesbridge.errors import ActivityChangedError, ConcurrentWriteError, RowNotFoundError
+from salesbridge.store.database import conflict_insert
 from salesbridge.store.repositories import _flush_new, _ScopedRepository
-from salesbridge.store.tables import ActivityRow, MatchLinkRow, PersonRow, WritebackSettingsRow
+from salesbridge.store.tables import ActivityRow, MatchLinkRow, PersonRow, WritebackSettingsRow, WritebackThrottleRow
 
 ACTIVITY_NOT_FOUND: Final = "No such activity in this organization."
 MAX_ERROR_CODE_LENGTH: Final = 64
@@ -417,6 +418,26 @@ class ActivityRepository(_ScopedRepository):
         )
         self._session.expire_all()
         return _rowcount(result)
+
+    def note_throttled(self, *, until: datetime) -> None:
+        """Record that Dynamics throttles the organization's drain until ``until`` (a later note replaces it, an
+        earlier one is ignored: drains running side by side share the organization's budget)."""
+        statement = conflict_insert(self._session, WritebackThrottleRow).values(
+            organization_id=self._organization_id, throttled_until=until
+        )
+        later = statement.excluded.throttled_until
+        kept = case((later > WritebackThrottleRow.throttled_until, later), else_=WritebackThrottleRow.throttled_until)
+        self._session.execute(
+            statement.on_conflict_do_update(index_elements=["organization_id"], set_={"throttled_until": kept})
+        )
+
+    def throttled_until(self) -> datetime | None:
+        """Until when Dynamics last throttled the organization's drain (None: never)."""
+        return self._session.scalar(
+            select(WritebackThrottleRow.throttled_until).where(
+                WritebackThrottleRow.organization_id == self._organization_id
+            )
+        )
 
     def status(self) -> list[StatusCount]:
         """How many activities there are per item, author, state and hold."""

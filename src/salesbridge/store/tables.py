@@ -824,6 +824,18 @@ class WritebackSettingsRow(Base):
     updated_by: Mapped[str] = mapped_column(String(320))
 
 
+class WritebackThrottleRow(Base):
+    """Until when Dynamics throttles the organization's writeback drain (the end of the latest ``Retry-After`` it
+    waited on). No row: never throttled. See migration 0038."""
+
+    __tablename__ = "writeback_throttles"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    throttled_until: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class ActivityRow(Base):
     """An activity a seller logged and its outbox entry (:class:`salesbridge.domain.writeback.Activity`), one row
     for both so they are written together. ``person_id``, ``company_id`` and ``author_user_id`` carry no foreign

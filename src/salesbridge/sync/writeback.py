@@ -49,7 +49,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
-from salesbridge.crm.ports import ActivityRecord, ActivityWriter, LookupValue, WriteFailure, WriteReport
+from salesbridge.crm.ports import (
+    ActivityRecord,
+    ActivityWriter,
+    LookupValue,
+    RequestUsage,
+    WriteFailure,
+    WriteReport,
+)
 from salesbridge.domain.clock import Clock
 from salesbridge.domain.match_links import MatchLink
 from salesbridge.domain.people import Person
@@ -70,7 +77,7 @@ from salesbridge.domain.writeback import (
     crm_activity_id,
     seat_hold,
 )
-from salesbridge.errors import CrmError, CrmTableMissingError, TransientError, UpstreamUnavailableError
+from salesbridge.errors import CrmError, CrmTableMissingError, StoreError, TransientError, UpstreamUnavailableError
 from salesbridge.sync.ports import Transaction
 
 logger = logging.getLogger(__name__)
@@ -115,6 +122,8 @@ class OutboxEntries(Protocol):
     ) -> None: ...
 
     def mark_waiting(self, activity_id: uuid.UUID, *, state: DeliveryState, hold: SeatHold | None) -> None: ...
+
+    def note_throttled(self, *, until: datetime) -> None: ...
 
     def search(
         self,
@@ -194,6 +203,8 @@ class WriterSession(Protocol):
     def activities(self) -> ActivityWriter: ...
 
     async def close(self) -> None: ...
+
+    def usage(self) -> RequestUsage: ...
 
 
 WriterSessions = Callable[[CrmCredentials], WriterSession]
@@ -578,16 +589,23 @@ async def drain_organization(
         )
         return plan
 
+    throttles = _ThrottleNotes(store, organization_id, clock)
+    watching: asyncio.Future[None] | None = None
+
     def write(plan: _Plan) -> _Writing:
-        nonlocal session
+        nonlocal session, watching
         if session is None:
             session = sessions(credentials)
+            watching = asyncio.ensure_future(throttles.watch(session.usage))
         summary.writes += 1
         return _Writing(plan, asyncio.ensure_future(_write(session.activities, plan.records)), time.monotonic())
 
     async def record(writing: _Writing) -> None:
         report = await writing.report
         written = time.monotonic()
+        if session is not None:
+            # A write that gave up throttled ends before the watch looks again: what it met is noted now.
+            await throttles.look(session.usage())
         part = DrainSummary()
         await asyncio.to_thread(
             _outcomes, store, organization_id, writing.plan, report, part, now=clock(), first_retry=first_retry
@@ -628,10 +646,51 @@ async def drain_organization(
         for future in writes:
             future.cancel()
         await asyncio.gather(*writes, *([following] if following is not None else []), return_exceptions=True)
+        if watching is not None:
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
         if session is not None:
             with suppress(Exception):  # closing must not hide what the drain raised or return
                 await session.close()
     return summary
+
+
+THROTTLE_WATCH_S: Final = 0.5
+"""How often a drain looks at its session's counters for a new throttle (no request is sent)."""
+
+
+class _ThrottleNotes:
+    """Records until when Dynamics throttles a drain (429 with ``Retry-After``: the client waits, then retries), so
+    that the writeback status says so while the drain waits rather than nothing."""
+
+    def __init__(self, store: WritebackStore, organization_id: uuid.UUID, clock: Clock) -> None:
+        self._store = store
+        self._organization_id = organization_id
+        self._clock = clock
+        self._seen = 0
+
+    async def watch(self, usage: Callable[[], RequestUsage]) -> None:
+        """Look at ``usage`` every :data:`THROTTLE_WATCH_S` until cancelled."""
+        while True:
+            await asyncio.sleep(THROTTLE_WATCH_S)
+            await self.look(usage())
+
+    async def look(self, now: RequestUsage) -> None:
+        """Note the wait Dynamics asked for when it throttled the drain anew since the last look; a store failure
+        is logged (the drain goes on: the note only informs)."""
+        if now.throttled <= self._seen or now.paused_s <= 0:
+            return
+        self._seen = now.throttled
+        until = self._clock() + timedelta(seconds=now.paused_s)
+        try:
+            await asyncio.to_thread(self._note, until)
+        except StoreError as error:
+            logger.warning("Could not record that Dynamics throttles the drain of %s: %s", self._organization_id, error)
+
+    def _note(self, until: datetime) -> None:
+        with self._store(self._organization_id) as uow:
+            uow.activities.note_throttled(until=until)
+            uow.commit()
 
 
 FAILING_LOOKED_AT: Final = 500

@@ -254,12 +254,24 @@ SYNC_THROTTLED: Final = N_(
 )
 
 
-def sync_throttled_message(until: datetime | None, locale: str) -> str | None:
+def sync_throttled_message(until: datetime | None, locale: str, *, message: str = SYNC_THROTTLED) -> str | None:
     """ "Dynamics is throttling requests …: the import … tries again at …" in ``locale`` while the running import
-    is throttled (``until``: :attr:`~salesbridge.services.sync.SyncStatus.throttled_until`); None otherwise."""
+    is throttled (``until``: :attr:`~salesbridge.services.sync.SyncStatus.throttled_until`); None otherwise.
+    ``message``: the message id with its ``{when}`` (:data:`WRITEBACK_THROTTLED` for writeback)."""
     if until is None:
         return None
-    return translate(SYNC_THROTTLED, locale).format(when=until.strftime("%H:%M:%S UTC"))
+    return translate(message, locale).format(when=until.strftime("%H:%M:%S UTC"))
+
+
+WRITEBACK_THROTTLED: Final = N_(
+    "Dynamics is throttling requests: writeback tries again at {when}. Nothing to do: it goes on by itself."
+)
+
+
+def writeback_throttled_message(until: datetime | None, locale: str) -> str | None:
+    """ "Dynamics is throttling requests: writeback tries again at …" in ``locale`` while Dynamics throttles the
+    drain (``until``: :attr:`~salesbridge.services.writeback.WritebackStatus.throttled_until`); None otherwise."""
+    return sync_throttled_message(until, locale, message=WRITEBACK_THROTTLED)
 
 
 def sync_failure_message(since: datetime | None, reason: str | None, locale: str) -> str | None:

@@ -26,7 +26,7 @@ from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox,
 
 from salesbridge.bootstrap import console_services
 from salesbridge.crm.dynamics import DynamicsConnector
-from salesbridge.crm.ports import ActivityRecord, LookupValue, WriteReport
+from salesbridge.crm.ports import ActivityRecord, LookupValue, RequestUsage, WriteReport
 from salesbridge.domain.people import Company, Person
 from salesbridge.domain.workspace import SeatState
 from salesbridge.domain.writeback import (
@@ -63,6 +63,7 @@ from salesbridge.services.writeback import CRM_APP_MISSING_STATUS, set_writeback
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 from salesbridge.sync.writeback import CLAIM_CHUNK, DEFAULT_LEASE, drain_organization, has_due
 from salesbridge.web.app import create_app
+from salesbridge.web.localized import writeback_throttled_message
 
 WHEN = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 ACTIVITY_COLUMNS = "_createdby_value,_createdonbehalfby_value,_ownerid_value,_regardingobjectid_value,subject"
@@ -503,6 +504,39 @@ async def test_a_crm_that_is_down_leaves_the_batch_failing_with_a_backoff_then_i
     assert (delivered.state, delivered.attempts, delivered.error_code) == (DeliveryState.DELIVERED, 0, None)
 
 
+async def test_a_drain_dynamics_throttles_says_so_in_the_status_until_a_minute_after_the_wait_it_asked_for(
+    acme: Acme,
+) -> None:
+    """Dynamics answers 429 with ``Retry-After: 30``: the drain records until when it throttles, and the status
+    says, in English and in Spanish, that writeback tries again then and that nothing is to be done; a minute
+    after that time it says nothing any more."""
+    activity = acme.log("r-1", DataItem.NOTE)
+    assert writeback_status(acme.store, acme.id, clock=utc_now).throttled_until is None, "never throttled"
+    faults = acme.crm.sandbox.services.faults
+    faults.configure(FaultConfig(throttle_rate=1.0, throttle_retry_after_s=30))
+    try:
+        before = utc_now()
+        summary = await acme.drain()
+    finally:
+        faults.configure(FaultConfig())
+
+    assert (summary["failing"], summary["delivered"]) == (1, 0)
+    assert get_activity(acme.store, acme.id, activity).delivery.state is DeliveryState.FAILING
+    until = writeback_status(acme.store, acme.id, clock=utc_now).throttled_until
+    assert until is not None
+    assert before + timedelta(seconds=29) <= until <= utc_now() + timedelta(seconds=30)
+    when = until.strftime("%H:%M:%S UTC")
+    assert writeback_throttled_message(until, "en") == (
+        f"Dynamics is throttling requests: writeback tries again at {when}. Nothing to do: it goes on by itself."
+    )
+    assert writeback_throttled_message(until, "es") == (
+        f"Dynamics está limitando las solicitudes: la reescritura vuelve a intentarlo a las {when}. "
+        "No hace falta hacer nada: continúa sola."
+    )
+    assert writeback_status(acme.store, acme.id, clock=lambda: until + timedelta(seconds=60)).throttled_until == until
+    assert writeback_status(acme.store, acme.id, clock=lambda: until + timedelta(seconds=61)).throttled_until is None
+
+
 async def test_writeback_turned_off_before_the_drain_keeps_the_activity_in_the_workspace(acme: Acme) -> None:
     activity = acme.log("o-1", DataItem.INMAIL)
     await set_writeback_settings(
@@ -701,6 +735,9 @@ class OverlappingSession:
 
     async def close(self) -> None:
         pass
+
+    def usage(self) -> RequestUsage:
+        return RequestUsage()
 
 
 async def test_a_batch_is_recorded_while_the_next_is_written_and_dying_between_them_loses_nothing_nor_writes_twice(

@@ -144,3 +144,12 @@ class ActivityRepository(Protocol):
     def status(self) -> list[StatusCount]:
         """How many activities there are per item, author, state and hold."""
         ...
+
+    def note_throttled(self, *, until: datetime) -> None:
+        """Record that Dynamics throttles the organization's drain until ``until`` (a later note replaces it, an
+        earlier one is ignored)."""
+        ...
+
+    def throttled_until(self) -> datetime | None:
+        """Until when Dynamics last throttled the organization's drain (None: never)."""
+        ...

@@ -66,6 +66,7 @@ from salesbridge.services.writeback import (
     writeback_status,
 )
 from salesbridge.web.context import ConsoleServices
+from salesbridge.web.localized import writeback_throttled_message
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 
@@ -469,7 +470,7 @@ def _writeback_page(
     status_code: int = 200,
 ) -> Response:
     locale = principal.locale
-    status = writeback_status(services.store, principal.organization_id)
+    status = writeback_status(services.store, principal.organization_id, clock=services.clock)
     context = {
         "status": status,
         "columns": STATE_COLUMNS,
@@ -477,6 +478,7 @@ def _writeback_page(
         "waiting": [(_waiting_reason(key, locale), count) for key, count in sorted(status.waiting.items())],
         "problems": problem_rows(status.problems, locale),
         "crm_app_missing": translate(CRM_APP_MISSING_STATUS, locale) if status.crm_app_missing else None,
+        "throttled": writeback_throttled_message(status.throttled_until, locale),
         "error": error,
         "notice": request.query_params.get("notice"),
         "count": request.query_params.get("count", ""),
