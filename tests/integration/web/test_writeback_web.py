@@ -244,6 +244,33 @@ def test_the_writeback_page_counts_per_type_and_seller_and_retries_a_parked_acti
     assert 'data-testid="writeback-no-problems"' in admin.client.get("/admin/writeback").text
 
 
+def test_the_writeback_page_says_dynamics_throttles_the_drain_and_when_it_tries_again_in_english_and_spanish(
+    console: Console, browser: OpenBrowser
+) -> None:
+    """What a drain records while Dynamics throttles it (see ``test_writeback_drain``) shows on the Writeback page
+    in the administrator's language, until a minute after Dynamics' wait."""
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    admin = browser(ACME_ADMIN)
+    assert 'data-testid="writeback-throttled"' not in admin.client.get("/admin/writeback").text, "never throttled"
+    until = console.clock() + timedelta(seconds=30)
+    with console.store(organization_id) as uow:
+        uow.activities.note_throttled(until=until)
+        uow.commit()
+
+    english = admin.client.get("/admin/writeback").text
+    assert (
+        "Dynamics is throttling requests: writeback tries again at 09:00:30 UTC. Nothing to do: it goes on by itself."
+    ) in english
+    assert admin.client.put("/api/v1/me/locale", json={"locale": "es"}, headers=admin.csrf_headers()).is_success
+    assert (
+        "Dynamics está limitando las solicitudes: la reescritura vuelve a intentarlo a las 09:00:30 UTC. No hace "
+        "falta hacer nada: continúa sola."
+    ) in admin.client.get("/admin/writeback").text
+    console.clock.advance(timedelta(seconds=91))
+    assert 'data-testid="writeback-throttled"' not in admin.client.get("/admin/writeback").text, "a minute after"
+
+
 def test_backfill_is_refused_while_writeback_is_off_then_queues_what_stayed_since_the_date(
     console: Console, browser: OpenBrowser
 ) -> None:
