@@ -15,8 +15,10 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final
 
+from salesbridge.domain.clock import Clock
 from salesbridge.domain.crm_import import import_specs
 from salesbridge.domain.sync_health import SkippedRecord
 from salesbridge.domain.sync_runs import ImportRun, RecordRow, TableCheckpoint
@@ -89,17 +91,21 @@ class SyncHealth:
     crm_app_missing: bool = False
     """Activities wait for the CRM app's tables, removed from Dynamics
     (:data:`~salesbridge.services.writeback.CRM_APP_MISSING_STATUS` says what to do)."""
+    writeback_throttled_until: datetime | None = None
+    """While Dynamics throttles the writeback drain: its next try
+    (:attr:`~salesbridge.services.writeback.WritebackStatus.throttled_until`)."""
 
 
-def sync_health(store: StoreAccess, organization_id: uuid.UUID) -> SyncHealth:
-    """Where the organization's sync stands (see :class:`SyncHealth`). Reads only."""
+def sync_health(store: StoreAccess, organization_id: uuid.UUID, *, clock: Clock | None = None) -> SyncHealth:
+    """Where the organization's sync stands (see :class:`SyncHealth`), by ``clock`` (the system's by default).
+    Reads only."""
     with store(organization_id, read_only=True) as uow:
         tables = tuple(uow.sync_states.all())
         import_errors = uow.import_record_errors.newest(limit=MAX_IMPORT_ERRORS)
         import_error_count = uow.import_record_errors.count()
         recent = uow.import_runs.recent(limit=MAX_RUNS + 2)  # a queued and a running one may come first
         record_names = uow.crm_record_queries.names([(error.table, error.crm_id) for error in import_errors])
-    writeback = writeback_status(store, organization_id)
+    writeback = writeback_status(store, organization_id, clock=clock)
     finished = [run for run in recent if run.finished_at is not None][:MAX_RUNS]
     finished.sort(key=lambda run: run.finished_at or run.requested_at)
     return SyncHealth(
@@ -111,6 +117,7 @@ def sync_health(store: StoreAccess, organization_id: uuid.UUID) -> SyncHealth:
         runs=[RunLine(run) for run in finished],
         record_names=record_names,
         crm_app_missing=writeback.crm_app_missing,
+        writeback_throttled_until=writeback.throttled_until,
     )
 
 

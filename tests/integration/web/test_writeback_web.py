@@ -262,6 +262,9 @@ def test_the_writeback_page_says_dynamics_throttles_the_drain_and_when_it_tries_
     assert (
         "Dynamics is throttling requests: writeback tries again at 09:00:30 UTC. Nothing to do: it goes on by itself."
     ) in english
+    assert "Dynamics is throttling requests: writeback tries again at 09:00:30 UTC" in (
+        admin.client.get("/settings/crm/health").text
+    ), "Sync health says it too"
     assert admin.client.put("/api/v1/me/locale", json={"locale": "es"}, headers=admin.csrf_headers()).is_success
     assert (
         "Dynamics está limitando las solicitudes: la reescritura vuelve a intentarlo a las 09:00:30 UTC. No hace "

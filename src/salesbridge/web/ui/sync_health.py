@@ -32,6 +32,7 @@ from salesbridge.services.sync_health import (
 from salesbridge.services.writeback import CRM_APP_MISSING_STATUS
 from salesbridge.web.charts import Series, bar_chart, line_chart, number_formatter
 from salesbridge.web.context import ConsoleServices
+from salesbridge.web.localized import writeback_throttled_message
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 from salesbridge.web.ui.writeback import problem_rows
@@ -86,11 +87,12 @@ def _render(
     request: Request, principal: Principal, services: ConsoleServices, error: str | None, status_code: int = 200
 ) -> Response:
     locale = principal.locale
-    health: SyncHealth = sync_health(services.store, principal.organization_id)
+    health: SyncHealth = sync_health(services.store, principal.organization_id, clock=services.clock)
     context = {
         "health": health,
         "writeback_errors": problem_rows(health.writeback_errors, locale),
         "crm_app_missing": translate(CRM_APP_MISSING_STATUS, locale) if health.crm_app_missing else None,
+        "writeback_throttled": writeback_throttled_message(health.writeback_throttled_until, locale),
         "charts": runs_charts(health.runs, locale) if health.runs else [],
         "when": partial(when, locale=locale),
         "number": partial(number, locale=locale),
