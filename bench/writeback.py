@@ -354,6 +354,10 @@ class TimedSession:
         self.connector = connector
         self.activities = TimedWriter(connector.activities)
 
+    def usage(self) -> Any:
+        """The connector's request counters (the drain watches them for Dynamics' throttling)."""
+        return self.connector.usage()
+
     async def close(self) -> None:
         await self.connector.close()
 
