@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         description="procrastinate: a worker silent this long is taken to be dead and its jobs are retried "
         "(an import resumes once its lease, SALESBRIDGE_IMPORT_LEASE_SECONDS, expires).",
     )
+    free_memory_every_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="`salesbridge serve` and `salesbridge worker` give the memory their allocator holds free back "
+        "to the system this often (glibc's malloc_trim), so that their resident size follows their live data; "
+        "0: never.",
+    )
     tracemalloc_file: Path | None = Field(
         default=None,
         description="Diagnosis only (slow): `salesbridge serve` traces allocations and appends their growth by "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from salesbridge import bootstrap
@@ -70,3 +71,41 @@ def test_an_operators_malloc_arena_max_is_left_as_it_is(tmp_path: Path) -> None:
     limited, arenas = _arenas(tmp_path, "limit", env)
     assert limited == "False"
     assert arenas == 4  # glibc's own reading of the variable, untouched by ours
+
+
+_FREED_BUT_HELD = """
+from salesbridge import bootstrap
+
+def resident_mib():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096 / 2**20
+
+blocks = [bytearray(1000) for _ in range(200_000)]  # above pymalloc's limit: glibc's heap, about 200 MiB
+kept = blocks[::50]  # one block in fifty stays alive: the heap cannot shrink from its top
+del blocks
+held = resident_mib()
+released = bootstrap.release_free_memory()
+print(released, held, resident_mib(), flush=True)
+"""
+
+
+def test_memory_freed_but_held_by_the_allocator_goes_back_to_the_system() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _FREED_BUT_HELD], capture_output=True, text=True, check=True, timeout=60
+    )
+    released, held, after = done.stdout.split()
+    assert released == "True"
+    # 98 % of the blocks were freed but their pages stayed resident; released, the process keeps little more than
+    # the pages the live blocks sit on.
+    assert float(after) < float(held) / 2
+
+
+def test_the_release_runs_on_its_own_thread_only_while_asked_to() -> None:
+    def releasing() -> bool:
+        return any(thread.name == "free-memory-release" for thread in threading.enumerate())
+
+    with bootstrap.free_memory_released(0):
+        assert not releasing()
+    with bootstrap.free_memory_released(0.01):
+        assert releasing()
+    assert not releasing()

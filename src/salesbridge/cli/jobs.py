@@ -36,8 +36,9 @@ def worker(
     needed, on any number of machines sharing the store."""
     chosen = [queue.strip() for queue in queues.split(",") if queue.strip()] if queues else None
     bootstrap.fewer_malloc_arenas()  # before the worker's threads start
-    with errors_reported():
-        bootstrap.run_worker(settings(ctx), db_url, concurrency=concurrency, queues=chosen)
+    options = settings(ctx)
+    with errors_reported(), bootstrap.free_memory_released(options.free_memory_every_seconds):
+        bootstrap.run_worker(options, db_url, concurrency=concurrency, queues=chosen)
 
 
 def _iso(job: Job, attribute: str) -> str | None:

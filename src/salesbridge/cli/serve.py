@@ -64,5 +64,5 @@ def serve(
     trace = diagnostics.allocation_trace(
         options.tracemalloc_file, options.tracemalloc_every_seconds, options.tracemalloc_frames
     )
-    with bootstrap.fewer_collections(), trace:
+    with bootstrap.fewer_collections(), bootstrap.free_memory_released(options.free_memory_every_seconds), trace:
         bootstrap.serve_console(console_app, host=host, port=port, certfile=certfile, keyfile=keyfile)
