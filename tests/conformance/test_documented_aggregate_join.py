@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.conformance.conftest import API, WebApi, open_api
+from tests.conformance.documented import ok
 from tests.conformance.test_documented_examples import ACCOUNT_TASKS as LITWARE_TASKS
 from tests.conformance.test_documented_examples import ADVENTURE_WORKS, LITWARE, NANCY, SUSANNA
 from tests.conformance.test_documented_examples import CONTACT_TASKS as SUSANNA_TASKS
@@ -87,13 +88,6 @@ def org(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[Org]:
             )
         user = api.get("WhoAmI").json()["UserId"]
         yield Org(api, user)
-
-
-def _ok(response: Any) -> dict[str, Any]:
-    assert response.status_code == 200, response.text
-    assert response.headers["OData-Version"] == "4.0"
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def _skiptoken(link: str) -> bool:
@@ -167,7 +161,7 @@ def test_aggregate_examples(org: Org, apply: str, expected: list[dict[str, Any]]
     """Each example as the page sends it (with the formatted-value preference): the rows, each value's
     formatted value right before it, the keys in the page's order, and ``Preference-Applied``."""
     response = org.api.get(f"accounts?$apply={apply}", headers=PREFER_FORMATTED)
-    body = _ok(response)
+    body = ok(response)
     assert response.headers["Preference-Applied"] == PREFER_FORMATTED["Prefer"]
     assert body["@odata.context"] == f"{API}$metadata#accounts"
     assert body["value"] == expected
@@ -177,7 +171,7 @@ def test_aggregate_examples(org: Org, apply: str, expected: list[dict[str, Any]]
 def test_primary_contact_names_for_accounts_in_wa(org: Org) -> None:
     """aggregate-data.md, "Primary contact names for accounts in 'WA'": ``filter`` then ``groupby`` through the
     lookup, without the preference (so without annotations)."""
-    body = _ok(
+    body = ok(
         org.api.get("accounts?$apply=filter(address1_stateorprovince eq 'WA')/groupby((primarycontactid/fullname))")
     )
     assert body == {
@@ -195,14 +189,12 @@ def test_primary_contact_names_for_accounts_in_wa(org: Org) -> None:
 )
 def test_first_and_last_created(org: Org, function: str, alias: str) -> None:
     """The newest (oldest) ``createdon`` of the accounts, in UTC, formatted as en-US date and time."""
-    body = _ok(
-        org.api.get(f"accounts?$apply=aggregate(createdon with {function} as {alias})", headers=PREFER_FORMATTED)
-    )
+    body = ok(org.api.get(f"accounts?$apply=aggregate(createdon with {function} as {alias})", headers=PREFER_FORMATTED))
     [row] = body["value"]
     assert list(row) == [f"{alias}{FORMATTED}", alias]
     assert US_DATE_TIME.match(row[f"{alias}{FORMATTED}"]), row
     order = "desc" if function == "max" else "asc"
-    [first] = _ok(org.api.get(f"accounts?$select=createdon&$orderby=createdon {order}&$top=1"))["value"]
+    [first] = ok(org.api.get(f"accounts?$select=createdon&$orderby=createdon {order}&$top=1"))["value"]
     assert row[alias] == first["createdon"]
     assert row[alias].endswith("Z")
 
@@ -214,7 +206,7 @@ def test_distinct_column_values(org: Org) -> None:
     response = org.api.get(
         "accounts?$apply=groupby((statecode,statuscode,accountcategorycode))", headers=PREFER_FORMATTED
     )
-    body = _ok(response)
+    body = ok(response)
     assert response.headers["Preference-Applied"] == PREFER_FORMATTED["Prefer"]
     plain = [{k: v for k, v in row.items() if "@" not in k} for row in body["value"]]
     assert plain == [
@@ -258,7 +250,7 @@ def test_join_tables_expand_with_select_filter_and_orderby(org: Org) -> None:
     """join-tables.md, the introduction's example: ``Account_Tasks($select=subject;$filter=contains(subject,
     'Task');$orderby=createdon desc)`` — every account, each with only its tasks whose subject contains "Task",
     newest first; Fabrikam's "Follow up call" is filtered out."""
-    body = _ok(
+    body = ok(
         org.api.get(
             "accounts?$select=name&$expand=Account_Tasks($select=subject;$filter=contains(subject,'Task');"
             "$orderby=createdon desc)"
@@ -270,7 +262,7 @@ def test_join_tables_expand_with_select_filter_and_orderby(org: Org) -> None:
     litware = by_name["Litware, Inc. (sample)"]
     assert list(litware) == ["@odata.etag", "name", "accountid", "Account_Tasks", "Account_Tasks@odata.nextLink"]
     assert sorted(t["activityid"] for t in litware["Account_Tasks"]) == LITWARE_TASKS
-    created = _ok(org.api.get(f"accounts({LITWARE})/Account_Tasks?$select=createdon"))["value"]
+    created = ok(org.api.get(f"accounts({LITWARE})/Account_Tasks?$select=createdon"))["value"]
     createdon = {t["activityid"]: t["createdon"] for t in created}
     returned = [createdon[t["activityid"]] for t in litware["Account_Tasks"]]
     assert returned == sorted(returned, reverse=True)
@@ -410,7 +402,7 @@ def test_retrieve_related_examples(org: Org, query: str, check: Callable[[dict[s
     """Each example of the page (2021, v9.1). Its contexts for the first two examples use the older form
     (``accounts(name,primarycontactid,primarycontactid(contactid,fullname))``, ``accounts(name,primarycontactid)``);
     the sandbox gives the form join-tables.md (2024) shows, and the cases compare with that."""
-    body = _ok(org.api.get(query))
+    body = ok(org.api.get(query))
     assert "@odata.nextLink" not in body
     check(body)
 
@@ -426,7 +418,7 @@ def test_multi_level_expand_single_expand_of_accounts(org: Org) -> None:
         f"accounts?$filter=_ownerid_value eq {org.user}&$select=name&$expand=Account_Tasks($select=subject)",
         headers={"Prefer": "odata.maxpagesize=2", "If-None-Match": "null"},
     )
-    body = _ok(response)
+    body = ok(response)
     assert response.headers["Preference-Applied"] == "odata.maxpagesize=2"
     assert body["@odata.context"] == f"{API}$metadata#accounts(name,Account_Tasks(subject))"
     litware, adventure_works = body["value"]
@@ -439,7 +431,7 @@ def test_multi_level_expand_single_expand_of_accounts(org: Org) -> None:
             f"{API}accounts({account['accountid']})/Account_Tasks?$select=subject"
         )
     assert _skiptoken(body["@odata.nextLink"])
-    rest = _ok(org.api.get(body["@odata.nextLink"], headers={"Prefer": "odata.maxpagesize=2"}))
+    rest = ok(org.api.get(body["@odata.nextLink"], headers={"Prefer": "odata.maxpagesize=2"}))
     assert [a["accountid"] for a in rest["value"]] == [FABRIKAM]
 
 
@@ -451,7 +443,7 @@ def test_multi_level_expand_single_expand_of_a_users_accounts(org: Org) -> None:
         f"systemusers({org.user})/user_accounts?$select=name&$expand=Account_Tasks($select=subject)",
         headers={"Prefer": "odata.maxpagesize=2", "If-None-Match": "null"},
     )
-    body = _ok(response)
+    body = ok(response)
     assert body["@odata.context"] == f"{API}$metadata#accounts(name,Account_Tasks(subject))"
     litware, adventure_works = body["value"]
     assert [k for k in litware if not k.endswith("@odata.nextLink")] == [
@@ -478,7 +470,7 @@ def test_multi_level_expand_of_a_users_accounts_and_their_tasks(org: Org) -> Non
         "&$expand=user_accounts($select=name;$expand=Account_Tasks($select=subject))",
         headers={"Prefer": "odata.maxpagesize=2", "If-None-Match": "null"},
     )
-    body = _ok(response)
+    body = ok(response)
     assert body["@odata.context"] == f"{API}$metadata#systemusers(fullname,user_accounts(name,Account_Tasks(subject)))"
     [user] = body["value"]
     assert list(user) == [
@@ -495,7 +487,7 @@ def test_multi_level_expand_of_a_users_accounts_and_their_tasks(org: Org) -> Non
     assert [list(t) for t in litware["Account_Tasks"]] == [["subject", "activityid"]] * 2
     task_link = litware["Account_Tasks@odata.nextLink"]
     assert task_link.startswith(f"{API}accounts({LITWARE})/Account_Tasks?$select=subject&$skiptoken=")
-    third = _ok(org.api.get(task_link, headers={"Prefer": "odata.maxpagesize=2"}))
+    third = ok(org.api.get(task_link, headers={"Prefer": "odata.maxpagesize=2"}))
     assert [t["activityid"] for t in litware["Account_Tasks"] + third["value"]] == LITWARE_TASKS
 
     accounts = [a["accountid"] for a in user["user_accounts"]]
@@ -503,7 +495,7 @@ def test_multi_level_expand_of_a_users_accounts_and_their_tasks(org: Org) -> Non
     assert link.startswith(f"{API}systemusers({org.user})/user_accounts?")
     assert _skiptoken(link)
     while link:
-        page = _ok(org.api.get(link, headers={"Prefer": "odata.maxpagesize=2"}))
+        page = ok(org.api.get(link, headers={"Prefer": "odata.maxpagesize=2"}))
         accounts += [a["accountid"] for a in page["value"]]
         link = page.get("@odata.nextLink")
     assert accounts == [LITWARE, ADVENTURE_WORKS, FABRIKAM]

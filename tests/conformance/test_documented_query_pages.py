@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.conformance.conftest import API, WebApi, open_api
+from tests.conformance.documented import lookup_property_data, ok
 
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.seeds.seeding import parse_seed
@@ -201,13 +202,6 @@ def pages(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[Pages]:
 # --- helpers -----------------------------------------------------------------------------------------------------
 
 
-def _ok(response: Any) -> dict[str, Any]:
-    assert response.status_code == 200, response.text
-    assert response.headers["OData-Version"] == "4.0"
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def _names(body: dict[str, Any], key: str = "name") -> list[str]:
     return [str(row[key]) for row in body["value"]]
 
@@ -227,14 +221,14 @@ def _rows(path: str, expected: set[str], key: str = "name") -> Check:
     """The request answers 200 with exactly the rows named ``expected``."""
 
     def check(pages: Pages) -> None:
-        assert set(_names(_ok(pages.api.get(path)), key)) == expected
+        assert set(_names(ok(pages.api.get(path)), key)) == expected
 
     return check
 
 
 def _ordered(path: str, expected: list[str], key: str = "name") -> Check:
     def check(pages: Pages) -> None:
-        assert _names(_ok(pages.api.get(path)), key) == expected
+        assert _names(ok(pages.api.get(path)), key) == expected
 
     return check
 
@@ -260,7 +254,7 @@ def _due(function: str, arguments: str | None, inside: str, outside: str) -> Che
     call = f"{function}(PropertyName='scheduledend'{argument})"
 
     def check(pages: Pages) -> None:
-        body = _ok(pages.api.get(f"tasks?$select=subject&$filter=Microsoft.Dynamics.CRM.{call}"))
+        body = ok(pages.api.get(f"tasks?$select=subject&$filter=Microsoft.Dynamics.CRM.{call}"))
         subjects = set(_names(body, "subject"))
         assert inside in subjects
         assert outside not in subjects
@@ -277,7 +271,7 @@ def _param(page: str, section: str, check: Check) -> Any:
 
 
 def _select(pages: Pages) -> None:
-    body = _ok(pages.api.get("accounts?$select=name,revenue&$top=1"))
+    body = ok(pages.api.get("accounts?$select=name,revenue&$top=1"))
     assert body["@odata.context"] == f"{API}$metadata#accounts(name,revenue)"
     [account] = body["value"]
     assert list(account) == ["@odata.etag", "name", "revenue", "_transactioncurrencyid_value", "accountid"]
@@ -290,7 +284,7 @@ def _formatted_values(pages: Pages) -> None:
         "accounts?$select=name,revenue,_primarycontactid_value,customertypecode,modifiedon&$top=1",
         headers={"Prefer": PREFER_FORMATTED},
     )
-    body = _ok(response)
+    body = ok(response)
     assert response.headers["Preference-Applied"] == PREFER_FORMATTED
     [account] = body["value"]
     assert list(account) == [
@@ -320,27 +314,7 @@ def _formatted_values(pages: Pages) -> None:
 
 
 def _lookup_property_data(pages: Pages) -> None:
-    prefer = (
-        'odata.include-annotations="Microsoft.Dynamics.CRM.associatednavigationproperty,'
-        'Microsoft.Dynamics.CRM.lookuplogicalname"'
-    )
-    response = pages.api.get("accounts?$select=name,_ownerid_value&$top=2", headers={"Prefer": prefer})
-    body = _ok(response)
-    assert response.headers["Preference-Applied"] == prefer
-    assert body["@odata.context"] == f"{API}$metadata#accounts(name,_ownerid_value)"
-    owners = {}
-    for account in body["value"]:
-        assert list(account) == [
-            "@odata.etag",
-            "name",
-            "_ownerid_value@Microsoft.Dynamics.CRM.associatednavigationproperty",
-            "_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname",
-            "_ownerid_value",
-            "accountid",
-        ]
-        assert account["_ownerid_value@Microsoft.Dynamics.CRM.associatednavigationproperty"] == "ownerid"
-        owners[account["name"]] = account["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"]
-    assert owners == {LITWARE: "systemuser", ADVENTURE: "team"}
+    assert lookup_property_data(pages.api) == [(LITWARE, "systemuser"), (ADVENTURE, "team")]
 
 
 SELECT_COLUMNS = [
@@ -359,7 +333,7 @@ def test_select_columns(pages: Pages, check: Check) -> None:
 
 
 def _service_document(pages: Pages) -> None:
-    body = _ok(pages.api.get(""))
+    body = ok(pages.api.get(""))
     assert list(body) == ["@odata.context", "value"]
     assert body["@odata.context"] == f"{API}$metadata"
     assert {"name": "accounts", "kind": "EntitySet", "url": "accounts"} in body["value"]
@@ -367,7 +341,7 @@ def _service_document(pages: Pages) -> None:
 
 
 def _every_column(pages: Pages) -> None:
-    body = _ok(pages.api.get("accounts"))
+    body = ok(pages.api.get("accounts"))
     assert body["@odata.context"] == f"{API}$metadata#accounts"
     assert set(_names(body)) == ALL_ACCOUNTS
     assert {"name", "revenue", "_transactioncurrencyid_value", "accountid", "@odata.etag"} <= set(body["value"][0])
@@ -376,8 +350,8 @@ def _every_column(pages: Pages) -> None:
 def _filtered_collection(pages: Pages) -> None:
     """Also filter-rows.md, "Filter on lookup property": the filtered collection equals the ``eq`` filter (every
     account but the one a team owns)."""
-    through_user = _ok(pages.api.get(f"systemusers({pages.user_id})/user_accounts?$select=name"))
-    by_lookup = _ok(pages.api.get(f"accounts?$filter=_owninguser_value eq {pages.user_id}&$select=name"))
+    through_user = ok(pages.api.get(f"systemusers({pages.user_id})/user_accounts?$select=name"))
+    by_lookup = ok(pages.api.get(f"accounts?$filter=_owninguser_value eq {pages.user_id}&$select=name"))
     assert set(_names(through_user)) == set(_names(by_lookup)) == ALL_ACCOUNTS - {ADVENTURE}
 
 
@@ -385,7 +359,7 @@ def _retrieve_data(pages: Pages) -> None:
     response = pages.api.get(
         "accounts?$select=name,statecode,statuscode&$orderby=name&$top=1", headers={"Prefer": PREFER_FORMATTED}
     )
-    body = _ok(response)
+    body = ok(response)
     assert response.headers["Preference-Applied"] == PREFER_FORMATTED
     assert body["@odata.context"] == f"{API}$metadata#accounts(name,statecode,statuscode)"
     [account] = body["value"]
@@ -407,13 +381,13 @@ BY_REVENUE = [CONTOSO, FABRIKAM, NORTHWIND, LITWARE, ADVENTURE, FOURTH]
 
 
 def _without_parameter_aliases(pages: Pages) -> None:
-    body = _ok(pages.api.get("accounts?$select=name,revenue&$orderby=revenue asc,name desc&$filter=revenue ne null"))
+    body = ok(pages.api.get("accounts?$select=name,revenue&$orderby=revenue asc,name desc&$filter=revenue ne null"))
     assert _names(body) == BY_REVENUE
 
 
 def _with_parameter_aliases(pages: Pages) -> None:
     """``@p3`` is given no value, so it is null."""
-    body = _ok(
+    body = ok(
         pages.api.get("accounts?$select=name,revenue&$orderby=@p1 asc,@p2 desc&$filter=@p1 ne @p3&@p1=revenue&@p2=name")
     )
     assert _names(body) == BY_REVENUE
@@ -429,7 +403,7 @@ def _unsupported_option(option: str) -> Check:
 
 
 def _limit_rows(pages: Pages) -> None:
-    body = _ok(pages.api.get("accounts?$select=name&$top=2"))
+    body = ok(pages.api.get("accounts?$select=name&$top=2"))
     assert len(body["value"]) == 2
     assert "@odata.nextLink" not in body
 
@@ -462,7 +436,7 @@ def _filter_on_lookup_column_property(pages: Pages) -> None:
         "&$select=name,_primarycontactid_value",
         headers={"Prefer": PREFER_FORMATTED},
     )
-    body = _ok(response)
+    body = ok(response)
     assert response.headers["Preference-Applied"] == PREFER_FORMATTED
     assert body["@odata.context"] == f"{API}$metadata#accounts(name,_primarycontactid_value)"
     [account] = body["value"]
@@ -488,7 +462,7 @@ def _filter_further_up_the_hierarchy(pages: Pages) -> None:
         "&$top=1",
         headers={"Prefer": PREFER_FORMATTED},
     )
-    body = _ok(response)
+    body = ok(response)
     assert body["@odata.context"] == (
         f"{API}$metadata#accounts(name,_primarycontactid_value,primarycontactid(fullname,_createdby_value,"
         "createdby(fullname)))"
@@ -779,7 +753,7 @@ CALLER_SAMPLE = {"yesterday", "owned by Sales team", "owned by Other team"}
 
 def _about_the_caller(call: str, expected: set[str]) -> Check:
     def check(pages: Pages) -> None:
-        body = _ok(pages.api.get(f"tasks?$select=subject&$filter=Microsoft.Dynamics.CRM.{call}"))
+        body = ok(pages.api.get(f"tasks?$select=subject&$filter=Microsoft.Dynamics.CRM.{call}"))
         assert set(_names(body, "subject")) & CALLER_SAMPLE == expected
 
     return check
@@ -798,14 +772,14 @@ HIERARCHY_FUNCTIONS = [
 def _hierarchy(function: str, of: str, expected: set[str]) -> Check:
     def check(pages: Pages) -> None:
         call = f"Microsoft.Dynamics.CRM.{function}(PropertyName='accountid',PropertyValue='{pages.ids[of]}')"
-        assert set(_names(_ok(pages.api.get(f"accounts?$select=name&$filter={call}")))) == expected
+        assert set(_names(ok(pages.api.get(f"accounts?$select=name&$filter={call}")))) == expected
 
     return check
 
 
 def _hierarchical_relationship(pages: Pages) -> None:
     """The relationship the hierarchy functions walk says so in the metadata (query-hierarchical-data.md)."""
-    body = _ok(
+    body = ok(
         pages.api.get(
             "EntityDefinitions(LogicalName='account')/ManyToOneRelationships"
             "?$select=SchemaName,IsHierarchical&$filter=ReferencedEntity eq 'account'"
@@ -946,7 +920,7 @@ def _skiptoken(link: str, page_number: int) -> None:
 
 def _first_page(pages: Pages) -> str:
     response = pages.api.get("contacts?$select=fullname", headers=PAGE_OF_TWO)
-    body = _ok(response)
+    body = ok(response)
     assert response.headers["Preference-Applied"] == "odata.maxpagesize=2"
     assert list(body) == ["@odata.context", "value", "@odata.nextLink"]
     assert body["@odata.context"] == f"{API}$metadata#contacts(fullname)"
@@ -958,7 +932,7 @@ def _first_page(pages: Pages) -> str:
 
 def _next_page(pages: Pages) -> None:
     response = pages.api.get(_first_page(pages), headers=PAGE_OF_TWO)
-    body = _ok(response)
+    body = ok(response)
     assert response.headers["Preference-Applied"] == "odata.maxpagesize=2"
     assert body["@odata.context"] == f"{API}$metadata#contacts(fullname)"
     assert _names(body, "fullname") == ["Nancy Anderson (sample)", "Maria Campbell (sample)"]
@@ -966,13 +940,13 @@ def _next_page(pages: Pages) -> None:
 
 
 def _top_three(pages: Pages) -> None:
-    body = _ok(pages.api.get("accounts?$select=name,revenue&$top=3"))
+    body = ok(pages.api.get("accounts?$select=name,revenue&$top=3"))
     assert len(body["value"]) == 3
     assert "@odata.nextLink" not in body
 
 
 def _top_ignored_with_maxpagesize(pages: Pages) -> None:
-    body = _ok(pages.api.get("accounts?$select=name&$top=1", headers=PAGE_OF_TWO))
+    body = ok(pages.api.get("accounts?$select=name&$top=1", headers=PAGE_OF_TWO))
     assert len(body["value"]) == 2
     assert "@odata.nextLink" in body
 
@@ -983,7 +957,7 @@ def _ordering_and_paging(pages: Pages) -> None:
     link = "accounts?$select=name&$orderby=statecode"
     seen: list[str] = []
     while link:
-        body = _ok(pages.api.get(link, headers=PAGE_OF_TWO))
+        body = ok(pages.api.get(link, headers=PAGE_OF_TWO))
         seen += _names(body)
         link = body.get("@odata.nextLink", "")
     assert sorted(seen) == sorted(ALL_ACCOUNTS)
@@ -1011,7 +985,7 @@ PREFER_TOTAL = f'odata.include-annotations="{TOTAL},{EXCEEDED}"'
 
 
 def _count_true(pages: Pages) -> None:
-    body = _ok(pages.api.get("accounts?$select=accountid&$count=true"))
+    body = ok(pages.api.get("accounts?$select=accountid&$count=true"))
     assert list(body) == ["@odata.context", "@odata.count", "value"]
     assert body["@odata.context"] == f"{API}$metadata#accounts(accountid)"
     assert body["@odata.count"] == len(ALL_ACCOUNTS)
@@ -1020,13 +994,13 @@ def _count_true(pages: Pages) -> None:
 
 def _total_record_count(pages: Pages) -> None:
     response = pages.api.get("accounts?$select=accountid&$count=true", headers={"Prefer": PREFER_TOTAL})
-    body = _ok(response)
+    body = ok(response)
     assert list(body) == ["@odata.context", "@odata.count", f"@{TOTAL}", f"@{EXCEEDED}", "value"]
     assert (body["@odata.count"], body[f"@{TOTAL}"], body[f"@{EXCEEDED}"]) == (7, 7, False)
 
 
 def _total_record_count_without_count(pages: Pages) -> None:
-    body = _ok(pages.api.get("accounts?$select=accountid", headers={"Prefer": PREFER_TOTAL}))
+    body = ok(pages.api.get("accounts?$select=accountid", headers={"Prefer": PREFER_TOTAL}))
     assert "@odata.count" not in body
     assert body[f"@{TOTAL}"] == -1
 
@@ -1043,7 +1017,7 @@ def _count_with_a_page_size(pages: Pages) -> None:
             ("Prefer", 'odata.include-annotations="Microsoft.Dynamics.CRM.*"'),
         ],
     )
-    body = _ok(response)
+    body = ok(response)
     assert _preferences(response) == {
         "odata.maxpagesize=3",
         'odata.include-annotations="Microsoft.Dynamics.CRM.*"',
@@ -1103,7 +1077,7 @@ def test_count_rows_over_five_thousand(over_five_thousand: WebApi) -> None:
         "contacts?$select=contactid&$count=true",
         headers={"Prefer": f"{PREFER_TOTAL},odata.maxpagesize=6000"},
     )
-    body = _ok(response)
+    body = ok(response)
     assert (body["@odata.count"], body[f"@{TOTAL}"], body[f"@{EXCEEDED}"]) == (5000, 5000, True)
     assert "odata.maxpagesize=5000" in _preferences(response)
     assert len(body["value"]) == 5000

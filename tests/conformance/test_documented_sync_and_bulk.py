@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.conformance.conftest import API, WebApi, open_api
+from tests.conformance.documented import ok
 
 from salesbridge.sandbox.assembly import build_sandbox
 
@@ -84,13 +85,6 @@ def docs_api(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[WebApi]:
         yield api
 
 
-def _ok(response: Any, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["OData-Version"] == "4.0"
-    body: dict[str, Any] = response.json()
-    return body
-
-
 # --- use-change-tracking-synchronize-data-external-systems.md ---------------------------------------------------
 
 
@@ -98,11 +92,11 @@ def test_tables_with_change_tracking_enabled(docs_api: WebApi) -> None:
     """ "Enable change tracking for a table", the two ``EntityDefinitions`` queries: only the selected property
     (and ``MetadataId``) of the tables whose ``ChangeTrackingEnabled`` is true; account is one, and the second
     query leaves the custom tables out."""
-    body = _ok(docs_api.get("EntityDefinitions?$select=SchemaName&$filter=ChangeTrackingEnabled eq true"))
+    body = ok(docs_api.get("EntityDefinitions?$select=SchemaName&$filter=ChangeTrackingEnabled eq true"))
     assert body["@odata.context"] == f"{API}$metadata#EntityDefinitions(SchemaName)"
     assert {tuple(row) for row in body["value"]} == {("SchemaName", "MetadataId")}
     assert "Account" in {row["SchemaName"] for row in body["value"]}
-    system = _ok(
+    system = ok(
         docs_api.get(
             "EntityDefinitions?$filter=ChangeTrackingEnabled eq true and IsCustomEntity eq false&$select=LogicalName"
         )
@@ -128,7 +122,7 @@ def test_the_csdl_annotates_the_entity_sets_with_change_tracking(docs_api: WebAp
 def test_tables_not_eligible_for_change_tracking(docs_api: WebApi) -> None:
     """ "Tables not eligible for change tracking": a filter on the managed property's ``Value``; each row has the
     two selected properties, both false."""
-    body = _ok(
+    body = ok(
         docs_api.get(
             "EntityDefinitions?$select=SchemaName,ChangeTrackingEnabled"
             "&$filter=ChangeTrackingEnabled eq false and CanChangeTrackingBeEnabled/Value eq false"
@@ -147,7 +141,7 @@ def test_retrieve_changes_in_tables(docs_api: WebApi) -> None:
     doomed = docs_api.create("accounts", {"name": "To be deleted"})
     docs_api.create("accounts", {"name": "Monte Orton", "telephone1": "555000", "fax": "10101"})
     response = docs_api.get(f"accounts?{DELTA_SELECT}", headers={**TRACK, "Content-Type": "application/json"})
-    body = _ok(response)
+    body = ok(response)
     assert response.headers["Preference-Applied"] == "odata.track-changes"
     assert list(body) == ["@odata.context", "@odata.deltaLink", "value"]
     assert body["@odata.context"] == f"{API}$metadata#accounts(name,accountnumber,telephone1,fax)"
@@ -159,7 +153,7 @@ def test_retrieve_changes_in_tables(docs_api: WebApi) -> None:
 
     added = docs_api.create("accounts", {"name": "Added after", "telephone1": "555001", "fax": "10102"})
     assert docs_api.delete(f"accounts({doomed})").status_code == 204
-    delta = _ok(docs_api.get(link, headers={"Content-Type": "application/json"}))
+    delta = ok(docs_api.get(link, headers={"Content-Type": "application/json"}))
     assert list(delta) == ["@odata.context", "@odata.deltaLink", "value"]
     assert delta["@odata.context"] == f"{API}$metadata#accounts(name,accountnumber,telephone1,fax)/$delta"
     assert "$deltatoken=" in delta["@odata.deltaLink"]
@@ -201,7 +195,7 @@ def test_create_and_update_with_upsert(docs_api: WebApi) -> None:
         assert response.headers["OData-Version"] == "4.0"
         assert response.headers["OData-EntityId"] == f"{API}{url}"
         assert response.content == b""
-    rows = _ok(docs_api.get("example_records?$select=example_name,example_key1,example_key2"))["value"]
+    rows = ok(docs_api.get("example_records?$select=example_name,example_key1,example_key2"))["value"]
     assert [(r["example_name"], r["example_key1"], r["example_key2"]) for r in rows] == [("2:2 Updated", 2, 2)]
 
 
@@ -214,7 +208,7 @@ def test_upsert_with_return_representation(docs_api: WebApi) -> None:
     ids = []
     for name, status in (("3:3", 201), ("3:3 Updated", 200)):
         response = docs_api.patch(url, json={"example_name": name}, headers=headers)
-        body = _ok(response, status)
+        body = ok(response, status)
         assert response.headers["Content-Type"].startswith("application/json; odata.metadata=minimal")
         assert response.headers["ETag"] == body["@odata.etag"]
         assert list(body) == ["@odata.context", "@odata.etag", "example_recordid"]
@@ -241,7 +235,7 @@ def test_create_multiple_and_update_multiple(docs_api: WebApi) -> None:
         json={"Targets": targets},
         headers={"If-None-Match": "null", "Content-Type": "application/json; charset=utf-8"},
     )
-    body = _ok(response)
+    body = ok(response)
     assert list(body) == ["@odata.context", "Ids"]
     assert body["@odata.context"] == f"{API}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse"
     ids = body["Ids"]
@@ -279,7 +273,7 @@ def test_availability_with_standard_tables(docs_api: WebApi) -> None:
         "&@message='CreateMultiple'&@table='sample_example'",
         headers={"Content-Type": "application/json"},
     )
-    body = _ok(response)
+    body = ok(response)
     assert body["@odata.context"] == f"{API}$metadata#sdkmessagefilters(sdkmessagefilterid)"
     [row] = body["value"]
     assert list(row) == ["@odata.etag", "sdkmessagefilterid"]

@@ -32,6 +32,17 @@ def _lookup(table: str, crm_id: str) -> dict[str, str]:
     return {"id": crm_id, "table": table}
 
 
+VALUED_FACTS: dict[str, Any] = {
+    "statecode": 1,
+    "stepname": "3-Propose",
+    "createdon": "2026-11-02T10:00:00Z",
+    "actualclosedate": "2026-11-20",
+    "actualvalue": 900.5,
+    "budgetamount_base": 12,
+    "exchangerate": 1.5,
+}
+"""The report's columns of the valued opportunity below: its facts are these, without its lookup, flag or text."""
+
 SHAPES: dict[str, dict[str, Any]] = {
     "o-all": {
         "parentaccountid": _lookup("account", ACCOUNT),
@@ -45,13 +56,7 @@ SHAPES: dict[str, dict[str, Any]] = {
     "o-too-long": {"parentcontactid": _lookup("contact", "x" * 37), "originatingleadid": _lookup("lead", LEAD)},
     "o-valued": {
         "parentaccountid": _lookup("account", ACCOUNT),
-        "statecode": 1,
-        "stepname": "3-Propose",
-        "createdon": "2026-11-02T10:00:00Z",
-        "actualclosedate": "2026-11-20",
-        "actualvalue": 900.5,
-        "budgetamount_base": 12,
-        "exchangerate": 1.5,
+        **VALUED_FACTS,
         "isrevenuesystemcalculated": True,
         "description": "Long text the report never reads",
     },
@@ -118,15 +123,7 @@ def test_the_named_records_follow_upserts_deletions_the_sweep_and_the_purge(
         uow.commit()
     assert _stored(engine, acme) == _expected(SHAPES)
     assert _stored_facts(engine, acme) == _expected_facts(SHAPES)
-    assert _stored_facts(engine, acme)["o-valued"][1] == {
-        "statecode": 1,
-        "stepname": "3-Propose",
-        "createdon": "2026-11-02T10:00:00Z",
-        "actualclosedate": "2026-11-20",
-        "actualvalue": 900.5,
-        "budgetamount_base": 12,
-        "exchangerate": 1.5,
-    }, "the rule's columns and the numbers; no lookup, flag or text"
+    assert _stored_facts(engine, acme)["o-valued"][1] == VALUED_FACTS, "the rule's columns and numbers, nothing else"
     assert ("o-all", "account", ACCOUNT.lower()) in _stored(engine, acme), "ids in lower case"
     assert not any(record_id == "other-account" for _, _, record_id in _stored(engine, acme)), "parent account first"
 
