@@ -14,15 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Final
 
 from salesbridge.crm.ports import CrmRecord, RequestUsage
 from salesbridge.domain.match_links import TARGET_KINDS
 from salesbridge.domain.sync_runs import ImportChanges, ImportReport, RunCounts
 from salesbridge.domain.workspace import ImportState
-from salesbridge.errors import CrmError, ImportCancelledError, RateLimitedError, StoreError
+from salesbridge.errors import CrmError, ImportCancelledError, RateLimitedError
 from salesbridge.services.crm_users import refresh_crm_users_from_import
 from salesbridge.services.lists import recompute_changed_in
 from salesbridge.services.matching import IMPORT_REASON, request_matching
@@ -38,6 +36,7 @@ from salesbridge.services.sync import (
     record_success,
 )
 from salesbridge.sync.engine import ImportEngine, Progress
+from salesbridge.sync.throttle_watch import ThrottleWatch
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +82,14 @@ async def run_pending_import(
             guard=lambda page_uow: ensure_still_running(page_uow, run_id, lease=lease),
             progress=progress,
         )
-        watching = asyncio.ensure_future(_watch_throttling(store, organization_id, run_id, session.usage, clock))
+        # While the run goes, the status says Dynamics throttles it while it waits rather than after.
+        throttles = ThrottleWatch(
+            session.usage,
+            clock,
+            lambda until: _note_throttled(store, organization_id, run_id, until),
+            subject=f"import {run_id}",
+        )
+        watching = asyncio.ensure_future(throttles.watch())
         try:
             report = await engine.run()
         except CrmError as error:
@@ -103,33 +109,6 @@ async def run_pending_import(
         await session.close()
     changes = ImportChanges.all() if full_recompute else report.changes
     return await asyncio.to_thread(_finish, store, organization_id, run_id, report, changes, lease, usage)
-
-
-THROTTLE_WATCH_S: Final = 0.5
-"""How often a running import looks at its session's counters for a new throttle (no request is sent)."""
-
-
-async def _watch_throttling(
-    store: StoreAccess,
-    organization_id: uuid.UUID,
-    run_id: uuid.UUID,
-    usage: Callable[[], RequestUsage],
-    clock: Clock,
-) -> None:
-    """While the run goes: each time Dynamics has throttled it anew (429 with ``Retry-After``) and it waits, record
-    until when (``import_runs.note_throttled``), so that the status says so while the run waits rather than after.
-    Runs until cancelled; a store failure is logged and the watch goes on."""
-    seen = 0
-    while True:
-        await asyncio.sleep(THROTTLE_WATCH_S)
-        now = usage()
-        if now.throttled > seen and now.paused_s > 0:
-            seen = now.throttled
-            until = clock() + timedelta(seconds=now.paused_s)
-            try:
-                await asyncio.to_thread(_note_throttled, store, organization_id, run_id, until)
-            except StoreError as error:
-                logger.warning("Could not record that Dynamics throttles import %s: %s", run_id, error)
 
 
 def _note_throttled(store: StoreAccess, organization_id: uuid.UUID, run_id: uuid.UUID, until: datetime) -> None:

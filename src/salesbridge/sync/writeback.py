@@ -77,8 +77,9 @@ from salesbridge.domain.writeback import (
     crm_activity_id,
     seat_hold,
 )
-from salesbridge.errors import CrmError, CrmTableMissingError, StoreError, TransientError, UpstreamUnavailableError
+from salesbridge.errors import CrmError, CrmTableMissingError, TransientError, UpstreamUnavailableError
 from salesbridge.sync.ports import Transaction
+from salesbridge.sync.throttle_watch import ThrottleWatch
 
 logger = logging.getLogger(__name__)
 
@@ -589,23 +590,30 @@ async def drain_organization(
         )
         return plan
 
-    throttles = _ThrottleNotes(store, organization_id, clock)
+    def note_throttled(until: datetime) -> None:
+        with store(organization_id) as uow:
+            uow.activities.note_throttled(until=until)
+            uow.commit()
+
+    throttles: ThrottleWatch | None = None
     watching: asyncio.Future[None] | None = None
 
     def write(plan: _Plan) -> _Writing:
-        nonlocal session, watching
+        nonlocal session, throttles, watching
         if session is None:
             session = sessions(credentials)
-            watching = asyncio.ensure_future(throttles.watch(session.usage))
+            # The status says Dynamics throttles the drain while it waits rather than nothing.
+            throttles = ThrottleWatch(session.usage, clock, note_throttled, subject=f"the drain of {organization_id}")
+            watching = asyncio.ensure_future(throttles.watch())
         summary.writes += 1
         return _Writing(plan, asyncio.ensure_future(_write(session.activities, plan.records)), time.monotonic())
 
     async def record(writing: _Writing) -> None:
         report = await writing.report
         written = time.monotonic()
-        if session is not None:
+        if throttles is not None:
             # A write that gave up throttled ends before the watch looks again: what it met is noted now.
-            await throttles.look(session.usage())
+            await throttles.look()
         part = DrainSummary()
         await asyncio.to_thread(
             _outcomes, store, organization_id, writing.plan, report, part, now=clock(), first_retry=first_retry
@@ -653,44 +661,6 @@ async def drain_organization(
             with suppress(Exception):  # closing must not hide what the drain raised or return
                 await session.close()
     return summary
-
-
-THROTTLE_WATCH_S: Final = 0.5
-"""How often a drain looks at its session's counters for a new throttle (no request is sent)."""
-
-
-class _ThrottleNotes:
-    """Records until when Dynamics throttles a drain (429 with ``Retry-After``: the client waits, then retries), so
-    that the writeback status says so while the drain waits rather than nothing."""
-
-    def __init__(self, store: WritebackStore, organization_id: uuid.UUID, clock: Clock) -> None:
-        self._store = store
-        self._organization_id = organization_id
-        self._clock = clock
-        self._seen = 0
-
-    async def watch(self, usage: Callable[[], RequestUsage]) -> None:
-        """Look at ``usage`` every :data:`THROTTLE_WATCH_S` until cancelled."""
-        while True:
-            await asyncio.sleep(THROTTLE_WATCH_S)
-            await self.look(usage())
-
-    async def look(self, now: RequestUsage) -> None:
-        """Note the wait Dynamics asked for when it throttled the drain anew since the last look; a store failure
-        is logged (the drain goes on: the note only informs)."""
-        if now.throttled <= self._seen or now.paused_s <= 0:
-            return
-        self._seen = now.throttled
-        until = self._clock() + timedelta(seconds=now.paused_s)
-        try:
-            await asyncio.to_thread(self._note, until)
-        except StoreError as error:
-            logger.warning("Could not record that Dynamics throttles the drain of %s: %s", self._organization_id, error)
-
-    def _note(self, until: datetime) -> None:
-        with self._store(self._organization_id) as uow:
-            uow.activities.note_throttled(until=until)
-            uow.commit()
 
 
 FAILING_LOOKED_AT: Final = 500
