@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -195,6 +196,37 @@ def test_status_and_retry_show_and_requeue_dynamics_failures(
         "retried": 1
     }
     assert a.get(f"{ORGS}/activities/{logged['id']}").json()["delivery"]["state"] == "queued"
+
+
+def test_writeback_status_says_while_dynamics_throttles_the_drain_in_the_callers_language_and_null_otherwise(
+    console: Console, browser: OpenBrowser
+) -> None:
+    """What a drain records while Dynamics throttles it (see ``test_writeback_drain``): the API's status gives until
+    when and the sentence the console and ``salesbridge writeback status`` show, by the injected clock, until a
+    minute after Dynamics' wait; null before and after."""
+    admin = browser(ACME_ADMIN)
+    status = admin.client.get(f"{ORGS}/writeback/status").json()
+    assert (status["throttled_until"], status["throttled_message"]) == (None, None), "never throttled"
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    until = console.clock() + timedelta(seconds=30)
+    with console.store(organization_id) as uow:
+        uow.activities.note_throttled(until=until)
+        uow.commit()
+
+    status = admin.client.get(f"{ORGS}/writeback/status").json()
+    assert status["throttled_until"] == until.isoformat()
+    assert status["throttled_message"] == (
+        "Dynamics is throttling requests: writeback tries again at 09:00:30 UTC. Nothing to do: it goes on by itself."
+    )
+    assert admin.client.put("/api/v1/me/locale", json={"locale": "es"}, headers=admin.csrf_headers()).is_success
+    assert admin.client.get(f"{ORGS}/writeback/status").json()["throttled_message"] == (
+        "Dynamics está limitando las solicitudes: la reescritura vuelve a intentarlo a las 09:00:30 UTC. No hace "
+        "falta hacer nada: continúa sola."
+    )
+    console.clock.advance(timedelta(seconds=91))
+    status = admin.client.get(f"{ORGS}/writeback/status").json()
+    assert (status["throttled_until"], status["throttled_message"]) == (None, None), "a minute after the wait"
 
 
 def test_another_organizations_administrator_finds_and_changes_none_of_our_activities(

@@ -2,8 +2,8 @@
 
 * Settings: "Enable syncing workspace data back to your CRM?" and the data items written back (``"all"`` or a
   list). Turning writeback on asks Dynamics first and is refused (422) until the CRM-side app is installed.
-* Status: activities per delivery state, per type and per seller, why activities wait, and the failing and parked
-  ones with Dynamics' error.
+* Status: activities per delivery state, per type and per seller, why activities wait, the failing and parked
+  ones with Dynamics' error, and whether Dynamics throttles the drain (until when, in words).
 * Retry (failing and parked activities, all or those named) and backfill (earlier activity kept in the workspace,
   since a date), each queueing the organization's drain.
 """
@@ -34,6 +34,7 @@ from salesbridge.services.writeback import (
 )
 from salesbridge.web.api.activities import ActivityType, StateName
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiInput, ApiModel, IsoTime, errors
+from salesbridge.web.localized import writeback_throttled_message
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}/writeback", tags=["writeback"], responses=ORGANIZATION_ERRORS)
@@ -88,6 +89,16 @@ class WritebackStatusOut(ApiModel):
         description="Why activities wait: `waiting_for_match`, or the seat's reason (`crm_sync_off`…)."
     )
     problems: list[ProblemOut] = Field(description="The newest failing and parked activities (at most 200).")
+    throttled_until: IsoTime | None = Field(
+        default=None,
+        description="While Dynamics throttles the drain (429 with `Retry-After`, and for a minute after): until when "
+        "it asked to wait, i.e. the next try. Null otherwise.",
+    )
+    throttled_message: str | None = Field(
+        default=None,
+        description="That throttling in words, with the next try, in the caller's language, as the console and "
+        "`salesbridge writeback status` say it. Null when Dynamics does not throttle the drain.",
+    )
 
 
 class RetryIn(ApiInput):
@@ -141,6 +152,8 @@ def status_out(status: WritebackStatus, locale: str) -> WritebackStatusOut:
             "by_seller": data["by_seller"],
             "waiting": data["waiting"],
             "problems": data["problems"],
+            "throttled_until": data["throttled_until"],
+            "throttled_message": writeback_throttled_message(status.throttled_until, locale),
         }
     )
 
@@ -175,8 +188,9 @@ async def put_settings(
 @router.get("/status", summary="Writeback status")
 def get_status(org: str, principal: AdminPrincipal, services: Services) -> WritebackStatusOut:  # noqa: ARG001
     """Activities per delivery state, per type and per seller; why activities wait; the failing and parked ones
-    with Dynamics' error code and message."""
-    return status_out(writeback_status(services.store, principal.organization_id), principal.locale)
+    with Dynamics' error code and message; while Dynamics throttles the drain, until when and that in words."""
+    status = writeback_status(services.store, principal.organization_id, clock=services.clock)
+    return status_out(status, principal.locale)
 
 
 @router.post("/retry", summary="Retry failing and parked activities")
