@@ -7,9 +7,37 @@ salesbridge package but ``domain`` and ``message_ids``. The public API (/work/no
 here.
 """
 
-from salesbridge.matching.engine import Matcher, MatchIndex
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from salesbridge.matching.model import MatchModel
 from salesbridge.matching.records import Band, CompanyRecord, Decision, FieldReason, LinkResult, PersonRecord
+
+# The engine brings numpy, rapidfuzz, jellyfish, nameparser, fingerprints, tldextract and phonenumbers (a quarter of a
+# second): it is imported on first use of Matcher or MatchIndex (PEP 562), so that the values above, which every CLI
+# command, worker and the sandbox import through salesbridge.services.matching, stay light
+# (tests/unit/cli/test_start.py).
+if TYPE_CHECKING:
+    from salesbridge.matching.engine import Matcher, MatchIndex
+
+_ENGINE_NAMES = frozenset({"Matcher", "MatchIndex"})
+
+
+def __getattr__(name: str) -> Any:
+    """``Matcher`` and ``MatchIndex``, from :mod:`salesbridge.matching.engine` imported now.
+
+    Raises:
+        AttributeError: ``name`` is not one of them.
+    """
+    if name not in _ENGINE_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from salesbridge.matching import engine
+
+    value = getattr(engine, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Band",

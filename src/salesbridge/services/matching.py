@@ -46,7 +46,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
 from salesbridge.domain.jobs import MATCH_ORGANIZATION, match_queueing_lock, organization_lock
 from salesbridge.domain.match_links import (
@@ -73,12 +73,18 @@ from salesbridge.errors import (
     SeatRequiredError,
     UnsupportedJobError,
 )
-from salesbridge.matching import Band, CompanyRecord, Decision, FieldReason, Matcher, MatchModel, PersonRecord
+from salesbridge.matching import Band, CompanyRecord, Decision, FieldReason, MatchModel, PersonRecord
 from salesbridge.message_ids import N_
 from salesbridge.services.account_rules import Principal
 from salesbridge.services.ports import Clock, StoreAccess, UnitOfWork
 from salesbridge.services.reports import record_match_rates
 from salesbridge.services.writeback_outbox import requeue_after_matching
+
+# The engine (numpy, rapidfuzz, jellyfish, …) is imported by the functions that score (_companies_matcher,
+# _people_matcher): every CLI command and worker imports this module, most never match
+# (tests/unit/cli/test_start.py).
+if TYPE_CHECKING:
+    from salesbridge.matching import Matcher
 
 __all__ = [
     "UNMATCHED_COLUMNS",
@@ -863,6 +869,20 @@ def _model(stored: Mapping[str, Any] | None) -> MatchModel | None:
     return MatchModel.from_dict(dict(stored)) if stored else None
 
 
+def _companies_matcher(stored: Mapping[str, Any] | None) -> Matcher[CompanyRecord]:
+    """The companies' scorer with the ``stored`` model (the default one when none is kept yet)."""
+    from salesbridge.matching import Matcher
+
+    return Matcher.companies(model=_model(stored))
+
+
+def _people_matcher(stored: Mapping[str, Any] | None) -> Matcher[PersonRecord]:
+    """The people's scorer with the ``stored`` model (the default one when none is kept yet)."""
+    from salesbridge.matching import Matcher
+
+    return Matcher.people(model=_model(stored))
+
+
 def _watermark(previous: datetime | None, seen: Iterable[datetime | None]) -> datetime | None:
     newest = max((moment for moment in seen if moment is not None), default=None)
     if newest is None:
@@ -882,8 +902,8 @@ def run_matching(
         full = full or state.last_run_at is None
         now = clock()
         profiles = _profile_columns(uow)
-        companies_matcher = Matcher.companies(model=_model(state.companies_model))
-        people_matcher = Matcher.people(model=_model(state.people_model))
+        companies_matcher = _companies_matcher(state.companies_model)
+        people_matcher = _people_matcher(state.people_model)
         if full:
             for table in (*COMPANY_TABLES, *PEOPLE_TABLES):
                 uow.matches.delete_scorer_links([table])
@@ -1337,13 +1357,13 @@ def _scored(uow: UnitOfWork, table: str, record: ImportedRecord, target_id: uuid
         companies = uow.matches.companies_by_ids([target_id])
         if not companies:
             return None
-        matcher = Matcher.companies(model=_model(state.companies_model))
+        matcher = _companies_matcher(state.companies_model)
         return matcher.score(_company_record(record, profiles.get(table)), _workspace_company(companies[0]))
     people = uow.matches.people_by_ids([target_id])
     if not people:
         return None
     left = _person_lefts(uow, profiles)(table, [record])[0]
-    return Matcher.people(model=_model(state.people_model)).score(left.value, _workspace_person(people[0]))
+    return _people_matcher(state.people_model).score(left.value, _workspace_person(people[0]))
 
 
 def correct_match(
@@ -1680,7 +1700,7 @@ def evaluate(uow: UnitOfWork) -> Evaluation:
         tables=COMPANY_TABLES,
         target_kind=TargetKind.COMPANY,
         target_side=KeySide.COMPANY,
-        matcher=Matcher.companies(model=_model(state.companies_model)),
+        matcher=_companies_matcher(state.companies_model),
         full=False,
         now=now,
         to_record=_workspace_company,
@@ -1692,7 +1712,7 @@ def evaluate(uow: UnitOfWork) -> Evaluation:
         tables=PEOPLE_TABLES,
         target_kind=TargetKind.PERSON,
         target_side=KeySide.PERSON,
-        matcher=Matcher.people(model=_model(state.people_model)),
+        matcher=_people_matcher(state.people_model),
         full=False,
         now=now,
         to_record=_workspace_person,
