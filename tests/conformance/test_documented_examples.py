@@ -19,10 +19,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from starlette.testclient import TestClient
-from tests.conformance.conftest import API, BASE_URL, WebApi
+from tests.conformance.conftest import API, WebApi, open_api
 from tests.conformance.documented import lookup_property_data, ok
-from tests.conformance.test_documented_writes import SAMPLE_ACCOUNT
+from tests.conformance.test_documented_writes import SAMPLE_ACCOUNT, SAMPLE_REPRESENTATION
 
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.organization.state import SandboxConfig
@@ -41,11 +40,7 @@ IF_NONE_MATCH_NULL = {"If-None-Match": "null"}
 def docs_api(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[WebApi]:
     """The sample records of the query pages: two accounts with primary contacts, tasks regarding them."""
     sandbox = build_sandbox(signing_key=sandbox_signing_key)
-    issued = sandbox.services.issuer.issue(
-        sandbox.application.client_id, sandbox.application.client_secret, f"{BASE_URL}/.default"
-    )
-    with TestClient(sandbox.app, base_url=BASE_URL) as client:
-        api = WebApi(client, str(issued["access_token"]))
+    with open_api(sandbox) as api:
         for account, name in ((LITWARE, "Litware, Inc. (sample)"), (ADVENTURE_WORKS, "Adventure Works (sample)")):
             api.create("accounts", {"accountid": account, "name": name, "revenue": 20000})
         for contact, first, last, account in ((SUSANNA, "Susanna", "Stubberod (sample)", LITWARE),):
@@ -424,19 +419,7 @@ def test_create_with_data_returned(docs_api: WebApi) -> None:
     assert "OData-EntityId" not in response.headers
     assert body["@odata.context"].startswith(f"{API}$metadata#accounts")
     assert body["@odata.context"].endswith("/$entity")
-    assert set(body) == {
-        "@odata.context",
-        "@odata.etag",
-        "accountid",
-        "accountcategorycode",
-        "description",
-        "address1_latitude",
-        "creditonhold",
-        "name",
-        "createdon",
-        "revenue",
-        "_transactioncurrencyid_value",
-    }
+    assert set(body) == SAMPLE_REPRESENTATION
     assert (body["creditonhold"], body["accountcategorycode"], body["revenue"]) == (False, 1, 5000000)
     assert body["createdon"].endswith("Z")
 
@@ -606,11 +589,7 @@ def test_a_single_level_expansion_returns_at_most_a_page_of_related_records(
     related records can be returned for each expanded collection-valued navigation property" (here the sandbox's
     largest page is made 2, so three tasks show the cap)."""
     sandbox = build_sandbox(config=SandboxConfig(max_page_size=2), signing_key=sandbox_signing_key)
-    issued = sandbox.services.issuer.issue(
-        sandbox.application.client_id, sandbox.application.client_secret, f"{BASE_URL}/.default"
-    )
-    with TestClient(sandbox.app, base_url=BASE_URL) as client:
-        api = WebApi(client, str(issued["access_token"]))
+    with open_api(sandbox) as api:
         account = api.create("accounts", {"name": "Capped"})
         for number in (1, 2, 3):
             api.create(

@@ -50,6 +50,24 @@ SAMPLE_ACCOUNT = {
 }
 
 
+#: The keys of the sample account returned with ``$select=name,creditonhold,address1_latitude,description,revenue,
+#: accountcategorycode,createdon`` ("... with data returned"): the context, the ETag, the selected columns, the key
+#: and the money column's currency lookup.
+SAMPLE_REPRESENTATION = {
+    "@odata.context",
+    "@odata.etag",
+    "accountid",
+    "accountcategorycode",
+    "description",
+    "address1_latitude",
+    "creditonhold",
+    "name",
+    "createdon",
+    "revenue",
+    "_transactioncurrencyid_value",
+}
+
+
 def _sample_account(api: WebApi) -> str:
     """The documents' sample account ("Create with data returned" of create-entity-web-api.md), a new id."""
     return api.create("accounts", SAMPLE_ACCOUNT)
@@ -103,19 +121,7 @@ def test_update_with_data_returned(docs_api: WebApi) -> None:
     body = response.json()
     assert body["@odata.context"].startswith(f"{API}$metadata#accounts")
     assert body["@odata.context"].endswith("/$entity")
-    assert set(body) == {
-        "@odata.context",
-        "@odata.etag",
-        "accountid",
-        "accountcategorycode",
-        "description",
-        "address1_latitude",
-        "creditonhold",
-        "name",
-        "createdon",
-        "revenue",
-        "_transactioncurrencyid_value",
-    }
+    assert set(body) == SAMPLE_REPRESENTATION
     assert body["accountid"] == account
     assert body["@odata.etag"].startswith('W/"')
     assert body["name"] == "Updated Sample Account"

@@ -23,8 +23,7 @@ from urllib.parse import quote
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from starlette.testclient import TestClient
-from tests.conformance.conftest import API, BASE_URL, WebApi
+from tests.conformance.conftest import API, WebApi, open_api
 from tests.conformance.test_security import make_user
 
 from salesbridge.sandbox.assembly import Sandbox, build_sandbox
@@ -48,11 +47,7 @@ EXAMPLE = [
 @pytest.fixture(scope="module")
 def org(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[tuple[WebApi, Sandbox]]:
     sandbox = build_sandbox(signing_key=sandbox_signing_key)
-    issued = sandbox.services.issuer.issue(
-        sandbox.application.client_id, sandbox.application.client_secret, f"{BASE_URL}/.default"
-    )
-    with TestClient(sandbox.app, base_url=BASE_URL) as client:
-        api = WebApi(client, str(issued["access_token"]))
+    with open_api(sandbox) as api:
         for employees, name, city, created in EXAMPLE:
             body: dict[str, Any] = {"name": name, "overriddencreatedon": created}
             if employees is not None:

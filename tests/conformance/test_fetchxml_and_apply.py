@@ -18,8 +18,7 @@ from urllib.parse import quote
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from starlette.testclient import TestClient
-from tests.conformance.conftest import API, BASE_URL, WebApi
+from tests.conformance.conftest import API, WebApi, open_api
 
 from salesbridge.sandbox.assembly import build_sandbox
 
@@ -35,11 +34,7 @@ ACCOUNTS = [
 @pytest.fixture(scope="module")
 def fx(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[WebApi]:
     sandbox = build_sandbox(signing_key=sandbox_signing_key)
-    issued = sandbox.services.issuer.issue(
-        sandbox.application.client_id, sandbox.application.client_secret, f"{BASE_URL}/.default"
-    )
-    with TestClient(sandbox.app, base_url=BASE_URL) as client:
-        api = WebApi(client, str(issued["access_token"]))
+    with open_api(sandbox) as api:
         contacts: dict[str, str] = {}
         for name, number, revenue, state, contact, active in ACCOUNTS:
             body: dict[str, Any] = {"name": name, "revenue": revenue, "address1_stateorprovince": state}

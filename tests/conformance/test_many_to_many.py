@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from starlette.testclient import TestClient
-from tests.conformance.conftest import API, BASE_URL, WebApi
+from tests.conformance.conftest import API, WebApi, open_api
 
 from salesbridge.sandbox.assembly import build_sandbox
 
@@ -46,11 +45,7 @@ def _menu(text: str) -> dict[str, Any]:
 def n2n(sandbox_signing_key: rsa.RSAPrivateKey) -> Iterator[tuple[WebApi, str]]:
     """The sandbox with the documented relationship created (the response checked in the first test)."""
     sandbox = build_sandbox(signing_key=sandbox_signing_key)
-    issued = sandbox.services.issuer.issue(
-        sandbox.application.client_id, sandbox.application.client_secret, f"{BASE_URL}/.default"
-    )
-    with TestClient(sandbox.app, base_url=BASE_URL) as client:
-        api = WebApi(client, str(issued["access_token"]))
+    with open_api(sandbox) as api:
         response = api.post(
             "RelationshipDefinitions",
             json={
