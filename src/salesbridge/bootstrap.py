@@ -443,6 +443,7 @@ def console_app(
         sessions=dynamics_sessions(request_budget(settings, db_url)),
         mailer=mailer(settings),
         console_url=console_url,
+        report_cache_mib=settings.reports_cache_mib,
     )
     return create_app(
         services,
@@ -585,16 +586,20 @@ def console_services(
     sessions: CrmAppSessionFactory | None = None,
     mailer: Mailer | None = None,
     console_url: str | None = None,
+    report_cache_mib: float | None = None,
 ) -> ConsoleServices:
     """The console's use cases on ``store``, reaching Dynamics through ``sessions`` (the real connector on the
     process's request budget when None; :func:`console_app` passes the one on :func:`request_budget`, shared with
     the workers under ``SALESBRIDGE_JOBS=procrastinate``), where ``targets`` admits (Dynamics 365's hosts only when
-    None). Invitations are emailed through ``mailer`` (none when None), their links starting with ``console_url``."""
+    None). Invitations are emailed through ``mailer`` (none when None), their links starting with ``console_url``.
+    The Reports page keeps its drawn charts within ``report_cache_mib`` MiB (``SALESBRIDGE_REPORTS_CACHE_MIB``; the
+    cache's default when None)."""
     from salesbridge.crm.dynamics.endpoints import DynamicsTargets
     from salesbridge.services.accounts import AccountService
     from salesbridge.services.crm_settings import CrmSettingsService
     from salesbridge.services.seats import SeatService
     from salesbridge.store.uow import utc_now
+    from salesbridge.web.chart_cache import MIB, ChartCache
     from salesbridge.web.context import DEFAULT_PUBLIC_BASE_URL, ConsoleServices
 
     return ConsoleServices(
@@ -607,6 +612,7 @@ def console_services(
         crm_targets=targets or DynamicsTargets(),
         wake_importer=wake_importer,
         crm_app_sessions=sessions or dynamics_session,
+        report_charts=ChartCache() if report_cache_mib is None else ChartCache(int(report_cache_mib * MIB)),
     )
 
 

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         description="Frames kept per traced allocation for SALESBRIDGE_TRACEMALLOC_FILE; 0 traces no allocation and "
         "writes live objects by type only (cheap).",
     )
+    reports_cache_mib: float = Field(
+        default=4.0,
+        ge=0,
+        description="`salesbridge serve`: the Reports page's drawn charts are kept for reuse within this many MiB, "
+        "least recently used out first, per organization and language (about a hundred of the largest charts "
+        "in 4); 0: every chart is drawn on every load.",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="The console's public address (scheme, host, port), e.g. https://console.example.com: every "

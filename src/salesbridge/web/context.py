@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -15,6 +15,7 @@ from salesbridge.services.connecting import ConnectTargets
 from salesbridge.services.crm_settings import CrmSettingsService
 from salesbridge.services.ports import Clock, CrmAppSessionFactory, CrmSessionFactory, StoreAccess
 from salesbridge.services.seats import SeatService
+from salesbridge.web.chart_cache import ChartCache
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class ConsoleServices:
             columns) before it renders without it, saying what it could not load. Seconds.
         crm_app_sessions: Opens sessions able to install the CRM-side app (CRM Settings' "Get it now", enabling
             writeback); None: this console cannot reach the app, and the page says so.
+        report_charts: The Reports page's drawn charts, kept within a byte budget (``SALESBRIDGE_REPORTS_CACHE_MIB``,
+            set by bootstrap), per organization.
     """
 
     accounts: AccountService
@@ -48,6 +51,7 @@ class ConsoleServices:
     wake_importer: Callable[[], None] | None = None
     crm_wait_s: float = 5.0
     crm_app_sessions: CrmAppSessionFactory | None = None
+    report_charts: ChartCache = field(default_factory=ChartCache)
 
 
 DEFAULT_PUBLIC_BASE_URL: Final = "http://127.0.0.1:8000"

@@ -1,21 +1,26 @@
 """The administrators' Reports page (SQLite and PostgreSQL): every report as a chart and a table, each downloadable
-as CSV with formula cells neutralised; the nav links to it; sellers are refused; an unknown report is a 404."""
+as CSV with formula cells neutralised; the nav links to it; sellers are refused; an unknown report is a 404. Charts
+are drawn once per organization, numbers and language, and kept within the console's byte budget."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, Browser, Console, Person
+from markupsafe import Markup
+from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
 from tests.integration.web.test_crm_details_web import EUR, USD, give_currencies
 from tests.integration.web.test_people_web import seed_people
 from tests.integration.web.test_writeback_web import _delivered_note
 
+from salesbridge.bootstrap import console_services
 from salesbridge.domain.workspace import SeatState
 from salesbridge.domain.writeback import ActivityDraft, DataItem, DeliveryState, Direction, Regarding
+from salesbridge.web.chart_cache import MIB, ChartKey
 
 OpenBrowser = Callable[[Person | None], Browser]
 
@@ -115,3 +120,57 @@ def test_amounts_are_in_the_crms_base_currency_as_the_readers_language_writes_it
     assert 'data-testid="won-revenue" data-value="0.00">€0.00 <' in english
     assert 'data-testid="influenced-pipeline" data-value="0.00">0,00\xa0€ <' in spanish
     assert influence[0][3:5] == ["Value (EUR)", "Currency"], "plain numbers and the currency's code"
+
+
+def _chart_ids(html: str) -> list[str]:
+    return CHART_ID.findall(html)
+
+
+CHART_ID = re.compile(r'<svg xmlns="http://www.w3.org/2000/svg"[^>]* id="(chart-\d+)"')
+
+
+def test_a_reloaded_report_is_drawn_from_the_chart_cache(console: Console, browser: OpenBrowser) -> None:
+    _delivered_note(console, seed_people(console)["p-robert"])
+    admin = browser(ACME_ADMIN)
+    charts = console.services.report_charts
+
+    first = admin.client.get("/admin/reports").text
+    drawn = charts.stats()
+    second = admin.client.get("/admin/reports").text
+
+    assert len(_chart_ids(first)) == 3  # written back, influence, seats (no matching run yet)
+    assert (drawn.misses, drawn.hits, drawn.entries) == (3, 0, 3)
+    assert 0 < drawn.bytes <= drawn.budget
+    assert _chart_ids(second) == _chart_ids(first), "the same drawings, not new ones"
+    assert (charts.stats().misses, charts.stats().hits) == (3, 3)
+    spanish = admin.client.put("/api/v1/me/locale", json={"locale": "es"}, headers=admin.csrf_headers())
+    assert spanish.status_code == 200
+    assert set(_chart_ids(admin.client.get("/admin/reports").text)).isdisjoint(_chart_ids(first))
+
+
+def test_an_administrator_never_gets_a_chart_drawn_for_another_organization(
+    console: Console, browser: OpenBrowser
+) -> None:
+    acme = browser(ACME_ADMIN).client.get("/admin/reports").text
+    globex = browser(GLOBEX_ADMIN).client.get("/admin/reports").text
+
+    # Both influence charts draw the same numbers (nothing influenced, no currency yet) in English: still two.
+    assert 'data-testid="influenced-pipeline" data-value="0.00"' in acme
+    assert 'data-testid="influenced-pipeline" data-value="0.00"' in globex
+    assert _chart_ids(acme)
+    assert _chart_ids(globex)
+    assert set(_chart_ids(acme)).isdisjoint(_chart_ids(globex))
+    assert console.services.report_charts.stats().hits == 0
+    organizations = {key.organization_id for key in console.services.report_charts.keys_oldest_first()}
+    assert organizations == {console.store.organization_id("acme"), console.store.organization_id("globex")}
+
+
+def test_the_console_keeps_charts_within_its_configured_budget(console: Console) -> None:
+    services = console_services(console.store, report_cache_mib=0.01)  # ~10 KB: a chart or two
+    charts = services.report_charts
+    for key in range(50):
+        charts.chart(ChartKey(uuid.uuid4(), "seats", "en", (key, key, key)), lambda: Markup("<svg>" + "x" * 3_000))
+
+    assert charts.stats().budget == int(0.01 * MIB)
+    assert charts.stats().bytes <= charts.stats().budget
+    assert 0 < charts.stats().entries < 50

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any, Final
 
 from babel.dates import format_date, format_datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
-from salesbridge.domain.reports import MatchRateSnapshot
 from salesbridge.domain.writeback import DataItem
 from salesbridge.errors import RowNotFoundError
 from salesbridge.i18n import N_, translate
-from salesbridge.services.reports import Reports, WrittenBackRow, read_reports
+from salesbridge.services.accounts import Principal
+from salesbridge.services.reports import Reports, read_reports
+from salesbridge.web.chart_cache import ChartCache, ChartKey
 from salesbridge.web.charts import (
     Series,
     bar_chart,
@@ -65,70 +67,58 @@ def _moment(moment: datetime, locale: str) -> str:
     return format_datetime(moment, format="short", locale=locale, tzinfo=moment.tzinfo)
 
 
-# Each chart is drawn once per set of numbers and language, then reused (a chart is a pure function of them; pygal
-# took about a tenth of the page's time on every load): the caches below are keyed by exactly what is drawn.
-_CHARTS: Final = 64
-"""Charts of each kind kept drawn (a few organizations' pages in both languages)."""
+# Each chart is drawn once per organization, set of numbers and language, then reused (a chart is a pure function
+# of what it draws; pygal took about a tenth of the page's time on every load): the console's chart cache
+# (:mod:`salesbridge.web.chart_cache`, bounded by bytes) is keyed by the organization and exactly what is drawn,
+# the few numbers of each chart rather than the report's rows (a key holding every seller's rows would outweigh its
+# chart).
+WrittenBackDrawn = tuple[tuple[date, ...], tuple[tuple[str, tuple[float, ...]], ...]]
+MatchRateDrawn = tuple[tuple[datetime, ...], tuple[tuple[str, tuple[float | None, ...]], ...]]
 
 
-def written_back_chart(reports: Reports, locale: str) -> Any:
-    """Delivered activities per week, one stacked series per data item."""
-    return _written_back_chart(reports.written_back, reports.weeks, locale)
+def written_back_drawn(reports: Reports) -> WrittenBackDrawn:
+    """What the written-back chart draws: the weeks, and per data item with deliveries its count in each week."""
+    counts: dict[tuple[str, date], int] = {}
+    for row in reports.written_back:
+        counts[row.item, row.week] = counts.get((row.item, row.week), 0) + row.count
+    items = [item.value for item in DataItem if any(key[0] == item.value for key in counts)]
+    return reports.weeks, tuple(
+        (item, tuple(float(counts.get((item, week), 0)) for week in reports.weeks)) for item in items
+    )
 
 
-@lru_cache(maxsize=_CHARTS)
-def _written_back_chart(written_back: tuple[WrittenBackRow, ...], weeks: tuple[date, ...], locale: str) -> Any:
-    items = [item for item in DataItem if any(row.item == item.value for row in written_back)]
-    series = [
-        Series(
-            _item(item.value, locale),
-            tuple(
-                float(sum(row.count for row in written_back if row.item == item.value and row.week == week))
-                for week in weeks
-            ),
-        )
-        for item in items
-    ]
+def _draw_written_back(drawn: WrittenBackDrawn, locale: str) -> Markup:
+    weeks, counts = drawn
     return bar_chart(
         title=translate("Activity written back to the CRM, per week", locale),
         x_labels=[format_date(week, format="d MMM", locale=locale) for week in weeks],
-        series=series,
+        series=[Series(_item(item, locale), values) for item, values in counts],
         value_formatter=number_formatter(locale),
         description=translate("The same numbers are in the table below the chart.", locale),
         stacked=True,
     )
 
 
-def match_rate_chart(reports: Reports, locale: str) -> Any:
-    """The share of records tied per matching run, one line per CRM table."""
-    return _match_rate_chart(reports.match_rates, locale)
+def match_rate_drawn(reports: Reports) -> MatchRateDrawn:
+    """What the match-rate chart draws: the runs' moments, and per CRM table its rate at each (None: not taken)."""
+    moments = tuple(sorted({snapshot.taken_at for snapshot in reports.match_rates}))
+    by_key = {(snapshot.taken_at, snapshot.table): snapshot.rate for snapshot in reports.match_rates}
+    return moments, tuple((table, tuple(by_key.get((moment, table)) for moment in moments)) for table in TABLE_LABELS)
 
 
-@lru_cache(maxsize=_CHARTS)
-def _match_rate_chart(match_rates: tuple[MatchRateSnapshot, ...], locale: str) -> Any:
-    moments = sorted({snapshot.taken_at for snapshot in match_rates})
-    by_key = {(snapshot.taken_at, snapshot.table): snapshot.rate for snapshot in match_rates}
-    series = [
-        Series(translate(label, locale), tuple(by_key.get((moment, table)) for moment in moments))
-        for table, label in TABLE_LABELS.items()
-    ]
+def _draw_match_rate(drawn: MatchRateDrawn, locale: str) -> Markup:
+    moments, rates = drawn
     return line_chart(
         title=translate("Match rate after each matching run", locale),
         x_labels=[_moment(moment, locale) for moment in moments],
-        series=series,
+        series=[Series(translate(TABLE_LABELS[table], locale), values) for table, values in rates],
         value_formatter=percent_formatter(locale),
         description=translate("The same numbers are in the table below the chart.", locale),
     )
 
 
-def influence_chart(reports: Reports, locale: str) -> Any:
-    """Influenced pipeline and won revenue, in the base currency."""
-    influence = reports.influence
-    return _influence_chart(influence.pipeline_value, influence.won_value, reports.currency, locale)
-
-
-@lru_cache(maxsize=_CHARTS)
-def _influence_chart(pipeline_value: float, won_value: float, currency: str | None, locale: str) -> Any:
+def _draw_influence(drawn: tuple[float, float, str | None], locale: str) -> Markup:
+    pipeline_value, won_value, currency = drawn
     return bar_chart(
         title=translate("Influenced pipeline and won revenue (base currency)", locale),
         x_labels=[translate("Influenced pipeline", locale), translate("Won revenue", locale)],
@@ -138,13 +128,7 @@ def _influence_chart(pipeline_value: float, won_value: float, currency: str | No
     )
 
 
-def seats_chart(reports: Reports, locale: str) -> Any:
-    """Seats, seats with CRM sync, and those in use in the period."""
-    return _seats_chart(len(reports.seats), reports.seats_with_crm_sync, reports.seats_in_use, locale)
-
-
-@lru_cache(maxsize=_CHARTS)
-def _seats_chart(seats: int, with_crm_sync: int, in_use: int, locale: str) -> Any:
+def _draw_seats(drawn: tuple[int, int, int], locale: str) -> Markup:
     return bar_chart(
         title=translate("Seat usage in the last 30 days", locale),
         x_labels=[
@@ -152,15 +136,35 @@ def _seats_chart(seats: int, with_crm_sync: int, in_use: int, locale: str) -> An
             translate("With CRM sync", locale),
             translate("With CRM sync and activity", locale),
         ],
-        series=[
-            Series(
-                translate("Seats", locale),
-                (float(seats), float(with_crm_sync), float(in_use)),
-            )
-        ],
+        series=[Series(translate("Seats", locale), tuple(float(count) for count in drawn))],
         value_formatter=number_formatter(locale),
         description=translate("The same numbers are in the table below the chart.", locale),
     )
+
+
+def report_charts(reports: Reports, principal: Principal, charts: ChartCache) -> dict[str, Markup | None]:
+    """The page's charts for ``principal``'s organization in their language, from ``charts`` when drawn before
+    (for this organization: :class:`~salesbridge.web.chart_cache.ChartKey`), else drawn and kept there: delivered
+    activities per week (one stacked series per data item), the share of records tied per matching run (one line
+    per CRM table), influenced pipeline and won revenue (base currency), seats with CRM sync and in use. None for a
+    report with nothing to draw yet (the page's table says so)."""
+    organization, locale = principal.organization_id, principal.locale
+
+    def chart(name: str, drawn: Any, draw: Callable[[Any, str], Markup]) -> Markup:
+        return charts.chart(ChartKey(organization, name, locale, drawn), partial(draw, drawn, locale))
+
+    influence = reports.influence
+    seats = (len(reports.seats), reports.seats_with_crm_sync, reports.seats_in_use)
+    return {
+        "written_back": (
+            chart("written-back", written_back_drawn(reports), _draw_written_back) if reports.written_back else None
+        ),
+        "match_rate": chart("match-rate", match_rate_drawn(reports), _draw_match_rate) if reports.match_rates else None,
+        "influence": chart(
+            "influence", (influence.pipeline_value, influence.won_value, reports.currency), _draw_influence
+        ),
+        "seats": chart("seats", seats, _draw_seats) if reports.seats else None,
+    }
 
 
 @router.get("/admin/reports")
@@ -171,12 +175,7 @@ def reports_page(request: Request, principal: AdminPrincipal, services: Services
     context = {
         "reports": reports,
         "table_rows": TABLE_ROWS,
-        "charts": {
-            "written_back": written_back_chart(reports, locale) if reports.written_back else None,
-            "match_rate": match_rate_chart(reports, locale) if reports.match_rates else None,
-            "influence": influence_chart(reports, locale),
-            "seats": seats_chart(reports, locale) if reports.seats else None,
-        },
+        "charts": report_charts(reports, principal, services.report_charts),
         "item_name": partial(_item, locale=locale),
         "table_name": partial(_table, locale=locale),
         "week_text": partial(_week, locale=locale),
