@@ -44,7 +44,7 @@ import enum
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
@@ -508,8 +508,43 @@ def _profile_columns(uow: UnitOfWork) -> dict[str, str | None]:
     return {table: mapped.get(table) for table in TARGET_KINDS}
 
 
+_FIELDS_NEWER_THAN_FINGERPRINTS: Final[Mapping[type, tuple[str, ...]]] = {CompanyRecord: ("people_refs",)}
+"""Fields the engine's records gained while stores already kept fingerprints of them: ``CompanyRecord.people_refs``
+came with migration 0033 ("shared people"). A fingerprint stored before is the record's repr without them."""
+
+
 def _fingerprint(record: PersonRecord | CompanyRecord) -> str:
     return FINGERPRINT_PREFIX + hashlib.sha256(repr(record).encode()).hexdigest()[:32]
+
+
+def _earlier_fingerprint(record: PersonRecord | CompanyRecord) -> str | None:
+    """The fingerprint a release before :data:`_FIELDS_NEWER_THAN_FINGERPRINTS`' fields stored for ``record`` (its
+    dataclass repr without them). None when its type gained no field, or when one of them holds a value: the record
+    then carries evidence that release never weighed, so it is decided again."""
+    newer = _FIELDS_NEWER_THAN_FINGERPRINTS.get(type(record), ())
+    if not newer:
+        return None
+    shown: list[str] = []
+    for spec in fields(record):
+        value = getattr(record, spec.name)
+        if spec.name in newer:
+            if value != spec.default:
+                return None
+        elif spec.repr:
+            shown.append(f"{spec.name}={value!r}")
+    text = f"{type(record).__qualname__}({', '.join(shown)})"
+    return FINGERPRINT_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _unchanged(stored: str | None, record: PersonRecord | CompanyRecord) -> bool:
+    """Whether ``record`` holds the values its ``stored`` fingerprint was made from, by this release or by one
+    before a field was added that the record leaves empty. Without the second, every account and company re-read
+    after an upgrade past migration 0033 looked changed once: a full re-read by the import (a resync or the periodic
+    full scan) made the next run re-decide them all. Those fingerprints are not rewritten: a record that stays
+    unchanged costs a second hash when re-read, one that changes is stored anew."""
+    if stored is None:
+        return False
+    return stored == _fingerprint(record) or stored == _earlier_fingerprint(record)
 
 
 def _stored_keys(matcher: Matcher[R], record: R) -> set[str]:
@@ -607,7 +642,7 @@ class _KindRun(Generic[R]):
         changed: dict[str, R] = {}
         keys: dict[str, set[str]] = {}
         for ref, record in records.items():
-            if self.full or stored.get(ref) != _fingerprint(record):
+            if self.full or not _unchanged(stored.get(ref), record):
                 changed[ref] = record
                 keys[ref] = _stored_keys(self.matcher, record)
         self.uow.matches.replace_keys(self.target_side, keys)
@@ -625,7 +660,7 @@ class _KindRun(Generic[R]):
             stored = {} if self.full else self.uow.matches.fingerprints(side, found, prefix=FINGERPRINT_PREFIX)
             keys: dict[str, set[str]] = {}
             for crm_id, left in found.items():
-                if self.full or stored.get(crm_id) != _fingerprint(left.value):
+                if self.full or not _unchanged(stored.get(crm_id), left.value):
                     changed.append(left)
                     keys[crm_id] = _stored_keys(self.matcher, left.value)
             self.uow.matches.replace_keys(side, keys)
