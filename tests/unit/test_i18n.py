@@ -46,8 +46,10 @@ def _key(message: str | tuple[str, ...] | list[str], context: str | None) -> Key
     return (message if isinstance(message, str) else message[0], context)
 
 
-def _extracted() -> dict[Key, str]:
-    """Every message the source tree marks for translation → the first file marking it."""
+@pytest.fixture(scope="module")
+def extracted() -> dict[Key, str]:
+    """Every message the source tree marks for translation → the first file marking it. Once for the module:
+    an extraction reads the whole tree (1-3 s), and three tests compare against it."""
     method_map, options_map = _mapping()
     found: dict[Key, str] = {}
     for filename, _lineno, message, _comments, context in extract_from_dir(
@@ -90,9 +92,7 @@ def _fields(text: str) -> set[str]:
 # 1. Completeness.
 
 
-def test_every_extracted_message_has_a_spanish_translation() -> None:
-    extracted = _extracted()
-
+def test_every_extracted_message_has_a_spanish_translation(extracted: dict[Key, str]) -> None:
     assert extracted, "extraction found nothing: check babel.cfg"
     assert ("Connected to Microsoft Dynamics", None) in extracted
     assert _untranslated(extracted, _catalog(SPANISH_PO)) == [], "run `make messages`, then fill these msgstr"
@@ -216,7 +216,7 @@ def test_literal_template_text_is_caught() -> None:
     ]
 
 
-def test_no_marked_string_escapes_extraction() -> None:
+def test_no_marked_string_escapes_extraction(extracted: dict[Key, str]) -> None:
     """A call hidden from Babel's tokenizer (inside an f-string on Python 3.11) would never be translated."""
     marked: dict[str, str] = {}
     for path in (ROOT / "src" / "salesbridge").rglob("*.py"):
@@ -227,9 +227,9 @@ def test_no_marked_string_escapes_extraction() -> None:
             first = node.args[0]
             if name in KEYWORDS and isinstance(first, ast.Constant) and isinstance(first.value, str):
                 marked.setdefault(first.value, str(path.relative_to(ROOT)))
-    extracted = {msgid for msgid, _context in _extracted()}
+    msgids = {msgid for msgid, _context in extracted}
 
-    assert {text: where for text, where in marked.items() if text not in extracted} == {}
+    assert {text: where for text, where in marked.items() if text not in msgids} == {}
 
 
 # 2. Placeholders.
@@ -330,11 +330,11 @@ def test_the_compiled_catalogue_holds_every_translation() -> None:
 # 5. No stale entries.
 
 
-def test_the_catalogues_hold_only_extracted_messages() -> None:
-    extracted = set(_extracted())
+def test_the_catalogues_hold_only_extracted_messages(extracted: dict[Key, str]) -> None:
+    keys = set(extracted)
     spanish = _catalog(SPANISH_PO)
     template = _catalog(TEMPLATE_POT)
 
-    assert {_key(message.id, message.context) for message in _entries(spanish)} - extracted == set()
+    assert {_key(message.id, message.context) for message in _entries(spanish)} - keys == set()
     assert not spanish.obsolete, "obsolete (#~) entries: run `make messages`"
-    assert {_key(message.id, message.context) for message in _entries(template)} == extracted, "run `make messages`"
+    assert {_key(message.id, message.context) for message in _entries(template)} == keys, "run `make messages`"
