@@ -425,18 +425,15 @@ Index(
 
 MIGRATION_ONLY_INDEXES = frozenset(
     {
-        "ix_crm_records_opportunities_customerid",
-        "ix_crm_records_opportunities_parentcontactid",
-        "ix_crm_records_opportunities_originatingleadid",
         "ix_crm_records_opportunities_stepname",
         "ix_people_organization_id_search_text",
         "ix_companies_organization_id_search_text",
     }
 )
 """Indexes one model index cannot say, so the migrations alone create them and schema comparisons leave them out
-(:func:`salesbridge.store.jobs.belongs_to_the_models`): partial indexes of the opportunities on JSON expressions
-written per backend (``json_extract`` on SQLite, ``->>`` on PostgreSQL; migrations 0024, 0027), and the people's
-and companies' search texts on SQLite only (migration 0028)."""
+(:func:`salesbridge.store.jobs.belongs_to_the_models`): the partial index of the opportunities on a JSON expression
+written per backend (``json_extract`` on SQLite, ``->>`` on PostgreSQL; migrations 0027, 0029), and the people's
+and companies' search texts on SQLite only (migration 0028). Migration 0024's lookup indexes were dropped by 0039."""
 
 
 class CrmOpportunityRecord(Base):

@@ -9,6 +9,9 @@ The expressions are written per backend and must stay identical to the ones
 :meth:`salesbridge.store.reports.ReportQueries.opportunities` queries with (an index on an expression is used
 only for that expression).
 
+Dropped by migration 0039: since migration 0032 the report reads ``crm_opportunity_records`` instead, and no other
+read writes these expressions.
+
 Revision ID: 0024
 Revises: 0023
 Create Date: 2026-12-06

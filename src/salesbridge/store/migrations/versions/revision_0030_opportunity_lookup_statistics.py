@@ -5,6 +5,8 @@ PostgreSQL keeps no statistics for the expressions of partial indexes. Without t
 influenced-pipeline report: 1 s for 100,000 opportunities). Extended statistics on the same expressions
 (PostgreSQL 14 and later) tell it how few match. SQLite needs nothing: its planner takes the index.
 
+Dropped by migration 0039, with migration 0024's indexes: no read uses them since migration 0032.
+
 Revision ID: 0030
 Revises: 0029
 Create Date: 2026-12-06
