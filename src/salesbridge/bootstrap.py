@@ -26,8 +26,8 @@ from salesbridge.errors import ConfigError
 
 # Every CLI command imports this module, so it imports only light modules at its top: the store (SQLAlchemy,
 # Alembic), the Dynamics connector (aiohttp, MSAL), the web stack and the sandbox are imported inside the functions
-# that build them, and named here for typing only. `salesbridge --help` must not pay for them
-# (tests/unit/test_cli_imports.py).
+# that build them, and named here for typing only. `salesbridge --help` must not pay for them, nor for the matching
+# engine (tests/unit/cli/test_start.py).
 if TYPE_CHECKING:
     import procrastinate
     import uvicorn

@@ -6,7 +6,8 @@ use cases and everything they need come from :mod:`salesbridge.bootstrap`, error
 # tops, and bootstrap's, import only light modules (typer, rich, pydantic, i18n, errors, domain values, use cases).
 # The store (SQLAlchemy, Alembic, psycopg), the Dynamics connector (aiohttp, MSAL), the web stack (FastAPI, uvicorn),
 # the job engine (procrastinate) and the sandbox are imported inside the function that needs them (types under
-# TYPE_CHECKING). tests/unit/cli/test_start.py fails when one of them is imported at a module's top.
+# TYPE_CHECKING); the matching engine (numpy, rapidfuzz, …) on first use of salesbridge.matching.Matcher.
+# tests/unit/cli/test_start.py fails when one of them is imported at a module's top.
 
 from __future__ import annotations
 
