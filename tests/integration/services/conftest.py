@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
@@ -25,6 +26,7 @@ from salesbridge.sandbox.catalogue.standard_tables import build_standard_catalog
 from salesbridge.sandbox.organization.foundation import ROOT_BUSINESS_UNIT_ID, RowWriter
 from salesbridge.sandbox.organization.security import Depth
 from salesbridge.sandbox.server.serving import serve_in_thread
+from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.services.ports import CrmSession, CrmSessionFactory
 from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.secrets import CredentialCipher, generate_key
@@ -177,6 +179,30 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
     from salesbridge.sandbox.seeds.seeding import parse_seed
 
     yield from _serve(build_sandbox(seed=parse_seed("demo")), tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def fresh_demo(
+    tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey
+) -> Iterator[RunningSandbox]:
+    """A demo sandbox of this test alone (tests change its data)."""
+    from salesbridge.sandbox.seeds.seeding import parse_seed
+
+    yield from _serve(
+        build_sandbox(signing_key=sandbox_signing_key, seed=parse_seed("demo")), tmp_path_factory.mktemp("tls")
+    )
+
+
+@pytest.fixture
+async def acme(store: UnitOfWorkFactory, sessions: CrmSessionFactory, fresh_demo: RunningSandbox) -> uuid.UUID:
+    """Organization ``acme`` (5 seats) connected to ``fresh_demo``; a module with an ``acme`` of its own uses that
+    one instead."""
+    organization_id = create_organization(store, slug="acme", seats=5)
+    outcome = await connect_crm(
+        store, sessions, slug="acme", credentials=fresh_demo.credentials(), targets=SANDBOX_TARGETS
+    )
+    assert outcome.is_connected
+    return organization_id
 
 
 def connected_cli(tmp_path: Path, sandbox: RunningSandbox, *, seats: int) -> CliRunner:

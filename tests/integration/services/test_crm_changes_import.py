@@ -11,7 +11,6 @@ from tests.integration.services.test_import_engine import (  # noqa: F401  (fixt
     _owner,
     crm,
     engine,
-    fresh_demo,
     org,
 )
 

@@ -32,16 +32,6 @@ from salesbridge.sync.engine import ImportEngine
 
 
 @pytest.fixture
-def fresh_demo(
-    tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey
-) -> Iterator[RunningSandbox]:
-    """A demo sandbox of this test alone (tests change its data)."""
-    yield from _serve(
-        build_sandbox(signing_key=sandbox_signing_key, seed=parse_seed("demo")), tmp_path_factory.mktemp("tls")
-    )
-
-
-@pytest.fixture
 async def crm(fresh_demo: RunningSandbox, sessions: CrmSessionFactory) -> AsyncIterator[DynamicsConnector]:
     session = sessions(fresh_demo.connected_credentials())
     assert isinstance(session, DynamicsConnector)

@@ -7,20 +7,16 @@ contacts, a contact deactivated)."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from tests.auto_save_changes import AutoSaveScenario, check_incremental_equals_full, lists_of
-from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _serve
+from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox
 
 from salesbridge.crm.dynamics import DynamicsConnector
 from salesbridge.crm.ports import LookupValue
 from salesbridge.domain.pipeline import StageSource
-from salesbridge.sandbox.assembly import build_sandbox
-from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.services.accounts import AccountService
 from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.services.disconnect import disconnect_crm
@@ -42,15 +38,6 @@ def test_after_random_changes_the_incremental_recompute_equals_the_full_one(
 
     assert changed, "the seed changed some list"
     assert unchanged, "the seed left the lists alone sometimes"
-
-
-@pytest.fixture
-def fresh_demo(
-    tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey
-) -> Iterator[RunningSandbox]:
-    yield from _serve(
-        build_sandbox(signing_key=sandbox_signing_key, seed=parse_seed("demo")), tmp_path_factory.mktemp("tls")
-    )
 
 
 async def test_changes_made_in_the_crm_leave_the_lists_the_full_recompute_makes(

@@ -13,7 +13,6 @@ from tests.integration.services.conftest import RunningSandbox
 from tests.integration.services.test_import_engine import (  # noqa: F401  (fixtures)
     crm,
     engine,
-    fresh_demo,
     org,
 )
 
@@ -112,7 +111,7 @@ async def test_influenced_pipeline_and_won_revenue_match_a_hand_count_of_sandbox
     store: UnitOfWorkFactory,
     org: uuid.UUID,  # noqa: F811
     crm: DynamicsConnector,  # noqa: F811
-    fresh_demo: RunningSandbox,  # noqa: F811
+    fresh_demo: RunningSandbox,
 ) -> None:
     ids = {name: str(uuid.uuid4()) for name in ("alpine", "borealis", "cirrus", "ana", "bruno")}
     for name in ("alpine", "borealis", "cirrus"):

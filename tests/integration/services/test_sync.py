@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import ssl
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _serve
+from tests.integration.services.conftest import RunningSandbox
 
 from salesbridge.errors import InvalidRequestError
 from salesbridge.jobs.runner import EmbeddedRunner
-from salesbridge.sandbox.assembly import build_sandbox
-from salesbridge.sandbox.seeds.seeding import parse_seed
-from salesbridge.services.connecting import connect_crm, create_organization
+from salesbridge.services.connecting import create_organization
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.ports import CrmSessionFactory
 from salesbridge.services.sync import (
@@ -31,25 +27,6 @@ from salesbridge.services.sync import (
 from salesbridge.store.tables import ImportState
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 from salesbridge.web.localized import sync_failure_message
-
-
-@pytest.fixture
-def fresh_demo(
-    tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey
-) -> Iterator[RunningSandbox]:
-    yield from _serve(
-        build_sandbox(signing_key=sandbox_signing_key, seed=parse_seed("demo")), tmp_path_factory.mktemp("tls")
-    )
-
-
-@pytest.fixture
-async def acme(store: UnitOfWorkFactory, sessions: CrmSessionFactory, fresh_demo: RunningSandbox) -> uuid.UUID:
-    organization_id = create_organization(store, slug="acme", seats=5)
-    outcome = await connect_crm(
-        store, sessions, slug="acme", credentials=fresh_demo.credentials(), targets=SANDBOX_TARGETS
-    )
-    assert outcome.is_connected
-    return organization_id
 
 
 def set_faults(sandbox: RunningSandbox, **faults: float) -> None:

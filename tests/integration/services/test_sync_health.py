@@ -6,41 +6,16 @@ with one attempt more)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
-import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _serve
+from tests.integration.services.conftest import RunningSandbox
 
 from salesbridge.bootstrap import dynamics_session
-from salesbridge.sandbox.assembly import build_sandbox
-from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.faults import FaultConfig
-from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.ports import CrmSessionFactory
 from salesbridge.services.sync import request_sync
 from salesbridge.services.sync_health import ImportRetry, retry_import_errors, sync_health
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
-
-
-@pytest.fixture
-def fresh_demo(
-    tmp_path_factory: pytest.TempPathFactory, sandbox_signing_key: rsa.RSAPrivateKey
-) -> Iterator[RunningSandbox]:
-    yield from _serve(
-        build_sandbox(signing_key=sandbox_signing_key, seed=parse_seed("demo")), tmp_path_factory.mktemp("tls")
-    )
-
-
-@pytest.fixture
-async def acme(store: UnitOfWorkFactory, sessions: CrmSessionFactory, fresh_demo: RunningSandbox) -> uuid.UUID:
-    organization_id = create_organization(store, slug="acme", seats=5)
-    outcome = await connect_crm(
-        store, sessions, slug="acme", credentials=fresh_demo.credentials(), targets=SANDBOX_TARGETS
-    )
-    assert outcome.is_connected
-    return organization_id
 
 
 async def test_each_run_records_its_rows_requests_and_the_429s_it_met(
