@@ -116,7 +116,6 @@ FieldValues = tuple[str | None, str | None, str | None, int | None]
 """``(name, owner_id, parent_id, state_code)`` as a plain tuple (the import's hot path builds millions)."""
 
 
-@functools.cache
 def field_reader(spec: ImportSpec) -> Callable[[Mapping[str, Any]], FieldValues]:
     """A function computing the queryable fields of rows of ``spec``'s table from their columns (lookups as
     ``{"id", "table"}`` mappings): the name column's text (at most 400 characters), the owner lookup's id, the id of
@@ -126,8 +125,16 @@ def field_reader(spec: ImportSpec) -> Callable[[Mapping[str, Any]], FieldValues]
     Specialised once per table: it runs for every imported row, so it checks exact types (no ABC ``isinstance``)
     and looks nothing up on the spec per row.
     """
-    name_column, owner_column, parent_columns = spec.name_column, spec.owner_column, spec.parent_columns
+    return _field_reader(spec.name_column, spec.owner_column, spec.parent_columns)
 
+
+# Kept per what the reader reads, not per spec: a spec also names the organization's optional columns (its won
+# value column, its profile URL column…), so a cache per spec would grow with every organization and every change of
+# their settings in a long-running process; these three come from the table alone (a few dozen readers at most).
+@functools.cache
+def _field_reader(
+    name_column: str | None, owner_column: str | None, parent_columns: tuple[str, ...]
+) -> Callable[[Mapping[str, Any]], FieldValues]:
     def read(data: Mapping[str, Any]) -> FieldValues:
         get = data.get
         name = get(name_column) if name_column else None

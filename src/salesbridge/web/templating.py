@@ -86,7 +86,9 @@ def date_text(value: date | None, *, locale: str) -> str:
 _FORMATTED: Final = 8_192
 """Values of each kind kept formatted. Babel takes 30-140 µs a value and a page formats up to hundreds, mostly the
 same ones on every load (the reports' 100 largest opportunities: a fifth of the page's time); the functions are
-pure, so each value is formatted once per language (``typed``: ``1`` and ``1.0`` are kept apart)."""
+pure, so each value is formatted once per language (``typed``: ``1`` and ``1.0`` are kept apart). Bounded by count,
+least recently used out first: an entry (key and text) is 250-300 bytes, so at most ~2 MiB a cache and ~6.5 MiB for
+the three (measured full: dates 2.0, numbers 2.1, amounts 2.4 MiB)."""
 
 
 @lru_cache(maxsize=_FORMATTED, typed=True)
