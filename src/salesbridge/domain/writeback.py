@@ -364,7 +364,8 @@ CRM_APP_MISSING_CODE: Final = "crm_app_missing"
 """The error code kept on an activity whose table in the CRM is gone (the CRM app's tables removed)."""
 APP_MISSING_RETRY: Final = timedelta(minutes=15)
 """How long an activity whose table is gone waits before it is tried again (installing the app again through
-salesbridge puts it back in the queue at once)."""
+salesbridge puts it back in the queue at once, and so does the drain that met the tables gone when it finds the app
+whole again before it ends)."""
 
 
 def after_table_missing(*, now: datetime) -> FailureOutcome:

@@ -21,6 +21,10 @@ A drain loops until nothing is due:
    is dropped: a record the writer reported neither written nor failed counts as a transient failure. A refusal
    about the seller rather than the record (their CRM user disabled since the last import of CRM users,
    :data:`SEAT_REFUSALS`) → ``waiting_for_seat`` with that hold, requeued when the CRM users are imported again.
+   A record whose table is gone (the CRM app's tables removed) waits for the app
+   (:func:`~salesbridge.domain.writeback.after_table_missing`); once its last batch is recorded, a drain that met
+   that checks the app, and if it is whole again (reinstalled while the write was in flight) delivers those
+   activities at once instead of after the wait.
 
 The three overlap (a pipeline): while batch N is written, batch N-1's outcomes are recorded and batch N+1 is
 claimed; N+1's write starts as soon as both are done, while N's last requests are still in flight (the writer keeps
@@ -52,12 +56,14 @@ from typing import Any, Final, Protocol
 from salesbridge.crm.ports import (
     ActivityRecord,
     ActivityWriter,
+    CrmAppInstaller,
     LookupValue,
     RequestUsage,
     WriteFailure,
     WriteReport,
 )
 from salesbridge.domain.clock import Clock
+from salesbridge.domain.crm_app import CRM_APP, AppState, app_state
 from salesbridge.domain.match_links import MatchLink
 from salesbridge.domain.people import Person
 from salesbridge.domain.workspace import CrmConnection, CrmCredentials, CrmUser, Organization, Seat, SeatState
@@ -123,6 +129,8 @@ class OutboxEntries(Protocol):
     ) -> None: ...
 
     def mark_waiting(self, activity_id: uuid.UUID, *, state: DeliveryState, hold: SeatHold | None) -> None: ...
+
+    def requeue(self, *, states: Collection[DeliveryState], error_code: str | None = None) -> int: ...
 
     def note_throttled(self, *, until: datetime) -> None: ...
 
@@ -202,6 +210,9 @@ class WriterSession(Protocol):
 
     @property
     def activities(self) -> ActivityWriter: ...
+
+    @property
+    def app(self) -> CrmAppInstaller: ...
 
     async def close(self) -> None: ...
 
@@ -529,6 +540,14 @@ async def _write(writer: ActivityWriter, records: Sequence[ActivityRecord]) -> W
         return WriteReport(written=(), failures=(WriteFailure(tuple(record.id for record in records), error),))
 
 
+def _requeue_app_missing(store: WritebackStore, organization_id: uuid.UUID) -> int:
+    """Put the activities waiting for the CRM app's tables back in the queue, due now; how many."""
+    with store(organization_id) as uow:
+        requeued = uow.activities.requeue(states=(DeliveryState.FAILING,), error_code=CRM_APP_MISSING_CODE)
+        uow.commit()
+    return requeued
+
+
 def _credentials(store: WritebackStore, organization_id: uuid.UUID) -> CrmCredentials | None:
     with store(organization_id, read_only=True) as uow:
         connection = uow.crm_connection.find()
@@ -597,6 +616,29 @@ async def drain_organization(
 
     throttles: ThrottleWatch | None = None
     watching: asyncio.Future[None] | None = None
+    app_checked = False
+
+    async def app_back() -> bool:
+        """Once per drain, after it found the CRM app's tables gone: whether the app is whole again, and if so
+        its waiting activities are due now. An administrator who reinstalled it while a write was in flight did so
+        before that write's failure was recorded, so the install's requeue could not see the activity, which would
+        wait :data:`~salesbridge.domain.writeback.APP_MISSING_RETRY`. Asked after the failures are recorded: an
+        install that completes later requeues them itself. A half-installed app (its tables back, a column not yet)
+        is not whole: writing to it then would park the activities."""
+        nonlocal app_checked
+        if app_checked or session is None or not summary.errors.get(CRM_APP_MISSING_CODE):
+            return False
+        app_checked = True
+        try:
+            observed = await session.app.observe(CRM_APP)
+        except CrmError as error:
+            logger.warning("organization %s: the CRM app could not be checked: %s", organization_id, error)
+            return False
+        if app_state(observed, CRM_APP) is not AppState.INSTALLED:
+            return False
+        requeued = await asyncio.to_thread(_requeue_app_missing, store, organization_id)
+        logger.info("organization %s: the CRM app is back: %d activities due now", organization_id, requeued)
+        return requeued > 0
 
     def write(plan: _Plan) -> _Writing:
         nonlocal session, throttles, watching
@@ -647,6 +689,8 @@ async def drain_organization(
                 # The last look comes after the last record: an activity edited while it was written went back to
                 # queued when its delivery was recorded, and is written again now.
                 plan = await claim()
+                if plan is None and await app_back():
+                    plan = await claim()
     finally:
         # Raising (the store failed, the drain was cancelled): a write in flight is abandoned and a claim under way
         # let finish; their batches' leases expire and a later drain writes them (again: by upsert, no twins).

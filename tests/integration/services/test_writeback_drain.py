@@ -843,3 +843,61 @@ async def test_the_crm_apps_tables_removed_leave_their_activities_waiting_for_th
     assert (await acme.row("sbr_messages", message))["_createdby_value"] == acme.ana_crm
     assert (await acme.row("sbr_inmails", written_before))["_createdby_value"] == acme.ana_crm
     assert not writeback_status(acme.store, acme.id).crm_app_missing
+
+
+class ReinstalledMidWrite:
+    """The connector's activity writer, passed through, with the CRM app's tables removed as the first write starts
+    and the app installed again through salesbridge (as the status tells the administrator) before that write's
+    outcome is back: the write in flight meets the tables gone, and the install's requeue cannot see its activity
+    yet (it is leased, its failure not recorded)."""
+
+    def __init__(self, acme: Acme) -> None:
+        self._acme = acme
+        self.calls = 0
+
+    async def write_activities(self, records: Sequence[ActivityRecord]) -> WriteReport:
+        self.calls += 1
+        writer = self._acme.connector.activities
+        if self.calls > 1:
+            return await writer.write_activities(records)
+        for table in ("sbr_inmail", "sbr_message"):
+            await self._acme.connector.client.delete(f"EntityDefinitions(LogicalName='{table}')")
+        report = await writer.write_activities(records)
+        await install_crm_app(self._acme.store, self._acme.sessions, slug="acme")  # type: ignore[arg-type]
+        return report
+
+
+class ReinstalledMidWriteSession:
+    def __init__(self, writer: ReinstalledMidWrite, connector: DynamicsConnector) -> None:
+        self.activities = writer
+        self.app = connector.app
+
+    async def close(self) -> None:
+        pass
+
+    def usage(self) -> RequestUsage:
+        return RequestUsage()
+
+
+async def test_an_activity_whose_write_met_the_app_removed_goes_as_soon_as_the_drain_sees_the_app_reinstalled(
+    acme: Acme,
+) -> None:
+    """Fault 14 with the reinstall during the write: the drain records the failure (``crm_app_missing``, next
+    attempt in 15 minutes), then sees the app whole again and writes the activity in the same drain, its clock
+    stopped: delivered right after the reinstall, not after the 15 minutes (it used to wait them)."""
+    message = acme.log("r-1", DataItem.MESSAGE)
+    await acme.connector.metadata.table("sbr_message")  # cached: the write meets the 404 of the entity set itself
+    writer = ReinstalledMidWrite(acme)
+    stopped = utc_now() + timedelta(minutes=1)  # after every stamp the store's own clock puts
+
+    summary = await drain_organization(
+        acme.store, lambda _: ReinstalledMidWriteSession(writer, acme.connector), acme.id, clock=lambda: stopped
+    )
+
+    assert summary.errors == {"crm_app_missing": 1}, "the write in flight met the tables gone"
+    assert (writer.calls, summary.failing, summary.delivered) == (2, 1, 1)
+    delivery = get_activity(acme.store, acme.id, message).delivery
+    assert (delivery.state, delivery.error_code, delivery.attempts) == (DeliveryState.DELIVERED, None, 0)
+    assert delivery.delivered_at == stopped
+    assert (await acme.row("sbr_messages", message))["_createdby_value"] == acme.ana_crm
+    assert not writeback_status(acme.store, acme.id).crm_app_missing

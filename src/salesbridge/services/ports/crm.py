@@ -72,6 +72,12 @@ class WritebackSession(CrmSession, Protocol):
         """Writes activities as their sellers."""
         ...
 
+    @property
+    def app(self) -> CrmAppInstaller:
+        """Reads the app's definitions (the drain asks whether the app is whole again after a write found its
+        tables gone)."""
+        ...
+
 
 WritebackSessionFactory = Callable[[CrmCredentials], WritebackSession]
 """Builds a session able to write activities back (the Dynamics connector in production)."""
