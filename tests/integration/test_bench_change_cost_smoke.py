@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.integration.bench_run import run_bench
 
 
 def test_change_cost_benchmark_runs_every_step(tmp_path: Path) -> None:
     out = tmp_path / "change_cost.json"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.change_cost",
-            "--rows",
-            "2000",
-            "--changes",
-            "40",
-            "--rounds",
-            "1",
-            "--mix",
-            "lists",
-            "--out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=600,
-        cwd=Path(__file__).resolve().parents[2],
+    result = run_bench(
+        "bench.change_cost", "--rows", "2000", "--changes", "40", "--rounds", "1", "--mix", "lists", out=out
     )
-    result = json.loads(out.read_text())
     (round_,) = result["rounds"]
     for run in ("incremental", "full_recompute"):
         assert round_["nothing_changed"][run]["rows_imported"] == 0

@@ -4,38 +4,19 @@ not asserted."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.integration.bench_run import run_bench
 
 
 def test_console_benchmark_loads_every_page_and_writes_its_percentiles(tmp_path: Path) -> None:
     out = tmp_path / "console.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-W",
-            "ignore::DeprecationWarning",
-            "-m",
-            "bench.console",
-            "--contacts",
-            "2000",
-            "--people",
-            "200",
-            "--loads",
-            "2",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=Path(__file__).resolve().parents[2],
+    results = run_bench(
+        "bench.console",
+        *("--contacts", "2000", "--people", "200", "--loads", "2"),
+        out=out,
+        python_options=("-W", "ignore::DeprecationWarning"),
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    results = json.loads(out.read_text(encoding="utf-8"))
     pages = {(page["who"], page["path"]): page for page in results["pages"]}
     assert ("admin", "/settings/crm/health") in pages
     assert ("seller", "/people") in pages

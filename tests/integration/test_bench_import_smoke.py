@@ -2,41 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from tests.integration.bench_run import run_bench
 
 
 def test_import_benchmark_runs_every_step(tmp_path: Path, postgres_cluster: Any) -> None:
     out = tmp_path / "crm_import.json"
     postgres_cluster.execute_autocommit("CREATE DATABASE bench_smoke")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.crm_import",
-            "--rows",
-            "2000",
-            "--changes",
-            "50",
-            "--page-size",
-            "500",
-            "--skip-airbyte",
-            "--postgresql-url",
-            postgres_cluster.url("bench_smoke"),
-            "--out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
+    result = run_bench(
+        "bench.crm_import",
+        *("--rows", "2000", "--changes", "50", "--page-size", "500", "--skip-airbyte"),
+        *("--postgresql-url", postgres_cluster.url("bench_smoke")),
+        out=out,
         timeout=300,
-        cwd=Path(__file__).resolve().parents[2],
     )
-    result = json.loads(out.read_text())
     assert result["problems"] == []
     assert result["ceiling"]["rows"] == 2000
     assert result["ceiling"]["pages"] == 4

@@ -3,40 +3,18 @@ throwaway PostgreSQL cluster, the embedded runner and real worker processes; cou
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.integration.bench_run import run_bench
 
 
 def test_scaleout_benchmark_runs_every_configuration(tmp_path: Path) -> None:
     out = tmp_path / "scaleout.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.scaleout",
-            "--organizations",
-            "2",
-            "--contacts",
-            "200",
-            "--latency-ms",
-            "20",
-            "--workers",
-            "1,1x2",
-            "--rounds",
-            "2",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=Path(__file__).resolve().parents[2],
+    result = run_bench(
+        "bench.scaleout",
+        *("--organizations", "2", "--contacts", "200", "--latency-ms", "20", "--workers", "1,1x2", "--rounds", "2"),
+        out=out,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(out.read_text())
     assert result["problems"] == []
     assert result["configurations"] == ["embedded-sqlite", "embedded-postgresql", "workers-1", "workers-1x2"]
     assert result["sandbox_processes"] == 2

@@ -4,43 +4,21 @@ drains from a SQLite store; every activity counted once in the sandbox; counts a
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.integration.bench_run import ROOT, run_bench
+
 
 def test_writeback_benchmark_runs_every_round_and_counts_each_activity_once(tmp_path: Path) -> None:
     out = tmp_path / "writeback.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.writeback",
-            "--bulk",
-            "640",
-            "--batched",
-            "160",
-            "--rounds",
-            "2",
-            "--batch-sizes",
-            "160",
-            "--contacts",
-            "500",
-            "--people",
-            "300",
-            "--working-tree",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=Path(__file__).resolve().parents[2],
+    result = run_bench(
+        "bench.writeback",
+        *("--bulk", "640", "--batched", "160", "--rounds", "2", "--batch-sizes", "160"),
+        *("--contacts", "500", "--people", "300", "--working-tree"),
+        out=out,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(out.read_text())
     assert [r["round"] for r in result["rounds"]] == [1, 2, 3]
     assert result["rounds"][2]["batch_size"] == 160
     for round_ in result["rounds"]:
@@ -66,6 +44,6 @@ def test_writeback_benchmark_runs_every_round_and_counts_each_activity_once(tmp_
             capture_output=True,
             text=True,
             check=True,
-            cwd=Path(__file__).resolve().parents[2],
+            cwd=ROOT,
         ).stdout
     )
