@@ -19,14 +19,17 @@ from salesbridge.i18n import N_, translate
 from salesbridge.services.activities import delivery_reason, hold_reason
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.writeback import (
-    CRM_APP_MISSING_STATUS,
     backfill,
     retry_activities,
     set_writeback_settings,
     writeback_settings,
     writeback_status,
 )
-from salesbridge.web.localized import writeback_throttled_message
+from salesbridge.web.localized import (
+    writeback_app_missing_message,
+    writeback_status_json,
+    writeback_throttled_message,
+)
 
 if TYPE_CHECKING:
     from salesbridge.services.writeback import WritebackStatus
@@ -142,8 +145,9 @@ def settings_set(
 
 def _print_status(status: WritebackStatus, lang: str) -> None:
     _print_settings(status.settings, lang)
-    if status.crm_app_missing:
-        console.print(translate(CRM_APP_MISSING_STATUS, lang), style="bold red", highlight=False, markup=False)
+    app_missing = writeback_app_missing_message(status.crm_app_missing, lang)
+    if app_missing:
+        console.print(app_missing, style="bold red", highlight=False, markup=False)
     throttled = writeback_throttled_message(status.throttled_until, lang)
     if throttled:
         console.print(throttled, style="bold yellow", highlight=False, markup=False)
@@ -206,11 +210,9 @@ def status_command(
     seat: why), failing (Dynamics' error) and parked, per type and per seller."""
     with errors_reported(lang):
         services = workspace(ctx, db_url)
-        status = writeback_status(services.store, require_organization(services.store, org))
+        status = writeback_status(services.store, require_organization(services.store, org), clock=services.clock)
     if as_json:
-        body = status.to_json(lambda message: translate(message, lang))
-        body["throttled_message"] = writeback_throttled_message(status.throttled_until, lang)
-        typer.echo(json.dumps(body, indent=2))
+        typer.echo(json.dumps(writeback_status_json(status, lang), indent=2))
         return
     _print_status(status, lang)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from salesbridge.domain.csv_rows import LINE_PROBLEM, LineProblem
 from salesbridge.i18n import N_, count_text, decimal_text, ngettext, translate
@@ -21,6 +21,9 @@ from salesbridge.services.lists import ListTargetView, ListView
 from salesbridge.services.preflight import OUTCOME_MESSAGES, ConnectOutcome
 from salesbridge.services.seats import SeatOverview, SeatView
 from salesbridge.services.sync import SyncStatus
+
+if TYPE_CHECKING:
+    from salesbridge.services.writeback import WritebackStatus
 
 _KEPT_CONNECTION: Final = N_("The working connection stays in use; nothing was changed.")
 _DISCONNECTED: Final = N_("CRM sync is disconnected. Previously imported CRM data has been kept.")
@@ -272,6 +275,32 @@ def writeback_throttled_message(until: datetime | None, locale: str) -> str | No
     """ "Dynamics is throttling requests: writeback tries again at …" in ``locale`` while Dynamics throttles the
     drain (``until``: :attr:`~salesbridge.services.writeback.WritebackStatus.throttled_until`); None otherwise."""
     return sync_throttled_message(until, locale, message=WRITEBACK_THROTTLED)
+
+
+def writeback_app_missing_message(missing: bool, locale: str) -> str | None:
+    """ "Writeback of InMail and messages is paused: the CRM app is missing in Dynamics 365 … Reinstall it" in
+    ``locale`` while activities wait for the CRM app's tables (``missing``:
+    :attr:`~salesbridge.services.writeback.WritebackStatus.crm_app_missing`); None otherwise. What the Writeback
+    page, Sync health, the API and ``salesbridge writeback status`` say."""
+    # Imported here: services.writeback loads matching and the drain, which `sync status` and `crm status` never
+    # need (the CLI starts without them).
+    from salesbridge.services.writeback import CRM_APP_MISSING_STATUS
+
+    return translate(CRM_APP_MISSING_STATUS, locale) if missing else None
+
+
+def writeback_status_json(status: WritebackStatus, locale: str) -> dict[str, Any]:
+    """``status`` as JSON (``salesbridge writeback status --json``; the API's ``GET …/writeback/status`` renames
+    ``by_item`` to ``by_type``): each problem's reason, the throttling (``throttled_message``) and the CRM app's
+    absence (``crm_app_missing_message``) in words in ``locale``, each beside the value it says."""
+    body: dict[str, Any] = {}
+    for key, value in status.to_json(lambda message: translate(message, locale)).items():
+        body[key] = value
+        if key == "crm_app_missing":
+            body["crm_app_missing_message"] = writeback_app_missing_message(status.crm_app_missing, locale)
+        if key == "throttled_until":
+            body["throttled_message"] = writeback_throttled_message(status.throttled_until, locale)
+    return body
 
 
 def sync_failure_message(since: datetime | None, reason: str | None, locale: str) -> str | None:

@@ -5,6 +5,7 @@ our activities (404) and changes none."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -16,8 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, BASE_URL, GLOBEX_ADMIN, Browser, Console, Person
+from typer.testing import CliRunner
 
-from salesbridge.domain.writeback import DeliveryState, FailureOutcome, Regarding
+from salesbridge.cli import app as cli_app
+from salesbridge.domain.writeback import CRM_APP_MISSING_CODE, DeliveryState, FailureOutcome, Regarding
+from salesbridge.store.secrets import generate_key
 
 OpenBrowser = Callable[[Person | None], Browser]
 ORGS = "/api/v1/orgs/acme"
@@ -227,6 +231,69 @@ def test_writeback_status_says_while_dynamics_throttles_the_drain_in_the_callers
     console.clock.advance(timedelta(seconds=91))
     status = admin.client.get(f"{ORGS}/writeback/status").json()
     assert (status["throttled_until"], status["throttled_message"]) == (None, None), "a minute after the wait"
+
+
+CRM_APP_MISSING_EN = (
+    "Writeback of InMail and messages is paused: the CRM app is missing in Dynamics 365 (its tables were removed). "
+    "Reinstall it (CRM Settings, Get it now; or salesbridge crm app install): the waiting activities are then "
+    "delivered by themselves, none is lost."
+)
+CRM_APP_MISSING_ES = (
+    "El envío de InMail y mensajes al CRM está en pausa: falta la aplicación del CRM en Dynamics 365 (se eliminaron "
+    "sus tablas). Vuelva a instalarla (Configuración del CRM, Descargar; o salesbridge crm app install): las "
+    "actividades pendientes se enviarán solas y no se perderá ninguna."
+)
+
+
+def _cli_writeback_status(database_url: str, lang: str) -> dict[str, Any]:
+    """``salesbridge writeback status --org acme --json --lang LANG`` on the console's own database (no
+    credentials are stored: any key opens it)."""
+    runner = CliRunner(
+        env={"SALESBRIDGE_DATABASE_URL": database_url, "SALESBRIDGE_CREDENTIAL_KEY": generate_key().get_secret_value()}
+    )
+    result = runner.invoke(cli_app, ["writeback", "status", "--org", "acme", "--json", "--lang", lang])
+    assert result.exit_code == 0, result.output
+    body: dict[str, Any] = json.loads(result.output)
+    body["by_type"] = body.pop("by_item")  # the API's name
+    return body
+
+
+def test_writeback_status_says_the_crm_app_is_missing_as_the_cli_does_in_the_callers_language(
+    console: Console, browser: OpenBrowser, person_id: str, migrated_url: str
+) -> None:
+    """An InMail failing with ``crm_app_missing`` (the drain met the app's tables removed from Dynamics, see
+    ``test_writeback_drain``): the API's status says so (``crm_app_missing``) and what to do, in the caller's
+    language, with the console's sentence; its body is ``salesbridge writeback status --json``'s, field for field
+    (``by_item`` named ``by_type``), in English and Spanish; once retried, false and null again."""
+    admin = browser(ACME_ADMIN)
+    a, headers = admin.client, admin.csrf_headers()
+    status = a.get(f"{ORGS}/writeback/status").json()
+    assert (status["crm_app_missing"], status["crm_app_missing_message"]) == (False, None), "nothing failing"
+    inmail = a.post(f"{ORGS}/activities", json=_note(person_id, type="inmail", subject="Hello"), headers=headers)
+    assert inmail.status_code == 201, inmail.text
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        waiting = FailureOutcome(DeliveryState.FAILING, console.clock() + timedelta(minutes=15))
+        uow.activities.mark_failed(
+            uuid.UUID(inmail.json()["id"]),
+            outcome=waiting,
+            error_code=CRM_APP_MISSING_CODE,
+            error_message="Resource not found for the segment 'sbr_inmails'.",
+        )
+        uow.commit()
+
+    status = a.get(f"{ORGS}/writeback/status").json()
+    assert (status["crm_app_missing"], status["crm_app_missing_message"]) == (True, CRM_APP_MISSING_EN)
+    assert _cli_writeback_status(migrated_url, "en") == status
+    assert a.put("/api/v1/me/locale", json={"locale": "es"}, headers=headers).is_success
+    status = a.get(f"{ORGS}/writeback/status").json()
+    assert status["crm_app_missing_message"] == CRM_APP_MISSING_ES
+    assert _cli_writeback_status(migrated_url, "es") == status
+
+    assert a.post(f"{ORGS}/writeback/retry", json={}, headers=headers).json() == {"retried": 1}
+    status = a.get(f"{ORGS}/writeback/status").json()
+    assert (status["crm_app_missing"], status["crm_app_missing_message"]) == (False, None), "queued again"
 
 
 def test_another_organizations_administrator_finds_and_changes_none_of_our_activities(

@@ -3,7 +3,8 @@
 * Settings: "Enable syncing workspace data back to your CRM?" and the data items written back (``"all"`` or a
   list). Turning writeback on asks Dynamics first and is refused (422) until the CRM-side app is installed.
 * Status: activities per delivery state, per type and per seller, why activities wait, the failing and parked
-  ones with Dynamics' error, and whether Dynamics throttles the drain (until when, in words).
+  ones with Dynamics' error, whether activities wait for the CRM-side app (its tables removed from Dynamics), and
+  whether Dynamics throttles the drain (until when, in words): what ``salesbridge writeback status --json`` gives.
 * Retry (failing and parked activities, all or those named) and backfill (earlier activity kept in the workspace,
   since a date), each queueing the organization's drain.
 """
@@ -21,7 +22,6 @@ from pydantic import AwareDatetime, Field
 from salesbridge.domain.workspace import CrmCredentials
 from salesbridge.domain.writeback import ALL_ITEMS, WritebackSettings, parse_items
 from salesbridge.errors import InvalidRequestError
-from salesbridge.i18n import translate
 from salesbridge.message_ids import N_
 from salesbridge.services.ports import CrmAppSession
 from salesbridge.services.writeback import (
@@ -34,7 +34,7 @@ from salesbridge.services.writeback import (
 )
 from salesbridge.web.api.activities import ActivityType, StateName
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiInput, ApiModel, IsoTime, errors
-from salesbridge.web.localized import writeback_throttled_message
+from salesbridge.web.localized import writeback_status_json
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}/writeback", tags=["writeback"], responses=ORGANIZATION_ERRORS)
@@ -89,6 +89,14 @@ class WritebackStatusOut(ApiModel):
         description="Why activities wait: `waiting_for_match`, or the seat's reason (`crm_sync_off`…)."
     )
     problems: list[ProblemOut] = Field(description="The newest failing and parked activities (at most 200).")
+    crm_app_missing: bool = Field(
+        description="Activities wait because the CRM-side app's tables were removed from Dynamics (they fail with "
+        "`crm_app_missing` and are delivered by themselves once the app is installed again)."
+    )
+    crm_app_missing_message: str | None = Field(
+        description="That in words, with what to do, in the caller's language, as the console and `salesbridge "
+        "writeback status` say it. Null while the app's tables are there."
+    )
     throttled_until: IsoTime | None = Field(
         default=None,
         description="While Dynamics throttles the drain (429 with `Retry-After`, and for a minute after): until when "
@@ -142,20 +150,13 @@ def _no_app_sessions(credentials: CrmCredentials) -> CrmAppSession:  # noqa: ARG
 
 
 def status_out(status: WritebackStatus, locale: str) -> WritebackStatusOut:
-    """The status as the API gives it (reasons in ``locale``)."""
-    data = status.to_json(lambda message: translate(message, locale))
-    return WritebackStatusOut.model_validate(
-        {
-            "settings": _settings_io(status.settings),
-            "totals": data["totals"],
-            "by_type": data["by_item"],
-            "by_seller": data["by_seller"],
-            "waiting": data["waiting"],
-            "problems": data["problems"],
-            "throttled_until": data["throttled_until"],
-            "throttled_message": writeback_throttled_message(status.throttled_until, locale),
-        }
-    )
+    """The status as the API gives it: ``salesbridge writeback status --json``'s body, in ``locale``, with the
+    settings as ``PUT /settings`` takes them and ``by_item`` named ``by_type``. Every field of the CLI's body is
+    the API's too: the model forbids fields it does not describe."""
+    data = writeback_status_json(status, locale)
+    data["settings"] = _settings_io(status.settings)
+    data["by_type"] = data.pop("by_item")
+    return WritebackStatusOut.model_validate(data)
 
 
 @router.get("/settings", summary="Writeback settings")
@@ -188,7 +189,8 @@ async def put_settings(
 @router.get("/status", summary="Writeback status")
 def get_status(org: str, principal: AdminPrincipal, services: Services) -> WritebackStatusOut:  # noqa: ARG001
     """Activities per delivery state, per type and per seller; why activities wait; the failing and parked ones
-    with Dynamics' error code and message; while Dynamics throttles the drain, until when and that in words."""
+    with Dynamics' error code and message; whether activities wait for the CRM-side app (removed from Dynamics)
+    and what to do, in words; while Dynamics throttles the drain, until when and that in words."""
     status = writeback_status(services.store, principal.organization_id, clock=services.clock)
     return status_out(status, principal.locale)
 

@@ -29,10 +29,9 @@ from salesbridge.services.sync_health import (
     retry_writeback_errors,
     sync_health,
 )
-from salesbridge.services.writeback import CRM_APP_MISSING_STATUS
 from salesbridge.web.charts import Series, bar_chart, line_chart, number_formatter
 from salesbridge.web.context import ConsoleServices
-from salesbridge.web.localized import writeback_throttled_message
+from salesbridge.web.localized import writeback_app_missing_message, writeback_throttled_message
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 from salesbridge.web.ui.writeback import problem_rows
@@ -91,7 +90,7 @@ def _render(
     context = {
         "health": health,
         "writeback_errors": problem_rows(health.writeback_errors, locale),
-        "crm_app_missing": translate(CRM_APP_MISSING_STATUS, locale) if health.crm_app_missing else None,
+        "crm_app_missing": writeback_app_missing_message(health.crm_app_missing, locale),
         "writeback_throttled": writeback_throttled_message(health.writeback_throttled_until, locale),
         "charts": runs_charts(health.runs, locale) if health.runs else [],
         "when": partial(when, locale=locale),

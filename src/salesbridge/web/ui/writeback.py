@@ -58,7 +58,6 @@ from salesbridge.services.activities import (
 from salesbridge.services.crm_app import CrmAppStatus, crm_app_status
 from salesbridge.services.home import author_names
 from salesbridge.services.writeback import (
-    CRM_APP_MISSING_STATUS,
     Problem,
     backfill,
     retry_activities,
@@ -66,7 +65,7 @@ from salesbridge.services.writeback import (
     writeback_status,
 )
 from salesbridge.web.context import ConsoleServices
-from salesbridge.web.localized import writeback_throttled_message
+from salesbridge.web.localized import writeback_app_missing_message, writeback_throttled_message
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 
@@ -477,7 +476,7 @@ def _writeback_page(
         "items": [(item, translate(label, locale)) for item, label in ITEM_CHOICES],
         "waiting": [(_waiting_reason(key, locale), count) for key, count in sorted(status.waiting.items())],
         "problems": problem_rows(status.problems, locale),
-        "crm_app_missing": translate(CRM_APP_MISSING_STATUS, locale) if status.crm_app_missing else None,
+        "crm_app_missing": writeback_app_missing_message(status.crm_app_missing, locale),
         "throttled": writeback_throttled_message(status.throttled_until, locale),
         "error": error,
         "notice": request.query_params.get("notice"),
