@@ -721,7 +721,7 @@ class MatchLinkRow(Base):
 
     __table_args__ = (
         Index("ix_match_links_organization_id_target_id", "organization_id", "target_id"),
-        # The CRM id last (migration 0039): a record's tie is one probe of this index as of the primary key.
+        # The CRM id last (migration 0040): a record's tie is one probe of this index as of the primary key.
         Index("ix_match_links_organization_id_crm_table_band_crm_id", "organization_id", "crm_table", "band", "crm_id"),
     )
 
