@@ -106,7 +106,7 @@ class SyncStatus:
             "consecutive_failures": self.consecutive_failures,
             "next_run_at": _iso(self.next_run_at),
             "throttled_until": _iso(self.throttled_until),
-            "tables": [_table_json(table) for table in self.tables],
+            "tables": [table_json(table) for table in self.tables],
         }
 
 
@@ -114,7 +114,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _table_json(table: TableCheckpoint) -> dict[str, Any]:
+def table_json(table: TableCheckpoint) -> dict[str, Any]:
+    """One table's import as JSON (the sync status's and Sync health's): ``updated_at`` is when its state last
+    changed (Sync health's "Last change"), ``last_error`` the last failure as it came."""
     return {
         "table": table.table,
         "mode": table.mode.value,
@@ -125,6 +127,7 @@ def _table_json(table: TableCheckpoint) -> dict[str, Any]:
         "consecutive_failures": table.consecutive_failures,
         "failing_since": _iso(table.failing_since),
         "last_error": table.last_error,
+        "updated_at": table.updated_at.isoformat(),
     }
 
 

@@ -270,6 +270,7 @@ def test_the_routes_answer_exactly_what_the_document_names(
     check(a.post(f"{orgs}/crm/connection", json=other, headers=headers), 409)  # acme's Dynamics is connected
     check(a.post(f"{orgs}/crm/sync", headers=headers), 202)
     assert check(a.get(f"{orgs}/crm/sync"), 200)["queued"] is True
+    check(a.get(f"{orgs}/crm/sync/health"), 200)
     # The background jobs (the queued import is one).
     (queued,) = check(a.get(f"{orgs}/jobs", params={"state": "queued"}), 200)["jobs"]
     check(a.get(f"{orgs}/jobs", params={"limit": 0}), 422)

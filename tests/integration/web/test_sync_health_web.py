@@ -5,6 +5,7 @@ runs with their requests and 429s as a chart and a table; sellers are refused.""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -17,6 +18,7 @@ from salesbridge.domain.sync_runs import RecordRow, RunCounts, SyncMode
 from salesbridge.domain.writeback import DataItem, DeliveryState
 
 OpenBrowser = Callable[[Person | None], Browser]
+ORGS = "/api/v1/orgs/acme"
 
 
 def _seed_sync(console: Console) -> None:
@@ -39,9 +41,8 @@ def _seed_sync(console: Console) -> None:
         uow.commit()
 
 
-def test_sync_health_shows_tables_errors_and_runs_and_retries_a_writeback_error(
-    console: Console, browser: OpenBrowser
-) -> None:
+def _seed_health(console: Console) -> uuid.UUID:
+    """:func:`_seed_sync`, and a seller's note parked with Dynamics' error; the note's id."""
     ids = seed_people(console)
     parked = _log(
         console,
@@ -51,6 +52,13 @@ def test_sync_health_shows_tables_errors_and_runs_and_retries_a_writeback_error(
         error=("0x80040220", "Principal user is missing prvCreateNote privilege"),
     )
     _seed_sync(console)
+    return parked
+
+
+def test_sync_health_shows_tables_errors_and_runs_and_retries_a_writeback_error(
+    console: Console, browser: OpenBrowser
+) -> None:
+    parked = _seed_health(console)
     admin = browser(ACME_ADMIN)
     assert 'href="/settings/crm/health"' in admin.client.get("/settings/crm").text
     page = admin.client.get("/settings/crm/health")
@@ -116,3 +124,49 @@ def test_a_skipped_record_the_store_knows_is_shown_by_its_name_escaped(console: 
         uow.commit()
     page = browser(ACME_ADMIN).client.get("/settings/crm/health").text
     assert f'<span data-testid="import-error-name">&lt;b&gt;Fabrikam&lt;/b&gt;</span><br><code>{account}</code>' in page
+
+
+def test_the_api_gives_what_the_sync_health_page_shows_in_the_callers_language(
+    console: Console, browser: OpenBrowser
+) -> None:
+    """``GET …/crm/sync/health``: each table with its rows, last change and last error, the skipped record with
+    Dynamics' code and message, the parked activity with its reason in the caller's language, the finished run's
+    rows, requests and 429s; the table as the sync status gives it; administrators only."""
+    parked = _seed_health(console)
+    admin = browser(ACME_ADMIN)
+    assert browser(ACME_SELLER).client.get(f"{ORGS}/crm/sync/health").status_code == 403
+
+    health = admin.client.get(f"{ORGS}/crm/sync/health").json()
+
+    (contact,) = health["tables"]
+    assert (contact["table"], contact["row_count"], contact["last_error"]) == (
+        "contact",
+        1234,
+        "Dynamics is unavailable (503)",
+    )
+    assert contact["failing_since"] is not None
+    assert contact["updated_at"] == console.clock().isoformat(), "the page's last change"
+    assert admin.client.get(f"{ORGS}/crm/sync").json()["tables"] == [contact], "as the sync status gives it"
+    (skipped,) = health["import_errors"]
+    assert (skipped["table"], skipped["crm_id"], skipped["name"]) == (
+        "account",
+        "8d1f0c2e-0000-4000-8000-000000000001",
+        None,
+    )
+    assert (skipped["code"], skipped["message"], skipped["attempts"]) == ("0x80040216", "An unexpected error", 1)
+    assert health["import_error_count"] == 1
+    (failing,) = health["writeback_errors"]
+    assert (failing["activity_id"], failing["state"], failing["error_code"]) == (str(parked), "parked", "0x80040220")
+    assert failing["reason"] == "Not delivered (retry it once fixed): Principal user is missing prvCreateNote privilege"
+    assert health["writeback_error_count"] == 1
+    assert (health["crm_app_missing"], health["crm_app_missing_message"]) == (False, None)
+    assert (health["writeback_throttled_until"], health["writeback_throttled_message"]) == (None, None)
+    (run,) = health["runs"]
+    assert (run["succeeded"], run["rows"], run["rows_imported"], run["rows_deleted"]) == (True, 42, 40, 2)
+    assert (run["requests_made"], run["throttled"], run["error"]) == (17, 3, None)
+
+    assert admin.client.put("/api/v1/me/locale", json={"locale": "es"}, headers=admin.csrf_headers()).is_success
+    (failing,) = admin.client.get(f"{ORGS}/crm/sync/health").json()["writeback_errors"]
+    assert failing["reason"] == (
+        "No entregada (reinténtalo cuando esté resuelto): Principal user is missing prvCreateNote privilege"
+    )

@@ -1,15 +1,29 @@
-"""``/api/v1/orgs/{org}/crm/sync``: the CRM import's status, and "Sync now" (administrators only)."""
+"""``/api/v1/orgs/{org}/crm/sync``: the CRM import's status, "Sync now", and Sync health (administrators only).
+
+The status is ``salesbridge sync status --json``'s body; Sync health is the console page's
+(``/settings/crm/health``): each table, the records the import skipped, the activities writeback could not deliver,
+and the recent import runs."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import Field
 
-from salesbridge.services.sync import request_sync, sync_status
+from salesbridge.i18n import translate
+from salesbridge.services.sync import request_sync, sync_status, table_json
+from salesbridge.services.sync_health import MAX_IMPORT_ERRORS, MAX_RUNS, RunLine, SyncHealth, sync_health
+from salesbridge.services.writeback import problem_json
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiModel, IsoTime
-from salesbridge.web.localized import sync_status_json
+from salesbridge.web.api.writeback import ProblemOut
+from salesbridge.web.localized import (
+    sync_status_json,
+    writeback_app_missing_message,
+    writeback_throttled_message,
+)
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}/crm", tags=["sync"], responses=ORGANIZATION_ERRORS)
@@ -27,6 +41,7 @@ class TableImportOut(ApiModel):
     consecutive_failures: int
     failing_since: IsoTime | None
     last_error: str | None
+    updated_at: IsoTime = Field(description="When the table's import state last changed (Sync health's last change).")
 
 
 class SyncStatusOut(ApiModel):
@@ -54,6 +69,118 @@ class SyncStatusOut(ApiModel):
     tables: list[TableImportOut]
 
 
+class ImportErrorOut(ApiModel):
+    """A CRM record the import skipped while the rest of its page was stored."""
+
+    table: str
+    crm_id: str
+    name: str | None = Field(description="The record's name, when it was imported before it failed.")
+    code: str | None = Field(description="Dynamics' error code, when the retry met one.")
+    message: str
+    attempts: int
+    first_failed_at: IsoTime
+    last_failed_at: IsoTime
+
+
+class ImportRunOut(ApiModel):
+    """A finished import run."""
+
+    id: uuid.UUID
+    reason: str
+    succeeded: bool
+    error: str | None = Field(description="Why it failed, as it came; null when it succeeded.")
+    requested_at: IsoTime
+    started_at: IsoTime | None
+    finished_at: IsoTime
+    duration_s: float | None = Field(description="Seconds from start to end; null for a run that never started.")
+    rows: int | None = Field(description="Rows stored and deleted, every table; null when the run did not count.")
+    rows_imported: int | None
+    rows_deleted: int | None
+    requests_made: int | None = Field(description="Web API requests sent, retries included.")
+    throttled: int | None = Field(description="Service-protection answers (429) met.")
+
+
+class SyncHealthOut(ApiModel):
+    """How the import from the CRM and the writeback to it are doing, as the Sync health page shows it."""
+
+    tables: list[TableImportOut]
+    import_errors: list[ImportErrorOut] = Field(
+        description=f"The records the import skipped, most recent failure first (at most {MAX_IMPORT_ERRORS})."
+    )
+    import_error_count: int = Field(description="All of them.")
+    writeback_errors: list[ProblemOut] = Field(
+        description="The failing and parked activities, newest first (at most 200), as `GET …/writeback/status` "
+        "gives them."
+    )
+    writeback_error_count: int = Field(description="All of them.")
+    crm_app_missing: bool = Field(description="Activities wait because the CRM-side app's tables were removed.")
+    crm_app_missing_message: str | None = Field(
+        description="That in words, with what to do, in the caller's language; null otherwise."
+    )
+    writeback_throttled_until: IsoTime | None = Field(
+        description="While Dynamics throttles the writeback drain: the next try; null otherwise."
+    )
+    writeback_throttled_message: str | None = Field(
+        description="That throttling in words, in the caller's language; null otherwise."
+    )
+    runs: list[ImportRunOut] = Field(description=f"The newest finished import runs, newest first (at most {MAX_RUNS}).")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _run_json(line: RunLine) -> dict[str, Any]:
+    run = line.run
+    return {
+        "id": run.id,
+        "reason": run.reason,
+        "succeeded": line.succeeded,
+        "error": run.error,
+        "requested_at": run.requested_at.isoformat(),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "duration_s": line.duration_s,
+        "rows": line.rows,
+        "rows_imported": run.rows_imported,
+        "rows_deleted": run.rows_deleted,
+        "requests_made": run.requests_made,
+        "throttled": run.throttled,
+    }
+
+
+def sync_health_out(health: SyncHealth, locale: str) -> SyncHealthOut:
+    """Sync health as the API gives it: what the page shows, its sentences in ``locale``."""
+    return SyncHealthOut.model_validate(
+        {
+            "tables": [table_json(table) for table in health.tables],
+            "import_errors": [
+                {
+                    "table": error.table,
+                    "crm_id": error.crm_id,
+                    "name": health.record_names.get((error.table, error.crm_id)),
+                    "code": error.code,
+                    "message": error.message,
+                    "attempts": error.attempts,
+                    "first_failed_at": error.first_failed_at.isoformat(),
+                    "last_failed_at": error.last_failed_at.isoformat(),
+                }
+                for error in health.import_errors
+            ],
+            "import_error_count": health.import_error_count,
+            "writeback_errors": [
+                problem_json(problem, lambda message: translate(message, locale)) for problem in health.writeback_errors
+            ],
+            "writeback_error_count": health.writeback_error_count,
+            "crm_app_missing": health.crm_app_missing,
+            "crm_app_missing_message": writeback_app_missing_message(health.crm_app_missing, locale),
+            "writeback_throttled_until": _iso(health.writeback_throttled_until),
+            "writeback_throttled_message": writeback_throttled_message(health.writeback_throttled_until, locale),
+            "runs": [_run_json(line) for line in reversed(health.runs)],
+        }
+    )
+
+
 class SyncQueuedOut(ApiModel):
     """The queued import."""
 
@@ -66,6 +193,16 @@ def get_sync_status(org: str, principal: AdminPrincipal, services: Services) -> 
     table's import."""
     status = sync_status(services.store, slug=principal.organization_slug, clock=services.clock)
     return SyncStatusOut.model_validate(sync_status_json(status, principal.locale))
+
+
+@router.get("/sync/health", summary="Sync health")
+def get_sync_health(org: str, principal: AdminPrincipal, services: Services) -> SyncHealthOut:  # noqa: ARG001
+    """What the Sync health page shows: each imported table (rows, last change, last error and since when), the
+    records the import skipped (Dynamics' code and message, attempts), the failing and parked activities, whether
+    they wait for the CRM-side app or Dynamics throttles the drain (in words), and the newest finished import runs
+    (duration, rows, requests, 429s met)."""
+    health = sync_health(services.store, principal.organization_id, clock=services.clock)
+    return sync_health_out(health, principal.locale)
 
 
 @router.post("/sync", status_code=202, summary="Sync now")
