@@ -1,7 +1,8 @@
 """Every in-process function cache of the product (console, jobs, import and matching; the sandbox aside) is bounded:
 by a count of entries (``lru_cache(maxsize=…)``, its worst-case size documented beside it), or keyed by a small fixed
 set (no arguments, a supported language, a table). A cache keyed by data — organizations, names, values, settings —
-must not grow for as long as the process lives. The Reports page's charts are kept by bytes instead
+must not grow for as long as the process lives; the matching engine's, sized for a run of a million records, are
+emptied when each run ends (``salesbridge.matching.caches``). The Reports page's charts are kept by bytes instead
 (:mod:`salesbridge.web.chart_cache`, its own tests)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import salesbridge
+from salesbridge.matching.caches import registered_caches
 
 KEYED_BY_A_FIXED_SET = {
     "salesbridge.web.templating.environment": "one per supported language",
@@ -57,6 +59,26 @@ def test_every_function_cache_is_bounded_or_keyed_by_a_fixed_set() -> None:
     assert "salesbridge.matching.names.nickname_classes" in caches  # the walk reaches the matching package
     assert unbounded == set()
     assert set(KEYED_BY_A_FIXED_SET) <= set(caches), "an allowed cache is gone: take it off the list"
+
+
+def test_every_matching_cache_keyed_by_data_is_emptied_when_a_run_ends() -> None:
+    """The engine's caches of values are sized for a run of a million records (hundreds of MiB full): each must be a
+    ``run_cache`` (registered with ``clear_caches``, which a matching run calls as it ends), or the console keeps
+    it for its whole life. Those keyed by a fixed set (no arguments, a kind of record) are kept."""
+    caches = _caches()
+    registered = {id(cached) for cached in registered_caches()}
+    keyed_by_data = {
+        name
+        for name, cached in caches.items()
+        if name.startswith("salesbridge.matching.")
+        and inspect.signature(cached.__wrapped__).parameters
+        and name not in KEYED_BY_A_FIXED_SET
+    }
+
+    assert "salesbridge.matching.compare.company_level" in keyed_by_data
+    assert "salesbridge.matching.names.nickname_classes" in keyed_by_data
+    assert {name for name in keyed_by_data if id(caches[name]) not in registered} == set()
+    assert len(registered) == len(keyed_by_data), "a registered cache outside the matching package's modules"
 
 
 def test_the_reports_caches_are_bounded() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from salesbridge.matching.caches import clear_caches, kept_for_run
 from salesbridge.matching.model import MatchModel
 from salesbridge.matching.records import Band, CompanyRecord, Decision, FieldReason, LinkResult, PersonRecord
 
@@ -49,4 +50,6 @@ __all__ = [
     "MatchModel",
     "Matcher",
     "PersonRecord",
+    "clear_caches",
+    "kept_for_run",
 ]

@@ -2,8 +2,9 @@
 
 Levels are indexes into the model's levels of that comparison (strongest agreement first); ``-1`` is "missing"
 (either side lacks the value: no evidence, weight 0). Pair-level results that depend only on two distinct values
-(two first names, two surnames, two company names, two titles, two streets) are cached, so a million candidate pairs
-over a few hundred thousand distinct names cost one string comparison per distinct pair.
+(two first names, two surnames, two company names, two titles, two streets) are cached for the run
+(``caches.run_cache``), so a million candidate pairs over a few hundred thousand distinct names cost one string
+comparison per distinct pair.
 
 People (``PEOPLE_LEVELS``): profile_url, email, first_name, last_name, birth_date, company, domain, title, phone,
 place, street. Companies (``COMPANY_LEVELS``): profile_url, name, domain, phone, place, street, industry, size,
@@ -13,12 +14,12 @@ people ("shared people": the employers of the people the account's contacts are 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 
 import jellyfish
 from rapidfuzz import fuzz
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
+from salesbridge.matching.caches import run_cache
 from salesbridge.matching.features import CompanyFeatures, PersonFeatures, fold_word
 from salesbridge.matching.names import nickname_classes
 from salesbridge.matching.text import ascii_fold
@@ -128,13 +129,13 @@ def no_sharing(kind: str, value: str) -> int:
 # ---------------------------------------------------------------- pair comparators (cached on distinct value pairs)
 
 
-@lru_cache(maxsize=_BIG)
+@run_cache(maxsize=_BIG)
 def metaphone(word: str) -> str:
     """Metaphone of each word of an already folded name, joined by "" (cached)."""
     return "".join(jellyfish.metaphone(part) for part in word.split()) or word
 
 
-@lru_cache(maxsize=_BIG)
+@run_cache(maxsize=_BIG)
 def compare_first(a: str, b: str) -> int:
     """Level of two folded first names: exact, nickname, typo, initial, similar, different."""
     if a == b:
@@ -155,7 +156,7 @@ def compare_first(a: str, b: str) -> int:
     return 5
 
 
-@lru_cache(maxsize=_BIG)
+@run_cache(maxsize=_BIG)
 def compare_last(a: str, b: str) -> int:
     """Level of two folded surnames: exact, typo, compound (one surname of a double one), similar, different."""
     if a == b:
@@ -173,7 +174,7 @@ def compare_last(a: str, b: str) -> int:
 _SHORT_NAME = 5
 
 
-@lru_cache(maxsize=1 << 20)
+@run_cache(maxsize=1 << 20)
 def company_level(a: str, b: str) -> int:
     """0 exact, 1 very close (WRatio ≥ 95), 2 close (≥ 88), 3 weak (≥ 75), 4 different — on normalised names.
 
@@ -192,14 +193,14 @@ def company_level(a: str, b: str) -> int:
     return 4
 
 
-@lru_cache(maxsize=_BIG)
+@run_cache(maxsize=_BIG)
 def _title_level(a: str, b: str) -> int:
     if a == b:
         return 0
     return 1 if fuzz.token_set_ratio(a, b) >= 85 else 2
 
 
-@lru_cache(maxsize=1 << 16)
+@run_cache(maxsize=1 << 16)
 def _street_level(a: str, b: str) -> int:
     if a == b:
         return 0
@@ -207,7 +208,7 @@ def _street_level(a: str, b: str) -> int:
     return 1 if fuzz.token_sort_ratio(a, b) >= 85 or fuzz.ratio(a, b) >= 85 else 2
 
 
-@lru_cache(maxsize=_BIG)
+@run_cache(maxsize=_BIG)
 def _city_equal(a: str, b: str) -> bool:
     return a == b or JaroWinkler.similarity(a, b) >= 0.93
 
@@ -370,7 +371,7 @@ def _show(*parts: str | None) -> str | None:
     return text or None
 
 
-@lru_cache(maxsize=1 << 16)
+@run_cache(maxsize=1 << 16)
 def _ascii_casefold(text: str) -> str:
     return ascii_fold(text).casefold()
 

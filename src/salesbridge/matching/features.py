@@ -1,9 +1,10 @@
 """Records turned, once, into compact comparable features (issue 13, section 2).
 
 Each record is normalised once into a ``PersonFeatures`` / ``CompanyFeatures`` (``__slots__``, strings shared
-between records): the per-value normalisers are cached on distinct values (``functools.lru_cache``), so a million
-records with a few hundred thousand distinct first names, surnames, companies, titles and cities cost one
-normalisation per distinct value. Unique values (e-mails, phones, profile URLs) go through bounded caches.
+between records): the per-value normalisers are cached on distinct values (``caches.run_cache``: an ``lru_cache``
+emptied when a matching run ends), so a million records with a few hundred thousand distinct first names, surnames,
+companies, titles and cities cost one normalisation per distinct value. Unique values (e-mails, phones, profile
+URLs) go through bounded caches.
 
 Phones take a fast path: a number written in international form ("+34 600 11 22 33", "0034…") becomes "+" and its
 digits (an extension and a "(0)" trunk prefix dropped); a national number goes through ``phonenumbers`` with the
@@ -14,11 +15,12 @@ company names ``companies.normalize_company_name``.
 from __future__ import annotations
 
 import re
-from functools import cache, lru_cache
+from functools import cache
 
 from babel import Locale
 from nameparser import HumanName
 
+from salesbridge.matching.caches import run_cache
 from salesbridge.matching.companies import normalize_company_name
 from salesbridge.matching.identifiers import (
     FREE_MAIL_DOMAINS,
@@ -57,7 +59,7 @@ _REGIONS = {
 }  # fmt: skip
 
 
-@lru_cache(maxsize=_BIG)
+@run_cache(maxsize=_BIG)
 def fold_word(value: str) -> str:
     """``text.fold`` cached on distinct values (names, cities, titles, regions)."""
     return fold(value)
@@ -66,7 +68,7 @@ def fold_word(value: str) -> str:
 _SPACED_FORM = re.compile(r"(?:\s[a-z]){2,3}$")
 
 
-@lru_cache(maxsize=_BIG)
+@run_cache(maxsize=_BIG)
 def company_key(value: str) -> str:
     """``normalize_company_name`` cached on distinct names ("" for a blank), without a trailing legal form spelled
     in spaced letters that the legal-form tables miss ("Philips Electronics N. V." → "philips electronics")."""
@@ -77,7 +79,7 @@ def company_key(value: str) -> str:
     return trimmed if any(len(word) >= 3 for word in trimmed.split()) else key
 
 
-@lru_cache(maxsize=_BIG)
+@run_cache(maxsize=_BIG)
 def _split_full_name(value: str) -> tuple[str, str]:
     human = HumanName(value)
     first, last = fold(human.first), fold(human.last)
@@ -104,7 +106,7 @@ def email_key(value: str) -> str | None:
     return normalize_email(value)
 
 
-@lru_cache(maxsize=_BIG)
+@run_cache(maxsize=_BIG)
 def domain_of(value: str) -> str | None:
     """The registrable company domain of a website, host or e-mail domain; ``None`` for free mail (cached)."""
     return company_domain(value)
@@ -119,7 +121,7 @@ def profile_key(value: str) -> str | None:
     return normalize_profile_url(value)
 
 
-@lru_cache(maxsize=_UNIQUE)
+@run_cache(maxsize=_UNIQUE)
 def phone_key(value: str, default_region: str | None) -> str | None:
     """E.164 for a phone number; the fast path for international numbers, ``phonenumbers`` for national ones."""
     text = _EXTENSION.sub("", value.strip())
@@ -151,7 +153,7 @@ def _cldr_countries() -> dict[str, str]:
     return names
 
 
-@lru_cache(maxsize=_BIG)
+@run_cache(maxsize=_BIG)
 def _country(value: str) -> str:
     folded = fold(value)
     if folded in _COUNTRIES:
@@ -161,23 +163,23 @@ def _country(value: str) -> str:
     return _cldr_countries().get(folded, folded)
 
 
-@lru_cache(maxsize=_BIG)
+@run_cache(maxsize=_BIG)
 def _region(value: str) -> str:
     folded = fold(value)
     return _REGIONS.get(folded, folded)
 
 
-@lru_cache(maxsize=_BIG)
+@run_cache(maxsize=_BIG)
 def _postcode(value: str) -> str:
     return "".join(value.split()).lower()
 
 
-@lru_cache(maxsize=_UNIQUE)
+@run_cache(maxsize=_UNIQUE)
 def _street(value: str) -> str:
     return fold(value)
 
 
-@lru_cache(maxsize=_BIG)
+@run_cache(maxsize=_BIG)
 def birth_key(value: str) -> str:
     """ "YYYYMMDD" for "YYYY-MM-DD", "YYYYMMDD", "YYYY-M-D" or "DD/MM/YYYY"; "" when unreadable (kept as written)."""
     text = value.strip()

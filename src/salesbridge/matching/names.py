@@ -9,12 +9,13 @@ Pure and offline. ``nameparser`` splits a full name into title, first, middle, l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 
 import jellyfish
 from nameparser import HumanName
 from nicknames import NickNamer
 
+from salesbridge.matching.caches import run_cache
 from salesbridge.matching.text import fold
 
 # Spanish hypocoristics in common use (hand-written here, not taken from a published table): nickname → given name.
@@ -87,10 +88,10 @@ _GIVEN_NAMES_KEPT = 1 << 16
 """Given names whose classes are kept (least recently used out first): about 300 bytes each, ~20 MiB at most. Kept
 by count, not for ever: the keys are every distinct given name the process ever matched (people loads, CRM
 contacts of every organization), which grows without end in a long-running console or worker; names are Zipf
-distributed, so the common ones stay."""
+distributed, so the common ones stay. Emptied, like every ``run_cache``, when a matching run ends."""
 
 
-@lru_cache(maxsize=_GIVEN_NAMES_KEPT)
+@run_cache(maxsize=_GIVEN_NAMES_KEPT)
 def nickname_classes(given: str) -> frozenset[str]:
     """The canonical given names ``given`` may stand for, itself included (folded): "Bob" → {"bob", "robert", ...}.
 

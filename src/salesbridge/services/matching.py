@@ -73,7 +73,7 @@ from salesbridge.errors import (
     SeatRequiredError,
     UnsupportedJobError,
 )
-from salesbridge.matching import Band, CompanyRecord, Decision, FieldReason, MatchModel, PersonRecord
+from salesbridge.matching import Band, CompanyRecord, Decision, FieldReason, MatchModel, PersonRecord, kept_for_run
 from salesbridge.message_ids import N_
 from salesbridge.services.account_rules import Principal
 from salesbridge.services.ports import Clock, StoreAccess, UnitOfWork
@@ -931,8 +931,9 @@ def run_matching(
 ) -> MatchRunSummary:
     """Match the organization's CRM records with its people and companies (see the module's contract) in one
     transaction, and clear any pending request. ``full`` re-decides everything and re-estimates the weights; the
-    first run is always full."""
-    with store(organization_id) as uow:
+    first run is always full. The engine's caches of values are emptied when the run ends, returned or raised
+    (:func:`salesbridge.matching.kept_for_run`: a long-running console keeps none of them between runs)."""
+    with kept_for_run(), store(organization_id) as uow:
         state = uow.matches.lock_state()
         full = full or state.last_run_at is None
         now = clock()
