@@ -288,8 +288,13 @@ def demo_page_in(chromium: Browser, console: SyncedConsole, email: str, lang: st
     page = chromium.new_context(viewport=viewport, accept_downloads=True).new_page()  # type: ignore[arg-type]
     page.set_default_timeout(15_000)
     sign_in_demo(page, console, email)
-    page.goto(console.url("/account"))
+    choose_language(page, console.url("/account"), lang)
+    return page
+
+
+def choose_language(page: Page, account_url: str, lang: str) -> None:
+    """Choose ``lang`` on the Account page at ``account_url``, as a person would, and wait for the page in it."""
+    page.goto(account_url)
     page.get_by_test_id("locale-select").select_option(lang)
     page.get_by_test_id("locale-save").click()
     expect(page.locator("html")).to_have_attribute("lang", lang)
-    return page

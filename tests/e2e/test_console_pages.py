@@ -8,7 +8,7 @@ import re
 import pytest
 from argon2 import PasswordHasher
 from playwright.sync_api import Browser, Page, expect
-from tests.e2e.conftest import CRM_WAIT_S, SyncedConsole, screenshot, sign_in_demo
+from tests.e2e.conftest import CRM_WAIT_S, SyncedConsole, demo_page_in, screenshot, sign_in_demo
 from tests.e2e.test_accessibility import SIGN_OUT_VISIBLE
 
 from salesbridge.sandbox.server.faults import FaultConfig
@@ -164,14 +164,7 @@ ON_ONE_ROW = """(bar) => {
 
 
 def _admin_in(chromium: Browser, console: SyncedConsole, lang: str, viewport: dict[str, int]) -> Page:
-    page = chromium.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
-    page.set_default_timeout(15_000)
-    sign_in_demo(page, console, console.admin_email)
-    page.goto(console.url("/account"))
-    page.get_by_test_id("locale-select").select_option(lang)
-    page.get_by_test_id("locale-save").click()
-    expect(page.locator("html")).to_have_attribute("lang", lang)
-    return page
+    return demo_page_in(chromium, console, console.admin_email, lang, viewport)
 
 
 @pytest.mark.parametrize("lang", ["en"])

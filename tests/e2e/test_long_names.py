@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Browser, expect
-from tests.e2e.conftest import LiveConsole, screenshot, sign_in_to
+from tests.e2e.conftest import LiveConsole, choose_language, screenshot, sign_in_to
 from tests.integration.matching_seed import seed_crm
 
 from salesbridge.domain.csv_rows import read_people_csv
@@ -98,10 +98,7 @@ def test_a_long_unbroken_name_wraps_on_every_page_that_shows_it(
     for viewport in VIEWPORTS:
         page = chromium.new_context(viewport=viewport, locale=lang).new_page()  # type: ignore[arg-type]
         sign_in_to(page, live_console.base_url, "acme", ADMIN, live_console.password)
-        page.goto(live_console.url("/account"))
-        page.get_by_test_id("locale-select").select_option(lang)
-        page.get_by_test_id("locale-save").click()
-        expect(page.locator("html")).to_have_attribute("lang", lang)
+        choose_language(page, live_console.url("/account"), lang)
         for path in paths:
             page.goto(live_console.url(path))
             expect(page.get_by_text(LONG[:22], exact=False).first).to_be_visible()

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from tests.e2e.conftest import SyncedConsole, screenshot, sign_in_demo
+from tests.e2e.conftest import SyncedConsole, demo_page_in, screenshot, sign_in_demo
 from tests.e2e.test_people_pages import PHONE, LoadedWorkspace, fits_the_phone, load_workspace_from_crm
 
 from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
@@ -118,14 +118,7 @@ def untied_contact_ids(store: UnitOfWorkFactory) -> tuple[set[str], set[str]]:
 
 def admin_in(chromium: Browser, console: SyncedConsole, lang: str) -> Page:
     """The demo's administrator signed in on a phone, reading ``lang``."""
-    page = chromium.new_context(viewport=PHONE, accept_downloads=True).new_page()  # type: ignore[arg-type]
-    page.set_default_timeout(15_000)
-    sign_in_demo(page, console, console.admin_email)
-    page.goto(console.url("/account"))
-    page.get_by_test_id("locale-select").select_option(lang)
-    page.get_by_test_id("locale-save").click()
-    expect(page.locator("html")).to_have_attribute("lang", lang)
-    return page
+    return demo_page_in(chromium, console, console.admin_email, lang, PHONE)
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])

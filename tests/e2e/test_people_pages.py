@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from tests.e2e.conftest import SyncedConsole, screenshot, sign_in_demo
+from tests.e2e.conftest import SyncedConsole, demo_page_in, screenshot, sign_in_demo
 
 from salesbridge.domain.people import Company, Person
 from salesbridge.services.matching import run_matching
@@ -162,14 +162,7 @@ def demo(shared_synced_console: SyncedConsole) -> tuple[SyncedConsole, LoadedWor
 
 def seller_in(chromium: Browser, console: SyncedConsole, lang: str) -> Page:
     """The demo's seller signed in on a phone, reading ``lang``."""
-    page = chromium.new_context(viewport=PHONE).new_page()  # type: ignore[arg-type]
-    page.set_default_timeout(15_000)
-    sign_in_demo(page, console, console.seller_email)
-    page.goto(console.url("/account"))
-    page.get_by_test_id("locale-select").select_option(lang)
-    page.get_by_test_id("locale-save").click()
-    expect(page.locator("html")).to_have_attribute("lang", lang)
-    return page
+    return demo_page_in(chromium, console, console.seller_email, lang, PHONE)
 
 
 def fits_the_phone(page: Page) -> bool:

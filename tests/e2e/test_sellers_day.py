@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from tests.e2e.conftest import SyncedConsole, screenshot, sign_in_demo
+from tests.e2e.conftest import SyncedConsole, demo_page_in, screenshot
 from tests.e2e.test_sync_health_browser import _writeback_on
 from tests.e2e.test_writeback import a_person_with_a_contact
 
@@ -82,14 +82,7 @@ def _the_import_saw_a_job_change(day: Day) -> None:
 
 
 def _signed_in(chromium: Browser, console: SyncedConsole, lang: str, size: str, *, email: str | None = None) -> Page:
-    page = chromium.new_context(viewport=SIZES[size]).new_page()  # type: ignore[arg-type]
-    page.set_default_timeout(15_000)
-    sign_in_demo(page, console, email or console.seller_email)
-    page.goto(console.url("/account"))
-    page.get_by_test_id("locale-select").select_option(lang)
-    page.get_by_test_id("locale-save").click()
-    expect(page.locator("html")).to_have_attribute("lang", lang)
-    return page
+    return demo_page_in(chromium, console, email or console.seller_email, lang, SIZES[size])
 
 
 def _fits(page: Page, size: str) -> bool:

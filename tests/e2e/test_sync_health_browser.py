@@ -14,7 +14,7 @@ import uuid
 
 from playwright.sync_api import Browser, Page, expect
 from tests.e2e.axe import assert_accessible, with_axe
-from tests.e2e.conftest import SyncedConsole, run_async, screenshot, sign_in_demo
+from tests.e2e.conftest import SyncedConsole, choose_language, run_async, screenshot, sign_in_demo
 from tests.e2e.test_writeback import a_person_with_a_contact
 
 from salesbridge.bootstrap import dynamics_session
@@ -92,10 +92,7 @@ def _admin(chromium: Browser, console: SyncedConsole, lang: str, viewport: dict[
     page = with_axe(chromium.new_context(viewport=viewport)).new_page()  # type: ignore[arg-type]
     page.set_default_timeout(15_000)
     sign_in_demo(page, console, console.admin_email)
-    page.goto(console.url("/account"))
-    page.get_by_test_id("locale-select").select_option(lang)
-    page.get_by_test_id("locale-save").click()
-    expect(page.locator("html")).to_have_attribute("lang", lang)
+    choose_language(page, console.url("/account"), lang)
     return page
 
 

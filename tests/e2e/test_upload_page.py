@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from tests.e2e.conftest import LiveConsole, screenshot, sign_in_to
+from tests.e2e.conftest import LiveConsole, choose_language, screenshot, sign_in_to
 
 from salesbridge.bootstrap import dynamics_session
 from salesbridge.jobs.runner import EmbeddedRunner
@@ -74,10 +74,7 @@ def _admin(chromium: Browser, console: LiveConsole, lang: str, viewport: dict[st
     page.set_default_timeout(20_000)
     sign_in_to(page, console.base_url, "acme", "admin@acme.test", console.password)
     if lang != "en":
-        page.goto(console.url("/account"))
-        page.get_by_test_id("locale-select").select_option(lang)
-        page.get_by_test_id("locale-save").click()
-        expect(page.locator("html")).to_have_attribute("lang", lang)
+        choose_language(page, console.url("/account"), lang)
     return page
 
 

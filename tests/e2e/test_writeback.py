@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from tests.e2e.conftest import SyncedConsole, run_async, screenshot, sign_in_demo
+from tests.e2e.conftest import SyncedConsole, demo_page_in, run_async, screenshot
 
 from salesbridge.bootstrap import dynamics_session, load_demo_people
 from salesbridge.domain.crm_app import AppState
@@ -57,14 +57,7 @@ DEADLINE_S = 60
 
 def signed_in(chromium: Browser, console: SyncedConsole, email: str, lang: str) -> Page:
     """``email`` signed in to the demo workspace on a phone, reading ``lang``."""
-    page = chromium.new_context(viewport=PHONE).new_page()  # type: ignore[arg-type]
-    page.set_default_timeout(15_000)
-    sign_in_demo(page, console, email)
-    page.goto(console.url("/account"))
-    page.get_by_test_id("locale-select").select_option(lang)
-    page.get_by_test_id("locale-save").click()
-    expect(page.locator("html")).to_have_attribute("lang", lang)
-    return page
+    return demo_page_in(chromium, console, email, lang, PHONE)
 
 
 def fits_the_phone(page: Page) -> bool:
