@@ -13,15 +13,12 @@ from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgO
 from salesbridge.cli.rendering import console, errors_reported
 from salesbridge.i18n import translate
 from salesbridge.services.crm_app import crm_app_status, install_crm_app
+from salesbridge.web.localized import crm_app_status_json
 
 if TYPE_CHECKING:
     from salesbridge.services.crm_app import CrmAppStatus
 
 app = typer.Typer(help="The CRM-side app writeback needs in Dynamics 365.", no_args_is_help=True)
-
-
-def _status_json(status: CrmAppStatus, lang: str) -> dict[str, object]:
-    return status.to_json() | {"state_label": translate(status.state_label, lang)}
 
 
 def _print_status(status: CrmAppStatus, lang: str) -> None:
@@ -57,7 +54,7 @@ def crm_app_install(
         done = asyncio.run(install_crm_app(services.store, services.crm_app_sessions, slug=org))
     if as_json:
         created = [str(item) for item in done.created]
-        typer.echo(json.dumps({"created": created, "status": _status_json(done.status, lang)}, indent=2))
+        typer.echo(json.dumps({"created": created, "status": crm_app_status_json(done.status, lang)}, indent=2))
         return
     if done.created:
         console.print(translate("Created", lang) + ":", highlight=False)
@@ -82,6 +79,6 @@ def crm_app_status_command(
         services = workspace(ctx, db_url)
         status = asyncio.run(crm_app_status(services.store, services.crm_app_sessions, slug=org))
     if as_json:
-        typer.echo(json.dumps(_status_json(status, lang), indent=2))
+        typer.echo(json.dumps(crm_app_status_json(status, lang), indent=2))
         return
     _print_status(status, lang)

@@ -23,6 +23,8 @@ from salesbridge.services.seats import SeatOverview, SeatView
 from salesbridge.services.sync import SyncStatus
 
 if TYPE_CHECKING:
+    from salesbridge.domain.crm_app import MissingItem
+    from salesbridge.services.crm_app import CrmAppStatus
     from salesbridge.services.writeback import WritebackStatus
 
 _KEPT_CONNECTION: Final = N_("The working connection stays in use; nothing was changed.")
@@ -275,6 +277,37 @@ def writeback_throttled_message(until: datetime | None, locale: str) -> str | No
     """ "Dynamics is throttling requests: writeback tries again at …" in ``locale`` while Dynamics throttles the
     drain (``until``: :attr:`~salesbridge.services.writeback.WritebackStatus.throttled_until`); None otherwise."""
     return sync_throttled_message(until, locale, message=WRITEBACK_THROTTLED)
+
+
+_MISSING_TEXTS: Final[dict[str, str]] = {
+    "table": N_("Table {table}"),
+    "column": N_("Column {name} of {table}"),
+    "key": N_("Alternate key {name} of {table}"),
+    "standard_table": N_("Standard table {table} (your Dynamics administrator must add it)"),
+    "activities": N_("Activities are not enabled on {table} (your Dynamics administrator must enable them)"),
+    "notes": N_("Notes are not enabled on {table} (your Dynamics administrator must enable them)"),
+    "key_not_active": N_("Alternate key {name} of {table} is {state}, not Active yet"),
+    "not_an_activity": N_(
+        "{table} exists but is not an activity table (your Dynamics administrator must rename or remove it)"
+    ),
+}
+"""What the CRM lacks of the app, by :class:`~salesbridge.domain.crm_app.MissingKind` value (message ids): by
+value, so that commands which never read the app do not load its definition."""
+
+
+def missing_text(item: MissingItem, locale: str) -> str:
+    """What the CRM lacks of the app, in words in ``locale``."""
+    return translate(_MISSING_TEXTS[item.kind], locale).format(table=item.table, name=item.name, state=item.state)
+
+
+def crm_app_status_json(status: CrmAppStatus, locale: str) -> dict[str, Any]:
+    """``status`` as JSON (``salesbridge crm app status --json``, the API's ``GET …/crm/app``): its state, and each
+    missing item (``label``), in words in ``locale``, as CRM Settings says them."""
+    body = status.to_json()
+    body["state_label"] = translate(status.state_label, locale)
+    for item, shown in zip(status.missing, body["missing"], strict=True):
+        shown["label"] = missing_text(item, locale)
+    return body
 
 
 def writeback_app_missing_message(missing: bool, locale: str) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from salesbridge.domain.crm_app import AppState
 from salesbridge.domain.writeback import DataItem
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.organization.foundation import SYSTEM_ADMINISTRATOR_ROLE_ID
+from salesbridge.sandbox.organization.security import Depth
 from salesbridge.sandbox.server.faults import FaultConfig
 from salesbridge.services.connecting import connect_crm
 from salesbridge.services.crm_app import crm_app_status
@@ -131,3 +133,41 @@ def test_a_dynamics_too_slow_for_the_page_leaves_it_rendered_saying_so(console: 
         section = _section(page.text)
         assert "state could not be read: Dynamics did not answer in time." in section
         assert 'data-testid="crm-app-install"' in section
+
+
+def test_the_api_gives_the_apps_state_as_crm_settings_shows_it_in_the_callers_language(
+    console: Console, fresh: RunningSandbox, admin: Browser
+) -> None:
+    """``GET …/crm/app`` asks the sandbox where the CRM-side app stands: not installed, each missing item in the
+    words CRM Settings lists (Spanish), the privilege the application user lacks; installed after "Get it now"."""
+    state = fresh.sandbox.services.state
+    with state.storage.transaction():
+        state.security.revoke(SYSTEM_ADMINISTRATOR_ROLE_ID, ["prvActOnBehalfOfAnotherUser"])
+    assert admin.client.put("/api/v1/me/locale", json={"locale": "es"}, headers=admin.csrf_headers()).is_success
+
+    app = admin.client.get("/api/v1/orgs/acme/crm/app").json()
+
+    assert (app["state"], app["state_label"], app["installed_version"]) == ("missing", "No instalada", None)
+    assert app["missing_privileges"] == ["prvActOnBehalfOfAnotherUser"]
+    listed = re.search(
+        r'data-testid="crm-app-missing">.*?<ul>(.*?)</ul>', _section(admin.client.get("/settings/crm").text), re.S
+    )
+    assert listed is not None
+    assert [item["label"] for item in app["missing"]] == [
+        html.unescape(line) for line in re.findall(r"<li>(.*?)</li>", listed.group(1))
+    ], "the page's lines, in its order"
+    assert {
+        "kind": "table",
+        "table": "sbr_inmail",
+        "name": None,
+        "installable": True,
+        "label": "Tabla sbr_inmail",
+    } in app["missing"]
+
+    with state.storage.transaction():
+        state.security.grant(SYSTEM_ADMINISTRATOR_ROLE_ID, {"prvActOnBehalfOfAnotherUser": Depth.GLOBAL})
+    installed = admin.client.post("/settings/crm/writeback/app", data=admin.csrf_data(), follow_redirects=False)
+    assert installed.status_code == 303
+    app = admin.client.get("/api/v1/orgs/acme/crm/app").json()
+    assert (app["state"], app["state_label"], app["installed_version"]) == ("installed", "Instalada", app["version"])
+    assert (app["missing"], app["missing_privileges"]) == ([], [])

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from salesbridge.domain.crm_app import MissingItem, MissingKind
 from salesbridge.domain.lists import ListKind
 from salesbridge.domain.pipeline import StageSource
 from salesbridge.message_ids import Label
@@ -20,6 +21,7 @@ from salesbridge.web.localized import (
     choices_json,
     crm_table,
     list_json,
+    missing_text,
     settings_json,
     sync_failure_message,
     sync_status_json,
@@ -157,3 +159,12 @@ def test_every_crm_table_has_a_name_and_a_record_kind_in_english_and_spanish() -
         assert all(name not in tables for name in english)  # every table is named, not shown by its logical name
         assert len(set(spanish)) == len(tables)
         assert all(es != en for es, en in zip(spanish, english, strict=True))  # each one translated
+
+
+def test_every_kind_of_missing_crm_app_part_is_put_in_words_in_english_and_spanish() -> None:
+    """CRM Settings, ``crm app status --json`` and the API's ``GET …/crm/app`` say each missing part in words."""
+    for kind in MissingKind:
+        item = MissingItem(kind, "sbr_inmail", "sbr_externalid", "Pending")
+        english, spanish = missing_text(item, "en"), missing_text(item, "es")
+        assert "sbr_inmail" in english, kind
+        assert spanish != english, kind

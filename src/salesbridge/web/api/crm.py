@@ -1,8 +1,9 @@
-"""``/api/v1/orgs/{org}/crm/connection``: the organization's connection to Dynamics 365 (administrators only)."""
+"""``/api/v1/orgs/{org}/crm/connection``: the organization's connection to Dynamics 365, and ``…/crm/app``: where
+the CRM-side app writeback needs stands in it (administrators only)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
@@ -10,11 +11,21 @@ from pydantic import ConfigDict, Field, SecretStr
 
 from salesbridge.domain.workspace import MAX_PEM_CHARS, CrmCredentials
 from salesbridge.services.connecting import chosen_ca_bundle, connect_crm
+from salesbridge.services.crm_app import crm_app_status
 from salesbridge.services.crm_status import crm_status
 from salesbridge.services.disconnect import disconnect_crm
 from salesbridge.services.preflight import ConnectOutcome, OutcomeKind
-from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiInput, ApiModel, ErrorOut, IsoTime, UnprocessableOut
-from salesbridge.web.localized import connect_message, crm_status_json, disconnect_json
+from salesbridge.web.api.schemas import (
+    ORGANIZATION_ERRORS,
+    ApiInput,
+    ApiModel,
+    ErrorOut,
+    IsoTime,
+    UnprocessableOut,
+    errors,
+)
+from salesbridge.web.api.writeback import no_app_sessions
+from salesbridge.web.localized import connect_message, crm_app_status_json, crm_status_json, disconnect_json
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}/crm", tags=["crm"], responses=ORGANIZATION_ERRORS)
@@ -118,6 +129,30 @@ class DisconnectOut(ApiModel):
     message: str
 
 
+class MissingItemOut(ApiModel):
+    """One thing Dynamics lacks of the CRM-side app."""
+
+    kind: Literal[
+        "table", "column", "key", "standard_table", "activities", "notes", "key_not_active", "not_an_activity"
+    ]
+    table: str = Field(description="The table concerned (logical name).")
+    name: str | None = Field(description="The column or key (logical name); null for a table-level item.")
+    installable: bool = Field(description="Installing the app creates it (otherwise a Dynamics administrator must).")
+    label: str = Field(description="What is missing in words, in the caller's language, as CRM Settings says it.")
+
+
+class CrmAppStatusOut(ApiModel):
+    """Where the CRM-side app writeback needs stands in the organization's Dynamics 365."""
+
+    organization: str
+    state: Literal["installed", "outdated", "missing"]
+    state_label: str = Field(description="The state in words, in the caller's language.")
+    version: int = Field(description="The app version this salesbridge installs.")
+    installed_version: int | None = Field(description="The version that created the app's tables; null when none.")
+    missing: list[MissingItemOut] = Field(description="What Dynamics lacks, in creation order.")
+    missing_privileges: list[str] = Field(description="Privileges the application user lacks to write back.")
+
+
 def connection_outcome_json(outcome: ConnectOutcome, locale: str) -> dict[str, Any]:
     """An outcome of :func:`connect_crm` as JSON: one sentence in ``locale``, the missing privileges or objects,
     and whether a working connection was kept. No secret, and no underlying error text (it would tell the
@@ -145,6 +180,17 @@ def get_connection(org: str, principal: AdminPrincipal, services: Services) -> C
     return CrmStatusOut.model_validate(
         crm_status_json(crm_status(services.store, slug=principal.organization_slug), principal.locale)
     )
+
+
+@router.get("/app", summary="The CRM-side app's state", responses=errors(502))
+async def get_crm_app(org: str, principal: AdminPrincipal, services: Services) -> CrmAppStatusOut:  # noqa: ARG001
+    """Asks Dynamics where the CRM-side app stands, as CRM Settings and ``salesbridge crm app status --json`` give
+    it: installed, outdated (what is missing, in words) or not installed, and the privileges the application user
+    lacks to write back. 422 while the organization is not connected; 502 when Dynamics cannot be asked."""
+    status = await crm_app_status(
+        services.store, services.crm_app_sessions or no_app_sessions, slug=principal.organization_slug
+    )
+    return CrmAppStatusOut.model_validate(crm_app_status_json(status, principal.locale))
 
 
 @router.post(

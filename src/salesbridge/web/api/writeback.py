@@ -145,7 +145,8 @@ def _settings_io(settings: WritebackSettings) -> WritebackSettingsIO:
     return WritebackSettingsIO(enabled=settings.enabled, items=items)  # type: ignore[arg-type]
 
 
-def _no_app_sessions(credentials: CrmCredentials) -> CrmAppSession:  # noqa: ARG001
+def no_app_sessions(credentials: CrmCredentials) -> CrmAppSession:  # noqa: ARG001
+    """Stands for the CRM app's sessions in a console given none: refuses (422) saying so."""
     raise InvalidRequestError(NO_APP_SESSIONS)
 
 
@@ -178,7 +179,7 @@ async def put_settings(
     items = ALL_ITEMS if body.items == "all" else parse_items(body.items)
     saved = await set_writeback_settings(
         services.store,
-        services.crm_app_sessions or _no_app_sessions,
+        services.crm_app_sessions or no_app_sessions,
         principal.organization_id,
         WritebackSettings(enabled=body.enabled, items=items),
         actor=principal.email,

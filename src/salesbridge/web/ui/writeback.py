@@ -28,7 +28,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from salesbridge.domain.crm_app import AppState, MissingItem, MissingKind
+from salesbridge.domain.crm_app import AppState
 from salesbridge.domain.writeback import (
     ALL_ITEMS,
     MAX_BODY_LENGTH,
@@ -65,7 +65,7 @@ from salesbridge.services.writeback import (
     writeback_status,
 )
 from salesbridge.web.context import ConsoleServices
-from salesbridge.web.localized import writeback_app_missing_message, writeback_throttled_message
+from salesbridge.web.localized import missing_text, writeback_app_missing_message, writeback_throttled_message
 from salesbridge.web.security import AdminPrincipal, Services
 from salesbridge.web.templating import render
 
@@ -108,25 +108,6 @@ async def read_app_state(services: ConsoleServices, principal: Principal) -> App
     except InvalidRequestError:  # not connected to a CRM
         return AppReading(None, AppProblem.NOT_CONNECTED)
     return AppReading(status)
-
-
-_MISSING_TEXTS: Final[dict[MissingKind, str]] = {
-    MissingKind.TABLE: N_("Table {table}"),
-    MissingKind.COLUMN: N_("Column {name} of {table}"),
-    MissingKind.KEY: N_("Alternate key {name} of {table}"),
-    MissingKind.STANDARD_TABLE: N_("Standard table {table} (your Dynamics administrator must add it)"),
-    MissingKind.ACTIVITIES: N_("Activities are not enabled on {table} (your Dynamics administrator must enable them)"),
-    MissingKind.NOTES: N_("Notes are not enabled on {table} (your Dynamics administrator must enable them)"),
-    MissingKind.KEY_NOT_ACTIVE: N_("Alternate key {name} of {table} is {state}, not Active yet"),
-    MissingKind.NOT_AN_ACTIVITY: N_(
-        "{table} exists but is not an activity table (your Dynamics administrator must rename or remove it)"
-    ),
-}
-
-
-def missing_text(item: MissingItem, locale: str) -> str:
-    """What the CRM lacks of the app, in words in ``locale``."""
-    return translate(_MISSING_TEXTS[item.kind], locale).format(table=item.table, name=item.name, state=item.state)
 
 
 _UNREACHABLE: Final = N_("This console cannot reach the salesbridge app: ask your salesbridge operator.")
