@@ -158,11 +158,12 @@ class ListTarget:
 
 @dataclass(frozen=True)
 class ListItemKey:
-    """Where an item stands in a list's order by name (a missing name as an empty one, then table, then id): the
-    last item a page of the list gave, after which the next page starts (a keyset, so items added or removed
-    meanwhile move no other item to another page)."""
+    """Where an item stands in the walk of a list, by table then CRM id (compared by code point): the last item a
+    page of the list gave, after which the next page starts. A keyset on what identifies the item, which never
+    changes while it is in the list: items added or removed meanwhile, and records renamed or changed in the CRM
+    meanwhile, move no other item to another page (a walk by name skipped a record renamed to a name already
+    passed, and gave again one renamed past the cursor)."""
 
-    name: str
     crm_table: str
     crm_id: str
 

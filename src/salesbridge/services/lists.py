@@ -679,11 +679,14 @@ def show_lists(store: StoreAccess, slug: str, email: str) -> list[ListView]:
         return [*placeholders, *views] if placeholders else views
 
 
-def preview_lists(store: StoreAccess, slug: str, email: str, *, shown: int, records: bool = False) -> list[ListView]:
+def preview_lists(
+    store: StoreAccess, slug: str, email: str, *, shown: int, records: bool = False, walk_order: bool = False
+) -> list[ListView]:
     """The lists of the user ``email`` as :func:`show_lists` orders them, each with only its first ``shown`` items
-    (by name, as :func:`show_lists` sorts them), people and companies (by name; with their records of the list when
-    ``records``), its size and how many of its records are not matched yet: what the Lists page and the API show,
-    read by the store a list at a time however long the lists are (sizes and counts in SQL). Reads only.
+    (by name, as :func:`show_lists` sorts them; ``walk_order``: the first page of :func:`list_page`), people and
+    companies (by name; with their records of the list when ``records``), its size and how many of its records are
+    not matched yet: what the Lists page and the API show, read by the store a list at a time however long the
+    lists are (sizes and counts in SQL). Reads only.
 
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
@@ -692,7 +695,7 @@ def preview_lists(store: StoreAccess, slug: str, email: str, *, shown: int, reco
     with store(require_organization(store, slug), read_only=True) as uow:
         user = _user(uow, email)
         lists = uow.lists.lists_of(user.id)
-        previews = uow.list_tables.previews([saved.id for saved in lists], limit=shown)
+        previews = uow.list_tables.previews([saved.id for saved in lists], limit=shown, walk_order=walk_order)
         tied: dict[uuid.UUID, dict[uuid.UUID, list[tuple[str, str]]]] = {}
         if records:
             for list_id, start in previews.items():
@@ -752,9 +755,11 @@ def list_page(
     store: StoreAccess, slug: str, email: str, list_id: uuid.UUID, *, cursor: str | None, limit: int
 ) -> ListPage:
     """The ``limit`` items of the user ``email``'s list ``list_id`` (hand-made or system) after ``cursor`` (None:
-    the first ones), in the order :func:`preview_lists` shows them. The cursor is the last item's place
-    (:class:`ListItemKey`), not a count: items added or removed meanwhile shift no other item to another page, so
-    walking the pages gives each item present throughout exactly once. Reads only.
+    the first ones), by table then CRM id (:class:`ListItemKey`; :func:`preview_lists` with ``walk_order`` shows
+    the first page). The cursor is the last item's place, not a count, and that place is the item's identity, not
+    its record's name: items added or removed meanwhile and records renamed meanwhile shift no other item to
+    another page, so walking the pages gives each item present throughout exactly once (an item added during the
+    walk is seen when it falls after the cursor). Reads only.
 
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
@@ -790,22 +795,23 @@ def list_page(
     )
     if len(found) <= limit:
         return ListPage(view, None)
-    last, name = shown[-1]
-    return ListPage(view, _cursor(list_id, ListItemKey(name or "", last.crm_table, last.crm_id)))
+    last, _ = shown[-1]
+    return ListPage(view, _cursor(list_id, ListItemKey(last.crm_table, last.crm_id)))
 
 
 def cursor_after(view: ListView) -> str | None:
     """The cursor of :func:`list_page` for the items after ``view``'s last one (a start of the list as
-    :func:`preview_lists` or :func:`list_page` reads it); None when ``view`` shows no item or every one."""
+    :func:`preview_lists` with ``walk_order`` or :func:`list_page` reads it); None when ``view`` shows no item or
+    every one."""
     if not view.items or view.size is None or view.size <= len(view.items):
         return None
     last = view.items[-1]
-    return _cursor(view.id, ListItemKey(last.name or "", last.table, last.crm_id))
+    return _cursor(view.id, ListItemKey(last.table, last.crm_id))
 
 
 def _cursor(list_id: uuid.UUID, key: ListItemKey) -> str:
     """``key`` of list ``list_id`` as an opaque, URL-safe text."""
-    text = json.dumps([str(list_id), key.name, key.crm_table, key.crm_id], ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps([str(list_id), key.crm_table, key.crm_id], ensure_ascii=False, separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -821,17 +827,18 @@ def _cursor_key(cursor: str, list_id: uuid.UUID) -> ListItemKey:
         raise InvalidRequestError(_BAD_CURSOR) from None
     if (
         not isinstance(decoded, list)
-        or len(decoded) != 4
+        or len(decoded) != 3
         or not all(isinstance(part, str) and _storable(part) for part in decoded)
         or decoded[0] != str(list_id)
     ):
         raise InvalidRequestError(_BAD_CURSOR)
-    return ListItemKey(decoded[1], decoded[2], decoded[3])
+    # A cursor of the walk by name (four parts, before the walk by identity) is refused too: start again.
+    return ListItemKey(decoded[1], decoded[2])
 
 
 def _storable(text: str) -> bool:
-    """``text`` can be compared by both databases: PostgreSQL refuses a NUL, and UTF-8 a lone surrogate (a name
-    may hold other control characters: it is compared, not stored)."""
+    """``text`` can be compared by both databases: PostgreSQL refuses a NUL, and UTF-8 a lone surrogate (a made-up
+    cursor may hold other control characters: it is compared, not stored)."""
     try:
         text.encode()
     except UnicodeEncodeError:

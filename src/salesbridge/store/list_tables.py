@@ -261,11 +261,13 @@ class ListTableQueries(_ScopedRepository):
         found = self._session.execute(self._owner_names(ids))
         return [(str(owner_id), None if name is None else str(name)) for owner_id, name in found]
 
-    def previews(self, list_ids: Sequence[uuid.UUID], *, limit: int) -> dict[uuid.UUID, ListPreview]:
+    def previews(
+        self, list_ids: Sequence[uuid.UUID], *, limit: int, walk_order: bool = False
+    ) -> dict[uuid.UUID, ListPreview]:
         """For each list of ``list_ids`` (this organization's; others are left out): its size, its first ``limit``
-        items by name (without case; a missing name first, as an empty one) then table and id, with their names,
-        its first ``limit`` people and companies tied to its records by name (then id), and how many of its
-        records of the matched tables are tied to no one."""
+        items by name (without case; a missing name first, as an empty one) then table and id (``walk_order``: in
+        the order :meth:`items_after` walks them), with their names, its first ``limit`` people and companies tied
+        to its records by name (then id), and how many of its records of the matched tables are tied to no one."""
         if not list_ids:
             return {}
         org = self._organization_id
@@ -276,7 +278,7 @@ class ListTableQueries(_ScopedRepository):
                 .group_by(ListItem.list_id)
             ).all()
         )
-        items = self._first_items(list_ids, limit)
+        items = self._first_items(list_ids, limit, self._walk_keys() if walk_order else self._item_keys())
         previews: dict[uuid.UUID, ListPreview] = {}
         for list_id in list_ids:
             if list_id not in sizes:
@@ -302,29 +304,31 @@ class ListTableQueries(_ScopedRepository):
             self._code_points(ListItem.crm_id),
         )
 
+    def _walk_keys(self) -> tuple[ColumnElement[Any], ...]:
+        """An item's place in the walk of its list (:class:`ListItemKey`): its table, then CRM id, by code point."""
+        return self._code_points(ListItem.crm_table), self._code_points(ListItem.crm_id)
+
     def _after(self, key: ListItemKey) -> ColumnElement[bool]:
-        """The items after ``key`` in the order of :meth:`_item_keys` (folded by the database on both sides)."""
-        name, table, crm_id = self._item_keys()
-        folded = self._folded(literal(key.name, String()))
-        same = name == folded
-        return or_(
-            name > folded,
-            and_(same, table > key.crm_table),
-            and_(same, table == key.crm_table, crm_id > key.crm_id),
-        )
+        """The items after ``key`` in the order of :meth:`_walk_keys`."""
+        table, crm_id = self._walk_keys()
+        return or_(table > key.crm_table, and_(table == key.crm_table, crm_id > key.crm_id))
 
     def items_after(
         self, list_id: uuid.UUID, after: ListItemKey | None, *, limit: int
     ) -> list[tuple[ListItemValue, str | None]]:
-        """The list's first ``limit`` items after ``after`` (None: from the first) by name (without case; a missing
-        name as an empty one) then table and id, each with its record's name (None when no longer imported). The
-        list is not checked (another organization's has no items)."""
+        """The list's first ``limit`` items after ``after`` (None: from the first) by table then CRM id (by code
+        point), each with its record's name (None when no longer imported). The list is not checked (another
+        organization's has no items).
+
+        The walk's order is the item's identity, not its record's name: a name changes when the CRM renames the
+        record, and a walk by name then skipped a record renamed behind the cursor or gave one renamed ahead of it
+        a second time."""
         statement = (
             select(*_ITEM_COLUMNS, _record.name)
             .select_from(ListItem)
             .outerjoin(_record, self._record_of_item())
             .where(ListItem.organization_id == self._organization_id, ListItem.list_id == list_id)
-            .order_by(*self._item_keys())
+            .order_by(*self._walk_keys())
             .limit(limit)
         )
         if after is not None:
@@ -332,11 +336,10 @@ class ListTableQueries(_ScopedRepository):
         return [(_item(row), row.name) for row in self._session.execute(statement)]
 
     def _first_items(
-        self, list_ids: Sequence[uuid.UUID], limit: int
+        self, list_ids: Sequence[uuid.UUID], limit: int, order: Sequence[ColumnElement[Any]]
     ) -> dict[uuid.UUID, list[tuple[ListItemValue, str | None]]]:
         org = self._organization_id
         columns = _ITEM_COLUMNS
-        order = self._item_keys()
         joined = self._record_of_item()
         found: list[Any] = []
         if self._postgresql:

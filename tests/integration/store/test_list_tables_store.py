@@ -3,7 +3,8 @@ sort in both directions orders the rows as the list's page ordered them in Pytho
 missing name or owner after the present ones, ties broken by name then CRM id then table, all reversed when
 descending); the badge and owner filters; pages that add up to the whole list with the total counted; the Lists
 page's previews (size, first items, people and companies, unmatched count); another organization's list has no
-rows; a walk by keyset (``items_after``) gives the previews' order."""
+rows; a walk by keyset (``items_after``) by table then CRM id gives each item once, whatever its record is
+renamed to meanwhile."""
 
 from __future__ import annotations
 
@@ -250,27 +251,31 @@ def test_the_lists_page_previews_read_the_first_items_people_and_companies(
 
 
 @pytest.mark.parametrize("limit", [1, 2, 4])
-def test_items_after_a_key_walk_the_list_in_the_previews_order(
-    seeded: tuple[UnitOfWorkFactory, Any], limit: int
-) -> None:
-    """Names without case (two names equal but for case, a missing name as an empty one, an accent past "z") and
-    the same id in two tables: a walk of any page size gives the preview's order, each item once."""
+def test_items_after_a_key_walk_the_list_by_table_then_id(seeded: tuple[UnitOfWorkFactory, Any], limit: int) -> None:
+    """The same id in two tables, a record not imported: a walk of any page size gives every item once, by table
+    then id, each with its name, and the previews in walk order start it."""
     store, ids = seeded
     walked: list[tuple[str, str]] = []
+    names: list[str | None] = []
     after: ListItemKey | None = None
     with store(ids["acme"], read_only=True) as uow:
-        everything = uow.list_tables.previews([ids["list"]], limit=50)[ids["list"]]
+        everything = uow.list_tables.previews([ids["list"]], limit=50, walk_order=True)[ids["list"]]
+        start = uow.list_tables.previews([ids["list"]], limit=limit, walk_order=True)[ids["list"]]
         while page := uow.list_tables.items_after(ids["list"], after, limit=limit):
             walked += [(item.crm_table, item.crm_id) for item, _ in page]
-            last, name = page[-1]
-            after = ListItemKey(name or "", last.crm_table, last.crm_id)
+            names += [name for _, name in page]
+            last, _ = page[-1]
+            after = ListItemKey(last.crm_table, last.crm_id)
         # The people and companies of some items: only those these items are tied to, by name.
         people = uow.list_tables.targets_of_items(ids["list"], TargetKind.PERSON, [("contact", "c3"), ("lead", "c1")])
         records = uow.list_tables.tied_records(
             ids["list"], [ids["people"]["p-al"], ids["people"]["p-zoe"]], keys=[("contact", "c3")]
         )
         none = uow.list_tables.targets_of_items(ids["list"], TargetKind.COMPANY, [])
-    assert walked == [(item.crm_table, item.crm_id) for item in everything.items]
+    assert walked == sorted([(table, crm_id) for table, crm_id, _, _ in RECORDS] + [ABSENT])
+    assert names == [{(t, i): n for t, i, n, _ in RECORDS}.get(key) for key in walked]
+    assert [(item.crm_table, item.crm_id) for item in everything.items] == walked
+    assert [(item.crm_table, item.crm_id) for item in start.items] == walked[:limit]
     assert [person.name for person in people] == ["Al Bo"]
     assert records == {ids["people"]["p-al"]: [("contact", "c3")]}
     assert none == ()

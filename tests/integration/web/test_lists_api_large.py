@@ -1,8 +1,9 @@
 """GET /api/v1/me/lists on a list of 5,000 CRM records (SQLite and PostgreSQL): each list answers with its first
 ``limit`` items, people and companies by name (100 unless asked, at most 1,000), while its size and its unmatched
 records are counted over the whole list by the database; each person or company shown carries exactly its records
-of the list. GET /api/v1/me/lists/{id}/items reads the whole list a page at a time (a keyset cursor), each item
-once though items are added meanwhile; only the owner's, with cursors of that list only."""
+of the list. GET /api/v1/me/lists/{id}/items reads the whole list a page at a time (a keyset cursor on table and CRM
+id), each item once though items are added and records renamed meanwhile; only the owner's, with cursors of that
+list only."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def test_a_large_list_answers_with_its_start_and_counts_the_whole_list(console: 
     tied = 2 * PEOPLE + ACCOUNTS // 2
     assert big["unmatched"] == CONTACTS + ACCOUNTS - tied  # the contact in review is not matched yet
     assert big["unmatched_label"] == f"{CONTACTS + ACCOUNTS - tied} registros del CRM aún sin coincidencia"
-    # The first 100 by name: the ten accounts, then the first 90 contacts.
+    # The first 100 by table then id: the ten accounts, then the first 90 contacts.
     expected = [f"Account {n:02d}" for n in range(ACCOUNTS)] + [f"Contact {n:05d}" for n in range(90)]
     assert [item["name"] for item in big["items"]] == expected
     assert [person["name"] for person in big["people"]] == [f"Person {n:03d}" for n in range(100)]
@@ -144,21 +145,19 @@ def test_a_large_list_is_read_page_by_page_each_item_once_while_items_are_added(
         pages.append(answer.json())
         url = pages[-1]["next"]
         if len(pages) == 1:
-            # Added before the cursor (no name sorts first): an OFFSET would give the first page's last item again.
+            # Added before the cursor (its id sorts first): an OFFSET would give the first page's last item again.
             _add(console, big_id, "b0000000-0000-0000-0000-000000000001", None)
         if len(pages) == 3:
-            _add(console, big_id, "b0000000-0000-0000-0000-000000000002", "Zzz added later")  # after the cursor
+            _add(console, big_id, "d0000000-0000-0000-0000-000000000002", "Aaa added later")  # after the cursor
     assert [len(page["items"]) for page in pages] == [1000, 1000, 1000, 1000, 1000, 11]
     assert [page["size"] for page in pages] == [CONTACTS + ACCOUNTS] + [CONTACTS + ACCOUNTS + 1] * 2 + [
         CONTACTS + ACCOUNTS + 2
     ] * 3
     walked = [(item["table"], item["name"], item["crm_id"]) for page in pages for item in page["items"]]
-    expected = sorted(
-        [("account", f"Account {n:02d}", _account(n)) for n in range(ACCOUNTS)]
-        + [("contact", f"Contact {n:05d}", _contact(n)) for n in range(CONTACTS)],
-        key=lambda item: (item[1].casefold(), item[0], item[2]),
-    )
-    assert walked == [*expected, ("contact", "Zzz added later", "b0000000-0000-0000-0000-000000000002")]
+    expected = [("account", f"Account {n:02d}", _account(n)) for n in range(ACCOUNTS)] + [
+        ("contact", f"Contact {n:05d}", _contact(n)) for n in range(CONTACTS)
+    ]
+    assert walked == [*expected, ("contact", "Aaa added later", "d0000000-0000-0000-0000-000000000002")]
     assert (pages[-1]["next"], pages[-1]["next_cursor"]) == (None, None)
     # Each person and company is on the pages of its records, with those records: all of them, once, in all.
     tied = [
@@ -171,8 +170,8 @@ def test_a_large_list_is_read_page_by_page_each_item_once_while_items_are_added(
     assert [len(page["companies"]) for page in pages] == [ACCOUNTS // 2, 0, 0, 0, 0, 0]
 
     # A page boundary between a person's two records: the person is on both pages, each time with the one there.
-    # (The item without a name added during the walk comes first now, before the accounts.)
-    first = seller.get(f"/api/v1/me/lists/{big_id}/items", params={"limit": 1 + ACCOUNTS + 1}).json()
+    # (The contact added behind the cursor during the walk comes first now, after the accounts.)
+    first = seller.get(f"/api/v1/me/lists/{big_id}/items", params={"limit": ACCOUNTS + 1 + 1}).json()
     second = seller.get(first["next"]).json()
     assert (first["limit"], first["items"][-1]["crm_id"], second["items"][0]["crm_id"]) == (
         12,
@@ -188,8 +187,8 @@ def test_a_large_list_is_read_page_by_page_each_item_once_while_items_are_added(
     assert (default["items"], default["unmatched"], default["limit"]) == (listed["items"], listed["unmatched"], 100)
 
 
-def _crafted(list_id: uuid.UUID, name: str) -> str:
-    text = json.dumps([str(list_id), name, "contact", "c"])
+def _crafted(list_id: uuid.UUID, crm_id: str) -> str:
+    text = json.dumps([str(list_id), "contact", crm_id])
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -210,6 +209,12 @@ def test_a_page_of_a_list_is_only_its_owners_and_takes_only_its_own_cursors(
     # A NUL (PostgreSQL refuses it in a text) is refused as a bad cursor, not a failure of the database.
     answer = seller.get(f"/api/v1/me/lists/{big_id}/items", params={"cursor": _crafted(big_id, "a\x00b")})
     assert answer.status_code == 422
+    # A cursor of the walk by name (list, name, table, id) is refused: the client starts again.
+    by_name = json.dumps([str(big_id), "Contact 00004", "contact", _contact(4)]).encode()
+    answer = seller.get(
+        f"/api/v1/me/lists/{big_id}/items", params={"cursor": base64.urlsafe_b64encode(by_name).decode()}
+    )
+    assert (answer.status_code, answer.json()["detail"]) == (422, refused)
     assert seller.get(f"/api/v1/me/lists/{big_id}/items", params={"limit": 0}).status_code == 422
     assert seller.get(f"/api/v1/me/lists/{big_id}/items", params={"limit": 1001}).status_code == 422
 
@@ -218,3 +223,62 @@ def test_a_page_of_a_list_is_only_its_owners_and_takes_only_its_own_cursors(
     assert browser(GLOBEX_ADMIN).client.get(f"/api/v1/me/lists/{big_id}/items").status_code == 404
     assert seller.get(f"/api/v1/me/lists/{uuid.uuid4()}/items").status_code == 404
     assert seller.get(f"/api/v1/me/lists/{uuid.UUID(int=0)}/items").status_code == 404
+
+
+def _renamed(n: int) -> str:
+    return f"e0000000-0000-0000-0000-{n:012d}"
+
+
+def _import_names(console: Console, names: dict[str, str], generation: int) -> None:
+    """Import (or re-import, renamed) the contacts ``names`` (CRM id: name)."""
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        rows = [RecordRow(crm_id, name, None, None, 0, {}) for crm_id, name in names.items()]
+        uow.crm_records.upsert_many("contact", rows, generation=generation)
+        uow.commit()
+
+
+def test_a_list_walked_while_the_crm_renames_its_records_gives_each_record_once(
+    console: Console, browser: OpenBrowser
+) -> None:
+    """A seller's client reads a list two records a page. Between two pages an import renames a record not yet
+    shown to a name before every one already shown ("Aaa …": a walk by name skipped it) and a record already shown
+    to a name after every other ("Zzz …": a walk by name gave it again). The walk gives each record exactly once,
+    the renamed one not yet shown under its new name, and ``size`` stays the list's."""
+    _import_names(console, {_renamed(n): f"Name {n}" for n in range(1, 7)}, generation=1)
+    signed_in = browser(ACME_SELLER)
+    seller, headers = signed_in.client, signed_in.csrf_headers()
+    list_id = seller.post("/api/v1/me/lists", json={"name": "Renamed"}, headers=headers).json()["id"]
+    for n in range(1, 7):
+        added = seller.post(
+            f"/api/v1/me/lists/{list_id}/items", json={"table": "contact", "crm_id": _renamed(n)}, headers=headers
+        )
+        assert added.status_code == 200, added.text
+
+    pages: list[dict[str, Any]] = []
+    url: str | None = f"/api/v1/me/lists/{list_id}/items?limit=2"
+    while url is not None:
+        answer = seller.get(url)
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json())
+        url = pages[-1]["next"]
+        if len(pages) == 1:
+            assert [item["name"] for item in pages[0]["items"]] == ["Name 1", "Name 2"]
+            _import_names(console, {_renamed(5): "Aaa renamed", _renamed(1): "Zzz renamed"}, generation=2)
+
+    walked = [(item["crm_id"], item["name"]) for page in pages for item in page["items"]]
+    assert walked == [
+        (_renamed(1), "Name 1"),
+        (_renamed(2), "Name 2"),
+        (_renamed(3), "Name 3"),
+        (_renamed(4), "Name 4"),
+        (_renamed(5), "Aaa renamed"),
+        (_renamed(6), "Name 6"),
+    ]
+    assert [(len(page["items"]), page["size"]) for page in pages] == [(2, 6), (2, 6), (2, 6)]
+    assert pages[-1]["next_cursor"] is None
+    # /api/v1/me/lists starts the same walk, and its ``next`` goes on from there.
+    listed = next(view for view in seller.get("/api/v1/me/lists?limit=2").json() if view["id"] == list_id)
+    following = seller.get(listed["next"]).json()
+    assert [item["crm_id"] for item in [*listed["items"], *following["items"]]] == [_renamed(n) for n in range(1, 5)]

@@ -162,8 +162,11 @@ class ListTableQueries(Protocol):
         """The CRM owners of the list's records, ``(id, name or None)``, each once, in no particular order."""
         ...
 
-    def previews(self, list_ids: Sequence[uuid.UUID], *, limit: int) -> dict[uuid.UUID, ListPreview]:
-        """Each non-empty list's size, first ``limit`` items, people and companies, and unmatched count."""
+    def previews(
+        self, list_ids: Sequence[uuid.UUID], *, limit: int, walk_order: bool = False
+    ) -> dict[uuid.UUID, ListPreview]:
+        """Each non-empty list's size, first ``limit`` items (by name; ``walk_order``: as :meth:`items_after` walks
+        them), people and companies, and unmatched count."""
         ...
 
     def tied_records(
@@ -176,8 +179,8 @@ class ListTableQueries(Protocol):
     def items_after(
         self, list_id: uuid.UUID, after: ListItemKey | None, *, limit: int
     ) -> list[tuple[ListItem, str | None]]:
-        """The first ``limit`` items after ``after`` (None: from the first) by name (a missing one as empty) then
-        table and id, each with its record's name (None when no longer imported)."""
+        """The first ``limit`` items after ``after`` (None: from the first) by table then CRM id (by code point),
+        each with its record's name (None when no longer imported)."""
         ...
 
     def targets_of_items(

@@ -162,9 +162,9 @@ class ListOut(ApiModel):
 
 
 class ListPageOut(ListOut):
-    """A page of a list: its items after the cursor by name, then table and id; the people and companies those
-    items are tied to, each with its records on this page (one tied to records on several pages is on each of
-    them); ``size`` and ``unmatched`` count the whole list."""
+    """A page of a list: its items after the cursor by table, then CRM id; the people and companies those items are
+    tied to, each with its records on this page (one tied to records on several pages is on each of them);
+    ``size`` and ``unmatched`` count the whole list."""
 
     limit: int
     next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page; null on the last page.")
@@ -206,16 +206,19 @@ def my_lists(
         Query(
             ge=0,
             le=LIST_ITEMS_LIMIT,
-            description="At most this many items, people and companies per list, the first by name; `size` and "
-            "`unmatched` count the whole list.",
+            description="At most this many items per list (the first page of GET /api/v1/me/lists/{list_id}/items), "
+            "people and companies (the first by name); `size` and `unmatched` count the whole list.",
         ),
     ] = LIST_ITEMS_SHOWN,
 ) -> list[ListOut]:
     """The caller's two system lists ("My CRM accounts", "My CRM leads and contacts") and their own lists, each with
-    its first ``limit`` items, people and companies by name; its size and unmatched records are counted by the
-    database, so a list of thousands of records is not read whole. ``next`` reads on (GET
-    /api/v1/me/lists/{list_id}/items) when ``items`` is not the whole list."""
-    views = preview_lists(services.store, principal.organization_slug, principal.email, shown=limit, records=True)
+    its first ``limit`` items (as GET /api/v1/me/lists/{list_id}/items walks them: by table, then CRM id) and its
+    first ``limit`` people and companies by name; its size and unmatched records are counted by the database, so a
+    list of thousands of records is not read whole. ``next`` reads on (GET /api/v1/me/lists/{list_id}/items) when
+    ``items`` is not the whole list."""
+    views = preview_lists(
+        services.store, principal.organization_slug, principal.email, shown=limit, records=True, walk_order=True
+    )
     answer: list[ListOut] = []
     for view in views:
         following = None
@@ -228,7 +231,8 @@ def my_lists(
 
 
 MAX_CURSOR: Final = 4_096
-"""The longest cursor taken (a page's cursor holds a record's name, at most a few hundred characters)."""
+"""The longest cursor taken (a page's cursor holds the list's id and its last item's table and CRM id: about 120
+characters; the bound refuses made-up ones early)."""
 
 
 @router.get("/api/v1/me/lists/{list_id}/items", summary="A page of a list of mine", responses=errors(404))
@@ -242,11 +246,13 @@ def my_list_page(
         Query(max_length=MAX_CURSOR, description="The previous page's ``next_cursor``; none: the first page."),
     ] = None,
 ) -> ListPageOut:
-    """The caller's list (hand-made or system) ``limit`` items at a time, in the order GET /api/v1/me/lists shows
-    them (by name, then table and id): follow ``next`` until it is null to read every item once. The cursor is the
-    last item's place, not a count, so items added or removed meanwhile move no other item to another page. 404 for
-    a list that is not the caller's (a system list auto-save has not filled yet has no page: its id is all zeros);
-    422 for a cursor not given by a page of this list."""
+    """The caller's list (hand-made or system) ``limit`` items at a time, by table then CRM id (the order GET
+    /api/v1/me/lists shows the first ones in): follow ``next`` until it is null to read every item once. The cursor
+    is the last item's place, not a count, and the place is the item's identity, not its name: items added or
+    removed meanwhile, and records renamed in the CRM meanwhile, move no other item to another page (an item added
+    during the walk is seen when it falls after the cursor). 404 for a list that is not the caller's (a system list
+    auto-save has not filled yet has no page: its id is all zeros); 422 for a cursor not given by a page of this
+    list."""
     page = list_page(services.store, principal.organization_slug, principal.email, list_id, cursor=cursor, limit=limit)
     following = None if page.next_cursor is None else _page_link(list_id, limit, page.next_cursor)
     return ListPageOut.model_validate(
