@@ -132,23 +132,33 @@ def _add(console: Console, list_id: uuid.UUID, crm_id: str, name: str | None) ->
         uow.commit()
 
 
+def _walk(client: Any, url: str, between: Callable[[list[dict[str, Any]]], None]) -> list[dict[str, Any]]:
+    """The pages from ``url`` on, following ``next``; ``between(pages so far)`` after each page."""
+    pages: list[dict[str, Any]] = []
+    following: str | None = url
+    while following is not None:
+        answer = client.get(following)
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json())
+        following = pages[-1]["next"]
+        between(pages)
+    return pages
+
+
 def test_a_large_list_is_read_page_by_page_each_item_once_while_items_are_added(
     console: Console, browser: OpenBrowser
 ) -> None:
     big_id, people, _ = _seed(console)
     seller = browser(ACME_SELLER).client
-    pages: list[dict[str, Any]] = []
-    url: str | None = f"/api/v1/me/lists/{big_id}/items?limit=1000"
-    while url is not None:
-        answer = seller.get(url)
-        assert answer.status_code == 200, answer.text
-        pages.append(answer.json())
-        url = pages[-1]["next"]
+
+    def add(pages: list[dict[str, Any]]) -> None:
         if len(pages) == 1:
             # Added before the cursor (its id sorts first): an OFFSET would give the first page's last item again.
             _add(console, big_id, "b0000000-0000-0000-0000-000000000001", None)
         if len(pages) == 3:
             _add(console, big_id, "d0000000-0000-0000-0000-000000000002", "Aaa added later")  # after the cursor
+
+    pages = _walk(seller, f"/api/v1/me/lists/{big_id}/items?limit=1000", add)
     assert [len(page["items"]) for page in pages] == [1000, 1000, 1000, 1000, 1000, 11]
     assert [page["size"] for page in pages] == [CONTACTS + ACCOUNTS] + [CONTACTS + ACCOUNTS + 1] * 2 + [
         CONTACTS + ACCOUNTS + 2
@@ -256,16 +266,12 @@ def test_a_list_walked_while_the_crm_renames_its_records_gives_each_record_once(
         )
         assert added.status_code == 200, added.text
 
-    pages: list[dict[str, Any]] = []
-    url: str | None = f"/api/v1/me/lists/{list_id}/items?limit=2"
-    while url is not None:
-        answer = seller.get(url)
-        assert answer.status_code == 200, answer.text
-        pages.append(answer.json())
-        url = pages[-1]["next"]
+    def rename(pages: list[dict[str, Any]]) -> None:
         if len(pages) == 1:
             assert [item["name"] for item in pages[0]["items"]] == ["Name 1", "Name 2"]
             _import_names(console, {_renamed(5): "Aaa renamed", _renamed(1): "Zzz renamed"}, generation=2)
+
+    pages = _walk(seller, f"/api/v1/me/lists/{list_id}/items?limit=2", rename)
 
     walked = [(item["crm_id"], item["name"]) for page in pages for item in page["items"]]
     assert walked == [
