@@ -73,6 +73,7 @@ class CrmStatus:
             "state": self.state,
             "state_label": self.state_label,
             "org_url": self.org_url,
+            "ca_bundle_name": self.ca_bundle_name,
             "crm_user_id": self.crm_user_id,
             "crm_user_name": self.crm_user_name,
             "connected_since": self.connected_since.isoformat() if self.connected_since else None,

@@ -86,6 +86,9 @@ class CrmStatusOut(ApiModel):
     state: str = Field(description="connected | failed | disconnected | not_configured")
     state_label: str = Field(description="The state in words, in the caller's language.")
     org_url: str | None
+    ca_bundle_name: str | None = Field(
+        description="The operator's CA bundle the connection trusts (GET …/crm/ca-bundles), when it uses one."
+    )
     crm_user_id: str | None = Field(description="The CRM user the connection acts as, when connected.")
     crm_user_name: str | None
     connected_since: IsoTime | None
