@@ -324,11 +324,19 @@ def writeback_app_missing_message(missing: bool, locale: str) -> str | None:
 
 def writeback_status_json(status: WritebackStatus, locale: str) -> dict[str, Any]:
     """``status`` as JSON (``salesbridge writeback status --json``; the API's ``GET …/writeback/status`` renames
-    ``by_item`` to ``by_type``): each problem's reason, the throttling (``throttled_message``) and the CRM app's
-    absence (``crm_app_missing_message``) in words in ``locale``, each beside the value it says."""
+    ``by_item`` to ``by_type``): each problem's reason, why activities wait (``waiting_labels``, by ``waiting``'s
+    keys, as the Writeback page lists them), the throttling (``throttled_message``) and the CRM app's absence
+    (``crm_app_missing_message``) in words in ``locale``, each beside the value it says."""
+    from salesbridge.services.activities import waiting_reason  # here: as writeback_app_missing_message's import
+
+    def read(message: str) -> str:
+        return translate(message, locale)
+
     body: dict[str, Any] = {}
-    for key, value in status.to_json(lambda message: translate(message, locale)).items():
+    for key, value in status.to_json(read).items():
         body[key] = value
+        if key == "waiting":
+            body["waiting_labels"] = {reason: waiting_reason(reason).read(read) for reason in status.waiting}
         if key == "crm_app_missing":
             body["crm_app_missing_message"] = writeback_app_missing_message(status.crm_app_missing, locale)
         if key == "throttled_until":

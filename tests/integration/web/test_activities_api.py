@@ -20,7 +20,7 @@ from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, BASE_URL, GL
 from typer.testing import CliRunner
 
 from salesbridge.cli import app as cli_app
-from salesbridge.domain.writeback import CRM_APP_MISSING_CODE, DeliveryState, FailureOutcome, Regarding
+from salesbridge.domain.writeback import CRM_APP_MISSING_CODE, DeliveryState, FailureOutcome, Regarding, SeatHold
 from salesbridge.store.secrets import generate_key
 
 OpenBrowser = Callable[[Person | None], Browser]
@@ -294,6 +294,39 @@ def test_writeback_status_says_the_crm_app_is_missing_as_the_cli_does_in_the_cal
     assert a.post(f"{ORGS}/writeback/retry", json={}, headers=headers).json() == {"retried": 1}
     status = a.get(f"{ORGS}/writeback/status").json()
     assert (status["crm_app_missing"], status["crm_app_missing_message"]) == (False, None), "queued again"
+
+
+def test_writeback_status_says_why_activities_wait_in_words_as_the_page_and_the_cli_do(
+    console: Console, browser: OpenBrowser, person_id: str, migrated_url: str
+) -> None:
+    """Activities waiting for a CRM match and for a seat whose CRM sync is off: the API's ``waiting_labels`` say
+    each reason of ``waiting`` in the caller's language, in the words the Writeback page lists them with, and the
+    body is ``salesbridge writeback status --json``'s."""
+    admin = browser(ACME_ADMIN)
+    a, headers = admin.client, admin.csrf_headers()
+    logged = [a.post(f"{ORGS}/activities", json=_note(person_id, f"w-{n}"), headers=headers).json() for n in range(3)]
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        uow.activities.mark_waiting(uuid.UUID(logged[0]["id"]), state=DeliveryState.WAITING_FOR_MATCH, hold=None)
+        for activity in logged[1:]:
+            uow.activities.mark_waiting(
+                uuid.UUID(activity["id"]), state=DeliveryState.WAITING_FOR_SEAT, hold=SeatHold.CRM_SYNC_OFF
+            )
+        uow.commit()
+    assert a.put("/api/v1/me/locale", json={"locale": "es"}, headers=headers).is_success
+
+    status = a.get(f"{ORGS}/writeback/status").json()
+
+    assert status["waiting"] == {"waiting_for_match": 1, "crm_sync_off": 2}
+    assert status["waiting_labels"] == {
+        "waiting_for_match": "Esperando una coincidencia en el CRM",
+        "crm_sync_off": "En espera: la sincronización del CRM está desactivada para la licencia del vendedor",
+    }
+    page = a.get("/admin/writeback").text
+    for key, label in status["waiting_labels"].items():
+        assert f"<li>{label}: <strong>{status['waiting'][key]}</strong></li>" in page, label
+    assert _cli_writeback_status(migrated_url, "es") == status
 
 
 def test_another_organizations_administrator_finds_and_changes_none_of_our_activities(

@@ -88,6 +88,9 @@ class WritebackStatusOut(ApiModel):
     waiting: dict[str, int] = Field(
         description="Why activities wait: `waiting_for_match`, or the seat's reason (`crm_sync_off`…)."
     )
+    waiting_labels: dict[str, str] = Field(
+        description="Each reason of `waiting` in words, in the caller's language, as the Writeback page lists it."
+    )
     problems: list[ProblemOut] = Field(description="The newest failing and parked activities (at most 200).")
     crm_app_missing: bool = Field(
         description="Activities wait because the CRM-side app's tables were removed from Dynamics (they fail with "
