@@ -41,7 +41,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bench.console import seed
+from bench.console import TIED_PEOPLE, seed
 from bench.postgres_cluster import throwaway_cluster
 from salesbridge.bootstrap import console_services
 from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
@@ -52,8 +52,8 @@ from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.tables import ListItem, MatchLinkRow
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 
-SEEDED_TIES = 1_000
-"""Contacts the console benchmark's seed ties to people (``bench.console.TIED_PEOPLE``)."""
+SEEDED_TIES = TIED_PEOPLE
+"""Contacts the console benchmark's seed ties to people (fewer when it seeds fewer people: one per 10 contacts)."""
 BATCH = 10_000
 MEASURED_TABLES = ("crm_records", "list_items", "match_links")
 
@@ -81,10 +81,11 @@ def old_unmatched(session: Session, organization_id: uuid.UUID, list_id: uuid.UU
     return int(session.scalar(statement) or 0)
 
 
-def _more_ties(store: UnitOfWorkFactory, organization_id: uuid.UUID, ties: int) -> None:
-    """Tie contacts ``SEEDED_TIES`` … up to ``ties`` ties in all (one in seven in review instead)."""
+def _more_ties(store: UnitOfWorkFactory, organization_id: uuid.UUID, *, seeded: int, ties: int) -> None:
+    """Tie contacts ``seeded`` … (the seed tied the ones before) up to about ``ties`` ties in all (one in seven of
+    these in review instead)."""
     now = datetime.now(UTC)
-    indexes = list(range(SEEDED_TIES, SEEDED_TIES + max(0, ties - SEEDED_TIES) * 7 // 6))
+    indexes = list(range(seeded, seeded + max(0, ties - seeded) * 7 // 6))
     for start in range(0, len(indexes), BATCH):
         links = [
             MatchLink(
@@ -149,7 +150,7 @@ def measure(url: str, *, contacts: int, ties: int, rounds: int) -> dict[str, Any
     hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # sign-in is not what is measured
     services = replace(console_services(store), accounts=AccountService(store, clock=utc_now, hasher=hasher))
     seeded = seed(store, services.accounts, contacts=contacts, people=contacts // 10, opportunities=contacts // 100)
-    _more_ties(store, seeded.organization_id, ties)
+    _more_ties(store, seeded.organization_id, seeded=min(SEEDED_TIES, contacts // 10), ties=ties)
     with store(seeded.organization_id, read_only=True) as uow:
         unmatched = uow.list_tables.unmatched(seeded.list_id)
     phases: list[dict[str, Any]] = []
