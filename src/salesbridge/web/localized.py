@@ -20,10 +20,11 @@ from salesbridge.services.disconnect import DisconnectOutcome, DisconnectPreview
 from salesbridge.services.lists import ListTargetView, ListView
 from salesbridge.services.preflight import OUTCOME_MESSAGES, ConnectOutcome
 from salesbridge.services.seats import SeatOverview, SeatView
-from salesbridge.services.sync import SyncStatus
+from salesbridge.services.sync import SyncStatus, table_json
 
 if TYPE_CHECKING:
     from salesbridge.domain.crm_app import MissingItem
+    from salesbridge.domain.sync_runs import TableCheckpoint
     from salesbridge.services.crm_app import CrmAppStatus
     from salesbridge.services.writeback import WritebackStatus
 
@@ -382,8 +383,16 @@ def crm_table(table: str, locale: str, *, plural: bool = True) -> str:
     return translate(names[table], locale) if table in names else table
 
 
+def table_import_json(table: TableCheckpoint, locale: str) -> dict[str, Any]:
+    """One table's import as JSON (the sync status's and Sync health's), with the table by its name in ``locale``
+    (``table_label``: "Contacts", "Clientes potenciales"), as CRM Settings and Sync health name it."""
+    shown = table_json(table)
+    return {"table": shown.pop("table"), "table_label": crm_table(table.table_name, locale), **shown}
+
+
 def sync_status_json(status: SyncStatus, locale: str) -> dict[str, Any]:
-    """``status`` as JSON, with the failure in words (``failure_message``) in ``locale``."""
+    """``status`` as JSON, with the failure in words (``failure_message``) and each table's name
+    (``table_label``) in ``locale``."""
     message = sync_failure_message(status.failing_since, status.failure_reason, locale)
     body: dict[str, Any] = {}
     for key, value in status.to_json().items():
@@ -392,6 +401,7 @@ def sync_status_json(status: SyncStatus, locale: str) -> dict[str, Any]:
             body["failure_message"] = message  # where the JSON has always had it
         if key == "throttled_until":
             body["throttled_message"] = sync_throttled_message(status.throttled_until, locale)
+    body["tables"] = [table_import_json(table, locale) for table in status.tables]
     return body
 
 

@@ -129,9 +129,10 @@ def test_a_skipped_record_the_store_knows_is_shown_by_its_name_escaped(console: 
 def test_the_api_gives_what_the_sync_health_page_shows_in_the_callers_language(
     console: Console, browser: OpenBrowser
 ) -> None:
-    """``GET …/crm/sync/health``: each table with its rows, last change and last error, the skipped record with
-    Dynamics' code and message, the parked activity with its reason in the caller's language, the finished run's
-    rows, requests and 429s; the table as the sync status gives it; administrators only."""
+    """``GET …/crm/sync/health``: each table (named in the caller's language) with its rows, last change and last
+    error, the skipped record with Dynamics' code and message, the parked activity with its reason in the caller's
+    language, the finished run's rows, requests and 429s; the table as the sync status gives it; administrators
+    only."""
     parked = _seed_health(console)
     admin = browser(ACME_ADMIN)
     assert browser(ACME_SELLER).client.get(f"{ORGS}/crm/sync/health").status_code == 403
@@ -144,6 +145,7 @@ def test_the_api_gives_what_the_sync_health_page_shows_in_the_callers_language(
         1234,
         "Dynamics is unavailable (503)",
     )
+    assert contact["table_label"] == "Contacts", "as the page names it"
     assert contact["failing_since"] is not None
     assert contact["updated_at"] == console.clock().isoformat(), "the page's last change"
     assert admin.client.get(f"{ORGS}/crm/sync").json()["tables"] == [contact], "as the sync status gives it"
@@ -166,7 +168,10 @@ def test_the_api_gives_what_the_sync_health_page_shows_in_the_callers_language(
     assert (run["requests_made"], run["throttled"], run["error"]) == (17, 3, None)
 
     assert admin.client.put("/api/v1/me/locale", json={"locale": "es"}, headers=admin.csrf_headers()).is_success
-    (failing,) = admin.client.get(f"{ORGS}/crm/sync/health").json()["writeback_errors"]
+    health = admin.client.get(f"{ORGS}/crm/sync/health").json()
+    assert [table["table_label"] for table in health["tables"]] == ["Contactos"]
+    assert [table["table_label"] for table in admin.client.get(f"{ORGS}/crm/sync").json()["tables"]] == ["Contactos"]
+    (failing,) = health["writeback_errors"]
     assert failing["reason"] == (
         "No entregada (reinténtalo cuando esté resuelto): Principal user is missing prvCreateNote privilege"
     )

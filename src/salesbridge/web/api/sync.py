@@ -14,13 +14,14 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from salesbridge.i18n import translate
-from salesbridge.services.sync import request_sync, sync_status, table_json
+from salesbridge.services.sync import request_sync, sync_status
 from salesbridge.services.sync_health import MAX_IMPORT_ERRORS, MAX_RUNS, RunLine, SyncHealth, sync_health
 from salesbridge.services.writeback import problem_json
 from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiModel, IsoTime
 from salesbridge.web.api.writeback import ProblemOut
 from salesbridge.web.localized import (
     sync_status_json,
+    table_import_json,
     writeback_app_missing_message,
     writeback_throttled_message,
 )
@@ -32,7 +33,8 @@ router = APIRouter(prefix="/api/v1/orgs/{org}/crm", tags=["sync"], responses=ORG
 class TableImportOut(ApiModel):
     """Where the import of one CRM table stands."""
 
-    table: str
+    table: str = Field(description="The CRM table's logical name (`contact`).")
+    table_label: str = Field(description="The table by its name, in the caller's language (`Contacts`).")
     mode: str = Field(description="How changes are read: change tracking, or the modified-on fallback.")
     last_success_at: IsoTime | None
     rows_imported: int = Field(description="Rows imported by the last run.")
@@ -153,7 +155,7 @@ def sync_health_out(health: SyncHealth, locale: str) -> SyncHealthOut:
     """Sync health as the API gives it: what the page shows, its sentences in ``locale``."""
     return SyncHealthOut.model_validate(
         {
-            "tables": [table_json(table) for table in health.tables],
+            "tables": [table_import_json(table, locale) for table in health.tables],
             "import_errors": [
                 {
                     "table": error.table,
