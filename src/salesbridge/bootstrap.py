@@ -215,7 +215,7 @@ def _open_store(settings: Settings, url: str, *, create: bool) -> tuple[StoreAcc
     if not create:
         _require_existing_store(settings, url)
     migrate(url)
-    engine = create_engine_for(url)
+    engine = create_engine_for(url, sqlite_memory_mib=settings.sqlite_memory_mib)
     cipher = cipher_from_settings(settings)
     store = UnitOfWorkFactory(create_session_factory(engine), cipher=cipher, job_engine=job_engine)
     return store, engine
@@ -293,16 +293,16 @@ def request_budget(settings: Settings, db_url: str | None = None) -> RequestBudg
     :data:`SHARED_BUDGET_SLICE` requests at a time); otherwise the process's (:func:`process_request_budget`)."""
     if settings.jobs != "procrastinate":
         return process_request_budget()
-    return _shared_request_budget(db_url or settings.database_url)
+    return _shared_request_budget(db_url or settings.database_url, settings.sqlite_memory_mib)
 
 
 @functools.cache
-def _shared_request_budget(url: str) -> RequestBudget:
+def _shared_request_budget(url: str, sqlite_memory_mib: int) -> RequestBudget:
     from salesbridge.crm.budget import RequestBudget
     from salesbridge.store import create_engine_for
     from salesbridge.store.request_budget import DatabaseBudgetLedger
 
-    ledger = DatabaseBudgetLedger(create_engine_for(url))
+    ledger = DatabaseBudgetLedger(create_engine_for(url, sqlite_memory_mib=sqlite_memory_mib))
     return RequestBudget(ledger, slice_size=SHARED_BUDGET_SLICE, blocking=True, lease_s=ledger.limits.lease_s)
 
 

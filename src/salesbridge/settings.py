@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         description="procrastinate: a worker silent this long is taken to be dead and its jobs are retried "
         "(an import resumes once its lease, SALESBRIDGE_IMPORT_LEASE_SECONDS, expires).",
     )
+    sqlite_memory_mib: int = Field(
+        default=64,
+        ge=0,
+        description="A process on a SQLite store keeps at most this much of the store in memory, the page caches of "
+        "all its connections together (SQLite's soft heap limit); 0: no limit (each connection then caches up to "
+        "64 MiB).",
+    )
     free_memory_every_seconds: float = Field(
         default=60.0,
         ge=0,

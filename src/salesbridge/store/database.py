@@ -39,6 +39,13 @@ BUSY_TIMEOUT_MS = 30_000
 it for milliseconds (a sign-in) to a few hundred (an import page of 5,000 rows); the long holders are a full read's
 final sweep and a purge, which take seconds on a million rows."""
 
+SQLITE_MEMORY_MIB: Final = 64
+"""What SQLite may hold in one process, the page caches of all its connections together (``PRAGMA
+soft_heap_limit``): past it, a connection reuses its own least recently used pages instead of taking more. Each
+connection may cache 64 MiB (``cache_size``: what an import of a million rows wants from its one connection), so
+without the limit a long-running console's pooled connections each filled up to that as the store grew (SQLite
+memory rising with the store's size, docs/reliability.md § Soak). 0: no limit."""
+
 _READ_ONLY = "salesbridge_read_only"
 _QUERY_ONLY = "salesbridge_query_only"
 
@@ -63,11 +70,13 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
-def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
+def create_engine_for(url: str | URL, *, sqlite_memory_mib: int = SQLITE_MEMORY_MIB, **engine_options: Any) -> Engine:
     """An engine for ``url``, configured for the store.
 
-    SQLite connections get ``journal_mode=WAL`` (for file databases), ``synchronous=NORMAL``, ``foreign_keys=ON``
-    and a busy timeout of :data:`BUSY_TIMEOUT_MS`; transactions are begun explicitly (so that savepoints work), with
+    SQLite connections get ``journal_mode=WAL`` (for file databases), ``synchronous=NORMAL``, ``foreign_keys=ON``,
+    a busy timeout of :data:`BUSY_TIMEOUT_MS`, and the process's SQLite memory limited to ``sqlite_memory_mib``
+    (:data:`SQLITE_MEMORY_MIB`; the limit is the process's, not the engine's: the last engine's connection sets
+    it); transactions are begun explicitly (so that savepoints work), with
     ``BEGIN IMMEDIATE`` unless on :func:`read_only_engine`. PostgreSQL connections are tested as they leave the pool
     (``pool_pre_ping``): after a server restart the next transaction reconnects instead of failing.
     A SQLite file that does not exist yet is created mode
@@ -92,7 +101,7 @@ def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
     if engine.dialect.name == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             _create_private_file(Path(parsed.database))
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, sqlite_memory_mib)
     return engine
 
 
@@ -139,7 +148,7 @@ def _casefold_or_null(text: str | None) -> str | None:
     return text.casefold() if isinstance(text, str) else None
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, memory_mib: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _connection_record: Any) -> None:
         # Take transaction control away from pysqlite so SAVEPOINT and PRAGMAs behave (SQLAlchemy's documented
@@ -155,6 +164,7 @@ def _configure_sqlite(engine: Engine) -> None:
             # A 64 MB page cache per connection (the default is 2 MB): a full import of a million CRM rows
             # inserts into indexes far larger than 2 MB, and every cache miss is a read from disk.
             cursor.execute("PRAGMA cache_size=-65536")
+            cursor.execute(f"PRAGMA soft_heap_limit={memory_mib * 2**20}")  # all connections together
             # Checkpoint the WAL every ~80 MB instead of every 4 MB: an import commits a page of rows every few
             # hundred milliseconds, and a checkpoint on nearly every commit cost a third of the write time.
             cursor.execute("PRAGMA wal_autocheckpoint=20000")
