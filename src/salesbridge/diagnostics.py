@@ -50,6 +50,20 @@ def _malloc_figures() -> str:
     return f", malloc in use {in_use / 2**20:.1f} MiB, free but held {info.fordblks / 2**20:.1f} MiB"
 
 
+def _sqlite_figures() -> str:
+    """The memory SQLite holds in this process, every connection's page cache and statements together
+    (``sqlite3_memory_used`` of the library the ``sqlite3`` module runs on); empty where it cannot be read."""
+    name = ctypes.util.find_library("sqlite3")
+    try:
+        memory_used = ctypes.CDLL(name).sqlite3_memory_used if name else None
+    except (OSError, AttributeError):
+        memory_used = None
+    if memory_used is None:
+        return ""
+    memory_used.restype = ctypes.c_int64
+    return f", SQLite {memory_used() / 2**20:.1f} MiB"
+
+
 def _object_counts() -> Counter[str]:
     """Live objects tracked by the collector, by type (qualified name)."""
     return Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects())
@@ -116,7 +130,7 @@ class AllocationTrace:
             f"=== dump {self.dumps} at {datetime.now(UTC).isoformat(timespec='seconds')}: "
             f"traced {current / 2**20:.1f} MiB (peak {peak / 2**20:.1f}), {sum(counts.values()):,} gc objects "
             f"({collected:,} unreachable collected), {sys.getallocatedblocks():,} Python memory blocks"
-            f"{_malloc_figures()}"
+            f"{_sqlite_figures()}{_malloc_figures()}"
         ]
         if not self.dumps:
             self._baseline, self._baseline_counts = snapshot, counts

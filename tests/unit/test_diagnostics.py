@@ -16,6 +16,7 @@ from pathlib import Path
 from salesbridge.diagnostics import allocation_trace
 
 HOARDER = '''\
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -31,6 +32,9 @@ trace.start()
 try:
     trace.dump()  # the baseline
     hoard = [Hoarded() for _ in range(5_000)]
+    database = sqlite3.connect(":memory:")  # about 5 MiB of pages in SQLite's own memory
+    database.execute("CREATE TABLE t (body BLOB)")
+    database.executemany("INSERT INTO t VALUES (?)", ((b"x" * 1000,) for _ in range(5_000)))
     trace.dump()
 finally:
     trace.stop()
@@ -54,6 +58,9 @@ def test_a_dump_names_the_traceback_and_the_type_that_grew_and_counts_objects_an
     headers = re.findall(r"^=== dump \d+ at .*$", text, flags=re.MULTILINE)
     counts = [int(count.replace(",", "")) for count in re.findall(r", ([\d,]+) gc objects ", text)]
     assert counts[1] - counts[0] >= 5_000, counts
+    sqlite = [float(mib) for mib in re.findall(r", SQLite (\d+\.\d) MiB", text)]
+    assert len(sqlite) == 2
+    assert sqlite[1] - sqlite[0] >= 4, sqlite
     malloc = r", malloc in use \d+\.\d MiB, free but held \d+\.\d MiB$"
     assert all(bool(re.search(malloc, header)) == _glibc_with_mallinfo2() for header in headers), headers
 
