@@ -202,12 +202,11 @@ def _remove_app(cell: Cell) -> None:
 
 
 def _reinstall_app(cell: Cell) -> None:
-    # The administrator reinstalls after reading the status, once the drain that met the removal has ended (an
-    # activity whose write was still under way when the app came back would wait APP_MISSING_RETRY, 15 minutes,
-    # for its next attempt: longer than a cell waits).
-    if cell.process is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            cell.process.wait(timeout=RECOVERY_SECONDS / 2)
+    # The administrator reinstalls as soon as the status says so, the drain that met the removal perhaps still
+    # writing: an activity whose write is under way then is delivered by that drain once it sees the app whole, or
+    # by the install's requeue (it used to wait APP_MISSING_RETRY, 15 minutes, longer than a cell waits), and one
+    # written while the install is under way (its tables back, not yet their columns) waits for the app too (it
+    # used to be parked).
     cell.reinstall_app()
 
 
@@ -331,8 +330,8 @@ FAULTS: tuple[Fault, ...] = (
         ),
         compression="the app's two tables (InMail, messages) deleted through the Web API (`DELETE "
         "EntityDefinitions(LogicalName=…)`, as a CRM administrator removing them does; their rows and parties go "
-        "with them) once writeback has delivered part of its activities; `salesbridge crm app install` once the "
-        "drain that met it has ended",
+        "with them) once writeback has delivered part of its activities; `salesbridge crm app install` as soon as "
+        "the status says so, the drain that met the removal perhaps still writing",
         admin_action="after the administrator reinstalled the app (as the status says)",
     ),
 )

@@ -27,6 +27,7 @@ from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox,
 from salesbridge.bootstrap import console_services
 from salesbridge.crm.dynamics import DynamicsConnector
 from salesbridge.crm.ports import ActivityRecord, LookupValue, RequestUsage, WriteReport
+from salesbridge.domain.crm_app import CRM_APP, MissingKind, missing_items
 from salesbridge.domain.people import Company, Person
 from salesbridge.domain.workspace import SeatState
 from salesbridge.domain.writeback import (
@@ -848,11 +849,13 @@ async def test_the_crm_apps_tables_removed_leave_their_activities_waiting_for_th
 class ReinstalledMidWrite:
     """The connector's activity writer, passed through, with the CRM app's tables removed as the first write starts
     and the app installed again through salesbridge (as the status tells the administrator) before that write's
-    outcome is back: the write in flight meets the tables gone, and the install's requeue cannot see its activity
-    yet (it is leased, its failure not recorded)."""
+    outcome is back: the write in flight meets the tables gone (or, ``half_installed``, the install under way: its
+    tables created, not yet their columns), and the install's requeue cannot see its activity yet (it is leased,
+    its failure not recorded)."""
 
-    def __init__(self, acme: Acme) -> None:
+    def __init__(self, acme: Acme, *, half_installed: bool = False) -> None:
         self._acme = acme
+        self._half_installed = half_installed
         self.calls = 0
 
     async def write_activities(self, records: Sequence[ActivityRecord]) -> WriteReport:
@@ -862,6 +865,9 @@ class ReinstalledMidWrite:
             return await writer.write_activities(records)
         for table in ("sbr_inmail", "sbr_message"):
             await self._acme.connector.client.delete(f"EntityDefinitions(LogicalName='{table}')")
+        if self._half_installed:
+            missing = missing_items(await self._acme.connector.app.observe(CRM_APP), CRM_APP)
+            await self._acme.connector.app.create(CRM_APP, [i for i in missing if i.kind is MissingKind.TABLE])
         report = await writer.write_activities(records)
         await install_crm_app(self._acme.store, self._acme.sessions, slug="acme")  # type: ignore[arg-type]
         return report
@@ -879,15 +885,18 @@ class ReinstalledMidWriteSession:
         return RequestUsage()
 
 
+@pytest.mark.parametrize("half_installed", [False, True], ids=["tables_gone", "columns_not_yet"])
 async def test_an_activity_whose_write_met_the_app_removed_goes_as_soon_as_the_drain_sees_the_app_reinstalled(
-    acme: Acme,
+    acme: Acme, half_installed: bool
 ) -> None:
     """Fault 14 with the reinstall during the write: the drain records the failure (``crm_app_missing``, next
     attempt in 15 minutes), then sees the app whole again and writes the activity in the same drain, its clock
-    stopped: delivered right after the reinstall, not after the 15 minutes (it used to wait them)."""
+    stopped: delivered right after the reinstall, not after the 15 minutes (it used to wait them). Written while
+    the install had created the tables but not their columns, Dynamics refuses the record's columns: that is the
+    app missing too, not the record's fault (it used to be parked, waiting for a retry by hand)."""
     message = acme.log("r-1", DataItem.MESSAGE)
     await acme.connector.metadata.table("sbr_message")  # cached: the write meets the 404 of the entity set itself
-    writer = ReinstalledMidWrite(acme)
+    writer = ReinstalledMidWrite(acme, half_installed=half_installed)
     stopped = utc_now() + timedelta(minutes=1)  # after every stamp the store's own clock puts
 
     summary = await drain_organization(

@@ -51,7 +51,7 @@ from salesbridge.crm.dynamics.client import (
 )
 from salesbridge.crm.dynamics.metadata import DynamicsMetadata
 from salesbridge.crm.ports import ActivityRecord, TableInfo, WriteFailure, WriteReport
-from salesbridge.domain.crm_app import CRM_APP, PUBLISHER_PREFIX
+from salesbridge.domain.crm_app import CRM_APP, PUBLISHER_PREFIX, app_table
 from salesbridge.errors import (
     CrmError,
     CrmTableMissingError,
@@ -179,31 +179,58 @@ class DynamicsActivityWriter:
     ) -> tuple[WriteFailure, ...]:
         """``failures``, a "not found" that came from a table gone from Dynamics (its app's tables removed while
         the drain ran: Dynamics then answers 404 for the table's entity set) told apart from one about a record:
-        the table's definition is asked for again (not from the cache), once per table with such a failure."""
+        the table's definition is asked for again (not from the cache), once per table with such a failure. A
+        refusal of a write to one of the app's tables that lacks some of the app's columns is the app missing too,
+        not the record's fault: the app being installed again (its tables are created before their columns), or
+        its columns removed. Parked, the activity would wait for a retry by hand; missing, for the app."""
         gone: dict[str, CrmTableMissingError | None] = {}
         named: list[WriteFailure] = []
         for failure in failures:
             error = failure.error
             table = table_of.get(failure.record_ids[0]) if failure.record_ids else None
-            if table is None or not isinstance(error, NotFoundError) or isinstance(error, CrmTableMissingError):
+            app_refused = isinstance(error, RequestRejectedError) and table in APP_TABLES
+            if (
+                table is None
+                or not (isinstance(error, NotFoundError) or app_refused)
+                or isinstance(error, CrmTableMissingError)
+            ):
                 named.append(failure)
                 continue
             if table not in gone:
                 gone[table] = await self._absent(table)
             missing = gone[table]
             named.append(failure if missing is None else WriteFailure(failure.record_ids, missing))
+        if any(missing is not None for missing in gone.values()):
+            # The app's tables are changing (removed, or being installed): what the cache holds of them is stale,
+            # and a write once the app is whole again must read them anew.
+            self._metadata.forget()
         return tuple(named)
 
     async def _absent(self, table: str) -> CrmTableMissingError | None:
+        """The table gone, or (one of the app's) lacking some of the app's columns, as an error; None when it is
+        whole or Dynamics could not tell (the record's own error then stands)."""
+        definition = f"EntityDefinitions(LogicalName={quote_literal(table)})"
         try:
-            await self._client.get_json(
-                f"EntityDefinitions(LogicalName={quote_literal(table)})", params={"$select": "LogicalName"}
-            )
+            await self._client.get_json(definition, params={"$select": "LogicalName"})
+            if table not in APP_TABLES:
+                return None
+            page = await self._client.get_json(f"{definition}/Attributes", params={"$select": "LogicalName"})
         except NotFoundError as gone:
             return _table_missing(table, gone)
         except CrmError:
             return None  # could not tell: the record's own "not found" stands
-        return None
+        rows = page.get("value") if isinstance(page, dict) else None
+        if not isinstance(rows, list):
+            return None
+        present = {str(row.get("LogicalName", "")).lower() for row in rows if isinstance(row, dict)}
+        lacking = [column.logical_name for column in app_table(table).columns if column.logical_name not in present]
+        if not lacking:
+            return None
+        return CrmTableMissingError(
+            f"The table '{table}' lacks the CRM app's column(s) {', '.join(lacking)} in Dynamics 365 (the app being "
+            "installed, or its columns removed).",
+            table=table,
+        )
 
     async def _upsert_multiple(self, table: TableInfo, owner: str, entries: Sequence[_Entry]) -> WriteReport:
         ids = tuple(record.id for record, _ in entries)
