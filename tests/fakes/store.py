@@ -1615,6 +1615,10 @@ class FakeStore:
 
         return nothing()
 
+    def refresh_statistics(self) -> list[str]:
+        """Nothing to refresh: the fake plans no query."""
+        return []
+
     @property
     def sign_in_failures(self) -> FakeSignInFailures:
         return self._sign_in_failures

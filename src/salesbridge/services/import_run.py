@@ -158,6 +158,8 @@ def _finish(
         if any(changes.touches(table) for table in TARGET_KINDS):
             request_matching(uow, reason=IMPORT_REASON)
         uow.commit()
+    # A first import fills tables PostgreSQL has no statistics of yet: plan the next reads from what they hold.
+    store.refresh_statistics()
     return outcome
 
 

@@ -1096,6 +1096,7 @@ def run_matching(
         requeue_after_matching(uow)  # activities waiting for a match are decided again by the next drain
         record_match_rates(uow, at=now)  # the reports' match rate over time
         uow.commit()
+    store.refresh_statistics()  # a first run fills match_links: PostgreSQL plans the lists' reads from it now
     return summary
 
 

@@ -280,6 +280,7 @@ def _load(
         if report.inserted or report.updated:
             request_matching(uow, reason=action)
         uow.commit()
+    store.refresh_statistics()  # a first load fills people or companies: PostgreSQL plans from them now
     return report
 
 

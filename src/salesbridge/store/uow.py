@@ -54,6 +54,7 @@ from salesbridge.store.repositories import (
     UserRepository,
 )
 from salesbridge.store.secrets import CredentialCipher
+from salesbridge.store.statistics import refresh_statistics
 from salesbridge.store.sync_health import ImportRecordErrorRepository
 from salesbridge.store.tables import ApiToken, ConnectionState, CrmConnection, Invitation, Organization, WebSession
 from salesbridge.store.uploads import UploadRepository, queued_uploads
@@ -262,6 +263,13 @@ class UnitOfWorkFactory:
         """A block of bulk writes (an import): on a SQLite file, its write-ahead log is checkpointed from a thread
         of its own meanwhile (:mod:`salesbridge.store.checkpoints`); elsewhere nothing changes."""
         return self.checkpointer.running() if self.checkpointer is not None else nullcontext()
+
+    def refresh_statistics(self) -> list[str]:
+        """After bulk writes (an import, a matching run, a people load) have committed: on PostgreSQL, ANALYZE the
+        tables whose planner statistics are missing or stale (see :mod:`salesbridge.store.statistics`), so the
+        next reads are planned from what the tables hold. The tables analyzed; none on SQLite. Never raises."""
+        bind = self._session_factory.kw.get("bind")
+        return refresh_statistics(bind) if isinstance(bind, Engine) else []
 
     def __call__(self, organization_id: uuid.UUID, *, read_only: bool = False) -> SqlAlchemyUnitOfWork:
         """A new (not yet opened) unit of work scoped to ``organization_id``.

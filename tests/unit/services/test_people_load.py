@@ -113,6 +113,9 @@ class _RefusingStore:
     def organization_id(self, slug: str) -> uuid.UUID | None:
         return self._store.organization_id(slug)
 
+    def refresh_statistics(self) -> list[str]:
+        return self._store.refresh_statistics()
+
     @contextmanager
     def _opened(self, organization_id: uuid.UUID) -> Iterator[Any]:
         with self._store(organization_id) as uow:

@@ -256,6 +256,11 @@ class StoreAccess(OrganizationFinder, Protocol):
         """Bracket a block of bulk writes (an import)."""
         ...
 
+    def refresh_statistics(self) -> list[str]:
+        """After bulk writes have committed, refresh the database's planner statistics where they are missing or
+        stale (the tables refreshed; maintenance: never raises)."""
+        ...
+
     @property
     def sign_in_failures(self) -> SignInFailures:
         """The log of failed sign-in attempts."""
