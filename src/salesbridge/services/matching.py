@@ -1716,10 +1716,11 @@ def unmatched_rows(uow: UnitOfWork, table: str) -> Iterator[dict[str, str]]:
         yield {name: values[name] or "" for name in UNMATCHED_COLUMNS[table]}
 
 
+@kept_for_run()
 def evaluate(uow: UnitOfWork) -> Evaluation:
     """The scorer's precision, recall and F1 against the organization's labels (see :class:`Evaluation`): each
     labelled CRM record is decided again by the scorer alone (its correction ignored, rejected pairs allowed) with
-    the stored models."""
+    the stored models. The engine's caches are emptied when it ends, as after a run (the console serves it)."""
     state = uow.matches.state()
     profiles = _profile_columns(uow)
     truth: dict[tuple[str, str], uuid.UUID | None] = {}

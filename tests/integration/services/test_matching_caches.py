@@ -8,13 +8,13 @@ import uuid
 
 import pytest
 from sqlalchemy import Engine, text
-from tests.integration.services.test_matching import COMPANIES_CSV, PEOPLE_CSV
+from tests.integration.services.test_matching import COMPANIES_CSV, PEOPLE_CSV, principal
 
 from salesbridge.domain.csv_rows import read_company_csv, read_people_csv
 from salesbridge.domain.sync_runs import RecordRow
 from salesbridge.matching.caches import registered_caches
 from salesbridge.services.connecting import create_organization
-from salesbridge.services.matching import run_matching
+from salesbridge.services.matching import CorrectionAction, correct_match, evaluate, run_matching
 from salesbridge.services.people_load import load_companies, load_people
 from salesbridge.store import create_session_factory
 from salesbridge.store.secrets import CredentialCipher, generate_key
@@ -102,4 +102,18 @@ def test_a_failed_run_leaves_no_cache_behind(store: UnitOfWorkFactory, engine: E
     with pytest.raises(Exception, match="match_rate_snapshots"):
         run_matching(store, acme, full=True, clock=utc_now)
 
+    assert _held() == {}
+
+
+def test_an_evaluation_leaves_no_cache_behind(store: UnitOfWorkFactory, acme: uuid.UUID) -> None:
+    """The console's evaluation (``GET …/matching/evaluation``) decides every labelled record again with the engine."""
+    run_matching(store, acme, full=True, clock=utc_now)
+    correct_match(
+        store, acme, actor=principal(store, acme), table="contact", crm_id=BOB, action=CorrectionAction.CONFIRM
+    )
+
+    with store(acme, read_only=True) as uow:
+        found = evaluate(uow)
+
+    assert (found.labelled, found.true_positives) == (1, 1), "the engine decided Bob again"
     assert _held() == {}
