@@ -4,8 +4,9 @@ side by side on the same data.
 For each ``--ties`` value, a store is migrated and seeded as the console benchmark seeds it (``--contacts``
 imported contacts, the seller's list of 5,000 of them, 1,000 contacts tied to people), then contacts 1,000 … are
 tied too up to that many ties (one in seven of those in review, not a tie). The count is then taken ``--rounds``
-times by each query, alternately (the new first on odd rounds), on the store as an import leaves it (PostgreSQL:
-never ANALYZEd; autovacuum is off on the measured tables, so it stays so) and again after ``ANALYZE``. Both
+times by each query, alternately (the new first on odd rounds), on the store as seeded (phase "as imported":
+PostgreSQL never ANALYZEd, as an import left it before the store refreshed statistics after bulk writes;
+autovacuum is off on the measured tables, so it stays so) and again after ``ANALYZE``. Both
 queries run on the current schema; every round is reported, and both answers must agree.
 
 * ``old``: the list's items of the matched tables, outer-joined to their ties, those without one counted (the

@@ -5,39 +5,18 @@ started and four stores are migrated and seeded, as the benchmark does."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.integration.bench_run import run_bench
 
 
 def test_list_unmatched_benchmark_times_both_queries_and_they_agree(tmp_path: Path) -> None:
-    out = tmp_path / "list_unmatched.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-W",
-            "ignore::DeprecationWarning",
-            "-m",
-            "bench.list_unmatched",
-            "--contacts",
-            "2000",
-            "--ties",
-            "1000",
-            "1500",
-            "--rounds",
-            "1",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=Path(__file__).resolve().parents[2],
+    results = run_bench(
+        "bench.list_unmatched",
+        *("--contacts", "2000", "--ties", "1000", "1500", "--rounds", "1"),
+        out=tmp_path / "list_unmatched.json",
+        python_options=("-W", "ignore::DeprecationWarning"),
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    results = json.loads(out.read_text(encoding="utf-8"))
     found = {(scenario["database"], scenario["ties"]): scenario for scenario in results["scenarios"]}
     assert set(found) == {(database, ties) for database in ("postgresql", "sqlite") for ties in (1000, 1500)}
     # The list holds all 2,000 contacts: the console's seed ties 200 (one person per 10 contacts), the benchmark
