@@ -20,13 +20,19 @@ Steps 1 and 2 alternate ``--rounds`` times (default 2; every import into a fresh
 counts, so that one noisy moment of a shared machine decides neither side of the ratio; ``sync`` flushes the
 seed's and each import's writes to disk before the next step is timed.
 
+With ``--sqlite-memory-mib 64,0`` every round imports into SQLite once per value, the process's SQLite memory
+limited to it (``create_engine_for(url, sqlite_memory_mib=N)``, ``PRAGMA soft_heap_limit``; 0: no limit), the
+values' order reversed every other round so that neither always runs first; each import records its value, the
+limit in force after the run and SQLite's own high-water mark of its heap. The first value is the one reported as
+the full import (the default: the product's, :data:`salesbridge.store.database.SQLITE_MEMORY_MIB`).
+
 With ``--postgresql-url URL`` each round also imports into PostgreSQL, after its SQLite import: into a fresh
 database created on that server for the round (the URL's database is only where ``CREATE DATABASE`` is sent from;
 its user needs ``CREATEDB``) and dropped after it, so every round starts on an empty table as the SQLite ones do.
 The best PostgreSQL round counts against the best ceiling, as for SQLite.
 
 Run: ``.venv/bin/python -m bench.crm_import [--rows N] [--skip-airbyte] [--changes 1000] [--page-size 5000]
-[--rounds 2] [--postgresql-url URL]``.
+[--rounds 2] [--postgresql-url URL] [--sqlite-memory-mib 64,0]``.
 (``make bench-import`` builds ``.venv-airbyte`` first). Results: ``bench/results/crm_import.json``.
 """
 
@@ -54,9 +60,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.sandbox_paging import start_sandbox, stop
+from bench.sqlite_memory import alternated, memory_limits, sqlite_heap
 from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
 from salesbridge.crm.ports import NewRecord, RecordQuery
 from salesbridge.domain.crm_import import import_specs
+from salesbridge.store.database import SQLITE_MEMORY_MIB
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "crm_import.json"
@@ -160,14 +168,16 @@ async def measure_ceiling(info: dict[str, str], page_size: int, *, all_columns: 
     }
 
 
-def open_store(url: str, organization_id: uuid.UUID) -> Any:
-    """The migrated store at ``url`` with the benchmark's organization in it (both steps idempotent)."""
+def open_store(url: str, organization_id: uuid.UUID, sqlite_memory_mib: int = SQLITE_MEMORY_MIB) -> Any:
+    """The migrated store at ``url`` with the benchmark's organization in it (both steps idempotent); on SQLite the
+    process's SQLite memory limited to ``sqlite_memory_mib`` (0: no limit)."""
     from salesbridge.store import create_engine_for, create_session_factory, migrate
     from salesbridge.store.secrets import CredentialCipher, generate_key
     from salesbridge.store.uow import UnitOfWorkFactory
 
     migrate(url)
-    store = UnitOfWorkFactory(create_session_factory(create_engine_for(url)), cipher=CredentialCipher(generate_key()))
+    engine = create_engine_for(url, sqlite_memory_mib=sqlite_memory_mib)
+    store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()))
     with store(organization_id) as uow:
         uow.organization.create(
             slug=f"bench-{organization_id.hex[:12]}", name="CRM import benchmark", seats_purchased=10
@@ -177,13 +187,19 @@ def open_store(url: str, organization_id: uuid.UUID) -> Any:
 
 
 async def measure_import(
-    info: dict[str, str], store_url: str, organization_id: uuid.UUID, page_size: int, expected_rows: int
+    info: dict[str, str],
+    store_url: str,
+    organization_id: uuid.UUID,
+    page_size: int,
+    expected_rows: int,
+    sqlite_memory_mib: int = SQLITE_MEMORY_MIB,
 ) -> dict[str, Any]:
-    """One run of the import engine (a full read on a fresh store, the delta afterwards)."""
+    """One run of the import engine (a full read on a fresh store, the delta afterwards), the process's SQLite memory
+    limited to ``sqlite_memory_mib`` (0: none)."""
     from salesbridge.bootstrap import fewer_collections
     from salesbridge.sync.engine import ImportEngine
 
-    store = open_store(store_url, organization_id)
+    store = open_store(store_url, organization_id, sqlite_memory_mib)
     probe = RssProbe(expected_rows)
     async with DynamicsConnector.connect(connection_of(info)) as connector:
         engine = ImportEngine(
@@ -203,7 +219,9 @@ async def measure_import(
             report = await engine.run()
         seconds = time.perf_counter() - started
     (table,) = report.tables
+    sqlite = store_url.startswith("sqlite")
     return {
+        **({"sqlite_memory_mib": sqlite_memory_mib, **sqlite_heap()} if sqlite else {}),
         "rows_imported": table.rows_imported,
         "rows_deleted": table.rows_deleted,
         "full_read": table.full_read,
@@ -265,7 +283,12 @@ def run_worker(args: argparse.Namespace) -> None:
     else:
         result = asyncio.run(
             measure_import(
-                info, args.store, uuid.UUID(args.organization), args.page_size, args.expected_rows or args.rows
+                info,
+                args.store,
+                uuid.UUID(args.organization),
+                args.page_size,
+                args.expected_rows or args.rows,
+                args.sqlite_memory_mib[0],
             )
         )
     Path(args.result).write_text(json.dumps(result))
@@ -411,6 +434,16 @@ def measure_airbyte(info: dict[str, str], tmp: Path, page_size: int, python: Pat
     }
 
 
+def sqlite_memory_rounds(imports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every SQLite import of the rounds (``imports``, in the order run): its round, memory limit, rows, rows/s,
+    seconds, peak RSS, SQLite's heap high-water mark, the limit in force after the run and the store's size."""
+    keys = (
+        *("round", "sqlite_memory_mib", "rows_imported", "rows_per_s", "seconds", "peak_rss_mb"),
+        *("sqlite_heap_highwater_mib", "sqlite_soft_heap_limit_mib", "store_mb"),
+    )
+    return [{key: part.get(key) for key in keys} for part in imports]
+
+
 def machine() -> dict[str, Any]:
     cpu = next(
         (
@@ -479,6 +512,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             # each counts, so one noisy moment of a shared machine decides neither side of the ratio.
             ceilings: list[dict[str, Any]] = []
             imports: list[dict[str, Any]] = []
+            every_sqlite_import: list[dict[str, Any]] = []  # in the order run, every --sqlite-memory-mib value
             postgresql_imports: list[dict[str, Any]] = []
             store_args: tuple[str, ...] = ()
             for round_number in range(1, args.rounds + 1):
@@ -488,12 +522,24 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 out = tmp / f"ceiling-{round_number}.json"
                 ceilings.append(run_child(worker_command("ceiling", info_path, out, args), out))
 
-                console.print(f"2. full import into a fresh SQLite store (round {round_number}) …")
-                store_url = f"sqlite:///{tmp / f'store-{round_number}.db'}"
-                store_args = ("--store", store_url, "--organization", str(uuid.uuid4()))
-                out = tmp / f"full-{round_number}.json"
-                imports.append(run_child(worker_command("import", info_path, out, args, *store_args), out))
-                imports[-1]["store_flushed_seconds"] = flush_disk()  # its writes, before the next step runs
+                # One SQLite import per memory limit, their order reversed every other round.
+                for limit in alternated(args.sqlite_memory_mib, round_number):
+                    console.print(
+                        f"2. full import into a fresh SQLite store, SQLite memory limit {limit} MiB "
+                        f"(round {round_number}) …"
+                    )
+                    store_path = tmp / f"store-{round_number}-{limit}.db"
+                    round_store_args = ("--store", f"sqlite:///{store_path}", "--organization", str(uuid.uuid4()))
+                    out = tmp / f"full-{round_number}-{limit}.json"
+                    command = worker_command("import", info_path, out, args, *round_store_args, "--sqlite-memory-mib")
+                    part = run_child([*command, str(limit)], out)
+                    part["round"] = round_number
+                    part["store_mb"] = round(sum(f.stat().st_size for f in tmp.glob(f"{store_path.name}*")) / 1e6, 1)
+                    part["store_flushed_seconds"] = flush_disk()  # its writes, before the next step runs
+                    every_sqlite_import.append(part)
+                    if limit == args.sqlite_memory_mib[0]:
+                        imports.append(part)
+                        store_args = round_store_args  # the incremental step resumes on the last of these
 
                 if args.postgresql_url:
                     console.print(f"2b. full import into a fresh PostgreSQL database (round {round_number}) …")
@@ -513,6 +559,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 "ceiling_rows_per_s": [part["rows_per_s"] for part in ceilings],
                 "full_import_rows_per_s": [part["rows_per_s"] for part in imports],
             }
+            results["sqlite_memory_rounds"] = sqlite_memory_rounds(every_sqlite_import)
             if postgresql_imports:
                 results["full_import_postgresql"] = max(postgresql_imports, key=lambda part: part["rows_per_s"])
                 results["rounds"]["full_import_postgresql_rows_per_s"] = [
@@ -522,7 +569,14 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             console.print(f"3. changing {args.changes} contacts, then the incremental import …")
             results["changes_made"] = asyncio.run(change_contacts(info, args.changes))
             out = tmp / "incremental.json"
-            command = worker_command("import", info_path, out, args, *store_args, "--expected-rows", str(args.changes))
+            command = worker_command(
+                "import",
+                info_path,
+                out,
+                args,
+                *store_args,
+                *("--expected-rows", str(args.changes), "--sqlite-memory-mib", str(args.sqlite_memory_mib[0])),
+            )
             results["incremental"] = run_child(command, out)
             out = tmp / "lookup.json"
             results["lookup"] = run_child(worker_command("lookup", info_path, out, args, *store_args), out)
@@ -566,6 +620,11 @@ def check_counts(results: dict[str, Any], args: argparse.Namespace) -> None:
         problems.append(f"PostgreSQL import stored {results['full_import_postgresql']['rows_imported']} rows")
     if results["full_import"]["rows_imported"] != args.rows:
         problems.append(f"full import stored {results['full_import']['rows_imported']} rows")
+    problems.extend(
+        f"SQLite import of round {part['round']} ({part['sqlite_memory_mib']} MiB) stored {part['rows_imported']} rows"
+        for part in results["sqlite_memory_rounds"]
+        if part["rows_imported"] != args.rows
+    )
     if results["incremental"]["rows_imported"] != args.changes:
         problems.append(f"incremental import stored {results['incremental']['rows_imported']} rows")
     if "airbyte" in results and results["airbyte"]["records"] != args.rows:
@@ -639,6 +698,13 @@ def render(results: dict[str, Any]) -> None:
         f"full import rows/s: {rounds['full_import_rows_per_s']}"
         + (f", PostgreSQL full import rows/s: {postgresql}" if postgresql else "")
     )
+    if len({part["sqlite_memory_mib"] for part in results["sqlite_memory_rounds"]}) > 1:
+        for part in results["sqlite_memory_rounds"]:
+            console.print(
+                f"round {part['round']}, SQLite memory limit {part['sqlite_memory_mib']} MiB: "
+                f"{part['rows_per_s']:,} rows/s, peak RSS {part['peak_rss_mb']:.0f} MB, "
+                f"SQLite heap high-water {part['sqlite_heap_highwater_mib']:.0f} MiB, store {part['store_mb']:.0f} MB"
+            )
     for problem in results["problems"]:
         console.print(f"[red]problem:[/red] {problem}")
 
@@ -656,6 +722,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--postgresql-url",
         help="Also import into PostgreSQL in every round, each time into a fresh database created on this URL's "
         "server (its user needs CREATEDB) and dropped afterwards.",
+    )
+    parser.add_argument(
+        "--sqlite-memory-mib",
+        type=memory_limits,
+        default=[SQLITE_MEMORY_MIB],
+        help="The process's SQLite memory limit (MiB, PRAGMA soft_heap_limit; 0: none) for the SQLite imports, or "
+        "several, comma-separated (e.g. 64,0): every round then imports once with each, their order reversed every "
+        f"other round; the first is the one reported as the full import. Default: the product's, {SQLITE_MEMORY_MIB}.",
     )
     parser.add_argument("--airbyte-python", type=Path, default=AIRBYTE_PYTHON)
     parser.add_argument("--out", type=Path, default=RESULTS, help="Where to write the JSON results.")

@@ -16,6 +16,7 @@ def test_import_benchmark_runs_every_step(tmp_path: Path, postgres_cluster: Any)
         "bench.crm_import",
         *("--rows", "2000", "--changes", "50", "--page-size", "500", "--skip-airbyte"),
         *("--postgresql-url", postgres_cluster.url("bench_smoke")),
+        *("--sqlite-memory-mib", "64,0"),
         out=out,
         timeout=300,
     )
@@ -31,6 +32,11 @@ def test_import_benchmark_runs_every_step(tmp_path: Path, postgres_cluster: Any)
     assert result["lookup"]["contacts_found"] >= result["lookup"]["accounts"]
     assert len(result["rounds"]["ceiling_rows_per_s"]) == len(result["rounds"]["full_import_rows_per_s"]) == 2
     assert len(result["rounds"]["full_import_postgresql_rows_per_s"]) == 2, "PostgreSQL imports in every round"
+    sqlite_imports = result["sqlite_memory_rounds"]
+    assert [(part["round"], part["sqlite_memory_mib"]) for part in sqlite_imports] == [(1, 64), (1, 0), (2, 0), (2, 64)]
+    assert [part["sqlite_soft_heap_limit_mib"] for part in sqlite_imports] == [64, 0, 0, 64], "the limit in force"
+    assert [part["rows_imported"] for part in sqlite_imports] == [2000] * 4
+    assert result["full_import"]["sqlite_memory_mib"] == result["incremental"]["sqlite_memory_mib"] == 64
     dsn = f"host=127.0.0.1 port={postgres_cluster.port} user=postgres dbname=postgres"
     with psycopg.connect(dsn) as connection:
         names = [row[0] for row in connection.execute("SELECT datname FROM pg_database")]

@@ -1,0 +1,53 @@
+"""The process's SQLite memory for benchmarks that compare memory limits (``--sqlite-memory-mib 64,0``): the limit
+in force and what SQLite's heap holds, read from the SQLite library Python's ``sqlite3`` is linked against (the
+same loaded instance, so its counters), and the option's parser.
+
+The limit is the process's, not a connection's (``PRAGMA soft_heap_limit``, which every connection of a store's
+engine sets as it opens: ``create_engine_for(url, sqlite_memory_mib=N)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import functools
+
+MEBIBYTE = 2**20
+
+
+@functools.cache
+def _library() -> ctypes.CDLL:
+    library = ctypes.CDLL("libsqlite3.so.0")
+    for function in (library.sqlite3_memory_used, library.sqlite3_memory_highwater, library.sqlite3_soft_heap_limit64):
+        function.restype = ctypes.c_int64
+    library.sqlite3_memory_highwater.argtypes = [ctypes.c_int]
+    library.sqlite3_soft_heap_limit64.argtypes = [ctypes.c_int64]
+    return library
+
+
+def sqlite_heap(*, reset_highwater: bool = False) -> dict[str, float]:
+    """SQLite's heap in this process, MiB: the soft limit in force (0: none), what it holds now and the most it has
+    held (since the process started, or since the last call with ``reset_highwater``, which starts it afresh)."""
+    library = _library()
+    return {
+        "sqlite_soft_heap_limit_mib": round(library.sqlite3_soft_heap_limit64(-1) / MEBIBYTE, 1),  # -1: only read
+        "sqlite_heap_used_mib": round(library.sqlite3_memory_used() / MEBIBYTE, 1),
+        "sqlite_heap_highwater_mib": round(library.sqlite3_memory_highwater(int(reset_highwater)) / MEBIBYTE, 1),
+    }
+
+
+def memory_limits(text: str) -> list[int]:
+    """``--sqlite-memory-mib``'s values: distinct whole MiB, 0 (no limit) or more, comma-separated."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not whole numbers of MiB: {text!r}") from None
+    if any(value < 0 for value in values) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"0 or more MiB each, each once: {text!r}")
+    return values
+
+
+def alternated(values: list[int], round_number: int) -> list[int]:
+    """``values`` in the order round ``round_number`` (from 1) runs them: reversed every other round, so that none
+    always runs first."""
+    return values if round_number % 2 else values[::-1]
