@@ -278,7 +278,11 @@ class ListTableQueries(_ScopedRepository):
                 .group_by(ListItem.list_id)
             ).all()
         )
-        items = self._first_items(list_ids, limit, self._walk_keys() if walk_order else self._item_keys())
+        if walk_order:
+            # The first page of each list's walk (a user has a few lists): the cut before the names, as a page.
+            items = {list_id: self.items_after(list_id, None, limit=limit) for list_id in list_ids}
+        else:
+            items = self._first_items(list_ids, limit)
         previews: dict[uuid.UUID, ListPreview] = {}
         for list_id in list_ids:
             if list_id not in sizes:
@@ -322,24 +326,42 @@ class ListTableQueries(_ScopedRepository):
 
         The walk's order is the item's identity, not its record's name: a name changes when the CRM renames the
         record, and a walk by name then skipped a record renamed behind the cursor or gave one renamed ahead of it
-        a second time."""
-        statement = (
-            select(*_ITEM_COLUMNS, _record.name)
-            .select_from(ListItem)
-            .outerjoin(_record, self._record_of_item())
-            .where(ListItem.organization_id == self._organization_id, ListItem.list_id == list_id)
+        a second time.
+
+        The page is cut from the list's items alone, then only its records' names are read (a primary-key read
+        each): joined before the cut, PostgreSQL hashed every imported record of the organization for each page
+        (80 ms for a page of a 5,000-record list among 116,000 records)."""
+        org = self._organization_id
+        page = (
+            select(*_ITEM_COLUMNS)
+            .where(ListItem.organization_id == org, ListItem.list_id == list_id)
             .order_by(*self._walk_keys())
             .limit(limit)
         )
         if after is not None:
-            statement = statement.where(self._after(after))
+            page = page.where(self._after(after))
+        cut = page.subquery("page")
+        statement = (
+            select(*cut.c, _record.name)
+            .select_from(cut)
+            .outerjoin(
+                _record,
+                and_(
+                    _record.organization_id == org,
+                    _record.table_name == cut.c.crm_table,
+                    _record.crm_id == cut.c.crm_id,
+                ),
+            )
+            .order_by(self._code_points(cut.c.crm_table), self._code_points(cut.c.crm_id))
+        )
         return [(_item(row), row.name) for row in self._session.execute(statement)]
 
     def _first_items(
-        self, list_ids: Sequence[uuid.UUID], limit: int, order: Sequence[ColumnElement[Any]]
+        self, list_ids: Sequence[uuid.UUID], limit: int
     ) -> dict[uuid.UUID, list[tuple[ListItemValue, str | None]]]:
         org = self._organization_id
         columns = _ITEM_COLUMNS
+        order = self._item_keys()
         joined = self._record_of_item()
         found: list[Any] = []
         if self._postgresql:
