@@ -24,6 +24,7 @@ from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
 from salesbridge.services.preflight import OutcomeKind
 from salesbridge.web.localized import (
     connect_message,
+    crm_last_error,
     crm_state,
     crm_status_json,
     disconnect_json,
@@ -129,7 +130,7 @@ def crm_status_command(
     crm_user = f"{status.crm_user_name} ({status.crm_user_id})" if status.crm_user_name else status.crm_user_id
     table.add_row("CRM user", crm_user or "—")
     table.add_row("Connected since", status.connected_since.isoformat() if status.connected_since else "—")
-    table.add_row("Last error", status.last_error or "—")
+    table.add_row("Last error", crm_last_error(status, lang) or "—")
     for queued in status.queued_imports:
         table.add_row("Import", f"{queued.state} since {queued.requested_at.isoformat()} ({queued.reason})")
     console.print(table)

@@ -91,6 +91,11 @@ def test_a_rejected_sign_in_exits_1_naming_the_client_secret(
     status = json.loads(cli.invoke(app, ["crm", "status", "--org", "acme", "--json"]).output)
     assert status["state"] == "failed"
     assert "client secret" in status["last_error"]
+    spanish = json.loads(cli.invoke(app, ["crm", "status", "--org", "acme", "--json", "--lang", "es"]).output)
+    table = cli.invoke(app, ["crm", "status", "--org", "acme", "--lang", "es"])
+    assert table.exit_code == 0, table.output
+    assert spanish["last_error"].startswith("Microsoft Entra ID ha rechazado el inicio de sesión")
+    assert " ".join(spanish["last_error"].split()) in " ".join(table.output.split()), "the JSON's and API's words"
 
 
 def test_bad_usage_exits_2(cli: CliRunner, running: RunningSandbox, tmp_path: Path) -> None:
