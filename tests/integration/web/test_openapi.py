@@ -265,6 +265,9 @@ def test_the_routes_answer_exactly_what_the_document_names(
     check(a.put(f"{orgs}/crm/settings", json={"auto_save_enabled": True}, headers=headers), 200)
     check(a.post(f"{orgs}/crm/sync", headers=headers), 422)  # not connected
     check(a.get(f"{orgs}/crm/app"), 422)  # not connected
+    check(a.post(f"{orgs}/crm/app/install", headers=headers), 422)  # not connected
+    check(a.post(f"{orgs}/crm/sync/import-errors/retry", json={}, headers=headers), 422)  # not connected
+    check(a.post(f"{orgs}/crm/sync/import-errors/retry", json={"records": [{"table": ""}]}, headers=headers), 422)
     _seed_connection(console)
     assert check(a.get(f"{orgs}/crm/connection"), 200)["crm_user_name"] == "Sofía Seller"
     other = {"org_url": "https://other.crm.dynamics.com", "client_id": "c", "client_secret": "s"}

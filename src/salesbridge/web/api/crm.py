@@ -1,5 +1,5 @@
 """``/api/v1/orgs/{org}/crm/connection``: the organization's connection to Dynamics 365, and ``…/crm/app``: where
-the CRM-side app writeback needs stands in it (administrators only)."""
+the CRM-side app writeback needs stands in it, and installing or repairing it (administrators only)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field, SecretStr
 
 from salesbridge.domain.workspace import MAX_PEM_CHARS, CrmCredentials
 from salesbridge.services.connecting import chosen_ca_bundle, connect_crm
-from salesbridge.services.crm_app import crm_app_status
+from salesbridge.services.crm_app import crm_app_status, install_crm_app
 from salesbridge.services.crm_status import crm_status
 from salesbridge.services.disconnect import disconnect_crm
 from salesbridge.services.preflight import ConnectOutcome, OutcomeKind
@@ -156,6 +156,13 @@ class CrmAppStatusOut(ApiModel):
     missing_privileges: list[str] = Field(description="Privileges the application user lacks to write back.")
 
 
+class CrmAppInstallOut(ApiModel):
+    """What installing the CRM-side app did, and where it stands after."""
+
+    created: list[str] = Field(description="What was created in Dynamics, in creation order; empty when all was there.")
+    status: CrmAppStatusOut
+
+
 def connection_outcome_json(outcome: ConnectOutcome, locale: str) -> dict[str, Any]:
     """An outcome of :func:`connect_crm` as JSON: one sentence in ``locale``, the missing privileges or objects,
     and whether a working connection was kept. No secret, and no underlying error text (it would tell the
@@ -194,6 +201,27 @@ async def get_crm_app(org: str, principal: AdminPrincipal, services: Services) -
         services.store, services.crm_app_sessions or no_app_sessions, slug=principal.organization_slug
     )
     return CrmAppStatusOut.model_validate(crm_app_status_json(status, principal.locale))
+
+
+@router.post("/app/install", summary="Install or repair the CRM-side app", responses=errors(502))
+async def install_crm_app_route(org: str, principal: AdminPrincipal, services: Services) -> CrmAppInstallOut:  # noqa: ARG001
+    """Creates in Dynamics what writeback needs and the CRM lacks (the app's tables, columns and keys), as CRM
+    Settings' "Get it now" and ``salesbridge crm app install --json`` do: nothing else, nothing deleted, nothing sent
+    when all is there. 422, nothing created, when the application user lacks privileges (named), when Dynamics
+    lacks what only its administrator can add, or while the organization is not connected; 502 when Dynamics
+    refuses or cannot be reached (what was created stays: install again). Audited."""
+    done = await install_crm_app(
+        services.store,
+        services.crm_app_sessions or no_app_sessions,
+        slug=principal.organization_slug,
+        actor=principal.email,
+    )
+    return CrmAppInstallOut.model_validate(
+        {
+            "created": [str(item) for item in done.created],
+            "status": crm_app_status_json(done.status, principal.locale),
+        }
+    )
 
 
 @router.post(

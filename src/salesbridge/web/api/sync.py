@@ -1,8 +1,9 @@
-"""``/api/v1/orgs/{org}/crm/sync``: the CRM import's status, "Sync now", and Sync health (administrators only).
+"""``/api/v1/orgs/{org}/crm/sync``: the CRM import's status, "Sync now", Sync health, and Retry of the records the
+import skipped (administrators only).
 
 The status is ``salesbridge sync status --json``'s body; Sync health is the console page's
 (``/settings/crm/health``): each table, the records the import skipped, the activities writeback could not deliver,
-and the recent import runs."""
+and the recent import runs. Retrying skipped records is the page's Retry one / Retry all."""
 
 from __future__ import annotations
 
@@ -15,9 +16,16 @@ from pydantic import Field
 
 from salesbridge.i18n import translate
 from salesbridge.services.sync import request_sync, sync_status
-from salesbridge.services.sync_health import MAX_IMPORT_ERRORS, MAX_RUNS, RunLine, SyncHealth, sync_health
+from salesbridge.services.sync_health import (
+    MAX_IMPORT_ERRORS,
+    MAX_RUNS,
+    RunLine,
+    SyncHealth,
+    retry_import_errors,
+    sync_health,
+)
 from salesbridge.services.writeback import problem_json
-from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiModel, IsoTime
+from salesbridge.web.api.schemas import ORGANIZATION_ERRORS, ApiInput, ApiModel, IsoTime
 from salesbridge.web.api.writeback import ProblemOut
 from salesbridge.web.localized import (
     sync_status_json,
@@ -189,6 +197,31 @@ class SyncQueuedOut(ApiModel):
     run_id: uuid.UUID
 
 
+class SkippedRecordIn(ApiInput):
+    """A record the import skipped, as Sync health lists it."""
+
+    table: str = Field(min_length=1, max_length=64, description="The CRM table's logical name (`account`).")
+    crm_id: str = Field(min_length=1, max_length=64, description="The record's id in the CRM.")
+
+
+class RetryImportIn(ApiInput):
+    """Which skipped records to read again."""
+
+    records: list[SkippedRecordIn] = Field(
+        default_factory=list,
+        max_length=MAX_IMPORT_ERRORS,
+        description=f"Those records; empty: every one (the newest {MAX_IMPORT_ERRORS}).",
+    )
+
+
+class ImportRetryOut(ApiModel):
+    """What the retry did, per record read again."""
+
+    stored: int = Field(description="Read and stored: no longer skipped.")
+    gone: int = Field(description="Deleted from Dynamics since: deleted here too, no longer skipped.")
+    failed: int = Field(description="Failed again: still skipped, with Dynamics' error and one attempt more.")
+
+
 @router.get("/sync", summary="The CRM import's status")
 def get_sync_status(org: str, principal: AdminPrincipal, services: Services) -> SyncStatusOut:  # noqa: ARG001
     """The last sync date, the running or queued import, failures (since when, why, the next retry) and each
@@ -214,3 +247,20 @@ def sync_now(org: str, principal: AdminPrincipal, services: Services) -> SyncQue
     if services.wake_importer is not None:
         services.wake_importer()
     return SyncQueuedOut(run_id=run_id)
+
+
+@router.post("/sync/import-errors/retry", summary="Retry the records the import skipped")
+async def retry_skipped_records(
+    org: str,  # noqa: ARG001
+    body: RetryImportIn,
+    principal: AdminPrincipal,
+    services: Services,
+) -> ImportRetryOut:
+    """Reads the skipped records named (else every one) from Dynamics again and stores each as the import would,
+    as Sync health's Retry does: how many were stored, gone from Dynamics (deleted here too) and failed again (their
+    error updated, Dynamics unreachable included). 422 while the organization is not connected. Audited."""
+    records = [(record.table, record.crm_id.lower()) for record in body.records]
+    outcome = await retry_import_errors(
+        services.store, services.crm_sessions, principal.organization_id, records, actor=principal.email
+    )
+    return ImportRetryOut(stored=outcome.stored, gone=outcome.gone, failed=outcome.failed)
