@@ -125,14 +125,16 @@ def crm_status_command(
         typer.echo(json.dumps(crm_status_json(status, lang), indent=2))
         return
     table = Table(show_header=False, box=None)
-    table.add_row("State", crm_state(status, lang))
-    table.add_row("Org URL", status.org_url or "—")
+    table.add_row(translate("State", lang), crm_state(status, lang))
+    table.add_row(translate("Org URL", lang), status.org_url or "—")
     crm_user = f"{status.crm_user_name} ({status.crm_user_id})" if status.crm_user_name else status.crm_user_id
-    table.add_row("CRM user", crm_user or "—")
-    table.add_row("Connected since", status.connected_since.isoformat() if status.connected_since else "—")
-    table.add_row("Last error", crm_last_error(status, lang) or "—")
+    table.add_row(translate("CRM user", lang), crm_user or "—")
+    connected_since = status.connected_since.isoformat() if status.connected_since else "—"
+    table.add_row(translate("Connected since", lang), connected_since)
+    table.add_row(translate("Last error", lang), crm_last_error(status, lang) or "—")
     for queued in status.queued_imports:
-        table.add_row("Import", f"{queued.state} since {queued.requested_at.isoformat()} ({queued.reason})")
+        queued_line = f"{queued.state} since {queued.requested_at.isoformat()} ({queued.reason})"
+        table.add_row(translate("Import", lang), queued_line)
     console.print(table)
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from salesbridge import bootstrap
 from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, OrgOption, workspace
 from salesbridge.cli.rendering import console, errors_reported, failure
+from salesbridge.i18n import N_, translate
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.sync import request_sync, sync_status
 from salesbridge.web.localized import sync_failure_message, sync_status_json, sync_throttled_message
@@ -101,7 +102,7 @@ def sync_status_command(
         typer.echo(json.dumps(sync_status_json(status, lang), indent=2))
         return
     last = status.last_sync_at.strftime("%Y-%m-%d %H:%M UTC") if status.last_sync_at else "—"
-    console.print(f"Last sync: {last}", highlight=False)
+    console.print(translate("Last sync", lang) + f": {last}", highlight=False)
     if status.running_since:
         console.print(f"Import running since {status.running_since:%H:%M:%S} UTC", highlight=False)
     throttled = sync_throttled_message(status.throttled_until, lang)
@@ -111,8 +112,16 @@ def sync_status_command(
         message = sync_failure_message(status.failing_since, status.failure_reason, lang)
         console.print(f"[bold red]{message}[/]", highlight=False)
     table = Table()
-    for header in ("Table", "Mode", "Last success", "Rows", "Imported", "Deleted", "Failures"):
-        table.add_column(header)
+    for header in (
+        N_("Table"),
+        N_("Mode"),
+        N_("Last success"),
+        N_("Rows"),
+        N_("Imported"),
+        N_("Deleted"),
+        N_("Failures"),
+    ):
+        table.add_column(translate(header, lang))
     for row in status.tables:
         table.add_row(
             row.table,

@@ -4,6 +4,7 @@ migrated by the CLI itself, and the sandbox over TLS."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,18 @@ def test_connect_then_status_in_spanish_and_json(cli: CliRunner, running: Runnin
     table = cli.invoke(app, ["crm", "status", "--org", "acme"])
     assert table.exit_code == 0
     assert "Connected to Microsoft Dynamics" in table.output
+    spanish = cli.invoke(app, ["crm", "status", "--org", "acme", "--lang", "es"])
+    assert spanish.exit_code == 0, spanish.output
+    # A row's first line starts with its label (a value too long for the terminal goes on under it, indented).
+    labels = re.findall(r"^ (\S.*?)  ", spanish.output, re.M)
+    assert labels == [
+        "Estado",
+        "URL de la organización",
+        "Usuario del CRM",
+        "Conectado desde",
+        "Último error",
+        "Importación",
+    ], spanish.output
 
 
 def test_a_rejected_sign_in_exits_1_naming_the_client_secret(

@@ -27,6 +27,19 @@ def test_sync_run_then_status_settings_and_a_sellers_lists(cli: CliRunner) -> No
     assert status["last_sync_at"] is not None
     assert status["failing"] is False
     assert {table["table"] for table in status["tables"]} >= {"account", "contact", "opportunity"}
+    spanish = cli.invoke(app, ["sync", "status", "--org", "acme", "--lang", "es"])
+    assert spanish.exit_code == 0, spanish.output
+    assert "Última sincronización: " in spanish.output
+    header = next(line for line in spanish.output.splitlines() if "┃" in line)
+    assert [cell.strip() for cell in header.split("┃")[1:-1]] == [
+        "Tabla",
+        "Modo",
+        "Último éxito",
+        "Filas",
+        "Importadas",
+        "Eliminadas",
+        "Errores",
+    ], header
 
     refused = cli.invoke(app, ["crm", "settings", "set", "--org", "acme", "--won-value-column", "name"])
     assert refused.exit_code == 1
