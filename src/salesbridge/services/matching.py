@@ -1420,8 +1420,8 @@ def correct_match(
     administrator). No lost update: ``expected_target_id`` is the target the caller saw (None: none), and a
     ``confirm`` with ``target_id`` confirms that target only; when the record's current target differs, nothing
     changes (:class:`MatchChangedError`, naming who changed it). Visible to everyone of the organization; kept
-    across imports and runs until the CRM record or the target is deleted. Audited ``match.linked``, ``match.unlinked`` or
-    ``match.confirmed`` (details: table, CRM id, target ids).
+    across imports and runs until the CRM record or the target is deleted. Audited ``match.linked``,
+    ``match.unlinked`` or ``match.confirmed`` (details: table, CRM id, target ids).
 
     Raises:
         MatchNotFoundError: the CRM record or target is not the organization's (``actor`` of another organization
