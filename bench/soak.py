@@ -645,9 +645,9 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             )
             port = free_port()
             log = folder / "serve.log"
-            extra = {"SALESBRIDGE_JOBS": args.jobs}
+            extra = {"SALESBRIDGE_JOBS": args.jobs, **dict(args.serve_env)}
             if args.trace_allocations:
-                extra = {
+                extra |= {
                     "SALESBRIDGE_TRACEMALLOC_FILE": str(args.trace_allocations.resolve()),
                     "SALESBRIDGE_TRACEMALLOC_EVERY_SECONDS": str(args.trace_every),
                     "SALESBRIDGE_TRACEMALLOC_FRAMES": str(args.trace_frames),
@@ -736,6 +736,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                     "page_every_s": args.page_every,
                     "contacts": args.contacts,
                     "people": args.people,
+                    "serve_env": dict(args.serve_env),
                 },
                 "samples": samples,
                 "totals": totals,
@@ -750,7 +751,9 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 "serve_log_errors": sum(
                     1 for line in log_text.splitlines() if " ERROR " in line or "Traceback" in line
                 ),
-                "growth": {"rss_mib": growth(samples, "rss_mib"), "fds": growth(samples, "fds")},
+                # The log goes with the run's temporary folder: keep what an error said (the first 40 lines of each).
+                "serve_log_error_excerpts": error_excerpts(log_text),
+                "growth": {key: growth(samples, key) for key in ("rss_mib", "rss_anon_mib", "fds")},
                 "checks": checks,
                 "ok": not (checks["lost"] or checks["duplicated"] or checks["not_written"] or checks["written_twice"]),
             }
@@ -763,6 +766,38 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 serve.kill()
         crm.stop()
+
+
+def environment_setting(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` as a pair; argparse reports anything else as a usage error."""
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name, value
+
+
+def error_excerpts(log_text: str, *, most: int = 20, lines_each: int = 40) -> list[str]:
+    """Up to ``most`` of the serve log's error records, each from its ERROR or Traceback line through at most
+    ``lines_each`` lines (a traceback ends at the first line that is not indented after it)."""
+    lines = log_text.splitlines()
+    excerpts: list[str] = []
+    index = 0
+    while index < len(lines) and len(excerpts) < most:
+        line = lines[index]
+        if " ERROR " in line or line.startswith("Traceback"):
+            end = index + 1
+            while (
+                end < len(lines)
+                and end - index < lines_each
+                and (lines[end].startswith((" ", "Traceback")) or lines[end - 1].startswith("Traceback"))
+            ):
+                end += 1
+            end = min(len(lines), max(end + 1, index + 1))  # the exception's own line closes a traceback
+            excerpts.append("\n".join(lines[index:end]))
+            index = end
+        else:
+            index += 1
+    return excerpts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -795,6 +830,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="embedded",
         help="the serve process's job engine (SALESBRIDGE_JOBS); procrastinate needs --postgresql",
     )
+    parser.add_argument(
+        "--serve-env",
+        type=environment_setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="added to the serve process's environment (repeatable), e.g. SALESBRIDGE_SQLITE_MMAP_MIB=256; kept in "
+        "the results' settings",
+    )
     parser.add_argument("--out", type=Path, help="default bench/results/soak.json (soak-postgresql.json)")
     parser.add_argument("--chart", type=Path, help="default bench/results/soak.png (soak-postgresql.png)")
     parser.add_argument(
@@ -811,7 +855,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.chart = args.chart or CHART.with_name(f"soak{suffix}.png")
     if args.from_json:
         results = json.loads(args.from_json.read_text())
-        results["growth"] = {key: growth(results["samples"], key) for key in ("rss_mib", "fds")}
+        results["growth"] = {
+            key: growth(results["samples"], key)
+            for key in ("rss_mib", "rss_anon_mib", "fds")
+            if key in results["samples"][0]  # runs before the anonymous RSS was sampled have none
+        }
     else:
         # Stopped with SIGTERM, the soak still stops its sandbox, serve process and cluster (the `finally` blocks).
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -215,7 +215,9 @@ def _open_store(settings: Settings, url: str, *, create: bool) -> tuple[StoreAcc
     if not create:
         _require_existing_store(settings, url)
     migrate(url)
-    engine = create_engine_for(url, sqlite_memory_mib=settings.sqlite_memory_mib)
+    engine = create_engine_for(
+        url, sqlite_memory_mib=settings.sqlite_memory_mib, sqlite_mmap_mib=settings.sqlite_mmap_mib
+    )
     cipher = cipher_from_settings(settings)
     store = UnitOfWorkFactory(create_session_factory(engine), cipher=cipher, job_engine=job_engine)
     return store, engine

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         "all its connections together (SQLite's soft heap limit); 0: no limit (each connection then caches up to "
         "64 MiB).",
     )
+    sqlite_mmap_mib: int = Field(
+        default=0,
+        ge=0,
+        description="A process on a SQLite store reads up to this much of the store file through memory-mapped I/O "
+        "(SQLite's mmap_size) instead of copying its pages into its own memory; 0: off.",
+    )
     free_memory_every_seconds: float = Field(
         default=60.0,
         ge=0,
