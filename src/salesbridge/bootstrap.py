@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import functools
 import gc
 import os
@@ -23,6 +22,7 @@ from pydantic import SecretStr, ValidationError
 
 from salesbridge.domain.workspace import CaBundle, CrmCredentials
 from salesbridge.errors import ConfigError
+from salesbridge.native import c_function
 
 # Every CLI command imports this module, so it imports only light modules at its top: the store (SQLAlchemy,
 # Alembic), the Dynamics connector (aiohttp, MSAL), the web stack and the sandbox are imported inside the functions
@@ -87,21 +87,8 @@ def fewer_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     """
     if os.environ.get("MALLOC_ARENA_MAX"):
         return False
-    mallopt = _libc_function("mallopt")
-    if mallopt is None:
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_ARENA_MAX, arenas))
-
-
-def _libc_function(name: str) -> ctypes._NamedFuncPointer | None:
-    """glibc's function ``name``; None where the C library is another (musl, macOS) or lacks it."""
-    library = ctypes.util.find_library("c")
-    try:
-        return getattr(ctypes.CDLL(library), name) if library else None
-    except (OSError, AttributeError):
-        return None
+    mallopt = c_function("c", "mallopt", ctypes.c_int, ctypes.c_int, ctypes.c_int)
+    return mallopt is not None and bool(mallopt(_M_ARENA_MAX, arenas))
 
 
 def release_free_memory() -> bool:
@@ -115,12 +102,8 @@ def release_free_memory() -> bool:
     creeps up with no live data growing (docs/reliability.md § Soak). Costs a walk over the heaps' free chunks
     under their locks: a few milliseconds for a console's 100 MiB.
     """
-    trim = _libc_function("malloc_trim")
-    if trim is None:
-        return False
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return bool(trim(0))
+    trim = c_function("c", "malloc_trim", ctypes.c_int, ctypes.c_size_t)
+    return trim is not None and bool(trim(0))
 
 
 @contextmanager

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import gc
 import sys
 import threading
@@ -19,6 +18,8 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+
+from salesbridge.native import c_function
 
 FRAMES = 8
 """Frames kept per allocation by default: enough to see which of our callers a library's allocation comes from."""
@@ -37,14 +38,9 @@ def _malloc_figures() -> str:
     """The C heap as glibc's ``mallinfo2`` sees it (main arena and the threads' arenas): bytes in use (Python's
     objects, SQLite's page cache, OpenSSL...) and bytes free but kept by the allocator (fragmentation: counted in
     RSS, not a leak). Empty where there is no glibc 2.33+."""
-    name = ctypes.util.find_library("c")
-    try:
-        mallinfo2 = ctypes.CDLL(name).mallinfo2 if name else None
-    except (OSError, AttributeError):
-        mallinfo2 = None
+    mallinfo2 = c_function("c", "mallinfo2", _MallInfo2)
     if mallinfo2 is None:
         return ""
-    mallinfo2.restype = _MallInfo2
     info = mallinfo2()
     in_use = info.uordblks + info.hblkhd
     return f", malloc in use {in_use / 2**20:.1f} MiB, free but held {info.fordblks / 2**20:.1f} MiB"
@@ -53,14 +49,9 @@ def _malloc_figures() -> str:
 def _sqlite_figures() -> str:
     """The memory SQLite holds in this process, every connection's page cache and statements together
     (``sqlite3_memory_used`` of the library the ``sqlite3`` module runs on); empty where it cannot be read."""
-    name = ctypes.util.find_library("sqlite3")
-    try:
-        memory_used = ctypes.CDLL(name).sqlite3_memory_used if name else None
-    except (OSError, AttributeError):
-        memory_used = None
+    memory_used = c_function("sqlite3", "sqlite3_memory_used", ctypes.c_int64)
     if memory_used is None:
         return ""
-    memory_used.restype = ctypes.c_int64
     return f", SQLite {memory_used() / 2**20:.1f} MiB"
 
 
