@@ -5,7 +5,6 @@ connections' page caches together: read through SQLite's own count of the memory
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from salesbridge.native import c_function
 from salesbridge.store import create_engine_for
 from salesbridge.store.database import read_only_engine
 
@@ -21,9 +21,9 @@ _BUDGET_MIB = 8
 
 
 def _sqlite_memory_mib() -> float:
-    library = ctypes.CDLL(ctypes.util.find_library("sqlite3"))
-    library.sqlite3_memory_used.restype = ctypes.c_int64
-    return float(library.sqlite3_memory_used()) / 2**20
+    memory_used = c_function("sqlite3", "sqlite3_memory_used", ctypes.c_int64)
+    assert memory_used is not None
+    return float(memory_used()) / 2**20
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +83,17 @@ def test_without_the_limit_each_connection_caches_the_table_on_its_own(store_fil
     finally:
         engine.dispose()
     assert held > _CONNECTIONS * 30
+
+
+@pytest.mark.usefixtures("no_limit_left_behind")
+def test_memory_mapped_reads_leave_the_pages_out_of_the_connections_caches(store_file: Path) -> None:
+    """With ``sqlite_mmap_mib`` covering the file, reads take the pages from the one mapping the connections share:
+    none of them copies the table into memory of its own, even with no limit."""
+    engine = create_engine_for(f"sqlite:///{store_file}", sqlite_memory_mib=0, sqlite_mmap_mib=64)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("PRAGMA mmap_size")).scalar_one() == 64 * 2**20
+        held = _read_on_every_connection(engine)
+    finally:
+        engine.dispose()
+    assert held < 8
