@@ -10,10 +10,11 @@ import typer
 from rich.table import Table
 
 from salesbridge import bootstrap
-from salesbridge.cli.invocation import DbUrlOption, JsonOption, settings, workspace
+from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, settings, workspace
 from salesbridge.cli.rendering import console, errors_reported
 from salesbridge.domain.jobs import Job, JobState
 from salesbridge.services.jobs import cancel_job, deployment_jobs, retry_job
+from salesbridge.web.job_descriptions import describe
 
 app = typer.Typer(
     help="Background jobs of every organization: list, retry a failed one, cancel one (deployment operators).",
@@ -41,27 +42,6 @@ def worker(
         bootstrap.run_worker(options, db_url, concurrency=concurrency, queues=chosen)
 
 
-def _iso(job: Job, attribute: str) -> str | None:
-    value = getattr(job, attribute)
-    return value.isoformat() if value else None
-
-
-def _job_json(job: Job) -> dict[str, object]:
-    return {
-        "id": job.id,
-        "task": job.task,
-        "organization_id": str(job.organization_id) if job.organization_id else None,
-        "state": job.state.value,
-        "attempts": job.attempts,
-        "scheduled_at": _iso(job, "scheduled_at"),
-        "queued_at": _iso(job, "queued_at"),
-        "started_at": _iso(job, "started_at"),
-        "finished_at": _iso(job, "finished_at"),
-        "reason": job.reason,
-        "error": job.error,
-    }
-
-
 def _when(job: Job) -> str:
     moment = job.finished_at or job.started_at or job.queued_at or job.scheduled_at
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
@@ -74,9 +54,12 @@ def jobs_list(
     state: Annotated[list[JobState] | None, typer.Option(help="Only jobs in this state (repeat for several).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 100,
     as_json: JsonOption = False,
+    lang: LangOption = "en",
     db_url: DbUrlOption = None,
 ) -> None:
-    """List jobs, newest first: task, organization, state, attempts, when, and why (reason or error)."""
+    """List jobs, newest first: task, organization, state, attempts, when, and why (reason or error). With --json,
+    each job as the API's jobs route gives it (the same fields; ``organization_id`` null for deployment-wide jobs),
+    its words in --lang."""
     with errors_reported():
         services = workspace(ctx, db_url)
         jobs = deployment_jobs(services.store, slug=org, states=state or None, limit=limit)
@@ -84,7 +67,7 @@ def jobs_list(
             job.organization_id: services.store.slug_of(job.organization_id) for job in jobs if job.organization_id
         }
     if as_json:
-        typer.echo(json.dumps([_job_json(job) for job in jobs], indent=2))
+        typer.echo(json.dumps([describe(job, lang).to_json() for job in jobs], indent=2))
         return
     table = Table()
     for header in ("Job", "Task", "Organization", "State", "Attempts", "When (UTC)", "Reason / error"):

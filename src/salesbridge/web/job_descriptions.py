@@ -119,11 +119,14 @@ class JobLine:
     can_retry: bool
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready mapping (times as ISO-8601 with their offset)."""
+        """A JSON-ready mapping (times as ISO-8601 with their offset): the one shape of a job in the API
+        (``/api/v1/orgs/{org}/jobs``) and in ``salesbridge jobs list --json``. ``organization_id`` is null for a
+        deployment-wide job (the periodic schedulers)."""
         job = self.job
         return {
             "id": job.id,
             "task": job.task,
+            "organization_id": str(job.organization_id) if job.organization_id else None,
             "task_name": self.task_name,
             "state": job.state.value,
             "state_name": self.state_name,

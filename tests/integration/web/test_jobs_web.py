@@ -4,6 +4,7 @@ administrators only; another organization's jobs are never shown nor touched."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -16,10 +17,13 @@ from tests.integration.jobs.conftest import (
     serve_sandbox,  # noqa: F401 - a fixture of these tests
 )
 from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
+from typer.testing import CliRunner
 
 from salesbridge.bootstrap import dynamics_session
+from salesbridge.cli import app as cli_app
 from salesbridge.domain.sync_runs import STOPPED_WORKER_ERROR
 from salesbridge.jobs.runner import EmbeddedRunner
+from salesbridge.store.secrets import generate_key
 
 OpenBrowser = Callable[[Person | None], Browser]
 CRM_REFUSAL = "Principal user is missing prvReadContact privilege."
@@ -233,3 +237,29 @@ def test_a_failed_import_shows_failed_with_dynamics_reason(
     page = browser(ACME_ADMIN).client.get("/admin/jobs").text
     assert list(rows(page).values()) == ["failed"]
     assert CONTACTS_REFUSED in re.findall(r'data-testid="job-error">([^<]*)<', page)[0]
+
+
+def test_the_clis_json_gives_each_job_as_the_api_does(
+    console: Console, browser: OpenBrowser, migrated_url: str
+) -> None:
+    ids = seed_jobs(console, "acme")
+    admin = browser(ACME_ADMIN)
+    admin.client.put("/api/v1/me/locale", json={"locale": "es"}, headers=admin.csrf_headers())
+    api = admin.client.get("/api/v1/orgs/acme/jobs").json()["jobs"]
+    runner = CliRunner(
+        env={
+            "SALESBRIDGE_DATABASE_URL": migrated_url,
+            "SALESBRIDGE_CREDENTIAL_KEY": generate_key().get_secret_value(),  # reads no secret: any key opens it
+            "SALESBRIDGE_JOBS": "embedded",
+        }
+    )
+
+    listed = runner.invoke(cli_app, ["jobs", "list", "--org", "acme", "--json", "--lang", "es"])
+
+    assert listed.exit_code == 0, listed.output
+    cli = json.loads(listed.output)
+    assert [job["id"] for job in cli] == [job["id"] for job in api] == [ids["queued"], ids["running"], ids["failed"]]
+    assert [sorted(job) for job in cli] == [sorted(job) for job in api]  # the same fields, by the same names
+    assert cli == api  # and the same values, formats and words (in Spanish)
+    assert {job["organization_id"] for job in cli} == {str(console.store.organization_id("acme"))}
+    assert cli[-1]["state_name"] == "Fallida"

@@ -22,6 +22,9 @@ class JobOut(ApiModel):
 
     id: str = Field(description="The engine's id of the job (opaque): pass it back to cancel or retry.")
     task: str = Field(description="The task's code, e.g. `import_organization`.")
+    organization_id: str | None = Field(
+        description="The organization's id (a UUID), as `salesbridge jobs list --json` gives it."
+    )
     task_name: str = Field(description="The task in words, in the caller's language.")
     state: JobState
     state_name: str = Field(description="The state in words, in the caller's language.")
