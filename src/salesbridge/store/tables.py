@@ -883,6 +883,17 @@ class ActivityRow(Base):
         Index("ix_activities_organization_id_person_id_occurred_at", "organization_id", "person_id", "occurred_at"),
         Index("ix_activities_organization_id_company_id_occurred_at", "organization_id", "company_id", "occurred_at"),
         Index("ix_activities_organization_id_occurred_at", "organization_id", "occurred_at"),
+        # Migration 0041: the activities failing with a given code (waiting for the CRM app), asked exactly.
+        # Partial: rows without an error code (most) keep no entry.
+        Index(
+            "ix_activities_organization_id_error_code_state",
+            "organization_id",
+            "error_code",
+            "state",
+            "next_attempt_at",
+            sqlite_where=text("error_code IS NOT NULL"),
+            postgresql_where=text("error_code IS NOT NULL"),
+        ),
     )
 
 
