@@ -24,6 +24,7 @@ from salesbridge.services.disconnect import disconnect_crm, disconnect_preview
 from salesbridge.services.preflight import OutcomeKind
 from salesbridge.web.localized import (
     connect_message,
+    connection_outcome_json,
     crm_last_error,
     crm_state,
     crm_status_json,
@@ -63,13 +64,17 @@ def crm_connect(
         str | None,
         typer.Option(help="Identity authority (Microsoft Entra ID); found from the organization URL when omitted."),
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the outcome as JSON (as POST …/crm/connection answers it).")
+    ] = False,
     lang: LangOption = "en",
     db_url: DbUrlOption = None,
 ) -> None:
     """Check the address (Dynamics 365's, or SALESBRIDGE_CRM_ALLOWED_HOSTS), find the tenant, check the CRM
     (sign-in, privileges, tables, columns, change tracking), then store the connection and queue the first import;
-    a failure leaves a working connection as it was. Exit code 0 when connected, 1 on any other outcome, 2 on bad
-    usage."""
+    a failure leaves a working connection as it was. With --json, the outcome (its stable code, the sentence, what
+    is missing) and the connection's status after it, as the API gives them. Exit code 0 when connected, 1 on any
+    other outcome, 2 on bad usage."""
     secret = client_secret_file.read_text(encoding="utf-8").strip()
     if not secret:
         raise typer.BadParameter("the file is empty", param_hint="--client-secret-file")
@@ -92,6 +97,11 @@ def crm_connect(
                 services.store, services.crm_sessions, slug=org, credentials=credentials, targets=services.crm_targets
             )
         )
+        if as_json:
+            typer.echo(
+                json.dumps(connection_outcome_json(outcome, crm_status(services.store, slug=org), lang), indent=2)
+            )
+            raise typer.Exit(0 if outcome.is_connected else 1)
     if outcome.is_connected:
         console.print("[bold green]" + translate("Connected to Microsoft Dynamics", lang) + "[/]", highlight=False)
         console.print(connect_message(outcome, lang), highlight=False)

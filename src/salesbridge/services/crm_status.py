@@ -11,6 +11,7 @@ from salesbridge.domain.workspace import ConnectionState
 from salesbridge.message_ids import N_
 from salesbridge.services.organizations import require_organization
 from salesbridge.services.ports import StoreAccess
+from salesbridge.services.preflight import read_last_error
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class CrmStatus:
         crm_user_id: The CRM user the connection acts as, when connected.
         crm_user_name: That user's full name, once the CRM users are imported.
         connected_since: When the connection was last accepted, when connected.
-        last_error: The last failed attempt's reason, when the last attempt failed.
+        last_error: The last failed attempt's reason, when the last attempt failed (English, as stored).
         queued_imports: Imports waiting for the import engine.
         ca_bundle_name: The operator's CA bundle the connection trusts, when it uses one.
     """
@@ -58,6 +59,15 @@ class CrmStatus:
     last_error: str | None = None
     queued_imports: tuple[QueuedImport, ...] = ()
     ca_bundle_name: str | None = None
+
+    @property
+    def last_error_code(self) -> str | None:
+        """The last failed attempt's outcome as a stable code (``connection_error``, ``api_error``,
+        ``insufficient_privileges``, ``missing_objects``, ``sign_in_rejected``, ``tenant_mismatch``: the values of
+        :class:`~salesbridge.services.preflight.OutcomeKind`), for programs; None without a last error, or for a
+        stored text no outcome writes."""
+        stored = read_last_error(self.last_error) if self.last_error else None
+        return stored.kind.value if stored else None
 
     @property
     def state_label(self) -> str:
@@ -78,6 +88,7 @@ class CrmStatus:
             "crm_user_name": self.crm_user_name,
             "connected_since": self.connected_since.isoformat() if self.connected_since else None,
             "last_error": self.last_error,
+            "last_error_code": self.last_error_code,
             "queued_imports": [
                 {
                     "id": queued.id,

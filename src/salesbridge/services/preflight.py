@@ -10,6 +10,7 @@ reads; stores nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -224,3 +225,38 @@ def last_error_text(outcome: ConnectOutcome) -> str:
     underlying error's text stays in the audit log (it may tell open ports from closed ones)."""
     details = outcome.details()
     return outcome.english_message + ("\n" + "; ".join(details) if details else "")
+
+
+@dataclass(frozen=True)
+class StoredFailure:
+    """A stored ``last error`` (:func:`last_error_text`) read back.
+
+    Attributes:
+        kind: The outcome that wrote it: its stable code (``connection_error``, ``sign_in_rejected``…).
+        fields: The values of its sentence's field as written (``credential``: a message id; ``tenant``: as is).
+        details: What followed the sentence's line break (the missing privileges or objects), or None when the
+            text has no second line.
+    """
+
+    kind: OutcomeKind
+    fields: dict[str, str]
+    details: str | None
+
+
+def read_last_error(text: str) -> StoredFailure | None:
+    """The failed outcome that stored ``text`` as the connection's last error, or None when no outcome writes that
+    sentence (a text an older release stored, or none of :data:`OUTCOME_MESSAGES`). Pure."""
+    sentence, newline, details = text.partition("\n")
+    for kind, message_id in OUTCOME_MESSAGES.items():
+        if kind is OutcomeKind.CONNECTED:
+            continue
+        field = re.search(r"\{(\w+)\}", message_id)
+        if field is None:
+            if sentence == message_id:
+                return StoredFailure(kind, {}, details if newline else None)
+            continue
+        head, tail = message_id[: field.start()], message_id[field.end() :]
+        match = re.fullmatch(re.escape(head) + "(.+)" + re.escape(tail), sentence)
+        if match:
+            return StoredFailure(kind, {field.group(1): match.group(1)}, details if newline else None)
+    return None

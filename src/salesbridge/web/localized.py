@@ -7,7 +7,6 @@ is imported, so the CLI may use it."""
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -18,7 +17,7 @@ from salesbridge.services.crm_settings import CrmSettingsView, LabelReader, Sett
 from salesbridge.services.crm_status import CrmStatus
 from salesbridge.services.disconnect import DisconnectOutcome, DisconnectPreview
 from salesbridge.services.lists import ListTargetView, ListView
-from salesbridge.services.preflight import OUTCOME_MESSAGES, ConnectOutcome
+from salesbridge.services.preflight import OUTCOME_MESSAGES, ConnectOutcome, read_last_error
 from salesbridge.services.seats import SeatOverview, SeatView
 from salesbridge.services.sync import SyncStatus, table_json
 
@@ -146,6 +145,22 @@ def connect_message(outcome: ConnectOutcome, locale: str) -> str:
     return translate(outcome.message_id, locale).format(**fields)
 
 
+def connection_outcome_json(outcome: ConnectOutcome, status: CrmStatus, locale: str) -> dict[str, Any]:
+    """An outcome of ``connect_crm`` and the connection's ``status`` after it, as JSON (``POST …/crm/connection``,
+    ``salesbridge crm connect --json``): its stable code (``outcome``), one sentence in ``locale``, the missing
+    privileges or objects, and whether a working connection was kept. No secret, and no underlying error text (it
+    would tell the server's network apart; it is in the audit log)."""
+    return {
+        "outcome": outcome.kind.value,
+        "connected": outcome.is_connected,
+        "message": connect_message(outcome, locale),
+        "missing_privileges": [str(privilege) for privilege in outcome.missing_privileges],
+        "missing_objects": list(outcome.missing_objects),
+        "kept_connection": outcome.kept_connection,
+        "status": crm_status_json(status, locale),
+    }
+
+
 def kept_connection_notice(locale: str) -> str:
     """The sentence added to a failed attempt's message when the working connection was kept, in ``locale``."""
     return translate(_KEPT_CONNECTION, locale)
@@ -154,25 +169,14 @@ def kept_connection_notice(locale: str) -> str:
 def localized_last_error(text: str, locale: str) -> str:
     """A stored ``last error`` (``salesbridge.services.preflight.last_error_text``) in ``locale``: its sentence
     translated when it is one of the outcomes' (their message ids are English), its details as they are."""
-    sentence, newline, details = text.partition("\n")
-    for message_id in OUTCOME_MESSAGES.values():
-        head, field_name, tail = _template_parts(message_id)
-        if field_name is None:
-            if sentence == message_id:
-                return translate(message_id, locale) + newline + details
-            continue
-        match = re.fullmatch(re.escape(head) + "(.+)" + re.escape(tail), sentence)
-        if match:
-            value = translate(match.group(1), locale) if field_name == "credential" else match.group(1)
-            return translate(message_id, locale).format(**{field_name: value}) + newline + details
-    return text
-
-
-def _template_parts(message_id: str) -> tuple[str, str | None, str]:
-    match = re.search(r"\{(\w+)\}", message_id)
-    if match is None:
-        return message_id, None, ""
-    return message_id[: match.start()], match.group(1), message_id[match.end() :]
+    stored = read_last_error(text)
+    if stored is None:
+        return text
+    fields = {
+        name: translate(value, locale) if name == "credential" else value for name, value in stored.fields.items()
+    }
+    sentence = translate(OUTCOME_MESSAGES[stored.kind], locale).format(**fields)
+    return sentence if stored.details is None else sentence + "\n" + stored.details
 
 
 def crm_state(status: CrmStatus, locale: str) -> str:

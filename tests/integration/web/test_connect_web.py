@@ -5,6 +5,7 @@ refusals that keep an organization's administrator from probing the server."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,10 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.integration.services.conftest import RunningSandbox, _serve
 from tests.integration.web.conftest import ACME_ADMIN, BASE_URL, Browser, Console, sign_in
+from typer.testing import CliRunner
 
+from salesbridge.cli import app as cli_app
 from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.crm.dynamics.trust import CaBundleDirectory
 from salesbridge.sandbox.assembly import build_sandbox
+from salesbridge.store.secrets import generate_key
 from salesbridge.web.app import create_app
 
 
@@ -129,3 +133,31 @@ def test_the_form_answers_one_sentence_for_any_unusable_ca_bundle(
         assert answer.status_code == 422
         assert "The CA bundle cannot be used: choose one of the bundles offered" in answer.text
     assert len({answer.text.count("CA bundle") for answer in answers.values()}) == 1
+
+
+def test_a_failed_attempt_gives_its_code_in_the_api_and_the_clis_json_alike(
+    admin: Browser, running: RunningSandbox, migrated_url: str, tmp_path: Path
+) -> None:
+    failed = _connect(admin, running, ca_bundle_pem=running.ca_bundle.read_text(encoding="ascii"), client_secret="x")
+    status = admin.client.get("/api/v1/orgs/acme/crm/connection").json()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("x", encoding="utf-8")
+    cli = CliRunner(
+        env={
+            "SALESBRIDGE_DATABASE_URL": migrated_url,
+            "SALESBRIDGE_CREDENTIAL_KEY": generate_key().get_secret_value(),
+            "SALESBRIDGE_CRM_ALLOWED_HOSTS": "127.0.0.1",
+        }
+    )
+    connect = ["crm", "connect", "--org", "acme", "--url", running.org_url, "--client-id", running.client_id,
+               "--client-secret-file", str(secret), "--ca-bundle", str(running.ca_bundle), "--json"]  # fmt: skip
+
+    again = cli.invoke(cli_app, connect)
+
+    assert failed.pop("http_status") == 422
+    assert failed["outcome"] == "sign_in_rejected"
+    assert (status["state"], status["last_error_code"]) == ("failed", "sign_in_rejected")
+    assert status["last_error"].startswith("The sign-in to Microsoft Entra ID was rejected")  # the sentence stays
+    assert failed["status"] == status
+    assert again.exit_code == 1, again.output
+    assert json.loads(again.stdout) == failed, "the CLI prints what the API answers"

@@ -81,6 +81,7 @@ def test_each_of_the_four_connection_errors_reads_the_same_in_the_api_the_page_a
     status = admin.client.get("/api/v1/orgs/acme/crm/connection").json()
 
     assert (status["state"], status["state_label"], status["last_error"]) == ("failed", "Error de conexión", spanish)
+    assert status["last_error_code"] == error  # for programs, whatever the caller's language
     assert status["ca_bundle_name"] == "contoso-proxy", "the page's chosen CA bundle"
     page = re.search(r'data-testid="crm-last-error">(.*?)</dd>', admin.client.get("/settings/crm").text, re.S)
     assert page is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
 from salesbridge.crm.ports import PrivilegeDepth, PrivilegeGrant
@@ -15,12 +17,16 @@ from salesbridge.errors import (
 )
 from salesbridge.i18n import translate, translations
 from salesbridge.services.preflight import (
+    OUTCOME_MESSAGES,
     ConnectOutcome,
     MissingPrivilege,
     OutcomeKind,
+    last_error_text,
     missing_privileges,
     outcome_for_error,
+    read_last_error,
 )
+from salesbridge.web.api.crm import ConnectionErrorCode
 from salesbridge.web.localized import connect_message, localized_last_error
 
 
@@ -91,3 +97,33 @@ def test_a_stored_last_error_reads_in_the_admins_language(locale: str) -> None:
         connect_message(privileges, locale) + "\nprvReadLead (Global)"
     )
     assert localized_last_error("something older", locale) == "something older"
+
+
+FAILED_OUTCOMES = [
+    ConnectOutcome(OutcomeKind.CONNECTION_ERROR),
+    ConnectOutcome(OutcomeKind.API_ERROR),
+    ConnectOutcome(
+        OutcomeKind.INSUFFICIENT_PRIVILEGES, missing_privileges=(MissingPrivilege("prvReadLead", "Global"),)
+    ),
+    ConnectOutcome(OutcomeKind.MISSING_OBJECTS, missing_objects=("lead.emailaddress1", "opportunity")),
+    outcome_for_error(SignInRejectedError("x", credential="the client secret (it has expired: create a new one)")),
+    ConnectOutcome(OutcomeKind.TENANT_MISMATCH, discovered_tenant_id="4a0e6f6d-tenant"),
+]
+
+
+@pytest.mark.parametrize("outcome", FAILED_OUTCOMES, ids=lambda outcome: outcome.kind.value)
+def test_a_stored_last_error_gives_back_the_code_of_its_outcome(outcome: ConnectOutcome) -> None:
+    stored = read_last_error(last_error_text(outcome))
+
+    assert stored is not None
+    assert stored.kind is outcome.kind
+    assert stored.fields == {name: label.text for name, label in outcome.message_fields.items()}
+    assert stored.details == ("; ".join(outcome.details()) or None)
+
+
+def test_every_failed_outcome_has_its_code_in_the_api_schema() -> None:
+    failed = {outcome.kind.value for outcome in FAILED_OUTCOMES}
+    assert failed == {kind.value for kind in OutcomeKind} - {"connected"}
+    assert set(get_args(ConnectionErrorCode)) == failed
+    assert read_last_error("something older") is None
+    assert read_last_error(OUTCOME_MESSAGES[OutcomeKind.CONNECTED]) is None, "success is no error"

@@ -3,7 +3,7 @@ the CRM-side app writeback needs stands in it, and installing or repairing it (a
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
@@ -14,7 +14,7 @@ from salesbridge.services.connecting import chosen_ca_bundle, connect_crm
 from salesbridge.services.crm_app import crm_app_status, install_crm_app
 from salesbridge.services.crm_status import crm_status
 from salesbridge.services.disconnect import disconnect_crm
-from salesbridge.services.preflight import ConnectOutcome, OutcomeKind
+from salesbridge.services.preflight import OutcomeKind
 from salesbridge.web.api.schemas import (
     ORGANIZATION_ERRORS,
     ApiInput,
@@ -25,7 +25,12 @@ from salesbridge.web.api.schemas import (
     errors,
 )
 from salesbridge.web.api.writeback import no_app_sessions
-from salesbridge.web.localized import connect_message, crm_app_status_json, crm_status_json, disconnect_json
+from salesbridge.web.localized import (
+    connection_outcome_json,
+    crm_app_status_json,
+    crm_status_json,
+    disconnect_json,
+)
 from salesbridge.web.security import AdminPrincipal, Services
 
 router = APIRouter(prefix="/api/v1/orgs/{org}/crm", tags=["crm"], responses=ORGANIZATION_ERRORS)
@@ -79,6 +84,12 @@ class QueuedImportOut(ApiModel):
     state: str
 
 
+ConnectionErrorCode = Literal[
+    "connection_error", "api_error", "insufficient_privileges", "missing_objects", "sign_in_rejected", "tenant_mismatch"
+]
+"""How a failed connection attempt ended, for programs: the failed values of ``OutcomeKind``."""
+
+
 class CrmStatusOut(ApiModel):
     """Where the CRM connection stands. Never the secret."""
 
@@ -93,13 +104,22 @@ class CrmStatusOut(ApiModel):
     crm_user_name: str | None
     connected_since: IsoTime | None
     last_error: str | None = Field(description="The last failed attempt's reason, in the caller's language.")
+    last_error_code: ConnectionErrorCode | None = Field(
+        description="The last failed attempt's outcome as a stable code, for programs (the `outcome` of "
+        "`POST …/crm/connection`): `connection_error`, `api_error`, `insufficient_privileges` and "
+        "`missing_objects` (the admin guide's four errors), `sign_in_rejected`, `tenant_mismatch`; null without a "
+        "last error."
+    )
     queued_imports: list[QueuedImportOut]
 
 
 class ConnectionOutcomeOut(ApiModel):
-    """How a connection attempt ended, and the connection's state after it."""
+    """How a connection attempt ended, and the connection's state after it (``salesbridge crm connect --json``
+    prints the same)."""
 
-    outcome: OutcomeKind
+    outcome: OutcomeKind = Field(
+        description="How it ended, a stable code for programs: `connected`, or one of `status.last_error_code`'s."
+    )
     connected: bool
     message: str = Field(description="One sentence, in the caller's language.")
     missing_privileges: list[str]
@@ -161,20 +181,6 @@ class CrmAppInstallOut(ApiModel):
 
     created: list[str] = Field(description="What was created in Dynamics, in creation order; empty when all was there.")
     status: CrmAppStatusOut
-
-
-def connection_outcome_json(outcome: ConnectOutcome, locale: str) -> dict[str, Any]:
-    """An outcome of :func:`connect_crm` as JSON: one sentence in ``locale``, the missing privileges or objects,
-    and whether a working connection was kept. No secret, and no underlying error text (it would tell the
-    server's network apart; it is in the audit log)."""
-    return {
-        "outcome": outcome.kind.value,
-        "connected": outcome.is_connected,
-        "message": connect_message(outcome, locale),
-        "missing_privileges": [str(privilege) for privilege in outcome.missing_privileges],
-        "missing_objects": list(outcome.missing_objects),
-        "kept_connection": outcome.kept_connection,
-    }
 
 
 @router.get("/ca-bundles", summary="The CA bundles the operator offers")
@@ -267,9 +273,8 @@ async def connect(
     )
     if outcome.is_connected and services.wake_importer is not None:
         services.wake_importer()  # the first import is queued; start it now
-    payload = connection_outcome_json(outcome, principal.locale)
     status = await run_in_threadpool(crm_status, services.store, slug=principal.organization_slug)
-    payload["status"] = crm_status_json(status, principal.locale)
+    payload = connection_outcome_json(outcome, status, principal.locale)
     response.status_code = 200 if outcome.is_connected else 422
     return ConnectionOutcomeOut.model_validate(payload)
 
