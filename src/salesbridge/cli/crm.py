@@ -32,6 +32,7 @@ from salesbridge.web.localized import (
     disconnect_lines,
     disconnect_message,
     kept_connection_notice,
+    queued_import_line,
 )
 
 app = typer.Typer(help="The organization's connection to Microsoft Dynamics 365.", no_args_is_help=True)
@@ -143,8 +144,7 @@ def crm_status_command(
     table.add_row(translate("Connected since", lang), connected_since)
     table.add_row(translate("Last error", lang), crm_last_error(status, lang) or "—")
     for queued in status.queued_imports:
-        queued_line = f"{queued.state} since {queued.requested_at.isoformat()} ({queued.reason})"
-        table.add_row(translate("Import", lang), queued_line)
+        table.add_row(translate("Import", lang), queued_import_line(queued.requested_at, queued.reason, lang))
     console.print(table)
 
 

@@ -17,7 +17,14 @@ from salesbridge.cli.rendering import console, errors_reported, failure
 from salesbridge.i18n import N_, translate
 from salesbridge.services.import_run import run_pending_import
 from salesbridge.services.sync import request_sync, sync_status
-from salesbridge.web.localized import sync_failure_message, sync_status_json, sync_throttled_message
+from salesbridge.web.localized import (
+    IMPORT_QUEUED,
+    import_running_line,
+    status_time,
+    sync_failure_message,
+    sync_status_json,
+    sync_throttled_message,
+)
 
 if TYPE_CHECKING:
     from salesbridge.bootstrap import Workspace
@@ -101,10 +108,12 @@ def sync_status_command(
     if as_json:
         typer.echo(json.dumps(sync_status_json(status, lang), indent=2))
         return
-    last = status.last_sync_at.strftime("%Y-%m-%d %H:%M UTC") if status.last_sync_at else "—"
+    last = status_time(status.last_sync_at) if status.last_sync_at else "—"
     console.print(translate("Last sync", lang) + f": {last}", highlight=False)
     if status.running_since:
-        console.print(f"Import running since {status.running_since:%H:%M:%S} UTC", highlight=False)
+        console.print(import_running_line(status.running_since, lang), highlight=False, markup=False)
+    elif status.queued:
+        console.print(translate(IMPORT_QUEUED, lang), highlight=False, markup=False)
     throttled = sync_throttled_message(status.throttled_until, lang)
     if throttled:
         console.print(throttled, style="bold yellow", highlight=False, markup=False)

@@ -20,6 +20,7 @@ from salesbridge.services.lists import ListTargetView, ListView
 from salesbridge.services.preflight import OUTCOME_MESSAGES, ConnectOutcome, read_last_error
 from salesbridge.services.seats import SeatOverview, SeatView
 from salesbridge.services.sync import SyncStatus, table_json
+from salesbridge.web.job_descriptions import REASONS as JOB_REASONS
 
 if TYPE_CHECKING:
     from salesbridge.domain.crm_app import MissingItem
@@ -354,7 +355,32 @@ def sync_failure_message(since: datetime | None, reason: str | None, locale: str
     when imports are not failing (``since`` None)."""
     if since is None:
         return None
-    return translate(SYNC_FAILING, locale).format(since=since.strftime("%Y-%m-%d %H:%M UTC"), reason=reason or "")
+    return translate(SYNC_FAILING, locale).format(since=status_time(since), reason=reason or "")
+
+
+def status_time(moment: datetime) -> str:
+    """A time as the status sentences give it (since when sync fails, the CLI's last sync and import lines), in
+    every language: ``2026-03-02 09:00 UTC``."""
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+IMPORT_RUNNING: Final = N_("Import running since {since}")
+IMPORT_QUEUED: Final = N_("Import queued")
+QUEUED_SINCE: Final = N_("Queued since {since} ({reason})")
+
+
+def import_running_line(since: datetime, locale: str) -> str:
+    """ "Import running since 2026-03-02 09:00 UTC" in ``locale`` (``sync status``)."""
+    return translate(IMPORT_RUNNING, locale).format(since=status_time(since))
+
+
+def queued_import_line(requested_at: datetime, reason: str, locale: str) -> str:
+    """ "Queued since 2026-03-02 09:00 UTC (Sync now was pressed)" in ``locale`` (``crm status``'s imports): why it
+    was queued in words as the Background jobs page says it, or as recorded when salesbridge has no words for it."""
+    words = JOB_REASONS.get(reason)
+    return translate(QUEUED_SINCE, locale).format(
+        since=status_time(requested_at), reason=translate(words, locale) if words else reason
+    )
 
 
 CRM_TABLE_NAMES: Final = {
