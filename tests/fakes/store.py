@@ -2179,6 +2179,43 @@ class FakeActivities(_Repository):
             self._put(activity, state=DeliveryState.QUEUED, hold=None, attempts=0, next_attempt_at=now)
         return len(chosen)
 
+    def _failing_with(self, error_code: str) -> list[Activity]:
+        return [
+            a
+            for a in self._t.activities.values()
+            if a.delivery.state is DeliveryState.FAILING and a.delivery.error_code == error_code
+        ]
+
+    def failing_with(self, error_code: str, *, due_by: datetime | None = None) -> bool:
+        return any(
+            due_by is None or (a.delivery.next_attempt_at is not None and a.delivery.next_attempt_at <= due_by)
+            for a in self._failing_with(error_code)
+        )
+
+    def most_attempts(self, error_code: str) -> int:
+        return max((a.delivery.attempts for a in self._failing_with(error_code)), default=0)
+
+    def failing_items(self, error_code: str) -> frozenset[DataItem]:
+        return frozenset(a.item for a in self._failing_with(error_code))
+
+    def reschedule_failing(self, error_code: str, *, next_attempt_at: datetime, attempts: int | None = None) -> int:
+        chosen = self._failing_with(error_code)
+        for activity in chosen:
+            kept = activity.delivery.attempts if attempts is None else attempts
+            self._put(activity, next_attempt_at=next_attempt_at, attempts=kept)
+        return len(chosen)
+
+    def any_due(self, *, now: datetime) -> bool:
+        return any(
+            a.delivery.state is DeliveryState.QUEUED
+            or (
+                a.delivery.state is DeliveryState.FAILING
+                and a.delivery.next_attempt_at is not None
+                and a.delivery.next_attempt_at <= now
+            )
+            for a in self._t.activities.values()
+        )
+
     def requeue_matched(self) -> int:
         tied = {
             link.target_id

@@ -362,17 +362,29 @@ def after_failure(
 
 CRM_APP_MISSING_CODE: Final = "crm_app_missing"
 """The error code kept on an activity whose table in the CRM is gone (the CRM app's tables removed)."""
-APP_MISSING_RETRY: Final = timedelta(minutes=15)
-"""How long an activity whose table is gone waits before it is tried again (installing the app again through
-salesbridge puts it back in the queue at once, and so does the drain that met the tables gone when it finds the app
-whole again before it ends)."""
+APP_CHECK_FIRST: Final = timedelta(seconds=30)
+"""How long after a delivery found its table gone the drain first checks whether the CRM app is back."""
+APP_CHECK_LONGEST: Final = timedelta(minutes=5)
+"""The longest wait between two checks of the CRM app while activities wait for it (the waits double from
+:data:`APP_CHECK_FIRST` up to this)."""
 
 
 def after_table_missing(*, now: datetime) -> FailureOutcome:
-    """The state after a delivery found the activity's table gone from the CRM (the CRM app removed): failing, tried
-    again after :data:`APP_MISSING_RETRY`, never parked however long it lasts — the activity is not at fault, and
-    it is delivered as soon as the app is back. One failed write per drain and table in that time, not a storm."""
-    return FailureOutcome(DeliveryState.FAILING, now + APP_MISSING_RETRY)
+    """The state after a delivery found the activity's table gone from the CRM (the CRM app removed): failing,
+    never parked however long it lasts — the activity is not at fault, and it is delivered as soon as the app is
+    back. Its next attempt, :data:`APP_CHECK_FIRST` later, is not a write: the drain then checks the app's tables
+    (a metadata read, :func:`app_check_delay` apart while they stay gone) and writes the waiting activities only
+    once they are back. One failed write per drain and table, not a storm."""
+    return FailureOutcome(DeliveryState.FAILING, now + APP_CHECK_FIRST)
+
+
+def app_check_delay(checks: int) -> timedelta:
+    """The wait after the ``checks``-th check in a row (1 for the first) that found the CRM app still missing:
+    :data:`APP_CHECK_FIRST` doubled each time, at most :data:`APP_CHECK_LONGEST` (30 s, 1, 2, 4, then every 5
+    minutes), so a CRM whose app is gone for days is asked a couple of metadata reads every 5 minutes."""
+    if checks < 1:
+        raise ValueError("checks must be at least 1")
+    return min(APP_CHECK_FIRST * (1 << min(checks, 16)), APP_CHECK_LONGEST)
 
 
 def parse_items(values: Collection[str]) -> frozenset[DataItem]:

@@ -168,12 +168,11 @@ class WritebackStatus:
     waiting: dict[str, int]
     problems: list[Problem]
     throttled_until: datetime | None = None
-
-    @property
-    def crm_app_missing(self) -> bool:
-        """Whether activities wait for the CRM app's tables (removed from Dynamics): the administrator must install
-        the app again (:data:`CRM_APP_MISSING_STATUS`)."""
-        return any(problem.activity.delivery.error_code == CRM_APP_MISSING_CODE for problem in self.problems)
+    crm_app_missing: bool = False
+    """Whether activities wait for the CRM app's tables (removed from Dynamics): any activity of the organization
+    failing with :data:`~salesbridge.domain.writeback.CRM_APP_MISSING_CODE`, asked exactly (not among
+    ``problems`` only). The status says to install the app again (:data:`CRM_APP_MISSING_STATUS`); the drain
+    delivers them by itself once it sees the app back."""
 
     def to_json(self, translate: Callable[[str], str] | None = None) -> dict[str, Any]:
         """A JSON-ready mapping. Each problem's ``reason`` is read with ``translate`` (a message id into the
@@ -244,6 +243,7 @@ def writeback_status(store: StoreAccess, organization_id: uuid.UUID, *, clock: C
         counts = uow.activities.status()
         users = {user.id: user for user in uow.users.list_all()}
         problems = uow.activities.search(states=(DeliveryState.FAILING, DeliveryState.PARKED), limit=MAX_PROBLEMS)
+        app_missing = uow.activities.failing_with(CRM_APP_MISSING_CODE)
     totals = _zeroed()
     by_item = {item: _zeroed() for item in sorted(ALL_ITEMS)}
     sellers: dict[uuid.UUID, tuple[dict[DeliveryState, int], Counter[SeatHold]]] = {}
@@ -282,6 +282,7 @@ def writeback_status(store: StoreAccess, organization_id: uuid.UUID, *, clock: C
         waiting=dict(waiting),
         problems=[Problem(activity, name_of(activity.author_user_id)) for activity in problems],
         throttled_until=throttled_until if throttled_until and throttled_until >= now - THROTTLE_SHOWN else None,
+        crm_app_missing=app_missing,
     )
 
 

@@ -392,6 +392,53 @@ class ActivityRepository(_ScopedRepository):
         self._session.expire_all()
         return _rowcount(result)
 
+    def _failing_with(self, error_code: str) -> Any:
+        # Matches ix_activities_organization_id_error_code_state (migration 0041; partial on error_code IS NOT NULL,
+        # which the equality implies): one probe, however many activities the organization has.
+        return and_(
+            self._scope(), ActivityRow.error_code == error_code, ActivityRow.state == DeliveryState.FAILING.value
+        )
+
+    def failing_with(self, error_code: str, *, due_by: datetime | None = None) -> bool:
+        """See the port. One ``EXISTS`` on the error-code index."""
+        condition = self._failing_with(error_code)
+        if due_by is not None:
+            condition = and_(condition, ActivityRow.next_attempt_at <= due_by)
+        return bool(self._session.scalar(select(exists().where(condition))))
+
+    def most_attempts(self, error_code: str) -> int:
+        """See the port."""
+        return int(
+            self._session.scalar(select(func.max(ActivityRow.attempts)).where(self._failing_with(error_code))) or 0
+        )
+
+    def failing_items(self, error_code: str) -> frozenset[DataItem]:
+        """See the port."""
+        items = self._session.scalars(select(ActivityRow.item).where(self._failing_with(error_code)).distinct())
+        return frozenset(DataItem(item) for item in items)
+
+    def reschedule_failing(self, error_code: str, *, next_attempt_at: datetime, attempts: int | None = None) -> int:
+        """See the port."""
+        values: dict[str, Any] = {"next_attempt_at": next_attempt_at}
+        if attempts is not None:
+            values["attempts"] = attempts
+        result = self._session.execute(
+            update(ActivityRow)
+            .where(self._failing_with(error_code))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        self._session.expire_all()
+        return _rowcount(result)
+
+    def any_due(self, *, now: datetime) -> bool:
+        """See the port. Two ``EXISTS`` on the state index."""
+        queued = exists().where(self._scope(), ActivityRow.state == DeliveryState.QUEUED.value)
+        failing_due = exists().where(
+            self._scope(), ActivityRow.state == DeliveryState.FAILING.value, ActivityRow.next_attempt_at <= now
+        )
+        return bool(self._session.scalar(select(or_(queued, failing_due))))
+
     def requeue_matched(self) -> int:
         """See the port. One statement: each waiting entry probes the links of its person, its person's company
         and its company (the links' target index), so its cost follows the waiting entries, not the links."""

@@ -26,6 +26,12 @@ A drain loops until nothing is due:
    that checks the app, and if it is whole again (reinstalled while the write was in flight) delivers those
    activities at once instead of after the wait.
 
+Before its first claim, a drain checks the CRM app when activities wait for it and the first of them is due
+(:func:`take_app_check`): a metadata read of the app's tables, not a write. Back (reinstalled in Dynamics, through
+salesbridge or not) → the waiting activities are due now and this drain writes them; still missing, or the CRM
+unreachable → they wait :func:`~salesbridge.domain.writeback.app_check_delay` more (30 s, 1, 2, 4, then every 5
+minutes), and none is written to the missing tables meanwhile.
+
 The three overlap (a pipeline): while batch N is written, batch N-1's outcomes are recorded and batch N+1 is
 claimed; N+1's write starts as soon as both are done, while N's last requests are still in flight (the writer keeps
 its cap of requests in flight across the two calls), so that the CRM does not wait for a batch's outcomes to be
@@ -49,7 +55,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
@@ -71,6 +77,7 @@ from salesbridge.domain.writeback import (
     CRM_APP_MISSING_CODE,
     FIRST_RETRY,
     Activity,
+    DataItem,
     DeliveryState,
     Direction,
     FailureOutcome,
@@ -79,6 +86,7 @@ from salesbridge.domain.writeback import (
     WritebackSettings,
     after_failure,
     after_table_missing,
+    app_check_delay,
     choose_regarding,
     crm_activity_id,
     seat_hold,
@@ -112,6 +120,10 @@ UNREPORTED_CODE: Final = "unreported"
 """The error code recorded for a record the writer reported neither written nor failed (retried)."""
 _UNREPORTED_MESSAGE: Final = "The CRM writer reported no outcome for this record; it is tried again."
 
+APP_TABLES_ONLY: Final = replace(CRM_APP, standard_tables=(), regarded_tables=())
+"""What a check of the CRM app reads: the app's own tables, their columns and keys (two metadata reads while they
+are missing, six once back), not Dynamics' standard tables, which an app removed does not take with it."""
+
 
 # ------------------------------------------------------------------------------------------------ the ports
 
@@ -130,9 +142,27 @@ class OutboxEntries(Protocol):
 
     def mark_waiting(self, activity_id: uuid.UUID, *, state: DeliveryState, hold: SeatHold | None) -> None: ...
 
-    def requeue(self, *, states: Collection[DeliveryState], error_code: str | None = None) -> int: ...
+    def requeue(
+        self,
+        *,
+        states: Collection[DeliveryState],
+        items: Collection[DataItem] = (),
+        error_code: str | None = None,
+    ) -> int: ...
 
     def note_throttled(self, *, until: datetime) -> None: ...
+
+    def throttled_until(self) -> datetime | None: ...
+
+    def failing_with(self, error_code: str, *, due_by: datetime | None = None) -> bool: ...
+
+    def most_attempts(self, error_code: str) -> int: ...
+
+    def failing_items(self, error_code: str) -> frozenset[DataItem]: ...
+
+    def reschedule_failing(self, error_code: str, *, next_attempt_at: datetime, attempts: int | None = None) -> int: ...
+
+    def any_due(self, *, now: datetime) -> bool: ...
 
     def search(
         self,
@@ -239,6 +269,7 @@ class DrainSummary:
         parked: Failed permanently or too often; retried only by hand.
         waiting_for_match / waiting_for_seat / not_written_back: Set aside, and why.
         writes: ``write_activities`` calls (one per batch holding something to write).
+        app_checks: Checks of the CRM app's tables (metadata reads) made while activities waited for it.
         errors: Dynamics' error codes met, with how many records each.
     """
 
@@ -251,6 +282,7 @@ class DrainSummary:
     waiting_for_seat: int = 0
     not_written_back: int = 0
     writes: int = 0
+    app_checks: int = 0
     errors: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -265,6 +297,7 @@ class DrainSummary:
             "waiting_for_seat": self.waiting_for_seat,
             "not_written_back": self.not_written_back,
             "writes": self.writes,
+            "app_checks": self.app_checks,
             "errors": dict(self.errors),
         }
 
@@ -285,6 +318,7 @@ _COUNTS: Final = (
     "waiting_for_seat",
     "not_written_back",
     "writes",
+    "app_checks",
 )
 
 
@@ -541,11 +575,43 @@ async def _write(writer: ActivityWriter, records: Sequence[ActivityRecord]) -> W
 
 
 def _requeue_app_missing(store: WritebackStore, organization_id: uuid.UUID) -> int:
-    """Put the activities waiting for the CRM app's tables back in the queue, due now; how many."""
+    """The CRM app found whole again: put the activities waiting for its tables back in the queue, due now, and the
+    delivered ones of their data items (the tables they found gone were created anew since, in Dynamics or through
+    salesbridge: their rows went with the removed ones; written again by upsert on the same ids, never twice); how
+    many waited."""
     with store(organization_id) as uow:
+        gone = uow.activities.failing_items(CRM_APP_MISSING_CODE)
         requeued = uow.activities.requeue(states=(DeliveryState.FAILING,), error_code=CRM_APP_MISSING_CODE)
+        if gone:
+            uow.activities.requeue(states=(DeliveryState.DELIVERED,), items=gone)
         uow.commit()
     return requeued
+
+
+def take_app_check(store: WritebackStore, organization_id: uuid.UUID, *, now: datetime) -> bool:
+    """Whether a drain is to check the CRM app at ``now``: activities wait for it (``failing`` with
+    :data:`~salesbridge.domain.writeback.CRM_APP_MISSING_CODE`) and the first of them is due. If so, in the same
+    transaction, every one of them is put off to the check after this one
+    (:func:`~salesbridge.domain.writeback.app_check_delay` of the checks made so far, counted in their attempts):
+    a drain beside this one does not check too, and none is claimed, i.e. written to the missing tables; the check
+    that finds the app back makes them due at once. While Dynamics throttles the drain (its ``Retry-After`` not
+    over at ``now``) no check is taken: they are put off until then. Exact and cheap (the error-code index)."""
+    with store(organization_id) as uow:
+        activities = uow.activities
+        if not activities.failing_with(CRM_APP_MISSING_CODE, due_by=now):
+            return False
+        throttled = activities.throttled_until()
+        if throttled is not None and throttled > now:
+            activities.reschedule_failing(CRM_APP_MISSING_CODE, next_attempt_at=throttled)
+            uow.commit()
+            return False
+        # The write that met the tables gone counted one attempt: the first check is the first of the backoff.
+        checks = max(1, activities.most_attempts(CRM_APP_MISSING_CODE))
+        activities.reschedule_failing(
+            CRM_APP_MISSING_CODE, next_attempt_at=now + app_check_delay(checks), attempts=checks + 1
+        )
+        uow.commit()
+    return True
 
 
 def _credentials(store: WritebackStore, organization_id: uuid.UUID) -> CrmCredentials | None:
@@ -618,37 +684,47 @@ async def drain_organization(
     watching: asyncio.Future[None] | None = None
     app_checked = False
 
-    async def app_back() -> bool:
-        """Once per drain, after it found the CRM app's tables gone: whether the app is whole again, and if so
-        its waiting activities are due now. An administrator who reinstalled it while a write was in flight did so
-        before that write's failure was recorded, so the install's requeue could not see the activity, which would
-        wait :data:`~salesbridge.domain.writeback.APP_MISSING_RETRY`. Asked after the failures are recorded: an
-        install that completes later requeues them itself. A half-installed app (its tables back, a column not yet)
-        is not whole: writing to it then would park the activities."""
-        nonlocal app_checked
-        if app_checked or session is None or not summary.errors.get(CRM_APP_MISSING_CODE):
-            return False
-        app_checked = True
-        try:
-            observed = await session.app.observe(CRM_APP)
-        except CrmError as error:
-            logger.warning("organization %s: the CRM app could not be checked: %s", organization_id, error)
-            return False
-        if app_state(observed, CRM_APP) is not AppState.INSTALLED:
-            return False
-        requeued = await asyncio.to_thread(_requeue_app_missing, store, organization_id)
-        logger.info("organization %s: the CRM app is back: %d activities due now", organization_id, requeued)
-        return requeued > 0
-
-    def write(plan: _Plan) -> _Writing:
+    def open_session() -> WriterSession:
         nonlocal session, throttles, watching
         if session is None:
             session = sessions(credentials)
             # The status says Dynamics throttles the drain while it waits rather than nothing.
             throttles = ThrottleWatch(session.usage, clock, note_throttled, subject=f"the drain of {organization_id}")
             watching = asyncio.ensure_future(throttles.watch())
+        return session
+
+    async def app_is_back() -> bool:
+        """Whether the CRM app's tables are whole again (a metadata read through the drain's session: its request
+        budget and throttling apply); if so, the activities waiting for them are due now. A half-installed app
+        (its tables back, a column not yet) is not whole: writing to it then would park the activities. The CRM
+        unreachable: not back (logged)."""
+        summary.app_checks += 1
+        try:
+            observed = await open_session().app.observe(APP_TABLES_ONLY)
+        except CrmError as error:
+            logger.warning("organization %s: the CRM app could not be checked: %s", organization_id, error)
+            return False
+        if app_state(observed, APP_TABLES_ONLY) is not AppState.INSTALLED:
+            return False
+        requeued = await asyncio.to_thread(_requeue_app_missing, store, organization_id)
+        logger.info("organization %s: the CRM app is back: %d activities due now", organization_id, requeued)
+        return requeued > 0
+
+    async def app_back() -> bool:
+        """Once per drain, after it found the CRM app's tables gone: :func:`app_is_back`. An administrator who
+        reinstalled it while a write was in flight did so before that write's failure was recorded, so the
+        install's requeue could not see the activity, which would wait for the next check. Asked after the failures
+        are recorded: an install that completes later requeues them itself."""
+        nonlocal app_checked
+        if app_checked or session is None or not summary.errors.get(CRM_APP_MISSING_CODE):
+            return False
+        app_checked = True
+        return await app_is_back()
+
+    def write(plan: _Plan) -> _Writing:
         summary.writes += 1
-        return _Writing(plan, asyncio.ensure_future(_write(session.activities, plan.records)), time.monotonic())
+        writer = open_session().activities
+        return _Writing(plan, asyncio.ensure_future(_write(writer, plan.records)), time.monotonic())
 
     async def record(writing: _Writing) -> None:
         report = await writing.report
@@ -676,6 +752,11 @@ async def drain_organization(
     started: _Writing | None = None
     following: asyncio.Future[_Plan | None] | None = None
     try:
+        # Activities waiting for the CRM app, their check due: the app is checked before anything is claimed, so
+        # that they are written now if it is back (reinstalled in Dynamics, with no action in salesbridge), and
+        # left out of the claims otherwise.
+        if await asyncio.to_thread(take_app_check, store, organization_id, now=clock()):
+            await app_is_back()
         plan = await claim()
         while plan is not None or writing is not None:
             started = write(plan) if plan is not None and plan.records else None
@@ -707,18 +788,10 @@ async def drain_organization(
     return summary
 
 
-FAILING_LOOKED_AT: Final = 500
-"""How many failing entries :func:`has_due` reads for one that is due; beyond, it answers yes (the claim decides)."""
-
-
 def has_due(store: WritebackStore, organization_id: uuid.UUID, *, now: datetime) -> bool:
-    """Whether the organization may have activities to deliver at ``now``: queued ones (perhaps under another
-    drain's live lease: the claim skips those), or failing ones whose next attempt came. Reads only; cheap (the
-    state index), so a runner can ask every round."""
+    """Whether the organization has work for a drain at ``now``: queued activities (perhaps under another drain's
+    live lease: the claim skips those), or failing ones whose next attempt came — among them those waiting for the
+    CRM app whose check is due (the drain checks the app rather than writing them). Reads only; exact and cheap (two
+    ``EXISTS`` on the state index), so a runner can ask every round."""
     with store(organization_id, read_only=True) as uow:
-        if uow.activities.search(states=(DeliveryState.QUEUED,), limit=1):
-            return True
-        failing = uow.activities.search(states=(DeliveryState.FAILING,), limit=FAILING_LOOKED_AT)
-    return len(failing) == FAILING_LOOKED_AT or any(
-        a.delivery.next_attempt_at is not None and a.delivery.next_attempt_at <= now for a in failing
-    )
+        return uow.activities.any_due(now=now)

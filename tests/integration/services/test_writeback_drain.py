@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+from tests.fakes.store import FakeClock
 from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox, _serve
 
 from salesbridge.bootstrap import console_services
@@ -31,6 +32,7 @@ from salesbridge.domain.crm_app import CRM_APP, MissingKind, missing_items
 from salesbridge.domain.people import Company, Person
 from salesbridge.domain.workspace import SeatState
 from salesbridge.domain.writeback import (
+    APP_CHECK_FIRST,
     ActivityDraft,
     DataItem,
     DeliveryState,
@@ -62,7 +64,7 @@ from salesbridge.services.seats import SeatService
 from salesbridge.services.sync import request_sync
 from salesbridge.services.writeback import CRM_APP_MISSING_STATUS, set_writeback_settings, writeback_status
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
-from salesbridge.sync.writeback import CLAIM_CHUNK, DEFAULT_LEASE, drain_organization, has_due
+from salesbridge.sync.writeback import CLAIM_CHUNK, DEFAULT_LEASE, DrainSummary, drain_organization, has_due
 from salesbridge.web.app import create_app
 from salesbridge.web.localized import writeback_throttled_message
 
@@ -791,7 +793,7 @@ async def test_the_crm_apps_tables_removed_leave_their_activities_waiting_for_th
     acme: Acme,
 ) -> None:
     """A CRM administrator deletes the app's tables (their rows go with them): the InMail and messages wait for
-    the app, failing with ``crm_app_missing`` (not parked, not retried for 15 minutes) and saying to reinstall it,
+    the app, failing with ``crm_app_missing`` (not parked; the app checked again 30 s later) and saying to reinstall it,
     while notes still go; installing the app again puts them back in the queue with what its new tables lost, and
     one drain writes each of them, on the same ids."""
     written_before = acme.log("g-1", DataItem.INMAIL)
@@ -828,7 +830,7 @@ async def test_the_crm_apps_tables_removed_leave_their_activities_waiting_for_th
     delivery = get_activity(acme.store, acme.id, message).delivery
     assert (delivery.state, delivery.error_code) == (DeliveryState.FAILING, "crm_app_missing")
     assert delivery.next_attempt_at is not None
-    assert delivery.next_attempt_at >= before + timedelta(minutes=15)
+    assert delivery.next_attempt_at >= before + APP_CHECK_FIRST
     assert delivery_reason(delivery).message == CRM_APP_MISSING_REASON
     status = writeback_status(acme.store, acme.id)
     assert status.crm_app_missing
@@ -844,6 +846,112 @@ async def test_the_crm_apps_tables_removed_leave_their_activities_waiting_for_th
     assert (await acme.row("sbr_messages", message))["_createdby_value"] == acme.ana_crm
     assert (await acme.row("sbr_inmails", written_before))["_createdby_value"] == acme.ana_crm
     assert not writeback_status(acme.store, acme.id).crm_app_missing
+
+
+async def remove_app_tables(acme: Acme) -> None:
+    """A CRM administrator deletes the app's tables (their rows go with them), through the Web API."""
+    await acme.connector.metadata.table("sbr_message")  # cached: the write meets the 404 of the entity set itself
+    for table in ("sbr_inmail", "sbr_message"):
+        await acme.connector.client.delete(f"EntityDefinitions(LogicalName='{table}')")
+
+
+async def reinstall_in_dynamics(acme: Acme) -> None:
+    """A CRM administrator creates the app's tables again in Dynamics (a solution imported there): the Web API's
+    metadata operations on the sandbox, straight; no salesbridge service runs and the store is not touched."""
+    missing = missing_items(await acme.connector.app.observe(CRM_APP), CRM_APP)
+    await acme.connector.app.create(CRM_APP, [item for item in missing if item.installable])
+
+
+async def external_ids(acme: Acme, entity_set: str) -> list[str]:
+    """The ``sbr_externalid`` of every row of an app table (one per activity written: a second row of the same
+    activity would carry it again)."""
+    page = await acme.connector.client.get_json(entity_set, params={"$select": "sbr_externalid"})
+    return sorted(row["sbr_externalid"] for row in page["value"])
+
+
+async def test_the_app_reinstalled_in_dynamics_delivers_the_waiting_activities_at_the_next_check_once_each(
+    acme: Acme,
+) -> None:
+    """Fault 14 with the app reinstalled in Dynamics, not through salesbridge (nobody presses anything in
+    salesbridge, nothing requeues): the activities that met the tables gone wait, and the drain checks the app's
+    tables (metadata reads, no write) 30 s, then 1, 2, 4 minutes apart; the first check after the reinstall, run by the
+    embedded runner's round as the scheduler runs it, writes each waiting activity once, and the one written before
+    the removal again (its row went with the table), on the same ids. The clock is injected and moved by hand."""
+    written_before = acme.log("d-0", DataItem.INMAIL)
+    assert (await acme.drain())["delivered"] == 1
+    await remove_app_tables(acme)
+    waiting = [acme.log("d-1", DataItem.MESSAGE), acme.log("d-2", DataItem.MESSAGE), acme.log("d-3", DataItem.INMAIL)]
+    clock = FakeClock(utc_now() + timedelta(minutes=1))  # after every stamp the store's own clock puts
+
+    async def drain() -> DrainSummary:
+        return await drain_organization(acme.store, acme.sessions, acme.id, clock=clock)  # type: ignore[arg-type]
+
+    met = await drain()
+    assert (met.failing, met.errors, met.app_checks) == (3, {"crm_app_missing": 3}, 1), "checked once at its end"
+    started = clock()
+    checks_at = []
+    for wait in (timedelta(seconds=30), timedelta(minutes=1), timedelta(minutes=2)):
+        assert not has_due(acme.store, acme.id, now=clock() + wait - timedelta(seconds=1)), "no check before it"
+        clock.advance(wait)
+        assert has_due(acme.store, acme.id, now=clock())
+        checked = await drain()
+        assert (checked.app_checks, checked.claimed, checked.writes) == (1, 0, 0), "a metadata read, no write"
+        checks_at.append(clock() - started)
+    assert checks_at == [timedelta(seconds=30), timedelta(minutes=1, seconds=30), timedelta(minutes=3, seconds=30)]
+    assert writeback_status(acme.store, acme.id).crm_app_missing
+
+    await reinstall_in_dynamics(acme)
+    assert {acme.state(activity)[0] for activity in waiting} == {DeliveryState.FAILING}, "nothing requeued them"
+    assert not has_due(acme.store, acme.id, now=clock() + timedelta(minutes=4) - timedelta(seconds=1))
+    clock.advance(timedelta(minutes=4))
+    runner = EmbeddedRunner(
+        acme.store,
+        acme.sessions,
+        acme.store.connected_organization_ids,
+        clock=clock,
+        writeback_sessions=acme.sessions,  # type: ignore[arg-type]
+    )
+    await asyncio.to_thread(runner.run_once)  # a round of its thread: it runs event loops of its own
+
+    assert {acme.state(activity) for activity in [*waiting, written_before]} == {(DeliveryState.DELIVERED, None)}
+    assert not writeback_status(acme.store, acme.id).crm_app_missing
+    assert await external_ids(acme, "sbr_messages") == sorted(str(activity) for activity in waiting[:2])
+    assert await external_ids(acme, "sbr_inmails") == sorted(str(a) for a in (written_before, waiting[2]))
+    assert (await acme.row("sbr_inmails", waiting[2]))["_createdby_value"] == acme.ana_crm
+    assert not has_due(acme.store, acme.id, now=clock() + timedelta(hours=1)), "nothing left to write again"
+
+
+async def test_an_app_gone_for_days_is_checked_every_five_minutes_and_not_while_dynamics_throttles(
+    acme: Acme,
+) -> None:
+    """The checks' backoff stops at 5 minutes (two metadata reads each while the app is gone), and a check due while
+    Dynamics throttles the drain (its ``Retry-After`` not over) waits until then without asking."""
+    await remove_app_tables(acme)
+    activity = acme.log("w-1", DataItem.MESSAGE)
+    clock = FakeClock(utc_now() + timedelta(minutes=1))
+    assert (await drain_organization(acme.store, acme.sessions, acme.id, clock=clock)).errors  # type: ignore[arg-type]
+    waits = []
+    for _ in range(7):
+        due = get_activity(acme.store, acme.id, activity).delivery.next_attempt_at
+        assert due is not None
+        waits.append(due - clock())
+        clock.now = due
+        checked = await drain_organization(acme.store, acme.sessions, acme.id, clock=clock)  # type: ignore[arg-type]
+        assert (checked.app_checks, checked.writes) == (1, 0)
+    assert waits == [timedelta(seconds=seconds) for seconds in (30, 60, 120, 240, 300, 300, 300)]
+
+    due = get_activity(acme.store, acme.id, activity).delivery.next_attempt_at
+    assert due is not None
+    throttled = due + timedelta(seconds=20)
+    with acme.store(acme.id) as uow:
+        uow.activities.note_throttled(until=throttled)
+        uow.commit()
+    clock.now = due
+    waited = await drain_organization(acme.store, acme.sessions, acme.id, clock=clock)  # type: ignore[arg-type]
+    assert (waited.app_checks, waited.claimed) == (0, 0)
+    assert get_activity(acme.store, acme.id, activity).delivery.next_attempt_at == throttled
+    clock.now = throttled
+    assert (await drain_organization(acme.store, acme.sessions, acme.id, clock=clock)).app_checks == 1  # type: ignore[arg-type]
 
 
 class ReinstalledMidWrite:

@@ -25,6 +25,7 @@ from salesbridge.domain.people import Person
 from salesbridge.domain.seat_matching import MatchOutcome
 from salesbridge.domain.workspace import CrmUserValues, SeatState
 from salesbridge.domain.writeback import (
+    CRM_APP_MISSING_CODE,
     ActivityDraft,
     DataItem,
     DeliveryState,
@@ -33,6 +34,7 @@ from salesbridge.domain.writeback import (
     Regarding,
     SeatHold,
     WritebackSettings,
+    after_table_missing,
 )
 from salesbridge.errors import (
     ActivityChangedError,
@@ -58,7 +60,9 @@ from salesbridge.services.activities import (
 from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.services.crm_app import crm_app_status, install_crm_app
 from salesbridge.services.ports import CrmAppSessionFactory
+from salesbridge.services.sync_health import sync_health
 from salesbridge.services.writeback import (
+    MAX_PROBLEMS,
     backfill,
     retry_activities,
     set_writeback_settings,
@@ -371,6 +375,52 @@ def test_status_counts_per_state_item_and_seller_and_lists_the_failures(acme: Wo
     assert as_json["problems"][0]["error_message"] == "The subject is not valid."
     assert as_json["settings"] == {"enabled": True, "items": "all"}
     assert as_json["totals"]["parked"] == 1
+
+
+def test_the_crm_app_is_missing_however_many_newer_activities_fail_for_another_reason(acme: Workspace) -> None:
+    """More failing and parked activities than the status lists (:data:`MAX_PROBLEMS`), all newer than the one
+    waiting for the CRM app's tables: the status and sync health still say the app is missing (they read it off the
+    newest 200 and said no); a parked activity that once met the app missing is no sign of it, and once the waiting
+    one is delivered nothing says it."""
+    acme.settings(ON)
+    acme.seat(acme.ana)
+    waiting = log_activity(acme.store, acme.id, acme.ana, acme.draft("w", item=DataItem.INMAIL), clock=utc_now)[0]
+    drafts = [acme.draft(f"n{n}", at=WHEN + timedelta(minutes=n)) for n in range(MAX_PROBLEMS + 50)]
+    newer = [log_activity(acme.store, acme.id, acme.ana, draft, clock=utc_now)[0].id for draft in drafts]
+    with acme.store(acme.id) as uow:
+        uow.activities.mark_failed(
+            waiting.id,
+            outcome=after_table_missing(now=utc_now()),
+            error_code=CRM_APP_MISSING_CODE,
+            error_message="gone",
+        )
+        for number, activity_id in enumerate(newer):
+            outcome = (
+                FailureOutcome(DeliveryState.PARKED, None)
+                if number % 2
+                else FailureOutcome(DeliveryState.FAILING, utc_now() + timedelta(minutes=1))
+            )
+            uow.activities.mark_failed(activity_id, outcome=outcome, error_code="0x80040216", error_message="busy")
+        uow.commit()
+
+    status = writeback_status(acme.store, acme.id)
+    assert len(status.problems) == MAX_PROBLEMS
+    assert waiting.id not in {problem.activity.id for problem in status.problems}, "beyond the listed ones"
+    assert status.crm_app_missing
+    assert status.to_json()["crm_app_missing"] is True
+    assert sync_health(acme.store, acme.id).crm_app_missing
+
+    with acme.store(acme.id) as uow:
+        uow.activities.mark_delivered({waiting.id: (1, Regarding("contact", "c1"))}, now=utc_now())
+        uow.activities.mark_failed(
+            newer[0],
+            outcome=FailureOutcome(DeliveryState.PARKED, None),
+            error_code=CRM_APP_MISSING_CODE,
+            error_message="gone",
+        )
+        uow.commit()
+    assert not writeback_status(acme.store, acme.id).crm_app_missing
+    assert not sync_health(acme.store, acme.id).crm_app_missing
 
 
 def test_retry_queues_the_failing_and_parked_ones_and_is_audited(acme: Workspace) -> None:

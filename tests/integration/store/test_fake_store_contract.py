@@ -967,6 +967,70 @@ def test_activities_are_captured_once_claimed_under_a_lease_and_requeued_by_stat
     )
 
 
+def test_the_activities_failing_with_a_code_are_found_due_and_put_off_exactly_and_what_is_due_is_told(
+    store: StoreAccess, clock: FakeClock
+) -> None:
+    acme = organization(store)
+    later = clock() + timedelta(minutes=1)
+    company = uuid.uuid4()
+    with store(acme) as uow:
+        ana = uow.users.add(email="ana@acme.test", display_name="Ana").id
+
+        def add(client_id: str, item: DataItem) -> uuid.UUID:
+            draft = ActivityDraft(
+                client_id=client_id,
+                item=item,
+                person_id=None,
+                company_id=company,
+                subject=None,
+                body="…",
+                direction=Direction.OUTGOING,
+                occurred_at=clock(),
+            )
+            return uow.activities.add(ana, draft, state=DeliveryState.QUEUED, hold=None)[0].id
+
+        inmail, message, other, parked = (
+            add("i", DataItem.INMAIL),
+            add("m", DataItem.MESSAGE),
+            add("o", DataItem.NOTE),
+            add("p", DataItem.MESSAGE),
+        )
+        assert uow.activities.any_due(now=clock()), "queued"
+        assert not uow.activities.failing_with("crm_app_missing")
+        assert uow.activities.most_attempts("crm_app_missing") == 0
+        for activity_id in (inmail, message, inmail):
+            outcome = FailureOutcome(DeliveryState.FAILING, later)
+            uow.activities.mark_failed(activity_id, outcome=outcome, error_code="crm_app_missing", error_message="")
+        uow.activities.mark_failed(
+            other, outcome=FailureOutcome(DeliveryState.FAILING, clock()), error_code="0x1", error_message=""
+        )
+        uow.activities.mark_failed(
+            parked, outcome=FailureOutcome(DeliveryState.PARKED, None), error_code="crm_app_missing", error_message=""
+        )
+        uow.commit()
+    with store(acme) as uow:
+        assert uow.activities.any_due(now=clock()), "the other one's attempt came"
+        assert uow.activities.failing_with("crm_app_missing")
+        assert not uow.activities.failing_with("crm_app_missing", due_by=clock())
+        assert uow.activities.failing_with("crm_app_missing", due_by=later)
+        assert uow.activities.most_attempts("crm_app_missing") == 2
+        assert uow.activities.failing_items("crm_app_missing") == {DataItem.INMAIL, DataItem.MESSAGE}
+        assert uow.activities.reschedule_failing("crm_app_missing", next_attempt_at=later, attempts=5) == 2
+        assert uow.activities.reschedule_failing("0x1", next_attempt_at=later + timedelta(minutes=1)) == 1
+        uow.commit()
+    with store(acme, read_only=True) as uow:
+        assert not uow.activities.any_due(now=clock()), "nothing queued, no attempt come"
+        assert uow.activities.any_due(now=later)
+        moved = {i: uow.activities.get(i).delivery for i in (inmail, message, other, parked)}
+    assert [(moved[i].next_attempt_at, moved[i].attempts) for i in (inmail, message)] == [(later, 5)] * 2
+    assert (moved[other].next_attempt_at, moved[other].attempts) == (later + timedelta(minutes=1), 1)
+    assert (moved[parked].state, moved[parked].next_attempt_at) == (DeliveryState.PARKED, None)
+    other_organization = organization(store, "globex")
+    with store(other_organization, read_only=True) as uow:
+        assert not uow.activities.failing_with("crm_app_missing")
+        assert not uow.activities.any_due(now=later)
+
+
 def test_after_matching_only_the_activities_whose_person_or_company_is_tied_now_go_back_in_the_queue(
     store: StoreAccess, clock: FakeClock
 ) -> None:

@@ -134,6 +134,30 @@ class ActivityRepository(Protocol):
         how many."""
         ...
 
+    def failing_with(self, error_code: str, *, due_by: datetime | None = None) -> bool:
+        """Whether an entry is ``failing`` with ``error_code`` (and, given ``due_by``, its next attempt is at or
+        before it): asked exactly, over every activity of the organization (e.g. whether activities wait for the
+        CRM app, :data:`~salesbridge.domain.writeback.CRM_APP_MISSING_CODE`). Reads only."""
+        ...
+
+    def most_attempts(self, error_code: str) -> int:
+        """The most attempts any entry ``failing`` with ``error_code`` counts; 0 when none fails so."""
+        ...
+
+    def failing_items(self, error_code: str) -> frozenset[DataItem]:
+        """The data items of the entries ``failing`` with ``error_code`` (e.g. those whose CRM table was gone)."""
+        ...
+
+    def reschedule_failing(self, error_code: str, *, next_attempt_at: datetime, attempts: int | None = None) -> int:
+        """Move the next attempt of every entry ``failing`` with ``error_code`` to ``next_attempt_at`` (and set
+        their attempts to ``attempts`` when given); how many. Their state and error stay."""
+        ...
+
+    def any_due(self, *, now: datetime) -> bool:
+        """Whether an entry is ``queued`` (perhaps under another drain's live lease) or ``failing`` with its next
+        attempt at or before ``now``. Reads only; exact."""
+        ...
+
     def requeue_matched(self) -> int:
         """Put the entries waiting for a match that has come back in the queue (attempts reset, due now): those
         whose person is tied to a contact or lead, whose person's company or whose company is tied to an account
