@@ -137,12 +137,30 @@ class ListTableRow:
 
 @dataclass(frozen=True, kw_only=True)
 class ListTablePage:
-    """Rows of a list as a :class:`ListTableQuery` asks, how many rows its filters keep (``total``), and the CRM
-    owners of all the list's records (``(owner id, name or None)``, each once, in no particular order)."""
+    """Rows of a list as a :class:`ListTableQuery` asks, how many rows its filters keep (``total``), how many of
+    those sort before the first row given (``offset``; 0 when no row is given), and the CRM owners of all the
+    list's records (``(owner id, name or None)``, each once, in no particular order)."""
 
     rows: list[ListTableRow]
     total: int
     owners: list[tuple[str, str | None]]
+    offset: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListRowKey:
+    """Where a row stands in a list's table as a :class:`ListTableQuery` sorts it: the values it is sorted by (its
+    name; its owner's name or the date it was added, when sorted by those) and its table and CRM id, which break
+    ties. The next page of the table starts after the last row's key, the previous one ends before the first row's
+    (a keyset): rows added, removed, renamed or given another owner meanwhile move no other row across a page's
+    edge, where a page counted by rows (an offset) then showed a row twice or skipped one. A row whose own sort
+    value changed is shown where it sorts now (so once more, or not at all, if it crossed the edge)."""
+
+    crm_table: str
+    crm_id: str
+    name: str | None
+    owner_name: str | None = None
+    added_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

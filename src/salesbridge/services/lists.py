@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from salesbridge.domain.lists import (
     SYSTEM_LIST_NAMES,
@@ -811,8 +811,22 @@ def cursor_after(view: ListView) -> str | None:
 
 def _cursor(list_id: uuid.UUID, key: ListItemKey) -> str:
     """``key`` of list ``list_id`` as an opaque, URL-safe text."""
-    text = json.dumps([str(list_id), key.crm_table, key.crm_id], ensure_ascii=False, separators=(",", ":"))
+    return opaque_cursor([str(list_id), key.crm_table, key.crm_id])
+
+
+def opaque_cursor(parts: list[Any]) -> str:
+    """``parts`` (JSON values) as an opaque, URL-safe text: what :func:`cursor_parts` reads back."""
+    text = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def cursor_parts(cursor: str) -> list[Any] | None:
+    """The parts :func:`opaque_cursor` made ``cursor`` of; None when it is not such a text."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded if isinstance(decoded, list) else None
 
 
 def _cursor_key(cursor: str, list_id: uuid.UUID) -> ListItemKey:
@@ -821,14 +835,11 @@ def _cursor_key(cursor: str, list_id: uuid.UUID) -> ListItemKey:
     Raises:
         InvalidRequestError: not such a cursor, or one of another list.
     """
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequestError(_BAD_CURSOR) from None
+    decoded = cursor_parts(cursor)
     if (
-        not isinstance(decoded, list)
+        decoded is None
         or len(decoded) != 3
-        or not all(isinstance(part, str) and _storable(part) for part in decoded)
+        or not all(isinstance(part, str) and storable(part) for part in decoded)
         or decoded[0] != str(list_id)
     ):
         raise InvalidRequestError(_BAD_CURSOR)
@@ -836,7 +847,7 @@ def _cursor_key(cursor: str, list_id: uuid.UUID) -> ListItemKey:
     return ListItemKey(decoded[1], decoded[2])
 
 
-def _storable(text: str) -> bool:
+def storable(text: str) -> bool:
     """``text`` can be compared by both databases: PostgreSQL refuses a NUL, and UTF-8 a lone surrogate (a made-up
     cursor may hold other control characters: it is compared, not stored)."""
     try:

@@ -22,7 +22,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from tests.integration.web.test_crm_details_web import tie
 
-from salesbridge.domain.lists import ListItemKey, ListSort, ListTablePage, ListTableQuery, ListTableRow, RowBadge
+from salesbridge.domain.lists import (
+    ListItemKey,
+    ListRowKey,
+    ListSort,
+    ListTablePage,
+    ListTableQuery,
+    ListTableRow,
+    RowBadge,
+)
 from salesbridge.domain.match_links import LinkBand, TargetKind
 from salesbridge.domain.people import Company, Person
 from salesbridge.domain.sync_runs import RecordRow
@@ -201,20 +209,43 @@ def test_the_badge_and_owner_filters_keep_their_rows(seeded: tuple[UnitOfWorkFac
         owners = [(ANA, "Ana Owner"), (TEAM, "Sales team"), (GONE, None)]
         assert sorted(page.owners) == owners, "every record's owner, whatever the filters keep"
         assert sorted(uow.list_tables.owners(ids["list"])) == owners
-        past = uow.list_tables.rows(ids["list"], ListTableQuery(badge=RowBadge.MATCHED), limit=5, offset=5)
+        last = page.rows[-1]
+        past_key = ListRowKey(crm_table=last.crm_table, crm_id=last.crm_id, name=last.name)
+        past = uow.list_tables.rows(ids["list"], ListTableQuery(badge=RowBadge.MATCHED), limit=5, after=past_key)
         assert (past.rows, past.total, sorted(past.owners)) == ([], 3, owners), "a page past the end"
 
 
-def test_pages_add_up_to_the_list_and_a_page_past_the_end_is_empty(seeded: tuple[UnitOfWorkFactory, Any]) -> None:
-    store, ids = seeded
-    query = ListTableQuery(sort=ListSort.OWNER, descending=True)
-    with store(ids["acme"], read_only=True) as uow:
-        whole = uow.list_tables.rows(ids["list"], query, limit=None).rows
-        pages = [uow.list_tables.rows(ids["list"], query, limit=4, offset=offset) for offset in (0, 4, 8, 12)]
+def _key(row: ListTableRow) -> ListRowKey:
+    return ListRowKey(
+        crm_table=row.crm_table, crm_id=row.crm_id, name=row.name, owner_name=row.owner_name, added_at=row.added_at
+    )
 
-    assert [len(page.rows) for page in pages] == [4, 4, 1, 0]
-    assert [page.total for page in pages] == [9, 9, 9, 9]
-    assert _keys([row for page in pages for row in page.rows]) == _keys(whole)
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_pages_cut_by_keyset_add_up_to_the_list_both_ways(
+    seeded: tuple[UnitOfWorkFactory, Any], descending: bool
+) -> None:
+    """Every sort, each direction: walking forward after each page's last row, then back before each page's first,
+    gives the whole list in order, each page knowing how many rows sort before it; the same name in two cases,
+    the same id in two tables, a missing name and a record not imported are each one place."""
+    store, ids = seeded
+    with store(ids["acme"], read_only=True) as uow:
+        for sort in ListSort:
+            query = ListTableQuery(sort=sort, descending=descending)
+            whole = uow.list_tables.rows(ids["list"], query, limit=None).rows
+            forward = [uow.list_tables.rows(ids["list"], query, limit=4)]
+            while forward[-1].rows:
+                forward.append(uow.list_tables.rows(ids["list"], query, limit=4, after=_key(forward[-1].rows[-1])))
+            backward = [forward[-2]]
+            while backward[-1].offset > 0:
+                backward.append(uow.list_tables.rows(ids["list"], query, limit=4, before=_key(backward[-1].rows[0])))
+
+            assert [len(page.rows) for page in forward] == [4, 4, 1, 0], sort
+            assert [page.offset for page in forward[:-1]] == [0, 4, 8], sort
+            assert [page.total for page in forward] == [9, 9, 9, 9], sort
+            assert _keys([row for page in forward for row in page.rows]) == _keys(whole), sort
+            assert [page.offset for page in backward] == [8, 4, 0], sort
+            assert _keys([row for page in backward[::-1] for row in page.rows]) == _keys(whole), sort
 
 
 def test_the_lists_page_previews_read_the_first_items_people_and_companies(

@@ -5,10 +5,13 @@ user's list is not found."""
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 import uuid
 from collections.abc import Callable
 
+import pytest
 from tests.integration.web.conftest import ACME_ADMIN, ACME_SELLER, GLOBEX_ADMIN, Browser, Console, Person
 from tests.integration.web.test_crm_details_web import tie
 from tests.integration.web.test_people_web import seed_people
@@ -60,6 +63,13 @@ def _seed(console: Console) -> tuple[uuid.UUID, uuid.UUID]:
     return q1.id, later.id
 
 
+def _link(page: str, rel: str) -> str:
+    """The href of the page's ``rel`` link (next, prev), unescaped."""
+    found = re.search(rf'href="([^"]+)" rel="{rel}"', page)
+    assert found is not None, f"no {rel} link"
+    return html.unescape(found.group(1))
+
+
 def _names(page: str) -> list[str]:
     return [
         chunk.split("</td>")[0].split(">")[-1]
@@ -67,6 +77,29 @@ def _names(page: str) -> list[str]:
         else chunk.split("</a>")[0].split(">")[-1]
         for chunk in page.split('data-testid="list-row-name">')[1:]
     ]
+
+
+def _long_list(console: Console) -> tuple[uuid.UUID, uuid.UUID]:
+    """:func:`_seed`'s lists, "Q1" with 120 leads more, "Extra 000" to "Extra 119" (125 rows: two pages by name)."""
+    q1, later = _seed(console)
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    extra = [RecordRow(f"e{index:03}", f"Extra {index:03}", ANA, None, 0, {}) for index in range(120)]
+    with console.store(organization_id) as uow:
+        uow.crm_records.upsert_many("lead", extra, generation=1)
+        for record in extra:
+            uow.lists.add_item(q1, "lead", record.crm_id)
+        uow.commit()
+    return q1, later
+
+
+def _rename(console: Console, crm_id: str, name: str) -> None:
+    """A CRM import renames the lead ``crm_id``."""
+    organization_id = console.store.organization_id("acme")
+    assert organization_id is not None
+    with console.store(organization_id) as uow:
+        uow.crm_records.upsert_many("lead", [RecordRow(crm_id, name, ANA, None, 0, {})], generation=2)
+        uow.commit()
 
 
 def test_a_list_sorts_and_filters_by_badge_and_owner(console: Console, browser: OpenBrowser) -> None:
@@ -133,34 +166,23 @@ def test_another_users_list_is_not_found(console: Console, browser: OpenBrowser)
 
 
 def test_a_long_list_pages_and_saves_every_filtered_row_on_every_page(console: Console, browser: OpenBrowser) -> None:
-    q1, later = _seed(console)
-    organization_id = console.store.organization_id("acme")
-    assert organization_id is not None
-    extra = [RecordRow(f"e{index:03}", f"Extra {index:03}", ANA, None, 0, {}) for index in range(120)]
-    with console.store(organization_id) as uow:
-        uow.crm_records.upsert_many("lead", extra, generation=1)
-        uow.lists.replace_items(
-            q1,
-            [
-                *((item.crm_table, item.crm_id, None) for item in uow.lists.items(q1)),
-                *(("lead", r.crm_id, None) for r in extra),
-            ],
-        )
-        uow.commit()
+    q1, later = _long_list(console)
     seller = browser(ACME_SELLER)
 
     first = seller.client.get(f"/lists/{q1}?badge=unmatched").text
-    second = seller.client.get(f"/lists/{q1}?badge=unmatched&page=2").text
-    past = seller.client.get(f"/lists/{q1}?badge=unmatched&page=9").text
+    second = seller.client.get(_link(first, "next")).text
+    back = seller.client.get(_link(second, "prev")).text
 
     assert _names(first)[:2] == [FORMULA.replace('"', "&#34;"), "Extra 000"]
     assert first.count('data-testid="list-table-row"') == 100
     assert "Registros 1 a 100 de 121" in first
-    assert "badge=unmatched&amp;page=2" in first
+    assert _link(first, "next").startswith(f"/lists/{q1}?sort=name&order=asc&badge=unmatched&after=")
     assert 'data-testid="list-page-previous"' not in first
     assert _names(second) == [f"Extra {index:03}" for index in range(99, 120)]
+    assert "Registros 101 a 121 de 121" in second
     assert 'data-testid="list-page-next"' not in second
-    assert 'data-testid="list-table-row"' not in past
+    assert _names(back) == _names(first)
+    assert 'data-testid="list-page-restarted"' not in back, "back to the start is no restart"
     exported = seller.client.get(f"/lists/{q1}/export.csv?badge=unmatched").content.decode("utf-8-sig")
     assert len(list(csv.reader(io.StringIO(exported)))) == 1 + 121, "the export has every page's rows"
     saved = seller.client.post(
@@ -177,7 +199,59 @@ def test_another_organizations_user_does_not_find_the_list(console: Console, bro
     outsider = browser(GLOBEX_ADMIN)
 
     assert outsider.client.get(f"/lists/{q1}").status_code == 404
-    assert outsider.client.get(f"/lists/{q1}?page=2").status_code == 404
+    assert outsider.client.get(f"/lists/{q1}?after=x").status_code == 404
     assert outsider.client.get(f"/lists/{q1}/export.csv").status_code == 404
     every = {**outsider.csrf_data(), "target_id": str(q1), "every": "on"}
     assert outsider.client.post(f"/lists/{q1}/save", data=every).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("renamed", "new_name"),
+    [("e005", "Zz moved past the edge"), ("e110", "Aa moved before the edge")],
+    ids=["from-page-1-to-page-2", "from-page-2-to-page-1"],
+)
+def test_a_row_renamed_between_two_pages_moves_no_other_row_across_the_edge(
+    console: Console, browser: OpenBrowser, renamed: str, new_name: str
+) -> None:
+    """Page 1 by name, then the CRM renames one of its rows so that it sorts past the page's edge (or one of page
+    2's so that it sorts before it), then page 2 by the page's link: every row that did not change is shown
+    exactly once. Counted by rows, page 2 started one row later (skipping "Extra 098") or one row earlier
+    (showing "Extra 097" again)."""
+    q1, _later = _long_list(console)
+    seller = browser(ACME_SELLER)
+    unchanged = {FORMULA.replace('"', "&#34;"), "Contoso", "Paco Pérez", "Robert Smith"}
+    unchanged |= {f"Extra {index:03}" for index in range(120)} - {f"Extra {renamed[1:]}"}
+
+    first = seller.client.get(f"/lists/{q1}").text
+    _rename(console, renamed, new_name)
+    second = seller.client.get(_link(first, "next")).text
+
+    shown = [name for name in _names(first) + _names(second) if name in unchanged]
+    assert sorted(shown) == sorted(unchanged), "no unchanged row repeated, none skipped"
+    assert _names(first)[-1] == "Extra 097"
+    assert _names(second)[0] == "Extra 098", "page 2 starts right after page 1's last row"
+    assert (new_name in _names(second)) is new_name.startswith("Zz"), "the renamed row is shown where it sorts now"
+
+
+def test_a_cursor_that_does_not_fit_shows_the_first_page(console: Console, browser: OpenBrowser) -> None:
+    """A made-up cursor, one of another sort, an old page number's link: the first page, said so; never an error."""
+    q1, _later = _long_list(console)
+    seller = browser(ACME_SELLER)
+    by_name = seller.client.get(f"/lists/{q1}").text
+    cursor = _link(by_name, "next").rsplit("after=", 1)[1]
+
+    for query in (
+        "after=not-a-cursor",
+        "before=%FF%FE",
+        "after=" + "A" * 9_000,
+        f"sort=owner&after={cursor}",
+        f"order=desc&before={cursor}",
+        "after=WyJyb3ciLDEsMiwzLDQsNSw2LDcsOF0",  # the right shape, made-up values
+    ):
+        page = seller.client.get(f"/lists/{q1}?{query}")
+        assert page.status_code == 200, query
+        assert 'data-testid="list-page-restarted"' in page.text, query
+        assert "Ese enlace de página ya no corresponde a la lista" in page.text, "Spanish"
+        assert page.text.count('data-testid="list-table-row"') == 100, query
+    assert 'data-testid="list-page-restarted"' not in by_name
+    assert seller.client.get(f"/lists/{q1}?page=2").text == by_name, "an old page number: the first page"

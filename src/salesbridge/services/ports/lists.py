@@ -14,6 +14,7 @@ from salesbridge.domain.lists import (
     ListItemKey,
     ListKind,
     ListPreview,
+    ListRowKey,
     ListTablePage,
     ListTableQuery,
     ListTarget,
@@ -145,9 +146,18 @@ class ListTableQueries(Protocol):
     """A list's records sorted, filtered and paged by the store (the list's page), and the start of each list (the
     Lists page). Read-only; a list of another organization has no rows."""
 
-    def rows(self, list_id: uuid.UUID, query: ListTableQuery, *, limit: int | None, offset: int = 0) -> ListTablePage:
-        """Up to ``limit`` rows (None: every one) from the ``offset``-th (0 first) as ``query`` sorts and filters
-        them, how many rows the filters keep in all, and the owners of all the list's records."""
+    def rows(
+        self,
+        list_id: uuid.UUID,
+        query: ListTableQuery,
+        *,
+        limit: int | None,
+        after: ListRowKey | None = None,
+        before: ListRowKey | None = None,
+    ) -> ListTablePage:
+        """Up to ``limit`` rows (None: every one) as ``query`` sorts and filters them: the first, or those right after
+        ``after`` or right before ``before`` (a keyset); how many rows the filters keep in all, how many sort before
+        the first row given, and the owners of all the list's records."""
         ...
 
     def count(self, list_id: uuid.UUID, query: ListTableQuery) -> int:

@@ -230,14 +230,17 @@ def list_table_page(
     order: str = "asc",
     badge: str = "",
     owner: str = "",
-    page: str = "1",
+    after: str | None = None,
+    before: str | None = None,
 ) -> Response:
     """One of the user's lists as a table, a page of :data:`ROWS_SHOWN` rows at a time: sorted, filtered by badge
     and CRM owner, rows (or every row the filters keep) to save to another of their lists at once, and every row
-    exported as CSV. 404 for another user's list."""
+    exported as CSV. The next and previous pages are asked for by the cursor of this page's last or first row
+    (``after``, ``before``): rows renamed meanwhile move no other row across a page's edge. A cursor that does not
+    fit (another sort, a made-up one) shows the first page and says so. 404 for another user's list."""
     slug, email = principal.organization_slug, principal.email
-    number = int(page) if page.isdigit() and len(page) < 9 else 1
-    table = list_table(services.store, slug, email, list_id, **_table_query(sort, order, badge, owner), page=number)
+    asked = _table_query(sort, order, badge, owner)
+    table = list_table(services.store, slug, email, list_id, **asked, paged=True, after=after, before=before)
     query = {"sort": table.sort.value, "order": "desc" if table.descending else "asc"}
     query |= {"badge": table.badge.value} if table.badge else {}
     query |= {"owner": table.owner} if table.owner else {}
@@ -247,7 +250,7 @@ def list_table_page(
         "rows_shown": ROWS_SHOWN,
         "own_lists": [saved for saved in own_lists(services.store, slug, email) if saved.id != list_id],
         "export_query": urlencode(query),
-        "page_query": lambda number: urlencode({**query, "page": number}),
+        "page_query": lambda direction, cursor: urlencode({**query, direction: cursor}),
         "notice": request.query_params.get("notice"),
         "saved_count": request.query_params.get("count"),
         "error": request.query_params.get("error"),
