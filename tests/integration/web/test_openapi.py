@@ -14,6 +14,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from tests.integration.web.conftest import ACME_ADMIN, ACME_GUEST, ACME_SELLER, Browser, Console, Person
 
 from salesbridge.services.crm_users import rematch_seats
+from salesbridge.services.preflight import OutcomeKind
 from salesbridge.store.workspace import CrmUserValues
 from salesbridge.web.api import (
     account,
@@ -117,6 +118,17 @@ def test_every_success_response_names_its_schema(document: dict[str, Any]) -> No
             component = document["components"]["schemas"][name]
             assert component.get("properties"), (method, path, name)
             assert component.get("additionalProperties") is False, f"{name} must forbid fields it does not describe"
+
+
+def test_connection_errors_are_documented_with_their_codes(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    status = schemas["CrmStatusOut"]
+    (code,) = [option for option in status["properties"]["last_error_code"]["anyOf"] if option.get("enum")]
+    failed = [kind.value for kind in OutcomeKind if kind is not OutcomeKind.CONNECTED]
+    assert code["enum"] == failed
+    assert {"last_error", "last_error_code"} <= set(status["required"]), "the sentence stays, the code beside it"
+    assert schemas["ConnectionOutcomeOut"]["properties"]["outcome"]["$ref"].endswith("/OutcomeKind")
+    assert schemas["OutcomeKind"]["enum"] == ["connected", *failed]
 
 
 def test_every_error_a_route_can_give_is_documented_with_the_error_body(document: dict[str, Any]) -> None:
