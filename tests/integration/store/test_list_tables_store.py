@@ -395,3 +395,82 @@ def test_another_organizations_list_has_no_rows_and_no_preview(seeded: tuple[Uni
         assert uow.list_tables.keys(ids["list"], ListTableQuery()) == []
         assert uow.list_tables.owners(ids["list"]) == []
         assert uow.list_tables.previews([ids["list"]], limit=50) == {}
+
+
+def test_a_record_renamed_by_an_import_is_seen_at_once_by_the_table_and_the_previews(
+    seeded: tuple[UnitOfWorkFactory, Any],
+) -> None:
+    """Nothing is kept between reads: after an import renames a record, the next read of the table, the Lists
+    page's preview by name and its first page in walk order show the new name in its new place."""
+    store, ids = seeded
+
+    def read() -> tuple[list[tuple[str | None, str]], list[str | None], list[str | None]]:
+        with store(ids["acme"], read_only=True) as uow:
+            table = uow.list_tables.rows(ids["list"], ListTableQuery(), limit=3)
+            by_name = uow.list_tables.previews([ids["list"]], limit=3)[ids["list"]]
+            walk = uow.list_tables.previews([ids["list"]], limit=2, walk_order=True)[ids["list"]]
+        return (
+            [(row.name, row.crm_id) for row in table.rows],
+            [by_name.names[(item.crm_table, item.crm_id)] for item in by_name.items],
+            [walk.names[(item.crm_table, item.crm_id)] for item in walk.items],
+        )
+
+    before = read()
+    with store(ids["acme"]) as uow:
+        uow.crm_records.upsert_many("account", [RecordRow("a1", "Aardvark Inc", TEAM, None, 0, {})], generation=2)
+        uow.commit()
+    after = read()
+
+    assert before == (
+        [("Ana Ruiz", "c2"), ("ana ruiz", "c3"), ("bob Stone", "c1")],
+        [None, None, "Ana Ruiz"],
+        ["Contoso", "zeta"],
+    )
+    assert after == (
+        [("Aardvark Inc", "a1"), ("Ana Ruiz", "c2"), ("ana ruiz", "c3")],
+        [None, None, "Aardvark Inc"],
+        ["Aardvark Inc", "zeta"],
+    )
+
+
+def test_on_postgresql_each_items_record_and_link_is_read_by_its_key(
+    seeded: tuple[UnitOfWorkFactory, Any], engine: Engine
+) -> None:
+    """The table's page and the Lists page's start by name read ``crm_records`` and ``match_links`` only in a
+    per-item probe under a LIMIT (a LATERAL read), never as one side of a join: joined, with statistics, PostgreSQL
+    hashed every imported record of the organization to name the list's (116,000 records read for a list of 5,000,
+    30-90 ms a page, ``bench/list_table_reads.py``). SQLite reads them by primary key either way."""
+    store, ids = seeded
+    statements: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with store(ids["acme"], read_only=True) as uow:
+            assert len(uow.list_tables.rows(ids["list"], ListTableQuery(badge=RowBadge.MATCHED), limit=2).rows) == 2
+            table_statement = statements[-1]
+            uow.list_tables.previews([ids["list"]], limit=3)
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    if engine.dialect.name != "postgresql":
+        return
+    first_items = next(found for found in statements if "first" in found[0] and "ORDER BY" in found[0])
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("ANALYZE")
+        for statement, parameters in (table_statement, first_items):
+            plan = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()
+            document = json.loads(plan) if isinstance(plan, str) else plan
+            nodes = _plan_nodes(document[0]["Plan"])
+            # The owners' names are read per distinct owner (a user's record, else a team's): not per item.
+            probes = [
+                under
+                for node, under in nodes
+                if node.get("Relation Name") in ("crm_records", "match_links")
+                and node.get("Alias") not in ("owner_user", "owner_team")
+            ]
+            assert probes, document
+            for under in probes:
+                assert under[-1] == "Limit", document
+                assert "Hash" not in under, document
