@@ -4,7 +4,7 @@ of background jobs (list, retry, cancel), whichever engine runs them (``SALESBRI
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 from rich.table import Table
@@ -13,6 +13,7 @@ from salesbridge import bootstrap
 from salesbridge.cli.invocation import DbUrlOption, JsonOption, LangOption, settings, workspace
 from salesbridge.cli.rendering import console, errors_reported
 from salesbridge.domain.jobs import Job, JobState
+from salesbridge.i18n import N_, translate
 from salesbridge.services.jobs import cancel_job, deployment_jobs, retry_job
 from salesbridge.web.job_descriptions import describe
 
@@ -42,6 +43,18 @@ def worker(
         bootstrap.run_worker(options, db_url, concurrency=concurrency, queues=chosen)
 
 
+# The task and the state stay codes in the table: they are what --state and the operators' scripts use.
+_HEADERS: Final = (
+    N_("Job"),
+    N_("Task"),
+    N_("Organization"),
+    N_("State"),
+    N_("Attempts"),
+    N_("When (UTC)"),
+    N_("Reason / error"),
+)
+
+
 def _when(job: Job) -> str:
     moment = job.finished_at or job.started_at or job.queued_at or job.scheduled_at
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
@@ -57,10 +70,10 @@ def jobs_list(
     lang: LangOption = "en",
     db_url: DbUrlOption = None,
 ) -> None:
-    """List jobs, newest first: task, organization, state, attempts, when, and why (reason or error). With --json,
-    each job as the API's jobs route gives it (the same fields; ``organization_id`` null for deployment-wide jobs),
-    its words in --lang."""
-    with errors_reported():
+    """List jobs, newest first: task, organization, state, attempts, when, and why (reason or error, in words in
+    --lang). With --json, each job as the API's jobs route gives it (the same fields; ``organization_id`` null for
+    deployment-wide jobs), its words in --lang."""
+    with errors_reported(lang):
         services = workspace(ctx, db_url)
         jobs = deployment_jobs(services.store, slug=org, states=state or None, limit=limit)
         slugs = {
@@ -70,9 +83,10 @@ def jobs_list(
         typer.echo(json.dumps([describe(job, lang).to_json() for job in jobs], indent=2))
         return
     table = Table()
-    for header in ("Job", "Task", "Organization", "State", "Attempts", "When (UTC)", "Reason / error"):
-        table.add_column(header)
+    for header in _HEADERS:
+        table.add_column(translate(header, lang))
     for job in jobs:
+        line = describe(job, lang)
         table.add_row(
             job.id,
             job.task,
@@ -80,7 +94,7 @@ def jobs_list(
             job.state.value,
             str(job.attempts),
             _when(job),
-            job.error or job.reason or "",
+            line.error or line.reason or "",
         )
     console.print(table)
 

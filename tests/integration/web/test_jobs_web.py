@@ -263,3 +263,8 @@ def test_the_clis_json_gives_each_job_as_the_api_does(
     assert cli == api  # and the same values, formats and words (in Spanish)
     assert {job["organization_id"] for job in cli} == {str(console.store.organization_id("acme"))}
     assert cli[-1]["state_name"] == "Fallida"
+    table = runner.invoke(cli_app, ["jobs", "list", "--org", "acme", "--lang", "es"], env={"COLUMNS": "250"})
+    assert table.exit_code == 0, table.output
+    assert "Motivo / error" in table.output
+    assert "Primera importación tras conectar con el CRM" in table.output  # why the waiting one was queued
+    assert "queued" in table.output, "the state stays the code --state takes"
