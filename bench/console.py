@@ -17,13 +17,16 @@ process, and its p50 and p95 are reported, per page and overall. Network time is
 every page.
 
     python -m bench.console [--contacts N] [--people N] [--opportunities N] [--loads N]
-                            [--database-url URL | --postgresql] [--sqlite-memory-mib 64,0] [--rounds N] [--out FILE]
+                            [--database-url URL | --postgresql] [--sqlite-memory-mib 64,0] [--sqlite-mmap-mib 256,0]
+                            [--rounds N] [--out FILE]
 
 With ``--sqlite-memory-mib 64,0 --rounds 2`` every round measures every page once per value, the process's SQLite
 memory limited to it (``create_engine_for(url, sqlite_memory_mib=N)``; 0: no limit), each pass through an engine
 of its own (the seeding's disposed first, so no other connection's cache counts against the limit), the values'
 order reversed every other round; each pass records SQLite's heap (held at its end, its high-water mark) and the
-process's RSS. ``pages`` is the first pass's (the first value, the product's by default).
+process's RSS. ``--sqlite-mmap-mib 256,0`` does the same for memory-mapped reads (``PRAGMA mmap_size``), every
+pair of the two options' values once per round. ``pages`` is the first pass's (the first values, the product's by
+default).
 
 Results: ``bench/results/console.json`` and the table in ``docs/performance.md`` § Console.
 """
@@ -51,7 +54,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from bench.postgres_cluster import throwaway_cluster
-from bench.sqlite_memory import alternated, memory_limits, sqlite_heap
+from bench.sqlite_memory import alternated, configurations, memory_limits, sqlite_heap
 from salesbridge.bootstrap import console_services, fewer_collections
 from salesbridge.domain.crm_changes import ChangeKind, NoticedChange
 from salesbridge.domain.match_links import LinkBand, LinkOrigin, MatchLink, TargetKind
@@ -60,7 +63,13 @@ from salesbridge.domain.sync_runs import RecordRow, RunCounts, SyncMode
 from salesbridge.domain.writeback import ActivityDraft, DataItem, DeliveryState, Direction, FailureOutcome
 from salesbridge.services.accounts import AccountService
 from salesbridge.services.connecting import create_organization
-from salesbridge.store.database import SQLITE_MEMORY_MIB, create_engine_for, create_session_factory, migrate
+from salesbridge.store.database import (
+    SQLITE_MEMORY_MIB,
+    SQLITE_MMAP_MIB,
+    create_engine_for,
+    create_session_factory,
+    migrate,
+)
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 from salesbridge.web.app import create_app
@@ -434,23 +443,36 @@ def rss_mb() -> float:
     return next(int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
 
 
-def measure_pass(url: str, memory_mib: int, seeded: Seeded, *, loads: int, round_number: int) -> dict[str, Any]:
+def measure_pass(
+    url: str, configuration: tuple[int, int], seeded: Seeded, *, loads: int, round_number: int
+) -> dict[str, Any]:
     """Every page measured once (:func:`measure`) through a console of its own on ``url``, its engine limiting the
-    process's SQLite memory to ``memory_mib`` (0: none); what SQLite's heap and the process's RSS were after it."""
-    engine = create_engine_for(url, sqlite_memory_mib=memory_mib)
+    process's SQLite memory to the ``configuration``'s first figure (MiB, 0: none) and reading the store file
+    through a mapping of its second (MiB, 0: none); what SQLite's heap and the process's RSS were after it, and the
+    CPU the pass's loads took."""
+    memory_mib, mmap_mib = configuration
+    engine = create_engine_for(url, sqlite_memory_mib=memory_mib, sqlite_mmap_mib=mmap_mib)
     store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()))
     hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # sign-in is not what is measured
     services = replace(console_services(store), accounts=AccountService(store, clock=utc_now, hasher=hasher))
     app = create_app(services, public_base_url=BASE_URL)
     clients = {"admin": signed_in(app, ADMIN), "seller": signed_in(app, SELLER)}
     sqlite_heap(reset_highwater=True)  # this pass's high-water mark from here
-    print(f"round {round_number}, SQLite memory limit {memory_mib} MiB:")
+    print(f"round {round_number}, SQLite memory limit {memory_mib} MiB, memory-mapped {mmap_mib} MiB:")
     # The console's process (`salesbridge serve`) runs with the collector's threshold raised for its import
     # runner: measure the pages as it serves them (with the default threshold, a page that reads thousands of
     # rows met a full collection every few loads: the reports' p95 doubled).
+    started_cpu = time.process_time()
     with fewer_collections():
         pages = measure(clients, loads=loads, pages=PAGES + seeded_pages(seeded))
-    measured = {"round": round_number, "sqlite_memory_mib": memory_mib, **sqlite_heap(), "rss_mb": round(rss_mb(), 1)}
+    measured = {
+        "round": round_number,
+        "sqlite_memory_mib": memory_mib,
+        "sqlite_mmap_mib": mmap_mib,
+        "cpu_seconds": round(time.process_time() - started_cpu, 2),
+        **sqlite_heap(),
+        "rss_mb": round(rss_mb(), 1),
+    }
     for client in clients.values():
         client.close()
     engine.dispose()  # its connections' page caches freed before the next pass
@@ -491,7 +513,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the process's SQLite memory limit (MiB, 0: none), or several, comma-separated (e.g. 64,0): every "
         f"round then measures the pages once with each (default: the product's, {SQLITE_MEMORY_MIB})",
     )
-    parser.add_argument("--rounds", type=int, default=1, help="passes over every page per --sqlite-memory-mib value")
+    parser.add_argument(
+        "--sqlite-mmap-mib",
+        type=memory_limits,
+        default=[SQLITE_MMAP_MIB],
+        help="how much of the store file SQLite reads through a mapping (MiB, 0: none), or several, comma-separated "
+        f"(e.g. 256,0): every round then measures the pages once with each (default: the product's, {SQLITE_MMAP_MIB})",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="passes over every page per --sqlite-memory-mib, --sqlite-mmap-mib pair"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/console.json"))
     args = parser.parse_args(argv)
     if args.rounds < 1:
@@ -505,7 +536,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             cluster.execute('CREATE DATABASE "console"')
             url = cluster.url("console")
         migrate(url)
-        engine = create_engine_for(url, sqlite_memory_mib=args.sqlite_memory_mib[0])
+        engine = create_engine_for(
+            url, sqlite_memory_mib=args.sqlite_memory_mib[0], sqlite_mmap_mib=args.sqlite_mmap_mib[0]
+        )
         store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()))
         hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # sign-in is not what is measured
         services = replace(console_services(store), accounts=AccountService(store, clock=utc_now, hasher=hasher))
@@ -520,9 +553,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 connection.exec_driver_sql("ANALYZE")
         engine.dispose()  # each pass measures through an engine of its own
         passes = [
-            measure_pass(url, memory_mib, seeded, loads=args.loads, round_number=round_number)
+            measure_pass(url, configuration, seeded, loads=args.loads, round_number=round_number)
             for round_number in range(1, args.rounds + 1)
-            for memory_mib in alternated(args.sqlite_memory_mib, round_number)
+            for configuration in alternated(configurations(args.sqlite_memory_mib, args.sqlite_mmap_mib), round_number)
         ]
     pages = passes[0]["pages"]
     measured = [page for page in pages if page["status"] == 200]

@@ -25,6 +25,8 @@ limited to it (``create_engine_for(url, sqlite_memory_mib=N)``, ``PRAGMA soft_he
 values' order reversed every other round so that neither always runs first; each import records its value, the
 limit in force after the run and SQLite's own high-water mark of its heap. The first value is the one reported as
 the full import (the default: the product's, :data:`salesbridge.store.database.SQLITE_MEMORY_MIB`).
+``--sqlite-mmap-mib 256,0`` does the same for memory-mapped reads (``PRAGMA mmap_size``; every pair of the two
+options' values once per round, the first values' pair reported as the full import).
 
 With ``--postgresql-url URL`` each round also imports into PostgreSQL, after its SQLite import: into a fresh
 database created on that server for the round (the URL's database is only where ``CREATE DATABASE`` is sent from;
@@ -32,7 +34,7 @@ its user needs ``CREATEDB``) and dropped after it, so every round starts on an e
 The best PostgreSQL round counts against the best ceiling, as for SQLite.
 
 Run: ``.venv/bin/python -m bench.crm_import [--rows N] [--skip-airbyte] [--changes 1000] [--page-size 5000]
-[--rounds 2] [--postgresql-url URL] [--sqlite-memory-mib 64,0]``.
+[--rounds 2] [--postgresql-url URL] [--sqlite-memory-mib 64,0] [--sqlite-mmap-mib 256,0]``.
 (``make bench-import`` builds ``.venv-airbyte`` first). Results: ``bench/results/crm_import.json``.
 """
 
@@ -60,11 +62,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.sandbox_paging import start_sandbox, stop
-from bench.sqlite_memory import alternated, memory_limits, sqlite_heap
+from bench.sqlite_memory import alternated, configurations, memory_limits, sqlite_heap
 from salesbridge.crm.dynamics import ClientCredentials, DynamicsConnection, DynamicsConnector, RetryPolicy
 from salesbridge.crm.ports import NewRecord, RecordQuery
 from salesbridge.domain.crm_import import import_specs
-from salesbridge.store.database import SQLITE_MEMORY_MIB
+from salesbridge.store.database import SQLITE_MEMORY_MIB, SQLITE_MMAP_MIB
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "crm_import.json"
@@ -168,15 +170,21 @@ async def measure_ceiling(info: dict[str, str], page_size: int, *, all_columns: 
     }
 
 
-def open_store(url: str, organization_id: uuid.UUID, sqlite_memory_mib: int = SQLITE_MEMORY_MIB) -> Any:
+def open_store(
+    url: str,
+    organization_id: uuid.UUID,
+    sqlite_memory_mib: int = SQLITE_MEMORY_MIB,
+    sqlite_mmap_mib: int = SQLITE_MMAP_MIB,
+) -> Any:
     """The migrated store at ``url`` with the benchmark's organization in it (both steps idempotent); on SQLite the
-    process's SQLite memory limited to ``sqlite_memory_mib`` (0: no limit)."""
+    process's SQLite memory limited to ``sqlite_memory_mib`` (0: no limit) and the file read through a mapping of
+    ``sqlite_mmap_mib`` (0: none)."""
     from salesbridge.store import create_engine_for, create_session_factory, migrate
     from salesbridge.store.secrets import CredentialCipher, generate_key
     from salesbridge.store.uow import UnitOfWorkFactory
 
     migrate(url)
-    engine = create_engine_for(url, sqlite_memory_mib=sqlite_memory_mib)
+    engine = create_engine_for(url, sqlite_memory_mib=sqlite_memory_mib, sqlite_mmap_mib=sqlite_mmap_mib)
     store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(generate_key()))
     with store(organization_id) as uow:
         uow.organization.create(
@@ -193,13 +201,14 @@ async def measure_import(
     page_size: int,
     expected_rows: int,
     sqlite_memory_mib: int = SQLITE_MEMORY_MIB,
+    sqlite_mmap_mib: int = SQLITE_MMAP_MIB,
 ) -> dict[str, Any]:
     """One run of the import engine (a full read on a fresh store, the delta afterwards), the process's SQLite memory
-    limited to ``sqlite_memory_mib`` (0: none)."""
+    limited to ``sqlite_memory_mib`` (0: none), the store file read through a mapping of ``sqlite_mmap_mib``."""
     from salesbridge.bootstrap import fewer_collections
     from salesbridge.sync.engine import ImportEngine
 
-    store = open_store(store_url, organization_id, sqlite_memory_mib)
+    store = open_store(store_url, organization_id, sqlite_memory_mib, sqlite_mmap_mib)
     probe = RssProbe(expected_rows)
     async with DynamicsConnector.connect(connection_of(info)) as connector:
         engine = ImportEngine(
@@ -222,7 +231,11 @@ async def measure_import(
     (table,) = report.tables
     sqlite = store_url.startswith("sqlite")
     return {
-        **({"sqlite_memory_mib": sqlite_memory_mib, **sqlite_heap()} if sqlite else {}),
+        **(
+            {"sqlite_memory_mib": sqlite_memory_mib, "sqlite_mmap_mib": sqlite_mmap_mib, **sqlite_heap()}
+            if sqlite
+            else {}
+        ),
         "rows_imported": table.rows_imported,
         "rows_deleted": table.rows_deleted,
         "full_read": table.full_read,
@@ -291,6 +304,7 @@ def run_worker(args: argparse.Namespace) -> None:
                 args.page_size,
                 args.expected_rows or args.rows,
                 args.sqlite_memory_mib[0],
+                args.sqlite_mmap_mib[0],
             )
         )
     Path(args.result).write_text(json.dumps(result))
@@ -441,7 +455,8 @@ def sqlite_memory_rounds(imports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seconds, CPU seconds, peak RSS, SQLite's heap high-water mark, the limit in force after the run and the store's
     size."""
     keys = (
-        *("round", "sqlite_memory_mib", "rows_imported", "rows_per_s", "seconds", "cpu_seconds", "peak_rss_mb"),
+        *("round", "sqlite_memory_mib", "sqlite_mmap_mib", "rows_imported", "rows_per_s", "seconds", "cpu_seconds"),
+        "peak_rss_mb",
         *("sqlite_heap_highwater_mib", "sqlite_soft_heap_limit_mib", "store_mb"),
     )
     return [{key: part.get(key) for key in keys} for part in imports]
@@ -525,22 +540,24 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 out = tmp / f"ceiling-{round_number}.json"
                 ceilings.append(run_child(worker_command("ceiling", info_path, out, args), out))
 
-                # One SQLite import per memory limit, their order reversed every other round.
-                for limit in alternated(args.sqlite_memory_mib, round_number):
+                # One SQLite import per memory limit and mapping, their order reversed every other round.
+                pairs = configurations(args.sqlite_memory_mib, args.sqlite_mmap_mib)
+                for limit, mapped in alternated(pairs, round_number):
                     console.print(
-                        f"2. full import into a fresh SQLite store, SQLite memory limit {limit} MiB "
-                        f"(round {round_number}) …"
+                        f"2. full import into a fresh SQLite store, SQLite memory limit {limit} MiB, "
+                        f"memory-mapped {mapped} MiB (round {round_number}) …"
                     )
-                    store_path = tmp / f"store-{round_number}-{limit}.db"
+                    store_path = tmp / f"store-{round_number}-{limit}-{mapped}.db"
                     round_store_args = ("--store", f"sqlite:///{store_path}", "--organization", str(uuid.uuid4()))
-                    out = tmp / f"full-{round_number}-{limit}.json"
-                    command = worker_command("import", info_path, out, args, *round_store_args, "--sqlite-memory-mib")
-                    part = run_child([*command, str(limit)], out)
+                    out = tmp / f"full-{round_number}-{limit}-{mapped}.json"
+                    command = worker_command("import", info_path, out, args, *round_store_args)
+                    memory_options = ("--sqlite-memory-mib", str(limit), "--sqlite-mmap-mib", str(mapped))
+                    part = run_child([*command, *memory_options], out)
                     part["round"] = round_number
                     part["store_mb"] = round(sum(f.stat().st_size for f in tmp.glob(f"{store_path.name}*")) / 1e6, 1)
                     part["store_flushed_seconds"] = flush_disk()  # its writes, before the next step runs
                     every_sqlite_import.append(part)
-                    if limit == args.sqlite_memory_mib[0]:
+                    if (limit, mapped) == pairs[0]:
                         imports.append(part)
                         store_args = round_store_args  # the incremental step resumes on the last of these
 
@@ -579,6 +596,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 args,
                 *store_args,
                 *("--expected-rows", str(args.changes), "--sqlite-memory-mib", str(args.sqlite_memory_mib[0])),
+                *("--sqlite-mmap-mib", str(args.sqlite_mmap_mib[0])),
             )
             results["incremental"] = run_child(command, out)
             out = tmp / "lookup.json"
@@ -701,10 +719,11 @@ def render(results: dict[str, Any]) -> None:
         f"full import rows/s: {rounds['full_import_rows_per_s']}"
         + (f", PostgreSQL full import rows/s: {postgresql}" if postgresql else "")
     )
-    if len({part["sqlite_memory_mib"] for part in results["sqlite_memory_rounds"]}) > 1:
+    if len({(part["sqlite_memory_mib"], part["sqlite_mmap_mib"]) for part in results["sqlite_memory_rounds"]}) > 1:
         for part in results["sqlite_memory_rounds"]:
             console.print(
-                f"round {part['round']}, SQLite memory limit {part['sqlite_memory_mib']} MiB: "
+                f"round {part['round']}, SQLite memory limit {part['sqlite_memory_mib']} MiB, "
+                f"memory-mapped {part['sqlite_mmap_mib']} MiB: "
                 f"{part['rows_per_s']:,} rows/s, CPU {part['cpu_seconds']:.1f} s, "
                 f"peak RSS {part['peak_rss_mb']:.0f} MB, "
                 f"SQLite heap high-water {part['sqlite_heap_highwater_mib']:.0f} MiB, store {part['store_mb']:.0f} MB"
@@ -734,6 +753,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="The process's SQLite memory limit (MiB, PRAGMA soft_heap_limit; 0: none) for the SQLite imports, or "
         "several, comma-separated (e.g. 64,0): every round then imports once with each, their order reversed every "
         f"other round; the first is the one reported as the full import. Default: the product's, {SQLITE_MEMORY_MIB}.",
+    )
+    parser.add_argument(
+        "--sqlite-mmap-mib",
+        type=memory_limits,
+        default=[SQLITE_MMAP_MIB],
+        help="How much of the store file the SQLite imports read through a mapping (MiB, PRAGMA mmap_size; 0: none), "
+        "or several, comma-separated (e.g. 256,0), alternated as --sqlite-memory-mib's values are. Default: the "
+        f"product's, {SQLITE_MMAP_MIB}.",
     )
     parser.add_argument("--airbyte-python", type=Path, default=AIRBYTE_PYTHON)
     parser.add_argument("--out", type=Path, default=RESULTS, help="Where to write the JSON results.")

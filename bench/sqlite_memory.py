@@ -1,6 +1,7 @@
-"""The process's SQLite memory for benchmarks that compare memory limits (``--sqlite-memory-mib 64,0``): the limit
-in force and what SQLite's heap holds, read from the SQLite library Python's ``sqlite3`` is linked against (the
-same loaded instance, so its counters), and the option's parser.
+"""The process's SQLite memory for benchmarks that compare memory limits (``--sqlite-memory-mib 64,0``) and
+memory-mapped reads (``--sqlite-mmap-mib 256,0``): the limit in force and what SQLite's heap holds, read from the
+SQLite library Python's ``sqlite3`` is linked against (the same loaded instance, so its counters), and the options'
+parser.
 
 The limit is the process's, not a connection's (``PRAGMA soft_heap_limit``, which every connection of a store's
 engine sets as it opens: ``create_engine_for(url, sqlite_memory_mib=N)``).
@@ -11,8 +12,11 @@ from __future__ import annotations
 import argparse
 import ctypes
 import functools
+from typing import TypeVar
 
 MEBIBYTE = 2**20
+
+_Value = TypeVar("_Value")
 
 
 @functools.cache
@@ -37,7 +41,8 @@ def sqlite_heap(*, reset_highwater: bool = False) -> dict[str, float]:
 
 
 def memory_limits(text: str) -> list[int]:
-    """``--sqlite-memory-mib``'s values: distinct whole MiB, 0 (no limit) or more, comma-separated."""
+    """``--sqlite-memory-mib``'s (and ``--sqlite-mmap-mib``'s) values: distinct whole MiB, 0 (none) or more,
+    comma-separated."""
     try:
         values = [int(part) for part in text.split(",")]
     except ValueError:
@@ -47,7 +52,13 @@ def memory_limits(text: str) -> list[int]:
     return values
 
 
-def alternated(values: list[int], round_number: int) -> list[int]:
+def alternated(values: list[_Value], round_number: int) -> list[_Value]:
     """``values`` in the order round ``round_number`` (from 1) runs them: reversed every other round, so that none
     always runs first."""
     return values if round_number % 2 else values[::-1]
+
+
+def configurations(memory_mib: list[int], mmap_mib: list[int]) -> list[tuple[int, int]]:
+    """Every (memory limit, memory-mapped size) pair a round measures, the first values' pair first (the product's
+    by default: the one reported as the benchmark's own figure)."""
+    return [(memory, mapped) for mapped in mmap_mib for memory in memory_mib]
