@@ -145,9 +145,9 @@ class ListTableQueries(_ScopedRepository):
         return filters
 
     def _sort_keys(self, query: ListTableQuery, rows: Any) -> list[tuple[ColumnElement[Any], bool]]:
-        """The keys ``rows`` (columns ``crm_table``, ``crm_id``, ``name``, ``owner_name``, ``added_at``: the common
-        table of :meth:`rows`, or a :class:`ListRowKey`'s values as literals) sort by as ``query`` asks, each with
-        whether it descends."""
+        """The keys ``rows`` (columns ``crm_table``, ``crm_id``, ``name``, ``owner_name``, ``added_at``: the rows of
+        :meth:`rows`, or a :class:`ListRowKey`'s values as literals) sort by as ``query`` asks, each with whether
+        it descends."""
         first: list[ColumnElement[Any]] = {
             ListSort.NAME: [],
             ListSort.TYPE: [self._code_points(rows.crm_table)],
@@ -158,9 +158,12 @@ class ListTableQueries(_ScopedRepository):
         # Two records with the same id (of two tables) stay by table either way, as a stable sort keeps them.
         return [*((key, query.descending) for key in keys), (self._code_points(rows.crm_table), False)]
 
-    def _beyond(self, query: ListTableQuery, rows: Any, key: ListRowKey, *, before: bool) -> ColumnElement[bool]:
-        """The rows of ``rows`` that sort after ``key`` (``before``: before it) as ``query`` sorts: the first key
-        that differs decides. ``key``'s values are folded by the database, as the rows' are."""
+    def _beyond(
+        self, query: ListTableQuery, row_keys: Sequence[Any], key: ListRowKey, *, before: bool
+    ) -> ColumnElement[bool]:
+        """The rows whose sort keys (``row_keys``, :meth:`_sort_keys`'s, computed) come after ``key``'s
+        (``before``: before them) as ``query`` sorts: the first key that differs decides. ``key``'s values are
+        folded by the database, as the rows' were."""
         values = _KeyValues(
             crm_table=literal(key.crm_table, String),
             crm_id=literal(key.crm_id, String),
@@ -169,10 +172,10 @@ class ListTableQueries(_ScopedRepository):
             owner_name=cast(literal(key.owner_name, String), String),
             added_at=literal(key.added_at, ListItem.added_at.type),
         )
-        pairs = zip(self._sort_keys(query, rows), self._sort_keys(query, values), strict=True)
+        pairs = zip(row_keys, self._sort_keys(query, values), strict=True)
         equal: list[ColumnElement[bool]] = []
         either: list[ColumnElement[bool]] = []
-        for (row_key, descending), (key_value, _) in pairs:
+        for row_key, (key_value, descending) in pairs:
             beyond = row_key < key_value if descending != before else row_key > key_value
             either.append(and_(*equal, beyond))
             equal.append(row_key == key_value)
@@ -262,7 +265,8 @@ class ListTableQueries(_ScopedRepository):
             owner_name=owners.c.owner_name,
             added_at=base.c.added_at,
         )
-        order = [key.desc() if descending else key.asc() for key, descending in self._sort_keys(query, columns)]
+        keys = self._sort_keys(query, columns)
+        order = [key.desc() if descending else key.asc() for key, descending in keys]
         placed = (
             select(
                 base.c.crm_table,
@@ -277,6 +281,8 @@ class ListTableQueries(_ScopedRepository):
                 base.c.added_at,
                 func.count().over().label("total"),
                 func.row_number().over(order_by=order).label("position"),
+                # Computed once for the window's sort and the keyset's cut (folding a name calls a function).
+                *(key.label(f"sort_key_{index}") for index, (key, _) in enumerate(keys)),
             )
             .select_from(base)
             .outerjoin(owners, owners.c.owner_id == base.c.owner_id)
@@ -285,10 +291,11 @@ class ListTableQueries(_ScopedRepository):
             .subquery("placed")
         )
         statement = select(placed, self._owners_json(owners).label("owners"))
+        computed = [placed.c[f"sort_key_{index}"] for index in range(len(keys))]
         if after is not None:
-            statement = statement.where(self._beyond(query, placed.c, after, before=False))
+            statement = statement.where(self._beyond(query, computed, after, before=False))
         if before is not None:
-            statement = statement.where(self._beyond(query, placed.c, before, before=True))
+            statement = statement.where(self._beyond(query, computed, before, before=True))
         # Backwards, the rows nearest ``before`` first: the page is the ``limit`` rows just before it.
         statement = statement.order_by(placed.c.position.desc() if before else placed.c.position).limit(limit)
         found = list(self._session.execute(statement))
