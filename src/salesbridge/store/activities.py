@@ -400,11 +400,20 @@ class ActivityRepository(_ScopedRepository):
         )
 
     def failing_with(self, error_code: str, *, due_by: datetime | None = None) -> bool:
-        """See the port. One ``EXISTS`` on the error-code index."""
+        """See the port. The first such entry by next attempt, one probe of the error-code index: ordered, so that
+        no plan can scan the table instead (an ``EXISTS`` let PostgreSQL choose a sequential scan hoping to meet one
+        early, which reads every row when the organization's are the newest)."""
         condition = self._failing_with(error_code)
         if due_by is not None:
             condition = and_(condition, ActivityRow.next_attempt_at <= due_by)
-        return bool(self._session.scalar(select(exists().where(condition))))
+        return self._first(condition) is not None
+
+    def _first(self, condition: Any) -> uuid.UUID | None:
+        """The id of the entry meeting ``condition`` whose next attempt is first (the order of both indexes led by
+        the organization and the state); None when none does."""
+        return self._session.scalar(
+            select(ActivityRow.id).where(condition).order_by(ActivityRow.next_attempt_at).limit(1)
+        )
 
     def most_attempts(self, error_code: str) -> int:
         """See the port."""
@@ -432,12 +441,13 @@ class ActivityRepository(_ScopedRepository):
         return _rowcount(result)
 
     def any_due(self, *, now: datetime) -> bool:
-        """See the port. Two ``EXISTS`` on the state index."""
-        queued = exists().where(self._scope(), ActivityRow.state == DeliveryState.QUEUED.value)
-        failing_due = exists().where(
+        """See the port. Two ordered probes of the state index (see :meth:`failing_with`)."""
+        if self._first(and_(self._scope(), ActivityRow.state == DeliveryState.QUEUED.value)) is not None:
+            return True
+        failing_due = and_(
             self._scope(), ActivityRow.state == DeliveryState.FAILING.value, ActivityRow.next_attempt_at <= now
         )
-        return bool(self._session.scalar(select(or_(queued, failing_due))))
+        return self._first(failing_due) is not None
 
     def requeue_matched(self) -> int:
         """See the port. One statement: each waiting entry probes the links of its person, its person's company
