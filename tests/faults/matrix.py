@@ -204,7 +204,7 @@ def _remove_app(cell: Cell) -> None:
 def _reinstall_app(cell: Cell) -> None:
     # The administrator reinstalls as soon as the status says so, the drain that met the removal perhaps still
     # writing: an activity whose write is under way then is delivered by that drain once it sees the app whole, or
-    # by the install's requeue (it used to wait APP_MISSING_RETRY, 15 minutes, longer than a cell waits), and one
+    # by the install's requeue (it used to wait 15 minutes for its next attempt, longer than a cell waits), and one
     # written while the install is under way (its tables back, not yet their columns) waits for the app too (it
     # used to be parked).
     cell.reinstall_app()
@@ -331,7 +331,10 @@ FAULTS: tuple[Fault, ...] = (
         compression="the app's two tables (InMail, messages) deleted through the Web API (`DELETE "
         "EntityDefinitions(LogicalName=…)`, as a CRM administrator removing them does; their rows and parties go "
         "with them) once writeback has delivered part of its activities; `salesbridge crm app install` as soon as "
-        "the status says so, the drain that met the removal perhaps still writing",
+        "the status says so, the drain that met the removal perhaps still writing. A reinstall in Dynamics itself "
+        "(no action in salesbridge) is found by the drain's own check of the app, 30 s after the failed write, then "
+        "1, 2, 4 and every 5 minutes: longer than a cell waits, so that case runs with an injected clock "
+        "(`tests/integration/services/test_writeback_drain.py`, § Writeback above)",
         admin_action="after the administrator reinstalled the app (as the status says)",
     ),
 )
