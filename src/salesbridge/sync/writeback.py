@@ -595,10 +595,16 @@ def take_app_check(store: WritebackStore, organization_id: uuid.UUID, *, now: da
     (:func:`~salesbridge.domain.writeback.app_check_delay` of the checks made so far, counted in their attempts):
     a drain beside this one does not check too, and none is claimed, i.e. written to the missing tables; the check
     that finds the app back makes them due at once. While Dynamics throttles the drain (its ``Retry-After`` not
-    over at ``now``) no check is taken: they are put off until then. Exact and cheap (the error-code index)."""
+    over at ``now``) no check is taken: they are put off until then. When the settings write none of their data
+    items back any more (writeback turned off meanwhile), no check either: the claim sets them aside
+    (``not_written_back``) as it does every activity of an item not written back. Exact and cheap (the error-code
+    index)."""
     with store(organization_id) as uow:
         activities = uow.activities
         if not activities.failing_with(CRM_APP_MISSING_CODE, due_by=now):
+            return False
+        settings = uow.writeback_settings.get()
+        if not any(settings.writes(item) for item in activities.failing_items(CRM_APP_MISSING_CODE)):
             return False
         throttled = activities.throttled_until()
         if throttled is not None and throttled > now:

@@ -954,6 +954,32 @@ async def test_an_app_gone_for_days_is_checked_every_five_minutes_and_not_while_
     assert (await drain_organization(acme.store, acme.sessions, acme.id, clock=clock)).app_checks == 1  # type: ignore[arg-type]
 
 
+async def test_activities_waiting_for_the_app_after_writeback_was_turned_off_are_kept_without_checking_it(
+    acme: Acme,
+) -> None:
+    """Writeback turned off while activities wait for the app: their next attempt sets them aside in the workspace
+    (``not_written_back``, as any activity of an item not written back) instead of checking the app every 5 minutes
+    for activities nobody will write."""
+    await remove_app_tables(acme)
+    activity = acme.log("f-1", DataItem.MESSAGE)
+    clock = FakeClock(utc_now() + timedelta(minutes=1))
+    assert (await drain_organization(acme.store, acme.sessions, acme.id, clock=clock)).errors  # type: ignore[arg-type]
+    await set_writeback_settings(
+        acme.store,
+        acme.sessions,  # type: ignore[arg-type]
+        acme.id,
+        WritebackSettings(enabled=True, items=frozenset({DataItem.NOTE})),
+        actor="admin@acme.test",
+    )
+    clock.advance(APP_CHECK_FIRST)
+
+    summary = await drain_organization(acme.store, acme.sessions, acme.id, clock=clock)  # type: ignore[arg-type]
+
+    assert (summary.app_checks, summary.not_written_back, summary.writes) == (0, 1, 0)
+    assert acme.state(activity) == (DeliveryState.NOT_WRITTEN_BACK, None)
+    assert not writeback_status(acme.store, acme.id).crm_app_missing
+
+
 class ReinstalledMidWrite:
     """The connector's activity writer, passed through, with the CRM app's tables removed as the first write starts
     and the app installed again through salesbridge (as the status tells the administrator) before that write's
