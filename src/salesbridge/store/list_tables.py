@@ -235,9 +235,9 @@ class ListTableQueries(_ScopedRepository):
         unfiltered). The list is not checked (an unknown list, or another organization's, has no rows).
 
         One statement: the list's items with their records' names and owners (a primary-key read each), the
-        distinct owners' names (a read per owner, not per row), the links (a primary-key read each), the sort, the
-        keyset's cut and the page; the total and each row's place are window functions over the filtered rows and
-        the owners a JSON aggregate beside each row. Only a page past the end reads again."""
+        distinct owners' names (a read per owner, not per row), the links (a primary-key read each), the keyset's
+        cut and the page (a top-N sort); the total and the rows past the cut are window counts, the owners a JSON
+        aggregate beside each row. Only a page past the end reads again."""
         org = self._organization_id
         record, on_record, name, owner_id = self._record_of(ListItem.crm_table, ListItem.crm_id)
         base = (
@@ -266,7 +266,6 @@ class ListTableQueries(_ScopedRepository):
             added_at=base.c.added_at,
         )
         keys = self._sort_keys(query, columns)
-        order = [key.desc() if descending else key.asc() for key, descending in keys]
         placed = (
             select(
                 base.c.crm_table,
@@ -280,8 +279,7 @@ class ListTableQueries(_ScopedRepository):
                 base.c.reason,
                 base.c.added_at,
                 func.count().over().label("total"),
-                func.row_number().over(order_by=order).label("position"),
-                # Computed once for the window's sort and the keyset's cut (folding a name calls a function).
+                # Computed once, for the keyset's cut and the sort (folding a name calls a function).
                 *(key.label(f"sort_key_{index}") for index, (key, _) in enumerate(keys)),
             )
             .select_from(base)
@@ -290,26 +288,33 @@ class ListTableQueries(_ScopedRepository):
             .where(*self._filters(query, owner_id=base.c.owner_id, crm_table=base.c.crm_table, link=linked))
             .subquery("placed")
         )
-        statement = select(placed, self._owners_json(owners).label("owners"))
         computed = [placed.c[f"sort_key_{index}"] for index in range(len(keys))]
+        # Backwards, the rows nearest ``before`` first: the page is the ``limit`` rows just before it.
+        backwards = before is not None
+        order = [
+            key.desc() if descending != backwards else key.asc()
+            for key, (_, descending) in zip(computed, keys, strict=True)
+        ]
+        # The rows the cut keeps (those past the cursor): with the total, how many rows come before the page.
+        statement = select(placed, func.count().over().label("kept"), self._owners_json(owners).label("owners"))
         if after is not None:
             statement = statement.where(self._beyond(query, computed, after, before=False))
         if before is not None:
             statement = statement.where(self._beyond(query, computed, before, before=True))
-        # Backwards, the rows nearest ``before`` first: the page is the ``limit`` rows just before it.
-        statement = statement.order_by(placed.c.position.desc() if before else placed.c.position).limit(limit)
-        found = list(self._session.execute(statement))
+        found = list(self._session.execute(statement.order_by(*order).limit(limit)))
         if not found:
             return ListTablePage(rows=[], total=self.count(list_id, query), owners=self.owners(list_id))
-        if before is not None:
+        if backwards:
             found.reverse()
         listed = found[0].owners
         pairs = json.loads(listed) if isinstance(listed, str) else (listed or [])
+        total, kept = int(found[0].total), int(found[0].kept)
         return ListTablePage(
             rows=[_row(row) for row in found],
-            total=int(found[0].total),
+            total=total,
             owners=[(str(owner_id), name) for owner_id, name in pairs],
-            offset=int(found[0].position) - 1,
+            # Forwards the kept rows are the page and those after it; backwards, the page and those before it.
+            offset=kept - len(found) if backwards else total - kept,
         )
 
     def _owner_names(self, owner_ids: Select[Any]) -> Select[Any]:
