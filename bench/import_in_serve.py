@@ -1,0 +1,481 @@
+"""Benchmark: a full CRM import inside ``salesbridge serve`` while the console is used, with the process's SQLite
+memory limited (``SALESBRIDGE_SQLITE_MEMORY_MIB``, 64 MiB by default) and without a limit, side by side.
+
+On a SQLite store ``salesbridge serve`` runs the embedded job runner: the import and the console's pages share one
+process, so one SQLite soft heap limit (``PRAGMA soft_heap_limit``), while each connection may cache 64 MiB. The
+import alone and the console alone are measured by ``bench/crm_import.py`` and ``bench/console.py``
+(``--sqlite-memory-mib 64,0``); this measures them together.
+
+Set-up (untimed), once: ``salesbridge sandbox serve --tls --seed scale:N`` (``--contacts`` contacts, with the scale
+seed's accounts, leads and opportunities: 1.2 N rows); a SQLite store connected to it with the CRM app installed,
+sellers with seats, ``--people`` people tied to contacts (:func:`bench.writeback.prepare_workspace`), an
+administrator (:func:`bench.soak.add_admin`); the CRM imported once (``salesbridge sync run``), so the console's
+pages read a full store; a list of the administrator's holding ``--list-size`` contacts; the scheduled imports
+pushed a day away (only the requested one runs); then every table's change-tracking position forgotten (as when
+Dynamics refuses an expired token: the next import reads every row again, in a new generation). That store is the
+template: every run starts on a copy of it.
+
+Each run (one per memory limit per round, their order reversed every other round,
+:func:`bench.sqlite_memory.alternated`): ``salesbridge serve`` on a fresh copy, the limit in its environment
+(0: none), and the signed-in administrator loading the console's pages one after another at a steady rate
+(``--page-every`` seconds; when a page takes longer the next follows at once): the soak's main pages
+(:data:`bench.soak.CONSOLE_PATHS`) and the list's page, plain and sorted. First ``--idle-seconds`` of pages alone,
+then the full import is requested as "Sync now" requests it; the pages go on until the import has finished. Per
+run: the import's rows/s (rows stored over its ``started_at`` to ``finished_at``), the serve process's CPU seconds
+during the import (all of it, and the import's threads and the console's apart: :mod:`bench.serve_sampling`), the
+page latency (the client's wall clock, loopback HTTP) median and p95 during the import and while idle, the process's
+peak RSS (``VmHWM``) and SQLite's own heap (the most it held during the import, and its limit in force), sampled
+inside the serve process every ``--sample-every`` seconds. Ratios limited / unlimited are computed within each
+round, never across rounds (the machine is shared).
+
+Run: ``make bench-import-in-serve`` or ``.venv/bin/python -m bench.import_in_serve [--contacts 250000]
+[--rounds 3] [--sqlite-memory-mib 64,0] [--page-every 0.25] [--idle-seconds 15]``. Results:
+``bench/results/import-in-serve.json`` and the table printed (``docs/performance.md`` § SQLite memory limit).
+Exits 1 when a run's import failed, stored fewer rows than the CRM holds, or a page was not answered 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from contextlib import closing
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.console import ADMIN, percentile
+from bench.crm_import import machine, ratio
+from bench.serve_sampling import EVERY_VARIABLE, SAMPLES_VARIABLE, read_samples
+from bench.soak import CONSOLE_PATHS, Console, StoreView, Tally, add_admin, every, free_port, start_serve
+from bench.sqlite_memory import alternated, memory_limits
+from bench.writeback import SLUG, Workspace, bench_environment, open_store, prepare_workspace, start_crm
+from salesbridge.domain.crm_import import IMPORTED_TABLES
+from salesbridge.services.matching import run_requested_matching
+from salesbridge.store.database import SQLITE_MEMORY_MIB
+from salesbridge.store.uow import utc_now
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "import-in-serve.json"
+HOOK = ROOT / "bench" / "serve_hook"
+"""Put on the serve process's PYTHONPATH: its ``sitecustomize`` starts :mod:`bench.serve_sampling`."""
+NO_SCHEDULE_MINUTES = 24 * 60
+"""The template's sync interval: no scheduled import comes between the requested ones."""
+
+
+# -------------------------------------------------------------------------------------------------- set-up
+
+
+def prepare_template(workspace: Workspace, crm_contacts: Sequence[str], list_size: int) -> uuid.UUID:
+    """The CRM imported once into the workspace's store (``salesbridge sync run``) and matched, the administrator's
+    list of ``list_size`` of ``crm_contacts`` (its id returned), scheduled imports a day apart, and every table's
+    position forgotten, so that the next import reads every row again."""
+    done = subprocess.run(
+        [sys.executable, "-m", "salesbridge", "sync", "run", "--org", SLUG],
+        env=bench_environment(workspace.url, workspace.key),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the first import failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    store, engine = open_store(workspace)
+    # The matching the import asked for, run here: else the serve process would run it first, on start-up.
+    run_requested_matching(store, workspace.organization_id, clock=utc_now)
+    with store(workspace.organization_id) as uow:
+        admin = uow.users.find_by_email(ADMIN)
+        assert admin is not None
+        saved = uow.lists.create_manual(admin.id, "Accounts to call")
+        step = max(1, len(crm_contacts) // list_size)
+        uow.lists.replace_items(saved.id, [("contact", crm_id, None) for crm_id in crm_contacts[::step][:list_size]])
+        settings = uow.crm_settings.get()
+        uow.crm_settings.save(
+            stage_source=settings.stage_source,
+            stage_threshold=settings.stage_threshold,
+            won_value_column=settings.won_value_column,
+            won_value_base_currency=settings.won_value_base_currency,
+            auto_save_enabled=settings.auto_save_enabled,
+            sync_interval_minutes=NO_SCHEDULE_MINUTES,
+        )
+        for state in uow.sync_states.all():
+            # What the engine does when Dynamics refuses an expired token; a modified-on table's full scan falls due.
+            uow.sync_states.save(
+                replace(state, delta_token=None, resume_link=None, reading_generation=None, last_full_read_at=None)
+            )
+        uow.commit()
+    engine.dispose()
+    return saved.id
+
+
+def copy_store(template: Path, copy: Path) -> None:
+    """A copy of the template store (SQLite's backup API: whole, whatever its WAL still holds)."""
+    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(copy)) as target:
+        source.backup(target)
+
+
+# ------------------------------------------------------------------------------------------------ one run
+
+
+class PageLoads:
+    """The administrator's page loads: each one's start and end (wall clock, seconds since the epoch), path and
+    status; a transport error counts as status 0."""
+
+    def __init__(self, console: Console, paths: Sequence[str]) -> None:
+        self.console = console
+        self.paths = paths
+        self.lock = threading.Lock()
+        self.loads: list[tuple[float, float, str, int]] = []
+
+    def load(self, number: int) -> None:
+        path = self.paths[number % len(self.paths)]
+        started = time.time()
+        try:
+            status = self.console.client.get(path).status_code
+        except Exception:  # noqa: BLE001 - a page not answered is counted, the load goes on
+            status = 0
+        with self.lock:
+            self.loads.append((started, time.time(), path, status))
+
+    def within(self, start: float, end: float) -> list[tuple[float, float, str, int]]:
+        """The loads that started and ended between ``start`` and ``end``."""
+        with self.lock:
+            return [load for load in self.loads if load[0] >= start and load[1] <= end]
+
+
+def latency(loads: Sequence[tuple[float, float, str, int]]) -> dict[str, Any]:
+    """Pages loaded, not answered 200, and the latency median, p95 and max (ms) of those answered 200."""
+    timings = [(end - start) * 1000 for start, end, _, status in loads if status == 200]
+    return {
+        "pages": len(loads),
+        "page_errors": sum(1 for *_, status in loads if status != 200),
+        "p50_ms": round(statistics.median(timings), 1) if timings else None,
+        "p95_ms": round(percentile(timings, 0.95), 1) if timings else None,
+        "max_ms": round(max(timings), 1) if timings else None,
+    }
+
+
+def between(samples: Sequence[dict[str, Any]], start: float, end: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The serve process's last sample at or before ``start`` and its first at or after ``end`` (the nearest ones
+    when there are none)."""
+    before = [sample for sample in samples if sample["t"] <= start] or samples[:1]
+    after = [sample for sample in samples if sample["t"] >= end] or samples[-1:]
+    return before[-1], after[0]
+
+
+def measure_run(
+    workspace: Workspace,
+    folder: Path,
+    memory_mib: int,
+    paths: Sequence[str],
+    args: argparse.Namespace,
+    round_number: int,
+) -> dict[str, Any]:
+    """One ``salesbridge serve`` on ``workspace``'s store with its SQLite memory limited to ``memory_mib`` (0: none):
+    pages alone for ``--idle-seconds``, then pages while the requested full import runs (see the module's
+    docstring)."""
+    name = f"round{round_number}-{memory_mib}mib"
+    samples_path = folder / f"{name}.samples.jsonl"
+    extra = {
+        "SALESBRIDGE_SQLITE_MEMORY_MIB": str(memory_mib),
+        "PYTHONPATH": os.pathsep.join((str(HOOK), str(ROOT))),
+        SAMPLES_VARIABLE: str(samples_path),
+        EVERY_VARIABLE: str(args.sample_every),
+    }
+    port = free_port()
+    log = folder / f"{name}.log"
+    serve = start_serve(workspace, port, log, extra)
+    view: StoreView | None = None
+    console: Console | None = None
+    loader: threading.Thread | None = None
+    stop = threading.Event()
+    try:
+        console = Console(f"http://127.0.0.1:{port}", Tally())
+        pages = PageLoads(console, paths)
+        for number in range(len(paths)):  # every page once, unmeasured: templates compiled, caches warm
+            pages.load(number)
+        warmed = time.time()
+        loader = every(args.page_every, stop, pages.load, Tally(), "console")
+        time.sleep(args.idle_seconds)
+        view = StoreView(workspace)
+        requested = time.time()
+        run_id = view.request_import()
+        deadline = time.monotonic() + args.import_timeout
+        run = view.last_run()
+        while run is None or run.id != run_id or run.state.value not in ("succeeded", "failed"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the import did not finish within {args.import_timeout:g} s")
+            if serve.poll() is not None:
+                raise RuntimeError(f"salesbridge serve exited ({serve.returncode})")
+            time.sleep(0.5)
+            run = view.last_run()
+        stop.set()
+        time.sleep(args.sample_every * 2)  # a sample after the import's end
+    except Exception as error:
+        raise RuntimeError(
+            f"{name}: {error}; the serve log's end:\n{log.read_text(errors='replace')[-4000:]}"
+        ) from error
+    finally:
+        stop.set()
+        if view is not None:
+            view.close()
+        # Stopped at once: the matching the import asked for starts when it ends (it is not measured), and a page
+        # load still under way would wait on its write lock (busy timeout) before it could end.
+        serve.terminate()
+        try:
+            serve.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.wait()
+        if loader is not None:
+            loader.join(timeout=60)
+        if console is not None:
+            console.close()
+    assert run.started_at is not None
+    assert run.finished_at is not None
+    start, end = run.started_at.timestamp(), run.finished_at.timestamp()
+    samples = read_samples(samples_path)
+    during = [sample for sample in samples if start <= sample["t"] <= end]
+    first, last = between(samples, start, end)
+    seconds = end - start
+    rows = run.rows_imported or 0
+    return {
+        "round": round_number,
+        "sqlite_memory_mib": memory_mib,
+        "import": {
+            "state": run.state.value,
+            "error": run.error,
+            "rows": rows,
+            "seconds": round(seconds, 2),
+            "rows_per_s": round(rows / seconds) if seconds else None,
+            "waited_s": round(start - requested, 2),
+            # CPU of the serve process between the samples around the import (at most a period more each side).
+            "cpu_s": round(last["cpu_s"] - first["cpu_s"], 2),
+            "import_threads_cpu_s": round(last["import_cpu_s"] - first["import_cpu_s"], 2),
+            "console_threads_cpu_s": round(last["console_cpu_s"] - first["console_cpu_s"], 2),
+            "cpu_window_s": round(last["t"] - first["t"], 2),
+        },
+        "pages_during_import": latency(pages.within(start, end)),
+        "pages_idle": latency(pages.within(warmed, requested)),
+        # The process's peak RSS (VmHWM) until the import ended, and the most RSS sampled while it ran.
+        "peak_rss_mib": max(sample["peak_rss_mib"] for sample in samples if sample["t"] <= end),
+        "peak_rss_during_import_mib": max((s["rss_mib"] for s in during), default=None),
+        "rss_at_import_end_mib": last["rss_mib"],
+        "sqlite": {
+            "soft_heap_limit_mib": last["sqlite_soft_heap_limit_mib"],
+            "heap_peak_during_import_mib": max((s["sqlite_heap_highwater_mib"] for s in during), default=None),
+            "heap_at_import_end_mib": last["sqlite_heap_used_mib"],
+            "heap_peak_idle_mib": max(
+                (s["sqlite_heap_highwater_mib"] for s in samples if warmed <= s["t"] <= requested), default=None
+            ),
+        },
+        "samples": len(samples),
+        # (seconds from the import's start, RSS MiB, SQLite heap MiB held, its most since the previous sample).
+        "series": [
+            (round(s["t"] - start, 1), s["rss_mib"], s["sqlite_heap_used_mib"], s["sqlite_heap_highwater_mib"])
+            for s in samples
+            if s["t"] >= start - args.idle_seconds
+        ],
+    }
+
+
+# ------------------------------------------------------------------------------------------------ summary
+
+
+def pair_ratios(runs: Sequence[dict[str, Any]], limited: int, unlimited: int) -> list[dict[str, Any]]:
+    """Per round, limited over unlimited: rows/s, CPU (process, import threads), page p50/p95 during the import,
+    peak RSS and SQLite's heap peak."""
+    ratios = []
+    for round_number in sorted({run["round"] for run in runs}):
+        by_limit = {run["sqlite_memory_mib"]: run for run in runs if run["round"] == round_number}
+        if limited not in by_limit or unlimited not in by_limit:
+            continue
+        a, b = by_limit[limited], by_limit[unlimited]
+        ratios.append(
+            {
+                "round": round_number,
+                "order": [run["sqlite_memory_mib"] for run in runs if run["round"] == round_number],
+                "rows_per_s": ratio(a["import"]["rows_per_s"], b["import"]["rows_per_s"]),
+                "cpu_s": ratio(a["import"]["cpu_s"], b["import"]["cpu_s"]),
+                "import_threads_cpu_s": ratio(a["import"]["import_threads_cpu_s"], b["import"]["import_threads_cpu_s"]),
+                "page_p50": ratio(a["pages_during_import"]["p50_ms"], b["pages_during_import"]["p50_ms"]),
+                "page_p95": ratio(a["pages_during_import"]["p95_ms"], b["pages_during_import"]["p95_ms"]),
+                "peak_rss": ratio(a["peak_rss_mib"], b["peak_rss_mib"]),
+                "sqlite_heap_peak": ratio(
+                    a["sqlite"]["heap_peak_during_import_mib"], b["sqlite"]["heap_peak_during_import_mib"]
+                ),
+            }
+        )
+    return ratios
+
+
+def problems_of(runs: Sequence[dict[str, Any]], crm_rows: int) -> list[str]:
+    """What makes a run's numbers meaningless: its import failed or stored fewer rows than the CRM holds, a page
+    was not answered 200, or the limit in force was not the one asked for."""
+    problems = []
+    for run in runs:
+        label = f"round {run['round']}, {run['sqlite_memory_mib']} MiB"
+        if run["import"]["state"] != "succeeded":
+            problems.append(f"{label}: the import {run['import']['state']}: {run['import']['error']}")
+        if run["import"]["rows"] < crm_rows:
+            problems.append(f"{label}: the import stored {run['import']['rows']} rows of {crm_rows}")
+        errors = run["pages_during_import"]["page_errors"] + run["pages_idle"]["page_errors"]
+        if errors:
+            problems.append(f"{label}: {errors} pages not answered 200")
+        if run["sqlite"]["soft_heap_limit_mib"] != run["sqlite_memory_mib"]:
+            problems.append(f"{label}: SQLite's limit in force was {run['sqlite']['soft_heap_limit_mib']} MiB")
+    return problems
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """Every run, and each round's ratios, as the tables of docs/performance.md § SQLite memory limit."""
+    lines = [
+        "| round | limit MiB | rows/s | CPU s (import threads) | pages | page p50 / p95 ms (idle p50) "
+        "| peak RSS MiB | SQLite heap peak MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in results["runs"]:
+        imported, pages, idle = run["import"], run["pages_during_import"], run["pages_idle"]
+        lines.append(
+            f"| {run['round']} | {run['sqlite_memory_mib'] or 'none'} | {imported['rows_per_s']:,} "
+            f"| {imported['cpu_s']:.1f} ({imported['import_threads_cpu_s']:.1f}) | {pages['pages']} "
+            f"| {pages['p50_ms']} / {pages['p95_ms']} ({idle['p50_ms']}) | {run['peak_rss_mib']:.0f} "
+            f"| {run['sqlite']['heap_peak_during_import_mib']} |"
+        )
+    lines += [
+        "",
+        "| round (order) | rows/s | CPU s | import threads' CPU | page p50 | page p95 | peak RSS | SQLite heap peak |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['round']} ({', '.join(str(limit) for limit in r['order'])}) | {r['rows_per_s']} | {r['cpu_s']} "
+        f"| {r['import_threads_cpu_s']} | {r['page_p50']} | {r['page_p95']} | {r['peak_rss']} "
+        f"| {r['sqlite_heap_peak']} |"
+        for r in results["ratios"]
+    ]
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------------------- main
+
+
+def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    phases = {"start": time.monotonic()}
+    crm = start_crm(folder / "crm", folder / "crm.db", contacts=args.contacts)
+    phases["sandbox"] = time.monotonic()
+    try:
+        template = folder / "template.db"
+        workspace = prepare_workspace(f"sqlite:///{template}", crm, people=args.people)
+        add_admin(workspace)
+        contacts = [str(row[0]).lower() for row in crm.query('SELECT contactid FROM "contact" ORDER BY contactid')]
+        crm_rows = sum(
+            crm.query(f'SELECT COUNT(*) FROM "{table}"')[0][0]
+            for table in IMPORTED_TABLES
+            if crm.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        )
+        list_id = prepare_template(workspace, contacts, args.list_size)
+        phases["template"] = time.monotonic()
+        paths = (*CONSOLE_PATHS, f"/lists/{list_id}", f"/lists/{list_id}?sort=owner&order=desc")
+        runs = []
+        for round_number in range(1, args.rounds + 1):
+            for memory_mib in alternated(args.sqlite_memory_mib, round_number):
+                copy = folder / f"store-{round_number}-{memory_mib}.db"
+                copy_store(template, copy)
+                print(f"round {round_number}, SQLite memory limit {memory_mib or 'none'} MiB …", flush=True)
+                measured = measure_run(
+                    replace(workspace, url=f"sqlite:///{copy}"), folder, memory_mib, paths, args, round_number
+                )
+                imported, pages = measured["import"], measured["pages_during_import"]
+                print(
+                    f"  {imported['rows']:,} rows in {imported['seconds']:.1f} s ({imported['rows_per_s']:,}/s), "
+                    f"CPU {imported['cpu_s']:.1f} s (import threads {imported['import_threads_cpu_s']:.1f}); "
+                    f"{pages['pages']} pages p50 {pages['p50_ms']} ms p95 {pages['p95_ms']} ms; "
+                    f"peak RSS {measured['peak_rss_mib']:.0f} MiB, "
+                    f"SQLite heap peak {measured['sqlite']['heap_peak_during_import_mib']} MiB",
+                    flush=True,
+                )
+                runs.append(measured)
+                for leftover in folder.glob(f"{copy.name}*"):
+                    leftover.unlink()
+    finally:
+        crm.stop()
+    limited, unlimited = args.sqlite_memory_mib[0], args.sqlite_memory_mib[-1]
+    return {
+        "benchmark": "import_in_serve",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
+        "settings": {
+            "contacts": args.contacts,
+            "crm_rows": crm_rows,
+            "people": args.people,
+            "list_size": args.list_size,
+            "rounds": args.rounds,
+            "sqlite_memory_mib": args.sqlite_memory_mib,
+            "page_every_s": args.page_every,
+            "idle_seconds": args.idle_seconds,
+            "sample_every_s": args.sample_every,
+            "paths": list(paths),
+        },
+        "setup_seconds": {"sandbox": round(phases["sandbox"] - phases["start"], 1)}
+        | {"template": round(phases["template"] - phases["sandbox"], 1)},
+        "runs": runs,
+        "ratios": pair_ratios(runs, limited, unlimited),
+        "ratio_of": f"{limited} MiB / {unlimited or 'no limit'}",
+        "problems": problems_of(runs, crm_rows),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=250_000, help="Contacts in the sandbox (scale:N: 1.2 N rows).")
+    parser.add_argument("--people", type=int, default=1000)
+    parser.add_argument("--list-size", type=int, default=2000, help="Contacts on the administrator's list.")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--sqlite-memory-mib",
+        type=memory_limits,
+        default=[SQLITE_MEMORY_MIB, 0],
+        help="The serve process's SQLite memory limits compared (SALESBRIDGE_SQLITE_MEMORY_MIB, 0: none), "
+        f"comma-separated: every round runs once with each; ratios are first / last (default {SQLITE_MEMORY_MIB},0).",
+    )
+    parser.add_argument("--page-every", type=float, default=0.25, help="Seconds between two page loads.")
+    parser.add_argument("--idle-seconds", type=float, default=15.0, help="Pages alone before the import.")
+    parser.add_argument("--sample-every", type=float, default=0.5, help="Seconds between two samples of serve.")
+    parser.add_argument("--import-timeout", type=float, default=900.0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR", help="work in DIR and keep it (serve logs, samples, stores) for a diagnosis"
+    )
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    if args.list_size > args.contacts or args.people > args.contacts:
+        parser.error("--list-size and --people cannot exceed --contacts")
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        results = run(args, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-import-in-serve-") as scratch:
+            results = run(args, Path(scratch))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
+    print(markdown(results))
+    for problem in results["problems"]:
+        print(f"problem: {problem}")
+    print(f"written to {args.out}")
+    return 1 if results["problems"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
