@@ -154,8 +154,8 @@ def list_table(
     Pages are cut by keyset, not counted: a page starts right after the last row of the page before it, wherever
     that row sorts now, so rows renamed, added or removed between two pages move no other row across the edge (no
     row shown twice, none skipped). A cursor of another list, sort or order, or a made-up one, is not an error: the
-    first page is shown (``restarted``); so it is when no row is left after the cursor's place (``restarted``), or
-    too few before it to fill a page. Reads only.
+    first page is shown (``restarted``); so it is when no row is left after the cursor's place (``restarted``) or
+    before it. Reads only.
 
     Raises:
         UnknownOrganizationError: no organization has ``slug``.
@@ -170,9 +170,10 @@ def list_table(
         limit = ROWS_SHOWN if paged else None
         tables = uow.list_tables
         found = tables.rows(list_id, query, limit=limit, after=after_key, before=before_key) if paged else None
-        if found is None or not found.rows or (before_key is not None and len(found.rows) < ROWS_SHOWN):
-            # Nothing left past the cursor, or too few rows before it to fill a page: the first page (said only
-            # when a next page was asked for: going back to the start is what "previous" asks).
+        if found is None or not found.rows:
+            # Nothing left past the cursor: the first page (said only when a next page was asked for: going back
+            # to the start is what "previous" asks). Fewer rows than a page before the cursor are the first page
+            # as they are: filled up, it would show page 2's first rows again.
             restarted = restarted or (after_key is not None and found is not None and found.total > 0)
             found = tables.rows(list_id, query, limit=limit)
     owners = sorted(

@@ -231,6 +231,9 @@ def test_a_row_renamed_between_two_pages_moves_no_other_row_across_the_edge(
     assert _names(first)[-1] == "Extra 097"
     assert _names(second)[0] == "Extra 098", "page 2 starts right after page 1's last row"
     assert (new_name in _names(second)) is new_name.startswith("Zz"), "the renamed row is shown where it sorts now"
+    back = seller.client.get(_link(second, "prev")).text
+    assert _names(back)[-1] == "Extra 097", "page 2's previous page ends right before its first row"
+    assert not set(_names(back)) & set(_names(second))
 
 
 def test_a_cursor_that_does_not_fit_shows_the_first_page(console: Console, browser: OpenBrowser) -> None:
