@@ -35,6 +35,7 @@ from salesbridge.errors import CrmError, ForbiddenError, InvalidRequestError, Ma
 from salesbridge.services.account_rules import Principal
 from salesbridge.services.crm_app import crm_app_status
 from salesbridge.services.ports import Clock, CrmAppSessionFactory, Mailer, StoreAccess
+from salesbridge.services.writeback_outbox import requeue_after_app_found
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +190,9 @@ async def evaluate_alerts(
     (``resolved_notified_at``); an episode that ended before its alert went out sends no "resolved" either, and
     one whose "resolved" still failed when a new episode started sends none (the new alert says more). The
     CRM-side app is checked through ``app_sessions`` (not when None) only while writeback is on, at most every
-    :data:`~salesbridge.domain.alerts.CRM_APP_CHECK_INTERVAL`; a check that cannot reach the CRM changes nothing.
+    :data:`~salesbridge.domain.alerts.CRM_APP_CHECK_INTERVAL`; a check that cannot reach the CRM changes nothing,
+    one that finds it whole puts the activities waiting for its tables back in the queue
+    (:func:`~salesbridge.services.writeback_outbox.requeue_after_app_found`).
     Store work runs on worker threads.
     """
     now = clock()
@@ -217,6 +220,10 @@ async def evaluate_alerts(
         missing = await _app_missing(store, app_sessions, seen.slug)
         if missing is not None:
             states[AlertKind.CRM_APP_MISSING] = observed(app, holds=missing[0], now=now, detail=missing[1])
+            if not missing[0]:
+                # Whole: activities still waiting for its tables (reinstalled in Dynamics since the drain's last
+                # check of the app) go now, not at the drain's next check.
+                await asyncio.to_thread(_app_found, store, organization_id)
     await asyncio.to_thread(_save, store, organization_id, states.values())
     emailed: dict[AlertKind, tuple[str, ...]] = {}
     resolved: dict[AlertKind, tuple[str, ...]] = {}
@@ -263,6 +270,12 @@ async def _app_missing(store: StoreAccess, sessions: CrmAppSessionFactory, slug:
         logger.warning("the CRM-side app of %s could not be checked: %s", slug, exc)
         return None
     return status.state is not AppState.INSTALLED, status.state_label
+
+
+def _app_found(store: StoreAccess, organization_id: uuid.UUID) -> None:
+    with store(organization_id) as uow:
+        if requeue_after_app_found(uow):
+            uow.commit()
 
 
 def _save(store: StoreAccess, organization_id: uuid.UUID, states: Iterable[AlertState]) -> None:

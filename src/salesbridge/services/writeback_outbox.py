@@ -90,3 +90,14 @@ def requeue_after_app_install(uow: UnitOfWork, *, recreated: Collection[DataItem
     if requeued:
         request_drain(uow, reason=APP_INSTALLED_REASON)
     return requeued
+
+
+def requeue_after_app_found(uow: UnitOfWork) -> int:
+    """The CRM app found whole by a check (the alerts'), not installed through salesbridge: reinstalled in Dynamics
+    itself. :func:`requeue_after_app_install`, the data items of the activities waiting for its tables counting as
+    recreated (a table they found gone and that is back was created anew: its rows went with the removed one); 0
+    when none waits. The drain's own check of the app does the same (:mod:`salesbridge.sync.writeback`)."""
+    gone = uow.activities.failing_items(CRM_APP_MISSING_CODE)
+    if not gone:
+        return 0
+    return requeue_after_app_install(uow, recreated=gone)

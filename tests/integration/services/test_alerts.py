@@ -19,8 +19,18 @@ from tests.integration.services.conftest import SANDBOX_TARGETS, RunningSandbox,
 from tests.smtp_server import SmtpServer, smtp_server
 
 from salesbridge.domain.alerts import AlertKind
+from salesbridge.domain.crm_app import CRM_APP, missing_items
 from salesbridge.domain.people import Person
-from salesbridge.domain.writeback import ActivityDraft, DataItem, DeliveryState, Direction, WritebackSettings
+from salesbridge.domain.writeback import (
+    CRM_APP_MISSING_CODE,
+    ActivityDraft,
+    DataItem,
+    DeliveryState,
+    Direction,
+    Regarding,
+    WritebackSettings,
+    after_table_missing,
+)
 from salesbridge.mail import SmtpMailer
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.services.accounts import AccountService
@@ -323,3 +333,66 @@ async def test_the_crm_app_missing_while_writeback_is_on_is_emailed_once_and_end
         resolved = next(m for m in server.handler.wait(6)[3:] if m.rcpt_tos == ["ana@acme.test"])
         assert resolved.message["Subject"].startswith("Resuelto: ")
         assert len(server.received) == 6
+
+
+async def test_the_alerts_check_finding_the_app_reinstalled_in_dynamics_puts_its_waiting_activities_back_in_the_queue(
+    store: UnitOfWorkFactory, fresh: RunningSandbox
+) -> None:
+    """The app's tables created again in Dynamics itself (no install through salesbridge): the alerts' check of the
+    app, finding it whole, puts the activities that waited for its tables back in the queue, and the message
+    delivered before them (its row went with the removed table) too, to be written again on its own id."""
+    clock = Clock()
+    acme = Acme(store, clock)
+    outcome = await connect_crm(
+        store, _dynamics_session, slug="acme", credentials=fresh.credentials(), targets=SANDBOX_TARGETS
+    )
+    assert outcome.is_connected
+    with store(acme.id) as uow:
+        uow.writeback_settings.set(WritebackSettings(enabled=True), actor="admin@acme.test")
+        added = [
+            uow.activities.add(acme.seller, _draft(acme, item), state=DeliveryState.QUEUED, hold=None)[0].id
+            for item in (DataItem.MESSAGE, DataItem.MESSAGE, DataItem.NOTE)
+        ]
+        waiting, delivered, note = added
+        uow.activities.mark_failed(
+            waiting, outcome=after_table_missing(now=START), error_code=CRM_APP_MISSING_CODE, error_message="gone"
+        )
+        uow.activities.mark_delivered({delivered: (1, Regarding("contact", "c1"))}, now=START)
+        uow.activities.mark_delivered({note: (1, Regarding("contact", "c1"))}, now=START)
+        uow.commit()
+    connector = _dynamics_session(fresh.connected_credentials())
+    try:
+        missing = missing_items(await connector.app.observe(CRM_APP), CRM_APP)
+        await connector.app.create(CRM_APP, [item for item in missing if item.installable])
+    finally:
+        await connector.close()
+
+    with smtp_server() as server:
+        mailer = SmtpMailer(host=server.host, port=server.port, tls="none", sender="alerts@salesbridge.test")
+        done = await evaluate_alerts(
+            store,
+            acme.id,
+            mailer=mailer,
+            clock=clock,
+            console_url=CONSOLE,
+            app_sessions=cast(CrmAppSessionFactory, _dynamics_session),
+        )
+
+    assert AlertKind.CRM_APP_MISSING not in done.active
+    with store(acme.id, read_only=True) as uow:
+        states = {activity_id: uow.activities.get(activity_id).delivery.state for activity_id in added}
+        assert not uow.activities.failing_with(CRM_APP_MISSING_CODE)
+    assert states == {waiting: DeliveryState.QUEUED, delivered: DeliveryState.QUEUED, note: DeliveryState.DELIVERED}
+
+
+def _draft(acme: Acme, item: DataItem) -> ActivityDraft:
+    return ActivityDraft(
+        client_id=uuid.uuid4().hex,
+        item=item,
+        person_id=acme.person,
+        company_id=None,
+        subject=None,
+        body="Following up",
+        direction=Direction.OUTGOING,
+        occurred_at=START,
+    )
