@@ -23,6 +23,7 @@ KEYED_BY_A_FIXED_SET = {
     "salesbridge.matching.model._packaged": "one per kind of record (people, companies)",
     "salesbridge.domain.crm_import._field_reader": "one per imported table's name, owner and parent columns",
     "salesbridge.bootstrap._shared_request_budget": "one per database URL: the process's one",
+    "salesbridge.native.c_function": "one per C library function the code names (malloc_trim, mallopt, ...)",
 }
 """Unbounded caches whose keys come from a small set fixed by the code, and why."""
 
