@@ -798,6 +798,6 @@ def has_due(store: WritebackStore, organization_id: uuid.UUID, *, now: datetime)
     """Whether the organization has work for a drain at ``now``: queued activities (perhaps under another drain's
     live lease: the claim skips those), or failing ones whose next attempt came — among them those waiting for the
     CRM app whose check is due (the drain checks the app rather than writing them). Reads only; exact and cheap (two
-    ``EXISTS`` on the state index), so a runner can ask every round."""
+    probes of the state index), so a runner can ask every round."""
     with store(organization_id, read_only=True) as uow:
         return uow.activities.any_due(now=now)
