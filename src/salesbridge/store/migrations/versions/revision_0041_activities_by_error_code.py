@@ -5,8 +5,8 @@ Whether an organization's activities wait for the CRM app's tables (``failing`` 
 read off the 200 newest failing or parked activities, which said no when more of them, or newer ones failing for
 another reason, filled that window. Asked exactly now (the first such activity by next attempt, ``LIMIT 1``), by the
 status and by the drain's check of the app on a short cadence while they wait (is one due?), the question is one
-index probe however many activities the organization has. Partial: an activity delivered, queued or waiting for a match or a seat has no error code, so
-logging and delivering activities maintain no entry of it.
+index probe however many activities the organization has. Partial: an activity logged and delivered without a
+failure has no error code (delivery clears it), so the usual traffic maintains no entry of it.
 
 Revision ID: 0041
 Revises: 0040
