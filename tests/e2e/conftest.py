@@ -58,15 +58,17 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@pytest.fixture(scope="session")
-def playwright_session() -> Iterator[Playwright]:
-    """Playwright's sync API (run outside any event loop: these tests are plain sync tests)."""
+@pytest.fixture(scope="module")
+def playwright_driver() -> Iterator[Playwright]:
+    """Playwright's sync API (run outside any event loop: these tests are plain sync tests), for one module: while
+    it is open the thread has a running event loop, and a later file's ``asyncio.run`` on the same pytest worker
+    would fail ("cannot be called from a running event loop")."""
     with sync_playwright() as playwright:
         yield playwright
 
 
-@pytest.fixture(scope="session")
-def chromium(playwright_session: Playwright) -> Iterator[Browser]:
+@pytest.fixture(scope="module")
+def chromium(playwright_driver: Playwright) -> Iterator[Browser]:
     """Headless Debian Chromium."""
     executable = shutil.which("chromium")
     if executable is None:
@@ -75,7 +77,7 @@ def chromium(playwright_session: Playwright) -> Iterator[Browser]:
             "the browser tests are never skipped.",
             pytrace=False,
         )
-    browser = playwright_session.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+    browser = playwright_driver.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
     yield browser
     browser.close()
 
