@@ -153,15 +153,55 @@ class PageLoads:
             return [load for load in self.loads if load[0] >= start and load[1] <= end]
 
 
+class WriteLockProbe:
+    """Another writer on the store, in this process: every ``period`` seconds it takes SQLite's write lock
+    (``BEGIN IMMEDIATE``, as the store's writers do) and gives it back at once, timing the wait: how long a console
+    write (a sign-in, a request-budget lease before a Dynamics call) waits behind the import's page transactions."""
+
+    def __init__(self, database: Path, period: float, stop: threading.Event) -> None:
+        self.waits: list[tuple[float, float]] = []
+        """(when it asked, seconds waited) each time."""
+        self._database, self._period, self._stop = database, period, stop
+        self.thread = threading.Thread(target=self._run, name="write-lock-probe", daemon=True)
+
+    def _run(self) -> None:
+        with closing(sqlite3.connect(self._database, timeout=120, isolation_level=None)) as connection:
+            while not self._stop.wait(self._period):
+                asked = time.time()
+                connection.execute("BEGIN IMMEDIATE")
+                waited = time.time() - asked
+                connection.execute("ROLLBACK")
+                self.waits.append((asked, waited))
+
+    def within(self, start: float, end: float) -> dict[str, Any]:
+        """How many times, and the wait's median, p95 and max (ms), for the asks made between ``start`` and ``end``."""
+        waits = [waited * 1000 for asked, waited in list(self.waits) if start <= asked <= end]
+        return {
+            "probes": len(waits),
+            "p50_ms": round(statistics.median(waits), 1) if waits else None,
+            "p95_ms": round(percentile(waits, 0.95), 1) if waits else None,
+            "max_ms": round(max(waits), 1) if waits else None,
+        }
+
+
 def latency(loads: Sequence[tuple[float, float, str, int]]) -> dict[str, Any]:
-    """Pages loaded, not answered 200, and the latency median, p95 and max (ms) of those answered 200."""
+    """Pages loaded, not answered 200, and the latency median, p95 and max (ms) of those answered 200; and per path
+    (a few loads each: no percentile) the loads' median and max."""
     timings = [(end - start) * 1000 for start, end, _, status in loads if status == 200]
+    by_path: dict[str, list[float]] = {}
+    for start, end, path, status in loads:
+        if status == 200:
+            by_path.setdefault(path, []).append((end - start) * 1000)
     return {
         "pages": len(loads),
         "page_errors": sum(1 for *_, status in loads if status != 200),
         "p50_ms": round(statistics.median(timings), 1) if timings else None,
         "p95_ms": round(percentile(timings, 0.95), 1) if timings else None,
         "max_ms": round(max(timings), 1) if timings else None,
+        "by_path": {
+            path: {"loads": len(ms), "p50_ms": round(statistics.median(ms), 1), "max_ms": round(max(ms), 1)}
+            for path, ms in by_path.items()
+        },
     }
 
 
@@ -198,6 +238,7 @@ def measure_run(
     view: StoreView | None = None
     console: Console | None = None
     loader: threading.Thread | None = None
+    probe: WriteLockProbe | None = None
     stop = threading.Event()
     try:
         console = Console(f"http://127.0.0.1:{port}", Tally())
@@ -206,6 +247,8 @@ def measure_run(
             pages.load(number)
         warmed = time.time()
         loader = every(args.page_every, stop, pages.load, Tally(), "console")
+        probe = WriteLockProbe(Path(workspace.url.removeprefix("sqlite:///")), args.page_every, stop)
+        probe.thread.start()
         time.sleep(args.idle_seconds)
         view = StoreView(workspace)
         requested = time.time()
@@ -239,6 +282,8 @@ def measure_run(
             serve.wait()
         if loader is not None:
             loader.join(timeout=60)
+        if probe is not None:
+            probe.thread.join(timeout=60)
         if console is not None:
             console.close()
     assert run.started_at is not None
@@ -267,6 +312,8 @@ def measure_run(
         },
         "pages_during_import": latency(pages.within(start, end)),
         "pages_idle": latency(pages.within(warmed, requested)),
+        "write_lock_wait_during_import": probe.within(start, end) if probe else None,
+        "write_lock_wait_idle": probe.within(warmed, requested) if probe else None,
         # The process's peak RSS (VmHWM) until the import ended, and the most RSS sampled while it ran.
         "peak_rss_mib": max(sample["peak_rss_mib"] for sample in samples if sample["t"] <= end),
         "peak_rss_during_import_mib": max((s["rss_mib"] for s in during), default=None),
@@ -292,15 +339,36 @@ def measure_run(
 # ------------------------------------------------------------------------------------------------ summary
 
 
+DYNAMICS_PAGES = ("/settings/crm",)
+"""Pages that wait on Dynamics as they are drawn (the pipeline's choices, the CRM-side app), each call taking its
+share of the request budget in the store: during an import they wait on the sandbox serving the import's pages and
+on the import's writes, whatever SQLite caches."""
+
+
+def medians_sum(run: dict[str, Any], paths: set[str]) -> float | None:
+    """The sum of the medians of ``paths`` loaded during the run's import (None if one was not loaded)."""
+    by_path = run["pages_during_import"].get("by_path", {})
+    if not paths or not paths <= set(by_path):
+        return None
+    return sum(by_path[path]["p50_ms"] for path in paths)
+
+
+def lock_wait(run: dict[str, Any], key: str) -> float | None:
+    """The run's write-lock wait figure ``key`` during its import (None for runs made before it was probed)."""
+    return (run.get("write_lock_wait_during_import") or {}).get(key)
+
+
 def pair_ratios(runs: Sequence[dict[str, Any]], limited: int, unlimited: int) -> list[dict[str, Any]]:
-    """Per round, limited over unlimited: rows/s, CPU (process, import threads), page p50/p95 during the import,
-    peak RSS and SQLite's heap peak."""
+    """Per round, limited over unlimited: rows/s, CPU (process, import threads), page p50/p95 during the import, the
+    sum of the pages' medians (every page loaded in both runs; and without :data:`DYNAMICS_PAGES`), peak RSS and
+    SQLite's heap peak."""
     ratios = []
     for round_number in sorted({run["round"] for run in runs}):
         by_limit = {run["sqlite_memory_mib"]: run for run in runs if run["round"] == round_number}
         if limited not in by_limit or unlimited not in by_limit:
             continue
         a, b = by_limit[limited], by_limit[unlimited]
+        both = set(a["pages_during_import"].get("by_path", {})) & set(b["pages_during_import"].get("by_path", {}))
         ratios.append(
             {
                 "round": round_number,
@@ -310,6 +378,12 @@ def pair_ratios(runs: Sequence[dict[str, Any]], limited: int, unlimited: int) ->
                 "import_threads_cpu_s": ratio(a["import"]["import_threads_cpu_s"], b["import"]["import_threads_cpu_s"]),
                 "page_p50": ratio(a["pages_during_import"]["p50_ms"], b["pages_during_import"]["p50_ms"]),
                 "page_p95": ratio(a["pages_during_import"]["p95_ms"], b["pages_during_import"]["p95_ms"]),
+                "page_medians_sum": ratio(medians_sum(a, both), medians_sum(b, both)),
+                "write_lock_wait_p50": ratio(*(lock_wait(run, "p50_ms") for run in (a, b))),
+                "write_lock_wait_p95": ratio(*(lock_wait(run, "p95_ms") for run in (a, b))),
+                "page_medians_sum_without_dynamics": ratio(
+                    medians_sum(a, both - set(DYNAMICS_PAGES)), medians_sum(b, both - set(DYNAMICS_PAGES))
+                ),
                 "peak_rss": ratio(a["peak_rss_mib"], b["peak_rss_mib"]),
                 "sqlite_heap_peak": ratio(
                     a["sqlite"]["heap_peak_during_import_mib"], b["sqlite"]["heap_peak_during_import_mib"]
@@ -341,26 +415,29 @@ def markdown(results: dict[str, Any]) -> str:
     """Every run, and each round's ratios, as the tables of docs/performance.md § SQLite memory limit."""
     lines = [
         "| round | limit MiB | rows/s | CPU s (import threads) | pages | page p50 / p95 ms (idle p50) "
-        "| peak RSS MiB | SQLite heap peak MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| write-lock wait p50 / p95 ms | peak RSS MiB | SQLite heap peak MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in results["runs"]:
         imported, pages, idle = run["import"], run["pages_during_import"], run["pages_idle"]
         lines.append(
             f"| {run['round']} | {run['sqlite_memory_mib'] or 'none'} | {imported['rows_per_s']:,} "
             f"| {imported['cpu_s']:.1f} ({imported['import_threads_cpu_s']:.1f}) | {pages['pages']} "
-            f"| {pages['p50_ms']} / {pages['p95_ms']} ({idle['p50_ms']}) | {run['peak_rss_mib']:.0f} "
+            f"| {pages['p50_ms']} / {pages['p95_ms']} ({idle['p50_ms']}) "
+            f"| {lock_wait(run, 'p50_ms')} / {lock_wait(run, 'p95_ms')} | {run['peak_rss_mib']:.0f} "
             f"| {run['sqlite']['heap_peak_during_import_mib']} |"
         )
     lines += [
         "",
-        "| round (order) | rows/s | CPU s | import threads' CPU | page p50 | page p95 | peak RSS | SQLite heap peak |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| round (order) | rows/s | CPU s | import threads' CPU | page p50 | page p95 | pages' medians (without "
+        f"{', '.join(DYNAMICS_PAGES)}) | write-lock wait p50 / p95 | peak RSS | SQLite heap peak |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
         f"| {r['round']} ({', '.join(str(limit) for limit in r['order'])}) | {r['rows_per_s']} | {r['cpu_s']} "
-        f"| {r['import_threads_cpu_s']} | {r['page_p50']} | {r['page_p95']} | {r['peak_rss']} "
-        f"| {r['sqlite_heap_peak']} |"
+        f"| {r['import_threads_cpu_s']} | {r['page_p50']} | {r['page_p95']} | {r.get('page_medians_sum')} "
+        f"({r.get('page_medians_sum_without_dynamics')}) | {r.get('write_lock_wait_p50')} / "
+        f"{r.get('write_lock_wait_p95')} | {r['peak_rss']} | {r['sqlite_heap_peak']} |"
         for r in results["ratios"]
     ]
     return "\n".join(lines)
@@ -457,7 +534,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--keep", type=Path, metavar="DIR", help="work in DIR and keep it (serve logs, samples, stores) for a diagnosis"
     )
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="FILE",
+        help="run nothing: compute an earlier run's ratios again, write them to --out and print the tables",
+    )
     args = parser.parse_args(argv)
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+        limits = results["settings"]["sqlite_memory_mib"]
+        results["ratios"] = pair_ratios(results["runs"], limits[0], limits[-1])
+        args.out.write_text(json.dumps(results, indent=1) + "\n")
+        print(markdown(results))
+        return 0
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     if args.list_size > args.contacts or args.people > args.contacts:

@@ -34,6 +34,7 @@ def test_import_in_serve_benchmark_runs_each_limit_and_samples_the_serve_process
         assert run["pages_idle"]["pages"] > 0
         assert run["pages_idle"]["page_errors"] == 0
         assert run["pages_idle"]["p50_ms"] > 0
+        assert run["write_lock_wait_idle"]["probes"] > 0, "another writer timed its waits for the write lock"
         assert run["peak_rss_mib"] > 0
         assert run["samples"] > 5
         assert run["sqlite"]["heap_at_import_end_mib"] > 0, "SQLite's heap read from inside the serve process"
