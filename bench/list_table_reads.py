@@ -14,7 +14,8 @@ new first on odd rounds):
 
 "Old" is ``src/salesbridge/store/list_tables.py`` as it was at ``--old`` (a git revision; default: the commit before
 the reads by key: joins, and pages counted by offset), loaded from git beside the current module; both run on the
-current schema, and their answers must agree (the same rows, names and previews). Every round is reported (a loaded machine: ratios only).
+current schema, and their answers must agree (the same rows, names and previews). Every round is reported (a
+loaded machine: ratios only).
 
     python -m bench.list_table_reads [--contacts N ...] [--rounds N] [--databases sqlite postgresql] [--old REV]
                                      [--out FILE]
