@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.soak import RSS_TOLERANCE_PER_HOUR, growth
+from bench.soak import RSS_TOLERANCE_PER_HOUR, error_excerpts, growth
 
 
 def test_soak_keeps_every_record_and_activity_exactly_once_under_faults(tmp_path: Path) -> None:
@@ -26,6 +26,7 @@ def test_soak_keeps_every_record_and_activity_exactly_once_under_faults(tmp_path
             *("--page-every", "0.3", "--sample-every", "1.5", "--settle-minutes", "3"),
             *("--contacts", "300", "--people", "50", "--out", str(out), "--chart", str(png)),
             *("--trace-allocations", str(trace), "--trace-frames", "0", "--trace-every", "4"),
+            *("--serve-env", "SALESBRIDGE_FREE_MEMORY_EVERY_SECONDS=5"),
         ],
         capture_output=True,
         text=True,
@@ -51,9 +52,11 @@ def test_soak_keeps_every_record_and_activity_exactly_once_under_faults(tmp_path
     assert len(samples) >= 5
     assert all(s["rss_mib"] > 0 and s["fds"] > 0 for s in samples)
     assert all(s["rss_anon_mib"] > 0 and s["rss_file_mib"] > 0 and s["threads"] > 1 for s in samples)
-    assert set(result["growth"]) == {"rss_mib", "fds"}
+    assert set(result["growth"]) == {"rss_mib", "rss_anon_mib", "fds"}
     assert {g["verdict"] for g in result["growth"].values()} <= {"flat", "growing"}
     assert result["settings"]["jobs"] == "embedded"
+    assert result["settings"]["serve_env"] == {"SALESBRIDGE_FREE_MEMORY_EVERY_SECONDS": "5"}
+    assert len(result["serve_log_error_excerpts"]) == min(result["serve_log_errors"], 20)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # The serve process honoured SALESBRIDGE_TRACEMALLOC_FILE (object counts only: it keeps its speed).
     dumps = trace.read_text()
@@ -82,3 +85,22 @@ def test_descriptors_read_flat_by_their_floor_not_by_the_connections_of_the_mome
     assert growth(noisy, "fds")["verdict"] == "flat"
     assert growth(leaking, "fds")["verdict"] == "growing"
     assert growth(leaking, "fds")["per_hour_second_half"] > 30
+
+
+def test_the_serve_logs_error_records_are_kept_whole() -> None:
+    """An error line with its traceback is one excerpt, up to the exception's own line; other lines are left out."""
+    log = "\n".join(
+        [
+            "12:00 INFO started",
+            "12:01 ERROR salesbridge.web page failed",
+            "Traceback (most recent call last):",
+            '  File "x.py", line 1, in f',
+            "    raise ValueError",
+            "ValueError: boom",
+            "12:02 INFO next",
+        ]
+    )
+    (excerpt,) = error_excerpts(log)
+    assert excerpt.splitlines()[0] == "12:01 ERROR salesbridge.web page failed"
+    assert excerpt.splitlines()[-1] == "ValueError: boom"
+    assert error_excerpts("12:00 INFO quiet\n") == []
