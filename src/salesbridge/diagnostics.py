@@ -11,7 +11,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import os
+import re
 import sys
+import tempfile
 import threading
 import tracemalloc
 from collections import Counter
@@ -53,6 +56,46 @@ def _sqlite_figures() -> str:
     if memory_used is None:
         return ""
     return f", SQLite {memory_used() / 2**20:.1f} MiB"
+
+
+_OBMALLOC_FIGURE = re.compile(
+    r"^# (arenas allocated current|bytes in allocated blocks|bytes in available blocks)\s*=\s*([\d,]+)"
+)
+_UNUSED_POOLS = re.compile(r"^\d+ unused pools \* \d+ bytes\s*=\s*([\d,]+)")
+
+
+def _obmalloc_figures() -> str:
+    """Python's own allocator for small objects (pymalloc), which takes memory from the system in 1 MiB arenas
+    that malloc_trim does not reach and that go back only once wholly empty: the arenas held, and inside them the
+    bytes in live blocks, in free blocks and in unused pools (free but held). Read from ``sys._debugmallocstats``,
+    which writes to the C stderr: captured for the call, so a line another thread writes to stderr meanwhile is
+    lost (this runs only in a diagnosis). Empty while tracemalloc traces (its hooks stand in front of pymalloc,
+    which then reports nothing) and where the figures cannot be read."""
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        try:
+            sys.stderr.flush()
+            os.dup2(sink.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        text = sink.read().decode(errors="replace")
+    figures: dict[str, int] = {}
+    for line in text.splitlines():
+        if match := _OBMALLOC_FIGURE.match(line):
+            figures.setdefault(match.group(1), int(match.group(2).replace(",", "")))
+        elif match := _UNUSED_POOLS.match(line):
+            figures.setdefault("unused pools", int(match.group(1).replace(",", "")))
+    if "arenas allocated current" not in figures:
+        return ""
+    mib = {name: value / 2**20 for name, value in figures.items()}
+    return (
+        f", Python arenas {figures['arenas allocated current']} (blocks in use "
+        f"{mib.get('bytes in allocated blocks', 0):.1f} MiB, free {mib.get('bytes in available blocks', 0):.1f} MiB, "
+        f"unused pools {mib.get('unused pools', 0):.1f} MiB)"
+    )
 
 
 def _object_counts() -> Counter[str]:
@@ -121,7 +164,7 @@ class AllocationTrace:
             f"=== dump {self.dumps} at {datetime.now(UTC).isoformat(timespec='seconds')}: "
             f"traced {current / 2**20:.1f} MiB (peak {peak / 2**20:.1f}), {sum(counts.values()):,} gc objects "
             f"({collected:,} unreachable collected), {sys.getallocatedblocks():,} Python memory blocks"
-            f"{_sqlite_figures()}{_malloc_figures()}"
+            f"{_obmalloc_figures()}{_sqlite_figures()}{_malloc_figures()}"
         ]
         if not self.dumps:
             self._baseline, self._baseline_counts = snapshot, counts

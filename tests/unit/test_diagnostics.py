@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from salesbridge.diagnostics import allocation_trace
+from salesbridge.diagnostics import _obmalloc_figures, allocation_trace
 
 HOARDER = '''\
 import sqlite3
@@ -61,6 +61,7 @@ def test_a_dump_names_the_traceback_and_the_type_that_grew_and_counts_objects_an
     sqlite = [float(mib) for mib in re.findall(r", SQLite (\d+\.\d) MiB", text)]
     assert len(sqlite) == 2
     assert sqlite[1] - sqlite[0] >= 4, sqlite
+    assert ", Python arenas " not in text  # tracemalloc's hooks stand in front of pymalloc: no figures then
     malloc = r", malloc in use \d+\.\d MiB, free but held \d+\.\d MiB$"
     assert all(bool(re.search(malloc, header)) == _glibc_with_mallinfo2() for header in headers), headers
 
@@ -71,6 +72,20 @@ def test_a_dump_names_the_traceback_and_the_type_that_grew_and_counts_objects_an
         assert size.startswith("+"), section[:500]
         assert frame.strip() == f"{script}:{HOARD_LINE}", section[:500]
     assert "+5,000 __main__.Hoarded" in since_previous.split("object types by live count growth", 1)[1]
+
+
+def test_pythons_own_arenas_are_counted_when_not_tracing() -> None:
+    """Without tracemalloc (the soak's ``--trace-frames 0``), a dump gives pymalloc's arenas and the bytes in them:
+    objects kept show as blocks in use."""
+    pattern = r"^, Python arenas (\d+) \(blocks in use (\d+\.\d) MiB, free \d+\.\d MiB, unused pools \d+\.\d MiB\)$"
+    before = re.match(pattern, _obmalloc_figures())
+    kept = [object() for _ in range(200_000)]  # 16 bytes each: about 3 MiB of blocks
+    after = re.match(pattern, _obmalloc_figures())
+    assert before is not None
+    assert after is not None
+    assert float(after.group(2)) - float(before.group(2)) >= 2, (before.group(0), after.group(0))
+    assert int(after.group(1)) >= int(before.group(1))
+    assert len(kept) == 200_000
 
 
 def test_off_without_a_file() -> None:
