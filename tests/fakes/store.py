@@ -798,9 +798,13 @@ class FakeImportedRecords(_Repository):
     def delete_ids(self, table: str, crm_ids: Iterable[str]) -> int:
         return self._delete([(table, crm_id) for crm_id in set(crm_ids) if (table, crm_id) in self._t.crm_records])
 
-    def delete_older_generations(self, table: str, generation: int) -> int:
-        older = [key for key in self._t.crm_records if key[0] == table and self._generation(key) < generation]
-        return self._delete(older)
+    def sweep_older_generations(
+        self, table: str, generation: int, *, after: str | None, limit: int
+    ) -> tuple[int, str | None]:
+        keys = sorted(key for key in self._t.crm_records if key[0] == table and (after is None or key[1] > after))
+        looked = keys[:limit]
+        gone = self._delete([key for key in looked if self._generation(key) < generation])
+        return gone, looked[-1][1] if len(looked) == limit else None
 
     def any_stored(self, table: str) -> bool:
         return any(key[0] == table for key in self._t.crm_records)

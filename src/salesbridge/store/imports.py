@@ -257,29 +257,22 @@ class CrmRecordRepository(_ScopedRepository):
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    def delete_older_generations(self, table: str, generation: int) -> int:
-        """Delete the records of ``table`` a full read of ``generation`` did not see (an opportunity's named
-        records and facts with it). Returns how many went."""
-        if table == _OPPORTUNITY:
-            unseen = select(CrmRecord.crm_id).where(
-                CrmRecord.organization_id == self._organization_id,
-                CrmRecord.table_name == table,
-                CrmRecord.generation < generation,
-            )
-            for derived in (CrmOpportunityRecord, CrmOpportunityFacts):
-                self._session.execute(
-                    delete(derived).where(
-                        derived.organization_id == self._organization_id, derived.opportunity_id.in_(unseen)
-                    )
-                )
-        result = self._session.execute(
-            delete(CrmRecord).where(
-                CrmRecord.organization_id == self._organization_id,
-                CrmRecord.table_name == table,
-                CrmRecord.generation < generation,
-            )
+    def sweep_older_generations(
+        self, table: str, generation: int, *, after: str | None, limit: int
+    ) -> tuple[int, str | None]:
+        """One bounded step of a full read's sweep: of the next ``limit`` records of ``table`` by id after ``after``
+        (from the first when None), delete those a full read of ``generation`` did not see (older generations; an
+        opportunity's named records and facts with them). Returns how many went and the id to continue after, None
+        when no record is left to look at. Reads and deletes at most ``limit`` rows, so the caller's transaction
+        stays short however large the table; repeating a step is harmless."""
+        statement = select(CrmRecord.crm_id, CrmRecord.generation).where(
+            CrmRecord.organization_id == self._organization_id, CrmRecord.table_name == table
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        if after is not None:
+            statement = statement.where(CrmRecord.crm_id > after)
+        rows = self._session.execute(statement.order_by(CrmRecord.crm_id).limit(limit)).all()
+        deleted = self.delete_ids(table, [row.crm_id for row in rows if row.generation < generation])
+        return deleted, rows[-1].crm_id if len(rows) == limit else None
 
     def any_stored(self, table: str) -> bool:
         """Whether any record of ``table`` is stored."""

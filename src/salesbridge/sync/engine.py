@@ -7,7 +7,10 @@ Per table, through change tracking when the table has it:
   replaying a page is harmless (rows are upserted by id, tombstones deleted by id);
 * an interrupted read resumes from the stored ``resume`` link of its last committed page;
 * an expired or refused delta token (:class:`ResyncRequiredError`) starts a new full read; rows the full read did
-  not see are deleted only after it completed (by *generation*), never before;
+  not see are deleted only after it completed (by *generation*), never before, by a *sweep* of bounded steps
+  (:data:`SWEEP_BATCH` rows looked at each, a transaction of its own), so that no transaction holds the store's
+  write lock for the whole table; a sweep interrupted is done again from the start (a step repeated is harmless)
+  before the table's next read;
 * a table without change tracking is read by a closed-range ``modifiedon`` cursor (``modifiedon ≥ cursor``,
   skipping the ids already imported at exactly the cursor), with a full scan every
   :data:`FULL_SCAN_INTERVAL` to find deletions.
@@ -62,6 +65,9 @@ Progress = Callable[[str, int], None]
 """Called with a table and how many of its rows were stored so far in this run."""
 
 FULL_SCAN_INTERVAL = timedelta(hours=24)
+SWEEP_BATCH = 5000
+"""Records a step of a full read's sweep looks at (and at most deletes), in a transaction of its own: about as
+long as a page's (a single transaction over a million rows held SQLite's write lock for seconds)."""
 MODIFIED_ON = "modifiedon"
 ORGANIZATION = "organization"
 BASE_CURRENCY = "basecurrencyid"
@@ -98,6 +104,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
         progress: Told after each page.
         change_limit: Changes a table's report lists one by one (:data:`CHANGE_LIMIT`); past it the run reports
             "everything changed" (the seller's home is still told of each change).
+        sweep_batch: Records each step of a full read's sweep looks at (:data:`SWEEP_BATCH`).
     """
 
     def __init__(
@@ -114,6 +121,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
         guard: Callable[[UnitOfWorkT], None] | None = None,
         progress: Progress | None = None,
         change_limit: int = CHANGE_LIMIT,
+        sweep_batch: int = SWEEP_BATCH,
     ) -> None:
         self._store = store
         self._organization_id = organization_id
@@ -126,6 +134,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
         self._guard = guard
         self._progress = progress
         self._change_limit = change_limit
+        self._sweep_batch = sweep_batch
 
     async def run(self) -> ImportReport:
         """Import every table once.
@@ -190,6 +199,9 @@ class ImportEngine(Generic[UnitOfWorkT]):
     # --------------------------------------------------------------------------------------- change tracking
 
     async def _read_changes(self, spec: ImportSpec, columns: tuple[str, ...], report: TableReport) -> None:
+        # A full read whose last page committed but whose sweep was interrupted (a crash, a cancellation) completes
+        # first: its delta token is where this read starts.
+        report.rows_deleted += await asyncio.to_thread(self._complete_full_read, spec.table, SyncMode.CHANGE_TRACKING)
         state = await asyncio.to_thread(self._start_read, spec.table, SyncMode.CHANGE_TRACKING)
         try:
             await self._consume_changes(spec, columns, report, state)
@@ -230,6 +242,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
         finally:
             if writing is not None:
                 await asyncio.wait([writing])  # never leave a page half-written behind an error
+        report.rows_deleted += await asyncio.to_thread(self._complete_full_read, spec.table, SyncMode.CHANGE_TRACKING)
 
     def _account(self, table: str, report: TableReport, written: _PageWrite) -> None:
         report.rows_imported += written.stored
@@ -293,29 +306,63 @@ class ImportEngine(Generic[UnitOfWorkT]):
                 resume_link=page.resume.value if page.resume else None,
             )
             if page.token is not None:
-                state, gone = self._complete_full_read(uow, replace(state, delta_token=page.token.value))
-                deleted += gone
+                # A full read's last page: its sweep and completion follow (:meth:`_complete_full_read`).
+                state = replace(state, delta_token=page.token.value)
             uow.sync_states.save(state)
             self._check(uow)
             uow.commit()
         return _PageWrite(stored, deleted, changes if follow else None)
 
-    def _complete_full_read(self, uow: UnitOfWorkT, state: TableCheckpoint) -> tuple[TableCheckpoint, int]:
-        """After the last page of a full read: rows of older generations are gone from the CRM. Returns the
-        checkpoint to save and how many rows were deleted."""
-        if state.reading_generation is None:
-            return state, 0
+    def _complete_full_read(self, table: str, mode: SyncMode) -> int:
+        """Complete the full read of ``table`` whose every page committed, if one did: rows of older generations
+        are gone from the CRM. They are deleted by a sweep of bounded steps, each a transaction of its own
+        (:data:`SWEEP_BATCH`), then the table is counted and its generation switched in a last one. A sweep
+        interrupted leaves the checkpoint as it was (the full read still completing), and is done again from the
+        start. Returns how many rows were deleted; nothing to do (no full read completing), 0."""
+        state = self._completing(table, mode)
+        if state is None or state.reading_generation is None:
+            return 0
+        generation = state.reading_generation
         deleted = 0
-        if state.reading_replaces_rows:  # a read that started on no rows leaves nothing older behind
-            deleted = uow.crm_records.delete_older_generations(state.table_name, state.reading_generation)
-        completed = replace(
-            state,
-            row_count=uow.crm_records.count(state.table_name),
-            generation=state.reading_generation,
-            reading_generation=None,
-            last_full_read_at=self._clock(),
-        )
-        return completed, deleted
+        after: str | None = None
+        while state.reading_replaces_rows:  # a read that started on no rows leaves nothing older behind
+            with self._store(self._organization_id) as uow:
+                gone, after = uow.crm_records.sweep_older_generations(
+                    table, generation, after=after, limit=self._sweep_batch
+                )
+                self._check(uow)
+                uow.commit()
+            deleted += gone
+            if after is None:
+                break
+        with self._store(self._organization_id) as uow:
+            current = uow.sync_states.get_or_create(table, mode=mode)
+            if current.reading_generation == generation:
+                uow.sync_states.save(
+                    replace(
+                        current,
+                        row_count=uow.crm_records.count(table),
+                        generation=generation,
+                        reading_generation=None,
+                        last_full_read_at=self._clock(),
+                    )
+                )
+            self._check(uow)
+            uow.commit()
+        return deleted
+
+    def _completing(self, table: str, mode: SyncMode) -> TableCheckpoint | None:
+        """The checkpoint of ``table`` when a full read of it has read every row and is not yet completed: in
+        change tracking its delta token is stored while it still reads a generation (no page is left to read); a
+        modifiedon table's full scan is completing once its pages are read (the caller knows). None otherwise."""
+        with self._store(self._organization_id) as uow:
+            state = uow.sync_states.get_or_create(table, mode=mode)
+            uow.commit()  # a checkpoint created or reset for ``mode`` (as the read's start would)
+        if state.reading_generation is None:
+            return None
+        if mode is SyncMode.CHANGE_TRACKING and (state.delta_token is None or state.resume_link is not None):
+            return None
+        return state
 
     # ------------------------------------------------------------------------------------ modifiedon cursor
 
@@ -375,7 +422,7 @@ class ImportEngine(Generic[UnitOfWorkT]):
                 break
             at_stamp = True
         if full_scan:
-            report.rows_deleted += await asyncio.to_thread(self._finish_full_scan, spec.table)
+            report.rows_deleted += await asyncio.to_thread(self._complete_full_read, spec.table, SyncMode.MODIFIED_ON)
 
     async def _first_page(self, query: RecordQuery) -> list[CrmRow]:
         """The records of the first page of ``query`` (its next page is not asked for)."""
@@ -434,16 +481,6 @@ class ImportEngine(Generic[UnitOfWorkT]):
             self._check(uow)
             uow.commit()
         return _PageWrite(stored, 0, changes if follow else None)
-
-    def _finish_full_scan(self, table: str) -> int:
-        with self._store(self._organization_id) as uow:
-            state, deleted = self._complete_full_read(
-                uow, uow.sync_states.get_or_create(table, mode=SyncMode.MODIFIED_ON)
-            )
-            uow.sync_states.save(state)
-            self._check(uow)
-            uow.commit()
-        return deleted
 
     # ---------------------------------------------------------------------------------------- skipped records
 

@@ -36,8 +36,12 @@ class ImportedRecords(Protocol):
         """Delete the records ``crm_ids`` of ``table`` (unknown ids are ignored); how many went."""
         ...
 
-    def delete_older_generations(self, table: str, generation: int) -> int:
-        """Delete the records of ``table`` older than ``generation``; how many went."""
+    def sweep_older_generations(
+        self, table: str, generation: int, *, after: str | None, limit: int
+    ) -> tuple[int, str | None]:
+        """Of the next ``limit`` records of ``table`` by id after ``after`` (from the first when None), delete those
+        older than ``generation``; how many went, and the id to continue after (None: no record left to look at).
+        Repeating a step is harmless."""
         ...
 
     def any_stored(self, table: str) -> bool:

@@ -5,17 +5,20 @@ without change tracking read through its modifiedon cursor."""
 from __future__ import annotations
 
 import gc
+import sqlite3
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, closing
 from datetime import UTC, datetime
 
 import httpx
+import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 from tests.integration.services.conftest import RunningSandbox, _serve
 
 from salesbridge.crm.dynamics import DynamicsConnector
@@ -319,3 +322,180 @@ async def test_the_import_keeps_the_base_currency_and_each_currencys_iso_code(
     assert currencies.code_of({"id": euro, "table": "transactioncurrency"}) == "EUR"
     assert currencies.code_of(euro.upper()) == "EUR"
     assert sorted(currencies.codes.values()) == ["EUR", "USD"]
+
+
+class _SweepingRecords(_RecordingRecords):
+    """The real store's records, counting the sweep's steps; one of them may fail (a crash between steps)."""
+
+    def __init__(self, records: object, store: SweepWatchingStore) -> None:
+        super().__init__(records, store.notes)
+        self._store = store
+
+    def sweep_older_generations(
+        self, table: str, generation: int, *, after: str | None, limit: int
+    ) -> tuple[int, str | None]:
+        self._store.steps += 1
+        if self._store.steps == self._store.crash_at_step:
+            raise SimulatedCrashError
+        self._store.sweeping = True
+        step: tuple[int, str | None] = self._records.sweep_older_generations(  # type: ignore[attr-defined]
+            table, generation, after=after, limit=limit
+        )
+        return step
+
+
+class _SweepWatchingUnitOfWork(_RecordingUnitOfWork):
+    def __init__(self, uow: SqlAlchemyUnitOfWork, store: SweepWatchingStore) -> None:
+        super().__init__(uow, store.notes)
+        self._store = store
+
+    def __enter__(self) -> _SweepWatchingUnitOfWork:
+        self._uow.__enter__()
+        self.crm_records = _SweepingRecords(self._uow.crm_records, self._store)
+        return self
+
+    def commit(self) -> None:
+        self._uow.commit()
+        if self._store.sweeping:  # a step of the sweep committed: another writer may write before the next one
+            self._store.sweeping = False
+            self._store.between_steps()
+
+
+class SweepWatchingStore(RecordingStore):
+    """The real store, counting the steps of a full read's sweep; after each step commits, ``between_steps`` writes
+    through a connection of its own; step ``crash_at_step`` (1-based) fails."""
+
+    def __init__(self, store: UnitOfWorkFactory, between_steps: Callable[[], None], crash_at_step: int = 0) -> None:
+        super().__init__(store)
+        self.between_steps, self.crash_at_step = between_steps, crash_at_step
+        self.steps = 0
+        self.sweeping = False
+
+    def __call__(self, organization_id: uuid.UUID, *, read_only: bool = False) -> _SweepWatchingUnitOfWork:
+        return _SweepWatchingUnitOfWork(self._store(organization_id, read_only=read_only), self)
+
+
+def _other_writer(url: str, org: uuid.UUID, crm_id: str, names: list[str]) -> Callable[[], None]:
+    """A writer on a connection of its own that does not wait for the write lock (SQLite busy timeout 0;
+    PostgreSQL ``lock_timeout``): renames the contact ``crm_id`` to the next of ``names`` each time."""
+    database = make_url(url)
+
+    def write() -> None:
+        name = f"written between steps {len(names)}"
+        if database.get_backend_name() == "sqlite":
+            with closing(sqlite3.connect(str(database.database), timeout=0, isolation_level=None)) as connection:
+                connection.execute("BEGIN IMMEDIATE")  # fails at once ("database is locked") while a writer holds it
+                connection.execute(
+                    "UPDATE crm_records SET name = ? WHERE organization_id = ? AND table_name = 'contact' "
+                    "AND crm_id = ?",
+                    (name, org.hex, crm_id),
+                )
+                connection.execute("COMMIT")
+        else:
+            with psycopg.connect(database.set(drivername="postgresql").render_as_string(hide_password=False)) as pg:
+                pg.execute("SET lock_timeout = '1ms'")
+                pg.execute(
+                    "UPDATE crm_records SET name = %s WHERE organization_id = %s AND table_name = 'contact' "
+                    "AND crm_id = %s",
+                    (name, org, crm_id),
+                )
+        names.append(name)
+
+    return write
+
+
+async def _expire_delta_token(sandbox: RunningSandbox) -> None:
+    admin = {"X-Sandbox-Admin-Token": sandbox.sandbox.services.admin_token}
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(sandbox.ca_bundle))) as client:
+        shifted = client.post(f"{sandbox.org_url}/_sandbox/shift-clock", json={"days": 120}, headers=admin)
+    assert shifted.status_code < 300, shifted.text
+
+
+def _ghosts(store: UnitOfWorkFactory, org: uuid.UUID, count: int) -> list[str]:
+    """``count`` stored contacts the CRM does not hold (of the first full read's generation): a re-read's sweep
+    deletes them. GUIDs, so that they lie among the real ones by id."""
+    ids = sorted(str(uuid.uuid4()) for _ in range(count))
+    with store(org) as uow:
+        uow.crm_records.upsert_many(
+            "contact", [RecordRow(crm_id, "Ghost", None, None, 0, {}) for crm_id in ids], generation=1
+        )
+        uow.commit()
+    return ids
+
+
+SWEEP_BATCH = 20
+
+
+def sweeping(into: RecordingStore, org: uuid.UUID, crm: DynamicsConnector) -> ImportEngine:
+    """An engine of the contacts into ``into`` whose sweep steps look at :data:`SWEEP_BATCH` rows each."""
+    return ImportEngine(
+        into,  # type: ignore[arg-type]
+        org,
+        crm.reader,
+        crm.metadata,
+        clock=utc_now,
+        page_size=50,
+        tables=("contact",),
+        sweep_batch=SWEEP_BATCH,
+    )
+
+
+async def test_a_full_reads_sweep_commits_in_bounded_steps_and_another_writer_writes_between_them(
+    store: UnitOfWorkFactory, org: uuid.UUID, crm: DynamicsConnector, fresh_demo: RunningSandbox, migrated_url: str
+) -> None:
+    await engine(store, org, crm, tables=("contact",)).run()
+    kept = stored_ids(store, org)[0]
+    ghosts = _ghosts(store, org, 30)
+    names: list[str] = []
+    watching = SweepWatchingStore(store, _other_writer(migrated_url, org, kept, names))
+    await _expire_delta_token(fresh_demo)
+
+    report = await sweeping(watching, org, crm).run()
+
+    contacts = sandbox_count(fresh_demo, "contact")
+    assert report.tables[0].resynced
+    assert watching.steps == (contacts + len(ghosts)) // SWEEP_BATCH + 1, "every stored row looked at, once"
+    assert len(names) == watching.steps > 3, "another writer committed after every step"
+    assert report.rows_deleted == len(ghosts)
+    # The end result of the one-transaction sweep: the CRM's rows, none of the ghosts, the table counted.
+    assert stored_count(store, org, "contact") == contacts
+    with store(org) as uow:
+        assert all(uow.crm_records.get("contact", ghost) is None for ghost in ghosts)
+        written = uow.crm_records.get("contact", kept)
+        state = uow.sync_states.all()[0]
+    assert written is not None
+    assert written.name == names[-1], "the other writer's commits stand"
+    assert (state.generation, state.reading_generation, state.row_count) == (2, None, contacts)
+    assert state.delta_token is not None
+
+
+async def test_a_sweep_interrupted_between_steps_completes_with_the_next_run(
+    store: UnitOfWorkFactory, org: uuid.UUID, crm: DynamicsConnector, fresh_demo: RunningSandbox, migrated_url: str
+) -> None:
+    await engine(store, org, crm, tables=("contact",)).run()
+    ghosts = _ghosts(store, org, 30)
+    crashing = SweepWatchingStore(store, lambda: None, crash_at_step=4)
+    await _expire_delta_token(fresh_demo)
+
+    with pytest.raises(SimulatedCrashError):
+        await sweeping(crashing, org, crm).run()
+    contacts = sandbox_count(fresh_demo, "contact")
+    with store(org) as uow:
+        state = uow.sync_states.all()[0]
+        left = sum(1 for ghost in ghosts if uow.crm_records.get("contact", ghost) is not None)
+    assert 0 < left < len(ghosts), "three steps committed, then the crash"
+    assert (state.generation, state.reading_generation) == (1, 2), "the full read is still completing"
+    assert state.delta_token is not None
+    assert state.consecutive_failures == 1
+
+    again = SweepWatchingStore(store, lambda: None)
+    report = await sweeping(again, org, crm).run()
+
+    assert again.steps > 1, "the sweep is done again from the start, step by step"
+    assert report.rows_deleted == left
+    assert stored_count(store, org, "contact") == contacts
+    with store(org) as uow:
+        state = uow.sync_states.all()[0]
+        assert all(uow.crm_records.get("contact", ghost) is None for ghost in ghosts)
+    assert (state.generation, state.reading_generation, state.row_count) == (2, None, contacts)
+    assert state.consecutive_failures == 0

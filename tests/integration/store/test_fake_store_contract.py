@@ -399,7 +399,9 @@ def test_imported_records_and_checkpoints_are_written_as_the_import_engine_expec
         assert not uow.crm_records.any_stored("lead")
         assert uow.crm_records.count_stored("contact", ["c0", "c1", "nope", "c0"]) == 2
         assert uow.crm_records.delete_ids("contact", ["c1", "nope"]) == 1
-        assert uow.crm_records.delete_older_generations("contact", 2) == 1, "c2 was not seen by generation 2"
+        assert uow.crm_records.sweep_older_generations("contact", 2, after=None, limit=1) == (0, "c0"), "c0 seen"
+        assert uow.crm_records.sweep_older_generations("contact", 2, after="c0", limit=1) == (1, "c2"), "c2 unseen"
+        assert uow.crm_records.sweep_older_generations("contact", 2, after="c2", limit=1) == (0, None), "none left"
         assert [(record.crm_id, record.generation) for record in uow.crm_records.records("contact")] == [("c0", 2)]
         assert uow.crm_records.count("contact") == 1
         saved = uow.sync_states.get_or_create("contact", mode=SyncMode.CHANGE_TRACKING)
