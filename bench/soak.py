@@ -299,7 +299,35 @@ def process_figures(pid: int) -> dict[str, float]:
         "threads": status.get("Threads", 0),
         "fds": sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir()),
         "cpu_s": round(process_cpu_seconds(pid), 2),
+        # The embedded runner's import processes (SALESBRIDGE_IMPORT_PROCESS=child), alive at the sample.
+        "children_rss_mib": round(sum(rss_kib(child) for child in child_pids(pid)) / 1024, 2),
     }
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid``."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(entry.name))
+    return children
+
+
+def rss_kib(pid: int) -> int:
+    """The process's resident size in KiB; 0 when it ended meanwhile."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------- the store
@@ -672,12 +700,12 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 tally.add("imports_requested")
 
             started = time.monotonic()
-            threads = [
-                every(args.import_every, stop, request_import, tally, "imports"),
-                every(60 / args.changes_per_minute, stop, changes.step, tally, "crm_changes"),
-                every(2.0, stop, queue_activities, tally, "writeback"),
-                every(args.page_every, stop, console.load, tally, "console"),
-            ]
+            threads = [every(args.import_every, stop, request_import, tally, "imports")]
+            if args.changes_per_minute > 0:  # 0: no CRM changes (a diagnosis: does memory follow the store?)
+                threads.append(every(60 / args.changes_per_minute, stop, changes.step, tally, "crm_changes"))
+            if args.activities_per_minute > 0:  # 0: no writeback
+                threads.append(every(2.0, stop, queue_activities, tally, "writeback"))
+            threads.append(every(args.page_every, stop, console.load, tally, "console"))
             samples: list[dict[str, Any]] = []
             end = started + args.minutes * 60
             while True:
@@ -687,7 +715,8 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 sample["activities_queued"] = len(queued)
                 samples.append(sample)
                 print(
-                    f"{sample['t']:7.0f}s rss {sample['rss_mib']:6.1f} MiB fds {sample['fds']:3d} "
+                    f"{sample['t']:7.0f}s rss {sample['rss_mib']:6.1f} MiB (import {sample['children_rss_mib']:5.1f}) "
+                    f"fds {sample['fds']:3d} "
                     f"threads {sample['threads']:3d} "
                     f"imported {sample['records_imported']:7d} written {sample['activities_written']:6d}"
                     f"/{len(queued)} pages {sample.get('pages_served', 0):5d}",
@@ -732,7 +761,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                     "fault_rate": args.fault_rate,
                     "import_every_s": args.import_every,
                     "changes_per_minute": args.changes_per_minute,
-                    "activities_per_minute": per_batch * 30,
+                    "activities_per_minute": per_batch * 30 if args.activities_per_minute > 0 else 0,
                     "page_every_s": args.page_every,
                     "contacts": args.contacts,
                     "people": args.people,
@@ -804,8 +833,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="how long the load runs (issue 16: 120 for 2 h)")
     parser.add_argument("--import-every", type=float, default=60.0, help="seconds between two requested imports")
-    parser.add_argument("--changes-per-minute", type=float, default=60.0)
-    parser.add_argument("--activities-per-minute", type=float, default=120.0)
+    parser.add_argument("--changes-per-minute", type=float, default=60.0, help="0: none")
+    parser.add_argument("--activities-per-minute", type=float, default=120.0, help="0: no writeback")
     parser.add_argument("--page-every", type=float, default=0.5, help="seconds between two page loads")
     parser.add_argument("--sample-every", type=float, default=5.0)
     parser.add_argument("--settle-minutes", type=float, default=5.0)

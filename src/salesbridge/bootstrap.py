@@ -10,12 +10,13 @@ import gc
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationError
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
         WritebackSessionFactory,
     )
     from salesbridge.services.seats import SeatService
+    from salesbridge.services.sync import RunOutcome
     from salesbridge.settings import Settings
     from salesbridge.web.context import ConsoleServices
 
@@ -273,10 +275,11 @@ def process_request_budget() -> RequestBudget:
 
 
 def request_budget(settings: Settings, db_url: str | None = None) -> RequestBudget:
-    """The request budget this process's connectors draw on: with ``SALESBRIDGE_JOBS=procrastinate``, the one kept
-    in the store's PostgreSQL at ``db_url`` (or the settings'), which every worker on every machine shares (leased
+    """The request budget this process's connectors draw on: with ``SALESBRIDGE_JOBS=procrastinate``, or with the
+    embedded runner's imports in processes of their own (``SALESBRIDGE_IMPORT_PROCESS=child``, its default), the
+    one kept in the store at ``db_url`` (or the settings'), which every process sharing the store shares (leased
     :data:`SHARED_BUDGET_SLICE` requests at a time); otherwise the process's (:func:`process_request_budget`)."""
-    if settings.jobs != "procrastinate":
+    if settings.jobs != "procrastinate" and settings.import_process != "child":
         return process_request_budget()
     return _shared_request_budget(db_url or settings.database_url, settings.sqlite_memory_mib)
 
@@ -416,7 +419,7 @@ def console_app(
 
     console_url = public_base_url(settings, serving_at)
     embedded = run_imports and settings.jobs == "embedded"
-    runner = import_runner(store, settings, console_url=console_url) if embedded else None
+    runner = import_runner(store, settings, console_url=console_url, db_url=db_url) if embedded else None
     # With procrastinate the console defers jobs through the store (NOTIFY wakes the workers) and runs one worker of
     # its own unless told not to (`serve --no-worker`).
     worker = worker_thread(store, settings, db_url) if run_imports and settings.jobs == "procrastinate" else None
@@ -440,28 +443,91 @@ def console_app(
 
 
 def import_runner(
-    store: StoreAccess, settings: Settings, *, clock: Clock | None = None, console_url: str | None = None
+    store: StoreAccess,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    console_url: str | None = None,
+    db_url: str | None = None,
 ) -> EmbeddedRunner:
-    """The embedded runner importing every connected organization of ``store`` on schedule and on demand, under
-    the configured lease (``SALESBRIDGE_IMPORT_LEASE_SECONDS``), and emailing the alerts (:func:`mailer`, links to
-    ``console_url``: :func:`public_base_url` when None). ``clock``: timezone-aware UTC now, the store's when
-    None."""
+    """The embedded runner importing every connected organization of ``store`` (at ``db_url``, else the settings'
+    URL) on schedule and on demand, under the configured lease (``SALESBRIDGE_IMPORT_LEASE_SECONDS``), and emailing
+    the alerts (:func:`mailer`, links to ``console_url``: :func:`public_base_url` when None). ``clock``:
+    timezone-aware UTC now, the store's when None.
+
+    With ``SALESBRIDGE_IMPORT_PROCESS=child`` each import and the matching after it run in a process of their own
+    (:class:`~salesbridge.jobs.work_horse.WorkHorse`, on the store's clock: an injected ``clock`` is refused), and
+    every connector of this process draws on the request budget kept in the store, which the child shares.
+
+    Raises:
+        ConfigError: a ``clock`` with ``SALESBRIDGE_IMPORT_PROCESS=child``.
+    """
     from salesbridge.jobs.runner import EmbeddedRunner
+    from salesbridge.jobs.work_horse import WorkHorse
     from salesbridge.store.uow import utc_now
 
+    in_child = settings.import_process == "child"
+    if in_child and clock is not None:
+        raise ConfigError(
+            "An import process of its own runs on the store's clock: set SALESBRIDGE_IMPORT_PROCESS=thread."
+        )
+    sessions = dynamics_sessions(request_budget(settings, db_url))
     return EmbeddedRunner(
         store,
-        dynamics_session,
+        sessions,
         store.connected_organization_ids,
         clock=clock or utc_now,
         lease=timedelta(seconds=settings.import_lease_seconds),
-        writeback_sessions=dynamics_session,
+        writeback_sessions=sessions,
         writeback_lease=timedelta(seconds=settings.writeback_lease_seconds),
         writeback_first_retry=timedelta(seconds=settings.writeback_first_retry_seconds),
         mailer=mailer(settings),
         console_url=console_url or public_base_url(settings),
-        app_sessions=dynamics_session,
+        app_sessions=sessions,
+        work_horse=WorkHorse(work_horse_request(settings, db_url)) if in_child else None,
     )
+
+
+def work_horse_request(settings: Settings, db_url: str | None = None) -> dict[str, object]:
+    """What an import's own process needs to rebuild this process's store and connectors (:func:`run_work_horse`):
+    the settings, secrets included (the request travels on the child's standard input, never its command line),
+    and the store's URL."""
+    document = settings.model_dump(mode="json")
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            document[name] = value.get_secret_value()
+    return {"settings": document, "db_url": db_url or settings.database_url}
+
+
+def run_work_horse(request: Mapping[str, Any]) -> RunOutcome | None:
+    """The import's own process (``python -m salesbridge.cli.work_horse``): the organization's queued import and
+    requested matching (:func:`~salesbridge.jobs.tasks.import_and_match`) on the store and settings of
+    ``request`` (:func:`work_horse_request` and ``organization_id``), drawing on the request budget kept in the
+    store (the parent's too).
+
+    Raises:
+        ConfigError: the request is not one :func:`work_horse_request` made, or its store is gone.
+    """
+    from salesbridge.jobs.tasks import TaskContext, import_and_match
+    from salesbridge.settings import Settings
+    from salesbridge.store.uow import utc_now
+
+    try:
+        settings = Settings.model_validate(request["settings"])
+        organization_id = uuid.UUID(str(request["organization_id"]))
+        db_url = str(request["db_url"])
+    except (KeyError, ValueError, ValidationError) as error:
+        raise ConfigError(f"Not an import process's request: {error}.") from None
+    store = open_store(settings, db_url, create=False)
+    context = TaskContext(
+        store,
+        dynamics_sessions(request_budget(settings, db_url)),
+        utc_now,
+        timedelta(seconds=settings.import_lease_seconds),
+    )
+    with fewer_collections():
+        return import_and_match(context, organization_id)
 
 
 def task_context(store: StoreAccess, settings: Settings, db_url: str | None = None) -> TaskContext:

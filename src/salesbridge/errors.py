@@ -487,6 +487,12 @@ class ImportFailedError(SalesbridgeError):
         self.reason = reason
 
 
+class WorkHorseError(SalesbridgeError):
+    """The process the embedded runner started for an import could not start, crashed or answered something else
+    than an outcome (its log is in the console's): nothing the import committed is lost, and a run it left running
+    is failed and replaced once its lease expires, as after any dead worker."""
+
+
 class MailDeliveryError(SalesbridgeError):
     """An email could not be sent: the SMTP server could not be reached (or its TLS certificate was not trusted),
     or it refused the sign-in, the sender or the recipient. Nothing was sent; the caller decides whether to try

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
         description="procrastinate: a worker silent this long is taken to be dead and its jobs are retried "
         "(an import resumes once its lease, SALESBRIDGE_IMPORT_LEASE_SECONDS, expires).",
     )
+    import_process: Literal["child", "thread"] = Field(
+        default="child",
+        description="The embedded runner (SALESBRIDGE_JOBS=embedded): where each import, and the matching run after "
+        "it, runs: child — a process of its own started for the run, which gives all its memory back to the "
+        "system when it ends, so that the console's process keeps only what its pages use; thread — the console's "
+        "own process (its memory then keeps what the imports' allocations left behind). With child, the console "
+        "and its imports share Dataverse's request budget through the store.",
+    )
     sqlite_memory_mib: int = Field(
         default=64,
         ge=0,

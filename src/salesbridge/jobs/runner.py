@@ -19,15 +19,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from salesbridge.domain.writeback import FIRST_RETRY
-from salesbridge.errors import ImportBusyError, ImportFailedError
+from salesbridge.errors import WorkHorseError
 from salesbridge.jobs.tasks import (
     TaskContext,
     evaluate_all_alerts,
-    import_organization,
+    import_and_match,
     schedule_organization,
     write_back_organization,
 )
-from salesbridge.services.matching import run_requested_matching
+from salesbridge.jobs.work_horse import WorkHorse
+from salesbridge.services.import_run import import_or_matching_waiting
 from salesbridge.services.people_upload import run_queued_uploads
 from salesbridge.services.ports import (
     Clock,
@@ -65,6 +66,8 @@ class EmbeddedRunner:
         console_url: The console's public address, for the links in alert emails.
         app_sessions: Opens CRM sessions that can check the CRM-side app (the ``crm_app_missing`` alert).
         alerts_every: The least time, by ``clock``, between two evaluations of the alerts.
+        work_horse: Runs each import, and the matching after it, in a process of its own
+            (``SALESBRIDGE_IMPORT_PROCESS=child``); None: on this runner's thread, with ``sessions`` and ``clock``.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class EmbeddedRunner:
         console_url: str = "http://127.0.0.1:8000",
         app_sessions: CrmAppSessionFactory | None = None,
         alerts_every: timedelta = ALERTS_EVERY,
+        work_horse: WorkHorse | None = None,
     ) -> None:
         self._store = store
         self._sessions = sessions
@@ -100,6 +104,7 @@ class EmbeddedRunner:
         self._app_sessions = app_sessions
         self._alerts_every = alerts_every
         self._alerts_evaluated_at: datetime | None = None
+        self._work_horse = work_horse
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -113,9 +118,12 @@ class EmbeddedRunner:
         self._thread.start()
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        """Ask the thread to stop after the current page of work and wait for it. Idempotent."""
+        """Ask the thread to stop after the current page of work and wait for it; an import's process is ended (its
+        run resumes from its last committed page once its lease expires). Idempotent."""
         self._stop.set()
         self._wake.set()
+        if self._work_horse is not None:
+            self._work_horse.stop()
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
@@ -188,13 +196,10 @@ class EmbeddedRunner:
             if self._stop.is_set():
                 break
             schedule_organization(context, organization_id)
-            try:
-                outcome = asyncio.run(import_organization(context, organization_id=str(organization_id)))
-            except ImportBusyError:  # another process runs this organization's import: its turn next round
-                continue
-            except ImportFailedError as failed:  # recorded on its run, which is this runner's job
-                outcome = RunOutcome(failed.run_id, succeeded=False, error=failed.reason)
-            self._match_if_requested(organization_id)
+            if self._work_horse is None:
+                outcome = import_and_match(context, organization_id)
+            else:
+                outcome = self._import_in_work_horse(self._work_horse, organization_id)
             if outcome is None:
                 continue
             outcomes.append(outcome)
@@ -202,13 +207,15 @@ class EmbeddedRunner:
                 self._after_import(organization_id)
         return outcomes
 
-    def _match_if_requested(self, organization_id: uuid.UUID) -> None:
-        """The embedded engine's matching job: a run when an import or a load asked for one (its request is marked
-        on the matching state, this engine deferring imports only)."""
+    def _import_in_work_horse(self, work_horse: WorkHorse, organization_id: uuid.UUID) -> RunOutcome | None:
+        """:func:`import_and_match` in a process of its own, started only when an import or a matching run waits."""
+        if not import_or_matching_waiting(self._store, organization_id):
+            return None
         try:
-            run_requested_matching(self._store, organization_id, clock=self._clock)
-        except Exception:  # one organization's matching must not stop the others' imports
-            logger.exception("matching of organization %s failed", organization_id)
+            return work_horse.run(organization_id)
+        except WorkHorseError:  # logged; its run resumes once its lease expires, like any dead worker's
+            logger.exception("the import process of organization %s failed", organization_id)
+            return None
 
     def _loop(self) -> None:
         while not self._stop.is_set():

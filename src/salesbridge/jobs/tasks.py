@@ -29,7 +29,7 @@ from salesbridge.domain.jobs import (
 from salesbridge.domain.writeback import FIRST_RETRY
 from salesbridge.errors import ConfigError, ImportBusyError, ImportFailedError
 from salesbridge.services.import_run import run_pending_import
-from salesbridge.services.matching import run_matching
+from salesbridge.services.matching import run_matching, run_requested_matching
 from salesbridge.services.notifications import evaluate_alerts
 from salesbridge.services.people_upload import run_upload
 from salesbridge.services.ports import (
@@ -105,6 +105,25 @@ async def import_organization(
         if job_id is not None:
             await asyncio.to_thread(_record_run, context.store, organization, job_id, outcome.run_id)
         raise ImportFailedError(outcome.run_id, outcome.error or "")
+    return outcome
+
+
+def import_and_match(context: TaskContext, organization_id: uuid.UUID) -> RunOutcome | None:
+    """The embedded engine's import step for one organization: its queued import
+    (:func:`import_organization`), then the matching run an import or a load asked for (this engine defers imports
+    only, so a requested run is marked on the matching state). The import's outcome; None when none ran (nothing
+    queued, or another process holds the lease). A failed run is an outcome, recorded on the run; matching's
+    trouble is logged and does not stop the import's outcome from being reported."""
+    try:
+        outcome = asyncio.run(import_organization(context, organization_id=str(organization_id)))
+    except ImportBusyError:  # another process runs this organization's import: its turn next round
+        outcome = None
+    except ImportFailedError as failed:  # recorded on its run
+        outcome = RunOutcome(failed.run_id, succeeded=False, error=failed.reason)
+    try:
+        run_requested_matching(context.store, organization_id, clock=context.clock)
+    except Exception:  # one organization's matching must not stop the others' imports
+        logger.exception("matching of organization %s failed", organization_id)
     return outcome
 
 

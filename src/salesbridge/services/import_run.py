@@ -176,3 +176,13 @@ def _unfollowed_included(uow: UnitOfWork, changes: ImportChanges) -> ImportChang
     if succeeded is None or succeeded.finished_at is None or succeeded.finished_at <= failed.finished_at:
         return ImportChanges.all()
     return changes
+
+
+def import_or_matching_waiting(store: StoreAccess, organization_id: uuid.UUID) -> bool:
+    """Whether the organization has background work for the embedded runner: an import to claim (queued, and no
+    run holds a live lease) or a requested matching run. One read-only transaction; a runner that starts a process
+    per run asks this first, so that an idle round starts none."""
+    with store(organization_id, read_only=True) as uow:
+        if uow.import_runs.queued() and uow.import_runs.running() is None:
+            return True
+        return uow.matches.state().requested_at is not None

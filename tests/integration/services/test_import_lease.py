@@ -87,6 +87,7 @@ def _settings() -> Settings:
         database_url="sqlite:///unused.db",
         credential_key=SecretStr("unused"),
         import_lease_seconds=LEASE_SECONDS,
+        import_process="thread",  # the test's clock is injected: the runner imports on its own thread
     )
 
 
