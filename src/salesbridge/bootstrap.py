@@ -275,11 +275,10 @@ def process_request_budget() -> RequestBudget:
 
 
 def request_budget(settings: Settings, db_url: str | None = None) -> RequestBudget:
-    """The request budget this process's connectors draw on: with ``SALESBRIDGE_JOBS=procrastinate``, or with the
-    embedded runner's imports in processes of their own (``SALESBRIDGE_IMPORT_PROCESS=child``, its default), the
-    one kept in the store at ``db_url`` (or the settings'), which every process sharing the store shares (leased
+    """The request budget this process's connectors draw on: with ``SALESBRIDGE_JOBS=procrastinate``, the one kept
+    in the store's PostgreSQL at ``db_url`` (or the settings'), which every worker on every machine shares (leased
     :data:`SHARED_BUDGET_SLICE` requests at a time); otherwise the process's (:func:`process_request_budget`)."""
-    if settings.jobs != "procrastinate" and settings.import_process != "child":
+    if settings.jobs != "procrastinate":
         return process_request_budget()
     return _shared_request_budget(db_url or settings.database_url, settings.sqlite_memory_mib)
 
@@ -456,8 +455,8 @@ def import_runner(
     timezone-aware UTC now, the store's when None.
 
     With ``SALESBRIDGE_IMPORT_PROCESS=child`` each import and the matching after it run in a process of their own
-    (:class:`~salesbridge.jobs.work_horse.WorkHorse`, on the store's clock: an injected ``clock`` is refused), and
-    every connector of this process draws on the request budget kept in the store, which the child shares.
+    (:class:`~salesbridge.jobs.work_horse.WorkHorse`, on the store's clock: an injected ``clock`` is refused); the
+    child counts its requests in a budget of its own, as ``salesbridge sync run`` in a terminal does.
 
     Raises:
         ConfigError: a ``clock`` with ``SALESBRIDGE_IMPORT_PROCESS=child``.
@@ -503,8 +502,7 @@ def work_horse_request(settings: Settings, db_url: str | None = None) -> dict[st
 def run_work_horse(request: Mapping[str, Any]) -> RunOutcome | None:
     """The import's own process (``python -m salesbridge.cli.work_horse``): the organization's queued import and
     requested matching (:func:`~salesbridge.jobs.tasks.import_and_match`) on the store and settings of
-    ``request`` (:func:`work_horse_request` and ``organization_id``), drawing on the request budget kept in the
-    store (the parent's too).
+    ``request`` (:func:`work_horse_request` and ``organization_id``), on this process's request budget.
 
     Raises:
         ConfigError: the request is not one :func:`work_horse_request` made, or its store is gone.

@@ -75,8 +75,7 @@ class Settings(BaseSettings):
         description="The embedded runner (SALESBRIDGE_JOBS=embedded): where each import, and the matching run after "
         "it, runs: child — a process of its own started for the run, which gives all its memory back to the "
         "system when it ends, so that the console's process keeps only what its pages use; thread — the console's "
-        "own process (its memory then keeps what the imports' allocations left behind). With child, the console "
-        "and its imports share Dataverse's request budget through the store.",
+        "own process (its memory then keeps what the imports' allocations left behind).",
     )
     sqlite_memory_mib: int = Field(
         default=64,

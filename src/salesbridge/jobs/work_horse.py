@@ -96,6 +96,8 @@ class WorkHorse:
         self._lock = threading.Lock()
         self._child: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
+        self.runs_started = 0
+        """How many children this work horse started (an idle round of the runner starts none)."""
 
     def run(self, organization_id: uuid.UUID) -> RunOutcome | None:
         """Run the organization's queued import and requested matching in a child and wait for it: the import's
@@ -121,6 +123,7 @@ class WorkHorse:
             except OSError as error:
                 raise WorkHorseError(f"The import process could not start: {error}.") from error
             child = self._child
+            self.runs_started += 1
         try:
             answer, _ = child.communicate(payload)
         finally:
@@ -135,6 +138,12 @@ class WorkHorse:
                 "without an outcome; its run resumes once its lease expires."
             )
         return decode_outcome(lines[-1])
+
+    @property
+    def running_pid(self) -> int | None:
+        """The process id of the child running now, or None."""
+        child = self._child
+        return None if child is None else child.pid
 
     def stop(self) -> None:
         """End the running child (SIGTERM, then SIGKILL after the grace period) and start no more. Idempotent. The
