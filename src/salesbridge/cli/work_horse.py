@@ -5,15 +5,33 @@ standard error (the console's log)."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
+import os
+import signal
 import sys
+from typing import Final
 
 from salesbridge import bootstrap
 from salesbridge.errors import SalesbridgeError
 from salesbridge.jobs.work_horse import encode_outcome
+from salesbridge.native import c_function
 
 logger = logging.getLogger("salesbridge.work_horse")
+
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def die_with_parent(parent: int) -> bool:
+    """Have the kernel kill this process when the thread that started it ends (Linux's ``PR_SET_PDEATHSIG``: the
+    embedded runner's thread lives as long as the console), so that an import never outlives a console killed with
+    SIGKILL or by the out-of-memory killer; its run is then failed and resumed like any dead worker's. False where
+    the platform has no such call, or when ``parent`` (the console's pid) ended before it was made."""
+    prctl = c_function("c", "prctl", ctypes.c_int, ctypes.c_int, ctypes.c_ulong)
+    if prctl is None or prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        return False
+    return os.getppid() == parent
 
 
 def main() -> int:
@@ -23,6 +41,10 @@ def main() -> int:
     bootstrap.fewer_malloc_arenas()  # before the import's threads start
     try:
         request = json.loads(sys.stdin.buffer.read())
+        parent = request.get("parent_pid")
+        if parent is not None and not die_with_parent(int(parent)) and os.getppid() != int(parent):
+            logger.error("the console that started this import process has ended: nothing to do")
+            return 2
         outcome = bootstrap.run_work_horse(request)
     except (ValueError, TypeError, SalesbridgeError) as error:
         logger.error("the import process cannot run its request: %s", error)

@@ -12,13 +12,15 @@ organization) as JSON on its standard input — so secrets never appear in a com
 queued import and any requested matching run, and writes one JSON line on its standard output: the run's outcome.
 Its log goes to the parent's standard error. Its exit status: 0 when it wrote an outcome; anything else is a crash,
 which the parent logs; a run it left running is failed and replaced once its lease expires, as after any dead
-worker (fault 7 of docs/reliability.md).
+worker (fault 7 of docs/reliability.md). It never outlives the console: the kernel kills it when the thread that
+started it ends (``PR_SET_PDEATHSIG``), and stopping the runner ends it (:meth:`WorkHorse.stop`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -108,7 +110,8 @@ class WorkHorse:
             WorkHorseError: the child could not start, crashed, or answered nonsense (its log is in this process's
                 standard error).
         """
-        payload = json.dumps({**self._request, "organization_id": str(organization_id)}).encode()
+        request = {**self._request, "organization_id": str(organization_id), "parent_pid": os.getpid()}
+        payload = json.dumps(request).encode()
         with self._lock:
             if self._stopping.is_set():
                 return None

@@ -261,3 +261,40 @@ def test_the_request_carries_every_setting_and_secret_and_outcomes_survive_the_t
 def test_an_injected_clock_needs_the_import_on_the_runners_thread(connected: Connected) -> None:
     with pytest.raises(ConfigError, match="SALESBRIDGE_IMPORT_PROCESS=thread"):
         import_runner(connected.store, connected.settings, clock=lambda: datetime.now(UTC))
+
+
+def test_an_import_process_does_not_outlive_a_console_killed_with_sigkill() -> None:
+    # A stand-in console starts a child that arms the parent-death signal as the import process does, then is
+    # killed the way the out-of-memory killer kills: the kernel ends the child too.
+    child_code = (
+        "import os, sys, time\n"
+        "from salesbridge.cli.work_horse import die_with_parent\n"
+        "assert die_with_parent(os.getppid())\n"
+        "print(os.getpid(), flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    console_code = (
+        "import subprocess, sys, time\n"
+        f"child = subprocess.Popen([sys.executable, '-c', {child_code!r}])\n"
+        "time.sleep(120)\n"
+    )
+    console = subprocess.Popen([sys.executable, "-c", console_code], stdout=subprocess.PIPE)
+    assert console.stdout is not None
+    child = int(console.stdout.readline())
+    os.kill(child, 0)  # alive
+
+    console.kill()
+    console.wait(10)
+    console.stdout.close()
+
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{child}").exists() and "Z" not in _state(child):
+        assert time.monotonic() < deadline, "the import process outlived its console"
+        time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
