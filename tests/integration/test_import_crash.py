@@ -4,7 +4,6 @@ PostgreSQL; the sandbox (a scale org, each request slowed down) runs in this pro
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -13,18 +12,14 @@ import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pydantic import SecretStr
+from tests.integration.sandbox_connection import connect_to_sandbox
 
-from salesbridge.bootstrap import dynamics_session
-from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.domain.crm_import import IMPORTED_TABLES
-from salesbridge.domain.workspace import CaBundle, CrmCredentials
 from salesbridge.sandbox.assembly import build_sandbox
 from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.faults import FaultConfig
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
-from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.store import create_engine_for, create_session_factory
 from salesbridge.store.secrets import CredentialCipher, generate_key
 from salesbridge.store.uow import UnitOfWorkFactory
@@ -54,19 +49,7 @@ def test_kill_9_during_an_import_then_a_restart_loses_and_duplicates_nothing(
     engine = create_engine_for(url)
     store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(key))
     with serve_in_thread(sandbox.app, tls=material) as server:
-        info = sandbox.connection_info(server.base_url, str(material.ca_bundle))
-        organization_id = create_organization(store, slug="acme", seats=5)
-        credentials = CrmCredentials(
-            org_url=info["org_url"],
-            client_id=info["client_id"],
-            client_secret=SecretStr(info["client_secret"]),
-            ca_bundle=CaBundle(material.ca_bundle.read_text(encoding="ascii")),
-        )
-        targets = DynamicsTargets(EndpointPolicy(["127.0.0.1"]))
-        connected = asyncio.run(
-            connect_crm(store, dynamics_session, slug="acme", credentials=credentials, targets=targets)
-        )
-        assert connected.is_connected
+        organization_id = connect_to_sandbox(store, sandbox, server.base_url, material.ca_bundle)
 
         def stored(table: str) -> int:
             with store(organization_id) as uow:

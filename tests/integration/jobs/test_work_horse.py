@@ -5,7 +5,6 @@ one that hangs while the console stops."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -23,11 +22,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
+from tests.integration.sandbox_connection import connect_to_sandbox
 
 from salesbridge.bootstrap import dynamics_session, import_runner, work_horse_request
-from salesbridge.crm.dynamics.endpoints import DynamicsTargets, EndpointPolicy
 from salesbridge.domain.crm_import import IMPORTED_TABLES
-from salesbridge.domain.workspace import CaBundle, CrmCredentials, ImportState
+from salesbridge.domain.workspace import ImportState
 from salesbridge.errors import ConfigError, WorkHorseError
 from salesbridge.jobs.runner import EmbeddedRunner
 from salesbridge.jobs.work_horse import CHILD_MODULE, WorkHorse, decode_outcome, encode_outcome
@@ -36,7 +35,6 @@ from salesbridge.sandbox.seeds.seeding import parse_seed
 from salesbridge.sandbox.server.faults import FaultConfig
 from salesbridge.sandbox.server.serving import serve_in_thread
 from salesbridge.sandbox.server.tls import create_tls_material
-from salesbridge.services.connecting import connect_crm, create_organization
 from salesbridge.services.sync import RunOutcome, request_sync
 from salesbridge.settings import Settings
 from salesbridge.store import create_engine_for, create_session_factory
@@ -81,18 +79,7 @@ def connected(tmp_path: Path, migrated_url: str, sandbox_signing_key: rsa.RSAPri
     engine = create_engine_for(migrated_url)
     store = UnitOfWorkFactory(create_session_factory(engine), cipher=CredentialCipher(key))
     with serve_in_thread(sandbox.app, tls=material) as server:
-        info = sandbox.connection_info(server.base_url, str(material.ca_bundle))
-        organization_id = create_organization(store, slug="acme", seats=5)
-        credentials = CrmCredentials(
-            org_url=info["org_url"],
-            client_id=info["client_id"],
-            client_secret=SecretStr(info["client_secret"]),
-            ca_bundle=CaBundle(material.ca_bundle.read_text(encoding="ascii")),
-        )
-        targets = DynamicsTargets(EndpointPolicy(["127.0.0.1"]))
-        assert asyncio.run(
-            connect_crm(store, dynamics_session, slug="acme", credentials=credentials, targets=targets)
-        ).is_connected
+        organization_id = connect_to_sandbox(store, sandbox, server.base_url, material.ca_bundle)
         settings = Settings(
             database_url=migrated_url, credential_key=key, import_lease_seconds=2, import_process="child"
         )
