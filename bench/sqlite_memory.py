@@ -11,32 +11,31 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import functools
 from typing import TypeVar
+
+from salesbridge.native import c_function
 
 MEBIBYTE = 2**20
 
 _Value = TypeVar("_Value")
 
 
-@functools.cache
-def _library() -> ctypes.CDLL:
-    library = ctypes.CDLL("libsqlite3.so.0")
-    for function in (library.sqlite3_memory_used, library.sqlite3_memory_highwater, library.sqlite3_soft_heap_limit64):
-        function.restype = ctypes.c_int64
-    library.sqlite3_memory_highwater.argtypes = [ctypes.c_int]
-    library.sqlite3_soft_heap_limit64.argtypes = [ctypes.c_int64]
-    return library
-
-
 def sqlite_heap(*, reset_highwater: bool = False) -> dict[str, float]:
     """SQLite's heap in this process, MiB: the soft limit in force (0: none), what it holds now and the most it has
-    held (since the process started, or since the last call with ``reset_highwater``, which starts it afresh)."""
-    library = _library()
+    held (since the process started, or since the last call with ``reset_highwater``, which starts it afresh).
+
+    Raises:
+        RuntimeError: the SQLite library is not found.
+    """
+    soft_heap_limit = c_function("sqlite3", "sqlite3_soft_heap_limit64", ctypes.c_int64, ctypes.c_int64)
+    memory_used = c_function("sqlite3", "sqlite3_memory_used", ctypes.c_int64)
+    highwater = c_function("sqlite3", "sqlite3_memory_highwater", ctypes.c_int64, ctypes.c_int)
+    if soft_heap_limit is None or memory_used is None or highwater is None:
+        raise RuntimeError("the SQLite library Python's sqlite3 runs on was not found")
     return {
-        "sqlite_soft_heap_limit_mib": round(library.sqlite3_soft_heap_limit64(-1) / MEBIBYTE, 1),  # -1: only read
-        "sqlite_heap_used_mib": round(library.sqlite3_memory_used() / MEBIBYTE, 1),
-        "sqlite_heap_highwater_mib": round(library.sqlite3_memory_highwater(int(reset_highwater)) / MEBIBYTE, 1),
+        "sqlite_soft_heap_limit_mib": round(soft_heap_limit(-1) / MEBIBYTE, 1),  # -1: only read
+        "sqlite_heap_used_mib": round(memory_used() / MEBIBYTE, 1),
+        "sqlite_heap_highwater_mib": round(highwater(int(reset_highwater)) / MEBIBYTE, 1),
     }
 
 
