@@ -22,7 +22,9 @@ For ``--minutes`` (default 10; the issue's long run is ``--minutes 120``), all a
 
 Every ``--sample-every`` seconds: records imported, activities written and pages served so far, error counts (pages
 not answered 200, failed import runs, activities failing, Web API calls of the CRM changes that were faulted), and
-the serve process's resident memory and open file descriptors (``/proc``). When the time is up the changes, the
+the serve process's resident memory and open file descriptors (``/proc``), and the resident memory of the import
+process it runs at that moment, if any (``SALESBRIDGE_IMPORT_PROCESS=child``, the default: each import is a process
+of its own, which ends with it; its memory is not the serve process's). When the time is up the changes, the
 activities and the page loads stop, one more import is requested, and the soak waits (``--settle-minutes``, faults
 still on) for it to succeed and for every activity to be delivered. Then: every row of every imported table of the
 sandbox is in the store once (``lost``, ``duplicated``, ``stale``: deleted in the CRM but still stored), and every
@@ -586,6 +588,11 @@ def markdown(results: dict[str, Any]) -> str:
         (
             "Open fds floor growth per hour (second half); verdict",
             f"{fds['per_hour_second_half']:+.1f}; {fds['verdict']} (flat: {fds['tolerance']})",
+        ),
+        (
+            "Import processes' RSS (MiB): the most sampled; samples with one running",
+            f"{max((s.get('children_rss_mib', 0) for s in results['samples']), default=0):.0f}; "
+            f"{sum(1 for s in results['samples'] if s.get('children_rss_mib'))} of {len(results['samples'])}",
         ),
         ("Records lost / duplicated / stale", f"{checks['lost']} / {checks['duplicated']} / {checks['stale']}"),
         ("Activities not written / written twice", f"{checks['not_written']} / {checks['written_twice']}"),
