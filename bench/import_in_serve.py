@@ -372,8 +372,11 @@ def measure_run(
         "pages_idle": latency(pages.within(warmed, requested)),
         "write_lock_wait_during_import": probe.within(start, end) if probe else None,
         "write_lock_wait_idle": probe.within(warmed, requested) if probe else None,
-        # The serve process's peak RSS (VmHWM) until the import ended, and the most RSS sampled while it ran.
+        # The serve process's peak RSS (VmHWM) until the import ended (at its last sample before the end), the same
+        # at the first sample at or after the end (as the child's: at most a period more), and the most RSS sampled
+        # while it ran.
         "peak_rss_mib": max(sample["peak_rss_mib"] for sample in samples if sample["t"] <= end),
+        "peak_rss_at_import_end_mib": last["peak_rss_mib"],
         "peak_rss_during_import_mib": max((s["rss_mib"] for s in during), default=None),
         "rss_at_import_end_mib": last["rss_mib"],
         "sqlite": {
@@ -512,6 +515,9 @@ def pair_ratios(
                     medians_sum(a, both - set(DYNAMICS_PAGES)), medians_sum(b, both - set(DYNAMICS_PAGES))
                 ),
                 "peak_rss": ratio(a["peak_rss_mib"], b["peak_rss_mib"]),
+                "peak_rss_at_import_end": ratio(
+                    a.get("peak_rss_at_import_end_mib"), b.get("peak_rss_at_import_end_mib")
+                ),
                 "rss_at_import_end": ratio(a["rss_at_import_end_mib"], b["rss_at_import_end_mib"]),
                 "sqlite_heap_peak": ratio(
                     a["sqlite"]["heap_peak_during_import_mib"], b["sqlite"]["heap_peak_during_import_mib"]
@@ -601,7 +607,7 @@ def markdown_import_process(results: dict[str, Any]) -> str:
     lines = [
         "| round | import in | waited s (child start-up s) | rows/s | import CPU s | serve CPU s | pages "
         "| page p50 / p95 ms | idle p50 / p95 ms | write-lock wait mean / p95 ms "
-        "| serve peak RSS / at end MiB | child peak RSS MiB | SQLite heap peak MiB, serve (child) |",
+        "| serve peak RSS / RSS at the end MiB | child peak RSS MiB | SQLite heap peak MiB, serve (child) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in results["runs"]:
@@ -614,7 +620,7 @@ def markdown_import_process(results: dict[str, Any]) -> str:
             f"| {imported['rows_per_s']:,} | {imported['import_cpu_s']:.1f} | {imported['cpu_s']:.1f} "
             f"| {pages['pages']} | {pages['p50_ms']} / {pages['p95_ms']} | {idle['p50_ms']} / {idle['p95_ms']} "
             f"| {lock_wait(run, 'mean_ms')} / {lock_wait(run, 'p95_ms')} "
-            f"| {run['peak_rss_mib']:.0f} / {run['rss_at_import_end_mib']:.0f} | {child_peak} "
+            f"| {run['peak_rss_at_import_end_mib']:.0f} / {run['rss_at_import_end_mib']:.0f} | {child_peak} "
             f"| {run['sqlite']['heap_peak_during_import_mib']}{child_heap} |"
         )
     lines += [
@@ -628,7 +634,7 @@ def markdown_import_process(results: dict[str, Any]) -> str:
         f"| {r['round']} ({', '.join(str(arm) for arm in r['order'])}) | {r['rows_per_s']} | {r['import_cpu_s']} "
         f"| {r['cpu_s']} | {r['total_cpu_s']} | {r['page_p50']} | {r['page_p95']} | {r['page_medians_sum']} "
         f"({r['page_medians_sum_without_dynamics']}) | {r['write_lock_wait_mean']} / {r['write_lock_wait_p95']} "
-        f"| {r['peak_rss']} | {r['rss_at_import_end']} | {r['sqlite_heap_peak']} |"
+        f"| {r['peak_rss_at_import_end']} | {r['rss_at_import_end']} | {r['sqlite_heap_peak']} |"
         for r in results["ratios"]
     ]
     return "\n".join(lines)
