@@ -38,6 +38,7 @@
     ├── ImportCancelledError          stop the import quietly: disconnected, cancelled or taken over (not a failure)
     ├── ImportBusyError               another worker's import of the organization holds its lease: retry the job later
     ├── ImportFailedError             an import job's run ended failed (recorded): fail the job, do not retry it
+    ├── WorkHorseError                an import's own process could not start or crashed; its run resumes later
     ├── MailDeliveryError             the SMTP server could not be reached or refused a message; nothing was sent
     ├── StoreError                    the store refused an operation; fail this unit of work
     │   ├── RowNotFoundError          no such row in this organization
