@@ -389,6 +389,8 @@ def measure_run(
         },
         # The processes whose samples are in serve's file: serve's only (a child samples into a file of its own).
         "sampled_pids": sorted({sample["pid"] for sample in samples}),
+        # The machine's load (1, 5, 15 minutes) as the run's measurements ended: the machine is shared.
+        "load_average": [round(value, 2) for value in os.getloadavg()],
         "child_processes": len(children),
         "child": child,
         "samples": len(samples),
