@@ -120,8 +120,9 @@ bench-writeback: $(STAMP)
 bench-console: $(STAMP)
 	$(BIN)/python -W ignore::DeprecationWarning -m bench.console $(BENCH_CONSOLE_ARGS)
 
-## A full import inside `salesbridge serve` while the console is used, SQLite memory limited to 64 MiB and not, three
-## alternated rounds (250,000 contacts; BENCH_IMPORT_IN_SERVE_ARGS to change): bench/results/import-in-serve.json.
+## A full import requested from `salesbridge serve` while the console is used, three alternated rounds (250,000
+## contacts): SQLite memory limited to 64 MiB and not, the import on serve's thread (bench/results/import-in-serve.json);
+## BENCH_IMPORT_IN_SERVE_ARGS="--compare import-process" compares that thread with the import's own process.
 bench-import-in-serve: $(STAMP)
 	$(BIN)/python -W ignore::DeprecationWarning -m bench.import_in_serve $(BENCH_IMPORT_IN_SERVE_ARGS)
 

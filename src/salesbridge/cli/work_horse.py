@@ -37,7 +37,8 @@ def die_with_parent(parent: int) -> bool:
 def main() -> int:
     """Run the request read from standard input; 0 when an outcome was written, 2 for a request it cannot run, 1
     when the run broke off (logged)."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # Warnings and errors in the console's log; not the store's migration check, made at every start.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     bootstrap.fewer_malloc_arenas()  # before the import's threads start
     try:
         request = json.loads(sys.stdin.buffer.read())
