@@ -26,11 +26,12 @@ _PR_SET_PDEATHSIG: Final = 1
 def die_with_parent(parent: int) -> bool:
     """Have the kernel kill this process when the thread that started it ends (Linux's ``PR_SET_PDEATHSIG``: the
     embedded runner's thread lives as long as the console), so that an import never outlives a console killed with
-    SIGKILL or by the out-of-memory killer; its run is then failed and resumed like any dead worker's. False where
-    the platform has no such call, or when ``parent`` (the console's pid) ended before it was made."""
+    SIGKILL or by the out-of-memory killer; its run is then failed and resumed like any dead worker's. Whether
+    ``parent`` (the console's pid) is still this process's parent once asked (where the platform has no such call,
+    only that)."""
     prctl = c_function("c", "prctl", ctypes.c_int, ctypes.c_int, ctypes.c_ulong)
-    if prctl is None or prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
-        return False
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     return os.getppid() == parent
 
 
@@ -43,7 +44,7 @@ def main() -> int:
     try:
         request = json.loads(sys.stdin.buffer.read())
         parent = request.get("parent_pid")
-        if parent is not None and not die_with_parent(int(parent)) and os.getppid() != int(parent):
+        if parent is not None and not die_with_parent(int(parent)):
             logger.error("the console that started this import process has ended: nothing to do")
             return 2
         outcome = bootstrap.run_work_horse(request)

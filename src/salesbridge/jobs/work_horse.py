@@ -1,9 +1,9 @@
 """The embedded runner's work horse: each import, and the matching run after it, in a process of its own.
 
 The console's process (``salesbridge serve``) serves pages for days. An import allocates millions of short-lived
-objects and, on SQLite, pages of the store; freed, that memory mostly stays with the process's allocator, in pages a
-later allocation may touch again, so the console's resident size crept up with every import even though its live
-data did not (docs/reliability.md § Soak). A process started for one run gives everything back when it ends. This is
+objects and, on SQLite, pages of the store; freed, that memory mostly stays with the process's allocator, so the
+console kept about 110 MiB more than its pages need (docs/reliability.md § Soak: 140 of Python's arenas against 85
+with the imports elsewhere). A process started for one run gives everything back when it ends. This is
 what RQ's work horse and Celery's ``max_tasks_per_child=1`` do; the parent keeps the schedule, the console and the
 writeback drain.
 
