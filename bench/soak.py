@@ -90,6 +90,15 @@ CONSOLE_PATHS = tuple(dict.fromkeys(path for _, path in PAGES))
 """The console's main pages (the console benchmark's), each loaded by the administrator."""
 
 
+def console_paths(text: str) -> tuple[str, ...]:
+    """``--pages``: comma-separated paths, each one of :data:`CONSOLE_PATHS`."""
+    paths = tuple(path.strip() for path in text.split(",") if path.strip())
+    unknown = [path for path in paths if path not in CONSOLE_PATHS]
+    if not paths or unknown:
+        raise argparse.ArgumentTypeError(f"not console pages: {', '.join(unknown) or text!r}; one of {CONSOLE_PATHS}")
+    return paths
+
+
 # ------------------------------------------------------------------------------------------------ the load
 
 
@@ -195,8 +204,9 @@ class CrmChanges:
 class Console:
     """A signed-in administrator loading the console's main pages over HTTP, one after another."""
 
-    def __init__(self, base_url: str, tally: Tally) -> None:
+    def __init__(self, base_url: str, tally: Tally, paths: Sequence[str] = CONSOLE_PATHS) -> None:
         self.tally = tally
+        self.paths = tuple(paths)
         self.client = httpx.Client(base_url=base_url, timeout=120, follow_redirects=False)
         self.sign_in()
 
@@ -210,7 +220,7 @@ class Console:
             raise RuntimeError(f"sign-in failed: {done.status_code} {done.text[:500]}")
 
     def load(self, number: int) -> None:
-        path = CONSOLE_PATHS[number % len(CONSOLE_PATHS)]
+        path = self.paths[number % len(self.paths)]
         try:
             answer = self.client.get(path)
         except httpx.TransportError:
@@ -692,7 +702,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             view = StoreView(workspace, procrastinate=args.jobs == "procrastinate")
             tally = Tally()
             changes = CrmChanges(crm, tally)
-            console = Console(f"http://127.0.0.1:{port}", tally)
+            console = Console(f"http://127.0.0.1:{port}", tally, args.pages)
             queued: list[tuple[uuid.UUID, str]] = []
             per_batch = max(1, round(args.activities_per_minute / 30))
 
@@ -770,6 +780,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                     "changes_per_minute": args.changes_per_minute,
                     "activities_per_minute": per_batch * 30 if args.activities_per_minute > 0 else 0,
                     "page_every_s": args.page_every,
+                    "pages": list(args.pages),
                     "contacts": args.contacts,
                     "people": args.people,
                     "serve_env": dict(args.serve_env),
@@ -843,6 +854,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--changes-per-minute", type=float, default=60.0, help="0: none")
     parser.add_argument("--activities-per-minute", type=float, default=120.0, help="0: no writeback")
     parser.add_argument("--page-every", type=float, default=0.5, help="seconds between two page loads")
+    parser.add_argument(
+        "--pages",
+        type=console_paths,
+        default=CONSOLE_PATHS,
+        metavar="PATH[,PATH…]",
+        help="the pages loaded, in turn (default: all the console's main pages); a diagnosis: which page's reads grow",
+    )
     parser.add_argument("--sample-every", type=float, default=5.0)
     parser.add_argument("--settle-minutes", type=float, default=5.0)
     parser.add_argument("--fault-rate", type=float, default=0.10, help="share of Web API answers faulted")
