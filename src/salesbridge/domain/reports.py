@@ -43,7 +43,11 @@ WON: Final = 1
 
 def week_start(moment: datetime) -> date:
     """The Monday (UTC) of the week ``moment`` (timezone-aware) falls in."""
-    day = moment.astimezone(UTC).date()
+    return week_of(moment.astimezone(UTC).date())
+
+
+def week_of(day: date) -> date:
+    """The Monday of the week ``day`` falls in (``day`` itself on a Monday)."""
     return day - timedelta(days=day.weekday())
 
 

@@ -1,7 +1,7 @@
 """The reports' queries (:mod:`salesbridge.domain.reports`), and the match-rate snapshots a matching run records.
 
-Scoped by organization like every repository. Grouping by week is done in Python over the rows of the period asked
-for (weeks in UTC read the same on SQLite and PostgreSQL); the rest is grouped by the database.
+Scoped by organization like every repository. Everything is grouped by the database; weeks are summed in Python
+from the database's counts per UTC day (so that weeks read the same on SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, Date, and_, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from salesbridge.domain.match_links import LinkBand, LinkCounts, TargetKind
 from salesbridge.domain.reports import (
@@ -22,7 +23,7 @@ from salesbridge.domain.reports import (
     OpportunityRecord,
     SeatActivity,
     Touch,
-    week_start,
+    week_of,
 )
 from salesbridge.domain.writeback import DeliveryState
 from salesbridge.store.database import conflict_insert
@@ -71,19 +72,37 @@ class ReportQueries(_ScopedRepository):
 
     def delivered_counts(self, *, since: datetime) -> list[DeliveredCount]:
         """Activities delivered to the CRM that occurred at or after ``since``, counted per author, data item and
-        week (:func:`~salesbridge.domain.reports.week_start`), oldest week first."""
-        statement = select(ActivityRow.author_user_id, ActivityRow.item, ActivityRow.occurred_at).where(
-            ActivityRow.organization_id == self._organization_id,
-            ActivityRow.state == DeliveryState.DELIVERED.value,
-            ActivityRow.occurred_at >= since,
+        week (:func:`~salesbridge.domain.reports.week_start`), oldest week first.
+
+        The database counts them per author, item and UTC day, so what reaches Python is at most one row per
+        author, item and day of the period, however many activities it holds (reading every activity's row here
+        made each Reports page hold all of the period's activities at once, and a long-running console's memory
+        grow with them: docs/reliability.md § Soak); the days are then summed into weeks."""
+        day = self._utc_day(ActivityRow.occurred_at)
+        statement = (
+            select(ActivityRow.author_user_id, ActivityRow.item, day, func.count())
+            .where(
+                ActivityRow.organization_id == self._organization_id,
+                ActivityRow.state == DeliveryState.DELIVERED.value,
+                ActivityRow.occurred_at >= since,
+            )
+            .group_by(ActivityRow.author_user_id, ActivityRow.item, day)
         )
         counts: Counter[tuple[uuid.UUID, str, date]] = Counter()
-        for author, item, occurred_at in self._session.execute(statement):
-            counts[(author, item, week_start(occurred_at))] += 1
+        for author, item, utc_day, count in self._session.execute(statement):
+            counts[(author, item, week_of(utc_day))] += count
         return sorted(
             (DeliveredCount(author, item, week, count) for (author, item, week), count in counts.items()),
             key=lambda row: (row.week, str(row.author_user_id), row.item),
         )
+
+    def _utc_day(self, column: ColumnElement[datetime] | InstrumentedAttribute[datetime]) -> ColumnElement[date]:
+        """The UTC calendar day of the timestamp ``column``, as SQL: SQLite stores timestamps as UTC text, whose
+        ``date()`` is its day; PostgreSQL's are instants, taken to UTC first (the session's time zone may be
+        another). Read back as a :class:`~datetime.date` on both."""
+        if self._session.get_bind().dialect.name == "postgresql":
+            return func.date(func.timezone("UTC", column), type_=Date())
+        return func.date(column, type_=Date())
 
     def user_names(self) -> dict[uuid.UUID, str]:
         """Every user's display name, by id."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ssl
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 from tests.integration.services.conftest import RunningSandbox
@@ -231,6 +231,9 @@ def test_written_back_activity_match_rate_and_seat_usage(store: UnitOfWorkFactor
         item=DataItem.CALL,
         delivered_to=contact,
     )
+    # Monday 00:30 in UTC+2 is Sunday 22:30 UTC: the week before, whatever the database session's time zone.
+    east = datetime(2026, 11, 30, 0, 30, tzinfo=timezone(timedelta(hours=2)))
+    _log(store, org, sofia.id, east, person=person, item=DataItem.CALL, delivered_to=contact)
     _log(store, org, bob.id, monday, person=person)  # not delivered: not written back, yet activity of the period
     _log(store, org, sofia.id, NOW - timedelta(weeks=13), person=person, delivered_to=contact)  # before the 12 weeks
 
@@ -239,7 +242,7 @@ def test_written_back_activity_match_rate_and_seat_usage(store: UnitOfWorkFactor
     reports = read_reports(store, "acme", clock=lambda: NOW)
 
     assert [(row.seller, row.item, row.week.isoformat(), row.count) for row in reports.written_back] == [
-        ("Sofía", "call", "2026-11-23", 1),
+        ("Sofía", "call", "2026-11-23", 2),
         ("Sofía", "note", "2026-11-30", 2),
     ]
     assert len(reports.weeks) == 12
@@ -253,7 +256,7 @@ def test_written_back_activity_match_rate_and_seat_usage(store: UnitOfWorkFactor
         (NOW, "lead", 0),
     ]
     seats = {seat.email: seat for seat in reports.seats}
-    assert (seats["sofia@acme.test"].crm_sync, seats["sofia@acme.test"].recent_activities) == (True, 3)
+    assert (seats["sofia@acme.test"].crm_sync, seats["sofia@acme.test"].recent_activities) == (True, 4)
     assert seats["sofia@acme.test"].last_activity_at == monday + timedelta(days=1)
     assert (seats["bob@acme.test"].crm_sync, seats["bob@acme.test"].in_use) == (False, False)
     assert (seats["idle@acme.test"].crm_sync, seats["idle@acme.test"].in_use) == (True, False)
