@@ -67,6 +67,13 @@ _logger = logging.getLogger(__name__)
 JsonObject: TypeAlias = dict[str, Any]
 
 API_VERSION = "v9.2"
+IDLE_CONNECTION_S = 4.0
+"""How long an idle connection stays in the client's pool for reuse. Shorter than the idle timeout of the servers
+in front of the Web API (the sandbox closes an idle connection after 5 s, :data:`~salesbridge.sandbox.server.serving.
+KEEP_ALIVE_S`; uvicorn's, nginx's and IIS's are 5-120 s): a connection the server has already closed is never
+picked for a write. aiohttp's default, 15 s, let a POST go out on such a connection after 5-15 s of quiet; it
+failed as ``Can not write request body`` (a create, not idempotent, is not retried: the activities waited for the
+next drain)."""
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _ENTITY_ID = re.compile(r"\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\)\s*$")
@@ -703,7 +710,10 @@ class DynamicsClient:
     def _session_or_open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
-                ssl=client_ssl_context(self._cas), limit=self._max_concurrency + 4, ttl_dns_cache=300
+                ssl=client_ssl_context(self._cas),
+                limit=self._max_concurrency + 4,
+                ttl_dns_cache=300,
+                keepalive_timeout=IDLE_CONNECTION_S,
             )
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
         return self._session

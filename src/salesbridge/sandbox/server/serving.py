@@ -29,6 +29,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from salesbridge.sandbox.server.tls import TlsMaterial, write_file_atomically
 
 STATE_FILE_NAME = "sandbox.json"
+KEEP_ALIVE_S = 5
+"""How long the sandbox keeps an idle keep-alive connection open before closing it (uvicorn's default, stated):
+clients must drop idle connections sooner (:data:`salesbridge.crm.dynamics.client.IDLE_CONNECTION_S`)."""
 
 _POLL_S = 0.01
 
@@ -163,6 +166,7 @@ class RunningServer:
             log_config=None,
             log_level="warning",
             server_header=False,
+            timeout_keep_alive=KEEP_ALIVE_S,
             timeout_graceful_shutdown=max(1, round(self._graceful_timeout_s)),
             ssl_certfile=str(self._tls.cert_chain) if self._tls else None,
             ssl_keyfile=str(self._tls.private_key) if self._tls else None,
