@@ -1,6 +1,6 @@
 """The Reports page's "written back" counts, read as before ``fd01c62`` (every delivered activity of the 12 weeks
-read into Python and counted there) and as now (counted by the database per author, item and UTC day, the days
-summed into weeks in Python), side by side on the same data.
+read into Python and counted there) and as now (counted by the database per author and item, a column per week, in
+the order of an index: migration 0042), side by side on the same data.
 
 For each ``--activities`` value, a store is migrated and seeded: an organization with ``--sellers`` sellers (users
 with seats, no password) and that many delivered activities spread at random (a fixed seed) over the 12 weeks the
@@ -25,9 +25,9 @@ is reported.
     python -m bench.reports_reads [--activities 20000,100000] [--sellers 20] [--rounds 5] [--calls 3]
                                   [--databases sqlite postgresql] [--out FILE]
 
-Several ``--sellers`` values (``2,20,200``) measure each size once per value: the grouped read answers at most one
-row per seller, item and day with activity (20 sellers, 4 items, 84 days: 6,720), so how much it saves depends on
-how many activities share a seller, item and day, not on the activities alone.
+Several ``--sellers`` values (``2,20,200``) measure each size once per value: the grouped read answers one row per
+seller and item with activity (20 sellers, 4 items: at most 80), so what reaches Python follows the sellers, not the
+activities.
 
 Results: ``bench/results/reports-reads.json`` and docs/performance.md § Reports: written-back counts grouped by
 the database.
@@ -201,7 +201,9 @@ def _readers(
 
     def new() -> list[DeliveredCount]:
         with sessions() as session:
-            return ReportQueries(session, organization_id, clock=utc_now).delivered_counts(since=since)
+            return ReportQueries(session, organization_id, clock=utc_now).delivered_counts(weeks=weeks)
+
+    weeks = tuple(since.date() + timedelta(weeks=number) for number in range(WEEKS))
 
     return {"per row": old, "grouped": new}
 

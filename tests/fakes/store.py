@@ -2255,6 +2255,9 @@ class FakeActivities(_Repository):
             for (item, author, state, hold), count in counts.items()
         ]
 
+    def count_in(self, states: Collection[DeliveryState]) -> int:
+        return sum(1 for a in self._t.activities.values() if a.delivery.state in states)
+
 
 class FakeReports(_Repository):
     """The match-rate snapshots of :class:`salesbridge.services.ports.ReportQueries` (what a matching run writes);

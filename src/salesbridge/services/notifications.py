@@ -243,11 +243,7 @@ def _observe(store: StoreAccess, organization_id: uuid.UUID, now: datetime) -> _
         runs = list(uow.import_runs.recent(limit=RECENT_RUNS))
         failed = [run for run in runs if run.state is ImportState.FAILED and run.finished_at is not None]
         last_failed = max(failed, key=lambda run: run.finished_at or now) if failed else None
-        failing = sum(
-            count.count
-            for count in uow.activities.status()
-            if count.state in (DeliveryState.FAILING, DeliveryState.PARKED)
-        )
+        failing = uow.activities.count_in((DeliveryState.FAILING, DeliveryState.PARKED))
         return _Observation(
             slug=organization.slug,
             name=organization.name,

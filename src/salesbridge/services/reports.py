@@ -89,10 +89,9 @@ def read_reports(store: StoreAccess, slug: str, *, clock: Clock) -> Reports:
     with store(organization_id, read_only=True) as uow:
         settings = uow.crm_settings.get()
         names = uow.reports.user_names()
-        first_week = datetime.combine(weeks[0], datetime.min.time(), tzinfo=now.tzinfo)
         written_back = tuple(
             WrittenBackRow(names.get(row.author_user_id, str(row.author_user_id)), row.item, row.week, row.count)
-            for row in uow.reports.delivered_counts(since=first_week)
+            for row in uow.reports.delivered_counts(weeks=weeks)
         )
         touches = uow.reports.touches()
         influence = influenced_opportunities(

@@ -6,15 +6,14 @@ from the database's counts per UTC day (so that weeks read the same on SQLite an
 
 from __future__ import annotations
 
+import itertools
 import uuid
-from collections import Counter
-from collections.abc import Collection, Iterator, Mapping
-from datetime import date, datetime
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Date, and_, func, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import and_, case, func, select
 
 from salesbridge.domain.match_links import LinkBand, LinkCounts, TargetKind
 from salesbridge.domain.reports import (
@@ -23,7 +22,6 @@ from salesbridge.domain.reports import (
     OpportunityRecord,
     SeatActivity,
     Touch,
-    week_of,
 )
 from salesbridge.domain.writeback import DeliveryState
 from salesbridge.store.database import conflict_insert
@@ -67,42 +65,46 @@ def _sqlite_in(statement: str, count: int) -> str:
     return statement.format(", ".join("?" * count))
 
 
+_TouchRow = tuple[str | None, str | None, str | None, datetime | None]
+"""A touch as read: the record's table and CRM id, its account, the first activity."""
+
+
 class ReportQueries(_ScopedRepository):
     """What the reports read, and the match-rate snapshots."""
 
-    def delivered_counts(self, *, since: datetime) -> list[DeliveredCount]:
-        """Activities delivered to the CRM that occurred at or after ``since``, counted per author, data item and
-        week (:func:`~salesbridge.domain.reports.week_start`), oldest week first.
+    def delivered_counts(self, *, weeks: Sequence[date]) -> list[DeliveredCount]:
+        """Activities delivered to the CRM that occurred in one of ``weeks`` (Mondays, UTC, consecutive, oldest
+        first), counted per author, data item and week, oldest week first.
 
-        The database counts them per author, item and UTC day, so what reaches Python is at most one row per
-        author, item and day of the period, however many activities it holds (reading every activity's row here
-        made each Reports page hold all of the period's activities at once, and a long-running console's memory
-        grow with them: docs/reliability.md § Soak); the days are then summed into weeks."""
-        day = self._utc_day(ActivityRow.occurred_at)
+        One read of ix_activities_organization_id_state_author_item_occurred (migration 0042) in the order it
+        groups by (author, item), counting each week in a column of its own: the database never sorts the
+        activities (SQLite would sort them in the console's process, in buffers growing with the table), and what
+        reaches Python is one row per author and item."""
+        if not weeks:
+            return []
+        bounds = [datetime.combine(week, time(), tzinfo=UTC) for week in weeks]
+        bounds.append(bounds[-1] + timedelta(weeks=1))
+        per_week = [
+            func.count(case((and_(ActivityRow.occurred_at >= start, ActivityRow.occurred_at < end), 1)))
+            for start, end in itertools.pairwise(bounds)
+        ]
         statement = (
-            select(ActivityRow.author_user_id, ActivityRow.item, day, func.count())
+            select(ActivityRow.author_user_id, ActivityRow.item, *per_week)
             .where(
                 ActivityRow.organization_id == self._organization_id,
                 ActivityRow.state == DeliveryState.DELIVERED.value,
-                ActivityRow.occurred_at >= since,
+                ActivityRow.occurred_at >= bounds[0],
+                ActivityRow.occurred_at < bounds[-1],
             )
-            .group_by(ActivityRow.author_user_id, ActivityRow.item, day)
+            .group_by(ActivityRow.author_user_id, ActivityRow.item)
         )
-        counts: Counter[tuple[uuid.UUID, str, date]] = Counter()
-        for author, item, utc_day, count in self._session.execute(statement):
-            counts[(author, item, week_of(utc_day))] += count
-        return sorted(
-            (DeliveredCount(author, item, week, count) for (author, item, week), count in counts.items()),
-            key=lambda row: (row.week, str(row.author_user_id), row.item),
-        )
-
-    def _utc_day(self, column: ColumnElement[datetime] | InstrumentedAttribute[datetime]) -> ColumnElement[date]:
-        """The UTC calendar day of the timestamp ``column``, as SQL: SQLite stores timestamps as UTC text, whose
-        ``date()`` is its day; PostgreSQL's are instants, taken to UTC first (the session's time zone may be
-        another). Read back as a :class:`~datetime.date` on both."""
-        if self._session.get_bind().dialect.name == "postgresql":
-            return func.date(func.timezone("UTC", column), type_=Date())
-        return func.date(column, type_=Date())
+        counts = [
+            DeliveredCount(author, item, week, int(count))
+            for author, item, *counts_per_week in self._session.execute(statement)
+            for week, count in zip(weeks, counts_per_week, strict=True)
+            if count
+        ]
+        return sorted(counts, key=lambda row: (row.week, str(row.author_user_id), row.item))
 
     def user_names(self) -> dict[uuid.UUID, str]:
         """Every user's display name, by id."""
@@ -113,20 +115,29 @@ class ReportQueries(_ScopedRepository):
 
     def touches(self) -> list[Touch]:
         """The earliest activity concerning each CRM record: the records tied (band match) to an activity's person
-        or company, and the record it was written back on; each with its account (``parent_id``)."""
+        or company, and the record it was written back on; each with its account (``parent_id``).
+
+        The earliest activity of each person, company and record written on is read from the activities' indexes
+        in their order (by person, by company: migration 0003's; by record: migration 0042's), so the database
+        never sorts the activities themselves; only those firsts are joined to the links and records."""
         org = self._organization_id
         touches: list[Touch] = []
         for kind, target in ((TargetKind.PERSON, ActivityRow.person_id), (TargetKind.COMPANY, ActivityRow.company_id)):
+            firsts = (
+                select(target.label("target_id"), func.min(ActivityRow.occurred_at).label("first_at"))
+                .where(ActivityRow.organization_id == org, target.is_not(None))
+                .group_by(target)
+                .subquery()
+            )
             statement = (
-                select(
-                    MatchLinkRow.crm_table, MatchLinkRow.crm_id, CrmRecord.parent_id, func.min(ActivityRow.occurred_at)
-                )
+                select(MatchLinkRow.crm_table, MatchLinkRow.crm_id, CrmRecord.parent_id, firsts.c.first_at)
+                .select_from(firsts)
                 .join(
                     MatchLinkRow,
                     and_(
                         MatchLinkRow.organization_id == org,
                         MatchLinkRow.target_kind == kind.value,
-                        MatchLinkRow.target_id == target,
+                        MatchLinkRow.target_id == firsts.c.target_id,
                         MatchLinkRow.band == LinkBand.MATCH.value,
                     ),
                 )
@@ -138,38 +149,47 @@ class ReportQueries(_ScopedRepository):
                         CrmRecord.crm_id == MatchLinkRow.crm_id,
                     ),
                 )
-                .where(ActivityRow.organization_id == org)
-                .group_by(MatchLinkRow.crm_table, MatchLinkRow.crm_id, CrmRecord.parent_id)
             )
             touches.extend(self._touches(statement))
-        regarding = (
+        firsts = (
             select(
-                ActivityRow.regarding_table,
-                ActivityRow.regarding_id,
-                CrmRecord.parent_id,
-                func.min(ActivityRow.occurred_at),
+                ActivityRow.regarding_table.label("table_name"),
+                ActivityRow.regarding_id.label("crm_id"),
+                func.min(ActivityRow.occurred_at).label("first_at"),
             )
+            .where(ActivityRow.organization_id == org, ActivityRow.regarding_id.is_not(None))
+            .group_by(ActivityRow.regarding_table, ActivityRow.regarding_id)
+            .subquery()
+        )
+        regarding = (
+            select(firsts.c.table_name, firsts.c.crm_id, CrmRecord.parent_id, firsts.c.first_at)
+            .select_from(firsts)
             .outerjoin(
                 CrmRecord,
                 and_(
                     CrmRecord.organization_id == org,
-                    CrmRecord.table_name == ActivityRow.regarding_table,
-                    CrmRecord.crm_id == ActivityRow.regarding_id,
+                    CrmRecord.table_name == firsts.c.table_name,
+                    CrmRecord.crm_id == firsts.c.crm_id,
                 ),
             )
-            .where(ActivityRow.organization_id == org, ActivityRow.regarding_id.is_not(None))
-            .group_by(ActivityRow.regarding_table, ActivityRow.regarding_id, CrmRecord.parent_id)
         )
         touches.extend(self._touches(regarding))
         return touches
 
-    def _touches(self, statement: object) -> list[Touch]:
+    def _touches(self, statement: Any) -> list[Touch]:
+        """The rows of ``statement`` (table, CRM id, account, first activity) as touches, one per record and account
+        (several people or companies tied to one record: its earliest)."""
+        earliest: dict[tuple[str, str, str | None], datetime] = {}
+        rows: Iterator[_TouchRow] = iter(self._session.execute(statement))
+        for table, crm_id, parent, at in rows:
+            if not (table and crm_id and at is not None):
+                continue
+            key = (str(table), str(crm_id).lower(), parent.lower() if parent else None)
+            if key not in earliest or at < earliest[key]:
+                earliest[key] = at
         return [
-            Touch(
-                table=str(table), crm_id=str(crm_id).lower(), account_id=parent.lower() if parent else None, first_at=at
-            )
-            for table, crm_id, parent, at in self._session.execute(statement)  # type: ignore[call-overload]
-            if table and crm_id and at is not None
+            Touch(table=table, crm_id=crm_id, account_id=account_id, first_at=at)
+            for (table, crm_id, account_id), at in earliest.items()
         ]
 
     def opportunities(self, touched: Collection[tuple[str, str]]) -> list[OpportunityRecord]:
@@ -269,27 +289,31 @@ class ReportQueries(_ScopedRepository):
         or after ``since`` (count) and their latest activity ever; by display name."""
         org = self._organization_id
         sync_all = bool(self._session.scalar(select(Organization.crm_sync_all_seats).where(Organization.id == org)))
+        # Per seat, two probes of ix_activities_organization_id_author_occurred (migration 0042): a range counted
+        # and its last entry; no activity is grouped or sorted. The seats are ordered here, by name as Python
+        # lowers it (SQLite's lower() leaves letters outside ASCII as they are).
         recent = (
-            select(ActivityRow.author_user_id.label("author"), func.count().label("recent"))
-            .where(ActivityRow.organization_id == org, ActivityRow.occurred_at >= since)
-            .group_by(ActivityRow.author_user_id)
-            .subquery()
+            select(func.count())
+            .where(
+                ActivityRow.organization_id == org,
+                ActivityRow.author_user_id == User.id,
+                ActivityRow.occurred_at >= since,
+            )
+            .correlate(User)
+            .scalar_subquery()
         )
         latest = (
-            select(ActivityRow.author_user_id.label("author"), func.max(ActivityRow.occurred_at).label("latest"))
-            .where(ActivityRow.organization_id == org)
-            .group_by(ActivityRow.author_user_id)
-            .subquery()
+            select(func.max(ActivityRow.occurred_at))
+            .where(ActivityRow.organization_id == org, ActivityRow.author_user_id == User.id)
+            .correlate(User)
+            .scalar_subquery()
         )
         statement = (
-            select(User.id, User.display_name, User.email, Seat.crm_sync_enabled, recent.c.recent, latest.c.latest)
+            select(User.id, User.display_name, User.email, Seat.crm_sync_enabled, recent, latest)
             .join(Seat, and_(Seat.user_id == User.id, Seat.organization_id == org))
-            .outerjoin(recent, recent.c.author == User.id)
-            .outerjoin(latest, latest.c.author == User.id)
             .where(User.organization_id == org)
-            .order_by(func.lower(User.display_name), User.email)
         )
-        rows: list[Any] = list(self._session.execute(statement))
+        rows: list[Any] = sorted(self._session.execute(statement), key=lambda row: (row[1].lower(), row[2]))
         return [
             SeatActivity(
                 user_id=user_id,

@@ -883,6 +883,32 @@ class ActivityRow(Base):
         Index("ix_activities_organization_id_person_id_occurred_at", "organization_id", "person_id", "occurred_at"),
         Index("ix_activities_organization_id_company_id_occurred_at", "organization_id", "company_id", "occurred_at"),
         Index("ix_activities_organization_id_occurred_at", "organization_id", "occurred_at"),
+        # Migration 0042: the console's and the alerts' recurring counts read in index order, never sorted in the
+        # process (SQLite's sorter, growing with the table, fragmented a long-running console's heap).
+        Index(
+            "ix_activities_organization_id_item_author_state_hold",
+            "organization_id",
+            "item",
+            "author_user_id",
+            "state",
+            "hold",
+        ),
+        Index(
+            "ix_activities_organization_id_state_author_item_occurred",
+            "organization_id",
+            "state",
+            "author_user_id",
+            "item",
+            "occurred_at",
+        ),
+        Index(
+            "ix_activities_organization_id_regarding_occurred",
+            "organization_id",
+            "regarding_table",
+            "regarding_id",
+            "occurred_at",
+        ),
+        Index("ix_activities_organization_id_author_occurred", "organization_id", "author_user_id", "occurred_at"),
         # Migration 0041: the activities failing with a given code (waiting for the CRM app), asked exactly.
         # Partial: rows without an error code (most) keep no entry.
         Index(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime
 from typing import Protocol
 
 from salesbridge.domain.match_links import LinkCounts
@@ -14,9 +14,9 @@ from salesbridge.domain.reports import DeliveredCount, MatchRateSnapshot, Opport
 class ReportQueries(Protocol):
     """What the reports read, and the match-rate snapshots a matching run records (one organization)."""
 
-    def delivered_counts(self, *, since: datetime) -> list[DeliveredCount]:
-        """Activities delivered to the CRM that occurred at or after ``since``, per author, data item and week
-        (Monday, UTC), oldest week first."""
+    def delivered_counts(self, *, weeks: Sequence[date]) -> list[DeliveredCount]:
+        """Activities delivered to the CRM that occurred in one of ``weeks`` (Mondays, UTC, consecutive, oldest
+        first), per author, data item and week, oldest week first; only the weeks with some."""
         ...
 
     def user_names(self) -> dict[uuid.UUID, str]:

@@ -169,6 +169,11 @@ class ActivityRepository(Protocol):
         """How many activities there are per item, author, state and hold."""
         ...
 
+    def count_in(self, states: Collection[DeliveryState]) -> int:
+        """How many activities are in one of ``states`` (read by the state index: the cost follows the activities
+        in those states, not all of the organization's). Reads only."""
+        ...
+
     def note_throttled(self, *, until: datetime) -> None:
         """Record that Dynamics throttles the organization's drain until ``until`` (a later note replaces it, an
         earlier one is ignored)."""
