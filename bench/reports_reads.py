@@ -29,8 +29,8 @@ Several ``--sellers`` values (``2,20,200``) measure each size once per value: th
 seller and item with activity (20 sellers, 4 items: at most 80), so what reaches Python follows the sellers, not the
 activities.
 
-Results: ``bench/results/reports-reads.json`` and docs/performance.md § Reports: written-back counts grouped by
-the database.
+Results: ``bench/results/reports-reads.json`` and docs/performance.md § Reports: written-back counts in index
+order.
 """
 
 from __future__ import annotations
