@@ -43,11 +43,7 @@ WON: Final = 1
 
 def week_start(moment: datetime) -> date:
     """The Monday (UTC) of the week ``moment`` (timezone-aware) falls in."""
-    return week_of(moment.astimezone(UTC).date())
-
-
-def week_of(day: date) -> date:
-    """The Monday of the week ``day`` falls in (``day`` itself on a Monday)."""
+    day = moment.astimezone(UTC).date()
     return day - timedelta(days=day.weekday())
 
 

@@ -1,7 +1,8 @@
 """The reports' queries (:mod:`salesbridge.domain.reports`), and the match-rate snapshots a matching run records.
 
-Scoped by organization like every repository. Everything is grouped by the database; weeks are summed in Python
-from the database's counts per UTC day (so that weeks read the same on SQLite and PostgreSQL).
+Scoped by organization like every repository. Everything is grouped by the database, in the order of an index where
+it counts activities (migration 0042): the weeks of the written-back counts are bounded by UTC Mondays given from
+Python, so they read the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
