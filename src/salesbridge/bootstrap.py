@@ -189,7 +189,18 @@ def open_store(settings: Settings, db_url: str | None = None, *, create: bool = 
     return _open_store(settings, db_url or settings.database_url, create=create)[0]
 
 
-def _open_store(settings: Settings, url: str, *, create: bool) -> tuple[StoreAccess, Engine]:
+def console_sqlite_memory_mib(settings: Settings, run_imports: bool = True) -> int:
+    """What the console's own process may keep of a SQLite store in memory (:func:`build_console`):
+    ``SALESBRIDGE_CONSOLE_SQLITE_MEMORY_MIB`` when no import runs in it (each runs in a process of its own, which
+    keeps ``SALESBRIDGE_SQLITE_MEMORY_MIB``: it travels in :func:`work_horse_request`), else
+    ``SALESBRIDGE_SQLITE_MEMORY_MIB``, what an import wants. The limit is the process's, so one of the two."""
+    imports_here = run_imports and (settings.jobs == "procrastinate" or settings.import_process == "thread")
+    return settings.sqlite_memory_mib if imports_here else settings.console_sqlite_memory_mib
+
+
+def _open_store(
+    settings: Settings, url: str, *, create: bool, sqlite_memory_mib: int | None = None
+) -> tuple[StoreAccess, Engine]:
     from salesbridge.store import cipher_from_settings, create_engine_for, create_session_factory, migrate
     from salesbridge.store.jobs import JobEngine, procrastinate_conninfo
     from salesbridge.store.uow import UnitOfWorkFactory
@@ -201,7 +212,9 @@ def _open_store(settings: Settings, url: str, *, create: bool) -> tuple[StoreAcc
         _require_existing_store(settings, url)
     migrate(url)
     engine = create_engine_for(
-        url, sqlite_memory_mib=settings.sqlite_memory_mib, sqlite_mmap_mib=settings.sqlite_mmap_mib
+        url,
+        sqlite_memory_mib=settings.sqlite_memory_mib if sqlite_memory_mib is None else sqlite_memory_mib,
+        sqlite_mmap_mib=settings.sqlite_mmap_mib,
     )
     cipher = cipher_from_settings(settings)
     store = UnitOfWorkFactory(create_session_factory(engine), cipher=cipher, job_engine=job_engine)
@@ -392,8 +405,11 @@ def build_console(
     Links and trusted hosts: :func:`public_base_url` (``serving_at``: where the caller serves the console) and
     ``SALESBRIDGE_ALLOWED_HOSTS``.
     """
+    url = db_url or settings.database_url
+    limit = console_sqlite_memory_mib(settings, run_imports)
+    store, _engine = _open_store(settings, url, create=True, sqlite_memory_mib=limit)
     return console_app(
-        open_store(settings, db_url),
+        store,
         settings,
         db_url=db_url,
         secure_cookies=secure_cookies,

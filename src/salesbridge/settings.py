@@ -84,6 +84,15 @@ class Settings(BaseSettings):
         "all its connections together (SQLite's soft heap limit); 0: no limit (each connection then caches up to "
         "64 MiB).",
     )
+    console_sqlite_memory_mib: int = Field(
+        default=8,
+        ge=0,
+        description="`salesbridge serve`'s own process on a SQLite store keeps at most this much of the store in "
+        "memory (as SALESBRIDGE_SQLITE_MEMORY_MIB, which the import processes keep): its pages read a few thousand "
+        "rows each, and a smaller cache has less to refill each time another connection writes. With "
+        "SALESBRIDGE_IMPORT_PROCESS=thread the imports run in the console's process, which then keeps "
+        "SALESBRIDGE_SQLITE_MEMORY_MIB; 0: no limit.",
+    )
     sqlite_mmap_mib: int = Field(
         default=0,
         ge=0,
