@@ -29,7 +29,6 @@ Results: ``bench/results/sqlite-sort-memory.json`` and docs/reliability.md § So
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import platform
@@ -50,6 +49,7 @@ from sqlalchemy import event, insert
 
 from bench.reports_reads import _activity, seed
 from salesbridge.bootstrap import fewer_malloc_arenas, release_free_memory
+from salesbridge.diagnostics import malloc_heap_bytes, sqlite_memory_bytes
 from salesbridge.domain.writeback import DataItem, DeliveryState
 from salesbridge.store.database import create_engine_for, create_session_factory, migrate
 from salesbridge.store.migrations.versions.revision_0042_activities_counted_in_index_order import INDEXES
@@ -62,25 +62,14 @@ RESULTS = ROOT / "bench" / "results" / "sqlite-sort-memory.json"
 VARIANTS = ("sorted", "index order")
 
 
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks")
-    ] + [("keepcost", ctypes.c_size_t)]
-
-
 def _heap_mib() -> tuple[float, float]:
-    """glibc's heap: (in use, free but held), MiB."""
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallinfo2.restype = _MallInfo2
-    info = libc.mallinfo2()
-    return round(info.uordblks / 2**20, 2), round(info.fordblks / 2**20, 2)
+    """glibc's heap: (in use, free but held), MiB; zeros where it cannot be read."""
+    in_use, held = malloc_heap_bytes() or (0, 0)
+    return round(in_use / 2**20, 2), round(held / 2**20, 2)
 
 
 def _sqlite_mib() -> float:
-    library = ctypes.CDLL("libsqlite3.so.0")
-    library.sqlite3_memory_used.restype = ctypes.c_int64
-    return round(library.sqlite3_memory_used() / 2**20, 2)
+    return round((sqlite_memory_bytes() or 0) / 2**20, 2)
 
 
 def _rss_mib() -> float:

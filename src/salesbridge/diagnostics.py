@@ -37,25 +37,34 @@ class _MallInfo2(ctypes.Structure):
     ] + [("keepcost", ctypes.c_size_t)]
 
 
-def _malloc_figures() -> str:
+def malloc_heap_bytes() -> tuple[int, int] | None:
     """The C heap as glibc's ``mallinfo2`` sees it (main arena and the threads' arenas): bytes in use (Python's
-    objects, SQLite's page cache, OpenSSL...) and bytes free but kept by the allocator (fragmentation: counted in
-    RSS, not a leak). Empty where there is no glibc 2.33+."""
+    objects, SQLite's page cache, OpenSSL...; mapped blocks included) and bytes free but kept by the allocator
+    (fragmentation: counted in RSS, not a leak). None where there is no glibc 2.33+."""
     mallinfo2 = c_function("c", "mallinfo2", _MallInfo2)
     if mallinfo2 is None:
-        return ""
+        return None
     info = mallinfo2()
-    in_use = info.uordblks + info.hblkhd
-    return f", malloc in use {in_use / 2**20:.1f} MiB, free but held {info.fordblks / 2**20:.1f} MiB"
+    return info.uordblks + info.hblkhd, info.fordblks
+
+
+def sqlite_memory_bytes() -> int | None:
+    """The memory SQLite holds in this process, every connection's page cache and statements together
+    (``sqlite3_memory_used`` of the library the ``sqlite3`` module runs on); None where it cannot be read."""
+    memory_used = c_function("sqlite3", "sqlite3_memory_used", ctypes.c_int64)
+    return None if memory_used is None else int(memory_used())
+
+
+def _malloc_figures() -> str:
+    heap = malloc_heap_bytes()
+    if heap is None:
+        return ""
+    return f", malloc in use {heap[0] / 2**20:.1f} MiB, free but held {heap[1] / 2**20:.1f} MiB"
 
 
 def _sqlite_figures() -> str:
-    """The memory SQLite holds in this process, every connection's page cache and statements together
-    (``sqlite3_memory_used`` of the library the ``sqlite3`` module runs on); empty where it cannot be read."""
-    memory_used = c_function("sqlite3", "sqlite3_memory_used", ctypes.c_int64)
-    if memory_used is None:
-        return ""
-    return f", SQLite {memory_used() / 2**20:.1f} MiB"
+    used = sqlite_memory_bytes()
+    return "" if used is None else f", SQLite {used / 2**20:.1f} MiB"
 
 
 _OBMALLOC_FIGURE = re.compile(
