@@ -247,7 +247,11 @@ class ActivityRepository(_ScopedRepository):
         limit: int = 50,
         offset: int = 0,
     ) -> list[Activity]:
-        """Activities matching every given filter, newest ``occurred_at`` first."""
+        """Activities matching every given filter, newest ``occurred_at`` first (ties by id).
+
+        Filtered by states alone (the failing and parked ones the Writeback and CRM health pages list): one probe per
+        state of the (organization, state, occurred at) index (migration 0043), merged here; an IN over the states
+        walked every activity of the organization by date, or sorted all those in the states."""
         statement = select(*_ACTIVITIES.c).where(self._scope())
         if person_id is not None:
             statement = statement.where(ActivityRow.person_id == person_id)
@@ -255,10 +259,20 @@ class ActivityRepository(_ScopedRepository):
             statement = statement.where(ActivityRow.company_id == company_id)
         if author_user_id is not None:
             statement = statement.where(ActivityRow.author_user_id == author_user_id)
+        statement = statement.order_by(ActivityRow.occurred_at.desc(), ActivityRow.id)
+        if states and person_id is None and company_id is None and author_user_id is None:
+            values = sorted({state.value for state in states})
+            newest = [
+                row
+                for value in values
+                for row in self._session.execute(statement.where(ActivityRow.state == value).limit(limit + offset))
+            ]
+            newest.sort(key=lambda row: row.id)
+            newest.sort(key=lambda row: row.occurred_at, reverse=True)  # stable: ties keep the ids' order
+            return [_value(row) for row in newest[offset : offset + limit]]
         if states:
             statement = statement.where(ActivityRow.state.in_([state.value for state in states]))
-        statement = statement.order_by(ActivityRow.occurred_at.desc(), ActivityRow.id).limit(limit).offset(offset)
-        return [_value(row) for row in self._session.execute(statement)]
+        return [_value(row) for row in self._session.execute(statement.limit(limit).offset(offset))]
 
     def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[Activity]:
         """Lease up to ``limit`` due entries (``queued``, or ``failing`` and due; no live lease), oldest first, until

@@ -144,7 +144,13 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
-    __table_args__ = (Index("ix_audit_entries_organization_id_created_at", "organization_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_entries_organization_id_created_at", "organization_id", "created_at"),
+        # Migration 0043: the Audit page's lists of actions and actors, and its entries of one action or actor, read
+        # in index order, never sorted.
+        Index("ix_audit_entries_organization_id_action_created_at", "organization_id", "action", "created_at"),
+        Index("ix_audit_entries_organization_id_actor_created_at", "organization_id", "actor", "created_at"),
+    )
 
     def __repr__(self) -> str:
         return f"AuditEntry(id={self.id}, organization_id={self.organization_id!s}, action={self.action!r})"
@@ -233,7 +239,13 @@ class ImportRequest(Base):
     throttled_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     """While running: the end of the latest ``Retry-After`` Dynamics answered the run's requests with."""
 
-    __table_args__ = (Index("ix_import_requests_organization_id_state", "organization_id", "state"),)
+    __table_args__ = (
+        # Migration 0043: the console's reads of the runs in index order, never sorted (the runs are never pruned);
+        # the (organization, state, requested at) index took over from (organization, state), its prefix.
+        Index("ix_import_requests_organization_id_requested_at", "organization_id", "requested_at"),
+        Index("ix_import_requests_organization_id_state_requested_at", "organization_id", "state", "requested_at"),
+        Index("ix_import_requests_organization_id_state_finished_at", "organization_id", "state", "finished_at"),
+    )
 
     def __repr__(self) -> str:
         return (
@@ -909,6 +921,9 @@ class ActivityRow(Base):
             "occurred_at",
         ),
         Index("ix_activities_organization_id_author_occurred", "organization_id", "author_user_id", "occurred_at"),
+        # Migration 0043: the newest activities in a state (the failing and parked ones the Writeback and CRM health
+        # pages list), one probe per state in index order.
+        Index("ix_activities_organization_id_state_occurred", "organization_id", "state", "occurred_at"),
         # Migration 0041: the activities failing with a given code (waiting for the CRM app), asked exactly.
         # Partial: rows without an error code (most) keep no entry.
         Index(
