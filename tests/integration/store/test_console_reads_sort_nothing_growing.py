@@ -1,22 +1,30 @@
-"""The console's pages, the alerts and the import scheduler never make SQLite sort rows of the tables that grow
-without end: the import runs (``import_requests``, about 1,440 a day with imports every minute, never pruned), the
-audit log (``audit_entries``) and the activities. Every statement of theirs that reads one of these tables is
-explained, and none may need a temporary B-tree for GROUP BY, DISTINCT or ORDER BY over rows read from it, with a
-LIMIT or without: a LIMIT bounds what the sorter keeps, not the rows it is fed (the newest runs, the newest failing
-and parked activities). Sorts of the right part of an ORDER BY (rows tied on a date, ordered by id) are allowed.
-Nor may a statement that asks for one state (``state = ?``) walk the table by another index, keeping the rows in
-that state: that is how the failing and parked activities were read, without a sort but through every activity.
+"""The console's pages, the alerts and the import scheduler never make SQLite sort rows of the tables that grow without
+end: the import runs (``import_requests``, about 1,440 a day with imports every minute, never pruned), the audit log
+(``audit_entries``) and the activities. Every statement of theirs that reads one of these tables is explained, and
+none may need a temporary B-tree for GROUP BY, DISTINCT or ORDER BY over rows read from it, with a LIMIT or without:
+a LIMIT bounds what the sorter keeps, not the rows it is fed (the newest runs, the newest failing and parked
+activities). Sorts of the right part of an ORDER BY (rows tied on a date, ordered by id) are allowed. Nor may a
+statement that asks for one state (``state = ?``) walk the table by another index, keeping the rows in that state:
+that is how the failing and parked activities were read, without a sort but through every activity.
 
-Why: see ``test_console_reads_sort_no_activities`` (the activities' counts, migration 0042). Migration 0043 gave the
-runs, the audit log's lists of actions and actors, and the activities in a state the indexes that read them in
-order; the Background jobs page's runs in some states and the Writeback and CRM health pages' failing and parked
-activities are read with one probe per state, merged in Python.
+Why: on SQLite such a sort runs in the process that asks, ``salesbridge serve`` for the console and the periodic
+alerts. SQLite's sorter takes buffers in proportion to the rows it sorts, ever larger as the tables grow; read on
+every page load and every minute, they fragmented the long-running console's heap, whose memory then grew with the
+activities (docs/reliability.md § Soak). Read in the order of an index, the same reads stream and take the same
+memory however many rows there are. Migration 0042 did it for the activities' counts (the writeback status, the
+Reports page's figures, the alerts' failing count); migration 0043 gave the runs, the audit log's lists of actions
+and actors, and the activities in a state the indexes that read them in order; the Background jobs page's runs in
+some states and the Writeback and CRM health pages' failing and parked activities are read with one probe per state,
+merged in Python.
 
-The store is the one ``test_console_reads_sort_no_activities`` seeds (the console benchmark's, plus a few thousand
-activities), connected to a CRM (so that every administrator page reads the newest runs for its sync-failure
-notice; the CRM itself cannot be reached, which the pages say at once), plus :data:`RUNS` import runs of the last
-days (one in 25 failed) and :data:`AUDIT_ENTRIES` audit entries of several actions and actors. The Audit page is
-loaded filtered by an action and by an actor as well.
+The store is a migrated SQLite file seeded as the console benchmark seeds it (bench/console.py, small: imported
+contacts, accounts, leads and opportunities, people tied to contacts by band-match links, a company tied to an
+account, the benchmark's notes), plus a few thousand activities of the seats' holders over the last 12 weeks,
+delivered, queued, failing and parked, a third of them written on a CRM record (``regarding_*``), connected to a CRM
+(so that every administrator page reads the newest runs for its sync-failure notice; the CRM itself cannot be
+reached, which the pages say at once), plus :data:`RUNS` import runs of the last days (one in 25 failed) and
+:data:`AUDIT_ENTRIES` audit entries of several actions and actors. The Audit page is loaded filtered by an action and
+by an actor as well.
 
 The reads merged in Python are checked against the one statement they replace, on both databases."""
 
@@ -41,12 +49,11 @@ from sqlalchemy import Engine, event, insert, select
 from tests.conftest import MigratedSqlite
 from tests.integration.store.test_activities_error_code_index import NOW as ROWS_NOW
 from tests.integration.store.test_activities_error_code_index import _rows
-from tests.integration.store.test_console_reads_sort_no_activities import CONTACTS, PEOPLE, TEAMMATES, _activities
 
 from salesbridge.bootstrap import console_services
 from salesbridge.domain.jobs import JobState
 from salesbridge.domain.workspace import CrmCredentials, ImportState
-from salesbridge.domain.writeback import DeliveryState
+from salesbridge.domain.writeback import CRM_APP_MISSING_CODE, ITEM_TABLES, DataItem, DeliveryState
 from salesbridge.errors import UpstreamUnavailableError
 from salesbridge.mail import PrintingMailer
 from salesbridge.services.accounts import AccountService
@@ -60,6 +67,22 @@ from salesbridge.store.tables import ActivityRow, AuditEntry, ImportRequest
 from salesbridge.store.uow import UnitOfWorkFactory, utc_now
 from salesbridge.web.app import create_app
 
+CONTACTS = 2_000
+PEOPLE = 1_200
+"""The benchmark ties people p-0 … p-999 to contacts 0 … 999 (band match), each with a note."""
+TEAMMATES = ("Tess Teammate", "Tom Teammate")
+SHAPE = (  # state, error code, next attempt (minutes from now), how many: _rows' shape
+    (DeliveryState.DELIVERED, None, None, 3_000),
+    (DeliveryState.QUEUED, None, None, 400),
+    (DeliveryState.FAILING, "0x80040216", 5, 400),
+    (DeliveryState.FAILING, CRM_APP_MISSING_CODE, 3, 100),
+    (DeliveryState.PARKED, "0x80040265", None, 300),
+)
+WEEKS = 12
+ITEMS = tuple(DataItem)
+MIN_ACTIVITY_READS = 8
+"""Statements reading activities at the least: the writeback status (Writeback, CRM health), the Reports' written-back
+counts, touches (three) and seats, and the alerts' failing count."""
 RUNS = 3_000
 """Import runs, one a minute: two days' worth."""
 AUDIT_ENTRIES = 3_000
@@ -162,6 +185,35 @@ def _explain(database: Path, captured: list[tuple[str, str, Any]]) -> list[Expla
     finally:
         connection.close()
     return explained
+
+
+def _activities(organization_id: uuid.UUID, authors: list[uuid.UUID], people: list[uuid.UUID]) -> list[dict[str, Any]]:
+    """:data:`SHAPE`'s activities, by the seats' holders, on the tied people, of every data item, spread over the
+    last :data:`WEEKS` weeks; every third written on a contact or an opportunity."""
+    now = datetime.now(UTC)
+    hours = WEEKS * 7 * 24
+    rows = _rows(organization_id, SHAPE)
+    for index, row in enumerate(rows):
+        occurred = now - timedelta(hours=(index * 7) % hours, minutes=index % 60)
+        delivered = row["state"] == DeliveryState.DELIVERED.value
+        row.update(
+            author_user_id=authors[index % len(authors)],
+            item=ITEMS[index % len(ITEMS)].value,
+            person_id=people[index % len(people)],
+            occurred_at=occurred,
+            created_at=occurred,
+            updated_at=occurred,
+            delivered_version=1 if delivered else None,
+            delivered_at=occurred + timedelta(minutes=1) if delivered else None,
+            crm_table=ITEM_TABLES[ITEMS[index % len(ITEMS)]],
+        )
+        if row["next_attempt_at"] is not None:
+            row["next_attempt_at"] = now + (row["next_attempt_at"] - ROWS_NOW)
+        if index % 3 == 0:
+            table = "opportunity" if index % 2 else "contact"
+            offset = 3 * 10**9 if table == "opportunity" else 0  # bench.console's crm ids
+            row.update(regarding_table=table, regarding_id=str(uuid.UUID(int=offset + index % 150 + 1)))
+    return rows
 
 
 def _runs(organization_id: uuid.UUID, now: datetime) -> list[dict[str, Any]]:
@@ -296,6 +348,11 @@ def test_the_console_the_alerts_and_the_scheduler_sort_no_growing_table_in_the_p
     assert {"/admin/audit", "/admin/jobs", "/settings/crm", "alerts", "scheduler"} <= {
         one.source for one in explained if "import_requests" in one.statement or "audit_entries" in one.statement
     }
+    reading_activities = [one for one in explained if re.search(r"\bactivities\b", one.statement)]
+    assert {"/", "/admin/writeback", "/admin/reports", "/settings/crm/health", "alerts"} <= {
+        one.source for one in reading_activities
+    }
+    assert len(reading_activities) >= MIN_ACTIVITY_READS, [one.described() for one in reading_activities]
     offending = [one for one in explained if one.sorts or one.walks]
     if offending:
         pytest.fail(
