@@ -88,7 +88,10 @@ def demo(
         for line in bootstrap.demo_exports(settings):
             console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
         console.print("[dim]Stop with Ctrl+C.[/dim]")
-        app_ = bootstrap.console_app(services.store, settings, secure_cookies=False)
+        # The console as `salesbridge serve` builds it, on a store of its own (the console's SQLite memory limit,
+        # not the first import's): the workspace's connections are closed first.
+        services.close()
+        app_ = bootstrap.build_console(settings, secure_cookies=False)
         # The console's import runner imports in this process: the collector runs less often for its lifetime.
         with bootstrap.fewer_collections():
             bootstrap.serve_console(app_, host="127.0.0.1", port=console_port)
