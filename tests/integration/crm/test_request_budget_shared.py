@@ -46,10 +46,12 @@ from salesbridge.settings import Settings
 from salesbridge.store.database import create_engine_for
 from salesbridge.store.request_budget import DatabaseBudgetLedger
 
-# The sandbox refuses the 21st request of any 3 seconds; the workers' budget is held to the same numbers.
+# The sandbox refuses the 21st request of any 3 seconds; the workers' budget is held to the same numbers. A request
+# stays counted 1.5 s past its window (the product's margin is 5 s): on a loaded machine one was sent more than 0.5 s
+# after its grant, so the sandbox, which counts arrivals, saw it in the next window (a fresh-clone make test, load 5).
 SANDBOX_LIMITS = ProtectionLimits(requests_per_window=20, window_s=3.0)
 BUDGET_LIMITS = BudgetLimits(
-    requests_per_window=20, window_s=3.0, headroom=1.0, bucket_s=0.25, margin_s=0.5, lease_s=0.25
+    requests_per_window=20, window_s=3.0, headroom=1.0, bucket_s=0.25, margin_s=1.5, lease_s=0.25
 )
 PAGES_PER_WORKER = 24  # two workers: 48 pages and their metadata reads, well over two windows' worth
 
