@@ -41,7 +41,7 @@ from salesbridge.domain.writeback import (
 )
 from salesbridge.errors import ActivityChangedError, ConcurrentWriteError, RowNotFoundError
 from salesbridge.store.database import conflict_insert
-from salesbridge.store.repositories import _flush_new, _ScopedRepository
+from salesbridge.store.repositories import _flush_new, _ScopedRepository, newest_first
 from salesbridge.store.tables import ActivityRow, MatchLinkRow, PersonRow, WritebackSettingsRow, WritebackThrottleRow
 
 ACTIVITY_NOT_FOUND: Final = "No such activity in this organization."
@@ -267,9 +267,8 @@ class ActivityRepository(_ScopedRepository):
                 for value in values
                 for row in self._session.execute(statement.where(ActivityRow.state == value).limit(limit + offset))
             ]
-            newest.sort(key=lambda row: row.id)
-            newest.sort(key=lambda row: row.occurred_at, reverse=True)  # stable: ties keep the ids' order
-            return [_value(row) for row in newest[offset : offset + limit]]
+            merged = newest_first(newest, lambda row: row.occurred_at, lambda row: row.id)
+            return [_value(row) for row in merged[offset : offset + limit]]
         if states:
             statement = statement.where(ActivityRow.state.in_([state.value for state in states]))
         return [_value(row) for row in self._session.execute(statement.limit(limit).offset(offset))]

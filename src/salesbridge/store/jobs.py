@@ -39,7 +39,7 @@ from salesbridge.domain.jobs import (
 from salesbridge.domain.sync_runs import ImportRun
 from salesbridge.domain.workspace import ImportState
 from salesbridge.errors import ConfigError, UnsupportedJobError
-from salesbridge.store.repositories import ImportRequestRepository, _ScopedRepository, import_run_value
+from salesbridge.store.repositories import ImportRequestRepository, _ScopedRepository, import_run_value, newest_first
 from salesbridge.store.tables import MIGRATION_ONLY_INDEXES, ImportRequest
 
 
@@ -133,7 +133,7 @@ def _embedded_jobs(
             probes = [
                 row for state in run_states for row in session.scalars(statement.where(ImportRequest.state == state))
             ]
-            rows = _newest_first(probes)[:wanted]
+            rows = newest_first(probes, lambda row: row.requested_at, lambda row: row.id)[:wanted]
     jobs: list[Job] = []
     # Cancelled and failed share the run's state: filter the few extra in Python.
     for row in rows:
@@ -141,13 +141,6 @@ def _embedded_jobs(
         if states is None or job.state in states:
             jobs.append(job)
     return jobs[:limit]
-
-
-def _newest_first(rows: list[ImportRequest]) -> list[ImportRequest]:
-    """``rows`` in the order ``ORDER BY requested_at DESC, id`` gives them (ids compare alike in Python and in
-    both databases: as 128-bit numbers)."""
-    by_id = sorted(rows, key=lambda row: row.id)
-    return sorted(by_id, key=lambda row: row.requested_at, reverse=True)  # stable: ties keep the ids' order
 
 
 class EmbeddedJobQueue(_ScopedRepository):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -56,6 +56,16 @@ class _OrganizationRow(Protocol):
 _RowT = TypeVar("_RowT", bound=_OrganizationRow)
 _Value = TypeVar("_Value", bound="DataclassInstance")
 _Row = TypeVar("_Row")
+
+
+_R = TypeVar("_R")
+
+
+def newest_first(rows: Iterable[_R], when: Callable[[_R], Any], row_id: Callable[[_R], Any]) -> list[_R]:
+    """``rows`` in the order ``ORDER BY <when> DESC, <id>`` gives them: how reads made one probe per state (migration
+    0043) are merged. Ids compare alike in Python and in both databases (UUIDs, as 128-bit numbers)."""
+    by_id = sorted(rows, key=row_id)
+    return sorted(by_id, key=when, reverse=True)  # stable: ties keep the ids' order
 
 
 class _ScopedRepository:
